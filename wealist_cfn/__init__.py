@@ -1,0 +1,1 @@
+"""Wealist's production environment as nested CloudFormation templates built from Python."""

@@ -1,0 +1,239 @@
+"""Load and validate ``params/<env>.json`` before anything else runs.
+
+The file is CloudFormation's native parameter list::
+
+    [{"ParameterKey": "VpcCidr", "ParameterValue": "10.1.0.0/16"}, ...]
+
+which ``aws cloudformation create-change-set --parameters file://...`` and
+AWS CLI v2's ``deploy --parameter-overrides file://...`` accept as they are.
+Every problem is a :class:`ConfigError` whose text is one line naming the
+file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .parameters import PARAMS_BY_NAME, ROOT_PARAMETERS, ParamSpec
+from .settings import DEFAULT_SETTINGS, PARAMS_DIR
+
+
+class ConfigError(ValueError):
+    """A parameter file is unusable. ``str()`` is the one line to print."""
+
+    def __init__(self, path: Path | str, key: str | None, message: str):
+        self.path, self.key, self.message = str(path), key, message
+        where = f"{self.path}: {key}" if key else self.path
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated parameter file: every root parameter with its value."""
+
+    path: Path
+    values: dict[str, str]  # every root parameter, defaults filled in
+    given: tuple[str, ...]  # the keys the file itself sets, in file order
+
+    @property
+    def project(self) -> str:
+        return self.values["Project"]
+
+    @property
+    def environment(self) -> str:
+        return self.values["Environment"]
+
+    @property
+    def name_prefix(self) -> str:
+        return f"{self.project}-{self.environment}"
+
+    @property
+    def multi_az(self) -> bool:
+        return self.values["EnableMultiAZ"] == "true"
+
+    @property
+    def availability_zones(self) -> list[str]:
+        return self.values["AvailabilityZones"].split(",")
+
+    @property
+    def region(self) -> str:
+        """The region the availability zones belong to (``ap-northeast-2a`` -> ``ap-northeast-2``)."""
+        return self.availability_zones[0][:-1]
+
+    @property
+    def deploy_bucket(self) -> str:
+        return self.values["DeployBucketName"]
+
+    def cfn_parameters(self, *, only_given: bool = False) -> list[dict[str, str]]:
+        """The ``Parameters`` list for CreateChangeSet / CreateStack."""
+        keys = self.given if only_given else [p.name for p in ROOT_PARAMETERS]
+        return [{"ParameterKey": k, "ParameterValue": self.values[k]} for k in keys]
+
+    def with_values(self, **overrides: str) -> "Config":
+        """A copy with some values replaced and validated again (tests, mode flips)."""
+        values = dict(self.values, **overrides)
+        given = tuple(dict.fromkeys(self.given + tuple(overrides)))
+        _validate_values(self.path, values)
+        return Config(path=self.path, values=values, given=given)
+
+
+def _check_spec(path: Path, spec: ParamSpec, value: str) -> None:
+    key = spec.name
+    if spec.allowed_values and value not in spec.allowed_values:
+        allowed = ", ".join(repr(v) for v in spec.allowed_values)
+        raise ConfigError(path, key, f"{value!r} is not one of {allowed}")
+    if spec.type == "Number":
+        if not re.fullmatch(r"-?\d+", value):
+            raise ConfigError(path, key, f"{value!r} is not a whole number")
+        n = int(value)
+        if spec.min_value is not None and n < spec.min_value:
+            raise ConfigError(path, key, f"{n} is below the minimum {spec.min_value}")
+        if spec.max_value is not None and n > spec.max_value:
+            raise ConfigError(path, key, f"{n} is above the maximum {spec.max_value}")
+    if spec.max_length is not None and len(value) > spec.max_length:
+        raise ConfigError(path, key, f"{value!r} is longer than {spec.max_length} characters")
+    if spec.allowed_pattern and not re.fullmatch(spec.allowed_pattern, value):
+        raise ConfigError(path, key, f"{value!r} must be {spec.constraint}")
+
+
+def _check_cidr(path: Path, key: str, value: str) -> ipaddress.IPv4Network:
+    try:
+        net = ipaddress.IPv4Network(value, strict=False)
+    except ValueError as exc:
+        raise ConfigError(path, key, f"{value!r} is not a valid IPv4 CIDR block ({exc})") from None
+    if str(net) != value:
+        raise ConfigError(path, key, f"{value!r} has host bits set; did you mean {net}?")
+    return net
+
+
+def _validate_values(path: Path, values: dict[str, str]) -> None:
+    for spec in ROOT_PARAMETERS:
+        _check_spec(path, spec, values[spec.name])
+
+    vpc = _check_cidr(path, "VpcCidr", values["VpcCidr"])
+    # AWS accepts VPC blocks from /16 to /28.
+    if not 16 <= vpc.prefixlen <= 28:
+        raise ConfigError(path, "VpcCidr", f"{vpc} is outside the /16 to /28 range AWS allows for a VPC")
+    bits = int(values["SubnetBits"])
+    subnets = 2 * DEFAULT_SETTINGS.az_count
+    if vpc.prefixlen + bits > 28:
+        raise ConfigError(path, "VpcCidr", f"{vpc} is too small for {subnets} subnets of {bits} host bits "
+                          f"(each would be smaller than /28); use a larger block or a smaller SubnetBits")
+    if 2 ** (32 - vpc.prefixlen - bits) < subnets:
+        raise ConfigError(path, "VpcCidr", f"{vpc} holds only {2 ** (32 - vpc.prefixlen - bits)} subnets of "
+                          f"/{32 - bits}, {subnets} are needed")
+    _check_cidr(path, "MonitoringAccessCidr", values["MonitoringAccessCidr"])
+
+    azs = values["AvailabilityZones"].split(",")
+    if len(azs) != DEFAULT_SETTINGS.az_count:
+        raise ConfigError(path, "AvailabilityZones",
+                          f"lists {len(azs)} zones, exactly {DEFAULT_SETTINGS.az_count} are needed")
+    if len(set(azs)) != len(azs):
+        raise ConfigError(path, "AvailabilityZones", f"{values['AvailabilityZones']!r} names a zone twice")
+    regions = {az[:-1] for az in azs}
+    if len(regions) != 1:
+        raise ConfigError(path, "AvailabilityZones",
+                          f"zones span several regions ({', '.join(sorted(regions))}); they must share one")
+
+    if int(values["BackendMinSize"]) > int(values["BackendMaxSize"]):
+        raise ConfigError(path, "BackendMinSize",
+                          f"{values['BackendMinSize']} is larger than BackendMaxSize {values['BackendMaxSize']}")
+    if values["UserServicePort"] == values["BoardServicePort"]:
+        raise ConfigError(path, "BoardServicePort", "must differ from UserServicePort")
+    reserved = {DEFAULT_SETTINGS.grafana_port, DEFAULT_SETTINGS.prometheus_port, DEFAULT_SETTINGS.node_exporter_port}
+    for key in ("UserServicePort", "BoardServicePort"):
+        if int(values[key]) in reserved:
+            raise ConfigError(path, key, f"{values[key]} is taken by the monitoring stack "
+                              f"({', '.join(str(p) for p in sorted(reserved))})")
+
+    cert = values["CertificateArn"]
+    if cert and cert.split(":")[3] != azs[0][:-1]:
+        raise ConfigError(path, "CertificateArn",
+                          f"certificate is in {cert.split(':')[3]}, the stack in {azs[0][:-1]}; an ALB needs one "
+                          f"from its own region")
+    bucket = values["DeployBucketName"]
+    if ".." in bucket or re.fullmatch(r"(\d{1,3}\.){3}\d{1,3}", bucket) or bucket.startswith("xn--"):
+        raise ConfigError(path, "DeployBucketName", f"{bucket!r} is not a name S3 accepts")
+
+
+def parse(path: Path | str, text: str) -> Config:
+    """Validate the text of a parameter file; raise :class:`ConfigError`."""
+    path = Path(path)
+
+    def no_duplicates(pairs):
+        obj = {}
+        for k, v in pairs:
+            if k in obj:
+                raise ConfigError(path, k, "appears twice in one entry")
+            obj[k] = v
+        return obj
+
+    try:
+        data = json.loads(text, object_pairs_hook=no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(path, None, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(data, list):
+        raise ConfigError(path, None, 'must be a JSON list of {"ParameterKey": ..., "ParameterValue": ...} '
+                                      f"objects, found a JSON {type(data).__name__}")
+    given: dict[str, str] = {}
+    for i, entry in enumerate(data):
+        if not isinstance(entry, dict) or "ParameterKey" not in entry:
+            raise ConfigError(path, f"[{i}]", 'must be an object with "ParameterKey" and "ParameterValue"')
+        extra = set(entry) - {"ParameterKey", "ParameterValue"}
+        key = entry["ParameterKey"]
+        if not isinstance(key, str):
+            raise ConfigError(path, f"[{i}]", "ParameterKey must be a string")
+        if extra:
+            raise ConfigError(path, key, f"unexpected field {sorted(extra)[0]!r} (only ParameterKey and "
+                                         "ParameterValue are allowed)")
+        if key not in PARAMS_BY_NAME:
+            close = [n for n in PARAMS_BY_NAME if n.lower() == key.lower()]
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigError(path, key, f"unknown parameter{hint}")
+        if key in given:
+            raise ConfigError(path, key, "is set twice")
+        if "ParameterValue" not in entry:
+            raise ConfigError(path, key, "has no ParameterValue")
+        value = entry["ParameterValue"]
+        if not isinstance(value, str):
+            raise ConfigError(path, key, f"value must be a string, found {json.dumps(value)} "
+                                         f"(write \"{value if not isinstance(value, bool) else str(value).lower()}\")")
+        given[key] = value
+
+    values = {}
+    for spec in ROOT_PARAMETERS:
+        if spec.name in given:
+            values[spec.name] = given[spec.name]
+        elif spec.default is not None:
+            values[spec.name] = spec.default
+        else:
+            raise ConfigError(path, spec.name, "is required and missing")
+    _validate_values(path, values)
+    return Config(path=path, values=values, given=tuple(given))
+
+
+def load(path: Path | str) -> Config:
+    """Read and validate one parameter file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, None, "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, None, f"cannot be read: {exc}") from None
+    return parse(_display(path), text)
+
+
+def _display(path: Path) -> Path:
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def param_files(directory: Path = PARAMS_DIR) -> list[Path]:
+    return sorted(directory.glob("*.json"))

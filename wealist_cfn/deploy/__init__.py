@@ -1,0 +1,1 @@
+"""Wealist deploy: package, change sets, review, execution."""

@@ -1,0 +1,5 @@
+"""Subcommands (placeholder until implemented)."""
+
+
+def register(subparsers):
+    pass

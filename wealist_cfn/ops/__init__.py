@@ -1,0 +1,1 @@
+"""Wealist operations: bootstrap of prerequisites, rollout."""

@@ -1,0 +1,144 @@
+"""The deploy-time parameters of the root template, declared once.
+
+Each :class:`ParamSpec` becomes a ``Parameter`` of ``root.yaml`` (with its
+``AllowedValues`` / ``AllowedPattern``), and the same declaration drives the
+validation of ``params/<env>.json`` in :mod:`wealist_cfn.config`, so the file
+check and the template can never disagree. Children declare the subset they
+need through :func:`add_parameters`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from troposphere import Parameter, Template
+
+# Lower-case words joined by single hyphens: valid in every name we derive
+# (IAM role, ASG, RDS identifier, ElastiCache replication group, S3 keys).
+NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+CIDR_PATTERN = r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$"
+ACM_ARN_PATTERN = r"^$|^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"
+BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+AZ_LIST_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d[a-z](,[a-z]{2}(-[a-z]+)+-\d[a-z])*$"
+PATH_PATTERN_PATTERN = r"^/[A-Za-z0-9_\-.$/~\"'@:+*?&]*$"
+HEALTH_PATH_PATTERN = r"^/[A-Za-z0-9_\-./]*$"
+PORT_PATTERN = r"^\d{1,5}$"
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    description: str
+    type: str = "String"
+    default: str | None = None  # None: the params file must set it
+    allowed_values: tuple[str, ...] | None = None
+    allowed_pattern: str | None = None
+    constraint: str | None = None  # what the pattern means, in words
+    max_length: int | None = None
+    min_value: int | None = None
+    max_value: int | None = None
+    no_echo: bool = False
+
+
+def _p(name, description, **kw) -> ParamSpec:
+    return ParamSpec(name=name, description=description, **kw)
+
+
+def _port(name, description, default) -> ParamSpec:
+    return _p(name, description, type="Number", default=str(default), min_value=1, max_value=65535)
+
+
+ROOT_PARAMETERS: tuple[ParamSpec, ...] = (
+    _p("Project", "Project name; prefixes every resource name.", default="wealist",
+       allowed_pattern=NAME_PATTERN, max_length=16,
+       constraint="lower-case letters, digits and single hyphens, starting with a letter, at most 16 characters"),
+    _p("Environment", "Environment name (prod, dev, ...); part of every resource name.",
+       allowed_pattern=NAME_PATTERN, max_length=10,
+       constraint="lower-case letters, digits and single hyphens, starting with a letter, at most 10 characters"),
+    _p("EnableMultiAZ", "true: RDS standby, a second Redis node with failover and a NAT gateway per AZ. "
+       "false: one of each (cost mode).", default="false", allowed_values=("true", "false")),
+    _p("VpcCidr", "CIDR block of the VPC; the six subnets are carved from it.",
+       allowed_pattern=CIDR_PATTERN, constraint="an IPv4 CIDR block such as 10.1.0.0/16"),
+    _p("SubnetBits", "Host bits of each subnet carved from VpcCidr (8 makes /24 subnets in a /16).",
+       type="Number", default="8", min_value=4, max_value=16),
+    _p("AvailabilityZones", "Exactly three availability zones of the deploy region, comma-separated.",
+       type="List<AWS::EC2::AvailabilityZone::Name>"),
+    _p("CertificateArn", "ACM certificate for the HTTPS listener; empty: HTTP only.", default="",
+       allowed_pattern=ACM_ARN_PATTERN, constraint="empty or an ACM certificate ARN"),
+    _p("DeployBucketName", "S3 bucket holding the files instances fetch at boot.",
+       allowed_pattern=BUCKET_PATTERN, constraint="a valid S3 bucket name"),
+    _p("EcrRepositoryPrefix", "Prefix of the ECR repository names ('' gives user-service, board-service; "
+       "'dev/' gives dev/user-service).", default="",
+       allowed_pattern=r"^$|^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*/$",
+       constraint="empty, or lower-case path segments ending in '/'"),
+    _p("BackendInstanceType", "EC2 instance type of the backend ASG.", default="t3.medium",
+       allowed_pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$", constraint="an EC2 instance type such as t3.medium"),
+    _p("BackendMinSize", "Fewest backend instances.", type="Number", default="2", min_value=1, max_value=100),
+    _p("BackendMaxSize", "Most backend instances.", type="Number", default="6", min_value=1, max_value=100),
+    _p("BackendTargetCpu", "Average CPU percent the backend ASG scales to keep.", type="Number",
+       default="60", min_value=10, max_value=90),
+    _p("MonitoringInstanceType", "EC2 instance type of the monitoring instance.", default="t3.small",
+       allowed_pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$", constraint="an EC2 instance type such as t3.small"),
+    _p("DbInstanceClass", "RDS instance class.", default="db.t3.micro",
+       allowed_pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$", constraint="an RDS class such as db.t3.micro"),
+    _p("DbAllocatedStorage", "RDS storage in GiB.", type="Number", default="20", min_value=20, max_value=16384),
+    _p("DbBackupRetentionDays", "Days of automated RDS backups.", type="Number", default="7",
+       min_value=1, max_value=35),
+    _p("DbDeletionProtection", "Refuse to delete the database.", default="true", allowed_values=("true", "false")),
+    _p("CacheNodeType", "ElastiCache node type.", default="cache.t3.micro",
+       allowed_pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$", constraint="a node type such as cache.t3.micro"),
+    _p("CacheSnapshotRetentionDays", "Days of automatic Redis snapshots.", type="Number", default="7",
+       min_value=1, max_value=35),
+    _port("UserServicePort", "Port user-service listens on, on the backend instances.", 8081),
+    _port("BoardServicePort", "Port board-service listens on, on the backend instances.", 8000),
+    _p("UserServicePathPattern", "ALB path pattern routed to user-service.", default="/api/users*",
+       allowed_pattern=PATH_PATTERN_PATTERN, constraint="a path pattern starting with /"),
+    _p("BoardServicePathPattern", "ALB path pattern routed to board-service.", default="/api/boards*",
+       allowed_pattern=PATH_PATTERN_PATTERN, constraint="a path pattern starting with /"),
+    _p("UserServiceHealthCheckPath", "Health check path of user-service.", default="/health",
+       allowed_pattern=HEALTH_PATH_PATTERN, constraint="a path starting with /"),
+    _p("BoardServiceHealthCheckPath", "Health check path of board-service.", default="/health",
+       allowed_pattern=HEALTH_PATH_PATTERN, constraint="a path starting with /"),
+    _p("MonitoringAccessCidr", "Source addresses allowed to reach Grafana and Prometheus through the ALB.",
+       default="0.0.0.0/0", allowed_pattern=CIDR_PATTERN, constraint="an IPv4 CIDR block"),
+)
+
+PARAMS_BY_NAME: dict[str, ParamSpec] = {p.name: p for p in ROOT_PARAMETERS}
+
+
+def to_parameter(spec: ParamSpec) -> Parameter:
+    kw: dict = {"Type": spec.type, "Description": spec.description}
+    if spec.default is not None:
+        kw["Default"] = spec.default
+    if spec.allowed_values:
+        kw["AllowedValues"] = list(spec.allowed_values)
+    if spec.allowed_pattern:
+        kw["AllowedPattern"] = spec.allowed_pattern
+    if spec.constraint:
+        kw["ConstraintDescription"] = f"must be {spec.constraint}"
+    if spec.max_length:
+        kw["MaxLength"] = spec.max_length
+    if spec.min_value is not None:
+        kw["MinValue"] = spec.min_value
+    if spec.max_value is not None:
+        kw["MaxValue"] = spec.max_value
+    if spec.no_echo:
+        kw["NoEcho"] = True
+    return Parameter(spec.name, **kw)
+
+
+def add_parameters(template: Template, *names: str, child: bool = True) -> dict[str, Parameter]:
+    """Declare the named root parameters on ``template``; return them by name.
+
+    A child receives every value from the root, so its copy carries the type
+    and description but no default: a missing wire fails cfn-lint (E3043)
+    instead of silently taking a default.
+    """
+    out = {}
+    for name in names:
+        spec = PARAMS_BY_NAME[name]
+        if child:
+            spec = ParamSpec(name=spec.name, description=spec.description, type=spec.type,
+                             allowed_values=spec.allowed_values)
+        out[name] = template.add_parameter(to_parameter(spec))
+    return out
