@@ -84,7 +84,7 @@ ROOT_PARAMETERS: tuple[ParamSpec, ...] = (
     _p("DbAllocatedStorage", "RDS storage in GiB.", type="Number", default="20", min_value=20, max_value=16384),
     _p("DbBackupRetentionDays", "Days of automated RDS backups.", type="Number", default="7",
        min_value=1, max_value=35),
-    _p("DbDeletionProtection", "Refuse to delete the database.", default="true", allowed_values=("true", "false")),
+    _p("DeletionProtection", "Refuse to delete the database and the load balancer.", default="true", allowed_values=("true", "false")),
     _p("CacheNodeType", "ElastiCache node type.", default="cache.t3.micro",
        allowed_pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$", constraint="a node type such as cache.t3.micro"),
     _p("CacheSnapshotRetentionDays", "Days of automatic Redis snapshots.", type="Number", default="7",
