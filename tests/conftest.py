@@ -1,0 +1,49 @@
+"""Shared fixtures: a local AWS endpoint (moto's server over HTTP) and fake
+credentials, so no test can reach a real AWS account."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+# Set before boto3 is imported anywhere: no test may find real credentials.
+for _key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+    os.environ.pop(_key, None)
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+os.environ["AWS_DEFAULT_REGION"] = "ap-northeast-2"
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """moto's server on 127.0.0.1, shared by the session. Yields the endpoint
+    URL; it uses ``localhost`` because moto misreads ``127.0.0.1`` in a nested
+    stack's TemplateURL as a bucket name."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://localhost:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto_endpoint(moto_server):
+    """The shared server, emptied before the test (POST /moto-api/reset)."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).read()
+    return moto_server
