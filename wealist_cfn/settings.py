@@ -37,12 +37,10 @@ class BuildSettings:
     # Three AZs, as the original's a/c/d layout: one public and one private
     # subnet in each.
     az_count: int = 3
-    # PostgreSQL major.minor that cfn-lint accepts for db.t3.micro (16.4 is
-    # rejected by E3062, 16.8 passes).
-    postgres_engine_version: str = "16.8"
-    postgres_family: str = "postgres16"
+    # PostgreSQL version: cfn-lint 1.58 rejects 16.4 for db.t3.micro (E3062)
+    # and calls 16.1-16.8 and 17.1-17.4 deprecated for new instances (W3691).
+    postgres_engine_version: str = "17.6"
     redis_engine_version: str = "7.1"
-    redis_family: str = "redis7"
     # Amazon Linux 2023, resolved at deploy time from AWS's public parameter.
     ami_parameter: str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
     services: tuple[Service, ...] = field(

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Launch-template UserData, rendered through Fn::Sub: ${Project},
-# ${Environment}, ${AWS::Region}, ${Role} and ${DeployBucketName} are filled
-# in by CloudFormation; shell variables are written $name (no braces) or
+# ${Environment}, ${AWS::Region}, ${Role}, ${DeployBucketName},
+# ${UserServicePort} and ${BoardServicePort} are filled in by CloudFormation; shell variables are written $name (no braces) or
 # ${!name} so that Fn::Sub leaves them alone.
 set -euo pipefail
 exec > >(tee -a /var/log/wealist-boot.log) 2>&1
@@ -13,4 +13,5 @@ aws ssm get-parameter --region "${AWS::Region}" --with-decryption \
 chmod 700 /usr/local/bin/wealist-startup
 WEALIST_ROLE="${Role}" WEALIST_BUCKET="${DeployBucketName}" \
   WEALIST_PREFIX="/${Project}/${Environment}" AWS_REGION="${AWS::Region}" \
+  USER_SERVICE_PORT="${UserServicePort}" BOARD_SERVICE_PORT="${BoardServicePort}" \
   /usr/local/bin/wealist-startup

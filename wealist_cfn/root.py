@@ -1,0 +1,134 @@
+"""Root: the deploy-time parameters and one nested stack per part of the
+system, wired output to parameter, plus the outputs operators need.
+
+Children are referenced by relative TemplateURL (``network.yaml``): cfn-lint
+then follows them and checks every child parameter and every
+``GetAtt Child.Outputs.X``; packaging rewrites the URLs to S3.
+"""
+
+from __future__ import annotations
+
+from troposphere import Export, GetAtt, Join, Output, Ref, Sub, Template, cloudformation
+
+from .parameters import ROOT_PARAMETERS, PARAMS_BY_NAME, to_parameter
+from .settings import BuildSettings
+from .stacks import cache, compute, database, iam, loadbalancer, network, registry, security
+from .stacks.common import new_template, tags
+
+# (logical ID, file, module), in wiring order: a child may only take outputs
+# of the children before it.
+CHILDREN = (
+    ("NetworkStack", "network.yaml", network),
+    ("SecurityStack", "security.yaml", security),
+    ("RegistryStack", "registry.yaml", registry),
+    ("IamStack", "iam.yaml", iam),
+    ("DatabaseStack", "database.yaml", database),
+    ("CacheStack", "cache.yaml", cache),
+    ("LoadBalancerStack", "loadbalancer.yaml", loadbalancer),
+    ("ComputeStack", "compute.yaml", compute),
+)
+
+# Child parameters made of several outputs; every other child parameter is
+# a root parameter or an earlier child's output of the same name.
+COMPOSITE_WIRES = {
+    "RepositoryArns": ("RegistryStack", ("UserServiceRepositoryArn", "BoardServiceRepositoryArn")),
+    "BackendTargetGroupArns": ("LoadBalancerStack", ("UserServiceTargetGroupArn", "BoardServiceTargetGroupArn")),
+    "MonitoringTargetGroupArns": ("LoadBalancerStack", ("GrafanaTargetGroupArn", "PrometheusTargetGroupArn")),
+}
+
+# Root outputs: (name, child, child output, description).
+ROOT_OUTPUTS = (
+    ("VpcId", "NetworkStack", "VpcId", "ID of the VPC."),
+    ("PublicSubnetIds", "NetworkStack", "PublicSubnetIds", "Public subnet IDs, comma-separated."),
+    ("PrivateSubnetIds", "NetworkStack", "PrivateSubnetIds", "Private subnet IDs, comma-separated."),
+    ("LoadBalancerDnsName", "LoadBalancerStack", "LoadBalancerDnsName", "DNS name of the ALB."),
+    ("ServiceUrl", "LoadBalancerStack", "ServiceUrl", "Base URL of the site."),
+    ("UserServiceRepositoryUri", "RegistryStack", "UserServiceRepositoryUri", "ECR URI of user-service."),
+    ("BoardServiceRepositoryUri", "RegistryStack", "BoardServiceRepositoryUri", "ECR URI of board-service."),
+    ("DatabaseEndpoint", "DatabaseStack", "DatabaseEndpoint", "PostgreSQL endpoint address."),
+    ("DatabasePort", "DatabaseStack", "DatabasePort", "PostgreSQL port."),
+    ("RedisEndpoint", "CacheStack", "RedisEndpoint", "Redis primary endpoint address (TLS)."),
+    ("RedisPort", "CacheStack", "RedisPort", "Redis port."),
+    ("BackendAsgName", "ComputeStack", "BackendAsgName", "Name of the backend Auto Scaling group."),
+    ("MonitoringAsgName", "ComputeStack", "MonitoringAsgName", "Name of the monitoring Auto Scaling group."),
+    ("Ec2RoleName", "IamStack", "Ec2RoleName", "Name of the instances' IAM role."),
+)
+
+
+class WiringError(RuntimeError):
+    """A child parameter that neither the root nor an earlier child provides."""
+
+
+def _child_output(child: str, output: str) -> GetAtt:
+    return GetAtt(child, f"Outputs.{output}")
+
+
+def _wire(child_id: str, child: Template, provided: dict[str, str]) -> dict:
+    values = {}
+    for pname, param in child.parameters.items():
+        if pname in PARAMS_BY_NAME:
+            ref = Ref(pname)
+            values[pname] = Join(",", ref) if PARAMS_BY_NAME[pname].type.startswith("List<") else ref
+        elif pname in COMPOSITE_WIRES:
+            source, outputs = COMPOSITE_WIRES[pname]
+            values[pname] = Join(",", [_child_output(source, o) for o in outputs])
+        elif pname in provided:
+            values[pname] = _child_output(provided[pname], pname)
+        elif "Default" in param.properties:
+            continue  # a build-time default the root does not override (the AMI path)
+        else:
+            raise WiringError(f"{child_id}: parameter {pname} has no source")
+    return values
+
+
+def build_all(settings: BuildSettings) -> dict[str, Template]:
+    """The root and every child, by file name, root first."""
+    root = new_template("Wealist production environment: root of the nested stacks.")
+    for spec in ROOT_PARAMETERS:
+        root.add_parameter(to_parameter(spec))
+    _add_interface(root)
+
+    children: dict[str, Template] = {}
+    provided: dict[str, str] = {}  # output name -> child that has it
+    for child_id, filename, module in CHILDREN:
+        child = module.build(settings)
+        children[filename] = child
+        root.add_resource(cloudformation.Stack(
+            child_id,
+            TemplateURL=filename,
+            Parameters=_wire(child_id, child, provided),
+            Tags=tags(),
+        ))
+        for oname in child.outputs:
+            provided.setdefault(oname, child_id)
+
+    for oname, child_id, child_output, description in ROOT_OUTPUTS:
+        root.add_output(Output(oname, Description=description, Value=_child_output(child_id, child_output),
+                               Export=Export(Sub(f"${{AWS::StackName}}-{oname}"))))
+    return {"root.yaml": root, **children}
+
+
+def build(settings: BuildSettings) -> Template:
+    return build_all(settings)["root.yaml"]
+
+
+def _add_interface(root: Template) -> None:
+    """Group the parameters in the console's create-stack form."""
+    groups = (
+        ("Environment", ("Project", "Environment", "EnableMultiAZ")),
+        ("Network", ("VpcCidr", "SubnetBits", "AvailabilityZones")),
+        ("Compute", ("BackendInstanceType", "BackendMinSize", "BackendMaxSize", "BackendTargetCpu",
+                     "MonitoringInstanceType", "DeployBucketName", "EcrRepositoryPrefix")),
+        ("Data", ("DbInstanceClass", "DbAllocatedStorage", "DbBackupRetentionDays", "DeletionProtection",
+                  "CacheNodeType", "CacheSnapshotRetentionDays")),
+        ("Load balancer", ("CertificateArn", "MonitoringAccessCidr", "UserServicePort", "BoardServicePort",
+                           "UserServicePathPattern", "BoardServicePathPattern", "UserServiceHealthCheckPath",
+                           "BoardServiceHealthCheckPath")),
+    )
+    grouped = {n for _, names in groups for n in names}
+    missing = [p.name for p in ROOT_PARAMETERS if p.name not in grouped]
+    if missing:
+        raise WiringError(f"root parameters missing from the console groups: {', '.join(missing)}")
+    root.set_metadata({"AWS::CloudFormation::Interface": {
+        "ParameterGroups": [{"Label": {"default": label}, "Parameters": list(names)} for label, names in groups],
+    }})

@@ -1,0 +1,1 @@
+"""One module per nested stack, each with ``build(settings) -> Template``."""

@@ -1,0 +1,70 @@
+"""Cache: an ElastiCache Redis replication group in the private subnets,
+encrypted at rest and in transit, AUTH token from Parameter Store, a second
+node with automatic failover in multi-AZ mode; its endpoint is published to
+Parameter Store for the instances."""
+
+from __future__ import annotations
+
+from troposphere import If, Output, Ref, Sub, Template, elasticache, ssm
+
+from ..parameters import add_parameters
+from ..settings import BuildSettings
+from .common import add_multi_az_condition, child_parameter, name, new_template, ssm_path, tags
+
+
+def build(settings: BuildSettings) -> Template:
+    t = new_template("Wealist cache: ElastiCache Redis.")
+    p = add_parameters(t, "Project", "Environment", "EnableMultiAZ", "CacheNodeType", "CacheSnapshotRetentionDays")
+    subnets = t.add_parameter(child_parameter("PrivateSubnetIds", "List<AWS::EC2::Subnet::Id>",
+                                              "Private subnets, from the network stack."))
+    sg = t.add_parameter(child_parameter("RedisSecurityGroupId", "AWS::EC2::SecurityGroup::Id",
+                                         "Security group of the cache, from the security stack."))
+    is_multi_az = add_multi_az_condition(t)
+
+    subnet_group = t.add_resource(elasticache.SubnetGroup(
+        "CacheSubnetGroup", Description=Sub("Wealist ${Environment} cache: private subnets"),
+        SubnetIds=subnets.ref(), Tags=tags("cache-subnets"),
+    ))
+    group = t.add_resource(elasticache.ReplicationGroup(
+        "Redis",
+        ReplicationGroupId=name("redis"),
+        ReplicationGroupDescription=Sub("Wealist ${Environment} Redis"),
+        Engine="redis",
+        EngineVersion=settings.redis_engine_version,
+        CacheNodeType=p["CacheNodeType"].ref(),
+        # One node in cost mode; a replica in another AZ that takes over on
+        # failure in multi-AZ mode.
+        NumCacheClusters=If(is_multi_az, 2, 1),
+        AutomaticFailoverEnabled=If(is_multi_az, True, False),
+        MultiAZEnabled=If(is_multi_az, True, False),
+        CacheSubnetGroupName=subnet_group.ref(),
+        SecurityGroupIds=[sg.ref()],
+        Port=settings.redis_port,
+        AtRestEncryptionEnabled=True,
+        TransitEncryptionEnabled=True,
+        AuthToken=Sub("{{resolve:ssm-secure:%s}}" % ssm_path("redis/auth_token")),
+        SnapshotRetentionLimit=p["CacheSnapshotRetentionDays"].ref(),
+        SnapshotWindow="17:00-18:00",  # 02:00-03:00 in Seoul, before the database backup
+        PreferredMaintenanceWindow="sun:20:00-sun:21:00",
+        AutoMinorVersionUpgrade=True,
+        Tags=tags("redis"),
+        DeletionPolicy="Snapshot",
+        UpdateReplacePolicy="Snapshot",
+    ))
+    host = t.add_resource(ssm.Parameter(
+        "RedisHostParameter", Name=Sub(ssm_path("redis/host")), Type="String",
+        Value=group.get_att("PrimaryEndPoint.Address"), Description="Redis primary endpoint, written by the cache stack",
+        Tags={"Project": Ref("Project"), "Environment": Ref("Environment")},
+    ))
+    t.add_resource(ssm.Parameter(
+        "RedisPortParameter", Name=Sub(ssm_path("redis/port")), Type="String",
+        Value=group.get_att("PrimaryEndPoint.Port"), Description="Redis port, written by the cache stack",
+        Tags={"Project": Ref("Project"), "Environment": Ref("Environment")},
+    ))
+
+    t.add_output(Output("RedisEndpoint", Description="Redis primary endpoint address (TLS).",
+                        Value=group.get_att("PrimaryEndPoint.Address")))
+    t.add_output(Output("RedisPort", Description="Redis port.", Value=group.get_att("PrimaryEndPoint.Port")))
+    t.add_output(Output("RedisHostParameterName", Description="Parameter Store name holding the endpoint.",
+                        Value=host.ref()))
+    return t

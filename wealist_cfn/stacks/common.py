@@ -1,0 +1,50 @@
+"""Pieces every nested stack uses: tags, derived names, the multi-AZ condition."""
+
+from __future__ import annotations
+
+from troposphere import Equals, Parameter, Ref, Sub, Tags, Template
+from troposphere import autoscaling
+
+IS_MULTI_AZ = "IsMultiAZ"
+
+
+def new_template(description: str) -> Template:
+    t = Template(Description=description)
+    t.set_version("2010-09-09")
+    return t
+
+
+def name(suffix: str) -> Sub:
+    """``<project>-<environment>-<suffix>``, the one naming rule for resources
+    that carry a name."""
+    return Sub(f"${{Project}}-${{Environment}}-{suffix}")
+
+
+def tags(name_suffix: str | None = None, **extra) -> Tags:
+    """Project and Environment on everything taggable, plus a Name when given."""
+    t = {"Project": Ref("Project"), "Environment": Ref("Environment")}
+    if name_suffix:
+        t["Name"] = name(name_suffix)
+    t.update(extra)
+    return Tags(**t)
+
+
+def asg_tags(name_suffix: str, **extra) -> autoscaling.Tags:
+    """ASG tags propagate to the instances they launch."""
+    t = {"Project": Ref("Project"), "Environment": Ref("Environment"), "Name": name(name_suffix)}
+    t.update(extra)
+    return autoscaling.Tags(**t)
+
+
+def add_multi_az_condition(template: Template) -> str:
+    return template.add_condition(IS_MULTI_AZ, Equals(Ref("EnableMultiAZ"), "true"))
+
+
+def ssm_path(suffix: str) -> str:
+    """Parameter Store name under the environment's prefix, for use inside Sub."""
+    return f"/${{Project}}/${{Environment}}/{suffix}"
+
+
+def child_parameter(title: str, type_: str, description: str) -> Parameter:
+    """A parameter a child gets from another child's output, through the root."""
+    return Parameter(title, Type=type_, Description=description)

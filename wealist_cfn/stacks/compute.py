@@ -1,0 +1,119 @@
+"""Compute: launch templates and Auto Scaling groups for the backend
+(user-service and board-service, scaled on CPU) and the monitoring instance
+(Prometheus and Grafana, exactly one, replaced when it fails)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from troposphere import Base64, Output, Parameter, Sub, Template, autoscaling, ec2
+
+from ..parameters import add_parameters
+from ..settings import BuildSettings
+from .common import asg_tags, child_parameter, name, new_template, tags
+
+USERDATA_FILE = Path(__file__).resolve().parent.parent / "boot" / "userdata.sh"
+
+
+def build(settings: BuildSettings) -> Template:
+    t = new_template("Wealist compute: launch templates and Auto Scaling groups for backend and monitoring.")
+    p = add_parameters(t, "Project", "Environment", "DeployBucketName", "BackendInstanceType", "BackendMinSize",
+                       "BackendMaxSize", "BackendTargetCpu", "MonitoringInstanceType", "UserServicePort",
+                       "BoardServicePort")
+    image = t.add_parameter(Parameter(
+        "ImageId", Type="AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>", Default=settings.ami_parameter,
+        Description="Amazon Linux 2023 AMI, resolved from AWS's public parameter at each deploy.",
+    ))
+    subnets = t.add_parameter(child_parameter("PrivateSubnetIds", "List<AWS::EC2::Subnet::Id>",
+                                              "Private subnets, from the network stack."))
+    sg = t.add_parameter(child_parameter("Ec2SecurityGroupId", "AWS::EC2::SecurityGroup::Id",
+                                         "Security group of the instances, from the security stack."))
+    profile = t.add_parameter(child_parameter("Ec2InstanceProfileArn", "String",
+                                              "Instance profile, from the IAM stack."))
+    backend_tgs = t.add_parameter(child_parameter(
+        "BackendTargetGroupArns", "CommaDelimitedList", "Target groups of user-service and board-service."))
+    monitoring_tgs = t.add_parameter(child_parameter(
+        "MonitoringTargetGroupArns", "CommaDelimitedList", "Target groups of Grafana and Prometheus."))
+
+    userdata = USERDATA_FILE.read_text(encoding="utf-8")
+    backend_lt = _add_launch_template(t, "Backend", "backend", p["BackendInstanceType"], image, sg, profile, userdata)
+    monitoring_lt = _add_launch_template(t, "Monitoring", "monitoring", p["MonitoringInstanceType"], image, sg,
+                                         profile, userdata)
+
+    backend = t.add_resource(autoscaling.AutoScalingGroup(
+        "BackendAutoScalingGroup",
+        AutoScalingGroupName=name("backend-asg"),
+        LaunchTemplate=autoscaling.LaunchTemplateSpecification(
+            LaunchTemplateId=backend_lt.ref(), Version=backend_lt.get_att("LatestVersionNumber")),
+        MinSize=p["BackendMinSize"].ref(),
+        MaxSize=p["BackendMaxSize"].ref(),
+        # No DesiredCapacity: the scaling policy owns it, and a deploy must
+        # not reset a scaled-out group back to the minimum.
+        VPCZoneIdentifier=subnets.ref(),
+        TargetGroupARNs=backend_tgs.ref(),
+        HealthCheckType="ELB",
+        HealthCheckGracePeriod=300,
+        DefaultInstanceWarmup=180,
+        MetricsCollection=[autoscaling.MetricsCollection(Granularity="1Minute")],
+        Tags=asg_tags("backend", Role="backend"),
+    ))
+    t.add_resource(autoscaling.ScalingPolicy(
+        "BackendCpuScalingPolicy",
+        AutoScalingGroupName=backend.ref(),
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingConfiguration=autoscaling.TargetTrackingConfiguration(
+            PredefinedMetricSpecification=autoscaling.PredefinedMetricSpecification(
+                PredefinedMetricType="ASGAverageCPUUtilization"),
+            TargetValue=p["BackendTargetCpu"].ref(),
+        ),
+    ))
+    monitoring = t.add_resource(autoscaling.AutoScalingGroup(
+        "MonitoringAutoScalingGroup",
+        AutoScalingGroupName=name("monitoring-asg"),
+        LaunchTemplate=autoscaling.LaunchTemplateSpecification(
+            LaunchTemplateId=monitoring_lt.ref(), Version=monitoring_lt.get_att("LatestVersionNumber")),
+        # Exactly one: a group of one is how EC2 replaces a failed instance
+        # by itself (self-healing) in any of the three AZs.
+        MinSize="1",
+        MaxSize="1",
+        VPCZoneIdentifier=subnets.ref(),
+        TargetGroupARNs=monitoring_tgs.ref(),
+        HealthCheckType="ELB",
+        HealthCheckGracePeriod=600,
+        Tags=asg_tags("monitoring", Role="monitoring"),
+    ))
+
+    t.add_output(Output("BackendAsgName", Description="Name of the backend Auto Scaling group.",
+                        Value=backend.ref()))
+    t.add_output(Output("MonitoringAsgName", Description="Name of the monitoring Auto Scaling group.",
+                        Value=monitoring.ref()))
+    return t
+
+
+def _add_launch_template(t, key, role, instance_type, image, sg, profile, userdata):
+    return t.add_resource(ec2.LaunchTemplate(
+        f"{key}LaunchTemplate",
+        LaunchTemplateName=name(f"{role}-lt"),
+        LaunchTemplateData=ec2.LaunchTemplateData(
+            ImageId=image.ref(),
+            InstanceType=instance_type.ref(),
+            IamInstanceProfile=ec2.IamInstanceProfile(Arn=profile.ref()),
+            NetworkInterfaces=[ec2.NetworkInterfaces(
+                DeviceIndex=0, AssociatePublicIpAddress=False, Groups=[sg.ref()])],
+            MetadataOptions=ec2.MetadataOptions(
+                HttpTokens="required", HttpEndpoint="enabled",
+                # Containers sit one network hop behind the host; they need
+                # 2 to reach the instance metadata service (IMDSv2).
+                HttpPutResponseHopLimit=2),
+            BlockDeviceMappings=[ec2.LaunchTemplateBlockDeviceMapping(
+                DeviceName="/dev/xvda",
+                Ebs=ec2.EBSBlockDevice(VolumeType="gp3", VolumeSize=30, Encrypted=True, DeleteOnTermination=True))],
+            Monitoring=ec2.Monitoring(Enabled=True),
+            UserData=Base64(Sub(userdata, Role=role)),
+            TagSpecifications=[
+                ec2.TagSpecifications(ResourceType="instance", Tags=tags(role, Role=role)),
+                ec2.TagSpecifications(ResourceType="volume", Tags=tags(role, Role=role)),
+            ],
+        ),
+        TagSpecifications=[ec2.TagSpecifications(ResourceType="launch-template", Tags=tags(f"{role}-lt"))],
+    ))

@@ -1,0 +1,86 @@
+"""Database: RDS PostgreSQL in the private subnets, credentials from
+Parameter Store, a standby in multi-AZ mode, snapshots kept on delete or
+replacement; its endpoint is published to Parameter Store for the instances."""
+
+from __future__ import annotations
+
+from troposphere import If, Output, Ref, Sub, Template, rds, ssm
+
+from ..parameters import add_parameters
+from ..settings import BuildSettings
+from .common import add_multi_az_condition, child_parameter, name, new_template, ssm_path, tags
+
+
+def build(settings: BuildSettings) -> Template:
+    t = new_template("Wealist database: RDS PostgreSQL.")
+    p = add_parameters(t, "Project", "Environment", "EnableMultiAZ", "DbInstanceClass", "DbAllocatedStorage",
+                       "DbBackupRetentionDays", "DeletionProtection")
+    subnets = t.add_parameter(child_parameter("PrivateSubnetIds", "List<AWS::EC2::Subnet::Id>",
+                                              "Private subnets, from the network stack."))
+    sg = t.add_parameter(child_parameter("RdsSecurityGroupId", "AWS::EC2::SecurityGroup::Id",
+                                         "Security group of the database, from the security stack."))
+    is_multi_az = add_multi_az_condition(t)
+
+    subnet_group = t.add_resource(rds.DBSubnetGroup(
+        "DbSubnetGroup", DBSubnetGroupDescription=Sub("Wealist ${Environment} database: private subnets"),
+        SubnetIds=subnets.ref(), Tags=tags("db-subnets"),
+    ))
+    db = t.add_resource(rds.DBInstance(
+        "Database",
+        DBInstanceIdentifier=name("postgres"),
+        Engine="postgres",
+        EngineVersion=settings.postgres_engine_version,
+        DBInstanceClass=p["DbInstanceClass"].ref(),
+        AllocatedStorage=p["DbAllocatedStorage"].ref(),
+        StorageType="gp3",
+        StorageEncrypted=True,
+        PubliclyAccessible=False,
+        MultiAZ=If(is_multi_az, True, False),
+        DBSubnetGroupName=subnet_group.ref(),
+        VPCSecurityGroups=[sg.ref()],
+        Port=str(settings.postgres_port),
+        # Dynamic references: CloudFormation reads the values from Parameter
+        # Store at deploy time, so neither the template nor the stack's
+        # parameters ever hold them. Changing the user name or database name
+        # in Parameter Store afterwards would replace the instance; the
+        # bootstrap never overwrites them and the deploy review refuses a
+        # replacement.
+        MasterUsername=Sub("{{resolve:ssm:%s}}" % ssm_path("db/postgres_superuser")),
+        MasterUserPassword=Sub("{{resolve:ssm-secure:%s}}" % ssm_path("db/postgres_superuser_password")),
+        DBName=Sub("{{resolve:ssm:%s}}" % ssm_path("db/postgres_db")),
+        BackupRetentionPeriod=p["DbBackupRetentionDays"].ref(),
+        PreferredBackupWindow="18:00-19:00",  # 03:00-04:00 in Seoul
+        PreferredMaintenanceWindow="sun:19:00-sun:20:00",
+        CopyTagsToSnapshot=True,
+        DeletionProtection=p["DeletionProtection"].ref(),
+        AutoMinorVersionUpgrade=True,
+        EnableIAMDatabaseAuthentication=True,
+        EnableCloudwatchLogsExports=["postgresql", "upgrade"],
+        Tags=tags("postgres"),
+        DeletionPolicy="Snapshot",
+        UpdateReplacePolicy="Snapshot",
+        Metadata={"checkov": {"skip": [
+            {"id": "CKV_AWS_157", "comment": "Multi-AZ is the EnableMultiAZ switch: off in cost mode by design."},
+            {"id": "CKV_AWS_118", "comment": "Enhanced monitoring is a paid extra the SPEC does not include; "
+                                             "CloudWatch basic metrics and exported logs cover db.t3.micro."},
+            {"id": "CKV_AWS_353", "comment": "Performance Insights is not offered on db.t3.micro."},
+            {"id": "CKV_AWS_354", "comment": "Performance Insights is not offered on db.t3.micro."},
+        ]}},
+    ))
+    host = t.add_resource(ssm.Parameter(
+        "DatabaseHostParameter", Name=Sub(ssm_path("db/postgres_host")), Type="String",
+        Value=db.get_att("Endpoint.Address"), Description="PostgreSQL endpoint, written by the database stack",
+        Tags={"Project": Ref("Project"), "Environment": Ref("Environment")},
+    ))
+    t.add_resource(ssm.Parameter(
+        "DatabasePortParameter", Name=Sub(ssm_path("db/postgres_port")), Type="String",
+        Value=db.get_att("Endpoint.Port"), Description="PostgreSQL port, written by the database stack",
+        Tags={"Project": Ref("Project"), "Environment": Ref("Environment")},
+    ))
+
+    t.add_output(Output("DatabaseEndpoint", Description="PostgreSQL endpoint address.",
+                        Value=db.get_att("Endpoint.Address")))
+    t.add_output(Output("DatabasePort", Description="PostgreSQL port.", Value=db.get_att("Endpoint.Port")))
+    t.add_output(Output("DatabaseHostParameterName", Description="Parameter Store name holding the endpoint.",
+                        Value=host.ref()))
+    return t

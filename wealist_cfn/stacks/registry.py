@@ -1,0 +1,57 @@
+"""Registry: one ECR repository per service, scanned on push, encrypted with
+KMS, immutable tags, kept when the stack is deleted."""
+
+from __future__ import annotations
+
+import json
+
+from troposphere import Output, Sub, Template, ecr
+
+from ..parameters import add_parameters
+from ..settings import BuildSettings
+from .common import new_template, tags
+
+# Images are tagged with the commit they were built from (immutable tags);
+# keep the recent history for rollbacks and drop untagged layers quickly.
+LIFECYCLE_POLICY = {
+    "rules": [
+        {
+            "rulePriority": 1,
+            "description": "Drop untagged images after 7 days",
+            "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed",
+                          "countUnit": "days", "countNumber": 7},
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 2,
+            "description": "Keep the 50 most recent images",
+            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 50},
+            "action": {"type": "expire"},
+        },
+    ]
+}
+
+
+def build(settings: BuildSettings) -> Template:
+    t = new_template("Wealist registry: ECR repositories for the service images.")
+    add_parameters(t, "Project", "Environment", "EcrRepositoryPrefix")
+    for service in settings.services:
+        repo = t.add_resource(ecr.Repository(
+            f"{service.key}ServiceRepository",
+            RepositoryName=Sub(f"${{EcrRepositoryPrefix}}{service.name}"),
+            ImageScanningConfiguration=ecr.ImageScanningConfiguration(ScanOnPush=True),
+            ImageTagMutability="IMMUTABLE",
+            EncryptionConfiguration=ecr.EncryptionConfiguration(EncryptionType="KMS"),
+            LifecyclePolicy=ecr.LifecyclePolicy(
+                LifecyclePolicyText=json.dumps(LIFECYCLE_POLICY, sort_keys=True, separators=(",", ":"))),
+            Tags=tags(service.name),
+            # Images outlive the stack: deleting it must not delete what
+            # production runs.
+            DeletionPolicy="Retain",
+            UpdateReplacePolicy="Retain",
+        ))
+        t.add_output(Output(f"{service.key}ServiceRepositoryUri", Description=f"URI of the {service.name} repository.",
+                            Value=repo.get_att("RepositoryUri")))
+        t.add_output(Output(f"{service.key}ServiceRepositoryArn", Description=f"ARN of the {service.name} repository.",
+                            Value=repo.get_att("Arn")))
+    return t
