@@ -107,8 +107,12 @@ def _add_listeners(t, alb, p, groups, has_cert):
     http = t.add_resource(elb.Listener(
         "HttpListener", LoadBalancerArn=alb.ref(), Port=80, Protocol="HTTP",
         DefaultActions=[If(has_cert, redirect, not_found)],
-        Metadata={"checkov": {"skip": [{"id": "CKV_AWS_2", "comment":
-                  "HTTP redirects to HTTPS when CertificateArn is set; without one, HTTP is the only listener."}]}},
+        Metadata={"checkov": {"skip": [
+            {"id": "CKV_AWS_2", "comment": "HTTP redirects to HTTPS when CertificateArn is set; "
+                                           "without one, HTTP is the only listener."},
+            {"id": "CKV_AWS_103", "comment": "Plain HTTP listener (redirect or certificate-less mode); "
+                                             "the HTTPS listener uses a TLS 1.2/1.3 policy."},
+        ]}},
     ))
     https = t.add_resource(elb.Listener(
         "HttpsListener", Condition=has_cert, LoadBalancerArn=alb.ref(), Port=443, Protocol="HTTPS",
