@@ -118,14 +118,12 @@ def _validate_values(path: Path, values: dict[str, str]) -> None:
     # AWS accepts VPC blocks from /16 to /28.
     if not 16 <= vpc.prefixlen <= 28:
         raise ConfigError(path, "VpcCidr", f"{vpc} is outside the /16 to /28 range AWS allows for a VPC")
-    bits = int(values["SubnetBits"])
+    bits = int(values["SubnetBits"])  # host bits of each subnet, as Fn::Cidr takes them
     subnets = 2 * DEFAULT_SETTINGS.az_count
-    if vpc.prefixlen + bits > 28:
-        raise ConfigError(path, "VpcCidr", f"{vpc} is too small for {subnets} subnets of {bits} host bits "
-                          f"(each would be smaller than /28); use a larger block or a smaller SubnetBits")
-    if 2 ** (32 - vpc.prefixlen - bits) < subnets:
-        raise ConfigError(path, "VpcCidr", f"{vpc} holds only {2 ** (32 - vpc.prefixlen - bits)} subnets of "
-                          f"/{32 - bits}, {subnets} are needed")
+    room = 2 ** (32 - bits - vpc.prefixlen) if 32 - bits >= vpc.prefixlen else 0
+    if room < subnets:
+        raise ConfigError(path, "VpcCidr", f"{vpc} holds only {room} subnets of /{32 - bits}, {subnets} are needed; "
+                          f"use a larger block or a smaller SubnetBits")
     _check_cidr(path, "MonitoringAccessCidr", values["MonitoringAccessCidr"])
 
     azs = values["AvailabilityZones"].split(",")

@@ -28,22 +28,34 @@ class Finding:
 
 
 def _lint_files(paths: list[str]) -> list[Finding]:
+    out = []
+    by_dir: dict[str, list[str]] = {}
+    for p in paths:
+        by_dir.setdefault(os.path.dirname(os.path.abspath(p)), []).append(os.path.basename(p))
+    for directory, names in by_dir.items():
+        out += _lint_in(directory, names)
+    return out
+
+
+def _lint_in(directory: str, names: list[str]) -> list[Finding]:
     from cfnlint.api import ConfigMixIn, Runner
 
-    # Run from the project root so cfn-lint finds .cfnlintrc.yaml and relative
-    # nested TemplateURLs resolve next to the root template.
-    os.chdir(ROOT_DIR)
-    config = ConfigMixIn(["--config-file", str(ROOT_DIR / ".cfnlintrc.yaml"), *paths])
-    out = []
-    for m in Runner(config).run():
-        out.append(Finding(
-            filename=os.path.relpath(m.filename, ROOT_DIR),
+    # cfn-lint resolves a nested stack's relative TemplateURL against the
+    # working directory, not the parent template's folder: without this
+    # chdir it silently skips the children and checks no wiring at all.
+    previous = os.getcwd()
+    os.chdir(directory)
+    try:
+        config = ConfigMixIn(["--config-file", str(ROOT_DIR / ".cfnlintrc.yaml"), *names])
+        return [Finding(
+            filename=os.path.relpath(os.path.join(directory, m.filename), ROOT_DIR),
             line=m.linenumber,
             rule=m.rule.id,
             level=m.rule.severity,
             message=m.message,
-        ))
-    return out
+        ) for m in Runner(config).run()]
+    finally:
+        os.chdir(previous)
 
 
 def lint(paths: list[Path], workers: int | None = None) -> list[Finding]:

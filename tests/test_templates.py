@@ -1,0 +1,369 @@
+"""The nested set, resolved for each mode, against the SPEC's resource table.
+
+Pure template evaluation (tests/cfnmodel.py): no AWS endpoint involved.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+
+import pytest
+
+from cfnmodel import all_resources, count_by_type, resolve
+from wealist_cfn import config, root, synth
+from wealist_cfn.settings import DEFAULT_SETTINGS
+
+CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return config.load("params/prod.json")
+
+
+def _stacks(cfg, **overrides):
+    return resolve(cfg.with_values(**overrides).values, region=cfg.region)
+
+
+@pytest.fixture(scope="module")
+def single(prod):
+    return _stacks(prod, EnableMultiAZ="false")
+
+
+@pytest.fixture(scope="module")
+def multi(prod):
+    return _stacks(prod, EnableMultiAZ="true")
+
+
+def _props(stacks, path):
+    child, rid = path.split("/")
+    return stacks[child].resources[rid]["Properties"]
+
+
+def _one(stacks, type_):
+    found = [(k, v["Properties"]) for k, v in all_resources(stacks).items() if v["Type"] == type_]
+    assert len(found) == 1, f"expected one {type_}, found {[k for k, _ in found]}"
+    return found[0][1]
+
+
+# --- the SPEC table, row by row, in cost mode -------------------------------------------------
+
+def test_network_rows(single, prod):
+    counts = count_by_type(single)
+    assert counts["AWS::EC2::VPC"] == 1
+    assert _one(single, "AWS::EC2::VPC")["CidrBlock"] == "10.1.0.0/16"
+    assert counts["AWS::EC2::Subnet"] == 6
+    assert counts["AWS::EC2::InternetGateway"] == 1
+    assert counts["AWS::EC2::NatGateway"] == 1
+
+    net = single["NetworkStack"]
+    azs = prod.availability_zones
+    public = [net.resources[f"PublicSubnet{i}"]["Properties"] for i in (1, 2, 3)]
+    private = [net.resources[f"PrivateSubnet{i}"]["Properties"] for i in (1, 2, 3)]
+    assert [s["AvailabilityZone"] for s in public] == azs
+    assert [s["AvailabilityZone"] for s in private] == azs
+    blocks = [ipaddress.IPv4Network(s["CidrBlock"]) for s in public + private]
+    vpc = ipaddress.IPv4Network("10.1.0.0/16")
+    assert all(b.subnet_of(vpc) for b in blocks)
+    assert all(not a.overlaps(b) for i, a in enumerate(blocks) for b in blocks[i + 1:])
+    # The one NAT gateway sits in the first AZ's public subnet and every
+    # private subnet routes through it.
+    assert net.resources["NatGateway1"]["Properties"]["SubnetId"] == "NetworkStack/PublicSubnet1"
+    routes = [net.resources[f"PrivateDefaultRoute{i}"]["Properties"] for i in (1, 2, 3)]
+    assert {r["NatGatewayId"] for r in routes} == {"NetworkStack/NatGateway1"}
+    public_route = net.resources["PublicDefaultRoute"]["Properties"]
+    assert public_route["GatewayId"] == "NetworkStack/InternetGateway"
+
+
+def test_compute_rows(single):
+    comp = single["ComputeStack"]
+    backend = comp.resources["BackendAutoScalingGroup"]["Properties"]
+    monitoring = comp.resources["MonitoringAutoScalingGroup"]["Properties"]
+    assert backend["AutoScalingGroupName"] == "wealist-prod-backend-asg"
+    assert (backend["MinSize"], backend["MaxSize"]) == ("2", "6")
+    assert (monitoring["MinSize"], monitoring["MaxSize"]) == ("1", "1")
+    lts = {k: v["Properties"]["LaunchTemplateData"] for k, v in comp.of_type("AWS::EC2::LaunchTemplate").items()}
+    assert lts["BackendLaunchTemplate"]["InstanceType"] == "t3.medium"
+    assert lts["MonitoringLaunchTemplate"]["InstanceType"] == "t3.small"
+    assert backend["LaunchTemplate"]["LaunchTemplateId"] == "ComputeStack/BackendLaunchTemplate"
+    assert monitoring["LaunchTemplate"]["LaunchTemplateId"] == "ComputeStack/MonitoringLaunchTemplate"
+    assert count_by_type(single)["AWS::AutoScaling::AutoScalingGroup"] == 2
+    policy = _one(single, "AWS::AutoScaling::ScalingPolicy")
+    assert policy["AutoScalingGroupName"] == "ComputeStack/BackendAutoScalingGroup"
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    role = _one(single, "AWS::IAM::Role")
+    assert role["RoleName"] == "wealist-prod-ec2-role"
+
+
+def test_instances_are_private_hardened_and_self_healing(single):
+    comp = single["ComputeStack"]
+    private = "NetworkStack/PrivateSubnet1,NetworkStack/PrivateSubnet2,NetworkStack/PrivateSubnet3".split(",")
+    for asg in comp.of_type("AWS::AutoScaling::AutoScalingGroup").values():
+        assert asg["Properties"]["VPCZoneIdentifier"] == private
+        assert asg["Properties"]["HealthCheckType"] == "ELB"
+    for lt in comp.of_type("AWS::EC2::LaunchTemplate").values():
+        data = lt["Properties"]["LaunchTemplateData"]
+        assert data["MetadataOptions"]["HttpTokens"] == "required"
+        assert data["NetworkInterfaces"][0]["AssociatePublicIpAddress"] is False
+        assert data["NetworkInterfaces"][0]["Groups"] == ["SecurityStack/Ec2SecurityGroup"]
+        ebs = data["BlockDeviceMappings"][0]["Ebs"]
+        assert (ebs["VolumeType"], ebs["Encrypted"]) == ("gp3", True)
+        assert data["IamInstanceProfile"]["Arn"] == "IamStack/Ec2InstanceProfile.Arn"
+    assert comp.params["ImageId"] == DEFAULT_SETTINGS.ami_parameter
+    assert "al2023" in comp.params["ImageId"]
+    # Backend instances serve user and board; monitoring serves Grafana and Prometheus.
+    backend = comp.resources["BackendAutoScalingGroup"]["Properties"]["TargetGroupARNs"]
+    monitoring = comp.resources["MonitoringAutoScalingGroup"]["Properties"]["TargetGroupARNs"]
+    assert backend == ["LoadBalancerStack/UserServiceTargetGroup", "LoadBalancerStack/BoardServiceTargetGroup"]
+    assert monitoring == ["LoadBalancerStack/GrafanaTargetGroup", "LoadBalancerStack/PrometheusTargetGroup"]
+
+
+def test_database_row(single):
+    db = _one(single, "AWS::RDS::DBInstance")
+    assert (db["Engine"], db["DBInstanceClass"], db["AllocatedStorage"]) == ("postgres", "db.t3.micro", "20")
+    assert db["MultiAZ"] is False
+    assert db["StorageEncrypted"] is True and db["StorageType"] == "gp3"
+    assert db["PubliclyAccessible"] is False
+    assert db["DeletionProtection"] == "true"
+    assert int(db["BackupRetentionPeriod"]) >= 1
+    assert db["MasterUsername"] == "{{resolve:ssm:/wealist/prod/db/postgres_superuser}}"
+    assert db["MasterUserPassword"] == "{{resolve:ssm-secure:/wealist/prod/db/postgres_superuser_password}}"
+    group = single["DatabaseStack"].resources["DbSubnetGroup"]["Properties"]
+    assert group["SubnetIds"] == [f"NetworkStack/PrivateSubnet{i}" for i in (1, 2, 3)]
+    raw = single["DatabaseStack"].template["Resources"]["Database"]
+    assert raw["DeletionPolicy"] == raw["UpdateReplacePolicy"] == "Snapshot"
+
+
+def test_cache_row(single):
+    redis = _one(single, "AWS::ElastiCache::ReplicationGroup")
+    assert redis["CacheNodeType"] == "cache.t3.micro"
+    assert redis["NumCacheClusters"] == 1
+    assert redis["AutomaticFailoverEnabled"] is False
+    assert redis["AtRestEncryptionEnabled"] is True and redis["TransitEncryptionEnabled"] is True
+    assert redis["AuthToken"].startswith("{{resolve:ssm-secure:/wealist/prod/")
+    assert int(redis["SnapshotRetentionLimit"]) >= 1
+    group = single["CacheStack"].resources["CacheSubnetGroup"]["Properties"]
+    assert group["SubnetIds"] == [f"NetworkStack/PrivateSubnet{i}" for i in (1, 2, 3)]
+
+
+def test_load_balancer_rows(single, prod):
+    counts = count_by_type(single)
+    assert counts["AWS::ElasticLoadBalancingV2::LoadBalancer"] == 1
+    assert counts["AWS::ElasticLoadBalancingV2::TargetGroup"] == 4
+    alb = _one(single, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    assert alb["Scheme"] == "internet-facing"
+    assert alb["Subnets"] == [f"NetworkStack/PublicSubnet{i}" for i in (1, 2, 3)]
+    attrs = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
+    assert attrs["routing.http.drop_invalid_header_fields.enabled"] == "true"
+
+    lb = single["LoadBalancerStack"]
+    ports = {k: v["Properties"]["Port"] for k, v in lb.of_type("AWS::ElasticLoadBalancingV2::TargetGroup").items()}
+    assert ports == {"UserServiceTargetGroup": "8081", "BoardServiceTargetGroup": "8000",
+                     "GrafanaTargetGroup": DEFAULT_SETTINGS.grafana_port,
+                     "PrometheusTargetGroup": DEFAULT_SETTINGS.prometheus_port}
+
+    # Without a certificate: HTTP only, serving the rules.
+    listeners = lb.of_type("AWS::ElasticLoadBalancingV2::Listener")
+    assert [v["Properties"]["Port"] for v in listeners.values()] == [80]
+    rules = lb.of_type("AWS::ElasticLoadBalancingV2::ListenerRule")
+    assert {r["Properties"]["ListenerArn"] for r in rules.values()} == {"LoadBalancerStack/HttpListener"}
+    targets = {r["Properties"]["Actions"][0]["TargetGroupArn"] for r in rules.values()}
+    assert targets == {f"LoadBalancerStack/{k}" for k in ports}
+
+
+def test_https_listener_when_certificate_is_set(prod):
+    stacks = _stacks(prod, CertificateArn=CERT)
+    lb = stacks["LoadBalancerStack"]
+    listeners = {v["Properties"]["Port"]: v["Properties"] for v in
+                 lb.of_type("AWS::ElasticLoadBalancingV2::Listener").values()}
+    assert set(listeners) == {80, 443}  # the SPEC's two listeners
+    assert listeners[80]["DefaultActions"][0]["Type"] == "redirect"
+    assert listeners[80]["DefaultActions"][0]["RedirectConfig"]["Protocol"] == "HTTPS"
+    assert listeners[443]["Certificates"] == [{"CertificateArn": CERT}]
+    assert "TLS13" in listeners[443]["SslPolicy"]
+    rules = lb.of_type("AWS::ElasticLoadBalancingV2::ListenerRule")
+    assert {r["Properties"]["ListenerArn"] for r in rules.values()} == {"LoadBalancerStack/HttpsListener"}
+    assert stacks["Root"].outputs["ServiceUrl"].startswith("https://")
+
+
+def test_security_group_rows(single):
+    assert count_by_type(single)["AWS::EC2::SecurityGroup"] == 4
+    sec = single["SecurityStack"]
+    alb_in = sec.resources["AlbSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert sorted((r["FromPort"], r["CidrIp"]) for r in alb_in) == [(80, "0.0.0.0/0"), (443, "0.0.0.0/0")]
+    sources = {}
+    for rule in sec.of_type("AWS::EC2::SecurityGroupIngress").values():
+        p = rule["Properties"]
+        assert "CidrIp" not in p, "instances, database and cache take traffic from groups only"
+        sources.setdefault(p["GroupId"], set()).add((int(p["FromPort"]), p["SourceSecurityGroupId"]))
+    ec2_sg, alb_sg = "SecurityStack/Ec2SecurityGroup", "SecurityStack/AlbSecurityGroup"
+    assert sources["SecurityStack/RdsSecurityGroup"] == {(5432, ec2_sg)}
+    assert sources["SecurityStack/RedisSecurityGroup"] == {(6379, ec2_sg)}
+    assert {src for _, src in sources[ec2_sg]} == {alb_sg, ec2_sg}
+    assert {port for port, src in sources[ec2_sg] if src == alb_sg} == {8081, 8000, 3000, 9090}
+
+
+def test_no_ssh_anywhere(single):
+    for res in all_resources(single).values():
+        rules = []
+        if res["Type"] == "AWS::EC2::SecurityGroup":
+            rules = res["Properties"].get("SecurityGroupIngress", [])
+        elif res["Type"] == "AWS::EC2::SecurityGroupIngress":
+            rules = [res["Properties"]]
+        for r in rules:
+            assert not int(r["FromPort"]) <= 22 <= int(r["ToPort"]), res
+
+
+def test_registry_rows(single):
+    repos = {v["Properties"]["RepositoryName"]: v for v in
+             all_resources(single).values() if v["Type"] == "AWS::ECR::Repository"}
+    assert set(repos) == {"board-service", "user-service"}
+    for repo in repos.values():
+        assert repo["Properties"]["ImageScanningConfiguration"]["ScanOnPush"] is True
+        assert json.loads(repo["Properties"]["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
+        assert repo["DeletionPolicy"] == "Retain"
+
+
+# --- the switch -------------------------------------------------------------------------------
+
+def _flatten(value, prefix=""):
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else k))
+        return out
+    return {prefix: json.dumps(value, sort_keys=True)}
+
+
+def test_switch_flips_exactly_what_it_should(single, multi):
+    a, b = all_resources(single), all_resources(multi)
+    assert set(b) - set(a) == {"NetworkStack/NatGateway2", "NetworkStack/NatGateway3",
+                               "NetworkStack/NatGateway2Eip", "NetworkStack/NatGateway3Eip"}
+    assert set(a) - set(b) == set()
+    changed = set()
+    for key in a:
+        fa, fb = _flatten(a[key]["Properties"]), _flatten(b[key]["Properties"])
+        changed |= {f"{key}:{p}" for p in set(fa) | set(fb) if fa.get(p) != fb.get(p)}
+    assert changed == {
+        "DatabaseStack/Database:MultiAZ",
+        "CacheStack/Redis:NumCacheClusters",
+        "CacheStack/Redis:AutomaticFailoverEnabled",
+        "CacheStack/Redis:MultiAZEnabled",
+        "NetworkStack/PrivateDefaultRoute2:NatGatewayId",
+        "NetworkStack/PrivateDefaultRoute3:NatGatewayId",
+    }
+
+
+def test_multi_az_mode(multi):
+    db = _one(multi, "AWS::RDS::DBInstance")
+    assert db["MultiAZ"] is True
+    redis = _one(multi, "AWS::ElastiCache::ReplicationGroup")
+    assert redis["NumCacheClusters"] == 2
+    assert redis["AutomaticFailoverEnabled"] is True and redis["MultiAZEnabled"] is True
+    net = multi["NetworkStack"]
+    assert count_by_type(multi)["AWS::EC2::NatGateway"] == 3
+    for i in (1, 2, 3):
+        nat = net.resources[f"NatGateway{i}"]["Properties"]
+        assert nat["SubnetId"] == f"NetworkStack/PublicSubnet{i}"
+        # Each private subnet leaves through the NAT gateway of its own AZ,
+        # over a route table of its own.
+        route = net.resources[f"PrivateDefaultRoute{i}"]["Properties"]
+        assert route["NatGatewayId"] == f"NetworkStack/NatGateway{i}"
+        assoc = net.resources[f"PrivateSubnet{i}RouteTableAssociation"]["Properties"]
+        assert assoc["RouteTableId"] == route["RouteTableId"] == f"NetworkStack/PrivateRouteTable{i}"
+        assert (net.resources[f"PublicSubnet{i}"]["Properties"]["AvailabilityZone"]
+                == net.resources[f"PrivateSubnet{i}"]["Properties"]["AvailabilityZone"])
+
+
+def test_switch_is_one_root_parameter_passed_to_children():
+    built = {name: t.to_dict() for name, t in root.build_all(DEFAULT_SETTINGS).items()}
+    users = {name for name, t in built.items() if "IsMultiAZ" in t.get("Conditions", {})}
+    assert users == {"network.yaml", "database.yaml", "cache.yaml"}
+    for child_id, filename, _ in root.CHILDREN:
+        params = built["root.yaml"]["Resources"][child_id]["Properties"]["Parameters"]
+        if filename in users:
+            assert params["EnableMultiAZ"] == {"Ref": "EnableMultiAZ"}
+
+
+# --- a second environment, names, tags, outputs -----------------------------------------------
+
+def test_dev_environment_needs_no_code_change():
+    dev = config.load("params/dev.json")
+    stacks = resolve(dev.values, region=dev.region)
+    assert _one(stacks, "AWS::EC2::VPC")["CidrBlock"] == "10.0.0.0/16"
+    for i in (1, 2, 3):
+        block = stacks["NetworkStack"].resources[f"PrivateSubnet{i}"]["Properties"]["CidrBlock"]
+        assert ipaddress.IPv4Network(block).subnet_of(ipaddress.IPv4Network("10.0.0.0/16"))
+    assert _one(stacks, "AWS::IAM::Role")["RoleName"] == "wealist-dev-ec2-role"
+    asg = stacks["ComputeStack"].resources["BackendAutoScalingGroup"]["Properties"]
+    assert asg["AutoScalingGroupName"] == "wealist-dev-backend-asg"
+    repos = {v["Properties"]["RepositoryName"] for v in all_resources(stacks).values()
+             if v["Type"] == "AWS::ECR::Repository"}
+    assert repos == {"dev/user-service", "dev/board-service"}
+    db = _one(stacks, "AWS::RDS::DBInstance")
+    assert db["MasterUserPassword"] == "{{resolve:ssm-secure:/wealist/dev/db/postgres_superuser_password}}"
+
+
+def test_everything_taggable_carries_project_and_environment(single):
+    untaggable = {"AWS::EC2::VPCGatewayAttachment", "AWS::EC2::Route", "AWS::EC2::SubnetRouteTableAssociation",
+                  "AWS::EC2::SecurityGroupIngress", "AWS::IAM::InstanceProfile", "AWS::AutoScaling::ScalingPolicy",
+                  "AWS::ElasticLoadBalancingV2::Listener", "AWS::ElasticLoadBalancingV2::ListenerRule"}
+    for key, res in all_resources(single).items():
+        if res["Type"] in untaggable:
+            continue
+        tags = res["Properties"].get("Tags")
+        if res["Type"] == "AWS::EC2::LaunchTemplate":
+            tags = res["Properties"]["TagSpecifications"][0]["Tags"]
+        assert tags is not None, f"{key} has no tags"
+        as_dict = tags if isinstance(tags, dict) else {t["Key"]: t["Value"] for t in tags}
+        assert (as_dict.get("Project"), as_dict.get("Environment")) == ("wealist", "prod"), key
+
+
+def test_logical_ids_are_stable_pascal_case_nouns():
+    for name, t in root.build_all(DEFAULT_SETTINGS).items():
+        for rid in t.resources:
+            assert re.fullmatch(r"[A-Z][A-Za-z0-9]*", rid), (name, rid)
+            assert not re.search(r"prod|dev|wealist", rid, re.I), (name, rid)
+            numbers = re.findall(r"\d+", rid)
+            assert all(1 <= int(n) <= DEFAULT_SETTINGS.az_count for n in numbers), (name, rid)
+
+
+def test_root_outputs_are_described_and_exported(single):
+    root_t = root.build(DEFAULT_SETTINGS).to_dict()
+    wanted = {"LoadBalancerDnsName", "UserServiceRepositoryUri", "BoardServiceRepositoryUri", "DatabaseEndpoint",
+              "RedisEndpoint", "BackendAsgName", "MonitoringAsgName", "VpcId", "PublicSubnetIds",
+              "PrivateSubnetIds"}
+    assert wanted <= set(root_t["Outputs"])
+    for name, out in root_t["Outputs"].items():
+        assert out["Description"]
+        assert out["Export"]["Name"] == {"Fn::Sub": f"${{AWS::StackName}}-{name}"}
+    outputs = single["Root"].outputs
+    assert outputs["DatabaseEndpoint"] == "DatabaseStack/Database.Endpoint.Address"
+    assert outputs["BackendAsgName"] == "ComputeStack/BackendAutoScalingGroup"
+
+
+def test_children_are_referenced_by_relative_path():
+    root_t = root.build(DEFAULT_SETTINGS).to_dict()
+    stacks = {k: v for k, v in root_t["Resources"].items() if v["Type"] == "AWS::CloudFormation::Stack"}
+    assert {v["Properties"]["TemplateURL"] for v in stacks.values()} == {f for _, f, _ in root.CHILDREN}
+    rendered = {r.filename for r in synth.synthesize()}
+    assert rendered == {"root.yaml"} | {f for _, f, _ in root.CHILDREN}
+
+
+def test_missing_wire_fails_the_build(monkeypatch):
+    from troposphere import Parameter
+
+    from wealist_cfn.stacks import cache
+
+    original = cache.build
+
+    def with_orphan(settings):
+        t = original(settings)
+        t.add_parameter(Parameter("NobodyProvidesThis", Type="String"))
+        return t
+
+    monkeypatch.setattr(cache, "build", with_orphan)
+    with pytest.raises(root.WiringError, match="CacheStack: parameter NobodyProvidesThis"):
+        root.build_all(DEFAULT_SETTINGS)
