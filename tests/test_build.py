@@ -181,3 +181,15 @@ def test_checkov_has_no_failed_check():
     for r in reports:
         for c in r["results"]["skipped_checks"]:
             assert c.get("check_result", {}).get("suppress_comment"), c["check_id"]
+
+
+def test_readme_documents_every_parameter():
+    from wealist_cfn.parameters import ROOT_PARAMETERS
+
+    readme = (ROOT_DIR / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]+) \|", readme, re.M))
+    for spec in ROOT_PARAMETERS:
+        assert spec.name in rows, f"README lacks parameter {spec.name}"
+        shown = spec.default if spec.default else '""'
+        default = "(required)" if spec.default is None else f"`{shown}`"
+        assert rows[spec.name].strip() == default, spec.name
