@@ -1,5 +1,262 @@
-"""Subcommands (placeholder until implemented)."""
+"""``build.py deploy | plan | package | status``: parse, call
+:mod:`wealist_cfn.deploy.flow`, print.
+
+Text output goes to stdout. With ``--output json`` or ``markdown`` the
+document goes to stdout alone and progress lines go to stderr, so
+``> $GITHUB_STEP_SUMMARY`` or ``| jq`` get exactly the document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import botocore.exceptions
+
+from ..cli import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
+from . import events, flow, local, stackstate
+from . import review as review_mod
+from .aws import Aws
+from .errors import DeployError
 
 
-def register(subparsers):
-    pass
+def register(subparsers) -> None:
+    def common(p: argparse.ArgumentParser, *, stack: bool = True) -> None:
+        if stack:
+            p.add_argument("--stack-name", required=True, help="root stack name, e.g. wealist-prod")
+        p.add_argument("--params", type=Path, required=True, metavar="FILE", help="parameter file, e.g. params/prod.json")
+        p.add_argument("--bucket", help="S3 bucket for packaged templates (default: "
+                                        "<project>-cfn-artifacts-<account>-<region>, created on first use)")
+        p.add_argument("--region", help="must match the params file's availability zones (default: theirs)")
+        p.add_argument("--profile", help="AWS profile")
+        p.add_argument("--endpoint-url", metavar="URL", help="a local AWS endpoint instead of AWS")
+        p.add_argument("--templates", type=Path, default=None, metavar="DIR", help="templates directory (default: templates/)")
+        p.add_argument("--output", choices=("text", "json", "markdown"), default="text",
+                       help="review format (json/markdown: the document on stdout, progress on stderr)")
+        p.add_argument("--local", action="store_true",
+                       help="run against moto's server started in this process (a rehearsal: nothing reaches AWS)")
+
+    d = subparsers.add_parser("deploy", help="package, create a change set, review it, execute it")
+    common(d)
+    g = d.add_mutually_exclusive_group()
+    g.add_argument("--yes", action="store_true", help="approve without asking")
+    g.add_argument("--no-execute", action="store_true", help="stop after the review; leave the change set")
+    d.add_argument("--allow-replace", action="store_true",
+                   help="allow removing or replacing stateful resources (RDS, ElastiCache, ECR, VPC, subnets)")
+    d.add_argument("--replace-failed", action="store_true",
+                   help="delete a ROLLBACK_COMPLETE stack (a failed first create) and create it again")
+    d.set_defaults(func=cmd_deploy)
+
+    p = subparsers.add_parser("plan", help="deploy --no-execute: the review only, change set left for review")
+    common(p)
+    p.add_argument("--allow-replace", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_deploy, no_execute=True, yes=False, replace_failed=False)
+
+    k = subparsers.add_parser("package", help="upload the templates and print the packaged root's URL")
+    common(k, stack=False)
+    k.set_defaults(func=cmd_package)
+
+    s = subparsers.add_parser("status", help="watch the stack's current or last operation again")
+    common(s)
+    s.set_defaults(func=cmd_status)
+
+
+# -- printing ---------------------------------------------------------------------------------
+
+def _print_event(item, out) -> None:
+    if isinstance(item, flow.Info):
+        print(item.message, file=out)
+    elif isinstance(item, stackstate.Waiting):
+        print(f"waiting: another operation is running ({item.status}, {int(item.waited)}s so far)", file=out)
+    elif isinstance(item, events.StackEvent):
+        reason = f"  {item.reason}" if item.reason else ""
+        print(f"{item.timestamp:%H:%M:%S}  {item.status:<28} {item.where}  ({item.resource_type}){reason}", file=out)
+    elif isinstance(item, events.Progress):
+        if item.total:
+            print(f"progress: {item.done} of {item.total} resources done", file=out)
+    elif isinstance(item, events.Final):
+        print(f"final state: {item.status}", file=out)
+        if item.first_cause:
+            c = item.first_cause
+            print(f"first cause: {c.where} ({c.resource_type}) {c.status}: {c.reason}", file=out)
+    elif isinstance(item, flow.Result):
+        for o in item.outputs:
+            print(f"output {o['OutputKey']} = {o.get('OutputValue', '')}", file=out)
+
+
+def _outcome(result: flow.Result) -> dict:
+    c = result.final.first_cause
+    return {"status": result.final.status, "stackId": result.stack_id,
+            "firstCause": None if not c else {"where": c.where, "type": c.resource_type, "status": c.status,
+                                              "reason": c.reason},
+            "outputs": {o["OutputKey"]: o.get("OutputValue", "") for o in result.outputs}}
+
+
+def _options(args) -> flow.Options:
+    kw = dict(stack_name=getattr(args, "stack_name", "") or "", params=args.params, bucket=args.bucket,
+              region=args.region, profile=args.profile, endpoint_url=args.endpoint_url,
+              allow_replace=getattr(args, "allow_replace", False), replace_failed=getattr(args, "replace_failed", False))
+    if args.templates:
+        kw["templates_dir"] = args.templates
+    return flow.Options(**kw)
+
+
+def _with_endpoint(args, run) -> int:
+    """Run ``run(deployment_factory)``; with ``--local`` inside a fresh local endpoint."""
+    try:
+        if not args.local:
+            return run(lambda opts: flow.Deployment(opts))
+        if args.endpoint_url:
+            raise DeployError("--local starts its own endpoint; leave out --endpoint-url", EXIT_USAGE)
+        if args.profile:
+            raise DeployError("--local uses fixed local credentials; leave out --profile", EXIT_USAGE)
+        with local.endpoint() as url:
+            print(f"local endpoint: moto's server at {url} in this process (a rehearsal: nothing reaches AWS)",
+                  file=sys.stderr if args.output != "text" else sys.stdout)
+
+            def factory(opts):
+                opts.endpoint_url = url
+                cfg_dep = flow.Deployment(opts, aws=Aws(_region(opts), endpoint_url=url, local_credentials=True))
+                made = local.seed_ssm(cfg_dep.aws, local.dynamic_references(
+                    list(_template_texts(opts)), cfg_dep.config.values))
+                if made:
+                    print(f"local endpoint: {len(made)} placeholder SSM parameters created for the templates' "
+                          f"dynamic references", file=sys.stderr if args.output != "text" else sys.stdout)
+                return cfg_dep
+            return run(factory)
+    except botocore.exceptions.NoCredentialsError as exc:
+        print(f"error: AWS credentials: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except DeployError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        for line in exc.details:
+            print(f"  {line}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _region(opts: flow.Options) -> str:
+    from .. import config as config_mod
+    return flow.resolve_region(config_mod.load(opts.params), opts.region)
+
+
+def _template_texts(opts: flow.Options):
+    from . import templates as tpl
+    return tpl.read(opts.templates_dir).texts.values()
+
+
+def cmd_deploy(args) -> int:
+    return _with_endpoint(args, lambda factory: _deploy(args, factory(_options(args))))
+
+
+def _deploy(args, dep: flow.Deployment) -> int:
+    fmt = args.output
+    out = sys.stdout if fmt == "text" else sys.stderr
+    doc: dict = {"stack": dep.opts.stack_name}
+
+    def finish(code: int) -> int:
+        if fmt == "json":
+            doc["exitCode"] = code
+            print(json.dumps(doc, indent=2, default=str))
+        return code
+
+    for item in dep.prepare():
+        _print_event(item, out)
+    plan = dep.plan
+    n = dep.opts.stack_name
+    if plan.no_changes:
+        print(f"no changes: {n} already matches the templates and parameters (change set deleted)", file=out)
+        doc["result"] = {"status": "NO_CHANGES"}
+        if fmt == "markdown":
+            print(f"### `{n}`: no changes")
+        return finish(EXIT_OK)
+    review = plan.review
+    doc["review"] = review.to_dict()
+    if fmt == "markdown":
+        print(review_mod.render_markdown(review))
+    elif fmt == "text":
+        print(review_mod.render_text(review, color=sys.stdout.isatty()))
+    cs = plan.change_set
+    execute_hint = f"aws cloudformation execute-change-set --change-set-name {cs.id}"
+    delete_hint = f"aws cloudformation delete-change-set --change-set-name {cs.id}"
+    if review.guarded and not dep.opts.allow_replace and not args.no_execute:
+        print(f"refused: {len(review.guarded)} guarded change(s) (removal or replacement of stateful resources); "
+              f"deploy again with --allow-replace if that is intended", file=sys.stderr)
+        print(f"  the change set is left for review; the stack policy denies it in AWS too. Delete it: "
+              f"{delete_hint}", file=sys.stderr)
+        doc["result"] = {"status": "REFUSED"}
+        return finish(EXIT_REFUSED)
+    if args.no_execute:
+        print(f"change set {cs.name} left for review (not executed)", file=out)
+        print(f"  execute: python build.py deploy ... or {execute_hint}", file=out)
+        print(f"  delete:  {delete_hint}", file=out)
+        if review.guarded:
+            print("  note: it holds guarded changes; a deploy needs --allow-replace", file=out)
+        doc["result"] = {"status": "PLANNED", "changeSetId": cs.id}
+        return finish(EXIT_OK)
+    if not args.yes:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            answer = input(f"Execute change set {cs.name} on {n}? [y/N] ").strip().lower()
+            approved = answer in ("y", "yes")
+        else:
+            approved = False
+            print("not approved: no terminal to ask and no --yes", file=sys.stderr)
+        if not approved:
+            print(f"change set {cs.name} left for review; execute it in the console or with: {execute_hint}",
+                  file=sys.stderr)
+            print(f"  or delete it: {delete_hint}", file=sys.stderr)
+            doc["result"] = {"status": "NOT_APPROVED", "changeSetId": cs.id}
+            return finish(EXIT_REFUSED)
+    try:
+        for item in dep.execute():
+            _print_event(item, out)
+    except KeyboardInterrupt:
+        print(f"\nstopped watching; the deploy goes on in AWS. Watch it again with:\n"
+              f"  python build.py status --stack-name {n} --params {args.params}", file=sys.stderr)
+        return 130
+    result = dep.result
+    doc["result"] = _outcome(result)
+    if fmt == "markdown":
+        print(f"\n**{result.final.status}**" + (f": first cause `{result.final.first_cause.where}`: "
+                                                 f"{result.final.first_cause.reason}" if result.final.first_cause else ""))
+    return finish(EXIT_OK if result.final.ok else EXIT_FAILED)
+
+
+def cmd_package(args) -> int:
+    def run(factory):
+        dep = factory(_options(args))
+        out = sys.stdout if args.output == "text" else sys.stderr
+        for item in dep.package(upload_root=True):
+            _print_event(item, out)
+        url = dep.packaged.root_url
+        if args.output == "json":
+            print(json.dumps({"rootTemplateUrl": url, "bucket": dep.bucket,
+                              "objects": [o.__dict__ for o in dep.packaged.objects]}, indent=2))
+        else:
+            print(url)
+        return EXIT_OK
+    return _with_endpoint(args, run)
+
+
+def cmd_status(args) -> int:
+    def run(factory):
+        dep = factory(_options(args))
+        out = sys.stdout if args.output == "text" else sys.stderr
+        dep.aws.check_credentials()
+        result = None
+        try:
+            for item in flow.watch(dep.aws, args.stack_name):
+                _print_event(item, out)
+                if isinstance(item, flow.Result):
+                    result = item
+        except KeyboardInterrupt:
+            print("\nstopped watching; the operation goes on in AWS", file=sys.stderr)
+            return 130
+        if args.output == "json":
+            print(json.dumps(_outcome(result), indent=2, default=str))
+        return EXIT_OK if result.final.ok else EXIT_FAILED
+    return _with_endpoint(args, run)

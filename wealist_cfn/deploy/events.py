@@ -1,0 +1,198 @@
+"""Watch a stack operation: stream the events of the root and of every
+nested stack (by stack ID, so a deleted child still counts) until the root
+reaches a final state, with progress and the first cause of a failure.
+
+The watcher is a generator of plain data (:class:`StackEvent`,
+:class:`Progress`, :class:`Final`); the command line prints them. Its clock
+and poll interval are injectable so tests run without waiting.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Iterator
+
+import botocore.exceptions
+
+from .aws import Aws, error_message
+
+NESTED = "AWS::CloudFormation::Stack"
+# Failures that only follow from another one: never the first cause.
+CONSEQUENCE = re.compile(
+    r"Resource (creation|update|deletion) cancelled|Embedded stack .* was not successfully|"
+    r"The following resource\(s\) failed to|Stack operation cancelled|cancelled due to|"
+    r"Rollback requested by user", re.I)
+
+
+def is_final(status: str) -> bool:
+    return not status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS"
+
+
+def is_failure(status: str) -> bool:
+    return status.endswith("_FAILED") or "ROLLBACK" in status
+
+
+@dataclass
+class StackEvent:
+    path: str  # nested path below the root; "" for the root
+    logical_id: str
+    resource_type: str
+    status: str
+    reason: str
+    timestamp: datetime
+    event_id: str
+    physical_id: str = ""
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}/{self.logical_id}" if self.path else self.logical_id
+
+
+@dataclass
+class Progress:
+    done: int
+    total: int
+
+
+@dataclass
+class Final:
+    status: str
+    reason: str
+    first_cause: StackEvent | None = None
+    failed: list[StackEvent] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not is_failure(self.status)
+
+
+def first_cause(events: list[StackEvent]) -> StackEvent | None:
+    """The earliest failure that is not a consequence of another."""
+    failed = sorted((e for e in events if e.status.endswith("_FAILED")), key=lambda e: e.timestamp)
+    for e in failed:
+        if not CONSEQUENCE.search(e.reason or ""):
+            return e
+    return failed[0] if failed else None
+
+
+class Watcher:
+    """Follows one operation on ``stack_id``.
+
+    Only events of this operation are shown: those carrying our
+    ClientRequestToken when CloudFormation stamps it, else those no older
+    than the root's first event of the operation (server time, so a skewed
+    local clock does not matter).
+    """
+
+    def __init__(self, aws: Aws, stack_id: str, *, total: int = 0, token: str | None = None,
+                 since: datetime | None = None, seen: set[str] | None = None,
+                 sleep: Callable[[float], None] = time.sleep, interval: float = 5.0):
+        self.aws, self.root_id, self.total, self.token = aws, stack_id, total, token
+        self.since = since
+        self.seen: set[str] = set(seen or ())
+        self.sleep, self.interval = sleep, interval
+        self.stacks: dict[str, str] = {stack_id: ""}  # stack ID -> path
+        self.events: list[StackEvent] = []
+        self.last_status: dict[str, str] = {}  # resource path -> latest status
+
+    @staticmethod
+    def mark(aws: Aws, stack_id: str) -> tuple[set[str], datetime | None]:
+        """Event IDs already on the root before an operation starts (newest page)."""
+        try:
+            evs = aws.cfn.describe_stack_events(StackName=stack_id).get("StackEvents", [])
+        except botocore.exceptions.ClientError:
+            return set(), None
+        return {e["EventId"] for e in evs}, (evs[0]["Timestamp"] if evs else None)
+
+    def _fetch(self, stack_id: str, path: str) -> list[StackEvent]:
+        new: list[StackEvent] = []
+        token = None
+        while True:
+            kw = {"StackName": stack_id}
+            if token:
+                kw["NextToken"] = token
+            try:
+                page = self.aws.cfn.describe_stack_events(**kw)
+            except botocore.exceptions.ClientError as exc:
+                if "does not exist" in error_message(exc):
+                    return new
+                raise
+            stop = False
+            for e in page.get("StackEvents", []):  # newest first
+                if e["EventId"] in self.seen:
+                    stop = True
+                    break
+                if self.token and e.get("ClientRequestToken") and e["ClientRequestToken"] != self.token:
+                    stop = True
+                    break
+                if self.since and e["Timestamp"] < self.since:
+                    stop = True
+                    break
+                new.append(StackEvent(path=path, logical_id=e.get("LogicalResourceId", ""),
+                                      resource_type=e.get("ResourceType", ""),
+                                      status=e.get("ResourceStatus", ""), reason=e.get("ResourceStatusReason", "") or "",
+                                      timestamp=e["Timestamp"], event_id=e["EventId"],
+                                      physical_id=e.get("PhysicalResourceId", "") or ""))
+            token = page.get("NextToken")
+            if stop or not token:
+                break
+        return new
+
+    def poll(self) -> list[StackEvent]:
+        """New events of every known stack, oldest first; learns nested stacks."""
+        fresh: list[StackEvent] = []
+        queue = list(self.stacks.items())
+        while queue:
+            sid, path = queue.pop(0)
+            for ev in self._fetch(sid, path):
+                self.seen.add(ev.event_id)
+                fresh.append(ev)
+                if ev.resource_type == NESTED and ev.physical_id.startswith("arn:") and \
+                        ev.physical_id != sid and ev.physical_id not in self.stacks:
+                    child_path = ev.where
+                    self.stacks[ev.physical_id] = child_path
+                    queue.append((ev.physical_id, child_path))
+        fresh.sort(key=lambda e: e.timestamp)
+        for ev in fresh:
+            if not self._is_stack_self(ev):
+                self.last_status[ev.where] = ev.status
+        self.events += fresh
+        return fresh
+
+    def _is_stack_self(self, ev: StackEvent) -> bool:
+        """An event about a stack itself (its own status), not a resource in it."""
+        return ev.resource_type == NESTED and self.stacks.get(ev.physical_id) == ev.path
+
+    def progress(self) -> Progress:
+        done = sum(1 for s in self.last_status.values() if not s.endswith("_IN_PROGRESS"))
+        self.total = max(self.total, len(self.last_status))
+        return Progress(done, self.total)
+
+    def root_status(self) -> tuple[str, str]:
+        st = self.aws.cfn.describe_stacks(StackName=self.root_id)["Stacks"][0]
+        return st["StackStatus"], st.get("StackStatusReason", "") or ""
+
+    def watch(self) -> Iterator[StackEvent | Progress | Final]:
+        last = None
+        while True:
+            status, reason = self.root_status()
+            for ev in self.poll():
+                yield ev
+            p = self.progress()
+            # No resource events at all (an endpoint that reports none): no
+            # made-up "0 of N" line.
+            if self.last_status and (p.done, p.total) != last:
+                last = (p.done, p.total)
+                yield p
+            if is_final(status):
+                # One more look: a final event may land after the status read.
+                for ev in self.poll():
+                    yield ev
+                failed = [e for e in self.events if e.status.endswith("_FAILED")]
+                yield Final(status, reason, first_cause(self.events) if (failed or is_failure(status)) else None,
+                            failed)
+                return
+            self.sleep(self.interval)

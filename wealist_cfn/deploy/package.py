@@ -1,0 +1,167 @@
+"""Packaging: upload the nested templates to S3 under content-addressed keys
+and point the root's TemplateURLs at them.
+
+* Key: ``<prefix>/<name>.<sha256 of the bytes>.yaml``. The same bytes always
+  land on the same key, so a repeat finds them (HeadObject) and uploads
+  nothing, and one changed child uploads exactly one object. A child that
+  itself has nested stacks is rewritten first, so its hash covers its
+  children's URLs.
+* The root goes inline (TemplateBody) unless it is over CloudFormation's
+  51,200-byte limit for an inline body; then it is uploaded too and passed by
+  URL.
+* With no bucket given, ``<project>-cfn-artifacts-<account>-<region>`` is
+  used, created on first use with default encryption, versioning and every
+  public-access block on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import botocore.exceptions
+
+from . import templates as tpl
+from .aws import Aws, error_code, error_message
+from .errors import EXIT_FAILED, EXIT_USAGE, DeployError
+
+INLINE_BODY_LIMIT = 51_200  # bytes; CreateChangeSet's TemplateBody maximum
+
+
+@dataclass
+class Upload:
+    name: str  # template file name, e.g. network.yaml
+    key: str
+    url: str
+    uploaded: bool  # False: the object was already there
+
+
+@dataclass
+class Packaged:
+    bucket: str
+    root_body: str | None  # inline body, or None when root_url is used
+    root_url: str | None
+    objects: list[Upload] = field(default_factory=list)
+    root_name: str = "root.yaml"
+    templates: dict[str, dict] = field(default_factory=dict)  # filename -> parsed (packaged) template
+    child_files: dict[str, str] = field(default_factory=dict)  # nested path ("DatabaseStack") -> filename
+
+    @property
+    def uploads(self) -> int:
+        return sum(1 for o in self.objects if o.uploaded)
+
+    @property
+    def root_location(self) -> str:
+        return self.root_url or "(inline template body)"
+
+
+def default_bucket(project: str, account: str, region: str) -> str:
+    return f"{project}-cfn-artifacts-{account}-{region}"
+
+
+def ensure_bucket(aws: Aws, bucket: str, *, create: bool) -> bool:
+    """Make sure the bucket exists and is reachable; create it (hardened)
+    when ``create``. Returns True when it was created now."""
+    try:
+        aws.s3.head_bucket(Bucket=bucket)
+        return False
+    except botocore.exceptions.ClientError as exc:
+        code = error_code(exc)
+        if code in ("403", "AccessDenied", "Forbidden"):
+            raise DeployError(f"S3 bucket {bucket} exists but these credentials may not use it (403)",
+                              EXIT_USAGE) from None
+        if code not in ("404", "NoSuchBucket", "NotFound"):
+            raise DeployError(f"S3 bucket {bucket}: {error_message(exc)}") from None
+    if not create:
+        raise DeployError(f"S3 bucket {bucket} does not exist; create it, or leave out --bucket to use "
+                          f"the default artifacts bucket", EXIT_USAGE)
+    kw = {"Bucket": bucket}
+    if aws.region != "us-east-1":
+        kw["CreateBucketConfiguration"] = {"LocationConstraint": aws.region}
+    try:
+        aws.s3.create_bucket(**kw)
+        aws.s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True})
+        aws.s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                       "BucketKeyEnabled": True}]})
+        aws.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    except botocore.exceptions.ClientError as exc:
+        raise DeployError(f"creating S3 bucket {bucket}: {error_code(exc)}: {error_message(exc)}",
+                          EXIT_FAILED) from None
+    return True
+
+
+def _exists(aws: Aws, bucket: str, key: str) -> bool:
+    try:
+        aws.s3.head_object(Bucket=bucket, Key=key)
+        return True
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise DeployError(f"S3 s3://{bucket}/{key}: {error_code(exc)}: {error_message(exc)}") from None
+
+
+def object_key(prefix: str, name: str, body: bytes) -> str:
+    stem = name.rsplit(".", 1)[0]
+    return f"{prefix}/{stem}.{hashlib.sha256(body).hexdigest()}.yaml"
+
+
+def package(aws: Aws, template_set: tpl.TemplateSet, bucket: str, prefix: str) -> Packaged:
+    """Upload what is missing, rewrite the URLs, return where the root is."""
+    result = Packaged(bucket=bucket, root_body=None, root_url=None, root_name=template_set.root_name)
+    urls: dict[str, str] = {}
+
+    def put(name: str, body: bytes) -> str:
+        key = object_key(prefix, name, body)
+        url = aws.s3_url(bucket, key)
+        uploaded = False
+        if not _exists(aws, bucket, key):
+            try:
+                aws.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-yaml")
+            except botocore.exceptions.ClientError as exc:
+                raise DeployError(f"uploading {name} to s3://{bucket}/{key}: {error_message(exc)}") from None
+            uploaded = True
+        result.objects.append(Upload(name=name, key=key, url=url, uploaded=uploaded))
+        return url
+
+    def render(name: str, path: str) -> tuple[str, dict]:
+        """The final text of one template, its local TemplateURLs rewritten."""
+        text = template_set.texts[name]
+        data = tpl.load(text)
+        changed = False
+        for lid, props in tpl.nested_stacks(data).items():
+            child = props.get("TemplateURL")
+            if tpl.is_local_url(child):
+                child_path = f"{path}/{lid}" if path else lid
+                result.child_files[child_path] = child
+                if child not in urls:
+                    child_text, child_data = render(child, child_path)
+                    result.templates[child] = child_data
+                    urls[child] = put(child, child_text.encode("utf-8"))
+                props["TemplateURL"] = urls[child]
+                changed = True
+        # Bytes of an unchanged template are uploaded as they are, so their
+        # hash is the hash of the committed file.
+        return (tpl.dump(data) if changed else text), data
+
+    root_text, root_data = render(template_set.root_name, "")
+    result.templates[template_set.root_name] = root_data
+    if len(root_text.encode("utf-8")) > INLINE_BODY_LIMIT:
+        result.root_url = put(template_set.root_name, root_text.encode("utf-8"))
+    else:
+        result.root_body = root_text
+    return result
+
+
+def upload_root(aws: Aws, packaged: Packaged, root_name: str, prefix: str) -> str:
+    """Upload the (small) root too, for ``package``, which prints its URL."""
+    body = packaged.root_body.encode("utf-8")
+    key = object_key(prefix, root_name, body)
+    url = aws.s3_url(packaged.bucket, key)
+    uploaded = not _exists(aws, packaged.bucket, key)
+    if uploaded:
+        aws.s3.put_object(Bucket=packaged.bucket, Key=key, Body=body, ContentType="application/x-yaml")
+    packaged.objects.append(Upload(name=root_name, key=key, url=url, uploaded=uploaded))
+    return url

@@ -1,0 +1,360 @@
+"""The review of a change set: one table over the root and every nested
+change set, counts per action, and the call-outs an operator must not miss.
+
+Call-outs:
+
+* **guarded** (refused without ``--allow-replace``): removal or replacement
+  (``Replacement`` True *or* Conditional: CloudFormation cannot promise it
+  will not replace) of a stateful resource, and removal or replacement of a
+  nested stack (which would delete whatever it holds).
+* **warning**: replacement of a DB/cache subnet group (the database or
+  cache moves with it).
+* **security**: any IAM or security-group change. When the endpoint reports
+  property values (``IncludePropertyValues``), new principals, actions,
+  resources and ingress sources are listed as a broadening; when it does not,
+  the change is flagged for a manual look.
+
+The review carries names and property *names*, never property values, except
+the IAM/ingress elements of a broadening; root parameter values of NoEcho
+parameters are never shown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+STATEFUL_TYPES = frozenset({
+    "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::ElastiCache::ReplicationGroup",
+    "AWS::ElastiCache::CacheCluster", "AWS::ECR::Repository", "AWS::EC2::VPC", "AWS::EC2::Subnet",
+})
+NESTED_STACK = "AWS::CloudFormation::Stack"
+GUARDED_TYPES = STATEFUL_TYPES | {NESTED_STACK}
+WARN_TYPES = frozenset({"AWS::RDS::DBSubnetGroup", "AWS::ElastiCache::SubnetGroup"})
+SG_TYPES = frozenset({"AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"})
+ACTIONS = ("Add", "Modify", "Remove", "Import", "Dynamic")
+
+
+@dataclass
+class Row:
+    path: str  # nested stack path below the root ("" for the root, "DatabaseStack", "A/B")
+    action: str
+    logical_id: str
+    resource_type: str
+    replacement: str = ""  # True / Conditional / False; empty for Add/Remove
+    policy_action: str = ""  # Delete / Retain / Snapshot / ReplaceAndDelete ...
+    scopes: list[str] = field(default_factory=list)
+    properties: list[str] = field(default_factory=list)  # "Name" (+ " (replaces)" / " (may replace)")
+    causes: list[str] = field(default_factory=list)  # parameters / resources that cause the change
+    physical_id: str = ""
+    nested_change_set: str = ""
+    before: dict | None = None  # property values when the endpoint reports them; never rendered
+    after: dict | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}/{self.logical_id}" if self.path else self.logical_id
+
+    @property
+    def replaces(self) -> bool:
+        return self.action == "Remove" or self.replacement in ("True", "Conditional") or \
+            self.policy_action.startswith("Replace")
+
+
+@dataclass
+class Callout:
+    level: str  # guarded | warning | security
+    where: str
+    resource_type: str
+    message: str
+
+
+@dataclass
+class ParameterChange:
+    key: str
+    old: str | None
+    new: str
+
+
+@dataclass
+class Review:
+    stack_name: str
+    change_set_type: str  # CREATE / UPDATE
+    change_set_name: str = ""
+    change_set_id: str = ""
+    description: str = ""
+    rows: list[Row] = field(default_factory=list)
+    parameters: list[ParameterChange] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the endpoint did not report, compat fills
+    callouts: list[Callout] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        c = Counter(r.action for r in self.rows if r.resource_type != NESTED_STACK or r.action != "Modify")
+        c["Replace"] = sum(1 for r in self.rows if r.action == "Modify" and r.replacement in ("True", "Conditional"))
+        return {k: c[k] for k in ("Add", "Modify", "Replace", "Remove", "Import", "Dynamic") if c[k]}
+
+    @property
+    def guarded(self) -> list[Callout]:
+        return [c for c in self.callouts if c.level == "guarded"]
+
+    @property
+    def resource_changes(self) -> int:
+        return len(self.rows)
+
+    def to_dict(self) -> dict:
+        rows = []
+        for r in self.rows:
+            d = asdict(r)
+            d.pop("before"), d.pop("after")
+            rows.append(d)
+        return {
+            "stack": self.stack_name, "changeSetType": self.change_set_type, "changeSetName": self.change_set_name,
+            "changeSetId": self.change_set_id, "description": self.description, "counts": self.counts,
+            "changes": rows, "parameters": [asdict(p) for p in self.parameters],
+            "callouts": [asdict(c) for c in self.callouts], "notes": self.notes,
+        }
+
+
+# --- building rows from DescribeChangeSet -------------------------------------------------------
+
+def row_from_change(path: str, change: dict) -> Row:
+    rc = change.get("ResourceChange", {})
+    props: list[str] = []
+    causes: list[str] = []
+    for d in rc.get("Details", []):
+        target = d.get("Target", {})
+        name = target.get("Name") or target.get("Attribute", "")
+        if target.get("Attribute") not in (None, "Properties") and not target.get("Name"):
+            name = target.get("Attribute")
+        recreate = target.get("RequiresRecreation", "Never")
+        label = name + {"Always": " (replaces)", "Conditionally": " (may replace)"}.get(recreate, "")
+        # A property can appear once per cause; show it once, keeping the strongest recreation mark.
+        base = [p for p in props if p.split(" (")[0] == name]
+        if not base:
+            props.append(label)
+        elif recreate == "Always":
+            props[props.index(base[0])] = label
+        cause = d.get("CausingEntity") or d.get("ChangeSource")
+        if cause and d.get("ChangeSource") != "DirectModification" and cause not in causes:
+            causes.append(cause)
+    return Row(
+        path=path, action=rc.get("Action", "?"), logical_id=rc.get("LogicalResourceId", "?"),
+        resource_type=rc.get("ResourceType", "?"), replacement=rc.get("Replacement", "") or "",
+        policy_action=rc.get("PolicyAction", "") or "", scopes=list(rc.get("Scope", [])), properties=props,
+        causes=causes, physical_id=rc.get("PhysicalResourceId", "") or "",
+        nested_change_set=rc.get("ChangeSetId", "") or "",
+        before=_context(rc.get("BeforeContext")), after=_context(rc.get("AfterContext")),
+    )
+
+
+def _context(value) -> dict | None:
+    if not value:
+        return None
+    try:
+        data = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return None
+    if isinstance(data, dict) and "Properties" in data and isinstance(data["Properties"], dict):
+        return data["Properties"]
+    return data if isinstance(data, dict) else None
+
+
+# --- call-outs ----------------------------------------------------------------------------------
+
+def analyse(review: Review) -> None:
+    """Fill ``review.callouts`` from the rows."""
+    out: list[Callout] = []
+    for r in review.rows:
+        if r.resource_type in GUARDED_TYPES and r.replaces and review.change_set_type == "UPDATE":
+            what = "removed" if r.action == "Remove" else (
+                "replaced" if r.replacement == "True" or r.policy_action.startswith("Replace")
+                else "possibly replaced (Replacement: Conditional)")
+            if r.resource_type == NESTED_STACK:
+                msg = f"nested stack {what}: every resource in it goes with it"
+            else:
+                keep = f"; policy action {r.policy_action}" if r.policy_action else ""
+                msg = f"stateful resource {what}: its data is lost unless restored from a snapshot{keep}"
+            trigger = [p for p in r.properties if "replace" in p]
+            if trigger:
+                msg += f" (because of {', '.join(p.split(' (')[0] for p in trigger)})"
+            out.append(Callout("guarded", r.where, r.resource_type, msg))
+        elif r.resource_type in WARN_TYPES and r.replaces and review.change_set_type == "UPDATE":
+            out.append(Callout("warning", r.where, r.resource_type,
+                               f"{'removed' if r.action == 'Remove' else 'replaced'}: the database or cache "
+                               f"that uses it moves to the new one"))
+        if review.change_set_type == "UPDATE" and (r.resource_type.startswith("AWS::IAM::")
+                                                   or r.resource_type in SG_TYPES):
+            out.append(Callout("security", r.where, r.resource_type, _security_message(r)))
+    review.callouts = out
+
+
+def _security_message(r: Row) -> str:
+    kind = "IAM" if r.resource_type.startswith("AWS::IAM::") else "security group"
+    if r.action == "Remove":
+        return f"{kind} resource removed (narrows access)"
+    if r.after is None and r.action != "Add":
+        changed = ", ".join(p.split(" (")[0] for p in r.properties) or "properties"
+        return f"{kind} change to {changed}; values not reported by the endpoint: check the template diff"
+    grants = _grants(r.resource_type, r.after or {})
+    before = _grants(r.resource_type, r.before or {}) if r.action != "Add" else set()
+    new = sorted(grants - before)
+    gone = sorted(before - grants)
+    if r.action == "Add" and r.after is None:
+        return f"new {kind} resource: review what it grants in the template"
+    if new:
+        return f"broadens {kind}: " + "; ".join(new[:8]) + (f"; and {len(new) - 8} more" if len(new) > 8 else "")
+    if gone:
+        return f"narrows {kind}: " + "; ".join(gone[:8])
+    return f"{kind} change that neither adds nor removes a grant"
+
+
+def _as_list(v) -> list:
+    if v is None:
+        return []
+    return v if isinstance(v, list) else [v]
+
+
+def _grants(resource_type: str, props: dict) -> set[str]:
+    """What a resource grants, as comparable strings."""
+    out: set[str] = set()
+    if resource_type in SG_TYPES:
+        rules: list[tuple[str, dict]] = []
+        if resource_type == "AWS::EC2::SecurityGroup":
+            rules += [("ingress", x) for x in _as_list(props.get("SecurityGroupIngress")) if isinstance(x, dict)]
+            rules += [("egress", x) for x in _as_list(props.get("SecurityGroupEgress")) if isinstance(x, dict)]
+        else:
+            rules.append(("ingress" if resource_type.endswith("Ingress") else "egress", props))
+        for direction, rule in rules:
+            peer = next((str(rule[k]) for k in ("CidrIp", "CidrIpv6", "SourceSecurityGroupId",
+                                                 "SourcePrefixListId", "DestinationSecurityGroupId",
+                                                 "DestinationPrefixListId") if rule.get(k)), "?")
+            ports = str(rule.get("FromPort", "all"))
+            if str(rule.get("ToPort", ports)) != ports:
+                ports += f"-{rule.get('ToPort')}"
+            word = "from" if direction == "ingress" else "to"
+            out.add(f"{direction} {rule.get('IpProtocol', '?')}/{ports} {word} {peer}")
+        return out
+    docs = []
+    for key in ("AssumeRolePolicyDocument", "PolicyDocument"):
+        if isinstance(props.get(key), dict):
+            docs.append((key, props[key]))
+    for p in _as_list(props.get("Policies")):
+        if isinstance(p, dict) and isinstance(p.get("PolicyDocument"), dict):
+            docs.append((p.get("PolicyName", "inline"), p["PolicyDocument"]))
+    for arn in _as_list(props.get("ManagedPolicyArns")):
+        out.add(f"managed policy {arn}")
+    for name, doc in docs:
+        for st in _as_list(doc.get("Statement")):
+            if not isinstance(st, dict) or st.get("Effect") != "Allow":
+                continue
+            principal = st.get("Principal")
+            principals = [f"{k}:{v}" for k, vs in principal.items() for v in _as_list(vs)] \
+                if isinstance(principal, dict) else [str(p) for p in _as_list(principal)] or [""]
+            for pr in principals:
+                for action in _as_list(st.get("Action")) or ["(NotAction)"]:
+                    for res in _as_list(st.get("Resource")) or [""]:
+                        who = f" to {pr}" if pr else ""
+                        on = f" on {res}" if res else ""
+                        out.add(f"allow {action}{on}{who}")
+    return out
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+_HEAD = ("Stack", "Action", "Logical ID", "Type", "Replacement", "Changes")
+
+
+def _cells(review: Review, r: Row) -> tuple[str, ...]:
+    stack = f"{review.stack_name}/{r.path}" if r.path else review.stack_name
+    changes = []
+    if r.scopes:
+        changes.append(",".join(r.scopes) + (":" if r.properties else ""))
+    if r.properties:
+        changes.append(", ".join(r.properties))
+    if r.causes:
+        changes.append(f"[via {', '.join(r.causes)}]")
+    if r.policy_action and r.policy_action not in ("Delete",) and r.action != "Add":
+        changes.append(f"policy {r.policy_action}")
+    return (stack, r.action, r.logical_id, r.resource_type, r.replacement or "-", " ".join(changes) or "-")
+
+
+def _summary(review: Review) -> str:
+    counts = review.counts
+    if not counts:
+        return "no resource changes"
+    return ", ".join(f"{n} {k.lower()}" for k, n in counts.items())
+
+
+def render_text(review: Review, *, color: bool = False) -> str:
+    """An aligned table; ANSI emphasis on a terminal only."""
+    rows = [_cells(review, r) for r in review.rows]
+    widths = [max([len(h)] + [len(c[i]) for c in rows]) for i, h in enumerate(_HEAD)]
+    widths[-1] = len(_HEAD[-1])  # the last column is not padded
+
+    def line(cells):
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+    guarded = {c.where for c in review.guarded}
+    out = [f"Change set {review.change_set_name} ({review.change_set_type}) for stack {review.stack_name}"]
+    if review.description:
+        out.append(f"  {review.description}")
+    if review.parameters:
+        out.append("Parameters:")
+        for p in review.parameters:
+            out.append(f"  {p.key}: {p.old if p.old is not None else '(new)'} -> {p.new}")
+    out.append(line(_HEAD))
+    out.append(line(tuple("-" * w for w in widths[:-1]) + ("-" * len(_HEAD[-1]),)))
+    for r, cells in zip(review.rows, rows):
+        text = line(cells)
+        if color and r.where in guarded:
+            text = f"\033[1;31m{text}\033[0m"
+        elif color and r.action == "Remove":
+            text = f"\033[31m{text}\033[0m"
+        out.append(text)
+    out.append(f"Summary: {_summary(review)}")
+    for c in review.callouts:
+        tag = {"guarded": "REFUSED WITHOUT --allow-replace", "warning": "WARNING", "security": "SECURITY"}[c.level]
+        text = f"  {tag}: {c.where} ({c.resource_type}): {c.message}"
+        if color and c.level == "guarded":
+            text = f"\033[1;31m{text}\033[0m"
+        out.append(text)
+    for n in review.notes:
+        out.append(f"  note: {n}")
+    return "\n".join(out)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(review: Review) -> str:
+    out = [f"### CloudFormation change set `{review.change_set_name}` ({review.change_set_type}) "
+           f"for `{review.stack_name}`", ""]
+    if review.description:
+        out += [review.description, ""]
+    out += [f"**{_summary(review)}**", ""]
+    if review.guarded:
+        out += ["> [!CAUTION]", "> Refused without `--allow-replace`:"]
+        out += [f"> - `{c.where}` ({c.resource_type}): {_md(c.message)}" for c in review.guarded]
+        out.append("")
+    others = [c for c in review.callouts if c.level != "guarded"]
+    if others:
+        out += ["| | Where | Type | Note |", "|---|---|---|---|"]
+        out += [f"| {c.level} | `{c.where}` | {c.resource_type} | {_md(c.message)} |" for c in others]
+        out.append("")
+    if review.parameters:
+        out += ["| Parameter | Old | New |", "|---|---|---|"]
+        out += [f"| {p.key} | {_md(p.old or '(new)')} | {_md(p.new)} |" for p in review.parameters]
+        out.append("")
+    if review.rows:
+        out += ["| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
+        out += ["| " + " | ".join(_md(c) for c in _cells(review, r)) + " |" for r in review.rows]
+    for n in review.notes:
+        out += ["", f"_note: {_md(n)}_"]
+    return "\n".join(out)
+
+
+def render_json(review: Review) -> str:
+    return json.dumps(review.to_dict(), indent=2)
