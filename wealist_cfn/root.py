@@ -59,11 +59,12 @@ class WiringError(RuntimeError):
     """A child parameter that neither the root nor an earlier child provides."""
 
 
-def _child_output(child: str, output: str) -> GetAtt:
-    return GetAtt(child, f"Outputs.{output}")
+def _child_output(child: cloudformation.Stack, output: str) -> GetAtt:
+    return child.get_att(f"Outputs.{output}")
 
 
-def _wire(child_id: str, child: Template, provided: dict[str, str]) -> dict:
+def _wire(child_id: str, child: Template, provided: dict[str, cloudformation.Stack],
+          stacks: dict[str, cloudformation.Stack]) -> dict:
     values = {}
     for pname, param in child.parameters.items():
         if pname in PARAMS_BY_NAME:
@@ -71,7 +72,7 @@ def _wire(child_id: str, child: Template, provided: dict[str, str]) -> dict:
             values[pname] = Join(",", ref) if PARAMS_BY_NAME[pname].type.startswith("List<") else ref
         elif pname in COMPOSITE_WIRES:
             source, outputs = COMPOSITE_WIRES[pname]
-            values[pname] = Join(",", [_child_output(source, o) for o in outputs])
+            values[pname] = Join(",", [_child_output(stacks[source], o) for o in outputs])
         elif pname in provided:
             values[pname] = _child_output(provided[pname], pname)
         elif "Default" in param.properties:
@@ -89,21 +90,22 @@ def build_all(settings: BuildSettings) -> dict[str, Template]:
     _add_interface(root)
 
     children: dict[str, Template] = {}
-    provided: dict[str, str] = {}  # output name -> child that has it
+    stacks: dict[str, cloudformation.Stack] = {}
+    provided: dict[str, cloudformation.Stack] = {}  # output name -> child that has it
     for child_id, filename, module in CHILDREN:
         child = module.build(settings)
         children[filename] = child
-        root.add_resource(cloudformation.Stack(
+        stacks[child_id] = root.add_resource(cloudformation.Stack(
             child_id,
             TemplateURL=filename,
-            Parameters=_wire(child_id, child, provided),
+            Parameters=_wire(child_id, child, provided, stacks),
             Tags=tags(),
         ))
         for oname in child.outputs:
-            provided.setdefault(oname, child_id)
+            provided.setdefault(oname, stacks[child_id])
 
     for oname, child_id, child_output, description in ROOT_OUTPUTS:
-        root.add_output(Output(oname, Description=description, Value=_child_output(child_id, child_output),
+        root.add_output(Output(oname, Description=description, Value=_child_output(stacks[child_id], child_output),
                                Export=Export(Sub(f"${{AWS::StackName}}-{oname}"))))
     return {"root.yaml": root, **children}
 

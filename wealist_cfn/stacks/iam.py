@@ -114,14 +114,14 @@ def _discovery_policy() -> PolicyDocument:
 
 
 def _session_manager_policy() -> PolicyDocument:
-    # Session Manager replaces SSH. These are the agent's calls from
-    # AmazonSSMManagedInstanceCore without its ssm:GetParameter(s) on "*",
-    # which would let an instance read every environment's parameters.
+    # Session Manager replaces SSH. These are the calls the agent makes for
+    # sessions, taken from AmazonSSMManagedInstanceCore; the managed policy
+    # itself is not attached because it also grants ssm:GetParameter(s) on
+    # "*", which would let an instance read every environment's secrets.
     return _doc(Statement(
         Sid="SessionManagerAgent", Effect=Allow,
         Action=[
-            awacs.ssm.UpdateInstanceInformation, awacs.ssm.ListInstanceAssociations,
-            awacs.ssm.DescribeInstanceProperties, awacs.ssm.DescribeDocumentParameters,
+            awacs.ssm.UpdateInstanceInformation,
             awacs.ssmmessages.CreateControlChannel, awacs.ssmmessages.CreateDataChannel,
             awacs.ssmmessages.OpenControlChannel, awacs.ssmmessages.OpenDataChannel,
             awacs.ec2messages.AcknowledgeMessage, awacs.ec2messages.DeleteMessage,
