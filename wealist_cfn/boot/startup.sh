@@ -1,0 +1,104 @@
+#!/bin/bash
+# Wealist startup script, stored by `build.py bootstrap` as the parameter
+# /<project>/<env>/startup-script and run as root by UserData on each new
+# instance (env: WEALIST_ROLE, WEALIST_BUCKET, WEALIST_PREFIX, AWS_REGION,
+# USER_SERVICE_PORT, BOARD_SERVICE_PORT). docs/operations.md says what each
+# role does. A failing step exits non-zero with a log line naming it.
+set -Eeuo pipefail
+
+: "${WEALIST_ROLE:?}" "${WEALIST_BUCKET:?}" "${WEALIST_PREFIX:?}" "${AWS_REGION:?}"
+: "${USER_SERVICE_PORT:?}" "${BOARD_SERVICE_PORT:?}"
+export AWS_REGION AWS_DEFAULT_REGION="$AWS_REGION" WEALIST_ROLE WEALIST_PREFIX USER_SERVICE_PORT BOARD_SERVICE_PORT
+
+BASE=${WEALIST_BASE:-/opt/wealist}
+# psql for the database init: ECR Public (no Docker Hub limit), RDS's major.
+PG_IMAGE=public.ecr.aws/docker/library/postgres:17-alpine
+
+log() { printf '%s wealist-startup[%s]: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$WEALIST_ROLE" "$*" >&2; }
+on_error() {
+  local rc=$?
+  log "FAILED (exit $rc) at line $1: $2"
+  exit "$rc"
+}
+trap 'on_error "$LINENO" "$BASH_COMMAND"' ERR
+
+# Network calls at boot can fail while credentials or the NAT path settle.
+retry() {
+  local attempt=1
+  until "$@"; do
+    if [ "$attempt" -ge 5 ]; then
+      log "gave up after $attempt attempts: $1 $2"
+      return 1
+    fi
+    sleep $((attempt * 5))
+    attempt=$((attempt + 1))
+  done
+}
+
+umask 077
+mkdir -p "$BASE"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+log "downloading config from s3://$WEALIST_BUCKET/config/"
+retry aws s3 cp --recursive --only-show-errors "s3://$WEALIST_BUCKET/config/" "$BASE/"
+
+log "reading parameters under $WEALIST_PREFIX"
+retry aws ssm get-parameters-by-path --path "$WEALIST_PREFIX" --recursive --with-decryption \
+  --output json >"$work/parameters.json"
+
+until docker info >/dev/null 2>&1; do sleep 2; done
+
+start_backend() {
+  local account svc
+  account=$(retry aws sts get-caller-identity --query Account --output text)
+  export ECR_REGISTRY="$account.dkr.ecr.$AWS_REGION.amazonaws.com"
+  python3 "$BASE/render.py" env "$work/parameters.json" "$BASE"
+
+  log "logging in to $ECR_REGISTRY"
+  retry aws ecr get-login-password | docker login --username AWS --password-stdin "$ECR_REGISTRY" >/dev/null
+
+  retry docker pull --quiet "$PG_IMAGE" >/dev/null
+  for svc in user-service board-service; do
+    log "database and user of $svc"
+    docker run --rm --network host --env-file "$BASE/db-init-$svc.env" \
+      -v "$BASE/db-init.sql:/db-init.sql:ro" "$PG_IMAGE" psql -X -q -f /db-init.sql
+  done
+
+  cd "$BASE"
+  log "docker compose pull"
+  retry docker compose -f docker-compose.prod.yml pull --quiet
+  log "docker compose up -d"
+  docker compose -f docker-compose.prod.yml up -d --remove-orphans
+}
+
+start_monitoring() {
+  local dir="$BASE/monitoring"
+  mkdir -p "$dir"
+  log "downloading monitoring files from s3://$WEALIST_BUCKET/monitoring/"
+  retry aws s3 cp --recursive --only-show-errors "s3://$WEALIST_BUCKET/monitoring/" "$dir/"
+  PROJECT=$(cut -d/ -f2 <<<"$WEALIST_PREFIX")
+  ENVIRONMENT=$(cut -d/ -f3 <<<"$WEALIST_PREFIX")
+  export PROJECT ENVIRONMENT
+  python3 "$BASE/render.py" template "$dir/prometheus.yml" >"$work/prometheus.yml"
+  mv "$work/prometheus.yml" "$dir/prometheus.yml"
+  # Prometheus and Grafana run unprivileged: config readable, grafana.env not.
+  chmod -R go+rX "$dir"
+  python3 "$BASE/render.py" env "$work/parameters.json" "$dir"
+
+  cd "$dir"
+  log "docker compose pull"
+  retry docker compose -f docker-compose.yml pull --quiet
+  log "docker compose up -d"
+  docker compose -f docker-compose.yml up -d --remove-orphans
+}
+
+case "$WEALIST_ROLE" in
+  backend) start_backend ;;
+  monitoring) start_monitoring ;;
+  *)
+    log "unknown role '$WEALIST_ROLE' (expected backend or monitoring)"
+    exit 2
+    ;;
+esac
+log "started: $(docker ps --format '{{.Names}}' | sort | tr '\n' ' ')"

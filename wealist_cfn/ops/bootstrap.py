@@ -1,0 +1,443 @@
+"""Bootstrap: what must exist in an AWS account before the Wealist stack is
+deployed, created from the project alone and safe to run again.
+
+* Parameter Store, under ``/<project>/<env>/``: the SPEC's database
+  parameters, the Redis AUTH token, Grafana's admin password, the startup
+  script and the release parameters (see :data:`PARAMETERS`). Secrets are
+  generated with :mod:`secrets` and stored as SecureString; an existing value
+  is never overwritten, except a secret named in ``rotate`` or a value the
+  project itself owns (the startup script, the repository names).
+* The deploy bucket: created with default encryption, versioning, public
+  access blocked, bucket-owner-enforced ownership, a TLS-only policy and
+  expiry of old versions; then the files under ``instance-files/`` are
+  uploaded, each only when its SHA-256 differs from the stored object's.
+
+:func:`run` returns a :class:`Report` of every change (created, updated,
+rotated, unchanged, ...); no secret value is ever part of it, logged or
+printed. With ``dry_run`` it reads and compares, and writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+import secrets
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from botocore.exceptions import ClientError
+
+from ..config import Config
+from ..settings import DEFAULT_SETTINGS, ROOT_DIR
+from .aws import Target
+
+INSTANCE_FILES_DIR = ROOT_DIR / "instance-files"
+STARTUP_SCRIPT = ROOT_DIR / "wealist_cfn" / "boot" / "startup.sh"
+MANAGED_BY = "wealist-cfn bootstrap"
+# Written by the release workflow when an image is pushed; until then the
+# startup script refuses to start a service (see instance-files/config/render.py).
+UNRELEASED = "unreleased"
+
+SECRET, DEFAULT, SYNCED, RELEASE = "secret", "default", "synced", "release"
+
+
+class BootstrapError(RuntimeError):
+    """The account is not in a state bootstrap can fix by itself. ``str()`` is the line to print."""
+
+
+@dataclass(frozen=True)
+class ParamDef:
+    """One parameter under ``/<project>/<env>/``.
+
+    ``kind``: SECRET (generated, SecureString, create-only, rotatable),
+    DEFAULT (a starting value an operator may change before the first deploy;
+    create-only), SYNCED (the project's own content; updated when it differs),
+    RELEASE (owned by the release workflow after its first value; create-only).
+    """
+
+    name: str
+    kind: str
+    description: str
+    value: Callable[[Config], str] | None = None
+    length: int = 32
+    after_rotate: str = ""
+
+
+def _sql_name(cfg: Config) -> str:
+    # RDS database and user names: letters, digits and underscores.
+    return cfg.project.replace("-", "_")
+
+
+def _service_params() -> list[ParamDef]:
+    out = []
+    for svc in DEFAULT_SETTINGS.services:
+        k, var = svc.key.lower(), svc.name.replace("-", "_")
+        out += [
+            ParamDef(f"db/{k}_db_name", DEFAULT, f"Database of {svc.name}.",
+                     value=lambda c, k=k: f"{_sql_name(c)}_{k}_db"),
+            ParamDef(f"db/{k}_db_user", DEFAULT, f"Database user of {svc.name}.",
+                     value=lambda c, k=k: f"{_sql_name(c)}_{k}_service"),
+            ParamDef(f"db/{k}_db_password", SECRET, f"Database password of {svc.name}.", after_rotate=(
+                "Each new backend instance sets the role's password at boot: run `python build.py rollout "
+                "--params {params}`. Until the last old instance is replaced, old instances cannot open new "
+                f"connections to {svc.name}'s database.")),
+            ParamDef(f"deploy/{var}_repository", SYNCED, f"ECR repository of {svc.name}.",
+                     value=lambda c, name=svc.name: f"{c.values['EcrRepositoryPrefix']}{name}"),
+            ParamDef(f"deploy/{var}_image_tag", RELEASE,
+                     f"Image tag of {svc.name} that new instances run; set by the release workflow.",
+                     value=lambda c: UNRELEASED),
+        ]
+    return out
+
+
+PARAMETERS: tuple[ParamDef, ...] = (
+    ParamDef("db/postgres_superuser", DEFAULT, "RDS master user name.", value=lambda c: f"{_sql_name(c)}_admin"),
+    ParamDef("db/postgres_superuser_password", SECRET, "RDS master password.", after_rotate=(
+        "RDS keeps the old password until it is applied (CloudFormation reads the parameter only when the "
+        "database resource itself changes): aws rds modify-db-instance --db-instance-identifier "
+        "{prefix}-postgres --apply-immediately --master-user-password \"$(aws ssm get-parameter --name "
+        "{path} --with-decryption --query Parameter.Value --output text)\"; instances booting in between "
+        "fail their database init and are replaced.")),
+    ParamDef("db/postgres_db", DEFAULT, "Initial database of the RDS instance.", value=_sql_name),
+    *_service_params(),
+    ParamDef("redis/auth_token", SECRET, "ElastiCache Redis AUTH token.", length=64, after_rotate=(
+        "ElastiCache keeps the old token until told: aws elasticache modify-replication-group "
+        "--replication-group-id {prefix}-redis --apply-immediately --auth-token-update-strategy ROTATE "
+        "--auth-token \"$(aws ssm get-parameter --name {path} --with-decryption --query Parameter.Value "
+        "--output text)\" (old and new both valid), then `python build.py rollout --params {params}`, "
+        "then the same modify call with --auth-token-update-strategy SET.")),
+    ParamDef("monitoring/grafana_admin_password", SECRET, "Grafana admin password.", after_rotate=(
+        "Grafana sets its admin password only on a fresh data volume: replace the monitoring instance with "
+        "`python build.py rollout --params {params} --group monitoring`, or change it in Grafana too.")),
+    ParamDef("startup-script", SYNCED, "Startup script every instance runs at boot.",
+             value=lambda c: STARTUP_SCRIPT.read_text(encoding="utf-8")),
+)
+PARAMS_BY_NAME = {p.name: p for p in PARAMETERS}
+SECRET_NAMES = tuple(p.name for p in PARAMETERS if p.kind == SECRET)
+
+# ElastiCache AUTH: 16-128 printable characters without @ " / or spaces; RDS:
+# 8-128 printable without / ' " @ or spaces. Letters and digits satisfy both,
+# and survive env files and URLs unquoted; 32 of them carry 190 bits.
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def generate_secret(length: int = 32) -> str:
+    """A random password with at least one lower-case letter, upper-case letter and digit."""
+    while True:
+        value = "".join(secrets.choice(_ALPHABET) for _ in range(length))
+        if (any(c.islower() for c in value) and any(c.isupper() for c in value)
+                and any(c.isdigit() for c in value)):
+            return value
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # created, updated, rotated, unchanged, kept, extra, warning, (would ...)
+    what: str  # "parameter", "bucket", "object"
+    name: str
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    dry_run: bool
+    changes: list[Change] = field(default_factory=list)
+    follow_up: list[str] = field(default_factory=list)
+
+    def add(self, action: str, what: str, name: str, detail: str = "") -> None:
+        if self.dry_run and action in ("created", "updated", "rotated", "uploaded"):
+            action = f"would be {action}"
+        self.changes.append(Change(action, what, name, detail))
+
+    def count(self, action: str) -> int:
+        return sum(1 for c in self.changes if c.action == action)
+
+    @property
+    def changed(self) -> bool:
+        return any(c.action not in ("unchanged", "kept", "extra", "warning") for c in self.changes)
+
+
+def parameter_prefix(cfg: Config) -> str:
+    return f"/{cfg.project}/{cfg.environment}"
+
+
+def resolve_rotate(cfg: Config, names: list[str]) -> list[str]:
+    """Relative secret names from ``--rotate`` values (relative or full paths)."""
+    prefix = parameter_prefix(cfg) + "/"
+    out = []
+    for raw in names:
+        name = raw[len(prefix):] if raw.startswith(prefix) else raw.lstrip("/")
+        if name not in SECRET_NAMES:
+            raise BootstrapError(f"--rotate {raw}: not a generated secret; one of: {', '.join(SECRET_NAMES)}")
+        out.append(name)
+    return out
+
+
+def run(cfg: Config, target: Target, *, rotate: list[str] = (), dry_run: bool = False,
+        files_dir: Path = INSTANCE_FILES_DIR) -> Report:
+    rotate = resolve_rotate(cfg, list(rotate))
+    report = Report(dry_run=dry_run)
+    session = target.session()
+    ssm, s3, sts = (target.client(n, session) for n in ("ssm", "s3", "sts"))
+    try:
+        account = sts.get_caller_identity()["Account"]
+        _parameters(cfg, ssm, report, rotate, target)
+        _bucket(cfg, s3, account, target.region, report)
+        _files(cfg, s3, account, report, files_dir)
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        hint = ""
+        if err.get("Code") in ("403", "AccessDenied") and (target.endpoint_url or "").startswith("http://"):
+            hint = " (the bucket's TLS-only policy denies every call made over plain http://)"
+        raise BootstrapError(f"{exc.operation_name}: {err.get('Code')}: {err.get('Message')}{hint}") from None
+    return report
+
+
+# -- Parameter Store ----------------------------------------------------------
+
+def _existing_parameters(ssm, prefix: str) -> dict[str, dict]:
+    """Name -> {Type, Value}; SecureString values are not decrypted (only existence matters)."""
+    out = {}
+    for page in ssm.get_paginator("get_parameters_by_path").paginate(
+            Path=prefix, Recursive=True, WithDecryption=False):
+        for p in page["Parameters"]:
+            out[p["Name"]] = p
+    return out
+
+
+def _parameters(cfg: Config, ssm, report: Report, rotate: list[str], target: Target) -> None:
+    prefix = parameter_prefix(cfg)
+    existing = _existing_parameters(ssm, prefix)
+    tags = [{"Key": "Project", "Value": cfg.project}, {"Key": "Environment", "Value": cfg.environment},
+            {"Key": "ManagedBy", "Value": MANAGED_BY}]
+    for p in PARAMETERS:
+        path = f"{prefix}/{p.name}"
+        have = existing.get(path)
+        secure = p.kind == SECRET
+        kw = {"Name": path, "Description": p.description, "Type": "SecureString" if secure else "String"}
+        if p.name == "startup-script":
+            # Standard tier holds 4 KB; a longer script moves to Advanced by itself.
+            kw["Tier"] = "Intelligent-Tiering"
+
+        if have is None:
+            value = generate_secret(p.length) if secure else p.value(cfg)
+            if not report.dry_run:
+                try:
+                    ssm.put_parameter(**kw, Value=value, Overwrite=False, Tags=tags)
+                except ClientError as exc:
+                    # Another bootstrap created it a moment ago: theirs stays.
+                    if exc.response["Error"]["Code"] != "ParameterAlreadyExists":
+                        raise
+                    report.add("unchanged", "parameter", path, "created concurrently by another run")
+                    continue
+            report.add("created", "parameter", path, "SecureString, generated" if secure else kw["Type"])
+            continue
+
+        if secure:
+            if p.name in rotate:
+                if not report.dry_run:
+                    ssm.put_parameter(**kw, Value=generate_secret(p.length), Overwrite=True)
+                report.add("rotated", "parameter", path, "SecureString, new value generated; previous version "
+                           "kept in the parameter's history")
+                report.follow_up.append(f"{path}: " + p.after_rotate.format(
+                    prefix=cfg.name_prefix, path=path, params=cfg.path))
+            elif have["Type"] != "SecureString":
+                report.add("warning", "parameter", path, f"is a {have['Type']}, not a SecureString: anyone who "
+                           f"may read parameters sees it; replace it with --rotate {p.name}")
+            else:
+                report.add("unchanged", "parameter", path, "SecureString, exists")
+            continue
+
+        want = p.value(cfg)
+        if p.kind == SYNCED and have["Value"] != want:
+            if not report.dry_run:
+                ssm.put_parameter(**kw, Value=want, Overwrite=True)
+            report.add("updated", "parameter", path, "the project's content changed")
+        elif have["Value"] != want:
+            report.add("kept", "parameter", path, "exists with a value of its own; left as it is")
+        else:
+            report.add("unchanged", "parameter", path)
+
+
+# -- Deploy bucket ------------------------------------------------------------
+
+TLS_SID = "DenyInsecureTransport"
+LIFECYCLE_ID = "wealist-expire-old-versions"
+
+
+def _code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def _bucket_policy_statement(bucket: str) -> dict:
+    return {
+        "Sid": TLS_SID, "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def _bucket(cfg: Config, s3, account: str, region: str, report: Report) -> None:
+    bucket = cfg.deploy_bucket
+    owner = {"ExpectedBucketOwner": account}
+    try:
+        s3.head_bucket(Bucket=bucket, **owner)
+        exists = True
+    except ClientError as exc:
+        if _code(exc) in ("404", "NoSuchBucket", "NotFound"):
+            exists = False
+        elif _code(exc) in ("403", "AccessDenied"):
+            raise BootstrapError(f"bucket {bucket} exists but is not this account's ({account}) or is not "
+                                 "readable: choose another DeployBucketName in the params file") from None
+        else:
+            raise
+    if not exists:
+        if report.dry_run:
+            report.add("created", "bucket", bucket, "encrypted, versioned, public access blocked, TLS only")
+            return
+        kw = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        try:
+            s3.create_bucket(Bucket=bucket, ObjectOwnership="BucketOwnerEnforced", **kw)
+        except ClientError as exc:
+            if _code(exc) == "BucketAlreadyExists":
+                raise BootstrapError(f"bucket name {bucket} is taken by another AWS account (S3 names are "
+                                     "global): choose another DeployBucketName in the params file") from None
+            if _code(exc) != "BucketAlreadyOwnedByYou":
+                raise
+        report.add("created", "bucket", bucket)
+
+    def setting(name: str, current_ok: bool, apply: Callable[[], None]) -> None:
+        if current_ok:
+            report.add("unchanged", "bucket", bucket, name)
+            return
+        if not report.dry_run:
+            apply()
+        report.add("updated" if exists else "created", "bucket", bucket, name)
+
+    # Ownership: ACLs disabled, every object belongs to the bucket owner.
+    try:
+        rules = s3.get_bucket_ownership_controls(Bucket=bucket, **owner)["OwnershipControls"]["Rules"]
+    except ClientError as exc:
+        if _code(exc) != "OwnershipControlsNotFoundError":
+            raise
+        rules = []
+    setting("ownership: bucket owner enforced", rules == [{"ObjectOwnership": "BucketOwnerEnforced"}],
+            lambda: s3.put_bucket_ownership_controls(
+                Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}, **owner))
+
+    block = {k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")}
+    try:
+        current = s3.get_public_access_block(Bucket=bucket, **owner)["PublicAccessBlockConfiguration"]
+    except ClientError as exc:
+        if _code(exc) != "NoSuchPublicAccessBlockConfiguration":
+            raise
+        current = {}
+    setting("public access blocked", all(current.get(k) for k in block),
+            lambda: s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block, **owner))
+
+    try:
+        rules = s3.get_bucket_encryption(Bucket=bucket, **owner)["ServerSideEncryptionConfiguration"]["Rules"]
+    except ClientError as exc:
+        if _code(exc) != "ServerSideEncryptionConfigurationNotFoundError":
+            raise
+        rules = []
+    algorithms = {r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for r in rules}
+    # SSE-S3 is what bootstrap sets; a KMS key an operator chose is kept.
+    setting("default encryption", bool(algorithms & {"AES256", "aws:kms", "aws:kms:dsse"}),
+            lambda: s3.put_bucket_encryption(Bucket=bucket, **owner, ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}))
+
+    status = s3.get_bucket_versioning(Bucket=bucket, **owner).get("Status")
+    setting("versioning", status == "Enabled", lambda: s3.put_bucket_versioning(
+        Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}, **owner))
+
+    # TLS only: added to whatever policy the bucket has, never replacing it.
+    try:
+        policy = json.loads(s3.get_bucket_policy(Bucket=bucket, **owner)["Policy"])
+    except ClientError as exc:
+        if _code(exc) != "NoSuchBucketPolicy":
+            raise
+        policy = {"Version": "2012-10-17", "Statement": []}
+    statements = policy.get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    wanted = _bucket_policy_statement(bucket)
+    others = [s for s in statements if s.get("Sid") != TLS_SID]
+    policy["Statement"] = others + [wanted]
+    setting("policy: TLS only", wanted in statements, lambda: s3.put_bucket_policy(
+        Bucket=bucket, Policy=json.dumps(policy), **owner))
+
+    # Old versions are kept for rollback for 90 days, then expire.
+    try:
+        lifecycle = s3.get_bucket_lifecycle_configuration(Bucket=bucket, **owner).get("Rules", [])
+    except ClientError as exc:
+        if _code(exc) != "NoSuchLifecycleConfiguration":
+            raise
+        lifecycle = []
+    rule = {"ID": LIFECYCLE_ID, "Status": "Enabled", "Filter": {"Prefix": ""},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}
+    mine = [r for r in lifecycle if r.get("ID") == LIFECYCLE_ID]
+    ok = bool(mine) and mine[0].get("NoncurrentVersionExpiration", {}).get("NoncurrentDays") == 90
+    setting("lifecycle: old versions expire after 90 days", ok, lambda: s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket, **owner,
+        LifecycleConfiguration={"Rules": [r for r in lifecycle if r.get("ID") != LIFECYCLE_ID] + [rule]}))
+
+
+# -- Instance files -----------------------------------------------------------
+
+def local_files(files_dir: Path = INSTANCE_FILES_DIR) -> dict[str, Path]:
+    """Bucket key -> local file, for every file under ``instance-files/``."""
+    out = {}
+    for path in sorted(files_dir.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            out[path.relative_to(files_dir).as_posix()] = path
+    return out
+
+
+def _content_type(key: str) -> str:
+    if key.endswith((".yml", ".yaml")):
+        return "application/yaml"
+    return mimetypes.guess_type(key)[0] or "text/plain"
+
+
+def _files(cfg: Config, s3, account: str, report: Report, files_dir: Path) -> None:
+    bucket = cfg.deploy_bucket
+    owner = {"ExpectedBucketOwner": account}
+    files = local_files(files_dir)
+    bucket_exists = not (report.dry_run and any(c.what == "bucket" and c.action == "would be created"
+                                                for c in report.changes))
+    for key, path in files.items():
+        body = path.read_bytes()
+        sha = hashlib.sha256(body).hexdigest()
+        head = None
+        if bucket_exists:
+            try:
+                head = s3.head_object(Bucket=bucket, Key=key, **owner)
+            except ClientError as exc:
+                if _code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                    raise
+        # Same content: the SHA-256 recorded at upload, or for an object put
+        # there by other means, its ETag (the MD5 of a single-part upload).
+        if head is not None and (head.get("Metadata", {}).get("sha256") == sha
+                                 or head.get("ETag", "").strip('"') == hashlib.md5(body, usedforsecurity=False).hexdigest()):
+            report.add("unchanged", "object", f"s3://{bucket}/{key}")
+            continue
+        if not report.dry_run:
+            s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=_content_type(key),
+                          Metadata={"sha256": sha}, **owner)
+        report.add("updated" if head is not None else "created", "object", f"s3://{bucket}/{key}",
+                   f"{len(body)} bytes")
+
+    if not bucket_exists:
+        return
+    # Objects under the prefixes bootstrap manages that the project no longer
+    # has: reported, not deleted (a running instance may still need them).
+    prefixes = sorted({k.split("/", 1)[0] + "/" for k in files if "/" in k})
+    for prefix in prefixes:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, **owner):
+            for obj in page.get("Contents", []):
+                if obj["Key"] not in files:
+                    report.add("extra", "object", f"s3://{bucket}/{obj['Key']}", "not in instance-files/; left alone")

@@ -1,0 +1,153 @@
+"""Rollout: replace the instances of an Auto Scaling group with an instance
+refresh, with no loss of capacity, and follow it to its end.
+
+New instances boot with the current launch template and the current release
+parameters (image tags), so a rollout is how a new image or a rotated secret
+reaches the servers. The defaults keep every healthy instance serving while
+replacements start: MinHealthyPercentage 100 and MaxHealthyPercentage 200
+launch each new instance before an old one is terminated, and an instance
+counts as healthy only after the warm-up.
+
+:func:`start` refuses cleanly (:class:`RefreshInProgress`) when the group
+already has a refresh running; :func:`follow` polls DescribeInstanceRefreshes
+and returns the final :class:`RefreshState`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from botocore.exceptions import ClientError
+
+from ..config import Config
+
+SUCCESS = "Successful"
+# A refresh in these states is over and did not do what was asked.
+FAILURE_STATES = ("Failed", "Cancelled", "RollbackSuccessful", "RollbackFailed")
+GROUPS = ("backend", "monitoring")
+
+
+class RolloutError(RuntimeError):
+    """The refresh could not be started or followed. ``str()`` is the line to print."""
+
+
+class RefreshInProgress(RolloutError):
+    """Another instance refresh is running on the group; nothing was started."""
+
+    def __init__(self, group: str, running: "RefreshState | None"):
+        self.group, self.running = group, running
+        what = f" ({running.refresh_id}, {running.status}, {running.percentage}% done)" if running else ""
+        super().__init__(f"an instance refresh is already running on {group}{what}; wait for it, or cancel it "
+                         f"with: aws autoscaling cancel-instance-refresh --auto-scaling-group-name {group}")
+
+
+@dataclass(frozen=True)
+class Preferences:
+    min_healthy: int = 100
+    max_healthy: int = 200
+    warmup: int | None = None  # seconds; None: the group's DefaultInstanceWarmup
+    skip_matching: bool = False  # False: a release with an unchanged template still replaces
+
+    def to_api(self) -> dict:
+        prefs = {"MinHealthyPercentage": self.min_healthy, "MaxHealthyPercentage": self.max_healthy,
+                 "SkipMatching": self.skip_matching}
+        if self.warmup is not None:
+            prefs["InstanceWarmup"] = self.warmup
+        return prefs
+
+    def validate(self) -> None:
+        if not 0 <= self.min_healthy <= 100:
+            raise RolloutError("--min-healthy must be between 0 and 100")
+        if not 100 <= self.max_healthy <= 200 or self.max_healthy - self.min_healthy > 100:
+            raise RolloutError("--max-healthy must be between 100 and 200, and at most 100 above --min-healthy")
+        if self.min_healthy == 100 and self.max_healthy == 100:
+            raise RolloutError("--min-healthy 100 needs --max-healthy above 100, or no instance can be replaced")
+
+
+@dataclass(frozen=True)
+class RefreshState:
+    refresh_id: str
+    status: str
+    percentage: int
+    instances_to_update: int | None
+    reason: str
+
+    @property
+    def done(self) -> bool:
+        return self.status == SUCCESS or self.status in FAILURE_STATES
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == SUCCESS
+
+    @classmethod
+    def from_api(cls, r: dict) -> "RefreshState":
+        return cls(refresh_id=r["InstanceRefreshId"], status=r["Status"],
+                   percentage=int(r.get("PercentageComplete") or 0),
+                   instances_to_update=r.get("InstancesToUpdate"), reason=r.get("StatusReason", ""))
+
+
+def group_name(cfg: Config, group: str = "backend") -> str:
+    return f"{cfg.name_prefix}-{group}-asg"
+
+
+def _error(exc: ClientError) -> RolloutError:
+    err = exc.response.get("Error", {})
+    return RolloutError(f"{exc.operation_name}: {err.get('Code')}: {err.get('Message')}")
+
+
+def running_refresh(autoscaling, group: str) -> RefreshState | None:
+    """The group's unfinished refresh, if any (the newest comes first)."""
+    resp = autoscaling.describe_instance_refreshes(AutoScalingGroupName=group, MaxRecords=5)
+    for r in resp.get("InstanceRefreshes", []):
+        state = RefreshState.from_api(r)
+        if not state.done:
+            return state
+    return None
+
+
+def start(autoscaling, group: str, prefs: Preferences = Preferences()) -> str:
+    """Start a rolling instance refresh; return its id."""
+    prefs.validate()
+    try:
+        resp = autoscaling.start_instance_refresh(
+            AutoScalingGroupName=group, Strategy="Rolling", Preferences=prefs.to_api())
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "InstanceRefreshInProgress":
+            try:
+                running = running_refresh(autoscaling, group)
+            except ClientError:
+                running = None
+            raise RefreshInProgress(group, running) from None
+        raise _error(exc) from None
+    return resp["InstanceRefreshId"]
+
+
+def follow(autoscaling, group: str, refresh_id: str, *, poll_seconds: float = 15.0,
+           timeout_seconds: float = 3600.0, on_progress: Callable[[RefreshState], None] = lambda s: None,
+           sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> RefreshState:
+    """Poll until the refresh ends; ``on_progress`` sees every change of status or percentage."""
+    deadline = clock() + timeout_seconds
+    last = None
+    while True:
+        try:
+            resp = autoscaling.describe_instance_refreshes(
+                AutoScalingGroupName=group, InstanceRefreshIds=[refresh_id])
+        except ClientError as exc:
+            raise _error(exc) from None
+        found = resp.get("InstanceRefreshes", [])
+        if not found:
+            raise RolloutError(f"instance refresh {refresh_id} of {group} not found")
+        state = RefreshState.from_api(found[0])
+        if last is None or (state.status, state.percentage) != (last.status, last.percentage):
+            on_progress(state)
+        last = state
+        if state.done:
+            return state
+        if clock() >= deadline:
+            raise RolloutError(f"instance refresh {refresh_id} still {state.status} at {state.percentage}% after "
+                               f"{timeout_seconds:.0f}s; it goes on in AWS (follow it in the console, or cancel "
+                               f"it with aws autoscaling cancel-instance-refresh --auto-scaling-group-name {group})")
+        sleep(poll_seconds)
