@@ -1,0 +1,149 @@
+"""Rollout: start an instance refresh, follow it, refuse a second one.
+
+moto 5.2.5 implements neither StartInstanceRefresh nor
+DescribeInstanceRefreshes (its server answers HTTP 500 "not implemented"), so
+these tests use botocore's Stubber with responses shaped like the ones AWS
+documents for those calls; the stub also checks the exact request."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from wealist_cfn import cli
+from wealist_cfn.ops import rollout
+from wealist_cfn.ops.aws import Target
+
+from .tools import ROOT
+
+pytestmark = pytest.mark.stubbed
+
+GROUP = "wealist-prod-backend-asg"
+REFRESH_ID = "08b91cf7-8fa6-48af-b6a6-d227f40f1b9b"
+PARAMS = str(ROOT / "params" / "prod.json")
+
+
+def _refresh(status, pct, to_update=None, reason=None, refresh_id=REFRESH_ID):
+    r = {"InstanceRefreshId": refresh_id, "AutoScalingGroupName": GROUP, "Status": status,
+         "PercentageComplete": pct, "StartTime": datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc),
+         "Preferences": {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200, "SkipMatching": False}}
+    if to_update is not None:
+        r["InstancesToUpdate"] = to_update
+    if reason:
+        r["StatusReason"] = reason
+    return r
+
+
+@pytest.fixture
+def asg():
+    client = boto3.client("autoscaling", region_name="ap-northeast-2")
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()
+
+
+def _expect_start(stub, prefs=None):
+    stub.add_response("start_instance_refresh", {"InstanceRefreshId": REFRESH_ID}, {
+        "AutoScalingGroupName": GROUP, "Strategy": "Rolling",
+        "Preferences": prefs or {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200, "SkipMatching": False},
+    })
+
+
+def _expect_describe(stub, *refreshes):
+    for r in refreshes:
+        stub.add_response("describe_instance_refreshes", {"InstanceRefreshes": [r]},
+                          {"AutoScalingGroupName": GROUP, "InstanceRefreshIds": [REFRESH_ID]})
+
+
+def test_start_keeps_full_capacity_and_follow_reports_each_step(asg):
+    """Stubber: Rolling, 100% healthy kept, launch before terminate; followed
+    from Pending to Successful with each change reported once."""
+    client, stub = asg
+    _expect_start(stub)
+    _expect_describe(stub, _refresh("Pending", 0), _refresh("InProgress", 50, 1), _refresh("InProgress", 50, 1),
+                     _refresh("Successful", 100, 0))
+    seen, sleeps = [], []
+
+    refresh_id = rollout.start(client, GROUP)
+    final = rollout.follow(client, GROUP, refresh_id, poll_seconds=7, on_progress=seen.append, sleep=sleeps.append)
+
+    assert final.succeeded
+    assert [(s.status, s.percentage) for s in seen] == [("Pending", 0), ("InProgress", 50), ("Successful", 100)]
+    assert sleeps == [7, 7, 7]
+
+
+@pytest.mark.parametrize("status", ["Failed", "Cancelled", "RollbackSuccessful"])
+def test_cli_exits_non_zero_when_the_refresh_fails_or_is_cancelled(asg, monkeypatch, capsys, status):
+    """Stubber: `build.py rollout` follows to a bad end and exits 1 with the reason."""
+    client, stub = asg
+    _expect_start(stub)
+    _expect_describe(stub, _refresh("InProgress", 10, 2), _refresh(status, 50, 1, reason="health checks failed"))
+    monkeypatch.setattr(Target, "client", lambda self, service, session=None: client)
+
+    code = cli.main(["rollout", "--params", PARAMS, "--poll", "0"])
+
+    assert code == cli.EXIT_FAILED
+    err = capsys.readouterr().err
+    assert f"ended {status}" in err and "health checks failed" in err
+
+
+def test_cli_refuses_cleanly_when_a_refresh_is_already_running(asg, monkeypatch, capsys):
+    """Stubber: InstanceRefreshInProgress -> exit 3 naming the running refresh; nothing else is called."""
+    client, stub = asg
+    stub.add_client_error("start_instance_refresh", service_error_code="InstanceRefreshInProgress",
+                          service_message="An Instance Refresh is already in progress and blocks the execution "
+                                          "of this Instance Refresh.", http_status_code=400)
+    stub.add_response("describe_instance_refreshes",
+                      {"InstanceRefreshes": [_refresh("InProgress", 30, 2, refresh_id="running-1"),
+                                             _refresh("Successful", 100, 0, refresh_id="old-1")]},
+                      {"AutoScalingGroupName": GROUP, "MaxRecords": 5})
+    monkeypatch.setattr(Target, "client", lambda self, service, session=None: client)
+
+    code = cli.main(["rollout", "--params", PARAMS])
+
+    assert code == cli.EXIT_REFUSED
+    err = capsys.readouterr().err
+    assert "already running" in err and "running-1" in err and "cancel-instance-refresh" in err
+
+
+def test_cli_passes_the_chosen_preferences_and_can_return_at_once(asg, monkeypatch, capsys):
+    """Stubber: --min-healthy/--max-healthy/--warmup reach the API; --no-wait does not poll."""
+    client, stub = asg
+    _expect_start(stub, {"MinHealthyPercentage": 90, "MaxHealthyPercentage": 150, "SkipMatching": False,
+                         "InstanceWarmup": 120})
+    monkeypatch.setattr(Target, "client", lambda self, service, session=None: client)
+
+    code = cli.main(["rollout", "--params", PARAMS, "--min-healthy", "90", "--max-healthy", "150",
+                     "--warmup", "120", "--no-wait"])
+
+    assert code == cli.EXIT_OK
+    assert REFRESH_ID in capsys.readouterr().out
+
+
+def test_preferences_that_can_replace_nothing_are_a_usage_error(capsys):
+    """No AWS call: 100% min with 100% max could never replace an instance."""
+    code = cli.main(["rollout", "--params", PARAMS, "--max-healthy", "100"])
+    assert code == cli.EXIT_USAGE
+    assert "--max-healthy" in capsys.readouterr().err
+
+
+def test_follow_gives_up_after_the_timeout_and_says_the_refresh_goes_on(asg):
+    """Stubber with a fake clock: a refresh that never ends stops being followed."""
+    client, stub = asg
+    _expect_describe(stub, _refresh("InProgress", 10, 2), _refresh("InProgress", 10, 2))
+    now = iter([0.0, 50.0, 100.0])
+
+    with pytest.raises(rollout.RolloutError, match="goes on in AWS"):
+        rollout.follow(client, GROUP, REFRESH_ID, poll_seconds=1, timeout_seconds=60,
+                       sleep=lambda s: None, clock=lambda: next(now))
+
+
+def test_group_names_follow_the_params_file():
+    from wealist_cfn import config
+
+    cfg = config.load(PARAMS)
+    assert rollout.group_name(cfg) == GROUP
+    assert rollout.group_name(cfg, "monitoring") == "wealist-prod-monitoring-asg"
