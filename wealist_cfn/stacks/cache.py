@@ -5,11 +5,11 @@ Parameter Store for the instances."""
 
 from __future__ import annotations
 
-from troposphere import If, Output, Ref, Sub, Template, elasticache, ssm
+from troposphere import If, Sub, Template, elasticache
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
-from .common import add_multi_az_condition, child_parameter, name, new_template, ssm_path, tags
+from .common import add_multi_az_condition, child_parameter, name, new_template, publish_endpoint, ssm_path, tags
 
 
 def build(settings: BuildSettings) -> Template:
@@ -51,20 +51,6 @@ def build(settings: BuildSettings) -> Template:
         DeletionPolicy="Snapshot",
         UpdateReplacePolicy="Snapshot",
     ))
-    host = t.add_resource(ssm.Parameter(
-        "RedisHostParameter", Name=Sub(ssm_path("redis/host")), Type="String",
-        Value=group.get_att("PrimaryEndPoint.Address"), Description="Redis primary endpoint, written by the cache stack",
-        Tags={"Project": Ref("Project"), "Environment": Ref("Environment")},
-    ))
-    t.add_resource(ssm.Parameter(
-        "RedisPortParameter", Name=Sub(ssm_path("redis/port")), Type="String",
-        Value=group.get_att("PrimaryEndPoint.Port"), Description="Redis port, written by the cache stack",
-        Tags={"Project": Ref("Project"), "Environment": Ref("Environment")},
-    ))
-
-    t.add_output(Output("RedisEndpoint", Description="Redis primary endpoint address (TLS).",
-                        Value=group.get_att("PrimaryEndPoint.Address")))
-    t.add_output(Output("RedisPort", Description="Redis port.", Value=group.get_att("PrimaryEndPoint.Port")))
-    t.add_output(Output("RedisHostParameterName", Description="Parameter Store name holding the endpoint.",
-                        Value=host.ref()))
+    publish_endpoint(t, "Redis", "Redis primary", "redis/host", "redis/port",
+                     group.get_att("PrimaryEndPoint.Address"), group.get_att("PrimaryEndPoint.Port"))
     return t

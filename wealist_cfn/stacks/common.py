@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from troposphere import Equals, Parameter, Ref, Sub, Tags, Template
+from troposphere import Equals, Output, Parameter, Ref, Sub, Tags, Template, ssm
 from troposphere import autoscaling
 
 IS_MULTI_AZ = "IsMultiAZ"
@@ -48,3 +48,21 @@ def ssm_path(suffix: str) -> str:
 def child_parameter(title: str, type_: str, description: str) -> Parameter:
     """A parameter a child gets from another child's output, through the root."""
     return Parameter(title, Type=type_, Description=description)
+
+
+def publish_endpoint(t: Template, key: str, what: str, host_path: str, port_path: str, address, port) -> None:
+    """Write an endpoint to Parameter Store, where the instances' startup
+    script finds it with the rest of the environment, and output it."""
+    param_tags = {"Project": Ref("Project"), "Environment": Ref("Environment")}
+    host = t.add_resource(ssm.Parameter(
+        f"{key}HostParameter", Name=Sub(ssm_path(host_path)), Type="String", Value=address,
+        Description=f"{what} endpoint, written by its stack", Tags=param_tags,
+    ))
+    t.add_resource(ssm.Parameter(
+        f"{key}PortParameter", Name=Sub(ssm_path(port_path)), Type="String", Value=port,
+        Description=f"{what} port, written by its stack", Tags=param_tags,
+    ))
+    t.add_output(Output(f"{key}Endpoint", Description=f"{what} endpoint address.", Value=address))
+    t.add_output(Output(f"{key}Port", Description=f"{what} port.", Value=port))
+    t.add_output(Output(f"{key}HostParameterName", Description="Parameter Store name holding the endpoint.",
+                        Value=host.ref()))

@@ -4,11 +4,11 @@ replacement; its endpoint is published to Parameter Store for the instances."""
 
 from __future__ import annotations
 
-from troposphere import If, Output, Ref, Sub, Template, rds, ssm
+from troposphere import If, Sub, Template, rds
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
-from .common import add_multi_az_condition, child_parameter, name, new_template, ssm_path, tags
+from .common import add_multi_az_condition, child_parameter, name, new_template, publish_endpoint, ssm_path, tags
 
 
 def build(settings: BuildSettings) -> Template:
@@ -67,20 +67,6 @@ def build(settings: BuildSettings) -> Template:
             {"id": "CKV_AWS_354", "comment": "Performance Insights is not offered on db.t3.micro."},
         ]}},
     ))
-    host = t.add_resource(ssm.Parameter(
-        "DatabaseHostParameter", Name=Sub(ssm_path("db/postgres_host")), Type="String",
-        Value=db.get_att("Endpoint.Address"), Description="PostgreSQL endpoint, written by the database stack",
-        Tags={"Project": Ref("Project"), "Environment": Ref("Environment")},
-    ))
-    t.add_resource(ssm.Parameter(
-        "DatabasePortParameter", Name=Sub(ssm_path("db/postgres_port")), Type="String",
-        Value=db.get_att("Endpoint.Port"), Description="PostgreSQL port, written by the database stack",
-        Tags={"Project": Ref("Project"), "Environment": Ref("Environment")},
-    ))
-
-    t.add_output(Output("DatabaseEndpoint", Description="PostgreSQL endpoint address.",
-                        Value=db.get_att("Endpoint.Address")))
-    t.add_output(Output("DatabasePort", Description="PostgreSQL port.", Value=db.get_att("Endpoint.Port")))
-    t.add_output(Output("DatabaseHostParameterName", Description="Parameter Store name holding the endpoint.",
-                        Value=host.ref()))
+    publish_endpoint(t, "Database", "PostgreSQL", "db/postgres_host", "db/postgres_port",
+                     db.get_att("Endpoint.Address"), db.get_att("Endpoint.Port"))
     return t

@@ -5,7 +5,7 @@ HTTP redirects to HTTPS."""
 
 from __future__ import annotations
 
-from troposphere import Equals, If, Not, Output, Ref, Sub, Template
+from troposphere import Equals, If, Not, Output, Sub, Template
 from troposphere import elasticloadbalancingv2 as elb
 
 from ..parameters import add_parameters
