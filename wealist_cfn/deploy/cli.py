@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import botocore.exceptions
+import botocore.parsers
 
 from ..cli import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from . import events, flow, local, stackstate
@@ -129,7 +130,8 @@ def _with_endpoint(args, run) -> int:
     except botocore.exceptions.NoCredentialsError as exc:
         print(f"error: AWS credentials: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError,
+            botocore.parsers.ResponseParserError) as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except DeployError as exc:

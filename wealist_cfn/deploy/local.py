@@ -47,6 +47,13 @@ differs from AWS:
    overlap and refuses the instance. AWS's rule is that they must not
    overlap; windows that meet end to start do not. The patch lets a
    zero-second overlap pass.
+10. RDS instance updates: moto's DBInstance has no CloudFormation update,
+    so a Modify sets the resource to None and the next ``GetAtt
+    Database.Endpoint.Address`` fails ("references undefined resource").
+    The patch modifies the instance in place for the properties AWS changes
+    without replacement (MultiAZ, class, storage, backup retention and
+    windows); others are left as they are (the review in AWS, not this
+    rehearsal, is the place to see a replacement).
 7. ``AWS::SSM::Parameter`` ``Tags``: CloudFormation documents them as a
    key-value map; moto expects a list of ``{Key, Value}`` and fails
    (``string indices must be integers``). The patch converts the map.
@@ -124,6 +131,7 @@ def compat() -> Iterator[None]:
     from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
     from moto.cloudformation.utils import get_stack_from_s3_url
     from moto.cloudformation import responses
+    from moto.rds import models as rds_models
     from moto.rds import utils as rds_utils
     from moto.ssm import models as ssm_models
     from moto.utilities.utils import get_partition
@@ -139,6 +147,7 @@ def compat() -> Iterator[None]:
         "yaml_tag_constructor": models.yaml_tag_constructor,
         "responses_yaml_tag_constructor": responses.yaml_tag_constructor,
         "rds_overlap": rds_utils.get_overlap_between_two_date_ranges,
+        "rds_update": rds_models.DBInstance.__dict__.get("update_from_cloudformation_json"),
         "ssm_create": ssm_models.Parameter.__dict__["create_from_cloudformation_json"],
     }
 
@@ -239,6 +248,25 @@ def compat() -> Iterator[None]:
         return -1 if seconds == 0 else seconds
 
     rds_utils.get_overlap_between_two_date_ranges = rds_overlap
+
+    # 10. RDS instance modified in place
+    in_place = {"MultiAZ": "multi_az", "DBInstanceClass": "db_instance_class",
+                "AllocatedStorage": "allocated_storage", "BackupRetentionPeriod": "backup_retention_period",
+                "PreferredBackupWindow": "preferred_backup_window",
+                "PreferredMaintenanceWindow": "preferred_maintenance_window"}
+
+    @classmethod
+    def rds_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        props = cloudformation_json.get("Properties", {})
+        for prop, attr in in_place.items():
+            if prop in props:
+                value = props[prop]
+                if prop == "MultiAZ" and isinstance(value, str):
+                    value = value.lower() == "true"
+                setattr(original_resource, attr, value)
+        return original_resource
+
+    rds_models.DBInstance.update_from_cloudformation_json = rds_update
     ssm_models.Parameter.create_from_cloudformation_json = ssm_create
     parsing.resource_class_from_type = resource_class_from_type
     parsing.clean_json = clean_json
@@ -262,6 +290,10 @@ def compat() -> Iterator[None]:
         models.yaml_tag_constructor = saved["yaml_tag_constructor"]
         responses.yaml_tag_constructor = saved["responses_yaml_tag_constructor"]
         rds_utils.get_overlap_between_two_date_ranges = saved["rds_overlap"]
+        if saved["rds_update"] is None:
+            del rds_models.DBInstance.update_from_cloudformation_json
+        else:
+            rds_models.DBInstance.update_from_cloudformation_json = saved["rds_update"]
         parsing.resource_class_from_type = saved["resource_class_from_type"]
 
 

@@ -1,0 +1,34 @@
+"""Fixtures for the deploy tests: moto's server with the local compat
+patches installed, a CLI runner, and helpers for botocore's Stubber."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from wealist_cfn.deploy import local
+from wealist_cfn.settings import PARAMS_DIR, TEMPLATES_DIR
+
+
+@pytest.fixture
+def compat_endpoint(moto_endpoint):
+    """A fresh moto server with the compat patches (what ``deploy --local`` runs on)."""
+    with local.compat():
+        yield moto_endpoint
+
+
+@pytest.fixture
+def real_templates(tmp_path) -> Path:
+    """A copy of the committed templates (tests may edit the copy)."""
+    if not (TEMPLATES_DIR / "root.yaml").exists():
+        pytest.skip("templates/ not generated yet")
+    dest = tmp_path / "templates"
+    shutil.copytree(TEMPLATES_DIR, dest)
+    return dest
+
+
+@pytest.fixture
+def prod_params() -> Path:
+    return PARAMS_DIR / "prod.json"

@@ -1,0 +1,48 @@
+"""Helpers shared by the deploy tests (imported as ``deploy_helpers``)."""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import boto3
+
+from wealist_cfn import cli as main_cli
+from wealist_cfn.deploy import local
+from wealist_cfn.deploy.aws import Aws
+
+REGION = "ap-northeast-2"
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main_cli.main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+def client(service: str, endpoint: str):
+    return boto3.client(service, region_name=REGION, endpoint_url=endpoint)
+
+
+def seed_ssm(endpoint: str, templates: Path, values: dict[str, str]) -> None:
+    """The SSM parameters the templates resolve (``bootstrap`` makes them in AWS)."""
+    aws = Aws(REGION, endpoint_url=endpoint)
+    refs = local.dynamic_references([p.read_text() for p in templates.glob("*.yaml")], values)
+    local.seed_ssm(aws, refs)
+
+
+def stubbed_aws(region: str = REGION):
+    """An :class:`Aws` whose CloudFormation and S3 clients are Stubbed."""
+    from botocore.stub import Stubber
+
+    aws = Aws(region)
+    aws.account = "123456789012"
+    stubs = {}
+    for service in ("cloudformation", "s3"):
+        c = boto3.client(service, region_name=region)
+        aws._clients[service] = c
+        stubs[service] = Stubber(c)
+        stubs[service].activate()
+    return aws, stubs

@@ -1,0 +1,139 @@
+"""The whole deploy flow with the real templates against moto's server.
+
+Every test here relies on moto's server (a real HTTP endpoint) with the
+local compat patches of :mod:`wealist_cfn.deploy.local` installed, exactly
+as ``deploy --local`` runs. What moto models is checked through the service
+APIs, not just the stack status.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wealist_cfn import config
+from wealist_cfn.deploy import flow
+
+from deploy_helpers import client, run_cli, seed_ssm
+
+pytestmark = pytest.mark.moto
+
+STACK = "wealist-prod"
+
+
+def _deploy(endpoint, params, templates, *extra):
+    return run_cli("deploy", "--stack-name", STACK, "--params", params, "--endpoint-url", endpoint,
+                   "--templates", templates, *extra)
+
+
+def _db(endpoint):
+    dbs = client("rds", endpoint).describe_db_instances()["DBInstances"]
+    assert len(dbs) == 1
+    return dbs[0]
+
+
+def test_create_then_multi_az_update_then_nothing_to_do(compat_endpoint, real_templates, prod_params, tmp_path):
+    """moto: first deploy creates what the table lists (checked per service),
+    flipping EnableMultiAZ updates the database in place, and a repeat makes
+    no upload and no execution."""
+    ep = compat_endpoint
+    cfg = config.load(prod_params)
+    seed_ssm(ep, real_templates, cfg.values)
+
+    code, out, err = _deploy(ep, prod_params, real_templates, "--yes")
+    assert code == 0, err + out
+    assert "8 uploaded, 0 already there" in out
+    assert "final state: CREATE_COMPLETE" in out
+
+    ec2 = client("ec2", ep)
+    vpc = [v for v in ec2.describe_vpcs()["Vpcs"] if v["CidrBlock"] == "10.1.0.0/16"]
+    assert len(vpc) == 1
+    vpc_id = vpc[0]["VpcId"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
+    assert len(subnets) == 6
+    assert {s["AvailabilityZone"] for s in subnets} == {"ap-northeast-2a", "ap-northeast-2c", "ap-northeast-2d"}
+    groups = [g for g in ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+              ["SecurityGroups"] if g["GroupName"] != "default"]
+    assert len(groups) == 4
+    # The database port is open to the instances' group only, never to a CIDR.
+    db_rules = [p for g in groups for p in g["IpPermissions"] if p.get("FromPort") == 5432]
+    assert db_rules and all(not p.get("IpRanges") and p.get("UserIdGroupPairs") for p in db_rules)
+
+    db = _db(ep)
+    assert (db["DBInstanceClass"], db["MultiAZ"], db["AllocatedStorage"]) == ("db.t3.micro", False, 20)
+    elb = client("elbv2", ep)
+    lbs = elb.describe_load_balancers()["LoadBalancers"]
+    assert len(lbs) == 1 and lbs[0]["Type"] == "application"
+    ports = {lst["Port"] for lst in elb.describe_listeners(LoadBalancerArn=lbs[0]["LoadBalancerArn"])["Listeners"]}
+    assert 80 in ports
+    assert len(elb.describe_target_groups()["TargetGroups"]) == 4
+    asgs = {g["AutoScalingGroupName"]: g for g in client("autoscaling", ep).describe_auto_scaling_groups()
+            ["AutoScalingGroups"]}
+    assert (asgs["wealist-prod-backend-asg"]["MinSize"], asgs["wealist-prod-backend-asg"]["MaxSize"]) == (2, 6)
+    mon = asgs["wealist-prod-monitoring-asg"]
+    assert (mon["MinSize"], mon["MaxSize"]) == (1, 1)
+    repos = {r["repositoryName"] for r in client("ecr", ep).describe_repositories()["repositories"]}
+    assert {"user-service", "board-service"} <= repos
+    assert client("iam", ep).get_role(RoleName="wealist-prod-ec2-role")["Role"]["Arn"]
+    cfn = client("cloudformation", ep)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=STACK)["Stacks"][0]["Outputs"]}
+    assert outputs["VpcId"] == vpc_id
+    assert f"output VpcId = {vpc_id}" in out
+    # Every stack carries the protective policy, nested ones included.
+    for sid in flow.policy.stack_ids(flow.Aws("ap-northeast-2", endpoint_url=ep), STACK).values():
+        body = json.loads(cfn.get_stack_policy(StackName=sid)["StackPolicyBody"])
+        assert body == flow.policy.PROTECT
+
+    # Flip the switch: a parameter-only change, nothing to upload.
+    multi = tmp_path / "multi.json"
+    data = json.loads(prod_params.read_text())
+    for entry in data:
+        if entry["ParameterKey"] == "EnableMultiAZ":
+            entry["ParameterValue"] = "true"
+    multi.write_text(json.dumps(data))
+    code, out, err = _deploy(ep, multi, real_templates, "--yes")
+    assert code == 0, err + out
+    assert "0 uploaded, 8 already there" in out
+    assert "EnableMultiAZ: false -> true" in out
+    after = _db(ep)
+    assert after["MultiAZ"] is True
+    # Updated in place, not replaced.
+    assert after["DBInstanceIdentifier"] == db["DBInstanceIdentifier"]
+    assert after["InstanceCreateTime"] == db["InstanceCreateTime"]
+
+    # Nothing to do: no upload, no execution, no change set left behind.
+    events_before = len(cfn.describe_stack_events(StackName=STACK)["StackEvents"])
+    code, out, err = _deploy(ep, multi, real_templates, "--yes")
+    assert code == 0, err + out
+    assert "0 uploaded" in out and "no changes" in out
+    assert len(cfn.describe_stack_events(StackName=STACK)["StackEvents"]) == events_before
+    # (moto keeps executed change sets listed; AWS drops them. None other may remain.)
+    left = [c for c in cfn.list_change_sets(StackName=STACK)["Summaries"]
+            if c.get("ExecutionStatus") != "EXECUTE_COMPLETE"]
+    assert left == []
+
+
+def test_one_changed_child_uploads_one_object(compat_endpoint, real_templates, prod_params):
+    """moto: packaging is content-addressed; editing one child uploads that
+    child only, and the root points at the new key."""
+    opts = flow.Options(stack_name=STACK, params=prod_params, endpoint_url=compat_endpoint,
+                        templates_dir=real_templates)
+    first = flow.Deployment(opts)
+    list(first.package())
+    assert first.packaged.uploads == 8
+    cache = real_templates / "cache.yaml"
+    cache.write_text(cache.read_text() + "# a comment changes the bytes\n")
+    second = flow.Deployment(opts)
+    list(second.package())
+    uploaded = [o.name for o in second.packaged.objects if o.uploaded]
+    assert uploaded == ["cache.yaml"]
+    new_key = next(o.key for o in second.packaged.objects if o.name == "cache.yaml")
+    assert new_key in second.packaged.root_body
+    s3 = client("s3", compat_endpoint)
+    bucket = second.bucket
+    assert bucket == "wealist-cfn-artifacts-123456789012-ap-northeast-2"
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
+    enc = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert enc["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
