@@ -1,0 +1,300 @@
+"""The parts of the flow moto cannot show: nested change sets with
+Replacement details, guarded changes, failures and stuck stack states.
+
+Every test here uses botocore's Stubber with responses shaped like the
+ones AWS documents for CloudFormation (DescribeChangeSet with nested
+ChangeSetIds and Details, DescribeStackEvents, ListStackResources).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from contextlib import redirect_stderr, redirect_stdout
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from botocore.stub import ANY
+
+from wealist_cfn.deploy import changeset, cli, events, flow, review, stackstate
+from wealist_cfn.deploy.errors import DeployError
+
+from deploy_helpers import stubbed_aws
+
+pytestmark = pytest.mark.stubbed
+
+ACCOUNT = "123456789012"
+ROOT = f"arn:aws:cloudformation:ap-northeast-2:{ACCOUNT}:stack/wealist-prod/1111"
+DB_STACK = f"arn:aws:cloudformation:ap-northeast-2:{ACCOUNT}:stack/wealist-prod-DatabaseStack-X/2222"
+ROOT_CS = f"arn:aws:cloudformation:ap-northeast-2:{ACCOUNT}:changeSet/deploy-1/aaaa"
+DB_CS = f"arn:aws:cloudformation:ap-northeast-2:{ACCOUNT}:changeSet/deploy-1-DatabaseStack/bbbb"
+T0 = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+
+
+def _cs_page(cs_id, stack_id, changes, **extra):
+    return {"ChangeSetId": cs_id, "ChangeSetName": cs_id.split("/")[1], "StackId": stack_id, "StackName": "x",
+            "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE", "Changes": changes, **extra}
+
+
+def _change(action, lid, rtype, replacement=None, details=(), cs_id=None, before=None, after=None, policy=None):
+    rc = {"Action": action, "LogicalResourceId": lid, "ResourceType": rtype, "Scope": ["Properties"],
+          "Details": list(details)}
+    if replacement:
+        rc["Replacement"] = replacement
+    if cs_id:
+        rc["ChangeSetId"] = cs_id
+    if before is not None:
+        rc["BeforeContext"] = json.dumps({"Properties": before})
+    if after is not None:
+        rc["AfterContext"] = json.dumps({"Properties": after})
+    if policy:
+        rc["PolicyAction"] = policy
+    return {"Type": "Resource", "ResourceChange": rc}
+
+
+def _detail(name, recreation, source="DirectModification", causing=None):
+    d = {"Target": {"Attribute": "Properties", "Name": name, "RequiresRecreation": recreation},
+         "Evaluation": "Static", "ChangeSource": source}
+    if causing:
+        d["CausingEntity"] = causing
+    return d
+
+
+def _nested_review():
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    cfn.add_response("describe_change_set", _cs_page(ROOT_CS, ROOT, [
+        _change("Modify", "DatabaseStack", "AWS::CloudFormation::Stack", "False",
+                [_detail("Parameters", "Never", "ParameterReference", "EnableMultiAZ")], cs_id=DB_CS),
+    ], Description="wealist-cfn deploy from commit abc"), {"ChangeSetName": ROOT_CS, "IncludePropertyValues": True})
+    cfn.add_response("describe_change_set", _cs_page(DB_CS, DB_STACK, [
+        _change("Modify", "Database", "AWS::RDS::DBInstance", "True",
+                [_detail("DBName", "Always"), _detail("MultiAZ", "Never", "ParameterReference", "IsMultiAZ")],
+                policy="ReplaceAndSnapshot"),
+        _change("Modify", "DatabaseSecurityGroup", "AWS::EC2::SecurityGroup", "False",
+                [_detail("SecurityGroupIngress", "Never")],
+                before={"SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                                                  "SourceSecurityGroupId": "sg-ec2"}]},
+                after={"SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                                                 "SourceSecurityGroupId": "sg-ec2"},
+                                                {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                                                 "CidrIp": "0.0.0.0/0"}]}),
+        _change("Modify", "DbSubnetGroup", "AWS::RDS::DBSubnetGroup", "Conditional",
+                [_detail("SubnetIds", "Conditionally")]),
+    ]), {"ChangeSetName": DB_CS, "IncludePropertyValues": True})
+    cs = changeset.ChangeSet("deploy-1", ROOT_CS, ROOT, "UPDATE")
+    rev = changeset.describe(aws, cs, "wealist-prod", sleep=lambda s: None)
+    review.analyse(rev)
+    cfn.assert_no_pending_responses()
+    return rev
+
+
+def test_nested_change_sets_are_walked_into_one_review():
+    """Stubbed (AWS-shaped DescribeChangeSet): the nested change set's rows
+    follow the nested stack's row, with replacement and property details."""
+    rev = _nested_review()
+    assert [(r.path, r.logical_id) for r in rev.rows] == [
+        ("", "DatabaseStack"), ("DatabaseStack", "Database"), ("DatabaseStack", "DatabaseSecurityGroup"),
+        ("DatabaseStack", "DbSubnetGroup")]
+    db = rev.rows[1]
+    assert db.replacement == "True"
+    assert db.properties == ["DBName (replaces)", "MultiAZ"]
+    assert "IsMultiAZ" in db.causes
+    assert rev.counts == {"Modify": 3, "Replace": 2}
+    text = review.render_text(rev)
+    assert "wealist-prod/DatabaseStack" in text and "DBName (replaces)" in text
+
+
+def test_callouts_guard_the_database_and_spot_a_broadened_ingress():
+    """Stubbed: replacing the RDS instance is guarded (policy action named),
+    the subnet group is a warning, a new 0.0.0.0/0 ingress is a broadening."""
+    rev = _nested_review()
+    guarded = rev.guarded
+    assert [c.where for c in guarded] == ["DatabaseStack/Database"]
+    assert "ReplaceAndSnapshot" in guarded[0].message and "DBName" in guarded[0].message
+    warn = [c for c in rev.callouts if c.level == "warning"]
+    assert [c.where for c in warn] == ["DatabaseStack/DbSubnetGroup"]
+    sec = [c for c in rev.callouts if c.level == "security"]
+    assert len(sec) == 1 and "broadens" in sec[0].message and "from 0.0.0.0/0" in sec[0].message
+    assert "sg-ec2" not in sec[0].message  # the unchanged rule is not reported as new
+    md = review.render_markdown(rev)
+    assert "[!CAUTION]" in md and "`DatabaseStack/Database`" in md
+    doc = json.loads(review.render_json(rev))
+    assert doc["callouts"][0]["level"] == "guarded"
+    assert "before" not in doc["changes"][0] and "after" not in doc["changes"][0]
+
+
+class _FakeDeployment:
+    """A prepared deployment (the change set above) for the CLI's decisions."""
+
+    def __init__(self, rev, allow_replace=False):
+        self.opts = flow.Options(stack_name="wealist-prod", params="params/prod.json", allow_replace=allow_replace)
+        cs = changeset.ChangeSet("deploy-1", ROOT_CS, ROOT, "UPDATE")
+        self.plan = flow.Plan(stackstate.StackState("wealist-prod", "UPDATE_COMPLETE", ROOT), None, cs, rev)
+        self.executed = False
+
+    def prepare(self):
+        return iter(())
+
+    def execute(self):
+        self.executed = True
+        return iter(())
+
+
+def _args(**kw):
+    base = dict(output="text", no_execute=False, yes=True, params="params/prod.json")
+    base.update(kw)
+    return argparse.Namespace(**base)
+
+
+def test_guarded_replacement_is_refused_even_with_yes():
+    """Stubbed review: --yes does not approve a guarded change; exit 3, not executed."""
+    dep = _FakeDeployment(_nested_review())
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli._deploy(_args(), dep)
+    assert code == 3 and not dep.executed
+    assert "--allow-replace" in err.getvalue() and "delete-change-set" in err.getvalue()
+
+
+def test_without_terminal_or_yes_the_change_set_is_left_for_review():
+    """Stubbed review: no TTY and no --yes: not executed, exit 3, execute/delete commands shown."""
+    rev = _nested_review()
+    rev.callouts = [c for c in rev.callouts if c.level != "guarded"]
+    dep = _FakeDeployment(rev)
+    err = io.StringIO()
+    with redirect_stdout(io.StringIO()), redirect_stderr(err):
+        code = cli._deploy(_args(yes=False), dep)
+    assert code == 3 and not dep.executed
+    assert "execute-change-set" in err.getvalue()
+
+
+def _event(eid, stack_id, lid, rtype, status, reason="", ts=0, phys=""):
+    e = {"StackId": stack_id, "EventId": eid, "StackName": "x", "LogicalResourceId": lid, "ResourceType": rtype,
+         "Timestamp": T0 + timedelta(seconds=ts), "ResourceStatus": status, "PhysicalResourceId": phys}
+    if reason:
+        e["ResourceStatusReason"] = reason
+    return e
+
+
+def test_failed_nested_create_reports_the_first_cause():
+    """Stubbed (DescribeStackEvents of root and nested stack): the cause is
+    the database's own failure, not the consequences that follow it."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    root_events = [
+        _event("r5", ROOT, "wealist-prod", "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE", ts=50, phys=ROOT),
+        _event("r4", ROOT, "DatabaseStack", "AWS::CloudFormation::Stack", "CREATE_FAILED",
+               f"Embedded stack {DB_STACK} was not successfully created: The following resource(s) failed to "
+               f"create: [Database].", ts=30, phys=DB_STACK),
+        _event("r3", ROOT, "NetworkStack", "AWS::CloudFormation::Stack", "CREATE_FAILED",
+               "Resource creation cancelled", ts=31, phys="arn:net"),
+        _event("r2", ROOT, "DatabaseStack", "AWS::CloudFormation::Stack", "CREATE_IN_PROGRESS", ts=2, phys=DB_STACK),
+        _event("r1", ROOT, "wealist-prod", "AWS::CloudFormation::Stack", "CREATE_IN_PROGRESS", "User Initiated",
+               ts=0, phys=ROOT),
+    ]
+    db_events = [
+        _event("d3", DB_STACK, "DbSubnetGroup", "AWS::RDS::DBSubnetGroup", "CREATE_FAILED",
+               "Resource creation cancelled", ts=21),
+        _event("d2", DB_STACK, "Database", "AWS::RDS::DBInstance", "CREATE_FAILED",
+               "Cannot find version 16.4 for postgres (Service: Rds, Status Code: 400)", ts=20),
+        _event("d1", DB_STACK, "Database", "AWS::RDS::DBInstance", "CREATE_IN_PROGRESS", ts=5),
+    ]
+    cfn.add_response("describe_stacks", {"Stacks": [{"StackName": "wealist-prod", "StackId": ROOT,
+                                                      "CreationTime": T0, "StackStatus": "ROLLBACK_COMPLETE"}]})
+    cfn.add_response("describe_stack_events", {"StackEvents": root_events}, {"StackName": ROOT})
+    cfn.add_response("describe_stack_events", {"StackEvents": db_events}, {"StackName": DB_STACK})
+    cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": "arn:net"})
+    for sid in (ROOT, DB_STACK, "arn:net"):  # the last look after the final state
+        cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": sid})
+    w = events.Watcher(aws, ROOT, total=10, sleep=lambda s: None)
+    items = list(w.watch())
+    final = items[-1]
+    assert isinstance(final, events.Final) and not final.ok
+    assert final.first_cause.where == "DatabaseStack/Database"
+    assert "16.4" in final.first_cause.reason
+    shown = [i for i in items if isinstance(i, events.StackEvent)]
+    assert [e.event_id for e in shown] == sorted([e.event_id for e in shown], key=lambda x: {
+        "r1": 0, "r2": 2, "d1": 5, "d2": 20, "d3": 21, "r4": 30, "r3": 31, "r5": 50}[x])
+    cfn.assert_no_pending_responses()
+
+
+def _stack(status, **extra):
+    return {"Stacks": [{"StackName": "wealist-prod", "StackId": ROOT, "CreationTime": T0, "StackStatus": status,
+                        **extra}]}
+
+
+def test_rollback_complete_is_explained_and_replaced_only_when_asked():
+    """Stubbed (DescribeStacks/DeleteStack): ROLLBACK_COMPLETE cannot be
+    updated; --replace-failed deletes it and waits until it is gone."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    state = stackstate.StackState("wealist-prod", "ROLLBACK_COMPLETE", ROOT)
+    with pytest.raises(DeployError) as exc:
+        stackstate.check_deployable(aws, state, replace_failed=False)
+    assert exc.value.exit_code == 1 and "--replace-failed" in " ".join(exc.value.details)
+    assert stackstate.check_deployable(aws, state, replace_failed=True) == "replace"
+    cfn.add_response("delete_stack", {}, {"StackName": ROOT})
+    cfn.add_response("describe_stacks", _stack("DELETE_IN_PROGRESS"), {"StackName": ROOT})
+    cfn.add_response("describe_stacks", _stack("DELETE_COMPLETE"), {"StackName": ROOT})
+    waits = list(stackstate.delete_failed(aws, state, sleep=lambda s: None))
+    assert [w.status for w in waits] == ["DELETE_IN_PROGRESS"]
+    cfn.assert_no_pending_responses()
+
+
+def test_update_rollback_failed_names_the_blocking_resources():
+    """Stubbed (ListStackResources, nested): the explanation names the nested
+    resource and the continue-update-rollback command that skips it."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
+        {"LogicalResourceId": "DatabaseStack", "PhysicalResourceId": DB_STACK,
+         "ResourceType": "AWS::CloudFormation::Stack", "LastUpdatedTimestamp": T0,
+         "ResourceStatus": "UPDATE_FAILED"}]}, {"StackName": ROOT})
+    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
+        {"LogicalResourceId": "Database", "PhysicalResourceId": "wealist-prod-postgres",
+         "ResourceType": "AWS::RDS::DBInstance", "LastUpdatedTimestamp": T0, "ResourceStatus": "UPDATE_FAILED",
+         "ResourceStatusReason": "DB instance is in state storage-full"}]}, {"StackName": DB_STACK})
+    state = stackstate.StackState("wealist-prod", "UPDATE_ROLLBACK_FAILED", ROOT)
+    with pytest.raises(DeployError) as exc:
+        stackstate.check_deployable(aws, state, replace_failed=False)
+    text = "\n".join(exc.value.details)
+    assert "DatabaseStack/Database" in text and "storage-full" in text
+    assert "continue-update-rollback --stack-name wealist-prod" in text
+    assert "DatabaseStack.Database" in text
+
+
+def test_a_running_operation_is_waited_for_before_starting():
+    """Stubbed (DescribeStacks): *_IN_PROGRESS yields Waiting until the stack settles."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    for status in ("UPDATE_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE"):
+        cfn.add_response("describe_stacks", _stack(status), {"StackName": "wealist-prod"})
+    slept = []
+    items = list(stackstate.settle(aws, "wealist-prod", sleep=slept.append, interval=7))
+    assert [type(i).__name__ for i in items] == ["Waiting", "Waiting", "StackState"]
+    assert items[-1].change_set_type == "UPDATE" and slept == [7, 7]
+
+
+def test_no_changes_answered_as_an_error_ends_in_no_changes():
+    """Stubbed (CreateChangeSet ValidationError 'No updates are to be performed.'): no change set, no error."""
+    aws, stubs = stubbed_aws()
+    stubs["cloudformation"].add_client_error("create_change_set", "ValidationError", "No updates are to be performed.")
+    cs = changeset.create(aws, stack_name="wealist-prod", change_set_type="UPDATE", parameters=[], tags=[],
+                          template_body="{}", template_url=None, commit="abc", sleep=lambda s: None)
+    assert cs.no_changes and cs.id == ""
+
+
+def test_failed_change_set_without_changes_is_no_changes():
+    """Stubbed (a FAILED change set with "didn't contain changes"): no changes, not a failure."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    cfn.add_response("create_change_set", {"Id": ROOT_CS, "StackId": ROOT}, {
+        "StackName": "wealist-prod", "ChangeSetName": ANY, "ChangeSetType": "UPDATE", "Parameters": [],
+        "Capabilities": ANY, "Tags": [], "IncludeNestedStacks": True, "Description": ANY, "TemplateBody": "{}"})
+    cfn.add_response("describe_change_set", _cs_page(ROOT_CS, ROOT, [], Status="FAILED", StatusReason=(
+        "The submitted information didn't contain changes. Submit different information to create a change set.")))
+    cs = changeset.create(aws, stack_name="wealist-prod", change_set_type="UPDATE", parameters=[], tags=[],
+                          template_body="{}", template_url=None, commit="abc", sleep=lambda s: None)
+    assert cs.no_changes and cs.id == ROOT_CS
