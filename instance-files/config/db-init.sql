@@ -16,8 +16,9 @@
 SELECT :'db_name' <> '' AND :'db_user' <> '' AND :'db_verifier' LIKE 'SCRAM-SHA-256$%' AS inputs_ok \gset
 \if :inputs_ok
 \else
-  \echo 'db-init.sql: WEALIST_DB_NAME, WEALIST_DB_USER and WEALIST_DB_PASSWORD_VERIFIER must be set'
-  \quit 3
+  -- An error, not \quit: with ON_ERROR_STOP, psql then exits non-zero.
+  DO $$ BEGIN RAISE EXCEPTION 'db-init.sql: WEALIST_DB_NAME, WEALIST_DB_USER and '
+                              'WEALIST_DB_PASSWORD_VERIFIER (SCRAM-SHA-256) must be set'; END $$;
 \endif
 
 SELECT pg_advisory_lock(hashtext('wealist-db-init')) AS locked \gset

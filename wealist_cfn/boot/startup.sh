@@ -27,10 +27,10 @@ retry() {
   local attempt=1
   until "$@"; do
     if [ "$attempt" -ge 5 ]; then
-      log "gave up after $attempt attempts: $1 $2"
-      return 1
+      log "FAILED after $attempt attempts: $*"
+      exit 1
     fi
-    sleep $((attempt * 5))
+    sleep $((attempt * ${WEALIST_RETRY_DELAY:-5}))
     attempt=$((attempt + 1))
   done
 }

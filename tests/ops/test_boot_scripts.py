@@ -1,0 +1,210 @@
+"""The shell that runs on the instances: shellcheck on every script and on the
+UserData as CloudFormation renders it, the size limits, and the startup
+script's behaviour with fake `aws` and `docker` commands (no AWS, no Docker)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .tools import ROOT, require
+
+BOOT = ROOT / "wealist_cfn" / "boot"
+USERDATA = BOOT / "userdata.sh"
+STARTUP = BOOT / "startup.sh"
+
+# What the compute stack's Fn::Sub provides: pseudo parameters, the stack's
+# parameters and the Role variable (wealist_cfn/stacks/compute.py).
+SUB_VALUES = {
+    "AWS::Region": "ap-northeast-2", "Project": "wealist", "Environment": "prod", "Role": "backend",
+    "DeployBucketName": "wealist-deploy-scripts", "UserServicePort": "8081", "BoardServicePort": "8000",
+}
+
+
+def render_sub(text: str, values: dict[str, str]) -> str:
+    """Fn::Sub: ${Name} is replaced, ${!Name} becomes a literal ${Name}; a
+    name with no value is an error, as it is for CloudFormation."""
+    def replace(m):
+        inner = m.group(1)
+        if inner.startswith("!"):
+            return "${" + inner[1:] + "}"
+        if inner not in values:
+            raise KeyError(f"Fn::Sub has no value for ${{{inner}}}")
+        return values[inner]
+    return re.sub(r"\$\{([^}]*)\}", replace, text)
+
+
+def shell_scripts() -> list[Path]:
+    """Every shell script but the UserData, which is checked as Fn::Sub renders it."""
+    found = sorted({*BOOT.glob("*.sh"), *(ROOT / "scripts").glob("*.sh")} - {USERDATA})
+    assert STARTUP in found
+    return found
+
+
+@pytest.mark.parametrize("script", shell_scripts(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_shellcheck_passes_on_every_script(script):
+    """shellcheck (Debian) finds nothing, at its default severity, in each script."""
+    shellcheck = require("shellcheck")
+    result = subprocess.run([shellcheck, "--shell=bash", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("role", ["backend", "monitoring"])
+def test_rendered_userdata_passes_shellcheck_and_fits_the_limit(tmp_path, role):
+    """The UserData after Fn::Sub, for each role: valid shell, under 16 KB."""
+    shellcheck = require("shellcheck")
+    rendered = render_sub(USERDATA.read_text(), dict(SUB_VALUES, Role=role))
+    assert f'WEALIST_ROLE="{role}"' in rendered
+    assert len(rendered.encode()) < 16 * 1024
+    path = tmp_path / f"userdata-{role}.sh"
+    path.write_text(rendered)
+    result = subprocess.run([shellcheck, "--shell=bash", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_userdata_uses_only_variables_the_compute_stack_provides():
+    """An unknown ${Name} would make the stack's Fn::Sub fail at deploy time."""
+    used = set(re.findall(r"\$\{([^!}][^}]*)\}", USERDATA.read_text()))
+    assert used <= set(SUB_VALUES), used - set(SUB_VALUES)
+
+
+def test_startup_script_fits_a_standard_tier_parameter():
+    """Parameter Store's standard tier holds 4 KB; beyond it the parameter moves
+    to the paid advanced tier (bootstrap uses Intelligent-Tiering for that)."""
+    assert len(STARTUP.read_bytes()) <= 4096
+
+
+# -- The startup script, run against fake aws and docker --------------------
+
+FAKE_AWS = r"""#!/bin/bash
+echo "aws $*" >>"$CALLS"
+case "$1 $2" in
+  "s3 cp")
+    src=${5#s3://*/}
+    if [ -n "${FAIL_S3:-}" ]; then echo "fatal error: An error occurred (AccessDenied)" >&2; exit 1; fi
+    mkdir -p "$6"; cp -r "$FILES/$src". "$6"/ ;;
+  "ssm get-parameters-by-path") cat "$PARAMS_JSON" ;;
+  "sts get-caller-identity") echo 123456789012 ;;
+  "ecr get-login-password") echo token ;;
+  *) echo "fake aws: unexpected: $*" >&2; exit 1 ;;
+esac
+"""
+
+FAKE_DOCKER = r"""#!/bin/bash
+echo "docker $*" >>"$CALLS"
+case "$1" in
+  info|pull|login) cat >/dev/null 2>&1 || true ;;
+  run)
+    for a in "$@"; do
+      case "$a" in
+        *.env) [ "$(stat -c %a "$a")" = 600 ] || { echo "env file $a is not mode 600" >&2; exit 1; } ;;
+      esac
+    done
+    if [ -n "${FAIL_DB:-}" ]; then echo "psql: error: connection refused" >&2; exit 2; fi ;;
+  compose) [ -f "$3" ] || { echo "no compose file $3" >&2; exit 1; } ;;
+  ps) echo user-service; echo board-service ;;
+esac
+"""
+
+
+def _parameters_json(prefix="/wealist/prod"):
+    values = {
+        "db/postgres_host": "db.example.internal", "db/postgres_port": "5432",
+        "db/postgres_superuser": "wealist_admin", "db/postgres_superuser_password": "MasterPw1",
+        "db/postgres_db": "wealist", "redis/host": "redis.example.internal", "redis/port": "6379",
+        "redis/auth_token": "RedisToken1234567", "monitoring/grafana_admin_password": "GrafanaPw1",
+        "deploy/user_service_repository": "user-service", "deploy/board_service_repository": "board-service",
+        "deploy/user_service_image_tag": "abc123", "deploy/board_service_image_tag": "def456",
+    }
+    for k in ("user", "board"):
+        values.update({f"db/{k}_db_name": f"wealist_{k}_db", f"db/{k}_db_user": f"wealist_{k}_service",
+                       f"db/{k}_db_password": f"{k.title()}Pw123"})
+    return {"Parameters": [{"Name": f"{prefix}/{k}", "Type": "String", "Value": v} for k, v in values.items()]}
+
+
+def _run_startup(tmp_path, role, **extra_env):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in (("aws", FAKE_AWS), ("docker", FAKE_DOCKER)):
+        (bin_dir / name).write_text(body)
+        (bin_dir / name).chmod(0o755)
+    # The instance's python3 runs render.py; here, the test's interpreter.
+    import sys
+    (bin_dir / "python3").symlink_to(sys.executable)
+    params = tmp_path / "parameters.json"
+    params.write_text(json.dumps(_parameters_json()))
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls.log"), "FILES": str(ROOT / "instance-files"),
+        "PARAMS_JSON": str(params), "WEALIST_BASE": str(tmp_path / "opt"), "WEALIST_ROLE": role,
+        "WEALIST_BUCKET": "wealist-deploy-scripts", "WEALIST_PREFIX": "/wealist/prod", "AWS_REGION": "ap-northeast-2",
+        "USER_SERVICE_PORT": "8081", "BOARD_SERVICE_PORT": "8000", **extra_env,
+    }
+    result = subprocess.run(["bash", str(STARTUP)], env=env, capture_output=True, text=True, timeout=60)
+    calls = (tmp_path / "calls.log").read_text().splitlines() if (tmp_path / "calls.log").exists() else []
+    return result, calls
+
+
+def test_backend_startup_runs_every_step_in_order(tmp_path):
+    """Fake aws/docker: config, parameters, ECR login, database init per
+    service, then compose pull and up; env files are mode 600."""
+    result, calls = _run_startup(tmp_path, "backend")
+
+    assert result.returncode == 0, result.stderr
+    steps = [c for c in calls if not c.startswith("docker info")]
+    def index(prefix):
+        return next(i for i, c in enumerate(steps) if c.startswith(prefix))
+    order = [index("aws s3 cp --recursive --only-show-errors s3://wealist-deploy-scripts/config/"),
+             index("aws ssm get-parameters-by-path --path /wealist/prod --recursive --with-decryption"),
+             index("docker login --username AWS --password-stdin 123456789012.dkr.ecr.ap-northeast-2"),
+             index("docker run --rm --network host --env-file " + str(tmp_path / "opt/db-init-user-service.env")),
+             index("docker run --rm --network host --env-file " + str(tmp_path / "opt/db-init-board-service.env")),
+             index("docker compose -f docker-compose.prod.yml pull"),
+             index("docker compose -f docker-compose.prod.yml up -d")]
+    assert order == sorted(order)
+    opt = tmp_path / "opt"
+    for name in (".env", "user-service.env", "board-service.env", "db-init-user-service.env"):
+        assert stat.S_IMODE((opt / name).stat().st_mode) == 0o600, name
+    compose_env = (opt / ".env").read_text()
+    assert "USER_SERVICE_IMAGE=123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/user-service:abc123" in compose_env
+    # Each service sees its own credentials only; the master password stays with the init container.
+    user_env = (opt / "user-service.env").read_text()
+    assert "DB_PASSWORD=UserPw123" in user_env and "BoardPw123" not in user_env and "MasterPw1" not in user_env
+    assert "MasterPw1" not in result.stdout + result.stderr
+
+
+def test_monitoring_startup_renders_prometheus_config_and_starts_the_stack(tmp_path):
+    """Fake aws/docker: monitoring files downloaded, prometheus.yml rendered
+    for this environment, Grafana's password file mode 600, compose up."""
+    result, calls = _run_startup(tmp_path, "monitoring")
+
+    assert result.returncode == 0, result.stderr
+    mon = tmp_path / "opt" / "monitoring"
+    prom = (mon / "prometheus.yml").read_text()
+    assert "@@" not in prom and '"wealist-prod-backend-asg"' in prom and "region: ap-northeast-2" in prom
+    assert stat.S_IMODE((mon / "grafana.env").stat().st_mode) == 0o600
+    assert stat.S_IMODE((mon / "prometheus.yml").stat().st_mode) & 0o004, "Prometheus runs unprivileged"
+    assert any(c.startswith("docker compose -f docker-compose.yml up -d") for c in calls)
+    assert not any("db-init" in c for c in calls)
+
+
+@pytest.mark.parametrize("failure,step", [({"FAIL_S3": "1"}, "aws s3 cp"), ({"FAIL_DB": "1"}, "docker run")])
+def test_startup_fails_loudly_and_starts_nothing_after_a_failed_step(tmp_path, failure, step, monkeypatch):
+    """Fake aws/docker: a failing step gives a non-zero exit and a FAILED line
+    naming it; compose up never runs."""
+    # A failing call is retried 5 times; no waiting between attempts here.
+    result, calls = _run_startup(tmp_path, "backend", **failure, WEALIST_RETRY_DELAY="0")
+
+    assert result.returncode != 0
+    assert re.search(r"FAILED.*: " + re.escape(step), result.stderr), result.stderr
+    assert not any(" up -d" in c for c in calls)
+
+
+def test_unknown_role_is_refused(tmp_path):
+    result, _ = _run_startup(tmp_path, "frontend")
+    assert result.returncode == 2 and "unknown role" in result.stderr

@@ -1,0 +1,166 @@
+"""The files the instances run with: env files as Docker Compose reads them
+back, the compose files against the Compose specification (Compose V2's own
+`config`), prometheus.yml through promtool, Grafana's provisioning, and the
+health paths the load balancer checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .tools import ROOT, compose_binary, require
+
+FILES = ROOT / "instance-files"
+sys.path.insert(0, str(FILES / "config"))
+import render  # noqa: E402  (instance-files/config/render.py, run by the instances' python3)
+
+HOSTILE = "it's \"q\" $HOME `x` \\n # #no-comment ${X} a=b"
+
+
+def _doc(values: dict[str, str], prefix="/wealist/prod") -> dict:
+    return {"Parameters": [{"Name": f"{prefix}/{k}", "Type": "SecureString", "Value": v} for k, v in values.items()]}
+
+
+def _backend_values(**overrides):
+    values = {
+        "db/postgres_host": "db.internal", "db/postgres_port": "5432", "db/postgres_superuser": "wealist_admin",
+        "db/postgres_superuser_password": "Master1pw", "db/postgres_db": "wealist",
+        "redis/host": "redis.internal", "redis/port": "6379", "redis/auth_token": "Tok3n/with+chars",
+        "deploy/user_service_image_tag": "abc", "deploy/board_service_image_tag": "def",
+        "db/user_db_name": "wealist_user_db", "db/user_db_user": "wealist_user_service", "db/user_db_password": HOSTILE,
+        "db/board_db_name": "wealist_board_db", "db/board_db_user": "wealist_board_service",
+        "db/board_db_password": "Board1pw", "app/common/log_level": "info", "app/user-service/feature-x": "on",
+    }
+    values.update(overrides)
+    return values
+
+
+BACKEND_ENV = {"WEALIST_PREFIX": "/wealist/prod", "WEALIST_ROLE": "backend", "USER_SERVICE_PORT": "8081",
+               "BOARD_SERVICE_PORT": "8000", "ECR_REGISTRY": "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com"}
+
+
+def _compose_config(workdir: Path, compose_file: Path, env: dict | None = None) -> dict:
+    result = subprocess.run([compose_binary(), "-f", str(compose_file), "--project-directory", str(workdir),
+                             "config", "--format", "json"], capture_output=True, text=True, cwd=workdir,
+                            env={"PATH": os.environ["PATH"], **(env or {})})
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_env_files_read_back_verbatim_by_docker_compose(tmp_path):
+    """Compose V2 reads every rendered value back exactly, quotes, $ and # included."""
+    render.render_env(_doc(_backend_values()), str(tmp_path), BACKEND_ENV)
+    shutil.copy(FILES / "config" / "docker-compose.prod.yml", tmp_path)
+
+    config = _compose_config(tmp_path, tmp_path / "docker-compose.prod.yml")
+
+    user = {k: v.replace("$$", "$") for k, v in config["services"]["user-service"]["environment"].items()}
+    assert user["DB_PASSWORD"] == HOSTILE
+    assert user["DB_NAME"] == "wealist_user_db" and user["DB_SSLMODE"] == "require"
+    assert user["REDIS_URL"] == "rediss://:Tok3n%2Fwith%2Bchars@redis.internal:6379/0"
+    assert user["LOG_LEVEL"] == "info" and user["FEATURE_X"] == "on" and user["PORT"] == "8081"
+    assert "Board1pw" not in json.dumps(config["services"]["user-service"])
+    assert config["services"]["user-service"]["image"] == (
+        "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/user-service:abc")
+    assert config["services"]["board-service"]["ports"][0]["published"] == "8000"
+
+
+def test_env_rendering_refuses_an_unreleased_image_and_missing_parameters(tmp_path):
+    with pytest.raises(render.RenderError, match="no image released yet for user-service"):
+        render.render_env(_doc(_backend_values(**{"deploy/user_service_image_tag": "unreleased"})),
+                          str(tmp_path), BACKEND_ENV)
+    values = _backend_values()
+    del values["redis/host"]
+    with pytest.raises(render.RenderError, match="missing parameters: redis/host"):
+        render.render_env(_doc(values), str(tmp_path), BACKEND_ENV)
+    assert list(tmp_path.iterdir()) == [], "nothing half-written"
+
+
+def test_compose_files_fail_loudly_without_the_rendered_environment(tmp_path):
+    """Compose V2: with no .env, the image references are errors, not empty strings."""
+    shutil.copy(FILES / "config" / "docker-compose.prod.yml", tmp_path)
+    for name in ("user-service.env", "board-service.env"):
+        (tmp_path / name).write_text("")
+    result = subprocess.run([compose_binary(), "-f", "docker-compose.prod.yml", "config", "--quiet"],
+                            capture_output=True, text=True, cwd=tmp_path, env={"PATH": os.environ["PATH"]})
+    assert result.returncode != 0 and "USER_SERVICE_IMAGE" in result.stderr
+
+
+def test_monitoring_compose_file_is_valid_and_serves_under_the_load_balancer_paths(tmp_path):
+    """Compose V2 validates it; Prometheus and Grafana are served under the
+    prefixes whose health paths the load balancer checks."""
+    shutil.copytree(FILES / "monitoring", tmp_path / "monitoring")
+    (tmp_path / "monitoring" / "grafana.env").write_text("GF_SECURITY_ADMIN_PASSWORD=x\n")
+    config = _compose_config(tmp_path / "monitoring", tmp_path / "monitoring" / "docker-compose.yml")
+
+    prom, grafana = config["services"]["prometheus"], config["services"]["grafana"]
+    assert "--web.route-prefix=/prometheus" in prom["command"]
+    assert grafana["environment"]["GF_SERVER_SERVE_FROM_SUB_PATH"] == "true"
+    assert grafana["environment"]["GF_SERVER_ROOT_URL"].endswith("/grafana/")
+    lb = (ROOT / "templates" / "loadbalancer.yaml").read_text()
+    health = set(re.findall(r"HealthCheckPath: (/\S+)", lb))
+    assert {"/prometheus/-/healthy", "/grafana/api/health"} <= health
+    assert "http://127.0.0.1:9090/prometheus/-/healthy" in prom["healthcheck"]["test"]
+    assert "http://127.0.0.1:3000/grafana/api/health" in grafana["healthcheck"]["test"]
+
+
+@pytest.mark.parametrize("params", ["prod", "dev"])
+def test_rendered_prometheus_config_passes_promtool(tmp_path, params):
+    """promtool (Debian prometheus) accepts prometheus.yml as each environment renders it."""
+    promtool = require("promtool")
+    from wealist_cfn import config as cfgmod
+
+    cfg = cfgmod.load(ROOT / "params" / f"{params}.json")
+    env = {"PROJECT": cfg.project, "ENVIRONMENT": cfg.environment, "AWS_REGION": cfg.region,
+           "USER_SERVICE_PORT": cfg.values["UserServicePort"], "BOARD_SERVICE_PORT": cfg.values["BoardServicePort"]}
+    text = render.render_template((FILES / "monitoring" / "prometheus.yml").read_text(), env)
+    out = tmp_path / "prometheus.yml"
+    out.write_text(text)
+
+    result = subprocess.run([promtool, "check", "config", str(out)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    doc = yaml.safe_load(text)
+    jobs = {j["job_name"]: j for j in doc["scrape_configs"]}
+    assert set(jobs) == {"prometheus", "node", "user-service", "board-service"}
+    for name in ("node", "user-service", "board-service"):
+        sd = jobs[name]["ec2_sd_configs"][0]
+        assert {"name": "tag:aws:autoscaling:groupName", "values": [f"{cfg.name_prefix}-backend-asg"]} in sd["filters"]
+        assert any(r.get("target_label") == "instance" for r in jobs[name]["relabel_configs"])
+    assert jobs["node"]["ec2_sd_configs"][0]["port"] == 9100
+    assert jobs["user-service"]["ec2_sd_configs"][0]["port"] == int(cfg.values["UserServicePort"])
+
+
+def test_prometheus_template_names_only_what_the_startup_script_exports():
+    names = set(re.findall(r"@@([A-Z_]+)@@", (FILES / "monitoring" / "prometheus.yml").read_text()))
+    assert names == {"PROJECT", "ENVIRONMENT", "AWS_REGION", "USER_SERVICE_PORT", "BOARD_SERVICE_PORT"}
+    with pytest.raises(render.RenderError, match="AWS_REGION"):
+        render.render_template("region: @@AWS_REGION@@", {})
+
+
+def test_grafana_dashboard_uses_the_provisioned_datasource_and_existing_jobs():
+    ds = yaml.safe_load((FILES / "monitoring/grafana/provisioning/datasources/prometheus.yml").read_text())
+    [source] = ds["datasources"]
+    assert source["url"] == "http://prometheus:9090/prometheus"
+    provider = yaml.safe_load((FILES / "monitoring/grafana/provisioning/dashboards/wealist.yml").read_text())
+    compose = yaml.safe_load((FILES / "monitoring/docker-compose.yml").read_text())
+    mounts = compose["services"]["grafana"]["volumes"]
+    assert f"./grafana/dashboards:{provider['providers'][0]['options']['path']}:ro" in mounts
+
+    dashboards = list((FILES / "monitoring/grafana/dashboards").glob("*.json"))
+    assert dashboards
+    jobs = set(re.findall(r"job_name: (\S+)", (FILES / "monitoring/prometheus.yml").read_text()))
+    for path in dashboards:
+        dash = json.loads(path.read_text())
+        for panel in dash["panels"]:
+            assert panel["datasource"]["uid"] == source["uid"], panel["title"]
+            for target in panel["targets"]:
+                assert set(re.findall(r'job="([^"]+)"', target["expr"])) <= jobs, target["expr"]
