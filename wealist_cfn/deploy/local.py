@@ -125,8 +125,9 @@ def _conditions_used(node) -> set[str]:
 
 
 @contextlib.contextmanager
-def compat() -> Iterator[None]:
-    """Install the patches described in the module docstring."""
+def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
+    """Install the patches described in the module docstring (all but
+    those named in ``skip``, which the tests use to show each is needed)."""
     from moto.cloudformation import models, parsing
     from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
     from moto.cloudformation.utils import get_stack_from_s3_url
@@ -238,16 +239,20 @@ def compat() -> Iterator[None]:
         return saved["ssm_create"].__func__(cls, resource_name, cloudformation_json, account_id, region_name,
                                             **kwargs)
 
-    models.Stack.get_cfn_attribute = get_cfn_attribute
-    models.yaml_tag_constructor = templates_mod.construct_short_form
-    responses.yaml_tag_constructor = templates_mod.construct_short_form
+    if "getatt" not in skip:
+        models.Stack.get_cfn_attribute = get_cfn_attribute
+    if "yaml" not in skip:
+        models.yaml_tag_constructor = templates_mod.construct_short_form
+    if "yaml" not in skip:
+        responses.yaml_tag_constructor = templates_mod.construct_short_form
 
     # 9. touching RDS windows
     def rds_overlap(start_1, end_1, start_2, end_2):
         seconds = saved["rds_overlap"](start_1, end_1, start_2, end_2)
         return -1 if seconds == 0 else seconds
 
-    rds_utils.get_overlap_between_two_date_ranges = rds_overlap
+    if "rds_windows" not in skip:
+        rds_utils.get_overlap_between_two_date_ranges = rds_overlap
 
     # 10. RDS instance modified in place
     in_place = {"MultiAZ": "multi_az", "DBInstanceClass": "db_instance_class",
@@ -266,19 +271,27 @@ def compat() -> Iterator[None]:
                 setattr(original_resource, attr, value)
         return original_resource
 
-    rds_models.DBInstance.update_from_cloudformation_json = rds_update
-    ssm_models.Parameter.create_from_cloudformation_json = ssm_create
-    parsing.resource_class_from_type = resource_class_from_type
-    parsing.clean_json = clean_json
-    models.Stack.update_from_cloudformation_json = update_from_cloudformation_json
-    models.CloudFormationBackend.execute_change_set = execute_change_set
-    models.ChangeSet.diff = diff
-    parsing.ResourceMap.build_resource_diff = build_resource_diff
+    if "rds_update" not in skip:
+        rds_models.DBInstance.update_from_cloudformation_json = rds_update
+    if "ssm_tags" not in skip:
+        ssm_models.Parameter.create_from_cloudformation_json = ssm_create
+    if "unmodelled" not in skip:
+        parsing.resource_class_from_type = resource_class_from_type
+    if "cidr" not in skip:
+        parsing.clean_json = clean_json
+    if "nested_update" not in skip:
+        models.Stack.update_from_cloudformation_json = update_from_cloudformation_json
+    if "outputs" not in skip:
+        models.CloudFormationBackend.execute_change_set = execute_change_set
+    if "parameters" not in skip:
+        models.ChangeSet.diff = diff
+    if "parameters" not in skip:
+        parsing.ResourceMap.build_resource_diff = build_resource_diff
     try:
         yield
     finally:
         if saved["get_cfn_attribute"] is None:
-            del models.Stack.get_cfn_attribute
+            models.Stack.__dict__.get("get_cfn_attribute") and delattr(models.Stack, "get_cfn_attribute")
         else:
             models.Stack.get_cfn_attribute = saved["get_cfn_attribute"]
         models.Stack.update_from_cloudformation_json = saved["update_from_cloudformation_json"]
@@ -291,7 +304,8 @@ def compat() -> Iterator[None]:
         responses.yaml_tag_constructor = saved["responses_yaml_tag_constructor"]
         rds_utils.get_overlap_between_two_date_ranges = saved["rds_overlap"]
         if saved["rds_update"] is None:
-            del rds_models.DBInstance.update_from_cloudformation_json
+            if "update_from_cloudformation_json" in rds_models.DBInstance.__dict__:
+                delattr(rds_models.DBInstance, "update_from_cloudformation_json")
         else:
             rds_models.DBInstance.update_from_cloudformation_json = saved["rds_update"]
         parsing.resource_class_from_type = saved["resource_class_from_type"]
