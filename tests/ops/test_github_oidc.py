@@ -1,0 +1,89 @@
+"""The GitHub OIDC roles template: cfn-lint clean, trust limited to one
+repository and context, and no permission broader than its comment says."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from wealist_cfn.settings import DEFAULT_SETTINGS
+from wealist_cfn.stacks import github_oidc
+
+from .tools import ROOT, VENV_BIN
+
+
+@pytest.fixture(scope="module")
+def template():
+    return json.loads(github_oidc.build(DEFAULT_SETTINGS).to_json())
+
+
+def _statements(template, role, policy=None):
+    out = []
+    for p in template["Resources"][role]["Properties"]["Policies"]:
+        if policy is None or p["PolicyName"] == policy:
+            out += p["PolicyDocument"]["Statement"]
+    return out
+
+
+@pytest.mark.slow
+def test_cfn_lint_passes(tmp_path):
+    path = tmp_path / "github-oidc.yaml"
+    path.write_text(github_oidc.build(DEFAULT_SETTINGS).to_yaml())
+    result = subprocess.run([str(VENV_BIN / "cfn-lint"), str(path)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout
+
+
+def test_deploy_role_trusts_only_the_repository_environment(template):
+    [trust] = template["Resources"]["DeployRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Action"] == ["sts:AssumeRoleWithWebIdentity"]
+    cond = trust["Condition"]["StringEquals"]
+    assert cond["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    assert cond["token.actions.githubusercontent.com:sub"] == {
+        "Fn::Sub": "repo:${GitHubRepository}:environment:${GitHubEnvironment}"}
+    assert "StringLike" not in trust["Condition"], "no wildcard subjects"
+
+
+def test_plan_role_reviews_and_can_never_execute(template):
+    plan = template["Resources"]["PlanRole"]
+    [trust] = plan["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == {
+        "Fn::Sub": "repo:${GitHubRepository}:pull_request"}
+    statements = _statements(template, "PlanRole")
+    allowed = {a for s in statements if s["Effect"] == "Allow" for a in s["Action"]}
+    assert "cloudformation:CreateChangeSet" in allowed
+    assert not allowed & {"cloudformation:ExecuteChangeSet", "cloudformation:UpdateStack", "iam:PassRole"}
+    [deny] = [s for s in statements if s["Effect"] == "Deny"]
+    assert "cloudformation:ExecuteChangeSet" in deny["Action"] and deny["Resource"] == ["*"]
+
+
+def test_every_statement_is_named_and_no_write_is_unbounded(template):
+    for role in ("DeployRole", "PlanRole"):
+        for s in _statements(template, role):
+            assert s.get("Sid"), s
+            actions = s["Action"]
+            assert "*" not in actions
+            if s["Effect"] == "Allow" and s["Resource"] == ["*"]:
+                read_only = all(a.split(":")[1].startswith(("Describe", "Get", "List", "Validate"))
+                                for a in actions)
+                assert read_only or "Condition" in s or actions == ["ecr:GetAuthorizationToken"], s["Sid"]
+
+
+def test_pass_role_only_to_ec2_and_root_stack_never_deleted(template):
+    statements = _statements(template, "DeployRole")
+    [passrole] = [s for s in statements if "iam:PassRole" in s["Action"]]
+    assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
+    [deny] = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny["Action"] == ["cloudformation:DeleteStack"]
+
+
+def test_release_may_set_only_the_deploy_parameters(template):
+    [stmt] = [s for s in _statements(template, "DeployRole", "release") if "ssm:PutParameter" in s["Action"]]
+    assert stmt["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:"
+                                            "parameter/${Project}/${Environment}/deploy/*"}]
+
+
+def test_an_existing_provider_can_be_reused(template):
+    assert template["Resources"]["GitHubOidcProvider"]["Condition"] == "CreateProvider"
+    assert "ExistingProviderGiven" in template["Rules"]
