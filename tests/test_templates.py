@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from cfnmodel import all_resources, count_by_type, resolve
 from wealist_cfn import config, root, synth
+from wealist_cfn.cfnmodel import all_resources, count_by_type, resolve
 from wealist_cfn.settings import DEFAULT_SETTINGS
 
 CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/12345678-1234-1234-1234-123456789012"

@@ -21,6 +21,7 @@ from typing import Callable, Iterator
 
 import botocore.exceptions
 
+from .. import cfnmodel
 from .. import config as config_mod
 from ..parameters import PARAMS_BY_NAME
 from ..settings import TEMPLATES_DIR
@@ -166,7 +167,7 @@ class Deployment:
                 (not review.rows or packaged.child_files):
             # An endpoint that lists no nested change sets for a create (moto)
             # still creates everything: show what the templates declare.
-            review.rows = _rows_from_templates(packaged)
+            review.rows = _rows_from_templates(packaged, self.config)
             review.notes.append("the endpoint reported no nested change sets for this create; the rows inside "
                                 "nested stacks are read from the templates")
         elif cs_type == "UPDATE" and review.rows and not any(r.nested_change_set for r in review.rows) and \
@@ -174,8 +175,7 @@ class Deployment:
             review.notes.append("the endpoint reported no nested change sets: changes inside nested stacks "
                                 "are not listed")
         review_mod.analyse(review)
-        total = sum(len(t.get("Resources") or {}) for t in packaged.templates.values()) \
-            if cs_type == "CREATE" else len(review.rows)
+        total = _resource_count(packaged, self.config) if cs_type == "CREATE" else len(review.rows)
         if cs_type == "UPDATE" and changeset.is_empty(review):
             changeset.delete(self.aws, cs, o.stack_name)
             self.plan = Plan(state, packaged, cs, review, no_changes=True)
@@ -246,14 +246,24 @@ def _stack_path(where: str) -> str:
     return where.rsplit("/", 1)[0] if "/" in where else ""
 
 
-def _rows_from_templates(packaged: package_mod.Packaged) -> list[review_mod.Row]:
+def _resolved(packaged: package_mod.Packaged, config) -> dict[str, cfnmodel.Stack]:
+    """What the templates create for these parameters: Conditions evaluated,
+    so a cost-mode review does not list the multi-AZ NAT gateways."""
+    return cfnmodel.resolve_set(packaged.templates, config.values, root_name=packaged.root_name,
+                                region=config.region, child_files=packaged.child_files)
+
+
+def _rows_from_templates(packaged: package_mod.Packaged, config) -> list[review_mod.Row]:
     rows = []
-    files = {"": packaged.root_name, **packaged.child_files}
-    for path, name in files.items():
-        data = packaged.templates[name]
-        for lid, res in (data.get("Resources") or {}).items():
-            rows.append(review_mod.Row(path=path, action="Add", logical_id=lid, resource_type=res.get("Type", "?")))
+    for path, stack in _resolved(packaged, config).items():
+        for lid, res in stack.resources.items():
+            rows.append(review_mod.Row(path="" if path == "Root" else path, action="Add", logical_id=lid,
+                                       resource_type=res.get("Type", "?")))
     return rows
+
+
+def _resource_count(packaged: package_mod.Packaged, config) -> int:
+    return sum(len(s.resources) for s in _resolved(packaged, config).values())
 
 
 def watch(aws: Aws, stack_name: str, *, sleep=time.sleep, interval: float = 5.0

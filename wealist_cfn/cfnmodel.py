@@ -1,5 +1,6 @@
-"""Resolve the nested template set for one parameter file, the way
-CloudFormation would, without AWS.
+"""Resolve a nested template set for one set of parameter values, the way
+CloudFormation would, without AWS: which resources would exist and with
+which properties.
 
 Conditions are evaluated, resources whose Condition is false are dropped,
 ``Fn::If`` picks its branch, ``AWS::NoValue`` removes a property, and
@@ -8,6 +9,9 @@ Conditions are evaluated, resources whose Condition is false are dropped,
 A child's ``GetAtt Child.Outputs.X`` in the root resolves to that child's
 resolved output, so tests can follow a value across stacks (which subnets
 the database really sits in, which group an ingress rule really names).
+
+The tests use it to check both modes against the resource table; the deploy
+review uses it where an endpoint reports no nested change sets.
 """
 
 from __future__ import annotations
@@ -16,10 +20,8 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from wealist_cfn import root as root_mod
-from wealist_cfn.settings import DEFAULT_SETTINGS
-
 ACCOUNT = "123456789012"
+NESTED = "AWS::CloudFormation::Stack"
 REMOVE = object()
 
 
@@ -34,6 +36,10 @@ class Stack:
 
     def of_type(self, type_: str) -> dict[str, dict]:
         return {k: v for k, v in self.resources.items() if v["Type"] == type_}
+
+
+class Pending(LookupError):
+    """A value depends on a nested stack whose outputs are not resolved yet."""
 
 
 class Resolver:
@@ -58,7 +64,9 @@ class Resolver:
     def getatt(self, res, attr):
         if res not in self.t.get("Resources", {}):
             raise KeyError(f"{self.stack.path}: GetAtt of unknown {res}")
-        if attr.startswith("Outputs.") and res in self.children:
+        if attr.startswith("Outputs.") and self.t["Resources"][res]["Type"] == NESTED:
+            if res not in self.children:
+                raise Pending(res)
             return self.children[res].outputs[attr.split(".", 1)[1]]
         return f"{self.stack.path}/{res}.{attr}"
 
@@ -167,25 +175,51 @@ def _resolve(path: str, template: dict, given: dict, region: str, children: dict
     return stack
 
 
-def resolve(values: dict[str, str], region: str = "ap-northeast-2") -> dict[str, Stack]:
-    """Every stack of the set as it would exist for these root parameter
-    values: ``{"Root": ..., "NetworkStack": ..., ...}``."""
-    built = {name: t.to_dict() for name, t in root_mod.build_all(DEFAULT_SETTINGS).items()}
-    root_t = built["root.yaml"]
+def resolve_set(templates: dict[str, dict], values: dict[str, str], *, root_name: str = "root.yaml",
+                region: str = "ap-northeast-2", child_files: dict[str, str] | None = None) -> dict[str, Stack]:
+    """Every stack of a one-level nested set as it would exist for these root
+    parameter values: ``{"Root": ..., "NetworkStack": ..., ...}``.
+    ``templates`` maps file names to parsed templates; a child is found by
+    its logical ID in ``child_files`` when given (packaged templates point at
+    S3), else by its relative TemplateURL."""
+    root_t = templates[root_name]
     stacks: dict[str, Stack] = {}
     root_stack = Stack(path="Root", params=_param_values(root_t, values), template=root_t)
     r = Resolver(root_stack, region, stacks)
     for name, expr in root_t.get("Conditions", {}).items():
         root_stack.conditions[name] = r.condition(expr)
-    # Children in wiring order, so a child's GetAtt Outputs.X is known.
-    for child_id, filename, _ in root_mod.CHILDREN:
-        res = root_t["Resources"][child_id]
-        params = r.eval(res["Properties"].get("Parameters", {}))
-        stacks[child_id] = _resolve(child_id, built[filename], params, region, stacks)
-        root_stack.resources[child_id] = {**res, "Properties": r.eval(res["Properties"])}
+    pending = {rid: res for rid, res in root_t.get("Resources", {}).items()
+               if not ("Condition" in res and not root_stack.conditions[res["Condition"]])}
+    # A child may take another child's outputs: resolve in dependency order.
+    while pending:
+        progressed = False
+        for rid, res in list(pending.items()):
+            try:
+                props = r.eval(res.get("Properties", {}))
+            except Pending:
+                continue
+            if res["Type"] == NESTED:
+                child_t = templates[(child_files or {}).get(rid) or props["TemplateURL"]]
+                stacks[rid] = _resolve(rid, child_t, props.get("Parameters", {}), region, stacks)
+            root_stack.resources[rid] = {**res, "Properties": props}
+            del pending[rid]
+            progressed = True
+        if not progressed:
+            raise ValueError(f"circular or unresolvable nested stack outputs: {', '.join(sorted(pending))}")
     for oname, out in root_t.get("Outputs", {}).items():
+        if "Condition" in out and not root_stack.conditions[out["Condition"]]:
+            continue
         root_stack.outputs[oname] = r.eval(out["Value"])
     return {"Root": root_stack, **stacks}
+
+
+def resolve(values: dict[str, str], region: str = "ap-northeast-2") -> dict[str, Stack]:
+    """The set this project's code builds, resolved for these values."""
+    from . import root as root_mod
+    from .settings import DEFAULT_SETTINGS
+
+    built = {name: t.to_dict() for name, t in root_mod.build_all(DEFAULT_SETTINGS).items()}
+    return resolve_set(built, values, region=region)
 
 
 def all_resources(stacks: dict[str, Stack]) -> dict[str, dict]:
