@@ -147,3 +147,10 @@ def test_group_names_follow_the_params_file():
     cfg = config.load(PARAMS)
     assert rollout.group_name(cfg) == GROUP
     assert rollout.group_name(cfg, "monitoring") == "wealist-prod-monitoring-asg"
+
+
+def test_a_region_other_than_the_params_files_is_a_usage_error(capsys):
+    """No AWS call: the stack lives in the params file's region."""
+    code = cli.main(["rollout", "--params", PARAMS, "--region", "us-east-1"])
+    assert code == cli.EXIT_USAGE
+    assert "must agree" in capsys.readouterr().err

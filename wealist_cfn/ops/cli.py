@@ -60,6 +60,11 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _target(args, cfg: config.Config) -> Target:
+    # The stack reads its parameters and runs its groups in the params
+    # file's region; anything bootstrapped elsewhere would never be used.
+    if args.region and args.region != cfg.region:
+        raise config.ConfigError(cfg.path, "AvailabilityZones", f"zones are in {cfg.region}, --region says "
+                                 f"{args.region}; they must agree")
     return Target(region=args.region or cfg.region, profile=args.profile, endpoint_url=args.endpoint_url)
 
 
