@@ -349,7 +349,9 @@ def test_children_are_referenced_by_relative_path():
     stacks = {k: v for k, v in root_t["Resources"].items() if v["Type"] == "AWS::CloudFormation::Stack"}
     assert {v["Properties"]["TemplateURL"] for v in stacks.values()} == {f for _, f, _ in root.CHILDREN}
     rendered = {r.filename for r in synth.synthesize()}
-    assert rendered == {"root.yaml"} | {f for _, f, _ in root.CHILDREN}
+    standalone = {f for f, _ in synth.STANDALONE}
+    assert rendered == {"root.yaml"} | {f for _, f, _ in root.CHILDREN} | standalone
+    assert not standalone & {v["Properties"]["TemplateURL"] for v in stacks.values()}
 
 
 def test_missing_wire_fails_the_build(monkeypatch):

@@ -9,6 +9,13 @@ from troposphere import Template
 
 from . import root
 from .settings import DEFAULT_SETTINGS, TEMPLATES_DIR, BuildSettings
+from .stacks import github_oidc
+
+# Templates deployed on their own, once per account, not nested under the
+# root: (file name, module with build(settings)).
+STANDALONE = (
+    ("github-oidc.yaml", github_oidc),
+)
 
 
 @dataclass(frozen=True)
@@ -27,8 +34,11 @@ def render(template: Template) -> str:
 
 
 def synthesize(settings: BuildSettings = DEFAULT_SETTINGS) -> list[Rendered]:
-    """Build the root and every child; root first, children in wiring order."""
+    """Build the root and every child (root first, children in wiring
+    order), then the standalone templates."""
     built = root.build_all(settings)
+    for filename, module in STANDALONE:
+        built[filename] = module.build(settings)
     return [Rendered(name, t, render(t)) for name, t in built.items()]
 
 
