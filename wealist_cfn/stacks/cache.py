@@ -9,16 +9,14 @@ from troposphere import If, Sub, Template, elasticache
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
-from .common import add_multi_az_condition, child_parameter, name, new_template, publish_endpoint, ssm_path, tags
+from .common import add_multi_az_condition, add_inputs, name, new_template, publish_endpoint, ssm_path, tags
 
 
 def build(settings: BuildSettings) -> Template:
     t = new_template("Wealist cache: ElastiCache Redis.")
     p = add_parameters(t, "Project", "Environment", "EnableMultiAZ", "CacheNodeType", "CacheSnapshotRetentionDays")
-    subnets = t.add_parameter(child_parameter("PrivateSubnetIds", "List<AWS::EC2::Subnet::Id>",
-                                              "Private subnets, from the network stack."))
-    sg = t.add_parameter(child_parameter("RedisSecurityGroupId", "AWS::EC2::SecurityGroup::Id",
-                                         "Security group of the cache, from the security stack."))
+    inputs = add_inputs(t, "PrivateSubnetIds", "RedisSecurityGroupId")
+    subnets, sg = inputs["PrivateSubnetIds"], inputs["RedisSecurityGroupId"]
     is_multi_az = add_multi_az_condition(t)
 
     subnet_group = t.add_resource(elasticache.SubnetGroup(

@@ -45,9 +45,27 @@ def ssm_path(suffix: str) -> str:
     return f"/${{Project}}/${{Environment}}/{suffix}"
 
 
-def child_parameter(title: str, type_: str, description: str) -> Parameter:
-    """A parameter a child gets from another child's output, through the root."""
-    return Parameter(title, Type=type_, Description=description)
+# Parameters a child takes from another child's outputs, through the root:
+# declared once so every child that takes one agrees on its type.
+WIRED_INPUTS = {
+    "VpcId": ("AWS::EC2::VPC::Id", "The VPC, from the network stack."),
+    "PublicSubnetIds": ("List<AWS::EC2::Subnet::Id>", "Public subnets, from the network stack."),
+    "PrivateSubnetIds": ("List<AWS::EC2::Subnet::Id>", "Private subnets, from the network stack."),
+    "AlbSecurityGroupId": ("AWS::EC2::SecurityGroup::Id", "Security group of the ALB, from the security stack."),
+    "Ec2SecurityGroupId": ("AWS::EC2::SecurityGroup::Id", "Security group of the instances, from the security stack."),
+    "RdsSecurityGroupId": ("AWS::EC2::SecurityGroup::Id", "Security group of the database, from the security stack."),
+    "RedisSecurityGroupId": ("AWS::EC2::SecurityGroup::Id", "Security group of the cache, from the security stack."),
+    "RepositoryArns": ("CommaDelimitedList", "ARNs of the ECR repositories the instances pull from."),
+    "Ec2InstanceProfileArn": ("String", "Instance profile, from the IAM stack."),
+    "BackendTargetGroupArns": ("CommaDelimitedList", "Target groups of user-service and board-service."),
+    "MonitoringTargetGroupArns": ("CommaDelimitedList", "Target groups of Grafana and Prometheus."),
+}
+
+
+def add_inputs(template: Template, *names: str) -> dict[str, Parameter]:
+    """Declare parameters wired from other children's outputs; return them by name."""
+    return {n: template.add_parameter(Parameter(n, Type=WIRED_INPUTS[n][0], Description=WIRED_INPUTS[n][1]))
+            for n in names}
 
 
 def publish_endpoint(t: Template, key: str, what: str, host_path: str, port_path: str, address, port) -> None:

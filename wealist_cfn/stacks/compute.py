@@ -10,7 +10,7 @@ from troposphere import Base64, Output, Parameter, Sub, Template, autoscaling, e
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
-from .common import asg_tags, child_parameter, name, new_template, tags
+from .common import asg_tags, add_inputs, name, new_template, tags
 
 USERDATA_FILE = Path(__file__).resolve().parent.parent / "boot" / "userdata.sh"
 
@@ -24,16 +24,10 @@ def build(settings: BuildSettings) -> Template:
         "ImageId", Type="AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>", Default=settings.ami_parameter,
         Description="Amazon Linux 2023 AMI, resolved from AWS's public parameter at each deploy.",
     ))
-    subnets = t.add_parameter(child_parameter("PrivateSubnetIds", "List<AWS::EC2::Subnet::Id>",
-                                              "Private subnets, from the network stack."))
-    sg = t.add_parameter(child_parameter("Ec2SecurityGroupId", "AWS::EC2::SecurityGroup::Id",
-                                         "Security group of the instances, from the security stack."))
-    profile = t.add_parameter(child_parameter("Ec2InstanceProfileArn", "String",
-                                              "Instance profile, from the IAM stack."))
-    backend_tgs = t.add_parameter(child_parameter(
-        "BackendTargetGroupArns", "CommaDelimitedList", "Target groups of user-service and board-service."))
-    monitoring_tgs = t.add_parameter(child_parameter(
-        "MonitoringTargetGroupArns", "CommaDelimitedList", "Target groups of Grafana and Prometheus."))
+    inputs = add_inputs(t, "PrivateSubnetIds", "Ec2SecurityGroupId", "Ec2InstanceProfileArn",
+                        "BackendTargetGroupArns", "MonitoringTargetGroupArns")
+    subnets, sg, profile = inputs["PrivateSubnetIds"], inputs["Ec2SecurityGroupId"], inputs["Ec2InstanceProfileArn"]
+    backend_tgs, monitoring_tgs = inputs["BackendTargetGroupArns"], inputs["MonitoringTargetGroupArns"]
 
     userdata = USERDATA_FILE.read_text(encoding="utf-8")
     backend_lt = _add_launch_template(t, "Backend", "backend", p["BackendInstanceType"], image, sg, profile, userdata)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from awacs import autoscaling as asg_actions
 from awacs import cloudformation as cfn_actions
-from awacs import ecr, elasticache, elasticloadbalancing as elb_actions, iam as iam_actions, kms, rds, s3, ssm, sts
+from awacs import ecr, iam as iam_actions, kms, s3, ssm, sts
 from awacs.aws import Action, Allow, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals, StringLike
 from troposphere import AWSHelperFn, Equals, GetAtt, If, Not, Output, Parameter, Ref, Sub, Template, iam
 

@@ -16,14 +16,13 @@ from troposphere import Output, Sub, Template, iam
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
-from .common import child_parameter, name, new_template, ssm_path, tags
+from .common import add_inputs, name, new_template, ssm_path, tags
 
 
 def build(settings: BuildSettings) -> Template:
     t = new_template("Wealist IAM: the EC2 instance role and instance profile.")
     add_parameters(t, "Project", "Environment", "DeployBucketName")
-    repos = t.add_parameter(child_parameter(
-        "RepositoryArns", "CommaDelimitedList", "ARNs of the ECR repositories the instances pull from."))
+    repos = add_inputs(t, "RepositoryArns")["RepositoryArns"]
 
     role = t.add_resource(iam.Role(
         "Ec2Role",

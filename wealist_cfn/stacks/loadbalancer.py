@@ -10,7 +10,7 @@ from troposphere import elasticloadbalancingv2 as elb
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
-from .common import child_parameter, new_template, tags
+from .common import add_inputs, new_template, tags
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 HAS_CERTIFICATE = "HasCertificate"
@@ -21,11 +21,8 @@ def build(settings: BuildSettings) -> Template:
     p = add_parameters(t, "Project", "Environment", "CertificateArn", "DeletionProtection", "MonitoringAccessCidr",
                        "UserServicePort", "BoardServicePort", "UserServicePathPattern", "BoardServicePathPattern",
                        "UserServiceHealthCheckPath", "BoardServiceHealthCheckPath")
-    vpc_id = t.add_parameter(child_parameter("VpcId", "AWS::EC2::VPC::Id", "The VPC, from the network stack."))
-    subnets = t.add_parameter(child_parameter("PublicSubnetIds", "List<AWS::EC2::Subnet::Id>",
-                                              "Public subnets, from the network stack."))
-    sg = t.add_parameter(child_parameter("AlbSecurityGroupId", "AWS::EC2::SecurityGroup::Id",
-                                         "Security group of the ALB, from the security stack."))
+    inputs = add_inputs(t, "VpcId", "PublicSubnetIds", "AlbSecurityGroupId")
+    vpc_id, subnets, sg = inputs["VpcId"], inputs["PublicSubnetIds"], inputs["AlbSecurityGroupId"]
     has_cert = t.add_condition(HAS_CERTIFICATE, Not(Equals(p["CertificateArn"].ref(), "")))
 
     alb = t.add_resource(elb.LoadBalancer(

@@ -7,7 +7,7 @@ from troposphere import Output, Template, ec2
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
-from .common import child_parameter, new_template, tags
+from .common import add_inputs, new_template, tags
 
 # Security groups without an egress rule get AWS's allow-all; RDS and Redis
 # never open connections, so they get this single rule instead, which
@@ -19,7 +19,7 @@ NO_EGRESS = [ec2.SecurityGroupRule(IpProtocol="icmp", FromPort=252, ToPort=86, C
 def build(settings: BuildSettings) -> Template:
     t = new_template("Wealist security groups: ALB, EC2, RDS and Redis.")
     p = add_parameters(t, "Project", "Environment", "VpcCidr", "UserServicePort", "BoardServicePort")
-    vpc_id = t.add_parameter(child_parameter("VpcId", "AWS::EC2::VPC::Id", "The VPC, from the network stack."))
+    vpc_id = add_inputs(t, "VpcId")["VpcId"]
     vpc_cidr = p["VpcCidr"]
 
     alb = t.add_resource(ec2.SecurityGroup(
