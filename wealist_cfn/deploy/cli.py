@@ -105,8 +105,12 @@ def _options(args) -> flow.Options:
 
 
 def _with_endpoint(args, run) -> int:
-    """Run ``run(deployment_factory)``; with ``--local`` inside a fresh local endpoint."""
+    """Run ``run(deployment_factory)``; with ``--local`` inside a fresh local endpoint.
+
+    The parameter file and ``--region`` are checked first, so that a bad file
+    is refused before anything starts (no AWS client, no local endpoint)."""
     try:
+        _region(_options(args))
         if not args.local:
             return run(lambda opts: flow.Deployment(opts))
         if args.endpoint_url:
