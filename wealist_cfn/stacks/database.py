@@ -47,7 +47,10 @@ def build(settings: BuildSettings) -> Template:
         MasterUserPassword=Sub("{{resolve:ssm-secure:%s}}" % ssm_path("db/postgres_superuser_password")),
         DBName=Sub("{{resolve:ssm:%s}}" % ssm_path("db/postgres_db")),
         BackupRetentionPeriod=p["DbBackupRetentionDays"].ref(),
-        PreferredBackupWindow="18:00-19:00",  # 03:00-04:00 in Seoul
+        # UTC. Backup 03:00-03:30 in Seoul, after the Redis snapshot window;
+        # maintenance Monday 04:00-05:00 in Seoul. Half an hour apart, so a
+        # backup that runs a little long does not meet the maintenance window.
+        PreferredBackupWindow="18:00-18:30",
         PreferredMaintenanceWindow="sun:19:00-sun:20:00",
         CopyTagsToSnapshot=True,
         DeletionProtection=p["DeletionProtection"].ref(),
