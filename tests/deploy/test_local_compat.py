@@ -14,13 +14,15 @@ import pytest
 
 from wealist_cfn import config
 from wealist_cfn.deploy import local
+from wealist_cfn.deploy import templates as tpl
+from wealist_cfn.settings import TEMPLATES_DIR
 
 from deploy_helpers import client, run_cli, seed_ssm
 
 pytestmark = pytest.mark.moto
 
-PIECES = ["getatt", "outputs", "parameters", "nested_update", "cidr", "unmodelled", "yaml", "rds_windows",
-          "ssm_tags", "rds_update"]
+PIECES = ["getatt", "outputs", "parameters", "nested_update", "cidr", "unmodelled", "yaml", "ssm_tags",
+          "rds_update"]
 
 
 def _scenario(ep, params, templates, tmp_path) -> str:
@@ -63,3 +65,45 @@ def test_fn_cidr_matches_aws_documented_example():
     assert local.fn_cidr("192.168.0.0/24", 6, 5) == [
         "192.168.0.0/27", "192.168.0.32/27", "192.168.0.64/27", "192.168.0.96/27", "192.168.0.128/27",
         "192.168.0.160/27"]
+
+
+def _minutes(hhmm: str) -> int:
+    h, m = hhmm.split(":")
+    return int(h) * 60 + int(m)
+
+
+def test_database_windows_are_apart():
+    """No endpoint: the committed database's daily backup window and weekly
+    maintenance window are at least 30 minutes apart on every day. moto
+    refuses windows that only touch, and the compat piece that let touching
+    windows pass was removed once they no longer touched."""
+    db = tpl.load((TEMPLATES_DIR / "database.yaml").read_text())
+    props = next(r["Properties"] for r in db["Resources"].values() if r["Type"] == "AWS::RDS::DBInstance")
+    assert _gap(props["PreferredBackupWindow"], props["PreferredMaintenanceWindow"]) >= 30
+
+
+def _gap(backup: str, maintenance: str) -> int:
+    """Fewest minutes between a daily backup window ("hh:mm-hh:mm", UTC) and a
+    weekly maintenance window ("ddd:hh:mm-ddd:hh:mm"); <= 0 when they touch or overlap."""
+    week, day = 7 * 1440, 1440
+    days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    b_start, b_end = (_minutes(x) for x in backup.split("-"))
+    b_end += day if b_end <= b_start else 0
+    m_start, m_end = (days.index(x[:3]) * day + _minutes(x[4:]) for x in maintenance.split("-"))
+    m_end += week if m_end <= m_start else 0
+    gaps = []
+    for d in range(7):
+        s, e = d * day + b_start, d * day + b_end
+        for shift in (-week, 0, week):
+            ms, me = m_start + shift, m_end + shift
+            gaps.append(max(ms - e, s - me))
+    return min(gaps)
+
+
+def test_window_gap_is_measured_right():
+    """No endpoint: the gap helper itself, on the old touching windows and a clear pair."""
+    assert _gap("18:00-19:00", "sun:19:00-sun:20:00") == 0
+    assert _gap("18:00-18:30", "sun:19:00-sun:20:00") == 30
+    assert _gap("18:30-19:30", "sun:19:00-sun:20:00") < 0
+    assert _gap("23:30-00:30", "mon:00:00-mon:01:00") < 0
+    assert _gap("02:00-03:00", "mon:00:00-mon:01:00") == 60

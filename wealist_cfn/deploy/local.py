@@ -42,18 +42,13 @@ differs from AWS:
    (``'list' object has no attribute 'encode'``). The patch reads short
    forms with this project's reader (:func:`.templates.load`'s), which
    builds the long form for every node kind.
-9. RDS windows that only touch (backup ``18:00-19:00``, maintenance
-   ``sun:19:00-sun:20:00``): moto counts a zero-second overlap as an
-   overlap and refuses the instance. AWS's rule is that they must not
-   overlap; windows that meet end to start do not. The patch lets a
-   zero-second overlap pass.
-10. RDS instance updates: moto's DBInstance has no CloudFormation update,
-    so a Modify sets the resource to None and the next ``GetAtt
-    Database.Endpoint.Address`` fails ("references undefined resource").
-    The patch modifies the instance in place for the properties AWS changes
-    without replacement (MultiAZ, class, storage, backup retention and
-    windows); others are left as they are (the review in AWS, not this
-    rehearsal, is the place to see a replacement).
+9. RDS instance updates: moto's DBInstance has no CloudFormation update,
+   so a Modify sets the resource to None and the next ``GetAtt
+   Database.Endpoint.Address`` fails ("references undefined resource").
+   The patch modifies the instance in place for the properties AWS changes
+   without replacement (MultiAZ, class, storage, backup retention and
+   windows); others are left as they are (the review in AWS, not this
+   rehearsal, is the place to see a replacement).
 7. ``AWS::SSM::Parameter`` ``Tags``: CloudFormation documents them as a
    key-value map; moto expects a list of ``{Key, Value}`` and fails
    (``string indices must be integers``). The patch converts the map.
@@ -133,7 +128,6 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
     from moto.cloudformation.utils import get_stack_from_s3_url
     from moto.cloudformation import responses
     from moto.rds import models as rds_models
-    from moto.rds import utils as rds_utils
     from moto.ssm import models as ssm_models
     from moto.utilities.utils import get_partition
 
@@ -147,7 +141,6 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
         "resource_class_from_type": parsing.resource_class_from_type,
         "yaml_tag_constructor": models.yaml_tag_constructor,
         "responses_yaml_tag_constructor": responses.yaml_tag_constructor,
-        "rds_overlap": rds_utils.get_overlap_between_two_date_ranges,
         "rds_update": rds_models.DBInstance.__dict__.get("update_from_cloudformation_json"),
         "ssm_create": ssm_models.Parameter.__dict__["create_from_cloudformation_json"],
     }
@@ -246,15 +239,7 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
     if "yaml" not in skip:
         responses.yaml_tag_constructor = templates_mod.construct_short_form
 
-    # 9. touching RDS windows
-    def rds_overlap(start_1, end_1, start_2, end_2):
-        seconds = saved["rds_overlap"](start_1, end_1, start_2, end_2)
-        return -1 if seconds == 0 else seconds
-
-    if "rds_windows" not in skip:
-        rds_utils.get_overlap_between_two_date_ranges = rds_overlap
-
-    # 10. RDS instance modified in place
+    # 9. RDS instance modified in place
     in_place = {"MultiAZ": "multi_az", "DBInstanceClass": "db_instance_class",
                 "AllocatedStorage": "allocated_storage", "BackupRetentionPeriod": "backup_retention_period",
                 "PreferredBackupWindow": "preferred_backup_window",
@@ -302,7 +287,6 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
         ssm_models.Parameter.create_from_cloudformation_json = saved["ssm_create"]
         models.yaml_tag_constructor = saved["yaml_tag_constructor"]
         responses.yaml_tag_constructor = saved["responses_yaml_tag_constructor"]
-        rds_utils.get_overlap_between_two_date_ranges = saved["rds_overlap"]
         if saved["rds_update"] is None:
             if "update_from_cloudformation_json" in rds_models.DBInstance.__dict__:
                 delattr(rds_models.DBInstance, "update_from_cloudformation_json")
