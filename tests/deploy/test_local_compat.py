@@ -1,6 +1,7 @@
 """Each compat piece of :mod:`wealist_cfn.deploy.local` is still needed.
 
-Every test here relies on moto's server. The scenario is the real one
+Every test here relies on moto's server, except those whose docstring
+begins "No endpoint". The scenario is the real one
 (the committed templates: create, read the outputs, flip EnableMultiAZ,
 check the database was modified in place); with one piece left out it must
 go wrong. When a moto upgrade makes one of these fail, that piece can go.
