@@ -142,3 +142,25 @@ def test_one_changed_child_uploads_one_object(compat_endpoint, real_templates, p
     assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
     enc = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert enc["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+
+def test_a_key_holding_other_bytes_is_not_trusted(compat_endpoint, real_templates, prod_params):
+    """moto: a content-addressed key is reused only when it really holds
+    those bytes. Anyone allowed to write to the bucket (a pull-request plan
+    job) could otherwise plant a different template under the name a later
+    deploy from main would compute."""
+    opts = flow.Options(stack_name=STACK, params=prod_params, endpoint_url=compat_endpoint,
+                        templates_dir=real_templates)
+    first = flow.Deployment(opts)
+    list(first.package())
+    planted = next(o for o in first.packaged.objects if o.name == "iam.yaml")
+    s3 = client("s3", compat_endpoint)
+    s3.put_object(Bucket=first.bucket, Key=planted.key, Body=b"Resources: {}  # not what the name promises\n")
+
+    second = flow.Deployment(opts)
+    messages = [i.message for i in second.package() if isinstance(i, flow.Info)]
+    again = [o for o in second.packaged.objects if o.uploaded]
+    assert [(o.name, o.replaced) for o in again] == [("iam.yaml", True)]
+    assert any("warning:" in m and "iam.yaml" in m for m in messages)
+    stored = s3.get_object(Bucket=first.bucket, Key=planted.key)["Body"].read()
+    assert stored == (real_templates / "iam.yaml").read_bytes()

@@ -120,6 +120,10 @@ class Deployment:
         except botocore.exceptions.ClientError as exc:
             raise client_error(exc, "packaging") from None
         self.bucket = bucket
+        for o in packaged.objects:
+            if o.replaced:
+                yield Info(f"warning: s3://{bucket}/{o.key} held other bytes than {o.name} (someone else wrote "
+                           f"to the bucket); uploaded {o.name} again")
         skipped = len(packaged.objects) - packaged.uploads
         yield Info(f"packaged {len(packaged.objects)} templates to s3://{bucket}: {packaged.uploads} uploaded, "
                    f"{skipped} already there; root "

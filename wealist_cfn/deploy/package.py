@@ -2,8 +2,11 @@
 and point the root's TemplateURLs at them.
 
 * Key: ``<prefix>/<name>.<sha256 of the bytes>.yaml``. The same bytes always
-  land on the same key, so a repeat finds them (HeadObject) and uploads
-  nothing, and one changed child uploads exactly one object. A child that
+  land on the same key, so a repeat finds them and uploads nothing, and one
+  changed child uploads exactly one object. An existing object is read and
+  its hash checked before it is reused: anyone who may write to the bucket
+  (a pull-request job's plan role, say) could otherwise put other bytes
+  under a key that a later deploy from main would trust by its name. A child that
   itself has nested stacks is rewritten first, so its hash covers its
   children's URLs.
 * The root goes inline (TemplateBody) unless it is over CloudFormation's
@@ -33,7 +36,8 @@ class Upload:
     name: str  # template file name, e.g. network.yaml
     key: str
     url: str
-    uploaded: bool  # False: the object was already there
+    uploaded: bool  # False: the object was already there, with these bytes
+    replaced: bool = False  # the key held other bytes than its name promises; uploaded again
 
 
 @dataclass
@@ -93,14 +97,27 @@ def ensure_bucket(aws: Aws, bucket: str, *, create: bool) -> bool:
     return True
 
 
-def _exists(aws: Aws, bucket: str, key: str) -> bool:
+def _stored_hash(aws: Aws, bucket: str, key: str) -> str | None:
+    """SHA-256 of the object's bytes, or None when there is no such object."""
     try:
-        aws.s3.head_object(Bucket=bucket, Key=key)
-        return True
+        body = aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
-            return False
+            return None
         raise DeployError(f"S3 s3://{bucket}/{key}: {error_code(exc)}: {error_message(exc)}") from None
+    return hashlib.sha256(body).hexdigest()
+
+
+def _ensure_object(aws: Aws, bucket: str, key: str, name: str, body: bytes) -> Upload:
+    """Upload ``body`` under ``key`` unless the key already holds exactly it."""
+    stored = _stored_hash(aws, bucket, key)
+    if stored == hashlib.sha256(body).hexdigest():
+        return Upload(name=name, key=key, url=aws.s3_url(bucket, key), uploaded=False)
+    try:
+        aws.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-yaml")
+    except botocore.exceptions.ClientError as exc:
+        raise DeployError(f"uploading {name} to s3://{bucket}/{key}: {error_message(exc)}") from None
+    return Upload(name=name, key=key, url=aws.s3_url(bucket, key), uploaded=True, replaced=stored is not None)
 
 
 def object_key(prefix: str, name: str, body: bytes) -> str:
@@ -114,17 +131,9 @@ def package(aws: Aws, template_set: tpl.TemplateSet, bucket: str, prefix: str) -
     urls: dict[str, str] = {}
 
     def put(name: str, body: bytes) -> str:
-        key = object_key(prefix, name, body)
-        url = aws.s3_url(bucket, key)
-        uploaded = False
-        if not _exists(aws, bucket, key):
-            try:
-                aws.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-yaml")
-            except botocore.exceptions.ClientError as exc:
-                raise DeployError(f"uploading {name} to s3://{bucket}/{key}: {error_message(exc)}") from None
-            uploaded = True
-        result.objects.append(Upload(name=name, key=key, url=url, uploaded=uploaded))
-        return url
+        upload = _ensure_object(aws, bucket, object_key(prefix, name, body), name, body)
+        result.objects.append(upload)
+        return upload.url
 
     def render(name: str, path: str) -> tuple[str, dict]:
         """The final text of one template, its local TemplateURLs rewritten."""
@@ -158,10 +167,6 @@ def package(aws: Aws, template_set: tpl.TemplateSet, bucket: str, prefix: str) -
 def upload_root(aws: Aws, packaged: Packaged, root_name: str, prefix: str) -> str:
     """Upload the (small) root too, for ``package``, which prints its URL."""
     body = packaged.root_body.encode("utf-8")
-    key = object_key(prefix, root_name, body)
-    url = aws.s3_url(packaged.bucket, key)
-    uploaded = not _exists(aws, packaged.bucket, key)
-    if uploaded:
-        aws.s3.put_object(Bucket=packaged.bucket, Key=key, Body=body, ContentType="application/x-yaml")
-    packaged.objects.append(Upload(name=root_name, key=key, url=url, uploaded=uploaded))
-    return url
+    upload = _ensure_object(aws, packaged.bucket, object_key(prefix, root_name, body), root_name, body)
+    packaged.objects.append(upload)
+    return upload.url
