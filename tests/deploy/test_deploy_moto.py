@@ -107,6 +107,19 @@ def test_create_then_multi_az_update_then_nothing_to_do(compat_endpoint, real_te
     assert after["DBInstanceIdentifier"] == db["DBInstanceIdentifier"]
     assert after["InstanceCreateTime"] == db["InstanceCreateTime"]
 
+    # A pull-request review of an edited child: the change set is shown,
+    # then deleted, and nothing has run.
+    cache = real_templates / "cache.yaml"
+    committed = cache.read_text()
+    cache.write_text(committed + "# edited in a pull request\n")
+    code, out, err = run_cli("plan", "--stack-name", STACK, "--params", multi, "--endpoint-url", ep,
+                             "--templates", real_templates, "--discard", "--output", "markdown")
+    cache.write_text(committed)
+    assert code == 0, err + out
+    assert "CacheStack" in out and "reviewed and deleted" in err
+    assert [c for c in cfn.list_change_sets(StackName=STACK)["Summaries"]
+            if c.get("ExecutionStatus") != "EXECUTE_COMPLETE"] == []
+
     # Nothing to do: no upload, no execution, no change set left behind.
     events_before = len(cfn.describe_stack_events(StackName=STACK)["StackEvents"])
     code, out, err = _deploy(ep, multi, real_templates, "--yes")

@@ -53,6 +53,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("plan", help="deploy --no-execute: the review only, change set left for review")
     common(p)
     p.add_argument("--allow-replace", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--discard", action="store_true",
+                   help="delete the change set after the review (CI reviews of pull requests leave nothing behind)")
     p.set_defaults(func=cmd_deploy, no_execute=True, yes=False, replace_failed=False)
 
     k = subparsers.add_parser("package", help="upload the templates and print the packaged root's URL")
@@ -196,6 +198,11 @@ def _deploy(args, dep: flow.Deployment) -> int:
               f"{delete_hint}", file=sys.stderr)
         doc["result"] = {"status": "REFUSED"}
         return finish(EXIT_REFUSED)
+    if args.no_execute and getattr(args, "discard", False):
+        dep.discard()
+        print(f"change set {cs.name} reviewed and deleted (--discard)", file=out)
+        doc["result"] = {"status": "PLANNED", "changeSetId": cs.id, "deleted": True}
+        return finish(EXIT_OK)
     if args.no_execute:
         print(f"change set {cs.name} left for review (not executed)", file=out)
         print(f"  execute: python build.py deploy ... or {execute_hint}", file=out)

@@ -188,6 +188,10 @@ class Deployment:
 
     # -- phase 2 -----------------------------------------------------------------------------
 
+    def discard(self) -> None:
+        """Delete the planned change set (a review that is not meant to run)."""
+        changeset.delete(self.aws, self.plan.change_set, self.opts.stack_name)
+
     def execute(self) -> Iterator[Info | events.StackEvent | events.Progress | events.Final | Result]:
         plan, o, aws = self.plan, self.opts, self.aws
         assert plan and not plan.no_changes
