@@ -37,6 +37,28 @@ def _refresh(status, pct, to_update=None, reason=None, refresh_id=REFRESH_ID):
     return r
 
 
+def _sts(answer=None):
+    """An STS client stubbed to answer GetCallerIdentity (or fail with ``answer``)."""
+    sts = boto3.client("sts", region_name="ap-northeast-2")
+    stub = Stubber(sts)
+    if answer:
+        stub.add_client_error("get_caller_identity", service_error_code=answer[0], service_message=answer[1],
+                              http_status_code=403)
+    else:
+        stub.add_response("get_caller_identity", {"UserId": "AIDAEXAMPLE", "Account": "123456789012",
+                                                  "Arn": "arn:aws:iam::123456789012:user/ops"})
+    stub.activate()
+    return sts, stub
+
+
+def _route(monkeypatch, autoscaling, sts_answer=None):
+    """Target's clients: the stubbed Auto Scaling client, and STS for the credentials check."""
+    sts, sts_stub = _sts(sts_answer)
+    monkeypatch.setattr(Target, "client", lambda self, service, session=None:
+                        sts if service == "sts" else autoscaling)
+    return sts_stub
+
+
 @pytest.fixture
 def asg():
     client = boto3.client("autoscaling", region_name="ap-northeast-2")
@@ -81,7 +103,7 @@ def test_cli_exits_non_zero_when_the_refresh_fails_or_is_cancelled(asg, monkeypa
     client, stub = asg
     _expect_start(stub)
     _expect_describe(stub, _refresh("InProgress", 10, 2), _refresh(status, 50, 1, reason="health checks failed"))
-    monkeypatch.setattr(Target, "client", lambda self, service, session=None: client)
+    _route(monkeypatch, client)
 
     code = cli.main(["rollout", "--params", PARAMS, "--poll", "0"])
 
@@ -100,7 +122,7 @@ def test_cli_refuses_cleanly_when_a_refresh_is_already_running(asg, monkeypatch,
                       {"InstanceRefreshes": [_refresh("InProgress", 30, 2, refresh_id="running-1"),
                                              _refresh("Successful", 100, 0, refresh_id="old-1")]},
                       {"AutoScalingGroupName": GROUP, "MaxRecords": 5})
-    monkeypatch.setattr(Target, "client", lambda self, service, session=None: client)
+    _route(monkeypatch, client)
 
     code = cli.main(["rollout", "--params", PARAMS])
 
@@ -114,7 +136,7 @@ def test_cli_passes_the_chosen_preferences_and_can_return_at_once(asg, monkeypat
     client, stub = asg
     _expect_start(stub, {"MinHealthyPercentage": 90, "MaxHealthyPercentage": 150, "SkipMatching": False,
                          "InstanceWarmup": 120})
-    monkeypatch.setattr(Target, "client", lambda self, service, session=None: client)
+    _route(monkeypatch, client)
 
     code = cli.main(["rollout", "--params", PARAMS, "--min-healthy", "90", "--max-healthy", "150",
                      "--warmup", "120", "--no-wait"])
@@ -154,3 +176,52 @@ def test_a_region_other_than_the_params_files_is_a_usage_error(capsys):
     code = cli.main(["rollout", "--params", PARAMS, "--region", "us-east-1"])
     assert code == cli.EXIT_USAGE
     assert "must agree" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("code_, message", [
+    ("ExpiredToken", "The security token included in the request is expired"),
+    ("InvalidClientTokenId", "The security token included in the request is invalid."),
+])
+@pytest.mark.parametrize("command", ["rollout", "bootstrap"])
+def test_rejected_credentials_are_one_line_and_exit_2_before_any_other_call(command, code_, message, asg,
+                                                                            monkeypatch, capsys):
+    """Stubber: STS GetCallerIdentity answering ExpiredToken / InvalidClientTokenId
+    ends the command with exit 2 and one line, before any other AWS call
+    (the Auto Scaling stub has no response queued: a call would fail the test)."""
+    client, stub = asg
+    sts_stub = _route(monkeypatch, client, (code_, message))
+
+    code = cli.main([command, "--params", PARAMS])
+
+    assert code == cli.EXIT_USAGE
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: AWS credentials rejected ({code_}): {message}"]
+    sts_stub.assert_no_pending_responses()
+
+
+@pytest.mark.moto
+@pytest.mark.parametrize("extra, expected", [
+    ((), "error: AWS credentials: Unable to locate credentials"),
+    (("--profile", "wealist-nope"), "error: AWS profile not found: wealist-nope"),
+])
+@pytest.mark.parametrize("command", ["rollout", "bootstrap"])
+def test_missing_credentials_or_profile_are_one_line_without_traceback(command, extra, expected, moto_endpoint,
+                                                                       tmp_path):
+    """moto's server as the endpoint (so nothing could reach AWS): with no
+    credentials anywhere, or a profile no config file has, `python build.py
+    COMMAND` ends with exit 2 and one line, and the server holds nothing."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true",
+               HOME=str(tmp_path))
+    r = subprocess.run([sys.executable, str(ROOT / "build.py"), command, "--params", PARAMS,
+                        "--endpoint-url", moto_endpoint, *extra],
+                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines() == [expected]
+    ssm = boto3.client("ssm", region_name="ap-northeast-2", endpoint_url=moto_endpoint)
+    s3 = boto3.client("s3", region_name="ap-northeast-2", endpoint_url=moto_endpoint)
+    assert ssm.describe_parameters()["Parameters"] == [] and s3.list_buckets()["Buckets"] == []

@@ -2,9 +2,7 @@
 caller's account, and a count of every API call made (for honest summaries
 and the benchmark).
 
-Credentials are checked once, up front, with STS GetCallerIdentity, so that a
-missing profile or an expired token is one line and exit 2, not a traceback
-in the middle of a deploy.
+Credentials are checked once, up front (:mod:`wealist_cfn.credentials`).
 """
 
 from __future__ import annotations
@@ -17,19 +15,8 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config as BotoConfig
 
-from .errors import EXIT_FAILED, EXIT_USAGE, DeployError
-
-# Errors that mean "your credentials are missing, expired or wrong".
-_CREDENTIAL_EXCEPTIONS = tuple(
-    getattr(botocore.exceptions, name)
-    for name in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError",
-                 "TokenRetrievalError", "SSOTokenLoadError", "UnauthorizedSSOTokenError", "SSOError",
-                 "NoAuthTokenError")
-    if hasattr(botocore.exceptions, name)
-)
-_CREDENTIAL_CODES = {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "SignatureDoesNotMatch",
-                     "UnrecognizedClientException", "InvalidAccessKeyId", "AccessDenied", "RequestExpired"}
-
+from .. import credentials
+from .errors import DeployError
 
 @dataclass
 class Aws:
@@ -44,14 +31,14 @@ class Aws:
     calls: collections.Counter = field(default_factory=collections.Counter)
 
     def __post_init__(self):
-        try:
-            if self.local_credentials:
-                self.session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local",
-                                             region_name=self.region)
-            else:
-                self.session = boto3.Session(profile_name=self.profile, region_name=self.region)
-        except botocore.exceptions.ProfileNotFound as exc:
-            raise DeployError(f"AWS profile not found: {exc.kwargs.get('profile', self.profile)}", EXIT_USAGE) from None
+        if self.local_credentials:
+            self.session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local",
+                                         region_name=self.region)
+        else:
+            try:
+                self.session = credentials.session(self.profile, self.region)
+            except credentials.CredentialsError as exc:
+                raise DeployError(str(exc), exc.exit_code) from None
         self.session.events.register("before-call", self._count)
         # Adaptive retries ride out CloudFormation's throttling while events are polled.
         self._config = BotoConfig(retries={"mode": "standard", "max_attempts": 8})
@@ -81,18 +68,9 @@ class Aws:
         """Return the account ID; raise a one-line DeployError (exit 2) when
         the credentials are missing, expired or rejected."""
         try:
-            ident = self.client("sts").get_caller_identity()
-        except _CREDENTIAL_EXCEPTIONS as exc:
-            raise DeployError(f"AWS credentials: {exc}", EXIT_USAGE) from None
-        except botocore.exceptions.ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in _CREDENTIAL_CODES:
-                raise DeployError(f"AWS credentials rejected ({code}): {exc.response['Error'].get('Message', '')}",
-                                  EXIT_USAGE) from None
-            raise
-        except botocore.exceptions.EndpointConnectionError as exc:
-            raise DeployError(f"cannot reach AWS: {exc}", EXIT_FAILED) from None
-        self.account = ident["Account"]
+            self.account = credentials.check(self.client("sts"))
+        except credentials.CredentialsError as exc:
+            raise DeployError(str(exc), exc.exit_code) from None
         return self.account
 
     def total_calls(self) -> int:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import boto3
 from botocore.config import Config as BotoConfig
 
+from .. import credentials
+
 # Standard retry mode: throttling and transient errors are retried with
 # backoff, so a bootstrap run against a busy account does not fail half way.
 _BOTO_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 8})
@@ -24,7 +26,13 @@ class Target:
     endpoint_url: str | None = None
 
     def session(self) -> boto3.session.Session:
-        return boto3.session.Session(profile_name=self.profile, region_name=self.region)
+        """Raises :class:`~wealist_cfn.credentials.CredentialsError` for an unknown profile."""
+        return credentials.session(self.profile, self.region)
+
+    def check_credentials(self, session: boto3.session.Session | None = None) -> str:
+        """The caller's account ID; :class:`~wealist_cfn.credentials.CredentialsError`
+        when the credentials are missing, expired or rejected."""
+        return credentials.check(self.client("sts", session))
 
     def client(self, service: str, session: boto3.session.Session | None = None):
         session = session or self.session()

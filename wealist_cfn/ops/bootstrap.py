@@ -181,9 +181,9 @@ def run(cfg: Config, target: Target, *, rotate: list[str] = (), dry_run: bool = 
     rotate = resolve_rotate(cfg, list(rotate))
     report = Report(dry_run=dry_run)
     session = target.session()
-    ssm, s3, sts = (target.client(n, session) for n in ("ssm", "s3", "sts"))
+    account = target.check_credentials(session)
+    ssm, s3 = (target.client(n, session) for n in ("ssm", "s3"))
     try:
-        account = sts.get_caller_identity()["Account"]
         _parameters(cfg, ssm, report, rotate, target)
         _bucket(cfg, s3, account, target.region, report)
         _files(cfg, s3, account, report, files_dir)

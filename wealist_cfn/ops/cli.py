@@ -10,6 +10,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError
 
 from .. import config
+from ..credentials import CredentialsError
 from ..cli import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from . import bootstrap, rollout
 from .aws import Target
@@ -78,6 +79,9 @@ def _cmd_bootstrap(args) -> int:
         return EXIT_USAGE
     try:
         report = bootstrap.run(cfg, target, rotate=args.rotate, dry_run=args.dry_run)
+    except CredentialsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     except (bootstrap.BootstrapError, BotoCoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -106,7 +110,13 @@ def _cmd_rollout(args) -> int:
     except rollout.RolloutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    client = target.client("autoscaling")
+    try:
+        session = target.session()
+        target.check_credentials(session)
+    except CredentialsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    client = target.client("autoscaling", session)
     try:
         refresh_id = rollout.start(client, group, prefs)
     except rollout.RefreshInProgress as exc:
