@@ -139,6 +139,7 @@ class _FakeDeployment:
 
     def execute(self):
         self.executed = True
+        self.result = flow.Result(events.Final("UPDATE_COMPLETE", ""), stack_id=ROOT)
         return iter(())
 
 
@@ -156,6 +157,49 @@ def test_guarded_replacement_is_refused_even_with_yes():
         code = cli._deploy(_args(), dep)
     assert code == 3 and not dep.executed
     assert "--allow-replace" in err.getvalue() and "delete-change-set" in err.getvalue()
+
+
+def _conditional_only(rev):
+    """The review above, with the database only possibly replaced: a subnet
+    list that another nested stack's update will tell (Evaluation: Dynamic)."""
+    db = next(r for r in rev.rows if r.logical_id == "Database")
+    db.replacement, db.policy_action, db.properties = "Conditional", "", ["DBSubnetGroupName (may replace)"]
+    review.analyse(rev)
+    return rev
+
+
+def test_conditional_replacement_is_refused_with_a_way_that_keeps_the_policies():
+    """Stubbed review: a Conditional-only guarded change is still refused by
+    default, and the refusal names --accept-conditional."""
+    rev = _conditional_only(_nested_review())
+    assert [c.conditional for c in rev.guarded] == [True]
+    dep = _FakeDeployment(rev)
+    err = io.StringIO()
+    with redirect_stdout(io.StringIO()), redirect_stderr(err):
+        code = cli._deploy(_args(accept_conditional=False), dep)
+    assert code == 3 and not dep.executed
+    assert "--accept-conditional" in err.getvalue()
+
+
+def test_accept_conditional_executes_without_relaxing_any_policy():
+    """Stubbed review: with --accept-conditional the deploy goes ahead, and
+    the flow is not told to relax the stack policies (allow_replace stays off)."""
+    rev = _conditional_only(_nested_review())
+    dep = _FakeDeployment(rev)
+    out = io.StringIO()
+    with redirect_stdout(out), redirect_stderr(io.StringIO()):
+        code = cli._deploy(_args(accept_conditional=True), dep)
+    assert dep.executed and dep.opts.allow_replace is False
+    assert "stack policies stay in place" in out.getvalue()
+    assert code == 0
+
+
+def test_accept_conditional_does_not_cover_a_certain_replacement():
+    """Stubbed review: Replacement True (DBName changes) is refused even with --accept-conditional."""
+    dep = _FakeDeployment(_nested_review())
+    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+        code = cli._deploy(_args(accept_conditional=True), dep)
+    assert code == 3 and not dep.executed
 
 
 def test_without_terminal_or_yes_the_change_set_is_left_for_review():

@@ -46,6 +46,9 @@ def register(subparsers) -> None:
     g.add_argument("--no-execute", action="store_true", help="stop after the review; leave the change set")
     d.add_argument("--allow-replace", action="store_true",
                    help="allow removing or replacing stateful resources (RDS, ElastiCache, ECR, VPC, subnets)")
+    d.add_argument("--accept-conditional", action="store_true",
+                   help="go ahead when every guarded change is only 'Replacement: Conditional'; the stack "
+                        "policies stay and deny an actual replacement (the update then fails and rolls back)")
     d.add_argument("--replace-failed", action="store_true",
                    help="delete a ROLLBACK_COMPLETE stack (a failed first create) and create it again")
     d.set_defaults(func=cmd_deploy)
@@ -191,9 +194,19 @@ def _deploy(args, dep: flow.Deployment) -> int:
     cs = plan.change_set
     execute_hint = f"aws cloudformation execute-change-set --change-set-name {cs.id}"
     delete_hint = f"aws cloudformation delete-change-set --change-set-name {cs.id}"
-    if review.guarded and not dep.opts.allow_replace and not args.no_execute:
+    only_conditional = bool(review.guarded) and all(c.conditional for c in review.guarded)
+    if review.guarded and not dep.opts.allow_replace and not args.no_execute and only_conditional \
+            and getattr(args, "accept_conditional", False):
+        print(f"--accept-conditional: {len(review.guarded)} change(s) may replace a stateful resource "
+              f"(Replacement: Conditional); the stack policies stay in place and deny an actual replacement, "
+              f"which would fail the update and roll it back", file=out)
+    elif review.guarded and not dep.opts.allow_replace and not args.no_execute:
         print(f"refused: {len(review.guarded)} guarded change(s) (removal or replacement of stateful resources); "
               f"deploy again with --allow-replace if that is intended", file=sys.stderr)
+        if only_conditional:
+            print("  every one is 'Replacement: Conditional' (CloudFormation will only know while it runs, e.g. "
+                  "from another nested stack's outputs): --accept-conditional goes ahead with the stack "
+                  "policies kept, so an actual replacement is still denied", file=sys.stderr)
         print(f"  the change set is left for review; the stack policy denies it in AWS too. Delete it: "
               f"{delete_hint}", file=sys.stderr)
         doc["result"] = {"status": "REFUSED"}

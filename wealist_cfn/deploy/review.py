@@ -6,7 +6,11 @@ Call-outs:
 * **guarded** (refused without ``--allow-replace``): removal or replacement
   (``Replacement`` True *or* Conditional: CloudFormation cannot promise it
   will not replace) of a stateful resource, and removal or replacement of a
-  nested stack (which would delete whatever it holds).
+  nested stack (which would delete whatever it holds). A *conditional* one
+  (Replacement: Conditional, typically a value that only another nested
+  stack's update will tell) may instead go ahead with
+  ``--accept-conditional``, which keeps the stack policies that deny an
+  actual replacement in place.
 * **warning**: replacement of a DB/cache subnet group (the database or
   cache moves with it).
 * **security**: any IAM or security-group change. When the endpoint reports
@@ -68,6 +72,7 @@ class Callout:
     where: str
     resource_type: str
     message: str
+    conditional: bool = False  # guarded only as "possibly replaced" (Replacement: Conditional)
 
 
 @dataclass
@@ -179,7 +184,9 @@ def analyse(review: Review) -> None:
             trigger = [p for p in r.properties if "replace" in p]
             if trigger:
                 msg += f" (because of {', '.join(p.split(' (')[0] for p in trigger)})"
-            out.append(Callout("guarded", r.where, r.resource_type, msg))
+            conditional = r.action != "Remove" and r.replacement == "Conditional" and \
+                not r.policy_action.startswith("Replace")
+            out.append(Callout("guarded", r.where, r.resource_type, msg, conditional=conditional))
         elif r.resource_type in WARN_TYPES and r.replaces and review.change_set_type == "UPDATE":
             out.append(Callout("warning", r.where, r.resource_type,
                                f"{'removed' if r.action == 'Remove' else 'replaced'}: the database or cache "
