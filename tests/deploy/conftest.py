@@ -22,8 +22,7 @@ def compat_endpoint(moto_endpoint):
 @pytest.fixture
 def real_templates(tmp_path) -> Path:
     """A copy of the committed templates (tests may edit the copy)."""
-    if not (TEMPLATES_DIR / "root.yaml").exists():
-        pytest.skip("templates/ not generated yet")
+    assert (TEMPLATES_DIR / "root.yaml").exists(), "templates/ is committed; run `python build.py`"
     dest = tmp_path / "templates"
     shutil.copytree(TEMPLATES_DIR, dest)
     return dest
