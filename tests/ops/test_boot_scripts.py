@@ -5,7 +5,6 @@ script's behaviour with fake `aws` and `docker` commands (no AWS, no Docker)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import stat
 import subprocess

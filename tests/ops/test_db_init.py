@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .tools import ROOT, require
+from .tools import ROOT, missing, require
 
 sys.path.insert(0, str(ROOT / "instance-files" / "config"))
 import render  # noqa: E402
@@ -41,7 +41,7 @@ def postgres():
     as_user = []
     if os.geteuid() == 0:
         if not shutil.which("runuser"):
-            pytest.skip("running as root without runuser")
+            missing("runuser (util-linux), to run PostgreSQL as its own user when tests run as root,")
         as_user = ["runuser", "-u", "postgres", "--"]
         os.chmod(base, 0o755)
         shutil.chown(base, "postgres")
