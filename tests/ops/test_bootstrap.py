@@ -146,6 +146,21 @@ def test_only_a_changed_file_is_uploaded_and_stray_objects_are_left_alone(prod_c
     assert [c.name for c in report.changes if c.action == "extra"] == ["s3://wealist-deploy-scripts/config/old.yml"]
 
 
+def test_an_object_changed_behind_bootstraps_back_is_put_right(prod_cfg, target):
+    """moto: a file replaced in the bucket by other means, even one that
+    copies the sha256 metadata bootstrap records, is uploaded again."""
+    bootstrap.run(prod_cfg, target)
+    s3, bucket, key = _s3(target), "wealist-deploy-scripts", "monitoring/prometheus.yml"
+    meta = s3.head_object(Bucket=bucket, Key=key)["Metadata"]
+    s3.put_object(Bucket=bucket, Key=key, Body=b"scrape_configs: []\n", Metadata=meta)
+
+    report = bootstrap.run(prod_cfg, target)
+
+    assert [c.name for c in report.changes if c.action == "updated"] == [f"s3://{bucket}/{key}"]
+    stored = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert stored == (ROOT / "instance-files" / key).read_bytes()
+
+
 def test_existing_values_are_kept_and_a_plain_string_secret_is_flagged(prod_cfg, target):
     """moto: values an operator set first are never overwritten; a secret
     stored as a plain String is reported, not silently replaced."""

@@ -403,6 +403,18 @@ def _content_type(key: str) -> str:
     return mimetypes.guess_type(key)[0] or "text/plain"
 
 
+def _holds(s3, bucket: str, key: str, head: dict, body: bytes, owner: dict) -> bool:
+    """Whether the stored object has exactly these bytes. Its ETag is the MD5
+    of a single-part upload under SSE-S3, which settles it without a
+    download; otherwise (KMS, multipart) the object is read and hashed. The
+    sha256 metadata recorded at upload is not trusted: anyone who can write
+    the object can write that too."""
+    if head.get("ETag", "").strip('"') == hashlib.md5(body, usedforsecurity=False).hexdigest():
+        return True
+    stored = s3.get_object(Bucket=bucket, Key=key, **owner)["Body"].read()
+    return hashlib.sha256(stored).digest() == hashlib.sha256(body).digest()
+
+
 def _files(cfg: Config, s3, account: str, report: Report, files_dir: Path) -> None:
     bucket = cfg.deploy_bucket
     owner = {"ExpectedBucketOwner": account}
@@ -419,10 +431,7 @@ def _files(cfg: Config, s3, account: str, report: Report, files_dir: Path) -> No
             except ClientError as exc:
                 if _code(exc) not in ("404", "NoSuchKey", "NotFound"):
                     raise
-        # Same content: the SHA-256 recorded at upload, or for an object put
-        # there by other means, its ETag (the MD5 of a single-part upload).
-        if head is not None and (head.get("Metadata", {}).get("sha256") == sha
-                                 or head.get("ETag", "").strip('"') == hashlib.md5(body, usedforsecurity=False).hexdigest()):
+        if head is not None and _holds(s3, bucket, key, head, body, owner):
             report.add("unchanged", "object", f"s3://{bucket}/{key}")
             continue
         if not report.dry_run:
