@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: setup build check test tools bench constraints clean
+.PHONY: setup build check lint test tools bench constraints clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
@@ -32,7 +32,10 @@ check: setup
 tools: setup $(CHECKOV_VENV)/.installed
 	scripts/install-test-tools.sh $(PY)
 
-test: tools
+lint: setup
+	$(VENV)/bin/ruff check wealist_cfn tests benchmarks build.py
+
+test: tools lint
 	$(PY) build.py --check
 	$(PY) -m pytest
 

@@ -46,7 +46,8 @@ def test_check_fails_on_a_stale_template(tmp_path, capsys):
     rendered = synth.synthesize()
     synth.write(rendered, tmp_path)
     assert synth.stale(rendered, tmp_path) == []
-    (tmp_path / "cache.yaml").write_text((tmp_path / "cache.yaml").read_text().replace("AtRestEncryptionEnabled: true", "AtRestEncryptionEnabled: false"))
+    cache = tmp_path / "cache.yaml"
+    cache.write_text(cache.read_text().replace("AtRestEncryptionEnabled: true", "AtRestEncryptionEnabled: false"))
     (tmp_path / "network.yaml").unlink()
     (tmp_path / "old.yaml").write_text("{}")
     assert sorted(synth.stale(rendered, tmp_path)) == ["cache.yaml (differs)", "network.yaml (missing)",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from troposphere import Export, GetAtt, Join, Output, Ref, Sub, Template, cloudformation
 
-from .parameters import ROOT_PARAMETERS, PARAMS_BY_NAME, to_parameter
+from .parameters import PARAMS_BY_NAME, ROOT_PARAMETERS, to_parameter
 from .settings import BuildSettings
 from .stacks import cache, compute, database, iam, loadbalancer, network, registry, security
 from .stacks.common import new_template, tags

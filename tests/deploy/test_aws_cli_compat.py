@@ -22,10 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from deploy_helpers import REGION, client
 from wealist_cfn.deploy import templates as tpl
 from wealist_cfn.settings import TEMPLATES_DIR
-
-from deploy_helpers import REGION, client
 
 pytestmark = pytest.mark.moto
 

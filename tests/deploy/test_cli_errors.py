@@ -21,10 +21,9 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
+from deploy_helpers import run_cli
 from wealist_cfn.deploy import local
 from wealist_cfn.deploy.aws import Aws
-
-from deploy_helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 COMMANDS = ["deploy", "plan", "package", "status"]

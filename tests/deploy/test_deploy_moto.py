@@ -12,10 +12,9 @@ import json
 
 import pytest
 
+from deploy_helpers import client, run_cli, seed_ssm
 from wealist_cfn import config
 from wealist_cfn.deploy import flow
-
-from deploy_helpers import client, run_cli, seed_ssm
 
 pytestmark = pytest.mark.moto
 

@@ -13,12 +13,11 @@ import json
 
 import pytest
 
+from deploy_helpers import client, run_cli, seed_ssm
 from wealist_cfn import config
 from wealist_cfn.deploy import local
 from wealist_cfn.deploy import templates as tpl
 from wealist_cfn.settings import TEMPLATES_DIR
-
-from deploy_helpers import client, run_cli, seed_ssm
 
 pytestmark = pytest.mark.moto
 

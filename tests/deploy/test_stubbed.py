@@ -17,10 +17,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from botocore.stub import ANY
 
+from deploy_helpers import stubbed_aws
 from wealist_cfn.deploy import changeset, cli, events, flow, review, stackstate
 from wealist_cfn.deploy.errors import DeployError
-
-from deploy_helpers import stubbed_aws
 
 pytestmark = pytest.mark.stubbed
 

@@ -18,6 +18,7 @@ from botocore.config import Config as BotoConfig
 from .. import credentials
 from .errors import DeployError
 
+
 @dataclass
 class Aws:
     """Clients for one region (and optionally one custom endpoint)."""

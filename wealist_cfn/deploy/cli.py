@@ -27,13 +27,15 @@ def register(subparsers) -> None:
     def common(p: argparse.ArgumentParser, *, stack: bool = True) -> None:
         if stack:
             p.add_argument("--stack-name", required=True, help="root stack name, e.g. wealist-prod")
-        p.add_argument("--params", type=Path, required=True, metavar="FILE", help="parameter file, e.g. params/prod.json")
+        p.add_argument("--params", type=Path, required=True, metavar="FILE",
+                       help="parameter file, e.g. params/prod.json")
         p.add_argument("--bucket", help="S3 bucket for packaged templates (default: "
                                         "<project>-cfn-artifacts-<account>-<region>, created on first use)")
         p.add_argument("--region", help="must match the params file's availability zones (default: theirs)")
         p.add_argument("--profile", help="AWS profile")
         p.add_argument("--endpoint-url", metavar="URL", help="a local AWS endpoint instead of AWS")
-        p.add_argument("--templates", type=Path, default=None, metavar="DIR", help="templates directory (default: templates/)")
+        p.add_argument("--templates", type=Path, default=None, metavar="DIR",
+                       help="templates directory (default: templates/)")
         p.add_argument("--output", choices=("text", "json", "markdown"), default="text",
                        help="review format (json/markdown: the document on stdout, progress on stderr)")
         p.add_argument("--local", action="store_true",
@@ -103,7 +105,8 @@ def _outcome(result: flow.Result) -> dict:
 def _options(args) -> flow.Options:
     kw = dict(stack_name=getattr(args, "stack_name", "") or "", params=args.params, bucket=args.bucket,
               region=args.region, profile=args.profile, endpoint_url=args.endpoint_url,
-              allow_replace=getattr(args, "allow_replace", False), replace_failed=getattr(args, "replace_failed", False))
+              allow_replace=getattr(args, "allow_replace", False),
+              replace_failed=getattr(args, "replace_failed", False))
     if args.templates:
         kw["templates_dir"] = args.templates
     return flow.Options(**kw)
@@ -247,8 +250,8 @@ def _deploy(args, dep: flow.Deployment) -> int:
     result = dep.result
     doc["result"] = _outcome(result)
     if fmt == "markdown":
-        print(f"\n**{result.final.status}**" + (f": first cause `{result.final.first_cause.where}`: "
-                                                 f"{result.final.first_cause.reason}" if result.final.first_cause else ""))
+        cause = result.final.first_cause
+        print(f"\n**{result.final.status}**" + (f": first cause `{cause.where}`: {cause.reason}" if cause else ""))
     return finish(EXIT_OK if result.final.ok else EXIT_FAILED)
 
 

@@ -133,7 +133,8 @@ class Watcher:
                     break
                 new.append(StackEvent(path=path, logical_id=e.get("LogicalResourceId", ""),
                                       resource_type=e.get("ResourceType", ""),
-                                      status=e.get("ResourceStatus", ""), reason=e.get("ResourceStatusReason", "") or "",
+                                      status=e.get("ResourceStatus", ""),
+                                      reason=e.get("ResourceStatusReason", "") or "",
                                       timestamp=e["Timestamp"], event_id=e["EventId"],
                                       physical_id=e.get("PhysicalResourceId", "") or ""))
             token = page.get("NextToken")

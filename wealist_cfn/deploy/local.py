@@ -123,10 +123,9 @@ def _conditions_used(node) -> set[str]:
 def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
     """Install the patches described in the module docstring (all but
     those named in ``skip``, which the tests use to show each is needed)."""
-    from moto.cloudformation import models, parsing
+    from moto.cloudformation import models, parsing, responses
     from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
     from moto.cloudformation.utils import get_stack_from_s3_url
-    from moto.cloudformation import responses
     from moto.rds import models as rds_models
     from moto.ssm import models as ssm_models
     from moto.utilities.utils import get_partition

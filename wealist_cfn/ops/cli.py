@@ -10,8 +10,8 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError
 
 from .. import config
-from ..credentials import CredentialsError
 from ..cli import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
+from ..credentials import CredentialsError
 from . import bootstrap, rollout
 from .aws import Target
 

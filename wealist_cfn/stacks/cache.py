@@ -9,7 +9,7 @@ from troposphere import If, Sub, Template, elasticache
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
-from .common import add_multi_az_condition, add_inputs, name, new_template, publish_endpoint, ssm_path, tags
+from .common import add_inputs, add_multi_az_condition, name, new_template, publish_endpoint, ssm_path, tags
 
 
 def build(settings: BuildSettings) -> Template:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from troposphere import Equals, Output, Parameter, Ref, Sub, Tags, Template, ssm
-from troposphere import autoscaling
+from troposphere import Equals, Output, Parameter, Ref, Sub, Tags, Template, autoscaling, ssm
 
 IS_MULTI_AZ = "IsMultiAZ"
 

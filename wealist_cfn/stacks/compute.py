@@ -10,7 +10,7 @@ from troposphere import Base64, Output, Parameter, Sub, Template, autoscaling, e
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
-from .common import asg_tags, add_inputs, name, new_template, tags
+from .common import add_inputs, asg_tags, name, new_template, tags
 
 USERDATA_FILE = Path(__file__).resolve().parent.parent / "boot" / "userdata.sh"
 

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 from awacs import autoscaling as asg_actions
 from awacs import cloudformation as cfn_actions
-from awacs import ecr, iam as iam_actions, kms, s3, ssm, sts
+from awacs import ecr, kms, s3, ssm, sts
+from awacs import iam as iam_actions
 from awacs.aws import Action, Allow, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals, StringLike
 from troposphere import AWSHelperFn, Equals, GetAtt, If, Not, Output, Parameter, Ref, Sub, Template, iam
 
@@ -269,7 +270,8 @@ def _release() -> PolicyDocument:
         # environment's groups; describe calls have no resource-level scope.
         Statement(Sid="InstanceRefresh", Effect=Allow,
                   Action=[asg_actions.StartInstanceRefresh, asg_actions.CancelInstanceRefresh],
-                  Resource=[_arn("autoscaling", "autoScalingGroup:*:autoScalingGroupName/${Project}-${Environment}-*")]),
+                  Resource=[_arn("autoscaling",
+                                 "autoScalingGroup:*:autoScalingGroupName/${Project}-${Environment}-*")]),
         Statement(Sid="FollowInstanceRefresh", Effect=Allow, Resource=["*"],
                   Action=[asg_actions.DescribeInstanceRefreshes, asg_actions.DescribeAutoScalingGroups]),
     )

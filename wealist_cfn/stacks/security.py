@@ -38,13 +38,16 @@ def build(settings: BuildSettings) -> Template:
                   "Port 80 must be reachable from the internet: it serves or redirects the public site."}]}},
     ))
     ec2_sg = t.add_resource(ec2.SecurityGroup(
-        "Ec2SecurityGroup", GroupDescription="Wealist instances: service ports from the ALB, scrapes from monitoring", VpcId=vpc_id.ref(), Tags=tags("ec2-sg"),
+        "Ec2SecurityGroup", GroupDescription="Wealist instances: service ports from the ALB, scrapes from monitoring",
+        VpcId=vpc_id.ref(), Tags=tags("ec2-sg"),
     ))
     rds = t.add_resource(ec2.SecurityGroup(
-        "RdsSecurityGroup", GroupDescription="Wealist PostgreSQL: 5432 from the instances only", VpcId=vpc_id.ref(), SecurityGroupEgress=NO_EGRESS, Tags=tags("rds-sg"),
+        "RdsSecurityGroup", GroupDescription="Wealist PostgreSQL: 5432 from the instances only", VpcId=vpc_id.ref(),
+        SecurityGroupEgress=NO_EGRESS, Tags=tags("rds-sg"),
     ))
     redis = t.add_resource(ec2.SecurityGroup(
-        "RedisSecurityGroup", GroupDescription="Wealist Redis: 6379 from the instances only", VpcId=vpc_id.ref(), SecurityGroupEgress=NO_EGRESS, Tags=tags("redis-sg"),
+        "RedisSecurityGroup", GroupDescription="Wealist Redis: 6379 from the instances only", VpcId=vpc_id.ref(),
+        SecurityGroupEgress=NO_EGRESS, Tags=tags("redis-sg"),
     ))
 
     from_alb = [
