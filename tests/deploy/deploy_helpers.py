@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -31,6 +32,17 @@ def seed_ssm(endpoint: str, templates: Path, values: dict[str, str]) -> None:
     aws = Aws(REGION, endpoint_url=endpoint)
     refs = local.dynamic_references([p.read_text() for p in templates.glob("*.yaml")], values)
     local.seed_ssm(aws, refs)
+
+
+def with_multi_az(params: Path, directory: Path) -> Path:
+    """A copy of a parameter file with EnableMultiAZ set to "true"."""
+    data = json.loads(params.read_text())
+    for entry in data:
+        if entry["ParameterKey"] == "EnableMultiAZ":
+            entry["ParameterValue"] = "true"
+    out = directory / "multi.json"
+    out.write_text(json.dumps(data))
+    return out
 
 
 def stubbed_aws(region: str = REGION):

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from deploy_helpers import client, run_cli, seed_ssm
+from deploy_helpers import client, run_cli, seed_ssm, with_multi_az
 from wealist_cfn import config
 from wealist_cfn.deploy import flow
 
@@ -90,12 +90,7 @@ def test_create_then_multi_az_update_then_nothing_to_do(compat_endpoint, real_te
         assert body == flow.policy.PROTECT
 
     # Flip the switch: a parameter-only change, nothing to upload.
-    multi = tmp_path / "multi.json"
-    data = json.loads(prod_params.read_text())
-    for entry in data:
-        if entry["ParameterKey"] == "EnableMultiAZ":
-            entry["ParameterValue"] = "true"
-    multi.write_text(json.dumps(data))
+    multi = with_multi_az(prod_params, tmp_path)
     code, out, err = _deploy(ep, multi, real_templates, "--yes")
     assert code == 0, err + out
     assert "0 uploaded, 8 already there" in out

@@ -9,11 +9,9 @@ go wrong. When a moto upgrade makes one of these fail, that piece can go.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from deploy_helpers import client, run_cli, seed_ssm
+from deploy_helpers import client, run_cli, seed_ssm, with_multi_az
 from wealist_cfn import config
 from wealist_cfn.deploy import local
 from wealist_cfn.deploy import templates as tpl
@@ -35,12 +33,7 @@ def _scenario(ep, params, templates, tmp_path) -> str:
     if "output VpcId = vpc-" not in out:
         return "no outputs after create"
     before = client("rds", ep).describe_db_instances()["DBInstances"]
-    multi = tmp_path / "multi.json"
-    data = json.loads(params.read_text())
-    for entry in data:
-        if entry["ParameterKey"] == "EnableMultiAZ":
-            entry["ParameterValue"] = "true"
-    multi.write_text(json.dumps(data))
+    multi = with_multi_az(params, tmp_path)
     code, out, err = run_cli(*base, "--params", multi)
     if code != 0:
         return f"update exit {code}"
