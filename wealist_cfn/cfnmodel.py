@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 ACCOUNT = "123456789012"
@@ -159,19 +160,34 @@ def _param_values(template: dict, given: dict) -> dict:
     return values
 
 
-def _resolve(path: str, template: dict, given: dict, region: str, children: dict[str, Stack]) -> Stack:
+def _resolve(path: str, template: dict, given: dict, region: str, children: dict[str, Stack],
+             load_child=None) -> Stack:
+    """Resolve one template. Nested stacks among its resources are resolved
+    too when ``load_child(logical_id, properties) -> template`` is given, in
+    dependency order, since one child may take another child's outputs."""
     stack = Stack(path=path, params=_param_values(template, given), template=template)
     r = Resolver(stack, region, children)
     for name, expr in template.get("Conditions", {}).items():
         stack.conditions[name] = r.condition(expr)
-    for rid, res in template.get("Resources", {}).items():
-        if "Condition" in res and not stack.conditions[res["Condition"]]:
-            continue
-        stack.resources[rid] = {**res, "Properties": r.eval(res.get("Properties", {}))}
+    pending = {rid: res for rid, res in template.get("Resources", {}).items()
+               if "Condition" not in res or stack.conditions[res["Condition"]]}
+    while pending:
+        progressed = False
+        for rid, res in list(pending.items()):
+            try:
+                props = r.eval(res.get("Properties", {}))
+            except Pending:
+                continue
+            if res["Type"] == NESTED and load_child:
+                children[rid] = _resolve(rid, load_child(rid, props), props.get("Parameters", {}), region, children)
+            stack.resources[rid] = {**res, "Properties": props}
+            del pending[rid]
+            progressed = True
+        if not progressed:
+            raise ValueError(f"circular or unresolvable nested stack outputs: {', '.join(sorted(pending))}")
     for oname, out in template.get("Outputs", {}).items():
-        if "Condition" in out and not stack.conditions[out["Condition"]]:
-            continue
-        stack.outputs[oname] = r.eval(out["Value"])
+        if "Condition" not in out or stack.conditions[out["Condition"]]:
+            stack.outputs[oname] = r.eval(out["Value"])
     return stack
 
 
@@ -182,35 +198,13 @@ def resolve_set(templates: dict[str, dict], values: dict[str, str], *, root_name
     ``templates`` maps file names to parsed templates; a child is found by
     its logical ID in ``child_files`` when given (packaged templates point at
     S3), else by its relative TemplateURL."""
-    root_t = templates[root_name]
-    stacks: dict[str, Stack] = {}
-    root_stack = Stack(path="Root", params=_param_values(root_t, values), template=root_t)
-    r = Resolver(root_stack, region, stacks)
-    for name, expr in root_t.get("Conditions", {}).items():
-        root_stack.conditions[name] = r.condition(expr)
-    pending = {rid: res for rid, res in root_t.get("Resources", {}).items()
-               if not ("Condition" in res and not root_stack.conditions[res["Condition"]])}
-    # A child may take another child's outputs: resolve in dependency order.
-    while pending:
-        progressed = False
-        for rid, res in list(pending.items()):
-            try:
-                props = r.eval(res.get("Properties", {}))
-            except Pending:
-                continue
-            if res["Type"] == NESTED:
-                child_t = templates[(child_files or {}).get(rid) or props["TemplateURL"]]
-                stacks[rid] = _resolve(rid, child_t, props.get("Parameters", {}), region, stacks)
-            root_stack.resources[rid] = {**res, "Properties": props}
-            del pending[rid]
-            progressed = True
-        if not progressed:
-            raise ValueError(f"circular or unresolvable nested stack outputs: {', '.join(sorted(pending))}")
-    for oname, out in root_t.get("Outputs", {}).items():
-        if "Condition" in out and not root_stack.conditions[out["Condition"]]:
-            continue
-        root_stack.outputs[oname] = r.eval(out["Value"])
-    return {"Root": root_stack, **stacks}
+    children: dict[str, Stack] = {}
+
+    def load_child(rid: str, props: dict) -> dict:
+        return templates[(child_files or {}).get(rid) or props["TemplateURL"]]
+
+    root_stack = _resolve("Root", templates[root_name], values, region, children, load_child)
+    return {"Root": root_stack, **children}
 
 
 def resolve(values: dict[str, str], region: str = "ap-northeast-2") -> dict[str, Stack]:
@@ -229,7 +223,4 @@ def all_resources(stacks: dict[str, Stack]) -> dict[str, dict]:
 
 
 def count_by_type(stacks: dict[str, Stack]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for res in all_resources(stacks).values():
-        out[res["Type"]] = out.get(res["Type"], 0) + 1
-    return out
+    return dict(Counter(res["Type"] for res in all_resources(stacks).values()))

@@ -128,7 +128,7 @@ def to_parameter(spec: ParamSpec) -> Parameter:
     return Parameter(spec.name, **kw)
 
 
-def add_parameters(template: Template, *names: str, child: bool = True) -> dict[str, Parameter]:
+def add_parameters(template: Template, *names: str) -> dict[str, Parameter]:
     """Declare the named root parameters on ``template``; return them by name.
 
     A child receives every value from the root, so its copy carries the type
@@ -137,9 +137,7 @@ def add_parameters(template: Template, *names: str, child: bool = True) -> dict[
     """
     out = {}
     for name in names:
-        spec = PARAMS_BY_NAME[name]
-        if child:
-            spec = ParamSpec(name=spec.name, description=spec.description, type=spec.type,
-                             allowed_values=spec.allowed_values)
+        root = PARAMS_BY_NAME[name]
+        spec = ParamSpec(name=name, description=root.description, type=root.type, allowed_values=root.allowed_values)
         out[name] = template.add_parameter(to_parameter(spec))
     return out

@@ -39,9 +39,12 @@ def add_multi_az_condition(template: Template) -> str:
     return template.add_condition(IS_MULTI_AZ, Equals(Ref("EnableMultiAZ"), "true"))
 
 
+SSM_PREFIX = "/${Project}/${Environment}"
+
+
 def ssm_path(suffix: str) -> str:
     """Parameter Store name under the environment's prefix, for use inside Sub."""
-    return f"/${{Project}}/${{Environment}}/{suffix}"
+    return f"{SSM_PREFIX}/{suffix}"
 
 
 # Parameters a child takes from another child's outputs, through the root:

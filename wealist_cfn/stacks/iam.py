@@ -16,7 +16,7 @@ from troposphere import Output, Sub, Template, iam
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
-from .common import add_inputs, name, new_template, ssm_path, tags
+from .common import SSM_PREFIX, add_inputs, name, new_template, tags
 
 
 def build(settings: BuildSettings) -> Template:
@@ -59,7 +59,6 @@ def _doc(*statements: Statement) -> PolicyDocument:
 
 
 def _parameters_policy() -> PolicyDocument:
-    prefix = ssm_path("")[:-1]  # "/${Project}/${Environment}"
     return _doc(
         # The startup script reads its own text and renders the service
         # environment from every parameter under the environment's path.
@@ -67,8 +66,8 @@ def _parameters_policy() -> PolicyDocument:
             Sid="ReadEnvironmentParameters", Effect=Allow,
             Action=[awacs.ssm.GetParameter, awacs.ssm.GetParameters, awacs.ssm.GetParametersByPath],
             Resource=[
-                Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{prefix}"),
-                Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{prefix}/*"),
+                Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{SSM_PREFIX}"),
+                Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{SSM_PREFIX}/*"),
             ],
         ),
         # SecureString values are encrypted with a KMS key; decrypting is

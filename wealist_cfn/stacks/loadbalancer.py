@@ -42,8 +42,7 @@ def build(settings: BuildSettings) -> Template:
                   "enable them with an S3 bucket when traffic analysis is wanted."}]}},
     ))
     groups = _add_target_groups(t, settings, p, vpc_id)
-    http, serving = _add_listeners(t, alb, p, groups, has_cert)
-    _add_rules(t, p, groups, serving)
+    _add_rules(t, p, groups, _add_listeners(t, alb, p, has_cert))
 
     t.add_output(Output("LoadBalancerArn", Description="ARN of the ALB.", Value=alb.ref()))
     t.add_output(Output("LoadBalancerDnsName", Description="DNS name of the ALB.", Value=alb.get_att("DNSName")))
@@ -96,7 +95,9 @@ def _add_target_groups(t, settings, p, vpc_id):
     }
 
 
-def _add_listeners(t, alb, p, groups, has_cert):
+def _add_listeners(t, alb, p, has_cert):
+    """HTTP always, HTTPS with a certificate; returns the listener that serves
+    the path rules."""
     not_found = elb.Action(Type="fixed-response", FixedResponseConfig=elb.FixedResponseConfig(
         StatusCode="404", ContentType="text/plain", MessageBody="Not found"))
     redirect = elb.Action(Type="redirect", RedirectConfig=elb.RedirectConfig(
@@ -116,8 +117,7 @@ def _add_listeners(t, alb, p, groups, has_cert):
         SslPolicy=TLS_POLICY, Certificates=[elb.Certificate(CertificateArn=p["CertificateArn"].ref())],
         DefaultActions=[not_found],
     ))
-    serving = If(has_cert, https.ref(), http.ref())
-    return http, serving
+    return If(has_cert, https.ref(), http.ref())
 
 
 def _add_rules(t, p, groups, listener):
