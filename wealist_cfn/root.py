@@ -31,27 +31,16 @@ CHILDREN = (
 # Child parameters made of several outputs; every other child parameter is
 # a root parameter or an earlier child's output of the same name.
 COMPOSITE_WIRES = {
-    "RepositoryArns": ("RegistryStack", ("UserServiceRepositoryArn", "BoardServiceRepositoryArn")),
-    "BackendTargetGroupArns": ("LoadBalancerStack", ("UserServiceTargetGroupArn", "BoardServiceTargetGroupArn")),
-    "MonitoringTargetGroupArns": ("LoadBalancerStack", ("GrafanaTargetGroupArn", "PrometheusTargetGroupArn")),
+    "RepositoryArns": ("UserServiceRepositoryArn", "BoardServiceRepositoryArn"),
+    "BackendTargetGroupArns": ("UserServiceTargetGroupArn", "BoardServiceTargetGroupArn"),
+    "MonitoringTargetGroupArns": ("GrafanaTargetGroupArn", "PrometheusTargetGroupArn"),
 }
 
-# Root outputs: (name, child, child output, description).
+# Child outputs the root passes on, under the same name and description.
 ROOT_OUTPUTS = (
-    ("VpcId", "NetworkStack", "VpcId", "ID of the VPC."),
-    ("PublicSubnetIds", "NetworkStack", "PublicSubnetIds", "Public subnet IDs, comma-separated."),
-    ("PrivateSubnetIds", "NetworkStack", "PrivateSubnetIds", "Private subnet IDs, comma-separated."),
-    ("LoadBalancerDnsName", "LoadBalancerStack", "LoadBalancerDnsName", "DNS name of the ALB."),
-    ("ServiceUrl", "LoadBalancerStack", "ServiceUrl", "Base URL of the site."),
-    ("UserServiceRepositoryUri", "RegistryStack", "UserServiceRepositoryUri", "ECR URI of user-service."),
-    ("BoardServiceRepositoryUri", "RegistryStack", "BoardServiceRepositoryUri", "ECR URI of board-service."),
-    ("DatabaseEndpoint", "DatabaseStack", "DatabaseEndpoint", "PostgreSQL endpoint address."),
-    ("DatabasePort", "DatabaseStack", "DatabasePort", "PostgreSQL port."),
-    ("RedisEndpoint", "CacheStack", "RedisEndpoint", "Redis primary endpoint address (TLS)."),
-    ("RedisPort", "CacheStack", "RedisPort", "Redis port."),
-    ("BackendAsgName", "ComputeStack", "BackendAsgName", "Name of the backend Auto Scaling group."),
-    ("MonitoringAsgName", "ComputeStack", "MonitoringAsgName", "Name of the monitoring Auto Scaling group."),
-    ("Ec2RoleName", "IamStack", "Ec2RoleName", "Name of the instances' IAM role."),
+    "VpcId", "PublicSubnetIds", "PrivateSubnetIds", "LoadBalancerDnsName", "ServiceUrl",
+    "UserServiceRepositoryUri", "BoardServiceRepositoryUri", "DatabaseEndpoint", "DatabasePort",
+    "RedisEndpoint", "RedisPort", "BackendAsgName", "MonitoringAsgName", "Ec2RoleName",
 )
 
 
@@ -63,16 +52,14 @@ def _child_output(child: cloudformation.Stack, output: str) -> GetAtt:
     return child.get_att(f"Outputs.{output}")
 
 
-def _wire(child_id: str, child: Template, provided: dict[str, cloudformation.Stack],
-          stacks: dict[str, cloudformation.Stack]) -> dict:
+def _wire(child_id: str, child: Template, provided: dict[str, cloudformation.Stack]) -> dict:
     values = {}
     for pname, param in child.parameters.items():
         if pname in PARAMS_BY_NAME:
             ref = Ref(pname)
             values[pname] = Join(",", ref) if PARAMS_BY_NAME[pname].type.startswith("List<") else ref
         elif pname in COMPOSITE_WIRES:
-            source, outputs = COMPOSITE_WIRES[pname]
-            values[pname] = Join(",", [_child_output(stacks[source], o) for o in outputs])
+            values[pname] = Join(",", [_child_output(provided[o], o) for o in COMPOSITE_WIRES[pname]])
         elif pname in provided:
             values[pname] = _child_output(provided[pname], pname)
         elif "Default" in param.properties:
@@ -90,22 +77,23 @@ def build_all(settings: BuildSettings) -> dict[str, Template]:
     _add_interface(root)
 
     children: dict[str, Template] = {}
-    stacks: dict[str, cloudformation.Stack] = {}
     provided: dict[str, cloudformation.Stack] = {}  # output name -> child that has it
+    descriptions: dict[str, str] = {}
     for child_id, filename, module in CHILDREN:
         child = module.build(settings)
         children[filename] = child
-        stacks[child_id] = root.add_resource(cloudformation.Stack(
+        stack = root.add_resource(cloudformation.Stack(
             child_id,
             TemplateURL=filename,
-            Parameters=_wire(child_id, child, provided, stacks),
+            Parameters=_wire(child_id, child, provided),
             Tags=tags(),
         ))
         for oname in child.outputs:
-            provided.setdefault(oname, stacks[child_id])
+            provided.setdefault(oname, stack)
+            descriptions.setdefault(oname, child.outputs[oname].Description)
 
-    for oname, child_id, child_output, description in ROOT_OUTPUTS:
-        root.add_output(Output(oname, Description=description, Value=_child_output(stacks[child_id], child_output),
+    for oname in ROOT_OUTPUTS:
+        root.add_output(Output(oname, Description=descriptions[oname], Value=_child_output(provided[oname], oname),
                                Export=Export(Sub(f"${{AWS::StackName}}-{oname}"))))
     return {"root.yaml": root, **children}
 
