@@ -37,11 +37,6 @@ def multi(prod):
     return _stacks(prod, EnableMultiAZ="true")
 
 
-def _props(stacks, path):
-    child, rid = path.split("/")
-    return stacks[child].resources[rid]["Properties"]
-
-
 def _one(stacks, type_):
     found = [(k, v["Properties"]) for k, v in all_resources(stacks).items() if v["Type"] == type_]
     assert len(found) == 1, f"expected one {type_}, found {[k for k, _ in found]}"
