@@ -148,7 +148,7 @@ class Report:
     follow_up: list[str] = field(default_factory=list)
 
     def add(self, action: str, what: str, name: str, detail: str = "") -> None:
-        if self.dry_run and action in ("created", "updated", "rotated", "uploaded"):
+        if self.dry_run and action in ("created", "updated", "rotated"):
             action = f"would be {action}"
         self.changes.append(Change(action, what, name, detail))
 
@@ -184,9 +184,9 @@ def run(cfg: Config, target: Target, *, rotate: list[str] = (), dry_run: bool = 
     account = target.check_credentials(session)
     ssm, s3 = (target.client(n, session) for n in ("ssm", "s3"))
     try:
-        _parameters(cfg, ssm, report, rotate, target)
-        _bucket(cfg, s3, account, target.region, report)
-        _files(cfg, s3, account, report, files_dir)
+        _parameters(cfg, ssm, report, rotate)
+        bucket_exists = _bucket(cfg, s3, account, target.region, report)
+        _files(cfg, s3, account, report, files_dir, bucket_exists)
     except ClientError as exc:
         err = exc.response.get("Error", {})
         hint = ""
@@ -208,7 +208,7 @@ def _existing_parameters(ssm, prefix: str) -> dict[str, dict]:
     return out
 
 
-def _parameters(cfg: Config, ssm, report: Report, rotate: list[str], target: Target) -> None:
+def _parameters(cfg: Config, ssm, report: Report, rotate: list[str]) -> None:
     prefix = parameter_prefix(cfg)
     existing = _existing_parameters(ssm, prefix)
     tags = [{"Key": "Project", "Value": cfg.project}, {"Key": "Environment", "Value": cfg.environment},
@@ -272,6 +272,16 @@ def _code(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
 
 
+def _read(call: Callable[[], dict], missing: str, default):
+    """``call()``, or ``default`` when S3 answers that the setting was never made (error code ``missing``)."""
+    try:
+        return call()
+    except ClientError as exc:
+        if _code(exc) != missing:
+            raise
+        return default
+
+
 def _bucket_policy_statement(bucket: str) -> dict:
     return {
         "Sid": TLS_SID, "Effect": "Deny", "Principal": "*", "Action": "s3:*",
@@ -280,7 +290,9 @@ def _bucket_policy_statement(bucket: str) -> dict:
     }
 
 
-def _bucket(cfg: Config, s3, account: str, region: str, report: Report) -> None:
+def _bucket(cfg: Config, s3, account: str, region: str, report: Report) -> bool:
+    """Create or repair the deploy bucket; whether it exists (``False`` only
+    in a dry run that would create it)."""
     bucket = cfg.deploy_bucket
     owner = {"ExpectedBucketOwner": account}
     try:
@@ -297,7 +309,7 @@ def _bucket(cfg: Config, s3, account: str, region: str, report: Report) -> None:
     if not exists:
         if report.dry_run:
             report.add("created", "bucket", bucket, "encrypted, versioned, public access blocked, TLS only")
-            return
+            return False
         kw = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
         try:
             s3.create_bucket(Bucket=bucket, ObjectOwnership="BucketOwnerEnforced", **kw)
@@ -318,32 +330,20 @@ def _bucket(cfg: Config, s3, account: str, region: str, report: Report) -> None:
         report.add("updated" if exists else "created", "bucket", bucket, name)
 
     # Ownership: ACLs disabled, every object belongs to the bucket owner.
-    try:
-        rules = s3.get_bucket_ownership_controls(Bucket=bucket, **owner)["OwnershipControls"]["Rules"]
-    except ClientError as exc:
-        if _code(exc) != "OwnershipControlsNotFoundError":
-            raise
-        rules = []
+    rules = _read(lambda: s3.get_bucket_ownership_controls(Bucket=bucket, **owner)["OwnershipControls"]["Rules"],
+                  "OwnershipControlsNotFoundError", [])
     setting("ownership: bucket owner enforced", rules == [{"ObjectOwnership": "BucketOwnerEnforced"}],
             lambda: s3.put_bucket_ownership_controls(
                 Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}, **owner))
 
     block = {k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")}
-    try:
-        current = s3.get_public_access_block(Bucket=bucket, **owner)["PublicAccessBlockConfiguration"]
-    except ClientError as exc:
-        if _code(exc) != "NoSuchPublicAccessBlockConfiguration":
-            raise
-        current = {}
+    current = _read(lambda: s3.get_public_access_block(Bucket=bucket, **owner)["PublicAccessBlockConfiguration"],
+                    "NoSuchPublicAccessBlockConfiguration", {})
     setting("public access blocked", all(current.get(k) for k in block),
             lambda: s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block, **owner))
 
-    try:
-        rules = s3.get_bucket_encryption(Bucket=bucket, **owner)["ServerSideEncryptionConfiguration"]["Rules"]
-    except ClientError as exc:
-        if _code(exc) != "ServerSideEncryptionConfigurationNotFoundError":
-            raise
-        rules = []
+    rules = _read(lambda: s3.get_bucket_encryption(Bucket=bucket, **owner)
+                  ["ServerSideEncryptionConfiguration"]["Rules"], "ServerSideEncryptionConfigurationNotFoundError", [])
     algorithms = {r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for r in rules}
     # SSE-S3 is what bootstrap sets; a KMS key an operator chose is kept.
     setting("default encryption", bool(algorithms & {"AES256", "aws:kms", "aws:kms:dsse"}),
@@ -355,12 +355,8 @@ def _bucket(cfg: Config, s3, account: str, region: str, report: Report) -> None:
         Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}, **owner))
 
     # TLS only: added to whatever policy the bucket has, never replacing it.
-    try:
-        policy = json.loads(s3.get_bucket_policy(Bucket=bucket, **owner)["Policy"])
-    except ClientError as exc:
-        if _code(exc) != "NoSuchBucketPolicy":
-            raise
-        policy = {"Version": "2012-10-17", "Statement": []}
+    policy = _read(lambda: json.loads(s3.get_bucket_policy(Bucket=bucket, **owner)["Policy"]),
+                   "NoSuchBucketPolicy", {"Version": "2012-10-17", "Statement": []})
     statements = policy.get("Statement", [])
     statements = statements if isinstance(statements, list) else [statements]
     wanted = _bucket_policy_statement(bucket)
@@ -370,12 +366,8 @@ def _bucket(cfg: Config, s3, account: str, region: str, report: Report) -> None:
         Bucket=bucket, Policy=json.dumps(policy), **owner))
 
     # Old versions are kept for rollback for 90 days, then expire.
-    try:
-        lifecycle = s3.get_bucket_lifecycle_configuration(Bucket=bucket, **owner).get("Rules", [])
-    except ClientError as exc:
-        if _code(exc) != "NoSuchLifecycleConfiguration":
-            raise
-        lifecycle = []
+    lifecycle = _read(lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket, **owner).get("Rules", []),
+                      "NoSuchLifecycleConfiguration", [])
     rule = {"ID": LIFECYCLE_ID, "Status": "Enabled", "Filter": {"Prefix": ""},
             "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}
@@ -384,6 +376,7 @@ def _bucket(cfg: Config, s3, account: str, region: str, report: Report) -> None:
     setting("lifecycle: old versions expire after 90 days", ok, lambda: s3.put_bucket_lifecycle_configuration(
         Bucket=bucket, **owner,
         LifecycleConfiguration={"Rules": [r for r in lifecycle if r.get("ID") != LIFECYCLE_ID] + [rule]}))
+    return True
 
 
 # -- Instance files -----------------------------------------------------------
@@ -406,24 +399,20 @@ def _content_type(key: str) -> str:
 def _holds(s3, bucket: str, key: str, head: dict, body: bytes, owner: dict) -> bool:
     """Whether the stored object has exactly these bytes. Its ETag is the MD5
     of a single-part upload under SSE-S3, which settles it without a
-    download; otherwise (KMS, multipart) the object is read and hashed. The
+    download; otherwise (KMS, multipart) the object is read and compared. The
     sha256 metadata recorded at upload is not trusted: anyone who can write
     the object can write that too."""
     if head.get("ETag", "").strip('"') == hashlib.md5(body, usedforsecurity=False).hexdigest():
         return True
-    stored = s3.get_object(Bucket=bucket, Key=key, **owner)["Body"].read()
-    return hashlib.sha256(stored).digest() == hashlib.sha256(body).digest()
+    return s3.get_object(Bucket=bucket, Key=key, **owner)["Body"].read() == body
 
 
-def _files(cfg: Config, s3, account: str, report: Report, files_dir: Path) -> None:
+def _files(cfg: Config, s3, account: str, report: Report, files_dir: Path, bucket_exists: bool) -> None:
     bucket = cfg.deploy_bucket
     owner = {"ExpectedBucketOwner": account}
     files = local_files(files_dir)
-    bucket_exists = not (report.dry_run and any(c.what == "bucket" and c.action == "would be created"
-                                                for c in report.changes))
     for key, path in files.items():
         body = path.read_bytes()
-        sha = hashlib.sha256(body).hexdigest()
         head = None
         if bucket_exists:
             try:
@@ -436,7 +425,7 @@ def _files(cfg: Config, s3, account: str, report: Report, files_dir: Path) -> No
             continue
         if not report.dry_run:
             s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=_content_type(key),
-                          Metadata={"sha256": sha}, **owner)
+                          Metadata={"sha256": hashlib.sha256(body).hexdigest()}, **owner)
         report.add("updated" if head is not None else "created", "object", f"s3://{bucket}/{key}",
                    f"{len(body)} bytes")
 
