@@ -130,7 +130,7 @@ class _FakeDeployment:
     def __init__(self, rev, allow_replace=False):
         self.opts = flow.Options(stack_name="wealist-prod", params="params/prod.json", allow_replace=allow_replace)
         cs = changeset.ChangeSet("deploy-1", ROOT_CS, ROOT, "UPDATE")
-        self.plan = flow.Plan(stackstate.StackState("wealist-prod", "UPDATE_COMPLETE", ROOT), None, cs, rev)
+        self.plan = flow.Plan(stackstate.StackState("wealist-prod", "UPDATE_COMPLETE", ROOT), cs, rev)
         self.executed = False
 
     def prepare(self):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterator
 
@@ -62,7 +62,6 @@ class Final:
     status: str
     reason: str
     first_cause: StackEvent | None = None
-    failed: list[StackEvent] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -192,8 +191,6 @@ class Watcher:
                 # One more look: a final event may land after the status read.
                 for ev in self.poll():
                     yield ev
-                failed = [e for e in self.events if e.status.endswith("_FAILED")]
-                yield Final(status, reason, first_cause(self.events) if (failed or is_failure(status)) else None,
-                            failed)
+                yield Final(status, reason, first_cause(self.events))
                 return
             self.sleep(self.interval)

@@ -58,11 +58,14 @@ class Info:
 @dataclass
 class Plan:
     state: stackstate.StackState
-    packaged: package_mod.Packaged
     change_set: changeset.ChangeSet
     review: review_mod.Review
     no_changes: bool = False
-    total_resources: int = 0
+
+    @property
+    def total_resources(self) -> int:
+        """Resources the operation touches: one row each in the review."""
+        return len(self.review.rows)
 
 
 @dataclass
@@ -101,6 +104,7 @@ class Deployment:
         self.plan: Plan | None = None
         self.result: Result | None = None
         self.bucket: str | None = None
+        self.packaged: package_mod.Packaged | None = None
 
     # -- packaging ---------------------------------------------------------------------------
 
@@ -158,7 +162,7 @@ class Deployment:
                 interval=o.change_set_interval)
             if cs.no_changes:
                 changeset.delete(self.aws, cs, o.stack_name)
-                self.plan = Plan(state, packaged, cs, review_mod.Review(o.stack_name, cs_type), no_changes=True)
+                self.plan = Plan(state, cs, review_mod.Review(o.stack_name, cs_type), no_changes=True)
                 return
             review = changeset.describe(self.aws, cs, o.stack_name, sleep=o.sleep, interval=o.change_set_interval)
         except botocore.exceptions.ClientError as exc:
@@ -179,12 +183,11 @@ class Deployment:
             review.notes.append("the endpoint reported no nested change sets: changes inside nested stacks "
                                 "are not listed")
         review_mod.analyse(review)
-        total = _resource_count(packaged, self.config) if cs_type == "CREATE" else len(review.rows)
         if cs_type == "UPDATE" and changeset.is_empty(review):
             changeset.delete(self.aws, cs, o.stack_name)
-            self.plan = Plan(state, packaged, cs, review, no_changes=True)
+            self.plan = Plan(state, cs, review, no_changes=True)
             return
-        self.plan = Plan(state, packaged, cs, review, total_resources=total)
+        self.plan = Plan(state, cs, review)
 
     # -- phase 2 -----------------------------------------------------------------------------
 
@@ -254,24 +257,14 @@ def _stack_path(where: str) -> str:
     return where.rsplit("/", 1)[0] if "/" in where else ""
 
 
-def _resolved(packaged: package_mod.Packaged, config) -> dict[str, cfnmodel.Stack]:
+def _rows_from_templates(packaged: package_mod.Packaged, config) -> list[review_mod.Row]:
     """What the templates create for these parameters: Conditions evaluated,
     so a cost-mode review does not list the multi-AZ NAT gateways."""
-    return cfnmodel.resolve_set(packaged.templates, config.values, root_name=packaged.root_name,
-                                region=config.region, child_files=packaged.child_files)
-
-
-def _rows_from_templates(packaged: package_mod.Packaged, config) -> list[review_mod.Row]:
-    rows = []
-    for path, stack in _resolved(packaged, config).items():
-        for lid, res in stack.resources.items():
-            rows.append(review_mod.Row(path="" if path == "Root" else path, action="Add", logical_id=lid,
-                                       resource_type=res.get("Type", "?")))
-    return rows
-
-
-def _resource_count(packaged: package_mod.Packaged, config) -> int:
-    return sum(len(s.resources) for s in _resolved(packaged, config).values())
+    resolved = cfnmodel.resolve_set(packaged.templates, config.values, root_name=packaged.root_name,
+                                    region=config.region, child_files=packaged.child_files)
+    return [review_mod.Row(path="" if path == "Root" else path, action="Add", logical_id=lid,
+                           resource_type=res.get("Type", "?"))
+            for path, stack in resolved.items() for lid, res in stack.resources.items()]
 
 
 def watch(aws: Aws, stack_name: str, *, sleep=time.sleep, interval: float = 5.0

@@ -54,10 +54,6 @@ class Packaged:
     def uploads(self) -> int:
         return sum(1 for o in self.objects if o.uploaded)
 
-    @property
-    def root_location(self) -> str:
-        return self.root_url or "(inline template body)"
-
 
 def default_bucket(project: str, account: str, region: str) -> str:
     return f"{project}-cfn-artifacts-{account}-{region}"

@@ -104,10 +104,6 @@ class Review:
     def guarded(self) -> list[Callout]:
         return [c for c in self.callouts if c.level == "guarded"]
 
-    @property
-    def resource_changes(self) -> int:
-        return len(self.rows)
-
     def to_dict(self) -> dict:
         rows = []
         for r in self.rows:
