@@ -1,11 +1,11 @@
-"""Fixtures for the operations tests: a bootstrap target on moto's server."""
+"""Fixtures for the operations tests: AWS access to moto's server for bootstrap."""
 
 from __future__ import annotations
 
 import pytest
 
 from wealist_cfn import config
-from wealist_cfn.ops.aws import Target
+from wealist_cfn.deploy.aws import Aws
 
 from .tools import ROOT
 
@@ -51,4 +51,4 @@ def local_s3_over_http(monkeypatch):
 
 @pytest.fixture
 def target(moto_endpoint, local_s3_over_http, prod_cfg):
-    return Target(region=prod_cfg.region, endpoint_url=moto_endpoint)
+    return Aws(region=prod_cfg.region, endpoint_url=moto_endpoint)

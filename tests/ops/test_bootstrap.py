@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from wealist_cfn import cli
+from wealist_cfn.deploy.aws import Aws
 from wealist_cfn.ops import bootstrap
 from wealist_cfn.ops.bootstrap import PARAMETERS, SECRET, SECRET_NAMES
 
@@ -189,9 +190,7 @@ def test_dry_run_reports_and_writes_nothing(prod_cfg, target):
 
 def test_dev_environment_gets_its_own_names(dev_cfg, moto_endpoint, local_s3_over_http):
     """moto: params/dev.json gives /wealist/dev/..., its bucket and its ECR prefix."""
-    from wealist_cfn.ops.aws import Target
-
-    target = Target(region=dev_cfg.region, endpoint_url=moto_endpoint)
+    target = Aws(region=dev_cfg.region, endpoint_url=moto_endpoint)
     bootstrap.run(dev_cfg, target)
 
     params = _parameters(target, "/wealist/dev")

@@ -14,8 +14,8 @@ import pytest
 from botocore.stub import Stubber
 
 from wealist_cfn import cli
+from wealist_cfn.deploy.aws import Aws
 from wealist_cfn.ops import rollout
-from wealist_cfn.ops.aws import Target
 
 from .tools import ROOT
 
@@ -52,10 +52,9 @@ def _sts(answer=None):
 
 
 def _route(monkeypatch, autoscaling, sts_answer=None):
-    """Target's clients: the stubbed Auto Scaling client, and STS for the credentials check."""
+    """The command's clients: the stubbed Auto Scaling client, and STS for the credentials check."""
     sts, sts_stub = _sts(sts_answer)
-    monkeypatch.setattr(Target, "client", lambda self, service, session=None:
-                        sts if service == "sts" else autoscaling)
+    monkeypatch.setattr(Aws, "client", lambda self, service: sts if service == "sts" else autoscaling)
     return sts_stub
 
 
@@ -171,11 +170,13 @@ def test_group_names_follow_the_params_file():
     assert rollout.group_name(cfg, "monitoring") == "wealist-prod-monitoring-asg"
 
 
-def test_a_region_other_than_the_params_files_is_a_usage_error(capsys):
+@pytest.mark.parametrize("command", ["rollout", "bootstrap"])
+def test_a_region_other_than_the_params_files_is_a_usage_error(command, capsys):
     """No AWS call: the stack lives in the params file's region."""
-    code = cli.main(["rollout", "--params", PARAMS, "--region", "us-east-1"])
+    code = cli.main([command, "--params", PARAMS, "--region", "us-east-1"])
     assert code == cli.EXIT_USAGE
-    assert "must agree" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--region us-east-1 contradicts" in err[0] and "ap-northeast-2" in err[0]
 
 
 @pytest.mark.parametrize("code_, message", [

@@ -31,8 +31,8 @@ from typing import Callable
 from botocore.exceptions import ClientError
 
 from ..config import Config
+from ..deploy.aws import Aws, error_code, error_message
 from ..settings import DEFAULT_SETTINGS, ROOT_DIR
-from .aws import Target
 
 INSTANCE_FILES_DIR = ROOT_DIR / "instance-files"
 STARTUP_SCRIPT = ROOT_DIR / "wealist_cfn" / "boot" / "startup.sh"
@@ -176,23 +176,23 @@ def resolve_rotate(cfg: Config, names: list[str]) -> list[str]:
     return out
 
 
-def run(cfg: Config, target: Target, *, rotate: list[str] = (), dry_run: bool = False,
+def run(cfg: Config, aws: Aws, *, rotate: list[str] = (), dry_run: bool = False,
         files_dir: Path = INSTANCE_FILES_DIR) -> Report:
+    """Raises :class:`~wealist_cfn.deploy.errors.DeployError` (exit 2) for
+    missing or rejected credentials, before anything is read or written."""
     rotate = resolve_rotate(cfg, list(rotate))
     report = Report(dry_run=dry_run)
-    session = target.session()
-    account = target.check_credentials(session)
-    ssm, s3 = (target.client(n, session) for n in ("ssm", "s3"))
+    account = aws.check_credentials()
+    ssm, s3 = aws.client("ssm"), aws.client("s3")
     try:
         _parameters(cfg, ssm, report, rotate)
-        bucket_exists = _bucket(cfg, s3, account, target.region, report)
+        bucket_exists = _bucket(cfg, s3, account, aws.region, report)
         _files(cfg, s3, account, report, files_dir, bucket_exists)
     except ClientError as exc:
-        err = exc.response.get("Error", {})
         hint = ""
-        if err.get("Code") in ("403", "AccessDenied") and (target.endpoint_url or "").startswith("http://"):
+        if error_code(exc) in ("403", "AccessDenied") and (aws.endpoint_url or "").startswith("http://"):
             hint = " (the bucket's TLS-only policy denies every call made over plain http://)"
-        raise BootstrapError(f"{exc.operation_name}: {err.get('Code')}: {err.get('Message')}{hint}") from None
+        raise BootstrapError(f"{exc.operation_name}: {error_code(exc)}: {error_message(exc)}{hint}") from None
     return report
 
 
@@ -229,7 +229,7 @@ def _parameters(cfg: Config, ssm, report: Report, rotate: list[str]) -> None:
                     ssm.put_parameter(**kw, Value=value, Overwrite=False, Tags=tags)
                 except ClientError as exc:
                     # Another bootstrap created it a moment ago: theirs stays.
-                    if exc.response["Error"]["Code"] != "ParameterAlreadyExists":
+                    if error_code(exc) != "ParameterAlreadyExists":
                         raise
                     report.add("unchanged", "parameter", path, "created concurrently by another run")
                     continue
@@ -268,16 +268,12 @@ TLS_SID = "DenyInsecureTransport"
 LIFECYCLE_ID = "wealist-expire-old-versions"
 
 
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
-
-
 def _read(call: Callable[[], dict], missing: str, default):
     """``call()``, or ``default`` when S3 answers that the setting was never made (error code ``missing``)."""
     try:
         return call()
     except ClientError as exc:
-        if _code(exc) != missing:
+        if error_code(exc) != missing:
             raise
         return default
 
@@ -299,9 +295,9 @@ def _bucket(cfg: Config, s3, account: str, region: str, report: Report) -> bool:
         s3.head_bucket(Bucket=bucket, **owner)
         exists = True
     except ClientError as exc:
-        if _code(exc) in ("404", "NoSuchBucket", "NotFound"):
+        if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
             exists = False
-        elif _code(exc) in ("403", "AccessDenied"):
+        elif error_code(exc) in ("403", "AccessDenied"):
             raise BootstrapError(f"bucket {bucket} exists but is not this account's ({account}) or is not "
                                  "readable: choose another DeployBucketName in the params file") from None
         else:
@@ -314,10 +310,10 @@ def _bucket(cfg: Config, s3, account: str, region: str, report: Report) -> bool:
         try:
             s3.create_bucket(Bucket=bucket, ObjectOwnership="BucketOwnerEnforced", **kw)
         except ClientError as exc:
-            if _code(exc) == "BucketAlreadyExists":
+            if error_code(exc) == "BucketAlreadyExists":
                 raise BootstrapError(f"bucket name {bucket} is taken by another AWS account (S3 names are "
                                      "global): choose another DeployBucketName in the params file") from None
-            if _code(exc) != "BucketAlreadyOwnedByYou":
+            if error_code(exc) != "BucketAlreadyOwnedByYou":
                 raise
         report.add("created", "bucket", bucket)
 
@@ -418,7 +414,7 @@ def _files(cfg: Config, s3, account: str, report: Report, files_dir: Path, bucke
             try:
                 head = s3.head_object(Bucket=bucket, Key=key, **owner)
             except ClientError as exc:
-                if _code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
                     raise
         if head is not None and _holds(s3, bucket, key, head, body, owner):
             report.add("unchanged", "object", f"s3://{bucket}/{key}")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -11,9 +12,10 @@ from botocore.exceptions import BotoCoreError
 
 from .. import config
 from ..cli import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
-from ..credentials import CredentialsError
+from ..deploy.aws import Aws
+from ..deploy.errors import DeployError
+from ..deploy.flow import resolve_region
 from . import bootstrap, rollout
-from .aws import Target
 
 
 def register(subparsers) -> None:
@@ -28,7 +30,7 @@ def register(subparsers) -> None:
                    help="generate a new value for this secret (e.g. db/user_db_password); repeatable; "
                         "prints what must be restarted")
     b.add_argument("--dry-run", action="store_true", help="compare and report, change nothing")
-    b.set_defaults(func=_cmd_bootstrap)
+    b.set_defaults(func=_one_line_errors(_cmd_bootstrap))
 
     r = subparsers.add_parser(
         "rollout", help="replace the backend instances by an instance refresh and follow it",
@@ -50,7 +52,7 @@ def register(subparsers) -> None:
     r.add_argument("--no-wait", action="store_true", help="start the refresh and return")
     r.add_argument("--timeout", type=int, default=3600, metavar="SECONDS", help="give up following after this")
     r.add_argument("--poll", type=float, default=15.0, metavar="SECONDS", help=argparse.SUPPRESS)
-    r.set_defaults(func=_cmd_rollout)
+    r.set_defaults(func=_one_line_errors(_cmd_rollout))
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -60,28 +62,32 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--endpoint-url", metavar="URL", help="AWS endpoint, e.g. a local moto server")
 
 
-def _target(args, cfg: config.Config) -> Target:
-    # The stack reads its parameters and runs its groups in the params
-    # file's region; anything bootstrapped elsewhere would never be used.
-    if args.region and args.region != cfg.region:
-        raise config.ConfigError(cfg.path, "AvailabilityZones", f"zones are in {cfg.region}, --region says "
-                                 f"{args.region}; they must agree")
-    return Target(region=args.region or cfg.region, profile=args.profile, endpoint_url=args.endpoint_url)
+def _one_line_errors(command):
+    """A :class:`DeployError` (a --region the params file contradicts, an
+    unknown profile, missing or rejected credentials) is one line and its
+    exit status, as for the deploy commands."""
+    @functools.wraps(command)
+    def run(args) -> int:
+        try:
+            return command(args)
+        except DeployError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
+    return run
 
 
 def _cmd_bootstrap(args) -> int:
     cfg = config.load(args.params)
-    target = _target(args, cfg)
+    # Parameters and bucket serve the stack, in the params file's region.
+    region = resolve_region(cfg, args.region)
     try:
         bootstrap.resolve_rotate(cfg, args.rotate)
     except bootstrap.BootstrapError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    aws = Aws(region, args.profile, args.endpoint_url)
     try:
-        report = bootstrap.run(cfg, target, rotate=args.rotate, dry_run=args.dry_run)
-    except CredentialsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        report = bootstrap.run(cfg, aws, rotate=args.rotate, dry_run=args.dry_run)
     except (bootstrap.BootstrapError, BotoCoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -90,7 +96,7 @@ def _cmd_bootstrap(args) -> int:
         detail = f" ({c.detail})" if c.detail else ""
         print(f"{c.action:<{width}}  {c.what:<9}  {c.name}{detail}")
     counts = ", ".join(f"{report.count(a)} {a}" for a in dict.fromkeys(c.action for c in report.changes))
-    where = f"{cfg.name_prefix} in {target.region}" + (f" at {target.endpoint_url}" if target.endpoint_url else "")
+    where = f"{cfg.name_prefix} in {aws.region}" + (f" at {aws.endpoint_url}" if aws.endpoint_url else "")
     verdict = ("dry run, nothing changed" if args.dry_run
                else "changed" if report.changed else "nothing to change")
     print(f"bootstrap {where}: {counts} ({verdict})")
@@ -101,7 +107,7 @@ def _cmd_bootstrap(args) -> int:
 
 def _cmd_rollout(args) -> int:
     cfg = config.load(args.params)
-    target = _target(args, cfg)
+    region = resolve_region(cfg, args.region)
     group = args.asg or rollout.group_name(cfg, args.group)
     prefs = rollout.Preferences(min_healthy=args.min_healthy, max_healthy=args.max_healthy, warmup=args.warmup,
                                 skip_matching=args.skip_matching)
@@ -110,13 +116,9 @@ def _cmd_rollout(args) -> int:
     except rollout.RolloutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        session = target.session()
-        target.check_credentials(session)
-    except CredentialsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    client = target.client("autoscaling", session)
+    aws = Aws(region, args.profile, args.endpoint_url)
+    aws.check_credentials()
+    client = aws.client("autoscaling")
     try:
         refresh_id = rollout.start(client, group, prefs)
     except rollout.RefreshInProgress as exc:

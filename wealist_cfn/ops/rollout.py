@@ -22,6 +22,7 @@ from typing import Callable
 from botocore.exceptions import ClientError
 
 from ..config import Config
+from ..deploy.aws import error_code, error_message
 
 SUCCESS = "Successful"
 # A refresh in these states is over and did not do what was asked.
@@ -94,8 +95,7 @@ def group_name(cfg: Config, group: str = "backend") -> str:
 
 
 def _error(exc: ClientError) -> RolloutError:
-    err = exc.response.get("Error", {})
-    return RolloutError(f"{exc.operation_name}: {err.get('Code')}: {err.get('Message')}")
+    return RolloutError(f"{exc.operation_name}: {error_code(exc)}: {error_message(exc)}")
 
 
 def running_refresh(autoscaling, group: str) -> RefreshState | None:
@@ -115,7 +115,7 @@ def start(autoscaling, group: str, prefs: Preferences = Preferences()) -> str:
         resp = autoscaling.start_instance_refresh(
             AutoScalingGroupName=group, Strategy="Rolling", Preferences=prefs.to_api())
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "InstanceRefreshInProgress":
+        if error_code(exc) == "InstanceRefreshInProgress":
             try:
                 running = running_refresh(autoscaling, group)
             except ClientError:
