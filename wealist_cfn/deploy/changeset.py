@@ -15,6 +15,7 @@ from typing import Callable
 
 import botocore.exceptions
 
+from ..cfnmodel import NESTED
 from . import review as review_mod
 from .aws import Aws, error_code, error_message
 from .errors import EXIT_FAILED, DeployError
@@ -133,7 +134,7 @@ def describe(aws: Aws, cs: ChangeSet, stack_name: str, *, sleep=time.sleep, inte
                 continue
             row = review_mod.row_from_change(path, change)
             review.rows.append(row)
-            if row.resource_type == review_mod.NESTED_STACK and row.nested_change_set:
+            if row.resource_type == NESTED and row.nested_change_set:
                 walk(row.nested_change_set, row.where)
 
     walk(cs.id, "")

@@ -17,9 +17,9 @@ from typing import Callable, Iterator
 
 import botocore.exceptions
 
+from ..cfnmodel import NESTED
 from .aws import Aws, error_message
 
-NESTED = "AWS::CloudFormation::Stack"
 # Failures that only follow from another one: never the first cause.
 CONSEQUENCE = re.compile(
     r"Resource (creation|update|deletion) cancelled|Embedded stack .* was not successfully|"

@@ -179,7 +179,7 @@ class Deployment:
             review.notes.append("the endpoint reported no nested change sets for this create; the rows inside "
                                 "nested stacks are read from the templates")
         elif cs_type == "UPDATE" and review.rows and not any(r.nested_change_set for r in review.rows) and \
-                any(r.resource_type == review_mod.NESTED_STACK and r.action == "Modify" for r in review.rows):
+                any(r.resource_type == cfnmodel.NESTED and r.action == "Modify" for r in review.rows):
             review.notes.append("the endpoint reported no nested change sets: changes inside nested stacks "
                                 "are not listed")
         review_mod.analyse(review)
@@ -276,7 +276,7 @@ def watch(aws: Aws, stack_name: str, *, sleep=time.sleep, interval: float = 5.0
         raise DeployError(f"stack {stack_name} does not exist", EXIT_USAGE)
     evs = aws.cfn.describe_stack_events(StackName=state.stack_id).get("StackEvents", [])
     start = next((e for e in evs if e.get("LogicalResourceId") == stack_name and
-                  e.get("ResourceType") == events.NESTED and e.get("ResourceStatus", "").endswith("_IN_PROGRESS")
+                  e.get("ResourceType") == cfnmodel.NESTED and e.get("ResourceStatus", "").endswith("_IN_PROGRESS")
                   and e.get("PhysicalResourceId") == state.stack_id), None)
     w = events.Watcher(aws, state.stack_id, since=start["Timestamp"] if start else None, sleep=sleep,
                        interval=interval)

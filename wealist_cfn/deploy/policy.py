@@ -19,6 +19,7 @@ import json
 
 import botocore.exceptions
 
+from ..cfnmodel import NESTED
 from .aws import Aws, error_message
 from .errors import DeployError
 from .review import GUARDED_TYPES
@@ -47,7 +48,7 @@ def stack_ids(aws: Aws, root: str) -> dict[str, str]:
             page = aws.cfn.list_stack_resources(**kw)
             for r in page.get("StackResourceSummaries", []):
                 phys = r.get("PhysicalResourceId") or ""
-                if r.get("ResourceType") == "AWS::CloudFormation::Stack" and phys and \
+                if r.get("ResourceType") == NESTED and phys and \
                         not r.get("ResourceStatus", "").startswith("DELETE_COMPLETE"):
                     child = f"{path}/{r['LogicalResourceId']}" if path else r["LogicalResourceId"]
                     out[child] = phys

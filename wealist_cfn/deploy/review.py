@@ -29,12 +29,13 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+from ..cfnmodel import NESTED
+
 STATEFUL_TYPES = frozenset({
     "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::ElastiCache::ReplicationGroup",
     "AWS::ElastiCache::CacheCluster", "AWS::ECR::Repository", "AWS::EC2::VPC", "AWS::EC2::Subnet",
 })
-NESTED_STACK = "AWS::CloudFormation::Stack"
-GUARDED_TYPES = STATEFUL_TYPES | {NESTED_STACK}
+GUARDED_TYPES = STATEFUL_TYPES | {NESTED}
 WARN_TYPES = frozenset({"AWS::RDS::DBSubnetGroup", "AWS::ElastiCache::SubnetGroup"})
 SG_TYPES = frozenset({"AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"})
 ACTIONS = ("Add", "Modify", "Remove", "Import", "Dynamic")
@@ -96,7 +97,7 @@ class Review:
 
     @property
     def counts(self) -> dict[str, int]:
-        c = Counter(r.action for r in self.rows if r.resource_type != NESTED_STACK or r.action != "Modify")
+        c = Counter(r.action for r in self.rows if r.resource_type != NESTED or r.action != "Modify")
         c["Replace"] = sum(1 for r in self.rows if r.action == "Modify" and r.replacement in ("True", "Conditional"))
         return {k: c[k] for k in ("Add", "Modify", "Replace", "Remove", "Import", "Dynamic") if c[k]}
 
@@ -172,7 +173,7 @@ def analyse(review: Review) -> None:
             what = "removed" if r.action == "Remove" else (
                 "replaced" if r.replacement == "True" or r.policy_action.startswith("Replace")
                 else "possibly replaced (Replacement: Conditional)")
-            if r.resource_type == NESTED_STACK:
+            if r.resource_type == NESTED:
                 msg = f"nested stack {what}: every resource in it goes with it"
             else:
                 keep = f"; policy action {r.policy_action}" if r.policy_action else ""

@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 
 import botocore.exceptions
 
+from ..cfnmodel import NESTED
 from .aws import Aws, error_message
 from .errors import EXIT_FAILED, DeployError
 from .events import is_final
@@ -74,7 +75,7 @@ def failed_resources(aws: Aws, stack: str, path: str = "") -> list[tuple[str, st
         return out
     for r in resources:
         where = f"{path}/{r['LogicalResourceId']}" if path else r["LogicalResourceId"]
-        if r["ResourceType"] == "AWS::CloudFormation::Stack" and r.get("PhysicalResourceId", "").startswith("arn:"):
+        if r["ResourceType"] == NESTED and r.get("PhysicalResourceId", "").startswith("arn:"):
             inner = failed_resources(aws, r["PhysicalResourceId"], where)
             if inner:
                 out += inner

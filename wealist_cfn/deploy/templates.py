@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-NESTED_TYPE = "AWS::CloudFormation::Stack"
+from ..cfnmodel import NESTED
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -53,7 +53,7 @@ def dump(data: dict) -> str:
 def nested_stacks(template: dict) -> dict[str, dict]:
     """Logical ID -> properties of each nested stack resource."""
     return {lid: res.get("Properties", {}) for lid, res in (template.get("Resources") or {}).items()
-            if res.get("Type") == NESTED_TYPE}
+            if res.get("Type") == NESTED}
 
 
 def is_local_url(url) -> bool:
