@@ -151,6 +151,13 @@ def test_preferences_that_can_replace_nothing_are_a_usage_error(capsys):
     assert "--max-healthy" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("min_healthy, max_healthy", [(100, 100), (50, 200), (101, 200), (90, 99), (100, 201)])
+def test_preferences_outside_what_the_api_accepts_cannot_be_made(min_healthy, max_healthy):
+    """No AWS call: invalid preferences fail when they are made, so start() never sends them."""
+    with pytest.raises(rollout.RolloutError, match="--m(in|ax)-healthy"):
+        rollout.Preferences(min_healthy=min_healthy, max_healthy=max_healthy)
+
+
 def test_follow_gives_up_after_the_timeout_and_says_the_refresh_goes_on(asg):
     """Stubber with a fake clock: a refresh that never ends stops being followed."""
     client, stub = asg

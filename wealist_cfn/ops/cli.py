@@ -109,10 +109,9 @@ def _cmd_rollout(args) -> int:
     cfg = config.load(args.params)
     region = resolve_region(cfg, args.region)
     group = args.asg or rollout.group_name(cfg, args.group)
-    prefs = rollout.Preferences(min_healthy=args.min_healthy, max_healthy=args.max_healthy, warmup=args.warmup,
-                                skip_matching=args.skip_matching)
     try:
-        prefs.validate()
+        prefs = rollout.Preferences(min_healthy=args.min_healthy, max_healthy=args.max_healthy,
+                                    warmup=args.warmup, skip_matching=args.skip_matching)
     except rollout.RolloutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

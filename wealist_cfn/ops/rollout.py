@@ -51,20 +51,21 @@ class Preferences:
     warmup: int | None = None  # seconds; None: the group's DefaultInstanceWarmup
     skip_matching: bool = False  # False: a release with an unchanged template still replaces
 
-    def to_api(self) -> dict:
-        prefs = {"MinHealthyPercentage": self.min_healthy, "MaxHealthyPercentage": self.max_healthy,
-                 "SkipMatching": self.skip_matching}
-        if self.warmup is not None:
-            prefs["InstanceWarmup"] = self.warmup
-        return prefs
-
-    def validate(self) -> None:
+    def __post_init__(self) -> None:
+        # Checked once, when made: start() never sends what the API refuses or what replaces nothing.
         if not 0 <= self.min_healthy <= 100:
             raise RolloutError("--min-healthy must be between 0 and 100")
         if not 100 <= self.max_healthy <= 200 or self.max_healthy - self.min_healthy > 100:
             raise RolloutError("--max-healthy must be between 100 and 200, and at most 100 above --min-healthy")
         if self.min_healthy == 100 and self.max_healthy == 100:
             raise RolloutError("--min-healthy 100 needs --max-healthy above 100, or no instance can be replaced")
+
+    def to_api(self) -> dict:
+        prefs = {"MinHealthyPercentage": self.min_healthy, "MaxHealthyPercentage": self.max_healthy,
+                 "SkipMatching": self.skip_matching}
+        if self.warmup is not None:
+            prefs["InstanceWarmup"] = self.warmup
+        return prefs
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,6 @@ def running_refresh(autoscaling, group: str) -> RefreshState | None:
 
 def start(autoscaling, group: str, prefs: Preferences = Preferences()) -> str:
     """Start a rolling instance refresh; return its id."""
-    prefs.validate()
     try:
         resp = autoscaling.start_instance_refresh(
             AutoScalingGroupName=group, Strategy="Rolling", Preferences=prefs.to_api())
