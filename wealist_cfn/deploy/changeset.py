@@ -75,7 +75,7 @@ def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[
             return ChangeSet(name, "", "", change_set_type, "FAILED", error_message(exc), no_changes=True)
         raise DeployError(f"CreateChangeSet: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED) from None
     cs = ChangeSet(name, resp["Id"], resp.get("StackId", ""), change_set_type)
-    desc = wait(aws, cs.id, stack_name, sleep=sleep, interval=interval, timeout=timeout)
+    desc = wait(aws, cs.id, sleep=sleep, interval=interval, timeout=timeout)
     cs.status, cs.reason = desc.get("Status", ""), desc.get("StatusReason", "") or ""
     if cs.status == "FAILED":
         if _NO_CHANGES.search(cs.reason):
@@ -87,8 +87,7 @@ def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[
     return cs
 
 
-def wait(aws: Aws, change_set_id: str, stack_name: str | None = None, *, sleep=time.sleep, interval=2.0,
-         timeout=900.0) -> dict:
+def wait(aws: Aws, change_set_id: str, *, sleep=time.sleep, interval=2.0, timeout=900.0) -> dict:
     """DescribeChangeSet until it leaves CREATE_PENDING / CREATE_IN_PROGRESS."""
     waited = 0.0
     while True:
@@ -145,7 +144,7 @@ def is_empty(review: review_mod.Review) -> bool:
     return not review.rows
 
 
-def delete(aws: Aws, cs: ChangeSet, stack_name: str) -> None:
+def delete(aws: Aws, cs: ChangeSet) -> None:
     if not cs.id:
         return
     try:

@@ -119,8 +119,7 @@ class Deployment:
                            f"all public access blocked)")
             packaged = package_mod.package(self.aws, template_set, bucket, prefix=self.config.name_prefix)
             if upload_root and packaged.root_url is None:
-                packaged.root_url = package_mod.upload_root(self.aws, packaged, template_set.root_name,
-                                                            prefix=self.config.name_prefix)
+                packaged.root_url = package_mod.upload_root(self.aws, packaged, prefix=self.config.name_prefix)
         except botocore.exceptions.ClientError as exc:
             raise client_error(exc, "packaging") from None
         self.bucket = bucket
@@ -161,7 +160,7 @@ class Deployment:
                 template_url=packaged.root_url, commit=changeset.git_commit(), sleep=o.sleep,
                 interval=o.change_set_interval)
             if cs.no_changes:
-                changeset.delete(self.aws, cs, o.stack_name)
+                changeset.delete(self.aws, cs)
                 self.plan = Plan(state, cs, review_mod.Review(o.stack_name, cs_type), no_changes=True)
                 return
             review = changeset.describe(self.aws, cs, o.stack_name, sleep=o.sleep, interval=o.change_set_interval)
@@ -184,7 +183,7 @@ class Deployment:
                                 "are not listed")
         review_mod.analyse(review)
         if cs_type == "UPDATE" and changeset.is_empty(review):
-            changeset.delete(self.aws, cs, o.stack_name)
+            changeset.delete(self.aws, cs)
             self.plan = Plan(state, cs, review, no_changes=True)
             return
         self.plan = Plan(state, cs, review)
@@ -193,7 +192,7 @@ class Deployment:
 
     def discard(self) -> None:
         """Delete the planned change set (a review that is not meant to run)."""
-        changeset.delete(self.aws, self.plan.change_set, self.opts.stack_name)
+        changeset.delete(self.aws, self.plan.change_set)
 
     def execute(self) -> Iterator[Info | events.StackEvent | events.Progress | events.Final | Result]:
         plan, o, aws = self.plan, self.opts, self.aws

@@ -160,9 +160,9 @@ def package(aws: Aws, template_set: tpl.TemplateSet, bucket: str, prefix: str) -
     return result
 
 
-def upload_root(aws: Aws, packaged: Packaged, root_name: str, prefix: str) -> str:
+def upload_root(aws: Aws, packaged: Packaged, prefix: str) -> str:
     """Upload the (small) root too, for ``package``, which prints its URL."""
-    body = packaged.root_body.encode("utf-8")
-    upload = _ensure_object(aws, packaged.bucket, object_key(prefix, root_name, body), root_name, body)
+    name, body = packaged.root_name, packaged.root_body.encode("utf-8")
+    upload = _ensure_object(aws, packaged.bucket, object_key(prefix, name, body), name, body)
     packaged.objects.append(upload)
     return upload.url
