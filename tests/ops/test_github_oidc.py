@@ -87,3 +87,18 @@ def test_release_may_set_only_the_deploy_parameters(template):
 def test_an_existing_provider_can_be_reused(template):
     assert template["Resources"]["GitHubOidcProvider"]["Condition"] == "CreateProvider"
     assert "ExistingProviderGiven" in template["Rules"]
+
+
+def test_images_may_be_pushed_only_to_the_services_repositories():
+    """The repositories come from the settings' services: a service added
+    there may be pushed to, and nothing else may."""
+    from wealist_cfn.settings import BuildSettings, Service
+
+    settings = BuildSettings(services=(*DEFAULT_SETTINGS.services, Service(key="Chat", name="chat-service")))
+    template = json.loads(github_oidc.build(settings).to_json())
+    [push] = [s for s in _statements(template, "DeployRole", "release") if s["Sid"] == "PushServiceImages"]
+    [manage] = [s for s in _statements(template, "DeployRole", "stack-resources") if s["Sid"] == "Repositories"]
+    expected = [{"Fn::Sub": "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/"
+                            f"${{EcrRepositoryPrefix}}{name}"} for name in ("user-service", "board-service",
+                                                                             "chat-service")]
+    assert push["Resource"] == expected and manage["Resource"] == expected

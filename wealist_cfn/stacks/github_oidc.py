@@ -34,6 +34,7 @@ from awacs.aws import Action, Allow, Condition, Deny, PolicyDocument, Principal,
 from troposphere import AWSHelperFn, Equals, GetAtt, If, Not, Output, Parameter, Ref, Sub, Template, iam
 
 from ..settings import BuildSettings
+from .common import new_template
 
 OIDC_HOST = "token.actions.githubusercontent.com"
 # GitHub's OIDC thumbprint; IAM no longer checks it for this provider (it
@@ -56,9 +57,8 @@ def _doc(*statements: Statement) -> PolicyDocument:
 
 
 def build(settings: BuildSettings) -> Template:
-    t = Template(Description="Wealist GitHub Actions access: OIDC provider and the roles the workflows assume.")
-    t.set_version("2010-09-09")
-    repo = t.add_parameter(Parameter(
+    t = new_template("Wealist GitHub Actions access: OIDC provider and the roles the workflows assume.")
+    t.add_parameter(Parameter(
         "GitHubRepository", Type="String", AllowedPattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
         ConstraintDescription="must be OWNER/REPO", Description="The repository whose workflows may assume the roles."))
     env = t.add_parameter(Parameter(
@@ -95,6 +95,7 @@ def build(settings: BuildSettings) -> Template:
         ClientIdList=["sts.amazonaws.com"], ThumbprintList=[GITHUB_THUMBPRINT],
     ))
     provider_arn = If("CreateProvider", provider.ref(), Ref(existing))
+    repositories = _repositories(settings)
 
     deploy = t.add_resource(iam.Role(
         "DeployRole",
@@ -105,8 +106,8 @@ def build(settings: BuildSettings) -> Template:
         AssumeRolePolicyDocument=_trust(provider_arn, Sub(f"repo:${{GitHubRepository}}:environment:${{{env.title}}}")),
         Policies=[
             iam.Policy(PolicyName="cloudformation", PolicyDocument=_cloudformation(can_execute=True)),
-            iam.Policy(PolicyName="stack-resources", PolicyDocument=_stack_resources()),
-            iam.Policy(PolicyName="release", PolicyDocument=_release()),
+            iam.Policy(PolicyName="stack-resources", PolicyDocument=_stack_resources(repositories)),
+            iam.Policy(PolicyName="release", PolicyDocument=_release(repositories)),
             iam.Policy(PolicyName="bootstrap", PolicyDocument=_bootstrap()),
         ],
     ))
@@ -122,7 +123,6 @@ def build(settings: BuildSettings) -> Template:
     t.add_output(Output("PlanRoleArn", Condition="CreatePlan", Value=GetAtt(plan, "Arn"),
                         Description="Set as the repository variable AWS_PLAN_ROLE_ARN."))
     t.add_output(Output("OidcProviderArn", Value=provider_arn))
-    del repo
     return t
 
 
@@ -194,7 +194,7 @@ def _cloudformation(*, can_execute: bool) -> PolicyDocument:
     return _doc(*statements)
 
 
-def _stack_resources() -> PolicyDocument:
+def _stack_resources(repositories: list[Sub]) -> PolicyDocument:
     name_prefix = "${Project}-${Environment}-"
     return _doc(
         # Network, security groups and launch templates. EC2 scopes these
@@ -231,12 +231,12 @@ def _stack_resources() -> PolicyDocument:
                   Resource=["*"], Condition=Condition(StringLike("iam:AWSServiceName", [
                       "autoscaling.amazonaws.com", "elasticloadbalancing.amazonaws.com", "rds.amazonaws.com",
                       "elasticache.amazonaws.com"]))),
-        # The two repositories, by name.
+        # The services' repositories, by name.
         Statement(Sid="Repositories", Effect=Allow, Action=[
             ecr.CreateRepository, ecr.DeleteRepository, ecr.DescribeRepositories, ecr.PutLifecyclePolicy,
             ecr.GetLifecyclePolicy, ecr.DeleteLifecyclePolicy, ecr.PutImageScanningConfiguration,
             ecr.PutImageTagMutability, ecr.TagResource, ecr.UntagResource, ecr.ListTagsForResource],
-            Resource=_repositories()),
+            Resource=repositories),
         # The non-secret parameters the stacks write (database and Redis endpoints).
         Statement(Sid="StackParameters", Effect=Allow, Action=[
             ssm.PutParameter, ssm.DeleteParameter, ssm.AddTagsToResource, ssm.RemoveTagsFromResource,
@@ -251,16 +251,16 @@ def _stack_resources() -> PolicyDocument:
     )
 
 
-def _repositories() -> list[Sub]:
-    return [_arn("ecr", "repository/${EcrRepositoryPrefix}" + svc) for svc in ("user-service", "board-service")]
+def _repositories(settings: BuildSettings) -> list[Sub]:
+    return [_arn("ecr", "repository/${EcrRepositoryPrefix}" + svc.name) for svc in settings.services]
 
 
-def _release() -> PolicyDocument:
+def _release(repositories: list[Sub]) -> PolicyDocument:
     return _doc(
         # docker login to ECR; the token call has no resource-level scope.
         Statement(Sid="EcrLogin", Effect=Allow, Action=[ecr.GetAuthorizationToken], Resource=["*"]),
         # docker push of a service image (and the layer checks before it).
-        Statement(Sid="PushServiceImages", Effect=Allow, Resource=_repositories(), Action=[
+        Statement(Sid="PushServiceImages", Effect=Allow, Resource=repositories, Action=[
             ecr.BatchCheckLayerAvailability, ecr.InitiateLayerUpload, ecr.UploadLayerPart,
             ecr.CompleteLayerUpload, ecr.PutImage, ecr.BatchGetImage, ecr.DescribeImages]),
         # Record the released tag that new instances run.
