@@ -68,7 +68,7 @@ def main() -> None:
     with local.endpoint() as ep:
         cfg = config.load(PARAMS)
         aws = Aws("ap-northeast-2", endpoint_url=ep, local_credentials=True)
-        local.seed_ssm(aws, local.dynamic_references([p.read_text() for p in TEMPLATES.glob("*.yaml")], cfg.values))
+        local.seed_ssm(aws, TEMPLATES, cfg.values)
         first = ours(ep, "wealist-prod")
         noop = ours(ep, "wealist-prod")
     # A fresh endpoint for the AWS CLI: the templates name their SSM outputs,
@@ -77,7 +77,7 @@ def main() -> None:
         import urllib.request
         urllib.request.urlopen(urllib.request.Request(f"{ep}/moto-api/reset", method="POST")).read()
         aws = Aws("ap-northeast-2", endpoint_url=ep, local_credentials=True)
-        local.seed_ssm(aws, local.dynamic_references([p.read_text() for p in TEMPLATES.glob("*.yaml")], cfg.values))
+        local.seed_ssm(aws, TEMPLATES, cfg.values)
         aws.s3.create_bucket(Bucket="bench-cli", CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"})
         cli_first = aws_cli(ep, "wealist-cli", "bench-cli")
         cli_noop = aws_cli(ep, "wealist-cli", "bench-cli")

@@ -29,9 +29,7 @@ def client(service: str, endpoint: str):
 
 def seed_ssm(endpoint: str, templates: Path, values: dict[str, str]) -> None:
     """The SSM parameters the templates resolve (``bootstrap`` makes them in AWS)."""
-    aws = Aws(REGION, endpoint_url=endpoint)
-    refs = local.dynamic_references([p.read_text() for p in templates.glob("*.yaml")], values)
-    local.seed_ssm(aws, refs)
+    local.seed_ssm(Aws(REGION, endpoint_url=endpoint), templates, values)
 
 
 def with_multi_az(params: Path, directory: Path) -> Path:

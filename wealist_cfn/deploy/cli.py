@@ -16,6 +16,7 @@ from pathlib import Path
 import botocore.exceptions
 import botocore.parsers
 
+from .. import config
 from ..cli import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from . import events, flow, local, stackstate
 from . import review as review_mod
@@ -118,26 +119,26 @@ def _with_endpoint(args, run) -> int:
     The parameter file and ``--region`` are checked first, so that a bad file
     is refused before anything starts (no AWS client, no local endpoint)."""
     try:
-        _region(_options(args))
+        region = flow.resolve_region(config.load(args.params), args.region)
         if not args.local:
             return run(lambda opts: flow.Deployment(opts))
         if args.endpoint_url:
             raise DeployError("--local starts its own endpoint; leave out --endpoint-url", EXIT_USAGE)
         if args.profile:
             raise DeployError("--local uses fixed local credentials; leave out --profile", EXIT_USAGE)
+        progress = sys.stdout if args.output == "text" else sys.stderr
         with local.endpoint() as url:
             print(f"local endpoint: moto's server at {url} in this process (a rehearsal: nothing reaches AWS)",
-                  file=sys.stderr if args.output != "text" else sys.stdout)
+                  file=progress)
 
             def factory(opts):
                 opts.endpoint_url = url
-                cfg_dep = flow.Deployment(opts, aws=Aws(_region(opts), endpoint_url=url, local_credentials=True))
-                made = local.seed_ssm(cfg_dep.aws, local.dynamic_references(
-                    list(_template_texts(opts)), cfg_dep.config.values))
+                dep = flow.Deployment(opts, aws=Aws(region, endpoint_url=url, local_credentials=True))
+                made = local.seed_ssm(dep.aws, opts.templates_dir, dep.config.values)
                 if made:
                     print(f"local endpoint: {len(made)} placeholder SSM parameters created for the templates' "
-                          f"dynamic references", file=sys.stderr if args.output != "text" else sys.stdout)
-                return cfg_dep
+                          f"dynamic references", file=progress)
+                return dep
             return run(factory)
     except botocore.exceptions.NoCredentialsError as exc:
         print(f"error: AWS credentials: {exc}", file=sys.stderr)
@@ -151,16 +152,6 @@ def _with_endpoint(args, run) -> int:
         for line in exc.details:
             print(f"  {line}", file=sys.stderr)
         return exc.exit_code
-
-
-def _region(opts: flow.Options) -> str:
-    from .. import config as config_mod
-    return flow.resolve_region(config_mod.load(opts.params), opts.region)
-
-
-def _template_texts(opts: flow.Options):
-    from . import templates as tpl
-    return tpl.read(opts.templates_dir).texts.values()
 
 
 def cmd_deploy(args) -> int:

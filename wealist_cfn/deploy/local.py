@@ -66,6 +66,7 @@ import ipaddress
 import itertools
 import re
 import socket
+from pathlib import Path
 from typing import Iterator
 
 from . import templates as templates_mod
@@ -365,12 +366,13 @@ def dynamic_references(texts: list[str], values: dict[str, str]) -> list[tuple[s
     return out
 
 
-def seed_ssm(aws, references: list[tuple[str, str]]) -> list[str]:
-    """Create placeholder SSM parameters the templates resolve, where missing
+def seed_ssm(aws, templates_dir: Path, values: dict[str, str]) -> list[str]:
+    """Create placeholder SSM parameters for the dynamic references of the
+    templates in ``templates_dir`` (the root and what it nests), where missing
     (on the local endpoint only: ``python build.py bootstrap`` makes the real ones)."""
     ssm = aws.client("ssm")
     made = []
-    for kind, name in references:
+    for kind, name in dynamic_references(list(templates_mod.read(templates_dir).texts.values()), values):
         try:
             ssm.get_parameter(Name=name)
             continue
