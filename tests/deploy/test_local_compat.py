@@ -15,7 +15,7 @@ from deploy_helpers import client, run_cli, seed_ssm, with_multi_az
 from wealist_cfn import config
 from wealist_cfn.deploy import local
 from wealist_cfn.deploy import templates as tpl
-from wealist_cfn.settings import TEMPLATES_DIR
+from wealist_cfn.settings import PARAMS_DIR, TEMPLATES_DIR
 
 pytestmark = pytest.mark.moto
 
@@ -58,6 +58,20 @@ def test_fn_cidr_matches_aws_documented_example():
     assert local.fn_cidr("192.168.0.0/24", 6, 5) == [
         "192.168.0.0/27", "192.168.0.32/27", "192.168.0.64/27", "192.168.0.96/27", "192.168.0.128/27",
         "192.168.0.160/27"]
+
+
+def test_dynamic_references_of_the_committed_templates_are_found():
+    """No endpoint: the references the database and cache resolve, named
+    with the parameter file's project and environment, as ``bootstrap``
+    creates them and ``deploy --local`` seeds them."""
+    values = config.load(PARAMS_DIR / "prod.json").values
+    texts = list(tpl.read(TEMPLATES_DIR).texts.values())
+    assert sorted(local.dynamic_references(texts, values)) == [
+        ("ssm", "/wealist/prod/db/postgres_db"),
+        ("ssm", "/wealist/prod/db/postgres_superuser"),
+        ("ssm-secure", "/wealist/prod/db/postgres_superuser_password"),
+        ("ssm-secure", "/wealist/prod/redis/auth_token"),
+    ]
 
 
 def _minutes(hhmm: str) -> int:

@@ -355,12 +355,13 @@ _DYNAMIC = re.compile(r"\{\{resolve:(ssm|ssm-secure):([^}:]+)(?::\d+)?\}\}")
 
 def dynamic_references(texts: list[str], values: dict[str, str]) -> list[tuple[str, str]]:
     """(kind, name) of every SSM dynamic reference in the templates, with
-    ``${Project}``-style parameters substituted from ``values``."""
+    ``${Project}``-style parameters substituted from ``values`` first (their
+    braces would otherwise end the reference early)."""
     out = []
     for text in texts:
+        for k, v in values.items():
+            text = text.replace("${%s}" % k, v)
         for kind, name in _DYNAMIC.findall(text):
-            for k, v in values.items():
-                name = name.replace("${%s}" % k, v)
             if (kind, name) not in out:
                 out.append((kind, name))
     return out
