@@ -32,6 +32,9 @@ import re
 import sys
 from urllib.parse import quote
 
+# The services the backend runs: settings.py's, copied because this file runs
+# on the instance without the project (tests/ops keep the two in step).
+SERVICES = ("user-service", "board-service")
 SAFE_VALUE = re.compile(r"^[A-Za-z0-9_./:@?=&%+,-]*$")
 TOKEN = re.compile(r"@@([A-Z][A-Z0-9_]*)@@")
 
@@ -132,13 +135,12 @@ def render_env(doc, out_dir, environ):
                {"GF_SECURITY_ADMIN_PASSWORD": params["monitoring/grafana_admin_password"]})
         return ["grafana.env"]
 
-    services = ["user-service", "board-service"]
-    ports = {"user-service": _require(environ, "USER_SERVICE_PORT"),
-             "board-service": _require(environ, "BOARD_SERVICE_PORT")}
+    # USER_SERVICE_PORT, BOARD_SERVICE_PORT: set by UserData from the stack's parameters.
+    ports = {svc: _require(environ, "%s_PORT" % svc.replace("-", "_").upper()) for svc in SERVICES}
     registry = _require(environ, "ECR_REGISTRY")
-    compose = {"USER_SERVICE_PORT": ports["user-service"], "BOARD_SERVICE_PORT": ports["board-service"]}
+    compose = {"%s_PORT" % svc.replace("-", "_").upper(): port for svc, port in ports.items()}
     unreleased = []
-    for svc in services:
+    for svc in SERVICES:
         var = svc.replace("-", "_")
         repo = params.get("deploy/%s_repository" % var, svc)
         tag = params.get("deploy/%s_image_tag" % var, "")
@@ -149,7 +151,7 @@ def render_env(doc, out_dir, environ):
         raise RenderError("no image released yet for %s: run the release workflow (or set %s)" % (
             ", ".join(unreleased), ", ".join("%s/deploy/%s_image_tag" % (prefix, s.replace("-", "_"))
                                            for s in unreleased)))
-    envs = service_envs(params, services, ports)
+    envs = service_envs(params, SERVICES, ports)
     master = {"PGHOST": params["db/postgres_host"], "PGPORT": params["db/postgres_port"],
               "PGUSER": params.get("db/postgres_superuser", ""),
               "PGPASSWORD": params.get("db/postgres_superuser_password", ""),

@@ -73,6 +73,50 @@ def test_env_files_read_back_verbatim_by_docker_compose(tmp_path):
     assert config["services"]["board-service"]["ports"][0]["published"] == "8000"
 
 
+def _stack_written_parameters() -> set[str]:
+    """Names (relative to /<project>/<env>/) of the parameters the stacks write."""
+    from wealist_cfn.settings import DEFAULT_SETTINGS
+    from wealist_cfn.stacks import cache, database
+
+    out = set()
+    for stack in (database, cache):
+        for r in json.loads(stack.build(DEFAULT_SETTINGS).to_json())["Resources"].values():
+            if r["Type"] == "AWS::SSM::Parameter":
+                out.add(r["Properties"]["Name"]["Fn::Sub"].removeprefix("/${Project}/${Environment}/"))
+    return out
+
+
+def test_the_backend_needs_only_what_bootstrap_and_the_stacks_write(tmp_path):
+    """render.py, given exactly the parameters bootstrap creates and the stacks
+    publish (and released image tags), renders every file: no name it reads
+    is one nobody writes."""
+    from wealist_cfn.ops.bootstrap import PARAMETERS
+
+    written = {p.name for p in PARAMETERS} | _stack_written_parameters()
+    assert {"db/postgres_host", "redis/host"} <= written
+    values = {name: "Value1" for name in written}
+    values.update({name: "abc" for name in written if name.endswith("_image_tag")})
+
+    files = render.render_env(_doc(values), str(tmp_path), BACKEND_ENV)
+
+    assert set(files) == {".env", *(f"{svc}.env" for svc in render.SERVICES),
+                          *(f"db-init-{svc}.env" for svc in render.SERVICES)}
+
+
+def test_the_instances_run_the_services_the_settings_name():
+    """render.py and the startup script run without the project, so they name
+    the services themselves; they must be the settings' services."""
+    from wealist_cfn.settings import DEFAULT_SETTINGS
+
+    names = tuple(s.name for s in DEFAULT_SETTINGS.services)
+    assert render.SERVICES == names
+    startup = (ROOT / "wealist_cfn" / "boot" / "startup.sh").read_text()
+    [loop] = re.findall(r"^\s*for svc in (.+); do$", startup, re.MULTILINE)
+    assert tuple(loop.split()) == names
+    compose = yaml.safe_load((FILES / "config" / "docker-compose.prod.yml").read_text())
+    assert set(compose["services"]) == {*names, "node-exporter"}
+
+
 def test_env_rendering_refuses_an_unreleased_image_and_missing_parameters(tmp_path):
     with pytest.raises(render.RenderError, match="no image released yet for user-service"):
         render.render_env(_doc(_backend_values(**{"deploy/user_service_image_tag": "unreleased"})),
