@@ -68,9 +68,23 @@ def test_rendered_userdata_passes_shellcheck_and_fits_the_limit(tmp_path, role):
 
 
 def test_userdata_uses_only_variables_the_compute_stack_provides():
-    """An unknown ${Name} would make the stack's Fn::Sub fail at deploy time."""
+    """An unknown ${Name} would make the stack's Fn::Sub fail at deploy time.
+    What each launch template's Fn::Sub can fill in: the compute stack's
+    parameters, its Sub variables and the pseudo parameters."""
+    from wealist_cfn.settings import DEFAULT_SETTINGS
+    from wealist_cfn.stacks import compute
+
+    template = json.loads(compute.build(DEFAULT_SETTINGS).to_json())
     used = set(re.findall(r"\$\{([^!}][^}]*)\}", USERDATA.read_text()))
     assert used <= set(SUB_VALUES), used - set(SUB_VALUES)
+    subs = [r["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"]
+            for r in template["Resources"].values() if r["Type"] == "AWS::EC2::LaunchTemplate"]
+    assert len(subs) == 2
+    for text, variables in subs:
+        assert text == USERDATA.read_text()
+        provided = set(template["Parameters"]) | set(variables) | {"AWS::Region", "AWS::StackName",
+                                                                   "AWS::AccountId", "AWS::Partition"}
+        assert set(SUB_VALUES) <= provided, set(SUB_VALUES) - provided
 
 
 def test_startup_script_fits_a_standard_tier_parameter():

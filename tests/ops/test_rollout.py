@@ -169,12 +169,29 @@ def test_follow_gives_up_after_the_timeout_and_says_the_refresh_goes_on(asg):
                        sleep=lambda s: None, clock=lambda: next(now))
 
 
-def test_group_names_follow_the_params_file():
-    from wealist_cfn import config
+@pytest.mark.parametrize("params", ["prod", "dev"])
+def test_group_names_are_the_ones_the_compute_stack_gives_its_groups(params):
+    """rollout.group_name() for each group is the AutoScalingGroupName the
+    compute stack renders for that params file, group found by its Role tag."""
+    import json
 
-    cfg = config.load(PARAMS)
-    assert rollout.group_name(cfg) == GROUP
-    assert rollout.group_name(cfg, "monitoring") == "wealist-prod-monitoring-asg"
+    from wealist_cfn import config
+    from wealist_cfn.settings import DEFAULT_SETTINGS
+    from wealist_cfn.stacks import compute
+
+    cfg = config.load(ROOT / "params" / f"{params}.json")
+    resources = json.loads(compute.build(DEFAULT_SETTINGS).to_json())["Resources"].values()
+    stack_names = {}
+    for r in resources:
+        if r["Type"] == "AWS::AutoScaling::AutoScalingGroup":
+            [role] = [t["Value"] for t in r["Properties"]["Tags"] if t["Key"] == "Role"]
+            stack_names[role] = r["Properties"]["AutoScalingGroupName"]["Fn::Sub"].replace(
+                "${Project}", cfg.project).replace("${Environment}", cfg.environment)
+    assert set(stack_names) == set(rollout.GROUPS)
+    for group in rollout.GROUPS:
+        assert rollout.group_name(cfg, group) == stack_names[group]
+    if params == "prod":
+        assert rollout.group_name(cfg) == GROUP
 
 
 @pytest.mark.parametrize("command", ["rollout", "bootstrap"])

@@ -4,11 +4,13 @@ permissions, the exact build.py commands, the parameter names)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import yaml
 
 from wealist_cfn.ops.bootstrap import PARAMS_BY_NAME
+from wealist_cfn.settings import DEFAULT_SETTINGS
 
 from .tools import ROOT, require
 
@@ -86,3 +88,14 @@ def test_the_reusable_release_pushes_by_commit_records_the_tag_and_rolls_out():
         assert f"deploy/{svc}_image_tag" in PARAMS_BY_NAME and f"deploy/{svc}_repository" in PARAMS_BY_NAME
     caller = _load("release.yml")
     assert caller["jobs"]["release"]["uses"] == "./.github/workflows/release-service.yml"
+
+
+def test_releases_offer_and_accept_exactly_the_settings_services():
+    """The service choice of release.yml and the check in release-service.yml
+    name the services the stacks build repositories for."""
+    names = [s.name for s in DEFAULT_SETTINGS.services]
+    assert _load("release.yml")["on"]["workflow_dispatch"]["inputs"]["service"]["options"] == names
+    check = next(s for s in _load("release-service.yml")["jobs"]["release"]["steps"]
+                 if s.get("name") == "Check the service name")
+    [accepted] = re.findall(r"^\s*([\w|-]+)\) ;;$", check["run"], re.MULTILINE)
+    assert accepted.split("|") == names
