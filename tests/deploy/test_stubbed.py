@@ -143,7 +143,8 @@ class _FakeDeployment:
 
 
 def _args(**kw):
-    base = dict(output="text", no_execute=False, yes=True, params="params/prod.json")
+    base = dict(output="text", no_execute=False, yes=True, params="params/prod.json", accept_conditional=False,
+                discard=False)
     base.update(kw)
     return argparse.Namespace(**base)
 

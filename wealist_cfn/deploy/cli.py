@@ -54,14 +54,13 @@ def register(subparsers) -> None:
                         "policies stay and deny an actual replacement (the update then fails and rolls back)")
     d.add_argument("--replace-failed", action="store_true",
                    help="delete a ROLLBACK_COMPLETE stack (a failed first create) and create it again")
-    d.set_defaults(func=cmd_deploy)
+    d.set_defaults(func=cmd_deploy, discard=False)
 
     p = subparsers.add_parser("plan", help="deploy --no-execute: the review only, change set left for review")
     common(p)
-    p.add_argument("--allow-replace", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--discard", action="store_true",
                    help="delete the change set after the review (CI reviews of pull requests leave nothing behind)")
-    p.set_defaults(func=cmd_deploy, no_execute=True, yes=False, replace_failed=False)
+    p.set_defaults(func=cmd_deploy, no_execute=True, yes=False, replace_failed=False, accept_conditional=False)
 
     k = subparsers.add_parser("package", help="upload the templates and print the packaged root's URL")
     common(k, stack=False)
@@ -188,24 +187,24 @@ def _deploy(args, dep: flow.Deployment) -> int:
     cs = plan.change_set
     execute_hint = f"aws cloudformation execute-change-set --change-set-name {cs.id}"
     delete_hint = f"aws cloudformation delete-change-set --change-set-name {cs.id}"
-    only_conditional = bool(review.guarded) and all(c.conditional for c in review.guarded)
-    if review.guarded and not dep.opts.allow_replace and not args.no_execute and only_conditional \
-            and getattr(args, "accept_conditional", False):
-        print(f"--accept-conditional: {len(review.guarded)} change(s) may replace a stateful resource "
-              f"(Replacement: Conditional); the stack policies stay in place and deny an actual replacement, "
-              f"which would fail the update and roll it back", file=out)
-    elif review.guarded and not dep.opts.allow_replace and not args.no_execute:
-        print(f"refused: {len(review.guarded)} guarded change(s) (removal or replacement of stateful resources); "
-              f"deploy again with --allow-replace if that is intended", file=sys.stderr)
-        if only_conditional:
-            print("  every one is 'Replacement: Conditional' (CloudFormation will only know while it runs, e.g. "
-                  "from another nested stack's outputs): --accept-conditional goes ahead with the stack "
-                  "policies kept, so an actual replacement is still denied", file=sys.stderr)
-        print(f"  the change set is left for review; the stack policy denies it in AWS too. Delete it: "
-              f"{delete_hint}", file=sys.stderr)
-        doc["result"] = {"status": "REFUSED"}
-        return finish(EXIT_REFUSED)
-    if args.no_execute and getattr(args, "discard", False):
+    if review.guarded and not dep.opts.allow_replace and not args.no_execute:
+        only_conditional = all(c.conditional for c in review.guarded)
+        if only_conditional and args.accept_conditional:
+            print(f"--accept-conditional: {len(review.guarded)} change(s) may replace a stateful resource "
+                  f"(Replacement: Conditional); the stack policies stay in place and deny an actual replacement, "
+                  f"which would fail the update and roll it back", file=out)
+        else:
+            print(f"refused: {len(review.guarded)} guarded change(s) (removal or replacement of stateful "
+                  f"resources); deploy again with --allow-replace if that is intended", file=sys.stderr)
+            if only_conditional:
+                print("  every one is 'Replacement: Conditional' (CloudFormation will only know while it runs, "
+                      "e.g. from another nested stack's outputs): --accept-conditional goes ahead with the stack "
+                      "policies kept, so an actual replacement is still denied", file=sys.stderr)
+            print(f"  the change set is left for review; the stack policy denies it in AWS too. Delete it: "
+                  f"{delete_hint}", file=sys.stderr)
+            doc["result"] = {"status": "REFUSED"}
+            return finish(EXIT_REFUSED)
+    if args.no_execute and args.discard:
         dep.discard()
         print(f"change set {cs.name} reviewed and deleted (--discard)", file=out)
         doc["result"] = {"status": "PLANNED", "changeSetId": cs.id, "deleted": True}
