@@ -162,6 +162,8 @@ def test_rendered_prometheus_config_passes_promtool(tmp_path, params):
     """promtool (Debian prometheus) accepts prometheus.yml as each environment renders it."""
     promtool = require("promtool")
     from wealist_cfn import config as cfgmod
+    from wealist_cfn.ops.rollout import group_name
+    from wealist_cfn.settings import DEFAULT_SETTINGS
 
     cfg = cfgmod.load(ROOT / "params" / f"{params}.json")
     env = {"PROJECT": cfg.project, "ENVIRONMENT": cfg.environment, "AWS_REGION": cfg.region,
@@ -178,10 +180,11 @@ def test_rendered_prometheus_config_passes_promtool(tmp_path, params):
     assert set(jobs) == {"prometheus", "node", "user-service", "board-service"}
     for name in ("node", "user-service", "board-service"):
         sd = jobs[name]["ec2_sd_configs"][0]
-        assert {"name": "tag:aws:autoscaling:groupName", "values": [f"{cfg.name_prefix}-backend-asg"]} in sd["filters"]
+        assert {"name": "tag:aws:autoscaling:groupName", "values": [group_name(cfg, "backend")]} in sd["filters"]
         assert any(r.get("target_label") == "instance" for r in jobs[name]["relabel_configs"])
-    assert jobs["node"]["ec2_sd_configs"][0]["port"] == 9100
+    assert jobs["node"]["ec2_sd_configs"][0]["port"] == DEFAULT_SETTINGS.node_exporter_port
     assert jobs["user-service"]["ec2_sd_configs"][0]["port"] == int(cfg.values["UserServicePort"])
+    assert jobs["board-service"]["ec2_sd_configs"][0]["port"] == int(cfg.values["BoardServicePort"])
 
 
 def test_prometheus_template_names_only_what_the_startup_script_exports():
