@@ -142,21 +142,23 @@ class _FakeDeployment:
         return iter(())
 
 
-def _args(**kw):
-    base = dict(output="text", no_execute=False, yes=True, params="params/prod.json", accept_conditional=False,
+def _run_deploy(dep, **kw) -> tuple[int, str, str]:
+    """The CLI's decisions on a prepared deployment: exit code, stdout, stderr."""
+    args = dict(output="text", no_execute=False, yes=True, params="params/prod.json", accept_conditional=False,
                 discard=False)
-    base.update(kw)
-    return argparse.Namespace(**base)
+    args.update(kw)
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli._deploy(argparse.Namespace(**args), dep)
+    return code, out.getvalue(), err.getvalue()
 
 
 def test_guarded_replacement_is_refused_even_with_yes():
     """Stubbed review: --yes does not approve a guarded change; exit 3, not executed."""
     dep = _FakeDeployment(_nested_review())
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = cli._deploy(_args(), dep)
+    code, _, err = _run_deploy(dep)
     assert code == 3 and not dep.executed
-    assert "--allow-replace" in err.getvalue() and "delete-change-set" in err.getvalue()
+    assert "--allow-replace" in err and "delete-change-set" in err
 
 
 def _conditional_only(rev):
@@ -174,11 +176,9 @@ def test_conditional_replacement_is_refused_with_a_way_that_keeps_the_policies()
     rev = _conditional_only(_nested_review())
     assert [c.conditional for c in rev.guarded] == [True]
     dep = _FakeDeployment(rev)
-    err = io.StringIO()
-    with redirect_stdout(io.StringIO()), redirect_stderr(err):
-        code = cli._deploy(_args(accept_conditional=False), dep)
+    code, _, err = _run_deploy(dep, accept_conditional=False)
     assert code == 3 and not dep.executed
-    assert "--accept-conditional" in err.getvalue()
+    assert "--accept-conditional" in err
 
 
 def test_accept_conditional_executes_without_relaxing_any_policy():
@@ -186,20 +186,18 @@ def test_accept_conditional_executes_without_relaxing_any_policy():
     the flow is not told to relax the stack policies (allow_replace stays off)."""
     rev = _conditional_only(_nested_review())
     dep = _FakeDeployment(rev)
-    out = io.StringIO()
-    with redirect_stdout(out), redirect_stderr(io.StringIO()):
-        code = cli._deploy(_args(accept_conditional=True), dep)
+    code, out, _ = _run_deploy(dep, accept_conditional=True)
     assert dep.executed and dep.opts.allow_replace is False
-    assert "stack policies stay in place" in out.getvalue()
+    assert "stack policies stay in place" in out
     assert code == 0
 
 
 def test_accept_conditional_does_not_cover_a_certain_replacement():
     """Stubbed review: Replacement True (DBName changes) is refused even with --accept-conditional."""
     dep = _FakeDeployment(_nested_review())
-    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
-        code = cli._deploy(_args(accept_conditional=True), dep)
+    code, _, err = _run_deploy(dep, accept_conditional=True)
     assert code == 3 and not dep.executed
+    assert "refused: 1 guarded change(s)" in err
 
 
 def test_without_terminal_or_yes_the_change_set_is_left_for_review():
@@ -207,11 +205,9 @@ def test_without_terminal_or_yes_the_change_set_is_left_for_review():
     rev = _nested_review()
     rev.callouts = [c for c in rev.callouts if c.level != "guarded"]
     dep = _FakeDeployment(rev)
-    err = io.StringIO()
-    with redirect_stdout(io.StringIO()), redirect_stderr(err):
-        code = cli._deploy(_args(yes=False), dep)
+    code, _, err = _run_deploy(dep, yes=False)
     assert code == 3 and not dep.executed
-    assert "execute-change-set" in err.getvalue()
+    assert "not approved" in err and "execute-change-set" in err and "delete-change-set" in err
 
 
 def _event(eid, stack_id, lid, rtype, status, reason="", ts=0, phys=""):
@@ -342,3 +338,54 @@ def test_failed_change_set_without_changes_is_no_changes():
     cs = changeset.create(aws, stack_name="wealist-prod", change_set_type="UPDATE", parameters=[], tags=[],
                           template_body="{}", template_url=None, commit="abc", sleep=lambda s: None)
     assert cs.no_changes and cs.id == ROOT_CS
+
+
+@pytest.mark.parametrize("allow_replace", [False, True])
+def test_execute_relaxes_policies_only_with_allow_replace(allow_replace, prod_params):
+    """Stubbed (ListStackResources, Get/SetStackPolicy, ExecuteChangeSet,
+    events): the guarded database replacement is executed with the policies
+    as they are unless --allow-replace was given; then exactly the database's
+    stack gets the allow-all policy, and the protective one comes back at the
+    end. Any other SetStackPolicy call fails the stub."""
+    from wealist_cfn.deploy import policy
+
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    protect, allow_all = json.dumps(policy.PROTECT), json.dumps(policy.ALLOW_ALL)
+
+    def tree():
+        cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
+            {"LogicalResourceId": "DatabaseStack", "PhysicalResourceId": DB_STACK,
+             "ResourceType": "AWS::CloudFormation::Stack", "LastUpdatedTimestamp": T0,
+             "ResourceStatus": "UPDATE_COMPLETE"}]}, {"StackName": ROOT})
+        cfn.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": DB_STACK})
+
+    def protected(db_body):
+        tree()
+        cfn.add_response("get_stack_policy", {"StackPolicyBody": protect}, {"StackName": ROOT})
+        cfn.add_response("get_stack_policy", {"StackPolicyBody": db_body}, {"StackName": DB_STACK})
+
+    protected(protect)  # already protected: nothing set
+    if allow_replace:
+        tree()
+        cfn.add_response("set_stack_policy", {}, {"StackName": DB_STACK, "StackPolicyBody": allow_all})
+    cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
+    cfn.add_response("execute_change_set", {}, {"ChangeSetName": ROOT_CS, "ClientRequestToken": ANY})
+    cfn.add_response("describe_stacks", _stack("UPDATE_COMPLETE"), {"StackName": ROOT})
+    cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
+    cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
+    protected(allow_all if allow_replace else protect)
+    if allow_replace:
+        cfn.add_response("set_stack_policy", {}, {"StackName": DB_STACK, "StackPolicyBody": protect})
+    cfn.add_response("describe_stacks", _stack("UPDATE_COMPLETE"), {"StackName": ROOT})
+
+    dep = flow.Deployment(flow.Options(stack_name="wealist-prod", params=prod_params, allow_replace=allow_replace,
+                                       sleep=lambda s: None), aws=aws)
+    cs = changeset.ChangeSet("deploy-1", ROOT_CS, ROOT, "UPDATE")
+    dep.plan = flow.Plan(stackstate.StackState("wealist-prod", "UPDATE_COMPLETE", ROOT), cs, _nested_review())
+    messages = [i.message for i in dep.execute() if isinstance(i, flow.Info)]
+    cfn.assert_no_pending_responses()
+    assert dep.result.final.ok
+    relaxed = [m for m in messages if m.startswith("--allow-replace")]
+    assert relaxed == (["--allow-replace: stack policy relaxed on DatabaseStack for this update only"]
+                       if allow_replace else [])
