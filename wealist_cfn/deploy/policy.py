@@ -40,12 +40,7 @@ def stack_ids(aws: Aws, root: str) -> dict[str, str]:
     queue = [("", root)]
     while queue:
         path, sid = queue.pop(0)
-        token = None
-        while True:
-            kw = {"StackName": sid}
-            if token:
-                kw["NextToken"] = token
-            page = aws.cfn.list_stack_resources(**kw)
+        for page in aws.cfn.get_paginator("list_stack_resources").paginate(StackName=sid):
             for r in page.get("StackResourceSummaries", []):
                 phys = r.get("PhysicalResourceId") or ""
                 if r.get("ResourceType") == NESTED and phys and \
@@ -53,9 +48,6 @@ def stack_ids(aws: Aws, root: str) -> dict[str, str]:
                     child = f"{path}/{r['LogicalResourceId']}" if path else r["LogicalResourceId"]
                     out[child] = phys
                     queue.append((child, phys))
-            token = page.get("NextToken")
-            if not token:
-                break
     return out
 
 

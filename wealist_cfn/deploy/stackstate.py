@@ -63,14 +63,8 @@ def failed_resources(aws: Aws, stack: str, path: str = "") -> list[tuple[str, st
     """(path/logical ID, type, reason) of resources in a *_FAILED state, nested included."""
     out = []
     try:
-        resources = []
-        token = None
-        while True:
-            page = aws.cfn.list_stack_resources(StackName=stack, **({"NextToken": token} if token else {}))
-            resources += page.get("StackResourceSummaries", [])
-            token = page.get("NextToken")
-            if not token:
-                break
+        resources = [r for page in aws.cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
+                     for r in page.get("StackResourceSummaries", [])]
     except botocore.exceptions.ClientError:
         return out
     for r in resources:
