@@ -36,6 +36,9 @@ differs from AWS:
    'has_cfn_attr'``). The patch gives them a stand-in whose physical ID and
    attributes read ``unmodelled:<Type>:<name>[:<attribute>]``: nothing is
    created, and the outputs say so instead of pretending.
+7. ``AWS::SSM::Parameter`` ``Tags``: CloudFormation documents them as a
+   key-value map; moto expects a list of ``{Key, Value}`` and fails
+   (``string indices must be integers``). The patch converts the map.
 8. Short-form YAML tags on a mapping or a nested sequence (``!Base64``
    over ``Fn::Sub: [...]`` in the launch templates' UserData): moto's YAML
    reader returns the raw parse nodes, and ``Fn::Base64`` then fails
@@ -49,9 +52,6 @@ differs from AWS:
    without replacement (MultiAZ, class, storage, backup retention and
    windows); others are left as they are (the review in AWS, not this
    rehearsal, is the place to see a replacement).
-7. ``AWS::SSM::Parameter`` ``Tags``: CloudFormation documents them as a
-   key-value map; moto expects a list of ``{Key, Value}`` and fails
-   (``string indices must be integers``). The patch converts the map.
 
 Not filled, and said in the review / docs: moto reports no nested change
 sets, no Replacement or property details, no resource events and no
@@ -236,7 +236,6 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
         models.Stack.get_cfn_attribute = get_cfn_attribute
     if "yaml" not in skip:
         models.yaml_tag_constructor = templates_mod.construct_short_form
-    if "yaml" not in skip:
         responses.yaml_tag_constructor = templates_mod.construct_short_form
 
     # 9. RDS instance modified in place
@@ -270,13 +269,13 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
         models.CloudFormationBackend.execute_change_set = execute_change_set
     if "parameters" not in skip:
         models.ChangeSet.diff = diff
-    if "parameters" not in skip:
         parsing.ResourceMap.build_resource_diff = build_resource_diff
     try:
         yield
     finally:
         if saved["get_cfn_attribute"] is None:
-            models.Stack.__dict__.get("get_cfn_attribute") and delattr(models.Stack, "get_cfn_attribute")
+            if "get_cfn_attribute" in models.Stack.__dict__:
+                delattr(models.Stack, "get_cfn_attribute")
         else:
             models.Stack.get_cfn_attribute = saved["get_cfn_attribute"]
         models.Stack.update_from_cloudformation_json = saved["update_from_cloudformation_json"]
