@@ -160,3 +160,10 @@ def test_with_values_revalidates():
     assert cfg.with_values(EnableMultiAZ="true").multi_az
     with pytest.raises(config.ConfigError, match="EnableMultiAZ"):
         cfg.with_values(EnableMultiAZ="maybe")
+
+
+def test_region_for_follows_the_zones():
+    cfg = config.load(PROD)
+    assert cfg.region_for(None) == cfg.region_for("ap-northeast-2") == "ap-northeast-2"
+    with pytest.raises(config.ConfigError, match=r"params/prod.json: AvailabilityZones: .* --region us-east-1"):
+        cfg.region_for("us-east-1")

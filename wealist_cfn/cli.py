@@ -15,10 +15,10 @@ from pathlib import Path
 
 from . import buildjob
 from .config import ConfigError
+from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
 
 COMMAND_MODULES = ("wealist_cfn.deploy.cli", "wealist_cfn.ops.cli")
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,5 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        for line in exc.details:
+            print(f"  {line}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130

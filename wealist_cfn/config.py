@@ -64,6 +64,15 @@ class Config:
         """The region the availability zones belong to (``ap-northeast-2a`` -> ``ap-northeast-2``)."""
         return self.availability_zones[0][:-1]
 
+    def region_for(self, region: str | None) -> str:
+        """The region to work in: the zones' region; a ``--region`` that says
+        otherwise is a :class:`ConfigError` (the stack, its parameters and
+        its groups all live in the zones' region)."""
+        if region and region != self.region:
+            raise ConfigError(self.path, "AvailabilityZones", f"{self.values['AvailabilityZones']} are in "
+                              f"{self.region}; --region {region} contradicts them")
+        return self.region
+
     @property
     def deploy_bucket(self) -> str:
         return self.values["DeployBucketName"]

@@ -10,8 +10,8 @@ from pathlib import Path
 import boto3
 
 from wealist_cfn import cli as main_cli
+from wealist_cfn.aws import Aws
 from wealist_cfn.deploy import local
-from wealist_cfn.deploy.aws import Aws
 
 REGION = "ap-northeast-2"
 

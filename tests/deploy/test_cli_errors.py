@@ -22,8 +22,8 @@ import pytest
 from botocore.stub import Stubber
 
 from deploy_helpers import run_cli
+from wealist_cfn.aws import Aws
 from wealist_cfn.deploy import local
-from wealist_cfn.deploy.aws import Aws
 
 REPO = Path(__file__).resolve().parents[2]
 COMMANDS = ["deploy", "plan", "package", "status"]

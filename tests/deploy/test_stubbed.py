@@ -19,7 +19,7 @@ from botocore.stub import ANY
 
 from deploy_helpers import stubbed_aws
 from wealist_cfn.deploy import changeset, cli, events, flow, review, stackstate
-from wealist_cfn.deploy.errors import DeployError
+from wealist_cfn.errors import CommandError
 
 pytestmark = pytest.mark.stubbed
 
@@ -271,7 +271,7 @@ def test_rollback_complete_is_explained_and_replaced_only_when_asked():
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
     state = stackstate.StackState("wealist-prod", "ROLLBACK_COMPLETE", ROOT)
-    with pytest.raises(DeployError) as exc:
+    with pytest.raises(CommandError) as exc:
         stackstate.check_deployable(aws, state, replace_failed=False)
     assert exc.value.exit_code == 1 and "--replace-failed" in " ".join(exc.value.details)
     assert stackstate.check_deployable(aws, state, replace_failed=True) == "replace"
@@ -297,7 +297,7 @@ def test_update_rollback_failed_names_the_blocking_resources():
          "ResourceType": "AWS::RDS::DBInstance", "LastUpdatedTimestamp": T0, "ResourceStatus": "UPDATE_FAILED",
          "ResourceStatusReason": "DB instance is in state storage-full"}]}, {"StackName": DB_STACK})
     state = stackstate.StackState("wealist-prod", "UPDATE_ROLLBACK_FAILED", ROOT)
-    with pytest.raises(DeployError) as exc:
+    with pytest.raises(CommandError) as exc:
         stackstate.check_deployable(aws, state, replace_failed=False)
     text = "\n".join(exc.value.details)
     assert "DatabaseStack/Database" in text and "storage-full" in text

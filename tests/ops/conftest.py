@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wealist_cfn import config
-from wealist_cfn.deploy.aws import Aws
+from wealist_cfn.aws import Aws
 
 from .tools import ROOT
 

@@ -10,8 +10,8 @@ import string
 import boto3
 import pytest
 
-from wealist_cfn import cli
-from wealist_cfn.deploy.aws import Aws
+from wealist_cfn import cli, errors
+from wealist_cfn.aws import Aws
 from wealist_cfn.ops import bootstrap
 from wealist_cfn.ops.bootstrap import PARAMETERS, SECRET, SECRET_NAMES
 
@@ -209,7 +209,7 @@ def test_cli_prints_a_summary_and_never_a_secret(target, capsys):
     second = capsys.readouterr()
     assert cli.main(argv + ["--rotate", "redis/auth_token"]) == 0
     third = capsys.readouterr()
-    assert cli.main(argv + ["--rotate", "db/user_db_name"]) == cli.EXIT_USAGE
+    assert cli.main(argv + ["--rotate", "db/user_db_name"]) == errors.EXIT_USAGE
     capsys.readouterr()
 
     assert "(changed)" in first.out

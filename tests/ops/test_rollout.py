@@ -13,8 +13,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from wealist_cfn import cli
-from wealist_cfn.deploy.aws import Aws
+from wealist_cfn import cli, errors
+from wealist_cfn.aws import Aws
 from wealist_cfn.ops import rollout
 
 from .tools import ROOT
@@ -106,7 +106,7 @@ def test_cli_exits_non_zero_when_the_refresh_fails_or_is_cancelled(asg, monkeypa
 
     code = cli.main(["rollout", "--params", PARAMS, "--poll", "0"])
 
-    assert code == cli.EXIT_FAILED
+    assert code == errors.EXIT_FAILED
     err = capsys.readouterr().err
     assert f"ended {status}" in err and "health checks failed" in err
 
@@ -125,7 +125,7 @@ def test_cli_refuses_cleanly_when_a_refresh_is_already_running(asg, monkeypatch,
 
     code = cli.main(["rollout", "--params", PARAMS])
 
-    assert code == cli.EXIT_REFUSED
+    assert code == errors.EXIT_REFUSED
     err = capsys.readouterr().err
     assert "already running" in err and "running-1" in err and "cancel-instance-refresh" in err
 
@@ -140,14 +140,14 @@ def test_cli_passes_the_chosen_preferences_and_can_return_at_once(asg, monkeypat
     code = cli.main(["rollout", "--params", PARAMS, "--min-healthy", "90", "--max-healthy", "150",
                      "--warmup", "120", "--no-wait"])
 
-    assert code == cli.EXIT_OK
+    assert code == errors.EXIT_OK
     assert REFRESH_ID in capsys.readouterr().out
 
 
 def test_preferences_that_can_replace_nothing_are_a_usage_error(capsys):
     """No AWS call: 100% min with 100% max could never replace an instance."""
     code = cli.main(["rollout", "--params", PARAMS, "--max-healthy", "100"])
-    assert code == cli.EXIT_USAGE
+    assert code == errors.EXIT_USAGE
     assert "--max-healthy" in capsys.readouterr().err
 
 
@@ -198,7 +198,7 @@ def test_group_names_are_the_ones_the_compute_stack_gives_its_groups(params):
 def test_a_region_other_than_the_params_files_is_a_usage_error(command, capsys):
     """No AWS call: the stack lives in the params file's region."""
     code = cli.main([command, "--params", PARAMS, "--region", "us-east-1"])
-    assert code == cli.EXIT_USAGE
+    assert code == errors.EXIT_USAGE
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--region us-east-1 contradicts" in err[0] and "ap-northeast-2" in err[0]
 
@@ -218,7 +218,7 @@ def test_rejected_credentials_are_one_line_and_exit_2_before_any_other_call(comm
 
     code = cli.main([command, "--params", PARAMS])
 
-    assert code == cli.EXIT_USAGE
+    assert code == errors.EXIT_USAGE
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: AWS credentials rejected ({code_}): {message}"]
     sts_stub.assert_no_pending_responses()

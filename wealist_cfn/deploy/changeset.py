@@ -15,10 +15,10 @@ from typing import Callable
 
 import botocore.exceptions
 
+from ..aws import Aws, error_code, error_message
 from ..cfnmodel import NESTED
+from ..errors import EXIT_FAILED, CommandError
 from . import review as review_mod
-from .aws import Aws, error_code, error_message
-from .errors import EXIT_FAILED, DeployError
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 _NO_CHANGES = re.compile(r"didn't contain changes|No updates are to be performed|no changes", re.I)
@@ -73,7 +73,7 @@ def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[
     except botocore.exceptions.ClientError as exc:
         if _NO_CHANGES.search(error_message(exc)):
             return ChangeSet(name, "", "", change_set_type, "FAILED", error_message(exc), no_changes=True)
-        raise DeployError(f"CreateChangeSet: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED) from None
+        raise CommandError(f"CreateChangeSet: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED) from None
     cs = ChangeSet(name, resp["Id"], resp.get("StackId", ""), change_set_type)
     desc = wait(aws, cs.id, sleep=sleep, interval=interval, timeout=timeout)
     cs.status, cs.reason = desc.get("Status", ""), desc.get("StatusReason", "") or ""
@@ -81,7 +81,7 @@ def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[
         if _NO_CHANGES.search(cs.reason):
             cs.no_changes = True
         else:
-            raise DeployError(f"change set {name} failed: {cs.reason}", EXIT_FAILED,
+            raise CommandError(f"change set {name} failed: {cs.reason}", EXIT_FAILED,
                               details=(f"delete it: aws cloudformation delete-change-set --stack-name {stack_name} "
                                        f"--change-set-name {name}",))
     return cs
@@ -96,7 +96,7 @@ def wait(aws: Aws, change_set_id: str, *, sleep=time.sleep, interval=2.0, timeou
         if desc.get("Status") not in _PENDING:
             return desc
         if waited >= timeout:
-            raise DeployError(f"change set {change_set_id} still {desc.get('Status')} after {int(timeout)}s")
+            raise CommandError(f"change set {change_set_id} still {desc.get('Status')} after {int(timeout)}s")
         sleep(interval)
         waited += interval
 
@@ -150,4 +150,4 @@ def delete(aws: Aws, cs: ChangeSet) -> None:
     try:
         aws.cfn.delete_change_set(ChangeSetName=cs.id)
     except botocore.exceptions.ClientError as exc:
-        raise DeployError(f"DeleteChangeSet {cs.name}: {error_message(exc)}") from None
+        raise CommandError(f"DeleteChangeSet {cs.name}: {error_message(exc)}") from None

@@ -17,11 +17,10 @@ import botocore.exceptions
 import botocore.parsers
 
 from .. import config
-from ..cli import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
+from ..aws import Aws
+from ..errors import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
 from . import events, flow, local, stackstate
 from . import review as review_mod
-from .aws import Aws
-from .errors import DeployError
 
 
 def register(subparsers) -> None:
@@ -118,13 +117,13 @@ def _with_endpoint(args, run) -> int:
     The parameter file and ``--region`` are checked first, so that a bad file
     is refused before anything starts (no AWS client, no local endpoint)."""
     try:
-        region = flow.resolve_region(config.load(args.params), args.region)
+        region = config.load(args.params).region_for(args.region)
         if not args.local:
             return run(lambda opts: flow.Deployment(opts))
         if args.endpoint_url:
-            raise DeployError("--local starts its own endpoint; leave out --endpoint-url", EXIT_USAGE)
+            raise CommandError("--local starts its own endpoint; leave out --endpoint-url", EXIT_USAGE)
         if args.profile:
-            raise DeployError("--local uses fixed local credentials; leave out --profile", EXIT_USAGE)
+            raise CommandError("--local uses fixed local credentials; leave out --profile", EXIT_USAGE)
         progress = sys.stdout if args.output == "text" else sys.stderr
         with local.endpoint() as url:
             print(f"local endpoint: moto's server at {url} in this process (a rehearsal: nothing reaches AWS)",
@@ -146,11 +145,6 @@ def _with_endpoint(args, run) -> int:
             botocore.parsers.ResponseParserError) as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except DeployError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        for line in exc.details:
-            print(f"  {line}", file=sys.stderr)
-        return exc.exit_code
 
 
 def cmd_deploy(args) -> int:

@@ -17,8 +17,8 @@ from typing import Callable, Iterator
 
 import botocore.exceptions
 
+from ..aws import Aws, error_message
 from ..cfnmodel import NESTED
-from .aws import Aws, error_message
 
 # Failures that only follow from another one: never the first cause.
 CONSEQUENCE = re.compile(

@@ -23,14 +23,14 @@ import botocore.exceptions
 
 from .. import cfnmodel
 from .. import config as config_mod
+from ..aws import Aws, error_code, error_message
+from ..errors import EXIT_FAILED, EXIT_USAGE, CommandError
 from ..parameters import PARAMS_BY_NAME
 from ..settings import TEMPLATES_DIR
 from . import changeset, events, policy, stackstate
 from . import package as package_mod
 from . import review as review_mod
 from . import templates as tpl
-from .aws import Aws, error_code, error_message
-from .errors import EXIT_FAILED, EXIT_USAGE, DeployError
 
 
 @dataclass
@@ -75,16 +75,8 @@ class Result:
     stack_id: str = ""
 
 
-def resolve_region(cfg: config_mod.Config, region: str | None) -> str:
-    """The params file's region, unless ``--region`` says the same."""
-    if region and region != cfg.region:
-        raise DeployError(f"--region {region} contradicts {cfg.path}: AvailabilityZones "
-                          f"({cfg.values['AvailabilityZones']} are in {cfg.region})", EXIT_USAGE)
-    return cfg.region
-
-
-def client_error(exc: botocore.exceptions.ClientError, doing: str) -> DeployError:
-    return DeployError(f"{doing}: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED)
+def client_error(exc: botocore.exceptions.ClientError, doing: str) -> CommandError:
+    return CommandError(f"{doing}: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED)
 
 
 def _mask(key: str, value: str | None) -> str | None:
@@ -99,7 +91,7 @@ class Deployment:
         self.opts = opts
         # Parameters are validated before any AWS call (ConfigError: exit 2).
         self.config = config_mod.load(opts.params)
-        self.region = resolve_region(self.config, opts.region)
+        self.region = self.config.region_for(opts.region)
         self.aws = aws or Aws(self.region, opts.profile, opts.endpoint_url)
         self.plan: Plan | None = None
         self.result: Result | None = None
@@ -272,7 +264,7 @@ def watch(aws: Aws, stack_name: str, *, sleep=time.sleep, interval: float = 5.0
     then put the protective stack policies back."""
     state = stackstate.describe(aws, stack_name)
     if state.status is None:
-        raise DeployError(f"stack {stack_name} does not exist", EXIT_USAGE)
+        raise CommandError(f"stack {stack_name} does not exist", EXIT_USAGE)
     evs = aws.cfn.describe_stack_events(StackName=state.stack_id).get("StackEvents", [])
     start = next((e for e in evs if e.get("LogicalResourceId") == stack_name and
                   e.get("ResourceType") == cfnmodel.NESTED and e.get("ResourceStatus", "").endswith("_IN_PROGRESS")

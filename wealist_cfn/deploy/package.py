@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 
 import botocore.exceptions
 
+from ..aws import Aws, error_code, error_message
+from ..errors import EXIT_FAILED, EXIT_USAGE, CommandError
 from . import templates as tpl
-from .aws import Aws, error_code, error_message
-from .errors import EXIT_FAILED, EXIT_USAGE, DeployError
 
 INLINE_BODY_LIMIT = 51_200  # bytes; CreateChangeSet's TemplateBody maximum
 
@@ -68,12 +68,12 @@ def ensure_bucket(aws: Aws, bucket: str, *, create: bool) -> bool:
     except botocore.exceptions.ClientError as exc:
         code = error_code(exc)
         if code in ("403", "AccessDenied", "Forbidden"):
-            raise DeployError(f"S3 bucket {bucket} exists but these credentials may not use it (403)",
+            raise CommandError(f"S3 bucket {bucket} exists but these credentials may not use it (403)",
                               EXIT_USAGE) from None
         if code not in ("404", "NoSuchBucket", "NotFound"):
-            raise DeployError(f"S3 bucket {bucket}: {error_message(exc)}") from None
+            raise CommandError(f"S3 bucket {bucket}: {error_message(exc)}") from None
     if not create:
-        raise DeployError(f"S3 bucket {bucket} does not exist; create it, or leave out --bucket to use "
+        raise CommandError(f"S3 bucket {bucket} does not exist; create it, or leave out --bucket to use "
                           f"the default artifacts bucket", EXIT_USAGE)
     kw = {"Bucket": bucket}
     if aws.region != "us-east-1":
@@ -88,7 +88,7 @@ def ensure_bucket(aws: Aws, bucket: str, *, create: bool) -> bool:
                        "BucketKeyEnabled": True}]})
         aws.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     except botocore.exceptions.ClientError as exc:
-        raise DeployError(f"creating S3 bucket {bucket}: {error_code(exc)}: {error_message(exc)}",
+        raise CommandError(f"creating S3 bucket {bucket}: {error_code(exc)}: {error_message(exc)}",
                           EXIT_FAILED) from None
     return True
 
@@ -100,7 +100,7 @@ def _stored_hash(aws: Aws, bucket: str, key: str) -> str | None:
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
             return None
-        raise DeployError(f"S3 s3://{bucket}/{key}: {error_code(exc)}: {error_message(exc)}") from None
+        raise CommandError(f"S3 s3://{bucket}/{key}: {error_code(exc)}: {error_message(exc)}") from None
     return hashlib.sha256(body).hexdigest()
 
 
@@ -112,7 +112,7 @@ def _ensure_object(aws: Aws, bucket: str, key: str, name: str, body: bytes) -> U
     try:
         aws.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-yaml")
     except botocore.exceptions.ClientError as exc:
-        raise DeployError(f"uploading {name} to s3://{bucket}/{key}: {error_message(exc)}") from None
+        raise CommandError(f"uploading {name} to s3://{bucket}/{key}: {error_message(exc)}") from None
     return Upload(name=name, key=key, url=aws.s3_url(bucket, key), uploaded=True, replaced=stored is not None)
 
 

@@ -19,9 +19,9 @@ import json
 
 import botocore.exceptions
 
+from ..aws import Aws, error_message
 from ..cfnmodel import NESTED
-from .aws import Aws, error_message
-from .errors import DeployError
+from ..errors import CommandError
 from .review import GUARDED_TYPES
 
 PROTECT = {
@@ -55,7 +55,7 @@ def _set(aws: Aws, stack: str, body: dict) -> None:
     try:
         aws.cfn.set_stack_policy(StackName=stack, StackPolicyBody=json.dumps(body))
     except botocore.exceptions.ClientError as exc:
-        raise DeployError(f"SetStackPolicy on {stack}: {error_message(exc)}") from None
+        raise CommandError(f"SetStackPolicy on {stack}: {error_message(exc)}") from None
 
 
 def protect(aws: Aws, root: str) -> list[str]:

@@ -18,9 +18,9 @@ from typing import Callable, Iterator
 
 import botocore.exceptions
 
+from ..aws import Aws, error_message
 from ..cfnmodel import NESTED
-from .aws import Aws, error_message
-from .errors import EXIT_FAILED, DeployError
+from ..errors import EXIT_FAILED, CommandError
 from .events import is_final
 
 
@@ -52,7 +52,7 @@ def describe(aws: Aws, name: str) -> StackState:
     except botocore.exceptions.ClientError as exc:
         if "does not exist" in error_message(exc):
             return StackState(name, None)
-        raise DeployError(f"DescribeStacks {name}: {error_message(exc)}") from None
+        raise CommandError(f"DescribeStacks {name}: {error_message(exc)}") from None
     return StackState(name, st["StackStatus"], st["StackId"], st.get("StackStatusReason", "") or "",
                       bool(st.get("EnableTerminationProtection")),
                       {p["ParameterKey"]: p.get("ParameterValue", "") for p in st.get("Parameters", [])},
@@ -89,20 +89,20 @@ def settle(aws: Aws, name: str, *, sleep: Callable[[float], None] = time.sleep, 
             yield state
             return
         if waited >= timeout:
-            raise DeployError(f"stack {name} still {state.status} after {int(waited)}s; try again later")
+            raise CommandError(f"stack {name} still {state.status} after {int(waited)}s; try again later")
         yield Waiting(state.status, waited)
         sleep(interval)
         waited += interval
 
 
 def check_deployable(aws: Aws, state: StackState, *, replace_failed: bool) -> str | None:
-    """Raise a DeployError explaining a stuck state; return "replace" when a
+    """Raise a CommandError explaining a stuck state; return "replace" when a
     ROLLBACK_COMPLETE stack is to be deleted and created again."""
     n = state.name
     if state.status == "ROLLBACK_COMPLETE":
         if replace_failed:
             return "replace"
-        raise DeployError(
+        raise CommandError(
             f"stack {n} is ROLLBACK_COMPLETE: its first create failed and rolled back, and such a stack "
             f"cannot be updated", EXIT_FAILED,
             details=("nothing in it is kept; delete it and create it again with --replace-failed",
@@ -117,7 +117,7 @@ def check_deployable(aws: Aws, state: StackState, *, replace_failed: bool) -> st
             hint += " [--resources-to-skip " + " ".join(
                 [w for w, _, _ in blocking if "/" not in w] +
                 [f"{w.rsplit('/', 1)[0].replace('/', '.')}.{w.rsplit('/', 1)[1]}" for w in nested]) + "]"
-        raise DeployError(
+        raise CommandError(
             f"stack {n} is UPDATE_ROLLBACK_FAILED: a rollback could not finish, so no update can start",
             EXIT_FAILED,
             details=tuple(lines) + (
@@ -125,7 +125,7 @@ def check_deployable(aws: Aws, state: StackState, *, replace_failed: bool) -> st
                 f"  {hint}",
                 "skipping a resource marks it rolled back without touching it; then deploy again"))
     if state.status in ("ROLLBACK_FAILED", "DELETE_FAILED", "IMPORT_ROLLBACK_FAILED"):
-        raise DeployError(f"stack {n} is {state.status}: {state.reason or 'no reason given'}", EXIT_FAILED,
+        raise CommandError(f"stack {n} is {state.status}: {state.reason or 'no reason given'}", EXIT_FAILED,
                           details=(f"it must be deleted before a deploy: aws cloudformation delete-stack "
                                    f"--stack-name {n} (resources that fail to delete can be retained "
                                    f"with --retain-resources)",))
@@ -146,7 +146,7 @@ def delete_failed(aws: Aws, state: StackState, *, sleep=time.sleep, interval=10.
         if st["StackStatus"] == "DELETE_COMPLETE":
             return
         if st["StackStatus"] == "DELETE_FAILED":
-            raise DeployError(f"deleting {state.name} failed: {st.get('StackStatusReason', '')}")
+            raise CommandError(f"deleting {state.name} failed: {st.get('StackStatusReason', '')}")
         yield Waiting(st["StackStatus"], waited)
         sleep(interval)
         waited += interval

@@ -79,7 +79,7 @@ class TemplateSet:
 def read(directory: Path, root_name: str = "root.yaml") -> TemplateSet:
     """Read the root and, recursively, every child it names by a relative
     TemplateURL. A missing file is an error naming the file and the resource."""
-    from .errors import EXIT_USAGE, DeployError
+    from ..errors import EXIT_USAGE, CommandError
 
     texts: dict[str, str] = {}
 
@@ -92,11 +92,11 @@ def read(directory: Path, root_name: str = "root.yaml") -> TemplateSet:
         except FileNotFoundError:
             where = f" (TemplateURL in {referrer})" if referrer else ""
             hint = "; run `python build.py` to generate the templates" if referrer is None else ""
-            raise DeployError(f"{path}: no such template{where}{hint}", EXIT_USAGE) from None
+            raise CommandError(f"{path}: no such template{where}{hint}", EXIT_USAGE) from None
         try:
             data = load(texts[name])
         except (yaml.YAMLError, ValueError) as exc:
-            raise DeployError(f"{path}: not a readable template: {exc}", EXIT_USAGE) from None
+            raise CommandError(f"{path}: not a readable template: {exc}", EXIT_USAGE) from None
         for lid, props in nested_stacks(data).items():
             url = props.get("TemplateURL")
             if is_local_url(url):

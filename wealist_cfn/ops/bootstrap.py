@@ -30,8 +30,8 @@ from typing import Callable
 
 from botocore.exceptions import ClientError
 
+from ..aws import Aws, error_code, error_message
 from ..config import Config
-from ..deploy.aws import Aws, error_code, error_message
 from ..settings import DEFAULT_SETTINGS, ROOT_DIR
 
 INSTANCE_FILES_DIR = ROOT_DIR / "instance-files"
@@ -178,7 +178,7 @@ def resolve_rotate(cfg: Config, names: list[str]) -> list[str]:
 
 def run(cfg: Config, aws: Aws, *, rotate: list[str] = (), dry_run: bool = False,
         files_dir: Path = INSTANCE_FILES_DIR) -> Report:
-    """Raises :class:`~wealist_cfn.deploy.errors.DeployError` (exit 2) for
+    """Raises :class:`~wealist_cfn.errors.CommandError` (exit 2) for
     missing or rejected credentials, before anything is read or written."""
     rotate = resolve_rotate(cfg, list(rotate))
     report = Report(dry_run=dry_run)

@@ -4,17 +4,14 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError
 
 from .. import config
-from ..cli import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
-from ..deploy.aws import Aws
-from ..deploy.errors import DeployError
-from ..deploy.flow import resolve_region
+from ..aws import Aws
+from ..errors import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from . import bootstrap, rollout
 
 
@@ -30,7 +27,7 @@ def register(subparsers) -> None:
                    help="generate a new value for this secret (e.g. db/user_db_password); repeatable; "
                         "prints what must be restarted")
     b.add_argument("--dry-run", action="store_true", help="compare and report, change nothing")
-    b.set_defaults(func=_one_line_errors(_cmd_bootstrap))
+    b.set_defaults(func=_cmd_bootstrap)
 
     r = subparsers.add_parser(
         "rollout", help="replace the backend instances by an instance refresh and follow it",
@@ -52,7 +49,7 @@ def register(subparsers) -> None:
     r.add_argument("--no-wait", action="store_true", help="start the refresh and return")
     r.add_argument("--timeout", type=int, default=3600, metavar="SECONDS", help="give up following after this")
     r.add_argument("--poll", type=float, default=15.0, metavar="SECONDS", help=argparse.SUPPRESS)
-    r.set_defaults(func=_one_line_errors(_cmd_rollout))
+    r.set_defaults(func=_cmd_rollout)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -62,24 +59,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--endpoint-url", metavar="URL", help="AWS endpoint, e.g. a local moto server")
 
 
-def _one_line_errors(command):
-    """A :class:`DeployError` (a --region the params file contradicts, an
-    unknown profile, missing or rejected credentials) is one line and its
-    exit status, as for the deploy commands."""
-    @functools.wraps(command)
-    def run(args) -> int:
-        try:
-            return command(args)
-        except DeployError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return exc.exit_code
-    return run
 
 
 def _cmd_bootstrap(args) -> int:
     cfg = config.load(args.params)
     # Parameters and bucket serve the stack, in the params file's region.
-    region = resolve_region(cfg, args.region)
+    region = cfg.region_for(args.region)
     try:
         bootstrap.resolve_rotate(cfg, args.rotate)
     except bootstrap.BootstrapError as exc:
@@ -107,7 +92,7 @@ def _cmd_bootstrap(args) -> int:
 
 def _cmd_rollout(args) -> int:
     cfg = config.load(args.params)
-    region = resolve_region(cfg, args.region)
+    region = cfg.region_for(args.region)
     group = args.asg or rollout.group_name(cfg, args.group)
     try:
         prefs = rollout.Preferences(min_healthy=args.min_healthy, max_healthy=args.max_healthy,

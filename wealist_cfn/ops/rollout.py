@@ -21,8 +21,8 @@ from typing import Callable
 
 from botocore.exceptions import ClientError
 
+from ..aws import error_code, error_message
 from ..config import Config
-from ..deploy.aws import error_code, error_message
 
 SUCCESS = "Successful"
 # A refresh in these states is over and did not do what was asked.

@@ -1,8 +1,11 @@
-"""AWS access for the deploy commands: one boto3 session, its clients, the
-caller's account, and a count of every API call made (for honest summaries
-and the benchmark).
+"""AWS access for every command that calls AWS (deploy, plan, package,
+status, bootstrap, rollout): one boto3 session, its clients, the caller's
+account, and a count of every API call made (for honest summaries and the
+benchmark).
 
-Credentials are checked once, up front (:mod:`wealist_cfn.credentials`).
+Credentials are checked once, up front, with STS GetCallerIdentity, so a
+missing profile or an expired token is one line and exit 2 before anything
+is read or written, not a traceback half way through.
 """
 
 from __future__ import annotations
@@ -15,8 +18,18 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config as BotoConfig
 
-from .. import credentials
-from .errors import DeployError
+from .errors import EXIT_FAILED, EXIT_USAGE, CommandError
+
+# Errors that mean "your credentials are missing, expired or wrong".
+CREDENTIAL_EXCEPTIONS = tuple(
+    getattr(botocore.exceptions, name)
+    for name in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError",
+                 "TokenRetrievalError", "SSOTokenLoadError", "UnauthorizedSSOTokenError", "SSOError",
+                 "NoAuthTokenError")
+    if hasattr(botocore.exceptions, name)
+)
+CREDENTIAL_CODES = {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "SignatureDoesNotMatch",
+                    "UnrecognizedClientException", "InvalidAccessKeyId", "AccessDenied", "RequestExpired"}
 
 
 @dataclass
@@ -37,9 +50,10 @@ class Aws:
                                          region_name=self.region)
         else:
             try:
-                self.session = credentials.session(self.profile, self.region)
-            except credentials.CredentialsError as exc:
-                raise DeployError(str(exc), exc.exit_code) from None
+                self.session = boto3.Session(profile_name=self.profile, region_name=self.region)
+            except botocore.exceptions.ProfileNotFound as exc:
+                raise CommandError(f"AWS profile not found: {exc.kwargs.get('profile', self.profile)}",
+                                   EXIT_USAGE) from None
         self.session.events.register("before-call", self._count)
         # Adaptive retries ride out CloudFormation's throttling while events are polled.
         self._config = BotoConfig(retries={"mode": "standard", "max_attempts": 8})
@@ -66,12 +80,21 @@ class Aws:
         return self.client("s3")
 
     def check_credentials(self) -> str:
-        """Return the account ID; raise a one-line DeployError (exit 2) when
+        """Return the account ID; raise a one-line CommandError (exit 2) when
         the credentials are missing, expired or rejected."""
         try:
-            self.account = credentials.check(self.client("sts"))
-        except credentials.CredentialsError as exc:
-            raise DeployError(str(exc), exc.exit_code) from None
+            ident = self.client("sts").get_caller_identity()
+        except CREDENTIAL_EXCEPTIONS as exc:
+            raise CommandError(f"AWS credentials: {exc}", EXIT_USAGE) from None
+        except botocore.exceptions.ClientError as exc:
+            code = error_code(exc)
+            if code in CREDENTIAL_CODES:
+                raise CommandError(f"AWS credentials rejected ({code}): {exc.response['Error'].get('Message', '')}",
+                                   EXIT_USAGE) from None
+            raise
+        except botocore.exceptions.EndpointConnectionError as exc:
+            raise CommandError(f"cannot reach AWS: {exc}", EXIT_FAILED) from None
+        self.account = ident["Account"]
         return self.account
 
     def total_calls(self) -> int:
