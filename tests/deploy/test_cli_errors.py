@@ -235,3 +235,10 @@ def test_expired_credentials_are_one_line(command, code_, message, monkeypatch, 
     assert len(stubs) == 1
     stubs[0].assert_no_pending_responses()
     assert other == []
+
+
+def test_allow_replace_and_accept_conditional_exclude_each_other(prod_params, no_aws_client, capsys):
+    """No AWS call: the two answers to a guarded change are alternatives."""
+    with pytest.raises(SystemExit) as exit_:
+        run_cli("deploy", "--stack-name", "s", "--params", prod_params, "--allow-replace", "--accept-conditional")
+    assert exit_.value.code == 2

@@ -46,11 +46,12 @@ def register(subparsers) -> None:
     g = d.add_mutually_exclusive_group()
     g.add_argument("--yes", action="store_true", help="approve without asking")
     g.add_argument("--no-execute", action="store_true", help="stop after the review; leave the change set")
-    d.add_argument("--allow-replace", action="store_true",
-                   help="allow removing or replacing stateful resources (RDS, ElastiCache, ECR, VPC, subnets)")
-    d.add_argument("--accept-conditional", action="store_true",
-                   help="go ahead when every guarded change is only 'Replacement: Conditional'; the stack "
-                        "policies stay and deny an actual replacement (the update then fails and rolls back)")
+    guard = d.add_mutually_exclusive_group()
+    guard.add_argument("--allow-replace", action="store_true",
+                       help="allow removing or replacing stateful resources (RDS, ElastiCache, ECR, VPC, subnets)")
+    guard.add_argument("--accept-conditional", action="store_true",
+                       help="go ahead when every guarded change is only 'Replacement: Conditional'; the stack "
+                            "policies stay and deny an actual replacement (the update then fails and rolls back)")
     d.add_argument("--replace-failed", action="store_true",
                    help="delete a ROLLBACK_COMPLETE stack (a failed first create) and create it again")
     d.set_defaults(func=cmd_deploy, discard=False)
