@@ -158,10 +158,8 @@ class Deployment:
             review = changeset.describe(self.aws, cs, o.stack_name, sleep=o.sleep, interval=o.change_set_interval)
         except botocore.exceptions.ClientError as exc:
             raise client_error(exc, "preparing the change set") from None
-        review.parameters = [
-            review_mod.ParameterChange(k, _mask(k, state.parameters.get(k)), _mask(k, v))
-            for k, v in self.config.values.items() if cs_type == "UPDATE" and state.parameters.get(k) != v
-        ]
+        if cs_type == "UPDATE":
+            review.parameters = review_mod.parameter_changes(state.parameters, self.config.values)
         if cs_type == "CREATE" and not any(r.nested_change_set for r in review.rows) and \
                 (not review.rows or packaged.child_files):
             # An endpoint that lists no nested change sets for a create (moto)

@@ -26,10 +26,12 @@ parameters are never shown.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 from ..cfnmodel import NESTED
+from ..parameters import PARAMS_BY_NAME
 
 STATEFUL_TYPES = frozenset({
     "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::ElastiCache::ReplicationGroup",
@@ -39,6 +41,40 @@ GUARDED_TYPES = STATEFUL_TYPES | {NESTED}
 WARN_TYPES = frozenset({"AWS::RDS::DBSubnetGroup", "AWS::ElastiCache::SubnetGroup"})
 SG_TYPES = frozenset({"AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"})
 ACTIONS = ("Add", "Modify", "Remove", "Import", "Dynamic")
+
+
+# CloudFormation writes this in a change set's property values (BeforeContext /
+# AfterContext, ResourceChangeDetail.Target.AfterValue) where a value is only
+# known once the change set runs, e.g. the ARN of a resource it creates.
+# "Viewing a change set" in the CloudFormation User Guide
+# (using-cfn-updating-stacks-changesets-view.html) names the placeholder.
+_PLACEHOLDER = re.compile(r"\{\{changeSet:[A-Za-z_]+\}\}")
+KNOWN_AT_EXECUTION = "(known only at execution)"
+
+# ResourceChangeDetail.ChangeSource values (API reference, ResourceChangeDetail).
+CAUSES = ("DirectModification", "ParameterReference", "ResourceReference", "ResourceAttribute",
+          "Automatic", "NoModification")
+
+
+def is_placeholder(value) -> bool:
+    """A value CloudFormation only knows when the change set executes."""
+    return isinstance(value, str) and bool(_PLACEHOLDER.search(value))
+
+
+@dataclass
+class Detail:
+    """One changed property or attribute of a Modify row (ResourceChangeDetail,
+    merged per name)."""
+
+    name: str  # "InstanceType", "Tags", "Metadata", "DeletionPolicy" ...
+    attribute: str  # Properties / Metadata / Tags / DeletionPolicy / UpdateReplacePolicy ...
+    recreation: str  # Never / Conditionally / Always
+    causes: list[str] = field(default_factory=list)  # "DirectModification", "ParameterReference Environment"
+    known_at_execution: bool = False  # the new value is only known when the change set runs
+
+    def text(self) -> str:
+        known = f"; value {KNOWN_AT_EXECUTION}" if self.known_at_execution else ""
+        return f"{self.name} ({' + '.join(self.causes) or 'cause not reported'}; recreation {self.recreation}{known})"
 
 
 @dataclass
@@ -52,6 +88,8 @@ class Row:
     scopes: list[str] = field(default_factory=list)
     properties: list[str] = field(default_factory=list)  # "Name" (+ " (replaces)" / " (may replace)")
     causes: list[str] = field(default_factory=list)  # parameters / resources that cause the change
+    # One entry per changed property or attribute: what changed, why, and whether it recreates.
+    details: list[Detail] = field(default_factory=list)
     physical_id: str = ""
     nested_change_set: str = ""
     before: dict | None = None  # property values when the endpoint reports them; never rendered
@@ -97,9 +135,16 @@ class Review:
 
     @property
     def counts(self) -> dict[str, int]:
-        c = Counter(r.action for r in self.rows if r.resource_type != NESTED or r.action != "Modify")
-        c["Replace"] = sum(1 for r in self.rows if r.action == "Modify" and r.replacement in ("True", "Conditional"))
+        """Every row counted once, nested stacks and the rows inside them
+        included: a Modify that replaces (Replacement True or Conditional)
+        counts as Replace, not Modify."""
+        c = Counter("Replace" if r.action == "Modify" and r.replacement in ("True", "Conditional") else r.action
+                    for r in self.rows)
         return {k: c[k] for k in ("Add", "Modify", "Replace", "Remove", "Import", "Dynamic") if c[k]}
+
+    @property
+    def conditional_replacements(self) -> int:
+        return sum(1 for r in self.rows if r.action == "Modify" and r.replacement == "Conditional")
 
     @property
     def guarded(self) -> list[Callout]:
@@ -119,18 +164,64 @@ class Review:
         }
 
 
+# --- parameters ------------------------------------------------------------------------------
+
+def _is_list_type(key: str) -> bool:
+    spec = PARAMS_BY_NAME.get(key)
+    return spec is not None and (spec.type.startswith("List<") or spec.type == "CommaDelimitedList")
+
+
+def _as_items(value: str) -> list[str]:
+    """A list parameter's value as its items. CloudFormation returns
+    ``a,b,c`` (DescribeStacks Parameter.ParameterValue); some endpoints
+    return the list itself or its Python/JSON rendering (``['a', 'b']``)."""
+    if isinstance(value, list):
+        return [str(v).strip() for v in value]
+    text = str(value).strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    return [v.strip().strip("'\"") for v in text.split(",") if v.strip()]
+
+
+def parameter_changes(deployed: dict[str, str], wanted: dict[str, str]) -> list[ParameterChange]:
+    """The root parameters whose value changes. List parameters are compared
+    as lists (so ``a, b`` and ``a,b`` are the same value); NoEcho values are
+    never shown."""
+    out = []
+    for key, new in wanted.items():
+        old = deployed.get(key)
+        if old is not None and _is_list_type(key):
+            if _as_items(old) == _as_items(new):
+                continue
+            old = ",".join(_as_items(old))
+        elif old == new:
+            continue
+        spec = PARAMS_BY_NAME.get(key)
+        if spec is not None and spec.no_echo:
+            old, new = (None if old is None else "****"), "****"
+        out.append(ParameterChange(key, old, new))
+    return out
+
+
 # --- building rows from DescribeChangeSet -------------------------------------------------------
 
+_RECREATION_ORDER = {"Never": 0, "Conditionally": 1, "Always": 2}
+
+
 def row_from_change(path: str, change: dict) -> Row:
+    """One review row from a DescribeChangeSet ``Changes`` entry (API reference:
+    Change, ResourceChange, ResourceChangeDetail, ResourceTargetDefinition)."""
     rc = change.get("ResourceChange", {})
     props: list[str] = []
     causes: list[str] = []
+    details: dict[str, Detail] = {}
     for d in rc.get("Details", []):
         target = d.get("Target", {})
-        name = target.get("Name") or target.get("Attribute", "")
-        if target.get("Attribute") not in (None, "Properties") and not target.get("Name"):
-            name = target.get("Attribute")
-        recreate = target.get("RequiresRecreation", "Never")
+        attribute = target.get("Attribute", "") or ""
+        # A property change names the property; an attribute change (Metadata,
+        # Tags, DeletionPolicy, UpdateReplacePolicy ...) is named by the attribute.
+        name = target.get("Name") or attribute or "?"
+        recreate = target.get("RequiresRecreation", "Never") or "Never"
         label = name + {"Always": " (replaces)", "Conditionally": " (may replace)"}.get(recreate, "")
         # A property can appear once per cause; show it once, keeping the strongest recreation mark.
         base = [p for p in props if p.split(" (")[0] == name]
@@ -138,14 +229,23 @@ def row_from_change(path: str, change: dict) -> Row:
             props.append(label)
         elif recreate == "Always":
             props[props.index(base[0])] = label
-        cause = d.get("CausingEntity") or d.get("ChangeSource")
-        if cause and d.get("ChangeSource") != "DirectModification" and cause not in causes:
+        source = d.get("ChangeSource") or ""
+        cause = d.get("CausingEntity") or source
+        if cause and source != "DirectModification" and cause not in causes:
             causes.append(cause)
+        det = details.setdefault(name, Detail(name=name, attribute=attribute, recreation=recreate))
+        if _RECREATION_ORDER.get(recreate, 0) > _RECREATION_ORDER.get(det.recreation, 0):
+            det.recreation = recreate
+        why = " ".join(x for x in (source, d.get("CausingEntity") or "") if x)
+        if why and why not in det.causes:
+            det.causes.append(why)
+        if d.get("Evaluation") == "Dynamic" or is_placeholder(target.get("AfterValue")):
+            det.known_at_execution = True
     return Row(
         path=path, action=rc.get("Action", "?"), logical_id=rc.get("LogicalResourceId", "?"),
         resource_type=rc.get("ResourceType", "?"), replacement=rc.get("Replacement", "") or "",
         policy_action=rc.get("PolicyAction", "") or "", scopes=list(rc.get("Scope", [])), properties=props,
-        causes=causes, physical_id=rc.get("PhysicalResourceId", "") or "",
+        causes=causes, details=list(details.values()), physical_id=rc.get("PhysicalResourceId", "") or "",
         nested_change_set=rc.get("ChangeSetId", "") or "",
         before=_context(rc.get("BeforeContext")), after=_context(rc.get("AfterContext")),
     )
@@ -201,17 +301,30 @@ def _security_message(r: Row) -> str:
     if r.after is None and r.action != "Add":
         changed = ", ".join(p.split(" (")[0] for p in r.properties) or "properties"
         return f"{kind} change to {changed}; values not reported by the endpoint: check the template diff"
-    grants = _grants(r.resource_type, r.after or {})
-    before = _grants(r.resource_type, r.before or {}) if r.action != "Add" else set()
-    new = sorted(grants - before)
-    gone = sorted(before - grants)
     if r.action == "Add" and r.after is None:
         return f"new {kind} resource: review what it grants in the template"
+    grants = _grants(r.resource_type, r.after or {})
+    before = _grants(r.resource_type, r.before or {}) if r.action != "Add" else set()
+    # A grant that holds a placeholder is no grant yet: its value is only known
+    # when the change set runs. It is named as such, never as a broadening or
+    # a narrowing (the same statement reads as "new" on one side only).
+    pending = sorted(g for g in grants if KNOWN_AT_EXECUTION in g)
+    grants = {g for g in grants if KNOWN_AT_EXECUTION not in g}
+    before = {g for g in before if KNOWN_AT_EXECUTION not in g}
+    new = sorted(grants - before)
+    gone = sorted(before - grants)
+    parts = []
     if new:
-        return f"broadens {kind}: " + "; ".join(new[:8]) + (f"; and {len(new) - 8} more" if len(new) > 8 else "")
+        parts.append(f"broadens {kind}: " + "; ".join(new[:8]) + (f"; and {len(new) - 8} more" if len(new) > 8 else ""))
     if gone:
-        return f"narrows {kind}: " + "; ".join(gone[:8])
-    return f"{kind} change that neither adds nor removes a grant"
+        parts.append(f"narrows {kind}: " + "; ".join(gone[:8]))
+    if pending:
+        parts.append("values known only at execution, check them after the deploy: " + "; ".join(pending[:8]))
+    return "; ".join(parts) if parts else f"{kind} change that neither adds nor removes a grant"
+
+
+def _value(v) -> str:
+    return KNOWN_AT_EXECUTION if is_placeholder(v) else str(v)
 
 
 def _as_list(v) -> list:
@@ -231,7 +344,7 @@ def _grants(resource_type: str, props: dict) -> set[str]:
         else:
             rules.append(("ingress" if resource_type.endswith("Ingress") else "egress", props))
         for direction, rule in rules:
-            peer = next((str(rule[k]) for k in ("CidrIp", "CidrIpv6", "SourceSecurityGroupId",
+            peer = next((_value(rule[k]) for k in ("CidrIp", "CidrIpv6", "SourceSecurityGroupId",
                                                  "SourcePrefixListId", "DestinationSecurityGroupId",
                                                  "DestinationPrefixListId") if rule.get(k)), "?")
             ports = str(rule.get("FromPort", "all"))
@@ -241,6 +354,9 @@ def _grants(resource_type: str, props: dict) -> set[str]:
             out.add(f"{direction} {rule.get('IpProtocol', '?')}/{ports} {word} {peer}")
         return out
     docs = []
+    for key in ("AssumeRolePolicyDocument", "PolicyDocument", "Policies", "SecurityGroupIngress"):
+        if is_placeholder(props.get(key)):
+            out.add(f"{key} {KNOWN_AT_EXECUTION}")
     for key in ("AssumeRolePolicyDocument", "PolicyDocument"):
         if isinstance(props.get(key), dict):
             docs.append((key, props[key]))
@@ -248,20 +364,20 @@ def _grants(resource_type: str, props: dict) -> set[str]:
         if isinstance(p, dict) and isinstance(p.get("PolicyDocument"), dict):
             docs.append((p.get("PolicyName", "inline"), p["PolicyDocument"]))
     for arn in _as_list(props.get("ManagedPolicyArns")):
-        out.add(f"managed policy {arn}")
+        out.add(f"managed policy {_value(arn)}")
     for name, doc in docs:
         for st in _as_list(doc.get("Statement")):
             if not isinstance(st, dict) or st.get("Effect") != "Allow":
                 continue
             principal = st.get("Principal")
-            principals = [f"{k}:{v}" for k, vs in principal.items() for v in _as_list(vs)] \
-                if isinstance(principal, dict) else [str(p) for p in _as_list(principal)] or [""]
+            principals = [f"{k}:{_value(v)}" for k, vs in principal.items() for v in _as_list(vs)] \
+                if isinstance(principal, dict) else [_value(p) for p in _as_list(principal)] or [""]
             for pr in principals:
                 for action in _as_list(st.get("Action")) or ["(NotAction)"]:
                     for res in _as_list(st.get("Resource")) or [""]:
                         who = f" to {pr}" if pr else ""
-                        on = f" on {res}" if res else ""
-                        out.add(f"allow {action}{on}{who}")
+                        on = f" on {_value(res)}" if res else ""
+                        out.add(f"allow {_value(action)}{on}{who}")
     return out
 
 
@@ -273,12 +389,16 @@ _HEAD = ("Stack", "Action", "Logical ID", "Type", "Replacement", "Changes")
 def _cells(review: Review, r: Row) -> tuple[str, ...]:
     stack = f"{review.stack_name}/{r.path}" if r.path else review.stack_name
     changes = []
-    if r.scopes:
-        changes.append(",".join(r.scopes) + (":" if r.properties else ""))
-    if r.properties:
+    if r.details:
+        # Modify: each changed property / attribute with its cause and whether it recreates.
+        changes.append("; ".join(d.text() for d in r.details))
+    elif r.properties:
         changes.append(", ".join(r.properties))
-    if r.causes:
-        changes.append(f"[via {', '.join(r.causes)}]")
+        if r.causes:
+            changes.append(f"[via {', '.join(r.causes)}]")
+    elif r.action == "Modify":
+        scope = f" ({','.join(r.scopes)})" if r.scopes else ""
+        changes.append(f"changed{scope}; properties not reported by the endpoint")
     if r.policy_action and r.policy_action not in ("Delete",) and r.action != "Add":
         changes.append(f"policy {r.policy_action}")
     return (stack, r.action, r.logical_id, r.resource_type, r.replacement or "-", " ".join(changes) or "-")
@@ -288,7 +408,12 @@ def _summary(review: Review) -> str:
     counts = review.counts
     if not counts:
         return "no resource changes"
-    return ", ".join(f"{n} {k.lower()}" for k, n in counts.items())
+    parts = [f"{n} {k.lower()}" for k, n in counts.items()]
+    conditional = review.conditional_replacements
+    if conditional:
+        i = list(counts).index("Replace")
+        parts[i] += f" ({conditional} only conditionally)"
+    return ", ".join(parts)
 
 
 def render_text(review: Review, *, color: bool = False) -> str:
