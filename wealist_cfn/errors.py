@@ -14,9 +14,12 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 
 class CommandError(Exception):
     """Something the user can act on. ``str()`` is the one line to print;
-    ``details`` are further lines (a hint, the commands to run next)."""
+    ``details`` are further lines (a hint, the commands to run next); ``data``
+    is structured detail for a ``--output json`` document."""
 
-    def __init__(self, message: str, exit_code: int = EXIT_FAILED, details: tuple[str, ...] = ()):
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED, details: tuple[str, ...] = (),
+                 data: dict | None = None):
         super().__init__(message)
         self.exit_code = exit_code
         self.details = tuple(details)
+        self.data = data or {}

@@ -18,6 +18,7 @@ import botocore.exceptions
 from ..aws import Aws, error_code, error_message
 from ..cfnmodel import NESTED
 from ..errors import EXIT_FAILED, CommandError
+from . import failures
 from . import review as review_mod
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
@@ -81,9 +82,7 @@ def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[
         if _NO_CHANGES.search(cs.reason):
             cs.no_changes = True
         else:
-            raise CommandError(f"change set {name} failed: {cs.reason}", EXIT_FAILED,
-                              details=(f"delete it: aws cloudformation delete-change-set --stack-name {stack_name} "
-                                       f"--change-set-name {name}",))
+            raise failures.change_set_error(aws, cs.id, name, stack_name, cs.reason)
     return cs
 
 
