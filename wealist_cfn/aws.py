@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import boto3
 import botocore.exceptions
+import botocore.parsers
 from botocore.config import Config as BotoConfig
 
 from .errors import EXIT_FAILED, EXIT_USAGE, CommandError
@@ -45,6 +46,8 @@ class Aws:
     calls: collections.Counter = field(default_factory=collections.Counter)
 
     def __post_init__(self):
+        if self.endpoint_url:
+            check_endpoint_url(self.endpoint_url)
         if self.local_credentials:
             self.session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local",
                                          region_name=self.region)
@@ -100,16 +103,18 @@ class Aws:
     def total_calls(self) -> int:
         return sum(self.calls.values())
 
-    def s3_url(self, bucket: str, key: str) -> str:
-        """The URL CloudFormation reads a packaged template from."""
+    def s3_url(self, bucket: str, key: str, version_id: str = "") -> str:
+        """The URL CloudFormation reads a packaged template from; with a
+        version ID it names that object version (``?versionId=``)."""
+        query = urlencode({"versionId": version_id}) if version_id else ""
         if self.endpoint_url:
             # Path style for a local endpoint; moto reads a 127.0.0.1 host as a
             # bucket name, so name the loopback host "localhost" instead.
             parts = urlsplit(self.endpoint_url)
             host = parts.netloc.replace("127.0.0.1", "localhost")
-            return urlunsplit((parts.scheme, host, f"{parts.path.rstrip('/')}/{bucket}/{key}", "", ""))
+            return urlunsplit((parts.scheme, host, f"{parts.path.rstrip('/')}/{bucket}/{key}", query, ""))
         suffix = "amazonaws.com.cn" if self.region.startswith("cn-") else "amazonaws.com"
-        return f"https://{bucket}.s3.{self.region}.{suffix}/{key}"
+        return f"https://{bucket}.s3.{self.region}.{suffix}/{key}" + (f"?{query}" if query else "")
 
 
 def error_code(exc: botocore.exceptions.ClientError) -> str:
@@ -118,3 +123,63 @@ def error_code(exc: botocore.exceptions.ClientError) -> str:
 
 def error_message(exc: botocore.exceptions.ClientError) -> str:
     return exc.response.get("Error", {}).get("Message", "") or str(exc)
+
+
+def check_endpoint_url(url: str) -> None:
+    """An ``--endpoint-url`` botocore can use: http(s), a host, nothing else.
+    ``localhost:5055`` (no scheme) would otherwise be botocore's ValueError."""
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        parts, port_ok = None, False
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok \
+            or parts.query or parts.fragment:
+        hint = f"; did you mean http://{url}?" if parts is not None and "://" not in url else ""
+        raise CommandError(f"--endpoint-url {url!r} is not an http(s) URL with a host{hint}", EXIT_USAGE)
+
+
+@dataclass
+class Failure:
+    """An exception as the one line, further lines and exit code the command line ends with."""
+    message: str
+    exit_code: int
+    details: tuple[str, ...] = ()
+    data: dict = field(default_factory=dict)
+
+
+def describe_error(exc: BaseException) -> Failure | None:
+    """Map every error a command can meet to one line and a defined exit
+    code; None for what is not an expected error (a bug)."""
+    from .config import ConfigError  # config does not import aws; kept local to keep aws.py light
+
+    if isinstance(exc, CommandError):
+        return Failure(str(exc), exc.exit_code, exc.details, exc.data)
+    if isinstance(exc, ConfigError):
+        return Failure(str(exc), EXIT_USAGE)
+    if isinstance(exc, CREDENTIAL_EXCEPTIONS):
+        return Failure(f"AWS credentials: {exc}", EXIT_USAGE)
+    if isinstance(exc, botocore.exceptions.ProfileNotFound):
+        return Failure(f"AWS profile not found: {exc.kwargs.get('profile', '')}", EXIT_USAGE)
+    if isinstance(exc, botocore.exceptions.ClientError):
+        code, op = error_code(exc), getattr(exc, "operation_name", "") or "AWS"
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in CREDENTIAL_CODES and code != "AccessDenied":
+            return Failure(f"AWS credentials rejected ({code}): {error_message(exc)}", EXIT_USAGE)
+        if code in ("InvalidAction", "UnknownOperationException", "NotImplemented") or status == 501:
+            return Failure(f"{op}: the endpoint does not implement this call ({code or status})", EXIT_FAILED)
+        return Failure(f"{op}: {code}: {error_message(exc)}", EXIT_FAILED)
+    if isinstance(exc, botocore.exceptions.ParamValidationError):
+        return Failure(f"invalid request: {' '.join(str(exc).split())}", EXIT_USAGE)
+    if isinstance(exc, botocore.parsers.ResponseParserError):
+        return Failure("the endpoint answered something that is not an AWS response (an endpoint that does "
+                       "not implement this call?)", EXIT_FAILED)
+    if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionError)):
+        return Failure(f"cannot reach the endpoint: {exc}", EXIT_FAILED)
+    if isinstance(exc, botocore.exceptions.NoRegionError):
+        return Failure("no AWS region: give --region or use a params file with availability zones", EXIT_USAGE)
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return Failure(f"{type(exc).__name__}: {exc}", EXIT_FAILED)
+    if isinstance(exc, ValueError) and "Invalid endpoint" in str(exc):
+        return Failure(f"--endpoint-url: {exc}", EXIT_USAGE)
+    return None

@@ -10,22 +10,42 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from pathlib import Path
 
-from . import buildjob
-from .config import ConfigError
-from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
+from . import __version__, buildjob
+from .aws import describe_error
+from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK
 
 COMMAND_MODULES = ("wealist_cfn.deploy.cli", "wealist_cfn.ops.cli")
 
+# Examples for commands whose module gives none in its own --help epilog.
+_EXAMPLES = {
+    "bootstrap": ["python build.py bootstrap --params params/prod.json --dry-run",
+                  "python build.py bootstrap --params params/prod.json --rotate db/user_db_password"],
+    "rollout": ["python build.py rollout --params params/prod.json",
+                "python build.py rollout --params params/prod.json --group monitoring --no-wait"],
+}
+
+
+def _version() -> str:
+    from .deploy.changeset import git_commit
+
+    return f"build.py (wealist-cfn) {__version__}, commit {git_commit(Path(__file__).resolve().parent)}"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="build.py",
         description="Build, lint, package and deploy the Wealist CloudFormation templates.",
+        epilog="examples:\n  python build.py                 # build and lint every template\n"
+               "  python build.py --check         # fail when templates/ is stale\n"
+               "  python build.py deploy --help\n\n" + EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=_version())
     parser.add_argument("--check", action="store_true",
                         help="fail when the committed templates differ from what the code builds")
     parser.add_argument("--params", type=Path, action="append", metavar="FILE",
@@ -35,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    for name, p in sub.choices.items():
+        # Every command's --help ends with its examples and the exit codes.
+        if not p.epilog:
+            examples = _EXAMPLES.get(name, [])
+            p.epilog = ("examples:\n" + "\n".join(f"  {e}" for e in examples) + "\n\n" if examples else "") + \
+                EXIT_CODES_HELP
+            p.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 
@@ -66,13 +93,18 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except CommandError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        for line in exc.details:
-            print(f"  {line}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - no input may end in a traceback
+        failure = describe_error(exc)
+        if failure is None:
+            # A bug, not bad input: one line, and the traceback only on request.
+            print(f"error: unexpected {type(exc).__name__}: {exc} (set WEALIST_CFN_DEBUG=1 for the traceback)",
+                  file=sys.stderr)
+            if os.environ.get("WEALIST_CFN_DEBUG"):
+                traceback.print_exc()
+            return EXIT_FAILED
+        print(f"error: {failure.message}", file=sys.stderr)
+        for line in failure.details:
+            print(f"  {line}", file=sys.stderr)
+        return failure.exit_code

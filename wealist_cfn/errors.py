@@ -11,6 +11,14 @@ from __future__ import annotations
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 
+# The "exit codes" section of every command's --help.
+EXIT_CODES_HELP = """exit codes:
+  0    done (or nothing to do)
+  1    failed: AWS refused a call, the endpoint could not be reached, or the operation failed
+  2    bad input: parameter file, arguments, stack name, endpoint URL, profile or credentials
+  3    refused: a guarded change without --allow-replace, not approved, or another operation running
+  130  interrupted (Ctrl-C); an operation already started goes on in AWS"""
+
 
 class CommandError(Exception):
     """Something the user can act on. ``str()`` is the one line to print;

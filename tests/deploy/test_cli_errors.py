@@ -242,3 +242,230 @@ def test_allow_replace_and_accept_conditional_exclude_each_other(prod_params, no
     with pytest.raises(SystemExit) as exit_:
         run_cli("deploy", "--stack-name", "s", "--params", prod_params, "--allow-replace", "--accept-conditional")
     assert exit_.value.code == 2
+
+
+# -- the stack name -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["deploy", "plan", "status"])
+def test_stack_name_defaults_to_project_and_environment(command, prod_params):
+    """No AWS call: without --stack-name the name is <Project>-<Environment>
+    from the params file (wealist-prod for params/prod.json)."""
+    from wealist_cfn import config
+    from wealist_cfn.cli import _parser
+    from wealist_cfn.deploy import cli as deploy_cli
+
+    args = _parser().parse_args([command, "--params", str(prod_params)])
+    assert deploy_cli.resolve_stack_name(args, config.load(prod_params)) == "wealist-prod"
+
+
+@pytest.mark.parametrize("command", ["deploy", "plan", "status"])
+def test_stack_name_contradicting_the_params_is_refused(command, prod_params, no_aws_client):
+    """No AWS call: ``--stack-name wealist-dev --params params/prod.json`` is
+    one line naming both and the file, exit 2, before any AWS client."""
+    code, out, err = run_cli(command, "--stack-name", "wealist-dev", "--params", prod_params)
+    assert code == 2
+    line = _one_line(err)
+    assert "--stack-name wealist-dev contradicts params/prod.json" in line and "wealist-prod" in line
+    assert "--force-stack-name" in line
+    assert out == "" and no_aws_client == []
+
+
+@pytest.mark.moto
+def test_force_stack_name_lets_a_different_name_through(moto_endpoint, prod_params):
+    """moto: with --force-stack-name the other name is used (status then
+    finds no such stack on the endpoint)."""
+    code, _, err = run_cli("status", "--stack-name", "wealist-prod-blue", "--force-stack-name",
+                           "--params", prod_params, "--endpoint-url", moto_endpoint)
+    assert code == 2 and _one_line(err) == "error: stack wealist-prod-blue does not exist"
+
+
+@pytest.mark.parametrize("name", ["9wealist", "wealist_prod", "wealist prod", "w" * 129, ""])
+@pytest.mark.parametrize("command", ["deploy", "plan"])
+def test_stack_name_cloudformation_rejects_is_refused_before_packaging(command, name, prod_params,
+                                                                      no_aws_client):
+    """No AWS call: a name CloudFormation's StackName rule refuses (letters,
+    digits, hyphens, a letter first, at most 128 characters: CreateStack API
+    reference) is one line, exit 2, even with --force-stack-name, before any
+    upload."""
+    code, out, err = run_cli(command, "--stack-name", name, "--force-stack-name", "--params", prod_params)
+    assert code == 2
+    assert "CloudFormation accepts only letters, digits and hyphens" in _one_line(err)
+    assert no_aws_client == []
+
+
+# -- no input reaches a traceback -----------------------------------------------------------------
+
+def _botocore_error(kind: str) -> Exception:
+    import botocore.exceptions as be
+    import botocore.parsers
+
+    return {
+        "ClientError": be.ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"},
+                                       "ResponseMetadata": {"HTTPStatusCode": 400}}, "DescribeStacks"),
+        "ParamValidationError": be.ParamValidationError(report="Invalid length for parameter StackName, value: 0"),
+        "ResponseParserError": botocore.parsers.ResponseParserError("Unable to parse response (syntax error)"),
+        "EndpointConnectionError": be.EndpointConnectionError(endpoint_url="http://localhost:5055/"),
+        "NoCredentialsError": be.NoCredentialsError(),
+        "NotImplemented": be.ClientError({"Error": {"Code": "InvalidAction", "Message": "not implemented"},
+                                          "ResponseMetadata": {"HTTPStatusCode": 400}}, "StartInstanceRefresh"),
+    }[kind]
+
+
+# (error, exit code, what the one line must say). The library may name the call
+# it was making ("DescribeStacks wealist-prod: Rate exceeded"); the line keeps AWS's words.
+ERRORS = [("ClientError", 1, "Rate exceeded"),
+          ("ParamValidationError", 2, "Invalid length for parameter StackName"),
+          ("ResponseParserError", 1, "not an AWS response"),
+          ("EndpointConnectionError", 1, 'Could not connect to the endpoint URL: "http://localhost:5055/"'),
+          ("NoCredentialsError", 2, "Unable to locate credentials"),
+          ("NotImplemented", 1, "not implemented")]
+
+ALL_COMMANDS = ["deploy", "plan", "package", "status", "bootstrap", "rollout"]
+
+
+@pytest.mark.moto
+@pytest.mark.parametrize("command", ALL_COMMANDS)
+@pytest.mark.parametrize("kind, exit_code, text", ERRORS, ids=[e[0] for e in ERRORS])
+def test_botocore_errors_are_one_line_with_a_defined_exit_code(command, kind, exit_code, text, monkeypatch,
+                                                                moto_endpoint, prod_params):
+    """moto's server behind, and every botocore error type raised by the
+    first AWS call after the credentials check (botocore raises these from
+    the client call: a throttled or refused call, a request botocore's model
+    refuses, an answer it cannot parse as moto gives for calls it lacks, a
+    connection refused, no credentials): one line on stderr, no traceback,
+    the documented exit code."""
+    import botocore.client
+
+    original = botocore.client.BaseClient._make_api_call
+
+    def failing(self, operation_name, api_params):
+        if operation_name != "GetCallerIdentity":
+            raise _botocore_error(kind)
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", failing)
+    argv = [command, "--params", str(prod_params), "--endpoint-url", moto_endpoint]
+    if command == "rollout":
+        argv.append("--no-wait")
+    code, _, err = run_cli(*argv)
+    line = _one_line(err)
+    assert line.startswith("error: ") and text in line, err
+    assert code == exit_code, err
+
+
+BAD_URLS = ["localhost:5055", "http://", "ftp://localhost:5055", "http://localhost:99999", "localhost"]
+
+
+@pytest.mark.parametrize("command", ALL_COMMANDS)
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_bad_endpoint_url_is_one_line(command, url, prod_params, no_aws_client):
+    """No AWS call: an --endpoint-url botocore cannot use (no scheme, no
+    host, another scheme, a port out of range) is one line naming it, exit 2,
+    never botocore's ValueError."""
+    code, out, err = run_cli(command, "--params", prod_params, "--endpoint-url", url)
+    assert code == 2
+    line = _one_line(err)
+    assert f"--endpoint-url {url!r} is not an http(s) URL with a host" in line
+    if "://" not in url:
+        assert f"did you mean http://{url}?" in line
+    assert no_aws_client == []
+
+
+def test_endpoint_url_check_runs_in_a_new_process(prod_params, tmp_path):
+    """A new ``python build.py`` process with ``--endpoint-url localhost:5055``
+    (the reported case): exit 2, one line, no traceback."""
+    r = _run_build_py(["deploy", "--params", str(prod_params), "--endpoint-url", "localhost:5055"], tmp_path)
+    assert r.returncode == 2
+    assert _one_line(r.stderr).startswith("error: --endpoint-url 'localhost:5055'")
+
+
+def test_an_unexpected_error_is_one_line_too(monkeypatch, prod_params):
+    """No AWS call: an exception that is no known error type (a bug) is still
+    one line and exit 1, the traceback only with WEALIST_CFN_DEBUG."""
+    from wealist_cfn.deploy import flow
+
+    def boom(*_a, **_kw):
+        raise RuntimeError("something broke")
+
+    monkeypatch.setattr(flow.Deployment, "__init__", boom)
+    code, _, err = run_cli("package", "--params", prod_params)
+    assert code == 1
+    assert _one_line(err) == ("error: unexpected RuntimeError: something broke "
+                              "(set WEALIST_CFN_DEBUG=1 for the traceback)")
+
+
+# -- failure documents ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["deploy", "plan", "status"])
+def test_json_output_writes_a_document_on_failure(command, prod_params, no_aws_client):
+    """No AWS call: --output json with a refused stack name still writes a
+    JSON document to stdout with the error and the exit code."""
+    code, out, err = run_cli(command, "--stack-name", "wealist-dev", "--params", prod_params, "--output", "json")
+    assert code == 2
+    doc = json.loads(out)
+    assert doc["exitCode"] == 2
+    assert "contradicts" in doc["error"]["message"]
+    assert _one_line(err).startswith("error: ")
+
+
+@pytest.mark.moto
+def test_markdown_output_writes_a_document_on_failure(moto_endpoint, prod_params):
+    """moto: --output markdown for a stack that does not exist: stdout is a
+    markdown section naming the stack, the exit code and the error."""
+    code, out, _ = run_cli("status", "--params", prod_params, "--endpoint-url", moto_endpoint,
+                           "--output", "markdown")
+    assert code == 2
+    assert out.splitlines()[0] == "### `wealist-prod`: failed (exit 2)"
+    assert "> stack wealist-prod does not exist" in out
+
+
+def test_json_failure_document_carries_the_change_set_failure(monkeypatch, prod_params):
+    """No AWS call (the deploy's prepare is replaced by one that raises the
+    error a FAILED change set gives): the JSON document holds the failure's
+    cause, validations and exit code 1, after the error line on stderr."""
+    from wealist_cfn.deploy import flow
+    from wealist_cfn.errors import CommandError
+
+    failure = {"cause": "DatabaseStack/Database: bad", "validations": [{"path": "/Resources/Database"}]}
+
+    def prepare(self):
+        raise CommandError("change set deploy-1 failed: DatabaseStack/Database: bad", 1,
+                           details=("delete it: ...",), data={"changeSetFailure": failure})
+        yield
+
+    monkeypatch.setattr(flow.Deployment, "prepare", prepare)
+    code, out, err = run_cli("plan", "--params", prod_params, "--output", "json")
+    assert code == 1
+    doc = json.loads(out)
+    assert doc == {"stack": "wealist-prod", "exitCode": 1, "error": {
+        "message": "change set deploy-1 failed: DatabaseStack/Database: bad", "details": ["delete it: ..."],
+        "changeSetFailure": failure}}
+    assert err.splitlines()[0] == "error: change set deploy-1 failed: DatabaseStack/Database: bad"
+
+
+# -- help and version -----------------------------------------------------------------------------
+
+def test_every_command_has_description_examples_and_exit_codes():
+    """No AWS call: ``--help`` of every command shows a description, at least
+    one example of that command and the exit codes 0-3."""
+    from wealist_cfn.cli import _parser
+
+    parser = _parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    assert set(ALL_COMMANDS) <= set(sub.choices)
+    for name, p in sub.choices.items():
+        text = p.format_help()
+        assert p.description, name
+        assert f"examples:\n  python build.py {name}" in text, name
+        assert "exit codes:" in text and all(f"\n  {c} " in text for c in "0123"), name
+
+
+def test_version(capsys):
+    """No AWS call: --version prints the version and the commit, exit 0."""
+    from wealist_cfn import __version__
+    from wealist_cfn.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith(f"build.py (wealist-cfn) {__version__}, commit ")

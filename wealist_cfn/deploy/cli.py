@@ -10,38 +10,57 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
-import botocore.exceptions
-import botocore.parsers
-
 from .. import config
-from ..aws import Aws
-from ..errors import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
+from ..aws import Aws, check_endpoint_url, describe_error
+from ..errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
 from . import events, flow, local, stackstate
 from . import review as review_mod
+
+# CreateStack / CreateChangeSet StackName (CloudFormation API reference):
+# alphanumerics and hyphens, starting with a letter, at most 128 characters.
+STACK_NAME = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,127}")
+
+
+def _help(description: str, examples: list[str]) -> dict:
+    """``add_parser`` keywords: a description, examples and the exit codes."""
+    epilog = "examples:\n" + "\n".join(f"  {e}" for e in examples) + "\n\n" + EXIT_CODES_HELP
+    return {"description": description, "epilog": epilog, "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
 def register(subparsers) -> None:
     def common(p: argparse.ArgumentParser, *, stack: bool = True) -> None:
         if stack:
-            p.add_argument("--stack-name", required=True, help="root stack name, e.g. wealist-prod")
+            p.add_argument("--stack-name", help="root stack name (default: <Project>-<Environment> from the "
+                                                "params file, e.g. wealist-prod)")
+            p.add_argument("--force-stack-name", action="store_true",
+                           help="use a --stack-name that differs from <Project>-<Environment>")
         p.add_argument("--params", type=Path, required=True, metavar="FILE",
                        help="parameter file, e.g. params/prod.json")
         p.add_argument("--bucket", help="S3 bucket for packaged templates (default: "
                                         "<project>-cfn-artifacts-<account>-<region>, created on first use)")
         p.add_argument("--region", help="must match the params file's availability zones (default: theirs)")
         p.add_argument("--profile", help="AWS profile")
-        p.add_argument("--endpoint-url", metavar="URL", help="a local AWS endpoint instead of AWS")
+        p.add_argument("--endpoint-url", metavar="URL",
+                       help="a local AWS endpoint instead of AWS, with its scheme: http://localhost:5000")
         p.add_argument("--templates", type=Path, default=None, metavar="DIR",
                        help="templates directory (default: templates/)")
         p.add_argument("--output", choices=("text", "json", "markdown"), default="text",
-                       help="review format (json/markdown: the document on stdout, progress on stderr)")
+                       help="review format (json/markdown: the document on stdout, progress on stderr; a "
+                            "failure is a document too, with the error and the exit code)")
         p.add_argument("--local", action="store_true",
                        help="run against moto's server started in this process (a rehearsal: nothing reaches AWS)")
 
-    d = subparsers.add_parser("deploy", help="package, create a change set, review it, execute it")
+    d = subparsers.add_parser("deploy", help="package, create a change set, review it, execute it", **_help(
+        "Upload the templates, create a change set for the root stack and every nested stack, show the "
+        "review (each change with its cause and whether it replaces), ask, execute it and follow the events "
+        "to the end. Removing or replacing a stateful resource is refused unless --allow-replace.",
+        ["python build.py deploy --params params/prod.json",
+         "python build.py deploy --params params/prod.json --yes --output markdown >> $GITHUB_STEP_SUMMARY",
+         "python build.py deploy --params params/prod.json --local      # a rehearsal on moto's server"]))
     common(d)
     g = d.add_mutually_exclusive_group()
     g.add_argument("--yes", action="store_true", help="approve without asking")
@@ -56,17 +75,30 @@ def register(subparsers) -> None:
                    help="delete a ROLLBACK_COMPLETE stack (a failed first create) and create it again")
     d.set_defaults(func=cmd_deploy, discard=False)
 
-    p = subparsers.add_parser("plan", help="deploy --no-execute: the review only, change set left for review")
+    p = subparsers.add_parser("plan", help="deploy --no-execute: the review only, change set left for review", **_help(
+        "Create the change set and show the review without executing anything. The templates are uploaded "
+        "under the bucket's plan/ prefix, which a deploy never reads.",
+        ["python build.py plan --params params/prod.json",
+         "python build.py plan --params params/prod.json --discard --output markdown > review.md"]))
     common(p)
     p.add_argument("--discard", action="store_true",
                    help="delete the change set after the review (CI reviews of pull requests leave nothing behind)")
-    p.set_defaults(func=cmd_deploy, no_execute=True, yes=False, replace_failed=False, accept_conditional=False)
+    p.set_defaults(func=cmd_deploy, no_execute=True, yes=False, replace_failed=False, accept_conditional=False,
+                   artifact_area="plan")
 
-    k = subparsers.add_parser("package", help="upload the templates and print the packaged root's URL")
+    k = subparsers.add_parser("package", help="upload the templates and print the packaged root's URL", **_help(
+        "Upload the nested templates (and the root) to the artifact bucket under content-addressed keys and "
+        "print the root's URL, pinned to the object version; nothing in CloudFormation changes.",
+        ["python build.py package --params params/prod.json",
+         "python build.py package --params params/prod.json --bucket my-templates --output json"]))
     common(k, stack=False)
     k.set_defaults(func=cmd_package)
 
-    s = subparsers.add_parser("status", help="watch the stack's current or last operation again")
+    s = subparsers.add_parser("status", help="watch the stack's current or last operation again", **_help(
+        "Follow the stack's current (or last) operation to its end, print its events and the first cause of "
+        "a failure, and put the protective stack policies back.",
+        ["python build.py status --params params/prod.json",
+         "python build.py status --params params/prod.json --output json"]))
     common(s)
     s.set_defaults(func=cmd_status)
 
@@ -106,19 +138,72 @@ def _options(args) -> flow.Options:
     kw = dict(stack_name=getattr(args, "stack_name", "") or "", params=args.params, bucket=args.bucket,
               region=args.region, profile=args.profile, endpoint_url=args.endpoint_url,
               allow_replace=getattr(args, "allow_replace", False),
-              replace_failed=getattr(args, "replace_failed", False))
+              replace_failed=getattr(args, "replace_failed", False),
+              artifact_area=getattr(args, "artifact_area", "deploy"))
     if args.templates:
         kw["templates_dir"] = args.templates
     return flow.Options(**kw)
 
 
+class Document:
+    """What ``--output json|markdown`` writes to stdout. A failure writes one
+    too, with the error and the exit code, so a pull-request comment or a
+    ``| jq`` step never gets an empty stdout."""
+
+    def __init__(self, fmt: str):
+        self.fmt = fmt
+        self.data: dict = {}
+        self.written = False
+
+    def write(self, code: int, *, error: str | None = None, details: tuple[str, ...] = (),
+              extra: dict | None = None) -> int:
+        if self.fmt == "text" or self.written:
+            return code
+        self.written = True
+        if error is not None:
+            self.data["error"] = {"message": error, "details": list(details), **(extra or {})}
+        if self.fmt == "json":
+            self.data["exitCode"] = code
+            print(json.dumps(self.data, indent=2, default=str))
+        elif error is not None:
+            stack = self.data.get("stack")
+            lines = [f"### {'`' + stack + '`: ' if stack else ''}failed (exit {code})", "", f"> {error}"]
+            lines += [f"> {d}" for d in details]
+            print("\n".join(lines))
+        return code
+
+
+def resolve_stack_name(args, cfg: config.Config) -> str:
+    """``--stack-name`` or ``<Project>-<Environment>``; a name CloudFormation
+    would reject, or one that contradicts the params file (unless
+    ``--force-stack-name``), is a one-line :class:`CommandError` (exit 2)."""
+    default = cfg.name_prefix
+    name = args.stack_name if args.stack_name is not None else default
+    if not STACK_NAME.fullmatch(name):
+        raise CommandError(f"--stack-name {name!r}: CloudFormation accepts only letters, digits and hyphens, "
+                           f"starting with a letter, at most 128 characters", EXIT_USAGE)
+    if name != default and not getattr(args, "force_stack_name", False):
+        raise CommandError(f"--stack-name {name} contradicts {cfg.path}: Project-Environment is {default}; "
+                           f"leave out --stack-name, or add --force-stack-name if {name} is meant", EXIT_USAGE)
+    return name
+
+
 def _with_endpoint(args, run) -> int:
     """Run ``run(deployment_factory)``; with ``--local`` inside a fresh local endpoint.
 
-    The parameter file and ``--region`` are checked first, so that a bad file
-    is refused before anything starts (no AWS client, no local endpoint)."""
+    The parameter file, ``--region``, the stack name and ``--endpoint-url``
+    are checked first, so that bad input is refused before anything starts
+    (no AWS client, no local endpoint). Every error ends here as one line and
+    a defined exit code (and the failure document with ``--output``)."""
+    doc = args.document = Document(args.output)
     try:
-        region = config.load(args.params).region_for(args.region)
+        cfg = config.load(args.params)
+        region = cfg.region_for(args.region)
+        if hasattr(args, "stack_name"):
+            args.stack_name = resolve_stack_name(args, cfg)
+            doc.data["stack"] = args.stack_name
+        if args.endpoint_url:
+            check_endpoint_url(args.endpoint_url)
         if not args.local:
             return run(lambda opts: flow.Deployment(opts))
         if args.endpoint_url:
@@ -139,13 +224,14 @@ def _with_endpoint(args, run) -> int:
                           f"dynamic references", file=progress)
                 return dep
             return run(factory)
-    except botocore.exceptions.NoCredentialsError as exc:
-        print(f"error: AWS credentials: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError,
-            botocore.parsers.ResponseParserError) as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - mapped to one line, or re-raised
+        failure = describe_error(exc)
+        if failure is None:
+            raise
+        print(f"error: {failure.message}", file=sys.stderr)
+        for line in failure.details:
+            print(f"  {line}", file=sys.stderr)
+        return doc.write(failure.exit_code, error=failure.message, details=failure.details, extra=failure.data)
 
 
 def cmd_deploy(args) -> int:
@@ -155,13 +241,13 @@ def cmd_deploy(args) -> int:
 def _deploy(args, dep: flow.Deployment) -> int:
     fmt = args.output
     out = sys.stdout if fmt == "text" else sys.stderr
-    doc: dict = {"stack": dep.opts.stack_name}
+    if getattr(args, "document", None) is None:
+        args.document = Document(fmt)
+    doc: dict = args.document.data
+    doc["stack"] = dep.opts.stack_name
 
     def finish(code: int) -> int:
-        if fmt == "json":
-            doc["exitCode"] = code
-            print(json.dumps(doc, indent=2, default=str))
-        return code
+        return args.document.write(code)
 
     for item in dep.prepare():
         _print_event(item, out)
@@ -248,10 +334,10 @@ def cmd_package(args) -> int:
             _print_event(item, out)
         url = dep.packaged.root_url
         if args.output == "json":
-            print(json.dumps({"rootTemplateUrl": url, "bucket": dep.bucket,
-                              "objects": [o.__dict__ for o in dep.packaged.objects]}, indent=2))
-        else:
-            print(url)
+            args.document.data.update({"rootTemplateUrl": url, "bucket": dep.bucket,
+                                       "objects": [o.__dict__ for o in dep.packaged.objects]})
+            return args.document.write(EXIT_OK)
+        print(url)
         return EXIT_OK
     return _with_endpoint(args, run)
 
@@ -270,7 +356,8 @@ def cmd_status(args) -> int:
         except KeyboardInterrupt:
             print("\nstopped watching; the operation goes on in AWS", file=sys.stderr)
             return 130
+        code = EXIT_OK if result.final.ok else EXIT_FAILED
         if args.output == "json":
-            print(json.dumps(_outcome(result), indent=2, default=str))
-        return EXIT_OK if result.final.ok else EXIT_FAILED
+            args.document.data.update(_outcome(result))
+        return args.document.write(code)
     return _with_endpoint(args, run)

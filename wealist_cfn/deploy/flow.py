@@ -47,6 +47,7 @@ class Options:
     sleep: Callable[[float], None] = time.sleep
     poll_interval: float = 5.0
     change_set_interval: float = 2.0
+    artifact_area: str = "deploy"  # "plan": templates go under plan/, which a deploy never reads
 
 
 @dataclass
@@ -109,9 +110,10 @@ class Deployment:
             if created:
                 yield Info(f"created S3 bucket {bucket} for templates (default encryption, versioning, "
                            f"all public access blocked)")
-            packaged = package_mod.package(self.aws, template_set, bucket, prefix=self.config.name_prefix)
+            prefix = package_mod.key_prefix(self.config.name_prefix, self.opts.artifact_area)
+            packaged = package_mod.package(self.aws, template_set, bucket, prefix=prefix)
             if upload_root and packaged.root_url is None:
-                packaged.root_url = package_mod.upload_root(self.aws, packaged, prefix=self.config.name_prefix)
+                packaged.root_url = package_mod.upload_root(self.aws, packaged, prefix=prefix)
         except botocore.exceptions.ClientError as exc:
             raise client_error(exc, "packaging") from None
         self.bucket = bucket
@@ -119,6 +121,9 @@ class Deployment:
             if o.replaced:
                 yield Info(f"warning: s3://{bucket}/{o.key} held other bytes than {o.name} (someone else wrote "
                            f"to the bucket); uploaded {o.name} again")
+        if packaged.unpinned:
+            yield Info(f"warning: s3://{bucket} reported no object versions (versioning off?): the TemplateURLs "
+                       f"are not pinned to the bytes checked here")
         skipped = len(packaged.objects) - packaged.uploads
         yield Info(f"packaged {len(packaged.objects)} templates to s3://{bucket}: {packaged.uploads} uploaded, "
                    f"{skipped} already there; root "

@@ -1,7 +1,12 @@
 """Packaging: upload the nested templates to S3 under content-addressed keys
-and point the root's TemplateURLs at them.
+and point the root's TemplateURLs at them, each pinned to the object version
+that holds exactly those bytes.
 
-* Key: ``<prefix>/<name>.<sha256 of the bytes>.yaml``. The same bytes always
+* Key: ``<area>/<Project>-<Environment>/<name>.<sha256 of the bytes>.yaml``,
+  where the area is ``deploy`` for ``deploy``/``package`` and ``plan`` for
+  ``plan`` (:data:`AREAS`). A pull request's plan job writes only under
+  ``plan/``; the deploy never reads from there, and IAM denies the plan role
+  any write under ``deploy/``. The same bytes always
   land on the same key, so a repeat finds them and uploads nothing, and one
   changed child uploads exactly one object. An existing object is read and
   its hash checked before it is reused: anyone who may write to the bucket
@@ -9,6 +14,19 @@ and point the root's TemplateURLs at them.
   under a key that a later deploy from main would trust by its name. A child that
   itself has nested stacks is rewritten first, so its hash covers its
   children's URLs.
+* Every nested TemplateURL carries ``?versionId=`` of the object version
+  whose bytes were hashed (the version GetObject returned, or the one
+  PutObject created). The artifact bucket is versioned, and a version's bytes
+  never change, so a write under the same key after the check cannot change
+  what CloudFormation reads. A bucket without versioning cannot be pinned:
+  the package says so (:attr:`Packaged.unpinned`).
+* Every S3 call to the bucket passes ``ExpectedBucketOwner`` (the caller's
+  account): the default bucket name is predictable, and a bucket of that name
+  in another account must be refused, not written to (S3 answers 403).
+* The bucket must be in the stack's region: HeadBucket's
+  ``x-amz-bucket-region`` (BucketRegion) is checked, and a bucket elsewhere is
+  refused in one line before anything is uploaded (botocore would follow the
+  redirect for the uploads, but the TemplateURLs would name the wrong region).
 * The root goes inline (TemplateBody) unless it is over CloudFormation's
   51,200-byte limit for an inline body; then it is uploaded too and passed by
   URL.
@@ -29,6 +47,14 @@ from ..errors import EXIT_FAILED, EXIT_USAGE, CommandError
 from . import templates as tpl
 
 INLINE_BODY_LIMIT = 51_200  # bytes; CreateChangeSet's TemplateBody maximum
+AREAS = ("deploy", "plan")  # top-level key prefixes: what the deploy reads / what a plan writes
+
+
+def key_prefix(name_prefix: str, area: str = "deploy") -> str:
+    """``deploy/wealist-prod`` or ``plan/wealist-prod``."""
+    if area not in AREAS:
+        raise ValueError(f"unknown artifact area {area!r}")
+    return f"{area}/{name_prefix}"
 
 
 @dataclass
@@ -38,6 +64,7 @@ class Upload:
     url: str
     uploaded: bool  # False: the object was already there, with these bytes
     replaced: bool = False  # the key held other bytes than its name promises; uploaded again
+    version_id: str = ""  # the object version with these bytes ("" when the bucket is not versioned)
 
 
 @dataclass
@@ -54,66 +81,108 @@ class Packaged:
     def uploads(self) -> int:
         return sum(1 for o in self.objects if o.uploaded)
 
+    @property
+    def unpinned(self) -> list[Upload]:
+        """Objects whose URL names no version (the bucket is not versioned)."""
+        return [o for o in self.objects if not o.version_id]
+
 
 def default_bucket(project: str, account: str, region: str) -> str:
     return f"{project}-cfn-artifacts-{account}-{region}"
 
 
+def _owner(aws: Aws) -> dict:
+    """``ExpectedBucketOwner`` for every call to the artifact bucket."""
+    return {"ExpectedBucketOwner": aws.account} if aws.account else {}
+
+
+def _bucket_region(resp: dict) -> str | None:
+    region = resp.get("BucketRegion") or \
+        resp.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region")
+    return region or None
+
+
+def _check_region(aws: Aws, bucket: str, region: str | None) -> None:
+    if region and region != aws.region:
+        raise CommandError(f"S3 bucket {bucket} is in {region}, the stack in {aws.region}: CloudFormation would "
+                           f"be given URLs for the wrong region; use a bucket in {aws.region} or leave out --bucket",
+                           EXIT_USAGE)
+
+
 def ensure_bucket(aws: Aws, bucket: str, *, create: bool) -> bool:
-    """Make sure the bucket exists and is reachable; create it (hardened)
-    when ``create``. Returns True when it was created now."""
+    """Make sure the bucket exists, belongs to the caller's account and is
+    in the stack's region; create it (hardened) when ``create``. Returns True
+    when it was created now."""
     try:
-        aws.s3.head_bucket(Bucket=bucket)
+        resp = aws.s3.head_bucket(Bucket=bucket, **_owner(aws))
+        _check_region(aws, bucket, _bucket_region(resp))
         return False
     except botocore.exceptions.ClientError as exc:
         code = error_code(exc)
+        headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        if code in ("301", "PermanentRedirect", "400") and headers.get("x-amz-bucket-region"):
+            _check_region(aws, bucket, headers["x-amz-bucket-region"])
         if code in ("403", "AccessDenied", "Forbidden"):
-            raise CommandError(f"S3 bucket {bucket} exists but these credentials may not use it (403)",
-                              EXIT_USAGE) from None
+            raise CommandError(f"S3 bucket {bucket} exists but is not account {aws.account}'s, or these "
+                               f"credentials may not use it (403)", EXIT_USAGE) from None
         if code not in ("404", "NoSuchBucket", "NotFound"):
-            raise CommandError(f"S3 bucket {bucket}: {error_message(exc)}") from None
+            raise CommandError(f"S3 bucket {bucket}: {error_code(exc)}: {error_message(exc)}") from None
     if not create:
         raise CommandError(f"S3 bucket {bucket} does not exist; create it, or leave out --bucket to use "
-                          f"the default artifacts bucket", EXIT_USAGE)
+                           f"the default artifacts bucket", EXIT_USAGE)
     kw = {"Bucket": bucket}
     if aws.region != "us-east-1":
         kw["CreateBucketConfiguration"] = {"LocationConstraint": aws.region}
     try:
+        # CreateBucket takes no ExpectedBucketOwner; a name taken by another
+        # account fails here with BucketAlreadyExists.
         aws.s3.create_bucket(**kw)
         aws.s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
             "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True})
+            "RestrictPublicBuckets": True}, **_owner(aws))
         aws.s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
-                       "BucketKeyEnabled": True}]})
-        aws.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+                       "BucketKeyEnabled": True}]}, **_owner(aws))
+        aws.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}, **_owner(aws))
     except botocore.exceptions.ClientError as exc:
         raise CommandError(f"creating S3 bucket {bucket}: {error_code(exc)}: {error_message(exc)}",
-                          EXIT_FAILED) from None
+                           EXIT_FAILED) from None
     return True
 
 
-def _stored_hash(aws: Aws, bucket: str, key: str) -> str | None:
-    """SHA-256 of the object's bytes, or None when there is no such object."""
+def _stored(aws: Aws, bucket: str, key: str) -> tuple[str, str] | None:
+    """(SHA-256 of the object's bytes, its version ID), or None when there is
+    no such object. One GetObject: the version named is the one whose bytes
+    were hashed."""
     try:
-        body = aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        resp = aws.s3.get_object(Bucket=bucket, Key=key, **_owner(aws))
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
             return None
         raise CommandError(f"S3 s3://{bucket}/{key}: {error_code(exc)}: {error_message(exc)}") from None
-    return hashlib.sha256(body).hexdigest()
+    return hashlib.sha256(resp["Body"].read()).hexdigest(), _version(resp)
+
+
+def _version(resp: dict) -> str:
+    # "null" is the version ID of an object written while versioning was off: not a pin.
+    v = resp.get("VersionId") or ""
+    return "" if v == "null" else v
 
 
 def _ensure_object(aws: Aws, bucket: str, key: str, name: str, body: bytes) -> Upload:
     """Upload ``body`` under ``key`` unless the key already holds exactly it."""
-    stored = _stored_hash(aws, bucket, key)
-    if stored == hashlib.sha256(body).hexdigest():
-        return Upload(name=name, key=key, url=aws.s3_url(bucket, key), uploaded=False)
+    stored = _stored(aws, bucket, key)
+    if stored is not None and stored[0] == hashlib.sha256(body).hexdigest():
+        return Upload(name=name, key=key, url=aws.s3_url(bucket, key, stored[1]), uploaded=False,
+                      version_id=stored[1])
     try:
-        aws.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-yaml")
+        resp = aws.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-yaml",
+                                 **_owner(aws))
     except botocore.exceptions.ClientError as exc:
         raise CommandError(f"uploading {name} to s3://{bucket}/{key}: {error_message(exc)}") from None
-    return Upload(name=name, key=key, url=aws.s3_url(bucket, key), uploaded=True, replaced=stored is not None)
+    version = _version(resp)
+    return Upload(name=name, key=key, url=aws.s3_url(bucket, key, version), uploaded=True,
+                  replaced=stored is not None, version_id=version)
 
 
 def object_key(prefix: str, name: str, body: bytes) -> str:

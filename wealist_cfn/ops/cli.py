@@ -7,8 +7,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from botocore.exceptions import BotoCoreError
-
 from .. import config
 from ..aws import Aws
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
@@ -73,7 +71,7 @@ def _cmd_bootstrap(args) -> int:
     aws = Aws(region, args.profile, args.endpoint_url)
     try:
         report = bootstrap.run(cfg, aws, rotate=args.rotate, dry_run=args.dry_run)
-    except (bootstrap.BootstrapError, BotoCoreError) as exc:
+    except bootstrap.BootstrapError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     width = max((len(c.action) for c in report.changes), default=0)
@@ -108,7 +106,7 @@ def _cmd_rollout(args) -> int:
     except rollout.RefreshInProgress as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return EXIT_REFUSED
-    except (rollout.RolloutError, BotoCoreError) as exc:
+    except rollout.RolloutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(f"started instance refresh {refresh_id} on {group} (min healthy {prefs.min_healthy}%, "
@@ -128,7 +126,7 @@ def _cmd_rollout(args) -> int:
         print(f"\nstopped following; refresh {refresh_id} goes on in AWS (cancel it with: aws autoscaling "
               f"cancel-instance-refresh --auto-scaling-group-name {group})", file=sys.stderr)
         raise
-    except (rollout.RolloutError, BotoCoreError) as exc:
+    except rollout.RolloutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     if final.succeeded:
