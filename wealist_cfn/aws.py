@@ -29,6 +29,9 @@ CREDENTIAL_EXCEPTIONS = tuple(
                  "NoAuthTokenError")
     if hasattr(botocore.exceptions, name)
 )
+# The operation last sent, for an error that does not name it (ResponseParserError).
+_last_call = ""
+
 CREDENTIAL_CODES = {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "SignatureDoesNotMatch",
                     "UnrecognizedClientException", "InvalidAccessKeyId", "AccessDenied", "RequestExpired"}
 
@@ -64,7 +67,9 @@ class Aws:
         self.account: str | None = None
 
     def _count(self, model, **_kw):
+        global _last_call
         self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
+        _last_call = model.name
 
     def client(self, service: str):
         if service not in self._clients:
@@ -172,8 +177,8 @@ def describe_error(exc: BaseException) -> Failure | None:
     if isinstance(exc, botocore.exceptions.ParamValidationError):
         return Failure(f"invalid request: {' '.join(str(exc).split())}", EXIT_USAGE)
     if isinstance(exc, botocore.parsers.ResponseParserError):
-        return Failure("the endpoint answered something that is not an AWS response (an endpoint that does "
-                       "not implement this call?)", EXIT_FAILED)
+        return Failure(f"{_last_call or 'AWS'}: the endpoint answered something that is not an AWS response "
+                       f"(an endpoint that does not implement this call?)", EXIT_FAILED)
     if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionError)):
         return Failure(f"cannot reach the endpoint: {exc}", EXIT_FAILED)
     if isinstance(exc, botocore.exceptions.NoRegionError):

@@ -353,6 +353,17 @@ def test_botocore_errors_are_one_line_with_a_defined_exit_code(command, kind, ex
     assert code == exit_code, err
 
 
+@pytest.mark.moto
+def test_rollout_against_an_endpoint_without_the_call(moto_endpoint, prod_params):
+    """moto: its server has no StartInstanceRefresh and answers HTTP 500 with
+    an HTML page (botocore: ResponseParserError). ``rollout`` ends with one
+    line naming the call, exit 1."""
+    code, _, err = run_cli("rollout", "--params", prod_params, "--endpoint-url", moto_endpoint, "--no-wait")
+    assert code == 1
+    assert _one_line(err) == ("error: StartInstanceRefresh: the endpoint answered something that is not an AWS "
+                              "response (an endpoint that does not implement this call?)")
+
+
 BAD_URLS = ["localhost:5055", "http://", "ftp://localhost:5055", "http://localhost:99999", "localhost"]
 
 
