@@ -208,16 +208,23 @@ def test_known_after_apply_is_never_a_grant():
         assert "values known only at execution" in msg
     assert "allow s3:GetObject on (known only at execution)" in iam
     assert "ingress tcp/5432 from (known only at execution)" in sg
-    # The old grant is gone only in the sense that its replacement is not known yet.
-    assert "narrows IAM: allow s3:GetObject on arn:aws:s3:::wealist-prod-assets/*" in iam
+    # The old grant is not "narrowed" either: its replacement is only not known yet.
+    assert "narrows" not in iam and "narrows" not in sg
     assert "value (known only at execution)" in review.render_text(rev)
 
 
 def test_a_real_new_grant_is_still_a_broadening():
-    """Stubbed: the placeholder handling leaves a real new grant a broadening."""
+    """Stubbed: the placeholder handling leaves a real new grant a
+    broadening, and a removed grant that no pending value can stand for a
+    narrowing."""
     stmt = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::a/*"}
     rev = _describe([_modify("BackendPolicy", "AWS::IAM::ManagedPolicy", [_detail("PolicyDocument")],
                              before={"PolicyDocument": {"Statement": [stmt]}},
-                             after={"PolicyDocument": {"Statement": [stmt, dict(stmt, Action="s3:*")]}})])
-    msg = next(c.message for c in rev.callouts if c.level == "security")
-    assert msg == "broadens IAM: allow s3:* on arn:aws:s3:::a/*"
+                             after={"PolicyDocument": {"Statement": [stmt, dict(stmt, Action="s3:*")]}}),
+                     _modify("OtherPolicy", "AWS::IAM::ManagedPolicy", [_detail("PolicyDocument")],
+                             before={"PolicyDocument": {"Statement": [stmt, dict(stmt, Action="s3:PutObject")]}},
+                             after={"PolicyDocument": {"Statement": [dict(stmt, Resource=PLACEHOLDER)]}})])
+    msgs = [c.message for c in rev.callouts if c.level == "security"]
+    assert msgs[0] == "broadens IAM: allow s3:* on arn:aws:s3:::a/*"
+    assert msgs[1] == ("narrows IAM: allow s3:PutObject on arn:aws:s3:::a/*; values known only at execution, "
+                       "check them after the deploy: allow s3:GetObject on (known only at execution)")

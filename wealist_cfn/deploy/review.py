@@ -312,7 +312,11 @@ def _security_message(r: Row) -> str:
     grants = {g for g in grants if KNOWN_AT_EXECUTION not in g}
     before = {g for g in before if KNOWN_AT_EXECUTION not in g}
     new = sorted(grants - before)
-    gone = sorted(before - grants)
+    # An old grant that a pending one may equal once its value is known (same
+    # action and principal, the resource only known at execution) is not a
+    # narrowing either.
+    shapes = [re.compile(".+?".join(re.escape(part) for part in g.split(KNOWN_AT_EXECUTION))) for g in pending]
+    gone = sorted(g for g in before - grants if not any(shape.fullmatch(g) for shape in shapes))
     parts = []
     if new:
         parts.append(f"broadens {kind}: " + "; ".join(new[:8]) + (f"; and {len(new) - 8} more" if len(new) > 8 else ""))
