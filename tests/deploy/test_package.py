@@ -214,3 +214,19 @@ def test_package_command_prints_a_pinned_url(moto_endpoint, prod_params):
     code, out, err = run_cli("package", "--params", prod_params, "--endpoint-url", moto_endpoint)
     assert code == 0, err
     assert "/deploy/wealist-prod/root." in out and "?versionId=" in out
+
+
+@pytest.mark.moto
+def test_cli_refuses_a_bucket_in_another_region(moto_endpoint, prod_params):
+    """moto: a bucket made in us-west-2 (moto's HeadBucket reports its region
+    in x-amz-bucket-region, as S3 does). ``package --bucket`` against an
+    ap-northeast-2 stack is one line, exit 2, and nothing is uploaded."""
+    s3 = boto3.client("s3", region_name="us-west-2", endpoint_url=moto_endpoint)
+    s3.create_bucket(Bucket="team-templates", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    code, out, err = run_cli("package", "--params", prod_params, "--bucket", "team-templates",
+                             "--endpoint-url", moto_endpoint)
+    assert code == 2
+    assert err.strip() == ("error: S3 bucket team-templates is in us-west-2, the stack in ap-northeast-2: "
+                           "CloudFormation would be given URLs for the wrong region; use a bucket in "
+                           "ap-northeast-2 or leave out --bucket")
+    assert s3.list_objects_v2(Bucket="team-templates").get("KeyCount", 0) == 0
