@@ -230,3 +230,17 @@ def test_cli_refuses_a_bucket_in_another_region(moto_endpoint, prod_params):
                            "CloudFormation would be given URLs for the wrong region; use a bucket in "
                            "ap-northeast-2 or leave out --bucket")
     assert s3.list_objects_v2(Bucket="team-templates").get("KeyCount", 0) == 0
+
+
+@pytest.mark.moto
+def test_unversioned_bucket_is_named_as_unpinned(moto_endpoint, prod_params):
+    """moto: a --bucket without versioning returns no VersionId (S3 returns
+    none, or "null", for an unversioned object): the URLs carry no versionId
+    and the package says they are not pinned, instead of pretending."""
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_endpoint)
+    s3.create_bucket(Bucket="plain-templates", CreateBucketConfiguration={"LocationConstraint": REGION})
+    code, out, err = run_cli("package", "--params", prod_params, "--bucket", "plain-templates",
+                             "--endpoint-url", moto_endpoint)
+    assert code == 0, err
+    assert "reported no object versions (versioning off?): the TemplateURLs are not pinned" in out
+    assert "versionId" not in out.strip().splitlines()[-1]
