@@ -40,6 +40,11 @@ def register(subparsers) -> None:
                        help="review format (json/markdown: the document on stdout, progress on stderr)")
         p.add_argument("--local", action="store_true",
                        help="run against moto's server started in this process (a rehearsal: nothing reaches AWS)")
+        if stack:
+            p.add_argument("--role-arn", metavar="ARN", default=flow.SERVICE_ROLE_DEFAULT,
+                           help="role CloudFormation acts with, as in `aws cloudformation deploy` (default: "
+                                "<project>-<env>-cfn-role of the account, from templates/github-oidc.yaml; none "
+                                "against a local endpoint; '' for the caller's own rights)")
 
     d = subparsers.add_parser("deploy", help="package, create a change set, review it, execute it")
     common(d)
@@ -106,7 +111,8 @@ def _options(args) -> flow.Options:
     kw = dict(stack_name=getattr(args, "stack_name", "") or "", params=args.params, bucket=args.bucket,
               region=args.region, profile=args.profile, endpoint_url=args.endpoint_url,
               allow_replace=getattr(args, "allow_replace", False),
-              replace_failed=getattr(args, "replace_failed", False))
+              replace_failed=getattr(args, "replace_failed", False),
+              role_arn=getattr(args, "role_arn", None))
     if args.templates:
         kw["templates_dir"] = args.templates
     return flow.Options(**kw)
