@@ -1,0 +1,134 @@
+"""The release workflow's shell, run as shell: each step's ``run`` block
+from release-service.yml under bash, with recorded stand-ins for ``aws``,
+``docker`` and ``python`` on PATH (they log their arguments and answer as
+scripted).
+
+What the stand-ins do not enforce and real services do: ECR DescribeImages
+fails with ImageNotFoundException for a missing tag, and with
+AccessDeniedException, ThrottlingException or RepositoryNotFoundException
+for other reasons (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImages.html);
+the AWS CLI prints the error code in its message on stderr and exits 254
+(https://docs.aws.amazon.com/cli/latest/userguide/cli-usage-returncodes.html).
+The stand-in reproduces that message shape and exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import textwrap
+
+import pytest
+
+from .test_workflows import _load
+from .tools import require
+
+
+def _step(name: str) -> dict:
+    job = _load("release-service.yml")["jobs"]["release"]
+    [step] = [s for s in job["steps"] if s.get("name") == name]
+    return step
+
+
+def _stand_in(bin_dir, name: str, body: str) -> None:
+    path = bin_dir / name
+    path.write_text("#!/usr/bin/env bash\n" f'echo "{name} $*" >>"$CALLS"\n' + textwrap.dedent(body))
+    path.chmod(0o755)
+
+
+def _run(tmp_path, step: dict, env: dict, aws: str, python: str = "exit 0\n"):
+    require("bash")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    _stand_in(bin_dir, "aws", aws)
+    _stand_in(bin_dir, "docker", "exit 0\n")
+    _stand_in(bin_dir, "python", python)
+    _stand_in(bin_dir, "sleep", "exit 0\n")
+    calls, out = tmp_path / "calls", tmp_path / "github_output"
+    full_env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(calls), "GITHUB_OUTPUT": str(out),
+                "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"), **env}
+    proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step["run"]], cwd=tmp_path, env=full_env,
+                          capture_output=True, text=True, timeout=60)
+    recorded = calls.read_text().splitlines() if calls.exists() else []
+    return proc, recorded, out.read_text() if out.exists() else ""
+
+
+PUSH_ENV = {"REGISTRY": "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com", "REPOSITORY": "user-service",
+            "TAG": "0123abcd", "CONTEXT": ".source/.", "DOCKERFILE": "Dockerfile"}
+
+
+def _describe_fails(code: str) -> str:
+    return (f'if [ "$2" = describe-images ]; then echo "An error occurred ({code}) when calling the '
+            f'DescribeImages operation: ..." >&2; exit 254; fi\nexit 0\n')
+
+
+def test_a_missing_image_is_built_and_pushed(tmp_path):
+    proc, calls, out = _run(tmp_path, _step("Build and push"), PUSH_ENV, _describe_fails("ImageNotFoundException"))
+    assert proc.returncode == 0, proc.stderr
+    assert [c.split()[:2] for c in calls] == [["aws", "ecr"], ["docker", "build"], ["docker", "push"]]
+    assert "image=123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/user-service:0123abcd" in out
+
+
+@pytest.mark.parametrize("code", ["AccessDeniedException", "ThrottlingException", "RepositoryNotFoundException"])
+def test_any_other_describe_error_stops_the_release(tmp_path, code):
+    proc, calls, out = _run(tmp_path, _step("Build and push"), PUSH_ENV, _describe_fails(code))
+    assert proc.returncode == 1
+    assert code in proc.stderr and "cannot tell whether" in proc.stdout
+    assert not any(c.startswith("docker") for c in calls) and "image=" not in out
+
+
+def test_an_existing_image_is_not_built_again(tmp_path):
+    proc, calls, _ = _run(tmp_path, _step("Build and push"), PUSH_ENV, "exit 0\n")
+    assert proc.returncode == 0 and "exists already" in proc.stdout
+    assert not any(c.startswith("docker") for c in calls)
+
+
+def test_recording_keeps_the_previous_tag(tmp_path):
+    env = {"NAME": "/wealist/prod/deploy/user_service_image_tag", "TAG": "0123abcd"}
+    aws = 'if [ "$2" = get-parameter ]; then echo unreleased; fi\n'
+    proc, calls, out = _run(tmp_path, _step("Record the released tag"), env, aws)
+    assert proc.returncode == 0, proc.stderr
+    assert "previous=unreleased" in out
+    assert calls == ["aws ssm get-parameter --name /wealist/prod/deploy/user_service_image_tag --query "
+                     "Parameter.Value --output text",
+                     "aws ssm put-parameter --name /wealist/prod/deploy/user_service_image_tag --value 0123abcd "
+                     "--type String --overwrite"]
+
+
+def test_a_failed_rollout_restores_the_previous_tag_cancels_and_rolls_back(tmp_path):
+    step = _step("Restore the previous tag and roll back")
+    assert step["if"] == "failure() && steps.record.outcome == 'success'"
+    env = {"NAME": "/wealist/prod/deploy/user_service_image_tag", "PREVIOUS": "feedbeef",
+           "PARAMS": "params/prod.json"}
+    # The cancelled refresh reports Cancelling once, then Cancelled.
+    aws = '''
+        if [ "$2" = describe-instance-refreshes ]; then
+          if [ -e "$CALLS.seen" ]; then echo Cancelled; else touch "$CALLS.seen"; echo Cancelling; fi
+        fi
+    '''
+    python = 'if [ "$1" = -c ]; then echo wealist-prod-backend-asg; fi\n'
+    proc, calls, _ = _run(tmp_path, step, env, aws, python)
+    assert proc.returncode == 0, proc.stderr
+    assert calls[0] == ("aws ssm put-parameter --name /wealist/prod/deploy/user_service_image_tag --value feedbeef "
+                        "--type String --overwrite")
+    assert "aws autoscaling cancel-instance-refresh --auto-scaling-group-name wealist-prod-backend-asg" in calls
+    assert sum(c.startswith("aws autoscaling describe-instance-refreshes") for c in calls) == 2
+    assert calls[-1] == "python build.py rollout --params params/prod.json"
+
+
+def test_deploy_and_release_share_one_concurrency_group():
+    deploy = _load("deploy.yml")["concurrency"]
+    release = _load("release-service.yml")["jobs"]["release"]["concurrency"]
+    assert deploy == {"group": "stack-production", "cancel-in-progress": False}
+    default_env = _load("release-service.yml")["on"]["workflow_call"]["inputs"]["environment"]["default"]
+    assert release["group"].replace("${{ inputs.environment }}", default_env) == deploy["group"]
+    assert release["cancel-in-progress"] is False
+
+
+def test_source_checkout_never_uses_this_repositorys_commit_for_another_repository():
+    job = _load("release-service.yml")["jobs"]["release"]
+    [src] = [s for s in job["steps"] if s.get("with", {}).get("path") == ".source"]
+    assert src["with"]["ref"] == "${{ inputs.source-ref || (inputs.source-repository == '' && github.sha || '') }}"
+    assert src["with"]["token"] == "${{ secrets.source-token || github.token }}"
+    release = _load("release.yml")["jobs"]["release"]
+    assert release["secrets"] == {"source-token": "${{ secrets.SERVICE_SOURCE_TOKEN }}"}
