@@ -83,37 +83,18 @@ def test_an_existing_image_is_not_built_again(tmp_path):
     assert not any(c.startswith("docker") for c in calls)
 
 
-def test_recording_keeps_the_previous_tag(tmp_path):
-    env = {"NAME": "/wealist/prod/deploy/user_service_image_tag", "TAG": "0123abcd"}
-    aws = 'if [ "$2" = get-parameter ]; then echo unreleased; fi\n'
-    proc, calls, out = _run(tmp_path, _step("Record the released tag"), env, aws)
+def test_the_release_step_sets_restores_and_rolls_back_through_one_tested_command(tmp_path):
+    """The tag is set by `build.py rollout --release` (tests/ops/test_release.py
+    covers what it does on success, failure and timeout), never by a bare
+    put-parameter that nothing undoes."""
+    step = _step("Release and roll out (or restore and roll back)")
+    env = {"PARAMS": "params/prod.json", "SERVICE": "user-service", "TAG": "0123abcd"}
+    proc, calls, _ = _run(tmp_path, step, env, "exit 0\n")
     assert proc.returncode == 0, proc.stderr
-    assert "previous=unreleased" in out
-    assert calls == ["aws ssm get-parameter --name /wealist/prod/deploy/user_service_image_tag --query "
-                     "Parameter.Value --output text",
-                     "aws ssm put-parameter --name /wealist/prod/deploy/user_service_image_tag --value 0123abcd "
-                     "--type String --overwrite"]
-
-
-def test_a_failed_rollout_restores_the_previous_tag_cancels_and_rolls_back(tmp_path):
-    step = _step("Restore the previous tag and roll back")
-    assert step["if"] == "failure() && steps.record.outcome == 'success'"
-    env = {"NAME": "/wealist/prod/deploy/user_service_image_tag", "PREVIOUS": "feedbeef",
-           "PARAMS": "params/prod.json"}
-    # The cancelled refresh reports Cancelling once, then Cancelled.
-    aws = '''
-        if [ "$2" = describe-instance-refreshes ]; then
-          if [ -e "$CALLS.seen" ]; then echo Cancelled; else touch "$CALLS.seen"; echo Cancelling; fi
-        fi
-    '''
-    python = 'if [ "$1" = -c ]; then echo wealist-prod-backend-asg; fi\n'
-    proc, calls, _ = _run(tmp_path, step, env, aws, python)
-    assert proc.returncode == 0, proc.stderr
-    assert calls[0] == ("aws ssm put-parameter --name /wealist/prod/deploy/user_service_image_tag --value feedbeef "
-                        "--type String --overwrite")
-    assert "aws autoscaling cancel-instance-refresh --auto-scaling-group-name wealist-prod-backend-asg" in calls
-    assert sum(c.startswith("aws autoscaling describe-instance-refreshes") for c in calls) == 2
-    assert calls[-1] == "python build.py rollout --params params/prod.json"
+    assert calls == ["python build.py rollout --params params/prod.json --release user-service=0123abcd "
+                     "--timeout 2700"]
+    job = _load("release-service.yml")["jobs"]["release"]
+    assert "put-parameter" not in "\n".join(s.get("run", "") for s in job["steps"])
 
 
 def test_deploy_and_release_share_one_concurrency_group():
