@@ -14,6 +14,7 @@ The stand-in reproduces that message shape and exit code.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import textwrap
@@ -113,3 +114,75 @@ def test_source_checkout_never_uses_this_repositorys_commit_for_another_reposito
     assert src["with"]["token"] == "${{ secrets.source-token || github.token }}"
     release = _load("release.yml")["jobs"]["release"]
     assert release["secrets"] == {"source-token": "${{ secrets.SERVICE_SOURCE_TOKEN }}"}
+
+
+# -- deploy.yml: which groups a deploy rolls --------------------------------------------------------
+
+def _deploy_step(name: str) -> dict:
+    [step] = [s for s in _load("deploy.yml")["jobs"]["deploy"]["steps"] if s.get("name") == name]
+    return step
+
+
+def _row(logical_id, rtype, path="ComputeStack", action="Modify"):
+    return {"path": path, "action": action, "logical_id": logical_id, "resource_type": rtype}
+
+
+def _which(tmp_path, status, rows=(), bootstrap="", force="false"):
+    require("jq")
+    (tmp_path / "deploy.json").write_text(json.dumps(
+        {"stack": "wealist-prod", "result": {"status": status}, **({"review": {"changes": list(rows)}}
+                                                                   if status != "NO_CHANGES" else {})}))
+    (tmp_path / "bootstrap.log").write_text(bootstrap)
+    proc, _, out = _run(tmp_path, _deploy_step("What to roll out"), {"FORCE": force}, "exit 0\n")
+    assert proc.returncode == 0, proc.stderr
+    return dict(line.split("=", 1) for line in out.splitlines())
+
+
+UNCHANGED_BOOTSTRAP = textwrap.dedent("""\
+    unchanged  parameter  /wealist/prod/startup-script
+    unchanged  object     s3://wealist-deploy-scripts/config/render.py
+    unchanged  object     s3://wealist-deploy-scripts/monitoring/prometheus.yml
+    bootstrap wealist-prod in ap-northeast-2: 3 unchanged (nothing to change)
+    """)
+
+
+def test_a_readme_only_commit_rolls_nothing(tmp_path):
+    assert _which(tmp_path, "NO_CHANGES", bootstrap=UNCHANGED_BOOTSTRAP) == {"backend": "false",
+                                                                             "monitoring": "false"}
+
+
+def test_a_first_create_rolls_nothing_its_instances_are_new(tmp_path):
+    rows = [_row("BackendLaunchTemplate", "AWS::EC2::LaunchTemplate", action="Add")]
+    assert _which(tmp_path, "CREATE_COMPLETE", rows, UNCHANGED_BOOTSTRAP) == {"backend": "false",
+                                                                             "monitoring": "false"}
+
+
+@pytest.mark.parametrize("rows,expected", [
+    ([_row("BackendLaunchTemplate", "AWS::EC2::LaunchTemplate")], ("true", "false")),
+    ([_row("MonitoringLaunchTemplate", "AWS::EC2::LaunchTemplate")], ("false", "true")),
+    ([_row("DatabaseHostParameter", "AWS::SSM::Parameter", path="DatabaseStack")], ("true", "false")),
+    ([_row("AlbSecurityGroup", "AWS::EC2::SecurityGroup", path="SecurityStack")], ("false", "false")),
+])
+def test_an_update_rolls_the_groups_whose_inputs_changed(tmp_path, rows, expected):
+    got = _which(tmp_path, "UPDATE_COMPLETE", rows, UNCHANGED_BOOTSTRAP)
+    assert (got["backend"], got["monitoring"]) == expected
+
+
+@pytest.mark.parametrize("line,expected", [
+    ("updated    object     s3://wealist-deploy-scripts/config/render.py (content changed)", ("true", "false")),
+    ("created    object     s3://wealist-deploy-scripts/monitoring/prometheus.yml", ("false", "true")),
+    ("updated    parameter  /wealist/prod/startup-script (the project's content changed)", ("true", "true")),
+    ("updated    parameter  /wealist/prod/deploy/user_service_repository", ("false", "false")),
+])
+def test_a_changed_bootstrap_file_rolls_the_groups_that_read_it(tmp_path, line, expected):
+    got = _which(tmp_path, "NO_CHANGES", bootstrap=UNCHANGED_BOOTSTRAP + line + "\n")
+    assert (got["backend"], got["monitoring"]) == expected
+
+
+def test_a_manual_run_can_force_the_backend(tmp_path):
+    assert _which(tmp_path, "NO_CHANGES", bootstrap=UNCHANGED_BOOTSTRAP, force="true")["backend"] == "true"
+    rollouts = [s for s in _load("deploy.yml")["jobs"]["deploy"]["steps"] if "build.py rollout" in s.get("run", "")]
+    assert [(s["if"], s["run"]) for s in rollouts] == [
+        ("steps.roll.outputs.backend == 'true'", "python build.py rollout --params params/prod.json"),
+        ("steps.roll.outputs.monitoring == 'true'", "python build.py rollout --params params/prod.json --group "
+                                                    "monitoring")]
