@@ -84,12 +84,23 @@ def oidc() -> cfnmodel.Stack:
     return _oidc_stack(OIDC_MODES["own provider, plan role"])
 
 
+def _managed(stack: cfnmodel.Stack) -> dict[str, dict]:
+    """Managed policy ARN -> {"roles": [logical ids], "document": ...}."""
+    return {f"arn:aws:iam::{ACCOUNT}:policy/{res['Properties']['ManagedPolicyName']}": {
+        "roles": [r.split("/", 1)[1] for r in res["Properties"].get("Roles", [])],
+        "document": _concrete(res["Properties"]["PolicyDocument"])}
+        for res in stack.of_type("AWS::IAM::ManagedPolicy").values()}
+
+
 def _roles(stack: cfnmodel.Stack, where: str = "") -> dict[str, dict]:
-    """Role ARN -> {"trust": [...], "statements": [...], "id": ...}."""
+    """Role ARN -> {"trust": [...], "statements": [...], "id": ...}: inline
+    policies and the managed policies attached to the role."""
     out = {}
+    managed = _managed(stack)
     for rid, res in stack.of_type("AWS::IAM::Role").items():
         props = _concrete(res["Properties"])
         statements = [s for p in props.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+        statements += [s for m in managed.values() if rid in m["roles"] for s in m["document"]["Statement"]]
         out[f"arn:aws:iam::{ACCOUNT}:role/{props['RoleName']}"] = {
             "id": f"{where}{rid}", "trust": props["AssumeRolePolicyDocument"]["Statement"],
             "statements": statements}
@@ -188,6 +199,10 @@ ROLE_CHANGES = ("iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRo
                 "iam:DeleteRolePermissionsBoundary", "iam:UpdateRole", "iam:TagRole", "iam:CreateRole")
 
 
+POLICY_CHANGES = ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicyVersion",
+                  "iam:DeletePolicy", "iam:TagPolicy")
+
+
 def test_no_role_can_change_itself_or_a_role_github_assumes():
     roles = _all_roles()
     github = [arn for arn, r in roles.items() if _trusts_github(r)]
@@ -196,6 +211,43 @@ def test_no_role_can_change_itself_or_a_role_github_assumes():
         for target in {arn, *github}:
             for action in ROLE_CHANGES:
                 assert not allowed(role["statements"], action, target), f"{role['id']} may {action} {target}"
+
+
+def test_no_role_can_change_the_managed_policies_attached_to_a_role():
+    policies = [arn for values in OIDC_MODES.values() for arn in _managed(_oidc_stack(values))]
+    assert len(policies) >= 2
+    for arn, role in _all_roles().items():
+        for policy in policies:
+            for action in POLICY_CHANGES:
+                assert not allowed(role["statements"], action, policy), f"{role['id']} may {action} {policy}"
+
+
+def _chars(doc: dict) -> int:
+    # IAM counts policy size without whitespace.
+    return len(re.sub(r"\s", "", json.dumps(doc)))
+
+
+@pytest.mark.parametrize("mode", list(OIDC_MODES))
+def test_policies_fit_iams_size_quotas(mode):
+    """IAM and KMS quotas (IAM User Guide, "IAM and AWS STS quotas": inline
+    policies of a role 10,240 characters in all, a managed policy 6,144, at
+    most 10 managed policies per role by default; KMS key policy 32 KB),
+    checked on the resolved policies with a long project name."""
+    values = {**OIDC_MODES[mode], "Project": "wealist-platform-long", "Environment": "production"}
+    stack = _oidc_stack(values)
+    for rid, res in stack.of_type("AWS::IAM::Role").items():
+        inline = sum(_chars(p["PolicyDocument"]) for p in _concrete(res["Properties"]).get("Policies", []))
+        assert inline <= 10240, (rid, inline)
+    managed = _managed(stack)
+    for arn, m in managed.items():
+        assert _chars(m["document"]) <= 6144, (arn, _chars(m["document"]))
+    per_role = {}
+    for m in managed.values():
+        for r in m["roles"]:
+            per_role[r] = per_role.get(r, 0) + 1
+    assert per_role and max(per_role.values()) <= 10
+    [key] = stack.of_type("AWS::KMS::Key").values()
+    assert _chars(_concrete(key["Properties"]["KeyPolicy"])) <= 32768
 
 
 def test_the_check_catches_a_role_that_could_change_itself():
@@ -322,13 +374,14 @@ _PUBLIC_AMI = ("AWS's public parameters have no account in their ARN (arn:aws:ss
 ACCEPTED_FINDINGS: dict[tuple[str, str], str] = {
     ("RESOURCE_MISMATCH", "DeployRole/cloudformation"): _PUBLIC_AMI,
     ("RESOURCE_MISMATCH", "PlanRole/review"): _PUBLIC_AMI,
-    ("RESOURCE_MISMATCH", "CloudFormationServiceRole/resource-handlers"):
+    ("RESOURCE_MISMATCH", "CloudFormationServicePolicy*"):
         "ssm:Get* is the Auto Scaling group schema's own wildcard; on parameter ARNs it grants only the "
         "parameter reads, which is the point of scoping it",
-    ("RESOURCE_STAR", "CloudFormationServiceRole/resource-handlers"):
-        "KMS through RDS/ElastiCache/ECR/SSM only (kms:ViaService), service-linked roles by service name "
-        "(iam:AWSServiceName), role reads: the handlers call these before the resources' names exist; "
-        "parliament does not weigh conditions",
+    ("RESOURCE_STAR", "CloudFormationServicePolicy*"):
+        "the handlers' EC2, load balancer, Auto Scaling, RDS and ElastiCache calls (limited to the stack's "
+        "region), KMS through RDS/ElastiCache/ECR/SSM only (kms:ViaService), service-linked roles by "
+        "service name (iam:AWSServiceName), role reads: these resources' ids do not exist before the stack "
+        "creates them; parliament does not weigh conditions",
     ("RESOURCE_STAR", "PlanRole/read-only"):
         "drift detection reads every resource's live state; describe calls only, in the stack's region",
     ("RESOURCE_POLICY_PRIVILEGE_ESCALATION", "DeployRole/bootstrap"):
@@ -356,6 +409,8 @@ def _policies() -> list[tuple[str, dict]]:
         for rid, res in stack.of_type("AWS::IAM::Role").items():
             for p in _concrete(res["Properties"]).get("Policies", []):
                 out.append((f"{OIDC} ({mode}) {rid}/{p['PolicyName']}", p["PolicyDocument"]))
+        for pid, res in stack.of_type("AWS::IAM::ManagedPolicy").items():
+            out.append((f"{OIDC} ({mode}) {pid}", _concrete(res["Properties"]["PolicyDocument"])))
     for params in ("dev", "prod"):
         stacks = _root_set(params)
         for path, stack in stacks.items():
@@ -374,8 +429,11 @@ def test_parliament_finds_nothing_unexplained():
     for where, doc in policies:
         result = parliament.analyze_policy_string(json.dumps(doc), include_community_auditors=False)
         for f in result.findings:
-            key = (f.issue, where.rsplit(" ", 1)[-1].split("/", 1)[-1] if "Stack/" in where
-                   else where.rsplit(" ", 1)[-1])
+            # The service role's statements fill as many managed policies
+            # as they need: one key for all of them.
+            key = (f.issue, re.sub(r"^CloudFormationServicePolicy\d+$", "CloudFormationServicePolicy*",
+                                   where.rsplit(" ", 1)[-1].split("/", 1)[-1] if "Stack/" in where
+                                   else where.rsplit(" ", 1)[-1]))
             if f.issue == "UNKNOWN_ACTION" and _known_to_newer_iam_data(f.location):
                 continue
             if key not in ACCEPTED_FINDINGS:

@@ -57,7 +57,7 @@ from awacs.aws import (
     StringEquals,
     StringLike,
 )
-from troposphere import AWSHelperFn, Equals, GetAtt, If, Not, Output, Parameter, Ref, Sub, Template, iam
+from troposphere import AWSHelperFn, Equals, GetAtt, If, Not, Output, Parameter, Ref, Sub, Template, encode_to_dict, iam
 from troposphere import kms as kms_res
 
 from ..settings import BuildSettings
@@ -244,9 +244,15 @@ def build(settings: BuildSettings) -> Template:
             Action=[sts.AssumeRole],
             # Only CloudFormation acting for this account (the confused deputy).
             Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))),
-        Policies=[iam.Policy(PolicyName="resource-handlers",
-                             PolicyDocument=_service_role_policy(nested))],
     ))
+    # IAM caps a role's inline policies at 10,240 characters in all and a
+    # managed policy at 6,144: the schema-derived statements go into as
+    # many managed policies as they need.
+    for n, statements in enumerate(_pack(_service_role_statements(nested)), start=1):
+        t.add_resource(iam.ManagedPolicy(
+            f"CloudFormationServicePolicy{n}", ManagedPolicyName=Sub(f"{SERVICE_ROLE}-{n}"),
+            Description=Sub("Resource handler permissions of ${StackName}'s resource types"),
+            Roles=[service.ref()], PolicyDocument=_doc(*statements)))
     key = t.add_resource(kms_res.Key(
         "SecretsKey",
         Description=Sub("SecureString parameters under /${Project}/${Environment}/"),
@@ -470,7 +476,41 @@ def _key_policy(nested: NestedSet) -> PolicyDocument:
     return _doc(*statements)
 
 
-def _service_role_policy(nested: NestedSet) -> PolicyDocument:
+# Room per managed policy, measured on the template's form (longer than the
+# resolved one for every pseudo parameter), below IAM's 6,144.
+POLICY_BUDGET = 5000
+ACTIONS_PER_STATEMENT = 60
+
+
+def _size(statement: Statement) -> int:
+    return len(json.dumps(encode_to_dict(statement), separators=(",", ":")))
+
+
+def _pack(statements: list[Statement]) -> list[list[Statement]]:
+    """Split long action lists, then fill policies in order up to the budget."""
+    parts = []
+    for st in statements:
+        actions = st.Action
+        if len(actions) <= ACTIONS_PER_STATEMENT:
+            parts.append(st)
+            continue
+        for i in range(0, len(actions), ACTIONS_PER_STATEMENT):
+            kw = {k: v for k, v in st.properties.items() if k not in ("Action", "Sid")}
+            parts.append(Statement(Sid=f"{st.Sid}{i // ACTIONS_PER_STATEMENT + 1}",
+                                   Action=actions[i:i + ACTIONS_PER_STATEMENT], **kw))
+    policies: list[list[Statement]] = [[]]
+    used = 0
+    for st in parts:
+        size = _size(st)
+        if policies[-1] and used + size > POLICY_BUDGET:
+            policies.append([])
+            used = 0
+        policies[-1].append(st)
+        used += size
+    return policies
+
+
+def _service_role_statements(nested: NestedSet) -> list[Statement]:
     needed = {a for perms in required_permissions(nested.types).values() for a in perms if grantable(a)}
     by_service: dict[str, list[str]] = {}
     for action in sorted(needed):
@@ -549,7 +589,7 @@ def _service_role_policy(nested: NestedSet) -> PolicyDocument:
                                        Action=[Action(*a.split(":", 1)) for a in s3_all],
                                        Resource=[Sub(_bucket() + "/*"),
                                                  Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}/*")]))
-    return _doc(*statements)
+    return statements
 
 
 def _repositories(settings: BuildSettings) -> list[Sub]:
