@@ -439,3 +439,10 @@ def test_parliament_finds_nothing_unexplained():
             if key not in ACCEPTED_FINDINGS:
                 unexplained.append(f"{where}: {f.issue} {f.detail} {f.location}")
     assert unexplained == []
+
+
+def test_ci_can_never_delete_the_root_stack(oidc):
+    root = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod/abc"
+    for arn, role in _roles(oidc).items():
+        if _trusts_github(role):
+            assert not allowed(role["statements"], "cloudformation:DeleteStack", root), arn

@@ -373,11 +373,11 @@ def _cloudformation(*, can_execute: bool) -> PolicyDocument:
                       Action=[cfn_actions.ExecuteChangeSet, cfn_actions.SetStackPolicy,
                               cfn_actions.ContinueUpdateRollback, cfn_actions.CancelUpdateStack,
                               cfn_actions.UpdateTerminationProtection]),
-            # A failed first create (ROLLBACK_COMPLETE, REVIEW_IN_PROGRESS
-            # shell) is deleted by deploy; never the root stack of a live
-            # environment: termination protection guards that.
-            Statement(Sid="DeleteFailedCreates", Effect=Allow, Resource=_stack_arns()[:1],
-                      Action=[cfn_actions.DeleteStack]),
+            # CI never deletes the root stack (and with it the database): a
+            # failed first create is cleared by an operator with the command
+            # deploy prints.
+            Statement(Sid="NeverDeleteTheRootStack", Effect=Deny, Action=[cfn_actions.DeleteStack],
+                      Resource=_stack_arns()[:1]),
         ]
     else:
         statements += [
