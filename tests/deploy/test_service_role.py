@@ -85,9 +85,9 @@ def test_the_flag_reaches_the_options():
 
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers())
-    for command in ("deploy", "plan"):
+    for command, default in (("deploy", flow.SERVICE_ROLE_DEFAULT), ("plan", "")):
         args = parser.parse_args([command, "--stack-name", "wealist-prod", "--params", "params/prod.json",
                                   "--role-arn", ROLE])
         assert cli._options(args).role_arn == ROLE
         args = parser.parse_args([command, "--stack-name", "wealist-prod", "--params", "params/prod.json"])
-        assert cli._options(args).role_arn == flow.SERVICE_ROLE_DEFAULT
+        assert cli._options(args).role_arn == default

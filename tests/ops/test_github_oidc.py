@@ -76,11 +76,12 @@ def test_every_statement_is_named_and_no_write_is_unbounded(template):
 
 
 def test_pass_role_only_the_service_role_to_cloudformation(template):
-    for role in ("DeployRole", "PlanRole"):
-        [passrole] = [s for s in _statements(template, role) if "iam:PassRole" in s["Action"]]
-        assert passrole["Resource"] == [
-            {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Project}-${Environment}-cfn-role"}]
-        assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
+    [passrole] = [s for s in _statements(template, "DeployRole") if "iam:PassRole" in s["Action"]]
+    assert passrole["Resource"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Project}-${Environment}-cfn-role"}]
+    assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
+    # A plan uses the stack's own role; a pull request passes none.
+    assert not any("iam:PassRole" in s["Action"] for s in _statements(template, "PlanRole") if s["Effect"] == "Allow")
 
 
 def test_release_may_set_only_the_deploy_parameters(template):

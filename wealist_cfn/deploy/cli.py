@@ -42,9 +42,10 @@ def register(subparsers) -> None:
                        help="run against moto's server started in this process (a rehearsal: nothing reaches AWS)")
         if stack:
             p.add_argument("--role-arn", metavar="ARN", default=flow.SERVICE_ROLE_DEFAULT,
-                           help="role CloudFormation acts with, as in `aws cloudformation deploy` (default: "
-                                "<project>-<env>-cfn-role of the account, from templates/github-oidc.yaml; none "
-                                "against a local endpoint; '' for the caller's own rights)")
+                           help="role CloudFormation acts with, as in `aws cloudformation deploy` (deploy's "
+                                "default: <project>-<env>-cfn-role of the account, from templates/github-oidc.yaml; "
+                                "none against a local endpoint; '' for the caller's own rights. plan's default: "
+                                "none, the stack's own role)")
 
     d = subparsers.add_parser("deploy", help="package, create a change set, review it, execute it")
     common(d)
@@ -65,7 +66,10 @@ def register(subparsers) -> None:
     common(p)
     p.add_argument("--discard", action="store_true",
                    help="delete the change set after the review (CI reviews of pull requests leave nothing behind)")
-    p.set_defaults(func=cmd_deploy, no_execute=True, yes=False, replace_failed=False, accept_conditional=False)
+    # A plan names no role: CloudFormation computes it with the role the
+    # stack already has (and the pull-request role may pass none).
+    p.set_defaults(func=cmd_deploy, no_execute=True, yes=False, replace_failed=False, accept_conditional=False,
+                   role_arn="")
 
     k = subparsers.add_parser("package", help="upload the templates and print the packaged root's URL")
     common(k, stack=False)

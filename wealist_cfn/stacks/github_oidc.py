@@ -343,14 +343,6 @@ def _cloudformation(*, can_execute: bool) -> PolicyDocument:
         # a review nobody executes.
         Statement(Sid="ReviewChangeSets", Effect=Allow, Resource=_stack_arns() + _change_set_arns(),
                   Action=[cfn_actions.CreateChangeSet, cfn_actions.DeleteChangeSet]),
-        # A change set is computed with the service role; hand it that role
-        # and no other, and only to CloudFormation.
-        Statement(Sid="PassServiceRole", Effect=Allow, Action=[iam_actions.PassRole],
-                  Resource=[_role_arn(SERVICE_ROLE)],
-                  Condition=Condition(StringEquals("iam:PassedToService", "cloudformation.amazonaws.com"))),
-        # deploy checks that the service role exists before it names it.
-        Statement(Sid="FindServiceRole", Effect=Allow, Action=[iam_actions.GetRole],
-                  Resource=[_role_arn(SERVICE_ROLE)]),
         # Packaging finds (or creates, hardened) the artifact bucket.
         Statement(Sid="ArtifactBucket", Effect=Allow, Resource=[Sub(_bucket())], Action=[
             s3.ListBucket, s3.GetBucketLocation, s3.GetBucketVersioning, s3.CreateBucket,
@@ -362,6 +354,16 @@ def _cloudformation(*, can_execute: bool) -> PolicyDocument:
     ]
     if can_execute:
         statements += [
+            # Every stack operation runs as the service role; hand it that
+            # role and no other, and only to CloudFormation. (A plan needs
+            # none: CloudFormation uses the role the stack already has, even
+            # for a caller who may not pass it.)
+            Statement(Sid="PassServiceRole", Effect=Allow, Action=[iam_actions.PassRole],
+                      Resource=[_role_arn(SERVICE_ROLE)],
+                      Condition=Condition(StringEquals("iam:PassedToService", "cloudformation.amazonaws.com"))),
+            # deploy checks that the service role exists before it names it.
+            Statement(Sid="FindServiceRole", Effect=Allow, Action=[iam_actions.GetRole],
+                      Resource=[_role_arn(SERVICE_ROLE)]),
             # Templates by content hash, everywhere in the bucket but plan/.
             Statement(Sid="TemplateArtifacts", Effect=Allow, Action=[s3.GetObject, s3.GetObjectVersion,
                                                                       s3.PutObject],
