@@ -16,6 +16,7 @@ instead) are from the KMS developer guide, "Key policies" and
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 
@@ -304,8 +305,11 @@ def _may_decrypt(key_policy: list[dict], principal_arn: str, parameter: str) -> 
             continue
         cond = s.get("Condition", {})
         arns = listify(cond.get("ArnEquals", {}).get("aws:PrincipalArn", []))
+        patterns = listify(cond.get("ArnLike", {}).get("aws:PrincipalArn", []))
         contexts = listify(cond.get("StringEquals", {}).get("kms:EncryptionContext:PARAMETER_ARN", []))
-        if (not arns or principal_arn in arns) and (not contexts or parameter in contexts):
+        who = (principal_arn in arns if arns else True) and \
+            (any(fnmatch.fnmatchcase(principal_arn, p) for p in patterns) if patterns else True)
+        if who and (not contexts or parameter in contexts):
             return True
     return False
 
@@ -347,10 +351,25 @@ def test_each_secret_is_decrypted_only_by_the_roles_that_use_it(oidc):
         "redis/auth_token": {"cfn-role", "ec2-role"},
         "monitoring/grafana_admin_password": {"monitoring-role"},
     }
-    # No statement hands decryption to IAM policies at large.
+    # No statement hands decryption, or a grant that could, to IAM policies
+    # at large.
     for s in key_policy:
-        if "kms:Decrypt" in listify(s["Action"]) or any(a in ("kms:*", "*") for a in listify(s["Action"])):
-            assert s.get("Condition", {}).get("ArnEquals", {}).get("aws:PrincipalArn"), s["Sid"]
+        for action in ("kms:Decrypt", "kms:CreateGrant", "kms:ReEncryptFrom"):
+            if allowed([{**s, "Resource": "*"}], action, "*"):
+                assert s.get("Condition", {}).get("ArnEquals", {}).get("aws:PrincipalArn"), (s["Sid"], action)
+
+
+def test_people_named_at_deploy_time_may_decrypt_and_nobody_else():
+    admin = f"arn:aws:iam::{ACCOUNT}:role/platform-admin"
+    stack = _oidc_stack({**OIDC_MODES["own provider, plan role"], "SecretReaderArns": admin})
+    key_policy = _key_policy(stack)
+    for name in SECRET_NAMES:
+        assert _may_decrypt(key_policy, admin, _secret_arn(name))
+        assert not _may_decrypt(key_policy, f"arn:aws:iam::{ACCOUNT}:role/other-admin", _secret_arn(name))
+        assert not _may_decrypt(key_policy, f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-github-plan", _secret_arn(name))
+    # By default nobody is named.
+    assert not any(s["Sid"] == "NamedPeopleDecryptSecrets" for s in _key_policy(_oidc_stack(
+        OIDC_MODES["own provider, plan role"])))
 
 
 def test_plan_role_writes_only_under_its_own_prefix(oidc):

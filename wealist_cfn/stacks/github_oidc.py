@@ -49,6 +49,7 @@ from awacs.aws import (
     Action,
     Allow,
     ArnEquals,
+    ArnLike,
     Condition,
     Deny,
     PolicyDocument,
@@ -57,7 +58,21 @@ from awacs.aws import (
     StringEquals,
     StringLike,
 )
-from troposphere import AWSHelperFn, Equals, GetAtt, If, Not, Output, Parameter, Ref, Sub, Template, encode_to_dict, iam
+from troposphere import (
+    AWSHelperFn,
+    Equals,
+    GetAtt,
+    If,
+    Join,
+    Not,
+    Output,
+    Parameter,
+    Ref,
+    Sub,
+    Template,
+    encode_to_dict,
+    iam,
+)
 from troposphere import kms as kms_res
 
 from ..settings import BuildSettings
@@ -217,6 +232,11 @@ def build(settings: BuildSettings) -> Template:
     plan_param = t.add_parameter(Parameter(
         "CreatePlanRole", Type="String", Default="true", AllowedValues=["true", "false"],
         Description="true: a role pull requests use to post change-set reviews (creates, never executes)."))
+    readers = t.add_parameter(Parameter(
+        "SecretReaderArns", Type="CommaDelimitedList", Default="",
+        Description="ARNs (wildcards allowed) of the people's roles that may decrypt secrets by hand; empty: none. "
+                    "Never a role GitHub assumes."))
+    t.add_condition("HasSecretReaders", Not(Equals(Join("", Ref(readers)), "")))
     t.add_condition("CreateProvider", Equals(Ref(create_provider), "true"))
     t.add_condition("CreatePlan", Equals(Ref(plan_param), "true"))
     # Without a provider of its own, the template needs the existing one's ARN.
@@ -437,7 +457,7 @@ def _all_secrets() -> list[str]:
     return sorted({n for names in _secret_readers().values() for n in names})
 
 
-def _key_policy(nested: NestedSet) -> PolicyDocument:
+def _key_policy(nested: NestedSet) -> dict:
     account = Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
     via_ssm = Sub("ssm.${AWS::Region}.amazonaws.com")
 
@@ -457,8 +477,11 @@ def _key_policy(nested: NestedSet) -> PolicyDocument:
         # Administrators manage the key through IAM; decryption is not part
         # of that, so no IAM policy alone can read a secret.
         Statement(Sid="KeyAdministration", Effect=Allow, Principal=Principal("AWS", account), Resource=["*"],
+                  # CreateGrant is left out: a grant could hand decryption
+                  # to anyone.
                   Action=[Action("kms", "Describe*"), Action("kms", "Get*"), Action("kms", "List*"),
-                          Action("kms", "Create*"), Action("kms", "Put*"), Action("kms", "Update*"),
+                          Action("kms", "CreateAlias"), Action("kms", "DeleteAlias"),
+                          Action("kms", "Put*"), Action("kms", "Update*"),
                           Action("kms", "Enable*"), Action("kms", "Disable*"), Action("kms", "Revoke*"),
                           Action("kms", "TagResource"), Action("kms", "UntagResource"),
                           Action("kms", "ScheduleKeyDeletion"), Action("kms", "CancelKeyDeletion")]),
@@ -475,7 +498,14 @@ def _key_policy(nested: NestedSet) -> PolicyDocument:
         if names:
             sid = "".join(w.capitalize() for w in role.removeprefix(NAME_PREFIX).split("-")) + "DecryptsItsSecrets"
             statements.append(readers(sid, role, names))
-    return _doc(*statements)
+    policy = encode_to_dict(_doc(*statements))
+    # People who read a secret by hand (Grafana's password, the rotation
+    # commands): only the principals named at deploy time, through SSM.
+    policy["Statement"].append(If("HasSecretReaders", encode_to_dict(Statement(
+        Sid="NamedPeopleDecryptSecrets", Effect=Allow, Principal=Principal("AWS", account), Action=[kms.Decrypt],
+        Resource=["*"], Condition=Condition([ArnLike("aws:PrincipalArn", Ref("SecretReaderArns")),
+                                             StringEquals("kms:ViaService", via_ssm)]))), Ref("AWS::NoValue")))
+    return policy
 
 
 # Room per managed policy, measured on the template's form (longer than the
