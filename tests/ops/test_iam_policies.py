@@ -326,6 +326,12 @@ def test_no_role_trusted_for_pull_requests_can_obtain_a_secret(oidc):
                 assert not allowed(role["statements"], action, _secret_arn(name)), (arn, action, name)
             assert not _may_decrypt(key_policy, arn, _secret_arn(name)), (arn, name)
         assert not allowed(role["statements"], "kms:Decrypt", KEY_ARN)
+        # GetParametersByPath names the path, not the parameter: no path
+        # above a secret either.
+        for path in ("/wealist", "/wealist/prod", "/wealist/prod/db", "/wealist/prod/redis",
+                     "/wealist/prod/monitoring"):
+            assert not allowed(role["statements"], "ssm:GetParametersByPath",
+                               f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{path}"), (arn, path)
 
 
 def test_plan_role_reads_the_parameters_planning_needs(oidc):
