@@ -224,3 +224,17 @@ def test_cli_release_failure_reports_restore_and_exits_1(clients, capsys, monkey
     assert code == 1
     assert f"{TAG}: feedbeef -> 0123abcd" in out
     assert f"restored {TAG} to feedbeef" in err and "rolled back: wealist-prod-backend-asg runs the previous" in err
+
+
+def test_a_failed_restore_says_exactly_how_to_restore_by_hand(clients):
+    ssm, ssm_stub, asg, asg_stub = clients
+    _get(ssm_stub, "feedbeef")
+    _quiet(asg_stub)
+    _put(ssm_stub, "0123abcd")
+    _start(asg_stub, "r1")
+    _follow(asg_stub, "r1", _refresh("r1", "Failed", 0, 2, reason="Instance failed to become healthy"))
+    ssm_stub.add_client_error("put_parameter", "ThrottlingException", "Rate exceeded", 400)
+    with pytest.raises(rollout.RolloutError) as err:
+        _run(ssm, asg, {TAG: "0123abcd"})
+    assert str(err.value).endswith(f"aws ssm put-parameter --name {TAG} --value feedbeef --type String --overwrite")
+    assert "ThrottlingException" in str(err.value)

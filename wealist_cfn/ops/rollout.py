@@ -257,7 +257,13 @@ def release(ssm, autoscaling, group: str, tags: dict[str, str], *, prefs: Prefer
     # Put the previous tags back first: whatever happens next, new launches
     # boot the image that ran before.
     for name, tag in previous.items():
-        ssm.put_parameter(Name=name, Value=tag, Type="String", Overwrite=True)
+        try:
+            ssm.put_parameter(Name=name, Value=tag, Type="String", Overwrite=True)
+        except ClientError as exc:
+            raise RolloutError(
+                f"{result.error}; restoring {name} failed too ({error_code(exc)}: {error_message(exc)}): new "
+                f"launches boot the failed tag until you run: aws ssm put-parameter --name {name} --value {tag} "
+                f"--type String --overwrite") from None
     result.restored = True
     try:
         cancel_and_wait(autoscaling, group, **follow_kw)
