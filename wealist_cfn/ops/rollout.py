@@ -10,7 +10,10 @@ counts as healthy only after the warm-up.
 
 :func:`start` refuses cleanly (:class:`RefreshInProgress`) when the group
 already has a refresh running; :func:`follow` polls DescribeInstanceRefreshes
-and returns the final :class:`RefreshState`.
+and returns the final :class:`RefreshState`, or raises
+:class:`RefreshTimedOut` naming what still runs and how to follow or stop it.
+:func:`release` sets released image tags, rolls out, and on failure or
+timeout puts the previous tags back and rolls out again.
 """
 
 from __future__ import annotations
