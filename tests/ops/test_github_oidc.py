@@ -35,26 +35,31 @@ def test_cfn_lint_passes(tmp_path):
     assert result.returncode == 0, result.stdout
 
 
-def test_deploy_role_trusts_only_the_repository_environment(template):
+def test_deploy_role_trusts_only_main_of_the_repository_environment(template):
+    """The subject carries the ref (GitHub's subject customisation with
+    repo, context and ref), so a workflow_dispatch from another branch, in
+    the same environment, gets a subject this role refuses."""
     [trust] = template["Resources"]["DeployRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Action"] == ["sts:AssumeRoleWithWebIdentity"]
-    cond = trust["Condition"]["StringEquals"]
-    assert cond["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
-    assert cond["token.actions.githubusercontent.com:sub"] == {
-        "Fn::Sub": "repo:${GitHubRepository}:environment:${GitHubEnvironment}"}
-    assert "StringLike" not in trust["Condition"], "no wildcard subjects"
+    assert trust["Condition"] == {"StringEquals": {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": {
+            "Fn::Sub": "repo:${GitHubRepository}:environment:${GitHubEnvironment}:ref:refs/heads/main"}}}
 
 
 def test_plan_role_reviews_and_can_never_execute(template):
     plan = template["Resources"]["PlanRole"]
     [trust] = plan["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert trust["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == {
-        "Fn::Sub": "repo:${GitHubRepository}:pull_request"}
+    assert trust["Condition"]["StringEquals"] == {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
+    # Only the PR number is a wildcard; the drift check runs on main.
+    assert trust["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"] == [
+        {"Fn::Sub": "repo:${GitHubRepository}:pull_request:ref:refs/pull/*/merge"},
+        {"Fn::Sub": "repo:${GitHubRepository}:ref:refs/heads/main:ref:refs/heads/main"}]
     statements = _statements(template, "PlanRole")
     allowed = {a for s in statements if s["Effect"] == "Allow" for a in s["Action"]}
     assert "cloudformation:CreateChangeSet" in allowed
-    assert not allowed & {"cloudformation:ExecuteChangeSet", "cloudformation:UpdateStack", "iam:PassRole"}
-    [deny] = [s for s in statements if s["Effect"] == "Deny"]
+    assert not allowed & {"cloudformation:ExecuteChangeSet", "cloudformation:UpdateStack", "kms:Decrypt"}
+    [deny] = [s for s in statements if s["Sid"] == "NoChangesFromPullRequests"]
     assert "cloudformation:ExecuteChangeSet" in deny["Action"] and deny["Resource"] == ["*"]
 
 
@@ -70,12 +75,13 @@ def test_every_statement_is_named_and_no_write_is_unbounded(template):
                 assert read_only or "Condition" in s or actions == ["ecr:GetAuthorizationToken"], s["Sid"]
 
 
-def test_pass_role_only_to_ec2_and_root_stack_never_deleted(template):
-    statements = _statements(template, "DeployRole")
-    [passrole] = [s for s in statements if "iam:PassRole" in s["Action"]]
-    assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
-    [deny] = [s for s in statements if s["Effect"] == "Deny"]
-    assert deny["Action"] == ["cloudformation:DeleteStack"]
+def test_pass_role_only_the_service_role_to_cloudformation(template):
+    [passrole] = [s for s in _statements(template, "DeployRole") if "iam:PassRole" in s["Action"]]
+    assert passrole["Resource"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Project}-${Environment}-cfn-role"}]
+    assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
+    # A plan uses the stack's own role; a pull request passes none.
+    assert not any("iam:PassRole" in s["Action"] for s in _statements(template, "PlanRole") if s["Effect"] == "Allow")
 
 
 def test_release_may_set_only_the_deploy_parameters(template):
@@ -97,8 +103,7 @@ def test_images_may_be_pushed_only_to_the_services_repositories():
     settings = BuildSettings(services=(*DEFAULT_SETTINGS.services, Service(key="Chat", name="chat-service")))
     template = json.loads(github_oidc.build(settings).to_json())
     [push] = [s for s in _statements(template, "DeployRole", "release") if s["Sid"] == "PushServiceImages"]
-    [manage] = [s for s in _statements(template, "DeployRole", "stack-resources") if s["Sid"] == "Repositories"]
     expected = [{"Fn::Sub": "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/"
                             f"${{EcrRepositoryPrefix}}{name}"} for name in ("user-service", "board-service",
                                                                              "chat-service")]
-    assert push["Resource"] == expected and manage["Resource"] == expected
+    assert push["Resource"] == expected

@@ -57,7 +57,7 @@ def new_name(commit: str, now: datetime | None = None) -> str:
 
 
 def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[dict], tags: list[dict],
-           template_body: str | None, template_url: str | None, commit: str,
+           template_body: str | None, template_url: str | None, commit: str, role_arn: str | None = None,
            sleep: Callable[[float], None] = time.sleep, interval: float = 2.0,
            timeout: float = 900.0) -> ChangeSet:
     """Create the change set and wait until CloudFormation has computed it."""
@@ -65,6 +65,8 @@ def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[
     kw = dict(StackName=stack_name, ChangeSetName=name, ChangeSetType=change_set_type, Parameters=parameters,
               Capabilities=CAPABILITIES, Tags=tags, IncludeNestedStacks=True,
               Description=f"wealist-cfn deploy from commit {commit}"[:1024])
+    if role_arn:
+        kw["RoleARN"] = role_arn
     if template_url:
         kw["TemplateURL"] = template_url
     else:

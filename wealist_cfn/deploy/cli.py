@@ -53,6 +53,12 @@ def register(subparsers) -> None:
                             "failure is a document too, with the error and the exit code)")
         p.add_argument("--local", action="store_true",
                        help="run against moto's server started in this process (a rehearsal: nothing reaches AWS)")
+        if stack:
+            p.add_argument("--role-arn", metavar="ARN", default=flow.SERVICE_ROLE_DEFAULT,
+                           help="role CloudFormation acts with, as in `aws cloudformation deploy` (deploy's "
+                                "default: <project>-<env>-cfn-role of the account, from templates/github-oidc.yaml; "
+                                "none against a local endpoint; '' for the caller's own rights. plan's default: "
+                                "none, the stack's own role)")
 
     d = subparsers.add_parser("deploy", help="package, create a change set, review it, execute it", **_help(
         "Upload the templates, create a change set for the root stack and every nested stack, show the "
@@ -83,8 +89,10 @@ def register(subparsers) -> None:
     common(p)
     p.add_argument("--discard", action="store_true",
                    help="delete the change set after the review (CI reviews of pull requests leave nothing behind)")
+    # A plan names no role: CloudFormation computes it with the role the
+    # stack already has (and the pull-request role may pass none).
     p.set_defaults(func=cmd_deploy, no_execute=True, yes=False, replace_failed=False, accept_conditional=False,
-                   artifact_area="plan")
+                   artifact_area="plan", role_arn="")
 
     k = subparsers.add_parser("package", help="upload the templates and print the packaged root's URL", **_help(
         "Upload the nested templates (and the root) to the artifact bucket under content-addressed keys and "
@@ -139,7 +147,8 @@ def _options(args) -> flow.Options:
               region=args.region, profile=args.profile, endpoint_url=args.endpoint_url,
               allow_replace=getattr(args, "allow_replace", False),
               replace_failed=getattr(args, "replace_failed", False),
-              artifact_area=getattr(args, "artifact_area", "deploy"))
+              artifact_area=getattr(args, "artifact_area", "deploy"),
+              role_arn=getattr(args, "role_arn", None))
     if args.templates:
         kw["templates_dir"] = args.templates
     return flow.Options(**kw)

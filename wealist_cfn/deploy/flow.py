@@ -48,6 +48,13 @@ class Options:
     poll_interval: float = 5.0
     change_set_interval: float = 2.0
     artifact_area: str = "deploy"  # "plan": templates go under plan/, which a deploy never reads
+    # The role CloudFormation acts with (CreateChangeSet's RoleARN). None:
+    # the caller's own rights (or the role the stack already has);
+    # SERVICE_ROLE_DEFAULT: <project>-<env>-cfn-role of the caller's account.
+    role_arn: str | None = None
+
+
+SERVICE_ROLE_DEFAULT = "default"
 
 
 @dataclass
@@ -151,8 +158,11 @@ class Deployment:
             tags = [{"Key": "Project", "Value": self.config.project},
                     {"Key": "Environment", "Value": self.config.environment},
                     {"Key": "ManagedBy", "Value": "wealist-cfn"}]
+            role_arn = self.service_role_arn()
+            if role_arn:
+                yield Info(f"CloudFormation acts as {role_arn}")
             cs = changeset.create(
-                self.aws, stack_name=o.stack_name, change_set_type=cs_type,
+                self.aws, stack_name=o.stack_name, change_set_type=cs_type, role_arn=role_arn,
                 parameters=self.config.cfn_parameters(), tags=tags, template_body=packaged.root_body,
                 template_url=packaged.root_url, commit=changeset.git_commit(), sleep=o.sleep,
                 interval=o.change_set_interval)
@@ -182,6 +192,30 @@ class Deployment:
             self.plan = Plan(state, cs, review, no_changes=True)
             return
         self.plan = Plan(state, cs, review)
+
+    def service_role_arn(self) -> str | None:
+        """The RoleARN to hand CloudFormation: the one given, or by default
+        the environment's service role (templates/github-oidc.yaml), which
+        must exist. A local endpoint gets none unless one is given."""
+        o = self.opts
+        if o.role_arn != SERVICE_ROLE_DEFAULT:
+            return o.role_arn or None
+        if o.endpoint_url:
+            return None
+        name = f"{self.config.name_prefix}-cfn-role"
+        account = self.aws.account or self.aws.check_credentials()
+        partition = self.aws.session.get_partition_for_region(self.region)
+        arn = f"arn:{partition}:iam::{account}:role/{name}"
+        try:
+            self.aws.client("iam").get_role(RoleName=name)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) == "NoSuchEntity":
+                raise CommandError(
+                    f"service role {arn} does not exist: deploy templates/github-oidc.yaml for this environment "
+                    f"first (docs/deploy.md, 'The service role'), or name another with --role-arn", EXIT_USAGE,
+                ) from None
+            # Not allowed to look: CloudFormation will say whether it can use it.
+        return arn
 
     # -- phase 2 -----------------------------------------------------------------------------
 

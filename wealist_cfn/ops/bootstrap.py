@@ -198,6 +198,10 @@ def run(cfg: Config, aws: Aws, *, rotate: list[str] = (), dry_run: bool = False,
 
 # -- Parameter Store ----------------------------------------------------------
 
+def secrets_key_alias(cfg: Config) -> str:
+    return f"alias/{cfg.name_prefix}-secrets"
+
+
 def _existing_parameters(ssm, prefix: str) -> dict[str, dict]:
     """Name -> {Type, Value}; SecureString values are not decrypted (only existence matters)."""
     out = {}
@@ -218,6 +222,10 @@ def _parameters(cfg: Config, ssm, report: Report, rotate: list[str]) -> None:
         have = existing.get(path)
         secure = p.kind == SECRET
         kw = {"Name": path, "Description": p.description, "Type": "SecureString" if secure else "String"}
+        if secure:
+            # The environment's key (templates/github-oidc.yaml): only the
+            # roles that use a secret may decrypt it, unlike aws/ssm.
+            kw["KeyId"] = secrets_key_alias(cfg)
         if p.name == "startup-script":
             # Standard tier holds 4 KB; a longer script moves to Advanced by itself.
             kw["Tier"] = "Intelligent-Tiering"

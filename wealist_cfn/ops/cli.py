@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import config
 from ..aws import Aws
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
+from ..settings import DEFAULT_SETTINGS
 from . import bootstrap, rollout
 
 
@@ -44,6 +45,9 @@ def register(subparsers) -> None:
                    help="instance warm-up (default: the group's DefaultInstanceWarmup)")
     r.add_argument("--skip-matching", action="store_true",
                    help="leave instances that already run the current launch template (not for image releases)")
+    r.add_argument("--release", action="append", default=[], metavar="SERVICE=TAG",
+                   help="set the service's released image tag, then roll out; when the rollout fails or times "
+                        "out, put the previous tag back and roll out again (repeatable)")
     r.add_argument("--no-wait", action="store_true", help="start the refresh and return")
     r.add_argument("--timeout", type=int, default=3600, metavar="SECONDS", help="give up following after this")
     r.add_argument("--poll", type=float, default=15.0, metavar="SECONDS", help=argparse.SUPPRESS)
@@ -99,6 +103,8 @@ def _cmd_rollout(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     aws = Aws(region, args.profile, args.endpoint_url)
+    if args.release:
+        return _release(args, cfg, aws, group, prefs)
     aws.check_credentials()
     client = aws.client("autoscaling")
     try:
@@ -133,4 +139,51 @@ def _cmd_rollout(args) -> int:
         print(f"rollout of {group} succeeded")
         return EXIT_OK
     print(f"rollout of {group} ended {final.status}: {final.reason or 'no reason given'}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _release(args, cfg, aws, group: str, prefs) -> int:
+    tags = {}
+    for item in args.release:
+        service, sep, tag = item.partition("=")
+        name = f"deploy/{service.replace('-', '_')}_image_tag"
+        if not sep or not tag or name not in bootstrap.PARAMS_BY_NAME:
+            print(f"error: --release {item}: expected SERVICE=TAG with SERVICE one of "
+                  f"{', '.join(s.name for s in DEFAULT_SETTINGS.services)}", file=sys.stderr)
+            return EXIT_USAGE
+        tags[f"{bootstrap.parameter_prefix(cfg)}/{name}"] = tag
+    if args.no_wait:
+        print("error: --release follows the rollout to restore the previous tag on failure; leave out --no-wait",
+              file=sys.stderr)
+        return EXIT_USAGE
+    aws.check_credentials()
+
+    def progress(what: str, state: rollout.RefreshState) -> None:
+        left = "" if state.instances_to_update is None else f", {state.instances_to_update} instances to go"
+        print(f"  {what:<8} {state.status:<12} {state.percentage:>3}%{left}", flush=True)
+
+    try:
+        done = rollout.release(aws.client("ssm"), aws.client("autoscaling"), group, tags, prefs=prefs,
+                               poll_seconds=args.poll, timeout_seconds=args.timeout, on_progress=progress)
+    except rollout.RefreshInProgress as exc:
+        print(f"refused: {exc} (no tag was changed)", file=sys.stderr)
+        return EXIT_REFUSED
+    except rollout.RolloutError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    for name, tag in done.tags.items():
+        print(f"{name}: {done.previous[name]} -> {tag}")
+    if done.succeeded:
+        print(f"release rolled out on {group}")
+        return EXIT_OK
+    print(f"error: release failed: {done.error}", file=sys.stderr)
+    for name, tag in done.previous.items():
+        print(f"restored {name} to {tag}", file=sys.stderr)
+    if done.rollback is not None and done.rollback.succeeded:
+        print(f"rolled back: {group} runs the previous tags again", file=sys.stderr)
+    else:
+        why = done.rollback_error or (f"it ended {done.rollback.status}" if done.rollback else "not started")
+        print(f"error: the rollback refresh of {group} did not succeed ({why}); new launches boot the previous "
+              f"tags, but running instances may still have the failed one: run build.py rollout --params "
+              f"{args.params} once the group is quiet", file=sys.stderr)
     return EXIT_FAILED

@@ -10,7 +10,10 @@ counts as healthy only after the warm-up.
 
 :func:`start` refuses cleanly (:class:`RefreshInProgress`) when the group
 already has a refresh running; :func:`follow` polls DescribeInstanceRefreshes
-and returns the final :class:`RefreshState`.
+and returns the final :class:`RefreshState`, or raises
+:class:`RefreshTimedOut` naming what still runs and how to follow or stop it.
+:func:`release` sets released image tags, rolls out, and on failure or
+timeout puts the previous tags back and rolls out again.
 """
 
 from __future__ import annotations
@@ -147,7 +150,131 @@ def follow(autoscaling, group: str, refresh_id: str, *, poll_seconds: float = 15
         if state.done:
             return state
         if clock() >= deadline:
-            raise RolloutError(f"instance refresh {refresh_id} still {state.status} at {state.percentage}% after "
-                               f"{timeout_seconds:.0f}s; it goes on in AWS (follow it in the console, or cancel "
-                               f"it with aws autoscaling cancel-instance-refresh --auto-scaling-group-name {group})")
+            raise RefreshTimedOut(group, state, timeout_seconds)
         sleep(poll_seconds)
+
+
+class RefreshTimedOut(RolloutError):
+    """Following gave up; the refresh itself goes on in AWS."""
+
+    def __init__(self, group: str, state: RefreshState, timeout_seconds: float):
+        self.group, self.state = group, state
+        left = "" if state.instances_to_update is None else f", {state.instances_to_update} instances still to replace"
+        reason = f" ({state.reason})" if state.reason else ""
+        super().__init__(
+            f"instance refresh {state.refresh_id} of {group} still {state.status} at {state.percentage}%{left} "
+            f"after {timeout_seconds:.0f}s{reason}. It goes on in AWS, and a new rollout of {group} is refused "
+            f"until it ends. Follow it: aws autoscaling describe-instance-refreshes --auto-scaling-group-name "
+            f"{group} --instance-refresh-ids {state.refresh_id}. Stop it (instances already replaced stay): "
+            f"aws autoscaling cancel-instance-refresh --auto-scaling-group-name {group}. Then run the rollout "
+            f"again to finish the replacement.")
+
+
+def cancel_and_wait(autoscaling, group: str, *, poll_seconds: float = 15.0, timeout_seconds: float = 1800.0,
+                    sleep: Callable[[float], None] = time.sleep,
+                    clock: Callable[[], float] = time.monotonic) -> RefreshState | None:
+    """Cancel the group's running refresh, if any, and wait until it has
+    stopped (Cancelling -> Cancelled); the state it ended in, or None."""
+    running = running_refresh(autoscaling, group)
+    if running is None:
+        return None
+    try:
+        autoscaling.cancel_instance_refresh(AutoScalingGroupName=group)
+    except ClientError as exc:
+        # It ended between the two calls.
+        if error_code(exc) != "ActiveInstanceRefreshNotFound":
+            raise _error(exc) from None
+    return follow(autoscaling, group, running.refresh_id, poll_seconds=poll_seconds,
+                  timeout_seconds=timeout_seconds, sleep=sleep, clock=clock)
+
+
+# -- releasing an image tag ------------------------------------------------------------------------
+
+@dataclass
+class Release:
+    """What a release did: the tags it set and found, how the refresh
+    ended, and whether the previous tags were put back and rolled out."""
+
+    group: str
+    tags: dict[str, str]  # parameter name -> the released tag
+    previous: dict[str, str]  # parameter name -> the tag it replaced
+    refresh: RefreshState | None = None
+    error: str = ""  # why the release failed (a timeout, a failed refresh)
+    restored: bool = False
+    rollback: RefreshState | None = None
+    rollback_error: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.refresh is not None and self.refresh.succeeded
+
+
+def release(ssm, autoscaling, group: str, tags: dict[str, str], *, prefs: Preferences = Preferences(),
+            poll_seconds: float = 15.0, timeout_seconds: float = 3600.0,
+            on_progress: Callable[[str, RefreshState], None] = lambda what, s: None,
+            sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> Release:
+    """Set the released image tags, replace the group's instances, and when
+    that does not succeed put the previous tags back and replace them again,
+    so no later launch boots a failed image.
+
+    Nothing is written while another refresh runs on the group
+    (:class:`RefreshInProgress`) or when a tag parameter does not exist."""
+    previous = {}
+    for name in tags:
+        try:
+            previous[name] = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+        except ClientError as exc:
+            if error_code(exc) == "ParameterNotFound":
+                raise RolloutError(f"{name} does not exist: run build.py bootstrap first") from None
+            raise _error(exc) from None
+    try:
+        running = running_refresh(autoscaling, group)
+    except ClientError as exc:
+        raise _error(exc) from None
+    if running is not None:
+        raise RefreshInProgress(group, running)
+
+    result = Release(group, dict(tags), previous)
+    written = []
+    try:
+        for name, tag in tags.items():
+            ssm.put_parameter(Name=name, Value=tag, Type="String", Overwrite=True)
+            written.append(name)
+    except ClientError as exc:
+        for name in written:
+            ssm.put_parameter(Name=name, Value=previous[name], Type="String", Overwrite=True)
+        raise _error(exc) from None
+    follow_kw = dict(poll_seconds=poll_seconds, timeout_seconds=timeout_seconds, sleep=sleep, clock=clock)
+    try:
+        refresh_id = start(autoscaling, group, prefs)
+        result.refresh = follow(autoscaling, group, refresh_id,
+                                on_progress=lambda st: on_progress("release", st), **follow_kw)
+        if result.succeeded:
+            return result
+        result.error = f"the refresh ended {result.refresh.status}: {result.refresh.reason or 'no reason given'}"
+    except RefreshTimedOut as exc:
+        result.refresh, result.error = exc.state, str(exc)
+    except RolloutError as exc:
+        result.error = str(exc)
+
+    # Put the previous tags back first: whatever happens next, new launches
+    # boot the image that ran before.
+    for name, tag in previous.items():
+        try:
+            ssm.put_parameter(Name=name, Value=tag, Type="String", Overwrite=True)
+        except ClientError as exc:
+            raise RolloutError(
+                f"{result.error}; restoring {name} failed too ({error_code(exc)}: {error_message(exc)}): new "
+                f"launches boot the failed tag until you run: aws ssm put-parameter --name {name} --value {tag} "
+                f"--type String --overwrite") from None
+    result.restored = True
+    try:
+        cancel_and_wait(autoscaling, group, **follow_kw)
+        rollback_id = start(autoscaling, group, prefs)
+        result.rollback = follow(autoscaling, group, rollback_id,
+                                 on_progress=lambda st: on_progress("rollback", st), **follow_kw)
+    except RolloutError as exc:
+        result.rollback_error = str(exc)
+    except ClientError as exc:
+        result.rollback_error = str(_error(exc))
+    return result

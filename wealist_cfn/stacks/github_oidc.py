@@ -1,21 +1,31 @@
-"""GitHub Actions access: a standalone template (templates/github-oidc.yaml)
-with the IAM roles the workflows assume through GitHub's OIDC provider, so no
-AWS key is stored in GitHub.
+"""GitHub Actions access: a standalone template (templates/github-oidc.yaml),
+deployed once per account and environment by an administrator, with the
+roles the workflows assume through GitHub's OIDC provider (no AWS key is
+stored in GitHub), the role CloudFormation acts with, and the key that
+encrypts the environment's secrets.
 
 * ``GitHubOidcProvider`` (optional): the account's identity provider for
   ``token.actions.githubusercontent.com``. An account holds at most one per
   URL; when it exists already, pass its ARN instead.
-* ``DeployRole``: trusted only for jobs of the given repository that run in
-  the given GitHub environment (protect that environment to the main branch
-  in the repository settings). It deploys the stack through change sets,
-  syncs the bootstrap files, pushes the two service images, records the
-  released tag and starts instance refreshes. CloudFormation acts with the
-  caller's permissions, so the role also holds what creating this stack's
-  resources needs, limited to the stack's region and, where IAM allows, to
-  the project's resource names.
-* ``PlanRole`` (optional): trusted for the repository's pull requests; it
-  uploads templates and creates and deletes change sets for review, and can
-  execute nothing.
+* ``CloudFormationServiceRole`` (``<Project>-<Environment>-cfn-role``): every
+  stack operation runs under it (``RoleARN``). Its actions are the handler
+  permissions that CloudFormation's resource schemas (as cfn-lint ships them)
+  list for exactly the resource types of the nested set, scoped to the
+  project's names where IAM allows; it can never change itself or a role
+  GitHub may assume.
+* ``SecretsKey`` (alias ``alias/<Project>-<Environment>-secrets``): bootstrap
+  encrypts every SecureString with it. Its key policy lets only the service
+  role (for the ``{{resolve:ssm-secure}}`` references of the templates) and
+  the instance role that uses a secret decrypt that secret.
+* ``DeployRole``: trusted only for jobs of the repository's main branch in
+  the given GitHub environment (the subject claim carries the ref: see
+  docs/operations.md). It creates, executes and deletes change sets, passes
+  the service role to CloudFormation, syncs the bootstrap files, pushes the
+  service images, records the released tag and starts instance refreshes.
+* ``PlanRole`` (optional): trusted for the repository's pull requests and
+  main's scheduled drift checks; it uploads templates under ``plan/``,
+  creates and deletes change sets, detects drift, and can execute nothing,
+  read no secret and write nothing the deploy uses.
 
 Deploy it once, by hand, with an administrator's credentials::
 
@@ -26,12 +36,44 @@ Deploy it once, by hand, with an administrator's credentials::
 
 from __future__ import annotations
 
+import json
+import re
+from functools import cache
+from pathlib import Path
+
 from awacs import autoscaling as asg_actions
 from awacs import cloudformation as cfn_actions
 from awacs import ecr, kms, s3, ssm, sts
 from awacs import iam as iam_actions
-from awacs.aws import Action, Allow, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals, StringLike
-from troposphere import AWSHelperFn, Equals, GetAtt, If, Not, Output, Parameter, Ref, Sub, Template, iam
+from awacs.aws import (
+    Action,
+    Allow,
+    ArnEquals,
+    ArnLike,
+    Condition,
+    Deny,
+    PolicyDocument,
+    Principal,
+    Statement,
+    StringEquals,
+    StringLike,
+)
+from troposphere import (
+    AWSHelperFn,
+    Equals,
+    GetAtt,
+    If,
+    Join,
+    Not,
+    Output,
+    Parameter,
+    Ref,
+    Sub,
+    Template,
+    encode_to_dict,
+    iam,
+)
+from troposphere import kms as kms_res
 
 from ..settings import BuildSettings
 from .common import new_template
@@ -41,11 +83,79 @@ OIDC_HOST = "token.actions.githubusercontent.com"
 # trusts GitHub's certificate authority), but the API still requires one.
 GITHUB_THUMBPRINT = "6938fd4d98bab03faadb97b34396831e3780aea1"
 
+NAME_PREFIX = "${Project}-${Environment}-"
+SERVICE_ROLE = NAME_PREFIX + "cfn-role"
+DEPLOY_ROLE = NAME_PREFIX + "github-deploy"
+PLAN_ROLE = NAME_PREFIX + "github-plan"
+# Instance roles, by the fixed names the compute and IAM stacks give them.
+BACKEND_ROLE = NAME_PREFIX + "ec2-role"
+MONITORING_ROLE = NAME_PREFIX + "monitoring-role"
+SECRETS_ALIAS = "alias/${Project}-${Environment}-secrets"
+# Plan uploads here and nowhere else in the artifact bucket (the deploy uses
+# the rest, pinned to object versions).
+PLAN_PREFIX = "plan/"
+MAIN_REF = "refs/heads/main"
+
+# The account-level schemas cfn-lint ships; us-east-1 lists every type.
+_SCHEMAS = Path(__import__("cfnlint").__file__).parent / "data" / "schemas"
+HANDLERS = ("create", "read", "update", "delete", "list")
+# IAM actions that change a role, its policies or its trust.
+_ROLE_READS = ("Get", "List")
+_SECURE_REF = re.compile(r"\{\{resolve:ssm-secure:(/\$\{Project\}/\$\{Environment\}/[^}:]+)\}\}")
+_PLAIN_REF = re.compile(r"\{\{resolve:ssm:(/\$\{Project\}/\$\{Environment\}/[^}:]+)\}\}")
+
+
+class SchemaError(LookupError):
+    """A resource type has no schema in the installed cfn-lint."""
+
+
+@cache
+def _provider_index() -> dict[str, str]:
+    return json.loads((_SCHEMAS / "providers" / "us-east-1.json").read_text(encoding="utf-8"))
+
+
+def handler_permissions(resource_type: str) -> frozenset[str]:
+    """Every action CloudFormation's handlers for this type may call, from
+    the resource schema's ``handlers.{create,read,update,delete,list}``."""
+    key = _provider_index().get(resource_type)
+    if key is None:
+        raise SchemaError(f"{resource_type}: no resource schema in cfn-lint's data")
+    schema = json.loads((_SCHEMAS / "resources" / f"{key}.json").read_text(encoding="utf-8"))
+    handlers = schema.get("handlers", {})
+    return frozenset(p for h in HANDLERS for p in handlers.get(h, {}).get("permissions", []))
+
+
+def required_permissions(resource_types) -> dict[str, frozenset[str]]:
+    return {t: handler_permissions(t) for t in sorted(set(resource_types))}
+
+
+@cache
+def _iam_services() -> frozenset[str]:
+    from cfnlint.data import AdditionalSpecs
+    from cfnlint.helpers import load_resource
+
+    return frozenset(load_resource(AdditionalSpecs, "Policies.json"))
+
+
+def grantable(action: str) -> bool:
+    """Whether IAM knows the action's service. A few schemas list calls of
+    services IAM publishes no actions for (``managed-fleets:*`` in the Auto
+    Scaling group's): no policy can grant those, AWS makes them itself."""
+    return action.split(":", 1)[0].lower() in _iam_services()
+
+
+def _role_arn(name: str) -> Sub:
+    return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{name}")
+
 
 def _arn(service: str, resource: str, region: bool = True, account: bool = True) -> Sub:
     r = "${AWS::Region}" if region else ""
     a = "${AWS::AccountId}" if account else ""
     return Sub(f"arn:${{AWS::Partition}}:{service}:{r}:{a}:{resource}")
+
+
+def _param_arn(path: str) -> Sub:
+    return _arn("ssm", "parameter" + path)
 
 
 def _in_region() -> Condition:
@@ -56,14 +166,55 @@ def _doc(*statements: Statement) -> PolicyDocument:
     return PolicyDocument(Version="2012-10-17", Statement=list(statements))
 
 
+class NestedSet:
+    """What the nested set built from the same settings declares: resource
+    types, named IAM roles and profiles, and the parameters it references."""
+
+    def __init__(self, settings: BuildSettings):
+        from .. import root
+
+        built = {name: t.to_dict() for name, t in root.build_all(settings).items()}
+        self.types: set[str] = set()
+        self.role_names: set[str] = set()
+        self.profile_names: set[str] = set()
+        self.written_parameters: set[str] = set()
+        for template in built.values():
+            for res in template.get("Resources", {}).values():
+                self.types.add(res["Type"])
+                props = res.get("Properties", {})
+                if res["Type"] == "AWS::IAM::Role":
+                    self.role_names.add(props["RoleName"]["Fn::Sub"])
+                elif res["Type"] == "AWS::IAM::InstanceProfile":
+                    self.profile_names.add(props["InstanceProfileName"]["Fn::Sub"])
+                elif res["Type"] == "AWS::SSM::Parameter":
+                    self.written_parameters.add(props["Name"]["Fn::Sub"])
+        text = json.dumps(built)
+        self.secure_references = sorted(set(_SECURE_REF.findall(text)))
+        self.plain_references = sorted(set(_PLAIN_REF.findall(text)))
+        self.public_parameters = sorted({
+            p["Default"] for t in built.values() for p in t.get("Parameters", {}).values()
+            if p["Type"].startswith("AWS::SSM::Parameter::Value<") and p.get("Default", "").startswith("/aws/")})
+
+
+def _secret_readers() -> dict[str, list[str]]:
+    """Instance role -> the secrets (relative names) it needs at boot:
+    Grafana's password is the monitoring instance's, every other secret the
+    backend's (its database init and its services)."""
+    from ..ops.bootstrap import SECRET_NAMES
+
+    monitoring = [n for n in SECRET_NAMES if n.startswith("monitoring/")]
+    return {BACKEND_ROLE: [n for n in SECRET_NAMES if n not in monitoring], MONITORING_ROLE: monitoring}
+
+
 def build(settings: BuildSettings) -> Template:
-    t = new_template("Wealist GitHub Actions access: OIDC provider and the roles the workflows assume.")
+    t = new_template("Wealist GitHub Actions access: OIDC provider, the workflows' roles, the CloudFormation "
+                     "service role and the secrets key.")
     t.add_parameter(Parameter(
         "GitHubRepository", Type="String", AllowedPattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
         ConstraintDescription="must be OWNER/REPO", Description="The repository whose workflows may assume the roles."))
     env = t.add_parameter(Parameter(
         "GitHubEnvironment", Type="String", Default="production", AllowedPattern=r"^[A-Za-z0-9_.-]+$",
-        Description="GitHub environment of the deploy jobs; restrict it to the main branch in the repository."))
+        Description="GitHub environment of the deploy jobs (main branch only, through the subject claim)."))
     t.add_parameter(Parameter("Project", Type="String", Default="wealist", AllowedPattern=r"^[a-z][a-z0-9-]*$"))
     t.add_parameter(Parameter("Environment", Type="String", Default="prod", AllowedPattern=r"^[a-z][a-z0-9-]*$"))
     t.add_parameter(Parameter("StackName", Type="String", Default="wealist-prod",
@@ -81,6 +232,11 @@ def build(settings: BuildSettings) -> Template:
     plan_param = t.add_parameter(Parameter(
         "CreatePlanRole", Type="String", Default="true", AllowedValues=["true", "false"],
         Description="true: a role pull requests use to post change-set reviews (creates, never executes)."))
+    readers = t.add_parameter(Parameter(
+        "SecretReaderArns", Type="CommaDelimitedList", Default="",
+        Description="ARNs (wildcards allowed) of the people's roles that may decrypt secrets by hand; empty: none. "
+                    "Never a role GitHub assumes."))
+    t.add_condition("HasSecretReaders", Not(Equals(Join("", Ref(readers)), "")))
     t.add_condition("CreateProvider", Equals(Ref(create_provider), "true"))
     t.add_condition("CreatePlan", Equals(Ref(plan_param), "true"))
     # Without a provider of its own, the template needs the existing one's ARN.
@@ -90,6 +246,7 @@ def build(settings: BuildSettings) -> Template:
                         "AssertDescription": "ExistingOidcProviderArn is required when CreateOidcProvider is false"}],
     })
 
+    nested = NestedSet(settings)
     provider = t.add_resource(iam.OIDCProvider(
         "GitHubOidcProvider", Condition="CreateProvider", Url=f"https://{OIDC_HOST}",
         ClientIdList=["sts.amazonaws.com"], ThumbprintList=[GITHUB_THUMBPRINT],
@@ -97,62 +254,105 @@ def build(settings: BuildSettings) -> Template:
     provider_arn = If("CreateProvider", provider.ref(), Ref(existing))
     repositories = _repositories(settings)
 
+    service = t.add_resource(iam.Role(
+        "CloudFormationServiceRole",
+        RoleName=Sub(SERVICE_ROLE),
+        Description=Sub("CloudFormation operations on ${StackName} and its nested stacks"),
+        MaxSessionDuration=43200,  # CloudFormation refreshes it; a long RDS create outlives an hour
+        AssumeRolePolicyDocument=_doc(Statement(
+            Effect=Allow, Principal=Principal("Service", "cloudformation.amazonaws.com"),
+            Action=[sts.AssumeRole],
+            # Only CloudFormation acting for this account (the confused deputy).
+            Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))),
+    ))
+    # IAM caps a role's inline policies at 10,240 characters in all and a
+    # managed policy at 6,144: the schema-derived statements go into as
+    # many managed policies as they need.
+    for n, statements in enumerate(_pack(_service_role_statements(nested)), start=1):
+        t.add_resource(iam.ManagedPolicy(
+            f"CloudFormationServicePolicy{n}", ManagedPolicyName=Sub(f"{SERVICE_ROLE}-{n}"),
+            Description=Sub("Resource handler permissions of ${StackName}'s resource types"),
+            Roles=[service.ref()], PolicyDocument=_doc(*statements)))
+    key = t.add_resource(kms_res.Key(
+        "SecretsKey",
+        Description=Sub("SecureString parameters under /${Project}/${Environment}/"),
+        EnableKeyRotation=True,
+        KeyPolicy=_key_policy(nested),
+    ))
+    t.add_resource(kms_res.Alias("SecretsKeyAlias", AliasName=Sub(SECRETS_ALIAS), TargetKeyId=key.ref()))
+
+    main_subject = Sub(f"repo:${{GitHubRepository}}:environment:${{{env.title}}}:ref:{MAIN_REF}")
     deploy = t.add_resource(iam.Role(
         "DeployRole",
-        RoleName=Sub("${Project}-${Environment}-github-deploy"),
-        Description=Sub("GitHub Actions deploys of ${StackName} from ${GitHubRepository} (environment "
+        RoleName=Sub(DEPLOY_ROLE),
+        Description=Sub("GitHub Actions deploys of ${StackName} from ${GitHubRepository} main (environment "
                         "${GitHubEnvironment})"),
         MaxSessionDuration=7200,  # a first create of the stack (RDS, NAT) takes most of an hour
-        AssumeRolePolicyDocument=_trust(provider_arn, Sub(f"repo:${{GitHubRepository}}:environment:${{{env.title}}}")),
+        AssumeRolePolicyDocument=_trust(provider_arn, StringEquals, [main_subject]),
         Policies=[
             iam.Policy(PolicyName="cloudformation", PolicyDocument=_cloudformation(can_execute=True)),
-            iam.Policy(PolicyName="stack-resources", PolicyDocument=_stack_resources(repositories)),
             iam.Policy(PolicyName="release", PolicyDocument=_release(repositories)),
-            iam.Policy(PolicyName="bootstrap", PolicyDocument=_bootstrap()),
+            iam.Policy(PolicyName="bootstrap", PolicyDocument=_bootstrap(key)),
         ],
     ))
     plan = t.add_resource(iam.Role(
         "PlanRole", Condition="CreatePlan",
-        RoleName=Sub("${Project}-${Environment}-github-plan"),
-        Description=Sub("GitHub Actions change-set reviews of ${StackName} for pull requests of ${GitHubRepository}"),
-        AssumeRolePolicyDocument=_trust(provider_arn, Sub("repo:${GitHubRepository}:pull_request")),
-        Policies=[iam.Policy(PolicyName="review", PolicyDocument=_cloudformation(can_execute=False))],
+        RoleName=Sub(PLAN_ROLE),
+        Description=Sub("GitHub Actions change-set reviews and drift checks of ${StackName} for "
+                        "${GitHubRepository}"),
+        AssumeRolePolicyDocument=_trust(provider_arn, StringLike, [
+            Sub("repo:${GitHubRepository}:pull_request:ref:refs/pull/*/merge"),
+            # Scheduled drift checks run on main without an environment.
+            Sub(f"repo:${{GitHubRepository}}:ref:{MAIN_REF}:ref:{MAIN_REF}")]),
+        Policies=[iam.Policy(PolicyName="review", PolicyDocument=_cloudformation(can_execute=False)),
+                  iam.Policy(PolicyName="read-only", PolicyDocument=_plan_reads(nested, key))],
     ))
     t.add_output(Output("DeployRoleArn", Value=GetAtt(deploy, "Arn"),
                         Description="Set as the repository variable AWS_DEPLOY_ROLE_ARN."))
     t.add_output(Output("PlanRoleArn", Condition="CreatePlan", Value=GetAtt(plan, "Arn"),
                         Description="Set as the repository variable AWS_PLAN_ROLE_ARN."))
+    t.add_output(Output("ServiceRoleArn", Value=GetAtt(service, "Arn"),
+                        Description="deploy's default --role-arn."))
+    t.add_output(Output("SecretsKeyArn", Value=GetAtt(key, "Arn"),
+                        Description="bootstrap encrypts SecureStrings with its alias."))
     t.add_output(Output("OidcProviderArn", Value=provider_arn))
     return t
 
 
-def _trust(provider_arn: AWSHelperFn, subject: Sub) -> PolicyDocument:
+def _trust(provider_arn: AWSHelperFn, match, subjects: list[Sub]) -> PolicyDocument:
     # Only tokens GitHub issued for AWS STS, for exactly this repository and
-    # context (environment or pull request): a fork, another repository or
-    # another branch's job gets a different subject and is refused.
+    # context: a fork, another repository or another branch's job gets a
+    # different subject and is refused.
     return _doc(Statement(
         Effect=Allow, Principal=Principal("Federated", provider_arn), Action=[sts.AssumeRoleWithWebIdentity],
-        Condition=Condition([StringEquals({f"{OIDC_HOST}:aud": "sts.amazonaws.com", f"{OIDC_HOST}:sub": subject})]),
+        # One operator per key in a Condition block: a second StringEquals
+        # would replace the first, so aud and an exact sub share one.
+        Condition=Condition(
+            StringEquals({f"{OIDC_HOST}:aud": "sts.amazonaws.com", f"{OIDC_HOST}:sub": subjects[0]})
+            if match is StringEquals and len(subjects) == 1 else
+            [StringEquals(f"{OIDC_HOST}:aud", "sts.amazonaws.com"), match(f"{OIDC_HOST}:sub", subjects)]),
     ))
 
 
 def _stack_arns() -> list[Sub]:
     # The root stack and its nested stacks (named <root>-<Child>Stack-<id>).
-    return [_arn("cloudformation", "stack/${StackName}/*"), _arn("cloudformation", "stack/${StackName}-*/*"),
-            _arn("cloudformation", "changeSet/*")]
+    return [_arn("cloudformation", "stack/${StackName}/*"), _arn("cloudformation", "stack/${StackName}-*/*")]
 
 
-def _artifacts() -> list[Sub]:
+def _change_set_arns() -> list[Sub]:
+    return [_arn("cloudformation", "changeSet/*/*")]
+
+
+def _bucket() -> str:
     # build.py's default template bucket: <project>-cfn-artifacts-<account>-<region>.
-    return [Sub("arn:${AWS::Partition}:s3:::${Project}-cfn-artifacts-${AWS::AccountId}-${AWS::Region}"),
-            Sub("arn:${AWS::Partition}:s3:::${Project}-cfn-artifacts-${AWS::AccountId}-${AWS::Region}/*")]
+    return "arn:${AWS::Partition}:s3:::${Project}-cfn-artifacts-${AWS::AccountId}-${AWS::Region}"
 
 
 def _cloudformation(*, can_execute: bool) -> PolicyDocument:
     statements = [
         # Read the stacks, their events, change sets, templates and policies:
         # the review and the event watching.
-        Statement(Sid="ReadStacks", Effect=Allow, Resource=_stack_arns(), Action=[
+        Statement(Sid="ReadStacks", Effect=Allow, Resource=_stack_arns() + _change_set_arns(), Action=[
             cfn_actions.DescribeStacks, cfn_actions.DescribeStackEvents, cfn_actions.DescribeStackResources,
             cfn_actions.DescribeStackResource, cfn_actions.ListStackResources, cfn_actions.DescribeChangeSet,
             cfn_actions.ListChangeSets, cfn_actions.GetTemplate, cfn_actions.GetStackPolicy]),
@@ -161,94 +361,267 @@ def _cloudformation(*, can_execute: bool) -> PolicyDocument:
                   Action=[cfn_actions.ValidateTemplate, cfn_actions.GetTemplateSummary]),
         # Creating a change set is the review itself; deleting one cleans up
         # a review nobody executes.
-        Statement(Sid="ReviewChangeSets", Effect=Allow, Resource=_stack_arns(),
+        Statement(Sid="ReviewChangeSets", Effect=Allow, Resource=_stack_arns() + _change_set_arns(),
                   Action=[cfn_actions.CreateChangeSet, cfn_actions.DeleteChangeSet]),
-        # Packaging uploads the nested templates by content hash; the bucket
-        # is created (hardened) on first use.
-        Statement(Sid="TemplateArtifacts", Effect=Allow, Resource=_artifacts(), Action=[
-            s3.GetObject, s3.PutObject, s3.ListBucket, s3.GetBucketLocation, s3.CreateBucket,
+        # Packaging finds (or creates, hardened) the artifact bucket.
+        Statement(Sid="ArtifactBucket", Effect=Allow, Resource=[Sub(_bucket())], Action=[
+            s3.ListBucket, s3.GetBucketLocation, s3.GetBucketVersioning, s3.CreateBucket,
             s3.PutBucketPublicAccessBlock, s3.PutEncryptionConfiguration, s3.PutBucketVersioning]),
-        # Parameters of type AWS::SSM::Parameter::Value (the AMI) and the
-        # {{resolve:ssm...}} references are read with the caller's rights.
-        Statement(Sid="ResolveParameters", Effect=Allow, Action=[ssm.GetParameters, ssm.GetParameter],
-                  Resource=[_arn("ssm", "parameter/aws/service/ami-amazon-linux-latest/*", account=False),
-                            _arn("ssm", "parameter/${Project}/${Environment}/*")]),
+        # The AMI parameter is resolved at change-set creation with the
+        # caller's rights; it is public.
+        Statement(Sid="ResolvePublicParameters", Effect=Allow, Action=[ssm.GetParameters, ssm.GetParameter],
+                  Resource=[_arn("ssm", "parameter/aws/service/*", account=False)]),
     ]
     if can_execute:
         statements += [
+            # Every stack operation runs as the service role; hand it that
+            # role and no other, and only to CloudFormation. (A plan needs
+            # none: CloudFormation uses the role the stack already has, even
+            # for a caller who may not pass it.)
+            Statement(Sid="PassServiceRole", Effect=Allow, Action=[iam_actions.PassRole],
+                      Resource=[_role_arn(SERVICE_ROLE)],
+                      Condition=Condition(StringEquals("iam:PassedToService", "cloudformation.amazonaws.com"))),
+            # deploy checks that the service role exists before it names it.
+            Statement(Sid="FindServiceRole", Effect=Allow, Action=[iam_actions.GetRole],
+                      Resource=[_role_arn(SERVICE_ROLE)]),
+            # Templates by content hash, everywhere in the bucket but plan/.
+            Statement(Sid="TemplateArtifacts", Effect=Allow, Action=[s3.GetObject, s3.GetObjectVersion,
+                                                                      s3.PutObject],
+                      Resource=[Sub(_bucket() + "/*")]),
             # Run a reviewed change set; keep the stack policy that guards
-            # the stateful resources current.
-            Statement(Sid="ExecuteChangeSets", Effect=Allow, Resource=_stack_arns(),
+            # the stateful resources current; protect a new stack from
+            # deletion once its create succeeded.
+            Statement(Sid="ExecuteChangeSets", Effect=Allow, Resource=_stack_arns() + _change_set_arns(),
                       Action=[cfn_actions.ExecuteChangeSet, cfn_actions.SetStackPolicy,
-                              cfn_actions.ContinueUpdateRollback, cfn_actions.CancelUpdateStack]),
-            # CI never deletes the root stack (and with it the database).
+                              cfn_actions.ContinueUpdateRollback, cfn_actions.CancelUpdateStack,
+                              cfn_actions.UpdateTerminationProtection]),
+            # CI never deletes the root stack (and with it the database): a
+            # failed first create is cleared by an operator with the command
+            # deploy prints.
             Statement(Sid="NeverDeleteTheRootStack", Effect=Deny, Action=[cfn_actions.DeleteStack],
-                      Resource=[_arn("cloudformation", "stack/${StackName}/*")]),
+                      Resource=_stack_arns()[:1]),
         ]
     else:
-        # A pull request's job may review, never change the stack.
-        statements.append(Statement(
-            Sid="NoChangesFromPullRequests", Effect=Deny, Resource=["*"],
-            Action=[cfn_actions.ExecuteChangeSet, cfn_actions.UpdateStack, cfn_actions.CreateStack,
-                    cfn_actions.DeleteStack, cfn_actions.SetStackPolicy]))
+        statements += [
+            # Templates for review go under plan/ only: nothing a deploy
+            # reads can be written from a pull request.
+            Statement(Sid="PlanArtifacts", Effect=Allow, Action=[s3.GetObject, s3.GetObjectVersion, s3.PutObject],
+                      Resource=[Sub(_bucket() + "/" + PLAN_PREFIX + "*")]),
+            Statement(Sid="NoWritesOutsidePlanPrefix", Effect=Deny, Action=[
+                s3.PutObject, s3.DeleteObject, s3.DeleteObjectVersion, s3.PutObjectAcl, s3.PutObjectTagging,
+                s3.RestoreObject], NotResource=[Sub(_bucket() + "/" + PLAN_PREFIX + "*")]),
+            # A pull request's job may review, never change the stack.
+            Statement(Sid="NoChangesFromPullRequests", Effect=Deny, Resource=["*"], Action=[
+                cfn_actions.ExecuteChangeSet, cfn_actions.UpdateStack, cfn_actions.CreateStack,
+                cfn_actions.DeleteStack, cfn_actions.SetStackPolicy, cfn_actions.UpdateTerminationProtection,
+                cfn_actions.ContinueUpdateRollback, cfn_actions.CancelUpdateStack]),
+        ]
     return _doc(*statements)
 
 
-def _stack_resources(repositories: list[Sub]) -> PolicyDocument:
-    name_prefix = "${Project}-${Environment}-"
+def _plan_reads(nested: NestedSet, key: kms_res.Key) -> PolicyDocument:
+    readable = [*nested.plain_references, *sorted(nested.written_parameters)]
     return _doc(
-        # Network, security groups and launch templates. EC2 scopes these
-        # by resource id, which a stack cannot know before it creates them:
-        # limited to this region instead. RunInstances: an ASG may be
-        # created only by someone who may launch its launch template.
-        Statement(Sid="Ec2NetworkAndLaunchTemplates", Effect=Allow, Resource=["*"], Condition=_in_region(), Action=[
-            Action("ec2", "Describe*"), Action("ec2", "*Vpc*"), Action("ec2", "*Subnet*"), Action("ec2", "*Route*"),
-            Action("ec2", "*InternetGateway*"), Action("ec2", "*NatGateway*"), Action("ec2", "AllocateAddress"),
-            Action("ec2", "ReleaseAddress"), Action("ec2", "*SecurityGroup*"), Action("ec2", "*LaunchTemplate*"),
-            Action("ec2", "CreateTags"), Action("ec2", "DeleteTags"), Action("ec2", "RunInstances")]),
-        # Load balancer, Auto Scaling, RDS and ElastiCache: the stack's own
-        # kinds of resources, in its region.
-        Statement(Sid="StackServices", Effect=Allow, Resource=["*"], Condition=_in_region(), Action=[
-            Action("elasticloadbalancing", "*"), Action("autoscaling", "*"), Action("rds", "*"),
-            Action("elasticache", "*"), Action("application-autoscaling", "Describe*")]),
-        # The instances' role and profile, by their names only.
-        Statement(Sid="InstanceRole", Effect=Allow, Action=[
-            iam_actions.CreateRole, iam_actions.DeleteRole, iam_actions.GetRole, iam_actions.UpdateRole,
-            iam_actions.UpdateAssumeRolePolicy, iam_actions.PutRolePolicy, iam_actions.DeleteRolePolicy,
-            iam_actions.GetRolePolicy, iam_actions.ListRolePolicies, iam_actions.TagRole, iam_actions.UntagRole,
-            iam_actions.CreateInstanceProfile, iam_actions.DeleteInstanceProfile, iam_actions.GetInstanceProfile,
-            iam_actions.AddRoleToInstanceProfile, iam_actions.RemoveRoleFromInstanceProfile,
-            iam_actions.TagInstanceProfile],
-            Resource=[Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{name_prefix}*"),
-                      Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:instance-profile/{name_prefix}*")]),
-        # Hand that role to EC2 (launch template, ASG) and to nothing else.
-        Statement(Sid="PassInstanceRole", Effect=Allow, Action=[iam_actions.PassRole],
-                  Resource=[Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{name_prefix}*")],
+        # The non-secret parameters the templates resolve when a change set
+        # is created, and those the stacks write (drift detection reads
+        # them). Nothing else under the environment's prefix.
+        Statement(Sid="NonSecretParameters", Effect=Allow, Action=[ssm.GetParameters, ssm.GetParameter],
+                  Resource=[_param_arn(p) for p in readable]),
+        # The weekly drift check (drift.yml): start it, wait for it, read it.
+        Statement(Sid="DetectDrift", Effect=Allow, Resource=_stack_arns(), Action=[
+            cfn_actions.DetectStackDrift, cfn_actions.DetectStackResourceDrift,
+            cfn_actions.DescribeStackResourceDrifts]),
+        Statement(Sid="DriftStatus", Effect=Allow, Resource=["*"],
+                  Action=[cfn_actions.DescribeStackDriftDetectionStatus]),
+        # Drift detection reads each resource's live state with the
+        # caller's rights: the read handlers' describe calls, in this region.
+        Statement(Sid="ReadResourcesForDrift", Effect=Allow, Resource=["*"], Condition=_in_region(), Action=[
+            Action("ec2", "Describe*"), Action("elasticloadbalancing", "Describe*"),
+            Action("autoscaling", "Describe*"), Action("rds", "Describe*"), Action("rds", "ListTagsForResource"),
+            Action("elasticache", "Describe*"), Action("elasticache", "ListTagsForResource"),
+            ecr.DescribeRepositories, ecr.GetLifecyclePolicy, ecr.GetRepositoryPolicy, ecr.ListTagsForResource,
+            iam_actions.GetRole, iam_actions.GetRolePolicy, iam_actions.ListRolePolicies,
+            iam_actions.ListAttachedRolePolicies, iam_actions.GetInstanceProfile, ssm.DescribeParameters,
+            ssm.ListTagsForResource]),
+        # Belt and braces on top of the key policy: no secret, by name or
+        # by key, whatever a later statement allows.
+        Statement(Sid="NeverSecrets", Effect=Deny, Action=[
+            Action("ssm", "GetParameter*"), ssm.GetParameterHistory],
+            Resource=[_param_arn("/${Project}/${Environment}/" + n) for n in _all_secrets()]),
+        Statement(Sid="NeverDecrypt", Effect=Deny, Action=[kms.Decrypt, Action("kms", "ReEncrypt*")],
+                  Resource=["*"]),
+    )
+
+
+def _all_secrets() -> list[str]:
+    return sorted({n for names in _secret_readers().values() for n in names})
+
+
+def _key_policy(nested: NestedSet) -> dict:
+    account = Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
+    via_ssm = Sub("ssm.${AWS::Region}.amazonaws.com")
+
+    def readers(sid: str, role: str, names: list[str]) -> Statement:
+        # The instance roles do not exist yet when the key is created (KMS
+        # refuses a principal it cannot find): the account is the principal
+        # and the role's ARN a condition. SSM names the parameter in the
+        # encryption context, so each role decrypts only its own secrets.
+        return Statement(
+            Sid=sid, Effect=Allow, Principal=Principal("AWS", account), Action=[kms.Decrypt], Resource=["*"],
+            Condition=Condition([
+                ArnEquals("aws:PrincipalArn", _role_arn(role)),
+                StringEquals({"kms:ViaService": via_ssm, "kms:EncryptionContext:PARAMETER_ARN": [
+                    _param_arn(n if n.startswith("/") else "/${Project}/${Environment}/" + n) for n in names]})]))
+
+    statements = [
+        # Administrators manage the key through IAM; decryption is not part
+        # of that, so no IAM policy alone can read a secret.
+        Statement(Sid="KeyAdministration", Effect=Allow, Principal=Principal("AWS", account), Resource=["*"],
+                  # CreateGrant is left out: a grant could hand decryption
+                  # to anyone.
+                  Action=[Action("kms", "Describe*"), Action("kms", "Get*"), Action("kms", "List*"),
+                          Action("kms", "CreateAlias"), Action("kms", "DeleteAlias"),
+                          Action("kms", "Put*"), Action("kms", "Update*"),
+                          Action("kms", "Enable*"), Action("kms", "Disable*"), Action("kms", "Revoke*"),
+                          Action("kms", "TagResource"), Action("kms", "UntagResource"),
+                          Action("kms", "ScheduleKeyDeletion"), Action("kms", "CancelKeyDeletion")]),
+        # Writing a SecureString (bootstrap, by an administrator or the
+        # deploy role) encrypts and reveals nothing.
+        Statement(Sid="EncryptThroughSsm", Effect=Allow, Principal=Principal("AWS", account), Resource=["*"],
+                  Action=[kms.Encrypt, Action("kms", "GenerateDataKey*")],
+                  Condition=Condition(StringEquals("kms:ViaService", via_ssm))),
+        # CloudFormation resolves the templates' {{resolve:ssm-secure}}
+        # references (RDS master password, Redis AUTH) as the service role.
+        readers("ServiceRoleDecryptsTemplateSecrets", SERVICE_ROLE, nested.secure_references),
+    ]
+    for role, names in _secret_readers().items():
+        if names:
+            sid = "".join(w.capitalize() for w in role.removeprefix(NAME_PREFIX).split("-")) + "DecryptsItsSecrets"
+            statements.append(readers(sid, role, names))
+    policy = encode_to_dict(_doc(*statements))
+    # People who read a secret by hand (Grafana's password, the rotation
+    # commands): only the principals named at deploy time, through SSM.
+    policy["Statement"].append(If("HasSecretReaders", encode_to_dict(Statement(
+        Sid="NamedPeopleDecryptSecrets", Effect=Allow, Principal=Principal("AWS", account), Action=[kms.Decrypt],
+        Resource=["*"], Condition=Condition([ArnLike("aws:PrincipalArn", Ref("SecretReaderArns")),
+                                             StringEquals("kms:ViaService", via_ssm)]))), Ref("AWS::NoValue")))
+    return policy
+
+
+# Room per managed policy, measured on the template's form (longer than the
+# resolved one for every pseudo parameter), below IAM's 6,144.
+POLICY_BUDGET = 5000
+ACTIONS_PER_STATEMENT = 60
+
+
+def _size(statement: Statement) -> int:
+    return len(json.dumps(encode_to_dict(statement), separators=(",", ":")))
+
+
+def _pack(statements: list[Statement]) -> list[list[Statement]]:
+    """Split long action lists, then fill policies in order up to the budget."""
+    parts = []
+    for st in statements:
+        actions = st.Action
+        if len(actions) <= ACTIONS_PER_STATEMENT:
+            parts.append(st)
+            continue
+        for i in range(0, len(actions), ACTIONS_PER_STATEMENT):
+            kw = {k: v for k, v in st.properties.items() if k not in ("Action", "Sid")}
+            parts.append(Statement(Sid=f"{st.Sid}{i // ACTIONS_PER_STATEMENT + 1}",
+                                   Action=actions[i:i + ACTIONS_PER_STATEMENT], **kw))
+    policies: list[list[Statement]] = [[]]
+    used = 0
+    for st in parts:
+        size = _size(st)
+        if policies[-1] and used + size > POLICY_BUDGET:
+            policies.append([])
+            used = 0
+        policies[-1].append(st)
+        used += size
+    return policies
+
+
+def _service_role_statements(nested: NestedSet) -> list[Statement]:
+    needed = {a for perms in required_permissions(nested.types).values() for a in perms if grantable(a)}
+    by_service: dict[str, list[str]] = {}
+    for action in sorted(needed):
+        by_service.setdefault(action.split(":")[0], []).append(action)
+
+    role_arns = [_role_arn(n) for n in sorted(nested.role_names)]
+    profile_arns = [Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:instance-profile/{n}")
+                    for n in sorted(nested.profile_names)]
+    iam_all = by_service.pop("iam", [])
+    iam_reads = [a for a in iam_all if a.split(":")[1].startswith(_ROLE_READS)]
+    iam_writes = [a for a in iam_all if a not in iam_reads and a not in ("iam:PassRole", "iam:CreateServiceLinkedRole")]
+    ssm_all = by_service.pop("ssm", [])
+    kms_all = by_service.pop("kms", [])
+    cfn_all = by_service.pop("cloudformation", [])
+    s3_all = by_service.pop("s3", [])
+    others = sorted(a for actions in by_service.values() for a in actions)
+
+    statements = [
+        # Everything the handlers of the stack's EC2, load balancer, Auto
+        # Scaling, RDS, ElastiCache, ECR and logging resources call. Most of
+        # these scope by resource id, which a stack cannot know before it
+        # creates them: limited to the stack's region instead.
+        Statement(Sid="ResourceHandlers", Effect=Allow, Resource=["*"], Condition=_in_region(),
+                  Action=[Action(*a.split(":", 1)) for a in others]),
+        # Reading roles and profiles (the handlers look before they write).
+        Statement(Sid="ReadRoles", Effect=Allow, Resource=["*"],
+                  Action=[Action(*a.split(":", 1)) for a in iam_reads]),
+        # The instance roles and profiles, by their exact names: never this
+        # role, never a role GitHub may assume.
+        Statement(Sid="InstanceRoles", Effect=Allow, Resource=role_arns + profile_arns,
+                  Action=[Action(*a.split(":", 1)) for a in iam_writes]),
+        # Hand the instance roles to EC2 (launch templates, instance
+        # profiles) and to nothing else.
+        Statement(Sid="PassInstanceRoles", Effect=Allow, Action=[iam_actions.PassRole], Resource=role_arns,
                   Condition=Condition(StringEquals("iam:PassedToService", "ec2.amazonaws.com"))),
+        # Nested stacks run under this same role.
+        Statement(Sid="PassItselfToNestedStacks", Effect=Allow, Action=[iam_actions.PassRole],
+                  Resource=[_role_arn(SERVICE_ROLE)],
+                  Condition=Condition(StringEquals("iam:PassedToService", "cloudformation.amazonaws.com"))),
         # The first ASG, load balancer, RDS or ElastiCache resource in an
         # account creates that service's linked role.
         Statement(Sid="ServiceLinkedRoles", Effect=Allow, Action=[iam_actions.CreateServiceLinkedRole],
                   Resource=["*"], Condition=Condition(StringLike("iam:AWSServiceName", [
                       "autoscaling.amazonaws.com", "elasticloadbalancing.amazonaws.com", "rds.amazonaws.com",
                       "elasticache.amazonaws.com"]))),
-        # The services' repositories, by name.
-        Statement(Sid="Repositories", Effect=Allow, Action=[
-            ecr.CreateRepository, ecr.DeleteRepository, ecr.DescribeRepositories, ecr.PutLifecyclePolicy,
-            ecr.GetLifecyclePolicy, ecr.DeleteLifecyclePolicy, ecr.PutImageScanningConfiguration,
-            ecr.PutImageTagMutability, ecr.TagResource, ecr.UntagResource, ecr.ListTagsForResource],
-            Resource=repositories),
-        # The non-secret parameters the stacks write (database and Redis endpoints).
-        Statement(Sid="StackParameters", Effect=Allow, Action=[
-            ssm.PutParameter, ssm.DeleteParameter, ssm.AddTagsToResource, ssm.RemoveTagsFromResource,
-            ssm.ListTagsForResource], Resource=[_arn("ssm", "parameter/${Project}/${Environment}/*")]),
-        # KMS-encrypted RDS storage, Redis at rest, ECR images and
-        # SecureString parameters use the AWS managed keys through those
-        # services only.
-        Statement(Sid="ManagedKeysThroughServices", Effect=Allow, Resource=["*"],
-                  Action=[kms.DescribeKey, kms.CreateGrant, kms.Decrypt, kms.Encrypt, kms.GenerateDataKey],
+        # The nested stacks of this root stack only; listing stacks has no
+        # resource-level scope.
+        Statement(Sid="NestedStacks", Effect=Allow, Resource=_stack_arns(),
+                  Action=[Action(*a.split(":", 1)) for a in cfn_all if not a.startswith("cloudformation:List")]),
+        Statement(Sid="ListStacks", Effect=Allow, Resource=["*"],
+                  Action=[Action(*a.split(":", 1)) for a in cfn_all if a.startswith("cloudformation:List")]),
+        # The environment's parameters (stack outputs it writes, the
+        # references it resolves) and AWS's public AMI parameters.
+        Statement(Sid="Parameters", Effect=Allow,
+                  Action=[Action(*a.split(":", 1)) for a in ssm_all if a != "ssm:DescribeParameters"],
+                  Resource=[_arn("ssm", "parameter/${Project}/${Environment}/*"),
+                            _arn("ssm", "parameter/aws/service/*", account=False)]),
+        # DescribeParameters has no resource-level scope.
+        Statement(Sid="DescribeParameters", Effect=Allow, Action=[ssm.DescribeParameters], Resource=["*"]),
+        # Encrypted RDS storage, Redis at rest and ECR images use KMS through
+        # those services only; the template secrets through SSM (the key
+        # policy limits which).
+        Statement(Sid="KeysThroughServices", Effect=Allow, Resource=["*"],
+                  Action=[Action(*a.split(":", 1)) for a in kms_all],
                   Condition=Condition(StringEquals("kms:ViaService", [
                       Sub(f"{svc}.${{AWS::Region}}.amazonaws.com") for svc in ("rds", "elasticache", "ecr", "ssm")]))),
-    )
+        # Belt and braces: whatever a statement above allows, this role
+        # never changes itself or a role GitHub's jobs assume.
+        Statement(Sid="NeverTheTrustRoles", Effect=Deny, Action=[Action("iam", "*")], Resource=[
+            _role_arn(SERVICE_ROLE), _role_arn(DEPLOY_ROLE), _role_arn(PLAN_ROLE)]),
+    ]
+    if s3_all:
+        # ElastiCache's handler may seed from a snapshot in S3; the only
+        # objects the stack names are the project's own.
+        statements.insert(1, Statement(Sid="SeedObjects", Effect=Allow,
+                                       Action=[Action(*a.split(":", 1)) for a in s3_all],
+                                       Resource=[Sub(_bucket() + "/*"),
+                                                 Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}/*")]))
+    return statements
 
 
 def _repositories(settings: BuildSettings) -> list[Sub]:
@@ -263,30 +636,38 @@ def _release(repositories: list[Sub]) -> PolicyDocument:
         Statement(Sid="PushServiceImages", Effect=Allow, Resource=repositories, Action=[
             ecr.BatchCheckLayerAvailability, ecr.InitiateLayerUpload, ecr.UploadLayerPart,
             ecr.CompleteLayerUpload, ecr.PutImage, ecr.BatchGetImage, ecr.DescribeImages]),
-        # Record the released tag that new instances run.
+        # Record the released tag that new instances run (and read the one
+        # it replaces, to restore it when the rollout fails).
         Statement(Sid="RecordReleasedTag", Effect=Allow, Action=[ssm.PutParameter, ssm.GetParameter],
                   Resource=[_arn("ssm", "parameter/${Project}/${Environment}/deploy/*")]),
         # build.py rollout: start and follow an instance refresh of this
         # environment's groups; describe calls have no resource-level scope.
         Statement(Sid="InstanceRefresh", Effect=Allow,
-                  Action=[asg_actions.StartInstanceRefresh, asg_actions.CancelInstanceRefresh],
+                  Action=[asg_actions.StartInstanceRefresh, asg_actions.CancelInstanceRefresh,
+                          asg_actions.RollbackInstanceRefresh],
                   Resource=[_arn("autoscaling",
                                  "autoScalingGroup:*:autoScalingGroupName/${Project}-${Environment}-*")]),
         Statement(Sid="FollowInstanceRefresh", Effect=Allow, Resource=["*"],
-                  Action=[asg_actions.DescribeInstanceRefreshes, asg_actions.DescribeAutoScalingGroups]),
+                  Action=[asg_actions.DescribeInstanceRefreshes, asg_actions.DescribeAutoScalingGroups,
+                          asg_actions.DescribeScalingActivities]),
     )
 
 
-def _bootstrap() -> PolicyDocument:
+def _bootstrap(key: kms_res.Key) -> PolicyDocument:
     bucket = Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}")
     return _doc(
         # build.py bootstrap on main keeps the startup script and the
-        # instance files in step with the repository; it reads the
+        # instance files in step with the repository; it lists the
         # parameters without decrypting them (only existence matters) and
-        # creates a missing secret.
+        # creates a missing secret under the secrets key.
         Statement(Sid="EnvironmentParameters", Effect=Allow, Resource=[
             _arn("ssm", "parameter/${Project}/${Environment}"), _arn("ssm", "parameter/${Project}/${Environment}/*")],
             Action=[ssm.GetParametersByPath, ssm.PutParameter, ssm.AddTagsToResource]),
+        # Encrypting a new secret through SSM; the key policy allows no
+        # decryption to this role.
+        Statement(Sid="EncryptNewSecrets", Effect=Allow, Resource=[GetAtt(key, "Arn")],
+                  Action=[kms.Encrypt, kms.GenerateDataKey],
+                  Condition=Condition(StringEquals("kms:ViaService", Sub("ssm.${AWS::Region}.amazonaws.com")))),
         # Check the bucket's settings, repair one that drifted.
         Statement(Sid="DeployBucketSettings", Effect=Allow, Resource=[bucket], Action=[
             s3.ListBucket, s3.GetBucketLocation, s3.GetBucketVersioning, s3.PutBucketVersioning,

@@ -11,21 +11,21 @@ from ..parameters import add_parameters
 from ..settings import BuildSettings
 from .common import new_template, tags
 
-# Images are tagged with the commit they were built from (immutable tags);
-# keep the recent history for rollbacks and drop untagged layers quickly.
+# Images are tagged with the commit they were built from (immutable tags).
+# A tagged image may be what an instance runs (the released tag in Parameter
+# Store) or what docs/operations.md tells operators to roll back to (any
+# earlier release), and ECR counts images by push time, not by use: any rule
+# that selects tagged images could expire one of those. So the rule is:
+# every tagged image is kept, and only untagged ones (a failed push's
+# leftovers, layers of a re-tagged build) expire. Pruning old releases is a
+# deliberate, manual step (docs/operations.md).
 LIFECYCLE_POLICY = {
     "rules": [
         {
             "rulePriority": 1,
-            "description": "Drop untagged images after 7 days",
+            "description": "Expire untagged images a day after their push; tagged images are never expired",
             "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed",
-                          "countUnit": "days", "countNumber": 7},
-            "action": {"type": "expire"},
-        },
-        {
-            "rulePriority": 2,
-            "description": "Keep the 50 most recent images",
-            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 50},
+                          "countUnit": "days", "countNumber": 1},
             "action": {"type": "expire"},
         },
     ]

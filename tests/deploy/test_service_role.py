@@ -1,0 +1,93 @@
+"""deploy --role-arn and the default service role.
+
+Stand-in: botocore's Stubber, with responses shaped like the IAM GetRole
+and CloudFormation CreateChangeSet API references. What real AWS enforces
+and the stub does not: CreateChangeSet's RoleARN must be a role the caller
+may pass (iam:PassRole) and CloudFormation may assume
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html);
+GetRole answers NoSuchEntity (HTTP 404) for a missing role
+(https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetRole.html).
+"""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from deploy_helpers import stubbed_aws
+from wealist_cfn.deploy import changeset, cli, flow
+from wealist_cfn.errors import EXIT_USAGE, CommandError
+
+ROLE = "arn:aws:iam::123456789012:role/wealist-prod-cfn-role"
+
+
+def _deployment(role_arn, endpoint_url=None):
+    aws, stubs = stubbed_aws()
+    iam = boto3.client("iam", region_name="us-east-1")
+    aws._clients["iam"] = iam
+    stubs["iam"] = Stubber(iam)
+    stubs["iam"].activate()
+    opts = flow.Options(stack_name="wealist-prod", params="params/prod.json", role_arn=role_arn,
+                        endpoint_url=endpoint_url)
+    return flow.Deployment(opts, aws=aws), stubs
+
+
+def test_default_is_the_environments_service_role_when_it_exists():
+    dep, stubs = _deployment(flow.SERVICE_ROLE_DEFAULT)
+    stubs["iam"].add_response("get_role", {"Role": {
+        "Path": "/", "RoleName": "wealist-prod-cfn-role", "RoleId": "AROAEXAMPLEEXAMPLE123", "Arn": ROLE,
+        "CreateDate": "2026-01-01T00:00:00Z"}}, {"RoleName": "wealist-prod-cfn-role"})
+    assert dep.service_role_arn() == ROLE
+    stubs["iam"].assert_no_pending_responses()
+
+
+def test_a_missing_default_role_is_one_clear_line():
+    dep, stubs = _deployment(flow.SERVICE_ROLE_DEFAULT)
+    stubs["iam"].add_client_error("get_role", "NoSuchEntity", "The role with name wealist-prod-cfn-role cannot "
+                                  "be found.", 404, expected_params={"RoleName": "wealist-prod-cfn-role"})
+    with pytest.raises(CommandError) as err:
+        dep.service_role_arn()
+    assert err.value.exit_code == EXIT_USAGE
+    assert str(err.value).startswith(f"service role {ROLE} does not exist: deploy templates/github-oidc.yaml")
+    assert "--role-arn" in str(err.value)
+
+
+def test_an_explicit_role_is_used_without_looking_it_up():
+    dep, stubs = _deployment("arn:aws:iam::123456789012:role/other")
+    assert dep.service_role_arn() == "arn:aws:iam::123456789012:role/other"
+    stubs["iam"].assert_no_pending_responses()  # and no unexpected call: the stub would have raised
+
+
+@pytest.mark.parametrize("role_arn,endpoint", [("", None), (flow.SERVICE_ROLE_DEFAULT, "http://127.0.0.1:5000")])
+def test_no_role_for_empty_flag_or_local_endpoint(role_arn, endpoint):
+    dep, _ = _deployment(role_arn, endpoint)
+    assert dep.service_role_arn() is None
+
+
+def test_create_change_set_passes_the_role():
+    aws, stubs = stubbed_aws()
+    stubs["cloudformation"].add_response(
+        "create_change_set", {"Id": "arn:aws:cloudformation:ap-northeast-2:123456789012:changeSet/x/1",
+                              "StackId": "arn:aws:cloudformation:ap-northeast-2:123456789012:stack/s/1"},
+        {"StackName": "wealist-prod", "ChangeSetName": ANY, "ChangeSetType": "UPDATE", "Parameters": [],
+         "Capabilities": ANY, "Tags": [], "IncludeNestedStacks": True, "Description": ANY,
+         "TemplateBody": "{}", "RoleARN": ROLE})
+    stubs["cloudformation"].add_response(
+        "describe_change_set", {"Status": "CREATE_COMPLETE", "ChangeSetName": "x", "Changes": []}, None)
+    changeset.create(aws, stack_name="wealist-prod", change_set_type="UPDATE", parameters=[], tags=[],
+                     template_body="{}", template_url=None, commit="abc", role_arn=ROLE, sleep=lambda s: None)
+    stubs["cloudformation"].assert_no_pending_responses()
+
+
+def test_the_flag_reaches_the_options():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers())
+    for command, default in (("deploy", flow.SERVICE_ROLE_DEFAULT), ("plan", "")):
+        args = parser.parse_args([command, "--stack-name", "wealist-prod", "--params", "params/prod.json",
+                                  "--role-arn", ROLE])
+        assert cli._options(args).role_arn == ROLE
+        args = parser.parse_args([command, "--stack-name", "wealist-prod", "--params", "params/prod.json"])
+        assert cli._options(args).role_arn == default
