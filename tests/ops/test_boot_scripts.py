@@ -87,10 +87,16 @@ def test_userdata_uses_only_variables_the_compute_stack_provides():
         assert set(SUB_VALUES) <= provided, set(SUB_VALUES) - provided
 
 
-def test_startup_script_fits_a_standard_tier_parameter():
-    """Parameter Store's standard tier holds 4 KB; beyond it the parameter moves
-    to the paid advanced tier (bootstrap uses Intelligent-Tiering for that)."""
-    assert len(STARTUP.read_bytes()) <= 4096
+def test_userdata_fetches_the_startup_script_bootstrap_uploads():
+    """The startup script is an object in the deploy bucket (Parameter Store
+    refuses `{{ }}` and caps values at 4-8 KB): UserData reads the very key
+    bootstrap writes, and no longer a parameter."""
+    from wealist_cfn.ops import bootstrap
+
+    rendered = render_sub(USERDATA.read_text(), SUB_VALUES)
+    assert f"s3://wealist-deploy-scripts/{bootstrap.STARTUP_SCRIPT_KEY}" in rendered
+    assert bootstrap.local_files()[bootstrap.STARTUP_SCRIPT_KEY] == STARTUP
+    assert "ssm get-parameter " not in rendered
 
 
 # -- The startup script, run against fake aws and docker --------------------

@@ -53,6 +53,10 @@ differs from AWS:
    windows); others are left as they are (the review in AWS, not this
    rehearsal, is the place to see a replacement).
 
+On top of these, :func:`endpoint` installs :func:`wealist_cfn.strict.install`:
+Parameter Store's value and name rules, and bucket policies evaluated as
+IAM does over TLS.
+
 Not filled, and said in the review / docs: moto reports no nested change
 sets, no Replacement or property details, no resource events and no
 failures or rollbacks (a bad request fails at the API call), and reports
@@ -69,6 +73,7 @@ import socket
 from pathlib import Path
 from typing import Iterator
 
+from .. import strict
 from . import templates as templates_mod
 
 PLACEHOLDER = "local-rehearsal-placeholder"
@@ -400,7 +405,8 @@ def endpoint() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        with compat():
+        # The strict layer: what AWS refuses, the rehearsal refuses too.
+        with compat(), strict.install():
             yield f"http://localhost:{port}"
     finally:
         server.stop()
