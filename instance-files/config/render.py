@@ -84,11 +84,14 @@ def _literal_line(key, value):
     return "%s=%s\n" % (key, value)
 
 
-def _write(path, values, line=_line):
+def _env_text(values, line=_line):
+    return "".join(line(key, values[key]) for key in sorted(values))
+
+
+def _write(path, text):
     fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
-        for key in sorted(values):
-            out.write(line(key, values[key]))
+        out.write(text)
     os.chmod(path + ".tmp", 0o600)
     os.replace(path + ".tmp", path)
 
@@ -154,7 +157,7 @@ def render_env(doc, out_dir, environ, notes=None):
         if "monitoring/grafana_admin_password" not in params:
             raise RenderError("missing parameters: monitoring/grafana_admin_password")
         _write(os.path.join(out_dir, "grafana.env"),
-               {"GF_SECURITY_ADMIN_PASSWORD": params["monitoring/grafana_admin_password"]})
+               _env_text({"GF_SECURITY_ADMIN_PASSWORD": params["monitoring/grafana_admin_password"]}))
         return ["grafana.env"]
 
     # USER_SERVICE_PORT, BOARD_SERVICE_PORT: set by UserData from the stack's parameters.
@@ -177,29 +180,27 @@ def render_env(doc, out_dir, environ, notes=None):
         # Compose interpolates every service's image, started or not.
         compose["%s_IMAGE" % var.upper()] = "%s/%s:%s" % (registry, repo, tag)
     envs = service_envs(params, SERVICES, ports)
-    master = {"PGHOST": params["db/postgres_host"], "PGPORT": params["db/postgres_port"],
-              "PGUSER": params.get("db/postgres_superuser", ""),
-              "PGPASSWORD": params.get("db/postgres_superuser_password", ""),
-              "PGDATABASE": params.get("db/postgres_db", ""), "PGSSLMODE": "require",
-              "PGCONNECT_TIMEOUT": "10"}
-    missing = [k for k, v in sorted(master.items()) if not v]
+    sources = {"PGHOST": "db/postgres_host", "PGPORT": "db/postgres_port", "PGUSER": "db/postgres_superuser",
+               "PGPASSWORD": "db/postgres_superuser_password", "PGDATABASE": "db/postgres_db"}
+    missing = sorted(name for name in sources.values() if not params.get(name))
     if missing:
-        raise RenderError("missing master credentials for %s" % ", ".join(missing))
-    written = [".env", "released-services"]
-    _write(os.path.join(out_dir, ".env"), compose)
-    with open(os.path.join(out_dir, "released-services.tmp"), "w") as out:
-        out.write("".join("%s\n" % svc for svc in released))
-    os.replace(os.path.join(out_dir, "released-services.tmp"), os.path.join(out_dir, "released-services"))
+        raise RenderError("missing parameters: %s" % ", ".join(missing))
+    master = {var: params[name] for var, name in sources.items()}
+    master.update({"PGSSLMODE": "require", "PGCONNECT_TIMEOUT": "10"})
+    # Every file is rendered before the first is written: a value no file
+    # can carry leaves nothing half-written.
+    files = {".env": _env_text(compose), "released-services": "".join("%s\n" % svc for svc in released)}
     for svc, env in envs.items():
-        _write(os.path.join(out_dir, "%s.env" % svc), env)
+        files["%s.env" % svc] = _env_text(env)
         db_init = dict(master)
         # The role's password travels as a SCRAM verifier, so the clear
         # password never reaches the server (nor its statement log).
         db_init.update({"WEALIST_DB_NAME": env["DB_NAME"], "WEALIST_DB_USER": env["DB_USER"],
                         "WEALIST_DB_PASSWORD_VERIFIER": scram_verifier(env["DB_PASSWORD"])})
-        _write(os.path.join(out_dir, "db-init-%s.env" % svc), db_init, line=_literal_line)
-        written += ["%s.env" % svc, "db-init-%s.env" % svc]
-    return written
+        files["db-init-%s.env" % svc] = _env_text(db_init, line=_literal_line)
+    for name, text in files.items():
+        _write(os.path.join(out_dir, name), text)
+    return list(files)
 
 
 def scram_verifier(password, salt=None, iterations=4096):

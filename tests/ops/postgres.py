@@ -83,15 +83,16 @@ class Server:
         return self.major >= 16
 
 
-RDS_LIKE_MASTER = [
-    "CREATE ROLE rds_superuser NOLOGIN",
-    f"CREATE ROLE {MASTER} LOGIN CREATEROLE CREATEDB NOSUPERUSER PASSWORD '{MASTER_PW}' IN ROLE rds_superuser",
-    # RDS's initial database (DBName) belongs to the master user.
-    f"CREATE DATABASE wealist OWNER {MASTER}",
-]
+def rds_like_master(name: str, password: str, dbname: str) -> list[str]:
+    return [
+        "CREATE ROLE rds_superuser NOLOGIN",
+        f"CREATE ROLE {name} LOGIN CREATEROLE CREATEDB NOSUPERUSER PASSWORD '{password}' IN ROLE rds_superuser",
+        # RDS's initial database (DBName) belongs to the master user.
+        f"CREATE DATABASE {dbname} OWNER {name}",
+    ]
 
 
-def start() -> tuple[Server, callable]:
+def start(master: str = MASTER, password: str = MASTER_PW, dbname: str = "wealist") -> tuple[Server, callable]:
     """Start a server (as the `postgres` OS user when run as root: PostgreSQL
     refuses root) on a Unix socket only; returns it and a stop function."""
     bin_dir = server_bin_dir()
@@ -114,7 +115,8 @@ def start() -> tuple[Server, callable]:
     subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"),
                     "-o", f"-k {base} -c listen_addresses=''", "start"], check=True, capture_output=True)
     server = Server(str(base), server_major(bin_dir))
-    r = server.psql(SUPERUSER, SUPERUSER_PW, "postgres", *(a for sql in RDS_LIKE_MASTER for a in ("-c", sql)))
+    r = server.psql(SUPERUSER, SUPERUSER_PW, "postgres", *(a for sql in rds_like_master(master, password, dbname)
+                                                                    for a in ("-c", sql)))
     assert r.returncode == 0, r.stderr
 
     def stop():
