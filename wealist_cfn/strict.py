@@ -125,7 +125,7 @@ def _matches(patterns, value: str) -> bool:
 
 def _condition_holds(condition: dict, context: dict[str, str]) -> bool:
     for operator, block in condition.items():
-        if operator not in ("Bool", "StringEquals", "StringNotEquals"):
+        if operator not in ("Bool", "StringEquals", "StringNotEquals", "StringLike"):
             raise UnsupportedPolicy(f"condition operator {operator} is not modelled")
         for key, wanted in block.items():
             if key not in context:
@@ -137,16 +137,17 @@ def _condition_holds(condition: dict, context: dict[str, str]) -> bool:
             actual = context[key]
             options = [str(w).lower() if operator == "Bool" else str(w) for w in _listed(wanted)]
             actual = actual.lower() if operator == "Bool" else actual
-            hit = actual in options
+            hit = _matches(options, actual) if operator == "StringLike" else actual in options
             if hit == (operator == "StringNotEquals"):
                 return False
     return True
 
 
 def evaluate_bucket_policy(policy: dict, action: str, resource: str, context: dict[str, str]) -> str:
-    """ALLOW, DENY or NEUTRAL for an anonymous-principal view of the policy:
-    an explicit Deny wins over any Allow; a statement applies only when its
-    action, resource and conditions all match."""
+    """ALLOW, DENY or NEUTRAL for an anonymous-principal view of the policy
+    (or an identity policy, whose statements name no principal): an explicit
+    Deny wins over any Allow; a statement applies only when its action,
+    resource and conditions all match."""
     result = NEUTRAL
     for st in _listed(policy.get("Statement", [])):
         if "Principal" in st and st["Principal"] not in ("*", {"AWS": "*"}):

@@ -3,9 +3,10 @@
 environment; run by the startup script with the instance's system Python
 (Amazon Linux 2023: 3.9, standard library only).
 
-``render.py env PARAMS_JSON OUT_DIR``
-    PARAMS_JSON is the output of ``aws ssm get-parameters-by-path --recursive
-    --with-decryption``. Writes, each mode 600:
+``render.py env PARAMS_JSON... OUT_DIR``
+    Each PARAMS_JSON is the output of ``aws ssm get-parameters-by-path
+    --recursive --with-decryption`` for one sub-path the instance's role may
+    read. Writes, each mode 600:
 
     * ``.env``: what ``docker compose`` interpolates (image references, ports);
     * ``<service>.env`` per service: only that service's database credentials,
@@ -223,11 +224,13 @@ def render_template(text, environ):
 
 def main(argv):
     try:
-        if len(argv) == 4 and argv[1] == "env":
-            with open(argv[2]) as f:
-                doc = json.load(f)
+        if len(argv) >= 4 and argv[1] == "env":
+            doc = {"Parameters": []}
+            for path in argv[2:-1]:
+                with open(path) as f:
+                    doc["Parameters"] += json.load(f).get("Parameters", [])
             notes = []
-            written = render_env(doc, argv[3], os.environ, notes)
+            written = render_env(doc, argv[-1], os.environ, notes)
             for note in notes:
                 print("render.py: %s" % note, file=sys.stderr)
             print("rendered %s in %s (mode 600)" % (", ".join(written), argv[3]))
@@ -239,7 +242,7 @@ def main(argv):
     except (RenderError, OSError, ValueError, KeyError) as exc:
         print("render.py: error: %s" % exc, file=sys.stderr)
         return 1
-    print("usage: render.py env PARAMS_JSON OUT_DIR | render.py template FILE", file=sys.stderr)
+    print("usage: render.py env PARAMS_JSON... OUT_DIR | render.py template FILE", file=sys.stderr)
     return 2
 
 

@@ -44,9 +44,17 @@ trap 'rm -rf "$work"' EXIT
 log "downloading config from s3://$WEALIST_BUCKET/config/"
 retry aws s3 cp --recursive --only-show-errors "s3://$WEALIST_BUCKET/config/" "$BASE/"
 
-log "reading parameters under $WEALIST_PREFIX"
-retry aws ssm get-parameters-by-path --path "$WEALIST_PREFIX" --recursive --with-decryption \
-  --output json >"$work/parameters.json"
+# Each group reads only its own sub-paths, which are all its instance role
+# may read (wealist_cfn/stacks/iam.py): the backend never sees Grafana's
+# password, the monitoring instance no database or Redis secret.
+read_parameters() {
+  local path
+  for path in "$@"; do
+    log "reading parameters under $WEALIST_PREFIX/$path"
+    retry aws ssm get-parameters-by-path --path "$WEALIST_PREFIX/$path" --recursive --with-decryption \
+      --output json >"$work/parameters-$path.json"
+  done
+}
 
 until docker info >/dev/null 2>&1; do sleep 2; done
 
@@ -54,7 +62,8 @@ start_backend() {
   local account svc
   account=$(retry aws sts get-caller-identity --query Account --output text)
   export ECR_REGISTRY="$account.dkr.ecr.$AWS_REGION.amazonaws.com"
-  python3 "$BASE/render.py" env "$work/parameters.json" "$BASE"
+  read_parameters db redis deploy app
+  python3 "$BASE/render.py" env "$work"/parameters-*.json "$BASE"
   # A service with no released image yet is left out (render.py says which);
   # the others start without it.
   local -a services
@@ -94,7 +103,8 @@ start_monitoring() {
   mv "$work/prometheus.yml" "$dir/prometheus.yml"
   # Prometheus and Grafana run unprivileged: config readable, grafana.env not.
   chmod -R go+rX "$dir"
-  python3 "$BASE/render.py" env "$work/parameters.json" "$dir"
+  read_parameters monitoring
+  python3 "$BASE/render.py" env "$work"/parameters-*.json "$dir"
 
   cd "$dir"
   log "docker compose pull"
