@@ -114,3 +114,47 @@ def test_policy_evaluation_rules():
     with pytest.raises(strict.UnsupportedPolicy):
         strict.evaluate_bucket_policy({"Statement": [dict(allow, Condition={"IpAddress": {}})]},
                                       "s3:GetObject", "arn:aws:s3:::b/k", {})
+
+
+@pytest.mark.parametrize("check,value,ok", [
+    (strict.rds_master_password_problem, "Abcdefgh12", True),
+    (strict.rds_master_password_problem, "short1", False),
+    (strict.rds_master_password_problem, "has@sign1234", False),
+    (strict.rds_master_password_problem, "has space 1234", False),
+    (strict.rds_master_username_problem, "wealist_admin", True),
+    (strict.rds_master_username_problem, "1admin", False),
+    (strict.rds_master_username_problem, "postgres", False),
+    (strict.elasticache_auth_token_problem, "A" * 15, False),
+    (strict.elasticache_auth_token_problem, "Abc123!&#$^<>-xyz", True),
+    (strict.elasticache_auth_token_problem, "has/slash-1234567", False),
+])
+def test_rules_of_the_services_that_read_parameters(check, value, ok):
+    """CreateDBInstance MasterUserPassword / MasterUsername and
+    CreateReplicationGroup AuthToken, as their API references state them."""
+    assert (check(value) is None) == ok
+
+
+def test_rds_refuses_a_master_password_aws_refuses(strict_endpoint):
+    """moto + strict layer: moto alone takes any password of 8+ characters."""
+    rds = boto3.client("rds", region_name=REGION, endpoint_url=strict_endpoint)
+    with pytest.raises(ClientError) as info:
+        rds.create_db_instance(DBInstanceIdentifier="db1", Engine="postgres", DBInstanceClass="db.t3.micro",
+                               MasterUsername="wealist_admin", MasterUserPassword="pass/word@1234",
+                               AllocatedStorage=20)
+    assert "MasterUserPassword" in info.value.response["Error"]["Message"]
+    rds.create_db_instance(DBInstanceIdentifier="db2", Engine="postgres", DBInstanceClass="db.t3.micro",
+                           MasterUsername="wealist_admin", MasterUserPassword="Passw0rdOk", AllocatedStorage=20)
+
+
+def test_rds_resolves_a_dynamic_reference_before_the_check(strict_endpoint):
+    """moto passes `{{resolve:ssm-secure:...}}` to RDS unresolved; the layer
+    resolves it as CloudFormation does, checks the value, and refuses a
+    reference to a missing parameter."""
+    ssm, rds = _ssm(strict_endpoint), boto3.client("rds", region_name=REGION, endpoint_url=strict_endpoint)
+    ssm.put_parameter(Name="/p/e/db/master_password", Value="with@sign1234", Type="SecureString")
+    kw = dict(Engine="postgres", DBInstanceClass="db.t3.micro", MasterUsername="admin1", AllocatedStorage=20)
+    for ref, message in (("{{resolve:ssm-secure:/p/e/db/master_password}}", "MasterUserPassword"),
+                         ("{{resolve:ssm-secure:/p/e/db/missing}}", "not found")):
+        with pytest.raises(ClientError) as info:
+            rds.create_db_instance(DBInstanceIdentifier="db1", MasterUserPassword=ref, **kw)
+        assert message in info.value.response["Error"]["Message"]

@@ -10,6 +10,10 @@ models, installed by :func:`install`:
 * Parameter Store ``PutParameter`` (direct calls and ``AWS::SSM::Parameter``
   resources alike): the name rules, no ``{{ }}`` in a value, the value size
   of the tier, and a secret-looking name only as SecureString.
+* RDS ``CreateDBInstance``: the master user name and password rules (the
+  templates pass bootstrap's values through ``{{resolve:ssm-secure}}``);
+  ElastiCache is not modelled by moto, so its AUTH token rule is checked by
+  bootstrap only (:func:`elasticache_auth_token_problem`).
 * S3 bucket policies: evaluated the way IAM does (an explicit Deny wins; a
   statement whose condition does not match does not apply), with
   ``aws:SecureTransport`` true, because the local endpoint stands in for
@@ -100,6 +104,52 @@ def parameter_problem(name: str, value: str, type_: str = "String", tier: str | 
     return parameter_name_problem(name) or parameter_value_problem(name, value, type_, tier)
 
 
+# -- Values other services read from Parameter Store ---------------------------------
+# The templates hand these to RDS and ElastiCache through {{resolve:ssm-secure}};
+# a value those services refuse fails the stack deep inside a nested update.
+
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references-ssm.html
+DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:(ssm|ssm-secure):([^}:]+)(?::\d+)?\}\}")
+
+
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html
+# MasterUserPassword (RDS for PostgreSQL): "Must contain from 8 to 128
+# characters." "Can include any printable ASCII character except "/", """,
+# or "@". Can't contain spaces."
+def rds_master_password_problem(value: str) -> str | None:
+    if not 8 <= len(value) <= 128:
+        return "an RDS master password is 8 to 128 characters (CreateDBInstance MasterUserPassword)"
+    if any(not (33 <= ord(c) <= 126) or c in '/"@' for c in value):
+        return ("an RDS master password is printable ASCII without / \" @ or spaces "
+                "(CreateDBInstance MasterUserPassword)")
+    return None
+
+
+# MasterUsername (RDS for PostgreSQL): "Must be 1 to 63 letters or numbers."
+# "First character must be a letter." "Can't be a reserved word for the
+# chosen database engine."
+def rds_master_username_problem(value: str) -> str | None:
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,62}", value or ""):
+        return ("an RDS master user name is 1 to 63 letters, digits or _, starting with a letter "
+                "(CreateDBInstance MasterUsername)")
+    if value.lower() in ("postgres", "rdsadmin", "rds_superuser", "public", "user", "all"):
+        return f"{value!r} is reserved for RDS for PostgreSQL (CreateDBInstance MasterUsername)"
+    return None
+
+
+# https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateReplicationGroup.html
+# AuthToken: "Must be only printable ASCII characters." "Must be at least 16
+# characters and no more than 128 characters in length." "The only permitted
+# printable special characters are !, &, #, $, ^, <, >, and -."
+def elasticache_auth_token_problem(value: str) -> str | None:
+    if not 16 <= len(value) <= 128:
+        return "an ElastiCache AUTH token is 16 to 128 characters (CreateReplicationGroup AuthToken)"
+    if not re.fullmatch(r"[A-Za-z0-9!&#$^<>-]+", value):
+        return ("an ElastiCache AUTH token holds letters, digits and ! & # $ ^ < > - only "
+                "(CreateReplicationGroup AuthToken)")
+    return None
+
+
 # -- S3 bucket policies -----------------------------------------------------------
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-securetransport
@@ -178,12 +228,42 @@ def install(secure_transport: bool = True) -> Iterator[None]:
     ``secure_transport``: what ``aws:SecureTransport`` evaluates to. True by
     default: the local endpoint stands in for AWS's HTTPS endpoint."""
     from moto.iam.access_control import PermissionResult
+    from moto.rds.exceptions import InvalidParameterValue
+    from moto.rds.models import DBInstance
     from moto.s3.models import FakeBucket
     from moto.ssm import models as ssm_models
     from moto.ssm.exceptions import ValidationException
 
     saved_put = ssm_models.SimpleSystemManagerBackend.put_parameter
     saved_permission = FakeBucket.get_permission
+    saved_password, saved_username = DBInstance.master_user_password, DBInstance.master_username
+
+    def resolved(instance, value):
+        """The value RDS receives: CloudFormation resolves a
+        ``{{resolve:ssm[-secure]:name}}`` reference before the call (moto does
+        not resolve it at all); a reference to a missing parameter fails."""
+        ref = DYNAMIC_REFERENCE.fullmatch(value)
+        if not ref:
+            return value
+        from moto.ssm.models import ssm_backends
+
+        param = ssm_backends[instance.account_id][instance.region].get_parameter(ref.group(2))
+        if param is None:
+            raise InvalidParameterValue(f"dynamic reference {value}: parameter {ref.group(2)} not found")
+        return param.decrypt(param.value)
+
+    def set_password(self, value):
+        # None: a modify that leaves the password alone.
+        problem = value is not None and rds_master_password_problem(resolved(self, value))
+        if problem:
+            raise InvalidParameterValue(problem)
+        saved_password.fset(self, value)
+
+    def set_username(self, value):
+        problem = value is not None and rds_master_username_problem(resolved(self, value))
+        if problem:
+            raise InvalidParameterValue(problem)
+        saved_username.fset(self, value)
 
     def put_parameter(self, name, description, value, parameter_type, allowed_pattern, keyid, overwrite, tags,
                       data_type, tier, policies):
@@ -206,8 +286,11 @@ def install(secure_transport: bool = True) -> Iterator[None]:
 
     ssm_models.SimpleSystemManagerBackend.put_parameter = put_parameter
     FakeBucket.get_permission = get_permission
+    DBInstance.master_user_password = saved_password.setter(set_password)
+    DBInstance.master_username = saved_username.setter(set_username)
     try:
         yield
     finally:
         ssm_models.SimpleSystemManagerBackend.put_parameter = saved_put
         FakeBucket.get_permission = saved_permission
+        DBInstance.master_user_password, DBInstance.master_username = saved_password, saved_username

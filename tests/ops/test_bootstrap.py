@@ -275,3 +275,14 @@ def test_an_old_startup_script_parameter_is_reported_not_read(prod_cfg, target):
     report = bootstrap.run(prod_cfg, target)
     [extra] = [c for c in report.changes if c.name == "/wealist/prod/startup-script"]
     assert extra.action == "extra" and "boot/startup.sh" in extra.detail
+
+
+def test_a_value_rds_would_refuse_stops_bootstrap(prod_cfg, monkeypatch):
+    """No AWS call: the master user name goes to RDS through the template's
+    dynamic reference, so RDS's own rule (CreateDBInstance MasterUsername)
+    is checked before anything is written."""
+    params = tuple(bootstrap.ParamDef(p.name, p.kind, p.description, value=lambda c: "1-admin")
+                   if p.name == "db/postgres_superuser" else p for p in PARAMETERS)
+    monkeypatch.setattr(bootstrap, "PARAMETERS", params)
+    with pytest.raises(bootstrap.InvalidValue, match=r"/wealist/prod/db/postgres_superuser: .*MasterUsername"):
+        bootstrap.check_values(prod_cfg)

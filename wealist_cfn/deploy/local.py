@@ -76,7 +76,9 @@ from typing import Iterator
 from .. import strict
 from . import templates as templates_mod
 
-PLACEHOLDER = "local-rehearsal-placeholder"
+# Letters and digits only: a value every reader accepts (an RDS master user
+# name and password, an ElastiCache AUTH token; see wealist_cfn/strict.py).
+PLACEHOLDER = "localRehearsalPlaceholder1"
 
 
 def _free_port() -> int:

@@ -39,7 +39,12 @@ from botocore.exceptions import ClientError
 from ..aws import Aws, error_code, error_message
 from ..config import Config
 from ..settings import DEFAULT_SETTINGS, ROOT_DIR
-from ..strict import parameter_problem
+from ..strict import (
+    elasticache_auth_token_problem,
+    parameter_problem,
+    rds_master_password_problem,
+    rds_master_username_problem,
+)
 
 INSTANCE_FILES_DIR = ROOT_DIR / "instance-files"
 STARTUP_SCRIPT = ROOT_DIR / "wealist_cfn" / "boot" / "startup.sh"
@@ -190,6 +195,15 @@ class InvalidValue(BootstrapError):
     input (exit 2), found before anything is written."""
 
 
+# Values another service reads (the templates resolve them into RDS and
+# ElastiCache properties), with that service's own rules.
+SERVICE_RULES = {
+    "db/postgres_superuser": rds_master_username_problem,
+    "db/postgres_superuser_password": rds_master_password_problem,
+    "redis/auth_token": elasticache_auth_token_problem,
+}
+
+
 def check_values(cfg: Config) -> None:
     """Raise :class:`InvalidValue` for the first parameter whose name or
     value Parameter Store would refuse (the rules and their sources are in
@@ -200,6 +214,8 @@ def check_values(cfg: Config) -> None:
         value = generate_secret(p.length) if p.kind == SECRET else p.value(cfg)
         problem = parameter_problem(f"{prefix}/{p.name}", value, "SecureString" if p.kind == SECRET else "String",
                                     "Standard", p.description)
+        if not problem and p.name in SERVICE_RULES:
+            problem = SERVICE_RULES[p.name](value)
         if problem:
             raise InvalidValue(f"parameter {prefix}/{p.name}: {problem}")
 
