@@ -58,6 +58,22 @@ def test_the_master_is_rds_like_not_a_superuser(postgres):
     assert _query(postgres, f"select pg_has_role('{pg.MASTER}', 'rds_superuser', 'MEMBER')") == "t"
 
 
+def test_the_server_enforces_the_rules_rds_masters_meet_since_postgresql_16(postgres):
+    """The stand-in holds the master to PostgreSQL 16+'s rules (the templates
+    deploy 17): naming NOSUPERUSER is refused to a non-superuser, and making
+    another role a database's owner needs SET on that role. On an older
+    server only the first is checked, on the SQL text (next test)."""
+    if not postgres.enforces_16_rules:
+        pytest.skip(f"PostgreSQL {postgres.major}: 16+ rules not enforced by the server; "
+                    "the SQL text is checked for SUPERUSER instead")
+    setup = postgres.psql(pg.MASTER, pg.MASTER_PW, "wealist", "-c", "CREATE ROLE rule_probe LOGIN")
+    assert setup.returncode == 0, setup.stderr
+    refused = postgres.psql(pg.MASTER, pg.MASTER_PW, "wealist", "-c", "ALTER ROLE rule_probe NOSUPERUSER")
+    assert refused.returncode != 0 and "SUPERUSER attribute" in refused.stderr
+    owner = postgres.psql(pg.MASTER, pg.MASTER_PW, "wealist", "-c", "CREATE DATABASE rule_probe_db OWNER rule_probe")
+    assert owner.returncode != 0 and "must be able to SET ROLE" in owner.stderr
+
+
 def test_the_sql_names_no_superuser_attribute():
     """PostgreSQL 16+ refuses SUPERUSER/NOSUPERUSER from a non-superuser in
     CREATE/ALTER ROLE (ALTER ROLE docs); checked on the text as well, so the
