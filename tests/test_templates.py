@@ -88,8 +88,8 @@ def test_compute_rows(single):
     policy = _one(single, "AWS::AutoScaling::ScalingPolicy")
     assert policy["AutoScalingGroupName"] == "ComputeStack/BackendAutoScalingGroup"
     assert policy["PolicyType"] == "TargetTrackingScaling"
-    role = _one(single, "AWS::IAM::Role")
-    assert role["RoleName"] == "wealist-prod-ec2-role"
+    roles = {k: v["Properties"]["RoleName"] for k, v in single["IamStack"].of_type("AWS::IAM::Role").items()}
+    assert roles == {"Ec2Role": "wealist-prod-ec2-role", "MonitoringRole": "wealist-prod-monitoring-role"}
 
 
 def test_instances_are_private_hardened_and_self_healing(single):
@@ -97,15 +97,25 @@ def test_instances_are_private_hardened_and_self_healing(single):
     private = "NetworkStack/PrivateSubnet1,NetworkStack/PrivateSubnet2,NetworkStack/PrivateSubnet3".split(",")
     for asg in comp.of_type("AWS::AutoScaling::AutoScalingGroup").values():
         assert asg["Properties"]["VPCZoneIdentifier"] == private
-        assert asg["Properties"]["HealthCheckType"] == "ELB"
-    for lt in comp.of_type("AWS::EC2::LaunchTemplate").values():
+    # The backend is replaced when its targets fail; the monitoring instance
+    # only when the instance itself does (a target check must not cost the
+    # metrics history).
+    assert comp.resources["BackendAutoScalingGroup"]["Properties"]["HealthCheckType"] == "ELB"
+    assert comp.resources["MonitoringAutoScalingGroup"]["Properties"]["HealthCheckType"] == "EC2"
+    profiles = {"BackendLaunchTemplate": "IamStack/Ec2InstanceProfile.Arn",
+                "MonitoringLaunchTemplate": "IamStack/MonitoringInstanceProfile.Arn"}
+    # Hop limit 1: no backend container reaches the instance's credentials;
+    # Prometheus's EC2 discovery needs them from its container (2).
+    hops = {"BackendLaunchTemplate": 1, "MonitoringLaunchTemplate": 2}
+    for key, lt in comp.of_type("AWS::EC2::LaunchTemplate").items():
         data = lt["Properties"]["LaunchTemplateData"]
+        assert data["IamInstanceProfile"]["Arn"] == profiles[key]
+        assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == hops[key]
         assert data["MetadataOptions"]["HttpTokens"] == "required"
         assert data["NetworkInterfaces"][0]["AssociatePublicIpAddress"] is False
         assert data["NetworkInterfaces"][0]["Groups"] == ["SecurityStack/Ec2SecurityGroup"]
         ebs = data["BlockDeviceMappings"][0]["Ebs"]
         assert (ebs["VolumeType"], ebs["Encrypted"]) == ("gp3", True)
-        assert data["IamInstanceProfile"]["Arn"] == "IamStack/Ec2InstanceProfile.Arn"
     assert comp.params["ImageId"] == DEFAULT_SETTINGS.ami_parameter
     assert "al2023" in comp.params["ImageId"]
     # Backend instances serve user and board; monitoring serves Grafana and Prometheus.
@@ -291,7 +301,8 @@ def test_dev_environment_needs_no_code_change():
     for i in (1, 2, 3):
         block = stacks["NetworkStack"].resources[f"PrivateSubnet{i}"]["Properties"]["CidrBlock"]
         assert ipaddress.IPv4Network(block).subnet_of(ipaddress.IPv4Network("10.0.0.0/16"))
-    assert _one(stacks, "AWS::IAM::Role")["RoleName"] == "wealist-dev-ec2-role"
+    assert stacks["IamStack"].resources["Ec2Role"]["Properties"]["RoleName"] == "wealist-dev-ec2-role"
+    assert stacks["IamStack"].resources["MonitoringRole"]["Properties"]["RoleName"] == "wealist-dev-monitoring-role"
     asg = stacks["ComputeStack"].resources["BackendAutoScalingGroup"]["Properties"]
     assert asg["AutoScalingGroupName"] == "wealist-dev-backend-asg"
     repos = {v["Properties"]["RepositoryName"] for v in all_resources(stacks).values()

@@ -40,7 +40,7 @@ COMPOSITE_WIRES = {
 ROOT_OUTPUTS = (
     "VpcId", "PublicSubnetIds", "PrivateSubnetIds", "LoadBalancerDnsName", "ServiceUrl",
     "UserServiceRepositoryUri", "BoardServiceRepositoryUri", "DatabaseEndpoint", "DatabasePort",
-    "RedisEndpoint", "RedisPort", "BackendAsgName", "MonitoringAsgName", "Ec2RoleName",
+    "RedisEndpoint", "RedisPort", "BackendAsgName", "MonitoringAsgName", "Ec2RoleName", "MonitoringRoleName",
 )
 
 

@@ -23,15 +23,21 @@ SELECT :'db_name' <> '' AND :'db_user' <> '' AND :'db_verifier' LIKE 'SCRAM-SHA-
 
 SELECT pg_advisory_lock(hashtext('wealist-db-init')) AS locked \gset
 
-SELECT format('CREATE ROLE %I LOGIN', :'db_user')
+-- The RDS master user is not a superuser (LOGIN CREATEROLE CREATEDB, member
+-- of rds_superuser). Since PostgreSQL 16 such a role may not name SUPERUSER or
+-- NOSUPERUSER at all (ALTER ROLE: "Only roles with the SUPERUSER attribute may
+-- change the SUPERUSER attribute"); a role it creates is never a superuser.
+SELECT format('CREATE ROLE %I LOGIN NOCREATEDB NOCREATEROLE', :'db_user')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'db_user') \gexec
-SELECT format('ALTER ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %L',
+SELECT format('ALTER ROLE %I WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD %L',
               :'db_user', :'db_verifier') \gexec
 
--- On RDS the master user is not a superuser: since PostgreSQL 16 it must be
--- a member of a role to make that role a database's owner.
-SELECT format('GRANT %I TO CURRENT_USER', :'db_user')
- WHERE NOT pg_has_role(current_user, :'db_user', 'MEMBER') \gexec
+-- Since PostgreSQL 16, making a role a database's owner needs SET on that role
+-- (CREATE DATABASE, ALTER DATABASE ... OWNER TO); the implicit grant a
+-- CREATEROLE user gets on a role it creates has ADMIN but neither SET nor
+-- INHERIT. An explicit grant by the master gives both; repeating it is a
+-- no-op with a notice.
+SELECT format('GRANT %I TO CURRENT_USER', :'db_user') \gexec
 
 SELECT format('CREATE DATABASE %I OWNER %I', :'db_name', :'db_user')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db_name') \gexec

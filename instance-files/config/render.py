@@ -3,9 +3,10 @@
 environment; run by the startup script with the instance's system Python
 (Amazon Linux 2023: 3.9, standard library only).
 
-``render.py env PARAMS_JSON OUT_DIR``
-    PARAMS_JSON is the output of ``aws ssm get-parameters-by-path --recursive
-    --with-decryption``. Writes, each mode 600:
+``render.py env PARAMS_JSON... OUT_DIR``
+    Each PARAMS_JSON is the output of ``aws ssm get-parameters-by-path
+    --recursive --with-decryption`` for one sub-path the instance's role may
+    read. Writes, each mode 600:
 
     * ``.env``: what ``docker compose`` interpolates (image references, ports);
     * ``<service>.env`` per service: only that service's database credentials,
@@ -13,7 +14,11 @@ environment; run by the startup script with the instance's system Python
       ``app/common/`` and ``app/<service>/``;
     * ``db-init-<service>.env``: the master credentials and that service's
       database, user and password verifier, read only by the one-shot
-      database init container;
+      database init container (``docker run --env-file``, whose format is
+      not Compose's: see :func:`_literal_line`);
+    * ``released-services``: the services that have a released image, one a
+      line; a service whose image tag is still ``unreleased`` is left out,
+      with a line on stderr saying so, and the others start without it;
     * ``grafana.env``: Grafana's admin password.
 
 ``render.py template FILE``
@@ -62,11 +67,32 @@ def _line(key, value):
     return '%s="%s"\n' % (key, escaped)
 
 
-def _write(path, values):
+def _literal_line(key, value):
+    """One KEY=VALUE line for ``docker run --env-file``. Docker reads that
+    file with its own ``kvfile`` rules (docker/cli pkg/kvfile; docs: "docker
+    container run --env-file"), not Compose's: the value is everything after
+    the first ``=``, taken as it is, quotes included, without interpolation;
+    a line cannot continue. Newer Docker CLIs (v28) drop one pair of quotes
+    that wraps the whole value; older ones (Amazon Linux 2023 ships 25)
+    keep it: a value so wrapped is refused, as its meaning would depend on
+    the Docker version."""
+    if not key or any(c in key for c in " \t=\0"):
+        raise RenderError("%s: not a variable name Docker's env-file accepts" % key)
+    if any(c in value for c in "\n\r\0"):
+        raise RenderError("%s: a line break or NUL cannot go into a Docker env file" % key)
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        raise RenderError("%s: a value wrapped in quotes reads differently across Docker versions" % key)
+    return "%s=%s\n" % (key, value)
+
+
+def _env_text(values, line=_line):
+    return "".join(line(key, values[key]) for key in sorted(values))
+
+
+def _write(path, text):
     fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
-        for key in sorted(values):
-            out.write(_line(key, values[key]))
+        out.write(text)
     os.chmod(path + ".tmp", 0o600)
     os.replace(path + ".tmp", path)
 
@@ -124,7 +150,7 @@ def service_envs(params, services, ports):
     return envs
 
 
-def render_env(doc, out_dir, environ):
+def render_env(doc, out_dir, environ, notes=None):
     prefix = _require(environ, "WEALIST_PREFIX")
     role = _require(environ, "WEALIST_ROLE")
     params = parameters(doc, prefix)
@@ -132,46 +158,50 @@ def render_env(doc, out_dir, environ):
         if "monitoring/grafana_admin_password" not in params:
             raise RenderError("missing parameters: monitoring/grafana_admin_password")
         _write(os.path.join(out_dir, "grafana.env"),
-               {"GF_SECURITY_ADMIN_PASSWORD": params["monitoring/grafana_admin_password"]})
+               _env_text({"GF_SECURITY_ADMIN_PASSWORD": params["monitoring/grafana_admin_password"]}))
         return ["grafana.env"]
 
     # USER_SERVICE_PORT, BOARD_SERVICE_PORT: set by UserData from the stack's parameters.
     ports = {svc: _require(environ, "%s_PORT" % svc.replace("-", "_").upper()) for svc in SERVICES}
     registry = _require(environ, "ECR_REGISTRY")
     compose = {"%s_PORT" % svc.replace("-", "_").upper(): port for svc, port in ports.items()}
-    unreleased = []
+    released = []
     for svc in SERVICES:
         var = svc.replace("-", "_")
         repo = params.get("deploy/%s_repository" % var, svc)
-        tag = params.get("deploy/%s_image_tag" % var, "")
-        if not tag or tag == "unreleased":
-            unreleased.append(svc)
+        tag = params.get("deploy/%s_image_tag" % var, "") or "unreleased"
+        if tag == "unreleased":
+            # The first release of one service must not wait for the other's:
+            # the released ones start, this one joins at its own release.
+            if notes is not None:
+                notes.append("%s: no image released yet (%s/deploy/%s_image_tag is 'unreleased'); left out "
+                             "until its release" % (svc, prefix, var))
+        else:
+            released.append(svc)
+        # Compose interpolates every service's image, started or not.
         compose["%s_IMAGE" % var.upper()] = "%s/%s:%s" % (registry, repo, tag)
-    if unreleased:
-        raise RenderError("no image released yet for %s: run the release workflow (or set %s)" % (
-            ", ".join(unreleased), ", ".join("%s/deploy/%s_image_tag" % (prefix, s.replace("-", "_"))
-                                           for s in unreleased)))
     envs = service_envs(params, SERVICES, ports)
-    master = {"PGHOST": params["db/postgres_host"], "PGPORT": params["db/postgres_port"],
-              "PGUSER": params.get("db/postgres_superuser", ""),
-              "PGPASSWORD": params.get("db/postgres_superuser_password", ""),
-              "PGDATABASE": params.get("db/postgres_db", ""), "PGSSLMODE": "require",
-              "PGCONNECT_TIMEOUT": "10"}
-    missing = [k for k, v in sorted(master.items()) if not v]
+    sources = {"PGHOST": "db/postgres_host", "PGPORT": "db/postgres_port", "PGUSER": "db/postgres_superuser",
+               "PGPASSWORD": "db/postgres_superuser_password", "PGDATABASE": "db/postgres_db"}
+    missing = sorted(name for name in sources.values() if not params.get(name))
     if missing:
-        raise RenderError("missing master credentials for %s" % ", ".join(missing))
-    written = [".env"]
-    _write(os.path.join(out_dir, ".env"), compose)
+        raise RenderError("missing parameters: %s" % ", ".join(missing))
+    master = {var: params[name] for var, name in sources.items()}
+    master.update({"PGSSLMODE": "require", "PGCONNECT_TIMEOUT": "10"})
+    # Every file is rendered before the first is written: a value no file
+    # can carry leaves nothing half-written.
+    files = {".env": _env_text(compose), "released-services": "".join("%s\n" % svc for svc in released)}
     for svc, env in envs.items():
-        _write(os.path.join(out_dir, "%s.env" % svc), env)
+        files["%s.env" % svc] = _env_text(env)
         db_init = dict(master)
         # The role's password travels as a SCRAM verifier, so the clear
         # password never reaches the server (nor its statement log).
         db_init.update({"WEALIST_DB_NAME": env["DB_NAME"], "WEALIST_DB_USER": env["DB_USER"],
                         "WEALIST_DB_PASSWORD_VERIFIER": scram_verifier(env["DB_PASSWORD"])})
-        _write(os.path.join(out_dir, "db-init-%s.env" % svc), db_init)
-        written += ["%s.env" % svc, "db-init-%s.env" % svc]
-    return written
+        files["db-init-%s.env" % svc] = _env_text(db_init, line=_literal_line)
+    for name, text in files.items():
+        _write(os.path.join(out_dir, name), text)
+    return list(files)
 
 
 def scram_verifier(password, salt=None, iterations=4096):
@@ -194,10 +224,15 @@ def render_template(text, environ):
 
 def main(argv):
     try:
-        if len(argv) == 4 and argv[1] == "env":
-            with open(argv[2]) as f:
-                doc = json.load(f)
-            written = render_env(doc, argv[3], os.environ)
+        if len(argv) >= 4 and argv[1] == "env":
+            doc = {"Parameters": []}
+            for path in argv[2:-1]:
+                with open(path) as f:
+                    doc["Parameters"] += json.load(f).get("Parameters", [])
+            notes = []
+            written = render_env(doc, argv[-1], os.environ, notes)
+            for note in notes:
+                print("render.py: %s" % note, file=sys.stderr)
             print("rendered %s in %s (mode 600)" % (", ".join(written), argv[3]))
             return 0
         if len(argv) == 3 and argv[1] == "template":
@@ -207,7 +242,7 @@ def main(argv):
     except (RenderError, OSError, ValueError, KeyError) as exc:
         print("render.py: error: %s" % exc, file=sys.stderr)
         return 1
-    print("usage: render.py env PARAMS_JSON OUT_DIR | render.py template FILE", file=sys.stderr)
+    print("usage: render.py env PARAMS_JSON... OUT_DIR | render.py template FILE", file=sys.stderr)
     return 2
 
 

@@ -14,8 +14,11 @@ from wealist_cfn.settings import PARAMS_DIR, TEMPLATES_DIR
 
 @pytest.fixture
 def compat_endpoint(moto_endpoint):
-    """A fresh moto server with the compat patches (what ``deploy --local`` runs on)."""
-    with local.compat():
+    """A fresh moto server with the compat patches and the strict layer
+    (what ``deploy --local`` runs on)."""
+    from wealist_cfn import strict
+
+    with local.compat(), strict.install():
         yield moto_endpoint
 
 

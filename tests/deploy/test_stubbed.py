@@ -146,7 +146,7 @@ class _FakeDeployment:
 def _run_deploy(dep, **kw) -> tuple[int, str, str]:
     """The CLI's decisions on a prepared deployment: exit code, stdout, stderr."""
     args = dict(output="text", no_execute=False, yes=True, params="params/prod.json", accept_conditional=False,
-                discard=False)
+                discard=False, no_wait_healthy=True, local=False)
     args.update(kw)
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):

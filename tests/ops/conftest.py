@@ -21,32 +21,16 @@ def dev_cfg():
 
 
 @pytest.fixture
-def local_s3_over_http(monkeypatch):
-    """moto's server speaks plain HTTP, where the bucket's TLS-only statement
-    rightly denies every object call (aws:SecureTransport is false). Over
-    HTTPS, as with AWS, it allows them. The stored policy is asserted as it
-    is; only moto's evaluation of that one statement is left out."""
-    from moto.s3.models import FakeBucket
+def local_s3_over_http():
+    """The strict layer over moto (wealist_cfn.strict): Parameter Store's
+    value and name rules, and bucket policies evaluated as IAM does, with
+    aws:SecureTransport true because moto's plain-HTTP server stands in for
+    AWS's HTTPS endpoint (moto alone evaluates it as false and denies every
+    object call of a TLS-only bucket)."""
+    from wealist_cfn import strict
 
-    from wealist_cfn.ops.bootstrap import TLS_SID
-
-    original = FakeBucket.get_permission
-
-    def get_permission(self, action, resource):
-        import json
-
-        if self.policy is None:
-            return original(self, action, resource)
-        saved = self.policy
-        doc = json.loads(saved)
-        doc["Statement"] = [s for s in doc.get("Statement", []) if s.get("Sid") != TLS_SID]
-        self.policy = json.dumps(doc).encode() if doc["Statement"] else None
-        try:
-            return original(self, action, resource)
-        finally:
-            self.policy = saved
-
-    monkeypatch.setattr(FakeBucket, "get_permission", get_permission)
+    with strict.install():
+        yield
 
 
 @pytest.fixture

@@ -87,10 +87,16 @@ def test_userdata_uses_only_variables_the_compute_stack_provides():
         assert set(SUB_VALUES) <= provided, set(SUB_VALUES) - provided
 
 
-def test_startup_script_fits_a_standard_tier_parameter():
-    """Parameter Store's standard tier holds 4 KB; beyond it the parameter moves
-    to the paid advanced tier (bootstrap uses Intelligent-Tiering for that)."""
-    assert len(STARTUP.read_bytes()) <= 4096
+def test_userdata_fetches_the_startup_script_bootstrap_uploads():
+    """The startup script is an object in the deploy bucket (Parameter Store
+    refuses `{{ }}` and caps values at 4-8 KB): UserData reads the very key
+    bootstrap writes, and no longer a parameter."""
+    from wealist_cfn.ops import bootstrap
+
+    rendered = render_sub(USERDATA.read_text(), SUB_VALUES)
+    assert f"s3://wealist-deploy-scripts/{bootstrap.STARTUP_SCRIPT_KEY}" in rendered
+    assert bootstrap.local_files()[bootstrap.STARTUP_SCRIPT_KEY] == STARTUP
+    assert "ssm get-parameter " not in rendered
 
 
 # -- The startup script, run against fake aws and docker --------------------
@@ -173,7 +179,7 @@ def test_backend_startup_runs_every_step_in_order(tmp_path):
     def index(prefix):
         return next(i for i, c in enumerate(steps) if c.startswith(prefix))
     order = [index("aws s3 cp --recursive --only-show-errors s3://wealist-deploy-scripts/config/"),
-             index("aws ssm get-parameters-by-path --path /wealist/prod --recursive --with-decryption"),
+             index("aws ssm get-parameters-by-path --path /wealist/prod/db --recursive --with-decryption"),
              index("docker login --username AWS --password-stdin 123456789012.dkr.ecr.ap-northeast-2"),
              index("docker run --rm --network host --env-file " + str(tmp_path / "opt/db-init-user-service.env")),
              index("docker run --rm --network host --env-file " + str(tmp_path / "opt/db-init-board-service.env")),
@@ -221,3 +227,17 @@ def test_startup_fails_loudly_and_starts_nothing_after_a_failed_step(tmp_path, f
 def test_unknown_role_is_refused(tmp_path):
     result, _ = _run_startup(tmp_path, "frontend")
     assert result.returncode == 2 and "unknown role" in result.stderr
+
+
+def test_each_group_reads_only_the_parameter_paths_its_role_may_read():
+    """The startup script's get-parameters-by-path calls match the paths
+    iam.py grants each role (GetParametersByPath on a path exposes all below
+    it, so reading the environment's root would need, and leak, everything)."""
+    from wealist_cfn.stacks import iam
+
+    text = STARTUP.read_text()
+    calls = dict(re.findall(r"^\s*read_parameters (.+)\n\s*python3 \"\$BASE/render.py\" env \"\$work\"/parameters-\*"
+                            r"\.json \"\$(\w+)\"", text, re.MULTILINE))
+    assert {v: tuple(k.split()) for k, v in calls.items()} == {
+        "BASE": iam.BACKEND_PARAMETER_PATHS, "dir": iam.MONITORING_PARAMETER_PATHS}
+    assert '--path "$WEALIST_PREFIX" ' not in text

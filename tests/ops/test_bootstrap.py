@@ -64,7 +64,9 @@ def test_first_run_creates_every_parameter_the_bucket_and_its_files(prod_cfg, ta
     assert params["/wealist/prod/db/postgres_superuser"][1] == "wealist_admin"
     assert params["/wealist/prod/deploy/user_service_repository"][1] == "user-service"
     assert params["/wealist/prod/deploy/board_service_image_tag"][1] == "unreleased"
-    assert params["/wealist/prod/startup-script"][1] == (ROOT / "wealist_cfn/boot/startup.sh").read_text()
+    # The startup script is a file in the bucket, not a parameter (Parameter
+    # Store refuses its `{{ }}` and caps its size).
+    assert "/wealist/prod/startup-script" not in params
     # What the stacks write themselves is not bootstrap's to create.
     assert "/wealist/prod/db/postgres_host" not in params
     assert "/wealist/prod/redis/host" not in params
@@ -83,7 +85,8 @@ def test_first_run_creates_every_parameter_the_bucket_and_its_files(prod_cfg, ta
     assert f"arn:aws:s3:::{bucket}/*" in tls["Resource"]
 
     files = bootstrap.local_files()
-    for key in ("config/docker-compose.prod.yml", "monitoring/docker-compose.yml", "monitoring/prometheus.yml"):
+    for key in ("boot/startup.sh", "config/docker-compose.prod.yml", "monitoring/docker-compose.yml",
+                "monitoring/prometheus.yml"):
         assert key in files
     for key, path in files.items():
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == path.read_bytes(), key
@@ -162,12 +165,20 @@ def test_an_object_changed_behind_bootstraps_back_is_put_right(prod_cfg, target)
     assert stored == (ROOT / "instance-files" / key).read_bytes()
 
 
-def test_existing_values_are_kept_and_a_plain_string_secret_is_flagged(prod_cfg, target):
-    """moto: values an operator set first are never overwritten; a secret
-    stored as a plain String is reported, not silently replaced."""
+def test_existing_values_are_kept_and_a_plain_string_secret_is_flagged(prod_cfg, target, monkeypatch):
+    """moto + strict layer: values an operator set first are never
+    overwritten; a secret stored as a plain String is reported, not silently
+    replaced. (AWS accepts a plain String secret; only the project's rule in
+    the strict layer refuses it, so it is lifted while the operator writes.)"""
+    import re
+
+    from wealist_cfn import strict
+
     ssm = _ssm(target)
     ssm.put_parameter(Name="/wealist/prod/db/user_db_user", Value="users_app", Type="String")
-    ssm.put_parameter(Name="/wealist/prod/redis/auth_token", Value="not-secret-enough-1234", Type="String")
+    with monkeypatch.context() as m:
+        m.setattr(strict, "SECRET_WORDS", re.compile("(?!)"))
+        ssm.put_parameter(Name="/wealist/prod/redis/auth_token", Value="not-secret-enough-1234", Type="String")
 
     report = bootstrap.run(prod_cfg, target)
 
@@ -219,3 +230,59 @@ def test_cli_prints_a_summary_and_never_a_secret(target, capsys):
     for name, (kind, value) in _parameters(target).items():
         if kind == "SecureString":
             assert value not in printed, name
+
+
+def test_no_value_bootstrap_writes_contains_double_braces(prod_cfg, target):
+    """moto + strict layer: Parameter Store refuses a value with `{{ }}`
+    (PutParameter API reference, Value); no value bootstrap writes has one."""
+    bootstrap.run(prod_cfg, target)
+    params = _parameters(target)
+    assert len(params) == len(PARAMETERS)
+    assert [name for name, (_, value) in params.items() if "{{" in value] == []
+
+
+def test_a_value_parameter_store_refuses_stops_bootstrap_before_any_write(target, monkeypatch, capsys):
+    """moto + strict layer: a value with `{{ }}` (the rule the startup script
+    once broke) is found before any call: one line naming the parameter and
+    the rule, exit 2, no parameter, no bucket."""
+    bad = bootstrap.ParamDef("deploy/banner", bootstrap.DEFAULT, "A value with braces.",
+                             value=lambda c: "started: {{.Names}}")
+    monkeypatch.setattr(bootstrap, "PARAMETERS", (*PARAMETERS, bad))
+    argv = ["bootstrap", "--params", str(ROOT / "params/prod.json"), "--endpoint-url", target.endpoint_url]
+
+    assert cli.main(argv) == errors.EXIT_USAGE
+
+    out = capsys.readouterr()
+    [line] = out.err.strip().splitlines()
+    assert "/wealist/prod/deploy/banner" in line and "{{ }}" in line and "PutParameter" in line
+    assert _parameters(target) == {}
+    assert _s3(target).list_buckets()["Buckets"] == []
+
+
+@pytest.mark.parametrize("value,rule", [("x" * 4097, "Standard tier's 4096"), ("", "at least 1 character")])
+def test_check_values_names_the_size_rules(prod_cfg, monkeypatch, value, rule):
+    """No AWS call: an over-long or empty value is refused by name."""
+    bad = bootstrap.ParamDef("deploy/big", bootstrap.DEFAULT, "Too big.", value=lambda c: value)
+    monkeypatch.setattr(bootstrap, "PARAMETERS", (*PARAMETERS, bad))
+    with pytest.raises(bootstrap.InvalidValue, match=rf"parameter /wealist/prod/deploy/big: .*{rule}"):
+        bootstrap.check_values(prod_cfg)
+
+
+def test_an_old_startup_script_parameter_is_reported_not_read(prod_cfg, target):
+    """moto: an account bootstrapped by an earlier version keeps its
+    startup-script parameter; bootstrap says it is no longer read."""
+    _ssm(target).put_parameter(Name="/wealist/prod/startup-script", Value="#!/bin/bash\n", Type="String")
+    report = bootstrap.run(prod_cfg, target)
+    [extra] = [c for c in report.changes if c.name == "/wealist/prod/startup-script"]
+    assert extra.action == "extra" and "boot/startup.sh" in extra.detail
+
+
+def test_a_value_rds_would_refuse_stops_bootstrap(prod_cfg, monkeypatch):
+    """No AWS call: the master user name goes to RDS through the template's
+    dynamic reference, so RDS's own rule (CreateDBInstance MasterUsername)
+    is checked before anything is written."""
+    params = tuple(bootstrap.ParamDef(p.name, p.kind, p.description, value=lambda c: "1-admin")
+                   if p.name == "db/postgres_superuser" else p for p in PARAMETERS)
+    monkeypatch.setattr(bootstrap, "PARAMETERS", params)
+    with pytest.raises(bootstrap.InvalidValue, match=r"/wealist/prod/db/postgres_superuser: .*MasterUsername"):
+        bootstrap.check_values(prod_cfg)

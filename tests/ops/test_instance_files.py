@@ -99,8 +99,9 @@ def test_the_backend_needs_only_what_bootstrap_and_the_stacks_write(tmp_path):
 
     files = render.render_env(_doc(values), str(tmp_path), BACKEND_ENV)
 
-    assert set(files) == {".env", *(f"{svc}.env" for svc in render.SERVICES),
+    assert set(files) == {".env", "released-services", *(f"{svc}.env" for svc in render.SERVICES),
                           *(f"db-init-{svc}.env" for svc in render.SERVICES)}
+    assert (tmp_path / "released-services").read_text().split() == list(render.SERVICES)
 
 
 def test_the_instances_run_the_services_the_settings_name():
@@ -117,10 +118,22 @@ def test_the_instances_run_the_services_the_settings_name():
     assert set(compose["services"]) == {*names, "node-exporter"}
 
 
-def test_env_rendering_refuses_an_unreleased_image_and_missing_parameters(tmp_path):
-    with pytest.raises(render.RenderError, match="no image released yet for user-service"):
-        render.render_env(_doc(_backend_values(**{"deploy/user_service_image_tag": "unreleased"})),
-                          str(tmp_path), BACKEND_ENV)
+def test_an_unreleased_service_is_left_out_with_a_note_and_the_others_start(tmp_path):
+    """The first release of one service must finish while the other is still
+    unreleased: render.py lists only the released services and says why the
+    other is missing; its database files are still written."""
+    notes = []
+    out = tmp_path / "out"
+    out.mkdir()
+    render.render_env(_doc(_backend_values(**{"deploy/user_service_image_tag": "unreleased"})), str(out),
+                      BACKEND_ENV, notes)
+    assert (out / "released-services").read_text() == "board-service\n"
+    assert notes == ["user-service: no image released yet (/wealist/prod/deploy/user_service_image_tag is "
+                     "'unreleased'); left out until its release"]
+    assert (out / "db-init-user-service.env").exists()
+
+
+def test_env_rendering_refuses_missing_parameters(tmp_path):
     values = _backend_values()
     del values["redis/host"]
     with pytest.raises(render.RenderError, match="missing parameters: redis/host"):
@@ -212,3 +225,32 @@ def test_grafana_dashboard_uses_the_provisioned_datasource_and_existing_jobs():
             assert panel["datasource"]["uid"] == source["uid"], panel["title"]
             for target in panel["targets"]:
                 assert set(re.findall(r'job="([^"]+)"', target["expr"])) <= jobs, target["expr"]
+
+
+def test_db_init_env_files_read_back_exactly_by_dockers_env_file_rules(tmp_path):
+    """`docker run --env-file` takes each value literally (docker/cli
+    pkg/kvfile), quotes included: the db-init files hold the exact master
+    credentials and the SCRAM verifier (whose `$` made render.py quote it
+    once). Read back with the docker stand-in's kvfile parser."""
+    sys.path.insert(0, str(Path(__file__).parent / "standins"))
+    from docker import parse_env_file
+
+    values = _backend_values(**{"db/postgres_superuser_password": "Pa$$ w0rd #1 'x'"})
+    render.render_env(_doc(values), str(tmp_path), BACKEND_ENV)
+
+    for svc in render.SERVICES:
+        env = parse_env_file(str(tmp_path / f"db-init-{svc}.env"))
+        assert env["PGPASSWORD"] == "Pa$$ w0rd #1 'x'"
+        assert env["PGUSER"] == "wealist_admin" and env["PGHOST"] == "db.internal"
+        assert re.fullmatch(r"SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+",
+                            env["WEALIST_DB_PASSWORD_VERIFIER"])
+
+
+@pytest.mark.parametrize("value", ["'wrapped'", '"wrapped"', "two\nlines"])
+def test_a_value_docker_would_misread_is_refused(tmp_path, value):
+    """A value Docker's env-file cannot carry, or reads differently across
+    versions (quotes around the whole value), stops the render: nothing written."""
+    with pytest.raises(render.RenderError, match="PGPASSWORD"):
+        render.render_env(_doc(_backend_values(**{"db/postgres_superuser_password": value})), str(tmp_path),
+                          BACKEND_ENV)
+    assert list(tmp_path.iterdir()) == []

@@ -139,7 +139,7 @@ def _which(tmp_path, status, rows=(), bootstrap="", force="false"):
 
 
 UNCHANGED_BOOTSTRAP = textwrap.dedent("""\
-    unchanged  parameter  /wealist/prod/startup-script
+    unchanged  object     s3://wealist-deploy-scripts/boot/startup.sh
     unchanged  object     s3://wealist-deploy-scripts/config/render.py
     unchanged  object     s3://wealist-deploy-scripts/monitoring/prometheus.yml
     bootstrap wealist-prod in ap-northeast-2: 3 unchanged (nothing to change)
@@ -171,7 +171,7 @@ def test_an_update_rolls_the_groups_whose_inputs_changed(tmp_path, rows, expecte
 @pytest.mark.parametrize("line,expected", [
     ("updated    object     s3://wealist-deploy-scripts/config/render.py (content changed)", ("true", "false")),
     ("created    object     s3://wealist-deploy-scripts/monitoring/prometheus.yml", ("false", "true")),
-    ("updated    parameter  /wealist/prod/startup-script (the project's content changed)", ("true", "true")),
+    ("updated    object     s3://wealist-deploy-scripts/boot/startup.sh (content changed)", ("true", "true")),
     ("updated    parameter  /wealist/prod/deploy/user_service_repository", ("false", "false")),
 ])
 def test_a_changed_bootstrap_file_rolls_the_groups_that_read_it(tmp_path, line, expected):

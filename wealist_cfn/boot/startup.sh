@@ -1,7 +1,8 @@
 #!/bin/bash
-# Wealist startup script, stored by `build.py bootstrap` as the parameter
-# /<project>/<env>/startup-script and run as root by UserData on each new
-# instance (env: WEALIST_ROLE, WEALIST_BUCKET, WEALIST_PREFIX, AWS_REGION,
+# Wealist startup script, uploaded by `build.py bootstrap` to the deploy
+# bucket as boot/startup.sh (an S3 object, not a parameter: Parameter Store
+# refuses values with double braces and caps them at 4-8 KB) and run as root
+# by UserData on each new instance (env: WEALIST_ROLE, WEALIST_BUCKET, WEALIST_PREFIX, AWS_REGION,
 # USER_SERVICE_PORT, BOARD_SERVICE_PORT). docs/operations.md says what each
 # role does. A failing step exits non-zero with a log line naming it.
 set -Eeuo pipefail
@@ -43,9 +44,17 @@ trap 'rm -rf "$work"' EXIT
 log "downloading config from s3://$WEALIST_BUCKET/config/"
 retry aws s3 cp --recursive --only-show-errors "s3://$WEALIST_BUCKET/config/" "$BASE/"
 
-log "reading parameters under $WEALIST_PREFIX"
-retry aws ssm get-parameters-by-path --path "$WEALIST_PREFIX" --recursive --with-decryption \
-  --output json >"$work/parameters.json"
+# Each group reads only its own sub-paths, which are all its instance role
+# may read (wealist_cfn/stacks/iam.py): the backend never sees Grafana's
+# password, the monitoring instance no database or Redis secret.
+read_parameters() {
+  local path
+  for path in "$@"; do
+    log "reading parameters under $WEALIST_PREFIX/$path"
+    retry aws ssm get-parameters-by-path --path "$WEALIST_PREFIX/$path" --recursive --with-decryption \
+      --output json >"$work/parameters-$path.json"
+  done
+}
 
 until docker info >/dev/null 2>&1; do sleep 2; done
 
@@ -53,23 +62,33 @@ start_backend() {
   local account svc
   account=$(retry aws sts get-caller-identity --query Account --output text)
   export ECR_REGISTRY="$account.dkr.ecr.$AWS_REGION.amazonaws.com"
-  python3 "$BASE/render.py" env "$work/parameters.json" "$BASE"
+  read_parameters db redis deploy app
+  python3 "$BASE/render.py" env "$work"/parameters-*.json "$BASE"
+  # A service with no released image yet is left out (render.py says which);
+  # the others start without it.
+  local -a services
+  mapfile -t services <"$BASE/released-services"
 
   log "logging in to $ECR_REGISTRY"
   retry aws ecr get-login-password | docker login --username AWS --password-stdin "$ECR_REGISTRY" >/dev/null
 
   retry docker pull --quiet "$PG_IMAGE" >/dev/null
   for svc in user-service board-service; do
+    # Every service's database exists before its first release.
     log "database and user of $svc"
     docker run --rm --network host --env-file "$BASE/db-init-$svc.env" \
       -v "$BASE/db-init.sql:/db-init.sql:ro" "$PG_IMAGE" psql -X -q -f /db-init.sql
   done
 
   cd "$BASE"
-  log "docker compose pull"
-  retry docker compose -f docker-compose.prod.yml pull --quiet
-  log "docker compose up -d"
-  docker compose -f docker-compose.prod.yml up -d --remove-orphans
+  if [ "${#services[@]}" -eq 0 ]; then
+    log "no service has a released image yet: starting node-exporter only"
+  fi
+  log "docker compose pull node-exporter ${services[*]}"
+  retry docker compose -f docker-compose.prod.yml pull --quiet node-exporter "${services[@]}"
+  log "docker compose up -d node-exporter ${services[*]}"
+  docker compose -f docker-compose.prod.yml up -d --remove-orphans node-exporter "${services[@]}"
+  log "started: $(docker compose -f docker-compose.prod.yml ps --services --status running | sort | tr '\n' ' ')"
 }
 
 start_monitoring() {
@@ -84,13 +103,15 @@ start_monitoring() {
   mv "$work/prometheus.yml" "$dir/prometheus.yml"
   # Prometheus and Grafana run unprivileged: config readable, grafana.env not.
   chmod -R go+rX "$dir"
-  python3 "$BASE/render.py" env "$work/parameters.json" "$dir"
+  read_parameters monitoring
+  python3 "$BASE/render.py" env "$work"/parameters-*.json "$dir"
 
   cd "$dir"
   log "docker compose pull"
   retry docker compose -f docker-compose.yml pull --quiet
   log "docker compose up -d"
   docker compose -f docker-compose.yml up -d --remove-orphans
+  log "started: $(docker compose -f docker-compose.yml ps --services --status running | sort | tr '\n' ' ')"
 }
 
 case "$WEALIST_ROLE" in
@@ -101,4 +122,3 @@ case "$WEALIST_ROLE" in
     exit 2
     ;;
 esac
-log "started: $(docker ps --format '{{.Names}}' | sort | tr '\n' ' ')"

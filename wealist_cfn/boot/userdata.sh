@@ -6,7 +6,7 @@
 # braces) or ${!name}, which Fn::Sub leaves as a shell expansion.
 #
 # Installs Docker and the Compose V2 plugin, then fetches the startup script
-# from Parameter Store and runs it. It stays small (16 KB limit): everything
+# from the deploy bucket and runs it. It stays small (16 KB limit): everything
 # else lives in the startup script and the deploy bucket.
 set -Eeuo pipefail
 exec > >(tee -a /var/log/wealist-boot.log | logger -t wealist-boot) 2>&1
@@ -40,9 +40,8 @@ if ! docker compose version >/dev/null 2>&1; then
 fi
 docker compose version
 
-retry aws ssm get-parameter --region "${AWS::Region}" \
-  --name "/${Project}/${Environment}/startup-script" \
-  --query Parameter.Value --output text >/usr/local/sbin/wealist-startup
+retry aws s3 cp --region "${AWS::Region}" --only-show-errors \
+  "s3://${DeployBucketName}/boot/startup.sh" /usr/local/sbin/wealist-startup
 chmod 700 /usr/local/sbin/wealist-startup
 
 WEALIST_ROLE="${Role}" WEALIST_BUCKET="${DeployBucketName}" \

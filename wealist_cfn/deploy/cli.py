@@ -17,7 +17,7 @@ from pathlib import Path
 from .. import config
 from ..aws import Aws, check_endpoint_url, describe_error
 from ..errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
-from . import events, flow, local, stackstate
+from . import events, flow, health, local, stackstate
 from . import review as review_mod
 
 # CreateStack / CreateChangeSet StackName (CloudFormation API reference):
@@ -79,6 +79,8 @@ def register(subparsers) -> None:
                             "policies stay and deny an actual replacement (the update then fails and rolls back)")
     d.add_argument("--replace-failed", action="store_true",
                    help="delete a ROLLBACK_COMPLETE stack (a failed first create) and create it again")
+    d.add_argument("--no-wait-healthy", action="store_true",
+                   help="end when CloudFormation does; do not wait for the target groups to become healthy")
     d.set_defaults(func=cmd_deploy, discard=False)
 
     p = subparsers.add_parser("plan", help="deploy --no-execute: the review only, change set left for review", **_help(
@@ -332,7 +334,35 @@ def _deploy(args, dep: flow.Deployment) -> int:
     if fmt == "markdown":
         cause = result.final.first_cause
         print(f"\n**{result.final.status}**" + (f": first cause `{cause.where}`: {cause.reason}" if cause else ""))
-    return finish(EXIT_OK if result.final.ok else EXIT_FAILED)
+    if not result.final.ok:
+        return finish(EXIT_FAILED)
+    return finish(_verify_health(args, dep, out, doc))
+
+
+def _verify_health(args, dep: flow.Deployment, out, doc: dict) -> int:
+    """After a successful create or update: wait until the stack serves."""
+    if args.no_wait_healthy or args.local:
+        why = "--no-wait-healthy" if args.no_wait_healthy else "--local: no instance runs the services"
+        print(f"target health not checked ({why})", file=out)
+        return EXIT_OK
+    print("waiting for the target groups to become healthy", file=out)
+    outcome = None
+    for item in health.wait(dep.aws, dep.config, dep.opts.stack_name):
+        if isinstance(item, health.Progress):
+            print(f"  {int(item.waited)}s: {item.healthy}/{item.total} target groups ready; waiting for "
+                  f"{', '.join(item.pending)}", file=out)
+        else:
+            outcome = item
+    doc["health"] = outcome.to_dict()
+    for line in health.lines(outcome):
+        print(line, file=out)
+    if outcome.ok:
+        print(f"serving: every released service and the monitoring targets are healthy "
+              f"({int(outcome.waited)}s)", file=out)
+        return EXIT_OK
+    print(f"error: target groups still unhealthy after {int(outcome.waited)}s (the stack itself is "
+          f"{dep.result.final.status})", file=sys.stderr)
+    return EXIT_FAILED
 
 
 def cmd_package(args) -> int:
@@ -368,5 +398,11 @@ def cmd_status(args) -> int:
         code = EXIT_OK if result.final.ok else EXIT_FAILED
         if args.output == "json":
             args.document.data.update(_outcome(result))
+        if result.final.ok and not args.local:
+            snapshot = health.check(dep.aws, dep.config, args.stack_name)
+            print("target health:", file=out)
+            for line in health.lines(snapshot):
+                print(line, file=out)
+            args.document.data["health"] = health.Outcome(snapshot).to_dict()
         return args.document.write(code)
     return _with_endpoint(args, run)

@@ -53,6 +53,10 @@ differs from AWS:
    windows); others are left as they are (the review in AWS, not this
    rehearsal, is the place to see a replacement).
 
+On top of these, :func:`endpoint` installs :func:`wealist_cfn.strict.install`:
+Parameter Store's value and name rules, and bucket policies evaluated as
+IAM does over TLS.
+
 Not filled, and said in the review / docs: moto reports no nested change
 sets, no Replacement or property details, no resource events and no
 failures or rollbacks (a bad request fails at the API call), and reports
@@ -69,9 +73,12 @@ import socket
 from pathlib import Path
 from typing import Iterator
 
+from .. import strict
 from . import templates as templates_mod
 
-PLACEHOLDER = "local-rehearsal-placeholder"
+# Letters and digits only: a value every reader accepts (an RDS master user
+# name and password, an ElastiCache AUTH token; see wealist_cfn/strict.py).
+PLACEHOLDER = "localRehearsalPlaceholder1"
 
 
 def _free_port() -> int:
@@ -400,7 +407,8 @@ def endpoint() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        with compat():
+        # The strict layer: what AWS refuses, the rehearsal refuses too.
+        with compat(), strict.install():
             yield f"http://localhost:{port}"
     finally:
         server.stop()

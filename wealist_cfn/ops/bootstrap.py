@@ -2,15 +2,21 @@
 deployed, created from the project alone and safe to run again.
 
 * Parameter Store, under ``/<project>/<env>/``: the SPEC's database
-  parameters, the Redis AUTH token, Grafana's admin password, the startup
-  script and the release parameters (see :data:`PARAMETERS`). Secrets are
-  generated with :mod:`secrets` and stored as SecureString; an existing value
-  is never overwritten, except a secret named in ``rotate`` or a value the
-  project itself owns (the startup script, the repository names).
+  parameters, the Redis AUTH token, Grafana's admin password and the release
+  parameters (see :data:`PARAMETERS`). Secrets are generated with
+  :mod:`secrets` and stored as SecureString; an existing value is never
+  overwritten, except a secret named in ``rotate`` or a value the project
+  itself owns (the repository names). Every value is checked against
+  Parameter Store's rules (:mod:`wealist_cfn.strict`) before anything is
+  written.
 * The deploy bucket: created with default encryption, versioning, public
   access blocked, bucket-owner-enforced ownership, a TLS-only policy and
-  expiry of old versions; then the files under ``instance-files/`` are
-  uploaded, each only when its SHA-256 differs from the stored object's.
+  expiry of old versions; then the files under ``instance-files/`` and the
+  startup script (``boot/startup.sh``) are uploaded, each only when its
+  content differs from the stored object's. The startup script is a file in
+  the bucket, like everything else an instance fetches, and not a
+  parameter: Parameter Store refuses values with ``{{ }}`` and caps them at
+  4-8 KB, and a shell script should not have to avoid either.
 
 :func:`run` returns a :class:`Report` of every change (created, updated,
 rotated, unchanged, ...); no secret value is ever part of it, logged or
@@ -33,12 +39,22 @@ from botocore.exceptions import ClientError
 from ..aws import Aws, error_code, error_message
 from ..config import Config
 from ..settings import DEFAULT_SETTINGS, ROOT_DIR
+from ..strict import (
+    elasticache_auth_token_problem,
+    parameter_problem,
+    rds_master_password_problem,
+    rds_master_username_problem,
+)
 
 INSTANCE_FILES_DIR = ROOT_DIR / "instance-files"
 STARTUP_SCRIPT = ROOT_DIR / "wealist_cfn" / "boot" / "startup.sh"
+# Where UserData fetches the startup script (wealist_cfn/boot/userdata.sh).
+STARTUP_SCRIPT_KEY = "boot/startup.sh"
+# Where earlier versions stored the startup script; reported, never read.
+OLD_STARTUP_PARAMETER = "startup-script"
 MANAGED_BY = "wealist-cfn bootstrap"
 # Written by the release workflow when an image is pushed; until then the
-# startup script refuses to start a service (see instance-files/config/render.py).
+# startup script leaves that service out (see instance-files/config/render.py).
 UNRELEASED = "unreleased"
 
 SECRET, DEFAULT, SYNCED, RELEASE = "secret", "default", "synced", "release"
@@ -112,8 +128,6 @@ PARAMETERS: tuple[ParamDef, ...] = (
     ParamDef("monitoring/grafana_admin_password", SECRET, "Grafana admin password.", after_rotate=(
         "Grafana sets its admin password only on a fresh data volume: replace the monitoring instance with "
         "`python build.py rollout --params {params} --group monitoring`, or change it in Grafana too.")),
-    ParamDef("startup-script", SYNCED, "Startup script every instance runs at boot.",
-             value=lambda c: STARTUP_SCRIPT.read_text(encoding="utf-8")),
 )
 PARAMS_BY_NAME = {p.name: p for p in PARAMETERS}
 SECRET_NAMES = tuple(p.name for p in PARAMETERS if p.kind == SECRET)
@@ -176,11 +190,43 @@ def resolve_rotate(cfg: Config, names: list[str]) -> list[str]:
     return out
 
 
+class InvalidValue(BootstrapError):
+    """A value bootstrap would write breaks a rule of Parameter Store: bad
+    input (exit 2), found before anything is written."""
+
+
+# Values another service reads (the templates resolve them into RDS and
+# ElastiCache properties), with that service's own rules.
+SERVICE_RULES = {
+    "db/postgres_superuser": rds_master_username_problem,
+    "db/postgres_superuser_password": rds_master_password_problem,
+    "redis/auth_token": elasticache_auth_token_problem,
+}
+
+
+def check_values(cfg: Config) -> None:
+    """Raise :class:`InvalidValue` for the first parameter whose name or
+    value Parameter Store would refuse (the rules and their sources are in
+    :mod:`wealist_cfn.strict`). Secrets are checked with a value of the
+    shape :func:`generate_secret` makes; no AWS call is made."""
+    prefix = parameter_prefix(cfg)
+    for p in PARAMETERS:
+        value = generate_secret(p.length) if p.kind == SECRET else p.value(cfg)
+        problem = parameter_problem(f"{prefix}/{p.name}", value, "SecureString" if p.kind == SECRET else "String",
+                                    "Standard", p.description)
+        if not problem and p.name in SERVICE_RULES:
+            problem = SERVICE_RULES[p.name](value)
+        if problem:
+            raise InvalidValue(f"parameter {prefix}/{p.name}: {problem}")
+
+
 def run(cfg: Config, aws: Aws, *, rotate: list[str] = (), dry_run: bool = False,
         files_dir: Path = INSTANCE_FILES_DIR) -> Report:
     """Raises :class:`~wealist_cfn.errors.CommandError` (exit 2) for
-    missing or rejected credentials, before anything is read or written."""
+    missing or rejected credentials, and :class:`InvalidValue` for a value
+    Parameter Store would refuse, before anything is read or written."""
     rotate = resolve_rotate(cfg, list(rotate))
+    check_values(cfg)
     report = Report(dry_run=dry_run)
     account = aws.check_credentials()
     ssm, s3 = aws.client("ssm"), aws.client("s3")
@@ -221,14 +267,12 @@ def _parameters(cfg: Config, ssm, report: Report, rotate: list[str]) -> None:
         path = f"{prefix}/{p.name}"
         have = existing.get(path)
         secure = p.kind == SECRET
-        kw = {"Name": path, "Description": p.description, "Type": "SecureString" if secure else "String"}
+        kw = {"Name": path, "Description": p.description, "Type": "SecureString" if secure else "String",
+              "Tier": "Standard"}
         if secure:
             # The environment's key (templates/github-oidc.yaml): only the
             # roles that use a secret may decrypt it, unlike aws/ssm.
             kw["KeyId"] = secrets_key_alias(cfg)
-        if p.name == "startup-script":
-            # Standard tier holds 4 KB; a longer script moves to Advanced by itself.
-            kw["Tier"] = "Intelligent-Tiering"
 
         if have is None:
             value = generate_secret(p.length) if secure else p.value(cfg)
@@ -268,6 +312,11 @@ def _parameters(cfg: Config, ssm, report: Report, rotate: list[str]) -> None:
             report.add("kept", "parameter", path, "exists with a value of its own; left as it is")
         else:
             report.add("unchanged", "parameter", path)
+
+    old = f"{prefix}/{OLD_STARTUP_PARAMETER}"
+    if old in existing:
+        report.add("extra", "parameter", old, f"no longer read (instances fetch s3://{cfg.deploy_bucket}/"
+                   f"{STARTUP_SCRIPT_KEY}); remove it with aws ssm delete-parameter --name {old}")
 
 
 # -- Deploy bucket ------------------------------------------------------------
@@ -386,8 +435,9 @@ def _bucket(cfg: Config, s3, account: str, region: str, report: Report) -> bool:
 # -- Instance files -----------------------------------------------------------
 
 def local_files(files_dir: Path = INSTANCE_FILES_DIR) -> dict[str, Path]:
-    """Bucket key -> local file, for every file under ``instance-files/``."""
-    out = {}
+    """Bucket key -> local file, for every file an instance fetches: the
+    startup script and everything under ``instance-files/``."""
+    out = {STARTUP_SCRIPT_KEY: STARTUP_SCRIPT}
     for path in sorted(files_dir.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
             out[path.relative_to(files_dir).as_posix()] = path

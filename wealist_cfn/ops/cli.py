@@ -69,6 +69,7 @@ def _cmd_bootstrap(args) -> int:
     region = cfg.region_for(args.region)
     try:
         bootstrap.resolve_rotate(cfg, args.rotate)
+        bootstrap.check_values(cfg)
     except bootstrap.BootstrapError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -58,7 +58,8 @@ WIRED_INPUTS = {
     "RdsSecurityGroupId": ("AWS::EC2::SecurityGroup::Id", "Security group of the database, from the security stack."),
     "RedisSecurityGroupId": ("AWS::EC2::SecurityGroup::Id", "Security group of the cache, from the security stack."),
     "RepositoryArns": ("CommaDelimitedList", "ARNs of the ECR repositories the instances pull from."),
-    "Ec2InstanceProfileArn": ("String", "Instance profile, from the IAM stack."),
+    "Ec2InstanceProfileArn": ("String", "Backend instance profile, from the IAM stack."),
+    "MonitoringInstanceProfileArn": ("String", "Monitoring instance profile, from the IAM stack."),
     "BackendTargetGroupArns": ("CommaDelimitedList", "Target groups of user-service and board-service."),
     "MonitoringTargetGroupArns": ("CommaDelimitedList", "Target groups of Grafana and Prometheus."),
 }

@@ -1,6 +1,7 @@
 """Compute: launch templates and Auto Scaling groups for the backend
 (user-service and board-service, scaled on CPU) and the monitoring instance
-(Prometheus and Grafana, exactly one, replaced when it fails)."""
+(Prometheus and Grafana, exactly one, replaced when its instance fails).
+Each group runs with its own instance profile (see iam.py)."""
 
 from __future__ import annotations
 
@@ -25,14 +26,21 @@ def build(settings: BuildSettings) -> Template:
         Description="Amazon Linux 2023 AMI, resolved from AWS's public parameter at each deploy.",
     ))
     inputs = add_inputs(t, "PrivateSubnetIds", "Ec2SecurityGroupId", "Ec2InstanceProfileArn",
-                        "BackendTargetGroupArns", "MonitoringTargetGroupArns")
-    subnets, sg, profile = inputs["PrivateSubnetIds"], inputs["Ec2SecurityGroupId"], inputs["Ec2InstanceProfileArn"]
+                        "MonitoringInstanceProfileArn", "BackendTargetGroupArns", "MonitoringTargetGroupArns")
+    subnets, sg = inputs["PrivateSubnetIds"], inputs["Ec2SecurityGroupId"]
     backend_tgs, monitoring_tgs = inputs["BackendTargetGroupArns"], inputs["MonitoringTargetGroupArns"]
 
     userdata = USERDATA_FILE.read_text(encoding="utf-8")
-    backend_lt = _add_launch_template(t, "Backend", "backend", p["BackendInstanceType"], image, sg, profile, userdata)
+    # IMDS hop limit: 1 keeps every container away from the instance's
+    # credentials (a container's request takes one more hop). The backend's
+    # containers need none: the host fetches everything before they start.
+    backend_lt = _add_launch_template(t, "Backend", "backend", p["BackendInstanceType"], image, sg,
+                                      inputs["Ec2InstanceProfileArn"], userdata, hop_limit=1)
+    # Prometheus, in a container, discovers the backend through EC2's API
+    # (ec2_sd_configs) with the instance's credentials: 2 hops. The
+    # monitoring role holds no database or Redis secret.
     monitoring_lt = _add_launch_template(t, "Monitoring", "monitoring", p["MonitoringInstanceType"], image, sg,
-                                         profile, userdata)
+                                         inputs["MonitoringInstanceProfileArn"], userdata, hop_limit=2)
 
     backend = t.add_resource(autoscaling.AutoScalingGroup(
         "BackendAutoScalingGroup",
@@ -72,7 +80,10 @@ def build(settings: BuildSettings) -> Template:
         MaxSize="1",
         VPCZoneIdentifier=subnets.ref(),
         TargetGroupARNs=monitoring_tgs.ref(),
-        HealthCheckType="ELB",
+        # EC2 checks only: a failing Grafana or Prometheus check must not
+        # replace the instance (and lose the metrics history); a dead
+        # instance still is replaced.
+        HealthCheckType="EC2",
         HealthCheckGracePeriod=600,
         Tags=asg_tags("monitoring", Role="monitoring"),
     ))
@@ -84,7 +95,7 @@ def build(settings: BuildSettings) -> Template:
     return t
 
 
-def _add_launch_template(t, key, role, instance_type, image, sg, profile, userdata):
+def _add_launch_template(t, key, role, instance_type, image, sg, profile, userdata, hop_limit):
     return t.add_resource(ec2.LaunchTemplate(
         f"{key}LaunchTemplate",
         LaunchTemplateName=name(f"{role}-lt"),
@@ -95,10 +106,7 @@ def _add_launch_template(t, key, role, instance_type, image, sg, profile, userda
             NetworkInterfaces=[ec2.NetworkInterfaces(
                 DeviceIndex=0, AssociatePublicIpAddress=False, Groups=[sg.ref()])],
             MetadataOptions=ec2.MetadataOptions(
-                HttpTokens="required", HttpEndpoint="enabled",
-                # Containers sit one network hop behind the host; they need
-                # 2 to reach the instance metadata service (IMDSv2).
-                HttpPutResponseHopLimit=2),
+                HttpTokens="required", HttpEndpoint="enabled", HttpPutResponseHopLimit=hop_limit),
             BlockDeviceMappings=[ec2.LaunchTemplateBlockDeviceMapping(
                 DeviceName="/dev/xvda",
                 Ebs=ec2.EBSBlockDevice(VolumeType="gp3", VolumeSize=30, Encrypted=True, DeleteOnTermination=True))],

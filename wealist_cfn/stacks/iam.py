@@ -1,5 +1,18 @@
-"""IAM: the instances' role (``<project>-<env>-ec2-role``) and its instance
-profile, each permission scoped to the one environment it serves."""
+"""IAM: one role and instance profile per instance group, each holding only
+what its group's startup script and containers use.
+
+* Backend (``<project>-<env>-ec2-role``, the SPEC's name): its parameter
+  paths (database, Redis, release, app settings; never Grafana's password),
+  the bucket's ``boot/`` and ``config/`` files, the two service repositories.
+* Monitoring (``<project>-<env>-monitoring-role``): Grafana's password only
+  (never a database or Redis secret), the bucket's ``boot/`` and
+  ``monitoring/`` files, and EC2 describe calls for Prometheus's discovery.
+
+Parameter Store grants ``GetParametersByPath`` on a path to everything below
+it, whatever IAM says about the names below (SSM user guide, "Working with
+parameter hierarchies"), so each role gets the sub-paths its group reads, and
+the startup script reads those sub-paths, never the environment's root.
+"""
 
 from __future__ import annotations
 
@@ -11,64 +24,92 @@ import awacs.s3
 import awacs.ssm
 import awacs.ssmmessages
 import awacs.sts
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals, StringLike
 from troposphere import Output, Sub, Template, iam
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
 from .common import SSM_PREFIX, add_inputs, name, new_template, tags
 
+# The Parameter Store sub-paths and deploy-bucket prefixes each group reads
+# (wealist_cfn/boot/startup.sh reads exactly these).
+BACKEND_PARAMETER_PATHS = ("db", "redis", "deploy", "app")
+MONITORING_PARAMETER_PATHS = ("monitoring",)
+BACKEND_BUCKET_PREFIXES = ("boot", "config")
+MONITORING_BUCKET_PREFIXES = ("boot", "monitoring")
+SESSION_MANAGER_SKIP = {"checkov": {"skip": [{"id": "CKV_AWS_111", "comment":
+                        "The Session Manager agent's calls (ssmmessages, ec2messages, ssm:UpdateInstanceInformation) "
+                        "support no resource-level scope; every other write is scoped."}]}}
+
 
 def build(settings: BuildSettings) -> Template:
-    t = new_template("Wealist IAM: the EC2 instance role and instance profile.")
+    t = new_template("Wealist IAM: the backend and monitoring instance roles and instance profiles.")
     add_parameters(t, "Project", "Environment", "DeployBucketName")
     repos = add_inputs(t, "RepositoryArns")["RepositoryArns"]
 
+    backend = _add_role(
+        t, "Ec2", "ec2-role",
+        Sub("Wealist ${Environment} backend instances: their parameters, files and images only"),
+        [
+            iam.Policy(PolicyName="parameters", PolicyDocument=_parameters_policy(BACKEND_PARAMETER_PATHS)),
+            iam.Policy(PolicyName="deploy-bucket", PolicyDocument=_bucket_policy(BACKEND_BUCKET_PREFIXES)),
+            iam.Policy(PolicyName="images", PolicyDocument=_images_policy(repos.ref())),
+            iam.Policy(PolicyName="session-manager", PolicyDocument=_session_manager_policy()),
+        ])
+    monitoring = _add_role(
+        t, "Monitoring", "monitoring-role",
+        Sub("Wealist ${Environment} monitoring instance: Grafana's password, its files, EC2 discovery"),
+        [
+            iam.Policy(PolicyName="parameters", PolicyDocument=_parameters_policy(MONITORING_PARAMETER_PATHS)),
+            iam.Policy(PolicyName="deploy-bucket", PolicyDocument=_bucket_policy(MONITORING_BUCKET_PREFIXES)),
+            iam.Policy(PolicyName="service-discovery", PolicyDocument=_discovery_policy()),
+            iam.Policy(PolicyName="session-manager", PolicyDocument=_session_manager_policy()),
+        ])
+
+    for key, what, (role, profile) in (("Ec2", "backend", backend), ("Monitoring", "monitoring", monitoring)):
+        t.add_output(Output(f"{key}RoleName", Description=f"Name of the {what} instances' IAM role.",
+                            Value=role.ref()))
+        t.add_output(Output(f"{key}RoleArn", Description=f"ARN of the {what} instances' IAM role.",
+                            Value=role.get_att("Arn")))
+        t.add_output(Output(f"{key}InstanceProfileArn", Description=f"ARN of the {what} instance profile.",
+                            Value=profile.get_att("Arn")))
+    return t
+
+
+def _add_role(t: Template, key: str, suffix: str, description, policies: list) -> tuple:
     role = t.add_resource(iam.Role(
-        "Ec2Role",
-        RoleName=name("ec2-role"),
-        Description=Sub("Wealist ${Environment} instances: config, secrets and images of this environment only"),
+        f"{key}Role",
+        RoleName=name(suffix),
+        Description=description,
         AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
             Effect=Allow, Principal=Principal("Service", "ec2.amazonaws.com"), Action=[awacs.sts.AssumeRole],
         )]),
-        Policies=[
-            iam.Policy(PolicyName="parameters", PolicyDocument=_parameters_policy()),
-            iam.Policy(PolicyName="deploy-bucket", PolicyDocument=_bucket_policy()),
-            iam.Policy(PolicyName="images", PolicyDocument=_images_policy(repos.ref())),
-            iam.Policy(PolicyName="service-discovery", PolicyDocument=_discovery_policy()),
-            iam.Policy(PolicyName="session-manager", PolicyDocument=_session_manager_policy()),
-        ],
-        Tags=tags("ec2-role"),
-        Metadata={"checkov": {"skip": [{"id": "CKV_AWS_111", "comment":
-                  "The Session Manager agent's calls (ssmmessages, ec2messages, ssm:UpdateInstanceInformation) "
-                  "support no resource-level scope; every other write is scoped."}]}},
+        Policies=policies,
+        Tags=tags(suffix),
+        Metadata=SESSION_MANAGER_SKIP,
     ))
+    # Named as the role, so an instance's profile says which group it serves.
     profile = t.add_resource(iam.InstanceProfile(
-        "Ec2InstanceProfile", InstanceProfileName=name("ec2-profile"), Roles=[role.ref()],
+        f"{key}InstanceProfile", InstanceProfileName=name(suffix), Roles=[role.ref()],
     ))
-
-    t.add_output(Output("Ec2RoleName", Description="Name of the instances' IAM role.", Value=role.ref()))
-    t.add_output(Output("Ec2RoleArn", Description="ARN of the instances' IAM role.", Value=role.get_att("Arn")))
-    t.add_output(Output("Ec2InstanceProfileArn", Description="ARN of the instance profile.",
-                        Value=profile.get_att("Arn")))
-    return t
+    return role, profile
 
 
 def _doc(*statements: Statement) -> PolicyDocument:
     return PolicyDocument(Version="2012-10-17", Statement=list(statements))
 
 
-def _parameters_policy() -> PolicyDocument:
+def _parameter_arn(path: str) -> Sub:
+    return Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{SSM_PREFIX}/{path}")
+
+
+def _parameters_policy(paths: tuple[str, ...]) -> PolicyDocument:
     return _doc(
-        # The startup script reads its own text and renders the service
-        # environment from every parameter under the environment's path.
+        # The startup script reads each of its group's sub-paths with
+        # get-parameters-by-path (the path itself and what is below it).
         Statement(
-            Sid="ReadEnvironmentParameters", Effect=Allow,
-            Action=[awacs.ssm.GetParameter, awacs.ssm.GetParameters, awacs.ssm.GetParametersByPath],
-            Resource=[
-                Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{SSM_PREFIX}"),
-                Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{SSM_PREFIX}/*"),
-            ],
+            Sid="ReadGroupParameters", Effect=Allow, Action=[awacs.ssm.GetParametersByPath],
+            Resource=[arn for path in paths for arn in (_parameter_arn(path), _parameter_arn(f"{path}/*"))],
         ),
         # SecureString values are encrypted with a KMS key; decrypting is
         # allowed only when the request comes through Parameter Store.
@@ -80,14 +121,15 @@ def _parameters_policy() -> PolicyDocument:
     )
 
 
-def _bucket_policy() -> PolicyDocument:
+def _bucket_policy(prefixes: tuple[str, ...]) -> PolicyDocument:
     return _doc(
-        # Compose files and Prometheus config are downloaded at boot.
+        # UserData downloads boot/startup.sh; the startup script its group's files.
         Statement(Sid="ReadDeployFiles", Effect=Allow, Action=[awacs.s3.GetObject],
-                  Resource=[Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}/*")]),
-        # `aws s3 sync` lists the bucket to know what to download.
+                  Resource=[Sub(f"arn:${{AWS::Partition}}:s3:::${{DeployBucketName}}/{p}/*") for p in prefixes]),
+        # `aws s3 cp --recursive` lists the prefix it downloads.
         Statement(Sid="ListDeployFiles", Effect=Allow, Action=[awacs.s3.ListBucket],
-                  Resource=[Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}")]),
+                  Resource=[Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}")],
+                  Condition=Condition(StringLike("s3:prefix", [f"{p}/*" for p in prefixes]))),
     )
 
 

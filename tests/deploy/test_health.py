@@ -1,0 +1,227 @@
+"""Verify after deploy (wealist_cfn.deploy.health and the deploy CLI's hook):
+waits bounded until every target group is healthy, reports each target's
+state and reason and the Auto Scaling group's recent activities when not,
+and treats a service with no released image as "not released yet".
+
+Stand-in: botocore's Stubber, with responses shaped like the API references:
+CloudFormation DescribeStackResource / DescribeStacks, ELBv2
+DescribeTargetHealth (TargetHealthDescriptions: Target, HealthCheckPort,
+TargetHealth {State, Reason, Description}), Auto Scaling
+DescribeScalingActivities (Activities: ActivityId, AutoScalingGroupName,
+Description, Cause, StartTime, StatusCode, StatusMessage, Progress), SSM
+GetParameter. The Stubber checks every request and response against
+botocore's service models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+from contextlib import redirect_stderr, redirect_stdout
+from datetime import datetime, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from wealist_cfn import config
+from wealist_cfn.aws import Aws
+from wealist_cfn.deploy import cli, health
+
+PARAMS = Path(__file__).resolve().parents[2] / "params" / "prod.json"
+pytestmark = pytest.mark.stubbed
+
+REGION, ACCOUNT = "ap-northeast-2", "123456789012"
+LB_STACK = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod-LoadBalancerStack-X/3333"
+ROOT = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod/1111"
+KEYS = ("UserService", "BoardService", "Grafana", "Prometheus")
+TG = {k: f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/wealist-{k.lower()}/{i:016x}"
+      for i, k in enumerate(KEYS, 1)}
+T0 = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def cfg():
+    return config.load(PARAMS)
+
+
+@pytest.fixture
+def stubbed():
+    aws = Aws(REGION)
+    stubs = {}
+    for service in ("cloudformation", "elbv2", "ssm", "autoscaling"):
+        c = boto3.client(service, region_name=REGION)
+        aws._clients[service] = c
+        stubs[service] = Stubber(c)
+        stubs[service].activate()
+    yield aws, stubs
+    for s in stubs.values():
+        s.assert_no_pending_responses()
+
+
+def _locate(stubs):
+    stubs["cloudformation"].add_response("describe_stack_resource", {"StackResourceDetail": {
+        "StackName": "wealist-prod", "StackId": ROOT, "LogicalResourceId": "LoadBalancerStack",
+        "PhysicalResourceId": LB_STACK, "ResourceType": "AWS::CloudFormation::Stack",
+        "LastUpdatedTimestamp": T0, "ResourceStatus": "CREATE_COMPLETE"}},
+        {"StackName": "wealist-prod", "LogicalResourceId": "LoadBalancerStack"})
+    stubs["cloudformation"].add_response("describe_stacks", {"Stacks": [{
+        "StackId": LB_STACK, "StackName": "wealist-prod-LoadBalancerStack-X", "CreationTime": T0,
+        "StackStatus": "CREATE_COMPLETE",
+        "Outputs": [{"OutputKey": f"{k}TargetGroupArn", "OutputValue": arn} for k, arn in TG.items()]
+        + [{"OutputKey": "LoadBalancerDnsName", "OutputValue": "x.elb.amazonaws.com"}]}]},
+        {"StackName": LB_STACK})
+
+
+def _targets(stubs, key, *states):
+    """One DescribeTargetHealth answer: (id, state, reason, description) per target."""
+    port = {"UserService": 8081, "BoardService": 8000, "Grafana": 3000, "Prometheus": 9090}[key]
+    stubs["elbv2"].add_response("describe_target_health", {"TargetHealthDescriptions": [
+        {"Target": {"Id": iid, "Port": port}, "HealthCheckPort": str(port),
+         "TargetHealth": {"State": state, **({"Reason": reason} if reason else {}),
+                          **({"Description": desc} if desc else {})}}
+        for iid, state, reason, desc in states]}, {"TargetGroupArn": TG[key]})
+
+
+def _tag(stubs, svc, value):
+    name = f"/wealist/prod/deploy/{svc}_image_tag"
+    stubs["ssm"].add_response("get_parameter", {"Parameter": {
+        "Name": name, "Type": "String", "Value": value, "Version": 1, "LastModifiedDate": T0,
+        "ARN": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{name}", "DataType": "text"}}, {"Name": name})
+
+
+HEALTHY = ("i-0aaa", "healthy", "", "")
+INITIAL = ("i-0aaa", "initial", "Elb.RegistrationInProgress", "Target registration is in progress")
+FAILING = ("i-0bbb", "unhealthy", "Target.FailedHealthChecks", "Health checks failed")
+
+
+def _poll(stubs, user, board, grafana=HEALTHY, prometheus=HEALTHY, tags=("abc123", "def456")):
+    for key, states, svc, tag in (("UserService", user, "user_service", tags[0]),
+                                  ("BoardService", board, "board_service", tags[1])):
+        _targets(stubs, key, *states)
+        _tag(stubs, svc, tag)
+    _targets(stubs, "Grafana", grafana)
+    _targets(stubs, "Prometheus", prometheus)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_waits_until_every_target_group_is_healthy(stubbed, cfg):
+    aws, stubs = stubbed
+    _locate(stubs)
+    _poll(stubs, user=[INITIAL], board=[HEALTHY])
+    _poll(stubs, user=[HEALTHY], board=[HEALTHY])
+    clock = Clock()
+
+    items = list(health.wait(aws, cfg, "wealist-prod", interval=15, timeout=600, sleep=clock.sleep, clock=clock))
+
+    [progress, outcome] = items
+    assert isinstance(progress, health.Progress) and progress.pending == ("user-service",)
+    assert (progress.healthy, progress.total) == (3, 4)
+    assert outcome.ok and not outcome.timed_out and outcome.waited == 15
+    assert clock.sleeps == [15]
+
+
+def test_unhealthy_after_the_timeout_reports_targets_and_scaling_activities(stubbed, cfg):
+    aws, stubs = stubbed
+    _locate(stubs)
+    _poll(stubs, user=[HEALTHY], board=[FAILING])
+    _poll(stubs, user=[HEALTHY], board=[FAILING])
+    stubs["autoscaling"].add_response("describe_scaling_activities", {"Activities": [{
+        "ActivityId": "f9f2d65b-f1f2-43e7-b46d-d86756459699", "AutoScalingGroupName": "wealist-prod-backend-asg",
+        "Description": "Terminating EC2 instance: i-0bbb",
+        "Cause": "At 2026-11-28T12:20:00Z an instance was taken out of service in response to an ELB system "
+                 "health check failure.",
+        "StartTime": T0, "StatusCode": "InProgress", "Progress": 50}]},
+        {"AutoScalingGroupName": "wealist-prod-backend-asg", "MaxRecords": 5})
+    clock = Clock()
+
+    *progress, outcome = list(health.wait(aws, cfg, "wealist-prod", interval=30, timeout=30, sleep=clock.sleep,
+                                          clock=clock))
+
+    assert len(progress) == 1 and not outcome.ok and outcome.timed_out
+    [board] = [g for g in outcome.groups if g.group.serves == "board-service"]
+    assert board.status == health.UNHEALTHY
+    assert board.targets[0].reason == "Target.FailedHealthChecks"
+    assert list(outcome.activities) == ["wealist-prod-backend-asg"]
+    text = "\n".join(health.lines(outcome))
+    assert "i-0bbb:8000 unhealthy (Target.FailedHealthChecks: Health checks failed)" in text
+    assert "Terminating EC2 instance: i-0bbb" in text and "/var/log/wealist-boot.log" in text
+
+
+def test_a_service_not_released_yet_does_not_fail_the_deploy(stubbed, cfg):
+    """The first deploy: no image yet for user-service; its targets fail
+    (nothing listens), which is expected; everything else is healthy."""
+    aws, stubs = stubbed
+    _locate(stubs)
+    _poll(stubs, user=[FAILING], board=[HEALTHY], tags=("unreleased", "def456"))
+
+    [outcome] = list(health.wait(aws, cfg, "wealist-prod", sleep=pytest.fail))
+
+    assert outcome.ok
+    statuses = {g.group.serves: g.status for g in outcome.groups}
+    assert statuses == {"user-service": health.NOT_RELEASED, "board-service": health.HEALTHY,
+                        "grafana": health.HEALTHY, "prometheus": health.HEALTHY}
+    assert any("user-service   not released yet" in line for line in health.lines(outcome))
+
+
+def test_monitoring_must_be_healthy_even_when_no_service_is_released(stubbed, cfg):
+    aws, stubs = stubbed
+    _locate(stubs)
+    _poll(stubs, user=[FAILING], board=[FAILING], grafana=FAILING, tags=("unreleased", "unreleased"))
+    stubs["autoscaling"].add_response("describe_scaling_activities", {"Activities": []},
+                                      {"AutoScalingGroupName": "wealist-prod-monitoring-asg", "MaxRecords": 5})
+
+    [outcome] = list(health.wait(aws, cfg, "wealist-prod", timeout=0, sleep=pytest.fail))
+
+    assert not outcome.ok
+    assert [g.group.serves for g in outcome.groups if not g.ok] == ["grafana"]
+
+
+def _cli_verify(aws, cfg, **flags):
+    args = argparse.Namespace(**{"no_wait_healthy": False, "local": False, **flags})
+    dep = SimpleNamespace(aws=aws, config=cfg, opts=SimpleNamespace(stack_name="wealist-prod"),
+                          result=SimpleNamespace(final=SimpleNamespace(status="UPDATE_COMPLETE")))
+    out, err, doc = io.StringIO(), io.StringIO(), {}
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli._verify_health(args, dep, out, doc)
+    return code, out.getvalue(), err.getvalue(), doc
+
+
+def test_deploy_exits_1_when_targets_stay_unhealthy(stubbed, cfg, monkeypatch):
+    """The CLI hook: progress, the unhealthy target and its reason, exit 1."""
+    aws, stubs = stubbed
+    _locate(stubs)
+    _poll(stubs, user=[HEALTHY], board=[HEALTHY], prometheus=FAILING)
+    stubs["autoscaling"].add_response("describe_scaling_activities", {"Activities": []},
+                                      {"AutoScalingGroupName": "wealist-prod-monitoring-asg", "MaxRecords": 5})
+    original = health.wait
+    monkeypatch.setattr(health, "wait", lambda *a, **kw: original(*a, **{**kw, "timeout": 0}))
+
+    code, out, err, doc = _cli_verify(aws, cfg)
+
+    assert code == 1
+    assert "prometheus     unhealthy (0/1 targets healthy)" in out
+    assert "target groups still unhealthy" in err and "UPDATE_COMPLETE" in err
+    assert doc["health"]["ok"] is False
+
+
+def test_no_wait_healthy_makes_no_call(stubbed, cfg):
+    """--no-wait-healthy: nothing is asked of AWS (the Stubber has no answer queued)."""
+    aws, _ = stubbed
+    code, out, _, doc = _cli_verify(aws, cfg, no_wait_healthy=True)
+    assert code == 0 and "target health not checked (--no-wait-healthy)" in out
+    assert "health" not in doc

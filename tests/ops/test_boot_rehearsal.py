@@ -1,0 +1,252 @@
+"""Boot rehearsal: the UserData as CloudFormation renders it and the startup
+script it fetches, run end to end on this machine in a temporary root, from
+what `bootstrap` wrote and what the stacks publish to a healthy backend.
+
+Stand-ins, and what each enforces of the real thing:
+
+* AWS: the real AWS CLI (``aws``, as on Amazon Linux) against moto's server
+  with the strict layer (wealist_cfn.strict): Parameter Store refuses what
+  the PutParameter API reference refuses (``{{ }}``, sizes, names), and the
+  deploy bucket's TLS-only policy is evaluated as IAM does over TLS.
+* RDS: a real PostgreSQL (17 when installed, tests/ops/postgres.py) with an
+  RDS-like master: LOGIN CREATEROLE CREATEDB, member of rds_superuser, never
+  a superuser. The master's name and password are the ones bootstrap wrote,
+  set as CloudFormation sets them from the ``{{resolve:ssm-secure}}``
+  reference. Reached on a Unix socket (libpq ignores sslmode there; RDS's
+  rds.force_ssl is not exercised).
+* Docker: tests/ops/standins/docker.py. ``run --env-file`` reads the file
+  by docker/cli's kvfile rules (literal values, quotes kept) and runs psql on
+  the host; ``compose`` is validated and resolved by Compose V2's own
+  ``config``.
+* ``dnf``, ``systemctl``, ``logger``: record what they are asked; ``curl``
+  fails (Compose is "installed", so UserData must not download it).
+
+Absolute paths of the UserData (/var/log, /usr/local) are moved under the
+temporary root; nothing else in the scripts is changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from wealist_cfn.ops import bootstrap
+from wealist_cfn.settings import DEFAULT_SETTINGS
+from wealist_cfn.stacks import cache, database
+
+from . import postgres as pg
+from .test_boot_scripts import SUB_VALUES, USERDATA, render_sub
+from .tools import compose_binary, require
+
+pytestmark = [pytest.mark.moto, pytest.mark.slow]
+
+STANDINS = Path(__file__).parent / "standins"
+PREFIX = "/wealist/prod"
+
+
+def _stack_parameters() -> list[str]:
+    """Names (relative) of the parameters the database and cache stacks publish."""
+    out = []
+    for stack in (database, cache):
+        for r in json.loads(stack.build(DEFAULT_SETTINGS).to_json())["Resources"].values():
+            if r["Type"] == "AWS::SSM::Parameter":
+                out.append(r["Properties"]["Name"]["Fn::Sub"].removeprefix("/${Project}/${Environment}/"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    # The master's name is bootstrap's default for params/prod.json.
+    server, stop = pg.start(master="wealist_admin", dbname="wealist")
+    try:
+        yield server
+    finally:
+        stop()
+
+
+def _ssm(target):
+    return boto3.client("ssm", region_name=target.region, endpoint_url=target.endpoint_url)
+
+
+def _values(target) -> dict[str, str]:
+    out = {}
+    for page in _ssm(target).get_paginator("get_parameters_by_path").paginate(
+            Path=PREFIX, Recursive=True, WithDecryption=True):
+        out.update({p["Name"].removeprefix(PREFIX + "/"): p["Value"] for p in page["Parameters"]})
+    return out
+
+
+@pytest.fixture
+def account(prod_cfg, target, postgres):
+    """bootstrap's parameters and bucket; the endpoints the stacks publish
+    (the database's host is the server's socket directory); the RDS master
+    set to bootstrap's password; released images for both services."""
+    bootstrap.run(prod_cfg, target)
+    ssm = _ssm(target)
+    published = {"db/postgres_host": postgres.socket_dir, "db/postgres_port": str(postgres.port),
+                 "redis/host": "redis.wealist.internal", "redis/port": "6379"}
+    assert set(published) == set(_stack_parameters())
+    for name, value in published.items():
+        ssm.put_parameter(Name=f"{PREFIX}/{name}", Value=value, Type="String")
+    for svc in ("user_service", "board_service"):
+        ssm.put_parameter(Name=f"{PREFIX}/deploy/{svc}_image_tag", Value=f"{svc[:4]}1234", Type="String",
+                          Overwrite=True)
+    values = _values(target)
+    master_pw = values["db/postgres_superuser_password"].replace("'", "''")
+    postgres.query(f"ALTER ROLE {values['db/postgres_superuser']} PASSWORD '{master_pw}'")
+    return values
+
+
+def _boot(tmp_path, target, role="backend"):
+    """Run the rendered UserData in a temporary root; returns (exit code,
+    boot log, recorded calls, Docker stand-in state directory)."""
+    root = tmp_path / "root"
+    bin_dir = tmp_path / "bin"
+    state = tmp_path / "docker-state"
+    for d in (root / "var/log", root / "usr/local/sbin", bin_dir, state):
+        d.mkdir(parents=True, exist_ok=True)
+    calls = tmp_path / "calls.log"
+    record = '#!/bin/bash\necho "$(basename "$0") $*" >>"$CALLS"\n'
+    (bin_dir / "dnf").write_text(record)
+    (bin_dir / "systemctl").write_text(record)
+    (bin_dir / "logger").write_text(record + "cat >/dev/null\n")
+    (bin_dir / "curl").write_text(record + "exit 22\n")
+    (bin_dir / "docker").write_text(f'#!/bin/bash\nexec "{sys.executable}" "{STANDINS / "docker.py"}" "$@"\n')
+    (bin_dir / "aws").symlink_to(require("aws"))
+    # render.py runs on the instance's system Python, standard library only.
+    (bin_dir / "python3").symlink_to(shutil.which("python3", path="/usr/bin") or sys.executable)
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+
+    text = render_sub(USERDATA.read_text(), dict(SUB_VALUES, Role=role))
+    text = text.replace("/var/log/", f"{root}/var/log/").replace("/usr/local/", f"{root}/usr/local/")
+    script = tmp_path / "userdata.sh"
+    script.write_text(text)
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "CALLS": str(calls),
+        "AWS_ENDPOINT_URL": target.endpoint_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "WEALIST_BASE": str(root / "opt/wealist"), "WEALIST_RETRY_DELAY": "0",
+        "COMPOSE_BIN": compose_binary(), "DOCKER_STATE": str(state),
+    }
+    import subprocess
+    result = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=300)
+    log = (root / "var/log/wealist-boot.log").read_text() if (root / "var/log/wealist-boot.log").exists() else ""
+    recorded = calls.read_text().splitlines() if calls.exists() else []
+    return result.returncode, log + result.stderr, recorded, state
+
+
+def _started(state: Path, name="docker-compose.prod") -> dict:
+    path = state / f"compose-up-{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def test_a_backend_boots_from_what_bootstrap_and_the_stacks_wrote(tmp_path, target, account, postgres):
+    """The whole backend boot: exit 0; both databases and roles exist; each
+    service logs in with its Parameter Store password to its own database
+    only; the environment Compose resolves holds exactly the Parameter Store
+    values; Docker and Compose were installed and started by dnf/systemctl."""
+    rc, log, calls, state = _boot(tmp_path, target)
+
+    assert rc == 0, log
+    assert "wealist boot: backend instance ready" in log
+    assert "dnf install -y -q docker" in calls and "systemctl enable --now docker" in calls
+    assert not any(c.startswith("curl") for c in calls)
+    for key in ("user", "board"):
+        name, user, password = (account[f"db/{key}_db_{k}"] for k in ("name", "user", "password"))
+        assert postgres.query(f"select pg_get_userbyid(datdba) from pg_database where datname = '{name}'") == user
+        assert postgres.query(f"select rolsuper from pg_roles where rolname = '{user}'") == "f"
+        own = postgres.psql(user, password, name, "-At", "-c", "select current_user")
+        assert own.returncode == 0 and own.stdout.strip() == user, own.stderr
+        other = "wealist_board_db" if key == "user" else "wealist_user_db"
+        assert postgres.psql(user, password, other, "-c", "select 1").returncode != 0
+
+    started = _started(state)
+    assert started["services"] == ["node-exporter", "user-service", "board-service"]
+    for svc, key in (("user-service", "user"), ("board-service", "board")):
+        env = started["config"][svc]["environment"]
+        assert env["DB_PASSWORD"] == account[f"db/{key}_db_password"]
+        assert env["DB_USER"] == account[f"db/{key}_db_user"] and env["DB_NAME"] == account[f"db/{key}_db_name"]
+        assert env["DB_HOST"] == account["db/postgres_host"]
+        assert env["REDIS_PASSWORD"] == account["redis/auth_token"]
+        assert "PGPASSWORD" not in env and account["db/postgres_superuser_password"] not in json.dumps(env)
+        tag = account[f"deploy/{svc.replace('-', '_')}_image_tag"]
+        assert started["config"][svc]["image"].endswith(f"/{svc}:{tag}")
+    # No secret in the boot log.
+    for name in bootstrap.SECRET_NAMES:
+        assert account[name] not in log
+
+
+def test_no_value_in_parameter_store_contains_double_braces(target, account):
+    """Everything the project stores there, bootstrap's and the stacks':
+    Parameter Store refuses `{{ }}` in a value (PutParameter API reference)."""
+    assert [k for k, v in account.items() if "{{" in v or "}}" in v] == []
+
+
+def test_booting_twice_is_idempotent_and_applies_a_rotated_password(tmp_path, target, account, postgres, prod_cfg):
+    """A second boot (a replacement instance) after `bootstrap --rotate`: the
+    init runs again without error and the service's new password works, the
+    old one no longer does."""
+    assert _boot(tmp_path / "first", target)[0] == 0
+    old = account["db/user_db_password"]
+    bootstrap.run(prod_cfg, target, rotate=["db/user_db_password"])
+    new = _values(target)["db/user_db_password"]
+    assert new != old
+
+    rc, log, _, _ = _boot(tmp_path / "second", target)
+
+    assert rc == 0, log
+    assert postgres.psql("wealist_user_service", new, "wealist_user_db", "-c", "select 1").returncode == 0
+    assert postgres.psql("wealist_user_service", old, "wealist_user_db", "-c", "select 1").returncode != 0
+
+
+def test_an_unreleased_service_is_left_out_and_the_released_one_starts(tmp_path, target, account):
+    """The first release of one service: the other's tag is still
+    `unreleased`; the boot succeeds, starts the released one and says which
+    one it left out."""
+    _ssm(target).put_parameter(Name=f"{PREFIX}/deploy/board_service_image_tag", Value="unreleased",
+                               Type="String", Overwrite=True)
+
+    rc, log, _, state = _boot(tmp_path, target)
+
+    assert rc == 0, log
+    assert _started(state)["services"] == ["node-exporter", "user-service"]
+    assert re.search(r"board-service: no image released yet .*left out", log)
+
+
+@pytest.mark.parametrize("name", ["db/user_db_password", "redis/host", "db/postgres_superuser_password"])
+def test_a_missing_parameter_fails_the_boot_loudly_and_starts_nothing(tmp_path, target, account, name):
+    """Any parameter missing: non-zero exit, its name in the log, no
+    `compose up` (no half service)."""
+    _ssm(target).delete_parameter(Name=f"{PREFIX}/{name}")
+
+    rc, log, calls, state = _boot(tmp_path, target)
+
+    assert rc != 0
+    assert name.split("/")[-1] in log or name in log, log
+    assert "FAILED" in log
+    assert not any(" up -d" in c for c in calls) and _started(state) == {}
+
+
+def test_a_monitoring_instance_boots_with_grafana_password_from_parameter_store(tmp_path, target, account):
+    """The monitoring boot: exit 0; Prometheus's config rendered for this
+    environment; the Grafana admin password Compose resolves is exactly the
+    Parameter Store value; no database init runs."""
+    rc, log, calls, state = _boot(tmp_path, target, role="monitoring")
+
+    assert rc == 0, log
+    started = _started(state, "docker-compose")
+    assert started["services"] == ["grafana", "prometheus"]
+    grafana = started["config"]["grafana"]["environment"]
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == account["monitoring/grafana_admin_password"]
+    prom = (tmp_path / "root/opt/wealist/monitoring/prometheus.yml").read_text()
+    assert "@@" not in prom and "wealist-prod-backend-asg" in prom
+    assert not any(c.startswith("docker run") for c in calls)
+    assert account["monitoring/grafana_admin_password"] not in log

@@ -1,0 +1,94 @@
+"""Least privilege on the instances: each group's role, as the templates
+resolve for params/prod.json, evaluated (wealist_cfn.strict's IAM policy
+evaluation: explicit Deny wins, conditions must match) against the calls
+that group's boot makes, and against the secrets it must never read.
+
+Stand-in: the resolved templates (wealist_cfn.cfnmodel), no AWS. What AWS
+adds and this does not model: SCPs, permission boundaries, KMS key policies
+(the aws/ssm key allows any principal of the account through SSM).
+Parameter Store: GetParametersByPath on a path returns everything below it
+(SSM user guide, "Working with parameter hierarchies"), so no role may hold
+it on the environment's root."""
+
+from __future__ import annotations
+
+import pytest
+
+from wealist_cfn import config, strict
+from wealist_cfn.cfnmodel import resolve
+from wealist_cfn.ops import bootstrap
+
+from .tools import ROOT
+
+ACCOUNT, REGION = "123456789012", "ap-northeast-2"
+PARAM = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod"
+BUCKET = "arn:aws:s3:::wealist-deploy-scripts"
+
+
+@pytest.fixture(scope="module")
+def roles():
+    cfg = config.load(ROOT / "params" / "prod.json")
+    iam = resolve(cfg.values, region=cfg.region)["IamStack"]
+    return {key: {"Statement": [st for p in iam.resources[key]["Properties"]["Policies"]
+                                for st in p["PolicyDocument"]["Statement"]]}
+            for key in ("Ec2Role", "MonitoringRole")}
+
+
+def _allowed(policy, action, resource, **context) -> bool:
+    return strict.evaluate_bucket_policy(policy, action, resource, context) == strict.ALLOW
+
+
+BOOT_CALLS = {
+    "Ec2Role": [
+        ("s3:GetObject", f"{BUCKET}/boot/startup.sh", {}),
+        ("s3:ListBucket", BUCKET, {"s3:prefix": "config/"}),
+        ("s3:GetObject", f"{BUCKET}/config/render.py", {}),
+        *[("ssm:GetParametersByPath", f"{PARAM}/{path}", {}) for path in ("db", "redis", "deploy", "app")],
+        ("kms:Decrypt", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/abcd", {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"}),
+        ("ecr:GetAuthorizationToken", "*", {}),
+        ("ecr:BatchGetImage", "RegistryStack/UserServiceRepository.Arn", {}),
+    ],
+    "MonitoringRole": [
+        ("s3:GetObject", f"{BUCKET}/boot/startup.sh", {}),
+        ("s3:ListBucket", BUCKET, {"s3:prefix": "monitoring/"}),
+        ("s3:GetObject", f"{BUCKET}/monitoring/prometheus.yml", {}),
+        ("ssm:GetParametersByPath", f"{PARAM}/monitoring", {}),
+        ("kms:Decrypt", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/abcd", {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"}),
+        ("ec2:DescribeInstances", "*", {}),
+    ],
+}
+
+
+@pytest.mark.parametrize("role", sorted(BOOT_CALLS))
+def test_each_role_allows_what_its_boot_calls(roles, role):
+    for action, resource, context in BOOT_CALLS[role]:
+        assert _allowed(roles[role], action, resource, **context), (role, action, resource)
+
+
+def _secret_paths(prefix):
+    return [p.name for p in bootstrap.PARAMETERS if p.kind == bootstrap.SECRET and p.name.startswith(prefix)]
+
+
+def test_monitoring_never_reads_a_database_or_redis_secret(roles):
+    policy = roles["MonitoringRole"]
+    secrets = _secret_paths("db/") + _secret_paths("redis/")
+    assert "db/postgres_superuser_password" in secrets
+    for name in secrets:
+        for action in ("ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"):
+            assert not _allowed(policy, action, f"{PARAM}/{name}"), name
+    for path in ("", "/db", "/redis", "/deploy"):
+        assert not _allowed(policy, "ssm:GetParametersByPath", f"{PARAM}{path}"), path
+    assert not _allowed(policy, "ecr:BatchGetImage", "RegistryStack/UserServiceRepository.Arn")
+    assert not _allowed(policy, "s3:GetObject", f"{BUCKET}/config/render.py")
+
+
+def test_backend_never_reads_grafanas_password_nor_the_whole_tree(roles):
+    policy = roles["Ec2Role"]
+    for action in ("ssm:GetParameter", "ssm:GetParametersByPath"):
+        assert not _allowed(policy, action, f"{PARAM}/monitoring/grafana_admin_password")
+    assert not _allowed(policy, "ssm:GetParametersByPath", PARAM)
+    assert not _allowed(policy, "ssm:GetParametersByPath", f"{PARAM}/monitoring")
+    assert not _allowed(policy, "ec2:DescribeInstances", "*")
+    assert not _allowed(policy, "s3:ListBucket", BUCKET, **{"s3:prefix": "monitoring/"})
+    # Another environment's parameters are out of reach too.
+    assert not _allowed(policy, "ssm:GetParametersByPath", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/dev/db")

@@ -1,0 +1,296 @@
+"""The rules real AWS services enforce and moto does not, in one place.
+
+moto accepts what AWS refuses, so a test (or a ``deploy --local``
+rehearsal) that passes against it proves only what moto checks. This module
+holds the rules this project relies on, each next to the documentation it
+comes from, as plain functions (bootstrap checks its own values with them
+before it writes anything) and as a strict layer over moto's in-process
+models, installed by :func:`install`:
+
+* Parameter Store ``PutParameter`` (direct calls and ``AWS::SSM::Parameter``
+  resources alike): the name rules, no ``{{ }}`` in a value, the value size
+  of the tier, and a secret-looking name only as SecureString.
+* RDS ``CreateDBInstance``: the master user name and password rules (the
+  templates pass bootstrap's values through ``{{resolve:ssm-secure}}``);
+  ElastiCache is not modelled by moto, so its AUTH token rule is checked by
+  bootstrap only (:func:`elasticache_auth_token_problem`).
+* S3 bucket policies: evaluated the way IAM does (an explicit Deny wins; a
+  statement whose condition does not match does not apply), with
+  ``aws:SecureTransport`` true, because the local endpoint stands in for
+  AWS's HTTPS endpoint. moto itself evaluates that key as false even over
+  TLS, so a bucket with the standard TLS-only Deny refuses every object
+  call on moto and none on AWS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import json
+import re
+from typing import Iterator
+
+# -- Parameter Store ------------------------------------------------------------
+# https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html
+
+# "Standard parameters have a value limit of 4 KB. Advanced parameters have a
+# value limit of 8 KB." Intelligent-Tiering stores up to 8 KB (as Advanced
+# above 4 KB).
+TIER_LIMITS = {"Standard": 4096, "Advanced": 8192, "Intelligent-Tiering": 8192}
+# "The maximum length for a parameter name that you create is 1011 characters."
+NAME_MAX = 1011
+# "Parameter hierarchies are limited to a maximum depth of fifteen levels."
+MAX_DEPTH = 15
+# "Parameter names can include only the following symbols and letters:
+# a-zA-Z0-9_.- In addition, the slash character ( / ) is used to delineate
+# hierarchies in parameter names."
+NAME_CHARS = re.compile(r"^[A-Za-z0-9_./-]+$")
+# "You can't include values wrapped in double brackets {{}} or
+# {{ssm:parameter-name}} in a parameter value."
+NESTED = re.compile(r"\{\{.*?\}\}", re.S)
+# The project's rule (SPEC, and the SSM user guide's advice on sensitive
+# data): a password, token or secret is stored encrypted, as SecureString.
+SECRET_WORDS = re.compile(r"(password|passwd|token|secret)", re.I)
+# "Description: Length Constraints: Minimum length of 0. Maximum length of 1024."
+DESCRIPTION_MAX = 1024
+
+
+def parameter_name_problem(name: str) -> str | None:
+    """Why Parameter Store refuses ``name``, or None."""
+    if not name or len(name) > NAME_MAX:
+        return f"a name is 1 to {NAME_MAX} characters (PutParameter Name)"
+    if not NAME_CHARS.match(name):
+        return "a name holds only a-z A-Z 0-9 _ . - and / (PutParameter Name)"
+    if "/" in name and not name.startswith("/"):
+        return "a hierarchical name starts with / (PutParameter Name)"
+    parts = name.strip("/").split("/")
+    if any(not part for part in parts):
+        return "a name has no empty hierarchy level (PutParameter Name)"
+    if parts[0].lower().startswith(("aws", "ssm")):
+        return "a name may not begin with aws or ssm, in any case (PutParameter Name)"
+    if len(parts) > MAX_DEPTH:
+        return f"a name has at most {MAX_DEPTH} hierarchy levels (PutParameter Name)"
+    return None
+
+
+def parameter_value_problem(name: str, value: str, type_: str = "String", tier: str | None = None) -> str | None:
+    """Why Parameter Store refuses ``value`` for ``name`` (or the project
+    does, for a secret stored as plain String), or None."""
+    if value is None or value == "":
+        return "a value is at least 1 character (PutParameter Value)"
+    found = NESTED.search(value)
+    if found:
+        return (f"a value may not contain {{{{ }}}} (PutParameter Value), found "
+                f"{found.group(0)[:40]!r}")
+    tier = tier or "Standard"
+    limit = TIER_LIMITS.get(tier)
+    if limit is None:
+        return f"tier {tier!r} is not one of {', '.join(TIER_LIMITS)} (PutParameter Tier)"
+    size = len(value.encode("utf-8"))
+    if size > limit:
+        return f"{size} bytes exceed the {tier} tier's {limit} (PutParameter Value)"
+    if type_ not in ("String", "StringList", "SecureString"):
+        return f"type {type_!r} is not String, StringList or SecureString (PutParameter Type)"
+    if type_ != "SecureString" and SECRET_WORDS.search(name.rsplit("/", 1)[-1]):
+        return "a secret is stored as SecureString, never in plain text (project rule)"
+    return None
+
+
+def parameter_problem(name: str, value: str, type_: str = "String", tier: str | None = None,
+                      description: str | None = None) -> str | None:
+    """The first rule a PutParameter of these arguments breaks, or None."""
+    if description is not None and len(description) > DESCRIPTION_MAX:
+        return f"a description is at most {DESCRIPTION_MAX} characters (PutParameter Description)"
+    return parameter_name_problem(name) or parameter_value_problem(name, value, type_, tier)
+
+
+# -- Values other services read from Parameter Store ---------------------------------
+# The templates hand these to RDS and ElastiCache through {{resolve:ssm-secure}};
+# a value those services refuse fails the stack deep inside a nested update.
+
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references-ssm.html
+DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:(ssm|ssm-secure):([^}:]+)(?::\d+)?\}\}")
+
+
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html
+# MasterUserPassword (RDS for PostgreSQL): "Must contain from 8 to 128
+# characters." "Can include any printable ASCII character except "/", """,
+# or "@". Can't contain spaces."
+def rds_master_password_problem(value: str) -> str | None:
+    if not 8 <= len(value) <= 128:
+        return "an RDS master password is 8 to 128 characters (CreateDBInstance MasterUserPassword)"
+    if any(not (33 <= ord(c) <= 126) or c in '/"@' for c in value):
+        return ("an RDS master password is printable ASCII without / \" @ or spaces "
+                "(CreateDBInstance MasterUserPassword)")
+    return None
+
+
+# MasterUsername (RDS for PostgreSQL): "Must be 1 to 63 letters or numbers."
+# "First character must be a letter." "Can't be a reserved word for the
+# chosen database engine."
+def rds_master_username_problem(value: str) -> str | None:
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,62}", value or ""):
+        return ("an RDS master user name is 1 to 63 letters, digits or _, starting with a letter "
+                "(CreateDBInstance MasterUsername)")
+    if value.lower() in ("postgres", "rdsadmin", "rds_superuser", "public", "user", "all"):
+        return f"{value!r} is reserved for RDS for PostgreSQL (CreateDBInstance MasterUsername)"
+    return None
+
+
+# https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateReplicationGroup.html
+# AuthToken: "Must be only printable ASCII characters." "Must be at least 16
+# characters and no more than 128 characters in length." "The only permitted
+# printable special characters are !, &, #, $, ^, <, >, and -."
+def elasticache_auth_token_problem(value: str) -> str | None:
+    if not 16 <= len(value) <= 128:
+        return "an ElastiCache AUTH token is 16 to 128 characters (CreateReplicationGroup AuthToken)"
+    if not re.fullmatch(r"[A-Za-z0-9!&#$^<>-]+", value):
+        return ("an ElastiCache AUTH token holds letters, digits and ! & # $ ^ < > - only "
+                "(CreateReplicationGroup AuthToken)")
+    return None
+
+
+# -- S3 bucket policies -----------------------------------------------------------
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-securetransport
+
+
+class UnsupportedPolicy(ValueError):
+    """A bucket policy uses something this evaluator does not model: refused
+    rather than guessed."""
+
+
+ALLOW, DENY, NEUTRAL = "allow", "deny", "neutral"
+
+
+def _listed(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _matches(patterns, value: str) -> bool:
+    # Policy wildcards: * any run of characters, ? one character (case-sensitive
+    # for resources; actions are case-insensitive).
+    return any(fnmatch.fnmatchcase(value, p) for p in _listed(patterns))
+
+
+def _condition_holds(condition: dict, context: dict[str, str]) -> bool:
+    for operator, block in condition.items():
+        if operator not in ("Bool", "StringEquals", "StringNotEquals", "StringLike"):
+            raise UnsupportedPolicy(f"condition operator {operator} is not modelled")
+        for key, wanted in block.items():
+            if key not in context:
+                # A key absent from the request: Bool/StringEquals do not match,
+                # StringNotEquals does (the IAM guide's condition evaluation).
+                if operator == "StringNotEquals":
+                    continue
+                return False
+            actual = context[key]
+            options = [str(w).lower() if operator == "Bool" else str(w) for w in _listed(wanted)]
+            actual = actual.lower() if operator == "Bool" else actual
+            hit = _matches(options, actual) if operator == "StringLike" else actual in options
+            if hit == (operator == "StringNotEquals"):
+                return False
+    return True
+
+
+def evaluate_bucket_policy(policy: dict, action: str, resource: str, context: dict[str, str]) -> str:
+    """ALLOW, DENY or NEUTRAL for an anonymous-principal view of the policy
+    (or an identity policy, whose statements name no principal): an explicit
+    Deny wins over any Allow; a statement applies only when its action,
+    resource and conditions all match."""
+    result = NEUTRAL
+    for st in _listed(policy.get("Statement", [])):
+        if "Principal" in st and st["Principal"] not in ("*", {"AWS": "*"}):
+            # Named principals: moto does not know who calls; leave them to IAM.
+            continue
+        if "NotAction" in st or "NotResource" in st or "NotPrincipal" in st:
+            raise UnsupportedPolicy("NotAction / NotResource / NotPrincipal are not modelled")
+        if not _matches([a.lower() for a in _listed(st.get("Action", []))], action.lower()):
+            continue
+        if not _matches(st.get("Resource", []), resource):
+            continue
+        if not _condition_holds(st.get("Condition", {}), context):
+            continue
+        if st.get("Effect") == "Deny":
+            return DENY
+        result = ALLOW
+    return result
+
+
+# -- The layer over moto ----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def install(secure_transport: bool = True) -> Iterator[None]:
+    """Patch moto's in-process models (its server, when run in this process,
+    included) with the rules above; removed on exit.
+
+    ``secure_transport``: what ``aws:SecureTransport`` evaluates to. True by
+    default: the local endpoint stands in for AWS's HTTPS endpoint."""
+    from moto.iam.access_control import PermissionResult
+    from moto.rds.exceptions import InvalidParameterValue
+    from moto.rds.models import DBInstance
+    from moto.s3.models import FakeBucket
+    from moto.ssm import models as ssm_models
+    from moto.ssm.exceptions import ValidationException
+
+    saved_put = ssm_models.SimpleSystemManagerBackend.put_parameter
+    saved_permission = FakeBucket.get_permission
+    saved_password, saved_username = DBInstance.master_user_password, DBInstance.master_username
+
+    def resolved(instance, value):
+        """The value RDS receives: CloudFormation resolves a
+        ``{{resolve:ssm[-secure]:name}}`` reference before the call (moto does
+        not resolve it at all); a reference to a missing parameter fails."""
+        ref = DYNAMIC_REFERENCE.fullmatch(value)
+        if not ref:
+            return value
+        from moto.ssm.models import ssm_backends
+
+        param = ssm_backends[instance.account_id][instance.region].get_parameter(ref.group(2))
+        if param is None:
+            raise InvalidParameterValue(f"dynamic reference {value}: parameter {ref.group(2)} not found")
+        return param.decrypt(param.value)
+
+    def set_password(self, value):
+        # None: a modify that leaves the password alone.
+        problem = value is not None and rds_master_password_problem(resolved(self, value))
+        if problem:
+            raise InvalidParameterValue(problem)
+        saved_password.fset(self, value)
+
+    def set_username(self, value):
+        problem = value is not None and rds_master_username_problem(resolved(self, value))
+        if problem:
+            raise InvalidParameterValue(problem)
+        saved_username.fset(self, value)
+
+    def put_parameter(self, name, description, value, parameter_type, allowed_pattern, keyid, overwrite, tags,
+                      data_type, tier, policies):
+        existing = self._parameters.get(name) if name in self._parameters else None
+        type_ = parameter_type or (existing[-1].parameter_type if existing else "String")
+        problem = parameter_problem(name, value, type_, tier, description)
+        if problem:
+            raise ValidationException(f"{name}: {problem}")
+        return saved_put(self, name, description, value, parameter_type, allowed_pattern, keyid, overwrite, tags,
+                         data_type, tier, policies)
+
+    def get_permission(self, action, resource):
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = json.loads(self.policy.decode() if isinstance(self.policy, bytes) else self.policy)
+        verdict = evaluate_bucket_policy(policy, action, resource,
+                                         {"aws:SecureTransport": "true" if secure_transport else "false"})
+        return {ALLOW: PermissionResult.PERMITTED, DENY: PermissionResult.DENIED}.get(verdict,
+                                                                                     PermissionResult.NEUTRAL)
+
+    ssm_models.SimpleSystemManagerBackend.put_parameter = put_parameter
+    FakeBucket.get_permission = get_permission
+    DBInstance.master_user_password = saved_password.setter(set_password)
+    DBInstance.master_username = saved_username.setter(set_username)
+    try:
+        yield
+    finally:
+        ssm_models.SimpleSystemManagerBackend.put_parameter = saved_put
+        FakeBucket.get_permission = saved_permission
+        DBInstance.master_user_password, DBInstance.master_username = saved_password, saved_username
