@@ -19,6 +19,7 @@ import botocore.parsers
 from .. import config
 from ..aws import Aws
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
+from ..preflight import hook as preflight_hook
 from . import events, flow, local, stackstate
 from . import review as review_mod
 
@@ -55,12 +56,14 @@ def register(subparsers) -> None:
     d.add_argument("--replace-failed", action="store_true",
                    help="delete a ROLLBACK_COMPLETE stack (a failed first create) and create it again")
     d.set_defaults(func=cmd_deploy, discard=False)
+    preflight_hook.add_arguments(d)
 
     p = subparsers.add_parser("plan", help="deploy --no-execute: the review only, change set left for review")
     common(p)
     p.add_argument("--discard", action="store_true",
                    help="delete the change set after the review (CI reviews of pull requests leave nothing behind)")
     p.set_defaults(func=cmd_deploy, no_execute=True, yes=False, replace_failed=False, accept_conditional=False)
+    preflight_hook.add_arguments(p)
 
     k = subparsers.add_parser("package", help="upload the templates and print the packaged root's URL")
     common(k, stack=False)
@@ -163,6 +166,9 @@ def _deploy(args, dep: flow.Deployment) -> int:
             print(json.dumps(doc, indent=2, default=str))
         return code
 
+    stop = preflight_hook.before_change_set(args, dep, out, doc)  # preflight, cost change; see preflight/hook.py
+    if stop is not None:
+        return finish(stop)
     for item in dep.prepare():
         _print_event(item, out)
     plan = dep.plan

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Callable
 
 import botocore.exceptions
+import botocore.parsers
 
 from .. import cfnmodel
 from ..aws import Aws, error_code, error_message
@@ -75,6 +76,7 @@ class Report:
     stack_name: str
     results: list[Result]
     seconds: float = 0.0
+    state: stackstate.StackState | None = None  # the stack as preflight found it (None: not read)
 
     @property
     def failed(self) -> list[Result]:
@@ -582,7 +584,12 @@ def _guard(name: str, fn: Callable[[Context], Result], ctx: Context) -> Result:
         result = Result(name, FAIL, f"could not check: {op}: {error_code(exc)}: {error_message(exc)}",
                         fix="grant the caller read access for this call" if error_code(exc) in
                         ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation") else "")
-    except (botocore.exceptions.BotoCoreError, ValueError, KeyError) as exc:
+    except botocore.parsers.ResponseParserError as exc:
+        # An endpoint that does not implement the call answers an HTML 500
+        # (moto for DescribeCacheEngineVersions, for one).
+        result = Result(name, FAIL, "could not check: the endpoint answered without an AWS response "
+                        f"({str(exc).splitlines()[0].split(', invalid')[0][:80]}); it may not implement the call")
+    except (botocore.exceptions.BotoCoreError, ValueError, KeyError, TypeError) as exc:
         result = Result(name, FAIL, f"could not check: {type(exc).__name__}: {exc}")
     result.name = name
     result.seconds = time.perf_counter() - start
@@ -605,4 +612,4 @@ def run(ctx: Context, checks=CHECKS) -> Report:
             ctx.state = None
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:
         results = list(pool.map(lambda item: _guard(item[0], item[1], ctx), checks))
-    return Report(ctx.region, ctx.stack_name, results, time.perf_counter() - start)
+    return Report(ctx.region, ctx.stack_name, results, time.perf_counter() - start, ctx.state)
