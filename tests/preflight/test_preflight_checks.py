@@ -21,6 +21,7 @@ GetParameters, "Names": "Maximum number of 10 items") -- enforced by
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -196,7 +197,7 @@ def test_certificate_in_another_region_fails_without_a_call(ctx):
     takes a certificate of its own region only). The parameter file check
     refuses this too; preflight repeats it for configs built otherwise."""
     other = CERT.replace("ap-northeast-2", "us-east-1")
-    object.__setattr__(ctx.config, "values", {**ctx.config.values, "CertificateArn": other})
+    ctx.config = dataclasses.replace(ctx.config, values={**ctx.config.values, "CertificateArn": other})
     r = checks.check_certificate(ctx)
     assert r.status == checks.FAIL and "us-east-1" in r.finding and "acm request-certificate" in r.fix
 
