@@ -181,12 +181,14 @@ def test_cost_command_outputs(tmp_path):
     own totals; markdown is a table; --mode single leaves multi out."""
     code, out, _ = _run("cost", "--params", PARAMS_DIR / "prod.json")
     assert code == 0
-    assert "single-AZ" in out and "multi-AZ" in out and "multi-AZ costs +$" in out
+    assert "single-AZ" in out and "multi-AZ" in out and "multi-AZ: +$" in out
     assert out.index("-- fixed") < out.index("-- usage-dependent") < out.index("monthly total")
     code, out, _ = _run("cost", "--params", PARAMS_DIR / "prod.json", "--output", "json")
     doc = json.loads(out)
-    assert doc["multiMinusSingle"] == pytest.approx(doc["modes"]["multi"]["total"] - doc["modes"]["single"]["total"],
-                                                    abs=0.011)
+    left_out = doc["multiMinusSingle"]["leftOut"]
+    comparable = {m: sum(i["monthly"] for i in doc["modes"][m]["items"] if i["resource"] not in left_out)
+                  for m in ("single", "multi")}
+    assert doc["multiMinusSingle"]["usd"] == pytest.approx(comparable["multi"] - comparable["single"], abs=0.011)
     assert doc["pricesRead"] and doc["usageSource"].startswith("the documented defaults")
     code, out, _ = _run("cost", "--params", PARAMS_DIR / "prod.json", "--output", "markdown", "--mode", "single")
     assert "| resource | kind | single-AZ |" in out and "multi-AZ" not in out.split("\n")[2]
@@ -209,3 +211,18 @@ def test_cost_command_bad_input_is_one_line(tmp_path):
     assert code == 2 and "--params FILE is required" in err and "Traceback" not in err
     code, out, err = _run("cost", "--params", tmp_path / "nope.json")
     assert code == 2 and "nope.json: no such file" in err
+
+
+def test_the_difference_leaves_out_a_resource_unsourced_on_one_side(tmp_path, prod_cfg):
+    """Toy table with the Multi-AZ RDS rate unsourced: the mode difference
+    (72 by hand) drops the database on both sides (its +20 instance and +10
+    storage) instead of subtracting a priced single-AZ rate from nothing:
+    72 - 30 = 42, and the line names what it left out."""
+    t = _table(tmp_path)
+    t.entries["rds:postgres:db.t3.micro:multi-az"] = {"usd": None, "unit": "USD per hour", "note": "not found"}
+    usage = {k: float(v) for k, v in USAGE.items()}
+    multi = prod_cfg.with_values(EnableMultiAZ="true")
+    before, after = cost.estimate(prod_cfg, prices=t, usage=usage), cost.estimate(multi, prices=t, usage=usage)
+    assert cost.comparable_delta(before, after) == (pytest.approx(42.0), ["DatabaseStack/Database"])
+    line = cost.change(before, after, prod_cfg.values, multi.values).line()
+    assert "+$42.00/month" in line and "leaves out DatabaseStack/Database (no sourced price)" in line

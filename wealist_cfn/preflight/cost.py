@@ -325,7 +325,7 @@ class Change:
     removed: list[str]
     before: float
     after: float
-    unsourced: list[str] = field(default_factory=list)
+    unsourced: list[str] = field(default_factory=list)  # resources left out of the difference
 
     def line(self) -> str:
         params = ", ".join(f"{k} {o}→{n}" for k, o, n in self.parameters) or "templates"
@@ -333,7 +333,7 @@ class Change:
         sign = "+" if self.delta >= 0 else "-"
         return (f"{params}: {sign}${abs(self.delta):,.2f}/month (${self.before:,.2f} → ${self.after:,.2f})"
                 + (f" ({', '.join(parts)})" if parts else "")
-                + (f"; not counted, no sourced price: {', '.join(self.unsourced)}" if self.unsourced else ""))
+                + (f"; leaves out {', '.join(self.unsourced)} (no sourced price)" if self.unsourced else ""))
 
 
 def _grouped(est: Estimate) -> dict[str, tuple[float, float]]:
@@ -346,11 +346,20 @@ def _grouped(est: Estimate) -> dict[str, tuple[float, float]]:
     return out
 
 
+def comparable_delta(before: Estimate, after: Estimate) -> tuple[float, list[str]]:
+    """after - before over the resources priced in both; the resources left
+    out (an unsourced price on either side would make the difference wrong)."""
+    out = sorted({i.resource for e in (before, after) for i in e.unsourced})
+    total = (sum(i.monthly for i in after.items if i.resource not in out)
+             - sum(i.monthly for i in before.items if i.resource not in out))
+    return total, out
+
+
 def change(before: Estimate, after: Estimate, old_values: dict[str, str], new_values: dict[str, str]) -> Change | None:
     """The estimate's difference between a stack's current parameters and
     the new ones; None when the estimate does not move."""
-    delta = after.total - before.total
-    if abs(delta) < 0.005:
+    delta, left_out = comparable_delta(before, after)
+    if abs(delta) < 0.005 and not left_out:
         return None
     b, a = _grouped(before), _grouped(after)
     added, removed = [], []
@@ -361,5 +370,6 @@ def change(before: Estimate, after: Estimate, old_values: dict[str, str], new_va
         elif nb > na:
             removed.append(f"{int(nb - na)} {what}" if nb - na > 1 else what)
     params = [(k, old_values[k], v) for k, v in new_values.items() if k in old_values and old_values[k] != v]
-    unsourced = sorted({i.price_key for i in before.unsourced + after.unsourced})
-    return Change(params, delta, added, removed, before.total, after.total, unsourced)
+    if not added and not removed and abs(delta) < 0.005:
+        return None
+    return Change(params, delta, added, removed, before.total, after.total, left_out)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from .checks import FAIL, OK, WARN, Report
-from .cost import Estimate, PriceTable
+from .cost import Estimate, PriceTable, comparable_delta
 
 _MARK = {OK: "ok  ", FAIL: "FAIL", WARN: "warn"}
 _MD_MARK = {OK: "✅ ok", FAIL: "❌ fail", WARN: "⚠️ warn"}
@@ -59,7 +59,13 @@ def _rows(estimates: dict[str, Estimate]):
             key = (i.resource, i.what, i.price_key)
             row = rows.setdefault(key, {"usage": i.usage})
             row[mode] = i.monthly if i.priced else "unsourced"
-    return rows
+    # Fixed costs first, then what depends on usage; first-seen order within each.
+    return dict(sorted(rows.items(), key=lambda kv: kv[1]["usage"]))
+
+
+def _difference(estimates: dict[str, Estimate]) -> tuple[float, str]:
+    d, left_out = comparable_delta(estimates["single"], estimates["multi"])
+    return d, (f", leaving out {', '.join(left_out)} (no sourced price on one side or both)" if left_out else "")
 
 
 def cost_text(estimates: dict[str, Estimate], prices: PriceTable, usage_note: str) -> str:
@@ -81,8 +87,8 @@ def cost_text(estimates: dict[str, Estimate], prices: PriceTable, usage_note: st
     out.append(f"{'usage total':<{wide}}" + "".join(f"{_usd(estimates[m].usage):>14}" for m in modes))
     out.append(f"{'monthly total':<{wide}}" + "".join(f"{_usd(estimates[m].total):>14}" for m in modes))
     if len(modes) == 2:
-        d = estimates["multi"].total - estimates["single"].total
-        out.append(f"multi-AZ costs {'+' if d >= 0 else '-'}{_usd(abs(d))}/month more than single-AZ")
+        d, note = _difference(estimates)
+        out.append(f"multi-AZ: {'+' if d >= 0 else '-'}{_usd(abs(d))}/month over single-AZ{note}")
     unsourced = sorted({i.price_key for e in estimates.values() for i in e.unsourced})
     if unsourced:
         out.append(f"not in the totals (no sourced price in {prices.path.name}): {', '.join(unsourced)}")
@@ -101,8 +107,8 @@ def cost_markdown(estimates: dict[str, Estimate], prices: PriceTable, usage_note
     for label, attr in (("fixed total", "fixed"), ("usage total", "usage"), ("**monthly total**", "total")):
         out.append(f"| {label} | | " + " | ".join(_usd(getattr(estimates[m], attr)) for m in modes) + " |")
     if len(modes) == 2:
-        d = estimates["multi"].total - estimates["single"].total
-        out += ["", f"Multi-AZ: **{'+' if d >= 0 else '-'}{_usd(abs(d))}/month** over single-AZ."]
+        d, note = _difference(estimates)
+        out += ["", f"Multi-AZ: **{'+' if d >= 0 else '-'}{_usd(abs(d))}/month** over single-AZ{note}."]
     out += ["", f"Usage-dependent rows come from {usage_note}, not from the templates."]
     unsourced = sorted({i.price_key for e in estimates.values() for i in e.unsourced})
     if unsourced:
@@ -115,5 +121,6 @@ def cost_json(estimates: dict[str, Estimate], prices: PriceTable, usage: dict, u
            "hoursPerMonth": prices.hours_per_month, "usage": usage, "usageSource": usage_source,
            "modes": {m: e.to_dict() for m, e in estimates.items()}}
     if len(estimates) == 2:
-        doc["multiMinusSingle"] = round(estimates["multi"].total - estimates["single"].total, 2)
+        d, left_out = comparable_delta(estimates["single"], estimates["multi"])
+        doc["multiMinusSingle"] = {"usd": round(d, 2), "leftOut": left_out}
     return json.dumps(doc, indent=2)
