@@ -107,10 +107,8 @@ def test_committed_price_tables_cover_every_key_the_params_need(region):
     key params/*.json needs in both modes; every sourced figure names its
     unit, date and source."""
     t = cost.load_prices(region)
+    from wealist_cfn import config
     for params in sorted(PARAMS_DIR.glob("*.json")):
-        if params.name.endswith(".usage.json"):
-            continue
-        from wealist_cfn import config
         cfg = config.load(params)
         for mode in ("single", "multi"):
             cost.estimate_modes(cfg, (mode,), prices=t, usage=cost.load_usage(None)[0])
@@ -226,3 +224,17 @@ def test_the_difference_leaves_out_a_resource_unsourced_on_one_side(tmp_path, pr
     assert cost.comparable_delta(before, after) == (pytest.approx(42.0), ["DatabaseStack/Database"])
     line = cost.change(before, after, prod_cfg.values, multi.values).line()
     assert "+$42.00/month" in line and "leaves out DatabaseStack/Database (no sourced price)" in line
+
+
+def test_cost_command_picks_up_the_usage_file_beside_the_params(tmp_path):
+    """params/usage/<env>.json is read when present (params/*.json stays
+    parameter files only, which `build.py` validates one by one)."""
+    (tmp_path / "usage").mkdir()
+    params = tmp_path / "prod.json"
+    params.write_text((PARAMS_DIR / "prod.json").read_text())
+    (tmp_path / "usage" / "prod.json").write_text(json.dumps({"log_ingest_gb": 0}))
+    code, out, _ = _run("cost", "--params", params, "--output", "json", "--mode", "single")
+    doc = json.loads(out)
+    assert code == 0 and doc["usage"]["log_ingest_gb"] == 0
+    assert doc["usageSource"].startswith(str(tmp_path / "usage" / "prod.json"))
+    assert "defaults for nat_data_gb" in doc["usageSource"]

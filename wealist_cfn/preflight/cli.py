@@ -42,12 +42,12 @@ def register(subparsers) -> None:
         "cost", help="monthly on-demand cost estimate, by resource, of one or both modes",
         description="Estimate the stack's monthly on-demand cost for a parameter file from the resolved "
                     "templates and the price table of its region (wealist_cfn/preflight/prices/). "
-                    "Usage-dependent items come from params/<env>.usage.json or --usage and are shown apart.")
+                    "Usage-dependent items come from params/usage/<env>.json or --usage and are shown apart.")
     c.add_argument("--params", type=Path, metavar="FILE", help="parameter file, e.g. params/prod.json")
     c.add_argument("--mode", choices=("single", "multi", "both"), default="both",
                    help="EnableMultiAZ false, true, or both side by side with the difference (default)")
     c.add_argument("--usage", type=Path, metavar="FILE",
-                   help="usage figures (JSON object; default: params/<env>.usage.json when it exists)")
+                   help="usage figures (JSON object; default: params/usage/<env>.json when it exists)")
     c.add_argument("--output", choices=("text", "json", "markdown"), default="text")
     c.add_argument("--templates", type=Path, default=TEMPLATES_DIR, metavar="DIR",
                    help="templates directory (default: templates/)")

@@ -30,7 +30,7 @@ PRICES_DIR = Path(__file__).resolve().parent / "prices"
 
 # Usage the templates cannot know, per month. Each default is a small
 # production month of this stack, documented in docs/deploy.md; override
-# them in params/<env>.usage.json or with --usage FILE.
+# them in params/usage/<env>.json or with --usage FILE.
 USAGE_DEFAULTS: dict[str, tuple[float, str]] = {
     "nat_data_gb": (50.0, "GB processed by the NAT gateways (image pulls, package updates, outbound API calls)"),
     "alb_lcu": (1.0, "average load balancer capacity units per hour"),
@@ -126,9 +126,10 @@ def load_prices(region: str, directory: Path = PRICES_DIR) -> PriceTable:
 # -- usage --------------------------------------------------------------------------------------
 
 def usage_path_for(params: Path) -> Path:
-    """``params/prod.json`` -> ``params/prod.usage.json``: the parameter file
-    itself stays CloudFormation's native list, so the CLIs keep reading it."""
-    return params.with_name(params.stem + ".usage.json")
+    """``params/prod.json`` -> ``params/usage/prod.json``: the parameter file
+    itself stays CloudFormation's native list, so the AWS CLI keeps reading
+    it, and ``params/*.json`` stays a list of parameter files only."""
+    return params.parent / "usage" / params.name
 
 
 def load_usage(path: Path | None) -> tuple[dict[str, float], set[str]]:
