@@ -238,3 +238,14 @@ def test_cost_command_picks_up_the_usage_file_beside_the_params(tmp_path):
     assert code == 0 and doc["usage"]["log_ingest_gb"] == 0
     assert doc["usageSource"].startswith(str(tmp_path / "usage" / "prod.json"))
     assert "defaults for nat_data_gb" in doc["usageSource"]
+
+
+def test_documented_usage_defaults_match_the_code():
+    """docs/deploy.md's table of usage defaults is the code's table."""
+    import re
+
+    from wealist_cfn.settings import ROOT_DIR
+    text = (ROOT_DIR / "docs" / "deploy.md").read_text()
+    rows = dict(re.findall(r"^\| (\w+) \| ([\d.]+) \| ", text, flags=re.M))
+    assert {k: float(v) for k, v in rows.items() if k in cost.USAGE_DEFAULTS} == \
+        {k: v for k, (v, _) in cost.USAGE_DEFAULTS.items()}
