@@ -89,3 +89,35 @@ def test_every_committed_key_has_a_query():
         for key in cost.load_prices(region).entries:
             service, filters, _ = pricing.query_for(key, region)
             assert service.startswith(("Amazon", "AWS")) and filters
+
+
+def test_refresh_command_prints_progress_and_writes_the_table(client, tmp_path, monkeypatch, capsys):
+    """The command: credentials checked, one progress line per price, the
+    table written (here into a temporary directory)."""
+    from wealist_cfn.cli import main
+    from wealist_cfn.preflight import cli as pcli
+
+    class FakeAws:
+        def __init__(self, region, profile=None, endpoint_url=None):
+            assert region == "us-east-1"  # the Price List API's region, whatever the table's
+
+        def check_credentials(self):
+            return "123456789012"
+
+        def client(self, service):
+            assert service == "pricing"
+            return client
+
+    monkeypatch.setattr(pcli, "Aws", FakeAws)
+    monkeypatch.setattr(pricing, "keys_to_refresh", lambda region: ["ec2:t3.small", "logs:ingest"])
+    real_write = pricing.write
+    monkeypatch.setattr(pricing, "write", lambda region, entries: real_write(region, entries, tmp_path))
+    client.stub.add_response("get_products", {"PriceList": [_product("S", "APN2-BoxUsage:t3.small", "0.5")]}, None)
+    client.stub.add_response("get_products", {"PriceList": [_product("G", "APN2-DataProcessing-Bytes", "0.25",
+                                                                     "GB")]}, None)
+    assert main(["cost", "--refresh", "--region", "ap-northeast-2"]) == 0
+    out = capsys.readouterr().out
+    assert "[1/2] ec2:t3.small: $0.5 USD per Hrs" in out and "[2/2] logs:ingest: $0.25 USD per GB" in out
+    assert f"wrote {tmp_path / 'ap-northeast-2.json'} (2 prices)" in out
+    assert set(json.loads((tmp_path / "ap-northeast-2.json").read_text())["prices"]) == {"ec2:t3.small",
+                                                                                        "logs:ingest"}
