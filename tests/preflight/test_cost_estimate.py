@@ -23,6 +23,7 @@ TOY = {
     "rds:postgres:db.t3.micro:single-az": 0.2, "rds:postgres:db.t3.micro:multi-az": 0.4,
     "rds:storage:gp3:single-az": 0.5, "rds:storage:gp3:multi-az": 1.0, "rds:backup": 0.25,
     "elasticache:cache.t3.micro": 0.3, "s3:standard": 0.1, "logs:ingest": 1.0, "ecr:storage": 0.2,
+    "cloudwatch:detailed-monitoring": 0.5,
 }
 USAGE = {"nat_data_gb": 10, "alb_lcu": 2, "log_ingest_gb": 4, "ecr_storage_gb": 3, "s3_storage_gb": 5,
          "rds_backup_gb": 8}
@@ -39,20 +40,20 @@ def _table(tmp_path, prices=TOY, hours=100, region="ap-northeast-2"):
 def test_single_and_multi_az_recomputed_by_hand(tmp_path, prod_cfg):
     """prod.json with 100 hours a month and round prices:
 
-    single-AZ fixed: NAT 1 x 0.05 x 100 = 5; EIP 1 x 0.01 x 100 = 1; ALB 0.02 x 100 = 2;
-    backend 2 x 0.1 x 100 = 20 and 2 x 30 GB x 0.1 = 6; monitoring 1 x 0.05 x 100 = 5 and
-    30 GB x 0.1 = 3; RDS 0.2 x 100 = 20 and 20 GB x 0.5 = 10; Redis 1 x 0.3 x 100 = 30
-    -> 102.
+    single-AZ fixed: NAT 1 x 0.05 x 100 = 5; EIP 1 x 0.01 x 100 = 1; ALB 0.02 x 100 = 2 and
+    its 3 public addresses 3 x 0.01 x 100 = 3; backend 2 x 0.1 x 100 = 20, 2 x 30 GB x 0.1 = 6
+    and 2 x 0.5 detailed monitoring = 1; monitoring 1 x 0.05 x 100 = 5, 30 GB x 0.1 = 3 and
+    0.5; RDS 0.2 x 100 = 20 and 20 GB x 0.5 = 10; Redis 1 x 0.3 x 100 = 30 -> 106.5.
     usage: NAT 10 GB x 0.05 = 0.5; LCU 2 x 100 x 0.01 = 2; logs 4 x 1 = 4; ECR 3 x 0.2 = 0.6;
     S3 5 x 0.1 = 0.5; backup 8 x 0.25 = 2 -> 9.6.
-    multi-AZ fixed: NAT 3 x 5 = 15; EIP 3 x 1 = 3; ALB 2; backend 26; monitoring 8;
-    RDS 0.4 x 100 = 40 and 20 x 1.0 = 20; Redis 2 x 0.3 x 100 = 60 -> 174.
+    multi-AZ fixed: NAT 3 x 5 = 15; EIP 3 x 1 = 3; ALB 2 + 3; backend 27; monitoring 8.5;
+    RDS 0.4 x 100 = 40 and 20 x 1.0 = 20; Redis 2 x 0.3 x 100 = 60 -> 178.5.
     """
     t = _table(tmp_path)
     est = cost.estimate_modes(prod_cfg, ("single", "multi"), prices=t, usage={k: float(v) for k, v in USAGE.items()})
-    assert est["single"].fixed == pytest.approx(102.0)
+    assert est["single"].fixed == pytest.approx(106.5)
     assert est["single"].usage == pytest.approx(9.6)
-    assert est["multi"].fixed == pytest.approx(174.0)
+    assert est["multi"].fixed == pytest.approx(178.5)
     assert est["multi"].usage == pytest.approx(9.6)
     assert est["multi"].total - est["single"].total == pytest.approx(72.0)
     nats = [i for i in est["multi"].items if i.price_key == "nat:hour"]
@@ -97,7 +98,7 @@ def test_an_unsourced_price_is_shown_and_left_out_of_the_totals(tmp_path, prod_c
     t.entries["elasticache:cache.t3.micro"] = {"usd": None, "unit": "USD per node-hour", "note": "not found"}
     est = cost.estimate(prod_cfg, prices=t, usage={k: float(v) for k, v in USAGE.items()})
     assert [i.price_key for i in est.unsourced] == ["elasticache:cache.t3.micro"]
-    assert est.fixed == pytest.approx(102.0 - 30.0)
+    assert est.fixed == pytest.approx(106.5 - 30.0)
     assert est.to_dict()["unsourced"] == ["elasticache:cache.t3.micro"]
 
 
@@ -158,7 +159,7 @@ def test_change_names_the_parameter_the_difference_and_what_is_added(tmp_path, p
     c = cost.change(cost.estimate(prod_cfg, prices=t, usage=usage), cost.estimate(multi, prices=t, usage=usage),
                     prod_cfg.values, multi.values)
     line = c.line()
-    assert line.startswith("EnableMultiAZ false→true: +$72.00/month ($111.60 → $183.60)")
+    assert line.startswith("EnableMultiAZ false→true: +$72.00/month ($116.10 → $188.10)")
     assert "+2 NAT gateway" in line and "Multi-AZ (primary + standby)" in line and "(primary + replica)" in line
     same = cost.estimate(prod_cfg, prices=t, usage=usage)
     assert cost.change(same, same, prod_cfg.values, prod_cfg.values) is None
@@ -184,7 +185,9 @@ def test_cost_command_outputs(tmp_path):
     code, out, _ = _run("cost", "--params", PARAMS_DIR / "prod.json", "--output", "json")
     doc = json.loads(out)
     left_out = doc["multiMinusSingle"]["leftOut"]
-    comparable = {m: sum(i["monthly"] for i in doc["modes"][m]["items"] if i["resource"] not in left_out)
+    # (an item unsourced alike on both sides counts 0 on both)
+    comparable = {m: sum(i["monthly"] or 0 for i in doc["modes"][m]["items"]
+                         if f"{i['resource']} {cost._base(i['price_key'])}" not in left_out)
                   for m in ("single", "multi")}
     assert doc["multiMinusSingle"]["usd"] == pytest.approx(comparable["multi"] - comparable["single"], abs=0.011)
     assert doc["pricesRead"] and doc["usageSource"].startswith("the documented defaults")
@@ -213,17 +216,18 @@ def test_cost_command_bad_input_is_one_line(tmp_path):
 
 def test_the_difference_leaves_out_a_resource_unsourced_on_one_side(tmp_path, prod_cfg):
     """Toy table with the Multi-AZ RDS rate unsourced: the mode difference
-    (72 by hand) drops the database on both sides (its +20 instance and +10
-    storage) instead of subtracting a priced single-AZ rate from nothing:
-    72 - 30 = 42, and the line names what it left out."""
+    (72 by hand) drops the database instance on both sides (its +20) instead
+    of subtracting a priced single-AZ rate from nothing, and keeps the storage
+    (+10): 72 - 20 = 52; the line names what it left out."""
     t = _table(tmp_path)
     t.entries["rds:postgres:db.t3.micro:multi-az"] = {"usd": None, "unit": "USD per hour", "note": "not found"}
     usage = {k: float(v) for k, v in USAGE.items()}
     multi = prod_cfg.with_values(EnableMultiAZ="true")
     before, after = cost.estimate(prod_cfg, prices=t, usage=usage), cost.estimate(multi, prices=t, usage=usage)
-    assert cost.comparable_delta(before, after) == (pytest.approx(42.0), ["DatabaseStack/Database"])
+    left = ["DatabaseStack/Database rds:postgres:db.t3.micro"]
+    assert cost.comparable_delta(before, after) == (pytest.approx(52.0), left)
     line = cost.change(before, after, prod_cfg.values, multi.values).line()
-    assert "+$42.00/month" in line and "leaves out DatabaseStack/Database (no sourced price)" in line
+    assert "+$52.00/month" in line and f"leaves out {left[0]} (no sourced price)" in line
 
 
 def test_cost_command_picks_up_the_usage_file_beside_the_params(tmp_path):

@@ -124,9 +124,15 @@ def _refresh(args) -> int:
     aws.check_credentials()
     client = aws.client("pricing")
     out = sys.stderr if args.output != "text" else sys.stdout
+    old = cost.load_prices(region).entries if cost.price_path(region).exists() else {}
     entries = {}
     try:
         for done, total, key, entry in pricing.refresh(client, region, keys):
+            if entry is None:
+                if key in old:
+                    entries[key] = old[key]
+                print(f"[{done}/{total}] {key}: kept as it was ({pricing.NO_QUERY[key]})", file=out)
+                continue
             entries[key] = entry
             print(f"[{done}/{total}] {key}: ${entry['usd']:g} {entry['unit']}", file=out)
     except botocore.exceptions.ClientError as exc:

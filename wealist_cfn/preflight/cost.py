@@ -54,7 +54,7 @@ FREE_TYPES = frozenset({
     "AWS::ElasticLoadBalancingV2::Listener", "AWS::ElasticLoadBalancingV2::ListenerRule",
     "AWS::ElasticLoadBalancingV2::TargetGroup",
     "AWS::IAM::Role", "AWS::IAM::InstanceProfile", "AWS::IAM::OIDCProvider", "AWS::IAM::ManagedPolicy",
-    "AWS::SSM::Parameter",  # standard tier parameters: no charge
+    "AWS::SSM::Parameter",  # standard tier: no charge (another tier stops the estimate)
 })
 
 
@@ -229,6 +229,10 @@ def _asg(res_id: str, props: dict, everything: dict, t: PriceTable, hours: float
         vp = t.get(f"ebs:{v.get('VolumeType', 'gp2')}")
         items.append(Item(res_id, f"{count} x {v['VolumeSize']} GB {v.get('VolumeType', 'gp2')} root volume",
                           vp.key, count * float(v["VolumeSize"]), vp.usd))
+    if _bool((data.get("Monitoring") or {}).get("Enabled")):
+        # Detailed (1-minute) monitoring is charged per metric beyond the free tier.
+        mp = t.get("cloudwatch:detailed-monitoring")
+        items.append(Item(res_id, f"{count} x detailed monitoring", mp.key, count, mp.usd))
     return items
 
 
@@ -277,6 +281,14 @@ def estimate(config: Config, *, prices: PriceTable, usage: dict[str, float],
                 raise PriceError(f"{res_id}: load balancer type {props.get('Type')} has no pricing rule")
             p = prices.get("alb:hour")
             est.items.append(Item(res_id, "Application Load Balancer", p.key, hours, p.usd))
+            if props.get("Scheme", "internet-facing") == "internet-facing":
+                # Each zone's load balancer node holds a public IPv4 address,
+                # charged like any other in use (at least one per zone).
+                subnets = props.get("Subnets") or []
+                n = len(subnets.split(",") if isinstance(subnets, str) else subnets)
+                ip = prices.get("eip:hour")
+                est.items.append(Item(res_id, f"{n} public IPv4 addresses (one per zone of the load balancer)",
+                                      ip.key, n * hours, ip.usd))
             lp = prices.get("alb:lcu")
             est.items.append(Item(res_id, f"{usage['alb_lcu']:g} LCU on average", lp.key, usage["alb_lcu"] * hours,
                                   lp.usd, usage=True))
@@ -286,6 +298,9 @@ def estimate(config: Config, *, prices: PriceTable, usage: dict[str, float],
             est.items += _cache(res_id, props, prices, hours)
         elif type_ == "AWS::ECR::Repository":
             repos += 1
+        elif type_ == "AWS::SSM::Parameter" and props.get("Tier", "Standard") != "Standard":
+            raise PriceError(f"{res_id}: an SSM parameter of tier {props['Tier']} is charged and has no pricing "
+                             "rule; add one to wealist_cfn/preflight/cost.py")
         elif type_ not in FREE_TYPES:
             raise PriceError(f"{res_id}: resource type {type_} has no pricing rule; add one to "
                              f"wealist_cfn/preflight/cost.py (or list it in FREE_TYPES if it costs nothing)")
@@ -347,13 +362,26 @@ def _grouped(est: Estimate) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _base(key: str) -> str:
+    """A price key without its deployment option: the RDS instance in either mode."""
+    return key.rsplit(":", 1)[0] if key.endswith((":single-az", ":multi-az")) else key
+
+
 def comparable_delta(before: Estimate, after: Estimate) -> tuple[float, list[str]]:
-    """after - before over the resources priced in both; the resources left
-    out (an unsourced price on either side would make the difference wrong)."""
-    out = sorted({i.resource for e in (before, after) for i in e.unsourced})
-    total = (sum(i.monthly for i in after.items if i.resource not in out)
-             - sum(i.monthly for i in before.items if i.resource not in out))
-    return total, out
+    """after - before over what is priced on both sides; what was left out
+    ("resource price-key"), since an unsourced price on either side would
+    make the difference wrong (a priced single-AZ rate minus nothing)."""
+    skip = {(i.resource, _base(i.price_key)) for e in (before, after) for i in e.unsourced}
+
+    def part(est: Estimate) -> float:
+        return sum(i.monthly for i in est.items if (i.resource, _base(i.price_key)) not in skip)
+
+    def same(key) -> bool:
+        # Unsourced alike on both sides: it adds nothing to the difference.
+        b = [(i.price_key, i.quantity, i.priced) for i in before.items if (i.resource, _base(i.price_key)) == key]
+        a = [(i.price_key, i.quantity, i.priced) for i in after.items if (i.resource, _base(i.price_key)) == key]
+        return a == b
+    return part(after) - part(before), [f"{r} {k}" for r, k in sorted(skip) if not same((r, k))]
 
 
 def change(before: Estimate, after: Estimate, old_values: dict[str, str], new_values: dict[str, str]) -> Change | None:

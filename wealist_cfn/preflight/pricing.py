@@ -23,6 +23,12 @@ from . import cost
 PRICING_REGION = "us-east-1"
 
 
+# Keys the Price List cannot answer by one product: kept as they are by a refresh.
+NO_QUERY = {
+    "cloudwatch:detailed-monitoring": "the Price List prices CloudWatch per metric, not per instance",
+}
+
+
 def _filters(**attrs: str) -> list[dict]:
     return [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in attrs.items()]
 
@@ -108,10 +114,11 @@ def fetch(client, key: str, region: str) -> dict:
             "product": f"{service} {attrs.get('usagetype', '')}".strip()}
 
 
-def refresh(client, region: str, keys: list[str]) -> Iterator[tuple[int, int, str, dict]]:
-    """Yield (done, total, key, entry) as each price is read."""
+def refresh(client, region: str, keys: list[str]) -> Iterator[tuple[int, int, str, dict | None]]:
+    """Yield (done, total, key, entry) as each price is read; entry None for
+    a key in :data:`NO_QUERY` (the caller keeps what the table had)."""
     for i, key in enumerate(keys, 1):
-        yield i, len(keys), key, fetch(client, key, region)
+        yield i, len(keys), key, None if key in NO_QUERY else fetch(client, key, region)
 
 
 def write(region: str, entries: dict[str, dict], directory: Path = cost.PRICES_DIR,
