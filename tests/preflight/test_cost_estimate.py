@@ -264,3 +264,14 @@ def test_readme_estimate_is_what_the_command_prints():
     code, out, _ = _run("cost", "--params", PARAMS_DIR / "prod.json")
     assert code == 0 and block == out
     assert "prices read 20" in block.splitlines()[0]
+
+
+def test_change_back_to_single_az_names_what_goes(tmp_path, prod_cfg):
+    """The reverse switch: -$72.00/month, naming the NAT gateways that go."""
+    t = _table(tmp_path)
+    usage = {k: float(v) for k, v in USAGE.items()}
+    multi = prod_cfg.with_values(EnableMultiAZ="true")
+    line = cost.change(cost.estimate(multi, prices=t, usage=usage), cost.estimate(prod_cfg, prices=t, usage=usage),
+                       multi.values, prod_cfg.values).line()
+    assert line.startswith("EnableMultiAZ true→false: -$72.00/month ($188.10 → $116.10)")
+    assert "-2 NAT gateway" in line and "+" not in line.split("(", 2)[2]

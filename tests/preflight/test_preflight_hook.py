@@ -101,3 +101,13 @@ def test_preflight_command_bad_params_is_one_line(tmp_path):
     with redirect_stderr(err), redirect_stdout(io.StringIO()):
         code = main(["preflight", "--params", str(bad)])
     assert code == 2 and "p.json: must be a JSON list" in err.getvalue()
+
+
+def test_cost_change_ignores_a_current_value_the_file_check_refuses(prod_cfg):
+    """moto reports a List parameter as "['a', 'b']": that key is taken from
+    the file, the others from the stack, and the difference still shows."""
+    multi = prod_cfg.with_values(EnableMultiAZ="true")
+    current = dict(prod_cfg.values, AvailabilityZones="['ap-northeast-2a', 'ap-northeast-2c', 'ap-northeast-2d']")
+    state = stackstate.StackState("wealist-prod", "UPDATE_COMPLETE", "arn:x", parameters=current)
+    line = hook.cost_change(_dep(multi, None), state).line()
+    assert line.startswith("EnableMultiAZ false→true: +$") and "AvailabilityZones" not in line

@@ -345,7 +345,9 @@ class Change:
 
     def line(self) -> str:
         params = ", ".join(f"{k} {o}→{n}" for k, o, n in self.parameters) or "templates"
-        parts = [f"+{a}" for a in self.added] + [f"-{r}" for r in self.removed]
+        # What the change brings in names it best: the multi-AZ items for a
+        # switch on, the single-AZ ones it goes back to for a switch off.
+        parts = [f"+{a}" for a in self.added] if self.delta >= 0 else [f"-{r}" for r in self.removed]
         sign = "+" if self.delta >= 0 else "-"
         return (f"{params}: {sign}${abs(self.delta):,.2f}/month (${self.before:,.2f} → ${self.after:,.2f})"
                 + (f" ({', '.join(parts)})" if parts else "")

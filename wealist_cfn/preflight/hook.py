@@ -26,6 +26,20 @@ def add_arguments(parser) -> None:
                         help="do not run the preflight checks first (the output says they were skipped)")
 
 
+def _current_config(cfg, current: dict[str, str]):
+    """The file's config with the stack's current values; a value the file
+    check refuses is left at the file's (moto reports a List parameter as
+    "['a', 'b']"; such a key then shows no difference)."""
+    values = {k: v for k, v in current.items() if k in cfg.values}
+    while True:
+        try:
+            return cfg.with_values(**values)
+        except ConfigError as exc:
+            if exc.key not in values:
+                raise
+            del values[exc.key]
+
+
 def cost_change(dep, state) -> cost.Change | None:
     """The estimate's difference between the stack's current parameters and
     the file's, or None (a new stack, no price table, no difference)."""
@@ -34,14 +48,13 @@ def cost_change(dep, state) -> cost.Change | None:
     try:
         prices = cost.load_prices(dep.config.region)
         usage, _ = cost.load_usage(None)
-        old_cfg = dep.config.with_values(**{k: v for k, v in state.parameters.items() if k in dep.config.values})
+        old_cfg = _current_config(dep.config, state.parameters)
         kw = dict(prices=prices, usage=usage, templates_dir=dep.opts.templates_dir)
         return cost.change(cost.estimate(old_cfg, **kw), cost.estimate(dep.config, **kw),
                            old_cfg.values, dep.config.values)
     except (CommandError, ConfigError):
-        # No price table for the region, a price key it lacks, or current
-        # values the file check refuses (moto reports a List parameter as
-        # "['a', 'b']"): the deploy goes on; `python build.py cost` says why.
+        # No price table for the region, or a price key it lacks: the deploy
+        # goes on; `python build.py cost` says what is missing.
         return None
 
 
