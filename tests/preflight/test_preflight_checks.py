@@ -432,3 +432,18 @@ def test_run_reports_every_check_in_order_and_turns_errors_into_failures(ctx):
     cache = next(r for r in report.results if r.name == "cache")
     assert cache.status == checks.FAIL and cache.finding.startswith("could not check")
     assert not report.ok and report.to_dict()["ok"] is False
+
+
+@pytest.mark.moto
+def test_deploy_bucket_behind_a_tls_only_policy_on_http_says_why(ctx):
+    """moto: its S3 reads every request as insecure (FIELD-NOTES), so the
+    TLS-only policy bootstrap sets denies the object reads over http://; the
+    check says so instead of a bare 403."""
+    _bucket(ctx)
+    bucket = ctx.config.deploy_bucket
+    ctx.aws.client("s3").put_bucket_policy(Bucket=bucket, Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{bucket}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}))
+    r = checks.check_deploy_bucket(ctx)
+    assert r.status == checks.FAIL and "TLS-only policy" in r.finding

@@ -245,8 +245,15 @@ def check_deploy_bucket(ctx: Context) -> Result:
                       fix="instances fetch their files from a bucket in their own region: choose another "
                           "DeployBucketName and run " + ctx.bootstrap_fix)
     files = bootstrap.local_files(ctx.files_dir)
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        verdicts = dict(zip(files, pool.map(lambda k: _holds(s3, bucket, k, files[k].read_bytes(), owner), files)))
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            verdicts = dict(zip(files, pool.map(lambda k: _holds(s3, bucket, k, files[k].read_bytes(), owner),
+                                                files)))
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) not in ("403", "AccessDenied") or not (ctx.aws.endpoint_url or "").startswith("http://"):
+            raise
+        return Result("deploy-bucket", FAIL, f"could not read the instance files: {exc.operation_name}: 403 "
+                      "(the bucket's TLS-only policy denies every call made over plain http://)")
     bad = [f"s3://{bucket}/{k}: {why}" for k, why in verdicts.items() if why]
     if bad:
         stale = sum(1 for k, why in verdicts.items() if why and why.startswith("stale"))
