@@ -603,10 +603,11 @@ def _guard(name: str, fn: Callable[[Context], Result], ctx: Context) -> Result:
     return result
 
 
-def run(ctx: Context, checks=CHECKS) -> Report:
-    """Run every check at once; results in the order of ``checks``.
-    Credentials are checked first: missing or rejected ones are one
-    CommandError (exit 2), not twelve failures."""
+def run(ctx: Context, checks=CHECKS, *, workers: int | None = None) -> Report:
+    """Run every check at once (``workers=1``: one after another, for the
+    benchmark's comparison); results in the order of ``checks``. Credentials
+    are checked first: missing or rejected ones are one CommandError (exit
+    2), not twelve failures."""
     start = time.perf_counter()
     if not ctx.aws.account:
         ctx.aws.check_credentials()
@@ -617,6 +618,6 @@ def run(ctx: Context, checks=CHECKS) -> Report:
             ctx.state = stackstate.describe(ctx.aws, ctx.stack_name)
         except CommandError:
             ctx.state = None
-    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
+    with ThreadPoolExecutor(max_workers=workers or len(checks)) as pool:
         results = list(pool.map(lambda item: _guard(item[0], item[1], ctx), checks))
     return Report(ctx.region, ctx.stack_name, results, time.perf_counter() - start, ctx.state)
