@@ -29,6 +29,7 @@ import pytest
 from botocore.stub import Stubber
 
 from wealist_cfn.aws import Aws
+from wealist_cfn.deploy import stackstate
 from wealist_cfn.ops import bootstrap
 from wealist_cfn.preflight import checks
 
@@ -447,3 +448,21 @@ def test_deploy_bucket_behind_a_tls_only_policy_on_http_says_why(ctx):
             "Resource": [f"arn:aws:s3:::{bucket}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}))
     r = checks.check_deploy_bucket(ctx)
     assert r.status == checks.FAIL and "TLS-only policy" in r.finding
+
+
+@pytest.mark.moto
+def test_quotas_on_an_update_count_only_what_the_change_adds(ctx):
+    """moto: a single-AZ stack switched to multi-AZ needs two more EIPs and
+    one NAT gateway in each of the two other zones, not the whole set again
+    (its current values as moto reports them, the zone list included)."""
+    multi = ctx.config.with_values(EnableMultiAZ="true")
+    ctx.config, ctx.resolved = multi, checks.resolve_templates(multi)
+    current = dict(multi.values, EnableMultiAZ="false",
+                   AvailabilityZones="['ap-northeast-2a', 'ap-northeast-2c', 'ap-northeast-2d']")
+    ctx.state = stackstate.StackState("wealist-prod", "UPDATE_COMPLETE", "arn:stack", parameters=current)
+    r = checks.check_quotas(ctx)
+    assert r.status == checks.OK
+    assert any(d.startswith("Elastic IPs: 0 used + 2 needed") for d in r.details)
+    assert any(d.startswith("NAT gateways in ap-northeast-2a: 0 used + 0 needed") for d in r.details)
+    assert any(d.startswith("NAT gateways in ap-northeast-2c: 0 used + 1 needed") for d in r.details)
+    assert any(d.startswith("VPCs: 1 used + 0 needed") for d in r.details)  # moto's default VPC

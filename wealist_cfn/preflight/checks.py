@@ -36,7 +36,7 @@ import botocore.parsers
 
 from .. import cfnmodel
 from ..aws import Aws, error_code, error_message
-from ..config import Config
+from ..config import Config, ConfigError
 from ..deploy import stackstate
 from ..deploy import templates as tpl
 from ..errors import CommandError
@@ -123,6 +123,20 @@ def resolve_templates(config: Config, templates_dir: Path = TEMPLATES_DIR) -> di
     ts = tpl.read(templates_dir)
     parsed = {name: ts.parsed(name) for name in ts.texts}
     return cfnmodel.resolve_set(parsed, config.values, root_name=ts.root_name, region=config.region)
+
+
+def current_config(cfg: Config, current: dict[str, str]) -> Config:
+    """``cfg`` with a stack's current parameter values; a value the file
+    check refuses stays at the file's (moto reports a List parameter as
+    "['a', 'b']"; such a key then shows no difference)."""
+    values = {k: v for k, v in current.items() if k in cfg.values}
+    while True:
+        try:
+            return cfg.with_values(**values)
+        except ConfigError as exc:
+            if exc.key not in values:
+                raise
+            del values[exc.key]
 
 
 def make_context(config: Config, aws: Aws, *, stack_name: str | None = None, templates_dir: Path = TEMPLATES_DIR,
@@ -445,9 +459,9 @@ def _needed(ctx: Context) -> dict:
     if state and state.status and state.change_set_type == "UPDATE" and state.parameters:
         try:
             old = count(cfnmodel.resolve_set(
-                {n: s.template for n, s in _templates_by_file(ctx).items()}, {**ctx.config.values, **state.parameters},
-                region=ctx.region))
-        except (KeyError, ValueError):
+                {n: s.template for n, s in _templates_by_file(ctx).items()},
+                current_config(ctx.config, state.parameters).values, region=ctx.region))
+        except (KeyError, ValueError):  # ConfigError is a ValueError
             old = None
         if old:
             return {**{k: new[k] - old[k] for k in ("eips", "vpcs", "sgs")},

@@ -17,27 +17,13 @@ import botocore.exceptions
 
 from ..config import ConfigError
 from ..errors import EXIT_FAILED, CommandError
+from . import checks, cost
 from . import cli as preflight_cli
-from . import cost
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--skip-preflight", action="store_true",
                         help="do not run the preflight checks first (the output says they were skipped)")
-
-
-def _current_config(cfg, current: dict[str, str]):
-    """The file's config with the stack's current values; a value the file
-    check refuses is left at the file's (moto reports a List parameter as
-    "['a', 'b']"; such a key then shows no difference)."""
-    values = {k: v for k, v in current.items() if k in cfg.values}
-    while True:
-        try:
-            return cfg.with_values(**values)
-        except ConfigError as exc:
-            if exc.key not in values:
-                raise
-            del values[exc.key]
 
 
 def cost_change(dep, state) -> cost.Change | None:
@@ -48,7 +34,7 @@ def cost_change(dep, state) -> cost.Change | None:
     try:
         prices = cost.load_prices(dep.config.region)
         usage, _ = cost.load_usage(None)
-        old_cfg = _current_config(dep.config, state.parameters)
+        old_cfg = checks.current_config(dep.config, state.parameters)
         kw = dict(prices=prices, usage=usage, templates_dir=dep.opts.templates_dir)
         return cost.change(cost.estimate(old_cfg, **kw), cost.estimate(dep.config, **kw),
                            old_cfg.values, dep.config.values)
