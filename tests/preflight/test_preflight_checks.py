@@ -360,7 +360,6 @@ def test_released_images_present_pass(ctx):
 def test_missing_image_fails_on_update_and_warns_on_first_deploy(ctx):
     """moto: a tag that was never pushed fails an update (instances would
     start without the service) and only warns before the first deploy."""
-    from wealist_cfn.deploy import stackstate
     _release(ctx, "v9", push=False)
     ctx.state = stackstate.StackState("wealist-prod", None)
     assert checks.check_images(ctx).status == checks.WARN
