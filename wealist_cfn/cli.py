@@ -19,7 +19,7 @@ from . import __version__, buildjob
 from .aws import describe_error
 from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK
 
-COMMAND_MODULES = ("wealist_cfn.deploy.cli", "wealist_cfn.ops.cli")
+COMMAND_MODULES = ("wealist_cfn.deploy.cli", "wealist_cfn.ops.cli", "wealist_cfn.preflight.cli")
 
 # Examples for commands whose module gives none in its own --help epilog.
 _EXAMPLES = {
@@ -27,6 +27,10 @@ _EXAMPLES = {
                   "python build.py bootstrap --params params/prod.json --rotate db/user_db_password"],
     "rollout": ["python build.py rollout --params params/prod.json",
                 "python build.py rollout --params params/prod.json --group monitoring --no-wait"],
+    "preflight": ["python build.py preflight --params params/prod.json",
+                  "python build.py preflight --params params/prod.json --output markdown >> $GITHUB_STEP_SUMMARY"],
+    "cost": ["python build.py cost --params params/prod.json",
+             "python build.py cost --params params/prod.json --mode multi --output markdown"],
 }
 
 

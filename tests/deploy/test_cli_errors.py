@@ -445,10 +445,10 @@ def test_json_failure_document_carries_the_change_set_failure(monkeypatch, prod_
         yield
 
     monkeypatch.setattr(flow.Deployment, "prepare", prepare)
-    code, out, err = run_cli("plan", "--params", prod_params, "--output", "json")
+    code, out, err = run_cli("plan", "--params", prod_params, "--output", "json", "--skip-preflight")
     assert code == 1
     doc = json.loads(out)
-    assert doc == {"stack": "wealist-prod", "exitCode": 1, "error": {
+    assert doc == {"stack": "wealist-prod", "exitCode": 1, "preflight": {"skipped": True}, "error": {
         "message": "change set deploy-1 failed: DatabaseStack/Database: bad", "details": ["delete it: ..."],
         "changeSetFailure": failure}}
     assert err.splitlines()[0] == "error: change set deploy-1 failed: DatabaseStack/Database: bad"

@@ -17,6 +17,7 @@ from pathlib import Path
 from .. import config
 from ..aws import Aws, check_endpoint_url, describe_error
 from ..errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
+from ..preflight import hook as preflight_hook
 from . import events, flow, health, local, stackstate
 from . import review as review_mod
 
@@ -82,6 +83,7 @@ def register(subparsers) -> None:
     d.add_argument("--no-wait-healthy", action="store_true",
                    help="end when CloudFormation does; do not wait for the target groups to become healthy")
     d.set_defaults(func=cmd_deploy, discard=False)
+    preflight_hook.add_arguments(d)
 
     p = subparsers.add_parser("plan", help="deploy --no-execute: the review only, change set left for review", **_help(
         "Create the change set and show the review without executing anything. The templates are uploaded "
@@ -95,6 +97,7 @@ def register(subparsers) -> None:
     # stack already has (and the pull-request role may pass none).
     p.set_defaults(func=cmd_deploy, no_execute=True, yes=False, replace_failed=False, accept_conditional=False,
                    artifact_area="plan", role_arn="")
+    preflight_hook.add_arguments(p)
 
     k = subparsers.add_parser("package", help="upload the templates and print the packaged root's URL", **_help(
         "Upload the nested templates (and the root) to the artifact bucket under content-addressed keys and "
@@ -260,6 +263,9 @@ def _deploy(args, dep: flow.Deployment) -> int:
     def finish(code: int) -> int:
         return args.document.write(code)
 
+    stop = preflight_hook.before_change_set(args, dep, out, doc)  # preflight, cost change; see preflight/hook.py
+    if stop is not None:
+        return finish(stop)
     for item in dep.prepare():
         _print_event(item, out)
     plan = dep.plan

@@ -1,0 +1,277 @@
+"""The monthly estimate: arithmetic recomputed by hand, resources taken from
+the resolved templates, missing prices and pricing rules as errors, the
+committed price tables complete and sourced, usage files validated, and the
+command's three outputs. No AWS stand-in: the estimate makes no call."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from wealist_cfn import cfnmodel
+from wealist_cfn.cli import main
+from wealist_cfn.errors import CommandError
+from wealist_cfn.preflight import checks, cost
+from wealist_cfn.settings import PARAMS_DIR
+
+# Round figures, so the expected sums below can be worked out by hand.
+TOY = {
+    "ec2:t3.medium": 0.1, "ec2:t3.small": 0.05, "ebs:gp3": 0.1,
+    "nat:hour": 0.05, "nat:gb": 0.05, "eip:hour": 0.01, "alb:hour": 0.02, "alb:lcu": 0.01,
+    "rds:postgres:db.t3.micro:single-az": 0.2, "rds:postgres:db.t3.micro:multi-az": 0.4,
+    "rds:storage:gp3:single-az": 0.5, "rds:storage:gp3:multi-az": 1.0, "rds:backup": 0.25,
+    "elasticache:cache.t3.micro": 0.3, "s3:standard": 0.1, "logs:ingest": 1.0, "ecr:storage": 0.2,
+    "cloudwatch:detailed-monitoring": 0.5,
+}
+USAGE = {"nat_data_gb": 10, "alb_lcu": 2, "log_ingest_gb": 4, "ecr_storage_gb": 3, "s3_storage_gb": 5,
+         "rds_backup_gb": 8}
+
+
+def _table(tmp_path, prices=TOY, hours=100, region="ap-northeast-2"):
+    entries = {k: {"usd": v, "unit": "USD per unit", "read": "2026-01-01", "source": "test"} for k, v in prices.items()}
+    d = tmp_path / "prices"
+    d.mkdir(exist_ok=True)
+    (d / f"{region}.json").write_text(json.dumps({"region": region, "hoursPerMonth": hours, "prices": entries}))
+    return cost.load_prices(region, d)
+
+
+def test_single_and_multi_az_recomputed_by_hand(tmp_path, prod_cfg):
+    """prod.json with 100 hours a month and round prices:
+
+    single-AZ fixed: NAT 1 x 0.05 x 100 = 5; EIP 1 x 0.01 x 100 = 1; ALB 0.02 x 100 = 2 and
+    its 3 public addresses 3 x 0.01 x 100 = 3; backend 2 x 0.1 x 100 = 20, 2 x 30 GB x 0.1 = 6
+    and 2 x 0.5 detailed monitoring = 1; monitoring 1 x 0.05 x 100 = 5, 30 GB x 0.1 = 3 and
+    0.5; RDS 0.2 x 100 = 20 and 20 GB x 0.5 = 10; Redis 1 x 0.3 x 100 = 30 -> 106.5.
+    usage: NAT 10 GB x 0.05 = 0.5; LCU 2 x 100 x 0.01 = 2; logs 4 x 1 = 4; ECR 3 x 0.2 = 0.6;
+    S3 5 x 0.1 = 0.5; backup 8 x 0.25 = 2 -> 9.6.
+    multi-AZ fixed: NAT 3 x 5 = 15; EIP 3 x 1 = 3; ALB 2 + 3; backend 27; monitoring 8.5;
+    RDS 0.4 x 100 = 40 and 20 x 1.0 = 20; Redis 2 x 0.3 x 100 = 60 -> 178.5.
+    """
+    t = _table(tmp_path)
+    est = cost.estimate_modes(prod_cfg, ("single", "multi"), prices=t, usage={k: float(v) for k, v in USAGE.items()})
+    assert est["single"].fixed == pytest.approx(106.5)
+    assert est["single"].usage == pytest.approx(9.6)
+    assert est["multi"].fixed == pytest.approx(178.5)
+    assert est["multi"].usage == pytest.approx(9.6)
+    assert est["multi"].total - est["single"].total == pytest.approx(72.0)
+    nats = [i for i in est["multi"].items if i.price_key == "nat:hour"]
+    assert sorted(i.resource for i in nats) == ["NetworkStack/NatGateway1", "NetworkStack/NatGateway2",
+                                                "NetworkStack/NatGateway3"]
+
+
+def test_every_resource_type_in_the_templates_has_a_rule_or_is_free(prod_cfg):
+    """The resolved templates, both modes: each type is priced by a rule or
+    listed as free. Adding a type with a price to the templates fails here
+    until cost.py prices it (see the next test for the error it gives)."""
+    priced = {"AWS::AutoScaling::AutoScalingGroup", "AWS::EC2::NatGateway", "AWS::EC2::EIP",
+              "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::RDS::DBInstance",
+              "AWS::ElastiCache::ReplicationGroup", "AWS::ECR::Repository"}
+    for mode in ("true", "false"):
+        resolved = checks.resolve_templates(prod_cfg.with_values(EnableMultiAZ=mode))
+        types = {r["Type"] for r in cfnmodel.all_resources(resolved).values()}
+        assert types - priced - cost.FREE_TYPES == set(), f"EnableMultiAZ={mode}: no pricing rule"
+        assert priced <= types, "a priced type left the templates: drop its rule or its test"
+
+
+def test_a_new_priced_type_without_a_rule_is_an_error_naming_it(tmp_path, prod_cfg):
+    """A resource the rules do not know stops the estimate (never a silent zero)."""
+    resolved = copy.deepcopy(checks.resolve_templates(prod_cfg))
+    resolved["NetworkStack"].resources["FlowLogs"] = {"Type": "AWS::EC2::FlowLog", "Properties": {}}
+    with pytest.raises(cost.PriceError, match=r"NetworkStack/FlowLogs: resource type AWS::EC2::FlowLog has no "
+                                              r"pricing rule"):
+        cost.estimate(prod_cfg, prices=_table(tmp_path), usage=cost.load_usage(None)[0], resolved=resolved)
+
+
+def test_a_type_missing_from_the_price_table_is_an_error_naming_it(tmp_path, prod_cfg):
+    """An instance type the table lacks names the key and how to add it."""
+    t = _table(tmp_path, {k: v for k, v in TOY.items() if k != "ec2:t3.medium"})
+    with pytest.raises(CommandError, match=r"ap-northeast-2.json: no price for ec2:t3.medium"):
+        cost.estimate(prod_cfg, prices=t, usage=cost.load_usage(None)[0])
+
+
+def test_an_unsourced_price_is_shown_and_left_out_of_the_totals(tmp_path, prod_cfg):
+    """An entry the table knows without a figure: the item is listed as
+    unsourced and the totals exclude it and say so."""
+    t = _table(tmp_path)
+    t.entries["elasticache:cache.t3.micro"] = {"usd": None, "unit": "USD per node-hour", "note": "not found"}
+    est = cost.estimate(prod_cfg, prices=t, usage={k: float(v) for k, v in USAGE.items()})
+    assert [i.price_key for i in est.unsourced] == ["elasticache:cache.t3.micro"]
+    assert est.fixed == pytest.approx(106.5 - 30.0)
+    assert est.to_dict()["unsourced"] == ["elasticache:cache.t3.micro"]
+
+
+@pytest.mark.parametrize("region", ["ap-northeast-2", "us-east-1"])
+def test_committed_price_tables_cover_every_key_the_params_need(region):
+    """Both committed tables hold (sourced or marked unsourced) every price
+    key params/*.json needs in both modes; every sourced figure names its
+    unit, date and source."""
+    t = cost.load_prices(region)
+    from wealist_cfn import config
+    for params in sorted(PARAMS_DIR.glob("*.json")):
+        cfg = config.load(params)
+        for mode in ("single", "multi"):
+            cost.estimate_modes(cfg, (mode,), prices=t, usage=cost.load_usage(None)[0])
+    for key, e in t.entries.items():
+        assert e["unit"], key
+        if e.get("usd") is not None:
+            assert e["read"] and e["source"], key
+        else:
+            assert e.get("note"), f"{key}: an unsourced entry says why"
+
+
+def test_a_price_without_its_source_is_refused(tmp_path):
+    """The loader refuses a figure that does not say where it came from."""
+    d = tmp_path / "p"
+    d.mkdir()
+    (d / "ap-northeast-2.json").write_text(json.dumps({"prices": {"nat:hour": {"usd": 0.1, "unit": "h",
+                                                                              "read": "2026-01-01"}}}))
+    with pytest.raises(CommandError, match=r"prices.nat:hour: source is missing"):
+        cost.load_prices("ap-northeast-2", d)
+
+
+def test_no_table_for_the_region_is_a_clear_error(tmp_path):
+    with pytest.raises(CommandError, match=r"no price table for eu-west-3 \(have: none\)"):
+        cost.load_prices("eu-west-3", tmp_path)
+
+
+@pytest.mark.parametrize("body,words", [
+    ({"nat_gb": 1}, "nat_gb: unknown usage figure"),
+    ({"nat_data_gb": -1}, "nat_data_gb: must be a number of at least 0"),
+    ({"alb_lcu": "2"}, "alb_lcu: must be a number"),
+    ([1], "must be a JSON object"),
+])
+def test_bad_usage_files_name_file_and_key(tmp_path, body, words):
+    p = tmp_path / "u.json"
+    p.write_text(json.dumps(body))
+    with pytest.raises(CommandError, match=words) as info:
+        cost.load_usage(p)
+    assert str(p) in str(info.value)
+
+
+def test_change_names_the_parameter_the_difference_and_what_is_added(tmp_path, prod_cfg):
+    """EnableMultiAZ false -> true with the toy table: +$72.00/month, two more
+    NAT gateways, the RDS standby and the Redis replica."""
+    t = _table(tmp_path)
+    usage = {k: float(v) for k, v in USAGE.items()}
+    multi = prod_cfg.with_values(EnableMultiAZ="true")
+    c = cost.change(cost.estimate(prod_cfg, prices=t, usage=usage), cost.estimate(multi, prices=t, usage=usage),
+                    prod_cfg.values, multi.values)
+    line = c.line()
+    assert line.startswith("EnableMultiAZ false→true: +$72.00/month ($116.10 → $188.10)")
+    assert "+2 NAT gateway" in line and "Multi-AZ (primary + standby)" in line and "(primary + replica)" in line
+    same = cost.estimate(prod_cfg, prices=t, usage=usage)
+    assert cost.change(same, same, prod_cfg.values, prod_cfg.values) is None
+
+
+def _run(*argv):
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cost_command_outputs(tmp_path):
+    """The command on params/prod.json: both modes side by side, the
+    difference, usage apart from fixed costs; JSON's difference equals its
+    own totals; markdown is a table; --mode single leaves multi out."""
+    code, out, _ = _run("cost", "--params", PARAMS_DIR / "prod.json")
+    assert code == 0
+    assert "single-AZ" in out and "multi-AZ" in out and "multi-AZ: +$" in out
+    assert out.index("-- fixed") < out.index("-- usage-dependent") < out.index("monthly total")
+    code, out, _ = _run("cost", "--params", PARAMS_DIR / "prod.json", "--output", "json")
+    doc = json.loads(out)
+    left_out = doc["multiMinusSingle"]["leftOut"]
+    # (an item unsourced alike on both sides counts 0 on both)
+    comparable = {m: sum(i["monthly"] or 0 for i in doc["modes"][m]["items"]
+                         if f"{i['resource']} {cost._base(i['price_key'])}" not in left_out)
+                  for m in ("single", "multi")}
+    assert doc["multiMinusSingle"]["usd"] == pytest.approx(comparable["multi"] - comparable["single"], abs=0.011)
+    assert doc["pricesRead"] and doc["usageSource"].startswith("the documented defaults")
+    code, out, _ = _run("cost", "--params", PARAMS_DIR / "prod.json", "--output", "markdown", "--mode", "single")
+    assert "| resource | kind | single-AZ |" in out and "multi-AZ" not in out.split("\n")[2]
+
+
+def test_cost_command_reads_a_usage_file(tmp_path):
+    """--usage changes only the usage-dependent rows."""
+    u = tmp_path / "u.json"
+    u.write_text(json.dumps({"nat_data_gb": 1000}))
+    _, base, _ = _run("cost", "--params", PARAMS_DIR / "prod.json", "--output", "json", "--mode", "single")
+    _, more, _ = _run("cost", "--params", PARAMS_DIR / "prod.json", "--output", "json", "--mode", "single",
+                      "--usage", u)
+    b, m = json.loads(base)["modes"]["single"], json.loads(more)["modes"]["single"]
+    assert m["fixed"] == b["fixed"] and m["usage"] > b["usage"]
+    assert json.loads(more)["usageSource"].startswith(str(u))
+
+
+def test_cost_command_bad_input_is_one_line(tmp_path):
+    code, out, err = _run("cost")
+    assert code == 2 and "--params FILE is required" in err and "Traceback" not in err
+    code, out, err = _run("cost", "--params", tmp_path / "nope.json")
+    assert code == 2 and "nope.json: no such file" in err
+
+
+def test_the_difference_leaves_out_a_resource_unsourced_on_one_side(tmp_path, prod_cfg):
+    """Toy table with the Multi-AZ RDS rate unsourced: the mode difference
+    (72 by hand) drops the database instance on both sides (its +20) instead
+    of subtracting a priced single-AZ rate from nothing, and keeps the storage
+    (+10): 72 - 20 = 52; the line names what it left out."""
+    t = _table(tmp_path)
+    t.entries["rds:postgres:db.t3.micro:multi-az"] = {"usd": None, "unit": "USD per hour", "note": "not found"}
+    usage = {k: float(v) for k, v in USAGE.items()}
+    multi = prod_cfg.with_values(EnableMultiAZ="true")
+    before, after = cost.estimate(prod_cfg, prices=t, usage=usage), cost.estimate(multi, prices=t, usage=usage)
+    left = ["DatabaseStack/Database rds:postgres:db.t3.micro"]
+    assert cost.comparable_delta(before, after) == (pytest.approx(52.0), left)
+    line = cost.change(before, after, prod_cfg.values, multi.values).line()
+    assert "+$52.00/month" in line and f"leaves out {left[0]} (no sourced price)" in line
+
+
+def test_cost_command_picks_up_the_usage_file_beside_the_params(tmp_path):
+    """params/usage/<env>.json is read when present (params/*.json stays
+    parameter files only, which `build.py` validates one by one)."""
+    (tmp_path / "usage").mkdir()
+    params = tmp_path / "prod.json"
+    params.write_text((PARAMS_DIR / "prod.json").read_text())
+    (tmp_path / "usage" / "prod.json").write_text(json.dumps({"log_ingest_gb": 0}))
+    code, out, _ = _run("cost", "--params", params, "--output", "json", "--mode", "single")
+    doc = json.loads(out)
+    assert code == 0 and doc["usage"]["log_ingest_gb"] == 0
+    assert doc["usageSource"].startswith(str(tmp_path / "usage" / "prod.json"))
+    assert "defaults for nat_data_gb" in doc["usageSource"]
+
+
+def test_documented_usage_defaults_match_the_code():
+    """docs/deploy.md's table of usage defaults is the code's table."""
+    import re
+
+    from wealist_cfn.settings import ROOT_DIR
+    text = (ROOT_DIR / "docs" / "deploy.md").read_text()
+    rows = dict(re.findall(r"^\| (\w+) \| ([\d.]+) \| ", text, flags=re.M))
+    assert {k: float(v) for k, v in rows.items() if k in cost.USAGE_DEFAULTS} == \
+        {k: v for k, (v, _) in cost.USAGE_DEFAULTS.items()}
+
+
+def test_readme_estimate_is_what_the_command_prints():
+    """The README's estimate for params/prod.json is the command's current
+    output, dates included: a price change without a README update fails here."""
+    from wealist_cfn.settings import ROOT_DIR
+    readme = (ROOT_DIR / "README.md").read_text()
+    block = readme.split("## What each mode costs", 1)[1].split("```\n", 2)[1]
+    code, out, _ = _run("cost", "--params", PARAMS_DIR / "prod.json")
+    assert code == 0 and block == out
+    assert "prices read 20" in block.splitlines()[0]
+
+
+def test_change_back_to_single_az_names_what_goes(tmp_path, prod_cfg):
+    """The reverse switch: -$72.00/month, naming the NAT gateways that go."""
+    t = _table(tmp_path)
+    usage = {k: float(v) for k, v in USAGE.items()}
+    multi = prod_cfg.with_values(EnableMultiAZ="true")
+    line = cost.change(cost.estimate(multi, prices=t, usage=usage), cost.estimate(prod_cfg, prices=t, usage=usage),
+                       multi.values, prod_cfg.values).line()
+    assert line.startswith("EnableMultiAZ true→false: -$72.00/month ($188.10 → $116.10)")
+    assert "-2 NAT gateway" in line and ", +" not in line and "(+" not in line

@@ -1,0 +1,113 @@
+"""Preflight as the first step of plan/deploy, the cost change it shows, and
+the preflight command's exit codes. Stand-in: moto's server (as in
+test_preflight_checks); the deploy objects are plain namespaces carrying
+what the hook reads (config, aws, opts)."""
+
+from __future__ import annotations
+
+import io
+import json
+from contextlib import redirect_stderr, redirect_stdout
+from types import SimpleNamespace
+
+import pytest
+
+from wealist_cfn.cli import main
+from wealist_cfn.deploy import stackstate
+from wealist_cfn.errors import EXIT_FAILED
+from wealist_cfn.preflight import hook
+from wealist_cfn.settings import PARAMS_DIR, TEMPLATES_DIR
+
+
+def _dep(cfg, aws, endpoint_url=None):
+    opts = SimpleNamespace(stack_name="wealist-prod", templates_dir=TEMPLATES_DIR, replace_failed=False,
+                           endpoint_url=endpoint_url)
+    return SimpleNamespace(config=cfg, aws=aws, opts=opts)
+
+
+def _call(args, dep):
+    out, err, doc = io.StringIO(), io.StringIO(), {}
+    with redirect_stderr(err):
+        code = hook.before_change_set(args, dep, out, doc)
+    return code, out.getvalue(), err.getvalue(), doc
+
+
+@pytest.mark.moto
+def test_failed_preflight_stops_a_deploy_against_aws_before_anything(prod_cfg, aws):
+    """moto (standing in for AWS: the options carry no endpoint): nothing is
+    bootstrapped, so the deploy stops with exit 1 and says how to go on."""
+    args = SimpleNamespace(skip_preflight=False, params=PARAMS_DIR / "prod.json", output="text")
+    code, out, err, doc = _call(args, _dep(prod_cfg, aws))
+    assert code == EXIT_FAILED
+    assert "FAIL  ssm-references" in out and "preflight failed" in out
+    assert "stopped by preflight before any upload or change set" in err and "--skip-preflight" in err
+    assert doc["preflight"]["ok"] is False
+
+
+@pytest.mark.moto
+def test_failed_preflight_does_not_block_a_rehearsal_endpoint(prod_cfg, aws, moto_endpoint):
+    """moto, as a custom endpoint: results are shown, the plan goes on."""
+    args = SimpleNamespace(skip_preflight=False, params=PARAMS_DIR / "prod.json", output="text")
+    code, out, _, _ = _call(args, _dep(prod_cfg, aws, endpoint_url=moto_endpoint))
+    assert code is None and "not blocking on a custom endpoint" in out
+
+
+def test_skip_preflight_says_it_was_skipped(prod_cfg):
+    """No stand-in: --skip-preflight makes no call at all (aws=None would fail on one)."""
+    args = SimpleNamespace(skip_preflight=True, params=PARAMS_DIR / "prod.json", output="text")
+    code, out, _, doc = _call(args, _dep(prod_cfg, None))
+    assert code is None and out.strip() == "preflight: skipped (--skip-preflight)"
+    assert doc == {"preflight": {"skipped": True}}
+
+
+def test_plan_and_deploy_accept_skip_preflight():
+    for command in ("plan", "deploy"):
+        out = io.StringIO()
+        with redirect_stdout(out), pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "--skip-preflight" in out.getvalue()
+
+
+def test_cost_change_of_a_mode_flip(prod_cfg):
+    """No stand-in: the stack's current parameters (single-AZ) against the
+    file's (multi-AZ) give the difference with what it adds."""
+    multi = prod_cfg.with_values(EnableMultiAZ="true")
+    state = stackstate.StackState("wealist-prod", "UPDATE_COMPLETE", "arn:x", parameters=dict(prod_cfg.values))
+    change = hook.cost_change(_dep(multi, None), state)
+    line = change.line()
+    assert line.startswith("EnableMultiAZ false→true: +$") and "/month" in line
+    assert "+2 NAT gateway" in line
+    assert hook.cost_change(_dep(prod_cfg, None), state) is None  # same values: no line
+    assert hook.cost_change(_dep(multi, None), stackstate.StackState("wealist-prod", None)) is None  # new stack
+
+
+@pytest.mark.moto
+def test_preflight_command_exit_codes_and_json(moto_endpoint):
+    """moto: nothing bootstrapped -> exit 1, JSON names every check."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["preflight", "--params", str(PARAMS_DIR / "prod.json"), "--endpoint-url", moto_endpoint,
+                     "--output", "json"])
+    doc = json.loads(out.getvalue())
+    assert code == 1 and doc["ok"] is False and len(doc["checks"]) == 12
+    assert {c["name"] for c in doc["checks"] if c["status"] == "fail"} >= {"boot-parameters", "deploy-bucket"}
+
+
+def test_preflight_command_bad_params_is_one_line(tmp_path):
+    """No stand-in: a bad file is refused before any client is made."""
+    bad = tmp_path / "p.json"
+    bad.write_text("{}")
+    err = io.StringIO()
+    with redirect_stderr(err), redirect_stdout(io.StringIO()):
+        code = main(["preflight", "--params", str(bad)])
+    assert code == 2 and "p.json: must be a JSON list" in err.getvalue()
+
+
+def test_cost_change_ignores_a_current_value_the_file_check_refuses(prod_cfg):
+    """moto reports a List parameter as "['a', 'b']": that key is taken from
+    the file, the others from the stack, and the difference still shows."""
+    multi = prod_cfg.with_values(EnableMultiAZ="true")
+    current = dict(prod_cfg.values, AvailabilityZones="['ap-northeast-2a', 'ap-northeast-2c', 'ap-northeast-2d']")
+    state = stackstate.StackState("wealist-prod", "UPDATE_COMPLETE", "arn:x", parameters=current)
+    line = hook.cost_change(_dep(multi, None), state).line()
+    assert line.startswith("EnableMultiAZ false→true: +$") and "AvailabilityZones" not in line

@@ -1,0 +1,637 @@
+"""Preflight: what the stack assumes about the account, checked with
+read-only calls before a change set is made.
+
+Each check is a small function ``check(ctx) -> Result`` that returns data;
+:func:`run` runs them all at once on a thread pool (boto3 clients are
+thread-safe once made, so every client is made before the pool starts) and
+returns a :class:`Report`. Nothing here prints.
+
+Where a check's inputs come from:
+
+* SSM dynamic references, resource properties, nested-stack parameters:
+  the committed templates, resolved for the parameter file by the
+  project's own resolver (:mod:`wealist_cfn.cfnmodel`), so a reference
+  inside a false Condition is not demanded.
+* Values instances read at boot and the images they pull:
+  :data:`wealist_cfn.ops.bootstrap.PARAMETERS`, the one table bootstrap
+  writes from (only its public names: ``PARAMETERS``, ``SECRET``,
+  ``RELEASE``, ``UNRELEASED``, ``parameter_prefix``, ``local_files``).
+* Stack state: :mod:`wealist_cfn.deploy.stackstate`, the deploy command's
+  own decisions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import botocore.exceptions
+import botocore.parsers
+
+from .. import cfnmodel
+from ..aws import Aws, error_code, error_message
+from ..config import Config, ConfigError
+from ..deploy import stackstate
+from ..deploy import templates as tpl
+from ..errors import CommandError
+from ..ops import bootstrap
+from ..settings import TEMPLATES_DIR
+
+OK, FAIL, WARN = "ok", "fail", "warn"
+
+# CloudFormation's dynamic reference syntax: {{resolve:ssm:name[:version]}},
+# {{resolve:ssm-secure:name[:version]}}.
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references-ssm.html
+_DYNAMIC = re.compile(r"\{\{resolve:(ssm|ssm-secure):([^}:]+)(?::(\d+))?\}\}")
+# "ssm" resolves String and StringList parameters; SecureString needs "ssm-secure"
+# (same page: "ssm-secure" is the only pattern for SecureString).
+_REFERENCE_TYPES = {"ssm": ("String", "StringList"), "ssm-secure": ("SecureString",)}
+
+CERT_MIN_DAYS = 30
+
+
+@dataclass
+class Result:
+    name: str
+    status: str  # ok | fail | warn
+    finding: str
+    fix: str = ""
+    details: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.status == FAIL
+
+
+@dataclass
+class Report:
+    region: str
+    stack_name: str
+    results: list[Result]
+    seconds: float = 0.0
+    state: stackstate.StackState | None = None  # the stack as preflight found it (None: not read)
+
+    @property
+    def failed(self) -> list[Result]:
+        return [r for r in self.results if r.failed]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_dict(self) -> dict:
+        return {"region": self.region, "stack": self.stack_name, "ok": self.ok, "seconds": round(self.seconds, 3),
+                "checks": [asdict(r) for r in self.results]}
+
+
+@dataclass
+class Context:
+    config: Config
+    aws: Aws
+    stack_name: str
+    resolved: dict[str, cfnmodel.Stack]
+    files_dir: Path = bootstrap.INSTANCE_FILES_DIR
+    replace_failed: bool = False
+    params_arg: str = ""
+    state: stackstate.StackState | None = None
+
+    @property
+    def region(self) -> str:
+        return self.aws.region
+
+    @property
+    def zones(self) -> list[str]:
+        return self.config.availability_zones
+
+    def resources(self, type_: str) -> dict[str, dict]:
+        return {k: v for k, v in cfnmodel.all_resources(self.resolved).items() if v["Type"] == type_}
+
+    @property
+    def bootstrap_fix(self) -> str:
+        return f"python build.py bootstrap --params {self.params_arg or self.config.path}"
+
+
+def resolve_templates(config: Config, templates_dir: Path = TEMPLATES_DIR) -> dict[str, cfnmodel.Stack]:
+    """The committed templates as they would exist for this parameter file."""
+    ts = tpl.read(templates_dir)
+    parsed = {name: ts.parsed(name) for name in ts.texts}
+    return cfnmodel.resolve_set(parsed, config.values, root_name=ts.root_name, region=config.region)
+
+
+def current_config(cfg: Config, current: dict[str, str]) -> Config:
+    """``cfg`` with a stack's current parameter values; a value the file
+    check refuses stays at the file's (moto reports a List parameter as
+    "['a', 'b']"; such a key then shows no difference)."""
+    values = {k: v for k, v in current.items() if k in cfg.values}
+    while True:
+        try:
+            return cfg.with_values(**values)
+        except ConfigError as exc:
+            if exc.key not in values:
+                raise
+            del values[exc.key]
+
+
+def make_context(config: Config, aws: Aws, *, stack_name: str | None = None, templates_dir: Path = TEMPLATES_DIR,
+                 files_dir: Path = bootstrap.INSTANCE_FILES_DIR, replace_failed: bool = False,
+                 params_arg: str = "") -> Context:
+    return Context(config=config, aws=aws, stack_name=stack_name or config.name_prefix,
+                   resolved=resolve_templates(config, templates_dir), files_dir=files_dir,
+                   replace_failed=replace_failed, params_arg=params_arg)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+def _strings(node):
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for v in node.values():
+            yield from _strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _strings(v)
+
+
+def dynamic_references(resolved: dict[str, cfnmodel.Stack]) -> list[tuple[str, str, str]]:
+    """(kind, name, where) of every SSM dynamic reference the resolved
+    resources use, in template order, each name once."""
+    out: dict[str, tuple[str, str, str]] = {}
+    for where, res in cfnmodel.all_resources(resolved).items():
+        for text in _strings(res.get("Properties", {})):
+            for kind, name, _version in _DYNAMIC.findall(text):
+                out.setdefault(name, (kind, name, where))
+    return list(out.values())
+
+
+def _get_parameters(ssm, names: list[str]) -> tuple[dict[str, dict], list[str]]:
+    """GetParameters takes at most 10 names per call (API reference,
+    GetParameters: "Names ... Maximum number of 10 items")."""
+    found, invalid = {}, []
+    for i in range(0, len(names), 10):
+        resp = ssm.get_parameters(Names=names[i:i + 10], WithDecryption=False)
+        found.update({p["Name"]: p for p in resp.get("Parameters", [])})
+        invalid += resp.get("InvalidParameters", [])
+    return found, invalid
+
+
+# -- checks -----------------------------------------------------------------------------------
+
+def check_ssm_references(ctx: Context) -> Result:
+    refs = dynamic_references(ctx.resolved)
+    if not refs:
+        return Result("ssm-references", OK, "the templates use no SSM dynamic references")
+    found, _ = _get_parameters(ctx.aws.client("ssm"), [n for _, n, _ in refs])
+    problems = []
+    for kind, name, where in refs:
+        p = found.get(name)
+        if p is None:
+            problems.append(f"{name}: missing (used by {where} as {{{{resolve:{kind}:...}}}})")
+        elif p["Type"] not in _REFERENCE_TYPES[kind]:
+            problems.append(f"{name}: is a {p['Type']}, {{{{resolve:{kind}:...}}}} in {where} needs "
+                            f"{' or '.join(_REFERENCE_TYPES[kind])}")
+    if problems:
+        return Result("ssm-references", FAIL, f"{len(problems)} of {len(refs)} dynamic references cannot resolve "
+                      f"in {ctx.region}", fix=ctx.bootstrap_fix, details=problems)
+    return Result("ssm-references", OK, f"{len(refs)} dynamic references exist with the right type in {ctx.region}")
+
+
+def check_boot_parameters(ctx: Context) -> Result:
+    prefix = bootstrap.parameter_prefix(ctx.config)
+    want = {f"{prefix}/{p.name}": ("SecureString" if p.kind == bootstrap.SECRET else "String")
+            for p in bootstrap.PARAMETERS}
+    found, _ = _get_parameters(ctx.aws.client("ssm"), list(want))
+    problems = []
+    for name, type_ in want.items():
+        p = found.get(name)
+        if p is None:
+            problems.append(f"{name}: missing")
+        elif p["Type"] != type_:
+            problems.append(f"{name}: is a {p['Type']}, instances expect a {type_}")
+    if problems:
+        return Result("boot-parameters", FAIL, f"{len(problems)} of {len(want)} values instances read at boot are "
+                      f"missing or of the wrong type", fix=ctx.bootstrap_fix, details=problems)
+    return Result("boot-parameters", OK, f"{len(want)} values instances read at boot exist under {prefix}/")
+
+
+def _holds(s3, bucket: str, key: str, body: bytes, owner: dict) -> str | None:
+    """None when the object holds exactly ``body``; else why not. A
+    single-part SSE-S3 object's ETag is the MD5 of its bytes; any other ETag
+    (KMS, multipart) is settled by reading the object."""
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key, **owner)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            return "missing"
+        raise
+    if head.get("ETag", "").strip('"') == hashlib.md5(body, usedforsecurity=False).hexdigest():
+        return None
+    if s3.get_object(Bucket=bucket, Key=key, **owner)["Body"].read() == body:
+        return None
+    return f"stale ({head.get('ContentLength', '?')} bytes stored, {len(body)} in instance-files/)"
+
+
+def check_deploy_bucket(ctx: Context) -> Result:
+    s3, bucket, account = ctx.aws.client("s3"), ctx.config.deploy_bucket, ctx.aws.account
+    owner = {"ExpectedBucketOwner": account}
+    try:
+        s3.head_bucket(Bucket=bucket, **owner)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+            return Result("deploy-bucket", FAIL, f"s3://{bucket} does not exist", fix=ctx.bootstrap_fix)
+        if error_code(exc) in ("403", "AccessDenied"):
+            return Result("deploy-bucket", FAIL, f"s3://{bucket} exists but is not owned by this account "
+                          f"({account}) or is not readable",
+                          fix="choose another DeployBucketName in the parameter file, then " + ctx.bootstrap_fix)
+        raise
+    location = s3.get_bucket_location(Bucket=bucket, **owner).get("LocationConstraint") or "us-east-1"
+    if location == "EU":  # the legacy name S3 still answers for eu-west-1
+        location = "eu-west-1"
+    if location != ctx.region:
+        return Result("deploy-bucket", FAIL, f"s3://{bucket} is in {location}, the stack in {ctx.region}",
+                      fix="instances fetch their files from a bucket in their own region: choose another "
+                          "DeployBucketName and run " + ctx.bootstrap_fix)
+    files = bootstrap.local_files(ctx.files_dir)
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            verdicts = dict(zip(files, pool.map(lambda k: _holds(s3, bucket, k, files[k].read_bytes(), owner),
+                                                files)))
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) not in ("403", "AccessDenied") or not (ctx.aws.endpoint_url or "").startswith("http://"):
+            raise
+        return Result("deploy-bucket", FAIL, f"could not read the instance files: {exc.operation_name}: 403 "
+                      "(the bucket's TLS-only policy denies every call made over plain http://)")
+    bad = [f"s3://{bucket}/{k}: {why}" for k, why in verdicts.items() if why]
+    if bad:
+        stale = sum(1 for k, why in verdicts.items() if why and why.startswith("stale"))
+        return Result("deploy-bucket", FAIL, f"{len(bad)} of {len(files)} instance files are missing or stale "
+                      f"({stale} stale)", fix=ctx.bootstrap_fix, details=bad)
+    return Result("deploy-bucket", OK, f"s3://{bucket} in {ctx.region}, owned by {account}, holds all {len(files)} "
+                  f"instance files byte for byte")
+
+
+def check_certificate(ctx: Context, now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
+                      ) -> Result:
+    arn = ctx.config.values["CertificateArn"]
+    if not arn:
+        return Result("certificate", OK, "no CertificateArn: the load balancer listens on HTTP only")
+    cert_region = arn.split(":")[3]
+    if cert_region != ctx.region:
+        return Result("certificate", FAIL, f"{arn} is in {cert_region}, the load balancer in {ctx.region}",
+                      fix=f"request or import a certificate in {ctx.region}: aws acm request-certificate "
+                          f"--region {ctx.region} --domain-name <name> --validation-method DNS")
+    try:
+        cert = ctx.aws.client("acm").describe_certificate(CertificateArn=arn)["Certificate"]
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            return Result("certificate", FAIL, f"{arn} does not exist in this account",
+                          fix=f"aws acm list-certificates --region {ctx.region}")
+        raise
+    names = [cert.get("DomainName", "")] + [n for n in cert.get("SubjectAlternativeNames", [])
+                                            if n != cert.get("DomainName")]
+    shown = ", ".join(n for n in names if n)
+    if cert.get("Status") != "ISSUED":
+        fix = (f"complete its DNS validation: aws acm describe-certificate --certificate-arn {arn} --query "
+               f"Certificate.DomainValidationOptions" if cert.get("Status") == "PENDING_VALIDATION"
+               else "request a new certificate and set CertificateArn to it")
+        return Result("certificate", FAIL, f"certificate for {shown} is {cert.get('Status')}, not ISSUED", fix=fix)
+    not_after = cert.get("NotAfter")
+    if not_after is None:
+        return Result("certificate", FAIL, f"certificate for {shown} reports no expiry date")
+    days = (not_after - now()).total_seconds() / 86400
+    if days <= CERT_MIN_DAYS:
+        renew = ("ACM renews it automatically only while its DNS validation records exist: aws acm "
+                 f"describe-certificate --certificate-arn {arn} --query Certificate.RenewalSummary"
+                 if cert.get("Type") == "AMAZON_ISSUED" else "import a renewed certificate: aws acm import-certificate "
+                 f"--certificate-arn {arn} ...")
+        return Result("certificate", FAIL, f"certificate for {shown} expires in {days:.0f} days "
+                      f"({not_after:%Y-%m-%d}); at least {CERT_MIN_DAYS} are required", fix=renew)
+    return Result("certificate", OK, f"ISSUED in {ctx.region} for {shown}, expires {not_after:%Y-%m-%d} "
+                  f"({days:.0f} days)")
+
+
+def check_zones(ctx: Context) -> Result:
+    resp = ctx.aws.client("ec2").describe_availability_zones(
+        Filters=[{"Name": "zone-name", "Values": ctx.zones}], AllAvailabilityZones=True)
+    states = {z["ZoneName"]: z.get("State", "") for z in resp.get("AvailabilityZones", [])}
+    problems = [f"{z}: not a zone of {ctx.region}" for z in ctx.zones if z not in states]
+    problems += [f"{z}: {states[z]}" for z in ctx.zones if z in states and states[z] != "available"]
+    if problems:
+        return Result("zones", FAIL, f"{len(problems)} of the zones cannot be used", details=problems,
+                      fix=f"choose zones from: aws ec2 describe-availability-zones --region {ctx.region} "
+                          f"--query 'AvailabilityZones[?State==`available`].ZoneName'")
+    return Result("zones", OK, f"{', '.join(ctx.zones)} are available")
+
+
+def check_instance_types(ctx: Context) -> Result:
+    types = sorted({v["Properties"].get("LaunchTemplateData", {}).get("InstanceType")
+                    for v in ctx.resources("AWS::EC2::LaunchTemplate").values()} - {None})
+    offered: set[tuple[str, str]] = set()
+    paginator = ctx.aws.client("ec2").get_paginator("describe_instance_type_offerings")
+    for page in paginator.paginate(LocationType="availability-zone", Filters=[
+            {"Name": "instance-type", "Values": types}, {"Name": "location", "Values": ctx.zones}]):
+        offered |= {(o["InstanceType"], o["Location"]) for o in page.get("InstanceTypeOfferings", [])}
+    missing = [f"{t} is not offered in {z}" for t in types for z in ctx.zones if (t, z) not in offered]
+    if missing:
+        return Result("instance-types", FAIL, f"{len(missing)} instance type / zone pairs are not offered",
+                      details=missing, fix=f"aws ec2 describe-instance-type-offerings --region {ctx.region} "
+                      f"--location-type availability-zone --filters Name=instance-type,Values={','.join(types)}")
+    return Result("instance-types", OK, f"{', '.join(types)} offered in all {len(ctx.zones)} zones")
+
+
+def check_database(ctx: Context) -> Result:
+    (where, db), = ctx.resources("AWS::RDS::DBInstance").items()
+    p = db["Properties"]
+    engine, version, cls = p["Engine"], str(p["EngineVersion"]), p["DBInstanceClass"]
+    multi = str(p.get("MultiAZ", False)).lower() == "true"
+    options = [o for page in ctx.aws.client("rds").get_paginator("describe_orderable_db_instance_options").paginate(
+        Engine=engine, EngineVersion=version, DBInstanceClass=cls, Vpc=True)
+        for o in page.get("OrderableDBInstanceOptions", [])]
+    storage = p.get("StorageType")
+    if storage:
+        options = [o for o in options if o.get("StorageType") == storage]
+    fix = (f"aws rds describe-orderable-db-instance-options --region {ctx.region} --engine {engine} "
+           f"--engine-version {version} --query 'OrderableDBInstanceOptions[].DBInstanceClass'")
+    what = f"{cls} {engine} {version}" + (f" ({storage})" if storage else "")
+    if not options:
+        return Result("database", FAIL, f"{what} cannot be ordered in {ctx.region}", fix=fix)
+    zones = {z["Name"] for o in options for z in o.get("AvailabilityZones", [])}
+    missing = [z for z in ctx.zones if zones and z not in zones]
+    if missing:
+        return Result("database", FAIL, f"{what} cannot be ordered in {', '.join(missing)}", fix=fix)
+    if multi and not any(o.get("MultiAZCapable") for o in options):
+        return Result("database", FAIL, f"{what} cannot run Multi-AZ", fix=fix)
+    return Result("database", OK, f"{what} orderable in {', '.join(ctx.zones)}" + (", Multi-AZ" if multi else ""))
+
+
+def check_cache(ctx: Context) -> Result:
+    (where, rg), = ctx.resources("AWS::ElastiCache::ReplicationGroup").items()
+    p = rg["Properties"]
+    engine, version, node = p["Engine"], str(p["EngineVersion"]), p["CacheNodeType"]
+    ec = ctx.aws.client("elasticache")
+    versions = [v for page in ec.get_paginator("describe_cache_engine_versions").paginate(
+        Engine=engine, EngineVersion=version) for v in page.get("CacheEngineVersions", [])]
+    if not versions:
+        return Result("cache", FAIL, f"{engine} {version} is not offered in {ctx.region}",
+                      fix=f"aws elasticache describe-cache-engine-versions --region {ctx.region} --engine {engine} "
+                          f"--query 'CacheEngineVersions[].EngineVersion'")
+    # ElastiCache has no "orderable node types" call; the reserved-node
+    # offerings are the per-region list of node types it sells (API
+    # reference, DescribeReservedCacheNodesOfferings, CacheNodeType filter).
+    offers = ec.describe_reserved_cache_nodes_offerings(CacheNodeType=node, MaxRecords=20)
+    if not offers.get("ReservedCacheNodesOfferings"):
+        return Result("cache", FAIL, f"{node} is not offered in {ctx.region}",
+                      fix=f"aws elasticache describe-reserved-cache-nodes-offerings --region {ctx.region} "
+                          f"--query 'ReservedCacheNodesOfferings[].CacheNodeType'")
+    return Result("cache", OK, f"{node} and {engine} {version} offered in {ctx.region}")
+
+
+def check_ami(ctx: Context) -> Result:
+    paths = sorted({str(s.params[name]) for s in ctx.resolved.values()
+                    for name, decl in s.template.get("Parameters", {}).items()
+                    if decl.get("Type", "").startswith("AWS::SSM::Parameter::Value<") and name in s.params})
+    ssm, problems, shown = ctx.aws.client("ssm"), [], []
+    for path in paths:
+        try:
+            value = ssm.get_parameter(Name=path)["Parameter"]["Value"]
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) != "ParameterNotFound":
+                raise
+            problems.append(f"{path}: not found in {ctx.region}")
+            continue
+        shown.append(f"{path} = {value}")
+    if problems:
+        return Result("ami", FAIL, "public parameter path does not resolve", details=problems,
+                      fix=f"aws ssm get-parameters-by-path --region {ctx.region} "
+                          f"--path /aws/service/ami-amazon-linux-latest --query 'Parameters[].Name'")
+    return Result("ami", OK, "; ".join(shown) or "no SSM-typed template parameters")
+
+
+# Service Quotas codes and the defaults AWS documents for them, used when the
+# Service Quotas API cannot answer (no permission, or an endpoint without it).
+# EC2 Elastic IPs: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/elastic-ip-addresses-eip.html
+#   ("5 Elastic IP addresses per Region"), quota L-0263D0A3.
+# VPC: https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html
+#   VPCs per Region 5 (L-F678F1CE), NAT gateways per Availability Zone 5
+#   (L-FE5A380F), VPC security groups per Region 2,500 (L-E79EC296).
+QUOTAS = {
+    "eips": ("ec2", "L-0263D0A3", 5.0, "Elastic IPs per region"),
+    "nat": ("vpc", "L-FE5A380F", 5.0, "NAT gateways per zone"),
+    "vpcs": ("vpc", "L-F678F1CE", 5.0, "VPCs per region"),
+    "sgs": ("vpc", "L-E79EC296", 2500.0, "security groups per region"),
+}
+
+
+def _quota(ctx: Context, key: str) -> tuple[float, str]:
+    service, code, default, _ = QUOTAS[key]
+    try:
+        quota = ctx.aws.client("service-quotas").get_service_quota(ServiceCode=service, QuotaCode=code)["Quota"]
+        return float(quota["Value"]), "Service Quotas"
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        why = error_code(exc) if isinstance(exc, botocore.exceptions.ClientError) else type(exc).__name__
+        return default, f"documented default; Service Quotas: {why}"
+
+
+def _needed(ctx: Context) -> dict:
+    """What the template set adds for these parameters: EIPs, NAT gateways
+    per zone, VPCs, security groups. On an update, what the stack already
+    has (the same set resolved for its current parameters) is subtracted."""
+    def count(resolved):
+        res = cfnmodel.all_resources(resolved)
+        nat_zone: dict[str, int] = {}
+        for v in res.values():
+            if v["Type"] == "AWS::EC2::NatGateway":
+                subnet = res.get(str(v["Properties"].get("SubnetId")), {})
+                zone = subnet.get("Properties", {}).get("AvailabilityZone", "?")
+                nat_zone[zone] = nat_zone.get(zone, 0) + 1
+        types = [v["Type"] for v in res.values()]
+        return {"eips": types.count("AWS::EC2::EIP"), "vpcs": types.count("AWS::EC2::VPC"),
+                "sgs": types.count("AWS::EC2::SecurityGroup"), "nat": nat_zone}
+    new = count(ctx.resolved)
+    state = ctx.state
+    if state and state.status and state.change_set_type == "UPDATE" and state.parameters:
+        try:
+            old = count(cfnmodel.resolve_set(
+                {n: s.template for n, s in _templates_by_file(ctx).items()},
+                current_config(ctx.config, state.parameters).values, region=ctx.region))
+        except (KeyError, ValueError):  # ConfigError is a ValueError
+            old = None
+        if old:
+            return {**{k: new[k] - old[k] for k in ("eips", "vpcs", "sgs")},
+                    "nat": {z: n - old["nat"].get(z, 0) for z, n in new["nat"].items()}}
+    return new
+
+
+def _templates_by_file(ctx: Context) -> dict[str, cfnmodel.Stack]:
+    root = ctx.resolved["Root"]
+    out = {"root.yaml": root}
+    for lid, res in root.template.get("Resources", {}).items():
+        if res.get("Type") == cfnmodel.NESTED and lid in ctx.resolved:
+            out[res["Properties"]["TemplateURL"]] = ctx.resolved[lid]
+    return out
+
+
+def check_quotas(ctx: Context) -> Result:
+    ec2 = ctx.aws.client("ec2")
+    need = _needed(ctx)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        quotas = dict(zip(QUOTAS, pool.map(lambda k: _quota(ctx, k), QUOTAS)))
+        eips_f = pool.submit(lambda: len(ec2.describe_addresses(
+            Filters=[{"Name": "domain", "Values": ["vpc"]}]).get("Addresses", [])))
+        vpcs_f = pool.submit(lambda: sum(len(p["Vpcs"]) for p in ec2.get_paginator("describe_vpcs").paginate()))
+        sgs_f = pool.submit(lambda: sum(len(p["SecurityGroups"])
+                                        for p in ec2.get_paginator("describe_security_groups").paginate()))
+        nats_f = pool.submit(lambda: [n for p in ec2.get_paginator("describe_nat_gateways").paginate(
+            Filter=[{"Name": "state", "Values": ["pending", "available"]}]) for n in p.get("NatGateways", [])])
+        used = {"eips": eips_f.result(), "vpcs": vpcs_f.result(), "sgs": sgs_f.result()}
+        nats = nats_f.result()
+    subnet_ids = sorted({n["SubnetId"] for n in nats if n.get("SubnetId")})
+    zone_of = {}
+    if subnet_ids:
+        zone_of = {s["SubnetId"]: s["AvailabilityZone"]
+                   for s in ec2.describe_subnets(SubnetIds=subnet_ids).get("Subnets", [])}
+    nat_used: dict[str, int] = {}
+    for n in nats:
+        z = zone_of.get(n.get("SubnetId"), "?")
+        nat_used[z] = nat_used.get(z, 0) + 1
+
+    lines, over = [], []
+
+    def judge(key: str, label: str, used_n: int, need_n: int):
+        limit, source = quotas[key]
+        line = f"{label}: {used_n} used + {max(need_n, 0)} needed of {limit:g} ({source})"
+        lines.append(line)
+        if used_n + max(need_n, 0) > limit:
+            over.append((key, line))
+
+    judge("eips", "Elastic IPs", used["eips"], need["eips"])
+    judge("vpcs", "VPCs", used["vpcs"], need["vpcs"])
+    judge("sgs", "security groups", used["sgs"], need["sgs"])
+    for zone, n in sorted(need["nat"].items()):
+        judge("nat", f"NAT gateways in {zone}", nat_used.get(zone, 0), n)
+    mode = "multi-AZ" if ctx.config.multi_az else "single-AZ"
+    if over:
+        keys = sorted({k for k, _ in over})
+        fixes = [f"aws service-quotas request-service-quota-increase --region {ctx.region} --service-code "
+                 f"{QUOTAS[k][0]} --quota-code {QUOTAS[k][1]} --desired-value <n>" for k in keys]
+        return Result("quotas", FAIL, f"{len(over)} quota(s) too small for the {mode} stack",
+                      details=[line for _, line in over], fix="; ".join(fixes))
+    return Result("quotas", OK, f"room for the {mode} stack", details=lines)
+
+
+def check_images(ctx: Context) -> Result:
+    prefix = bootstrap.parameter_prefix(ctx.config)
+    names = {p.name for p in bootstrap.PARAMETERS}
+    pairs = [(p.name.replace("_image_tag", "_repository"), p.name) for p in bootstrap.PARAMETERS
+             if p.kind == bootstrap.RELEASE and p.name.replace("_image_tag", "_repository") in names]
+    found, _ = _get_parameters(ctx.aws.client("ssm"), [f"{prefix}/{n}" for pair in pairs for n in pair])
+    ecr = ctx.aws.client("ecr")
+    first = ctx.state is None or ctx.state.change_set_type == "CREATE"
+    missing, unreleased, present = [], [], []
+    for repo_param, tag_param in pairs:
+        repo = found.get(f"{prefix}/{repo_param}", {}).get("Value")
+        tag = found.get(f"{prefix}/{tag_param}", {}).get("Value")
+        if not repo or not tag or tag == bootstrap.UNRELEASED:
+            unreleased.append(f"{repo or repo_param}: no release yet ({prefix}/{tag_param} is {tag or 'missing'})")
+            continue
+        try:
+            ecr.describe_images(repositoryName=repo, imageIds=[{"imageTag": tag}])
+            present.append(f"{repo}:{tag}")
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) not in ("ImageNotFoundException", "RepositoryNotFoundException"):
+                raise
+            missing.append(f"{repo}:{tag}: {error_message(exc)}")
+    if missing and not first:
+        return Result("images", FAIL, f"{len(missing)} image(s) the instances will pull are not in ECR",
+                      details=missing + unreleased,
+                      fix="run the release workflow for the service, or set the tag parameter back to a pushed tag")
+    if missing or unreleased:
+        why = "first deploy: the services start after their first release" if first else \
+            "instances leave an unreleased service out until the release workflow sets its tag"
+        return Result("images", WARN, f"{len(missing) + len(unreleased)} of {len(pairs)} services have no image "
+                      f"to pull yet ({why})", details=missing + unreleased)
+    return Result("images", OK, f"{', '.join(present)} exist in ECR")
+
+
+def check_stack_state(ctx: Context) -> Result:
+    state = ctx.state or stackstate.describe(ctx.aws, ctx.stack_name)
+    n = ctx.stack_name
+    if state.status is None:
+        return Result("stack-state", OK, f"{n} does not exist yet: the deploy creates it")
+    if state.status.endswith("_IN_PROGRESS") and state.status != "REVIEW_IN_PROGRESS":
+        return Result("stack-state", WARN, f"{n} is {state.status}: the deploy waits for it to settle",
+                      fix=f"python build.py status --stack-name {n} --params {ctx.params_arg or ctx.config.path}")
+    try:
+        verdict = stackstate.check_deployable(ctx.aws, state, replace_failed=ctx.replace_failed)
+    except CommandError as exc:
+        return Result("stack-state", FAIL, str(exc), fix=" ".join(d.strip() for d in exc.details[-2:]),
+                      details=[d.strip() for d in exc.details])
+    if verdict == "replace":
+        return Result("stack-state", WARN, f"{n} is ROLLBACK_COMPLETE: --replace-failed deletes and creates it again")
+    return Result("stack-state", OK, f"{n} is {state.status}: an update can start")
+
+
+CHECKS: tuple[tuple[str, Callable[[Context], Result]], ...] = (
+    ("stack-state", check_stack_state),
+    ("ssm-references", check_ssm_references),
+    ("boot-parameters", check_boot_parameters),
+    ("deploy-bucket", check_deploy_bucket),
+    ("certificate", check_certificate),
+    ("zones", check_zones),
+    ("instance-types", check_instance_types),
+    ("database", check_database),
+    ("cache", check_cache),
+    ("ami", check_ami),
+    ("quotas", check_quotas),
+    ("images", check_images),
+)
+# Clients every check may use; made up front (creating clients is not thread-safe).
+SERVICES = ("ssm", "s3", "acm", "ec2", "rds", "elasticache", "service-quotas", "ecr", "cloudformation")
+
+
+def _guard(name: str, fn: Callable[[Context], Result], ctx: Context) -> Result:
+    start = time.perf_counter()
+    try:
+        result = fn(ctx)
+    except botocore.exceptions.ClientError as exc:
+        op = getattr(exc, "operation_name", "") or "call"
+        result = Result(name, FAIL, f"could not check: {op}: {error_code(exc)}: {error_message(exc)}",
+                        fix="grant the caller read access for this call" if error_code(exc) in
+                        ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation") else "")
+    except botocore.parsers.ResponseParserError as exc:
+        # An endpoint that does not implement the call answers an HTML 500
+        # (moto for DescribeCacheEngineVersions, for one).
+        result = Result(name, FAIL, "could not check: the endpoint answered without an AWS response "
+                        f"({str(exc).splitlines()[0].split(', invalid')[0][:80]}); it may not implement the call")
+    except (botocore.exceptions.BotoCoreError, ValueError, KeyError, TypeError) as exc:
+        result = Result(name, FAIL, f"could not check: {type(exc).__name__}: {exc}")
+    result.name = name
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def run(ctx: Context, checks=CHECKS, *, workers: int | None = None) -> Report:
+    """Run every check at once (``workers=1``: one after another, for the
+    benchmark's comparison); results in the order of ``checks``. Credentials
+    are checked first: missing or rejected ones are one CommandError (exit
+    2), not twelve failures."""
+    start = time.perf_counter()
+    if not ctx.aws.account:
+        ctx.aws.check_credentials()
+    for service in SERVICES:
+        ctx.aws.client(service)
+    if ctx.state is None:
+        try:
+            ctx.state = stackstate.describe(ctx.aws, ctx.stack_name)
+        except CommandError:
+            ctx.state = None
+    with ThreadPoolExecutor(max_workers=workers or len(checks)) as pool:
+        results = list(pool.map(lambda item: _guard(item[0], item[1], ctx), checks))
+    return Report(ctx.region, ctx.stack_name, results, time.perf_counter() - start, ctx.state)

@@ -1,0 +1,406 @@
+"""The monthly on-demand cost of the stack, by resource, for a parameter
+file, in one or both modes.
+
+What costs money is read from the committed templates resolved for the
+parameters (:mod:`wealist_cfn.cfnmodel`): every resource type there is
+either priced by a rule in :data:`RULES` or named free in
+:data:`FREE_TYPES`; a type in neither is an error, never a silent zero.
+Prices come from ``prices/<region>.json`` (see :func:`load_prices`); each
+carries its unit, the date it was read and where. A price the table lacks,
+or holds without a sourced figure, is an error naming the key.
+
+Usage-dependent items (NAT data, LCUs, log GB, storage that fills over
+time) come from a usage file with :data:`USAGE_DEFAULTS` for what it does
+not say, and are kept apart from fixed costs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .. import cfnmodel
+from ..config import Config
+from ..errors import EXIT_FAILED, EXIT_USAGE, CommandError
+from ..settings import TEMPLATES_DIR
+from . import checks
+
+PRICES_DIR = Path(__file__).resolve().parent / "prices"
+
+# Usage the templates cannot know, per month. Each default is a small
+# production month of this stack, documented in docs/deploy.md; override
+# them in params/usage/<env>.json or with --usage FILE.
+USAGE_DEFAULTS: dict[str, tuple[float, str]] = {
+    "nat_data_gb": (50.0, "GB processed by the NAT gateways (image pulls, package updates, outbound API calls)"),
+    "alb_lcu": (1.0, "average load balancer capacity units per hour"),
+    "log_ingest_gb": (5.0, "GB of CloudWatch Logs ingested"),
+    "ecr_storage_gb": (2.0, "GB of images kept in ECR, all repositories together"),
+    "s3_storage_gb": (1.0, "GB in the deploy bucket and the template artifacts bucket"),
+    "rds_backup_gb": (0.0, "GB of RDS backup storage beyond the free amount (equal to the allocated storage)"),
+}
+
+# Resource types that cost nothing by themselves (their traffic or what
+# they attach to is priced elsewhere). A type found in the templates that is
+# neither here nor in RULES stops the estimate.
+FREE_TYPES = frozenset({
+    cfnmodel.NESTED,
+    "AWS::AutoScaling::ScalingPolicy",
+    "AWS::EC2::InternetGateway", "AWS::EC2::VPCGatewayAttachment", "AWS::EC2::VPC", "AWS::EC2::Subnet",
+    "AWS::EC2::RouteTable", "AWS::EC2::Route", "AWS::EC2::SubnetRouteTableAssociation",
+    "AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress",
+    "AWS::EC2::LaunchTemplate",  # priced through the Auto Scaling group that launches it
+    "AWS::ElastiCache::SubnetGroup", "AWS::RDS::DBSubnetGroup",
+    "AWS::ElasticLoadBalancingV2::Listener", "AWS::ElasticLoadBalancingV2::ListenerRule",
+    "AWS::ElasticLoadBalancingV2::TargetGroup",
+    "AWS::IAM::Role", "AWS::IAM::InstanceProfile", "AWS::IAM::OIDCProvider", "AWS::IAM::ManagedPolicy",
+    "AWS::SSM::Parameter",  # standard tier: no charge (another tier stops the estimate)
+})
+
+
+class PriceError(CommandError):
+    """A price or a pricing rule is missing: the estimate would be wrong."""
+
+    def __init__(self, message: str):
+        super().__init__(message, EXIT_FAILED)
+
+
+@dataclass(frozen=True)
+class Price:
+    key: str
+    usd: float | None  # None: the table knows the item but holds no sourced figure
+    unit: str
+    read: str
+    source: str
+
+
+@dataclass
+class PriceTable:
+    region: str
+    path: Path
+    hours_per_month: float
+    entries: dict[str, dict]
+
+    def get(self, key: str) -> Price:
+        e = self.entries.get(key)
+        if e is None:
+            raise PriceError(f"{self.path.name}: no price for {key}; add it (with unit, date and source) or run "
+                             f"`python build.py cost --refresh --region {self.region}`")
+        if e.get("usd") is None:
+            # Known to cost money, but no figure could be sourced: carried as
+            # "unsourced" and left out of the totals, which say so.
+            return Price(key, None, e["unit"], "", e.get("note", "unsourced"))
+        return Price(key, float(e["usd"]), e["unit"], e["read"], e["source"])
+
+    @property
+    def dates(self) -> list[str]:
+        return sorted({e["read"] for e in self.entries.values() if e.get("usd") is not None})
+
+
+def price_path(region: str, directory: Path = PRICES_DIR) -> Path:
+    return directory / f"{region}.json"
+
+
+def load_prices(region: str, directory: Path = PRICES_DIR) -> PriceTable:
+    path = price_path(region, directory)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        have = ", ".join(sorted(p.stem for p in directory.glob("*.json"))) or "none"
+        raise CommandError(f"{path}: no price table for {region} (have: {have}); build one with "
+                           f"`python build.py cost --refresh --region {region}`", EXIT_USAGE) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CommandError(f"{path}: not a readable price table: {exc}", EXIT_USAGE) from None
+    entries = data.get("prices")
+    if not isinstance(entries, dict):
+        raise CommandError(f"{path}: prices: must be an object of price entries", EXIT_USAGE)
+    for key, e in entries.items():
+        need = ("unit", "read", "source") if e.get("usd") is not None else ("unit",)
+        for f in need:
+            if not e.get(f):
+                raise CommandError(f"{path}: prices.{key}: {f} is missing (every price names its unit, the date "
+                                   f"it was read and its source)", EXIT_USAGE)
+    return PriceTable(region, path, float(data.get("hoursPerMonth", 730)), entries)
+
+
+# -- usage --------------------------------------------------------------------------------------
+
+def usage_path_for(params: Path) -> Path:
+    """``params/prod.json`` -> ``params/usage/prod.json``: the parameter file
+    itself stays CloudFormation's native list, so the AWS CLI keeps reading
+    it, and ``params/*.json`` stays a list of parameter files only."""
+    return params.parent / "usage" / params.name
+
+
+def load_usage(path: Path | None) -> tuple[dict[str, float], set[str]]:
+    """Usage figures and the keys the file set (the rest are defaults)."""
+    values = {k: v for k, (v, _) in USAGE_DEFAULTS.items()}
+    if path is None:
+        return values, set()
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CommandError(f"{path}: no such usage file", EXIT_USAGE) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CommandError(f"{path}: not valid JSON: {exc}", EXIT_USAGE) from None
+    if not isinstance(data, dict):
+        raise CommandError(f"{path}: must be a JSON object of usage figures", EXIT_USAGE)
+    for k, v in data.items():
+        if k not in USAGE_DEFAULTS:
+            raise CommandError(f"{path}: {k}: unknown usage figure; known: {', '.join(USAGE_DEFAULTS)}", EXIT_USAGE)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            raise CommandError(f"{path}: {k}: must be a number of at least 0, found {json.dumps(v)}", EXIT_USAGE)
+        values[k] = float(v)
+    return values, set(data)
+
+
+# -- estimate -----------------------------------------------------------------------------------
+
+@dataclass
+class Item:
+    resource: str  # "NetworkStack/NatGateway1", or "(usage)"
+    what: str  # human words: "NAT gateway", "2 x t3.medium"
+    price_key: str
+    quantity: float  # in the price's unit per month (hours, GB-months, GB)
+    unit_usd: float | None  # None: unsourced, left out of every total
+    usage: bool = False  # depends on a usage figure, not on the templates alone
+
+    @property
+    def priced(self) -> bool:
+        return self.unit_usd is not None
+
+    @property
+    def monthly(self) -> float:
+        return self.quantity * self.unit_usd if self.unit_usd is not None else 0.0
+
+
+@dataclass
+class Estimate:
+    mode: str  # "single" | "multi"
+    region: str
+    items: list[Item] = field(default_factory=list)
+
+    @property
+    def fixed(self) -> float:
+        return sum(i.monthly for i in self.items if not i.usage)
+
+    @property
+    def usage(self) -> float:
+        return sum(i.monthly for i in self.items if i.usage)
+
+    @property
+    def total(self) -> float:
+        return self.fixed + self.usage
+
+    @property
+    def unsourced(self) -> list[Item]:
+        return [i for i in self.items if not i.priced]
+
+    def by_key(self) -> dict[tuple[str, str], Item]:
+        return {(i.resource, i.price_key): i for i in self.items}
+
+    def to_dict(self) -> dict:
+        return {"mode": self.mode, "region": self.region, "fixed": round(self.fixed, 2),
+                "usage": round(self.usage, 2), "total": round(self.total, 2),
+                "unsourced": sorted({i.price_key for i in self.unsourced}),
+                "items": [{**asdict(i), "monthly": round(i.monthly, 2) if i.priced else None} for i in self.items]}
+
+
+def _bool(v) -> bool:
+    return str(v).lower() == "true"
+
+
+def _asg(res_id: str, props: dict, everything: dict, t: PriceTable, hours: float) -> list[Item]:
+    lt_id = str((props.get("LaunchTemplate") or {}).get("LaunchTemplateId", ""))
+    lt = everything.get(lt_id)
+    if lt is None:
+        raise PriceError(f"{res_id}: its launch template {lt_id or '(none)'} is not in the templates; the instances "
+                         "cannot be priced")
+    data = lt["Properties"].get("LaunchTemplateData", {})
+    count = int(props.get("DesiredCapacity", props["MinSize"]))
+    itype = data["InstanceType"]
+    p = t.get(f"ec2:{itype}")
+    scale = f" (scales to {props['MaxSize']})" if str(props.get("MaxSize")) != str(count) else ""
+    items = [Item(res_id, f"{count} x {itype}{scale}", p.key, count * hours, p.usd)]
+    volumes = [m["Ebs"] for m in data.get("BlockDeviceMappings", []) if "Ebs" in m]
+    if not volumes:
+        raise PriceError(f"{lt_id}: no EBS volume size in BlockDeviceMappings; the root volume cannot be priced")
+    for v in volumes:
+        vp = t.get(f"ebs:{v.get('VolumeType', 'gp2')}")
+        items.append(Item(res_id, f"{count} x {v['VolumeSize']} GB {v.get('VolumeType', 'gp2')} root volume",
+                          vp.key, count * float(v["VolumeSize"]), vp.usd))
+    if _bool((data.get("Monitoring") or {}).get("Enabled")):
+        # Detailed (1-minute) monitoring is charged per metric beyond the free tier.
+        mp = t.get("cloudwatch:detailed-monitoring")
+        items.append(Item(res_id, f"{count} x detailed monitoring", mp.key, count, mp.usd))
+    return items
+
+
+def _rds(res_id: str, props: dict, t: PriceTable, hours: float, usage: dict) -> list[Item]:
+    az = "multi-az" if _bool(props.get("MultiAZ")) else "single-az"
+    cls, engine = props["DBInstanceClass"], props["Engine"]
+    p = t.get(f"rds:{engine}:{cls}:{az}")
+    storage = props.get("StorageType", "gp2")
+    sp = t.get(f"rds:storage:{storage}:{az}")
+    bp = t.get("rds:backup")
+    label = "Multi-AZ (primary + standby)" if az == "multi-az" else "Single-AZ"
+    return [Item(res_id, f"{cls} {engine} {label}", p.key, hours, p.usd),
+            Item(res_id, f"{props['AllocatedStorage']} GB {storage} storage, {label}", sp.key,
+                 float(props["AllocatedStorage"]), sp.usd),
+            Item(res_id, "backup storage beyond the free amount", bp.key, usage["rds_backup_gb"], bp.usd, usage=True)]
+
+
+def _cache(res_id: str, props: dict, t: PriceTable, hours: float) -> list[Item]:
+    n = int(props.get("NumCacheClusters", 1))
+    node = props["CacheNodeType"]
+    p = t.get(f"elasticache:{node}")
+    what = f"{n} x {node}" + (" (primary + replica)" if n > 1 else "")
+    return [Item(res_id, what, p.key, n * hours, p.usd)]
+
+
+def estimate(config: Config, *, prices: PriceTable, usage: dict[str, float],
+             resolved: dict[str, cfnmodel.Stack] | None = None, templates_dir: Path = TEMPLATES_DIR) -> Estimate:
+    """One mode's monthly estimate for ``config`` as it stands."""
+    resolved = resolved or checks.resolve_templates(config, templates_dir)
+    everything = cfnmodel.all_resources(resolved)
+    hours = prices.hours_per_month
+    est = Estimate("multi" if config.multi_az else "single", prices.region)
+    repos = 0
+    for res_id, res in everything.items():
+        type_, props = res["Type"], res.get("Properties", {})
+        if type_ == "AWS::AutoScaling::AutoScalingGroup":
+            est.items += _asg(res_id, props, everything, prices, hours)
+        elif type_ == "AWS::EC2::NatGateway":
+            p = prices.get("nat:hour")
+            est.items.append(Item(res_id, "NAT gateway", p.key, hours, p.usd))
+        elif type_ == "AWS::EC2::EIP":
+            p = prices.get("eip:hour")
+            est.items.append(Item(res_id, "public IPv4 address (Elastic IP, in use)", p.key, hours, p.usd))
+        elif type_ == "AWS::ElasticLoadBalancingV2::LoadBalancer":
+            if props.get("Type", "application") != "application":
+                raise PriceError(f"{res_id}: load balancer type {props.get('Type')} has no pricing rule")
+            p = prices.get("alb:hour")
+            est.items.append(Item(res_id, "Application Load Balancer", p.key, hours, p.usd))
+            if props.get("Scheme", "internet-facing") == "internet-facing":
+                # Each zone's load balancer node holds a public IPv4 address,
+                # charged like any other in use (at least one per zone).
+                subnets = props.get("Subnets") or []
+                n = len(subnets.split(",") if isinstance(subnets, str) else subnets)
+                ip = prices.get("eip:hour")
+                est.items.append(Item(res_id, f"{n} public IPv4 addresses (one per zone of the load balancer)",
+                                      ip.key, n * hours, ip.usd))
+            lp = prices.get("alb:lcu")
+            est.items.append(Item(res_id, f"{usage['alb_lcu']:g} LCU on average", lp.key, usage["alb_lcu"] * hours,
+                                  lp.usd, usage=True))
+        elif type_ == "AWS::RDS::DBInstance":
+            est.items += _rds(res_id, props, prices, hours, usage)
+        elif type_ == "AWS::ElastiCache::ReplicationGroup":
+            est.items += _cache(res_id, props, prices, hours)
+        elif type_ == "AWS::ECR::Repository":
+            repos += 1
+        elif type_ == "AWS::SSM::Parameter" and props.get("Tier", "Standard") != "Standard":
+            raise PriceError(f"{res_id}: an SSM parameter of tier {props['Tier']} is charged and has no pricing "
+                             "rule; add one to wealist_cfn/preflight/cost.py")
+        elif type_ not in FREE_TYPES:
+            raise PriceError(f"{res_id}: resource type {type_} has no pricing rule; add one to "
+                             f"wealist_cfn/preflight/cost.py (or list it in FREE_TYPES if it costs nothing)")
+    nats = sum(1 for r in everything.values() if r["Type"] == "AWS::EC2::NatGateway")
+    if nats:
+        p = prices.get("nat:gb")
+        est.items.append(Item("(usage)", f"{usage['nat_data_gb']:g} GB through the NAT gateways", p.key,
+                              usage["nat_data_gb"], p.usd, usage=True))
+    if repos:
+        p = prices.get("ecr:storage")
+        est.items.append(Item("(usage)", f"{usage['ecr_storage_gb']:g} GB of images in {repos} ECR repositories",
+                              p.key, usage["ecr_storage_gb"], p.usd, usage=True))
+    p = prices.get("logs:ingest")
+    est.items.append(Item("(usage)", f"{usage['log_ingest_gb']:g} GB of CloudWatch Logs ingested", p.key,
+                          usage["log_ingest_gb"], p.usd, usage=True))
+    p = prices.get("s3:standard")
+    est.items.append(Item("(usage)", f"{usage['s3_storage_gb']:g} GB in S3 Standard (deploy and artifact buckets)",
+                          p.key, usage["s3_storage_gb"], p.usd, usage=True))
+    return est
+
+
+def estimate_modes(config: Config, modes: tuple[str, ...], *, prices: PriceTable, usage: dict[str, float],
+                   templates_dir: Path = TEMPLATES_DIR) -> dict[str, Estimate]:
+    out = {}
+    for mode in modes:
+        cfg = config.with_values(EnableMultiAZ="true" if mode == "multi" else "false")
+        out[mode] = estimate(cfg, prices=prices, usage=usage, templates_dir=templates_dir)
+    return out
+
+
+# -- change ---------------------------------------------------------------------------------------
+
+@dataclass
+class Change:
+    parameters: list[tuple[str, str, str]]  # (key, old, new) of the values that moved the estimate
+    delta: float
+    added: list[str]
+    removed: list[str]
+    before: float
+    after: float
+    unsourced: list[str] = field(default_factory=list)  # resources left out of the difference
+
+    def line(self) -> str:
+        params = ", ".join(f"{k} {o}→{n}" for k, o, n in self.parameters) or "templates"
+        # What the change brings in names it best: the multi-AZ items for a
+        # switch on, the single-AZ ones it goes back to for a switch off.
+        parts = [f"+{a}" for a in self.added] if self.delta >= 0 else [f"-{r}" for r in self.removed]
+        sign = "+" if self.delta >= 0 else "-"
+        return (f"{params}: {sign}${abs(self.delta):,.2f}/month (${self.before:,.2f} → ${self.after:,.2f})"
+                + (f" ({', '.join(parts)})" if parts else "")
+                + (f"; leaves out {', '.join(self.unsourced)} (no sourced price)" if self.unsourced else ""))
+
+
+def _grouped(est: Estimate) -> dict[str, tuple[float, float]]:
+    """what -> (count, monthly) with resource names folded, so "3 NAT
+    gateways" compares with "1 NAT gateway"."""
+    out: dict[str, tuple[float, float]] = {}
+    for i in est.items:
+        n, m = out.get(i.what, (0, 0.0))
+        out[i.what] = (n + 1, m + i.monthly)
+    return out
+
+
+def _base(key: str) -> str:
+    """A price key without its deployment option: the RDS instance in either mode."""
+    return key.rsplit(":", 1)[0] if key.endswith((":single-az", ":multi-az")) else key
+
+
+def comparable_delta(before: Estimate, after: Estimate) -> tuple[float, list[str]]:
+    """after - before over what is priced on both sides; what was left out
+    ("resource price-key"), since an unsourced price on either side would
+    make the difference wrong (a priced single-AZ rate minus nothing)."""
+    skip = {(i.resource, _base(i.price_key)) for e in (before, after) for i in e.unsourced}
+
+    def part(est: Estimate) -> float:
+        return sum(i.monthly for i in est.items if (i.resource, _base(i.price_key)) not in skip)
+
+    def same(key) -> bool:
+        # Unsourced alike on both sides: it adds nothing to the difference.
+        b = [(i.price_key, i.quantity, i.priced) for i in before.items if (i.resource, _base(i.price_key)) == key]
+        a = [(i.price_key, i.quantity, i.priced) for i in after.items if (i.resource, _base(i.price_key)) == key]
+        return a == b
+    return part(after) - part(before), [f"{r} {k}" for r, k in sorted(skip) if not same((r, k))]
+
+
+def change(before: Estimate, after: Estimate, old_values: dict[str, str], new_values: dict[str, str]) -> Change | None:
+    """The estimate's difference between a stack's current parameters and
+    the new ones; None when the estimate does not move."""
+    delta, left_out = comparable_delta(before, after)
+    if abs(delta) < 0.005 and not left_out:
+        return None
+    b, a = _grouped(before), _grouped(after)
+    added, removed = [], []
+    for what in sorted(set(a) | set(b)):
+        nb, na = b.get(what, (0, 0))[0], a.get(what, (0, 0))[0]
+        if na > nb:
+            added.append(f"{int(na - nb)} {what}" if na - nb > 1 else what)
+        elif nb > na:
+            removed.append(f"{int(nb - na)} {what}" if nb - na > 1 else what)
+    params = [(k, old_values[k], v) for k, v in new_values.items() if k in old_values and old_values[k] != v]
+    if not added and not removed and abs(delta) < 0.005:
+        return None
+    return Change(params, delta, added, removed, before.total, after.total, left_out)

@@ -1,0 +1,81 @@
+"""Preflight as the first step of ``plan`` and ``deploy``, and the monthly
+cost difference of the change, in one call the deploy command makes before
+it packages anything or creates a change set.
+
+Against AWS a failed check stops the command (exit 1) before any upload or
+change set. Against a custom endpoint (``--endpoint-url``, ``--local``) the
+results are shown but do not stop it: a rehearsal endpoint has no bootstrap,
+certificates or orderable databases unless the rehearsal made them, and
+moto does not implement several of the read calls.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import botocore.exceptions
+
+from ..config import ConfigError
+from ..errors import EXIT_FAILED, CommandError
+from . import checks, cost
+from . import cli as preflight_cli
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--skip-preflight", action="store_true",
+                        help="do not run the preflight checks first (the output says they were skipped)")
+
+
+def cost_change(dep, state) -> cost.Change | None:
+    """The estimate's difference between the stack's current parameters and
+    the file's, or None (a new stack, no price table, no difference)."""
+    if state is None or state.status is None or not state.parameters:
+        return None
+    try:
+        prices = cost.load_prices(dep.config.region)
+        usage, _ = cost.load_usage(None)
+        old_cfg = checks.current_config(dep.config, state.parameters)
+        kw = dict(prices=prices, usage=usage, templates_dir=dep.opts.templates_dir)
+        return cost.change(cost.estimate(old_cfg, **kw), cost.estimate(dep.config, **kw),
+                           old_cfg.values, dep.config.values)
+    except (CommandError, ConfigError):
+        # No price table for the region, or a price key it lacks: the deploy
+        # goes on; `python build.py cost` says what is missing.
+        return None
+
+
+def before_change_set(args, dep, out, doc: dict) -> int | None:
+    """Run preflight and show the cost change; an exit code to stop with, or None to go on.
+
+    ``args`` without a ``skip_preflight`` attribute did not come from a
+    parser :func:`add_arguments` registered (a caller driving the deploy
+    step itself, as the stubbed deploy tests do): nothing runs."""
+    if not hasattr(args, "skip_preflight"):
+        return None
+    if args.skip_preflight:
+        print("preflight: skipped (--skip-preflight)", file=out)
+        doc["preflight"] = {"skipped": True}
+        return None
+    try:
+        report = preflight_cli.run_preflight(dep.config, dep.aws, stack_name=dep.opts.stack_name,
+                                             templates=dep.opts.templates_dir,
+                                             replace_failed=dep.opts.replace_failed, params_arg=str(args.params))
+    except botocore.exceptions.BotoCoreError as exc:
+        print(f"preflight: could not run: {type(exc).__name__}: {exc}", file=out)
+        return EXIT_FAILED if not dep.opts.endpoint_url else None
+    print(preflight_cli.render_preflight(report, "text"), file=out)
+    doc["preflight"] = report.to_dict()
+    if not report.ok:
+        if not dep.opts.endpoint_url:
+            print("stopped by preflight before any upload or change set: fix the failed checks above, or run "
+                  "again with --skip-preflight if you are sure", file=sys.stderr)
+            return EXIT_FAILED
+        print("preflight: failures not blocking on a custom endpoint (a rehearsal); against AWS they stop the "
+              "deploy here", file=out)
+    change = cost_change(dep, report.state)
+    if change is not None:
+        doc["costChange"] = change.line()
+        print(f"monthly cost: {change.line()}", file=out)
+        if getattr(args, "output", "text") == "markdown":
+            print(f"**Monthly cost** (on-demand estimate): {change.line()}\n")
+    return None
