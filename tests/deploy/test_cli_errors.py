@@ -451,7 +451,8 @@ def test_json_failure_document_carries_the_change_set_failure(monkeypatch, prod_
     assert doc == {"stack": "wealist-prod", "exitCode": 1, "preflight": {"skipped": True}, "error": {
         "message": "change set deploy-1 failed: DatabaseStack/Database: bad", "details": ["delete it: ..."],
         "changeSetFailure": failure}}
-    assert err.splitlines()[0] == "error: change set deploy-1 failed: DatabaseStack/Database: bad"
+    assert err.splitlines()[:2] == ["preflight: skipped (--skip-preflight)",
+                                   "error: change set deploy-1 failed: DatabaseStack/Database: bad"]
 
 
 # -- help and version -----------------------------------------------------------------------------
