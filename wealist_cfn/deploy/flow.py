@@ -34,6 +34,8 @@ from . import package as package_mod
 from . import review as review_mod
 from . import templates as tpl
 
+DELETION_PROTECTION = "DeletionProtection"
+
 
 @dataclass
 class Options:
@@ -180,9 +182,7 @@ class Deployment:
             yield from stackstate.delete_failed(self.aws, state, sleep=o.sleep, interval=o.poll_interval)
             state = stackstate.StackState(o.stack_name, None)
         cs_type = state.change_set_type
-        tags = [{"Key": "Project", "Value": self.config.project},
-                {"Key": "Environment", "Value": self.config.environment},
-                {"Key": "ManagedBy", "Value": "wealist-cfn"}]
+        tags = self._tags()
 
         def made(cs: changeset.ChangeSet) -> None:
             self._made = cs
@@ -190,7 +190,7 @@ class Deployment:
 
         cs = changeset.create(
             self.aws, stack_name=o.stack_name, change_set_type=cs_type,
-            parameters=self.config.cfn_parameters(), tags=tags, template_body=packaged.root_body,
+            parameters=self._create_parameters(cs_type), tags=tags, template_body=packaged.root_body,
             template_url=packaged.root_url, commit=changeset.git_commit(), digest=self.digest(), sleep=o.sleep,
             interval=o.change_set_interval, on_created=made)
         if cs.no_changes:
@@ -219,6 +219,31 @@ class Deployment:
                 details=("nothing was executed; check out the reviewed commit and parameter file, or plan again",))
         changeset.check_executable(self.aws, cs)
         self._review(state, cs)
+
+    def _tags(self) -> list[dict]:
+        return [{"Key": "Project", "Value": self.config.project},
+                {"Key": "Environment", "Value": self.config.environment},
+                {"Key": "ManagedBy", "Value": "wealist-cfn"}]
+
+    def _defer_protection(self, cs_type: str) -> bool:
+        """A first create with deletion protection on makes the database and
+        load balancer without it: a create that fails after they exist must
+        be able to roll back (an RDS instance or ALB with deletion protection
+        cannot be deleted, and the stack would end ROLLBACK_FAILED). The same
+        deploy switches it on by an update once the create succeeded.
+
+        Not on a local endpoint: moto never rolls a create back (a failure is
+        an API error and the stack stays IN_PROGRESS), and its DescribeStacks
+        answers HTTP 500 after that update."""
+        return cs_type == "CREATE" and self.config.values.get(DELETION_PROTECTION) == "true" and \
+            not self.aws.endpoint_url
+
+    def _create_parameters(self, cs_type: str) -> list[dict]:
+        params = self.config.cfn_parameters()
+        if self._defer_protection(cs_type):
+            params = [dict(p, ParameterValue="false") if p["ParameterKey"] == DELETION_PROTECTION else p
+                      for p in params]
+        return params
 
     def _review(self, state: stackstate.StackState, cs: changeset.ChangeSet) -> None:
         o, packaged, cs_type = self.opts, self.packaged, cs.change_set_type
@@ -249,6 +274,10 @@ class Deployment:
             # Exports only (the root template differs). Executed like any other.
             review.notes.append("no resource changes: the change set changes the stack's Outputs or Exports "
                                 "only, and executing it applies them")
+        if self._defer_protection(cs_type):
+            review.notes.append("deletion protection (database, load balancer) is created off and switched on by "
+                                "a second change set in this same deploy once the create succeeded, so a failed "
+                                "first create can roll back completely")
         review_mod.analyse(review)
         self.plan = Plan(state, cs, review)
 
@@ -360,6 +389,8 @@ class Deployment:
                     self.result = item
                 yield item
             relaxed = []
+            if final.ok and self._defer_protection(cs.change_set_type):
+                yield from self._switch_on_protection(stack_id)
         except BaseException as exc:
             lines = list(self.cleanup()) if not started else []
             if relaxed:
@@ -373,6 +404,52 @@ class Deployment:
                 raise
             self.left_behind = lines
             raise
+
+
+    def _switch_on_protection(self, stack_id: str) -> Iterator[Info | events.StackEvent | events.Progress
+                                                                 | events.Final | Result]:
+        """The second half of a first create: an update that only turns
+        deletion protection on (the review said so). It is executed only when
+        it holds no guarded change; otherwise it is left with the command."""
+        o, aws = self.opts, self.aws
+        yield Info("switching deletion protection on (second change set of this first create)")
+        cs = changeset.create(
+            aws, stack_name=o.stack_name, change_set_type="UPDATE", parameters=self.config.cfn_parameters(),
+            tags=self._tags(), template_body=self.packaged.root_body, template_url=self.packaged.root_url,
+            commit=changeset.git_commit(), digest=self.digest(), sleep=o.sleep, interval=o.change_set_interval)
+        if cs.no_changes:
+            yield Info("deletion protection: nothing to change (the endpoint reports no changes)")
+            return
+        self._made, self._made_shell = cs, False
+        review = changeset.describe(aws, cs, o.stack_name, sleep=o.sleep, interval=o.change_set_interval)
+        review_mod.analyse(review)
+        if review.guarded:
+            self._made = None
+            raise CommandError(
+                f"the change set that switches deletion protection on ({cs.name}) holds guarded changes; "
+                f"not executed", EXIT_FAILED,
+                details=(f"review it: aws cloudformation describe-change-set --stack-name {o.stack_name} "
+                         f"--change-set-name {cs.name}",
+                         f"until it runs, deletion protection is off: python build.py deploy --stack-name "
+                         f"{o.stack_name} --params {o.params} --change-set {cs.name}"))
+        changeset.check_executable(aws, cs)
+        token = f"wealist-{uuid.uuid4()}"
+        seen, since = events.Watcher.mark(aws, stack_id)
+        aws.cfn.execute_change_set(ChangeSetName=cs.id, ClientRequestToken=token)
+        self._made = None
+        watcher = events.Watcher(aws, stack_id, token=token, seen=seen, since=since, sleep=o.sleep,
+                                 interval=o.poll_interval)
+        final = None
+        for item in watcher.watch():
+            if isinstance(item, events.Final):
+                final = item
+            yield item
+        for item in finish(aws, stack_id, final, new=False):
+            if isinstance(item, Result):
+                self.result = item
+            yield item
+        if final.ok:
+            yield Info("deletion protection switched on (database, load balancer)")
 
 
 def _restore(aws: Aws, stack_id: str, relaxed: list[str], *, running: bool) -> str:
