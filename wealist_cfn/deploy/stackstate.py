@@ -172,7 +172,7 @@ def check_deployable(aws: Aws, state: StackState, *, replace_failed: bool) -> st
                 "skipping a resource marks it rolled back without touching it; then deploy again"))
     if state.status == "DELETE_FAILED":
         blocking = _blocking(aws, state)
-        top = [w for w, _, _ in blocking if "/" not in w]
+        top = sorted({w.split("/")[0] for w, _, _ in blocking})
         retain = f" --retain-resources {' '.join(top)}" if top else ""
         raise CommandError(
             f"stack {n} is DELETE_FAILED: {state.reason or 'no reason given'}", EXIT_FAILED,
