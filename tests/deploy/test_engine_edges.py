@@ -506,3 +506,54 @@ def test_change_set_made_from_other_content_is_refused():
     cs = changeset.ChangeSet("n", "id", "s", "UPDATE", description=changeset.description("abc", a))
     assert cs.content_hash == a
 
+
+
+def test_first_create_switches_deletion_protection_on_after_it_succeeded(prod_params):
+    """Stubbed, the whole AWS path: the create runs (RetainExceptOnCreate,
+    termination protection at once), and once it is CREATE_COMPLETE a second
+    change set with the file's DeletionProtection=true is made, reviewed (no
+    guarded change) and executed in the same deploy."""
+    from wealist_cfn import config
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    cs2 = f"arn:aws:cloudformation:ap-northeast-2:{ACCOUNT}:changeSet/deploy-2/bbbb"
+    cfn.add_response("describe_change_set", _cs(), {"ChangeSetName": ROOT_CS})
+    cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
+    cfn.add_response("execute_change_set", {}, {"ChangeSetName": ROOT_CS, "ClientRequestToken": ANY,
+                                                "RetainExceptOnCreate": True})
+    cfn.add_response("update_termination_protection", {"StackId": ROOT},
+                     {"StackName": ROOT, "EnableTerminationProtection": True})
+    cfn.add_response("describe_stacks", _stack("CREATE_COMPLETE"), {"StackName": ROOT})
+    cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
+    cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
+    cfn.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": ROOT})
+    cfn.add_response("get_stack_policy", {}, {"StackName": ROOT})
+    cfn.add_response("set_stack_policy", {}, {"StackName": ROOT, "StackPolicyBody": json.dumps(policy.PROTECT)})
+    cfn.add_response("describe_stacks", _stack("CREATE_COMPLETE"), {"StackName": ROOT})
+    # The second change set: the file's parameters, DeletionProtection=true.
+    params = config.load(prod_params).cfn_parameters()
+    assert {"ParameterKey": "DeletionProtection", "ParameterValue": "true"} in params
+    cfn.add_response("create_change_set", {"Id": cs2, "StackId": ROOT}, {
+        "StackName": "wealist-prod", "ChangeSetName": ANY, "ChangeSetType": "UPDATE", "Parameters": params,
+        "Capabilities": ANY, "Tags": ANY, "IncludeNestedStacks": True, "Description": ANY, "TemplateBody": ANY,
+        "ClientToken": ANY})
+    page = dict(_cs(), ChangeSetId=cs2, ChangeSetName="deploy-2", Changes=[{"Type": "Resource", "ResourceChange": {
+        "Action": "Modify", "LogicalResourceId": "LoadBalancerStack", "ResourceType": NESTED,
+        "Replacement": "False", "Scope": ["Properties"], "Details": []}}])
+    cfn.add_response("describe_change_set", page, {"ChangeSetName": cs2})
+    cfn.add_response("describe_change_set", page, {"ChangeSetName": cs2, "IncludePropertyValues": True})
+    cfn.add_response("describe_change_set", page, {"ChangeSetName": cs2})
+    cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
+    cfn.add_response("execute_change_set", {}, {"ChangeSetName": cs2, "ClientRequestToken": ANY})
+    cfn.add_response("describe_stacks", _stack("UPDATE_COMPLETE"), {"StackName": ROOT})
+    cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
+    cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
+    cfn.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": ROOT})
+    cfn.add_response("get_stack_policy", {"StackPolicyBody": json.dumps(policy.PROTECT)}, {"StackName": ROOT})
+    cfn.add_response("describe_stacks", _stack("UPDATE_COMPLETE"), {"StackName": ROOT})
+    dep = _deployment(aws, prod_params, cs_type="CREATE")
+    dep.packaged = _packaged(ROOT_TEMPLATE)
+    messages = [i.message for i in dep.execute() if isinstance(i, flow.Info)]
+    assert messages[-1] == "deletion protection switched on (database, load balancer)"
+    assert dep.result.final.status == "UPDATE_COMPLETE"
+    cfn.assert_no_pending_responses()

@@ -226,7 +226,7 @@ def _deploy(args, dep: flow.Deployment) -> int:
         print(f"  delete:  {delete_hint}", file=out)
         if review.guarded:
             print("  note: it holds guarded changes; a deploy needs --allow-replace", file=out)
-        doc["result"] = {"status": "PLANNED", "changeSetId": cs.id}
+        doc["result"] = {"status": "PLANNED", "changeSetId": cs.id, "changeSetName": cs.name}
         return finish(EXIT_OK)
     if not args.yes:
         if sys.stdin.isatty() and sys.stdout.isatty():

@@ -346,6 +346,7 @@ class Deployment:
         new = cs.change_set_type == "CREATE"
         relaxed: list[str] = []
         started = False
+        protection_off = False
         final = None
         try:
             # Only AVAILABLE can run (DescribeChangeSet: ExecutionStatus). Checked
@@ -390,11 +391,20 @@ class Deployment:
                 yield item
             relaxed = []
             if final.ok and self._defer_protection(cs.change_set_type):
-                yield from self._switch_on_protection(stack_id)
+                protection_off = True
+                try:
+                    yield from self._switch_on_protection(stack_id)
+                except botocore.exceptions.ClientError as exc:
+                    raise client_error(exc, "switching deletion protection on") from None
+                protection_off = False
         except BaseException as exc:
-            lines = list(self.cleanup()) if not started else []
+            lines = list(self.cleanup())
             if relaxed:
                 lines.append(_restore(aws, stack_id, relaxed, running=started and final is None))
+            if protection_off:
+                lines.append(f"the stack is created but deletion protection is still off (database, load "
+                             f"balancer); switch it on: python build.py deploy --stack-name {o.stack_name} "
+                             f"--params {o.params}")
             if isinstance(exc, botocore.exceptions.ClientError):
                 err = client_error(exc, "executing the change set")
                 err.details = tuple(lines)
