@@ -210,6 +210,32 @@ def test_accept_conditional_does_not_cover_a_certain_replacement():
     assert "refused: 1 guarded change(s)" in err
 
 
+def test_ctrl_c_at_the_prompt_deletes_the_change_set(monkeypatch):
+    """Stubbed review, a terminal: Ctrl-C at the approval prompt is a "no":
+    not executed, and the change set this run made is deleted and reported."""
+    rev = _nested_review()
+    rev.callouts = [c for c in rev.callouts if c.level != "guarded"]
+    dep = _FakeDeployment(rev)
+
+    def ctrl_c(prompt):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("builtins.input", ctrl_c)
+    monkeypatch.setattr(cli.sys.stdin, "isatty", lambda: True, raising=False)
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    out, err = Tty(), io.StringIO()
+    args = argparse.Namespace(output="text", no_execute=False, yes=False, params="params/prod.json",
+                              accept_conditional=False, discard=False)
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli._deploy(args, dep)
+    assert code == 3 and not dep.executed and dep.cleaned
+    assert "deleted change set deploy-1 (not executed)" in err.getvalue()
+
+
 def test_without_terminal_or_yes_the_change_set_is_deleted():
     """Stubbed review: no TTY and no --yes: not executed, exit 3, and the
     change set this run made is deleted (a declined deploy leaves nothing)."""

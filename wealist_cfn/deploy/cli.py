@@ -230,7 +230,11 @@ def _deploy(args, dep: flow.Deployment) -> int:
         return finish(EXIT_OK)
     if not args.yes:
         if sys.stdin.isatty() and sys.stdout.isatty():
-            answer = input(f"Execute change set {cs.name} on {n}? [y/N] ").strip().lower()
+            try:
+                answer = input(f"Execute change set {cs.name} on {n}? [y/N] ").strip().lower()
+            except (KeyboardInterrupt, EOFError):  # Ctrl-C / Ctrl-D at the prompt: a "no"
+                print(file=sys.stderr)
+                answer = ""
             approved = answer in ("y", "yes")
         else:
             approved = False
