@@ -557,3 +557,23 @@ def test_first_create_switches_deletion_protection_on_after_it_succeeded(prod_pa
     assert messages[-1] == "deletion protection switched on (database, load balancer)"
     assert dep.result.final.status == "UPDATE_COMPLETE"
     cfn.assert_no_pending_responses()
+
+
+def test_error_half_way_through_relaxing_still_restores(prod_params):
+    """Stubbed: SetStackPolicy is refused (AccessDenied) while relaxing; the
+    stacks meant to be relaxed are checked and the protective policy set
+    again where it is missing, before the error is shown."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    cfn.add_response("describe_change_set", _cs(), {"ChangeSetName": ROOT_CS})
+    _policies(cfn, policy.PROTECT)
+    _tree(cfn)
+    cfn.add_client_error("set_stack_policy", "AccessDenied", "not authorized to perform: cloudformation:SetStackPolicy")
+    _policies(cfn, policy.ALLOW_ALL)
+    cfn.add_response("set_stack_policy", {}, {"StackName": DB_STACK, "StackPolicyBody": json.dumps(policy.PROTECT)})
+    dep = _deployment(aws, prod_params)
+    with pytest.raises(CommandError) as exc:
+        list(dep.execute())
+    assert "AccessDenied" in str(exc.value) or "not authorized" in str(exc.value)
+    assert any("stack policy put back on DatabaseStack" in d for d in exc.value.details)
+    cfn.assert_no_pending_responses()

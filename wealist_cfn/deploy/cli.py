@@ -251,6 +251,9 @@ def _deploy(args, dep: flow.Deployment) -> int:
     except KeyboardInterrupt:
         for line in dep.left_behind:
             print(line, file=sys.stderr)
+        if not getattr(dep, "executing", True):
+            print("\nstopped before the change set was executed: nothing runs in AWS", file=sys.stderr)
+            return 130
         print(f"\nstopped watching; the deploy goes on in AWS. Watch it again with:\n"
               f"  python build.py status --stack-name {n} --params {args.params}", file=sys.stderr)
         return 130

@@ -108,6 +108,7 @@ class Deployment:
         self._made: changeset.ChangeSet | None = None
         self._made_shell = False
         self.left_behind: list[str] = []  # after a Ctrl-C: what stays and how to remove it
+        self.executing = False  # ExecuteChangeSet was accepted: the operation runs in AWS
 
     # -- packaging ---------------------------------------------------------------------------
 
@@ -360,6 +361,7 @@ class Deployment:
                                f"or deleting stateful resources)")
                 if o.allow_replace and plan.review.guarded:
                     paths = {_stack_path(c.where) for c in plan.review.guarded}
+                    relaxed = sorted(paths)  # an error half-way through still restores them all
                     relaxed = policy.relax(aws, stack_id, paths)
                     yield Info(f"--allow-replace: stack policy relaxed on {', '.join(p or 'root' for p in relaxed)} "
                                f"for this update only")
@@ -372,7 +374,7 @@ class Deployment:
                 # included, so a retry does not trip over their fixed names.
                 kw["RetainExceptOnCreate"] = True
             aws.cfn.execute_change_set(**kw)
-            started = True
+            started = self.executing = True
             self._made = None
             yield Info(f"executing change set {cs.name}")
             if new:
