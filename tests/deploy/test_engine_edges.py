@@ -577,3 +577,22 @@ def test_error_half_way_through_relaxing_still_restores(prod_params):
     assert "AccessDenied" in str(exc.value) or "not authorized" in str(exc.value)
     assert any("stack policy put back on DatabaseStack" in d for d in exc.value.details)
     cfn.assert_no_pending_responses()
+
+
+def test_a_failed_change_set_is_deleted_and_the_error_says_so(prod_params):
+    """Stubbed: a change set FAILED for a real reason (not "no changes") is
+    an error; the change set this run made is deleted, and the error's last
+    line says so instead of asking the user to delete it."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _prepare_stubs(cfn, prod_params)
+    cfn.add_response("describe_change_set", _cs("FAILED", "UNAVAILABLE", StatusReason=(
+        "Nested change set arn:aws:cloudformation:...:changeSet/x/y was not successfully created: Currently "
+        "in FAILED.")), {"ChangeSetName": ROOT_CS})
+    cfn.add_response("delete_change_set", {}, {"ChangeSetName": ROOT_CS})
+    dep = _prepared(aws, prod_params, ROOT_TEMPLATE)
+    with pytest.raises(CommandError) as exc:
+        list(dep.prepare())
+    assert "failed: Nested change set" in str(exc.value)
+    assert exc.value.details[-1].startswith("deleted change set deploy-") and len(exc.value.details) == 1
+    cfn.assert_no_pending_responses()

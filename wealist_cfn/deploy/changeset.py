@@ -150,9 +150,11 @@ def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[
         if is_no_changes(cs.status, cs.reason):
             cs.no_changes = True
         else:
+            # A caller that heard of the change set (on_created) deletes it itself.
             raise CommandError(f"change set {name} failed: {cs.reason}", EXIT_FAILED,
-                              details=(f"delete it: aws cloudformation delete-change-set --stack-name {stack_name} "
-                                       f"--change-set-name {name}",))
+                               details=() if on_created else (
+                                   f"delete it: aws cloudformation delete-change-set --stack-name {stack_name} "
+                                   f"--change-set-name {name}",))
     return cs
 
 
