@@ -231,7 +231,10 @@ def test_ctrl_c_at_the_prompt_deletes_the_change_set(monkeypatch):
     args = argparse.Namespace(output="text", no_execute=False, yes=False, params="params/prod.json",
                               accept_conditional=False, discard=False)
     with redirect_stdout(out), redirect_stderr(err):
-        code = cli._deploy(args, dep)
+        try:
+            code = cli._deploy(args, dep)
+        except KeyboardInterrupt:
+            pytest.fail("Ctrl-C at the prompt escaped: the change set was left behind")
     assert code == 3 and not dep.executed and dep.cleaned
     assert "deleted change set deploy-1 (not executed)" in err.getvalue()
 
