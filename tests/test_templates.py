@@ -228,7 +228,7 @@ def test_registry_rows(single):
     for repo in repos.values():
         assert repo["Properties"]["ImageScanningConfiguration"]["ScanOnPush"] is True
         assert json.loads(repo["Properties"]["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
-        assert repo["DeletionPolicy"] == "Retain"
+        assert (repo["DeletionPolicy"], repo["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
 
 
 # --- the switch -------------------------------------------------------------------------------

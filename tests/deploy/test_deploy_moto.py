@@ -171,3 +171,68 @@ def test_a_key_holding_other_bytes_is_not_trusted(compat_endpoint, real_template
     assert any("warning:" in m and "iam.yaml" in m for m in messages)
     stored = s3.get_object(Bucket=first.bucket, Key=planted.key)["Body"].read()
     assert stored == (real_templates / "iam.yaml").read_bytes()
+
+
+def _plan(endpoint, params, templates, *extra):
+    return run_cli("plan", "--stack-name", STACK, "--params", params, "--endpoint-url", endpoint,
+                   "--templates", templates, *extra)
+
+
+def _change_set_name(out: str) -> str:
+    line = next(x for x in out.splitlines() if x.startswith("change set ") and "left for review" in x)
+    return line.split()[2]
+
+
+def test_plan_plan_then_deploy_the_reviewed_change_set(compat_endpoint, real_templates, prod_params):
+    """moto: a plan before the first deploy leaves a named CREATE change set
+    (stack REVIEW_IN_PROGRESS); a second plan and a deploy of the first
+    plan's change set follow within seconds with no "waiting" (REVIEW_IN_PROGRESS
+    is a stack not created yet). An edited template is refused by the
+    content hash, and a change set that already ran (EXECUTE_COMPLETE: moto
+    has no OBSOLETE) is refused by its ExecutionStatus."""
+    ep = compat_endpoint
+    seed_ssm(ep, real_templates, config.load(prod_params).values)
+    code, out, err = _plan(ep, prod_params, real_templates)
+    assert code == 0, err + out
+    first = _change_set_name(out)
+    assert f"--change-set {first}" in out
+    cfn = client("cloudformation", ep)
+    assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
+
+    code, out, err = _plan(ep, prod_params, real_templates)
+    assert code == 0, err + out
+    assert "waiting: another operation is running" not in out + err
+    second = _change_set_name(out)
+    assert second != first
+
+    # Edited after the review: not what was reviewed.
+    cache = real_templates / "cache.yaml"
+    committed = cache.read_text()
+    cache.write_text(committed + "# edited after the review\n")
+    code, out, err = _deploy(ep, prod_params, real_templates, "--change-set", first, "--yes")
+    cache.write_text(committed)
+    assert code == 2 and "was not made from these templates and parameters" in err
+    assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
+
+    code, out, err = _deploy(ep, prod_params, real_templates, "--change-set", first, "--yes")
+    assert code == 0, err + out
+    assert "waiting: another operation is running" not in out + err
+    assert f"executing change set {first}" in out and "final state: CREATE_COMPLETE" in out
+    summaries = {c["ChangeSetName"]: c for c in cfn.list_change_sets(StackName=STACK)["Summaries"]}
+    assert summaries[first]["ExecutionStatus"] == "EXECUTE_COMPLETE"
+
+    code, out, err = _deploy(ep, prod_params, real_templates, "--change-set", first, "--yes")
+    assert code == 1 and "cannot be executed: ExecutionStatus EXECUTE_COMPLETE" in err
+
+
+def test_discarded_plan_of_a_new_stack_leaves_nothing(compat_endpoint, real_templates, prod_params):
+    """moto: ``plan --discard`` before the first deploy deletes its change
+    set and the REVIEW_IN_PROGRESS shell it made: no stack is left."""
+    ep = compat_endpoint
+    seed_ssm(ep, real_templates, config.load(prod_params).values)
+    code, out, err = _plan(ep, prod_params, real_templates, "--discard")
+    assert code == 0, err + out
+    assert "deleted the empty stack shell wealist-prod" in out
+    stacks = [s for s in client("cloudformation", ep).list_stacks()["StackSummaries"]
+              if s["StackName"] == STACK and s["StackStatus"] != "DELETE_COMPLETE"]
+    assert stacks == []

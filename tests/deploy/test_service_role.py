@@ -72,7 +72,7 @@ def test_create_change_set_passes_the_role():
                               "StackId": "arn:aws:cloudformation:ap-northeast-2:123456789012:stack/s/1"},
         {"StackName": "wealist-prod", "ChangeSetName": ANY, "ChangeSetType": "UPDATE", "Parameters": [],
          "Capabilities": ANY, "Tags": [], "IncludeNestedStacks": True, "Description": ANY,
-         "TemplateBody": "{}", "RoleARN": ROLE})
+         "TemplateBody": "{}", "RoleARN": ROLE, "ClientToken": ANY})
     stubs["cloudformation"].add_response(
         "describe_change_set", {"Status": "CREATE_COMPLETE", "ChangeSetName": "x", "Changes": []}, None)
     changeset.create(aws, stack_name="wealist-prod", change_set_type="UPDATE", parameters=[], tags=[],

@@ -133,6 +133,15 @@ class _FakeDeployment:
         cs = changeset.ChangeSet("deploy-1", ROOT_CS, ROOT, "UPDATE")
         self.plan = flow.Plan(stackstate.StackState("wealist-prod", "UPDATE_COMPLETE", ROOT), cs, rev)
         self.executed = False
+        self.cleaned = False
+        self.left_behind = []
+
+    def cleanup(self):
+        self.cleaned = True
+        return ["deleted change set deploy-1 (not executed)"]
+
+    def keep(self):
+        pass
 
     def prepare(self):
         return iter(())
@@ -159,7 +168,8 @@ def test_guarded_replacement_is_refused_even_with_yes():
     dep = _FakeDeployment(_nested_review())
     code, _, err = _run_deploy(dep)
     assert code == 3 and not dep.executed
-    assert "--allow-replace" in err and "delete-change-set" in err
+    # The change set this run made is not left behind; the refusal says so.
+    assert "--allow-replace" in err and dep.cleaned and "deleted change set deploy-1" in err
 
 
 def _conditional_only(rev):
@@ -201,14 +211,44 @@ def test_accept_conditional_does_not_cover_a_certain_replacement():
     assert "refused: 1 guarded change(s)" in err
 
 
-def test_without_terminal_or_yes_the_change_set_is_left_for_review():
-    """Stubbed review: no TTY and no --yes: not executed, exit 3, execute/delete commands shown."""
+def test_ctrl_c_at_the_prompt_deletes_the_change_set(monkeypatch):
+    """Stubbed review, a terminal: Ctrl-C at the approval prompt is a "no":
+    not executed, and the change set this run made is deleted and reported."""
+    rev = _nested_review()
+    rev.callouts = [c for c in rev.callouts if c.level != "guarded"]
+    dep = _FakeDeployment(rev)
+
+    def ctrl_c(prompt):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("builtins.input", ctrl_c)
+    monkeypatch.setattr(cli.sys.stdin, "isatty", lambda: True, raising=False)
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    out, err = Tty(), io.StringIO()
+    args = argparse.Namespace(output="text", no_execute=False, yes=False, params="params/prod.json",
+                              accept_conditional=False, discard=False)
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = cli._deploy(args, dep)
+        except KeyboardInterrupt:
+            pytest.fail("Ctrl-C at the prompt escaped: the change set was left behind")
+    assert code == 3 and not dep.executed and dep.cleaned
+    assert "deleted change set deploy-1 (not executed)" in err.getvalue()
+
+
+def test_without_terminal_or_yes_the_change_set_is_deleted():
+    """Stubbed review: no TTY and no --yes: not executed, exit 3, and the
+    change set this run made is deleted (a declined deploy leaves nothing)."""
     rev = _nested_review()
     rev.callouts = [c for c in rev.callouts if c.level != "guarded"]
     dep = _FakeDeployment(rev)
     code, _, err = _run_deploy(dep, yes=False)
-    assert code == 3 and not dep.executed
-    assert "not approved" in err and "execute-change-set" in err and "delete-change-set" in err
+    assert code == 3 and not dep.executed and dep.cleaned
+    assert "not approved" in err and "deleted change set deploy-1 (not executed)" in err
 
 
 def _event(eid, stack_id, lid, rtype, status, reason="", ts=0, phys=""):
@@ -333,7 +373,8 @@ def test_failed_change_set_without_changes_is_no_changes():
     cfn = stubs["cloudformation"]
     cfn.add_response("create_change_set", {"Id": ROOT_CS, "StackId": ROOT}, {
         "StackName": "wealist-prod", "ChangeSetName": ANY, "ChangeSetType": "UPDATE", "Parameters": [],
-        "Capabilities": ANY, "Tags": [], "IncludeNestedStacks": True, "Description": ANY, "TemplateBody": "{}"})
+        "Capabilities": ANY, "Tags": [], "IncludeNestedStacks": True, "Description": ANY, "TemplateBody": "{}",
+        "ClientToken": ANY})
     cfn.add_response("describe_change_set", _cs_page(ROOT_CS, ROOT, [], Status="FAILED", StatusReason=(
         "The submitted information didn't contain changes. Submit different information to create a change set.")))
     cs = changeset.create(aws, stack_name="wealist-prod", change_set_type="UPDATE", parameters=[], tags=[],
@@ -366,11 +407,13 @@ def test_execute_relaxes_policies_only_with_allow_replace(allow_replace, prod_pa
         cfn.add_response("get_stack_policy", {"StackPolicyBody": protect}, {"StackName": ROOT})
         cfn.add_response("get_stack_policy", {"StackPolicyBody": db_body}, {"StackName": DB_STACK})
 
+    cfn.add_response("describe_change_set", _cs_page(ROOT_CS, ROOT, []), {"ChangeSetName": ROOT_CS})
     protected(protect)  # already protected: nothing set
     if allow_replace:
         tree()
         cfn.add_response("set_stack_policy", {}, {"StackName": DB_STACK, "StackPolicyBody": allow_all})
     cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
+    cfn.add_response("describe_stacks", _stack("UPDATE_COMPLETE"), {"StackName": ROOT})
     cfn.add_response("execute_change_set", {}, {"ChangeSetName": ROOT_CS, "ClientRequestToken": ANY})
     cfn.add_response("describe_stacks", _stack("UPDATE_COMPLETE"), {"StackName": ROOT})
     cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})

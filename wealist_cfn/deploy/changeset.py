@@ -1,9 +1,27 @@
 """Change sets: create one (CREATE or UPDATE, nested stacks included), wait
 for it, walk the nested change sets into one :class:`~.review.Review`, and
-recognise the three ways AWS says there is nothing to do."""
+recognise the three ways AWS says there is nothing to do.
+
+Whether there is anything to do is decided on the change set's ``Status``
+and ``ExecutionStatus`` alone, never on an empty ``Changes`` list: a change
+to the root's Outputs or Exports only is CREATE_COMPLETE / AVAILABLE with
+zero Changes, and it must be executed (DescribeChangeSet in the
+CloudFormation API reference; aws-cdk PR #2029). Nothing to do is:
+
+1. CreateChangeSet answered ``ValidationError: No updates are to be performed.``
+2. a FAILED change set whose StatusReason is "The submitted information didn't
+   contain changes. Submit different information to create a change set."
+3. a FAILED change set whose StatusReason is "No updates are to be performed."
+
+Every change set carries a content hash (templates and parameters) in its
+Description, so ``deploy --change-set NAME`` can prove it executes what was
+reviewed.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import secrets
 import subprocess
@@ -26,6 +44,10 @@ _NO_CHANGES = re.compile(r"didn't contain changes|No updates are to be performed
 _PENDING = {"CREATE_PENDING", "CREATE_IN_PROGRESS"}
 
 
+EXECUTABLE = "AVAILABLE"
+_HASH = re.compile(r"content sha256:([0-9a-f]{64})")
+
+
 @dataclass
 class ChangeSet:
     name: str
@@ -35,6 +57,36 @@ class ChangeSet:
     status: str = ""
     reason: str = ""
     no_changes: bool = False
+    execution_status: str = ""
+    description: str = ""
+
+    @property
+    def content_hash(self) -> str | None:
+        m = _HASH.search(self.description or "")
+        return m.group(1) if m else None
+
+
+def content_hash(templates: dict[str, str], parameters: list[dict]) -> str:
+    """sha256 over the template bodies (by file name) and the parameters:
+    what a change set was made from."""
+    h = hashlib.sha256()
+    for name in sorted(templates):
+        h.update(name.encode() + b"\0" + templates[name].encode() + b"\0")
+    h.update(json.dumps(sorted((p["ParameterKey"], p.get("ParameterValue", p.get("UsePreviousValue")))
+                               for p in parameters), default=str).encode())
+    return h.hexdigest()
+
+
+def description(commit: str, digest: str | None) -> str:
+    text = f"wealist-cfn deploy from commit {commit}"
+    if digest:
+        text += f"; content sha256:{digest}"
+    return text[:1024]
+
+
+def is_no_changes(status: str, reason: str) -> bool:
+    """Shapes 2 and 3 above: FAILED for want of changes."""
+    return status == "FAILED" and bool(_NO_CHANGES.search(reason or ""))
 
 
 def git_commit(cwd: Path | None = None) -> str:
@@ -57,14 +109,23 @@ def new_name(commit: str, now: datetime | None = None) -> str:
 
 
 def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[dict], tags: list[dict],
-           template_body: str | None, template_url: str | None, commit: str, role_arn: str | None = None,
+           template_body: str | None, template_url: str | None, commit: str, digest: str | None = None,
+           role_arn: str | None = None,
            sleep: Callable[[float], None] = time.sleep, interval: float = 2.0,
-           timeout: float = 900.0) -> ChangeSet:
-    """Create the change set and wait until CloudFormation has computed it."""
+           timeout: float = 900.0, on_created: Callable[[ChangeSet], None] | None = None) -> ChangeSet:
+    """Create the change set and wait until CloudFormation has computed it.
+
+    ``ClientToken`` makes a retried CreateChangeSet (botocore's own retries
+    after a lost answer, or ours) idempotent: CloudFormation answers the
+    retry with the change set the first attempt made. Should an endpoint
+    answer AlreadyExistsException instead, the change set of that name, which
+    is unique to this run, is ours and is used. ``on_created`` hears of the
+    change set as soon as it exists, so a caller can delete it on any later
+    exit path."""
     name = new_name(commit)
     kw = dict(StackName=stack_name, ChangeSetName=name, ChangeSetType=change_set_type, Parameters=parameters,
-              Capabilities=CAPABILITIES, Tags=tags, IncludeNestedStacks=True,
-              Description=f"wealist-cfn deploy from commit {commit}"[:1024])
+              Capabilities=CAPABILITIES, Tags=tags, IncludeNestedStacks=True, ClientToken=name,
+              Description=description(commit, digest))
     if role_arn:
         kw["RoleARN"] = role_arn
     if template_url:
@@ -73,18 +134,29 @@ def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[
         kw["TemplateBody"] = template_body
     try:
         resp = aws.cfn.create_change_set(**kw)
+        cs = ChangeSet(name, resp["Id"], resp.get("StackId", ""), change_set_type)
     except botocore.exceptions.ClientError as exc:
         if _NO_CHANGES.search(error_message(exc)):
             return ChangeSet(name, "", "", change_set_type, "FAILED", error_message(exc), no_changes=True)
-        raise CommandError(f"CreateChangeSet: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED) from None
-    cs = ChangeSet(name, resp["Id"], resp.get("StackId", ""), change_set_type)
+        if error_code(exc) != "AlreadyExistsException":
+            raise CommandError(f"CreateChangeSet: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED) from None
+        try:
+            found = aws.cfn.describe_change_set(ChangeSetName=name, StackName=stack_name)
+        except botocore.exceptions.ClientError:
+            raise CommandError(f"CreateChangeSet: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED) from None
+        cs = ChangeSet(name, found["ChangeSetId"], found.get("StackId", ""), change_set_type)
+    if on_created:
+        on_created(cs)
     desc = wait(aws, cs.id, sleep=sleep, interval=interval, timeout=timeout)
     cs.status, cs.reason = desc.get("Status", ""), desc.get("StatusReason", "") or ""
+    cs.execution_status, cs.description = desc.get("ExecutionStatus", ""), desc.get("Description", "") or ""
     if cs.status == "FAILED":
-        if _NO_CHANGES.search(cs.reason):
+        if is_no_changes(cs.status, cs.reason):
             cs.no_changes = True
         else:
-            raise failures.change_set_error(aws, cs.id, name, stack_name, cs.reason)
+            # A caller that heard of the change set (on_created) deletes it itself.
+            raise failures.change_set_error(aws, cs.id, name, stack_name, cs.reason,
+                                            delete_hint=on_created is None)
     return cs
 
 
@@ -141,8 +213,46 @@ def describe(aws: Aws, cs: ChangeSet, stack_name: str, *, sleep=time.sleep, inte
     return review
 
 
-def is_empty(review: review_mod.Review) -> bool:
-    return not review.rows
+def lookup(aws: Aws, stack_name: str, name: str) -> ChangeSet:
+    """An existing change set by name (``deploy --change-set``)."""
+    try:
+        d = aws.cfn.describe_change_set(ChangeSetName=name, StackName=stack_name)
+    except botocore.exceptions.ClientError as exc:
+        raise CommandError(f"change set {name} on {stack_name}: {error_code(exc)}: {error_message(exc)}",
+                           EXIT_FAILED) from None
+    stack = d.get("StackId", "")
+    return ChangeSet(d.get("ChangeSetName", name), d["ChangeSetId"], stack,
+                     "CREATE" if _is_review_shell(aws, stack) else "UPDATE",
+                     d.get("Status", ""), d.get("StatusReason", "") or "",
+                     execution_status=d.get("ExecutionStatus", ""), description=d.get("Description", "") or "")
+
+
+def _is_review_shell(aws: Aws, stack_id: str) -> bool:
+    try:
+        st = aws.cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+    except (botocore.exceptions.ClientError, KeyError, IndexError):
+        return False
+    return st.get("StackStatus") == "REVIEW_IN_PROGRESS"
+
+
+def check_executable(aws: Aws, cs: ChangeSet) -> None:
+    """Refuse a change set CloudFormation would not execute (ExecutionStatus
+    other than AVAILABLE: OBSOLETE after another change, EXECUTE_* already
+    run, UNAVAILABLE while computing or after a failure). Per the
+    DescribeChangeSet reference only AVAILABLE can be executed."""
+    try:
+        d = aws.cfn.describe_change_set(ChangeSetName=cs.id)
+    except botocore.exceptions.ClientError as exc:
+        raise CommandError(f"change set {cs.name}: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED) from None
+    cs.status, cs.execution_status = d.get("Status", ""), d.get("ExecutionStatus", "")
+    if cs.execution_status != EXECUTABLE:
+        why = {"OBSOLETE": "the stack changed after it was made (another change set ran or the stack was "
+                           "updated)"}.get(cs.execution_status, d.get("StatusReason") or "")
+        raise CommandError(
+            f"change set {cs.name} cannot be executed: ExecutionStatus {cs.execution_status or '?'} "
+            f"(Status {cs.status or '?'})" + (f": {why}" if why else ""), EXIT_FAILED,
+            details=("nothing was executed and no stack policy was changed; make a new change set "
+                     "(plan or deploy)",))
 
 
 def delete(aws: Aws, cs: ChangeSet) -> None:

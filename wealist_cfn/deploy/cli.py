@@ -79,9 +79,12 @@ def register(subparsers) -> None:
                        help="go ahead when every guarded change is only 'Replacement: Conditional'; the stack "
                             "policies stay and deny an actual replacement (the update then fails and rolls back)")
     d.add_argument("--replace-failed", action="store_true",
-                   help="delete a ROLLBACK_COMPLETE stack (a failed first create) and create it again")
+                   help="delete a failed first create (ROLLBACK_COMPLETE or ROLLBACK_FAILED) and create it again")
     d.add_argument("--no-wait-healthy", action="store_true",
                    help="end when CloudFormation does; do not wait for the target groups to become healthy")
+    d.add_argument("--change-set", metavar="NAME",
+                   help="execute this change set left by `plan`, after checking it is still executable and was "
+                        "made from these templates and parameters")
     d.set_defaults(func=cmd_deploy, discard=False)
     preflight_hook.add_arguments(d)
 
@@ -96,7 +99,7 @@ def register(subparsers) -> None:
     # A plan names no role: CloudFormation computes it with the role the
     # stack already has (and the pull-request role may pass none).
     p.set_defaults(func=cmd_deploy, no_execute=True, yes=False, replace_failed=False, accept_conditional=False,
-                   artifact_area="plan", role_arn="")
+                   artifact_area="plan", role_arn="", change_set=None)
     preflight_hook.add_arguments(p)
 
     k = subparsers.add_parser("package", help="upload the templates and print the packaged root's URL", **_help(
@@ -153,7 +156,8 @@ def _options(args) -> flow.Options:
               allow_replace=getattr(args, "allow_replace", False),
               replace_failed=getattr(args, "replace_failed", False),
               artifact_area=getattr(args, "artifact_area", "deploy"),
-              role_arn=getattr(args, "role_arn", None))
+              role_arn=getattr(args, "role_arn", None),
+              change_set=getattr(args, "change_set", None))
     if args.templates:
         kw["templates_dir"] = args.templates
     return flow.Options(**kw)
@@ -266,8 +270,13 @@ def _deploy(args, dep: flow.Deployment) -> int:
     stop = preflight_hook.before_change_set(args, dep, out, doc)  # preflight, cost change; see preflight/hook.py
     if stop is not None:
         return finish(stop)
-    for item in dep.prepare():
-        _print_event(item, out)
+    try:
+        for item in dep.prepare():
+            _print_event(item, out)
+    except KeyboardInterrupt:
+        for line in dep.left_behind:
+            print(line, file=sys.stderr)
+        return 130
     plan = dep.plan
     n = dep.opts.stack_name
     if plan.no_changes:
@@ -298,40 +307,55 @@ def _deploy(args, dep: flow.Deployment) -> int:
                 print("  every one is 'Replacement: Conditional' (CloudFormation will only know while it runs, "
                       "e.g. from another nested stack's outputs): --accept-conditional goes ahead with the stack "
                       "policies kept, so an actual replacement is still denied", file=sys.stderr)
-            print(f"  the change set is left for review; the stack policy denies it in AWS too. Delete it: "
-                  f"{delete_hint}", file=sys.stderr)
+            left = dep.cleanup()
+            for line in left or [f"the change set is left for review; the stack policy denies it in AWS too. "
+                                 f"Delete it: {delete_hint}"]:
+                print(f"  {line}", file=sys.stderr)
             doc["result"] = {"status": "REFUSED"}
             return finish(EXIT_REFUSED)
     if args.no_execute and args.discard:
-        dep.discard()
+        left = dep.discard()
         print(f"change set {cs.name} reviewed and deleted (--discard)", file=out)
+        for line in left[1:]:
+            print(line, file=out)
         doc["result"] = {"status": "PLANNED", "changeSetId": cs.id, "deleted": True}
         return finish(EXIT_OK)
     if args.no_execute:
+        dep.keep()
         print(f"change set {cs.name} left for review (not executed)", file=out)
-        print(f"  execute: python build.py deploy ... or {execute_hint}", file=out)
+        print(f"  execute exactly this one: python build.py deploy --stack-name {n} --params {args.params} "
+              f"--change-set {cs.name}", file=out)
         print(f"  delete:  {delete_hint}", file=out)
         if review.guarded:
             print("  note: it holds guarded changes; a deploy needs --allow-replace", file=out)
-        doc["result"] = {"status": "PLANNED", "changeSetId": cs.id}
+        doc["result"] = {"status": "PLANNED", "changeSetId": cs.id, "changeSetName": cs.name}
         return finish(EXIT_OK)
     if not args.yes:
         if sys.stdin.isatty() and sys.stdout.isatty():
-            answer = input(f"Execute change set {cs.name} on {n}? [y/N] ").strip().lower()
+            try:
+                answer = input(f"Execute change set {cs.name} on {n}? [y/N] ").strip().lower()
+            except (KeyboardInterrupt, EOFError):  # Ctrl-C / Ctrl-D at the prompt: a "no"
+                print(file=sys.stderr)
+                answer = ""
             approved = answer in ("y", "yes")
         else:
             approved = False
             print("not approved: no terminal to ask and no --yes", file=sys.stderr)
         if not approved:
-            print(f"change set {cs.name} left for review; execute it in the console or with: {execute_hint}",
-                  file=sys.stderr)
-            print(f"  or delete it: {delete_hint}", file=sys.stderr)
+            for line in dep.cleanup() or [f"change set {cs.name} left; execute it with: {execute_hint}",
+                                          f"  or delete it: {delete_hint}"]:
+                print(line, file=sys.stderr)
             doc["result"] = {"status": "NOT_APPROVED", "changeSetId": cs.id}
             return finish(EXIT_REFUSED)
     try:
         for item in dep.execute():
             _print_event(item, out)
     except KeyboardInterrupt:
+        for line in dep.left_behind:
+            print(line, file=sys.stderr)
+        if not getattr(dep, "executing", True):
+            print("\nstopped before the change set was executed: nothing runs in AWS", file=sys.stderr)
+            return 130
         print(f"\nstopped watching; the deploy goes on in AWS. Watch it again with:\n"
               f"  python build.py status --stack-name {n} --params {args.params}", file=sys.stderr)
         return 130

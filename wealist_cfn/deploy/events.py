@@ -80,17 +80,24 @@ def first_cause(events: list[StackEvent]) -> StackEvent | None:
 class Watcher:
     """Follows one operation on ``stack_id``.
 
-    Only events of this operation are shown: those carrying our
-    ClientRequestToken when CloudFormation stamps it, else those no older
-    than the root's first event of the operation (server time, so a skewed
-    local clock does not matter).
+    Only events of this operation are shown. An event that carries an
+    ``OperationId`` (StackEvent in the pinned botocore model) of an operation
+    the stack had already run before this one (``Stack.LastOperations`` read
+    before the execute) is older. Every event, root and nested alike, must
+    also pass both older checks: its ClientRequestToken, when CloudFormation
+    stamps it, is ours, AND it is no older than the root's newest event
+    before the operation (server time, so a skewed local clock does not
+    matter). A rollback is an operation of its own, so a positive match on
+    one operation ID would hide it; the exclusion does not.
     """
 
     def __init__(self, aws: Aws, stack_id: str, *, total: int = 0, token: str | None = None,
                  since: datetime | None = None, seen: set[str] | None = None,
+                 old_operations: set[str] | None = None,
                  sleep: Callable[[float], None] = time.sleep, interval: float = 5.0):
         self.aws, self.root_id, self.total, self.token = aws, stack_id, total, token
         self.since = since
+        self.old_operations: set[str] = set(old_operations or ())
         self.seen: set[str] = set(seen or ())
         self.sleep, self.interval = sleep, interval
         self.stacks: dict[str, str] = {stack_id: ""}  # stack ID -> path
@@ -105,6 +112,15 @@ class Watcher:
         except botocore.exceptions.ClientError:
             return set(), None
         return {e["EventId"] for e in evs}, (evs[0]["Timestamp"] if evs else None)
+
+    @staticmethod
+    def operations(aws: Aws, stack_id: str) -> set[str]:
+        """The stack's ``LastOperations`` IDs (empty where the endpoint has none)."""
+        try:
+            st = aws.cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+        except (botocore.exceptions.ClientError, KeyError, IndexError):
+            return set()
+        return {o["OperationId"] for o in st.get("LastOperations", []) or [] if o.get("OperationId")}
 
     def _fetch(self, stack_id: str, path: str) -> list[StackEvent]:
         new: list[StackEvent] = []
@@ -122,6 +138,9 @@ class Watcher:
             stop = False
             for e in page.get("StackEvents", []):  # newest first
                 if e["EventId"] in self.seen:
+                    stop = True
+                    break
+                if e.get("OperationId") and e["OperationId"] in self.old_operations:
                     stop = True
                     break
                 if self.token and e.get("ClientRequestToken") and e["ClientRequestToken"] != self.token:

@@ -143,13 +143,15 @@ def explain(aws: Aws, change_set_id: str, change_set_name: str = "", reason: str
 
 
 def change_set_error(aws: Aws, change_set_id: str, change_set_name: str, stack_name: str,
-                     reason: str) -> CommandError:
+                     reason: str, *, delete_hint: bool = True) -> CommandError:
     """The error a deploy raises for a FAILED change set: the real cause on
-    the first line, the other causes and the command that deletes it after."""
+    the first line, the other causes and (unless the caller deletes the
+    change set itself) the command that deletes it after."""
     failure = explain(aws, change_set_id, change_set_name, reason)
-    details = [*failure.lines(),
-               f"delete it: aws cloudformation delete-change-set --stack-name {stack_name} "
-               f"--change-set-name {change_set_name}"]
+    details = list(failure.lines())
+    if delete_hint:
+        details.append(f"delete it: aws cloudformation delete-change-set --stack-name {stack_name} "
+                       f"--change-set-name {change_set_name}")
     return CommandError(f"change set {change_set_name} failed: {failure.cause}", EXIT_FAILED,
                         details=tuple(details), data={"changeSetFailure": failure.to_dict()})
 

@@ -13,6 +13,8 @@ Both are generators of plain data objects; the command line prints them.
 
 from __future__ import annotations
 
+import ast
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -32,6 +34,8 @@ from . import package as package_mod
 from . import review as review_mod
 from . import templates as tpl
 
+DELETION_PROTECTION = "DeletionProtection"
+
 
 @dataclass
 class Options:
@@ -43,6 +47,7 @@ class Options:
     endpoint_url: str | None = None
     allow_replace: bool = False
     replace_failed: bool = False
+    change_set: str | None = None  # execute this reviewed change set instead of making one
     templates_dir: Path = TEMPLATES_DIR
     sleep: Callable[[float], None] = time.sleep
     poll_interval: float = 5.0
@@ -105,12 +110,20 @@ class Deployment:
         self.result: Result | None = None
         self.bucket: str | None = None
         self.packaged: package_mod.Packaged | None = None
+        self.template_set: tpl.TemplateSet | None = None
+        # A change set this run made and has not executed, and whether this
+        # run made the REVIEW_IN_PROGRESS stack shell it sits in: what
+        # :meth:`cleanup` removes on every exit path that does not execute.
+        self._made: changeset.ChangeSet | None = None
+        self._made_shell = False
+        self.left_behind: list[str] = []  # after a Ctrl-C: what stays and how to remove it
+        self.executing = False  # ExecuteChangeSet was accepted: the operation runs in AWS
 
     # -- packaging ---------------------------------------------------------------------------
 
     def package(self, *, upload_root: bool = False) -> Iterator[Info]:
         account = self.aws.account or self.aws.check_credentials()
-        template_set = tpl.read(self.opts.templates_dir)
+        template_set = self.template_set = tpl.read(self.opts.templates_dir)
         bucket = self.opts.bucket or package_mod.default_bucket(self.config.project, account, self.region)
         try:
             created = package_mod.ensure_bucket(self.aws, bucket, create=self.opts.bucket is None)
@@ -139,40 +152,121 @@ class Deployment:
 
     # -- phase 1 -----------------------------------------------------------------------------
 
+    def digest(self) -> str:
+        """What the change set is made from: the templates as committed and
+        the parameters. Not the packaged copies: their URLs name the artifact
+        area (plan/ or deploy/) and object versions, which differ between the
+        plan that made a change set and the deploy that executes it."""
+        return changeset.content_hash(dict(self.template_set.texts), self.config.cfn_parameters())
+
     def prepare(self) -> Iterator[Info | stackstate.Waiting]:
-        o = self.opts
         yield from self.package()
-        packaged = self.packaged
         try:
-            state = None
-            for item in stackstate.settle(self.aws, o.stack_name, sleep=o.sleep, interval=o.poll_interval):
-                if isinstance(item, stackstate.Waiting):
-                    yield item
-                else:
-                    state = item
-            if stackstate.check_deployable(self.aws, state, replace_failed=o.replace_failed) == "replace":
-                yield Info(f"deleting {o.stack_name} (ROLLBACK_COMPLETE, nothing in it was kept) to create it again")
-                yield from stackstate.delete_failed(self.aws, state, sleep=o.sleep, interval=o.poll_interval)
-                state = stackstate.StackState(o.stack_name, None)
-            cs_type = state.change_set_type
-            tags = [{"Key": "Project", "Value": self.config.project},
-                    {"Key": "Environment", "Value": self.config.environment},
-                    {"Key": "ManagedBy", "Value": "wealist-cfn"}]
-            role_arn = self.service_role_arn()
-            if role_arn:
-                yield Info(f"CloudFormation acts as {role_arn}")
-            cs = changeset.create(
-                self.aws, stack_name=o.stack_name, change_set_type=cs_type, role_arn=role_arn,
-                parameters=self.config.cfn_parameters(), tags=tags, template_body=packaged.root_body,
-                template_url=packaged.root_url, commit=changeset.git_commit(), sleep=o.sleep,
-                interval=o.change_set_interval)
-            if cs.no_changes:
-                changeset.delete(self.aws, cs)
-                self.plan = Plan(state, cs, review_mod.Review(o.stack_name, cs_type), no_changes=True)
-                return
-            review = changeset.describe(self.aws, cs, o.stack_name, sleep=o.sleep, interval=o.change_set_interval)
-        except botocore.exceptions.ClientError as exc:
-            raise client_error(exc, "preparing the change set") from None
+            yield from self._prepare()
+        except BaseException as exc:
+            # An error or Ctrl-C after the change set exists: it is not going to
+            # be executed, so it goes (and the stack shell this run made).
+            left = self.cleanup()
+            if isinstance(exc, CommandError):
+                exc.details = tuple(exc.details) + tuple(left)
+                raise
+            if isinstance(exc, botocore.exceptions.ClientError):
+                err = client_error(exc, "preparing the change set")
+                err.details = tuple(left)
+                raise err from None
+            self.left_behind = left
+            raise
+        if self.plan.no_changes:
+            self.cleanup()
+
+    def _prepare(self) -> Iterator[Info | stackstate.Waiting]:
+        o = self.opts
+        packaged = self.packaged
+        state = None
+        for item in stackstate.settle(self.aws, o.stack_name, sleep=o.sleep, interval=o.poll_interval):
+            if isinstance(item, stackstate.Waiting):
+                yield item
+            else:
+                state = item
+        if o.change_set:
+            self._adopt(state)
+            return
+        verdict = stackstate.check_deployable(self.aws, state, replace_failed=o.replace_failed)
+        if verdict == "replace":
+            yield Info(f"deleting {o.stack_name} ({state.status}: {stackstate.REPLACE_WHY[state.status]}) to "
+                       f"create it again")
+            yield from stackstate.delete_failed(self.aws, state, sleep=o.sleep, interval=o.poll_interval)
+            state = stackstate.StackState(o.stack_name, None)
+        cs_type = state.change_set_type
+        tags = self._tags()
+        role_arn = self.service_role_arn()
+        if role_arn:
+            yield Info(f"CloudFormation acts as {role_arn}")
+
+        def made(cs: changeset.ChangeSet) -> None:
+            self._made = cs
+            self._made_shell = state.status is None
+
+        cs = changeset.create(
+            self.aws, stack_name=o.stack_name, change_set_type=cs_type, role_arn=role_arn,
+            parameters=self._create_parameters(cs_type), tags=tags, template_body=packaged.root_body,
+            template_url=packaged.root_url, commit=changeset.git_commit(), digest=self.digest(), sleep=o.sleep,
+            interval=o.change_set_interval, on_created=made)
+        if cs.no_changes:
+            self.plan = Plan(state, cs, review_mod.Review(o.stack_name, cs_type), no_changes=True)
+            return
+        if cs.execution_status and cs.execution_status != changeset.EXECUTABLE:
+            raise CommandError(f"change set {cs.name} is {cs.status} but not executable "
+                               f"(ExecutionStatus {cs.execution_status}): {cs.reason or 'no reason given'}",
+                               EXIT_FAILED)
+        self._review(state, cs)
+
+    def _adopt(self, state: stackstate.StackState) -> None:
+        """``deploy --change-set NAME``: the reviewed change set, if it is still
+        executable and was made from exactly these templates and parameters."""
+        o = self.opts
+        if state.status is None:
+            raise CommandError(f"stack {o.stack_name} does not exist, so it has no change set {o.change_set}",
+                               EXIT_USAGE)
+        cs = changeset.lookup(self.aws, o.stack_name, o.change_set)
+        want, have = self.digest(), cs.content_hash
+        if have != want:
+            raise CommandError(
+                f"change set {cs.name} was not made from these templates and parameters "
+                f"(content sha256 {have[:12] + '…' if have else 'missing from its description'}, "
+                f"these give {want[:12]}…)", EXIT_USAGE,
+                details=("nothing was executed; check out the reviewed commit and parameter file, or plan again",))
+        changeset.check_executable(self.aws, cs)
+        self._review(state, cs)
+
+    def _tags(self) -> list[dict]:
+        return [{"Key": "Project", "Value": self.config.project},
+                {"Key": "Environment", "Value": self.config.environment},
+                {"Key": "ManagedBy", "Value": "wealist-cfn"}]
+
+    def _defer_protection(self, cs_type: str) -> bool:
+        """A first create with deletion protection on makes the database and
+        load balancer without it: a create that fails after they exist must
+        be able to roll back (an RDS instance or ALB with deletion protection
+        cannot be deleted, and the stack would end ROLLBACK_FAILED). The same
+        deploy switches it on by an update once the create succeeded.
+
+        Not on a local endpoint: moto never rolls a create back (a failure is
+        an API error and the stack stays IN_PROGRESS), and its DescribeStacks
+        answers HTTP 500 after that update."""
+        return cs_type == "CREATE" and self.config.values.get(DELETION_PROTECTION) == "true" and \
+            not self.aws.endpoint_url
+
+    def _create_parameters(self, cs_type: str) -> list[dict]:
+        params = self.config.cfn_parameters()
+        if self._defer_protection(cs_type):
+            params = [dict(p, ParameterValue="false") if p["ParameterKey"] == DELETION_PROTECTION else p
+                      for p in params]
+        return params
+
+    def _review(self, state: stackstate.StackState, cs: changeset.ChangeSet) -> None:
+        o, packaged, cs_type = self.opts, self.packaged, cs.change_set_type
+        review = changeset.describe(self.aws, cs, o.stack_name, sleep=o.sleep, interval=o.change_set_interval)
         if cs_type == "UPDATE":
             review.parameters = review_mod.parameter_changes(state.parameters, self.config.values)
         if cs_type == "CREATE" and not any(r.nested_change_set for r in review.rows) and \
@@ -186,11 +280,22 @@ class Deployment:
                 any(r.resource_type == cfnmodel.NESTED and r.action == "Modify" for r in review.rows):
             review.notes.append("the endpoint reported no nested change sets: changes inside nested stacks "
                                 "are not listed")
+        if cs_type == "UPDATE" and not review.rows:
+            if not o.change_set and self._deployed_matches(state):
+                # AWS fails a change set that changes nothing; an endpoint that
+                # answers CREATE_COMPLETE instead (moto) has nothing to apply:
+                # the deployed root template and parameters are these ones.
+                self.plan = Plan(state, cs, review, no_changes=True)
+                return
+            # CREATE_COMPLETE and AVAILABLE with no resource change: Outputs or
+            # Exports only (the root template differs). Executed like any other.
+            review.notes.append("no resource changes: the change set changes the stack's Outputs or Exports "
+                                "only, and executing it applies them")
+        if self._defer_protection(cs_type):
+            review.notes.append("deletion protection (database, load balancer) is created off and switched on by "
+                                "a second change set in this same deploy once the create succeeded, so a failed "
+                                "first create can roll back completely")
         review_mod.analyse(review)
-        if cs_type == "UPDATE" and changeset.is_empty(review):
-            changeset.delete(self.aws, cs)
-            self.plan = Plan(state, cs, review, no_changes=True)
-            return
         self.plan = Plan(state, cs, review)
 
     def service_role_arn(self) -> str | None:
@@ -217,45 +322,219 @@ class Deployment:
             # Not allowed to look: CloudFormation will say whether it can use it.
         return arn
 
+    def _deployed_matches(self, state: stackstate.StackState) -> bool:
+        """The stack's current root template and parameters are exactly what
+        this change set was made from (a child's change shows in the root as
+        a new content-addressed TemplateURL)."""
+        try:
+            body = self.aws.cfn.get_template(StackName=state.stack_id or state.name,
+                                             TemplateStage="Original").get("TemplateBody")
+        except botocore.exceptions.ClientError:
+            return False
+        deployed = tpl.load(body) if isinstance(body, str) else body
+        ours = self.packaged.templates.get(self.packaged.root_name)
+        given = {p["ParameterKey"]: p.get("ParameterValue", "") for p in self.config.cfn_parameters()}
+        return deployed == ours and {k: _list_value(v) for k, v in state.parameters.items()} == given
+
+
+    def cleanup(self) -> list[str]:
+        """Delete the change set this run made and did not execute, and the
+        REVIEW_IN_PROGRESS shell this run made when nothing else sits in it.
+        Returns one line per thing removed or left (with how to remove it)."""
+        cs, self._made = self._made, None
+        if cs is None or not cs.id:
+            return []
+        n = self.opts.stack_name
+        lines = []
+        try:
+            changeset.delete(self.aws, cs)
+            lines.append(f"deleted change set {cs.name} (not executed)")
+        except (CommandError, botocore.exceptions.BotoCoreError) as exc:
+            return [f"left change set {cs.name} ({exc}); delete it: aws cloudformation delete-change-set "
+                    f"--stack-name {n} --change-set-name {cs.name}"]
+        if self._made_shell:
+            lines.append(stackstate.delete_review_shell(self.aws, cs.stack_id or n, n))
+        return lines
+
+    def keep(self) -> None:
+        """The change set stays on purpose (``plan``): cleanup no longer removes it."""
+        self._made = None
+
     # -- phase 2 -----------------------------------------------------------------------------
 
-    def discard(self) -> None:
-        """Delete the planned change set (a review that is not meant to run)."""
-        changeset.delete(self.aws, self.plan.change_set)
+    def discard(self) -> list[str]:
+        """Delete the planned change set (a review that is not meant to run),
+        and the stack shell this run made for it."""
+        if self._made is None:
+            changeset.delete(self.aws, self.plan.change_set)
+            return [f"deleted change set {self.plan.change_set.name} (not executed)"]
+        return self.cleanup()
 
     def execute(self) -> Iterator[Info | events.StackEvent | events.Progress | events.Final | Result]:
+        """Execute the planned change set and watch it.
+
+        Whatever happens after a stack policy was relaxed (an AWS error, a
+        refused execute, throttling in the watch, Ctrl-C), the protective
+        policy is put back before this returns or raises: at once when the
+        execute never started, else as soon as the operation is final. When
+        the operation still runs (Ctrl-C, an error while watching), putting it
+        back would deny the approved replacement mid-update, so one line gives
+        the exact command instead (``status`` also puts it back)."""
         plan, o, aws = self.plan, self.opts, self.aws
         assert plan and not plan.no_changes
-        stack_id = plan.change_set.stack_id or plan.state.stack_id
+        cs = plan.change_set
+        stack_id = cs.stack_id or plan.state.stack_id
+        new = cs.change_set_type == "CREATE"
         relaxed: list[str] = []
+        started = False
+        protection_off = False
+        final = None
         try:
-            if plan.change_set.change_set_type == "UPDATE":
+            # Only AVAILABLE can run (DescribeChangeSet: ExecutionStatus). Checked
+            # before any policy is touched: an OBSOLETE change set (the stack
+            # changed during a long approval) leaves the policies as they are.
+            changeset.check_executable(aws, cs)
+            if cs.change_set_type == "UPDATE":
                 fixed = policy.protect(aws, stack_id)
                 if fixed:
                     yield Info(f"stack policy set on {', '.join(p or 'root' for p in fixed)} (denies replacing "
                                f"or deleting stateful resources)")
                 if o.allow_replace and plan.review.guarded:
                     paths = {_stack_path(c.where) for c in plan.review.guarded}
+                    relaxed = sorted(paths)  # an error half-way through still restores them all
                     relaxed = policy.relax(aws, stack_id, paths)
                     yield Info(f"--allow-replace: stack policy relaxed on {', '.join(p or 'root' for p in relaxed)} "
                                f"for this update only")
             seen, since = events.Watcher.mark(aws, stack_id)
+            old_ops = events.Watcher.operations(aws, stack_id) if not new else set()
             token = f"wealist-{uuid.uuid4()}"
-            aws.cfn.execute_change_set(ChangeSetName=plan.change_set.id, ClientRequestToken=token)
-            yield Info(f"executing change set {plan.change_set.name}")
+            kw = {"ChangeSetName": cs.id, "ClientRequestToken": token}
+            if new:
+                # A failed first create deletes what it made, Retain resources
+                # included, so a retry does not trip over their fixed names.
+                kw["RetainExceptOnCreate"] = True
+            aws.cfn.execute_change_set(**kw)
+            started = self.executing = True
+            self._made = None
+            yield Info(f"executing change set {cs.name}")
+            if new:
+                # At once, not after the watch: a Ctrl-C or a CI timeout must not
+                # leave a new stack unprotected. It does not stop a rollback.
+                yield from _termination_protection(aws, stack_id)
             watcher = events.Watcher(aws, stack_id, total=plan.total_resources, token=token, seen=seen,
-                                     sleep=o.sleep, interval=o.poll_interval)
-            final = None
+                                     since=since, old_operations=old_ops, sleep=o.sleep, interval=o.poll_interval)
             for item in watcher.watch():
                 if isinstance(item, events.Final):
                     final = item
                 yield item
-            for item in finish(aws, stack_id, final, new=plan.change_set.change_set_type == "CREATE"):
+            for item in finish(aws, stack_id, final, new=False):
                 if isinstance(item, Result):
                     self.result = item
                 yield item
-        except botocore.exceptions.ClientError as exc:
-            raise client_error(exc, "executing the change set") from None
+            relaxed = []
+            if final.ok and self._defer_protection(cs.change_set_type):
+                protection_off = True
+                try:
+                    yield from self._switch_on_protection(stack_id)
+                except botocore.exceptions.ClientError as exc:
+                    raise client_error(exc, "switching deletion protection on") from None
+                protection_off = False
+        except BaseException as exc:
+            lines = list(self.cleanup())
+            if relaxed:
+                lines.append(_restore(aws, stack_id, relaxed, running=started and final is None))
+            if protection_off:
+                lines.append(f"the stack is created but deletion protection is still off (database, load "
+                             f"balancer); switch it on: python build.py deploy --stack-name {o.stack_name} "
+                             f"--params {o.params}")
+            if isinstance(exc, botocore.exceptions.ClientError):
+                err = client_error(exc, "executing the change set")
+                err.details = tuple(lines)
+                raise err from None
+            if isinstance(exc, CommandError):
+                exc.details = tuple(exc.details) + tuple(lines)
+                raise
+            self.left_behind = lines
+            raise
+
+
+    def _switch_on_protection(self, stack_id: str) -> Iterator[Info | events.StackEvent | events.Progress
+                                                                 | events.Final | Result]:
+        """The second half of a first create: an update that only turns
+        deletion protection on (the review said so). It is executed only when
+        it holds no guarded change; otherwise it is left with the command."""
+        o, aws = self.opts, self.aws
+        yield Info("switching deletion protection on (second change set of this first create)")
+        cs = changeset.create(
+            aws, stack_name=o.stack_name, change_set_type="UPDATE", parameters=self.config.cfn_parameters(),
+            tags=self._tags(), template_body=self.packaged.root_body, template_url=self.packaged.root_url,
+            commit=changeset.git_commit(), digest=self.digest(), sleep=o.sleep, interval=o.change_set_interval)
+        if cs.no_changes:
+            yield Info("deletion protection: nothing to change (the endpoint reports no changes)")
+            return
+        self._made, self._made_shell = cs, False
+        review = changeset.describe(aws, cs, o.stack_name, sleep=o.sleep, interval=o.change_set_interval)
+        review_mod.analyse(review)
+        if review.guarded:
+            self._made = None
+            raise CommandError(
+                f"the change set that switches deletion protection on ({cs.name}) holds guarded changes; "
+                f"not executed", EXIT_FAILED,
+                details=(f"review it: aws cloudformation describe-change-set --stack-name {o.stack_name} "
+                         f"--change-set-name {cs.name}",
+                         f"until it runs, deletion protection is off: python build.py deploy --stack-name "
+                         f"{o.stack_name} --params {o.params} --change-set {cs.name}"))
+        changeset.check_executable(aws, cs)
+        token = f"wealist-{uuid.uuid4()}"
+        seen, since = events.Watcher.mark(aws, stack_id)
+        aws.cfn.execute_change_set(ChangeSetName=cs.id, ClientRequestToken=token)
+        self._made = None
+        watcher = events.Watcher(aws, stack_id, token=token, seen=seen, since=since, sleep=o.sleep,
+                                 interval=o.poll_interval)
+        final = None
+        for item in watcher.watch():
+            if isinstance(item, events.Final):
+                final = item
+            yield item
+        for item in finish(aws, stack_id, final, new=False):
+            if isinstance(item, Result):
+                self.result = item
+            yield item
+        if final.ok:
+            yield Info("deletion protection switched on (database, load balancer)")
+
+
+def _restore(aws: Aws, stack_id: str, relaxed: list[str], *, running: bool) -> str:
+    """Put the protective policy back after an interrupted execute; one line
+    says so, or gives the exact command when it cannot be done now."""
+    cmd = (f"aws cloudformation set-stack-policy --stack-name {{STACK}} --stack-policy-body "
+           f"'{json.dumps(policy.PROTECT, separators=(',', ':'))}'")
+    where = ", ".join(p or "root" for p in relaxed)
+    if not running:
+        try:
+            policy.protect(aws, stack_id)
+            return f"stack policy put back on {where} (denies replacing or deleting stateful resources)"
+        except (CommandError, botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
+            pass
+    try:
+        ids = policy.stack_ids(aws, stack_id)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
+        ids = {"": stack_id}
+    targets = " ; ".join(cmd.replace("{STACK}", ids.get(p, stack_id)) for p in relaxed)
+    why = "the update still runs" if running else "putting it back failed"
+    return (f"stack policy still relaxed on {where} ({why}); once the stack is final run `python build.py "
+            f"status` or: {targets}")
+
+
+def _termination_protection(aws: Aws, stack_id: str) -> Iterator[Info]:
+    try:
+        aws.cfn.update_termination_protection(StackName=stack_id, EnableTerminationProtection=True)
+        yield Info("termination protection enabled on the new stack")
+    except Exception as exc:  # noqa: BLE001 - moto's 500 is not a ClientError
+        if not aws.endpoint_url:
+            raise
+        # moto answers HTTP 500 (not implemented); AWS has it.
+        yield Info(f"termination protection: not supported by the endpoint ({type(exc).__name__})")
 
 
 def finish(aws: Aws, stack_id: str, final: events.Final, *, new: bool) -> Iterator[Info | Result]:
@@ -267,16 +546,10 @@ def finish(aws: Aws, stack_id: str, final: events.Final, *, new: bool) -> Iterat
         if fixed:
             yield Info(f"stack policy set on {', '.join(p or 'root' for p in fixed)} (denies replacing or "
                        f"deleting stateful resources)")
-    if new and final.ok:
-        try:
-            aws.cfn.update_termination_protection(StackName=stack_id, EnableTerminationProtection=True)
-            yield Info("termination protection enabled on the new stack")
-        except Exception as exc:  # noqa: BLE001 - moto's 500 is not a ClientError
-            if not aws.endpoint_url:
-                raise
-            # moto answers HTTP 500 (not implemented); AWS has it.
-            yield Info(f"termination protection: not supported by the endpoint ({type(exc).__name__})")
     st = stackstate.describe(aws, stack_id)
+    if new and final.ok and not st.termination_protection:
+        # ``status`` after an interrupted first deploy, or a stack made by hand.
+        yield from _termination_protection(aws, stack_id)
     yield Result(final, st.outputs if final.ok else [], stack_id)
 
 
@@ -295,17 +568,41 @@ def _rows_from_templates(packaged: package_mod.Packaged, config) -> list[review_
             for path, stack in resolved.items() for lid, res in stack.resources.items()]
 
 
+# The root's own event that opens an operation a user or tool started;
+# rollbacks and cleanups only continue one.
+_STARTS = {"CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "IMPORT_IN_PROGRESS"}
+
+
+def operation_start(aws: Aws, stack_id: str, stack_name: str) -> dict | None:
+    """The first root event of the stack's current (or last) operation: the
+    newest root ``CREATE|UPDATE|DELETE|IMPORT_IN_PROGRESS`` of the stack
+    itself, read through as many pages as it takes (a long rollback pushes
+    it off the first page)."""
+    token = None
+    while True:
+        kw = {"StackName": stack_id}
+        if token:
+            kw["NextToken"] = token
+        page = aws.cfn.describe_stack_events(**kw)
+        for e in page.get("StackEvents", []):  # newest first
+            if e.get("ResourceType") == cfnmodel.NESTED and e.get("PhysicalResourceId") == stack_id and \
+                    e.get("LogicalResourceId") == stack_name and e.get("ResourceStatus") in _STARTS:
+                return e
+        token = page.get("NextToken")
+        if not token:
+            return None
+
+
 def watch(aws: Aws, stack_name: str, *, sleep=time.sleep, interval: float = 5.0
-          ) -> Iterator[Info | events.StackEvent | events.Progress | events.Final]:
-    """``status``: follow the stack's current (or last) operation to its end,
-    then put the protective stack policies back."""
+          ) -> Iterator[Info | events.StackEvent | events.Progress | events.Final | Result]:
+    """``status``: follow the stack's current (or last) operation from its
+    first event to its end, nested stacks included, then put the protective
+    stack policies back and switch on termination protection of a created
+    stack that lacks it."""
     state = stackstate.describe(aws, stack_name)
     if state.status is None:
         raise CommandError(f"stack {stack_name} does not exist", EXIT_USAGE)
-    evs = aws.cfn.describe_stack_events(StackName=state.stack_id).get("StackEvents", [])
-    start = next((e for e in evs if e.get("LogicalResourceId") == stack_name and
-                  e.get("ResourceType") == cfnmodel.NESTED and e.get("ResourceStatus", "").endswith("_IN_PROGRESS")
-                  and e.get("PhysicalResourceId") == state.stack_id), None)
+    start = operation_start(aws, state.stack_id, stack_name)
     w = events.Watcher(aws, state.stack_id, since=start["Timestamp"] if start else None, sleep=sleep,
                        interval=interval)
     final = None
@@ -313,4 +610,17 @@ def watch(aws: Aws, stack_name: str, *, sleep=time.sleep, interval: float = 5.0
         if isinstance(item, events.Final):
             final = item
         yield item
-    yield from finish(aws, state.stack_id, final, new=False)
+    yield from finish(aws, state.stack_id, final, new=final.status == "CREATE_COMPLETE")
+
+
+def _list_value(value: str) -> str:
+    """A list parameter as CloudFormation takes it ("a,b"); moto reports the
+    Python repr of the list ("['a', 'b']")."""
+    if value.startswith("[") and value.endswith("]"):
+        try:
+            items = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return value
+        if isinstance(items, list):
+            return ",".join(str(i) for i in items)
+    return value

@@ -1,12 +1,14 @@
 """What state the target stack is in, and what a deploy must do about it.
 
-* missing, or only a REVIEW_IN_PROGRESS shell: CREATE.
-* ROLLBACK_COMPLETE (a failed first create): nothing can update it; with
-  ``--replace-failed`` it is deleted and created again.
+* missing, or only a REVIEW_IN_PROGRESS shell: CREATE, at once. A shell is
+  what an unexecuted CREATE change set leaves; nothing runs in it, so there
+  is nothing to wait for.
+* ROLLBACK_COMPLETE or ROLLBACK_FAILED (a failed first create): nothing can
+  update it; with ``--replace-failed`` it is deleted and created again. The
+  stack never completed a create, so nothing in it served anyone.
 * ``*_IN_PROGRESS``: another operation runs; wait for it to settle first.
-* UPDATE_ROLLBACK_FAILED: explain ``continue-update-rollback`` and name the
-  resources that block it.
-* ROLLBACK_FAILED / DELETE_FAILED: explain; no deploy can proceed.
+* UPDATE_ROLLBACK_FAILED, ROLLBACK_FAILED, DELETE_FAILED: name the resources
+  that block it and give the exact commands.
 * everything else: UPDATE.
 """
 
@@ -79,13 +81,33 @@ def failed_resources(aws: Aws, stack: str, path: str = "") -> list[tuple[str, st
     return out
 
 
+def delete_review_shell(aws: Aws, stack: str, name: str) -> str:
+    """Delete a REVIEW_IN_PROGRESS stack shell that holds no change set (it
+    has no resources: DeleteStack removes only the shell). One line says
+    what happened."""
+    keep = f"delete it when no longer needed: aws cloudformation delete-stack --stack-name {name}"
+    try:
+        st = aws.cfn.describe_stacks(StackName=stack)["Stacks"][0]
+        if st["StackStatus"] != "REVIEW_IN_PROGRESS":
+            return f"stack {name} is {st['StackStatus']}, not an empty shell: left as it is"
+        others = [c.get("ChangeSetName") for page in aws.cfn.get_paginator("list_change_sets").paginate(
+            StackName=stack) for c in page.get("Summaries", [])]
+        if others:
+            return (f"left the stack shell {name} (REVIEW_IN_PROGRESS): it holds {len(others)} other change "
+                    f"set(s) ({', '.join(others[:3])}); {keep}")
+        aws.cfn.delete_stack(StackName=stack)
+    except (botocore.exceptions.ClientError, KeyError, IndexError) as exc:
+        return f"left the stack shell {name} (REVIEW_IN_PROGRESS, {exc}); {keep}"
+    return f"deleted the empty stack shell {name} (REVIEW_IN_PROGRESS, made by this run)"
+
+
 def settle(aws: Aws, name: str, *, sleep: Callable[[float], None] = time.sleep, interval: float = 10.0,
            timeout: float = 3 * 3600) -> Iterator[Waiting | StackState]:
     """Yield :class:`Waiting` while an operation runs, then the settled state."""
     waited = 0.0
     while True:
         state = describe(aws, name)
-        if state.status is None or is_final(state.status):
+        if state.status is None or state.status == "REVIEW_IN_PROGRESS" or is_final(state.status):
             yield state
             return
         if waited >= timeout:
@@ -95,45 +117,83 @@ def settle(aws: Aws, name: str, *, sleep: Callable[[float], None] = time.sleep, 
         waited += interval
 
 
+REPLACE_WHY = {
+    "ROLLBACK_COMPLETE": "its first create failed and rolled back",
+    "ROLLBACK_FAILED": "its first create failed and the rollback could not finish",
+}
+
+
+def _blocking(aws: Aws, state: StackState) -> list[tuple[str, str, str]]:
+    return failed_resources(aws, state.stack_id or state.name)
+
+
+def _blocking_lines(blocking: list[tuple[str, str, str]]) -> tuple[str, ...]:
+    return tuple(f"  blocking: {w} ({t}): {r}" for w, t, r in blocking) or ("  (no failed resource reported)",)
+
+
 def check_deployable(aws: Aws, state: StackState, *, replace_failed: bool) -> str | None:
     """Raise a CommandError explaining a stuck state; return "replace" when a
-    ROLLBACK_COMPLETE stack is to be deleted and created again."""
+    failed first create (ROLLBACK_COMPLETE, ROLLBACK_FAILED) is to be
+    deleted and created again."""
     n = state.name
-    if state.status == "ROLLBACK_COMPLETE":
+    if state.status in REPLACE_WHY:
         if replace_failed:
             return "replace"
+        if state.status == "ROLLBACK_COMPLETE":
+            raise CommandError(
+                f"stack {n} is ROLLBACK_COMPLETE: {REPLACE_WHY[state.status]}, and such a stack cannot be "
+                f"updated", EXIT_FAILED,
+                details=("its resources were deleted by the rollback (the ECR repositories are "
+                         "RetainExceptOnCreate); delete it and create it again with --replace-failed",
+                         f"(or: aws cloudformation delete-stack --stack-name {n})"))
+        blocking = _blocking(aws, state)
         raise CommandError(
-            f"stack {n} is ROLLBACK_COMPLETE: its first create failed and rolled back, and such a stack "
-            f"cannot be updated", EXIT_FAILED,
-            details=("nothing in it is kept; delete it and create it again with --replace-failed",
-                     f"(or: aws cloudformation delete-stack --stack-name {n})"))
+            f"stack {n} is ROLLBACK_FAILED: {REPLACE_WHY[state.status]}: {state.reason or 'no reason given'}",
+            EXIT_FAILED,
+            details=_blocking_lines(blocking) + (
+                "fix the cause (e.g. deletion protection switched on by hand, or a resource held by something "
+                "outside the stack), then delete the stack and create it again:",
+                "  python build.py deploy --replace-failed ... (deletes it first)",
+                f"  or: aws cloudformation delete-stack --stack-name {n}",
+                "the stack never finished its create, so nothing in it served traffic or holds data"))
     if state.status == "UPDATE_ROLLBACK_FAILED":
-        blocking = failed_resources(aws, state.stack_id or n)
-        lines = [f"  blocking: {w} ({t}): {r}" for w, t, r in blocking] or ["  (no failed resource reported)"]
-        skip = " ".join(w for w, _, _ in blocking if "/" not in w)
-        nested = [w for w, _, _ in blocking if "/" in w]
+        blocking = _blocking(aws, state)
+        skip = [w for w, _, _ in blocking if "/" not in w] + \
+            [f"{w.rsplit('/', 1)[0].replace('/', '.')}.{w.rsplit('/', 1)[1]}" for w, _, _ in blocking if "/" in w]
         hint = f"aws cloudformation continue-update-rollback --stack-name {n}"
-        if skip or nested:
-            hint += " [--resources-to-skip " + " ".join(
-                [w for w, _, _ in blocking if "/" not in w] +
-                [f"{w.rsplit('/', 1)[0].replace('/', '.')}.{w.rsplit('/', 1)[1]}" for w in nested]) + "]"
+        if skip:
+            hint += " [--resources-to-skip " + " ".join(skip) + "]"
         raise CommandError(
             f"stack {n} is UPDATE_ROLLBACK_FAILED: a rollback could not finish, so no update can start",
             EXIT_FAILED,
-            details=tuple(lines) + (
+            details=_blocking_lines(blocking) + (
                 "fix the cause (e.g. a resource changed or deleted outside CloudFormation) and run:",
                 f"  {hint}",
                 "skipping a resource marks it rolled back without touching it; then deploy again"))
-    if state.status in ("ROLLBACK_FAILED", "DELETE_FAILED", "IMPORT_ROLLBACK_FAILED"):
+    if state.status == "DELETE_FAILED":
+        blocking = _blocking(aws, state)
+        top = sorted({w.split("/")[0] for w, _, _ in blocking})
+        retain = f" --retain-resources {' '.join(top)}" if top else ""
+        raise CommandError(
+            f"stack {n} is DELETE_FAILED: {state.reason or 'no reason given'}", EXIT_FAILED,
+            details=_blocking_lines(blocking) + (
+                "someone started deleting this stack; a deploy does not resume or undo that. Fix the cause "
+                "(e.g. empty the bucket, turn off deletion protection) and delete it again:",
+                f"  aws cloudformation delete-stack --stack-name {n}",
+                "or keep the blocking resources (they stay in the account, outside any stack):",
+                f"  aws cloudformation delete-stack --stack-name {n}{retain}",
+                "then deploy to create it again (names the kept resources hold are then taken)"))
+    if state.status == "IMPORT_ROLLBACK_FAILED":
         raise CommandError(f"stack {n} is {state.status}: {state.reason or 'no reason given'}", EXIT_FAILED,
-                          details=(f"it must be deleted before a deploy: aws cloudformation delete-stack "
-                                   f"--stack-name {n} (resources that fail to delete can be retained "
-                                   f"with --retain-resources)",))
+                           details=_blocking_lines(_blocking(aws, state)) + (
+                               f"it must be fixed or deleted before a deploy: aws cloudformation delete-stack "
+                               f"--stack-name {n}",))
     return None
 
 
 def delete_failed(aws: Aws, state: StackState, *, sleep=time.sleep, interval=10.0) -> Iterator[Waiting]:
-    """Delete a ROLLBACK_COMPLETE stack and wait until it is gone."""
+    """Delete a failed first create (ROLLBACK_COMPLETE / ROLLBACK_FAILED) and
+    wait until it is gone."""
     if state.termination_protection:
         aws.cfn.update_termination_protection(StackName=state.stack_id, EnableTerminationProtection=False)
     aws.cfn.delete_stack(StackName=state.stack_id)
@@ -146,7 +206,8 @@ def delete_failed(aws: Aws, state: StackState, *, sleep=time.sleep, interval=10.
         if st["StackStatus"] == "DELETE_COMPLETE":
             return
         if st["StackStatus"] == "DELETE_FAILED":
-            raise CommandError(f"deleting {state.name} failed: {st.get('StackStatusReason', '')}")
+            check_deployable(aws, StackState(state.name, "DELETE_FAILED", state.stack_id,
+                                             st.get("StackStatusReason", "") or ""), replace_failed=False)
         yield Waiting(st["StackStatus"], waited)
         sleep(interval)
         waited += interval

@@ -46,8 +46,10 @@ def build(settings: BuildSettings) -> Template:
                 LifecyclePolicyText=json.dumps(LIFECYCLE_POLICY, sort_keys=True, separators=(",", ":"))),
             Tags=tags(service.name),
             # Images outlive the stack: deleting it must not delete what
-            # production runs.
-            DeletionPolicy="Retain",
+            # production runs. RetainExceptOnCreate: a first create that
+            # rolls back deletes the (still empty) repository, so the retry
+            # does not fail on its fixed name.
+            DeletionPolicy="RetainExceptOnCreate",
             UpdateReplacePolicy="Retain",
         ))
         t.add_output(Output(f"{service.key}ServiceRepositoryUri", Description=f"URI of the {service.name} repository.",
