@@ -106,13 +106,14 @@ def _expect_lint(cache, directory: Path) -> int:
 
 
 def run(params: list[Path] | None = None, *, check: bool = False, lint: bool = True,
-        directory: Path = TEMPLATES_DIR, cache_off: str | None = None,
+        directory: Path | None = None, cache_off: str | None = None,
         on_event: Callable[[object], None] | None = None) -> BuildReport:
     """Validate parameters first (nothing is written when one is bad), then
     build; with ``check`` compare instead of writing. ``cache_off`` says why
     the lint cache is not used (None: it is). ``on_event`` receives
     each Config, TemplateWritten, LintPlanned and lint.Linted as it happens."""
     emit = on_event or (lambda event: None)
+    directory = directory or TEMPLATES_DIR
     report = BuildReport(params=validate_params(params, emit))
     from . import lint as lint_mod
     from . import synth

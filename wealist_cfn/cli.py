@@ -122,7 +122,10 @@ class _LintProgress:
             self.done += 1
             self.cached += event.cached
             self.findings += len(event.findings)
-            if not self.live:
+            if self._thread:
+                with self._lock:
+                    self._draw()
+            elif not self.live:
                 how = "cached" if event.cached else f"{event.seconds:.2f}s"
                 print(f"lint     {os.path.relpath(event.path, ROOT_DIR)}: {len(event.findings)} findings ({how})",
                       file=self.out, flush=True)

@@ -129,11 +129,11 @@ class LintCache:
     the key it was linted under and its findings. Anything unreadable,
     foreign or of another format reads as a miss, never as a pass."""
 
-    def __init__(self, directory: Path = CACHE_DIR, config_file: Path = CONFIG_FILE,
+    def __init__(self, directory: Path | None = None, config_file: Path | None = None,
                  version: str | None = None):
-        self.directory = directory
+        self.directory = directory or CACHE_DIR
         self.version = version or cfn_lint_version()
-        self.config = config_file.read_bytes()
+        self.config = (config_file or CONFIG_FILE).read_bytes()
 
     def key(self, path: Path) -> str:
         return lint_key(path, self.version, self.config)
