@@ -15,10 +15,12 @@ therefore reports exactly the findings a fresh run would. The committed
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import multiprocessing
 import os
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -187,15 +189,6 @@ def _warm() -> None:
     _RULES = Runner(ConfigMixIn(["--config-file", str(CONFIG_FILE)])).rules
 
 
-def _warm_worker() -> None:
-    # An initializer that raises makes the pool start a new worker, forever:
-    # a failure here is raised again, to the caller, by the first task.
-    try:
-        _warm()
-    except Exception:  # noqa: BLE001
-        pass
-
-
 def _lint_one(path: str) -> tuple[str, list[Finding], float]:
     from cfnlint.api import ConfigMixIn
     from cfnlint.runner.template import run_template_by_file_paths
@@ -223,21 +216,66 @@ def _lint_one(path: str) -> tuple[str, list[Finding], float]:
     return path, _sorted(findings), time.perf_counter() - start
 
 
+def _serve(conn, count: int) -> None:
+    """The lint server: loads cfn-lint and its rules once, then forks
+    ``count`` workers that share them, and lints what it is sent."""
+    # Its own process group, so that closing stops the workers with it.
+    os.setpgrp()
+    try:
+        _warm()
+        gc.freeze()  # keep the loaded rules in pages the workers share
+        pool = multiprocessing.get_context("fork").Pool(count)
+    except Exception as exc:  # noqa: BLE001 - handed to the caller, below
+        pool, failure = None, exc
+    while True:
+        try:
+            paths = conn.recv()
+        except EOFError:  # the build is gone
+            return
+        if pool is None:
+            conn.send(("error", failure))
+            continue
+        try:
+            for result in pool.imap_unordered(_lint_one, paths):
+                conn.send(("ok", result))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller
+            conn.send(("error", exc))
+            continue
+        conn.send(("done", None))
+
+
 class Workers:
-    """A pool of lint workers. Started early, they load cfn-lint while the
-    caller does other work; closed unused, they are stopped at once."""
+    """Lint workers. Started early, they load cfn-lint while the caller does
+    other work; they load it once and fork from there, so the rules are read
+    once and their memory is shared. Closed, they are stopped at once."""
 
     def __init__(self, count: int):
         self.count = count
-        # fork: a worker starts without re-importing what the parent holds.
-        self._pool = multiprocessing.get_context("fork").Pool(count, initializer=_warm_worker)
+        ctx = multiprocessing.get_context("fork")
+        self._conn, theirs = ctx.Pipe()
+        self._server = ctx.Process(target=_serve, args=(theirs, count), name="cfn-lint")
+        self._server.start()
+        theirs.close()
 
     def imap(self, paths: list[str]):
-        return self._pool.imap_unordered(_lint_one, paths)
+        self._conn.send(paths)
+        while True:
+            kind, value = self._conn.recv()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
 
     def close(self) -> None:
-        self._pool.terminate()
-        self._pool.join()
+        if self._server.pid is None or self._server.exitcode is not None:
+            return
+        try:
+            os.killpg(self._server.pid, signal.SIGKILL)
+        except OSError:  # not yet its own group: it has no workers yet
+            self._server.kill()
+        self._server.join()
+        self._conn.close()
 
     def __enter__(self) -> Workers:
         return self
