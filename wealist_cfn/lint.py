@@ -15,6 +15,7 @@ therefore reports exactly the findings a fresh run would. The committed
 
 from __future__ import annotations
 
+import collections
 import gc
 import hashlib
 import json
@@ -22,6 +23,7 @@ import multiprocessing
 import os
 import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -216,44 +218,114 @@ def _lint_one(path: str) -> tuple[str, list[Finding], float]:
     return path, _sorted(findings), time.perf_counter() - start
 
 
-def _serve(conn, count: int) -> None:
-    """The lint server: loads cfn-lint and its rules once, then forks
-    ``count`` workers that share them, and lints what it is sent."""
-    # Its own process group, so that closing stops the workers with it.
+def _preload_schemas(directory: Path) -> None:
+    """Load the resource schemas of every type the templates in
+    ``directory`` use, so that workers share them instead of each parsing
+    its own copy. A type missed here is simply loaded by the worker."""
+    import re
+
+    from cfnlint.schema.manager import PROVIDER_SCHEMA_MANAGER
+
+    types = set()
+    for path in directory.glob("*.yaml"):
+        types.update(re.findall(r"^ +Type: '?(AWS::\w+::\w+)'?$", path.read_text(encoding="utf-8"), re.M))
+    for region in _regions():
+        for name in sorted(types):
+            try:
+                PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, name)
+            except Exception:  # noqa: BLE001 - an unknown type is cfn-lint's finding to make
+                pass
+
+
+def _regions() -> list[str]:
+    from cfnlint.api import ConfigMixIn
+
+    return list(ConfigMixIn(["--config-file", str(CONFIG_FILE)]).regions)
+
+
+def _serve(conn, count: int, directory: Path | None) -> None:
+    """The lint server: loads cfn-lint, its rules and the schemas once, forks
+    ``count - 1`` helpers that share them, and lints what it is sent, itself
+    and through the helpers, one template at a time from a common queue."""
+    # Its own process group, so that closing stops the helpers with it.
     os.setpgrp()
+    failure = None
+    pool = None
     try:
         _warm()
-        gc.freeze()  # keep the loaded rules in pages the workers share
-        pool = multiprocessing.get_context("fork").Pool(count)
+        if directory is not None:
+            _preload_schemas(directory)
+        gc.freeze()  # keep what was loaded in pages the helpers share
+        if count > 1:
+            pool = multiprocessing.get_context("fork").Pool(count - 1)
     except Exception as exc:  # noqa: BLE001 - handed to the caller, below
-        pool, failure = None, exc
+        failure = exc
     while True:
         try:
             paths = conn.recv()
         except EOFError:  # the build is gone
             return
-        if pool is None:
+        if failure is not None:
             conn.send(("error", failure))
             continue
+        _lint_shared(conn, pool, collections.deque(paths))
+
+
+def _lint_shared(conn, pool, pending) -> None:
+    state = threading.Condition()
+    outstanding = [0]
+    errors: list[BaseException] = []
+
+    def feed() -> None:  # called holding state
+        if pending and not errors:
+            outstanding[0] += 1
+            pool.apply_async(_lint_one, (pending.popleft(),), callback=finished, error_callback=failed)
+
+    def finished(result) -> None:
+        with state:
+            conn.send(("ok", result))
+            outstanding[0] -= 1
+            feed()
+            state.notify_all()
+
+    def failed(exc: BaseException) -> None:
+        with state:
+            errors.append(exc)
+            outstanding[0] -= 1
+            state.notify_all()
+
+    with state:
+        if pool is not None:
+            feed()
+    while True:
+        with state:
+            if not pending or errors:
+                break
+            path = pending.popleft()
         try:
-            for result in pool.imap_unordered(_lint_one, paths):
-                conn.send(("ok", result))
+            result = _lint_one(path)
         except Exception as exc:  # noqa: BLE001 - handed to the caller
-            conn.send(("error", exc))
-            continue
-        conn.send(("done", None))
+            with state:
+                errors.append(exc)
+            break
+        with state:
+            conn.send(("ok", result))
+    with state:
+        state.wait_for(lambda: outstanding[0] == 0)
+        conn.send(("error", errors[0]) if errors else ("done", None))
 
 
 class Workers:
-    """Lint workers. Started early, they load cfn-lint while the caller does
-    other work; they load it once and fork from there, so the rules are read
-    once and their memory is shared. Closed, they are stopped at once."""
+    """``count`` lint processes: a server and its forked helpers. Started
+    early, the server loads cfn-lint while the caller does other work; it
+    loads it once and forks from there, so the rules are read once and their
+    memory is shared. Closed, they are stopped at once."""
 
-    def __init__(self, count: int):
+    def __init__(self, count: int, directory: Path | None = None):
         self.count = count
         ctx = multiprocessing.get_context("fork")
         self._conn, theirs = ctx.Pipe()
-        self._server = ctx.Process(target=_serve, args=(theirs, count), name="cfn-lint")
+        self._server = ctx.Process(target=_serve, args=(theirs, count, directory), name="cfn-lint")
         self._server.start()
         theirs.close()
 
@@ -288,8 +360,10 @@ def default_workers(count: int) -> int:
     return max(1, min(os.cpu_count() or 1, count))
 
 
-def start_workers(count: int) -> Workers:
-    return Workers(default_workers(count))
+def start_workers(count: int, directory: Path | None = None) -> Workers:
+    """Workers for ``count`` templates; ``directory``: where the templates
+    are (or will be), to load the schemas they use up front."""
+    return Workers(default_workers(count), directory)
 
 
 @dataclass(frozen=True)
