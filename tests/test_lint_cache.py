@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from wealist_cfn import buildjob, cli, lint, synth
+from wealist_cfn.errors import EXIT_USAGE, CommandError
 from wealist_cfn.settings import TEMPLATES_DIR
 
 CHILDREN = {"network.yaml", "security.yaml", "registry.yaml", "iam.yaml", "database.yaml", "cache.yaml",
@@ -206,3 +207,20 @@ def test_a_plain_build_skips_the_commands_modules():
     assert not cli._plain_build(["--help"])
     assert not cli._plain_build(["deploy", "--stack-name", "x"])
     assert not cli._plain_build(["--params", "x.json", "plan"])
+
+
+@pytest.mark.parametrize("workers", [None, 1])
+def test_a_bad_cfnlint_config_is_one_line_and_exit_2(tmp_path, monkeypatch, workers):
+    """cfn-lint refusing its configuration is not a finding and not a
+    traceback: one line naming the file, exit 2, through the lint server
+    (workers=None) and in process (workers=1)."""
+    config = tmp_path / ".cfnlintrc.yaml"
+    config.write_text("regions:\n  - ap-northeast-2\nignore_checks: 5\n")
+    monkeypatch.setattr(lint, "CONFIG_FILE", config)
+    monkeypatch.setattr(lint, "_RULES", None)
+    with pytest.raises(CommandError) as err:
+        lint.lint([TEMPLATES_DIR / "registry.yaml"], workers=workers)
+    assert err.value.exit_code == EXIT_USAGE
+    message = str(err.value)
+    assert message.startswith(f"{config}: cfn-lint could not run: ") and "ignore_checks" in message
+    assert "\n" not in message

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
+from .errors import EXIT_USAGE, CommandError
 from .settings import ROOT_DIR
 
 CONFIG_FILE = ROOT_DIR / ".cfnlintrc.yaml"
@@ -50,6 +51,10 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.filename}:{self.line}: {self.rule} ({self.level}) {self.message}"
+
+
+def _shown(path: Path) -> str:
+    return os.path.relpath(path, ROOT_DIR) if path.is_relative_to(ROOT_DIR) else str(path)
 
 
 def _sorted(findings: Iterable[Finding]) -> list[Finding]:
@@ -137,7 +142,11 @@ class LintCache:
                  version: str | None = None):
         self.directory = directory or CACHE_DIR
         self.version = version or cfn_lint_version()
-        self.config = (config_file or CONFIG_FILE).read_bytes()
+        config_file = config_file or CONFIG_FILE
+        try:
+            self.config = config_file.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"{_shown(config_file)}: cannot read: {exc.strerror}", EXIT_USAGE) from exc
 
     def key(self, path: Path) -> str:
         return lint_key(path, self.version, self.config)
@@ -192,6 +201,14 @@ def _warm() -> None:
 
 
 def _lint_one(path: str) -> tuple[str, list[Finding], float]:
+    try:
+        return _lint_file(path)
+    except Exception as exc:  # noqa: BLE001
+        # Not every cfn-lint exception survives pickling back to the parent.
+        raise RuntimeError(" ".join(str(exc).split()) or type(exc).__name__) from None
+
+
+def _lint_file(path: str) -> tuple[str, list[Finding], float]:
     from cfnlint.api import ConfigMixIn
     from cfnlint.runner.template import run_template_by_file_paths
 
@@ -259,7 +276,7 @@ def _serve(conn, count: int, directory: Path | None) -> None:
         if count > 1:
             pool = multiprocessing.get_context("fork").Pool(count - 1)
     except Exception as exc:  # noqa: BLE001 - handed to the caller, below
-        failure = exc
+        failure = RuntimeError(" ".join(str(exc).split()) or type(exc).__name__)
     while True:
         try:
             paths = conn.recv()
@@ -430,6 +447,11 @@ def run(lint_plan: Plan, *, cache: LintCache | None = None, workers: Workers | i
                 if cache is not None:
                     cache.put(path, lint_plan.keys[path], findings)
                 done(Linted(path, findings, False, seconds))
+        except Exception as exc:
+            # cfn-lint stops on its own configuration, not on a template:
+            # a template's problems are findings.
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            raise CommandError(f"{_shown(CONFIG_FILE)}: cfn-lint could not run: {detail}", EXIT_USAGE) from exc
         finally:
             if pool is not None and pool is not workers:
                 pool.close()
