@@ -224,14 +224,15 @@ def main() -> None:
     print(line("python build.py, one child changed", "child", 0.6))
     print(f"  one child changed relinted: {'; '.join(sorted(relinted))}")
     print(f"first line of output, nothing changed: {1000 * med['first-line']:.0f} ms")
-    print(f"peak memory of the cold build (main + workers): {peak_pss:.0f} MiB PSS, {peak_rss:.0f} MiB RSS summed "
-          f"(goal <= 200 MiB: {'met' if peak_pss <= 200 else 'NOT met'})")
+    print(f"peak memory of the cold build (main + workers, highest of {len(peaks)} runs): {peak_pss:.0f} MiB PSS, "
+          f"{peak_rss:.0f} MiB RSS summed (goal <= 200 MiB PSS: {'met' if peak_pss <= 200 else 'NOT met'})")
     if cdk_missing:
         print(f"AWS CDK: {cdk_missing}")
     else:
         total = [s + lint for s, lint in zip(times["cdk synth"], times["cdk lint"])]
         print(f"{'AWS CDK: cdk synth + cfn-lint on cdk.out':<44} {statistics.median(total) / base:5.2f}x  "
               f"{statistics.median(total):6.2f} s (synth {med['cdk synth']:.2f} s, lint {med['cdk lint']:.2f} s)")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (figures move with the load; compare the ratios)")
 
 
 if __name__ == "__main__":
