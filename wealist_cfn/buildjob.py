@@ -125,7 +125,7 @@ def run(params: list[Path] | None = None, *, check: bool = False, lint: bool = T
             cache = lint_mod.LintCache()
         expected = _expect_lint(cache, directory)
         if expected:
-            workers = lint_mod.start_workers(expected, directory)
+            workers = lint_mod.start_workers(expected)
     try:
         start = time.perf_counter()
         rendered = synth.synthesize()
@@ -148,7 +148,7 @@ def run(params: list[Path] | None = None, *, check: bool = False, lint: bool = T
         elif to_lint and (workers is None or workers.count < lint_mod.default_workers(to_lint)):
             if workers is not None:
                 workers.close()
-            workers = lint_mod.start_workers(to_lint, directory)
+            workers = lint_mod.start_workers(to_lint)
         report.lint_plan = LintPlanned(
             total=len(paths), cached=len(lint_plan.cached), to_lint=to_lint,
             workers=min(workers.count, to_lint) if workers else 0,

@@ -235,33 +235,8 @@ def _lint_file(path: str) -> tuple[str, list[Finding], float]:
     return path, _sorted(findings), time.perf_counter() - start
 
 
-def _preload_schemas(directory: Path) -> None:
-    """Load the resource schemas of every type the templates in
-    ``directory`` use, so that workers share them instead of each parsing
-    its own copy. A type missed here is simply loaded by the worker."""
-    import re
-
-    from cfnlint.schema.manager import PROVIDER_SCHEMA_MANAGER
-
-    types = set()
-    for path in directory.glob("*.yaml"):
-        types.update(re.findall(r"^ +Type: '?(AWS::\w+::\w+)'?$", path.read_text(encoding="utf-8"), re.M))
-    for region in _regions():
-        for name in sorted(types):
-            try:
-                PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, name)
-            except Exception:  # noqa: BLE001 - an unknown type is cfn-lint's finding to make
-                pass
-
-
-def _regions() -> list[str]:
-    from cfnlint.api import ConfigMixIn
-
-    return list(ConfigMixIn(["--config-file", str(CONFIG_FILE)]).regions)
-
-
-def _serve(conn, count: int, directory: Path | None) -> None:
-    """The lint server: loads cfn-lint, its rules and the schemas once, forks
+def _serve(conn, count: int) -> None:
+    """The lint server: loads cfn-lint and its rules once, forks
     ``count - 1`` helpers that share them, and lints what it is sent, itself
     and through the helpers, one template at a time from a common queue."""
     # Its own process group, so that closing stops the helpers with it.
@@ -270,8 +245,6 @@ def _serve(conn, count: int, directory: Path | None) -> None:
     pool = None
     try:
         _warm()
-        if directory is not None:
-            _preload_schemas(directory)
         gc.freeze()  # keep what was loaded in pages the helpers share
         if count > 1:
             pool = multiprocessing.get_context("fork").Pool(count - 1)
@@ -338,11 +311,11 @@ class Workers:
     loads it once and forks from there, so the rules are read once and their
     memory is shared. Closed, they are stopped at once."""
 
-    def __init__(self, count: int, directory: Path | None = None):
+    def __init__(self, count: int):
         self.count = count
         ctx = multiprocessing.get_context("fork")
         self._conn, theirs = ctx.Pipe()
-        self._server = ctx.Process(target=_serve, args=(theirs, count, directory), name="cfn-lint")
+        self._server = ctx.Process(target=_serve, args=(theirs, count), name="cfn-lint")
         self._server.start()
         theirs.close()
 
@@ -377,10 +350,9 @@ def default_workers(count: int) -> int:
     return max(1, min(os.cpu_count() or 1, count))
 
 
-def start_workers(count: int, directory: Path | None = None) -> Workers:
-    """Workers for ``count`` templates; ``directory``: where the templates
-    are (or will be), to load the schemas they use up front."""
-    return Workers(default_workers(count), directory)
+def start_workers(count: int) -> Workers:
+    """Workers for linting ``count`` templates: one per core at most."""
+    return Workers(default_workers(count))
 
 
 @dataclass(frozen=True)
