@@ -1,9 +1,10 @@
 """Run cfn-lint over the generated templates: in worker processes, and only
 over templates whose lint inputs changed since the last run.
 
-cfn-lint spends most of a run importing itself and loading its rules; each
-worker pays that once, ideally while the main process is still building the
-templates (:func:`start_workers`), and then lints one template per task.
+cfn-lint spends most of a run importing itself and loading its rules. A lint
+server process pays that once, ideally while the main process is still
+building the templates (:func:`start_workers`), forks helpers that share what
+it loaded, and it and they lint one template per task from a common queue.
 
 The cache (:class:`LintCache`) stores each template's findings under a key
 made of everything cfn-lint's answer depends on: the cfn-lint version, the
