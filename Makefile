@@ -35,11 +35,20 @@ tools: setup $(CHECKOV_VENV)/.installed
 lint: setup
 	$(VENV)/bin/ruff check wealist_cfn tests benchmarks build.py
 
+# --no-cache: the test run lints every template from scratch, whatever
+# .lint-cache/ holds (CI=true does the same).
 test: tools lint
 	$(PY) build.py --check
+	$(PY) build.py --no-cache --params params/prod.json
 	$(PY) -m pytest
 
-bench: setup
+# The AWS CDK app the build benchmark compares against; needs node and npm.
+CDK_BENCH := benchmarks/cdk
+$(CDK_BENCH)/node_modules/.installed: $(CDK_BENCH)/package.json $(CDK_BENCH)/package-lock.json
+	cd $(CDK_BENCH) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+bench: setup $(CDK_BENCH)/node_modules/.installed
 	$(PY) benchmarks/build_bench.py
 
 constraints: setup

@@ -12,12 +12,15 @@ import argparse
 import importlib
 import os
 import sys
+import threading
+import time
 import traceback
 from pathlib import Path
 
 from . import __version__, buildjob
-from .aws import describe_error
+from .config import Config
 from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK
+from .settings import ROOT_DIR
 
 COMMAND_MODULES = ("wealist_cfn.deploy.cli", "wealist_cfn.ops.cli", "wealist_cfn.preflight.cli")
 
@@ -40,7 +43,7 @@ def _version() -> str:
     return f"build.py (wealist-cfn) {__version__}, commit {git_commit(Path(__file__).resolve().parent)}"
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(commands: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="build.py",
         description="Build, lint, package and deploy the Wealist CloudFormation templates.",
@@ -55,9 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--params", type=Path, action="append", metavar="FILE",
                         help="validate this parameter file (repeatable; default: every params/*.json)")
     parser.add_argument("--no-lint", action="store_true", help="build without running cfn-lint")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="lint every template, ignoring the lint cache (also when CI=true)")
     parser.set_defaults(func=_cmd_build)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if commands else ():
         importlib.import_module(name).register(sub)
     for name, p in sub.choices.items():
         # Every command's --help ends with its examples and the exit codes.
@@ -69,11 +74,108 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_BUILD_FLAGS = {"--check", "--no-lint", "--no-cache"}
+
+
+def _plain_build(argv: list[str] | None) -> bool:
+    """True when argv can only mean the build itself (no command, no
+    --help): the commands' modules, which load boto3, are then not imported,
+    and the first line shows sooner."""
+    argv = sys.argv[1:] if argv is None else argv
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--params":
+            i += 1
+        elif argv[i] not in _BUILD_FLAGS and not argv[i].startswith("--params="):
+            return False
+        i += 1
+    return True
+
+
+class _LintProgress:
+    """Shows the build as it happens: plain lines, and on a terminal a live
+    lint line redrawn every 0.1 s until the last template is linted."""
+
+    SPIN = "|/-\\"
+
+    def __init__(self, out=None):
+        self.out = out or sys.stdout
+        self.live = self.out.isatty()
+        self.plan = None
+        self.done = 0
+        self.cached = 0
+        self.findings = 0
+        self.started = 0.0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = None
+
+    def line(self, text: str) -> None:
+        with self._lock:
+            if self._thread:
+                self.out.write("\r\033[K")
+            print(text, file=self.out, flush=True)
+            if self._thread:
+                self._draw()
+
+    def _draw(self) -> None:
+        total = self.plan.total
+        width = 24
+        filled = width * self.done // max(total, 1)
+        tick = self.SPIN[int((time.perf_counter() - self.started) * 10) % len(self.SPIN)]
+        self.out.write(f"\r\033[Klint     [{'#' * filled}{'.' * (width - filled)}] {self.done}/{total} "
+                       f"({self.cached} cached, {self.findings} findings) "
+                       f"{time.perf_counter() - self.started:.1f}s {tick}")
+        self.out.flush()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.1):
+            with self._lock:
+                self._draw()
+
+    def __call__(self, event) -> None:
+        if isinstance(event, Config):
+            self.line(f"params   {event.path}: ok ({event.name_prefix}, {event.region}, "
+                      f"multi-AZ {'on' if event.multi_az else 'off'})")
+        elif isinstance(event, buildjob.TemplateWritten):
+            self.line(f"template templates/{event.filename}: {event.resources} resources")
+        elif isinstance(event, buildjob.LintPlanned):
+            self.plan = event
+            cache = "" if event.cache == "on" else f"; cache off: {event.cache}"
+            self.line(f"lint: {event.total} templates ({event.cached} cached, {event.to_lint} to lint, "
+                      f"{event.workers} workers{cache})")
+            self.started = time.perf_counter()
+            if self.live and event.to_lint:
+                self._thread = threading.Thread(target=self._tick, daemon=True)
+                self._thread.start()
+        else:  # lint.Linted
+            self.done += 1
+            self.cached += event.cached
+            self.findings += len(event.findings)
+            if self._thread:
+                with self._lock:
+                    self._draw()
+            elif not self.live:
+                how = "cached" if event.cached else f"{event.seconds:.2f}s"
+                print(f"lint     {os.path.relpath(event.path, ROOT_DIR)}: {len(event.findings)} findings ({how})",
+                      file=self.out, flush=True)
+
+    def stop(self) -> None:
+        if self._thread:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+            self.out.write("\r\033[K")
+            self.out.flush()
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
-    report = buildjob.run(args.params, check=args.check, lint=not args.no_lint)
-    for cfg in report.params:
-        print(f"params   {cfg.path}: ok ({cfg.name_prefix}, {cfg.region}, "
-              f"multi-AZ {'on' if cfg.multi_az else 'off'})")
+    show = _LintProgress()
+    try:
+        report = buildjob.run(args.params, check=args.check, lint=not args.no_lint,
+                              cache_off=buildjob.cache_disabled_reason(args.no_cache), on_event=show)
+    finally:
+        show.stop()
     if args.check:
         if report.stale:
             for item in report.stale:
@@ -83,8 +185,6 @@ def _cmd_build(args: argparse.Namespace) -> int:
         print(f"check    templates/ matches the code ({len(report.templates)} templates)")
         return EXIT_OK
     total = sum(n for _, n in report.templates)
-    for filename, count in report.templates:
-        print(f"template templates/{filename}: {count} resources")
     for finding in report.findings:
         print(f"lint     {finding}")
     lint_part = "lint skipped" if args.no_lint else f"lint {report.lint_seconds:.2f}s"
@@ -94,12 +194,15 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser(commands=not _plain_build(argv)).parse_args(argv)
     try:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - no input may end in a traceback
+        # Imported here: it loads botocore, which a plain build never needs.
+        from .aws import describe_error
+
         failure = describe_error(exc)
         if failure is None:
             # A bug, not bad input: one line, and the traceback only on request.

@@ -1,0 +1,81 @@
+"""`build.py` as a newcomer and a terminal see it: a Python without the
+dependencies, and the live lint line on a terminal against plain lines in a
+log. Real subprocesses, real cfn-lint; no AWS endpoint involved."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from wealist_cfn.settings import ROOT_DIR
+
+SUMMARY = re.compile(r"built 10 templates \(\d+ resources\) in [\d.]+s; lint [\d.]+s; 0 findings")
+
+
+@pytest.mark.parametrize("args, shown", [
+    ([], "`.venv/bin/python build.py`"),
+    (["deploy", "--stack-name", "wealist prod"], "`.venv/bin/python build.py deploy --stack-name 'wealist prod'`"),
+])
+def test_build_py_without_dependencies_says_what_to_run(args, shown):
+    """-I -S: no site-packages, no user site, no PYTHON* variables; the
+    interpreter a newcomer has before `make build`."""
+    proc = subprocess.run([sys.executable, "-I", "-S", "build.py", *args], cwd=ROOT_DIR,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr == f"dependencies missing: run `make build`, then {shown}\n"
+
+
+def _run_in_terminal(args: list[str], timeout: float = 300) -> str:
+    main, child = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "build.py", *args], cwd=ROOT_DIR, stdin=child, stdout=child,
+                            stderr=child, close_fds=True)
+    os.close(child)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = os.read(main, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=max(1, deadline - time.monotonic()))
+    os.close(main)
+    assert proc.returncode == 0
+    return b"".join(chunks).decode()
+
+
+@pytest.mark.slow
+def test_a_terminal_gets_a_live_lint_line_and_the_same_summary():
+    out = _run_in_terminal(["--no-cache", "--params", "params/prod.json"])
+    assert re.search(r"lint: 10 templates \(0 cached, 10 to lint, \d workers; cache off: --no-cache\)", out)
+    # Redrawn in place while linting, then cleared.
+    frames = re.findall(r"\r\x1b\[Klint     \[[#.]{24}\] (\d+)/10 ", out)
+    assert frames and frames[-1] != "0"
+    assert [int(n) for n in frames] == sorted(int(n) for n in frames)
+    assert frames[-1] == "10"
+    # What the terminal shows last: the live line was erased before it.
+    last = out.replace("\r\n", "\n").split("\n")[-2].split("\r\x1b[K")[-1]
+    assert SUMMARY.fullmatch(last), repr(last)
+
+
+@pytest.mark.slow
+def test_a_log_gets_plain_lines():
+    proc = subprocess.run([sys.executable, "build.py", "--no-cache", "--params", "params/prod.json"], cwd=ROOT_DIR,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "\x1b" not in proc.stdout and "\r" not in proc.stdout
+    lines = proc.stdout.splitlines()
+    linted = [line for line in lines if re.fullmatch(r"lint     templates/\S+\.yaml: 0 findings \([\d.]+s\)", line)]
+    assert len(linted) == 10
+    plan = lines.index(next(line for line in lines if line.startswith("lint: 10 templates (0 cached, 10 to lint")))
+    assert lines.index(linted[0]) > plan > max(i for i, line in enumerate(lines) if line.startswith("template "))
+    assert SUMMARY.fullmatch(lines[-1])
