@@ -19,7 +19,7 @@ from . import __version__, buildjob
 from .aws import describe_error
 from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK
 
-COMMAND_MODULES = ("wealist_cfn.deploy.cli", "wealist_cfn.ops.cli")
+COMMAND_MODULES = ("wealist_cfn.deploy.cli", "wealist_cfn.ops.cli", "wealist_cfn.localenv.cli")
 
 # Examples for commands whose module gives none in its own --help epilog.
 _EXAMPLES = {

@@ -9,12 +9,13 @@ document goes to stdout alone and progress lines go to stderr, so
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
 from pathlib import Path
 
-from .. import config
+from .. import config, localenv
 from ..aws import Aws, check_endpoint_url, describe_error
 from ..errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
 from . import events, flow, local, stackstate
@@ -51,8 +52,7 @@ def register(subparsers) -> None:
         p.add_argument("--output", choices=("text", "json", "markdown"), default="text",
                        help="review format (json/markdown: the document on stdout, progress on stderr; a "
                             "failure is a document too, with the error and the exit code)")
-        p.add_argument("--local", action="store_true",
-                       help="run against moto's server started in this process (a rehearsal: nothing reaches AWS)")
+        localenv.add_option(p, oneshot=True)
 
     d = subparsers.add_parser("deploy", help="package, create a change set, review it, execute it", **_help(
         "Upload the templates, create a change set for the root stack and every nested stack, show the "
@@ -204,16 +204,18 @@ def _with_endpoint(args, run) -> int:
             doc.data["stack"] = args.stack_name
         if args.endpoint_url:
             check_endpoint_url(args.endpoint_url)
-        if not args.local:
+        if not args.local and not args.local_oneshot:
             return run(lambda opts: flow.Deployment(opts))
         if args.endpoint_url:
             raise CommandError("--local starts its own endpoint; leave out --endpoint-url", EXIT_USAGE)
         if args.profile:
             raise CommandError("--local uses fixed local credentials; leave out --profile", EXIT_USAGE)
         progress = sys.stdout if args.output == "text" else sys.stderr
-        with local.endpoint() as url:
-            print(f"local endpoint: moto's server at {url} in this process (a rehearsal: nothing reaches AWS)",
-                  file=progress)
+        ep = localenv.use(args, region) if args.local else None
+        with contextlib.nullcontext(ep.url) if ep else local.endpoint() as url:
+            print(f"local endpoint: {url} (PID {ep.pid}; a rehearsal: nothing reaches AWS)" if ep else
+                  f"local endpoint: moto's server at {url} in this process, one-shot: it and everything it holds "
+                  f"stop when this command ends (a rehearsal: nothing reaches AWS)", file=progress)
 
             def factory(opts):
                 opts.endpoint_url = url
@@ -252,6 +254,8 @@ def _deploy(args, dep: flow.Deployment) -> int:
     for item in dep.prepare():
         _print_event(item, out)
     plan = dep.plan
+    if _is_local(args):
+        localenv.mark_local_details(plan.review)
     n = dep.opts.stack_name
     if plan.no_changes:
         print(f"no changes: {n} already matches the templates and parameters (change set deleted)", file=out)
@@ -268,6 +272,8 @@ def _deploy(args, dep: flow.Deployment) -> int:
     cs = plan.change_set
     execute_hint = f"aws cloudformation execute-change-set --change-set-name {cs.id}"
     delete_hint = f"aws cloudformation delete-change-set --change-set-name {cs.id}"
+    if _is_local(args):
+        execute_hint, delete_hint = localenv.change_set_hints(args)
     if review.guarded and not dep.opts.allow_replace and not args.no_execute:
         only_conditional = all(c.conditional for c in review.guarded)
         if only_conditional and args.accept_conditional:
@@ -306,7 +312,8 @@ def _deploy(args, dep: flow.Deployment) -> int:
             approved = False
             print("not approved: no terminal to ask and no --yes", file=sys.stderr)
         if not approved:
-            print(f"change set {cs.name} left for review; execute it in the console or with: {execute_hint}",
+            print(f"change set {cs.name} left for review; execute it "
+                  f"{'with' if _is_local(args) else 'in the console or with'}: {execute_hint}",
                   file=sys.stderr)
             print(f"  or delete it: {delete_hint}", file=sys.stderr)
             doc["result"] = {"status": "NOT_APPROVED", "changeSetId": cs.id}
@@ -315,7 +322,8 @@ def _deploy(args, dep: flow.Deployment) -> int:
         for item in dep.execute():
             _print_event(item, out)
     except KeyboardInterrupt:
-        print(f"\nstopped watching; the deploy goes on in AWS. Watch it again with:\n"
+        print(localenv.stopped_watching(args) if _is_local(args) else
+              f"\nstopped watching; the deploy goes on in AWS. Watch it again with:\n"
               f"  python build.py status --stack-name {n} --params {args.params}", file=sys.stderr)
         return 130
     result = dep.result
@@ -324,6 +332,10 @@ def _deploy(args, dep: flow.Deployment) -> int:
         cause = result.final.first_cause
         print(f"\n**{result.final.status}**" + (f": first cause `{cause.where}`: {cause.reason}" if cause else ""))
     return finish(EXIT_OK if result.final.ok else EXIT_FAILED)
+
+
+def _is_local(args) -> bool:
+    return bool(getattr(args, "local", False) or getattr(args, "local_oneshot", False))
 
 
 def cmd_package(args) -> int:

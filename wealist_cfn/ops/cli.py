@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import config
+from .. import config, localenv
 from ..aws import Aws
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from . import bootstrap, rollout
@@ -55,6 +55,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--region", help="AWS region (default: the params file's)")
     p.add_argument("--profile", help="AWS profile")
     p.add_argument("--endpoint-url", metavar="URL", help="AWS endpoint, e.g. a local moto server")
+    localenv.add_option(p)
 
 
 
@@ -68,6 +69,7 @@ def _cmd_bootstrap(args) -> int:
     except bootstrap.BootstrapError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    localenv.use(args, region)
     aws = Aws(region, args.profile, args.endpoint_url)
     try:
         report = bootstrap.run(cfg, aws, rotate=args.rotate, dry_run=args.dry_run)
@@ -98,6 +100,7 @@ def _cmd_rollout(args) -> int:
     except rollout.RolloutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    localenv.use(args, region)
     aws = Aws(region, args.profile, args.endpoint_url)
     aws.check_credentials()
     client = aws.client("autoscaling")
@@ -124,7 +127,8 @@ def _cmd_rollout(args) -> int:
                                on_progress=progress)
     except KeyboardInterrupt:
         print(f"\nstopped following; refresh {refresh_id} goes on in AWS (cancel it with: aws autoscaling "
-              f"cancel-instance-refresh --auto-scaling-group-name {group})", file=sys.stderr)
+              f"cancel-instance-refresh --auto-scaling-group-name {group})" if not args.local else
+              f"\nstopped following refresh {refresh_id} on the local endpoint", file=sys.stderr)
         raise
     except rollout.RolloutError as exc:
         print(f"error: {exc}", file=sys.stderr)
