@@ -42,6 +42,8 @@ pre-deployment validation. Rows it serves come in change sets named
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
 import uuid
 
@@ -254,13 +256,31 @@ def install() -> str:
     return "change-set-model"
 
 
+def _template_by_content(root: cfnmodel.Stack, loaded: "_Templates") -> None:
+    """Name each nested template by its content, not its URL: the plan/ and
+    deploy/ prefixes hold the same content-addressed files, and a URL that
+    names the same template changes nothing inside the nested stack."""
+    for res in root.resources.values():
+        props = res.get("Properties", {})
+        if res["Type"] == cfnmodel.NESTED and isinstance(props.get("TemplateURL"), str):
+            body = json.dumps(loaded[props["TemplateURL"]], sort_keys=True, default=str)
+            props["TemplateURL"] = "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+
+
 def _detailed(cs, models) -> list:
     stack = cs.stack
     account, region = stack.account_id, stack.region_name
-    old = cfnmodel.resolve_set(_Templates(account, region, **{"root": stack.template_dict}),
-                               _values(stack.parameters), root_name="root", region=region)
-    new = cfnmodel.resolve_set(_Templates(account, region, **{"root": cs.template_dict}),
-                               _values(cs.parameters), root_name="root", region=region)
+    loaded = _Templates(account, region)
+    # What the stack runs now: an executed change set updates the resource
+    # map's template and parameters, not the Stack object's own copies.
+    rmap = stack.resource_map
+    loaded["root"] = getattr(rmap, "_template", None) or stack.template_dict
+    current = getattr(rmap, "input_parameters", None) or stack.parameters
+    old = cfnmodel.resolve_set(loaded, _values(current), root_name="root", region=region)
+    _template_by_content(old["Root"], loaded)
+    loaded["root"] = cs.template_dict
+    new = cfnmodel.resolve_set(loaded, _values(cs.parameters), root_name="root", region=region)
+    _template_by_content(new["Root"], loaded)
     rows = model(old, new, region)
     backend = models.cloudformation_backends[account][region]
     parsed = getattr(stack.resource_map, "_parsed_resources", {})

@@ -151,14 +151,13 @@ def holdings(ep: Endpoint, region: str = REGION) -> Holdings:
     from ..aws import Aws
 
     aws = Aws(region, endpoint_url=ep.url, local_credentials=True)
-    stacks = []
-    for page in aws.cfn.get_paginator("describe_stacks").paginate():
-        for s in page["Stacks"]:
-            if s.get("ParentId") or s.get("RootId"):
-                continue
-            stacks.append({"name": s["StackName"], "status": s["StackStatus"],
-                           "parameters": {p["ParameterKey"]: p.get("ParameterValue", "")
-                                          for p in s.get("Parameters", [])}})
+    found = [s for page in aws.cfn.get_paginator("describe_stacks").paginate() for s in page["Stacks"]]
+    # moto sets no ParentId: a nested stack is named <root>-<LogicalId>-<suffix>.
+    names = {s["StackName"] for s in found}
+    stacks = [{"name": s["StackName"], "status": s["StackStatus"],
+               "parameters": {p["ParameterKey"]: p.get("ParameterValue", "") for p in s.get("Parameters", [])}}
+              for s in found if not s.get("ParentId") and
+              not any(s["StackName"].startswith(n + "-") for n in names if n != s["StackName"])]
     ssm = []
     for page in aws.client("ssm").get_paginator("describe_parameters").paginate():
         ssm += [{"name": p["Name"], "type": p["Type"]} for p in page["Parameters"]]
