@@ -22,7 +22,10 @@ def run_cli(*args: str, env: dict, timeout: float = 120) -> subprocess.Completed
 
 
 def port_is_free(port: int) -> bool:
+    """Nothing listens on 127.0.0.1:port (connections the server closed may
+    still sit in TIME_WAIT, which SO_REUSEADDR lets a new listener ignore)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
