@@ -121,3 +121,19 @@ def test_local_refuses_endpoint_url_and_profile(deployed):
         r = run_cli("bootstrap", "--params", "params/prod.json", "--local", *extra, env=env)
         assert r.returncode == 2
         assert len(r.stderr.strip().splitlines()) == 1 and "--local" in r.stderr
+
+
+def test_bootstrap_follow_ups_name_only_local_steps(deployed):
+    """After a rotation, bootstrap's next steps on AWS include AWS CLI
+    commands; on the local endpoint none may appear, and every build.py
+    command carries --local."""
+    env, _ = deployed
+    assert run_cli("bootstrap", "--params", "params/prod.json", "--local", env=env).returncode == 0
+    r = run_cli("bootstrap", "--params", "params/prod.json", "--local", "--rotate", "redis/auth_token",
+                "--rotate", "db/user_db_password", env=env)
+    assert r.returncode == 0, r.stderr
+    nexts = [line for line in r.stdout.splitlines() if line.startswith("next:")]
+    assert len(nexts) == 2, r.stdout
+    assert not any(" aws " in line for line in nexts), nexts
+    assert any("`python build.py rollout --params params/prod.json --local`" in line for line in nexts), nexts
+    assert any("nothing to do locally" in line for line in nexts), nexts

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 
 from ..errors import EXIT_USAGE, CommandError
 from . import control
@@ -98,3 +99,18 @@ def stopped_watching(args: argparse.Namespace) -> str:
         return "\nstopped; the one-shot local endpoint stopped with this command and everything it held is gone"
     return ("\nstopped watching; the local endpoint finishes the operation. See the stack with:\n  "
             + command("status", args))
+
+
+_BUILD_PY = re.compile(r"`(python build\.py [^`]*)`")
+_AWS_CLI = re.compile(r":? aws [a-z0-9-]+ [a-z0-9-]+ .*$", re.S)
+
+
+def local_follow_up(line: str) -> str:
+    """A follow-up hint as it applies on the local endpoint: each
+    ``python build.py`` command gets ``--local``; an AWS CLI step (which
+    would reach AWS) is replaced by what it means locally."""
+    line = _BUILD_PY.sub(lambda m: f"`{m.group(1)} --local`" if "--local" not in m.group(1) else m.group(0), line)
+    if _AWS_CLI.search(line):
+        line = _AWS_CLI.sub("; on AWS an AWS CLI step applies it, and the local endpoint runs no database or cache "
+                            "that could take it: nothing to do locally", line)
+    return line

@@ -86,7 +86,7 @@ def _cmd_bootstrap(args) -> int:
                else "changed" if report.changed else "nothing to change")
     print(f"bootstrap {where}: {counts} ({verdict})")
     for line in report.follow_up:
-        print(f"next: {line}")
+        print(f"next: {localenv.local_follow_up(line) if args.local else line}")
     return EXIT_OK
 
 
