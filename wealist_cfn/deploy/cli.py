@@ -230,6 +230,9 @@ def _with_endpoint(args, run) -> int:
         failure = describe_error(exc)
         if failure is None:
             raise
+        if _is_local(args):
+            failure.message = localenv.local_message(failure.message)
+            failure.details = tuple(localenv.local_message(d) for d in failure.details)
         print(f"error: {failure.message}", file=sys.stderr)
         for line in failure.details:
             print(f"  {line}", file=sys.stderr)
@@ -366,7 +369,8 @@ def cmd_status(args) -> int:
                 if isinstance(item, flow.Result):
                     result = item
         except KeyboardInterrupt:
-            print("\nstopped watching; the operation goes on in AWS", file=sys.stderr)
+            where = "on the local endpoint" if _is_local(args) else "in AWS"
+            print(f"\nstopped watching; the operation goes on {where}", file=sys.stderr)
             return 130
         code = EXIT_OK if result.final.ok else EXIT_FAILED
         if args.output == "json":

@@ -114,3 +114,13 @@ def local_follow_up(line: str) -> str:
         line = _AWS_CLI.sub("; on AWS an AWS CLI step applies it, and the local endpoint runs no database or cache "
                             "that could take it: nothing to do locally", line)
     return line
+
+
+_AWS_CLI_ANYWHERE = re.compile(r"(?:\(or: )?aws [a-z0-9-]+ [a-z0-9-]+(?: [^;\n]*?)?(?=\)|;|$)\)?", re.M)
+LOCAL_START_OVER = "`python build.py local down` and `local up` (start over: the local endpoint holds nothing on disk)"
+
+
+def local_message(text: str) -> str:
+    """An error line as it applies on the local endpoint: an AWS CLI command
+    (which would reach AWS, not the endpoint) becomes the local way out."""
+    return _AWS_CLI_ANYWHERE.sub(LOCAL_START_OVER, text)
