@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import time
 
 from ..errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK
@@ -38,6 +39,16 @@ def _ago(seconds: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
+def _value(v) -> str:
+    """A list parameter as the params file writes it (moto returns a Python list's repr)."""
+    if isinstance(v, str) and v.startswith("['"):
+        try:
+            return ",".join(ast.literal_eval(v))
+        except (ValueError, SyntaxError):
+            return v
+    return ",".join(v) if isinstance(v, list) else str(v)
+
+
 def cmd_up(args) -> int:
     t0 = time.monotonic()
     ep, started = control.up(args.port)
@@ -64,7 +75,7 @@ def cmd_status(args) -> int:
         print(f"    {s['name']}  {s['status']}")
         for k, v in sorted(s["parameters"].items()):
             spec = PARAMS_BY_NAME.get(k)
-            print(f"      {k} = {'****' if spec is not None and spec.no_echo else v}")
+            print(f"      {k} = {'****' if spec is not None and spec.no_echo else _value(v)}")
     print(f"  Parameter Store in {args.region}: {len(held.ssm) or 'none'}")
     for p in held.ssm:
         print(f"    {p['name']}  ({p['type']})")

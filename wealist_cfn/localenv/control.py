@@ -20,9 +20,11 @@ from pathlib import Path
 
 from ..errors import EXIT_FAILED, CommandError
 from ..settings import ROOT_DIR
-from .server import MODULE, STATE_FILE
 
+STATE_FILE = "endpoint.json"
 LOG_FILE = "endpoint.log"
+# Seen in /proc/<pid>/cmdline: ``local down`` signals only a process that runs this module.
+MODULE = "wealist_cfn.localenv.server"
 REGION = "ap-northeast-2"  # only for the status listing; commands use their params file's region
 
 

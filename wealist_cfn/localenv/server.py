@@ -24,9 +24,8 @@ import threading
 import time
 from pathlib import Path
 
-STATE_FILE = "endpoint.json"
-# Seen in /proc/<pid>/cmdline: ``local down`` signals only a process that runs this module.
-MODULE = "wealist_cfn.localenv.server"
+from .control import MODULE, STATE_FILE
+
 _HELD: list = []
 
 
