@@ -103,3 +103,13 @@ def test_every_command_says_when_no_endpoint_runs(local_env):
         assert r.stderr.strip().splitlines() == [
             "error: no local endpoint is running: start one with `python build.py local up`"], (args, r.stderr)
         assert "Traceback" not in r.stderr
+
+
+def test_oneshot_mode_says_so_and_leaves_nothing(local_env):
+    """Stand-in: moto's server inside the command (the old ``--local``)."""
+    r = run_cli("deploy", "--params", "params/prod.json", "--local-oneshot", "--yes", env=local_env)
+    assert r.returncode == 0, r.stderr
+    assert "one-shot: it and everything it holds stop when this command ends" in r.stdout
+    assert "final state: CREATE_COMPLETE" in r.stdout
+    status = run_cli("local", "status", env=local_env)
+    assert status.returncode == 1, "the one-shot endpoint must not stay behind as a local endpoint"

@@ -137,3 +137,15 @@ def test_bootstrap_follow_ups_name_only_local_steps(deployed):
     assert not any(" aws " in line for line in nexts), nexts
     assert any("`python build.py rollout --params params/prod.json --local`" in line for line in nexts), nexts
     assert any("nothing to do locally" in line for line in nexts), nexts
+
+
+def test_status_and_package_use_the_local_endpoint(deployed):
+    env, _ = deployed
+    status = run_cli("status", "--params", "params/prod.json", "--local", env=env)
+    assert status.returncode == 0, status.stderr
+    assert "final state: " in status.stdout and "COMPLETE" in status.stdout
+    package = run_cli("package", "--params", "params/prod.json", "--local", "--output", "json", env=env)
+    assert package.returncode == 0, package.stderr
+    doc = json.loads(package.stdout)
+    assert doc["rootTemplateUrl"].startswith("http://localhost:")
+    assert doc["bucket"] == "wealist-cfn-artifacts-123456789012-ap-northeast-2"
