@@ -113,3 +113,37 @@ def test_oneshot_mode_says_so_and_leaves_nothing(local_env):
     assert "final state: CREATE_COMPLETE" in r.stdout
     status = run_cli("local", "status", env=local_env)
     assert status.returncode == 1, "the one-shot endpoint must not stay behind as a local endpoint"
+
+
+def test_restore_replays_what_the_previous_endpoint_held(local_env):
+    """Stand-in: moto's server and its request recorder (moto_api recorder:
+    every request appended to a file, replayed in order); IDs match on
+    replay because the server seeds moto's ID generator."""
+    assert run_cli("local", "up", env=local_env).returncode == 0
+    first = run_cli("deploy", "--params", "params/prod.json", "--local", "--yes", env=local_env)
+    assert first.returncode == 0, first.stderr
+    vpc = [line for line in first.stdout.splitlines() if line.startswith("output VpcId = ")]
+    assert vpc
+    down = run_cli("local", "down", env=local_env)
+    assert "`python build.py local up --restore`" in down.stdout
+
+    up = run_cli("local", "up", "--restore", env=local_env)
+    assert up.returncode == 0, up.stderr
+    assert "recorded requests replayed" in up.stdout
+    port = _state(local_env)["port"]
+    again = run_cli("deploy", "--params", "params/prod.json", "--local", "--yes", env=local_env)
+    assert again.returncode == 0, again.stderr
+    assert "no changes: wealist-prod already matches" in again.stdout
+    status = run_cli("status", "--params", "params/prod.json", "--local", env=local_env)
+    assert vpc[0] in status.stdout, "the restored stack has other IDs than the recorded one"
+
+    # A plain `up` starts empty.
+    assert run_cli("local", "down", env=local_env).returncode == 0
+    assert port_is_free(port)
+    assert run_cli("local", "up", env=local_env).returncode == 0
+    assert "stacks in ap-northeast-2: none" in run_cli("local", "status", env=local_env).stdout
+    # The recording holds request bodies (local secrets included): owner-only, in the state folder.
+    from pathlib import Path
+
+    recording = Path(local_env["WEALIST_CFN_LOCAL_DIR"]) / "recording.jsonl"
+    assert recording.stat().st_mode & 0o077 == 0

@@ -10,8 +10,8 @@ from ..errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK
 from ..parameters import PARAMS_BY_NAME
 from . import NOT_RUNNING, control
 
-GONE = ("moto keeps everything in memory: the stacks, parameters and objects the endpoint held are gone "
-        "(there is no restore)")
+GONE = ("the stacks, parameters and objects it held are gone from memory; `python build.py local up --restore` "
+        "replays the requests it recorded to bring them back (a plain `local up` starts empty)")
 
 
 def register(subparsers) -> None:
@@ -24,8 +24,10 @@ def register(subparsers) -> None:
                "  python build.py local down\n\n" + EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(title="actions", metavar="ACTION", required=True)
-    u = sub.add_parser("up", help="start the endpoint (does nothing if it already runs)")
+    u = sub.add_parser("up", help="start the endpoint (does nothing if it already runs); empty unless --restore")
     u.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    u.add_argument("--restore", action="store_true",
+                   help="replay the requests the previous endpoint recorded, to get back what it held")
     u.set_defaults(func=cmd_up)
     s = sub.add_parser("status", help="port, PID, uptime, and the stacks and parameters it holds (exit 1 if none runs)")
     s.add_argument("--region", default=control.REGION, help=f"region to list (default: {control.REGION})")
@@ -51,14 +53,18 @@ def _value(v) -> str:
 
 def cmd_up(args) -> int:
     t0 = time.monotonic()
-    ep, started = control.up(args.port)
+    ep, started = control.up(args.port, restore=args.restore)
     if not started:
-        print(f"local endpoint already running: {ep.url} (PID {ep.pid}, up {_ago(ep.uptime)})")
+        print(f"local endpoint already running: {ep.url} (PID {ep.pid}, up {_ago(ep.uptime)})"
+              + ("; --restore does nothing to a running endpoint" if args.restore else ""))
         return EXIT_OK
     print(f"local endpoint running: {ep.url} (127.0.0.1 only, PID {ep.pid}), ready in {time.monotonic() - t0:.1f}s")
+    if args.restore:
+        print(f"  restored: {ep.replayed} recorded requests replayed" if ep.replayed else
+              "  nothing to restore: no recording from a previous endpoint; started empty")
     print(f"  log: {control.state_dir() / control.LOG_FILE}")
     print("  use it with --local, e.g.: python build.py bootstrap --params params/prod.json --local")
-    print("  what it holds lasts until `python build.py local down`")
+    print("  what it holds lasts until `python build.py local down`; `local up --restore` brings it back")
     return EXIT_OK
 
 

@@ -1,7 +1,8 @@
 """Start, find, describe and stop the background local endpoint.
 
 The endpoint is one process (:mod:`.server`) per project folder. Its PID
-file (``endpoint.json``) and log (``endpoint.log``) live in ``.local/`` at
+file (``endpoint.json``), log (``endpoint.log``) and request recording
+(``recording.jsonl``, which ``up --restore`` replays) live in ``.local/`` at
 the project root (git-ignored; ``WEALIST_CFN_LOCAL_DIR`` moves it, which the
 tests use). Only a process whose command line runs :mod:`.server` with this
 folder is ever signalled.
@@ -39,6 +40,7 @@ class Endpoint:
     url: str
     started: float
     layers: list[str] = field(default_factory=list)
+    replayed: int = 0  # requests replayed from the previous endpoint's recording (up --restore)
 
     @property
     def uptime(self) -> float:
@@ -64,13 +66,13 @@ def running(folder: Path | None = None) -> Endpoint | None:
     try:
         data = json.loads((folder / STATE_FILE).read_text())
         ep = Endpoint(int(data["pid"]), int(data["port"]), str(data["url"]), float(data["started"]),
-                      list(data.get("layers", [])))
+                      list(data.get("layers", [])), int(data.get("replayed", 0)))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return ep if _is_ours(ep.pid, folder) else None
 
 
-def up(port: int = 0, *, timeout: float = 30.0) -> tuple[Endpoint, bool]:
+def up(port: int = 0, *, restore: bool = False, timeout: float = 120.0) -> tuple[Endpoint, bool]:
     """Start the endpoint unless it runs; ``(endpoint, started_now)``."""
     folder = state_dir()
     ep = running(folder)
@@ -81,7 +83,8 @@ def up(port: int = 0, *, timeout: float = 30.0) -> tuple[Endpoint, bool]:
     log_path = folder / LOG_FILE
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", MODULE, "--state-dir", str(folder), "--port", str(port)],
+            [sys.executable, "-m", MODULE, "--state-dir", str(folder), "--port", str(port),
+             *(["--restore"] if restore else [])],
             cwd=ROOT_DIR, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             env=dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT_DIR),
                                                                           os.environ.get("PYTHONPATH")]))))

@@ -100,6 +100,45 @@ def secure_transport() -> str:
     return "tls-as-https"
 
 
+RECORDING_FILE = "recording.jsonl"
+# moto's IDs (stacks, change sets, VPCs ...) come from its seeded generator: the
+# same seed and the same requests give the same IDs, which a replay needs.
+SEED = 20240601
+
+
+def _seed() -> None:
+    from moto.moto_api._internal import mock_random
+
+    mock_random.seed(SEED)
+
+
+def record_fresh(recording: Path) -> int:
+    """Start with nothing, and record every request from now on (the
+    recording holds request bodies, local secrets included: owner-only)."""
+    from moto.moto_api import recorder
+
+    _seed()
+    recording.unlink(missing_ok=True)
+    recording.touch(mode=0o600)
+    recorder.start_recording()
+    return 0
+
+
+def restore(recording: Path, url: str) -> int:
+    """Replay the recording of the previous server, then go on recording."""
+    from moto.moto_api import recorder
+
+    _seed()
+    count = sum(1 for _ in recording.open()) if recording.exists() else 0
+    if count:
+        recorder.stop_recording()
+        recorder.replay_recording(target_host=url)
+    else:
+        recording.touch(mode=0o600)
+    recorder.start_recording()
+    return count
+
+
 def _write_state(state_dir: Path, data: dict) -> None:
     tmp = state_dir / f".{STATE_FILE}.{os.getpid()}"
     tmp.write_text(json.dumps(data))
@@ -110,7 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"python -m {MODULE}")
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--restore", action="store_true")
     args = parser.parse_args(argv)
+    recording = args.state_dir / RECORDING_FILE
+    # moto's recorder reads its file's path when moto is imported.
+    os.environ["MOTO_RECORDER_FILEPATH"] = str(recording)
+    os.environ.pop("MOTO_ENABLE_RECORDING", None)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The access log is kept (it is the log file's point); moto's warnings
     # about types without CloudFormation support are not.
@@ -132,12 +176,18 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    state = {"pid": os.getpid(), "port": port, "url": f"http://localhost:{port}", "started": time.time(),
-             "layers": layers}
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    url = f"http://localhost:{port}"
+    replayed = restore(recording, url) if args.restore else record_fresh(recording)
+    state = {"pid": os.getpid(), "port": port, "url": url, "started": time.time(), "layers": layers,
+             "replayed": replayed}
     _write_state(args.state_dir, state)
-    logging.info("local endpoint on 127.0.0.1:%s (PID %s), layers: %s", port, os.getpid(), ", ".join(layers))
+    logging.info("local endpoint on 127.0.0.1:%s (PID %s), layers: %s; %s requests replayed", port, os.getpid(),
+                 ", ".join(layers), replayed)
     try:
-        server.serve_forever()
+        while serving.is_alive():
+            serving.join(0.5)
     finally:
         server.server_close()
         path = args.state_dir / STATE_FILE
