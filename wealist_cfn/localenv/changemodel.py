@@ -243,6 +243,10 @@ def install() -> str:
     inner = models.ChangeSet.diff
 
     def diff(self):
+        if self.change_set_type == "UPDATE" and _unchanged(self):
+            # Same root template (whose nested TemplateURLs name content-addressed
+            # files) and same parameters: nothing can change, as AWS also answers.
+            return []
         changes = inner(self)
         if self.change_set_type != "UPDATE":
             return changes
@@ -254,6 +258,13 @@ def install() -> str:
 
     models.ChangeSet.diff = diff
     return "change-set-model"
+
+
+def _unchanged(cs) -> bool:
+    rmap = cs.stack.resource_map
+    current = getattr(rmap, "_template", None) or cs.stack.template_dict
+    params = getattr(rmap, "input_parameters", None) or cs.stack.parameters
+    return current == cs.template_dict and dict(params or {}) == dict(cs.parameters or {})
 
 
 def _template_by_content(root: cfnmodel.Stack, loaded: "_Templates") -> None:
