@@ -82,5 +82,33 @@ def test_strict_hook_installs_the_strict_layer_when_present(monkeypatch):
     import wealist_cfn
 
     monkeypatch.setattr(wealist_cfn, "strict", fake, raising=False)
-    assert server.install_strict() == "wealist_cfn.strict"
+    assert server.install_strict() == "strict"
     assert calls == ["installed"]
+
+
+def test_strict_hook_holds_a_context_manager_layer(monkeypatch):
+    import contextlib
+
+    events = []
+
+    @contextlib.contextmanager
+    def install():
+        events.append("entered")
+        yield
+        events.append("exited")
+
+    fake = types.ModuleType("wealist_cfn.strict")
+    fake.install = install
+    monkeypatch.setitem(sys.modules, "wealist_cfn.strict", fake)
+    import wealist_cfn
+
+    monkeypatch.setattr(wealist_cfn, "strict", fake, raising=False)
+    held = list(server._HELD)
+    try:
+        assert server.install_strict() == "strict"
+        import gc
+
+        gc.collect()
+        assert events == ["entered"], "the layer must stay installed, not be exited when collected"
+    finally:
+        server._HELD[:] = held

@@ -2,8 +2,8 @@
 starts: moto's server on 127.0.0.1 with the project's compatibility layer
 (:func:`wealist_cfn.deploy.local.compat`), the local change-set model
 (:mod:`.changemodel`) and the local instance-refresh answer
-(:mod:`.refresh`) installed for the life of the process, plus whatever
-:func:`install_strict` plugs in.
+(:mod:`.refresh`) installed for the life of the process, plus the strict
+layer that :func:`install_strict` plugs in.
 
 Run as ``python -m wealist_cfn.localenv.server --state-dir DIR [--port N]``.
 When the socket is bound it writes ``DIR/endpoint.json`` (PID, port,
@@ -30,9 +30,11 @@ _HELD: list = []
 
 
 def install_strict() -> str | None:
-    """Hook for the strict layer of documented AWS rules over moto: when
-    :mod:`wealist_cfn.strict` exists and offers ``install()``, it is called
-    once, before the first request. Returns what was installed (for the log)."""
+    """The hook for the strict layer of documented AWS rules over moto
+    (:mod:`wealist_cfn.strict`): when that module exists, its ``install()``
+    is called once, before the first request, and held for the process's
+    life (it may be a plain call or a context manager). Returns what was
+    installed (for the log and ``local status``), None without it."""
     try:
         from .. import strict  # type: ignore[attr-defined]
     except ImportError:
@@ -40,8 +42,11 @@ def install_strict() -> str | None:
     install = getattr(strict, "install", None)
     if install is None:
         return None
-    install()
-    return "wealist_cfn.strict"
+    result = install()
+    if hasattr(result, "__enter__"):
+        _HELD.append(result)
+        result.__enter__()
+    return "strict"
 
 
 def install_layers() -> list[str]:
@@ -53,10 +58,11 @@ def install_layers() -> list[str]:
     # close its generator and take the patches off again.
     _HELD.append(local.compat())
     _HELD[-1].__enter__()
-    installed = ["compat", changemodel.install(), refresh.install(), secure_transport()]
+    installed = ["compat", changemodel.install(), refresh.install()]
     strict = install_strict()
-    if strict:
-        installed.append(strict)
+    # Without the strict layer (which evaluates bucket policies itself, over
+    # TLS), the TLS-only Deny is at least not misread as applying.
+    installed.append(strict or secure_transport())
     return installed
 
 
@@ -76,8 +82,8 @@ def secure_transport() -> str:
     false``) would refuse every object call, which AWS never does over HTTPS
     (IAM User Guide, "AWS global condition context keys": aws:SecureTransport).
     Such statements are left out of moto's evaluation; the stored policy is
-    unchanged. The strict layer, when installed after this, may evaluate
-    them itself."""
+    unchanged. Installed only where the strict layer is not, which evaluates
+    every statement itself with ``aws:SecureTransport`` true."""
     from moto.s3.models import FakeBucket
 
     original = FakeBucket.get_permission
