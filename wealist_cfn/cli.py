@@ -22,7 +22,8 @@ from .config import Config
 from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK
 from .settings import ROOT_DIR
 
-COMMAND_MODULES = ("wealist_cfn.deploy.cli", "wealist_cfn.ops.cli", "wealist_cfn.preflight.cli")
+COMMAND_MODULES = ("wealist_cfn.deploy.cli", "wealist_cfn.ops.cli", "wealist_cfn.preflight.cli",
+                   "wealist_cfn.localenv.cli")
 
 # Examples for commands whose module gives none in its own --help epilog.
 _EXAMPLES = {

@@ -9,12 +9,13 @@ document goes to stdout alone and progress lines go to stderr, so
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
 from pathlib import Path
 
-from .. import config
+from .. import config, localenv
 from ..aws import Aws, check_endpoint_url, describe_error
 from ..errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
 from ..preflight import hook as preflight_hook
@@ -52,8 +53,7 @@ def register(subparsers) -> None:
         p.add_argument("--output", choices=("text", "json", "markdown"), default="text",
                        help="review format (json/markdown: the document on stdout, progress on stderr; a "
                             "failure is a document too, with the error and the exit code)")
-        p.add_argument("--local", action="store_true",
-                       help="run against moto's server started in this process (a rehearsal: nothing reaches AWS)")
+        localenv.add_option(p, oneshot=True)
         if stack:
             p.add_argument("--role-arn", metavar="ARN", default=flow.SERVICE_ROLE_DEFAULT,
                            help="role CloudFormation acts with, as in `aws cloudformation deploy` (deploy's "
@@ -222,16 +222,18 @@ def _with_endpoint(args, run) -> int:
             doc.data["stack"] = args.stack_name
         if args.endpoint_url:
             check_endpoint_url(args.endpoint_url)
-        if not args.local:
+        if not args.local and not args.local_oneshot:
             return run(lambda opts: flow.Deployment(opts))
         if args.endpoint_url:
             raise CommandError("--local starts its own endpoint; leave out --endpoint-url", EXIT_USAGE)
         if args.profile:
             raise CommandError("--local uses fixed local credentials; leave out --profile", EXIT_USAGE)
         progress = sys.stdout if args.output == "text" else sys.stderr
-        with local.endpoint() as url:
-            print(f"local endpoint: moto's server at {url} in this process (a rehearsal: nothing reaches AWS)",
-                  file=progress)
+        ep = localenv.use(args, region) if args.local else None
+        with contextlib.nullcontext(ep.url) if ep else local.endpoint() as url:
+            print(f"local endpoint: {url} (PID {ep.pid}; a rehearsal: nothing reaches AWS)" if ep else
+                  f"local endpoint: moto's server at {url} in this process, one-shot: it and everything it holds "
+                  f"stop when this command ends (a rehearsal: nothing reaches AWS)", file=progress)
 
             def factory(opts):
                 opts.endpoint_url = url
@@ -246,6 +248,9 @@ def _with_endpoint(args, run) -> int:
         failure = describe_error(exc)
         if failure is None:
             raise
+        if _is_local(args):
+            failure.message = localenv.local_message(failure.message)
+            failure.details = tuple(localenv.local_message(d) for d in failure.details)
         print(f"error: {failure.message}", file=sys.stderr)
         for line in failure.details:
             print(f"  {line}", file=sys.stderr)
@@ -278,6 +283,8 @@ def _deploy(args, dep: flow.Deployment) -> int:
             print(line, file=sys.stderr)
         return 130
     plan = dep.plan
+    if _is_local(args):
+        localenv.mark_local_details(plan.review)
     n = dep.opts.stack_name
     if plan.no_changes:
         print(f"no changes: {n} already matches the templates and parameters (change set deleted)", file=out)
@@ -294,6 +301,8 @@ def _deploy(args, dep: flow.Deployment) -> int:
     cs = plan.change_set
     execute_hint = f"aws cloudformation execute-change-set --change-set-name {cs.id}"
     delete_hint = f"aws cloudformation delete-change-set --change-set-name {cs.id}"
+    if _is_local(args):
+        execute_hint, delete_hint = localenv.change_set_hints(args)
     if review.guarded and not dep.opts.allow_replace and not args.no_execute:
         only_conditional = all(c.conditional for c in review.guarded)
         if only_conditional and args.accept_conditional:
@@ -324,7 +333,7 @@ def _deploy(args, dep: flow.Deployment) -> int:
         dep.keep()
         print(f"change set {cs.name} left for review (not executed)", file=out)
         print(f"  execute exactly this one: python build.py deploy --stack-name {n} --params {args.params} "
-              f"--change-set {cs.name}", file=out)
+              f"--change-set {cs.name}{' --local' if getattr(args, 'local', False) else ''}", file=out)
         print(f"  delete:  {delete_hint}", file=out)
         if review.guarded:
             print("  note: it holds guarded changes; a deploy needs --allow-replace", file=out)
@@ -356,7 +365,8 @@ def _deploy(args, dep: flow.Deployment) -> int:
         if not getattr(dep, "executing", True):
             print("\nstopped before the change set was executed: nothing runs in AWS", file=sys.stderr)
             return 130
-        print(f"\nstopped watching; the deploy goes on in AWS. Watch it again with:\n"
+        print(localenv.stopped_watching(args) if _is_local(args) else
+              f"\nstopped watching; the deploy goes on in AWS. Watch it again with:\n"
               f"  python build.py status --stack-name {n} --params {args.params}", file=sys.stderr)
         return 130
     result = dep.result
@@ -371,7 +381,7 @@ def _deploy(args, dep: flow.Deployment) -> int:
 
 def _verify_health(args, dep: flow.Deployment, out, doc: dict) -> int:
     """After a successful create or update: wait until the stack serves."""
-    if args.no_wait_healthy or args.local:
+    if args.no_wait_healthy or _is_local(args):
         why = "--no-wait-healthy" if args.no_wait_healthy else "--local: no instance runs the services"
         print(f"target health not checked ({why})", file=out)
         return EXIT_OK
@@ -393,6 +403,10 @@ def _verify_health(args, dep: flow.Deployment, out, doc: dict) -> int:
     print(f"error: target groups still unhealthy after {int(outcome.waited)}s (the stack itself is "
           f"{dep.result.final.status})", file=sys.stderr)
     return EXIT_FAILED
+
+
+def _is_local(args) -> bool:
+    return bool(getattr(args, "local", False) or getattr(args, "local_oneshot", False))
 
 
 def cmd_package(args) -> int:
@@ -423,12 +437,13 @@ def cmd_status(args) -> int:
                 if isinstance(item, flow.Result):
                     result = item
         except KeyboardInterrupt:
-            print("\nstopped watching; the operation goes on in AWS", file=sys.stderr)
+            where = "on the local endpoint" if _is_local(args) else "in AWS"
+            print(f"\nstopped watching; the operation goes on {where}", file=sys.stderr)
             return 130
         code = EXIT_OK if result.final.ok else EXIT_FAILED
         if args.output == "json":
             args.document.data.update(_outcome(result))
-        if result.final.ok and not args.local:
+        if result.final.ok and not _is_local(args):
             snapshot = health.check(dep.aws, dep.config, args.stack_name)
             print("target health:", file=out)
             for line in health.lines(snapshot):

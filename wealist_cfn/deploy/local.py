@@ -379,7 +379,9 @@ def seed_ssm(aws, templates_dir: Path, values: dict[str, str]) -> list[str]:
     (on the local endpoint only: ``python build.py bootstrap`` makes the real ones)."""
     ssm = aws.client("ssm")
     made = []
-    for kind, name in dynamic_references(list(templates_mod.read(templates_dir).texts.values()), values):
+    # The raw texts are enough to find the references (no YAML parse: this runs on every --local command).
+    texts = [p.read_text() for p in sorted(Path(templates_dir).glob("*.yaml"))]
+    for kind, name in dynamic_references(texts, values):
         try:
             ssm.get_parameter(Name=name)
             continue

@@ -11,8 +11,8 @@ import yaml
 from ..cfnmodel import NESTED
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader that turns ``!Ref x`` into ``{"Ref": "x"}`` and ``!Sub``,
+class _CfnLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when built with it: 10x faster
+    """SafeLoader (C or Python) that turns ``!Ref x`` into ``{"Ref": "x"}`` and ``!Sub``,
     ``!GetAtt A.B`` ... into their ``Fn::`` long forms."""
 
 

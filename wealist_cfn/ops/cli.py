@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import config
+from .. import config, localenv
 from ..aws import Aws
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from ..settings import DEFAULT_SETTINGS
@@ -59,6 +59,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--region", help="AWS region (default: the params file's)")
     p.add_argument("--profile", help="AWS profile")
     p.add_argument("--endpoint-url", metavar="URL", help="AWS endpoint, e.g. a local moto server")
+    localenv.add_option(p)
 
 
 
@@ -73,6 +74,7 @@ def _cmd_bootstrap(args) -> int:
     except bootstrap.BootstrapError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    localenv.use(args, region)
     aws = Aws(region, args.profile, args.endpoint_url)
     try:
         report = bootstrap.run(cfg, aws, rotate=args.rotate, dry_run=args.dry_run)
@@ -89,7 +91,7 @@ def _cmd_bootstrap(args) -> int:
                else "changed" if report.changed else "nothing to change")
     print(f"bootstrap {where}: {counts} ({verdict})")
     for line in report.follow_up:
-        print(f"next: {line}")
+        print(f"next: {localenv.local_follow_up(line) if args.local else line}")
     return EXIT_OK
 
 
@@ -103,6 +105,7 @@ def _cmd_rollout(args) -> int:
     except rollout.RolloutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    localenv.use(args, region)
     aws = Aws(region, args.profile, args.endpoint_url)
     if args.release:
         return _release(args, cfg, aws, group, prefs)
@@ -131,7 +134,8 @@ def _cmd_rollout(args) -> int:
                                on_progress=progress)
     except KeyboardInterrupt:
         print(f"\nstopped following; refresh {refresh_id} goes on in AWS (cancel it with: aws autoscaling "
-              f"cancel-instance-refresh --auto-scaling-group-name {group})", file=sys.stderr)
+              f"cancel-instance-refresh --auto-scaling-group-name {group})" if not args.local else
+              f"\nstopped following refresh {refresh_id} on the local endpoint", file=sys.stderr)
         raise
     except rollout.RolloutError as exc:
         print(f"error: {exc}", file=sys.stderr)

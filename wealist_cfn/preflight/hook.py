@@ -11,6 +11,7 @@ moto does not implement several of the read calls.
 
 from __future__ import annotations
 
+import re
 import sys
 
 import botocore.exceptions
@@ -44,6 +45,10 @@ def cost_change(dep, state) -> cost.Change | None:
         return None
 
 
+_AWS_FIX = re.compile(r"^(\s*)fix: aws .*$", re.M)
+_OUR_FIX = re.compile(r"^(\s*fix: python build\.py (?:(?!--local).)*)$", re.M)
+
+
 def before_change_set(args, dep, out, doc: dict) -> int | None:
     """Run preflight and show the cost change; an exit code to stop with, or None to go on.
 
@@ -63,7 +68,13 @@ def before_change_set(args, dep, out, doc: dict) -> int | None:
     except botocore.exceptions.BotoCoreError as exc:
         print(f"preflight: could not run: {type(exc).__name__}: {exc}", file=out)
         return EXIT_FAILED if not dep.opts.endpoint_url else None
-    print(preflight_cli.render_preflight(report, "text"), file=out)
+    text = preflight_cli.render_preflight(report, "text")
+    if getattr(args, "local", False) or getattr(args, "local_oneshot", False):
+        # A fix that is an AWS CLI command would reach AWS, not the local endpoint.
+        text = _AWS_FIX.sub(r"\1fix: none on the local endpoint (an AWS CLI command: run preflight against AWS)",
+                            text)
+        text = _OUR_FIX.sub(r"\1 --local", text)
+    print(text, file=out)
     doc["preflight"] = report.to_dict()
     if not report.ok:
         if not dep.opts.endpoint_url:
