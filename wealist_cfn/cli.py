@@ -17,7 +17,7 @@ from . import buildjob
 from .config import ConfigError
 from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
 
-COMMAND_MODULES = ("wealist_cfn.deploy.cli", "wealist_cfn.ops.cli")
+COMMAND_MODULES = ("wealist_cfn.deploy.cli", "wealist_cfn.ops.cli", "wealist_cfn.daytwo.cli")
 
 
 
