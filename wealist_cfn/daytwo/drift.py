@@ -23,11 +23,14 @@ from typing import Callable, Iterator
 import botocore.exceptions
 
 from ..aws import Aws
+from ..cfnmodel import NESTED
 from ..errors import EXIT_FAILED, CommandError
 from .tree import client_error, describe_root, pmap, stack_tree
+from .tree import resources as list_resources
 
-# Every status DescribeStackResourceDrifts can filter on (API_DescribeStackResourceDrifts).
-ALL_STATUSES = ["IN_SYNC", "MODIFIED", "DELETED", "NOT_CHECKED"]
+# StackResourceDriftStatus (API_StackResourceDriftInformation): IN_SYNC | MODIFIED | DELETED |
+# NOT_CHECKED | UNKNOWN | UNSUPPORTED. Only IN_SYNC counts as in sync; anything but drift is "not checked".
+DRIFTED = ("MODIFIED", "DELETED")
 
 
 @dataclass
@@ -116,7 +119,8 @@ def _status(aws: Aws, det: StackDetection) -> StackDetection:
 def _resources(aws: Aws, det: StackDetection) -> list[ResourceDrift]:
     out, token = [], None
     while True:
-        kw = {"StackName": det.stack_id, "StackResourceDriftStatusFilters": ALL_STATUSES}
+        # No status filter: every resource, so one that was not checked is never missed.
+        kw = {"StackName": det.stack_id}
         if token:
             kw["NextToken"] = token
         try:
@@ -131,7 +135,19 @@ def _resources(aws: Aws, det: StackDetection) -> list[ResourceDrift]:
                                p["DifferenceType"]) for p in d.get("PropertyDifferences", []) or []]))
         token = page.get("NextToken")
         if not token:
-            return out
+            break
+    # DescribeStackResourceDrifts leaves out what it could not check ("Resources
+    # that don't currently support drift detection aren't checked, and so not
+    # included", API_DescribeStackResourceDrifts): every other resource the
+    # stack lists is reported as not checked. Nested stacks are checked on their own.
+    seen = {r.logical_id for r in out}
+    for r in list_resources(aws, det.stack_id):
+        if r["LogicalResourceId"] not in seen and r["ResourceType"] != NESTED:
+            status = (r.get("DriftInformation") or {}).get("StackResourceDriftStatus", "NOT_CHECKED")
+            out.append(ResourceDrift(det.stack, r["LogicalResourceId"], r["ResourceType"],
+                                     r.get("PhysicalResourceId", "") or "",
+                                     "NOT_CHECKED" if status == "IN_SYNC" else status))
+    return out
 
 
 def detect(aws: Aws, stack_name: str, *, sleep: Callable[[float], None] = time.sleep, interval: float = 5.0,
@@ -157,12 +173,12 @@ def detect(aws: Aws, stack_name: str, *, sleep: Callable[[float], None] = time.s
     drifted, not_checked, in_sync = [], [], 0
     for res in pmap(lambda d: _resources(aws, d), dets):
         for r in res:
-            if r.status in ("MODIFIED", "DELETED"):
+            if r.status in DRIFTED:
                 drifted.append(r)
-            elif r.status == "NOT_CHECKED":
-                not_checked.append(r)
-            else:
+            elif r.status == "IN_SYNC":
                 in_sync += 1
+            else:
+                not_checked.append(r)
     yield DriftReport(stack_name, dets, drifted, not_checked, in_sync)
 
 
