@@ -125,7 +125,7 @@ def plan(aws: Aws, stack_name: str) -> DestroyPlan:
             lid, rtype = r["LogicalResourceId"], r["ResourceType"]
             pid = r.get("PhysicalResourceId", "") or ""
             where = f"{path}/{lid}" if path else lid
-            if rtype == "AWS::CloudFormation::Stack" or r.get("ResourceStatus") == "DELETE_COMPLETE":
+            if rtype == "AWS::CloudFormation::Stack" or r.get("ResourceStatus") == "DELETE_COMPLETE" or not lid:
                 continue
             policy = decl.get(lid, {}).get("DeletionPolicy", "Delete")
             if policy in RETAIN:
