@@ -154,3 +154,23 @@ def test_detection_that_never_finishes_times_out_with_one_line():
     stub.assert_no_pending_responses()
     assert err.value.exit_code == 1
     assert "still running after 10s: DatabaseStack" in str(err.value)
+
+
+def test_drift_calls_only_the_actions_it_declares():
+    """Stubber: every API call a full drift run makes (counted by Aws) is in
+    drift.CALLS, the list the plan role is granted from; the read actions
+    DetectStackDrift needs per resource come from the schemas' read handlers."""
+    aws, stub = stubbed_cfn()
+    root_and_child(stub, [])
+    _start(stub)
+    _status(stub, "det-root", ROOT_ID, "DETECTION_COMPLETE", "IN_SYNC")
+    _status(stub, "det-db", CHILD_ID, "DETECTION_COMPLETE", "IN_SYNC")
+    for sid in (ROOT_ID, CHILD_ID):
+        _drifts(stub, sid, [])
+        stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": sid})
+    _run(aws)
+    assert set(aws.calls) == set(drift.CALLS)
+    reads = drift.detection_read_actions({"t": {"Resources": {"D": {"Type": "AWS::RDS::DBInstance"}}}},
+                                         "ap-northeast-2")
+    assert "rds:DescribeDBInstances" in reads and not any(a.split(":")[1].startswith(("Create", "Delete", "Modify"))
+                                                          for a in reads)

@@ -32,6 +32,25 @@ from .tree import resources as list_resources
 # NOT_CHECKED | UNKNOWN | UNSUPPORTED. Only IN_SYNC counts as in sync; anything but drift is "not checked".
 DRIFTED = ("MODIFIED", "DELETED")
 
+# The API actions `drift` itself calls (STS GetCallerIdentity needs no permission).
+CALLS = ("cloudformation:DescribeStacks", "cloudformation:ListStackResources", "cloudformation:DetectStackDrift",
+         "cloudformation:DescribeStackDriftDetectionStatus", "cloudformation:DescribeStackResourceDrifts")
+
+
+def detection_read_actions(templates: dict[str, dict], region: str) -> list[str]:
+    """What DetectStackDrift needs besides :data:`CALLS`: CloudFormation reads
+    each resource with the caller's permissions, so the role needs every
+    resource type's ``handlers.read.permissions`` (the resource schemas
+    cfn-lint ships)."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    types = {r["Type"] for t in templates.values() for r in (t.get("Resources") or {}).values()}
+    actions: set[str] = set()
+    for rtype in types:
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, rtype).schema
+        actions |= set(schema.get("handlers", {}).get("read", {}).get("permissions", []))
+    return sorted(actions)
+
 
 @dataclass
 class Progress:
