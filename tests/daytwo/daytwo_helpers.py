@@ -6,7 +6,6 @@ import io
 from contextlib import redirect_stderr, redirect_stdout
 from datetime import datetime, timezone
 
-import boto3
 from botocore.stub import Stubber
 
 from wealist_cfn import cli as main_cli
@@ -29,7 +28,7 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
 def stubbed_cfn() -> tuple[Aws, Stubber]:
     aws = Aws(REGION)
     aws.account = "123456789012"
-    client = boto3.client("cloudformation", region_name=REGION)
+    client = aws.session.client("cloudformation", region_name=REGION)  # counted in aws.calls
     aws._clients["cloudformation"] = client
     stub = Stubber(client)
     stub.activate()
