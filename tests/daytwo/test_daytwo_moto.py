@@ -140,8 +140,10 @@ def test_outputs_table_and_json(deployed):
 
 
 def test_events_since_are_merged_oldest_first(deployed):
-    """moto: DescribeStackEvents of the root (moto records none on nested
-    stacks; the nested path and failures-first are tested with Stubber)."""
+    """moto: DescribeStackEvents of the root and each nested stack (moto logs
+    only a nested stack's own status there, under its generated name, which
+    is shown by its path; resource events inside nested stacks and
+    failures-first are tested with Stubber)."""
     ep, _, params, stack = deployed
     code, out, err = run_cli("events", "--stack-name", stack, "--params", params, "--endpoint-url", ep,
                              "--since", "1h", "--output", "json")
@@ -149,6 +151,8 @@ def test_events_since_are_merged_oldest_first(deployed):
     events = json.loads(out)["events"]
     assert events and [e["time"] for e in events] == sorted(e["time"] for e in events)
     assert events[-1]["status"] == "CREATE_COMPLETE" and events[-1]["where"] == stack
+    nested = {e["where"] for e in events if e["where"] != stack}
+    assert "DatabaseStack" in nested and all("/" not in w for w in nested)
     code, _, err = run_cli("events", "--stack-name", stack, "--params", params, "--endpoint-url", ep,
                            "--since", "yesterday")
     assert code == 2 and "--since 'yesterday'" in err

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 import botocore.exceptions
 
 from ..aws import Aws
+from ..cfnmodel import NESTED
 from ..deploy.events import StackEvent, is_failure
 from ..errors import EXIT_USAGE, CommandError
 from .tree import client_error, describe_root, pmap, stack_tree
@@ -47,7 +48,11 @@ def _stack_events(aws: Aws, path: str, sid: str, since: datetime) -> list[StackE
         for e in page.get("StackEvents", []):  # newest first
             if e["Timestamp"] < since:
                 return out
-            out.append(StackEvent(path=path, logical_id=e.get("LogicalResourceId", ""),
+            where, lid = path, e.get("LogicalResourceId", "")
+            if path and e.get("ResourceType") == NESTED and lid == e.get("StackName"):
+                # A nested stack's own status, logged under its generated name: show it by its path.
+                where, _, lid = path.rpartition("/")
+            out.append(StackEvent(path=where, logical_id=lid,
                                   resource_type=e.get("ResourceType", ""), status=e.get("ResourceStatus", ""),
                                   reason=e.get("ResourceStatusReason", "") or "", timestamp=e["Timestamp"],
                                   event_id=e["EventId"], physical_id=e.get("PhysicalResourceId", "") or ""))
