@@ -180,6 +180,10 @@ def test_destroy_refuses_without_confirmation_then_deletes(deployed, moto_delete
     (db,) = rds.describe_db_instances()["DBInstances"]
     rds.modify_db_instance(DBInstanceIdentifier=db["DBInstanceIdentifier"], DeletionProtection=True,
                            ApplyImmediately=True)
+    elb = boto3.client("elbv2", region_name=REGION, endpoint_url=ep)
+    (lb,) = elb.describe_load_balancers()["LoadBalancers"]
+    elb.modify_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"], Attributes=[
+        {"Key": "deletion_protection.enabled", "Value": "true"}])
     base = ("destroy", "--stack-name", stack, "--params", params, "--endpoint-url", ep)
     code, out, err = run_cli(*base)
     assert code == 3 and _stack_exists(ep, stack), err
@@ -187,6 +191,7 @@ def test_destroy_refuses_without_confirmation_then_deletes(deployed, moto_delete
     assert code == 3 and "--yes needs --confirm-stack wealist-rehearsal" in err and _stack_exists(ep, stack)
     code, out, err = run_cli(*base, "--yes", "--confirm-stack", stack)
     assert code == 3 and "protection is on" in err and "database protection on DatabaseStack/Database" in err, err
+    assert "load-balancer protection on LoadBalancerStack/LoadBalancer" in err
     assert _stack_exists(ep, stack)
     assert "+ ecr: RegistryStack/UserServiceRepository (AWS::ECR::Repository) user-service" in out
     assert "+ snapshot: final snapshot of the database DatabaseStack/Database" in out
@@ -194,6 +199,7 @@ def test_destroy_refuses_without_confirmation_then_deletes(deployed, moto_delete
     code, out, err = run_cli(*base, "--yes", "--confirm-stack", stack, "--disable-protection")
     assert code == 0, err + out
     assert "database protection of DatabaseStack/Database turned off" in out
+    assert "load-balancer protection of LoadBalancerStack/LoadBalancer turned off" in out
     assert f"{stack} deleted" in out and not _stack_exists(ep, stack)
     assert "remaining in the account" in out and "user-service" in out.split("remaining in the account")[1]
 
@@ -205,3 +211,22 @@ def test_destroy_of_the_production_name_needs_production():
     code, out, err = run_cli("destroy", "--stack-name", "wealist-prod", "--region", REGION,
                              "--endpoint-url", "http://127.0.0.1:9", "--yes", "--confirm-stack", "wealist-prod")
     assert code == 3 and "--production" in err and out == ""
+
+
+def test_destroy_at_a_terminal_needs_the_stack_name_typed(deployed, moto_delete_with_exports, monkeypatch):
+    """moto: at a terminal, a wrong name typed deletes nothing (exit 3); the
+    stack name typed deletes the stack. (The database is not protected here:
+    moto's CloudFormation leaves DeletionProtection off.)"""
+    from wealist_cfn.daytwo import cli as daytwo_cli
+
+    ep, _, params, stack = deployed
+    monkeypatch.setattr(daytwo_cli, "_interactive", lambda: True)
+    base = ("destroy", "--stack-name", stack, "--params", params, "--endpoint-url", ep)
+    monkeypatch.setattr("builtins.input", lambda prompt: "wealist-rehearsa")
+    code, out, err = run_cli(*base)
+    assert code == 3 and "does not match; nothing was deleted" in err and _stack_exists(ep, stack)
+    prompts = []
+    monkeypatch.setattr("builtins.input", lambda prompt: prompts.append(prompt) or stack)
+    code, out, err = run_cli(*base)
+    assert code == 0, err + out
+    assert prompts == [f"Type the stack name ({stack}) to delete it: "] and not _stack_exists(ep, stack)

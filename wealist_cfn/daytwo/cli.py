@@ -166,6 +166,10 @@ def cmd_events(args) -> int:
     return EXIT_OK
 
 
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 @_guard
 def cmd_destroy(args) -> int:
     n = args.stack_name
@@ -189,7 +193,7 @@ def cmd_destroy(args) -> int:
         raise CommandError(f"refused: protection is on: {names}", EXIT_REFUSED,
                            details=("pass --disable-protection to turn these off and delete",))
     if not args.yes:
-        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        if not _interactive():
             raise CommandError("refused: no terminal to ask; pass --yes --confirm-stack " + n, EXIT_REFUSED)
         typed = input(f"Type the stack name ({n}) to delete it: ").strip()
         if typed != n:
