@@ -178,3 +178,42 @@ def test_drift_calls_only_the_actions_it_declares():
                                          "ap-northeast-2")
     assert "rds:DescribeDBInstances" in reads and not any(a.split(":")[1].startswith(("Create", "Delete", "Modify"))
                                                           for a in reads)
+
+
+def _in_sync_run(stub):
+    root_and_child(stub, [])
+    _start(stub)
+    _status(stub, "det-root", ROOT_ID, "DETECTION_COMPLETE", "IN_SYNC")
+    _status(stub, "det-db", CHILD_ID, "DETECTION_COMPLETE", "IN_SYNC")
+    for sid in (ROOT_ID, CHILD_ID):
+        _drifts(stub, sid, [])
+        stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": sid})
+
+
+@pytest.mark.parametrize("drifted", [False, True])
+def test_cli_exit_code_and_markdown_on_stdout_alone(monkeypatch, drifted):
+    """Stubber behind the command line: exit 0 in sync, 1 drifted; with
+    --output markdown the document is all of stdout and progress goes to
+    stderr (the workflow writes stdout into the issue)."""
+    from daytwo_helpers import run_cli
+
+    from wealist_cfn.daytwo import cli as daytwo_cli
+
+    aws, stub = stubbed_cfn()
+    if drifted:
+        root_and_child(stub, [])
+        _start(stub)
+        _status(stub, "det-root", ROOT_ID, "DETECTION_COMPLETE", "IN_SYNC")
+        _status(stub, "det-db", CHILD_ID, "DETECTION_COMPLETE", "DRIFTED")
+        _drifts(stub, ROOT_ID, [])
+        stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": ROOT_ID})
+        _drifts(stub, CHILD_ID, [_db_drift()])
+        stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": CHILD_ID})
+    else:
+        _in_sync_run(stub)
+    monkeypatch.setattr(daytwo_cli, "_aws", lambda args: aws)
+    code, out, err = run_cli("drift", "--stack-name", "wealist-dev", "--region", "ap-northeast-2",
+                             "--output", "markdown")
+    assert code == (1 if drifted else 0), err
+    assert out.startswith("### Drift of `wealist-dev`") and "drift detection: 2 of 2 stacks done" in err
+    assert ("DRIFTED" in out) == drifted
