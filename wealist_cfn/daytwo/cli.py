@@ -204,7 +204,7 @@ def cmd_destroy(args) -> int:
     print(f"deleting {n} (its nested stacks go with it)")
     try:
         for w in destroy_mod.delete(aws, p):
-            print(f"  {w.status} ({int(w.waited)}s)")
+            print(f"  {w.status}: {w.nested_done} of {w.nested_total} nested stacks deleted ({int(w.waited)}s)")
     except KeyboardInterrupt:
         print("\nstopped watching; the deletion goes on in AWS", file=sys.stderr)
         return 130

@@ -57,13 +57,15 @@ class DestroyPlan:
     deleted: list[tuple[str, str, str]] = field(default_factory=list)  # (where, type, physical ID)
     kept: list[Kept] = field(default_factory=list)
     protections: list[Protection] = field(default_factory=list)
+    nested: dict[str, str] = field(default_factory=dict)  # nested path -> stack ID
 
 
 @dataclass
 class Waiting:
     status: str
     waited: float
-    remaining: int  # resources not yet DELETE_COMPLETE, nested included
+    nested_done: int  # nested stacks already DELETE_COMPLETE
+    nested_total: int
 
 
 def production_prefix() -> str | None:
@@ -114,7 +116,8 @@ def _log_groups(aws: Aws, prefix: str) -> list[str]:
 def plan(aws: Aws, stack_name: str) -> DestroyPlan:
     """What a DeleteStack of the root deletes and keeps; nothing is changed."""
     root, tree, templates = fetch_deployed(aws, stack_name)
-    p = DestroyPlan(stack_name, root["StackId"], root["StackStatus"])
+    p = DestroyPlan(stack_name, root["StackId"], root["StackStatus"],
+                    nested={path: sid for path, sid in tree.items() if path})
     if root.get("EnableTerminationProtection"):
         p.protections.append(Protection("termination", "root stack", stack_name))
     listed = dict(zip(tree, pmap(lambda sid: list_resources(aws, sid), tree.values())))
@@ -197,9 +200,16 @@ def delete(aws: Aws, p: DestroyPlan, *, sleep: Callable[[float], None] = time.sl
                                         f"{p.stack_name} --since 1h` for the resource that failed",))
         if waited >= timeout:
             raise CommandError(f"{p.stack_name} still {status} after {int(waited)}s; the deletion goes on in AWS")
-        yield Waiting(status, waited, len(p.deleted))
+        yield Waiting(status, waited, sum(pmap(lambda sid: _gone(aws, sid), p.nested.values())), len(p.nested))
         sleep(interval)
         waited += interval
+
+
+def _gone(aws: Aws, stack_id: str) -> bool:
+    try:
+        return aws.cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+    except botocore.exceptions.ClientError as exc:
+        return "does not exist" in error_message(exc)
 
 
 def remaining(aws: Aws, p: DestroyPlan) -> list[Kept]:
