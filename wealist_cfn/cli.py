@@ -23,7 +23,7 @@ from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK
 from .settings import ROOT_DIR
 
 COMMAND_MODULES = ("wealist_cfn.deploy.cli", "wealist_cfn.ops.cli", "wealist_cfn.preflight.cli",
-                   "wealist_cfn.localenv.cli")
+                   "wealist_cfn.daytwo.cli", "wealist_cfn.localenv.cli")
 
 # Examples for commands whose module gives none in its own --help epilog.
 _EXAMPLES = {
@@ -35,6 +35,15 @@ _EXAMPLES = {
                   "python build.py preflight --params params/prod.json --output markdown >> $GITHUB_STEP_SUMMARY"],
     "cost": ["python build.py cost --params params/prod.json",
              "python build.py cost --params params/prod.json --mode multi --output markdown"],
+    "diff": ["python build.py diff --params params/prod.json",
+             "python build.py diff --params params/prod.json --output markdown >> $GITHUB_STEP_SUMMARY"],
+    "drift": ["python build.py drift --params params/prod.json",
+              "python build.py drift --params params/prod.json --output json"],
+    "outputs": ["python build.py outputs --params params/prod.json",
+                "python build.py outputs --params params/prod.json --output json"],
+    "events": ["python build.py events --params params/prod.json --since 2h"],
+    "destroy": ["python build.py destroy --params params/dev.json",
+                "python build.py destroy --params params/dev.json --yes --confirm-stack wealist-dev"],
 }
 
 

@@ -199,6 +199,31 @@ def test_plan_writes_only_under_its_own_prefix(moto_endpoint, prod_params, real_
     assert not any("/plan/" in u for u in _nested_urls(deploy.packaged).values())
 
 
+@pytest.mark.moto
+def test_plan_refers_to_what_the_deploy_stored_and_writes_only_changed_templates(moto_endpoint, prod_params,
+                                                                                 real_templates):
+    """moto: after a deploy's packaging, a plan of the same templates names
+    the deploy's objects at the same versions (so no nested stack shows a
+    change for its URL alone) and writes nothing; with one child edited it
+    writes that child and its parent, under plan/ only."""
+    deploy = _deployment(moto_endpoint, prod_params, real_templates)
+    list(deploy.package())
+    plan = _deployment(moto_endpoint, prod_params, real_templates, area="plan")
+    list(plan.package())
+    assert plan.packaged.uploads == 0
+    assert _nested_urls(plan.packaged) == _nested_urls(deploy.packaged)
+
+    network = real_templates / "network.yaml"
+    network.write_text(network.read_text() + "Metadata:\n  Edited: 'yes'\n")
+    edited = _deployment(moto_endpoint, prod_params, real_templates, area="plan")
+    list(edited.package())
+    written = sorted(o.key.split("/")[2].split(".")[0] for o in edited.packaged.objects if o.uploaded)
+    assert written == ["network"]
+    assert all(o.key.startswith("plan/") for o in edited.packaged.objects if o.uploaded)
+    before, after = _nested_urls(deploy.packaged), _nested_urls(edited.packaged)
+    assert {lid for lid in after if after[lid] != before[lid]} == {"NetworkStack"}
+
+
 def test_plan_command_uses_the_plan_area(prod_params):
     """No AWS call: ``plan`` packages into the plan area, ``deploy`` and
     ``package`` into the deploy area."""

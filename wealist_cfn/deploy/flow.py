@@ -131,7 +131,10 @@ class Deployment:
                 yield Info(f"created S3 bucket {bucket} for templates (default encryption, versioning, "
                            f"all public access blocked)")
             prefix = package_mod.key_prefix(self.config.name_prefix, self.opts.artifact_area)
-            packaged = package_mod.package(self.aws, template_set, bucket, prefix=prefix)
+            # A plan reads (never writes) what a deploy stored: unchanged
+            # templates keep the URLs the deployed stack names.
+            reuse = package_mod.key_prefix(self.config.name_prefix) if self.opts.artifact_area == "plan" else None
+            packaged = package_mod.package(self.aws, template_set, bucket, prefix=prefix, reuse_prefix=reuse)
             if upload_root and packaged.root_url is None:
                 packaged.root_url = package_mod.upload_root(self.aws, packaged, prefix=prefix)
         except botocore.exceptions.ClientError as exc:

@@ -190,12 +190,27 @@ def object_key(prefix: str, name: str, body: bytes) -> str:
     return f"{prefix}/{stem}.{hashlib.sha256(body).hexdigest()}.yaml"
 
 
-def package(aws: Aws, template_set: tpl.TemplateSet, bucket: str, prefix: str) -> Packaged:
-    """Upload what is missing, rewrite the URLs, return where the root is."""
+def package(aws: Aws, template_set: tpl.TemplateSet, bucket: str, prefix: str,
+            reuse_prefix: str | None = None) -> Packaged:
+    """Upload what is missing, rewrite the URLs, return where the root is.
+
+    ``reuse_prefix`` (a plan's): a template whose exact bytes are already
+    stored there is referenced there, at the version whose bytes were
+    checked, instead of being written under ``prefix``. Only new templates
+    go to the plan's own area, so an unchanged nested stack keeps the URL the
+    deployed stack names, and the review shows no change for it."""
     result = Packaged(bucket=bucket, root_body=None, root_url=None, root_name=template_set.root_name)
     urls: dict[str, str] = {}
 
     def put(name: str, body: bytes) -> str:
+        if reuse_prefix:
+            key = object_key(reuse_prefix, name, body)
+            stored = _stored(aws, bucket, key)
+            if stored is not None and stored[0] == hashlib.sha256(body).hexdigest() and stored[1]:
+                upload = Upload(name=name, key=key, url=aws.s3_url(bucket, key, stored[1]), uploaded=False,
+                                version_id=stored[1])
+                result.objects.append(upload)
+                return upload.url
         upload = _ensure_object(aws, bucket, object_key(prefix, name, body), name, body)
         result.objects.append(upload)
         return upload.url

@@ -1,0 +1,46 @@
+"""diff's comparison on plain data (no AWS): NoEcho masking, scalar
+equivalence and createOnly prediction from cfn-lint's resource schemas."""
+
+from __future__ import annotations
+
+from wealist_cfn.daytwo import diff
+
+ROOT = {"Parameters": {"DbPassword": {"Type": "String", "NoEcho": True}, "Size": {"Type": "String"}}}
+
+
+def test_no_echo_value_reported_by_aws_as_stars_is_not_compared_and_never_shown():
+    """DescribeStacks returns ``****`` for a NoEcho parameter (API_Parameter),
+    so the deployed value is unknown: listed as not compared, resolved with
+    the local value, never printed."""
+    diffs, resolve_with, unreadable = diff._parameter_diffs(
+        ROOT, {"DbPassword": "****", "Size": "small"}, {"DbPassword": "s3cret-local", "Size": "large"}, ROOT)
+    assert [(d.key, d.old, d.new) for d in diffs] == [("Size", "small", "large")]
+    assert unreadable == ["DbPassword"] and resolve_with["DbPassword"] == "s3cret-local"
+
+
+def test_no_echo_change_is_masked_on_both_sides():
+    diffs, _, _ = diff._parameter_diffs(ROOT, {"DbPassword": "old-secret"}, {"DbPassword": "new-secret"}, ROOT)
+    (d,) = diffs
+    assert (d.old, d.new, d.no_echo) == ("****", "****", True)
+    report = diff.DiffReport("s", 1, parameters=diffs)
+    assert "secret" not in diff.render_text(report) + diff.render_markdown(report) + diff.render_json(report)
+
+
+def test_scalars_compare_as_cloudformation_passes_them():
+    """5432 and "5432", true and "true" are the same value to CloudFormation."""
+    old = {"Type": "AWS::RDS::DBInstance", "Properties": {"Port": 5432, "MultiAZ": True}}
+    new = {"Type": "AWS::RDS::DBInstance", "Properties": {"Port": "5432", "MultiAZ": "true"}}
+    assert diff.compare_resource("DatabaseStack", "Database", old, new, "ap-northeast-2") is None
+
+
+def test_create_only_property_predicts_replacement_and_others_do_not():
+    """AWS::EC2::Subnet's schema lists CidrBlock as createOnly (replacement);
+    Tags are not."""
+    def subnet(cidr_block, tag):
+        return {"Type": "AWS::EC2::Subnet",
+                "Properties": {"CidrBlock": cidr_block, "Tags": [{"Key": "a", "Value": tag}]}}
+    base, tags, cidr = subnet("10.0.0.0/24", "1"), subnet("10.0.0.0/24", "2"), subnet("10.0.9.0/24", "1")
+    t = diff.compare_resource("NetworkStack", "PublicSubnet1", base, tags, "ap-northeast-2")
+    assert [p.path for p in t.properties] == ["Properties.Tags[0].Value"] and not t.replacement and not t.guarded
+    c = diff.compare_resource("NetworkStack", "PublicSubnet1", base, cidr, "ap-northeast-2")
+    assert c.properties[0].create_only and c.replacement == "predicted (a change set confirms)" and c.guarded

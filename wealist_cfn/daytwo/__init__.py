@@ -1,0 +1,1 @@
+"""Day-two commands on a deployed stack: diff, drift, outputs, events, destroy."""

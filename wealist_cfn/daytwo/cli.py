@@ -1,0 +1,229 @@
+"""``build.py diff | drift | outputs | events | destroy``: parse, call the
+day-two library, print.
+
+With ``--output json`` or ``markdown`` the document goes to stdout alone
+and progress goes to stderr, so a workflow can redirect the document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import botocore.exceptions
+import botocore.parsers
+
+from .. import config
+from ..aws import Aws
+from ..errors import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
+from ..settings import TEMPLATES_DIR
+from . import destroy as destroy_mod
+from . import diff as diff_mod
+from . import drift as drift_mod
+from . import inspect as inspect_mod
+
+
+def register(subparsers) -> None:
+    def common(p: argparse.ArgumentParser, *, params_required: bool = False) -> None:
+        p.add_argument("--stack-name", required=True, help="root stack name, e.g. wealist-prod")
+        p.add_argument("--params", type=Path, required=params_required, metavar="FILE",
+                       help="parameter file, e.g. params/prod.json" +
+                            ("" if params_required else " (only its region is used)"))
+        p.add_argument("--region", help="AWS region (default: the parameter file's, else the profile's)")
+        p.add_argument("--profile", help="AWS profile")
+        p.add_argument("--endpoint-url", metavar="URL", help="a local AWS endpoint instead of AWS")
+
+    d = subparsers.add_parser("diff", help="compare the local templates and parameters with the deployed stack "
+                                           "(no change set, no upload); exit 1 when they differ")
+    d.description = ("Compare the deployed root and nested templates and parameter values with the local "
+                     "templates and parameter file, property by property, conditions resolved for each side's "
+                     "values. No change set, no upload. Exit 0: no differences, 1: differences.")
+    common(d, params_required=True)
+    d.add_argument("--templates", type=Path, default=TEMPLATES_DIR, metavar="DIR",
+                   help="templates directory (default: templates/)")
+    d.add_argument("--output", choices=("text", "json", "markdown"), default="text")
+    d.set_defaults(func=cmd_diff)
+
+    r = subparsers.add_parser("drift", help="detect drift on the root and every nested stack; exit 1 when drifted")
+    r.description = ("Run drift detection on the root and every nested stack at once and report each drifted "
+                     "property, expected against actual; resources drift detection cannot check are listed as "
+                     "not checked. Exit 0: in sync, 1: drifted.")
+    common(r)
+    r.add_argument("--output", choices=("text", "json", "markdown"), default="text")
+    r.add_argument("--timeout", type=int, default=900, metavar="SECONDS", help="give up waiting after this long")
+    r.set_defaults(func=cmd_drift)
+
+    o = subparsers.add_parser("outputs", help="the root stack's outputs")
+    o.description = "Print the root stack's outputs as a table or as JSON."
+    common(o)
+    o.add_argument("--output", choices=("table", "json"), default="table")
+    o.set_defaults(func=cmd_outputs)
+
+    e = subparsers.add_parser("events", help="recent events of the root and nested stacks, failures first")
+    e.description = ("Print the recent events of the root and nested stacks, merged in time order with their "
+                     "nested path, failures first. `status` follows a running operation.")
+    common(e)
+    e.add_argument("--since", default="1h", help="how far back: 30m, 1h, 2d (default 1h)")
+    e.add_argument("--output", choices=("text", "json"), default="text")
+    e.set_defaults(func=cmd_events)
+
+    x = subparsers.add_parser("destroy", help="delete the stack after showing what goes and what stays")
+    x.description = ("Show what will be deleted and what stays (retained resources, final snapshots, "
+                     "repositories, log groups, the deploy bucket), ask for the stack name, delete the root stack "
+                     "and wait. Refuses while protections are on unless --disable-protection.")
+    common(x)
+    x.add_argument("--yes", action="store_true", help="do not ask (needs --confirm-stack)")
+    x.add_argument("--confirm-stack", metavar="NAME", help="the stack name again, required with --yes")
+    x.add_argument("--disable-protection", action="store_true",
+                   help="turn off termination and deletion protection before deleting")
+    x.add_argument("--production", action="store_true",
+                   help="required to destroy a stack named like params/prod.json (<project>-<environment>)")
+    x.set_defaults(func=cmd_destroy)
+
+
+def _aws(args) -> Aws:
+    region = args.region
+    if args.params:
+        region = config.load(args.params).region_for(args.region)
+    aws = Aws(region or "", profile=args.profile, endpoint_url=args.endpoint_url)
+    if not aws.region:
+        aws.region = aws.session.region_name or ""
+    if not aws.region:
+        raise CommandError("no region: pass --params FILE or --region", EXIT_USAGE)
+    aws.check_credentials()
+    return aws
+
+
+def _guard(run):
+    def wrapped(args) -> int:
+        try:
+            return run(args)
+        except botocore.exceptions.NoCredentialsError as exc:
+            print(f"error: AWS credentials: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError,
+                botocore.parsers.ResponseParserError) as exc:
+            print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    return wrapped
+
+
+@_guard
+def cmd_diff(args) -> int:
+    config.load(args.params)  # a bad file is refused before any AWS call
+    report = diff_mod.run(_aws(args), args.stack_name, args.params, args.templates)
+    render = {"text": diff_mod.render_text, "json": diff_mod.render_json,
+              "markdown": diff_mod.render_markdown}[args.output]
+    print(render(report))
+    return EXIT_FAILED if report.has_differences else EXIT_OK
+
+
+@_guard
+def cmd_drift(args) -> int:
+    aws = _aws(args)
+    progress = sys.stdout if args.output == "text" else sys.stderr
+    report = None
+    for item in drift_mod.detect(aws, args.stack_name, timeout=args.timeout):
+        if isinstance(item, drift_mod.Progress):
+            print(f"drift detection: {item.done} of {item.total} stacks done ({int(item.waited)}s)", file=progress)
+        else:
+            report = item
+    render = {"text": drift_mod.render_text, "json": drift_mod.render_json,
+              "markdown": drift_mod.render_markdown}[args.output]
+    print(render(report))
+    return EXIT_FAILED if report.has_drift or report.failed else EXIT_OK
+
+
+@_guard
+def cmd_outputs(args) -> int:
+    outs = inspect_mod.outputs(_aws(args), args.stack_name)
+    if args.output == "json":
+        print(json.dumps({o["key"]: o["value"] for o in outs}, indent=2))
+        return EXIT_OK
+    if not outs:
+        print(f"{args.stack_name} has no outputs")
+        return EXIT_OK
+    width = max(len(o["key"]) for o in outs)
+    print(f"{'Output':<{width}}  Value")
+    for o in outs:
+        print(f"{o['key']:<{width}}  {o['value']}")
+    return EXIT_OK
+
+
+@_guard
+def cmd_events(args) -> int:
+    since = inspect_mod.parse_since(args.since)
+    failures, merged = inspect_mod.recent_events(_aws(args), args.stack_name, since)
+    if args.output == "json":
+        def js(e):
+            return {"time": e.timestamp.isoformat(), "where": e.where, "type": e.resource_type,
+                    "status": e.status, "reason": e.reason}
+        print(json.dumps({"failures": [js(e) for e in failures], "events": [js(e) for e in merged]}, indent=2))
+        return EXIT_OK
+
+    def line(e):
+        reason = f"  {e.reason}" if e.reason else ""
+        where = e.where or args.stack_name
+        return f"{e.timestamp:%Y-%m-%d %H:%M:%S}  {e.status:<28} {where}  ({e.resource_type}){reason}"
+    if failures:
+        print(f"failures ({len(failures)}):")
+        for e in failures:
+            print("  " + line(e))
+        print()
+    print(f"events since {args.since} ({len(merged)}, oldest first):")
+    for e in merged:
+        print("  " + line(e))
+    return EXIT_OK
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+@_guard
+def cmd_destroy(args) -> int:
+    n = args.stack_name
+    if destroy_mod.is_production(n) and not args.production:
+        raise CommandError(f"refused: {n} is named like the production parameter file (params/prod.json); "
+                           f"pass --production to destroy it", EXIT_REFUSED)
+    if args.yes and args.confirm_stack != n:
+        raise CommandError(f"refused: --yes needs --confirm-stack {n}", EXIT_REFUSED)
+    aws = _aws(args)
+    p = destroy_mod.plan(aws, n)
+    print(f"destroy {n} ({p.status}) in {aws.region}, account {aws.account}")
+    print(f"will be deleted ({len(p.deleted)} resources):")
+    for where, rtype, pid in p.deleted:
+        print(f"  - {where} ({rtype}) {pid}")
+    print(f"will stay ({len(p.kept)}):")
+    for k in p.kept:
+        note = f"  [{k.note}]" if k.note else ""
+        print(f"  + {k.kind}: {k.what} {k.physical_id}{note}")
+    if p.protections and not args.disable_protection:
+        names = "; ".join(f"{pr.kind} protection on {pr.where} ({pr.physical_id})" for pr in p.protections)
+        raise CommandError(f"refused: protection is on: {names}", EXIT_REFUSED,
+                           details=("pass --disable-protection to turn these off and delete",))
+    if not args.yes:
+        if not _interactive():
+            raise CommandError("refused: no terminal to ask; pass --yes --confirm-stack " + n, EXIT_REFUSED)
+        typed = input(f"Type the stack name ({n}) to delete it: ").strip()
+        if typed != n:
+            raise CommandError("refused: the name typed does not match; nothing was deleted", EXIT_REFUSED)
+    if p.protections:
+        for line in destroy_mod.disable_protections(aws, p):
+            print(line)
+    print(f"deleting {n} (its nested stacks go with it)")
+    try:
+        for w in destroy_mod.delete(aws, p):
+            print(f"  {w.status}: {w.nested_done} of {w.nested_total} nested stacks deleted ({int(w.waited)}s)")
+    except KeyboardInterrupt:
+        print("\nstopped watching; the deletion goes on in AWS", file=sys.stderr)
+        return 130
+    print(f"{n} deleted")
+    left = destroy_mod.remaining(aws, p)
+    print(f"remaining in the account ({len(left)}):")
+    for k in left:
+        note = f"  [{k.note}]" if k.note else ""
+        print(f"  {k.kind}: {k.what} {k.physical_id}{note}")
+    return EXIT_OK

@@ -1,0 +1,235 @@
+"""``destroy``: delete a stack and its nested stacks, saying first what goes
+and what stays, and afterwards what remains in the account.
+
+What stays follows the deployed templates' DeletionPolicy (Retain and
+RetainExceptOnCreate keep the resource; Snapshot leaves a final snapshot of
+the database and the cache, DeletionPolicy attribute reference), plus what
+the stack never owned: the deploy bucket and log groups the instances write.
+
+Protections are read, not assumed: the root's termination protection
+(DescribeStacks EnableTerminationProtection), the database's
+DeletionProtection (DescribeDBInstances) and the load balancer's
+``deletion_protection.enabled`` attribute (DescribeLoadBalancerAttributes).
+Each one makes DeleteStack fail in AWS; they are only turned off when asked.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import botocore.exceptions
+
+from .. import config
+from ..aws import Aws, error_message
+from ..errors import EXIT_FAILED, CommandError
+from ..settings import PARAMS_DIR
+from .diff import fetch_deployed
+from .tree import pmap
+from .tree import resources as list_resources
+
+RETAIN = ("Retain", "RetainExceptOnCreate")
+SNAPSHOT_TYPES = {"AWS::RDS::DBInstance": "database", "AWS::ElastiCache::ReplicationGroup": "cache",
+                  "AWS::ElastiCache::CacheCluster": "cache"}
+
+
+@dataclass
+class Kept:
+    kind: str  # retained | snapshot | ecr | log-group | bucket
+    what: str  # "DatabaseStack/Database (AWS::RDS::DBInstance)"
+    physical_id: str
+    note: str = ""
+
+
+@dataclass
+class Protection:
+    kind: str  # termination | database | load-balancer
+    where: str
+    physical_id: str
+
+
+@dataclass
+class DestroyPlan:
+    stack_name: str
+    stack_id: str
+    status: str
+    deleted: list[tuple[str, str, str]] = field(default_factory=list)  # (where, type, physical ID)
+    kept: list[Kept] = field(default_factory=list)
+    protections: list[Protection] = field(default_factory=list)
+    nested: dict[str, str] = field(default_factory=dict)  # nested path -> stack ID
+
+
+@dataclass
+class Waiting:
+    status: str
+    waited: float
+    nested_done: int  # nested stacks already DELETE_COMPLETE
+    nested_total: int
+
+
+def production_prefix() -> str | None:
+    """The name prefix of params/prod.json: a stack named like it is production."""
+    try:
+        return config.load(PARAMS_DIR / "prod.json").name_prefix
+    except (config.ConfigError, OSError):
+        return None
+
+
+def is_production(stack_name: str) -> bool:
+    prefix = production_prefix()
+    return bool(prefix) and (stack_name == prefix or stack_name.startswith(prefix + "-"))
+
+
+def _ecr_images(aws: Aws, repo: str) -> int | None:
+    try:
+        return sum(len(p.get("imageIds", [])) for p in
+                   aws.client("ecr").get_paginator("list_images").paginate(repositoryName=repo))
+    except botocore.exceptions.ClientError:
+        return None
+
+
+def _db_protected(aws: Aws, ident: str) -> bool:
+    try:
+        dbs = aws.client("rds").describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"]
+    except botocore.exceptions.ClientError:
+        return False
+    return bool(dbs and dbs[0].get("DeletionProtection"))
+
+
+def _lb_protected(aws: Aws, arn: str) -> bool:
+    try:
+        attrs = aws.client("elbv2").describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
+    except botocore.exceptions.ClientError:
+        return False
+    return any(a["Key"] == "deletion_protection.enabled" and a["Value"] == "true" for a in attrs)
+
+
+def _log_groups(aws: Aws, prefix: str) -> list[str]:
+    try:
+        return [g["logGroupName"] for page in aws.client("logs").get_paginator("describe_log_groups")
+                .paginate(logGroupNamePrefix=prefix) for g in page.get("logGroups", [])]
+    except botocore.exceptions.ClientError:
+        return []
+
+
+def plan(aws: Aws, stack_name: str) -> DestroyPlan:
+    """What a DeleteStack of the root deletes and keeps; nothing is changed."""
+    root, tree, templates = fetch_deployed(aws, stack_name)
+    p = DestroyPlan(stack_name, root["StackId"], root["StackStatus"],
+                    nested={path: sid for path, sid in tree.items() if path})
+    if root.get("EnableTerminationProtection"):
+        p.protections.append(Protection("termination", "root stack", stack_name))
+    listed = dict(zip(tree, pmap(lambda sid: list_resources(aws, sid), tree.values())))
+    params = {x["ParameterKey"]: x.get("ParameterValue", "") for x in root.get("Parameters", [])}
+    for path, res in listed.items():
+        decl = templates.get(path, {}).get("Resources") or {}
+        for r in res:
+            lid, rtype = r["LogicalResourceId"], r["ResourceType"]
+            pid = r.get("PhysicalResourceId", "") or ""
+            where = f"{path}/{lid}" if path else lid
+            if rtype == "AWS::CloudFormation::Stack" or r.get("ResourceStatus") == "DELETE_COMPLETE" or not lid:
+                continue
+            policy = decl.get(lid, {}).get("DeletionPolicy", "Delete")
+            if policy in RETAIN:
+                note = ""
+                if rtype == "AWS::ECR::Repository":
+                    n = _ecr_images(aws, pid)
+                    note = "" if n is None else f"{n} image(s) kept"
+                p.kept.append(Kept("ecr" if rtype == "AWS::ECR::Repository" else "retained",
+                                   f"{where} ({rtype})", pid, note))
+                continue
+            p.deleted.append((where, rtype, pid))
+            if policy == "Snapshot" and rtype in SNAPSHOT_TYPES:
+                p.kept.append(Kept("snapshot", f"final snapshot of the {SNAPSHOT_TYPES[rtype]} {where}", pid,
+                                   "CloudFormation names it when it deletes the resource; "
+                                   "the name is listed when the deletion ends"))
+            if rtype == "AWS::RDS::DBInstance" and _db_protected(aws, pid):
+                p.protections.append(Protection("database", where, pid))
+            if rtype == "AWS::ElasticLoadBalancingV2::LoadBalancer" and _lb_protected(aws, pid):
+                p.protections.append(Protection("load-balancer", where, pid))
+    project, env = params.get("Project"), params.get("Environment")
+    if project and env:
+        for g in _log_groups(aws, f"/{project}/{env}"):
+            p.kept.append(Kept("log-group", "log group (written by the instances, not owned by the stack)", g))
+    if params.get("DeployBucketName"):
+        p.kept.append(Kept("bucket", "deploy bucket (not owned by the stack)", params["DeployBucketName"]))
+    return p
+
+
+def disable_protections(aws: Aws, p: DestroyPlan) -> list[str]:
+    done = []
+    for pr in p.protections:
+        try:
+            if pr.kind == "termination":
+                aws.cfn.update_termination_protection(StackName=p.stack_id, EnableTerminationProtection=False)
+            elif pr.kind == "database":
+                aws.client("rds").modify_db_instance(DBInstanceIdentifier=pr.physical_id, DeletionProtection=False,
+                                                     ApplyImmediately=True)
+            elif pr.kind == "load-balancer":
+                aws.client("elbv2").modify_load_balancer_attributes(
+                    LoadBalancerArn=pr.physical_id,
+                    Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}])
+        except botocore.exceptions.ClientError as exc:
+            raise CommandError(f"turning off {pr.kind} protection of {pr.where}: {error_message(exc)}") from None
+        done.append(f"{pr.kind} protection of {pr.where} turned off")
+    return done
+
+
+def delete(aws: Aws, p: DestroyPlan, *, sleep: Callable[[float], None] = time.sleep, interval: float = 10.0,
+           timeout: float = 3 * 3600) -> Iterator[Waiting]:
+    """DeleteStack on the root (its nested stacks go with it); yield progress until it is gone."""
+    try:
+        aws.cfn.delete_stack(StackName=p.stack_id)
+    except botocore.exceptions.ClientError as exc:
+        raise CommandError(f"DeleteStack {p.stack_name}: {error_message(exc)}") from None
+    waited = 0.0
+    while True:
+        try:
+            st = aws.cfn.describe_stacks(StackName=p.stack_id)["Stacks"][0]
+        except botocore.exceptions.ClientError as exc:
+            if "does not exist" in error_message(exc):
+                return
+            raise CommandError(f"DescribeStacks {p.stack_name}: {error_message(exc)}") from None
+        status = st["StackStatus"]
+        if status == "DELETE_COMPLETE":
+            return
+        if status == "DELETE_FAILED":
+            raise CommandError(f"deleting {p.stack_name} failed: {st.get('StackStatusReason', '')}", EXIT_FAILED,
+                               details=("see `python build.py events --stack-name "
+                                        f"{p.stack_name} --since 1h` for the resource that failed",))
+        if waited >= timeout:
+            raise CommandError(f"{p.stack_name} still {status} after {int(waited)}s; the deletion goes on in AWS")
+        yield Waiting(status, waited, sum(pmap(lambda sid: _gone(aws, sid), p.nested.values())), len(p.nested))
+        sleep(interval)
+        waited += interval
+
+
+def _gone(aws: Aws, stack_id: str) -> bool:
+    try:
+        return aws.cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+    except botocore.exceptions.ClientError as exc:
+        return "does not exist" in error_message(exc)
+
+
+def remaining(aws: Aws, p: DestroyPlan) -> list[Kept]:
+    """What is left in the account: each kept item that still exists, and the
+    final snapshots by their real names."""
+    out = []
+    for k in p.kept:
+        if k.kind != "snapshot":
+            out.append(k)
+            continue
+        names = []
+        try:
+            if "database" in k.what:
+                names = [s["DBSnapshotIdentifier"] for s in aws.client("rds").describe_db_snapshots(
+                    DBInstanceIdentifier=k.physical_id, SnapshotType="manual").get("DBSnapshots", [])]
+            else:
+                names = [s["SnapshotName"] for s in aws.client("elasticache").describe_snapshots(
+                    ReplicationGroupId=k.physical_id).get("Snapshots", [])]
+        except botocore.exceptions.ClientError:
+            pass
+        out.append(Kept("snapshot", k.what, k.physical_id,
+                        ("snapshot " + ", ".join(names)) if names else "no final snapshot found"))
+    return out
