@@ -25,6 +25,8 @@ parameters are never shown.
 
 from __future__ import annotations
 
+import fnmatch
+import ipaddress
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -38,6 +40,8 @@ STATEFUL_TYPES = frozenset({
 GUARDED_TYPES = STATEFUL_TYPES | {NESTED}
 WARN_TYPES = frozenset({"AWS::RDS::DBSubnetGroup", "AWS::ElastiCache::SubnetGroup"})
 SG_TYPES = frozenset({"AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"})
+# A listener rule's source-ip condition is what keeps Grafana and Prometheus private.
+RULE_TYPE = "AWS::ElasticLoadBalancingV2::ListenerRule"
 ACTIONS = ("Add", "Modify", "Remove", "Import", "Dynamic")
 
 
@@ -189,22 +193,26 @@ def analyse(review: Review) -> None:
                                f"{'removed' if r.action == 'Remove' else 'replaced'}: the database or cache "
                                f"that uses it moves to the new one"))
         if review.change_set_type == "UPDATE" and (r.resource_type.startswith("AWS::IAM::")
-                                                   or r.resource_type in SG_TYPES):
+                                                   or r.resource_type in SG_TYPES or r.resource_type == RULE_TYPE):
             out.append(Callout("security", r.where, r.resource_type, _security_message(r)))
     review.callouts = out
 
 
 def _security_message(r: Row) -> str:
-    kind = "IAM" if r.resource_type.startswith("AWS::IAM::") else "security group"
+    kind = "IAM" if r.resource_type.startswith("AWS::IAM::") else \
+        "listener rule" if r.resource_type == RULE_TYPE else "security group"
     if r.action == "Remove":
         return f"{kind} resource removed (narrows access)"
     if r.after is None and r.action != "Add":
         changed = ", ".join(p.split(" (")[0] for p in r.properties) or "properties"
         return f"{kind} change to {changed}; values not reported by the endpoint: check the template diff"
     grants = _grants(r.resource_type, r.after or {})
-    before = _grants(r.resource_type, r.before or {}) if r.action != "Add" else set()
-    new = sorted(grants - before)
-    gone = sorted(before - grants)
+    before = _grants(r.resource_type, r.before or {}) if r.action != "Add" else {}
+    # A grant covered by one that was there before (a port inside the old
+    # range, a CIDR inside the old block, an action the old wildcard
+    # matched) is no broadening.
+    new = sorted(g for g in grants.keys() - before.keys() if not any(_covers(b, grants[g]) for b in before.values()))
+    gone = sorted(g for g in before.keys() - grants.keys() if not any(_covers(n, before[g]) for n in grants.values()))
     if r.action == "Add" and r.after is None:
         return f"new {kind} resource: review what it grants in the template"
     if new:
@@ -220,9 +228,42 @@ def _as_list(v) -> list:
     return v if isinstance(v, list) else [v]
 
 
-def _grants(resource_type: str, props: dict) -> set[str]:
-    """What a resource grants, as comparable strings."""
-    out: set[str] = set()
+def _network(peer: str):
+    try:
+        return ipaddress.ip_network(peer, strict=False)
+    except ValueError:
+        return None
+
+
+def _covers(old: tuple, new: tuple) -> bool:
+    """Whether the grant ``old`` already allows everything ``new`` does."""
+    if old[0] != new[0]:
+        return False
+    if old[0] == "sg":
+        (_, d0, p0, lo0, hi0, peer0), (_, d1, p1, lo1, hi1, peer1) = old, new
+        if d0 != d1 or p0 not in ("-1", p1):
+            return False
+        if p0 != "-1" and lo0 != -1 and not (lo0 <= lo1 and hi1 <= hi0 and lo1 != -1):
+            return False
+        return _peer_covers(peer0, peer1)
+    if old[0] == "rule":
+        return old[1] == new[1] and _peer_covers(old[2], new[2])
+    if old[0] == "iam":
+        (_, a0, r0, pr0), (_, a1, r1, pr1) = old, new
+        return pr0 in ("*", pr1) and fnmatch.fnmatchcase(a1.lower(), a0.lower()) and fnmatch.fnmatchcase(r1, r0 or "*")
+    return old == new
+
+
+def _peer_covers(old: str, new: str) -> bool:
+    if old == new:
+        return True
+    a, b = _network(old), _network(new)
+    return a is not None and b is not None and a.version == b.version and b.subnet_of(a)
+
+
+def _grants(resource_type: str, props: dict) -> dict[str, tuple]:
+    """What a resource grants: a readable string -> a comparable key."""
+    out: dict[str, tuple] = {}
     if resource_type in SG_TYPES:
         rules: list[tuple[str, dict]] = []
         if resource_type == "AWS::EC2::SecurityGroup":
@@ -238,7 +279,22 @@ def _grants(resource_type: str, props: dict) -> set[str]:
             if str(rule.get("ToPort", ports)) != ports:
                 ports += f"-{rule.get('ToPort')}"
             word = "from" if direction == "ingress" else "to"
-            out.add(f"{direction} {rule.get('IpProtocol', '?')}/{ports} {word} {peer}")
+            proto = str(rule.get("IpProtocol", "?"))
+            try:
+                lo, hi = int(rule.get("FromPort", -1)), int(rule.get("ToPort", rule.get("FromPort", -1)))
+            except (TypeError, ValueError):
+                lo, hi = -1, -1
+            out[f"{direction} {proto}/{ports} {word} {peer}"] = ("sg", direction, proto, lo, hi, peer)
+        return out
+    if resource_type == RULE_TYPE:
+        conditions = [c for c in _as_list(props.get("Conditions")) if isinstance(c, dict)]
+        sources = [str(v) for c in conditions if c.get("Field") == "source-ip"
+                   for v in _as_list((c.get("SourceIpConfig") or {}).get("Values"))]
+        match = json.dumps([c for c in conditions if c.get("Field") != "source-ip"], sort_keys=True, default=str)
+        what = json.dumps(props.get("Actions"), sort_keys=True, default=str) + match
+        for src in sources or ["0.0.0.0/0"]:
+            label = f"any address ({src})" if src == "0.0.0.0/0" else src
+            out[f"requests from {label}"] = ("rule", what, src)
         return out
     docs = []
     for key in ("AssumeRolePolicyDocument", "PolicyDocument"):
@@ -248,7 +304,7 @@ def _grants(resource_type: str, props: dict) -> set[str]:
         if isinstance(p, dict) and isinstance(p.get("PolicyDocument"), dict):
             docs.append((p.get("PolicyName", "inline"), p["PolicyDocument"]))
     for arn in _as_list(props.get("ManagedPolicyArns")):
-        out.add(f"managed policy {arn}")
+        out[f"managed policy {arn}"] = ("arn", str(arn))
     for name, doc in docs:
         for st in _as_list(doc.get("Statement")):
             if not isinstance(st, dict) or st.get("Effect") != "Allow":
@@ -261,7 +317,7 @@ def _grants(resource_type: str, props: dict) -> set[str]:
                     for res in _as_list(st.get("Resource")) or [""]:
                         who = f" to {pr}" if pr else ""
                         on = f" on {res}" if res else ""
-                        out.add(f"allow {action}{on}{who}")
+                        out[f"allow {action}{on}{who}"] = ("iam", str(action), str(res), pr)
     return out
 
 
