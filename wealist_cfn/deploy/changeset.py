@@ -81,10 +81,27 @@ def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[
         if _NO_CHANGES.search(cs.reason):
             cs.no_changes = True
         else:
-            raise CommandError(f"change set {name} failed: {cs.reason}", EXIT_FAILED,
+            raise CommandError(f"change set {name} failed: {_nested_cause(aws, cs.reason)}", EXIT_FAILED,
                               details=(f"delete it: aws cloudformation delete-change-set --stack-name {stack_name} "
                                        f"--change-set-name {name}",))
     return cs
+
+
+_NESTED_FAILED = re.compile(r"Nested change set (arn:\S+) was not successfully created")
+
+
+def _nested_cause(aws: Aws, reason: str, depth: int = 0) -> str:
+    """A root change set fails with "Nested change set ARN was not
+    successfully created" when a nested one fails; the cause is that one's
+    own reason (followed down the nesting)."""
+    m = _NESTED_FAILED.search(reason)
+    if not m or depth > 5:
+        return reason
+    try:
+        inner = aws.cfn.describe_change_set(ChangeSetName=m.group(1)).get("StatusReason") or ""
+    except botocore.exceptions.ClientError:
+        return reason
+    return f"{reason} Cause: {_nested_cause(aws, inner, depth + 1)}" if inner else reason
 
 
 def wait(aws: Aws, change_set_id: str, *, sleep=time.sleep, interval=2.0, timeout=900.0) -> dict:
