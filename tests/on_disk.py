@@ -21,12 +21,14 @@ def parsed() -> dict[str, dict]:
 
 
 @lru_cache(maxsize=None)
-def resolved(mode: str) -> dict[str, cfnmodel.Stack]:
-    """``{"Root": ..., "NetworkStack": ..., ...}`` for prod.json with EnableMultiAZ per ``mode``."""
-    cfg = config.load(PARAMS_DIR / "prod.json").with_values(EnableMultiAZ=MODES[mode])
+def resolved(mode: str, **values: str) -> dict[str, cfnmodel.Stack]:
+    """``{"Root": ..., "NetworkStack": ..., ...}`` for prod.json with
+    EnableMultiAZ per ``mode`` (and any other root parameter overridden)."""
+    cfg = config.load(PARAMS_DIR / "prod.json").with_values(EnableMultiAZ=MODES[mode], **values)
     return cfnmodel.resolve_set(parsed(), cfg.values, region=cfg.region)
 
 
-def resources(mode: str) -> dict[str, dict]:
+def resources(mode: str, **values: str) -> dict[str, dict]:
     """Every resource of the set, root included: ``Path/LogicalId`` -> resource."""
-    return {f"{path}/{lid}": res for path, stack in resolved(mode).items() for lid, res in stack.resources.items()}
+    return {f"{path}/{lid}": res for path, stack in resolved(mode, **values).items()
+            for lid, res in stack.resources.items()}
