@@ -24,7 +24,7 @@ What AWS does, per its documentation:
 from __future__ import annotations
 
 import pytest
-from scripted import Cfn, Scripted, change, change_set_arn, detail, run_cli, scripted_aws, tiny_templates
+from scripted import Cfn, Scripted, ScriptedError, change, change_set_arn, detail, run_cli, scripted_aws, tiny_templates
 
 from wealist_cfn.settings import PARAMS_DIR
 
@@ -98,3 +98,27 @@ def test_a_real_no_change_is_still_no_changes(monkeypatch, moto_endpoint):
     code, output, script = _deploy(monkeypatch, moto_endpoint, cfn)
     assert code == 0 and "no changes" in output, output
     assert not script.ops("cloudformation", "ExecuteChangeSet")
+
+
+def test_a_stack_left_in_review_is_planned_again_without_waiting(monkeypatch, moto_endpoint):
+    """Scripted CloudFormation: a CREATE change set that was reviewed and not
+    executed leaves the stack REVIEW_IN_PROGRESS, where nothing runs and a new
+    CREATE change set may be made (CreateChangeSet API reference). plan goes
+    straight on; it must not wait for the state to change (it never does)."""
+    cfn = Cfn(status="REVIEW_IN_PROGRESS")
+    original = cfn.describe_stacks
+
+    def describe(params):
+        if not hasattr(cfn, "root_cs") and getattr(cfn, "_looked", False):
+            raise ScriptedError("Throttling", "DescribeStacks again before any change set: waiting on REVIEW")
+        cfn._looked = True
+        return original(params)
+
+    cfn.describe_stacks = describe
+    script = Scripted(("cloudformation",), cfn.handlers())
+    with scripted_aws(monkeypatch, script):
+        code, out, err = run_cli("plan", "--stack-name", cfn.name, "--params", PARAMS_DIR / "prod.json",
+                                 "--endpoint-url", moto_endpoint, "--templates", tiny_templates(), "--output",
+                                 "json", "--discard")
+    assert code == 0, err
+    assert script.ops("cloudformation", "CreateChangeSet")[0]["ChangeSetType"] == "CREATE"

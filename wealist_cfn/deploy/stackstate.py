@@ -85,7 +85,8 @@ def settle(aws: Aws, name: str, *, sleep: Callable[[float], None] = time.sleep, 
     waited = 0.0
     while True:
         state = describe(aws, name)
-        if state.status is None or is_final(state.status):
+        # REVIEW_IN_PROGRESS: a CREATE change set was made and not executed; nothing runs.
+        if state.status is None or state.status == "REVIEW_IN_PROGRESS" or is_final(state.status):
             yield state
             return
         if waited >= timeout:
