@@ -1,6 +1,7 @@
 # Quick start on a fresh machine with Python 3.11:
 #   make build   set up .venv, build every template and lint it (python build.py)
 #   make test    set up .venv, .venv-checkov and the external checkers, run every test
+#                (CI=true: a checker that is missing fails the run instead of skipping)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -40,7 +41,7 @@ lint: setup
 test: tools lint
 	$(PY) build.py --check
 	$(PY) build.py --no-cache --params params/prod.json
-	$(PY) -m pytest
+	CI=true $(PY) -m pytest
 
 # The AWS CDK app the build benchmark compares against; needs node and npm.
 CDK_BENCH := benchmarks/cdk

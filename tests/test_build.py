@@ -162,9 +162,10 @@ CHECKOV = ROOT_DIR / ".venv-checkov" / "bin" / "checkov"
 @pytest.mark.slow
 def test_checkov_has_no_failed_check():
     if not CHECKOV.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHECKOV} is missing: `make test` installs it")
-        pytest.skip("checkov is not installed (make test installs it in .venv-checkov)")
+        # One reading of CI for every checker: fail under `make test`/CI, skip with the fix elsewhere.
+        from ops.tools import missing
+
+        missing(f"checkov ({CHECKOV}, make test installs it)")
     proc = subprocess.run(
         [str(CHECKOV), "-d", str(TEMPLATES_DIR), "--framework", "cloudformation", "--skip-download",
          "--output", "json"],

@@ -116,8 +116,11 @@ def test_instances_are_private_hardened_and_self_healing(single):
         assert data["NetworkInterfaces"][0]["Groups"] == ["SecurityStack/Ec2SecurityGroup"]
         ebs = data["BlockDeviceMappings"][0]["Ebs"]
         assert (ebs["VolumeType"], ebs["Encrypted"]) == ("gp3", True)
-    assert comp.params["ImageId"] == DEFAULT_SETTINGS.ami_parameter
-    assert "al2023" in comp.params["ImageId"]
+    # AWS's public parameter for the latest Amazon Linux 2023 AMI, x86_64 to
+    # match the t3 instance types (documented in "Query for the latest Amazon
+    # Linux AMI IDs using Systems Manager Parameter Store").
+    assert comp.params["ImageId"] == "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    assert comp.template["Parameters"]["ImageId"]["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
     # Backend instances serve user and board; monitoring serves Grafana and Prometheus.
     backend = comp.resources["BackendAutoScalingGroup"]["Properties"]["TargetGroupARNs"]
     monitoring = comp.resources["MonitoringAutoScalingGroup"]["Properties"]["TargetGroupARNs"]
@@ -166,8 +169,7 @@ def test_load_balancer_rows(single, prod):
     lb = single["LoadBalancerStack"]
     ports = {k: v["Properties"]["Port"] for k, v in lb.of_type("AWS::ElasticLoadBalancingV2::TargetGroup").items()}
     assert ports == {"UserServiceTargetGroup": "8081", "BoardServiceTargetGroup": "8000",
-                     "GrafanaTargetGroup": DEFAULT_SETTINGS.grafana_port,
-                     "PrometheusTargetGroup": DEFAULT_SETTINGS.prometheus_port}
+                     "GrafanaTargetGroup": 3000, "PrometheusTargetGroup": 9090}  # the SPEC's ports
 
     # Without a certificate: HTTP only, serving the rules.
     listeners = lb.of_type("AWS::ElasticLoadBalancingV2::Listener")

@@ -11,6 +11,7 @@ is read or written, not a traceback half way through.
 from __future__ import annotations
 
 import collections
+import contextlib
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -31,6 +32,18 @@ CREDENTIAL_EXCEPTIONS = tuple(
 )
 # The operation last sent, for an error that does not name it (ResponseParserError).
 _last_call = ""
+
+
+@contextlib.contextmanager
+def keeping_last_call():
+    """Calls made inside (a cleanup on an error path) do not change which
+    operation an unparseable answer is blamed on: the one that failed."""
+    global _last_call
+    kept = _last_call
+    try:
+        yield
+    finally:
+        _last_call = kept
 
 CREDENTIAL_CODES = {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "SignatureDoesNotMatch",
                     "UnrecognizedClientException", "InvalidAccessKeyId", "AccessDenied", "RequestExpired"}

@@ -18,9 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
 
+def in_ci() -> bool:
+    """CI=true (GitHub Actions sets it; `make test` sets it): the one place CI is read."""
+    return os.environ.get("CI", "").lower() == "true"
+
+
 def missing(what: str):
     message = f"{what} is not installed: run scripts/install-test-tools.sh"
-    if os.environ.get("CI", "").lower() == "true":
+    if in_ci():
         pytest.fail(message)
     pytest.skip(message)
 

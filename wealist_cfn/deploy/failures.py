@@ -41,6 +41,9 @@ _POINTER = re.compile(r"Nested change set .* was not successfully created|"
                       r"validation|describe-events|DescribeEvents", re.I)
 
 
+_NESTED_ARN = re.compile(r"Nested change set (arn:\S+) was not successfully created")
+
+
 @dataclass
 class NestedFailure:
     path: str  # nested stack path below the root: "DatabaseStack", "A/B"
@@ -106,7 +109,10 @@ def explain(aws: Aws, change_set_id: str, change_set_name: str = "", reason: str
     stack_paths: dict[str, str] = {}  # stack ID -> nested path ("" for the root)
     failed_ids: list[str] = [change_set_id]
 
+    walked: set[str] = set()
+
     def walk(cs_id: str, path: str, depth: int = 0) -> None:
+        walked.add(cs_id)
         try:
             head, changes = _describe(aws, cs_id)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
@@ -124,6 +130,11 @@ def explain(aws: Aws, change_set_id: str, change_set_name: str = "", reason: str
             if rc.get("ResourceType") == NESTED and rc.get("ChangeSetId") and depth < 10:
                 child = f"{path}/{rc.get('LogicalResourceId')}" if path else rc.get("LogicalResourceId", "?")
                 walk(rc["ChangeSetId"], child, depth + 1)
+        # A failed change set may list no changes at all: its reason still
+        # names the nested change set that failed.
+        named = _NESTED_ARN.search(head.get("StatusReason", "") or "")
+        if named and named.group(1) not in walked and depth < 10:
+            walk(named.group(1), f"{path}/(nested)" if path else "(nested)", depth + 1)
 
     walk(change_set_id, "")
     seen: set[str] = set()

@@ -25,7 +25,7 @@ import botocore.exceptions
 
 from .. import cfnmodel
 from .. import config as config_mod
-from ..aws import Aws, error_code, error_message
+from ..aws import Aws, error_code, error_message, keeping_last_call
 from ..errors import EXIT_FAILED, EXIT_USAGE, CommandError
 from ..parameters import PARAMS_BY_NAME
 from ..settings import TEMPLATES_DIR
@@ -169,7 +169,8 @@ class Deployment:
         except BaseException as exc:
             # An error or Ctrl-C after the change set exists: it is not going to
             # be executed, so it goes (and the stack shell this run made).
-            left = self.cleanup()
+            with keeping_last_call():
+                left = self.cleanup()
             if isinstance(exc, CommandError):
                 exc.details = tuple(exc.details) + tuple(left)
                 raise
@@ -352,7 +353,7 @@ class Deployment:
         try:
             changeset.delete(self.aws, cs)
             lines.append(f"deleted change set {cs.name} (not executed)")
-        except (CommandError, botocore.exceptions.BotoCoreError) as exc:
+        except Exception as exc:  # noqa: BLE001 - an error path: never hide the error that led here
             return [f"left change set {cs.name} ({exc}); delete it: aws cloudformation delete-change-set "
                     f"--stack-name {n} --change-set-name {cs.name}"]
         if self._made_shell:
@@ -443,7 +444,8 @@ class Deployment:
                     raise client_error(exc, "switching deletion protection on") from None
                 protection_off = False
         except BaseException as exc:
-            lines = list(self.cleanup())
+            with keeping_last_call():
+                lines = list(self.cleanup())
             if relaxed:
                 lines.append(_restore(aws, stack_id, relaxed, running=started and final is None))
             if protection_off:

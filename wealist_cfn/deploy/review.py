@@ -25,6 +25,8 @@ parameters are never shown.
 
 from __future__ import annotations
 
+import fnmatch
+import ipaddress
 import json
 import re
 from collections import Counter
@@ -40,6 +42,8 @@ STATEFUL_TYPES = frozenset({
 GUARDED_TYPES = STATEFUL_TYPES | {NESTED}
 WARN_TYPES = frozenset({"AWS::RDS::DBSubnetGroup", "AWS::ElastiCache::SubnetGroup"})
 SG_TYPES = frozenset({"AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"})
+# A listener rule's source-ip condition is what keeps Grafana and Prometheus private.
+RULE_TYPE = "AWS::ElasticLoadBalancingV2::ListenerRule"
 ACTIONS = ("Add", "Modify", "Remove", "Import", "Dynamic")
 
 
@@ -289,13 +293,14 @@ def analyse(review: Review) -> None:
                                f"{'removed' if r.action == 'Remove' else 'replaced'}: the database or cache "
                                f"that uses it moves to the new one"))
         if review.change_set_type == "UPDATE" and (r.resource_type.startswith("AWS::IAM::")
-                                                   or r.resource_type in SG_TYPES):
+                                                   or r.resource_type in SG_TYPES or r.resource_type == RULE_TYPE):
             out.append(Callout("security", r.where, r.resource_type, _security_message(r)))
     review.callouts = out
 
 
 def _security_message(r: Row) -> str:
-    kind = "IAM" if r.resource_type.startswith("AWS::IAM::") else "security group"
+    kind = "IAM" if r.resource_type.startswith("AWS::IAM::") else \
+        "listener rule" if r.resource_type == RULE_TYPE else "security group"
     if r.action == "Remove":
         return f"{kind} resource removed (narrows access)"
     if r.after is None and r.action != "Add":
@@ -304,19 +309,24 @@ def _security_message(r: Row) -> str:
     if r.action == "Add" and r.after is None:
         return f"new {kind} resource: review what it grants in the template"
     grants = _grants(r.resource_type, r.after or {})
-    before = _grants(r.resource_type, r.before or {}) if r.action != "Add" else set()
+    before = _grants(r.resource_type, r.before or {}) if r.action != "Add" else {}
     # A grant that holds a placeholder is no grant yet: its value is only known
     # when the change set runs. It is named as such, never as a broadening or
     # a narrowing (the same statement reads as "new" on one side only).
     pending = sorted(g for g in grants if KNOWN_AT_EXECUTION in g)
-    grants = {g for g in grants if KNOWN_AT_EXECUTION not in g}
-    before = {g for g in before if KNOWN_AT_EXECUTION not in g}
-    new = sorted(grants - before)
+    grants = {g: key for g, key in grants.items() if KNOWN_AT_EXECUTION not in g}
+    before = {g: key for g, key in before.items() if KNOWN_AT_EXECUTION not in g}
+    # A grant covered by one that was there before (a port inside the old
+    # range, a CIDR inside the old block, an action the old wildcard
+    # matched) is no broadening.
+    new = sorted(g for g in grants.keys() - before.keys() if not any(_covers(b, grants[g]) for b in before.values()))
     # An old grant that a pending one may equal once its value is known (same
     # action and principal, the resource only known at execution) is not a
     # narrowing either.
     shapes = [re.compile(".+?".join(re.escape(part) for part in g.split(KNOWN_AT_EXECUTION))) for g in pending]
-    gone = sorted(g for g in before - grants if not any(shape.fullmatch(g) for shape in shapes))
+    gone = sorted(g for g in before.keys() - grants.keys()
+                  if not any(_covers(n, before[g]) for n in grants.values())
+                  and not any(shape.fullmatch(g) for shape in shapes))
     parts = []
     if new:
         parts.append(f"broadens {kind}: " + "; ".join(new[:8]) + (f"; and {len(new) - 8} more" if len(new) > 8 else ""))
@@ -337,9 +347,42 @@ def _as_list(v) -> list:
     return v if isinstance(v, list) else [v]
 
 
-def _grants(resource_type: str, props: dict) -> set[str]:
-    """What a resource grants, as comparable strings."""
-    out: set[str] = set()
+def _network(peer: str):
+    try:
+        return ipaddress.ip_network(peer, strict=False)
+    except ValueError:
+        return None
+
+
+def _covers(old: tuple, new: tuple) -> bool:
+    """Whether the grant ``old`` already allows everything ``new`` does."""
+    if old[0] != new[0]:
+        return False
+    if old[0] == "sg":
+        (_, d0, p0, lo0, hi0, peer0), (_, d1, p1, lo1, hi1, peer1) = old, new
+        if d0 != d1 or p0 not in ("-1", p1):
+            return False
+        if p0 != "-1" and lo0 != -1 and not (lo0 <= lo1 and hi1 <= hi0 and lo1 != -1):
+            return False
+        return _peer_covers(peer0, peer1)
+    if old[0] == "rule":
+        return old[1] == new[1] and _peer_covers(old[2], new[2])
+    if old[0] == "iam":
+        (_, a0, r0, pr0), (_, a1, r1, pr1) = old, new
+        return pr0 in ("*", pr1) and fnmatch.fnmatchcase(a1.lower(), a0.lower()) and fnmatch.fnmatchcase(r1, r0 or "*")
+    return old == new
+
+
+def _peer_covers(old: str, new: str) -> bool:
+    if old == new:
+        return True
+    a, b = _network(old), _network(new)
+    return a is not None and b is not None and a.version == b.version and b.subnet_of(a)
+
+
+def _grants(resource_type: str, props: dict) -> dict[str, tuple]:
+    """What a resource grants: a readable string -> a comparable key."""
+    out: dict[str, tuple] = {}
     if resource_type in SG_TYPES:
         rules: list[tuple[str, dict]] = []
         if resource_type == "AWS::EC2::SecurityGroup":
@@ -355,12 +398,27 @@ def _grants(resource_type: str, props: dict) -> set[str]:
             if str(rule.get("ToPort", ports)) != ports:
                 ports += f"-{rule.get('ToPort')}"
             word = "from" if direction == "ingress" else "to"
-            out.add(f"{direction} {rule.get('IpProtocol', '?')}/{ports} {word} {peer}")
+            proto = str(rule.get("IpProtocol", "?"))
+            try:
+                lo, hi = int(rule.get("FromPort", -1)), int(rule.get("ToPort", rule.get("FromPort", -1)))
+            except (TypeError, ValueError):
+                lo, hi = -1, -1
+            out[f"{direction} {proto}/{ports} {word} {peer}"] = ("sg", direction, proto, lo, hi, peer)
+        return out
+    if resource_type == RULE_TYPE:
+        conditions = [c for c in _as_list(props.get("Conditions")) if isinstance(c, dict)]
+        sources = [str(v) for c in conditions if c.get("Field") == "source-ip"
+                   for v in _as_list((c.get("SourceIpConfig") or {}).get("Values"))]
+        match = json.dumps([c for c in conditions if c.get("Field") != "source-ip"], sort_keys=True, default=str)
+        what = json.dumps(props.get("Actions"), sort_keys=True, default=str) + match
+        for src in sources or ["0.0.0.0/0"]:
+            label = f"any address ({src})" if src == "0.0.0.0/0" else src
+            out[f"requests from {label}"] = ("rule", what, src)
         return out
     docs = []
     for key in ("AssumeRolePolicyDocument", "PolicyDocument", "Policies", "SecurityGroupIngress"):
         if is_placeholder(props.get(key)):
-            out.add(f"{key} {KNOWN_AT_EXECUTION}")
+            out[f"{key} {KNOWN_AT_EXECUTION}"] = ("pending", key)
     for key in ("AssumeRolePolicyDocument", "PolicyDocument"):
         if isinstance(props.get(key), dict):
             docs.append((key, props[key]))
@@ -368,7 +426,7 @@ def _grants(resource_type: str, props: dict) -> set[str]:
         if isinstance(p, dict) and isinstance(p.get("PolicyDocument"), dict):
             docs.append((p.get("PolicyName", "inline"), p["PolicyDocument"]))
     for arn in _as_list(props.get("ManagedPolicyArns")):
-        out.add(f"managed policy {_value(arn)}")
+        out[f"managed policy {_value(arn)}"] = ("arn", _value(arn))
     for name, doc in docs:
         for st in _as_list(doc.get("Statement")):
             if not isinstance(st, dict) or st.get("Effect") != "Allow":
@@ -381,7 +439,7 @@ def _grants(resource_type: str, props: dict) -> set[str]:
                     for res in _as_list(st.get("Resource")) or [""]:
                         who = f" to {pr}" if pr else ""
                         on = f" on {_value(res)}" if res else ""
-                        out.add(f"allow {_value(action)}{on}{who}")
+                        out[f"allow {_value(action)}{on}{who}"] = ("iam", _value(action), _value(res), pr)
     return out
 
 

@@ -81,6 +81,11 @@ def failed_resources(aws: Aws, stack: str, path: str = "") -> list[tuple[str, st
     return out
 
 
+def _short(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+
+
 def delete_review_shell(aws: Aws, stack: str, name: str) -> str:
     """Delete a REVIEW_IN_PROGRESS stack shell that holds no change set (it
     has no resources: DeleteStack removes only the shell). One line says
@@ -96,8 +101,8 @@ def delete_review_shell(aws: Aws, stack: str, name: str) -> str:
             return (f"left the stack shell {name} (REVIEW_IN_PROGRESS): it holds {len(others)} other change "
                     f"set(s) ({', '.join(others[:3])}); {keep}")
         aws.cfn.delete_stack(StackName=stack)
-    except (botocore.exceptions.ClientError, KeyError, IndexError) as exc:
-        return f"left the stack shell {name} (REVIEW_IN_PROGRESS, {exc}); {keep}"
+    except Exception as exc:  # noqa: BLE001 - runs on error paths: it must never hide the first error
+        return f"left the stack shell {name} (REVIEW_IN_PROGRESS; deleting it failed: {_short(exc)}); {keep}"
     return f"deleted the empty stack shell {name} (REVIEW_IN_PROGRESS, made by this run)"
 
 
@@ -107,6 +112,7 @@ def settle(aws: Aws, name: str, *, sleep: Callable[[float], None] = time.sleep, 
     waited = 0.0
     while True:
         state = describe(aws, name)
+        # REVIEW_IN_PROGRESS: a CREATE change set was made and not executed; nothing runs.
         if state.status is None or state.status == "REVIEW_IN_PROGRESS" or is_final(state.status):
             yield state
             return
