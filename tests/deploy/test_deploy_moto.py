@@ -225,6 +225,36 @@ def test_plan_plan_then_deploy_the_reviewed_change_set(compat_endpoint, real_tem
     assert code == 1 and "cannot be executed: ExecutionStatus EXECUTE_COMPLETE" in err
 
 
+def test_deploy_executes_what_the_plan_of_the_same_content_left(compat_endpoint, real_templates, prod_params,
+                                                                  tmp_path):
+    """moto: ``deploy --change-set reviewed`` (the deploy workflow on a
+    merge) executes the change set a plan made from exactly these templates
+    and parameters, and makes none of its own; with nothing waiting, it makes
+    its own as usual."""
+    ep = compat_endpoint
+    seed_ssm(ep, real_templates, config.load(prod_params).values)
+    code, out, err = _deploy(ep, prod_params, real_templates, "--yes", "--no-wait-healthy")
+    assert code == 0, err + out
+    multi = with_multi_az(prod_params, tmp_path)
+    code, out, err = _plan(ep, multi, real_templates, "--force-stack-name")
+    assert code == 0, err + out
+    planned = _change_set_name(out)
+    cfn = client("cloudformation", ep)
+    before = {c["ChangeSetName"] for c in cfn.list_change_sets(StackName=STACK)["Summaries"]}
+
+    code, out, err = _deploy(ep, multi, real_templates, "--force-stack-name", "--change-set", "reviewed", "--yes",
+                             "--no-wait-healthy")
+    assert code == 0, err + out
+    assert f"executing change set {planned}" in out
+    after = {c["ChangeSetName"] for c in cfn.list_change_sets(StackName=STACK)["Summaries"]}
+    assert after <= before  # no change set of its own
+
+    code, out, err = _deploy(ep, prod_params, real_templates, "--change-set", "reviewed", "--yes",
+                             "--no-wait-healthy")
+    assert code == 0, err + out
+    assert "no change set a plan made from these templates and parameters is waiting" in out
+
+
 def test_discarded_plan_of_a_new_stack_leaves_nothing(compat_endpoint, real_templates, prod_params):
     """moto: ``plan --discard`` before the first deploy deletes its change
     set and the REVIEW_IN_PROGRESS shell it made: no stack is left."""

@@ -263,7 +263,13 @@ def test_github_roles_keep_only_what_they_do_themselves(oidc):
     roles = _roles(oidc)
     deploy = roles[f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-github-deploy"]["statements"]
     services = {a.split(":")[0] for s in deploy if s["Effect"] == "Allow" for a in listify(s["Action"])}
-    assert services == {"cloudformation", "iam", "s3", "ssm", "ecr", "autoscaling", "kms"}
+    preflight = {"acm", "ec2", "elasticache", "rds", "servicequotas"}
+    assert services == {"cloudformation", "iam", "s3", "ssm", "ecr", "autoscaling", "kms"} | preflight
+    # Those services only for the preflight's reads (docs/deploy.md, "Preflight").
+    for s in deploy:
+        for a in listify(s["Action"]) if s["Effect"] == "Allow" else ():
+            if a.split(":")[0] in preflight:
+                assert a.split(":")[1].startswith(("Describe", "Get")), a
     iam_actions = {a for s in deploy if s["Effect"] == "Allow" for a in listify(s["Action"]) if a.startswith("iam:")}
     assert iam_actions == {"iam:PassRole", "iam:GetRole"}
     for s in deploy:
@@ -407,6 +413,12 @@ ACCEPTED_FINDINGS: dict[tuple[str, str], str] = {
         "region), KMS through RDS/ElastiCache/ECR/SSM only (kms:ViaService), service-linked roles by "
         "service name (iam:AWSServiceName), role reads: these resources' ids do not exist before the stack "
         "creates them; parliament does not weigh conditions",
+    ("RESOURCE_STAR", "DeployRole/preflight"):
+        "preflight's offering, quota and usage reads and DescribeParameters take no resource ARN; describe "
+        "and get calls only, in the stack's region",
+    ("RESOURCE_STAR", "PlanRole/preflight"):
+        "preflight's offering, quota and usage reads and DescribeParameters take no resource ARN; describe "
+        "and get calls only, in the stack's region",
     ("RESOURCE_STAR", "PlanRole/read-only"):
         "drift detection reads every resource's live state; describe calls only, in the stack's region",
     ("RESOURCE_POLICY_PRIVILEGE_ESCALATION", "DeployRole/bootstrap"):

@@ -58,6 +58,9 @@ def test_pull_requests_get_the_change_set_review_in_the_job_summary_without_depl
     runs = _runs(job)
     assert "build.py plan --stack-name wealist-prod --params params/prod.json --output markdown" in runs
     assert "$GITHUB_STEP_SUMMARY" in runs and "deploy" not in runs.replace("build.py plan", "")
+    # The change set stays for the deploy of the merge; the review is posted on the pull request.
+    assert "--discard" not in runs and "gh pr comment" in runs
+    assert plan["permissions"]["pull-requests"] == "write"
 
 
 def test_main_deploys_through_oidc_then_rolls_out():
@@ -70,7 +73,7 @@ def test_main_deploys_through_oidc_then_rolls_out():
     runs = [s.get("run", "") for s in job["steps"]]
     order = [next(i for i, r in enumerate(runs) if cmd in r) for cmd in (
         "build.py --check", "build.py bootstrap --params params/prod.json",
-        "build.py deploy --stack-name wealist-prod --params params/prod.json --yes",
+        "build.py deploy --stack-name wealist-prod --params params/prod.json --yes --change-set reviewed",
         "build.py rollout --params params/prod.json")]
     assert order == sorted(order)
     assert not any("aws-access-key-id" in str(s.get("with", {})) for s in job["steps"]), "no stored keys"

@@ -104,18 +104,47 @@ def test_boot_parameters_missing_or_wrong_type_fail(ctx):
     assert any("grafana_admin_password: is a String, instances expect a SecureString" in d for d in r.details)
 
 
-def test_parameters_are_read_in_batches_of_ten():
+def test_parameters_are_looked_up_in_batches_of_fifty_without_reading_a_value():
+    """Strict fake: DescribeParameters refuses a Name filter of more than 50
+    values, as AWS does (API reference, DescribeParameters,
+    ParameterStringFilter Values: maximum 50 items); the check never calls an
+    operation that returns a value (GetParameter*), so a role denied the
+    secrets can run it."""
+    class StrictPaginator:
+        calls = 0
+
+        def paginate(self, ParameterFilters):  # noqa: N803 - boto3's names
+            [f] = ParameterFilters
+            assert (f["Key"], f["Option"]) == ("Name", "Equals")
+            assert len(f["Values"]) <= 50, "ValidationException: at most 50 values"
+            StrictPaginator.calls += 1
+            yield {"Parameters": [{"Name": n, "Type": "String"} for n in f["Values"] if not n.endswith("/7")]}
+
+    class StrictSsm:
+        def get_paginator(self, name):
+            assert name == "describe_parameters", f"{name} would read values"
+            return StrictPaginator()
+
+        def __getattr__(self, name):
+            raise AssertionError(f"ssm.{name} called")
+
+    found, missing = checks._get_parameters(StrictSsm(), [f"/p/{i}" for i in range(123)])
+    assert len(found) == 122 and missing == ["/p/7"] and StrictPaginator.calls == 3
+
+
+def test_plain_values_are_read_in_batches_of_ten():
     """Strict fake: GetParameters refuses more than 10 names, as AWS does
-    (API reference, GetParameters, Names: maximum 10 items)."""
+    (API reference, GetParameters, Names: maximum 10 items); only the image
+    check reads values, and only plain ones."""
     class StrictSsm:
         calls = 0
 
         def get_parameters(self, Names, WithDecryption):  # noqa: N803 - boto3's names
-            assert len(Names) <= 10, "ValidationException: at most 10 names"
+            assert len(Names) <= 10 and WithDecryption is False
             StrictSsm.calls += 1
-            return {"Parameters": [{"Name": n, "Type": "String"} for n in Names], "InvalidParameters": []}
+            return {"Parameters": [{"Name": n, "Type": "String", "Value": "v"} for n in Names]}
 
-    found, _ = checks._get_parameters(StrictSsm(), [f"/p/{i}" for i in range(23)])
+    found = checks._get_values(StrictSsm(), [f"/p/{i}" for i in range(23)])
     assert len(found) == 23 and StrictSsm.calls == 3
 
 

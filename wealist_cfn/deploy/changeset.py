@@ -213,6 +213,28 @@ def describe(aws: Aws, cs: ChangeSet, stack_name: str, *, sleep=time.sleep, inte
     return review
 
 
+# ``deploy --change-set reviewed``: whichever plan's change set matches.
+REVIEWED = "reviewed"
+
+
+def find_reviewed(aws: Aws, stack_name: str, digest: str) -> str | None:
+    """The newest executable change set on the stack that was made from
+    exactly these templates and parameters (its Description's content hash),
+    e.g. by the pull request's plan that this merge deploys; None when there
+    is none. ListChangeSets' summaries carry Description and ExecutionStatus."""
+    try:
+        found = [c for page in aws.cfn.get_paginator("list_change_sets").paginate(StackName=stack_name)
+                 for c in page.get("Summaries", [])
+                 if c.get("ExecutionStatus") == EXECUTABLE
+                 and (m := _HASH.search(c.get("Description") or "")) and m.group(1) == digest]
+    except botocore.exceptions.ClientError as exc:
+        raise CommandError(f"ListChangeSets on {stack_name}: {error_code(exc)}: {error_message(exc)}",
+                           EXIT_FAILED) from None
+    if not found:
+        return None
+    return max(found, key=lambda c: (str(c.get("CreationTime", "")), c.get("ChangeSetName", "")))["ChangeSetName"]
+
+
 def lookup(aws: Aws, stack_name: str, name: str) -> ChangeSet:
     """An existing change set by name (``deploy --change-set``)."""
     try:

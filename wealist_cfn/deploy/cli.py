@@ -84,7 +84,8 @@ def register(subparsers) -> None:
                    help="end when CloudFormation does; do not wait for the target groups to become healthy")
     d.add_argument("--change-set", metavar="NAME",
                    help="execute this change set left by `plan`, after checking it is still executable and was "
-                        "made from these templates and parameters")
+                        "made from these templates and parameters; `reviewed`: the newest such change set any "
+                        "plan left (what a pull request reviewed), or a new one when none is waiting")
     d.set_defaults(func=cmd_deploy, discard=False)
     preflight_hook.add_arguments(d)
 
@@ -338,6 +339,9 @@ def _deploy(args, dep: flow.Deployment) -> int:
         if review.guarded:
             print("  note: it holds guarded changes; a deploy needs --allow-replace", file=out)
         doc["result"] = {"status": "PLANNED", "changeSetId": cs.id, "changeSetName": cs.name}
+        if fmt == "markdown":
+            print(f"\nChange set `{cs.name}` is left for review. A deploy of exactly these templates and "
+                  f"parameters executes it (`deploy --change-set {cs.name}`, or `--change-set reviewed`).")
         return finish(EXIT_OK)
     if not args.yes:
         if sys.stdin.isatty() and sys.stdout.isatty():

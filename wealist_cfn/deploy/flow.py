@@ -192,6 +192,16 @@ class Deployment:
                 yield item
             else:
                 state = item
+        if o.change_set == changeset.REVIEWED:
+            found = changeset.find_reviewed(self.aws, o.stack_name, self.digest()) if state.status else None
+            if found:
+                yield Info(f"executing the change set a plan made from exactly these templates and parameters: "
+                           f"{found}")
+                o.change_set = found
+            else:
+                yield Info("no change set a plan made from these templates and parameters is waiting: this "
+                           "deploy makes its own, reviewed below")
+                o.change_set = None
         if o.change_set:
             self._adopt(state)
             return

@@ -172,14 +172,30 @@ def dynamic_references(resolved: dict[str, cfnmodel.Stack]) -> list[tuple[str, s
 
 
 def _get_parameters(ssm, names: list[str]) -> tuple[dict[str, dict], list[str]]:
-    """GetParameters takes at most 10 names per call (API reference,
+    """Name -> metadata (``Type`` included) of the parameters that exist, by
+    DescribeParameters: metadata only, never a value, so a role that may not
+    read a secret (the pull-request plan role) can still check that it
+    exists. A ``Name``/``Equals`` filter takes at most 50 values (API
+    reference, DescribeParameters, ParameterStringFilter: "Values ... Maximum
+    number of 50 items"); results come in pages."""
+    found: dict[str, dict] = {}
+    pages = ssm.get_paginator("describe_parameters")
+    for i in range(0, len(names), 50):
+        chunk = names[i:i + 50]
+        for page in pages.paginate(ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": chunk}]):
+            found.update({p["Name"]: p for p in page.get("Parameters", []) if p.get("Name") in chunk})
+    return found, [n for n in names if n not in found]
+
+
+def _get_values(ssm, names: list[str]) -> dict[str, dict]:
+    """Name -> parameter, value included, for plain (never secret) values.
+    GetParameters takes at most 10 names per call (API reference,
     GetParameters: "Names ... Maximum number of 10 items")."""
-    found, invalid = {}, []
+    found = {}
     for i in range(0, len(names), 10):
         resp = ssm.get_parameters(Names=names[i:i + 10], WithDecryption=False)
         found.update({p["Name"]: p for p in resp.get("Parameters", [])})
-        invalid += resp.get("InvalidParameters", [])
-    return found, invalid
+    return found
 
 
 # -- checks -----------------------------------------------------------------------------------
@@ -531,7 +547,7 @@ def check_images(ctx: Context) -> Result:
     names = {p.name for p in bootstrap.PARAMETERS}
     pairs = [(p.name.replace("_image_tag", "_repository"), p.name) for p in bootstrap.PARAMETERS
              if p.kind == bootstrap.RELEASE and p.name.replace("_image_tag", "_repository") in names]
-    found, _ = _get_parameters(ctx.aws.client("ssm"), [f"{prefix}/{n}" for pair in pairs for n in pair])
+    found = _get_values(ctx.aws.client("ssm"), [f"{prefix}/{n}" for pair in pairs for n in pair])
     ecr = ctx.aws.client("ecr")
     first = ctx.state is None or ctx.state.change_set_type == "CREATE"
     missing, unreleased, present = [], [], []

@@ -41,9 +41,9 @@ import re
 from functools import cache
 from pathlib import Path
 
+from awacs import acm, ec2, ecr, elasticache, kms, rds, s3, servicequotas, ssm, sts
 from awacs import autoscaling as asg_actions
 from awacs import cloudformation as cfn_actions
-from awacs import ecr, kms, s3, ssm, sts
 from awacs import iam as iam_actions
 from awacs.aws import (
     Action,
@@ -293,6 +293,7 @@ def build(settings: BuildSettings) -> Template:
             iam.Policy(PolicyName="cloudformation", PolicyDocument=_cloudformation(can_execute=True)),
             iam.Policy(PolicyName="release", PolicyDocument=_release(repositories)),
             iam.Policy(PolicyName="bootstrap", PolicyDocument=_bootstrap(key)),
+            iam.Policy(PolicyName="preflight", PolicyDocument=_preflight(repositories)),
         ],
     ))
     plan = t.add_resource(iam.Role(
@@ -305,7 +306,8 @@ def build(settings: BuildSettings) -> Template:
             # Scheduled drift checks run on main without an environment.
             Sub(f"repo:${{GitHubRepository}}:ref:{MAIN_REF}:ref:{MAIN_REF}")]),
         Policies=[iam.Policy(PolicyName="review", PolicyDocument=_cloudformation(can_execute=False)),
-                  iam.Policy(PolicyName="read-only", PolicyDocument=_plan_reads(nested, key))],
+                  iam.Policy(PolicyName="read-only", PolicyDocument=_plan_reads(nested, key)),
+                  iam.Policy(PolicyName="preflight", PolicyDocument=_preflight(repositories))],
     ))
     t.add_output(Output("DeployRoleArn", Value=GetAtt(deploy, "Arn"),
                         Description="Set as the repository variable AWS_DEPLOY_ROLE_ARN."))
@@ -346,6 +348,35 @@ def _change_set_arns() -> list[Sub]:
 def _bucket() -> str:
     # build.py's default template bucket: <project>-cfn-artifacts-<account>-<region>.
     return "arn:${AWS::Partition}:s3:::${Project}-cfn-artifacts-${AWS::AccountId}-${AWS::Region}"
+
+
+def _preflight(repositories: list[Sub]) -> PolicyDocument:
+    """What `plan` and `deploy` read first (wealist_cfn/preflight, docs/deploy.md
+    "Preflight"): a check that may not ask fails, and against AWS a failed
+    check stops the deploy."""
+    return _doc(
+        # Existence and type of every parameter the templates and instances
+        # use: metadata only, never a value (DescribeParameters takes no
+        # resource ARN).
+        Statement(Sid="ParameterMetadata", Effect=Allow, Action=[ssm.DescribeParameters], Resource=["*"]),
+        # The files instances fetch, compared byte for byte.
+        Statement(Sid="DeployBucketFiles", Effect=Allow, Action=[s3.ListBucket, s3.GetBucketLocation],
+                  Resource=[Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}")]),
+        Statement(Sid="DeployBucketObjects", Effect=Allow, Action=[s3.GetObject],
+                  Resource=[Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}/*")]),
+        # Offerings, quotas and usage in the region; none of these calls
+        # takes a resource ARN.
+        Statement(Sid="OfferingsAndQuotas", Effect=Allow, Resource=["*"], Condition=_in_region(), Action=[
+            ec2.DescribeAvailabilityZones, ec2.DescribeInstanceTypeOfferings, ec2.DescribeAddresses,
+            ec2.DescribeNatGateways, ec2.DescribeSubnets, ec2.DescribeVpcs, ec2.DescribeSecurityGroups,
+            rds.DescribeOrderableDBInstanceOptions, elasticache.DescribeCacheEngineVersions,
+            elasticache.DescribeReservedCacheNodesOfferings, servicequotas.GetServiceQuota]),
+        # The certificate the parameter file names (status, expiry, names).
+        Statement(Sid="Certificates", Effect=Allow, Action=[acm.DescribeCertificate],
+                  Resource=[_arn("acm", "certificate/*")]),
+        # The image tags instances will pull.
+        Statement(Sid="ReleasedImages", Effect=Allow, Action=[ecr.DescribeImages], Resource=repositories),
+    )
 
 
 def _cloudformation(*, can_execute: bool) -> PolicyDocument:
