@@ -44,3 +44,21 @@ def test_create_only_property_predicts_replacement_and_others_do_not():
     assert [p.path for p in t.properties] == ["Properties.Tags[0].Value"] and not t.replacement and not t.guarded
     c = diff.compare_resource("NetworkStack", "PublicSubnet1", base, cidr, "ap-northeast-2")
     assert c.properties[0].create_only and c.replacement == "predicted (a change set confirms)" and c.guarded
+
+
+def test_the_stack_name_follows_the_params_file_before_any_aws_call():
+    """No AWS call: as for deploy, --stack-name defaults to the file's
+    <Project>-<Environment> and may not contradict it without
+    --force-stack-name; with neither a file nor a name, one line, exit 2."""
+    from daytwo_helpers import run_cli
+
+    from wealist_cfn.settings import PARAMS_DIR
+
+    code, _, err = run_cli("outputs", "--params", PARAMS_DIR / "prod.json", "--stack-name", "wealist-dev",
+                           "--endpoint-url", "http://localhost:1")
+    [line] = err.strip().splitlines()
+    assert code == 2 and line.startswith("error: --stack-name wealist-dev contradicts ")
+    assert line.endswith("prod.json: Project-Environment is wealist-prod; leave out --stack-name, or add "
+                         "--force-stack-name if wealist-dev is meant")
+    code, _, err = run_cli("events", "--region", "ap-northeast-2", "--endpoint-url", "http://localhost:1")
+    assert code == 2 and "name the stack: --params FILE" in err

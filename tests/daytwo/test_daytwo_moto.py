@@ -27,7 +27,7 @@ def _with(params, tmp_path, **values):
 
 
 def _diff(ep, stack, params, templates, *extra):
-    return run_cli("diff", "--stack-name", stack, "--params", params, "--endpoint-url", ep,
+    return run_cli("diff", "--stack-name", stack, "--force-stack-name", "--params", params, "--endpoint-url", ep,
                    "--templates", templates, *extra)
 
 
@@ -129,12 +129,14 @@ def test_diff_of_a_missing_stack_is_exit_2(deployed):
 def test_outputs_table_and_json(deployed):
     """moto: the root's Outputs from DescribeStacks, as a table and as JSON."""
     ep, _, params, stack = deployed
-    code, out, err = run_cli("outputs", "--stack-name", stack, "--params", params, "--endpoint-url", ep)
+    code, out, err = run_cli("outputs", "--stack-name", stack, "--force-stack-name",
+                             "--params", params, "--endpoint-url", ep)
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].split() == ["Output", "Value"]
     assert any(line.split()[0] == "DatabasePort" and line.split()[1] == "5432" for line in lines[1:])
-    code, out, _ = run_cli("outputs", "--stack-name", stack, "--params", params, "--endpoint-url", ep,
+    code, out, _ = run_cli("outputs", "--stack-name", stack, "--force-stack-name",
+                           "--params", params, "--endpoint-url", ep,
                            "--output", "json")
     assert json.loads(out)["DatabasePort"] == "5432"
 
@@ -145,7 +147,8 @@ def test_events_since_are_merged_oldest_first(deployed):
     is shown by its path; resource events inside nested stacks and
     failures-first are tested with Stubber)."""
     ep, _, params, stack = deployed
-    code, out, err = run_cli("events", "--stack-name", stack, "--params", params, "--endpoint-url", ep,
+    code, out, err = run_cli("events", "--stack-name", stack, "--force-stack-name",
+                             "--params", params, "--endpoint-url", ep,
                              "--since", "1h", "--output", "json")
     assert code == 0, err
     events = json.loads(out)["events"]
@@ -153,7 +156,8 @@ def test_events_since_are_merged_oldest_first(deployed):
     assert events[-1]["status"] == "CREATE_COMPLETE" and events[-1]["where"] == stack
     nested = {e["where"] for e in events if e["where"] != stack}
     assert "DatabaseStack" in nested and all("/" not in w for w in nested)
-    code, _, err = run_cli("events", "--stack-name", stack, "--params", params, "--endpoint-url", ep,
+    code, _, err = run_cli("events", "--stack-name", stack, "--force-stack-name",
+                           "--params", params, "--endpoint-url", ep,
                            "--since", "yesterday")
     assert code == 2 and "--since 'yesterday'" in err
 
@@ -184,7 +188,7 @@ def test_destroy_refuses_without_confirmation_then_deletes(deployed, moto_delete
     (lb,) = elb.describe_load_balancers()["LoadBalancers"]
     elb.modify_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"], Attributes=[
         {"Key": "deletion_protection.enabled", "Value": "true"}])
-    base = ("destroy", "--stack-name", stack, "--params", params, "--endpoint-url", ep)
+    base = ("destroy", "--stack-name", stack, "--force-stack-name", "--params", params, "--endpoint-url", ep)
     code, out, err = run_cli(*base)
     assert code == 3 and _stack_exists(ep, stack), err
     code, out, err = run_cli(*base, "--yes", "--confirm-stack", "other")
@@ -221,7 +225,7 @@ def test_destroy_at_a_terminal_needs_the_stack_name_typed(deployed, moto_delete_
 
     ep, _, params, stack = deployed
     monkeypatch.setattr(daytwo_cli, "_interactive", lambda: True)
-    base = ("destroy", "--stack-name", stack, "--params", params, "--endpoint-url", ep)
+    base = ("destroy", "--stack-name", stack, "--force-stack-name", "--params", params, "--endpoint-url", ep)
     monkeypatch.setattr("builtins.input", lambda prompt: "wealist-rehearsa")
     code, out, err = run_cli(*base)
     assert code == 3 and "does not match; nothing was deleted" in err and _stack_exists(ep, stack)

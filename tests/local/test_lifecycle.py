@@ -97,7 +97,13 @@ def test_every_command_says_when_no_endpoint_runs(local_env):
                  ["package", "--params", "params/prod.json", "--local"],
                  ["status", "--params", "params/prod.json", "--local"],
                  ["bootstrap", "--params", "params/prod.json", "--local"],
-                 ["rollout", "--params", "params/prod.json", "--local"]):
+                 ["rollout", "--params", "params/prod.json", "--local"],
+                 ["preflight", "--params", "params/prod.json", "--local"],
+                 ["diff", "--params", "params/prod.json", "--local"],
+                 ["drift", "--params", "params/prod.json", "--local"],
+                 ["outputs", "--params", "params/prod.json", "--local"],
+                 ["events", "--params", "params/prod.json", "--local"],
+                 ["destroy", "--params", "params/dev.json", "--local"]):
         r = run_cli(*args, env=local_env)
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert r.stderr.strip().splitlines() == [

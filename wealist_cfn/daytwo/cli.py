@@ -15,8 +15,9 @@ from pathlib import Path
 import botocore.exceptions
 import botocore.parsers
 
-from .. import config
+from .. import config, localenv
 from ..aws import Aws
+from ..deploy.cli import resolve_stack_name
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
 from ..settings import TEMPLATES_DIR
 from . import destroy as destroy_mod
@@ -27,13 +28,16 @@ from . import inspect as inspect_mod
 
 def register(subparsers) -> None:
     def common(p: argparse.ArgumentParser, *, params_required: bool = False) -> None:
-        p.add_argument("--stack-name", required=True, help="root stack name, e.g. wealist-prod")
+        p.add_argument("--stack-name", help="root stack name (default: <Project>-<Environment> from --params)")
+        p.add_argument("--force-stack-name", action="store_true",
+                       help="use a --stack-name that differs from the params file's <Project>-<Environment>")
         p.add_argument("--params", type=Path, required=params_required, metavar="FILE",
                        help="parameter file, e.g. params/prod.json" +
                             ("" if params_required else " (only its region is used)"))
         p.add_argument("--region", help="AWS region (default: the parameter file's, else the profile's)")
         p.add_argument("--profile", help="AWS profile")
         p.add_argument("--endpoint-url", metavar="URL", help="a local AWS endpoint instead of AWS")
+        localenv.add_option(p)
 
     d = subparsers.add_parser("diff", help="compare the local templates and parameters with the deployed stack "
                                            "(no change set, no upload); exit 1 when they differ")
@@ -87,6 +91,7 @@ def _aws(args) -> Aws:
     region = args.region
     if args.params:
         region = config.load(args.params).region_for(args.region)
+    localenv.use(args, region)
     aws = Aws(region or "", profile=args.profile, endpoint_url=args.endpoint_url)
     if not aws.region:
         aws.region = aws.session.region_name or ""
@@ -96,9 +101,21 @@ def _aws(args) -> Aws:
     return aws
 
 
+def _stack_name(args) -> None:
+    """The deploy commands' rule: ``--stack-name`` defaults to the params
+    file's ``<Project>-<Environment>`` and may not contradict it unless
+    ``--force-stack-name``. Checked before any AWS call."""
+    if args.params is not None:
+        args.stack_name = resolve_stack_name(args, config.load(args.params))
+    elif args.stack_name is None:
+        raise CommandError("name the stack: --params FILE (its <Project>-<Environment>) or --stack-name NAME",
+                           EXIT_USAGE)
+
+
 def _guard(run):
     def wrapped(args) -> int:
         try:
+            _stack_name(args)
             return run(args)
         except botocore.exceptions.NoCredentialsError as exc:
             print(f"error: AWS credentials: {exc}", file=sys.stderr)

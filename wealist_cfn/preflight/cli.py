@@ -12,7 +12,7 @@ from pathlib import Path
 
 import botocore.exceptions
 
-from .. import config
+from .. import config, localenv
 from ..aws import Aws
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
 from ..settings import TEMPLATES_DIR
@@ -31,6 +31,7 @@ def register(subparsers) -> None:
     p.add_argument("--region", help="must match the params file's availability zones (default: theirs)")
     p.add_argument("--profile", help="AWS profile")
     p.add_argument("--endpoint-url", metavar="URL", help="a local AWS endpoint instead of AWS")
+    localenv.add_option(p)
     p.add_argument("--templates", type=Path, default=TEMPLATES_DIR, metavar="DIR",
                    help="templates directory (default: templates/)")
     p.add_argument("--replace-failed", action="store_true",
@@ -74,6 +75,7 @@ def render_preflight(report: checks.Report, fmt: str) -> str:
 def cmd_preflight(args) -> int:
     cfg = config.load(args.params)
     region = cfg.region_for(args.region)
+    localenv.use(args, region)
     aws = Aws(region, args.profile, args.endpoint_url)
     try:
         report = run_preflight(cfg, aws, stack_name=args.stack_name, templates=args.templates,
