@@ -243,4 +243,11 @@ def cmd_destroy(args) -> int:
     for k in left:
         note = f"  [{k.note}]" if k.note else ""
         print(f"  {k.kind}: {k.what} {k.physical_id}{note}")
+    costs = destroy_mod.monthly_cost(aws, left, aws.region)
+    for c in costs:
+        print(f"  ${c.usd:.2f}/month  {c.kept.physical_id}: {c.basis}" if c.usd is not None else
+              f"  not priced   {c.kept.physical_id}: {c.basis}")
+    unpriced = sum(1 for c in costs if c.usd is None)
+    print(f"what remains costs about ${sum(c.usd or 0 for c in costs):.2f}/month"
+          + (f", plus {unpriced} item(s) not priced (above)" if unpriced else ""))
     return EXIT_OK

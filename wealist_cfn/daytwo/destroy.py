@@ -233,3 +233,68 @@ def remaining(aws: Aws, p: DestroyPlan) -> list[Kept]:
         out.append(Kept("snapshot", k.what, k.physical_id,
                         ("snapshot " + ", ".join(names)) if names else "no final snapshot found"))
     return out
+
+
+GIB = 1024 ** 3
+
+
+@dataclass
+class KeptCost:
+    kept: Kept
+    usd: float | None  # a month; None: not priced (the reason is in basis)
+    basis: str
+
+
+def _db_snapshot_gb(aws: Aws, instance: str) -> float:
+    snaps = aws.client("rds").describe_db_snapshots(DBInstanceIdentifier=instance, SnapshotType="manual")
+    return float(sum(s.get("AllocatedStorage", 0) for s in snaps.get("DBSnapshots", [])))
+
+
+def _image_gb(aws: Aws, repo: str) -> float:
+    pages = aws.client("ecr").get_paginator("describe_images").paginate(repositoryName=repo)
+    return sum(d.get("imageSizeInBytes", 0) for page in pages for d in page.get("imageDetails", [])) / GIB
+
+
+def _bucket_gb(aws: Aws, bucket: str) -> float:
+    pages = aws.client("s3").get_paginator("list_object_versions").paginate(Bucket=bucket)
+    return sum(v.get("Size", 0) for page in pages for v in page.get("Versions", [])) / GIB
+
+
+# What a kept item is billed for, a month: its stored GB, measured, at a price
+# of the region's table (wealist_cfn/preflight/prices). RDS: after the instance
+# is gone there is no free backup allowance, and a final snapshot is billed for
+# at most its allocated storage; ECR: the images' stored (compressed) size; S3:
+# every object version, since the deploy bucket is versioned.
+_STORED = {"snapshot": ("rds:backup", _db_snapshot_gb, "at most {gb:.1f} GB of snapshot storage"),
+           "ecr": ("ecr:storage", _image_gb, "{gb:.2f} GB of images"),
+           "bucket": ("s3:standard", _bucket_gb, "{gb:.3f} GB of object versions")}
+
+
+def monthly_cost(aws: Aws, left: list[Kept], region: str) -> list[KeptCost]:
+    """The monthly cost of what remains after a destroy, item by item; an
+    item the price table cannot price says why, and never counts as $0."""
+    from ..preflight.cost import load_prices
+
+    table = load_prices(region)
+    out = []
+    for k in left:
+        how = _STORED.get(k.kind)
+        if how is None or (k.kind == "snapshot" and "database" not in k.what):
+            why = {"log-group": "log storage is not in the price table",
+                   "snapshot": "ElastiCache snapshot storage is not in the price table"}.get(
+                k.kind, "a retained resource: priced by what it is, which the table does not cover")
+            out.append(KeptCost(k, None, why))
+            continue
+        key, measure, basis = how
+        price = table.get(key)
+        try:
+            gb = measure(aws, k.physical_id)
+        except botocore.exceptions.ClientError as exc:
+            out.append(KeptCost(k, None, f"could not measure it: {error_message(exc)}"))
+            continue
+        if price.usd is None:
+            out.append(KeptCost(k, None, f"{basis.format(gb=gb)}; {key} has no sourced price"))
+            continue
+        out.append(KeptCost(k, gb * price.usd, f"{basis.format(gb=gb)} at ${price.usd}/GB-month ({key}, "
+                                               f"read {price.read})"))
+    return out
