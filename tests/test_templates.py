@@ -321,7 +321,8 @@ def test_dev_environment_needs_no_code_change():
 
 def test_everything_taggable_carries_project_and_environment(single):
     untaggable = {"AWS::EC2::VPCGatewayAttachment", "AWS::EC2::Route", "AWS::EC2::SubnetRouteTableAssociation",
-                  "AWS::EC2::SecurityGroupIngress", "AWS::IAM::InstanceProfile", "AWS::AutoScaling::ScalingPolicy",
+                  "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress", "AWS::IAM::InstanceProfile",
+                  "AWS::AutoScaling::ScalingPolicy",
                   "AWS::ElasticLoadBalancingV2::Listener", "AWS::ElasticLoadBalancingV2::ListenerRule",
                   "AWS::SNS::Subscription"}
     for key, res in all_resources(single).items():
@@ -488,3 +489,26 @@ def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(prod):
     mailed = _stacks(prod, AlarmEmail="oncall@example.com")["AlarmsStack"].of_type("AWS::SNS::Subscription")
     [sub] = [v["Properties"] for v in mailed.values()]
     assert sub == {"TopicArn": "AlarmsStack/AlarmTopic", "Protocol": "email", "Endpoint": "oncall@example.com"}
+
+
+# --- egress -----------------------------------------------------------------------------------
+
+def test_instances_egress_is_explicit_and_narrow(single):
+    """With any egress rule, a security group loses AWS's allow-all
+    (https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html):
+    what is listed here is all the instances may open."""
+    sec = single["SecurityStack"]
+    ec2_sg = "SecurityStack/Ec2SecurityGroup"
+    rules = list(sec.resources["Ec2SecurityGroup"]["Properties"]["SecurityGroupEgress"])
+    rules += [r["Properties"] for r in sec.of_type("AWS::EC2::SecurityGroupEgress").values()
+              if r["Properties"]["GroupId"] == ec2_sg]
+    allowed = {(r["IpProtocol"], int(r["FromPort"]), int(r["ToPort"]),
+                r.get("CidrIp") or r["DestinationSecurityGroupId"]) for r in rules}
+    assert allowed == {
+        ("tcp", 443, 443, "0.0.0.0/0"),  # the only rule to the internet
+        ("tcp", 5432, 5432, "SecurityStack/RdsSecurityGroup"),
+        ("tcp", 6379, 6379, "SecurityStack/RedisSecurityGroup"),
+        # Prometheus's scrapes stay inside the instances' own group.
+        ("tcp", 8081, 8081, ec2_sg), ("tcp", 8000, 8000, ec2_sg), ("tcp", 9100, 9100, ec2_sg),
+    }
+    assert all(len(r["Description"]) > 20 for r in rules), "each rule says why it exists"
