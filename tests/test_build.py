@@ -88,7 +88,7 @@ def test_cfn_lint_catches_broken_nested_wiring(tmp_path):
 def test_main_job_prints_summary_and_exits_zero():
     proc = subprocess.run([sys.executable, "build.py"], cwd=ROOT_DIR, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert re.search(r"built 10 templates \(\d+ resources\) in [\d.]+s; lint [\d.]+s; 0 findings", proc.stdout)
+    assert re.search(r"built 11 templates \(\d+ resources\) in [\d.]+s; lint [\d.]+s; 0 findings", proc.stdout)
     counts = {name: int(n) for name, n in re.findall(r"template templates/(\S+): (\d+) resources", proc.stdout)}
     assert counts == {r.filename: r.resource_count for r in synth.synthesize()}
     assert sum(counts.values()) == int(re.search(r"\((\d+) resources\)", proc.stdout).group(1))

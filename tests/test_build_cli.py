@@ -15,7 +15,7 @@ import pytest
 
 from wealist_cfn.settings import ROOT_DIR
 
-SUMMARY = re.compile(r"built 10 templates \(\d+ resources\) in [\d.]+s; lint [\d.]+s; 0 findings")
+SUMMARY = re.compile(r"built 11 templates \(\d+ resources\) in [\d.]+s; lint [\d.]+s; 0 findings")
 
 
 @pytest.mark.parametrize("args, shown", [
@@ -56,12 +56,12 @@ def _run_in_terminal(args: list[str], timeout: float = 300) -> str:
 @pytest.mark.slow
 def test_a_terminal_gets_a_live_lint_line_and_the_same_summary():
     out = _run_in_terminal(["--no-cache", "--params", "params/prod.json"])
-    assert re.search(r"lint: 10 templates \(0 cached, 10 to lint, \d workers; cache off: --no-cache\)", out)
+    assert re.search(r"lint: 11 templates \(0 cached, 11 to lint, \d workers; cache off: --no-cache\)", out)
     # Redrawn in place while linting, then cleared.
-    frames = re.findall(r"\r\x1b\[Klint     \[[#.]{24}\] (\d+)/10 ", out)
+    frames = re.findall(r"\r\x1b\[Klint     \[[#.]{24}\] (\d+)/11 ", out)
     assert frames and frames[-1] != "0"
     assert [int(n) for n in frames] == sorted(int(n) for n in frames)
-    assert frames[-1] == "10"
+    assert frames[-1] == "11"
     # What the terminal shows last: the live line was erased before it.
     last = out.replace("\r\n", "\n").split("\n")[-2].split("\r\x1b[K")[-1]
     assert SUMMARY.fullmatch(last), repr(last)
@@ -75,7 +75,7 @@ def test_a_log_gets_plain_lines():
     assert "\x1b" not in proc.stdout and "\r" not in proc.stdout
     lines = proc.stdout.splitlines()
     linted = [line for line in lines if re.fullmatch(r"lint     templates/\S+\.yaml: 0 findings \([\d.]+s\)", line)]
-    assert len(linted) == 10
-    plan = lines.index(next(line for line in lines if line.startswith("lint: 10 templates (0 cached, 10 to lint")))
+    assert len(linted) == 11
+    plan = lines.index(next(line for line in lines if line.startswith("lint: 11 templates (0 cached, 11 to lint")))
     assert lines.index(linted[0]) > plan > max(i for i, line in enumerate(lines) if line.startswith("template "))
     assert SUMMARY.fullmatch(lines[-1])

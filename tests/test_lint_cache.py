@@ -74,7 +74,7 @@ def test_build_prints_the_same_lines_from_the_cache(tmp_path, monkeypatch, capsy
     def build():
         code = cli.main(["--params", "params/prod.json"])
         out = capsys.readouterr().out
-        plan = re.search(r"^lint: 10 templates \((\d+) cached, (\d+) to lint, (\d+) workers\)$", out, re.M)
+        plan = re.search(r"^lint: 11 templates \((\d+) cached, (\d+) to lint, (\d+) workers\)$", out, re.M)
         assert plan, out
         findings = [line for line in out.splitlines() if re.match(r"lint     \S+:\d+: ", line)]
         summary = re.sub(r"[\d.]+s", "Ts", out.splitlines()[-1])
@@ -83,12 +83,12 @@ def test_build_prints_the_same_lines_from_the_cache(tmp_path, monkeypatch, capsy
     code1, plan1, findings1, summary1 = build()
     code2, plan2, findings2, summary2 = build()
     assert (code1, code2) == (1, 1)
-    assert plan1 == ("0", "10", "2") or plan1 == ("0", "10", "1")
-    assert plan2 == ("10", "0", "0")
+    assert plan1 == ("0", "11", "2") or plan1 == ("0", "11", "1")
+    assert plan2 == ("11", "0", "0")
     assert any("E1010" in line for line in findings1)
     assert findings1 == findings2
     assert summary1 == summary2
-    assert re.fullmatch(r"built 10 templates \(\d+ resources\) in Ts; lint Ts; [1-9]\d* findings", summary1)
+    assert re.fullmatch(r"built 11 templates \(\d+ resources\) in Ts; lint Ts; [1-9]\d* findings", summary1)
 
 
 @pytest.mark.slow
@@ -179,8 +179,8 @@ def test_ci_build_neither_reads_nor_writes_the_cache(tmp_path, monkeypatch, caps
                         seen.append((len(plan.to_lint), cache)) or [])
     assert cli.main(["--params", "params/prod.json"]) == 0
     out = capsys.readouterr().out
-    assert "lint: 10 templates (0 cached, 10 to lint, " in out and "cache off: CI is set" in out
-    assert seen == [(10, None)]
+    assert "lint: 11 templates (0 cached, 11 to lint, " in out and "cache off: CI is set" in out
+    assert seen == [(11, None)]
     assert not cache_dir.exists()
 
 
@@ -198,7 +198,7 @@ def test_events_arrive_in_order_params_templates_plan(tmp_path, monkeypatch):
     monkeypatch.setattr(lint, "run", fake_run)
     buildjob.run([Path("params/prod.json"), Path("params/dev.json")], directory=tmp_path / "templates",
                  on_event=lambda e: kinds.append(type(e).__name__))
-    assert kinds == ["Config", "Config"] + ["TemplateWritten"] * 10 + ["LintPlanned", "lint started"]
+    assert kinds == ["Config", "Config"] + ["TemplateWritten"] * 11 + ["LintPlanned", "lint started"]
 
 
 def test_a_plain_build_skips_the_commands_modules():

@@ -246,8 +246,13 @@ def _flatten(value, prefix=""):
 
 def test_switch_flips_exactly_what_it_should(single, multi):
     a, b = all_resources(single), all_resources(multi)
+    # The extra NAT gateways, and the alarms that watch them and the
+    # second Redis node.
     assert set(b) - set(a) == {"NetworkStack/NatGateway2", "NetworkStack/NatGateway3",
-                               "NetworkStack/NatGateway2Eip", "NetworkStack/NatGateway3Eip"}
+                               "NetworkStack/NatGateway2Eip", "NetworkStack/NatGateway3Eip",
+                               *(f"AlarmsStack/NatGateway{i}{kind}Alarm" for i in (2, 3)
+                                 for kind in ("PortAllocation", "PacketsDropped")),
+                               *(f"AlarmsStack/RedisNode2{kind}Alarm" for kind in ("Cpu", "Memory", "Evictions"))}
     assert set(a) - set(b) == set()
     changed = set()
     for key in a:
@@ -287,7 +292,7 @@ def test_multi_az_mode(multi):
 def test_switch_is_one_root_parameter_passed_to_children():
     built = {name: t.to_dict() for name, t in root.build_all(DEFAULT_SETTINGS).items()}
     users = {name for name, t in built.items() if "IsMultiAZ" in t.get("Conditions", {})}
-    assert users == {"network.yaml", "database.yaml", "cache.yaml"}
+    assert users == {"network.yaml", "database.yaml", "cache.yaml", "alarms.yaml"}
     for child_id, filename, _ in root.CHILDREN:
         params = built["root.yaml"]["Resources"][child_id]["Properties"]["Parameters"]
         if filename in users:
@@ -316,8 +321,10 @@ def test_dev_environment_needs_no_code_change():
 
 def test_everything_taggable_carries_project_and_environment(single):
     untaggable = {"AWS::EC2::VPCGatewayAttachment", "AWS::EC2::Route", "AWS::EC2::SubnetRouteTableAssociation",
-                  "AWS::EC2::SecurityGroupIngress", "AWS::IAM::InstanceProfile", "AWS::AutoScaling::ScalingPolicy",
-                  "AWS::ElasticLoadBalancingV2::Listener", "AWS::ElasticLoadBalancingV2::ListenerRule"}
+                  "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress", "AWS::IAM::InstanceProfile",
+                  "AWS::AutoScaling::ScalingPolicy",
+                  "AWS::ElasticLoadBalancingV2::Listener", "AWS::ElasticLoadBalancingV2::ListenerRule",
+                  "AWS::SNS::Subscription"}
     for key, res in all_resources(single).items():
         if res["Type"] in untaggable:
             continue
@@ -377,3 +384,131 @@ def test_missing_wire_fails_the_build(monkeypatch):
     monkeypatch.setattr(cache, "build", with_orphan)
     with pytest.raises(root.WiringError, match="CacheStack: parameter NobodyProvidesThis"):
         root.build_all(DEFAULT_SETTINGS)
+
+
+# --- alarms -----------------------------------------------------------------------------------
+
+def _alarms(stacks) -> dict[str, dict]:
+    return {k: v["Properties"] for k, v in stacks["AlarmsStack"].of_type("AWS::CloudWatch::Alarm").items()}
+
+
+def _dim(alarm: dict, name: str):
+    metrics = alarm.get("Dimensions") or [q["MetricStat"]["Metric"]["Dimensions"][0]
+                                          for q in alarm["Metrics"] if "MetricStat" in q]
+    [value] = {d["Value"] for d in metrics if d["Name"] == name} or {None}
+    return value
+
+
+def test_alarm_count_per_mode(single, multi):
+    """Single-AZ: 7 load balancer (two 5xx rates, four target groups, p99),
+    4 database, 3 for the one Redis node, 2 for the one NAT gateway, the
+    backend in service, the monitoring status check = 18. Multi-AZ adds 3
+    for the replica and 2 for each of the two extra NAT gateways = 25."""
+    assert count_by_type(single)["AWS::CloudWatch::Alarm"] == 18
+    assert count_by_type(multi)["AWS::CloudWatch::Alarm"] == 25
+
+
+@pytest.mark.parametrize("mode", ["single", "multi"])
+def test_nat_alarms_follow_the_nat_gateways(mode, request):
+    stacks = request.getfixturevalue(mode)
+    gateways = set(stacks["NetworkStack"].of_type("AWS::EC2::NatGateway"))
+    watched: dict[str, set] = {}
+    for alarm in _alarms(stacks).values():
+        if alarm.get("Namespace") == "AWS/NATGateway":
+            watched.setdefault(alarm["MetricName"], set()).add(_dim(alarm, "NatGatewayId"))
+    assert watched == {m: {f"NetworkStack/{g}" for g in gateways} for m in ("ErrorPortAllocation", "PacketsDropCount")}
+
+
+@pytest.mark.parametrize("mode", ["single", "multi"])
+def test_redis_alarms_follow_the_node_count(mode, request):
+    """Members of a replication group are <group>-001, -002 (ElastiCache's
+    naming of the clusters it creates for NumCacheClusters)."""
+    stacks = request.getfixturevalue(mode)
+    redis = _one(stacks, "AWS::ElastiCache::ReplicationGroup")
+    nodes = {f"CacheStack/Redis-{i:03d}" for i in range(1, redis["NumCacheClusters"] + 1)}
+    watched: dict[str, set] = {}
+    for alarm in _alarms(stacks).values():
+        if alarm.get("Namespace") == "AWS/ElastiCache":
+            watched.setdefault(alarm["MetricName"], set()).add(_dim(alarm, "CacheClusterId"))
+    assert watched == {m: nodes for m in ("EngineCPUUtilization", "DatabaseMemoryUsagePercentage", "Evictions")}
+
+
+def test_every_alarm_pages_says_what_to_do_and_treats_missing_data_deliberately(multi):
+    for key, alarm in _alarms(multi).items():
+        assert alarm["AlarmActions"] == alarm["OKActions"] == ["AlarmsStack/AlarmTopic"], key
+        # What it means, then what to check first.
+        assert re.search(r"\bcheck\b", alarm["AlarmDescription"], re.I), key
+        assert alarm["TreatMissingData"] in ("breaching", "notBreaching"), key
+        assert alarm["AlarmName"].startswith("wealist-prod-alarm-"), key
+    names = [a["AlarmName"] for a in _alarms(multi).values()]
+    assert len(names) == len(set(names))
+
+
+def test_alarms_watch_the_resources_the_stack_made(single):
+    alarms = _alarms(single)
+    lb = "LoadBalancerStack/LoadBalancer.LoadBalancerFullName"
+    groups = {_dim(a, "TargetGroup") for a in alarms.values() if a.get("MetricName") == "UnHealthyHostCount"}
+    assert groups == {f"LoadBalancerStack/{k}TargetGroup.TargetGroupFullName"
+                      for k in ("UserService", "BoardService", "Grafana", "Prometheus")}
+    for key in ("LoadBalancerErrorRateAlarm", "TargetErrorRateAlarm", "TargetResponseTimeAlarm"):
+        assert _dim(alarms[key], "LoadBalancer") == lb
+    assert alarms["TargetResponseTimeAlarm"]["ExtendedStatistic"] == "p99"
+    # A 5xx rate, not a count: errors over requests, absent errors as 0.
+    [expr] = [q["Expression"] for q in alarms["TargetErrorRateAlarm"]["Metrics"] if "Expression" in q]
+    assert expr == "100 * FILL(errors, 0) / requests"
+    assert {_dim(alarms[k], "DBInstanceIdentifier") for k in
+            ("DatabaseCpuAlarm", "DatabaseFreeStorageAlarm", "DatabaseMemoryAlarm", "DatabaseConnectionsAlarm")} \
+        == {"DatabaseStack/Database"}
+    # FreeStorageSpace is in bytes; the alarm compares it with 20 % of the
+    # allocated GiB of this parameter file (20).
+    storage = alarms["DatabaseFreeStorageAlarm"]
+    [expr] = [q["Expression"] for q in storage["Metrics"] if "Expression" in q]
+    assert expr == "100 * free / (20 * 1073741824)"
+    assert (storage["ComparisonOperator"], storage["Threshold"]) == ("LessThanThreshold", 20.0)
+    backend = alarms["BackendInServiceAlarm"]
+    assert backend["Threshold"] == "2"  # BackendMinSize in params/prod.json
+    assert _dim(backend, "AutoScalingGroupName") == "ComputeStack/BackendAutoScalingGroup"
+    asg = single["ComputeStack"].resources["BackendAutoScalingGroup"]["Properties"]
+    assert asg["MetricsCollection"], "GroupInServiceInstances is only published with group metrics enabled"
+    status = alarms["MonitoringStatusCheckAlarm"]
+    assert _dim(status, "AutoScalingGroupName") == "ComputeStack/MonitoringAutoScalingGroup"
+    assert status["TreatMissingData"] == "breaching", "a dead monitoring instance reports nothing: that must page"
+
+
+def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(prod):
+    stacks = _stacks(prod)
+    topic = stacks["AlarmsStack"].resources["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == "AlarmsStack/AlarmTopicKey"
+    key = stacks["AlarmsStack"].resources["AlarmTopicKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    grants = {s["Principal"].get("Service"): s["Action"] for s in key["KeyPolicy"]["Statement"]}
+    # CloudWatch must encrypt what it publishes to an encrypted topic.
+    assert set(grants["cloudwatch.amazonaws.com"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    # No AlarmEmail: no subscription; with one, a single e-mail subscription.
+    assert not stacks["AlarmsStack"].of_type("AWS::SNS::Subscription")
+    mailed = _stacks(prod, AlarmEmail="oncall@example.com")["AlarmsStack"].of_type("AWS::SNS::Subscription")
+    [sub] = [v["Properties"] for v in mailed.values()]
+    assert sub == {"TopicArn": "AlarmsStack/AlarmTopic", "Protocol": "email", "Endpoint": "oncall@example.com"}
+
+
+# --- egress -----------------------------------------------------------------------------------
+
+def test_instances_egress_is_explicit_and_narrow(single):
+    """With any egress rule, a security group loses AWS's allow-all
+    (https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html):
+    what is listed here is all the instances may open."""
+    sec = single["SecurityStack"]
+    ec2_sg = "SecurityStack/Ec2SecurityGroup"
+    rules = list(sec.resources["Ec2SecurityGroup"]["Properties"]["SecurityGroupEgress"])
+    rules += [r["Properties"] for r in sec.of_type("AWS::EC2::SecurityGroupEgress").values()
+              if r["Properties"]["GroupId"] == ec2_sg]
+    allowed = {(r["IpProtocol"], int(r["FromPort"]), int(r["ToPort"]),
+                r.get("CidrIp") or r["DestinationSecurityGroupId"]) for r in rules}
+    assert allowed == {
+        ("tcp", 443, 443, "0.0.0.0/0"),  # the only rule to the internet
+        ("tcp", 5432, 5432, "SecurityStack/RdsSecurityGroup"),
+        ("tcp", 6379, 6379, "SecurityStack/RedisSecurityGroup"),
+        # Prometheus's scrapes stay inside the instances' own group.
+        ("tcp", 8081, 8081, ec2_sg), ("tcp", 8000, 8000, ec2_sg), ("tcp", 9100, 9100, ec2_sg),
+    }
+    assert all(len(r["Description"]) > 20 for r in rules), "each rule says why it exists"

@@ -23,6 +23,7 @@ AZ_LIST_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d[a-z](,[a-z]{2}(-[a-z]+)+-\d[a-z])*$"
 PATH_PATTERN_PATTERN = r"^/[A-Za-z0-9_\-.$/~\"'@:+*?&]*$"
 HEALTH_PATH_PATTERN = r"^/[A-Za-z0-9_\-./]*$"
 PORT_PATTERN = r"^\d{1,5}$"
+EMAIL_PATTERN = r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,9 @@ ROOT_PARAMETERS: tuple[ParamSpec, ...] = (
        allowed_pattern=HEALTH_PATH_PATTERN, constraint="a path starting with /"),
     _p("MonitoringAccessCidr", "Source addresses allowed to reach Grafana and Prometheus through the ALB.",
        default="0.0.0.0/0", allowed_pattern=CIDR_PATTERN, constraint="an IPv4 CIDR block"),
+    _p("AlarmEmail", "Address the alarm topic mails (confirm the subscription mail once); empty: no "
+       "subscription, subscribe to the topic another way.", default="",
+       allowed_pattern=EMAIL_PATTERN, constraint="empty or an e-mail address"),
 )
 
 PARAMS_BY_NAME: dict[str, ParamSpec] = {p.name: p for p in ROOT_PARAMETERS}

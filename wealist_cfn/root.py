@@ -12,7 +12,7 @@ from troposphere import Export, GetAtt, Join, Output, Ref, Sub, Template, cloudf
 
 from .parameters import PARAMS_BY_NAME, ROOT_PARAMETERS, to_parameter
 from .settings import BuildSettings
-from .stacks import cache, compute, database, iam, loadbalancer, network, registry, security
+from .stacks import alarms, cache, compute, database, iam, loadbalancer, network, registry, security
 from .stacks.common import new_template, tags
 
 # (logical ID, file, module), in wiring order: a child may only take outputs
@@ -26,6 +26,7 @@ CHILDREN = (
     ("CacheStack", "cache.yaml", cache),
     ("LoadBalancerStack", "loadbalancer.yaml", loadbalancer),
     ("ComputeStack", "compute.yaml", compute),
+    ("AlarmsStack", "alarms.yaml", alarms),
 )
 
 # Child parameters made of several outputs; every other child parameter is
@@ -41,6 +42,7 @@ ROOT_OUTPUTS = (
     "VpcId", "PublicSubnetIds", "PrivateSubnetIds", "LoadBalancerDnsName", "ServiceUrl",
     "UserServiceRepositoryUri", "BoardServiceRepositoryUri", "DatabaseEndpoint", "DatabasePort",
     "RedisEndpoint", "RedisPort", "BackendAsgName", "MonitoringAsgName", "Ec2RoleName", "MonitoringRoleName",
+    "AlarmTopicArn",
 )
 
 
@@ -114,6 +116,7 @@ def _add_interface(root: Template) -> None:
         ("Load balancer", ("CertificateArn", "MonitoringAccessCidr", "UserServicePort", "BoardServicePort",
                            "UserServicePathPattern", "BoardServicePathPattern", "UserServiceHealthCheckPath",
                            "BoardServiceHealthCheckPath")),
+        ("Alarms", ("AlarmEmail",)),
     )
     grouped = {n for _, names in groups for n in names}
     missing = [p.name for p in ROOT_PARAMETERS if p.name not in grouped]

@@ -31,6 +31,47 @@ class Service:
 
 
 @dataclass(frozen=True)
+class AlarmRule:
+    """When one CloudWatch alarm fires: the metric (or expression) crosses
+    ``threshold`` in ``periods`` consecutive periods of ``period`` seconds."""
+
+    threshold: float
+    periods: int
+    period: int = 60
+
+
+@dataclass(frozen=True)
+class AlarmSettings:
+    """Thresholds of the alarms in alarms.py. Changing one changes the
+    template, so the new value is reviewed like any other change."""
+
+    # Load balancer, per minute: five bad minutes in a row page, one bad
+    # minute (a deploy's rollover) does not.
+    alb_5xx_percent: AlarmRule = AlarmRule(5.0, 5)  # % of requests the ALB itself answered 5xx
+    target_5xx_percent: AlarmRule = AlarmRule(5.0, 5)  # % of requests the services answered 5xx
+    unhealthy_hosts: AlarmRule = AlarmRule(0.0, 3)  # any unhealthy target for 3 minutes
+    target_p99_seconds: AlarmRule = AlarmRule(2.0, 5)
+    # Database, per 5 minutes (RDS basic monitoring).
+    rds_cpu_percent: AlarmRule = AlarmRule(80.0, 3, 300)
+    rds_free_storage_percent: AlarmRule = AlarmRule(20.0, 1, 300)  # below 20 % of DbAllocatedStorage
+    rds_freeable_memory_bytes: AlarmRule = AlarmRule(64 * 1024 * 1024, 3, 300)
+    # PostgreSQL's max_connections on RDS defaults to
+    # LEAST({DBInstanceClassMemory/9531392}, 5000): about a hundred on the
+    # 1 GiB db.t3.micro, less what RDS reserves.
+    rds_connections: AlarmRule = AlarmRule(60.0, 3, 300)
+    # Cache, per 5 minutes, on every node.
+    redis_engine_cpu_percent: AlarmRule = AlarmRule(80.0, 3, 300)
+    redis_memory_percent: AlarmRule = AlarmRule(80.0, 3, 300)
+    redis_evictions: AlarmRule = AlarmRule(0.0, 1, 300)  # any eviction: keys are being lost
+    # NAT gateways, per 5 minutes.
+    nat_port_allocation_errors: AlarmRule = AlarmRule(0.0, 1, 300)
+    nat_packets_dropped: AlarmRule = AlarmRule(100.0, 3, 300)
+    # Instances, per minute. The in-service threshold is BackendMinSize.
+    backend_in_service_periods: int = 5
+    monitoring_status_check: AlarmRule = AlarmRule(0.0, 2)  # status check failed in 2 minutes running
+
+
+@dataclass(frozen=True)
 class BuildSettings:
     """Everything that shapes the templates, with production's values."""
 
@@ -55,6 +96,7 @@ class BuildSettings:
     node_exporter_port: int = 9100
     postgres_port: int = 5432
     redis_port: int = 6379
+    alarms: AlarmSettings = field(default_factory=AlarmSettings)
 
 
 DEFAULT_SETTINGS = BuildSettings()

@@ -37,7 +37,7 @@ def test_diff_of_an_unchanged_deployment_is_exit_0(deployed):
     ep, templates, params, stack = deployed
     code, out, err = _diff(ep, stack, params, templates)
     assert code == 0, err + out
-    assert f"no differences: {stack}" in out and "(9 templates)" in out
+    assert f"no differences: {stack}" in out and "(10 templates)" in out
 
 
 def test_mode_switch_diff_matches_the_change_set_review(deployed, tmp_path):
@@ -55,7 +55,8 @@ def test_mode_switch_diff_matches_the_change_set_review(deployed, tmp_path):
     report = json.loads(out)
     assert [(p["key"], p["old"], p["new"]) for p in report["parameters"]] == [("EnableMultiAZ", "false", "true")]
     assert {(c["stack"], c["name"], c["new"]) for c in report["conditions"]} == {
-        ("NetworkStack", "IsMultiAZ", True), ("CacheStack", "IsMultiAZ", True), ("DatabaseStack", "IsMultiAZ", True)}
+        ("NetworkStack", "IsMultiAZ", True), ("CacheStack", "IsMultiAZ", True), ("DatabaseStack", "IsMultiAZ", True),
+        ("AlarmsStack", "IsMultiAZ", True)}
     db = next(r for r in report["resources"] if r["logical_id"] == "Database")
     assert db["stack"] == "DatabaseStack" and db["action"] == "Modify"
     assert [(p["path"], p["old"], p["new"]) for p in db["properties"]] == [("Properties.MultiAZ", False, True)] or \
@@ -70,7 +71,7 @@ def test_mode_switch_diff_matches_the_change_set_review(deployed, tmp_path):
     assert code == 0, err + out
     review = json.loads(out)["review"]
     reviewed = {r["path"].split("/")[0] or r["logical_id"] for r in review["changes"]}
-    assert diffed == reviewed == {"NetworkStack", "CacheStack", "DatabaseStack"}
+    assert diffed == reviewed == {"NetworkStack", "CacheStack", "DatabaseStack", "AlarmsStack"}
 
 
 def test_edited_nested_template_shows_the_property_with_its_nested_path(deployed):

@@ -118,7 +118,7 @@ def test_package_rewrites_every_nested_template_url(moto_endpoint, tmp_path):
     out = _package(moto_endpoint, tmp_path)
     committed = tpl.load((TEMPLATES_DIR / "root.yaml").read_text())
     children = tpl.nested_stacks(committed)
-    assert len(children) == 8
+    assert len(children) == 9
     packaged = tpl.load(out.read_text())
     s3 = client("s3", moto_endpoint)
     for lid, props in children.items():
@@ -136,7 +136,7 @@ def test_package_rewrites_every_nested_template_url(moto_endpoint, tmp_path):
         packaged["Resources"][lid]["Properties"].pop("TemplateURL")
         committed["Resources"][lid]["Properties"].pop("TemplateURL")
     assert packaged == committed
-    assert len(s3.list_objects_v2(Bucket=BUCKET)["Contents"]) == 8
+    assert len(s3.list_objects_v2(Bucket=BUCKET)["Contents"]) == 9
 
 
 def test_create_change_set_accepts_the_params_file_unchanged(moto_endpoint, tmp_path):

@@ -42,7 +42,7 @@ def test_create_then_multi_az_update_then_nothing_to_do(compat_endpoint, real_te
 
     code, out, err = _deploy(ep, prod_params, real_templates, "--yes")
     assert code == 0, err + out
-    assert "8 uploaded, 0 already there" in out
+    assert "9 uploaded, 0 already there" in out
     assert "final state: CREATE_COMPLETE" in out
     # moto reports no nested change sets for a create, so the review resolves
     # the templates' Conditions itself: cost mode lists one NAT gateway and
@@ -93,7 +93,7 @@ def test_create_then_multi_az_update_then_nothing_to_do(compat_endpoint, real_te
     multi = with_multi_az(prod_params, tmp_path)
     code, out, err = _deploy(ep, multi, real_templates, "--yes")
     assert code == 0, err + out
-    assert "0 uploaded, 8 already there" in out
+    assert "0 uploaded, 9 already there" in out
     assert "EnableMultiAZ: false -> true" in out
     after = _db(ep)
     assert after["MultiAZ"] is True
@@ -133,7 +133,7 @@ def test_one_changed_child_uploads_one_object(compat_endpoint, real_templates, p
                         templates_dir=real_templates)
     first = flow.Deployment(opts)
     list(first.package())
-    assert first.packaged.uploads == 8
+    assert first.packaged.uploads == 9
     cache = real_templates / "cache.yaml"
     cache.write_text(cache.read_text() + "# a comment changes the bytes\n")
     second = flow.Deployment(opts)

@@ -114,7 +114,7 @@ def test_protective_policy_is_set_on_root_and_every_nested_stack(monkeypatch):
         aws = Aws("ap-northeast-2")
         changed = policy.protect(aws, cfn.root_id)
     assert sorted(changed) == sorted(tree)  # root ("") and every nested stack
-    assert len(cfn.policies) == len(tree) == 9
+    assert len(cfn.policies) == len(tree) == 10
     for path, members in tree.items():
         body = json.loads(cfn.policies[cfn._stack_id(path)])
         assert sorted(map(json.dumps, map(_normal, body["Statement"]))) == \

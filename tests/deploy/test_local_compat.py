@@ -34,8 +34,10 @@ PIECES = {
     "getatt": HTTP_500_ON_EXECUTE,
     # 2. outputs built only for the REVIEW_IN_PROGRESS shell: the deploy shows none.
     "outputs": "no outputs after create",
-    # 3. parameters left out of moto's diff: the flip is "no changes" and the database stays single-AZ.
-    "parameters": "database not Multi-AZ after the flip",
+    # 3. parameters left out of moto's diff: the flip goes wrong. Before the alarm stack it was "no
+    # changes" and the database stayed single-AZ; the alarm stack's mode-conditioned alarms now make
+    # moto's half-applied update answer HTTP 500 on ListStackResources, so the update fails.
+    "parameters": "update exit 1",
     # 4. moto deletes and recreates a nested stack on update: a new database.
     "nested_update": "database replaced by the update",
     # 5. no Fn::Cidr in moto: the network child is never made, the root's GetAtt of it fails.
@@ -48,6 +50,10 @@ PIECES = {
     "ssm_tags": HTTP_500_ON_EXECUTE,
     # 9. no CloudFormation update for moto's DBInstance: the Multi-AZ update fails.
     "rds_update": "update exit 1",
+    # 10. no GetAtt TargetGroupFullName on moto's target group: the load balancer child fails (HTTP 500).
+    "target_group_name": HTTP_500_ON_EXECUTE,
+    # 11. KMS key Tags as CloudFormation spells them: moto's CreateKey expects TagKey and fails (HTTP 500).
+    "kms_tags": HTTP_500_ON_EXECUTE,
 }
 
 

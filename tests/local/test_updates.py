@@ -43,7 +43,10 @@ def test_multi_az_switch_is_reviewed_as_an_in_place_update(deployed):
     assert review["parameters"] == [{"key": "EnableMultiAZ", "old": "false", "new": "true"}]
     added = {w for w, c in rows.items() if c["action"] == "Add"}
     assert added == {"NetworkStack/NatGateway2", "NetworkStack/NatGateway2Eip", "NetworkStack/NatGateway3",
-                     "NetworkStack/NatGateway3Eip"}
+                     "NetworkStack/NatGateway3Eip",
+                     *(f"AlarmsStack/NatGateway{i}{kind}Alarm" for i in (2, 3)
+                       for kind in ("PortAllocation", "PacketsDropped")),
+                     *(f"AlarmsStack/RedisNode2{kind}Alarm" for kind in ("Cpu", "Memory", "Evictions"))}
     for route in ("NetworkStack/PrivateDefaultRoute2", "NetworkStack/PrivateDefaultRoute3"):
         assert rows[route]["action"] == "Modify" and rows[route]["replacement"] == "False"
         assert [d["name"] for d in rows[route]["details"]] == ["NatGatewayId"]
@@ -58,9 +61,11 @@ def test_multi_az_switch_is_reviewed_as_an_in_place_update(deployed):
                                                      "NumCacheClusters"}
     assert all(d["recreation"] == "Never" for d in redis["details"])
     # Nested stacks whose templates and parameters are unchanged are not listed.
+    # The alarm stack follows the mode too: alarms for the second Redis node
+    # and NAT gateways 2 and 3 (3 + 2 x 2).
     assert {w for w, c in rows.items() if c["resource_type"] == "AWS::CloudFormation::Stack"} == {
-        "NetworkStack", "CacheStack", "DatabaseStack"}
-    assert review["counts"] == {"Add": 4, "Modify": 7}
+        "NetworkStack", "CacheStack", "DatabaseStack", "AlarmsStack"}
+    assert review["counts"] == {"Add": 4 + 7, "Modify": 8}
     assert not [c for c in review["callouts"] if c["level"] == "guarded"]
     assert any(n.startswith("change details are local") for n in review["notes"])
 
@@ -71,7 +76,7 @@ def test_mode_switch_text_review_names_only_local_commands(deployed):
     r = run_cli("plan", "--params", str(params), "--local", env=env)
     assert r.returncode == 0, r.stderr
     text = r.stdout + r.stderr
-    assert "Summary: 4 add, 7 modify" in text
+    assert "Summary: 11 add, 8 modify" in text
     assert "change set" in text and "left for review" in text
     assert "aws " not in text.replace("wealist-prod", ""), "an AWS CLI command against the local endpoint"
     hints = [line for line in text.splitlines() if "python build.py" in line]

@@ -52,6 +52,14 @@ differs from AWS:
    without replacement (MultiAZ, class, storage, backup retention and
    windows); others are left as they are (the review in AWS, not this
    rehearsal, is the place to see a replacement).
+10. ``GetAtt TargetGroup.TargetGroupFullName`` (the alarms' dimension):
+   moto's target group has no ``get_cfn_attribute`` and the load balancer
+   stack fails. The patch returns what AWS documents, the ARN's resource
+   part ``targetgroup/<name>/<id>``.
+11. ``AWS::KMS::Key`` ``Tags``: CloudFormation documents ``Key``/``Value``
+   pairs; moto hands them to KMS's CreateKey, which names them
+   ``TagKey``/``TagValue``, and fails (``KeyError: 'TagKey'``). The patch
+   renames the fields.
 
 On top of these, :func:`endpoint` installs :func:`wealist_cfn.strict.install`:
 Parameter Store's value and name rules, and bucket policies evaluated as
@@ -134,6 +142,8 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
     from moto.cloudformation import models, parsing, responses
     from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
     from moto.cloudformation.utils import get_stack_from_s3_url
+    from moto.elbv2 import models as elbv2_models
+    from moto.kms import models as kms_models
     from moto.rds import models as rds_models
     from moto.ssm import models as ssm_models
     from moto.utilities.utils import get_partition
@@ -150,6 +160,9 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
         "responses_yaml_tag_constructor": responses.yaml_tag_constructor,
         "rds_update": rds_models.DBInstance.__dict__.get("update_from_cloudformation_json"),
         "ssm_create": ssm_models.Parameter.__dict__["create_from_cloudformation_json"],
+        "kms_create": kms_models.Key.__dict__["create_from_cloudformation_json"],
+        "tg_getatt": elbv2_models.FakeTargetGroup.__dict__.get("get_cfn_attribute"),
+        "tg_has_attr": elbv2_models.FakeTargetGroup.__dict__.get("has_cfn_attr"),
     }
 
     # 1. GetAtt Child.Outputs.X
@@ -239,6 +252,27 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
         return saved["ssm_create"].__func__(cls, resource_name, cloudformation_json, account_id, region_name,
                                             **kwargs)
 
+    # 10. the target group's full name
+    def tg_getatt(self, attribute_name):
+        if attribute_name == "TargetGroupFullName":
+            return self.arn.split(":", 5)[5]
+        raise UnformattedGetAttTemplateException()
+
+    # 11. KMS key tags in CloudFormation's spelling
+    @classmethod
+    def kms_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        props = cloudformation_json.get("Properties", {})
+        if props.get("Tags"):
+            cloudformation_json = dict(cloudformation_json, Properties=dict(
+                props, Tags=[{"TagKey": t["Key"], "TagValue": t["Value"]} for t in props["Tags"]]))
+        return saved["kms_create"].__func__(cls, resource_name, cloudformation_json, account_id, region_name,
+                                            **kwargs)
+
+    if "kms_tags" not in skip:
+        kms_models.Key.create_from_cloudformation_json = kms_create
+    if "target_group_name" not in skip:
+        elbv2_models.FakeTargetGroup.get_cfn_attribute = tg_getatt
+        elbv2_models.FakeTargetGroup.has_cfn_attr = classmethod(lambda cls, attr: attr == "TargetGroupFullName")
     if "getatt" not in skip:
         models.Stack.get_cfn_attribute = get_cfn_attribute
     if "yaml" not in skip:
@@ -299,6 +333,14 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
         else:
             rds_models.DBInstance.update_from_cloudformation_json = saved["rds_update"]
         parsing.resource_class_from_type = saved["resource_class_from_type"]
+        kms_models.Key.create_from_cloudformation_json = saved["kms_create"]
+        for name in ("tg_getatt", "tg_has_attr"):
+            attr = {"tg_getatt": "get_cfn_attribute", "tg_has_attr": "has_cfn_attr"}[name]
+            if saved[name] is None:
+                if attr in elbv2_models.FakeTargetGroup.__dict__:
+                    delattr(elbv2_models.FakeTargetGroup, attr)
+            else:
+                setattr(elbv2_models.FakeTargetGroup, attr, saved[name])
 
 
 def _stand_in(resource_type: str) -> type:

@@ -55,6 +55,9 @@ FREE_TYPES = frozenset({
     "AWS::ElasticLoadBalancingV2::TargetGroup",
     "AWS::IAM::Role", "AWS::IAM::InstanceProfile", "AWS::IAM::OIDCProvider", "AWS::IAM::ManagedPolicy",
     "AWS::SSM::Parameter",  # standard tier: no charge (another tier stops the estimate)
+    # A topic costs nothing; its deliveries (a few alarm mails) are within
+    # SNS's free e-mail notifications in any ordinary month.
+    "AWS::SNS::Topic", "AWS::SNS::Subscription",
 })
 
 
@@ -298,6 +301,15 @@ def estimate(config: Config, *, prices: PriceTable, usage: dict[str, float],
             est.items += _cache(res_id, props, prices, hours)
         elif type_ == "AWS::ECR::Repository":
             repos += 1
+        elif type_ == "AWS::CloudWatch::Alarm":
+            # Charged per metric the alarm evaluates: a metric-math alarm
+            # counts each metric it reads, not the expression.
+            n = sum(1 for q in props.get("Metrics", []) if "MetricStat" in q) or 1
+            p = prices.get("cloudwatch:alarm")
+            est.items.append(Item(res_id, f"CloudWatch alarm on {n} metric{'s' if n > 1 else ''}", p.key, n, p.usd))
+        elif type_ == "AWS::KMS::Key":
+            p = prices.get("kms:key")
+            est.items.append(Item(res_id, "KMS customer managed key", p.key, 1, p.usd))
         elif type_ == "AWS::SSM::Parameter" and props.get("Tier", "Standard") != "Standard":
             raise PriceError(f"{res_id}: an SSM parameter of tier {props['Tier']} is charged and has no pricing "
                              "rule; add one to wealist_cfn/preflight/cost.py")

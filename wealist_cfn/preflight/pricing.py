@@ -26,6 +26,8 @@ PRICING_REGION = "us-east-1"
 # Keys the Price List cannot answer by one product: kept as they are by a refresh.
 NO_QUERY = {
     "cloudwatch:detailed-monitoring": "the Price List prices CloudWatch per metric, not per instance",
+    "cloudwatch:alarm": "no Price List query is mapped for alarm metrics yet",
+    "kms:key": "no Price List query is mapped for KMS keys yet",
 }
 
 

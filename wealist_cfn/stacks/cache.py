@@ -5,7 +5,7 @@ Parameter Store for the instances."""
 
 from __future__ import annotations
 
-from troposphere import If, Sub, Template, elasticache
+from troposphere import If, Output, Sub, Template, elasticache
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
@@ -51,4 +51,6 @@ def build(settings: BuildSettings) -> Template:
     ))
     publish_endpoint(t, "Redis", "Redis primary", "redis/host", "redis/port",
                      group.get_att("PrimaryEndPoint.Address"), group.get_att("PrimaryEndPoint.Port"))
+    t.add_output(Output("RedisReplicationGroupId", Description="Replication group ID; its nodes are <ID>-001, "
+                        "-002 in CloudWatch.", Value=group.ref()))
     return t

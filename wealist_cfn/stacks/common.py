@@ -62,6 +62,16 @@ WIRED_INPUTS = {
     "MonitoringInstanceProfileArn": ("String", "Monitoring instance profile, from the IAM stack."),
     "BackendTargetGroupArns": ("CommaDelimitedList", "Target groups of user-service and board-service."),
     "MonitoringTargetGroupArns": ("CommaDelimitedList", "Target groups of Grafana and Prometheus."),
+    "NatGatewayIds": ("CommaDelimitedList", "NAT gateways of this mode, from the network stack."),
+    "LoadBalancerFullName": ("String", "ALB name for CloudWatch metrics, from the load balancer stack."),
+    "UserServiceTargetGroupFullName": ("String", "user-service target group name for CloudWatch metrics."),
+    "BoardServiceTargetGroupFullName": ("String", "board-service target group name for CloudWatch metrics."),
+    "GrafanaTargetGroupFullName": ("String", "Grafana target group name for CloudWatch metrics."),
+    "PrometheusTargetGroupFullName": ("String", "Prometheus target group name for CloudWatch metrics."),
+    "DatabaseInstanceId": ("String", "RDS instance identifier, from the database stack."),
+    "RedisReplicationGroupId": ("String", "Redis replication group ID, from the cache stack."),
+    "BackendAsgName": ("String", "Backend Auto Scaling group, from the compute stack."),
+    "MonitoringAsgName": ("String", "Monitoring Auto Scaling group, from the compute stack."),
 }
 
 

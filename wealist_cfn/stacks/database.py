@@ -4,7 +4,7 @@ replacement; its endpoint is published to Parameter Store for the instances."""
 
 from __future__ import annotations
 
-from troposphere import If, Sub, Template, rds
+from troposphere import If, Output, Sub, Template, rds
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
@@ -70,4 +70,6 @@ def build(settings: BuildSettings) -> Template:
     ))
     publish_endpoint(t, "Database", "PostgreSQL", "db/postgres_host", "db/postgres_port",
                      db.get_att("Endpoint.Address"), db.get_att("Endpoint.Port"))
+    t.add_output(Output("DatabaseInstanceId", Description="RDS instance identifier, for CloudWatch metrics.",
+                        Value=db.ref()))
     return t

@@ -76,6 +76,7 @@ from troposphere import (
 from troposphere import kms as kms_res
 
 from ..settings import BuildSettings
+from .alarms import KEY_PURPOSE_TAG
 from .common import new_template
 
 OIDC_HOST = "token.actions.githubusercontent.com"
@@ -587,6 +588,16 @@ def _service_role_statements(nested: NestedSet) -> list[Statement]:
     iam_writes = [a for a in iam_all if a not in iam_reads and a not in ("iam:PassRole", "iam:CreateServiceLinkedRole")]
     ssm_all = by_service.pop("ssm", [])
     kms_all = by_service.pop("kms", [])
+    # The stack's own keys (the alarm topic's) are created and administered
+    # directly, not through a service: those actions get a statement of
+    # their own, limited by tag to keys the stack made.
+    key_admin = sorted(a for a in kms_all if "AWS::KMS::Key" in nested.types
+                       and a in handler_permissions("AWS::KMS::Key"))
+    # What the other types' handlers call stays allowed through their
+    # services, on any key (ECR and RDS describe the key they encrypt with).
+    through_services = {a for t, perms in required_permissions(nested.types - {"AWS::KMS::Key"}).items()
+                        for a in perms}
+    kms_all = [a for a in kms_all if a not in key_admin or a in through_services]
     cfn_all = by_service.pop("cloudformation", [])
     s3_all = by_service.pop("s3", [])
     others = sorted(a for actions in by_service.values() for a in actions)
@@ -645,6 +656,22 @@ def _service_role_statements(nested: NestedSet) -> list[Statement]:
         Statement(Sid="NeverTheTrustRoles", Effect=Deny, Action=[Action("iam", "*")], Resource=[
             _role_arn(SERVICE_ROLE), _role_arn(DEPLOY_ROLE), _role_arn(PLAN_ROLE)]),
     ]
+    if key_admin:
+        tag_key, tag_value = KEY_PURPOSE_TAG
+        unscoped = [a for a in key_admin if a in ("kms:CreateKey", "kms:ListKeys")]
+        statements[-1:-1] = [
+            # CreateKey only with the purpose tag on the new key; ListKeys
+            # has no resource-level scope.
+            Statement(Sid="CreateStackKeys", Effect=Allow, Resource=["*"], Action=[kms.CreateKey],
+                      Condition=Condition(StringEquals({f"aws:RequestTag/{tag_key}": tag_value,
+                                                        "aws:RequestedRegion": Ref("AWS::Region")}))),
+            Statement(Sid="ListKeys", Effect=Allow, Resource=["*"], Action=[kms.ListKeys], Condition=_in_region()),
+            # Administer only keys carrying the tag: never the secrets key
+            # or any other key in the account.
+            Statement(Sid="AdministerStackKeys", Effect=Allow, Resource=["*"],
+                      Action=[Action(*a.split(":", 1)) for a in key_admin if a not in unscoped],
+                      Condition=Condition(StringEquals(f"aws:ResourceTag/{tag_key}", tag_value))),
+        ]
     if s3_all:
         # ElastiCache's handler may seed from a snapshot in S3; the only
         # objects the stack names are the project's own.

@@ -53,6 +53,8 @@ def build(settings: BuildSettings) -> Template:
                                  Sub("http://${LoadBalancer.DNSName}"))))
     for key, tg in groups.items():
         t.add_output(Output(f"{key}TargetGroupArn", Description=f"ARN of the {key} target group.", Value=tg.ref()))
+        t.add_output(Output(f"{key}TargetGroupFullName", Description=f"Name of the {key} target group for "
+                            "CloudWatch metrics.", Value=tg.get_att("TargetGroupFullName")))
     return t
 
 

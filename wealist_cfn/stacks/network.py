@@ -38,6 +38,9 @@ def build(settings: BuildSettings) -> Template:
     nats = _add_nat_gateways(t, settings, public, attachment, is_multi_az)
     _add_private_routing(t, settings, vpc, private, nats, is_multi_az)
     _add_outputs(t, vpc, public, private)
+    # The gateways that exist in this mode, for the alarms that watch them.
+    t.add_output(Output("NatGatewayIds", Description="NAT gateway IDs that exist in this mode, comma-separated.",
+                        Value=Join(",", If(is_multi_az, [n.ref() for n in nats], [nats[0].ref()]))))
     return t
 
 

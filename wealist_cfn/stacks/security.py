@@ -39,7 +39,18 @@ def build(settings: BuildSettings) -> Template:
     ))
     ec2_sg = t.add_resource(ec2.SecurityGroup(
         "Ec2SecurityGroup", GroupDescription="Wealist instances: service ports from the ALB, scrapes from monitoring",
-        VpcId=vpc_id.ref(), Tags=tags("ec2-sg"),
+        VpcId=vpc_id.ref(),
+        # Explicit egress replaces AWS's allow-all. Everything the instances
+        # call outside the VPC is HTTPS: dnf (Amazon Linux 2023's repositories
+        # are served over HTTPS from S3), the Compose download from GitHub,
+        # ECR, Docker Hub, Parameter Store, S3, EC2's API for Prometheus'
+        # discovery. No boot step uses plain HTTP, so port 80 stays closed.
+        # DNS, NTP and instance metadata go to link-local addresses that
+        # security groups do not filter.
+        SecurityGroupEgress=[ec2.SecurityGroupRule(
+            IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0",
+            Description="HTTPS to AWS APIs, package repositories, ECR, Docker Hub and GitHub")],
+        Tags=tags("ec2-sg"),
     ))
     rds = t.add_resource(ec2.SecurityGroup(
         "RdsSecurityGroup", GroupDescription="Wealist PostgreSQL: 5432 from the instances only", VpcId=vpc_id.ref(),
@@ -72,6 +83,19 @@ def build(settings: BuildSettings) -> Template:
         t.add_resource(ec2.SecurityGroupIngress(
             f"Ec2{key}ScrapeIngress", GroupId=ec2_sg.ref(), IpProtocol="tcp", FromPort=port, ToPort=port,
             SourceSecurityGroupId=ec2_sg.ref(), Description=why,
+        ))
+    # To the database and the cache groups only (separate resources: the
+    # scrape rule names the group itself).
+    to_groups = [
+        ("Database", rds, settings.postgres_port, "PostgreSQL on the database, the services and db-init"),
+        ("Redis", redis, settings.redis_port, "Redis on the cache, the services"),
+        *((f"{key}Scrape", ec2_sg, port, f"Prometheus scraping {why.split(' scraped')[0]} in the VPC")
+          for key, port, why in self_scrapes),
+    ]
+    for key, group, port, why in to_groups:
+        t.add_resource(ec2.SecurityGroupEgress(
+            f"Ec2To{key}Egress", GroupId=ec2_sg.ref(), IpProtocol="tcp", FromPort=port, ToPort=port,
+            DestinationSecurityGroupId=group.ref(), Description=why,
         ))
     t.add_resource(ec2.SecurityGroupIngress(
         "RdsFromEc2Ingress", GroupId=rds.ref(), IpProtocol="tcp", FromPort=settings.postgres_port,

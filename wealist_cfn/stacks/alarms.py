@@ -1,0 +1,271 @@
+"""Alarms: a KMS-encrypted SNS topic (mailed to AlarmEmail when one is set)
+and the CloudWatch alarms that page on it: the load balancer and its target
+groups, the database, every Redis node, every NAT gateway of the mode, the
+backend's in-service count and the monitoring instance's status checks.
+
+Thresholds and evaluation periods are build-time settings
+(:class:`~wealist_cfn.settings.AlarmSettings`); each alarm says in its
+description what to check first (docs/operations.md says more).
+"""
+
+from __future__ import annotations
+
+from troposphere import Equals, Not, Output, Select, Sub, Template, cloudwatch, kms, sns
+
+from ..parameters import add_parameters
+from ..settings import AlarmRule, BuildSettings
+from .common import add_inputs, add_multi_az_condition, name, new_template, tags
+
+HAS_ALARM_EMAIL = "HasAlarmEmail"
+# The tag that marks the topic's key. The CloudFormation service role may
+# manage only keys carrying it (github_oidc.py), so it can never rewrite
+# the policy of another key, such as the one guarding the secrets.
+KEY_PURPOSE_TAG = ("KeyPurpose", "alarm-notifications")
+
+GREATER = "GreaterThanThreshold"
+LESS = "LessThanThreshold"
+
+# TreatMissingData, chosen per alarm:
+# - BREACHING where the service publishes every period for as long as the
+#   thing exists: a gap means it is gone or stopped, which must page too.
+# - NOT_BREACHING where no data is the quiet, healthy case: no requests
+#   means no 5xx and no latency, no traffic means no NAT errors, and the
+#   count metrics (5xx, evictions) are only published when non-zero.
+BREACHING = "breaching"
+NOT_BREACHING = "notBreaching"
+
+
+def build(settings: BuildSettings) -> Template:
+    t = new_template("Wealist alarms: the alarm topic and the CloudWatch alarms that page on it.")
+    p = add_parameters(t, "Project", "Environment", "EnableMultiAZ", "AlarmEmail", "DbAllocatedStorage",
+                       "BackendMinSize")
+    inputs = add_inputs(t, "NatGatewayIds", "LoadBalancerFullName", "UserServiceTargetGroupFullName",
+                        "BoardServiceTargetGroupFullName", "GrafanaTargetGroupFullName",
+                        "PrometheusTargetGroupFullName", "DatabaseInstanceId", "RedisReplicationGroupId",
+                        "BackendAsgName", "MonitoringAsgName")
+    is_multi_az = add_multi_az_condition(t)
+    t.add_condition(HAS_ALARM_EMAIL, Not(Equals(p["AlarmEmail"].ref(), "")))
+
+    topic = _add_topic(t, p)
+    a = _Alarms(t, topic, settings.alarms)
+    _add_load_balancer_alarms(a, inputs)
+    _add_database_alarms(a, inputs, p)
+    _add_cache_alarms(a, settings, inputs, is_multi_az)
+    _add_nat_alarms(a, settings, inputs, is_multi_az)
+    _add_instance_alarms(a, inputs, p)
+
+    t.add_output(Output("AlarmTopicArn", Description="SNS topic every alarm notifies; subscribe pagers here.",
+                        Value=topic.ref()))
+    return t
+
+
+def _add_topic(t: Template, p) -> sns.Topic:
+    key = t.add_resource(kms.Key(
+        "AlarmTopicKey",
+        Description=Sub("Wealist ${Environment} alarm topic"),
+        EnableKeyRotation=True,
+        KeyPolicy={"Version": "2012-10-17", "Statement": [
+            # The account administers the key through IAM, as with any key
+            # (without this statement nobody could ever change it again).
+            {"Sid": "AccountAdministers", "Effect": "Allow",
+             "Principal": {"AWS": Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
+             "Action": "kms:*", "Resource": "*"},
+            # CloudWatch encrypts the notifications it publishes to the
+            # topic; the AWS managed SNS key does not allow this, hence a
+            # key of our own.
+            {"Sid": "CloudWatchPublishes", "Effect": "Allow",
+             "Principal": {"Service": "cloudwatch.amazonaws.com"},
+             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"},
+        ]},
+        Tags=tags("alarm-topic-key", **dict([KEY_PURPOSE_TAG])),
+    ))
+    topic = t.add_resource(sns.Topic(
+        "AlarmTopic", TopicName=name("alarms"), DisplayName=Sub("Wealist ${Environment} alarms"),
+        KmsMasterKeyId=key.ref(), Tags=tags("alarms"),
+    ))
+    t.add_resource(sns.SubscriptionResource(
+        "AlarmEmailSubscription", Condition=HAS_ALARM_EMAIL, TopicArn=topic.ref(), Protocol="email",
+        Endpoint=p["AlarmEmail"].ref(),
+    ))
+    return topic
+
+
+class _Alarms:
+    """Adds alarms that notify the topic on alarm and on recovery."""
+
+    def __init__(self, t: Template, topic: sns.Topic, rules):
+        self.t, self.topic, self.rules = t, topic, rules
+
+    def add(self, title: str, suffix: str, description, rule: AlarmRule, comparison: str, missing: str, *,
+            threshold=None, condition: str | None = None, **metric) -> cloudwatch.Alarm:
+        extra = {"Condition": condition} if condition else {}
+        return self.t.add_resource(cloudwatch.Alarm(
+            title,
+            AlarmName=name(f"alarm-{suffix}"),
+            AlarmDescription=description,
+            ComparisonOperator=comparison,
+            Threshold=rule.threshold if threshold is None else threshold,
+            EvaluationPeriods=rule.periods,
+            DatapointsToAlarm=rule.periods,
+            TreatMissingData=missing,
+            AlarmActions=[self.topic.ref()],
+            OKActions=[self.topic.ref()],
+            Tags=tags(),
+            **_period(metric, rule),
+            **extra,
+        ))
+
+
+def _period(metric: dict, rule: AlarmRule) -> dict:
+    if "Metrics" in metric:
+        return metric
+    return {**metric, "Period": rule.period}
+
+
+def _dims(**dims) -> list[cloudwatch.MetricDimension]:
+    return [cloudwatch.MetricDimension(Name=k, Value=v) for k, v in dims.items()]
+
+
+def _query(qid: str, namespace: str, metric: str, dims: list, stat: str, period: int) -> cloudwatch.MetricDataQuery:
+    return cloudwatch.MetricDataQuery(Id=qid, ReturnData=False, MetricStat=cloudwatch.MetricStat(
+        Metric=cloudwatch.Metric(Namespace=namespace, MetricName=metric, Dimensions=dims), Period=period, Stat=stat))
+
+
+def _add_load_balancer_alarms(a: _Alarms, inputs) -> None:
+    r = a.rules
+    lb = _dims(LoadBalancer=inputs["LoadBalancerFullName"].ref())
+    for title, suffix, metric, who, what_to_do in (
+        ("LoadBalancerErrorRateAlarm", "alb-5xx", "HTTPCode_ELB_5XX_Count", "the load balancer itself",
+         "502/503/504 from the ALB mean no healthy target or targets that close connections: check the "
+         "UnHealthyHostCount alarms and the backend Auto Scaling group's activity."),
+        ("TargetErrorRateAlarm", "target-5xx", "HTTPCode_Target_5XX_Count", "user-service and board-service",
+         "The services answer errors: check their container logs on a backend instance (Session Manager, "
+         "docker logs) and the database and Redis alarms."),
+    ):
+        rule = r.alb_5xx_percent if suffix == "alb-5xx" else r.target_5xx_percent
+        a.add(title, suffix, f"More than {rule.threshold:g} % of requests answered 5xx by {who} for "
+                             f"{rule.periods} minutes. {what_to_do}",
+              rule, GREATER, NOT_BREACHING, Metrics=[
+                  _query("errors", "AWS/ApplicationELB", metric, lb, "Sum", rule.period),
+                  _query("requests", "AWS/ApplicationELB", "RequestCount", lb, "Sum", rule.period),
+                  # The 5xx counts are only published when non-zero: FILL
+                  # turns their absence into 0 % instead of no data.
+                  cloudwatch.MetricDataQuery(Id="rate", Expression="100 * FILL(errors, 0) / requests",
+                                             Label="5xx % of requests", ReturnData=True),
+              ])
+    rule = r.unhealthy_hosts
+    for key, what in (("UserService", "user-service"), ("BoardService", "board-service"),
+                      ("Grafana", "Grafana"), ("Prometheus", "Prometheus")):
+        a.add(f"{key}UnhealthyHostsAlarm", f"{what.lower()}-unhealthy",
+              f"A {what} target has failed its health check for {rule.periods} minutes. Check the target "
+              f"group's health reason in the console, then the container's logs on that instance.",
+              rule, GREATER, BREACHING,  # published every minute while the group is attached: a gap is an outage
+              Namespace="AWS/ApplicationELB", MetricName="UnHealthyHostCount", Statistic="Maximum",
+              Dimensions=_dims(LoadBalancer=inputs["LoadBalancerFullName"].ref(),
+                               TargetGroup=inputs[f"{key}TargetGroupFullName"].ref()))
+    rule = r.target_p99_seconds
+    a.add("TargetResponseTimeAlarm", "alb-p99",
+          f"The slowest 1 % of responses took longer than {rule.threshold:g} s for {rule.periods} minutes. "
+          "Check the database CPU and connections alarms, then the services' latency in Grafana.",
+          rule, GREATER, NOT_BREACHING,  # no requests, no latency
+          Namespace="AWS/ApplicationELB", MetricName="TargetResponseTime", ExtendedStatistic="p99", Dimensions=lb)
+
+
+def _add_database_alarms(a: _Alarms, inputs, p) -> None:
+    r = a.rules
+    db = _dims(DBInstanceIdentifier=inputs["DatabaseInstanceId"].ref())
+    rds_ns = {"Namespace": "AWS/RDS", "Dimensions": db}
+    # RDS publishes every metric every minute while the instance runs: a
+    # gap means it is stopped or unreachable, which pages.
+    a.add("DatabaseCpuAlarm", "db-cpu",
+          f"Database CPU above {r.rds_cpu_percent.threshold:g} % for {r.rds_cpu_percent.periods * 5} minutes. "
+          "Check pg_stat_activity for long-running queries, then consider a larger DbInstanceClass.",
+          r.rds_cpu_percent, GREATER, BREACHING, MetricName="CPUUtilization", Statistic="Average", **rds_ns)
+    rule = r.rds_free_storage_percent
+    a.add("DatabaseFreeStorageAlarm", "db-storage",
+          f"Less than {rule.threshold:g} % of the database's allocated storage is free. Raise DbAllocatedStorage "
+          "(an in-place change) before it fills; check what grows (table sizes, logs).",
+          rule, LESS, BREACHING, Metrics=[
+              _query("free", "AWS/RDS", "FreeStorageSpace", db, "Minimum", rule.period),
+              cloudwatch.MetricDataQuery(Id="freepercent", Label="free storage % of allocated", ReturnData=True,
+                                         Expression=Sub("100 * free / (${DbAllocatedStorage} * 1073741824)")),
+          ])
+    rule = r.rds_freeable_memory_bytes
+    a.add("DatabaseMemoryAlarm", "db-memory",
+          f"Database freeable memory below {rule.threshold / 1048576:g} MiB for {rule.periods * 5} minutes; it "
+          "will swap. Check the connection count and work_mem-heavy queries, then a larger DbInstanceClass.",
+          rule, LESS, BREACHING, MetricName="FreeableMemory", Statistic="Average", **rds_ns)
+    rule = r.rds_connections
+    a.add("DatabaseConnectionsAlarm", "db-connections",
+          f"More than {rule.threshold:g} database connections for {rule.periods * 5} minutes, near "
+          "max_connections. Check the services' connection pools and how many backend instances run.",
+          rule, GREATER, BREACHING, MetricName="DatabaseConnections", Statistic="Maximum", **rds_ns)
+
+
+def _add_cache_alarms(a: _Alarms, settings: BuildSettings, inputs, is_multi_az: str) -> None:
+    """One set per node: node 1 always, node 2 in multi-AZ mode (the
+    replica, which becomes the primary after a failover)."""
+    r = a.rules
+    for node in (1, 2):
+        # Members of a replication group are named <group>-001, -002, ...
+        cluster = Sub(f"${{RedisReplicationGroupId}}-{node:03d}")
+        dims = {"Namespace": "AWS/ElastiCache", "Dimensions": _dims(CacheClusterId=cluster)}
+        cond = None if node == 1 else is_multi_az
+        a.add(f"RedisNode{node}CpuAlarm", f"redis-{node}-cpu",
+              f"Redis node {node}: engine CPU above {r.redis_engine_cpu_percent.threshold:g} %. Redis runs on one "
+              "thread: check SLOWLOG for slow commands, then a larger CacheNodeType.",
+              r.redis_engine_cpu_percent, GREATER, BREACHING, condition=cond,
+              MetricName="EngineCPUUtilization", Statistic="Average", **dims)
+        a.add(f"RedisNode{node}MemoryAlarm", f"redis-{node}-memory",
+              f"Redis node {node}: more than {r.redis_memory_percent.threshold:g} % of its memory used; evictions "
+              "follow. Check which keys grow and their TTLs, then a larger CacheNodeType.",
+              r.redis_memory_percent, GREATER, BREACHING, condition=cond,
+              MetricName="DatabaseMemoryUsagePercentage", Statistic="Maximum", **dims)
+        a.add(f"RedisNode{node}EvictionsAlarm", f"redis-{node}-evictions",
+              f"Redis node {node} evicted keys: memory is full and data the services expect is gone. Check the "
+              "memory alarm and key TTLs.",
+              # The node being gone is what the CPU and memory alarms page on.
+              r.redis_evictions, GREATER, NOT_BREACHING, condition=cond,
+              MetricName="Evictions", Statistic="Sum", **dims)
+
+
+def _add_nat_alarms(a: _Alarms, settings: BuildSettings, inputs, is_multi_az: str) -> None:
+    """One pair per NAT gateway that exists: gateway 1 always, the others in
+    multi-AZ mode, as in network.py."""
+    r = a.rules
+    for i in range(1, settings.az_count + 1):
+        cond = None if i == 1 else is_multi_az
+        dims = {"Namespace": "AWS/NATGateway",
+                "Dimensions": _dims(NatGatewayId=Select(i - 1, inputs["NatGatewayIds"].ref()))}
+        # No traffic, no data: quiet is healthy for both.
+        a.add(f"NatGateway{i}PortAllocationAlarm", f"nat-{i}-ports",
+              f"NAT gateway {i} could not allocate a source port: too many concurrent connections to one "
+              "destination. Check which instance opens them (VPC flow logs, the services' HTTP clients).",
+              r.nat_port_allocation_errors, GREATER, NOT_BREACHING, condition=cond,
+              MetricName="ErrorPortAllocation", Statistic="Sum", **dims)
+        a.add(f"NatGateway{i}PacketsDroppedAlarm", f"nat-{i}-drops",
+              f"NAT gateway {i} dropped more than {r.nat_packets_dropped.threshold:g} packets per 5 minutes. "
+              "Check the AWS Health Dashboard for the zone, then the gateway's traffic.",
+              r.nat_packets_dropped, GREATER, NOT_BREACHING, condition=cond,
+              MetricName="PacketsDropCount", Statistic="Sum", **dims)
+
+
+def _add_instance_alarms(a: _Alarms, inputs, p) -> None:
+    r = a.rules
+    periods = r.backend_in_service_periods
+    a.add("BackendInServiceAlarm", "backend-in-service",
+          f"Fewer backend instances in service than BackendMinSize for {periods} minutes. Check the Auto "
+          "Scaling group's activity history for failed launches and the targets' health.",
+          AlarmRule(0.0, periods), LESS, BREACHING,  # group metrics are collected every minute (compute.py)
+          threshold=p["BackendMinSize"].ref(),
+          Namespace="AWS/AutoScaling", MetricName="GroupInServiceInstances", Statistic="Minimum",
+          Dimensions=_dims(AutoScalingGroupName=inputs["BackendAsgName"].ref()))
+    rule = r.monitoring_status_check
+    a.add("MonitoringStatusCheckAlarm", "monitoring-status",
+          "The monitoring instance (Prometheus, Grafana) failed its EC2 status checks, or reports nothing at "
+          "all. The Auto Scaling group replaces a failed instance; if the alarm stays, check its activity "
+          "history and the instance's console output.",
+          # A dead or missing instance publishes nothing: that must page.
+          rule, GREATER, BREACHING,
+          Namespace="AWS/EC2", MetricName="StatusCheckFailed", Statistic="Maximum",
+          Dimensions=_dims(AutoScalingGroupName=inputs["MonitoringAsgName"].ref()))
