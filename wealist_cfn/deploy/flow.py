@@ -108,6 +108,7 @@ class Deployment:
         self.aws = aws or Aws(self.region, opts.profile, opts.endpoint_url)
         self.plan: Plan | None = None
         self.result: Result | None = None
+        self.final: events.Final | None = None  # the watched operation's end, once seen
         self.bucket: str | None = None
         self.packaged: package_mod.Packaged | None = None
         self.template_set: tpl.TemplateSet | None = None
@@ -402,7 +403,7 @@ class Deployment:
         relaxed: list[str] = []
         started = False
         protection_off = False
-        final = None
+        self.final = None
         try:
             # Only AVAILABLE can run (DescribeChangeSet: ExecutionStatus). Checked
             # before any policy is touched: an OBSOLETE change set (the stack
@@ -437,14 +438,8 @@ class Deployment:
                 yield from _termination_protection(aws, stack_id)
             watcher = events.Watcher(aws, stack_id, total=plan.total_resources, token=token, seen=seen,
                                      since=since, old_operations=old_ops, sleep=o.sleep, interval=o.poll_interval)
-            for item in watcher.watch():
-                if isinstance(item, events.Final):
-                    final = item
-                yield item
-            for item in finish(aws, stack_id, final, new=False):
-                if isinstance(item, Result):
-                    self.result = item
-                yield item
+            yield from self._follow(watcher, stack_id)
+            final = self.final
             relaxed = []
             if final.ok and self._defer_protection(cs.change_set_type):
                 protection_off = True
@@ -457,7 +452,7 @@ class Deployment:
             with keeping_last_call():
                 lines = list(self.cleanup())
             if relaxed:
-                lines.append(_restore(aws, stack_id, relaxed, running=started and final is None))
+                lines.append(_restore(aws, stack_id, relaxed, running=started and self.final is None))
             if protection_off:
                 lines.append(f"the stack is created but deletion protection is still off (database, load "
                              f"balancer); switch it on: python build.py deploy --stack-name {o.stack_name} "
@@ -472,6 +467,21 @@ class Deployment:
             self.left_behind = lines
             raise
 
+
+    def _follow(self, watcher: events.Watcher, stack_id: str) -> Iterator[events.StackEvent | events.Progress
+                                                                         | events.Final | Result]:
+        """Watch an operation to its final state (``self.final`` as soon as
+        it is seen: an error after it means nothing runs any more), then read
+        the stack's outputs into ``self.result``."""
+        self.final = None
+        for item in watcher.watch():
+            if isinstance(item, events.Final):
+                self.final = item
+            yield item
+        for item in finish(self.aws, stack_id, self.final, new=False):
+            if isinstance(item, Result):
+                self.result = item
+            yield item
 
     def _switch_on_protection(self, stack_id: str) -> Iterator[Info | events.StackEvent | events.Progress
                                                                  | events.Final | Result]:
@@ -506,16 +516,8 @@ class Deployment:
         self._made = None
         watcher = events.Watcher(aws, stack_id, token=token, seen=seen, since=since, sleep=o.sleep,
                                  interval=o.poll_interval)
-        final = None
-        for item in watcher.watch():
-            if isinstance(item, events.Final):
-                final = item
-            yield item
-        for item in finish(aws, stack_id, final, new=False):
-            if isinstance(item, Result):
-                self.result = item
-            yield item
-        if final.ok:
+        yield from self._follow(watcher, stack_id)
+        if self.final.ok:
             yield Info("deletion protection switched on (database, load balancer)")
 
 
