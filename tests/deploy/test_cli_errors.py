@@ -320,7 +320,7 @@ ERRORS = [("ClientError", 1, "Rate exceeded"),
           ("NoCredentialsError", 2, "Unable to locate credentials"),
           ("NotImplemented", 1, "not implemented")]
 
-ALL_COMMANDS = ["deploy", "plan", "package", "status", "bootstrap", "rollout"]
+ALL_COMMANDS = ["deploy", "plan", "package", "status", "bootstrap", "rollout", "diff", "drift", "outputs", "events"]
 
 
 @pytest.mark.moto

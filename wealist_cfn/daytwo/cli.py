@@ -12,9 +12,6 @@ import json
 import sys
 from pathlib import Path
 
-import botocore.exceptions
-import botocore.parsers
-
 from .. import config, localenv
 from ..aws import Aws
 from ..deploy.cli import resolve_stack_name
@@ -113,17 +110,12 @@ def _stack_name(args) -> None:
 
 
 def _guard(run):
+    """The stack name is settled before any AWS call; a botocore error ends
+    in the command line's one error mapper (``aws.describe_error``), as for
+    every other command: one line, a defined exit code."""
     def wrapped(args) -> int:
-        try:
-            _stack_name(args)
-            return run(args)
-        except botocore.exceptions.NoCredentialsError as exc:
-            print(f"error: AWS credentials: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError,
-                botocore.parsers.ResponseParserError) as exc:
-            print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-            return EXIT_FAILED
+        _stack_name(args)
+        return run(args)
     return wrapped
 
 
