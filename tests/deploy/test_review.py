@@ -228,3 +228,14 @@ def test_a_real_new_grant_is_still_a_broadening():
     assert msgs[0] == "broadens IAM: allow s3:* on arn:aws:s3:::a/*"
     assert msgs[1] == ("narrows IAM: allow s3:PutObject on arn:aws:s3:::a/*; values known only at execution, "
                        "check them after the deploy: allow s3:GetObject on (known only at execution)")
+
+
+def test_a_deployed_list_reads_as_cloudformation_takes_it():
+    """No AWS call: DescribeStacks gives a List parameter comma-joined (AWS)
+    or as the list's rendering (moto); the no-change check of the deploy and
+    day-two diff read both as ``a,b``, and leave other values alone."""
+    from wealist_cfn.deploy.review import list_value
+
+    assert list_value("['ap-northeast-2a', 'ap-northeast-2c']") == "ap-northeast-2a,ap-northeast-2c"
+    assert list_value("ap-northeast-2a,ap-northeast-2c") == "ap-northeast-2a,ap-northeast-2c"
+    assert list_value("10.1.0.0/16") == "10.1.0.0/16"

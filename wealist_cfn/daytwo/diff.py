@@ -29,7 +29,7 @@ from .. import cfnmodel, config
 from ..aws import Aws
 from ..cfnmodel import NESTED
 from ..deploy import templates as tpl
-from ..deploy.review import GUARDED_TYPES
+from ..deploy.review import GUARDED_TYPES, list_value
 from ..errors import EXIT_USAGE, CommandError
 from .tree import client_error, describe_root, pmap, stack_tree
 
@@ -269,15 +269,6 @@ def _parameter_diffs(root_template: dict, deployed: dict[str, str], local: dict[
     return diffs, resolve_with, unreadable
 
 
-def _list_value(value: str) -> str:
-    """AWS reports a List<...> parameter comma-joined, as it was given
-    (API_Parameter ParameterValue); moto reports Python's repr of the list,
-    ``['a', 'b']``. Read both as the comma-joined form."""
-    if value.startswith("['") and value.endswith("']"):
-        return ",".join(v.strip().strip("'") for v in value[1:-1].split(","))
-    return value
-
-
 def run(aws: Aws, stack_name: str, params_file: Path, templates_dir: Path) -> DiffReport:
     """Compare; raises CommandError (exit 2) for a bad parameter file or templates."""
     cfg = config.load(params_file)
@@ -287,7 +278,7 @@ def run(aws: Aws, stack_name: str, params_file: Path, templates_dir: Path) -> Di
     local_values = {k: v for k, v in cfg.values.items() if k in (root_local.get("Parameters") or {})}
 
     root, tree, deployed_templates = fetch_deployed(aws, stack_name)
-    deployed_values = {p["ParameterKey"]: _list_value(p.get("ParameterValue", ""))
+    deployed_values = {p["ParameterKey"]: list_value(p.get("ParameterValue", ""))
                        for p in root.get("Parameters", [])}
     params, resolve_with, unreadable = _parameter_diffs(root_local, deployed_values, local_values,
                                                         deployed_templates[""])

@@ -13,7 +13,6 @@ Both are generators of plain data objects; the command line prints them.
 
 from __future__ import annotations
 
-import ast
 import json
 import time
 import uuid
@@ -349,7 +348,7 @@ class Deployment:
         deployed = tpl.load(body) if isinstance(body, str) else body
         ours = self.packaged.templates.get(self.packaged.root_name)
         given = {p["ParameterKey"]: p.get("ParameterValue", "") for p in self.config.cfn_parameters()}
-        return deployed == ours and {k: _list_value(v) for k, v in state.parameters.items()} == given
+        return deployed == ours and {k: review_mod.list_value(v) for k, v in state.parameters.items()} == given
 
 
     def cleanup(self) -> list[str]:
@@ -628,16 +627,3 @@ def watch(aws: Aws, stack_name: str, *, sleep=time.sleep, interval: float = 5.0
             final = item
         yield item
     yield from finish(aws, state.stack_id, final, new=final.status == "CREATE_COMPLETE")
-
-
-def _list_value(value: str) -> str:
-    """A list parameter as CloudFormation takes it ("a,b"); moto reports the
-    Python repr of the list ("['a', 'b']")."""
-    if value.startswith("[") and value.endswith("]"):
-        try:
-            items = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            return value
-        if isinstance(items, list):
-            return ",".join(str(i) for i in items)
-    return value

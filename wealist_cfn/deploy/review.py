@@ -187,6 +187,14 @@ def _as_items(value: str) -> list[str]:
     return [v.strip().strip("'\"") for v in text.split(",") if v.strip()]
 
 
+def list_value(value: str) -> str:
+    """A deployed list parameter in the form CloudFormation takes it
+    (``a,b``), also when the endpoint reported the list's rendering
+    (moto: ``['a', 'b']``); any other value unchanged."""
+    text = str(value).strip()
+    return ",".join(_as_items(text)) if text.startswith("[") and text.endswith("]") else value
+
+
 def parameter_changes(deployed: dict[str, str], wanted: dict[str, str]) -> list[ParameterChange]:
     """The root parameters whose value changes. List parameters are compared
     as lists (so ``a, b`` and ``a,b`` are the same value); NoEcho values are
