@@ -266,7 +266,7 @@ def test_github_roles_keep_only_what_they_do_themselves(oidc):
     roles = _roles(oidc)
     deploy = roles[f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-github-deploy"]["statements"]
     services = {a.split(":")[0] for s in deploy if s["Effect"] == "Allow" for a in listify(s["Action"])}
-    preflight = {"acm", "ec2", "elasticache", "rds", "servicequotas"}
+    preflight = {"acm", "ec2", "elasticache", "rds", "servicequotas", "logs"}
     assert services == {"cloudformation", "iam", "s3", "ssm", "ecr", "autoscaling", "kms"} | preflight
     # Those services only for the preflight's reads (docs/deploy.md, "Preflight").
     for s in deploy:
@@ -284,6 +284,24 @@ def test_github_roles_keep_only_what_they_do_themselves(oidc):
     # Resources are made by the service role, never with the job's own rights.
     for action in ("ec2:RunInstances", "rds:CreateDBInstance", "iam:CreateRole", "ecr:CreateRepository"):
         assert not allowed(deploy, action, "*"), action
+
+
+def test_preflight_roles_hold_what_the_log_group_check_calls(oidc):
+    """Both roles that run preflight may make every call of the log-groups
+    check (tests/preflight/test_log_group_check.py records those calls):
+    the log group reads in the stack's region, the stack reads on the root
+    and its nested stacks."""
+    from wealist_cfn.preflight.checks import LOG_GROUP_ACTIONS
+
+    roles = _roles(oidc)
+    resources = {"logs": "*",
+                 "cloudformation": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod-DatabaseStack-1A/x"}
+    for name in ("github-deploy", "github-plan"):
+        statements = roles[f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-{name}"]["statements"]
+        for action in LOG_GROUP_ACTIONS:
+            assert allowed(statements, action, resources[action.split(":")[0]]), (name, action)
+        # Reading log events is no part of it.
+        assert not allowed(statements, "logs:GetLogEvents", "*"), name
 
 
 def test_deploy_role_trusts_only_main_in_the_environment(oidc):

@@ -41,7 +41,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-from awacs import acm, ec2, ecr, elasticache, kms, rds, s3, servicequotas, ssm, sts
+from awacs import acm, ec2, ecr, elasticache, kms, logs, rds, s3, servicequotas, ssm, sts
 from awacs import autoscaling as asg_actions
 from awacs import cloudformation as cfn_actions
 from awacs import iam as iam_actions
@@ -384,6 +384,12 @@ def _preflight(repositories: list[Sub]) -> PolicyDocument:
                   Resource=[_arn("acm", "certificate/*")]),
         # The image tags instances will pull.
         Statement(Sid="ReleasedImages", Effect=Allow, Action=[ecr.DescribeImages], Resource=repositories),
+        # Whether a log group the stack names exists outside it (RDS makes
+        # its export groups itself): names and metadata, never an event.
+        # DescribeLogGroups takes no resource ARN (IAM's action table for
+        # CloudWatch Logs lists no resource type for it).
+        Statement(Sid="NamedLogGroups", Effect=Allow, Action=[logs.DescribeLogGroups], Resource=["*"],
+                  Condition=_in_region()),
     )
 
 
