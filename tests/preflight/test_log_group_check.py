@@ -74,8 +74,8 @@ def _as_rds_makes_it(ctx, name=PG):
     retention, then writes to it."""
     logs = ctx.aws.client("logs")
     logs.create_log_group(logGroupName=name)
-    logs.create_log_stream(logGroupName=name, logStreamName="wealist-prod-postgres.0")
-    logs.put_log_events(logGroupName=name, logStreamName="wealist-prod-postgres.0", logEvents=[
+    logs.create_log_stream(logGroupName=name, logStreamName="wealist-prod-postgres")
+    logs.put_log_events(logGroupName=name, logStreamName="wealist-prod-postgres", logEvents=[
         {"timestamp": 1767225600000, "message": "LOG:  database system is ready to accept connections"}])
 
 
