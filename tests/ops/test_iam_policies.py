@@ -161,13 +161,16 @@ def test_service_role_covers_every_handler_permission_of_the_committed_types(oid
     templates = _committed()
     types = _types_in(templates, ROOT_SET_FILES)
     assert {"AWS::RDS::DBInstance", "AWS::ECR::Repository", "AWS::CloudFormation::Stack",
-            "AWS::IAM::Role"} <= types
+            "AWS::IAM::Role", "AWS::Logs::LogGroup"} <= types
     statements = _service_role(oidc)["statements"]
     assert _missing(types, statements) == {}
     # The calls a real deploy failed on without them (CloudFormation's
     # ECR, nested-stack and IAM role handlers).
     for action in ("ecr:GetRepositoryPolicy", "kms:RetireGrant", "cloudformation:CreateStack",
                    "cloudformation:UpdateStack", "cloudformation:DeleteStack", "iam:ListAttachedRolePolicies"):
+        assert covers(statements, action), action
+    # The log group handler's create, retention and delete (its schema).
+    for action in ("logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DeleteLogGroup"):
         assert covers(statements, action), action
 
 
