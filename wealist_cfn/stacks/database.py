@@ -30,7 +30,8 @@ def log_group_name(export: str) -> str:
     lower case by their AllowedPattern, so the name here is the one RDS uses."""
     if export not in LOG_EXPORTS:
         raise ValueError(f"{export}: not one of the database's log exports {LOG_EXPORTS}")
-    return f"/aws/rds/instance/${{Project}}-${{Environment}}-{DB_NAME_SUFFIX}/{export}"
+    identifier = name(DB_NAME_SUFFIX).to_dict()["Fn::Sub"]  # the instance's own naming rule
+    return f"/aws/rds/instance/{identifier}/{export}"
 
 
 def log_group_id(export: str) -> str:
