@@ -24,8 +24,9 @@ moto's CloudFormation (5.2.5) does refuse such a create, but not in that
 shape: CreateStack itself answers the Logs JSON error, which botocore
 cannot parse as a CloudFormation response, instead of a CREATE_FAILED
 event (``test_motos_cloudformation_does_not_fail_the_way_aws_does``). So
-the check is what keeps the failure from happening; the tests prove the
-check, not the failure.
+the tests prove the check; the failure itself is only cited, and a Stubber
+in its shape shows what a deploy that skipped the check would report
+(``test_without_the_check_the_failure_is_named_as_aws_reports_it``).
 """
 
 from __future__ import annotations
@@ -231,3 +232,25 @@ def test_log_group_names_come_from_the_export_list():
     assert database.log_group_name("postgresql").endswith("-postgres/postgresql")
     with pytest.raises(ValueError, match="iam-db-auth-error"):
         database.log_group_name("iam-db-auth-error")
+
+
+def test_without_the_check_the_failure_is_named_as_aws_reports_it(ctx):
+    """Stubber, ListStackResources shaped like the API reference, with the
+    resource status reason in the shape CloudFormation reports a log group
+    that exists (module docstring): after a deploy run with
+    --skip-preflight, the deploy's own failure listing names the nested log
+    group and the AlreadyExists reason."""
+    reason = ('Resource handler returned message: "Resource of type \'AWS::Logs::LogGroup\' with identifier '
+              f'\'{{"/properties/LogGroupName":"{PG}"}}\' already exists." (RequestToken: 1, '
+              'HandlerErrorCode: AlreadyExists)')
+    failed = dict(_summary("DatabasePostgresqlLogGroup", "AWS::Logs::LogGroup", ""),
+                  ResourceStatus="CREATE_FAILED", ResourceStatusReason=reason)
+    del failed["PhysicalResourceId"]
+    with Stubber(ctx.aws.client("cloudformation")) as stub:
+        stub.add_response("list_stack_resources", {"StackResourceSummaries": [
+            dict(_summary("DatabaseStack", "AWS::CloudFormation::Stack", DB_ID), ResourceStatus="UPDATE_FAILED")]},
+            {"StackName": ROOT_ID})
+        stub.add_response("list_stack_resources", {"StackResourceSummaries": [
+            failed, _summary("Database", "AWS::RDS::DBInstance", "wealist-prod-postgres")]}, {"StackName": DB_ID})
+        rows = stackstate.failed_resources(ctx.aws, ROOT_ID)
+    assert rows == [("DatabaseStack/DatabasePostgresqlLogGroup", "AWS::Logs::LogGroup", reason)]
