@@ -142,6 +142,13 @@ def test_database_row(single):
     assert group["SubnetIds"] == [f"NetworkStack/PrivateSubnet{i}" for i in (1, 2, 3)]
     raw = single["DatabaseStack"].template["Resources"]["Database"]
     assert raw["DeletionPolicy"] == raw["UpdateReplacePolicy"] == "Snapshot"
+    # Its exports' log groups, with the names RDS uses, made before it.
+    groups = single["DatabaseStack"].of_type("AWS::Logs::LogGroup")
+    assert {g["Properties"]["LogGroupName"]: g["Properties"]["RetentionInDays"] for g in groups.values()} == {
+        "/aws/rds/instance/wealist-prod-postgres/postgresql": "90",
+        "/aws/rds/instance/wealist-prod-postgres/upgrade": "90"}
+    assert sorted(raw["DependsOn"]) == sorted(groups) == ["DatabasePostgresqlLogGroup", "DatabaseUpgradeLogGroup"]
+    assert {g["DeletionPolicy"] for g in groups.values()} == {"Delete"}
 
 
 def test_cache_row(single):

@@ -44,6 +44,13 @@ STATEFUL = frozenset({
 })
 # Removing or replacing a nested stack deletes everything in it.
 GUARDED = STATEFUL | {NESTED}
+# Not guarded: AWS::Logs::LogGroup. The database's and instances' log groups
+# hold diagnostics kept for LogRetentionDays, nothing the service reads or
+# needs to run; a guard would only block renaming a group. Records meant to
+# outlive the stack (the VPC flow logs) are kept by their DeletionPolicy
+# Retain, which also covers a deletion of the whole stack, where no stack
+# policy applies.
+UNGUARDED_LOGS = "AWS::Logs::LogGroup"
 
 # The protective stack policy, statement by statement, as it must be set on
 # the root and on every nested stack: everything may be updated, except that
@@ -237,6 +244,8 @@ def test_exactly_the_stateful_types_are_guarded(monkeypatch, moto_endpoint):
     assert code == 0, err
     guarded = {c["resource_type"] for c in doc["review"]["callouts"] if c["level"] == "guarded"}
     assert guarded == GUARDED
+    # The committed set holds log groups, and replacing one is not refused.
+    assert UNGUARDED_LOGS in types and UNGUARDED_LOGS not in guarded
 
 
 def test_nested_stacks_holding_stateful_resources_are_among_the_guarded():

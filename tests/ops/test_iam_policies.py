@@ -161,13 +161,16 @@ def test_service_role_covers_every_handler_permission_of_the_committed_types(oid
     templates = _committed()
     types = _types_in(templates, ROOT_SET_FILES)
     assert {"AWS::RDS::DBInstance", "AWS::ECR::Repository", "AWS::CloudFormation::Stack",
-            "AWS::IAM::Role"} <= types
+            "AWS::IAM::Role", "AWS::Logs::LogGroup"} <= types
     statements = _service_role(oidc)["statements"]
     assert _missing(types, statements) == {}
     # The calls a real deploy failed on without them (CloudFormation's
     # ECR, nested-stack and IAM role handlers).
     for action in ("ecr:GetRepositoryPolicy", "kms:RetireGrant", "cloudformation:CreateStack",
                    "cloudformation:UpdateStack", "cloudformation:DeleteStack", "iam:ListAttachedRolePolicies"):
+        assert covers(statements, action), action
+    # The log group handler's create, retention and delete (its schema).
+    for action in ("logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DeleteLogGroup"):
         assert covers(statements, action), action
 
 
@@ -180,12 +183,15 @@ def test_a_type_added_without_its_permissions_is_caught(oidc):
 
 
 def test_only_actions_iam_cannot_grant_are_left_out():
-    """The one kind of schema permission the role does not hold: services
-    IAM publishes no actions for (cfn-lint's IAM action data)."""
+    """The two kinds of schema permission the role does not hold: services
+    IAM publishes no actions for (cfn-lint's IAM action data), and the S3
+    REST operation name the log group's schema lists, which is no IAM
+    action (cfn-lint W3037 refuses it in a policy)."""
     types = _types_in(_committed(), ROOT_SET_FILES)
     left_out = sorted({a for acts in github_oidc.required_permissions(types).values() for a in acts
                        if not github_oidc.grantable(a)})
-    assert all(a.startswith("managed-fleets:") for a in left_out), left_out
+    assert all(a.startswith("managed-fleets:") or a == "s3:REST.PUT.OBJECT" for a in left_out), left_out
+    assert github_oidc.grantable("ssm:Get*") and github_oidc.grantable("logs:CreateLogGroup")
 
 
 def test_a_type_without_a_schema_is_an_error():
@@ -263,7 +269,7 @@ def test_github_roles_keep_only_what_they_do_themselves(oidc):
     roles = _roles(oidc)
     deploy = roles[f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-github-deploy"]["statements"]
     services = {a.split(":")[0] for s in deploy if s["Effect"] == "Allow" for a in listify(s["Action"])}
-    preflight = {"acm", "ec2", "elasticache", "rds", "servicequotas"}
+    preflight = {"acm", "ec2", "elasticache", "rds", "servicequotas", "logs"}
     assert services == {"cloudformation", "iam", "s3", "ssm", "ecr", "autoscaling", "kms"} | preflight
     # Those services only for the preflight's reads (docs/deploy.md, "Preflight").
     for s in deploy:
@@ -281,6 +287,24 @@ def test_github_roles_keep_only_what_they_do_themselves(oidc):
     # Resources are made by the service role, never with the job's own rights.
     for action in ("ec2:RunInstances", "rds:CreateDBInstance", "iam:CreateRole", "ecr:CreateRepository"):
         assert not allowed(deploy, action, "*"), action
+
+
+def test_preflight_roles_hold_what_the_log_group_check_calls(oidc):
+    """Both roles that run preflight may make every call of the log-groups
+    check (tests/preflight/test_log_group_check.py records those calls):
+    the log group reads in the stack's region, the stack reads on the root
+    and its nested stacks."""
+    from wealist_cfn.preflight.checks import LOG_GROUP_ACTIONS
+
+    roles = _roles(oidc)
+    resources = {"logs": "*",
+                 "cloudformation": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod-DatabaseStack-1A/x"}
+    for name in ("github-deploy", "github-plan"):
+        statements = roles[f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-{name}"]["statements"]
+        for action in LOG_GROUP_ACTIONS:
+            assert allowed(statements, action, resources[action.split(":")[0]]), (name, action)
+        # Reading log events is no part of it.
+        assert not allowed(statements, "logs:GetLogEvents", "*"), name
 
 
 def test_deploy_role_trusts_only_main_in_the_environment(oidc):

@@ -15,7 +15,7 @@ import pytest
 from wealist_cfn.cli import main
 from wealist_cfn.deploy import stackstate
 from wealist_cfn.errors import EXIT_FAILED
-from wealist_cfn.preflight import hook
+from wealist_cfn.preflight import checks, hook
 from wealist_cfn.settings import PARAMS_DIR, TEMPLATES_DIR
 
 
@@ -83,13 +83,13 @@ def test_cost_change_of_a_mode_flip(prod_cfg):
 
 @pytest.mark.moto
 def test_preflight_command_exit_codes_and_json(moto_endpoint):
-    """moto: nothing bootstrapped -> exit 1, JSON names every check."""
+    """moto: nothing bootstrapped -> exit 1, JSON names every registered check."""
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         code = main(["preflight", "--params", str(PARAMS_DIR / "prod.json"), "--endpoint-url", moto_endpoint,
                      "--output", "json"])
     doc = json.loads(out.getvalue())
-    assert code == 1 and doc["ok"] is False and len(doc["checks"]) == 12
+    assert code == 1 and doc["ok"] is False and len(doc["checks"]) == len(checks.CHECKS)
     assert {c["name"] for c in doc["checks"] if c["status"] == "fail"} >= {"boot-parameters", "deploy-bucket"}
 
 

@@ -594,6 +594,91 @@ def check_stack_state(ctx: Context) -> Result:
     return Result("stack-state", OK, f"{n} is {state.status}: an update can start")
 
 
+# Where the way out of a log group made outside the stack is written down.
+LOG_GROUPS_DOC = "docs/deploy.md, 'Before the first deploy with managed log groups'"
+# The calls check_log_groups makes, as IAM actions; the preflight roles of
+# github-oidc.yaml must hold each (tests/ops/test_iam_policies.py).
+LOG_GROUP_ACTIONS = ("logs:DescribeLogGroups", "cloudformation:DescribeStacks", "cloudformation:ListStackResources")
+
+
+def _named_log_groups(ctx: Context) -> dict[str, str]:
+    """Log group name -> ``Child/LogicalId`` of every log group the resolved
+    templates give a fixed name (an unnamed one cannot collide)."""
+    return {str(res["Properties"]["LogGroupName"]): where
+            for where, res in ctx.resources("AWS::Logs::LogGroup").items()
+            if isinstance(res["Properties"].get("LogGroupName"), str)}
+
+
+def _existing_log_groups(logs, names: list[str]) -> dict[str, dict]:
+    """Name -> DescribeLogGroups entry of the names that exist. The prefix
+    filter matches longer names too, so only exact names count."""
+    found = {}
+    pages = logs.get_paginator("describe_log_groups")
+    for name in names:
+        for page in pages.paginate(logGroupNamePrefix=name):
+            found.update({g["logGroupName"]: g for g in page.get("logGroups", []) if g["logGroupName"] == name})
+    return found
+
+
+def _stack_log_groups(ctx: Context, state: stackstate.StackState, children: set[str]) -> set[str]:
+    """Names of the log groups the deployed stack's nested ``children``
+    already manage (their physical IDs)."""
+    cfn = ctx.aws.client("cloudformation")
+
+    def resources(stack: str) -> list[dict]:
+        return [r for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
+                for r in page.get("StackResourceSummaries", [])]
+    nested = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+              for r in resources(state.stack_id or ctx.stack_name) if r["ResourceType"] == cfnmodel.NESTED}
+    return {r.get("PhysicalResourceId", "") for child in sorted(children) if nested.get(child)
+            for r in resources(nested[child]) if r["ResourceType"] == "AWS::Logs::LogGroup"}
+
+
+def check_log_groups(ctx: Context, now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
+                     ) -> Result:
+    """A named log group the stack would create must not exist outside it:
+    CloudFormation's create of AWS::Logs::LogGroup fails with AlreadyExists
+    (CreateLogGroup: ResourceAlreadyExistsException, CloudWatch Logs API
+    reference), half-way through the update. RDS makes the groups of its log
+    exports itself when they are missing, so every database deployed before
+    the stack made them has them."""
+    wanted = _named_log_groups(ctx)
+    if not wanted:
+        return Result("log-groups", OK, "the templates name no log group")
+    existing = _existing_log_groups(ctx.aws.client("logs"), sorted(wanted))
+    if not existing:
+        return Result("log-groups", OK, f"none of the {len(wanted)} named log groups exists yet: the deploy "
+                      "creates them")
+    state = ctx.state or stackstate.describe(ctx.aws, ctx.stack_name)
+    update = state.change_set_type == "UPDATE"
+    managed = _stack_log_groups(ctx, state, {wanted[n].split("/")[0] for n in existing}) if update else set()
+    strays = sorted(n for n in existing if n not in managed)
+    if not strays:
+        return Result("log-groups", OK, f"{len(wanted)} named log groups: {len(existing)} exist, all managed by "
+                      f"{ctx.stack_name}")
+    retention = ctx.config.values.get("LogRetentionDays", "")
+    details = []
+    for n in strays:
+        g = existing[n]
+        created = dt.datetime.fromtimestamp(g.get("creationTime", 0) / 1000, dt.timezone.utc)
+        age = (now() - created).days
+        kept = f"retention {g['retentionInDays']} days" if g.get("retentionInDays") else "never expires"
+        details.append(f"{n}: for {wanted[n]}, created {created:%Y-%m-%d} ({age} days ago), "
+                       f"{g.get('storedBytes', 0)} bytes stored, {kept}"
+                       + (f"; events older than LogRetentionDays ({retention}) go once the stack sets it"
+                          if retention and age > int(retention) else ""))
+    first = strays[0]
+    if update:
+        fix = (f"import {first}{' and the others' if len(strays) > 1 else ''} into the {wanted[first].split('/')[0]} "
+               f"nested stack (an IMPORT change set), then deploy: {LOG_GROUPS_DOC}")
+    else:
+        fix = (f"the new stack cannot adopt it: export what you need, then aws logs delete-log-group "
+               f"--log-group-name {first}: {LOG_GROUPS_DOC}")
+    return Result("log-groups", FAIL, f"{first} exists outside {ctx.stack_name}"
+                  + (f" (and {len(strays) - 1} more)" if len(strays) > 1 else "")
+                  + ": creating it would fail with AlreadyExists", fix=fix, details=details)
+
+
 CHECKS: tuple[tuple[str, Callable[[Context], Result]], ...] = (
     ("stack-state", check_stack_state),
     ("ssm-references", check_ssm_references),
@@ -607,9 +692,10 @@ CHECKS: tuple[tuple[str, Callable[[Context], Result]], ...] = (
     ("ami", check_ami),
     ("quotas", check_quotas),
     ("images", check_images),
+    ("log-groups", check_log_groups),
 )
 # Clients every check may use; made up front (creating clients is not thread-safe).
-SERVICES = ("ssm", "s3", "acm", "ec2", "rds", "elasticache", "service-quotas", "ecr", "cloudformation")
+SERVICES = ("ssm", "s3", "acm", "ec2", "rds", "elasticache", "service-quotas", "ecr", "cloudformation", "logs")
 
 
 def _guard(name: str, fn: Callable[[Context], Result], ctx: Context) -> Result:
@@ -637,7 +723,7 @@ def run(ctx: Context, checks=CHECKS, *, workers: int | None = None) -> Report:
     """Run every check at once (``workers=1``: one after another, for the
     benchmark's comparison); results in the order of ``checks``. Credentials
     are checked first: missing or rejected ones are one CommandError (exit
-    2), not twelve failures."""
+    2), not a failure of every check."""
     start = time.perf_counter()
     if not ctx.aws.account:
         ctx.aws.check_credentials()

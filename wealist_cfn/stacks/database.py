@@ -1,20 +1,47 @@
 """Database: RDS PostgreSQL in the private subnets, credentials from
 Parameter Store, a standby in multi-AZ mode, snapshots kept on delete or
-replacement; its endpoint is published to Parameter Store for the instances."""
+replacement; its endpoint is published to Parameter Store for the instances.
+The log groups its CloudWatch Logs exports write to are made here too, with
+a retention, before the instance exists."""
 
 from __future__ import annotations
 
-from troposphere import If, Output, Sub, Template, rds
+from troposphere import If, Output, Sub, Template, logs, rds
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
 from .common import add_inputs, add_multi_az_condition, name, new_template, publish_endpoint, ssm_path, tags
 
+# The instance's identifier (``<project>-<environment>-postgres``) and the
+# logs it exports: the export list and the log groups are both derived from
+# these, so an export cannot be added without its group.
+DB_NAME_SUFFIX = "postgres"
+LOG_EXPORTS = ("postgresql", "upgrade")
+
+
+def log_group_name(export: str) -> str:
+    """The log group RDS writes an export to, for use inside Sub. RDS names it
+    ``/aws/rds/instance/<DBInstanceIdentifier>/<log type>`` (RDS User Guide,
+    "Publishing PostgreSQL logs to Amazon CloudWatch Logs": "the PostgreSQL
+    log data is stored within the log group
+    /aws/rds/instance/my_instance/postgresql",
+    https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.Concepts.PostgreSQL.html).
+    RDS stores the identifier in lower case; Project and Environment are
+    lower case by their AllowedPattern, so the name here is the one RDS uses."""
+    if export not in LOG_EXPORTS:
+        raise ValueError(f"{export}: not one of the database's log exports {LOG_EXPORTS}")
+    identifier = name(DB_NAME_SUFFIX).to_dict()["Fn::Sub"]  # the instance's own naming rule
+    return f"/aws/rds/instance/{identifier}/{export}"
+
+
+def log_group_id(export: str) -> str:
+    return f"Database{export.title()}LogGroup"
+
 
 def build(settings: BuildSettings) -> Template:
     t = new_template("Wealist database: RDS PostgreSQL.")
     p = add_parameters(t, "Project", "Environment", "EnableMultiAZ", "DbInstanceClass", "DbAllocatedStorage",
-                       "DbBackupRetentionDays", "DeletionProtection")
+                       "DbBackupRetentionDays", "DeletionProtection", "LogRetentionDays")
     inputs = add_inputs(t, "PrivateSubnetIds", "RdsSecurityGroupId")
     subnets, sg = inputs["PrivateSubnetIds"], inputs["RdsSecurityGroupId"]
     is_multi_az = add_multi_az_condition(t)
@@ -23,9 +50,13 @@ def build(settings: BuildSettings) -> Template:
         "DbSubnetGroup", DBSubnetGroupDescription=Sub("Wealist ${Environment} database: private subnets"),
         SubnetIds=subnets.ref(), Tags=tags("db-subnets"),
     ))
+    log_groups = _add_log_groups(t, p["LogRetentionDays"])
     db = t.add_resource(rds.DBInstance(
         "Database",
-        DBInstanceIdentifier=name("postgres"),
+        # RDS creates a missing export log group itself, without a retention
+        # (its logs then never expire); the instance waits for ours.
+        DependsOn=[g.title for g in log_groups],
+        DBInstanceIdentifier=name(DB_NAME_SUFFIX),
         Engine="postgres",
         EngineVersion=settings.postgres_engine_version,
         DBInstanceClass=p["DbInstanceClass"].ref(),
@@ -56,7 +87,7 @@ def build(settings: BuildSettings) -> Template:
         DeletionProtection=p["DeletionProtection"].ref(),
         AutoMinorVersionUpgrade=True,
         EnableIAMDatabaseAuthentication=True,
-        EnableCloudwatchLogsExports=["postgresql", "upgrade"],
+        EnableCloudwatchLogsExports=list(LOG_EXPORTS),
         Tags=tags("postgres"),
         DeletionPolicy="Snapshot",
         UpdateReplacePolicy="Snapshot",
@@ -73,3 +104,23 @@ def build(settings: BuildSettings) -> Template:
     t.add_output(Output("DatabaseInstanceId", Description="RDS instance identifier, for CloudWatch metrics.",
                         Value=db.ref()))
     return t
+
+
+def _add_log_groups(t: Template, retention) -> list[logs.LogGroup]:
+    # Delete policy: the database's logs are for diagnosis, kept for
+    # LogRetentionDays while the stack lives; nothing the service reads.
+    # A named group outliving its stack would make a re-created stack fail
+    # with "already exists".
+    return [t.add_resource(logs.LogGroup(
+        log_group_id(export),
+        LogGroupName=Sub(log_group_name(export)),
+        RetentionInDays=retention.ref(),
+        Tags=tags(),
+        DeletionPolicy="Delete",
+        UpdateReplacePolicy="Delete",
+        Metadata={"checkov": {"skip": [
+            {"id": "CKV_AWS_158", "comment": "CloudWatch Logs encrypts log groups at rest with a service key; a "
+                                             "customer key adds a key policy dependency for every log-producing "
+                                             "stack."},
+        ]}},
+    )) for export in LOG_EXPORTS]

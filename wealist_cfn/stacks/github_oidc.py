@@ -41,7 +41,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-from awacs import acm, ec2, ecr, elasticache, kms, rds, s3, servicequotas, ssm, sts
+from awacs import acm, ec2, ecr, elasticache, kms, logs, rds, s3, servicequotas, ssm, sts
 from awacs import autoscaling as asg_actions
 from awacs import cloudformation as cfn_actions
 from awacs import iam as iam_actions
@@ -138,11 +138,18 @@ def _iam_services() -> frozenset[str]:
     return frozenset(load_resource(AdditionalSpecs, "Policies.json"))
 
 
+# An IAM action name: letters and digits (a schema may use a wildcard).
+_ACTION_NAME = re.compile(r"[A-Za-z0-9*]+")
+
+
 def grantable(action: str) -> bool:
-    """Whether IAM knows the action's service. A few schemas list calls of
-    services IAM publishes no actions for (``managed-fleets:*`` in the Auto
-    Scaling group's): no policy can grant those, AWS makes them itself."""
-    return action.split(":", 1)[0].lower() in _iam_services()
+    """Whether IAM knows the action's service and the name is an IAM action
+    name. A few schemas list calls of services IAM publishes no actions for
+    (``managed-fleets:*`` in the Auto Scaling group's), or an S3 REST
+    operation rather than an action (``s3:REST.PUT.OBJECT`` in the log
+    group's): no policy can grant those."""
+    service, _, name = action.partition(":")
+    return service.lower() in _iam_services() and bool(_ACTION_NAME.fullmatch(name))
 
 
 def _role_arn(name: str) -> Sub:
@@ -377,6 +384,12 @@ def _preflight(repositories: list[Sub]) -> PolicyDocument:
                   Resource=[_arn("acm", "certificate/*")]),
         # The image tags instances will pull.
         Statement(Sid="ReleasedImages", Effect=Allow, Action=[ecr.DescribeImages], Resource=repositories),
+        # Whether a log group the stack names exists outside it (RDS makes
+        # its export groups itself): names and metadata, never an event.
+        # DescribeLogGroups takes no resource ARN (IAM's action table for
+        # CloudWatch Logs lists no resource type for it).
+        Statement(Sid="NamedLogGroups", Effect=Allow, Action=[logs.DescribeLogGroups], Resource=["*"],
+                  Condition=_in_region()),
     )
 
 
