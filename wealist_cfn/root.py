@@ -117,6 +117,7 @@ def _add_interface(root: Template) -> None:
                            "UserServicePathPattern", "BoardServicePathPattern", "UserServiceHealthCheckPath",
                            "BoardServiceHealthCheckPath")),
         ("Alarms", ("AlarmEmail",)),
+        ("Logs", ("LogRetentionDays",)),
     )
     grouped = {n for _, names in groups for n in names}
     missing = [p.name for p in ROOT_PARAMETERS if p.name not in grouped]

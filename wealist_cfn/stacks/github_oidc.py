@@ -141,8 +141,12 @@ def _iam_services() -> frozenset[str]:
 def grantable(action: str) -> bool:
     """Whether IAM knows the action's service. A few schemas list calls of
     services IAM publishes no actions for (``managed-fleets:*`` in the Auto
-    Scaling group's): no policy can grant those, AWS makes them itself."""
-    return action.split(":", 1)[0].lower() in _iam_services()
+    Scaling group's): no policy can grant those, AWS makes them itself. Nor
+    a name outside IAM's action grammar (letters and digits, wildcards): the
+    log group's schema lists ``s3:REST.PUT.OBJECT``, an S3 access-log
+    operation name that no policy can name."""
+    service, _, name = action.partition(":")
+    return service.lower() in _iam_services() and re.fullmatch(r"[A-Za-z0-9*?]+", name) is not None
 
 
 def _role_arn(name: str) -> Sub:
