@@ -58,6 +58,21 @@ read_parameters() {
 
 until docker info >/dev/null 2>&1; do sleep 2; done
 
+# This instance's ID, from IMDSv2 (the launch template requires a session
+# token). It starts the name of every container's log stream
+# (<instance-id>/<container>, render.py puts it in .env). Fatal: the same
+# endpoint gives the instance its credentials, so without it no later step
+# could work either.
+IMDS=${WEALIST_IMDS:-http://169.254.169.254}
+imds() {
+  local token
+  token=$(curl -fsS -m 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" "$IMDS/latest/api/token") &&
+    curl -fsS -m 5 -H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/$1"
+}
+INSTANCE_ID=$(retry imds instance-id)
+export INSTANCE_ID
+log "instance $INSTANCE_ID: container logs go to CloudWatch Logs $WEALIST_PREFIX/$WEALIST_ROLE, streams $INSTANCE_ID/<container>"
+
 start_backend() {
   local account svc
   account=$(retry aws sts get-caller-identity --query Account --output text)

@@ -58,6 +58,9 @@ FREE_TYPES = frozenset({
     # A topic costs nothing; its deliveries (a few alarm mails) are within
     # SNS's free e-mail notifications in any ordinary month.
     "AWS::SNS::Topic", "AWS::SNS::Subscription",
+    # A log group costs nothing by itself: what it ingests is the
+    # log_ingest_gb usage line below.
+    "AWS::Logs::LogGroup",
 })
 
 
