@@ -23,6 +23,14 @@ from .tools import ROOT
 ACCOUNT, REGION = "123456789012", "ap-northeast-2"
 PARAM = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod"
 BUCKET = "arn:aws:s3:::wealist-deploy-scripts"
+LOGS = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/wealist/prod"
+
+
+def _log_calls(group: str, streams: tuple[str, ...]) -> list:
+    # The awslogs driver and the CloudWatch agent: a stream per instance and
+    # source in an existing group, then its events.
+    return [(action, f"{LOGS}/{group}:log-stream:i-0123456789abcdef0/{s}", {})
+            for s in streams for action in ("logs:CreateLogStream", "logs:PutLogEvents")]
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +55,7 @@ BOOT_CALLS = {
         ("kms:Decrypt", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/abcd", {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"}),
         ("ecr:GetAuthorizationToken", "*", {}),
         ("ecr:BatchGetImage", "RegistryStack/UserServiceRepository.Arn", {}),
+        *_log_calls("backend", ("startup", "user-service", "board-service", "node-exporter")),
     ],
     "MonitoringRole": [
         ("s3:GetObject", f"{BUCKET}/boot/startup.sh", {}),
@@ -55,6 +64,7 @@ BOOT_CALLS = {
         ("ssm:GetParametersByPath", f"{PARAM}/monitoring", {}),
         ("kms:Decrypt", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/abcd", {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"}),
         ("ec2:DescribeInstances", "*", {}),
+        *_log_calls("monitoring", ("startup", "prometheus", "grafana")),
     ],
 }
 
@@ -80,6 +90,8 @@ def test_monitoring_never_reads_a_database_or_redis_secret(roles):
         assert not _allowed(policy, "ssm:GetParametersByPath", f"{PARAM}{path}"), path
     assert not _allowed(policy, "ecr:BatchGetImage", "RegistryStack/UserServiceRepository.Arn")
     assert not _allowed(policy, "s3:GetObject", f"{BUCKET}/config/render.py")
+    for action, resource, _ in _log_calls("backend", ("startup", "user-service")):
+        assert not _allowed(policy, action, resource), (action, resource)
 
 
 def test_backend_never_reads_grafanas_password_nor_the_whole_tree(roles):
@@ -90,5 +102,8 @@ def test_backend_never_reads_grafanas_password_nor_the_whole_tree(roles):
     assert not _allowed(policy, "ssm:GetParametersByPath", f"{PARAM}/monitoring")
     assert not _allowed(policy, "ec2:DescribeInstances", "*")
     assert not _allowed(policy, "s3:ListBucket", BUCKET, **{"s3:prefix": "monitoring/"})
+    for action, resource, _ in _log_calls("monitoring", ("startup", "grafana")):
+        assert not _allowed(policy, action, resource), (action, resource)
+    assert not _allowed(policy, "logs:CreateLogGroup", f"{LOGS}/backend")
     # Another environment's parameters are out of reach too.
     assert not _allowed(policy, "ssm:GetParametersByPath", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/dev/db")
