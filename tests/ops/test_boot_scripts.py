@@ -105,9 +105,9 @@ FAKE_AWS = r"""#!/bin/bash
 echo "aws $*" >>"$CALLS"
 case "$1 $2" in
   "s3 cp")
-    src=${5#s3://*/}
     if [ -n "${FAIL_S3:-}" ]; then echo "fatal error: An error occurred (AccessDenied)" >&2; exit 1; fi
-    mkdir -p "$6"; cp -r "$FILES/$src". "$6"/ ;;
+    if [ "$3" = --recursive ]; then src=${5#s3://*/}; mkdir -p "$6"; cp -r "$FILES/$src". "$6"/
+    else src=${4#s3://*/}; cp "$FILES/$src" "$5"; fi ;;
   "ssm get-parameters-by-path") cat "$PARAMS_JSON" ;;
   "sts get-caller-identity") echo 123456789012 ;;
   "ecr get-login-password") echo token ;;

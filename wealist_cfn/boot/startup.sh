@@ -41,8 +41,16 @@ mkdir -p "$BASE"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-log "downloading config from s3://$WEALIST_BUCKET/config/"
-retry aws s3 cp --recursive --only-show-errors "s3://$WEALIST_BUCKET/config/" "$BASE/"
+# The backend runs everything under config/; the monitoring instance only
+# render.py, the one object of config/ its role may read (iam.py): listing
+# config/ is the backend's alone.
+if [ "$WEALIST_ROLE" = backend ]; then
+  log "downloading config from s3://$WEALIST_BUCKET/config/"
+  retry aws s3 cp --recursive --only-show-errors "s3://$WEALIST_BUCKET/config/" "$BASE/"
+else
+  log "downloading s3://$WEALIST_BUCKET/config/render.py"
+  retry aws s3 cp --only-show-errors "s3://$WEALIST_BUCKET/config/render.py" "$BASE/render.py"
+fi
 
 # Each group reads only its own sub-paths, which are all its instance role
 # may read (wealist_cfn/stacks/iam.py): the backend never sees Grafana's

@@ -7,7 +7,7 @@ what its group's startup script and containers use.
   and writing to its own log group (``/<project>/<env>/backend``).
 * Monitoring (``<project>-<env>-monitoring-role``): Grafana's password only
   (never a database or Redis secret), the bucket's ``boot/`` and
-  ``monitoring/`` files, EC2 describe calls for Prometheus's discovery, and
+  ``monitoring/`` files and ``config/render.py``, EC2 describe calls for Prometheus's discovery, and
   writing to its own log group (``/<project>/<env>/monitoring``).
 
 Parameter Store grants ``GetParametersByPath`` on a path to everything below
@@ -40,6 +40,9 @@ BACKEND_PARAMETER_PATHS = ("db", "redis", "deploy", "app")
 MONITORING_PARAMETER_PATHS = ("monitoring",)
 BACKEND_BUCKET_PREFIXES = ("boot", "config")
 MONITORING_BUCKET_PREFIXES = ("boot", "monitoring")
+# Single objects outside a group's prefixes: the monitoring instance renders
+# its files with the backend's render.py (no secret in it).
+MONITORING_BUCKET_OBJECTS = ("config/render.py",)
 # The CloudWatch Logs group each group writes to (compute.py creates them).
 BACKEND_LOG_GROUP = "backend"
 MONITORING_LOG_GROUP = "monitoring"
@@ -68,7 +71,8 @@ def build(settings: BuildSettings) -> Template:
         Sub("Wealist ${Environment} monitoring instance: Grafana's password, its files, EC2 discovery"),
         [
             iam.Policy(PolicyName="parameters", PolicyDocument=_parameters_policy(MONITORING_PARAMETER_PATHS)),
-            iam.Policy(PolicyName="deploy-bucket", PolicyDocument=_bucket_policy(MONITORING_BUCKET_PREFIXES)),
+            iam.Policy(PolicyName="deploy-bucket",
+                       PolicyDocument=_bucket_policy(MONITORING_BUCKET_PREFIXES, MONITORING_BUCKET_OBJECTS)),
             iam.Policy(PolicyName="service-discovery", PolicyDocument=_discovery_policy()),
             iam.Policy(PolicyName="logs", PolicyDocument=_logs_policy(MONITORING_LOG_GROUP)),
             iam.Policy(PolicyName="session-manager", PolicyDocument=_session_manager_policy()),
@@ -129,11 +133,13 @@ def _parameters_policy(paths: tuple[str, ...]) -> PolicyDocument:
     )
 
 
-def _bucket_policy(prefixes: tuple[str, ...]) -> PolicyDocument:
+def _bucket_policy(prefixes: tuple[str, ...], objects: tuple[str, ...] = ()) -> PolicyDocument:
     return _doc(
-        # UserData downloads boot/startup.sh; the startup script its group's files.
+        # UserData downloads boot/startup.sh; the startup script its group's
+        # files (and single objects by name, which needs no listing).
         Statement(Sid="ReadDeployFiles", Effect=Allow, Action=[awacs.s3.GetObject],
-                  Resource=[Sub(f"arn:${{AWS::Partition}}:s3:::${{DeployBucketName}}/{p}/*") for p in prefixes]),
+                  Resource=[Sub(f"arn:${{AWS::Partition}}:s3:::${{DeployBucketName}}/{p}/*") for p in prefixes]
+                  + [Sub(f"arn:${{AWS::Partition}}:s3:::${{DeployBucketName}}/{o}") for o in objects]),
         # `aws s3 cp --recursive` lists the prefix it downloads.
         Statement(Sid="ListDeployFiles", Effect=Allow, Action=[awacs.s3.ListBucket],
                   Resource=[Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}")],
