@@ -43,7 +43,9 @@ docker compose version
 
 # The boot log (this output, the startup script's included) to CloudWatch
 # Logs, stream <instance-id>/startup in the group's log group, through the
-# CloudWatch agent from Amazon Linux 2023's repository. Not fatal: the log
+# CloudWatch agent, packaged in Amazon Linux 2023's repository since its
+# 2022.0.20220728 preview (amazonlinux/amazon-linux-2023 issue 132). The
+# agent reads the file from its start. Not fatal: the log
 # stays in /var/log/wealist-boot.log and the journal, and a service must not
 # stay down because its boot log cannot be shipped.
 cwagent=/opt/aws/amazon-cloudwatch-agent
