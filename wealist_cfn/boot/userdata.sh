@@ -45,7 +45,8 @@ docker compose version
 # Logs, stream <instance-id>/startup in the group's log group, through the
 # CloudWatch agent, packaged in Amazon Linux 2023's repository since its
 # 2022.0.20220728 preview (amazonlinux/amazon-linux-2023 issue 132). The
-# agent reads the file from its start. Not fatal: the log
+# agent reads the file from its start (from_beginning, its translator's
+# default), so lines written before it started are shipped. Not fatal: the log
 # stays in /var/log/wealist-boot.log and the journal, and a service must not
 # stay down because its boot log cannot be shipped.
 cwagent=/opt/aws/amazon-cloudwatch-agent
