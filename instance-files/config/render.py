@@ -8,7 +8,9 @@ environment; run by the startup script with the instance's system Python
     --recursive --with-decryption`` for one sub-path the instance's role may
     read. Writes, each mode 600:
 
-    * ``.env``: what ``docker compose`` interpolates (image references, ports);
+    * ``.env``: what ``docker compose`` interpolates (image references, ports;
+      on both roles, the awslogs driver's region, group and this instance's
+      ID, see :func:`logging_env`);
     * ``<service>.env`` per service: only that service's database credentials,
       Redis over TLS, its port, and the operator's own settings under
       ``app/common/`` and ``app/<service>/``;
@@ -19,7 +21,7 @@ environment; run by the startup script with the instance's system Python
     * ``released-services``: the services that have a released image, one a
       line; a service whose image tag is still ``unreleased`` is left out,
       with a line on stderr saying so, and the others start without it;
-    * ``grafana.env``: Grafana's admin password.
+    * ``grafana.env``: Grafana's admin password (monitoring; with ``.env``).
 
 ``render.py template FILE``
     Prints FILE with every ``@@NAME@@`` replaced by the environment variable
@@ -41,6 +43,9 @@ from urllib.parse import quote
 # on the instance without the project (tests/ops keep the two in step).
 SERVICES = ("user-service", "board-service")
 SAFE_VALUE = re.compile(r"^[A-Za-z0-9_./:@?=&%+,-]*$")
+# EC2 instance IDs (i- and 8 or 17 hex digits) and AWS region names.
+INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8}([0-9a-f]{9})?$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 TOKEN = re.compile(r"@@([A-Z][A-Z0-9_]*)@@")
 
 
@@ -111,6 +116,19 @@ def parameters(doc, prefix):
     return out
 
 
+def logging_env(environ):
+    """What the compose files' awslogs options interpolate: the region, the
+    role's log group (``<WEALIST_PREFIX>/<role>``, created by the compute
+    stack) and this instance's ID, which starts every stream's name."""
+    region, instance = _require(environ, "AWS_REGION"), _require(environ, "INSTANCE_ID")
+    if not REGION.match(region):
+        raise RenderError("AWS_REGION %r is not an AWS region name" % region)
+    if not INSTANCE_ID.match(instance):
+        raise RenderError("INSTANCE_ID %r is not an EC2 instance ID" % instance)
+    group = "%s/%s" % (_require(environ, "WEALIST_PREFIX").rstrip("/"), _require(environ, "WEALIST_ROLE"))
+    return {"AWSLOGS_REGION": region, "AWSLOGS_GROUP": group, "INSTANCE_ID": instance}
+
+
 def service_envs(params, services, ports):
     missing = []
 
@@ -154,17 +172,21 @@ def render_env(doc, out_dir, environ, notes=None):
     prefix = _require(environ, "WEALIST_PREFIX")
     role = _require(environ, "WEALIST_ROLE")
     params = parameters(doc, prefix)
+    logs = logging_env(environ)
     if role == "monitoring":
         if "monitoring/grafana_admin_password" not in params:
             raise RenderError("missing parameters: monitoring/grafana_admin_password")
-        _write(os.path.join(out_dir, "grafana.env"),
-               _env_text({"GF_SECURITY_ADMIN_PASSWORD": params["monitoring/grafana_admin_password"]}))
-        return ["grafana.env"]
+        files = {".env": _env_text(logs),
+                 "grafana.env": _env_text({"GF_SECURITY_ADMIN_PASSWORD": params["monitoring/grafana_admin_password"]})}
+        for name, text in files.items():
+            _write(os.path.join(out_dir, name), text)
+        return list(files)
 
     # USER_SERVICE_PORT, BOARD_SERVICE_PORT: set by UserData from the stack's parameters.
     ports = {svc: _require(environ, "%s_PORT" % svc.replace("-", "_").upper()) for svc in SERVICES}
     registry = _require(environ, "ECR_REGISTRY")
     compose = {"%s_PORT" % svc.replace("-", "_").upper(): port for svc, port in ports.items()}
+    compose.update(logs)
     released = []
     for svc in SERVICES:
         var = svc.replace("-", "_")

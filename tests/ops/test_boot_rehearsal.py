@@ -18,11 +18,20 @@ Stand-ins, and what each enforces of the real thing:
   by docker/cli's kvfile rules (literal values, quotes kept) and runs psql on
   the host; ``compose`` is validated and resolved by Compose V2's own
   ``config``.
-* ``dnf``, ``systemctl``, ``logger``: record what they are asked; ``curl``
-  fails (Compose is "installed", so UserData must not download it).
+  The awslogs driver's start-up is modelled against moto's CloudWatch Logs:
+  a stream per container, the group never created, a failure fatal only in
+  blocking mode (the stand-in's docstring cites the rules).
+* ``dnf``, ``systemctl``, ``logger``: record what they are asked; ``dnf
+  install amazon-cloudwatch-agent`` installs tests/ops/standins/cwagent.py
+  as the agent's control script, which checks its configuration as the
+  agent's translator would and creates the boot log's stream in an existing
+  group only.
+* ``curl``: tests/ops/standins/curl.py, IMDSv2 only (a session token is
+  required, as the launch template sets); any download fails (Compose is
+  "installed", so UserData must not download it).
 
-Absolute paths of the UserData (/var/log, /usr/local) are moved under the
-temporary root; nothing else in the scripts is changed.
+Absolute paths of the UserData (/var/log, /usr/local, /opt/aws) are moved
+under the temporary root; nothing else in the scripts is changed.
 """
 
 from __future__ import annotations
@@ -39,16 +48,18 @@ import pytest
 
 from wealist_cfn.ops import bootstrap
 from wealist_cfn.settings import DEFAULT_SETTINGS
-from wealist_cfn.stacks import cache, database
+from wealist_cfn.stacks import cache, compute, database
 
 from . import postgres as pg
 from .test_boot_scripts import SUB_VALUES, USERDATA, render_sub
+from .test_secrets_in_output import _leaks, _pieces
 from .tools import compose_binary, require
 
 pytestmark = [pytest.mark.moto, pytest.mark.slow]
 
 STANDINS = Path(__file__).parent / "standins"
 PREFIX = "/wealist/prod"
+INSTANCE = "i-0a1b2c3d4e5f67890"
 
 
 def _stack_parameters() -> list[str]:
@@ -83,6 +94,24 @@ def _values(target) -> dict[str, str]:
     return out
 
 
+def _log_groups() -> dict[str, str]:
+    """Role -> name of each log group the compute stack creates."""
+    out = {}
+    for r in json.loads(compute.build(DEFAULT_SETTINGS).to_json())["Resources"].values():
+        if r["Type"] == "AWS::Logs::LogGroup":
+            name = render_sub(r["Properties"]["LogGroupName"]["Fn::Sub"], SUB_VALUES)
+            out[name.rsplit("/", 1)[1]] = name
+    return out
+
+
+def _logs(target):
+    return boto3.client("logs", region_name=target.region, endpoint_url=target.endpoint_url)
+
+
+def _streams(target, group) -> set[str]:
+    return {s["logStreamName"] for s in _logs(target).describe_log_streams(logGroupName=group)["logStreams"]}
+
+
 @pytest.fixture
 def account(prod_cfg, target, postgres):
     """bootstrap's parameters and bucket; the endpoints the stacks publish
@@ -98,13 +127,16 @@ def account(prod_cfg, target, postgres):
     for svc in ("user_service", "board_service"):
         ssm.put_parameter(Name=f"{PREFIX}/deploy/{svc}_image_tag", Value=f"{svc[:4]}1234", Type="String",
                           Overwrite=True)
+    # The log groups, as the compute stack creates them (with retention).
+    for name in _log_groups().values():
+        _logs(target).create_log_group(logGroupName=name)
     values = _values(target)
     master_pw = values["db/postgres_superuser_password"].replace("'", "''")
     postgres.query(f"ALTER ROLE {values['db/postgres_superuser']} PASSWORD '{master_pw}'")
     return values
 
 
-def _boot(tmp_path, target, role="backend"):
+def _boot(tmp_path, target, role="backend", **extra_env):
     """Run the rendered UserData in a temporary root; returns (exit code,
     boot log, recorded calls, Docker stand-in state directory)."""
     root = tmp_path / "root"
@@ -114,10 +146,19 @@ def _boot(tmp_path, target, role="backend"):
         d.mkdir(parents=True, exist_ok=True)
     calls = tmp_path / "calls.log"
     record = '#!/bin/bash\necho "$(basename "$0") $*" >>"$CALLS"\n'
-    (bin_dir / "dnf").write_text(record)
+    ctl = root / "opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
+    (bin_dir / "dnf").write_text(record + f"""
+case " $* " in
+  *" amazon-cloudwatch-agent "*)
+    if [ -n "${{FAIL_CWAGENT_INSTALL:-}}" ]; then echo "Error: Unable to find a match" >&2; exit 1; fi
+    mkdir -p "{ctl.parent}" "{ctl.parent.parent / 'etc'}"
+    printf '#!/bin/bash\\nexec "%s" "%s" "$@"\\n' "{sys.executable}" "{STANDINS / 'cwagent.py'}" >"{ctl}"
+    chmod 755 "{ctl}" ;;
+esac
+""")
     (bin_dir / "systemctl").write_text(record)
     (bin_dir / "logger").write_text(record + "cat >/dev/null\n")
-    (bin_dir / "curl").write_text(record + "exit 22\n")
+    (bin_dir / "curl").write_text(f'#!/bin/bash\nexec "{sys.executable}" "{STANDINS / "curl.py"}" "$@"\n')
     (bin_dir / "docker").write_text(f'#!/bin/bash\nexec "{sys.executable}" "{STANDINS / "docker.py"}" "$@"\n')
     (bin_dir / "aws").symlink_to(require("aws"))
     # render.py runs on the instance's system Python, standard library only.
@@ -126,7 +167,8 @@ def _boot(tmp_path, target, role="backend"):
         f.chmod(0o755)
 
     text = render_sub(USERDATA.read_text(), dict(SUB_VALUES, Role=role))
-    text = text.replace("/var/log/", f"{root}/var/log/").replace("/usr/local/", f"{root}/usr/local/")
+    for path in ("/var/log/", "/usr/local/", "/opt/aws/"):
+        text = text.replace(path, f"{root}{path}")
     script = tmp_path / "userdata.sh"
     script.write_text(text)
     env = {
@@ -134,7 +176,7 @@ def _boot(tmp_path, target, role="backend"):
         "AWS_ENDPOINT_URL": target.endpoint_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "WEALIST_BASE": str(root / "opt/wealist"), "WEALIST_RETRY_DELAY": "0",
-        "COMPOSE_BIN": compose_binary(), "DOCKER_STATE": str(state),
+        "COMPOSE_BIN": compose_binary(), "DOCKER_STATE": str(state), "IMDS_INSTANCE_ID": INSTANCE, **extra_env,
     }
     import subprocess
     result = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=300)
@@ -158,7 +200,8 @@ def test_a_backend_boots_from_what_bootstrap_and_the_stacks_wrote(tmp_path, targ
     assert rc == 0, log
     assert "wealist boot: backend instance ready" in log
     assert "dnf install -y -q docker" in calls and "systemctl enable --now docker" in calls
-    assert not any(c.startswith("curl") for c in calls)
+    # Only IMDS was asked (Compose is installed: nothing is downloaded).
+    assert all("http://169.254.169.254/latest/" in c for c in calls if c.startswith("curl"))
     for key in ("user", "board"):
         name, user, password = (account[f"db/{key}_db_{k}"] for k in ("name", "user", "password"))
         assert postgres.query(f"select pg_get_userbyid(datdba) from pg_database where datname = '{name}'") == user
@@ -179,9 +222,38 @@ def test_a_backend_boots_from_what_bootstrap_and_the_stacks_wrote(tmp_path, targ
         assert "PGPASSWORD" not in env and account["db/postgres_superuser_password"] not in json.dumps(env)
         tag = account[f"deploy/{svc.replace('-', '_')}_image_tag"]
         assert started["config"][svc]["image"].endswith(f"/{svc}:{tag}")
-    # No secret in the boot log.
-    for name in bootstrap.SECRET_NAMES:
-        assert account[name] not in log
+    _assert_logs_shipped(target, log, calls, state, "backend", ["node-exporter", "user-service", "board-service"])
+    # No secret in the boot log, not even a 6-character piece of one.
+    assert not _leaks(log, _pieces([account[name] for name in bootstrap.SECRET_NAMES]))
+
+
+def _assert_logs_shipped(target, log, calls, state, role, services):
+    """What Compose resolved for each container's logging (its own `config`
+    output): the awslogs driver into the role's group, stream
+    <instance-id>/<service>, never creating the group; the driver stand-in
+    created exactly those streams in the stack's group. The CloudWatch agent
+    was installed by dnf, configured for the boot log into the same group
+    (stream <instance-id>/startup) and started through systemctl."""
+    group = _log_groups()[role]
+    started = _started(state, "docker-compose.prod" if role == "backend" else "docker-compose")
+    for svc in services:
+        logging = started["config"][svc]["logging"]
+        assert logging["driver"] == "awslogs"
+        assert logging["options"]["awslogs-group"] == group
+        assert logging["options"]["awslogs-create-group"] == "false"
+        assert logging["options"]["awslogs-stream"] == f"{INSTANCE}/{svc}"
+        assert logging["options"]["mode"] == "non-blocking"
+    assert sorted(started["streams"]) == sorted(f"{group}/{INSTANCE}/{svc}" for svc in services)
+
+    assert "dnf install -y -q amazon-cloudwatch-agent" in calls
+    assert "systemctl restart amazon-cloudwatch-agent" in calls
+    agent = json.loads((state / "cwagent-config.json").read_text())
+    [entry] = agent["logs"]["logs_collected"]["files"]["collect_list"]
+    assert entry["file_path"] == "/var/log/wealist-boot.log" and entry["log_group_name"] == group
+    assert f"{INSTANCE}/startup" in _streams(target, group)
+    assert _streams(target, group) == {f"{INSTANCE}/{s}" for s in ["startup", *services]}
+    assert not (state / "cwagent-errors.log").exists() and not (state / "awslogs-errors.log").exists()
+    assert "boot log shipped to CloudWatch Logs " + group in log
 
 
 def test_no_value_in_parameter_store_contains_double_braces(target, account):
@@ -249,4 +321,43 @@ def test_a_monitoring_instance_boots_with_grafana_password_from_parameter_store(
     prom = (tmp_path / "root/opt/wealist/monitoring/prometheus.yml").read_text()
     assert "@@" not in prom and "wealist-prod-backend-asg" in prom
     assert not any(c.startswith("docker run") for c in calls)
-    assert account["monitoring/grafana_admin_password"] not in log
+    _assert_logs_shipped(target, log, calls, state, "monitoring", ["grafana", "prometheus"])
+    assert not _leaks(log, _pieces([account["monitoring/grafana_admin_password"]]))
+    # The backend's group got nothing from this instance.
+    assert _streams(target, _log_groups()["backend"]) == set()
+
+
+def test_the_boot_succeeds_when_its_logs_cannot_be_shipped(tmp_path, target, account):
+    """Shipping logs is never fatal. The agent's package cannot be installed
+    and the log groups do not exist (a stack whose groups were deleted): the
+    boot still exits 0 and starts every service, says that the boot log was
+    not shipped, and the awslogs driver stand-in, in non-blocking mode, keeps
+    retrying in the background as dockerd does (moby awslogs: in blocking
+    mode the same failure would refuse the container's start, which the
+    stand-in enforces: see the last assertion)."""
+    for name in _log_groups().values():
+        _logs(target).delete_log_group(logGroupName=name)
+
+    rc, log, calls, state = _boot(tmp_path, target, FAIL_CWAGENT_INSTALL="1")
+
+    assert rc == 0, log
+    assert "WARNING: boot log not shipped to CloudWatch Logs" in log
+    assert not any(c.startswith("amazon-cloudwatch-agent-ctl") for c in calls)
+    assert _started(state)["services"] == ["node-exporter", "user-service", "board-service"]
+    assert _started(state)["streams"] == []
+    assert (state / "awslogs-errors.log").read_text().count("Error while trying to initialize awslogs") == 3
+
+    # The stand-in does refuse a blocking container whose group is missing.
+    import subprocess
+    blocking = tmp_path / "blocking"
+    blocking.mkdir()
+    (blocking / "docker-compose.yml").write_text(
+        "services:\n  app:\n    image: x\n    logging:\n      driver: awslogs\n      options:\n"
+        "        awslogs-group: /wealist/prod/backend\n        awslogs-region: ap-northeast-2\n")
+    env = dict(os.environ, CALLS=str(tmp_path / "b.log"), DOCKER_STATE=str(blocking),
+               COMPOSE_BIN=compose_binary(), AWS_ENDPOINT_URL=target.endpoint_url,
+               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    refused = subprocess.run([sys.executable, str(STANDINS / "docker.py"), "compose", "-f",
+                              str(blocking / "docker-compose.yml"), "up", "-d"], env=env, capture_output=True,
+                             text=True, cwd=blocking)
+    assert refused.returncode != 0 and "failed to create Cloudwatch log stream" in refused.stderr

@@ -105,9 +105,9 @@ FAKE_AWS = r"""#!/bin/bash
 echo "aws $*" >>"$CALLS"
 case "$1 $2" in
   "s3 cp")
-    src=${5#s3://*/}
     if [ -n "${FAIL_S3:-}" ]; then echo "fatal error: An error occurred (AccessDenied)" >&2; exit 1; fi
-    mkdir -p "$6"; cp -r "$FILES/$src". "$6"/ ;;
+    if [ "$3" = --recursive ]; then src=${5#s3://*/}; mkdir -p "$6"; cp -r "$FILES/$src". "$6"/
+    else src=${4#s3://*/}; cp "$FILES/$src" "$5"; fi ;;
   "ssm get-parameters-by-path") cat "$PARAMS_JSON" ;;
   "sts get-caller-identity") echo 123456789012 ;;
   "ecr get-login-password") echo token ;;
@@ -156,13 +156,18 @@ def _run_startup(tmp_path, role, **extra_env):
     # The instance's python3 runs render.py; here, the test's interpreter.
     import sys
     (bin_dir / "python3").symlink_to(sys.executable)
+    # IMDSv2 (token required) gives the instance ID: tests/ops/standins/curl.py.
+    curl = Path(__file__).parent / "standins" / "curl.py"
+    (bin_dir / "curl").write_text(f'#!/bin/bash\nexec "{sys.executable}" "{curl}" "$@"\n')
+    (bin_dir / "curl").chmod(0o755)
     params = tmp_path / "parameters.json"
     params.write_text(json.dumps(_parameters_json()))
     env = {
         "PATH": f"{bin_dir}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls.log"), "FILES": str(ROOT / "instance-files"),
         "PARAMS_JSON": str(params), "WEALIST_BASE": str(tmp_path / "opt"), "WEALIST_ROLE": role,
         "WEALIST_BUCKET": "wealist-deploy-scripts", "WEALIST_PREFIX": "/wealist/prod", "AWS_REGION": "ap-northeast-2",
-        "USER_SERVICE_PORT": "8081", "BOARD_SERVICE_PORT": "8000", **extra_env,
+        "USER_SERVICE_PORT": "8081", "BOARD_SERVICE_PORT": "8000", "IMDS_INSTANCE_ID": "i-0123456789abcdef0",
+        **extra_env,
     }
     result = subprocess.run(["bash", str(STARTUP)], env=env, capture_output=True, text=True, timeout=60)
     calls = (tmp_path / "calls.log").read_text().splitlines() if (tmp_path / "calls.log").exists() else []
@@ -191,6 +196,8 @@ def test_backend_startup_runs_every_step_in_order(tmp_path):
         assert stat.S_IMODE((opt / name).stat().st_mode) == 0o600, name
     compose_env = (opt / ".env").read_text()
     assert "USER_SERVICE_IMAGE=123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/user-service:abc123" in compose_env
+    # The instance ID, asked of IMDS with a session token, names the log streams.
+    assert "INSTANCE_ID=i-0123456789abcdef0" in compose_env and "AWSLOGS_GROUP=/wealist/prod/backend" in compose_env
     # Each service sees its own credentials only; the master password stays with the init container.
     user_env = (opt / "user-service.env").read_text()
     assert "DB_PASSWORD=UserPw123" in user_env and "BoardPw123" not in user_env and "MasterPw1" not in user_env
@@ -207,6 +214,7 @@ def test_monitoring_startup_renders_prometheus_config_and_starts_the_stack(tmp_p
     prom = (mon / "prometheus.yml").read_text()
     assert "@@" not in prom and '"wealist-prod-backend-asg"' in prom and "region: ap-northeast-2" in prom
     assert stat.S_IMODE((mon / "grafana.env").stat().st_mode) == 0o600
+    assert "AWSLOGS_GROUP=/wealist/prod/monitoring" in (mon / ".env").read_text()
     assert stat.S_IMODE((mon / "prometheus.yml").stat().st_mode) & 0o004, "Prometheus runs unprivileged"
     assert any(c.startswith("docker compose -f docker-compose.yml up -d") for c in calls)
     assert not any("db-init" in c for c in calls)
@@ -241,3 +249,16 @@ def test_each_group_reads_only_the_parameter_paths_its_role_may_read():
     assert {v: tuple(k.split()) for k, v in calls.items()} == {
         "BASE": iam.BACKEND_PARAMETER_PATHS, "dir": iam.MONITORING_PARAMETER_PATHS}
     assert '--path "$WEALIST_PREFIX" ' not in text
+
+
+def test_without_an_instance_id_from_imds_the_boot_fails_before_anything_starts(tmp_path):
+    """IMDS does not answer (the curl stand-in fails every URL but IMDSv2's
+    token and instance-id): the startup script fails naming the step, and
+    nothing starts. Fatal on purpose: the instance's credentials come from
+    the same endpoint, so no later step could work."""
+    result, calls = _run_startup(tmp_path, "backend", WEALIST_RETRY_DELAY="0",
+                                 WEALIST_IMDS="http://169.254.169.254/broken")
+
+    assert result.returncode != 0
+    assert "FAILED after 5 attempts: imds instance-id" in result.stderr
+    assert not any(" up -d" in c for c in calls)

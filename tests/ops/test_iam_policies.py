@@ -192,6 +192,7 @@ def test_only_actions_iam_cannot_grant_are_left_out():
                        if not github_oidc.grantable(a)})
     assert all(a.startswith("managed-fleets:") or a == "s3:REST.PUT.OBJECT" for a in left_out), left_out
     assert github_oidc.grantable("ssm:Get*") and github_oidc.grantable("logs:CreateLogGroup")
+    assert "s3:REST.PUT.OBJECT" in left_out and github_oidc.grantable("ec2:Describe*")
 
 
 def test_a_type_without_a_schema_is_an_error():

@@ -43,8 +43,12 @@ def _backend_values(**overrides):
     return values
 
 
+INSTANCE = "i-0123456789abcdef0"
 BACKEND_ENV = {"WEALIST_PREFIX": "/wealist/prod", "WEALIST_ROLE": "backend", "USER_SERVICE_PORT": "8081",
-               "BOARD_SERVICE_PORT": "8000", "ECR_REGISTRY": "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com"}
+               "BOARD_SERVICE_PORT": "8000", "ECR_REGISTRY": "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com",
+               "AWS_REGION": "ap-northeast-2", "INSTANCE_ID": INSTANCE}
+MONITORING_ENV = {"WEALIST_PREFIX": "/wealist/prod", "WEALIST_ROLE": "monitoring", "AWS_REGION": "ap-northeast-2",
+                  "INSTANCE_ID": INSTANCE}
 
 
 def _compose_config(workdir: Path, compose_file: Path, env: dict | None = None) -> dict:
@@ -156,7 +160,7 @@ def test_monitoring_compose_file_is_valid_and_serves_under_the_load_balancer_pat
     """Compose V2 validates it; Prometheus and Grafana are served under the
     prefixes whose health paths the load balancer checks."""
     shutil.copytree(FILES / "monitoring", tmp_path / "monitoring")
-    (tmp_path / "monitoring" / "grafana.env").write_text("GF_SECURITY_ADMIN_PASSWORD=x\n")
+    render.render_env(_doc({"monitoring/grafana_admin_password": "x"}), str(tmp_path / "monitoring"), MONITORING_ENV)
     config = _compose_config(tmp_path / "monitoring", tmp_path / "monitoring" / "docker-compose.yml")
 
     prom, grafana = config["services"]["prometheus"], config["services"]["grafana"]
@@ -254,3 +258,61 @@ def test_a_value_docker_would_misread_is_refused(tmp_path, value):
         render.render_env(_doc(_backend_values(**{"db/postgres_superuser_password": value})), str(tmp_path),
                           BACKEND_ENV)
     assert list(tmp_path.iterdir()) == []
+
+
+# -- Container logs: Docker's awslogs driver ---------------------------------
+# https://docs.docker.com/engine/logging/drivers/awslogs/ (options),
+# https://docs.docker.com/engine/logging/configure/ (mode, max-buffer-size),
+# https://docs.docker.com/engine/logging/dual-logging/ (`docker logs` through
+# the local cache; cache-* options).
+
+
+def _rendered_compose(tmp_path, role) -> dict:
+    if role == "backend":
+        work = tmp_path / "config"
+        work.mkdir()
+        shutil.copy(FILES / "config" / "docker-compose.prod.yml", work)
+        render.render_env(_doc(_backend_values()), str(work), BACKEND_ENV)
+        return _compose_config(work, work / "docker-compose.prod.yml")
+    work = tmp_path / "monitoring"
+    shutil.copytree(FILES / "monitoring", work)
+    render.render_env(_doc({"monitoring/grafana_admin_password": "x"}), str(work), MONITORING_ENV)
+    return _compose_config(work, work / "docker-compose.yml")
+
+
+@pytest.mark.parametrize("role", ["backend", "monitoring"])
+def test_every_container_logs_to_its_groups_log_group_in_non_blocking_mode(tmp_path, role):
+    """Compose V2's own `config`, from the .env render.py writes: every
+    container uses the awslogs driver, into /<project>/<env>/<role> in the
+    instance's region, stream <instance-id>/<service>, never creating the
+    group, non-blocking with a bounded buffer, and `docker logs` kept by the
+    dual-logging cache (not disabled, bounded)."""
+    config = _rendered_compose(tmp_path, role)
+
+    assert config["services"]
+    for name, svc in config["services"].items():
+        opts = svc["logging"]["options"]
+        assert svc["logging"]["driver"] == "awslogs", name
+        assert opts["awslogs-group"] == f"/wealist/prod/{role}", name
+        assert opts["awslogs-region"] == "ap-northeast-2"
+        assert opts["awslogs-stream"] == f"{INSTANCE}/{name}"
+        assert opts["awslogs-create-group"] == "false"
+        assert opts["mode"] == "non-blocking" and re.fullmatch(r"\d+[kmg]", opts["max-buffer-size"])
+        assert opts.get("cache-disabled", "false") == "false" and opts["cache-max-size"] and opts["cache-max-file"]
+
+
+def test_the_backend_env_carries_the_logging_values_and_the_instance_id_is_checked(tmp_path):
+    """render.py: .env gets the region, the group and the instance ID; an
+    instance ID or region that is not one (IMDS answered something else) is
+    refused before any file is written."""
+    render.render_env(_doc(_backend_values()), str(tmp_path), BACKEND_ENV)
+    env = (tmp_path / ".env").read_text().splitlines()
+    assert {"AWSLOGS_REGION=ap-northeast-2", "AWSLOGS_GROUP=/wealist/prod/backend",
+            f"INSTANCE_ID={INSTANCE}"} <= set(env)
+
+    for key, value in (("INSTANCE_ID", "<html>"), ("INSTANCE_ID", ""), ("AWS_REGION", "Seoul")):
+        out = tmp_path / key / (value or "empty")
+        out.mkdir(parents=True)
+        with pytest.raises(render.RenderError, match=key):
+            render.render_env(_doc(_backend_values()), str(out), dict(BACKEND_ENV, **{key: value}))
+        assert list(out.iterdir()) == []

@@ -23,6 +23,14 @@ from .tools import ROOT
 ACCOUNT, REGION = "123456789012", "ap-northeast-2"
 PARAM = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod"
 BUCKET = "arn:aws:s3:::wealist-deploy-scripts"
+LOGS = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/wealist/prod"
+
+
+def _log_calls(group: str, streams: tuple[str, ...]) -> list:
+    # The awslogs driver and the CloudWatch agent: a stream per instance and
+    # source in an existing group, then its events.
+    return [(action, f"{LOGS}/{group}:log-stream:i-0123456789abcdef0/{s}", {})
+            for s in streams for action in ("logs:CreateLogStream", "logs:PutLogEvents")]
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +55,17 @@ BOOT_CALLS = {
         ("kms:Decrypt", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/abcd", {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"}),
         ("ecr:GetAuthorizationToken", "*", {}),
         ("ecr:BatchGetImage", "RegistryStack/UserServiceRepository.Arn", {}),
+        *_log_calls("backend", ("startup", "user-service", "board-service", "node-exporter")),
     ],
     "MonitoringRole": [
         ("s3:GetObject", f"{BUCKET}/boot/startup.sh", {}),
         ("s3:ListBucket", BUCKET, {"s3:prefix": "monitoring/"}),
         ("s3:GetObject", f"{BUCKET}/monitoring/prometheus.yml", {}),
+        ("s3:GetObject", f"{BUCKET}/config/render.py", {}),
         ("ssm:GetParametersByPath", f"{PARAM}/monitoring", {}),
         ("kms:Decrypt", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/abcd", {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"}),
         ("ec2:DescribeInstances", "*", {}),
+        *_log_calls("monitoring", ("startup", "prometheus", "grafana")),
     ],
 }
 
@@ -79,7 +90,12 @@ def test_monitoring_never_reads_a_database_or_redis_secret(roles):
     for path in ("", "/db", "/redis", "/deploy"):
         assert not _allowed(policy, "ssm:GetParametersByPath", f"{PARAM}{path}"), path
     assert not _allowed(policy, "ecr:BatchGetImage", "RegistryStack/UserServiceRepository.Arn")
-    assert not _allowed(policy, "s3:GetObject", f"{BUCKET}/config/render.py")
+    # render.py, by name, is all it reads of config/.
+    assert not _allowed(policy, "s3:ListBucket", BUCKET, **{"s3:prefix": "config/"})
+    for key in ("config/docker-compose.prod.yml", "config/db-init.sql"):
+        assert not _allowed(policy, "s3:GetObject", f"{BUCKET}/{key}")
+    for action, resource, _ in _log_calls("backend", ("startup", "user-service")):
+        assert not _allowed(policy, action, resource), (action, resource)
 
 
 def test_backend_never_reads_grafanas_password_nor_the_whole_tree(roles):
@@ -90,5 +106,31 @@ def test_backend_never_reads_grafanas_password_nor_the_whole_tree(roles):
     assert not _allowed(policy, "ssm:GetParametersByPath", f"{PARAM}/monitoring")
     assert not _allowed(policy, "ec2:DescribeInstances", "*")
     assert not _allowed(policy, "s3:ListBucket", BUCKET, **{"s3:prefix": "monitoring/"})
+    for action, resource, _ in _log_calls("monitoring", ("startup", "grafana")):
+        assert not _allowed(policy, action, resource), (action, resource)
+    assert not _allowed(policy, "logs:CreateLogGroup", f"{LOGS}/backend")
     # Another environment's parameters are out of reach too.
     assert not _allowed(policy, "ssm:GetParametersByPath", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/dev/db")
+
+
+def test_each_roles_s3_downloads_in_the_startup_script_are_allowed(roles):
+    """The `aws s3 cp` calls the startup script makes for each role (read
+    from the script itself): a recursive copy needs ListBucket on the prefix
+    and GetObject below it, a single object GetObject only. A download the
+    role may not make would fail the boot on AWS, which the rehearsal (moto,
+    full access) cannot see."""
+    import re
+
+    text = (ROOT / "wealist_cfn" / "boot" / "startup.sh").read_text()
+    backend_part = text[text.index('if [ "$WEALIST_ROLE" = backend ]'):text.index("\nfi\n")]
+    backend, other = backend_part.split("\nelse\n")
+    monitoring = other + text[text.index("start_monitoring() {"):]
+    for role, part in (("Ec2Role", backend), ("MonitoringRole", monitoring)):
+        copies = re.findall(r'aws s3 cp (--recursive )?--only-show-errors "s3://\$WEALIST_BUCKET/([^"]*)"', part)
+        assert copies, role
+        for recursive, key in copies:
+            if recursive:
+                assert _allowed(roles[role], "s3:ListBucket", BUCKET, **{"s3:prefix": key}), (role, key)
+                assert _allowed(roles[role], "s3:GetObject", f"{BUCKET}/{key}some-file"), (role, key)
+            else:
+                assert _allowed(roles[role], "s3:GetObject", f"{BUCKET}/{key}"), (role, key)

@@ -41,8 +41,16 @@ mkdir -p "$BASE"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-log "downloading config from s3://$WEALIST_BUCKET/config/"
-retry aws s3 cp --recursive --only-show-errors "s3://$WEALIST_BUCKET/config/" "$BASE/"
+# The backend runs everything under config/; the monitoring instance only
+# render.py, the one object of config/ its role may read (iam.py): listing
+# config/ is the backend's alone.
+if [ "$WEALIST_ROLE" = backend ]; then
+  log "downloading config from s3://$WEALIST_BUCKET/config/"
+  retry aws s3 cp --recursive --only-show-errors "s3://$WEALIST_BUCKET/config/" "$BASE/"
+else
+  log "downloading s3://$WEALIST_BUCKET/config/render.py"
+  retry aws s3 cp --only-show-errors "s3://$WEALIST_BUCKET/config/render.py" "$BASE/render.py"
+fi
 
 # Each group reads only its own sub-paths, which are all its instance role
 # may read (wealist_cfn/stacks/iam.py): the backend never sees Grafana's
@@ -57,6 +65,21 @@ read_parameters() {
 }
 
 until docker info >/dev/null 2>&1; do sleep 2; done
+
+# This instance's ID, from IMDSv2 (the launch template requires a session
+# token). It starts the name of every container's log stream
+# (<instance-id>/<container>, render.py puts it in .env). Fatal: the same
+# endpoint gives the instance its credentials, so without it no later step
+# could work either.
+IMDS=${WEALIST_IMDS:-http://169.254.169.254}
+imds() {
+  local token
+  token=$(curl -fsS -m 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" "$IMDS/latest/api/token") &&
+    curl -fsS -m 5 -H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/$1"
+}
+INSTANCE_ID=$(retry imds instance-id)
+export INSTANCE_ID
+log "instance $INSTANCE_ID: container logs go to CloudWatch Logs $WEALIST_PREFIX/$WEALIST_ROLE, streams $INSTANCE_ID/<container>"
 
 start_backend() {
   local account svc

@@ -5,8 +5,9 @@
 # are filled in by CloudFormation. Shell variables are written $name (no
 # braces) or ${!name}, which Fn::Sub leaves as a shell expansion.
 #
-# Installs Docker and the Compose V2 plugin, then fetches the startup script
-# from the deploy bucket and runs it. It stays small (16 KB limit): everything
+# Installs Docker and the Compose V2 plugin, starts the CloudWatch agent on
+# this boot log, then fetches the startup script from the deploy bucket and
+# runs it. It stays small (16 KB limit): everything
 # else lives in the startup script and the deploy bucket.
 set -Eeuo pipefail
 exec > >(tee -a /var/log/wealist-boot.log | logger -t wealist-boot) 2>&1
@@ -39,6 +40,29 @@ if ! docker compose version >/dev/null 2>&1; then
   rm -f "$plugins/docker-compose.download" "$plugins/docker-compose.sha256"
 fi
 docker compose version
+
+# The boot log (this output, the startup script's included) to CloudWatch
+# Logs, stream <instance-id>/startup in the group's log group, through the
+# CloudWatch agent, packaged in Amazon Linux 2023's repository since its
+# 2022.0.20220728 preview (amazonlinux/amazon-linux-2023 issue 132). The
+# agent reads the file from its start (from_beginning, its translator's
+# default), so lines written before it started are shipped. Not fatal: the log
+# stays in /var/log/wealist-boot.log and the journal, and a service must not
+# stay down because its boot log cannot be shipped.
+cwagent=/opt/aws/amazon-cloudwatch-agent
+ship_boot_log() {
+  retry dnf install -y -q amazon-cloudwatch-agent &&
+    retry aws s3 cp --region "${AWS::Region}" --only-show-errors \
+      "s3://${DeployBucketName}/boot/cloudwatch-agent.json" "$cwagent/etc/wealist-boot-log.json.in" &&
+    sed 's|@@LOG_GROUP@@|/${Project}/${Environment}/${Role}|' "$cwagent/etc/wealist-boot-log.json.in" \
+      >"$cwagent/etc/wealist-boot-log.json" &&
+    "$cwagent/bin/amazon-cloudwatch-agent-ctl" -a fetch-config -m ec2 -s -c "file:$cwagent/etc/wealist-boot-log.json"
+}
+if ship_boot_log; then
+  echo "wealist boot: boot log shipped to CloudWatch Logs /${Project}/${Environment}/${Role}, stream <instance-id>/startup"
+else
+  echo "wealist boot: WARNING: boot log not shipped to CloudWatch Logs (see above); it stays in /var/log/wealist-boot.log"
+fi
 
 retry aws s3 cp --region "${AWS::Region}" --only-show-errors \
   "s3://${DeployBucketName}/boot/startup.sh" /usr/local/sbin/wealist-startup

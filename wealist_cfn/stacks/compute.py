@@ -1,13 +1,16 @@
 """Compute: launch templates and Auto Scaling groups for the backend
 (user-service and board-service, scaled on CPU) and the monitoring instance
 (Prometheus and Grafana, exactly one, replaced when its instance fails).
-Each group runs with its own instance profile (see iam.py)."""
+Each group runs with its own instance profile (see iam.py) and writes its
+boot log and containers' logs to its own CloudWatch Logs group,
+``/<project>/<environment>/backend`` or ``.../monitoring``, one stream per
+instance and source (``<instance-id>/startup``, ``<instance-id>/<container>``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from troposphere import Base64, Output, Parameter, Sub, Template, autoscaling, ec2
+from troposphere import Base64, Output, Parameter, Sub, Template, autoscaling, ec2, logs
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
@@ -20,7 +23,7 @@ def build(settings: BuildSettings) -> Template:
     t = new_template("Wealist compute: launch templates and Auto Scaling groups for backend and monitoring.")
     p = add_parameters(t, "Project", "Environment", "DeployBucketName", "BackendInstanceType", "BackendMinSize",
                        "BackendMaxSize", "BackendTargetCpu", "MonitoringInstanceType", "UserServicePort",
-                       "BoardServicePort")
+                       "BoardServicePort", "LogRetentionDays")
     image = t.add_parameter(Parameter(
         "ImageId", Type="AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>", Default=settings.ami_parameter,
         Description="Amazon Linux 2023 AMI, resolved from AWS's public parameter at each deploy.",
@@ -30,10 +33,15 @@ def build(settings: BuildSettings) -> Template:
     subnets, sg = inputs["PrivateSubnetIds"], inputs["Ec2SecurityGroupId"]
     backend_tgs, monitoring_tgs = inputs["BackendTargetGroupArns"], inputs["MonitoringTargetGroupArns"]
 
+    backend_logs = _add_log_group(t, "Backend", "backend", p["LogRetentionDays"])
+    monitoring_logs = _add_log_group(t, "Monitoring", "monitoring", p["LogRetentionDays"])
+
     userdata = USERDATA_FILE.read_text(encoding="utf-8")
     # IMDS hop limit: 1 keeps every container away from the instance's
     # credentials (a container's request takes one more hop). The backend's
-    # containers need none: the host fetches everything before they start.
+    # containers need none: the host fetches everything before they start,
+    # and the log shippers run on the host too (dockerd's awslogs driver and
+    # the CloudWatch agent are host processes: one hop).
     backend_lt = _add_launch_template(t, "Backend", "backend", p["BackendInstanceType"], image, sg,
                                       inputs["Ec2InstanceProfileArn"], userdata, hop_limit=1)
     # Prometheus, in a container, discovers the backend through EC2's API
@@ -88,11 +96,33 @@ def build(settings: BuildSettings) -> Template:
         Tags=asg_tags("monitoring", Role="monitoring"),
     ))
 
+    for key, what, group in (("Backend", "backend", backend_logs), ("Monitoring", "monitoring", monitoring_logs)):
+        t.add_output(Output(f"{key}LogGroupName", Description=f"CloudWatch Logs group of the {what} instances' boot "
+                            "and container logs.", Value=group.ref()))
     t.add_output(Output("BackendAsgName", Description="Name of the backend Auto Scaling group.",
                         Value=backend.ref()))
     t.add_output(Output("MonitoringAsgName", Description="Name of the monitoring Auto Scaling group.",
                         Value=monitoring.ref()))
     return t
+
+
+def _add_log_group(t, key, role, retention):
+    # Named, so the instances can write to it by a name they derive from
+    # their own prefix; created here with its retention because neither the
+    # awslogs driver nor the agent may create it (awslogs-create-group false,
+    # no logs:CreateLogGroup): a group they made would keep logs forever.
+    # Delete: the logs are kept for LogRetentionDays, not past the stack.
+    return t.add_resource(logs.LogGroup(
+        f"{key}LogGroup",
+        LogGroupName=Sub(f"/${{Project}}/${{Environment}}/{role}"),
+        RetentionInDays=retention.ref(),
+        Tags=tags(f"{role}-logs"),
+        DeletionPolicy="Delete",
+        UpdateReplacePolicy="Delete",
+        Metadata={"checkov": {"skip": [{"id": "CKV_AWS_158", "comment":
+                  "CloudWatch Logs encrypts at rest with a service key; a customer key adds a key policy "
+                  "dependency for every log-producing stack."}]}},
+    ))
 
 
 def _add_launch_template(t, key, role, instance_type, image, sg, profile, userdata, hop_limit):

@@ -3,10 +3,12 @@ what its group's startup script and containers use.
 
 * Backend (``<project>-<env>-ec2-role``, the SPEC's name): its parameter
   paths (database, Redis, release, app settings; never Grafana's password),
-  the bucket's ``boot/`` and ``config/`` files, the two service repositories.
+  the bucket's ``boot/`` and ``config/`` files, the two service repositories,
+  and writing to its own log group (``/<project>/<env>/backend``).
 * Monitoring (``<project>-<env>-monitoring-role``): Grafana's password only
   (never a database or Redis secret), the bucket's ``boot/`` and
-  ``monitoring/`` files, and EC2 describe calls for Prometheus's discovery.
+  ``monitoring/`` files and ``config/render.py``, EC2 describe calls for Prometheus's discovery, and
+  writing to its own log group (``/<project>/<env>/monitoring``).
 
 Parameter Store grants ``GetParametersByPath`` on a path to everything below
 it, whatever IAM says about the names below (SSM user guide, "Working with
@@ -20,6 +22,7 @@ import awacs.ec2
 import awacs.ec2messages
 import awacs.ecr
 import awacs.kms
+import awacs.logs
 import awacs.s3
 import awacs.ssm
 import awacs.ssmmessages
@@ -37,6 +40,12 @@ BACKEND_PARAMETER_PATHS = ("db", "redis", "deploy", "app")
 MONITORING_PARAMETER_PATHS = ("monitoring",)
 BACKEND_BUCKET_PREFIXES = ("boot", "config")
 MONITORING_BUCKET_PREFIXES = ("boot", "monitoring")
+# Single objects outside a group's prefixes: the monitoring instance renders
+# its files with the backend's render.py (no secret in it).
+MONITORING_BUCKET_OBJECTS = ("config/render.py",)
+# The CloudWatch Logs group each group writes to (compute.py creates them).
+BACKEND_LOG_GROUP = "backend"
+MONITORING_LOG_GROUP = "monitoring"
 SESSION_MANAGER_SKIP = {"checkov": {"skip": [{"id": "CKV_AWS_111", "comment":
                         "The Session Manager agent's calls (ssmmessages, ec2messages, ssm:UpdateInstanceInformation) "
                         "support no resource-level scope; every other write is scoped."}]}}
@@ -54,6 +63,7 @@ def build(settings: BuildSettings) -> Template:
             iam.Policy(PolicyName="parameters", PolicyDocument=_parameters_policy(BACKEND_PARAMETER_PATHS)),
             iam.Policy(PolicyName="deploy-bucket", PolicyDocument=_bucket_policy(BACKEND_BUCKET_PREFIXES)),
             iam.Policy(PolicyName="images", PolicyDocument=_images_policy(repos.ref())),
+            iam.Policy(PolicyName="logs", PolicyDocument=_logs_policy(BACKEND_LOG_GROUP)),
             iam.Policy(PolicyName="session-manager", PolicyDocument=_session_manager_policy()),
         ])
     monitoring = _add_role(
@@ -61,8 +71,10 @@ def build(settings: BuildSettings) -> Template:
         Sub("Wealist ${Environment} monitoring instance: Grafana's password, its files, EC2 discovery"),
         [
             iam.Policy(PolicyName="parameters", PolicyDocument=_parameters_policy(MONITORING_PARAMETER_PATHS)),
-            iam.Policy(PolicyName="deploy-bucket", PolicyDocument=_bucket_policy(MONITORING_BUCKET_PREFIXES)),
+            iam.Policy(PolicyName="deploy-bucket",
+                       PolicyDocument=_bucket_policy(MONITORING_BUCKET_PREFIXES, MONITORING_BUCKET_OBJECTS)),
             iam.Policy(PolicyName="service-discovery", PolicyDocument=_discovery_policy()),
+            iam.Policy(PolicyName="logs", PolicyDocument=_logs_policy(MONITORING_LOG_GROUP)),
             iam.Policy(PolicyName="session-manager", PolicyDocument=_session_manager_policy()),
         ])
 
@@ -121,11 +133,13 @@ def _parameters_policy(paths: tuple[str, ...]) -> PolicyDocument:
     )
 
 
-def _bucket_policy(prefixes: tuple[str, ...]) -> PolicyDocument:
+def _bucket_policy(prefixes: tuple[str, ...], objects: tuple[str, ...] = ()) -> PolicyDocument:
     return _doc(
-        # UserData downloads boot/startup.sh; the startup script its group's files.
+        # UserData downloads boot/startup.sh; the startup script its group's
+        # files (and single objects by name, which needs no listing).
         Statement(Sid="ReadDeployFiles", Effect=Allow, Action=[awacs.s3.GetObject],
-                  Resource=[Sub(f"arn:${{AWS::Partition}}:s3:::${{DeployBucketName}}/{p}/*") for p in prefixes]),
+                  Resource=[Sub(f"arn:${{AWS::Partition}}:s3:::${{DeployBucketName}}/{p}/*") for p in prefixes]
+                  + [Sub(f"arn:${{AWS::Partition}}:s3:::${{DeployBucketName}}/{o}") for o in objects]),
         # `aws s3 cp --recursive` lists the prefix it downloads.
         Statement(Sid="ListDeployFiles", Effect=Allow, Action=[awacs.s3.ListBucket],
                   Resource=[Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}")],
@@ -143,6 +157,30 @@ def _images_policy(repository_arns) -> PolicyDocument:
                           awacs.ecr.GetDownloadUrlForLayer],
                   Resource=repository_arns),
     )
+
+
+def log_group_name(group: str) -> str:
+    """The log group's name, for use inside Sub (compute.py names it so)."""
+    return f"{SSM_PREFIX}/{group}"
+
+
+def _logs_policy(group: str) -> PolicyDocument:
+    # The boot log (the CloudWatch agent) and the containers' output (dockerd's
+    # awslogs driver) go to the group's own log group, one stream per instance
+    # and source. Both create their stream, then put events: CreateLogStream
+    # and PutLogEvents are all they call on a group that exists (moby
+    # daemon/logger/awslogs/cloudwatchlogs.go; the agent's
+    # plugins/outputs/cloudwatchlogs/internal/pusher/target.go calls
+    # DescribeLogGroups/PutRetentionPolicy only for a retention_in_days it is
+    # not given). No CreateLogGroup: the stack creates the group with its
+    # retention, and a group the instance made would keep logs forever. Both
+    # actions act on log streams, whose ARN is the group's followed by
+    # ":log-stream:<name>" (Service Authorization Reference, CloudWatch Logs).
+    return _doc(Statement(
+        Sid="WriteOwnLogGroup", Effect=Allow, Action=[awacs.logs.CreateLogStream, awacs.logs.PutLogEvents],
+        Resource=[Sub(f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:"
+                      f"{log_group_name(group)}:log-stream:*")],
+    ))
 
 
 def _discovery_policy() -> PolicyDocument:

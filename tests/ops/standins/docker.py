@@ -16,6 +16,18 @@ Docker, done on the host with the rules Docker itself applies.
   running`` lists the services ``up`` started.
 * ``info``, ``login`` (the password on stdin must not be empty), ``pull``:
   recorded.
+* Logging of what ``compose up`` starts, as dockerd's ``awslogs`` driver
+  does it (moby daemon/logger/awslogs/cloudwatchlogs.go; options:
+  https://docs.docker.com/engine/logging/drivers/awslogs/): awslogs-group is
+  required; the stream (awslogs-stream, else the container ID) is created
+  with CreateLogStream in CloudWatch Logs, here moto at
+  ``$AWS_ENDPOINT_URL``; a missing group is created only with
+  awslogs-create-group true. When the stream cannot be created (no group,
+  no credentials), ``mode: blocking`` (the default) fails the container's
+  start; ``mode: non-blocking`` starts it and the driver keeps retrying in
+  the background: written to ``$DOCKER_STATE/awslogs-errors.log``. The
+  streams created are listed in the ``up`` state file.
+  Not modelled: PutLogEvents, the buffer, the dual-logging cache.
 
 Every call is appended to ``$CALLS``. Needs ``$COMPOSE_BIN`` (Compose V2's
 binary) and ``$DOCKER_STATE`` (a directory).
@@ -114,11 +126,54 @@ def compose(args: list[str]) -> int:
         _fail(f"compose {verb}: no such service: {', '.join(sorted(unknown))}", 1)
     if verb == "up":
         chosen = names or sorted(config["services"])
-        started.write_text(json.dumps({"services": chosen,
+        streams = []
+        for n in chosen:
+            stream = _awslogs(n, config["services"][n].get("logging", {}), state)
+            if stream:
+                streams.append(stream)
+        started.write_text(json.dumps({"services": chosen, "streams": streams,
                                        "config": {n: config["services"][n] for n in chosen}}))
     elif verb != "pull":
         _fail(f"compose {verb} is not modelled")
     return 0
+
+
+def _awslogs(service: str, logging: dict, state: Path) -> str | None:
+    """Start-up of the awslogs driver for one container (module docstring);
+    returns ``group/stream`` when the stream exists, exits as ``docker`` would
+    when the driver refuses the container's start."""
+    if logging.get("driver") != "awslogs":
+        return None
+    opts = logging.get("options", {})
+    group = opts.get("awslogs-group", "")
+    if not group:
+        _fail(f"{service}: must specify a value for log opt 'awslogs-group'", 1)
+    if opts.get("mode", "blocking") not in ("blocking", "non-blocking"):
+        _fail(f"{service}: invalid mode {opts['mode']!r}", 1)
+    create_group = opts.get("awslogs-create-group", "false").lower() in ("1", "t", "true")
+    stream = opts.get("awslogs-stream") or f"{service}-container-id"
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    logs = boto3.client("logs", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+                        region_name=opts.get("awslogs-region") or os.environ.get("AWS_REGION"))
+    try:
+        try:
+            logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        except logs.exceptions.ResourceNotFoundException:
+            if not create_group:
+                raise
+            logs.create_log_group(logGroupName=group)
+            logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    except (ClientError, BotoCoreError) as exc:
+        if opts.get("mode") != "non-blocking":
+            _fail(f"{service}: failed to create Cloudwatch log stream: {exc}", 1)
+        with open(state / "awslogs-errors.log", "a") as err:
+            err.write(f"{service}: Error while trying to initialize awslogs, retrying: {exc}\n")
+        return None
+    return f"{group}/{stream}"
 
 
 def main(argv: list[str]) -> int:
