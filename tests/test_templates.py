@@ -324,7 +324,7 @@ def test_everything_taggable_carries_project_and_environment(single):
                   "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress", "AWS::IAM::InstanceProfile",
                   "AWS::AutoScaling::ScalingPolicy",
                   "AWS::ElasticLoadBalancingV2::Listener", "AWS::ElasticLoadBalancingV2::ListenerRule",
-                  "AWS::SNS::Subscription"}
+                  "AWS::SNS::Subscription", "AWS::S3::BucketPolicy"}
     for key, res in all_resources(single).items():
         if res["Type"] in untaggable:
             continue

@@ -24,6 +24,8 @@ PATH_PATTERN_PATTERN = r"^/[A-Za-z0-9_\-.$/~\"'@:+*?&]*$"
 HEALTH_PATH_PATTERN = r"^/[A-Za-z0-9_\-./]*$"
 PORT_PATTERN = r"^\d{1,5}$"
 EMAIL_PATTERN = r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"
+RETENTION_DAYS = ("1", "3", "5", "7", "14", "30", "60", "90", "120", "150", "180", "365", "400", "545", "731",
+                  "1096", "1827", "2192", "2557", "2922", "3288", "3653")  # CloudWatch Logs' allowed values
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,10 @@ ROOT_PARAMETERS: tuple[ParamSpec, ...] = (
     _p("AlarmEmail", "Address the alarm topic mails (confirm the subscription mail once); empty: no "
        "subscription, subscribe to the topic another way.", default="",
        allowed_pattern=EMAIL_PATTERN, constraint="empty or an e-mail address"),
+    _p("FlowLogRetentionDays", "Days CloudWatch Logs keeps the VPC flow logs.",
+       type="Number", default="365", allowed_values=RETENTION_DAYS),
+    _p("AccessLogExpirationDays", "Days the load balancer's access logs stay in their S3 bucket.",
+       type="Number", default="365", min_value=1, max_value=3650),
 )
 
 PARAMS_BY_NAME: dict[str, ParamSpec] = {p.name: p for p in ROOT_PARAMETERS}
