@@ -156,21 +156,15 @@ def test_access_logs_expire_after_the_parameter(prod, days):
     assert rules["remove-expired-delete-markers"]["ExpiredObjectDeleteMarker"] is True
 
 
-def _policy_as_seen_by(policy: dict, principal) -> dict:
-    """The statements that apply to ``principal`` (those naming it, and
-    those for everyone), as strict.evaluate_bucket_policy reads them: it
-    evaluates for "any principal" and leaves named ones to IAM."""
-    out = []
-    for st in policy["Statement"]:
-        if st["Principal"] == "*" or st["Principal"] == principal:
-            out.append({**st, "Principal": "*"})
-    return {"Statement": out}
-
-
 def _verdict(policy, principal, action, key, tls=True):
-    seen = _policy_as_seen_by(policy, principal)
-    return strict.evaluate_bucket_policy(seen, action, f"arn:aws:s3:::{BUCKET}/{key}",
-                                         {"aws:SecureTransport": "true" if tls else "false"})
+    return strict.evaluate_bucket_policy(policy, action, f"arn:aws:s3:::{BUCKET}/{key}",
+                                         {"aws:SecureTransport": "true" if tls else "false"}, principal=principal)
+
+
+def _template_policy(prod, region="ap-northeast-2"):
+    lb = _stacks(prod, region=region)["LoadBalancerStack"]
+    return _concrete(lb.resources["AccessLogBucketPolicy"]["Properties"]["PolicyDocument"],
+                     **{"LoadBalancerStack/AccessLogBucket.Arn": f"arn:aws:s3:::{BUCKET}"})
 
 
 @pytest.mark.parametrize("region, kind, principal", [
@@ -179,9 +173,7 @@ def _verdict(policy, principal, action, key, tls=True):
     ("eu-central-2", "Service", ELB_LOG_DELIVERY_SERVICE),
 ])
 def test_bucket_policy_admits_the_regions_log_delivery_under_the_prefix_only(prod, region, kind, principal):
-    lb = _stacks(prod, region=region)["LoadBalancerStack"]
-    policy = _concrete(lb.resources["AccessLogBucketPolicy"]["Properties"]["PolicyDocument"],
-                       **{"LoadBalancerStack/AccessLogBucket.Arn": f"arn:aws:s3:::{BUCKET}"})
+    policy = _template_policy(prod, region)
     elb = {kind: principal}
     key = LOG_KEY.replace("ap-northeast-2", region)
     assert _verdict(policy, elb, "s3:PutObject", key) == strict.ALLOW
@@ -201,14 +193,81 @@ def test_bucket_policy_admits_the_regions_log_delivery_under_the_prefix_only(pro
 
 @pytest.mark.parametrize("action", ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket"])
 def test_bucket_policy_denies_every_request_without_tls(prod, action):
-    lb = _stacks(prod)["LoadBalancerStack"]
-    policy = _concrete(lb.resources["AccessLogBucketPolicy"]["Properties"]["PolicyDocument"],
-                       **{"LoadBalancerStack/AccessLogBucket.Arn": f"arn:aws:s3:::{BUCKET}"})
+    policy = _template_policy(prod)
     elb = {"AWS": "arn:aws:iam::600734575887:root"}
     # Even the log delivery, even on its own prefix.
     assert _verdict(policy, elb, action, LOG_KEY, tls=False) == strict.DENY
     assert strict.evaluate_bucket_policy(policy, action, f"arn:aws:s3:::{BUCKET}",
                                          {"aws:SecureTransport": "false"}) == strict.DENY
+
+
+@pytest.mark.parametrize("region", ["ap-northeast-2", "us-east-1", "eu-central-2"])
+def test_elb_would_turn_access_logs_on_into_the_template_bucket(prod, region):
+    """The rule ELB applies when the attribute is set (strict.py), on the
+    bucket and policy the templates make, in regions of both principal kinds."""
+    lb = _stacks(prod, region=region)["LoadBalancerStack"]
+    props = lb.resources["AccessLogBucket"]["Properties"]
+    sse = [r["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+           for r in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]]
+    assert strict.access_log_bucket_problem(BUCKET, region, _template_policy(prod, region), sse, ACCESS_LOG_PREFIX,
+                                            ACCOUNT, region) is None
+
+
+def test_the_access_log_rule_refuses_what_elb_refuses(prod):
+    """No stand-in: the rule itself, against the ELB guide's requirements."""
+    policy = _template_policy(prod)
+    args = dict(bucket=BUCKET, bucket_region="ap-northeast-2", prefix=ACCESS_LOG_PREFIX, account=ACCOUNT,
+                region="ap-northeast-2")
+    assert strict.access_log_bucket_problem(policy=policy, sse_algorithms=["AES256"], **args) is None
+    denied = "Access Denied for bucket: " + BUCKET
+    assert strict.access_log_bucket_problem(policy=None, sse_algorithms=[], **args).startswith(denied)
+    only_tls = {"Statement": policy["Statement"][:1]}
+    assert strict.access_log_bucket_problem(policy=only_tls, sse_algorithms=[], **args).startswith(denied)
+    # The other region's ELB account is not this region's.
+    assert strict.access_log_bucket_problem(policy=_template_policy(prod, "us-east-1"), sse_algorithms=[],
+                                            **args).startswith(denied)
+    assert "SSE-S3" in strict.access_log_bucket_problem(policy=policy, sse_algorithms=["aws:kms"], **args)
+    assert "share a region" in strict.access_log_bucket_problem(
+        policy=policy, sse_algorithms=[], **{**args, "bucket_region": "us-east-1"})
+    assert "AWSLogs" in strict.access_log_bucket_problem(policy=policy, sse_algorithms=[],
+                                                         **{**args, "prefix": "x/AWSLogs"})
+
+
+@pytest.mark.moto
+def test_strict_layer_refuses_access_logs_moto_would_accept(prod):
+    """moto (in process), with and without the strict layer: moto turns
+    access logs on into a bucket without any policy; with the layer
+    installed that is refused as ELB refuses it, and the template's policy
+    is accepted."""
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    region = "ap-northeast-2"
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name=region)
+        vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+        subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.1.{i}.0/24", AvailabilityZone=f"{region}{z}")[
+            "Subnet"]["SubnetId"] for i, z in enumerate("ac")]
+        elbv2 = boto3.client("elbv2", region_name=region)
+        arn = elbv2.create_load_balancer(Name="alb", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+        s3 = boto3.client("s3", region_name=region)
+        for name in (BUCKET, "no-policy-bucket"):
+            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+        s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(_template_policy(prod)))
+
+        def turn_on(bucket):
+            return elbv2.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=[
+                {"Key": "access_logs.s3.enabled", "Value": "true"}, {"Key": "access_logs.s3.bucket", "Value": bucket},
+                {"Key": "access_logs.s3.prefix", "Value": ACCESS_LOG_PREFIX}])
+
+        turn_on("no-policy-bucket")  # moto alone: accepted
+        with strict.install():
+            with pytest.raises(ClientError) as err:
+                turn_on("no-policy-bucket")
+            assert err.value.response["Error"]["Code"] == "InvalidConfigurationRequest"
+            assert "Access Denied for bucket: no-policy-bucket" in err.value.response["Error"]["Message"]
+            turn_on(BUCKET)
 
 
 def test_load_balancer_writes_its_access_logs_to_the_bucket_once_the_policy_exists(prod):
