@@ -254,7 +254,7 @@ def evaluate_bucket_policy(policy: dict, action: str, resource: str, context: di
 def access_log_bucket_problem(bucket: str, bucket_region: str, policy: dict | None, sse_algorithms: list[str],
                               prefix: str, account: str, region: str) -> str | None:
     """Why ELB refuses to turn access logs on into ``bucket``, or None."""
-    from .stacks.loadbalancer import UnknownRegion, log_delivery_principal
+    from .stacks.loadbalancer import UnknownRegion, log_delivery_principal, partition
 
     if bucket_region != region:
         return f"bucket {bucket} is in {bucket_region}, the load balancer in {region}: they must share a region"
@@ -268,9 +268,8 @@ def access_log_bucket_problem(bucket: str, bucket_region: str, policy: dict | No
         who = log_delivery_principal(region)
     except UnknownRegion as exc:
         return str(exc)
-    partition = "aws-us-gov" if region.startswith("us-gov-") else "aws"
     key = f"{prefix}/AWSLogs/{account}/ELBAccessLogTestFile" if prefix else f"AWSLogs/{account}/ELBAccessLogTestFile"
-    verdict = evaluate_bucket_policy(policy or {}, "s3:PutObject", f"arn:{partition}:s3:::{bucket}/{key}",
+    verdict = evaluate_bucket_policy(policy or {}, "s3:PutObject", f"arn:{partition(region)}:s3:::{bucket}/{key}",
                                      {"aws:SecureTransport": "true"}, principal={who.kind: who.value})
     if verdict != ALLOW:
         return f"Access Denied for bucket: {bucket}. Please check S3bucket permission"

@@ -94,7 +94,8 @@ class LogDeliveryPrincipal:
     value: str
 
 
-def _partition(region: str) -> str:
+def partition(region: str) -> str:
+    """The ARN partition of a region this map knows."""
     return "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
@@ -102,7 +103,7 @@ def log_delivery_principal(region: str) -> LogDeliveryPrincipal:
     """The principal that delivers ``region``'s ALB access logs; raise
     :class:`UnknownRegion` (one line) for a region the map does not hold."""
     if region in ELB_LOG_DELIVERY_ACCOUNTS:
-        return LogDeliveryPrincipal("AWS", f"arn:{_partition(region)}:iam::{ELB_LOG_DELIVERY_ACCOUNTS[region]}:root")
+        return LogDeliveryPrincipal("AWS", f"arn:{partition(region)}:iam::{ELB_LOG_DELIVERY_ACCOUNTS[region]}:root")
     if region in ELB_LOG_DELIVERY_SERVICE_REGIONS:
         return LogDeliveryPrincipal("Service", ELB_LOG_DELIVERY_SERVICE)
     raise UnknownRegion(
@@ -122,7 +123,7 @@ def log_delivery_mapping() -> dict[str, dict[str, str]]:
 
 
 def build(settings: BuildSettings) -> Template:
-    t = new_template("Wealist load balancer: ALB, listeners, target groups and routing rules.")
+    t = new_template("Wealist load balancer: ALB, listeners, target groups, routing rules and the access-log bucket.")
     p = add_parameters(t, "Project", "Environment", "CertificateArn", "DeletionProtection", "MonitoringAccessCidr",
                        "UserServicePort", "BoardServicePort", "UserServicePathPattern", "BoardServicePathPattern",
                        "UserServiceHealthCheckPath", "BoardServiceHealthCheckPath", "AccessLogExpirationDays")
