@@ -62,6 +62,7 @@ def test_flow_log_records_all_traffic_of_the_vpc_into_its_group(prod):
     flow = net.resources["VpcFlowLog"]["Properties"]
     assert flow["ResourceType"] == "VPC" and flow["ResourceId"] == "NetworkStack/Vpc"
     assert flow["TrafficType"] == "ALL"
+    assert flow["MaxAggregationInterval"] == 600  # docs/operations.md: aggregated per 10 minutes
     assert flow["LogDestinationType"] == "cloud-watch-logs"
     assert flow["LogGroupName"] == "NetworkStack/FlowLogGroup"
     assert flow["DeliverLogsPermissionArn"] == "NetworkStack/FlowLogRole.Arn"

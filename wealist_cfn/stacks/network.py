@@ -156,6 +156,9 @@ def _add_flow_logs(t, vpc, retention):
         ResourceType="VPC",
         ResourceId=vpc.ref(),
         TrafficType="ALL",
+        # Ten-minute records (the default, written out): one-minute records
+        # would multiply the ingested volume, and its cost, for long flows.
+        MaxAggregationInterval=600,
         LogDestinationType="cloud-watch-logs",
         LogGroupName=group.ref(),
         DeliverLogsPermissionArn=role.get_att("Arn"),
