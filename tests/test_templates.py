@@ -331,7 +331,7 @@ def test_everything_taggable_carries_project_and_environment(single):
                   "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress", "AWS::IAM::InstanceProfile",
                   "AWS::AutoScaling::ScalingPolicy",
                   "AWS::ElasticLoadBalancingV2::Listener", "AWS::ElasticLoadBalancingV2::ListenerRule",
-                  "AWS::SNS::Subscription"}
+                  "AWS::SNS::Subscription", "AWS::S3::BucketPolicy"}
     for key, res in all_resources(single).items():
         if res["Type"] in untaggable:
             continue
@@ -519,3 +519,28 @@ def test_instances_egress_is_explicit_and_narrow(single):
         ("tcp", 8081, 8081, ec2_sg), ("tcp", 8000, 8000, ec2_sg), ("tcp", 9100, 9100, ec2_sg),
     }
     assert all(len(r["Description"]) > 20 for r in rules), "each rule says why it exists"
+
+
+@pytest.mark.parametrize("mode", ["single", "multi"])
+def test_network_and_access_log_rows(mode, request):
+    """Both modes: one flow log on the VPC into its retained group, through
+    its own role; one access-log bucket with its policy, named in the ALB's
+    attributes. The switch changes none of them."""
+    stacks = request.getfixturevalue(mode)
+    net, lb = stacks["NetworkStack"], stacks["LoadBalancerStack"]
+    assert set(net.of_type("AWS::EC2::FlowLog")) == {"VpcFlowLog"}
+    assert set(net.of_type("AWS::Logs::LogGroup")) == {"FlowLogGroup"}
+    assert set(net.of_type("AWS::IAM::Role")) == {"FlowLogRole"}
+    assert net.resources["FlowLogGroup"]["Properties"]["RetentionInDays"] == "365"  # FlowLogRetentionDays default
+    assert set(lb.of_type("AWS::S3::Bucket")) == {"AccessLogBucket"}
+    assert set(lb.of_type("AWS::S3::BucketPolicy")) == {"AccessLogBucketPolicy"}
+    lifecycle = lb.resources["AccessLogBucket"]["Properties"]["LifecycleConfiguration"]["Rules"][0]
+    assert lifecycle["ExpirationInDays"] == "365"  # AccessLogExpirationDays default
+    counts = count_by_type(stacks)
+    assert counts["AWS::EC2::FlowLog"] == 1 and counts["AWS::S3::Bucket"] == 1
+    attrs = {a["Key"]: a["Value"] for a in _one(stacks, "AWS::ElasticLoadBalancingV2::LoadBalancer")[
+        "LoadBalancerAttributes"]}
+    assert attrs["access_logs.s3.bucket"] == "LoadBalancerStack/AccessLogBucket"
+    root = stacks["Root"].outputs
+    assert root["FlowLogGroupName"] == "NetworkStack/FlowLogGroup"
+    assert root["AccessLogBucketName"] == "LoadBalancerStack/AccessLogBucket"

@@ -3,7 +3,7 @@ CloudFormation would, without AWS: which resources would exist and with
 which properties.
 
 Conditions are evaluated, resources whose Condition is false are dropped,
-``Fn::If`` picks its branch, ``AWS::NoValue`` removes a property, and
+``Fn::If`` picks its branch, ``Fn::FindInMap`` reads the template's Mappings, ``AWS::NoValue`` removes a property, and
 ``Ref`` / ``Fn::GetAtt`` of a resource become symbols such as
 ``NetworkStack/PrivateSubnet1`` or ``DatabaseStack/Database.Endpoint.Address``.
 A child's ``GetAtt Child.Outputs.X`` in the root resolves to that child's
@@ -126,6 +126,14 @@ class Resolver:
                 return [str(next(subnets)) for _ in range(int(count))]
             if key == "Fn::Base64":
                 return self.eval(arg)
+            if key == "Fn::FindInMap":
+                # A key the mapping lacks fails the stack in CloudFormation.
+                mapping, top, second = (self.eval(x) for x in arg)
+                try:
+                    return self.t["Mappings"][mapping][top][second]
+                except KeyError:
+                    raise KeyError(f"{self.stack.path}: Fn::FindInMap {mapping}/{top}/{second} is not in the "
+                                   f"mapping") from None
             if key == "Fn::Equals":
                 a, b = (self.eval(x) for x in arg)
                 return str(a) == str(b)

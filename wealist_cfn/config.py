@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .parameters import PARAMS_BY_NAME, ROOT_PARAMETERS, ParamSpec
 from .settings import DEFAULT_SETTINGS, PARAMS_DIR
+from .stacks.loadbalancer import UnknownRegion, log_delivery_principal
 
 
 class ConfigError(ValueError):
@@ -67,10 +68,16 @@ class Config:
     def region_for(self, region: str | None) -> str:
         """The region to work in: the zones' region; a ``--region`` that says
         otherwise is a :class:`ConfigError` (the stack, its parameters and
-        its groups all live in the zones' region)."""
+        its groups all live in the zones' region), and so is a region whose
+        load balancer access-log delivery the templates cannot grant (their
+        mapping would fail the stack half way through a deploy)."""
         if region and region != self.region:
             raise ConfigError(self.path, "AvailabilityZones", f"{self.values['AvailabilityZones']} are in "
                               f"{self.region}; --region {region} contradicts them")
+        try:
+            log_delivery_principal(self.region)
+        except UnknownRegion as exc:
+            raise ConfigError(self.path, "AvailabilityZones", str(exc)) from None
         return self.region
 
     @property

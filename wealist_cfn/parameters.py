@@ -110,6 +110,10 @@ ROOT_PARAMETERS: tuple[ParamSpec, ...] = (
        allowed_pattern=EMAIL_PATTERN, constraint="empty or an e-mail address"),
     _p("LogRetentionDays", "Days CloudWatch Logs keeps the instances', containers' and database's logs.",
        type="Number", default="90", allowed_values=RETENTION_DAYS),
+    _p("FlowLogRetentionDays", "Days CloudWatch Logs keeps the VPC flow logs.",
+       type="Number", default="365", allowed_values=RETENTION_DAYS),
+    _p("AccessLogExpirationDays", "Days the load balancer's access logs stay in their S3 bucket.",
+       type="Number", default="365", min_value=1, max_value=3650),
 )
 
 PARAMS_BY_NAME: dict[str, ParamSpec] = {p.name: p for p in ROOT_PARAMETERS}

@@ -43,6 +43,7 @@ ROOT_OUTPUTS = (
     "UserServiceRepositoryUri", "BoardServiceRepositoryUri", "DatabaseEndpoint", "DatabasePort",
     "RedisEndpoint", "RedisPort", "BackendAsgName", "MonitoringAsgName", "Ec2RoleName", "MonitoringRoleName",
     "AlarmTopicArn",
+    "FlowLogGroupName", "AccessLogBucketName",
 )
 
 
@@ -117,7 +118,7 @@ def _add_interface(root: Template) -> None:
                            "UserServicePathPattern", "BoardServicePathPattern", "UserServiceHealthCheckPath",
                            "BoardServiceHealthCheckPath")),
         ("Alarms", ("AlarmEmail",)),
-        ("Logs", ("LogRetentionDays",)),
+        ("Logs", ("LogRetentionDays", "FlowLogRetentionDays", "AccessLogExpirationDays")),
     )
     grouped = {n for _, names in groups for n in names}
     missing = [p.name for p in ROOT_PARAMETERS if p.name not in grouped]

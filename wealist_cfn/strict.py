@@ -20,6 +20,14 @@ models, installed by :func:`install`:
   AWS's HTTPS endpoint. moto itself evaluates that key as false even over
   TLS, so a bucket with the standard TLS-only Deny refuses every object
   call on moto and none on AWS.
+* ELBv2 ``ModifyLoadBalancerAttributes`` turning access logs on: the bucket
+  must be in the load balancer's region, encrypted with SSE-S3 only, and
+  its policy must let the region's log delivery principal put the test
+  object under ``<prefix>/AWSLogs/<account>/`` (:func:`access_log_bucket_problem`).
+  moto sets the attribute whatever the bucket says. moto's CloudFormation
+  neither applies a load balancer's attributes nor models
+  ``AWS::S3::BucketPolicy``, so for the templates the same rule is checked
+  on the resolved policy (tests/test_network_access_logs.py).
 """
 
 from __future__ import annotations
@@ -193,15 +201,29 @@ def _condition_holds(condition: dict, context: dict[str, str]) -> bool:
     return True
 
 
-def evaluate_bucket_policy(policy: dict, action: str, resource: str, context: dict[str, str]) -> str:
-    """ALLOW, DENY or NEUTRAL for an anonymous-principal view of the policy
-    (or an identity policy, whose statements name no principal): an explicit
-    Deny wins over any Allow; a statement applies only when its action,
+def _names(statement_principal, principal: dict[str, str] | None) -> bool:
+    """Whether a statement's Principal covers the caller: everyone, or the
+    caller's principal (``{"AWS": arn}`` or ``{"Service": name}``) by name."""
+    if statement_principal in ("*", {"AWS": "*"}):
+        return True
+    if principal is None or not isinstance(statement_principal, dict):
+        return False
+    return any(value in _listed(statement_principal.get(kind, [])) for kind, value in principal.items())
+
+
+def evaluate_bucket_policy(policy: dict, action: str, resource: str, context: dict[str, str],
+                           principal: dict[str, str] | None = None) -> str:
+    """ALLOW, DENY or NEUTRAL for a caller: by default an anonymous-principal
+    view of the policy (or an identity policy, whose statements name no
+    principal); with ``principal`` (``{"Service": ...}`` or ``{"AWS": arn}``)
+    the statements naming that principal apply too. An explicit Deny wins
+    over any Allow; a statement applies only when its principal, action,
     resource and conditions all match."""
     result = NEUTRAL
     for st in _listed(policy.get("Statement", [])):
-        if "Principal" in st and st["Principal"] not in ("*", {"AWS": "*"}):
-            # Named principals: moto does not know who calls; leave them to IAM.
+        if "Principal" in st and not _names(st["Principal"], principal):
+            # Named principals other than the caller: moto does not know who
+            # calls; leave them to IAM.
             continue
         if "NotAction" in st or "NotResource" in st or "NotPrincipal" in st:
             raise UnsupportedPolicy("NotAction / NotResource / NotPrincipal are not modelled")
@@ -217,6 +239,51 @@ def evaluate_bucket_policy(policy: dict, action: str, resource: str, context: di
     return result
 
 
+# -- ELB access logs ----------------------------------------------------------------------
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
+# Step 1: "The bucket must be located in the same Region as the load
+# balancer." "The prefix that you specify must not include AWSLogs." "The only
+# server-side encryption option that's supported is Amazon S3-managed keys
+# (SSE-S3)." Step 2: the bucket policy grants the region's principal
+# s3:PutObject on bucket/prefix/AWSLogs/<account>/*. Step 4: ELB writes
+# ELBAccessLogTestFile there when access logs are turned on; AWS answers a
+# bucket that does not allow it with "Access Denied for bucket: <bucket>.
+# Please check S3bucket permission".
+
+
+def access_log_bucket_problem(bucket: str, bucket_region: str, policy: dict | None, sse_algorithms: list[str],
+                              prefix: str, account: str, region: str) -> str | None:
+    """Why ELB refuses to turn access logs on into ``bucket``, or None."""
+    from .stacks.loadbalancer import UnknownRegion, log_delivery_principal, partition
+
+    if bucket_region != region:
+        return f"bucket {bucket} is in {bucket_region}, the load balancer in {region}: they must share a region"
+    if "AWSLogs" in prefix:
+        return f"the prefix {prefix!r} may not contain AWSLogs (ELB adds that part itself)"
+    other = sorted({a for a in sse_algorithms if a != "AES256"})
+    if other:
+        return (f"bucket {bucket} encrypts with {', '.join(other)}: access-log delivery supports SSE-S3 (AES256) "
+                "only")
+    try:
+        who = log_delivery_principal(region)
+    except UnknownRegion as exc:
+        return str(exc)
+    key = f"{prefix}/AWSLogs/{account}/ELBAccessLogTestFile" if prefix else f"AWSLogs/{account}/ELBAccessLogTestFile"
+    verdict = evaluate_bucket_policy(policy or {}, "s3:PutObject", f"arn:{partition(region)}:s3:::{bucket}/{key}",
+                                     {"aws:SecureTransport": "true"}, principal={who.kind: who.value})
+    if verdict != ALLOW:
+        return f"Access Denied for bucket: {bucket}. Please check S3bucket permission"
+    return None
+
+
+def _sse_algorithms(encryption: dict | None) -> list[str]:
+    """The default encryption algorithms of a moto bucket's configuration."""
+    if not encryption:
+        return []
+    rules = _listed(encryption.get("Rule", []))
+    return [r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm", "") for r in rules]
+
+
 # -- The layer over moto ----------------------------------------------------------------
 
 
@@ -227,6 +294,8 @@ def install(secure_transport: bool = True) -> Iterator[None]:
 
     ``secure_transport``: what ``aws:SecureTransport`` evaluates to. True by
     default: the local endpoint stands in for AWS's HTTPS endpoint."""
+    from moto.elbv2.exceptions import ELBClientError
+    from moto.elbv2.models import ELBv2Backend
     from moto.iam.access_control import PermissionResult
     from moto.rds.exceptions import InvalidParameterValue
     from moto.rds.models import DBInstance
@@ -235,6 +304,7 @@ def install(secure_transport: bool = True) -> Iterator[None]:
     from moto.ssm.exceptions import ValidationException
 
     saved_put = ssm_models.SimpleSystemManagerBackend.put_parameter
+    saved_lb_attributes = ELBv2Backend.modify_load_balancer_attributes
     saved_permission = FakeBucket.get_permission
     saved_password, saved_username = DBInstance.master_user_password, DBInstance.master_username
 
@@ -284,7 +354,28 @@ def install(secure_transport: bool = True) -> Iterator[None]:
         return {ALLOW: PermissionResult.PERMITTED, DENY: PermissionResult.DENIED}.get(verdict,
                                                                                      PermissionResult.NEUTRAL)
 
+    def modify_load_balancer_attributes(self, arn, attrs):
+        if str(attrs.get("access_logs.s3.enabled", "")).lower() == "true":
+            from moto.s3.exceptions import MissingBucket
+            from moto.s3.models import s3_backends
+            from moto.utilities.utils import get_partition
+
+            name = attrs.get("access_logs.s3.bucket", "")
+            try:
+                bucket = s3_backends[self.account_id][get_partition(self.region_name)].get_bucket(name)
+            except MissingBucket:
+                raise ELBClientError("InvalidConfigurationRequest", f"The bucket {name!r} does not exist") from None
+            policy = json.loads(bucket.policy.decode() if isinstance(bucket.policy, bytes) else bucket.policy) \
+                if bucket.policy else None
+            problem = access_log_bucket_problem(name, bucket.region_name, policy, _sse_algorithms(bucket.encryption),
+                                                attrs.get("access_logs.s3.prefix", ""), self.account_id,
+                                                self.region_name)
+            if problem:
+                raise ELBClientError("InvalidConfigurationRequest", problem)
+        return saved_lb_attributes(self, arn, attrs)
+
     ssm_models.SimpleSystemManagerBackend.put_parameter = put_parameter
+    ELBv2Backend.modify_load_balancer_attributes = modify_load_balancer_attributes
     FakeBucket.get_permission = get_permission
     DBInstance.master_user_password = saved_password.setter(set_password)
     DBInstance.master_username = saved_username.setter(set_username)
@@ -292,5 +383,6 @@ def install(secure_transport: bool = True) -> Iterator[None]:
         yield
     finally:
         ssm_models.SimpleSystemManagerBackend.put_parameter = saved_put
+        ELBv2Backend.modify_load_balancer_attributes = saved_lb_attributes
         FakeBucket.get_permission = saved_permission
         DBInstance.master_user_password, DBInstance.master_username = saved_password, saved_username

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import botocore.session
 import pytest
 
 from wealist_cfn.deploy import local
@@ -34,3 +35,21 @@ def real_templates(tmp_path) -> Path:
 @pytest.fixture
 def prod_params() -> Path:
     return PARAMS_DIR / "prod.json"
+
+
+@pytest.fixture
+def no_aws_client(monkeypatch):
+    """Fail the test if any botocore client is created (by boto3 or botocore)."""
+    created: list[str] = []
+
+    def refuse(self, service_name, *args, **kwargs):
+        created.append(service_name)
+        raise AssertionError(f"an AWS client ({service_name}) was created before the input was validated")
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", refuse)
+
+    def no_endpoint():
+        raise AssertionError("the local endpoint was started before the input was validated")
+
+    monkeypatch.setattr(local, "endpoint", no_endpoint)
+    return created

@@ -17,13 +17,11 @@ import sys
 from pathlib import Path
 
 import boto3
-import botocore.session
 import pytest
 from botocore.stub import Stubber
 
 from deploy_helpers import run_cli
 from wealist_cfn.aws import Aws
-from wealist_cfn.deploy import local
 
 REPO = Path(__file__).resolve().parents[2]
 COMMANDS = ["deploy", "plan", "package", "status"]
@@ -45,24 +43,6 @@ def _params_with(tmp_path: Path, prod_params: Path, **values: str) -> Path:
     path = tmp_path / "params.json"
     path.write_text(json.dumps(data))
     return path
-
-
-@pytest.fixture
-def no_aws_client(monkeypatch):
-    """Fail the test if any botocore client is created (by boto3 or botocore)."""
-    created: list[str] = []
-
-    def refuse(self, service_name, *args, **kwargs):
-        created.append(service_name)
-        raise AssertionError(f"an AWS client ({service_name}) was created before the input was validated")
-
-    monkeypatch.setattr(botocore.session.Session, "create_client", refuse)
-
-    def no_endpoint():
-        raise AssertionError("the local endpoint was started before the input was validated")
-
-    monkeypatch.setattr(local, "endpoint", no_endpoint)
-    return created
 
 
 def _one_line(err: str) -> str:

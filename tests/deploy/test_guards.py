@@ -257,6 +257,29 @@ def test_nested_stacks_holding_stateful_resources_are_among_the_guarded():
     assert all(root[h] == NESTED for h in holders)
 
 
+# Records the stack keeps by its deletion policy instead of the guard: the VPC
+# flow logs and the load balancer's access logs. Both are Retain on delete and
+# on replacement and carry no fixed name, so removing or replacing one leaves
+# the old group or bucket, with every record in it, beside the new one, and a
+# replacement cannot fail on a name collision. Guarding them would refuse
+# such changes without protecting a single record.
+RETAINED_RECORDS = {"NetworkStack/FlowLogGroup": "AWS::Logs::LogGroup",
+                    "LoadBalancerStack/AccessLogBucket": "AWS::S3::Bucket"}
+
+
+@pytest.mark.parametrize("mode", sorted(on_disk.MODES))
+def test_log_records_are_retained_rather_than_guarded(mode):
+    """No endpoint: in the committed set, the flow-log group and the
+    access-log bucket are kept by DeletionPolicy and UpdateReplacePolicy
+    Retain, unnamed, and their types are not among the guarded."""
+    resources = on_disk.resources(mode)
+    for key, type_ in RETAINED_RECORDS.items():
+        res = resources[key]
+        assert res["Type"] == type_ and type_ not in GUARDED
+        assert res["DeletionPolicy"] == res["UpdateReplacePolicy"] == "Retain", key
+        assert not {"LogGroupName", "BucketName"} & set(res["Properties"]), key
+
+
 def test_a_non_guarded_replacement_goes_ahead_with_yes(monkeypatch, moto_endpoint):
     """Scripted CloudFormation: replacing a launch template is not refused;
     `deploy --yes` executes it (the guard is not a blanket refusal)."""

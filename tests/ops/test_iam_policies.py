@@ -62,6 +62,10 @@ def _concrete(value, stacks: dict[str, cfnmodel.Stack] | None = None):
             res = stacks[m[1]].resources[m[2]]
             if res["Type"] == "AWS::ECR::Repository":
                 return f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{res['Properties']['RepositoryName']}"
+            if res["Type"] == "AWS::Logs::LogGroup":
+                # CloudFormation names a group without LogGroupName <stack>-<id>-<suffix>.
+                group = res["Properties"].get("LogGroupName") or f"wealist-prod-{m[1]}-{m[2]}-1A2B3C4D5E6F"
+                return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*"
         return value
     if isinstance(value, list):
         return [_concrete(v, stacks) for v in value]
@@ -174,6 +178,31 @@ def test_service_role_covers_every_handler_permission_of_the_committed_types(oid
         assert covers(statements, action), action
 
 
+def test_service_role_passes_the_flow_log_role_and_manages_only_the_stacks_buckets(oidc):
+    """The network and load balancer stacks' new types are covered: the flow
+    log takes its delivery role (CreateFlowLogs' DeliverLogsPermissionArn
+    needs iam:PassRole on it), and the access-log bucket, which CloudFormation
+    names after the stack, is administered by that name only."""
+    statements = _service_role(oidc)["statements"]
+    types = _types_in(_committed(), ROOT_SET_FILES)
+    assert {"AWS::EC2::FlowLog", "AWS::Logs::LogGroup", "AWS::S3::Bucket", "AWS::S3::BucketPolicy"} <= types
+    flow_role = f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-flow-logs-role"
+    for action in ("iam:PassRole", "iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRole"):
+        assert allowed(statements, action, flow_role), action
+    assert not allowed(statements, "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/OrganizationAccountAccessRole")
+    for action in ("ec2:CreateFlowLogs", "ec2:DeleteFlowLogs", "logs:CreateLogGroup", "logs:PutRetentionPolicy"):
+        assert covers(statements, action), action
+    bucket = "arn:aws:s3:::wealist-prod-loadbalancerstack-1a2b3c-accesslogbucket-4d5e6f"
+    for action in ("s3:CreateBucket", "s3:PutBucketPolicy", "s3:PutEncryptionConfiguration",
+                   "s3:PutLifecycleConfiguration", "s3:PutBucketPublicAccessBlock", "s3:PutBucketOwnershipControls",
+                   "s3:PutBucketVersioning", "s3:DeleteBucket"):
+        assert allowed(statements, action, bucket), action
+        for other in ("arn:aws:s3:::wealist-deploy-scripts", "arn:aws:s3:::wealist-dev-loadbalancerstack-1-x"):
+            assert not allowed(statements, action, other), (action, other)
+    # Access logs are written by the load balancer's log delivery, never by CloudFormation.
+    assert not allowed(statements, "s3:PutObject", f"{bucket}/alb/AWSLogs/{ACCOUNT}/x.log.gz")
+
+
 def test_a_type_added_without_its_permissions_is_caught(oidc):
     statements = _service_role(oidc)["statements"]
     templates = _committed()
@@ -182,17 +211,36 @@ def test_a_type_added_without_its_permissions_is_caught(oidc):
     assert list(missing) == ["AWS::SQS::Queue"] and "sqs:CreateQueue" in missing["AWS::SQS::Queue"]
 
 
-def test_only_actions_iam_cannot_grant_are_left_out():
-    """The two kinds of schema permission the role does not hold: services
-    IAM publishes no actions for (cfn-lint's IAM action data), and the S3
-    REST operation name the log group's schema lists, which is no IAM
-    action (cfn-lint W3037 refuses it in a policy)."""
+# The S3 bucket schema's handler permissions name some API operations that
+# are no IAM action; S3 authorizes each under the IAM action beside it
+# (Amazon S3 user guide, "Required permissions for Amazon S3 API operations").
+S3_API_NAMES = {
+    "s3:DeleteBucketAnalyticsConfiguration": "s3:PutAnalyticsConfiguration",
+    "s3:DeleteBucketCors": "s3:PutBucketCORS",
+    "s3:DeleteBucketEncryption": "s3:PutEncryptionConfiguration",
+    "s3:DeleteBucketLifecycle": "s3:PutLifecycleConfiguration",
+    "s3:DeleteBucketMetricsConfiguration": "s3:PutMetricsConfiguration",
+    "s3:DeleteBucketReplication": "s3:PutReplicationConfiguration",
+    "s3:PutBucketReplication": "s3:PutReplicationConfiguration",
+    "s3:PutObjectLockConfiguration": "s3:PutBucketObjectLockConfiguration",
+    "s3:REST.PUT.OBJECT": "s3:PutObject",
+}
+
+
+def test_only_actions_iam_cannot_grant_are_left_out(oidc):
+    """The schema permissions the role does not hold: services IAM publishes
+    no actions for (cfn-lint's IAM action data), and S3 API operation names
+    whose IAM action the role holds instead (where the handler needs it for
+    a bucket the stack makes)."""
     types = _types_in(_committed(), ROOT_SET_FILES)
     left_out = sorted({a for acts in github_oidc.required_permissions(types).values() for a in acts
                        if not github_oidc.grantable(a)})
-    assert all(a.startswith("managed-fleets:") or a == "s3:REST.PUT.OBJECT" for a in left_out), left_out
-    assert github_oidc.grantable("ssm:Get*") and github_oidc.grantable("logs:CreateLogGroup")
-    assert "s3:REST.PUT.OBJECT" in left_out and github_oidc.grantable("ec2:Describe*")
+    assert all(a.startswith("managed-fleets:") or a in S3_API_NAMES for a in left_out), left_out
+    statements = _service_role(oidc)["statements"]
+    for api_name in set(left_out) & set(S3_API_NAMES):
+        iam_action = S3_API_NAMES[api_name]
+        # Objects are written by nobody but the load balancer's log delivery.
+        assert covers(statements, iam_action) == (iam_action != "s3:PutObject"), api_name
 
 
 def test_a_type_without_a_schema_is_an_error():

@@ -83,9 +83,9 @@ def test_every_resource_type_in_the_templates_has_a_rule_or_is_free(prod_cfg):
 def test_a_new_priced_type_without_a_rule_is_an_error_naming_it(tmp_path, prod_cfg):
     """A resource the rules do not know stops the estimate (never a silent zero)."""
     resolved = copy.deepcopy(checks.resolve_templates(prod_cfg))
-    resolved["NetworkStack"].resources["FlowLogs"] = {"Type": "AWS::EC2::FlowLog", "Properties": {}}
-    with pytest.raises(cost.PriceError, match=r"NetworkStack/FlowLogs: resource type AWS::EC2::FlowLog has no "
-                                              r"pricing rule"):
+    resolved["NetworkStack"].resources["TransitGateway"] = {"Type": "AWS::EC2::TransitGateway", "Properties": {}}
+    with pytest.raises(cost.PriceError, match=r"NetworkStack/TransitGateway: resource type AWS::EC2::TransitGateway "
+                                              r"has no pricing rule"):
         cost.estimate(prod_cfg, prices=_table(tmp_path), usage=cost.load_usage(None)[0], resolved=resolved)
 
 

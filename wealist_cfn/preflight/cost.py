@@ -58,9 +58,10 @@ FREE_TYPES = frozenset({
     # A topic costs nothing; its deliveries (a few alarm mails) are within
     # SNS's free e-mail notifications in any ordinary month.
     "AWS::SNS::Topic", "AWS::SNS::Subscription",
-    # A log group costs nothing itself; what it ingests is the usage line
-    # "GB of CloudWatch Logs ingested" below.
-    "AWS::Logs::LogGroup",
+    # A flow log, a log group, a bucket and its policy cost nothing by
+    # themselves; what they ingest and store is usage (log_ingest_gb; the
+    # access logs' S3 storage is not yet a usage line of its own).
+    "AWS::EC2::FlowLog", "AWS::Logs::LogGroup", "AWS::S3::Bucket", "AWS::S3::BucketPolicy",
 })
 
 

@@ -78,6 +78,7 @@ from troposphere import kms as kms_res
 from ..settings import BuildSettings
 from .alarms import KEY_PURPOSE_TAG
 from .common import new_template
+from .network import FLOW_LOGS_SERVICE
 
 OIDC_HOST = "token.actions.githubusercontent.com"
 # GitHub's OIDC thumbprint; IAM no longer checks it for this provider (it
@@ -138,18 +139,25 @@ def _iam_services() -> frozenset[str]:
     return frozenset(load_resource(AdditionalSpecs, "Policies.json"))
 
 
-# An IAM action name: letters and digits (a schema may use a wildcard).
-_ACTION_NAME = re.compile(r"[A-Za-z0-9*]+")
+@cache
+def _iam_actions(service: str) -> frozenset[str]:
+    from cfnlint.data import AdditionalSpecs
+    from cfnlint.helpers import load_resource
+
+    return frozenset(load_resource(AdditionalSpecs, "Policies.json").get(service, {}).get("Actions", {}))
 
 
 def grantable(action: str) -> bool:
-    """Whether IAM knows the action's service and the name is an IAM action
-    name. A few schemas list calls of services IAM publishes no actions for
-    (``managed-fleets:*`` in the Auto Scaling group's), or an S3 REST
-    operation rather than an action (``s3:REST.PUT.OBJECT`` in the log
-    group's): no policy can grant those."""
+    """Whether IAM knows the action. A few schemas list calls of services IAM
+    publishes no actions for (``managed-fleets:*`` in the Auto Scaling
+    group's), and the S3 bucket's lists API operations that are no IAM
+    action (``s3:DeleteBucketCors``, ``s3:REST.PUT.OBJECT``: IAM checks
+    those as ``s3:PutBucketCORS``, ``s3:PutObject``, which it also lists):
+    no policy can grant those."""
     service, _, name = action.partition(":")
-    return service.lower() in _iam_services() and bool(_ACTION_NAME.fullmatch(name))
+    if service.lower() not in _iam_services():
+        return False
+    return "*" in name or name.lower() in _iam_actions(service.lower())
 
 
 def _role_arn(name: str) -> Sub:
@@ -184,6 +192,7 @@ class NestedSet:
         built = {name: t.to_dict() for name, t in root.build_all(settings).items()}
         self.types: set[str] = set()
         self.role_names: set[str] = set()
+        self.flow_log_role_names: set[str] = set()  # roles the flow-logs service takes
         self.profile_names: set[str] = set()
         self.written_parameters: set[str] = set()
         for template in built.values():
@@ -192,6 +201,10 @@ class NestedSet:
                 props = res.get("Properties", {})
                 if res["Type"] == "AWS::IAM::Role":
                     self.role_names.add(props["RoleName"]["Fn::Sub"])
+                    trusted = {st.get("Principal", {}).get("Service")
+                               for st in props["AssumeRolePolicyDocument"]["Statement"]}
+                    if FLOW_LOGS_SERVICE in trusted:
+                        self.flow_log_role_names.add(props["RoleName"]["Fn::Sub"])
                 elif res["Type"] == "AWS::IAM::InstanceProfile":
                     self.profile_names.add(props["InstanceProfileName"]["Fn::Sub"])
                 elif res["Type"] == "AWS::SSM::Parameter":
@@ -593,7 +606,8 @@ def _service_role_statements(nested: NestedSet) -> list[Statement]:
     for action in sorted(needed):
         by_service.setdefault(action.split(":")[0], []).append(action)
 
-    role_arns = [_role_arn(n) for n in sorted(nested.role_names)]
+    role_arns = [_role_arn(n) for n in sorted(nested.role_names - nested.flow_log_role_names)]
+    flow_log_role_arns = [_role_arn(n) for n in sorted(nested.flow_log_role_names)]
     profile_arns = [Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:instance-profile/{n}")
                     for n in sorted(nested.profile_names)]
     iam_all = by_service.pop("iam", [])
@@ -627,12 +641,17 @@ def _service_role_statements(nested: NestedSet) -> list[Statement]:
                   Action=[Action(*a.split(":", 1)) for a in iam_reads]),
         # The instance roles and profiles, by their exact names: never this
         # role, never a role GitHub may assume.
-        Statement(Sid="InstanceRoles", Effect=Allow, Resource=role_arns + profile_arns,
+        Statement(Sid="InstanceRoles", Effect=Allow, Resource=role_arns + flow_log_role_arns + profile_arns,
                   Action=[Action(*a.split(":", 1)) for a in iam_writes]),
         # Hand the instance roles to EC2 (launch templates, instance
         # profiles) and to nothing else.
         Statement(Sid="PassInstanceRoles", Effect=Allow, Action=[iam_actions.PassRole], Resource=role_arns,
                   Condition=Condition(StringEquals("iam:PassedToService", "ec2.amazonaws.com"))),
+        # Hand the flow-log delivery role to the VPC's flow log (CreateFlowLogs'
+        # DeliverLogsPermissionArn; the VPC user guide's PassRole example names
+        # the role only, and the role's trust admits the flow-logs service
+        # alone).
+        Statement(Sid="PassFlowLogRole", Effect=Allow, Action=[iam_actions.PassRole], Resource=flow_log_role_arns),
         # Nested stacks run under this same role.
         Statement(Sid="PassItselfToNestedStacks", Effect=Allow, Action=[iam_actions.PassRole],
                   Resource=[_role_arn(SERVICE_ROLE)],
@@ -685,13 +704,22 @@ def _service_role_statements(nested: NestedSet) -> list[Statement]:
                       Action=[Action(*a.split(":", 1)) for a in key_admin if a not in unscoped],
                       Condition=Condition(StringEquals(f"aws:ResourceTag/{tag_key}", tag_value))),
         ]
-    if s3_all:
+    object_reads = [a for a in s3_all if a == "s3:GetObject"]
+    bucket_actions = [a for a in s3_all if a not in object_reads]
+    if object_reads:
         # ElastiCache's handler may seed from a snapshot in S3; the only
         # objects the stack names are the project's own.
         statements.insert(1, Statement(Sid="SeedObjects", Effect=Allow,
-                                       Action=[Action(*a.split(":", 1)) for a in s3_all],
+                                       Action=[Action(*a.split(":", 1)) for a in object_reads],
                                        Resource=[Sub(_bucket() + "/*"),
                                                  Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}/*")]))
+    if bucket_actions:
+        # The buckets the stack makes (the load balancer's access logs) carry
+        # no fixed name: CloudFormation names them after the (nested) stack,
+        # lower-cased, so <root stack name>-... is theirs.
+        statements.insert(1, Statement(Sid="StackBuckets", Effect=Allow,
+                                       Action=[Action(*a.split(":", 1)) for a in bucket_actions],
+                                       Resource=[Sub("arn:${AWS::Partition}:s3:::${StackName}-*")]))
     return statements
 
 

@@ -1,11 +1,21 @@
-"""Load balancer: the internet-facing ALB, its HTTP and HTTPS listeners, and
+"""Load balancer: the internet-facing ALB, its HTTP and HTTPS listeners,
 four target groups (user-service, board-service, Grafana, Prometheus) with
-path rules. Without a certificate the site is served over HTTP; with one,
-HTTP redirects to HTTPS."""
+path rules, and the S3 bucket its access logs go to. Without a certificate
+the site is served over HTTP; with one, HTTP redirects to HTTPS.
+
+Which principal may write access logs depends on the region
+(:func:`log_delivery_principal`); the template's mapping and the commands'
+region check both read :data:`ELB_LOG_DELIVERY_ACCOUNTS` and
+:data:`ELB_LOG_DELIVERY_SERVICE_REGIONS`, so they cannot disagree.
+"""
 
 from __future__ import annotations
 
-from troposphere import Equals, If, Not, Output, Sub, Template
+from dataclasses import dataclass
+
+import awacs.s3
+from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement
+from troposphere import AWSHelperFn, Equals, FindInMap, If, Not, Output, Ref, Sub, Template, s3
 from troposphere import elasticloadbalancingv2 as elb
 
 from ..parameters import add_parameters
@@ -15,15 +25,112 @@ from .common import add_inputs, new_template, tags
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 HAS_CERTIFICATE = "HasCertificate"
 
+# -- Who delivers access logs, by region --------------------------------------------------
+# Elastic Load Balancing user guide, "Enable access logs for your Application
+# Load Balancer", step 2 "Attach a policy to your S3 bucket"
+# (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html).
+# Regions available before August 2022: the region's Elastic Load Balancing
+# account, as principal arn:aws:iam::<elb-account-id>:root.
+ELB_LOG_DELIVERY_ACCOUNTS = {
+    "us-east-1": "127311923021",  # US East (N. Virginia)
+    "us-east-2": "033677994240",  # US East (Ohio)
+    "us-west-1": "027434742980",  # US West (N. California)
+    "us-west-2": "797873946194",  # US West (Oregon)
+    "af-south-1": "098369216593",  # Africa (Cape Town)
+    "ap-east-1": "754344448648",  # Asia Pacific (Hong Kong)
+    "ap-southeast-3": "589379963580",  # Asia Pacific (Jakarta)
+    "ap-south-1": "718504428378",  # Asia Pacific (Mumbai)
+    "ap-northeast-3": "383597477331",  # Asia Pacific (Osaka)
+    "ap-northeast-2": "600734575887",  # Asia Pacific (Seoul)
+    "ap-southeast-1": "114774131450",  # Asia Pacific (Singapore)
+    "ap-southeast-2": "783225319266",  # Asia Pacific (Sydney)
+    "ap-northeast-1": "582318560864",  # Asia Pacific (Tokyo)
+    "ca-central-1": "985666609251",  # Canada (Central)
+    "eu-central-1": "054676820928",  # Europe (Frankfurt)
+    "eu-west-1": "156460612806",  # Europe (Ireland)
+    "eu-west-2": "652711504416",  # Europe (London)
+    "eu-south-1": "635631232127",  # Europe (Milan)
+    "eu-west-3": "009996457667",  # Europe (Paris)
+    "eu-north-1": "897822967062",  # Europe (Stockholm)
+    "me-south-1": "076674570225",  # Middle East (Bahrain)
+    "sa-east-1": "507241528517",  # South America (São Paulo)
+    "us-gov-west-1": "048591011584",  # AWS GovCloud (US-West)
+    "us-gov-east-1": "190560391635",  # AWS GovCloud (US-East)
+}
+# Regions available as of August 2022 or later: the log delivery service.
+# Regions opened since that the guide does not name here are left out on
+# purpose: a region is added once the guide says which principal it uses.
+ELB_LOG_DELIVERY_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
+ELB_LOG_DELIVERY_SERVICE_REGIONS = (
+    "ap-south-2",  # Asia Pacific (Hyderabad)
+    "ap-southeast-4",  # Asia Pacific (Melbourne)
+    "eu-south-2",  # Europe (Spain)
+    "eu-central-2",  # Europe (Zurich)
+    "me-central-1",  # Middle East (UAE)
+)
+ELB_GUIDE = "ELB user guide, \"Enable access logs for your Application Load Balancer\""
+ELB_LOG_DELIVERY_MAP = "ElbLogDelivery"
+USES_ELB_ACCOUNT = "LogDeliveryIsElbAccount"
+# Objects land under <bucket>/<prefix>/AWSLogs/<account-id>/... (the guide:
+# the prefix may not contain AWSLogs; ELB adds that part itself).
+ACCESS_LOG_PREFIX = "alb"
+# Delete markers and overwritten versions of access-log objects are kept
+# this long after the current version expires (the bucket is versioned so
+# that a deleted log can be brought back within that time).
+NONCURRENT_DAYS = 30
+
+
+class UnknownRegion(ValueError):
+    """A region whose ELB log delivery principal the map does not hold."""
+
+
+@dataclass(frozen=True)
+class LogDeliveryPrincipal:
+    """Who writes a region's access logs: ``kind`` is the policy principal
+    type ("AWS" for the ELB account, "Service" for the log delivery
+    service) and ``value`` the principal itself."""
+
+    kind: str
+    value: str
+
+
+def partition(region: str) -> str:
+    """The ARN partition of a region this map knows."""
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+def log_delivery_principal(region: str) -> LogDeliveryPrincipal:
+    """The principal that delivers ``region``'s ALB access logs; raise
+    :class:`UnknownRegion` (one line) for a region the map does not hold."""
+    if region in ELB_LOG_DELIVERY_ACCOUNTS:
+        return LogDeliveryPrincipal("AWS", f"arn:{partition(region)}:iam::{ELB_LOG_DELIVERY_ACCOUNTS[region]}:root")
+    if region in ELB_LOG_DELIVERY_SERVICE_REGIONS:
+        return LogDeliveryPrincipal("Service", ELB_LOG_DELIVERY_SERVICE)
+    raise UnknownRegion(
+        f"region {region} is not in the map of who delivers ALB access logs (the region's ELB account or the log "
+        f"delivery service, {ELB_GUIDE}); add it to ELB_LOG_DELIVERY_* in wealist_cfn/stacks/loadbalancer.py "
+        f"from that guide")
+
+
+def known_regions() -> tuple[str, ...]:
+    return tuple(ELB_LOG_DELIVERY_ACCOUNTS) + ELB_LOG_DELIVERY_SERVICE_REGIONS
+
+
+def log_delivery_mapping() -> dict[str, dict[str, str]]:
+    """The template's mapping: region -> Kind ("AWS" or "Service") and Principal."""
+    return {region: {"Kind": p.kind, "Principal": p.value}
+            for region in sorted(known_regions()) for p in (log_delivery_principal(region),)}
+
 
 def build(settings: BuildSettings) -> Template:
-    t = new_template("Wealist load balancer: ALB, listeners, target groups and routing rules.")
+    t = new_template("Wealist load balancer: ALB, listeners, target groups, routing rules and the access-log bucket.")
     p = add_parameters(t, "Project", "Environment", "CertificateArn", "DeletionProtection", "MonitoringAccessCidr",
                        "UserServicePort", "BoardServicePort", "UserServicePathPattern", "BoardServicePathPattern",
-                       "UserServiceHealthCheckPath", "BoardServiceHealthCheckPath")
+                       "UserServiceHealthCheckPath", "BoardServiceHealthCheckPath", "AccessLogExpirationDays")
     inputs = add_inputs(t, "VpcId", "PublicSubnetIds", "AlbSecurityGroupId")
     vpc_id, subnets, sg = inputs["VpcId"], inputs["PublicSubnetIds"], inputs["AlbSecurityGroupId"]
     has_cert = t.add_condition(HAS_CERTIFICATE, Not(Equals(p["CertificateArn"].ref(), "")))
+    bucket, bucket_policy = _add_access_log_bucket(t, p["AccessLogExpirationDays"])
 
     alb = t.add_resource(elb.LoadBalancer(
         "LoadBalancer",
@@ -35,11 +142,14 @@ def build(settings: BuildSettings) -> Template:
             elb.LoadBalancerAttributes(Key="routing.http.drop_invalid_header_fields.enabled", Value="true"),
             elb.LoadBalancerAttributes(Key="deletion_protection.enabled", Value=p["DeletionProtection"].ref()),
             elb.LoadBalancerAttributes(Key="idle_timeout.timeout_seconds", Value="60"),
+            elb.LoadBalancerAttributes(Key="access_logs.s3.enabled", Value="true"),
+            elb.LoadBalancerAttributes(Key="access_logs.s3.bucket", Value=bucket.ref()),
+            elb.LoadBalancerAttributes(Key="access_logs.s3.prefix", Value=ACCESS_LOG_PREFIX),
         ],
         Tags=tags("alb"),
-        Metadata={"checkov": {"skip": [{"id": "CKV_AWS_91", "comment":
-                  "Access logs need a log bucket with its own retention and cost, which the SPEC leaves out; "
-                  "enable them with an S3 bucket when traffic analysis is wanted."}]}},
+        # ELB writes a test object when access logs are turned on and
+        # refuses them if the bucket policy does not let it.
+        DependsOn=[bucket_policy.title],
     ))
     groups = _add_target_groups(t, settings, p, vpc_id)
     _add_rules(t, p, groups, _add_listeners(t, alb, p, has_cert))
@@ -48,6 +158,8 @@ def build(settings: BuildSettings) -> Template:
     t.add_output(Output("LoadBalancerDnsName", Description="DNS name of the ALB.", Value=alb.get_att("DNSName")))
     t.add_output(Output("LoadBalancerFullName", Description="Name of the ALB for CloudWatch metrics.",
                         Value=alb.get_att("LoadBalancerFullName")))
+    t.add_output(Output("AccessLogBucketName", Description="S3 bucket holding the load balancer's access logs.",
+                        Value=bucket.ref()))
     t.add_output(Output("ServiceUrl", Description="Base URL of the site.",
                         Value=If(has_cert, Sub("https://${LoadBalancer.DNSName}"),
                                  Sub("http://${LoadBalancer.DNSName}"))))
@@ -138,3 +250,69 @@ def _add_rules(t, p, groups, listener):
                         *extra],
             Actions=[elb.ListenerRuleAction(Type="forward", TargetGroupArn=groups[key].ref())],
         ))
+
+
+def _add_access_log_bucket(t: Template, expiration) -> tuple[s3.Bucket, s3.BucketPolicy]:
+    """The bucket the ALB writes its access logs to, and its policy."""
+    t.add_mapping(ELB_LOG_DELIVERY_MAP, log_delivery_mapping())
+    t.add_condition(USES_ELB_ACCOUNT, Equals(FindInMap(ELB_LOG_DELIVERY_MAP, Ref("AWS::Region"), "Kind"), "AWS"))
+    bucket = t.add_resource(s3.Bucket(
+        "AccessLogBucket",
+        # SSE-S3 is the only server-side encryption ALB log delivery
+        # supports (ELB user guide, "Enable access logs for your Application
+        # Load Balancer", step 1: "The only server-side encryption option
+        # that's supported is Amazon S3-managed keys (SSE-S3)").
+        BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[
+            s3.ServerSideEncryptionRule(ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
+                SSEAlgorithm="AES256"))]),
+        PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
+            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True),
+        # The account owns every object ELB writes; ACLs play no part.
+        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+        # A deleted or overwritten log can be brought back for NONCURRENT_DAYS.
+        VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+        LifecycleConfiguration=s3.LifecycleConfiguration(Rules=[
+            s3.LifecycleRule(
+                Id="expire-access-logs", Status="Enabled",
+                ExpirationInDays=expiration.ref(),
+                NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=NONCURRENT_DAYS),
+                AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=1),
+            ),
+            # Once their noncurrent versions are gone, the delete markers
+            # that expiry leaves behind go too.
+            s3.LifecycleRule(Id="remove-expired-delete-markers", Status="Enabled", ExpiredObjectDeleteMarker=True),
+        ]),
+        Tags=tags("alb-logs"),
+        # Audit records outlive the stack; unnamed (CloudFormation names
+        # it), so a retained bucket never collides with a re-created stack's.
+        DeletionPolicy="Retain",
+        UpdateReplacePolicy="Retain",
+        Metadata={"checkov": {"skip": [
+            {"id": "CKV_AWS_18", "comment": "Server access logging of the access-log bucket would need a further "
+                                            "bucket; reads and deletes of these logs are recorded by CloudTrail."},
+            {"id": "CKV_AWS_145", "comment": "ALB access-log delivery supports SSE-S3 only, not KMS (ELB user guide, "
+                                             "Enable access logs for your Application Load Balancer)."},
+        ]}},
+    ))
+    policy = t.add_resource(s3.BucketPolicy(
+        "AccessLogBucketPolicy", Bucket=bucket.ref(), PolicyDocument=access_log_bucket_policy(bucket),
+    ))
+    return bucket, policy
+
+
+def access_log_bucket_policy(bucket) -> PolicyDocument:
+    """TLS only for everyone; the region's ELB log delivery may put objects
+    under ``<prefix>/AWSLogs/<this account>/`` and nowhere else."""
+    arn = bucket.get_att("Arn")
+    principal: AWSHelperFn = If(
+        USES_ELB_ACCOUNT,
+        {"AWS": FindInMap(ELB_LOG_DELIVERY_MAP, Ref("AWS::Region"), "Principal")},
+        {"Service": FindInMap(ELB_LOG_DELIVERY_MAP, Ref("AWS::Region"), "Principal")},
+    )
+    return PolicyDocument(Version="2012-10-17", Statement=[
+        Statement(Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"), Action=[awacs.s3.Action("*")],
+                  Resource=[arn, Sub("${AccessLogBucket.Arn}/*")],
+                  Condition=Condition(Bool("aws:SecureTransport", "false"))),
+        Statement(Sid="ElbLogDelivery", Effect=Allow, Principal=principal, Action=[awacs.s3.PutObject],
+                  Resource=[Sub(f"${{AccessLogBucket.Arn}}/{ACCESS_LOG_PREFIX}/AWSLogs/${{AWS::AccountId}}/*")]),
+    ])

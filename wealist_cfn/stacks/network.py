@@ -1,6 +1,7 @@
 """Network: the VPC, three public and three private subnets, the internet
-gateway and the NAT gateways (one shared in cost mode, one per AZ in
-multi-AZ mode).
+gateway, the NAT gateways (one shared in cost mode, one per AZ in
+multi-AZ mode), and the VPC's flow logs in CloudWatch Logs with the role
+that delivers them.
 
 Each private subnet has a route table of its own in both modes; the switch
 only changes which NAT gateway its default route points at, which is an
@@ -9,17 +10,28 @@ in-place update of the route and never touches a subnet.
 
 from __future__ import annotations
 
-from troposphere import Cidr, If, Join, Output, Select, Template, ec2
+import awacs.logs
+import awacs.sts
+from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement, StringEquals
+from troposphere import Cidr, If, Join, Output, Select, Sub, Template, ec2, iam, logs
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
-from .common import add_multi_az_condition, new_template, tags
+from .common import add_multi_az_condition, name, new_template, tags
+
+FLOW_LOGS_SERVICE = "vpc-flow-logs.amazonaws.com"
+# CloudWatch Logs encrypts every group at rest with a service key; a
+# customer key would add a key policy that every log-producing stack
+# depends on.
+LOG_GROUP_KMS_SKIP = {"id": "CKV_AWS_158", "comment":
+                      "CloudWatch Logs encrypts at rest with a service key; a customer key adds a key policy "
+                      "dependency for every log-producing stack."}
 
 
 def build(settings: BuildSettings) -> Template:
     t = new_template("Wealist network: VPC, public and private subnets in each AZ, internet and NAT gateways.")
     params = add_parameters(t, "Project", "Environment", "EnableMultiAZ", "VpcCidr", "SubnetBits",
-                            "AvailabilityZones")
+                            "AvailabilityZones", "FlowLogRetentionDays")
     is_multi_az = add_multi_az_condition(t)
 
     vpc = t.add_resource(ec2.VPC(
@@ -38,6 +50,7 @@ def build(settings: BuildSettings) -> Template:
     nats = _add_nat_gateways(t, settings, public, attachment, is_multi_az)
     _add_private_routing(t, settings, vpc, private, nats, is_multi_az)
     _add_outputs(t, vpc, public, private)
+    _add_flow_logs(t, vpc, params["FlowLogRetentionDays"])
     # The gateways that exist in this mode, for the alarms that watch them.
     t.add_output(Output("NatGatewayIds", Description="NAT gateway IDs that exist in this mode, comma-separated.",
                         Value=Join(",", If(is_multi_az, [n.ref() for n in nats], [nats[0].ref()]))))
@@ -115,3 +128,74 @@ def _add_outputs(t, vpc, public, private):
                         Value=Join(",", [s.ref() for s in public])))
     t.add_output(Output("PrivateSubnetIds", Description="Private subnet IDs, comma-separated, in AZ order.",
                         Value=Join(",", [s.ref() for s in private])))
+
+
+def _add_flow_logs(t, vpc, retention):
+    """Every accepted and rejected flow of the VPC to a log group the stack
+    owns, delivered by a role that can write to that group only."""
+    group = t.add_resource(logs.LogGroup(
+        "FlowLogGroup",
+        RetentionInDays=retention.ref(),
+        Tags=tags("flow-logs"),
+        # Audit records outlive the stack. Unnamed (CloudFormation names it),
+        # so a retained group never collides with a re-created stack's.
+        DeletionPolicy="Retain",
+        UpdateReplacePolicy="Retain",
+        Metadata={"checkov": {"skip": [LOG_GROUP_KMS_SKIP]}},
+    ))
+    role = t.add_resource(iam.Role(
+        "FlowLogRole",
+        RoleName=name("flow-logs-role"),
+        Description=Sub("Wealist ${Environment} VPC flow logs: delivery to their own log group only"),
+        AssumeRolePolicyDocument=flow_log_trust(),
+        Policies=[iam.Policy(PolicyName="deliver-flow-logs", PolicyDocument=flow_log_delivery(group.get_att("Arn")))],
+        Tags=tags("flow-logs-role"),
+    ))
+    t.add_resource(ec2.FlowLog(
+        "VpcFlowLog",
+        ResourceType="VPC",
+        ResourceId=vpc.ref(),
+        TrafficType="ALL",
+        # Ten-minute records (the default, written out): one-minute records
+        # would multiply the ingested volume, and its cost, for long flows.
+        MaxAggregationInterval=600,
+        LogDestinationType="cloud-watch-logs",
+        LogGroupName=group.ref(),
+        DeliverLogsPermissionArn=role.get_att("Arn"),
+        Tags=tags("flow-log"),
+    ))
+    t.add_output(Output("FlowLogGroupName", Description="CloudWatch Logs group holding the VPC flow logs.",
+                        Value=group.ref()))
+
+
+def flow_log_trust() -> PolicyDocument:
+    """Only the flow-logs service may take the role, and only for a flow log
+    of this account in this region: the confused-deputy conditions the VPC
+    user guide recommends ("IAM role for publishing flow logs to CloudWatch
+    Logs", https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html).
+    The flow log's ID is not known before the role exists, so its ARN is
+    matched up to the ID, as the guide allows."""
+    return PolicyDocument(Version="2012-10-17", Statement=[Statement(
+        Effect=Allow, Principal=Principal("Service", FLOW_LOGS_SERVICE), Action=[awacs.sts.AssumeRole],
+        Condition=Condition([
+            StringEquals("aws:SourceAccount", Sub("${AWS::AccountId}")),
+            ArnLike("aws:SourceArn", Sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:vpc-flow-log/*")),
+        ]),
+    )])
+
+
+def flow_log_delivery(group_arn) -> PolicyDocument:
+    """What the flow-logs service calls to deliver into ``group_arn`` (the
+    group's ``Arn`` attribute, which ends in ``:*`` and so covers its
+    streams). The user guide's example also lists CreateLogGroup and
+    DescribeLogGroups on "*": the group is made by this stack, so neither is
+    granted, and nothing reaches another group."""
+    return PolicyDocument(Version="2012-10-17", Statement=[Statement(
+        Sid="DeliverToFlowLogGroup", Effect=Allow,
+        Action=[
+            awacs.logs.CreateLogStream,  # one stream per network interface
+            awacs.logs.PutLogEvents,  # the flow records themselves
+            awacs.logs.DescribeLogStreams,  # finds a stream before it writes to it
+        ],
+        Resource=[group_arn],
+    )])
