@@ -92,3 +92,18 @@ def test_backend_never_reads_grafanas_password_nor_the_whole_tree(roles):
     assert not _allowed(policy, "s3:ListBucket", BUCKET, **{"s3:prefix": "monitoring/"})
     # Another environment's parameters are out of reach too.
     assert not _allowed(policy, "ssm:GetParametersByPath", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/dev/db")
+
+
+def test_grafana_reads_cloudwatch_metrics_with_the_monitoring_role_only(roles):
+    """Grafana's CloudWatch data source (authType default: the instance's
+    role) needs GetMetricData for the panels, ListMetrics for the query
+    editor and tag:GetResources for the dashboards' "Resource ARNs"
+    variables (Grafana docs, AWS CloudWatch data source, IAM policy
+    examples). Nothing that writes or reads logs; the backend gets none of it."""
+    reads = [("cloudwatch:GetMetricData", "*"), ("cloudwatch:ListMetrics", "*"), ("tag:GetResources", "*")]
+    for action, resource in reads:
+        assert _allowed(roles["MonitoringRole"], action, resource), action
+        assert not _allowed(roles["Ec2Role"], action, resource), action
+    for action in ("cloudwatch:PutMetricData", "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms",
+                   "cloudwatch:PutDashboard", "logs:GetLogEvents", "logs:StartQuery", "tag:TagResources"):
+        assert not _allowed(roles["MonitoringRole"], action, "*"), action
