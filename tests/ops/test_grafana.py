@@ -58,8 +58,9 @@ PROMQL_WORDS = {"sum", "avg", "min", "max", "count", "by", "without", "on", "ign
                 "rate", "irate", "increase", "scalar", "vector", "or", "and", "unless"}
 
 # Elastic Load Balancing user guide, "CloudWatch metrics for your Application
-# Load Balancer": metric -> (useful statistics, dimension sets it is
-# published with). Only the ones the dashboards use.
+# Load Balancer" (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html):
+# metric -> (useful statistics, dimension sets it is published with). Only
+# the ones the dashboards use.
 PERCENTILE = re.compile(r"p\d{1,2}(\.\d+)?$")
 ALB_METRICS = {
     "RequestCount": ({"Sum"}, {frozenset({"LoadBalancer"}), frozenset({"LoadBalancer", "TargetGroup"})}),
@@ -267,8 +268,9 @@ def test_the_cloudwatch_datasource_uses_the_instance_role_and_the_environments_r
     """authType "default" (the AWS SDK chain, which reaches the instance
     role through IMDS) is enabled in open-source Grafana; "ec2_iam_role" only
     in Amazon Managed Grafana (Grafana docs, AWS CloudWatch, "Configure AWS
-    authentication"). No key is provisioned. The region is the instance's,
-    filled in at boot."""
+    authentication",
+    https://grafana.com/docs/grafana/latest/datasources/aws-cloudwatch/aws-authentication/).
+    No key is provisioned. The region is the instance's, filled in at boot."""
     compose = yaml.safe_load((ROOT / "instance-files/monitoring/docker-compose.yml").read_text())
     assert compose["services"]["grafana"]["image"].startswith("docker.io/grafana/grafana-oss:11.")
     sources = _datasources({**PROD, "AWS_REGION": "us-east-1"})

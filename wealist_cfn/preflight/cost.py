@@ -74,12 +74,13 @@ FREE_TYPES = frozenset({
 DAYS_PER_MONTH = 365 / 12
 # ELB publishes an access-log file for each load balancer node every 5
 # minutes (Elastic Load Balancing, "Access logs for your Application Load
-# Balancer"): one S3 PUT each, and at least one node per zone.
+# Balancer", https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html):
+# one S3 PUT each, and at least one node per zone.
 ACCESS_LOG_FILES_PER_NODE_HOUR = 12
 # CloudWatch prices a dashboard by the metrics it shows: up to 50 is the
 # "DashboardsUsageHour-Basic" usage type, more is "DashboardsUsageHour"
 # (CloudWatch user guide, "Analyzing, optimizing, and reducing CloudWatch
-# costs", usage types).
+# costs", https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_billing.html).
 DASHBOARD_BASIC_METRICS = 50
 
 

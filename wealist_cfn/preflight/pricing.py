@@ -70,7 +70,8 @@ def query_for(key: str, region: str) -> tuple[str, list[dict], str]:
     if kind == "s3":
         return "AmazonS3", _filters(regionCode=region, storageClass="General Purpose"), "TimedStorage-ByteHrs"
     # CloudWatch's usage types are listed in the CloudWatch user guide,
-    # "Analyzing, optimizing, and reducing CloudWatch costs".
+    # "Analyzing, optimizing, and reducing CloudWatch costs"
+    # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_billing.html).
     if kind == "logs":
         return "AmazonCloudWatch", _filters(regionCode=region), {
             "ingest": "DataProcessing-Bytes",  # standard log class ingest

@@ -289,7 +289,8 @@ def _dashboard_body(alarms: list[cloudwatch.Alarm]) -> Sub:
     expression) with its threshold line, so the graph is always what the
     alarm evaluates (CloudWatch API reference, "Dashboard Body Structure
     and Syntax", metric widget ``annotations``: one alarm per widget, and
-    no ``metrics`` array beside it)."""
+    no ``metrics`` array beside it;
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html)."""
     widgets = []
     for i, alarm in enumerate(alarms):
         row, col = divmod(i, _COLUMNS)
