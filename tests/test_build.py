@@ -133,7 +133,11 @@ def test_no_secret_in_any_template():
 
 def test_iam_has_no_wildcard_action_and_scoped_resources():
     resources = _load(TEMPLATES_DIR / "iam.yaml")["Resources"]
-    allowed_star = {"ecr:GetAuthorizationToken", "ec2:DescribeInstances", "ec2:DescribeAvailabilityZones"}
+    # Calls with no resource-level scope: ECR login, Prometheus's EC2
+    # discovery, and Grafana's CloudWatch reads (metrics, and the Resource
+    # Groups Tagging lookup its dashboards use).
+    allowed_star = {"ecr:GetAuthorizationToken", "ec2:DescribeInstances", "ec2:DescribeAvailabilityZones",
+                    "cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "tag:GetResources"}
     for key in ("Ec2Role", "MonitoringRole"):
         role = resources[key]["Properties"]
         for policy in role["Policies"]:

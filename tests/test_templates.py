@@ -272,6 +272,8 @@ def test_switch_flips_exactly_what_it_should(single, multi):
         "CacheStack/Redis:MultiAZEnabled",
         "NetworkStack/PrivateDefaultRoute2:NatGatewayId",
         "NetworkStack/PrivateDefaultRoute3:NatGatewayId",
+        # The alarms dashboard graphs the alarms of the mode.
+        "AlarmsStack/AlarmsDashboard:DashboardBody",
     }
 
 
@@ -480,6 +482,32 @@ def test_alarms_watch_the_resources_the_stack_made(single):
     status = alarms["MonitoringStatusCheckAlarm"]
     assert _dim(status, "AutoScalingGroupName") == "ComputeStack/MonitoringAutoScalingGroup"
     assert status["TreatMissingData"] == "breaching", "a dead monitoring instance reports nothing: that must page"
+
+
+@pytest.mark.parametrize("mode", ["single", "multi"])
+def test_dashboard_shows_every_alarm_of_the_mode_and_nothing_else(mode, request):
+    """The CloudWatch dashboard <project>-<environment>: its body, resolved
+    for the mode, is JSON whose widgets name exactly that mode's alarms, one
+    graph each (a metric widget with one alarm annotation and no metrics of
+    its own: CloudWatch API reference, "Dashboard Body Structure and
+    Syntax"), in the region the stack runs in, on the 24-column grid."""
+    stacks = request.getfixturevalue(mode)
+    [(key, dash)] = stacks["AlarmsStack"].of_type("AWS::CloudWatch::Dashboard").items()
+    props = dash["Properties"]
+    assert props["DashboardName"] == "wealist-prod"
+    body = json.loads(props["DashboardBody"])
+    shown = []
+    for w in body["widgets"]:
+        assert w["type"] == "metric" and "metrics" not in w["properties"]
+        assert w["properties"]["region"] == "ap-northeast-2"
+        assert 0 <= w["x"] and w["x"] + w["width"] <= 24
+        [arn] = w["properties"]["annotations"]["alarms"]
+        shown.append(arn)
+    alarms = _alarms(stacks)
+    assert sorted(shown) == sorted(f"AlarmsStack/{k}.Arn" for k in alarms)
+    titles = {w["properties"]["title"] for w in body["widgets"]}
+    assert titles == {a["AlarmName"] for a in alarms.values()}
+    assert len({(w["x"], w["y"]) for w in body["widgets"]}) == len(shown), "no two widgets on one spot"
 
 
 def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(prod):

@@ -65,7 +65,11 @@ def test_multi_az_switch_is_reviewed_as_an_in_place_update(deployed):
     # and NAT gateways 2 and 3 (3 + 2 x 2).
     assert {w for w, c in rows.items() if c["resource_type"] == "AWS::CloudFormation::Stack"} == {
         "NetworkStack", "CacheStack", "DatabaseStack", "AlarmsStack"}
-    assert review["counts"] == {"Add": 4 + 7, "Modify": 8}
+    # The alarms' dashboard graphs the alarms of the mode: its body changes in place.
+    dash = rows["AlarmsStack/AlarmsDashboard"]
+    assert (dash["action"], dash["replacement"]) == ("Modify", "False")
+    assert [d["name"] for d in dash["details"]] == ["DashboardBody"]
+    assert review["counts"] == {"Add": 4 + 7, "Modify": 9}
     assert not [c for c in review["callouts"] if c["level"] == "guarded"]
     assert any(n.startswith("change details are local") for n in review["notes"])
 
@@ -76,7 +80,7 @@ def test_mode_switch_text_review_names_only_local_commands(deployed):
     r = run_cli("plan", "--params", str(params), "--local", env=env)
     assert r.returncode == 0, r.stderr
     text = r.stdout + r.stderr
-    assert "Summary: 11 add, 8 modify" in text
+    assert "Summary: 11 add, 9 modify" in text
     assert "change set" in text and "left for review" in text
     assert "aws " not in text.replace("wealist-prod", ""), "an AWS CLI command against the local endpoint"
     hints = [line for line in text.splitlines() if "python build.py" in line]

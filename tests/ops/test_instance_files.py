@@ -211,24 +211,11 @@ def test_prometheus_template_names_only_what_the_startup_script_exports():
         render.render_template("region: @@AWS_REGION@@", {})
 
 
-def test_grafana_dashboard_uses_the_provisioned_datasource_and_existing_jobs():
+def test_grafana_reaches_prometheus_under_its_route_prefix():
+    """The dashboards themselves are checked in test_grafana.py."""
     ds = yaml.safe_load((FILES / "monitoring/grafana/provisioning/datasources/prometheus.yml").read_text())
     [source] = ds["datasources"]
     assert source["url"] == "http://prometheus:9090/prometheus"
-    provider = yaml.safe_load((FILES / "monitoring/grafana/provisioning/dashboards/wealist.yml").read_text())
-    compose = yaml.safe_load((FILES / "monitoring/docker-compose.yml").read_text())
-    mounts = compose["services"]["grafana"]["volumes"]
-    assert f"./grafana/dashboards:{provider['providers'][0]['options']['path']}:ro" in mounts
-
-    dashboards = list((FILES / "monitoring/grafana/dashboards").glob("*.json"))
-    assert dashboards
-    jobs = set(re.findall(r"job_name: (\S+)", (FILES / "monitoring/prometheus.yml").read_text()))
-    for path in dashboards:
-        dash = json.loads(path.read_text())
-        for panel in dash["panels"]:
-            assert panel["datasource"]["uid"] == source["uid"], panel["title"]
-            for target in panel["targets"]:
-                assert set(re.findall(r'job="([^"]+)"', target["expr"])) <= jobs, target["expr"]
 
 
 def test_db_init_env_files_read_back_exactly_by_dockers_env_file_rules(tmp_path):

@@ -134,3 +134,18 @@ def test_each_roles_s3_downloads_in_the_startup_script_are_allowed(roles):
                 assert _allowed(roles[role], "s3:GetObject", f"{BUCKET}/{key}some-file"), (role, key)
             else:
                 assert _allowed(roles[role], "s3:GetObject", f"{BUCKET}/{key}"), (role, key)
+
+
+def test_grafana_reads_cloudwatch_metrics_with_the_monitoring_role_only(roles):
+    """Grafana's CloudWatch data source (authType default: the instance's
+    role) needs GetMetricData for the panels, ListMetrics for the query
+    editor and tag:GetResources for the dashboards' "Resource ARNs"
+    variables (Grafana docs, AWS CloudWatch data source, IAM policy
+    examples). Nothing that writes or reads logs; the backend gets none of it."""
+    reads = [("cloudwatch:GetMetricData", "*"), ("cloudwatch:ListMetrics", "*"), ("tag:GetResources", "*")]
+    for action, resource in reads:
+        assert _allowed(roles["MonitoringRole"], action, resource), action
+        assert not _allowed(roles["Ec2Role"], action, resource), action
+    for action in ("cloudwatch:PutMetricData", "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms",
+                   "cloudwatch:PutDashboard", "logs:GetLogEvents", "logs:StartQuery", "tag:TagResources"):
+        assert not _allowed(roles["MonitoringRole"], action, "*"), action

@@ -24,9 +24,10 @@ TOY = {
     "rds:storage:gp3:single-az": 0.5, "rds:storage:gp3:multi-az": 1.0, "rds:backup": 0.25,
     "elasticache:cache.t3.micro": 0.3, "s3:standard": 0.1, "logs:ingest": 1.0, "ecr:storage": 0.2,
     "cloudwatch:detailed-monitoring": 0.5, "cloudwatch:alarm": 0.1, "kms:key": 1.0,
+    "cloudwatch:dashboard:basic": 3.0, "logs:storage": 0.5, "logs:vended-ingest": 0.25, "s3:put": 0.001,
 }
 USAGE = {"nat_data_gb": 10, "alb_lcu": 2, "log_ingest_gb": 4, "ecr_storage_gb": 3, "s3_storage_gb": 5,
-         "rds_backup_gb": 8}
+         "rds_backup_gb": 8, "flow_log_ingest_gb": 6, "access_log_gb": 2}
 
 
 def _table(tmp_path, prices=TOY, hours=100, region="ap-northeast-2"):
@@ -45,19 +46,20 @@ def test_single_and_multi_az_recomputed_by_hand(tmp_path, prod_cfg):
     and 2 x 0.5 detailed monitoring = 1; monitoring 1 x 0.05 x 100 = 5, 30 GB x 0.1 = 3 and
     0.5; RDS 0.2 x 100 = 20 and 20 GB x 0.5 = 10; Redis 1 x 0.3 x 100 = 30; alarms on 20
     metrics (two 5xx rates of 2 metrics each, 4 unhealthy-host, p99, 4 database, 3 for the Redis
-    node, 2 for the NAT gateway, backend in service, monitoring status) x 0.1 = 2 and the
-    alarm topic's key 1 -> 109.5.
+    node, 2 for the NAT gateway, backend in service, monitoring status) x 0.1 = 2, the
+    alarm topic's key 1 and the alarms' dashboard (20 metrics: the basic rate) 3 -> 112.5.
     usage: NAT 10 GB x 0.05 = 0.5; LCU 2 x 100 x 0.01 = 2; logs 4 x 1 = 4; ECR 3 x 0.2 = 0.6;
     S3 5 x 0.1 = 0.5; backup 8 x 0.25 = 2 -> 9.6.
     multi-AZ fixed: NAT 3 x 5 = 15; EIP 3 x 1 = 3; ALB 2 + 3; backend 27; monitoring 8.5;
     RDS 0.4 x 100 = 40 and 20 x 1.0 = 20; Redis 2 x 0.3 x 100 = 60; alarms on 20 + 3 (second
-    Redis node) + 4 (NAT gateways 2 and 3) = 27 metrics x 0.1 = 2.7 and the key 1 -> 182.2.
+    Redis node) + 4 (NAT gateways 2 and 3) = 27 metrics x 0.1 = 2.7, the key 1 and the
+    dashboard 3 -> 185.2.
     """
     t = _table(tmp_path)
     est = cost.estimate_modes(prod_cfg, ("single", "multi"), prices=t, usage={k: float(v) for k, v in USAGE.items()})
-    assert est["single"].fixed == pytest.approx(109.5)
+    assert est["single"].fixed == pytest.approx(112.5)
     assert est["single"].usage == pytest.approx(9.6)
-    assert est["multi"].fixed == pytest.approx(182.2)
+    assert est["multi"].fixed == pytest.approx(185.2)
     assert est["multi"].usage == pytest.approx(9.6)
     assert est["multi"].total - est["single"].total == pytest.approx(72.7)
     nats = [i for i in est["multi"].items if i.price_key == "nat:hour"]
@@ -72,7 +74,7 @@ def test_every_resource_type_in_the_templates_has_a_rule_or_is_free(prod_cfg):
     priced = {"AWS::AutoScaling::AutoScalingGroup", "AWS::EC2::NatGateway", "AWS::EC2::EIP",
               "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::RDS::DBInstance",
               "AWS::ElastiCache::ReplicationGroup", "AWS::ECR::Repository", "AWS::CloudWatch::Alarm",
-              "AWS::KMS::Key"}
+              "AWS::KMS::Key", "AWS::CloudWatch::Dashboard"}
     for mode in ("true", "false"):
         resolved = checks.resolve_templates(prod_cfg.with_values(EnableMultiAZ=mode))
         types = {r["Type"] for r in cfnmodel.all_resources(resolved).values()}
@@ -103,7 +105,7 @@ def test_an_unsourced_price_is_shown_and_left_out_of_the_totals(tmp_path, prod_c
     t.entries["elasticache:cache.t3.micro"] = {"usd": None, "unit": "USD per node-hour", "note": "not found"}
     est = cost.estimate(prod_cfg, prices=t, usage={k: float(v) for k, v in USAGE.items()})
     assert [i.price_key for i in est.unsourced] == ["elasticache:cache.t3.micro"]
-    assert est.fixed == pytest.approx(109.5 - 30.0)
+    assert est.fixed == pytest.approx(112.5 - 30.0)
     assert est.to_dict()["unsourced"] == ["elasticache:cache.t3.micro"]
 
 
@@ -164,7 +166,7 @@ def test_change_names_the_parameter_the_difference_and_what_is_added(tmp_path, p
     c = cost.change(cost.estimate(prod_cfg, prices=t, usage=usage), cost.estimate(multi, prices=t, usage=usage),
                     prod_cfg.values, multi.values)
     line = c.line()
-    assert line.startswith("EnableMultiAZ false→true: +$72.70/month ($119.10 → $191.80)")
+    assert line.startswith("EnableMultiAZ false→true: +$72.70/month ($122.10 → $194.80)")
     assert "+2 NAT gateway" in line and "Multi-AZ (primary + standby)" in line and "(primary + replica)" in line
     same = cost.estimate(prod_cfg, prices=t, usage=usage)
     assert cost.change(same, same, prod_cfg.values, prod_cfg.values) is None
@@ -278,5 +280,123 @@ def test_change_back_to_single_az_names_what_goes(tmp_path, prod_cfg):
     multi = prod_cfg.with_values(EnableMultiAZ="true")
     line = cost.change(cost.estimate(multi, prices=t, usage=usage), cost.estimate(prod_cfg, prices=t, usage=usage),
                        multi.values, prod_cfg.values).line()
-    assert line.startswith("EnableMultiAZ true→false: -$72.70/month ($191.80 → $119.10)")
+    assert line.startswith("EnableMultiAZ true→false: -$72.70/month ($194.80 → $122.10)")
     assert "-2 NAT gateway" in line and ", +" not in line and "(+" not in line
+
+
+# --- the observability items, on a small synthetic template set ---------------------------------
+# The committed templates gain flow logs, log groups and the access-log
+# bucket from other stacks; these tests hold the rules to the resource types
+# and properties those stacks use (AWS::EC2::FlowLog to a log group by name,
+# AWS::Logs::LogGroup with RetentionInDays, AWS::S3::Bucket with a lifecycle
+# expiry named by the ALB's access_logs.s3.bucket attribute).
+
+def _synthetic(*, flow_destination: str = "cloud-watch-logs", extra: dict | None = None) -> dict:
+    child = {"Parameters": {"Retention": {"Type": "Number", "Default": "90"}}, "Resources": {
+        "FlowLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 365}},
+        "FlowLog": {"Type": "AWS::EC2::FlowLog", "Properties": {
+            "ResourceId": "vpc-1", "ResourceType": "VPC", "TrafficType": "ALL",
+            "LogDestinationType": flow_destination, "LogGroupName": {"Ref": "FlowLogGroup"}}},
+        "BackendLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
+            "LogGroupName": "/wealist/prod/backend", "RetentionInDays": {"Ref": "Retention"}}},
+        "MonitoringLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
+            "LogGroupName": "/wealist/prod/monitoring", "RetentionInDays": {"Ref": "Retention"}}},
+        "UpgradeLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
+            "LogGroupName": "/aws/rds/instance/db/upgrade"}},  # no retention: never expires
+        "AccessLogBucket": {"Type": "AWS::S3::Bucket", "Properties": {"LifecycleConfiguration": {"Rules": [
+            {"Status": "Enabled", "ExpirationInDays": 730}, {"Status": "Disabled", "ExpirationInDays": 1}]}}},
+        "AccessLogBucketPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
+            "Bucket": {"Ref": "AccessLogBucket"}, "PolicyDocument": {}}},
+        "LoadBalancer": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {
+            "Subnets": ["subnet-1", "subnet-2"], "LoadBalancerAttributes": [
+                {"Key": "access_logs.s3.enabled", "Value": "true"},
+                {"Key": "access_logs.s3.bucket", "Value": {"Ref": "AccessLogBucket"}}]}},
+        "ErrorAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"Metrics": [
+            {"Id": "a", "MetricStat": {}}, {"Id": "b", "MetricStat": {}}, {"Id": "c", "Expression": "a/b"}]}},
+        "Dashboard": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {"DashboardBody": {"Fn::Sub": json.dumps(
+            {"widgets": [{"type": "metric", "properties": {"annotations": {"alarms": ["${ErrorAlarm.Arn}"]}}},
+                         {"type": "metric", "properties": {"metrics": [["AWS/EC2", "CPUUtilization"]]}}]})}}},
+        **(extra or {}),
+    }}
+    root = {"Resources": {"LogsStack": {"Type": cfnmodel.NESTED, "Properties": {"TemplateURL": "logs.yaml"}}}}
+    return cfnmodel.resolve_set({"root.yaml": root, "logs.yaml": child}, {})
+
+
+def test_log_groups_bucket_and_dashboard_recomputed_by_hand(tmp_path, prod_cfg):
+    """100 hours a month, round prices, usage: 4 GB of logs over the three
+    non-flow groups, 6 GB of flow logs, 2 GB of access logs.
+
+    flow group: 6 GB vended x 0.25 = 1.5; stored 6 x 365/(365/12) = 72 GB x 0.5 = 36.
+    backend, monitoring (90 days): each 4/3 GB x 1.0; stored 4/3 x 90/(365/12) GB x 0.5.
+    upgrade (no retention): 4/3 GB x 1.0; a year's worth, 16 GB x 0.5 = 8.
+    bucket: 2 GB x 730/(365/12) = 48 GB x 0.1 = 4.8 (the disabled 1-day rule ignored); 2 nodes
+    x 12 files an hour x 100 h = 2,400 PUTs x 0.001 = 2.4.
+    dashboard: the alarm's 2 metrics + 1 = 3 metrics, the basic rate, 3 (fixed); the alarm
+    on 2 metrics 0.2 (fixed); the ALB 0.02 x 100 = 2, its 2 addresses 2 and 2 LCU x 100 x 0.01;
+    the deploy buckets' 5 GB x 0.1 = 0.5, which no template holds."""
+    t = _table(tmp_path)
+    usage = {k: float(v) for k, v in USAGE.items()}
+    est = cost.estimate(prod_cfg, prices=t, usage=usage, resolved=_synthetic())
+    items = {(i.resource, i.price_key): i for i in est.items}
+
+    flow_in, flow_kept = items["LogsStack/FlowLogGroup", "logs:vended-ingest"], items["LogsStack/FlowLogGroup",
+                                                                                      "logs:storage"]
+    assert (flow_in.quantity, flow_in.monthly) == (6.0, pytest.approx(1.5))
+    assert flow_kept.quantity == pytest.approx(72.0) and "365 days" in flow_kept.what
+    assert ("LogsStack/FlowLogGroup", "logs:ingest") not in items, "flow logs are vended logs, not standard ingest"
+    for group in ("BackendLogGroup", "MonitoringLogGroup"):
+        assert items[f"LogsStack/{group}", "logs:ingest"].quantity == pytest.approx(4 / 3)
+        assert items[f"LogsStack/{group}", "logs:storage"].quantity == pytest.approx(4 / 3 * 90 * 12 / 365)
+    upgrade = items["LogsStack/UpgradeLogGroup", "logs:storage"]
+    assert upgrade.quantity == pytest.approx(16.0) and "never expiring" in upgrade.what
+    stored = items["LogsStack/AccessLogBucket", "s3:standard"]
+    assert stored.quantity == pytest.approx(48.0) and stored.monthly == pytest.approx(4.8)
+    puts = items["LogsStack/AccessLogBucket", "s3:put"]
+    assert (puts.quantity, puts.monthly) == (2400, pytest.approx(2.4))
+    dash = items["LogsStack/Dashboard", "cloudwatch:dashboard:basic"]
+    assert (dash.usage, dash.monthly) == (False, 3.0)
+    assert all(i.usage for i in est.items if i.price_key.startswith(("logs:", "s3:")))
+    assert not any(i.resource == "(usage)" and i.price_key == "logs:ingest" for i in est.items), \
+        "with log groups in the templates, ingest is priced per group, not once more"
+    assert est.fixed == pytest.approx(3 + 0.2 + 2 + 2)
+    assert est.usage == pytest.approx(1.5 + 36 + 4 + 2 * (4 / 3 * 90 * 12 / 365 * 0.5) + 8 + 4.8 + 2.4 + 2 + 0.5)
+
+
+def test_a_dashboard_over_fifty_metrics_takes_the_other_rate(tmp_path, prod_cfg):
+    """CloudWatch prices a dashboard of more than 50 metrics as
+    DashboardsUsageHour, not -Basic: the toy table lacks that key, and the
+    error names it."""
+    big = {"Big": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {"DashboardBody": json.dumps(
+        {"widgets": [{"type": "metric", "properties": {"metrics": [["AWS/EC2", "CPUUtilization"]] * 51}}]})}}}
+    with pytest.raises(cost.PriceError, match=r"no price for cloudwatch:dashboard;"):
+        cost.estimate(prod_cfg, prices=_table(tmp_path), usage=cost.load_usage(None)[0], resolved=_synthetic(extra=big))
+
+
+@pytest.mark.parametrize("extra, words", [
+    ({"Other": {"Type": "AWS::S3::Bucket", "Properties": {}}},
+     r"LogsStack/Other: an S3 bucket that holds no load balancer access logs has no usage figure"),
+    ({"Bad": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {"DashboardBody": "{not json"}}},
+     r"LogsStack/Bad: DashboardBody is not a dashboard's JSON"),
+])
+def test_what_the_rules_cannot_price_stops_the_estimate_naming_it(tmp_path, prod_cfg, extra, words):
+    with pytest.raises(cost.PriceError, match=words):
+        cost.estimate(prod_cfg, prices=_table(tmp_path), usage=cost.load_usage(None)[0],
+                      resolved=_synthetic(extra=extra))
+
+
+def test_flow_logs_to_s3_have_no_rule_yet(tmp_path, prod_cfg):
+    """Flow logs delivered to S3 are vended logs at another rate: an error, not the CloudWatch one."""
+    with pytest.raises(cost.PriceError, match=r"LogsStack/FlowLog: flow logs delivered to s3 have no pricing rule"):
+        cost.estimate(prod_cfg, prices=_table(tmp_path), usage=cost.load_usage(None)[0],
+                      resolved=_synthetic(flow_destination="s3"))
+
+
+def test_unsourced_log_prices_are_named_and_left_out(tmp_path, prod_cfg):
+    """The committed tables hold the new keys without a figure: the items are
+    listed, the totals leave them out and name them."""
+    t = _table(tmp_path)
+    for key in ("logs:storage", "logs:vended-ingest"):
+        t.entries[key] = {"usd": None, "unit": "USD per GB", "note": "not read"}
+    est = cost.estimate(prod_cfg, prices=t, usage={k: float(v) for k, v in USAGE.items()}, resolved=_synthetic())
+    assert est.to_dict()["unsourced"] == ["logs:storage", "logs:vended-ingest"]
+    assert est.usage == pytest.approx(3 * 4 / 3 + 4.8 + 2.4 + 2 + 0.5)

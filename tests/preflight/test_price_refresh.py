@@ -126,3 +126,37 @@ def test_refresh_command_prints_progress_and_writes_the_table(client, tmp_path, 
     written = json.loads((tmp_path / "ap-northeast-2.json").read_text())["prices"]
     assert set(written) == {"ec2:t3.small", "logs:ingest", "cloudwatch:detailed-monitoring"}
     assert written["cloudwatch:detailed-monitoring"]["usd"] is None  # the committed entry, kept
+
+
+@pytest.mark.parametrize("key, usagetype, unit", [
+    ("cloudwatch:alarm", "APN2-CW:AlarmMonitorUsage", "Alarms"),
+    ("logs:storage", "APN2-TimedStorage-ByteHrs", "GB-Mo"),
+    ("logs:vended-ingest", "APN2-VendedLog-Bytes", "GB"),
+    ("s3:put", "APN2-Requests-Tier1", "Requests"),
+])
+def test_observability_prices_pick_their_usage_type(client, key, usagetype, unit):
+    """The usage types of the CloudWatch user guide's cost page ("Analyzing,
+    optimizing, and reducing CloudWatch costs"): among the products of one
+    regional query, the one whose usage type ends so is the price; its
+    neighbours (infrequent-access storage, other vended logs, Tier2
+    requests) are not."""
+    neighbours = {"logs:storage": "APN2-TimedStorage-IA-ByteHrs", "logs:vended-ingest": "APN2-VendedLog-Bytes-WAFLogs",
+                  "s3:put": "APN2-Requests-Tier2", "cloudwatch:alarm": "APN2-CW:HighResAlarmMonitorUsage"}
+    service, filters, _ = pricing.query_for(key, "ap-northeast-2")
+    assert {"Type": "TERM_MATCH", "Field": "regionCode", "Value": "ap-northeast-2"} in filters
+    client.stub.add_response("get_products", {"PriceList": [_product("N", neighbours[key], "9.0", unit),
+                                                            _product("Y", usagetype, "0.5", unit)]},
+                             {"ServiceCode": service, "Filters": filters, "FormatVersion": "aws_v1", "MaxResults": 100})
+    entry = pricing.fetch(client, key, "ap-northeast-2")
+    assert entry["usd"] == 0.5 and "sku Y" in entry["source"] and entry["unit"] == f"USD per {unit}"
+
+
+def test_the_dashboard_price_is_global_and_chosen_by_its_metric_tier():
+    """Dashboard products carry no regionCode (one price for every region):
+    the query names the usage type itself, the -Basic one for up to 50 metrics."""
+    for key, usagetype in (("cloudwatch:dashboard:basic", "DashboardsUsageHour-Basic"),
+                           ("cloudwatch:dashboard", "DashboardsUsageHour")):
+        service, filters, suffix = pricing.query_for(key, "ap-northeast-2")
+        assert (service, filters, suffix) == (
+            "AmazonCloudWatch", [{"Type": "TERM_MATCH", "Field": "usagetype", "Value": usagetype}], "")
+    assert "cloudwatch:alarm" not in pricing.NO_QUERY

@@ -122,8 +122,13 @@ start_monitoring() {
   PROJECT=$(cut -d/ -f2 <<<"$WEALIST_PREFIX")
   ENVIRONMENT=$(cut -d/ -f3 <<<"$WEALIST_PREFIX")
   export PROJECT ENVIRONMENT
-  python3 "$BASE/render.py" template "$dir/prometheus.yml" >"$work/prometheus.yml"
-  mv "$work/prometheus.yml" "$dir/prometheus.yml"
+  # Prometheus's config, Grafana's data sources and dashboards name this
+  # environment and region.
+  local file
+  for file in "$dir/prometheus.yml" "$dir"/grafana/provisioning/datasources/*.yml "$dir"/grafana/dashboards/*.json; do
+    python3 "$BASE/render.py" template "$file" >"$work/rendered"
+    mv "$work/rendered" "$file"
+  done
   # Prometheus and Grafana run unprivileged: config readable, grafana.env not.
   chmod -R go+rX "$dir"
   read_parameters monitoring

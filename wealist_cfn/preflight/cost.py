@@ -11,12 +11,16 @@ or holds without a sourced figure, is an error naming the key.
 
 Usage-dependent items (NAT data, LCUs, log GB, storage that fills over
 time) come from a usage file with :data:`USAGE_DEFAULTS` for what it does
-not say, and are kept apart from fixed costs.
+not say, and are kept apart from fixed costs. Stored volumes follow from
+what the templates keep: a log group holds its monthly ingest for its
+``RetentionInDays``, the access-log bucket its monthly logs until its
+lifecycle rule expires them.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,7 +38,10 @@ PRICES_DIR = Path(__file__).resolve().parent / "prices"
 USAGE_DEFAULTS: dict[str, tuple[float, str]] = {
     "nat_data_gb": (50.0, "GB processed by the NAT gateways (image pulls, package updates, outbound API calls)"),
     "alb_lcu": (1.0, "average load balancer capacity units per hour"),
-    "log_ingest_gb": (5.0, "GB of CloudWatch Logs ingested"),
+    "log_ingest_gb": (5.0, "GB of CloudWatch Logs ingested from the instances, containers and database, "
+                           "all their log groups together"),
+    "flow_log_ingest_gb": (5.0, "GB of VPC flow logs delivered to CloudWatch Logs (vended logs)"),
+    "access_log_gb": (1.0, "GB of load balancer access logs written to their S3 bucket"),
     "ecr_storage_gb": (2.0, "GB of images kept in ECR, all repositories together"),
     "s3_storage_gb": (1.0, "GB in the deploy bucket and the template artifacts bucket"),
     "rds_backup_gb": (0.0, "GB of RDS backup storage beyond the free amount (equal to the allocated storage)"),
@@ -58,11 +65,23 @@ FREE_TYPES = frozenset({
     # A topic costs nothing; its deliveries (a few alarm mails) are within
     # SNS's free e-mail notifications in any ordinary month.
     "AWS::SNS::Topic", "AWS::SNS::Subscription",
-    # A flow log, a log group, a bucket and its policy cost nothing by
-    # themselves; what they ingest and store is usage (log_ingest_gb; the
-    # access logs' S3 storage is not yet a usage line of its own).
-    "AWS::EC2::FlowLog", "AWS::Logs::LogGroup", "AWS::S3::Bucket", "AWS::S3::BucketPolicy",
+    # A bucket policy costs nothing; a flow log is charged as the vended
+    # logs its log group ingests (priced with that group).
+    "AWS::S3::BucketPolicy", "AWS::EC2::FlowLog",
 })
+
+# Average days in a month, to turn a retention in days into months held.
+DAYS_PER_MONTH = 365 / 12
+# ELB publishes an access-log file for each load balancer node every 5
+# minutes (Elastic Load Balancing, "Access logs for your Application Load
+# Balancer", https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html):
+# one S3 PUT each, and at least one node per zone.
+ACCESS_LOG_FILES_PER_NODE_HOUR = 12
+# CloudWatch prices a dashboard by the metrics it shows: up to 50 is the
+# "DashboardsUsageHour-Basic" usage type, more is "DashboardsUsageHour"
+# (CloudWatch user guide, "Analyzing, optimizing, and reducing CloudWatch
+# costs", https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_billing.html).
+DASHBOARD_BASIC_METRICS = 50
 
 
 class PriceError(CommandError):
@@ -265,6 +284,107 @@ def _cache(res_id: str, props: dict, t: PriceTable, hours: float) -> list[Item]:
     return [Item(res_id, what, p.key, n * hours, p.usd)]
 
 
+def _dashboard(res_id: str, props: dict, everything: dict, t: PriceTable) -> Item:
+    """One dashboard-month, at the rate for the number of metrics it shows:
+    each widget's ``metrics`` lines, and for a widget showing an alarm, the
+    metrics that alarm reads."""
+    try:
+        body = json.loads(props["DashboardBody"])
+        widgets = body["widgets"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PriceError(f"{res_id}: DashboardBody is not a dashboard's JSON ({exc}); it cannot be priced") from None
+    metrics = 0
+    for w in widgets:
+        wp = w.get("properties", {})
+        metrics += len(wp.get("metrics", []))
+        for arn in wp.get("annotations", {}).get("alarms", []):
+            # A resolved alarm ARN is the symbol "<Stack>/<Alarm>.Arn".
+            alarm = everything.get(str(arn).removesuffix(".Arn"))
+            if alarm is None or alarm["Type"] != "AWS::CloudWatch::Alarm":
+                raise PriceError(f"{res_id}: a widget shows alarm {arn}, which is not in the templates")
+            metrics += _alarm_metrics(alarm["Properties"])
+    key = "cloudwatch:dashboard:basic" if metrics <= DASHBOARD_BASIC_METRICS else "cloudwatch:dashboard"
+    p = t.get(key)
+    # Named by its rate, not its metric count, which differs by mode: a
+    # change of mode does not add or remove the dashboard.
+    what = f"CloudWatch dashboard ({'up to' if metrics <= DASHBOARD_BASIC_METRICS else 'over'} "\
+           f"{DASHBOARD_BASIC_METRICS} metrics)"
+    return Item(res_id, what, p.key, 1, p.usd)
+
+
+def _alarm_metrics(props: dict) -> int:
+    # Charged per metric the alarm evaluates: a metric-math alarm counts
+    # each metric it reads, not the expression.
+    return sum(1 for q in props.get("Metrics", []) if "MetricStat" in q) or 1
+
+
+def _log_groups(ids: list[str], everything: dict, t: PriceTable, usage: dict) -> list[Item]:
+    """Ingest and storage per log group. A group that receives VPC flow logs
+    ingests them as vended logs (their own, tiered rate) and shares
+    ``flow_log_ingest_gb``; the others share ``log_ingest_gb`` evenly. A
+    group holds what it ingests for its retention period (a year's worth is
+    shown for one that never expires, which keeps growing)."""
+    targets = set()
+    for res_id, res in everything.items():
+        if res["Type"] == "AWS::EC2::FlowLog":
+            props = res.get("Properties", {})
+            targets |= {str(props.get("LogGroupName", "")), str(props.get("LogDestination", ""))}
+    flow = [i for i in ids if _log_group_names(i, everything[i]) & targets]
+    other = [i for i in ids if i not in flow]
+    items: list[Item] = []
+    storage = t.get("logs:storage")
+    for group, usage_key, price_key, what in ((flow, "flow_log_ingest_gb", "logs:vended-ingest", "VPC flow logs"),
+                                              (other, "log_ingest_gb", "logs:ingest", "logs")):
+        for res_id in group:
+            gb = usage[usage_key] / len(group)
+            share = f"{gb:g} GB" + (f" (1/{len(group)} of {usage_key})" if len(group) > 1 else "")
+            p = t.get(price_key)
+            items.append(Item(res_id, f"{share} of {what} ingested", p.key, gb, p.usd, usage=True))
+            days = everything[res_id].get("Properties", {}).get("RetentionInDays")
+            held = f"{days} days" if days is not None else "a year, never expiring"
+            months = float(days) / DAYS_PER_MONTH if days is not None else 12.0
+            items.append(Item(res_id, f"{gb * months:g} GB of {what} stored ({held} kept)", storage.key,
+                              gb * months, storage.usd, usage=True))
+    return items
+
+
+def _log_group_names(res_id: str, res: dict) -> set[str]:
+    """How a flow log can name this group once resolved: its Ref (the given
+    LogGroupName, else the resource's symbol) or its ARN."""
+    given = res.get("Properties", {}).get("LogGroupName")
+    return {res_id, f"{res_id}.Arn", *([str(given)] if given else [])}
+
+
+def _bucket(res_id: str, props: dict, everything: dict, t: PriceTable, hours: float, usage: dict) -> list[Item]:
+    """The load balancer's access-log bucket: the logs it holds until its
+    lifecycle rule expires them, and the PUT of each log file. A bucket with
+    another purpose has no usage figure and stops the estimate."""
+    names = {res_id, *([str(props["BucketName"])] if props.get("BucketName") else [])}
+    nodes = 0
+    for res in everything.values():
+        if res["Type"] != "AWS::ElasticLoadBalancingV2::LoadBalancer":
+            continue
+        attrs = {a["Key"]: str(a["Value"]) for a in res.get("Properties", {}).get("LoadBalancerAttributes", [])}
+        enabled = attrs.get("access_logs.s3.enabled", "false").lower() == "true"
+        if enabled and attrs.get("access_logs.s3.bucket") in names:
+            subnets = res["Properties"].get("Subnets") or []
+            nodes += len(subnets.split(",") if isinstance(subnets, str) else subnets)
+    if not nodes:
+        raise PriceError(f"{res_id}: an S3 bucket that holds no load balancer access logs has no usage figure; add "
+                         "one to wealist_cfn/preflight/cost.py")
+    rules = (props.get("LifecycleConfiguration") or {}).get("Rules", [])
+    days = [int(r["ExpirationInDays"]) for r in rules if r.get("Status") == "Enabled" and "ExpirationInDays" in r]
+    gb = usage["access_log_gb"]
+    months = min(days) / DAYS_PER_MONTH if days else 12.0
+    held = f"{min(days)} days" if days else "a year, never expiring"
+    storage, put = t.get("s3:standard"), t.get("s3:put")
+    puts = math.ceil(nodes * ACCESS_LOG_FILES_PER_NODE_HOUR * hours)
+    return [Item(res_id, f"{gb * months:g} GB of access logs stored ({held} kept)", storage.key, gb * months,
+                 storage.usd, usage=True),
+            Item(res_id, f"{puts:,} PUTs of access-log files (one per load balancer node every 5 minutes, "
+                         f"at least {nodes} nodes)", put.key, puts, put.usd, usage=True)]
+
+
 def estimate(config: Config, *, prices: PriceTable, usage: dict[str, float],
              resolved: dict[str, cfnmodel.Stack] | None = None, templates_dir: Path = TEMPLATES_DIR) -> Estimate:
     """One mode's monthly estimate for ``config`` as it stands."""
@@ -273,6 +393,7 @@ def estimate(config: Config, *, prices: PriceTable, usage: dict[str, float],
     hours = prices.hours_per_month
     est = Estimate("multi" if config.multi_az else "single", prices.region)
     repos = 0
+    log_groups: list[str] = []
     for res_id, res in everything.items():
         type_, props = res["Type"], res.get("Properties", {})
         if type_ == "AWS::AutoScaling::AutoScalingGroup":
@@ -306,14 +427,21 @@ def estimate(config: Config, *, prices: PriceTable, usage: dict[str, float],
         elif type_ == "AWS::ECR::Repository":
             repos += 1
         elif type_ == "AWS::CloudWatch::Alarm":
-            # Charged per metric the alarm evaluates: a metric-math alarm
-            # counts each metric it reads, not the expression.
-            n = sum(1 for q in props.get("Metrics", []) if "MetricStat" in q) or 1
+            n = _alarm_metrics(props)
             p = prices.get("cloudwatch:alarm")
             est.items.append(Item(res_id, f"CloudWatch alarm on {n} metric{'s' if n > 1 else ''}", p.key, n, p.usd))
         elif type_ == "AWS::KMS::Key":
             p = prices.get("kms:key")
             est.items.append(Item(res_id, "KMS customer managed key", p.key, 1, p.usd))
+        elif type_ == "AWS::CloudWatch::Dashboard":
+            est.items.append(_dashboard(res_id, props, everything, prices))
+        elif type_ == "AWS::EC2::FlowLog" and props.get("LogDestinationType", "cloud-watch-logs") != "cloud-watch-logs":
+            raise PriceError(f"{res_id}: flow logs delivered to {props['LogDestinationType']} have no pricing rule; "
+                             "add one to wealist_cfn/preflight/cost.py")
+        elif type_ == "AWS::Logs::LogGroup":
+            log_groups.append(res_id)
+        elif type_ == "AWS::S3::Bucket":
+            est.items += _bucket(res_id, props, everything, prices, hours, usage)
         elif type_ == "AWS::SSM::Parameter" and props.get("Tier", "Standard") != "Standard":
             raise PriceError(f"{res_id}: an SSM parameter of tier {props['Tier']} is charged and has no pricing "
                              "rule; add one to wealist_cfn/preflight/cost.py")
@@ -329,9 +457,14 @@ def estimate(config: Config, *, prices: PriceTable, usage: dict[str, float],
         p = prices.get("ecr:storage")
         est.items.append(Item("(usage)", f"{usage['ecr_storage_gb']:g} GB of images in {repos} ECR repositories",
                               p.key, usage["ecr_storage_gb"], p.usd, usage=True))
-    p = prices.get("logs:ingest")
-    est.items.append(Item("(usage)", f"{usage['log_ingest_gb']:g} GB of CloudWatch Logs ingested", p.key,
-                          usage["log_ingest_gb"], p.usd, usage=True))
+    if log_groups:
+        est.items += _log_groups(log_groups, everything, prices, usage)
+    else:
+        # No log group in the templates: what the instances may still send
+        # is priced as ingest alone.
+        p = prices.get("logs:ingest")
+        est.items.append(Item("(usage)", f"{usage['log_ingest_gb']:g} GB of CloudWatch Logs ingested", p.key,
+                              usage["log_ingest_gb"], p.usd, usage=True))
     p = prices.get("s3:standard")
     est.items.append(Item("(usage)", f"{usage['s3_storage_gb']:g} GB in S3 Standard (deploy and artifact buckets)",
                           p.key, usage["s3_storage_gb"], p.usd, usage=True))

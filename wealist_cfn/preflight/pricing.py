@@ -26,7 +26,6 @@ PRICING_REGION = "us-east-1"
 # Keys the Price List cannot answer by one product: kept as they are by a refresh.
 NO_QUERY = {
     "cloudwatch:detailed-monitoring": "the Price List prices CloudWatch per metric, not per instance",
-    "cloudwatch:alarm": "no Price List query is mapped for alarm metrics yet",
     "kms:key": "no Price List query is mapped for KMS keys yet",
 }
 
@@ -65,10 +64,27 @@ def query_for(key: str, region: str) -> tuple[str, list[dict], str]:
                                      deploymentOption="Multi-AZ" if az == "multi-az" else "Single-AZ"), ""
     if kind == "elasticache":
         return "AmazonElastiCache", _filters(regionCode=region, instanceType=rest, cacheEngine="Redis"), ""
+    if kind == "s3" and rest == "put":
+        # PUT, COPY, POST and LIST requests to S3 Standard.
+        return "AmazonS3", _filters(regionCode=region), "Requests-Tier1"
     if kind == "s3":
         return "AmazonS3", _filters(regionCode=region, storageClass="General Purpose"), "TimedStorage-ByteHrs"
+    # CloudWatch's usage types are listed in the CloudWatch user guide,
+    # "Analyzing, optimizing, and reducing CloudWatch costs"
+    # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_billing.html).
     if kind == "logs":
-        return "AmazonCloudWatch", _filters(regionCode=region), "DataProcessing-Bytes"
+        return "AmazonCloudWatch", _filters(regionCode=region), {
+            "ingest": "DataProcessing-Bytes",  # standard log class ingest
+            "vended-ingest": "VendedLog-Bytes",  # vended logs (VPC flow logs), first tier
+            "storage": "TimedStorage-ByteHrs",  # standard storage (not -IA-)
+        }[rest]
+    if kind == "cloudwatch" and rest == "alarm":
+        return "AmazonCloudWatch", _filters(regionCode=region), "CW:AlarmMonitorUsage"
+    if kind == "cloudwatch" and rest.startswith("dashboard"):
+        # Dashboards are priced once for all regions: the product has no
+        # regionCode, so the usage type alone selects it.
+        usage = "DashboardsUsageHour-Basic" if rest == "dashboard:basic" else "DashboardsUsageHour"
+        return "AmazonCloudWatch", _filters(usagetype=usage), ""
     if kind == "ecr":
         return "AmazonECR", _filters(regionCode=region), "TimedStorage-ByteHrs"
     raise CommandError(f"no Price List query known for price key {key}", EXIT_FAILED)

@@ -1,7 +1,9 @@
 """Alarms: a KMS-encrypted SNS topic (mailed to AlarmEmail when one is set)
 and the CloudWatch alarms that page on it: the load balancer and its target
 groups, the database, every Redis node, every NAT gateway of the mode, the
-backend's in-service count and the monitoring instance's status checks.
+backend's in-service count and the monitoring instance's status checks;
+and a CloudWatch dashboard ``<project>-<environment>`` with one graph per
+alarm, built from the same alarm list, so the two cannot drift apart.
 
 Thresholds and evaluation periods are build-time settings
 (:class:`~wealist_cfn.settings.AlarmSettings`); each alarm says in its
@@ -10,7 +12,9 @@ description what to check first (docs/operations.md says more).
 
 from __future__ import annotations
 
-from troposphere import Equals, Not, Output, Select, Sub, Template, cloudwatch, kms, sns
+import json
+
+from troposphere import Equals, If, Not, Output, Select, Sub, Template, cloudwatch, kms, sns
 
 from ..parameters import add_parameters
 from ..settings import AlarmRule, BuildSettings
@@ -53,6 +57,7 @@ def build(settings: BuildSettings) -> Template:
     _add_cache_alarms(a, settings, inputs, is_multi_az)
     _add_nat_alarms(a, settings, inputs, is_multi_az)
     _add_instance_alarms(a, inputs, p)
+    _add_dashboard(t, a.added, is_multi_az)
 
     t.add_output(Output("AlarmTopicArn", Description="SNS topic every alarm notifies; subscribe pagers here.",
                         Value=topic.ref()))
@@ -95,11 +100,12 @@ class _Alarms:
 
     def __init__(self, t: Template, topic: sns.Topic, rules):
         self.t, self.topic, self.rules = t, topic, rules
+        self.added: list[cloudwatch.Alarm] = []  # in order: the dashboard shows them so
 
     def add(self, title: str, suffix: str, description, rule: AlarmRule, comparison: str, missing: str, *,
             threshold=None, condition: str | None = None, **metric) -> cloudwatch.Alarm:
         extra = {"Condition": condition} if condition else {}
-        return self.t.add_resource(cloudwatch.Alarm(
+        alarm = self.t.add_resource(cloudwatch.Alarm(
             title,
             AlarmName=name(f"alarm-{suffix}"),
             AlarmDescription=description,
@@ -114,6 +120,8 @@ class _Alarms:
             **_period(metric, rule),
             **extra,
         ))
+        self.added.append(alarm)
+        return alarm
 
 
 def _period(metric: dict, rule: AlarmRule) -> dict:
@@ -269,3 +277,47 @@ def _add_instance_alarms(a: _Alarms, inputs, p) -> None:
           rule, GREATER, BREACHING,
           Namespace="AWS/EC2", MetricName="StatusCheckFailed", Statistic="Maximum",
           Dimensions=_dims(AutoScalingGroupName=inputs["MonitoringAsgName"].ref()))
+
+
+# Dashboard grid (CloudWatch dashboard body: 24 columns).
+_WIDGET_WIDTH, _WIDGET_HEIGHT, _COLUMNS = 8, 6, 3
+
+
+def _dashboard_body(alarms: list[cloudwatch.Alarm]) -> Sub:
+    """One metric widget per alarm. A widget whose ``annotations.alarms``
+    names an alarm draws that alarm's own metric (or metric-math
+    expression) with its threshold line, so the graph is always what the
+    alarm evaluates (CloudWatch API reference, "Dashboard Body Structure
+    and Syntax", metric widget ``annotations``: one alarm per widget, and
+    no ``metrics`` array beside it;
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html)."""
+    widgets = []
+    for i, alarm in enumerate(alarms):
+        row, col = divmod(i, _COLUMNS)
+        widgets.append({
+            "type": "metric", "x": col * _WIDGET_WIDTH, "y": row * _WIDGET_HEIGHT,
+            "width": _WIDGET_WIDTH, "height": _WIDGET_HEIGHT,
+            # Titled with the alarm's name, as its notifications are.
+            "properties": {"title": alarm.AlarmName.data["Fn::Sub"], "region": "${AWS::Region}", "view": "timeSeries",
+                           "stacked": False, "annotations": {"alarms": [f"${{{alarm.title}.Arn}}"]}},
+        })
+    # The body is JSON text, one widget a line so that a change set's diff
+    # reads; Fn::Sub fills in the names, the region and each alarm's ARN
+    # (JSON itself never contains "${").
+    return Sub('{"widgets": [\n' + ",\n".join(json.dumps(w) for w in widgets) + "\n]}\n")
+
+
+def _add_dashboard(t: Template, alarms: list[cloudwatch.Alarm], is_multi_az: str) -> None:
+    """Both modes' bodies from the one alarm list: the alarms that exist only
+    in multi-AZ mode (their Condition) are left out of the single-AZ body,
+    since a widget naming an alarm that does not exist would show nothing."""
+    everywhere = [a for a in alarms if getattr(a, "Condition", None) is None]
+    multi_only = {getattr(a, "Condition", None) for a in alarms} - {None}
+    if multi_only - {is_multi_az}:
+        raise ValueError(f"alarm conditions the dashboard cannot place: {sorted(multi_only - {is_multi_az})}")
+    t.add_resource(cloudwatch.Dashboard(
+        "AlarmsDashboard",
+        DashboardName=Sub("${Project}-${Environment}"),
+        DashboardBody=If(is_multi_az, _dashboard_body(alarms), _dashboard_body(everywhere)),
+        Tags=tags(),
+    ))

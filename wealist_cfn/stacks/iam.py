@@ -7,8 +7,9 @@ what its group's startup script and containers use.
   and writing to its own log group (``/<project>/<env>/backend``).
 * Monitoring (``<project>-<env>-monitoring-role``): Grafana's password only
   (never a database or Redis secret), the bucket's ``boot/`` and
-  ``monitoring/`` files and ``config/render.py``, EC2 describe calls for Prometheus's discovery, and
-  writing to its own log group (``/<project>/<env>/monitoring``).
+  ``monitoring/`` files and ``config/render.py``, EC2 describe calls for Prometheus's discovery,
+  CloudWatch metric reads for Grafana's CloudWatch data source, and writing to its own log group
+  (``/<project>/<env>/monitoring``).
 
 Parameter Store grants ``GetParametersByPath`` on a path to everything below
 it, whatever IAM says about the names below (SSM user guide, "Working with
@@ -18,6 +19,7 @@ the startup script reads those sub-paths, never the environment's root.
 
 from __future__ import annotations
 
+import awacs.cloudwatch
 import awacs.ec2
 import awacs.ec2messages
 import awacs.ecr
@@ -27,6 +29,7 @@ import awacs.s3
 import awacs.ssm
 import awacs.ssmmessages
 import awacs.sts
+import awacs.tag
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals, StringLike
 from troposphere import Output, Sub, Template, iam
 
@@ -76,6 +79,7 @@ def build(settings: BuildSettings) -> Template:
             iam.Policy(PolicyName="service-discovery", PolicyDocument=_discovery_policy()),
             iam.Policy(PolicyName="logs", PolicyDocument=_logs_policy(MONITORING_LOG_GROUP)),
             iam.Policy(PolicyName="session-manager", PolicyDocument=_session_manager_policy()),
+            iam.Policy(PolicyName="grafana-cloudwatch", PolicyDocument=_grafana_cloudwatch_policy()),
         ])
 
     for key, what, (role, profile) in (("Ec2", "backend", backend), ("Monitoring", "monitoring", monitoring)):
@@ -189,6 +193,31 @@ def _discovery_policy() -> PolicyDocument:
     return _doc(Statement(Sid="PrometheusEc2Discovery", Effect=Allow,
                           Action=[awacs.ec2.DescribeInstances, awacs.ec2.DescribeAvailabilityZones],
                           Resource=["*"]))
+
+
+def _grafana_cloudwatch_policy() -> PolicyDocument:
+    # Grafana's CloudWatch data source reads metrics with the instance's
+    # role (instance-files/monitoring/grafana/provisioning/datasources/
+    # cloudwatch.yml): the calls of Grafana's "Metrics-only permissions"
+    # example (Grafana docs, AWS CloudWatch data source, Configure) that the
+    # dashboards use. Left out, as nothing uses them: the alarm reads
+    # (DescribeAlarms*, for alarm annotations; the alarms have their own
+    # CloudWatch dashboard), GetInsightRuleReport (no Contributor Insights
+    # rules), pi:GetResourceMetrics (Performance Insights is off),
+    # ec2:DescribeTags/DescribeRegions (no EC2-attribute variables;
+    # DescribeInstances is granted for discovery above), and every logs read
+    # (no log panels).
+    return _doc(
+        Statement(Sid="GrafanaReadsMetrics", Effect=Allow, Action=[
+            awacs.cloudwatch.GetMetricData,  # every panel's query and its metric math
+            awacs.cloudwatch.ListMetrics,  # the query editor's namespace, metric and dimension lists
+        ], Resource=["*"]),  # metric reads have no resource-level scope
+        # The dashboards find the load balancer and target groups by their
+        # Name tag ("Resource ARNs" variables, the Resource Groups Tagging
+        # API); GetResources has no resource-level scope.
+        Statement(Sid="GrafanaFindsResourcesByTag", Effect=Allow, Action=[awacs.tag.GetResources],
+                  Resource=["*"]),
+    )
 
 
 def _session_manager_policy() -> PolicyDocument:
