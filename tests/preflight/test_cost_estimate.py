@@ -48,8 +48,16 @@ def test_single_and_multi_az_recomputed_by_hand(tmp_path, prod_cfg):
     metrics (two 5xx rates of 2 metrics each, 4 unhealthy-host, p99, 4 database, 3 for the Redis
     node, 2 for the NAT gateway, backend in service, monitoring status) x 0.1 = 2, the
     alarm topic's key 1 and the alarms' dashboard (20 metrics: the basic rate) 3 -> 112.5.
-    usage: NAT 10 GB x 0.05 = 0.5; LCU 2 x 100 x 0.01 = 2; logs 4 x 1 = 4; ECR 3 x 0.2 = 0.6;
-    S3 5 x 0.1 = 0.5; backup 8 x 0.25 = 2 -> 9.6.
+    usage: NAT 10 GB x 0.05 = 0.5; LCU 2 x 100 x 0.01 = 2; ECR 3 x 0.2 = 0.6;
+    S3 5 x 0.1 = 0.5; backup 8 x 0.25 = 2 -> 5.6, plus the logs the stack keeps:
+    four log groups (backend, monitoring, the database's two) share the 4 GB
+    of log_ingest_gb, 1 GB each x 1 = 4 ingested, each kept 90 days, i.e.
+    90 / (365 / 12) months x 1 GB x 0.5 = 1.4795 stored, 5.9178 for the four;
+    the flow-log group ingests 6 GB as vended logs x 0.25 = 1.5 and keeps 365
+    days (12 months x 6 GB = 72 GB x 0.5 = 36); the access-log bucket holds
+    12 months x 2 GB = 24 GB x 0.1 = 2.4 and takes one PUT per node (3 public
+    subnets) every 5 minutes, 3 x 12 x 100 = 3,600 x 0.001 = 3.6
+    -> 5.6 + 4 + 5.9178 + 1.5 + 36 + 2.4 + 3.6 = 59.0178.
     multi-AZ fixed: NAT 3 x 5 = 15; EIP 3 x 1 = 3; ALB 2 + 3; backend 27; monitoring 8.5;
     RDS 0.4 x 100 = 40 and 20 x 1.0 = 20; Redis 2 x 0.3 x 100 = 60; alarms on 20 + 3 (second
     Redis node) + 4 (NAT gateways 2 and 3) = 27 metrics x 0.1 = 2.7, the key 1 and the
@@ -58,9 +66,9 @@ def test_single_and_multi_az_recomputed_by_hand(tmp_path, prod_cfg):
     t = _table(tmp_path)
     est = cost.estimate_modes(prod_cfg, ("single", "multi"), prices=t, usage={k: float(v) for k, v in USAGE.items()})
     assert est["single"].fixed == pytest.approx(112.5)
-    assert est["single"].usage == pytest.approx(9.6)
+    assert est["single"].usage == pytest.approx(5.6 + 4 + 4 * 0.5 * 90 * 12 / 365 + 1.5 + 36 + 2.4 + 3.6)
     assert est["multi"].fixed == pytest.approx(185.2)
-    assert est["multi"].usage == pytest.approx(9.6)
+    assert est["multi"].usage == pytest.approx(est["single"].usage)
     assert est["multi"].total - est["single"].total == pytest.approx(72.7)
     nats = [i for i in est["multi"].items if i.price_key == "nat:hour"]
     assert sorted(i.resource for i in nats) == ["NetworkStack/NatGateway1", "NetworkStack/NatGateway2",
@@ -74,7 +82,7 @@ def test_every_resource_type_in_the_templates_has_a_rule_or_is_free(prod_cfg):
     priced = {"AWS::AutoScaling::AutoScalingGroup", "AWS::EC2::NatGateway", "AWS::EC2::EIP",
               "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::RDS::DBInstance",
               "AWS::ElastiCache::ReplicationGroup", "AWS::ECR::Repository", "AWS::CloudWatch::Alarm",
-              "AWS::KMS::Key", "AWS::CloudWatch::Dashboard"}
+              "AWS::KMS::Key", "AWS::CloudWatch::Dashboard", "AWS::Logs::LogGroup", "AWS::S3::Bucket"}
     for mode in ("true", "false"):
         resolved = checks.resolve_templates(prod_cfg.with_values(EnableMultiAZ=mode))
         types = {r["Type"] for r in cfnmodel.all_resources(resolved).values()}
@@ -159,14 +167,15 @@ def test_bad_usage_files_name_file_and_key(tmp_path, body, words):
 
 def test_change_names_the_parameter_the_difference_and_what_is_added(tmp_path, prod_cfg):
     """EnableMultiAZ false -> true with the toy table: +$72.70/month, two more
-    NAT gateways, the RDS standby, the Redis replica and their alarms."""
+    NAT gateways, the RDS standby, the Redis replica and their alarms; the
+    totals are the by-hand sums above (112.5 + 59.02, 185.2 + 59.02)."""
     t = _table(tmp_path)
     usage = {k: float(v) for k, v in USAGE.items()}
     multi = prod_cfg.with_values(EnableMultiAZ="true")
     c = cost.change(cost.estimate(prod_cfg, prices=t, usage=usage), cost.estimate(multi, prices=t, usage=usage),
                     prod_cfg.values, multi.values)
     line = c.line()
-    assert line.startswith("EnableMultiAZ false→true: +$72.70/month ($122.10 → $194.80)")
+    assert line.startswith("EnableMultiAZ false→true: +$72.70/month ($171.52 → $244.22)")
     assert "+2 NAT gateway" in line and "Multi-AZ (primary + standby)" in line and "(primary + replica)" in line
     same = cost.estimate(prod_cfg, prices=t, usage=usage)
     assert cost.change(same, same, prod_cfg.values, prod_cfg.values) is None
@@ -280,7 +289,7 @@ def test_change_back_to_single_az_names_what_goes(tmp_path, prod_cfg):
     multi = prod_cfg.with_values(EnableMultiAZ="true")
     line = cost.change(cost.estimate(multi, prices=t, usage=usage), cost.estimate(prod_cfg, prices=t, usage=usage),
                        multi.values, prod_cfg.values).line()
-    assert line.startswith("EnableMultiAZ true→false: -$72.70/month ($194.80 → $122.10)")
+    assert line.startswith("EnableMultiAZ true→false: -$72.70/month ($244.22 → $171.52)")
     assert "-2 NAT gateway" in line and ", +" not in line and "(+" not in line
 
 
