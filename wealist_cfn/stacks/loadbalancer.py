@@ -289,7 +289,8 @@ def _add_access_log_bucket(t: Template, expiration) -> tuple[s3.Bucket, s3.Bucke
         UpdateReplacePolicy="Retain",
         Metadata={"checkov": {"skip": [
             {"id": "CKV_AWS_18", "comment": "Server access logging of the access-log bucket would need a further "
-                                            "bucket; reads and deletes of these logs are recorded by CloudTrail."},
+                                            "bucket, which would need its own; where an audit asks who read or "
+                                            "deleted these logs, CloudTrail S3 data events record it."},
             {"id": "CKV_AWS_145", "comment": "ALB access-log delivery supports SSE-S3 only, not KMS (ELB user guide, "
                                              "Enable access logs for your Application Load Balancer)."},
         ]}},
