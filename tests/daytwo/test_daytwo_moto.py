@@ -174,8 +174,9 @@ def test_destroy_refuses_without_confirmation_then_deletes(deployed, moto_delete
     (exit 3, nothing deleted). The database has DeletionProtection on
     (params/prod.json): destroy names it and refuses until
     --disable-protection. Then DeleteStack runs, the stack is gone, and the
-    ECR repositories (DeletionPolicy Retain) and the database's final
-    snapshot are listed as what stays.
+    ECR repositories, the flow-log group and the access-log bucket
+    (DeletionPolicy Retain) and the database's final snapshot are listed as
+    what stays.
 
     moto's CloudFormation does not pass DeletionProtection on to the RDS
     instance it creates, so the test turns it on with ModifyDBInstance, as
@@ -201,6 +202,13 @@ def test_destroy_refuses_without_confirmation_then_deletes(deployed, moto_delete
     assert "+ ecr: RegistryStack/UserServiceRepository (AWS::ECR::Repository) user-service" in out
     assert "+ snapshot: final snapshot of the database DatabaseStack/Database" in out
     assert "- DatabaseStack/Database (AWS::RDS::DBInstance)" in out
+    # The audit records (Retain) stay and are measured like what they are;
+    # the instances' log groups are the stack's and go with it, so they are
+    # not also listed as left behind.
+    assert "+ bucket: LoadBalancerStack/AccessLogBucket (AWS::S3::Bucket)" in out, out
+    assert "+ log-group: NetworkStack/FlowLogGroup (AWS::Logs::LogGroup)" in out, out
+    assert "- ComputeStack/BackendLogGroup (AWS::Logs::LogGroup)" in out, out
+    assert "/wealist/prod/backend" not in "".join(line for line in out.splitlines(True) if line.startswith("+ "))
     code, out, err = run_cli(*base, "--yes", "--confirm-stack", stack, "--disable-protection")
     assert code == 0, err + out
     assert "database protection of DatabaseStack/Database turned off" in out

@@ -30,6 +30,9 @@ from .tree import pmap
 from .tree import resources as list_resources
 
 RETAIN = ("Retain", "RetainExceptOnCreate")
+# How a retained resource is measured and priced (see monthly_cost): the
+# access-log bucket like any bucket, the flow-log group as a log group.
+RETAINED_KINDS = {"AWS::ECR::Repository": "ecr", "AWS::S3::Bucket": "bucket", "AWS::Logs::LogGroup": "log-group"}
 SNAPSHOT_TYPES = {"AWS::RDS::DBInstance": "database", "AWS::ElastiCache::ReplicationGroup": "cache",
                   "AWS::ElastiCache::CacheCluster": "cache"}
 
@@ -136,8 +139,7 @@ def plan(aws: Aws, stack_name: str) -> DestroyPlan:
                 if rtype == "AWS::ECR::Repository":
                     n = _ecr_images(aws, pid)
                     note = "" if n is None else f"{n} image(s) kept"
-                p.kept.append(Kept("ecr" if rtype == "AWS::ECR::Repository" else "retained",
-                                   f"{where} ({rtype})", pid, note))
+                p.kept.append(Kept(RETAINED_KINDS.get(rtype, "retained"), f"{where} ({rtype})", pid, note))
                 continue
             p.deleted.append((where, rtype, pid))
             if policy == "Snapshot" and rtype in SNAPSHOT_TYPES:
@@ -150,8 +152,14 @@ def plan(aws: Aws, stack_name: str) -> DestroyPlan:
                 p.protections.append(Protection("load-balancer", where, pid))
     project, env = params.get("Project"), params.get("Environment")
     if project and env:
-        for g in _log_groups(aws, f"/{project}/{env}"):
-            p.kept.append(Kept("log-group", "log group (written by the instances, not owned by the stack)", g))
+        # The instance groups the stack makes go with it; a group under the
+        # prefix that the stack does not hold (made by hand, or by an older
+        # release) stays.
+        owned = {pid for _, rtype, pid in p.deleted if rtype == "AWS::Logs::LogGroup"}
+        owned |= {k.physical_id for k in p.kept if k.kind == "log-group"}
+        for g in _log_groups(aws, f"/{project}/{env}/"):
+            if g not in owned:
+                p.kept.append(Kept("log-group", "log group (not owned by the stack)", g))
     if params.get("DeployBucketName"):
         p.kept.append(Kept("bucket", "deploy bucket (not owned by the stack)", params["DeployBucketName"]))
     return p
