@@ -169,7 +169,7 @@ def _stack_exists(ep, stack) -> bool:
                for s in cfn.list_stacks()["StackSummaries"])
 
 
-def test_destroy_refuses_without_confirmation_then_deletes(deployed, moto_delete_with_exports):
+def test_destroy_refuses_without_confirmation_then_deletes(deployed):
     """moto: without a terminal, destroy needs --yes --confirm-stack NAME
     (exit 3, nothing deleted). The database has DeletionProtection on
     (params/prod.json): destroy names it and refuses until
@@ -226,7 +226,7 @@ def test_destroy_of_the_production_name_needs_production():
     assert code == 3 and "--production" in err and out == ""
 
 
-def test_destroy_at_a_terminal_needs_the_stack_name_typed(deployed, moto_delete_with_exports, monkeypatch):
+def test_destroy_at_a_terminal_needs_the_stack_name_typed(deployed, monkeypatch):
     """moto: at a terminal, a wrong name typed deletes nothing (exit 3); the
     stack name typed deletes the stack. (The database is not protected here:
     moto's CloudFormation leaves DeletionProtection off.)"""

@@ -60,6 +60,16 @@ differs from AWS:
    pairs; moto hands them to KMS's CreateKey, which names them
    ``TagKey``/``TagValue``, and fails (``KeyError: 'TagKey'``). The patch
    renames the fields.
+12. DeleteStack of a stack a change set made: moto registers a stack's
+   exports when CreateStack makes it but not when a change set does, and its
+   DeleteStack then fails with ``KeyError`` (HTTP 500); once deleted, it also
+   fails (HTTP 500) to describe the stack by ID, evaluating outputs of
+   resources that are gone. AWS deletes a stack whose exports nothing
+   imports (API_DeleteStack: "Exports can't be deleted while imported") and
+   answers DescribeStacks of a deleted stack's ID with ``DELETE_COMPLETE``
+   and no outputs. The patch registers the missing exports before the
+   delete and answers no outputs for a deleted stack, so ``destroy
+   --local`` runs to its end.
 
 On top of these, :func:`endpoint` installs :func:`wealist_cfn.strict.install`:
 Parameter Store's value and name rules, and bucket policies evaluated as
@@ -163,7 +173,19 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
         "kms_create": kms_models.Key.__dict__["create_from_cloudformation_json"],
         "tg_getatt": elbv2_models.FakeTargetGroup.__dict__.get("get_cfn_attribute"),
         "tg_has_attr": elbv2_models.FakeTargetGroup.__dict__.get("has_cfn_attr"),
+        "delete_stack": models.CloudFormationBackend.delete_stack,
+        "stack_outputs": models.Stack.__dict__["outputs"],
     }
+
+    # 12. DeleteStack of a change-set-made stack, and describing it after.
+    def delete_stack(self, name_or_stack_id):
+        stack = self.stacks.get(name_or_stack_id)
+        for export in (stack.exports if stack else []):
+            self.exports.setdefault(export.name, export)
+        return saved["delete_stack"](self, name_or_stack_id)
+
+    def outputs_unless_deleted(self):
+        return [] if self.status == "DELETE_COMPLETE" else saved["stack_outputs"].fget(self)
 
     # 1. GetAtt Child.Outputs.X
     def get_cfn_attribute(self, attribute_name):
@@ -311,6 +333,9 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
     if "parameters" not in skip:
         models.ChangeSet.diff = diff
         parsing.ResourceMap.build_resource_diff = build_resource_diff
+    if "delete" not in skip:
+        models.CloudFormationBackend.delete_stack = delete_stack
+        models.Stack.outputs = property(outputs_unless_deleted)
     try:
         yield
     finally:
@@ -321,6 +346,8 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
             models.Stack.get_cfn_attribute = saved["get_cfn_attribute"]
         models.Stack.update_from_cloudformation_json = saved["update_from_cloudformation_json"]
         models.CloudFormationBackend.execute_change_set = saved["execute_change_set"]
+        models.CloudFormationBackend.delete_stack = saved["delete_stack"]
+        models.Stack.outputs = saved["stack_outputs"]
         models.ChangeSet.diff = saved["diff"]
         parsing.ResourceMap.build_resource_diff = saved["build_resource_diff"]
         parsing.clean_json = saved["clean_json"]
