@@ -268,14 +268,22 @@ def _bucket_gb(aws: Aws, bucket: str) -> float:
     return sum(v.get("Size", 0) for page in pages for v in page.get("Versions", [])) / GIB
 
 
+def _log_group_gb(aws: Aws, group: str) -> float:
+    pages = aws.client("logs").get_paginator("describe_log_groups").paginate(logGroupNamePrefix=group)
+    return sum(g.get("storedBytes", 0) for page in pages for g in page.get("logGroups", [])
+               if g.get("logGroupName") == group) / GIB
+
+
 # What a kept item is billed for, a month: its stored GB, measured, at a price
 # of the region's table (wealist_cfn/preflight/prices). RDS: after the instance
 # is gone there is no free backup allowance, and a final snapshot is billed for
 # at most its allocated storage; ECR: the images' stored (compressed) size; S3:
-# every object version, since the deploy bucket is versioned.
+# every object version, since the deploy and access-log buckets are versioned;
+# a log group: the bytes DescribeLogGroups reports it stores (storedBytes).
 _STORED = {"snapshot": ("rds:backup", _db_snapshot_gb, "at most {gb:.1f} GB of snapshot storage"),
            "ecr": ("ecr:storage", _image_gb, "{gb:.2f} GB of images"),
-           "bucket": ("s3:standard", _bucket_gb, "{gb:.3f} GB of object versions")}
+           "bucket": ("s3:standard", _bucket_gb, "{gb:.3f} GB of object versions"),
+           "log-group": ("logs:storage", _log_group_gb, "{gb:.3f} GB of log events stored")}
 
 
 def monthly_cost(aws: Aws, left: list[Kept], region: str) -> list[KeptCost]:
@@ -288,8 +296,7 @@ def monthly_cost(aws: Aws, left: list[Kept], region: str) -> list[KeptCost]:
     for k in left:
         how = _STORED.get(k.kind)
         if how is None or (k.kind == "snapshot" and "database" not in k.what):
-            why = {"log-group": "log storage is not in the price table",
-                   "snapshot": "ElastiCache snapshot storage is not in the price table"}.get(
+            why = {"snapshot": "ElastiCache snapshot storage is not in the price table"}.get(
                 k.kind, "a retained resource: priced by what it is, which the table does not cover")
             out.append(KeptCost(k, None, why))
             continue
