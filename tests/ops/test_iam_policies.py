@@ -203,6 +203,26 @@ def test_service_role_passes_the_flow_log_role_and_manages_only_the_stacks_bucke
     assert not allowed(statements, "s3:PutObject", f"{bucket}/alb/AWSLogs/{ACCOUNT}/x.log.gz")
 
 
+def test_service_role_manages_only_the_stacks_log_groups(oidc):
+    """The log-group handler's calls that IAM scopes to a log group are
+    allowed on the groups the nested set makes (named ones in both ARN
+    forms IAM checks, unnamed ones by the root stack's name) and on no
+    other: not another environment's, not a Lambda's, not another
+    database's."""
+    statements = _service_role(oidc)["statements"]
+    group = f"arn:aws:logs:ap-northeast-2:{ACCOUNT}:log-group:"
+    ours = [f"{group}/wealist/prod/backend", f"{group}/wealist/prod/monitoring:*",
+            f"{group}/aws/rds/instance/wealist-prod-postgres/postgresql:*",
+            f"{group}wealist-prod-NetworkStack-1A2B3C-FlowLogGroup-4D5E6F:*"]
+    others = [f"{group}/wealist/dev/backend:*", f"{group}/aws/lambda/payments:*",
+              f"{group}/aws/rds/instance/billing-postgres/postgresql:*", f"{group}wealist-dev-NetworkStack-x:*"]
+    for action in ("logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DeleteLogGroup", "logs:TagResource"):
+        for arn in ours:
+            assert allowed(statements, action, arn), (action, arn)
+        for arn in others:
+            assert not allowed(statements, action, arn), (action, arn)
+
+
 def test_a_type_added_without_its_permissions_is_caught(oidc):
     statements = _service_role(oidc)["statements"]
     templates = _committed()

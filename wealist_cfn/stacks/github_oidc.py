@@ -195,6 +195,10 @@ class NestedSet:
         self.flow_log_role_names: set[str] = set()  # roles the flow-logs service takes
         self.profile_names: set[str] = set()
         self.written_parameters: set[str] = set()
+        # Log groups by name (a Sub over Project/Environment); True when a
+        # log group without a name is made (CloudFormation names it).
+        self.log_group_names: set[str] = set()
+        self.unnamed_log_groups = False
         for template in built.values():
             for res in template.get("Resources", {}).values():
                 self.types.add(res["Type"])
@@ -209,6 +213,11 @@ class NestedSet:
                     self.profile_names.add(props["InstanceProfileName"]["Fn::Sub"])
                 elif res["Type"] == "AWS::SSM::Parameter":
                     self.written_parameters.add(props["Name"]["Fn::Sub"])
+                elif res["Type"] == "AWS::Logs::LogGroup":
+                    if "LogGroupName" in props:
+                        self.log_group_names.add(props["LogGroupName"]["Fn::Sub"])
+                    else:
+                        self.unnamed_log_groups = True
         text = json.dumps(built)
         self.secure_references = sorted(set(_SECURE_REF.findall(text)))
         self.plain_references = sorted(set(_PLAIN_REF.findall(text)))
@@ -627,6 +636,12 @@ def _service_role_statements(nested: NestedSet) -> list[Statement]:
     kms_all = [a for a in kms_all if a not in key_admin or a in through_services]
     cfn_all = by_service.pop("cloudformation", [])
     s3_all = by_service.pop("s3", [])
+    # Log-group actions (IAM's action table lists log-group among their
+    # resource types) on the stack's own groups; the rest of CloudWatch
+    # Logs' (deliveries, resource policies, DescribeLogGroups) has no such
+    # scope and stays with the other handlers.
+    group_actions = [a for a in by_service.get("logs", []) if "log-group" in _resource_types(a)]
+    by_service["logs"] = [a for a in by_service.get("logs", []) if a not in group_actions]
     others = sorted(a for actions in by_service.values() for a in actions)
 
     statements = [
@@ -704,6 +719,10 @@ def _service_role_statements(nested: NestedSet) -> list[Statement]:
                       Action=[Action(*a.split(":", 1)) for a in key_admin if a not in unscoped],
                       Condition=Condition(StringEquals(f"aws:ResourceTag/{tag_key}", tag_value))),
         ]
+    if group_actions:
+        statements.insert(1, Statement(Sid="StackLogGroups", Effect=Allow,
+                                       Action=[Action(*a.split(":", 1)) for a in group_actions],
+                                       Resource=_log_group_arns(nested)))
     object_reads = [a for a in s3_all if a == "s3:GetObject"]
     bucket_actions = [a for a in s3_all if a not in object_reads]
     if object_reads:
@@ -721,6 +740,31 @@ def _service_role_statements(nested: NestedSet) -> list[Statement]:
                                        Action=[Action(*a.split(":", 1)) for a in bucket_actions],
                                        Resource=[Sub("arn:${AWS::Partition}:s3:::${StackName}-*")]))
     return statements
+
+
+def _resource_types(action: str) -> list[str]:
+    """The resource types IAM's action table (as cfn-lint ships it) lists
+    for an action; empty when it lists none (no resource-level scope)."""
+    from cfnlint.data import AdditionalSpecs
+    from cfnlint.helpers import load_resource
+
+    service, _, name = action.partition(":")
+    actions = load_resource(AdditionalSpecs, "Policies.json").get(service, {}).get("Actions", {})
+    entry = actions.get(name) or actions.get(name.lower()) or {}
+    return list(entry.get("Resources", []))
+
+
+def _log_group_arns(nested: NestedSet) -> list[Sub]:
+    """The stack's log groups: each named one, as ``log-group:NAME`` (the
+    tagging calls) and ``log-group:NAME:*`` (the older calls, which IAM
+    checks against the group's streams form); an unnamed one is named by
+    CloudFormation after its nested stack, ``<root stack name>-...``."""
+    arns = []
+    for group in sorted(nested.log_group_names):
+        arns += [_arn("logs", f"log-group:{group}"), _arn("logs", f"log-group:{group}:*")]
+    if nested.unnamed_log_groups:
+        arns.append(_arn("logs", "log-group:${StackName}-*"))
+    return arns
 
 
 def _repositories(settings: BuildSettings) -> list[Sub]:
