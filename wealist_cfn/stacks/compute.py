@@ -14,7 +14,7 @@ from troposphere import Base64, Output, Parameter, Sub, Template, autoscaling, e
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
-from .common import add_inputs, asg_tags, name, new_template, tags
+from .common import LOG_GROUP_KMS_SKIP, add_inputs, asg_tags, name, new_template, tags
 
 USERDATA_FILE = Path(__file__).resolve().parent.parent / "boot" / "userdata.sh"
 
@@ -119,9 +119,7 @@ def _add_log_group(t, key, role, retention):
         Tags=tags(f"{role}-logs"),
         DeletionPolicy="Delete",
         UpdateReplacePolicy="Delete",
-        Metadata={"checkov": {"skip": [{"id": "CKV_AWS_158", "comment":
-                  "CloudWatch Logs encrypts at rest with a service key; a customer key adds a key policy "
-                  "dependency for every log-producing stack."}]}},
+        Metadata={"checkov": {"skip": [LOG_GROUP_KMS_SKIP]}},
     ))
 
 

@@ -10,7 +10,16 @@ from troposphere import If, Output, Sub, Template, logs, rds
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
-from .common import add_inputs, add_multi_az_condition, name, new_template, publish_endpoint, ssm_path, tags
+from .common import (
+    LOG_GROUP_KMS_SKIP,
+    add_inputs,
+    add_multi_az_condition,
+    name,
+    new_template,
+    publish_endpoint,
+    ssm_path,
+    tags,
+)
 
 # The instance's identifier (``<project>-<environment>-postgres``) and the
 # logs it exports: the export list and the log groups are both derived from
@@ -118,9 +127,5 @@ def _add_log_groups(t: Template, retention) -> list[logs.LogGroup]:
         Tags=tags(),
         DeletionPolicy="Delete",
         UpdateReplacePolicy="Delete",
-        Metadata={"checkov": {"skip": [
-            {"id": "CKV_AWS_158", "comment": "CloudWatch Logs encrypts log groups at rest with a service key; a "
-                                             "customer key adds a key policy dependency for every log-producing "
-                                             "stack."},
-        ]}},
+        Metadata={"checkov": {"skip": [LOG_GROUP_KMS_SKIP]}},
     )) for export in LOG_EXPORTS]

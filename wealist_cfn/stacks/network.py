@@ -17,15 +17,12 @@ from troposphere import Cidr, If, Join, Output, Select, Sub, Template, ec2, iam,
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
-from .common import add_multi_az_condition, name, new_template, tags
+from .common import LOG_GROUP_KMS_SKIP, add_multi_az_condition, name, new_template, tags
 
 FLOW_LOGS_SERVICE = "vpc-flow-logs.amazonaws.com"
 # CloudWatch Logs encrypts every group at rest with a service key; a
 # customer key would add a key policy that every log-producing stack
 # depends on.
-LOG_GROUP_KMS_SKIP = {"id": "CKV_AWS_158", "comment":
-                      "CloudWatch Logs encrypts at rest with a service key; a customer key adds a key policy "
-                      "dependency for every log-producing stack."}
 
 
 def build(settings: BuildSettings) -> Template:
