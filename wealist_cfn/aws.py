@@ -135,6 +135,14 @@ class Aws:
         return f"https://{bucket}.s3.{self.region}.{suffix}/{key}" + (f"?{query}" if query else "")
 
 
+def log_groups(logs, prefix: str, *, exact: bool = False) -> list[dict]:
+    """Every DescribeLogGroups entry whose name starts with ``prefix``, all
+    pages. The API filters by prefix only, so a longer name matches too;
+    ``exact`` keeps just the group named ``prefix``."""
+    return [g for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix)
+            for g in page.get("logGroups", []) if not exact or g["logGroupName"] == prefix]
+
+
 def error_code(exc: botocore.exceptions.ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
 

@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 import botocore.exceptions
 
 from .. import config
-from ..aws import Aws, error_message
+from ..aws import Aws, error_message, log_groups
 from ..errors import EXIT_FAILED, CommandError
 from ..settings import PARAMS_DIR
 from .diff import fetch_deployed
@@ -110,8 +110,7 @@ def _lb_protected(aws: Aws, arn: str) -> bool:
 
 def _log_groups(aws: Aws, prefix: str) -> list[str]:
     try:
-        return [g["logGroupName"] for page in aws.client("logs").get_paginator("describe_log_groups")
-                .paginate(logGroupNamePrefix=prefix) for g in page.get("logGroups", [])]
+        return [g["logGroupName"] for g in log_groups(aws.client("logs"), prefix)]
     except botocore.exceptions.ClientError:
         return []
 
@@ -269,9 +268,7 @@ def _bucket_gb(aws: Aws, bucket: str) -> float:
 
 
 def _log_group_gb(aws: Aws, group: str) -> float:
-    pages = aws.client("logs").get_paginator("describe_log_groups").paginate(logGroupNamePrefix=group)
-    return sum(g.get("storedBytes", 0) for page in pages for g in page.get("logGroups", [])
-               if g.get("logGroupName") == group) / GIB
+    return sum(g.get("storedBytes", 0) for g in log_groups(aws.client("logs"), group, exact=True)) / GIB
 
 
 # What a kept item is billed for, a month: its stored GB, measured, at a price

@@ -35,7 +35,7 @@ import botocore.exceptions
 import botocore.parsers
 
 from .. import cfnmodel
-from ..aws import Aws, error_code, error_message
+from ..aws import Aws, error_code, error_message, log_groups
 from ..config import Config, ConfigError
 from ..deploy import stackstate
 from ..deploy import templates as tpl
@@ -610,14 +610,8 @@ def _named_log_groups(ctx: Context) -> dict[str, str]:
 
 
 def _existing_log_groups(logs, names: list[str]) -> dict[str, dict]:
-    """Name -> DescribeLogGroups entry of the names that exist. The prefix
-    filter matches longer names too, so only exact names count."""
-    found = {}
-    pages = logs.get_paginator("describe_log_groups")
-    for name in names:
-        for page in pages.paginate(logGroupNamePrefix=name):
-            found.update({g["logGroupName"]: g for g in page.get("logGroups", []) if g["logGroupName"] == name})
-    return found
+    """Name -> DescribeLogGroups entry of the names that exist."""
+    return {g["logGroupName"]: g for name in names for g in log_groups(logs, name, exact=True)}
 
 
 def _stack_log_groups(ctx: Context, state: stackstate.StackState, children: set[str]) -> set[str]:

@@ -355,6 +355,13 @@ def _log_group_names(res_id: str, res: dict) -> set[str]:
     return {res_id, f"{res_id}.Arn", *([str(given)] if given else [])}
 
 
+def _zones(load_balancer: dict) -> int:
+    """The zones a load balancer runs in, one node (and one public address)
+    each: its subnets, a list or the comma-joined list the root passes."""
+    subnets = load_balancer.get("Subnets") or []
+    return len(subnets.split(",") if isinstance(subnets, str) else subnets)
+
+
 def _bucket(res_id: str, props: dict, everything: dict, t: PriceTable, hours: float, usage: dict) -> list[Item]:
     """The load balancer's access-log bucket: the logs it holds until its
     lifecycle rule expires them, and the PUT of each log file. A bucket with
@@ -367,8 +374,7 @@ def _bucket(res_id: str, props: dict, everything: dict, t: PriceTable, hours: fl
         attrs = {a["Key"]: str(a["Value"]) for a in res.get("Properties", {}).get("LoadBalancerAttributes", [])}
         enabled = attrs.get("access_logs.s3.enabled", "false").lower() == "true"
         if enabled and attrs.get("access_logs.s3.bucket") in names:
-            subnets = res["Properties"].get("Subnets") or []
-            nodes += len(subnets.split(",") if isinstance(subnets, str) else subnets)
+            nodes += _zones(res["Properties"])
     if not nodes:
         raise PriceError(f"{res_id}: an S3 bucket that holds no load balancer access logs has no usage figure; add "
                          "one to wealist_cfn/preflight/cost.py")
@@ -412,8 +418,7 @@ def estimate(config: Config, *, prices: PriceTable, usage: dict[str, float],
             if props.get("Scheme", "internet-facing") == "internet-facing":
                 # Each zone's load balancer node holds a public IPv4 address,
                 # charged like any other in use (at least one per zone).
-                subnets = props.get("Subnets") or []
-                n = len(subnets.split(",") if isinstance(subnets, str) else subnets)
+                n = _zones(props)
                 ip = prices.get("eip:hour")
                 est.items.append(Item(res_id, f"{n} public IPv4 addresses (one per zone of the load balancer)",
                                       ip.key, n * hours, ip.usd))
