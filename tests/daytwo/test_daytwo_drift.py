@@ -165,13 +165,7 @@ def test_drift_calls_only_the_actions_it_declares():
     called = set()
     aws.cfn.meta.events.register("before-parameter-build.cloudformation",
                                  lambda model, **_: called.add(f"cloudformation:{model.name}"))
-    root_and_child(stub, [])
-    _start(stub)
-    _status(stub, "det-root", ROOT_ID, "DETECTION_COMPLETE", "IN_SYNC")
-    _status(stub, "det-db", CHILD_ID, "DETECTION_COMPLETE", "IN_SYNC")
-    for sid in (ROOT_ID, CHILD_ID):
-        _drifts(stub, sid, [])
-        stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": sid})
+    _in_sync_run(stub)
     _run(aws)
     assert called == set(drift.CALLS)
     reads = drift.detection_read_actions({"t": {"Resources": {"D": {"Type": "AWS::RDS::DBInstance"}}}},

@@ -270,18 +270,24 @@ def test_create_change_set_sends_a_client_token_and_adopts_its_own_retry():
 
 # -- termination protection --------------------------------------------------------------------
 
-def test_new_stack_is_protected_before_the_watch_even_if_interrupted(prod_params):
-    """Stubbed: a CREATE is executed with RetainExceptOnCreate and
-    termination protection is enabled right after ExecuteChangeSet, so a
-    Ctrl-C (or a CI timeout) during the watch leaves the new stack protected."""
-    aws, stubs = stubbed_aws()
-    cfn = stubs["cloudformation"]
+def _stub_create_executed(cfn) -> None:
+    """A CREATE change set executed: read, the events before, ExecuteChangeSet
+    with RetainExceptOnCreate, then termination protection switched on."""
     cfn.add_response("describe_change_set", _cs(), {"ChangeSetName": ROOT_CS})
     cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
     cfn.add_response("execute_change_set", {}, {"ChangeSetName": ROOT_CS, "ClientRequestToken": ANY,
                                                 "RetainExceptOnCreate": True})
     cfn.add_response("update_termination_protection", {"StackId": ROOT},
                      {"StackName": ROOT, "EnableTerminationProtection": True})
+
+
+def test_new_stack_is_protected_before_the_watch_even_if_interrupted(prod_params):
+    """Stubbed: a CREATE is executed with RetainExceptOnCreate and
+    termination protection is enabled right after ExecuteChangeSet, so a
+    Ctrl-C (or a CI timeout) during the watch leaves the new stack protected."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _stub_create_executed(cfn)
     cfn.add_response("describe_stacks", _stack("CREATE_IN_PROGRESS"), {"StackName": ROOT})
     cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
 
@@ -523,12 +529,7 @@ def test_first_create_switches_deletion_protection_on_after_it_succeeded(prod_pa
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
     cs2 = f"arn:aws:cloudformation:ap-northeast-2:{ACCOUNT}:changeSet/deploy-2/bbbb"
-    cfn.add_response("describe_change_set", _cs(), {"ChangeSetName": ROOT_CS})
-    cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
-    cfn.add_response("execute_change_set", {}, {"ChangeSetName": ROOT_CS, "ClientRequestToken": ANY,
-                                                "RetainExceptOnCreate": True})
-    cfn.add_response("update_termination_protection", {"StackId": ROOT},
-                     {"StackName": ROOT, "EnableTerminationProtection": True})
+    _stub_create_executed(cfn)
     cfn.add_response("describe_stacks", _stack("CREATE_COMPLETE"), {"StackName": ROOT})
     cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
     cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})

@@ -122,6 +122,19 @@ def register(subparsers) -> None:
 
 # -- printing ---------------------------------------------------------------------------------
 
+def _print_until_interrupted(steps, dep, out) -> bool:
+    """Print each step of a deploy phase; on Ctrl-C print what the deploy
+    left behind and return False."""
+    try:
+        for item in steps:
+            _print_event(item, out)
+    except KeyboardInterrupt:
+        for line in dep.left_behind:
+            print(line, file=sys.stderr)
+        return False
+    return True
+
+
 def _print_event(item, out) -> None:
     if isinstance(item, flow.Info):
         print(item.message, file=out)
@@ -276,12 +289,7 @@ def _deploy(args, dep: flow.Deployment) -> int:
     stop = preflight_hook.before_change_set(args, dep, out, doc)  # preflight, cost change; see preflight/hook.py
     if stop is not None:
         return finish(stop)
-    try:
-        for item in dep.prepare():
-            _print_event(item, out)
-    except KeyboardInterrupt:
-        for line in dep.left_behind:
-            print(line, file=sys.stderr)
+    if not _print_until_interrupted(dep.prepare(), dep, out):
         return 130
     plan = dep.plan
     if _is_local(args):
@@ -360,12 +368,7 @@ def _deploy(args, dep: flow.Deployment) -> int:
                 print(line, file=sys.stderr)
             doc["result"] = {"status": "NOT_APPROVED", "changeSetId": cs.id}
             return finish(EXIT_REFUSED)
-    try:
-        for item in dep.execute():
-            _print_event(item, out)
-    except KeyboardInterrupt:
-        for line in dep.left_behind:
-            print(line, file=sys.stderr)
+    if not _print_until_interrupted(dep.execute(), dep, out):
         if not getattr(dep, "executing", True):
             print("\nstopped before the change set was executed: nothing runs in AWS", file=sys.stderr)
             return 130
