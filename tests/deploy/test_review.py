@@ -20,7 +20,7 @@ service does that the stubs encode:
 
 from __future__ import annotations
 
-import json
+from scripted import change
 
 from deploy_helpers import stubbed_aws
 from wealist_cfn.deploy import changeset, review
@@ -40,15 +40,11 @@ def _page(cs_id, stack_id, changes):
 
 
 def _modify(lid, rtype, details, replacement="False", cs_id=None, before=None, after=None):
-    rc = {"Action": "Modify", "LogicalResourceId": lid, "PhysicalResourceId": f"{lid.lower()}-1",
-          "ResourceType": rtype, "Replacement": replacement, "Scope": ["Properties"], "Details": details}
+    """A Modify row (scripted.change), the nested change set given by its full ID."""
+    row = change("Modify", lid, rtype, replacement=replacement, details=details, before=before, after=after)
     if cs_id:
-        rc["ChangeSetId"] = cs_id
-    if before is not None:
-        rc["BeforeContext"] = json.dumps({"Properties": before})
-    if after is not None:
-        rc["AfterContext"] = json.dumps({"Properties": after})
-    return {"Type": "Resource", "ResourceChange": rc}
+        row["ResourceChange"]["ChangeSetId"] = cs_id
+    return row
 
 
 def _detail(name, recreation="Never", source="DirectModification", causing=None, evaluation="Static",

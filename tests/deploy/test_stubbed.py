@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from botocore.stub import ANY
+from scripted import change
 
 from deploy_helpers import stubbed_aws
 from wealist_cfn.deploy import changeset, cli, events, flow, review, stackstate
@@ -37,19 +38,12 @@ def _cs_page(cs_id, stack_id, changes, **extra):
 
 
 def _change(action, lid, rtype, replacement=None, details=(), cs_id=None, before=None, after=None, policy=None):
-    rc = {"Action": action, "LogicalResourceId": lid, "ResourceType": rtype, "Scope": ["Properties"],
-          "Details": list(details)}
-    if replacement:
-        rc["Replacement"] = replacement
+    """scripted.change, with the nested change set given by its full ID."""
+    row = change(action, lid, rtype, replacement=replacement, details=list(details), before=before, after=after,
+                 policy_action=policy)
     if cs_id:
-        rc["ChangeSetId"] = cs_id
-    if before is not None:
-        rc["BeforeContext"] = json.dumps({"Properties": before})
-    if after is not None:
-        rc["AfterContext"] = json.dumps({"Properties": after})
-    if policy:
-        rc["PolicyAction"] = policy
-    return {"Type": "Resource", "ResourceChange": rc}
+        row["ResourceChange"]["ChangeSetId"] = cs_id
+    return row
 
 
 def _detail(name, recreation, source="DirectModification", causing=None):
