@@ -14,6 +14,7 @@ The stand-in reproduces that message shape and exit code.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -37,12 +38,13 @@ def _stand_in(bin_dir, name: str, body: str) -> None:
     path.chmod(0o755)
 
 
-def _run(tmp_path, step: dict, env: dict, aws: str, python: str = "exit 0\n", gh: str = "exit 0\n", cwd=None):
+def _run(tmp_path, step: dict, env: dict, aws: str, python: str = "exit 0\n", gh: str = "exit 0\n", cwd=None,
+         docker: str = "exit 0\n"):
     require("bash")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     _stand_in(bin_dir, "aws", aws)
-    _stand_in(bin_dir, "docker", "exit 0\n")
+    _stand_in(bin_dir, "docker", docker)
     _stand_in(bin_dir, "gh", gh)
     _stand_in(bin_dir, "python", python)
     _stand_in(bin_dir, "sleep", "exit 0\n")
@@ -332,3 +334,31 @@ def test_a_release_stops_after_the_bounded_wait(tmp_path):
     proc, calls, _ = _wait(tmp_path, ["1"] * 10, wait_seconds="60")
     assert proc.returncode == 1 and "a deploy has been queued or running for 60s" in proc.stdout
     assert [c.split()[0] for c in calls] == ["gh", "sleep", "gh", "sleep", "gh"]
+
+
+# -- release-service.yml: the image the release pushes is the one the build made ---------------------
+
+def _load_image(tmp_path, archive: bytes, reported_sha: str, loaded_id: str):
+    (tmp_path / "image.tar.gz").write_bytes(archive)
+    docker = f'[ "$1 $2" = "image inspect" ] && echo {loaded_id}\nexit 0\n'
+    env = {"ARCHIVE_SHA256": reported_sha, "IMAGE_ID": "sha256:" + "a" * 64, "TAG": SHA}
+    proc, calls, _ = _run(tmp_path, _step("Load the image"), env, "exit 0\n", docker=docker)
+    return proc, calls, hashlib.sha256(archive).hexdigest()
+
+
+def test_the_built_image_is_loaded_when_archive_and_id_match(tmp_path):
+    archive = b"image archive"
+    proc, calls, _ = _load_image(tmp_path, archive, hashlib.sha256(archive).hexdigest(), "sha256:" + "a" * 64)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert calls == ["docker load --input image.tar.gz", f"docker image inspect --format {{{{.Id}}}} release:{SHA}"]
+
+
+def test_an_archive_other_than_the_built_one_is_not_loaded(tmp_path):
+    proc, calls, _ = _load_image(tmp_path, b"another archive", "0" * 64, "sha256:" + "a" * 64)
+    assert proc.returncode != 0 and calls == []
+
+
+def test_an_image_other_than_the_built_one_is_refused(tmp_path):
+    archive = b"image archive"
+    proc, _, _ = _load_image(tmp_path, archive, hashlib.sha256(archive).hexdigest(), "sha256:" + "b" * 64)
+    assert proc.returncode == 1 and "the build job made sha256:" + "a" * 64 in proc.stdout
