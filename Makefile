@@ -2,6 +2,7 @@
 #   make build   set up .venv, build every template and lint it (python build.py)
 #   make test    set up .venv, .venv-checkov and the external checkers, run every test
 #                (CI=true: a checker that is missing fails the run instead of skipping)
+#   make lock    regenerate requirements.lock (hashed runtime pins for the jobs with AWS credentials)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
