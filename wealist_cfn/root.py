@@ -136,10 +136,11 @@ def _add_exposure_rules(root: Template) -> None:
     only when the parameter file accepts it in AcceptedRisks. The deploy
     tooling refuses the same before any AWS call
     (wealist_cfn/preflight/exposure.py); these rules hold for any other way
-    of deploying the template. CloudFormation evaluates Rules when it
-    creates or updates a stack or a change set, and fails the request when
-    an assertion is false ("Template Rules syntax", CloudFormation User
-    Guide)."""
+    of deploying the template. CloudFormation validates the parameters
+    against Rules "during a stack creation or stack update", before it
+    creates or updates any resource ("Template Rules syntax", CloudFormation
+    User Guide); that a change set is checked when it is created, not only
+    when executed, is not stated there and is unproven here."""
     prod = {"Fn::Equals": [{"Ref": "Environment"}, "prod"]}
 
     def accepted(risk: str) -> dict:

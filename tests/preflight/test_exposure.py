@@ -7,9 +7,9 @@ Stand-in: botocore's Stubber with no queued response on every client the
 deploy could make (any call would fail the test with "Unexpected API
 call"), and a botocore session that refuses to create a client at all for
 the command-line runs. What the real service enforces beyond this: the
-root template's Rules, which CloudFormation evaluates on CreateStack,
-UpdateStack and CreateChangeSet and fails the request when an assertion is
-false ("Template Rules syntax", AWS CloudFormation User Guide,
+root template's Rules, against which CloudFormation validates the
+parameters during a stack creation or update, before any resource
+("Template Rules syntax", AWS CloudFormation User Guide,
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/rules-section-structure.html);
 moto does not evaluate Rules, so the last test here evaluates them on the
 committed root template and compares with the tooling's verdict.
