@@ -2,12 +2,13 @@
 #   make build   set up .venv, build every template and lint it (python build.py)
 #   make test    set up .venv, .venv-checkov and the external checkers, run every test
 #                (CI=true: a checker that is missing fails the run instead of skipping)
+#   make lock    regenerate requirements.lock (hashed runtime pins for the jobs with AWS credentials)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: setup build check lint test tools bench constraints clean
+.PHONY: setup build check lint test tools bench constraints lock clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
@@ -55,5 +56,21 @@ bench: setup $(CDK_BENCH)/node_modules/.installed
 constraints: setup
 	{ sed -n '1,3p' constraints.txt; $(PY) -m pip freeze --exclude-editable; } > constraints.tmp && mv constraints.tmp constraints.txt
 
+# requirements.lock: the runtime packages (requirements.txt, at the versions
+# constraints.txt pins) with the sha256 of every PyPI file, for the jobs
+# that hold AWS credentials (pip install --require-hashes). pip-tools lives
+# in its own throwaway virtualenv: no test needs it. Resolved against PyPI
+# itself, without local indexes or find-links, so the hashes are PyPI's.
+# tests/ops/test_lock.py fails when the lock and the pins disagree.
+PIP_TOOLS := pip-tools==7.7.0
+LOCK_VENV := .venv-lock
+lock:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q --disable-pip-version-check '$(PIP_TOOLS)'
+	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(LOCK_VENV)/bin/pip-compile --quiet --rebuild \
+		--generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+		--index-url https://pypi.org/simple --constraint constraints.txt \
+		--output-file requirements.lock requirements.txt
+
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(LOCK_VENV) .pytest_cache

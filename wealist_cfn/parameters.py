@@ -24,6 +24,10 @@ PATH_PATTERN_PATTERN = r"^/[A-Za-z0-9_\-.$/~\"'@:+*?&]*$"
 HEALTH_PATH_PATTERN = r"^/[A-Za-z0-9_\-./]*$"
 PORT_PATTERN = r"^\d{1,5}$"
 EMAIL_PATTERN = r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# What a production parameter file may accept on purpose instead of fixing
+# (wealist_cfn/preflight/exposure.py, and the root template's Rules).
+PUBLIC_MONITORING, PLAIN_HTTP = "public-monitoring", "plain-http"
+ACCEPTED_RISKS = ("", PUBLIC_MONITORING, PLAIN_HTTP, f"{PUBLIC_MONITORING},{PLAIN_HTTP}")
 RETENTION_DAYS = ("1", "3", "5", "7", "14", "30", "60", "90", "120", "150", "180", "365", "400", "545", "731",
                   "1096", "1827", "2192", "2557", "2922", "3288", "3653")  # CloudWatch Logs' allowed values
 
@@ -105,6 +109,9 @@ ROOT_PARAMETERS: tuple[ParamSpec, ...] = (
        allowed_pattern=HEALTH_PATH_PATTERN, constraint="a path starting with /"),
     _p("MonitoringAccessCidr", "Source addresses allowed to reach Grafana and Prometheus through the ALB.",
        default="0.0.0.0/0", allowed_pattern=CIDR_PATTERN, constraint="an IPv4 CIDR block"),
+    _p("AcceptedRisks", "Production exposure accepted on purpose, in writing: public-monitoring "
+       "(MonitoringAccessCidr 0.0.0.0/0), plain-http (no CertificateArn), or both. Empty: neither; a prod "
+       "stack refuses both.", default="", allowed_values=ACCEPTED_RISKS),
     _p("AlarmEmail", "Address the alarm topic mails (confirm the subscription mail once); empty: no "
        "subscription, subscribe to the topic another way.", default="",
        allowed_pattern=EMAIL_PATTERN, constraint="empty or an e-mail address"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from troposphere import Export, GetAtt, Join, Output, Ref, Sub, Template, cloudformation
 
-from .parameters import PARAMS_BY_NAME, ROOT_PARAMETERS, to_parameter
+from .parameters import PARAMS_BY_NAME, PLAIN_HTTP, PUBLIC_MONITORING, ROOT_PARAMETERS, to_parameter
 from .settings import BuildSettings
 from .stacks import alarms, cache, compute, database, iam, loadbalancer, network, registry, security
 from .stacks.common import new_template, tags
@@ -78,6 +78,7 @@ def build_all(settings: BuildSettings) -> dict[str, Template]:
     for spec in ROOT_PARAMETERS:
         root.add_parameter(to_parameter(spec))
     _add_interface(root)
+    _add_exposure_rules(root)
 
     children: dict[str, Template] = {}
     provided: dict[str, cloudformation.Stack] = {}  # output name -> child that has it
@@ -114,7 +115,8 @@ def _add_interface(root: Template) -> None:
                      "MonitoringInstanceType", "DeployBucketName", "EcrRepositoryPrefix")),
         ("Data", ("DbInstanceClass", "DbAllocatedStorage", "DbBackupRetentionDays", "DeletionProtection",
                   "CacheNodeType", "CacheSnapshotRetentionDays")),
-        ("Load balancer", ("CertificateArn", "MonitoringAccessCidr", "UserServicePort", "BoardServicePort",
+        ("Load balancer", ("CertificateArn", "MonitoringAccessCidr", "AcceptedRisks", "UserServicePort",
+                           "BoardServicePort",
                            "UserServicePathPattern", "BoardServicePathPattern", "UserServiceHealthCheckPath",
                            "BoardServiceHealthCheckPath")),
         ("Alarms", ("AlarmEmail",)),
@@ -127,3 +129,39 @@ def _add_interface(root: Template) -> None:
     root.set_metadata({"AWS::CloudFormation::Interface": {
         "ParameterGroups": [{"Label": {"default": label}, "Parameters": list(names)} for label, names in groups],
     }})
+
+
+def _add_exposure_rules(root: Template) -> None:
+    """A prod stack with monitoring open to the internet, or without TLS,
+    only when the parameter file accepts it in AcceptedRisks. The deploy
+    tooling refuses the same before any AWS call
+    (wealist_cfn/preflight/exposure.py); these rules hold for any other way
+    of deploying the template. CloudFormation validates the parameters
+    against Rules "during a stack creation or stack update", before it
+    creates or updates any resource ("Template Rules syntax", CloudFormation
+    User Guide); that a change set is checked when it is created, not only
+    when executed, is not stated there and is unproven here."""
+    prod = {"Fn::Equals": [{"Ref": "Environment"}, "prod"]}
+
+    def accepted(risk: str) -> dict:
+        return {"Fn::Contains": [[v for v in PARAMS_BY_NAME["AcceptedRisks"].allowed_values if risk in v.split(",")],
+                                 {"Ref": "AcceptedRisks"}]}
+
+    root.add_rule("ProdMonitoringNotPublic", {
+        "RuleCondition": prod,
+        "Assertions": [{
+            "Assert": {"Fn::Or": [{"Fn::Not": [{"Fn::Equals": [{"Ref": "MonitoringAccessCidr"}, "0.0.0.0/0"]}]},
+                                  accepted(PUBLIC_MONITORING)]},
+            "AssertDescription": f"Environment prod: set MonitoringAccessCidr to your own range, or accept "
+                                 f"0.0.0.0/0 with AcceptedRisks {PUBLIC_MONITORING}",
+        }],
+    })
+    root.add_rule("ProdServedOverTls", {
+        "RuleCondition": prod,
+        "Assertions": [{
+            "Assert": {"Fn::Or": [{"Fn::Not": [{"Fn::Equals": [{"Ref": "CertificateArn"}, ""]}]},
+                                  accepted(PLAIN_HTTP)]},
+            "AssertDescription": f"Environment prod: set CertificateArn, or accept plain HTTP with AcceptedRisks "
+                                 f"{PLAIN_HTTP}",
+        }],
+    })

@@ -38,6 +38,22 @@ def prod_params() -> Path:
 
 
 @pytest.fixture
+def settled_prod_params(tmp_path) -> Path:
+    """params/prod.json with its exposure accepted in AcceptedRisks: the
+    shipped file leaves MonitoringAccessCidr and CertificateArn to the
+    operator, and plan/deploy against AWS refuse it until they are settled
+    (wealist_cfn/preflight/exposure.py). For tests that stand in for AWS
+    without an endpoint and are about something else."""
+    import json
+
+    entries = json.loads((PARAMS_DIR / "prod.json").read_text())
+    entries.append({"ParameterKey": "AcceptedRisks", "ParameterValue": "public-monitoring,plain-http"})
+    path = tmp_path / "prod.json"
+    path.write_text(json.dumps(entries))
+    return path
+
+
+@pytest.fixture
 def no_aws_client(monkeypatch):
     """Fail the test if any botocore client is created (by boto3 or botocore)."""
     created: list[str] = []

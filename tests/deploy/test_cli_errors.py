@@ -187,7 +187,7 @@ def test_unknown_profile_is_one_line(command, moto_endpoint, prod_params, tmp_pa
     ("ExpiredToken", "The security token included in the request is expired"),
     ("InvalidClientTokenId", "The security token included in the request is invalid."),
 ])
-def test_expired_credentials_are_one_line(command, code_, message, monkeypatch, prod_params):
+def test_expired_credentials_are_one_line(command, code_, message, monkeypatch, settled_prod_params):
     """stubbed: STS GetCallerIdentity answering ExpiredToken (403) or
     InvalidClientTokenId is one line naming the code, exit 2, and no other
     AWS call is made."""
@@ -209,7 +209,7 @@ def test_expired_credentials_are_one_line(command, code_, message, monkeypatch, 
         return self._clients["sts"]
 
     monkeypatch.setattr(Aws, "client", client)
-    code, _, err = run_cli(*_argv(command, prod_params))
+    code, _, err = run_cli(*_argv(command, settled_prod_params))
     assert code == 2
     assert _one_line(err) == f"error: AWS credentials rejected ({code_}): {message}"
     assert len(stubs) == 1
@@ -410,7 +410,7 @@ def test_markdown_output_writes_a_document_on_failure(moto_endpoint, prod_params
     assert "> stack wealist-prod does not exist" in out
 
 
-def test_json_failure_document_carries_the_change_set_failure(monkeypatch, prod_params):
+def test_json_failure_document_carries_the_change_set_failure(monkeypatch, settled_prod_params):
     """No AWS call (the deploy's prepare is replaced by one that raises the
     error a FAILED change set gives): the JSON document holds the failure's
     cause, validations and exit code 1, after the error line on stderr."""
@@ -425,7 +425,7 @@ def test_json_failure_document_carries_the_change_set_failure(monkeypatch, prod_
         yield
 
     monkeypatch.setattr(flow.Deployment, "prepare", prepare)
-    code, out, err = run_cli("plan", "--params", prod_params, "--output", "json", "--skip-preflight")
+    code, out, err = run_cli("plan", "--params", settled_prod_params, "--output", "json", "--skip-preflight")
     assert code == 1
     doc = json.loads(out)
     assert doc == {"stack": "wealist-prod", "exitCode": 1, "preflight": {"skipped": True}, "error": {

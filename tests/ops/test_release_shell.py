@@ -14,6 +14,7 @@ The stand-in reproduces that message shape and exit code.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -26,8 +27,8 @@ from .tools import require
 
 
 def _step(name: str) -> dict:
-    job = _load("release-service.yml")["jobs"]["release"]
-    [step] = [s for s in job["steps"] if s.get("name") == name]
+    jobs = _load("release-service.yml")["jobs"].values()
+    [step] = [s for job in jobs for s in job["steps"] if s.get("name") == name]
     return step
 
 
@@ -37,25 +38,27 @@ def _stand_in(bin_dir, name: str, body: str) -> None:
     path.chmod(0o755)
 
 
-def _run(tmp_path, step: dict, env: dict, aws: str, python: str = "exit 0\n"):
+def _run(tmp_path, step: dict, env: dict, aws: str, python: str = "exit 0\n", gh: str = "exit 0\n", cwd=None,
+         docker: str = "exit 0\n"):
     require("bash")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     _stand_in(bin_dir, "aws", aws)
-    _stand_in(bin_dir, "docker", "exit 0\n")
+    _stand_in(bin_dir, "docker", docker)
+    _stand_in(bin_dir, "gh", gh)
     _stand_in(bin_dir, "python", python)
     _stand_in(bin_dir, "sleep", "exit 0\n")
     calls, out = tmp_path / "calls", tmp_path / "github_output"
     full_env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(calls), "GITHUB_OUTPUT": str(out),
                 "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"), **env}
-    proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step["run"]], cwd=tmp_path, env=full_env,
+    proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step["run"]], cwd=cwd or tmp_path, env=full_env,
                           capture_output=True, text=True, timeout=60)
     recorded = calls.read_text().splitlines() if calls.exists() else []
     return proc, recorded, out.read_text() if out.exists() else ""
 
 
 PUSH_ENV = {"REGISTRY": "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com", "REPOSITORY": "user-service",
-            "TAG": "0123abcd", "CONTEXT": ".source/.", "DOCKERFILE": "Dockerfile"}
+            "TAG": "0123abcd"}
 
 
 def _describe_fails(code: str) -> str:
@@ -63,23 +66,25 @@ def _describe_fails(code: str) -> str:
             f'DescribeImages operation: ..." >&2; exit 254; fi\nexit 0\n')
 
 
-def test_a_missing_image_is_built_and_pushed(tmp_path):
-    proc, calls, out = _run(tmp_path, _step("Build and push"), PUSH_ENV, _describe_fails("ImageNotFoundException"))
+def test_a_missing_image_is_tagged_and_pushed(tmp_path):
+    proc, calls, out = _run(tmp_path, _step("Push"), PUSH_ENV, _describe_fails("ImageNotFoundException"))
     assert proc.returncode == 0, proc.stderr
-    assert [c.split()[:2] for c in calls] == [["aws", "ecr"], ["docker", "build"], ["docker", "push"]]
+    assert [c.split()[:2] for c in calls] == [["aws", "ecr"], ["docker", "tag"], ["docker", "push"]]
+    assert calls[1] == ("docker tag release:0123abcd "
+                        "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/user-service:0123abcd")
     assert "image=123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/user-service:0123abcd" in out
 
 
 @pytest.mark.parametrize("code", ["AccessDeniedException", "ThrottlingException", "RepositoryNotFoundException"])
 def test_any_other_describe_error_stops_the_release(tmp_path, code):
-    proc, calls, out = _run(tmp_path, _step("Build and push"), PUSH_ENV, _describe_fails(code))
+    proc, calls, out = _run(tmp_path, _step("Push"), PUSH_ENV, _describe_fails(code))
     assert proc.returncode == 1
     assert code in proc.stderr and "cannot tell whether" in proc.stdout
     assert not any(c.startswith("docker") for c in calls) and "image=" not in out
 
 
 def test_an_existing_image_is_not_built_again(tmp_path):
-    proc, calls, _ = _run(tmp_path, _step("Build and push"), PUSH_ENV, "exit 0\n")
+    proc, calls, _ = _run(tmp_path, _step("Push"), PUSH_ENV, "exit 0\n")
     assert proc.returncode == 0 and "exists already" in proc.stdout
     assert not any(c.startswith("docker") for c in calls)
 
@@ -98,22 +103,141 @@ def test_the_release_step_sets_restores_and_rolls_back_through_one_tested_comman
     assert "put-parameter" not in "\n".join(s.get("run", "") for s in job["steps"])
 
 
-def test_deploy_and_release_share_one_concurrency_group():
-    deploy = _load("deploy.yml")["concurrency"]
-    release = _load("release-service.yml")["jobs"]["release"]["concurrency"]
-    assert deploy == {"group": "stack-production", "cancel-in-progress": False}
-    default_env = _load("release-service.yml")["on"]["workflow_call"]["inputs"]["environment"]["default"]
-    assert release["group"].replace("${{ inputs.environment }}", default_env) == deploy["group"]
-    assert release["cancel-in-progress"] is False
+def test_source_checkout_takes_the_checked_repository_and_commit_and_keeps_no_credentials():
+    job = _load("release-service.yml")["jobs"]["build"]
+    [src] = [s for s in job["steps"] if (s.get("with") or {}).get("path") == ".source"]
+    assert src["with"]["repository"] == "${{ steps.inputs.outputs.repository }}"
+    assert src["with"]["ref"] == "${{ steps.inputs.outputs.ref }}"
+    assert src["with"]["token"] == "${{ secrets.SERVICE_SOURCE_TOKEN || github.token }}"
+    assert src["with"]["persist-credentials"] is False and src["with"]["fetch-depth"] == 0
+    names = [s.get("name") or s.get("uses") for s in job["steps"]]
+    assert names.index("Check the release inputs") < names.index(src["uses"]) < names.index(
+        "Check the source commit is on the protected branch") < names.index("Build the image")
 
 
-def test_source_checkout_never_uses_this_repositorys_commit_for_another_repository():
-    job = _load("release-service.yml")["jobs"]["release"]
-    [src] = [s for s in job["steps"] if s.get("with", {}).get("path") == ".source"]
-    assert src["with"]["ref"] == "${{ inputs.source-ref || (inputs.source-repository == '' && github.sha || '') }}"
-    assert src["with"]["token"] == "${{ secrets.source-token || github.token }}"
-    release = _load("release.yml")["jobs"]["release"]
-    assert release["secrets"] == {"source-token": "${{ secrets.SERVICE_SOURCE_TOKEN }}"}
+# -- release-service.yml: which sources a release accepts ----------------------------------------
+
+THIS = "wealist/wealist-cfn"
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _inputs(tmp_path, **env):
+    base = {"SERVICE": "user-service", "SOURCE_REPOSITORY": "wealist/user-service", "SOURCE_REF": SHA,
+            "CONTEXT": ".", "DOCKERFILE": "Dockerfile", "ALLOWED": "wealist/user-service, wealist/board-service",
+            "SOURCE_BRANCH": "", "THIS_REPOSITORY": THIS, "THIS_SHA": "f" * 40}
+    proc, calls, out = _run(tmp_path, _step("Check the release inputs"), {**base, **env}, "exit 0\n")
+    return proc, dict(line.split("=", 1) for line in out.splitlines())
+
+
+def test_an_allow_listed_repository_at_a_full_sha_is_accepted(tmp_path):
+    proc, out = _inputs(tmp_path, SOURCE_REPOSITORY="Wealist/Board-Service")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert out == {"repository": "Wealist/Board-Service", "ref": SHA, "branch": "main"}
+
+
+def test_this_repository_defaults_to_the_runs_commit(tmp_path):
+    proc, out = _inputs(tmp_path, SOURCE_REPOSITORY="", SOURCE_REF="", ALLOWED="", SOURCE_BRANCH="release")
+    assert proc.returncode == 0, proc.stdout
+    assert out == {"repository": THIS, "ref": "f" * 40, "branch": "release"}
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"ALLOWED": ""}, "RELEASE_SOURCE_REPOSITORIES is empty or unset"),
+    ({"ALLOWED": " , "}, "RELEASE_SOURCE_REPOSITORIES is empty or unset"),
+    ({"SOURCE_REPOSITORY": "attacker/user-service"}, "is not in the repository variable"),
+    ({"SOURCE_REPOSITORY": "wealist/user"}, "is not in the repository variable"),  # no prefix match
+    ({"SOURCE_REF": ""}, "source-ref is empty"),
+    ({"SOURCE_REF": "main"}, "is not a full 40-character"),
+    ({"SOURCE_REF": SHA[:12]}, "is not a full 40-character"),
+    ({"SOURCE_REF": SHA.upper()}, "is not a full 40-character"),
+    ({"SOURCE_REF": SHA + "0"}, "is not a full 40-character"),
+    ({"SOURCE_REF": "refs/heads/main"}, "is not a full 40-character"),
+    ({"SERVICE": "admin-service"}, "unknown service"),
+    ({"SERVICE": ""}, "unknown service"),
+    ({"CONTEXT": "../.."}, "leaves the source tree"),
+    ({"DOCKERFILE": "/etc/Dockerfile"}, "leaves the source tree"),
+    ({"CONTEXT": "svc/../../x"}, "leaves the source tree"),
+])
+def test_a_source_missing_or_wrong_is_refused_before_any_checkout(tmp_path, env, message):
+    proc, out = _inputs(tmp_path, **env)
+    assert proc.returncode == 1 and message in proc.stdout, proc.stdout
+    assert proc.stdout.startswith("::error::") and len(proc.stdout.splitlines()) == 1
+    assert out == {}
+
+
+def _git(cwd, *args):
+    return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True,
+                          timeout=30).stdout.strip()
+
+
+@pytest.fixture
+def source(tmp_path):
+    """A clone as actions/checkout leaves it with fetch-depth 0: the service
+    repository's branches under refs/remotes/origin/, HEAD detached at the
+    checked-out commit. Returns (work dir, {name: sha})."""
+    require("git")
+    upstream = tmp_path / "upstream"
+    upstream.mkdir()
+    _git(upstream, "init", "-q", "-b", "main")
+    _git(upstream, "config", "user.email", "t@example.com")
+    _git(upstream, "config", "user.name", "t")
+    shas = {}
+    for name in ("first", "head"):
+        (upstream / "f").write_text(name)
+        _git(upstream, "add", "f")
+        _git(upstream, "commit", "-qm", name)
+        shas[name] = _git(upstream, "rev-parse", "HEAD")
+    _git(upstream, "checkout", "-q", "-b", "feature", shas["first"])
+    (upstream / "f").write_text("unmerged")
+    _git(upstream, "commit", "-qam", "unmerged")
+    shas["unmerged"] = _git(upstream, "rev-parse", "HEAD")
+    work = tmp_path / "work"
+    work.mkdir()
+    _git(tmp_path, "clone", "-q", "--no-checkout", str(upstream), str(work / ".source"))
+    return work, shas
+
+
+def _on_branch(tmp_path, work, ref, checkout=None, protected="true", branch="main"):
+    _git(work / ".source", "checkout", "-q", "--detach", checkout or ref)
+    env = {"REPOSITORY": "wealist/user-service", "REF": ref, "BRANCH": branch, "GH_TOKEN": "x"}
+    gh = f'[ "$1 $2" = "api repos/wealist/user-service/branches/{branch}" ] && echo {protected}\n'
+    return _run(tmp_path, _step("Check the source commit is on the protected branch"), env, "exit 0\n",
+                gh=gh, cwd=work)
+
+
+@pytest.mark.parametrize("name", ["head", "first"])
+def test_the_protected_branchs_head_or_an_ancestor_is_built(tmp_path, source, name):
+    work, shas = source
+    proc, calls, _ = _on_branch(tmp_path, work, shas[name])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "on main" in proc.stdout
+    assert calls == ["gh api repos/wealist/user-service/branches/main --jq .protected"]
+
+
+def test_a_commit_off_the_protected_branch_is_refused(tmp_path, source):
+    work, shas = source
+    proc, _, _ = _on_branch(tmp_path, work, shas["unmerged"])
+    assert proc.returncode == 1
+    assert f"::error::{shas['unmerged']} is not on wealist/user-service branch main" in proc.stdout
+
+
+@pytest.mark.parametrize("protected", ["false", ""])
+def test_an_unprotected_or_unknown_branch_is_refused(tmp_path, source, protected):
+    work, shas = source
+    proc, _, _ = _on_branch(tmp_path, work, shas["head"], protected=protected)
+    assert proc.returncode == 1 and "branch main is not protected" in proc.stdout
+
+
+def test_a_missing_branch_is_refused(tmp_path, source):
+    work, shas = source
+    proc, _, _ = _on_branch(tmp_path, work, shas["head"], branch="release")
+    assert proc.returncode == 1 and "has no branch release" in proc.stdout
+
+
+def test_a_checkout_of_another_commit_is_refused(tmp_path, source):
+    work, shas = source
+    proc, _, _ = _on_branch(tmp_path, work, shas["first"], checkout=shas["head"])
+    assert proc.returncode == 1 and f"checked out {shas['head']}, not {shas['first']}" in proc.stdout
 
 
 # -- deploy.yml: which groups a deploy rolls --------------------------------------------------------
@@ -186,3 +310,55 @@ def test_a_manual_run_can_force_the_backend(tmp_path):
         ("steps.roll.outputs.backend == 'true'", "python build.py rollout --params params/prod.json"),
         ("steps.roll.outputs.monitoring == 'true'", "python build.py rollout --params params/prod.json --group "
                                                     "monitoring")]
+
+
+# -- release-service.yml: a release waits for deploys ----------------------------------------------
+
+def _wait(tmp_path, answers: list[str], wait_seconds="90"):
+    """gh answers the number of unfinished deploy runs, one answer per call
+    (the stand-in counts its calls); sleep is a stand-in that returns at once."""
+    (tmp_path / "answers").write_text("\n".join(answers) + "\n")
+    gh = ('n=$(grep -c "^gh " "$CALLS"); sed -n "${n}p" "$ANSWERS"\n')
+    env = {"GH_TOKEN": "x", "GH_REPO": THIS, "WAIT_SECONDS": wait_seconds, "ANSWERS": str(tmp_path / "answers")}
+    return _run(tmp_path, _step("Wait for running deploys"), env, "exit 0\n", gh=gh)
+
+
+def test_a_release_waits_until_no_deploy_is_queued_or_running(tmp_path):
+    proc, calls, _ = _wait(tmp_path, ["1", "2", "0"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [c.split()[0] for c in calls] == ["gh", "sleep", "gh", "sleep", "gh"]
+    assert calls[0].startswith("gh run list --workflow deploy.yml")
+
+
+def test_a_release_stops_after_the_bounded_wait(tmp_path):
+    proc, calls, _ = _wait(tmp_path, ["1"] * 10, wait_seconds="60")
+    assert proc.returncode == 1 and "a deploy has been queued or running for 60s" in proc.stdout
+    assert [c.split()[0] for c in calls] == ["gh", "sleep", "gh", "sleep", "gh"]
+
+
+# -- release-service.yml: the image the release pushes is the one the build made ---------------------
+
+def _load_image(tmp_path, archive: bytes, reported_sha: str, loaded_id: str):
+    (tmp_path / "image.tar.gz").write_bytes(archive)
+    docker = f'[ "$1 $2" = "image inspect" ] && echo {loaded_id}\nexit 0\n'
+    env = {"ARCHIVE_SHA256": reported_sha, "IMAGE_ID": "sha256:" + "a" * 64, "TAG": SHA}
+    proc, calls, _ = _run(tmp_path, _step("Load the image"), env, "exit 0\n", docker=docker)
+    return proc, calls, hashlib.sha256(archive).hexdigest()
+
+
+def test_the_built_image_is_loaded_when_archive_and_id_match(tmp_path):
+    archive = b"image archive"
+    proc, calls, _ = _load_image(tmp_path, archive, hashlib.sha256(archive).hexdigest(), "sha256:" + "a" * 64)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert calls == ["docker load --input image.tar.gz", f"docker image inspect --format {{{{.Id}}}} release:{SHA}"]
+
+
+def test_an_archive_other_than_the_built_one_is_not_loaded(tmp_path):
+    proc, calls, _ = _load_image(tmp_path, b"another archive", "0" * 64, "sha256:" + "a" * 64)
+    assert proc.returncode != 0 and calls == []
+
+
+def test_an_image_other_than_the_built_one_is_refused(tmp_path):
+    archive = b"image archive"
+    proc, _, _ = _load_image(tmp_path, archive, hashlib.sha256(archive).hexdigest(), "sha256:" + "b" * 64)
+    assert proc.returncode == 1 and "the build job made sha256:" + "a" * 64 in proc.stdout

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 
+import pytest
 import yaml
 
 from wealist_cfn.ops.bootstrap import PARAMS_BY_NAME
@@ -82,11 +83,12 @@ def test_main_deploys_through_oidc_then_rolls_out():
 def test_the_reusable_release_pushes_by_commit_records_the_tag_and_rolls_out():
     release = _load("release-service.yml")
     assert "workflow_call" in release["on"]
-    job = release["jobs"]["release"]
-    runs = _runs(job)
-    assert "rev-parse HEAD" in runs and "docker push" in runs
+    build, job = release["jobs"]["build"], release["jobs"]["release"]
+    assert "rev-parse HEAD" in _runs(build) and "docker build" in _runs(build)
+    assert "docker push" in _runs(job) and "docker build" not in _runs(job)
+    assert job["needs"] == "build"
     # The tag is set (and restored on failure) by the rollout itself.
-    assert 'build.py rollout --params "$PARAMS" --release "$SERVICE=$TAG"' in runs
+    assert 'build.py rollout --params "$PARAMS" --release "$SERVICE=$TAG"' in _runs(job)
     for svc in ("user_service", "board_service"):
         assert f"deploy/{svc}_image_tag" in PARAMS_BY_NAME and f"deploy/{svc}_repository" in PARAMS_BY_NAME
     caller = _load("release.yml")
@@ -98,7 +100,159 @@ def test_releases_offer_and_accept_exactly_the_settings_services():
     name the services the stacks build repositories for."""
     names = [s.name for s in DEFAULT_SETTINGS.services]
     assert _load("release.yml")["on"]["workflow_dispatch"]["inputs"]["service"]["options"] == names
-    check = next(s for s in _load("release-service.yml")["jobs"]["release"]["steps"]
-                 if s.get("name") == "Check the service name")
+    check = next(s for s in _load("release-service.yml")["jobs"]["build"]["steps"]
+                 if s.get("name") == "Check the release inputs")
     [accepted] = re.findall(r"^\s*([\w|-]+)\) ;;$", check["run"], re.MULTILINE)
     assert accepted.split("|") == names
+
+
+# -- supply chain: pins, caches, credentials, secrets ---------------------------------------------
+
+SHA_PIN = re.compile(r"^(?P<action>[\w.-]+/[\w./-]+)@(?P<sha>[0-9a-f]{40}) # v\d+(\.\d+){0,2}$")
+
+
+def _uses_lines():
+    """Every ``uses:`` of every workflow, as written (the comment included:
+    YAML drops it, the version lives there)."""
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            m = re.match(r"^\s*(?:-\s+)?uses:\s*(.+?)\s*$", line)
+            if m:
+                yield f"{path.name}:{n}", m.group(1)
+
+
+def unpinned_actions(lines) -> list[str]:
+    """The ``uses:`` values that are not a full commit SHA with the version
+    in a comment; local reusable workflows (``./``) are this repository's."""
+    return [f"{where}: {value}" for where, value in lines
+            if not value.startswith("./") and not SHA_PIN.match(value)]
+
+
+def test_every_third_party_action_is_pinned_by_commit_with_its_version():
+    lines = list(_uses_lines())
+    assert len(lines) >= 15
+    assert unpinned_actions(lines) == []
+
+
+@pytest.mark.parametrize("value", [
+    "actions/checkout@v5",
+    "actions/checkout@v5.1.0",
+    "actions/checkout@fbc6f39",  # abbreviated: another object may match later
+    "actions/checkout@fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09",  # no version to read
+    "actions/checkout@main # v5.1.0",
+])
+def test_the_pin_check_refuses_a_tag_a_branch_a_short_sha_and_a_bare_sha(value):
+    assert unpinned_actions([("x.yml:1", value)]) == [f"x.yml:1: {value}"]
+
+
+def _privileged_jobs():
+    """(workflow, job id, job) of every job that can hold AWS credentials:
+    id-token: write at the job's or the workflow's level, or a
+    configure-aws-credentials step."""
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        doc = _load(path.name)
+        for job_id, job in doc.get("jobs", {}).items():
+            if "steps" not in job:
+                continue  # a call of a reusable workflow: its own jobs are listed from its file
+            perms = job.get("permissions", doc.get("permissions", {})) or {}
+            creds = any("configure-aws-credentials" in s.get("uses", "") for s in job["steps"])
+            if perms.get("id-token") == "write" or creds:
+                yield path.name, job_id, job
+
+
+def test_jobs_with_aws_credentials_use_no_cache_keep_no_git_credentials_and_install_by_hash():
+    jobs = list(_privileged_jobs())
+    assert {(w, j) for w, j, _ in jobs} == {("deploy.yml", "deploy"), ("plan.yml", "plan"), ("drift.yml", "drift"),
+                                          ("release-service.yml", "release")}
+    for workflow, job_id, job in jobs:
+        where = f"{workflow} {job_id}"
+        for step in job["steps"]:
+            uses, with_ = step.get("uses", ""), step.get("with", {}) or {}
+            if "setup-python" in uses:
+                assert "cache" not in with_, f"{where}: a dependency cache in a job with AWS credentials"
+            if "actions/checkout" in uses:
+                assert with_.get("persist-credentials") is False, f"{where}: checkout keeps its git credentials"
+        installs = [s["run"] for s in job["steps"] if "pip install" in s.get("run", "")]
+        assert installs, where
+        for run in installs:
+            assert "--require-hashes" in run and "-r requirements.lock" in run and "--no-deps" in run, where
+            assert "requirements.txt" not in run and "requirements-dev" not in run, where
+        # Nothing in these jobs pushes to git (so no checkout needs its credentials kept).
+        assert "git push" not in _runs(job), where
+
+
+def test_the_image_is_built_where_no_aws_credentials_can_be_had():
+    release = _load("release-service.yml")
+    assert release["permissions"] == {"contents": "read"}
+    build, job = release["jobs"]["build"], release["jobs"]["release"]
+    assert build["permissions"] == {"contents": "read"}
+    assert not any("aws-actions" in s.get("uses", "") for s in build["steps"])
+    assert job["permissions"]["id-token"] == "write"
+    # The image crosses as an artifact whose digest and image ID the build reported.
+    assert any("upload-artifact" in s.get("uses", "") for s in build["steps"])
+    assert any("download-artifact" in s.get("uses", "") for s in job["steps"])
+    load = next(s for s in job["steps"] if s.get("name") == "Load the image")
+    assert "sha256sum --check" in load["run"] and "$IMAGE_ID" in load["run"]
+    assert load["env"]["IMAGE_ID"] == "${{ needs.build.outputs.image-id }}"
+
+
+def _secret_refs(node, path=()):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _secret_refs(v, path + (k,))
+    elif isinstance(node, list):
+        for v in node:
+            yield from _secret_refs(v, path)
+    elif isinstance(node, str):
+        for name in re.findall(r"secrets\.([A-Za-z_][\w-]*)", node):
+            yield name, path
+
+
+def test_secrets_are_read_only_by_jobs_of_the_production_environment():
+    """No workflow reads a repository secret: SERVICE_SOURCE_TOKEN is a
+    secret of the `production` environment, read only by a job that names
+    the environment and cannot assume an AWS role; any writer's branch can
+    read a repository secret, not an environment's behind its reviewers."""
+    seen = set()
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        doc = _load(path.name)
+        for job_id, job in doc.get("jobs", {}).items():
+            for name, _ in _secret_refs(job):
+                seen.add((path.name, job_id, name))
+                assert name == "SERVICE_SOURCE_TOKEN", f"{path.name} {job_id}: secrets.{name}"
+                env = job.get("environment")
+                assert env in ("production", "${{ inputs.environment }}"), f"{path.name} {job_id}: no environment"
+                assert (job.get("permissions") or {}).get("id-token") != "write"
+        # Nothing outside the jobs (workflow env, on.workflow_call.secrets) names a secret.
+        rest = {k: v for k, v in doc.items() if k != "jobs"}
+        assert list(_secret_refs(rest)) == [], path.name
+    assert seen == {("release-service.yml", "build", "SERVICE_SOURCE_TOKEN")}
+    assert _load("release-service.yml")["on"]["workflow_call"]["inputs"]["environment"]["default"] == "production"
+    assert _load("release.yml")["jobs"]["release"]["secrets"] == "inherit"
+
+
+def test_no_pending_deploy_can_be_displaced_by_a_release():
+    """GitHub keeps one pending run per concurrency group and cancels the
+    older pending one when another queues. Deploys queue alone (a newer
+    deploy of main holds every change of the one it replaces); releases
+    queue in a group of their own and wait, bounded, for deploy runs."""
+    deploy = _load("deploy.yml")["concurrency"]
+    release_job = _load("release-service.yml")["jobs"]["release"]
+    groups = {deploy["group"]}
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        doc = _load(path.name)
+        if path.name != "deploy.yml" and "concurrency" in doc:
+            assert doc["concurrency"]["group"] != deploy["group"], path.name
+        for job in doc.get("jobs", {}).values():
+            if "concurrency" in job:
+                groups.add(job["concurrency"]["group"])
+                assert job["concurrency"]["group"] != deploy["group"]
+    assert deploy == {"group": "deploy-production", "cancel-in-progress": False}
+    assert release_job["concurrency"] == {"group": "release-${{ inputs.environment }}", "cancel-in-progress": False}
+    assert _load("deploy.yml")["on"]["push"]["branches"] == ["main"]  # each newer deploy contains the older
+    wait = next(s for s in release_job["steps"] if s.get("name") == "Wait for running deploys")
+    names = [s.get("name") or s.get("uses", "") for s in release_job["steps"]]
+    assert names.index("Wait for running deploys") < next(i for i, n in enumerate(names)
+                                                           if "configure-aws-credentials" in n)
+    assert "gh run list --workflow deploy.yml" in wait["run"] and int(wait["env"]["WAIT_SECONDS"]) > 0
+    assert release_job["permissions"]["actions"] == "read"

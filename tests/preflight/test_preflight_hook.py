@@ -37,7 +37,8 @@ def test_failed_preflight_stops_a_deploy_against_aws_before_anything(prod_cfg, a
     """moto (standing in for AWS: the options carry no endpoint): nothing is
     bootstrapped, so the deploy stops with exit 1 and says how to go on."""
     args = SimpleNamespace(skip_preflight=False, params=PARAMS_DIR / "prod.json", output="text")
-    code, out, err, doc = _call(args, _dep(prod_cfg, aws))
+    settled = prod_cfg.with_values(AcceptedRisks="public-monitoring,plain-http")  # see test_exposure.py
+    code, out, err, doc = _call(args, _dep(settled, aws))
     assert code == EXIT_FAILED
     assert "FAIL  ssm-references" in out and "preflight failed" in out
     assert "stopped by preflight before any upload or change set" in err and "--skip-preflight" in err
@@ -55,7 +56,8 @@ def test_failed_preflight_does_not_block_a_rehearsal_endpoint(prod_cfg, aws, mot
 def test_skip_preflight_says_it_was_skipped(prod_cfg):
     """No stand-in: --skip-preflight makes no call at all (aws=None would fail on one)."""
     args = SimpleNamespace(skip_preflight=True, params=PARAMS_DIR / "prod.json", output="text")
-    code, out, _, doc = _call(args, _dep(prod_cfg, None))
+    settled = prod_cfg.with_values(AcceptedRisks="public-monitoring,plain-http")  # see test_exposure.py
+    code, out, _, doc = _call(args, _dep(settled, None))
     assert code is None and out.strip() == "preflight: skipped (--skip-preflight)"
     assert doc == {"preflight": {"skipped": True}}
 

@@ -2,8 +2,11 @@
 cost difference of the change, in one call the deploy command makes before
 it packages anything or creates a change set.
 
-Against AWS a failed check stops the command (exit 1) before any upload or
-change set. Against a custom endpoint (``--endpoint-url``, ``--local``) the
+Against AWS, a prod parameter file that leaves monitoring open to the
+internet or the site without TLS, and does not accept that in AcceptedRisks,
+is refused first (exit 2, before any AWS call, --skip-preflight or not: see
+exposure.py); then a failed check stops the command (exit 1) before any
+upload or change set. Against a custom endpoint (``--endpoint-url``, ``--local``) the
 results are shown but do not stop it: a rehearsal endpoint has no bootstrap,
 certificates or orderable databases unless the rehearsal made them, and
 moto does not implement several of the read calls.
@@ -18,7 +21,7 @@ import botocore.exceptions
 
 from ..config import ConfigError
 from ..errors import EXIT_FAILED, CommandError
-from . import checks, cost
+from . import checks, cost, exposure
 from . import cli as preflight_cli
 
 
@@ -57,6 +60,11 @@ def before_change_set(args, dep, out, doc: dict) -> int | None:
     step itself, as the stubbed deploy tests do): nothing runs."""
     if not hasattr(args, "skip_preflight"):
         return None
+    if not dep.opts.endpoint_url:
+        # Against AWS only: the build and a rehearsal (--local, --endpoint-url)
+        # run with any file. Not skipped by --skip-preflight: the way out is
+        # written in the parameter file, where it is reviewed.
+        exposure.refuse_unaccepted(dep.config)
     if args.skip_preflight:
         print("preflight: skipped (--skip-preflight)", file=out)
         doc["preflight"] = {"skipped": True}
