@@ -46,7 +46,9 @@ class Options:
     endpoint_url: str | None = None
     allow_replace: bool = False
     replace_failed: bool = False
-    change_set: str | None = None  # execute this reviewed change set instead of making one
+    # NAME: execute that change set once proven (deploy/verify.py); "reviewed":
+    # the newest proven one, else exit 3; "reviewed-or-new": that, else our own.
+    change_set: str | None = None
     templates_dir: Path = TEMPLATES_DIR
     sleep: Callable[[float], None] = time.sleep
     poll_interval: float = 5.0
