@@ -521,3 +521,56 @@ def test_yaml_and_json_bodies_read_alike():
     the same template."""
     assert verify.first_difference(yaml.safe_load(_text(DB)), json.loads(json.dumps(DB))) is None
     assert verify.first_difference({"a": [1, 2]}, {"a": [1, 3]}) == "a[1]"
+
+
+@pytest.mark.moto
+def test_a_plans_change_set_of_the_real_templates_is_proven_in_twenty_calls(moto_endpoint, real_templates):
+    """moto's S3 for packaging (plan/ and deploy/ areas, as the plan job and
+    the deploy of the merge do it), Stubber for CloudFormation: a pull request
+    edits database.yaml; its plan packages that child under plan/ and reuses
+    the deployed others. The merge's deploy packages under deploy/. The
+    plan's change set (root as the plan sent it; DatabaseStack's nested
+    change set; the eight unchanged stacks as deployed) is proven against the
+    deploy's packages, in 1 + 1 + 9 x 2 calls."""
+    import boto3
+
+    from wealist_cfn.aws import Aws
+    from wealist_cfn.deploy import package as package_mod
+
+    aws = Aws("ap-northeast-2", endpoint_url=moto_endpoint)
+    aws.account = "123456789012"
+    package_mod.ensure_bucket(aws, "artifacts", create=True)
+    before = tpl.read(real_templates)
+    package_mod.package(aws, before, "artifacts", prefix="deploy/wealist-prod")  # what is deployed
+    db = real_templates / "database.yaml"
+    db.write_text(db.read_text() + "# edited in the pull request\n")
+    after = tpl.read(real_templates)
+    plan = package_mod.package(aws, after, "artifacts", prefix="plan/wealist-prod",
+                               reuse_prefix="deploy/wealist-prod")
+    ours = package_mod.package(aws, after, "artifacts", prefix="deploy/wealist-prod")
+    assert plan.root_body != ours.root_body  # the URLs differ: plan/ against deploy/
+
+    cfn_client = boto3.client("cloudformation", region_name="ap-northeast-2")
+    aws._clients["cloudformation"] = cfn_client
+    cfn = Stubber(cfn_client)
+    cfn.activate()
+    _head(cfn, params=PARAMS, rows=[change("Modify", "DatabaseStack", NESTED, nested="plan-1-DatabaseStack")])
+    _template(cfn, plan.root_body, ChangeSetName=ROOT_CS)
+    for lid in tpl.nested_stacks(ours.templates["root.yaml"]):
+        text = after.texts[ours.child_files[lid]]
+        if lid == "DatabaseStack":
+            _nested(cfn, text)
+            continue
+        child = stack_arn(f"wealist-prod-{lid}")
+        cfn.add_response("describe_stack_resource", {"StackResourceDetail": {
+            "LogicalResourceId": lid, "PhysicalResourceId": child, "ResourceType": NESTED,
+            "LastUpdatedTimestamp": "2026-11-01T00:00:00Z", "ResourceStatus": "UPDATE_COMPLETE"}},
+            {"StackName": ROOT, "LogicalResourceId": lid})
+        _template(cfn, text, StackName=child)
+    expected = verify.Expected(root_name="root.yaml", templates=ours.templates, child_files=ours.child_files,
+                               parameters={p["ParameterKey"]: p["ParameterValue"] for p in PARAMS},
+                               capabilities=frozenset(CAPS), role_arn=ROLE)
+    verdict = verify.prove(aws, ROOT_CS, expected, stack_id=ROOT, stack_role=ROLE)
+    assert verdict.ok, verdict.line()
+    assert (len(verdict.read), verdict.calls) == (10, 20)
+    cfn.assert_no_pending_responses()
