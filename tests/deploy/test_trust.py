@@ -82,16 +82,19 @@ EXPECTED = verify.Expected(
     capabilities=frozenset(CAPS), role_arn=ROLE)
 PARAMS = [{"ParameterKey": "EnableMultiAZ", "ParameterValue": "false"},
           {"ParameterKey": "AvailabilityZones", "ParameterValue": "ap-northeast-2a,ap-northeast-2c"}]
+# The tags every change set of this tool carries (flow.Deployment._tags).
+TAGS = [{"Key": "Project", "Value": "wealist"}, {"Key": "Environment", "Value": "prod"},
+        {"Key": "ManagedBy", "Value": "wealist-cfn"}]
 # What a plan's Description says; a forger copies it.
 HINT = "wealist-cfn deploy from commit abc1234; content sha256:" + "0" * 64
 
 
-def _head(cfn: Stubber, cs_id: str = ROOT_CS, *, params=PARAMS, caps=CAPS, rows=None) -> None:
+def _head(cfn: Stubber, cs_id: str = ROOT_CS, *, params=PARAMS, caps=CAPS, rows=None, **extra) -> None:
     rows = rows if rows is not None else [change("Modify", "DatabaseStack", NESTED, nested="plan-1-DatabaseStack")]
     cfn.add_response("describe_change_set", {
         "ChangeSetId": cs_id, "ChangeSetName": cs_id.split("/")[1], "StackId": ROOT, "StackName": "wealist-prod",
         "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE", "Description": HINT,
-        "Parameters": params, "Capabilities": caps, "IncludeNestedStacks": True, "Changes": rows},
+        "Parameters": params, "Capabilities": caps, "IncludeNestedStacks": True, "Changes": rows, **extra},
         {"ChangeSetName": cs_id})
 
 
@@ -252,6 +255,37 @@ def test_a_missing_capability_is_refused():
     assert verdict.difference == "capabilities differ from what this deploy passes (lacks CAPABILITY_NAMED_IAM)"
 
 
+OPTIONS = {
+    "ImportExistingResources": ({"ImportExistingResources": True}, "it imports existing resources"),
+    "DeploymentMode": ({"DeploymentMode": "REVERT_DRIFT"}, "DeploymentMode REVERT_DRIFT"),
+    "NotificationARNs": ({"NotificationARNs": ["arn:aws:sns:ap-northeast-2:999999999999:listener"]},
+                         "notification topics"),
+    "RollbackConfiguration": ({"RollbackConfiguration": {"RollbackTriggers": [
+        {"Arn": "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:x", "Type": "AWS::CloudWatch::Alarm"}]}},
+        "rollback triggers"),
+    "Tags": ({"Tags": [{"Key": "Project", "Value": "wealist"}]}, "its tags differ from this deploy's (Environment)"),
+    "Import row": ({"rows": [change("Import", "Bucket", "AWS::S3::Bucket")]}, "it imports Bucket (Action Import)"),
+}
+
+
+@pytest.mark.parametrize("option", list(OPTIONS))
+def test_what_else_executing_would_apply_is_refused(option):
+    """Stubber: a change set equal in templates and parameters that also
+    carries something executing applies and this deploy never sends
+    (DescribeChangeSet fields and a ResourceChange Action Import) is
+    refused, naming it, before any template is read."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    extra, words = OPTIONS[option]
+    _head(cfn, **{"Tags": [{"Key": "Project", "Value": "wealist"}, {"Key": "Environment", "Value": "prod"}],
+                  **extra})
+    expected = verify.Expected(**dict(EXPECTED.__dict__, tags=frozenset({("Project", "wealist"),
+                                                                          ("Environment", "prod")})))
+    verdict = _prove(aws, expected=expected)
+    assert verdict.difference and words in verdict.difference, verdict.line()
+    cfn.assert_no_pending_responses()
+
+
 @pytest.mark.parametrize("stack_role", [OTHER_ROLE, None])
 def test_a_stack_whose_role_is_not_the_service_role_is_refused(stack_role):
     """Stubber: DescribeChangeSet does not return the change set's RoleARN;
@@ -299,7 +333,7 @@ class TrustCfn(Cfn):
         page = super().describe_change_set(params)
         if name in self.waiting:
             _, parameters, caps = self.waiting[name]
-            page.update(Parameters=parameters, Capabilities=caps, Description=HINT)
+            page.update(Parameters=parameters, Capabilities=caps, Description=HINT, Tags=TAGS)
         elif name == "root":  # this run's own
             page.update(Parameters=self.created[-1]["Parameters"], Capabilities=self.created[-1]["Capabilities"])
         else:

@@ -269,7 +269,7 @@ class Deployment:
     def _expected(self) -> verify.Expected:
         """What a change set of this deploy's own would hold: the packaged
         templates, the file's parameters (over the root's defaults), the
-        capabilities and the service role."""
+        capabilities, the tags and the service role."""
         packaged = self.packaged
         root = packaged.templates[packaged.root_name]
         params = {k: str(v["Default"]) for k, v in (root.get("Parameters") or {}).items()
@@ -280,7 +280,8 @@ class Deployment:
         return verify.Expected(root_name=packaged.root_name, templates=packaged.templates,
                                child_files=packaged.child_files, parameters=params,
                                capabilities=frozenset(changeset.CAPABILITIES), role_arn=self.service_role_arn(),
-                               no_echo=frozenset(no_echo))
+                               no_echo=frozenset(no_echo),
+                               tags=frozenset((t["Key"], t["Value"]) for t in self._tags()))
 
     def _reviewed(self, state: stackstate.StackState):
         """``--change-set reviewed`` / ``reviewed-or-new``: adopt the newest

@@ -11,6 +11,11 @@ about itself is evidence: not its name, not its Description (free text its
 creator wrote). What is compared, read back from CloudFormation:
 
 * ``Capabilities`` (DescribeChangeSet): exactly the set this deploy passes.
+* what else executing would apply that this deploy never sends: ``Tags``
+  (applied to the stack and its resources) other than its own,
+  ``NotificationARNs``, rollback triggers, ``ImportExistingResources``, a
+  ``DeploymentMode``, or an ``Import`` row anywhere (DescribeChangeSet,
+  ResourceChange ``Action``).
 * the stack's role: DescribeChangeSet does not return the change set's
   ``RoleARN`` (it is not in the API's DescribeChangeSetOutput), and a change
   set made without one runs with the role already associated with the stack.
@@ -72,6 +77,7 @@ class Expected:
     capabilities: frozenset[str]
     role_arn: str | None  # None: this deploy passes none (the stack's own role is used either way)
     no_echo: frozenset[str] = frozenset()
+    tags: frozenset[tuple[str, str]] | None = None  # None: not compared
 
 
 @dataclass
@@ -192,6 +198,31 @@ class _Proof:
                     ([f"adds {', '.join(extra)}"] if extra else [])
             raise _Differs(f"capabilities differ from what this deploy passes ({'; '.join(parts)})")
 
+    def options(self, head: dict) -> None:
+        """What executing would apply besides templates and parameters, which
+        a change set of this deploy never carries."""
+        if head.get("ImportExistingResources"):
+            raise _Differs("it imports existing resources (ImportExistingResources), which this deploy never does")
+        if head.get("DeploymentMode"):
+            raise _Differs(f"it was made with DeploymentMode {head['DeploymentMode']}, which this deploy never uses")
+        if head.get("NotificationARNs"):
+            raise _Differs("it sets notification topics (NotificationARNs), which this deploy does not")
+        rollback = head.get("RollbackConfiguration") or {}
+        if rollback.get("RollbackTriggers") or rollback.get("MonitoringTimeInMinutes"):
+            raise _Differs("it sets rollback triggers (RollbackConfiguration), which this deploy does not")
+        if self.expected.tags is not None:
+            theirs = frozenset((t.get("Key"), t.get("Value")) for t in head.get("Tags") or [])
+            if theirs != self.expected.tags:
+                keys = sorted({k for k, _ in theirs ^ self.expected.tags}, key=str)
+                raise _Differs(f"its tags differ from this deploy's ({', '.join(map(str, keys))})")
+
+    def no_imports(self, changes: list[dict], path: str) -> None:
+        for c in changes:
+            rc = c.get("ResourceChange") or {}
+            if rc.get("Action") == "Import":
+                where = f"{path}/{rc.get('LogicalResourceId')}" if path else rc.get("LogicalResourceId")
+                raise _Differs(f"it imports {where} (Action Import), which this deploy never does")
+
     def role(self, stack_role: str | None) -> None:
         want = self.expected.role_arn
         if want and stack_role != want:
@@ -234,6 +265,7 @@ class _Proof:
                 nested_id = row["ChangeSetId"]
                 body = _body(self.call("get_template", ChangeSetName=nested_id, TemplateStage="Original"))
                 head, changes = self.head_and_changes(nested_id)
+                self.no_imports(changes, child_path)
                 self.template(body, child_path, child_file, _nested_rows(changes), head.get("StackId", ""))
             elif row is not None:
                 raise _Differs(f"nested stack {child_path} is changed ({row.get('Action', '?')}) but names no "
@@ -272,6 +304,8 @@ def prove(aws: Aws, change_set_id: str, expected: Expected, *, name: str = "", s
         if head.get("StackId") and stack_id and head["StackId"] != stack_id:
             raise _Differs(f"it belongs to another stack ({head['StackId']})")
         proof.capabilities(head)
+        proof.options(head)
+        proof.no_imports(changes, "")
         proof.role(stack_role)
         proof.parameters(head)
         body = _body(proof.call("get_template", ChangeSetName=change_set_id, TemplateStage="Original"))
