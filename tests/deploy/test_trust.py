@@ -406,7 +406,7 @@ def test_reviewed_executes_the_proven_change_set_and_never_the_forged_one(monkey
     assert code == 0, err + out
     assert _executed(script) == [change_set_arn("plan-genuine")]
     assert not script.ops("cloudformation", "CreateChangeSet")
-    assert "executing change set plan-genuine, left by a plan: proven" in out
+    assert "change set plan-genuine, left by a plan, is proven to hold what this checkout builds" in out
 
 
 @pytest.mark.moto

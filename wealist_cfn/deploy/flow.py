@@ -309,8 +309,9 @@ class Deployment:
                 cs = changeset.ChangeSet(verdict.name, c["ChangeSetId"], state.stack_id, "UPDATE",
                                          c.get("Status", ""), execution_status=c.get("ExecutionStatus", ""),
                                          description=c.get("Description", "") or "")
-                yield Info(f"executing change set {cs.name}, left by a plan: proven to hold what this checkout "
-                           f"builds (templates of {len(verdict.read)} stack(s), parameters, capabilities, role)")
+                yield Info(f"change set {cs.name}, left by a plan, is proven to hold what this checkout builds "
+                           f"(templates of {len(verdict.read)} stack(s), parameters, capabilities, tags, role): it "
+                           f"is the one reviewed below")
                 changeset.check_executable(self.aws, cs)
                 o.change_set = cs.name
                 self._review(state, cs)
