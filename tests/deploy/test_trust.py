@@ -432,7 +432,7 @@ def test_reviewed_without_a_proven_change_set_is_refused_with_the_reason(waiting
     if waiting == "none":
         assert "none is waiting on wealist-prod" in err
     else:
-        assert "2 waiting, each refused" in err
+        assert "2 change set(s) waiting, none proven" in err
         assert "change set plan-template: root template differs from what this checkout builds " \
                "(Resources.Marker.Properties.Value)" in err
         assert "change set plan-parameter: parameter EnableMultiAZ differs from the parameter file" in err

@@ -207,7 +207,7 @@ class Deployment:
                         "nothing was executed; plan again from this commit, or deploy with --change-set "
                         "reviewed-or-new to make and execute a change set of this deploy's own",))
             unreviewed = (f"NOT the change set a pull request's plan showed: made by this deploy from this "
-                          f"checkout, because {why[0]}")
+                          f"checkout ({why[0]})")
             for line in why:
                 yield Info(line)
             yield Info("--change-set reviewed-or-new: this deploy makes and executes a change set of its own; "
@@ -320,7 +320,8 @@ class Deployment:
                 return True, []
             refused.append(f"  {verdict.line()}")
         more = len(found) - len(examined)
-        head = f"{len(examined)} waiting, each refused" + (f" ({more} older not examined)" if more else "")
+        head = f"{len(examined)} change set(s) waiting, none proven" + \
+            (f" ({more} older not examined)" if more else "")
         return False, [head] + refused
 
     def _adopt(self, state: stackstate.StackState) -> None:
