@@ -85,7 +85,8 @@ def test_the_flag_reaches_the_options():
 
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers())
-    for command, default in (("deploy", flow.SERVICE_ROLE_DEFAULT), ("plan", "")):
+    # plan too: it passes the role where the stack lacks it (tests/deploy/test_trust.py).
+    for command, default in (("deploy", flow.SERVICE_ROLE_DEFAULT), ("plan", flow.SERVICE_ROLE_DEFAULT)):
         args = parser.parse_args([command, "--stack-name", "wealist-prod", "--params", "params/prod.json",
                                   "--role-arn", ROLE])
         assert cli._options(args).role_arn == ROLE

@@ -74,9 +74,11 @@ def test_main_deploys_through_oidc_then_rolls_out():
     runs = [s.get("run", "") for s in job["steps"]]
     order = [next(i for i, r in enumerate(runs) if cmd in r) for cmd in (
         "build.py --check", "build.py bootstrap --params params/prod.json",
-        "build.py deploy --stack-name wealist-prod --params params/prod.json --yes --change-set reviewed",
+        "build.py deploy --stack-name wealist-prod --params params/prod.json --yes",
         "build.py rollout --params params/prod.json")]
     assert order == sorted(order)
+    # A plan's change set runs only once proven; otherwise the deploy's own, said so (test_trust.py).
+    assert "--change-set reviewed-or-new --output json" in runs[order[2]]
     assert not any("aws-access-key-id" in str(s.get("with", {})) for s in job["steps"]), "no stored keys"
 
 

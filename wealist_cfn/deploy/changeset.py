@@ -13,9 +13,11 @@ CloudFormation API reference; aws-cdk PR #2029). Nothing to do is:
    contain changes. Submit different information to create a change set."
 3. a FAILED change set whose StatusReason is "No updates are to be performed."
 
-Every change set carries a content hash (templates and parameters) in its
-Description, so ``deploy --change-set NAME`` can prove it executes what was
-reviewed.
+Every change set this tool makes names its commit and a content hash in its
+Description, for the people reading it. That text is written by whoever made
+the change set, so it is never evidence of what the change set holds: before
+``deploy --change-set`` executes one it did not make, :mod:`.verify` reads
+its templates, parameters and capabilities back from CloudFormation.
 """
 
 from __future__ import annotations
@@ -45,7 +47,6 @@ _PENDING = {"CREATE_PENDING", "CREATE_IN_PROGRESS"}
 
 
 EXECUTABLE = "AVAILABLE"
-_HASH = re.compile(r"content sha256:([0-9a-f]{64})")
 
 
 @dataclass
@@ -60,15 +61,11 @@ class ChangeSet:
     execution_status: str = ""
     description: str = ""
 
-    @property
-    def content_hash(self) -> str | None:
-        m = _HASH.search(self.description or "")
-        return m.group(1) if m else None
-
 
 def content_hash(templates: dict[str, str], parameters: list[dict]) -> str:
     """sha256 over the template bodies (by file name) and the parameters:
-    what a change set was made from."""
+    what a change set was made from, written into its Description for people
+    (a hint: anyone who may create a change set can write any Description)."""
     h = hashlib.sha256()
     for name in sorted(templates):
         h.update(name.encode() + b"\0" + templates[name].encode() + b"\0")
@@ -213,26 +210,36 @@ def describe(aws: Aws, cs: ChangeSet, stack_name: str, *, sleep=time.sleep, inte
     return review
 
 
-# ``deploy --change-set reviewed``: whichever plan's change set matches.
+# ``deploy --change-set reviewed``: a change set on the stack that is proven
+# (deploy/verify.py) to hold what this checkout builds, else exit 3;
+# ``reviewed-or-new``: that, else the deploy makes its own and says so.
 REVIEWED = "reviewed"
+REVIEWED_OR_NEW = "reviewed-or-new"
+# At most this many of the newest waiting change sets are examined: each
+# proof costs API calls, and a stack rarely holds more (executing one
+# deletes all others).
+MAX_CANDIDATES = 20
 
 
-def find_reviewed(aws: Aws, stack_name: str, digest: str) -> str | None:
-    """The newest executable change set on the stack that was made from
-    exactly these templates and parameters (its Description's content hash),
-    e.g. by the pull request's plan that this merge deploys; None when there
-    is none. ListChangeSets' summaries carry Description and ExecutionStatus."""
+def candidates(aws: Aws, stack_name: str) -> list[dict]:
+    """The stack's executable change sets (ListChangeSets summaries with
+    ExecutionStatus AVAILABLE), newest first. Which one, if any, holds what
+    this checkout builds is for :func:`.verify.prove` to say; a summary's
+    Description is not looked at."""
     try:
         found = [c for page in aws.cfn.get_paginator("list_change_sets").paginate(StackName=stack_name)
-                 for c in page.get("Summaries", [])
-                 if c.get("ExecutionStatus") == EXECUTABLE
-                 and (m := _HASH.search(c.get("Description") or "")) and m.group(1) == digest]
+                 for c in page.get("Summaries", []) if c.get("ExecutionStatus") == EXECUTABLE]
     except botocore.exceptions.ClientError as exc:
         raise CommandError(f"ListChangeSets on {stack_name}: {error_code(exc)}: {error_message(exc)}",
                            EXIT_FAILED) from None
-    if not found:
-        return None
-    return max(found, key=lambda c: (str(c.get("CreationTime", "")), c.get("ChangeSetName", "")))["ChangeSetName"]
+    return sorted(found, key=lambda c: (str(c.get("CreationTime", "")), c.get("ChangeSetName", "")), reverse=True)
+
+
+# Executing a change set deletes every other change set on the stack
+# (ExecuteChangeSet API reference), so a named one that was left for review
+# is then gone (ChangeSetNotFound), not OBSOLETE.
+GONE = ("it no longer exists: a change set on this stack was executed since, which deletes every other "
+        "(ExecuteChangeSet reference); plan again")
 
 
 def lookup(aws: Aws, stack_name: str, name: str) -> ChangeSet:
@@ -240,6 +247,8 @@ def lookup(aws: Aws, stack_name: str, name: str) -> ChangeSet:
     try:
         d = aws.cfn.describe_change_set(ChangeSetName=name, StackName=stack_name)
     except botocore.exceptions.ClientError as exc:
+        if error_code(exc) in ("ChangeSetNotFound", "ChangeSetNotFoundException"):
+            raise CommandError(f"change set {name} on {stack_name}: {GONE}", EXIT_FAILED) from None
         raise CommandError(f"change set {name} on {stack_name}: {error_code(exc)}: {error_message(exc)}",
                            EXIT_FAILED) from None
     stack = d.get("StackId", "")
@@ -265,11 +274,16 @@ def check_executable(aws: Aws, cs: ChangeSet) -> None:
     try:
         d = aws.cfn.describe_change_set(ChangeSetName=cs.id)
     except botocore.exceptions.ClientError as exc:
+        if error_code(exc) in ("ChangeSetNotFound", "ChangeSetNotFoundException"):
+            raise CommandError(f"change set {cs.name}: {GONE}", EXIT_FAILED,
+                               details=("nothing was executed and no stack policy was changed",)) from None
         raise CommandError(f"change set {cs.name}: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED) from None
     cs.status, cs.execution_status = d.get("Status", ""), d.get("ExecutionStatus", "")
     if cs.execution_status != EXECUTABLE:
-        why = {"OBSOLETE": "the stack changed after it was made (another change set ran or the stack was "
-                           "updated)"}.get(cs.execution_status, d.get("StatusReason") or "")
+        # Another change set's execute deletes this one (ChangeSetNotFound,
+        # above); OBSOLETE is left for an update made some other way.
+        why = {"OBSOLETE": "the stack changed after it was made"}.get(cs.execution_status,
+                                                                      d.get("StatusReason") or "")
         raise CommandError(
             f"change set {cs.name} cannot be executed: ExecutionStatus {cs.execution_status or '?'} "
             f"(Status {cs.status or '?'})" + (f": {why}" if why else ""), EXIT_FAILED,

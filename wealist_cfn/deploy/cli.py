@@ -56,10 +56,11 @@ def register(subparsers) -> None:
         localenv.add_option(p, oneshot=True)
         if stack:
             p.add_argument("--role-arn", metavar="ARN", default=flow.SERVICE_ROLE_DEFAULT,
-                           help="role CloudFormation acts with, as in `aws cloudformation deploy` (deploy's "
-                                "default: <project>-<env>-cfn-role of the account, from templates/github-oidc.yaml; "
-                                "none against a local endpoint; '' for the caller's own rights. plan's default: "
-                                "none, the stack's own role)")
+                           help="role CloudFormation acts with, as in `aws cloudformation deploy` (default: "
+                                "<project>-<env>-cfn-role of the account, from templates/github-oidc.yaml; none "
+                                "against a local endpoint; '' for the caller's own rights. plan passes it for a "
+                                "first create, or when the stack lacks it, and where the caller may not pass it "
+                                "computes the review without it and says so)")
 
     d = subparsers.add_parser("deploy", help="package, create a change set, review it, execute it", **_help(
         "Upload the templates, create a change set for the root stack and every nested stack, show the "
@@ -83,9 +84,12 @@ def register(subparsers) -> None:
     d.add_argument("--no-wait-healthy", action="store_true",
                    help="end when CloudFormation does; do not wait for the target groups to become healthy")
     d.add_argument("--change-set", metavar="NAME",
-                   help="execute this change set left by `plan`, after checking it is still executable and was "
-                        "made from these templates and parameters; `reviewed`: the newest such change set any "
-                        "plan left (what a pull request reviewed), or a new one when none is waiting")
+                   help="execute this change set left by `plan`, only once it is proven to hold what this checkout "
+                        "builds (its templates, nested ones included, parameters, capabilities and the stack's "
+                        "role, read back from CloudFormation; never its description), else exit 3. `reviewed`: "
+                        "the newest waiting change set so proven (what a pull request's plan left), else exit 3 "
+                        "with the reason. `reviewed-or-new`: that, or else a change set of this deploy's own, "
+                        "whose review says it is not the one a pull request showed")
     d.set_defaults(func=cmd_deploy, discard=False)
     preflight_hook.add_arguments(d)
 
@@ -97,10 +101,11 @@ def register(subparsers) -> None:
     common(p)
     p.add_argument("--discard", action="store_true",
                    help="delete the change set after the review (CI reviews of pull requests leave nothing behind)")
-    # A plan names no role: CloudFormation computes it with the role the
-    # stack already has (and the pull-request role may pass none).
+    # A plan passes the service role only where the stack does not already
+    # carry it (a first create): an update uses the stack's role without any
+    # iam:PassRole (flow.Deployment._role_to_pass).
     p.set_defaults(func=cmd_deploy, no_execute=True, yes=False, replace_failed=False, accept_conditional=False,
-                   artifact_area="plan", role_arn="", change_set=None)
+                   artifact_area="plan", change_set=None)
     preflight_hook.add_arguments(p)
 
     k = subparsers.add_parser("package", help="upload the templates and print the packaged root's URL", **_help(
@@ -341,15 +346,21 @@ def _deploy(args, dep: flow.Deployment) -> int:
     if args.no_execute:
         dep.keep()
         print(f"change set {cs.name} left for review (not executed)", file=out)
-        print(f"  execute exactly this one: python build.py deploy --stack-name {n} --params {args.params} "
-              f"--change-set {cs.name}{' --local' if getattr(args, 'local', False) else ''}", file=out)
+        if _is_local(args):
+            # moto reports no Capabilities and its GetTemplate ignores ChangeSetName: nothing can be proven there.
+            print("  a local endpoint cannot prove a change set's content, so `deploy --change-set` refuses it "
+                  "there; `deploy --local` makes its own", file=out)
+        else:
+            print(f"  execute exactly this one: python build.py deploy --stack-name {n} --params {args.params} "
+                  f"--change-set {cs.name}", file=out)
         print(f"  delete:  {delete_hint}", file=out)
         if review.guarded:
             print("  note: it holds guarded changes; a deploy needs --allow-replace", file=out)
         doc["result"] = {"status": "PLANNED", "changeSetId": cs.id, "changeSetName": cs.name}
         if fmt == "markdown":
-            print(f"\nChange set `{cs.name}` is left for review. A deploy of exactly these templates and "
-                  f"parameters executes it (`deploy --change-set {cs.name}`, or `--change-set reviewed`).")
+            print(f"\nChange set `{cs.name}` is left for review. A deploy executes it (`deploy --change-set "
+                  f"{cs.name}`, or `--change-set reviewed`) only once it proves the change set holds exactly "
+                  f"what its own checkout builds.")
         return finish(EXIT_OK)
     if not args.yes:
         if sys.stdin.isatty() and sys.stdout.isatty():

@@ -25,10 +25,10 @@ import botocore.exceptions
 from .. import cfnmodel
 from .. import config as config_mod
 from ..aws import Aws, error_code, error_message, keeping_last_call
-from ..errors import EXIT_FAILED, EXIT_USAGE, CommandError
+from ..errors import EXIT_FAILED, EXIT_REFUSED, EXIT_USAGE, CommandError
 from ..parameters import PARAMS_BY_NAME
 from ..settings import TEMPLATES_DIR
-from . import changeset, events, policy, stackstate
+from . import changeset, events, policy, stackstate, verify
 from . import package as package_mod
 from . import review as review_mod
 from . import templates as tpl
@@ -46,7 +46,9 @@ class Options:
     endpoint_url: str | None = None
     allow_replace: bool = False
     replace_failed: bool = False
-    change_set: str | None = None  # execute this reviewed change set instead of making one
+    # NAME: execute that change set once proven (deploy/verify.py); "reviewed":
+    # the newest proven one, else exit 3; "reviewed-or-new": that, else our own.
+    change_set: str | None = None
     templates_dir: Path = TEMPLATES_DIR
     sleep: Callable[[float], None] = time.sleep
     poll_interval: float = 5.0
@@ -192,17 +194,26 @@ class Deployment:
                 yield item
             else:
                 state = item
-        if o.change_set == changeset.REVIEWED:
-            found = changeset.find_reviewed(self.aws, o.stack_name, self.digest()) if state.status else None
-            if found:
-                yield Info(f"executing the change set a plan made from exactly these templates and parameters: "
-                           f"{found}")
-                o.change_set = found
-            else:
-                yield Info("no change set a plan made from these templates and parameters is waiting: this "
-                           "deploy makes its own, reviewed below")
-                o.change_set = None
-        if o.change_set:
+        unreviewed = None
+        if o.change_set in (changeset.REVIEWED, changeset.REVIEWED_OR_NEW):
+            adopted, why = yield from self._reviewed(state)
+            if adopted:
+                return
+            if o.change_set == changeset.REVIEWED:
+                raise CommandError(
+                    f"refused: no change set on {o.stack_name} is proven to hold what this checkout builds: "
+                    f"{why[0]}", EXIT_REFUSED,
+                    details=tuple(why[1:]) + (
+                        "nothing was executed; plan again from this commit, or deploy with --change-set "
+                        "reviewed-or-new to make and execute a change set of this deploy's own",))
+            unreviewed = (f"NOT the change set a pull request's plan showed: made by this deploy from this "
+                          f"checkout ({why[0]})")
+            for line in why:
+                yield Info(line)
+            yield Info("--change-set reviewed-or-new: this deploy makes and executes a change set of its own; "
+                       "the review below is not the one a pull request's plan showed")
+            o.change_set = None
+        elif o.change_set:
             self._adopt(state)
             return
         verdict = stackstate.check_deployable(self.aws, state, replace_failed=o.replace_failed)
@@ -213,7 +224,7 @@ class Deployment:
             state = stackstate.StackState(o.stack_name, None)
         cs_type = state.change_set_type
         tags = self._tags()
-        role_arn = self.service_role_arn()
+        role_arn = self._role_to_pass(state, cs_type)
         if role_arn:
             yield Info(f"CloudFormation acts as {role_arn}")
 
@@ -221,11 +232,25 @@ class Deployment:
             self._made = cs
             self._made_shell = state.status is None
 
-        cs = changeset.create(
-            self.aws, stack_name=o.stack_name, change_set_type=cs_type, role_arn=role_arn,
-            parameters=self._create_parameters(cs_type), tags=tags, template_body=packaged.root_body,
-            template_url=packaged.root_url, commit=changeset.git_commit(), digest=self.digest(), sleep=o.sleep,
-            interval=o.change_set_interval, on_created=made)
+        def create(role: str | None) -> changeset.ChangeSet:
+            return changeset.create(
+                self.aws, stack_name=o.stack_name, change_set_type=cs_type, role_arn=role,
+                parameters=self._create_parameters(cs_type), tags=tags, template_body=packaged.root_body,
+                template_url=packaged.root_url, commit=changeset.git_commit(), digest=self.digest(), sleep=o.sleep,
+                interval=o.change_set_interval, on_created=made)
+
+        role_note = None
+        try:
+            cs = create(role_arn)
+        except CommandError as exc:
+            # A plan passes the service role where it can; a caller without
+            # iam:PassRole on it gets the review computed without it, and says so.
+            if not (role_arn and o.artifact_area == "plan" and "iam:PassRole" in str(exc)):
+                raise
+            role_note = (f"computed without the service role {role_arn}: the caller may not pass it "
+                         f"(iam:PassRole); executed by hand, this change set would not run as the service role")
+            yield Info(f"plan: {role_note}")
+            cs = create(None)
         if cs.no_changes:
             self.plan = Plan(state, cs, review_mod.Review(o.stack_name, cs_type), no_changes=True)
             return
@@ -234,24 +259,109 @@ class Deployment:
                                f"(ExecutionStatus {cs.execution_status}): {cs.reason or 'no reason given'}",
                                EXIT_FAILED)
         self._review(state, cs)
+        for note in (unreviewed, role_note):
+            if note:
+                self.plan.review.description = note + (f"; {self.plan.review.description}"
+                                                       if self.plan.review.description else "")
+
+    # -- executing a change set this run did not make -----------------------------------------
+
+    def _expected(self) -> verify.Expected:
+        """What a change set of this deploy's own would hold: the packaged
+        templates, the file's parameters (over the root's defaults), the
+        capabilities, the tags and the service role."""
+        packaged = self.packaged
+        root = packaged.templates[packaged.root_name]
+        params = {k: str(v["Default"]) for k, v in (root.get("Parameters") or {}).items()
+                  if isinstance(v, dict) and "Default" in v}
+        params.update({p["ParameterKey"]: p["ParameterValue"] for p in self.config.cfn_parameters()})
+        no_echo = {k for k, v in (root.get("Parameters") or {}).items()
+                   if isinstance(v, dict) and str(v.get("NoEcho", "")).lower() == "true"}
+        return verify.Expected(root_name=packaged.root_name, templates=packaged.templates,
+                               child_files=packaged.child_files, parameters=params,
+                               capabilities=frozenset(changeset.CAPABILITIES), role_arn=self.service_role_arn(),
+                               no_echo=frozenset(no_echo),
+                               tags=frozenset((t["Key"], t["Value"]) for t in self._tags()))
+
+    def _reviewed(self, state: stackstate.StackState):
+        """``--change-set reviewed`` / ``reviewed-or-new``: adopt the newest
+        waiting change set that is proven to hold what this checkout builds.
+        Returns (True, []) once adopted, else (False, reasons): the first line
+        says why none was, the others name each candidate and its refusal."""
+        o = self.opts
+        if state.status is None:
+            return False, [f"stack {o.stack_name} does not exist yet, so no change set waits on it"]
+        if state.status == "REVIEW_IN_PROGRESS":
+            # Nothing proves the role a first create would run with: a change
+            # set's RoleARN is not readable, and the stack has none yet.
+            return False, [f"stack {o.stack_name} is REVIEW_IN_PROGRESS (not created yet): a first create is never "
+                           f"adopted; its change set is made by the deploy itself, with the service role"]
+        found = changeset.candidates(self.aws, o.stack_name)
+        if not found:
+            return False, [f"none is waiting on {o.stack_name} (executing any change set deletes all others)"]
+        expected = self._expected()
+        examined = found[:changeset.MAX_CANDIDATES]
+        refused = []
+        for c in examined:
+            verdict = verify.prove(self.aws, c["ChangeSetId"], expected, name=c.get("ChangeSetName", ""),
+                                   stack_id=state.stack_id, stack_role=state.role_arn or None)
+            if verdict.ok:
+                cs = changeset.ChangeSet(verdict.name, c["ChangeSetId"], state.stack_id, "UPDATE",
+                                         c.get("Status", ""), execution_status=c.get("ExecutionStatus", ""),
+                                         description=c.get("Description", "") or "")
+                yield Info(f"change set {cs.name}, left by a plan, is proven to hold what this checkout builds "
+                           f"(templates of {len(verdict.read)} stack(s), parameters, capabilities, tags, role): it "
+                           f"is the one reviewed below")
+                changeset.check_executable(self.aws, cs)
+                o.change_set = cs.name
+                self._review(state, cs)
+                self.plan.review.description = (f"the change set a plan left, proven equal to this checkout "
+                                                f"(not by its description); {self.plan.review.description}")
+                return True, []
+            refused.append(f"  {verdict.line()}")
+        more = len(found) - len(examined)
+        head = f"{len(examined)} change set(s) waiting, none proven" + \
+            (f" ({more} older not examined)" if more else "")
+        return False, [head] + refused
 
     def _adopt(self, state: stackstate.StackState) -> None:
-        """``deploy --change-set NAME``: the reviewed change set, if it is still
-        executable and was made from exactly these templates and parameters."""
+        """``deploy --change-set NAME``: that change set, if it is still
+        executable and proven to hold what this checkout builds."""
         o = self.opts
         if state.status is None:
             raise CommandError(f"stack {o.stack_name} does not exist, so it has no change set {o.change_set}",
                                EXIT_USAGE)
         cs = changeset.lookup(self.aws, o.stack_name, o.change_set)
-        want, have = self.digest(), cs.content_hash
-        if have != want:
+        if cs.change_set_type == "CREATE":
             raise CommandError(
-                f"change set {cs.name} was not made from these templates and parameters "
-                f"(content sha256 {have[:12] + '…' if have else 'missing from its description'}, "
-                f"these give {want[:12]}…)", EXIT_USAGE,
-                details=("nothing was executed; check out the reviewed commit and parameter file, or plan again",))
+                f"refused: change set {cs.name} is a first create (stack {o.stack_name} is REVIEW_IN_PROGRESS), "
+                f"which is never executed by name: nothing proves the role it would run with", EXIT_REFUSED,
+                details=("nothing was executed; deploy without --change-set makes a fresh one that carries the "
+                         "service role",))
         changeset.check_executable(self.aws, cs)
+        verdict = verify.prove(self.aws, cs.id, self._expected(), name=cs.name, stack_id=state.stack_id,
+                               stack_role=state.role_arn or None)
+        if not verdict.ok:
+            raise CommandError(f"refused: {verdict.line()}", EXIT_REFUSED,
+                               details=("nothing was executed and no stack policy was changed; check out the "
+                                        "commit that made it and its parameter file, or plan again",))
         self._review(state, cs)
+        self.plan.review.description = (f"proven equal to this checkout (templates, parameters, capabilities, "
+                                        f"role; not by its description); {self.plan.review.description}")
+
+    def _role_to_pass(self, state: stackstate.StackState, cs_type: str) -> str | None:
+        """The RoleARN of a change set this run makes. A plan passes the
+        service role too, so that a plan's first create carries it; on an
+        update of a stack that already has it, it passes none: CloudFormation
+        uses the stack's role then (CreateChangeSet, ``RoleARN``), and the
+        pull-request role needs no iam:PassRole for it."""
+        if self.opts.artifact_area != "plan":
+            return self.service_role_arn()
+        try:
+            role = self.service_role_arn()
+        except CommandError:
+            return None  # no service role yet (github-oidc.yaml not deployed): a review needs none
+        return None if cs_type == "UPDATE" and state.role_arn == role else role
 
     def _tags(self) -> list[dict]:
         return [{"Key": "Project", "Value": self.config.project},

@@ -35,6 +35,7 @@ class StackState:
     termination_protection: bool = False
     parameters: dict[str, str] = field(default_factory=dict)
     outputs: list[dict] = field(default_factory=list)
+    role_arn: str = ""  # the role associated with the stack (its service role), "" when none
 
     @property
     def change_set_type(self) -> str:
@@ -58,7 +59,7 @@ def describe(aws: Aws, name: str) -> StackState:
     return StackState(name, st["StackStatus"], st["StackId"], st.get("StackStatusReason", "") or "",
                       bool(st.get("EnableTerminationProtection")),
                       {p["ParameterKey"]: p.get("ParameterValue", "") for p in st.get("Parameters", [])},
-                      st.get("Outputs", []) or [])
+                      st.get("Outputs", []) or [], role_arn=st.get("RoleARN", "") or "")
 
 
 def failed_resources(aws: Aws, stack: str, path: str = "") -> list[tuple[str, str, str]]:

@@ -1,0 +1,610 @@
+"""A deploy executes only a change set proven to hold what its own checkout
+builds (issue 20, items 1-3).
+
+Why: a pull request's plan role may call CreateChangeSet on the production
+stack with any template, parameters and Description, and a change set made
+without a RoleARN runs with the role already associated with the stack,
+"even if the users don't have permission to pass it"
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html,
+``RoleARN``). Executing any change set deletes every other one on the stack
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ExecuteChangeSet.html).
+
+Stand-ins, per test (each docstring names its own):
+
+* botocore's Stubber, for :func:`wealist_cfn.deploy.verify.prove`: the exact
+  calls in their order, responses validated against botocore's model
+  (DescribeChangeSet with ``Capabilities``, ``Parameters`` and nested
+  ``ChangeSetId`` rows; GetTemplate with ``ChangeSetName`` and
+  ``TemplateStage=Original``; DescribeStackResource). moto cannot serve this
+  proof: its DescribeChangeSet reports no Capabilities, it lists no nested
+  change sets, and its GetTemplate reads only ``StackName`` (moto 5.2.5,
+  ``cloudformation/responses.py``), returning the stack's template for any
+  change set.
+* the scripted CloudFormation of tests/scripted.py (answers by operation
+  name, responses validated against the same model) with moto's server for
+  S3 and STS, for the command line end to end.
+
+What AWS enforces and these stand-ins only mirror: that GetTemplate by
+change set returns the template that change set was made from ("For change
+sets, the Original template is always available", GetTemplate API
+reference); that DescribeChangeSet returns a NoEcho parameter's value masked;
+that the change set's own RoleARN is not returned by DescribeChangeSet (not
+a member of DescribeChangeSetOutput in the API model).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from botocore.stub import Stubber
+from scripted import Cfn, Scripted, ScriptedError, change, change_set_arn, run_cli, scripted_aws, stack_arn
+
+from deploy_helpers import stubbed_aws
+from wealist_cfn.deploy import changeset, verify
+from wealist_cfn.deploy import templates as tpl
+from wealist_cfn.settings import PARAMS_DIR
+
+NESTED = "AWS::CloudFormation::Stack"
+ROLE = "arn:aws:iam::123456789012:role/wealist-prod-cfn-role"
+OTHER_ROLE = "arn:aws:iam::123456789012:role/someone-elses-role"
+ROOT = stack_arn("wealist-prod")
+DB_STACK = stack_arn("wealist-prod-DatabaseStack")
+NET_STACK = stack_arn("wealist-prod-NetworkStack")
+ROOT_CS = change_set_arn("plan-1")
+DB_CS = change_set_arn("plan-1-DatabaseStack")
+CAPS = list(changeset.CAPABILITIES)
+
+DB = {"Parameters": {"IsMultiAZ": {"Type": "String"}},
+      "Resources": {"Database": {"Type": "AWS::RDS::DBInstance",
+                                 "Properties": {"MultiAZ": {"Ref": "IsMultiAZ"}, "DBInstanceClass": "db.t3.micro"}}}}
+NET = {"Resources": {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.1.0.0/16"}}}}
+
+
+def _root(area: str, version: str) -> dict:
+    """The packaged root: nested TemplateURLs under ``area`` (plan/ or deploy/)."""
+    url = "https://b.s3.ap-northeast-2.amazonaws.com/{area}/wealist-prod/{name}.abc.yaml?versionId={v}"
+    return {"Parameters": {"EnableMultiAZ": {"Type": "String", "Default": "false"},
+                           "AvailabilityZones": {"Type": "CommaDelimitedList"}},
+            "Resources": {
+                "DatabaseStack": {"Type": NESTED, "Properties": {
+                    "TemplateURL": url.format(area=area, name="database", v=version),
+                    "Parameters": {"IsMultiAZ": {"Ref": "EnableMultiAZ"}}}},
+                "NetworkStack": {"Type": NESTED, "Properties": {
+                    "TemplateURL": url.format(area=area, name="network", v=version)}}}}
+
+
+EXPECTED = verify.Expected(
+    root_name="root.yaml", templates={"root.yaml": _root("deploy", "v1"), "database.yaml": DB, "network.yaml": NET},
+    child_files={"DatabaseStack": "database.yaml", "NetworkStack": "network.yaml"},
+    parameters={"EnableMultiAZ": "false", "AvailabilityZones": "ap-northeast-2a,ap-northeast-2c"},
+    capabilities=frozenset(CAPS), role_arn=ROLE)
+PARAMS = [{"ParameterKey": "EnableMultiAZ", "ParameterValue": "false"},
+          {"ParameterKey": "AvailabilityZones", "ParameterValue": "ap-northeast-2a,ap-northeast-2c"}]
+# The tags every change set of this tool carries (flow.Deployment._tags).
+TAGS = [{"Key": "Project", "Value": "wealist"}, {"Key": "Environment", "Value": "prod"},
+        {"Key": "ManagedBy", "Value": "wealist-cfn"}]
+# What a plan's Description says; a forger copies it.
+HINT = "wealist-cfn deploy from commit abc1234; content sha256:" + "0" * 64
+
+
+def _head(cfn: Stubber, cs_id: str = ROOT_CS, *, params=PARAMS, caps=CAPS, rows=None, **extra) -> None:
+    rows = rows if rows is not None else [change("Modify", "DatabaseStack", NESTED, nested="plan-1-DatabaseStack")]
+    cfn.add_response("describe_change_set", {
+        "ChangeSetId": cs_id, "ChangeSetName": cs_id.split("/")[1], "StackId": ROOT, "StackName": "wealist-prod",
+        "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE", "Description": HINT,
+        "Parameters": params, "Capabilities": caps, "IncludeNestedStacks": True, "Changes": rows, **extra},
+        {"ChangeSetName": cs_id})
+
+
+def _template(cfn: Stubber, body, **by) -> None:
+    cfn.add_response("get_template", {"TemplateBody": body, "StagesAvailable": ["Original", "Processed"]},
+                     dict(by, TemplateStage="Original"))
+
+
+def _nested(cfn: Stubber, db_body) -> None:
+    """The nested change set of DatabaseStack: its template, then its head."""
+    _template(cfn, db_body, ChangeSetName=DB_CS)
+    cfn.add_response("describe_change_set", {
+        "ChangeSetId": DB_CS, "ChangeSetName": "plan-1-DatabaseStack", "StackId": DB_STACK, "Status": "CREATE_COMPLETE",
+        "ExecutionStatus": "AVAILABLE", "ParentChangeSetId": ROOT_CS, "RootChangeSetId": ROOT_CS,
+        "Changes": [change("Modify", "Database", "AWS::RDS::DBInstance", replacement="False")]},
+        {"ChangeSetName": DB_CS})
+
+
+def _unchanged_network(cfn: Stubber, body) -> None:
+    """NetworkStack has no row: the change set leaves it as deployed."""
+    cfn.add_response("describe_stack_resource", {"StackResourceDetail": {
+        "StackName": "wealist-prod", "StackId": ROOT, "LogicalResourceId": "NetworkStack",
+        "PhysicalResourceId": NET_STACK, "ResourceType": NESTED, "LastUpdatedTimestamp": "2026-11-01T00:00:00Z",
+        "ResourceStatus": "UPDATE_COMPLETE"}}, {"StackName": ROOT, "LogicalResourceId": "NetworkStack"})
+    _template(cfn, body, StackName=NET_STACK)
+
+
+def _prove(aws, stack_role=ROLE, expected=EXPECTED):
+    return verify.prove(aws, ROOT_CS, expected, stack_id=ROOT, stack_role=stack_role)
+
+
+def _text(data: dict) -> str:
+    return tpl.dump(data)
+
+
+# -- the proof, call by call (Stubber) ----------------------------------------------------------
+
+def test_a_genuine_change_set_is_proven_by_content_not_by_url():
+    """Stubber: the plan's change set names plan/ URLs at other versions; its
+    root, the nested change set's template and the unchanged network stack's
+    deployed template equal this checkout's: proven, every stack read."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn)
+    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _nested(cfn, _text(DB))
+    # botocore decodes a JSON TemplateBody into a document: both forms are read.
+    _unchanged_network(cfn, json.dumps(NET))
+    verdict = _prove(aws)
+    assert verdict.ok, verdict.line()
+    assert verdict.read == ["root", "DatabaseStack", "NetworkStack"]
+    cfn.assert_no_pending_responses()
+
+
+def test_the_right_description_and_another_root_template_is_refused():
+    """Stubber: a forged change set carrying the plan's Description (with
+    main's content hash) and a root that adds a resource is refused, naming
+    where it differs; nothing nested is read."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    forged = _root("plan", "v9")
+    forged["Resources"]["Backdoor"] = {"Type": "AWS::IAM::User"}
+    _head(cfn)
+    _template(cfn, _text(forged), ChangeSetName=ROOT_CS)
+    verdict = _prove(aws)
+    assert verdict.difference == "root template differs from what this checkout builds (Resources.Backdoor " \
+                                 "(only in the change set))"
+    cfn.assert_no_pending_responses()
+
+
+def test_the_right_root_and_another_nested_template_is_refused():
+    """Stubber: root equal, the nested change set's template (GetTemplate by
+    its ChangeSetId) sets MultiAZ otherwise: refused, the nested stack and
+    the property named."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    forged_db = json.loads(json.dumps(DB))
+    forged_db["Resources"]["Database"]["Properties"]["MultiAZ"] = "true"
+    _head(cfn)
+    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _nested(cfn, _text(forged_db))
+    verdict = _prove(aws)
+    assert verdict.line() == ("change set plan-1: nested template DatabaseStack differs from what this checkout "
+                              "builds (Resources.Database.Properties.MultiAZ)")
+
+
+def test_a_nested_stack_left_as_deployed_is_compared_with_the_deployed_template():
+    """Stubber: main changed network.yaml; a change set whose root keeps the
+    old network URL has no row for NetworkStack, so executing it would leave
+    the deployed (old) network template: refused."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    old_net = {"Resources": {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.9.0.0/16"}}}}
+    _head(cfn)
+    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _nested(cfn, _text(DB))
+    _unchanged_network(cfn, _text(old_net))
+    verdict = _prove(aws)
+    assert verdict.difference == ("nested template NetworkStack differs from what this checkout builds "
+                                  "(Resources.Vpc.Properties.CidrBlock)")
+
+
+def test_a_changed_nested_stack_without_its_nested_change_set_is_not_proven():
+    """Stubber: a change set made without IncludeNestedStacks lists the
+    nested stack as Modify with no ChangeSetId: the template it would run
+    cannot be read, so it is refused."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn, rows=[change("Modify", "DatabaseStack", NESTED)])
+    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    verdict = _prove(aws)
+    assert "nested stack DatabaseStack is changed (Modify) but names no nested change set" in verdict.difference
+
+
+def test_the_right_templates_and_another_parameter_is_refused():
+    """Stubber: DescribeChangeSet's Parameters hold EnableMultiAZ=true while
+    the file says false: refused before any template is read, the value not
+    printed."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn, params=[dict(PARAMS[0], ParameterValue="true"), PARAMS[1]])
+    verdict = _prove(aws)
+    assert verdict.difference == "parameter EnableMultiAZ differs from the parameter file"
+    cfn.assert_no_pending_responses()
+
+
+def test_a_list_parameter_is_compared_as_a_list():
+    """Stubber: ``a, c`` and ``a,c`` are one list (the review's rule); the
+    proof goes on to the templates."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn, params=[PARAMS[0], dict(PARAMS[1], ParameterValue="ap-northeast-2a, ap-northeast-2c")])
+    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _nested(cfn, _text(DB))
+    _unchanged_network(cfn, _text(NET))
+    assert _prove(aws).ok
+
+
+def test_a_masked_noecho_parameter_cannot_be_proven():
+    """Stubber: DescribeChangeSet returns a NoEcho parameter as ``****``
+    (API_Parameter); its value cannot be compared, so it is refused rather
+    than assumed."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    expected = verify.Expected(**dict(EXPECTED.__dict__, parameters=dict(EXPECTED.parameters, Token="x"),
+                                      no_echo=frozenset({"Token"})))
+    _head(cfn, params=PARAMS + [{"ParameterKey": "Token", "ParameterValue": "****"}])
+    verdict = _prove(aws, expected=expected)
+    assert verdict.difference == "parameter Token is NoEcho and comes back masked (****): its value cannot be proven"
+
+
+def test_a_missing_capability_is_refused():
+    """Stubber: Capabilities without CAPABILITY_NAMED_IAM: refused, naming it."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn, caps=[c for c in CAPS if c != "CAPABILITY_NAMED_IAM"])
+    verdict = _prove(aws)
+    assert verdict.difference == "capabilities differ from what this deploy passes (lacks CAPABILITY_NAMED_IAM)"
+
+
+OPTIONS = {
+    "ImportExistingResources": ({"ImportExistingResources": True}, "it imports existing resources"),
+    "DeploymentMode": ({"DeploymentMode": "REVERT_DRIFT"}, "DeploymentMode REVERT_DRIFT"),
+    "NotificationARNs": ({"NotificationARNs": ["arn:aws:sns:ap-northeast-2:999999999999:listener"]},
+                         "notification topics"),
+    "RollbackConfiguration": ({"RollbackConfiguration": {"RollbackTriggers": [
+        {"Arn": "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:x", "Type": "AWS::CloudWatch::Alarm"}]}},
+        "rollback triggers"),
+    "Tags": ({"Tags": [{"Key": "Project", "Value": "wealist"}]}, "its tags differ from this deploy's (Environment)"),
+    "Import row": ({"rows": [change("Import", "Bucket", "AWS::S3::Bucket")]}, "it imports Bucket (Action Import)"),
+}
+
+
+@pytest.mark.parametrize("option", list(OPTIONS))
+def test_what_else_executing_would_apply_is_refused(option):
+    """Stubber: a change set equal in templates and parameters that also
+    carries something executing applies and this deploy never sends
+    (DescribeChangeSet fields and a ResourceChange Action Import) is
+    refused, naming it, before any template is read."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    extra, words = OPTIONS[option]
+    _head(cfn, **{"Tags": [{"Key": "Project", "Value": "wealist"}, {"Key": "Environment", "Value": "prod"}],
+                  **extra})
+    expected = verify.Expected(**dict(EXPECTED.__dict__, tags=frozenset({("Project", "wealist"),
+                                                                          ("Environment", "prod")})))
+    verdict = _prove(aws, expected=expected)
+    assert verdict.difference and words in verdict.difference, verdict.line()
+    cfn.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("stack_role", [OTHER_ROLE, None])
+def test_a_stack_whose_role_is_not_the_service_role_is_refused(stack_role):
+    """Stubber: DescribeChangeSet does not return the change set's RoleARN;
+    one made without it runs with the stack's role. When that role is not the
+    service role this deploy passes (another role, or none: the creator's
+    credentials), the change set is refused."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn)
+    verdict = _prove(aws, stack_role=stack_role)
+    assert f"not the service role {ROLE} this deploy passes" in verdict.difference
+    assert (OTHER_ROLE in verdict.difference) == (stack_role is not None)
+
+
+# -- the command line (scripted CloudFormation, moto's S3 and STS) ------------------------------
+
+class TrustCfn(Cfn):
+    """The scripted account, plus what the proof reads: change sets with
+    their own templates, parameters and capabilities (``waiting``: name ->
+    (root template text, parameters, capabilities)), ListChangeSets and the
+    stack's RoleARN."""
+
+    def __init__(self, waiting: dict[str, tuple[str, list[dict], list[str]]] | None = None,
+                 role: str | None = ROLE, **kw):
+        super().__init__(**kw)
+        self.waiting = dict(waiting or {})
+        self.role = role
+        self.created: list[dict] = []
+
+    def describe_stacks(self, params):
+        out = super().describe_stacks(params)
+        if self.role:
+            out["Stacks"][0]["RoleARN"] = self.role
+        return out
+
+    def create_change_set(self, params):
+        self.created.append(params)
+        return super().create_change_set(params)
+
+    def _name(self, given: str) -> str:
+        return given.split("/")[1] if given.startswith("arn:") else given
+
+    def describe_change_set(self, params):
+        name = self._name(params["ChangeSetName"])
+        page = super().describe_change_set(params)
+        if name in self.waiting:
+            _, parameters, caps = self.waiting[name]
+            page.update(Parameters=parameters, Capabilities=caps, Description=HINT, Tags=TAGS)
+        elif name == "root":  # this run's own
+            page.update(Parameters=self.created[-1]["Parameters"], Capabilities=self.created[-1]["Capabilities"])
+        else:
+            raise ScriptedError("ChangeSetNotFound", f"ChangeSet [{name}] does not exist", 404)
+        return page
+
+    def list_change_sets(self, params):
+        return {"Summaries": [{"StackId": self.root_id, "StackName": self.name, "ChangeSetId": change_set_arn(n),
+                               "ChangeSetName": n, "ExecutionStatus": "AVAILABLE", "Status": "CREATE_COMPLETE",
+                               "Description": HINT, "CreationTime": f"2026-12-0{i + 1}T00:00:00Z"}
+                              for i, n in enumerate(self.waiting)]}
+
+    def get_template(self, params):
+        name = self._name(params.get("ChangeSetName", ""))
+        if name not in self.waiting:
+            raise ScriptedError("ValidationError", f"no template for {params}")
+        return {"TemplateBody": self.waiting[name][0], "StagesAvailable": ["Original", "Processed"]}
+
+    def handlers(self):
+        h = super().handlers()
+        h[("cloudformation", "ListChangeSets")] = self.list_change_sets
+        h[("cloudformation", "GetTemplate")] = self.get_template
+        return h
+
+
+def _templates(tmp_path, value: str = "x"):
+    d = tmp_path / f"templates-{value}"
+    d.mkdir()
+    (d / "root.yaml").write_text(
+        "AWSTemplateFormatVersion: '2010-09-09'\n"
+        "Resources:\n"
+        "  Marker:\n"
+        "    Type: AWS::SSM::Parameter\n"
+        f"    Properties: {{Type: String, Value: {value}}}\n")
+    return d
+
+
+def _file_params() -> list[dict]:
+    from wealist_cfn import config
+    return config.load(PARAMS_DIR / "prod.json").cfn_parameters()
+
+
+def _cli(monkeypatch, endpoint, cfn: TrustCfn, templates, *extra, command="deploy"):
+    script = Scripted(("cloudformation",), cfn.handlers())
+    args = [command, "--skip-preflight", "--stack-name", cfn.name, "--params", PARAMS_DIR / "prod.json",
+            "--endpoint-url", endpoint, "--templates", templates, "--role-arn", ROLE, *extra]
+    if command == "deploy":
+        args += ["--no-wait-healthy", "--yes"]
+    with scripted_aws(monkeypatch, script):
+        code, out, err = run_cli(*args)
+    return code, out, err, script
+
+
+def _executed(script) -> list[str]:
+    return [p["ChangeSetName"] for p in script.ops("cloudformation", "ExecuteChangeSet")]
+
+
+@pytest.mark.moto
+def test_reviewed_executes_the_proven_change_set_and_never_the_forged_one(monkeypatch, moto_endpoint, tmp_path):
+    """Scripted CloudFormation, moto's S3/STS: the issue's reproduction. Two
+    change sets wait, both with main's Description; the newer is forged
+    (another root). ``--change-set reviewed`` executes the genuine one and
+    makes none of its own."""
+    ours = _templates(tmp_path)
+    genuine = (ours / "root.yaml").read_text()
+    forged = genuine.replace("Value: x", "Value: forged")
+    cfn = TrustCfn(waiting={"plan-genuine": (genuine, _file_params(), CAPS),
+                            "plan-forged": (forged, _file_params(), CAPS)})
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "reviewed")
+    assert code == 0, err + out
+    assert _executed(script) == [change_set_arn("plan-genuine")]
+    assert not script.ops("cloudformation", "CreateChangeSet")
+    assert "change set plan-genuine, left by a plan, is proven to hold what this checkout builds" in out
+
+
+@pytest.mark.moto
+@pytest.mark.parametrize("waiting", ["none", "forged"])
+def test_reviewed_without_a_proven_change_set_is_refused_with_the_reason(waiting, monkeypatch, moto_endpoint,
+                                                                           tmp_path):
+    """Scripted CloudFormation, moto's S3/STS: with nothing waiting, or only
+    change sets that carry main's Description and other content (another
+    template; another parameter), ``--change-set reviewed`` ends with exit 3
+    and the reason, executes nothing and makes no change set."""
+    ours = _templates(tmp_path)
+    text = (ours / "root.yaml").read_text()
+    other_param = [dict(p, ParameterValue="true") if p["ParameterKey"] == "EnableMultiAZ" else p
+                   for p in _file_params()]
+    cfn = TrustCfn(waiting={} if waiting == "none" else {
+        "plan-template": (text.replace("Value: x", "Value: y"), _file_params(), CAPS),
+        "plan-parameter": (text, other_param, CAPS)})
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "reviewed")
+    assert code == 3, err + out
+    assert not script.ops("cloudformation", "ExecuteChangeSet")
+    assert not script.ops("cloudformation", "CreateChangeSet")
+    assert "error: refused: no change set on wealist-prod is proven to hold what this checkout builds" in err
+    if waiting == "none":
+        assert "none is waiting on wealist-prod" in err
+    else:
+        assert "2 change set(s) waiting, none proven" in err
+        assert "change set plan-template: root template differs from what this checkout builds " \
+               "(Resources.Marker.Properties.Value)" in err
+        assert "change set plan-parameter: parameter EnableMultiAZ differs from the parameter file" in err
+
+
+@pytest.mark.moto
+def test_reviewed_or_new_makes_its_own_and_the_review_says_so(monkeypatch, moto_endpoint, tmp_path):
+    """Scripted CloudFormation, moto's S3/STS: ``--change-set reviewed-or-new``
+    with only a forged change set waiting makes its own (with the service
+    role), executes that one, and its review says it is not the one a pull
+    request showed."""
+    ours = _templates(tmp_path)
+    forged = (ours / "root.yaml").read_text().replace("Value: x", "Value: forged")
+    cfn = TrustCfn(waiting={"plan-forged": (forged, _file_params(), CAPS)})
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "reviewed-or-new",
+                                  "--output", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["review"]["description"].startswith("NOT the change set a pull request's plan showed")
+    assert "change set plan-forged: root template differs" in err
+    assert [c["RoleARN"] for c in script.ops("cloudformation", "CreateChangeSet")] == [ROLE]
+    assert _executed(script) == [change_set_arn("root")]
+
+
+@pytest.mark.moto
+@pytest.mark.parametrize("mode", ["reviewed-or-new", "plan-name"])
+def test_a_stack_in_review_is_never_adopted(mode, monkeypatch, moto_endpoint, tmp_path):
+    """Scripted CloudFormation, moto's S3/STS: on a stack in
+    REVIEW_IN_PROGRESS (a plan's first create waits), nothing proves the role
+    the waiting CREATE would run with. ``reviewed-or-new`` reads no waiting
+    change set and makes a fresh CREATE that carries the service role; a
+    change set named on the command line is refused (exit 3)."""
+    ours = _templates(tmp_path)
+    cfn = TrustCfn(status="REVIEW_IN_PROGRESS", role=None,
+                   waiting={"plan-create": ((ours / "root.yaml").read_text(), _file_params(), CAPS)})
+    if mode == "plan-name":
+        code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "plan-create")
+        assert code == 3, err
+        assert "refused: change set plan-create is a first create" in err
+        assert not script.ops("cloudformation", "ExecuteChangeSet")
+        return
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", mode)
+    assert code == 0, err + out
+    assert not script.ops("cloudformation", "GetTemplate")
+    created = script.ops("cloudformation", "CreateChangeSet")
+    assert [(c["ChangeSetType"], c.get("RoleARN")) for c in created] == [("CREATE", ROLE)]
+    assert _executed(script) == [change_set_arn("root")]
+
+
+@pytest.mark.moto
+def test_a_named_change_set_that_is_gone_says_why(monkeypatch, moto_endpoint, tmp_path):
+    """Scripted CloudFormation (DescribeChangeSet answers ChangeSetNotFound,
+    as for a change set deleted when another one on the stack was executed):
+    the message says so and asks for a new plan; nothing executed."""
+    cfn = TrustCfn(waiting={})
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, _templates(tmp_path), "--change-set", "plan-old")
+    assert code == 1, err
+    assert ("change set plan-old on wealist-prod: it no longer exists: a change set on this stack was executed "
+            "since, which deletes every other (ExecuteChangeSet reference); plan again") in err
+    assert not script.ops("cloudformation", "ExecuteChangeSet")
+
+
+@pytest.mark.moto
+def test_a_named_forged_change_set_is_refused(monkeypatch, moto_endpoint, tmp_path):
+    """Scripted CloudFormation, moto's S3/STS: ``--change-set NAME`` of a
+    change set with another root template: exit 3, one line naming what
+    differs, nothing executed, no stack policy touched."""
+    ours = _templates(tmp_path)
+    forged = (ours / "root.yaml").read_text().replace("Value: x", "Value: forged")
+    cfn = TrustCfn(waiting={"plan-forged": (forged, _file_params(), CAPS)})
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "plan-forged")
+    assert code == 3, err
+    assert err.splitlines()[0] == ("error: refused: change set plan-forged: root template differs from what this "
+                                   "checkout builds (Resources.Marker.Properties.Value)")
+    assert not script.ops("cloudformation", "ExecuteChangeSet")
+    assert not script.ops("cloudformation", "SetStackPolicy")
+
+
+@pytest.mark.moto
+@pytest.mark.parametrize("status,role,passed", [(None, None, ROLE), ("UPDATE_COMPLETE", ROLE, None),
+                                                ("UPDATE_COMPLETE", None, ROLE)])
+def test_plan_passes_the_service_role_where_the_stack_lacks_it(status, role, passed, monkeypatch, moto_endpoint,
+                                                                tmp_path):
+    """Scripted CloudFormation, moto's S3/STS: a plan's first create carries
+    the service role (so it would never run with its executor's
+    credentials); an update of a stack that already has it passes none,
+    needing no iam:PassRole (CloudFormation uses the stack's role)."""
+    cfn = TrustCfn(status=status, role=role)
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, _templates(tmp_path), "--discard",
+                                  command="plan")
+    assert code == 0, err + out
+    assert [c.get("RoleARN") for c in script.ops("cloudformation", "CreateChangeSet")] == [passed]
+
+
+@pytest.mark.moto
+def test_plan_that_may_not_pass_the_role_reviews_without_it_and_says_so(monkeypatch, moto_endpoint, tmp_path):
+    """Scripted CloudFormation: CreateChangeSet with the RoleARN is refused
+    as IAM words it for a caller without iam:PassRole; the plan is made
+    again without it and the review says so."""
+    cfn = TrustCfn(status=None, role=None)
+    original = cfn.create_change_set
+
+    def create(params):
+        if params.get("RoleARN"):
+            raise ScriptedError("AccessDenied", f"User: arn:aws:sts::123456789012:assumed-role/plan/x is not "
+                                                f"authorized to perform: iam:PassRole on resource: {ROLE}", 403)
+        return original(params)
+
+    cfn.create_change_set = create
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, _templates(tmp_path), "--discard",
+                                  "--output", "json", command="plan")
+    assert code == 0, err
+    assert [c.get("RoleARN") for c in script.ops("cloudformation", "CreateChangeSet")] == [ROLE, None]
+    assert json.loads(out)["review"]["description"].startswith(f"computed without the service role {ROLE}")
+
+
+def test_yaml_and_json_bodies_read_alike():
+    """No stand-in: the two forms GetTemplate's TemplateBody takes (a YAML
+    string; a JSON document botocore decoded) compare equal when they hold
+    the same template."""
+    assert verify.first_difference(yaml.safe_load(_text(DB)), json.loads(json.dumps(DB))) is None
+    assert verify.first_difference({"a": [1, 2]}, {"a": [1, 3]}) == "a[1]"
+
+
+@pytest.mark.moto
+def test_a_plans_change_set_of_the_real_templates_is_proven_in_twenty_calls(moto_endpoint, real_templates):
+    """moto's S3 for packaging (plan/ and deploy/ areas, as the plan job and
+    the deploy of the merge do it), Stubber for CloudFormation: a pull request
+    edits database.yaml; its plan packages that child under plan/ and reuses
+    the deployed others. The merge's deploy packages under deploy/. The
+    plan's change set (root as the plan sent it; DatabaseStack's nested
+    change set; the eight unchanged stacks as deployed) is proven against the
+    deploy's packages, in 1 + 1 + 9 x 2 calls."""
+    import boto3
+
+    from wealist_cfn.aws import Aws
+    from wealist_cfn.deploy import package as package_mod
+
+    aws = Aws("ap-northeast-2", endpoint_url=moto_endpoint)
+    aws.account = "123456789012"
+    package_mod.ensure_bucket(aws, "artifacts", create=True)
+    before = tpl.read(real_templates)
+    package_mod.package(aws, before, "artifacts", prefix="deploy/wealist-prod")  # what is deployed
+    db = real_templates / "database.yaml"
+    db.write_text(db.read_text() + "# edited in the pull request\n")
+    after = tpl.read(real_templates)
+    plan = package_mod.package(aws, after, "artifacts", prefix="plan/wealist-prod",
+                               reuse_prefix="deploy/wealist-prod")
+    ours = package_mod.package(aws, after, "artifacts", prefix="deploy/wealist-prod")
+    assert plan.root_body != ours.root_body  # the URLs differ: plan/ against deploy/
+
+    cfn_client = boto3.client("cloudformation", region_name="ap-northeast-2")
+    aws._clients["cloudformation"] = cfn_client
+    cfn = Stubber(cfn_client)
+    cfn.activate()
+    _head(cfn, params=PARAMS, rows=[change("Modify", "DatabaseStack", NESTED, nested="plan-1-DatabaseStack")])
+    _template(cfn, plan.root_body, ChangeSetName=ROOT_CS)
+    for lid in tpl.nested_stacks(ours.templates["root.yaml"]):
+        text = after.texts[ours.child_files[lid]]
+        if lid == "DatabaseStack":
+            _nested(cfn, text)
+            continue
+        child = stack_arn(f"wealist-prod-{lid}")
+        cfn.add_response("describe_stack_resource", {"StackResourceDetail": {
+            "LogicalResourceId": lid, "PhysicalResourceId": child, "ResourceType": NESTED,
+            "LastUpdatedTimestamp": "2026-11-01T00:00:00Z", "ResourceStatus": "UPDATE_COMPLETE"}},
+            {"StackName": ROOT, "LogicalResourceId": lid})
+        _template(cfn, text, StackName=child)
+    expected = verify.Expected(root_name="root.yaml", templates=ours.templates, child_files=ours.child_files,
+                               parameters={p["ParameterKey"]: p["ParameterValue"] for p in PARAMS},
+                               capabilities=frozenset(CAPS), role_arn=ROLE)
+    verdict = verify.prove(aws, ROOT_CS, expected, stack_id=ROOT, stack_role=ROLE)
+    assert verdict.ok, verdict.line()
+    assert (len(verdict.read), verdict.calls) == (10, 20)
+    cfn.assert_no_pending_responses()
