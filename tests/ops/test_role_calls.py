@@ -30,6 +30,7 @@ are written:
 
 from __future__ import annotations
 
+import json
 import types
 
 import pytest
@@ -265,13 +266,33 @@ def _satisfying(condition: dict) -> dict:
     return ctx
 
 
-def test_the_boundary_allows_everything_the_roles_own_policies_grant(prod, boundary):
+@pytest.mark.parametrize("env", ["prod", "dev"])
+def test_the_boundary_allows_everything_the_roles_own_policies_grant(env):
     """Every call a role of the stacks is given stays possible under the
-    boundary: the instances boot and the flow log delivers."""
+    boundary, for each parameter file with github-oidc.yaml deployed for the
+    same environment: the instances boot and the flow log delivers; and the
+    service role of that environment may create exactly those roles."""
+    from .test_iam_policies import _oidc_stack
+
+    cfg = config.load(ROOT / "params" / f"{env}.json")
+    oidc = _oidc_stack({"GitHubRepository": "octo/wealist-cfn", "StackName": cfg.name_prefix,
+                        **{k: cfg.values[k] for k in ("Project", "Environment", "DeployBucketName",
+                                                       "EcrRepositoryPrefix")}})
+    arn = f"arn:aws:iam::{ACCOUNT}:policy/{cfg.name_prefix}-role-boundary"
+    boundary = _managed(oidc)[arn]["document"]["Statement"]
+    [service] = [r["statements"] for a, r in _roles(oidc).items() if a.endswith(f"{cfg.name_prefix}-cfn-role")]
+    stacks = _root_set(env)
     checked = 0
     for stack in ("IamStack", "NetworkStack"):
-        for rid, res in prod[stack].of_type("AWS::IAM::Role").items():
-            props = _concrete(res["Properties"], prod)
+        for rid, res in stacks[stack].of_type("AWS::IAM::Role").items():
+            props = _concrete(res["Properties"], stacks)
+            # _concrete names an unnamed log group after the prod stack;
+            # CloudFormation names it after the environment's.
+            props = json.loads(json.dumps(props).replace("log-group:wealist-prod-",
+                                                         f"log-group:{cfg.name_prefix}-"))
+            assert props["PermissionsBoundary"] == arn, rid
+            role_arn = f"arn:aws:iam::{ACCOUNT}:role/{props['RoleName']}"
+            assert decide(service, "iam:CreateRole", role_arn, {"iam:PermissionsBoundary": arn}), rid
             for st in (s for p in props["Policies"] for s in p["PolicyDocument"]["Statement"]):
                 for action in st["Action"]:
                     for resource in st["Resource"]:
