@@ -323,3 +323,16 @@ def test_cloudwatch_uses_the_alarm_key_only_for_this_accounts_alarms(prod):
         assert decide([cw], action, ALARM_KEY, {"aws:SourceAccount": ACCOUNT}), action
         assert not decide([cw], action, ALARM_KEY, {"aws:SourceAccount": "210987654321"}), action
         assert not decide([cw], action, ALARM_KEY, {}), action
+
+
+def test_change_sets_are_read_and_executed_on_the_projects_stacks_only(roles):
+    """CloudFormation checks change-set calls against the stack; a grant on
+    changeSet/*/* named every change set of the account and is gone."""
+    deploy = roles["github-deploy"]
+    ours = STACK + "wealist-prod/0a1b2c3d-1111-2222-3333-444455556666"
+    foreign = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/release-7/0a1b2c3d-1111-2222-3333-44445555"
+    for action in ("cloudformation:ExecuteChangeSet", "cloudformation:DescribeChangeSet",
+                   "cloudformation:DeleteChangeSet"):
+        assert decide(deploy, action, ours), action
+        assert not decide(deploy, action, foreign), action
+        assert not decide(deploy, action, STACK + "payments/0a1b2c3d-1111-2222-3333-444455556666"), action

@@ -428,10 +428,6 @@ def _stack_arns() -> list[Sub]:
     return [_arn("cloudformation", "stack/${StackName}/*"), _arn("cloudformation", "stack/${StackName}-*/*")]
 
 
-def _change_set_arns() -> list[Sub]:
-    return [_arn("cloudformation", "changeSet/*/*")]
-
-
 def _bucket() -> str:
     # build.py's default template bucket: <project>-cfn-artifacts-<account>-<region>.
     return "arn:${AWS::Partition}:s3:::${Project}-cfn-artifacts-${AWS::AccountId}-${AWS::Region}"
@@ -475,8 +471,11 @@ def _preflight(repositories: list[Sub]) -> PolicyDocument:
 def _cloudformation(*, can_execute: bool) -> PolicyDocument:
     statements = [
         # Read the stacks, their events, change sets, templates and policies:
-        # the review and the event watching.
-        Statement(Sid="ReadStacks", Effect=Allow, Resource=_stack_arns() + _change_set_arns(), Action=[
+        # the review and the event watching. Every CloudFormation action here
+        # and below is authorised against the stack (Service Authorization
+        # Reference, AWS CloudFormation: resource type stack for the
+        # change-set calls too), so the project's stacks are the whole scope.
+        Statement(Sid="ReadStacks", Effect=Allow, Resource=_stack_arns(), Action=[
             cfn_actions.DescribeStacks, cfn_actions.DescribeStackEvents, cfn_actions.DescribeStackResources,
             cfn_actions.DescribeStackResource, cfn_actions.ListStackResources, cfn_actions.DescribeChangeSet,
             cfn_actions.ListChangeSets, cfn_actions.GetTemplate, cfn_actions.GetStackPolicy]),
@@ -484,11 +483,8 @@ def _cloudformation(*, can_execute: bool) -> PolicyDocument:
         Statement(Sid="ValidateTemplates", Effect=Allow, Resource=["*"],
                   Action=[cfn_actions.ValidateTemplate, cfn_actions.GetTemplateSummary]),
         # Creating a change set is the review itself; deleting one cleans up
-        # a review nobody executes. The Service Authorization Reference
-        # (AWS CloudFormation, "Actions") authorises CreateChangeSet and
-        # DeleteChangeSet against the stack resource type, not the change
-        # set's ARN: the project's stacks are the scope, and changeSet/*/*
-        # (every change set of the account) is no part of it.
+        # a review nobody executes; only on the project's stacks (a change
+        # set's own ARN, changeSet/*/*, is not what IAM checks these against).
         Statement(Sid="ReviewChangeSets", Effect=Allow, Resource=_stack_arns(),
                   Action=[cfn_actions.CreateChangeSet, cfn_actions.DeleteChangeSet]),
         # Packaging finds the artifact bucket (HeadBucket is s3:ListBucket)
@@ -526,7 +522,7 @@ def _cloudformation(*, can_execute: bool) -> PolicyDocument:
             # Run a reviewed change set; keep the stack policy that guards
             # the stateful resources current; protect a new stack from
             # deletion once its create succeeded.
-            Statement(Sid="ExecuteChangeSets", Effect=Allow, Resource=_stack_arns() + _change_set_arns(),
+            Statement(Sid="ExecuteChangeSets", Effect=Allow, Resource=_stack_arns(),
                       Action=[cfn_actions.ExecuteChangeSet, cfn_actions.SetStackPolicy,
                               cfn_actions.ContinueUpdateRollback, cfn_actions.CancelUpdateStack,
                               cfn_actions.UpdateTerminationProtection]),
