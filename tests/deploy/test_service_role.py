@@ -134,3 +134,22 @@ def test_the_artifact_bucket_named_explicitly_or_another_role_or_the_local_endpo
             list(dep.package())
         assert "the service role" not in str(err.value), (bucket, role_arn, endpoint)
         stubs["s3"].assert_no_pending_responses()
+
+
+def test_a_plan_never_creates_the_artifact_bucket():
+    """Stubber, HeadBucket answered 404 as S3 does for a missing bucket
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html);
+    no CreateBucket is queued, so one would fail the test. The plan role may
+    not create or configure the bucket (templates/github-oidc.yaml): the plan
+    says who does, in one line."""
+    aws, stubs = stubbed_aws()
+    opts = flow.Options(stack_name="wealist-prod", params="params/prod.json", role_arn="", artifact_area="plan")
+    dep = flow.Deployment(opts, aws=aws)
+    stubs["s3"].add_client_error("head_bucket", "404", "Not Found", 404)
+    with pytest.raises(CommandError) as err:
+        list(dep.package())
+    assert err.value.exit_code == EXIT_USAGE
+    assert str(err.value) == ("S3 bucket wealist-cfn-artifacts-123456789012-ap-northeast-2 does not exist yet: a "
+                              "plan never creates it; the first deploy from main (or `python build.py package` by "
+                              "an administrator) does")
+    stubs["s3"].assert_no_pending_responses()

@@ -128,7 +128,15 @@ class Deployment:
         bucket = self.opts.bucket or default
         self._check_bucket_readable(bucket, default)
         try:
-            created = package_mod.ensure_bucket(self.aws, bucket, create=self.opts.bucket is None)
+            # Against AWS a plan never creates the bucket: its role may only
+            # read the bucket's settings (a pull request must not choose
+            # versioning or encryption), so main's first deploy makes it. A
+            # local endpoint has no roles: there the plan still creates it.
+            planning = self.opts.artifact_area == "plan" and not self.opts.endpoint_url
+            created = package_mod.ensure_bucket(
+                self.aws, bucket, create=self.opts.bucket is None and not planning,
+                missing=f"S3 bucket {bucket} does not exist yet: a plan never creates it; the first deploy from "
+                        f"main (or `python build.py package` by an administrator) does" if planning else None)
             if created:
                 yield Info(f"created S3 bucket {bucket} for templates (default encryption, versioning, "
                            f"all public access blocked)")
