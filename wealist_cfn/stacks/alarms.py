@@ -80,7 +80,11 @@ def _add_topic(t: Template, p) -> sns.Topic:
             # key of our own. Only for alarms of this account (the
             # confused-deputy condition the IAM User Guide recommends on
             # service principals, "The confused deputy problem"): CloudWatch
-            # acting for another account's alarm cannot use this key.
+            # acting for another account's alarm cannot use this key. No
+            # aws:SourceArn: neither the SNS guide's key policy for AWS
+            # event sources nor the CloudWatch guide says CloudWatch's KMS
+            # calls carry it, and a condition on a key the request lacks
+            # would silently drop every notification.
             {"Sid": "CloudWatchPublishes", "Effect": "Allow",
              "Principal": {"Service": "cloudwatch.amazonaws.com"},
              "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
