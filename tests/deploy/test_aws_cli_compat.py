@@ -32,8 +32,9 @@ REPO = Path(__file__).resolve().parents[2]
 AWS_CLI = Path(sys.executable).with_name("aws")
 SECTION = "## Package and deploy with the plain AWS CLI"
 # The placeholders in README's commands.
-BUCKET_WORD, PACKAGED_PATH = "MY-ARTIFACT-BUCKET", "/tmp/root.packaged.yaml"
+BUCKET_WORD, PACKAGED_PATH, ACCOUNT_WORD = "MY-ARTIFACT-BUCKET", "/tmp/root.packaged.yaml", "ACCOUNT-ID"
 BUCKET = "wealist-cli-artifacts"
+MOTO_ACCOUNT = "123456789012"  # moto's default account
 
 
 def _commands(text: str) -> list[list[str]]:
@@ -59,7 +60,8 @@ def _readme_commands() -> dict[str, list[str]]:
 
 def _aws(words: list[str], endpoint: str, tmp_path: Path, out: Path) -> subprocess.CompletedProcess:
     """Run one README command with the real CLI against ``endpoint``."""
-    argv = [str(AWS_CLI)] + [w.replace(BUCKET_WORD, BUCKET).replace(PACKAGED_PATH, str(out)) for w in words[1:]]
+    argv = [str(AWS_CLI)] + [w.replace(BUCKET_WORD, BUCKET).replace(PACKAGED_PATH, str(out))
+                             .replace(ACCOUNT_WORD, MOTO_ACCOUNT) for w in words[1:]]
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
@@ -101,7 +103,13 @@ def test_readme_commands_are_the_ones_this_file_runs():
     assert package[package.index("--template-file") + 1] == "templates/root.yaml"
     assert package[package.index("--s3-bucket") + 1] == BUCKET_WORD
     assert package[package.index("--output-template-file") + 1] == PACKAGED_PATH
+    # Where the service role may read nested templates (the artifact
+    # bucket's deploy/<project>-<env>/, templates/github-oidc.yaml).
+    assert package[package.index("--s3-prefix") + 1] == "deploy/wealist-prod"
     assert create[create.index("--template-body") + 1] == f"file://{PACKAGED_PATH}"
+    # Without a role CloudFormation acts as the caller, whom the secrets key
+    # refuses: the ssm-secure references of RDS and Redis would fail.
+    assert create[create.index("--role-arn") + 1] == f"arn:aws:iam::{ACCOUNT_WORD}:role/wealist-prod-cfn-role"
     assert create[create.index("--parameters") + 1] == "file://params/prod.json"
     assert create[create.index("--change-set-type") + 1] == "CREATE"
     i = create.index("--capabilities")

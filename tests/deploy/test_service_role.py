@@ -92,3 +92,65 @@ def test_the_flag_reaches_the_options():
         assert cli._options(args).role_arn == ROLE
         args = parser.parse_args([command, "--stack-name", "wealist-prod", "--params", "params/prod.json"])
         assert cli._options(args).role_arn == default
+
+
+def _packaging(bucket, role_arn, endpoint_url=None):
+    aws, stubs = stubbed_aws()
+    opts = flow.Options(stack_name="wealist-prod", params="params/prod.json", role_arn=role_arn,
+                        endpoint_url=endpoint_url, bucket=bucket)
+    return flow.Deployment(opts, aws=aws), stubs
+
+
+@pytest.mark.parametrize("role_arn", [flow.SERVICE_ROLE_DEFAULT, ""])
+def test_a_bucket_the_service_role_cannot_read_is_refused_before_any_upload(role_arn):
+    """Stubber (no S3 response queued: any S3 call would fail the test). The
+    service role reads nested templates from the artifact bucket only
+    (templates/github-oidc.yaml, NestedTemplates), and CloudFormation
+    fetches every nested TemplateURL as the stack's role
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html):
+    with another --bucket the change set would fail with AccessDenied on a
+    TemplateURL, after the uploads. Deploy (the default role) and plan (the
+    stack's own role, '') refuse it first, in one line."""
+    dep, stubs = _packaging("team-templates", role_arn)
+    with pytest.raises(CommandError) as err:
+        list(dep.package())
+    assert err.value.exit_code == EXIT_USAGE
+    assert str(err.value) == (
+        "--bucket team-templates: the service role wealist-prod-cfn-role reads nested templates only from the "
+        "artifact bucket wealist-cfn-artifacts-123456789012-ap-northeast-2; leave out --bucket, or name a role "
+        "that may read team-templates with --role-arn")
+    stubs["s3"].assert_no_pending_responses()
+
+
+def test_the_artifact_bucket_named_explicitly_or_another_role_or_the_local_endpoint_are_accepted():
+    """Stubber: the check passes and packaging goes on to HeadBucket (which
+    the stub answers with an error, ending the run there)."""
+    cases = [("wealist-cfn-artifacts-123456789012-ap-northeast-2", flow.SERVICE_ROLE_DEFAULT, None),
+             ("team-templates", "arn:aws:iam::123456789012:role/other", None),
+             ("team-templates", flow.SERVICE_ROLE_DEFAULT, "http://localhost:5000")]
+    for bucket, role_arn, endpoint in cases:
+        dep, stubs = _packaging(bucket, role_arn, endpoint)
+        stubs["s3"].add_client_error("head_bucket", "500", "stop here", 500)
+        with pytest.raises(CommandError) as err:
+            list(dep.package())
+        assert "the service role" not in str(err.value), (bucket, role_arn, endpoint)
+        stubs["s3"].assert_no_pending_responses()
+
+
+def test_a_plan_never_creates_the_artifact_bucket():
+    """Stubber, HeadBucket answered 404 as S3 does for a missing bucket
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html);
+    no CreateBucket is queued, so one would fail the test. The plan role may
+    not create or configure the bucket (templates/github-oidc.yaml): the plan
+    says who does, in one line."""
+    aws, stubs = stubbed_aws()
+    opts = flow.Options(stack_name="wealist-prod", params="params/prod.json", role_arn="", artifact_area="plan")
+    dep = flow.Deployment(opts, aws=aws)
+    stubs["s3"].add_client_error("head_bucket", "404", "Not Found", 404)
+    with pytest.raises(CommandError) as err:
+        list(dep.package())
+    assert err.value.exit_code == EXIT_USAGE
+    assert str(err.value) == ("S3 bucket wealist-cfn-artifacts-123456789012-ap-northeast-2 does not exist yet: a "
+                              "plan never creates it; the first deploy from main (or `python build.py package` by "
+                              "an administrator) does")
+    stubs["s3"].assert_no_pending_responses()

@@ -126,9 +126,19 @@ class Deployment:
     def package(self, *, upload_root: bool = False) -> Iterator[Info]:
         account = self.aws.account or self.aws.check_credentials()
         template_set = self.template_set = tpl.read(self.opts.templates_dir)
-        bucket = self.opts.bucket or package_mod.default_bucket(self.config.project, account, self.region)
+        default = package_mod.default_bucket(self.config.project, account, self.region)
+        bucket = self.opts.bucket or default
+        self._check_bucket_readable(bucket, default)
         try:
-            created = package_mod.ensure_bucket(self.aws, bucket, create=self.opts.bucket is None)
+            # Against AWS a plan never creates the bucket: its role may only
+            # read the bucket's settings (a pull request must not choose
+            # versioning or encryption), so main's first deploy makes it. A
+            # local endpoint has no roles: there the plan still creates it.
+            planning = self.opts.artifact_area == "plan" and not self.opts.endpoint_url
+            created = package_mod.ensure_bucket(
+                self.aws, bucket, create=self.opts.bucket is None and not planning,
+                missing=f"S3 bucket {bucket} does not exist yet: a plan never creates it; the first deploy from "
+                        f"main (or `python build.py package` by an administrator) does" if planning else None)
             if created:
                 yield Info(f"created S3 bucket {bucket} for templates (default encryption, versioning, "
                            f"all public access blocked)")
@@ -154,6 +164,21 @@ class Deployment:
                    f"{skipped} already there; root "
                    f"{'inline' if packaged.root_body is not None and not upload_root else packaged.root_url}")
         self.packaged = packaged
+
+    def _check_bucket_readable(self, bucket: str, default: str) -> None:
+        """The service role (templates/github-oidc.yaml) reads nested
+        templates from the artifact bucket only, and a plan's change set is
+        computed with the stack's role, the same one: any other ``--bucket``
+        would fail deep in CloudFormation with AccessDenied on a
+        TemplateURL. Refused here, before anything is uploaded, unless the
+        caller names another role (or the local endpoint, which has none)."""
+        o = self.opts
+        if bucket == default or o.endpoint_url or o.role_arn not in (SERVICE_ROLE_DEFAULT, ""):
+            return
+        raise CommandError(
+            f"--bucket {bucket}: the service role {self.config.name_prefix}-cfn-role reads nested templates only "
+            f"from the artifact bucket {default}; leave out --bucket, or name a role that may read {bucket} "
+            f"with --role-arn", EXIT_USAGE)
 
     # -- phase 1 -----------------------------------------------------------------------------
 

@@ -109,10 +109,11 @@ def _check_region(aws: Aws, bucket: str, region: str | None) -> None:
                            EXIT_USAGE)
 
 
-def ensure_bucket(aws: Aws, bucket: str, *, create: bool) -> bool:
+def ensure_bucket(aws: Aws, bucket: str, *, create: bool, missing: str | None = None) -> bool:
     """Make sure the bucket exists, belongs to the caller's account and is
     in the stack's region; create it (hardened) when ``create``. Returns True
-    when it was created now."""
+    when it was created now. ``missing``: what to tell the user when the
+    bucket does not exist and may not be created here."""
     try:
         resp = aws.s3.head_bucket(Bucket=bucket, **_owner(aws))
         _check_region(aws, bucket, _bucket_region(resp))
@@ -128,7 +129,7 @@ def ensure_bucket(aws: Aws, bucket: str, *, create: bool) -> bool:
         if code not in ("404", "NoSuchBucket", "NotFound"):
             raise CommandError(f"S3 bucket {bucket}: {error_code(exc)}: {error_message(exc)}") from None
     if not create:
-        raise CommandError(f"S3 bucket {bucket} does not exist; create it, or leave out --bucket to use "
+        raise CommandError(missing or f"S3 bucket {bucket} does not exist; create it, or leave out --bucket to use "
                            f"the default artifacts bucket", EXIT_USAGE)
     kw = {"Bucket": bucket}
     if aws.region != "us-east-1":

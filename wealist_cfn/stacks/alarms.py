@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 
-from troposphere import Equals, If, Not, Output, Select, Sub, Template, cloudwatch, kms, sns
+from troposphere import Equals, If, Not, Output, Ref, Select, Sub, Template, cloudwatch, kms, sns
 
 from ..parameters import add_parameters
 from ..settings import AlarmRule, BuildSettings
@@ -77,10 +77,18 @@ def _add_topic(t: Template, p) -> sns.Topic:
              "Action": "kms:*", "Resource": "*"},
             # CloudWatch encrypts the notifications it publishes to the
             # topic; the AWS managed SNS key does not allow this, hence a
-            # key of our own.
+            # key of our own. Only for alarms of this account (the
+            # confused-deputy condition the IAM User Guide recommends on
+            # service principals, "The confused deputy problem"): CloudWatch
+            # acting for another account's alarm cannot use this key. No
+            # aws:SourceArn: neither the SNS guide's key policy for AWS
+            # event sources nor the CloudWatch guide says CloudWatch's KMS
+            # calls carry it, and a condition on a key the request lacks
+            # would silently drop every notification.
             {"Sid": "CloudWatchPublishes", "Effect": "Allow",
              "Principal": {"Service": "cloudwatch.amazonaws.com"},
-             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"},
+             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+             "Condition": {"StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")}}},
         ]},
         Tags=tags("alarm-topic-key", **dict([KEY_PURPOSE_TAG])),
     ))

@@ -12,7 +12,13 @@ encrypts the environment's secrets.
   permissions that CloudFormation's resource schemas (as cfn-lint ships them)
   list for exactly the resource types of the nested set, scoped to the
   project's names where IAM allows; it can never change itself or a role
-  GitHub may assume.
+  GitHub may assume, and creates or changes the stacks' roles only with
+  their permissions boundary.
+* ``RoleBoundary`` (``<Project>-<Environment>-role-boundary``): the
+  permissions boundary every role of the stacks carries (the instances'
+  and the flow log's): at most what those roles do, so no policy the
+  service role puts on them makes an administrator. Here, not in the stacks,
+  so it exists before them and the service role can never edit it.
 * ``SecretsKey`` (alias ``alias/<Project>-<Environment>-secrets``): bootstrap
   encrypts every SecureString with it. Its key policy lets only the service
   role (for the ``{{resolve:ssm-secure}}`` references of the templates) and
@@ -50,8 +56,10 @@ from awacs.aws import (
     Allow,
     ArnEquals,
     ArnLike,
+    ArnNotEquals,
     Condition,
     Deny,
+    ForAllValuesStringEquals,
     PolicyDocument,
     Principal,
     Statement,
@@ -78,6 +86,7 @@ from troposphere import kms as kms_res
 from ..settings import BuildSettings
 from .alarms import KEY_PURPOSE_TAG
 from .common import new_template
+from .iam import ROLE_BOUNDARY
 from .network import FLOW_LOGS_SERVICE
 
 OIDC_HOST = "token.actions.githubusercontent.com"
@@ -105,6 +114,28 @@ HANDLERS = ("create", "read", "update", "delete", "list")
 _ROLE_READS = ("Get", "List")
 _SECURE_REF = re.compile(r"\{\{resolve:ssm-secure:(/\$\{Project\}/\$\{Environment\}/[^}:]+)\}\}")
 _PLAIN_REF = re.compile(r"\{\{resolve:ssm:(/\$\{Project\}/\$\{Environment\}/[^}:]+)\}\}")
+
+
+# Role calls that give a role permissions, or set or keep its boundary: the
+# service role makes them only with iam:PermissionsBoundary = the boundary.
+_BOUNDED_ROLE_CHANGES = frozenset({"iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary",
+                                   "iam:AttachRolePolicy"})
+# Handler permissions the service role never gets, and why (the policy
+# tests accept exactly these as missing).
+WITHHELD = {
+    "iam:DeleteRolePermissionsBoundary": "the boundary never comes off a role the stacks make",
+    "iam:AttachRolePolicy": "granted only for the managed policies the templates attach (iam:PolicyARN), "
+                            "and no template attaches one",
+    # The Service Authorization Reference lists no condition key for it, so
+    # it cannot be tied to the boundary; a trust the service role rewrote
+    # could hand an instance role (and the secrets it reads) to anyone.
+    "iam:UpdateAssumeRolePolicy": "a stack role's trust changes only by an administrator (IAM offers no "
+                                  "iam:PermissionsBoundary for this call)",
+}
+# The tag keys the project puts on what it makes: the stack's tags
+# (deploy/flow.py) and the resources' own (stacks/common.py tags(), and the
+# alarm key's purpose tag).
+PROJECT_TAG_KEYS = ("Project", "Environment", "ManagedBy", "Name", KEY_PURPOSE_TAG[0])
 
 
 class SchemaError(LookupError):
@@ -160,6 +191,9 @@ def grantable(action: str) -> bool:
     return "*" in name or name.lower() in _iam_actions(service.lower())
 
 
+_BOUNDARY_ARN = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy/{ROLE_BOUNDARY}"
+
+
 def _role_arn(name: str) -> Sub:
     return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{name}")
 
@@ -193,6 +227,7 @@ class NestedSet:
         self.types: set[str] = set()
         self.role_names: set[str] = set()
         self.flow_log_role_names: set[str] = set()  # roles the flow-logs service takes
+        self.managed_policy_arns: set[str] = set()  # what the roles attach (ManagedPolicyArns)
         self.profile_names: set[str] = set()
         self.written_parameters: set[str] = set()
         # Log groups by name (a Sub over Project/Environment); True when a
@@ -205,6 +240,14 @@ class NestedSet:
                 props = res.get("Properties", {})
                 if res["Type"] == "AWS::IAM::Role":
                     self.role_names.add(props["RoleName"]["Fn::Sub"])
+                    # The service role creates and changes roles only with
+                    # the boundary (see _service_role_statements): a role
+                    # without it would fail in CloudFormation, so fail here.
+                    if props.get("PermissionsBoundary") != {"Fn::Sub": _BOUNDARY_ARN}:
+                        raise ValueError(f"role {props['RoleName']['Fn::Sub']}: PermissionsBoundary must be "
+                                         f"{_BOUNDARY_ARN} (wealist_cfn.stacks.iam.boundary_arn())")
+                    for arn in props.get("ManagedPolicyArns", []):
+                        self.managed_policy_arns.add(arn["Fn::Sub"] if isinstance(arn, dict) else arn)
                     trusted = {st.get("Principal", {}).get("Service")
                                for st in props["AssumeRolePolicyDocument"]["Statement"]}
                     if FLOW_LOGS_SERVICE in trusted:
@@ -295,6 +338,20 @@ def build(settings: BuildSettings) -> Template:
             # Only CloudFormation acting for this account (the confused deputy).
             Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))),
     ))
+    # Created here, by an administrator, before any stack of the set: the
+    # roles those stacks make carry it from their first create, and the
+    # service role, which may create and change roles only with it, can
+    # never edit it (a boundary in a nested stack would be the service
+    # role's to rewrite).
+    t.add_resource(iam.ManagedPolicy(
+        "RoleBoundary", ManagedPolicyName=Sub(ROLE_BOUNDARY),
+        Description=Sub("Permissions boundary of every role ${StackName}'s stacks make: at most what the "
+                        "instances and the flow log do"),
+        PolicyDocument=_role_boundary(repositories),
+        Metadata={"checkov": {"skip": [{"id": "CKV_AWS_111", "comment":
+                  "A boundary grants nothing: it caps the instance roles, whose Session Manager agent calls "
+                  "(ssmmessages, ec2messages, ssm:UpdateInstanceInformation) support no resource-level scope; "
+                  "every other write in it is scoped."}]}}))
     # IAM caps a role's inline policies at 10,240 characters in all and a
     # managed policy at 6,144: the schema-derived statements go into as
     # many managed policies as they need.
@@ -371,10 +428,6 @@ def _stack_arns() -> list[Sub]:
     return [_arn("cloudformation", "stack/${StackName}/*"), _arn("cloudformation", "stack/${StackName}-*/*")]
 
 
-def _change_set_arns() -> list[Sub]:
-    return [_arn("cloudformation", "changeSet/*/*")]
-
-
 def _bucket() -> str:
     # build.py's default template bucket: <project>-cfn-artifacts-<account>-<region>.
     return "arn:${AWS::Partition}:s3:::${Project}-cfn-artifacts-${AWS::AccountId}-${AWS::Region}"
@@ -418,8 +471,11 @@ def _preflight(repositories: list[Sub]) -> PolicyDocument:
 def _cloudformation(*, can_execute: bool) -> PolicyDocument:
     statements = [
         # Read the stacks, their events, change sets, templates and policies:
-        # the review and the event watching.
-        Statement(Sid="ReadStacks", Effect=Allow, Resource=_stack_arns() + _change_set_arns(), Action=[
+        # the review and the event watching. Every CloudFormation action here
+        # and below is authorised against the stack (Service Authorization
+        # Reference, AWS CloudFormation: resource type stack for the
+        # change-set calls too), so the project's stacks are the whole scope.
+        Statement(Sid="ReadStacks", Effect=Allow, Resource=_stack_arns(), Action=[
             cfn_actions.DescribeStacks, cfn_actions.DescribeStackEvents, cfn_actions.DescribeStackResources,
             cfn_actions.DescribeStackResource, cfn_actions.ListStackResources, cfn_actions.DescribeChangeSet,
             cfn_actions.ListChangeSets, cfn_actions.GetTemplate, cfn_actions.GetStackPolicy]),
@@ -427,13 +483,14 @@ def _cloudformation(*, can_execute: bool) -> PolicyDocument:
         Statement(Sid="ValidateTemplates", Effect=Allow, Resource=["*"],
                   Action=[cfn_actions.ValidateTemplate, cfn_actions.GetTemplateSummary]),
         # Creating a change set is the review itself; deleting one cleans up
-        # a review nobody executes.
-        Statement(Sid="ReviewChangeSets", Effect=Allow, Resource=_stack_arns() + _change_set_arns(),
+        # a review nobody executes; only on the project's stacks (a change
+        # set's own ARN, changeSet/*/*, is not what IAM checks these against).
+        Statement(Sid="ReviewChangeSets", Effect=Allow, Resource=_stack_arns(),
                   Action=[cfn_actions.CreateChangeSet, cfn_actions.DeleteChangeSet]),
-        # Packaging finds (or creates, hardened) the artifact bucket.
+        # Packaging finds the artifact bucket (HeadBucket is s3:ListBucket)
+        # and reads its settings, never changes them.
         Statement(Sid="ArtifactBucket", Effect=Allow, Resource=[Sub(_bucket())], Action=[
-            s3.ListBucket, s3.GetBucketLocation, s3.GetBucketVersioning, s3.CreateBucket,
-            s3.PutBucketPublicAccessBlock, s3.PutEncryptionConfiguration, s3.PutBucketVersioning]),
+            s3.ListBucket, s3.GetBucketLocation, s3.GetBucketVersioning]),
         # The AMI parameter is resolved at change-set creation with the
         # caller's rights; it is public.
         Statement(Sid="ResolvePublicParameters", Effect=Allow, Action=[ssm.GetParameters, ssm.GetParameter],
@@ -441,6 +498,13 @@ def _cloudformation(*, can_execute: bool) -> PolicyDocument:
     ]
     if can_execute:
         statements += [
+            # The first deploy creates the artifact bucket, hardened
+            # (deploy/package.py ensure_bucket); only main's deploy may
+            # create or configure it: a pull request that suspended
+            # versioning would unpin the deploy's TemplateURLs.
+            Statement(Sid="CreateArtifactBucket", Effect=Allow, Resource=[Sub(_bucket())], Action=[
+                s3.CreateBucket, s3.PutBucketPublicAccessBlock, s3.PutEncryptionConfiguration,
+                s3.PutBucketVersioning]),
             # Every stack operation runs as the service role; hand it that
             # role and no other, and only to CloudFormation. (A plan needs
             # none: CloudFormation uses the role the stack already has, even
@@ -458,7 +522,7 @@ def _cloudformation(*, can_execute: bool) -> PolicyDocument:
             # Run a reviewed change set; keep the stack policy that guards
             # the stateful resources current; protect a new stack from
             # deletion once its create succeeded.
-            Statement(Sid="ExecuteChangeSets", Effect=Allow, Resource=_stack_arns() + _change_set_arns(),
+            Statement(Sid="ExecuteChangeSets", Effect=Allow, Resource=_stack_arns(),
                       Action=[cfn_actions.ExecuteChangeSet, cfn_actions.SetStackPolicy,
                               cfn_actions.ContinueUpdateRollback, cfn_actions.CancelUpdateStack,
                               cfn_actions.UpdateTerminationProtection]),
@@ -474,6 +538,17 @@ def _cloudformation(*, can_execute: bool) -> PolicyDocument:
             # reads can be written from a pull request.
             Statement(Sid="PlanArtifacts", Effect=Allow, Action=[s3.GetObject, s3.GetObjectVersion, s3.PutObject],
                       Resource=[Sub(_bucket() + "/" + PLAN_PREFIX + "*")]),
+            # A plan reuses the templates the deploy stored, unchanged ones
+            # keeping the URLs the stack names (deploy/package.py, key
+            # deploy/<Project>-<Environment>/<name>.<sha256>.yaml): read only.
+            Statement(Sid="ReadDeployedTemplates", Effect=Allow, Action=[s3.GetObject, s3.GetObjectVersion],
+                      Resource=[Sub(_bucket() + "/deploy/${Project}-${Environment}/*")]),
+            # The bucket's settings are the deploy's: a pull request never
+            # changes them, whatever a later statement allows.
+            Statement(Sid="NeverReconfigureTheBucket", Effect=Deny, Resource=["*"], Action=[
+                s3.CreateBucket, s3.DeleteBucket, s3.PutBucketVersioning, s3.PutEncryptionConfiguration,
+                s3.PutBucketPublicAccessBlock, s3.PutBucketPolicy, s3.DeleteBucketPolicy, s3.PutLifecycleConfiguration,
+                s3.PutBucketOwnershipControls, s3.PutBucketAcl]),
             Statement(Sid="NoWritesOutsidePlanPrefix", Effect=Deny, Action=[
                 s3.PutObject, s3.DeleteObject, s3.DeleteObjectVersion, s3.PutObjectAcl, s3.PutObjectTagging,
                 s3.RestoreObject], NotResource=[Sub(_bucket() + "/" + PLAN_PREFIX + "*")]),
@@ -560,6 +635,16 @@ def _key_policy(nested: NestedSet) -> dict:
         # CloudFormation resolves the templates' {{resolve:ssm-secure}}
         # references (RDS master password, Redis AUTH) as the service role.
         readers("ServiceRoleDecryptsTemplateSecrets", SERVICE_ROLE, nested.secure_references),
+        # The service role may tag keys on "*" while it creates the alarm
+        # key (tag-on-create has no key to scope to) and administers keys
+        # carrying the alarm key's tag: this key refuses it both, so no
+        # tag it could put here would make this key its own.
+        Statement(Sid="ServiceRoleNeverAdministers", Effect=Deny, Principal=Principal("AWS", account),
+                  Resource=["*"], Action=[
+                      Action("kms", "TagResource"), Action("kms", "UntagResource"), Action("kms", "Put*"),
+                      Action("kms", "CreateGrant"), Action("kms", "ScheduleKeyDeletion"), Action("kms", "Disable*"),
+                      Action("kms", "Update*"), Action("kms", "CreateAlias"), Action("kms", "DeleteAlias")],
+                  Condition=Condition(ArnEquals("aws:PrincipalArn", _role_arn(SERVICE_ROLE)))),
     ]
     for role, names in _secret_readers().items():
         if names:
@@ -622,6 +707,12 @@ def _service_role_statements(nested: NestedSet) -> list[Statement]:
     iam_all = by_service.pop("iam", [])
     iam_reads = [a for a in iam_all if a.split(":")[1].startswith(_ROLE_READS)]
     iam_writes = [a for a in iam_all if a not in iam_reads and a not in ("iam:PassRole", "iam:CreateServiceLinkedRole")]
+    # Calls that give a role permissions go only with the boundary; the
+    # boundary itself never comes off; the rest (deletes, detaches, tags,
+    # descriptions, instance profiles) only take away or describe.
+    bounded = [a for a in iam_writes if a in _BOUNDED_ROLE_CHANGES
+               and (a != "iam:AttachRolePolicy" or nested.managed_policy_arns)]
+    iam_writes = [a for a in iam_writes if a not in bounded and a not in WITHHELD]
     ssm_all = by_service.pop("ssm", [])
     kms_all = by_service.pop("kms", [])
     # The stack's own keys (the alarm topic's) are created and administered
@@ -658,14 +749,41 @@ def _service_role_statements(nested: NestedSet) -> list[Statement]:
         # role, never a role GitHub may assume.
         Statement(Sid="InstanceRoles", Effect=Allow, Resource=role_arns + flow_log_role_arns + profile_arns,
                   Action=[Action(*a.split(":", 1)) for a in iam_writes]),
+        # Creating those roles, putting their policies, and setting
+        # their boundary only when the role carries (or gets) the boundary
+        # github-oidc.yaml owns: whatever policy the stack puts on a role, it
+        # can do no more than the boundary allows, so this role can mint no
+        # administrator (an ARN-typed key, hence ArnEquals; the guide's
+        # example uses StringEquals). iam:PermissionsBoundary is the condition the IAM
+        # User Guide's delegation example puts on exactly these calls
+        # ("Permissions boundaries for IAM entities", CreateOrChangeOnlyWithBoundary;
+        # Service Authorization Reference, IAM: CreateRole, PutRolePolicy,
+        # PutRolePermissionsBoundary, AttachRolePolicy list the key;
+        # UpdateAssumeRolePolicy lists none and is withheld: WITHHELD).
+        Statement(Sid="BoundedRoleChanges", Effect=Allow, Resource=role_arns + flow_log_role_arns,
+                  Action=[Action(*a.split(":", 1)) for a in bounded],
+                  Condition=Condition(ArnEquals("iam:PermissionsBoundary", Sub(_BOUNDARY_ARN)))),
+        Statement(Sid="NoRoleChangeWithoutTheBoundary", Effect=Deny, Resource=["*"],
+                  Action=[Action(*a.split(":", 1)) for a in sorted(_BOUNDED_ROLE_CHANGES)],
+                  Condition=Condition(ArnNotEquals("iam:PermissionsBoundary", Sub(_BOUNDARY_ARN)))),
+        Statement(Sid="NeverRemoveTheBoundary", Effect=Deny, Resource=["*"],
+                  Action=[iam_actions.DeleteRolePermissionsBoundary]),
+        # Managed policies: only those the templates attach (iam:PolicyARN;
+        # none today, so none at all): never AdministratorAccess or any
+        # other policy of the account.
+        _attach_policies_statement(nested),
         # Hand the instance roles to EC2 (launch templates, instance
         # profiles) and to nothing else.
         Statement(Sid="PassInstanceRoles", Effect=Allow, Action=[iam_actions.PassRole], Resource=role_arns,
                   Condition=Condition(StringEquals("iam:PassedToService", "ec2.amazonaws.com"))),
         # Hand the flow-log delivery role to the VPC's flow log (CreateFlowLogs'
-        # DeliverLogsPermissionArn; the VPC user guide's PassRole example names
-        # the role only, and the role's trust admits the flow-logs service
-        # alone).
+        # DeliverLogsPermissionArn). No iam:PassedToService: the VPC user
+        # guide ("IAM role for publishing flow logs to CloudWatch Logs")
+        # grants PassRole by the role's ARN only and names no service that
+        # PassRole is checked for (its Firehose cross-account example uses
+        # delivery.logs.amazonaws.com, a different destination); a guessed
+        # name would refuse every flow log. The role's trust admits the
+        # flow-logs service alone, and its boundary caps what it can do.
         Statement(Sid="PassFlowLogRole", Effect=Allow, Action=[iam_actions.PassRole], Resource=flow_log_role_arns),
         # Nested stacks run under this same role.
         Statement(Sid="PassItselfToNestedStacks", Effect=Allow, Action=[iam_actions.PassRole],
@@ -699,25 +817,44 @@ def _service_role_statements(nested: NestedSet) -> list[Statement]:
                   Condition=Condition(StringEquals("kms:ViaService", [
                       Sub(f"{svc}.${{AWS::Region}}.amazonaws.com") for svc in ("rds", "elasticache", "ecr", "ssm")]))),
         # Belt and braces: whatever a statement above allows, this role
-        # never changes itself or a role GitHub's jobs assume.
+        # never changes itself, a role GitHub's jobs assume, or the boundary.
         Statement(Sid="NeverTheTrustRoles", Effect=Deny, Action=[Action("iam", "*")], Resource=[
-            _role_arn(SERVICE_ROLE), _role_arn(DEPLOY_ROLE), _role_arn(PLAN_ROLE)]),
+            _role_arn(SERVICE_ROLE), _role_arn(DEPLOY_ROLE), _role_arn(PLAN_ROLE), Sub(_BOUNDARY_ARN)]),
     ]
     if key_admin:
         tag_key, tag_value = KEY_PURPOSE_TAG
         unscoped = [a for a in key_admin if a in ("kms:CreateKey", "kms:ListKeys")]
+        tagging = [a for a in key_admin if a in ("kms:TagResource", "kms:UntagResource")]
         statements[-1:-1] = [
             # CreateKey only with the purpose tag on the new key; ListKeys
             # has no resource-level scope.
             Statement(Sid="CreateStackKeys", Effect=Allow, Resource=["*"], Action=[kms.CreateKey],
                       Condition=Condition(StringEquals({f"aws:RequestTag/{tag_key}": tag_value,
                                                         "aws:RequestedRegion": Ref("AWS::Region")}))),
+            # The KMS key handler passes the key's tags (and the stack's)
+            # inside CreateKey. KMS authorises those as kms:TagResource "in
+            # an IAM policy that isn't restricted to particular KMS keys",
+            # and a key that does not exist yet has no aws:ResourceTag (KMS
+            # developer guide, "Controlling access to tags"): so on "*",
+            # limited by what the request carries: the purpose tag, and the
+            # project's tag keys only.
+            Statement(Sid="TagStackKeysOnCreate", Effect=Allow, Resource=["*"], Action=[kms.TagResource],
+                      Condition=Condition([
+                          StringEquals({f"aws:RequestTag/{tag_key}": tag_value,
+                                        "aws:RequestedRegion": Ref("AWS::Region")}),
+                          ForAllValuesStringEquals("aws:TagKeys", list(PROJECT_TAG_KEYS))])),
             Statement(Sid="ListKeys", Effect=Allow, Resource=["*"], Action=[kms.ListKeys], Condition=_in_region()),
             # Administer only keys carrying the tag: never the secrets key
-            # or any other key in the account.
+            # (whose key policy also refuses this role: _key_policy).
             Statement(Sid="AdministerStackKeys", Effect=Allow, Resource=["*"],
-                      Action=[Action(*a.split(":", 1)) for a in key_admin if a not in unscoped],
+                      Action=[Action(*a.split(":", 1)) for a in key_admin if a not in unscoped + tagging],
                       Condition=Condition(StringEquals(f"aws:ResourceTag/{tag_key}", tag_value))),
+            # Retag those keys with the project's tag keys only, so a tag
+            # change cannot make another statement apply.
+            Statement(Sid="RetagStackKeys", Effect=Allow, Resource=["*"],
+                      Action=[Action(*a.split(":", 1)) for a in tagging],
+                      Condition=Condition([StringEquals(f"aws:ResourceTag/{tag_key}", tag_value),
+                                           ForAllValuesStringEquals("aws:TagKeys", list(PROJECT_TAG_KEYS))])),
         ]
     if group_actions:
         statements.insert(1, Statement(Sid="StackLogGroups", Effect=Allow,
@@ -725,6 +862,16 @@ def _service_role_statements(nested: NestedSet) -> list[Statement]:
                                        Resource=_log_group_arns(nested)))
     object_reads = [a for a in s3_all if a == "s3:GetObject"]
     bucket_actions = [a for a in s3_all if a not in object_reads]
+    if "AWS::CloudFormation::Stack" in nested.types:
+        # Nested stacks: CloudFormation fetches each TemplateURL as this
+        # role. deploy pins them with ?versionId=, and a GET of a version is
+        # authorised as s3:GetObjectVersion, not s3:GetObject (S3 API
+        # reference, GetObject, "Permissions"). Both areas: a plan's change
+        # set names templates under plan/ as well as deploy/.
+        statements.insert(1, Statement(Sid="NestedTemplates", Effect=Allow,
+                                       Action=[s3.GetObject, s3.GetObjectVersion],
+                                       Resource=[Sub(_bucket() + f"/{area}/${{Project}}-${{Environment}}/*")
+                                                 for area in ("deploy", "plan")]))
     if object_reads:
         # ElastiCache's handler may seed from a snapshot in S3; the only
         # objects the stack names are the project's own.
@@ -740,6 +887,18 @@ def _service_role_statements(nested: NestedSet) -> list[Statement]:
                                        Action=[Action(*a.split(":", 1)) for a in bucket_actions],
                                        Resource=[Sub("arn:${AWS::Partition}:s3:::${StackName}-*")]))
     return statements
+
+
+def _attach_policies_statement(nested: NestedSet) -> Statement:
+    """AttachRolePolicy for the managed policies the templates attach, with
+    the boundary; with none (today), a Deny of every attachment."""
+    if not nested.managed_policy_arns:
+        return Statement(Sid="AttachNoManagedPolicy", Effect=Deny, Resource=["*"],
+                         Action=[iam_actions.AttachRolePolicy])
+    return Statement(Sid="AttachOnlyTheTemplatesPolicies", Effect=Deny, Resource=["*"],
+                     Action=[iam_actions.AttachRolePolicy],
+                     Condition=Condition(ArnNotEquals("iam:PolicyARN",
+                                                      [Sub(a) for a in sorted(nested.managed_policy_arns)])))
 
 
 def _resource_types(action: str) -> list[str]:
@@ -769,6 +928,52 @@ def _log_group_arns(nested: NestedSet) -> list[Sub]:
 
 def _repositories(settings: BuildSettings) -> list[Sub]:
     return [_arn("ecr", "repository/${EcrRepositoryPrefix}" + svc.name) for svc in settings.services]
+
+
+def _role_boundary(repositories: list[Sub]) -> PolicyDocument:
+    """The most any role of the stacks may do: the union of what the backend
+    and monitoring instances (stacks/iam.py) and the flow-log delivery role
+    (stacks/network.py) are given, on the environment's resources. No IAM,
+    no STS, no writes outside logs: a policy the service role puts on such
+    a role can add nothing beyond this (tests/ops/test_role_boundary.py
+    checks both directions)."""
+    env_params = "parameter/${Project}/${Environment}"
+    return _doc(
+        # The instances' parameter sub-paths (GetParametersByPath), read only.
+        Statement(Sid="EnvironmentParameters", Effect=Allow,
+                  Action=[ssm.GetParametersByPath, ssm.GetParameter, ssm.GetParameters],
+                  Resource=[_arn("ssm", env_params), _arn("ssm", env_params + "/*")]),
+        # SecureString values, through Parameter Store only (the key policy
+        # says which role may decrypt which secret).
+        Statement(Sid="DecryptThroughSsm", Effect=Allow, Action=[kms.Decrypt], Resource=[_arn("kms", "key/*")],
+                  Condition=Condition(StringEquals("kms:ViaService", Sub("ssm.${AWS::Region}.amazonaws.com")))),
+        # Boot and instance files.
+        Statement(Sid="DeployBucketReads", Effect=Allow, Action=[s3.GetObject],
+                  Resource=[Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}/*")]),
+        Statement(Sid="DeployBucketListing", Effect=Allow, Action=[s3.ListBucket],
+                  Resource=[Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}")]),
+        # docker login and pulls of the service images.
+        Statement(Sid="EcrLogin", Effect=Allow, Action=[ecr.GetAuthorizationToken], Resource=["*"]),
+        Statement(Sid="PullServiceImages", Effect=Allow, Resource=repositories, Action=[
+            ecr.BatchCheckLayerAvailability, ecr.BatchGetImage, ecr.GetDownloadUrlForLayer]),
+        # Log delivery: the instances' groups by name, the flow-log group
+        # (CloudFormation names it after the network stack).
+        Statement(Sid="WriteOwnLogs", Effect=Allow,
+                  Action=[logs.CreateLogStream, logs.PutLogEvents, logs.DescribeLogStreams],
+                  Resource=[_arn("logs", "log-group:/${Project}/${Environment}/*"),
+                            _arn("logs", "log-group:${StackName}-*")]),
+        # Session Manager's agent, Prometheus's EC2 discovery, Grafana's
+        # metric reads and tag lookups: none of these takes a resource ARN.
+        Statement(Sid="AgentsAndReads", Effect=Allow, Resource=["*"], Action=[
+            ssm.UpdateInstanceInformation, Action("ssmmessages", "CreateControlChannel"),
+            Action("ssmmessages", "CreateDataChannel"), Action("ssmmessages", "OpenControlChannel"),
+            Action("ssmmessages", "OpenDataChannel"), Action("ec2messages", "AcknowledgeMessage"),
+            Action("ec2messages", "DeleteMessage"), Action("ec2messages", "FailMessage"),
+            Action("ec2messages", "GetEndpoint"), Action("ec2messages", "GetMessages"),
+            Action("ec2messages", "SendReply"), ec2.DescribeInstances, ec2.DescribeAvailabilityZones,
+            Action("cloudwatch", "GetMetricData"), Action("cloudwatch", "ListMetrics"),
+            Action("tag", "GetResources")]),
+    )
 
 
 def _release(repositories: list[Sub]) -> PolicyDocument:

@@ -15,6 +15,14 @@ Parameter Store grants ``GetParametersByPath`` on a path to everything below
 it, whatever IAM says about the names below (SSM user guide, "Working with
 parameter hierarchies"), so each role gets the sub-paths its group reads, and
 the startup script reads those sub-paths, never the environment's root.
+
+Every role the stacks make (these two and the flow-log role) carries the
+permissions boundary ``<project>-<env>-role-boundary``: a managed policy that
+templates/github-oidc.yaml creates, so it exists before any stack of this set
+and the CloudFormation service role, which may create and change roles only
+with it, can never edit it. Whatever a role's own policies say, it can do no
+more than the boundary allows (IAM User Guide, "Permissions boundaries for
+IAM entities").
 """
 
 from __future__ import annotations
@@ -49,6 +57,9 @@ MONITORING_BUCKET_OBJECTS = ("config/render.py",)
 # The CloudWatch Logs group each group writes to (compute.py creates them).
 BACKEND_LOG_GROUP = "backend"
 MONITORING_LOG_GROUP = "monitoring"
+# The boundary's name, for use inside Sub (github_oidc.py creates it; roles
+# name it by ARN, which needs no parameter or output between the stacks).
+ROLE_BOUNDARY = "${Project}-${Environment}-role-boundary"
 SESSION_MANAGER_SKIP = {"checkov": {"skip": [{"id": "CKV_AWS_111", "comment":
                         "The Session Manager agent's calls (ssmmessages, ec2messages, ssm:UpdateInstanceInformation) "
                         "support no resource-level scope; every other write is scoped."}]}}
@@ -92,11 +103,17 @@ def build(settings: BuildSettings) -> Template:
     return t
 
 
+def boundary_arn() -> Sub:
+    """The permissions boundary every role of the stacks carries."""
+    return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy/{ROLE_BOUNDARY}")
+
+
 def _add_role(t: Template, key: str, suffix: str, description, policies: list) -> tuple:
     role = t.add_resource(iam.Role(
         f"{key}Role",
         RoleName=name(suffix),
         Description=description,
+        PermissionsBoundary=boundary_arn(),
         AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
             Effect=Allow, Principal=Principal("Service", "ec2.amazonaws.com"), Action=[awacs.sts.AssumeRole],
         )]),

@@ -18,6 +18,7 @@ from troposphere import Cidr, If, Join, Output, Select, Sub, Template, ec2, iam,
 from ..parameters import add_parameters
 from ..settings import BuildSettings
 from .common import LOG_GROUP_KMS_SKIP, add_multi_az_condition, name, new_template, tags
+from .iam import boundary_arn
 
 FLOW_LOGS_SERVICE = "vpc-flow-logs.amazonaws.com"
 # CloudWatch Logs encrypts every group at rest with a service key; a
@@ -145,6 +146,8 @@ def _add_flow_logs(t, vpc, retention):
         RoleName=name("flow-logs-role"),
         Description=Sub("Wealist ${Environment} VPC flow logs: delivery to their own log group only"),
         AssumeRolePolicyDocument=flow_log_trust(),
+        # The service role may create roles only with it (stacks/iam.py).
+        PermissionsBoundary=boundary_arn(),
         Policies=[iam.Policy(PolicyName="deliver-flow-logs", PolicyDocument=flow_log_delivery(group.get_att("Arn")))],
         Tags=tags("flow-logs-role"),
     ))

@@ -1,0 +1,338 @@
+"""The calls each role really makes, with the request context IAM sees,
+evaluated (tests/ops/iam_eval.py ``decide``: conditions included, explicit
+Deny wins) against the policies of the committed templates, resolved for
+params/prod.json and github-oidc.yaml's defaults. Each allowed call has its
+denied neighbour beside it.
+
+Stand-in: none runs; the templates are resolved by wealist_cfn.cfnmodel and
+the evaluator follows the IAM User Guide's evaluation and condition rules
+(cited in iam_eval.py). Real AWS rules these tests rely on, with where they
+are written:
+
+* CloudFormation authorises CreateChangeSet and DeleteChangeSet against the
+  stack (resource type ``stack``), not the change set's ARN (Service
+  Authorization Reference, AWS CloudFormation; cfn-lint ships that table in
+  ``data/AdditionalSpecs/Policies.json``).
+* A GET with ``versionId`` is authorised as ``s3:GetObjectVersion`` (S3 API
+  reference, GetObject, "Permissions"); a HEAD of a bucket as ``s3:ListBucket``.
+* Tags passed in CreateKey need ``kms:TagResource`` in an IAM policy not
+  restricted to particular keys; the request carries ``aws:RequestTag/*`` and
+  ``aws:TagKeys``, never ``aws:ResourceTag`` (KMS developer guide,
+  "Controlling access to tags"). The KMS key handler passes the stack's
+  and the resource's tags in CreateKey (aws-cloudformation-resource-providers-kms,
+  key/CreateHandler.java, ``request.getDesiredResourceTags()``).
+* CreateRole, PutRolePolicy, PutRolePermissionsBoundary and AttachRolePolicy
+  carry ``iam:PermissionsBoundary``; AttachRolePolicy carries
+  ``iam:PolicyARN`` (IAM User Guide, "Permissions boundaries for IAM
+  entities", and the Service Authorization Reference for IAM). A role's
+  permissions are what both its policies and its boundary allow.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+
+import pytest
+
+from wealist_cfn import config
+from wealist_cfn.deploy import flow
+from wealist_cfn.stacks import github_oidc
+from wealist_cfn.stacks.alarms import KEY_PURPOSE_TAG
+
+from .iam_eval import decide, decide_bounded
+from .test_iam_policies import ACCOUNT, KEY_ARN, REGION, _concrete, _key_policy, _managed, _roles, _root_set
+from .tools import ROOT
+
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-"
+BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/wealist-prod-role-boundary"
+ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+ARTIFACTS = f"arn:aws:s3:::wealist-cfn-artifacts-{ACCOUNT}-{REGION}"
+STACK = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/"
+ALARM_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1111aaaa-2222-4333-8444-555566667777"
+
+
+@pytest.fixture(scope="module")
+def roles(oidc):
+    return {arn.removeprefix(ROLE): r["statements"] for arn, r in _roles(oidc).items()}
+
+
+@pytest.fixture(scope="module")
+def oidc():
+    from .test_iam_policies import OIDC_MODES, _oidc_stack
+
+    return _oidc_stack(OIDC_MODES["own provider, plan role"])
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return _root_set("prod")
+
+
+@pytest.fixture(scope="module")
+def boundary(oidc):
+    return _managed(oidc)[BOUNDARY]["document"]["Statement"]
+
+
+# -- the plan role (issue 20 item 2, issue 21's first denial) --------------------------------------
+
+def test_plan_role_reads_the_bucket_configuration_and_never_changes_it(roles):
+    plan, deploy = roles["github-plan"], roles["github-deploy"]
+    for action in ("s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketVersioning"):
+        assert decide(plan, action, ARTIFACTS), action
+    # Suspended versioning would unpin the deploy's TemplateURLs; a foreign
+    # default key would deny service.
+    for action in ("s3:PutBucketVersioning", "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock",
+                   "s3:CreateBucket", "s3:PutBucketPolicy", "s3:DeleteBucket"):
+        assert not decide(plan, action, ARTIFACTS), action
+        # ensure_bucket's first create runs on main, under the deploy role.
+        if action in ("s3:PutBucketVersioning", "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock",
+                      "s3:CreateBucket"):
+            assert decide(deploy, action, ARTIFACTS), action
+
+
+def test_plan_role_deletes_change_sets_of_the_projects_stacks_only(roles):
+    plan = roles["github-plan"]
+    for stack in ("wealist-prod/0a1b2c3d-1111-2222-3333-444455556666",
+                  "wealist-prod-NetworkStack-1ABCDEF/0a1b2c3d-1111-2222-3333-444455556666"):
+        assert decide(plan, "cloudformation:DeleteChangeSet", STACK + stack), stack
+        assert decide(plan, "cloudformation:CreateChangeSet", STACK + stack), stack
+    for other in (STACK + "payments/0a1b2c3d-1111-2222-3333-444455556666",
+                  STACK + "wealist-dev/0a1b2c3d-1111-2222-3333-444455556666",
+                  f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/release-7/0a1b2c3d-1111-2222-3333-44445555"):
+        assert not decide(plan, "cloudformation:DeleteChangeSet", other), other
+
+
+def test_plan_role_reuses_the_deployed_templates_and_writes_only_under_plan(roles):
+    """``plan`` reads each template a deploy stored under
+    deploy/<project>-<env>/ (deploy/package.py ``reuse_prefix``); without
+    the read it got 403 on every pull request once a deploy existed."""
+    plan = roles["github-plan"]
+    key = f"{ARTIFACTS}/deploy/wealist-prod/network.{'ab' * 32}.yaml"
+    for action in ("s3:GetObject", "s3:GetObjectVersion"):
+        assert decide(plan, action, key), action
+        assert not decide(plan, action, f"{ARTIFACTS}/deploy/wealist-dev/network.{'ab' * 32}.yaml"), action
+    for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"):
+        assert not decide(plan, action, key), action
+    assert decide(plan, "s3:PutObject", f"{ARTIFACTS}/plan/wealist-prod/network.{'cd' * 32}.yaml")
+
+
+# -- the service role fetches pinned nested templates ------------------------------------------------
+
+def test_service_role_fetches_pinned_nested_templates_from_the_artifact_bucket(roles):
+    """CloudFormation GETs each nested TemplateURL, ``?versionId=`` included,
+    as the stack's role: s3:GetObjectVersion on deploy/ and plan/ (a plan's
+    change set is computed with the same role)."""
+    service = roles["cfn-role"]
+    for area in ("deploy", "plan"):
+        key = f"{ARTIFACTS}/{area}/wealist-prod/database.{'ef' * 32}.yaml"
+        assert decide(service, "s3:GetObjectVersion", key), area
+        assert decide(service, "s3:GetObject", key), area
+    assert not decide(service, "s3:GetObjectVersion", "arn:aws:s3:::team-templates/deploy/wealist-prod/x.yaml")
+    assert not decide(service, "s3:PutObject", f"{ARTIFACTS}/deploy/wealist-prod/x.yaml")
+
+
+# -- the alarm key, created under the service role ---------------------------------------------------
+
+def _create_key_context(prod) -> dict:
+    """What IAM sees on the KMS key handler's CreateKey: the stack's tags
+    (deploy/flow.py) and the key's own, as aws:RequestTag/* and aws:TagKeys."""
+    cfg = config.load(ROOT / "params" / "prod.json")
+    stack_tags = flow.Deployment._tags(types.SimpleNamespace(config=cfg))
+    key_tags = _concrete(prod["AlarmsStack"].resources["AlarmTopicKey"]["Properties"]["Tags"], prod)
+    tags = {t["Key"]: t["Value"] for t in stack_tags + key_tags}
+    return {**{f"aws:RequestTag/{k}": v for k, v in tags.items()}, "aws:TagKeys": sorted(tags),
+            "aws:RequestedRegion": REGION}
+
+
+def test_service_role_creates_the_alarm_key_with_its_tags(roles, prod):
+    service = roles["cfn-role"]
+    ctx = _create_key_context(prod)
+    assert ctx["aws:RequestTag/KeyPurpose"] == KEY_PURPOSE_TAG[1]
+    # Tag-on-create is authorised as kms:TagResource, on no particular key.
+    for action in ("kms:CreateKey", "kms:TagResource"):
+        assert decide(service, action, "*", ctx), action
+    # Without the purpose tag, or with a tag key the project does not use: refused.
+    no_purpose = {k: v for k, v in ctx.items() if k != "aws:RequestTag/KeyPurpose"}
+    no_purpose["aws:TagKeys"] = [k for k in ctx["aws:TagKeys"] if k != "KeyPurpose"]
+    assert not decide(service, "kms:CreateKey", "*", no_purpose)
+    assert not decide(service, "kms:TagResource", "*", no_purpose)
+    foreign = {**ctx, "aws:RequestTag/Owner": "someone", "aws:TagKeys": [*ctx["aws:TagKeys"], "Owner"]}
+    assert not decide(service, "kms:TagResource", "*", foreign)
+
+
+def test_service_role_administers_and_retags_only_the_alarm_key(roles):
+    service = roles["cfn-role"]
+    tagged = {f"aws:ResourceTag/{KEY_PURPOSE_TAG[0]}": KEY_PURPOSE_TAG[1]}
+    for action in ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:EnableKeyRotation", "kms:DescribeKey"):
+        assert decide(service, action, ALARM_KEY, tagged), action
+        assert not decide(service, action, KEY_ARN, {}), action  # the secrets key has no such tag
+    assert decide(service, "kms:TagResource", ALARM_KEY,
+                  {**tagged, "aws:RequestTag/Name": "wealist-prod-alarm-topic-key", "aws:TagKeys": ["Name"]})
+    assert not decide(service, "kms:TagResource", ALARM_KEY,
+                      {**tagged, "aws:RequestTag/Owner": "x", "aws:TagKeys": ["Owner"]})
+    assert not decide(service, "kms:UntagResource", ALARM_KEY, {**tagged, "aws:TagKeys": ["Owner"]})
+
+
+def test_the_secrets_key_refuses_the_service_role_everything_but_its_secrets(oidc):
+    """The on-create tagging statement holds on "*"; the secrets key's own
+    policy denies the service role any tag, policy, grant or deletion, so
+    no tag makes it administer that key. Its decryption of the template
+    secrets through SSM stays."""
+    policy = _key_policy(oidc)
+    service = {"aws:PrincipalArn": f"{ROLE}cfn-role"}
+    for action in ("kms:TagResource", "kms:UntagResource", "kms:PutKeyPolicy", "kms:CreateGrant",
+                   "kms:ScheduleKeyDeletion", "kms:DisableKey"):
+        assert not decide(policy, action, KEY_ARN, service), action
+        # An administrator still may (KeyAdministration).
+        assert decide(policy, action, KEY_ARN, {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/admin"}) \
+            == (action != "kms:CreateGrant"), action
+    assert decide(policy, "kms:Decrypt", KEY_ARN, {
+        **service, "kms:ViaService": f"ssm.{REGION}.amazonaws.com",
+        "kms:EncryptionContext:PARAMETER_ARN":
+            f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod/db/postgres_superuser_password"})
+
+
+# -- the service role cannot mint an administrator -------------------------------------------------
+
+def test_every_role_the_stacks_make_carries_the_boundary(prod):
+    made = {rid: res["Properties"] for stack in prod.values()
+            for rid, res in stack.of_type("AWS::IAM::Role").items()}
+    assert set(made) == {"Ec2Role", "MonitoringRole", "FlowLogRole"}
+    assert {rid: p.get("PermissionsBoundary") for rid, p in made.items()} == dict.fromkeys(made, BOUNDARY)
+
+
+def test_a_role_without_the_boundary_is_an_error_at_build_time(monkeypatch):
+    """The service role may create roles only with the boundary, so a
+    template role without it would fail in CloudFormation; the build says
+    so first."""
+    from troposphere import NoValue
+
+    from wealist_cfn.settings import DEFAULT_SETTINGS
+    from wealist_cfn.stacks import iam
+
+    monkeypatch.setattr(iam, "boundary_arn", lambda: NoValue)
+    with pytest.raises(ValueError, match="PermissionsBoundary must be"):
+        github_oidc.NestedSet(DEFAULT_SETTINGS)
+
+
+def test_service_role_creates_and_changes_roles_only_with_the_boundary(roles):
+    service = roles["cfn-role"]
+    bounded = {"iam:PermissionsBoundary": BOUNDARY}
+    for role in ("ec2-role", "monitoring-role", "flow-logs-role"):
+        arn = ROLE + role
+        for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary"):
+            assert decide(service, action, arn, bounded), (action, role)
+            assert not decide(service, action, arn, {}), (action, role)  # without a boundary
+            assert not decide(service, action, arn, {"iam:PermissionsBoundary": ADMIN}), (action, role)
+        assert not decide(service, "iam:DeleteRolePermissionsBoundary", arn, bounded), role
+        # IAM has no condition key for a trust change: an administrator's job.
+        assert not decide(service, "iam:UpdateAssumeRolePolicy", arn, bounded), role
+        # Taking permissions away needs no boundary.
+        for action in ("iam:DeleteRolePolicy", "iam:DeleteRole", "iam:TagRole"):
+            assert decide(service, action, arn, {}), (action, role)
+    # A new role, with the boundary or not, is none of the stacks'.
+    assert not decide(service, "iam:CreateRole", ROLE + "admin", bounded)
+
+
+def test_no_administrator_can_be_created_or_attached(roles, boundary):
+    """Neither path to an admin: AttachRolePolicy of AdministratorAccess
+    (iam:PolicyARN: no template attaches a managed policy, so none may be),
+    nor an inline ``*:*`` policy, which the boundary caps."""
+    service = roles["cfn-role"]
+    for policy in (ADMIN, f"arn:aws:iam::{ACCOUNT}:policy/wealist-prod-cfn-role-1", BOUNDARY):
+        assert not decide(service, "iam:AttachRolePolicy", ROLE + "ec2-role",
+                          {"iam:PermissionsBoundary": BOUNDARY, "iam:PolicyARN": policy}), policy
+    # The boundary policy itself is beyond the service role.
+    for action in ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy"):
+        assert not decide(service, action, BOUNDARY), action
+    everything = [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+    for action, resource in (("iam:CreateRole", ROLE + "x"), ("iam:AttachRolePolicy", ROLE + "ec2-role"),
+                             ("iam:PassRole", ROLE + "cfn-role"), ("sts:AssumeRole", ROLE + "github-deploy"),
+                             ("ssm:PutParameter", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod/deploy/x"),
+                             ("s3:PutObject", "arn:aws:s3:::wealist-deploy-scripts/boot/startup.sh"),
+                             ("kms:CreateGrant", KEY_ARN), ("ec2:RunInstances", "*"),
+                             ("cloudformation:ExecuteChangeSet", STACK + "wealist-prod/x"),
+                             ("ssm:GetParametersByPath", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/dev")):
+        assert not decide_bounded(everything, boundary, action, resource), action
+
+
+def _satisfying(condition: dict) -> dict:
+    """A request context that meets a statement's (positive) condition."""
+    ctx = {}
+    for block in condition.values():
+        for key, wanted in block.items():
+            ctx[key] = (wanted if isinstance(wanted, str) else wanted[0]).replace("*", "x")
+    return ctx
+
+
+@pytest.mark.parametrize("env", ["prod", "dev"])
+def test_the_boundary_allows_everything_the_roles_own_policies_grant(env):
+    """Every call a role of the stacks is given stays possible under the
+    boundary, for each parameter file with github-oidc.yaml deployed for the
+    same environment: the instances boot and the flow log delivers; and the
+    service role of that environment may create exactly those roles."""
+    from .test_iam_policies import _oidc_stack
+
+    cfg = config.load(ROOT / "params" / f"{env}.json")
+    oidc = _oidc_stack({"GitHubRepository": "octo/wealist-cfn", "StackName": cfg.name_prefix,
+                        **{k: cfg.values[k] for k in ("Project", "Environment", "DeployBucketName",
+                                                       "EcrRepositoryPrefix")}})
+    arn = f"arn:aws:iam::{ACCOUNT}:policy/{cfg.name_prefix}-role-boundary"
+    boundary = _managed(oidc)[arn]["document"]["Statement"]
+    [service] = [r["statements"] for a, r in _roles(oidc).items() if a.endswith(f"{cfg.name_prefix}-cfn-role")]
+    stacks = _root_set(env)
+    checked = 0
+    for stack in ("IamStack", "NetworkStack"):
+        for rid, res in stacks[stack].of_type("AWS::IAM::Role").items():
+            props = _concrete(res["Properties"], stacks)
+            # _concrete names an unnamed log group after the prod stack;
+            # CloudFormation names it after the environment's.
+            props = json.loads(json.dumps(props).replace("log-group:wealist-prod-",
+                                                         f"log-group:{cfg.name_prefix}-"))
+            assert props["PermissionsBoundary"] == arn, rid
+            role_arn = f"arn:aws:iam::{ACCOUNT}:role/{props['RoleName']}"
+            assert decide(service, "iam:CreateRole", role_arn, {"iam:PermissionsBoundary": arn}), rid
+            for st in (s for p in props["Policies"] for s in p["PolicyDocument"]["Statement"]):
+                for action in st["Action"]:
+                    for resource in st["Resource"]:
+                        ctx = _satisfying(st.get("Condition", {}))
+                        assert decide(boundary, action, resource, ctx), (rid, st.get("Sid"), action, resource)
+                        checked += 1
+    assert checked > 30
+
+
+def test_the_flow_log_role_is_passed_by_its_arn_only(roles):
+    """PassRole has no iam:PassedToService here: the VPC user guide names no
+    service that CreateFlowLogs checks PassRole for (see github_oidc.py); the
+    ARN scope stands, and the role's boundary caps what it can do."""
+    service = roles["cfn-role"]
+    assert decide(service, "iam:PassRole", ROLE + "flow-logs-role",
+                  {"iam:PassedToService": "vpc-flow-logs.amazonaws.com"})
+    assert not decide(service, "iam:PassRole", ROLE + "github-deploy",
+                      {"iam:PassedToService": "vpc-flow-logs.amazonaws.com"})
+    assert not decide(service, "iam:PassRole", ROLE + "ec2-role", {"iam:PassedToService": "lambda.amazonaws.com"})
+
+
+# -- the alarm key's service statement ---------------------------------------------------------------
+
+def test_cloudwatch_uses_the_alarm_key_only_for_this_accounts_alarms(prod):
+    policy = _concrete(prod["AlarmsStack"].resources["AlarmTopicKey"]["Properties"]["KeyPolicy"], prod)
+    [cw] = [s for s in policy["Statement"] if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+        assert decide([cw], action, ALARM_KEY, {"aws:SourceAccount": ACCOUNT}), action
+        assert not decide([cw], action, ALARM_KEY, {"aws:SourceAccount": "210987654321"}), action
+        assert not decide([cw], action, ALARM_KEY, {}), action
+
+
+def test_change_sets_are_read_and_executed_on_the_projects_stacks_only(roles):
+    """CloudFormation checks change-set calls against the stack; a grant on
+    changeSet/*/* named every change set of the account and is gone."""
+    deploy = roles["github-deploy"]
+    ours = STACK + "wealist-prod/0a1b2c3d-1111-2222-3333-444455556666"
+    foreign = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/release-7/0a1b2c3d-1111-2222-3333-44445555"
+    for action in ("cloudformation:ExecuteChangeSet", "cloudformation:DescribeChangeSet",
+                   "cloudformation:DeleteChangeSet"):
+        assert decide(deploy, action, ours), action
+        assert not decide(deploy, action, foreign), action
+        assert not decide(deploy, action, STACK + "payments/0a1b2c3d-1111-2222-3333-444455556666"), action
