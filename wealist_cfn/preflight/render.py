@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from .checks import FAIL, OK, WARN, Report
+from .checks import FAIL, NOT_CHECKABLE, OK, WARN, Report
 from .cost import Estimate, PriceTable, comparable_delta
 
-_MARK = {OK: "ok  ", FAIL: "FAIL", WARN: "warn"}
-_MD_MARK = {OK: "✅ ok", FAIL: "❌ fail", WARN: "⚠️ warn"}
+_MARK = {OK: "ok  ", FAIL: "FAIL", WARN: "warn", NOT_CHECKABLE: "n/a "}
+_MD_MARK = {OK: "✅ ok", FAIL: "❌ fail", WARN: "⚠️ warn", NOT_CHECKABLE: "➖ not checkable here"}
 
 
 def preflight_text(report: Report) -> str:
@@ -23,8 +23,11 @@ def preflight_text(report: Report) -> str:
         if r.fix and r.status != OK:
             lines.append(f"{'':<{width + 8}}fix: {r.fix}")
     failed, warned = len(report.failed), sum(1 for r in report.results if r.status == WARN)
-    verdict = (f"preflight failed: {failed} of {len(report.results)} checks" if failed
-               else f"preflight passed: {len(report.results)} checks")
+    skipped = [r.name for r in report.not_checkable]
+    run = len(report.results) - len(skipped)
+    verdict = (f"preflight failed: {failed} of {run} checks" if failed else f"preflight passed: {run} checks")
+    if skipped:
+        verdict += f" ({len(skipped)} not checkable here: {', '.join(skipped)})"
     lines.append(f"{verdict}, {warned} warning(s), {report.seconds:.2f}s ({report.region}, stack {report.stack_name})")
     return "\n".join(lines)
 
