@@ -162,3 +162,17 @@ def test_cost_change_ignores_a_current_value_the_file_check_refuses(prod_cfg):
     state = stackstate.StackState("wealist-prod", "UPDATE_COMPLETE", "arn:x", parameters=current)
     line = hook.cost_change(_dep(multi, None), state).line()
     assert line.startswith("EnableMultiAZ false→true: ") and "+$" in line and "AvailabilityZones" not in line
+
+
+def test_ctrl_c_during_preflight_says_what_was_and_was_not_done(prod_cfg, monkeypatch):
+    """No stand-in: the checks are interrupted (as Ctrl-C does) before any
+    answer; the deploy stops with 130 and says nothing was uploaded or made
+    (it ended silently with 130 before)."""
+    def interrupted(*a, **kw):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(hook.preflight_cli, "run_preflight", interrupted)
+    args = SimpleNamespace(skip_preflight=False, params=PARAMS_DIR / "prod.json", output="text")
+    code, _, err, _ = _call(args, _dep(prod_cfg, None))
+    assert code == 130
+    assert err.strip() == ("interrupted during preflight: its checks only read, and nothing was packaged, "
+                           "uploaded or changed; no change set was made")

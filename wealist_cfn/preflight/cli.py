@@ -86,6 +86,9 @@ def cmd_preflight(args) -> int:
                                replace_failed=args.replace_failed, params_arg=str(args.params), capability=endpoint)
     except botocore.exceptions.BotoCoreError as exc:
         raise CommandError(f"preflight: {type(exc).__name__}: {exc}", EXIT_FAILED) from None
+    except KeyboardInterrupt:
+        print("interrupted: preflight only reads; nothing was changed", file=sys.stderr)
+        return 130
     text = render_preflight(report, args.output)
     if is_local and args.output == "text":
         from .hook import local_text

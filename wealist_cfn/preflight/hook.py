@@ -50,6 +50,12 @@ _AWS_FIX = re.compile(r"^(\s*)fix: aws .*$", re.M)
 _OUR_FIX = re.compile(r"^(\s*fix: python build\.py (?:(?!--local).)*)$", re.M)
 
 
+# Ctrl-C: the shell's code for SIGINT (128 + 2), and what was and was not done.
+EXIT_INTERRUPTED = 130
+INTERRUPTED = ("interrupted during preflight: its checks only read, and nothing was packaged, uploaded or "
+               "changed; no change set was made")
+
+
 def local_text(text: str) -> str:
     """Preflight's text for the local endpoint: a fix that is an AWS CLI
     command would reach AWS, not the endpoint; ours gain ``--local``."""
@@ -91,6 +97,9 @@ def before_change_set(args, dep, out, doc: dict) -> int | None:
     except botocore.exceptions.BotoCoreError as exc:
         print(f"preflight: could not run: {type(exc).__name__}: {exc}", file=out)
         return EXIT_FAILED if endpoint.known else None
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        return EXIT_INTERRUPTED
     text = preflight_cli.render_preflight(report, "text")
     if is_local:
         text = local_text(text)
