@@ -176,3 +176,18 @@ def test_ctrl_c_during_preflight_says_what_was_and_was_not_done(prod_cfg, monkey
     assert code == 130
     assert err.strip() == ("interrupted during preflight: its checks only read, and nothing was packaged, "
                            "uploaded or changed; no change set was made")
+
+
+def test_local_text_names_no_aws_cli_command():
+    """No stand-in: a fix that runs an AWS CLI command, at its start or in
+    the middle of the sentence (the log-groups check's), becomes the local
+    note; this project's own commands gain --local."""
+    text = "\n".join([
+        "FAIL  database  x", "      fix: aws rds describe-orderable-db-instance-options --region r",
+        "FAIL  log-groups  y", "      fix: the new stack cannot adopt it: export what you need, then aws logs "
+                               "delete-log-group --log-group-name /g: docs",
+        "FAIL  boot-parameters  z", "      fix: python build.py bootstrap --params params/prod.json"])
+    out = hook.local_text(text)
+    assert "aws rds" not in out and "aws logs" not in out
+    assert out.count("fix: none on the local endpoint (an AWS CLI command: run preflight against AWS)") == 2
+    assert "fix: python build.py bootstrap --params params/prod.json --local" in out

@@ -46,7 +46,8 @@ def cost_change(dep, state) -> cost.Change | None:
         return None
 
 
-_AWS_FIX = re.compile(r"^(\s*)fix: aws .*$", re.M)
+# A fix that runs an AWS CLI command, at its start or within the sentence.
+_AWS_FIX = re.compile(r"^(\s*)fix: (?:.*\W)?aws [a-z0-9-]+ [a-z][a-z0-9-]*.*$", re.M)
 _OUR_FIX = re.compile(r"^(\s*fix: python build\.py (?:(?!--local).)*)$", re.M)
 
 
