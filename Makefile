@@ -52,6 +52,7 @@ $(CDK_BENCH)/node_modules/.installed: $(CDK_BENCH)/package.json $(CDK_BENCH)/pac
 
 bench: setup $(CDK_BENCH)/node_modules/.installed
 	$(PY) benchmarks/build_bench.py
+	$(PY) benchmarks/local_bench.py
 
 constraints: setup
 	{ sed -n '1,3p' constraints.txt; $(PY) -m pip freeze --exclude-editable; } > constraints.tmp && mv constraints.tmp constraints.txt

@@ -50,14 +50,20 @@ class BuildReport:
 
 def validate_params(paths: list[Path] | None = None,
                     on_event: Callable[[object], None] | None = None) -> list[config_mod.Config]:
-    """Validate the given parameter files (default: every ``params/*.json``).
+    """Validate the given parameter files (default: every ``params/*.json``),
+    their instance types and classes against what the region offers.
     Raises :class:`~wealist_cfn.config.ConfigError` on the first bad one."""
     paths = paths if paths is not None else config_mod.param_files()
     if not paths:
         raise config_mod.ConfigError("params", None, "no parameter files (*.json) found")
+    from . import offerings  # reads cfn-lint's offline tables: only the build pays for it
+
     out = []
     for p in paths:
         out.append(config_mod.load(p))
+        # Instance types and classes reach the templates as Refs, which
+        # cfn-lint cannot check: the build checks them against the region.
+        offerings.check(out[-1])
         if on_event:
             on_event(out[-1])
     return out

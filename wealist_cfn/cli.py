@@ -22,6 +22,9 @@ from .config import Config
 from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK
 from .settings import ROOT_DIR
 
+# What a shell reports for a command ended by SIGPIPE (128 + 13).
+EXIT_SIGPIPE = 141
+
 COMMAND_MODULES = ("wealist_cfn.deploy.cli", "wealist_cfn.ops.cli", "wealist_cfn.preflight.cli",
                    "wealist_cfn.daytwo.cli", "wealist_cfn.localenv.cli")
 
@@ -209,6 +212,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`local status | head -1`): what it wanted was
+        # written. Nothing more goes to the closed pipe, not even at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_SIGPIPE
     except Exception as exc:  # noqa: BLE001 - no input may end in a traceback
         # Imported here: it loads botocore, which a plain build never needs.
         from .aws import describe_error

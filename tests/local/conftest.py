@@ -65,6 +65,9 @@ def deployed(tmp_path_factory):
     up = run_cli("local", "up", env=env)
     assert up.returncode == 0, up.stderr
     try:
+        # As a user does: preflight stops a deploy on an endpoint nothing was bootstrapped on.
+        boot = run_cli("bootstrap", "--params", "params/prod.json", "--local", env=env)
+        assert boot.returncode == 0, boot.stdout + boot.stderr
         first = run_cli("deploy", "--params", "params/prod.json", "--local", "--yes", env=env)
         assert first.returncode == 0, first.stdout + first.stderr
         yield env, folder

@@ -126,6 +126,8 @@ def test_restore_replays_what_the_previous_endpoint_held(local_env):
     every request appended to a file, replayed in order); IDs match on
     replay because the server seeds moto's ID generator."""
     assert run_cli("local", "up", env=local_env).returncode == 0
+    # Preflight stops a deploy on an endpoint nothing was bootstrapped on, as on AWS.
+    assert run_cli("bootstrap", "--params", "params/prod.json", "--local", env=local_env).returncode == 0
     first = run_cli("deploy", "--params", "params/prod.json", "--local", "--yes", env=local_env)
     assert first.returncode == 0, first.stderr
     vpc = [line for line in first.stdout.splitlines() if line.startswith("output VpcId = ")]

@@ -286,3 +286,16 @@ def test_a_value_rds_would_refuse_stops_bootstrap(prod_cfg, monkeypatch):
     monkeypatch.setattr(bootstrap, "PARAMETERS", params)
     with pytest.raises(bootstrap.InvalidValue, match=r"/wealist/prod/db/postgres_superuser: .*MasterUsername"):
         bootstrap.check_values(prod_cfg)
+
+
+def test_dry_run_counts_what_the_real_run_then_does(prod_cfg, target):
+    """moto: on a fresh endpoint the dry run's counts are the real run's
+    (they were 30 and 35: the real run counted each setting of the bucket it
+    had just made, which the dry run cannot read). A new bucket is one
+    change whose detail lists its settings, in both runs."""
+    from collections import Counter
+    dry = bootstrap.run(prod_cfg, target, dry_run=True)
+    real = bootstrap.run(prod_cfg, target)
+    assert Counter(c.action.removeprefix("would be ") for c in dry.changes) == Counter(c.action for c in real.changes)
+    [made] = [c for c in real.changes if c.what == "bucket"]
+    assert made.action == "created" and made.detail == ", ".join(bootstrap.BUCKET_SETTINGS)

@@ -46,11 +46,56 @@ def test_failed_preflight_stops_a_deploy_against_aws_before_anything(prod_cfg, a
 
 
 @pytest.mark.moto
-def test_failed_preflight_does_not_block_a_rehearsal_endpoint(prod_cfg, aws, moto_endpoint):
-    """moto, as a custom endpoint: results are shown, the plan goes on."""
+def test_failed_preflight_does_not_block_an_undeclared_custom_endpoint(prod_cfg, aws, moto_endpoint):
+    """moto, as a bare --endpoint-url whose answers nobody declared: results
+    are shown, the plan goes on."""
     args = SimpleNamespace(skip_preflight=False, params=PARAMS_DIR / "prod.json", output="text")
     code, out, _, _ = _call(args, _dep(prod_cfg, aws, endpoint_url=moto_endpoint))
     assert code is None and "not blocking on a custom endpoint" in out
+
+
+@pytest.mark.moto
+def test_a_rehearsal_without_bootstrap_stops_with_the_one_command_that_fixes_it(prod_cfg, aws, moto_endpoint):
+    """moto as the local endpoint (``--local``): nothing bootstrapped, so the
+    rehearsal stops as a real deploy would (it went on before), naming the
+    one command; the checks moto cannot answer are "not checkable here", not
+    FAIL, and carry no AWS CLI fix."""
+    args = SimpleNamespace(skip_preflight=False, params=PARAMS_DIR / "prod.json", output="text", local=True)
+    code, out, err, doc = _call(args, _dep(prod_cfg, aws, endpoint_url=moto_endpoint))
+    assert code == EXIT_FAILED
+    assert err.strip() == ("stopped by preflight before any upload or change set: ssm-references, boot-parameters, "
+                           "deploy-bucket need what bootstrap makes; run: python build.py bootstrap --params "
+                           f"{PARAMS_DIR / 'prod.json'} --local")
+    assert "n/a   database         the local endpoint does not answer rds:DescribeOrderableDBInstanceOptions" in out
+    assert "n/a   cache" in out and "FAIL  database" not in out and "FAIL  cache" not in out
+    assert "fix: aws " not in out and "(2 not checkable here: database, cache)" in out
+    status = {c["name"]: c["status"] for c in doc["preflight"]["checks"]}
+    assert status["database"] == status["cache"] == checks.NOT_CHECKABLE
+
+
+def test_not_checkable_checks_never_block():
+    """No stand-in: a report whose only non-ok results are "not checkable
+    here" passes, and says which checks it could not run."""
+    from wealist_cfn.preflight import render
+    results = [checks.Result("zones", checks.OK, "fine"),
+               checks.Result("database", checks.NOT_CHECKABLE, "the local endpoint does not answer X")]
+    report = checks.Report("ap-northeast-2", "wealist-prod", results)
+    assert report.ok
+    assert "preflight passed: 1 checks (1 not checkable here: database)" in render.preflight_text(report)
+
+
+def test_every_check_declares_the_calls_it_needs():
+    """No stand-in: each check names its read calls, and the local
+    endpoint's gaps are calls some check needs (a stale entry fails)."""
+    from wealist_cfn.deploy import local
+    from wealist_cfn.preflight import capability
+    assert {name for name, _ in checks.CHECKS} == set(capability.NEEDS)
+    needed = {call for calls in capability.NEEDS.values() for call in calls}
+    assert set(local.UNANSWERED) <= needed
+    assert capability.for_endpoint(None, is_local=False).known
+    assert not capability.for_endpoint("http://localhost:1", is_local=False).known
+    assert capability.for_endpoint("http://localhost:1", is_local=True).missing("database") == [
+        "rds:DescribeOrderableDBInstanceOptions"]
 
 
 def test_skip_preflight_says_it_was_skipped(prod_cfg):
@@ -77,7 +122,13 @@ def test_cost_change_of_a_mode_flip(prod_cfg):
     state = stackstate.StackState("wealist-prod", "UPDATE_COMPLETE", "arn:x", parameters=dict(prod_cfg.values))
     change = hook.cost_change(_dep(multi, None), state)
     line = change.line()
-    assert line.startswith("EnableMultiAZ false→true: +$") and "/month" in line
+    # The committed table may lack a Multi-AZ rate: then the line says the
+    # difference is incomplete and names the item, never one figure.
+    if change.incomplete:
+        assert line.startswith("EnableMultiAZ false→true: difference incomplete: no sourced price for ")
+        assert all(x.resource in line for x in change.unsourced) and "the priced rest moves +$" in line
+    else:
+        assert line.startswith("EnableMultiAZ false→true: +$") and "/month" in line
     assert "+2 NAT gateway" in line
     assert hook.cost_change(_dep(prod_cfg, None), state) is None  # same values: no line
     assert hook.cost_change(_dep(multi, None), stackstate.StackState("wealist-prod", None)) is None  # new stack
@@ -112,4 +163,33 @@ def test_cost_change_ignores_a_current_value_the_file_check_refuses(prod_cfg):
     current = dict(prod_cfg.values, AvailabilityZones="['ap-northeast-2a', 'ap-northeast-2c', 'ap-northeast-2d']")
     state = stackstate.StackState("wealist-prod", "UPDATE_COMPLETE", "arn:x", parameters=current)
     line = hook.cost_change(_dep(multi, None), state).line()
-    assert line.startswith("EnableMultiAZ false→true: +$") and "AvailabilityZones" not in line
+    assert line.startswith("EnableMultiAZ false→true: ") and "+$" in line and "AvailabilityZones" not in line
+
+
+def test_ctrl_c_during_preflight_says_what_was_and_was_not_done(prod_cfg, monkeypatch):
+    """No stand-in: the checks are interrupted (as Ctrl-C does) before any
+    answer; the deploy stops with 130 and says nothing was uploaded or made
+    (it ended silently with 130 before)."""
+    def interrupted(*a, **kw):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(hook.preflight_cli, "run_preflight", interrupted)
+    args = SimpleNamespace(skip_preflight=False, params=PARAMS_DIR / "prod.json", output="text")
+    code, _, err, _ = _call(args, _dep(prod_cfg, None))
+    assert code == 130
+    assert err.strip() == ("interrupted during preflight: its checks only read, and nothing was packaged, "
+                           "uploaded or changed; no change set was made")
+
+
+def test_local_text_names_no_aws_cli_command():
+    """No stand-in: a fix that runs an AWS CLI command, at its start or in
+    the middle of the sentence (the log-groups check's), becomes the local
+    note; this project's own commands gain --local."""
+    text = "\n".join([
+        "FAIL  database  x", "      fix: aws rds describe-orderable-db-instance-options --region r",
+        "FAIL  log-groups  y", "      fix: the new stack cannot adopt it: export what you need, then aws logs "
+                               "delete-log-group --log-group-name /g: docs",
+        "FAIL  boot-parameters  z", "      fix: python build.py bootstrap --params params/prod.json"])
+    out = hook.local_text(text)
+    assert "aws rds" not in out and "aws logs" not in out
+    assert out.count("fix: none on the local endpoint (an AWS CLI command: run preflight against AWS)") == 2
+    assert "fix: python build.py bootstrap --params params/prod.json --local" in out

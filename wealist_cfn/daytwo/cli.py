@@ -131,6 +131,12 @@ def cmd_diff(args) -> int:
 
 @_guard
 def cmd_drift(args) -> int:
+    if getattr(args, "local", False):
+        localenv.use(args)  # no endpoint running: that is said first, as by every --local command
+        # moto's DetectStackDrift does not answer as CloudFormation does (the
+        # command ended in "not an AWS response"): not offered there.
+        raise CommandError("drift is not offered on the local endpoint: it does not detect drift as "
+                           "CloudFormation does; run `python build.py drift --params FILE` against AWS", EXIT_USAGE)
     aws = _aws(args)
     progress = sys.stdout if args.output == "text" else sys.stderr
     report = None

@@ -17,6 +17,7 @@ change set confirms it.
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -306,6 +307,32 @@ def _short(v, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _lines(v) -> list[str]:
+    """A value as lines to diff: JSON (a dashboard body, a policy) pretty-printed, other text as it is."""
+    if isinstance(v, str):
+        try:
+            parsed = json.loads(v)
+        except ValueError:
+            return v.splitlines()
+        if not isinstance(parsed, (dict, list)):
+            return v.splitlines()
+        v = parsed
+    return json.dumps(v, default=str, sort_keys=True, indent=2).splitlines()
+
+
+def _property_lines(p: PropertyChange, indent: str, limit: int = 80) -> list[str]:
+    """One line for a short change; a long value (either side past ``limit``)
+    diffed line by line, so two long values never show as the same cut
+    prefix."""
+    mark = "  [createOnly]" if p.create_only else ""
+    long = any(v is not None and len(_short(v, limit=10**9)) > limit for v in (p.old, p.new))
+    if not long or p.old is None or p.new is None:
+        return [f"{indent}{p.path}: {_short(p.old)} -> {_short(p.new)}{mark}"]
+    diff = list(difflib.unified_diff(_lines(p.old), _lines(p.new), lineterm="", n=1))[2:]
+    return [f"{indent}{p.path}: changed, line by line (- deployed, + local){mark}"] + \
+        [f"{indent}  {line}" for line in diff]
+
+
 def _summary(r: DiffReport) -> str:
     if not r.has_differences:
         return f"no differences: {r.stack_name} runs what the templates and parameter file say ({r.stacks} templates)"
@@ -331,8 +358,7 @@ def render_text(r: DiffReport) -> str:
         guard = "  GUARDED" if c.guarded else ""
         lines.append(f"  {sign[c.action]} {c.where} ({c.resource_type}){note}{guard}")
         for p in c.properties:
-            mark = "  [createOnly]" if p.create_only else ""
-            lines.append(f"      {p.path}: {_short(p.old)} -> {_short(p.new)}{mark}")
+            lines += _property_lines(p, "      ")
     if r.outputs:
         lines.append("outputs:")
         lines += [f"  {o.stack + '/' if o.stack else ''}{o.key}: {_short(o.old)} -> {_short(o.new)}"

@@ -257,10 +257,15 @@ def _with_endpoint(args, run) -> int:
             def factory(opts):
                 opts.endpoint_url = url
                 dep = flow.Deployment(opts, aws=Aws(region, endpoint_url=url, local_credentials=True))
-                made = local.seed_ssm(dep.aws, opts.templates_dir, dep.config.values)
-                if made:
-                    print(f"local endpoint: {len(made)} placeholder SSM parameters created for the templates' "
-                          f"dynamic references", file=progress)
+                if not ep:
+                    # One-shot: the endpoint ends with this command, so no
+                    # earlier `bootstrap --local` can have run on it; the
+                    # command runs bootstrap itself, and says so. With
+                    # `local up`, preflight stops a deploy that skipped it.
+                    from ..ops import bootstrap
+                    made = bootstrap.run(dep.config, dep.aws)
+                    print(f"local endpoint (one-shot): bootstrap ran first: {made.count('created')} created "
+                          f"(parameters, secrets, the deploy bucket and its files)", file=progress)
                 return dep
             return run(factory)
     except Exception as exc:  # noqa: BLE001 - mapped to one line, or re-raised

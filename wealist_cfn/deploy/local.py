@@ -71,6 +71,23 @@ differs from AWS:
    delete and answers no outputs for a deleted stack, so ``destroy
    --local`` runs to its end.
 
+13. One stack per name: moto's CreateChangeSet of type CREATE always
+   makes a new stack, so a change set left unexecuted (``plan``, ``plan
+   --discard``, a "no" at the prompt) leaves a REVIEW_IN_PROGRESS shell and
+   the next deploy makes a second stack of the same name, which ``outputs``,
+   ``diff`` and ``status`` may then read instead. CloudFormation's
+   CreateChangeSet reference (``ChangeSetType``): a CREATE change set for a
+   new stack "creates a stack with a unique stack ID, but no template or
+   resources. The stack will be in the REVIEW_IN_PROGRESS state until you
+   execute the change set", and "You can't use ... the CREATE type to create
+   a change set for an existing stack". The patch makes a CREATE change set
+   on a name whose live stack is such a shell reuse the shell (same stack
+   ID, its earlier change sets and events kept; parameters and tags those of
+   the new change set), and refuses one on a name whose live stack is
+   anything else (``ValidationError``). A deleted stack does not hold its
+   name. Change-set deletion stays synchronous here (AWS's DeleteChangeSet
+   returns before the change set is gone).
+
 On top of these, :func:`endpoint` installs :func:`wealist_cfn.strict.install`:
 Parameter Store's value and name rules, and bucket policies evaluated as
 IAM does over TLS.
@@ -88,11 +105,24 @@ import ipaddress
 import itertools
 import re
 import socket
+import threading
 from pathlib import Path
 from typing import Iterator
 
 from .. import strict
 from . import templates as templates_mod
+
+# Read calls preflight needs that moto's server does not answer as AWS
+# does (see wealist_cfn/preflight/capability.py): the checks that need them
+# are "not checkable here" on the local endpoint. Each entry has a test in
+# tests/deploy/test_local_compat.py that fails once moto answers the call.
+UNANSWERED = {
+    # moto answers an empty list for every engine, version and class, which
+    # would read as "cannot be ordered".
+    "rds:DescribeOrderableDBInstanceOptions": "answers no options for any class",
+    "elasticache:DescribeCacheEngineVersions": "not implemented (HTTP 500)",
+    "elasticache:DescribeReservedCacheNodesOfferings": "not implemented (HTTP 500)",
+}
 
 # Letters and digits only: a value every reader accepts (an RDS master user
 # name and password, an ElastiCache AUTH token; see wealist_cfn/strict.py).
@@ -175,7 +205,41 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
         "tg_has_attr": elbv2_models.FakeTargetGroup.__dict__.get("has_cfn_attr"),
         "delete_stack": models.CloudFormationBackend.delete_stack,
         "stack_outputs": models.Stack.__dict__["outputs"],
+        "create_change_set": models.CloudFormationBackend.create_change_set,
+        "generate_stack_id": models.generate_stack_id,
     }
+
+    # 13. one stack per name: a CREATE change set reuses the REVIEW_IN_PROGRESS shell
+    identity_lock = threading.Lock()
+
+    def create_change_set(self, stack_name, change_set_name, template, parameters, description,
+                          change_set_type, notification_arns=None, tags=None, role_arn=None):
+        args = (stack_name, change_set_name, template, parameters, description, change_set_type,
+                notification_arns, tags, role_arn)
+        if change_set_type != "CREATE":
+            return saved["create_change_set"](self, *args)
+        live = [st for st in self.stacks.values() if st.name == stack_name and st.status != "DELETE_COMPLETE"]
+        if not live:
+            return saved["create_change_set"](self, *args)
+        shell = live[0]
+        if shell.status != "REVIEW_IN_PROGRESS":
+            raise models.ValidationError(message=f"Stack [{stack_name}] already exists and cannot be created "
+                                                 f"again with the change set [{change_set_name}]")
+        # moto makes a new Stack for every CREATE; give it the shell's ID so
+        # it takes the shell's place (self.stacks is keyed by stack ID).
+        with identity_lock:
+            models.generate_stack_id = lambda *a, **kw: shell.stack_id
+            try:
+                result = saved["create_change_set"](self, *args)
+            finally:
+                models.generate_stack_id = saved["generate_stack_id"]
+        fresh = self.stacks[shell.stack_id]
+        fresh.events = shell.events + fresh.events
+        fresh.creation_time = shell.creation_time
+        for cs in self.change_sets.values():
+            if cs.stack is shell:
+                cs.stack = fresh
+        return result
 
     # 12. DeleteStack of a change-set-made stack, and describing it after.
     def delete_stack(self, name_or_stack_id):
@@ -333,6 +397,8 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
     if "parameters" not in skip:
         models.ChangeSet.diff = diff
         parsing.ResourceMap.build_resource_diff = build_resource_diff
+    if "stack_identity" not in skip:
+        models.CloudFormationBackend.create_change_set = create_change_set
     if "delete" not in skip:
         models.CloudFormationBackend.delete_stack = delete_stack
         models.Stack.outputs = property(outputs_unless_deleted)
@@ -347,6 +413,8 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
         models.Stack.update_from_cloudformation_json = saved["update_from_cloudformation_json"]
         models.CloudFormationBackend.execute_change_set = saved["execute_change_set"]
         models.CloudFormationBackend.delete_stack = saved["delete_stack"]
+        models.CloudFormationBackend.create_change_set = saved["create_change_set"]
+        models.generate_stack_id = saved["generate_stack_id"]
         models.Stack.outputs = saved["stack_outputs"]
         models.ChangeSet.diff = saved["diff"]
         parsing.ResourceMap.build_resource_diff = saved["build_resource_diff"]
@@ -444,8 +512,10 @@ def dynamic_references(texts: list[str], values: dict[str, str]) -> list[tuple[s
 
 def seed_ssm(aws, templates_dir: Path, values: dict[str, str]) -> list[str]:
     """Create placeholder SSM parameters for the dynamic references of the
-    templates in ``templates_dir`` (the root and what it nests), where missing
-    (on the local endpoint only: ``python build.py bootstrap`` makes the real ones)."""
+    templates in ``templates_dir`` (the root and what it nests), where missing.
+    For tests that drive a bare endpoint (``--endpoint-url``); ``deploy
+    --local`` never does this: preflight stops it until ``bootstrap --local``
+    has made the real ones, and a one-shot deploy runs bootstrap itself."""
     ssm = aws.client("ssm")
     made = []
     # The raw texts are enough to find the references (no YAML parse: this runs on every --local command).

@@ -169,6 +169,11 @@ def down() -> Endpoint | None:
     return ep
 
 
+# Public parameters AWS publishes for everyone (Systems Manager user guide,
+# "Discovering public parameters"); not the endpoint's holdings.
+PUBLIC_PARAMETER_PREFIX = "/aws/service/"
+
+
 @dataclass
 class Holdings:
     stacks: list[dict]  # {"name", "status", "parameters": {key: value}}
@@ -190,5 +195,8 @@ def holdings(ep: Endpoint, region: str = REGION) -> Holdings:
               not any(s["StackName"].startswith(n + "-") for n in names if n != s["StackName"])]
     ssm = []
     for page in aws.client("ssm").get_paginator("describe_parameters").paginate():
-        ssm += [{"name": p["Name"], "type": p["Type"]} for p in page["Parameters"]]
+        # moto lists AWS's public parameters (/aws/service/ami-...) as the
+        # account's own; DescribeParameters on AWS lists only the account's.
+        ssm += [{"name": p["Name"], "type": p["Type"]} for p in page["Parameters"]
+                if not p["Name"].startswith(PUBLIC_PARAMETER_PREFIX)]
     return Holdings(stacks, sorted(ssm, key=lambda p: p["name"]))

@@ -343,6 +343,11 @@ def _bucket_policy_statement(bucket: str) -> dict:
     }
 
 
+# What bootstrap sets on the deploy bucket, in the order it sets them.
+BUCKET_SETTINGS = ("ownership: bucket owner enforced", "public access blocked", "default encryption", "versioning",
+                   "policy: TLS only", "lifecycle: old versions expire after 90 days")
+
+
 def _bucket(cfg: Config, s3, account: str, region: str, report: Report) -> bool:
     """Create or repair the deploy bucket; whether it exists (``False`` only
     in a dry run that would create it)."""
@@ -361,7 +366,9 @@ def _bucket(cfg: Config, s3, account: str, region: str, report: Report) -> bool:
             raise
     if not exists:
         if report.dry_run:
-            report.add("created", "bucket", bucket, "encrypted, versioned, public access blocked, TLS only")
+            # Counted as the real run counts a new bucket: one change, its
+            # settings in the detail (see `applied` below).
+            report.add("created", "bucket", bucket, ", ".join(BUCKET_SETTINGS))
             return False
         kw = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
         try:
@@ -372,15 +379,24 @@ def _bucket(cfg: Config, s3, account: str, region: str, report: Report) -> bool:
                                      "global): choose another DeployBucketName in the params file") from None
             if error_code(exc) != "BucketAlreadyOwnedByYou":
                 raise
-        report.add("created", "bucket", bucket)
+    # A bucket made just now is one change, whatever S3 already set on it
+    # (new buckets differ by endpoint: AWS blocks public access and
+    # encrypts by default, moto does neither), so the dry run's count,
+    # which cannot read a bucket that does not exist yet, is the real one.
+    applied: list[str] | None = None if exists else []
 
     def setting(name: str, current_ok: bool, apply: Callable[[], None]) -> None:
+        if applied is not None:
+            if not current_ok:
+                apply()
+            applied.append(name)
+            return
         if current_ok:
             report.add("unchanged", "bucket", bucket, name)
             return
         if not report.dry_run:
             apply()
-        report.add("updated" if exists else "created", "bucket", bucket, name)
+        report.add("updated", "bucket", bucket, name)
 
     # Ownership: ACLs disabled, every object belongs to the bucket owner.
     rules = _read(lambda: s3.get_bucket_ownership_controls(Bucket=bucket, **owner)["OwnershipControls"]["Rules"],
@@ -429,6 +445,8 @@ def _bucket(cfg: Config, s3, account: str, region: str, report: Report) -> bool:
     setting("lifecycle: old versions expire after 90 days", ok, lambda: s3.put_bucket_lifecycle_configuration(
         Bucket=bucket, **owner,
         LifecycleConfiguration={"Rules": [r for r in lifecycle if r.get("ID") != LIFECYCLE_ID] + [rule]}))
+    if applied is not None:
+        report.add("created", "bucket", bucket, ", ".join(applied))
     return True
 
 

@@ -26,6 +26,9 @@ def register(subparsers) -> None:
                    help="generate a new value for this secret (e.g. db/user_db_password); repeatable; "
                         "prints what must be restarted")
     b.add_argument("--dry-run", action="store_true", help="compare and report, change nothing")
+    b.add_argument("--yes", action="store_true",
+                   help="rotate without asking (--rotate against AWS asks on a terminal, and without one "
+                        "refuses unless --yes is given)")
     b.set_defaults(func=_cmd_bootstrap)
 
     r = subparsers.add_parser(
@@ -74,6 +77,9 @@ def _cmd_bootstrap(args) -> int:
     except bootstrap.BootstrapError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    refused = _confirm_rotation(args, cfg)
+    if refused is not None:
+        return refused
     localenv.use(args, region)
     aws = Aws(region, args.profile, args.endpoint_url)
     try:
@@ -93,6 +99,26 @@ def _cmd_bootstrap(args) -> int:
     for line in report.follow_up:
         print(f"next: {localenv.local_follow_up(line) if args.local else line}")
     return EXIT_OK
+
+
+def _confirm_rotation(args, cfg) -> int | None:
+    """A rotation against AWS replaces a secret the running services use
+    (they fail until restarted): it is asked for on a terminal, and without
+    one needs --yes. A dry run and a rehearsal (--local, --endpoint-url)
+    rotate nothing real. An exit code to stop with, or None to go on."""
+    if not args.rotate or args.dry_run or args.yes or args.local or args.endpoint_url:
+        return None
+    names = ", ".join(bootstrap.resolve_rotate(cfg, args.rotate))
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print(f"error: refusing to rotate {names} of {cfg.name_prefix} without a terminal to ask on: "
+              "add --yes once you have read what must restart after it", file=sys.stderr)
+        return EXIT_REFUSED
+    answer = input(f"Rotate {names} of {cfg.name_prefix}? The services that read it fail until restarted "
+                   "[y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        print(f"not rotated: {names} keep their values", file=sys.stderr)
+        return EXIT_REFUSED
+    return None
 
 
 def _cmd_rollout(args) -> int:

@@ -42,8 +42,12 @@ from ..deploy import templates as tpl
 from ..errors import CommandError
 from ..ops import bootstrap
 from ..settings import TEMPLATES_DIR
+from . import capability as capability_mod
 
 OK, FAIL, WARN = "ok", "fail", "warn"
+# The endpoint does not answer a call the check needs (see capability.py):
+# named, never a failure, never blocking.
+NOT_CHECKABLE = "not checkable here"
 
 # CloudFormation's dynamic reference syntax: {{resolve:ssm:name[:version]}},
 # {{resolve:ssm-secure:name[:version]}}.
@@ -59,7 +63,7 @@ CERT_MIN_DAYS = 30
 @dataclass
 class Result:
     name: str
-    status: str  # ok | fail | warn
+    status: str  # ok | fail | warn | not checkable here
     finding: str
     fix: str = ""
     details: list[str] = field(default_factory=list)
@@ -86,6 +90,10 @@ class Report:
     def ok(self) -> bool:
         return not self.failed
 
+    @property
+    def not_checkable(self) -> list[Result]:
+        return [r for r in self.results if r.status == NOT_CHECKABLE]
+
     def to_dict(self) -> dict:
         return {"region": self.region, "stack": self.stack_name, "ok": self.ok, "seconds": round(self.seconds, 3),
                 "checks": [asdict(r) for r in self.results]}
@@ -101,6 +109,7 @@ class Context:
     replace_failed: bool = False
     params_arg: str = ""
     state: stackstate.StackState | None = None
+    capability: capability_mod.Capability = capability_mod.AWS
 
     @property
     def region(self) -> str:
@@ -141,10 +150,10 @@ def current_config(cfg: Config, current: dict[str, str]) -> Config:
 
 def make_context(config: Config, aws: Aws, *, stack_name: str | None = None, templates_dir: Path = TEMPLATES_DIR,
                  files_dir: Path = bootstrap.INSTANCE_FILES_DIR, replace_failed: bool = False,
-                 params_arg: str = "") -> Context:
+                 params_arg: str = "", capability: capability_mod.Capability = capability_mod.AWS) -> Context:
     return Context(config=config, aws=aws, stack_name=stack_name or config.name_prefix,
                    resolved=resolve_templates(config, templates_dir), files_dir=files_dir,
-                   replace_failed=replace_failed, params_arg=params_arg)
+                   replace_failed=replace_failed, params_arg=params_arg, capability=capability)
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -694,6 +703,12 @@ SERVICES = ("ssm", "s3", "acm", "ec2", "rds", "elasticache", "service-quotas", "
 
 def _guard(name: str, fn: Callable[[Context], Result], ctx: Context) -> Result:
     start = time.perf_counter()
+    missing = ctx.capability.missing(name)
+    if missing:
+        # Not run: the endpoint's answer would be its gap, not the account's.
+        why = "; ".join(f"{call}: {ctx.capability.unanswered[call]}" for call in missing)
+        return Result(name, NOT_CHECKABLE, f"{ctx.capability.name} does not answer {why}; preflight against AWS "
+                                           "checks it")
     try:
         result = fn(ctx)
     except botocore.exceptions.ClientError as exc:
@@ -719,6 +734,10 @@ def run(ctx: Context, checks=CHECKS, *, workers: int | None = None) -> Report:
     are checked first: missing or rejected ones are one CommandError (exit
     2), not a failure of every check."""
     start = time.perf_counter()
+    undeclared = [name for name, _ in checks if name not in capability_mod.NEEDS]
+    if undeclared:
+        raise CommandError(f"preflight: check {undeclared[0]} does not declare the calls it needs "
+                           "(wealist_cfn/preflight/capability.py NEEDS)")
     if not ctx.aws.account:
         ctx.aws.check_credentials()
     for service in SERVICES:

@@ -16,6 +16,7 @@ from .. import config, localenv
 from ..aws import Aws
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
 from ..settings import TEMPLATES_DIR
+from . import capability as capability_mod
 from . import checks, cost, pricing, render
 
 
@@ -61,9 +62,10 @@ def register(subparsers) -> None:
 
 
 def run_preflight(cfg: config.Config, aws: Aws, *, stack_name: str | None, templates: Path = TEMPLATES_DIR,
-                  replace_failed: bool = False, params_arg: str = "") -> checks.Report:
+                  replace_failed: bool = False, params_arg: str = "",
+                  capability: capability_mod.Capability = capability_mod.AWS) -> checks.Report:
     ctx = checks.make_context(cfg, aws, stack_name=stack_name, templates_dir=templates,
-                              replace_failed=replace_failed, params_arg=params_arg)
+                              replace_failed=replace_failed, params_arg=params_arg, capability=capability)
     return checks.run(ctx)
 
 
@@ -77,12 +79,21 @@ def cmd_preflight(args) -> int:
     region = cfg.region_for(args.region)
     localenv.use(args, region)
     aws = Aws(region, args.profile, args.endpoint_url)
+    is_local = bool(getattr(args, "local", False))
+    endpoint = capability_mod.for_endpoint(args.endpoint_url, is_local=is_local)
     try:
         report = run_preflight(cfg, aws, stack_name=args.stack_name, templates=args.templates,
-                               replace_failed=args.replace_failed, params_arg=str(args.params))
+                               replace_failed=args.replace_failed, params_arg=str(args.params), capability=endpoint)
     except botocore.exceptions.BotoCoreError as exc:
         raise CommandError(f"preflight: {type(exc).__name__}: {exc}", EXIT_FAILED) from None
-    print(render_preflight(report, args.output))
+    except KeyboardInterrupt:
+        print("interrupted: preflight only reads; nothing was changed", file=sys.stderr)
+        return 130
+    text = render_preflight(report, args.output)
+    if is_local and args.output == "text":
+        from .hook import local_text
+        text = local_text(text)
+    print(text)
     return EXIT_OK if report.ok else EXIT_FAILED
 
 

@@ -490,12 +490,16 @@ def estimate_modes(config: Config, modes: tuple[str, ...], *, prices: PriceTable
 @dataclass
 class Change:
     parameters: list[tuple[str, str, str]]  # (key, old, new) of the values that moved the estimate
-    delta: float
+    delta: float  # over what is priced on both sides (see comparable_delta)
     added: list[str]
     removed: list[str]
     before: float
     after: float
-    unsourced: list[str] = field(default_factory=list)  # resources left out of the difference
+    unsourced: list[LeftOut] = field(default_factory=list)  # changed items without a price on a side
+
+    @property
+    def incomplete(self) -> bool:
+        return bool(self.unsourced)
 
     def line(self) -> str:
         params = ", ".join(f"{k} {o}→{n}" for k, o, n in self.parameters) or "templates"
@@ -503,9 +507,13 @@ class Change:
         # switch on, the single-AZ ones it goes back to for a switch off.
         parts = [f"+{a}" for a in self.added] if self.delta >= 0 else [f"-{r}" for r in self.removed]
         sign = "+" if self.delta >= 0 else "-"
-        return (f"{params}: {sign}${abs(self.delta):,.2f}/month (${self.before:,.2f} → ${self.after:,.2f})"
-                + (f" ({', '.join(parts)})" if parts else "")
-                + (f"; leaves out {', '.join(self.unsourced)} (no sourced price)" if self.unsourced else ""))
+        what = f" ({', '.join(parts)})" if parts else ""
+        if self.incomplete:
+            # No single figure: one that dropped the unpriced side (a priced
+            # t3.medium minus an unpriced t3.large) would read as a saving.
+            return (f"{params}: difference incomplete: no sourced price for {'; '.join(map(str, self.unsourced))}; "
+                    f"the priced rest moves {sign}${abs(self.delta):,.2f}/month{what}")
+        return f"{params}: {sign}${abs(self.delta):,.2f}/month (${self.before:,.2f} → ${self.after:,.2f}){what}"
 
 
 def _grouped(est: Estimate) -> dict[str, tuple[float, float]]:
@@ -518,26 +526,61 @@ def _grouped(est: Estimate) -> dict[str, tuple[float, float]]:
     return out
 
 
-def _base(key: str) -> str:
-    """A price key without its deployment option: the RDS instance in either mode."""
-    return key.rsplit(":", 1)[0] if key.endswith((":single-az", ":multi-az")) else key
+def slot(key: str) -> str:
+    """What an item is for, whatever its size or option: one resource's
+    instances are priced as ``ec2:t3.medium`` before and ``ec2:t3.large``
+    after, its database as a single-AZ or Multi-AZ class, its dashboard at
+    one rate or the other. Items of one resource and one slot are compared
+    as a whole."""
+    kind, _, rest = key.partition(":")
+    if kind in ("ec2", "ebs", "elasticache"):
+        return kind
+    if kind == "rds":
+        return "rds:" + (rest.split(":", 1)[0] if rest.startswith(("storage", "backup")) else "instance")
+    if key.startswith("cloudwatch:dashboard"):
+        return "cloudwatch:dashboard"
+    return key
 
 
-def comparable_delta(before: Estimate, after: Estimate) -> tuple[float, list[str]]:
-    """after - before over what is priced on both sides; what was left out
-    ("resource price-key"), since an unsourced price on either side would
-    make the difference wrong (a priced single-AZ rate minus nothing)."""
-    skip = {(i.resource, _base(i.price_key)) for e in (before, after) for i in e.unsourced}
+@dataclass(frozen=True)
+class LeftOut:
+    """One resource's item that changed with a price missing on one side or both."""
+    resource: str
+    before: tuple[str, ...]  # its price keys before ("" when it did not exist)
+    after: tuple[str, ...]
+    unsourced: tuple[str, ...]
 
-    def part(est: Estimate) -> float:
-        return sum(i.monthly for i in est.items if (i.resource, _base(i.price_key)) not in skip)
+    def __str__(self) -> str:
+        def keys(k: tuple[str, ...]) -> str:
+            return " + ".join(k) or "nothing"
+        return f"{self.resource} {keys(self.before)} → {keys(self.after)} ({', '.join(self.unsourced)} unsourced)"
 
-    def same(key) -> bool:
-        # Unsourced alike on both sides: it adds nothing to the difference.
-        b = [(i.price_key, i.quantity, i.priced) for i in before.items if (i.resource, _base(i.price_key)) == key]
-        a = [(i.price_key, i.quantity, i.priced) for i in after.items if (i.resource, _base(i.price_key)) == key]
-        return a == b
-    return part(after) - part(before), [f"{r} {k}" for r, k in sorted(skip) if not same((r, k))]
+
+def comparable_delta(before: Estimate, after: Estimate) -> tuple[float, list[LeftOut]]:
+    """after - before over what is priced on both sides, and the changed
+    items left out because a price is missing on one side or both. An item
+    unsourced alike on both sides adds nothing to the difference and is not
+    named; a changed one is dropped on both sides, never subtracted from
+    nothing."""
+    def groups(est: Estimate) -> dict[tuple[str, str], list[Item]]:
+        out: dict[tuple[str, str], list[Item]] = {}
+        for i in est.items:
+            out.setdefault((i.resource, slot(i.price_key)), []).append(i)
+        return out
+
+    b, a = groups(before), groups(after)
+    delta, left_out = 0.0, []
+    for key in sorted(set(b) | set(a)):
+        ib, ia = b.get(key, []), a.get(key, [])
+        if [(i.price_key, i.quantity) for i in ib] == [(i.price_key, i.quantity) for i in ia]:
+            continue  # unchanged, priced or not
+        missing = sorted({i.price_key for i in ib + ia if not i.priced})
+        if missing:
+            left_out.append(LeftOut(key[0], tuple(sorted({i.price_key for i in ib})),
+                                    tuple(sorted({i.price_key for i in ia})), tuple(missing)))
+            continue
+        delta += sum(i.monthly for i in ia) - sum(i.monthly for i in ib)
+    return delta, left_out
 
 
 def change(before: Estimate, after: Estimate, old_values: dict[str, str], new_values: dict[str, str]) -> Change | None:
@@ -555,6 +598,6 @@ def change(before: Estimate, after: Estimate, old_values: dict[str, str], new_va
         elif nb > na:
             removed.append(f"{int(nb - na)} {what}" if nb - na > 1 else what)
     params = [(k, old_values[k], v) for k, v in new_values.items() if k in old_values and old_values[k] != v]
-    if not added and not removed and abs(delta) < 0.005:
+    if not added and not removed and abs(delta) < 0.005 and not left_out:
         return None
     return Change(params, delta, added, removed, before.total, after.total, left_out)

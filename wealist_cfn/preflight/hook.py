@@ -5,11 +5,13 @@ it packages anything or creates a change set.
 Against AWS, a prod parameter file that leaves monitoring open to the
 internet or the site without TLS, and does not accept that in AcceptedRisks,
 is refused first (exit 2, before any AWS call, --skip-preflight or not: see
-exposure.py); then a failed check stops the command (exit 1) before any
-upload or change set. Against a custom endpoint (``--endpoint-url``, ``--local``) the
-results are shown but do not stop it: a rehearsal endpoint has no bootstrap,
-certificates or orderable databases unless the rehearsal made them, and
-moto does not implement several of the read calls.
+exposure.py). Then a failed check stops the command (exit 1) before any
+upload or change set wherever the endpoint's answers are known: against AWS,
+and on the local endpoint (``--local``), so a rehearsal stops where a real
+deploy would. A check whose calls the endpoint does not answer is "not
+checkable here" and does not stop it (:mod:`.capability`). Only an arbitrary
+``--endpoint-url``, whose answers nobody declared, shows the results without
+stopping.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import botocore.exceptions
 
 from ..config import ConfigError
 from ..errors import EXIT_FAILED, CommandError
-from . import checks, cost, exposure
+from . import capability, checks, cost, exposure
 from . import cli as preflight_cli
 
 
@@ -48,8 +50,34 @@ def cost_change(dep, state) -> cost.Change | None:
         return None
 
 
-_AWS_FIX = re.compile(r"^(\s*)fix: aws .*$", re.M)
+# A fix that runs an AWS CLI command, at its start or within the sentence.
+_AWS_FIX = re.compile(r"^(\s*)fix: (?:.*\W)?aws [a-z0-9-]+ [a-z][a-z0-9-]*.*$", re.M)
 _OUR_FIX = re.compile(r"^(\s*fix: python build\.py (?:(?!--local).)*)$", re.M)
+
+
+# Ctrl-C: the shell's code for SIGINT (128 + 2), and what was and was not done.
+EXIT_INTERRUPTED = 130
+INTERRUPTED = ("interrupted during preflight: its checks only read, and nothing was packaged, uploaded or "
+               "changed; no change set was made")
+
+
+def local_text(text: str) -> str:
+    """Preflight's text for the local endpoint: a fix that is an AWS CLI
+    command would reach AWS, not the endpoint; ours gain ``--local``."""
+    text = _AWS_FIX.sub(r"\1fix: none on the local endpoint (an AWS CLI command: run preflight against AWS)", text)
+    return _OUR_FIX.sub(r"\1 --local", text)
+
+
+def stop_message(report: checks.Report, params: str, is_local: bool) -> str:
+    """Why the deploy stops, and when one command fixes every failure
+    (nothing bootstrapped yet), that command alone."""
+    bootstrap = f"python build.py bootstrap --params {params}" + (" --local" if is_local else "")
+    fixes = {r.fix.split(" --")[0] for r in report.failed}
+    if fixes == {"python build.py bootstrap"}:
+        return (f"stopped by preflight before any upload or change set: {', '.join(r.name for r in report.failed)} "
+                f"need what bootstrap makes; run: {bootstrap}")
+    return ("stopped by preflight before any upload or change set: fix the failed checks above, or run again "
+            "with --skip-preflight if you are sure")
 
 
 def before_change_set(args, dep, out, doc: dict) -> int | None:
@@ -69,28 +97,30 @@ def before_change_set(args, dep, out, doc: dict) -> int | None:
         print("preflight: skipped (--skip-preflight)", file=out)
         doc["preflight"] = {"skipped": True}
         return None
+    is_local = getattr(args, "local", False) or getattr(args, "local_oneshot", False)
+    endpoint = capability.for_endpoint(dep.opts.endpoint_url, is_local=is_local)
     try:
         report = preflight_cli.run_preflight(dep.config, dep.aws, stack_name=dep.opts.stack_name,
                                              templates=dep.opts.templates_dir,
-                                             replace_failed=dep.opts.replace_failed, params_arg=str(args.params))
+                                             replace_failed=dep.opts.replace_failed, params_arg=str(args.params),
+                                             capability=endpoint)
     except botocore.exceptions.BotoCoreError as exc:
         print(f"preflight: could not run: {type(exc).__name__}: {exc}", file=out)
-        return EXIT_FAILED if not dep.opts.endpoint_url else None
+        return EXIT_FAILED if endpoint.known else None
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        return EXIT_INTERRUPTED
     text = preflight_cli.render_preflight(report, "text")
-    if getattr(args, "local", False) or getattr(args, "local_oneshot", False):
-        # A fix that is an AWS CLI command would reach AWS, not the local endpoint.
-        text = _AWS_FIX.sub(r"\1fix: none on the local endpoint (an AWS CLI command: run preflight against AWS)",
-                            text)
-        text = _OUR_FIX.sub(r"\1 --local", text)
+    if is_local:
+        text = local_text(text)
     print(text, file=out)
     doc["preflight"] = report.to_dict()
     if not report.ok:
-        if not dep.opts.endpoint_url:
-            print("stopped by preflight before any upload or change set: fix the failed checks above, or run "
-                  "again with --skip-preflight if you are sure", file=sys.stderr)
+        if endpoint.known:
+            print(stop_message(report, str(args.params), is_local), file=sys.stderr)
             return EXIT_FAILED
-        print("preflight: failures not blocking on a custom endpoint (a rehearsal); against AWS they stop the "
-              "deploy here", file=out)
+        print(f"preflight: failures not blocking on {endpoint.name}, whose answers are not known; against AWS "
+              "and on the local endpoint they stop the deploy here", file=out)
     change = cost_change(dep, report.state)
     if change is not None:
         doc["costChange"] = change.line()

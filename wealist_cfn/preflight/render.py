@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
-from .checks import FAIL, OK, WARN, Report
+from .checks import FAIL, NOT_CHECKABLE, OK, WARN, Report
 from .cost import Estimate, PriceTable, comparable_delta
 
-_MARK = {OK: "ok  ", FAIL: "FAIL", WARN: "warn"}
-_MD_MARK = {OK: "✅ ok", FAIL: "❌ fail", WARN: "⚠️ warn"}
+_MARK = {OK: "ok  ", FAIL: "FAIL", WARN: "warn", NOT_CHECKABLE: "n/a "}
+_MD_MARK = {OK: "✅ ok", FAIL: "❌ fail", WARN: "⚠️ warn", NOT_CHECKABLE: "➖ not checkable here"}
 
 
 def preflight_text(report: Report) -> str:
@@ -22,8 +23,11 @@ def preflight_text(report: Report) -> str:
         if r.fix and r.status != OK:
             lines.append(f"{'':<{width + 8}}fix: {r.fix}")
     failed, warned = len(report.failed), sum(1 for r in report.results if r.status == WARN)
-    verdict = (f"preflight failed: {failed} of {len(report.results)} checks" if failed
-               else f"preflight passed: {len(report.results)} checks")
+    skipped = [r.name for r in report.not_checkable]
+    run = len(report.results) - len(skipped)
+    verdict = (f"preflight failed: {failed} of {run} checks" if failed else f"preflight passed: {run} checks")
+    if skipped:
+        verdict += f" ({len(skipped)} not checkable here: {', '.join(skipped)})"
     lines.append(f"{verdict}, {warned} warning(s), {report.seconds:.2f}s ({report.region}, stack {report.stack_name})")
     return "\n".join(lines)
 
@@ -63,9 +67,16 @@ def _rows(estimates: dict[str, Estimate]):
     return dict(sorted(rows.items(), key=lambda kv: kv[1]["usage"]))
 
 
-def _difference(estimates: dict[str, Estimate]) -> tuple[float, str]:
+def _difference(estimates: dict[str, Estimate], bold: str = "") -> str:
+    """Multi-AZ over single-AZ; never one figure when a changed item has no
+    price on one side or both (it would silently drop that side)."""
     d, left_out = comparable_delta(estimates["single"], estimates["multi"])
-    return d, (f", leaving out {', '.join(left_out)} (no sourced price on one side or both)" if left_out else "")
+    figure = f"{bold}{'+' if d >= 0 else '-'}{_usd(abs(d))}/month{bold}"
+    if left_out:
+        named = "; ".join(map(str, left_out))
+        return (f"multi-AZ over single-AZ: difference incomplete: no sourced price for {named}; "
+                f"the priced rest moves {figure}")
+    return f"multi-AZ: {figure} over single-AZ"
 
 
 def cost_text(estimates: dict[str, Estimate], prices: PriceTable, usage_note: str) -> str:
@@ -87,8 +98,7 @@ def cost_text(estimates: dict[str, Estimate], prices: PriceTable, usage_note: st
     out.append(f"{'usage total':<{wide}}" + "".join(f"{_usd(estimates[m].usage):>14}" for m in modes))
     out.append(f"{'monthly total':<{wide}}" + "".join(f"{_usd(estimates[m].total):>14}" for m in modes))
     if len(modes) == 2:
-        d, note = _difference(estimates)
-        out.append(f"multi-AZ: {'+' if d >= 0 else '-'}{_usd(abs(d))}/month over single-AZ{note}")
+        out.append(_difference(estimates))
     unsourced = sorted({i.price_key for e in estimates.values() for i in e.unsourced})
     if unsourced:
         out.append(f"not in the totals (no sourced price in {prices.path.name}): {', '.join(unsourced)}")
@@ -107,8 +117,8 @@ def cost_markdown(estimates: dict[str, Estimate], prices: PriceTable, usage_note
     for label, attr in (("fixed total", "fixed"), ("usage total", "usage"), ("**monthly total**", "total")):
         out.append(f"| {label} | | " + " | ".join(_usd(getattr(estimates[m], attr)) for m in modes) + " |")
     if len(modes) == 2:
-        d, note = _difference(estimates)
-        out += ["", f"Multi-AZ: **{'+' if d >= 0 else '-'}{_usd(abs(d))}/month** over single-AZ{note}."]
+        text = _difference(estimates, bold="**")
+        out += ["", text[0].upper() + text[1:] + "."]
     out += ["", f"Usage-dependent rows come from {usage_note}, not from the templates."]
     unsourced = sorted({i.price_key for e in estimates.values() for i in e.unsourced})
     if unsourced:
@@ -122,5 +132,6 @@ def cost_json(estimates: dict[str, Estimate], prices: PriceTable, usage: dict, u
            "modes": {m: e.to_dict() for m, e in estimates.items()}}
     if len(estimates) == 2:
         d, left_out = comparable_delta(estimates["single"], estimates["multi"])
-        doc["multiMinusSingle"] = {"usd": round(d, 2), "leftOut": left_out}
+        doc["multiMinusSingle"] = {"usd": round(d, 2), "complete": not left_out,
+                                   "leftOut": [asdict(x) for x in left_out]}
     return json.dumps(doc, indent=2)

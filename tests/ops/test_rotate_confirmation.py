@@ -1,0 +1,67 @@
+"""`bootstrap --rotate` against AWS: asked for on a terminal, refused
+without one unless --yes, before any AWS client exists. No stand-in: the
+refusal comes first (a client made at all fails the test)."""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stderr, redirect_stdout
+
+import botocore.session
+import pytest
+
+from wealist_cfn.cli import main
+from wealist_cfn.errors import EXIT_REFUSED
+from wealist_cfn.settings import PARAMS_DIR
+
+PROD = str(PARAMS_DIR / "prod.json")
+
+
+@pytest.fixture
+def no_client(monkeypatch):
+    def refuse(self, service_name, *a, **kw):
+        raise AssertionError(f"an AWS client ({service_name}) was made before the rotation was confirmed")
+    monkeypatch.setattr(botocore.session.Session, "create_client", refuse)
+
+
+def _run(*argv, stdin_tty=False, answer=""):
+    import sys
+    out, err = io.StringIO(), io.StringIO()
+    stdin = io.StringIO(answer + "\n")
+    stdin.isatty = lambda: stdin_tty
+    real = sys.stdin, sys.stdout.isatty
+    sys.stdin = stdin
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            out.isatty = lambda: stdin_tty
+            code = main(list(argv))
+    finally:
+        sys.stdin = real[0]
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_rotation_without_a_terminal_is_refused_and_names_yes(no_client):
+    code, _, err = _run("bootstrap", "--params", PROD, "--rotate", "db/user_db_password")
+    assert code == EXIT_REFUSED
+    assert err.strip() == ("error: refusing to rotate db/user_db_password of wealist-prod without a terminal to "
+                           "ask on: add --yes once you have read what must restart after it")
+
+
+def test_a_no_at_the_prompt_rotates_nothing(no_client):
+    code, out, err = _run("bootstrap", "--params", PROD, "--rotate", "db/user_db_password", stdin_tty=True,
+                          answer="n")
+    assert code == EXIT_REFUSED and "Rotate db/user_db_password of wealist-prod?" in out
+    assert "not rotated: db/user_db_password keep their values" in err
+
+
+def test_dry_run_needs_no_confirmation(monkeypatch):
+    """A dry run rotates nothing: it goes on to the AWS calls (stopped here
+    at the first client, which is what this test looks for)."""
+    made = []
+
+    def record(self, service_name, *a, **kw):
+        made.append(service_name)
+        raise RuntimeError("stop")
+    monkeypatch.setattr(botocore.session.Session, "create_client", record)
+    code, _, err = _run("bootstrap", "--params", PROD, "--rotate", "db/user_db_password", "--dry-run")
+    assert made and code != EXIT_REFUSED and "refusing" not in err

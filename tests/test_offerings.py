@@ -1,0 +1,87 @@
+"""Build-time check of instance types, node types, RDS classes and engine
+versions against the offline per-region tables cfn-lint ships. No AWS
+stand-in: the check reads files only. What AWS enforces: CreateLaunchTemplate
+accepts any string, the instance launch fails (InvalidParameterValue /
+Unsupported) when the Auto Scaling group starts it; CreateReplicationGroup
+and CreateDBInstance refuse a node type or class the region or engine does
+not offer (ElastiCache and RDS API references, errors InvalidParameterValue
+and InvalidDBInstanceClass / "DB Instance class ... does not support")."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from wealist_cfn import buildjob, cli, config, offerings
+from wealist_cfn.settings import PARAMS_DIR
+
+PROD = PARAMS_DIR / "prod.json"
+
+
+def _params(tmp_path: Path, **values) -> Path:
+    entries = [e for e in json.loads(PROD.read_text()) if e["ParameterKey"] not in values]
+    entries += [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
+    p = tmp_path / "typo.json"
+    p.write_text(json.dumps(entries))
+    return p
+
+
+def test_committed_parameter_files_name_what_their_region_offers():
+    for p in sorted(PARAMS_DIR.glob("*.json")):
+        offerings.check(config.load(p))
+
+
+def test_an_instance_type_typo_fails_the_build_in_one_line_naming_file_key_and_value(tmp_path, capsys):
+    """`t3.lrge` matches the parameter's pattern, so the file validation
+    alone passes it (it did before this check); the build now stops before
+    writing anything, with one line and the closest real type."""
+    bad = _params(tmp_path, BackendInstanceType="t3.lrge")
+    config.load(bad)  # the pattern check alone lets it through
+    out_dir = tmp_path / "templates"
+    with pytest.raises(config.ConfigError):
+        buildjob.run([bad], directory=out_dir, lint=False)
+    assert not out_dir.exists()
+    code = cli.main(["--no-lint", "--params", str(bad)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0] == (f"error: {bad}: BackendInstanceType: 't3.lrge' is not an EC2 instance type in "
+                      "ap-northeast-2; did you mean t3.large?")
+
+
+@pytest.mark.parametrize("key,value,words", [
+    ("MonitoringInstanceType", "t3.smal", "is not an EC2 instance type in ap-northeast-2; did you mean t3.small?"),
+    ("CacheNodeType", "cache.t3.mcro", "is not an ElastiCache node type in ap-northeast-2; did you mean "
+                                       "cache.t3.micro?"),
+    ("DbInstanceClass", "db.t3.mirco", "is not an RDS instance class for postgres in ap-northeast-2; did you "
+                                       "mean db.t3.micro?"),
+])
+def test_each_sized_parameter_is_checked(tmp_path, key, value, words):
+    cfg = config.load(_params(tmp_path, **{key: value}))
+    with pytest.raises(config.ConfigError) as info:
+        offerings.check(cfg)
+    assert str(info.value) == f"{cfg.path}: {key}: {value!r} {words}"
+
+
+def test_a_type_that_exists_elsewhere_but_not_in_the_region_says_where(tmp_path):
+    """Picked from the table itself: an EC2 type us-east-1 offers and
+    ap-northeast-2 does not."""
+    missing = sorted(offerings.ec2_instance_types("us-east-1") - offerings.ec2_instance_types("ap-northeast-2"))
+    assert missing, "the tables no longer differ; pick another pair of regions"
+    cfg = config.load(_params(tmp_path, BackendInstanceType=missing[0]))
+    with pytest.raises(config.ConfigError, match=r"not an EC2 instance type in ap-northeast-2.*\(it exists in .*"
+                                                 r"us-east-1"):
+        offerings.check(cfg)
+
+
+def test_a_pinned_engine_version_the_engine_lacks_names_the_setting():
+    cfg = config.load(PROD)
+    bad = dataclasses.replace(offerings.DEFAULT_SETTINGS, postgres_engine_version="17.99")
+    with pytest.raises(config.ConfigError, match=r"^wealist_cfn/settings.py: postgres_engine_version: '17.99' is "
+                                                 r"not a postgres version RDS offers$"):
+        offerings.check(cfg, bad)
+    bad = dataclasses.replace(offerings.DEFAULT_SETTINGS, redis_engine_version="9.9")
+    with pytest.raises(config.ConfigError, match=r"redis_engine_version: '9.9' is not a redis version"):
+        offerings.check(cfg, bad)
