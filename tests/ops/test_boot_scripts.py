@@ -220,7 +220,7 @@ def test_monitoring_startup_renders_prometheus_config_and_starts_the_stack(tmp_p
     assert not any("db-init" in c for c in calls)
 
 
-@pytest.mark.parametrize("failure,step", [({"FAIL_S3": "1"}, "aws s3 cp"), ({"FAIL_DB": "1"}, "docker run")])
+@pytest.mark.parametrize("failure,step", [({"FAIL_S3": "1"}, "aws s3 cp"), ({"FAIL_DB": "1"}, "database init of user-service")])
 def test_startup_fails_loudly_and_starts_nothing_after_a_failed_step(tmp_path, failure, step, monkeypatch):
     """Fake aws/docker: a failing step gives a non-zero exit and a FAILED line
     naming it; compose up never runs."""
@@ -244,10 +244,17 @@ def test_each_group_reads_only_the_parameter_paths_its_role_may_read():
     from wealist_cfn.stacks import iam
 
     text = STARTUP.read_text()
-    calls = dict(re.findall(r"^\s*read_parameters (.+)\n\s*python3 \"\$BASE/render.py\" env \"\$work\"/parameters-\*"
-                            r"\.json \"\$(\w+)\"", text, re.MULTILINE))
-    assert {v: tuple(k.split()) for k, v in calls.items()} == {
-        "BASE": iam.BACKEND_PARAMETER_PATHS, "dir": iam.MONITORING_PARAMETER_PATHS}
+
+    def body(function):
+        return re.search(rf"^{function}\(\) {{\n(.*?)^}}", text, re.MULTILINE | re.DOTALL).group(1)
+
+    def paths(*functions):
+        return tuple(p for f in functions for line in re.findall(r"^\s*read_parameters (.+)$", body(f), re.M)
+                     for p in line.split())
+    # The backend reads db/ and redis/ while it waits for the stacks' endpoints.
+    assert "wait_for_parameters" in body("start_backend") and "wait_for_parameters" not in body("start_monitoring")
+    assert sorted(paths("wait_for_parameters", "start_backend")) == sorted(iam.BACKEND_PARAMETER_PATHS)
+    assert sorted(paths("start_monitoring")) == sorted(iam.MONITORING_PARAMETER_PATHS)
     assert '--path "$WEALIST_PREFIX" ' not in text
 
 
