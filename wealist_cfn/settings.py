@@ -29,6 +29,12 @@ class Service:
     key: str  # used in logical IDs and parameter names, PascalCase
     name: str  # ECR repository / compose service name
 
+    @property
+    def tag_path(self) -> str:
+        """Its released image tag's Parameter Store name below
+        ``/<project>/<environment>/`` (bootstrap writes ``unreleased``)."""
+        return f"deploy/{self.name.replace('-', '_')}_image_tag"
+
 
 @dataclass(frozen=True)
 class AlarmRule:
@@ -68,7 +74,7 @@ class AlarmSettings:
     nat_packets_dropped: AlarmRule = AlarmRule(100.0, 3, 300)
     # Instances, per minute. The in-service threshold is BackendMinSize.
     backend_in_service_periods: int = 5
-    monitoring_status_check: AlarmRule = AlarmRule(0.0, 2)  # status check failed in 2 minutes running
+    monitoring_in_service: AlarmRule = AlarmRule(1.0, 5)  # no monitoring instance in service for 5 minutes
 
 
 @dataclass(frozen=True)

@@ -220,7 +220,8 @@ def test_monitoring_startup_renders_prometheus_config_and_starts_the_stack(tmp_p
     assert not any("db-init" in c for c in calls)
 
 
-@pytest.mark.parametrize("failure,step", [({"FAIL_S3": "1"}, "aws s3 cp"), ({"FAIL_DB": "1"}, "database init of user-service")])
+@pytest.mark.parametrize("failure,step", [({"FAIL_S3": "1"}, "aws s3 cp"),
+                                          ({"FAIL_DB": "1"}, "database init of user-service")])
 def test_startup_fails_loudly_and_starts_nothing_after_a_failed_step(tmp_path, failure, step, monkeypatch):
     """Fake aws/docker: a failing step gives a non-zero exit and a FAILED line
     naming it; compose up never runs."""
