@@ -126,7 +126,7 @@ def build(settings: BuildSettings) -> Template:
 def _add_interface(root: Template) -> None:
     """Group the parameters in the console's create-stack form."""
     groups = (
-        ("Environment", ("Project", "Environment", "EnableMultiAZ")),
+        ("Environment", ("Project", "Environment", "EnableMultiAZ", "CacheFailover")),
         ("Network", ("VpcCidr", "SubnetBits", "AvailabilityZones")),
         ("Compute", ("BackendInstanceType", "BackendMinSize", "BackendMaxSize", "BackendTargetCpu",
                      "MonitoringInstanceType", "DeployBucketName", "EcrRepositoryPrefix")),

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 
 from ..cfnmodel import NESTED
 from ..parameters import PARAMS_BY_NAME
+from . import updaterules
 
 STATEFUL_TYPES = frozenset({
     "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::ElastiCache::ReplicationGroup",
@@ -303,6 +304,10 @@ def analyse(review: Review) -> None:
         if review.change_set_type == "UPDATE" and (r.resource_type.startswith("AWS::IAM::")
                                                    or r.resource_type in SG_TYPES or r.resource_type == RULE_TYPE):
             out.append(Callout("security", r.where, r.resource_type, _security_message(r)))
+    if review.change_set_type == "UPDATE":
+        # Combinations a service refuses in one update (updaterules.py).
+        out += [Callout("guarded", v.where, v.resource_type, v.message())
+                for v in updaterules.violations(review.rows, review.parameters)]
     review.callouts = out
 
 
