@@ -84,9 +84,16 @@ class BuildSettings:
     # Three AZs, as the original's a/c/d layout: one public and one private
     # subnet in each.
     az_count: int = 3
-    # PostgreSQL version: cfn-lint 1.58 rejects 16.4 for db.t3.micro (E3062)
-    # and calls 16.1-16.8 and 17.1-17.4 deprecated for new instances (W3691).
-    postgres_engine_version: str = "17.6"
+    # PostgreSQL major version only: given a major version, RDS creates the
+    # default minor version of it (CreateDBInstance, EngineVersion), and
+    # AutoMinorVersionUpgrade moves it on in the maintenance window ("Upgrading
+    # a DB instance engine version", RDS user guide). A pinned minor such as
+    # 17.6 differs from the instance after the first automatic upgrade (the
+    # next template change to it would ask RDS for a downgrade, which it
+    # refuses; the same drift is reported for Terraform in
+    # briancaffey/terraform-aws-django#59), and a re-create fails once that
+    # minor is deprecated. cfn-lint's E3062 accepts "17" for db.t3.micro.
+    postgres_engine_version: str = "17"
     redis_engine_version: str = "7.1"
     # Amazon Linux 2023, resolved at deploy time from AWS's public parameter.
     ami_parameter: str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
