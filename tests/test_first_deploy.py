@@ -92,3 +92,31 @@ def test_a_taken_bucket_name_is_refused_with_an_account_unique_suggestion():
     assert "is taken by another AWS account" in str(err.value)
     assert "wealist-deploy-123456789012-ap-northeast-2" in str(err.value)
     assert str(cfg.path) in str(err.value)
+
+
+def test_the_grace_period_outlasts_the_slowest_bounded_boot():
+    """The backend's grace period covers a cold boot (docs/operations.md,
+    "How long a boot takes": about 240 s, assumptions written there) plus
+    the longest the database init may wait, computed from the startup
+    script's own bounds: its attempts, its doubling delay capped at 60 s,
+    and libpq's PGCONNECT_TIMEOUT per attempt (render.py)."""
+    import re
+    from pathlib import Path
+
+    from wealist_cfn.stacks import compute
+
+    boot = (Path(compute.__file__).resolve().parent.parent / "boot" / "startup.sh").read_text()
+    attempts = int(re.search(r"attempts=\$\{WEALIST_DB_ATTEMPTS:-(\d+)\}", boot).group(1))
+    delay = int(re.search(r"delay=\$\{WEALIST_RETRY_DELAY:-(\d+)\}", boot).group(1))
+    cap = int(re.search(r"delay \* 2 > (\d+) \?", boot).group(1))
+    render = (Path(compute.__file__).resolve().parents[2] / "instance-files" / "config" / "render.py").read_text()
+    connect = int(re.search(r'"PGCONNECT_TIMEOUT": "(\d+)"', render).group(1))
+    waits = []
+    for _ in range(attempts - 1):
+        waits.append(delay)
+        delay = min(delay * 2, cap)
+    db_init_worst = sum(waits) + attempts * connect
+    cold_boot = 240
+    assert compute.BACKEND_GRACE_SECONDS >= cold_boot + db_init_worst
+    built = json.loads(compute.build(DEFAULT_SETTINGS).to_json())["Resources"]["BackendAutoScalingGroup"]
+    assert built["Properties"]["HealthCheckGracePeriod"] == compute.BACKEND_GRACE_SECONDS

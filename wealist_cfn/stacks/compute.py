@@ -17,6 +17,7 @@ from ..settings import BuildSettings
 from .common import LOG_GROUP_KMS_SKIP, add_inputs, asg_tags, name, new_template, tags
 
 USERDATA_FILE = Path(__file__).resolve().parent.parent / "boot" / "userdata.sh"
+BACKEND_GRACE_SECONDS = 600
 
 
 def build(settings: BuildSettings) -> Template:
@@ -82,7 +83,13 @@ def build(settings: BuildSettings) -> Template:
         # per released service: the attachments, and so the ALB's
         # registrations, never change; one property flips, once.
         HealthCheckType=If(every_released, "ELB", "EC2"),
-        HealthCheckGracePeriod=300,
+        # Longer than the slowest bounded boot, with headroom: a cold boot is
+        # about 4 minutes, one that meets a database failover at most about
+        # 8 (the db-init retries); basis and figures in docs/operations.md,
+        # "How long a boot takes". An instance still booting when the grace
+        # period ends is replaced as unhealthy (Auto Scaling user guide,
+        # "Set the health check grace period for an Auto Scaling group").
+        HealthCheckGracePeriod=BACKEND_GRACE_SECONDS,
         DefaultInstanceWarmup=180,
         MetricsCollection=[autoscaling.MetricsCollection(Granularity="1Minute")],
         Tags=asg_tags("backend", Role="backend"),
