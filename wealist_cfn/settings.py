@@ -84,15 +84,18 @@ class BuildSettings:
     # Three AZs, as the original's a/c/d layout: one public and one private
     # subnet in each.
     az_count: int = 3
-    # PostgreSQL major version only: given a major version, RDS creates the
-    # default minor version of it (CreateDBInstance, EngineVersion), and
+    # PostgreSQL major version only: "If a major version is specified but a
+    # minor version is not, Amazon RDS defaults to a recent release of the
+    # major version you have specified" (RDS user guide, PostgreSQL.Concepts.
+    # General.DBVersions; cfn-lint issue #3849 quotes it), and
     # AutoMinorVersionUpgrade moves it on in the maintenance window ("Upgrading
     # a DB instance engine version", RDS user guide). A pinned minor such as
     # 17.6 differs from the instance after the first automatic upgrade (the
     # next template change to it would ask RDS for a downgrade, which it
     # refuses; the same drift is reported for Terraform in
     # briancaffey/terraform-aws-django#59), and a re-create fails once that
-    # minor is deprecated. cfn-lint's E3062 accepts "17" for db.t3.micro.
+    # minor is deprecated. cfn-lint's E3062 accepts "17" for db.t3.micro; its
+    # W3691 is ignored on the instance, with the reason (database.py).
     postgres_engine_version: str = "17"
     redis_engine_version: str = "7.1"
     # Amazon Linux 2023, resolved at deploy time from AWS's public parameter.
