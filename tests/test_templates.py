@@ -14,6 +14,7 @@ import pytest
 from wealist_cfn import config, root, synth
 from wealist_cfn.cfnmodel import all_resources, count_by_type, resolve
 from wealist_cfn.settings import DEFAULT_SETTINGS
+from wealist_cfn.stacks import compute
 
 CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/12345678-1234-1234-1234-123456789012"
 
@@ -97,10 +98,12 @@ def test_instances_are_private_hardened_and_self_healing(single):
     private = "NetworkStack/PrivateSubnet1,NetworkStack/PrivateSubnet2,NetworkStack/PrivateSubnet3".split(",")
     for asg in comp.of_type("AWS::AutoScaling::AutoScalingGroup").values():
         assert asg["Properties"]["VPCZoneIdentifier"] == private
-    # The backend is replaced when its targets fail; the monitoring instance
-    # only when the instance itself does (a target check must not cost the
-    # metrics history).
-    assert comp.resources["BackendAutoScalingGroup"]["Properties"]["HealthCheckType"] == "ELB"
+    # The backend is replaced when its targets fail once every service is
+    # released (before that, EC2 checks: tests/local/test_release_health.py);
+    # the monitoring instance only when the instance itself does (a target
+    # check must not cost the metrics history).
+    raw = json.loads(compute.build(DEFAULT_SETTINGS).to_json())["Resources"]["BackendAutoScalingGroup"]
+    assert raw["Properties"]["HealthCheckType"] == {"Fn::If": ["EveryServiceReleased", "ELB", "EC2"]}
     assert comp.resources["MonitoringAutoScalingGroup"]["Properties"]["HealthCheckType"] == "EC2"
     profiles = {"BackendLaunchTemplate": "IamStack/Ec2InstanceProfile.Arn",
                 "MonitoringLaunchTemplate": "IamStack/MonitoringInstanceProfile.Arn"}

@@ -84,7 +84,11 @@ def test_the_switch_there_and_back_in_two_deploys_each(deployed):
     """On the local endpoint: the one-step deploy is refused (exit 3), even
     with --allow-replace, naming both steps; the one-step change set, if
     executed anyway, fails and rolls back as ElastiCache makes it; the two
-    steps each way complete."""
+    steps to multi-AZ complete, and so does the first step back. The last
+    step back (to exactly the parameters the stack was created with) is left
+    to the model test above: on the local endpoint that deploy reports "no
+    changes" (the endpoint compares with the stack's creation parameters,
+    which moto does not update on a change-set execution)."""
     env, folder = deployed
     one_step = params_with(folder, EnableMultiAZ="true")
     r = run_cli("deploy", "--params", str(one_step), "--local", "--yes", "--allow-replace", env=env, timeout=300)
@@ -105,7 +109,7 @@ def test_the_switch_there_and_back_in_two_deploys_each(deployed):
     assert any("at least one read replica to enable autofailover" in x for x in reasons)
     assert _redis(folder) == {"EnableMultiAZ": "false", "CacheFailover": "auto"}
 
-    for step, params in (("held", HELD), ("multi", MULTI), ("held back", HELD), ("single", SINGLE)):
+    for step, params in (("held", HELD), ("multi", MULTI), ("held back", HELD)):
         r = run_cli("deploy", "--params", str(params_with(folder, **params)), "--local", "--yes",
                     "--no-wait-healthy", env=env, timeout=300)
         assert r.returncode == 0, f"{step}: {r.stdout}{r.stderr}"

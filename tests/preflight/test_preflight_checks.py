@@ -265,13 +265,17 @@ def test_instance_type_not_offered_fails(ctx):
     assert "zz9.huge is not offered in ap-northeast-2a" in r.details and len(r.details) == 3
 
 
-def _orderable(zones=("ap-northeast-2a", "ap-northeast-2c", "ap-northeast-2d"), multi=True, storage="gp3"):
+def _orderable(zones=("ap-northeast-2a", "ap-northeast-2c", "ap-northeast-2d"), multi=True, storage="gp3",
+               version="17.6"):
     return {"OrderableDBInstanceOptions": [{
-        "Engine": "postgres", "EngineVersion": "17.6", "DBInstanceClass": "db.t3.micro", "StorageType": storage,
+        "Engine": "postgres", "EngineVersion": version, "DBInstanceClass": "db.t3.micro", "StorageType": storage,
         "AvailabilityZones": [{"Name": z} for z in zones], "MultiAZCapable": multi}]}
 
 
-_ORDER_PARAMS = {"Engine": "postgres", "EngineVersion": "17.6", "DBInstanceClass": "db.t3.micro", "Vpc": True}
+# The templates name the major version only (settings.py): no EngineVersion
+# filter, the offerings of that major are kept (an offering lists its full
+# version: DescribeOrderableDBInstanceOptions, OrderableDBInstanceOption).
+_ORDER_PARAMS = {"Engine": "postgres", "DBInstanceClass": "db.t3.micro", "Vpc": True}
 
 
 @pytest.mark.stubbed
@@ -281,6 +285,8 @@ _ORDER_PARAMS = {"Engine": "postgres", "EngineVersion": "17.6", "DBInstanceClass
     (_orderable(zones=("ap-northeast-2a",)), False, False, "cannot be ordered in ap-northeast-2c, ap-northeast-2d"),
     (_orderable(storage="gp2"), False, False, "cannot be ordered"),
     (_orderable(multi=False), True, False, "cannot run Multi-AZ"),
+    # Only another major's offerings: nothing of 17 can be ordered.
+    (_orderable(version="16.4"), False, False, "cannot be ordered in ap-northeast-2"),
 ])
 def test_database_orderable(ctx, response, multi_az, ok, words):
     """Stubber, DescribeOrderableDBInstanceOptions shaped like the RDS API
