@@ -429,6 +429,11 @@ def check_ami(ctx: Context) -> Result:
             continue
         shown.append(f"{path} = {value}")
     if problems:
+        # The AMI is AWS's public parameter; the release tags the compute
+        # stack resolves (compute.py) are bootstrap's.
+        if any(not p.startswith("/aws/") for p in problems):
+            return Result("ami", FAIL, "SSM-typed template parameter does not resolve", details=problems,
+                          fix=f"python build.py bootstrap --params {ctx.params_arg} (it writes the release tags)")
         return Result("ami", FAIL, "public parameter path does not resolve", details=problems,
                       fix=f"aws ssm get-parameters-by-path --region {ctx.region} "
                           f"--path /aws/service/ami-amazon-linux-latest --query 'Parameters[].Name'")
