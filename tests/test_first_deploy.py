@@ -120,3 +120,17 @@ def test_the_grace_period_outlasts_the_slowest_bounded_boot():
     assert compute.BACKEND_GRACE_SECONDS >= cold_boot + db_init_worst
     built = json.loads(compute.build(DEFAULT_SETTINGS).to_json())["Resources"]["BackendAutoScalingGroup"]
     assert built["Properties"]["HealthCheckGracePeriod"] == compute.BACKEND_GRACE_SECONDS
+
+
+@pytest.mark.parametrize("old,new,words", [
+    ("false", "true", ["standby from a snapshot", "adds a replica", "cuts connections", "nothing is replaced"]),
+    ("true", "false", ["drops its standby", "removes the replica", "deleted", "nothing is replaced"]),
+])
+def test_the_review_of_a_mode_switch_says_what_each_part_does(old, new, words):
+    r = review_mod.Review("wealist-prod", "UPDATE")
+    r.parameters = [review_mod.ParameterChange("EnableMultiAZ", old, new),
+                    review_mod.ParameterChange("CacheFailover", "auto", "off")]
+    review_mod.analyse(review_mod.analyse(r) or r)  # twice, as the protection switch does: no duplicates
+    [switch] = [n for n in r.notes if n.startswith("mode switch")]
+    assert all(w in switch for w in words), switch
+    assert any(n.startswith("CacheFailover off") for n in r.notes) and len(r.notes) == 2

@@ -318,6 +318,7 @@ def analyse(review: Review) -> None:
         out += [Callout("guarded", v.where, v.resource_type, v.message())
                 for v in updaterules.violations(review.rows, review.parameters)]
         out += [Callout("warning", *note) for note in sequence.rollout_notes(review.rows)]
+        review.notes += [n for n in sequence.mode_notes(review.parameters) if n not in review.notes]
     review.callouts = out
 
 

@@ -40,3 +40,37 @@ def rollout_notes(rows) -> list[tuple[str, str, str]]:
                         f"after this update get it. Replace them when it is done: python build.py rollout "
                         f"--params PARAMS{flag}"))
     return out
+
+
+# What each part of the mode switch does while it runs, shown in the review
+# of a change to the parameter. Sources: RDS user guide, "Modifying a DB
+# instance to be a Multi-AZ deployment" (a snapshot of the primary restored
+# as the standby, no downtime, possible latency while the snapshot is
+# taken) and "Converting to Single-AZ"; ElastiCache user guide, "Increasing
+# the number of replicas" / "Decreasing the number of replicas" (online);
+# VPC user guide, route tables: a changed route applies to new flows, and
+# NAT gateway connections are tied to the gateway that opened them.
+MODE_NOTES = {
+    ("EnableMultiAZ", "false", "true"): (
+        "mode switch to multi-AZ: RDS creates the standby from a snapshot of the primary (no failover, the "
+        "primary keeps serving; I/O can be slower while the snapshot is taken); ElastiCache adds a replica "
+        "(the primary keeps serving); NAT gateways 2 and 3 are created and the private routes of zones 2 and 3 "
+        "move to them, which cuts connections open through NAT gateway 1 from those subnets; the load balancer "
+        "and the subnets do not change; nothing is replaced (docs/operations.md, 'Switching modes')"),
+    ("EnableMultiAZ", "true", "false"): (
+        "mode switch to cost mode: the private routes of zones 2 and 3 move back to NAT gateway 1 (connections "
+        "open through gateways 2 and 3 are cut) and gateways 2 and 3 are deleted; RDS drops its standby (no "
+        "downtime); ElastiCache removes the replica; the load balancer and the subnets do not change; nothing "
+        "is replaced (docs/operations.md, 'Switching modes')"),
+    ("CacheFailover", "auto", "off"): (
+        "CacheFailover off: ElastiCache turns automatic failover and Multi-AZ off; no failover happens, and "
+        "until it is back on a failed primary is not replaced by the replica"),
+    ("CacheFailover", "off", "auto"): (
+        "CacheFailover auto: ElastiCache turns automatic failover and Multi-AZ on (with EnableMultiAZ true); "
+        "no failover happens"),
+}
+
+
+def mode_notes(parameters) -> list[str]:
+    """The review's notes for the mode parameters that change."""
+    return [MODE_NOTES[(p.key, p.old or "", p.new)] for p in parameters if (p.key, p.old or "", p.new) in MODE_NOTES]
