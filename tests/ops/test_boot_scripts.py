@@ -270,3 +270,27 @@ def test_without_an_instance_id_from_imds_the_boot_fails_before_anything_starts(
     assert result.returncode != 0
     assert "FAILED after 5 attempts: imds instance-id" in result.stderr
     assert not any(" up -d" in c for c in calls)
+
+
+@pytest.mark.parametrize("script", ["userdata", "startup"])
+@pytest.mark.parametrize("delay,slept", [(None, ["5", "10", "15", "20"]), ("0", ["0", "0", "0", "0"]),
+                                         ("2", ["2", "4", "6", "8"])])
+def test_every_retry_honours_the_delay_setting(tmp_path, script, delay, slept):
+    """Both scripts' retry: 5 attempts, attempt x WEALIST_RETRY_DELAY seconds
+    apart (5 when unset). The function is taken from the script as it runs
+    (the UserData as Fn::Sub renders it) and run with a failing command; a
+    `sleep` on PATH records what it was asked."""
+    text = render_sub(USERDATA.read_text(), SUB_VALUES) if script == "userdata" else STARTUP.read_text()
+    body = re.search(r"^retry\(\) \{\n.*?^\}\n", text, re.M | re.S).group(0)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sleep").write_text(f'#!/bin/bash\necho "$1" >>"{tmp_path}/slept"\n')
+    (bin_dir / "sleep").chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "WEALIST_ROLE": "backend"}
+    if delay is not None:
+        env["WEALIST_RETRY_DELAY"] = delay
+    prelude = 'log() { echo "$*" >&2; }\n'
+    result = subprocess.run(["bash", "-c", prelude + body + "retry false"], env=env, capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode != 0
+    assert (tmp_path / "slept").read_text().split() == slept
