@@ -14,6 +14,7 @@ import pytest
 from wealist_cfn import config, root, synth
 from wealist_cfn.cfnmodel import all_resources, count_by_type, resolve
 from wealist_cfn.settings import DEFAULT_SETTINGS
+from wealist_cfn.stacks import compute
 
 CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/12345678-1234-1234-1234-123456789012"
 
@@ -97,10 +98,12 @@ def test_instances_are_private_hardened_and_self_healing(single):
     private = "NetworkStack/PrivateSubnet1,NetworkStack/PrivateSubnet2,NetworkStack/PrivateSubnet3".split(",")
     for asg in comp.of_type("AWS::AutoScaling::AutoScalingGroup").values():
         assert asg["Properties"]["VPCZoneIdentifier"] == private
-    # The backend is replaced when its targets fail; the monitoring instance
-    # only when the instance itself does (a target check must not cost the
-    # metrics history).
-    assert comp.resources["BackendAutoScalingGroup"]["Properties"]["HealthCheckType"] == "ELB"
+    # The backend is replaced when its targets fail once every service is
+    # released (before that, EC2 checks: tests/local/test_release_health.py);
+    # the monitoring instance only when the instance itself does (a target
+    # check must not cost the metrics history).
+    raw = json.loads(compute.build(DEFAULT_SETTINGS).to_json())["Resources"]["BackendAutoScalingGroup"]
+    assert raw["Properties"]["HealthCheckType"] == {"Fn::If": ["EveryServiceReleased", "ELB", "EC2"]}
     assert comp.resources["MonitoringAutoScalingGroup"]["Properties"]["HealthCheckType"] == "EC2"
     profiles = {"BackendLaunchTemplate": "IamStack/Ec2InstanceProfile.Arn",
                 "MonitoringLaunchTemplate": "IamStack/MonitoringInstanceProfile.Arn"}
@@ -253,13 +256,12 @@ def _flatten(value, prefix=""):
 
 def test_switch_flips_exactly_what_it_should(single, multi):
     a, b = all_resources(single), all_resources(multi)
-    # The extra NAT gateways, and the alarms that watch them and the
-    # second Redis node.
+    # The extra NAT gateways and the alarms that watch them (the Redis
+    # alarms watch every member in both modes).
     assert set(b) - set(a) == {"NetworkStack/NatGateway2", "NetworkStack/NatGateway3",
                                "NetworkStack/NatGateway2Eip", "NetworkStack/NatGateway3Eip",
                                *(f"AlarmsStack/NatGateway{i}{kind}Alarm" for i in (2, 3)
-                                 for kind in ("PortAllocation", "PacketsDropped")),
-                               *(f"AlarmsStack/RedisNode2{kind}Alarm" for kind in ("Cpu", "Memory", "Evictions"))}
+                                 for kind in ("PortAllocation", "PacketsDropped"))}
     assert set(a) - set(b) == set()
     changed = set()
     for key in a:
@@ -410,11 +412,11 @@ def _dim(alarm: dict, name: str):
 
 def test_alarm_count_per_mode(single, multi):
     """Single-AZ: 7 load balancer (two 5xx rates, four target groups, p99),
-    4 database, 3 for the one Redis node, 2 for the one NAT gateway, the
-    backend in service, the monitoring status check = 18. Multi-AZ adds 3
-    for the replica and 2 for each of the two extra NAT gateways = 25."""
+    4 database, 3 for the Redis group (the worst of its nodes), 2 for the
+    one NAT gateway, the backend and the monitoring group in service = 18.
+    Multi-AZ adds 2 for each of the two extra NAT gateways = 22."""
     assert count_by_type(single)["AWS::CloudWatch::Alarm"] == 18
-    assert count_by_type(multi)["AWS::CloudWatch::Alarm"] == 25
+    assert count_by_type(multi)["AWS::CloudWatch::Alarm"] == 22
 
 
 @pytest.mark.parametrize("mode", ["single", "multi"])
@@ -429,17 +431,30 @@ def test_nat_alarms_follow_the_nat_gateways(mode, request):
 
 
 @pytest.mark.parametrize("mode", ["single", "multi"])
-def test_redis_alarms_follow_the_node_count(mode, request):
-    """Members of a replication group are <group>-001, -002 (ElastiCache's
-    naming of the clusters it creates for NumCacheClusters)."""
+def test_redis_alarms_watch_every_member_the_group_can_have(mode, request):
+    """Members of a replication group are <group>-001, -002, ...
+    (ElastiCache's naming of the clusters it creates for NumCacheClusters).
+    After a failover and a scale-down the survivor can be -002: in both
+    modes each Redis alarm takes the largest value over -001 to -003, so
+    whichever nodes exist are watched, and never breaches on missing data
+    (a node that is gone publishes nothing)."""
     stacks = request.getfixturevalue(mode)
     redis = _one(stacks, "AWS::ElastiCache::ReplicationGroup")
-    nodes = {f"CacheStack/Redis-{i:03d}" for i in range(1, redis["NumCacheClusters"] + 1)}
+    assert redis["NumCacheClusters"] <= 3
     watched: dict[str, set] = {}
     for alarm in _alarms(stacks).values():
-        if alarm.get("Namespace") == "AWS/ElastiCache":
-            watched.setdefault(alarm["MetricName"], set()).add(_dim(alarm, "CacheClusterId"))
-    assert watched == {m: nodes for m in ("EngineCPUUtilization", "DatabaseMemoryUsagePercentage", "Evictions")}
+        for q in alarm.get("Metrics", []):
+            metric = q.get("MetricStat", {}).get("Metric", {})
+            if metric.get("Namespace") == "AWS/ElastiCache":
+                [dim] = metric["Dimensions"]
+                watched.setdefault(metric["MetricName"], set()).add(dim["Value"])
+        if any("AWS/ElastiCache" == q.get("MetricStat", {}).get("Metric", {}).get("Namespace")
+               for q in alarm.get("Metrics", [])):
+            [expr] = [q["Expression"] for q in alarm["Metrics"] if "Expression" in q]
+            assert expr == "MAX([node1, node2, node3])"
+            assert alarm["TreatMissingData"] == "notBreaching"
+    members = {f"CacheStack/Redis-{i:03d}" for i in (1, 2, 3)}
+    assert watched == {m: members for m in ("EngineCPUUtilization", "DatabaseMemoryUsagePercentage", "Evictions")}
 
 
 def test_every_alarm_pages_says_what_to_do_and_treats_missing_data_deliberately(multi):
@@ -479,9 +494,14 @@ def test_alarms_watch_the_resources_the_stack_made(single):
     assert _dim(backend, "AutoScalingGroupName") == "ComputeStack/BackendAutoScalingGroup"
     asg = single["ComputeStack"].resources["BackendAutoScalingGroup"]["Properties"]
     assert asg["MetricsCollection"], "GroupInServiceInstances is only published with group metrics enabled"
-    status = alarms["MonitoringStatusCheckAlarm"]
-    assert _dim(status, "AutoScalingGroupName") == "ComputeStack/MonitoringAutoScalingGroup"
-    assert status["TreatMissingData"] == "breaching", "a dead monitoring instance reports nothing: that must page"
+    monitoring = alarms["MonitoringInServiceAlarm"]
+    assert (monitoring["MetricName"], monitoring["Namespace"]) == ("GroupInServiceInstances", "AWS/AutoScaling")
+    assert _dim(monitoring, "AutoScalingGroupName") == "ComputeStack/MonitoringAutoScalingGroup"
+    assert (monitoring["ComparisonOperator"], monitoring["Threshold"]) == ("LessThanThreshold", 1)
+    group = single["ComputeStack"].resources["MonitoringAutoScalingGroup"]["Properties"]
+    assert "GroupInServiceInstances" in group["MetricsCollection"][0]["Metrics"], \
+        "GroupInServiceInstances is only published with group metrics enabled"
+    assert monitoring["TreatMissingData"] == "breaching", "group metrics come every minute: a gap must page"
 
 
 @pytest.mark.parametrize("mode", ["single", "multi"])

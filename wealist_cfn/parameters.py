@@ -64,6 +64,10 @@ ROOT_PARAMETERS: tuple[ParamSpec, ...] = (
        constraint="lower-case letters, digits and single hyphens, starting with a letter, at most 10 characters"),
     _p("EnableMultiAZ", "true: RDS standby, a second Redis node with failover and a NAT gateway per AZ. "
        "false: one of each (cost mode).", default="false", allowed_values=("true", "false")),
+    _p("CacheFailover", "auto: Redis failover and Multi-AZ follow EnableMultiAZ. off: the replica is kept (or "
+       "added) without them, the intermediate step of a mode switch, since ElastiCache refuses a replica and "
+       "failover in one update (docs/operations.md, 'Switching modes').",
+       default="auto", allowed_values=("auto", "off")),
     _p("VpcCidr", "CIDR block of the VPC; the six subnets are carved from it.",
        allowed_pattern=CIDR_PATTERN, constraint="an IPv4 CIDR block such as 10.1.0.0/16"),
     _p("SubnetBits", "Host bits of each subnet carved from VpcCidr (8 makes /24 subnets in a /16).",

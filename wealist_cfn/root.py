@@ -11,7 +11,7 @@ from __future__ import annotations
 from troposphere import Export, GetAtt, Join, Output, Ref, Sub, Template, cloudformation
 
 from .parameters import PARAMS_BY_NAME, PLAIN_HTTP, PUBLIC_MONITORING, ROOT_PARAMETERS, to_parameter
-from .settings import BuildSettings
+from .settings import DEFAULT_SETTINGS, BuildSettings
 from .stacks import alarms, cache, compute, database, iam, loadbalancer, network, registry, security
 from .stacks.common import new_template, tags
 
@@ -29,6 +29,17 @@ CHILDREN = (
     ("AlarmsStack", "alarms.yaml", alarms),
 )
 
+# Order that no output wiring gives. The backend's boot reads the database's
+# and the cache's endpoints from Parameter Store (database.py, cache.py
+# publish them when they exist) instead of taking them as parameters, so
+# without these dependencies CloudFormation creates the compute stack in
+# parallel with RDS and ElastiCache (10+ minutes each) and the first
+# instances find no endpoint ("DependsOn attribute", CloudFormation user
+# guide: a resource is created only after the resources it depends on).
+DEPENDS_ON = {
+    "ComputeStack": ("DatabaseStack", "CacheStack"),
+}
+
 # Child parameters made of several outputs; every other child parameter is
 # a root parameter or an earlier child's output of the same name.
 COMPOSITE_WIRES = {
@@ -36,6 +47,10 @@ COMPOSITE_WIRES = {
     "BackendTargetGroupArns": ("UserServiceTargetGroupArn", "BoardServiceTargetGroupArn"),
     "MonitoringTargetGroupArns": ("GrafanaTargetGroupArn", "PrometheusTargetGroupArn"),
 }
+
+# Parameter Store names the compute stack resolves (SSM parameter types):
+# each service's released image tag, which decides its health-check type.
+RELEASE_TAGS = {compute.release_tag_parameter(svc): svc.tag_path for svc in DEFAULT_SETTINGS.services}
 
 # Child outputs the root passes on, under the same name and description.
 ROOT_OUTPUTS = (
@@ -61,6 +76,8 @@ def _wire(child_id: str, child: Template, provided: dict[str, cloudformation.Sta
         if pname in PARAMS_BY_NAME:
             ref = Ref(pname)
             values[pname] = Join(",", ref) if PARAMS_BY_NAME[pname].type.startswith("List<") else ref
+        elif pname in RELEASE_TAGS:
+            values[pname] = Sub(f"/${{Project}}/${{Environment}}/{RELEASE_TAGS[pname]}")
         elif pname in COMPOSITE_WIRES:
             values[pname] = Join(",", [_child_output(provided[o], o) for o in COMPOSITE_WIRES[pname]])
         elif pname in provided:
@@ -91,6 +108,7 @@ def build_all(settings: BuildSettings) -> dict[str, Template]:
             TemplateURL=filename,
             Parameters=_wire(child_id, child, provided),
             Tags=tags(),
+            **({"DependsOn": list(DEPENDS_ON[child_id])} if child_id in DEPENDS_ON else {}),
         ))
         for oname in child.outputs:
             provided.setdefault(oname, stack)
@@ -109,7 +127,7 @@ def build(settings: BuildSettings) -> Template:
 def _add_interface(root: Template) -> None:
     """Group the parameters in the console's create-stack form."""
     groups = (
-        ("Environment", ("Project", "Environment", "EnableMultiAZ")),
+        ("Environment", ("Project", "Environment", "EnableMultiAZ", "CacheFailover")),
         ("Network", ("VpcCidr", "SubnetBits", "AvailabilityZones")),
         ("Compute", ("BackendInstanceType", "BackendMinSize", "BackendMaxSize", "BackendTargetCpu",
                      "MonitoringInstanceType", "DeployBucketName", "EcrRepositoryPrefix")),

@@ -29,6 +29,12 @@ class Service:
     key: str  # used in logical IDs and parameter names, PascalCase
     name: str  # ECR repository / compose service name
 
+    @property
+    def tag_path(self) -> str:
+        """Its released image tag's Parameter Store name below
+        ``/<project>/<environment>/`` (bootstrap writes ``unreleased``)."""
+        return f"deploy/{self.name.replace('-', '_')}_image_tag"
+
 
 @dataclass(frozen=True)
 class AlarmRule:
@@ -68,7 +74,7 @@ class AlarmSettings:
     nat_packets_dropped: AlarmRule = AlarmRule(100.0, 3, 300)
     # Instances, per minute. The in-service threshold is BackendMinSize.
     backend_in_service_periods: int = 5
-    monitoring_status_check: AlarmRule = AlarmRule(0.0, 2)  # status check failed in 2 minutes running
+    monitoring_in_service: AlarmRule = AlarmRule(1.0, 5)  # no monitoring instance in service for 5 minutes
 
 
 @dataclass(frozen=True)
@@ -78,9 +84,19 @@ class BuildSettings:
     # Three AZs, as the original's a/c/d layout: one public and one private
     # subnet in each.
     az_count: int = 3
-    # PostgreSQL version: cfn-lint 1.58 rejects 16.4 for db.t3.micro (E3062)
-    # and calls 16.1-16.8 and 17.1-17.4 deprecated for new instances (W3691).
-    postgres_engine_version: str = "17.6"
+    # PostgreSQL major version only: "If a major version is specified but a
+    # minor version is not, Amazon RDS defaults to a recent release of the
+    # major version you have specified" (RDS user guide, PostgreSQL.Concepts.
+    # General.DBVersions; cfn-lint issue #3849 quotes it), and
+    # AutoMinorVersionUpgrade moves it on in the maintenance window ("Upgrading
+    # a DB instance engine version", RDS user guide). A pinned minor such as
+    # 17.6 differs from the instance after the first automatic upgrade (the
+    # next template change to it would ask RDS for a downgrade, which it
+    # refuses; the same drift is reported for Terraform in
+    # briancaffey/terraform-aws-django#59), and a re-create fails once that
+    # minor is deprecated. cfn-lint's E3062 accepts "17" for db.t3.micro; its
+    # W3691 is ignored on the instance, with the reason (database.py).
+    postgres_engine_version: str = "17"
     redis_engine_version: str = "7.1"
     # Amazon Linux 2023, resolved at deploy time from AWS's public parameter.
     ami_parameter: str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"

@@ -41,8 +41,9 @@ def test_diff_of_an_unchanged_deployment_is_exit_0(deployed):
 
 
 def test_mode_switch_diff_matches_the_change_set_review(deployed, tmp_path):
-    """moto: EnableMultiAZ false -> true. diff shows the parameter, the three
-    flipped IsMultiAZ conditions and the resources they change. Compared
+    """moto: EnableMultiAZ false -> true. diff shows the parameter, the
+    flipped IsMultiAZ conditions (and the cache's failover condition) and the
+    resources they change. Compared
     with the same switch's change-set review (plan --discard): moto reports
     no nested change sets (the review says so in its notes), so its rows are
     the root's resources and the nested stacks that change. diff's changed
@@ -56,7 +57,9 @@ def test_mode_switch_diff_matches_the_change_set_review(deployed, tmp_path):
     assert [(p["key"], p["old"], p["new"]) for p in report["parameters"]] == [("EnableMultiAZ", "false", "true")]
     assert {(c["stack"], c["name"], c["new"]) for c in report["conditions"]} == {
         ("NetworkStack", "IsMultiAZ", True), ("CacheStack", "IsMultiAZ", True), ("DatabaseStack", "IsMultiAZ", True),
-        ("AlarmsStack", "IsMultiAZ", True)}
+        ("AlarmsStack", "IsMultiAZ", True),
+        # Redis failover follows the mode unless CacheFailover holds it off (cache.py).
+        ("CacheStack", "CacheFailoverOn", True)}
     db = next(r for r in report["resources"] if r["logical_id"] == "Database")
     assert db["stack"] == "DatabaseStack" and db["action"] == "Modify"
     assert [(p["path"], p["old"], p["new"]) for p in db["properties"]] == [("Properties.MultiAZ", False, True)] or \

@@ -33,8 +33,11 @@ def seed_ssm(endpoint: str, templates: Path, values: dict[str, str]) -> None:
 
 
 def with_multi_az(params: Path, directory: Path) -> Path:
-    """A copy of a parameter file with EnableMultiAZ set to "true"."""
-    data = json.loads(params.read_text())
+    """A copy of a parameter file with EnableMultiAZ set to "true" and
+    CacheFailover "off": the first of the switch's two deploys (ElastiCache
+    refuses the replica and failover in one update: deploy/updaterules.py)."""
+    data = [e for e in json.loads(params.read_text()) if e["ParameterKey"] != "CacheFailover"]
+    data.append({"ParameterKey": "CacheFailover", "ParameterValue": "off"})
     for entry in data:
         if entry["ParameterKey"] == "EnableMultiAZ":
             entry["ParameterValue"] = "true"

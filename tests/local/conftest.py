@@ -76,11 +76,13 @@ def deployed(tmp_path_factory):
 
 
 def params_with(folder: Path, **values: str) -> Path:
-    """A copy of params/prod.json with some values changed."""
+    """A copy of params/prod.json with some values changed (or added)."""
     data = json.loads((ROOT / "params" / "prod.json").read_text())
     for entry in data:
         if entry["ParameterKey"] in values:
             entry["ParameterValue"] = values[entry["ParameterKey"]]
+    given = {e["ParameterKey"] for e in data}
+    data += [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items() if k not in given]
     name = "-".join(f"{k}-{v}" for k, v in values.items()).replace("/", "_").replace(".", "_")
     path = folder / f"prod-{name}.json"
     path.write_text(json.dumps(data, indent=2))

@@ -70,7 +70,7 @@ def test_rehearsal_script_runs_as_written(tmp_path):
     deploys = [r for line, r in outputs if " deploy " in line]
     assert "no changes" in deploys[2].stdout
     assert "final state: UPDATE_COMPLETE" in deploys[1].stdout
-    assert "Summary: 11 add, 9 modify" in plan
+    assert "Summary: 8 add, 9 modify" in plan
     rollout = next(out for line, out in by_step.items() if "rollout" in line)
     assert "rollout of wealist-prod-backend-asg succeeded" in rollout
     assert not pid_alive(pid), "local down left the server running"

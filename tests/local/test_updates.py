@@ -32,21 +32,23 @@ def test_identical_deploy_is_a_no_op(deployed):
 
 
 def test_multi_az_switch_is_reviewed_as_an_in_place_update(deployed):
+    """The first of the switch's two deploys (the replica, failover held
+    off: deploy/updaterules.py): every change in place."""
     env, folder = deployed
-    params = params_with(folder, EnableMultiAZ="true")
+    params = params_with(folder, EnableMultiAZ="true", CacheFailover="off")
     r = run_cli("plan", "--params", str(params), "--local", "--discard", "--output", "json", env=env)
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     review = doc["review"]
     rows = _rows(review)
     assert review["changeSetType"] == "UPDATE"
-    assert review["parameters"] == [{"key": "EnableMultiAZ", "old": "false", "new": "true"}]
+    assert sorted(review["parameters"], key=lambda p: p["key"]) == [
+        {"key": "CacheFailover", "old": "auto", "new": "off"}, {"key": "EnableMultiAZ", "old": "false", "new": "true"}]
     added = {w for w, c in rows.items() if c["action"] == "Add"}
     assert added == {"NetworkStack/NatGateway2", "NetworkStack/NatGateway2Eip", "NetworkStack/NatGateway3",
                      "NetworkStack/NatGateway3Eip",
                      *(f"AlarmsStack/NatGateway{i}{kind}Alarm" for i in (2, 3)
-                       for kind in ("PortAllocation", "PacketsDropped")),
-                     *(f"AlarmsStack/RedisNode2{kind}Alarm" for kind in ("Cpu", "Memory", "Evictions"))}
+                       for kind in ("PortAllocation", "PacketsDropped"))}
     for route in ("NetworkStack/PrivateDefaultRoute2", "NetworkStack/PrivateDefaultRoute3"):
         assert rows[route]["action"] == "Modify" and rows[route]["replacement"] == "False"
         assert [d["name"] for d in rows[route]["details"]] == ["NatGatewayId"]
@@ -57,30 +59,29 @@ def test_multi_az_switch_is_reviewed_as_an_in_place_update(deployed):
         ("MultiAZ", "Never", ["ParameterReference EnableMultiAZ"])]
     redis = rows["CacheStack/Redis"]
     assert (redis["action"], redis["replacement"]) == ("Modify", "False")
-    assert {d["name"] for d in redis["details"]} == {"AutomaticFailoverEnabled", "MultiAZEnabled",
-                                                     "NumCacheClusters"}
+    assert {d["name"] for d in redis["details"]} == {"NumCacheClusters"}
     assert all(d["recreation"] == "Never" for d in redis["details"])
     # Nested stacks whose templates and parameters are unchanged are not listed.
-    # The alarm stack follows the mode too: alarms for the second Redis node
-    # and NAT gateways 2 and 3 (3 + 2 x 2).
+    # The alarm stack follows the mode too: alarms for NAT gateways 2 and 3
+    # (2 x 2; the Redis alarms watch every member in both modes).
     assert {w for w, c in rows.items() if c["resource_type"] == "AWS::CloudFormation::Stack"} == {
         "NetworkStack", "CacheStack", "DatabaseStack", "AlarmsStack"}
     # The alarms' dashboard graphs the alarms of the mode: its body changes in place.
     dash = rows["AlarmsStack/AlarmsDashboard"]
     assert (dash["action"], dash["replacement"]) == ("Modify", "False")
     assert [d["name"] for d in dash["details"]] == ["DashboardBody"]
-    assert review["counts"] == {"Add": 4 + 7, "Modify": 9}
+    assert review["counts"] == {"Add": 4 + 4, "Modify": 9}
     assert not [c for c in review["callouts"] if c["level"] == "guarded"]
     assert any(n.startswith("change details are local") for n in review["notes"])
 
 
 def test_mode_switch_text_review_names_only_local_commands(deployed):
     env, folder = deployed
-    params = params_with(folder, EnableMultiAZ="true")
+    params = params_with(folder, EnableMultiAZ="true", CacheFailover="off")
     r = run_cli("plan", "--params", str(params), "--local", env=env)
     assert r.returncode == 0, r.stderr
     text = r.stdout + r.stderr
-    assert "Summary: 11 add, 9 modify" in text
+    assert "Summary: 8 add, 9 modify" in text
     assert "change set" in text and "left for review" in text
     assert "aws " not in text.replace("wealist-prod", ""), "an AWS CLI command against the local endpoint"
     hints = [line for line in text.splitlines() if "python build.py" in line]

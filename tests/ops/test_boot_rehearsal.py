@@ -176,6 +176,8 @@ esac
         "AWS_ENDPOINT_URL": target.endpoint_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "WEALIST_BASE": str(root / "opt/wealist"), "WEALIST_RETRY_DELAY": "0",
+        # A missing endpoint fails at the first look unless a test waits.
+        "WEALIST_PARAMETER_WAIT": "0", "WEALIST_POLL_SECONDS": "0",
         "COMPOSE_BIN": compose_binary(), "DOCKER_STATE": str(state), "IMDS_INSTANCE_ID": INSTANCE, **extra_env,
     }
     import subprocess
@@ -361,3 +363,91 @@ def test_the_boot_succeeds_when_its_logs_cannot_be_shipped(tmp_path, target, acc
                               str(blocking / "docker-compose.yml"), "up", "-d"], env=env, capture_output=True,
                              text=True, cwd=blocking)
     assert refused.returncode != 0 and "failed to create Cloudwatch log stream" in refused.stderr
+
+
+def test_the_boot_waits_for_the_stacks_endpoints_it_needs(account):
+    """The startup script waits for exactly what the database and cache
+    stacks publish (their SSM parameters), no more and no fewer."""
+    text = (Path(compute.__file__).resolve().parent.parent / "boot" / "startup.sh").read_text()
+    [listed] = re.findall(r"^STACK_PARAMETERS=\((.*)\)$", text, re.M)
+    assert sorted(listed.split()) == sorted(_stack_parameters())
+
+
+def _when(path: Path, ready, then, *, limit=120.0):
+    """A thread that runs ``then`` once ``ready(text of path)`` is true,
+    looking every 10 ms for at most ``limit`` seconds."""
+    import threading
+    import time
+
+    def watch():
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if path.exists() and ready(path.read_text()):
+                then()
+                return
+            time.sleep(0.01)
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_database_that_answers_late_is_waited_for(tmp_path, target, account, postgres):
+    """RDS still being created, modified or failing over: the database's
+    endpoint refuses connections for the first attempts. Real libpq on a
+    real PostgreSQL: the published host is a socket directory that is empty
+    until the boot's third database attempt, when the server's socket
+    appears in it. psql exits 2 (connection failure); the boot retries,
+    says so in its log, and then initialises both databases and starts both
+    services."""
+    late = tmp_path / "late-socket"
+    late.mkdir()
+    _ssm(target).put_parameter(Name=f"{PREFIX}/db/postgres_host", Value=str(late), Type="String", Overwrite=True)
+    socket = Path(postgres.socket_dir) / f".s.PGSQL.{postgres.port}"
+    calls = tmp_path / "calls.log"
+    watcher = _when(calls, lambda text: text.count("docker-run-image") >= 3,
+                    lambda: (late / socket.name).symlink_to(socket))
+
+    rc, log, _, state = _boot(tmp_path, target)
+    watcher.join(1)
+
+    assert rc == 0, log
+    retries = re.findall(r"database not reachable for user-service \(attempt (\d) of 8, psql exit 2\)", log)
+    assert len(retries) >= 2 and retries[:2] == ["1", "2"], log
+    assert postgres.query("select count(*) from pg_database where datname in "
+                          "('wealist_user_db', 'wealist_board_db')") == "2"
+    assert _started(state)["services"] == ["node-exporter", "user-service", "board-service"]
+
+
+def test_a_database_that_never_answers_fails_the_boot_after_its_attempts(tmp_path, target, account):
+    """Bounded: a database that never answers fails the boot after
+    WEALIST_DB_ATTEMPTS attempts, with a line that says so, and nothing
+    starts."""
+    empty = tmp_path / "no-socket"
+    empty.mkdir()
+    _ssm(target).put_parameter(Name=f"{PREFIX}/db/postgres_host", Value=str(empty), Type="String", Overwrite=True)
+
+    rc, log, _, state = _boot(tmp_path, target, WEALIST_DB_ATTEMPTS="3")
+
+    assert rc != 0
+    assert "FAILED: database init of user-service, attempt 3 of 3, psql exit 2" in log
+    assert _started(state) == {}
+
+
+def test_an_endpoint_published_late_is_waited_for_with_progress(tmp_path, target, account):
+    """The cache stack publishes redis/host after the instance started its
+    boot: the boot logs that it waits, naming what is missing, and goes on
+    once the parameter exists."""
+    ssm = _ssm(target)
+    host = account["redis/host"]
+    ssm.delete_parameter(Name=f"{PREFIX}/redis/host")
+    boot_log = tmp_path / "root/var/log/wealist-boot.log"
+    watcher = _when(boot_log, lambda text: "missing redis/host" in text,
+                    lambda: ssm.put_parameter(Name=f"{PREFIX}/redis/host", Value=host, Type="String"))
+
+    rc, log, _, state = _boot(tmp_path, target, WEALIST_PARAMETER_WAIT="20")
+    watcher.join(1)
+
+    assert rc == 0, log
+    assert re.search(r"waiting for the database and cache endpoints \(0s of 20s\): missing redis/host", log)
+    assert "endpoints published: " in log
+    assert _started(state)["services"] == ["node-exporter", "user-service", "board-service"]

@@ -220,7 +220,8 @@ def test_monitoring_startup_renders_prometheus_config_and_starts_the_stack(tmp_p
     assert not any("db-init" in c for c in calls)
 
 
-@pytest.mark.parametrize("failure,step", [({"FAIL_S3": "1"}, "aws s3 cp"), ({"FAIL_DB": "1"}, "docker run")])
+@pytest.mark.parametrize("failure,step", [({"FAIL_S3": "1"}, "aws s3 cp"),
+                                          ({"FAIL_DB": "1"}, "database init of user-service")])
 def test_startup_fails_loudly_and_starts_nothing_after_a_failed_step(tmp_path, failure, step, monkeypatch):
     """Fake aws/docker: a failing step gives a non-zero exit and a FAILED line
     naming it; compose up never runs."""
@@ -244,10 +245,17 @@ def test_each_group_reads_only_the_parameter_paths_its_role_may_read():
     from wealist_cfn.stacks import iam
 
     text = STARTUP.read_text()
-    calls = dict(re.findall(r"^\s*read_parameters (.+)\n\s*python3 \"\$BASE/render.py\" env \"\$work\"/parameters-\*"
-                            r"\.json \"\$(\w+)\"", text, re.MULTILINE))
-    assert {v: tuple(k.split()) for k, v in calls.items()} == {
-        "BASE": iam.BACKEND_PARAMETER_PATHS, "dir": iam.MONITORING_PARAMETER_PATHS}
+
+    def body(function):
+        return re.search(rf"^{function}\(\) {{\n(.*?)^}}", text, re.MULTILINE | re.DOTALL).group(1)
+
+    def paths(*functions):
+        return tuple(p for f in functions for line in re.findall(r"^\s*read_parameters (.+)$", body(f), re.M)
+                     for p in line.split())
+    # The backend reads db/ and redis/ while it waits for the stacks' endpoints.
+    assert "wait_for_parameters" in body("start_backend") and "wait_for_parameters" not in body("start_monitoring")
+    assert sorted(paths("wait_for_parameters", "start_backend")) == sorted(iam.BACKEND_PARAMETER_PATHS)
+    assert sorted(paths("start_monitoring")) == sorted(iam.MONITORING_PARAMETER_PATHS)
     assert '--path "$WEALIST_PREFIX" ' not in text
 
 
@@ -262,3 +270,27 @@ def test_without_an_instance_id_from_imds_the_boot_fails_before_anything_starts(
     assert result.returncode != 0
     assert "FAILED after 5 attempts: imds instance-id" in result.stderr
     assert not any(" up -d" in c for c in calls)
+
+
+@pytest.mark.parametrize("script", ["userdata", "startup"])
+@pytest.mark.parametrize("delay,slept", [(None, ["5", "10", "15", "20"]), ("0", ["0", "0", "0", "0"]),
+                                         ("2", ["2", "4", "6", "8"])])
+def test_every_retry_honours_the_delay_setting(tmp_path, script, delay, slept):
+    """Both scripts' retry: 5 attempts, attempt x WEALIST_RETRY_DELAY seconds
+    apart (5 when unset). The function is taken from the script as it runs
+    (the UserData as Fn::Sub renders it) and run with a failing command; a
+    `sleep` on PATH records what it was asked."""
+    text = render_sub(USERDATA.read_text(), SUB_VALUES) if script == "userdata" else STARTUP.read_text()
+    body = re.search(r"^retry\(\) \{\n.*?^\}\n", text, re.M | re.S).group(0)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sleep").write_text(f'#!/bin/bash\necho "$1" >>"{tmp_path}/slept"\n')
+    (bin_dir / "sleep").chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "WEALIST_ROLE": "backend"}
+    if delay is not None:
+        env["WEALIST_RETRY_DELAY"] = delay
+    prelude = 'log() { echo "$*" >&2; }\n'
+    result = subprocess.run(["bash", "-c", prelude + body + "retry false"], env=env, capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode != 0
+    assert (tmp_path / "slept").read_text().split() == slept

@@ -44,10 +44,11 @@ def test_single_and_multi_az_recomputed_by_hand(tmp_path, prod_cfg):
     single-AZ fixed: NAT 1 x 0.05 x 100 = 5; EIP 1 x 0.01 x 100 = 1; ALB 0.02 x 100 = 2 and
     its 3 public addresses 3 x 0.01 x 100 = 3; backend 2 x 0.1 x 100 = 20, 2 x 30 GB x 0.1 = 6
     and 2 x 0.5 detailed monitoring = 1; monitoring 1 x 0.05 x 100 = 5, 30 GB x 0.1 = 3 and
-    0.5; RDS 0.2 x 100 = 20 and 20 GB x 0.5 = 10; Redis 1 x 0.3 x 100 = 30; alarms on 20
-    metrics (two 5xx rates of 2 metrics each, 4 unhealthy-host, p99, 4 database, 3 for the Redis
-    node, 2 for the NAT gateway, backend in service, monitoring status) x 0.1 = 2, the
-    alarm topic's key 1 and the alarms' dashboard (20 metrics: the basic rate) 3 -> 112.5.
+    0.5; RDS 0.2 x 100 = 20 and 20 GB x 0.5 = 10; Redis 1 x 0.3 x 100 = 30; alarms on 26
+    metrics (two 5xx rates of 2 metrics each, 4 unhealthy-host, p99, 4 database, 3 Redis
+    alarms of 3 metrics each (every member name the group can have), 2 for the NAT gateway,
+    backend and monitoring in service) x 0.1 = 2.6, the alarm topic's key 1 and the alarms'
+    dashboard (26 metrics: the basic rate) 3 -> 113.1.
     usage: NAT 10 GB x 0.05 = 0.5; LCU 2 x 100 x 0.01 = 2; ECR 3 x 0.2 = 0.6;
     S3 5 x 0.1 = 0.5; backup 8 x 0.25 = 2 -> 5.6, plus the logs the stack keeps:
     four log groups (backend, monitoring, the database's two) share the 4 GB
@@ -59,17 +60,16 @@ def test_single_and_multi_az_recomputed_by_hand(tmp_path, prod_cfg):
     subnets) every 5 minutes, 3 x 12 x 100 = 3,600 x 0.001 = 3.6
     -> 5.6 + 4 + 5.9178 + 1.5 + 36 + 2.4 + 3.6 = 59.0178.
     multi-AZ fixed: NAT 3 x 5 = 15; EIP 3 x 1 = 3; ALB 2 + 3; backend 27; monitoring 8.5;
-    RDS 0.4 x 100 = 40 and 20 x 1.0 = 20; Redis 2 x 0.3 x 100 = 60; alarms on 20 + 3 (second
-    Redis node) + 4 (NAT gateways 2 and 3) = 27 metrics x 0.1 = 2.7, the key 1 and the
-    dashboard 3 -> 185.2.
+    RDS 0.4 x 100 = 40 and 20 x 1.0 = 20; Redis 2 x 0.3 x 100 = 60; alarms on 26 + 4 (NAT
+    gateways 2 and 3) = 30 metrics x 0.1 = 3, the key 1 and the dashboard 3 -> 185.5.
     """
     t = _table(tmp_path)
     est = cost.estimate_modes(prod_cfg, ("single", "multi"), prices=t, usage={k: float(v) for k, v in USAGE.items()})
-    assert est["single"].fixed == pytest.approx(112.5)
+    assert est["single"].fixed == pytest.approx(113.1)
     assert est["single"].usage == pytest.approx(5.6 + 4 + 4 * 0.5 * 90 * 12 / 365 + 1.5 + 36 + 2.4 + 3.6)
-    assert est["multi"].fixed == pytest.approx(185.2)
+    assert est["multi"].fixed == pytest.approx(185.5)
     assert est["multi"].usage == pytest.approx(est["single"].usage)
-    assert est["multi"].total - est["single"].total == pytest.approx(72.7)
+    assert est["multi"].total - est["single"].total == pytest.approx(72.4)
     nats = [i for i in est["multi"].items if i.price_key == "nat:hour"]
     assert sorted(i.resource for i in nats) == ["NetworkStack/NatGateway1", "NetworkStack/NatGateway2",
                                                 "NetworkStack/NatGateway3"]
@@ -113,7 +113,7 @@ def test_an_unsourced_price_is_shown_and_left_out_of_the_totals(tmp_path, prod_c
     t.entries["elasticache:cache.t3.micro"] = {"usd": None, "unit": "USD per node-hour", "note": "not found"}
     est = cost.estimate(prod_cfg, prices=t, usage={k: float(v) for k, v in USAGE.items()})
     assert [i.price_key for i in est.unsourced] == ["elasticache:cache.t3.micro"]
-    assert est.fixed == pytest.approx(112.5 - 30.0)
+    assert est.fixed == pytest.approx(113.1 - 30.0)
     assert est.to_dict()["unsourced"] == ["elasticache:cache.t3.micro"]
 
 
@@ -166,16 +166,16 @@ def test_bad_usage_files_name_file_and_key(tmp_path, body, words):
 
 
 def test_change_names_the_parameter_the_difference_and_what_is_added(tmp_path, prod_cfg):
-    """EnableMultiAZ false -> true with the toy table: +$72.70/month, two more
-    NAT gateways, the RDS standby, the Redis replica and their alarms; the
-    totals are the by-hand sums above (112.5 + 59.02, 185.2 + 59.02)."""
+    """EnableMultiAZ false -> true with the toy table: +$72.40/month, two more
+    NAT gateways, the RDS standby, the Redis replica and the NAT alarms; the
+    totals are the by-hand sums above (113.1 + 59.02, 185.5 + 59.02)."""
     t = _table(tmp_path)
     usage = {k: float(v) for k, v in USAGE.items()}
     multi = prod_cfg.with_values(EnableMultiAZ="true")
     c = cost.change(cost.estimate(prod_cfg, prices=t, usage=usage), cost.estimate(multi, prices=t, usage=usage),
                     prod_cfg.values, multi.values)
     line = c.line()
-    assert line.startswith("EnableMultiAZ false→true: +$72.70/month ($171.52 → $244.22)")
+    assert line.startswith("EnableMultiAZ false→true: +$72.40/month ($172.12 → $244.52)")
     assert "+2 NAT gateway" in line and "Multi-AZ (primary + standby)" in line and "(primary + replica)" in line
     same = cost.estimate(prod_cfg, prices=t, usage=usage)
     assert cost.change(same, same, prod_cfg.values, prod_cfg.values) is None
@@ -237,9 +237,9 @@ def test_cost_command_bad_input_is_one_line(tmp_path):
 
 def test_the_difference_leaves_out_a_resource_unsourced_on_one_side(tmp_path, prod_cfg):
     """Toy table with the Multi-AZ RDS rate unsourced: the mode difference
-    (72.7 by hand) drops the database instance on both sides (its +20) instead
+    (72.4 by hand) drops the database instance on both sides (its +20) instead
     of subtracting a priced single-AZ rate from nothing, and keeps the storage
-    (+10): 72.7 - 20 = 52.7. The line says the difference is incomplete,
+    (+10): 72.4 - 20 = 52.4. The line says the difference is incomplete,
     names the item, and gives no before → after totals."""
     t = _table(tmp_path)
     t.entries["rds:postgres:db.t3.micro:multi-az"] = {"usd": None, "unit": "USD per hour", "note": "not found"}
@@ -247,14 +247,14 @@ def test_the_difference_leaves_out_a_resource_unsourced_on_one_side(tmp_path, pr
     multi = prod_cfg.with_values(EnableMultiAZ="true")
     before, after = cost.estimate(prod_cfg, prices=t, usage=usage), cost.estimate(multi, prices=t, usage=usage)
     delta, left = cost.comparable_delta(before, after)
-    assert delta == pytest.approx(52.7)
+    assert delta == pytest.approx(52.4)
     assert left == [cost.LeftOut("DatabaseStack/Database", ("rds:postgres:db.t3.micro:single-az",),
                                  ("rds:postgres:db.t3.micro:multi-az",), ("rds:postgres:db.t3.micro:multi-az",))]
     line = cost.change(before, after, prod_cfg.values, multi.values).line()
     assert line.startswith("EnableMultiAZ false→true: difference incomplete: no sourced price for "
                            "DatabaseStack/Database rds:postgres:db.t3.micro:single-az → "
                            "rds:postgres:db.t3.micro:multi-az")
-    assert "the priced rest moves +$52.70/month" in line and " → $" not in line
+    assert "the priced rest moves +$52.40/month" in line and " → $" not in line
 
 
 def _upsized(cfg, itype):
@@ -360,13 +360,13 @@ def test_readme_estimate_is_what_the_command_prints():
 
 
 def test_change_back_to_single_az_names_what_goes(tmp_path, prod_cfg):
-    """The reverse switch: -$72.70/month, naming the NAT gateways that go."""
+    """The reverse switch: -$72.40/month, naming the NAT gateways that go."""
     t = _table(tmp_path)
     usage = {k: float(v) for k, v in USAGE.items()}
     multi = prod_cfg.with_values(EnableMultiAZ="true")
     line = cost.change(cost.estimate(multi, prices=t, usage=usage), cost.estimate(prod_cfg, prices=t, usage=usage),
                        multi.values, prod_cfg.values).line()
-    assert line.startswith("EnableMultiAZ true→false: -$72.70/month ($244.22 → $171.52)")
+    assert line.startswith("EnableMultiAZ true→false: -$72.40/month ($244.52 → $172.12)")
     assert "-2 NAT gateway" in line and ", +" not in line and "(+" not in line
 
 

@@ -265,13 +265,17 @@ def test_instance_type_not_offered_fails(ctx):
     assert "zz9.huge is not offered in ap-northeast-2a" in r.details and len(r.details) == 3
 
 
-def _orderable(zones=("ap-northeast-2a", "ap-northeast-2c", "ap-northeast-2d"), multi=True, storage="gp3"):
+def _orderable(zones=("ap-northeast-2a", "ap-northeast-2c", "ap-northeast-2d"), multi=True, storage="gp3",
+               version="17.6"):
     return {"OrderableDBInstanceOptions": [{
-        "Engine": "postgres", "EngineVersion": "17.6", "DBInstanceClass": "db.t3.micro", "StorageType": storage,
+        "Engine": "postgres", "EngineVersion": version, "DBInstanceClass": "db.t3.micro", "StorageType": storage,
         "AvailabilityZones": [{"Name": z} for z in zones], "MultiAZCapable": multi}]}
 
 
-_ORDER_PARAMS = {"Engine": "postgres", "EngineVersion": "17.6", "DBInstanceClass": "db.t3.micro", "Vpc": True}
+# The templates name the major version only (settings.py): no EngineVersion
+# filter, the offerings of that major are kept (an offering lists its full
+# version: DescribeOrderableDBInstanceOptions, OrderableDBInstanceOption).
+_ORDER_PARAMS = {"Engine": "postgres", "DBInstanceClass": "db.t3.micro", "Vpc": True}
 
 
 @pytest.mark.stubbed
@@ -281,6 +285,8 @@ _ORDER_PARAMS = {"Engine": "postgres", "EngineVersion": "17.6", "DBInstanceClass
     (_orderable(zones=("ap-northeast-2a",)), False, False, "cannot be ordered in ap-northeast-2c, ap-northeast-2d"),
     (_orderable(storage="gp2"), False, False, "cannot be ordered"),
     (_orderable(multi=False), True, False, "cannot run Multi-AZ"),
+    # Only another major's offerings: nothing of 17 can be ordered.
+    (_orderable(version="16.4"), False, False, "cannot be ordered in ap-northeast-2"),
 ])
 def test_database_orderable(ctx, response, multi_az, ok, words):
     """Stubber, DescribeOrderableDBInstanceOptions shaped like the RDS API
@@ -324,7 +330,15 @@ def test_cache_offered(ctx, versions, offers, ok, words):
 @pytest.mark.moto
 def test_ami_parameter_resolves_and_a_wrong_path_fails(ctx):
     """moto: it serves the public Amazon Linux parameters; a path it lacks
-    is ParameterNotFound, as in AWS."""
+    is ParameterNotFound, as in AWS. The compute stack's other SSM-typed
+    parameters, the release tags, are bootstrap's: missing, the fix says so."""
+    r = checks.check_ami(ctx)
+    assert r.status == checks.FAIL and "bootstrap" in r.fix
+    assert sorted(d.split(":")[0] for d in r.details) == ["/wealist/prod/deploy/board_service_image_tag",
+                                                          "/wealist/prod/deploy/user_service_image_tag"]
+    for svc in ("user_service", "board_service"):
+        ctx.aws.client("ssm").put_parameter(Name=f"/wealist/prod/deploy/{svc}_image_tag", Value="unreleased",
+                                            Type="String")
     r = checks.check_ami(ctx)
     assert r.status == checks.OK and "= ami-" in r.finding
     ctx.resolved["ComputeStack"].params["ImageId"] = "/aws/service/ami-amazon-linux-latest/no-such-image"

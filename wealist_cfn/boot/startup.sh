@@ -23,7 +23,9 @@ on_error() {
 }
 trap 'on_error "$LINENO" "$BASH_COMMAND"' ERR
 
-# Network calls at boot can fail while credentials or the NAT path settle.
+# Network calls at boot can fail while credentials or the NAT path settle:
+# at most 5 attempts, attempt x WEALIST_RETRY_DELAY seconds apart (the same
+# rule as UserData's retry).
 retry() {
   local attempt=1
   until "$@"; do
@@ -64,7 +66,80 @@ read_parameters() {
   done
 }
 
-until docker info >/dev/null 2>&1; do sleep 2; done
+# dockerd was started by UserData (systemctl enable --now); bounded, as
+# every wait of the boot is.
+docker_wait=0
+until docker info >/dev/null 2>&1; do
+  if [ "$docker_wait" -ge 60 ]; then
+    log "FAILED: the Docker daemon did not answer within 120 s"
+    exit 1
+  fi
+  sleep 2
+  docker_wait=$((docker_wait + 1))
+done
+
+# What the database and cache stacks publish when their endpoints exist
+# (database.py, cache.py). The compute stack depends on both (root.py), so
+# on a first deploy they are there before any instance boots; the wait
+# covers a boot that races a change of those stacks, and says so in the log
+# every poll. Bounded: WEALIST_PARAMETER_WAIT seconds (default 600), polled
+# every WEALIST_POLL_SECONDS (default 15).
+STACK_PARAMETERS=(db/postgres_host db/postgres_port redis/host redis/port)
+wait_for_parameters() {
+  local limit=${WEALIST_PARAMETER_WAIT:-600} poll=${WEALIST_POLL_SECONDS:-15} waited=0 missing
+  while true; do
+    read_parameters db redis
+    missing=$(python3 - "$WEALIST_PREFIX" "$work/parameters-db.json" "$work/parameters-redis.json" \
+      "${STACK_PARAMETERS[@]}" <<'PY'
+import json, sys
+prefix, files, wanted = sys.argv[1], sys.argv[2:4], sys.argv[4:]
+have = set()
+for path in files:
+    with open(path) as f:
+        have.update(p["Name"] for p in json.load(f).get("Parameters", []))
+print(" ".join(w for w in wanted if prefix + "/" + w not in have))
+PY
+)
+    if [ -z "$missing" ]; then
+      log "endpoints published: ${STACK_PARAMETERS[*]}"
+      return 0
+    fi
+    if [ "$waited" -ge "$limit" ]; then
+      log "FAILED: after ${waited}s still missing under $WEALIST_PREFIX: $missing"
+      exit 1
+    fi
+    log "waiting for the database and cache endpoints (${waited}s of ${limit}s): missing $missing"
+    sleep "$poll"
+    waited=$((waited + (poll > 0 ? poll : 1)))
+  done
+}
+
+# The database init, as the RDS master. psql exits 2 when the connection
+# failed or broke, 3 when a statement failed under ON_ERROR_STOP (psql
+# reference, "Exit Status"): only a connection failure is retried (an
+# instance booting while RDS is still being modified, or fails over), with
+# a doubling delay from WEALIST_RETRY_DELAY, at most WEALIST_DB_ATTEMPTS
+# attempts (default 8: about 5+10+20+40+60+60+60 s of waiting, plus up to
+# 10 s per attempt of PGCONNECT_TIMEOUT). A failing statement fails at once.
+db_init() {
+  local svc=$1 attempt=1 attempts=${WEALIST_DB_ATTEMPTS:-8} delay=${WEALIST_RETRY_DELAY:-5} rc
+  while true; do
+    rc=0
+    docker run --rm --network host --env-file "$BASE/db-init-$svc.env" \
+      -v "$BASE/db-init.sql:/db-init.sql:ro" "$PG_IMAGE" psql -X -q -f /db-init.sql || rc=$?
+    if [ "$rc" -eq 0 ]; then
+      return 0
+    fi
+    if [ "$rc" -ne 2 ] || [ "$attempt" -ge "$attempts" ]; then
+      log "FAILED: database init of $svc, attempt $attempt of $attempts, psql exit $rc"
+      exit 1
+    fi
+    log "database not reachable for $svc (attempt $attempt of $attempts, psql exit $rc): retrying in ${delay}s"
+    sleep "$delay"
+    delay=$((delay * 2 > 60 ? 60 : delay * 2))
+    attempt=$((attempt + 1))
+  done
+}
 
 # This instance's ID, from IMDSv2 (the launch template requires a session
 # token). It starts the name of every container's log stream
@@ -85,7 +160,9 @@ start_backend() {
   local account svc
   account=$(retry aws sts get-caller-identity --query Account --output text)
   export ECR_REGISTRY="$account.dkr.ecr.$AWS_REGION.amazonaws.com"
-  read_parameters db redis deploy app
+  # db/ and redis/ are read (again) until the endpoints are there.
+  wait_for_parameters
+  read_parameters deploy app
   python3 "$BASE/render.py" env "$work"/parameters-*.json "$BASE"
   # A service with no released image yet is left out (render.py says which);
   # the others start without it.
@@ -99,8 +176,7 @@ start_backend() {
   for svc in user-service board-service; do
     # Every service's database exists before its first release.
     log "database and user of $svc"
-    docker run --rm --network host --env-file "$BASE/db-init-$svc.env" \
-      -v "$BASE/db-init.sql:/db-init.sql:ro" "$PG_IMAGE" psql -X -q -f /db-init.sql
+    db_init "$svc"
   done
 
   cd "$BASE"

@@ -17,11 +17,15 @@ trap 'echo "wealist boot: FAILED at line $LINENO (exit $?)" >&2' ERR
 # pinned version, checked against the release's published SHA-256.
 COMPOSE_VERSION=v2.39.4
 
+# One retry rule for the whole boot, the startup script's included: at most
+# 5 attempts, attempt x WEALIST_RETRY_DELAY seconds apart (default 5, so at
+# most 50 s of waiting per step). The instance never sets the variable; the
+# boot rehearsal sets it to 0.
 retry() {
-  local attempt=1
+  local attempt=1 delay=${!WEALIST_RETRY_DELAY:-5}
   until "$@"; do
     if [ "$attempt" -ge 5 ]; then return 1; fi
-    sleep $((attempt * 5))
+    sleep $((attempt * delay))
     attempt=$((attempt + 1))
   done
 }

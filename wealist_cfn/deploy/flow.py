@@ -28,7 +28,7 @@ from ..aws import Aws, error_code, error_message, keeping_last_call
 from ..errors import EXIT_FAILED, EXIT_REFUSED, EXIT_USAGE, CommandError
 from ..parameters import PARAMS_BY_NAME
 from ..settings import TEMPLATES_DIR
-from . import changeset, events, policy, stackstate, verify
+from . import changeset, events, policy, sequence, stackstate, verify
 from . import package as package_mod
 from . import review as review_mod
 from . import templates as tpl
@@ -543,6 +543,7 @@ class Deployment:
             # before any policy is touched: an OBSOLETE change set (the stack
             # changed during a long approval) leaves the policies as they are.
             changeset.check_executable(aws, cs)
+            sequence.refuse_one_step(plan.review)  # even with --allow-replace: the service would refuse it
             if cs.change_set_type == "UPDATE":
                 fixed = policy.protect(aws, stack_id)
                 if fixed:

@@ -34,12 +34,19 @@ from dataclasses import asdict, dataclass, field
 
 from ..cfnmodel import NESTED
 from ..parameters import PARAMS_BY_NAME
+from . import sequence, updaterules
 
 STATEFUL_TYPES = frozenset({
     "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::ElastiCache::ReplicationGroup",
     "AWS::ElastiCache::CacheCluster", "AWS::ECR::Repository", "AWS::EC2::VPC", "AWS::EC2::Subnet",
 })
 GUARDED_TYPES = STATEFUL_TYPES | {NESTED}
+# Stateful types this project always names (database.py, cache.py).
+# CloudFormation cannot replace a custom-named resource: the update fails
+# ("You can't perform an update that causes a custom-named resource to be
+# replaced": CloudFormation template reference, "Resource custom naming",
+# aws-properties-name.html) and rolls back; nothing is replaced.
+NAMED_TYPES = frozenset({"AWS::RDS::DBInstance", "AWS::ElastiCache::ReplicationGroup"})
 WARN_TYPES = frozenset({"AWS::RDS::DBSubnetGroup", "AWS::ElastiCache::SubnetGroup"})
 SG_TYPES = frozenset({"AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"})
 # A listener rule's source-ip condition is what keeps Grafana and Prometheus private.
@@ -287,6 +294,9 @@ def analyse(review: Review) -> None:
                 else "possibly replaced (Replacement: Conditional)")
             if r.resource_type == NESTED:
                 msg = f"nested stack {what}: every resource in it goes with it"
+            elif r.resource_type in NAMED_TYPES and r.action == "Modify":
+                msg = (f"custom-named, so CloudFormation cannot replace it: this update would fail and roll back "
+                       f"(if it is {what.split(' (')[0]}); to replace it, it needs a new name")
             else:
                 keep = f"; policy action {r.policy_action}" if r.policy_action else ""
                 msg = f"stateful resource {what}: its data is lost unless restored from a snapshot{keep}"
@@ -303,6 +313,12 @@ def analyse(review: Review) -> None:
         if review.change_set_type == "UPDATE" and (r.resource_type.startswith("AWS::IAM::")
                                                    or r.resource_type in SG_TYPES or r.resource_type == RULE_TYPE):
             out.append(Callout("security", r.where, r.resource_type, _security_message(r)))
+    if review.change_set_type == "UPDATE":
+        # Combinations a service refuses in one update (updaterules.py).
+        out += [Callout("guarded", v.where, v.resource_type, v.message())
+                for v in updaterules.violations(review.rows, review.parameters)]
+        out += [Callout("warning", *note) for note in sequence.rollout_notes(review.rows)]
+        review.notes += [n for n in sequence.mode_notes(review.parameters) if n not in review.notes]
     review.callouts = out
 
 

@@ -49,6 +49,7 @@ import uuid
 
 from .. import cfnmodel
 from ..deploy import templates as templates_mod
+from ..deploy import updaterules
 
 LOCAL_MARK = "local-model-"
 log = logging.getLogger(__name__)
@@ -257,6 +258,30 @@ def install() -> str:
             return changes
 
     models.ChangeSet.diff = diff
+
+    execute = models.CloudFormationBackend.execute_change_set
+
+    def execute_change_set(self, change_set_name, stack_name=None):
+        cs = self.change_sets.get(change_set_name) or next(
+            (c for c in self.change_sets.values() if c.change_set_name == change_set_name), None)
+        refused = getattr(cs, "refused_by", None) if cs is not None else None
+        if not refused:
+            return execute(self, change_set_name, stack_name)
+        # What AWS does when the service refuses the update: the resource's
+        # update fails, the stack rolls back, nothing changes (the events
+        # carry the service's message). moto has no rollback: nothing is
+        # applied, and the events and the status say what AWS would.
+        stack = self.stacks[cs.stack_id]
+        where, rule = refused[0]
+        stack._add_stack_event("UPDATE_IN_PROGRESS", resource_status_reason="User Initiated")
+        stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS",
+                               resource_status_reason=f"{where}: {rule.service_error} (local model of "
+                                                      f"{rule.sources[0]})")
+        stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+        stack.status = "UPDATE_ROLLBACK_COMPLETE"
+        cs.execution_status = "EXECUTE_FAILED"
+
+    models.CloudFormationBackend.execute_change_set = execute_change_set
     return "change-set-model"
 
 
@@ -293,6 +318,12 @@ def _detailed(cs, models) -> list:
     new = cfnmodel.resolve_set(loaded, _values(cs.parameters), root_name="root", region=region)
     _template_by_content(new["Root"], loaded)
     rows = model(old, new, region)
+    # Combinations the service refuses in one update (deploy/updaterules.py):
+    # executing this change set fails as it would on AWS.
+    cs.refused_by = [(f"{path}/{row['LogicalResourceId']}", rule)
+                     for path, path_rows in rows.items() for row in path_rows if row["Action"] == "Modify"
+                     for rule in updaterules.violations_in(
+                         row["ResourceType"], {d["Target"].get("Name") for d in row.get("Details", [])})]
     backend = models.cloudformation_backends[account][region]
     parsed = getattr(stack.resource_map, "_parsed_resources", {})
     changes = []

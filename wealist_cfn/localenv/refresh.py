@@ -13,10 +13,14 @@ unfinished is ``InstanceRefreshInProgress``; an unknown group is a
 ``ActiveInstanceRefreshNotFound``.
 
 What this answer does: it keeps those rules and shapes, and records each
-refresh as ``Successful`` at 100% the moment it starts, with a StatusReason
-that says it is a local record: moto's groups run no instances that could
-be replaced, so there is nothing to wait for. A rehearsal proves the
-command's path (group name, preferences, following to the end), not an
+refresh as ended the moment it starts, with a StatusReason that says it is
+a local record: moto's groups run no instances that could be replaced, so
+there is nothing to wait for. How it ends comes from the health model
+(health.py): ``Failed`` when the group takes ELB health into account and an
+attached target group's service is not released (its replacements would
+never pass that group's checks, so the refresh could not finish on AWS),
+else ``Successful`` at 100%. A rehearsal proves the command's path (group
+name, preferences, following to the end) and that health rule, not an
 instance replacement.
 """
 
@@ -24,6 +28,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
+
+from . import health
 
 LOCAL_REASON = "local endpoint: recorded as done at once; moto runs no instances to replace"
 _UNFINISHED = {"Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"}
@@ -50,8 +56,11 @@ def install() -> str:
                                          f"An Instance Refresh is already in progress for {name}")
         now = datetime.now(timezone.utc)
         prefs = self._get_param("Preferences") or {}
-        refresh = {"InstanceRefreshId": str(uuid.uuid4()), "AutoScalingGroupName": name, "Status": "Successful",
-                   "StatusReason": LOCAL_REASON, "StartTime": now, "EndTime": now, "PercentageComplete": 100,
+        model = health.from_moto(self.current_account, self.region, name)
+        status, why = model.refresh() if model is not None else ("Successful", "")
+        refresh = {"InstanceRefreshId": str(uuid.uuid4()), "AutoScalingGroupName": name, "Status": status,
+                   "StatusReason": f"{LOCAL_REASON}: {why}" if why else LOCAL_REASON, "StartTime": now,
+                   "EndTime": now, "PercentageComplete": 100 if status == "Successful" else 0,
                    "InstancesToUpdate": 0, "Preferences": prefs,
                    "Strategy": self._get_param("Strategy") or "Rolling"}
         held.insert(0, refresh)

@@ -376,7 +376,9 @@ def _bucket(cfg: Config, s3, account: str, region: str, report: Report) -> bool:
         except ClientError as exc:
             if error_code(exc) == "BucketAlreadyExists":
                 raise BootstrapError(f"bucket name {bucket} is taken by another AWS account (S3 names are "
-                                     "global): choose another DeployBucketName in the params file") from None
+                                     f"global): set DeployBucketName in {cfg.path} to a name unique to this "
+                                     f"account, e.g. {cfg.project}-deploy-{account}-{region} (the account-ID "
+                                     f"suffix the artifact bucket uses)") from None
             if error_code(exc) != "BucketAlreadyOwnedByYou":
                 raise
     # A bucket made just now is one change, whatever S3 already set on it

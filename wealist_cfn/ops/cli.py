@@ -7,11 +7,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from .. import config, localenv
 from ..aws import Aws
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from ..settings import DEFAULT_SETTINGS
-from . import bootstrap, rollout
+from . import bootstrap, releasestate, rollout
 
 
 def register(subparsers) -> None:
@@ -206,6 +208,21 @@ def _release(args, cfg, aws, group: str, prefs) -> int:
         print(f"{name}: {done.previous[name]} -> {tag}")
     if done.succeeded:
         print(f"release rolled out on {group}")
+        if args.group == "backend":
+            # ELB health checks once every service is released (releasestate.py).
+            try:
+                switch = releasestate.follow(aws.client("ssm"), aws.client("autoscaling"), group,
+                                             bootstrap.parameter_prefix(cfg))
+            except ClientError as exc:
+                print(f"error: the release is out, but {group}'s health-check type was not brought in line "
+                      f"with it ({exc}); the next deploy sets it", file=sys.stderr)
+                return EXIT_FAILED
+            if switch.changed:
+                print(f"{group}: health checks {switch.was} -> {switch.wanted}"
+                      + (" (every service is released)" if not switch.unreleased else ""))
+            elif switch.unreleased:
+                print(f"{group}: health checks stay {switch.wanted} until {', '.join(switch.unreleased)} "
+                      "is released")
         return EXIT_OK
     print(f"error: release failed: {done.error}", file=sys.stderr)
     for name, tag in done.previous.items():

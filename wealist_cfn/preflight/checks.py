@@ -376,9 +376,14 @@ def check_database(ctx: Context) -> Result:
     p = db["Properties"]
     engine, version, cls = p["Engine"], str(p["EngineVersion"]), p["DBInstanceClass"]
     multi = str(p.get("MultiAZ", False)).lower() == "true"
+    # A major version alone ("17": RDS creates its default minor) matches no
+    # offering's EngineVersion exactly, so it filters by prefix here.
+    major_only = "." not in version
+    query = dict(Engine=engine, DBInstanceClass=cls, Vpc=True, **({} if major_only else {"EngineVersion": version}))
     options = [o for page in ctx.aws.client("rds").get_paginator("describe_orderable_db_instance_options").paginate(
-        Engine=engine, EngineVersion=version, DBInstanceClass=cls, Vpc=True)
-        for o in page.get("OrderableDBInstanceOptions", [])]
+        **query) for o in page.get("OrderableDBInstanceOptions", [])]
+    if major_only:
+        options = [o for o in options if str(o.get("EngineVersion", "")).split(".")[0] == version]
     storage = p.get("StorageType")
     if storage:
         options = [o for o in options if o.get("StorageType") == storage]
@@ -433,6 +438,11 @@ def check_ami(ctx: Context) -> Result:
             continue
         shown.append(f"{path} = {value}")
     if problems:
+        # The AMI is AWS's public parameter; the release tags the compute
+        # stack resolves (compute.py) are bootstrap's.
+        if any(not p.startswith("/aws/") for p in problems):
+            return Result("ami", FAIL, "SSM-typed template parameter does not resolve", details=problems,
+                          fix=f"python build.py bootstrap --params {ctx.params_arg} (it writes the release tags)")
         return Result("ami", FAIL, "public parameter path does not resolve", details=problems,
                       fix=f"aws ssm get-parameters-by-path --region {ctx.region} "
                           f"--path /aws/service/ami-amazon-linux-latest --query 'Parameters[].Name'")

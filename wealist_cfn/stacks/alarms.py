@@ -1,7 +1,7 @@
 """Alarms: a KMS-encrypted SNS topic (mailed to AlarmEmail when one is set)
 and the CloudWatch alarms that page on it: the load balancer and its target
-groups, the database, every Redis node, every NAT gateway of the mode, the
-backend's in-service count and the monitoring instance's status checks;
+groups, the database, the Redis group (the worst of its nodes), every NAT gateway
+of the mode, and the backend's and the monitoring group's in-service counts;
 and a CloudWatch dashboard ``<project>-<environment>`` with one graph per
 alarm, built from the same alarm list, so the two cannot drift apart.
 
@@ -37,6 +37,47 @@ LESS = "LessThanThreshold"
 #   count metrics (5xx, evictions) are only published when non-zero.
 BREACHING = "breaching"
 NOT_BREACHING = "notBreaching"
+
+# The metrics the alarms use, with how each is published and where AWS says
+# so: (namespace, metric, dimension names) -> (publication, source). The
+# census test (tests/test_alarm_census.py) checks every alarm against this
+# table, and its TreatMissingData against the publication: "every period"
+# may be breaching, anything else may not. A new metric is one row.
+ALB_METRICS = "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html"
+RDS_METRICS = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-metrics.html"
+CACHE_METRICS = ("https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/CacheMetrics.html (host-level and "
+                 "engine metrics, 'measured and published for each Cache node in 60-second intervals', "
+                 "dimension CacheClusterId; CacheMetrics.HostLevel.html, CacheMetrics.Redis.html)")
+NAT_METRICS = "https://docs.aws.amazon.com/vpc/latest/userguide/vpc-nat-gateway-cloudwatch.html"
+ASG_METRICS = ("https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-metrics.html (group "
+               "metrics, sent every minute once metrics collection is enabled on the group: "
+               "MetricsCollection / EnableMetricsCollection, Granularity 1Minute)")
+EVERY_PERIOD, WHEN_NONZERO, WITH_TRAFFIC, PER_NODE = "every period", "only when non-zero", "only with traffic", \
+    "per node, while that node exists"
+PUBLISHED_METRICS = {
+    ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", ("LoadBalancer",)): (WHEN_NONZERO, ALB_METRICS),
+    ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", ("LoadBalancer",)): (WHEN_NONZERO, ALB_METRICS),
+    ("AWS/ApplicationELB", "RequestCount", ("LoadBalancer",)): (WITH_TRAFFIC, ALB_METRICS),
+    ("AWS/ApplicationELB", "TargetResponseTime", ("LoadBalancer",)): (WITH_TRAFFIC, ALB_METRICS),
+    # "Reported if health checks are enabled", per target group and load balancer.
+    ("AWS/ApplicationELB", "UnHealthyHostCount", ("LoadBalancer", "TargetGroup")): (EVERY_PERIOD, ALB_METRICS),
+    ("AWS/RDS", "CPUUtilization", ("DBInstanceIdentifier",)): (EVERY_PERIOD, RDS_METRICS),
+    ("AWS/RDS", "FreeStorageSpace", ("DBInstanceIdentifier",)): (EVERY_PERIOD, RDS_METRICS),
+    ("AWS/RDS", "FreeableMemory", ("DBInstanceIdentifier",)): (EVERY_PERIOD, RDS_METRICS),
+    ("AWS/RDS", "DatabaseConnections", ("DBInstanceIdentifier",)): (EVERY_PERIOD, RDS_METRICS),
+    ("AWS/ElastiCache", "EngineCPUUtilization", ("CacheClusterId",)): (PER_NODE, CACHE_METRICS),
+    ("AWS/ElastiCache", "DatabaseMemoryUsagePercentage", ("CacheClusterId",)): (PER_NODE, CACHE_METRICS),
+    ("AWS/ElastiCache", "Evictions", ("CacheClusterId",)): (PER_NODE, CACHE_METRICS),
+    ("AWS/NATGateway", "ErrorPortAllocation", ("NatGatewayId",)): (WITH_TRAFFIC, NAT_METRICS),
+    ("AWS/NATGateway", "PacketsDropCount", ("NatGatewayId",)): (WITH_TRAFFIC, NAT_METRICS),
+    ("AWS/AutoScaling", "GroupInServiceInstances", ("AutoScalingGroupName",)): (EVERY_PERIOD, ASG_METRICS),
+}
+# Members of a replication group are named <group>-001, -002, ... After a
+# failover and a scale-down the survivor may be -002, and the name a replica
+# added later gets is not documented: the Redis alarms take the largest
+# value over every name the group can have had (MAX over the series; a
+# node that does not exist adds no series: CloudWatch metric math, MAX).
+REDIS_MEMBERS = 3
 
 
 def build(settings: BuildSettings) -> Template:
@@ -219,30 +260,34 @@ def _add_database_alarms(a: _Alarms, inputs, p) -> None:
 
 
 def _add_cache_alarms(a: _Alarms, settings: BuildSettings, inputs, is_multi_az: str) -> None:
-    """One set per node: node 1 always, node 2 in multi-AZ mode (the
-    replica, which becomes the primary after a failover)."""
+    """One alarm per metric for the whole replication group, in both modes:
+    the largest value over its members (see REDIS_MEMBERS), so a failover
+    or a scale-down that leaves -002 as the only node is still watched, and
+    a member that is gone is simply absent."""
     r = a.rules
-    for node in (1, 2):
-        # Members of a replication group are named <group>-001, -002, ...
-        cluster = Sub(f"${{RedisReplicationGroupId}}-{node:03d}")
-        dims = {"Namespace": "AWS/ElastiCache", "Dimensions": _dims(CacheClusterId=cluster)}
-        cond = None if node == 1 else is_multi_az
-        a.add(f"RedisNode{node}CpuAlarm", f"redis-{node}-cpu",
-              f"Redis node {node}: engine CPU above {r.redis_engine_cpu_percent.threshold:g} %. Redis runs on one "
-              "thread: check SLOWLOG for slow commands, then a larger CacheNodeType.",
-              r.redis_engine_cpu_percent, GREATER, BREACHING, condition=cond,
-              MetricName="EngineCPUUtilization", Statistic="Average", **dims)
-        a.add(f"RedisNode{node}MemoryAlarm", f"redis-{node}-memory",
-              f"Redis node {node}: more than {r.redis_memory_percent.threshold:g} % of its memory used; evictions "
-              "follow. Check which keys grow and their TTLs, then a larger CacheNodeType.",
-              r.redis_memory_percent, GREATER, BREACHING, condition=cond,
-              MetricName="DatabaseMemoryUsagePercentage", Statistic="Maximum", **dims)
-        a.add(f"RedisNode{node}EvictionsAlarm", f"redis-{node}-evictions",
-              f"Redis node {node} evicted keys: memory is full and data the services expect is gone. Check the "
-              "memory alarm and key TTLs.",
-              # The node being gone is what the CPU and memory alarms page on.
-              r.redis_evictions, GREATER, NOT_BREACHING, condition=cond,
-              MetricName="Evictions", Statistic="Sum", **dims)
+    for key, suffix, metric, stat, rule, comparison, what in (
+        ("Cpu", "cpu", "EngineCPUUtilization", "Average", r.redis_engine_cpu_percent, GREATER,
+         f"engine CPU above {r.redis_engine_cpu_percent.threshold:g} % on a node. Redis runs on one thread: "
+         "check SLOWLOG for slow commands, then a larger CacheNodeType."),
+        ("Memory", "memory", "DatabaseMemoryUsagePercentage", "Maximum", r.redis_memory_percent, GREATER,
+         f"more than {r.redis_memory_percent.threshold:g} % of a node's memory used; evictions follow. Check "
+         "which keys grow and their TTLs, then a larger CacheNodeType."),
+        ("Evictions", "evictions", "Evictions", "Sum", r.redis_evictions, GREATER,
+         "a node evicted keys: memory is full and data the services expect is gone. Check the memory alarm "
+         "and key TTLs."),
+    ):
+        queries = [_query(f"node{i}", "AWS/ElastiCache", metric,
+                          _dims(CacheClusterId=Sub(f"${{RedisReplicationGroupId}}-{i:03d}")), stat, rule.period)
+                   for i in range(1, REDIS_MEMBERS + 1)]
+        queries.append(cloudwatch.MetricDataQuery(
+            Id="worst", Expression=f"MAX([{', '.join(q.Id for q in queries)}])",
+            Label=f"{metric}, largest over the nodes", ReturnData=True))
+        a.add(f"Redis{key}Alarm", f"redis-{suffix}", f"Redis: {what}", rule, comparison,
+              # Per node while it exists: a member that is gone (failover
+              # and scale-down, a mode switch) must not page. Redis being
+              # down altogether shows in the services' 5xx and unhealthy
+              # targets, which page.
+              NOT_BREACHING, Metrics=queries)
 
 
 def _add_nat_alarms(a: _Alarms, settings: BuildSettings, inputs, is_multi_az: str) -> None:
@@ -276,14 +321,17 @@ def _add_instance_alarms(a: _Alarms, inputs, p) -> None:
           threshold=p["BackendMinSize"].ref(),
           Namespace="AWS/AutoScaling", MetricName="GroupInServiceInstances", Statistic="Minimum",
           Dimensions=_dims(AutoScalingGroupName=inputs["BackendAsgName"].ref()))
-    rule = r.monitoring_status_check
-    a.add("MonitoringStatusCheckAlarm", "monitoring-status",
-          "The monitoring instance (Prometheus, Grafana) failed its EC2 status checks, or reports nothing at "
-          "all. The Auto Scaling group replaces a failed instance; if the alarm stays, check its activity "
-          "history and the instance's console output.",
-          # A dead or missing instance publishes nothing: that must page.
-          rule, GREATER, BREACHING,
-          Namespace="AWS/EC2", MetricName="StatusCheckFailed", Statistic="Maximum",
+    rule = r.monitoring_in_service
+    a.add("MonitoringInServiceAlarm", "monitoring-in-service",
+          f"No monitoring instance (Prometheus, Grafana) in service for {rule.periods} minutes. The Auto "
+          "Scaling group replaces a failed instance by itself; if the alarm stays, check the group's activity "
+          "history for failed launches and the instance's boot log.",
+          # Group metrics are sent every minute once collection is on
+          # (compute.py turns it on for this group): a gap means the group or
+          # its metrics collection is gone, which must page. A rollout keeps
+          # the old instance in service until the new one is (rollout.py).
+          rule, LESS, BREACHING, threshold=1,
+          Namespace="AWS/AutoScaling", MetricName="GroupInServiceInstances", Statistic="Minimum",
           Dimensions=_dims(AutoScalingGroupName=inputs["MonitoringAsgName"].ref()))
 
 

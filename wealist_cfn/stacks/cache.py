@@ -5,7 +5,7 @@ Parameter Store for the instances."""
 
 from __future__ import annotations
 
-from troposphere import If, Output, Sub, Template, elasticache
+from troposphere import And, Equals, If, Output, Ref, Sub, Template, elasticache
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
@@ -14,10 +14,21 @@ from .common import add_inputs, add_multi_az_condition, name, new_template, publ
 
 def build(settings: BuildSettings) -> Template:
     t = new_template("Wealist cache: ElastiCache Redis.")
-    p = add_parameters(t, "Project", "Environment", "EnableMultiAZ", "CacheNodeType", "CacheSnapshotRetentionDays")
+    p = add_parameters(t, "Project", "Environment", "EnableMultiAZ", "CacheFailover", "CacheNodeType",
+                       "CacheSnapshotRetentionDays")
     inputs = add_inputs(t, "PrivateSubnetIds", "RedisSecurityGroupId")
     subnets, sg = inputs["PrivateSubnetIds"], inputs["RedisSecurityGroupId"]
     is_multi_az = add_multi_az_condition(t)
+    # Failover needs a replica that is already there: ElastiCache refuses
+    # NumCacheClusters 1 -> 2 together with AutomaticFailoverEnabled and
+    # MultiAZEnabled in one CloudFormation update ("Replication group must
+    # have at least one read replica to enable autofailover",
+    # aws-cloudformation/cloudformation-coverage-roadmap#383), and the
+    # mirror on the way back. CacheFailover=off holds them off for the
+    # intermediate deploy (deploy/updaterules.py refuses the one-step switch
+    # and names both steps).
+    failover = t.add_condition("CacheFailoverOn", And(Equals(Ref("EnableMultiAZ"), "true"),
+                                                      Equals(p["CacheFailover"].ref(), "auto")))
 
     subnet_group = t.add_resource(elasticache.SubnetGroup(
         "CacheSubnetGroup", Description=Sub("Wealist ${Environment} cache: private subnets"),
@@ -33,8 +44,8 @@ def build(settings: BuildSettings) -> Template:
         # One node in cost mode; a replica in another AZ that takes over on
         # failure in multi-AZ mode.
         NumCacheClusters=If(is_multi_az, 2, 1),
-        AutomaticFailoverEnabled=If(is_multi_az, True, False),
-        MultiAZEnabled=If(is_multi_az, True, False),
+        AutomaticFailoverEnabled=If(failover, True, False),
+        MultiAZEnabled=If(failover, True, False),
         CacheSubnetGroupName=subnet_group.ref(),
         SecurityGroupIds=[sg.ref()],
         Port=settings.redis_port,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from troposphere import Base64, Output, Parameter, Sub, Template, autoscaling, ec2, logs
+from troposphere import And, Base64, Equals, If, Not, Output, Parameter, Ref, Sub, Template, autoscaling, ec2, logs
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
 from .common import LOG_GROUP_KMS_SKIP, add_inputs, asg_tags, name, new_template, tags
 
 USERDATA_FILE = Path(__file__).resolve().parent.parent / "boot" / "userdata.sh"
+BACKEND_GRACE_SECONDS = 600
 
 
 def build(settings: BuildSettings) -> Template:
@@ -28,6 +29,7 @@ def build(settings: BuildSettings) -> Template:
         "ImageId", Type="AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>", Default=settings.ami_parameter,
         Description="Amazon Linux 2023 AMI, resolved from AWS's public parameter at each deploy.",
     ))
+    every_released = _add_release_state(t, settings)
     inputs = add_inputs(t, "PrivateSubnetIds", "Ec2SecurityGroupId", "Ec2InstanceProfileArn",
                         "MonitoringInstanceProfileArn", "BackendTargetGroupArns", "MonitoringTargetGroupArns")
     subnets, sg = inputs["PrivateSubnetIds"], inputs["Ec2SecurityGroupId"]
@@ -61,8 +63,33 @@ def build(settings: BuildSettings) -> Template:
         # not reset a scaled-out group back to the minimum.
         VPCZoneIdentifier=subnets.ref(),
         TargetGroupARNs=backend_tgs.ref(),
-        HealthCheckType="ELB",
-        HealthCheckGracePeriod=300,
+        # ELB health only once every service is released. Auto Scaling
+        # replaces an instance that ANY attached target group reports
+        # unhealthy once the grace period is over ("Health checks for
+        # instances in an Auto Scaling group", and "Attach an Elastic Load
+        # Balancing load balancer to your Auto Scaling group": "can replace a
+        # running instance if any of the ... load balancers you attach ...
+        # report it as unhealthy"; docs.aws.amazon.com/autoscaling/ec2/
+        # userguide/health-checks-overview.html). Before a service's first
+        # release nothing listens on its port, so with ELB checks every
+        # instance would be replaced after each grace period, and a release
+        # of one service alone would boot instances that fail the other
+        # group: its refresh could never finish. With EC2 checks until then
+        # the ALB still routes only to healthy targets; the instance is
+        # replaced only when EC2 finds it broken. The release that makes
+        # the last service released switches the live group to ELB after
+        # its refresh (ops/releasestate.py); this condition gives the same
+        # answer at the next deploy. Chosen over attaching a target group
+        # per released service: the attachments, and so the ALB's
+        # registrations, never change; one property flips, once.
+        HealthCheckType=If(every_released, "ELB", "EC2"),
+        # Longer than the slowest bounded boot, with headroom: a cold boot is
+        # about 4 minutes, one that meets a database failover at most about
+        # 8 (the db-init retries); basis and figures in docs/operations.md,
+        # "How long a boot takes". An instance still booting when the grace
+        # period ends is replaced as unhealthy (Auto Scaling user guide,
+        # "Set the health check grace period for an Auto Scaling group").
+        HealthCheckGracePeriod=BACKEND_GRACE_SECONDS,
         DefaultInstanceWarmup=180,
         MetricsCollection=[autoscaling.MetricsCollection(Granularity="1Minute")],
         Tags=asg_tags("backend", Role="backend"),
@@ -93,6 +120,11 @@ def build(settings: BuildSettings) -> Template:
         # instance still is replaced.
         HealthCheckType="EC2",
         HealthCheckGracePeriod=600,
+        # GroupInServiceInstances for the monitoring alarm (alarms.py): Auto
+        # Scaling publishes group metrics only with collection enabled
+        # ("Amazon CloudWatch metrics for Amazon EC2 Auto Scaling", user guide).
+        MetricsCollection=[autoscaling.MetricsCollection(Granularity="1Minute",
+                                                         Metrics=["GroupInServiceInstances"])],
         Tags=asg_tags("monitoring", Role="monitoring"),
     ))
 
@@ -104,6 +136,33 @@ def build(settings: BuildSettings) -> Template:
     t.add_output(Output("MonitoringAsgName", Description="Name of the monitoring Auto Scaling group.",
                         Value=monitoring.ref()))
     return t
+
+
+EVERY_SERVICE_RELEASED = "EveryServiceReleased"
+
+
+def release_tag_parameter(service) -> str:
+    """The compute stack's parameter that CloudFormation resolves to the
+    service's released image tag in Parameter Store."""
+    return f"{service.key}ServiceImageTag"
+
+
+def _add_release_state(t, settings: BuildSettings) -> str:
+    """One SSM-typed parameter per service, resolved by CloudFormation to the
+    value of its image-tag parameter at each deploy (the root passes the
+    name: "SSM parameter types", CloudFormation user guide, parameters
+    section: the value is read when the stack is created or updated), and
+    the condition that every one of them is released."""
+    released = []
+    for svc in settings.services:
+        tag = t.add_parameter(Parameter(
+            release_tag_parameter(svc), Type="AWS::SSM::Parameter::Value<String>",
+            Description=f"Name of the Parameter Store value holding {svc.name}'s released image tag "
+                        "('unreleased' until its first release).",
+        ))
+        released.append(Not(Equals(Ref(tag), "unreleased")))
+    t.add_condition(EVERY_SERVICE_RELEASED, And(*released) if len(released) > 1 else released[0])
+    return EVERY_SERVICE_RELEASED
 
 
 def _add_log_group(t, key, role, retention):
