@@ -75,16 +75,26 @@ def _root(area: str, version: str) -> dict:
                     "TemplateURL": url.format(area=area, name="network", v=version)}}}}
 
 
+def _text(data: dict) -> str:
+    return tpl.dump(data)
+
+
 EXPECTED = verify.Expected(
     root_name="root.yaml", templates={"root.yaml": _root("deploy", "v1"), "database.yaml": DB, "network.yaml": NET},
     child_files={"DatabaseStack": "database.yaml", "NetworkStack": "network.yaml"},
     parameters={"EnableMultiAZ": "false", "AvailabilityZones": "ap-northeast-2a,ap-northeast-2c"},
-    capabilities=frozenset(CAPS), role_arn=ROLE)
+    capabilities=frozenset(CAPS), role_arn=ROLE,
+    # The children are leaves: package.py uploads them as committed, these bytes.
+    texts={"database.yaml": _text(DB), "network.yaml": _text(NET)}, bucket="b",
+    list_parameters=frozenset({"AvailabilityZones"}))
 PARAMS = [{"ParameterKey": "EnableMultiAZ", "ParameterValue": "false"},
           {"ParameterKey": "AvailabilityZones", "ParameterValue": "ap-northeast-2a,ap-northeast-2c"}]
 # The tags every change set of this tool carries (flow.Deployment._tags).
 TAGS = [{"Key": "Project", "Value": "wealist"}, {"Key": "Environment", "Value": "prod"},
         {"Key": "ManagedBy", "Value": "wealist-cfn"}]
+# A URL outside the artifact bucket, with no version: accepted only as the
+# very text the deployed root names.
+OLD_NET_URL = "https://old-artifacts.s3.ap-northeast-2.amazonaws.com/deploy/wealist-prod/network.yaml"
 # What a plan's Description says; a forger copies it.
 HINT = "wealist-cfn deploy from commit abc1234; content sha256:" + "0" * 64
 
@@ -103,12 +113,13 @@ def _template(cfn: Stubber, body, **by) -> None:
                      dict(by, TemplateStage="Original"))
 
 
-def _nested(cfn: Stubber, db_body) -> None:
+def _nested(cfn: Stubber, db_body, *, include_nested: bool = True, parameters: list | None = None) -> None:
     """The nested change set of DatabaseStack: its template, then its head."""
     _template(cfn, db_body, ChangeSetName=DB_CS)
     cfn.add_response("describe_change_set", {
         "ChangeSetId": DB_CS, "ChangeSetName": "plan-1-DatabaseStack", "StackId": DB_STACK, "Status": "CREATE_COMPLETE",
         "ExecutionStatus": "AVAILABLE", "ParentChangeSetId": ROOT_CS, "RootChangeSetId": ROOT_CS,
+        "IncludeNestedStacks": include_nested, "Parameters": parameters or [],
         "Changes": [change("Modify", "Database", "AWS::RDS::DBInstance", replacement="False")]},
         {"ChangeSetName": DB_CS})
 
@@ -122,12 +133,26 @@ def _unchanged_network(cfn: Stubber, body) -> None:
     _template(cfn, body, StackName=NET_STACK)
 
 
+def _object(s3: Stubber, name: str, body: str, area: str = "plan", version: str = "v9") -> None:
+    """GetObject of one pinned child URL (``_root``'s form): the version's bytes."""
+    import io
+
+    from botocore.response import StreamingBody
+
+    data = body.encode()
+    s3.add_response("get_object", {"Body": StreamingBody(io.BytesIO(data), len(data)), "VersionId": version},
+                    {"Bucket": "b", "Key": f"{area}/wealist-prod/{name}.abc.yaml", "VersionId": version,
+                     "ExpectedBucketOwner": "123456789012"})
+
+
+def _objects(s3: Stubber, db: str | None = None, net: str | None = None) -> None:
+    """The pinned URLs of both children hold this checkout's bytes (or the given ones)."""
+    _object(s3, "database", db or _text(DB))
+    _object(s3, "network", net or _text(NET))
+
+
 def _prove(aws, stack_role=ROLE, expected=EXPECTED):
     return verify.prove(aws, ROOT_CS, expected, stack_id=ROOT, stack_role=stack_role)
-
-
-def _text(data: dict) -> str:
-    return tpl.dump(data)
 
 
 # -- the proof, call by call (Stubber) ----------------------------------------------------------
@@ -140,13 +165,14 @@ def test_a_genuine_change_set_is_proven_by_content_not_by_url():
     cfn = stubs["cloudformation"]
     _head(cfn)
     _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _objects(stubs["s3"])
     _nested(cfn, _text(DB))
-    # botocore decodes a JSON TemplateBody into a document: both forms are read.
-    _unchanged_network(cfn, json.dumps(NET))
+    _unchanged_network(cfn, _text(NET))
     verdict = _prove(aws)
     assert verdict.ok, verdict.line()
     assert verdict.read == ["root", "DatabaseStack", "NetworkStack"]
     cfn.assert_no_pending_responses()
+    stubs["s3"].assert_no_pending_responses()
 
 
 def test_the_right_description_and_another_root_template_is_refused():
@@ -175,6 +201,7 @@ def test_the_right_root_and_another_nested_template_is_refused():
     forged_db["Resources"]["Database"]["Properties"]["MultiAZ"] = "true"
     _head(cfn)
     _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _objects(stubs["s3"])
     _nested(cfn, _text(forged_db))
     verdict = _prove(aws)
     assert verdict.line() == ("change set plan-1: nested template DatabaseStack differs from what this checkout "
@@ -183,14 +210,19 @@ def test_the_right_root_and_another_nested_template_is_refused():
 
 def test_a_nested_stack_left_as_deployed_is_compared_with_the_deployed_template():
     """Stubber: main changed network.yaml; a change set whose root keeps the
-    old network URL has no row for NetworkStack, so executing it would leave
-    the deployed (old) network template: refused."""
+    deployed network URL (the very text the deployed root names, so it is
+    accepted as a URL) has no row for NetworkStack, so executing it would
+    leave the deployed (old) network template: refused on content."""
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
     old_net = {"Resources": {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.9.0.0/16"}}}}
+    root = _root("plan", "v9")
+    root["Resources"]["NetworkStack"]["Properties"]["TemplateURL"] = OLD_NET_URL
     _head(cfn)
-    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _template(cfn, _text(root), ChangeSetName=ROOT_CS)
+    _object(stubs["s3"], "database", _text(DB))
     _nested(cfn, _text(DB))
+    _template(cfn, _text(root), StackName=ROOT)  # the deployed root names that URL
     _unchanged_network(cfn, _text(old_net))
     verdict = _prove(aws)
     assert verdict.difference == ("nested template NetworkStack differs from what this checkout builds "
@@ -205,6 +237,7 @@ def test_a_changed_nested_stack_without_its_nested_change_set_is_not_proven():
     cfn = stubs["cloudformation"]
     _head(cfn, rows=[change("Modify", "DatabaseStack", NESTED)])
     _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _objects(stubs["s3"])
     verdict = _prove(aws)
     assert "nested stack DatabaseStack is changed (Modify) but names no nested change set" in verdict.difference
 
@@ -228,6 +261,7 @@ def test_a_list_parameter_is_compared_as_a_list():
     cfn = stubs["cloudformation"]
     _head(cfn, params=[PARAMS[0], dict(PARAMS[1], ParameterValue="ap-northeast-2a, ap-northeast-2c")])
     _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _objects(stubs["s3"])
     _nested(cfn, _text(DB))
     _unchanged_network(cfn, _text(NET))
     assert _prove(aws).ok
@@ -309,16 +343,19 @@ class TrustCfn(Cfn):
     stack's RoleARN."""
 
     def __init__(self, waiting: dict[str, tuple[str, list[dict], list[str]]] | None = None,
-                 role: str | None = ROLE, **kw):
+                 role: str | None = ROLE, last_change_set: str | None = None, **kw):
         super().__init__(**kw)
         self.waiting = dict(waiting or {})
         self.role = role
+        self.last = last_change_set  # the change set the stack last executed (Stack.ChangeSetId)
         self.created: list[dict] = []
 
     def describe_stacks(self, params):
         out = super().describe_stacks(params)
         if self.role:
             out["Stacks"][0]["RoleARN"] = self.role
+        if self.last:
+            out["Stacks"][0]["ChangeSetId"] = change_set_arn(self.last)
         return out
 
     def create_change_set(self, params):
@@ -333,7 +370,8 @@ class TrustCfn(Cfn):
         page = super().describe_change_set(params)
         if name in self.waiting:
             _, parameters, caps = self.waiting[name]
-            page.update(Parameters=parameters, Capabilities=caps, Description=HINT, Tags=TAGS)
+            page.update(Parameters=parameters, Capabilities=caps, Description=HINT, Tags=TAGS,
+                        IncludeNestedStacks=True)
         elif name == "root":  # this run's own
             page.update(Parameters=self.created[-1]["Parameters"], Capabilities=self.created[-1]["Capabilities"])
         else:
@@ -343,7 +381,8 @@ class TrustCfn(Cfn):
     def list_change_sets(self, params):
         return {"Summaries": [{"StackId": self.root_id, "StackName": self.name, "ChangeSetId": change_set_arn(n),
                                "ChangeSetName": n, "ExecutionStatus": "AVAILABLE", "Status": "CREATE_COMPLETE",
-                               "Description": HINT, "CreationTime": f"2026-12-0{i + 1}T00:00:00Z"}
+                               "Description": HINT, "IncludeNestedStacks": True,
+                               "CreationTime": f"2026-12-{i + 1:02d}T00:00:00Z"}
                               for i, n in enumerate(self.waiting)]}
 
     def get_template(self, params):
@@ -406,7 +445,7 @@ def test_reviewed_executes_the_proven_change_set_and_never_the_forged_one(monkey
     assert code == 0, err + out
     assert _executed(script) == [change_set_arn("plan-genuine")]
     assert not script.ops("cloudformation", "CreateChangeSet")
-    assert "change set plan-genuine, left by a plan, is proven to hold what this checkout builds" in out
+    assert "change set plan-genuine, found waiting on the stack, is proven to hold what this checkout builds" in out
 
 
 @pytest.mark.moto
@@ -483,16 +522,32 @@ def test_a_stack_in_review_is_never_adopted(mode, monkeypatch, moto_endpoint, tm
 
 
 @pytest.mark.moto
-def test_a_named_change_set_that_is_gone_says_why(monkeypatch, moto_endpoint, tmp_path):
-    """Scripted CloudFormation (DescribeChangeSet answers ChangeSetNotFound,
-    as for a change set deleted when another one on the stack was executed):
-    the message says so and asks for a new plan; nothing executed."""
-    cfn = TrustCfn(waiting={})
+@pytest.mark.parametrize("last", [None, "deploy-20261206-1", "plan-old"])
+def test_a_named_change_set_that_is_gone_says_why(last, monkeypatch, moto_endpoint, tmp_path):
+    """Scripted CloudFormation: DescribeChangeSet answers ChangeSetNotFound,
+    which AWS gives for a change set deleted by another one's execute, one
+    deleted by DeleteChangeSet, and a wrong name, stack or region alike. The
+    message lists those causes, never asserts one, and names the change set
+    the stack last executed (DescribeStacks ``ChangeSetId``) when there is
+    one; when that is the named one, it says it was executed. Exit 1,
+    nothing executed."""
+    cfn = TrustCfn(waiting={}, last_change_set=last)
     code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, _templates(tmp_path), "--change-set", "plan-old")
     assert code == 1, err
-    assert ("change set plan-old on wealist-prod: it no longer exists: a change set on this stack was executed "
-            "since, which deletes every other (ExecuteChangeSet reference); plan again") in err
+    first = err.splitlines()[0]
     assert not script.ops("cloudformation", "ExecuteChangeSet")
+    if last == "plan-old":
+        assert first == ("error: change set plan-old on wealist-prod: it was executed: it is the change set "
+                         "wealist-prod last executed (DescribeStacks ChangeSetId)")
+        return
+    assert first.startswith("error: change set plan-old on wealist-prod: not found (ChangeSetNotFound): a change "
+                            "set on this stack was executed since (that deletes every other, ExecuteChangeSet "
+                            "reference), it was deleted (DeleteChangeSet), or the name, stack or region is wrong; "
+                            "looked on wealist-prod in ap-northeast-2")
+    if last:
+        assert first.endswith(f"; the stack last executed change set {last} ({change_set_arn(last)})")
+    else:
+        assert "last executed" not in first
 
 
 @pytest.mark.moto
@@ -558,14 +613,15 @@ def test_yaml_and_json_bodies_read_alike():
 
 
 @pytest.mark.moto
-def test_a_plans_change_set_of_the_real_templates_is_proven_in_twenty_calls(moto_endpoint, real_templates):
+def test_a_plans_change_set_of_the_real_templates_is_proven_in_twenty_nine_calls(moto_endpoint, real_templates):
     """moto's S3 for packaging (plan/ and deploy/ areas, as the plan job and
     the deploy of the merge do it), Stubber for CloudFormation: a pull request
     edits database.yaml; its plan packages that child under plan/ and reuses
     the deployed others. The merge's deploy packages under deploy/. The
     plan's change set (root as the plan sent it; DatabaseStack's nested
     change set; the eight unchanged stacks as deployed) is proven against the
-    deploy's packages, in 1 + 1 + 9 x 2 calls."""
+    deploy's packages, in 1 + 1 + 9 x 2 CloudFormation calls and one S3
+    GetObject per pinned child URL."""
     import boto3
 
     from wealist_cfn.aws import Aws
@@ -601,10 +657,14 @@ def test_a_plans_change_set_of_the_real_templates_is_proven_in_twenty_calls(moto
             "LastUpdatedTimestamp": "2026-11-01T00:00:00Z", "ResourceStatus": "UPDATE_COMPLETE"}},
             {"StackName": ROOT, "LogicalResourceId": lid})
         _template(cfn, text, StackName=child)
+    texts = {name: after.texts[name] for name in ours.templates if name != "root.yaml"}
+    assert not any(tpl.nested_stacks(ours.templates[name]) for name in texts)  # leaves: uploaded as committed
     expected = verify.Expected(root_name="root.yaml", templates=ours.templates, child_files=ours.child_files,
                                parameters={p["ParameterKey"]: p["ParameterValue"] for p in PARAMS},
-                               capabilities=frozenset(CAPS), role_arn=ROLE)
+                               capabilities=frozenset(CAPS), role_arn=ROLE, texts=texts, bucket="artifacts",
+                               list_parameters=frozenset({"AvailabilityZones"}))
     verdict = verify.prove(aws, ROOT_CS, expected, stack_id=ROOT, stack_role=ROLE)
     assert verdict.ok, verdict.line()
-    assert (len(verdict.read), verdict.calls) == (10, 20)
+    # + one GetObject (moto) per child: each pinned URL's version holds this checkout's bytes.
+    assert (len(verdict.read), verdict.calls) == (10, 29)
     cfn.assert_no_pending_responses()
