@@ -292,6 +292,16 @@ def test_a_missing_capability_is_refused():
 OPTIONS = {
     "ImportExistingResources": ({"ImportExistingResources": True}, "it imports existing resources"),
     "DeploymentMode": ({"DeploymentMode": "REVERT_DRIFT"}, "DeploymentMode REVERT_DRIFT"),
+    # API_DeploymentConfig: EXPRESS ends before resources serve; DisableRollback
+    # leaves a failed update in place. Accepted before (review, bypass 1).
+    "DeploymentConfig EXPRESS": ({"DeploymentConfig": {"Mode": "EXPRESS"}}, "DeploymentConfig Mode EXPRESS"),
+    "DeploymentConfig no rollback": ({"DeploymentConfig": {"Mode": "STANDARD", "DisableRollback": True}},
+                                     "DeploymentConfig DisableRollback True"),
+    # CreateChangeSet OnStackFailure: DO_NOTHING keeps a failed stack, DELETE deletes it.
+    "OnStackFailure DO_NOTHING": ({"OnStackFailure": "DO_NOTHING"}, "OnStackFailure DO_NOTHING"),
+    "OnStackFailure DELETE": ({"OnStackFailure": "DELETE"}, "OnStackFailure DELETE"),
+    "IncludeNestedStacks false": ({"IncludeNestedStacks": False, "rows": []},
+                                  "it was made without IncludeNestedStacks"),
     "NotificationARNs": ({"NotificationARNs": ["arn:aws:sns:ap-northeast-2:999999999999:listener"]},
                          "notification topics"),
     "RollbackConfiguration": ({"RollbackConfiguration": {"RollbackTriggers": [
@@ -334,6 +344,214 @@ def test_a_stack_whose_role_is_not_the_service_role_is_refused(stack_role):
     assert (OTHER_ROLE in verdict.difference) == (stack_role is not None)
 
 
+# -- what a second review found open (each was proven before: /tmp scratch, issue 20) -----------
+
+def test_the_default_deployment_options_are_proven():
+    """Stubber: DeploymentConfig as the API reference gives its defaults
+    (Mode STANDARD, DisableRollback false) and OnStackFailure ROLLBACK are
+    what this deploy gets when it sends none: proven."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn, DeploymentConfig={"Mode": "STANDARD", "DisableRollback": False}, OnStackFailure="ROLLBACK")
+    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _objects(stubs["s3"])
+    _nested(cfn, _text(DB))
+    _unchanged_network(cfn, _text(NET))
+    assert _prove(aws).ok
+
+
+def test_a_botocore_whose_model_lacks_a_member_proves_nothing(monkeypatch):
+    """No API call: botocore's parser drops a member its model lacks, so a
+    DeploymentConfig it cannot parse would read as "not set". The pinned
+    botocore has every member the proof reads; were one missing, the proof
+    refuses before any call."""
+    aws, stubs = stubbed_aws()
+    assert verify.missing_members(aws.cfn) == []
+    monkeypatch.setattr(verify, "READ_MEMBERS", verify.READ_MEMBERS + ("DeploymentConfigV2",))
+    verdict = _prove(aws)
+    assert verdict.difference.startswith("the installed botocore's DescribeChangeSet model lacks "
+                                         "DeploymentConfigV2, which its parser would drop")
+    assert verdict.calls == 0
+
+
+def test_a_nested_change_set_made_without_include_nested_stacks_is_refused():
+    """Stubber: the root says IncludeNestedStacks, its nested change set does
+    not: what that nested stack's own children would run is not computed
+    (aws/aws-cli#6949: executing updates them anyway), so it is refused."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn)
+    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _objects(stubs["s3"])
+    _nested(cfn, _text(DB), include_nested=False)
+    verdict = _prove(aws)
+    assert verdict.difference == ("its nested change set for DatabaseStack was made without IncludeNestedStacks, so "
+                                  "what its nested stacks would run cannot be read (executing still updates them)")
+
+
+UNPINNED = "https://attacker-public.s3.amazonaws.com/db.yaml"
+OUR_BUCKET_NO_VERSION = "https://b.s3.ap-northeast-2.amazonaws.com/plan/wealist-prod/database.abc.yaml"
+EXTRA_QUERY = OUR_BUCKET_NO_VERSION + "?versionId=v9&x=1"
+
+
+@pytest.mark.parametrize("url", [UNPINNED, OUR_BUCKET_NO_VERSION, EXTRA_QUERY])
+def test_a_nested_url_whose_bytes_can_still_change_is_refused(url):
+    """Stubber: the child URL is not the deployed root's URL for it (the
+    deployed root, GetTemplate by StackName, names deploy/ v1) and not a
+    version of the artifact bucket: a foreign bucket, the artifact bucket
+    without ``versionId``, or with another query too. Whoever may write there
+    could change the bytes after the proof; refused, even though the nested
+    change set's template is this checkout's."""
+    root = _root("plan", "v9")
+    root["Resources"]["DatabaseStack"]["Properties"]["TemplateURL"] = url
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn)
+    _template(cfn, _text(root), ChangeSetName=ROOT_CS)
+    _template(cfn, _text(_root("deploy", "v1")), StackName=ROOT)
+    verdict = _prove(aws)
+    assert verdict.difference == ("nested stack DatabaseStack's TemplateURL is neither the deployed one nor an "
+                                  "object version (?versionId=) in the artifact bucket b: what it points at could "
+                                  "change after this proof")
+    cfn.assert_no_pending_responses()
+
+
+def test_a_pinned_nested_url_to_other_bytes_is_refused():
+    """Stubber: the URL names a version of the artifact bucket whose bytes
+    (GetObject with VersionId) are not this checkout's database.yaml."""
+    forged = _text(DB).replace("db.t3.micro", "db.t3.large")
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn)
+    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _object(stubs["s3"], "database", forged)
+    verdict = _prove(aws)
+    assert verdict.difference == ("nested stack DatabaseStack's TemplateURL names an object version whose bytes "
+                                  "are not the database.yaml this checkout packages")
+
+
+MERGED_DB = ("Parameters:\n  IsMultiAZ:\n    Type: String\nResources:\n  Database:\n    Type: AWS::RDS::DBInstance\n"
+             "    Properties:\n      <<: {MultiAZ: !Ref IsMultiAZ, DBInstanceClass: db.t3.micro}\n")
+
+
+def test_a_yaml_merge_key_in_a_leaf_is_refused():
+    """Stubber: PyYAML expands ``<<`` into the very properties of DB;
+    CloudFormation does not expand merge keys (cfn-lint W1100, PR
+    aws-cloudformation/cfn-lint#4028). A leaf child is uploaded as the
+    committed bytes, so its template must come back byte for byte; here its
+    URL is granted (same bytes) to show the template itself is checked."""
+    assert tpl.load(MERGED_DB) == DB  # what the old comparison saw
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn)
+    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _objects(stubs["s3"])
+    _nested(cfn, MERGED_DB)
+    verdict = _prove(aws)
+    assert verdict.difference == ("nested template DatabaseStack holds a merge key << (line 8), which "
+                                  "CloudFormation does not read as this comparison would")
+
+
+def test_a_duplicate_key_in_the_root_is_refused():
+    """Stubber: a root that repeats ``Parameters`` reads, in PyYAML, as the
+    last one (equal to ours); CloudFormation does not read it so. The root is
+    parsed strictly: refused, naming the key."""
+    text = _text(_root("plan", "v9"))
+    doubled = text + "Parameters:\n  EnableMultiAZ: {Type: String, Default: 'false'}\n" \
+                     "  AvailabilityZones: {Type: CommaDelimitedList}\n"
+    assert tpl.load(doubled) == tpl.load(text)
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn)
+    _template(cfn, doubled, ChangeSetName=ROOT_CS)
+    verdict = _prove(aws)
+    assert verdict.difference.startswith("root template holds the duplicate key Parameters (line ")
+
+
+@pytest.mark.parametrize("text,what", [
+    ("a: &x {b: 1}\nc: 2\n", "an anchor &x"),
+    ("a: 1\nb: *x\n", "an alias *x"),
+    ("a: !!binary aGk=\n", "the tag tag:yaml.org,2002:binary"),
+    ("a: !Foo x\n", "the tag !Foo"),
+    ("a: {<<: {b: 1}}\n", "a merge key <<"),
+    ("a: 1\na: 2\n", "the duplicate key a"),
+])
+def test_the_strict_loader_refuses_what_cloudformation_reads_otherwise(text, what):
+    """No stand-in: each YAML feature PyYAML reads one way and CloudFormation
+    another (or refuses: "YAML aliases are not allowed in CloudFormation
+    templates") is refused by name."""
+    with pytest.raises(verify.StrictYamlError, match=what.replace("*", r"\*").replace("<<", "<<")):
+        verify.strict_load(text)
+
+
+def test_the_strict_loader_reads_the_short_forms():
+    """No stand-in: CloudFormation's short forms become their long forms, as
+    the packaged templates are read."""
+    assert verify.strict_load("a: !Ref X\nb: !GetAtt R.Arn\nc: !If [C, 1, 2]\n") == \
+        {"a": {"Ref": "X"}, "b": {"Fn::GetAtt": ["R", "Arn"]}, "c": {"Fn::If": ["C", 1, 2]}}
+
+
+def test_spaces_in_a_value_that_is_not_a_list_are_a_difference():
+    """Stubber: ``fal se`` is not ``false``: only List and CommaDelimitedList
+    parameters are read item by item (split on commas, items stripped)."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn, params=[dict(PARAMS[0], ParameterValue="fal se"), PARAMS[1]])
+    verdict = _prove(aws)
+    assert verdict.difference == "parameter EnableMultiAZ differs from the parameter file"
+
+
+@pytest.mark.parametrize("given", [{"ParameterValue": ""}, {}])
+def test_an_empty_parameter_value_reads_alike_given_or_omitted(given):
+    """Stubber: an empty value as ``""`` or with no ParameterValue at all
+    (which one AWS sends is sandbox check 7) equals an empty value in the
+    parameter file."""
+    expected = verify.Expected(**dict(EXPECTED.__dict__, parameters=dict(EXPECTED.parameters, CertificateArn="")))
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn, params=PARAMS + [{"ParameterKey": "CertificateArn", **given}])
+    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _objects(stubs["s3"])
+    _nested(cfn, _text(DB))
+    _unchanged_network(cfn, _text(NET))
+    assert _prove(aws, expected=expected).ok
+
+
+def test_an_api_error_is_exit_1_not_a_difference():
+    """Stubber: GetTemplate answers AccessDenied. That says nothing about the
+    change set's content: the proof raises exit 1 naming the call and the
+    error, so no caller can count it as "not proven" and fall back."""
+    from wealist_cfn.errors import EXIT_FAILED, CommandError
+
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn)
+    cfn.add_client_error("get_template", "AccessDenied", "not authorized to perform: cloudformation:GetTemplate",
+                         403)
+    with pytest.raises(CommandError) as raised:
+        _prove(aws)
+    assert raised.value.exit_code == EXIT_FAILED
+    assert str(raised.value).startswith(f"proving the change set: get_template (ChangeSetName={ROOT_CS}, "
+                                        f"TemplateStage=Original) failed: AccessDenied: not authorized")
+
+
+def test_ssm_parameter_values_resolved_at_creation_are_reported():
+    """Stubber: a nested change set's parameter of an SSM parameter type
+    carries ``ResolvedValue`` (API_Parameter): the value CloudFormation
+    resolved when the change set was made. The verdict names it, so the
+    review can say an older change set deploys that (older) AMI."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn)
+    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _objects(stubs["s3"])
+    _nested(cfn, _text(DB), parameters=[{"ParameterKey": "ImageId", "ParameterValue": "/aws/service/ami",
+                                         "ResolvedValue": "ami-0123456789abcdef0"}])
+    _unchanged_network(cfn, _text(NET))
+    verdict = _prove(aws)
+    assert verdict.ok and verdict.resolved == {"DatabaseStack/ImageId": "ami-0123456789abcdef0"}
+
+
 # -- the command line (scripted CloudFormation, moto's S3 and STS) ------------------------------
 
 class TrustCfn(Cfn):
@@ -343,8 +561,12 @@ class TrustCfn(Cfn):
     stack's RoleARN."""
 
     def __init__(self, waiting: dict[str, tuple[str, list[dict], list[str]]] | None = None,
-                 role: str | None = ROLE, last_change_set: str | None = None, **kw):
+                 role: str | None = ROLE, last_change_set: str | None = None,
+                 summaries: dict[str, dict] | None = None, template_error: tuple[str, str, int] | None = None,
+                 **kw):
         super().__init__(**kw)
+        self.summaries = dict(summaries or {})  # name -> ListChangeSets summary fields that differ
+        self.template_error = template_error  # GetTemplate answers this error
         self.waiting = dict(waiting or {})
         self.role = role
         self.last = last_change_set  # the change set the stack last executed (Stack.ChangeSetId)
@@ -382,11 +604,13 @@ class TrustCfn(Cfn):
         return {"Summaries": [{"StackId": self.root_id, "StackName": self.name, "ChangeSetId": change_set_arn(n),
                                "ChangeSetName": n, "ExecutionStatus": "AVAILABLE", "Status": "CREATE_COMPLETE",
                                "Description": HINT, "IncludeNestedStacks": True,
-                               "CreationTime": f"2026-12-{i + 1:02d}T00:00:00Z"}
+                               "CreationTime": f"2026-12-01T00:00:{i:02d}Z", **self.summaries.get(n, {})}
                               for i, n in enumerate(self.waiting)]}
 
     def get_template(self, params):
         name = self._name(params.get("ChangeSetName", ""))
+        if self.template_error:
+            raise ScriptedError(*self.template_error)
         if name not in self.waiting:
             raise ScriptedError("ValidationError", f"no template for {params}")
         return {"TemplateBody": self.waiting[name][0], "StagesAvailable": ["Original", "Processed"]}
@@ -494,6 +718,66 @@ def test_reviewed_or_new_makes_its_own_and_the_review_says_so(monkeypatch, moto_
     assert "change set plan-forged: root template differs" in err
     assert [c["RoleARN"] for c in script.ops("cloudformation", "CreateChangeSet")] == [ROLE]
     assert _executed(script) == [change_set_arn("root")]
+
+
+@pytest.mark.moto
+def test_an_api_error_while_proving_never_falls_back(monkeypatch, moto_endpoint, tmp_path):
+    """Scripted CloudFormation, moto's S3/STS: GetTemplate answers
+    AccessDenied while a change set waits. ``reviewed-or-new`` ends with exit
+    1 naming the call and the error; it makes no change set of its own and
+    executes nothing (before, the error counted as "not proven" and the
+    deploy fell back to its own change set)."""
+    ours = _templates(tmp_path)
+    cfn = TrustCfn(waiting={"plan-1": ((ours / "root.yaml").read_text(), _file_params(), CAPS)},
+                   template_error=("AccessDenied", "not authorized to perform: cloudformation:GetTemplate", 403))
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "reviewed-or-new")
+    assert code == 1, err + out
+    assert "error: proving the change set: get_template (ChangeSetName=" in err
+    assert "failed: AccessDenied: not authorized to perform: cloudformation:GetTemplate" in err
+    assert not script.ops("cloudformation", "CreateChangeSet")
+    assert not script.ops("cloudformation", "ExecuteChangeSet")
+
+
+@pytest.mark.moto
+def test_change_sets_that_cannot_run_take_no_place_and_a_full_window_is_said(monkeypatch, moto_endpoint, tmp_path):
+    """Scripted CloudFormation, moto's S3/STS: ListChangeSets summaries
+    (ChangeSetSummary: Status, ExecutionStatus, IncludeNestedStacks) leave
+    out, without a proof, a FAILED change set and one made without
+    IncludeNestedStacks. Of 21 forged ones that remain, the newest 20 are
+    proven and refused, and the output says one older was not examined, so
+    flooding cannot silently push the real one out."""
+    ours = _templates(tmp_path)
+    forged = (ours / "root.yaml").read_text().replace("Value: x", "Value: forged")
+    waiting = {f"flood-{i:02d}": (forged, _file_params(), CAPS) for i in range(21)}
+    waiting.update({"plan-failed": (forged, _file_params(), CAPS), "plan-flat": (forged, _file_params(), CAPS)})
+    cfn = TrustCfn(waiting=waiting, summaries={"plan-failed": {"Status": "FAILED", "ExecutionStatus": "UNAVAILABLE"},
+                                               "plan-flat": {"IncludeNestedStacks": False}})
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "reviewed")
+    assert code == 3, err + out
+    read = {p["ChangeSetName"] for p in script.ops("cloudformation", "GetTemplate")}
+    assert len(read) == 20 and change_set_arn("flood-00") not in read
+    assert not {change_set_arn("plan-failed"), change_set_arn("plan-flat")} & read
+    assert "21 change sets wait on wealist-prod: only the newest 20 are examined, 1 older one(s) are not" in out
+    assert "20 change set(s) waiting, none proven (1 older not examined)" in err
+
+
+@pytest.mark.moto
+@pytest.mark.parametrize("status", [None, "REVIEW_IN_PROGRESS"])
+def test_reviewed_before_a_first_create_points_to_the_modes_that_make_it(status, monkeypatch, moto_endpoint,
+                                                                          tmp_path):
+    """Scripted CloudFormation, moto's S3/STS: ``reviewed`` on a stack that
+    does not exist or is REVIEW_IN_PROGRESS refuses (exit 3) and says what
+    works for a first create (``reviewed-or-new``, or no ``--change-set``);
+    it neither claims to make a change set itself nor asks to plan again,
+    which could never help there."""
+    cfn = TrustCfn(status=status, role=None)
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, _templates(tmp_path), "--change-set", "reviewed")
+    assert code == 3, err + out
+    assert "a first create is never adopted" in err.splitlines()[0]
+    assert ("a first create is made by the deploy itself, with the service role: deploy with --change-set "
+            "reviewed-or-new, or without --change-set") in err
+    assert "plan again" not in err and "this deploy makes it itself" not in err
+    assert not script.ops("cloudformation", "CreateChangeSet")
 
 
 @pytest.mark.moto

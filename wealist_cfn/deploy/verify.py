@@ -313,15 +313,18 @@ class _Proof:
             token = page.get("NextToken")
             if not token:
                 break
-        if head.get("IncludeNestedStacks") is not True:
-            where = f"its nested change set for {path}" if path else "it"
-            raise _Differs(f"{where} was made without IncludeNestedStacks, so what its nested stacks would run "
-                           f"cannot be read (executing still updates them)")
         for p in head.get("Parameters") or []:
             if p.get("ResolvedValue") is not None:
                 self.resolved[f"{path}/{p.get('ParameterKey')}" if path else p.get("ParameterKey")] = \
                     p["ResolvedValue"]
         return head, changes
+
+    @staticmethod
+    def include_nested(head: dict, path: str) -> None:
+        if head.get("IncludeNestedStacks") is not True:
+            where = f"its nested change set for {path}" if path else "it"
+            raise _Differs(f"{where} was made without IncludeNestedStacks, so what its nested stacks would run "
+                           f"cannot be read (executing still updates them)")
 
     # -- what the root change set declares ----------------------------------------------------
 
@@ -486,6 +489,7 @@ class _Proof:
                 body = self.body(self.call("get_template", ChangeSetName=nested_id, TemplateStage="Original"),
                                  child_file, child_label)
                 head, changes = self.head_and_changes(nested_id, child_path)
+                self.include_nested(head, child_path)
                 self.no_imports(changes, child_path)
                 self.template(body, child_path, child_file, _nested_rows(changes), head.get("StackId", ""))
             elif row is not None:
@@ -528,6 +532,7 @@ def prove(aws: Aws, change_set_id: str, expected: Expected, *, name: str = "", s
                            f"its parser would drop: they cannot be read, so nothing is proven (upgrade botocore)")
         head, changes = proof.head_and_changes(change_set_id, "")
         verdict.name = name or head.get("ChangeSetName") or change_set_id
+        proof.include_nested(head, "")
         if head.get("StackId") and stack_id and head["StackId"] != stack_id:
             raise _Differs(f"it belongs to another stack ({head['StackId']})")
         proof.capabilities(head)
