@@ -835,6 +835,23 @@ def test_a_named_change_set_that_is_gone_says_why(last, monkeypatch, moto_endpoi
 
 
 @pytest.mark.moto
+def test_an_adopted_change_set_says_which_ssm_values_it_was_computed_with(monkeypatch, moto_endpoint, tmp_path):
+    """Scripted CloudFormation, moto's S3/STS: the waiting change set's
+    parameter carries ``ResolvedValue`` (API_Parameter: an SSM parameter type
+    resolved when the change set was made). Once adopted, its review says the
+    value it will deploy, even if the SSM parameter has changed since."""
+    ours = _templates(tmp_path)
+    params = _file_params()
+    params[0] = dict(params[0], ResolvedValue="ami-0123456789abcdef0")
+    cfn = TrustCfn(waiting={"plan-1": ((ours / "root.yaml").read_text(), params, CAPS)})
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "plan-1", "--output", "json")
+    assert code == 0, err
+    notes = json.loads(out)["review"]["notes"]
+    assert (f"{params[0]['ParameterKey']} was resolved to ami-0123456789abcdef0 when the change set was made; "
+            f"executing it deploys that value even if the SSM parameter has changed since") in notes
+
+
+@pytest.mark.moto
 def test_a_named_forged_change_set_is_refused(monkeypatch, moto_endpoint, tmp_path):
     """Scripted CloudFormation, moto's S3/STS: ``--change-set NAME`` of a
     change set with another root template: exit 3, one line naming what

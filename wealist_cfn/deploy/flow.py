@@ -281,10 +281,15 @@ class Deployment:
         params.update({p["ParameterKey"]: p["ParameterValue"] for p in self.config.cfn_parameters()})
         no_echo = {k for k, v in (root.get("Parameters") or {}).items()
                    if isinstance(v, dict) and str(v.get("NoEcho", "")).lower() == "true"}
-        # The bytes package.py uploads: a leaf as committed, a template that
-        # nests others as the dump of its rewritten form.
-        texts = {name: self.template_set.texts[name] if not tpl.nested_stacks(data) else tpl.dump(data)
-                 for name, data in packaged.templates.items() if name != packaged.root_name}
+        # The bytes package.py uploads: a template as committed, unless it
+        # names a local child, whose URL packaging rewrote (then its dump).
+        texts = {}
+        for name, data in packaged.templates.items():
+            if name != packaged.root_name:
+                committed = self.template_set.texts[name]
+                local = any(tpl.is_local_url(p.get("TemplateURL"))
+                            for p in tpl.nested_stacks(tpl.load(committed)).values())
+                texts[name] = tpl.dump(data) if local else committed
         return verify.Expected(root_name=packaged.root_name, templates=packaged.templates,
                                child_files=packaged.child_files, parameters=params,
                                capabilities=frozenset(changeset.CAPABILITIES), role_arn=self.service_role_arn(),
