@@ -75,16 +75,26 @@ def _root(area: str, version: str) -> dict:
                     "TemplateURL": url.format(area=area, name="network", v=version)}}}}
 
 
+def _text(data: dict) -> str:
+    return tpl.dump(data)
+
+
 EXPECTED = verify.Expected(
     root_name="root.yaml", templates={"root.yaml": _root("deploy", "v1"), "database.yaml": DB, "network.yaml": NET},
     child_files={"DatabaseStack": "database.yaml", "NetworkStack": "network.yaml"},
     parameters={"EnableMultiAZ": "false", "AvailabilityZones": "ap-northeast-2a,ap-northeast-2c"},
-    capabilities=frozenset(CAPS), role_arn=ROLE)
+    capabilities=frozenset(CAPS), role_arn=ROLE,
+    # The children are leaves: package.py uploads them as committed, these bytes.
+    texts={"database.yaml": _text(DB), "network.yaml": _text(NET)}, bucket="b",
+    list_parameters=frozenset({"AvailabilityZones"}))
 PARAMS = [{"ParameterKey": "EnableMultiAZ", "ParameterValue": "false"},
           {"ParameterKey": "AvailabilityZones", "ParameterValue": "ap-northeast-2a,ap-northeast-2c"}]
 # The tags every change set of this tool carries (flow.Deployment._tags).
 TAGS = [{"Key": "Project", "Value": "wealist"}, {"Key": "Environment", "Value": "prod"},
         {"Key": "ManagedBy", "Value": "wealist-cfn"}]
+# A URL outside the artifact bucket, with no version: accepted only as the
+# very text the deployed root names.
+OLD_NET_URL = "https://old-artifacts.s3.ap-northeast-2.amazonaws.com/deploy/wealist-prod/network.yaml"
 # What a plan's Description says; a forger copies it.
 HINT = "wealist-cfn deploy from commit abc1234; content sha256:" + "0" * 64
 
@@ -103,12 +113,13 @@ def _template(cfn: Stubber, body, **by) -> None:
                      dict(by, TemplateStage="Original"))
 
 
-def _nested(cfn: Stubber, db_body) -> None:
+def _nested(cfn: Stubber, db_body, *, include_nested: bool = True, parameters: list | None = None) -> None:
     """The nested change set of DatabaseStack: its template, then its head."""
     _template(cfn, db_body, ChangeSetName=DB_CS)
     cfn.add_response("describe_change_set", {
         "ChangeSetId": DB_CS, "ChangeSetName": "plan-1-DatabaseStack", "StackId": DB_STACK, "Status": "CREATE_COMPLETE",
         "ExecutionStatus": "AVAILABLE", "ParentChangeSetId": ROOT_CS, "RootChangeSetId": ROOT_CS,
+        "IncludeNestedStacks": include_nested, "Parameters": parameters or [],
         "Changes": [change("Modify", "Database", "AWS::RDS::DBInstance", replacement="False")]},
         {"ChangeSetName": DB_CS})
 
@@ -122,12 +133,26 @@ def _unchanged_network(cfn: Stubber, body) -> None:
     _template(cfn, body, StackName=NET_STACK)
 
 
+def _object(s3: Stubber, name: str, body: str, area: str = "plan", version: str = "v9") -> None:
+    """GetObject of one pinned child URL (``_root``'s form): the version's bytes."""
+    import io
+
+    from botocore.response import StreamingBody
+
+    data = body.encode()
+    s3.add_response("get_object", {"Body": StreamingBody(io.BytesIO(data), len(data)), "VersionId": version},
+                    {"Bucket": "b", "Key": f"{area}/wealist-prod/{name}.abc.yaml", "VersionId": version,
+                     "ExpectedBucketOwner": "123456789012"})
+
+
+def _objects(s3: Stubber, db: str | None = None, net: str | None = None) -> None:
+    """The pinned URLs of both children hold this checkout's bytes (or the given ones)."""
+    _object(s3, "database", db or _text(DB))
+    _object(s3, "network", net or _text(NET))
+
+
 def _prove(aws, stack_role=ROLE, expected=EXPECTED):
     return verify.prove(aws, ROOT_CS, expected, stack_id=ROOT, stack_role=stack_role)
-
-
-def _text(data: dict) -> str:
-    return tpl.dump(data)
 
 
 # -- the proof, call by call (Stubber) ----------------------------------------------------------
@@ -140,13 +165,14 @@ def test_a_genuine_change_set_is_proven_by_content_not_by_url():
     cfn = stubs["cloudformation"]
     _head(cfn)
     _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _objects(stubs["s3"])
     _nested(cfn, _text(DB))
-    # botocore decodes a JSON TemplateBody into a document: both forms are read.
-    _unchanged_network(cfn, json.dumps(NET))
+    _unchanged_network(cfn, _text(NET))
     verdict = _prove(aws)
     assert verdict.ok, verdict.line()
     assert verdict.read == ["root", "DatabaseStack", "NetworkStack"]
     cfn.assert_no_pending_responses()
+    stubs["s3"].assert_no_pending_responses()
 
 
 def test_the_right_description_and_another_root_template_is_refused():
@@ -175,6 +201,7 @@ def test_the_right_root_and_another_nested_template_is_refused():
     forged_db["Resources"]["Database"]["Properties"]["MultiAZ"] = "true"
     _head(cfn)
     _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _objects(stubs["s3"])
     _nested(cfn, _text(forged_db))
     verdict = _prove(aws)
     assert verdict.line() == ("change set plan-1: nested template DatabaseStack differs from what this checkout "
@@ -183,14 +210,19 @@ def test_the_right_root_and_another_nested_template_is_refused():
 
 def test_a_nested_stack_left_as_deployed_is_compared_with_the_deployed_template():
     """Stubber: main changed network.yaml; a change set whose root keeps the
-    old network URL has no row for NetworkStack, so executing it would leave
-    the deployed (old) network template: refused."""
+    deployed network URL (the very text the deployed root names, so it is
+    accepted as a URL) has no row for NetworkStack, so executing it would
+    leave the deployed (old) network template: refused on content."""
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
     old_net = {"Resources": {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.9.0.0/16"}}}}
+    root = _root("plan", "v9")
+    root["Resources"]["NetworkStack"]["Properties"]["TemplateURL"] = OLD_NET_URL
     _head(cfn)
-    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _template(cfn, _text(root), ChangeSetName=ROOT_CS)
+    _object(stubs["s3"], "database", _text(DB))
     _nested(cfn, _text(DB))
+    _template(cfn, _text(root), StackName=ROOT)  # the deployed root names that URL
     _unchanged_network(cfn, _text(old_net))
     verdict = _prove(aws)
     assert verdict.difference == ("nested template NetworkStack differs from what this checkout builds "
@@ -205,6 +237,7 @@ def test_a_changed_nested_stack_without_its_nested_change_set_is_not_proven():
     cfn = stubs["cloudformation"]
     _head(cfn, rows=[change("Modify", "DatabaseStack", NESTED)])
     _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _objects(stubs["s3"])
     verdict = _prove(aws)
     assert "nested stack DatabaseStack is changed (Modify) but names no nested change set" in verdict.difference
 
@@ -228,6 +261,7 @@ def test_a_list_parameter_is_compared_as_a_list():
     cfn = stubs["cloudformation"]
     _head(cfn, params=[PARAMS[0], dict(PARAMS[1], ParameterValue="ap-northeast-2a, ap-northeast-2c")])
     _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _objects(stubs["s3"])
     _nested(cfn, _text(DB))
     _unchanged_network(cfn, _text(NET))
     assert _prove(aws).ok
@@ -258,6 +292,16 @@ def test_a_missing_capability_is_refused():
 OPTIONS = {
     "ImportExistingResources": ({"ImportExistingResources": True}, "it imports existing resources"),
     "DeploymentMode": ({"DeploymentMode": "REVERT_DRIFT"}, "DeploymentMode REVERT_DRIFT"),
+    # API_DeploymentConfig: EXPRESS ends before resources serve; DisableRollback
+    # leaves a failed update in place. Accepted before (review, bypass 1).
+    "DeploymentConfig EXPRESS": ({"DeploymentConfig": {"Mode": "EXPRESS"}}, "DeploymentConfig Mode EXPRESS"),
+    "DeploymentConfig no rollback": ({"DeploymentConfig": {"Mode": "STANDARD", "DisableRollback": True}},
+                                     "DeploymentConfig DisableRollback True"),
+    # CreateChangeSet OnStackFailure: DO_NOTHING keeps a failed stack, DELETE deletes it.
+    "OnStackFailure DO_NOTHING": ({"OnStackFailure": "DO_NOTHING"}, "OnStackFailure DO_NOTHING"),
+    "OnStackFailure DELETE": ({"OnStackFailure": "DELETE"}, "OnStackFailure DELETE"),
+    "IncludeNestedStacks false": ({"IncludeNestedStacks": False, "rows": []},
+                                  "it was made without IncludeNestedStacks"),
     "NotificationARNs": ({"NotificationARNs": ["arn:aws:sns:ap-northeast-2:999999999999:listener"]},
                          "notification topics"),
     "RollbackConfiguration": ({"RollbackConfiguration": {"RollbackTriggers": [
@@ -300,6 +344,214 @@ def test_a_stack_whose_role_is_not_the_service_role_is_refused(stack_role):
     assert (OTHER_ROLE in verdict.difference) == (stack_role is not None)
 
 
+# -- what a second review found open (each was proven before: /tmp scratch, issue 20) -----------
+
+def test_the_default_deployment_options_are_proven():
+    """Stubber: DeploymentConfig as the API reference gives its defaults
+    (Mode STANDARD, DisableRollback false) and OnStackFailure ROLLBACK are
+    what this deploy gets when it sends none: proven."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn, DeploymentConfig={"Mode": "STANDARD", "DisableRollback": False}, OnStackFailure="ROLLBACK")
+    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _objects(stubs["s3"])
+    _nested(cfn, _text(DB))
+    _unchanged_network(cfn, _text(NET))
+    assert _prove(aws).ok
+
+
+def test_a_botocore_whose_model_lacks_a_member_proves_nothing(monkeypatch):
+    """No API call: botocore's parser drops a member its model lacks, so a
+    DeploymentConfig it cannot parse would read as "not set". The pinned
+    botocore has every member the proof reads; were one missing, the proof
+    refuses before any call."""
+    aws, stubs = stubbed_aws()
+    assert verify.missing_members(aws.cfn) == []
+    monkeypatch.setattr(verify, "READ_MEMBERS", verify.READ_MEMBERS + ("DeploymentConfigV2",))
+    verdict = _prove(aws)
+    assert verdict.difference.startswith("the installed botocore's DescribeChangeSet model lacks "
+                                         "DeploymentConfigV2, which its parser would drop")
+    assert verdict.calls == 0
+
+
+def test_a_nested_change_set_made_without_include_nested_stacks_is_refused():
+    """Stubber: the root says IncludeNestedStacks, its nested change set does
+    not: what that nested stack's own children would run is not computed
+    (aws/aws-cli#6949: executing updates them anyway), so it is refused."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn)
+    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _objects(stubs["s3"])
+    _nested(cfn, _text(DB), include_nested=False)
+    verdict = _prove(aws)
+    assert verdict.difference == ("its nested change set for DatabaseStack was made without IncludeNestedStacks, so "
+                                  "what its nested stacks would run cannot be read (executing still updates them)")
+
+
+UNPINNED = "https://attacker-public.s3.amazonaws.com/db.yaml"
+OUR_BUCKET_NO_VERSION = "https://b.s3.ap-northeast-2.amazonaws.com/plan/wealist-prod/database.abc.yaml"
+EXTRA_QUERY = OUR_BUCKET_NO_VERSION + "?versionId=v9&x=1"
+
+
+@pytest.mark.parametrize("url", [UNPINNED, OUR_BUCKET_NO_VERSION, EXTRA_QUERY])
+def test_a_nested_url_whose_bytes_can_still_change_is_refused(url):
+    """Stubber: the child URL is not the deployed root's URL for it (the
+    deployed root, GetTemplate by StackName, names deploy/ v1) and not a
+    version of the artifact bucket: a foreign bucket, the artifact bucket
+    without ``versionId``, or with another query too. Whoever may write there
+    could change the bytes after the proof; refused, even though the nested
+    change set's template is this checkout's."""
+    root = _root("plan", "v9")
+    root["Resources"]["DatabaseStack"]["Properties"]["TemplateURL"] = url
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn)
+    _template(cfn, _text(root), ChangeSetName=ROOT_CS)
+    _template(cfn, _text(_root("deploy", "v1")), StackName=ROOT)
+    verdict = _prove(aws)
+    assert verdict.difference == ("nested stack DatabaseStack's TemplateURL is neither the deployed one nor an "
+                                  "object version (?versionId=) in the artifact bucket b: what it points at could "
+                                  "change after this proof")
+    cfn.assert_no_pending_responses()
+
+
+def test_a_pinned_nested_url_to_other_bytes_is_refused():
+    """Stubber: the URL names a version of the artifact bucket whose bytes
+    (GetObject with VersionId) are not this checkout's database.yaml."""
+    forged = _text(DB).replace("db.t3.micro", "db.t3.large")
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn)
+    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _object(stubs["s3"], "database", forged)
+    verdict = _prove(aws)
+    assert verdict.difference == ("nested stack DatabaseStack's TemplateURL names an object version whose bytes "
+                                  "are not the database.yaml this checkout packages")
+
+
+MERGED_DB = ("Parameters:\n  IsMultiAZ:\n    Type: String\nResources:\n  Database:\n    Type: AWS::RDS::DBInstance\n"
+             "    Properties:\n      <<: {MultiAZ: !Ref IsMultiAZ, DBInstanceClass: db.t3.micro}\n")
+
+
+def test_a_yaml_merge_key_in_a_leaf_is_refused():
+    """Stubber: PyYAML expands ``<<`` into the very properties of DB;
+    CloudFormation does not expand merge keys (cfn-lint W1100, PR
+    aws-cloudformation/cfn-lint#4028). A leaf child is uploaded as the
+    committed bytes, so its template must come back byte for byte; here its
+    URL is granted (same bytes) to show the template itself is checked."""
+    assert tpl.load(MERGED_DB) == DB  # what the old comparison saw
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn)
+    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _objects(stubs["s3"])
+    _nested(cfn, MERGED_DB)
+    verdict = _prove(aws)
+    assert verdict.difference == ("nested template DatabaseStack holds a merge key << (line 8), which "
+                                  "CloudFormation does not read as this comparison would")
+
+
+def test_a_duplicate_key_in_the_root_is_refused():
+    """Stubber: a root that repeats ``Parameters`` reads, in PyYAML, as the
+    last one (equal to ours); CloudFormation does not read it so. The root is
+    parsed strictly: refused, naming the key."""
+    text = _text(_root("plan", "v9"))
+    doubled = text + "Parameters:\n  EnableMultiAZ: {Type: String, Default: 'false'}\n" \
+                     "  AvailabilityZones: {Type: CommaDelimitedList}\n"
+    assert tpl.load(doubled) == tpl.load(text)
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn)
+    _template(cfn, doubled, ChangeSetName=ROOT_CS)
+    verdict = _prove(aws)
+    assert verdict.difference.startswith("root template holds the duplicate key Parameters (line ")
+
+
+@pytest.mark.parametrize("text,what", [
+    ("a: &x {b: 1}\nc: 2\n", "an anchor &x"),
+    ("a: 1\nb: *x\n", "an alias *x"),
+    ("a: !!binary aGk=\n", "the tag tag:yaml.org,2002:binary"),
+    ("a: !Foo x\n", "the tag !Foo"),
+    ("a: {<<: {b: 1}}\n", "a merge key <<"),
+    ("a: 1\na: 2\n", "the duplicate key a"),
+])
+def test_the_strict_loader_refuses_what_cloudformation_reads_otherwise(text, what):
+    """No stand-in: each YAML feature PyYAML reads one way and CloudFormation
+    another (or refuses: "YAML aliases are not allowed in CloudFormation
+    templates") is refused by name."""
+    with pytest.raises(verify.StrictYamlError, match=what.replace("*", r"\*").replace("<<", "<<")):
+        verify.strict_load(text)
+
+
+def test_the_strict_loader_reads_the_short_forms():
+    """No stand-in: CloudFormation's short forms become their long forms, as
+    the packaged templates are read."""
+    assert verify.strict_load("a: !Ref X\nb: !GetAtt R.Arn\nc: !If [C, 1, 2]\n") == \
+        {"a": {"Ref": "X"}, "b": {"Fn::GetAtt": ["R", "Arn"]}, "c": {"Fn::If": ["C", 1, 2]}}
+
+
+def test_spaces_in_a_value_that_is_not_a_list_are_a_difference():
+    """Stubber: ``fal se`` is not ``false``: only List and CommaDelimitedList
+    parameters are read item by item (split on commas, items stripped)."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn, params=[dict(PARAMS[0], ParameterValue="fal se"), PARAMS[1]])
+    verdict = _prove(aws)
+    assert verdict.difference == "parameter EnableMultiAZ differs from the parameter file"
+
+
+@pytest.mark.parametrize("given", [{"ParameterValue": ""}, {}])
+def test_an_empty_parameter_value_reads_alike_given_or_omitted(given):
+    """Stubber: an empty value as ``""`` or with no ParameterValue at all
+    (which one AWS sends is sandbox check 7) equals an empty value in the
+    parameter file."""
+    expected = verify.Expected(**dict(EXPECTED.__dict__, parameters=dict(EXPECTED.parameters, CertificateArn="")))
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn, params=PARAMS + [{"ParameterKey": "CertificateArn", **given}])
+    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _objects(stubs["s3"])
+    _nested(cfn, _text(DB))
+    _unchanged_network(cfn, _text(NET))
+    assert _prove(aws, expected=expected).ok
+
+
+def test_an_api_error_is_exit_1_not_a_difference():
+    """Stubber: GetTemplate answers AccessDenied. That says nothing about the
+    change set's content: the proof raises exit 1 naming the call and the
+    error, so no caller can count it as "not proven" and fall back."""
+    from wealist_cfn.errors import EXIT_FAILED, CommandError
+
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn)
+    cfn.add_client_error("get_template", "AccessDenied", "not authorized to perform: cloudformation:GetTemplate",
+                         403)
+    with pytest.raises(CommandError) as raised:
+        _prove(aws)
+    assert raised.value.exit_code == EXIT_FAILED
+    assert str(raised.value).startswith(f"proving the change set: get_template (ChangeSetName={ROOT_CS}, "
+                                        f"TemplateStage=Original) failed: AccessDenied: not authorized")
+
+
+def test_ssm_parameter_values_resolved_at_creation_are_reported():
+    """Stubber: a nested change set's parameter of an SSM parameter type
+    carries ``ResolvedValue`` (API_Parameter): the value CloudFormation
+    resolved when the change set was made. The verdict names it, so the
+    review can say an older change set deploys that (older) AMI."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn)
+    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _objects(stubs["s3"])
+    _nested(cfn, _text(DB), parameters=[{"ParameterKey": "ImageId", "ParameterValue": "/aws/service/ami",
+                                         "ResolvedValue": "ami-0123456789abcdef0"}])
+    _unchanged_network(cfn, _text(NET))
+    verdict = _prove(aws)
+    assert verdict.ok and verdict.resolved == {"DatabaseStack/ImageId": "ami-0123456789abcdef0"}
+
+
 # -- the command line (scripted CloudFormation, moto's S3 and STS) ------------------------------
 
 class TrustCfn(Cfn):
@@ -309,16 +561,23 @@ class TrustCfn(Cfn):
     stack's RoleARN."""
 
     def __init__(self, waiting: dict[str, tuple[str, list[dict], list[str]]] | None = None,
-                 role: str | None = ROLE, **kw):
+                 role: str | None = ROLE, last_change_set: str | None = None,
+                 summaries: dict[str, dict] | None = None, template_error: tuple[str, str, int] | None = None,
+                 **kw):
         super().__init__(**kw)
+        self.summaries = dict(summaries or {})  # name -> ListChangeSets summary fields that differ
+        self.template_error = template_error  # GetTemplate answers this error
         self.waiting = dict(waiting or {})
         self.role = role
+        self.last = last_change_set  # the change set the stack last executed (Stack.ChangeSetId)
         self.created: list[dict] = []
 
     def describe_stacks(self, params):
         out = super().describe_stacks(params)
         if self.role:
             out["Stacks"][0]["RoleARN"] = self.role
+        if self.last:
+            out["Stacks"][0]["ChangeSetId"] = change_set_arn(self.last)
         return out
 
     def create_change_set(self, params):
@@ -333,7 +592,8 @@ class TrustCfn(Cfn):
         page = super().describe_change_set(params)
         if name in self.waiting:
             _, parameters, caps = self.waiting[name]
-            page.update(Parameters=parameters, Capabilities=caps, Description=HINT, Tags=TAGS)
+            page.update(Parameters=parameters, Capabilities=caps, Description=HINT, Tags=TAGS,
+                        IncludeNestedStacks=True)
         elif name == "root":  # this run's own
             page.update(Parameters=self.created[-1]["Parameters"], Capabilities=self.created[-1]["Capabilities"])
         else:
@@ -343,11 +603,14 @@ class TrustCfn(Cfn):
     def list_change_sets(self, params):
         return {"Summaries": [{"StackId": self.root_id, "StackName": self.name, "ChangeSetId": change_set_arn(n),
                                "ChangeSetName": n, "ExecutionStatus": "AVAILABLE", "Status": "CREATE_COMPLETE",
-                               "Description": HINT, "CreationTime": f"2026-12-0{i + 1}T00:00:00Z"}
+                               "Description": HINT, "IncludeNestedStacks": True,
+                               "CreationTime": f"2026-12-01T00:00:{i:02d}Z", **self.summaries.get(n, {})}
                               for i, n in enumerate(self.waiting)]}
 
     def get_template(self, params):
         name = self._name(params.get("ChangeSetName", ""))
+        if self.template_error:
+            raise ScriptedError(*self.template_error)
         if name not in self.waiting:
             raise ScriptedError("ValidationError", f"no template for {params}")
         return {"TemplateBody": self.waiting[name][0], "StagesAvailable": ["Original", "Processed"]}
@@ -406,7 +669,7 @@ def test_reviewed_executes_the_proven_change_set_and_never_the_forged_one(monkey
     assert code == 0, err + out
     assert _executed(script) == [change_set_arn("plan-genuine")]
     assert not script.ops("cloudformation", "CreateChangeSet")
-    assert "change set plan-genuine, left by a plan, is proven to hold what this checkout builds" in out
+    assert "change set plan-genuine, found waiting on the stack, is proven to hold what this checkout builds" in out
 
 
 @pytest.mark.moto
@@ -458,6 +721,66 @@ def test_reviewed_or_new_makes_its_own_and_the_review_says_so(monkeypatch, moto_
 
 
 @pytest.mark.moto
+def test_an_api_error_while_proving_never_falls_back(monkeypatch, moto_endpoint, tmp_path):
+    """Scripted CloudFormation, moto's S3/STS: GetTemplate answers
+    AccessDenied while a change set waits. ``reviewed-or-new`` ends with exit
+    1 naming the call and the error; it makes no change set of its own and
+    executes nothing (before, the error counted as "not proven" and the
+    deploy fell back to its own change set)."""
+    ours = _templates(tmp_path)
+    cfn = TrustCfn(waiting={"plan-1": ((ours / "root.yaml").read_text(), _file_params(), CAPS)},
+                   template_error=("AccessDenied", "not authorized to perform: cloudformation:GetTemplate", 403))
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "reviewed-or-new")
+    assert code == 1, err + out
+    assert "error: proving the change set: get_template (ChangeSetName=" in err
+    assert "failed: AccessDenied: not authorized to perform: cloudformation:GetTemplate" in err
+    assert not script.ops("cloudformation", "CreateChangeSet")
+    assert not script.ops("cloudformation", "ExecuteChangeSet")
+
+
+@pytest.mark.moto
+def test_change_sets_that_cannot_run_take_no_place_and_a_full_window_is_said(monkeypatch, moto_endpoint, tmp_path):
+    """Scripted CloudFormation, moto's S3/STS: ListChangeSets summaries
+    (ChangeSetSummary: Status, ExecutionStatus, IncludeNestedStacks) leave
+    out, without a proof, a FAILED change set and one made without
+    IncludeNestedStacks. Of 21 forged ones that remain, the newest 20 are
+    proven and refused, and the output says one older was not examined, so
+    flooding cannot silently push the real one out."""
+    ours = _templates(tmp_path)
+    forged = (ours / "root.yaml").read_text().replace("Value: x", "Value: forged")
+    waiting = {f"flood-{i:02d}": (forged, _file_params(), CAPS) for i in range(21)}
+    waiting.update({"plan-failed": (forged, _file_params(), CAPS), "plan-flat": (forged, _file_params(), CAPS)})
+    cfn = TrustCfn(waiting=waiting, summaries={"plan-failed": {"Status": "FAILED", "ExecutionStatus": "UNAVAILABLE"},
+                                               "plan-flat": {"IncludeNestedStacks": False}})
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "reviewed")
+    assert code == 3, err + out
+    read = {p["ChangeSetName"] for p in script.ops("cloudformation", "GetTemplate")}
+    assert len(read) == 20 and change_set_arn("flood-00") not in read
+    assert not {change_set_arn("plan-failed"), change_set_arn("plan-flat")} & read
+    assert "21 change sets wait on wealist-prod: only the newest 20 are examined, 1 older one(s) are not" in out
+    assert "20 change set(s) waiting, none proven (1 older not examined)" in err
+
+
+@pytest.mark.moto
+@pytest.mark.parametrize("status", [None, "REVIEW_IN_PROGRESS"])
+def test_reviewed_before_a_first_create_points_to_the_modes_that_make_it(status, monkeypatch, moto_endpoint,
+                                                                          tmp_path):
+    """Scripted CloudFormation, moto's S3/STS: ``reviewed`` on a stack that
+    does not exist or is REVIEW_IN_PROGRESS refuses (exit 3) and says what
+    works for a first create (``reviewed-or-new``, or no ``--change-set``);
+    it neither claims to make a change set itself nor asks to plan again,
+    which could never help there."""
+    cfn = TrustCfn(status=status, role=None)
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, _templates(tmp_path), "--change-set", "reviewed")
+    assert code == 3, err + out
+    assert "a first create is never adopted" in err.splitlines()[0]
+    assert ("a first create is made by the deploy itself, with the service role: deploy with --change-set "
+            "reviewed-or-new, or without --change-set") in err
+    assert "plan again" not in err and "this deploy makes it itself" not in err
+    assert not script.ops("cloudformation", "CreateChangeSet")
+
+
+@pytest.mark.moto
 @pytest.mark.parametrize("mode", ["reviewed-or-new", "plan-name"])
 def test_a_stack_in_review_is_never_adopted(mode, monkeypatch, moto_endpoint, tmp_path):
     """Scripted CloudFormation, moto's S3/STS: on a stack in
@@ -483,16 +806,49 @@ def test_a_stack_in_review_is_never_adopted(mode, monkeypatch, moto_endpoint, tm
 
 
 @pytest.mark.moto
-def test_a_named_change_set_that_is_gone_says_why(monkeypatch, moto_endpoint, tmp_path):
-    """Scripted CloudFormation (DescribeChangeSet answers ChangeSetNotFound,
-    as for a change set deleted when another one on the stack was executed):
-    the message says so and asks for a new plan; nothing executed."""
-    cfn = TrustCfn(waiting={})
+@pytest.mark.parametrize("last", [None, "deploy-20261206-1", "plan-old"])
+def test_a_named_change_set_that_is_gone_says_why(last, monkeypatch, moto_endpoint, tmp_path):
+    """Scripted CloudFormation: DescribeChangeSet answers ChangeSetNotFound,
+    which AWS gives for a change set deleted by another one's execute, one
+    deleted by DeleteChangeSet, and a wrong name, stack or region alike. The
+    message lists those causes, never asserts one, and names the change set
+    the stack last executed (DescribeStacks ``ChangeSetId``) when there is
+    one; when that is the named one, it says it was executed. Exit 1,
+    nothing executed."""
+    cfn = TrustCfn(waiting={}, last_change_set=last)
     code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, _templates(tmp_path), "--change-set", "plan-old")
     assert code == 1, err
-    assert ("change set plan-old on wealist-prod: it no longer exists: a change set on this stack was executed "
-            "since, which deletes every other (ExecuteChangeSet reference); plan again") in err
+    first = err.splitlines()[0]
     assert not script.ops("cloudformation", "ExecuteChangeSet")
+    if last == "plan-old":
+        assert first == ("error: change set plan-old on wealist-prod: it was executed: it is the change set "
+                         "wealist-prod last executed (DescribeStacks ChangeSetId)")
+        return
+    assert first.startswith("error: change set plan-old on wealist-prod: not found (ChangeSetNotFound): a change "
+                            "set on this stack was executed since (that deletes every other, ExecuteChangeSet "
+                            "reference), it was deleted (DeleteChangeSet), or the name, stack or region is wrong; "
+                            "looked on wealist-prod in ap-northeast-2")
+    if last:
+        assert first.endswith(f"; the stack last executed change set {last} ({change_set_arn(last)})")
+    else:
+        assert "last executed" not in first
+
+
+@pytest.mark.moto
+def test_an_adopted_change_set_says_which_ssm_values_it_was_computed_with(monkeypatch, moto_endpoint, tmp_path):
+    """Scripted CloudFormation, moto's S3/STS: the waiting change set's
+    parameter carries ``ResolvedValue`` (API_Parameter: an SSM parameter type
+    resolved when the change set was made). Once adopted, its review says the
+    value it will deploy, even if the SSM parameter has changed since."""
+    ours = _templates(tmp_path)
+    params = _file_params()
+    params[0] = dict(params[0], ResolvedValue="ami-0123456789abcdef0")
+    cfn = TrustCfn(waiting={"plan-1": ((ours / "root.yaml").read_text(), params, CAPS)})
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "plan-1", "--output", "json")
+    assert code == 0, err
+    notes = json.loads(out)["review"]["notes"]
+    assert (f"{params[0]['ParameterKey']} was resolved to ami-0123456789abcdef0 when the change set was made; "
+            f"executing it deploys that value even if the SSM parameter has changed since") in notes
 
 
 @pytest.mark.moto
@@ -558,14 +914,15 @@ def test_yaml_and_json_bodies_read_alike():
 
 
 @pytest.mark.moto
-def test_a_plans_change_set_of_the_real_templates_is_proven_in_twenty_calls(moto_endpoint, real_templates):
+def test_a_plans_change_set_of_the_real_templates_is_proven_in_twenty_nine_calls(moto_endpoint, real_templates):
     """moto's S3 for packaging (plan/ and deploy/ areas, as the plan job and
     the deploy of the merge do it), Stubber for CloudFormation: a pull request
     edits database.yaml; its plan packages that child under plan/ and reuses
     the deployed others. The merge's deploy packages under deploy/. The
     plan's change set (root as the plan sent it; DatabaseStack's nested
     change set; the eight unchanged stacks as deployed) is proven against the
-    deploy's packages, in 1 + 1 + 9 x 2 calls."""
+    deploy's packages, in 1 + 1 + 9 x 2 CloudFormation calls and one S3
+    GetObject per pinned child URL."""
     import boto3
 
     from wealist_cfn.aws import Aws
@@ -601,10 +958,14 @@ def test_a_plans_change_set_of_the_real_templates_is_proven_in_twenty_calls(moto
             "LastUpdatedTimestamp": "2026-11-01T00:00:00Z", "ResourceStatus": "UPDATE_COMPLETE"}},
             {"StackName": ROOT, "LogicalResourceId": lid})
         _template(cfn, text, StackName=child)
+    texts = {name: after.texts[name] for name in ours.templates if name != "root.yaml"}
+    assert not any(tpl.nested_stacks(ours.templates[name]) for name in texts)  # leaves: uploaded as committed
     expected = verify.Expected(root_name="root.yaml", templates=ours.templates, child_files=ours.child_files,
                                parameters={p["ParameterKey"]: p["ParameterValue"] for p in PARAMS},
-                               capabilities=frozenset(CAPS), role_arn=ROLE)
+                               capabilities=frozenset(CAPS), role_arn=ROLE, texts=texts, bucket="artifacts",
+                               list_parameters=frozenset({"AvailabilityZones"}))
     verdict = verify.prove(aws, ROOT_CS, expected, stack_id=ROOT, stack_role=ROLE)
     assert verdict.ok, verdict.line()
-    assert (len(verdict.read), verdict.calls) == (10, 20)
+    # + one GetObject (moto) per child: each pinned URL's version holds this checkout's bytes.
+    assert (len(verdict.read), verdict.calls) == (10, 29)
     cfn.assert_no_pending_responses()

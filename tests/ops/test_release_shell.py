@@ -243,7 +243,7 @@ def test_a_checkout_of_another_commit_is_refused(tmp_path, source):
 # -- deploy.yml: which groups a deploy rolls --------------------------------------------------------
 
 def _deploy_step(name: str) -> dict:
-    [step] = [s for s in _load("deploy.yml")["jobs"]["deploy"]["steps"] if s.get("name") == name]
+    [step] = [s for s in _load("deploy.yml")["jobs"]["execute"]["steps"] if s.get("name") == name]
     return step
 
 
@@ -305,7 +305,7 @@ def test_a_changed_bootstrap_file_rolls_the_groups_that_read_it(tmp_path, line, 
 
 def test_a_manual_run_can_force_the_backend(tmp_path):
     assert _which(tmp_path, "NO_CHANGES", bootstrap=UNCHANGED_BOOTSTRAP, force="true")["backend"] == "true"
-    rollouts = [s for s in _load("deploy.yml")["jobs"]["deploy"]["steps"] if "build.py rollout" in s.get("run", "")]
+    rollouts = [s for s in _load("deploy.yml")["jobs"]["execute"]["steps"] if "build.py rollout" in s.get("run", "")]
     assert [(s["if"], s["run"]) for s in rollouts] == [
         ("steps.roll.outputs.backend == 'true'", "python build.py rollout --params params/prod.json"),
         ("steps.roll.outputs.monitoring == 'true'", "python build.py rollout --params params/prod.json --group "

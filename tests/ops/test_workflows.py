@@ -64,22 +64,125 @@ def test_pull_requests_get_the_change_set_review_in_the_job_summary_without_depl
     assert plan["permissions"]["pull-requests"] == "write"
 
 
-def test_main_deploys_through_oidc_then_rolls_out():
+def test_main_deploys_what_a_person_approved_then_rolls_out():
+    """deploy.yml in two jobs: ``prepare`` (no environment, the plan role,
+    which may create change sets and never execute one) makes the change set
+    of this commit and writes its review to the job summary; ``execute``
+    (environment ``production``: its reviewers approve after that summary
+    exists) executes exactly that change set by name, with the proof, and
+    never one of its own in its place."""
     deploy = _load("deploy.yml")
     assert deploy["on"]["push"]["branches"] == ["main"] and "workflow_dispatch" in deploy["on"]
     assert deploy["permissions"] == {"contents": "read", "id-token": "write"}
     assert deploy["concurrency"]["cancel-in-progress"] is False
-    job = deploy["jobs"]["deploy"]
-    assert job["environment"] == "production"
+    prepare, job = deploy["jobs"]["prepare"], deploy["jobs"]["execute"]
+    assert "environment" not in prepare
+    creds = next(s for s in prepare["steps"] if "configure-aws-credentials" in s.get("uses", ""))
+    assert creds["with"]["role-to-assume"] == "${{ vars.AWS_PLAN_ROLE_ARN }}"
+    assert "build.py plan --stack-name wealist-prod --params params/prod.json --output markdown" in _runs(prepare)
+    assert "$GITHUB_STEP_SUMMARY" in _runs(prepare) and "build.py deploy" not in _runs(prepare)
+    assert prepare["outputs"] == {"change-set": "${{ steps.plan.outputs.change-set }}",
+                                  "type": "${{ steps.plan.outputs.type }}"}
+
+    assert job["needs"] == "prepare" and job["environment"] == "production"
+    creds = next(s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", ""))
+    assert creds["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
     runs = [s.get("run", "") for s in job["steps"]]
     order = [next(i for i, r in enumerate(runs) if cmd in r) for cmd in (
         "build.py --check", "build.py bootstrap --params params/prod.json",
         "build.py deploy --stack-name wealist-prod --params params/prod.json --yes",
         "build.py rollout --params params/prod.json")]
     assert order == sorted(order)
-    # A plan's change set runs only once proven; otherwise the deploy's own, said so (test_trust.py).
-    assert "--change-set reviewed-or-new --output json" in runs[order[2]]
+    step = job["steps"][order[2]]
+    assert step["env"] == {"CHANGE_SET": "${{ needs.prepare.outputs.change-set }}",
+                           "TYPE": "${{ needs.prepare.outputs.type }}"}
+    # The approved change set, proven (test_trust.py); no adoption by search, no fallback.
+    assert '--change-set "$CHANGE_SET" --output json' in step["run"] and "reviewed" not in step["run"]
     assert not any("aws-access-key-id" in str(s.get("with", {})) for s in job["steps"]), "no stored keys"
+    # The steps after the deploy keep their conditions.
+    conditions = {s.get("name"): s.get("if") for s in job["steps"]}
+    assert conditions["Stack state"] == "always()"
+    assert conditions["Roll out the backend"] == "steps.roll.outputs.backend == 'true'"
+    assert conditions["Roll out monitoring"] == "steps.roll.outputs.monitoring == 'true'"
+
+
+def _run_step(tmp_path, script: str, env: dict, python: str) -> tuple[int, dict, str, str]:
+    """Run a workflow step's script with bash -e (GitHub's ``shell: bash``)
+    in a scratch folder, ``python`` replaced by a shell stand-in; returns the
+    exit code, the step outputs, the job summary and the stand-in's log."""
+    import os
+    import stat
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    shim = bin_dir / "python"
+    shim.write_text("#!/bin/bash\necho \"$*\" >>\"$SHIM_LOG\"\n" + python)
+    shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
+    files = {k: tmp_path / k for k in ("output", "summary", "log")}
+    for f in files.values():
+        f.write_text("")
+    full = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "GITHUB_OUTPUT": str(files["output"]),
+            "GITHUB_STEP_SUMMARY": str(files["summary"]), "SHIM_LOG": str(files["log"]), **env}
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=tmp_path,
+                          env=full, capture_output=True, text=True)
+    outputs = dict(line.split("=", 1) for line in files["output"].read_text().splitlines() if "=" in line)
+    return done.returncode, outputs, files["summary"].read_text(), files["log"].read_text()
+
+
+def _review_markdown(change_set_type: str) -> str:
+    from wealist_cfn.deploy import review
+
+    r = review.Review(stack_name="wealist-prod", change_set_type=change_set_type,
+                      change_set_name="deploy-20261207-194500-abc1234-9f3e", change_set_id="arn:x")
+    return review.render_markdown(r)
+
+
+@pytest.mark.parametrize("kind", ["UPDATE", "CREATE", "no changes", "refused"])
+def test_prepare_hands_the_reviewed_change_set_to_execute(kind, tmp_path):
+    """The prepare step's own script, with the plan replaced by a stand-in
+    that prints what ``plan --output markdown`` prints (the review's heading
+    rendered by review.render_markdown): the name and type of the change set
+    reach the job outputs and the summary says what approving runs; no
+    change set gives an empty name; a refused plan fails the job after its
+    output reached the summary."""
+    step = next(s for s in _load("deploy.yml")["jobs"]["prepare"]["steps"] if s.get("id") == "plan")
+    if kind == "no changes":
+        text, code = "### `wealist-prod`: no changes", 0
+    elif kind == "refused":
+        text, code = "### `wealist-prod`: failed (exit 3)", 3
+    else:
+        text, code = _review_markdown(kind), 0
+    (tmp_path / "review.src").write_text(text + "\n")
+    rc, outputs, summary, log = _run_step(tmp_path, step["run"], {}, f"cat review.src\nexit {code}\n")
+    assert "build.py plan --stack-name wealist-prod" in log
+    assert text in summary
+    if kind == "refused":
+        assert rc == 3 and outputs == {}
+        return
+    assert rc == 0
+    name = "" if kind == "no changes" else "deploy-20261207-194500-abc1234-9f3e"
+    assert outputs == {"change-set": name, "type": "" if kind == "no changes" else kind}
+    said = {"UPDATE": f"Approving executes exactly `{name}`", "CREATE": "Approving creates the stack",
+            "no changes": "Nothing to execute"}[kind]
+    assert said in summary
+
+
+@pytest.mark.parametrize("change_set,kind", [("deploy-1", "UPDATE"), ("deploy-1", "CREATE"), ("", "")])
+def test_execute_runs_the_approved_change_set_by_name(change_set, kind, tmp_path):
+    """The execute job's Deploy step, ``python`` a stand-in: an approved
+    update is executed by name (``--change-set``, proven by deploy); a first
+    create is made by the deploy itself (never executed by name); nothing to
+    do deploys nothing and leaves the document the rollout step reads."""
+    step = next(s for s in _load("deploy.yml")["jobs"]["execute"]["steps"] if s.get("name") == "Deploy")
+    rc, _, _, log = _run_step(tmp_path, step["run"], {"CHANGE_SET": change_set, "TYPE": kind},
+                              "echo '{\"result\": {\"status\": \"UPDATE_COMPLETE\"}}'\n")
+    assert rc == 0
+    if not change_set:
+        assert log == "" and '"NO_CHANGES"' in (tmp_path / "deploy.json").read_text()
+    elif kind == "CREATE":
+        assert log.startswith("build.py deploy --stack-name wealist-prod") and "--change-set" not in log
+    else:
+        assert "--yes --change-set deploy-1 --output json" in log
 
 
 def test_the_reusable_release_pushes_by_commit_records_the_tag_and_rolls_out():
@@ -164,8 +267,8 @@ def _privileged_jobs():
 
 def test_jobs_with_aws_credentials_use_no_cache_keep_no_git_credentials_and_install_by_hash():
     jobs = list(_privileged_jobs())
-    assert {(w, j) for w, j, _ in jobs} == {("deploy.yml", "deploy"), ("plan.yml", "plan"), ("drift.yml", "drift"),
-                                          ("release-service.yml", "release")}
+    assert {(w, j) for w, j, _ in jobs} == {("deploy.yml", "prepare"), ("deploy.yml", "execute"), ("plan.yml", "plan"),
+                                          ("drift.yml", "drift"), ("release-service.yml", "release")}
     for workflow, job_id, job in jobs:
         where = f"{workflow} {job_id}"
         for step in job["steps"]:

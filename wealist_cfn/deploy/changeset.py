@@ -217,53 +217,83 @@ REVIEWED = "reviewed"
 REVIEWED_OR_NEW = "reviewed-or-new"
 # At most this many of the newest waiting change sets are examined: each
 # proof costs API calls, and a stack rarely holds more (executing one
-# deletes all others).
+# deletes all others). More waiting is said, never skipped silently.
 MAX_CANDIDATES = 20
 
 
-def candidates(aws: Aws, stack_name: str) -> list[dict]:
-    """The stack's executable change sets (ListChangeSets summaries with
-    ExecutionStatus AVAILABLE), newest first. Which one, if any, holds what
+def candidates(aws: Aws, stack_name: str) -> tuple[list[dict], int]:
+    """The stack's root change sets that could be proven, newest first, and
+    how many others were left out on their ListChangeSets summary alone:
+    only Status CREATE_COMPLETE with ExecutionStatus AVAILABLE can run
+    (DescribeChangeSet: "only AVAILABLE can be executed"), and one made
+    without IncludeNestedStacks is never proven (verify.py), so neither costs
+    a proof nor takes a place in the window. Which one, if any, holds what
     this checkout builds is for :func:`.verify.prove` to say; a summary's
-    Description is not looked at."""
+    Description is not looked at. An API error is exit 1."""
     try:
-        found = [c for page in aws.cfn.get_paginator("list_change_sets").paginate(StackName=stack_name)
-                 for c in page.get("Summaries", []) if c.get("ExecutionStatus") == EXECUTABLE]
+        summaries = [c for page in aws.cfn.get_paginator("list_change_sets").paginate(StackName=stack_name)
+                     for c in page.get("Summaries", [])]
     except botocore.exceptions.ClientError as exc:
         raise CommandError(f"ListChangeSets on {stack_name}: {error_code(exc)}: {error_message(exc)}",
                            EXIT_FAILED) from None
-    return sorted(found, key=lambda c: (str(c.get("CreationTime", "")), c.get("ChangeSetName", "")), reverse=True)
+    found = [c for c in summaries if c.get("ExecutionStatus") == EXECUTABLE and c.get("Status") == "CREATE_COMPLETE"
+             and c.get("IncludeNestedStacks") is True and not c.get("ParentChangeSetId")]
+    found.sort(key=lambda c: (str(c.get("CreationTime", "")), c.get("ChangeSetName", "")), reverse=True)
+    return found, len(summaries) - len(found)
 
 
-# Executing a change set deletes every other change set on the stack
-# (ExecuteChangeSet API reference), so a named one that was left for review
-# is then gone (ChangeSetNotFound), not OBSOLETE.
-GONE = ("it no longer exists: a change set on this stack was executed since, which deletes every other "
-        "(ExecuteChangeSet reference); plan again")
+# DescribeChangeSet answers ChangeSetNotFound for more than one reason; the
+# message names them all rather than guess. Executing any change set deletes
+# every other on the stack (ExecuteChangeSet API reference), so a named one
+# left for review is then gone, not OBSOLETE.
+GONE = ("not found (ChangeSetNotFound): a change set on this stack was executed since (that deletes every other, "
+        "ExecuteChangeSet reference), it was deleted (DeleteChangeSet), or the name, stack or region is wrong")
 
 
-def lookup(aws: Aws, stack_name: str, name: str) -> ChangeSet:
-    """An existing change set by name (``deploy --change-set``)."""
+def gone(aws: Aws, stack_name: str, name: str) -> str:
+    """:data:`GONE`, with the change set the stack last executed
+    (DescribeStacks ``ChangeSetId``) when it can be read."""
+    try:
+        last = aws.cfn.describe_stacks(StackName=stack_name)["Stacks"][0].get("ChangeSetId") or ""
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, KeyError, IndexError):
+        last = ""
+    last_name = last.split(":changeSet/", 1)[-1].split("/", 1)[0] if last else ""
+    where = f"; looked on {stack_name} in {aws.region}"
+    if last_name and last_name == name:
+        return f"it was executed: it is the change set {stack_name} last executed (DescribeStacks ChangeSetId)"
+    if last_name:
+        return f"{GONE}{where}; the stack last executed change set {last_name} ({last})"
+    return GONE + where
+
+
+def lookup(aws: Aws, stack_name: str, name: str, *, stack_status: str | None = None) -> ChangeSet:
+    """An existing change set by name (``deploy --change-set``).
+    ``stack_status``: the stack's status as the caller already read it."""
     try:
         d = aws.cfn.describe_change_set(ChangeSetName=name, StackName=stack_name)
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) in ("ChangeSetNotFound", "ChangeSetNotFoundException"):
-            raise CommandError(f"change set {name} on {stack_name}: {GONE}", EXIT_FAILED) from None
+            raise CommandError(f"change set {name} on {stack_name}: {gone(aws, stack_name, name)}", EXIT_FAILED,
+                               details=("nothing was executed; plan again",)) from None
         raise CommandError(f"change set {name} on {stack_name}: {error_code(exc)}: {error_message(exc)}",
                            EXIT_FAILED) from None
     stack = d.get("StackId", "")
+    if stack_status is None:
+        stack_status = _stack_status(aws, stack)
     return ChangeSet(d.get("ChangeSetName", name), d["ChangeSetId"], stack,
-                     "CREATE" if _is_review_shell(aws, stack) else "UPDATE",
+                     "CREATE" if stack_status == "REVIEW_IN_PROGRESS" else "UPDATE",
                      d.get("Status", ""), d.get("StatusReason", "") or "",
                      execution_status=d.get("ExecutionStatus", ""), description=d.get("Description", "") or "")
 
 
-def _is_review_shell(aws: Aws, stack_id: str) -> bool:
+def _stack_status(aws: Aws, stack_id: str) -> str:
+    """The stack's status; an error is exit 1 (guessing UPDATE would treat a
+    first create as an update)."""
     try:
-        st = aws.cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
-    except (botocore.exceptions.ClientError, KeyError, IndexError):
-        return False
-    return st.get("StackStatus") == "REVIEW_IN_PROGRESS"
+        return aws.cfn.describe_stacks(StackName=stack_id)["Stacks"][0].get("StackStatus", "")
+    except botocore.exceptions.ClientError as exc:
+        raise CommandError(f"DescribeStacks {stack_id}: {error_code(exc)}: {error_message(exc)}",
+                           EXIT_FAILED) from None
 
 
 def check_executable(aws: Aws, cs: ChangeSet) -> None:

@@ -225,12 +225,15 @@ class Deployment:
             if adopted:
                 return
             if o.change_set == changeset.REVIEWED:
+                first_create = state.status in (None, "REVIEW_IN_PROGRESS")
+                way_out = ("nothing was executed; a first create is made by the deploy itself, with the service "
+                           "role: deploy with --change-set reviewed-or-new, or without --change-set"
+                           if first_create else
+                           "nothing was executed; plan again from this commit, or deploy with --change-set "
+                           "reviewed-or-new to make and execute a change set of this deploy's own")
                 raise CommandError(
                     f"refused: no change set on {o.stack_name} is proven to hold what this checkout builds: "
-                    f"{why[0]}", EXIT_REFUSED,
-                    details=tuple(why[1:]) + (
-                        "nothing was executed; plan again from this commit, or deploy with --change-set "
-                        "reviewed-or-new to make and execute a change set of this deploy's own",))
+                    f"{why[0]}", EXIT_REFUSED, details=tuple(why[1:]) + (way_out,))
             unreviewed = (f"NOT the change set a pull request's plan showed: made by this deploy from this "
                           f"checkout ({why[0]})")
             for line in why:
@@ -293,8 +296,9 @@ class Deployment:
 
     def _expected(self) -> verify.Expected:
         """What a change set of this deploy's own would hold: the packaged
-        templates, the file's parameters (over the root's defaults), the
-        capabilities, the tags and the service role."""
+        templates and their bytes, the file's parameters (over the root's
+        defaults), the capabilities, the tags, the service role and the
+        artifact bucket."""
         packaged = self.packaged
         root = packaged.templates[packaged.root_name]
         params = {k: str(v["Default"]) for k, v in (root.get("Parameters") or {}).items()
@@ -302,30 +306,50 @@ class Deployment:
         params.update({p["ParameterKey"]: p["ParameterValue"] for p in self.config.cfn_parameters()})
         no_echo = {k for k, v in (root.get("Parameters") or {}).items()
                    if isinstance(v, dict) and str(v.get("NoEcho", "")).lower() == "true"}
+        # The bytes package.py uploads: a template as committed, unless it
+        # names a local child, whose URL packaging rewrote (then its dump).
+        texts = {}
+        for name, data in packaged.templates.items():
+            if name != packaged.root_name:
+                committed = self.template_set.texts[name]
+                local = any(tpl.is_local_url(p.get("TemplateURL"))
+                            for p in tpl.nested_stacks(tpl.load(committed)).values())
+                texts[name] = tpl.dump(data) if local else committed
         return verify.Expected(root_name=packaged.root_name, templates=packaged.templates,
                                child_files=packaged.child_files, parameters=params,
                                capabilities=frozenset(changeset.CAPABILITIES), role_arn=self.service_role_arn(),
                                no_echo=frozenset(no_echo),
-                               tags=frozenset((t["Key"], t["Value"]) for t in self._tags()))
+                               tags=frozenset((t["Key"], t["Value"]) for t in self._tags()),
+                               texts=texts, bucket=packaged.bucket, list_parameters=verify.list_parameters(root))
 
     def _reviewed(self, state: stackstate.StackState):
         """``--change-set reviewed`` / ``reviewed-or-new``: adopt the newest
         waiting change set that is proven to hold what this checkout builds.
         Returns (True, []) once adopted, else (False, reasons): the first line
-        says why none was, the others name each candidate and its refusal."""
+        says why none was, the others name each candidate and its refusal.
+        An API error raises (exit 1): it never counts as "none proven"."""
         o = self.opts
-        if state.status is None:
-            return False, [f"stack {o.stack_name} does not exist yet, so no change set waits on it"]
-        if state.status == "REVIEW_IN_PROGRESS":
+        own = o.change_set == changeset.REVIEWED_OR_NEW
+        if state.status in (None, "REVIEW_IN_PROGRESS"):
             # Nothing proves the role a first create would run with: a change
             # set's RoleARN is not readable, and the stack has none yet.
-            return False, [f"stack {o.stack_name} is REVIEW_IN_PROGRESS (not created yet): a first create is never "
-                           f"adopted; its change set is made by the deploy itself, with the service role"]
-        found = changeset.candidates(self.aws, o.stack_name)
+            where = (f"stack {o.stack_name} does not exist yet" if state.status is None else
+                     f"stack {o.stack_name} is REVIEW_IN_PROGRESS (not created yet)")
+            return False, [f"{where}: a first create is never adopted" +
+                           ("; this deploy makes it itself, with the service role" if own else "")]
+        found, skipped = changeset.candidates(self.aws, o.stack_name)
         if not found:
-            return False, [f"none is waiting on {o.stack_name} (executing any change set deletes all others)"]
+            return False, [f"none is waiting on {o.stack_name} (executing any change set deletes all others)" +
+                           (f"; {skipped} other(s) are not executable or were made without IncludeNestedStacks"
+                            if skipped else "")]
         expected = self._expected()
         examined = found[:changeset.MAX_CANDIDATES]
+        more = len(found) - len(examined)
+        if more:
+            # Anyone who may create change sets can push a real one out of the
+            # window; say so rather than let it happen silently.
+            yield Info(f"{len(found)} change sets wait on {o.stack_name}: only the newest {len(examined)} are "
+                       f"examined, {more} older one(s) are not (delete the change sets that are not meant to run)")
         refused = []
         for c in examined:
             verdict = verify.prove(self.aws, c["ChangeSetId"], expected, name=c.get("ChangeSetName", ""),
@@ -334,20 +358,29 @@ class Deployment:
                 cs = changeset.ChangeSet(verdict.name, c["ChangeSetId"], state.stack_id, "UPDATE",
                                          c.get("Status", ""), execution_status=c.get("ExecutionStatus", ""),
                                          description=c.get("Description", "") or "")
-                yield Info(f"change set {cs.name}, left by a plan, is proven to hold what this checkout builds "
-                           f"(templates of {len(verdict.read)} stack(s), parameters, capabilities, tags, role): it "
-                           f"is the one reviewed below")
+                yield Info(f"change set {cs.name}, found waiting on the stack, is proven to hold what this checkout "
+                           f"builds (templates of {len(verdict.read)} stack(s), parameters, capabilities, options, "
+                           f"tags, role): it is the one reviewed below")
                 changeset.check_executable(self.aws, cs)
                 o.change_set = cs.name
                 self._review(state, cs)
-                self.plan.review.description = (f"the change set a plan left, proven equal to this checkout "
-                                                f"(not by its description); {self.plan.review.description}")
+                self._describe_adopted(verdict, "a change set found waiting on the stack, proven equal to this "
+                                                "checkout (not by its description)")
                 return True, []
             refused.append(f"  {verdict.line()}")
-        more = len(found) - len(examined)
         head = f"{len(examined)} change set(s) waiting, none proven" + \
             (f" ({more} older not examined)" if more else "")
         return False, [head] + refused
+
+    def _describe_adopted(self, verdict: verify.Verdict, what: str) -> None:
+        """The adopted change set's review says what it is and which SSM
+        parameter values it was computed with (resolved when it was made,
+        not now: an older change set deploys the older value, e.g. an AMI)."""
+        review = self.plan.review
+        review.description = f"{what}; {review.description}" if review.description else what
+        for key, value in sorted(verdict.resolved.items()):
+            review.notes.append(f"{key} was resolved to {value} when the change set was made; executing it "
+                                f"deploys that value even if the SSM parameter has changed since")
 
     def _adopt(self, state: stackstate.StackState) -> None:
         """``deploy --change-set NAME``: that change set, if it is still
@@ -356,7 +389,7 @@ class Deployment:
         if state.status is None:
             raise CommandError(f"stack {o.stack_name} does not exist, so it has no change set {o.change_set}",
                                EXIT_USAGE)
-        cs = changeset.lookup(self.aws, o.stack_name, o.change_set)
+        cs = changeset.lookup(self.aws, o.stack_name, o.change_set, stack_status=state.status)
         if cs.change_set_type == "CREATE":
             raise CommandError(
                 f"refused: change set {cs.name} is a first create (stack {o.stack_name} is REVIEW_IN_PROGRESS), "
@@ -371,8 +404,8 @@ class Deployment:
                                details=("nothing was executed and no stack policy was changed; check out the "
                                         "commit that made it and its parameter file, or plan again",))
         self._review(state, cs)
-        self.plan.review.description = (f"proven equal to this checkout (templates, parameters, capabilities, "
-                                        f"role; not by its description); {self.plan.review.description}")
+        self._describe_adopted(verdict, "proven equal to this checkout (templates, parameters, capabilities, "
+                                        "options, role; not by its description)")
 
     def _role_to_pass(self, state: stackstate.StackState, cs_type: str) -> str | None:
         """The RoleARN of a change set this run makes. A plan passes the
