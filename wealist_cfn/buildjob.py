@@ -42,7 +42,8 @@ class BuildReport:
     params: list[config_mod.Config] = field(default_factory=list)
     templates: list[tuple[str, int]] = field(default_factory=list)  # (filename, resources)
     findings: list = field(default_factory=list)  # lint.Finding, sorted
-    stale: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)  # templates, by file name
+    stale_data: list[str] = field(default_factory=list)  # generated data files, by path from the root
     build_seconds: float = 0.0
     lint_seconds: float = 0.0
     lint_plan: LintPlanned | None = None
@@ -128,13 +129,17 @@ def run(params: list[Path] | None = None, *, check: bool = False, lint: bool = T
             workers = lint_mod.start_workers(expected)
     try:
         start = time.perf_counter()
-        rendered = synth.synthesize()
+        # --check derives the service role's facts from cfn-lint itself, so
+        # a stale committed table fails it.
+        rendered = synth.synthesize(derive=check)
         report.build_seconds = time.perf_counter() - start
         report.templates = [(r.filename, r.resource_count) for r in rendered]
         if check:
             report.stale = synth.stale(rendered, directory)
+            report.stale_data = synth.stale_data(rendered)
             return report
         paths = synth.write(rendered, directory)
+        synth.write_data(rendered)
         for r in rendered:
             emit(TemplateWritten(r.filename, r.resource_count))
         if not lint:
