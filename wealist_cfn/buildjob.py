@@ -75,6 +75,9 @@ def cache_disabled_reason(no_cache: bool, environ=os.environ) -> str | None:
 
 
 SOURCES_STAMP = "sources"
+# Emitted YAML by its JSON form (synth.RenderCache), inside the lint cache's
+# folder: --no-cache and CI turn both off.
+RENDER_CACHE = "yaml"
 
 
 def _sources_stamp() -> str:
@@ -129,10 +132,16 @@ def run(params: list[Path] | None = None, *, check: bool = False, lint: bool = T
             workers = lint_mod.start_workers(expected)
     try:
         start = time.perf_counter()
-        # --check derives the service role's facts from cfn-lint itself, so
-        # a stale committed table fails it.
-        rendered = synth.synthesize(derive=check)
+        # --check derives the service role's facts from cfn-lint itself and
+        # emits every template, so a stale committed table fails it and no
+        # cache stands between the code and its verdict.
+        render_cache = None
+        if not check and cache_off is None:
+            render_cache = synth.RenderCache((cache.directory if cache else lint_mod.CACHE_DIR) / RENDER_CACHE)
+        rendered = synth.synthesize(derive=check, cache=render_cache)
         report.build_seconds = time.perf_counter() - start
+        if render_cache is not None:
+            render_cache.prune()
         report.templates = [(r.filename, r.resource_count) for r in rendered]
         if check:
             report.stale = synth.stale(rendered, directory)
