@@ -104,8 +104,8 @@ def lint_key(path: Path, version: str, config: bytes) -> str:
     differently for it."""
     path = path.resolve()
     text = path.read_bytes()
-    # cfn-lint resolves a child's TemplateURL against the working directory,
-    # which lint sets to the template's folder; children of children count too.
+    # cfn-lint resolves a child's TemplateURL against the parent's folder
+    # (and lint runs from there); children of children count too.
     children: dict[str, str | None] = {}
     pending = [text]
     while pending:
@@ -217,9 +217,12 @@ def _lint_file(path: str) -> tuple[str, list[Finding], float]:
     if _RULES is None:
         _warm()
     directory, name = os.path.split(os.path.abspath(path))
-    # cfn-lint resolves a nested stack's relative TemplateURL against the
-    # working directory, not the parent template's folder: without this
-    # chdir it silently skips the children and checks no wiring at all.
+    # cfn-lint (1.58) resolves a nested stack's relative TemplateURL against
+    # the parent's folder, but reads a child's Outputs for GetAtt (E1010)
+    # only when the child lies under the working directory (its guard
+    # against path traversal), and skips the check silently otherwise. A
+    # build started from anywhere else would lose it: lint from the
+    # template's own folder (tests/test_lint_nested.py shows both).
     previous = os.getcwd()
     os.chdir(directory)
     try:
