@@ -23,18 +23,24 @@ def _load(path: Path) -> dict:
     return templates.load(path.read_text())
 
 
-def test_build_is_byte_identical_every_time():
-    first = {r.filename: r.text for r in synth.synthesize()}
+@pytest.fixture(scope="module")
+def rendered():
+    """One synthesis shared by the tests that only read it: each build
+    emits every template, which is most of a second per build."""
+    return synth.synthesize()
+
+
+def test_build_is_byte_identical_every_time(rendered):
+    first = {r.filename: r.text for r in rendered}
     second = {r.filename: r.text for r in synth.synthesize()}
     assert first == second
 
 
-def test_committed_templates_are_current():
-    assert synth.stale(synth.synthesize()) == []
+def test_committed_templates_are_current(rendered):
+    assert synth.stale(rendered) == []
 
 
-def test_check_fails_on_a_stale_template(tmp_path, capsys):
-    rendered = synth.synthesize()
+def test_check_fails_on_a_stale_template(rendered, tmp_path, capsys):
     synth.write(rendered, tmp_path)
     assert synth.stale(rendered, tmp_path) == []
     cache = tmp_path / "cache.yaml"
@@ -45,16 +51,17 @@ def test_check_fails_on_a_stale_template(tmp_path, capsys):
                                                        "old.yaml (no longer built)"]
 
 
-def test_check_command_exit_status(monkeypatch, tmp_path, capsys):
+def test_check_command_exit_status(rendered, monkeypatch, tmp_path, capsys):
     assert cli.main(["--check"]) == 0
     assert "matches the code" in capsys.readouterr().out
+    # The exit status alone: the synthesis above was real.
+    monkeypatch.setattr(synth, "synthesize", lambda *a, **kw: rendered)
     monkeypatch.setattr(synth, "stale", lambda rendered, directory=TEMPLATES_DIR: ["root.yaml (differs)"])
     assert cli.main(["--check"]) == 1
     assert "out of date" in capsys.readouterr().err
 
 
-def test_write_only_touches_changed_files_and_drops_unbuilt(tmp_path):
-    rendered = synth.synthesize()
+def test_write_only_touches_changed_files_and_drops_unbuilt(rendered, tmp_path):
     synth.write(rendered, tmp_path)
     before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
     (tmp_path / "gone.yaml").write_text("{}")
@@ -85,12 +92,12 @@ def test_cfn_lint_catches_broken_nested_wiring(tmp_path):
 
 
 @pytest.mark.slow
-def test_main_job_prints_summary_and_exits_zero():
+def test_main_job_prints_summary_and_exits_zero(rendered):
     proc = subprocess.run([sys.executable, "build.py"], cwd=ROOT_DIR, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert re.search(r"built 11 templates \(\d+ resources\) in [\d.]+s; lint [\d.]+s; 0 findings", proc.stdout)
     counts = {name: int(n) for name, n in re.findall(r"template templates/(\S+): (\d+) resources", proc.stdout)}
-    assert counts == {r.filename: r.resource_count for r in synth.synthesize()}
+    assert counts == {r.filename: r.resource_count for r in rendered}
     assert sum(counts.values()) == int(re.search(r"\((\d+) resources\)", proc.stdout).group(1))
     assert "params   params/prod.json: ok" in proc.stdout
 

@@ -65,8 +65,10 @@ def test_build_prints_the_same_lines_from_the_cache(tmp_path, monkeypatch, capsy
     then a run served from it: the same finding lines and summary (timings
     aside), exit 1 both times."""
     rendered = synth.synthesize()
-    broken = [replace(r, text=_break_root(r.text)) if r.filename == "root.yaml" else r for r in rendered]
-    monkeypatch.setattr(synth, "synthesize", lambda: broken)
+    broken = synth.Synthesis(replace(r, text=_break_root(r.text)) if r.filename == "root.yaml" else r
+                             for r in rendered)
+    broken.iamdata = rendered.iamdata
+    monkeypatch.setattr(synth, "synthesize", lambda **kw: broken)
     monkeypatch.setattr(buildjob, "TEMPLATES_DIR", tmp_path / "templates")
     monkeypatch.setattr(lint, "CACHE_DIR", tmp_path / "cache")
     monkeypatch.delenv("CI", raising=False)

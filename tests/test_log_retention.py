@@ -91,11 +91,9 @@ def test_every_log_group_has_a_retention(stacks):
 def test_retention_parameters_allow_only_cloudwatch_values():
     """The parameters' AllowedValues are CloudWatch Logs' list (the
     AWS::Logs::LogGroup schema cfn-lint ships: 1 ... 3653, 22 values)."""
-    import json
+    from wealist_cfn.iamdata import resource_schema
 
-    from wealist_cfn.stacks.github_oidc import _SCHEMAS, _provider_index
-
-    schema = json.loads((_SCHEMAS / "resources" / f"{_provider_index()[LOG_GROUP]}.json").read_text())
+    schema = resource_schema(LOG_GROUP)
     allowed = [str(v) for v in schema["properties"]["RetentionInDays"]["enum"]]
     assert list(RETENTION_DAYS) == allowed
     for name in RETENTION_PARAMETERS:

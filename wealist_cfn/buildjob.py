@@ -42,7 +42,8 @@ class BuildReport:
     params: list[config_mod.Config] = field(default_factory=list)
     templates: list[tuple[str, int]] = field(default_factory=list)  # (filename, resources)
     findings: list = field(default_factory=list)  # lint.Finding, sorted
-    stale: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)  # templates, by file name
+    stale_data: list[str] = field(default_factory=list)  # generated data files, by path from the root
     build_seconds: float = 0.0
     lint_seconds: float = 0.0
     lint_plan: LintPlanned | None = None
@@ -80,6 +81,9 @@ def cache_disabled_reason(no_cache: bool, environ=os.environ) -> str | None:
 
 
 SOURCES_STAMP = "sources"
+# Emitted YAML by its JSON form (synth.RenderCache), inside the lint cache's
+# folder: --no-cache and CI turn both off.
+RENDER_CACHE = "yaml"
 
 
 def _sources_stamp() -> str:
@@ -134,13 +138,23 @@ def run(params: list[Path] | None = None, *, check: bool = False, lint: bool = T
             workers = lint_mod.start_workers(expected)
     try:
         start = time.perf_counter()
-        rendered = synth.synthesize()
+        # --check derives the service role's facts from cfn-lint itself and
+        # emits every template, so a stale committed table fails it and no
+        # cache stands between the code and its verdict.
+        render_cache = None
+        if not check and cache_off is None:
+            render_cache = synth.RenderCache((cache.directory if cache else lint_mod.CACHE_DIR) / RENDER_CACHE)
+        rendered = synth.synthesize(derive=check, cache=render_cache)
         report.build_seconds = time.perf_counter() - start
+        if render_cache is not None:
+            render_cache.prune()
         report.templates = [(r.filename, r.resource_count) for r in rendered]
         if check:
             report.stale = synth.stale(rendered, directory)
+            report.stale_data = synth.stale_data(rendered)
             return report
         paths = synth.write(rendered, directory)
+        synth.write_data(rendered)
         for r in rendered:
             emit(TemplateWritten(r.filename, r.resource_count))
         if not lint:

@@ -56,6 +56,19 @@ def _version() -> str:
     return f"build.py (wealist-cfn) {__version__}, commit {git_commit(Path(__file__).resolve().parent)}"
 
 
+class _VersionAction(argparse.Action):
+    """--version, worked out only when asked for: finding the commit imports
+    the deploy package (and boto3), which a plain build never needs."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0,
+                         help=help or "show the version and the git commit, and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stdout.write(_version() + "\n")
+        parser.exit()
+
+
 def _parser(commands: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="build.py",
@@ -65,7 +78,7 @@ def _parser(commands: bool = True) -> argparse.ArgumentParser:
                "  python build.py deploy --help\n\n" + EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument("--check", action="store_true",
                         help="fail when the committed templates differ from what the code builds")
     parser.add_argument("--params", type=Path, action="append", metavar="FILE",
@@ -190,9 +203,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
     finally:
         show.stop()
     if args.check:
-        if report.stale:
+        if report.stale or report.stale_data:
             for item in report.stale:
                 print(f"stale    templates/{item}", file=sys.stderr)
+            for item in report.stale_data:
+                print(f"stale    {item}", file=sys.stderr)
             print("templates/ is out of date: run `python build.py` and commit the result", file=sys.stderr)
             return EXIT_FAILED
         print(f"check    templates/ matches the code ({len(report.templates)} templates)")

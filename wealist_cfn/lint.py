@@ -17,6 +17,7 @@ therefore reports exactly the findings a fresh run would. The committed
 from __future__ import annotations
 
 import collections
+import functools
 import gc
 import hashlib
 import json
@@ -68,11 +69,14 @@ def cfn_lint_version() -> str:
     return metadata.version("cfn-lint")
 
 
-def _stack_urls(text: str) -> list[str]:
+@functools.lru_cache(maxsize=64)
+def _stack_urls(text: str) -> tuple[str, ...]:
     """The local TemplateURLs of the nested stacks in a template's text
-    (YAML or JSON); [] when it cannot be parsed (cfn-lint will say why)."""
+    (YAML or JSON); () when it cannot be parsed (cfn-lint will say why).
+    Kept per text: a build computes every key before synthesis (to start
+    the lint workers early) and again after, mostly on the same bytes."""
     if "AWS::CloudFormation::Stack" not in text:
-        return []
+        return ()
     import yaml
 
     class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
@@ -84,7 +88,7 @@ def _stack_urls(text: str) -> list[str]:
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError:
-        return []
+        return ()
     resources = data.get("Resources") if isinstance(data, dict) else None
     urls = []
     for resource in (resources or {}).values():
@@ -92,7 +96,7 @@ def _stack_urls(text: str) -> list[str]:
             url = (resource.get("Properties") or {}).get("TemplateURL")
             if isinstance(url, str) and "://" not in url:
                 urls.append(url)
-    return urls
+    return tuple(urls)
 
 
 def _digest(data: bytes) -> str:
@@ -104,8 +108,8 @@ def lint_key(path: Path, version: str, config: bytes) -> str:
     differently for it."""
     path = path.resolve()
     text = path.read_bytes()
-    # cfn-lint resolves a child's TemplateURL against the working directory,
-    # which lint sets to the template's folder; children of children count too.
+    # cfn-lint resolves a child's TemplateURL against the parent's folder
+    # (and lint runs from there); children of children count too.
     children: dict[str, str | None] = {}
     pending = [text]
     while pending:
@@ -217,9 +221,12 @@ def _lint_file(path: str) -> tuple[str, list[Finding], float]:
     if _RULES is None:
         _warm()
     directory, name = os.path.split(os.path.abspath(path))
-    # cfn-lint resolves a nested stack's relative TemplateURL against the
-    # working directory, not the parent template's folder: without this
-    # chdir it silently skips the children and checks no wiring at all.
+    # cfn-lint (1.58) resolves a nested stack's relative TemplateURL against
+    # the parent's folder, but reads a child's Outputs for GetAtt (E1010)
+    # only when the child lies under the working directory (its guard
+    # against path traversal), and skips the check silently otherwise. A
+    # build started from anywhere else would lose it: lint from the
+    # template's own folder (tests/test_lint_nested.py shows both).
     previous = os.getcwd()
     os.chdir(directory)
     try:

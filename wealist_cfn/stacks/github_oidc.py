@@ -44,8 +44,6 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cache
-from pathlib import Path
 
 from awacs import acm, ec2, ecr, elasticache, kms, logs, rds, s3, servicequotas, ssm, sts
 from awacs import autoscaling as asg_actions
@@ -83,6 +81,7 @@ from troposphere import (
 )
 from troposphere import kms as kms_res
 
+from .. import iamdata
 from ..settings import BuildSettings
 from .alarms import KEY_PURPOSE_TAG
 from .common import new_template
@@ -107,9 +106,7 @@ SECRETS_ALIAS = "alias/${Project}-${Environment}-secrets"
 PLAN_PREFIX = "plan/"
 MAIN_REF = "refs/heads/main"
 
-# The account-level schemas cfn-lint ships; us-east-1 lists every type.
-_SCHEMAS = Path(__import__("cfnlint").__file__).parent / "data" / "schemas"
-HANDLERS = ("create", "read", "update", "delete", "list")
+HANDLERS = iamdata.HANDLERS
 # IAM actions that change a role, its policies or its trust.
 _ROLE_READS = ("Get", "List")
 _SECURE_REF = re.compile(r"\{\{resolve:ssm-secure:(/\$\{Project\}/\$\{Environment\}/[^}:]+)\}\}")
@@ -137,45 +134,27 @@ WITHHELD = {
 # alarm key's purpose tag).
 PROJECT_TAG_KEYS = ("Project", "Environment", "ManagedBy", "Name", KEY_PURPOSE_TAG[0])
 
-
-class SchemaError(LookupError):
-    """A resource type has no schema in the installed cfn-lint."""
-
-
-@cache
-def _provider_index() -> dict[str, str]:
-    return json.loads((_SCHEMAS / "providers" / "us-east-1.json").read_text(encoding="utf-8"))
+# The schema and action facts come from wealist_cfn/iamdata.py: a committed
+# table derived from cfn-lint, read without importing cfn-lint.
+SchemaError = iamdata.SchemaError
 
 
 def handler_permissions(resource_type: str) -> frozenset[str]:
     """Every action CloudFormation's handlers for this type may call, from
     the resource schema's ``handlers.{create,read,update,delete,list}``."""
-    key = _provider_index().get(resource_type)
-    if key is None:
-        raise SchemaError(f"{resource_type}: no resource schema in cfn-lint's data")
-    schema = json.loads((_SCHEMAS / "resources" / f"{key}.json").read_text(encoding="utf-8"))
-    handlers = schema.get("handlers", {})
-    return frozenset(p for h in HANDLERS for p in handlers.get(h, {}).get("permissions", []))
+    return iamdata.handler_permissions(resource_type)
 
 
 def required_permissions(resource_types) -> dict[str, frozenset[str]]:
     return {t: handler_permissions(t) for t in sorted(set(resource_types))}
 
 
-@cache
 def _iam_services() -> frozenset[str]:
-    from cfnlint.data import AdditionalSpecs
-    from cfnlint.helpers import load_resource
-
-    return frozenset(load_resource(AdditionalSpecs, "Policies.json"))
+    return iamdata.iam_services()
 
 
-@cache
 def _iam_actions(service: str) -> frozenset[str]:
-    from cfnlint.data import AdditionalSpecs
-    from cfnlint.helpers import load_resource
-
-    return frozenset(load_resource(AdditionalSpecs, "Policies.json").get(service, {}).get("Actions", {}))
+    return iamdata.iam_actions(service)
 
 
 def grantable(action: str) -> bool:
@@ -185,10 +164,7 @@ def grantable(action: str) -> bool:
     action (``s3:DeleteBucketCors``, ``s3:REST.PUT.OBJECT``: IAM checks
     those as ``s3:PutBucketCORS``, ``s3:PutObject``, which it also lists):
     no policy can grant those."""
-    service, _, name = action.partition(":")
-    if service.lower() not in _iam_services():
-        return False
-    return "*" in name or name.lower() in _iam_actions(service.lower())
+    return iamdata.grantable(action)
 
 
 _BOUNDARY_ARN = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy/{ROLE_BOUNDARY}"
@@ -273,7 +249,7 @@ def _secret_readers() -> dict[str, list[str]]:
     """Instance role -> the secrets (relative names) it needs at boot:
     Grafana's password is the monitoring instance's, every other secret the
     backend's (its database init and its services)."""
-    from ..ops.bootstrap import SECRET_NAMES
+    from ..paramstore import SECRET_NAMES
 
     monitoring = [n for n in SECRET_NAMES if n.startswith("monitoring/")]
     return {BACKEND_ROLE: [n for n in SECRET_NAMES if n not in monitoring], MONITORING_ROLE: monitoring}
@@ -904,13 +880,7 @@ def _attach_policies_statement(nested: NestedSet) -> Statement:
 def _resource_types(action: str) -> list[str]:
     """The resource types IAM's action table (as cfn-lint ships it) lists
     for an action; empty when it lists none (no resource-level scope)."""
-    from cfnlint.data import AdditionalSpecs
-    from cfnlint.helpers import load_resource
-
-    service, _, name = action.partition(":")
-    actions = load_resource(AdditionalSpecs, "Policies.json").get(service, {}).get("Actions", {})
-    entry = actions.get(name) or actions.get(name.lower()) or {}
-    return list(entry.get("Resources", []))
+    return iamdata.resource_types(action)
 
 
 def _log_group_arns(nested: NestedSet) -> list[Sub]:
