@@ -171,8 +171,10 @@ def test_every_wait_of_the_boot_draws_on_one_budget_that_ends_inside_the_grace_p
 
 
 @pytest.mark.parametrize("old,new,words", [
-    ("false", "true", ["standby from a snapshot", "adds a replica", "cuts connections", "nothing is replaced"]),
-    ("true", "false", ["drops its standby", "removes the replica", "deleted", "nothing is replaced"]),
+    ("false", "true", ["standby from a snapshot", "adds a replica", "cuts connections", "nothing is replaced",
+                       "raises write latency", "off-peak", "check the members' AZs"]),
+    ("true", "false", ["drops its standby", "removes the replica", "deleted", "nothing is replaced",
+                       "which member goes is not documented", "-001 the primary"]),
 ])
 def test_the_review_of_a_mode_switch_says_what_each_part_does(old, new, words):
     r = review_mod.Review("wealist-prod", "UPDATE")
