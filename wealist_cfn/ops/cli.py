@@ -143,6 +143,16 @@ def _cmd_rollout(args) -> int:
         return _release(args, cfg, aws, group, prefs)
     aws.check_credentials()
     client = aws.client("autoscaling")
+    if args.group == "backend" and args.warmup is None:
+        # On EC2 checks a new instance counts once it runs: wait a measured
+        # boot before the refresh moves on (rollout.EC2_CHECK_WARMUP).
+        try:
+            health_type, _, _ = releasestate.group_facts(client, group)
+        except (ClientError, LookupError) as exc:
+            print(f"error: reading {group}'s health-check type: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        if health_type == releasestate.EC2:
+            prefs = replace(prefs, warmup=rollout.EC2_CHECK_WARMUP)
     try:
         refresh_id = rollout.start(client, group, prefs)
     except rollout.RefreshInProgress as exc:
@@ -151,8 +161,9 @@ def _cmd_rollout(args) -> int:
     except rollout.RolloutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    warmup = f", warm-up {prefs.warmup}s" if prefs.warmup is not None else ""
     print(f"started instance refresh {refresh_id} on {group} (min healthy {prefs.min_healthy}%, "
-          f"max healthy {prefs.max_healthy}%)", flush=True)
+          f"max healthy {prefs.max_healthy}%{warmup})", flush=True)
     if args.no_wait:
         return EXIT_OK
 
