@@ -148,9 +148,11 @@ def _cmd_rollout(args) -> int:
         # boot before the refresh moves on (rollout.EC2_CHECK_WARMUP).
         try:
             health_type, _, _ = releasestate.group_facts(client, group)
-        except (ClientError, LookupError) as exc:
+        except ClientError as exc:
             print(f"error: reading {group}'s health-check type: {exc}", file=sys.stderr)
             return EXIT_FAILED
+        except LookupError:
+            health_type = None  # no such group: StartInstanceRefresh says so below
         if health_type == releasestate.EC2:
             prefs = replace(prefs, warmup=rollout.EC2_CHECK_WARMUP)
     try:
