@@ -132,6 +132,40 @@ def test_service_role_fetches_pinned_nested_templates_from_the_artifact_bucket(r
     assert not decide(service, "s3:PutObject", f"{ARTIFACTS}/deploy/wealist-prod/x.yaml")
 
 
+def test_service_role_reads_no_other_object_of_the_artifact_or_deploy_bucket(roles):
+    """The docs say it reads nested templates only under deploy/ and plan/;
+    a grant on the whole artifact bucket (and the deploy bucket) for the
+    replication group's never-used snapshot seeding said otherwise."""
+    service = roles["cfn-role"]
+    for key in (f"{ARTIFACTS}/ci/wealist-prod/cache.tar", f"{ARTIFACTS}/deploy/wealist-dev/network.yaml",
+                "arn:aws:s3:::wealist-deploy-scripts/boot/startup.sh"):
+        assert not decide(service, "s3:GetObject", key), key
+
+
+# -- the trust stack is out of the workflows' reach --------------------------------------------------
+
+TRUST_STACK = STACK + "wealist-prod-github/0a1b2c3d-1111-2222-3333-444455556666"
+
+
+@pytest.mark.parametrize("role", ["github-plan", "github-deploy"])
+def test_no_workflow_role_changes_the_trust_stack(roles, role):
+    """docs/operations.md names the trust stack <root>-github, which matches
+    the nested stacks' scope stack/<root>-*/*: without the explicit Deny a
+    pull request could make a change set of github-oidc.yaml itself."""
+    policy = roles[role]
+    for action in ("cloudformation:CreateChangeSet", "cloudformation:DeleteChangeSet",
+                   "cloudformation:ExecuteChangeSet", "cloudformation:ContinueUpdateRollback",
+                   "cloudformation:SetStackPolicy", "cloudformation:UpdateTerminationProtection"):
+        assert not decide(policy, action, TRUST_STACK), action
+    # A nested stack of the root, which shares the prefix, stays reviewable.
+    nested = STACK + "wealist-prod-NetworkStack-1ABCDEF/0a1b2c3d-1111-2222-3333-444455556666"
+    assert decide(policy, "cloudformation:CreateChangeSet", nested)
+    # Preflight reads the trust stack's parameters and finds the boundary.
+    assert decide(policy, "cloudformation:DescribeStacks", TRUST_STACK)
+    assert decide(policy, "iam:GetPolicy", BOUNDARY)
+    assert not decide(policy, "iam:GetPolicy", f"arn:aws:iam::{ACCOUNT}:policy/other")
+
+
 # -- the alarm key, created under the service role ---------------------------------------------------
 
 def _create_key_context(prod) -> dict:
@@ -226,7 +260,7 @@ def test_service_role_creates_and_changes_roles_only_with_the_boundary(roles):
             assert not decide(service, action, arn, {}), (action, role)  # without a boundary
             assert not decide(service, action, arn, {"iam:PermissionsBoundary": ADMIN}), (action, role)
         assert not decide(service, "iam:DeleteRolePermissionsBoundary", arn, bounded), role
-        # IAM has no condition key for a trust change: an administrator's job.
+        # A trust change stays an administrator's, boundary or not (WITHHELD).
         assert not decide(service, "iam:UpdateAssumeRolePolicy", arn, bounded), role
         # Taking permissions away needs no boundary.
         for action in ("iam:DeleteRolePolicy", "iam:DeleteRole", "iam:TagRole"):
