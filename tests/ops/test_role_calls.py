@@ -300,18 +300,37 @@ def _satisfying(condition: dict) -> dict:
     return ctx
 
 
+def documented_trust_stack_overrides(stack_name: str) -> dict[str, str]:
+    """The ``--parameter-overrides`` docs/operations.md tells an operator to
+    give when deploying the trust stack ``stack_name`` (the rest keep the
+    template's defaults, as ``aws cloudformation deploy`` does on a create)."""
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8").replace("\\\n", " ")
+    found = []
+    for line in text.splitlines():
+        words = line.split()
+        if "templates/github-oidc.yaml" not in words or "--parameter-overrides" not in words or \
+                words[words.index("--stack-name") + 1] != stack_name:
+            continue
+        rest = words[words.index("--parameter-overrides") + 1:]
+        pairs = rest[:next((i for i, w in enumerate(rest) if w.startswith("--")), len(rest))]
+        found.append(dict(w.split("=", 1) for w in pairs))
+    assert found, f"docs/operations.md gives no command deploying {stack_name}"
+    return found[0]
+
+
 @pytest.mark.parametrize("env", ["prod", "dev"])
 def test_the_boundary_allows_everything_the_roles_own_policies_grant(env):
     """Every call a role of the stacks is given stays possible under the
-    boundary, for each parameter file with github-oidc.yaml deployed for the
-    same environment: the instances boot and the flow log delivers; and the
-    service role of that environment may create exactly those roles."""
+    boundary, with github-oidc.yaml deployed for the environment as
+    docs/operations.md says (its overrides, the template's defaults for the
+    rest), never with values taken from the params file: the instances boot
+    and the flow log delivers; and the service role of that environment may
+    create exactly those roles. A dev trust stack given only Project,
+    Environment and StackName named prod's bucket and repositories."""
     from .test_iam_policies import _oidc_stack
 
     cfg = config.load(ROOT / "params" / f"{env}.json")
-    oidc = _oidc_stack({"GitHubRepository": "octo/wealist-cfn", "StackName": cfg.name_prefix,
-                        **{k: cfg.values[k] for k in ("Project", "Environment", "DeployBucketName",
-                                                       "EcrRepositoryPrefix")}})
+    oidc = _oidc_stack(documented_trust_stack_overrides(f"{cfg.name_prefix}-github"))
     arn = f"arn:aws:iam::{ACCOUNT}:policy/{cfg.name_prefix}-role-boundary"
     boundary = _managed(oidc)[arn]["document"]["Statement"]
     [service] = [r["statements"] for a, r in _roles(oidc).items() if a.endswith(f"{cfg.name_prefix}-cfn-role")]
