@@ -18,6 +18,8 @@ Where a check's inputs come from:
   ``RELEASE``, ``UNRELEASED``, ``parameter_prefix``, ``local_files``).
 * Stack state: :mod:`wealist_cfn.deploy.stackstate`, the deploy command's
   own decisions.
+* The trust stack (``<stack>-github``, templates/github-oidc.yaml): its
+  parameters, and the permissions boundary it creates, against AWS only.
 """
 
 from __future__ import annotations
@@ -691,6 +693,10 @@ TRUST_TEMPLATE = "github-oidc.yaml"
 
 
 def _trust_stack_command(ctx: Context, overrides: str = "GitHubRepository=OWNER/REPO ...") -> str:
+    # On an existing stack, `aws cloudformation deploy` keeps every
+    # parameter it is not given (UsePreviousValue: awscli
+    # customizations/cloudformation/deployer.py, aws-cli PR 2659), so the
+    # one override is the whole fix.
     return (f"aws cloudformation deploy --template-file templates/{TRUST_TEMPLATE} --stack-name "
             f"{ctx.stack_name}{TRUST_STACK_SUFFIX} --capabilities CAPABILITY_NAMED_IAM --parameter-overrides "
             f"{overrides} (docs/operations.md, section 2)")
@@ -710,7 +716,9 @@ def check_trust_stack(ctx: Context) -> Result:
     boundary naming prod's deploy bucket and repositories: its instances
     could neither fetch their boot files nor pull an image. DescribeStacks
     lists the stack's parameters with the values in use; a parameter it
-    leaves out has the template's default."""
+    leaves out has the template's default (CloudFormation API reference,
+    Parameter: "If you don't specify a key and value for a particular
+    parameter, CloudFormation uses the default value")."""
     skipped = _without_service_role(ctx)
     if skipped:
         return skipped
@@ -740,8 +748,9 @@ def check_trust_stack(ctx: Context) -> Result:
 def check_role_boundary(ctx: Context) -> Result:
     """The permissions boundary the stacks' roles name exists. Without it
     the deploy fails on PutRolePermissionsBoundary / CreateRole with
-    NoSuchEntity and rolls back (IAM API reference, GetPolicy: NoSuchEntity
-    for a policy that does not exist). deploy.yml runs on every push to
+    NoSuchEntity and rolls back (IAM API reference,
+    PutRolePermissionsBoundary, Errors: NoSuchEntity; GetPolicy answers
+    NoSuchEntity for a policy that does not exist). deploy.yml runs on every push to
     main, so the trust stack goes first, before the merge."""
     skipped = _without_service_role(ctx)
     if skipped:
