@@ -350,7 +350,10 @@ def test_github_roles_keep_only_what_they_do_themselves(oidc):
             if a.split(":")[0] in preflight:
                 assert a.split(":")[1].startswith(("Describe", "Get")), a
     iam_actions = {a for s in deploy if s["Effect"] == "Allow" for a in listify(s["Action"]) if a.startswith("iam:")}
-    assert iam_actions == {"iam:PassRole", "iam:GetRole"}
+    # GetPolicy: preflight's check that the boundary exists, on it alone.
+    assert iam_actions == {"iam:PassRole", "iam:GetRole", "iam:GetPolicy"}
+    assert [s["Resource"] for s in deploy if "iam:GetPolicy" in listify(s["Action"])] == [
+        [f"arn:aws:iam::{ACCOUNT}:policy/wealist-prod-role-boundary"]]
     for s in deploy:
         if s["Effect"] == "Allow" and "iam:PassRole" in listify(s["Action"]):
             assert s["Resource"] == [f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-cfn-role"]

@@ -130,6 +130,12 @@ REPLACE_WHY = {
 }
 
 
+# The roles that carry the permissions boundary, as failed_resources names
+# them (nested stack's logical ID / role's logical ID: templates/root.yaml,
+# iam.yaml, network.yaml).
+BOUNDARY_ROLES = ("IamStack/Ec2Role", "IamStack/MonitoringRole", "NetworkStack/FlowLogRole")
+
+
 def _blocking(aws: Aws, state: StackState) -> list[tuple[str, str, str]]:
     return failed_resources(aws, state.stack_id or state.name)
 
@@ -168,13 +174,28 @@ def check_deployable(aws: Aws, state: StackState, *, replace_failed: bool) -> st
         skip = [w for w, _, _ in blocking if "/" not in w] + \
             [f"{w.rsplit('/', 1)[0].replace('/', '.')}.{w.rsplit('/', 1)[1]}" for w, _, _ in blocking if "/" in w]
         hint = f"aws cloudformation continue-update-rollback --stack-name {n}"
-        if skip:
-            hint += " [--resources-to-skip " + " ".join(skip) + "]"
+        # A rollback to templates whose roles carried no permissions
+        # boundary calls iam:DeleteRolePermissionsBoundary, which the service
+        # role is denied on purpose (github_oidc.py NeverRemoveTheBoundary):
+        # nothing to fix, the roles are skipped and keep their boundary.
+        unbound = [w for w, t, r in blocking if t == "AWS::IAM::Role"
+                   and ("DeleteRolePermissionsBoundary" in r or w in BOUNDARY_ROLES)]
+        if unbound and len(unbound) == len(blocking):
+            named = all("DeleteRolePermissionsBoundary" in r for _, _, r in blocking)
+            cause = (("" if named else "if their reason is iam:DeleteRolePermissionsBoundary: ")
+                     + f"the rollback would take the permissions boundary off {', '.join(unbound)}, which the "
+                     "service role may never do; nothing to fix: skip them (they keep their boundary, which the "
+                     "templates name again) and run (docs/operations.md, 'The boundary ships alone'):")
+            hint += " --resources-to-skip " + " ".join(skip)
+        else:
+            cause = "fix the cause (e.g. a resource changed or deleted outside CloudFormation) and run:"
+            if skip:
+                hint += " [--resources-to-skip " + " ".join(skip) + "]"
         raise CommandError(
             f"stack {n} is UPDATE_ROLLBACK_FAILED: a rollback could not finish, so no update can start",
             EXIT_FAILED,
             details=_blocking_lines(blocking) + (
-                "fix the cause (e.g. a resource changed or deleted outside CloudFormation) and run:",
+                cause,
                 f"  {hint}",
                 "skipping a resource marks it rolled back without touching it; then deploy again"))
     if state.status == "DELETE_FAILED":
