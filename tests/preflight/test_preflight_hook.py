@@ -64,7 +64,7 @@ def test_a_rehearsal_without_bootstrap_stops_with_the_one_command_that_fixes_it(
     code, out, err, doc = _call(args, _dep(prod_cfg, aws, endpoint_url=moto_endpoint))
     assert code == EXIT_FAILED
     assert err.strip() == ("stopped by preflight before any upload or change set: ssm-references, boot-parameters, "
-                           "deploy-bucket need what bootstrap makes; run: python build.py bootstrap --params "
+                           "deploy-bucket, ami need what bootstrap makes; run: python build.py bootstrap --params "
                            f"{PARAMS_DIR / 'prod.json'} --local")
     assert "n/a   database         the local endpoint does not answer rds:DescribeOrderableDBInstanceOptions" in out
     assert "n/a   cache" in out and "FAIL  database" not in out and "FAIL  cache" not in out
@@ -173,8 +173,9 @@ def test_ctrl_c_during_preflight_says_what_was_and_was_not_done(prod_cfg, monkey
     def interrupted(*a, **kw):
         raise KeyboardInterrupt
     monkeypatch.setattr(hook.preflight_cli, "run_preflight", interrupted)
+    settled = prod_cfg.with_values(AcceptedRisks="public-monitoring,plain-http")  # see test_exposure.py
     args = SimpleNamespace(skip_preflight=False, params=PARAMS_DIR / "prod.json", output="text")
-    code, _, err, _ = _call(args, _dep(prod_cfg, None))
+    code, _, err, _ = _call(args, _dep(settled, None))
     assert code == 130
     assert err.strip() == ("interrupted during preflight: its checks only read, and nothing was packaged, "
                            "uploaded or changed; no change set was made")
