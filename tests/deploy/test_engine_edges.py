@@ -484,6 +484,7 @@ def test_an_unexecuted_create_removes_its_change_set_and_the_shell(prod_params):
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
     cfn.add_response("delete_change_set", {}, {"ChangeSetName": ROOT_CS})
+    cfn.add_client_error("describe_change_set", "ChangeSetNotFound", f"ChangeSet [{ROOT_CS}] does not exist")
     cfn.add_response("describe_stacks", _stack("REVIEW_IN_PROGRESS"), {"StackName": ROOT})
     cfn.add_response("list_change_sets", {"Summaries": []}, {"StackName": ROOT})
     cfn.add_response("delete_stack", {}, {"StackName": ROOT})
@@ -597,6 +598,7 @@ def test_a_failed_change_set_is_deleted_and_the_error_says_so(prod_params):
         "Nested change set arn:aws:cloudformation:...:changeSet/x/y was not successfully created: Currently "
         "in FAILED.")), {"ChangeSetName": ROOT_CS})
     cfn.add_response("delete_change_set", {}, {"ChangeSetName": ROOT_CS})
+    cfn.add_client_error("describe_change_set", "ChangeSetNotFound", f"ChangeSet [{ROOT_CS}] does not exist")
     dep = _prepared(aws, prod_params, ROOT_TEMPLATE)
     with pytest.raises(CommandError) as exc:
         list(dep.prepare())

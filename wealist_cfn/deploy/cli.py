@@ -156,6 +156,28 @@ def _print_event(item, out) -> None:
             print(f"output {o['OutputKey']} = {o.get('OutputValue', '')}", file=out)
 
 
+def _print_shell(sh: flow.Shell, args, out) -> int:
+    """``status`` on a REVIEW_IN_PROGRESS shell: what is in it and the next
+    command. Exit 0: nothing runs and nothing is broken."""
+    n = sh.stack_name
+    print(f"stack {n} is REVIEW_IN_PROGRESS: a stack shell made by a CREATE change set that was not executed; "
+          f"it holds no resources and no operation runs in it", file=out)
+    if sh.error:
+        print(f"  its change sets could not be listed ({sh.error})", file=out)
+    for name, status, execution in sh.change_sets:
+        print(f"  change set {name}: {status}, {execution}", file=out)
+    ready = [name for name, _, execution in sh.change_sets if execution == "AVAILABLE"]
+    if ready:
+        print(f"  create the stack from a reviewed one: python build.py deploy --stack-name {n} --params "
+              f"{args.params} --change-set {ready[-1]}", file=out)
+    print(f"  or create it afresh: python build.py deploy --stack-name {n} --params {args.params}", file=out)
+    print(f"  or remove the shell (and its change sets): aws cloudformation delete-stack --stack-name {n}", file=out)
+    args.document.data.update({"status": "REVIEW_IN_PROGRESS", "stackId": sh.stack_id,
+                               "changeSets": [{"name": a, "status": b, "executionStatus": c}
+                                              for a, b, c in sh.change_sets]})
+    return EXIT_OK
+
+
 def _outcome(result: flow.Result) -> dict:
     c = result.final.first_cause
     return {"status": result.final.status, "stackId": result.stack_id,
@@ -440,6 +462,8 @@ def cmd_status(args) -> int:
         result = None
         try:
             for item in flow.watch(dep.aws, args.stack_name):
+                if isinstance(item, flow.Shell):
+                    return args.document.write(_print_shell(item, args, out))
                 _print_event(item, out)
                 if isinstance(item, flow.Result):
                     result = item

@@ -361,13 +361,22 @@ class Deployment:
         n = self.opts.stack_name
         lines = []
         try:
-            changeset.delete(self.aws, cs)
-            lines.append(f"deleted change set {cs.name} (not executed)")
+            # Bounded: a change set with nested ones is deleted asynchronously,
+            # and the shell can go only once it is.
+            pending = changeset.delete_and_wait(self.aws, cs, sleep=self.opts.sleep,
+                                                interval=self.opts.change_set_interval)
         except Exception as exc:  # noqa: BLE001 - an error path: never hide the error that led here
             return [f"left change set {cs.name} ({exc}); delete it: aws cloudformation delete-change-set "
                     f"--stack-name {n} --change-set-name {cs.name}"]
+        if pending.startswith("DELETE_FAILED"):
+            return [f"change set {cs.name} (not executed) could not be deleted ({pending}); delete it: aws "
+                    f"cloudformation delete-change-set --stack-name {n} --change-set-name {cs.name}"]
+        if pending:
+            lines.append(f"deleting change set {cs.name} (not executed): {pending}; CloudFormation finishes it")
+        else:
+            lines.append(f"deleted change set {cs.name} (not executed)")
         if self._made_shell:
-            lines.append(stackstate.delete_review_shell(self.aws, cs.stack_id or n, n))
+            lines.append(stackstate.delete_review_shell(self.aws, cs.stack_id or n, n, ours=cs.id))
         return lines
 
     def keep(self) -> None:
@@ -609,6 +618,27 @@ def operation_start(aws: Aws, stack_id: str, stack_name: str) -> dict | None:
             return None
 
 
+@dataclass
+class Shell:
+    """``status`` on a REVIEW_IN_PROGRESS stack: the change sets in it
+    (name, Status, ExecutionStatus); no operation runs."""
+    stack_name: str
+    stack_id: str
+    change_sets: list[tuple[str, str, str]] = field(default_factory=list)
+    error: str = ""  # ListChangeSets failed: why
+
+
+def shell(aws: Aws, state: stackstate.StackState) -> Shell:
+    out = Shell(state.name, state.stack_id)
+    try:
+        for page in aws.cfn.get_paginator("list_change_sets").paginate(StackName=state.stack_id):
+            out.change_sets += [(c.get("ChangeSetName", "?"), c.get("Status", "?"), c.get("ExecutionStatus", "?"))
+                                for c in page.get("Summaries", [])]
+    except botocore.exceptions.ClientError as exc:
+        out.error = f"{error_code(exc)}: {error_message(exc)}"
+    return out
+
+
 def watch(aws: Aws, stack_name: str, *, sleep=time.sleep, interval: float = 5.0
           ) -> Iterator[Info | events.StackEvent | events.Progress | events.Final | Result]:
     """``status``: follow the stack's current (or last) operation from its
@@ -618,6 +648,10 @@ def watch(aws: Aws, stack_name: str, *, sleep=time.sleep, interval: float = 5.0
     state = stackstate.describe(aws, stack_name)
     if state.status is None:
         raise CommandError(f"stack {stack_name} does not exist", EXIT_USAGE)
+    if state.status == events.REVIEW:
+        # Nothing runs in a shell, and nothing will by itself: report it, end.
+        yield shell(aws, state)
+        return
     start = operation_start(aws, state.stack_id, stack_name)
     w = events.Watcher(aws, state.stack_id, since=start["Timestamp"] if start else None, sleep=sleep,
                        interval=interval)

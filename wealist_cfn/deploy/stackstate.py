@@ -86,17 +86,23 @@ def _short(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
 
 
-def delete_review_shell(aws: Aws, stack: str, name: str) -> str:
+# ChangeSetSummary.Status of a change set on its way out: not "another plan".
+_GOING = ("DELETE_PENDING", "DELETE_IN_PROGRESS", "DELETE_COMPLETE")
+
+
+def delete_review_shell(aws: Aws, stack: str, name: str, *, ours: str = "") -> str:
     """Delete a REVIEW_IN_PROGRESS stack shell that holds no change set (it
-    has no resources: DeleteStack removes only the shell). One line says
-    what happened."""
+    has no resources: DeleteStack removes only the shell). A change set being
+    deleted (``ours``, by ID, or any in a DELETE_* status) does not count as
+    another plan's. One line says what happened."""
     keep = f"delete it when no longer needed: aws cloudformation delete-stack --stack-name {name}"
     try:
         st = aws.cfn.describe_stacks(StackName=stack)["Stacks"][0]
         if st["StackStatus"] != "REVIEW_IN_PROGRESS":
             return f"stack {name} is {st['StackStatus']}, not an empty shell: left as it is"
         others = [c.get("ChangeSetName") for page in aws.cfn.get_paginator("list_change_sets").paginate(
-            StackName=stack) for c in page.get("Summaries", [])]
+            StackName=stack) for c in page.get("Summaries", [])
+            if c.get("Status") not in _GOING and not (ours and c.get("ChangeSetId") == ours)]
         if others:
             return (f"left the stack shell {name} (REVIEW_IN_PROGRESS): it holds {len(others)} other change "
                     f"set(s) ({', '.join(others[:3])}); {keep}")
