@@ -19,7 +19,7 @@ from .. import config, localenv
 from ..aws import Aws, check_endpoint_url, describe_error
 from ..errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
 from ..preflight import hook as preflight_hook
-from . import events, flow, health, local, stackstate
+from . import events, flow, health, local, signals, stackstate
 from . import review as review_mod
 
 # CreateStack / CreateChangeSet StackName (CloudFormation API reference):
@@ -123,14 +123,16 @@ def register(subparsers) -> None:
 # -- printing ---------------------------------------------------------------------------------
 
 def _print_until_interrupted(steps, dep, out) -> bool:
-    """Print each step of a deploy phase; on Ctrl-C print what the deploy
-    left behind and return False."""
+    """Print each step of a deploy phase; on Ctrl-C (or SIGTERM, turned into
+    the same by :func:`signals.sigterm_as_interrupt`) print the block of what
+    the deploy left behind and return False."""
     try:
         for item in steps:
             _print_event(item, out)
     except KeyboardInterrupt:
+        print("\ninterrupted:", file=sys.stderr)
         for line in dep.left_behind:
-            print(line, file=sys.stderr)
+            print(f"  {line}", file=sys.stderr)
         return False
     return True
 
@@ -294,7 +296,8 @@ def _with_endpoint(args, run) -> int:
 
 
 def cmd_deploy(args) -> int:
-    return _with_endpoint(args, lambda factory: _deploy(args, factory(_options(args))))
+    with signals.sigterm_as_interrupt():
+        return _with_endpoint(args, lambda factory: _deploy(args, factory(_options(args))))
 
 
 def _deploy(args, dep: flow.Deployment) -> int:
@@ -312,6 +315,9 @@ def _deploy(args, dep: flow.Deployment) -> int:
     if stop is not None:
         return finish(stop)
     if not _print_until_interrupted(dep.prepare(), dep, out):
+        print("  in AWS: no change set of this run was executed; nothing of this deploy runs", file=sys.stderr)
+        print(f"  next: python build.py deploy --stack-name {dep.opts.stack_name} --params {args.params}",
+              file=sys.stderr)
         return 130
     plan = dep.plan
     if _is_local(args):
@@ -391,12 +397,8 @@ def _deploy(args, dep: flow.Deployment) -> int:
             doc["result"] = {"status": "NOT_APPROVED", "changeSetId": cs.id}
             return finish(EXIT_REFUSED)
     if not _print_until_interrupted(dep.execute(), dep, out):
-        if not getattr(dep, "executing", True):
-            print("\nstopped before the change set was executed: nothing runs in AWS", file=sys.stderr)
-            return 130
-        print(localenv.stopped_watching(args) if _is_local(args) else
-              f"\nstopped watching; the deploy goes on in AWS. Watch it again with:\n"
-              f"  python build.py status --stack-name {n} --params {args.params}", file=sys.stderr)
+        if _is_local(args) and dep.executing:
+            print(localenv.stopped_watching(args), file=sys.stderr)
         return 130
     result = dep.result
     doc["result"] = _outcome(result)
@@ -455,22 +457,43 @@ def cmd_package(args) -> int:
 
 
 def cmd_status(args) -> int:
+    with signals.sigterm_as_interrupt():
+        return _status(args)
+
+
+def _status(args) -> int:
     def run(factory):
         dep = factory(_options(args))
         out = sys.stdout if args.output == "text" else sys.stderr
         dep.aws.check_credentials()
         result = None
+        began = False  # an error before the first event is the command's own, not the watch's
         try:
             for item in flow.watch(dep.aws, args.stack_name):
+                began = True
                 if isinstance(item, flow.Shell):
                     return args.document.write(_print_shell(item, args, out))
                 _print_event(item, out)
                 if isinstance(item, flow.Result):
                     result = item
+            if result.final.ok:
+                # What an interrupted first create can leave: deletion protection off.
+                for item in flow.repair_deletion_protection(dep.aws, dep.config, args.stack_name):
+                    _print_event(item, out)
+                    if isinstance(item, flow.Result):
+                        result = item
         except KeyboardInterrupt:
             where = "on the local endpoint" if _is_local(args) else "in AWS"
-            print(f"\nstopped watching; the operation goes on {where}", file=sys.stderr)
+            print(f"\nstopped watching; the operation goes on {where}. Follow it again: python build.py status "
+                  f"--stack-name {args.stack_name} --params {args.params}", file=sys.stderr)
             return 130
+        except flow.WATCH_ERRORS as exc:
+            if not began:
+                raise
+            raise CommandError(f"lost track of the operation while watching it ({flow._why(exc)}); it goes on in "
+                               f"AWS", EXIT_FAILED,
+                               details=(f"follow it again: python build.py status --stack-name {args.stack_name} "
+                                        f"--params {args.params}",)) from None
         code = EXIT_OK if result.final.ok else EXIT_FAILED
         if args.output == "json":
             args.document.data.update(_outcome(result))

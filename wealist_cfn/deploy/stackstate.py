@@ -81,6 +81,27 @@ def failed_resources(aws: Aws, stack: str, path: str = "") -> list[tuple[str, st
     return out
 
 
+def resources_in(aws: Aws, stack: str, statuses: set[str], path: str = "") -> list[tuple[str, str, str, str]]:
+    """(path/logical ID, type, physical ID, status) of the resources, nested
+    included, whose ResourceStatus is one of ``statuses``. A nested stack is
+    read by its stack ID, so a deleted child still answers."""
+    out = []
+    try:
+        resources = [r for page in aws.cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
+                     for r in page.get("StackResourceSummaries", [])]
+    except botocore.exceptions.ClientError:
+        return out
+    for r in resources:
+        where = f"{path}/{r['LogicalResourceId']}" if path else r["LogicalResourceId"]
+        phys = r.get("PhysicalResourceId", "") or ""
+        if r["ResourceType"] == NESTED and phys.startswith("arn:"):
+            out += resources_in(aws, phys, statuses, where)
+            continue
+        if r.get("ResourceStatus") in statuses:
+            out.append((where, r["ResourceType"], phys, r["ResourceStatus"]))
+    return out
+
+
 def _short(exc: Exception) -> str:
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
