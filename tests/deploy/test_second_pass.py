@@ -29,6 +29,7 @@ ACCOUNT = "123456789012"
 ROOT = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod/1111"
 ROOT_CS = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/deploy-1/aaaa"
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+NESTED = "AWS::CloudFormation::Stack"
 SHELL_TEMPLATE = '{"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}'
 
 
@@ -218,3 +219,38 @@ def test_another_plans_change_set_still_keeps_the_shell():
         {"StackName": ROOT})
     line = stackstate.delete_review_shell(aws, ROOT, "wealist-prod", ours=ROOT_CS)
     assert "holds 1 other change set(s) (deploy-2)" in line
+
+
+# -- 6. what a failed first create leaves ---------------------------------------------------------
+
+def test_a_failed_create_names_what_its_rollback_left_and_how_to_remove_it():
+    """Stubbed ListStackResources (StackResourceSummary shape; a nested stack
+    read by its ID): the create rolled back ROLLBACK_FAILED because the
+    versioned access-log bucket held ELB's test object (DeleteBucket:
+    BucketNotEmpty), and the flow-log group's delete was skipped. ``finish``
+    names both, with the way to remove each, instead of "nothing behind"."""
+    from wealist_cfn.deploy import events
+
+    lb = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod-LoadBalancerStack-Y/3333"
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
+        {"LogicalResourceId": "LoadBalancerStack", "PhysicalResourceId": lb, "ResourceType": NESTED,
+         "LastUpdatedTimestamp": T0, "ResourceStatus": "DELETE_FAILED"},
+        {"LogicalResourceId": "FlowLogGroup", "PhysicalResourceId": "wealist-prod-flow", "LastUpdatedTimestamp": T0,
+         "ResourceType": "AWS::Logs::LogGroup", "ResourceStatus": "DELETE_SKIPPED"}]}, {"StackName": ROOT})
+    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
+        {"LogicalResourceId": "AccessLogBucket", "PhysicalResourceId": "wealist-prod-alb-logs-1",
+         "ResourceType": "AWS::S3::Bucket", "LastUpdatedTimestamp": T0, "ResourceStatus": "DELETE_FAILED"},
+        {"LogicalResourceId": "LoadBalancer", "PhysicalResourceId": "arn:lb", "LastUpdatedTimestamp": T0,
+         "ResourceType": "AWS::ElasticLoadBalancingV2::LoadBalancer", "ResourceStatus": "DELETE_COMPLETE"}]},
+        {"StackName": lb})
+    cfn.add_response("describe_stacks", _stack("ROLLBACK_FAILED"), {"StackName": ROOT})
+    items = list(flow.finish(aws, ROOT, events.Final("ROLLBACK_FAILED", ""), new=True))
+    lines = [i.message for i in items if isinstance(i, flow.Info)]
+    assert lines == [
+        "left behind: LoadBalancerStack/AccessLogBucket (AWS::S3::Bucket) wealist-prod-alb-logs-1: DELETE_FAILED; "
+        "empty every object version, then: aws s3api delete-bucket --bucket wealist-prod-alb-logs-1",
+        "left behind: FlowLogGroup (AWS::Logs::LogGroup) wealist-prod-flow: DELETE_SKIPPED; "
+        "aws logs delete-log-group --log-group-name wealist-prod-flow"]
+    cfn.assert_no_pending_responses()

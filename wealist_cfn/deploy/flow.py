@@ -529,7 +529,8 @@ class Deployment:
                 (protection_off or self.final is None or not self.final.ok):
             lines.append("deletion protection is off (database, load balancer): a first create makes them without "
                          "it and switches it on once the create is complete; `status` does that")
-        if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED") and cs.change_set_type == "CREATE":
+        if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED") and cs.change_set_type == "CREATE" and \
+                self.final is None:
             lines += leftovers(aws, stack_id or n, n)
         if began is False and status in (None, events.REVIEW):
             lines.append(f"next: python build.py deploy --stack-name {n} --params {o.params}")
@@ -663,7 +664,9 @@ def _restore(aws: Aws, stack_id: str, relaxed: list[str], *, running: bool) -> s
         ids = policy.stack_ids(aws, stack_id)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
         ids = {"": stack_id}
-    targets = " ; ".join(cmd.replace("{STACK}", ids.get(p, stack_id)) for p in relaxed)
+    # A nested stack's ID that cannot be read now is named, not guessed.
+    targets = " ; ".join(cmd.replace("{STACK}", ids.get(p) or (stack_id if not p else f"<stack ID of {p}>"))
+                         for p in relaxed)
     why = "the update still runs" if running else "putting it back failed"
     return (f"stack policy still relaxed on {where} ({why}); once the stack is final run `python build.py "
             f"status` or: {targets}")
@@ -684,11 +687,17 @@ def finish(aws: Aws, stack_id: str, final: events.Final, *, new: bool) -> Iterat
     """After a final state: protective policies back on (also after a
     rollback: a relaxed policy must not outlive the operation), termination
     protection on a new stack, then the :class:`Result` with the outputs."""
-    if not final.status.startswith("DELETE") and final.status != "ROLLBACK_COMPLETE":
+    # A failed first create (ROLLBACK_*) takes no update, only a delete: no policy to put back.
+    if not final.status.startswith("DELETE") and final.status not in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):
         fixed = policy.protect(aws, stack_id)
         if fixed:
             yield Info(f"stack policy set on {', '.join(p or 'root' for p in fixed)} (denies replacing or "
                        f"deleting stateful resources)")
+    if final.status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):
+        # A failed first create: RetainExceptOnCreate deleted what it could;
+        # name what is still in the account rather than promise nothing is.
+        for line in leftovers(aws, stack_id, stack_id.split("/")[1] if stack_id.startswith("arn:") else stack_id):
+            yield Info(line)
     st = stackstate.describe(aws, stack_id)
     if new and final.ok and not st.termination_protection:
         # ``status`` after an interrupted first deploy, or a stack made by hand.
