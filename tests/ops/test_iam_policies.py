@@ -601,3 +601,16 @@ def test_service_role_administers_only_the_alarm_topic_key(oidc):
     # The alarm stack's key carries the tag those statements require.
     key = _root_set("prod")["AlarmsStack"].resources["AlarmTopicKey"]["Properties"]
     assert {t["Key"]: t["Value"] for t in key["Tags"]}[tag_key] == tag_value
+
+
+def test_preflight_roles_may_look_for_kept_repositories(oidc):
+    """The registries check (wealist_cfn/preflight/checks.py) calls
+    DescribeRepositories before a first create; both preflight roles may."""
+    roles = _roles(oidc)
+    for name in ("github-deploy", "github-plan"):
+        statements = roles[f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-{name}"]["statements"]
+        repositories = {r for st in statements if "ecr:DescribeImages" in st.get("Action", [])
+                        for r in st["Resource"]}
+        assert len(repositories) == 2, name
+        for arn in repositories:
+            assert allowed(statements, "ecr:DescribeRepositories", arn), (name, arn)

@@ -404,8 +404,10 @@ def _preflight(repositories: list[Sub]) -> PolicyDocument:
         # The certificate the parameter file names (status, expiry, names).
         Statement(Sid="Certificates", Effect=Allow, Action=[acm.DescribeCertificate],
                   Resource=[_arn("acm", "certificate/*")]),
-        # The image tags instances will pull.
-        Statement(Sid="ReleasedImages", Effect=Allow, Action=[ecr.DescribeImages], Resource=repositories),
+        # The image tags instances will pull; and, before a first create,
+        # whether a repository a destroy kept still holds its fixed name.
+        Statement(Sid="ReleasedImages", Effect=Allow, Action=[ecr.DescribeImages, ecr.DescribeRepositories],
+                  Resource=repositories),
         # Whether a log group the stack names exists outside it (RDS makes
         # its export groups itself): names and metadata, never an event.
         # DescribeLogGroups takes no resource ARN (IAM's action table for
