@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -21,6 +22,13 @@ from ..errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_U
 from ..preflight import hook as preflight_hook
 from . import events, flow, health, local, signals, stackstate
 from . import review as review_mod
+
+# The name of the one reviewed change set whose Conditional-only guarded
+# changes may go ahead (as --accept-conditional does, stack policies kept):
+# how CI, which never passes the flag, ships one (deploy.yml's
+# workflow_dispatch input accept-conditional). A name, not a switch, so it
+# approves exactly what was reviewed and nothing a later commit brings.
+ACCEPT_CONDITIONAL_ENV = "WEALIST_ACCEPT_CONDITIONAL"
 
 # CreateStack / CreateChangeSet StackName (CloudFormation API reference):
 # alphanumerics and hyphens, starting with a letter, at most 128 characters.
@@ -77,7 +85,9 @@ def register(subparsers) -> None:
                        help="allow removing or replacing stateful resources (RDS, ElastiCache, ECR, VPC, subnets)")
     guard.add_argument("--accept-conditional", action="store_true",
                        help="go ahead when every guarded change is only 'Replacement: Conditional'; the stack "
-                            "policies stay and deny an actual replacement (the update then fails and rolls back)")
+                            "policies stay and deny an actual replacement (the update then fails and rolls back). "
+                            f"{ACCEPT_CONDITIONAL_ENV}=<change set name> does the same for that one change set "
+                            "(CI)")
     d.add_argument("--replace-failed", action="store_true",
                    help="delete a failed first create (ROLLBACK_COMPLETE or ROLLBACK_FAILED) and create it again")
     d.add_argument("--no-wait-healthy", action="store_true",
@@ -342,8 +352,10 @@ def _deploy(args, dep: flow.Deployment) -> int:
         execute_hint, delete_hint = localenv.change_set_hints(args)
     if review.guarded and not dep.opts.allow_replace and not args.no_execute:
         only_conditional = all(c.conditional for c in review.guarded)
-        if only_conditional and args.accept_conditional:
-            print(f"--accept-conditional: {len(review.guarded)} change(s) may replace a stateful resource "
+        by_name = os.environ.get(ACCEPT_CONDITIONAL_ENV, "").strip()
+        if only_conditional and (args.accept_conditional or (by_name and by_name == cs.name)):
+            how = "--accept-conditional" if args.accept_conditional else f"{ACCEPT_CONDITIONAL_ENV}={cs.name}"
+            print(f"{how}: {len(review.guarded)} change(s) may replace a stateful resource "
                   f"(Replacement: Conditional); the stack policies stay in place and deny an actual replacement, "
                   f"which would fail the update and roll it back", file=out)
         else:
@@ -353,6 +365,11 @@ def _deploy(args, dep: flow.Deployment) -> int:
                 print("  every one is 'Replacement: Conditional' (CloudFormation will only know while it runs, "
                       "e.g. from another nested stack's outputs): --accept-conditional goes ahead with the stack "
                       "policies kept, so an actual replacement is still denied", file=sys.stderr)
+                if by_name and by_name != cs.name:
+                    print(f"  {ACCEPT_CONDITIONAL_ENV} names {by_name}, not this change set ({cs.name})",
+                          file=sys.stderr)
+                print(f"  in CI: run the Deploy workflow by hand with accept-conditional = {cs.name} (docs/deploy.md, "
+                      f"'A guarded change through CI')", file=sys.stderr)
             left = dep.cleanup()
             for line in left or [f"the change set is left for review; the stack policy denies it in AWS too. "
                                  f"Delete it: {delete_hint}"]:
