@@ -458,3 +458,13 @@ def test_the_ci_name_does_not_cover_a_certain_replacement(monkeypatch):
     dep = _FakeDeployment(_nested_review())
     code, _, _ = _run_deploy(dep)
     assert code == 3 and not dep.executed
+
+
+def test_no_rollback_is_refused_for_an_update():
+    """Stubbed review of an UPDATE: --no-rollback is for a first create;
+    refused with exit 3 before anything is executed, the change set deleted."""
+    dep = _FakeDeployment(_nested_review())
+    dep.opts.no_rollback = True
+    code, _, err = _run_deploy(dep, yes=True)
+    assert code == 3 and not dep.executed and dep.cleaned
+    assert "refused: --no-rollback is for a first create" in err

@@ -20,7 +20,7 @@ from .. import config, localenv
 from ..aws import Aws, check_endpoint_url, describe_error
 from ..errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
 from ..preflight import hook as preflight_hook
-from . import events, flow, health, local, signals, stackstate
+from . import events, flow, health, local, operations, signals, stackstate
 from . import review as review_mod
 
 # The name of the one reviewed change set whose Conditional-only guarded
@@ -90,6 +90,9 @@ def register(subparsers) -> None:
                             "(CI)")
     d.add_argument("--replace-failed", action="store_true",
                    help="delete a failed first create (ROLLBACK_COMPLETE or ROLLBACK_FAILED) and create it again")
+    d.add_argument("--no-rollback", action="store_true",
+                   help="first create only: if it fails, keep what was made to debug it (ExecuteChangeSet "
+                        "DisableRollback; the stack ends CREATE_FAILED). Then: deploy --replace-failed")
     d.add_argument("--no-wait-healthy", action="store_true",
                    help="end when CloudFormation does; do not wait for the target groups to become healthy")
     d.add_argument("--change-set", metavar="NAME",
@@ -110,6 +113,7 @@ def register(subparsers) -> None:
     # A plan names no role: CloudFormation computes it with the role the
     # stack already has (and the pull-request role may pass none).
     p.set_defaults(func=cmd_deploy, no_execute=True, yes=False, replace_failed=False, accept_conditional=False,
+                   no_rollback=False,
                    artifact_area="plan", role_arn="", change_set=None)
     preflight_hook.add_arguments(p)
 
@@ -120,6 +124,42 @@ def register(subparsers) -> None:
          "python build.py package --params params/prod.json --bucket my-templates --output json"]))
     common(k, stack=False)
     k.set_defaults(func=cmd_package)
+
+    c = subparsers.add_parser("cancel", help="cancel the stack's running update (it rolls back)", **_help(
+        "CancelUpdateStack on the root stack: the running update stops and rolls back to the last good state. "
+        "Refused unless the stack is UPDATE_IN_PROGRESS (the only state CancelUpdateStack accepts; a create "
+        "cannot be cancelled). Then follow the rollback with `status`.",
+        ["python build.py cancel --params params/prod.json",
+         "python build.py cancel --params params/prod.json && python build.py status --params params/prod.json"]))
+    common(c)
+    c.set_defaults(func=cmd_cancel)
+
+    r = subparsers.add_parser("continue-rollback", help="continue a rollback that failed (UPDATE_ROLLBACK_FAILED)",
+                              **_help(
+        "ContinueUpdateRollback on the root stack. Fix the cause first (a resource changed or deleted outside "
+        "CloudFormation); or name with --skip the resources whose rollback failed, as `status` and `deploy` "
+        "print them (DatabaseStack/Database): CloudFormation then marks them rolled back without touching them, "
+        "and they may no longer match the template. Refused unless the stack is UPDATE_ROLLBACK_FAILED, and for "
+        "a --skip that is not a resource whose rollback failed.",
+        ["python build.py continue-rollback --params params/prod.json",
+         "python build.py continue-rollback --params params/prod.json --skip DatabaseStack/Database"]))
+    common(r)
+    r.add_argument("--skip", action="append", default=[], metavar="RESOURCE",
+                   help="a resource whose rollback failed, as `status` names it (Nested/LogicalId); repeatable")
+    r.set_defaults(func=cmd_continue_rollback)
+
+    h = subparsers.add_parser("changesets", help="list or delete this project's change sets on the stack", **_help(
+        "List the change sets on the root stack that this tool made (plan, deploy: named deploy-<time>-<commit>-"
+        "<random>, Description 'wealist-cfn ...'), or delete them by name (all of them without names). A change "
+        "set someone else made is listed with --everything and never deleted here.",
+        ["python build.py changesets list --params params/prod.json",
+         "python build.py changesets delete --params params/prod.json deploy-20261128-181900-abc1234-9f3e",
+         "python build.py changesets delete --params params/prod.json      # every one of this tool's"]))
+    common(h)
+    h.add_argument("action", choices=("list", "delete"))
+    h.add_argument("names", nargs="*", metavar="NAME", help="change sets to delete (default: all of this tool's)")
+    h.add_argument("--everything", action="store_true", help="list: also change sets this tool did not make")
+    h.set_defaults(func=cmd_changesets)
 
     s = subparsers.add_parser("status", help="watch the stack's current or last operation again", **_help(
         "Follow the stack's current (or last) operation to its end, print its events and the first cause of "
@@ -205,7 +245,8 @@ def _options(args) -> flow.Options:
               replace_failed=getattr(args, "replace_failed", False),
               artifact_area=getattr(args, "artifact_area", "deploy"),
               role_arn=getattr(args, "role_arn", None),
-              change_set=getattr(args, "change_set", None))
+              change_set=getattr(args, "change_set", None),
+              no_rollback=getattr(args, "no_rollback", False))
     if args.templates:
         kw["templates_dir"] = args.templates
     return flow.Options(**kw)
@@ -339,6 +380,13 @@ def _deploy(args, dep: flow.Deployment) -> int:
         if fmt == "markdown":
             print(f"### `{n}`: no changes")
         return finish(EXIT_OK)
+    if dep.opts.no_rollback and plan.change_set.change_set_type != "CREATE":
+        print(f"refused: --no-rollback is for a first create; {n} exists ({plan.state.status}), and an update "
+              f"that fails without rollback leaves the stack half-changed (UPDATE_FAILED)", file=sys.stderr)
+        for line in dep.cleanup():
+            print(f"  {line}", file=sys.stderr)
+        doc["result"] = {"status": "REFUSED"}
+        return finish(EXIT_REFUSED)
     review = plan.review
     doc["review"] = review.to_dict()
     if fmt == "markdown":
@@ -522,3 +570,57 @@ def _status(args) -> int:
             args.document.data["health"] = health.Outcome(snapshot).to_dict()
         return args.document.write(code)
     return _with_endpoint(args, run)
+
+
+# -- cancel, continue-rollback, changesets -----------------------------------------------------
+
+def _simple(args, body) -> int:
+    """Run ``body(dep, out)`` for a command that only needs the stack's AWS."""
+    def run(factory):
+        dep = factory(_options(args))
+        dep.aws.check_credentials()
+        out = sys.stdout if args.output == "text" else sys.stderr
+        return args.document.write(body(dep, out))
+    return _with_endpoint(args, run)
+
+
+def cmd_cancel(args) -> int:
+    def body(dep, out):
+        operations.cancel(dep.aws, args.stack_name)
+        print(f"cancel requested: the update of {args.stack_name} stops and rolls back", file=out)
+        print(f"  follow it: python build.py status --stack-name {args.stack_name} --params {args.params}", file=out)
+        args.document.data["result"] = {"status": "CANCEL_REQUESTED"}
+        return EXIT_OK
+    return _simple(args, body)
+
+
+def cmd_continue_rollback(args) -> int:
+    def body(dep, out):
+        _, skipped = operations.continue_rollback(dep.aws, args.stack_name, args.skip)
+        print(f"rollback of {args.stack_name} continues" + (f", skipping {', '.join(skipped)} (marked rolled "
+              f"back without being touched: they may no longer match the template)" if skipped else ""), file=out)
+        print(f"  follow it: python build.py status --stack-name {args.stack_name} --params {args.params}", file=out)
+        args.document.data["result"] = {"status": "CONTINUE_REQUESTED", "skipped": skipped}
+        return EXIT_OK
+    return _simple(args, body)
+
+
+def cmd_changesets(args) -> int:
+    def body(dep, out):
+        if args.action == "list":
+            rows = operations.list_change_sets(dep.aws, args.stack_name, everything=args.everything)
+            for r in rows:
+                mark = "" if r.ours else "  (not made by this tool)"
+                print(f"{r.name}  {r.status}  {r.execution_status}  {r.created}{mark}", file=out)
+            if not rows:
+                print(f"no change set of this tool on {args.stack_name}", file=out)
+            args.document.data["changeSets"] = [r.__dict__ for r in rows]
+            return EXIT_OK
+        if args.everything:
+            raise CommandError("--everything only lists; delete takes this tool's change sets only", EXIT_USAGE)
+        lines = operations.delete_change_sets(dep.aws, args.stack_name, args.names)
+        for line in lines or [f"no change set of this tool on {args.stack_name}"]:
+            print(line, file=out)
+        args.document.data["deleted"] = lines
+        return EXIT_OK
+    return _simple(args, body)

@@ -52,6 +52,9 @@ class Options:
     poll_interval: float = 5.0
     change_set_interval: float = 2.0
     watch_timeout: float = events.WATCH_TIMEOUT
+    # First create only: keep what a failed create made (ExecuteChangeSet
+    # DisableRollback); the stack ends CREATE_FAILED.
+    no_rollback: bool = False
     artifact_area: str = "deploy"  # "plan": templates go under plan/, which a deploy never reads
     # The role CloudFormation acts with (CreateChangeSet's RoleARN). None:
     # the caller's own rights (or the role the stack already has);
@@ -438,7 +441,12 @@ class Deployment:
             old_ops = events.Watcher.operations(aws, stack_id) if not new else set()
             token = f"wealist-{uuid.uuid4()}"
             kw = {"ChangeSetName": cs.id, "ClientRequestToken": token}
-            if new:
+            if new and o.no_rollback:
+                # Keep what a failed create made, to debug it: no rollback at all
+                # (ExecuteChangeSet DisableRollback). Clean-up is deploy
+                # --replace-failed (or rollback-stack / delete-stack).
+                kw["DisableRollback"] = True
+            elif new:
                 # A failed first create deletes what it made, Retain resources
                 # included (ExecuteChangeSet RetainExceptOnCreate), so a retry
                 # does not trip over fixed names. A resource whose delete fails
@@ -688,11 +696,15 @@ def finish(aws: Aws, stack_id: str, final: events.Final, *, new: bool) -> Iterat
     rollback: a relaxed policy must not outlive the operation), termination
     protection on a new stack, then the :class:`Result` with the outputs."""
     # A failed first create (ROLLBACK_*) takes no update, only a delete: no policy to put back.
-    if not final.status.startswith("DELETE") and final.status not in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):
+    if not final.status.startswith("DELETE") and \
+            final.status not in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED"):
         fixed = policy.protect(aws, stack_id)
         if fixed:
             yield Info(f"stack policy set on {', '.join(p or 'root' for p in fixed)} (denies replacing or "
                        f"deleting stateful resources)")
+    if final.status == "CREATE_FAILED":
+        yield Info("rollback is off (--no-rollback): what the create made is kept, as it failed, to debug it; "
+                   "when done: python build.py deploy --replace-failed (deletes it, then creates it again)")
     if final.status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):
         # A failed first create: RetainExceptOnCreate deleted what it could;
         # name what is still in the account rather than promise nothing is.

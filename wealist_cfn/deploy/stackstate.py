@@ -153,6 +153,8 @@ def settle(aws: Aws, name: str, *, sleep: Callable[[float], None] = time.sleep, 
 REPLACE_WHY = {
     "ROLLBACK_COMPLETE": "its first create failed and rolled back",
     "ROLLBACK_FAILED": "its first create failed and the rollback could not finish",
+    # deploy --no-rollback (DisableRollback): what the create made is kept.
+    "CREATE_FAILED": "its first create failed with rollback off (--no-rollback), keeping what it made",
 }
 
 
@@ -179,6 +181,14 @@ def check_deployable(aws: Aws, state: StackState, *, replace_failed: bool) -> st
                 details=("its resources were deleted by the rollback (the ECR repositories are "
                          "RetainExceptOnCreate); delete it and create it again with --replace-failed",
                          f"(or: aws cloudformation delete-stack --stack-name {n})"))
+        if state.status == "CREATE_FAILED":
+            raise CommandError(
+                f"stack {n} is CREATE_FAILED: {REPLACE_WHY[state.status]}", EXIT_FAILED,
+                details=_blocking_lines(_blocking(aws, state)) + (
+                    "when done debugging, delete it and create it again: python build.py deploy --replace-failed "
+                    "...",
+                    f"(or roll it back first: aws cloudformation rollback-stack --stack-name {n}; or delete it: "
+                    f"aws cloudformation delete-stack --stack-name {n})"))
         blocking = _blocking(aws, state)
         raise CommandError(
             f"stack {n} is ROLLBACK_FAILED: {REPLACE_WHY[state.status]}: {state.reason or 'no reason given'}",
@@ -193,9 +203,11 @@ def check_deployable(aws: Aws, state: StackState, *, replace_failed: bool) -> st
         blocking = _blocking(aws, state)
         skip = [w for w, _, _ in blocking if "/" not in w] + \
             [f"{w.rsplit('/', 1)[0].replace('/', '.')}.{w.rsplit('/', 1)[1]}" for w, _, _ in blocking if "/" in w]
-        hint = f"aws cloudformation continue-update-rollback --stack-name {n}"
+        hint = f"python build.py continue-rollback --stack-name {n} --params FILE"
         if skip:
-            hint += " [--resources-to-skip " + " ".join(skip) + "]"
+            hint += " [" + " ".join(f"--skip {w}" for w, _, _ in blocking) + "]"
+        hint += f"  (or: aws cloudformation continue-update-rollback --stack-name {n}" + (
+            " [--resources-to-skip " + " ".join(skip) + "])" if skip else ")")
         raise CommandError(
             f"stack {n} is UPDATE_ROLLBACK_FAILED: a rollback could not finish, so no update can start",
             EXIT_FAILED,
