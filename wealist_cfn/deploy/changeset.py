@@ -124,7 +124,7 @@ def new_name(commit: str, now: datetime | None = None) -> str:
 
 def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[dict], tags: list[dict],
            template_body: str | None, template_url: str | None, commit: str, digest: str | None = None,
-           role_arn: str | None = None,
+           role_arn: str | None = None, rollback_configuration: dict | None = None,
            sleep: Callable[[float], None] = time.sleep, interval: float = 2.0,
            timeout: float = 900.0, on_created: Callable[[ChangeSet], None] | None = None) -> ChangeSet:
     """Create the change set and wait until CloudFormation has computed it.
@@ -142,6 +142,8 @@ def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[
               Description=description(commit, digest))
     if role_arn:
         kw["RoleARN"] = role_arn
+    if rollback_configuration is not None:
+        kw["RollbackConfiguration"] = rollback_configuration
     if template_url:
         kw["TemplateURL"] = template_url
     else:

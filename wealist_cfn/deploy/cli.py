@@ -90,6 +90,9 @@ def register(subparsers) -> None:
                             "(CI)")
     d.add_argument("--replace-failed", action="store_true",
                    help="delete a failed first create (ROLLBACK_COMPLETE or ROLLBACK_FAILED) and create it again")
+    d.add_argument("--no-rollback-triggers", dest="rollback_triggers", action="store_false",
+                   help="do not hand the stack's critical alarms to CloudFormation as rollback triggers (and remove "
+                        "any it had): for a deploy meant to change what those alarms watch")
     d.add_argument("--no-rollback", action="store_true",
                    help="first create only: if it fails, keep what was made to debug it (ExecuteChangeSet "
                         "DisableRollback; the stack ends CREATE_FAILED). Then: deploy --replace-failed")
@@ -246,7 +249,8 @@ def _options(args) -> flow.Options:
               artifact_area=getattr(args, "artifact_area", "deploy"),
               role_arn=getattr(args, "role_arn", None),
               change_set=getattr(args, "change_set", None),
-              no_rollback=getattr(args, "no_rollback", False))
+              no_rollback=getattr(args, "no_rollback", False),
+              rollback_triggers=getattr(args, "rollback_triggers", True))
     if args.templates:
         kw["templates_dir"] = args.templates
     return flow.Options(**kw)

@@ -28,7 +28,7 @@ from ..aws import Aws, error_code, error_message, keeping_last_call
 from ..errors import EXIT_FAILED, EXIT_USAGE, CommandError
 from ..parameters import PARAMS_BY_NAME
 from ..settings import TEMPLATES_DIR
-from . import changeset, events, policy, stackstate
+from . import changeset, events, policy, stackstate, triggers
 from . import package as package_mod
 from . import review as review_mod
 from . import templates as tpl
@@ -55,6 +55,8 @@ class Options:
     # First create only: keep what a failed create made (ExecuteChangeSet
     # DisableRollback); the stack ends CREATE_FAILED.
     no_rollback: bool = False
+    # The stack's critical alarms as RollbackConfiguration (triggers.py).
+    rollback_triggers: bool = True
     artifact_area: str = "deploy"  # "plan": templates go under plan/, which a deploy never reads
     # The role CloudFormation acts with (CreateChangeSet's RoleARN). None:
     # the caller's own rights (or the role the stack already has);
@@ -229,7 +231,7 @@ class Deployment:
             self.aws, stack_name=o.stack_name, change_set_type=cs_type, role_arn=role_arn,
             parameters=self._create_parameters(cs_type), tags=tags, template_body=packaged.root_body,
             template_url=packaged.root_url, commit=changeset.git_commit(), digest=self.digest(), sleep=o.sleep,
-            interval=o.change_set_interval, on_created=made)
+            interval=o.change_set_interval, on_created=made, rollback_configuration=self.rollback_triggers(cs_type))
         if cs.no_changes:
             self.plan = Plan(state, cs, review_mod.Review(o.stack_name, cs_type), no_changes=True)
             return
@@ -256,6 +258,13 @@ class Deployment:
                 details=("nothing was executed; check out the reviewed commit and parameter file, or plan again",))
         changeset.check_executable(self.aws, cs)
         self._review(state, cs)
+
+    def rollback_triggers(self, cs_type: str) -> dict | None:
+        """The RollbackConfiguration for this run's change set (triggers.py);
+        its notes go into the review."""
+        t = triggers.for_change_set(self.aws, self.config.name_prefix, cs_type, enabled=self.opts.rollback_triggers)
+        self._trigger_notes = t.notes
+        return t.configuration
 
     def _tags(self) -> list[dict]:
         return [{"Key": "Project", "Value": self.config.project},
@@ -313,6 +322,7 @@ class Deployment:
             review.notes.append("deletion protection (database, load balancer) is created off and switched on by "
                                 "a second change set in this same deploy once the create succeeded, so a failed "
                                 "first create can roll back completely")
+        review.notes += getattr(self, "_trigger_notes", [])
         review_mod.analyse(review)
         self.plan = Plan(state, cs, review)
 

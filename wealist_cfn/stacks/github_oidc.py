@@ -41,7 +41,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-from awacs import acm, ec2, ecr, elasticache, kms, logs, rds, s3, servicequotas, ssm, sts
+from awacs import acm, cloudwatch, ec2, ecr, elasticache, kms, logs, rds, s3, servicequotas, ssm, sts
 from awacs import autoscaling as asg_actions
 from awacs import cloudformation as cfn_actions
 from awacs import iam as iam_actions
@@ -414,6 +414,10 @@ def _preflight(repositories: list[Sub]) -> PolicyDocument:
         # CloudWatch Logs lists no resource type for it).
         Statement(Sid="NamedLogGroups", Effect=Allow, Action=[logs.DescribeLogGroups], Resource=["*"],
                   Condition=_in_region()),
+        # The stack's critical alarms, read before a change set names them as
+        # rollback triggers (deploy/triggers.py): their ARNs and states.
+        Statement(Sid="RollbackTriggerAlarms", Effect=Allow, Action=[cloudwatch.DescribeAlarms],
+                  Resource=[_arn("cloudwatch", "alarm:${Project}-${Environment}-alarm-*")]),
     )
 
 
