@@ -104,3 +104,19 @@ def test_create_change_set_carries_the_rollback_configuration():
                      template_body="{}", template_url=None, commit="abc", rollback_configuration=conf,
                      sleep=lambda s: None)
     cfn.assert_no_pending_responses()
+
+
+def test_the_review_lists_the_triggers_the_change_set_itself_carries():
+    """Stubbed DescribeChangeSet (its RollbackConfiguration member): the
+    review of a change set, a plan's executed later included, names the
+    alarms it carries and the monitoring time."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    cs = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/x/1"
+    cfn.add_response("describe_change_set", {
+        "ChangeSetId": cs, "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE", "Changes": [],
+        "RollbackConfiguration": {"MonitoringTimeInMinutes": 10, "RollbackTriggers": [
+            {"Arn": _alarm(NAMES[0])["AlarmArn"], "Type": "AWS::CloudWatch::Alarm"}]}},
+        {"ChangeSetName": cs, "IncludePropertyValues": True})
+    rev = changeset.describe(aws, changeset.ChangeSet("x", cs, "arn:s", "UPDATE"), "wealist-prod")
+    assert rev.notes == [f"this change set carries rollback triggers: {NAMES[0]} (monitoring 10 min)"]

@@ -217,6 +217,12 @@ def describe(aws: Aws, cs: ChangeSet, stack_name: str, *, sleep=time.sleep, inte
             head, changes = _pages(aws, change_set_id)
         if not path:
             review.description = head.get("Description", "") or ""
+            # What the change set itself carries (a plan's, executed later, too).
+            conf = head.get("RollbackConfiguration") or {}
+            arns = [t.get("Arn", "").rsplit(":", 1)[-1] for t in conf.get("RollbackTriggers", []) or []]
+            if arns:
+                review.notes.append(f"this change set carries rollback triggers: {', '.join(arns)} (monitoring "
+                                    f"{conf.get('MonitoringTimeInMinutes', 0)} min)")
         for change in changes:
             if change.get("Type", "Resource") != "Resource":
                 continue

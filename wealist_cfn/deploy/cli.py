@@ -111,6 +111,9 @@ def register(subparsers) -> None:
         ["python build.py plan --params params/prod.json",
          "python build.py plan --params params/prod.json --discard --output markdown > review.md"]))
     common(p)
+    p.add_argument("--no-rollback-triggers", dest="rollback_triggers", action="store_false",
+                   help="the change set names no rollback triggers (and removes the stack's), as deploy's option; a "
+                        "reviewed change set keeps what it was made with")
     p.add_argument("--discard", action="store_true",
                    help="delete the change set after the review (CI reviews of pull requests leave nothing behind)")
     # A plan names no role: CloudFormation computes it with the role the
