@@ -359,3 +359,47 @@ def test_status_switches_deletion_protection_on_with_that_parameter_only(prod_pa
     assert messages[-1] == "deletion protection switched on (database, load balancer)"
     # Once on, status has nothing to repair.
     assert list(flow.repair_deletion_protection(aws, cfg, "wealist-prod", sleep=lambda s: None)) == []
+
+
+# -- a stop while preparing ---------------------------------------------------------------------
+
+def test_ctrl_c_while_the_change_set_is_computed_deletes_it_and_says_nothing_runs(prod_params):
+    """Scripted: Ctrl-C while DescribeChangeSet still answers
+    CREATE_IN_PROGRESS (the change set is being computed). The change set is
+    deleted, and the block reads the stack (UPDATE_COMPLETE, untouched), says
+    nothing of this deploy runs and gives `deploy` as the next command."""
+    from test_engine_edges import ROOT_TEMPLATE, _prepared
+
+    state = {"deleted": False}
+
+    def describe_stacks(p):
+        return {"Stacks": [{"StackName": "wealist-prod", "StackId": ROOT, "CreationTime": T0,
+                            "StackStatus": "UPDATE_COMPLETE", "Parameters": []}]}
+
+    def describe_change_set(p):
+        if state["deleted"]:
+            raise ScriptedError("ChangeSetNotFound", "gone")
+        return {"ChangeSetId": CS, "ChangeSetName": "deploy-1", "StackId": ROOT, "Status": "CREATE_IN_PROGRESS"}
+
+    def delete_change_set(p):
+        state["deleted"] = True
+        return {}
+
+    handlers = {"DescribeStacks": describe_stacks, "DescribeChangeSet": describe_change_set,
+                "CreateChangeSet": lambda p: {"Id": CS, "StackId": ROOT}, "DeleteChangeSet": delete_change_set}
+    aws = Aws(REGION)
+    Scripted(("cloudformation",), {("cloudformation", k): v for k, v in handlers.items()}).attach(
+        aws.session._session)
+    dep = _prepared(aws, prod_params, ROOT_TEMPLATE)
+
+    def interrupt(_):
+        raise KeyboardInterrupt
+
+    dep.opts.sleep = interrupt
+    with pytest.raises(KeyboardInterrupt):
+        list(dep.prepare())
+    assert state["deleted"]
+    assert dep.left_behind[0].startswith("deleted change set deploy-")
+    assert dep.left_behind[1].startswith("stack wealist-prod: UPDATE_COMPLETE (read at ")
+    assert dep.left_behind[2] == "in AWS: no change set of this run was executed; nothing of this deploy runs"
+    assert dep.left_behind[3].startswith("next: python build.py deploy --stack-name wealist-prod")

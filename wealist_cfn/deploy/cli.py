@@ -373,9 +373,6 @@ def _deploy(args, dep: flow.Deployment) -> int:
     if stop is not None:
         return finish(stop)
     if not _print_until_interrupted(dep.prepare(), dep, out):
-        print("  in AWS: no change set of this run was executed; nothing of this deploy runs", file=sys.stderr)
-        print(f"  next: python build.py deploy --stack-name {dep.opts.stack_name} --params {args.params}",
-              file=sys.stderr)
         return 130
     plan = dep.plan
     if _is_local(args):

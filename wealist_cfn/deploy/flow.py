@@ -184,7 +184,8 @@ class Deployment:
                 err = client_error(exc, "preparing the change set")
                 err.details = tuple(left)
                 raise err from None
-            self.left_behind = left
+            with keeping_last_call():
+                self.left_behind = left + self._stopped_before_execute()
             raise
         if self.plan.no_changes:
             self.cleanup()
@@ -504,6 +505,21 @@ class Deployment:
                 raise CommandError(_why(exc), EXIT_FAILED, details=tuple(lines)) from None
             self.left_behind = lines
             raise
+
+    def _stopped_before_execute(self) -> list[str]:
+        """The block for a stop while preparing: the state read now, and that
+        nothing of this run runs (another operation the run was waiting for
+        may). Never raises."""
+        n, o = self.opts.stack_name, self.opts
+        state, read_error = _read_state(self.aws, n)
+        now = time.strftime("%H:%M:%S UTC", time.gmtime())
+        lines = [f"stack {n}: its state could not be read now ({read_error})" if state is None else
+                 f"stack {n}: {state.status or 'does not exist'} (read at {now})"]
+        other = f"; the {state.status} it was waiting for goes on" if state and events.is_running(state.status) \
+            else ""
+        lines.append(f"in AWS: no change set of this run was executed; nothing of this deploy runs{other}")
+        lines.append(f"next: python build.py deploy --stack-name {n} --params {o.params}")
+        return lines
 
     def stopped(self, exc: BaseException, cs: changeset.ChangeSet, stack_id: str, *, made, sent: bool,
                 started: bool, relaxed: list[str], protection_off: bool) -> list[str]:
