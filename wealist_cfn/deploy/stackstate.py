@@ -82,22 +82,49 @@ def failed_resources(aws: Aws, stack: str, path: str = "") -> list[tuple[str, st
     return out
 
 
+def resources_in(aws: Aws, stack: str, statuses: set[str], path: str = "") -> list[tuple[str, str, str, str]]:
+    """(path/logical ID, type, physical ID, status) of the resources, nested
+    included, whose ResourceStatus is one of ``statuses``. A nested stack is
+    read by its stack ID, so a deleted child still answers."""
+    out = []
+    try:
+        resources = [r for page in aws.cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
+                     for r in page.get("StackResourceSummaries", [])]
+    except botocore.exceptions.ClientError:
+        return out
+    for r in resources:
+        where = f"{path}/{r['LogicalResourceId']}" if path else r["LogicalResourceId"]
+        phys = r.get("PhysicalResourceId", "") or ""
+        if r["ResourceType"] == NESTED and phys.startswith("arn:"):
+            out += resources_in(aws, phys, statuses, where)
+            continue
+        if r.get("ResourceStatus") in statuses:
+            out.append((where, r["ResourceType"], phys, r["ResourceStatus"]))
+    return out
+
+
 def _short(exc: Exception) -> str:
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
 
 
-def delete_review_shell(aws: Aws, stack: str, name: str) -> str:
+# ChangeSetSummary.Status of a change set on its way out: not "another plan".
+_GOING = ("DELETE_PENDING", "DELETE_IN_PROGRESS", "DELETE_COMPLETE")
+
+
+def delete_review_shell(aws: Aws, stack: str, name: str, *, ours: str = "") -> str:
     """Delete a REVIEW_IN_PROGRESS stack shell that holds no change set (it
-    has no resources: DeleteStack removes only the shell). One line says
-    what happened."""
+    has no resources: DeleteStack removes only the shell). A change set being
+    deleted (``ours``, by ID, or any in a DELETE_* status) does not count as
+    another plan's. One line says what happened."""
     keep = f"delete it when no longer needed: aws cloudformation delete-stack --stack-name {name}"
     try:
         st = aws.cfn.describe_stacks(StackName=stack)["Stacks"][0]
         if st["StackStatus"] != "REVIEW_IN_PROGRESS":
             return f"stack {name} is {st['StackStatus']}, not an empty shell: left as it is"
         others = [c.get("ChangeSetName") for page in aws.cfn.get_paginator("list_change_sets").paginate(
-            StackName=stack) for c in page.get("Summaries", [])]
+            StackName=stack) for c in page.get("Summaries", [])
+            if c.get("Status") not in _GOING and not (ours and c.get("ChangeSetId") == ours)]
         if others:
             return (f"left the stack shell {name} (REVIEW_IN_PROGRESS): it holds {len(others)} other change "
                     f"set(s) ({', '.join(others[:3])}); {keep}")
@@ -127,6 +154,8 @@ def settle(aws: Aws, name: str, *, sleep: Callable[[float], None] = time.sleep, 
 REPLACE_WHY = {
     "ROLLBACK_COMPLETE": "its first create failed and rolled back",
     "ROLLBACK_FAILED": "its first create failed and the rollback could not finish",
+    # deploy --no-rollback (DisableRollback): what the create made is kept.
+    "CREATE_FAILED": "its first create failed with rollback off (--no-rollback), keeping what it made",
 }
 
 
@@ -159,6 +188,14 @@ def check_deployable(aws: Aws, state: StackState, *, replace_failed: bool) -> st
                 details=("its resources were deleted by the rollback (the ECR repositories are "
                          "RetainExceptOnCreate); delete it and create it again with --replace-failed",
                          f"(or: aws cloudformation delete-stack --stack-name {n})"))
+        if state.status == "CREATE_FAILED":
+            raise CommandError(
+                f"stack {n} is CREATE_FAILED: {REPLACE_WHY[state.status]}", EXIT_FAILED,
+                details=_blocking_lines(_blocking(aws, state)) + (
+                    "when done debugging, delete it and create it again: python build.py deploy --replace-failed "
+                    "...",
+                    f"(or roll it back first: aws cloudformation rollback-stack --stack-name {n}; or delete it: "
+                    f"aws cloudformation delete-stack --stack-name {n})"))
         blocking = _blocking(aws, state)
         raise CommandError(
             f"stack {n} is ROLLBACK_FAILED: {REPLACE_WHY[state.status]}: {state.reason or 'no reason given'}",
@@ -173,7 +210,8 @@ def check_deployable(aws: Aws, state: StackState, *, replace_failed: bool) -> st
         blocking = _blocking(aws, state)
         skip = [w for w, _, _ in blocking if "/" not in w] + \
             [f"{w.rsplit('/', 1)[0].replace('/', '.')}.{w.rsplit('/', 1)[1]}" for w, _, _ in blocking if "/" in w]
-        hint = f"aws cloudformation continue-update-rollback --stack-name {n}"
+        cli_hint = f"aws cloudformation continue-update-rollback --stack-name {n}"
+        hint = f"python build.py continue-rollback --stack-name {n} --params FILE"
         # A rollback to templates whose roles carried no permissions
         # boundary calls iam:DeleteRolePermissionsBoundary, which the service
         # role is denied on purpose (github_oidc.py NeverRemoveTheBoundary):
@@ -186,11 +224,13 @@ def check_deployable(aws: Aws, state: StackState, *, replace_failed: bool) -> st
                      + f"the rollback would take the permissions boundary off {', '.join(unbound)}, which the "
                      "service role may never do; nothing to fix: skip them (they keep their boundary, which the "
                      "templates name again) and run (docs/operations.md, 'The boundary ships alone'):")
-            hint += " --resources-to-skip " + " ".join(skip)
+            hint += " " + " ".join(f"--skip {w}" for w, _, _ in blocking)
+            hint += f"  (or: {cli_hint} --resources-to-skip " + " ".join(skip) + ")"
         else:
             cause = "fix the cause (e.g. a resource changed or deleted outside CloudFormation) and run:"
             if skip:
-                hint += " [--resources-to-skip " + " ".join(skip) + "]"
+                hint += " [" + " ".join(f"--skip {w}" for w, _, _ in blocking) + "]"
+            hint += f"  (or: {cli_hint}" + (" [--resources-to-skip " + " ".join(skip) + "])" if skip else ")")
         raise CommandError(
             f"stack {n} is UPDATE_ROLLBACK_FAILED: a rollback could not finish, so no update can start",
             EXIT_FAILED,

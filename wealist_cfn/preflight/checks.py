@@ -780,6 +780,45 @@ def check_role_boundary(ctx: Context) -> Result:
     return Result("role-boundary", OK, f"{cfg.name_prefix}-role-boundary exists")
 
 
+def check_registries(ctx: Context) -> Result:
+    """Before a first create: no ECR repository of a name the templates fix
+    may exist. The repositories are kept when a stack is deleted
+    (DeletionPolicy RetainExceptOnCreate: retained except on a failed
+    create), with their images and names, so the next create of the stack
+    fails on them (CreateRepository: RepositoryAlreadyExistsException, ECR
+    API reference) half-way through. An update: the stack holds them."""
+    if ctx.state is not None and ctx.state.change_set_type == "UPDATE":
+        return Result("registries", OK, f"{ctx.stack_name} exists: it holds its repositories")
+    wanted = {str(res["Properties"]["RepositoryName"]): where
+              for where, res in ctx.resources("AWS::ECR::Repository").items()
+              if isinstance(res["Properties"].get("RepositoryName"), str)}
+    if not wanted:
+        return Result("registries", OK, "the templates name no ECR repository")
+    ecr = ctx.aws.client("ecr")
+    existing = []
+    for name in sorted(wanted):
+        try:
+            ecr.describe_repositories(repositoryNames=[name])
+            existing.append(name)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) != "RepositoryNotFoundException":
+                raise
+    if not existing:
+        return Result("registries", OK, f"none of the {len(wanted)} named ECR repositories exists yet")
+    first = existing[0]
+    return Result("registries", FAIL, f"ECR repository {first} exists outside {ctx.stack_name}"
+                  + (f" (and {len(existing) - 1} more)" if len(existing) > 1 else "")
+                  + ": the create would fail with AlreadyExists",
+                  fix=f"delete them with their images: aws ecr delete-repository --repository-name {first} "
+                      f"--force; or keep them and give the stack other names (EcrRepositoryPrefix): "
+                      f"{REGISTRIES_DOC}",
+                  details=[f"{n}: for {wanted[n]}" for n in existing])
+
+
+# Where the way out of a kept repository is written down.
+REGISTRIES_DOC = "docs/deploy.md, 'After a destroy: the kept ECR repositories'"
+
+
 CHECKS: tuple[tuple[str, Callable[[Context], Result]], ...] = (
     ("stack-state", check_stack_state),
     ("ssm-references", check_ssm_references),
@@ -796,6 +835,7 @@ CHECKS: tuple[tuple[str, Callable[[Context], Result]], ...] = (
     ("log-groups", check_log_groups),
     ("trust-stack", check_trust_stack),
     ("role-boundary", check_role_boundary),
+    ("registries", check_registries),
 )
 # Clients every check may use; made up front (creating clients is not thread-safe).
 SERVICES = ("ssm", "s3", "acm", "ec2", "rds", "elasticache", "service-quotas", "ecr", "cloudformation", "logs",

@@ -45,7 +45,7 @@ from __future__ import annotations
 import json
 import re
 
-from awacs import acm, ec2, ecr, elasticache, kms, logs, rds, s3, servicequotas, ssm, sts
+from awacs import acm, cloudwatch, ec2, ecr, elasticache, kms, logs, rds, s3, servicequotas, ssm, sts
 from awacs import autoscaling as asg_actions
 from awacs import cloudformation as cfn_actions
 from awacs import iam as iam_actions
@@ -442,8 +442,10 @@ def _preflight(repositories: list[Sub]) -> PolicyDocument:
         # The certificate the parameter file names (status, expiry, names).
         Statement(Sid="Certificates", Effect=Allow, Action=[acm.DescribeCertificate],
                   Resource=[_arn("acm", "certificate/*")]),
-        # The image tags instances will pull.
-        Statement(Sid="ReleasedImages", Effect=Allow, Action=[ecr.DescribeImages], Resource=repositories),
+        # The image tags instances will pull; and, before a first create,
+        # whether a repository a destroy kept still holds its fixed name.
+        Statement(Sid="ReleasedImages", Effect=Allow, Action=[ecr.DescribeImages, ecr.DescribeRepositories],
+                  Resource=repositories),
         # Whether a log group the stack names exists outside it (RDS makes
         # its export groups itself): names and metadata, never an event.
         # DescribeLogGroups takes no resource ARN (IAM's action table for
@@ -458,6 +460,10 @@ def _preflight(repositories: list[Sub]) -> PolicyDocument:
         Statement(Sid="TrustStackAndBoundary", Effect=Allow, Action=[cfn_actions.DescribeStacks],
                   Resource=[_arn("cloudformation", f"stack/{TRUST_STACK}/*")]),
         Statement(Sid="BoundaryExists", Effect=Allow, Action=[iam_actions.GetPolicy], Resource=[Sub(_BOUNDARY_ARN)]),
+        # The stack's critical alarms, read before a change set names them as
+        # rollback triggers (deploy/triggers.py): their ARNs and states.
+        Statement(Sid="RollbackTriggerAlarms", Effect=Allow, Action=[cloudwatch.DescribeAlarms],
+                  Resource=[_arn("cloudwatch", "alarm:${Project}-${Environment}-alarm-*")]),
     )
 
 
