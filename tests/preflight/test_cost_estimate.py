@@ -291,7 +291,7 @@ def test_an_upsized_instance_with_both_prices_is_their_difference(tmp_path, prod
     c = cost.change(cost.estimate(prod_cfg, prices=t, usage=usage), cost.estimate(big, prices=t, usage=usage),
                     prod_cfg.values, big.values)
     assert not c.incomplete and c.delta == pytest.approx(30.0)
-    assert c.line().startswith(f"{key} t3.medium→t3.large: +$30.00/month ($171.52 → $201.52)")
+    assert c.line().startswith(f"{key} t3.medium→t3.large: +$30.00/month ($172.12 → $202.12)")
 
 
 # Keys the deployed region's table knows but could not source (each entry's

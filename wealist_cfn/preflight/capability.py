@@ -33,6 +33,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "log-groups": ("logs:DescribeLogGroups", "cloudformation:ListStackResources"),
     "trust-stack": ("cloudformation:DescribeStacks",),
     "role-boundary": ("iam:GetPolicy",),
+    "registries": ("ecr:DescribeRepositories",),
 }
 
 
