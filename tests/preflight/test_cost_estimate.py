@@ -536,3 +536,16 @@ def test_unsourced_log_prices_are_named_and_left_out(tmp_path, prod_cfg):
     est = cost.estimate(prod_cfg, prices=t, usage={k: float(v) for k, v in USAGE.items()}, resolved=_synthetic())
     assert est.to_dict()["unsourced"] == ["logs:storage", "logs:vended-ingest"]
     assert est.usage == pytest.approx(3 * 4 / 3 + 4.8 + 2.4 + 2 + 0.5)
+
+
+@pytest.mark.parametrize("region", ["ap-northeast-2", "us-east-1"])
+def test_committed_notes_state_the_rotation_cap_and_the_alarm_free_tier(region):
+    """The KMS note described the pre-2024 rule (every rotation adds $1/month,
+    growing without end); since May 2024 only the first two do. The alarm
+    price's free tier (10 alarm metrics) is named, and not subtracted."""
+    entries = json.loads(cost.price_path(region).read_text())["prices"]
+    kms = entries["kms:key"]["note"]
+    assert "first and second rotation" in kms and "capped at the second rotation" in kms
+    assert "each newly generated backing key" not in kms
+    alarm = entries["cloudwatch:alarm"]["note"]
+    assert "10 Alarm metrics" in alarm and "not subtracted" in alarm
