@@ -314,6 +314,30 @@ def test_list_by_stack_piece_is_still_needed(moto_endpoint):
         assert _two_stacks(moto_endpoint) == ({"dev-1", "plan-1"}, {"dev-1", "plan-1"})
 
 
+def test_a_prod_shell_beside_a_deployed_dev_stack_is_deleted(moto_endpoint):
+    """moto with the compat pieces, through the engine: wealist-dev
+    deployed, then a prod plan discarded (its change set deleted). The
+    shell is deleted; before piece 14 it was kept because it seemed to hold
+    dev's change set ("it holds 1 other change set(s) (dev-1)")."""
+    import json
+
+    from wealist_cfn.aws import Aws
+    from wealist_cfn.deploy import stackstate
+
+    with local.compat():
+        cfn = client("cloudformation", moto_endpoint)
+        body = json.dumps(_SMALL)
+        dev = cfn.create_change_set(StackName="wealist-dev", ChangeSetName="dev-1", TemplateBody=body,
+                                    ChangeSetType="CREATE")
+        cfn.execute_change_set(ChangeSetName=dev["Id"])
+        prod = cfn.create_change_set(StackName="wealist-prod", ChangeSetName="plan-1", TemplateBody=body,
+                                     ChangeSetType="CREATE")
+        cfn.delete_change_set(ChangeSetName=prod["Id"])
+        line = stackstate.delete_review_shell(Aws("ap-northeast-2", endpoint_url=moto_endpoint), prod["StackId"],
+                                              "wealist-prod")
+    assert line == "deleted the empty stack shell wealist-prod (REVIEW_IN_PROGRESS, made by this run)"
+
+
 def _deletion(ep, monkeypatch) -> list[str]:
     """The change set's Status as DescribeChangeSet and ListChangeSets read
     it right after DeleteChangeSet, then half the bounded time later, then
