@@ -88,7 +88,11 @@ differs from AWS:
    AWS's ``ValidationError`` text, "Stack [NAME] already exists and cannot be
    created again with the changeSet [CSNAME]." (as AWS answers it in SAM
    CLI's recorded deploy output and aws/copilot-cli's tests, and as
-   LocalStack's provider raises it). A deleted stack does not hold its name.
+   LocalStack's provider raises it). For a ROLLBACK_COMPLETE stack the same
+   answer is inferred, not seen from AWS: the reference refuses CREATE on
+   any existing stack, and such a stack exists until it is deleted
+   (LocalStack answers the same, with a note that it has not checked).
+   A deleted stack does not hold its name.
 14. ListChangeSets of one stack: moto's ListChangeSets ignores
    ``StackName`` and answers every change set of the account and region, so
    a REVIEW_IN_PROGRESS shell seemed to hold another stack's change sets
@@ -327,7 +331,9 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
             settle_deletions(self)
             cs = saved["backend_describe_change_set"](self, change_set_name)
             if cs.change_set_id in deleting:
-                # InvalidChangeSetStatus (ExecuteChangeSet API reference, Errors).
+                # InvalidChangeSetStatus (ExecuteChangeSet API reference,
+                # Errors); the wording is LocalStack provider's, AWS's own
+                # message for a deleting change set is not documented.
                 raise InvalidChangeSetStatus(f"ChangeSet [{cs.change_set_id}] cannot be executed in its current "
                                              f"status of [{cs.status}]")
             return execute(self, change_set_name, stack_name)
