@@ -101,9 +101,8 @@ differs from AWS:
    required, "The name or the Amazon Resource Name (ARN) of the stack for
    which you want to list change sets", and the answer is "each change set
    for the specified stack". The patch answers those only.
-15. Asynchronous change-set deletion (opt-in: ``compat(enable=...)``, see
-   :data:`OPT_IN`): moto forgets a change set the moment DeleteChangeSet is
-   called. On AWS, "CloudFormation immediately starts to delete the change
+15. Asynchronous change-set deletion: moto forgets a change set the moment
+   DeleteChangeSet is called. On AWS, "CloudFormation immediately starts to delete the change
    set" (user guide, "Delete a change set for a CloudFormation stack",
    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-changesets-delete.html),
    and a change set's Status includes DELETE_PENDING, DELETE_IN_PROGRESS,
@@ -160,8 +159,10 @@ PLACEHOLDER = "localRehearsalPlaceholder1"
 
 
 # Pieces installed only when named in ``compat(enable=...)``: a model of
-# AWS behaviour the engine does not yet handle (see piece 15).
-OPT_IN = frozenset({"async_delete"})
+# AWS behaviour the engine does not yet handle. None today: the engine waits
+# out an asynchronous change-set deletion (piece 15; deploy/changeset.py
+# delete_and_wait).
+OPT_IN: frozenset[str] = frozenset()
 # How long a deleted change set stays visible (DELETE_PENDING for the first
 # half, DELETE_IN_PROGRESS for the second): short, and bounded.
 CHANGE_SET_DELETE_SECONDS = 0.5
