@@ -1,0 +1,114 @@
+"""The lint cache's key (wealist_cfn/lint.py, lint_key and LintCache) over
+small template trees with children and grandchildren: the key must change
+whenever anything cfn-lint reads for a template changes, at any depth, and
+a cache entry must never be read under another key. No cfn-lint run, no
+endpoint.
+
+cfn-lint follows a nested stack's local TemplateURL (and that child's own,
+and so on) when it checks GetAtt/Outputs across stacks, so a root's answer
+depends on every template below it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wealist_cfn import lint
+
+NESTED = "  {name}:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: {url}\n"
+
+
+def template(*children: str, body: str = "") -> str:
+    resources = "".join(NESTED.format(name=f"C{i}", url=url) for i, url in enumerate(children))
+    return ("AWSTemplateFormatVersion: '2010-09-09'\nResources:\n" + resources
+            + "  Topic:\n    Type: AWS::SNS::Topic\n" + (f"# {body}\n" if body else ""))
+
+
+@pytest.fixture
+def tree(tmp_path) -> Path:
+    """root -> a, b; a -> grand; b has no child; other is outside the tree."""
+    (tmp_path / "root.yaml").write_text(template("a.yaml", "b.yaml"))
+    (tmp_path / "a.yaml").write_text(template("grand.yaml"))
+    (tmp_path / "b.yaml").write_text(template())
+    (tmp_path / "grand.yaml").write_text(template())
+    (tmp_path / "other.yaml").write_text(template())
+    return tmp_path
+
+
+def key(path: Path, version: str = "1.0", config: bytes = b"{}") -> str:
+    return lint.lint_key(path, version, config)
+
+
+def keys(d: Path) -> dict[str, str]:
+    return {p.name: key(p) for p in sorted(d.glob("*.yaml"))}
+
+
+def test_the_key_is_stable_for_the_same_bytes(tree):
+    assert keys(tree) == keys(tree)
+
+
+@pytest.mark.parametrize("edited,changed", [
+    ("grand.yaml", {"grand.yaml", "a.yaml", "root.yaml"}),
+    ("a.yaml", {"a.yaml", "root.yaml"}),
+    ("b.yaml", {"b.yaml", "root.yaml"}),
+    ("root.yaml", {"root.yaml"}),
+    ("other.yaml", {"other.yaml"}),
+])
+def test_an_edit_at_any_depth_changes_exactly_the_keys_above_it(tree, edited, changed):
+    before = keys(tree)
+    (tree / edited).write_text((tree / edited).read_text() + "# edited\n")
+    after = keys(tree)
+    assert {name for name in before if before[name] != after[name]} == changed
+
+
+def test_a_grandchild_that_appears_or_disappears_changes_the_root(tree):
+    before = key(tree / "root.yaml")
+    (tree / "grand.yaml").unlink()
+    missing = key(tree / "root.yaml")
+    (tree / "grand.yaml").write_text("")
+    empty = key(tree / "root.yaml")
+    assert len({before, missing, empty}) == 3
+
+
+def test_a_cycle_of_templates_ends(tree):
+    (tree / "grand.yaml").write_text(template("root.yaml"))
+    assert key(tree / "root.yaml") != key(tree / "a.yaml")
+
+
+def test_only_literal_local_urls_are_followed(tree):
+    """An S3 URL or an intrinsic (!Sub) names no local file cfn-lint reads."""
+    text = template("https://s3.amazonaws.com/bucket/grand.yaml") + (
+        "  D:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: !Sub '${AWS::Region}.yaml'\n")
+    assert lint._stack_urls(text) == []
+    assert lint._stack_urls(template("a.yaml", "b.yaml")) == ["a.yaml", "b.yaml"]
+    assert lint._stack_urls("Resources: [") == []
+
+
+@pytest.mark.parametrize("other", [{"version": "1.1"}, {"config": b"{'ignore_checks': ['W']}"}])
+def test_cfn_lint_version_and_config_are_in_the_key(tree, other):
+    assert key(tree / "root.yaml") != key(tree / "root.yaml", **other)
+
+
+def test_the_same_bytes_elsewhere_get_another_key(tree, tmp_path_factory):
+    """cfn-lint's findings name the file: a copy is not the same entry."""
+    copy = tmp_path_factory.mktemp("copy")
+    for p in tree.glob("*.yaml"):
+        (copy / p.name).write_bytes(p.read_bytes())
+    assert key(copy / "root.yaml") != key(tree / "root.yaml")
+
+
+def test_an_entry_is_read_only_under_the_key_it_was_written_with(tree, tmp_path):
+    cache = lint.LintCache(tmp_path / "cache", config_file=tree / "b.yaml", version="1.0")
+    finding = lint.Finding("root.yaml", 3, "W1001", "warning", "a warning")
+    root, a = tree / "root.yaml", tree / "a.yaml"
+    k = cache.key(root)
+    cache.put(root, k, [finding])
+    cache.put(a, cache.key(a), [])
+    assert cache.get(root, k) == [finding]
+    assert cache.get(a, cache.key(a)) == []
+    (tree / "grand.yaml").write_text(template(body="edited"))
+    assert cache.get(root, cache.key(root)) is None
+    assert cache.get(a, cache.key(a)) is None
+    assert cache.get(tree / "other.yaml", cache.key(tree / "other.yaml")) is None
