@@ -156,14 +156,28 @@ def _scratch(m: Module) -> Path:
     return d
 
 
-def run(m: Module, children: int) -> float:
+def run(m: Module, children: int, survivors_only: bool = False) -> float:
+    """Mutate ``m`` (every mutant it counts, or with ``survivors_only`` the
+    survivors of the last run, after new tests were written to kill them);
+    the time taken is kept beside the results."""
     d = _scratch(m)
+    names = m.globs
+    if survivors_only:
+        last = counts(m, equivalents())
+        names = last["survivors"] if last else []
+        if not names:
+            return 0.0
     start = time.monotonic()
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *m.globs],
+    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *names],
                    cwd=d, env=env, check=False)
     took = time.monotonic() - start
-    (d / "took.json").write_text(json.dumps({"seconds": round(took)}))
+    took_file = d / "took.json"
+    if survivors_only and took_file.exists():
+        previous = json.loads(took_file.read_text())
+        took_file.write_text(json.dumps({**previous, "rerun_seconds": round(took)}))
+    else:
+        took_file.write_text(json.dumps({"seconds": round(took)}))
     return took
 
 
@@ -224,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("names", nargs="*", metavar="NAME", help="modules: " + ", ".join(BY_NAME))
     p.add_argument("--children", type=int, default=2, help="mutants run at once (default 2)")
     p.add_argument("--survivors", action="store_true", help="list the surviving mutants")
+    p.add_argument("--rerun-survivors", action="store_true",
+                   help="run only the last run's survivors again (after adding tests to kill them)")
     a = p.parse_args(argv)
     names = a.names or list(BY_NAME)
     unknown = [n for n in names if n not in BY_NAME]
@@ -231,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unknown module {', '.join(unknown)}; one of {', '.join(BY_NAME)}")
     if a.command == "run":
         for name in names:
-            run(BY_NAME[name], a.children)
+            run(BY_NAME[name], a.children, a.rerun_survivors)
     return report(names, a.survivors or a.command == "run")
 
 

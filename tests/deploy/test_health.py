@@ -373,3 +373,43 @@ def test_an_asg_with_no_recent_activity_says_none(stubbed, cfg):
     [outcome] = list(health.wait(aws, cfg, "wealist-prod", timeout=0, sleep=pytest.fail))
     text = health.lines(outcome)
     assert text[text.index("  recent activities of wealist-prod-monitoring-asg:") + 1] == "      none"
+
+
+def test_optional_fields_left_out_by_the_api_read_as_empty(stubbed, cfg):
+    """DescribeScalingActivities: Description and StatusMessage are optional
+    in an Activity (Auto Scaling API reference; ActivityId, Cause,
+    StartTime, StatusCode are required); TargetHealth's Reason and
+    Description are optional too. Absent, they read as "" and the text adds
+    no empty parentheses."""
+    aws, stubs = stubbed
+    _locate(stubs)
+    _poll(stubs, user=[HEALTHY], board=[HEALTHY], grafana=("i-0fff", "unavailable", "", ""), prometheus=HEALTHY)
+    stubs["autoscaling"].add_response("describe_scaling_activities", {"Activities": [{
+        "ActivityId": "a2", "AutoScalingGroupName": "wealist-prod-monitoring-asg", "Cause": "a user request",
+        "StartTime": T0, "StatusCode": "Successful"}]},
+        {"AutoScalingGroupName": "wealist-prod-monitoring-asg", "MaxRecords": 5})
+
+    [outcome] = list(health.wait(aws, cfg, "wealist-prod", timeout=0, sleep=pytest.fail))
+
+    assert outcome.activities["wealist-prod-monitoring-asg"] == [
+        health.Activity(str(T0), "Successful", "", "a user request", "")]
+    text = health.lines(outcome)
+    assert "      i-0fff:3000 unavailable" in text
+    assert f"      {T0} Successful: " in text
+    assert text[-1] == ("  an instance's boot log: /var/log/wealist-boot.log (Session Manager), or aws ec2 "
+                        "get-console-output --instance-id ID; docs/operations.md, 'When a target stays unhealthy'")
+
+
+def test_the_last_sleep_is_the_time_left_even_below_a_second(stubbed, cfg):
+    """interval 15, timeout 15.5: the second sleep is the half second left,
+    not more: the wait ends at its deadline."""
+    aws, stubs = stubbed
+    _locate(stubs)
+    for _ in range(3):
+        _poll(stubs, user=[INITIAL], board=[HEALTHY])
+    stubs["autoscaling"].add_response("describe_scaling_activities", {"Activities": []},
+                                      {"AutoScalingGroupName": "wealist-prod-backend-asg", "MaxRecords": 5})
+    clock = Clock()
+    *_, outcome = list(health.wait(aws, cfg, "wealist-prod", interval=15, timeout=15.5, sleep=clock.sleep,
+                                   clock=clock))
+    assert clock.sleeps == [15, 0.5] and outcome.waited == 15.5 and outcome.timed_out
