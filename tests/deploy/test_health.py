@@ -398,6 +398,9 @@ def test_optional_fields_left_out_by_the_api_read_as_empty(stubbed, cfg):
     assert f"      {T0} Successful: " in text
     assert text[-1] == ("  an instance's boot log: /var/log/wealist-boot.log (Session Manager), or aws ec2 "
                         "get-console-output --instance-id ID; docs/operations.md, 'When a target stays unhealthy'")
+    [grafana] = [g for g in outcome.to_dict()["groups"] if g["serves"] == "grafana"]
+    assert grafana["targets"] == [{"id": "i-0fff", "port": 3000, "state": "unavailable", "reason": "",
+                                   "description": ""}]
 
 
 def test_the_last_sleep_is_the_time_left_even_below_a_second(stubbed, cfg):
@@ -413,3 +416,35 @@ def test_the_last_sleep_is_the_time_left_even_below_a_second(stubbed, cfg):
     *_, outcome = list(health.wait(aws, cfg, "wealist-prod", interval=15, timeout=15.5, sleep=clock.sleep,
                                    clock=clock))
     assert clock.sleeps == [15, 0.5] and outcome.waited == 15.5 and outcome.timed_out
+
+
+def test_a_group_missing_in_the_middle_does_not_hide_the_ones_after_it(stubbed, cfg):
+    """BoardService has no output: it has no targets, and Grafana and
+    Prometheus after it are still checked."""
+    aws, stubs = stubbed
+    arns = {k: v for k, v in TG.items() if k != "BoardService"}
+    _targets(stubs, "UserService", HEALTHY)
+    _tag(stubs, "user_service", "abc")
+    _targets(stubs, "Grafana", FAILING)
+    _targets(stubs, "Prometheus", HEALTHY)
+
+    snapshot = health.check(aws, cfg, "wealist-prod", arns)
+
+    assert [(g.group.serves, g.status) for g in snapshot] == [
+        ("user-service", health.HEALTHY), ("board-service", health.NO_TARGETS),
+        ("grafana", health.UNHEALTHY), ("prometheus", health.HEALTHY)]
+
+
+def test_a_load_balancer_stack_without_outputs_yet_has_no_target_groups(stubbed):
+    """DescribeStacks leaves Outputs out while a stack has none (API
+    reference: Stack.Outputs is optional): no ARNs, not an error."""
+    aws, stubs = stubbed
+    stubs["cloudformation"].add_response("describe_stack_resource", {"StackResourceDetail": {
+        "StackName": "wealist-prod", "StackId": ROOT, "LogicalResourceId": "LoadBalancerStack",
+        "PhysicalResourceId": LB_STACK, "ResourceType": "AWS::CloudFormation::Stack",
+        "LastUpdatedTimestamp": T0, "ResourceStatus": "CREATE_IN_PROGRESS"}},
+        {"StackName": "wealist-prod", "LogicalResourceId": "LoadBalancerStack"})
+    stubs["cloudformation"].add_response("describe_stacks", {"Stacks": [{
+        "StackId": LB_STACK, "StackName": "wealist-prod-LoadBalancerStack-X", "CreationTime": T0,
+        "StackStatus": "CREATE_IN_PROGRESS"}]}, {"StackName": LB_STACK})
+    assert health.target_group_arns(aws, "wealist-prod") == {}
