@@ -62,20 +62,30 @@ class Module:
         return [f"{self.module}.{f}" for f in self.functions] or [f"{self.module}.*"]
 
 
+LINT_CACHE = "tests/test_lint_cache.py::"
 MODULES = [
     Module("health", "wealist_cfn/deploy/health.py",
            ("tests/deploy/test_health.py", "tests/deploy/test_status_health.py")),
-    Module("lintkey", "wealist_cfn/lint.py", ("tests/test_lint_cache.py",),
+    # The key's properties (test_lint_key.py) and the cache's reads; the
+    # build-level tests of test_lint_cache.py run cfn-lint over every
+    # template and would take minutes per mutant.
+    Module("lintkey", "wealist_cfn/lint.py",
+           ("tests/test_lint_key.py", f"{LINT_CACHE}test_corrupt_or_foreign_entries_are_misses",
+            f"{LINT_CACHE}test_cache_entries_are_written_atomically",
+            f"{LINT_CACHE}test_a_cfn_lint_version_or_config_change_invalidates_everything"),
            functions=("x_lint_key*", "x__stack_urls*", "x__digest*", "xǁLintCache*")),
     Module("render", "instance-files/config/render.py",
-           ("tests/ops/test_instance_files.py", "tests/ops/test_grafana.py", "tests/ops/test_db_init.py")),
+           ("tests/ops/test_instance_files.py", "tests/ops/test_boot_parameters.py", "tests/ops/test_grafana.py",
+            "tests/ops/test_db_init.py")),
     Module("policy", "wealist_cfn/deploy/policy.py",
-           ("tests/deploy/test_guards.py", "tests/deploy/test_engine_edges.py", "tests/deploy/test_stubbed.py")),
-    Module("bootstrap", "wealist_cfn/ops/bootstrap.py", ("tests/ops/test_bootstrap.py",)),
+           ("tests/deploy/test_policy_paths.py", "tests/deploy/test_engine_edges.py", "tests/deploy/test_guards.py")),
+    Module("bootstrap", "wealist_cfn/ops/bootstrap.py",
+           ("tests/ops/test_bootstrap.py", "tests/ops/test_bootstrap_values.py", "tests/ops/test_bootstrap_leaks.py")),
     Module("destroy", "wealist_cfn/daytwo/destroy.py",
            ("tests/daytwo/test_daytwo_destroy_cost.py", "tests/daytwo/test_daytwo_destroy_wait.py")),
     Module("stackstate", "wealist_cfn/deploy/stackstate.py",
-           ("tests/deploy/test_stubbed.py", "tests/deploy/test_engine_edges.py", "tests/deploy/test_guards.py")),
+           ("tests/deploy/test_change_set_type.py", "tests/deploy/test_stubbed.py", "tests/deploy/test_engine_edges.py",
+            "tests/deploy/test_guards.py")),
     Module("changeset", "wealist_cfn/deploy/changeset.py",
            ("tests/deploy/test_stubbed.py", "tests/deploy/test_engine_edges.py", "tests/deploy/test_guards.py",
             "tests/deploy/test_failures.py")),
@@ -85,11 +95,12 @@ MODULES = [
            ("tests/deploy/test_review.py", "tests/deploy/test_review_callouts.py")),
     Module("flow", "wealist_cfn/deploy/flow.py",
            ("tests/deploy/test_stubbed.py", "tests/deploy/test_engine_edges.py", "tests/deploy/test_guards.py",
-            "tests/deploy/test_failures.py")),
+            "tests/deploy/test_failures.py", "tests/deploy/test_approval.py")),
     # The template builders: a mutant that changes any template is caught by
     # the build's comparison with the committed templates and by the safety
     # tests over them; one that changes none is equivalent by construction.
-    Module("security", "wealist_cfn/stacks/security.py", ("tests/test_build.py", "tests/test_template_safety.py")),
+    Module("security", "wealist_cfn/stacks/security.py",
+           ("tests/test_build.py", "tests/test_template_safety.py", "tests/test_security_group_egress.py")),
     Module("iam", "wealist_cfn/stacks/iam.py", ("tests/test_build.py", "tests/ops/test_iam_policies.py")),
 ]
 BY_NAME = {m.name: m for m in MODULES}
