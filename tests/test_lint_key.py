@@ -112,3 +112,44 @@ def test_an_entry_is_read_only_under_the_key_it_was_written_with(tree, tmp_path)
     assert cache.get(root, cache.key(root)) is None
     assert cache.get(a, cache.key(a)) is None
     assert cache.get(tree / "other.yaml", cache.key(tree / "other.yaml")) is None
+
+
+def test_a_cache_directory_whose_parents_do_not_exist_yet_is_made(tree, tmp_path):
+    cache = lint.LintCache(tmp_path / "a" / "b" / "cache", config_file=tree / "b.yaml", version="1.0")
+    root = tree / "root.yaml"
+    cache.put(root, cache.key(root), [])
+    assert cache.get(root, cache.key(root)) == []
+
+
+def test_the_entry_is_renamed_into_place_within_the_cache_directory(tree, tmp_path, monkeypatch):
+    """rename(2) cannot cross filesystems (EXDEV, "oldpath and newpath are
+    not on the same mounted filesystem"); os.replace is that call. The stand-in
+    refuses, as the kernel would across a mount, any replace whose source is
+    outside the destination's folder: the temporary file must be made beside
+    the entry (the cache's folder and the system's temp folder can be on
+    different filesystems), or the cache is never written."""
+    import errno
+    import os
+
+    real = os.replace
+
+    def replace(src, dst):
+        if os.path.dirname(os.path.abspath(src)) != os.path.dirname(os.path.abspath(dst)):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real(src, dst)
+
+    monkeypatch.setattr(lint.os, "replace", replace)
+    cache = lint.LintCache(tmp_path / "cache", config_file=tree / "b.yaml", version="1.0")
+    root = tree / "root.yaml"
+    finding = lint.Finding("root.yaml", 1, "W1", "warning", "ünïcode message")
+    cache.put(root, cache.key(root), [finding])
+    assert cache.get(root, cache.key(root)) == [finding]
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [cache._entry(root).name]
+
+
+def test_an_unreadable_cfn_lint_config_is_one_line_naming_the_file(tmp_path):
+    missing = tmp_path / "no-such.cfnlintrc.yaml"
+    with pytest.raises(lint.CommandError) as exc:
+        lint.LintCache(tmp_path / "cache", config_file=missing, version="1.0")
+    assert exc.value.exit_code == lint.EXIT_USAGE
+    assert str(exc.value) == f"{missing}: cannot read: No such file or directory"
