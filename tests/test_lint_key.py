@@ -153,3 +153,41 @@ def test_an_unreadable_cfn_lint_config_is_one_line_naming_the_file(tmp_path):
         lint.LintCache(tmp_path / "cache", config_file=missing, version="1.0")
     assert exc.value.exit_code == lint.EXIT_USAGE
     assert str(exc.value) == f"{missing}: cannot read: No such file or directory"
+
+
+def test_the_committed_root_names_every_child_despite_its_short_form_intrinsics():
+    """root.yaml is full of !Ref/!GetAtt/!Sub: they must not stop the parse."""
+    from wealist_cfn.settings import TEMPLATES_DIR
+    text = (TEMPLATES_DIR / "root.yaml").read_text()
+    assert "!GetAtt" in text or "!Ref" in text
+    assert sorted(lint._stack_urls(text)) == sorted(
+        p.name for p in TEMPLATES_DIR.glob("*.yaml") if p.name not in ("root.yaml", "github-oidc.yaml"))
+
+
+@pytest.mark.parametrize("text", [
+    "- AWS::CloudFormation::Stack\n",  # a list, not a template
+    "Resources:\n  A: 5\n  B:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: b.yaml\n",
+    "Resources:\n  X:\n    Type: Custom::AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: x.yaml\n"
+    "  B:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: b.yaml\n",
+])
+def test_only_nested_stacks_are_followed_and_odd_shapes_do_not_break_the_key(text):
+    assert lint._stack_urls(text) == ([] if text.startswith("-") else ["b.yaml"])
+
+
+def test_a_child_named_twice_or_missing_does_not_hide_the_ones_after_it(tmp_path):
+    (tmp_path / "root.yaml").write_text(template("a.yaml", "a.yaml", "missing.yaml", "b.yaml"))
+    (tmp_path / "a.yaml").write_text(template())
+    (tmp_path / "b.yaml").write_text(template())
+    before = key(tmp_path / "root.yaml")
+    (tmp_path / "b.yaml").write_text(template(body="edited"))
+    assert key(tmp_path / "root.yaml") != before
+
+
+def test_bytes_that_are_not_utf8_still_get_a_key_that_follows_them(tree):
+    """cfn-lint reports an undecodable template; the key must not crash on
+    it, and must still change with its bytes."""
+    bad = tree / "a.yaml"
+    bad.write_bytes(template("grand.yaml").encode() + b"# \xff\xfe\n")
+    first = key(tree / "root.yaml")
+    (tree / "grand.yaml").write_text(template(body="edited"))
+    assert key(tree / "root.yaml") != first
