@@ -133,3 +133,18 @@ def test_the_walk_failing_is_raised():
     stubs["cloudformation"].add_client_error("list_stack_resources", "AccessDenied", "denied", 403)
     with pytest.raises(ClientError):
         policy.stack_ids(aws, ROOT)
+
+
+def test_a_nested_stack_not_created_yet_and_an_empty_page_are_not_walked():
+    """ListStackResources: PhysicalResourceId is optional in a
+    StackResourceSummary (absent while the nested stack is being created),
+    and StackResourceSummaries is optional in the output: neither is a
+    stack to set a policy on, nor an error."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    pending = {k: v for k, v in _res("CacheStack", "").items() if k != "PhysicalResourceId"}
+    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
+        _res("NetworkStack", NET), {**pending, "ResourceStatus": "CREATE_IN_PROGRESS"}]}, {"StackName": ROOT})
+    cfn.add_response("list_stack_resources", {}, {"StackName": NET})
+    assert policy.stack_ids(aws, ROOT) == {"": ROOT, "NetworkStack": NET}
+    cfn.assert_no_pending_responses()
