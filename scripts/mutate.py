@@ -77,8 +77,8 @@ MODULES = [
     # One test runs render.py under the system's python3 (as the instance
     # does), which cannot import mutmut's trampolines: it is left out here.
     Module("render", "instance-files/config/render.py",
-           ("tests/ops/test_instance_files.py", "tests/ops/test_boot_parameters.py", "tests/ops/test_grafana.py",
-            "tests/ops/test_db_init.py"),
+           ("tests/ops/test_instance_files.py", "tests/ops/test_boot_parameters.py", "tests/ops/test_render_cli.py",
+            "tests/ops/test_grafana.py", "tests/ops/test_db_init.py"),
            extra_args=("--deselect",
                        "tests/ops/test_grafana.py::test_files_name_only_what_the_startup_script_exports_and_it_renders_them")),
     Module("policy", "wealist_cfn/deploy/policy.py",
