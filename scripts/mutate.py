@@ -78,7 +78,7 @@ MODULES = [
     # does), which cannot import mutmut's trampolines: it is left out here.
     Module("render", "instance-files/config/render.py",
            ("tests/ops/test_instance_files.py", "tests/ops/test_boot_parameters.py", "tests/ops/test_render_cli.py",
-            "tests/ops/test_grafana.py", "tests/ops/test_db_init.py"),
+            "tests/ops/test_render_values.py", "tests/ops/test_grafana.py", "tests/ops/test_db_init.py"),
            extra_args=("--deselect",
                        "tests/ops/test_grafana.py::test_files_name_only_what_the_startup_script_exports_and_it_renders_them")),
     Module("policy", "wealist_cfn/deploy/policy.py",
