@@ -448,3 +448,17 @@ def test_a_load_balancer_stack_without_outputs_yet_has_no_target_groups(stubbed)
         "StackId": LB_STACK, "StackName": "wealist-prod-LoadBalancerStack-X", "CreationTime": T0,
         "StackStatus": "CREATE_IN_PROGRESS"}]}, {"StackName": LB_STACK})
     assert health.target_group_arns(aws, "wealist-prod") == {}
+
+
+def test_an_answer_without_target_descriptions_is_a_group_without_targets(stubbed, cfg):
+    """DescribeTargetHealth's TargetHealthDescriptions is optional in the
+    output (ELBv2 API reference): left out, the group has no targets."""
+    aws, stubs = stubbed
+    _targets(stubs, "UserService", HEALTHY)
+    _tag(stubs, "user_service", "abc")
+    stubs["elbv2"].add_response("describe_target_health", {}, {"TargetGroupArn": TG["BoardService"]})
+    _tag(stubs, "board_service", "def")
+    _targets(stubs, "Grafana", HEALTHY)
+    _targets(stubs, "Prometheus", HEALTHY)
+    snapshot = health.check(aws, cfg, "wealist-prod", TG)
+    assert [(g.group.serves, g.status) for g in snapshot][1] == ("board-service", health.NO_TARGETS)
