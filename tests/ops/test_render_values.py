@@ -7,6 +7,7 @@ in-process on GetParametersByPath-shaped input.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -130,3 +131,85 @@ def test_the_exact_refusals_of_the_boot_values(tmp_path):
             render.render_env(doc, str(tmp_path), env)
         assert str(exc.value) == message
         assert list(tmp_path.iterdir()) == []
+
+
+def test_each_database_init_gets_the_master_connection_and_its_own_role(tmp_path):
+    render.render_env(_doc(_backend_values()), str(tmp_path), BACKEND_ENV)
+    for svc, name, user in (("user-service", "wealist_user_db", "wealist_user_service"),
+                            ("board-service", "wealist_board_db", "wealist_board_service")):
+        env = _env_file(tmp_path / f"db-init-{svc}.env")
+        verifier = env.pop("WEALIST_DB_PASSWORD_VERIFIER")
+        assert env == {"PGHOST": "db.internal", "PGPORT": "5432", "PGUSER": "wealist_admin",
+                       "PGPASSWORD": "Master1pw", "PGDATABASE": "wealist", "PGSSLMODE": "require",
+                       "PGCONNECT_TIMEOUT": "10", "WEALIST_DB_NAME": name, "WEALIST_DB_USER": user}
+        assert verifier.startswith("SCRAM-SHA-256$4096:")
+
+
+def test_the_verifier_uses_the_salt_it_is_given_or_16_random_bytes():
+    """PostgreSQL's own verifiers carry a 16-byte salt (SCRAM_DEFAULT_SALT_LEN)."""
+    import base64
+    given = render.scram_verifier("pw", salt=b"\x01" * 16)
+    assert given.split("$")[1] == "4096:" + base64.b64encode(b"\x01" * 16).decode()
+    assert given == render.scram_verifier("pw", salt=b"\x01" * 16)
+    salts = {render.scram_verifier("pw").split("$")[1].split(":")[1] for _ in range(3)}
+    assert len(salts) == 3 and {len(base64.b64decode(s)) for s in salts} == {16}
+
+
+def test_url_parts_with_a_slash_read_back_whole():
+    params = render.parameters(_doc(_backend_values(**{
+        "db/user_db_user": "app/user", "db/user_db_password": "pa/ss", "db/user_db_name": "db/name"})),
+        "/wealist/prod")
+    env = render.service_envs(params, ("user-service",), {"user-service": "8081"})["user-service"]
+    db = urlsplit(env["DATABASE_URL"])
+    assert (unquote(db.username), unquote(db.password), unquote(db.path[1:])) == ("app/user", "pa/ss", "db/name")
+
+
+def test_a_value_with_a_space_and_no_quote_is_single_quoted():
+    assert render._line("K", "a b") == "K='a b'\n"
+    assert render._literal_line("XKEY", "v") == "XKEY=v\n"
+
+
+def test_a_secret_file_is_never_readable_by_others_even_while_it_is_written(tmp_path, monkeypatch):
+    """The file is created with mode 600 (os.open's mode), not made 600
+    afterwards: between the two, another user could open it."""
+    modes = []
+    real = os.fdopen
+
+    def fdopen(fd, *a, **kw):
+        modes.append(stat.S_IMODE(os.fstat(fd).st_mode))
+        return real(fd, *a, **kw)
+
+    monkeypatch.setattr(render.os, "fdopen", fdopen)
+    old = os.umask(0)
+    try:
+        render.render_env(_doc(_backend_values()), str(tmp_path), BACKEND_ENV)
+    finally:
+        os.umask(old)
+    assert len(modes) == 6 and set(modes) == {0o600}
+
+
+def test_a_parameter_file_without_parameters_counts_as_empty(tmp_path, monkeypatch, capsys):
+    """GetParametersByPath's Parameters is optional in its output (SSM API
+    reference): a file without it adds nothing, and is no crash."""
+    for k, v in BACKEND_ENV.items():
+        monkeypatch.setenv(k, v)
+    empty = tmp_path / "parameters-app.json"
+    empty.write_text("{}")
+    full = tmp_path / "parameters-all.json"
+    full.write_text(json.dumps(_doc(_backend_values())))
+    out = tmp_path / "opt"
+    out.mkdir()
+    assert render.main(["render.py", "env", str(empty), str(full), str(out)]) == 0
+    assert render.main(["render.py", "env", str(empty), str(out)]) == 1
+    assert "missing parameters: db/board_db_name" in capsys.readouterr().err
+
+
+def test_two_missing_values_are_named_together(tmp_path):
+    values = _backend_values()
+    del values["db/postgres_db"], values["db/postgres_superuser"]
+    with pytest.raises(render.RenderError) as exc:
+        render.render_env(_doc(values), str(tmp_path), BACKEND_ENV)
+    assert str(exc.value) == "missing parameters: db/postgres_db, db/postgres_superuser"
+    with pytest.raises(render.RenderError) as exc:
+        render.render_template("@@B@@ @@A@@", {})
+    assert str(exc.value) == "template variables not set: A, B"
