@@ -512,6 +512,11 @@ def test_a_shell_holding_another_plan_is_left_with_the_command():
     assert line.endswith("aws cloudformation delete-stack --stack-name wealist-prod")
 
 
+# A change set made from other content is refused end to end in
+# test_change_set_refusal.py (moto: plan, then deploy --change-set) and
+# test_trust.py (Stubber: every field the proof compares).
+
+
 def test_first_create_switches_deletion_protection_on_after_it_succeeded(prod_params):
     """Stubbed, the whole AWS path: the create runs (RetainExceptOnCreate,
     termination protection at once), and once it is CREATE_COMPLETE a second
