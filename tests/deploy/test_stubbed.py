@@ -101,12 +101,15 @@ def test_nested_change_sets_are_walked_into_one_review():
 
 
 def test_callouts_guard_the_database_and_spot_a_broadened_ingress():
-    """Stubbed: replacing the RDS instance is guarded (policy action named),
-    the subnet group is a warning, a new 0.0.0.0/0 ingress is a broadening."""
+    """Stubbed: a replacement of the RDS instance is guarded, and said to
+    fail rather than replace (it is custom-named: CloudFormation's "Resource
+    custom naming" refuses to replace it), naming the property that would
+    cause it; the subnet group is a warning, a new 0.0.0.0/0 ingress is a
+    broadening."""
     rev = _nested_review()
     guarded = rev.guarded
     assert [c.where for c in guarded] == ["DatabaseStack/Database"]
-    assert "ReplaceAndSnapshot" in guarded[0].message and "DBName" in guarded[0].message
+    assert "cannot replace it: this update would fail" in guarded[0].message and "DBName" in guarded[0].message
     warn = [c for c in rev.callouts if c.level == "warning"]
     assert [c.where for c in warn] == ["DatabaseStack/DbSubnetGroup"]
     sec = [c for c in rev.callouts if c.level == "security"]
