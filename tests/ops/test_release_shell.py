@@ -162,8 +162,35 @@ def test_this_repository_is_read_with_the_runs_own_token(tmp_path, given):
     assert src["with"]["token"] == branch["env"]["GH_TOKEN"] == TOKEN
 
 
+PER_SERVICE = "user-service=wealist/user-service board-service=Wealist/Board-Service,wealist/shared-images"
+
+
+@pytest.mark.parametrize("service,repository", [("user-service", "wealist/user-service"),
+                                                ("board-service", "wealist/board-service"),
+                                                ("user-service", "wealist/shared-images"),
+                                                ("board-service", "WEALIST/SHARED-IMAGES")])
+def test_a_repository_listed_for_the_service_or_for_any_is_accepted(tmp_path, service, repository):
+    proc, out = _inputs(tmp_path, SERVICE=service, SOURCE_REPOSITORY=repository, ALLOWED=PER_SERVICE)
+    assert proc.returncode == 0, proc.stdout
+    assert out["repository"] == repository
+
+
+@pytest.mark.parametrize("service,repository", [("board-service", "wealist/user-service"),
+                                                ("user-service", "wealist/board-service")])
+def test_a_repository_listed_for_the_other_service_is_refused(tmp_path, service, repository):
+    """A service=owner/repo entry ties the repository to that service: the user-service source
+    can never be released as board-service."""
+    proc, out = _inputs(tmp_path, SERVICE=service, SOURCE_REPOSITORY=repository, ALLOWED=PER_SERVICE)
+    assert proc.returncode == 1 and out == {}
+    other = "user-service" if service == "board-service" else "board-service"
+    assert proc.stdout == (f"::error::source-repository {repository} is listed in the repository variable "
+                           f"RELEASE_SOURCE_REPOSITORIES for {other} only, not for {service}\n")
+
+
 @pytest.mark.parametrize("env,message", [
     ({"ALLOWED": ""}, "RELEASE_SOURCE_REPOSITORIES is empty or unset"),
+    ({"ALLOWED": "user-service=wealist/other"}, "is not in the repository variable"),
+    ({"ALLOWED": "wealist/user-service=x"}, "is not in the repository variable"),
     ({"ALLOWED": " , "}, "RELEASE_SOURCE_REPOSITORIES is empty or unset"),
     ({"SOURCE_REPOSITORY": "attacker/user-service"}, "is not in the repository variable"),
     ({"SOURCE_REPOSITORY": "wealist/user"}, "is not in the repository variable"),  # no prefix match
