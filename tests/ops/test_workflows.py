@@ -361,3 +361,30 @@ def test_no_pending_deploy_can_be_displaced_by_a_release():
                                                            if "configure-aws-credentials" in n)
     assert "gh run list --workflow deploy.yml" in wait["run"] and int(wait["env"]["WAIT_SECONDS"]) > 0
     assert release_job["permissions"]["actions"] == "read"
+
+
+def test_a_deploy_waits_for_releases_before_it_takes_the_deploy_role():
+    """The mirror of the release's wait: the deploy's `execute` job reads the release runs (actions:
+    read, nothing more added) and waits before its credentials, bootstrap and change set."""
+    job = _load("deploy.yml")["jobs"]["execute"]
+    assert job["permissions"] == {"contents": "read", "id-token": "write", "actions": "read"}
+    names = [s.get("name") or s.get("uses", "") for s in job["steps"]]
+    wait = names.index("Wait for running releases")
+    assert wait < next(i for i, n in enumerate(names) if "configure-aws-credentials" in n)
+    assert wait < names.index("Bootstrap (startup script and instance files in step with main)")
+    step = job["steps"][wait]
+    assert "gh run list --workflow release.yml" in step["run"] and int(step["env"]["WAIT_SECONDS"]) > 0
+    # The step name the deploy looks for is the release's own.
+    release_steps = [s.get("name") for s in _load("release-service.yml")["jobs"]["release"]["steps"]]
+    assert "Wait for running deploys" in release_steps and '"Wait for running deploys"' in step["run"]
+
+
+def test_the_image_outlives_a_late_approval_of_the_release_job():
+    """Both release jobs wait for the production reviewers; the artifact must still be there when
+    `release` is approved after `build` (a day is too short over a weekend), and operators are
+    told how long they have."""
+    [upload] = [s for s in _load("release-service.yml")["jobs"]["build"]["steps"]
+                if "upload-artifact" in s.get("uses", "")]
+    assert upload["with"]["retention-days"] >= 7
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    assert f"kept {upload['with']['retention-days']} days" in operations
