@@ -328,7 +328,10 @@ class Deployment:
                                capabilities=frozenset(changeset.CAPABILITIES), role_arn=self.service_role_arn(),
                                no_echo=frozenset(no_echo),
                                tags=frozenset((t["Key"], t["Value"]) for t in self._tags()),
-                               texts=texts, bucket=packaged.bucket, list_parameters=verify.list_parameters(root))
+                               texts=texts, bucket=packaged.bucket, list_parameters=verify.list_parameters(root),
+                               rollback_alarms=(triggers.alarm_names(self.config.name_prefix)
+                                                if self.opts.rollback_triggers else frozenset()),
+                               monitoring_minutes=triggers.monitoring_minutes())
 
     def _reviewed(self, state: stackstate.StackState):
         """``--change-set reviewed`` / ``reviewed-or-new``: adopt the newest
@@ -386,6 +389,7 @@ class Deployment:
         not now: an older change set deploys the older value, e.g. an AMI)."""
         review = self.plan.review
         review.description = f"{what}; {review.description}" if review.description else what
+        review.notes.extend(verdict.notes)
         for key, value in sorted(verdict.resolved.items()):
             review.notes.append(f"{key} was resolved to {value} when the change set was made; executing it "
                                 f"deploys that value even if the SSM parameter has changed since")
