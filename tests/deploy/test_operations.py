@@ -195,3 +195,89 @@ def test_a_create_failed_stack_is_explained_and_replaced_only_when_asked():
     assert any("--replace-failed" in d for d in exc.value.details)
     assert any("blocking: Topic" in d for d in exc.value.details)
     assert stackstate.check_deployable(aws, state, replace_failed=True) == "replace"
+
+
+# -- --replace-failed of a CREATE_FAILED stack ----------------------------------------------------
+
+def test_replace_failed_rolls_a_create_failed_stack_back_with_retain_except_on_create_before_deleting():
+    """Stubbed (RollbackStack, DescribeStacks, UpdateTerminationProtection,
+    DeleteStack): DeleteStack of a CREATE_FAILED stack keeps its Retain and
+    RetainExceptOnCreate resources (the next create fails AlreadyExists), so
+    the stack is rolled back first with RetainExceptOnCreate=True (RollbackStack,
+    API reference), then deleted once ROLLBACK_COMPLETE. Before: DeleteStack at once."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    cfn.add_response("rollback_stack", {"StackId": ROOT}, {"StackName": ROOT, "RetainExceptOnCreate": True})
+    cfn.add_response("describe_stacks", _stack("ROLLBACK_IN_PROGRESS"), {"StackName": ROOT})
+    cfn.add_response("describe_stacks", _stack("ROLLBACK_COMPLETE"), {"StackName": ROOT})
+    cfn.add_response("update_termination_protection", {"StackId": ROOT},
+                     {"StackName": ROOT, "EnableTerminationProtection": False})
+    cfn.add_response("delete_stack", {}, {"StackName": ROOT})
+    cfn.add_response("describe_stacks", _stack("DELETE_COMPLETE"), {"StackName": ROOT})
+    state = stackstate.StackState("wealist-prod", "CREATE_FAILED", ROOT, termination_protection=True)
+    waits = list(stackstate.delete_failed(aws, state, sleep=lambda s: None))
+    assert [w.status for w in waits] == ["ROLLBACK_IN_PROGRESS"]
+    cfn.assert_no_pending_responses()
+
+
+def test_a_rollback_that_fails_during_replace_failed_stops_before_any_delete():
+    """Stubbed: RollbackStack ends ROLLBACK_FAILED (a delete failed): the
+    explanation of ROLLBACK_FAILED, no DeleteStack (the stub has none)."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    cfn.add_response("rollback_stack", {"StackId": ROOT}, {"StackName": ROOT, "RetainExceptOnCreate": True})
+    cfn.add_response("describe_stacks", _stack("ROLLBACK_FAILED"), {"StackName": ROOT})
+    cfn.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": ROOT})
+    state = stackstate.StackState("wealist-prod", "CREATE_FAILED", ROOT)
+    with pytest.raises(CommandError) as exc:
+        list(stackstate.delete_failed(aws, state, sleep=lambda s: None))
+    assert "ROLLBACK_FAILED" in str(exc.value)
+    cfn.assert_no_pending_responses()
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_the_delete_of_replace_failed_is_bounded():
+    """Stubbed: a delete that stays DELETE_IN_PROGRESS ends, by a fake
+    clock, after the bound with the status named. Before: unbounded."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    cfn.add_response("delete_stack", {}, {"StackName": ROOT})
+    for _ in range(4):
+        cfn.add_response("describe_stacks", _stack("DELETE_IN_PROGRESS"), {"StackName": ROOT})
+    clock = _Clock()
+    state = stackstate.StackState("wealist-prod", "ROLLBACK_COMPLETE", ROOT)
+    with pytest.raises(CommandError) as exc:
+        list(stackstate.delete_failed(aws, state, sleep=clock.sleep, interval=10.0, timeout=30.0, clock=clock))
+    assert "still DELETE_IN_PROGRESS" in str(exc.value) and "nothing was created" in str(exc.value)
+    cfn.assert_no_pending_responses()
+
+
+def test_the_create_failed_hint_rolls_back_and_switches_termination_protection_off():
+    """Stubbed: the by-hand way out of CREATE_FAILED rolls back with
+    --retain-except-on-create and switches termination protection off before
+    delete-stack (UpdateTerminationProtection: a protected stack refuses
+    DeleteStack)."""
+    aws, stubs = stubbed_aws()
+    stubs["cloudformation"].add_response("list_stack_resources", {"StackResourceSummaries": []},
+                                         {"StackName": ROOT})
+    with pytest.raises(CommandError) as exc:
+        stackstate.check_deployable(aws, stackstate.StackState("wealist-prod", "CREATE_FAILED", ROOT),
+                                    replace_failed=False)
+    text = "\n".join(exc.value.details)
+    assert "rollback-stack --stack-name wealist-prod --retain-except-on-create" in text
+    assert text.index("--no-enable-termination-protection") < text.index("delete-stack --stack-name")
+    with pytest.raises(CommandError) as exc:
+        stackstate.check_deployable(aws, stackstate.StackState("wealist-prod", "ROLLBACK_COMPLETE", ROOT),
+                                    replace_failed=False)
+    text = "\n".join(exc.value.details)
+    assert text.index("--no-enable-termination-protection") < text.index("delete-stack --stack-name")

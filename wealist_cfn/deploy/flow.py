@@ -254,7 +254,8 @@ class Deployment:
         verdict = stackstate.check_deployable(self.aws, state, replace_failed=o.replace_failed)
         if verdict == "replace":
             yield Info(f"deleting {o.stack_name} ({state.status}: {stackstate.REPLACE_WHY[state.status]}) to "
-                       f"create it again")
+                       f"create it again" + (" (rolled back first, RetainExceptOnCreate: what it made goes too)"
+                                             if state.status == "CREATE_FAILED" else ""))
             yield from stackstate.delete_failed(self.aws, state, sleep=o.sleep, interval=o.poll_interval)
             state = stackstate.StackState(o.stack_name, None)
         cs_type = state.change_set_type
@@ -904,7 +905,10 @@ def finish(aws: Aws, stack_id: str, final: events.Final, *, new: bool) -> Iterat
                        f"deleting stateful resources)")
     if final.status == "CREATE_FAILED":
         yield Info("rollback is off (--no-rollback): what the create made is kept, as it failed, to debug it; "
-                   "when done: python build.py deploy --replace-failed (deletes it, then creates it again)")
+                   "when done: python build.py deploy --replace-failed (rolls it back with RetainExceptOnCreate, "
+                   "which deletes what the create made, Retain resources included; then deletes the stack and "
+                   "creates it again). A plain delete-stack would keep the ECR repositories, the access-log "
+                   "bucket and the flow-log group, and the next create would fail on their names")
     if final.status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):
         # A failed first create: RetainExceptOnCreate deleted what it could;
         # name what is still in the account rather than promise nothing is.
