@@ -62,6 +62,20 @@ def test_cancel_of_a_running_update_calls_cancel_update_stack_on_the_root():
     cfn.assert_no_pending_responses()
 
 
+def test_cancel_of_a_nested_stack_is_refused_with_its_roots_name():
+    """Stubbed DescribeStacks of a nested stack (ParentId and RootId set):
+    refused, naming the root; no CancelUpdateStack (the stub has none)."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    nested = {"Stacks": [{"StackName": "wealist-prod-DatabaseStack-X", "StackId": DB, "CreationTime": T0,
+                          "StackStatus": "UPDATE_IN_PROGRESS", "ParentId": ROOT, "RootId": ROOT}]}
+    cfn.add_response("describe_stacks", nested, {"StackName": "wealist-prod-DatabaseStack-X"})
+    with pytest.raises(CommandError) as exc:
+        operations.cancel(aws, "wealist-prod-DatabaseStack-X")
+    assert exc.value.exit_code == 3 and "cancel --stack-name wealist-prod" in str(exc.value)
+    cfn.assert_no_pending_responses()
+
+
 # -- continue-rollback ---------------------------------------------------------------------------
 
 def _failed_tree(cfn):
@@ -97,6 +111,24 @@ def test_continue_rollback_refuses_a_skip_that_did_not_fail_and_lists_the_ones_t
         operations.continue_rollback(aws, "wealist-prod", ["CacheStack/Redis"])
     assert exc.value.exit_code == 3 and "--skip CacheStack/Redis" in str(exc.value)
     assert exc.value.details == ("skippable: DatabaseStack/Database (--skip DatabaseStack/Database)",)
+    cfn.assert_no_pending_responses()
+
+
+def test_continue_rollback_refuses_a_skip_of_a_resource_that_is_not_update_failed():
+    """Stubbed: a DELETE_FAILED resource is in a failed state but not one
+    ResourcesToSkip accepts (only UPDATE_FAILED): refused before the call,
+    and only the UPDATE_FAILED one is offered."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    cfn.add_response("describe_stacks", _stack("UPDATE_ROLLBACK_FAILED"), {"StackName": "wealist-prod"})
+    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
+        {"LogicalResourceId": "OldBucket", "PhysicalResourceId": "b", "ResourceType": "AWS::S3::Bucket",
+         "LastUpdatedTimestamp": T0, "ResourceStatus": "DELETE_FAILED"},
+        {"LogicalResourceId": "Topic", "PhysicalResourceId": "t", "ResourceType": "AWS::SNS::Topic",
+         "LastUpdatedTimestamp": T0, "ResourceStatus": "UPDATE_FAILED"}]}, {"StackName": ROOT})
+    with pytest.raises(CommandError) as exc:
+        operations.continue_rollback(aws, "wealist-prod", ["OldBucket"])
+    assert exc.value.exit_code == 3 and exc.value.details == ("skippable: Topic (--skip Topic)",)
     cfn.assert_no_pending_responses()
 
 

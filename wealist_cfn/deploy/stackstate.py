@@ -37,6 +37,7 @@ class StackState:
     parameters: dict[str, str] = field(default_factory=dict)
     outputs: list[dict] = field(default_factory=list)
     role_arn: str = ""  # the role associated with the stack (its service role), "" when none
+    root_id: str = ""  # a nested stack's root stack ID (DescribeStacks RootId), "" for a root
 
     @property
     def change_set_type(self) -> str:
@@ -76,7 +77,8 @@ def describe(aws: Aws, name: str) -> StackState:
     return StackState(name, st["StackStatus"], st["StackId"], st.get("StackStatusReason", "") or "",
                       bool(st.get("EnableTerminationProtection")),
                       {p["ParameterKey"]: p.get("ParameterValue", "") for p in st.get("Parameters", [])},
-                      st.get("Outputs", []) or [], role_arn=st.get("RoleARN", "") or "")
+                      st.get("Outputs", []) or [], role_arn=st.get("RoleARN", "") or "",
+                      root_id=st.get("RootId", "") or "")
 
 
 def failed_resources(aws: Aws, stack: str, path: str = "") -> list[tuple[str, str, str]]:
