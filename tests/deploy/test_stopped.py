@@ -35,6 +35,7 @@ from scripted import Scripted, ScriptedError
 
 from wealist_cfn.aws import Aws
 from wealist_cfn.deploy import changeset, flow, policy, review, signals, stackstate
+from wealist_cfn.errors import CommandError
 
 pytestmark = pytest.mark.stubbed
 
@@ -370,6 +371,31 @@ def test_status_switches_deletion_protection_on_with_that_parameter_only(prod_pa
     assert messages[-1] == "deletion protection switched on (database, load balancer)"
     # Once on, status has nothing to repair.
     assert list(flow.repair_deletion_protection(aws, cfg, "wealist-prod", sleep=lambda s: None)) == []
+
+
+def test_a_repair_whose_template_artifacts_are_gone_points_to_a_deploy(prod_params):
+    """Scripted: CreateChangeSet with UsePreviousTemplate re-reads the nested
+    TemplateURLs the stack names; one gone from the artifact bucket fails it
+    (a ValidationError naming S3; the exact text is AWS's and not asserted).
+    The error says to run a deploy, which packages the templates again."""
+    from wealist_cfn import config
+
+    def describe_stacks(p):
+        return {"Stacks": [{"StackName": "wealist-prod", "StackId": ROOT, "CreationTime": T0,
+                            "StackStatus": "UPDATE_COMPLETE", "Parameters": [
+                                {"ParameterKey": "DeletionProtection", "ParameterValue": "false"}]}]}
+
+    def create_change_set(p):
+        raise ScriptedError("ValidationError", "S3 error: The specified key does not exist.")
+
+    aws = Aws(REGION)
+    Scripted(("cloudformation",), {("cloudformation", "DescribeStacks"): describe_stacks,
+                                   ("cloudformation", "CreateChangeSet"): create_change_set}).attach(
+        aws.session._session)
+    with pytest.raises(CommandError) as exc:
+        list(flow.repair_deletion_protection(aws, config.load(prod_params), "wealist-prod", sleep=lambda s: None))
+    assert any("python build.py deploy --stack-name wealist-prod --params" in d for d in exc.value.details), \
+        exc.value.details
 
 
 # -- a stop while preparing ---------------------------------------------------------------------

@@ -1003,6 +1003,14 @@ UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "
              "IMPORT_ROLLBACK_COMPLETE"}
 
 
+# The repair reuses the deployed template (UsePreviousTemplate), so CloudFormation
+# reads the nested TemplateURLs the stack names again; an object gone from the
+# artifact bucket (ops/artifacts.py) fails it, and a deploy packages them anew.
+_REDEPLOY = ("if the reason names a template URL or S3 (an artifact the stack's template names is gone): run a "
+             "deploy, which packages the templates again and switches deletion protection on: python build.py "
+             "deploy --stack-name {n} --params {p}")
+
+
 def repair_deletion_protection(aws: Aws, config, stack_name: str, *, sleep=time.sleep, interval: float = 5.0,
                                change_set_interval: float = 2.0
                                ) -> Iterator[Info | events.StackEvent | events.Progress | events.Final | Result]:
@@ -1039,14 +1047,17 @@ def repair_deletion_protection(aws: Aws, config, stack_name: str, *, sleep=time.
             Parameters=params, Capabilities=changeset.CAPABILITIES, IncludeNestedStacks=True, ClientToken=name,
             Description=f"wealist-cfn status: switch {DELETION_PROTECTION} on")
     except botocore.exceptions.ClientError as exc:
-        raise client_error(exc, "CreateChangeSet switching deletion protection on") from None
+        err = client_error(exc, "CreateChangeSet switching deletion protection on")
+        err.details = (_REDEPLOY.format(n=stack_name, p=getattr(config, "path", "FILE")),)
+        raise err from None
     cs = changeset.ChangeSet(name, resp["Id"], resp.get("StackId", st.stack_id), "UPDATE")
     desc = changeset.wait(aws, cs.id, sleep=sleep, interval=change_set_interval)
     cs.status, cs.reason = desc.get("Status", ""), desc.get("StatusReason", "") or ""
     if cs.status == "FAILED":
         raise CommandError(f"the change set switching deletion protection on ({name}) FAILED: "
                            f"{cs.reason or 'no reason given'}", EXIT_FAILED,
-                           details=(f"delete it: aws cloudformation delete-change-set --change-set-name {cs.id}",))
+                           details=(f"delete it: aws cloudformation delete-change-set --change-set-name {cs.id}",
+                                    _REDEPLOY.format(n=stack_name, p=getattr(config, "path", "FILE"))))
     review = changeset.describe(aws, cs, stack_name, sleep=sleep, interval=change_set_interval)
     review_mod.analyse(review)
     if review.guarded:
