@@ -571,6 +571,7 @@ class TrustCfn(Cfn):
         self.role = role
         self.last = last_change_set  # the change set the stack last executed (Stack.ChangeSetId)
         self.created: list[dict] = []
+        self.head: dict[str, dict] = {}  # name -> more DescribeChangeSet fields of a waiting change set
 
     def describe_stacks(self, params):
         out = super().describe_stacks(params)
@@ -593,7 +594,7 @@ class TrustCfn(Cfn):
         if name in self.waiting:
             _, parameters, caps = self.waiting[name]
             page.update(Parameters=parameters, Capabilities=caps, Description=HINT, Tags=TAGS,
-                        IncludeNestedStacks=True)
+                        IncludeNestedStacks=True, **self.head.get(name, {}))
         elif name == "root":  # this run's own
             page.update(Parameters=self.created[-1]["Parameters"], Capabilities=self.created[-1]["Capabilities"])
         else:
@@ -1049,3 +1050,37 @@ def test_a_foreign_trigger_or_another_monitoring_time_is_refused(case):
     verdict = _prove(aws, expected=WITH_TRIGGERS)
     assert verdict.difference and words in verdict.difference, verdict.line()
     cfn.assert_no_pending_responses()
+
+
+
+@pytest.mark.moto
+@pytest.mark.parametrize("alarm, minutes, proven", [
+    ("wealist-prod-alarm-target-5xx", None, True),
+    ("someone-elses-alarm", None, False),
+    ("wealist-prod-alarm-target-5xx", 3, False),
+])
+def test_ci_executes_a_plan_that_carries_the_rollback_triggers_by_name(alarm, minutes, proven, monkeypatch,
+                                                                      moto_endpoint, tmp_path):
+    """Scripted CloudFormation, moto's S3/STS: what deploy.yml runs for an
+    update, ``deploy --change-set NAME``, on the plan's change set, which
+    carries RollbackConfiguration (every update plan does once the alarms
+    exist). The stack's own alarm with the computed monitoring time: executed.
+    A foreign alarm, or another monitoring time: exit 3, nothing executed.
+    Before: every such plan exited 3."""
+    from scripted import ACCOUNT, REGION
+
+    ours = _templates(tmp_path)
+    cfn = TrustCfn(waiting={"plan-1": ((ours / "root.yaml").read_text(), _file_params(), CAPS)})
+    cfn.head["plan-1"] = {"RollbackConfiguration": {
+        "RollbackTriggers": [{"Arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm}",
+                              "Type": "AWS::CloudWatch::Alarm"}],
+        "MonitoringTimeInMinutes": triggers.monitoring_minutes() if minutes is None else minutes}}
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "plan-1")
+    if proven:
+        assert code == 0, err + out
+        assert _executed(script) == [change_set_arn("plan-1")]
+        assert "rollback trigger left out of this change set: wealist-prod-alarm-backend-in-service" in out
+    else:
+        assert code == 3, err + out
+        assert not _executed(script)
+        assert "rollback trigger" in err
