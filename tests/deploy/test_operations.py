@@ -62,6 +62,20 @@ def test_cancel_of_a_running_update_calls_cancel_update_stack_on_the_root():
     cfn.assert_no_pending_responses()
 
 
+def test_cancel_of_a_nested_stack_is_refused_with_its_roots_name():
+    """Stubbed DescribeStacks of a nested stack (ParentId and RootId set):
+    refused, naming the root; no CancelUpdateStack (the stub has none)."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    nested = {"Stacks": [{"StackName": "wealist-prod-DatabaseStack-X", "StackId": DB, "CreationTime": T0,
+                          "StackStatus": "UPDATE_IN_PROGRESS", "ParentId": ROOT, "RootId": ROOT}]}
+    cfn.add_response("describe_stacks", nested, {"StackName": "wealist-prod-DatabaseStack-X"})
+    with pytest.raises(CommandError) as exc:
+        operations.cancel(aws, "wealist-prod-DatabaseStack-X")
+    assert exc.value.exit_code == 3 and "cancel --stack-name wealist-prod" in str(exc.value)
+    cfn.assert_no_pending_responses()
+
+
 # -- continue-rollback ---------------------------------------------------------------------------
 
 def _failed_tree(cfn):
@@ -97,6 +111,24 @@ def test_continue_rollback_refuses_a_skip_that_did_not_fail_and_lists_the_ones_t
         operations.continue_rollback(aws, "wealist-prod", ["CacheStack/Redis"])
     assert exc.value.exit_code == 3 and "--skip CacheStack/Redis" in str(exc.value)
     assert exc.value.details == ("skippable: DatabaseStack/Database (--skip DatabaseStack/Database)",)
+    cfn.assert_no_pending_responses()
+
+
+def test_continue_rollback_refuses_a_skip_of_a_resource_that_is_not_update_failed():
+    """Stubbed: a DELETE_FAILED resource is in a failed state but not one
+    ResourcesToSkip accepts (only UPDATE_FAILED): refused before the call,
+    and only the UPDATE_FAILED one is offered."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    cfn.add_response("describe_stacks", _stack("UPDATE_ROLLBACK_FAILED"), {"StackName": "wealist-prod"})
+    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
+        {"LogicalResourceId": "OldBucket", "PhysicalResourceId": "b", "ResourceType": "AWS::S3::Bucket",
+         "LastUpdatedTimestamp": T0, "ResourceStatus": "DELETE_FAILED"},
+        {"LogicalResourceId": "Topic", "PhysicalResourceId": "t", "ResourceType": "AWS::SNS::Topic",
+         "LastUpdatedTimestamp": T0, "ResourceStatus": "UPDATE_FAILED"}]}, {"StackName": ROOT})
+    with pytest.raises(CommandError) as exc:
+        operations.continue_rollback(aws, "wealist-prod", ["OldBucket"])
+    assert exc.value.exit_code == 3 and exc.value.details == ("skippable: Topic (--skip Topic)",)
     cfn.assert_no_pending_responses()
 
 
@@ -195,3 +227,89 @@ def test_a_create_failed_stack_is_explained_and_replaced_only_when_asked():
     assert any("--replace-failed" in d for d in exc.value.details)
     assert any("blocking: Topic" in d for d in exc.value.details)
     assert stackstate.check_deployable(aws, state, replace_failed=True) == "replace"
+
+
+# -- --replace-failed of a CREATE_FAILED stack ----------------------------------------------------
+
+def test_replace_failed_rolls_a_create_failed_stack_back_with_retain_except_on_create_before_deleting():
+    """Stubbed (RollbackStack, DescribeStacks, UpdateTerminationProtection,
+    DeleteStack): DeleteStack of a CREATE_FAILED stack keeps its Retain and
+    RetainExceptOnCreate resources (the next create fails AlreadyExists), so
+    the stack is rolled back first with RetainExceptOnCreate=True (RollbackStack,
+    API reference), then deleted once ROLLBACK_COMPLETE. Before: DeleteStack at once."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    cfn.add_response("rollback_stack", {"StackId": ROOT}, {"StackName": ROOT, "RetainExceptOnCreate": True})
+    cfn.add_response("describe_stacks", _stack("ROLLBACK_IN_PROGRESS"), {"StackName": ROOT})
+    cfn.add_response("describe_stacks", _stack("ROLLBACK_COMPLETE"), {"StackName": ROOT})
+    cfn.add_response("update_termination_protection", {"StackId": ROOT},
+                     {"StackName": ROOT, "EnableTerminationProtection": False})
+    cfn.add_response("delete_stack", {}, {"StackName": ROOT})
+    cfn.add_response("describe_stacks", _stack("DELETE_COMPLETE"), {"StackName": ROOT})
+    state = stackstate.StackState("wealist-prod", "CREATE_FAILED", ROOT, termination_protection=True)
+    waits = list(stackstate.delete_failed(aws, state, sleep=lambda s: None))
+    assert [w.status for w in waits] == ["ROLLBACK_IN_PROGRESS"]
+    cfn.assert_no_pending_responses()
+
+
+def test_a_rollback_that_fails_during_replace_failed_stops_before_any_delete():
+    """Stubbed: RollbackStack ends ROLLBACK_FAILED (a delete failed): the
+    explanation of ROLLBACK_FAILED, no DeleteStack (the stub has none)."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    cfn.add_response("rollback_stack", {"StackId": ROOT}, {"StackName": ROOT, "RetainExceptOnCreate": True})
+    cfn.add_response("describe_stacks", _stack("ROLLBACK_FAILED"), {"StackName": ROOT})
+    cfn.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": ROOT})
+    state = stackstate.StackState("wealist-prod", "CREATE_FAILED", ROOT)
+    with pytest.raises(CommandError) as exc:
+        list(stackstate.delete_failed(aws, state, sleep=lambda s: None))
+    assert "ROLLBACK_FAILED" in str(exc.value)
+    cfn.assert_no_pending_responses()
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_the_delete_of_replace_failed_is_bounded():
+    """Stubbed: a delete that stays DELETE_IN_PROGRESS ends, by a fake
+    clock, after the bound with the status named. Before: unbounded."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    cfn.add_response("delete_stack", {}, {"StackName": ROOT})
+    for _ in range(4):
+        cfn.add_response("describe_stacks", _stack("DELETE_IN_PROGRESS"), {"StackName": ROOT})
+    clock = _Clock()
+    state = stackstate.StackState("wealist-prod", "ROLLBACK_COMPLETE", ROOT)
+    with pytest.raises(CommandError) as exc:
+        list(stackstate.delete_failed(aws, state, sleep=clock.sleep, interval=10.0, timeout=30.0, clock=clock))
+    assert "still DELETE_IN_PROGRESS" in str(exc.value) and "nothing was created" in str(exc.value)
+    cfn.assert_no_pending_responses()
+
+
+def test_the_create_failed_hint_rolls_back_and_switches_termination_protection_off():
+    """Stubbed: the by-hand way out of CREATE_FAILED rolls back with
+    --retain-except-on-create and switches termination protection off before
+    delete-stack (UpdateTerminationProtection: a protected stack refuses
+    DeleteStack)."""
+    aws, stubs = stubbed_aws()
+    stubs["cloudformation"].add_response("list_stack_resources", {"StackResourceSummaries": []},
+                                         {"StackName": ROOT})
+    with pytest.raises(CommandError) as exc:
+        stackstate.check_deployable(aws, stackstate.StackState("wealist-prod", "CREATE_FAILED", ROOT),
+                                    replace_failed=False)
+    text = "\n".join(exc.value.details)
+    assert "rollback-stack --stack-name wealist-prod --retain-except-on-create" in text
+    assert text.index("--no-enable-termination-protection") < text.index("delete-stack --stack-name")
+    with pytest.raises(CommandError) as exc:
+        stackstate.check_deployable(aws, stackstate.StackState("wealist-prod", "ROLLBACK_COMPLETE", ROOT),
+                                    replace_failed=False)
+    text = "\n".join(exc.value.details)
+    assert text.index("--no-enable-termination-protection") < text.index("delete-stack --stack-name")

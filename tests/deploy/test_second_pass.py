@@ -111,6 +111,32 @@ def test_a_watch_gives_up_after_its_overall_bound():
     cfn.assert_no_pending_responses()
 
 
+def test_the_watch_bound_counts_the_time_the_calls_take():
+    """Stubbed, with a fake clock: each poll's calls take 40 minutes
+    (botocore retrying a throttled call backs off); the 90-minute bound ends
+    the watch after three polls although only two 5 s intervals were slept.
+    Before: only the slept intervals counted, so 1,080 polls."""
+    from wealist_cfn.deploy import events
+
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    now = [0.0]
+
+    def slow(**_kw):
+        now[0] += 40 * 60
+
+    aws.cfn.meta.events.register("before-parameter-build.cloudformation.DescribeStacks", slow)
+    for _ in range(3):
+        cfn.add_response("describe_stacks", _stack("UPDATE_IN_PROGRESS"), {"StackName": ROOT})
+        cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
+    slept = []
+    w = events.Watcher(aws, ROOT, sleep=slept.append, interval=5, timeout=90 * 60, clock=lambda: now[0])
+    with pytest.raises(events.WatchTimeout) as exc:
+        list(w.watch())
+    assert exc.value.waited == 120 * 60 and sum(slept) == 10
+    cfn.assert_no_pending_responses()
+
+
 # -- 7. the no-changes texts, and nothing else ----------------------------------------------------
 
 @pytest.mark.parametrize("reason", [

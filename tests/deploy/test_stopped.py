@@ -13,9 +13,12 @@ that AWS accepted although the client never saw the answer (DescribeChangeSet
 and ExpiredToken in the middle of a watch.
 
 The real rules relied on: ExecuteChangeSet is asynchronous and the stack
-goes to CREATE_/UPDATE_IN_PROGRESS as soon as it is accepted; a change set
-that was not executed stays ExecutionStatus AVAILABLE (DescribeChangeSet
-reference); a stack policy applies to the update that runs while it is set
+goes to CREATE_/UPDATE_IN_PROGRESS as soon as it is accepted, so AVAILABLE
+read after an interrupt proves nothing: a request in flight may be processed
+later; DeleteChangeSet of a change set being executed is refused
+(InvalidChangeSetStatus, "An operation on this ChangeSet is currently in
+progress", aws/aws-cdk#26182), so an accepted delete is the proof it was not;
+events of the operation carry its ClientRequestToken; a stack policy applies to the update that runs while it is set
 (SetStackPolicy / "Prevent updates to stack resources"), which is why a
 relaxed one is never put back while the approved update runs.
 """
@@ -32,6 +35,7 @@ from scripted import Scripted, ScriptedError
 
 from wealist_cfn.aws import Aws
 from wealist_cfn.deploy import changeset, flow, policy, review, signals, stackstate
+from wealist_cfn.errors import CommandError
 
 pytestmark = pytest.mark.stubbed
 
@@ -54,6 +58,8 @@ class Account:
         self.policies: dict[str, str] = {ROOT: json.dumps(policy.PROTECT), DB: json.dumps(policy.PROTECT)}
         self.polls = 0
         self.expired = False
+        self.late = False  # ExecuteChangeSet reaches AWS only after the read that follows the interrupt
+        self.events: list[dict] = []
 
     def _guard(self):
         if self.expired:
@@ -83,7 +89,7 @@ class Account:
             self.polls += 1
             if self.on_watch and self.polls > 1:
                 self.on_watch(self)
-        return {"StackEvents": []}
+        return {"StackEvents": self.events}
 
     def list_stack_resources(self, p):
         self._guard()
@@ -105,6 +111,12 @@ class Account:
         return {"StackId": ROOT}
 
     def delete_change_set(self, p):
+        if self.late:
+            # The ExecuteChangeSet in flight is processed now, after the read.
+            self.execution, self.status = "EXECUTE_IN_PROGRESS", "UPDATE_IN_PROGRESS"
+        if self.execution in ("EXECUTE_IN_PROGRESS", "EXECUTE_COMPLETE", "EXECUTE_FAILED"):
+            # aws/aws-cdk#26182: what DeleteChangeSet answers for a change set being executed.
+            raise ScriptedError("InvalidChangeSetStatus", "An operation on this ChangeSet is currently in progress.")
         self.cs_deleted = True
         return {}
 
@@ -361,6 +373,31 @@ def test_status_switches_deletion_protection_on_with_that_parameter_only(prod_pa
     assert list(flow.repair_deletion_protection(aws, cfg, "wealist-prod", sleep=lambda s: None)) == []
 
 
+def test_a_repair_whose_template_artifacts_are_gone_points_to_a_deploy(prod_params):
+    """Scripted: CreateChangeSet with UsePreviousTemplate re-reads the nested
+    TemplateURLs the stack names; one gone from the artifact bucket fails it
+    (a ValidationError naming S3; the exact text is AWS's and not asserted).
+    The error says to run a deploy, which packages the templates again."""
+    from wealist_cfn import config
+
+    def describe_stacks(p):
+        return {"Stacks": [{"StackName": "wealist-prod", "StackId": ROOT, "CreationTime": T0,
+                            "StackStatus": "UPDATE_COMPLETE", "Parameters": [
+                                {"ParameterKey": "DeletionProtection", "ParameterValue": "false"}]}]}
+
+    def create_change_set(p):
+        raise ScriptedError("ValidationError", "S3 error: The specified key does not exist.")
+
+    aws = Aws(REGION)
+    Scripted(("cloudformation",), {("cloudformation", "DescribeStacks"): describe_stacks,
+                                   ("cloudformation", "CreateChangeSet"): create_change_set}).attach(
+        aws.session._session)
+    with pytest.raises(CommandError) as exc:
+        list(flow.repair_deletion_protection(aws, config.load(prod_params), "wealist-prod", sleep=lambda s: None))
+    assert any("python build.py deploy --stack-name wealist-prod --params" in d for d in exc.value.details), \
+        exc.value.details
+
+
 # -- a stop while preparing ---------------------------------------------------------------------
 
 def test_ctrl_c_while_the_change_set_is_computed_deletes_it_and_says_nothing_runs(prod_params):
@@ -403,3 +440,61 @@ def test_ctrl_c_while_the_change_set_is_computed_deletes_it_and_says_nothing_run
     assert dep.left_behind[1].startswith("stack wealist-prod: UPDATE_COMPLETE (read at ")
     assert dep.left_behind[2] == "in AWS: no change set of this run was executed; nothing of this deploy runs"
     assert dep.left_behind[3].startswith("next: python build.py deploy --stack-name wealist-prod")
+
+
+# -- after the interrupt, AVAILABLE is no proof: the delete decides ------------------------------
+
+def test_an_execute_processed_after_the_read_is_said_to_go_on_not_to_have_been_skipped(prod_params):
+    """Scripted: the interrupt lands while ExecuteChangeSet is in flight;
+    DescribeChangeSet still says AVAILABLE, then AWS processes the request.
+    DeleteChangeSet answers InvalidChangeSetStatus (aws/aws-cdk#26182), so the
+    block says the operation goes on and the relaxed policy stays. Before:
+    "was not executed" and the policy put back under the running update."""
+    def on_execute(acct):
+        acct.late = True
+        raise KeyboardInterrupt
+    acct = Account("UPDATE_COMPLETE", on_execute)
+    dep = _deployment(acct, "UPDATE", prod_params)
+    _, block = _run(dep, "late")
+    text = "\n".join(block)
+    assert "it is being executed" in text and "the operation goes on" in text, text
+    assert "was not executed" not in text, text
+    assert acct.policies[DB] == ALLOW and not acct.cs_deleted
+
+
+def test_an_obsolete_change_set_is_deleted_and_said_not_executed(prod_params):
+    """Scripted: DescribeChangeSet answers OBSOLETE (the stack changed); that
+    is not "began": DeleteChangeSet is accepted, the change set is gone, so
+    nothing of this deploy runs. Before: taken as began."""
+    def on_execute(acct):
+        acct.execution = "OBSOLETE"
+        raise KeyboardInterrupt
+    acct = Account("UPDATE_COMPLETE", on_execute)
+    dep = _deployment(acct, "UPDATE", prod_params)
+    _, block = _run(dep, "obsolete")
+    text = "\n".join(block)
+    assert "deleted change set deploy-1 (not executed" in text and "was not executed" in text, text
+    assert acct.cs_deleted and acct.policies[DB] == PROTECT
+
+
+def test_an_event_with_this_runs_token_says_it_began(prod_params):
+    """Scripted: DescribeChangeSet says AVAILABLE, but the stack's events
+    already carry this run's ClientRequestToken (ExecuteChangeSet: every
+    event of the operation carries it): began; nothing is deleted."""
+    def on_execute(acct):
+        acct.events = [{"StackId": ROOT, "EventId": "e1", "StackName": "wealist-prod", "Timestamp": T0,
+                        "LogicalResourceId": "wealist-prod", "ResourceType": NESTED,
+                        "ResourceStatus": "UPDATE_IN_PROGRESS", "ClientRequestToken": acct.token}]
+        acct.status = "UPDATE_IN_PROGRESS"
+        raise KeyboardInterrupt
+    acct = Account("UPDATE_COMPLETE", on_execute)
+    real = acct.execute_change_set
+
+    def remember(p):
+        acct.token = p["ClientRequestToken"]
+        return real(p)
+    acct.execute_change_set = remember
+    dep = _deployment(acct, "UPDATE", prod_params)
+    _, block = _run(dep, "token")
+    text = "\n".join(block)
+    assert "the operation goes on" in text and not acct.cs_deleted, text

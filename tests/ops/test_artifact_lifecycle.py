@@ -29,8 +29,11 @@ def test_the_first_deploy_makes_the_bucket_with_its_rules(target):
     bucket = package.default_bucket("wealist", target.account, target.region)
     assert package.ensure_bucket(target, bucket, create=True)
     rules = _rules(target, bucket)
-    plan = rules["wealist-artifacts-plan-expire"]
-    assert plan["Filter"]["Prefix"] == "plan/" and plan["Expiration"] == {"Days": 14}
+    plan = rules["wealist-artifacts-plan-noncurrent"]
+    assert plan["Filter"]["Prefix"] == "plan/" and plan["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
+    # Current plan/ objects never expire either: CI executes a plan's change set, so a
+    # production stack names plan/ URLs, read again by UsePreviousTemplate and rollbacks.
+    assert "Expiration" not in plan
     deploy = rules["wealist-artifacts-deploy-noncurrent"]
     assert deploy["Filter"]["Prefix"] == "deploy/"
     assert deploy["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
@@ -51,8 +54,8 @@ def test_bootstrap_puts_the_rules_on_an_existing_bucket_keeping_others_once(prod
         {"ID": "owners-rule", "Status": "Enabled", "Filter": {"Prefix": "other/"}, "Expiration": {"Days": 3}}]})
     first = bootstrap.run(prod_cfg, target)
     [change] = [c for c in first.changes if c.name == bucket]
-    assert change.action == "updated" and "plan/ expires after 14 days" in change.detail
-    assert set(_rules(target, bucket)) == {"owners-rule", "wealist-artifacts-plan-expire",
+    assert change.action == "updated" and "current plan/ and deploy/ objects kept" in change.detail
+    assert set(_rules(target, bucket)) == {"owners-rule", "wealist-artifacts-plan-noncurrent",
                                            "wealist-artifacts-plan-delete-markers",
                                            "wealist-artifacts-deploy-noncurrent"}
     again = bootstrap.run(prod_cfg, target)
@@ -64,3 +67,26 @@ def test_bootstrap_without_an_artifact_bucket_says_the_deploy_makes_it(prod_cfg,
     report = bootstrap.run(prod_cfg, target, dry_run=True)
     [change] = [c for c in report.changes if "cfn-artifacts" in c.name]
     assert change.action == "unchanged" and "the first deploy makes it" in change.detail
+
+
+def test_a_bucket_with_the_old_plan_expiry_loses_it():
+    """The rule that expired current plan/ objects after 14 days is replaced
+    (same prefix of rule IDs), not kept beside the new one: no rule of ours
+    expires a current object anywhere."""
+    from wealist_cfn.ops import artifacts as a
+
+    old = {"ID": "wealist-artifacts-plan-expire", "Status": "Enabled", "Filter": {"Prefix": "plan/"},
+           "Expiration": {"Days": 14}}
+
+    class S3:
+        put = None
+
+        def get_bucket_lifecycle_configuration(self, **_kw):
+            return {"Rules": [old]}
+
+        def put_bucket_lifecycle_configuration(self, **kw):
+            S3.put = kw["LifecycleConfiguration"]["Rules"]
+
+    assert a.ensure_lifecycle(S3(), "b", {})
+    assert "wealist-artifacts-plan-expire" not in {r["ID"] for r in S3.put}
+    assert not any("Days" in (r.get("Expiration") or {}) for r in S3.put)

@@ -355,9 +355,9 @@ def test_a_manual_run_can_force_the_backend(tmp_path):
     assert _which(tmp_path, "NO_CHANGES", bootstrap=UNCHANGED_BOOTSTRAP, force="true")["backend"] == "true"
     rollouts = [s for s in _load("deploy.yml")["jobs"]["execute"]["steps"] if "build.py rollout" in s.get("run", "")]
     assert [(s["if"], s["run"]) for s in rollouts] == [
-        ("steps.roll.outputs.backend == 'true'", "python build.py rollout --params params/prod.json"),
-        ("steps.roll.outputs.monitoring == 'true'", "python build.py rollout --params params/prod.json --group "
-                                                    "monitoring")]
+        ("steps.roll.outputs.backend == 'true'", "exec python build.py rollout --params params/prod.json"),
+        ("steps.roll.outputs.monitoring == 'true'", "exec python build.py rollout --params params/prod.json "
+                                                    "--group monitoring")]
 
 
 # -- release-service.yml: a release waits for deploys ----------------------------------------------

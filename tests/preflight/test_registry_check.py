@@ -52,3 +52,17 @@ def test_an_update_does_not_look(ctx):
     ctx.state = stackstate.StackState("wealist-prod", "UPDATE_COMPLETE", "arn:x")
     ctx.aws.client("ecr").create_repository(repositoryName=_names(ctx)[0])
     assert checks.check_registries(ctx).status == checks.OK
+
+
+@pytest.mark.parametrize("status", ["CREATE_FAILED", "ROLLBACK_COMPLETE"])
+def test_a_stack_that_never_completed_a_create_is_checked_as_a_create(ctx, status):
+    """moto: after --no-rollback (CREATE_FAILED) or a rolled-back create, the
+    next step is --replace-failed's create; a repository the stack does not
+    hold (moto lists no resources for this stack ID) fails it. Before: OK,
+    as for an update."""
+    name = _names(ctx)[0]
+    ctx.aws.client("ecr").create_repository(repositoryName=name)
+    ctx.state = stackstate.StackState("wealist-prod", status, "arn:aws:cloudformation:us-east-1:123456789012:"
+                                                               "stack/wealist-prod/none")
+    r = checks.check_registries(ctx)
+    assert r.status == checks.FAIL and name in r.finding

@@ -128,9 +128,9 @@ class Watcher:
                  since: datetime | None = None, seen: set[str] | None = None,
                  old_operations: set[str] | None = None,
                  sleep: Callable[[float], None] = time.sleep, interval: float = 5.0,
-                 timeout: float = WATCH_TIMEOUT):
+                 timeout: float = WATCH_TIMEOUT, clock: Callable[[], float] = time.monotonic):
         self.aws, self.root_id, self.total, self.token = aws, stack_id, total, token
-        self.timeout = timeout
+        self.timeout, self.clock = timeout, clock
         self.since = since
         self.old_operations: set[str] = set(old_operations or ())
         self.seen: set[str] = set(seen or ())
@@ -234,8 +234,13 @@ class Watcher:
         :class:`WatchTimeout`). A root still REVIEW_IN_PROGRESS after
         :data:`SHELL_GRACE` is reported final: nothing runs in a shell."""
         last = None
-        waited = 0.0
+        # Time passes in the API calls too (botocore's retries of a throttled
+        # poll back off for seconds): the bound is the time elapsed on a
+        # monotonic clock, or the intervals slept when the sleep is injected
+        # and does not pass, whichever is larger.
+        start, slept = self.clock(), 0.0
         while True:
+            waited = max(self.clock() - start, slept)
             status, reason = self.root_status()
             if status == REVIEW and waited >= SHELL_GRACE:
                 yield Final(status, reason or "no operation runs: a stack shell whose change set was not executed")
@@ -254,7 +259,8 @@ class Watcher:
                     yield ev
                 yield Final(status, reason, first_cause(self.events))
                 return
+            waited = max(self.clock() - start, slept)
             if waited >= self.timeout:
                 raise WatchTimeout(status, waited)
             self.sleep(self.interval)
-            waited += self.interval
+            slept += self.interval

@@ -254,7 +254,8 @@ class Deployment:
         verdict = stackstate.check_deployable(self.aws, state, replace_failed=o.replace_failed)
         if verdict == "replace":
             yield Info(f"deleting {o.stack_name} ({state.status}: {stackstate.REPLACE_WHY[state.status]}) to "
-                       f"create it again")
+                       f"create it again" + (" (rolled back first, RetainExceptOnCreate: what it made goes too)"
+                                             if state.status == "CREATE_FAILED" else ""))
             yield from stackstate.delete_failed(self.aws, state, sleep=o.sleep, interval=o.poll_interval)
             state = stackstate.StackState(o.stack_name, None)
         cs_type = state.change_set_type
@@ -328,7 +329,10 @@ class Deployment:
                                capabilities=frozenset(changeset.CAPABILITIES), role_arn=self.service_role_arn(),
                                no_echo=frozenset(no_echo),
                                tags=frozenset((t["Key"], t["Value"]) for t in self._tags()),
-                               texts=texts, bucket=packaged.bucket, list_parameters=verify.list_parameters(root))
+                               texts=texts, bucket=packaged.bucket, list_parameters=verify.list_parameters(root),
+                               rollback_alarms=(triggers.alarm_names(self.config.name_prefix)
+                                                if self.opts.rollback_triggers else frozenset()),
+                               monitoring_minutes=triggers.monitoring_minutes())
 
     def _reviewed(self, state: stackstate.StackState):
         """``--change-set reviewed`` / ``reviewed-or-new``: adopt the newest
@@ -386,6 +390,7 @@ class Deployment:
         not now: an older change set deploys the older value, e.g. an AMI)."""
         review = self.plan.review
         review.description = f"{what}; {review.description}" if review.description else what
+        review.notes.extend(verdict.notes)
         for key, value in sorted(verdict.resolved.items()):
             review.notes.append(f"{key} was resolved to {value} when the change set was made; executing it "
                                 f"deploys that value even if the SSM parameter has changed since")
@@ -600,6 +605,7 @@ class Deployment:
         sent = started = False
         protection_off = False
         made = self._made
+        token = ""
         self.final = None
         try:
             # Only AVAILABLE can run (DescribeChangeSet: ExecutionStatus). Checked
@@ -656,7 +662,7 @@ class Deployment:
         except BaseException as exc:
             with keeping_last_call():
                 lines = self.stopped(exc, cs, stack_id, made=made, sent=sent, started=started, relaxed=relaxed,
-                                     protection_off=protection_off)
+                                     protection_off=protection_off, token=token)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 self.left_behind = lines
                 raise
@@ -692,7 +698,7 @@ class Deployment:
         return lines
 
     def stopped(self, exc: BaseException, cs: changeset.ChangeSet, stack_id: str, *, made, sent: bool,
-                started: bool, relaxed: list[str], protection_off: bool) -> list[str]:
+                started: bool, relaxed: list[str], protection_off: bool, token: str = "") -> list[str]:
         """The block every unclean end of :meth:`execute` prints: the stack's
         state read now, what still runs in AWS, what was put back or not, and
         the next command. Never raises."""
@@ -700,17 +706,31 @@ class Deployment:
         status_cmd = f"python build.py status --stack-name {n} --params {o.params}"
         lines: list[str] = []
         began: bool | None = started  # None: cannot tell
+        decided_by_delete = False
         if sent and not started:
             if isinstance(exc, botocore.exceptions.ClientError):
                 began = False  # ExecuteChangeSet itself answered with an error
             else:
-                began = _execution_began(aws, cs)
+                began, said = _execution_began(aws, cs, token, stack_id or n)
+                lines += said
+                decided_by_delete = began is False
         if began is False:
             self.executing = False
-            self._made = made
-            lines += self.cleanup()
+            if decided_by_delete:
+                # The change set is deleted already; only the shell is left to clean.
+                if self._made_shell and made is not None:
+                    lines.append(stackstate.delete_review_shell(aws, cs.stack_id or n, n, ours=cs.id))
+            else:
+                self._made = made
+                lines += self.cleanup()
         state, read_error = _read_state(aws, stack_id or n)
         status = state.status if state else None
+        if decided_by_delete and events.is_running(status):
+            # Deleted, so not executed; yet the stack runs an operation: another's, or
+            # one this tool cannot tell apart. Said, never taken as "nothing runs".
+            began = None
+            lines.append(f"the stack is {status} although change set {cs.name} was deleted unexecuted: an "
+                         f"operation runs that may not be this deploy's")
         now = time.strftime("%H:%M:%S UTC", time.gmtime())
         if state is None:
             lines.append(f"stack {n}: its state could not be read now ({read_error})")
@@ -819,15 +839,76 @@ def _read_state(aws: Aws, stack: str) -> tuple[stackstate.StackState | None, str
         return None, _why(exc) if not isinstance(exc, CommandError) else str(exc)
 
 
-def _execution_began(aws: Aws, cs: changeset.ChangeSet) -> bool | None:
-    """After an interrupt during ExecuteChangeSet: did AWS take it? The change
-    set's ExecutionStatus says (AVAILABLE: not executed; EXECUTE_*: it was).
-    None when it cannot be read."""
+_EXECUTED = ("EXECUTE_IN_PROGRESS", "EXECUTE_COMPLETE", "EXECUTE_FAILED")
+
+
+def _token_seen(aws: Aws, stack: str, token: str) -> bool:
+    """An event of the stack's newest page carries this run's request token
+    (ExecuteChangeSet ClientRequestToken: "All events triggered by a given
+    stack operation are assigned the same client request token")."""
+    if not token:
+        return False
     try:
-        d = aws.cfn.describe_change_set(ChangeSetName=cs.id)
+        page = aws.cfn.describe_stack_events(StackName=stack)
+    except Exception:  # noqa: BLE001 - an error path: "not seen" decides nothing here
+        return False
+    return any(e.get("ClientRequestToken") == token for e in page.get("StackEvents", []))
+
+
+def _execution_began(aws: Aws, cs: changeset.ChangeSet, token: str, stack: str) -> tuple[bool | None, list[str]]:
+    """After an interrupt during ExecuteChangeSet: did AWS take it? Returns
+    (True: began, False: not executed, None: cannot tell) and the lines that
+    say how that was decided.
+
+    ExecutionStatus AVAILABLE read now proves nothing: ExecuteChangeSet is
+    asynchronous, and a request in flight may be processed after the read.
+    The delete decides: DeleteChangeSet is refused while the change set is
+    executed (InvalidChangeSetStatus, "An operation on this ChangeSet is
+    currently in progress": aws/aws-cdk#26182), and once it is accepted
+    the change set can no longer be executed (ExecuteChangeSet needs it
+    AVAILABLE). OBSOLETE or UNAVAILABLE are not taken as "began": they are
+    deleted like AVAILABLE. An executed status, or an event with this run's
+    ClientRequestToken, says it began."""
+    code = ""
+    try:
+        execution = aws.cfn.describe_change_set(ChangeSetName=cs.id).get("ExecutionStatus")
+    except botocore.exceptions.ClientError as exc:
+        code, execution = error_code(exc), None
     except Exception:  # noqa: BLE001 - an error path: report "cannot tell"
-        return None
-    return d.get("ExecutionStatus") != changeset.EXECUTABLE
+        execution = None
+    if execution in _EXECUTED or _token_seen(aws, stack, token):
+        return True, []
+    if code == "ChangeSetNotFound":
+        return None, [f"change set {cs.name} is gone and no event of this run's request was read: whether it was "
+                      f"executed is not known"]
+    try:
+        aws.cfn.delete_change_set(ChangeSetName=cs.id)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) == "InvalidChangeSetStatus":
+            return True, [f"change set {cs.name} could not be deleted ({error_message(exc)}): it is being "
+                          f"executed"]
+        return None, [f"change set {cs.name} could not be deleted ({error_code(exc)}: {error_message(exc)}): "
+                      f"whether it was executed is not known"]
+    except Exception as exc:  # noqa: BLE001 - an error path: report "cannot tell"
+        return None, [f"change set {cs.name} could not be deleted ({_why(exc)}): whether it was executed is not "
+                      f"known"]
+    try:
+        after = aws.cfn.describe_change_set(ChangeSetName=cs.id)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) == "ChangeSetNotFound":
+            return False, [f"deleted change set {cs.name} (not executed: DeleteChangeSet is refused while one "
+                           f"runs)"]
+        return None, [f"deleted change set {cs.name}; reading it back failed ({error_code(exc)})"]
+    except Exception as exc:  # noqa: BLE001
+        return None, [f"deleted change set {cs.name}; reading it back failed ({_why(exc)})"]
+    if after.get("ExecutionStatus") in _EXECUTED:
+        return True, []
+    if str(after.get("Status", "")).startswith("DELETE"):
+        # A change set with nested ones is deleted asynchronously.
+        return False, [f"deleting change set {cs.name} (not executed: DeleteChangeSet accepted it); "
+                       f"CloudFormation finishes it"]
+    return None, [f"change set {cs.name} is still there ({after.get('Status')}, {after.get('ExecutionStatus')}) "
+                  f"after its delete was accepted: whether it was executed is not known"]
 
 
 def leftovers(aws: Aws, stack: str, name: str) -> list[str]:
@@ -900,7 +981,10 @@ def finish(aws: Aws, stack_id: str, final: events.Final, *, new: bool) -> Iterat
                        f"deleting stateful resources)")
     if final.status == "CREATE_FAILED":
         yield Info("rollback is off (--no-rollback): what the create made is kept, as it failed, to debug it; "
-                   "when done: python build.py deploy --replace-failed (deletes it, then creates it again)")
+                   "when done: python build.py deploy --replace-failed (rolls it back with RetainExceptOnCreate, "
+                   "which deletes what the create made, Retain resources included; then deletes the stack and "
+                   "creates it again). A plain delete-stack would keep the ECR repositories, the access-log "
+                   "bucket and the flow-log group, and the next create would fail on their names")
     if final.status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):
         # A failed first create: RetainExceptOnCreate deleted what it could;
         # name what is still in the account rather than promise nothing is.
@@ -917,6 +1001,14 @@ def finish(aws: Aws, stack_id: str, final: events.Final, *, new: bool) -> Iterat
 # not *_IN_PROGRESS, not a failed create, not *_FAILED).
 UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
              "IMPORT_ROLLBACK_COMPLETE"}
+
+
+# The repair reuses the deployed template (UsePreviousTemplate), so CloudFormation
+# reads the nested TemplateURLs the stack names again; an object gone from the
+# artifact bucket (ops/artifacts.py) fails it, and a deploy packages them anew.
+_REDEPLOY = ("if the reason names a template URL or S3 (an artifact the stack's template names is gone): run a "
+             "deploy, which packages the templates again and switches deletion protection on: python build.py "
+             "deploy --stack-name {n} --params {p}")
 
 
 def repair_deletion_protection(aws: Aws, config, stack_name: str, *, sleep=time.sleep, interval: float = 5.0,
@@ -955,14 +1047,17 @@ def repair_deletion_protection(aws: Aws, config, stack_name: str, *, sleep=time.
             Parameters=params, Capabilities=changeset.CAPABILITIES, IncludeNestedStacks=True, ClientToken=name,
             Description=f"wealist-cfn status: switch {DELETION_PROTECTION} on")
     except botocore.exceptions.ClientError as exc:
-        raise client_error(exc, "CreateChangeSet switching deletion protection on") from None
+        err = client_error(exc, "CreateChangeSet switching deletion protection on")
+        err.details = (_REDEPLOY.format(n=stack_name, p=getattr(config, "path", "FILE")),)
+        raise err from None
     cs = changeset.ChangeSet(name, resp["Id"], resp.get("StackId", st.stack_id), "UPDATE")
     desc = changeset.wait(aws, cs.id, sleep=sleep, interval=change_set_interval)
     cs.status, cs.reason = desc.get("Status", ""), desc.get("StatusReason", "") or ""
     if cs.status == "FAILED":
         raise CommandError(f"the change set switching deletion protection on ({name}) FAILED: "
                            f"{cs.reason or 'no reason given'}", EXIT_FAILED,
-                           details=(f"delete it: aws cloudformation delete-change-set --change-set-name {cs.id}",))
+                           details=(f"delete it: aws cloudformation delete-change-set --change-set-name {cs.id}",
+                                    _REDEPLOY.format(n=stack_name, p=getattr(config, "path", "FILE"))))
     review = changeset.describe(aws, cs, stack_name, sleep=sleep, interval=change_set_interval)
     review_mod.analyse(review)
     if review.guarded:

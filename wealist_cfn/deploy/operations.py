@@ -51,6 +51,12 @@ def cancel(aws: Aws, name: str) -> stackstate.StackState:
     stack's update is cancelled through its root. The update then rolls
     back (UPDATE_ROLLBACK_IN_PROGRESS)."""
     state = _state(aws, name)
+    if state.root_id and state.root_id != state.stack_id:
+        # A nested stack (DescribeStacks: ParentId and RootId set) is updated,
+        # and cancelled, only through its root.
+        root = state.root_id.split("/")[1] if state.root_id.count("/") >= 2 else state.root_id
+        raise CommandError(f"refused: {name} is a nested stack; an update is cancelled on its root stack: "
+                           f"python build.py cancel --stack-name {root}", EXIT_REFUSED)
     if state.status != "UPDATE_IN_PROGRESS":
         why = {"CREATE_IN_PROGRESS": "a create cannot be cancelled; it rolls back by itself when it fails, or "
                                      "delete the stack once it is final",
@@ -90,8 +96,10 @@ def continue_rollback(aws: Aws, name: str, skip: list[str]) -> tuple[stackstate.
     if state.status != "UPDATE_ROLLBACK_FAILED":
         raise CommandError(f"refused: {name} is {state.status}: ContinueUpdateRollback continues only a rollback "
                            f"that failed (UPDATE_ROLLBACK_FAILED)", EXIT_REFUSED)
-    failed = stackstate.failed_resources(aws, state.stack_id)
-    skippable = {skip_name(w): w for w, _, _ in failed}
+    # Only UPDATE_FAILED: ContinueUpdateRollback refuses a resource in any
+    # other state (a CREATE_FAILED or DELETE_FAILED one included).
+    failed = stackstate.resources_in(aws, state.stack_id, {"UPDATE_FAILED"})
+    skippable = {skip_name(w): w for w, _, _, _ in failed}
     wanted = []
     for s in skip:
         dotted = skip_name(s)
@@ -99,7 +107,7 @@ def continue_rollback(aws: Aws, name: str, skip: list[str]) -> tuple[stackstate.
             raise CommandError(
                 f"refused: --skip {s}: not a resource whose rollback failed in {name}", EXIT_REFUSED,
                 details=tuple(f"skippable: {w} (--skip {w})" for w in sorted(skippable.values())) or
-                ("no resource of the stack is in a failed state",))
+                ("no resource of the stack is UPDATE_FAILED",))
         wanted.append(dotted)
     kw = {"StackName": state.stack_id, "ClientRequestToken": f"wealist-continue-{uuid.uuid4()}"}
     if wanted:

@@ -13,11 +13,15 @@ A SIGTERM that follows an interrupt already being handled (the runner's
 SIGINT, then its SIGTERM 7.5 s later) is ignored, so the block is written
 whole; a second Ctrl-C from a person still stops at once.
 
-The signal goes to the step's entry process: a ``run:`` step's shell passes
-it to ``python`` only when the command is ``exec``'d (or is the shell's only
-command, which bash then execs itself). Either way the workflow's
-``if: always()`` step runs ``status`` afterwards, which repairs what a killed
-deploy left.
+The runner signals the step's process alone, not its process group
+(actions/runner, src/Runner.Sdk/ProcessInvoker.cs). That process is the bash
+running the step's script (``bash -e {0}``, a file), and bash passes neither
+signal to a child it waits for, nor execs a script's last command by itself
+(it does so only for a one-command ``bash -c``): without ``exec`` python never
+sees the signal and goes on running, orphaned, while the ``if: always()``
+status step runs beside it. The workflows therefore ``exec`` every deploy and
+rollout (tests/ops/test_workflows.py checks it, and that the signal arrives).
+The ``status`` step afterwards repairs what a killed deploy left.
 """
 
 from __future__ import annotations

@@ -57,6 +57,12 @@ CRITICAL = {
 DELIVERY_MARGIN_MINUTES = 5
 
 
+def alarm_names(name_prefix: str) -> frozenset[str]:
+    """The names of the alarms a rollback trigger of this stack may name
+    (alarms.py: ``<prefix>-alarm-<suffix>``); the trust proof allows no other."""
+    return frozenset(f"{name_prefix}-alarm-{suffix}" for suffix in CRITICAL)
+
+
 def monitoring_minutes(rules: AlarmSettings = DEFAULT_SETTINGS.alarms) -> int:
     windows = [rules.target_5xx_percent.periods * rules.target_5xx_percent.period,
                rules.unhealthy_hosts.periods * rules.unhealthy_hosts.period,

@@ -13,11 +13,21 @@ delete markers. It cannot see which object version a stack's template
 names, so "expire what no stack references" is not expressible; these
 rules are chosen so that nothing a deploy or a rollback needs is expired:
 
-* ``plan/``: a pull request's plan writes here and nothing deploys from it.
-  A change set copies its templates when CreateChangeSet reads them, so the
-  objects are not needed once the change set exists; 14 days covers a
-  review, and a later push plans again. Current objects expire, the
-  delete markers that leaves in a versioned bucket go the next day.
+* ``plan/``: current objects never expire either. A pull request's plan
+  writes here, and CI executes that plan's change set (``deploy
+  --change-set``), so the deployed root then names ``plan/...?versionId=``
+  URLs; CloudFormation reads them again for an update that reuses the
+  template (``UsePreviousTemplate``: ``status``'s deletion-protection
+  repair) and may for a rollback (serverless/serverless#2239: a rollback
+  failing because its template's S3 object was gone). The keys are
+  content-addressed and a repeat plan reuses the stored version, so the
+  area grows only by distinct template contents, a few KB each, as
+  ``deploy/`` does. Expiring them by age (14 days, before) deleted what
+  production stacks named; lifecycle cannot tell which those are, and a
+  housekeeping command that deletes only objects no stack's template names
+  (ListStacks, GetTemplate of each root and child) is the way to reclaim
+  them if that is ever worth it. Non-current versions (a key overwritten
+  with other bytes) and the delete markers of removed objects still go.
 * ``deploy/``: current objects never expire. A nested stack whose template
   did not change keeps its TemplateURL, and CloudFormation reads that URL
   again on every update of the root, however old the object is; the keys
@@ -31,22 +41,17 @@ rules are chosen so that nothing a deploy or a rollback needs is expired:
   current.
 * Incomplete multipart uploads are aborted after a day, everywhere.
 
-Where the rules can bite: a stack last changed by executing a plan's change
-set (``deploy --change-set``) names ``plan/`` URLs for the templates that
-plan changed. A normal deploy packages under ``deploy/`` and is not
-affected, but an update that reuses the deployed template
-(``UsePreviousTemplate``: ``status``'s deletion-protection repair, or
-``aws cloudformation update-stack --use-previous-template``) makes
-CloudFormation read those URLs again, and after 14 days they are gone: run a
-deploy instead.
+Where they can still bite: an object deleted by hand (or a version
+overwritten and expired after 90 days) that a stack names. ``status``'s
+repair then fails and says to run a deploy, which packages the templates
+again under ``deploy/``.
 """
 
 from __future__ import annotations
 
 import botocore.exceptions
 
-PLAN_EXPIRE_DAYS = 14
-DEPLOY_NONCURRENT_DAYS = 90
+DEPLOY_NONCURRENT_DAYS = 90  # plan/ alike
 LIFECYCLE_PREFIX = "wealist-artifacts-"
 
 
@@ -59,8 +64,9 @@ def lifecycle_rules() -> list[dict]:
     """The artifact bucket's lifecycle rules (ours are named
     ``wealist-artifacts-*``; other rules on the bucket are kept)."""
     return [
-        {"ID": f"{LIFECYCLE_PREFIX}plan-expire", "Status": "Enabled", "Filter": {"Prefix": "plan/"},
-         "Expiration": {"Days": PLAN_EXPIRE_DAYS}, "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+        # No Expiration of current plan/ objects: a stack may name them (above).
+        {"ID": f"{LIFECYCLE_PREFIX}plan-noncurrent", "Status": "Enabled", "Filter": {"Prefix": "plan/"},
+         "NoncurrentVersionExpiration": {"NoncurrentDays": DEPLOY_NONCURRENT_DAYS},
          "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
         {"ID": f"{LIFECYCLE_PREFIX}plan-delete-markers", "Status": "Enabled", "Filter": {"Prefix": "plan/"},
          "Expiration": {"ExpiredObjectDeleteMarker": True}},

@@ -414,8 +414,8 @@ def _artifact_bucket(cfg: Config, s3, account: str, region: str, report: Report)
                                                     "another account's): lifecycle rules not checked")
             return
         raise
-    detail = (f"lifecycle: plan/ expires after {artifacts.PLAN_EXPIRE_DAYS} days, non-current deploy/ versions "
-              f"after {artifacts.DEPLOY_NONCURRENT_DAYS}")
+    detail = (f"lifecycle: current plan/ and deploy/ objects kept (a stack may name them), non-current versions "
+              f"expire after {artifacts.DEPLOY_NONCURRENT_DAYS} days")
     changed = artifacts.ensure_lifecycle(s3, bucket, owner, dry_run=report.dry_run)
     report.add("updated" if changed else "unchanged", "bucket", bucket, detail)
 

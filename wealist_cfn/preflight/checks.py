@@ -786,9 +786,19 @@ def check_registries(ctx: Context) -> Result:
     (DeletionPolicy RetainExceptOnCreate: retained except on a failed
     create), with their images and names, so the next create of the stack
     fails on them (CreateRepository: RepositoryAlreadyExistsException, ECR
-    API reference) half-way through. An update: the stack holds them."""
-    if ctx.state is not None and ctx.state.change_set_type == "UPDATE":
+    API reference) half-way through. An update: the stack holds them.
+
+    A stack that never completed a create (CREATE_FAILED after
+    --no-rollback, ROLLBACK_*) is followed by a create (--replace-failed):
+    checked as one. A repository the CREATE_FAILED stack made itself is not
+    in the way: --replace-failed rolls that stack back with
+    RetainExceptOnCreate, which deletes it (stackstate.delete_failed)."""
+    state = ctx.state
+    if state is not None and not state.never_created:
         return Result("registries", OK, f"{ctx.stack_name} exists: it holds its repositories")
+    own = set()
+    if state is not None and state.status == "CREATE_FAILED" and state.stack_id:
+        own = {phys for _, _, phys, _ in stackstate.resources_in(ctx.aws, state.stack_id, {"CREATE_COMPLETE"})}
     wanted = {str(res["Properties"]["RepositoryName"]): where
               for where, res in ctx.resources("AWS::ECR::Repository").items()
               if isinstance(res["Properties"].get("RepositoryName"), str)}
@@ -796,7 +806,7 @@ def check_registries(ctx: Context) -> Result:
         return Result("registries", OK, "the templates name no ECR repository")
     ecr = ctx.aws.client("ecr")
     existing = []
-    for name in sorted(wanted):
+    for name in sorted(set(wanted) - own):
         try:
             ecr.describe_repositories(repositoryNames=[name])
             existing.append(name)
