@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: setup build check lint test tools bench constraints lock clean
+.PHONY: setup build check lint test tools bench constraints lock clean mutate
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
@@ -44,6 +44,12 @@ test: tools lint
 	$(PY) build.py --no-cache --params params/prod.json
 	CI=true $(PY) -m pytest
 
+# Mutation testing of the modules that hold safety properties (scripts/mutate.py;
+# figures and equivalent mutants in docs/mutation.md). Not run in CI: minutes per
+# module. One module: make mutate MODULES=health
+mutate: setup
+	$(PY) scripts/mutate.py run $(MODULES)
+
 # The AWS CDK app the build benchmark compares against; needs node and npm.
 CDK_BENCH := benchmarks/cdk
 $(CDK_BENCH)/node_modules/.installed: $(CDK_BENCH)/package.json $(CDK_BENCH)/package-lock.json
@@ -74,4 +80,4 @@ lock:
 		--output-file requirements.lock requirements.txt
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(LOCK_VENV) .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(LOCK_VENV) .pytest_cache .mutate .lint-cache

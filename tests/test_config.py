@@ -84,8 +84,8 @@ BAD_CASES = [
     ("number", lambda e: _set(e, "BackendMaxSize", "six"), "BackendMaxSize", "not a whole number"),
     ("number-range", lambda e: _set(e, "DbAllocatedStorage", "10"), "DbAllocatedStorage", "below the minimum"),
     ("min-over-max", lambda e: _set(e, "BackendMinSize", "7"), "BackendMinSize", "larger than BackendMaxSize"),
-    ("cidr-malformed", lambda e: _set(e, "VpcCidr", "10.1.0.0/33"), "VpcCidr", "not a valid IPv4 CIDR"),
-    ("cidr-octet", lambda e: _set(e, "VpcCidr", "10.300.0.0/16"), "VpcCidr", "not a valid IPv4 CIDR"),
+    ("cidr-malformed", lambda e: _set(e, "VpcCidr", "10.1.0.0/33"), "VpcCidr", "must be an IPv4 CIDR block"),
+    ("cidr-octet", lambda e: _set(e, "VpcCidr", "10.300.0.0/16"), "VpcCidr", "must be an IPv4 CIDR block"),
     ("cidr-host-bits", lambda e: _set(e, "VpcCidr", "10.1.2.0/16"), "VpcCidr", "host bits set"),
     ("cidr-too-large", lambda e: _set(e, "VpcCidr", "10.0.0.0/8"), "VpcCidr", "/16 to /28"),
     ("cidr-too-small", lambda e: _set(e, "VpcCidr", "10.1.0.0/22"), "VpcCidr",
@@ -94,9 +94,9 @@ BAD_CASES = [
      "VpcCidr", "holds only 0 subnets of /20"),
     ("cidr-not-cidr", lambda e: _set(e, "VpcCidr", "vpc"), "VpcCidr", "IPv4 CIDR block"),
     ("monitoring-cidr-malformed", lambda e: _set(e, "MonitoringAccessCidr", "203.0.113.0/33"),
-     "MonitoringAccessCidr", "not a valid IPv4 CIDR"),
+     "MonitoringAccessCidr", "must be an IPv4 CIDR block"),
     ("monitoring-cidr-octet", lambda e: _set(e, "MonitoringAccessCidr", "203.0.300.0/24"),
-     "MonitoringAccessCidr", "not a valid IPv4 CIDR"),
+     "MonitoringAccessCidr", "must be an IPv4 CIDR block"),
     ("monitoring-cidr-host-bits", lambda e: _set(e, "MonitoringAccessCidr", "203.0.113.7/24"),
      "MonitoringAccessCidr", "host bits set"),
     ("monitoring-cidr-not-cidr", lambda e: _set(e, "MonitoringAccessCidr", "office"),
@@ -154,7 +154,7 @@ def test_cli_exit_2_and_nothing_written(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1
-    assert err[0].startswith(f"error: {bad}: VpcCidr: '10.1.0.0/33' is not a valid IPv4 CIDR block")
+    assert err[0].startswith(f"error: {bad}: VpcCidr: '10.1.0.0/33' must be an IPv4 CIDR block")
 
 
 def test_second_environment_file_validates_without_code_change(tmp_path):

@@ -138,6 +138,9 @@ def test_every_cidr_parameter_has_bad_cases_in_the_config_tests():
     cidr_params = {n for n, spec in _root_parameters().items() if _is_cidr(n, spec)}
     assert {"VpcCidr", "MonitoringAccessCidr"} <= cidr_params
     for name in cidr_params:
-        words = {c[3] for c in test_config.BAD_CASES if c[2] == name}
-        for needed in ("not a valid IPv4 CIDR", "host bits set", "IPv4 CIDR block"):
-            assert any(needed in w for w in words), (name, needed)
+        cases = {c[0].rsplit("cidr-", 1)[-1]: c[3] for c in test_config.BAD_CASES if c[2] == name}
+        # The parameter's AllowedPattern refuses a malformed block, an impossible octet and a
+        # value that is no CIDR at all; the host-bits check comes after it.
+        for kind in ("malformed", "octet", "not-cidr"):
+            assert "IPv4 CIDR block" in cases.get(kind, ""), (name, kind)
+        assert "host bits set" in cases.get("host-bits", ""), name

@@ -74,7 +74,16 @@ class Aws:
                 raise CommandError(f"AWS profile not found: {exc.kwargs.get('profile', self.profile)}",
                                    EXIT_USAGE) from None
         self.session.events.register("before-call", self._count)
-        # Adaptive retries ride out CloudFormation's throttling while events are polled.
+        # Standard retries (boto3 guide, "Retries"; AWS SDKs reference, "Retry
+        # behavior"): throttling, transient and connection errors are retried
+        # with jittered exponential backoff, up to 8 attempts a call, while
+        # the client's retry quota lasts. Not "adaptive": the SDKs call it
+        # experimental, and its client-side rate limiter would only slow a
+        # poll loop that already sleeps between calls. An error that outlives
+        # the retries (Throttling after the quota is spent, ExpiredToken) ends
+        # a watch with what still runs in AWS and the `status` command that
+        # follows it (deploy.flow.Deployment.stopped), never as a failed
+        # operation.
         self._config = BotoConfig(retries={"mode": "standard", "max_attempts": 8})
         self._clients: dict[str, object] = {}
         self.account: str | None = None

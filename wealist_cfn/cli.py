@@ -221,6 +221,25 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return EXIT_FAILED if report.findings else EXIT_OK
 
 
+# Commands that watch a stack operation CloudFormation runs on its own: a
+# closed output pipe stops the watching, never the operation.
+_WATCHERS = {("wealist_cfn.deploy.cli", "cmd_deploy"): "deploy", ("wealist_cfn.deploy.cli", "cmd_status"): "status",
+             ("wealist_cfn.daytwo.cli", "cmd_destroy"): "destroy"}
+
+
+def watching_stopped(args) -> str | None:
+    """What a broken pipe leaves undone for a command that watches a stack
+    operation, or None for any other command (and for ``plan``, which starts
+    none)."""
+    func = getattr(args, "func", None)
+    command = _WATCHERS.get((getattr(func, "__module__", ""), getattr(func, "__name__", "")))
+    if command is None or getattr(args, "no_execute", False):
+        return None
+    follow = f"python build.py status --params {args.params}" + (" --local" if getattr(args, "local", False) else "")
+    return (f"{command}: output stopped (the reader closed the pipe); a stack operation already started goes on "
+            f"in AWS (closing the pipe does not cancel it); follow it with: {follow}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser(commands=not _plain_build(argv)).parse_args(argv)
     try:
@@ -231,6 +250,12 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (`local status | head -1`): what it wanted was
         # written. Nothing more goes to the closed pipe, not even at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        note = watching_stopped(args)
+        if note:
+            try:
+                print(note, file=sys.stderr)
+            except OSError:
+                pass  # stderr went to the same closed pipe
         return EXIT_SIGPIPE
     except Exception as exc:  # noqa: BLE001 - no input may end in a traceback
         # Imported here: it loads botocore, which a plain build never needs.

@@ -16,7 +16,12 @@ from troposphere import Parameter, Template
 # Lower-case words joined by single hyphens: valid in every name we derive
 # (IAM role, ASG, RDS identifier, ElastiCache replication group, S3 keys).
 NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
-CIDR_PATTERN = r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$"
+# Canonical dotted quads only (0-255, no leading zero) and a prefix 0-32: a
+# looser pattern let 0.0.0.0/00 or 000.0.0.0/0 through as other strings than
+# the 0.0.0.0/0 the root template's Rule compares against.
+_OCTET = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+CIDR_PATTERN = rf"^({_OCTET}\.){{3}}{_OCTET}/(3[0-2]|[12]?\d)$"
+CIDR_FORM = "(four numbers 0-255 without leading zeros, a prefix 0-32)"
 ACM_ARN_PATTERN = r"^$|^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"
 BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 AZ_LIST_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d[a-z](,[a-z]{2}(-[a-z]+)+-\d[a-z])*$"
@@ -74,7 +79,7 @@ ROOT_PARAMETERS: tuple[ParamSpec, ...] = (
        "set in the params file. With the plain AWS CLI, pass ELB once every service is released and healthy.",
        default="EC2", allowed_values=("EC2", "ELB"), derived=True),
     _p("VpcCidr", "CIDR block of the VPC; the six subnets are carved from it.",
-       allowed_pattern=CIDR_PATTERN, constraint="an IPv4 CIDR block such as 10.1.0.0/16"),
+       allowed_pattern=CIDR_PATTERN, constraint=f"an IPv4 CIDR block such as 10.1.0.0/16 {CIDR_FORM}"),
     _p("SubnetBits", "Host bits of each subnet carved from VpcCidr (8 makes /24 subnets in a /16).",
        type="Number", default="8", min_value=4, max_value=16),
     _p("AvailabilityZones", "Exactly three availability zones of the deploy region, comma-separated.",
@@ -117,9 +122,10 @@ ROOT_PARAMETERS: tuple[ParamSpec, ...] = (
     _p("BoardServiceHealthCheckPath", "Health check path of board-service.", default="/health",
        allowed_pattern=HEALTH_PATH_PATTERN, constraint="a path starting with /"),
     _p("MonitoringAccessCidr", "Source addresses allowed to reach Grafana and Prometheus through the ALB.",
-       default="0.0.0.0/0", allowed_pattern=CIDR_PATTERN, constraint="an IPv4 CIDR block"),
+       default="0.0.0.0/0", allowed_pattern=CIDR_PATTERN, constraint=f"an IPv4 CIDR block {CIDR_FORM}"),
     _p("AcceptedRisks", "Production exposure accepted on purpose, in writing: public-monitoring "
-       "(MonitoringAccessCidr 0.0.0.0/0), plain-http (no CertificateArn), or both. Empty: neither; a prod "
+       "(MonitoringAccessCidr 0.0.0.0/0 or another public range wider than a /16), plain-http (no "
+       "CertificateArn), or both. Empty: neither; a prod "
        "stack refuses both.", default="", allowed_values=ACCEPTED_RISKS),
     _p("AlarmEmail", "Address the alarm topic mails (confirm the subscription mail once); empty: no "
        "subscription, subscribe to the topic another way.", default="",

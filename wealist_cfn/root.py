@@ -159,6 +159,10 @@ def _add_exposure_rules(root: Template) -> None:
         return {"Fn::Contains": [[v for v in PARAMS_BY_NAME["AcceptedRisks"].allowed_values if risk in v.split(",")],
                                  {"Ref": "AcceptedRisks"}]}
 
+    # A Rule compares strings, not ranges: it holds the literal 0.0.0.0/0
+    # (the only spelling the parameter's pattern lets through); a wider
+    # public range such as 0.0.0.0/1 is refused by preflight alone
+    # (wealist_cfn/preflight/exposure.py, too_wide).
     root.add_rule("ProdMonitoringNotPublic", {
         "RuleCondition": prod,
         "Assertions": [{

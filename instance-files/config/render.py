@@ -255,7 +255,7 @@ def main(argv):
             written = render_env(doc, argv[-1], os.environ, notes)
             for note in notes:
                 print("render.py: %s" % note, file=sys.stderr)
-            print("rendered %s in %s (mode 600)" % (", ".join(written), argv[3]))
+            print("rendered %s in %s (mode 600)" % (", ".join(written), argv[-1]))
             return 0
         if len(argv) == 3 and argv[1] == "template":
             with open(argv[2]) as f:

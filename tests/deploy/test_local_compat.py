@@ -243,3 +243,151 @@ def test_the_local_endpoints_declared_gaps_are_still_gaps(moto_endpoint):
         with pytest.raises(botocore.parsers.ResponseParserError):
             fn()
     assert set(local.UNANSWERED) == {"rds:DescribeOrderableDBInstanceOptions", *calls}
+
+
+def _refused_create(ep, status: str) -> str:
+    """A CREATE change set on a live stack in ``status``: AWS's error text,
+    or what happened instead."""
+    import json
+
+    import botocore.exceptions
+    from moto.cloudformation.models import cloudformation_backends
+
+    cfn = client("cloudformation", ep)
+    body = json.dumps(_SMALL)
+    cfn.create_stack(StackName="wealist-prod", TemplateBody=body)
+    if status != "CREATE_COMPLETE":
+        # moto never rolls a stack back (its failures are API errors): the
+        # status a failed first create leaves is set on its model directly.
+        backend = cloudformation_backends["123456789012"]["ap-northeast-2"]
+        next(st for st in backend.stacks.values() if st.name == "wealist-prod").status = status
+    try:
+        cfn.create_change_set(StackName="wealist-prod", ChangeSetName="deploy-2", TemplateBody=body,
+                              ChangeSetType="CREATE")
+    except botocore.exceptions.ClientError as exc:
+        return f"{exc.response['Error']['Code']}: {exc.response['Error']['Message']}"
+    return "accepted"
+
+
+@pytest.mark.parametrize("status", ["CREATE_COMPLETE", "ROLLBACK_COMPLETE"])
+def test_create_on_a_live_stack_is_refused_with_aws_words(moto_endpoint, status):
+    """moto with the compat pieces: a CREATE change set on a stack that
+    holds its name (complete, or rolled back and not yet deleted) is refused
+    with the text AWS answers (SAM CLI's recorded deploy output,
+    aws/copilot-cli's tests, LocalStack's provider: see piece 13). The
+    piece's own wording differed ("change set", no full stop) before."""
+    with local.compat():
+        assert _refused_create(moto_endpoint, status) == (
+            "ValidationError: Stack [wealist-prod] already exists and cannot be created again with the "
+            "changeSet [deploy-2].")
+
+
+def _two_stacks(ep) -> tuple[set[str], set[str]]:
+    """wealist-dev deployed (its change set dev-1 executed and kept, as moto
+    keeps it), then a CREATE change set made for wealist-prod: the change
+    sets ListChangeSets answers for each stack."""
+    import json
+
+    cfn = client("cloudformation", ep)
+    body = json.dumps(_SMALL)
+    dev = cfn.create_change_set(StackName="wealist-dev", ChangeSetName="dev-1", TemplateBody=body,
+                                ChangeSetType="CREATE")
+    cfn.execute_change_set(ChangeSetName=dev["Id"])
+    cfn.create_change_set(StackName="wealist-prod", ChangeSetName="plan-1", TemplateBody=body,
+                          ChangeSetType="CREATE")
+    return tuple({c["ChangeSetName"] for c in cfn.list_change_sets(StackName=name)["Summaries"]}
+                 for name in ("wealist-dev", "wealist-prod"))
+
+
+def test_list_change_sets_answers_the_named_stacks_only(moto_endpoint):
+    """moto with the compat pieces (piece 14): each stack lists its own
+    change sets, as ListChangeSets' StackName (required) says."""
+    with local.compat():
+        assert _two_stacks(moto_endpoint) == ({"dev-1"}, {"plan-1"})
+
+
+def test_list_by_stack_piece_is_still_needed(moto_endpoint):
+    """moto without piece 14: ListChangeSets ignores StackName, so the
+    prod shell seems to hold dev's change set (the engine then kept the
+    shell, "it holds 1 other change set(s) (dev-1)")."""
+    with local.compat(skip=frozenset({"list_by_stack"})):
+        assert _two_stacks(moto_endpoint) == ({"dev-1", "plan-1"}, {"dev-1", "plan-1"})
+
+
+def test_a_prod_shell_beside_a_deployed_dev_stack_is_deleted(moto_endpoint):
+    """moto with the compat pieces, through the engine: wealist-dev
+    deployed, then a prod plan discarded (its change set deleted). The
+    shell is deleted; before piece 14 it was kept because it seemed to hold
+    dev's change set ("it holds 1 other change set(s) (dev-1)")."""
+    import json
+
+    from wealist_cfn.aws import Aws
+    from wealist_cfn.deploy import stackstate
+
+    with local.compat():
+        cfn = client("cloudformation", moto_endpoint)
+        body = json.dumps(_SMALL)
+        dev = cfn.create_change_set(StackName="wealist-dev", ChangeSetName="dev-1", TemplateBody=body,
+                                    ChangeSetType="CREATE")
+        cfn.execute_change_set(ChangeSetName=dev["Id"])
+        prod = cfn.create_change_set(StackName="wealist-prod", ChangeSetName="plan-1", TemplateBody=body,
+                                     ChangeSetType="CREATE")
+        cfn.delete_change_set(ChangeSetName=prod["Id"])
+        line = stackstate.delete_review_shell(Aws("ap-northeast-2", endpoint_url=moto_endpoint), prod["StackId"],
+                                              "wealist-prod")
+    assert line == "deleted the empty stack shell wealist-prod (REVIEW_IN_PROGRESS, made by this run)"
+
+
+def _deletion(ep, monkeypatch) -> list[str]:
+    """The change set's Status as DescribeChangeSet and ListChangeSets read
+    it right after DeleteChangeSet, then half the bounded time later, then
+    after it: 'gone' once DescribeChangeSet no longer finds it. The clock is
+    stepped by hand (no sleeping)."""
+    import json
+
+    import botocore.exceptions
+
+    now = [1000.0]
+    monkeypatch.setattr(local, "clock", lambda: now[0])
+    cfn = client("cloudformation", ep)
+    made = cfn.create_change_set(StackName="wealist-prod", ChangeSetName="plan-1", TemplateBody=json.dumps(_SMALL),
+                                 ChangeSetType="CREATE")
+    cfn.delete_change_set(ChangeSetName=made["Id"])
+    seen = []
+    for step in (0.0, local.CHANGE_SET_DELETE_SECONDS / 2, local.CHANGE_SET_DELETE_SECONDS / 2):
+        now[0] += step
+        try:
+            d = cfn.describe_change_set(ChangeSetName=made["Id"])
+        except botocore.exceptions.ClientError:
+            seen.append("gone")
+            continue
+        listed = [c["Status"] for c in cfn.list_change_sets(StackName="wealist-prod")["Summaries"]]
+        seen.append(f"{d['Status']}/{d['ExecutionStatus']} listed {listed}")
+    return seen
+
+
+def test_a_deleted_change_set_goes_through_aws_delete_states(moto_endpoint, monkeypatch):
+    """moto with piece 15 enabled: DELETE_PENDING, then DELETE_IN_PROGRESS
+    (not executable), then gone after CHANGE_SET_DELETE_SECONDS; executing
+    it while it is being deleted is refused (InvalidChangeSetStatus)."""
+    import json
+
+    import botocore.exceptions
+
+    with local.compat(enable=frozenset({"async_delete"})):
+        assert _deletion(moto_endpoint, monkeypatch) == [
+            "DELETE_PENDING/UNAVAILABLE listed ['DELETE_PENDING']",
+            "DELETE_IN_PROGRESS/UNAVAILABLE listed ['DELETE_IN_PROGRESS']", "gone"]
+        cfn = client("cloudformation", moto_endpoint)
+        made = cfn.create_change_set(StackName="wealist-dev", ChangeSetName="plan-2", TemplateBody=json.dumps(_SMALL),
+                                     ChangeSetType="CREATE")
+        cfn.delete_change_set(ChangeSetName=made["Id"])
+        with pytest.raises(botocore.exceptions.ClientError, match="InvalidChangeSetStatus"):
+            cfn.execute_change_set(ChangeSetName=made["Id"])
+
+
+def test_async_delete_piece_is_still_needed(moto_endpoint, monkeypatch):
+    """moto without piece 15: the change set is gone the moment
+    DeleteChangeSet answers."""
+    with local.compat(skip=frozenset({"async_delete"})):
+        assert _deletion(moto_endpoint, monkeypatch) == ["gone", "gone", "gone"]

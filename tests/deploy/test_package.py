@@ -37,6 +37,7 @@ from wealist_cfn.deploy import flow
 from wealist_cfn.deploy import package as package_mod
 from wealist_cfn.deploy import templates as tpl
 from wealist_cfn.errors import EXIT_USAGE, CommandError
+from wealist_cfn.ops import artifacts
 
 ACCOUNT = "123456789012"
 
@@ -115,6 +116,11 @@ def test_every_call_to_the_bucket_names_its_owner(real_templates):
         **own})
     s3.add_response("put_bucket_versioning", {}, {"Bucket": b, "VersioningConfiguration": {"Status": "Enabled"},
                                                   **own})
+    # The housekeeping rules (ops/artifacts.py), read first and then put.
+    s3.add_client_error("get_bucket_lifecycle_configuration", "NoSuchLifecycleConfiguration", "none", 404,
+                        expected_params={"Bucket": b, **own})
+    s3.add_response("put_bucket_lifecycle_configuration", {}, {
+        "Bucket": b, "LifecycleConfiguration": {"Rules": artifacts.lifecycle_rules()}, **own})
     assert package_mod.ensure_bucket(aws, b, create=True) is True
     template_set = tpl.read(real_templates)
     children = [n for n in template_set.texts if n != template_set.root_name]

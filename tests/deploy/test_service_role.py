@@ -154,3 +154,34 @@ def test_a_plan_never_creates_the_artifact_bucket():
                               "plan never creates it; the first deploy from main (or `python build.py package` by "
                               "an administrator) does")
     stubs["s3"].assert_no_pending_responses()
+
+
+def test_review_flags_a_trust_change_as_one_the_service_role_cannot_make():
+    """Stand-in: none; a DescribeChangeSet ``Changes`` entry shaped like the
+    API reference (ResourceChange, ResourceChangeDetail, Target). Real AWS:
+    the role handler's update calls iam:UpdateAssumeRolePolicy for a changed
+    AssumeRolePolicyDocument (the AWS::IAM::Role resource schema's update
+    handler permissions), which the service role is never given
+    (github_oidc.WITHHELD): the execute would fail and roll back."""
+    from wealist_cfn.deploy import review
+
+    def change(name):
+        return {"Type": "Resource", "ResourceChange": {
+            "Action": "Modify", "LogicalResourceId": "Ec2Role", "PhysicalResourceId": "wealist-prod-ec2-role",
+            "ResourceType": "AWS::IAM::Role", "Replacement": "False", "Scope": ["Properties"],
+            "Details": [{"Target": {"Attribute": "Properties", "Name": name, "RequiresRecreation": "Never"},
+                         "Evaluation": "Static", "ChangeSource": "DirectModification"}]}}
+
+    def callouts(name):
+        rv = review.Review("wealist-prod", "UPDATE", rows=[review.row_from_change("IamStack", change(name))])
+        review.analyse(rv)
+        return [c for c in rv.callouts if c.level == "warning"]
+
+    [warning] = callouts("AssumeRolePolicyDocument")
+    assert warning.where == "IamStack/Ec2Role"
+    assert "iam:UpdateAssumeRolePolicy" in warning.message and "will fail" in warning.message
+    assert "iam:UpdateAssumeRolePolicy" in review.render_text(
+        review.Review("wealist-prod", "UPDATE", rows=[review.row_from_change("IamStack", change(
+            "AssumeRolePolicyDocument"))], callouts=[warning]))
+    # A policy change is the service role's to make: no such warning.
+    assert callouts("Policies") == []

@@ -27,8 +27,9 @@ def test_status_shows_target_health_and_releases(compat_endpoint, real_templates
     assert code == 0, err + out
     assert "target health not checked (--no-wait-healthy)" in out
 
+    # A release overwrites the tag the deploy's seeding left "unreleased".
     client("ssm", ep).put_parameter(Name="/wealist/prod/deploy/board_service_image_tag", Value="abc123",
-                                    Type="String")
+                                    Type="String", Overwrite=True)
     code, out, err = run_cli("status", *common)
 
     assert code == 0, err + out

@@ -101,12 +101,15 @@ def test_nested_change_sets_are_walked_into_one_review():
 
 
 def test_callouts_guard_the_database_and_spot_a_broadened_ingress():
-    """Stubbed: replacing the RDS instance is guarded (policy action named),
-    the subnet group is a warning, a new 0.0.0.0/0 ingress is a broadening."""
+    """Stubbed: a replacement of the RDS instance is guarded, and said to
+    fail rather than replace (it is custom-named: CloudFormation's "Resource
+    custom naming" refuses to replace it), naming the property that would
+    cause it; the subnet group is a warning, a new 0.0.0.0/0 ingress is a
+    broadening."""
     rev = _nested_review()
     guarded = rev.guarded
     assert [c.where for c in guarded] == ["DatabaseStack/Database"]
-    assert "ReplaceAndSnapshot" in guarded[0].message and "DBName" in guarded[0].message
+    assert "cannot replace it: this update would fail" in guarded[0].message and "DBName" in guarded[0].message
     warn = [c for c in rev.callouts if c.level == "warning"]
     assert [c.where for c in warn] == ["DatabaseStack/DbSubnetGroup"]
     sec = [c for c in rev.callouts if c.level == "security"]
@@ -427,3 +430,44 @@ def test_execute_relaxes_policies_only_with_allow_replace(allow_replace, prod_pa
     relaxed = [m for m in messages if m.startswith("--allow-replace")]
     assert relaxed == (["--allow-replace: stack policy relaxed on DatabaseStack for this update only"]
                        if allow_replace else [])
+
+
+# -- a guarded change through CI (issue 23, item 9) -------------------------------------------
+
+def test_ci_accepts_a_conditional_change_set_only_by_its_reviewed_name(monkeypatch):
+    """Stubbed review. CI never passes --accept-conditional (deploy.yml);
+    WEALIST_ACCEPT_CONDITIONAL, set from the workflow_dispatch input, names
+    the one reviewed change set that may go ahead, with the policies kept.
+    Another name is refused (exit 3) and says which name it had. Before the
+    fix a Conditional change could never pass in CI."""
+    rev = _conditional_only(_nested_review())
+    monkeypatch.setenv("WEALIST_ACCEPT_CONDITIONAL", "deploy-0-other")
+    dep = _FakeDeployment(rev)
+    code, _, err = _run_deploy(dep)
+    assert code == 3 and not dep.executed
+    assert "names deploy-0-other, not this change set (deploy-1)" in err
+    assert "run the Deploy workflow by hand with accept-conditional = deploy-1" in err
+
+    monkeypatch.setenv("WEALIST_ACCEPT_CONDITIONAL", "deploy-1")
+    dep = _FakeDeployment(_conditional_only(_nested_review()))
+    code, out, _ = _run_deploy(dep)
+    assert code == 0 and dep.executed and dep.opts.allow_replace is False
+    assert "WEALIST_ACCEPT_CONDITIONAL=deploy-1" in out and "stack policies stay in place" in out
+
+
+def test_the_ci_name_does_not_cover_a_certain_replacement(monkeypatch):
+    """Stubbed review: Replacement True is refused whatever the name says."""
+    monkeypatch.setenv("WEALIST_ACCEPT_CONDITIONAL", "deploy-1")
+    dep = _FakeDeployment(_nested_review())
+    code, _, _ = _run_deploy(dep)
+    assert code == 3 and not dep.executed
+
+
+def test_no_rollback_is_refused_for_an_update():
+    """Stubbed review of an UPDATE: --no-rollback is for a first create;
+    refused with exit 3 before anything is executed, the change set deleted."""
+    dep = _FakeDeployment(_nested_review())
+    dep.opts.no_rollback = True
+    code, _, err = _run_deploy(dep, yes=True)
+    assert code == 3 and not dep.executed and dep.cleaned
+    assert "refused: --no-rollback is for a first create" in err

@@ -42,7 +42,7 @@ from botocore.stub import Stubber
 from scripted import Cfn, Scripted, ScriptedError, change, change_set_arn, run_cli, scripted_aws, stack_arn
 
 from deploy_helpers import stubbed_aws
-from wealist_cfn.deploy import changeset, verify
+from wealist_cfn.deploy import changeset, triggers, verify
 from wealist_cfn.deploy import templates as tpl
 from wealist_cfn.settings import PARAMS_DIR
 
@@ -571,6 +571,7 @@ class TrustCfn(Cfn):
         self.role = role
         self.last = last_change_set  # the change set the stack last executed (Stack.ChangeSetId)
         self.created: list[dict] = []
+        self.head: dict[str, dict] = {}  # name -> more DescribeChangeSet fields of a waiting change set
 
     def describe_stacks(self, params):
         out = super().describe_stacks(params)
@@ -593,7 +594,7 @@ class TrustCfn(Cfn):
         if name in self.waiting:
             _, parameters, caps = self.waiting[name]
             page.update(Parameters=parameters, Capabilities=caps, Description=HINT, Tags=TAGS,
-                        IncludeNestedStacks=True)
+                        IncludeNestedStacks=True, **self.head.get(name, {}))
         elif name == "root":  # this run's own
             page.update(Parameters=self.created[-1]["Parameters"], Capabilities=self.created[-1]["Capabilities"])
         else:
@@ -969,3 +970,117 @@ def test_a_plans_change_set_of_the_real_templates_is_proven_in_twenty_nine_calls
     # + one GetObject (moto) per child: each pinned URL's version holds this checkout's bytes.
     assert (len(verdict.read), verdict.calls) == (10, 29)
     cfn.assert_no_pending_responses()
+
+
+# -- rollback triggers: what every plan of an update carries (triggers.py) ---------------------
+
+ALARM = "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:"
+WITH_TRIGGERS = verify.Expected(**dict(EXPECTED.__dict__, rollback_alarms=triggers.alarm_names("wealist-prod"),
+                                       monitoring_minutes=triggers.monitoring_minutes()))
+
+
+def _config(*names: str, minutes: int | None = None, arn: str = ALARM) -> dict:
+    return {"RollbackConfiguration": {
+        "RollbackTriggers": [{"Arn": arn + n, "Type": "AWS::CloudWatch::Alarm"} for n in names],
+        "MonitoringTimeInMinutes": triggers.monitoring_minutes() if minutes is None else minutes}}
+
+
+def _genuine_rest(cfn: Stubber, s3: Stubber) -> None:
+    _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
+    _objects(s3)
+    _nested(cfn, _text(DB))
+    _unchanged_network(cfn, _text(NET))
+
+
+def test_a_plan_with_this_stacks_rollback_triggers_is_proven_and_one_left_out_is_said():
+    """Stubber: the plan of an update carries RollbackConfiguration (the
+    stack's critical alarms, the monitoring time triggers.py computes), one
+    alarm left out because it was in ALARM when the plan was made. Proven;
+    the notes name the alarm left out. Before: refused, so every CI update
+    by name exited 3 once the alarms existed."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    names = sorted(triggers.alarm_names("wealist-prod"))
+    _head(cfn, **_config(*names[1:]))
+    _genuine_rest(cfn, stubs["s3"])
+    verdict = _prove(aws, expected=WITH_TRIGGERS)
+    assert verdict.ok, verdict.line()
+    assert any(names[0] in n and "left out" in n for n in verdict.notes), verdict.notes
+    cfn.assert_no_pending_responses()
+
+
+def test_a_plan_with_no_triggers_is_proven_and_the_review_says_so():
+    """Stubber: an empty RollbackTriggers (every alarm in ALARM at plan
+    time) is proven, never silently: a note says executing removes them."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn, RollbackConfiguration={"RollbackTriggers": []})
+    _genuine_rest(cfn, stubs["s3"])
+    verdict = _prove(aws, expected=WITH_TRIGGERS)
+    assert verdict.ok, verdict.line()
+    assert any("removes any the stack has" in n for n in verdict.notes), verdict.notes
+
+
+FOREIGN = {
+    # An alarm of this account whose name this project does not derive.
+    "other alarm": (_config("wealist-prod-alarm-target-5xx", "someones-alarm"), "someones-alarm"),
+    # The project's alarm name, in another account or region.
+    "other account": (_config("wealist-prod-alarm-target-5xx",
+                              arn="arn:aws:cloudwatch:ap-northeast-2:999999999999:alarm:"), "999999999999"),
+    "other region": (_config("wealist-prod-alarm-target-5xx",
+                             arn="arn:aws:cloudwatch:us-east-1:123456789012:alarm:"), "us-east-1"),
+    "composite": ({"RollbackConfiguration": {"RollbackTriggers": [
+        {"Arn": ALARM + "wealist-prod-alarm-target-5xx", "Type": "AWS::CloudWatch::CompositeAlarm"}],
+        "MonitoringTimeInMinutes": triggers.monitoring_minutes()}}, "CompositeAlarm"),
+    "monitoring time": (_config("wealist-prod-alarm-target-5xx", minutes=180), "watched 180 min"),
+    "a wait without triggers": ({"RollbackConfiguration": {"RollbackTriggers": [], "MonitoringTimeInMinutes": 30}},
+                                "30 min"),
+}
+
+
+@pytest.mark.parametrize("case", list(FOREIGN))
+def test_a_foreign_trigger_or_another_monitoring_time_is_refused(case):
+    """Stubber: a trigger on an alarm this project does not derive (or in
+    another account or region, or of another type) or another monitoring
+    time is refused before any template is read."""
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    extra, words = FOREIGN[case]
+    _head(cfn, **extra)
+    verdict = _prove(aws, expected=WITH_TRIGGERS)
+    assert verdict.difference and words in verdict.difference, verdict.line()
+    cfn.assert_no_pending_responses()
+
+
+
+@pytest.mark.moto
+@pytest.mark.parametrize("alarm, minutes, proven", [
+    ("wealist-prod-alarm-target-5xx", None, True),
+    ("someone-elses-alarm", None, False),
+    ("wealist-prod-alarm-target-5xx", 3, False),
+])
+def test_ci_executes_a_plan_that_carries_the_rollback_triggers_by_name(alarm, minutes, proven, monkeypatch,
+                                                                      moto_endpoint, tmp_path):
+    """Scripted CloudFormation, moto's S3/STS: what deploy.yml runs for an
+    update, ``deploy --change-set NAME``, on the plan's change set, which
+    carries RollbackConfiguration (every update plan does once the alarms
+    exist). The stack's own alarm with the computed monitoring time: executed.
+    A foreign alarm, or another monitoring time: exit 3, nothing executed.
+    Before: every such plan exited 3."""
+    from scripted import ACCOUNT, REGION
+
+    ours = _templates(tmp_path)
+    cfn = TrustCfn(waiting={"plan-1": ((ours / "root.yaml").read_text(), _file_params(), CAPS)})
+    cfn.head["plan-1"] = {"RollbackConfiguration": {
+        "RollbackTriggers": [{"Arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm}",
+                              "Type": "AWS::CloudWatch::Alarm"}],
+        "MonitoringTimeInMinutes": triggers.monitoring_minutes() if minutes is None else minutes}}
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "plan-1")
+    if proven:
+        assert code == 0, err + out
+        assert _executed(script) == [change_set_arn("plan-1")]
+        assert "rollback trigger left out of this change set: wealist-prod-alarm-backend-in-service" in out
+    else:
+        assert code == 3, err + out
+        assert not _executed(script)
+        assert "rollback trigger" in err

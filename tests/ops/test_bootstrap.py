@@ -297,5 +297,6 @@ def test_dry_run_counts_what_the_real_run_then_does(prod_cfg, target):
     dry = bootstrap.run(prod_cfg, target, dry_run=True)
     real = bootstrap.run(prod_cfg, target)
     assert Counter(c.action.removeprefix("would be ") for c in dry.changes) == Counter(c.action for c in real.changes)
-    [made] = [c for c in real.changes if c.what == "bucket"]
+    # The deploy bucket; the artifact bucket's lifecycle line is another.
+    [made] = [c for c in real.changes if c.what == "bucket" and c.name == prod_cfg.deploy_bucket]
     assert made.action == "created" and made.detail == ", ".join(bootstrap.BUCKET_SETTINGS)

@@ -18,7 +18,7 @@ import sys
 import pytest
 
 from . import postgres as pg
-from .tools import ROOT
+from .tools import ROOT, missing
 
 sys.path.insert(0, str(ROOT / "instance-files" / "config"))
 import render  # noqa: E402
@@ -64,8 +64,9 @@ def test_the_server_enforces_the_rules_rds_masters_meet_since_postgresql_16(post
     another role a database's owner needs SET on that role. On an older
     server only the first is checked, on the SQL text (next test)."""
     if not postgres.enforces_16_rules:
-        pytest.skip(f"PostgreSQL {postgres.major}: 16+ rules not enforced by the server; "
-                    "the SQL text is checked for SUPERUSER instead")
+        # The templates deploy 17 and install-test-tools.sh installs it: an
+        # older server is a missing checker (fails under CI=true, skips elsewhere).
+        missing(f"PostgreSQL 16 or newer (found {postgres.major}; its rules are checked on the SQL text meanwhile)")
     setup = postgres.psql(pg.MASTER, pg.MASTER_PW, "wealist", "-c", "CREATE ROLE rule_probe LOGIN")
     assert setup.returncode == 0, setup.stderr
     refused = postgres.psql(pg.MASTER, pg.MASTER_PW, "wealist", "-c", "ALTER ROLE rule_probe NOSUPERUSER")

@@ -272,7 +272,7 @@ def test_the_cloudwatch_datasource_uses_the_instance_role_and_the_environments_r
     https://grafana.com/docs/grafana/latest/datasources/aws-cloudwatch/aws-authentication/).
     No key is provisioned. The region is the instance's, filled in at boot."""
     compose = yaml.safe_load((ROOT / "instance-files/monitoring/docker-compose.yml").read_text())
-    assert compose["services"]["grafana"]["image"].startswith("docker.io/grafana/grafana-oss:11.")
+    assert compose["services"]["grafana"]["image"].startswith("docker.io/grafana/grafana:11.")
     sources = _datasources({**PROD, "AWS_REGION": "us-east-1"})
     cw = sources["cloudwatch"]
     assert cw["type"] == "cloudwatch" and cw["jsonData"]["authType"] == "default"

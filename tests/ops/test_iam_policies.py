@@ -342,9 +342,10 @@ def test_github_roles_keep_only_what_they_do_themselves(oidc):
     roles = _roles(oidc)
     deploy = roles[f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-github-deploy"]["statements"]
     services = {a.split(":")[0] for s in deploy if s["Effect"] == "Allow" for a in listify(s["Action"])}
+    # cloudwatch: the rollback triggers' alarms, read only (deploy/triggers.py);
     # elasticloadbalancing: the target health a release and the health-check
     # switch are judged on (ops/releasestate.py), reads only.
-    preflight = {"acm", "ec2", "elasticache", "rds", "servicequotas", "logs", "elasticloadbalancing"}
+    preflight = {"acm", "ec2", "elasticache", "rds", "servicequotas", "logs", "cloudwatch", "elasticloadbalancing"}
     assert services == {"cloudformation", "iam", "s3", "ssm", "ecr", "autoscaling", "kms"} | preflight
     # Those services only for the preflight's reads (docs/deploy.md, "Preflight").
     for s in deploy:
@@ -352,7 +353,10 @@ def test_github_roles_keep_only_what_they_do_themselves(oidc):
             if a.split(":")[0] in preflight:
                 assert a.split(":")[1].startswith(("Describe", "Get")), a
     iam_actions = {a for s in deploy if s["Effect"] == "Allow" for a in listify(s["Action"]) if a.startswith("iam:")}
-    assert iam_actions == {"iam:PassRole", "iam:GetRole"}
+    # GetPolicy: preflight's check that the boundary exists, on it alone.
+    assert iam_actions == {"iam:PassRole", "iam:GetRole", "iam:GetPolicy"}
+    assert [s["Resource"] for s in deploy if "iam:GetPolicy" in listify(s["Action"])] == [
+        [f"arn:aws:iam::{ACCOUNT}:policy/wealist-prod-role-boundary"]]
     for s in deploy:
         if s["Effect"] == "Allow" and "iam:PassRole" in listify(s["Action"]):
             assert s["Resource"] == [f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-cfn-role"]
@@ -558,7 +562,7 @@ def _policies() -> list[tuple[str, dict]]:
 
 @pytest.mark.slow
 def test_parliament_finds_nothing_unexplained():
-    parliament = pytest.importorskip("parliament")
+    import parliament  # pinned in requirements-dev.txt: missing is an error, never a skip
     policies = _policies()
     assert len(policies) >= 10
     unexplained = []
@@ -582,3 +586,29 @@ def test_ci_can_never_delete_the_root_stack(oidc):
     for arn, role in _roles(oidc).items():
         if _trusts_github(role):
             assert not allowed(role["statements"], "cloudformation:DeleteStack", root), arn
+
+
+def test_preflight_roles_may_look_for_kept_repositories(oidc):
+    """The registries check (wealist_cfn/preflight/checks.py) calls
+    DescribeRepositories before a first create; both preflight roles may."""
+    roles = _roles(oidc)
+    for name in ("github-deploy", "github-plan"):
+        statements = roles[f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-{name}"]["statements"]
+        repositories = {r for st in statements if "ecr:DescribeImages" in st.get("Action", [])
+                        for r in st["Resource"]}
+        assert len(repositories) == 2, name
+        for arn in repositories:
+            assert allowed(statements, "ecr:DescribeRepositories", arn), (name, arn)
+
+
+def test_preflight_roles_may_read_the_rollback_trigger_alarms(oidc):
+    """deploy/triggers.py reads the stack's critical alarms (DescribeAlarms)
+    before naming them as rollback triggers; both roles that make change
+    sets may, and only for this environment's alarms."""
+    roles = _roles(oidc)
+    for name in ("github-deploy", "github-plan"):
+        statements = roles[f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-{name}"]["statements"]
+        ours = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:wealist-prod-alarm-target-5xx"
+        assert allowed(statements, "cloudwatch:DescribeAlarms", ours), name
+        assert not allowed(statements, "cloudwatch:DescribeAlarms",
+                           f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:someone-else"), name

@@ -345,6 +345,23 @@ def test_every_instance_image_is_pinned_by_digest_or_a_known_exception(path):
             assert re.fullmatch(r"v?\d+\.\d+\.\d+", tag), f"{path}: {line.strip()} names no exact version"
 
 
+# Where a digest was confirmed, by repository: the image pinned must name that repository, not
+# another that may hold the same image under its own manifest list.
+CONFIRMED_REPOSITORY = {
+    # Grafana's docs: grafana/grafana and grafana/grafana-oss hold the same OSS images ("Run
+    # Grafana Docker image", grafana.com/docs/grafana/latest/setup-grafana/installation/docker/);
+    # three public files give sha256:d5133220... for grafana/grafana:11.2.2, one for grafana-oss.
+    "grafana": "docker.io/grafana/grafana",
+}
+
+
+def test_each_digest_names_the_repository_it_was_confirmed_for():
+    compose = yaml.safe_load((FILES / "monitoring/docker-compose.yml").read_text())
+    for service, repository in CONFIRMED_REPOSITORY.items():
+        image = compose["services"][service]["image"]
+        assert DIGEST.match(image) and image.split("@")[0].rsplit(":", 1)[0] == repository, image
+
+
 @pytest.mark.parametrize("image", ["quay.io/prometheus/node-exporter:v1.8.2", "grafana/grafana-oss:latest",
                                    "quay.io/prometheus/node-exporter:v1.8.2@sha256:4032c6d5"])
 def test_the_image_check_refuses_a_tag_and_a_short_digest(image):

@@ -103,12 +103,18 @@ def test_the_release_step_sets_restores_and_rolls_back_through_one_tested_comman
     assert "put-parameter" not in "\n".join(s.get("run", "") for s in job["steps"])
 
 
+# The run's own token when the inputs step says the source is this repository; otherwise
+# SERVICE_SOURCE_TOKEN, or the run's own when that secret is unset (public service repositories).
+TOKEN = ("${{ steps.inputs.outputs.token == 'github' && github.token || secrets.SERVICE_SOURCE_TOKEN "
+         "|| github.token }}")
+
+
 def test_source_checkout_takes_the_checked_repository_and_commit_and_keeps_no_credentials():
     job = _load("release-service.yml")["jobs"]["build"]
     [src] = [s for s in job["steps"] if (s.get("with") or {}).get("path") == ".source"]
     assert src["with"]["repository"] == "${{ steps.inputs.outputs.repository }}"
     assert src["with"]["ref"] == "${{ steps.inputs.outputs.ref }}"
-    assert src["with"]["token"] == "${{ secrets.SERVICE_SOURCE_TOKEN || github.token }}"
+    assert src["with"]["token"] == TOKEN
     assert src["with"]["persist-credentials"] is False and src["with"]["fetch-depth"] == 0
     names = [s.get("name") or s.get("uses") for s in job["steps"]]
     assert names.index("Check the release inputs") < names.index(src["uses"]) < names.index(
@@ -132,17 +138,59 @@ def _inputs(tmp_path, **env):
 def test_an_allow_listed_repository_at_a_full_sha_is_accepted(tmp_path):
     proc, out = _inputs(tmp_path, SOURCE_REPOSITORY="Wealist/Board-Service")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert out == {"repository": "Wealist/Board-Service", "ref": SHA, "branch": "main"}
+    assert out == {"repository": "Wealist/Board-Service", "ref": SHA, "branch": "main", "token": "source"}
 
 
 def test_this_repository_defaults_to_the_runs_commit(tmp_path):
     proc, out = _inputs(tmp_path, SOURCE_REPOSITORY="", SOURCE_REF="", ALLOWED="", SOURCE_BRANCH="release")
     assert proc.returncode == 0, proc.stdout
-    assert out == {"repository": THIS, "ref": "f" * 40, "branch": "release"}
+    assert out == {"repository": THIS, "ref": "f" * 40, "branch": "release", "token": "github"}
+
+
+@pytest.mark.parametrize("given", ["", THIS, THIS.upper(), "Wealist/Wealist-CFN"])
+def test_this_repository_is_read_with_the_runs_own_token(tmp_path, given):
+    """SERVICE_SOURCE_TOKEN reaches only the service repositories (docs/operations.md): with it set,
+    reading this repository through it would answer 404. However the name is spelt (GitHub
+    compares owner and repository names without case), this repository takes the run's token,
+    in the checkout and in the branch-protection query alike."""
+    proc, out = _inputs(tmp_path, SOURCE_REPOSITORY=given, ALLOWED="wealist/user-service")
+    assert proc.returncode == 0, proc.stdout
+    assert out["token"] == "github"
+    job = _load("release-service.yml")["jobs"]["build"]
+    [src] = [s for s in job["steps"] if (s.get("with") or {}).get("path") == ".source"]
+    branch = next(s for s in job["steps"] if s.get("name") == "Check the source commit is on the protected branch")
+    assert src["with"]["token"] == branch["env"]["GH_TOKEN"] == TOKEN
+
+
+PER_SERVICE = "user-service=wealist/user-service board-service=Wealist/Board-Service,wealist/shared-images"
+
+
+@pytest.mark.parametrize("service,repository", [("user-service", "wealist/user-service"),
+                                                ("board-service", "wealist/board-service"),
+                                                ("user-service", "wealist/shared-images"),
+                                                ("board-service", "WEALIST/SHARED-IMAGES")])
+def test_a_repository_listed_for_the_service_or_for_any_is_accepted(tmp_path, service, repository):
+    proc, out = _inputs(tmp_path, SERVICE=service, SOURCE_REPOSITORY=repository, ALLOWED=PER_SERVICE)
+    assert proc.returncode == 0, proc.stdout
+    assert out["repository"] == repository
+
+
+@pytest.mark.parametrize("service,repository", [("board-service", "wealist/user-service"),
+                                                ("user-service", "wealist/board-service")])
+def test_a_repository_listed_for_the_other_service_is_refused(tmp_path, service, repository):
+    """A service=owner/repo entry ties the repository to that service: the user-service source
+    can never be released as board-service."""
+    proc, out = _inputs(tmp_path, SERVICE=service, SOURCE_REPOSITORY=repository, ALLOWED=PER_SERVICE)
+    assert proc.returncode == 1 and out == {}
+    other = "user-service" if service == "board-service" else "board-service"
+    assert proc.stdout == (f"::error::source-repository {repository} is listed in the repository variable "
+                           f"RELEASE_SOURCE_REPOSITORIES for {other} only, not for {service}\n")
 
 
 @pytest.mark.parametrize("env,message", [
     ({"ALLOWED": ""}, "RELEASE_SOURCE_REPOSITORIES is empty or unset"),
+    ({"ALLOWED": "user-service=wealist/other"}, "is not in the repository variable"),
+    ({"ALLOWED": "wealist/user-service=x"}, "is not in the repository variable"),
     ({"ALLOWED": " , "}, "RELEASE_SOURCE_REPOSITORIES is empty or unset"),
     ({"SOURCE_REPOSITORY": "attacker/user-service"}, "is not in the repository variable"),
     ({"SOURCE_REPOSITORY": "wealist/user"}, "is not in the repository variable"),  # no prefix match
@@ -307,9 +355,9 @@ def test_a_manual_run_can_force_the_backend(tmp_path):
     assert _which(tmp_path, "NO_CHANGES", bootstrap=UNCHANGED_BOOTSTRAP, force="true")["backend"] == "true"
     rollouts = [s for s in _load("deploy.yml")["jobs"]["execute"]["steps"] if "build.py rollout" in s.get("run", "")]
     assert [(s["if"], s["run"]) for s in rollouts] == [
-        ("steps.roll.outputs.backend == 'true'", "python build.py rollout --params params/prod.json"),
-        ("steps.roll.outputs.monitoring == 'true'", "python build.py rollout --params params/prod.json --group "
-                                                    "monitoring")]
+        ("steps.roll.outputs.backend == 'true'", "exec python build.py rollout --params params/prod.json"),
+        ("steps.roll.outputs.monitoring == 'true'", "exec python build.py rollout --params params/prod.json "
+                                                    "--group monitoring")]
 
 
 # -- release-service.yml: a release waits for deploys ----------------------------------------------
@@ -332,8 +380,85 @@ def test_a_release_waits_until_no_deploy_is_queued_or_running(tmp_path):
 
 def test_a_release_stops_after_the_bounded_wait(tmp_path):
     proc, calls, _ = _wait(tmp_path, ["1"] * 10, wait_seconds="60")
-    assert proc.returncode == 1 and "a deploy has been queued or running for 60s" in proc.stdout
+    assert proc.returncode == 1, proc.stdout
+    assert proc.stdout.splitlines()[-1].startswith("::error::this release waited 60s and 1 deploy run(s) are still "
+                                                   "queued")
+    assert "nothing was pushed or changed" in proc.stdout
     assert [c.split()[0] for c in calls] == ["gh", "sleep", "gh", "sleep", "gh"]
+
+
+# -- deploy.yml: a deploy waits for a release that is past its own wait ------------------------------
+
+def _job(name, status, steps=()):
+    """A job as GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs lists it: a job not started
+    yet (queued, or waiting for the environment's reviewers) has no steps."""
+    return {"name": name, "status": status, "conclusion": None if status != "completed" else "success",
+            "steps": [{"name": n, "status": st, "conclusion": None if st != "completed" else "success",
+                       "number": i} for i, (n, st) in enumerate(steps, 1)]}
+
+
+BUILDING = [_job("release / build", "in_progress", [("Set up job", "completed"), ("Build the image", "in_progress")]),
+            _job("release / release", "waiting")]
+WAITING_FOR_DEPLOYS = [_job("release / build", "completed", [("Build the image", "completed")]),
+                       _job("release / release", "in_progress", [("Set up job", "completed"),
+                                                                 ("Wait for running deploys", "in_progress")])]
+ROLLING_OUT = [_job("release / build", "completed", [("Build the image", "completed")]),
+               _job("release / release", "in_progress", [("Wait for running deploys", "completed"),
+                                                         ("Push", "completed"),
+                                                         ("Release and roll out (or restore and roll back)",
+                                                          "in_progress")])]
+
+
+def _deploy_wait(tmp_path, polls: list[dict], wait_seconds="90"):
+    """Each poll: {run id: (run status, jobs)}. The gh stand-in answers `gh run list` and `gh api
+    .../runs/ID/jobs` from the poll numbered by how many `gh run list` calls it has seen, and
+    applies the step's own --jq filter with the real jq, so the filters are what is tested."""
+    require("jq")
+    for n, poll in enumerate(polls, 1):
+        runs = [{"databaseId": int(i), "status": st} for i, (st, _) in poll.items()]
+        (tmp_path / f"runs-{n}.json").write_text(json.dumps(runs))
+        for i, (_, jobs) in poll.items():
+            (tmp_path / f"jobs-{n}-{i}.json").write_text(json.dumps({"total_count": len(jobs), "jobs": jobs}))
+    gh = textwrap.dedent("""\
+        args=("$@"); q=""
+        for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[i]}" = --jq ] && q=${args[i+1]}; done
+        n=$(grep -c "^gh run list" "$CALLS")
+        if [ "$1 $2" = "run list" ]; then exec jq -r "$q" "$FIX/runs-$n.json"; fi
+        id=${2#repos/$GH_REPO/actions/runs/}; id=${id%/jobs}
+        exec jq -r "$q" "$FIX/jobs-$n-$id.json"
+        """)
+    env = {"GH_TOKEN": "x", "GH_REPO": THIS, "WAIT_SECONDS": wait_seconds, "FIX": str(tmp_path)}
+    return _run(tmp_path, _deploy_step("Wait for running releases"), env, "exit 0\n", gh=gh)
+
+
+def test_a_deploy_waits_for_a_release_past_its_wait_then_goes_ahead(tmp_path):
+    proc, calls, _ = _deploy_wait(tmp_path, [{"7": ("in_progress", ROLLING_OUT)},
+                                             {"7": ("in_progress", ROLLING_OUT)},
+                                             {"7": ("completed", [])}])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [c.split()[:2] for c in calls] == [["gh", "run"], ["gh", "api"], ["sleep", "30"],
+                                              ["gh", "run"], ["gh", "api"], ["sleep", "30"], ["gh", "run"]]
+    assert calls[0].startswith("gh run list --workflow release.yml")
+    assert calls[1].startswith(f"gh api repos/{THIS}/actions/runs/7/jobs")
+
+
+@pytest.mark.parametrize("jobs", [BUILDING, WAITING_FOR_DEPLOYS], ids=["building", "waiting-for-deploys"])
+def test_a_deploy_does_not_wait_for_a_release_that_has_not_passed_its_wait(tmp_path, jobs):
+    """A release still building, or in its own wait for deploys (which waits for this deploy),
+    changes nothing yet: waiting for it would make each wait for the other."""
+    proc, calls, _ = _deploy_wait(tmp_path, [{"7": ("in_progress", jobs)}])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not any(c.startswith("sleep") for c in calls)
+
+
+def test_a_deploy_stops_after_its_bounded_wait_having_changed_nothing(tmp_path):
+    proc, calls, _ = _deploy_wait(tmp_path, [{"7": ("in_progress", ROLLING_OUT),
+                                              "8": ("queued", BUILDING)}] * 3, wait_seconds="60")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[-1] == (
+        "::error::this deploy waited 60s and 1 release job(s) are still pushing or rolling out; nothing was "
+        "deployed or changed: run the deploy again when they are done")
+    assert {c.split()[0] for c in calls} == {"gh", "sleep"}
 
 
 # -- release-service.yml: the image the release pushes is the one the build made ---------------------

@@ -132,6 +132,40 @@ def test_service_role_fetches_pinned_nested_templates_from_the_artifact_bucket(r
     assert not decide(service, "s3:PutObject", f"{ARTIFACTS}/deploy/wealist-prod/x.yaml")
 
 
+def test_service_role_reads_no_other_object_of_the_artifact_or_deploy_bucket(roles):
+    """The docs say it reads nested templates only under deploy/ and plan/;
+    a grant on the whole artifact bucket (and the deploy bucket) for the
+    replication group's never-used snapshot seeding said otherwise."""
+    service = roles["cfn-role"]
+    for key in (f"{ARTIFACTS}/ci/wealist-prod/cache.tar", f"{ARTIFACTS}/deploy/wealist-dev/network.yaml",
+                "arn:aws:s3:::wealist-deploy-scripts/boot/startup.sh"):
+        assert not decide(service, "s3:GetObject", key), key
+
+
+# -- the trust stack is out of the workflows' reach --------------------------------------------------
+
+TRUST_STACK = STACK + "wealist-prod-github/0a1b2c3d-1111-2222-3333-444455556666"
+
+
+@pytest.mark.parametrize("role", ["github-plan", "github-deploy"])
+def test_no_workflow_role_changes_the_trust_stack(roles, role):
+    """docs/operations.md names the trust stack <root>-github, which matches
+    the nested stacks' scope stack/<root>-*/*: without the explicit Deny a
+    pull request could make a change set of github-oidc.yaml itself."""
+    policy = roles[role]
+    for action in ("cloudformation:CreateChangeSet", "cloudformation:DeleteChangeSet",
+                   "cloudformation:ExecuteChangeSet", "cloudformation:ContinueUpdateRollback",
+                   "cloudformation:SetStackPolicy", "cloudformation:UpdateTerminationProtection"):
+        assert not decide(policy, action, TRUST_STACK), action
+    # A nested stack of the root, which shares the prefix, stays reviewable.
+    nested = STACK + "wealist-prod-NetworkStack-1ABCDEF/0a1b2c3d-1111-2222-3333-444455556666"
+    assert decide(policy, "cloudformation:CreateChangeSet", nested)
+    # Preflight reads the trust stack's parameters and finds the boundary.
+    assert decide(policy, "cloudformation:DescribeStacks", TRUST_STACK)
+    assert decide(policy, "iam:GetPolicy", BOUNDARY)
+    assert not decide(policy, "iam:GetPolicy", f"arn:aws:iam::{ACCOUNT}:policy/other")
+
+
 # -- the alarm key, created under the service role ---------------------------------------------------
 
 def _create_key_context(prod) -> dict:
@@ -226,7 +260,7 @@ def test_service_role_creates_and_changes_roles_only_with_the_boundary(roles):
             assert not decide(service, action, arn, {}), (action, role)  # without a boundary
             assert not decide(service, action, arn, {"iam:PermissionsBoundary": ADMIN}), (action, role)
         assert not decide(service, "iam:DeleteRolePermissionsBoundary", arn, bounded), role
-        # IAM has no condition key for a trust change: an administrator's job.
+        # A trust change stays an administrator's, boundary or not (WITHHELD).
         assert not decide(service, "iam:UpdateAssumeRolePolicy", arn, bounded), role
         # Taking permissions away needs no boundary.
         for action in ("iam:DeleteRolePolicy", "iam:DeleteRole", "iam:TagRole"):
@@ -266,18 +300,37 @@ def _satisfying(condition: dict) -> dict:
     return ctx
 
 
+def documented_trust_stack_overrides(stack_name: str) -> dict[str, str]:
+    """The ``--parameter-overrides`` docs/operations.md tells an operator to
+    give when deploying the trust stack ``stack_name`` (the rest keep the
+    template's defaults, as ``aws cloudformation deploy`` does on a create)."""
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8").replace("\\\n", " ")
+    found = []
+    for line in text.splitlines():
+        words = line.split()
+        if "templates/github-oidc.yaml" not in words or "--parameter-overrides" not in words or \
+                words[words.index("--stack-name") + 1] != stack_name:
+            continue
+        rest = words[words.index("--parameter-overrides") + 1:]
+        pairs = rest[:next((i for i, w in enumerate(rest) if w.startswith("--")), len(rest))]
+        found.append(dict(w.split("=", 1) for w in pairs))
+    assert found, f"docs/operations.md gives no command deploying {stack_name}"
+    return found[0]
+
+
 @pytest.mark.parametrize("env", ["prod", "dev"])
 def test_the_boundary_allows_everything_the_roles_own_policies_grant(env):
     """Every call a role of the stacks is given stays possible under the
-    boundary, for each parameter file with github-oidc.yaml deployed for the
-    same environment: the instances boot and the flow log delivers; and the
-    service role of that environment may create exactly those roles."""
+    boundary, with github-oidc.yaml deployed for the environment as
+    docs/operations.md says (its overrides, the template's defaults for the
+    rest), never with values taken from the params file: the instances boot
+    and the flow log delivers; and the service role of that environment may
+    create exactly those roles. A dev trust stack given only Project,
+    Environment and StackName named prod's bucket and repositories."""
     from .test_iam_policies import _oidc_stack
 
     cfg = config.load(ROOT / "params" / f"{env}.json")
-    oidc = _oidc_stack({"GitHubRepository": "octo/wealist-cfn", "StackName": cfg.name_prefix,
-                        **{k: cfg.values[k] for k in ("Project", "Environment", "DeployBucketName",
-                                                       "EcrRepositoryPrefix")}})
+    oidc = _oidc_stack(documented_trust_stack_overrides(f"{cfg.name_prefix}-github"))
     arn = f"arn:aws:iam::{ACCOUNT}:policy/{cfg.name_prefix}-role-boundary"
     boundary = _managed(oidc)[arn]["document"]["Statement"]
     [service] = [r["statements"] for a, r in _roles(oidc).items() if a.endswith(f"{cfg.name_prefix}-cfn-role")]

@@ -65,3 +65,42 @@ def test_dry_run_needs_no_confirmation(monkeypatch):
     monkeypatch.setattr(botocore.session.Session, "create_client", record)
     code, _, err = _run("bootstrap", "--params", PROD, "--rotate", "db/user_db_password", "--dry-run")
     assert made and code != EXIT_REFUSED and "refusing" not in err
+
+
+def _run_raising(exc, *argv):
+    """The prompt ends in ``exc`` (Ctrl-C raises KeyboardInterrupt inside
+    input(), a closed stdin EOFError)."""
+    import builtins
+    import sys
+    out, err = io.StringIO(), io.StringIO()
+    real_input, real_stdin = builtins.input, sys.stdin
+
+    def raising(prompt=""):
+        raise exc
+
+    stdin = io.StringIO()
+    stdin.isatty = lambda: True
+    builtins.input, sys.stdin = raising, stdin
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            out.isatty = lambda: True
+            code = main(list(argv))
+    finally:
+        builtins.input, sys.stdin = real_input, real_stdin
+    return code, err.getvalue()
+
+
+def test_ctrl_c_at_the_prompt_says_nothing_was_rotated(no_client):
+    """It exited 130 silently before."""
+    code, err = _run_raising(KeyboardInterrupt, "bootstrap", "--params", PROD, "--rotate", "db/user_db_password")
+    assert code == 130
+    assert err.strip() == ("interrupted at the prompt: not rotated, db/user_db_password keep their values; nothing "
+                           "was read or changed in AWS")
+
+
+def test_end_of_input_at_the_prompt_is_a_no(no_client):
+    """It reached the generic handler before ('unexpected EOFError')."""
+    code, err = _run_raising(EOFError, "bootstrap", "--params", PROD, "--rotate", "db/user_db_password")
+    assert code == EXIT_REFUSED and "unexpected" not in err
+    assert err.strip() == ("no answer (end of input): not rotated, db/user_db_password keep their values; nothing "
+                           "was read or changed in AWS")

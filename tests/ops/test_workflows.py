@@ -361,3 +361,95 @@ def test_no_pending_deploy_can_be_displaced_by_a_release():
                                                            if "configure-aws-credentials" in n)
     assert "gh run list --workflow deploy.yml" in wait["run"] and int(wait["env"]["WAIT_SECONDS"]) > 0
     assert release_job["permissions"]["actions"] == "read"
+
+
+def test_a_deploy_waits_for_releases_before_it_takes_the_deploy_role():
+    """The mirror of the release's wait: the deploy's `execute` job reads the release runs (actions:
+    read, nothing more added) and waits before its credentials, bootstrap and change set."""
+    job = _load("deploy.yml")["jobs"]["execute"]
+    assert job["permissions"] == {"contents": "read", "id-token": "write", "actions": "read"}
+    names = [s.get("name") or s.get("uses", "") for s in job["steps"]]
+    wait = names.index("Wait for running releases")
+    assert wait < next(i for i, n in enumerate(names) if "configure-aws-credentials" in n)
+    assert wait < names.index("Bootstrap (startup script and instance files in step with main)")
+    step = job["steps"][wait]
+    assert "gh run list --workflow release.yml" in step["run"] and int(step["env"]["WAIT_SECONDS"]) > 0
+    # The step name the deploy looks for is the release's own.
+    release_steps = [s.get("name") for s in _load("release-service.yml")["jobs"]["release"]["steps"]]
+    assert "Wait for running deploys" in release_steps and '"Wait for running deploys"' in step["run"]
+
+
+def test_the_image_outlives_a_late_approval_of_the_release_job():
+    """Both release jobs wait for the production reviewers; the artifact must still be there when
+    `release` is approved after `build` (a day is too short over a weekend), and operators are
+    told how long they have."""
+    [upload] = [s for s in _load("release-service.yml")["jobs"]["build"]["steps"]
+                if "upload-artifact" in s.get("uses", "")]
+    assert upload["with"]["retention-days"] >= 7
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    assert f"kept {upload['with']['retention-days']} days" in operations
+
+
+# Commands that start or follow a stack operation for minutes (signals.py).
+LONG = re.compile(r"\bbuild\.py\s+(deploy|rollout)\b")
+
+
+def _long_steps():
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for job_id, job in (_load(path.name).get("jobs") or {}).items():
+            for step in job.get("steps", []):
+                if LONG.search(step.get("run", "")):
+                    yield path.name, job_id, step
+
+
+def test_long_running_python_steps_exec_it_so_a_cancel_reaches_python():
+    """The runner signals the step's process only (actions/runner,
+    ProcessInvoker.cs); bash passes neither SIGINT nor SIGTERM on to a child.
+    Every line that runs a deploy or a rollout execs python."""
+    steps = list(_long_steps())
+    assert {(w, s.get("name", "")) for w, _, s in steps} >= {
+        ("deploy.yml", "Deploy"), ("deploy.yml", "Roll out the backend"),
+        ("release-service.yml", "Release and roll out (or restore and roll back)")}, \
+        [(w, s.get("name")) for w, _, s in steps]
+    for workflow, job_id, step in steps:
+        for line in step["run"].splitlines():
+            if LONG.search(line):
+                assert line.strip().startswith("exec python "), f"{workflow} {job_id} {step.get('name')}: {line}"
+
+
+def test_a_cancel_of_the_deploy_step_reaches_python(tmp_path):
+    """The Deploy step's script run as the runner runs it (a file, ``bash
+    --noprofile --norc -eo pipefail``), ``python`` a stand-in that records
+    the signals it gets: SIGINT sent to the step's process (bash's PID, as
+    the runner does) reaches it. Without exec the stand-in never sees it."""
+    import os
+    import signal
+    import time
+
+    step = next(s for w, _, s in _long_steps() if w == "deploy.yml" and s.get("name") == "Deploy")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "log"
+    shim = bin_dir / "python"
+    # The stand-in ends by itself after 5 s, so a lost signal fails the test, never hangs it.
+    shim.write_text("#!/bin/bash\ntrap 'echo INT >>\"$SHIM_LOG\"; exit 130' INT\n"
+                    "trap 'echo TERM >>\"$SHIM_LOG\"; exit 143' TERM\n"
+                    "echo started >>\"$SHIM_LOG\"\nsleep 5 & wait $!\necho ended >>\"$SHIM_LOG\"\n")
+    shim.chmod(0o755)
+    script = tmp_path / "step.sh"
+    script.write_text(step["run"])
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SHIM_LOG": str(log), "CHANGE_SET": "deploy-1",
+           "TYPE": "UPDATE"}
+    proc = subprocess.Popen(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=tmp_path,
+                            env=env)
+    try:
+        deadline = time.monotonic() + 10
+        while "started" not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert "started" in log.read_text()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert log.read_text().splitlines() == ["started", "INT"]

@@ -176,7 +176,9 @@ def test_change_names_the_parameter_the_difference_and_what_is_added(tmp_path, p
                     prod_cfg.values, multi.values)
     line = c.line()
     assert line.startswith("EnableMultiAZ false→true: +$72.40/month ($172.12 → $244.52)")
-    assert "+2 NAT gateway" in line and "Multi-AZ (primary + standby)" in line and "(primary + replica)" in line
+    assert "NAT gateways 1 → 3" in line and "public IPv4 addresses 4 → 6" in line
+    assert "Database instance db.t3.micro Single-AZ → db.t3.micro Multi-AZ (primary + standby)" in line
+    assert "Redis cache nodes 1 → 2 x cache.t3.micro" in line and "alarm metrics 26 → 30" in line
     same = cost.estimate(prod_cfg, prices=t, usage=usage)
     assert cost.change(same, same, prod_cfg.values, prod_cfg.values) is None
 
@@ -209,8 +211,12 @@ def test_cost_command_outputs(tmp_path):
     comparable = {m: sum(i["monthly"] or 0 for i in doc["modes"][m]["items"]
                          if (i["resource"], cost.slot(i["price_key"])) not in dropped)
                   for m in ("single", "multi")}
-    assert diff["usd"] == pytest.approx(comparable["multi"] - comparable["single"], abs=0.011)
     assert diff["complete"] == (not diff["leftOut"])
+    if diff["complete"]:
+        assert diff["usd"] == pytest.approx(comparable["multi"] - comparable["single"], abs=0.011)
+    else:
+        # No figure that would read as the difference while an item is unpriced.
+        assert diff["usd"] is None and all(x["moved"] for x in diff["leftOut"])
     assert doc["pricesRead"] and doc["usageSource"].startswith("the documented defaults")
     code, out, _ = _run("cost", "--params", PARAMS_DIR / "prod.json", "--output", "markdown", "--mode", "single")
     assert "| resource | kind | single-AZ |" in out and "multi-AZ" not in out.split("\n")[2]
@@ -249,11 +255,12 @@ def test_the_difference_leaves_out_a_resource_unsourced_on_one_side(tmp_path, pr
     delta, left = cost.comparable_delta(before, after)
     assert delta == pytest.approx(52.4)
     assert left == [cost.LeftOut("DatabaseStack/Database", ("rds:postgres:db.t3.micro:single-az",),
-                                 ("rds:postgres:db.t3.micro:multi-az",), ("rds:postgres:db.t3.micro:multi-az",))]
+                                 ("rds:postgres:db.t3.micro:multi-az",), ("rds:postgres:db.t3.micro:multi-az",),
+                                 "Database instance db.t3.micro Single-AZ → db.t3.micro Multi-AZ (primary + standby)")]
     line = cost.change(before, after, prod_cfg.values, multi.values).line()
     assert line.startswith("EnableMultiAZ false→true: difference incomplete: no sourced price for "
-                           "DatabaseStack/Database rds:postgres:db.t3.micro:single-az → "
-                           "rds:postgres:db.t3.micro:multi-az")
+                           "Database instance db.t3.micro Single-AZ → db.t3.micro Multi-AZ (primary + standby) "
+                           "(rds:postgres:db.t3.micro:multi-az unsourced)")
     assert "the priced rest moves +$52.40/month" in line and " → $" not in line
 
 
@@ -276,10 +283,9 @@ def test_an_upsized_instance_without_a_price_is_incomplete_never_a_saving(tmp_pa
                     prod_cfg.values, big.values)
     assert c is not None and c.incomplete
     line = c.line()
-    assert line.startswith(f"{key} t3.medium→t3.large: difference incomplete: no sourced price for "
-                           "ComputeStack/BackendAutoScalingGroup ec2:t3.medium → ec2:t3.large (ec2:t3.large "
-                           "unsourced)")
-    assert "-$" not in line and "the priced rest moves +$0.00/month" in line
+    assert line == (f"{key} t3.medium→t3.large: difference incomplete: no sourced price for "
+                    "BackendAutoScalingGroup instances 2 x t3.medium → 2 x t3.large (ec2:t3.large unsourced); "
+                    "the priced rest moves +$0.00/month")
 
 
 def test_an_upsized_instance_with_both_prices_is_their_difference(tmp_path, prod_cfg):
@@ -291,7 +297,51 @@ def test_an_upsized_instance_with_both_prices_is_their_difference(tmp_path, prod
     c = cost.change(cost.estimate(prod_cfg, prices=t, usage=usage), cost.estimate(big, prices=t, usage=usage),
                     prod_cfg.values, big.values)
     assert not c.incomplete and c.delta == pytest.approx(30.0)
-    assert c.line().startswith(f"{key} t3.medium→t3.large: +$30.00/month ($171.52 → $201.52)")
+    assert c.line() == (f"{key} t3.medium→t3.large: +$30.00/month ($172.12 → $202.12) "
+                        "(BackendAutoScalingGroup instances 2 x t3.medium → 2 x t3.large)")
+
+
+def _line(tmp_path, cfg, **values):
+    t = _table(tmp_path)
+    usage = {k: float(v) for k, v in USAGE.items()}
+    new = cfg.with_values(**values)
+    return cost.change(cost.estimate(cfg, prices=t, usage=usage), cost.estimate(new, prices=t, usage=usage),
+                       cfg.values, new.values).line()
+
+
+def test_one_more_instance_is_described_with_both_counts(tmp_path, prod_cfg):
+    """BackendMinSize 2 -> 3 adds one instance (toy: 0.1 x 100 = 10, its
+    30 GB volume 3 and its detailed monitoring 0.5 -> +13.50). It read
+    "+3 x t3.medium" before (the item's text, which holds the count, was
+    compared as a whole)."""
+    line = _line(tmp_path, prod_cfg, BackendMinSize="3")
+    assert line == ("BackendMinSize 2→3: +$13.50/month ($172.12 → $185.62) (BackendAutoScalingGroup instances "
+                    "2 → 3 x t3.medium; BackendAutoScalingGroup root volumes 2 → 3 x 30 GB gp3; "
+                    "BackendAutoScalingGroup detailed monitoring 2 → 3 instances)")
+
+
+def test_more_database_storage_is_described_from_and_to(tmp_path, prod_cfg):
+    """DbAllocatedStorage 20 -> 50: 30 GB x 0.5 = +15.00; it read "+50 GB"."""
+    line = _line(tmp_path, prod_cfg, DbAllocatedStorage="50")
+    assert line == ("DbAllocatedStorage 20→50: +$15.00/month ($172.12 → $187.12) "
+                    "(Database storage 20 → 50 GB gp3, Single-AZ)")
+
+
+def test_an_incomplete_difference_says_what_moved_and_sums_only_the_priced(tmp_path, prod_cfg):
+    """Mode switch with cache.t3.micro unsourced: the left-out item names
+    the node count on both sides (it read "elasticache:cache.t3.micro →
+    elasticache:cache.t3.micro"), and the list after "the priced rest"
+    holds only what that figure sums (72.4 - 30 for the second node = 42.4)."""
+    t = _table(tmp_path)
+    t.entries["elasticache:cache.t3.micro"] = {"usd": None, "unit": "USD per node-hour", "note": "not found"}
+    usage = {k: float(v) for k, v in USAGE.items()}
+    multi = prod_cfg.with_values(EnableMultiAZ="true")
+    c = cost.change(cost.estimate(prod_cfg, prices=t, usage=usage), cost.estimate(multi, prices=t, usage=usage),
+                    prod_cfg.values, multi.values)
+    head, rest = c.line().split("; the priced rest moves ")
+    assert head == ("EnableMultiAZ false→true: difference incomplete: no sourced price for Redis cache nodes "
+                    "1 → 2 x cache.t3.micro (elasticache:cache.t3.micro unsourced)")
+    assert rest.startswith("+$42.40/month (") and "cache.t3.micro" not in rest and "NAT gateways 1 → 3" in rest
 
 
 # Keys the deployed region's table knows but could not source (each entry's
@@ -367,7 +417,7 @@ def test_change_back_to_single_az_names_what_goes(tmp_path, prod_cfg):
     line = cost.change(cost.estimate(multi, prices=t, usage=usage), cost.estimate(prod_cfg, prices=t, usage=usage),
                        multi.values, prod_cfg.values).line()
     assert line.startswith("EnableMultiAZ true→false: -$72.40/month ($244.52 → $172.12)")
-    assert "-2 NAT gateway" in line and ", +" not in line and "(+" not in line
+    assert "NAT gateways 3 → 1" in line and "Redis cache nodes 2 → 1 x cache.t3.micro" in line
 
 
 # --- the observability items, on a small synthetic template set ---------------------------------
@@ -486,3 +536,16 @@ def test_unsourced_log_prices_are_named_and_left_out(tmp_path, prod_cfg):
     est = cost.estimate(prod_cfg, prices=t, usage={k: float(v) for k, v in USAGE.items()}, resolved=_synthetic())
     assert est.to_dict()["unsourced"] == ["logs:storage", "logs:vended-ingest"]
     assert est.usage == pytest.approx(3 * 4 / 3 + 4.8 + 2.4 + 2 + 0.5)
+
+
+@pytest.mark.parametrize("region", ["ap-northeast-2", "us-east-1"])
+def test_committed_notes_state_the_rotation_cap_and_the_alarm_free_tier(region):
+    """The KMS note described the pre-2024 rule (every rotation adds $1/month,
+    growing without end); since May 2024 only the first two do. The alarm
+    price's free tier (10 alarm metrics) is named, and not subtracted."""
+    entries = json.loads(cost.price_path(region).read_text())["prices"]
+    kms = entries["kms:key"]["note"]
+    assert "first and second rotation" in kms and "capped at the second rotation" in kms
+    assert "each newly generated backing key" not in kms
+    alarm = entries["cloudwatch:alarm"]["note"]
+    assert "10 Alarm metrics" in alarm and "not subtracted" in alarm

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import re
 from contextlib import redirect_stderr, redirect_stdout
 from types import SimpleNamespace
 
@@ -34,6 +35,7 @@ from wealist_cfn.aws import Aws
 from wealist_cfn.cli import main
 from wealist_cfn.config import ConfigError
 from wealist_cfn.errors import CommandError
+from wealist_cfn.parameters import CIDR_PATTERN
 from wealist_cfn.preflight import exposure, hook
 from wealist_cfn.settings import PARAMS_DIR, TEMPLATES_DIR
 
@@ -226,3 +228,54 @@ def test_the_root_templates_rules_agree_with_the_refusal(tmp_path, env, cidr, ce
     refused = [line.split(": ")[1].split(" ")[0] for line in exposure.unaccepted(cfg)]
     rule_of = {"MonitoringAccessCidr": "ProdMonitoringNotPublic", "CertificateArn": "ProdServedOverTls"}
     assert failed == [rule_of[key] for key in refused]
+
+
+# -- a public range other than the literal 0.0.0.0/0 ----------------------------------------------
+
+@pytest.mark.parametrize("cidr,size", [("0.0.0.0/1", 2**31), ("128.0.0.0/1", 2**31), ("3.0.0.0/8", 2**24),
+                                       ("52.0.0.0/15", 2**17), ("0.0.0.0/8", 2**24), ("0.0.0.0/4", 2**28),
+                                       ("10.0.0.0/7", 2**25), ("172.0.0.0/11", 2**21)])
+def test_a_wide_public_range_is_refused_like_the_whole_internet(tmp_path, cidr, size):
+    """0.0.0.0/1 is half the internet, yet it is not the string 0.0.0.0/0; nor is a range that
+    reaches past a private block (10.0.0.0/7 holds 11.0.0.0/8)."""
+    cfg = _file(tmp_path, MonitoringAccessCidr=cidr, CertificateArn=CERT)
+    [line] = exposure.unaccepted(cfg)
+    assert line == (f"{cfg.path}: MonitoringAccessCidr is {cidr}, a public range of {size} addresses (wider than "
+                    f"a /16): Prometheus and Grafana's login are open to that much of the internet; set it to "
+                    f"your office or VPN range (e.g. 203.0.113.0/24), or accept it with AcceptedRisks "
+                    f'"public-monitoring"')
+    assert exposure.unaccepted(_file(tmp_path, MonitoringAccessCidr=cidr, CertificateArn=CERT,
+                                     AcceptedRisks="public-monitoring")) == []
+
+
+@pytest.mark.parametrize("cidr", ["203.0.113.0/24", "198.51.0.0/16", "203.0.113.7/32", "10.0.0.0/8",
+                                  "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "10.20.0.0/14"])
+def test_a_narrow_or_unrouted_range_passes(tmp_path, cidr):
+    assert exposure.unaccepted(_file(tmp_path, MonitoringAccessCidr=cidr, CertificateArn=CERT)) == []
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/00", "000.0.0.0/0", "0.0.0.00/0", "00.0.0.0/0", "0.0.0.0/033",
+                                  "256.0.0.0/8", "10.0.0.0/33", "01.2.3.4/32", " 0.0.0.0/0", "0.0.0.0/0 "])
+def test_another_spelling_of_a_range_is_a_one_line_file_error(tmp_path, cidr):
+    """The Rule compares strings: only canonical spellings reach it, so 0.0.0.0/00 cannot pass
+    where 0.0.0.0/0 is refused. The same pattern is the template's AllowedPattern, which
+    CloudFormation checks before any resource ("Parameters syntax", AllowedPattern)."""
+    with pytest.raises(ConfigError) as e:
+        _file(tmp_path, MonitoringAccessCidr=cidr)
+    assert str(e.value).startswith(f"{tmp_path / 'prod.json'}: MonitoringAccessCidr: {cidr!r}")
+    root = yaml.load((TEMPLATES_DIR / "root.yaml").read_text(), Loader=_loader())
+    pattern = root["Parameters"]["MonitoringAccessCidr"]["AllowedPattern"]
+    assert pattern == CIDR_PATTERN and re.fullmatch(pattern, cidr) is None
+
+
+def test_the_root_rule_holds_the_literal_and_preflight_the_rest(tmp_path):
+    """The Rule cannot compare ranges: it refuses 0.0.0.0/0 and lets 0.0.0.0/1 through, which only
+    preflight refuses (the limit the template's comment states)."""
+    root = yaml.load((TEMPLATES_DIR / "root.yaml").read_text(), Loader=_loader())
+    rule = root["Rules"]["ProdMonitoringNotPublic"]
+    verdicts = {}
+    for cidr in ("0.0.0.0/0", "0.0.0.0/1"):
+        cfg = _file(tmp_path, MonitoringAccessCidr=cidr, CertificateArn=CERT)
+        verdicts[cidr] = (all(_evaluate(a["Assert"], cfg.values) for a in rule["Assertions"]),
+                          bool(exposure.unaccepted(cfg)))
+    assert verdicts == {"0.0.0.0/0": (False, True), "0.0.0.0/1": (True, True)}

@@ -442,6 +442,42 @@ def test_update_rollback_failed_fails_with_continue_update_rollback(ctx):
 
 
 @pytest.mark.stubbed
+def test_a_rollback_refused_the_boundary_removal_says_to_skip_the_roles(ctx):
+    """Stubber, DescribeStacks and ListStackResources shaped like the
+    CloudFormation API reference. Real AWS: rolling back to templates whose
+    roles carried no PermissionsBoundary calls
+    iam:DeleteRolePermissionsBoundary, which the service role is denied
+    (explicit Deny: an AccessDenied the rollback cannot get past), so the
+    stack ends UPDATE_ROLLBACK_FAILED; ContinueUpdateRollback skips
+    nested resources named ``NestedStackLogicalId.ResourceLogicalId``
+    (API reference, ContinueUpdateRollback, ResourcesToSkip). Nothing is
+    to be fixed: the hint says so and names all three roles to skip."""
+    cfn = ctx.aws.client("cloudformation")
+    when = dt.datetime(2026, 1, 1, tzinfo=UTC)
+    nested = {"IamStack": ["Ec2Role", "MonitoringRole"], "NetworkStack": ["FlowLogRole"]}
+    arn = "arn:aws:cloudformation:ap-northeast-2:123456789012:stack/wealist-prod-{}-1AB/1"
+    denied = ("User: arn:aws:sts::123456789012:assumed-role/wealist-prod-cfn-role/x is not authorized to perform: "
+              "iam:DeleteRolePermissionsBoundary on resource: role {} with an explicit deny")
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", _stack("UPDATE_ROLLBACK_FAILED"), {"StackName": "wealist-prod"})
+        stub.add_response("list_stack_resources", {"StackResourceSummaries": [
+            {"LogicalResourceId": child, "ResourceType": "AWS::CloudFormation::Stack",
+             "PhysicalResourceId": arn.format(child), "ResourceStatus": "UPDATE_COMPLETE",
+             "LastUpdatedTimestamp": when} for child in nested]}, None)
+        for child, roles in nested.items():
+            stub.add_response("list_stack_resources", {"StackResourceSummaries": [
+                {"LogicalResourceId": role, "ResourceType": "AWS::IAM::Role", "ResourceStatus": "UPDATE_FAILED",
+                 "ResourceStatusReason": denied.format(role), "LastUpdatedTimestamp": when} for role in roles]},
+                {"StackName": arn.format(child)})
+        r = checks.check_stack_state(ctx)
+    assert r.status == checks.FAIL
+    assert ("continue-update-rollback --stack-name wealist-prod --resources-to-skip "
+            "IamStack.Ec2Role IamStack.MonitoringRole NetworkStack.FlowLogRole") in r.fix
+    said = " ".join(r.details)
+    assert "keep their boundary" in said and "fix the cause" not in said
+
+
+@pytest.mark.stubbed
 @pytest.mark.parametrize("status,replace,expected,words", [
     ("ROLLBACK_COMPLETE", False, checks.FAIL, "cannot be updated"),
     ("ROLLBACK_COMPLETE", True, checks.WARN, "--replace-failed"),

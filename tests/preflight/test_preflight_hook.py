@@ -64,7 +64,7 @@ def test_a_rehearsal_without_bootstrap_stops_with_the_one_command_that_fixes_it(
     code, out, err, doc = _call(args, _dep(prod_cfg, aws, endpoint_url=moto_endpoint))
     assert code == EXIT_FAILED
     assert err.strip() == ("stopped by preflight before any upload or change set: ssm-references, boot-parameters, "
-                           "deploy-bucket need what bootstrap makes; run: python build.py bootstrap --params "
+                           "deploy-bucket, ami need what bootstrap makes; run: python build.py bootstrap --params "
                            f"{PARAMS_DIR / 'prod.json'} --local")
     assert "n/a   database         the local endpoint does not answer rds:DescribeOrderableDBInstanceOptions" in out
     assert "n/a   cache" in out and "FAIL  database" not in out and "FAIL  cache" not in out
@@ -126,10 +126,10 @@ def test_cost_change_of_a_mode_flip(prod_cfg):
     # difference is incomplete and names the item, never one figure.
     if change.incomplete:
         assert line.startswith("EnableMultiAZ false→true: difference incomplete: no sourced price for ")
-        assert all(x.resource in line for x in change.unsourced) and "the priced rest moves +$" in line
+        assert all(x.moved in line for x in change.unsourced) and "the priced rest moves +$" in line
     else:
         assert line.startswith("EnableMultiAZ false→true: +$") and "/month" in line
-    assert "+2 NAT gateway" in line
+    assert "NAT gateways 1 → 3" in line
     assert hook.cost_change(_dep(prod_cfg, None), state) is None  # same values: no line
     assert hook.cost_change(_dep(multi, None), stackstate.StackState("wealist-prod", None)) is None  # new stack
 
@@ -173,11 +173,36 @@ def test_ctrl_c_during_preflight_says_what_was_and_was_not_done(prod_cfg, monkey
     def interrupted(*a, **kw):
         raise KeyboardInterrupt
     monkeypatch.setattr(hook.preflight_cli, "run_preflight", interrupted)
+    settled = prod_cfg.with_values(AcceptedRisks="public-monitoring,plain-http")  # see test_exposure.py
     args = SimpleNamespace(skip_preflight=False, params=PARAMS_DIR / "prod.json", output="text")
-    code, _, err, _ = _call(args, _dep(prod_cfg, None))
+    code, _, err, _ = _call(args, _dep(settled, None))
     assert code == 130
     assert err.strip() == ("interrupted during preflight: its checks only read, and nothing was packaged, "
                            "uploaded or changed; no change set was made")
+
+
+def test_a_price_key_the_table_lacks_makes_the_cost_unknown_not_silent(prod_cfg, monkeypatch):
+    """No stand-in (preflight's report is replaced by a passing one): the
+    committed Seoul table has no ec2:t3.xlarge or db.t3.small; the plan said
+    nothing about cost before (the PriceError was swallowed). Now it prints
+    that the cost is unknown and which key is missing, and the JSON says so."""
+    bigger = prod_cfg.with_values(BackendInstanceType="t3.xlarge")
+    state = stackstate.StackState("wealist-prod", "UPDATE_COMPLETE", "arn:x", parameters=dict(prod_cfg.values))
+    change = hook.cost_change(_dep(bigger, None), state)
+    assert change is not None and change.line() == "unknown — no price for ec2:t3.xlarge in ap-northeast-2.json"
+    small_db = prod_cfg.with_values(DbInstanceClass="db.t3.small")
+    assert hook.cost_change(_dep(small_db, None), state).line() == \
+        "unknown — no price for rds:postgres:db.t3.small:single-az in ap-northeast-2.json"
+
+    report = SimpleNamespace(ok=True, state=state, to_dict=lambda: {"ok": True})
+    monkeypatch.setattr(hook.preflight_cli, "run_preflight", lambda *a, **kw: report)
+    monkeypatch.setattr(hook.preflight_cli, "render_preflight", lambda r, fmt: "preflight passed")
+    args = SimpleNamespace(skip_preflight=False, params=PARAMS_DIR / "prod.json", output="text")
+    settled = bigger.with_values(AcceptedRisks="public-monitoring,plain-http")
+    code, out, _, doc = _call(args, _dep(settled, None))
+    assert code is None
+    assert "monthly cost: unknown — no price for ec2:t3.xlarge in ap-northeast-2.json" in out
+    assert doc["costChange"].startswith("unknown — no price for ec2:t3.xlarge") and doc["costComplete"] is False
 
 
 def test_local_text_names_no_aws_cli_command():

@@ -232,8 +232,16 @@ def cmd_destroy(args) -> int:
     try:
         for w in destroy_mod.delete(aws, p):
             print(f"  {w.status}: {w.nested_done} of {w.nested_total} nested stacks deleted ({int(w.waited)}s)")
+    except destroy_mod.DeleteFailed as exc:
+        # The stack and what blocked it stay: so must the protections this run turned off.
+        exc.details = tuple(exc.details) + tuple(destroy_mod.restore_protections(aws, p, p.protections))
+        raise
     except KeyboardInterrupt:
         print("\nstopped watching; the deletion goes on in AWS", file=sys.stderr)
+        for pr in p.protections:
+            print(f"  {pr.kind} protection of {pr.where} is off; should the deletion fail, put it back: "
+                  f"{destroy_mod.restore_command(pr, p.stack_id)}", file=sys.stderr)
+        print(f"  follow it: python build.py events --stack-name {n} --since 1h", file=sys.stderr)
         return 130
     print(f"{n} deleted")
     left = destroy_mod.remaining(aws, p)

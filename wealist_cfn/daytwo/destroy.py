@@ -164,8 +164,64 @@ def plan(aws: Aws, stack_name: str) -> DestroyPlan:
     return p
 
 
+class DeleteFailed(CommandError):
+    """DeleteStack ended DELETE_FAILED: the stack and some resources remain."""
+
+
+def restore_command(pr: Protection, stack_id: str) -> str:
+    """The AWS CLI command that switches one protection back on."""
+    return {"termination": f"aws cloudformation update-termination-protection --stack-name {stack_id} "
+                           f"--enable-termination-protection",
+            "database": f"aws rds modify-db-instance --db-instance-identifier {pr.physical_id} "
+                        f"--deletion-protection --apply-immediately",
+            "load-balancer": f"aws elbv2 modify-load-balancer-attributes --load-balancer-arn {pr.physical_id} "
+                             f"--attributes Key=deletion_protection.enabled,Value=true"}[pr.kind]
+
+
+def _gone_resource(exc: botocore.exceptions.ClientError) -> bool:
+    from ..aws import error_code
+    return error_code(exc) in ("DBInstanceNotFound", "DBInstanceNotFoundFault", "LoadBalancerNotFound") or \
+        "does not exist" in error_message(exc)
+
+
+def restore_protections(aws: Aws, p: DestroyPlan, turned_off: list[Protection]) -> list[str]:
+    """After a deletion that failed (DELETE_FAILED) or a turn-off that failed
+    half-way: switch back on what this run turned off, on whatever still
+    exists. One line each: put back, already deleted, or still off with the
+    command that puts it back. Never raises."""
+    lines = []
+    for pr in turned_off:
+        try:
+            if pr.kind == "termination":
+                aws.cfn.update_termination_protection(StackName=p.stack_id, EnableTerminationProtection=True)
+            elif pr.kind == "database":
+                aws.client("rds").modify_db_instance(DBInstanceIdentifier=pr.physical_id, DeletionProtection=True,
+                                                     ApplyImmediately=True)
+            elif pr.kind == "load-balancer":
+                aws.client("elbv2").modify_load_balancer_attributes(
+                    LoadBalancerArn=pr.physical_id,
+                    Attributes=[{"Key": "deletion_protection.enabled", "Value": "true"}])
+        except botocore.exceptions.ClientError as exc:
+            if _gone_resource(exc):
+                lines.append(f"{pr.kind} protection of {pr.where}: the resource is already deleted")
+                continue
+            lines.append(f"{pr.kind} protection of {pr.where} is still OFF ({error_message(exc)}); put it back: "
+                         f"{restore_command(pr, p.stack_id)}")
+            continue
+        except Exception as exc:  # noqa: BLE001 - an error path: report, never hide the first error
+            lines.append(f"{pr.kind} protection of {pr.where} is still OFF ({type(exc).__name__}); put it back: "
+                         f"{restore_command(pr, p.stack_id)}")
+            continue
+        lines.append(f"{pr.kind} protection of {pr.where} switched back on")
+    return lines
+
+
 def disable_protections(aws: Aws, p: DestroyPlan) -> list[str]:
-    done = []
+    """Turn off each protection that would make DeleteStack fail. When one
+    cannot be turned off, those already turned off are switched back on
+    before the error is raised: nothing is left half-unprotected."""
+    done: list[str] = []
+    off: list[Protection] = []
     for pr in p.protections:
         try:
             if pr.kind == "termination":
@@ -178,7 +234,9 @@ def disable_protections(aws: Aws, p: DestroyPlan) -> list[str]:
                     LoadBalancerArn=pr.physical_id,
                     Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}])
         except botocore.exceptions.ClientError as exc:
-            raise CommandError(f"turning off {pr.kind} protection of {pr.where}: {error_message(exc)}") from None
+            raise CommandError(f"turning off {pr.kind} protection of {pr.where}: {error_message(exc)}",
+                               details=("nothing was deleted",) + tuple(restore_protections(aws, p, off))) from None
+        off.append(pr)
         done.append(f"{pr.kind} protection of {pr.where} turned off")
     return done
 
@@ -202,7 +260,7 @@ def delete(aws: Aws, p: DestroyPlan, *, sleep: Callable[[float], None] = time.sl
         if status == "DELETE_COMPLETE":
             return
         if status == "DELETE_FAILED":
-            raise CommandError(f"deleting {p.stack_name} failed: {st.get('StackStatusReason', '')}", EXIT_FAILED,
+            raise DeleteFailed(f"deleting {p.stack_name} failed: {st.get('StackStatusReason', '')}", EXIT_FAILED,
                                details=("see `python build.py events --stack-name "
                                         f"{p.stack_name} --since 1h` for the resource that failed",))
         if waited >= timeout:

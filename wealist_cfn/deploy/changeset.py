@@ -42,7 +42,21 @@ from . import failures
 from . import review as review_mod
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
-_NO_CHANGES = re.compile(r"didn't contain changes|No updates are to be performed|no changes", re.I)
+# The two texts CloudFormation uses for "nothing to change", matched at the
+# start of the reason and nowhere else, case and all: aws-cdk's
+# ``changeSetHasNoChanges`` (api/deployments/cfn-api.ts) tests
+# ``StatusReason.startsWith`` with exactly these two prefixes ("Error message
+# for a regular template" / "when a Transform is involved", aws-cdk #10650).
+# The AWS CLI's ``Deployer.wait_for_changeset``
+# (awscli/customizations/cloudformation/deployer.py) looks for the same two
+# texts with ``in`` (and, by operator precedence, for the second one even
+# when the status is not FAILED); the stricter prefix test is CDK's. A real
+# failure whose text merely mentions "no changes" is a failure.
+NO_CHANGES_REASONS = (
+    "The submitted information didn't contain changes. Submit different information to create a change set.",
+    "No updates are to be performed.",
+)
+_NO_CHANGES = re.compile(r"^\s*(?:The submitted information didn't contain changes\.|No updates are to be performed\.)")
 _PENDING = {"CREATE_PENDING", "CREATE_IN_PROGRESS"}
 
 
@@ -107,7 +121,7 @@ def new_name(commit: str, now: datetime | None = None) -> str:
 
 def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[dict], tags: list[dict],
            template_body: str | None, template_url: str | None, commit: str, digest: str | None = None,
-           role_arn: str | None = None,
+           role_arn: str | None = None, rollback_configuration: dict | None = None,
            sleep: Callable[[float], None] = time.sleep, interval: float = 2.0,
            timeout: float = 900.0, on_created: Callable[[ChangeSet], None] | None = None) -> ChangeSet:
     """Create the change set and wait until CloudFormation has computed it.
@@ -125,6 +139,8 @@ def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[
               Description=description(commit, digest))
     if role_arn:
         kw["RoleARN"] = role_arn
+    if rollback_configuration is not None:
+        kw["RollbackConfiguration"] = rollback_configuration
     if template_url:
         kw["TemplateURL"] = template_url
     else:
@@ -198,6 +214,12 @@ def describe(aws: Aws, cs: ChangeSet, stack_name: str, *, sleep=time.sleep, inte
             head, changes = _pages(aws, change_set_id)
         if not path:
             review.description = head.get("Description", "") or ""
+            # What the change set itself carries (a plan's, executed later, too).
+            conf = head.get("RollbackConfiguration") or {}
+            arns = [t.get("Arn", "").rsplit(":", 1)[-1] for t in conf.get("RollbackTriggers", []) or []]
+            if arns:
+                review.notes.append(f"this change set carries rollback triggers: {', '.join(arns)} (monitoring "
+                                    f"{conf.get('MonitoringTimeInMinutes', 0)} min)")
         for change in changes:
             if change.get("Type", "Resource") != "Resource":
                 continue
@@ -328,3 +350,44 @@ def delete(aws: Aws, cs: ChangeSet) -> None:
         aws.cfn.delete_change_set(ChangeSetName=cs.id)
     except botocore.exceptions.ClientError as exc:
         raise CommandError(f"DeleteChangeSet {cs.name}: {error_message(exc)}") from None
+
+
+# ChangeSetStatus values of a change set being deleted (DescribeChangeSet /
+# ChangeSetSummary in the API reference). Deleting a change set that has
+# nested change sets is asynchronous: DeleteChangeSet returns while the set
+# (and the stack shell's listing) shows DELETE_PENDING, then
+# DELETE_IN_PROGRESS, before it is gone.
+DELETING = {"DELETE_PENDING", "DELETE_IN_PROGRESS", "DELETE_COMPLETE"}
+
+
+def delete_and_wait(aws: Aws, cs: ChangeSet, *, sleep: Callable[[float], None] = time.sleep,
+                    interval: float = 2.0, timeout: float = 120.0) -> str:
+    """DeleteChangeSet, then DescribeChangeSet until it is gone (bounded).
+
+    Returns "" once it is gone (ChangeSetNotFound or DELETE_COMPLETE), else
+    what it still is ("DELETE_IN_PROGRESS after 120s", "DELETE_FAILED: …").
+    DeleteChangeSet's own error raises :class:`CommandError`."""
+    delete(aws, cs)
+    if not cs.id:
+        return ""
+    waited = 0.0
+    while True:
+        try:
+            d = aws.cfn.describe_change_set(ChangeSetName=cs.id)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) == "ChangeSetNotFound" or "does not exist" in error_message(exc):
+                return ""
+            return f"could not read it after the delete ({error_code(exc)})"
+        status = d.get("Status", "")
+        if status == "DELETE_COMPLETE":
+            return ""
+        if status == "DELETE_FAILED":
+            return f"DELETE_FAILED: {d.get('StatusReason') or 'no reason given'}"
+        if status not in DELETING:
+            # An endpoint that keeps the set readable in its old status after
+            # the delete was accepted (no asynchronous deletion): taken as gone.
+            return ""
+        if waited >= timeout:
+            return f"still {status} after {int(waited)}s"
+        sleep(interval)
+        waited += interval

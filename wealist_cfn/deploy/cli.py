@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -19,8 +20,15 @@ from .. import config, localenv
 from ..aws import Aws, check_endpoint_url, describe_error
 from ..errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
 from ..preflight import hook as preflight_hook
-from . import events, flow, health, local, stackstate
+from . import events, flow, health, local, operations, signals, stackstate
 from . import review as review_mod
+
+# The name of the one reviewed change set whose Conditional-only guarded
+# changes may go ahead (as --accept-conditional does, stack policies kept):
+# how CI, which never passes the flag, ships one (deploy.yml's
+# workflow_dispatch input accept-conditional). A name, not a switch, so it
+# approves exactly what was reviewed and nothing a later commit brings.
+ACCEPT_CONDITIONAL_ENV = "WEALIST_ACCEPT_CONDITIONAL"
 
 # CreateStack / CreateChangeSet StackName (CloudFormation API reference):
 # alphanumerics and hyphens, starting with a letter, at most 128 characters.
@@ -78,9 +86,17 @@ def register(subparsers) -> None:
                        help="allow removing or replacing stateful resources (RDS, ElastiCache, ECR, VPC, subnets)")
     guard.add_argument("--accept-conditional", action="store_true",
                        help="go ahead when every guarded change is only 'Replacement: Conditional'; the stack "
-                            "policies stay and deny an actual replacement (the update then fails and rolls back)")
+                            "policies stay and deny an actual replacement (the update then fails and rolls back). "
+                            f"{ACCEPT_CONDITIONAL_ENV}=<change set name> does the same for that one change set "
+                            "(CI)")
     d.add_argument("--replace-failed", action="store_true",
                    help="delete a failed first create (ROLLBACK_COMPLETE or ROLLBACK_FAILED) and create it again")
+    d.add_argument("--no-rollback-triggers", dest="rollback_triggers", action="store_false",
+                   help="do not hand the stack's critical alarms to CloudFormation as rollback triggers (and remove "
+                        "any it had): for a deploy meant to change what those alarms watch")
+    d.add_argument("--no-rollback", action="store_true",
+                   help="first create only: if it fails, keep what was made to debug it (ExecuteChangeSet "
+                        "DisableRollback; the stack ends CREATE_FAILED). Then: deploy --replace-failed")
     d.add_argument("--no-wait-healthy", action="store_true",
                    help="end when CloudFormation does; do not wait for the target groups to become healthy")
     d.add_argument("--change-set", metavar="NAME",
@@ -99,12 +115,16 @@ def register(subparsers) -> None:
         ["python build.py plan --params params/prod.json",
          "python build.py plan --params params/prod.json --discard --output markdown > review.md"]))
     common(p)
+    p.add_argument("--no-rollback-triggers", dest="rollback_triggers", action="store_false",
+                   help="the change set names no rollback triggers (and removes the stack's), as deploy's option; a "
+                        "reviewed change set keeps what it was made with")
     p.add_argument("--discard", action="store_true",
                    help="delete the change set after the review (CI reviews of pull requests leave nothing behind)")
     # A plan passes the service role only where the stack does not already
     # carry it (a first create): an update uses the stack's role without any
     # iam:PassRole (flow.Deployment._role_to_pass).
     p.set_defaults(func=cmd_deploy, no_execute=True, yes=False, replace_failed=False, accept_conditional=False,
+                   no_rollback=False,
                    artifact_area="plan", change_set=None)
     preflight_hook.add_arguments(p)
 
@@ -115,6 +135,42 @@ def register(subparsers) -> None:
          "python build.py package --params params/prod.json --bucket my-templates --output json"]))
     common(k, stack=False)
     k.set_defaults(func=cmd_package)
+
+    c = subparsers.add_parser("cancel", help="cancel the stack's running update (it rolls back)", **_help(
+        "CancelUpdateStack on the root stack: the running update stops and rolls back to the last good state. "
+        "Refused unless the stack is UPDATE_IN_PROGRESS (the only state CancelUpdateStack accepts; a create "
+        "cannot be cancelled). Then follow the rollback with `status`.",
+        ["python build.py cancel --params params/prod.json",
+         "python build.py cancel --params params/prod.json && python build.py status --params params/prod.json"]))
+    common(c)
+    c.set_defaults(func=cmd_cancel)
+
+    r = subparsers.add_parser("continue-rollback", help="continue a rollback that failed (UPDATE_ROLLBACK_FAILED)",
+                              **_help(
+        "ContinueUpdateRollback on the root stack. Fix the cause first (a resource changed or deleted outside "
+        "CloudFormation); or name with --skip the resources whose rollback failed, as `status` and `deploy` "
+        "print them (DatabaseStack/Database): CloudFormation then marks them rolled back without touching them, "
+        "and they may no longer match the template. Refused unless the stack is UPDATE_ROLLBACK_FAILED, and for "
+        "a --skip that is not a resource whose rollback failed.",
+        ["python build.py continue-rollback --params params/prod.json",
+         "python build.py continue-rollback --params params/prod.json --skip DatabaseStack/Database"]))
+    common(r)
+    r.add_argument("--skip", action="append", default=[], metavar="RESOURCE",
+                   help="a resource whose rollback failed, as `status` names it (Nested/LogicalId); repeatable")
+    r.set_defaults(func=cmd_continue_rollback)
+
+    h = subparsers.add_parser("changesets", help="list or delete this project's change sets on the stack", **_help(
+        "List the change sets on the root stack that this tool made (plan, deploy: named deploy-<time>-<commit>-"
+        "<random>, Description 'wealist-cfn ...'), or delete them by name (all of them without names). A change "
+        "set someone else made is listed with --everything and never deleted here.",
+        ["python build.py changesets list --params params/prod.json",
+         "python build.py changesets delete --params params/prod.json deploy-20261128-181900-abc1234-9f3e",
+         "python build.py changesets delete --params params/prod.json      # every one of this tool's"]))
+    common(h)
+    h.add_argument("action", choices=("list", "delete"))
+    h.add_argument("names", nargs="*", metavar="NAME", help="change sets to delete (default: all of this tool's)")
+    h.add_argument("--everything", action="store_true", help="list: also change sets this tool did not make")
+    h.set_defaults(func=cmd_changesets)
 
     s = subparsers.add_parser("status", help="watch the stack's current or last operation again", **_help(
         "Follow the stack's current (or last) operation to its end, print its events and the first cause of "
@@ -128,14 +184,16 @@ def register(subparsers) -> None:
 # -- printing ---------------------------------------------------------------------------------
 
 def _print_until_interrupted(steps, dep, out) -> bool:
-    """Print each step of a deploy phase; on Ctrl-C print what the deploy
-    left behind and return False."""
+    """Print each step of a deploy phase; on Ctrl-C (or SIGTERM, turned into
+    the same by :func:`signals.sigterm_as_interrupt`) print the block of what
+    the deploy left behind and return False."""
     try:
         for item in steps:
             _print_event(item, out)
     except KeyboardInterrupt:
+        print("\ninterrupted:", file=sys.stderr)
         for line in dep.left_behind:
-            print(line, file=sys.stderr)
+            print(f"  {line}", file=sys.stderr)
         return False
     return True
 
@@ -161,6 +219,28 @@ def _print_event(item, out) -> None:
             print(f"output {o['OutputKey']} = {o.get('OutputValue', '')}", file=out)
 
 
+def _print_shell(sh: flow.Shell, args, out) -> int:
+    """``status`` on a REVIEW_IN_PROGRESS shell: what is in it and the next
+    command. Exit 0: nothing runs and nothing is broken."""
+    n = sh.stack_name
+    print(f"stack {n} is REVIEW_IN_PROGRESS: a stack shell made by a CREATE change set that was not executed; "
+          f"it holds no resources and no operation runs in it", file=out)
+    if sh.error:
+        print(f"  its change sets could not be listed ({sh.error})", file=out)
+    for name, status, execution in sh.change_sets:
+        print(f"  change set {name}: {status}, {execution}", file=out)
+    ready = [name for name, _, execution in sh.change_sets if execution == "AVAILABLE"]
+    if ready:
+        print(f"  create the stack from a reviewed one: python build.py deploy --stack-name {n} --params "
+              f"{args.params} --change-set {ready[-1]}", file=out)
+    print(f"  or create it afresh: python build.py deploy --stack-name {n} --params {args.params}", file=out)
+    print(f"  or remove the shell (and its change sets): aws cloudformation delete-stack --stack-name {n}", file=out)
+    args.document.data.update({"status": "REVIEW_IN_PROGRESS", "stackId": sh.stack_id,
+                               "changeSets": [{"name": a, "status": b, "executionStatus": c}
+                                              for a, b, c in sh.change_sets]})
+    return EXIT_OK
+
+
 def _outcome(result: flow.Result) -> dict:
     c = result.final.first_cause
     return {"status": result.final.status, "stackId": result.stack_id,
@@ -176,7 +256,9 @@ def _options(args) -> flow.Options:
               replace_failed=getattr(args, "replace_failed", False),
               artifact_area=getattr(args, "artifact_area", "deploy"),
               role_arn=getattr(args, "role_arn", None),
-              change_set=getattr(args, "change_set", None))
+              change_set=getattr(args, "change_set", None),
+              no_rollback=getattr(args, "no_rollback", False),
+              rollback_triggers=getattr(args, "rollback_triggers", True))
     if args.templates:
         kw["templates_dir"] = args.templates
     return flow.Options(**kw)
@@ -282,7 +364,8 @@ def _with_endpoint(args, run) -> int:
 
 
 def cmd_deploy(args) -> int:
-    return _with_endpoint(args, lambda factory: _deploy(args, factory(_options(args))))
+    with signals.sigterm_as_interrupt():
+        return _with_endpoint(args, lambda factory: _deploy(args, factory(_options(args))))
 
 
 def _deploy(args, dep: flow.Deployment) -> int:
@@ -311,6 +394,13 @@ def _deploy(args, dep: flow.Deployment) -> int:
         if fmt == "markdown":
             print(f"### `{n}`: no changes")
         return finish(EXIT_OK)
+    if dep.opts.no_rollback and plan.change_set.change_set_type != "CREATE":
+        print(f"refused: --no-rollback is for a first create; {n} exists ({plan.state.status}), and an update "
+              f"that fails without rollback leaves the stack half-changed (UPDATE_FAILED)", file=sys.stderr)
+        for line in dep.cleanup():
+            print(f"  {line}", file=sys.stderr)
+        doc["result"] = {"status": "REFUSED"}
+        return finish(EXIT_REFUSED)
     review = plan.review
     doc["review"] = review.to_dict()
     if fmt == "markdown":
@@ -324,8 +414,10 @@ def _deploy(args, dep: flow.Deployment) -> int:
         execute_hint, delete_hint = localenv.change_set_hints(args)
     if review.guarded and not dep.opts.allow_replace and not args.no_execute:
         only_conditional = all(c.conditional for c in review.guarded)
-        if only_conditional and args.accept_conditional:
-            print(f"--accept-conditional: {len(review.guarded)} change(s) may replace a stateful resource "
+        by_name = os.environ.get(ACCEPT_CONDITIONAL_ENV, "").strip()
+        if only_conditional and (args.accept_conditional or (by_name and by_name == cs.name)):
+            how = "--accept-conditional" if args.accept_conditional else f"{ACCEPT_CONDITIONAL_ENV}={cs.name}"
+            print(f"{how}: {len(review.guarded)} change(s) may replace a stateful resource "
                   f"(Replacement: Conditional); the stack policies stay in place and deny an actual replacement, "
                   f"which would fail the update and roll it back", file=out)
         else:
@@ -335,6 +427,11 @@ def _deploy(args, dep: flow.Deployment) -> int:
                 print("  every one is 'Replacement: Conditional' (CloudFormation will only know while it runs, "
                       "e.g. from another nested stack's outputs): --accept-conditional goes ahead with the stack "
                       "policies kept, so an actual replacement is still denied", file=sys.stderr)
+                if by_name and by_name != cs.name:
+                    print(f"  {ACCEPT_CONDITIONAL_ENV} names {by_name}, not this change set ({cs.name})",
+                          file=sys.stderr)
+                print(f"  in CI: run the Deploy workflow by hand with accept-conditional = {cs.name} (docs/deploy.md, "
+                      f"'A guarded change through CI')", file=sys.stderr)
             left = dep.cleanup()
             for line in left or [f"the change set is left for review; the stack policy denies it in AWS too. "
                                  f"Delete it: {delete_hint}"]:
@@ -385,12 +482,8 @@ def _deploy(args, dep: flow.Deployment) -> int:
             doc["result"] = {"status": "NOT_APPROVED", "changeSetId": cs.id}
             return finish(EXIT_REFUSED)
     if not _print_until_interrupted(dep.execute(), dep, out):
-        if not getattr(dep, "executing", True):
-            print("\nstopped before the change set was executed: nothing runs in AWS", file=sys.stderr)
-            return 130
-        print(localenv.stopped_watching(args) if _is_local(args) else
-              f"\nstopped watching; the deploy goes on in AWS. Watch it again with:\n"
-              f"  python build.py status --stack-name {n} --params {args.params}", file=sys.stderr)
+        if _is_local(args) and dep.executing:
+            print(localenv.stopped_watching(args), file=sys.stderr)
         return 130
     result = dep.result
     doc["result"] = _outcome(result)
@@ -449,20 +542,43 @@ def cmd_package(args) -> int:
 
 
 def cmd_status(args) -> int:
+    with signals.sigterm_as_interrupt():
+        return _status(args)
+
+
+def _status(args) -> int:
     def run(factory):
         dep = factory(_options(args))
         out = sys.stdout if args.output == "text" else sys.stderr
         dep.aws.check_credentials()
         result = None
+        began = False  # an error before the first event is the command's own, not the watch's
         try:
             for item in flow.watch(dep.aws, args.stack_name):
+                began = True
+                if isinstance(item, flow.Shell):
+                    return args.document.write(_print_shell(item, args, out))
                 _print_event(item, out)
                 if isinstance(item, flow.Result):
                     result = item
+            if result.final.ok:
+                # What an interrupted first create can leave: deletion protection off.
+                for item in flow.repair_deletion_protection(dep.aws, dep.config, args.stack_name):
+                    _print_event(item, out)
+                    if isinstance(item, flow.Result):
+                        result = item
         except KeyboardInterrupt:
             where = "on the local endpoint" if _is_local(args) else "in AWS"
-            print(f"\nstopped watching; the operation goes on {where}", file=sys.stderr)
+            print(f"\nstopped watching; the operation goes on {where}. Follow it again: python build.py status "
+                  f"--stack-name {args.stack_name} --params {args.params}", file=sys.stderr)
             return 130
+        except flow.WATCH_ERRORS as exc:
+            if not began:
+                raise
+            raise CommandError(f"lost track of the operation while watching it ({flow._why(exc)}); it goes on in "
+                               f"AWS", EXIT_FAILED,
+                               details=(f"follow it again: python build.py status --stack-name {args.stack_name} "
+                                        f"--params {args.params}",)) from None
         code = EXIT_OK if result.final.ok else EXIT_FAILED
         if args.output == "json":
             args.document.data.update(_outcome(result))
@@ -474,3 +590,57 @@ def cmd_status(args) -> int:
             args.document.data["health"] = health.Outcome(snapshot).to_dict()
         return args.document.write(code)
     return _with_endpoint(args, run)
+
+
+# -- cancel, continue-rollback, changesets -----------------------------------------------------
+
+def _simple(args, body) -> int:
+    """Run ``body(dep, out)`` for a command that only needs the stack's AWS."""
+    def run(factory):
+        dep = factory(_options(args))
+        dep.aws.check_credentials()
+        out = sys.stdout if args.output == "text" else sys.stderr
+        return args.document.write(body(dep, out))
+    return _with_endpoint(args, run)
+
+
+def cmd_cancel(args) -> int:
+    def body(dep, out):
+        operations.cancel(dep.aws, args.stack_name)
+        print(f"cancel requested: the update of {args.stack_name} stops and rolls back", file=out)
+        print(f"  follow it: python build.py status --stack-name {args.stack_name} --params {args.params}", file=out)
+        args.document.data["result"] = {"status": "CANCEL_REQUESTED"}
+        return EXIT_OK
+    return _simple(args, body)
+
+
+def cmd_continue_rollback(args) -> int:
+    def body(dep, out):
+        _, skipped = operations.continue_rollback(dep.aws, args.stack_name, args.skip)
+        print(f"rollback of {args.stack_name} continues" + (f", skipping {', '.join(skipped)} (marked rolled "
+              f"back without being touched: they may no longer match the template)" if skipped else ""), file=out)
+        print(f"  follow it: python build.py status --stack-name {args.stack_name} --params {args.params}", file=out)
+        args.document.data["result"] = {"status": "CONTINUE_REQUESTED", "skipped": skipped}
+        return EXIT_OK
+    return _simple(args, body)
+
+
+def cmd_changesets(args) -> int:
+    def body(dep, out):
+        if args.action == "list":
+            rows = operations.list_change_sets(dep.aws, args.stack_name, everything=args.everything)
+            for r in rows:
+                mark = "" if r.ours else "  (not made by this tool)"
+                print(f"{r.name}  {r.status}  {r.execution_status}  {r.created}{mark}", file=out)
+            if not rows:
+                print(f"no change set of this tool on {args.stack_name}", file=out)
+            args.document.data["changeSets"] = [r.__dict__ for r in rows]
+            return EXIT_OK
+        if args.everything:
+            raise CommandError("--everything only lists; delete takes this tool's change sets only", EXIT_USAGE)
+        lines = operations.delete_change_sets(dep.aws, args.stack_name, args.names)
+        for line in lines or [f"no change set of this tool on {args.stack_name}"]:
+            print(line, file=out)
+        args.document.data["deleted"] = lines
+        return EXIT_OK
+    return _simple(args, body)

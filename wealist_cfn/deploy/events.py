@@ -27,8 +27,41 @@ CONSEQUENCE = re.compile(
     r"Rollback requested by user", re.I)
 
 
+# A stack shell an unexecuted CREATE change set made: nothing runs in it and
+# nothing will until someone executes a change set, so no watch waits on it.
+REVIEW = "REVIEW_IN_PROGRESS"
+
+
 def is_final(status: str) -> bool:
-    return not status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS"
+    """An operation that ends by itself is over (REVIEW_IN_PROGRESS is not one:
+    see :data:`REVIEW` and :meth:`Watcher.watch`)."""
+    return not status.endswith("_IN_PROGRESS") and status != REVIEW
+
+
+def is_running(status: str | None) -> bool:
+    """Something runs in CloudFormation: a ``*_IN_PROGRESS`` that is not a shell."""
+    return bool(status) and status.endswith("_IN_PROGRESS") and status != REVIEW
+
+
+class WatchTimeout(Exception):
+    """The watch gave up; the operation itself goes on in AWS."""
+
+    def __init__(self, status: str, waited: float):
+        super().__init__(f"still {status} after {int(waited // 60)} min of watching")
+        self.status, self.waited = status, waited
+
+
+# The overall bound on one watch. The AWS CLI's stack waiters give up after
+# 120 attempts 30 s apart, 60 minutes (botocore cloudformation/2010-05-15/
+# waiters-2.json, StackCreateComplete / StackUpdateComplete). A first create
+# of this stack (RDS, ElastiCache, NAT) takes 20-40 minutes, a Multi-AZ switch
+# longer; 90 minutes covers those and still leaves ``status`` and the health
+# wait room inside deploy.yml's 120-minute job. CloudFormation itself sets no
+# limit; the message says the operation goes on and how to follow it.
+WATCH_TIMEOUT = 90 * 60
+# ExecuteChangeSet moves a shell to CREATE_IN_PROGRESS at once; one that
+# still reads REVIEW_IN_PROGRESS this long after it started nothing.
+SHELL_GRACE = 60.0
 
 
 def is_failure(status: str) -> bool:
@@ -94,8 +127,10 @@ class Watcher:
     def __init__(self, aws: Aws, stack_id: str, *, total: int = 0, token: str | None = None,
                  since: datetime | None = None, seen: set[str] | None = None,
                  old_operations: set[str] | None = None,
-                 sleep: Callable[[float], None] = time.sleep, interval: float = 5.0):
+                 sleep: Callable[[float], None] = time.sleep, interval: float = 5.0,
+                 timeout: float = WATCH_TIMEOUT, clock: Callable[[], float] = time.monotonic):
         self.aws, self.root_id, self.total, self.token = aws, stack_id, total, token
+        self.timeout, self.clock = timeout, clock
         self.since = since
         self.old_operations: set[str] = set(old_operations or ())
         self.seen: set[str] = set(seen or ())
@@ -195,9 +230,21 @@ class Watcher:
         return st["StackStatus"], st.get("StackStatusReason", "") or ""
 
     def watch(self) -> Iterator[StackEvent | Progress | Final]:
+        """Events until the root is final; bounded by ``timeout`` (then
+        :class:`WatchTimeout`). A root still REVIEW_IN_PROGRESS after
+        :data:`SHELL_GRACE` is reported final: nothing runs in a shell."""
         last = None
+        # Time passes in the API calls too (botocore's retries of a throttled
+        # poll back off for seconds): the bound is the time elapsed on a
+        # monotonic clock, or the intervals slept when the sleep is injected
+        # and does not pass, whichever is larger.
+        start, slept = self.clock(), 0.0
         while True:
+            waited = max(self.clock() - start, slept)
             status, reason = self.root_status()
+            if status == REVIEW and waited >= SHELL_GRACE:
+                yield Final(status, reason or "no operation runs: a stack shell whose change set was not executed")
+                return
             for ev in self.poll():
                 yield ev
             p = self.progress()
@@ -212,4 +259,8 @@ class Watcher:
                     yield ev
                 yield Final(status, reason, first_cause(self.events))
                 return
+            waited = max(self.clock() - start, slept)
+            if waited >= self.timeout:
+                raise WatchTimeout(status, waited)
             self.sleep(self.interval)
+            slept += self.interval

@@ -28,7 +28,7 @@ from ..aws import Aws, error_code, error_message, keeping_last_call
 from ..errors import EXIT_FAILED, EXIT_REFUSED, EXIT_USAGE, CommandError
 from ..parameters import PARAMS_BY_NAME
 from ..settings import TEMPLATES_DIR
-from . import changeset, events, policy, sequence, stackstate, verify
+from . import changeset, events, policy, sequence, stackstate, triggers, verify
 from . import package as package_mod
 from . import review as review_mod
 from . import templates as tpl
@@ -54,6 +54,12 @@ class Options:
     sleep: Callable[[float], None] = time.sleep
     poll_interval: float = 5.0
     change_set_interval: float = 2.0
+    watch_timeout: float = events.WATCH_TIMEOUT
+    # First create only: keep what a failed create made (ExecuteChangeSet
+    # DisableRollback); the stack ends CREATE_FAILED.
+    no_rollback: bool = False
+    # The stack's critical alarms as RollbackConfiguration (triggers.py).
+    rollback_triggers: bool = True
     artifact_area: str = "deploy"  # "plan": templates go under plan/, which a deploy never reads
     # The role CloudFormation acts with (CreateChangeSet's RoleARN). None:
     # the caller's own rights (or the role the stack already has);
@@ -207,7 +213,8 @@ class Deployment:
                 err = client_error(exc, "preparing the change set")
                 err.details = tuple(left)
                 raise err from None
-            self.left_behind = left
+            with keeping_last_call():
+                self.left_behind = left + self._stopped_before_execute()
             raise
         if self.plan.no_changes:
             self.cleanup()
@@ -250,7 +257,8 @@ class Deployment:
         verdict = stackstate.check_deployable(self.aws, state, replace_failed=o.replace_failed)
         if verdict == "replace":
             yield Info(f"deleting {o.stack_name} ({state.status}: {stackstate.REPLACE_WHY[state.status]}) to "
-                       f"create it again")
+                       f"create it again" + (" (rolled back first, RetainExceptOnCreate: what it made goes too)"
+                                             if state.status == "CREATE_FAILED" else ""))
             yield from stackstate.delete_failed(self.aws, state, sleep=o.sleep, interval=o.poll_interval)
             state = stackstate.StackState(o.stack_name, None)
         cs_type = state.change_set_type
@@ -268,7 +276,8 @@ class Deployment:
                 self.aws, stack_name=o.stack_name, change_set_type=cs_type, role_arn=role,
                 parameters=self._create_parameters(cs_type), tags=tags, template_body=packaged.root_body,
                 template_url=packaged.root_url, commit=changeset.git_commit(), digest=self.digest(), sleep=o.sleep,
-                interval=o.change_set_interval, on_created=made)
+                interval=o.change_set_interval, on_created=made,
+                rollback_configuration=self.rollback_triggers(cs_type))
 
         role_note = None
         try:
@@ -346,7 +355,10 @@ class Deployment:
                                capabilities=frozenset(changeset.CAPABILITIES), role_arn=self.service_role_arn(),
                                no_echo=frozenset(no_echo),
                                tags=frozenset((t["Key"], t["Value"]) for t in self._tags()),
-                               texts=texts, bucket=packaged.bucket, list_parameters=verify.list_parameters(root))
+                               texts=texts, bucket=packaged.bucket, list_parameters=verify.list_parameters(root),
+                               rollback_alarms=(triggers.alarm_names(self.config.name_prefix)
+                                                if self.opts.rollback_triggers else frozenset()),
+                               monitoring_minutes=triggers.monitoring_minutes())
 
     def _reviewed(self, state: stackstate.StackState):
         """``--change-set reviewed`` / ``reviewed-or-new``: adopt the newest
@@ -404,6 +416,7 @@ class Deployment:
         not now: an older change set deploys the older value, e.g. an AMI)."""
         review = self.plan.review
         review.description = f"{what}; {review.description}" if review.description else what
+        review.notes.extend(verdict.notes)
         for key, value in sorted(verdict.resolved.items()):
             review.notes.append(f"{key} was resolved to {value} when the change set was made; executing it "
                                 f"deploys that value even if the SSM parameter has changed since")
@@ -446,6 +459,13 @@ class Deployment:
         except CommandError:
             return None  # no service role yet (github-oidc.yaml not deployed): a review needs none
         return None if cs_type == "UPDATE" and state.role_arn == role else role
+
+    def rollback_triggers(self, cs_type: str) -> dict | None:
+        """The RollbackConfiguration for this run's change set (triggers.py);
+        its notes go into the review."""
+        t = triggers.for_change_set(self.aws, self.config.name_prefix, cs_type, enabled=self.opts.rollback_triggers)
+        self._trigger_notes = t.notes
+        return t.configuration
 
     def _tags(self) -> list[dict]:
         return [{"Key": "Project", "Value": self.config.project},
@@ -507,6 +527,7 @@ class Deployment:
         if derived is not None and (derived.held or state.parameters.get(HEALTH_CHECK_TYPE, "EC2") != derived.value):
             # The flip (or why it is held back) and where the value came from.
             review.notes.append(derived.source())
+        review.notes += getattr(self, "_trigger_notes", [])
         review_mod.analyse(review)
         self.plan = Plan(state, cs, review)
 
@@ -559,13 +580,22 @@ class Deployment:
         n = self.opts.stack_name
         lines = []
         try:
-            changeset.delete(self.aws, cs)
-            lines.append(f"deleted change set {cs.name} (not executed)")
+            # Bounded: a change set with nested ones is deleted asynchronously,
+            # and the shell can go only once it is.
+            pending = changeset.delete_and_wait(self.aws, cs, sleep=self.opts.sleep,
+                                                interval=self.opts.change_set_interval)
         except Exception as exc:  # noqa: BLE001 - an error path: never hide the error that led here
             return [f"left change set {cs.name} ({exc}); delete it: aws cloudformation delete-change-set "
                     f"--stack-name {n} --change-set-name {cs.name}"]
+        if pending.startswith("DELETE_FAILED"):
+            return [f"change set {cs.name} (not executed) could not be deleted ({pending}); delete it: aws "
+                    f"cloudformation delete-change-set --stack-name {n} --change-set-name {cs.name}"]
+        if pending:
+            lines.append(f"deleting change set {cs.name} (not executed): {pending}; CloudFormation finishes it")
+        else:
+            lines.append(f"deleted change set {cs.name} (not executed)")
         if self._made_shell:
-            lines.append(stackstate.delete_review_shell(self.aws, cs.stack_id or n, n))
+            lines.append(stackstate.delete_review_shell(self.aws, cs.stack_id or n, n, ours=cs.id))
         return lines
 
     def keep(self) -> None:
@@ -585,21 +615,27 @@ class Deployment:
     def execute(self) -> Iterator[Info | events.StackEvent | events.Progress | events.Final | Result]:
         """Execute the planned change set and watch it.
 
-        Whatever happens after a stack policy was relaxed (an AWS error, a
-        refused execute, throttling in the watch, Ctrl-C), the protective
-        policy is put back before this returns or raises: at once when the
-        execute never started, else as soon as the operation is final. When
-        the operation still runs (Ctrl-C, an error while watching), putting it
-        back would deny the approved replacement mid-update, so one line gives
-        the exact command instead (``status`` also puts it back)."""
+        Every way out that is not a clean end (an AWS error, a refused
+        execute, an error or the overall bound while watching, expired
+        credentials, Ctrl-C or SIGTERM at any moment) ends in one block
+        (:meth:`stopped`): the stack's state read at that moment, what still
+        runs in AWS, what this run put back or could not, and the command that
+        resumes or repairs. ExecuteChangeSet counts as possibly started from
+        the moment it is sent: an interrupt during the call may come after
+        AWS accepted it, so the change set is then read, never assumed. A
+        relaxed stack policy is put back only when nothing runs (putting it
+        back mid-update would deny the approved replacement); otherwise the
+        block gives the command, and ``status`` puts it back at the end."""
         plan, o, aws = self.plan, self.opts, self.aws
         assert plan and not plan.no_changes
         cs = plan.change_set
         stack_id = cs.stack_id or plan.state.stack_id
         new = cs.change_set_type == "CREATE"
         relaxed: list[str] = []
-        started = False
+        sent = started = False
         protection_off = False
+        made = self._made
+        token = ""
         self.final = None
         try:
             # Only AVAILABLE can run (DescribeChangeSet: ExecutionStatus). Checked
@@ -622,49 +658,142 @@ class Deployment:
             old_ops = events.Watcher.operations(aws, stack_id) if not new else set()
             token = f"wealist-{uuid.uuid4()}"
             kw = {"ChangeSetName": cs.id, "ClientRequestToken": token}
-            if new:
+            if new and o.no_rollback:
+                # Keep what a failed create made, to debug it: no rollback at all
+                # (ExecuteChangeSet DisableRollback). Clean-up is deploy
+                # --replace-failed (or rollback-stack / delete-stack).
+                kw["DisableRollback"] = True
+            elif new:
                 # A failed first create deletes what it made, Retain resources
-                # included, so a retry does not trip over their fixed names.
+                # included (ExecuteChangeSet RetainExceptOnCreate), so a retry
+                # does not trip over fixed names. A resource whose delete fails
+                # (a bucket that is not empty) is still left: see stopped().
                 kw["RetainExceptOnCreate"] = True
-            aws.cfn.execute_change_set(**kw)
-            started = self.executing = True
+            # From here the change set may run in AWS: not ours to delete.
             self._made = None
+            sent = self.executing = True
+            aws.cfn.execute_change_set(**kw)
+            started = True
             yield Info(f"executing change set {cs.name}")
             if new:
                 # At once, not after the watch: a Ctrl-C or a CI timeout must not
                 # leave a new stack unprotected. It does not stop a rollback.
                 yield from _termination_protection(aws, stack_id)
             watcher = events.Watcher(aws, stack_id, total=plan.total_resources, token=token, seen=seen,
-                                     since=since, old_operations=old_ops, sleep=o.sleep, interval=o.poll_interval)
+                                     since=since, old_operations=old_ops, sleep=o.sleep, interval=o.poll_interval,
+                                     timeout=o.watch_timeout)
             yield from self._follow(watcher, stack_id)
             final = self.final
             relaxed = []
             if final.ok and self._defer_protection(cs.change_set_type):
                 protection_off = True
-                try:
-                    yield from self._switch_on_protection(stack_id)
-                except botocore.exceptions.ClientError as exc:
-                    raise client_error(exc, "switching deletion protection on") from None
+                yield from self._switch_on_protection(stack_id)
                 protection_off = False
         except BaseException as exc:
             with keeping_last_call():
-                lines = list(self.cleanup())
-            if relaxed:
-                lines.append(_restore(aws, stack_id, relaxed, running=started and self.final is None))
-            if protection_off:
-                lines.append(f"the stack is created but deletion protection is still off (database, load "
-                             f"balancer); switch it on: python build.py deploy --stack-name {o.stack_name} "
-                             f"--params {o.params}")
-            if isinstance(exc, botocore.exceptions.ClientError):
-                err = client_error(exc, "executing the change set")
-                err.details = tuple(lines)
-                raise err from None
+                lines = self.stopped(exc, cs, stack_id, made=made, sent=sent, started=started, relaxed=relaxed,
+                                     protection_off=protection_off, token=token)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                self.left_behind = lines
+                raise
             if isinstance(exc, CommandError):
                 exc.details = tuple(exc.details) + tuple(lines)
                 raise
+            if started and self.final is None and isinstance(exc, WATCH_ERRORS):
+                raise CommandError(f"lost track of the operation while watching it ({_why(exc)}); it goes on in "
+                                   f"AWS", EXIT_FAILED, details=tuple(lines)) from None
+            if isinstance(exc, botocore.exceptions.ClientError):
+                doing = "switching deletion protection on" if protection_off else "executing the change set"
+                err = client_error(exc, doing)
+                err.details = tuple(lines)
+                raise err from None
+            if isinstance(exc, WATCH_ERRORS):
+                raise CommandError(_why(exc), EXIT_FAILED, details=tuple(lines)) from None
             self.left_behind = lines
             raise
 
+    def _stopped_before_execute(self) -> list[str]:
+        """The block for a stop while preparing: the state read now, and that
+        nothing of this run runs (another operation the run was waiting for
+        may). Never raises."""
+        n, o = self.opts.stack_name, self.opts
+        state, read_error = _read_state(self.aws, n)
+        now = time.strftime("%H:%M:%S UTC", time.gmtime())
+        lines = [f"stack {n}: its state could not be read now ({read_error})" if state is None else
+                 f"stack {n}: {state.status or 'does not exist'} (read at {now})"]
+        other = f"; the {state.status} it was waiting for goes on" if state and events.is_running(state.status) \
+            else ""
+        lines.append(f"in AWS: no change set of this run was executed; nothing of this deploy runs{other}")
+        lines.append(f"next: python build.py deploy --stack-name {n} --params {o.params}")
+        return lines
+
+    def stopped(self, exc: BaseException, cs: changeset.ChangeSet, stack_id: str, *, made, sent: bool,
+                started: bool, relaxed: list[str], protection_off: bool, token: str = "") -> list[str]:
+        """The block every unclean end of :meth:`execute` prints: the stack's
+        state read now, what still runs in AWS, what was put back or not, and
+        the next command. Never raises."""
+        o, aws, n = self.opts, self.aws, self.opts.stack_name
+        status_cmd = f"python build.py status --stack-name {n} --params {o.params}"
+        lines: list[str] = []
+        began: bool | None = started  # None: cannot tell
+        decided_by_delete = False
+        if sent and not started:
+            if isinstance(exc, botocore.exceptions.ClientError):
+                began = False  # ExecuteChangeSet itself answered with an error
+            else:
+                began, said = _execution_began(aws, cs, token, stack_id or n)
+                lines += said
+                decided_by_delete = began is False
+        if began is False:
+            self.executing = False
+            if decided_by_delete:
+                # The change set is deleted already; only the shell is left to clean.
+                if self._made_shell and made is not None:
+                    lines.append(stackstate.delete_review_shell(aws, cs.stack_id or n, n, ours=cs.id))
+            else:
+                self._made = made
+                lines += self.cleanup()
+        state, read_error = _read_state(aws, stack_id or n)
+        status = state.status if state else None
+        if decided_by_delete and events.is_running(status):
+            # Deleted, so not executed; yet the stack runs an operation: another's, or
+            # one this tool cannot tell apart. Said, never taken as "nothing runs".
+            began = None
+            lines.append(f"the stack is {status} although change set {cs.name} was deleted unexecuted: an "
+                         f"operation runs that may not be this deploy's")
+        now = time.strftime("%H:%M:%S UTC", time.gmtime())
+        if state is None:
+            lines.append(f"stack {n}: its state could not be read now ({read_error})")
+        else:
+            lines.append(f"stack {n}: {status or 'does not exist'} (read at {now})")
+        running = events.is_running(status) if state else (began is not False and self.final is None)
+        if began is False:
+            lines.append(f"in AWS: change set {cs.name} was not executed; nothing of this deploy runs")
+        elif running:
+            lines.append("in AWS: the operation goes on; stopping this command does not stop it (`cancel` "
+                         "stops an update)" if cs.change_set_type == "UPDATE" else
+                         "in AWS: the create goes on; stopping this command does not stop it")
+        elif began is None and state is None:
+            lines.append(f"in AWS: whether change set {cs.name} started could not be read")
+        else:
+            lines.append("in AWS: nothing runs")
+        if relaxed:
+            lines.append(_restore(aws, stack_id, relaxed, running=bool(running or began is None)))
+        if self._defer_protection(cs.change_set_type) and began is not False and \
+                (protection_off or self.final is None or not self.final.ok):
+            lines.append("deletion protection is off (database, load balancer): a first create makes them without "
+                         "it and switches it on once the create is complete; `status` does that")
+        if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED") and cs.change_set_type == "CREATE" and \
+                self.final is None:
+            lines += leftovers(aws, stack_id or n, n)
+        if began is False and status in (None, events.REVIEW):
+            lines.append(f"next: python build.py deploy --stack-name {n} --params {o.params}")
+        elif status == "ROLLBACK_COMPLETE" or status == "ROLLBACK_FAILED":
+            lines.append(f"next: python build.py deploy --stack-name {n} --params {o.params} --replace-failed")
+        else:
+            lines.append(f"next: {status_cmd}  (follows the operation to its end and repairs what this run left: "
+                         f"stack policies, termination and deletion protection)")
+        return lines
 
     def _follow(self, watcher: events.Watcher, stack_id: str) -> Iterator[events.StackEvent | events.Progress
                                                                          | events.Final | Result]:
@@ -719,6 +848,121 @@ class Deployment:
             yield Info("deletion protection switched on (database, load balancer)")
 
 
+# What can end a watch without a final state: API errors after botocore's
+# retries (Throttling, ExpiredToken), connection and credential errors, and
+# the watch's own bound. None of them says anything about the operation.
+WATCH_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, events.WatchTimeout)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return f"{error_code(exc)}: {error_message(exc)}"
+    if isinstance(exc, events.WatchTimeout):
+        return f"the watch gave up: {exc}"
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+
+
+def _read_state(aws: Aws, stack: str) -> tuple[stackstate.StackState | None, str]:
+    try:
+        return stackstate.describe(aws, stack), ""
+    except Exception as exc:  # noqa: BLE001 - an error path: report, never hide the first error
+        return None, _why(exc) if not isinstance(exc, CommandError) else str(exc)
+
+
+_EXECUTED = ("EXECUTE_IN_PROGRESS", "EXECUTE_COMPLETE", "EXECUTE_FAILED")
+
+
+def _token_seen(aws: Aws, stack: str, token: str) -> bool:
+    """An event of the stack's newest page carries this run's request token
+    (ExecuteChangeSet ClientRequestToken: "All events triggered by a given
+    stack operation are assigned the same client request token")."""
+    if not token:
+        return False
+    try:
+        page = aws.cfn.describe_stack_events(StackName=stack)
+    except Exception:  # noqa: BLE001 - an error path: "not seen" decides nothing here
+        return False
+    return any(e.get("ClientRequestToken") == token for e in page.get("StackEvents", []))
+
+
+def _execution_began(aws: Aws, cs: changeset.ChangeSet, token: str, stack: str) -> tuple[bool | None, list[str]]:
+    """After an interrupt during ExecuteChangeSet: did AWS take it? Returns
+    (True: began, False: not executed, None: cannot tell) and the lines that
+    say how that was decided.
+
+    ExecutionStatus AVAILABLE read now proves nothing: ExecuteChangeSet is
+    asynchronous, and a request in flight may be processed after the read.
+    The delete decides: DeleteChangeSet is refused while the change set is
+    executed (InvalidChangeSetStatus, "An operation on this ChangeSet is
+    currently in progress": aws/aws-cdk#26182), and once it is accepted
+    the change set can no longer be executed (ExecuteChangeSet needs it
+    AVAILABLE). OBSOLETE or UNAVAILABLE are not taken as "began": they are
+    deleted like AVAILABLE. An executed status, or an event with this run's
+    ClientRequestToken, says it began."""
+    code = ""
+    try:
+        execution = aws.cfn.describe_change_set(ChangeSetName=cs.id).get("ExecutionStatus")
+    except botocore.exceptions.ClientError as exc:
+        code, execution = error_code(exc), None
+    except Exception:  # noqa: BLE001 - an error path: report "cannot tell"
+        execution = None
+    if execution in _EXECUTED or _token_seen(aws, stack, token):
+        return True, []
+    if code == "ChangeSetNotFound":
+        return None, [f"change set {cs.name} is gone and no event of this run's request was read: whether it was "
+                      f"executed is not known"]
+    try:
+        aws.cfn.delete_change_set(ChangeSetName=cs.id)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) == "InvalidChangeSetStatus":
+            return True, [f"change set {cs.name} could not be deleted ({error_message(exc)}): it is being "
+                          f"executed"]
+        return None, [f"change set {cs.name} could not be deleted ({error_code(exc)}: {error_message(exc)}): "
+                      f"whether it was executed is not known"]
+    except Exception as exc:  # noqa: BLE001 - an error path: report "cannot tell"
+        return None, [f"change set {cs.name} could not be deleted ({_why(exc)}): whether it was executed is not "
+                      f"known"]
+    try:
+        after = aws.cfn.describe_change_set(ChangeSetName=cs.id)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) == "ChangeSetNotFound":
+            return False, [f"deleted change set {cs.name} (not executed: DeleteChangeSet is refused while one "
+                           f"runs)"]
+        return None, [f"deleted change set {cs.name}; reading it back failed ({error_code(exc)})"]
+    except Exception as exc:  # noqa: BLE001
+        return None, [f"deleted change set {cs.name}; reading it back failed ({_why(exc)})"]
+    if after.get("ExecutionStatus") in _EXECUTED:
+        return True, []
+    if str(after.get("Status", "")).startswith("DELETE"):
+        # A change set with nested ones is deleted asynchronously.
+        return False, [f"deleting change set {cs.name} (not executed: DeleteChangeSet accepted it); "
+                       f"CloudFormation finishes it"]
+    return None, [f"change set {cs.name} is still there ({after.get('Status')}, {after.get('ExecutionStatus')}) "
+                  f"after its delete was accepted: whether it was executed is not known"]
+
+
+def leftovers(aws: Aws, stack: str, name: str) -> list[str]:
+    """After a failed first create: what its rollback did not delete.
+
+    ExecuteChangeSet's RetainExceptOnCreate deletes even Retain resources
+    made by the failed create, but a delete can fail: the access-log bucket
+    is versioned and, once the load balancer's logging was on, holds ELB's
+    test object (and versions), so S3 refuses DeleteBucket (BucketNotEmpty)
+    and the stack ends ROLLBACK_FAILED. A resource whose delete failed or was
+    skipped (DELETE_FAILED, DELETE_SKIPPED) is still in the account; one line
+    names each, with the way to remove it."""
+    out = []
+    for where, rtype, physical, status in stackstate.resources_in(aws, stack, {"DELETE_FAILED", "DELETE_SKIPPED"}):
+        how = {"AWS::S3::Bucket": f"empty every object version, then: aws s3api delete-bucket --bucket {physical}",
+               "AWS::Logs::LogGroup": f"aws logs delete-log-group --log-group-name {physical}"}.get(
+            rtype, "delete it in its console, or keep it")
+        out.append(f"left behind: {where} ({rtype}) {physical or '(no physical ID)'}: {status}; {how}")
+    if not out:
+        out.append(f"left behind: nothing the rollback reports (no DELETE_FAILED or DELETE_SKIPPED resource in "
+                   f"{name})")
+    return out
+
+
 def _restore(aws: Aws, stack_id: str, relaxed: list[str], *, running: bool) -> str:
     """Put the protective policy back after an interrupted execute; one line
     says so, or gives the exact command when it cannot be done now."""
@@ -735,7 +979,9 @@ def _restore(aws: Aws, stack_id: str, relaxed: list[str], *, running: bool) -> s
         ids = policy.stack_ids(aws, stack_id)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
         ids = {"": stack_id}
-    targets = " ; ".join(cmd.replace("{STACK}", ids.get(p, stack_id)) for p in relaxed)
+    # A nested stack's ID that cannot be read now is named, not guessed.
+    targets = " ; ".join(cmd.replace("{STACK}", ids.get(p) or (stack_id if not p else f"<stack ID of {p}>"))
+                         for p in relaxed)
     why = "the update still runs" if running else "putting it back failed"
     return (f"stack policy still relaxed on {where} ({why}); once the stack is final run `python build.py "
             f"status` or: {targets}")
@@ -756,16 +1002,111 @@ def finish(aws: Aws, stack_id: str, final: events.Final, *, new: bool) -> Iterat
     """After a final state: protective policies back on (also after a
     rollback: a relaxed policy must not outlive the operation), termination
     protection on a new stack, then the :class:`Result` with the outputs."""
-    if not final.status.startswith("DELETE") and final.status != "ROLLBACK_COMPLETE":
+    # A failed first create (ROLLBACK_*) takes no update, only a delete: no policy to put back.
+    if not final.status.startswith("DELETE") and \
+            final.status not in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED"):
         fixed = policy.protect(aws, stack_id)
         if fixed:
             yield Info(f"stack policy set on {', '.join(p or 'root' for p in fixed)} (denies replacing or "
                        f"deleting stateful resources)")
+    if final.status == "CREATE_FAILED":
+        yield Info("rollback is off (--no-rollback): what the create made is kept, as it failed, to debug it; "
+                   "when done: python build.py deploy --replace-failed (rolls it back with RetainExceptOnCreate, "
+                   "which deletes what the create made, Retain resources included; then deletes the stack and "
+                   "creates it again). A plain delete-stack would keep the ECR repositories, the access-log "
+                   "bucket and the flow-log group, and the next create would fail on their names")
+    if final.status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):
+        # A failed first create: RetainExceptOnCreate deleted what it could;
+        # name what is still in the account rather than promise nothing is.
+        for line in leftovers(aws, stack_id, stack_id.split("/")[1] if stack_id.startswith("arn:") else stack_id):
+            yield Info(line)
     st = stackstate.describe(aws, stack_id)
     if new and final.ok and not st.termination_protection:
         # ``status`` after an interrupted first deploy, or a stack made by hand.
         yield from _termination_protection(aws, stack_id)
     yield Result(final, st.outputs if final.ok else [], stack_id)
+
+
+# A stack that can take an update (UpdateStack / a change set's execute:
+# not *_IN_PROGRESS, not a failed create, not *_FAILED).
+UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
+             "IMPORT_ROLLBACK_COMPLETE"}
+
+
+# The repair reuses the deployed template (UsePreviousTemplate), so CloudFormation
+# reads the nested TemplateURLs the stack names again; an object gone from the
+# artifact bucket (ops/artifacts.py) fails it, and a deploy packages them anew.
+_REDEPLOY = ("if the reason names a template URL or S3 (an artifact the stack's template names is gone): run a "
+             "deploy, which packages the templates again and switches deletion protection on: python build.py "
+             "deploy --stack-name {n} --params {p}")
+
+
+def repair_deletion_protection(aws: Aws, config, stack_name: str, *, sleep=time.sleep, interval: float = 5.0,
+                               change_set_interval: float = 2.0
+                               ) -> Iterator[Info | events.StackEvent | events.Progress | events.Final | Result]:
+    """``status``: switch deletion protection on when the params file says
+    ``DeletionProtection=true`` and the stack still has ``false`` (a first
+    create interrupted, or failed, before its second change set ran).
+
+    The change set changes that one parameter and nothing else: the
+    template is the stack's own (``UsePreviousTemplate``) and every other
+    parameter keeps its value (``UsePreviousValue``), so no pending template
+    change of the working tree rides along. It is executed only when its
+    review holds no guarded change; otherwise it is left with its name."""
+    if config.values.get(DELETION_PROTECTION) != "true":
+        return
+    st = stackstate.describe(aws, stack_name)
+    if st.status is None or st.parameters.get(DELETION_PROTECTION) != "false":
+        return
+    what = "deletion protection is off on the stack (database, load balancer) and the params file says true"
+    if aws.endpoint_url:
+        yield Info(f"{what}; not switched on against a local endpoint (moto's DescribeStacks fails after that "
+                   f"update)")
+        return
+    if st.status not in UPDATABLE:
+        yield Info(f"{what}; the stack is {st.status}, which takes no update: run status again once it is "
+                   f"complete")
+        return
+    yield Info(f"{what}: switching it on (a change set of that parameter only)")
+    params = [{"ParameterKey": k, "ParameterValue": "true"} if k == DELETION_PROTECTION else
+              {"ParameterKey": k, "UsePreviousValue": True} for k in st.parameters]
+    name = changeset.new_name(changeset.git_commit()).replace("deploy-", "protect-", 1)
+    try:
+        resp = aws.cfn.create_change_set(
+            StackName=st.stack_id, ChangeSetName=name, ChangeSetType="UPDATE", UsePreviousTemplate=True,
+            Parameters=params, Capabilities=changeset.CAPABILITIES, IncludeNestedStacks=True, ClientToken=name,
+            Description=f"wealist-cfn status: switch {DELETION_PROTECTION} on")
+    except botocore.exceptions.ClientError as exc:
+        err = client_error(exc, "CreateChangeSet switching deletion protection on")
+        err.details = (_REDEPLOY.format(n=stack_name, p=getattr(config, "path", "FILE")),)
+        raise err from None
+    cs = changeset.ChangeSet(name, resp["Id"], resp.get("StackId", st.stack_id), "UPDATE")
+    desc = changeset.wait(aws, cs.id, sleep=sleep, interval=change_set_interval)
+    cs.status, cs.reason = desc.get("Status", ""), desc.get("StatusReason", "") or ""
+    if cs.status == "FAILED":
+        raise CommandError(f"the change set switching deletion protection on ({name}) FAILED: "
+                           f"{cs.reason or 'no reason given'}", EXIT_FAILED,
+                           details=(f"delete it: aws cloudformation delete-change-set --change-set-name {cs.id}",
+                                    _REDEPLOY.format(n=stack_name, p=getattr(config, "path", "FILE"))))
+    review = changeset.describe(aws, cs, stack_name, sleep=sleep, interval=change_set_interval)
+    review_mod.analyse(review)
+    if review.guarded:
+        raise CommandError(f"the change set switching deletion protection on ({name}) holds guarded changes; "
+                           f"not executed", EXIT_FAILED,
+                           details=(f"review it: aws cloudformation describe-change-set --change-set-name {cs.id}",))
+    changeset.check_executable(aws, cs)
+    seen, since = events.Watcher.mark(aws, st.stack_id)
+    token = f"wealist-{uuid.uuid4()}"
+    aws.cfn.execute_change_set(ChangeSetName=cs.id, ClientRequestToken=token)
+    watcher = events.Watcher(aws, st.stack_id, token=token, seen=seen, since=since, sleep=sleep, interval=interval)
+    final = None
+    for item in watcher.watch():
+        if isinstance(item, events.Final):
+            final = item
+        yield item
+    yield from finish(aws, st.stack_id, final, new=False)
+    if final.ok:
+        yield Info("deletion protection switched on (database, load balancer)")
 
 
 def _stack_path(where: str) -> str:
@@ -808,6 +1149,27 @@ def operation_start(aws: Aws, stack_id: str, stack_name: str) -> dict | None:
             return None
 
 
+@dataclass
+class Shell:
+    """``status`` on a REVIEW_IN_PROGRESS stack: the change sets in it
+    (name, Status, ExecutionStatus); no operation runs."""
+    stack_name: str
+    stack_id: str
+    change_sets: list[tuple[str, str, str]] = field(default_factory=list)
+    error: str = ""  # ListChangeSets failed: why
+
+
+def shell(aws: Aws, state: stackstate.StackState) -> Shell:
+    out = Shell(state.name, state.stack_id)
+    try:
+        for page in aws.cfn.get_paginator("list_change_sets").paginate(StackName=state.stack_id):
+            out.change_sets += [(c.get("ChangeSetName", "?"), c.get("Status", "?"), c.get("ExecutionStatus", "?"))
+                                for c in page.get("Summaries", [])]
+    except botocore.exceptions.ClientError as exc:
+        out.error = f"{error_code(exc)}: {error_message(exc)}"
+    return out
+
+
 def watch(aws: Aws, stack_name: str, *, sleep=time.sleep, interval: float = 5.0
           ) -> Iterator[Info | events.StackEvent | events.Progress | events.Final | Result]:
     """``status``: follow the stack's current (or last) operation from its
@@ -817,6 +1179,10 @@ def watch(aws: Aws, stack_name: str, *, sleep=time.sleep, interval: float = 5.0
     state = stackstate.describe(aws, stack_name)
     if state.status is None:
         raise CommandError(f"stack {stack_name} does not exist", EXIT_USAGE)
+    if state.status == events.REVIEW:
+        # Nothing runs in a shell, and nothing will by itself: report it, end.
+        yield shell(aws, state)
+        return
     start = operation_start(aws, state.stack_id, stack_name)
     w = events.Watcher(aws, state.stack_id, since=start["Timestamp"] if start else None, sleep=sleep,
                        interval=interval)

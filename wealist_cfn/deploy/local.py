@@ -84,9 +84,37 @@ differs from AWS:
    on a name whose live stack is such a shell reuse the shell (same stack
    ID, its earlier change sets and events kept; parameters and tags those of
    the new change set), and refuses one on a name whose live stack is
-   anything else (``ValidationError``). A deleted stack does not hold its
-   name. Change-set deletion stays synchronous here (AWS's DeleteChangeSet
-   returns before the change set is gone).
+   anything else (a CREATE_COMPLETE or ROLLBACK_COMPLETE stack alike) with
+   AWS's ``ValidationError`` text, "Stack [NAME] already exists and cannot be
+   created again with the changeSet [CSNAME]." (as AWS answers it in SAM
+   CLI's recorded deploy output and aws/copilot-cli's tests, and as
+   LocalStack's provider raises it). For a ROLLBACK_COMPLETE stack the same
+   answer is inferred, not seen from AWS: the reference refuses CREATE on
+   any existing stack, and such a stack exists until it is deleted
+   (LocalStack answers the same, with a note that it has not checked).
+   A deleted stack does not hold its name.
+14. ListChangeSets of one stack: moto's ListChangeSets ignores
+   ``StackName`` and answers every change set of the account and region, so
+   a REVIEW_IN_PROGRESS shell seemed to hold another stack's change sets
+   (the engine then kept it) and a deploy examined another stack's change
+   sets as candidates. The API reference (ListChangeSets): ``StackName`` is
+   required, "The name or the Amazon Resource Name (ARN) of the stack for
+   which you want to list change sets", and the answer is "each change set
+   for the specified stack". The patch answers those only.
+15. Asynchronous change-set deletion: moto forgets a change set the moment
+   DeleteChangeSet is called. On AWS, "CloudFormation immediately starts to delete the change
+   set" (user guide, "Delete a change set for a CloudFormation stack",
+   https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-changesets-delete.html),
+   and a change set's Status includes DELETE_PENDING, DELETE_IN_PROGRESS,
+   DELETE_COMPLETE and DELETE_FAILED (ChangeSetSummary / DescribeChangeSet
+   ``Status``). With the piece, a deleted change set reads DELETE_PENDING,
+   then DELETE_IN_PROGRESS (ExecutionStatus UNAVAILABLE, not executable),
+   and is gone after :data:`CHANGE_SET_DELETE_SECONDS`; how long AWS takes
+   is not documented, so the figure only has to be short and bounded. Not
+   modelled: DELETE_FAILED, and DELETE_COMPLETE (AWS's own listing of that
+   state is not documented; here the change set is simply gone). Off by
+   default until the engine waits out a deleting change set (a shell that
+   still lists one is otherwise kept, as on AWS).
 
 On top of these, :func:`endpoint` installs :func:`wealist_cfn.strict.install`:
 Parameter Store's value and name rules, and bucket policies evaluated as
@@ -106,6 +134,7 @@ import itertools
 import re
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -127,6 +156,18 @@ UNANSWERED = {
 # Letters and digits only: a value every reader accepts (an RDS master user
 # name and password, an ElastiCache AUTH token; see wealist_cfn/strict.py).
 PLACEHOLDER = "localRehearsalPlaceholder1"
+
+
+# Pieces installed only when named in ``compat(enable=...)``: a model of
+# AWS behaviour the engine does not yet handle. None today: the engine waits
+# out an asynchronous change-set deletion (piece 15; deploy/changeset.py
+# delete_and_wait).
+OPT_IN: frozenset[str] = frozenset()
+# How long a deleted change set stays visible (DELETE_PENDING for the first
+# half, DELETE_IN_PROGRESS for the second): short, and bounded.
+CHANGE_SET_DELETE_SECONDS = 0.5
+# The clock piece 15 reads; tests replace it to step through the states.
+clock = time.monotonic
 
 
 def _free_port() -> int:
@@ -176,11 +217,13 @@ def _conditions_used(node) -> set[str]:
 
 
 @contextlib.contextmanager
-def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
+def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozenset()) -> Iterator[None]:
     """Install the patches described in the module docstring (all but
-    those named in ``skip``, which the tests use to show each is needed)."""
+    those named in ``skip``, which the tests use to show each is needed;
+    those in :data:`OPT_IN` only when named in ``enable``)."""
+    skip = skip | (OPT_IN - enable)
     from moto.cloudformation import models, parsing, responses
-    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+    from moto.cloudformation.exceptions import CloudFormationError, UnformattedGetAttTemplateException
     from moto.cloudformation.utils import get_stack_from_s3_url
     from moto.elbv2 import models as elbv2_models
     from moto.kms import models as kms_models
@@ -207,6 +250,9 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
         "stack_outputs": models.Stack.__dict__["outputs"],
         "create_change_set": models.CloudFormationBackend.create_change_set,
         "generate_stack_id": models.generate_stack_id,
+        "list_change_sets_response": responses.CloudFormationResponse.list_change_sets,
+        **{f"backend_{m}": getattr(models.CloudFormationBackend, m)
+           for m in ("delete_change_set", "describe_change_set", "list_change_sets")},
     }
 
     # 13. one stack per name: a CREATE change set reuses the REVIEW_IN_PROGRESS shell
@@ -224,7 +270,7 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
         shell = live[0]
         if shell.status != "REVIEW_IN_PROGRESS":
             raise models.ValidationError(message=f"Stack [{stack_name}] already exists and cannot be created "
-                                                 f"again with the change set [{change_set_name}]")
+                                                 f"again with the changeSet [{change_set_name}].")
         # moto makes a new Stack for every CREATE; give it the shell's ID so
         # it takes the shell's place (self.stacks is keyed by stack ID).
         with identity_lock:
@@ -240,6 +286,59 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
             if cs.stack is shell:
                 cs.stack = fresh
         return result
+
+    # 14. ListChangeSets answers the named stack's change sets only
+    def list_change_sets_response(self):
+        wanted = self._get_param("StackName")
+        found = [cs for cs in self.cloudformation_backend.list_change_sets()
+                 if wanted == cs.stack.stack_id
+                 or (wanted == cs.stack.name and cs.stack.status != "DELETE_COMPLETE")]
+        return responses.ActionResult({"Summaries": found})
+
+    # 15. a deleted change set is DELETE_PENDING, then DELETE_IN_PROGRESS, then gone
+    deleting: dict[str, float] = {}  # change set ID -> when DeleteChangeSet was called
+
+    class InvalidChangeSetStatus(CloudFormationError):
+        code = "InvalidChangeSetStatus"
+
+    def settle_deletions(backend) -> None:
+        now = clock()
+        for cs_id, since in list(deleting.items()):
+            cs = backend.change_sets.get(cs_id)
+            if cs is None:
+                continue  # another region's backend holds it
+            if now - since >= CHANGE_SET_DELETE_SECONDS:
+                del backend.change_sets[cs_id]
+                del deleting[cs_id]
+            else:
+                cs.status = "DELETE_PENDING" if now - since < CHANGE_SET_DELETE_SECONDS / 2 else "DELETE_IN_PROGRESS"
+
+    def settled(name):
+        def call(self, *args, **kwargs):
+            settle_deletions(self)
+            return saved[f"backend_{name}"](self, *args, **kwargs)
+        return call
+
+    def delete_change_set_async(self, change_set_name):
+        settle_deletions(self)
+        cs = saved["backend_describe_change_set"](self, change_set_name)
+        if cs.change_set_id not in deleting:
+            deleting[cs.change_set_id] = clock()
+            cs.status, cs.execution_status = "DELETE_PENDING", "UNAVAILABLE"
+
+    def unless_deleting(execute):
+        # Wraps whichever ExecuteChangeSet is installed (piece 2's, or moto's).
+        def call(self, change_set_name, stack_name=None):
+            settle_deletions(self)
+            cs = saved["backend_describe_change_set"](self, change_set_name)
+            if cs.change_set_id in deleting:
+                # InvalidChangeSetStatus (ExecuteChangeSet API reference,
+                # Errors); the wording is LocalStack provider's, AWS's own
+                # message for a deleting change set is not documented.
+                raise InvalidChangeSetStatus(f"ChangeSet [{cs.change_set_id}] cannot be executed in its current "
+                                             f"status of [{cs.status}]")
+            return execute(self, change_set_name, stack_name)
+        return call
 
     # 12. DeleteStack of a change-set-made stack, and describing it after.
     def delete_stack(self, name_or_stack_id):
@@ -402,6 +501,14 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
     if "delete" not in skip:
         models.CloudFormationBackend.delete_stack = delete_stack
         models.Stack.outputs = property(outputs_unless_deleted)
+    if "list_by_stack" not in skip:
+        responses.CloudFormationResponse.list_change_sets = list_change_sets_response
+    if "async_delete" not in skip:
+        models.CloudFormationBackend.delete_change_set = delete_change_set_async
+        models.CloudFormationBackend.execute_change_set = unless_deleting(
+            models.CloudFormationBackend.execute_change_set)
+        models.CloudFormationBackend.describe_change_set = settled("describe_change_set")
+        models.CloudFormationBackend.list_change_sets = settled("list_change_sets")
     try:
         yield
     finally:
@@ -412,6 +519,9 @@ def compat(skip: frozenset[str] = frozenset()) -> Iterator[None]:
             models.Stack.get_cfn_attribute = saved["get_cfn_attribute"]
         models.Stack.update_from_cloudformation_json = saved["update_from_cloudformation_json"]
         models.CloudFormationBackend.execute_change_set = saved["execute_change_set"]
+        for m in ("delete_change_set", "describe_change_set", "list_change_sets"):
+            setattr(models.CloudFormationBackend, m, saved[f"backend_{m}"])
+        responses.CloudFormationResponse.list_change_sets = saved["list_change_sets_response"]
         models.CloudFormationBackend.delete_stack = saved["delete_stack"]
         models.CloudFormationBackend.create_change_set = saved["create_change_set"]
         models.generate_stack_id = saved["generate_stack_id"]

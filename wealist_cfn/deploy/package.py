@@ -44,6 +44,7 @@ import botocore.exceptions
 
 from ..aws import Aws, error_code, error_message
 from ..errors import EXIT_FAILED, EXIT_USAGE, CommandError
+from ..ops import artifacts
 from . import templates as tpl
 
 INLINE_BODY_LIMIT = 51_200  # bytes; CreateChangeSet's TemplateBody maximum
@@ -88,7 +89,7 @@ class Packaged:
 
 
 def default_bucket(project: str, account: str, region: str) -> str:
-    return f"{project}-cfn-artifacts-{account}-{region}"
+    return artifacts.bucket_name(project, account, region)
 
 
 def _owner(aws: Aws) -> dict:
@@ -145,6 +146,8 @@ def ensure_bucket(aws: Aws, bucket: str, *, create: bool, missing: str | None = 
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
                        "BucketKeyEnabled": True}]}, **_owner(aws))
         aws.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}, **_owner(aws))
+        # Housekeeping of plan/ and old deploy/ versions (ops/artifacts.py).
+        artifacts.ensure_lifecycle(aws.s3, bucket, _owner(aws))
     except botocore.exceptions.ClientError as exc:
         raise CommandError(f"creating S3 bucket {bucket}: {error_code(exc)}: {error_message(exc)}",
                            EXIT_FAILED) from None

@@ -12,7 +12,8 @@ Call-outs:
   ``--accept-conditional``, which keeps the stack policies that deny an
   actual replacement in place.
 * **warning**: replacement of a DB/cache subnet group (the database or
-  cache moves with it).
+  cache moves with it); a change to a role's trust policy, which the
+  service role may not make (the update would fail under it).
 * **security**: any IAM or security-group change. When the endpoint reports
   property values (``IncludePropertyValues``), new principals, actions,
   resources and ingress sources are listed as a broadening; when it does not,
@@ -52,6 +53,13 @@ SG_TYPES = frozenset({"AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress
 # A listener rule's source-ip condition is what keeps Grafana and Prometheus private.
 RULE_TYPE = "AWS::ElasticLoadBalancingV2::ListenerRule"
 ACTIONS = ("Add", "Modify", "Remove", "Import", "Dynamic")
+# The service role is never given iam:UpdateAssumeRolePolicy
+# (stacks/github_oidc.py WITHHELD): a role's trust decides who holds it, and
+# the secrets key trusts the role by ARN. A trust change in the templates
+# therefore fails at execution, and the update rolls back.
+TRUST_CHANGE = ("trust policy (AssumeRolePolicyDocument) changes: the service role may not call "
+                "iam:UpdateAssumeRolePolicy, so this update will fail and roll back under it; an administrator "
+                "changes the trust by hand first (docs/operations.md, the trust model)")
 
 
 # CloudFormation writes this in a change set's property values (BeforeContext /
@@ -310,6 +318,9 @@ def analyse(review: Review) -> None:
             out.append(Callout("warning", r.where, r.resource_type,
                                f"{'removed' if r.action == 'Remove' else 'replaced'}: the database or cache "
                                f"that uses it moves to the new one"))
+        if review.change_set_type == "UPDATE" and r.resource_type == "AWS::IAM::Role" and r.action == "Modify" \
+                and any(p.split(" (")[0] == "AssumeRolePolicyDocument" for p in r.properties):
+            out.append(Callout("warning", r.where, r.resource_type, TRUST_CHANGE))
         if review.change_set_type == "UPDATE" and (r.resource_type.startswith("AWS::IAM::")
                                                    or r.resource_type in SG_TYPES or r.resource_type == RULE_TYPE):
             out.append(Callout("security", r.where, r.resource_type, _security_message(r)))

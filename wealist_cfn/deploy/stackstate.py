@@ -3,8 +3,9 @@
 * missing, or only a REVIEW_IN_PROGRESS shell: CREATE, at once. A shell is
   what an unexecuted CREATE change set leaves; nothing runs in it, so there
   is nothing to wait for.
-* ROLLBACK_COMPLETE or ROLLBACK_FAILED (a failed first create): nothing can
-  update it; with ``--replace-failed`` it is deleted and created again. The
+* ROLLBACK_COMPLETE, ROLLBACK_FAILED or CREATE_FAILED (a failed first
+  create): nothing can update it; with ``--replace-failed`` it is deleted
+  (CREATE_FAILED rolled back first) and created again. The
   stack never completed a create, so nothing in it served anyone.
 * ``*_IN_PROGRESS``: another operation runs; wait for it to settle first.
 * UPDATE_ROLLBACK_FAILED, ROLLBACK_FAILED, DELETE_FAILED: name the resources
@@ -36,10 +37,27 @@ class StackState:
     parameters: dict[str, str] = field(default_factory=dict)
     outputs: list[dict] = field(default_factory=list)
     role_arn: str = ""  # the role associated with the stack (its service role), "" when none
+    root_id: str = ""  # a nested stack's root stack ID (DescribeStacks RootId), "" for a root
 
     @property
     def change_set_type(self) -> str:
         return "CREATE" if self.status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
+
+    @property
+    def never_created(self) -> bool:
+        """No create of this stack ever completed: what it would hold is made
+        by the next create (after --replace-failed), not kept by the stack."""
+        return self.status in NEVER_CREATED
+
+
+# Statuses of a stack whose first create never completed (StackStatus,
+# CloudFormation API reference: a stack leaves them only by DeleteStack).
+NEVER_CREATED = frozenset({None, "REVIEW_IN_PROGRESS", "CREATE_IN_PROGRESS", "CREATE_FAILED",
+                           "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED"})
+# How long --replace-failed waits for the rollback and then the delete of a
+# failed first create, each: a nested stack's deletes (NAT gateways, the
+# database) take minutes; past this the run stops and says what runs.
+REPLACE_TIMEOUT = 60 * 60.0
 
 
 @dataclass
@@ -59,7 +77,8 @@ def describe(aws: Aws, name: str) -> StackState:
     return StackState(name, st["StackStatus"], st["StackId"], st.get("StackStatusReason", "") or "",
                       bool(st.get("EnableTerminationProtection")),
                       {p["ParameterKey"]: p.get("ParameterValue", "") for p in st.get("Parameters", [])},
-                      st.get("Outputs", []) or [], role_arn=st.get("RoleARN", "") or "")
+                      st.get("Outputs", []) or [], role_arn=st.get("RoleARN", "") or "",
+                      root_id=st.get("RootId", "") or "")
 
 
 def failed_resources(aws: Aws, stack: str, path: str = "") -> list[tuple[str, str, str]]:
@@ -82,22 +101,49 @@ def failed_resources(aws: Aws, stack: str, path: str = "") -> list[tuple[str, st
     return out
 
 
+def resources_in(aws: Aws, stack: str, statuses: set[str], path: str = "") -> list[tuple[str, str, str, str]]:
+    """(path/logical ID, type, physical ID, status) of the resources, nested
+    included, whose ResourceStatus is one of ``statuses``. A nested stack is
+    read by its stack ID, so a deleted child still answers."""
+    out = []
+    try:
+        resources = [r for page in aws.cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
+                     for r in page.get("StackResourceSummaries", [])]
+    except botocore.exceptions.ClientError:
+        return out
+    for r in resources:
+        where = f"{path}/{r['LogicalResourceId']}" if path else r["LogicalResourceId"]
+        phys = r.get("PhysicalResourceId", "") or ""
+        if r["ResourceType"] == NESTED and phys.startswith("arn:"):
+            out += resources_in(aws, phys, statuses, where)
+            continue
+        if r.get("ResourceStatus") in statuses:
+            out.append((where, r["ResourceType"], phys, r["ResourceStatus"]))
+    return out
+
+
 def _short(exc: Exception) -> str:
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
 
 
-def delete_review_shell(aws: Aws, stack: str, name: str) -> str:
+# ChangeSetSummary.Status of a change set on its way out: not "another plan".
+_GOING = ("DELETE_PENDING", "DELETE_IN_PROGRESS", "DELETE_COMPLETE")
+
+
+def delete_review_shell(aws: Aws, stack: str, name: str, *, ours: str = "") -> str:
     """Delete a REVIEW_IN_PROGRESS stack shell that holds no change set (it
-    has no resources: DeleteStack removes only the shell). One line says
-    what happened."""
+    has no resources: DeleteStack removes only the shell). A change set being
+    deleted (``ours``, by ID, or any in a DELETE_* status) does not count as
+    another plan's. One line says what happened."""
     keep = f"delete it when no longer needed: aws cloudformation delete-stack --stack-name {name}"
     try:
         st = aws.cfn.describe_stacks(StackName=stack)["Stacks"][0]
         if st["StackStatus"] != "REVIEW_IN_PROGRESS":
             return f"stack {name} is {st['StackStatus']}, not an empty shell: left as it is"
         others = [c.get("ChangeSetName") for page in aws.cfn.get_paginator("list_change_sets").paginate(
-            StackName=stack) for c in page.get("Summaries", [])]
+            StackName=stack) for c in page.get("Summaries", [])
+            if c.get("Status") not in _GOING and not (ours and c.get("ChangeSetId") == ours)]
         if others:
             return (f"left the stack shell {name} (REVIEW_IN_PROGRESS): it holds {len(others)} other change "
                     f"set(s) ({', '.join(others[:3])}); {keep}")
@@ -124,10 +170,23 @@ def settle(aws: Aws, name: str, *, sleep: Callable[[float], None] = time.sleep, 
         waited += interval
 
 
+# Termination protection refuses DeleteStack (UpdateTerminationProtection,
+# CloudFormation API reference); a new stack of this tool has it on.
+UNPROTECT_CMD = "aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name {n}"
+ROLLBACK_CMD = "aws cloudformation rollback-stack --stack-name {n} --retain-except-on-create"
+
 REPLACE_WHY = {
     "ROLLBACK_COMPLETE": "its first create failed and rolled back",
     "ROLLBACK_FAILED": "its first create failed and the rollback could not finish",
+    # deploy --no-rollback (DisableRollback): what the create made is kept.
+    "CREATE_FAILED": "its first create failed with rollback off (--no-rollback), keeping what it made",
 }
+
+
+# The roles that carry the permissions boundary, as failed_resources names
+# them (nested stack's logical ID / role's logical ID: templates/root.yaml,
+# iam.yaml, network.yaml).
+BOUNDARY_ROLES = ("IamStack/Ec2Role", "IamStack/MonitoringRole", "NetworkStack/FlowLogRole")
 
 
 def _blocking(aws: Aws, state: StackState) -> list[tuple[str, str, str]]:
@@ -152,7 +211,18 @@ def check_deployable(aws: Aws, state: StackState, *, replace_failed: bool) -> st
                 f"updated", EXIT_FAILED,
                 details=("its resources were deleted by the rollback (the ECR repositories are "
                          "RetainExceptOnCreate); delete it and create it again with --replace-failed",
-                         f"(or: aws cloudformation delete-stack --stack-name {n})"))
+                         f"(or: {UNPROTECT_CMD.format(n=n)}; aws cloudformation delete-stack --stack-name {n})"))
+        if state.status == "CREATE_FAILED":
+            raise CommandError(
+                f"stack {n} is CREATE_FAILED: {REPLACE_WHY[state.status]}", EXIT_FAILED,
+                details=_blocking_lines(_blocking(aws, state)) + (
+                    "when done debugging: python build.py deploy --replace-failed ... rolls it back with "
+                    "RetainExceptOnCreate (deleting what the create made, Retain resources included), deletes "
+                    "it and creates it again",
+                    f"(by hand: {ROLLBACK_CMD.format(n=n)}; wait for ROLLBACK_COMPLETE; then "
+                    f"{UNPROTECT_CMD.format(n=n)}; aws cloudformation delete-stack --stack-name {n}. A delete-stack "
+                    f"of the CREATE_FAILED stack itself keeps the ECR repositories, the access-log bucket and "
+                    f"the flow-log group, and the next create fails on their names)"))
         blocking = _blocking(aws, state)
         raise CommandError(
             f"stack {n} is ROLLBACK_FAILED: {REPLACE_WHY[state.status]}: {state.reason or 'no reason given'}",
@@ -161,20 +231,38 @@ def check_deployable(aws: Aws, state: StackState, *, replace_failed: bool) -> st
                 "fix the cause (e.g. deletion protection switched on by hand, or a resource held by something "
                 "outside the stack), then delete the stack and create it again:",
                 "  python build.py deploy --replace-failed ... (deletes it first)",
-                f"  or: aws cloudformation delete-stack --stack-name {n}",
+                f"  or: {UNPROTECT_CMD.format(n=n)}; aws cloudformation delete-stack --stack-name {n}",
                 "the stack never finished its create, so nothing in it served traffic or holds data"))
     if state.status == "UPDATE_ROLLBACK_FAILED":
         blocking = _blocking(aws, state)
         skip = [w for w, _, _ in blocking if "/" not in w] + \
             [f"{w.rsplit('/', 1)[0].replace('/', '.')}.{w.rsplit('/', 1)[1]}" for w, _, _ in blocking if "/" in w]
-        hint = f"aws cloudformation continue-update-rollback --stack-name {n}"
-        if skip:
-            hint += " [--resources-to-skip " + " ".join(skip) + "]"
+        cli_hint = f"aws cloudformation continue-update-rollback --stack-name {n}"
+        hint = f"python build.py continue-rollback --stack-name {n} --params FILE"
+        # A rollback to templates whose roles carried no permissions
+        # boundary calls iam:DeleteRolePermissionsBoundary, which the service
+        # role is denied on purpose (github_oidc.py NeverRemoveTheBoundary):
+        # nothing to fix, the roles are skipped and keep their boundary.
+        unbound = [w for w, t, r in blocking if t == "AWS::IAM::Role"
+                   and ("DeleteRolePermissionsBoundary" in r or w in BOUNDARY_ROLES)]
+        if unbound and len(unbound) == len(blocking):
+            named = all("DeleteRolePermissionsBoundary" in r for _, _, r in blocking)
+            cause = (("" if named else "if their reason is iam:DeleteRolePermissionsBoundary: ")
+                     + f"the rollback would take the permissions boundary off {', '.join(unbound)}, which the "
+                     "service role may never do; nothing to fix: skip them (they keep their boundary, which the "
+                     "templates name again) and run (docs/operations.md, 'The boundary ships alone'):")
+            hint += " " + " ".join(f"--skip {w}" for w, _, _ in blocking)
+            hint += f"  (or: {cli_hint} --resources-to-skip " + " ".join(skip) + ")"
+        else:
+            cause = "fix the cause (e.g. a resource changed or deleted outside CloudFormation) and run:"
+            if skip:
+                hint += " [" + " ".join(f"--skip {w}" for w, _, _ in blocking) + "]"
+            hint += f"  (or: {cli_hint}" + (" [--resources-to-skip " + " ".join(skip) + "])" if skip else ")")
         raise CommandError(
             f"stack {n} is UPDATE_ROLLBACK_FAILED: a rollback could not finish, so no update can start",
             EXIT_FAILED,
             details=_blocking_lines(blocking) + (
-                "fix the cause (e.g. a resource changed or deleted outside CloudFormation) and run:",
+                cause,
                 f"  {hint}",
                 "skipping a resource marks it rolled back without touching it; then deploy again"))
     if state.status == "DELETE_FAILED":
@@ -193,28 +281,74 @@ def check_deployable(aws: Aws, state: StackState, *, replace_failed: bool) -> st
     if state.status == "IMPORT_ROLLBACK_FAILED":
         raise CommandError(f"stack {n} is {state.status}: {state.reason or 'no reason given'}", EXIT_FAILED,
                            details=_blocking_lines(_blocking(aws, state)) + (
-                               f"it must be fixed or deleted before a deploy: aws cloudformation delete-stack "
-                               f"--stack-name {n}",))
+                               f"it must be fixed or deleted before a deploy: {UNPROTECT_CMD.format(n=n)}; "
+                               f"aws cloudformation delete-stack --stack-name {n}",))
     return None
 
 
-def delete_failed(aws: Aws, state: StackState, *, sleep=time.sleep, interval=10.0) -> Iterator[Waiting]:
-    """Delete a failed first create (ROLLBACK_COMPLETE / ROLLBACK_FAILED) and
-    wait until it is gone."""
+def _read(aws: Aws, stack_id: str) -> dict | None:
+    try:
+        return aws.cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+    except botocore.exceptions.ClientError as exc:
+        if "does not exist" in error_message(exc):
+            return None
+        raise CommandError(f"DescribeStacks {stack_id}: {error_message(exc)}") from None
+
+
+def delete_failed(aws: Aws, state: StackState, *, sleep=time.sleep, interval=10.0, timeout=REPLACE_TIMEOUT,
+                  clock=time.monotonic) -> Iterator[Waiting]:
+    """Delete a failed first create (ROLLBACK_COMPLETE, ROLLBACK_FAILED,
+    CREATE_FAILED) and wait until it is gone; each wait ends after
+    ``timeout`` seconds (by ``clock``) with a CommandError naming the status.
+
+    CREATE_FAILED (``--no-rollback``) is rolled back first, with
+    RetainExceptOnCreate: DeleteStack of it keeps every resource whose
+    DeletionPolicy is Retain (the access-log bucket, the flow-log group) and
+    the RetainExceptOnCreate ECR repositories (that policy deletes only when
+    the creating operation itself is rolled back), so the next create would
+    fail on their names. RollbackStack: "Rolls back the specified stack to
+    the last known stable state from CREATE_FAILED or UPDATE_FAILED";
+    RetainExceptOnCreate: "When set to true, newly created resources are
+    deleted when the operation rolls back. This includes newly created
+    resources marked with a deletion policy of Retain" (CloudFormation API
+    reference, RollbackStack). The reference also says it "will delete a
+    stack if it doesn't contain a last known stable state", so a stack gone
+    after it is taken as deleted."""
+    status = state.status
+    started = clock()
+    if status == "CREATE_FAILED":
+        aws.cfn.rollback_stack(StackName=state.stack_id, RetainExceptOnCreate=True)
+        while True:
+            st = _read(aws, state.stack_id)
+            status = st["StackStatus"] if st else "DELETE_COMPLETE"
+            if status in ("ROLLBACK_COMPLETE", "DELETE_COMPLETE"):
+                break
+            if status == "ROLLBACK_FAILED":
+                # ROLLBACK_FAILED: the delete of a resource failed (check_deployable names it).
+                check_deployable(aws, StackState(state.name, "ROLLBACK_FAILED", state.stack_id,
+                                                 st.get("StackStatusReason", "") or ""), replace_failed=False)
+            if clock() - started >= timeout:
+                raise CommandError(f"stack {state.name} still {status} {int(clock() - started)}s after RollbackStack "
+                                   f"(--replace-failed); nothing was created: deploy --replace-failed again once "
+                                   f"it is ROLLBACK_COMPLETE")
+            yield Waiting(status, clock() - started)
+            sleep(interval)
+        if status == "DELETE_COMPLETE":
+            return
     if state.termination_protection:
         aws.cfn.update_termination_protection(StackName=state.stack_id, EnableTerminationProtection=False)
     aws.cfn.delete_stack(StackName=state.stack_id)
-    waited = 0.0
+    started = clock()
     while True:
-        try:
-            st = aws.cfn.describe_stacks(StackName=state.stack_id)["Stacks"][0]
-        except botocore.exceptions.ClientError:
-            return
-        if st["StackStatus"] == "DELETE_COMPLETE":
+        st = _read(aws, state.stack_id)
+        if st is None or st["StackStatus"] == "DELETE_COMPLETE":
             return
         if st["StackStatus"] == "DELETE_FAILED":
             check_deployable(aws, StackState(state.name, "DELETE_FAILED", state.stack_id,
                                              st.get("StackStatusReason", "") or ""), replace_failed=False)
-        yield Waiting(st["StackStatus"], waited)
+        if clock() - started >= timeout:
+            raise CommandError(f"stack {state.name} still {st['StackStatus']} {int(clock() - started)}s after "
+                               f"DeleteStack (--replace-failed); nothing was created: deploy --replace-failed "
+                               f"again once it is gone")
+        yield Waiting(st["StackStatus"], clock() - started)
         sleep(interval)
-        waited += interval

@@ -127,6 +127,11 @@ class Expected:
     texts: Mapping[str, str] = field(default_factory=dict)  # file name -> the packaged bytes (as text)
     bucket: str = ""  # the artifact bucket this deploy packages to
     list_parameters: frozenset[str] = frozenset()  # List<...> and CommaDelimitedList parameters
+    # The alarm names a rollback trigger may name (triggers.alarm_names) and the
+    # monitoring time this deploy computes (triggers.monitoring_minutes).
+    # Empty: this deploy sends no triggers (--no-rollback-triggers), so none may be there.
+    rollback_alarms: frozenset[str] = frozenset()
+    monitoring_minutes: int = 0
 
 
 @dataclass
@@ -138,6 +143,7 @@ class Verdict:
     calls: int = 0  # API calls the proof took
     read: list[str] = field(default_factory=list)  # the stacks whose templates were compared
     resolved: dict[str, str] = field(default_factory=dict)  # "Stack/Param" -> ResolvedValue at creation
+    notes: list[str] = field(default_factory=list)  # what the review says of a proven change set
 
     @property
     def ok(self) -> bool:
@@ -282,6 +288,8 @@ class _Proof:
         self.read: list[str] = []
         self.resolved: dict[str, str] = {}
         self._deployed: dict[str, Any] = {}  # stack ID -> its deployed template
+        self.notes: list[str] = []
+        self.stack_arn = ""  # the root stack's ID (an ARN: its partition, region and account)
 
     def call(self, method: str, *, service: str = "cloudformation", absent: tuple[str, ...] = (), **kw) -> dict:
         """One API call. An error whose code is in ``absent`` means the thing
@@ -356,14 +364,71 @@ class _Proof:
                            f"back (ROLLBACK)")
         if head.get("NotificationARNs"):
             raise _Differs("it sets notification topics (NotificationARNs), which this deploy does not")
-        rollback = head.get("RollbackConfiguration") or {}
-        if rollback.get("RollbackTriggers") or rollback.get("MonitoringTimeInMinutes"):
-            raise _Differs("it sets rollback triggers (RollbackConfiguration), which this deploy does not")
+        self.rollback(head)
         if self.expected.tags is not None:
             theirs = frozenset((t.get("Key"), t.get("Value")) for t in head.get("Tags") or [])
             if theirs != self.expected.tags:
                 keys = sorted({k for k, _ in theirs ^ self.expected.tags}, key=str)
                 raise _Differs(f"its tags differ from this deploy's ({', '.join(map(str, keys))})")
+
+    def rollback(self, head: dict) -> None:
+        """RollbackConfiguration as a change set of this deploy carries it
+        (triggers.py): triggers only on this stack's own critical alarms, in
+        this stack's account and region, and the monitoring time this deploy
+        computes.
+
+        A subset is proven: the plan leaves out an alarm that did not exist
+        or was in ALARM when it was made, and that must not make a genuine
+        plan unprovable. Each alarm left out is named in the review, and so is
+        a change set with no triggers at all, so removing them is never
+        silent. A foreign ARN (another account's, another region's, or an
+        alarm anyone may create and hold in ALARM to roll every deploy back,
+        or keep OK to silence the project's own) is refused: only the names
+        this project derives are accepted, never a pattern a stranger can
+        match. RollbackTrigger: Arn and Type (AWS::CloudWatch::Alarm or
+        AWS::CloudWatch::CompositeAlarm); RollbackConfiguration:
+        MonitoringTimeInMinutes 0-180, default 0 (CloudFormation API
+        reference)."""
+        config = head.get("RollbackConfiguration") or {}
+        triggers = config.get("RollbackTriggers") or []
+        minutes = config.get("MonitoringTimeInMinutes") or 0
+        allowed = self.expected.rollback_alarms
+        if triggers and not allowed:
+            raise _Differs("it sets rollback triggers (RollbackConfiguration), which this deploy does not "
+                           "(--no-rollback-triggers)")
+        arn = self.stack_arn.split(":")
+        partition, region, account = (arn[1], arn[3], arn[4]) if len(arn) > 5 else ("", "", "")
+        named = []
+        for t in triggers:
+            parts = str(t.get("Arn", "")).split(":")
+            name = parts[6] if len(parts) == 7 else ""
+            if t.get("Type") != "AWS::CloudWatch::Alarm" or parts[:6] != \
+                    ["arn", partition, "cloudwatch", region, account, "alarm"] or name not in allowed:
+                raise _Differs(f"its rollback trigger {t.get('Arn')} ({t.get('Type')}) is not one of this stack's "
+                               f"critical alarms in {account or 'its account'} {region}; this deploy names only "
+                               f"those")
+            if name in named:
+                raise _Differs(f"it names rollback trigger {name} twice")
+            named.append(name)
+        if triggers and minutes != self.expected.monitoring_minutes:
+            raise _Differs(f"its rollback triggers are watched {minutes} min after the update; this deploy computes "
+                           f"{self.expected.monitoring_minutes} (triggers.monitoring_minutes)")
+        if not triggers and minutes:
+            raise _Differs(f"it holds the update {minutes} min before cleaning up (MonitoringTimeInMinutes) with "
+                           f"no rollback trigger, which this deploy never does")
+        if not allowed:
+            return
+        if not triggers:
+            self.notes.append("rollback triggers: none in this change set" + (
+                " (an empty list: executing removes any the stack has)" if "RollbackTriggers" in config else
+                " (none sent: executing keeps the stack's previous ones, if any)") +
+                "; a plan has none when its alarms did not exist or were all in ALARM when it was made")
+            return
+        self.notes.append(f"rollback triggers: {len(named)} of this stack's {len(allowed)} critical alarms, "
+                          f"watched {minutes} min after the update")
+        for name in sorted(allowed - set(named)):
+            self.notes.append(f"rollback trigger left out of this change set: {name} (it did not exist or was "
+                              f"in ALARM when the change set was made)")
 
     def no_imports(self, changes: list[dict], path: str) -> None:
         for c in changes:
@@ -535,6 +600,7 @@ def prove(aws: Aws, change_set_id: str, expected: Expected, *, name: str = "", s
         proof.include_nested(head, "")
         if head.get("StackId") and stack_id and head["StackId"] != stack_id:
             raise _Differs(f"it belongs to another stack ({head['StackId']})")
+        proof.stack_arn = head.get("StackId") or stack_id or ""
         proof.capabilities(head)
         proof.options(head)
         proof.no_imports(changes, "")
@@ -546,4 +612,5 @@ def prove(aws: Aws, change_set_id: str, expected: Expected, *, name: str = "", s
     except _Differs as exc:
         verdict.difference = str(exc)
     verdict.calls, verdict.read, verdict.resolved = proof.calls, proof.read, proof.resolved
+    verdict.notes = proof.notes if verdict.ok else []
     return verdict

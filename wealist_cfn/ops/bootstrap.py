@@ -17,6 +17,10 @@ deployed, created from the project alone and safe to run again.
   the bucket, like everything else an instance fetches, and not a
   parameter: Parameter Store refuses values with ``{{ }}`` and caps them at
   4-8 KB, and a shell script should not have to avoid either.
+* The CloudFormation artifact bucket (``<project>-cfn-artifacts-<account>-
+  <region>``, made by the first deploy): when it exists, its lifecycle rules
+  (:mod:`wealist_cfn.ops.artifacts`: ``plan/`` expires, old ``deploy/``
+  versions go) are put in place, other rules kept.
 
 :func:`run` returns a :class:`Report` of every change (created, updated,
 rotated, unchanged, ...); no secret value is ever part of it, logged or
@@ -57,6 +61,7 @@ from ..strict import (
     rds_master_password_problem,
     rds_master_username_problem,
 )
+from . import artifacts
 
 # The table of parameters (PARAMETERS, SECRET_NAMES, ...) lives in a leaf
 # module, so that the templates name the secrets without importing boto3.
@@ -172,6 +177,7 @@ def run(cfg: Config, aws: Aws, *, rotate: list[str] = (), dry_run: bool = False,
     try:
         _parameters(cfg, ssm, report, rotate)
         bucket_exists = _bucket(cfg, s3, account, aws.region, report)
+        _artifact_bucket(cfg, s3, account, aws.region, report)
         _files(cfg, s3, account, report, files_dir, bucket_exists)
     except ClientError as exc:
         hint = ""
@@ -389,6 +395,29 @@ def _bucket(cfg: Config, s3, account: str, region: str, report: Report) -> bool:
     if applied is not None:
         report.add("created", "bucket", bucket, ", ".join(applied))
     return True
+
+
+def _artifact_bucket(cfg: Config, s3, account: str, region: str, report: Report) -> None:
+    """The lifecycle rules of the CloudFormation artifact bucket, if it
+    exists (a deploy makes it, with the rules, on first use)."""
+    bucket = artifacts.bucket_name(cfg.project, account, region)
+    owner = {"ExpectedBucketOwner": account}
+    try:
+        s3.head_bucket(Bucket=bucket, **owner)
+    except ClientError as exc:
+        if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+            report.add("unchanged", "bucket", bucket, "artifact bucket not made yet: the first deploy makes it "
+                                                      "with its lifecycle rules")
+            return
+        if error_code(exc) in ("403", "AccessDenied"):
+            report.add("warning", "bucket", bucket, "artifact bucket not readable with these credentials (or "
+                                                    "another account's): lifecycle rules not checked")
+            return
+        raise
+    detail = (f"lifecycle: current plan/ and deploy/ objects kept (a stack may name them), non-current versions "
+              f"expire after {artifacts.DEPLOY_NONCURRENT_DAYS} days")
+    changed = artifacts.ensure_lifecycle(s3, bucket, owner, dry_run=report.dry_run)
+    report.add("updated" if changed else "unchanged", "bucket", bucket, detail)
 
 
 # -- Instance files -----------------------------------------------------------

@@ -17,6 +17,9 @@ from ..settings import DEFAULT_SETTINGS
 from ..stacks.compute import BACKEND_GRACE_SECONDS
 from . import bootstrap, releasestate, rollout
 
+# Ctrl-C: the shell's code for SIGINT (128 + 2).
+EXIT_INTERRUPTED = 130
+
 
 def register(subparsers) -> None:
     b = subparsers.add_parser(
@@ -119,8 +122,18 @@ def _confirm_rotation(args, cfg) -> int | None:
         print(f"error: refusing to rotate {names} of {cfg.name_prefix} without a terminal to ask on: "
               "add --yes once you have read what must restart after it", file=sys.stderr)
         return EXIT_REFUSED
-    answer = input(f"Rotate {names} of {cfg.name_prefix}? The services that read it fail until restarted "
-                   "[y/N] ").strip().lower()
+    try:
+        answer = input(f"Rotate {names} of {cfg.name_prefix}? The services that read it fail until restarted "
+                       "[y/N] ").strip().lower()
+    except KeyboardInterrupt:
+        # Ctrl-C at the prompt: asked before any AWS client exists.
+        print(f"\ninterrupted at the prompt: not rotated, {names} keep their values; nothing was read or changed "
+              "in AWS", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except EOFError:
+        print(f"\nno answer (end of input): not rotated, {names} keep their values; nothing was read or changed "
+              "in AWS", file=sys.stderr)
+        return EXIT_REFUSED
     if answer not in ("y", "yes"):
         print(f"not rotated: {names} keep their values", file=sys.stderr)
         return EXIT_REFUSED

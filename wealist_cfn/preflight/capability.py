@@ -31,6 +31,9 @@ NEEDS: dict[str, tuple[str, ...]] = {
                "ec2:DescribeSecurityGroups", "ec2:DescribeNatGateways", "ec2:DescribeSubnets"),
     "images": ("ssm:GetParameters", "ecr:DescribeImages"),
     "log-groups": ("logs:DescribeLogGroups", "cloudformation:ListStackResources"),
+    "trust-stack": ("cloudformation:DescribeStacks",),
+    "role-boundary": ("iam:GetPolicy",),
+    "registries": ("ecr:DescribeRepositories",),
 }
 
 

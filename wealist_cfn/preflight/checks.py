@@ -18,6 +18,8 @@ Where a check's inputs come from:
   ``RELEASE``, ``UNRELEASED``, ``parameter_prefix``, ``local_files``).
 * Stack state: :mod:`wealist_cfn.deploy.stackstate`, the deploy command's
   own decisions.
+* The trust stack (``<stack>-github``, templates/github-oidc.yaml): its
+  parameters, and the permissions boundary it creates, against AWS only.
 """
 
 from __future__ import annotations
@@ -693,6 +695,141 @@ def check_log_groups(ctx: Context, now: Callable[[], dt.datetime] = lambda: dt.d
                   + ": creating it would fail with AlreadyExists", fix=fix, details=details)
 
 
+# The trust stack (templates/github-oidc.yaml): one per account and
+# environment, named <root stack>-github (docs/operations.md, section 2;
+# github_oidc.TRUST_STACK). Its roles and the permissions boundary name the
+# deploy bucket, the repositories and the stacks from its own parameters.
+TRUST_STACK_SUFFIX = "-github"
+TRUST_TEMPLATE = "github-oidc.yaml"
+
+
+def _trust_stack_command(ctx: Context, overrides: str = "GitHubRepository=OWNER/REPO ...") -> str:
+    # On an existing stack, `aws cloudformation deploy` keeps every
+    # parameter it is not given (UsePreviousValue: awscli
+    # customizations/cloudformation/deployer.py, aws-cli PR 2659), so the
+    # one override is the whole fix.
+    return (f"aws cloudformation deploy --template-file templates/{TRUST_TEMPLATE} --stack-name "
+            f"{ctx.stack_name}{TRUST_STACK_SUFFIX} --capabilities CAPABILITY_NAMED_IAM --parameter-overrides "
+            f"{overrides} (docs/operations.md, section 2)")
+
+
+def _without_service_role(ctx: Context) -> Result | None:
+    # Another endpoint gets no service role (deploy/flow.py
+    # service_role_arn): nothing there uses the trust stack.
+    if ctx.capability == capability_mod.AWS:
+        return None
+    return Result("", OK, f"not used: against {ctx.capability.name} the deploy runs without the service role")
+
+
+def check_trust_stack(ctx: Context) -> Result:
+    """The trust stack's parameters are the params file's. A second
+    environment that overrode only Project, Environment and StackName got a
+    boundary naming prod's deploy bucket and repositories: its instances
+    could neither fetch their boot files nor pull an image. DescribeStacks
+    lists the stack's parameters with the values in use; a parameter it
+    leaves out has the template's default (CloudFormation API reference,
+    Parameter: "If you don't specify a key and value for a particular
+    parameter, CloudFormation uses the default value")."""
+    skipped = _without_service_role(ctx)
+    if skipped:
+        return skipped
+    name = ctx.stack_name + TRUST_STACK_SUFFIX
+    try:
+        stack = ctx.aws.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+    except botocore.exceptions.ClientError as exc:
+        if "does not exist" not in error_message(exc):
+            raise
+        return Result("trust-stack", FAIL, f"trust stack {name} does not exist: the service role and the roles' "
+                      "boundary come from it", fix=_trust_stack_command(ctx))
+    defaults = {k: str(v.get("Default", "")) for k, v in
+                tpl.load((TEMPLATES_DIR / TRUST_TEMPLATE).read_text(encoding="utf-8"))["Parameters"].items()}
+    have = {**defaults, **{p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}}
+    cfg = ctx.config
+    want = {"Project": cfg.project, "Environment": cfg.environment, "StackName": ctx.stack_name,
+            "DeployBucketName": cfg.deploy_bucket, "EcrRepositoryPrefix": cfg.values.get("EcrRepositoryPrefix", "")}
+    for key, value in want.items():
+        if have.get(key) != value:
+            source = "--stack-name" if key == "StackName" else f"{ctx.params_arg or cfg.path} {key}"
+            return Result("trust-stack", FAIL, f"trust stack {name} has {key}={have.get(key)!r} but {source} is "
+                          f"{value!r}: the boundary and the roles would name the wrong resources",
+                          fix=_trust_stack_command(ctx, f"{key}={value}"))
+    return Result("trust-stack", OK, f"{name}'s parameters match {ctx.params_arg or cfg.path}")
+
+
+def check_role_boundary(ctx: Context) -> Result:
+    """The permissions boundary the stacks' roles name exists. Without it
+    the deploy fails on PutRolePermissionsBoundary / CreateRole with
+    NoSuchEntity and rolls back (IAM API reference,
+    PutRolePermissionsBoundary, Errors: NoSuchEntity; GetPolicy answers
+    NoSuchEntity for a policy that does not exist). deploy.yml runs on every push to
+    main, so the trust stack goes first, before the merge."""
+    skipped = _without_service_role(ctx)
+    if skipped:
+        return skipped
+    cfg = ctx.config
+    account = ctx.aws.account or ctx.aws.check_credentials()
+    partition = ctx.aws.session.get_partition_for_region(ctx.region)
+    arn = f"arn:{partition}:iam::{account}:policy/{cfg.name_prefix}-role-boundary"
+    try:
+        ctx.aws.client("iam").get_policy(PolicyArn=arn)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
+        return Result("role-boundary", FAIL, f"{arn} does not exist: the stacks' roles name it and the deploy "
+                      "would fail on PutRolePermissionsBoundary; deploy the trust stack first",
+                      fix=_trust_stack_command(ctx))
+    return Result("role-boundary", OK, f"{cfg.name_prefix}-role-boundary exists")
+
+
+def check_registries(ctx: Context) -> Result:
+    """Before a first create: no ECR repository of a name the templates fix
+    may exist. The repositories are kept when a stack is deleted
+    (DeletionPolicy RetainExceptOnCreate: retained except on a failed
+    create), with their images and names, so the next create of the stack
+    fails on them (CreateRepository: RepositoryAlreadyExistsException, ECR
+    API reference) half-way through. An update: the stack holds them.
+
+    A stack that never completed a create (CREATE_FAILED after
+    --no-rollback, ROLLBACK_*) is followed by a create (--replace-failed):
+    checked as one. A repository the CREATE_FAILED stack made itself is not
+    in the way: --replace-failed rolls that stack back with
+    RetainExceptOnCreate, which deletes it (stackstate.delete_failed)."""
+    state = ctx.state
+    if state is not None and not state.never_created:
+        return Result("registries", OK, f"{ctx.stack_name} exists: it holds its repositories")
+    own = set()
+    if state is not None and state.status == "CREATE_FAILED" and state.stack_id:
+        own = {phys for _, _, phys, _ in stackstate.resources_in(ctx.aws, state.stack_id, {"CREATE_COMPLETE"})}
+    wanted = {str(res["Properties"]["RepositoryName"]): where
+              for where, res in ctx.resources("AWS::ECR::Repository").items()
+              if isinstance(res["Properties"].get("RepositoryName"), str)}
+    if not wanted:
+        return Result("registries", OK, "the templates name no ECR repository")
+    ecr = ctx.aws.client("ecr")
+    existing = []
+    for name in sorted(set(wanted) - own):
+        try:
+            ecr.describe_repositories(repositoryNames=[name])
+            existing.append(name)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) != "RepositoryNotFoundException":
+                raise
+    if not existing:
+        return Result("registries", OK, f"none of the {len(wanted)} named ECR repositories exists yet")
+    first = existing[0]
+    return Result("registries", FAIL, f"ECR repository {first} exists outside {ctx.stack_name}"
+                  + (f" (and {len(existing) - 1} more)" if len(existing) > 1 else "")
+                  + ": the create would fail with AlreadyExists",
+                  fix=f"delete them with their images: aws ecr delete-repository --repository-name {first} "
+                      f"--force; or keep them and give the stack other names (EcrRepositoryPrefix): "
+                      f"{REGISTRIES_DOC}",
+                  details=[f"{n}: for {wanted[n]}" for n in existing])
+
+
+# Where the way out of a kept repository is written down.
+REGISTRIES_DOC = "docs/deploy.md, 'After a destroy: the kept ECR repositories'"
+
+
 CHECKS: tuple[tuple[str, Callable[[Context], Result]], ...] = (
     ("stack-state", check_stack_state),
     ("ssm-references", check_ssm_references),
@@ -707,9 +844,13 @@ CHECKS: tuple[tuple[str, Callable[[Context], Result]], ...] = (
     ("quotas", check_quotas),
     ("images", check_images),
     ("log-groups", check_log_groups),
+    ("trust-stack", check_trust_stack),
+    ("role-boundary", check_role_boundary),
+    ("registries", check_registries),
 )
 # Clients every check may use; made up front (creating clients is not thread-safe).
-SERVICES = ("ssm", "s3", "acm", "ec2", "rds", "elasticache", "service-quotas", "ecr", "cloudformation", "logs")
+SERVICES = ("ssm", "s3", "acm", "ec2", "rds", "elasticache", "service-quotas", "ecr", "cloudformation", "logs",
+            "iam")
 
 
 def _guard(name: str, fn: Callable[[Context], Result], ctx: Context) -> Result:

@@ -87,8 +87,10 @@ DASHBOARD_BASIC_METRICS = 50
 class PriceError(CommandError):
     """A price or a pricing rule is missing: the estimate would be wrong."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, key: str = "", table: str = ""):
         super().__init__(message, EXIT_FAILED)
+        self.key = key  # the price key the table lacks, when that is what is missing
+        self.table = table  # the price table's file name
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ class PriceTable:
         e = self.entries.get(key)
         if e is None:
             raise PriceError(f"{self.path.name}: no price for {key}; add it (with unit, date and source) or run "
-                             f"`python build.py cost --refresh --region {self.region}`")
+                             f"`python build.py cost --refresh --region {self.region}`", key=key, table=self.path.name)
         if e.get("usd") is None:
             # Known to cost money, but no figure could be sourced: carried as
             # "unsourced" and left out of the totals, which say so.
@@ -190,6 +192,10 @@ class Item:
     quantity: float  # in the price's unit per month (hours, GB-months, GB)
     unit_usd: float | None  # None: unsourced, left out of every total
     usage: bool = False  # depends on a usage figure, not on the templates alone
+    # How many of what, to describe a difference with quantities on both
+    # sides: (2, "x t3.medium"), (20, "GB gp3"), (1, "NAT gateway"). Only
+    # the noun is compared; the count is what moves.
+    amount: tuple[float, str] = (1, "")
 
     @property
     def priced(self) -> bool:
@@ -247,18 +253,20 @@ def _asg(res_id: str, props: dict, everything: dict, t: PriceTable, hours: float
     itype = data["InstanceType"]
     p = t.get(f"ec2:{itype}")
     scale = f" (scales to {props['MaxSize']})" if str(props.get("MaxSize")) != str(count) else ""
-    items = [Item(res_id, f"{count} x {itype}{scale}", p.key, count * hours, p.usd)]
+    items = [Item(res_id, f"{count} x {itype}{scale}", p.key, count * hours, p.usd, amount=(count, f"x {itype}"))]
     volumes = [m["Ebs"] for m in data.get("BlockDeviceMappings", []) if "Ebs" in m]
     if not volumes:
         raise PriceError(f"{lt_id}: no EBS volume size in BlockDeviceMappings; the root volume cannot be priced")
     for v in volumes:
         vp = t.get(f"ebs:{v.get('VolumeType', 'gp2')}")
         items.append(Item(res_id, f"{count} x {v['VolumeSize']} GB {v.get('VolumeType', 'gp2')} root volume",
-                          vp.key, count * float(v["VolumeSize"]), vp.usd))
+                          vp.key, count * float(v["VolumeSize"]), vp.usd,
+                          amount=(count, f"x {v['VolumeSize']} GB {v.get('VolumeType', 'gp2')}")))
     if _bool((data.get("Monitoring") or {}).get("Enabled")):
         # Detailed (1-minute) monitoring is charged per metric beyond the free tier.
         mp = t.get("cloudwatch:detailed-monitoring")
-        items.append(Item(res_id, f"{count} x detailed monitoring", mp.key, count, mp.usd))
+        items.append(Item(res_id, f"{count} x detailed monitoring", mp.key, count, mp.usd,
+                          amount=(count, "instances")))
     return items
 
 
@@ -270,10 +278,12 @@ def _rds(res_id: str, props: dict, t: PriceTable, hours: float, usage: dict) -> 
     sp = t.get(f"rds:storage:{storage}:{az}")
     bp = t.get("rds:backup")
     label = "Multi-AZ (primary + standby)" if az == "multi-az" else "Single-AZ"
-    return [Item(res_id, f"{cls} {engine} {label}", p.key, hours, p.usd),
+    return [Item(res_id, f"{cls} {engine} {label}", p.key, hours, p.usd, amount=(1, f"{cls} {label}")),
             Item(res_id, f"{props['AllocatedStorage']} GB {storage} storage, {label}", sp.key,
-                 float(props["AllocatedStorage"]), sp.usd),
-            Item(res_id, "backup storage beyond the free amount", bp.key, usage["rds_backup_gb"], bp.usd, usage=True)]
+                 float(props["AllocatedStorage"]), sp.usd,
+                 amount=(float(props["AllocatedStorage"]), f"GB {storage}, {label}")),
+            Item(res_id, "backup storage beyond the free amount", bp.key, usage["rds_backup_gb"], bp.usd, usage=True,
+                 amount=(usage["rds_backup_gb"], "GB"))]
 
 
 def _cache(res_id: str, props: dict, t: PriceTable, hours: float) -> list[Item]:
@@ -281,7 +291,7 @@ def _cache(res_id: str, props: dict, t: PriceTable, hours: float) -> list[Item]:
     node = props["CacheNodeType"]
     p = t.get(f"elasticache:{node}")
     what = f"{n} x {node}" + (" (primary + replica)" if n > 1 else "")
-    return [Item(res_id, what, p.key, n * hours, p.usd)]
+    return [Item(res_id, what, p.key, n * hours, p.usd, amount=(n, f"x {node}"))]
 
 
 def _dashboard(res_id: str, props: dict, everything: dict, t: PriceTable) -> Item:
@@ -406,7 +416,7 @@ def estimate(config: Config, *, prices: PriceTable, usage: dict[str, float],
             est.items += _asg(res_id, props, everything, prices, hours)
         elif type_ == "AWS::EC2::NatGateway":
             p = prices.get("nat:hour")
-            est.items.append(Item(res_id, "NAT gateway", p.key, hours, p.usd))
+            est.items.append(Item(res_id, "NAT gateway", p.key, hours, p.usd, amount=(1, "")))
         elif type_ == "AWS::EC2::EIP":
             p = prices.get("eip:hour")
             est.items.append(Item(res_id, "public IPv4 address (Elastic IP, in use)", p.key, hours, p.usd))
@@ -421,7 +431,7 @@ def estimate(config: Config, *, prices: PriceTable, usage: dict[str, float],
                 n = _zones(props)
                 ip = prices.get("eip:hour")
                 est.items.append(Item(res_id, f"{n} public IPv4 addresses (one per zone of the load balancer)",
-                                      ip.key, n * hours, ip.usd))
+                                      ip.key, n * hours, ip.usd, amount=(n, "")))
             lp = prices.get("alb:lcu")
             est.items.append(Item(res_id, f"{usage['alb_lcu']:g} LCU on average", lp.key, usage["alb_lcu"] * hours,
                                   lp.usd, usage=True))
@@ -434,7 +444,8 @@ def estimate(config: Config, *, prices: PriceTable, usage: dict[str, float],
         elif type_ == "AWS::CloudWatch::Alarm":
             n = _alarm_metrics(props)
             p = prices.get("cloudwatch:alarm")
-            est.items.append(Item(res_id, f"CloudWatch alarm on {n} metric{'s' if n > 1 else ''}", p.key, n, p.usd))
+            est.items.append(Item(res_id, f"CloudWatch alarm on {n} metric{'s' if n > 1 else ''}", p.key, n, p.usd,
+                                  amount=(n, "")))
         elif type_ == "AWS::KMS::Key":
             p = prices.get("kms:key")
             est.items.append(Item(res_id, "KMS customer managed key", p.key, 1, p.usd))
@@ -491,8 +502,7 @@ def estimate_modes(config: Config, modes: tuple[str, ...], *, prices: PriceTable
 class Change:
     parameters: list[tuple[str, str, str]]  # (key, old, new) of the values that moved the estimate
     delta: float  # over what is priced on both sides (see comparable_delta)
-    added: list[str]
-    removed: list[str]
+    moves: list[str]  # what changed and is priced on both sides, quantities before → after
     before: float
     after: float
     unsourced: list[LeftOut] = field(default_factory=list)  # changed items without a price on a side
@@ -503,27 +513,27 @@ class Change:
 
     def line(self) -> str:
         params = ", ".join(f"{k} {o}→{n}" for k, o, n in self.parameters) or "templates"
-        # What the change brings in names it best: the multi-AZ items for a
-        # switch on, the single-AZ ones it goes back to for a switch off.
-        parts = [f"+{a}" for a in self.added] if self.delta >= 0 else [f"-{r}" for r in self.removed]
         sign = "+" if self.delta >= 0 else "-"
-        what = f" ({', '.join(parts)})" if parts else ""
+        what = f" ({'; '.join(self.moves)})" if self.moves else ""
         if self.incomplete:
             # No single figure: one that dropped the unpriced side (a priced
             # t3.medium minus an unpriced t3.large) would read as a saving.
+            # The priced rest lists only what it sums.
             return (f"{params}: difference incomplete: no sourced price for {'; '.join(map(str, self.unsourced))}; "
                     f"the priced rest moves {sign}${abs(self.delta):,.2f}/month{what}")
         return f"{params}: {sign}${abs(self.delta):,.2f}/month (${self.before:,.2f} → ${self.after:,.2f}){what}"
 
 
-def _grouped(est: Estimate) -> dict[str, tuple[float, float]]:
-    """what -> (count, monthly) with resource names folded, so "3 NAT
-    gateways" compares with "1 NAT gateway"."""
-    out: dict[str, tuple[float, float]] = {}
-    for i in est.items:
-        n, m = out.get(i.what, (0, 0.0))
-        out[i.what] = (n + 1, m + i.monthly)
-    return out
+@dataclass(frozen=True)
+class Unknown:
+    """No difference can be worked out: a price key or table is missing, or
+    a side cannot be estimated. Said instead of printing nothing."""
+    reason: str
+
+    incomplete = True
+
+    def line(self) -> str:
+        return f"unknown — {self.reason}"
 
 
 def slot(key: str) -> str:
@@ -542,6 +552,18 @@ def slot(key: str) -> str:
     return key
 
 
+# A slot in words, after the resource's name ("BackendAutoScalingGroup
+# instances 2 → 3 x t3.medium"), or alone when it is counted over every
+# resource holding it ("NAT gateways 1 → 3").
+SLOT_WORDS = {
+    "ec2": "instances", "ebs": "root volumes", "elasticache": "cache nodes",
+    "cloudwatch:detailed-monitoring": "detailed monitoring", "rds:instance": "instance", "rds:storage": "storage",
+    "rds:backup": "backup storage", "nat:hour": "NAT gateways", "eip:hour": "public IPv4 addresses",
+    "alb:hour": "load balancers", "cloudwatch:alarm": "alarm metrics", "kms:key": "KMS keys",
+    "cloudwatch:dashboard": "dashboards",
+}
+
+
 @dataclass(frozen=True)
 class LeftOut:
     """One resource's item that changed with a price missing on one side or both."""
@@ -549,19 +571,45 @@ class LeftOut:
     before: tuple[str, ...]  # its price keys before ("" when it did not exist)
     after: tuple[str, ...]
     unsourced: tuple[str, ...]
+    moved: str = ""  # what changed, quantities before → after
 
     def __str__(self) -> str:
         def keys(k: tuple[str, ...]) -> str:
             return " + ".join(k) or "nothing"
+        if self.moved:
+            return f"{self.moved} ({', '.join(self.unsourced)} unsourced)"
         return f"{self.resource} {keys(self.before)} → {keys(self.after)} ({', '.join(self.unsourced)} unsourced)"
 
 
-def comparable_delta(before: Estimate, after: Estimate) -> tuple[float, list[LeftOut]]:
-    """after - before over what is priced on both sides, and the changed
-    items left out because a price is missing on one side or both. An item
-    unsourced alike on both sides adds nothing to the difference and is not
-    named; a changed one is dropped on both sides, never subtracted from
-    nothing."""
+def _amount(n: float, noun: str) -> str:
+    # "2 x t3.medium", "20 GB gp3"; a thing there is one of is named alone.
+    if n == 1 and noun and not noun.startswith(("x ", "GB")):
+        return noun
+    return f"{n:g} {noun}".strip()
+
+
+def _describe(resource: str, key: str, ib: list[Item], ia: list[Item]) -> str:
+    """One resource slot's difference with the quantity on both sides."""
+    label = f"{resource.rsplit('/', 1)[-1]} {SLOT_WORDS.get(key, key)}"
+    if len(ib) == len(ia) == 1 and ib[0].amount[1] == ia[0].amount[1] and ib[0].amount[1]:
+        return f"{label} {ib[0].amount[0]:g} → {ia[0].amount[0]:g} {ia[0].amount[1]}"
+    sides = [" + ".join(_amount(*i.amount) for i in side) or "none" for side in (ib, ia)]
+    if sides[0] == sides[1]:
+        # Same quantity at another rate (a dashboard over 50 metrics).
+        sides = [" + ".join(i.price_key for i in side) for side in (ib, ia)]
+    return f"{label} {sides[0]} → {sides[1]}"
+
+
+def differences(before: Estimate, after: Estimate) -> tuple[float, list[str], list[LeftOut]]:
+    """after - before over what is priced on both sides, what moved there
+    (quantities before → after), and the changed items left out because a
+    price is missing on one side or both. An item unsourced alike on both
+    sides adds nothing to the difference and is not named; a changed one is
+    dropped on both sides, never subtracted from nothing.
+
+    A slot whose every change adds or removes a whole resource (a NAT
+    gateway, an alarm) is counted over all the resources holding it, "NAT
+    gateways 1 → 3"; any other change is described per resource."""
     def groups(est: Estimate) -> dict[tuple[str, str], list[Item]]:
         out: dict[tuple[str, str], list[Item]] = {}
         for i in est.items:
@@ -569,35 +617,55 @@ def comparable_delta(before: Estimate, after: Estimate) -> tuple[float, list[Lef
         return out
 
     b, a = groups(before), groups(after)
-    delta, left_out = 0.0, []
-    for key in sorted(set(b) | set(a)):
+    changed = []
+    # In the estimate's order (instances before their volumes), what the
+    # change brings first.
+    for key in dict.fromkeys([*a, *b]):
         ib, ia = b.get(key, []), a.get(key, [])
-        if [(i.price_key, i.quantity) for i in ib] == [(i.price_key, i.quantity) for i in ia]:
-            continue  # unchanged, priced or not
-        missing = sorted({i.price_key for i in ib + ia if not i.priced})
-        if missing:
-            left_out.append(LeftOut(key[0], tuple(sorted({i.price_key for i in ib})),
-                                    tuple(sorted({i.price_key for i in ia})), tuple(missing)))
-            continue
-        delta += sum(i.monthly for i in ia) - sum(i.monthly for i in ib)
+        if [(i.price_key, i.quantity) for i in ib] != [(i.price_key, i.quantity) for i in ia]:
+            changed.append((key, ib, ia))
+    delta, moves, left_out = 0.0, [], []
+    by_slot: dict[str, list] = {}
+    for entry in changed:
+        by_slot.setdefault(entry[0][1], []).append(entry)
+    for s, entries in by_slot.items():
+        # Counted over every resource of the slot only when all of them are
+        # the same thing (NAT gateways; not t3.medium and t3.small instances).
+        nouns = {i.amount[1] for g in (b, a) for items in g.values() for i in items if slot(i.price_key) == s}
+        whole = all(not ib or not ia for _, ib, ia in entries) and len(nouns) == 1
+        if whole:
+            counts = [sum(i.amount[0] for items in g.values() for i in items if slot(i.price_key) == s)
+                      for g in (b, a)]
+            noun = nouns.pop()
+            text = [f"{SLOT_WORDS.get(s, s)} {counts[0]:g} → {counts[1]:g}" + (f" {noun}" if noun else "")]
+            parts = [(entries, text[0])]
+        else:
+            parts = [([e], _describe(e[0][0], s, e[1], e[2])) for e in entries]
+        for group, text in parts:
+            items = [i for _, ib, ia in group for i in ib + ia]
+            missing = sorted({i.price_key for i in items if not i.priced})
+            if missing:
+                left_out.append(LeftOut(", ".join(k[0] for k, _, _ in group),
+                                        tuple(sorted({i.price_key for _, ib, _ in group for i in ib})),
+                                        tuple(sorted({i.price_key for _, _, ia in group for i in ia})),
+                                        tuple(missing), text))
+                continue
+            delta += sum(i.monthly for _, _, ia in group for i in ia) - sum(i.monthly for _, ib, _ in group for i in ib)
+            moves.append(text)
+    return delta, moves, left_out
+
+
+def comparable_delta(before: Estimate, after: Estimate) -> tuple[float, list[LeftOut]]:
+    """:func:`differences` without the words for what is priced."""
+    delta, _, left_out = differences(before, after)
     return delta, left_out
 
 
 def change(before: Estimate, after: Estimate, old_values: dict[str, str], new_values: dict[str, str]) -> Change | None:
     """The estimate's difference between a stack's current parameters and
     the new ones; None when the estimate does not move."""
-    delta, left_out = comparable_delta(before, after)
-    if abs(delta) < 0.005 and not left_out:
+    delta, moves, left_out = differences(before, after)
+    if abs(delta) < 0.005 and not left_out and not moves:
         return None
-    b, a = _grouped(before), _grouped(after)
-    added, removed = [], []
-    for what in sorted(set(a) | set(b)):
-        nb, na = b.get(what, (0, 0))[0], a.get(what, (0, 0))[0]
-        if na > nb:
-            added.append(f"{int(na - nb)} {what}" if na - nb > 1 else what)
-        elif nb > na:
-            removed.append(f"{int(nb - na)} {what}" if nb - na > 1 else what)
     params = [(k, old_values[k], v) for k, v in new_values.items() if k in old_values and old_values[k] != v]
-    if not added and not removed and abs(delta) < 0.005 and not left_out:
-        return None
-    return Change(params, delta, added, removed, before.total, after.total, left_out)
+    return Change(params, delta, moves, before.total, after.total, left_out)

@@ -32,9 +32,11 @@ def add_arguments(parser) -> None:
                         help="do not run the preflight checks first (the output says they were skipped)")
 
 
-def cost_change(dep, state) -> cost.Change | None:
+def cost_change(dep, state) -> cost.Change | cost.Unknown | None:
     """The estimate's difference between the stack's current parameters and
-    the file's, or None (a new stack, no price table, no difference)."""
+    the file's; :class:`cost.Unknown` when it cannot be worked out (no price
+    table for the region, a price key it lacks), which the plan says rather
+    than printing no cost at all; None for a new stack or no difference."""
     if state is None or state.status is None or not state.parameters:
         return None
     try:
@@ -44,10 +46,14 @@ def cost_change(dep, state) -> cost.Change | None:
         kw = dict(prices=prices, usage=usage, templates_dir=dep.opts.templates_dir)
         return cost.change(cost.estimate(old_cfg, **kw), cost.estimate(dep.config, **kw),
                            old_cfg.values, dep.config.values)
-    except (CommandError, ConfigError):
-        # No price table for the region, or a price key it lacks: the deploy
-        # goes on; `python build.py cost` says what is missing.
-        return None
+    except cost.PriceError as exc:
+        # The deploy goes on; `python build.py cost` says how to add the price.
+        if exc.key:
+            return cost.Unknown(f"no price for {exc.key} in {exc.table}")
+        return cost.Unknown(str(exc).split("; ")[0])
+    except (CommandError, ConfigError) as exc:
+        # No price table for the region, or current values no config accepts.
+        return cost.Unknown(str(exc).split("; ")[0])
 
 
 # A fix that runs an AWS CLI command, at its start or within the sentence.
@@ -124,6 +130,7 @@ def before_change_set(args, dep, out, doc: dict) -> int | None:
     change = cost_change(dep, report.state)
     if change is not None:
         doc["costChange"] = change.line()
+        doc["costComplete"] = not change.incomplete
         print(f"monthly cost: {change.line()}", file=out)
         if getattr(args, "output", "text") == "markdown":
             print(f"**Monthly cost** (on-demand estimate): {change.line()}\n")

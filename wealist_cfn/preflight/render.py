@@ -132,6 +132,8 @@ def cost_json(estimates: dict[str, Estimate], prices: PriceTable, usage: dict, u
            "modes": {m: e.to_dict() for m, e in estimates.items()}}
     if len(estimates) == 2:
         d, left_out = comparable_delta(estimates["single"], estimates["multi"])
-        doc["multiMinusSingle"] = {"usd": round(d, 2), "complete": not left_out,
+        # No figure when a changed item is unpriced: the priced rest alone
+        # would read as the difference (its sum is in the text output).
+        doc["multiMinusSingle"] = {"usd": None if left_out else round(d, 2), "complete": not left_out,
                                    "leftOut": [asdict(x) for x in left_out]}
     return json.dumps(doc, indent=2)

@@ -45,7 +45,7 @@ from __future__ import annotations
 import json
 import re
 
-from awacs import acm, ec2, ecr, elasticache, kms, logs, rds, s3, servicequotas, ssm, sts
+from awacs import acm, cloudwatch, ec2, ecr, elasticache, kms, logs, rds, s3, servicequotas, ssm, sts
 from awacs import autoscaling as asg_actions
 from awacs import cloudformation as cfn_actions
 from awacs import elasticloadbalancing as elb_actions
@@ -124,12 +124,21 @@ WITHHELD = {
     "iam:DeleteRolePermissionsBoundary": "the boundary never comes off a role the stacks make",
     "iam:AttachRolePolicy": "granted only for the managed policies the templates attach (iam:PolicyARN), "
                             "and no template attaches one",
-    # The Service Authorization Reference lists no condition key for it, so
-    # it cannot be tied to the boundary; a trust the service role rewrote
-    # could hand an instance role (and the secrets it reads) to anyone.
-    "iam:UpdateAssumeRolePolicy": "a stack role's trust changes only by an administrator (IAM offers no "
-                                  "iam:PermissionsBoundary for this call)",
+    # The Service Authorization Reference does list iam:PermissionsBoundary
+    # for UpdateAssumeRolePolicy (as for DeleteRole, UpdateRole,
+    # DeleteRolePolicy, DetachRolePolicy), so the call could be tied to the
+    # boundary; that would not help. A boundary caps what a role may do,
+    # never who may assume it, and the secrets key lets a role decrypt by
+    # aws:PrincipalArn (_key_policy): a trust the service role rewrote would
+    # hand the ec2 role, and the database passwords it decrypts, to any
+    # principal it named, boundary or not.
+    "iam:UpdateAssumeRolePolicy": "a stack role's trust changes only by an administrator (a boundary limits "
+                                  "what a role does, not who assumes it; the secrets key trusts the role's ARN)",
 }
+# The stack of this template, by the name docs/operations.md gives it:
+# <root stack>-github. It matches stack/${StackName}-*/*, the nested
+# stacks' scope, so the GitHub roles are denied changing it by name.
+TRUST_STACK = "${StackName}-github"
 # The tag keys the project puts on what it makes: the stack's tags
 # (deploy/flow.py) and the resources' own (stacks/common.py tags(), and the
 # alarm key's purpose tag).
@@ -434,8 +443,10 @@ def _preflight(repositories: list[Sub]) -> PolicyDocument:
         # The certificate the parameter file names (status, expiry, names).
         Statement(Sid="Certificates", Effect=Allow, Action=[acm.DescribeCertificate],
                   Resource=[_arn("acm", "certificate/*")]),
-        # The image tags instances will pull.
-        Statement(Sid="ReleasedImages", Effect=Allow, Action=[ecr.DescribeImages], Resource=repositories),
+        # The image tags instances will pull; and, before a first create,
+        # whether a repository a destroy kept still holds its fixed name.
+        Statement(Sid="ReleasedImages", Effect=Allow, Action=[ecr.DescribeImages, ecr.DescribeRepositories],
+                  Resource=repositories),
         # BackendHealthCheckType follows the release tags and, before a
         # switch to ELB, the backend's target health
         # (ops/releasestate.py derive); the ELB and Auto Scaling reads take
@@ -450,6 +461,18 @@ def _preflight(repositories: list[Sub]) -> PolicyDocument:
         # CloudWatch Logs lists no resource type for it).
         Statement(Sid="NamedLogGroups", Effect=Allow, Action=[logs.DescribeLogGroups], Resource=["*"],
                   Condition=_in_region()),
+        # The boundary exists before a deploy names it (the stacks' roles
+        # carry it; without it PutRolePermissionsBoundary fails), and this
+        # stack's parameters match the params file (the boundary names the
+        # deploy bucket and repositories from them): preflight
+        # check_trust_stack.
+        Statement(Sid="TrustStackAndBoundary", Effect=Allow, Action=[cfn_actions.DescribeStacks],
+                  Resource=[_arn("cloudformation", f"stack/{TRUST_STACK}/*")]),
+        Statement(Sid="BoundaryExists", Effect=Allow, Action=[iam_actions.GetPolicy], Resource=[Sub(_BOUNDARY_ARN)]),
+        # The stack's critical alarms, read before a change set names them as
+        # rollback triggers (deploy/triggers.py): their ARNs and states.
+        Statement(Sid="RollbackTriggerAlarms", Effect=Allow, Action=[cloudwatch.DescribeAlarms],
+                  Resource=[_arn("cloudwatch", "alarm:${Project}-${Environment}-alarm-*")]),
     )
 
 
@@ -472,6 +495,17 @@ def _cloudformation(*, can_execute: bool) -> PolicyDocument:
         # set's own ARN, changeSet/*/*, is not what IAM checks these against).
         Statement(Sid="ReviewChangeSets", Effect=Allow, Resource=_stack_arns(),
                   Action=[cfn_actions.CreateChangeSet, cfn_actions.DeleteChangeSet]),
+        # The trust stack (this template) is named <root stack>-github and
+        # so falls inside the nested stacks' scope above: no change set,
+        # execution or stack call on it from a workflow, whatever a
+        # statement allows. It is an administrator's, by hand; reading it
+        # stays (preflight compares its parameters with the params file).
+        Statement(Sid="NeverTheTrustStack", Effect=Deny,
+                  Resource=[_arn("cloudformation", f"stack/{TRUST_STACK}/*")], Action=[
+                      cfn_actions.CreateChangeSet, cfn_actions.DeleteChangeSet, cfn_actions.ExecuteChangeSet,
+                      cfn_actions.CreateStack, cfn_actions.UpdateStack, cfn_actions.DeleteStack,
+                      cfn_actions.SetStackPolicy, cfn_actions.ContinueUpdateRollback, cfn_actions.CancelUpdateStack,
+                      cfn_actions.UpdateTerminationProtection, cfn_actions.RollbackStack]),
         # Packaging finds the artifact bucket (HeadBucket is s3:ListBucket)
         # and reads its settings, never changes them.
         Statement(Sid="ArtifactBucket", Effect=Allow, Resource=[Sub(_bucket())], Action=[
@@ -743,8 +777,9 @@ def _service_role_statements(nested: NestedSet) -> list[Statement]:
         # User Guide's delegation example puts on exactly these calls
         # ("Permissions boundaries for IAM entities", CreateOrChangeOnlyWithBoundary;
         # Service Authorization Reference, IAM: CreateRole, PutRolePolicy,
-        # PutRolePermissionsBoundary, AttachRolePolicy list the key;
-        # UpdateAssumeRolePolicy lists none and is withheld: WITHHELD).
+        # PutRolePermissionsBoundary, AttachRolePolicy list the key.
+        # UpdateAssumeRolePolicy lists it too, but is withheld for another
+        # reason: a boundary does not limit who assumes a role: WITHHELD).
         Statement(Sid="BoundedRoleChanges", Effect=Allow, Resource=role_arns + flow_log_role_arns,
                   Action=[Action(*a.split(":", 1)) for a in bounded],
                   Condition=Condition(ArnEquals("iam:PermissionsBoundary", Sub(_BOUNDARY_ARN)))),
@@ -857,13 +892,11 @@ def _service_role_statements(nested: NestedSet) -> list[Statement]:
                                        Action=[s3.GetObject, s3.GetObjectVersion],
                                        Resource=[Sub(_bucket() + f"/{area}/${{Project}}-${{Environment}}/*")
                                                  for area in ("deploy", "plan")]))
-    if object_reads:
-        # ElastiCache's handler may seed from a snapshot in S3; the only
-        # objects the stack names are the project's own.
-        statements.insert(1, Statement(Sid="SeedObjects", Effect=Allow,
-                                       Action=[Action(*a.split(":", 1)) for a in object_reads],
-                                       Resource=[Sub(_bucket() + "/*"),
-                                                 Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}/*")]))
+    # No SeedObjects grant: the replication group's handler lists
+    # s3:GetObject for seeding from an .rdb snapshot in S3 (SnapshotArns),
+    # which cache.py never sets. NestedTemplates' read of deploy/ and plan/
+    # covers the schema's action; nothing needs the rest of the artifact
+    # bucket or the deploy bucket (README, docs/deploy.md).
     if bucket_actions:
         # The buckets the stack makes (the load balancer's access logs) carry
         # no fixed name: CloudFormation names them after the (nested) stack,

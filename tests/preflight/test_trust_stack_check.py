@@ -1,0 +1,122 @@
+"""Preflight's checks of the trust stack (templates/github-oidc.yaml): its
+parameters are the params file's, and the permissions boundary the stacks'
+roles name exists.
+
+Stand-ins: botocore's Stubber for CloudFormation DescribeStacks, shaped like
+the API reference (``Stacks[].Parameters[]``: ParameterKey, ParameterValue;
+a missing stack answers ValidationError "Stack with id NAME does not
+exist"); moto's server for IAM CreatePolicy / GetPolicy, which it
+implements as AWS does (GetPolicy of a missing policy: NoSuchEntity, IAM
+API reference, GetPolicy, Errors).
+
+What the real services enforce that these stand-ins do not: that the
+caller may make the calls (the deploy and plan roles hold
+cloudformation:DescribeStacks on stack/<root>-github/* and iam:GetPolicy on
+the boundary: tests/ops/test_role_calls.py); that CloudFormation refuses
+CreateRole / PutRolePermissionsBoundary naming a boundary policy that does
+not exist (NoSuchEntity, IAM API reference, PutRolePermissionsBoundary).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from botocore.stub import Stubber
+
+from wealist_cfn import config
+from wealist_cfn.preflight import capability, checks
+from wealist_cfn.settings import PARAMS_DIR
+
+TRUST = "arn:aws:cloudformation:ap-northeast-2:123456789012:stack/{}-github/1"
+
+
+def _trust_stack(name: str, parameters: dict[str, str]) -> dict:
+    return {"Stacks": [{"StackName": f"{name}-github", "StackId": TRUST.format(name),
+                        "StackStatus": "UPDATE_COMPLETE", "CreationTime": dt.datetime(2026, 1, 1),
+                        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]}]}
+
+
+@pytest.fixture
+def dev(ctx):
+    cfg = config.load(PARAMS_DIR / "dev.json")
+    return dataclasses.replace(ctx, config=cfg, stack_name="wealist-dev", params_arg="params/dev.json")
+
+
+def _run(ctx, response):
+    cfn = ctx.aws.client("cloudformation")
+    with Stubber(cfn) as stub:
+        if isinstance(response, dict):
+            stub.add_response("describe_stacks", response, {"StackName": f"{ctx.stack_name}-github"})
+        else:
+            stub.add_client_error("describe_stacks", "ValidationError", response, 400,
+                                  expected_params={"StackName": f"{ctx.stack_name}-github"})
+        return checks.check_trust_stack(ctx)
+
+
+@pytest.mark.stubbed
+def test_a_second_environment_that_overrode_only_its_names_is_refused(dev):
+    """The override the docs once gave a second environment (Project,
+    Environment, StackName): DeployBucketName kept prod's default, so dev's
+    boundary named prod's bucket and its instances could not boot."""
+    r = _run(dev, _trust_stack("wealist-dev", {
+        "GitHubRepository": "octo/wealist-cfn", "Project": "wealist", "Environment": "dev",
+        "StackName": "wealist-dev"}))
+    assert r.status == checks.FAIL
+    assert "DeployBucketName='wealist-deploy-scripts'" in r.finding and "'wealist-dev-deploy-scripts'" in r.finding
+    assert "\n" not in r.finding
+    assert "--stack-name wealist-dev-github" in r.fix and "DeployBucketName=wealist-dev-deploy-scripts" in r.fix
+
+
+@pytest.mark.stubbed
+def test_each_parameter_the_boundary_names_is_compared(dev):
+    right = {"Project": "wealist", "Environment": "dev", "StackName": "wealist-dev",
+             "DeployBucketName": "wealist-dev-deploy-scripts", "EcrRepositoryPrefix": "dev/"}
+    assert _run(dev, _trust_stack("wealist-dev", right)).status == checks.OK
+    for key, wrong in (("EcrRepositoryPrefix", ""), ("StackName", "wealist-prod"), ("Environment", "prod")):
+        r = _run(dev, _trust_stack("wealist-dev", {**right, key: wrong}))
+        assert r.status == checks.FAIL and f"{key}={wrong!r}" in r.finding, key
+
+
+@pytest.mark.stubbed
+def test_prod_with_the_templates_defaults_passes(ctx):
+    """DescribeStacks may leave out a parameter: the template's default is
+    what the stack holds then."""
+    assert _run(ctx, _trust_stack("wealist-prod", {"GitHubRepository": "octo/wealist-cfn"})).status == checks.OK
+
+
+@pytest.mark.stubbed
+def test_a_missing_trust_stack_fails_with_the_command_that_deploys_it(ctx):
+    r = _run(ctx, "Stack with id wealist-prod-github does not exist")
+    assert r.status == checks.FAIL and "wealist-prod-github does not exist" in r.finding
+    assert r.fix.startswith("aws cloudformation deploy --template-file templates/github-oidc.yaml "
+                            "--stack-name wealist-prod-github")
+
+
+@pytest.mark.moto
+def test_the_boundary_must_exist_before_the_deploy(ctx):
+    """moto IAM: a missing boundary fails with one line and the command that
+    deploys the trust stack; once the policy exists the check passes."""
+    r = checks.check_role_boundary(ctx)
+    assert r.status == checks.FAIL and "policy/wealist-prod-role-boundary does not exist" in r.finding
+    assert "\n" not in r.finding and "--stack-name wealist-prod-github" in r.fix
+    ctx.aws.client("iam").create_policy(PolicyName="wealist-prod-role-boundary", PolicyDocument=(
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ssm:GetParameter","Resource":"*"}]}'))
+    assert checks.check_role_boundary(ctx).status == checks.OK
+
+
+@pytest.mark.moto
+def test_other_endpoints_use_no_trust_stack(ctx):
+    """The local endpoint and a custom one get no service role
+    (deploy/flow.py service_role_arn), so neither check demands anything."""
+    for cap in (capability.local(), capability.CUSTOM):
+        other = dataclasses.replace(ctx, capability=cap)
+        for check in (checks.check_trust_stack, checks.check_role_boundary):
+            assert check(other).status == checks.OK, (cap.name, check.__name__)
+
+
+def test_the_trust_stack_name_is_the_one_the_roles_are_scoped_to():
+    from wealist_cfn.stacks import github_oidc
+
+    assert github_oidc.TRUST_STACK == "${StackName}" + checks.TRUST_STACK_SUFFIX
