@@ -13,6 +13,8 @@ reference, CreateBucket / Error responses)."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import boto3
 import pytest
@@ -94,37 +96,85 @@ def test_a_taken_bucket_name_is_refused_with_an_account_unique_suggestion():
     assert str(cfg.path) in str(err.value)
 
 
-def test_the_grace_period_outlasts_the_slowest_bounded_boot():
-    """The backend's grace period covers a cold boot (docs/operations.md,
-    "How long a boot takes": about 240 s, assumptions written there) plus
-    the longest the database init may wait, computed from the startup
-    script's own bounds: its attempts, its doubling delay capped at 60 s,
-    and libpq's PGCONNECT_TIMEOUT per attempt (render.py)."""
-    import re
-    from pathlib import Path
+BOOT = Path(root.__file__).resolve().parent / "boot"
+# Figures the scripts cannot give, from docs/operations.md ("How long a boot
+# takes"): launch to UserData (cloud-init), the work after the last wait (the
+# service image pulls and compose up), and a command already running when
+# the budget ends (the AWS CLI's default connect/read timeout, 60 s: AWS CLI
+# User Guide, "--cli-read-timeout", "--cli-connect-timeout").
+BEFORE_USERDATA, AFTER_LAST_WAIT, IN_FLIGHT = 30, 40, 60
 
-    from wealist_cfn.stacks import compute
 
-    boot = (Path(compute.__file__).resolve().parent.parent / "boot" / "startup.sh").read_text()
-    attempts = int(re.search(r"attempts=\$\{WEALIST_DB_ATTEMPTS:-(\d+)\}", boot).group(1))
-    delay = int(re.search(r"delay=\$\{WEALIST_RETRY_DELAY:-(\d+)\}", boot).group(1))
-    cap = int(re.search(r"delay \* 2 > (\d+) \?", boot).group(1))
-    render = (Path(compute.__file__).resolve().parents[2] / "instance-files" / "config" / "render.py").read_text()
+def _default(text: str, name: str) -> int:
+    return int(re.search(rf"\${{{name}:-(\d+)}}", text).group(1))
+
+
+def _waits() -> dict[str, int]:
+    """Every bounded wait of a backend boot, at its worst, from the scripts:
+    UserData's and startup.sh's retries (4 pauses of attempt x delay), the
+    Docker wait, the parameter wait (its wall-clock limit plus one poll)
+    and the database init once per service (doubling delays capped at 60 s
+    plus PGCONNECT_TIMEOUT per attempt, render.py)."""
+    startup, userdata = (BOOT / "startup.sh").read_text(), (BOOT / "userdata.sh").read_text()
+    delay = _default(startup, "WEALIST_RETRY_DELAY")
+    per_retry = sum(a * delay for a in range(1, 5))
+    backend = startup[:startup.index("start_monitoring() {")]
+    retried = len(re.findall(r"^\s*(?:\S+=\$\()?retry ", backend, re.M)) + \
+        len(re.findall(r"retry (?:aws|docker|curl|dnf|imds)", userdata))
+    tries = int(re.search(r'docker_wait" -ge (\d+)', startup).group(1))
+    pause = int(re.search(r"may_wait (\d+) \|\| out_of_budget \d+ \"the Docker daemon\"", startup).group(1))
+    attempts = _default(startup, "WEALIST_DB_ATTEMPTS")
+    cap = int(re.search(r"delay \* 2 > (\d+) \?", startup).group(1))
+    render = (Path(root.__file__).resolve().parents[1] / "instance-files" / "config" / "render.py").read_text()
     connect = int(re.search(r'"PGCONNECT_TIMEOUT": "(\d+)"', render).group(1))
-    waits = []
+    d, db = delay, attempts * connect
     for _ in range(attempts - 1):
-        waits.append(delay)
-        delay = min(delay * 2, cap)
-    db_init_worst = sum(waits) + attempts * connect
-    cold_boot = 240
-    assert compute.BACKEND_GRACE_SECONDS >= cold_boot + db_init_worst
+        db, d = db + d, min(d * 2, cap)
+    services = len(re.search(r"for svc in ([a-z -]+); do\n\s+# Every service's database", startup).group(1).split())
+    # name -> (how many times a boot may meet it, its worst length each time)
+    return {"retries": (retried, per_retry), "docker": (1, tries * pause),
+            "parameters": (1, _default(startup, "WEALIST_PARAMETER_WAIT") + _default(startup, "WEALIST_POLL_SECONDS")),
+            "database init": (services, db)}
+
+
+def test_every_wait_of_the_boot_draws_on_one_budget_that_ends_inside_the_grace_period():
+    """The waits added up from the scripts outlast the grace period, so a
+    budget bounds them all: each sleep of startup.sh is preceded by the
+    budget check, each single wait fits in the budget, and the budget plus
+    what can follow it ends inside the grace period. Before, the parameter
+    wait counted only its sleeps (600 s), and nothing bounded the sum."""
+    from wealist_cfn.stacks import compute, loadbalancer
+
+    startup = (BOOT / "startup.sh").read_text()
+    budget = _default(startup, "WEALIST_BOOT_BUDGET")
+    waits = _waits()
+    assert sum(n * each for n, each in waits.values()) > compute.BACKEND_GRACE_SECONDS, waits  # why the budget
+    assert all(each <= budget for _, each in waits.values()), waits
+    lines = startup.splitlines()
+    sleeps = [i for i, line in enumerate(lines) if re.match(r"\s+sleep ", line)]
+    assert len(sleeps) == 4
+    for i in sleeps:
+        before = [line for line in lines[max(0, i - 3):i] if "may_wait" in line]
+        assert before, f"startup.sh line {i + 1} sleeps without the budget check"
+    assert "WEALIST_BOOT_STARTED=\"$boot_started\"" in (BOOT / "userdata.sh").read_text()
+
+    compose = (Path(root.__file__).resolve().parents[1] / "instance-files" / "config" /
+               "docker-compose.prod.yml").read_text()
+    start_period = max(int(x) for x in re.findall(r"start_period: (\d+)s", compose))
+    tg = next(r["Properties"] for r in json.loads(loadbalancer.build(DEFAULT_SETTINGS).to_json())["Resources"].values()
+              if r["Type"] == "AWS::ElasticLoadBalancingV2::TargetGroup")
+    checks = tg["HealthyThresholdCount"] * tg["HealthCheckIntervalSeconds"]
+    bound = BEFORE_USERDATA + budget + IN_FLIGHT + AFTER_LAST_WAIT + start_period + checks
+    assert bound <= compute.BACKEND_GRACE_SECONDS, bound
     built = json.loads(compute.build(DEFAULT_SETTINGS).to_json())["Resources"]["BackendAutoScalingGroup"]
     assert built["Properties"]["HealthCheckGracePeriod"] == compute.BACKEND_GRACE_SECONDS
 
 
 @pytest.mark.parametrize("old,new,words", [
-    ("false", "true", ["standby from a snapshot", "adds a replica", "cuts connections", "nothing is replaced"]),
-    ("true", "false", ["drops its standby", "removes the replica", "deleted", "nothing is replaced"]),
+    ("false", "true", ["standby from a snapshot", "adds a replica", "cuts connections", "nothing is replaced",
+                       "raises write latency", "off-peak", "check the members' AZs"]),
+    ("true", "false", ["drops its standby", "removes the replica", "deleted", "nothing is replaced",
+                       "which member goes is not documented", "-001 the primary"]),
 ])
 def test_the_review_of_a_mode_switch_says_what_each_part_does(old, new, words):
     r = review_mod.Review("wealist-prod", "UPDATE")

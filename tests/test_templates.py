@@ -103,7 +103,7 @@ def test_instances_are_private_hardened_and_self_healing(single):
     # the monitoring instance only when the instance itself does (a target
     # check must not cost the metrics history).
     raw = json.loads(compute.build(DEFAULT_SETTINGS).to_json())["Resources"]["BackendAutoScalingGroup"]
-    assert raw["Properties"]["HealthCheckType"] == {"Fn::If": ["EveryServiceReleased", "ELB", "EC2"]}
+    assert raw["Properties"]["HealthCheckType"] == {"Ref": "BackendHealthCheckType"}
     assert comp.resources["MonitoringAutoScalingGroup"]["Properties"]["HealthCheckType"] == "EC2"
     profiles = {"BackendLaunchTemplate": "IamStack/Ec2InstanceProfile.Arn",
                 "MonitoringLaunchTemplate": "IamStack/MonitoringInstanceProfile.Arn"}

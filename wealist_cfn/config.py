@@ -208,6 +208,9 @@ def parse(path: Path | str, text: str) -> Config:
             close = [n for n in PARAMS_BY_NAME if n.lower() == key.lower()]
             hint = f"; did you mean {close[0]}?" if close else ""
             raise ConfigError(path, key, f"unknown parameter{hint}")
+        if PARAMS_BY_NAME[key].derived:
+            raise ConfigError(path, key, "is derived by deploy and plan (from the release tags in Parameter "
+                                         "Store), not set in a params file: remove this entry")
         if key in given:
             raise ConfigError(path, key, "is set twice")
         if "ParameterValue" not in entry:

@@ -50,6 +50,7 @@ class ParamSpec:
     min_value: int | None = None
     max_value: int | None = None
     no_echo: bool = False
+    derived: bool = False  # True: the tool computes it; a params file that sets it is refused
 
 
 def _p(name, description, **kw) -> ParamSpec:
@@ -73,6 +74,10 @@ ROOT_PARAMETERS: tuple[ParamSpec, ...] = (
        "added) without them, the intermediate step of a mode switch, since ElastiCache refuses a replica and "
        "failover in one update (docs/operations.md, 'Switching modes').",
        default="auto", allowed_values=("auto", "off")),
+    _p("BackendHealthCheckType", "EC2 until every service is released, then ELB. Derived by deploy and plan "
+       "from the release tags in Parameter Store and from target health (wealist_cfn/ops/releasestate.py); not "
+       "set in the params file. With the plain AWS CLI, pass ELB once every service is released and healthy.",
+       default="EC2", allowed_values=("EC2", "ELB"), derived=True),
     _p("VpcCidr", "CIDR block of the VPC; the six subnets are carved from it.",
        allowed_pattern=CIDR_PATTERN, constraint=f"an IPv4 CIDR block such as 10.1.0.0/16 {CIDR_FORM}"),
     _p("SubnetBits", "Host bits of each subnet carved from VpcCidr (8 makes /24 subnets in a /16).",

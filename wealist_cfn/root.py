@@ -11,7 +11,7 @@ from __future__ import annotations
 from troposphere import Export, GetAtt, Join, Output, Ref, Sub, Template, cloudformation
 
 from .parameters import PARAMS_BY_NAME, PLAIN_HTTP, PUBLIC_MONITORING, ROOT_PARAMETERS, to_parameter
-from .settings import DEFAULT_SETTINGS, BuildSettings
+from .settings import BuildSettings
 from .stacks import alarms, cache, compute, database, iam, loadbalancer, network, registry, security
 from .stacks.common import new_template, tags
 
@@ -48,10 +48,6 @@ COMPOSITE_WIRES = {
     "MonitoringTargetGroupArns": ("GrafanaTargetGroupArn", "PrometheusTargetGroupArn"),
 }
 
-# Parameter Store names the compute stack resolves (SSM parameter types):
-# each service's released image tag, which decides its health-check type.
-RELEASE_TAGS = {compute.release_tag_parameter(svc): svc.tag_path for svc in DEFAULT_SETTINGS.services}
-
 # Child outputs the root passes on, under the same name and description.
 ROOT_OUTPUTS = (
     "VpcId", "PublicSubnetIds", "PrivateSubnetIds", "LoadBalancerDnsName", "ServiceUrl",
@@ -76,8 +72,6 @@ def _wire(child_id: str, child: Template, provided: dict[str, cloudformation.Sta
         if pname in PARAMS_BY_NAME:
             ref = Ref(pname)
             values[pname] = Join(",", ref) if PARAMS_BY_NAME[pname].type.startswith("List<") else ref
-        elif pname in RELEASE_TAGS:
-            values[pname] = Sub(f"/${{Project}}/${{Environment}}/{RELEASE_TAGS[pname]}")
         elif pname in COMPOSITE_WIRES:
             values[pname] = Join(",", [_child_output(provided[o], o) for o in COMPOSITE_WIRES[pname]])
         elif pname in provided:
@@ -129,8 +123,8 @@ def _add_interface(root: Template) -> None:
     groups = (
         ("Environment", ("Project", "Environment", "EnableMultiAZ", "CacheFailover")),
         ("Network", ("VpcCidr", "SubnetBits", "AvailabilityZones")),
-        ("Compute", ("BackendInstanceType", "BackendMinSize", "BackendMaxSize", "BackendTargetCpu",
-                     "MonitoringInstanceType", "DeployBucketName", "EcrRepositoryPrefix")),
+        ("Compute", ("BackendHealthCheckType", "BackendInstanceType", "BackendMinSize", "BackendMaxSize",
+                     "BackendTargetCpu", "MonitoringInstanceType", "DeployBucketName", "EcrRepositoryPrefix")),
         ("Data", ("DbInstanceClass", "DbAllocatedStorage", "DbBackupRetentionDays", "DeletionProtection",
                   "CacheNodeType", "CacheSnapshotRetentionDays")),
         ("Load balancer", ("CertificateArn", "MonitoringAccessCidr", "AcceptedRisks", "UserServicePort",

@@ -62,3 +62,16 @@ def test_the_stack_name_follows_the_params_file_before_any_aws_call():
                          "--force-stack-name if wealist-dev is meant")
     code, _, err = run_cli("events", "--region", "ap-northeast-2", "--endpoint-url", "http://localhost:1")
     assert code == 2 and "name the stack: --params FILE" in err
+
+
+def test_a_derived_parameter_is_not_a_difference_from_the_file():
+    """BackendHealthCheckType is derived by deploy (ELB once every service is
+    released); the file's default EC2 against a stack on ELB is no drift of
+    the file. A parameter the file sets still is."""
+    from wealist_cfn import config
+    from wealist_cfn.settings import PARAMS_DIR
+
+    local = config.load(PARAMS_DIR / "prod.json").values
+    deployed = dict(local, BackendHealthCheckType="ELB", BackendMinSize="3")
+    values = diff.with_derived(local, deployed)
+    assert values["BackendHealthCheckType"] == "ELB" and values["BackendMinSize"] == local["BackendMinSize"]

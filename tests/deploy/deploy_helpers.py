@@ -46,8 +46,24 @@ def with_multi_az(params: Path, directory: Path) -> Path:
     return out
 
 
+def no_release_tags(client) -> None:
+    """Answer every GetParameters of ``client`` (ssm) as for names that do
+    not exist: no Parameters, each name in InvalidParameters (SSM API
+    reference, GetParameters). The deploy reads the release tags before its
+    change set (BackendHealthCheckType, ops/releasestate.py); with none
+    released it asks nothing else, so a stubbed deploy test needs no more."""
+    from botocore.awsrequest import AWSResponse
+
+    asked: list[list[str]] = []
+    client.meta.events.register("before-parameter-build.ssm.GetParameters",
+                                lambda params, **kw: asked.append(list(params["Names"])))
+    client.meta.events.register("before-call.ssm.GetParameters", lambda **kw: (
+        AWSResponse(None, 200, {}, None), {"Parameters": [], "InvalidParameters": asked[-1]}))
+
+
 def stubbed_aws(region: str = REGION):
-    """An :class:`Aws` whose CloudFormation and S3 clients are Stubbed."""
+    """An :class:`Aws` whose CloudFormation and S3 clients are Stubbed, and
+    whose SSM client finds no release tag (:func:`no_release_tags`)."""
     from botocore.stub import Stubber
 
     aws = Aws(region)
@@ -58,4 +74,7 @@ def stubbed_aws(region: str = REGION):
         aws._clients[service] = c
         stubs[service] = Stubber(c)
         stubs[service].activate()
+    ssm = boto3.client("ssm", region_name=region)
+    no_release_tags(ssm)
+    aws._clients["ssm"] = ssm
     return aws, stubs

@@ -135,7 +135,10 @@ class Account:
                "UpdateTerminationProtection": self.update_termination_protection,
                "DeleteChangeSet": self.delete_change_set, "ListChangeSets": self.list_change_sets,
                "DeleteStack": self.delete_stack}
-        return Scripted(("cloudformation",), {("cloudformation", k): v for k, v in ops.items()})
+        # No release tag exists: the deploy derives BackendHealthCheckType EC2
+        # and asks nothing more (GetParameters, SSM API reference).
+        tags = {("ssm", "GetParameters"): lambda p: {"Parameters": [], "InvalidParameters": p["Names"]}}
+        return Scripted(("cloudformation", "ssm"), {**{("cloudformation", k): v for k, v in ops.items()}, **tags})
 
 
 # -- the moments, each a way ExecuteChangeSet or the watch behaves ---------------------------------
@@ -425,7 +428,8 @@ def test_ctrl_c_while_the_change_set_is_computed_deletes_it_and_says_nothing_run
     handlers = {"DescribeStacks": describe_stacks, "DescribeChangeSet": describe_change_set,
                 "CreateChangeSet": lambda p: {"Id": CS, "StackId": ROOT}, "DeleteChangeSet": delete_change_set}
     aws = Aws(REGION)
-    Scripted(("cloudformation",), {("cloudformation", k): v for k, v in handlers.items()}).attach(
+    tags = {("ssm", "GetParameters"): lambda p: {"Parameters": [], "InvalidParameters": p["Names"]}}
+    Scripted(("cloudformation", "ssm"), {**{("cloudformation", k): v for k, v in handlers.items()}, **tags}).attach(
         aws.session._session)
     dep = _prepared(aws, prod_params, ROOT_TEMPLATE)
 

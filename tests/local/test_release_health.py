@@ -1,17 +1,18 @@
 """The first releases, one service at a time and in either order, without
 instance churn: the health model (wealist_cfn.localenv.health) on the
 compute template as it was and as it is, then the release path on the local
-endpoint.
+endpoint, a broken release included.
 
 Stand-ins: moto's server (5.2.5) runs no instances and no health checks;
-the local instance-refresh answer (localenv/refresh.py) ends a refresh by
-the health model, which applies the Auto Scaling user guide's rules ("Health
-checks for instances in an Auto Scaling group", "About the health checks for
-your Auto Scaling group": with ELB health checks, an instance that any
-attached target group reports unhealthy after the grace period is
-replaced). What moto does itself: the stacks, the group's HealthCheckType as
-CloudFormation resolves it (SSM parameter types included), UpdateAutoScalingGroup,
-Parameter Store."""
+the local instance-refresh and DescribeTargetHealth answers
+(localenv/refresh.py) follow the health model, which applies the Auto
+Scaling user guide's rules ("Health checks for instances in an Auto Scaling
+group", "About the health checks for your Auto Scaling group": with ELB
+health checks, an instance that any attached target group reports unhealthy
+after the grace period is replaced; EC2 status checks look at the instance,
+not at what runs on it). What moto does itself: the stacks, the group's
+HealthCheckType as CloudFormation sets it from the BackendHealthCheckType
+parameter, Parameter Store, target groups and their registrations."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import pytest
 
 from wealist_cfn import cfnmodel
 from wealist_cfn.localenv import health
+from wealist_cfn.ops import releasestate
 from wealist_cfn.settings import DEFAULT_SETTINGS
 from wealist_cfn.stacks import compute
 
@@ -36,12 +38,12 @@ BEFORE_FIX = "ELB"
 
 def _type_after_fix(released: set[str]) -> str:
     """HealthCheckType of the backend group, as CloudFormation resolves the
-    compute template for this release state (the SSM-typed tag parameters
-    resolved to their values)."""
+    compute template with the BackendHealthCheckType that deploy derives for
+    this release state (every target healthy)."""
+    missing = tuple(s for s in SERVICES if s not in released)
     template = json.loads(compute.build(DEFAULT_SETTINGS).to_json())
     given = {name: "x" for name, decl in template["Parameters"].items() if "Default" not in decl}
-    for svc in DEFAULT_SETTINGS.services:
-        given[compute.release_tag_parameter(svc)] = "abc123" if svc.name in released else "unreleased"
+    given["BackendHealthCheckType"] = releasestate.wanted_type(missing)
     stack = cfnmodel._resolve("ComputeStack", template, given, "ap-northeast-2", {})
     return stack.resources["BackendAutoScalingGroup"]["Properties"]["HealthCheckType"]
 
@@ -88,10 +90,23 @@ def test_the_template_now_never_churns_and_each_release_finishes(order):
 def test_a_released_service_that_then_breaks_is_still_replaced():
     """The fix does not turn ELB checks off for good: once every service
     is released, an instance whose service stops answering fails its target
-    group and is replaced (here: a service whose tag went back to
-    unreleased stands for a container that no longer answers)."""
-    state = health.Backend("ELB", SERVICES, frozenset(SERVICES[:1]))
-    assert state.replaced_after_grace() == SERVICES[1:]
+    group and is replaced."""
+    state = health.Backend("ELB", SERVICES, frozenset(SERVICES), frozenset(SERVICES[:1]))
+    assert state.replaced_after_grace() == SERVICES[:1]
+    assert state.refresh()[0] == "Failed"
+
+
+def test_a_broken_release_on_ec2_checks_passes_its_refresh_and_fails_its_target_group():
+    """The model no longer takes released for healthy: under EC2 checks the
+    refresh of a broken image succeeds (nothing looks at the service), and
+    only its target group's health shows the failure, which is what the
+    release then judges (ops/rollout.py TargetCheck)."""
+    state = health.release(health.Backend("EC2", SERVICES, frozenset()), SERVICES[0], broken=True)
+    assert state.refresh() == ("Successful", "")
+    assert not state.churns()
+    assert state.target_health(SERVICES[0]) == "unhealthy"
+    fixed = health.release(state, SERVICES[0])
+    assert fixed.target_health(SERVICES[0]) == "healthy" and not fixed.broken
 
 
 # -- on the local endpoint ------------------------------------------------------------------------
@@ -114,38 +129,84 @@ def _release(env, service, tag):
                    "--release", f"{service}={tag}", env=env)
 
 
-def test_releases_one_at_a_time_finish_and_switch_to_elb_after_the_last(deployed):
+def _deploy(env):
+    done = run_cli("deploy", "--params", "params/prod.json", "--local", "--yes", env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def _push(folder, repository, tag):
+    """An image in moto's ECR under ``tag`` (preflight checks that the
+    released tags exist before a deploy)."""
+    url = json.loads((folder / "state" / "endpoint.json").read_text())["url"]
+    ecr = boto3.client("ecr", region_name="ap-northeast-2", endpoint_url=url, aws_access_key_id="testing",
+                       aws_secret_access_key="testing")
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
+                           "digest": "sha256:" + "0" * 64}, "layers": []}
+    ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
+
+
+def _tag(ssm, service_index):
+    return ssm.get_parameter(Name=f"/wealist/prod/{DEFAULT_SETTINGS.services[service_index].tag_path}")[
+        "Parameter"]["Value"]
+
+
+def test_releases_one_at_a_time_finish_and_the_deploy_switches_to_elb_after_the_last(deployed):
     """On the local endpoint, from a fresh deploy (both tags 'unreleased'):
     the group has EC2 checks; releasing the second service first succeeds
-    and keeps EC2 checks; releasing the first then succeeds and switches the
-    group to ELB; a later deploy resolves the same type, so nothing flips
-    back. Then the same group, put on ELB checks with a service unreleased
-    (the template as it was), fails a release's refresh and the release
-    restores the previous tag."""
+    (its target group healthy) and keeps EC2 checks; a broken release of the
+    first service passes its refresh under EC2 checks but fails its target
+    group, so it is rolled back and its tag restored; the good release of
+    the first service then tells the operator to deploy, and the deploy
+    (not an out-of-band call) switches the group to ELB, its review naming
+    where the value came from; a later deploy keeps ELB with no changes."""
     env, folder = deployed
     asg, ssm = _clients(folder)
     assert _health_type(asg) == "EC2"
 
     first = _release(env, SERVICES[1], "b1")
     assert first.returncode == 0, first.stdout + first.stderr
+    assert "every released service's targets are healthy" in first.stdout
     assert f"health checks stay EC2 until {SERVICES[0]} is released" in first.stdout
     assert _health_type(asg) == "EC2"
 
+    broken = run_cli("rollout", "--params", "params/prod.json", "--local", "--poll", "0", "--target-timeout", "0",
+                     "--release", f"{SERVICES[0]}=broken-u0", env=env)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "the refresh succeeded, but after 0s target group" in broken.stderr
+    assert "Target.FailedHealthChecks" in broken.stderr
+    assert "rolled back" in broken.stderr
+    assert _tag(ssm, 0) == "unreleased" and _health_type(asg) == "EC2"
+
     last = _release(env, SERVICES[0], "u1")
     assert last.returncode == 0, last.stdout + last.stderr
-    assert "health checks EC2 -> ELB (every service is released)" in last.stdout
+    assert "every service is released and every target is healthy: switch to ELB health checks with " \
+           "python build.py deploy --params params/prod.json" in last.stdout
+    assert _health_type(asg) == "EC2"
+
+    _push(folder, SERVICES[0], "u1")
+    _push(folder, SERVICES[1], "b1")
+    switched = _deploy(env)
+    assert "BackendHealthCheckType ELB: derived from Parameter Store" in switched
+    assert "every service is released" in switched
     assert _health_type(asg) == "ELB"
 
-    again = run_cli("deploy", "--params", "params/prod.json", "--local", "--yes", env=env, timeout=300)
-    assert again.returncode == 0, again.stdout + again.stderr
+    again = _deploy(env)
+    assert "BackendHealthCheckType ELB" in again
     assert _health_type(asg) == "ELB"
 
-    # The template as it was: ELB checks while a service is unreleased.
-    ssm.put_parameter(Name=f"/wealist/prod/{DEFAULT_SETTINGS.services[0].tag_path}", Value="unreleased",
-                      Type="String", Overwrite=True)
-    asg.update_auto_scaling_group(AutoScalingGroupName="wealist-prod-backend-asg", HealthCheckType="ELB")
-    broken = _release(env, SERVICES[1], "b2")
-    assert broken.returncode != 0
-    assert "never pass the health checks of the target groups of user-service" in broken.stderr + broken.stdout
-    assert ssm.get_parameter(Name=f"/wealist/prod/{DEFAULT_SETTINGS.services[1].tag_path}")[
-        "Parameter"]["Value"] == "b1"
+
+def test_a_broken_release_on_elb_checks_fails_its_refresh_and_restores_the_tag(deployed):
+    """Once on ELB checks (the test before), a broken image fails its
+    refresh (its replacements never pass their target group) and the
+    release restores the previous tag."""
+    env, folder = deployed
+    asg, ssm = _clients(folder)
+    if _health_type(asg) != "ELB":
+        pytest.skip("runs after the switch to ELB above")
+    before = _tag(ssm, 1)
+    broken = _release(env, SERVICES[1], "broken-b2")
+    assert broken.returncode == 1
+    assert "never pass the health checks of the target groups of board-service" in broken.stderr + broken.stdout
+    assert _tag(ssm, 1) == before

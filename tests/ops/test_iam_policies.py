@@ -342,8 +342,10 @@ def test_github_roles_keep_only_what_they_do_themselves(oidc):
     roles = _roles(oidc)
     deploy = roles[f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-github-deploy"]["statements"]
     services = {a.split(":")[0] for s in deploy if s["Effect"] == "Allow" for a in listify(s["Action"])}
-    # cloudwatch: the rollback triggers' alarms, read only (deploy/triggers.py).
-    preflight = {"acm", "ec2", "elasticache", "rds", "servicequotas", "logs", "cloudwatch"}
+    # cloudwatch: the rollback triggers' alarms, read only (deploy/triggers.py);
+    # elasticloadbalancing: the target health a release and the health-check
+    # switch are judged on (ops/releasestate.py), reads only.
+    preflight = {"acm", "ec2", "elasticache", "rds", "servicequotas", "logs", "cloudwatch", "elasticloadbalancing"}
     assert services == {"cloudformation", "iam", "s3", "ssm", "ecr", "autoscaling", "kms"} | preflight
     # Those services only for the preflight's reads (docs/deploy.md, "Preflight").
     for s in deploy:

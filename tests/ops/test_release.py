@@ -78,6 +78,16 @@ def _follow(stub, rid, *states):
                           {"AutoScalingGroupName": GROUP, "InstanceRefreshIds": [rid]})
 
 
+def _group(health_type, instances=(), target_groups=()):
+    """A DescribeAutoScalingGroups entry (Auto Scaling API reference, AutoScalingGroup)."""
+    t = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
+    return {"AutoScalingGroupName": GROUP, "MinSize": 2, "MaxSize": 6, "DesiredCapacity": len(instances) or 2,
+            "DefaultCooldown": 300, "AvailabilityZones": ["ap-northeast-2a"], "HealthCheckType": health_type,
+            "CreatedTime": t, "TargetGroupARNs": list(target_groups),
+            "Instances": [{"InstanceId": i, "AvailabilityZone": "ap-northeast-2a", "LifecycleState": "InService",
+                           "HealthStatus": "Healthy", "ProtectedFromScaleIn": False} for i in instances]}
+
+
 def _run(ssm, asg, tags, timeout=3600.0):
     ticks = itertools.count(0, 60)  # a minute per poll
     seen = []
@@ -207,7 +217,11 @@ def test_cli_release_failure_reports_restore_and_exits_1(clients, capsys, monkey
 
     ssm, ssm_stub, asg, asg_stub = clients
     monkeypatch.setattr(Aws, "check_credentials", lambda self: "123456789012")
-    monkeypatch.setattr(Aws, "client", lambda self, service: {"ssm": ssm, "autoscaling": asg}[service])
+    monkeypatch.setattr(Aws, "client", lambda self, service: {"ssm": ssm, "autoscaling": asg,
+                                                              "elbv2": None}[service])
+    # A group on ELB checks: Auto Scaling judges the new instances itself.
+    asg_stub.add_response("describe_auto_scaling_groups", {"AutoScalingGroups": [_group("ELB")]},
+                          {"AutoScalingGroupNames": [GROUP]})
     _get(ssm_stub, "feedbeef")
     _quiet(asg_stub)
     _put(ssm_stub, "0123abcd")

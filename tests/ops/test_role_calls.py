@@ -389,3 +389,111 @@ def test_change_sets_are_read_and_executed_on_the_projects_stacks_only(roles):
         assert decide(deploy, action, ours), action
         assert not decide(deploy, action, foreign), action
         assert not decide(deploy, action, STACK + "payments/0a1b2c3d-1111-2222-3333-444455556666"), action
+
+
+# -- the release path: every call ops/ makes, under the role that runs it (issue 22) -----------------
+# The release job and deploy run as github-deploy; plan as github-plan. Each
+# call is recorded as botocore makes it (event before-parameter-build) while
+# the release scenarios of test_release.py and test_release_targets.py run
+# on Stubbed clients, then evaluated against the committed template's
+# policies. The resource IAM checks is the call's ARN where the action has
+# a resource type, "*" where it has none (cfn-lint's copy of the Service
+# Authorization Reference, wealist_cfn/iamdata.json).
+
+GROUP_ARN = (f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:0a1b2c3d-1111-2222-3333-444455556666:"
+             "autoScalingGroupName/")
+
+
+def _recording(service: str, calls: list):
+    import boto3
+
+    client = boto3.client(service, region_name=REGION)
+    prefix = client.meta.service_model.signing_name
+
+    def record(params, model, **_):
+        calls.append((f"{prefix}:{model.name}", dict(params)))
+
+    client.meta.events.register("before-parameter-build", record)
+    return client
+
+
+def _resources(action: str, params: dict) -> list[str]:
+    from wealist_cfn import iamdata
+
+    if not iamdata._derived_resource_types(action):
+        return ["*"]
+    if action.startswith("ssm:"):
+        names = params.get("Names") or [params["Name"]]
+        return [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{n}" for n in names]
+    if action.startswith("autoscaling:"):
+        return [GROUP_ARN + params["AutoScalingGroupName"]]
+    raise AssertionError(f"{action}: no ARN rule for this test")
+
+
+def _release_calls(capsys, monkeypatch) -> list[tuple[str, dict]]:
+    """Run the release scenarios with recording clients: a release on EC2
+    checks through the CLI (target groups, target health, the release
+    state), one rolled back after unhealthy targets, and one timed out and
+    cancelled."""
+    from botocore.stub import Stubber
+
+    from . import test_release, test_release_targets
+
+    calls: list = []
+    targets = test_release_targets
+    for scenario in (targets.test_cli_release_on_ec2_checks_waits_a_boot_and_checks_the_released_service_only,
+                     targets.test_on_ec2_checks_a_release_whose_targets_stay_unhealthy_is_rolled_back):
+        ssm, asg, elb = _recording("ssm", calls), _recording("autoscaling", calls), _recording("elbv2", calls)
+        with Stubber(ssm) as s, Stubber(asg) as a, Stubber(elb) as e:
+            args = (ssm, s, asg, a, elb, e)
+            if "cli" in scenario.__name__:
+                scenario(args, capsys, monkeypatch)
+            else:
+                scenario(args)
+    ssm, asg = _recording("ssm", calls), _recording("autoscaling", calls)
+    with Stubber(ssm) as s, Stubber(asg) as a:
+        test_release.test_a_timeout_cancels_the_refresh_restores_and_rolls_back((ssm, s, asg, a))
+    return calls
+
+
+def test_the_deploy_role_may_make_every_call_of_a_release(roles, capsys, monkeypatch):
+    """Before, the release ended with UpdateAutoScalingGroup, which the
+    deploy role may not call: AccessDenied after a successful rollout. Now
+    no call changes the group, and each one the release makes is allowed;
+    the group of another environment is not."""
+    deploy = roles["github-deploy"]
+    calls = _release_calls(capsys, monkeypatch)
+    made = {action for action, _ in calls}
+    assert {"autoscaling:StartInstanceRefresh", "autoscaling:CancelInstanceRefresh", "ssm:PutParameter",
+            "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeTargetGroups",
+            "ssm:GetParameters"} <= made
+    assert "autoscaling:UpdateAutoScalingGroup" not in made
+    context = {"aws:RequestedRegion": REGION}
+    for action, params in calls:
+        for resource in _resources(action, params):
+            assert decide(deploy, action, resource, context), (action, resource)
+    assert not decide(deploy, "autoscaling:StartInstanceRefresh", GROUP_ARN + "wealist-dev-backend-asg", context)
+    assert not decide(deploy, "autoscaling:UpdateAutoScalingGroup", GROUP_ARN + "wealist-prod-backend-asg", context)
+
+
+def test_plan_and_deploy_may_read_what_derives_the_health_check_type(roles):
+    """deploy and plan derive BackendHealthCheckType (ops/releasestate.py
+    derive): the release tags, the group, its target groups' health."""
+    from botocore.stub import Stubber
+
+    from . import test_release_targets
+
+    calls: list = []
+    ssm, asg, elb = _recording("ssm", calls), _recording("autoscaling", calls), _recording("elbv2", calls)
+    with Stubber(ssm) as s, Stubber(asg) as a, Stubber(elb) as e:
+        test_release_targets.test_released_but_unhealthy_keeps_ec2_and_says_why((ssm, s, asg, a, elb, e))
+    assert {a for a, _ in calls} == {"ssm:GetParameters", "autoscaling:DescribeAutoScalingGroups",
+                                     "elasticloadbalancing:DescribeTargetHealth"}
+    context = {"aws:RequestedRegion": REGION}
+    for role in ("github-plan", "github-deploy"):
+        for action, params in calls:
+            for resource in _resources(action, params):
+                assert decide(roles[role], action, resource, context), (role, action, resource)
+    # Only the tags: no other value under the environment's prefix.
+    assert not decide(roles["github-plan"], "ssm:GetParameters",
+                      f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod/db/user_db_password", context)

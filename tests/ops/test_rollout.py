@@ -73,6 +73,14 @@ def _expect_start(stub, prefs=None):
     })
 
 
+def _expect_group(stub, health_type):
+    """DescribeAutoScalingGroups: the backend's health-check type (Auto Scaling API reference)."""
+    stub.add_response("describe_auto_scaling_groups", {"AutoScalingGroups": [{
+        "AutoScalingGroupName": GROUP, "MinSize": 2, "MaxSize": 6, "DesiredCapacity": 2, "DefaultCooldown": 300,
+        "AvailabilityZones": ["ap-northeast-2a"], "HealthCheckType": health_type,
+        "CreatedTime": datetime(2026, 11, 1, tzinfo=timezone.utc)}]}, {"AutoScalingGroupNames": [GROUP]})
+
+
 def _expect_describe(stub, *refreshes):
     for r in refreshes:
         stub.add_response("describe_instance_refreshes", {"InstanceRefreshes": [r]},
@@ -100,6 +108,7 @@ def test_start_keeps_full_capacity_and_follow_reports_each_step(asg):
 def test_cli_exits_non_zero_when_the_refresh_fails_or_is_cancelled(asg, monkeypatch, capsys, status):
     """Stubber: `build.py rollout` follows to a bad end and exits 1 with the reason."""
     client, stub = asg
+    _expect_group(stub, "ELB")
     _expect_start(stub)
     _expect_describe(stub, _refresh("InProgress", 10, 2), _refresh(status, 50, 1, reason="health checks failed"))
     _route(monkeypatch, client)
@@ -114,6 +123,7 @@ def test_cli_exits_non_zero_when_the_refresh_fails_or_is_cancelled(asg, monkeypa
 def test_cli_refuses_cleanly_when_a_refresh_is_already_running(asg, monkeypatch, capsys):
     """Stubber: InstanceRefreshInProgress -> exit 3 naming the running refresh; nothing else is called."""
     client, stub = asg
+    _expect_group(stub, "ELB")
     stub.add_client_error("start_instance_refresh", service_error_code="InstanceRefreshInProgress",
                           service_message="An Instance Refresh is already in progress and blocks the execution "
                                           "of this Instance Refresh.", http_status_code=400)
@@ -142,6 +152,23 @@ def test_cli_passes_the_chosen_preferences_and_can_return_at_once(asg, monkeypat
 
     assert code == errors.EXIT_OK
     assert REFRESH_ID in capsys.readouterr().out
+
+
+def test_cli_on_ec2_checks_waits_a_measured_boot_per_instance(asg, monkeypatch, capsys):
+    """Stubber: on EC2 checks a new instance counts as soon as it runs, so
+    without --warmup the refresh waits the measured boot plus a minute
+    (300 s) instead of the group's DefaultInstanceWarmup of 180 s, which
+    would move on before the services answer."""
+    client, stub = asg
+    _expect_group(stub, "EC2")
+    _expect_start(stub, {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200, "SkipMatching": False,
+                         "InstanceWarmup": rollout.EC2_CHECK_WARMUP})
+    _route(monkeypatch, client)
+
+    code = cli.main(["rollout", "--params", PARAMS, "--no-wait"])
+
+    assert code == errors.EXIT_OK and rollout.EC2_CHECK_WARMUP == 300
+    assert "warm-up 300s" in capsys.readouterr().out
 
 
 def test_preferences_that_can_replace_nothing_are_a_usage_error(capsys):

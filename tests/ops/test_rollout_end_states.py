@@ -53,7 +53,13 @@ def _script(states: list[str]) -> Scripted:
             "Status": status, "StatusReason": f"reason for {status}", "PercentageComplete": 50,
             "StartTime": datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)}]}
 
+    # The backend group on ELB checks: rollout asks first, for the warm-up.
+    group = {"AutoScalingGroups": [{
+        "AutoScalingGroupName": "wealist-prod-backend-asg", "MinSize": 2, "MaxSize": 6, "DesiredCapacity": 2,
+        "DefaultCooldown": 300, "AvailabilityZones": ["ap-northeast-2a"], "HealthCheckType": "ELB",
+        "CreatedTime": datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)}]}
     return Scripted(("autoscaling",), {
+        ("autoscaling", "DescribeAutoScalingGroups"): lambda p: group,
         ("autoscaling", "StartInstanceRefresh"): lambda p: {"InstanceRefreshId": REFRESH_ID},
         ("autoscaling", "DescribeInstanceRefreshes"): describe,
     })

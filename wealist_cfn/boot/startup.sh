@@ -23,17 +23,42 @@ on_error() {
 }
 trap 'on_error "$LINENO" "$BASH_COMMAND"' ERR
 
+# One budget for every wait of the boot, counted from the start of UserData
+# (WEALIST_BOOT_STARTED, epoch seconds; this script's own start without it).
+# Each wait below has its own bound too, but together they could outlast
+# the backend group's 600 s health-check grace period, after which an
+# instance that is not yet healthy is replaced mid-boot (Auto Scaling user
+# guide, "Set the health check grace period"). No wait starts that would
+# end past WEALIST_BOOT_BUDGET seconds (default 360): the boot gives up
+# with a log line instead. The bound, in docs/operations.md ("How long a
+# boot takes") and recomputed by tests/test_first_deploy.py: 30 s before
+# UserData runs, the budget, a command already running when it ends (about
+# 60 s, the AWS CLI's default timeout), the image pulls after the last wait
+# (about 40 s), the containers' 60 s start period and two 15 s target
+# checks: 580 s, inside the grace period.
+BOOT_STARTED=${WEALIST_BOOT_STARTED:-$(date +%s)}
+BOOT_BUDGET=${WEALIST_BOOT_BUDGET:-360}
+may_wait() {
+  [ $(($(date +%s) - BOOT_STARTED + $1)) -le "$BOOT_BUDGET" ]
+}
+out_of_budget() {
+  log "FAILED: the boot's wait budget of ${BOOT_BUDGET}s would be spent by waiting ${1}s more for: $2"
+  exit 1
+}
+
 # Network calls at boot can fail while credentials or the NAT path settle:
 # at most 5 attempts, attempt x WEALIST_RETRY_DELAY seconds apart (the same
-# rule as UserData's retry).
+# rule as UserData's retry), within the boot's budget.
 retry() {
-  local attempt=1
+  local attempt=1 pause
   until "$@"; do
     if [ "$attempt" -ge 5 ]; then
       log "FAILED after $attempt attempts: $*"
       exit 1
     fi
-    sleep $((attempt * ${WEALIST_RETRY_DELAY:-5}))
+    pause=$((attempt * ${WEALIST_RETRY_DELAY:-5}))
+    may_wait "$pause" || out_of_budget "$pause" "$*"
+    sleep "$pause"
     attempt=$((attempt + 1))
   done
 }
@@ -74,6 +99,7 @@ until docker info >/dev/null 2>&1; do
     log "FAILED: the Docker daemon did not answer within 120 s"
     exit 1
   fi
+  may_wait 2 || out_of_budget 2 "the Docker daemon"
   sleep 2
   docker_wait=$((docker_wait + 1))
 done
@@ -82,11 +108,14 @@ done
 # (database.py, cache.py). The compute stack depends on both (root.py), so
 # on a first deploy they are there before any instance boots; the wait
 # covers a boot that races a change of those stacks, and says so in the log
-# every poll. Bounded: WEALIST_PARAMETER_WAIT seconds (default 600), polled
-# every WEALIST_POLL_SECONDS (default 15).
+# every poll. Bounded by the clock, not by counting sleeps (each read takes
+# time too, its retries included): WEALIST_PARAMETER_WAIT seconds (default
+# 180) from the first read, polled every WEALIST_POLL_SECONDS (default 15),
+# and within the boot's budget.
 STACK_PARAMETERS=(db/postgres_host db/postgres_port redis/host redis/port)
 wait_for_parameters() {
-  local limit=${WEALIST_PARAMETER_WAIT:-600} poll=${WEALIST_POLL_SECONDS:-15} waited=0 missing
+  local limit=${WEALIST_PARAMETER_WAIT:-180} poll=${WEALIST_POLL_SECONDS:-15} started waited missing
+  started=$(date +%s)
   while true; do
     read_parameters db redis
     missing=$(python3 - "$WEALIST_PREFIX" "$work/parameters-db.json" "$work/parameters-redis.json" \
@@ -104,13 +133,14 @@ PY
       log "endpoints published: ${STACK_PARAMETERS[*]}"
       return 0
     fi
+    waited=$(($(date +%s) - started))
     if [ "$waited" -ge "$limit" ]; then
       log "FAILED: after ${waited}s still missing under $WEALIST_PREFIX: $missing"
       exit 1
     fi
+    may_wait "$poll" || out_of_budget "$poll" "the database and cache endpoints ($missing)"
     log "waiting for the database and cache endpoints (${waited}s of ${limit}s): missing $missing"
     sleep "$poll"
-    waited=$((waited + (poll > 0 ? poll : 1)))
   done
 }
 
@@ -120,7 +150,8 @@ PY
 # instance booting while RDS is still being modified, or fails over), with
 # a doubling delay from WEALIST_RETRY_DELAY, at most WEALIST_DB_ATTEMPTS
 # attempts (default 8: about 5+10+20+40+60+60+60 s of waiting, plus up to
-# 10 s per attempt of PGCONNECT_TIMEOUT). A failing statement fails at once.
+# 10 s per attempt of PGCONNECT_TIMEOUT), within the boot's budget. A
+# failing statement fails at once.
 db_init() {
   local svc=$1 attempt=1 attempts=${WEALIST_DB_ATTEMPTS:-8} delay=${WEALIST_RETRY_DELAY:-5} rc
   while true; do
@@ -134,6 +165,7 @@ db_init() {
       log "FAILED: database init of $svc, attempt $attempt of $attempts, psql exit $rc"
       exit 1
     fi
+    may_wait "$delay" || out_of_budget "$delay" "the database init of $svc (attempt $attempt of $attempts)"
     log "database not reachable for $svc (attempt $attempt of $attempts, psql exit $rc): retrying in ${delay}s"
     sleep "$delay"
     delay=$((delay * 2 > 60 ? 60 : delay * 2))

@@ -10,6 +10,8 @@
 # runs it. It stays small (16 KB limit): everything
 # else lives in the startup script and the deploy bucket.
 set -Eeuo pipefail
+# The boot's wait budget counts from here (startup.sh, WEALIST_BOOT_STARTED).
+boot_started=$(date +%s)
 exec > >(tee -a /var/log/wealist-boot.log | logger -t wealist-boot) 2>&1
 trap 'echo "wealist boot: FAILED at line $LINENO (exit $?)" >&2' ERR
 
@@ -72,7 +74,7 @@ retry aws s3 cp --region "${AWS::Region}" --only-show-errors \
   "s3://${DeployBucketName}/boot/startup.sh" /usr/local/sbin/wealist-startup
 chmod 700 /usr/local/sbin/wealist-startup
 
-WEALIST_ROLE="${Role}" WEALIST_BUCKET="${DeployBucketName}" \
+WEALIST_BOOT_STARTED="$boot_started" WEALIST_ROLE="${Role}" WEALIST_BUCKET="${DeployBucketName}" \
   WEALIST_PREFIX="/${Project}/${Environment}" AWS_REGION="${AWS::Region}" \
   USER_SERVICE_PORT="${UserServicePort}" BOARD_SERVICE_PORT="${BoardServicePort}" \
   /usr/local/sbin/wealist-startup

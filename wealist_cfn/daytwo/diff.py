@@ -32,6 +32,7 @@ from ..cfnmodel import NESTED
 from ..deploy import templates as tpl
 from ..deploy.review import GUARDED_TYPES, list_value
 from ..errors import EXIT_USAGE, CommandError
+from ..parameters import ROOT_PARAMETERS
 from .tree import client_error, describe_root, pmap, stack_tree
 
 MASK = "****"
@@ -270,6 +271,17 @@ def _parameter_diffs(root_template: dict, deployed: dict[str, str], local: dict[
     return diffs, resolve_with, unreadable
 
 
+def with_derived(local_values: dict[str, str], deployed_values: dict[str, str]) -> dict[str, str]:
+    """The file's values, with each derived parameter (BackendHealthCheckType)
+    taken from the stack: deploy computes it from live state
+    (ops/releasestate.py), so the file holds no value to compare."""
+    out = dict(local_values)
+    for spec in ROOT_PARAMETERS:
+        if spec.derived and spec.name in out and spec.name in deployed_values:
+            out[spec.name] = deployed_values[spec.name]
+    return out
+
+
 def run(aws: Aws, stack_name: str, params_file: Path, templates_dir: Path) -> DiffReport:
     """Compare; raises CommandError (exit 2) for a bad parameter file or templates."""
     cfg = config.load(params_file)
@@ -281,6 +293,7 @@ def run(aws: Aws, stack_name: str, params_file: Path, templates_dir: Path) -> Di
     root, tree, deployed_templates = fetch_deployed(aws, stack_name)
     deployed_values = {p["ParameterKey"]: list_value(p.get("ParameterValue", ""))
                        for p in root.get("Parameters", [])}
+    local_values = with_derived(local_values, deployed_values)
     params, resolve_with, unreadable = _parameter_diffs(root_local, deployed_values, local_values,
                                                         deployed_templates[""])
     named = {("root.yaml" if p == "" else p): t for p, t in deployed_templates.items() if "/" not in p}

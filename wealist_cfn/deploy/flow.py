@@ -34,6 +34,7 @@ from . import review as review_mod
 from . import templates as tpl
 
 DELETION_PROTECTION = "DeletionProtection"
+HEALTH_CHECK_TYPE = "BackendHealthCheckType"  # derived, never the params file's (ops/releasestate.py)
 
 
 @dataclass
@@ -126,6 +127,7 @@ class Deployment:
         self._made_shell = False
         self.left_behind: list[str] = []  # after a Ctrl-C: what stays and how to remove it
         self.executing = False  # ExecuteChangeSet was accepted: the operation runs in AWS
+        self.derived_health = None  # releasestate.Derived, once _prepare has read it
 
     # -- packaging ---------------------------------------------------------------------------
 
@@ -226,6 +228,7 @@ class Deployment:
                 yield item
             else:
                 state = item
+        yield from self._derive_health_check_type(state)
         unreviewed = None
         if o.change_set in (changeset.REVIEWED, changeset.REVIEWED_OR_NEW):
             adopted, why = yield from self._reviewed(state)
@@ -300,6 +303,29 @@ class Deployment:
             if note:
                 self.plan.review.description = note + (f"; {self.plan.review.description}"
                                                        if self.plan.review.description else "")
+
+    def _derive_health_check_type(self, state: stackstate.StackState) -> Iterator[Info]:
+        """``BackendHealthCheckType`` is not the params file's: it follows
+        the release tags in Parameter Store and the target groups' health
+        (ops/releasestate.py says why a root parameter and not an
+        out-of-band switch). Before the change set, so the digest, the
+        proof of an adopted change set and the review all see the value."""
+        from ..ops import bootstrap, releasestate
+
+        deployed = None if state.change_set_type == "CREATE" else releasestate.deployed_value(state.parameters)
+        try:
+            derived = releasestate.derive(
+                self.aws.client("ssm"), self.aws.client("autoscaling"), self.aws.client("elbv2"),
+                bootstrap.parameter_prefix(self.config), f"{self.config.name_prefix}-backend-asg", deployed)
+        except botocore.exceptions.ClientError as exc:
+            raise client_error(exc, f"reading the release tags and target health for {releasestate.PARAMETER}") \
+                from None
+        except LookupError as exc:
+            raise CommandError(f"{releasestate.PARAMETER}: {exc}; the stack exists but its backend group does "
+                               f"not: check the compute stack", EXIT_FAILED) from None
+        self.config = self.config.with_values(**{releasestate.PARAMETER: derived.value})
+        self.derived_health = derived
+        yield Info(derived.source())
 
     # -- executing a change set this run did not make -----------------------------------------
 
@@ -497,6 +523,10 @@ class Deployment:
             review.notes.append("deletion protection (database, load balancer) is created off and switched on by "
                                 "a second change set in this same deploy once the create succeeded, so a failed "
                                 "first create can roll back completely")
+        derived = self.derived_health
+        if derived is not None and (derived.held or state.parameters.get(HEALTH_CHECK_TYPE, "EC2") != derived.value):
+            # The flip (or why it is held back) and where the value came from.
+            review.notes.append(derived.source())
         review.notes += getattr(self, "_trigger_notes", [])
         review_mod.analyse(review)
         self.plan = Plan(state, cs, review)

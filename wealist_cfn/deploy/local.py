@@ -638,19 +638,6 @@ def seed_ssm(aws, templates_dir: Path, values: dict[str, str]) -> list[str]:
             pass
         ssm.put_parameter(Name=name, Value=PLACEHOLDER, Type="SecureString" if kind == "ssm-secure" else "String")
         made.append(name)
-    # The release tags the compute stack resolves as SSM parameter types:
-    # before a first release bootstrap writes them 'unreleased'.
-    from ..ops.bootstrap import UNRELEASED
-    from ..settings import DEFAULT_SETTINGS
-
-    if "Project" in values and "Environment" in values:
-        for svc in DEFAULT_SETTINGS.services:
-            name = f"/{values['Project']}/{values['Environment']}/{svc.tag_path}"
-            try:
-                ssm.get_parameter(Name=name)
-            except ssm.exceptions.ParameterNotFound:
-                ssm.put_parameter(Name=name, Value=UNRELEASED, Type="String")
-                made.append(name)
     return made
 
 

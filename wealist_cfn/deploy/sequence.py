@@ -43,25 +43,34 @@ def rollout_notes(rows) -> list[tuple[str, str, str]]:
 
 
 # What each part of the mode switch does while it runs, shown in the review
-# of a change to the parameter. Sources: RDS user guide, "Modifying a DB
-# instance to be a Multi-AZ deployment" (a snapshot of the primary restored
-# as the standby, no downtime, possible latency while the snapshot is
-# taken) and "Converting to Single-AZ"; ElastiCache user guide, "Increasing
-# the number of replicas" / "Decreasing the number of replicas" (online);
-# VPC user guide, route tables: a changed route applies to new flows, and
-# NAT gateway connections are tied to the gateway that opened them.
+# of a change to the parameter. Sources: RDS user guide, "Converting a DB
+# instance to a Multi-AZ deployment" (a snapshot of the primary's volumes
+# becomes the standby's, initialised in the background; synchronous
+# replication raises write latency; performance can suffer, write-heavy
+# workloads most) and "Converting to Single-AZ"; ElastiCache user guide,
+# "Increasing the number of replicas" / "Decreasing the number of replicas"
+# (online), and CreateReplicationGroup's PreferredCacheClusterAZs (default:
+# "system chosen Availability Zones", so the replica's AZ is not ours to
+# promise); which member a decrease to one node removes is not documented
+# (hashicorp/terraform-provider-aws pull request 4504 fails over first when
+# it is the primary); VPC user guide, route tables: a changed route applies
+# to new flows, and NAT gateway connections are tied to the gateway that
+# opened them.
 MODE_NOTES = {
     ("EnableMultiAZ", "false", "true"): (
         "mode switch to multi-AZ: RDS creates the standby from a snapshot of the primary (no failover, the "
-        "primary keeps serving; I/O can be slower while the snapshot is taken); ElastiCache adds a replica "
-        "(the primary keeps serving); NAT gateways 2 and 3 are created and the private routes of zones 2 and 3 "
-        "move to them, which cuts connections open through NAT gateway 1 from those subnets; the load balancer "
-        "and the subnets do not change; nothing is replaced (docs/operations.md, 'Switching modes')"),
+        "primary keeps serving; the standby's volumes initialise in the background and synchronous replication "
+        "then raises write latency: run it off-peak); ElastiCache adds a replica in an AZ it chooses (the primary "
+        "keeps serving; check the members' AZs after this step); NAT gateways 2 and 3 are created and the "
+        "private routes of zones 2 and 3 move to them, which cuts connections open through NAT gateway 1 from "
+        "those subnets; the load balancer and the subnets do not change; nothing is replaced "
+        "(docs/operations.md, 'Switching modes')"),
     ("EnableMultiAZ", "true", "false"): (
         "mode switch to cost mode: the private routes of zones 2 and 3 move back to NAT gateway 1 (connections "
         "open through gateways 2 and 3 are cut) and gateways 2 and 3 are deleted; RDS drops its standby (no "
-        "downtime); ElastiCache removes the replica; the load balancer and the subnets do not change; nothing "
-        "is replaced (docs/operations.md, 'Switching modes')"),
+        "downtime); ElastiCache removes the replica, and which member goes is not documented: before this "
+        "step make <group>-001 the primary if a failover made -002 primary (docs/operations.md, 'Switching "
+        "modes'); the load balancer and the subnets do not change; nothing is replaced"),
     ("CacheFailover", "auto", "off"): (
         "CacheFailover off: ElastiCache turns automatic failover and Multi-AZ off; no failover happens, and "
         "until it is back on a failed primary is not replaced by the replica"),

@@ -23,7 +23,13 @@ The rules it applies, from the Amazon EC2 Auto Scaling user guide:
 And of this project: an instance runs exactly the services whose image tag
 is released (instance-files/config/render.py leaves the others out), and a
 target group's check passes only on an instance where its service runs
-(a container answering on the group's port).
+(a container answering on the group's port). A released image may be
+broken (its container starts but never answers): its target group then
+reports every instance unhealthy, and with EC2 checks the refresh still
+succeeds (EC2 status checks look at the instance, not the service), which
+is why a release on EC2 checks is judged on target health afterwards
+(ops/rollout.py ``TargetCheck``). On the local endpoint a tag that starts
+with ``broken-`` stands for such an image (:data:`BROKEN_PREFIX`).
 
 The model is data in, data out; :func:`from_moto` reads the same facts
 from moto's backends for the local instance-refresh answer (refresh.py).
@@ -37,6 +43,7 @@ from dataclasses import dataclass
 
 ELB, EC2 = "ELB", "EC2"
 UNRELEASED = "unreleased"
+BROKEN_PREFIX = "broken-"
 
 
 @dataclass(frozen=True)
@@ -47,11 +54,18 @@ class Backend:
     health_check_type: str
     attached: tuple[str, ...]  # services, one per attached target group
     released: frozenset[str]
+    broken: frozenset[str] = frozenset()  # released, but the container never answers
 
     def failing_groups(self) -> tuple[str, ...]:
         """Attached target groups that report a new instance unhealthy
-        (nothing listens on the port of an unreleased service)."""
-        return tuple(s for s in self.attached if s not in self.released)
+        (nothing listens on the port of an unreleased service, nothing
+        answers on a broken one's)."""
+        return tuple(s for s in self.attached if s not in self.released or s in self.broken)
+
+    def target_health(self, service: str) -> str:
+        """What the service's target group reports for a new instance once
+        its checks have run (DescribeTargetHealth's State)."""
+        return "unhealthy" if service in self.failing_groups() else "healthy"
 
     def replaced_after_grace(self) -> tuple[str, ...]:
         """Why every instance is replaced once its grace period ends:
@@ -72,15 +86,37 @@ class Backend:
         return "Successful", ""
 
 
-def release(state: Backend, service: str) -> Backend:
-    """The same group after ``service``'s tag is set (before any switch)."""
-    return Backend(state.health_check_type, state.attached, state.released | {service})
+def release(state: Backend, service: str, *, broken: bool = False) -> Backend:
+    """The same group after ``service``'s tag is set (before any switch);
+    ``broken``: its image never answers."""
+    return Backend(state.health_check_type, state.attached, state.released | {service},
+                   state.broken | {service} if broken else state.broken - {service})
 
 
 # -- reading moto --------------------------------------------------------------------------------
 
 _PORT = re.compile(r'\b([A-Z]+)_SERVICE_PORT="(\d+)"')
 _PREFIX = re.compile(r'\bWEALIST_PREFIX="([^"]+)"')
+
+
+def _user_data(group) -> str | None:
+    template = getattr(group, "ec2_launch_template", None)
+    version = template.latest_version() if template is not None else None
+    raw = version.user_data if version else None
+    return base64.b64decode(str(raw)).decode("utf-8", "replace") if raw else None
+
+
+def service_of(account: str, region: str, group_name: str, target_group_arn: str) -> str | None:
+    """The service a backend group's target group serves (by its port), or None."""
+    from moto.autoscaling.models import autoscaling_backends
+    from moto.elbv2.models import elbv2_backends
+
+    text = _user_data(autoscaling_backends[account][region].autoscaling_groups[group_name])
+    if not text:
+        return None
+    ports = {int(port): f"{name.lower()}-service" for name, port in _PORT.findall(text)}
+    tg = elbv2_backends[account][region].target_groups.get(target_group_arn)
+    return ports.get(int(tg.port)) if tg is not None and tg.port is not None else None
 
 
 def from_moto(account: str, region: str, group_name: str) -> Backend | None:
@@ -93,14 +129,9 @@ def from_moto(account: str, region: str, group_name: str) -> Backend | None:
     from moto.ssm.models import ssm_backends
 
     group = autoscaling_backends[account][region].autoscaling_groups[group_name]
-    template = getattr(group, "ec2_launch_template", None)
-    if template is None:
+    text = _user_data(group)
+    if not text:
         return None
-    version = template.latest_version()
-    raw = version.user_data if version else None
-    if not raw:
-        return None
-    text = base64.b64decode(str(raw)).decode("utf-8", "replace")
     ports = {int(port): f"{name.lower()}-service" for name, port in _PORT.findall(text)}
     prefix = _PREFIX.search(text)
     if not ports or not prefix:
@@ -109,9 +140,11 @@ def from_moto(account: str, region: str, group_name: str) -> Backend | None:
     attached = tuple(ports[int(tgs[arn].port)] for arn in group.target_group_arns
                      if arn in tgs and tgs[arn].port is not None and int(tgs[arn].port) in ports)
     ssm = ssm_backends[account][region]
-    released = set()
+    released, broken = set(), set()
     for service in ports.values():
         found = ssm.get_parameter(f"{prefix.group(1)}/deploy/{service.replace('-', '_')}_image_tag")
         if found is not None and found.value and found.value != UNRELEASED:
             released.add(service)
-    return Backend(group.health_check_type or EC2, attached, frozenset(released))
+            if found.value.startswith(BROKEN_PREFIX):
+                broken.add(service)
+    return Backend(group.health_check_type or EC2, attached, frozenset(released), frozenset(broken))

@@ -22,6 +22,11 @@ never pass that group's checks, so the refresh could not finish on AWS),
 else ``Successful`` at 100%. A rehearsal proves the command's path (group
 name, preferences, following to the end) and that health rule, not an
 instance replacement.
+
+DescribeTargetHealth follows the same model: moto reports every registered
+target healthy; here a backend target group whose service is unreleased or
+broken (health.py) reports its instances unhealthy, so a release on EC2
+checks is judged on target health as it would be on AWS.
 """
 
 from __future__ import annotations
@@ -83,6 +88,32 @@ def install() -> str:
                                      f"No in progress or pending Instance Refresh found for Auto Scaling group "
                                      f"{name}")
 
+    # DescribeTargetHealth: moto reports every registered target healthy.
+    # Here a backend target group's answer follows the health model: an
+    # unreleased or broken service's group reports its instances unhealthy
+    # (State and Reason as in the ELB API reference's TargetHealth type).
+    from moto.autoscaling.models import autoscaling_backends
+    from moto.elbv2.responses import ELBV2Response
+
+    original = ELBV2Response.describe_target_health
+
+    def describe_target_health(self):
+        result = original(self)
+        arn = self._get_param("TargetGroupArn")
+        groups = autoscaling_backends[self.current_account][self.region].autoscaling_groups
+        for name, group in list(groups.items()):
+            if arn not in (group.target_group_arns or []):
+                continue
+            model = health.from_moto(self.current_account, self.region, name)
+            service = health.service_of(self.current_account, self.region, name, arn)
+            if model is None or service is None or model.target_health(service) == "healthy":
+                continue
+            for d in result.result["TargetHealthDescriptions"]:
+                d.status, d.reason = "unhealthy", "Target.FailedHealthChecks"
+                d.description = f"local model: {service} does not answer on this port"
+        return result
+
+    ELBV2Response.describe_target_health = describe_target_health
     AutoScalingResponse.start_instance_refresh = start_instance_refresh
     AutoScalingResponse.describe_instance_refreshes = describe_instance_refreshes
     AutoScalingResponse.cancel_instance_refresh = cancel_instance_refresh

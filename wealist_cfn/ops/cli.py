@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from botocore.exceptions import ClientError
@@ -13,6 +14,7 @@ from .. import config, localenv
 from ..aws import Aws
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from ..settings import DEFAULT_SETTINGS
+from ..stacks.compute import BACKEND_GRACE_SECONDS
 from . import bootstrap, releasestate, rollout
 
 # Ctrl-C: the shell's code for SIGINT (128 + 2).
@@ -59,6 +61,8 @@ def register(subparsers) -> None:
     r.add_argument("--no-wait", action="store_true", help="start the refresh and return")
     r.add_argument("--timeout", type=int, default=3600, metavar="SECONDS", help="give up following after this")
     r.add_argument("--poll", type=float, default=15.0, metavar="SECONDS", help=argparse.SUPPRESS)
+    # How long a release on EC2 checks waits for healthy targets: the grace period; shorter in rehearsals.
+    r.add_argument("--target-timeout", type=float, default=float(BACKEND_GRACE_SECONDS), help=argparse.SUPPRESS)
     r.set_defaults(func=_cmd_rollout)
 
 
@@ -152,6 +156,18 @@ def _cmd_rollout(args) -> int:
         return _release(args, cfg, aws, group, prefs)
     aws.check_credentials()
     client = aws.client("autoscaling")
+    if args.group == "backend" and args.warmup is None:
+        # On EC2 checks a new instance counts once it runs: wait a measured
+        # boot before the refresh moves on (rollout.EC2_CHECK_WARMUP).
+        try:
+            health_type, _, _ = releasestate.group_facts(client, group)
+        except ClientError as exc:
+            print(f"error: reading {group}'s health-check type: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        except LookupError:
+            health_type = None  # no such group: StartInstanceRefresh says so below
+        if health_type == releasestate.EC2:
+            prefs = replace(prefs, warmup=rollout.EC2_CHECK_WARMUP)
     try:
         refresh_id = rollout.start(client, group, prefs)
     except rollout.RefreshInProgress as exc:
@@ -160,8 +176,9 @@ def _cmd_rollout(args) -> int:
     except rollout.RolloutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    warmup = f", warm-up {prefs.warmup}s" if prefs.warmup is not None else ""
     print(f"started instance refresh {refresh_id} on {group} (min healthy {prefs.min_healthy}%, "
-          f"max healthy {prefs.max_healthy}%)", flush=True)
+          f"max healthy {prefs.max_healthy}%{warmup})", flush=True)
     if args.no_wait:
         return EXIT_OK
 
@@ -188,6 +205,52 @@ def _cmd_rollout(args) -> int:
     return EXIT_FAILED
 
 
+def _ec2_checked(args, cfg, autoscaling, elbv2, group, tags, prefs):
+    """On EC2 checks nothing verifies a release: a longer warm-up while
+    the refresh runs (unless --warmup was given) and a target-health check
+    of the released services after it, bounded by the grace period."""
+    health_type, _, _ = releasestate.group_facts(autoscaling, group)
+    if health_type != releasestate.EC2:
+        return prefs, None
+    if args.warmup is None:
+        prefs = replace(prefs, warmup=rollout.EC2_CHECK_WARMUP)
+    services = {svc.name: int(cfg.values[f"{svc.key}ServicePort"]) for svc in DEFAULT_SETTINGS.services
+                if f"{bootstrap.parameter_prefix(cfg)}/{svc.tag_path}" in tags}
+    by_service = releasestate.service_target_groups(autoscaling, elbv2, group, services)
+    missing = sorted(set(services) - set(by_service))
+    if missing:
+        raise LookupError(f"no target group attached to {group} on the port of {', '.join(missing)}")
+    return prefs, rollout.TargetCheck(elbv2, tuple(by_service.values()), args.target_timeout)
+
+
+def _next_health_check_type(args, cfg, aws, group: str) -> None:
+    """What the release means for the group's health checks. The switch to
+    ELB is CloudFormation's (the BackendHealthCheckType parameter that
+    deploy derives, ops/releasestate.py): this says when to deploy, and why
+    not yet."""
+    try:
+        missing = releasestate.unreleased(aws.client("ssm"), bootstrap.parameter_prefix(cfg))
+        health_type, _, _ = releasestate.group_facts(aws.client("autoscaling"), group)
+        if missing:
+            print(f"{group}: health checks stay {health_type} until {', '.join(missing)} is released")
+            return
+        if health_type == releasestate.ELB:
+            print(f"{group}: health checks are ELB (every service is released)")
+            return
+        problems = releasestate.elb_problems(aws.client("autoscaling"), aws.client("elbv2"), group)
+    except (ClientError, LookupError) as exc:
+        print(f"warning: the release is out; whether {group} may switch to ELB health checks was not read "
+              f"({exc}): deploy derives it again (python build.py deploy --params {args.params})", file=sys.stderr)
+        return
+    if problems:
+        print(f"{group}: every service is released, but health checks stay EC2: {'; '.join(problems)}. "
+              f"Switching now would have Auto Scaling replace those instances; once they are healthy, run "
+              f"python build.py deploy --params {args.params}")
+        return
+    print(f"{group}: every service is released and every target is healthy: switch to ELB health checks with "
+          f"python build.py deploy --params {args.params} (its review shows BackendHealthCheckType EC2 -> ELB)")
+
+
 def _release(args, cfg, aws, group: str, prefs) -> int:
     tags = {}
     for item in args.release:
@@ -208,8 +271,17 @@ def _release(args, cfg, aws, group: str, prefs) -> int:
         left = "" if state.instances_to_update is None else f", {state.instances_to_update} instances to go"
         print(f"  {what:<8} {state.status:<12} {state.percentage:>3}%{left}", flush=True)
 
+    autoscaling, elbv2 = aws.client("autoscaling"), aws.client("elbv2")
+    targets = None
+    if args.group == "backend":
+        try:
+            prefs, targets = _ec2_checked(args, cfg, autoscaling, elbv2, group, tags, prefs)
+        except (ClientError, LookupError) as exc:
+            print(f"error: reading {group}'s health checks and target groups: {exc} (no tag was changed)",
+                  file=sys.stderr)
+            return EXIT_FAILED
     try:
-        done = rollout.release(aws.client("ssm"), aws.client("autoscaling"), group, tags, prefs=prefs,
+        done = rollout.release(aws.client("ssm"), autoscaling, group, tags, prefs=prefs, targets=targets,
                                poll_seconds=args.poll, timeout_seconds=args.timeout, on_progress=progress)
     except rollout.RefreshInProgress as exc:
         print(f"refused: {exc} (no tag was changed)", file=sys.stderr)
@@ -220,22 +292,10 @@ def _release(args, cfg, aws, group: str, prefs) -> int:
     for name, tag in done.tags.items():
         print(f"{name}: {done.previous[name]} -> {tag}")
     if done.succeeded:
-        print(f"release rolled out on {group}")
+        print(f"release rolled out on {group}" + (" and every released service's targets are healthy"
+                                                  if targets is not None else ""))
         if args.group == "backend":
-            # ELB health checks once every service is released (releasestate.py).
-            try:
-                switch = releasestate.follow(aws.client("ssm"), aws.client("autoscaling"), group,
-                                             bootstrap.parameter_prefix(cfg))
-            except ClientError as exc:
-                print(f"error: the release is out, but {group}'s health-check type was not brought in line "
-                      f"with it ({exc}); the next deploy sets it", file=sys.stderr)
-                return EXIT_FAILED
-            if switch.changed:
-                print(f"{group}: health checks {switch.was} -> {switch.wanted}"
-                      + (" (every service is released)" if not switch.unreleased else ""))
-            elif switch.unreleased:
-                print(f"{group}: health checks stay {switch.wanted} until {', '.join(switch.unreleased)} "
-                      "is released")
+            _next_health_check_type(args, cfg, aws, group)
         return EXIT_OK
     print(f"error: release failed: {done.error}", file=sys.stderr)
     for name, tag in done.previous.items():

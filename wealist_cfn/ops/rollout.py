@@ -19,15 +19,25 @@ timeout puts the previous tags back and rolls out again.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from botocore.exceptions import ClientError
 
 from ..aws import error_code, error_message
 from ..config import Config
+from . import releasestate
 
 SUCCESS = "Successful"
+# The measured cold boot (docs/operations.md, "How long a boot takes") plus a
+# minute: the warm-up a refresh waits on a new instance before it counts it
+# healthy and moves on, while the group is on EC2 checks. EC2 checks pass as
+# soon as the instance runs, so with the group's DefaultInstanceWarmup (180 s)
+# a refresh could replace the next old instance before the new one's services
+# answer ("Set the default instance warmup", Auto Scaling user guide: the
+# warm-up is the time until a new instance is considered to contribute).
+MEASURED_BOOT_SECONDS = 240
+EC2_CHECK_WARMUP = MEASURED_BOOT_SECONDS + 60
 # A refresh in these states is over and did not do what was asked.
 FAILURE_STATES = ("Failed", "Cancelled", "RollbackSuccessful", "RollbackFailed")
 GROUPS = ("backend", "monitoring")
@@ -190,6 +200,35 @@ def cancel_and_wait(autoscaling, group: str, *, poll_seconds: float = 15.0, time
 
 # -- releasing an image tag ------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class TargetCheck:
+    """For a group on EC2 checks, where Auto Scaling verifies nothing about
+    the services: after the refresh, the released services' target groups
+    must report every InService instance healthy within ``timeout_seconds``
+    (the grace period), or the release failed and is rolled back."""
+
+    elbv2: object
+    target_groups: tuple[str, ...]
+    timeout_seconds: float
+
+
+def wait_healthy(autoscaling, group: str, check: TargetCheck, *, poll_seconds: float,
+                 sleep: Callable[[float], None], clock: Callable[[], float]) -> list[str]:
+    """Poll DescribeTargetHealth until every InService instance is healthy
+    in every checked target group; what is still not, at the deadline."""
+    deadline = clock() + check.timeout_seconds
+    while True:
+        try:
+            problems = releasestate.target_problems(autoscaling, check.elbv2, group, check.target_groups)
+        except ClientError as exc:
+            raise _error(exc) from None
+        except LookupError as exc:
+            raise RolloutError(str(exc)) from None
+        if not problems or clock() >= deadline:
+            return problems
+        sleep(poll_seconds)
+
+
 @dataclass
 class Release:
     """What a release did: the tags it set and found, how the refresh
@@ -203,14 +242,15 @@ class Release:
     restored: bool = False
     rollback: RefreshState | None = None
     rollback_error: str = ""
+    unhealthy: list[str] = field(default_factory=list)  # what the target check found after the refresh
 
     @property
     def succeeded(self) -> bool:
-        return self.refresh is not None and self.refresh.succeeded
+        return self.refresh is not None and self.refresh.succeeded and not self.unhealthy and not self.error
 
 
 def release(ssm, autoscaling, group: str, tags: dict[str, str], *, prefs: Preferences = Preferences(),
-            poll_seconds: float = 15.0, timeout_seconds: float = 3600.0,
+            targets: TargetCheck | None = None, poll_seconds: float = 15.0, timeout_seconds: float = 3600.0,
             on_progress: Callable[[str, RefreshState], None] = lambda what, s: None,
             sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> Release:
     """Set the released image tags, replace the group's instances, and when
@@ -218,7 +258,13 @@ def release(ssm, autoscaling, group: str, tags: dict[str, str], *, prefs: Prefer
     so no later launch boots a failed image.
 
     Nothing is written while another refresh runs on the group
-    (:class:`RefreshInProgress`) or when a tag parameter does not exist."""
+    (:class:`RefreshInProgress`) or when a tag parameter does not exist.
+
+    ``targets`` (a group on EC2 checks): a refresh that succeeds proves only
+    that the new instances run, so the release succeeds only once the
+    released services' target groups report every InService instance
+    healthy (:func:`wait_healthy`); otherwise it fails and is rolled back
+    like a failed refresh."""
     previous = {}
     for name in tags:
         try:
@@ -249,9 +295,18 @@ def release(ssm, autoscaling, group: str, tags: dict[str, str], *, prefs: Prefer
         refresh_id = start(autoscaling, group, prefs)
         result.refresh = follow(autoscaling, group, refresh_id,
                                 on_progress=lambda st: on_progress("release", st), **follow_kw)
+        if result.refresh.succeeded and targets is not None:
+            result.unhealthy = wait_healthy(autoscaling, group, targets, poll_seconds=poll_seconds,
+                                            sleep=sleep, clock=clock)
+            if result.unhealthy:
+                result.error = (f"the refresh succeeded, but after {targets.timeout_seconds:.0f}s "
+                                f"{'; '.join(result.unhealthy)} (the group is on EC2 checks, which do not "
+                                f"look at the services)")
         if result.succeeded:
             return result
-        result.error = f"the refresh ended {result.refresh.status}: {result.refresh.reason or 'no reason given'}"
+        if not result.error:
+            result.error = (f"the refresh ended {result.refresh.status}: "
+                            f"{result.refresh.reason or 'no reason given'}")
     except RefreshTimedOut as exc:
         result.refresh, result.error = exc.state, str(exc)
     except RolloutError as exc:

@@ -440,8 +440,9 @@ def check_ami(ctx: Context) -> Result:
             continue
         shown.append(f"{path} = {value}")
     if problems:
-        # The AMI is AWS's public parameter; the release tags the compute
-        # stack resolves (compute.py) are bootstrap's.
+        # The AMI is AWS's public parameter; any other SSM-typed parameter
+        # would be one of bootstrap's (the release tags no longer are: deploy
+        # reads them itself, ops/releasestate.py).
         if any(not p.startswith("/aws/") for p in problems):
             return Result("ami", FAIL, "SSM-typed template parameter does not resolve", details=problems,
                           fix=f"python build.py bootstrap --params {ctx.params_arg} (it writes the release tags)")

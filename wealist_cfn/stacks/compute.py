@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from troposphere import And, Base64, Equals, If, Not, Output, Parameter, Ref, Sub, Template, autoscaling, ec2, logs
+from troposphere import Base64, Output, Parameter, Sub, Template, autoscaling, ec2, logs
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
@@ -23,13 +23,12 @@ BACKEND_GRACE_SECONDS = 600
 def build(settings: BuildSettings) -> Template:
     t = new_template("Wealist compute: launch templates and Auto Scaling groups for backend and monitoring.")
     p = add_parameters(t, "Project", "Environment", "DeployBucketName", "BackendInstanceType", "BackendMinSize",
-                       "BackendMaxSize", "BackendTargetCpu", "MonitoringInstanceType", "UserServicePort",
-                       "BoardServicePort", "LogRetentionDays")
+                       "BackendMaxSize", "BackendTargetCpu", "BackendHealthCheckType", "MonitoringInstanceType",
+                       "UserServicePort", "BoardServicePort", "LogRetentionDays")
     image = t.add_parameter(Parameter(
         "ImageId", Type="AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>", Default=settings.ami_parameter,
         Description="Amazon Linux 2023 AMI, resolved from AWS's public parameter at each deploy.",
     ))
-    every_released = _add_release_state(t, settings)
     inputs = add_inputs(t, "PrivateSubnetIds", "Ec2SecurityGroupId", "Ec2InstanceProfileArn",
                         "MonitoringInstanceProfileArn", "BackendTargetGroupArns", "MonitoringTargetGroupArns")
     subnets, sg = inputs["PrivateSubnetIds"], inputs["Ec2SecurityGroupId"]
@@ -76,13 +75,15 @@ def build(settings: BuildSettings) -> Template:
         # of one service alone would boot instances that fail the other
         # group: its refresh could never finish. With EC2 checks until then
         # the ALB still routes only to healthy targets; the instance is
-        # replaced only when EC2 finds it broken. The release that makes
-        # the last service released switches the live group to ELB after
-        # its refresh (ops/releasestate.py); this condition gives the same
-        # answer at the next deploy. Chosen over attaching a target group
-        # per released service: the attachments, and so the ALB's
-        # registrations, never change; one property flips, once.
-        HealthCheckType=If(every_released, "ELB", "EC2"),
+        # replaced only when EC2 finds it broken. The value is a root
+        # parameter that deploy and plan derive from the release tags and
+        # target health (ops/releasestate.py), so CloudFormation's recorded
+        # value and the group always agree (no out-of-band switch that the
+        # next rollback would undo or drift detection would report).
+        # Chosen over attaching a target group per released service: the
+        # attachments, and so the ALB's registrations, never change; one
+        # property flips, once.
+        HealthCheckType=p["BackendHealthCheckType"].ref(),
         # Longer than the slowest bounded boot, with headroom: a cold boot is
         # about 4 minutes, one that meets a database failover at most about
         # 8 (the db-init retries); basis and figures in docs/operations.md,
@@ -136,33 +137,6 @@ def build(settings: BuildSettings) -> Template:
     t.add_output(Output("MonitoringAsgName", Description="Name of the monitoring Auto Scaling group.",
                         Value=monitoring.ref()))
     return t
-
-
-EVERY_SERVICE_RELEASED = "EveryServiceReleased"
-
-
-def release_tag_parameter(service) -> str:
-    """The compute stack's parameter that CloudFormation resolves to the
-    service's released image tag in Parameter Store."""
-    return f"{service.key}ServiceImageTag"
-
-
-def _add_release_state(t, settings: BuildSettings) -> str:
-    """One SSM-typed parameter per service, resolved by CloudFormation to the
-    value of its image-tag parameter at each deploy (the root passes the
-    name: "SSM parameter types", CloudFormation user guide, parameters
-    section: the value is read when the stack is created or updated), and
-    the condition that every one of them is released."""
-    released = []
-    for svc in settings.services:
-        tag = t.add_parameter(Parameter(
-            release_tag_parameter(svc), Type="AWS::SSM::Parameter::Value<String>",
-            Description=f"Name of the Parameter Store value holding {svc.name}'s released image tag "
-                        "('unreleased' until its first release).",
-        ))
-        released.append(Not(Equals(Ref(tag), "unreleased")))
-    t.add_condition(EVERY_SERVICE_RELEASED, And(*released) if len(released) > 1 else released[0])
-    return EVERY_SERVICE_RELEASED
 
 
 def _add_log_group(t, key, role, retention):

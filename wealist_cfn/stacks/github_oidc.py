@@ -48,6 +48,7 @@ import re
 from awacs import acm, cloudwatch, ec2, ecr, elasticache, kms, logs, rds, s3, servicequotas, ssm, sts
 from awacs import autoscaling as asg_actions
 from awacs import cloudformation as cfn_actions
+from awacs import elasticloadbalancing as elb_actions
 from awacs import iam as iam_actions
 from awacs.aws import (
     Action,
@@ -446,6 +447,14 @@ def _preflight(repositories: list[Sub]) -> PolicyDocument:
         # whether a repository a destroy kept still holds its fixed name.
         Statement(Sid="ReleasedImages", Effect=Allow, Action=[ecr.DescribeImages, ecr.DescribeRepositories],
                   Resource=repositories),
+        # BackendHealthCheckType follows the release tags and, before a
+        # switch to ELB, the backend's target health
+        # (ops/releasestate.py derive); the ELB and Auto Scaling reads take
+        # no resource-level scope (Service Authorization Reference).
+        Statement(Sid="ReleaseState", Effect=Allow, Action=[ssm.GetParameters],
+                  Resource=[_arn("ssm", "parameter/${Project}/${Environment}/deploy/*_image_tag")]),
+        Statement(Sid="ReleaseTargetHealth", Effect=Allow, Resource=["*"], Condition=_in_region(),
+                  Action=[asg_actions.DescribeAutoScalingGroups, elb_actions.DescribeTargetHealth]),
         # Whether a log group the stack names exists outside it (RDS makes
         # its export groups itself): names and metadata, never an event.
         # DescribeLogGroups takes no resource ARN (IAM's action table for
@@ -988,9 +997,17 @@ def _release(repositories: list[Sub]) -> PolicyDocument:
             ecr.BatchCheckLayerAvailability, ecr.InitiateLayerUpload, ecr.UploadLayerPart,
             ecr.CompleteLayerUpload, ecr.PutImage, ecr.BatchGetImage, ecr.DescribeImages]),
         # Record the released tag that new instances run (and read the one
-        # it replaces, to restore it when the rollout fails).
-        Statement(Sid="RecordReleasedTag", Effect=Allow, Action=[ssm.PutParameter, ssm.GetParameter],
+        # it replaces, to restore it when the rollout fails; GetParameters:
+        # both services' tags, which decide the backend's health checks).
+        Statement(Sid="RecordReleasedTag", Effect=Allow,
+                  Action=[ssm.PutParameter, ssm.GetParameter, ssm.GetParameters],
                   Resource=[_arn("ssm", "parameter/${Project}/${Environment}/deploy/*")]),
+        # A release on EC2 health checks is judged on its target group's
+        # health (ops/rollout.py TargetCheck); these ELB reads take no
+        # resource-level scope (Service Authorization Reference, Elastic Load
+        # Balancing V2: no resource type for either action).
+        Statement(Sid="JudgeReleaseHealth", Effect=Allow, Resource=["*"],
+                  Action=[elb_actions.DescribeTargetGroups, elb_actions.DescribeTargetHealth]),
         # build.py rollout: start and follow an instance refresh of this
         # environment's groups; describe calls have no resource-level scope.
         Statement(Sid="InstanceRefresh", Effect=Allow,
