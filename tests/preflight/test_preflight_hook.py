@@ -64,7 +64,7 @@ def test_a_rehearsal_without_bootstrap_stops_with_the_one_command_that_fixes_it(
     code, out, err, doc = _call(args, _dep(prod_cfg, aws, endpoint_url=moto_endpoint))
     assert code == EXIT_FAILED
     assert err.strip() == ("stopped by preflight before any upload or change set: ssm-references, boot-parameters, "
-                           "deploy-bucket, ami need what bootstrap makes; run: python build.py bootstrap --params "
+                           "deploy-bucket need what bootstrap makes; run: python build.py bootstrap --params "
                            f"{PARAMS_DIR / 'prod.json'} --local")
     assert "n/a   database         the local endpoint does not answer rds:DescribeOrderableDBInstanceOptions" in out
     assert "n/a   cache" in out and "FAIL  database" not in out and "FAIL  cache" not in out
