@@ -308,6 +308,15 @@ def lookup(aws: Aws, stack_name: str, name: str, *, stack_status: str | None = N
                      execution_status=d.get("ExecutionStatus", ""), description=d.get("Description", "") or "")
 
 
+def same_id(change_set_id: str, pinned: str) -> bool:
+    """``pinned`` names this change set: its whole ARN
+    (``arn:aws:cloudformation:REGION:ACCOUNT:changeSet/NAME/UUID``) or the
+    UUID that ends it. CloudFormation makes the UUID; nobody chooses it."""
+    pinned = pinned.strip()
+    return bool(pinned) and bool(change_set_id) and (
+        change_set_id == pinned or ("/" not in pinned and change_set_id.rsplit("/", 1)[-1] == pinned))
+
+
 def _stack_status(aws: Aws, stack_id: str) -> str:
     """The stack's status; an error is exit 1 (guessing UPDATE would treat a
     first create as an update)."""
