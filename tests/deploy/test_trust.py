@@ -430,6 +430,31 @@ def test_a_pinned_nested_url_to_other_bytes_is_refused():
                                   "are not the database.yaml this checkout packages")
 
 
+def test_a_nested_url_pinned_to_the_null_version_is_refused():
+    """Stubber: the URL names ``versionId=null`` in the artifact bucket, and
+    GetObject of that version would return this checkout's bytes. The null
+    version is the one written while versioning was off or suspended, and a
+    later PUT while suspended replaces it ("Adding objects to
+    versioning-suspended buckets", S3 User Guide: the PUT "overwrites" the
+    object with version ID null): it pins no bytes. Refused unless it is the
+    deployed parent's URL (GetTemplate by StackName names deploy/ v1 here);
+    before, the bytes were read and accepted."""
+    root = _root("plan", "v9")
+    url = root["Resources"]["DatabaseStack"]["Properties"]["TemplateURL"].replace("versionId=v9", "versionId=null")
+    root["Resources"]["DatabaseStack"]["Properties"]["TemplateURL"] = url
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn)
+    _template(cfn, _text(root), ChangeSetName=ROOT_CS)
+    _template(cfn, _text(_root("deploy", "v1")), StackName=ROOT)
+    _object(stubs["s3"], "database", _text(DB), version="null")
+    verdict = _prove(aws)
+    assert verdict.difference == ("nested stack DatabaseStack's TemplateURL names the null version (versionId=null) "
+                                  "of the artifact bucket b, which a later upload replaces: what it points at could "
+                                  "change after this proof")
+    cfn.assert_no_pending_responses()
+
+
 MERGED_DB = ("Parameters:\n  IsMultiAZ:\n    Type: String\nResources:\n  Database:\n    Type: AWS::RDS::DBInstance\n"
              "    Properties:\n      <<: {MultiAZ: !Ref IsMultiAZ, DBInstanceClass: db.t3.micro}\n")
 
