@@ -9,6 +9,7 @@ APIs, not just the stack status.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -264,3 +265,40 @@ def test_discarded_plan_of_a_new_stack_leaves_nothing(compat_endpoint, real_temp
     stacks = [s for s in client("cloudformation", ep).list_stacks()["StackSummaries"]
               if s["StackName"] == STACK and s["StackStatus"] != "DELETE_COMPLETE"]
     assert stacks == []
+
+
+def test_the_plans_markdown_hands_ci_the_change_set_id(compat_endpoint, real_templates, prod_params, tmp_path):
+    """moto: ``plan --output markdown`` ends with the change set's ID, and
+    deploy.yml's prepare step, fed that very output (``python`` a stand-in
+    that prints it), hands on the name and the UUID that ends the ARN
+    CloudFormation gave (ListChangeSets), which execute pins."""
+    import os
+    import subprocess
+
+    import yaml
+
+    ep = compat_endpoint
+    seed_ssm(ep, real_templates, config.load(prod_params).values)
+    code, out, err = run_cli("plan", "--stack-name", STACK, "--params", prod_params, "--endpoint-url", ep,
+                             "--templates", real_templates, "--output", "markdown")
+    assert code == 0, err + out
+    [made] = client("cloudformation", ep).list_change_sets(StackName=STACK)["Summaries"]
+    assert f"Change set ID: `{made['ChangeSetId']}`" in out.splitlines()
+
+    root = Path(__file__).resolve().parents[2]
+    step = next(s for s in yaml.safe_load((root / ".github/workflows/deploy.yml").read_text())["jobs"]["prepare"]
+                ["steps"] if s.get("id") == "plan")
+    (tmp_path / "plan.md").write_text(out)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").write_text(f"#!/bin/bash\ncat {tmp_path / 'plan.md'}\n")
+    (bin_dir / "python").chmod(0o755)
+    (tmp_path / "output").write_text("")
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "GITHUB_OUTPUT": str(tmp_path / "output"),
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    outputs = dict(line.split("=", 1) for line in (tmp_path / "output").read_text().splitlines())
+    assert outputs == {"change-set": made["ChangeSetName"], "change-set-id": made["ChangeSetId"].rsplit("/", 1)[-1],
+                       "type": "CREATE"}

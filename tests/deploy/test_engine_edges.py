@@ -18,6 +18,7 @@ rely on; it cannot show that AWS behaves as its reference says.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -249,11 +250,14 @@ def test_failed_change_set_shapes_are_no_changes_and_deleted(prod_params, reason
 
 # -- ClientToken -------------------------------------------------------------------------------
 
-def test_create_change_set_sends_a_client_token_and_adopts_its_own_retry():
-    """Stubbed: CreateChangeSet carries ClientToken (so CloudFormation answers
-    a retry with the first attempt's change set). An endpoint that answers
-    the retry with AlreadyExistsException for the run's unique name gets the
-    existing change set used, not an error and a change set left behind."""
+def test_a_change_set_already_under_this_runs_name_is_refused_not_adopted():
+    """Stubbed: CreateChangeSet carries ClientToken, so CloudFormation answers
+    a retry of ours with our own change set, never AlreadyExistsException
+    (CreateChangeSet, ClientToken: "to ensure that AWS CloudFormation knows
+    that you're not attempting to create another change set with the same
+    name"). That error means a change set someone else made under the name:
+    exit 1 naming it; it is not described, used, deleted, and nobody hears of
+    it as ours (before, it was adopted as this run's own)."""
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
     cfn.add_client_error("create_change_set", "AlreadyExistsException",
@@ -261,14 +265,27 @@ def test_create_change_set_sends_a_client_token_and_adopts_its_own_retry():
                              "StackName": "wealist-prod", "ChangeSetName": ANY, "ChangeSetType": "UPDATE",
                              "Parameters": [], "Capabilities": ANY, "Tags": [], "IncludeNestedStacks": True,
                              "Description": ANY, "TemplateBody": "{}", "ClientToken": ANY})
-    cfn.add_response("describe_change_set", _cs(), {"ChangeSetName": ANY, "StackName": "wealist-prod"})
-    cfn.add_response("describe_change_set", _cs(), {"ChangeSetName": ROOT_CS})
     made = []
-    cs = changeset.create(aws, stack_name="wealist-prod", change_set_type="UPDATE", parameters=[], tags=[],
-                          template_body="{}", template_url=None, commit="abc", sleep=lambda s: None,
-                          on_created=made.append)
-    assert cs.id == ROOT_CS and cs.execution_status == "AVAILABLE" and made == [cs]
+    with pytest.raises(CommandError) as err:
+        changeset.create(aws, stack_name="wealist-prod", change_set_type="UPDATE", parameters=[], tags=[],
+                         template_body="{}", template_url=None, commit="abc", sleep=lambda s: None,
+                         on_created=made.append)
+    assert err.value.exit_code == 1 and made == []
+    assert re.fullmatch(r"CreateChangeSet: a change set named deploy-\d{8}-\d{6}-abc-[0-9a-f]{16} already exists "
+                        r"on wealist-prod and this run did not make it .*", str(err.value))
     cfn.assert_no_pending_responses()
+
+
+def test_change_set_names_carry_sixty_four_random_bits_and_stay_this_projects():
+    """No AWS call: a new name ends in 16 hex digits, and ``changesets``
+    still counts it, and the older 4-digit names, as this project's."""
+    from wealist_cfn.deploy import operations
+
+    name = changeset.new_name("abc1234+dirty")
+    assert re.fullmatch(r"deploy-\d{8}-\d{6}-abc1234-[0-9a-f]{16}", name)
+    assert operations.OUR_NAME.fullmatch(name)
+    assert operations.OUR_NAME.fullmatch("deploy-20261128-181900-abc1234-9f3e")
+    assert not operations.OUR_NAME.fullmatch("deploy-20261128-181900-abc1234-9f3e0")
 
 
 # -- termination protection --------------------------------------------------------------------

@@ -430,6 +430,31 @@ def test_a_pinned_nested_url_to_other_bytes_is_refused():
                                   "are not the database.yaml this checkout packages")
 
 
+def test_a_nested_url_pinned_to_the_null_version_is_refused():
+    """Stubber: the URL names ``versionId=null`` in the artifact bucket, and
+    GetObject of that version would return this checkout's bytes. The null
+    version is the one written while versioning was off or suspended, and a
+    later PUT while suspended replaces it ("Adding objects to
+    versioning-suspended buckets", S3 User Guide: the PUT "overwrites" the
+    object with version ID null): it pins no bytes. Refused unless it is the
+    deployed parent's URL (GetTemplate by StackName names deploy/ v1 here);
+    before, the bytes were read and accepted."""
+    root = _root("plan", "v9")
+    url = root["Resources"]["DatabaseStack"]["Properties"]["TemplateURL"].replace("versionId=v9", "versionId=null")
+    root["Resources"]["DatabaseStack"]["Properties"]["TemplateURL"] = url
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _head(cfn)
+    _template(cfn, _text(root), ChangeSetName=ROOT_CS)
+    _template(cfn, _text(_root("deploy", "v1")), StackName=ROOT)
+    _object(stubs["s3"], "database", _text(DB), version="null")
+    verdict = _prove(aws)
+    assert verdict.difference == ("nested stack DatabaseStack's TemplateURL names the null version (versionId=null) "
+                                  "of the artifact bucket b, which a later upload replaces: what it points at could "
+                                  "change after this proof")
+    cfn.assert_no_pending_responses()
+
+
 MERGED_DB = ("Parameters:\n  IsMultiAZ:\n    Type: String\nResources:\n  Database:\n    Type: AWS::RDS::DBInstance\n"
              "    Properties:\n      <<: {MultiAZ: !Ref IsMultiAZ, DBInstanceClass: db.t3.micro}\n")
 
@@ -1084,3 +1109,84 @@ def test_ci_executes_a_plan_that_carries_the_rollback_triggers_by_name(alarm, mi
         assert code == 3, err + out
         assert not _executed(script)
         assert "rollback trigger" in err
+
+
+def _no_execute(monkeypatch, endpoint, cfn: TrustCfn, templates, *extra):
+    script = Scripted(("cloudformation",), cfn.handlers())
+    with scripted_aws(monkeypatch, script):
+        code, out, err = run_cli("deploy", "--skip-preflight", "--stack-name", cfn.name, "--params",
+                                 PARAMS_DIR / "prod.json", "--endpoint-url", endpoint, "--templates", templates,
+                                 "--role-arn", ROLE, "--no-execute", *extra)
+    return code, out, err, script
+
+
+@pytest.mark.moto
+@pytest.mark.parametrize("pin", ["uuid", "arn"])
+def test_a_pinned_change_set_id_executes_the_approved_change_set(pin, monkeypatch, moto_endpoint, tmp_path):
+    """Scripted CloudFormation, moto's S3/STS: ``--change-set NAME
+    --change-set-id ID`` with the ID (the ARN, or the UUID that ends it) the
+    change set under NAME has: proven and executed, by its ARN."""
+    ours = _templates(tmp_path)
+    cfn = TrustCfn(waiting={"plan-1": ((ours / "root.yaml").read_text(), _file_params(), CAPS)})
+    arn = change_set_arn("plan-1")
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "plan-1",
+                                  "--change-set-id", arn if pin == "arn" else arn.rsplit("/", 1)[-1])
+    assert code == 0, err + out
+    assert _executed(script) == [arn]
+
+
+@pytest.mark.moto
+@pytest.mark.parametrize("execute", [True, False])
+def test_a_change_set_made_again_under_the_approved_name_is_refused(execute, monkeypatch, moto_endpoint, tmp_path):
+    """Scripted CloudFormation, moto's S3/STS: the approved change set was
+    deleted and another made under its name (a name is unique only among the
+    stack's existing change sets: CreateChangeSet's ChangeSetName, "must be
+    unique among all change sets that are associated with the specified
+    stack"; its ID is new). It holds the same templates and parameters, so
+    the proof alone would accept it; the pinned ID refuses it: exit 3,
+    nothing executed, no stack policy touched, no change set made, with
+    ``--yes`` and with ``--no-execute`` (the workflow's check before
+    bootstrap) alike."""
+    ours = _templates(tmp_path)
+    cfn = TrustCfn(waiting={"plan-1": ((ours / "root.yaml").read_text(), _file_params(), CAPS)})
+    approved = change_set_arn("plan-1")
+    cfn.head["plan-1"] = {"ChangeSetId": approved.rsplit("/", 1)[0] + "/0f0f0f0f-made-again"}
+    pinned = ("--change-set", "plan-1", "--change-set-id", approved.rsplit("/", 1)[-1])
+    if execute:
+        code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, *pinned)
+    else:
+        code, out, err, script = _no_execute(monkeypatch, moto_endpoint, cfn, ours, *pinned)
+    assert code == 3, err + out
+    assert err.splitlines()[0].startswith(
+        f"error: refused: change set plan-1 on wealist-prod is {approved.rsplit('/', 1)[0]}/0f0f0f0f-made-again, "
+        f"not the approved {approved.rsplit('/', 1)[-1]}")
+    assert not script.ops("cloudformation", "ExecuteChangeSet")
+    assert not script.ops("cloudformation", "SetStackPolicy")
+    assert not script.ops("cloudformation", "CreateChangeSet")
+
+
+@pytest.mark.moto
+def test_no_execute_proves_a_named_change_set_and_runs_nothing(monkeypatch, moto_endpoint, tmp_path):
+    """Scripted CloudFormation, moto's S3/STS: ``deploy --change-set NAME
+    --change-set-id ID --no-execute`` (the workflow's check before
+    bootstrap): proven, exit 0; nothing executed, made, deleted, and no stack
+    policy touched."""
+    ours = _templates(tmp_path)
+    cfn = TrustCfn(waiting={"plan-1": ((ours / "root.yaml").read_text(), _file_params(), CAPS)})
+    code, out, err, script = _no_execute(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "plan-1",
+                                         "--change-set-id", change_set_arn("plan-1"))
+    assert code == 0, err + out
+    assert "proven" in out
+    for op in ("ExecuteChangeSet", "CreateChangeSet", "DeleteChangeSet", "SetStackPolicy"):
+        assert not script.ops("cloudformation", op), op
+
+
+@pytest.mark.parametrize("extra", [("--change-set", "reviewed", "--change-set-id", "abc"),
+                                   ("--change-set-id", "abc"), ("--change-set", "plan-1", "--change-set-id", " ")])
+def test_a_change_set_id_without_a_named_change_set_is_a_usage_error(extra):
+    """No AWS call: ``--change-set-id`` pins the change set ``--change-set
+    NAME`` names; with ``reviewed``, with no name, or empty it is exit 2."""
+    code, out, err = run_cli("deploy", "--stack-name", "wealist-prod", "--params", PARAMS_DIR / "prod.json",
+                             "--yes", *extra)
+    assert code == 2, err + out
+    assert "--change-set-id needs a non-empty ID and --change-set NAME" in err

@@ -82,6 +82,7 @@ def test_main_deploys_what_a_person_approved_then_rolls_out():
     assert "build.py plan --stack-name wealist-prod --params params/prod.json --output markdown" in _runs(prepare)
     assert "$GITHUB_STEP_SUMMARY" in _runs(prepare) and "build.py deploy" not in _runs(prepare)
     assert prepare["outputs"] == {"change-set": "${{ steps.plan.outputs.change-set }}",
+                                  "change-set-id": "${{ steps.plan.outputs.change-set-id }}",
                                   "type": "${{ steps.plan.outputs.type }}"}
 
     assert job["needs"] == "prepare" and job["environment"] == "production"
@@ -89,15 +90,19 @@ def test_main_deploys_what_a_person_approved_then_rolls_out():
     assert creds["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
     runs = [s.get("run", "") for s in job["steps"]]
     order = [next(i for i, r in enumerate(runs) if cmd in r) for cmd in (
-        "build.py --check", "build.py bootstrap --params params/prod.json",
+        "build.py --check", "--no-execute", "build.py bootstrap --params params/prod.json",
         "build.py deploy --stack-name wealist-prod --params params/prod.json --yes",
         "build.py rollout --params params/prod.json")]
     assert order == sorted(order)
-    step = job["steps"][order[2]]
-    assert step["env"] == {"CHANGE_SET": "${{ needs.prepare.outputs.change-set }}",
-                           "TYPE": "${{ needs.prepare.outputs.type }}"}
-    # The approved change set, proven (test_trust.py); no adoption by search, no fallback.
-    assert '--change-set "$CHANGE_SET" --output json' in step["run"] and "reviewed" not in step["run"]
+    handed = {"CHANGE_SET": "${{ needs.prepare.outputs.change-set }}",
+              "CHANGE_SET_ID": "${{ needs.prepare.outputs.change-set-id }}",
+              "TYPE": "${{ needs.prepare.outputs.type }}"}
+    assert job["steps"][order[1]]["env"] == handed
+    step = job["steps"][order[3]]
+    assert step["env"] == handed
+    # The approved change set, pinned by its ID and proven (test_trust.py); no adoption by search, no fallback.
+    assert '--change-set "$CHANGE_SET" --change-set-id "$CHANGE_SET_ID" --output json' in step["run"]
+    assert "reviewed" not in step["run"]
     assert not any("aws-access-key-id" in str(s.get("with", {})) for s in job["steps"]), "no stored keys"
     # The steps after the deploy keep their conditions.
     conditions = {s.get("name"): s.get("if") for s in job["steps"]}
@@ -129,15 +134,21 @@ def _run_step(tmp_path, script: str, env: dict, python: str) -> tuple[int, dict,
     return done.returncode, outputs, files["summary"].read_text(), files["log"].read_text()
 
 
+UUID = "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"
+ARN = f"arn:aws:cloudformation:ap-northeast-2:123456789012:changeSet/deploy-20261207-194500-abc1234-9f3e/{UUID}"
+
+
 def _review_markdown(change_set_type: str) -> str:
+    """What ``plan --output markdown`` prints for a change set: the review
+    (review.render_markdown) and the ID line deploy/cli.py writes after it."""
     from wealist_cfn.deploy import review
 
     r = review.Review(stack_name="wealist-prod", change_set_type=change_set_type,
-                      change_set_name="deploy-20261207-194500-abc1234-9f3e", change_set_id="arn:x")
-    return review.render_markdown(r)
+                      change_set_name="deploy-20261207-194500-abc1234-9f3e", change_set_id=ARN)
+    return review.render_markdown(r) + f"\n\nChange set ID: `{ARN}`"
 
 
-@pytest.mark.parametrize("kind", ["UPDATE", "CREATE", "no changes", "refused"])
+@pytest.mark.parametrize("kind", ["UPDATE", "CREATE", "no changes", "refused", "no ID"])
 def test_prepare_hands_the_reviewed_change_set_to_execute(kind, tmp_path):
     """The prepare step's own script, with the plan replaced by a stand-in
     that prints what ``plan --output markdown`` prints (the review's heading
@@ -150,18 +161,22 @@ def test_prepare_hands_the_reviewed_change_set_to_execute(kind, tmp_path):
         text, code = "### `wealist-prod`: no changes", 0
     elif kind == "refused":
         text, code = "### `wealist-prod`: failed (exit 3)", 3
+    elif kind == "no ID":
+        text, code = _review_markdown("UPDATE").split("\n\nChange set ID:")[0], 0
     else:
         text, code = _review_markdown(kind), 0
     (tmp_path / "review.src").write_text(text + "\n")
     rc, outputs, summary, log = _run_step(tmp_path, step["run"], {}, f"cat review.src\nexit {code}\n")
     assert "build.py plan --stack-name wealist-prod" in log
     assert text in summary
-    if kind == "refused":
-        assert rc == 3 and outputs == {}
+    if kind in ("refused", "no ID"):
+        assert rc == (3 if kind == "refused" else 1) and outputs == {}
         return
     assert rc == 0
     name = "" if kind == "no changes" else "deploy-20261207-194500-abc1234-9f3e"
-    assert outputs == {"change-set": name, "type": "" if kind == "no changes" else kind}
+    # The UUID alone: no account ID, so a masked account ID cannot drop the output.
+    assert outputs == {"change-set": name, "change-set-id": "" if kind == "no changes" else UUID,
+                       "type": "" if kind == "no changes" else kind}
     said = {"UPDATE": f"Approving executes exactly `{name}`", "CREATE": "Approving creates the stack",
             "no changes": "Nothing to execute"}[kind]
     assert said in summary
@@ -174,7 +189,7 @@ def test_execute_runs_the_approved_change_set_by_name(change_set, kind, tmp_path
     create is made by the deploy itself (never executed by name); nothing to
     do deploys nothing and leaves the document the rollout step reads."""
     step = next(s for s in _load("deploy.yml")["jobs"]["execute"]["steps"] if s.get("name") == "Deploy")
-    rc, _, _, log = _run_step(tmp_path, step["run"], {"CHANGE_SET": change_set, "TYPE": kind},
+    rc, _, _, log = _run_step(tmp_path, step["run"], {"CHANGE_SET": change_set, "CHANGE_SET_ID": UUID, "TYPE": kind},
                               "echo '{\"result\": {\"status\": \"UPDATE_COMPLETE\"}}'\n")
     assert rc == 0
     if not change_set:
@@ -182,7 +197,29 @@ def test_execute_runs_the_approved_change_set_by_name(change_set, kind, tmp_path
     elif kind == "CREATE":
         assert log.startswith("build.py deploy --stack-name wealist-prod") and "--change-set" not in log
     else:
-        assert "--yes --change-set deploy-1 --output json" in log
+        assert f"--yes --change-set deploy-1 --change-set-id {UUID} --output json" in log
+
+
+@pytest.mark.parametrize("change_set,kind,code", [("deploy-1", "UPDATE", 0), ("deploy-1", "UPDATE", 3),
+                                                  ("deploy-1", "CREATE", 0), ("", "", 0)])
+def test_the_approved_change_set_is_proven_before_bootstrap_writes_anything(change_set, kind, code, tmp_path):
+    """The execute job's check before Bootstrap, ``python`` a stand-in: an
+    approved update is proven by name and ID without executing it
+    (``--no-execute``); when that refuses (exit 3: gone, made again under the
+    name, or different) the step fails, so the job stops before Bootstrap. A
+    first create and nothing to do have no change set to prove."""
+    steps = _load("deploy.yml")["jobs"]["execute"]["steps"]
+    names = [s.get("name", "") for s in steps]
+    at = names.index("Approved change set is still the one reviewed")
+    assert at < names.index("Bootstrap (startup script and instance files in step with main)")
+    rc, _, _, log = _run_step(tmp_path, steps[at]["run"], {"CHANGE_SET": change_set, "CHANGE_SET_ID": UUID,
+                                                           "TYPE": kind}, f"exit {code}\n")
+    assert rc == code
+    if kind == "UPDATE":
+        assert log.strip() == ("build.py deploy --stack-name wealist-prod --params params/prod.json --no-execute "
+                               f"--change-set deploy-1 --change-set-id {UUID}")
+    else:
+        assert log == ""
 
 
 def test_the_reusable_release_pushes_by_commit_records_the_tag_and_rolls_out():

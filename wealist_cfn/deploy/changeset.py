@@ -113,10 +113,12 @@ def git_commit(cwd: Path | None = None) -> str:
 
 
 def new_name(commit: str, now: datetime | None = None) -> str:
-    """Unique and sortable: ``deploy-20261128-181900-abc1234-9f3e``."""
+    """Unique and sortable: ``deploy-20261128-181900-abc1234-9f3e0a1b2c3d4e5f``.
+    64 random bits: nobody can make a change set under the name a run is
+    about to use (which CreateChangeSet would refuse, AlreadyExists)."""
     now = now or datetime.now(timezone.utc)
     sha = re.sub(r"[^a-zA-Z0-9]", "", commit.split("+")[0])[:7] or "nogit"
-    return f"deploy-{now:%Y%m%d-%H%M%S}-{sha}-{secrets.token_hex(2)}"
+    return f"deploy-{now:%Y%m%d-%H%M%S}-{sha}-{secrets.token_hex(8)}"
 
 
 def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[dict], tags: list[dict],
@@ -128,11 +130,11 @@ def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[
 
     ``ClientToken`` makes a retried CreateChangeSet (botocore's own retries
     after a lost answer, or ours) idempotent: CloudFormation answers the
-    retry with the change set the first attempt made. Should an endpoint
-    answer AlreadyExistsException instead, the change set of that name, which
-    is unique to this run, is ours and is used. ``on_created`` hears of the
-    change set as soon as it exists, so a caller can delete it on any later
-    exit path."""
+    retry with the change set the first attempt made. AlreadyExistsException
+    therefore means a change set of this name that this run did not make
+    (anyone who may create change sets could have guessed the name): it is
+    refused, never used nor deleted. ``on_created`` hears of the change set
+    as soon as it exists, so a caller can delete it on any later exit path."""
     name = new_name(commit)
     kw = dict(StackName=stack_name, ChangeSetName=name, ChangeSetType=change_set_type, Parameters=parameters,
               Capabilities=CAPABILITIES, Tags=tags, IncludeNestedStacks=True, ClientToken=name,
@@ -151,13 +153,13 @@ def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[
     except botocore.exceptions.ClientError as exc:
         if _NO_CHANGES.search(error_message(exc)):
             return ChangeSet(name, "", "", change_set_type, "FAILED", error_message(exc), no_changes=True)
-        if error_code(exc) != "AlreadyExistsException":
-            raise CommandError(f"CreateChangeSet: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED) from None
-        try:
-            found = aws.cfn.describe_change_set(ChangeSetName=name, StackName=stack_name)
-        except botocore.exceptions.ClientError:
-            raise CommandError(f"CreateChangeSet: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED) from None
-        cs = ChangeSet(name, found["ChangeSetId"], found.get("StackId", ""), change_set_type)
+        if error_code(exc) == "AlreadyExistsException":
+            raise CommandError(
+                f"CreateChangeSet: a change set named {name} already exists on {stack_name} and this run did not "
+                f"make it (a retry of ours is answered with our own change set, by ClientToken)", EXIT_FAILED,
+                details=("nothing was created or executed, and that change set was left as it is; run again "
+                         "(a new name), and find out who made it",)) from None
+        raise CommandError(f"CreateChangeSet: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED) from None
     if on_created:
         on_created(cs)
     desc = wait(aws, cs.id, sleep=sleep, interval=interval, timeout=timeout)
@@ -306,6 +308,15 @@ def lookup(aws: Aws, stack_name: str, name: str, *, stack_status: str | None = N
                      "CREATE" if stack_status == "REVIEW_IN_PROGRESS" else "UPDATE",
                      d.get("Status", ""), d.get("StatusReason", "") or "",
                      execution_status=d.get("ExecutionStatus", ""), description=d.get("Description", "") or "")
+
+
+def same_id(change_set_id: str, pinned: str) -> bool:
+    """``pinned`` names this change set: its whole ARN
+    (``arn:aws:cloudformation:REGION:ACCOUNT:changeSet/NAME/UUID``) or the
+    UUID that ends it. CloudFormation makes the UUID; nobody chooses it."""
+    pinned = pinned.strip()
+    return bool(pinned) and bool(change_set_id) and (
+        change_set_id == pinned or ("/" not in pinned and change_set_id.rsplit("/", 1)[-1] == pinned))
 
 
 def _stack_status(aws: Aws, stack_id: str) -> str:

@@ -20,7 +20,7 @@ from .. import config, localenv
 from ..aws import Aws, check_endpoint_url, describe_error
 from ..errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
 from ..preflight import hook as preflight_hook
-from . import events, flow, health, local, operations, signals, stackstate
+from . import changeset, events, flow, health, local, operations, signals, stackstate
 from . import review as review_mod
 
 # The name of the one reviewed change set whose Conditional-only guarded
@@ -106,6 +106,10 @@ def register(subparsers) -> None:
                         "the newest waiting change set so proven (what a pull request's plan left), else exit 3 "
                         "with the reason. `reviewed-or-new`: that, or else a change set of this deploy's own, "
                         "whose review says it is not the one a pull request showed")
+    d.add_argument("--change-set-id", metavar="ID",
+                   help="with --change-set NAME: the change set found under NAME must have this ChangeSetId (its ARN, "
+                        "or the ARN's last part), else exit 3. A name is unique only among existing change sets; the "
+                        "ID pins the one that was reviewed (CI hands it from the plan to the approved deploy)")
     d.set_defaults(func=cmd_deploy, discard=False)
     preflight_hook.add_arguments(d)
 
@@ -257,10 +261,15 @@ def _options(args) -> flow.Options:
               artifact_area=getattr(args, "artifact_area", "deploy"),
               role_arn=getattr(args, "role_arn", None),
               change_set=getattr(args, "change_set", None),
+              change_set_id=getattr(args, "change_set_id", None),
               no_rollback=getattr(args, "no_rollback", False),
               rollback_triggers=getattr(args, "rollback_triggers", True))
     if args.templates:
         kw["templates_dir"] = args.templates
+    if kw["change_set_id"] is not None and (not kw["change_set_id"].strip() or kw["change_set"] in (
+            None, changeset.REVIEWED, changeset.REVIEWED_OR_NEW)):
+        raise CommandError("--change-set-id needs a non-empty ID and --change-set NAME (the change set it pins)",
+                           EXIT_USAGE)
     return flow.Options(**kw)
 
 
@@ -463,6 +472,8 @@ def _deploy(args, dep: flow.Deployment) -> int:
             print(f"\nChange set `{cs.name}` is left for review. A deploy executes it (`deploy --change-set "
                   f"{cs.name}`, or `--change-set reviewed`) only once it proves the change set holds exactly "
                   f"what its own checkout builds.")
+            # CI hands the ID on (deploy.yml): it pins this change set, which its name alone does not.
+            print(f"\nChange set ID: `{cs.id}`")
         return finish(EXIT_OK)
     if not args.yes:
         if sys.stdin.isatty() and sys.stdout.isatty():

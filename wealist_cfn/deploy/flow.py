@@ -50,6 +50,11 @@ class Options:
     # NAME: execute that change set once proven (deploy/verify.py); "reviewed":
     # the newest proven one, else exit 3; "reviewed-or-new": that, else our own.
     change_set: str | None = None
+    # With a named change_set: the ChangeSetId (its ARN, or the ARN's last
+    # part) the change set found under that name must have. A name is unique
+    # only among existing change sets; the ID is never reused, and a change
+    # set cannot be changed, so the ID pins what a person approved.
+    change_set_id: str | None = None
     templates_dir: Path = TEMPLATES_DIR
     sleep: Callable[[float], None] = time.sleep
     poll_interval: float = 5.0
@@ -429,6 +434,11 @@ class Deployment:
             raise CommandError(f"stack {o.stack_name} does not exist, so it has no change set {o.change_set}",
                                EXIT_USAGE)
         cs = changeset.lookup(self.aws, o.stack_name, o.change_set, stack_status=state.status)
+        if o.change_set_id and not changeset.same_id(cs.id, o.change_set_id):
+            raise CommandError(
+                f"refused: change set {cs.name} on {o.stack_name} is {cs.id}, not the approved {o.change_set_id}: "
+                f"the approved one was deleted and another made under its name", EXIT_REFUSED,
+                details=("nothing was executed and no stack policy was changed; plan again",))
         if cs.change_set_type == "CREATE":
             raise CommandError(
                 f"refused: change set {cs.name} is a first create (stack {o.stack_name} is REVIEW_IN_PROGRESS), "

@@ -24,8 +24,9 @@ from . import changeset, stackstate
 
 # The names this tool gives change sets (changeset.new_name, and status's
 # deletion-protection repair): what "this project's" means, together with
-# the Description it writes (changeset.description).
-OUR_NAME = re.compile(r"(deploy|protect)-\d{8}-\d{6}-[A-Za-z0-9]{1,7}-[0-9a-f]{4}")
+# the Description it writes (changeset.description). 4 hex digits: names
+# made before they carried 16.
+OUR_NAME = re.compile(r"(deploy|protect)-\d{8}-\d{6}-[A-Za-z0-9]{1,7}-(?:[0-9a-f]{16}|[0-9a-f]{4})")
 OUR_DESCRIPTION = "wealist-cfn "
 
 

@@ -510,6 +510,7 @@ class _Proof:
         the one the deployed parent names, or a version of this project's
         artifact bucket holding exactly the packaged child."""
         bucket = self.expected.bucket
+        null = False
         if isinstance(url, str) and bucket:
             parts = urlsplit(url)
             query = parse_qs(parts.query)
@@ -517,7 +518,11 @@ class _Proof:
             key = parts.path.lstrip("/")
             if self.aws.endpoint_url and key.startswith(f"{bucket}/"):
                 key = key[len(bucket) + 1:]
-            if len(versions) == 1 and set(query) == {"versionId"} and \
+            # "null" is the version written while versioning was off or
+            # suspended; a PUT while suspended overwrites it (S3 User Guide,
+            # "Adding objects to versioning-suspended buckets"): no pin.
+            null = versions == ["null"] and self.aws.s3_url(bucket, key, "null") == url
+            if len(versions) == 1 and not null and set(query) == {"versionId"} and \
                     self.aws.s3_url(bucket, key, versions[0]) == url:
                 owner = {"ExpectedBucketOwner": self.aws.account} if self.aws.account else {}
                 obj = self.call("get_object", service="s3", absent=("NoSuchKey", "NoSuchVersion", "404"),
@@ -531,6 +536,10 @@ class _Proof:
                 return
         if stack_id and isinstance(url, str) and _child_url(self.deployed(stack_id), lid) == url:
             return
+        if null:
+            raise _Differs(f"nested stack {child_path}'s TemplateURL names the null version (versionId=null) of the "
+                           f"artifact bucket {bucket}, which a later upload replaces: what it points at could change "
+                           f"after this proof")
         raise _Differs(f"nested stack {child_path}'s TemplateURL is neither the deployed one nor an object version "
                        f"(?versionId=) in the artifact bucket {bucket or '(none)'}: what it points at could change "
                        f"after this proof")
