@@ -81,9 +81,9 @@ def test_only_literal_local_urls_are_followed(tree):
     """An S3 URL or an intrinsic (!Sub) names no local file cfn-lint reads."""
     text = template("https://s3.amazonaws.com/bucket/grand.yaml") + (
         "  D:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: !Sub '${AWS::Region}.yaml'\n")
-    assert lint._stack_urls(text) == []
-    assert lint._stack_urls(template("a.yaml", "b.yaml")) == ["a.yaml", "b.yaml"]
-    assert lint._stack_urls("Resources: [") == []
+    assert lint._stack_urls(text) == ()
+    assert lint._stack_urls(template("a.yaml", "b.yaml")) == ("a.yaml", "b.yaml")
+    assert lint._stack_urls("Resources: [") == ()
 
 
 @pytest.mark.parametrize("other", [{"version": "1.1"}, {"config": b"{'ignore_checks': ['W']}"}])
@@ -171,7 +171,7 @@ def test_the_committed_root_names_every_child_despite_its_short_form_intrinsics(
     "  B:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: b.yaml\n",
 ])
 def test_only_nested_stacks_are_followed_and_odd_shapes_do_not_break_the_key(text):
-    assert lint._stack_urls(text) == ([] if text.startswith("-") else ["b.yaml"])
+    assert lint._stack_urls(text) == (() if text.startswith("-") else ("b.yaml",))
 
 
 def test_a_child_named_twice_or_missing_does_not_hide_the_ones_after_it(tmp_path):
