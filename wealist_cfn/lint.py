@@ -24,7 +24,6 @@ import json
 import multiprocessing
 import os
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -32,6 +31,7 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
+from . import cachefile
 from .errors import EXIT_USAGE, CommandError
 from .settings import ROOT_DIR
 
@@ -178,18 +178,7 @@ class LintCache:
         never half of one. A cache that cannot be written is skipped."""
         entry = {"format": CACHE_FORMAT, "key": key, "template": str(path.resolve()),
                  "findings": [asdict(f) for f in findings]}
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    json.dump(entry, out)
-                os.replace(tmp, self._entry(path))
-            except BaseException:
-                os.unlink(tmp)
-                raise
-        except OSError:
-            pass
+        cachefile.write_json(self.directory, self._entry(path), entry)
 
 
 # --- linting in workers -----------------------------------------------------------------------

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from troposphere import Template
 
-from . import iamdata, root
+from . import cachefile, iamdata, root
 from .settings import DEFAULT_SETTINGS, ROOT_DIR, TEMPLATES_DIR, BuildSettings
 from .stacks import github_oidc
 
@@ -91,18 +89,7 @@ class RenderCache:
         """Atomically; a cache that cannot be written is skipped."""
         self.used.add(key)
         entry = {"key": key, "sha256": hashlib.sha256(text.encode()).hexdigest(), "text": text}
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    json.dump(entry, out)
-                os.replace(tmp, self._entry(key))
-            except BaseException:
-                os.unlink(tmp)
-                raise
-        except OSError:
-            pass
+        cachefile.write_json(self.directory, self._entry(key), entry)
 
     def prune(self) -> None:
         """Drop the entries this run did not use (older versions of the
