@@ -87,7 +87,7 @@ def test_each_service_port_is_refused_each_monitoring_port(key, port):
 @pytest.mark.parametrize("key,value", [("VpcCidr", "10.1.0.0/33"), ("MonitoringAccessCidr", "203.0.113.0/33"),
                                        ("VpcCidr", "10.1.2.0/16"), ("MonitoringAccessCidr", "203.0.113.7/24")])
 def test_each_cidr_field_gets_each_cidr_rule(key, value):
-    assert re.search("not a valid IPv4 CIDR|host bits set", _refused(key, value))
+    assert re.search("must be an IPv4 CIDR block|host bits set", _refused(key, value))
 
 
 @pytest.mark.parametrize("bucket", ["wealist..scripts", "192.168.1.1", "xn--wealist-scripts"])

@@ -204,7 +204,14 @@ def test_a_broken_release_on_elb_checks_fails_its_refresh_and_restores_the_tag(d
     env, folder = deployed
     asg, ssm = _clients(folder)
     if _health_type(asg) != "ELB":
-        pytest.skip("runs after the switch to ELB above")
+        # Run on its own (not after the test above): release both services
+        # and deploy, which is how a group reaches ELB checks.
+        for index, tag in ((1, "b1"), (0, "u1")):
+            done = _release(env, SERVICES[index], tag)
+            assert done.returncode == 0, done.stdout + done.stderr
+            _push(folder, SERVICES[index], tag)
+        _deploy(env)
+    assert _health_type(asg) == "ELB"
     before = _tag(ssm, 1)
     broken = _release(env, SERVICES[1], "broken-b2")
     assert broken.returncode == 1
