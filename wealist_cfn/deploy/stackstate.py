@@ -81,15 +81,20 @@ def describe(aws: Aws, name: str) -> StackState:
                       root_id=st.get("RootId", "") or "")
 
 
+def _listed(aws: Aws, stack: str) -> list[dict]:
+    """ListStackResources of one stack, every page; [] when it cannot be
+    read (a stack gone meanwhile answers as having nothing to report)."""
+    try:
+        return [r for page in aws.cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
+                for r in page.get("StackResourceSummaries", [])]
+    except botocore.exceptions.ClientError:
+        return []
+
+
 def failed_resources(aws: Aws, stack: str, path: str = "") -> list[tuple[str, str, str]]:
     """(path/logical ID, type, reason) of resources in a *_FAILED state, nested included."""
     out = []
-    try:
-        resources = [r for page in aws.cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
-                     for r in page.get("StackResourceSummaries", [])]
-    except botocore.exceptions.ClientError:
-        return out
-    for r in resources:
+    for r in _listed(aws, stack):
         where = f"{path}/{r['LogicalResourceId']}" if path else r["LogicalResourceId"]
         if r["ResourceType"] == NESTED and r.get("PhysicalResourceId", "").startswith("arn:"):
             inner = failed_resources(aws, r["PhysicalResourceId"], where)
@@ -106,12 +111,7 @@ def resources_in(aws: Aws, stack: str, statuses: set[str], path: str = "") -> li
     included, whose ResourceStatus is one of ``statuses``. A nested stack is
     read by its stack ID, so a deleted child still answers."""
     out = []
-    try:
-        resources = [r for page in aws.cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
-                     for r in page.get("StackResourceSummaries", [])]
-    except botocore.exceptions.ClientError:
-        return out
-    for r in resources:
+    for r in _listed(aws, stack):
         where = f"{path}/{r['LogicalResourceId']}" if path else r["LogicalResourceId"]
         phys = r.get("PhysicalResourceId", "") or ""
         if r["ResourceType"] == NESTED and phys.startswith("arn:"):
