@@ -184,6 +184,20 @@ def _gone_resource(exc: botocore.exceptions.ClientError) -> bool:
         "does not exist" in error_message(exc)
 
 
+def _set_protection(aws: Aws, p: DestroyPlan, pr: Protection, on: bool) -> None:
+    """Switch one protection on or off: the stack's termination protection,
+    the database's or the load balancer's deletion protection."""
+    if pr.kind == "termination":
+        aws.cfn.update_termination_protection(StackName=p.stack_id, EnableTerminationProtection=on)
+    elif pr.kind == "database":
+        aws.client("rds").modify_db_instance(DBInstanceIdentifier=pr.physical_id, DeletionProtection=on,
+                                             ApplyImmediately=True)
+    elif pr.kind == "load-balancer":
+        aws.client("elbv2").modify_load_balancer_attributes(
+            LoadBalancerArn=pr.physical_id,
+            Attributes=[{"Key": "deletion_protection.enabled", "Value": "true" if on else "false"}])
+
+
 def restore_protections(aws: Aws, p: DestroyPlan, turned_off: list[Protection]) -> list[str]:
     """After a deletion that failed (DELETE_FAILED) or a turn-off that failed
     half-way: switch back on what this run turned off, on whatever still
@@ -192,15 +206,7 @@ def restore_protections(aws: Aws, p: DestroyPlan, turned_off: list[Protection]) 
     lines = []
     for pr in turned_off:
         try:
-            if pr.kind == "termination":
-                aws.cfn.update_termination_protection(StackName=p.stack_id, EnableTerminationProtection=True)
-            elif pr.kind == "database":
-                aws.client("rds").modify_db_instance(DBInstanceIdentifier=pr.physical_id, DeletionProtection=True,
-                                                     ApplyImmediately=True)
-            elif pr.kind == "load-balancer":
-                aws.client("elbv2").modify_load_balancer_attributes(
-                    LoadBalancerArn=pr.physical_id,
-                    Attributes=[{"Key": "deletion_protection.enabled", "Value": "true"}])
+            _set_protection(aws, p, pr, True)
         except botocore.exceptions.ClientError as exc:
             if _gone_resource(exc):
                 lines.append(f"{pr.kind} protection of {pr.where}: the resource is already deleted")
@@ -224,15 +230,7 @@ def disable_protections(aws: Aws, p: DestroyPlan) -> list[str]:
     off: list[Protection] = []
     for pr in p.protections:
         try:
-            if pr.kind == "termination":
-                aws.cfn.update_termination_protection(StackName=p.stack_id, EnableTerminationProtection=False)
-            elif pr.kind == "database":
-                aws.client("rds").modify_db_instance(DBInstanceIdentifier=pr.physical_id, DeletionProtection=False,
-                                                     ApplyImmediately=True)
-            elif pr.kind == "load-balancer":
-                aws.client("elbv2").modify_load_balancer_attributes(
-                    LoadBalancerArn=pr.physical_id,
-                    Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}])
+            _set_protection(aws, p, pr, False)
         except botocore.exceptions.ClientError as exc:
             raise CommandError(f"turning off {pr.kind} protection of {pr.where}: {error_message(exc)}",
                                details=("nothing was deleted",) + tuple(restore_protections(aws, p, off))) from None
