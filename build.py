@@ -29,6 +29,6 @@ if __name__ == "__main__":
         sys.exit(2)  # errors.EXIT_USAGE, not importable without the dependencies
     sys.path.insert(0, here)
 
-    from wealist_cfn.cli import main
+    from wealist_cfn.__main__ import main
 
     sys.exit(main())

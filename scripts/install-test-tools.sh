@@ -33,15 +33,21 @@ if ((${#missing_debs[@]})); then
   "${sudo_cmd[@]}" apt-get update -qq
   # No recommends: the prometheus package would pull in exporters; policy-rc.d
   # keeps the package from starting a Prometheus or PostgreSQL server.
-  policy=/usr/sbin/policy-rc.d
+  # The file is removed on every way out of this script (a failed apt-get
+  # included): left behind, it stops every service from starting on the machine.
+  policy=${WEALIST_POLICY_RC_D:-/usr/sbin/policy-rc.d}  # overridden only by its test
   added_policy=false
   if [ ! -e "$policy" ]; then
+    trap '"${sudo_cmd[@]}" rm -f "$policy"' EXIT
+    added_policy=true
     printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
     "${sudo_cmd[@]}" chmod 755 "$policy"
-    added_policy=true
   fi
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing_debs[@]}"
-  if $added_policy; then "${sudo_cmd[@]}" rm -f "$policy"; fi
+  if $added_policy; then
+    "${sudo_cmd[@]}" rm -f "$policy"
+    trap - EXIT
+  fi
 fi
 
 # PostgreSQL 17 (keep the version in step with tests/ops/postgres.py).

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import config as config_mod
-from .settings import ROOT_DIR, TEMPLATES_DIR
+from .settings import PACKAGE_DIR, TEMPLATES_DIR
 
 # synth and lint import troposphere, the stacks and cfn-lint's helpers: they
 # are imported once the parameter files are checked, so that line comes first.
@@ -89,7 +89,7 @@ RENDER_CACHE = "yaml"
 def _sources_stamp() -> str:
     """Size and mtime of every source file the templates are built from."""
     h = hashlib.sha256()
-    for path in sorted((ROOT_DIR / "wealist_cfn").rglob("*.py")):
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
         st = path.stat()
         h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()

@@ -30,6 +30,7 @@ COMMAND_MODULES = ("wealist_cfn.deploy.cli", "wealist_cfn.ops.cli", "wealist_cfn
 
 # Examples for commands whose module gives none in its own --help epilog.
 _EXAMPLES = {
+    "build": ["python build.py build --no-lint", "wealist-cfn build --check"],
     "bootstrap": ["python build.py bootstrap --params params/prod.json --dry-run",
                   "python build.py bootstrap --params params/prod.json --rotate db/user_db_password"],
     "rollout": ["python build.py rollout --params params/prod.json",
@@ -50,10 +51,20 @@ _EXAMPLES = {
 }
 
 
+def _prog() -> str:
+    """How the user called us: ``build.py``, ``wealist-cfn`` or ``python -m wealist_cfn``."""
+    called = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    if called.name == "wealist-cfn":
+        return called.name
+    return "python -m wealist_cfn" if called.parts[-2:] == ("wealist_cfn", "__main__.py") else "build.py"
+
+
 def _version() -> str:
     from .deploy.changeset import git_commit
 
-    return f"build.py (wealist-cfn) {__version__}, commit {git_commit(Path(__file__).resolve().parent)}"
+    prog = _prog()
+    name = prog if prog == "wealist-cfn" else f"{prog} (wealist-cfn)"
+    return f"{name} {__version__}, commit {git_commit(ROOT_DIR)}"
 
 
 class _VersionAction(argparse.Action):
@@ -71,7 +82,7 @@ class _VersionAction(argparse.Action):
 
 def _parser(commands: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="build.py",
+        prog=_prog(),
         description="Build, lint, package and deploy the Wealist CloudFormation templates.",
         epilog="examples:\n  python build.py                 # build and lint every template\n"
                "  python build.py --check         # fail when templates/ is stale\n"
@@ -79,6 +90,10 @@ def _parser(commands: bool = True) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action=_VersionAction)
+    # Read by wealist_cfn/__main__.py before any path is fixed; here for --help.
+    parser.add_argument("--project-dir", metavar="DIR",
+                        help="the project's folder (params/, templates/); default: the working directory "
+                             "or its nearest parent holding both, else this checkout")
     parser.add_argument("--check", action="store_true",
                         help="fail when the committed templates differ from what the code builds")
     parser.add_argument("--params", type=Path, action="append", metavar="FILE",
@@ -88,6 +103,10 @@ def _parser(commands: bool = True) -> argparse.ArgumentParser:
                         help="lint every template, ignoring the lint cache (also when CI=true)")
     parser.set_defaults(func=_cmd_build)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    # Taken off the command line by main(); listed so that --help shows it.
+    sub.add_parser("build", help="build and lint every template (the same as no command; its options above)",
+                   description="Build every template and lint it: the same as no command, with the options of "
+                               "`build.py --help` (--check, --params, --no-lint, --no-cache).")
     for name in COMMAND_MODULES if commands else ():
         importlib.import_module(name).register(sub)
     for name, p in sub.choices.items():
@@ -241,6 +260,11 @@ def watching_stopped(args) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["build"]:
+        # `wealist-cfn build ...` reads as the other commands do; it is the
+        # build itself, the same as no command.
+        argv = argv[1:]
     args = _parser(commands=not _plain_build(argv)).parse_args(argv)
     try:
         return args.func(args)

@@ -14,10 +14,42 @@ The split, said once for the whole project:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT_DIR = Path(__file__).resolve().parent.parent
+# The package itself: the boot scripts, the price tables and the IAM data
+# travel with it, wherever it is installed.
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Set by `--project-dir` (wealist_cfn/__main__.py) before anything else is imported.
+PROJECT_DIR_ENV = "WEALIST_CFN_PROJECT_DIR"
+
+
+def _is_project(directory: Path) -> bool:
+    return (directory / "params").is_dir() and (directory / "templates").is_dir()
+
+
+def find_project_dir(cwd: Path | None = None, environ: dict | None = None) -> Path:
+    """The project the commands work on: its params/, templates/,
+    instance-files/, the lint cache and the local endpoint's state.
+
+    ``WEALIST_CFN_PROJECT_DIR`` (``--project-dir``) first; then the working
+    directory or the nearest parent holding params/ and templates/ (as git
+    finds its repository), so an installed ``wealist-cfn`` works in any
+    checkout; last, the checkout this package was run from (``build.py``
+    from another folder)."""
+    environ = os.environ if environ is None else environ
+    explicit = environ.get(PROJECT_DIR_ENV)
+    if explicit:
+        return Path(explicit).resolve()
+    here = (cwd or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        if _is_project(directory):
+            return directory
+    return PACKAGE_DIR.parent
+
+
+ROOT_DIR = find_project_dir()
 TEMPLATES_DIR = ROOT_DIR / "templates"
 PARAMS_DIR = ROOT_DIR / "params"
 

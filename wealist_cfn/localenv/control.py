@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import EXIT_FAILED, CommandError
-from ..settings import ROOT_DIR
+from ..settings import PACKAGE_DIR, ROOT_DIR
 
 STATE_FILE = "endpoint.json"
 LOG_FILE = "endpoint.log"
@@ -90,8 +90,8 @@ def up(port: int = 0, *, restore: bool = False, timeout: float = 120.0) -> tuple
             [sys.executable, "-m", MODULE, "--state-dir", str(folder), "--port", str(port),
              *(["--restore"] if restore else [])],
             cwd=ROOT_DIR, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-            env=dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT_DIR),
-                                                                          os.environ.get("PYTHONPATH")]))))
+            env=dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(PACKAGE_DIR.parent),
+                                                                             os.environ.get("PYTHONPATH")]))))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ep = running(folder)

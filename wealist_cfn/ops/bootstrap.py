@@ -54,7 +54,7 @@ from ..paramstore import (  # noqa: F401 - re-exported: bootstrap's API
     ParamDef,
     _sql_name,
 )
-from ..settings import ROOT_DIR
+from ..settings import PACKAGE_DIR, ROOT_DIR
 from ..strict import (
     elasticache_auth_token_problem,
     parameter_problem,
@@ -66,7 +66,7 @@ from . import artifacts
 # The table of parameters (PARAMETERS, SECRET_NAMES, ...) lives in a leaf
 # module, so that the templates name the secrets without importing boto3.
 INSTANCE_FILES_DIR = ROOT_DIR / "instance-files"
-STARTUP_SCRIPT = ROOT_DIR / "wealist_cfn" / "boot" / "startup.sh"
+STARTUP_SCRIPT = PACKAGE_DIR / "boot" / "startup.sh"
 # Where UserData fetches the startup script (wealist_cfn/boot/userdata.sh).
 STARTUP_SCRIPT_KEY = "boot/startup.sh"
 # Where earlier versions stored the startup script; reported, never read.
