@@ -332,7 +332,9 @@ def _delete_stack(aws: Aws, stack_id: str, *, sleep, interval: float, timeout: f
 def _why(exc: BaseException) -> str:
     if isinstance(exc, botocore.exceptions.ClientError):
         return f"{error_code(exc)}: {error_message(exc)}"
-    return str(exc) or type(exc).__name__
+    if isinstance(exc, (CommandError, events.WatchTimeout)):
+        return str(exc)
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
 
 
 def run(aws: Aws, experiments: list[Experiment], *, project: str, environment: str, role_arn: str | None,
@@ -388,8 +390,7 @@ def _attempt(ctx: Context, exp: Experiment) -> Verdict:
         exp.act(ctx)
         responses = dict(ctx.recorded)
         responses.update(exp.observe(ctx))
-    except (CommandError, botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError,
-            events.WatchTimeout) as exc:
+    except Exception as exc:  # noqa: BLE001 - any error leaves the assumption untested, never the run half-done
         return inconclusive(f"the experiment could not complete: {_why(exc)}", error=_why(exc),
                             **({k: v for k, v in ctx.recorded.items()}))
     verdict = exp.verdict(responses)
