@@ -218,7 +218,7 @@ NESTED_STACK_POLICY = Experiment(
     minutes=6, minutes_basis="three stack operations on an ECR repository and a nested stack, a minute or two each",
     issue="Stack policies: a nested stack's policy is not enforced when the root drives its update",
     source=f"{API}/API_SetStackPolicy.html; CloudFormation User Guide, protect-stack-resources.html",
-    docs=("deploy.md: stack policies (the nested case)", "deploy.md: sandbox check 5"),
+    docs=("former check 5", "unproven: the nested stack policy", "issue 28: nested stack policy"),
 )
 
 
@@ -273,7 +273,7 @@ PINNED_TEMPLATE_VERSION = Experiment(
     issue="Packaging: CloudFormation does not honour the versionId of a nested TemplateURL",
     service_role=True,
     source=f"{API}/API_GetTemplate.html; S3 API reference, GetObject (versionId, s3:GetObjectVersion)",
-    docs=("deploy.md: one-time sandbox check of the pinned versionId",),
+    docs=("packaging: the pinned versionId", "issue 28: pinned versionId"),
 )
 
 
@@ -315,7 +315,7 @@ NESTED_OPERATION_ID = Experiment(
     issue="Events: nested stacks' events carry their own OperationId (the watcher's exclusion is unaffected; "
           "revisit any match on one operation)",
     source=f"{API}/API_StackEvent.html (OperationId)",
-    docs=("deploy.md: unproven (nested OperationId)", "deploy.md: sandbox check 1"),
+    docs=("former check 1", "unproven: nested OperationId", "issue 28: nested OperationId"),
 )
 
 
@@ -356,7 +356,7 @@ NESTED_CHANGE_SET_DELETE = Experiment(
     minutes=2, minutes_basis="one change set computed and deleted; the shell deleted",
     issue="Change sets: deleting a nested change set is synchronous (delete_and_wait waits for nothing)",
     source=f"{API}/API_DeleteChangeSet.html; {API}/API_DescribeChangeSet.html (Status DELETE_PENDING)",
-    docs=("deploy.md: change sets deleted asynchronously",),
+    docs=("issue 28: nested change set deletion",),
 )
 
 
@@ -401,7 +401,7 @@ OUTPUTS_ONLY = Experiment(
     minutes=4, minutes_basis="a create, an update and a deletion of one SSM parameter",
     issue="Change sets: an Outputs-only change is not executable as the review assumes",
     source=f"{API}/API_DescribeChangeSet.html; aws-cdk PR #2029",
-    docs=("deploy.md: unproven (Outputs-only change set)", "deploy.md: sandbox check 2"),
+    docs=("former check 2", "unproven: Outputs-only change set"),
 )
 
 
@@ -445,7 +445,7 @@ EXECUTE_DELETES_OTHERS = Experiment(
     minutes=4, minutes_basis="a create, two change sets, one update and a deletion of one SSM parameter",
     issue="Change sets: executing one does not delete the others (refusal messages and candidate search)",
     source=f"{API}/API_ExecuteChangeSet.html",
-    docs=("deploy.md: sandbox check 1", "deploy.md: sandbox check 3"),
+    docs=("former check 1", "former check 3"),
 )
 
 
@@ -496,7 +496,7 @@ RETAIN_EXCEPT_ON_CREATE = Experiment(
     minutes=4, minutes_basis="a create that fails after a 1-second wait, its rollback, the deletion",
     issue="Rollback: RetainExceptOnCreate leaves Retain resources of a failed first create",
     source=f"{API}/API_ExecuteChangeSet.html (RetainExceptOnCreate)",
-    docs=("deploy.md: sandbox check 4",),
+    docs=("former check 4",),
 )
 
 
@@ -551,7 +551,7 @@ CHANGE_SET_READBACK = Experiment(
     minutes=2, minutes_basis="one change set computed, not executed; the shell deleted",
     issue="deploy --change-set: a change set does not read back as verify.prove expects",
     source=f"{API}/API_GetTemplate.html; {API}/API_DescribeChangeSet.html; {API}/API_ChangeSetSummary.html",
-    docs=("deploy.md: sandbox check 6",),
+    docs=("former check 6",),
 )
 
 
@@ -589,7 +589,7 @@ EMPTY_PARAMETER = Experiment(
     minutes=2, minutes_basis="one change set computed, not executed; the shell deleted",
     issue="deploy --change-set: an empty parameter value is left out of DescribeChangeSet",
     source=f"{API}/API_Parameter.html",
-    docs=("deploy.md: sandbox check 7 (empty parameter values)",),
+    docs=("former check 7 (empty values)",),
 )
 
 
@@ -637,7 +637,7 @@ NESTED_BUCKET_NAME = Experiment(
     minutes=4, minutes_basis="one create of a root, a nested stack and an empty bucket, and the deletion",
     issue="Service role: unnamed buckets are not named <stack name>-...; the StackBuckets statement misses them",
     source="CloudFormation User Guide, aws-properties-name.html (generated names); AWS::S3::Bucket BucketName",
-    docs=("issue 28: unnamed buckets in nested stacks",),
+    docs=("issue 28: unnamed bucket names",),
 )
 
 

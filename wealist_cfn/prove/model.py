@@ -91,8 +91,9 @@ class Experiment:
     issue: str = ""
     service_role: bool = False  # deployed with the environment's service role (needs --params)
     source: str = ""  # the documentation the expected behaviour comes from
-    # Docs sections (docs/deploy.md, docs/operations.md) that list this check:
-    # the test keeping the docs and the registry in step reads them.
+    # What it replaces: a former hand-run check of docs/deploy.md ("former
+    # check N"), an "unproven" note there, an item of issue 28. The test
+    # keeping the docs and the registry in step reads them.
     docs: tuple[str, ...] = ()
 
 

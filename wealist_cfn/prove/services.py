@@ -75,7 +75,7 @@ RDS_FORCE_SSL = Experiment(
     issue="Database: PostgreSQL 17's default parameter group does not force TLS; set rds.force_ssl in a "
           "parameter group of the stack's own",
     source="RDS API reference, DescribeEngineDefaultParameters; RDS user guide, PostgreSQL.Concepts.General.SSL",
-    docs=("issue 28: RDS for PostgreSQL 17 forces TLS",),
+    docs=("issue 28: PostgreSQL 17 TLS",),
 )
 
 # -- shared network pieces (YAML) ---------------------------------------------------------------
@@ -218,7 +218,7 @@ MONITORING_METRIC = Experiment(
                               "metric, deletion",
     issue="Alarms: the monitoring-instance alarm watches a metric that is not published as named",
     source="https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-metrics.html",
-    docs=("issue 28: the metric behind the monitoring-instance alarm",),
+    docs=("issue 28: monitoring alarm metric",),
 )
 
 # -- kms-key-tags-service-role ------------------------------------------------------------------
@@ -295,7 +295,7 @@ KMS_KEY_TAGS = Experiment(
     issue="Service role: CreateKey with the project's tags is refused (TagStackKeysOnCreate / CreateStackKeys)",
     service_role=True,
     source="KMS developer guide, 'Controlling access to tags' and 'ABAC for AWS KMS'",
-    docs=("issue 28: a KMS key with tags under the service role",),
+    docs=("issue 28: KMS key with tags",),
 )
 
 # -- ElastiCache: member IDs and the failover switch --------------------------------------------
@@ -375,7 +375,7 @@ REDIS_MEMBER_IDS = Experiment(
     minutes=30, minutes_basis="a replication group is created in about 10-15 minutes and deleted in 5-10",
     issue="Alarms: Redis members are not named -001/-002; the Redis alarms watch no node",
     source="ElastiCache user guide, Replication.CreatingReplGroup (member clusters); CacheMetrics.html",
-    docs=("issue 28: Redis member node IDs",),
+    docs=("issue 28: Redis member IDs",),
 )
 
 
@@ -429,7 +429,7 @@ ELASTICACHE_TWO_STEP = Experiment(
     issue="Mode switch: ElastiCache's failover switch does not behave as updaterules/sequence assume",
     source="ElastiCache API reference, ModifyReplicationGroup (AutomaticFailoverEnabled needs a replica); "
            "cloudformation-coverage-roadmap #383",
-    docs=("issue 28: ElastiCache one-step failover switch",),
+    docs=("issue 28: ElastiCache failover steps",),
 )
 
 # -- alb-access-log-test-object -----------------------------------------------------------------
@@ -519,7 +519,7 @@ ALB_ACCESS_LOGS = Experiment(
     minutes=15, minutes_basis="an ALB is active in about 3-5 minutes; deletion a few minutes",
     issue="Load balancer: ELB cannot write access logs under the bucket policy",
     source="https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html",
-    docs=("issue 28: ALB access-log delivery under the bucket policy",),
+    docs=("issue 28: ALB access-log test object",),
 )
 
 # -- imds-hop-limit -----------------------------------------------------------------------------
@@ -632,7 +632,7 @@ IMDS_HOP_LIMIT = Experiment(
     issue="Compute: the IMDS hop limit does not separate containers from the instance's credentials as assumed",
     source="EC2 user guide, 'Configure the instance metadata options' (HttpPutResponseHopLimit; containers "
            "need 2)",
-    docs=("issue 28: IMDS hop limit 1 and 2",),
+    docs=("issue 28: IMDS hop limit",),
 )
 
 EXPERIMENTS = (RDS_FORCE_SSL, MONITORING_METRIC, KMS_KEY_TAGS, REDIS_MEMBER_IDS, ELASTICACHE_TWO_STEP,
