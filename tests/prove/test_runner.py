@@ -196,3 +196,49 @@ def test_removals_run_before_the_stack_is_deleted(aws):
     report, _ = _run(aws, [_experiment(act)])
     assert len(order) == 1 and "wealist-sbx-proof-probe-r1" in order[0]
     assert "removed a thing" in report.results[0].cleaned and _live_stacks(aws) == []
+
+
+def test_an_update_still_running_is_cancelled_then_deleted():
+    """Stubber (moto has no CancelUpdateStack rollback): DeleteStack refuses
+    a stack in UPDATE_IN_PROGRESS (DeleteStack / CancelUpdateStack, CloudFormation
+    API reference), so the clean-up cancels the update, waits for its
+    rollback, then deletes. Stack shapes: API_Stack.html."""
+    from datetime import datetime, timezone
+
+    from botocore.stub import Stubber
+
+    aws = Aws(REGION, local_credentials=True)
+    sid = f"arn:aws:cloudformation:{REGION}:123456789012:stack/wealist-sbx-proof-x-r1/1"
+
+    def st(status):
+        return {"Stacks": [{"StackName": "wealist-sbx-proof-x-r1", "StackId": sid, "StackStatus": status,
+                            "CreationTime": datetime(2026, 12, 7, tzinfo=timezone.utc)}]}
+
+    stub = Stubber(aws.cfn)
+    stub.add_response("describe_stacks", st("UPDATE_IN_PROGRESS"), {"StackName": sid})
+    stub.add_response("cancel_update_stack", {}, {"StackName": sid})
+    stub.add_response("describe_stacks", st("UPDATE_ROLLBACK_IN_PROGRESS"), {"StackName": sid})
+    stub.add_response("describe_stacks", st("UPDATE_ROLLBACK_COMPLETE"), {"StackName": sid})
+    stub.add_response("delete_stack", {}, {"StackName": sid})
+    stub.add_response("describe_stacks", st("DELETE_IN_PROGRESS"), {"StackName": sid})
+    stub.add_client_error("describe_stacks", "ValidationError", f"Stack with id {sid} does not exist")
+    with stub:
+        assert runner._delete_stack(aws, sid, sleep=lambda _s: None, interval=1) == ""
+    stub.assert_no_pending_responses()
+
+
+def test_a_deletion_that_does_not_end_is_reported_not_waited_for_forever():
+    from datetime import datetime, timezone
+
+    from botocore.stub import Stubber
+
+    aws = Aws(REGION, local_credentials=True)
+    sid = "wealist-sbx-proof-x-r1"
+    stub = Stubber(aws.cfn)
+    running = {"Stacks": [{"StackName": sid, "StackId": sid, "StackStatus": "DELETE_IN_PROGRESS",
+                           "CreationTime": datetime(2026, 12, 7, tzinfo=timezone.utc)}]}
+    for _ in range(4):
+        stub.add_response("describe_stacks", running)
+    with stub:
+        assert runner._delete_stack(aws, sid, sleep=lambda _s: None, interval=10, timeout=30) == \
+            "still DELETE_IN_PROGRESS after 30s"

@@ -20,7 +20,7 @@ from . import estimate, guard, registry, report, runner
 EXAMPLES = [
     "python build.py prove --list",
     "python build.py prove --account-id 123456789012 --region ap-northeast-2 --only nested-stack-policy",
-    "python build.py prove --account-id 123456789012 --params params/sbx.json "
+    "python build.py prove --account-id 123456789012 --params params/sandbox.json "
     "--report docs/proofs/2026-12-07-ap-northeast-2.md",
 ]
 

@@ -304,21 +304,25 @@ def _status(aws: Aws, stack: str) -> str | None:
 
 def _delete_stack(aws: Aws, stack_id: str, *, sleep, interval: float, timeout: float = DELETE_TIMEOUT) -> str:
     """DeleteStack and wait until it is gone: "" then, else what it still
-    is. Never raises, except KeyboardInterrupt."""
+    is. A stack still being created is deleted at once (DeleteStack stops
+    the create); an update still running is cancelled first
+    (CancelUpdateStack) and its rollback awaited, as DeleteStack refuses a
+    stack in UPDATE_IN_PROGRESS. Never raises, except KeyboardInterrupt."""
     try:
         with keeping_last_call():
-            status = _status(aws, stack_id)
-            if status is None or status == "DELETE_COMPLETE":
-                return ""
-            if status != "DELETE_IN_PROGRESS":
-                aws.cfn.delete_stack(StackName=stack_id)
-            waited = 0.0
+            waited, cancelled, deleting = 0.0, False, False
             while True:
                 status = _status(aws, stack_id)
                 if status in (None, "DELETE_COMPLETE"):
                     return ""
-                if status == "DELETE_FAILED":
+                if status == "DELETE_FAILED" and deleting:
                     return "DELETE_FAILED"
+                if status == "UPDATE_IN_PROGRESS" and not cancelled:
+                    aws.cfn.cancel_update_stack(StackName=stack_id)
+                    cancelled = True
+                elif not deleting and (not events.is_running(status) or status == "CREATE_IN_PROGRESS"):
+                    aws.cfn.delete_stack(StackName=stack_id)
+                    deleting = True
                 if waited >= timeout:
                     return f"still {status} after {int(waited)}s"
                 sleep(interval)

@@ -475,6 +475,15 @@ def _empty_bucket(s3, bucket: str) -> None:
     s3.delete_bucket(Bucket=bucket)
 
 
+def _empty_bucket_command(bucket: str) -> str:
+    versions = "{Objects: Versions[].{Key: Key, VersionId: VersionId}}"
+    markers = "{Objects: DeleteMarkers[].{Key: Key, VersionId: VersionId}}"
+    return (f"aws s3api delete-objects --bucket {bucket} --delete \"$(aws s3api list-object-versions --bucket {bucket} "
+            f"--query '{versions}' --output json)\"; aws s3api delete-objects --bucket {bucket} --delete \"$(aws s3api "
+            f"list-object-versions --bucket {bucket} --query '{markers}' --output json)\"; "
+            f"aws s3api delete-bucket --bucket {bucket}")
+
+
 def _alb_act(ctx) -> None:
     step = ctx.deploy(None, {"Project": ctx.project, "Environment": ctx.environment})
     if step.final and step.final.ok:
@@ -482,7 +491,7 @@ def _alb_act(ctx) -> None:
         # The project's bucket is Retain: the stack's deletion leaves it.
         ctx.before_delete(f"access-log bucket {bucket} (Retain) and its objects",
                           lambda: _empty_bucket(ctx.aws.s3, bucket),
-                          f"aws s3api delete-objects ... (every version) && aws s3api delete-bucket --bucket {bucket}")
+                          _empty_bucket_command(bucket))
     else:
         # A failed create rolls back; a Retain bucket of it may stay: named by the stack's events.
         ctx.recorded["note"] = {"text": "the create failed; see the step's first cause"}
