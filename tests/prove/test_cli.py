@@ -11,6 +11,7 @@ its CloudFormation holds the production stack when a test makes one.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -115,3 +116,19 @@ def test_a_confirmed_run_reports_and_writes_the_markdown_evidence(endpoint, caps
     text = out.read_text()
     assert text.startswith("# Proof run ") and "| `rds-pg17-force-ssl` | inconclusive |" in text
     assert "## Left in the account" in text
+
+
+def test_an_interrupted_run_exits_130_with_its_report(endpoint, capsys, monkeypatch):
+    """Ctrl-C inside an experiment: the command still prints the report
+    (interrupted, the experiment not run) and exits 130."""
+    from dataclasses import replace
+
+    probe = replace(registry.ALL["rds-pg17-force-ssl"], act=lambda ctx: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(registry, "select", lambda only: [probe])
+    code = cli.main(["prove", "--account-id", ACCOUNT, "--yes", "--confirm-account", ACCOUNT, "--region",
+                     "ap-northeast-2"])
+    out = capsys.readouterr().out
+    assert code == 130
+    assert "(INTERRUPTED)" in out
+    assert re.search(r"not run +rds-pg17-force-ssl: interrupted \(Ctrl-C or SIGTERM\) before a verdict", out)
+    assert "nothing left in the account" in out

@@ -324,6 +324,18 @@ def _cases(aws: Aws) -> dict:
                 "Where": "Key", "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": "Internal failure"})},
                            [("cloudformation", "list_stack_resources", {"StackResourceSummaries": []})]),
         },
+        "extra-stack-tag-refused": {
+            HOLDS: ({"step 1: CREATE deploy-1": step("ROLLBACK_COMPLETE", cause={
+                "Where": "Key", "ResourceStatus": "CREATE_FAILED",
+                "ResourceStatusReason": "Resource handler returned message: \"User: arn:aws:sts::123456789012:"
+                                        "assumed-role/wealist-sbx-cfn-role/x is not authorized to perform: "
+                                        "kms:TagResource because no identity-based policy allows the "
+                                        "kms:TagResource action (Service: Kms, Status Code: 400) "
+                                        "(AccessDeniedException)\""})}, []),
+            FAILS: ({"step 1: CREATE deploy-1": step("CREATE_COMPLETE")}, []),
+            INCONCLUSIVE: ({"step 1: CREATE deploy-1": step("ROLLBACK_COMPLETE", cause={
+                "Where": "Key", "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": "Internal failure"})}, []),
+        },
         "redis-member-ids": {
             HOLDS: ({}, groups([f"{gid}-001", f"{gid}-002"])),
             FAILS: ({}, groups([f"{gid}-0001", f"{gid}-0002"])),

@@ -45,13 +45,6 @@ NOT_EXPERIMENTS: tuple[NotAnExperiment, ...] = (
         "read-only observation; not built in this round",
         ("former check 10",)),
     NotAnExperiment(
-        "extra-stack-tag-refused",
-        "A stack tag key outside the project's makes the alarm key's CreateKey fail (aws:TagKeys).",
-        (Reliance("wealist_cfn/stacks/github_oidc.py", "_service_role_statements"),),
-        "an expected refusal, documented beside the plain AWS CLI commands; the positive side is experiment "
-        "kms-key-tags-service-role; a negative twin is one more entry with extra_tags, not built in this round",
-        ("former check 11",)),
-    NotAnExperiment(
         "tag-on-create-exposure",
         "With the service role's credentials, tagging another key that delegates to IAM lets the role administer "
         "it; the secrets key refuses both.",

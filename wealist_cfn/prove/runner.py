@@ -200,9 +200,10 @@ class Context:
         return step
 
     def deploy(self, templates: dict[str, str] | None = None, parameters: dict[str, str] | None = None, *,
-               retain_except_on_create: bool = False) -> Step:
+               retain_except_on_create: bool = False, extra_tags: dict[str, str] | None = None) -> Step:
         """Change set and execute: a create, or an update of the stack."""
-        return self.execute(self.change_set(templates, parameters), retain_except_on_create=retain_except_on_create)
+        return self.execute(self.change_set(templates, parameters, extra_tags=extra_tags),
+                            retain_except_on_create=retain_except_on_create)
 
     def tags(self, extra: dict[str, str] | None = None) -> list[dict]:
         extra = [{"Key": k, "Value": v} for k, v in (extra or {}).items()]

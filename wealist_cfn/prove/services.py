@@ -298,6 +298,41 @@ KMS_KEY_TAGS = Experiment(
     docs=("issue 28: KMS key with tags",),
 )
 
+def _extra_tag_act(ctx) -> None:
+    # A stack tag key outside PROJECT_TAG_KEYS: CloudFormation passes stack
+    # tags to the key's CreateKey, which the role's aws:TagKeys refuses.
+    ctx.deploy(None, {"Project": ctx.project, "Environment": ctx.environment}, extra_tags={"CostCenter": "proof"})
+
+
+def _extra_tag_verdict(r: dict) -> Verdict:
+    step = next((v for k, v in r.items() if k.startswith("step 1")), {})
+    cause = (step.get("FirstCause") or {}).get("ResourceStatusReason", "")
+    if step.get("StackStatus", "").startswith("ROLLBACK") and re.search(r"AccessDenied|not authorized", cause) \
+            and "TagResource" in cause:
+        return holds("CreateKey with a tag key outside the project's was refused (kms:TagResource)", step=step)
+    if step.get("StackStatus") == "CREATE_COMPLETE":
+        return fails("the service role created a key carrying a tag key outside the project's: aws:TagKeys "
+                     "does not limit what it may tag", step=step)
+    return inconclusive("the create did not end as either", step=step)
+
+
+EXTRA_TAG_REFUSED = Experiment(
+    id="extra-stack-tag-refused",
+    assumption="A stack tag key outside the project's (Project, Environment, ManagedBy, Name, KeyPurpose) makes "
+               "the service role's CreateKey of the alarm key fail on kms:TagResource.",
+    relies=(Reliance("wealist_cfn/stacks/github_oidc.py", "_service_role_statements"),
+            Reliance("wealist_cfn/stacks/github_oidc.py", "PROJECT_TAG_KEYS")),
+    templates={"root.yaml": KEY_TEMPLATE}, act=_extra_tag_act, observe=lambda ctx: {}, verdict=_extra_tag_verdict,
+    charges=(Charge("kms:key", 0.1 / 730, "a key for a few minutes, made only if the assumption fails "
+                                          "(key-months, prorated hourly)"),),
+    minutes=4, minutes_basis="one create refused and rolled back, and the deletion",
+    issue="Service role: a key with a foreign tag key is created (TagStackKeysOnCreate's aws:TagKeys is not "
+          "enforced)",
+    service_role=True,
+    source="KMS developer guide, 'Controlling access to tags' (aws:TagKeys on CreateKey)",
+    docs=("former check 11",),
+)
+
 # -- ElastiCache: member IDs and the failover switch --------------------------------------------
 
 CACHE_TEMPLATE = f"""\
@@ -644,5 +679,6 @@ IMDS_HOP_LIMIT = Experiment(
     docs=("issue 28: IMDS hop limit",),
 )
 
-EXPERIMENTS = (RDS_FORCE_SSL, MONITORING_METRIC, KMS_KEY_TAGS, REDIS_MEMBER_IDS, ELASTICACHE_TWO_STEP,
+EXPERIMENTS = (RDS_FORCE_SSL, MONITORING_METRIC, KMS_KEY_TAGS, EXTRA_TAG_REFUSED, REDIS_MEMBER_IDS,
+               ELASTICACHE_TWO_STEP,
                ALB_ACCESS_LOGS, IMDS_HOP_LIMIT)
