@@ -67,6 +67,14 @@ def test_yes_without_the_account_again_is_refused_before_any_call(monkeypatch, c
     assert f"--yes needs --confirm-account {ACCOUNT}" in capsys.readouterr().err
 
 
+def test_the_production_parameter_file_is_refused_before_any_call(monkeypatch, capsys):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    code = cli.main(["prove", "--account-id", ACCOUNT, "--params", "params/prod.json", "--yes",
+                     "--confirm-account", ACCOUNT])
+    assert code == 3
+    assert "refused: params/prod.json is production's parameter file (wealist-prod)" in capsys.readouterr().err
+
+
 def test_no_terminal_and_no_yes_is_refused_after_the_estimate(endpoint, capsys):
     code = cli.main(["prove", "--account-id", ACCOUNT, "--region", "ap-northeast-2", "--only",
                      "nested-stack-policy"])

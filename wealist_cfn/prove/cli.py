@@ -74,6 +74,9 @@ def cmd_prove(args) -> int:
     if not args.account_id:
         raise CommandError("name the sandbox account: --account-id ID (or --list, which needs none)", EXIT_USAGE)
     named = guard.check_account_id(args.account_id)
+    if env is not None and env.name_prefix == guard.production().name_prefix:
+        raise CommandError(f"refused: {args.params} is production's parameter file ({env.name_prefix}); pass the "
+                           f"sandbox environment's", EXIT_REFUSED)
     if args.yes and args.confirm_account != named:
         raise CommandError(f"refused: --yes needs --confirm-account {named}", EXIT_REFUSED)
     aws = Aws(_region(args, env), profile=args.profile)
