@@ -355,6 +355,10 @@ NESTED_CHANGE_SET_DELETE = Experiment(
     templates=NESTED, act=_delete_act, observe=_delete_observe, verdict=_delete_verdict,
     minutes=2, minutes_basis="one change set computed and deleted; the shell deleted",
     issue="Change sets: deleting a nested change set is synchronous (delete_and_wait waits for nothing)",
+    # The DeleteChangeSet reference reads as if it were synchronous ("If the
+    # call successfully completes, CloudFormation successfully deleted the
+    # change set"), while DescribeChangeSet lists DELETE_PENDING and
+    # DELETE_IN_PROGRESS: the two documents disagree, the experiment decides.
     source=f"{API}/API_DeleteChangeSet.html; {API}/API_DescribeChangeSet.html (Status DELETE_PENDING)",
     docs=("issue 28: nested change set deletion",),
 )
