@@ -26,7 +26,7 @@ from .settings import ROOT_DIR
 EXIT_SIGPIPE = 141
 
 COMMAND_MODULES = ("wealist_cfn.deploy.cli", "wealist_cfn.ops.cli", "wealist_cfn.preflight.cli",
-                   "wealist_cfn.daytwo.cli", "wealist_cfn.localenv.cli")
+                   "wealist_cfn.daytwo.cli", "wealist_cfn.localenv.cli", "wealist_cfn.prove.cli")
 
 # Examples for commands whose module gives none in its own --help epilog.
 _EXAMPLES = {

@@ -197,6 +197,21 @@ def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
+def ask_typed(expected: str, *, prompt: str, flags: str, what: str, nothing: str) -> None:
+    """The typed confirmation of a command that deletes or spends: the user
+    types ``expected`` again at a terminal, or the command is refused (exit
+    3); without a terminal the ``flags`` that say it on the command line are
+    named. Ctrl-D at the prompt is a refusal."""
+    if not _interactive():
+        raise CommandError(f"refused: no terminal to ask; pass {flags}", EXIT_REFUSED)
+    try:
+        typed = input(prompt).strip()
+    except EOFError:
+        typed = ""
+    if typed != expected:
+        raise CommandError(f"refused: the {what} typed does not match; {nothing}", EXIT_REFUSED)
+
+
 @_guard
 def cmd_destroy(args) -> int:
     n = args.stack_name
@@ -220,11 +235,8 @@ def cmd_destroy(args) -> int:
         raise CommandError(f"refused: protection is on: {names}", EXIT_REFUSED,
                            details=("pass --disable-protection to turn these off and delete",))
     if not args.yes:
-        if not _interactive():
-            raise CommandError("refused: no terminal to ask; pass --yes --confirm-stack " + n, EXIT_REFUSED)
-        typed = input(f"Type the stack name ({n}) to delete it: ").strip()
-        if typed != n:
-            raise CommandError("refused: the name typed does not match; nothing was deleted", EXIT_REFUSED)
+        ask_typed(n, prompt=f"Type the stack name ({n}) to delete it: ", flags=f"--yes --confirm-stack {n}",
+                  what="name", nothing="nothing was deleted")
     if p.protections:
         for line in destroy_mod.disable_protections(aws, p):
             print(line)

@@ -1,0 +1,142 @@
+"""``build.py prove``: the refusals (another account, the production
+account, no or a wrong confirmation), the offline list, and one confirmed
+run end to end with its reports.
+
+Relies on moto's server as the AWS endpoint (AWS_ENDPOINT_URL, which
+botocore reads for every client): its STS answers account 123456789012 for
+any credentials, as GetCallerIdentity answers the caller's account in AWS;
+its CloudFormation holds the production stack when a test makes one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from wealist_cfn import cli
+from wealist_cfn.daytwo import cli as daytwo_cli
+from wealist_cfn.prove import registry
+
+ACCOUNT = "123456789012"  # moto's
+PROD_TEMPLATE = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+
+
+@pytest.fixture
+def endpoint(moto_endpoint, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    return moto_endpoint
+
+
+def _stacks(region="ap-northeast-2"):
+    import boto3
+    cfn = boto3.client("cloudformation", region_name=region)
+    return [s["StackName"] for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
+
+
+def test_an_account_not_named_is_refused(endpoint, capsys):
+    code = cli.main(["prove", "--account-id", "111111111111", "--yes", "--confirm-account", "111111111111",
+                     "--region", "ap-northeast-2"])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "these credentials are for account 123456789012, not the --account-id 111111111111" in err
+    assert _stacks() == []
+
+
+@pytest.mark.parametrize("region", ["ap-northeast-2", "us-east-1"])
+def test_the_account_holding_the_production_stack_is_refused(endpoint, capsys, region):
+    """The params files name no account: production is the account holding
+    params/prod.json's root stack (wealist-prod), looked for in production's
+    region and in the run's."""
+    import boto3
+    boto3.client("cloudformation", region_name="ap-northeast-2").create_stack(
+        StackName="wealist-prod", TemplateBody=PROD_TEMPLATE)
+    code = cli.main(["prove", "--account-id", ACCOUNT, "--yes", "--confirm-account", ACCOUNT, "--region", region,
+                     "--only", "rds-pg17-force-ssl"])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "holds the production root stack wealist-prod (ap-northeast-2; params/prod.json)" in err
+    assert _stacks() == ["wealist-prod"]
+
+
+def test_yes_without_the_account_again_is_refused_before_any_call(monkeypatch, capsys):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: a call would fail
+    code = cli.main(["prove", "--account-id", ACCOUNT, "--yes", "--confirm-account", "999999999999"])
+    assert code == 3
+    assert f"--yes needs --confirm-account {ACCOUNT}" in capsys.readouterr().err
+
+
+def test_the_production_parameter_file_is_refused_before_any_call(monkeypatch, capsys):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    code = cli.main(["prove", "--account-id", ACCOUNT, "--params", "params/prod.json", "--yes",
+                     "--confirm-account", ACCOUNT])
+    assert code == 3
+    assert "refused: params/prod.json is production's parameter file (wealist-prod)" in capsys.readouterr().err
+
+
+def test_no_terminal_and_no_yes_is_refused_after_the_estimate(endpoint, capsys):
+    code = cli.main(["prove", "--account-id", ACCOUNT, "--region", "ap-northeast-2", "--only",
+                     "nested-stack-policy"])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert err.index("estimate (ap-northeast-2") < err.index(
+        f"refused: no terminal to ask; pass --yes --confirm-account {ACCOUNT}")
+    assert _stacks() == []
+
+
+@pytest.mark.parametrize("typed", ["", "123456789013"])
+def test_a_wrong_typed_account_is_refused(endpoint, capsys, monkeypatch, typed):
+    monkeypatch.setattr(daytwo_cli, "_interactive", lambda: True)
+    prompts = []
+    monkeypatch.setattr("builtins.input", lambda prompt: prompts.append(prompt) or typed)
+    code = cli.main(["prove", "--account-id", ACCOUNT, "--region", "ap-northeast-2", "--only",
+                     "nested-stack-policy"])
+    assert code == 3
+    assert prompts == [f"Type the account ID ({ACCOUNT}) to run them there: "]
+    assert "the account ID typed does not match; nothing was started" in capsys.readouterr().err
+    assert _stacks() == []
+
+
+def test_list_is_offline(monkeypatch, capsys):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    assert cli.main(["prove", "--list", "--output", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [e["id"] for e in doc["experiments"]] == [e.id for e in registry.EXPERIMENTS]
+    assert [n["id"] for n in doc["notExperiments"]] == [n.id for n in registry.NOT_EXPERIMENTS]
+    assert all(n["why"] for n in doc["notExperiments"])
+
+
+def test_a_confirmed_run_reports_and_writes_the_markdown_evidence(endpoint, capsys, tmp_path, monkeypatch):
+    """One experiment through the whole command on the local endpoint (its
+    verdict there is not the point: moto lacks the call, so inconclusive,
+    exit 1)."""
+    monkeypatch.setattr(daytwo_cli, "_interactive", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: ACCOUNT)
+    out = tmp_path / "proofs" / "2026-12-07-ap-northeast-2.md"
+    code = cli.main(["prove", "--account-id", ACCOUNT, "--region", "ap-northeast-2", "--only",
+                     "rds-pg17-force-ssl", "--output", "json", "--report", str(out)])
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert code == 1
+    assert doc["account"] == ACCOUNT and [r["id"] for r in doc["results"]] == ["rds-pg17-force-ssl"]
+    assert doc["results"][0]["outcome"] == "inconclusive" and doc["left"] == []
+    text = out.read_text()
+    assert text.startswith("# Proof run ") and "| `rds-pg17-force-ssl` | inconclusive |" in text
+    assert "## Left in the account" in text
+
+
+def test_an_interrupted_run_exits_130_with_its_report(endpoint, capsys, monkeypatch):
+    """Ctrl-C inside an experiment: the command still prints the report
+    (interrupted, the experiment not run) and exits 130."""
+    from dataclasses import replace
+
+    probe = replace(registry.ALL["rds-pg17-force-ssl"], act=lambda ctx: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(registry, "select", lambda only: [probe])
+    code = cli.main(["prove", "--account-id", ACCOUNT, "--yes", "--confirm-account", ACCOUNT, "--region",
+                     "ap-northeast-2"])
+    out = capsys.readouterr().out
+    assert code == 130
+    assert "(INTERRUPTED)" in out
+    assert re.search(r"not run +rds-pg17-force-ssl: interrupted \(Ctrl-C or SIGTERM\) before a verdict", out)
+    assert "nothing left in the account" in out

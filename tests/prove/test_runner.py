@@ -1,0 +1,244 @@
+"""The runner's mechanics on the local endpoint (moto's server): experiments
+deployed through the change-set engine, observed, and everything they made
+deleted, on a clean end, on an error, on Ctrl-C and on SIGTERM.
+
+Relies on moto for what it does: CloudFormation stacks and change sets
+(nested ones included, templates read from its S3), S3 objects, ECR. Its
+verdicts mean nothing (moto keeps other change sets after an execute, has
+no stack-policy enforcement, names generated buckets its own way), so no
+test here asserts one; test_verdicts.py does, with the Stubber.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from wealist_cfn.aws import Aws
+from wealist_cfn.deploy import signals
+from wealist_cfn.prove import cfn_behaviour, registry, runner
+from wealist_cfn.prove.model import HOLDS, INCONCLUSIVE, NOT_RUN, Experiment, Reliance, holds
+
+REGION = "ap-northeast-2"
+
+
+@pytest.fixture
+def aws(moto_endpoint) -> Aws:
+    return Aws(REGION, endpoint_url=moto_endpoint, local_credentials=True)
+
+
+def _run(aws, experiments, **kw):
+    lines = []
+    report = runner.drive(runner.run(aws, experiments, project="wealist", environment="sbx", role_arn=None,
+                                     run_id="r1", sleep=lambda _s: None, interval=0.01, **kw), lines.append)
+    return report, lines
+
+
+def _live_stacks(aws) -> list[str]:
+    return [s["StackName"] for s in aws.cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
+
+
+def _objects(aws) -> list[str]:
+    bucket = f"wealist-cfn-artifacts-{aws.account or '123456789012'}-{REGION}"
+    try:
+        return [o["Key"] for o in aws.s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    except aws.s3.exceptions.NoSuchBucket:
+        return []
+
+
+def _experiment(act, **kw) -> Experiment:
+    base = dict(id="probe", assumption="a probe of the runner", relies=(Reliance("wealist_cfn/prove/runner.py",
+                                                                                 "run"),),
+                templates=cfn_behaviour.NESTED, act=act, observe=lambda ctx: {},
+                verdict=lambda r: holds("probe", seen=r))
+    base.update(kw)
+    return Experiment(**base)
+
+
+def _deploy_nested(ctx):
+    ctx.deploy(None, {"RepositoryName": f"{ctx.stack.lower()}-a"})
+
+
+def test_experiments_run_on_the_local_endpoint_and_leave_nothing(aws):
+    """Two real experiments, one nested (packaged to S3, executed), one a
+    change set only: stacks named <prefix>-proof-<id>-<run>, observed, then
+    every stack and uploaded template deleted."""
+    chosen = registry.select(["nested-bucket-name", "empty-parameter-value"])
+    report, lines = _run(aws, chosen)
+    assert [r.experiment for r in report.results] == ["empty-parameter-value", "nested-bucket-name"]
+    for r in report.results:
+        assert r.stacks == [f"wealist-sbx-proof-{r.experiment}-r1"]
+        assert f"deleted stack wealist-sbx-proof-{r.experiment}-r1" in r.cleaned
+        assert r.outcome in (HOLDS, "fails", INCONCLUSIVE) and r.evidence
+    nested = report.results[1]
+    assert any(c.startswith("deleted s3://wealist-cfn-artifacts-") and "/plan/wealist-sbx/proof/" in c
+               for c in nested.cleaned)
+    assert report.left == [] and not report.interrupted
+    assert _live_stacks(aws) == [] and _objects(aws) == []
+    assert any("executing" in p.message for p in lines)
+
+
+def test_ctrl_c_mid_run_deletes_what_was_made_and_runs_nothing_more(aws):
+    """KeyboardInterrupt after the deploy, before a verdict: the stack and
+    its packaged templates are deleted, the report says interrupted, the
+    experiment is 'not run' and the next one 'not started'."""
+    def act(ctx):
+        _deploy_nested(ctx)
+        assert _live_stacks(aws)  # the stack is there when the interrupt comes
+        raise KeyboardInterrupt
+
+    later = _experiment(lambda ctx: None, id="later")
+    report, _ = _run(aws, [_experiment(act), later])
+    assert report.interrupted
+    first, second = report.results
+    assert first.outcome == NOT_RUN and "interrupted" in first.reason
+    assert "deleted stack wealist-sbx-proof-probe-r1" in first.cleaned
+    assert second.outcome == NOT_RUN and second.reason == "not started: the run was interrupted"
+    assert report.left == [] and _live_stacks(aws) == [] and _objects(aws) == []
+    assert not report.ok
+
+
+def test_sigterm_takes_the_ctrl_c_path(aws):
+    """SIGTERM under signals.sigterm_as_interrupt (as cmd_prove runs the
+    runner): the same clean-up as Ctrl-C."""
+    def act(ctx):
+        _deploy_nested(ctx)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    with signals.sigterm_as_interrupt():
+        report, _ = _run(aws, [_experiment(act)])
+    assert report.interrupted and report.results[0].outcome == NOT_RUN
+    assert report.left == [] and _live_stacks(aws) == []
+
+
+def test_a_second_ctrl_c_during_the_clean_up_lists_what_is_left_with_the_command(aws, monkeypatch):
+    def interrupted_delete(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_delete_stack", interrupted_delete)
+
+    def act(ctx):
+        _deploy_nested(ctx)
+        raise KeyboardInterrupt
+
+    report, _ = _run(aws, [_experiment(act)])
+    stack_id = aws.cfn.describe_stacks(StackName="wealist-sbx-proof-probe-r1")["Stacks"][0]["StackId"]
+    what = {x.what: x.command for x in report.left}
+    assert what["stack wealist-sbx-proof-probe-r1 (clean-up interrupted)"] == \
+        f"aws cloudformation delete-stack --stack-name {stack_id} --region {REGION}"
+    templates = [c for w, c in what.items() if w.startswith("s3://")]
+    assert templates and all(c.startswith("aws s3api delete-object --bucket wealist-cfn-artifacts-")
+                             for c in templates)
+    assert report.interrupted and not report.ok
+
+
+def test_ctrl_c_while_a_line_is_printed_ends_the_run_with_its_report(aws):
+    printed = []
+
+    def show(p):
+        printed.append(p)
+        if p.message.startswith("holds"):
+            raise KeyboardInterrupt
+
+    report = runner.drive(runner.run(aws, [_experiment(lambda c: None, templates={}),
+                                           _experiment(lambda c: None, id="next", templates={})],
+                                     project="wealist", environment="sbx", role_arn=None, run_id="r1",
+                                     sleep=lambda _s: None), show)
+    assert report.interrupted
+    assert [(r.experiment, r.outcome) for r in report.results] == [("probe", HOLDS), ("next", NOT_RUN)]
+
+
+def test_an_error_is_inconclusive_and_still_cleaned_up(aws):
+    def act(ctx):
+        _deploy_nested(ctx)
+        raise RuntimeError("boom")
+
+    report, _ = _run(aws, [_experiment(act)])
+    r = report.results[0]
+    assert r.outcome == INCONCLUSIVE and "RuntimeError: boom" in r.reason
+    assert _live_stacks(aws) == [] and report.left == [] and not report.interrupted
+
+
+def test_a_service_role_experiment_without_the_role_is_not_attempted(aws):
+    calls = []
+    report, _ = _run(aws, [_experiment(lambda ctx: calls.append(1), service_role=True)])
+    assert calls == [] and report.results[0].outcome == INCONCLUSIVE
+    assert "--params" in report.results[0].reason
+
+
+def test_waits_are_bounded(aws):
+    """Context.wait_for gives up after its timeout in slept time."""
+    slept, reads = [], []
+    ctx = runner.Context(aws, _experiment(lambda c: None), project="wealist", environment="sbx", run_id="r1",
+                         role_arn=None, sleep=slept.append, interval=30)
+    answer = ctx.wait_for(lambda: reads.append(1) or {"n": len(reads)}, lambda a: False, timeout=120)
+    assert answer == {"n": 5} and sum(slept) == 120
+
+
+def test_stack_names_fit_cloudformation():
+    """CreateStack StackName: letters, digits, hyphens, a letter first, at
+    most 128 characters (CloudFormation API reference, CreateStack)."""
+    import re
+    for e in registry.EXPERIMENTS:
+        name = runner.stack_name("wealist-prod", e.id, runner.new_run_id())
+        assert re.fullmatch(r"[A-Za-z][-A-Za-z0-9]{0,127}", name), name
+
+
+def test_removals_run_before_the_stack_is_deleted(aws):
+    order = []
+
+    def act(ctx):
+        _deploy_nested(ctx)
+        ctx.before_delete("a thing", lambda: order.append(_live_stacks(aws)), "remove it by hand")
+
+    report, _ = _run(aws, [_experiment(act)])
+    assert len(order) == 1 and "wealist-sbx-proof-probe-r1" in order[0]
+    assert "removed a thing" in report.results[0].cleaned and _live_stacks(aws) == []
+
+
+def test_an_update_still_running_is_cancelled_then_deleted():
+    """Stubber (moto has no CancelUpdateStack rollback): DeleteStack refuses
+    a stack in UPDATE_IN_PROGRESS (DeleteStack / CancelUpdateStack, CloudFormation
+    API reference), so the clean-up cancels the update, waits for its
+    rollback, then deletes. Stack shapes: API_Stack.html."""
+    from datetime import datetime, timezone
+
+    from botocore.stub import Stubber
+
+    aws = Aws(REGION, local_credentials=True)
+    sid = f"arn:aws:cloudformation:{REGION}:123456789012:stack/wealist-sbx-proof-x-r1/1"
+
+    def st(status):
+        return {"Stacks": [{"StackName": "wealist-sbx-proof-x-r1", "StackId": sid, "StackStatus": status,
+                            "CreationTime": datetime(2026, 12, 7, tzinfo=timezone.utc)}]}
+
+    stub = Stubber(aws.cfn)
+    stub.add_response("describe_stacks", st("UPDATE_IN_PROGRESS"), {"StackName": sid})
+    stub.add_response("cancel_update_stack", {}, {"StackName": sid})
+    stub.add_response("describe_stacks", st("UPDATE_ROLLBACK_IN_PROGRESS"), {"StackName": sid})
+    stub.add_response("describe_stacks", st("UPDATE_ROLLBACK_COMPLETE"), {"StackName": sid})
+    stub.add_response("delete_stack", {}, {"StackName": sid})
+    stub.add_response("describe_stacks", st("DELETE_IN_PROGRESS"), {"StackName": sid})
+    stub.add_client_error("describe_stacks", "ValidationError", f"Stack with id {sid} does not exist")
+    with stub:
+        assert runner._delete_stack(aws, sid, sleep=lambda _s: None, interval=1) == ""
+    stub.assert_no_pending_responses()
+
+
+def test_a_deletion_that_does_not_end_is_reported_not_waited_for_forever():
+    from datetime import datetime, timezone
+
+    from botocore.stub import Stubber
+
+    aws = Aws(REGION, local_credentials=True)
+    sid = "wealist-sbx-proof-x-r1"
+    stub = Stubber(aws.cfn)
+    running = {"Stacks": [{"StackName": sid, "StackId": sid, "StackStatus": "DELETE_IN_PROGRESS",
+                           "CreationTime": datetime(2026, 12, 7, tzinfo=timezone.utc)}]}
+    for _ in range(4):
+        stub.add_response("describe_stacks", running)
+    with stub:
+        assert runner._delete_stack(aws, sid, sleep=lambda _s: None, interval=10, timeout=30) == \
+            "still DELETE_IN_PROGRESS after 30s"

@@ -1,0 +1,95 @@
+"""Which account a proof run may use: only the one named with
+``--account-id``, and never production.
+
+The parameter files name no account (they are CloudFormation's parameter
+list), so production is recognised by what it holds: an account in which
+the production root stack (``<Project>-<Environment>`` of params/prod.json)
+exists, in production's region or in the run's, is refused. A stack lookup
+that is denied cannot prove the account is not production: refused too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import botocore.exceptions
+
+from .. import config
+from ..aws import Aws, error_code, error_message
+from ..errors import EXIT_REFUSED, EXIT_USAGE, CommandError
+from ..settings import PARAMS_DIR
+
+ACCOUNT_ID = re.compile(r"\d{12}")
+
+
+@dataclass
+class Account:
+    id: str
+    arn: str  # the caller (GetCallerIdentity Arn)
+    aliases: list[str]
+    production_stack: str
+    looked_in: list[str]  # regions where the production stack was looked for
+
+
+def check_account_id(value: str) -> str:
+    if not ACCOUNT_ID.fullmatch(value or ""):
+        raise CommandError(f"--account-id {value!r}: an AWS account ID is 12 digits", EXIT_USAGE)
+    return value
+
+
+def production() -> config.Config:
+    return config.load(PARAMS_DIR / "prod.json")
+
+
+def _stack_exists(aws: Aws, region: str, name: str) -> bool:
+    cfn = aws.session.client("cloudformation", region_name=region, endpoint_url=aws.endpoint_url)
+    try:
+        st = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    except botocore.exceptions.ClientError as exc:
+        if "does not exist" in error_message(exc):
+            return False
+        raise CommandError(f"refused: cannot tell whether {name} exists in {region} ({error_code(exc)}: "
+                           f"{error_message(exc)}); an account that may hold production is not used",
+                           EXIT_REFUSED) from None
+    return st.get("StackStatus") != "DELETE_COMPLETE"
+
+
+def check(aws: Aws, named: str) -> Account:
+    """The caller's account must be ``named`` and must not hold the
+    production root stack. Read-only calls only."""
+    ident = aws.client("sts").get_caller_identity()
+    actual = ident["Account"]
+    aws.account = actual
+    if actual != named:
+        raise CommandError(f"refused: these credentials are for account {actual}, not the --account-id {named}; "
+                           f"nothing was done", EXIT_REFUSED)
+    prod = production()
+    regions = sorted({prod.region, aws.region})
+    for region in regions:
+        if _stack_exists(aws, region, prod.name_prefix):
+            raise CommandError(f"refused: account {actual} holds the production root stack {prod.name_prefix} "
+                               f"({region}; params/prod.json): proofs run in a sandbox account only", EXIT_REFUSED)
+    try:
+        aliases = aws.client("iam").list_account_aliases().get("AccountAliases", [])
+    except botocore.exceptions.ClientError:
+        aliases = []
+    return Account(actual, ident.get("Arn", ""), aliases, prod.name_prefix, regions)
+
+
+def service_role(aws: Aws, env: config.Config | None) -> tuple[str | None, str]:
+    """The environment's service role ``<prefix>-cfn-role`` and a line about
+    it; (None, why) without --params or when the role does not exist."""
+    if env is None:
+        return None, "no --params: experiments that need the service role are not run"
+    name = f"{env.name_prefix}-cfn-role"
+    try:
+        arn = aws.client("iam").get_role(RoleName=name)["Role"]["Arn"]
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return None, (f"service role {name} does not exist in this account (deploy templates/github-oidc.yaml "
+                          f"for {env.path} first): experiments that need it are not run")
+        partition = aws.session.get_partition_for_region(aws.region)
+        arn = f"arn:{partition}:iam::{aws.account}:role/{name}"
+        return arn, f"service role {arn} (not readable here: {error_code(exc)}; CloudFormation will say)"
+    return arn, f"service role {arn}"
