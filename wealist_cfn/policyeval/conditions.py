@@ -38,6 +38,7 @@ class UnmodelledCondition(UnmodelledPolicy):
 KNOWN_KEYS = frozenset(k.lower() for k in (
     "aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalServiceName", "aws:SourceAccount", "aws:SourceArn",
     "aws:SecureTransport", "aws:RequestedRegion", "aws:TagKeys", "aws:username", "aws:userid",
+    "aws:MultiFactorAuthPresent", "aws:TokenIssueTime",
     "kms:ViaService", "kms:CallerAccount", "kms:EncryptionContextKeys", "kms:GrantIsForAWSResource",
     "iam:PassedToService", "iam:PermissionsBoundary", "iam:PolicyARN", "iam:AWSServiceName",
     "s3:prefix", "s3:delimiter", "s3:VersionId", "s3:x-amz-server-side-encryption",
