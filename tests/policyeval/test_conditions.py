@@ -50,6 +50,10 @@ ROWS = [
      {"aws:SourceArn": "arn:aws:sns:us-east-1:111122223333:t"}, False),
     (OPERATORS, {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/admin"}},
      {"aws:PrincipalArn": "arn:aws:iam::111122223333:role/admin"}, True),
+    (OPERATORS, {"ArnLike": {"aws:SourceArn": "arn:aws:sns:*:123456789012:topic"}},
+     {"aws:SourceArn": "arn:aws:sns:us-east-1:999999999999:123456789012:topic"}, False),
+    (OPERATORS, {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/Admin"}},
+     {"aws:PrincipalArn": "arn:aws:iam::111122223333:role/admin"}, False),
     # Bool: the global keys page's aws:SecureTransport example.
     (GLOBAL, {"Bool": {"aws:SecureTransport": "false"}}, {"aws:SecureTransport": "false"}, True),
     (GLOBAL, {"Bool": {"aws:SecureTransport": "false"}}, {"aws:SecureTransport": True}, False),
