@@ -265,6 +265,26 @@ def test_iam_policies_work_on_a_key_only_where_the_key_policy_delegates_to_the_a
                         key_policy=True)
 
 
+def test_a_key_policy_grants_a_service_principal_by_itself():
+    """KMS key policies name AWS services directly (the key policy's
+    "Allowing AWS services to use the key" statements, e.g. CloudWatch for
+    encrypted SNS alarm topics), scoped by aws:SourceAccount
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html)."""
+    key_policy = [ENABLE_IAM, {"Sid": "CloudWatchAlarms", "Effect": "Allow",
+                               "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                               "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+                               "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}]
+    cw = Principal.service("cloudwatch.amazonaws.com")
+    assert evaluate("kms:GenerateDataKey", KEY, {"aws:SourceAccount": ACCOUNT}, principal=cw,
+                    resource_policy=key_policy, key_policy=True, resource_account=ACCOUNT)
+    d = evaluate("kms:GenerateDataKey", KEY, {"aws:SourceAccount": "111122223333"}, principal=cw,
+                 resource_policy=key_policy, key_policy=True, resource_account=ACCOUNT)
+    assert not d and d.effect == IMPLICIT_DENY
+    assert not evaluate("kms:GenerateDataKey", KEY, {"aws:SourceAccount": ACCOUNT},
+                        principal=Principal.service("sns.amazonaws.com"), resource_policy=key_policy,
+                        key_policy=True, resource_account=ACCOUNT)
+
+
 def test_parameter_store_decryption_is_scoped_by_the_encryption_context():
     """SSM_KMS: Parameter Store encrypts a SecureString with the encryption
     context PARAMETER_ARN = the parameter's ARN; a policy can allow

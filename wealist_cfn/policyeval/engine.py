@@ -366,7 +366,9 @@ def evaluate(action: str, resource: str, context: Mapping[str, Any] | None = Non
         # https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam).
         if res is None:
             raise UnmodelledPolicy("a KMS key always has a key policy: give it as resource_policy")
-        if direct and (same_account or identity_grant):
+        # A service principal has no identity policy: the key policy alone
+        # decides for it, as for any resource policy.
+        if direct and (same_account or not has_identity or identity_grant):
             return granted(direct[0], "")
         if delegated and identity_grant:
             return granted(idn.allows[0][0], f" (the {delegated[0]} lets IAM policies allow it)")
