@@ -14,8 +14,9 @@ models, installed by :func:`install`:
   templates pass bootstrap's values through ``{{resolve:ssm-secure}}``);
   ElastiCache is not modelled by moto, so its AUTH token rule is checked by
   bootstrap only (:func:`elasticache_auth_token_problem`).
-* S3 bucket policies: evaluated the way IAM does (an explicit Deny wins; a
-  statement whose condition does not match does not apply), with
+* S3 bucket policies: evaluated the way IAM does, by the project's IAM
+  evaluator (wealist_cfn/policyeval: an explicit Deny wins; a statement
+  whose condition does not match does not apply), with
   ``aws:SecureTransport`` true, because the local endpoint stands in for
   AWS's HTTPS endpoint. moto itself evaluates that key as false even over
   TLS, so a bucket with the standard TLS-only Deny refuses every object
@@ -33,10 +34,11 @@ models, installed by :func:`install`:
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import json
 import re
 from typing import Iterator
+
+from . import policyeval
 
 # -- Parameter Store ------------------------------------------------------------
 # https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html
@@ -159,84 +161,52 @@ def elasticache_auth_token_problem(value: str) -> str | None:
 
 
 # -- S3 bucket policies -----------------------------------------------------------
+# Decided by the project's IAM evaluator (wealist_cfn/policyeval), which
+# follows IAM's policy evaluation logic and cites each rule:
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-securetransport
 
-
-class UnsupportedPolicy(ValueError):
-    """A bucket policy uses something this evaluator does not model: refused
-    rather than guessed."""
-
+# A policy using an element, operator or key the evaluator does not model:
+# refused rather than guessed.
+UnsupportedPolicy = policyeval.UnmodelledPolicy
 
 ALLOW, DENY, NEUTRAL = "allow", "deny", "neutral"
+_VERDICTS = {policyeval.ALLOW: ALLOW, policyeval.EXPLICIT_DENY: DENY, policyeval.IMPLICIT_DENY: NEUTRAL}
 
 
 def _listed(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def _matches(patterns, value: str) -> bool:
-    # Policy wildcards: * any run of characters, ? one character (case-sensitive
-    # for resources; actions are case-insensitive).
-    return any(fnmatch.fnmatchcase(value, p) for p in _listed(patterns))
+def _caller(principal: dict[str, str] | None) -> policyeval.Principal:
+    if not principal:
+        return policyeval.Principal.anonymous()
+    [(kind, value)] = principal.items()
+    if kind == "Service":
+        return policyeval.Principal.service(value)
+    if kind == "AWS":
+        return policyeval.Principal.aws(value)
+    raise UnsupportedPolicy(f"caller kind {kind} is not modelled")
 
 
-def _condition_holds(condition: dict, context: dict[str, str]) -> bool:
-    for operator, block in condition.items():
-        if operator not in ("Bool", "StringEquals", "StringNotEquals", "StringLike"):
-            raise UnsupportedPolicy(f"condition operator {operator} is not modelled")
-        for key, wanted in block.items():
-            if key not in context:
-                # A key absent from the request: Bool/StringEquals do not match,
-                # StringNotEquals does (the IAM guide's condition evaluation).
-                if operator == "StringNotEquals":
-                    continue
-                return False
-            actual = context[key]
-            options = [str(w).lower() if operator == "Bool" else str(w) for w in _listed(wanted)]
-            actual = actual.lower() if operator == "Bool" else actual
-            hit = _matches(options, actual) if operator == "StringLike" else actual in options
-            if hit == (operator == "StringNotEquals"):
-                return False
-    return True
-
-
-def _names(statement_principal, principal: dict[str, str] | None) -> bool:
-    """Whether a statement's Principal covers the caller: everyone, or the
-    caller's principal (``{"AWS": arn}`` or ``{"Service": name}``) by name."""
-    if statement_principal in ("*", {"AWS": "*"}):
-        return True
-    if principal is None or not isinstance(statement_principal, dict):
-        return False
-    return any(value in _listed(statement_principal.get(kind, [])) for kind, value in principal.items())
+def bucket_policy_decision(policy: dict, action: str, resource: str, context: dict[str, str],
+                           principal: dict[str, str] | None = None) -> policyeval.Decision:
+    """The bucket policy's verdict with its reason (see
+    :func:`evaluate_bucket_policy`)."""
+    return policyeval.evaluate_statements(policy, action, resource, context, principal=_caller(principal),
+                                          policy="bucket policy")
 
 
 def evaluate_bucket_policy(policy: dict, action: str, resource: str, context: dict[str, str],
                            principal: dict[str, str] | None = None) -> str:
-    """ALLOW, DENY or NEUTRAL for a caller: by default an anonymous-principal
-    view of the policy (or an identity policy, whose statements name no
-    principal); with ``principal`` (``{"Service": ...}`` or ``{"AWS": arn}``)
-    the statements naming that principal apply too. An explicit Deny wins
-    over any Allow; a statement applies only when its principal, action,
-    resource and conditions all match."""
-    result = NEUTRAL
-    for st in _listed(policy.get("Statement", [])):
-        if "Principal" in st and not _names(st["Principal"], principal):
-            # Named principals other than the caller: moto does not know who
-            # calls; leave them to IAM.
-            continue
-        if "NotAction" in st or "NotResource" in st or "NotPrincipal" in st:
-            raise UnsupportedPolicy("NotAction / NotResource / NotPrincipal are not modelled")
-        if not _matches([a.lower() for a in _listed(st.get("Action", []))], action.lower()):
-            continue
-        if not _matches(st.get("Resource", []), resource):
-            continue
-        if not _condition_holds(st.get("Condition", {}), context):
-            continue
-        if st.get("Effect") == "Deny":
-            return DENY
-        result = ALLOW
-    return result
+    """ALLOW, DENY or NEUTRAL for a caller: by default an anonymous caller
+    (statements naming ``*`` apply, and statements without a Principal, so
+    an identity policy can be asked too); with ``principal``
+    (``{"Service": ...}`` or ``{"AWS": arn}``) the statements naming that
+    principal apply as well. An explicit Deny wins over any Allow; a
+    statement applies only when its principal, action, resource and
+    conditions all match."""
+    return _VERDICTS[bucket_policy_decision(policy, action, resource, context, principal).effect]
 
 
 # -- ELB access logs ----------------------------------------------------------------------

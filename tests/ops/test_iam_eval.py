@@ -23,9 +23,10 @@ TAGS = ["Project", "Environment"]
     # Values for one key are alternatives; keys and operators must all hold.
     ({"StringEquals": {"kms:ViaService": ["ssm.x.amazonaws.com", "rds.x.amazonaws.com"]}},
      {"kms:ViaService": "rds.x.amazonaws.com"}, True),
-    ({"StringEquals": {"a": "1", "b": "2"}}, {"a": "1", "b": "3"}, False),
-    ({"StringEquals": {"a": "1"}, "ArnLike": {"aws:SourceArn": "arn:aws:ec2:*:1:vpc-flow-log/*"}},
-     {"a": "1", "aws:SourceArn": "arn:aws:ec2:r:1:vpc-flow-log/fl-1"}, True),
+    ({"StringEquals": {"aws:SourceAccount": "1", "aws:SourceArn": "2"}},
+     {"aws:SourceAccount": "1", "aws:SourceArn": "3"}, False),
+    ({"StringEquals": {"aws:SourceAccount": "1"}, "ArnLike": {"aws:SourceArn": "arn:aws:ec2:*:1:vpc-flow-log/*"}},
+     {"aws:SourceAccount": "1", "aws:SourceArn": "arn:aws:ec2:r:1:vpc-flow-log/fl-1"}, True),
     # Key names are case-insensitive, values case-sensitive.
     ({"StringEquals": {"AWS:SourceAccount": "1"}}, {"aws:sourceaccount": "1"}, True),
     ({"StringEquals": {"aws:RequestTag/Project": "Wealist"}}, {"aws:RequestTag/Project": "wealist"}, False),

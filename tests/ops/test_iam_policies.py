@@ -16,13 +16,12 @@ instead) are from the KMS developer guide, "Key policies" and
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 
 import pytest
 
-from wealist_cfn import cfnmodel, config
+from wealist_cfn import cfnmodel, config, policyeval
 from wealist_cfn.deploy import templates as tpl
 from wealist_cfn.ops.bootstrap import SECRET_NAMES
 from wealist_cfn.settings import TEMPLATES_DIR
@@ -408,19 +407,13 @@ def _key_policy(oidc) -> list[dict]:
 def _may_decrypt(key_policy: list[dict], principal_arn: str, parameter: str) -> bool:
     """Whether the key policy itself lets this principal decrypt this
     parameter's value through SSM (SSM's encryption context names the
-    parameter: https://docs.aws.amazon.com/kms/latest/developerguide/services-parameter-store.html)."""
-    for s in key_policy:
-        if s["Effect"] != "Allow" or not allowed([{**s, "Resource": "*"}], "kms:Decrypt", "*"):
-            continue
-        cond = s.get("Condition", {})
-        arns = listify(cond.get("ArnEquals", {}).get("aws:PrincipalArn", []))
-        patterns = listify(cond.get("ArnLike", {}).get("aws:PrincipalArn", []))
-        contexts = listify(cond.get("StringEquals", {}).get("kms:EncryptionContext:PARAMETER_ARN", []))
-        who = (principal_arn in arns if arns else True) and \
-            (any(fnmatch.fnmatchcase(principal_arn, p) for p in patterns) if patterns else True)
-        if who and (not contexts or parameter in contexts):
-            return True
-    return False
+    parameter: https://docs.aws.amazon.com/kms/latest/developerguide/services-parameter-store.html),
+    as the product's evaluator reads it (a statement naming the account
+    delegates to that principal's IAM policies)."""
+    context = {"kms:ViaService": f"ssm.{REGION}.amazonaws.com", "kms:EncryptionContext:PARAMETER_ARN": parameter}
+    return policyeval.evaluate_statements(key_policy, "kms:Decrypt", KEY_ARN, context,
+                                          principal=policyeval.Principal.aws(principal_arn),
+                                          policy="key policy").allowed
 
 
 def test_no_role_trusted_for_pull_requests_can_obtain_a_secret(oidc):
