@@ -186,16 +186,57 @@ def test_stack_names_fit_cloudformation():
         assert re.fullmatch(r"[A-Za-z][-A-Za-z0-9]{0,127}", name), name
 
 
-def test_removals_run_before_the_stack_is_deleted(aws):
+def test_retained_resources_are_removed_after_the_stack_is_deleted(aws):
+    """moto: a Retain resource (the ALB's access-log bucket) is removed only
+    once its stack is gone, since the stack's deletion still deletes what
+    depends on it (the bucket policy) and would fail on a bucket already
+    removed (DeleteStack leaves DELETE_FAILED, CloudFormation User Guide,
+    troubleshooting 'Delete stack fails')."""
     order = []
 
     def act(ctx):
         _deploy_nested(ctx)
-        ctx.before_delete("a thing", lambda: order.append(_live_stacks(aws)), "remove it by hand")
+        ctx.after_delete("a thing", lambda: order.append(_live_stacks(aws)), "remove it by hand")
 
     report, _ = _run(aws, [_experiment(act)])
-    assert len(order) == 1 and "wealist-sbx-proof-probe-r1" in order[0]
+    assert order == [[]], "the removal ran while the stack was still there"
     assert "removed a thing" in report.results[0].cleaned and _live_stacks(aws) == []
+
+
+def test_ctrl_c_during_the_clean_up_of_a_finished_experiment_starts_nothing_more(aws, monkeypatch):
+    """moto: the experiment ends with a verdict; a Ctrl-C lands while its
+    stack is being deleted. The run records the interrupt and stops: the
+    next experiment (it could be a 90-minute ElastiCache one) never starts."""
+    def interrupted_delete(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_delete_stack", interrupted_delete)
+    started = []
+    later = _experiment(lambda ctx: started.append(1), id="later", templates={})
+    report, _ = _run(aws, [_experiment(_deploy_nested), later])
+    assert started == []
+    assert report.interrupted and not report.ok
+    first, second = report.results
+    assert first.outcome == HOLDS
+    assert second.outcome == NOT_RUN and second.reason == "not started: the run was interrupted"
+    assert any(x.what == "stack wealist-sbx-proof-probe-r1 (clean-up interrupted)" for x in report.left)
+
+
+def test_ctrl_c_on_the_start_line_keeps_the_experiment_in_the_report(aws):
+    """moto (no stack is made): a Ctrl-C while the 'start:' line is printed
+    leaves every selected experiment in the report, none of them run."""
+    ran = []
+
+    def show(p):
+        if p.message.startswith("start"):
+            raise KeyboardInterrupt
+
+    report = runner.drive(runner.run(aws, [_experiment(lambda c: ran.append(1), templates={}),
+                                           _experiment(lambda c: ran.append(2), id="next", templates={})],
+                                     project="wealist", environment="sbx", role_arn=None, run_id="r1",
+                                     sleep=lambda _s: None), show)
+    assert ran == [] and report.interrupted
+    assert [(r.experiment, r.outcome) for r in report.results] == [("probe", NOT_RUN), ("next", NOT_RUN)]
 
 
 def test_an_update_still_running_is_cancelled_then_deleted():

@@ -458,7 +458,7 @@ EXECUTE_DELETES_OTHERS = Experiment(
 def _retain_act(ctx) -> None:
     name = _repo(ctx, "kept")
     ecr = ctx.aws.client("ecr")
-    ctx.before_delete(f"ECR repository {name} (Retain)",
+    ctx.after_delete(f"ECR repository {name} (Retain)",
                       lambda: _delete_repository(ecr, name),
                       f"aws ecr delete-repository --repository-name {name} --force --region {ctx.aws.region}")
     cs = ctx.change_set(FAILING_CREATE, {"RepositoryName": name})

@@ -68,9 +68,12 @@ class Step:
 
 @dataclass
 class Leftover:
-    """Something the run made that is still in the account."""
+    """Something the run made that is still in the account. ``scheduled``:
+    AWS removes it by itself at a set time (a KMS key pending deletion);
+    listed with the command to inspect it, not counted as a failed clean-up."""
     what: str
     command: str
+    scheduled: bool = False
 
 
 @dataclass
@@ -97,7 +100,12 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return not self.interrupted and not self.left and all(r.outcome == HOLDS for r in self.results)
+        return not self.interrupted and not self.unremoved and all(r.outcome == HOLDS for r in self.results)
+
+    @property
+    def unremoved(self) -> list[Leftover]:
+        """What is left that nothing will remove unless someone does."""
+        return [x for x in self.left if not x.scheduled]
 
 
 class Context:
@@ -121,6 +129,9 @@ class Context:
         self.recorded: dict = {}  # responses the act phase read (they are evidence too)
         self.steps: list[Step] = []
         self.removals: list[tuple[str, Callable[[], None], str]] = []
+        # What the stacks' deletion leaves to AWS to finish later (KMS keys):
+        # (stack name, what, command); listed once that stack is deleted.
+        self.scheduled: list[tuple[str, str, str]] = []
 
     # -- deploying -------------------------------------------------------------------------
 
@@ -210,11 +221,18 @@ class Context:
         return [{"Key": "Project", "Value": self.project}, {"Key": "Environment", "Value": self.environment},
                 {"Key": "ManagedBy", "Value": "wealist-cfn"}] + extra
 
-    def before_delete(self, what: str, remove: Callable[[], None], command: str) -> None:
-        """Something the stack's deletion cannot remove by itself (a bucket
-        holding objects, a retained resource): removed first at clean-up, or
-        listed with ``command``."""
+    def after_delete(self, what: str, remove: Callable[[], None], command: str) -> None:
+        """Something the stack's deletion leaves (a Retain resource): removed
+        at clean-up once the stacks are deleted (their deletion may still
+        touch it, e.g. a bucket's policy), or listed with ``command``.
+        ``remove`` must accept that the thing is already gone."""
         self.removals.append((what, remove, command))
+
+    def deleted_later(self, what: str, command: str, stack: str | None = None) -> None:
+        """Something the deletion of ``stack`` only schedules for deletion
+        (a KMS key: its delete handler calls ScheduleKeyDeletion): listed as
+        left, with ``command``, once the stack is deleted."""
+        self.scheduled.append((stack or self.stack, what, command))
 
     # -- observing --------------------------------------------------------------------------
 
@@ -239,10 +257,12 @@ class Context:
 
     # -- cleaning up ------------------------------------------------------------------------
 
-    def cleanup(self) -> tuple[list[str], list[Leftover]]:
-        """Delete every stack and uploaded object this experiment made.
-        Never raises; a Ctrl-C here stops the clean-up, and what remains is
-        listed with the command that removes it."""
+    def cleanup(self) -> tuple[list[str], list[Leftover], bool]:
+        """Delete every stack and uploaded object this experiment made, then
+        remove what the stacks' deletion leaves (Retain resources). Never
+        raises; a Ctrl-C here stops the clean-up, what remains is listed
+        with the command that removes it, and the third value says the
+        clean-up was interrupted (the run then stops)."""
         done: list[str] = []
         left: list[Leftover] = []
         region = self.aws.region
@@ -250,6 +270,16 @@ class Context:
         objects = list(self.objects)
         removals = list(self.removals)
         try:
+            for name, sid in list(pending.items()):
+                outcome = _delete_stack(self.aws, sid, sleep=self.sleep, interval=self.interval)
+                if outcome:
+                    left.append(Leftover(f"stack {name} ({outcome})",
+                                         f"aws cloudformation delete-stack --stack-name {sid} --region {region}"))
+                else:
+                    done.append(f"deleted stack {name}")
+                    left += [Leftover(what, command, scheduled=True)
+                             for stack, what, command in self.scheduled if stack == name]
+                del pending[name]
             for what, remove, command in list(removals):
                 try:
                     remove()
@@ -259,14 +289,6 @@ class Context:
                 except Exception as exc:  # noqa: BLE001 - reported with the command that removes it
                     left.append(Leftover(f"{what} ({_why(exc)})", command))
                 removals.remove((what, remove, command))
-            for name, sid in list(pending.items()):
-                outcome = _delete_stack(self.aws, sid, sleep=self.sleep, interval=self.interval)
-                if outcome:
-                    left.append(Leftover(f"stack {name} ({outcome})",
-                                         f"aws cloudformation delete-stack --stack-name {sid} --region {region}"))
-                else:
-                    done.append(f"deleted stack {name}")
-                del pending[name]
             for bucket, key, version in list(objects):
                 try:
                     kw = {"Bucket": bucket, "Key": key}
@@ -279,15 +301,16 @@ class Context:
                                                                                                     version)))
                 objects.remove((bucket, key, version))
         except KeyboardInterrupt:
-            for what, _remove, command in removals:
-                left.append(Leftover(f"{what} (clean-up interrupted)", command))
             for name, sid in pending.items():
                 left.append(Leftover(f"stack {name} (clean-up interrupted)",
                                      f"aws cloudformation delete-stack --stack-name {sid} --region {region}"))
+            for what, _remove, command in removals:
+                left.append(Leftover(f"{what} (clean-up interrupted)", command))
             for bucket, key, version in objects:
                 left.append(Leftover(f"s3://{bucket}/{key} (clean-up interrupted)", _delete_object(bucket, key,
                                                                                                      version)))
-        return done, left
+            return done, left, True
+        return done, left, False
 
 
 def _delete_object(bucket: str, key: str, version: str) -> str:
@@ -357,10 +380,13 @@ def run(aws: Aws, experiments: list[Experiment], *, project: str, environment: s
             messages: list[str] = []
             ctx = Context(aws, exp, project=project, environment=environment, run_id=run_id, role_arn=role_arn,
                           sleep=sleep, interval=interval, say=messages.append)
-            yield Progress(exp.id, f"start: {ctx.stack}" if exp.templates else "start (no stack needed)")
-            result = Result(exp.id, NOT_RUN, "")
+            # In the report before its first line is shown: a Ctrl-C that
+            # lands on that line leaves it there, not started.
+            result = Result(exp.id, NOT_RUN, "not started: the run was interrupted")
             report.results.append(result)
+            yield Progress(exp.id, f"start: {ctx.stack}" if exp.templates else "start (no stack needed)")
             began = time.monotonic()
+            stop = False
             try:
                 verdict = _attempt(ctx, exp)
                 result.outcome, result.reason, result.evidence = verdict.outcome, verdict.reason, verdict.evidence
@@ -371,10 +397,14 @@ def run(aws: Aws, experiments: list[Experiment], *, project: str, environment: s
             finally:
                 result.stacks = list(ctx.stacks)
                 if ctx.stacks or ctx.objects or ctx.removals:
-                    done, left = ctx.cleanup()
+                    done, left, stop = ctx.cleanup()
                     result.cleaned = done
                     report.left += left
                 result.seconds = round(time.monotonic() - began, 1)
+            if stop:
+                # Ctrl-C during the clean-up of an experiment that had ended:
+                # the run stops there, as for one inside an experiment.
+                raise KeyboardInterrupt
             for m in messages:
                 yield Progress(exp.id, m)
             yield Progress(exp.id, f"{result.outcome}: {result.reason}")

@@ -524,7 +524,7 @@ def _alb_act(ctx) -> None:
     if step.final and step.final.ok:
         bucket = ctx.output("BucketName")
         # The project's bucket is Retain: the stack's deletion leaves it.
-        ctx.before_delete(f"access-log bucket {bucket} (Retain) and its objects",
+        ctx.after_delete(f"access-log bucket {bucket} (Retain) and its objects",
                           lambda: _empty_bucket(ctx.aws.s3, bucket),
                           _empty_bucket_command(bucket))
     else:
