@@ -283,3 +283,38 @@ def test_a_deletion_that_does_not_end_is_reported_not_waited_for_forever():
     with stub:
         assert runner._delete_stack(aws, sid, sleep=lambda _s: None, interval=10, timeout=30) == \
             "still DELETE_IN_PROGRESS after 30s"
+
+
+def test_a_key_the_stack_made_is_listed_as_pending_deletion(aws):
+    """A stack's deletion only schedules its key's deletion: the
+    AWS::KMS::Key delete handler calls ScheduleKeyDeletion (resource schema
+    aws-kms-key.json; KMS API reference, ScheduleKeyDeletion: PendingDeletion
+    for PendingWindowInDays, 7 here). The key ID comes from the create's
+    events (API_StackEvent.html: PhysicalResourceId, a key ID for
+    AWS::KMS::Key), given as the watcher records them; the stack's deletion
+    runs on moto (moto's server cannot create this key: it answers 500).
+    The report names the key with the commands to inspect it or cancel its
+    deletion, and it does not count as a failed clean-up."""
+    from datetime import datetime, timezone
+
+    from wealist_cfn.deploy import events
+    from wealist_cfn.prove import services
+
+    key = "1234abcd-12ab-34cd-56ef-1234567890ab"
+    ctx = runner.Context(aws, services.KMS_KEY_TAGS, project="wealist", environment="sbx", run_id="r1",
+                         role_arn="arn:aws:iam::123456789012:role/wealist-sbx-cfn-role", sleep=lambda _s: None,
+                         interval=0.01)
+    when = datetime(2026, 12, 7, tzinfo=timezone.utc)
+    ctx.steps.append(runner.Step(None, events=[
+        events.StackEvent("", "Key", "AWS::KMS::Key", "CREATE_IN_PROGRESS", "", when, "e1"),
+        events.StackEvent("", "Key", "AWS::KMS::Key", "CREATE_COMPLETE", "", when, "e2", physical_id=key)]))
+    ctx.stacks[ctx.stack] = ctx.stack  # not (or no longer) on the endpoint: deleted
+    services._note_keys(ctx)
+    done, left, interrupted = ctx.cleanup()
+    assert done == [f"deleted stack {ctx.stack}"] and not interrupted
+    [note] = left
+    assert note.scheduled and note.what.startswith(f"KMS key {key}: PendingDeletion for 7 days")
+    assert f"aws kms describe-key --key-id {key} --region {REGION}" in note.command
+    assert f"aws kms cancel-key-deletion --key-id {key} --region {REGION}" in note.command
+    report = runner.Report("123456789012", REGION, "r1", "", None, results=[], left=left)
+    assert report.unremoved == [] and report.ok

@@ -212,6 +212,9 @@ MONITORING_METRIC = Experiment(
             Reliance("wealist_cfn/stacks/alarms.py", "PUBLISHED_METRICS")),
     templates={"root.yaml": GROUP_TEMPLATE}, act=lambda ctx: ctx.deploy(), observe=_metric_observe,
     verdict=_metric_verdict,
+    # Linux instances and EBS volumes are billed per second, 60 seconds at
+    # least (EC2 per-second billing announcement, 2017-10-02; re:Post
+    # knowledge center ec2-instance-hour-billing): minutes as fractions.
     charges=(Charge("ec2:t3.micro", 0.4, "one t3.micro instance, about 25 minutes"),
              Charge("ebs:gp3", 8 * 0.4 / 730, "its 8 GB gp3 root volume for 25 minutes (GB-months)")),
     minutes=25, minutes_basis="create (an instance in service in about 3 minutes), up to 10 minutes for the "
@@ -259,8 +262,28 @@ Resources:
 """
 
 
+def _note_keys(ctx) -> None:
+    """Every key the stack made, from its events (a create that rolled back
+    made one too): the stack's deletion does not remove it, the
+    AWS::KMS::Key delete handler calls ScheduleKeyDeletion (resource schema
+    aws-kms-key.json, handlers.delete; PendingWindowInDays 7 here), so the
+    key stays PendingDeletion for 7 days after a clean-up that succeeded."""
+    region = ctx.aws.region
+    keys = {e.physical_id for step in ctx.steps for e in step.events
+            if e.logical_id == "Key" and e.resource_type == "AWS::KMS::Key" and e.physical_id}
+    for key in sorted(keys):
+        ctx.deleted_later(
+            f"KMS key {key}: PendingDeletion for 7 days once its stack is deleted (ScheduleKeyDeletion); "
+            f"AWS deletes it then",
+            f"aws kms describe-key --key-id {key} --region {region} --query KeyMetadata.[KeyState,DeletionDate]; "
+            f"to keep it instead: aws kms cancel-key-deletion --key-id {key} --region {region}")
+
+
 def _key_act(ctx) -> None:
-    ctx.deploy(None, {"Project": ctx.project, "Environment": ctx.environment})
+    try:
+        ctx.deploy(None, {"Project": ctx.project, "Environment": ctx.environment})
+    finally:
+        _note_keys(ctx)
 
 
 def _key_observe(ctx) -> dict:
@@ -287,8 +310,10 @@ KMS_KEY_TAGS = Experiment(
                "tags (CreateKey with tags, under its aws:RequestTag / aws:TagKeys conditions).",
     relies=(Reliance("wealist_cfn/stacks/github_oidc.py", "_service_role_statements"),),
     templates={"root.yaml": KEY_TEMPLATE}, act=_key_act, observe=_key_observe, verdict=_key_verdict,
-    charges=(Charge("kms:key", 0.1 / 730, "one key for about 6 minutes before its deletion is scheduled "
-                                          "(key-months, prorated hourly)"),),
+    # $1 a key-month "prorated hourly" (aws.amazon.com/kms/pricing): a key
+    # of a few minutes is counted as one hour of a 730-hour month.
+    charges=(Charge("kms:key", 1 / 730, "one key for about 6 minutes before its deletion is scheduled "
+                                        "(key-months, prorated hourly: one hour)"),),
     unpriced=(Unpriced("the key's 7-day deletion window", "AWS's KMS pricing page, as read here, does not say "
                                                           "whether a key pending deletion is billed"),),
     minutes=6, minutes_basis="one create and one deletion of a key",
@@ -301,7 +326,11 @@ KMS_KEY_TAGS = Experiment(
 def _extra_tag_act(ctx) -> None:
     # A stack tag key outside PROJECT_TAG_KEYS: CloudFormation passes stack
     # tags to the key's CreateKey, which the role's aws:TagKeys refuses.
-    ctx.deploy(None, {"Project": ctx.project, "Environment": ctx.environment}, extra_tags={"CostCenter": "proof"})
+    try:
+        ctx.deploy(None, {"Project": ctx.project, "Environment": ctx.environment},
+                   extra_tags={"CostCenter": "proof"})
+    finally:
+        _note_keys(ctx)
 
 
 def _extra_tag_verdict(r: dict) -> Verdict:
@@ -323,8 +352,8 @@ EXTRA_TAG_REFUSED = Experiment(
     relies=(Reliance("wealist_cfn/stacks/github_oidc.py", "_service_role_statements"),
             Reliance("wealist_cfn/stacks/github_oidc.py", "PROJECT_TAG_KEYS")),
     templates={"root.yaml": KEY_TEMPLATE}, act=_extra_tag_act, observe=lambda ctx: {}, verdict=_extra_tag_verdict,
-    charges=(Charge("kms:key", 0.1 / 730, "a key for a few minutes, made only if the assumption fails "
-                                          "(key-months, prorated hourly)"),),
+    charges=(Charge("kms:key", 1 / 730, "a key for a few minutes, made only if the assumption fails "
+                                        "(key-months, prorated hourly: one hour)"),),
     minutes=4, minutes_basis="one create refused and rolled back, and the deletion",
     issue="Service role: a key with a foreign tag key is created (TagStackKeysOnCreate's aws:TagKeys is not "
           "enforced)",
@@ -405,8 +434,12 @@ REDIS_MEMBER_IDS = Experiment(
     relies=(Reliance("wealist_cfn/stacks/alarms.py", "_add_cache_alarms"),
             Reliance("wealist_cfn/stacks/alarms.py", "REDIS_MEMBERS")),
     templates={"root.yaml": CACHE_TEMPLATE}, act=_members_act, observe=_members_observe, verdict=_members_verdict,
-    charges=(Charge("elasticache:cache.t3.micro", 2 * 0.5, "two cache.t3.micro nodes for about 30 minutes "
-                                                           "(node-hours)"),),
+    # Node-based ElastiCache is "charged hourly per node"
+    # (aws.amazon.com/elasticache/pricing); the cost and usage report's
+    # NodeUsage bills each partial node-hour as a full hour: per node, the
+    # minutes rounded up to whole hours.
+    charges=(Charge("elasticache:cache.t3.micro", 2 * 1, "two cache.t3.micro nodes for about 30 minutes, each "
+                                                         "partial node-hour billed as a full hour (node-hours)"),),
     minutes=30, minutes_basis="a replication group is created in about 10-15 minutes and deleted in 5-10",
     issue="Alarms: Redis members are not named -001/-002; the Redis alarms watch no node",
     source="ElastiCache user guide, Replication.CreatingReplGroup (member clusters); CacheMetrics.html",
@@ -457,8 +490,12 @@ ELASTICACHE_TWO_STEP = Experiment(
             Reliance("wealist_cfn/deploy/sequence.py", "refuse_one_step")),
     templates={"root.yaml": CACHE_TEMPLATE}, act=_failover_act, observe=_failover_observe,
     verdict=_failover_verdict,
-    charges=(Charge("elasticache:cache.t3.micro", 1 * 0.3 + 2 * 1.2, "one node for about 20 minutes, then two "
-                                                                        "for about 70 (node-hours)"),),
+    # The first node runs about 90 minutes, the replica about 70: two
+    # node-hours each, partial node-hours billed as full ones (see
+    # redis-member-ids).
+    charges=(Charge("elasticache:cache.t3.micro", 2 + 2, "one node for about 90 minutes and a replica for about "
+                                                         "70, each partial node-hour billed as a full hour "
+                                                         "(node-hours)"),),
     minutes=90, minutes_basis="a create (10-15 min), a failed update and its rollback (10-20 min), two updates "
                               "(10-20 min each), the deletion (5-10 min)",
     issue="Mode switch: ElastiCache's failover switch does not behave as updaterules/sequence assume",
@@ -559,7 +596,11 @@ ALB_ACCESS_LOGS = Experiment(
     relies=(Reliance("wealist_cfn/stacks/loadbalancer.py", "access_log_bucket_policy"),
             Reliance("wealist_cfn/stacks/loadbalancer.py", "log_delivery_principal")),
     templates={"root.yaml": _alb_template()}, act=_alb_act, observe=_alb_observe, verdict=_alb_verdict,
-    charges=(Charge("alb:hour", 0.25, "one load balancer for about 15 minutes (load balancer-hours)"),),
+    # ELB bills "each hour or partial hour" a load balancer runs
+    # (aws.amazon.com/elasticloadbalancing/pricing): 15 minutes is one
+    # load balancer-hour, two if they straddle the turn of an hour.
+    charges=(Charge("alb:hour", 1.0, "one load balancer for about 15 minutes, billed as a full hour "
+                                     "(each hour or partial hour; load balancer-hours)"),),
     minutes=15, minutes_basis="an ALB is active in about 3-5 minutes; deletion a few minutes",
     issue="Load balancer: ELB cannot write access logs under the bucket policy",
     source="https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html",
