@@ -12,6 +12,7 @@ test here asserts one; test_verdicts.py does, with the Stubber.
 from __future__ import annotations
 
 import os
+import re
 import signal
 
 import pytest
@@ -68,9 +69,11 @@ def test_experiments_run_on_the_local_endpoint_and_leave_nothing(aws):
     chosen = registry.select(["nested-bucket-name", "empty-parameter-value"])
     report, lines = _run(aws, chosen)
     assert [r.experiment for r in report.results] == ["empty-parameter-value", "nested-bucket-name"]
+    names = {"empty-parameter-value": "wealist-sbx-proof-empty-parameter-value-r1",
+             "nested-bucket-name": runner.short_stack_name("r1", len("wealist-sbx"))}
     for r in report.results:
-        assert r.stacks == [f"wealist-sbx-proof-{r.experiment}-r1"]
-        assert f"deleted stack wealist-sbx-proof-{r.experiment}-r1" in r.cleaned
+        assert r.stacks == [names[r.experiment]]
+        assert f"deleted stack {names[r.experiment]}" in r.cleaned
         assert r.outcome in (HOLDS, "fails", INCONCLUSIVE) and r.evidence
     nested = report.results[1]
     assert any(c.startswith("deleted s3://wealist-cfn-artifacts-") and "/plan/wealist-sbx/proof/" in c
@@ -318,3 +321,20 @@ def test_a_key_the_stack_made_is_listed_as_pending_deletion(aws):
     assert f"aws kms cancel-key-deletion --key-id {key} --region {REGION}" in note.command
     report = runner.Report("123456789012", REGION, "r1", "", None, results=[], left=left)
     assert report.unremoved == [] and report.ok
+
+
+def test_the_bucket_name_experiment_names_its_root_as_long_as_productions(aws):
+    """moto (its generated names mean nothing; the name CloudFormation is
+    given is the point): S3 bucket names are at most 63 characters (S3 user
+    guide, bucket naming rules), and CloudFormation cuts a generated name to
+    fit, so a root named <prefix>-proof-nested-bucket-name-<run> (51
+    characters) always loses its own name from the bucket's. The experiment
+    names its root as long as production's (wealist-prod, 12), so the cut,
+    if any, is production's."""
+    report, _ = _run(aws, registry.select(["nested-bucket-name"]), root_length=len("wealist-prod"))
+    [r] = report.results
+    [root] = r.stacks
+    assert len(root) == len("wealist-prod") and re.fullmatch(r"[a-z][a-z0-9]+", root)
+    assert root == runner.short_stack_name("r1", 12)
+    assert runner.short_stack_name("12072231a1b2", 12) == "pa1b21207223"
+    assert f"deleted stack {root}" in r.cleaned and _live_stacks(aws) == []

@@ -29,6 +29,10 @@ STACK = "wealist-sbx-proof-x-12071200abcd"
 STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK}/11111111-2222-3333-4444-555555555555"
 CHILD = f"{STACK}-Child-ABCDEF123456"
 CHILD_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{CHILD}/66666666-7777-8888-9999-000000000000"
+SHORT = "pa1b21207223"  # runner.short_stack_name("12072231a1b2", 12): as long as wealist-prod
+SHORT_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{SHORT}/11111111-2222-3333-4444-666666666666"
+SHORT_CHILD = f"{SHORT}-LoadBalancerStack-1ABCDEF2GHIJK"
+SHORT_CHILD_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{SHORT_CHILD}/77777777-7777-8888-9999-0"
 CS_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/deploy-1/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 NESTED_CS_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/deploy-1-Child/ffffffff-bbbb-cccc-dddd-0"
 
@@ -291,17 +295,24 @@ def _cases(aws: Aws) -> dict:
                                                             err("ChangeSetNotFound"))]),
         },
         "nested-bucket-name": {
+            # A root as long as production's (12), production's logical IDs:
+            # the uncut name is 77 characters, so CloudFormation cuts it to
+            # 63, keeping the root's name whole (the cut here is shaped as
+            # generated names are seen cut: the nested stack part shortened).
             HOLDS: ({}, [("cloudformation", "list_stack_resources", {"StackResourceSummaries": [
-                summary("LogsStack", CHILD_ID)]}),
-                ("cloudformation", "describe_stacks", {"Stacks": [stack(CHILD, CHILD_ID, ParentId=STACK_ID,
-                                                                        RootId=STACK_ID)]}),
+                summary("LoadBalancerStack", SHORT_CHILD_ID)]}),
+                ("cloudformation", "describe_stacks", {"Stacks": [stack(SHORT_CHILD, SHORT_CHILD_ID,
+                                                                        ParentId=SHORT_ID, RootId=SHORT_ID)]}),
                 ("cloudformation", "list_stack_resources", {"StackResourceSummaries": [
-                    summary("Bucket", f"{CHILD.lower()}-bucket-1a2b3c4d5e6f", "AWS::S3::Bucket")]})]),
+                    summary("AccessLogBucket", "pa1b21207223-loadbalancerst-accesslogbucket-1a2b3c4d5e6f",
+                            "AWS::S3::Bucket")]})]),
             FAILS: ({}, [("cloudformation", "list_stack_resources", {"StackResourceSummaries": [
-                summary("LogsStack", CHILD_ID)]}),
-                ("cloudformation", "describe_stacks", {"Stacks": [stack(CHILD, CHILD_ID, ParentId=STACK_ID)]}),
+                summary("LoadBalancerStack", SHORT_CHILD_ID)]}),
+                ("cloudformation", "describe_stacks", {"Stacks": [stack(SHORT_CHILD, SHORT_CHILD_ID,
+                                                                        ParentId=SHORT_ID)]}),
                 ("cloudformation", "list_stack_resources", {"StackResourceSummaries": [
-                    summary("Bucket", "logsstack-bucket-1a2b3c4d5e6f", "AWS::S3::Bucket")]})]),
+                    summary("AccessLogBucket", "loadbalancerstack-accesslogbucket-1a2b3c4d5e6f",
+                            "AWS::S3::Bucket")]})]),
             INCONCLUSIVE: ({}, [("cloudformation", "list_stack_resources", {"StackResourceSummaries": []})]),
         },
         "rds-pg17-force-ssl": {HOLDS: ({}, engine("1")), FAILS: ({}, engine("0")), INCONCLUSIVE: ({}, engine(""))},

@@ -59,11 +59,14 @@ Outputs:
 
 NESTED = {"root.yaml": NESTED_ROOT, "child.yaml": NESTED_CHILD}
 
+# The logical IDs are production's (templates/root.yaml LoadBalancerStack,
+# templates/loadbalancer.yaml AccessLogBucket): with a root name as long as
+# production's, the generated name is cut exactly as production's would be.
 BUCKET_ROOT = """\
 AWSTemplateFormatVersion: "2010-09-09"
 Description: Proof kit - a root holding a nested stack with an unnamed bucket
 Resources:
-  LogsStack:
+  LoadBalancerStack:
     Type: AWS::CloudFormation::Stack
     Properties:
       TemplateURL: bucket.yaml
@@ -73,7 +76,7 @@ BUCKET_CHILD = """\
 AWSTemplateFormatVersion: "2010-09-09"
 Description: Proof kit - one unnamed, empty S3 bucket
 Resources:
-  Bucket:
+  AccessLogBucket:
     Type: AWS::S3::Bucket
     DeletionPolicy: Delete
     UpdateReplacePolicy: Delete
@@ -85,7 +88,7 @@ Resources:
         RestrictPublicBuckets: true
 Outputs:
   BucketName:
-    Value: !Ref Bucket
+    Value: !Ref AccessLogBucket
 """
 
 
@@ -606,7 +609,7 @@ def _bucket_act(ctx) -> None:
 def _bucket_observe(ctx) -> dict:
     cfn = ctx.aws.cfn
     listing = resources(cfn, ctx.stacks[ctx.stack])
-    child = physical_id(listing, "LogsStack")
+    child = physical_id(listing, "LoadBalancerStack")
     return {"ListStackResources root": listing,
             "DescribeStacks nested": call(cfn.describe_stacks, StackName=child) if child else {},
             "ListStackResources nested": resources(cfn, child) if child else {}}
@@ -614,18 +617,27 @@ def _bucket_observe(ctx) -> dict:
 
 def _bucket_verdict(r: dict) -> Verdict:
     stacks = r.get("DescribeStacks nested", {}).get("Stacks") or []
-    bucket = physical_id(r.get("ListStackResources nested", {}), "Bucket")
+    bucket = physical_id(r.get("ListStackResources nested", {}), "AccessLogBucket")
     if not stacks or not bucket:
         return inconclusive("the nested stack or its bucket could not be read")
     nested = stacks[0]["StackName"]
     root = stacks[0].get("ParentId", "").split("/")[1] if "/" in stacks[0].get("ParentId", "") else ""
-    seen = {"bucket": bucket, "nested stack": nested, "root stack": root}
+    # CloudFormation names an unnamed bucket <stack name>-<logical id>-
+    # <random>, lower-cased (aws-properties-name.html: "generates a unique
+    # physical ID", e.g. MyStack-MyBucket-abcdefghijk1); a name longer than
+    # S3's 63 characters is cut, from the stack and logical-ID parts, which
+    # the User Guide does not describe. The root here is as long as
+    # production's and the logical IDs are production's, so the cut is
+    # production's: the evidence says whether one happened.
+    whole = f"{nested}-AccessLogBucket-" + "x" * 12
+    seen = {"bucket": bucket, "nested stack": nested, "root stack": root,
+            "naming rule": {"uncut": whole.lower(), "uncut length": len(whole), "S3 limit": 63,
+                            "cut": len(whole) > 63, "bucket length": len(bucket),
+                            "root length": len(root)}}
     if not root:
         return inconclusive("the nested stack names no parent (ParentId)", **seen)
     # What the service role's StackBuckets statement (${StackName}-*) needs:
-    # the root's name, lower-cased, then a hyphen. The nested stack's own
-    # name begins with the root's; a generated name is cut to S3's 63
-    # characters, so how much of the nested name survives is evidence only.
+    # the root's name, lower-cased, then a hyphen.
     if bucket.startswith(root.lower() + "-"):
         return holds(f"bucket {bucket} begins with the root stack's name lower-cased ({root.lower()}-)", **seen)
     return fails(f"bucket {bucket} does not begin with {root.lower()}-", **seen)
@@ -634,11 +646,13 @@ def _bucket_verdict(r: dict) -> Verdict:
 NESTED_BUCKET_NAME = Experiment(
     id="nested-bucket-name",
     assumption="An unnamed bucket in a nested stack is named after the nested stack, lower-cased, so its name "
-               "begins with the root stack's name, lower-cased, and a hyphen.",
+               "begins with the root stack's name, lower-cased, and a hyphen, also when the generated name is cut "
+               "to S3's 63 characters (a root named as long as production's, production's logical IDs).",
     relies=(Reliance("wealist_cfn/stacks/github_oidc.py", "_service_role_statements"),),
     templates={"root.yaml": BUCKET_ROOT, "bucket.yaml": BUCKET_CHILD},
     act=_bucket_act, observe=_bucket_observe, verdict=_bucket_verdict,
     minutes=4, minutes_basis="one create of a root, a nested stack and an empty bucket, and the deletion",
+    root_as_long_as_production=True,
     issue="Service role: unnamed buckets are not named <stack name>-...; the StackBuckets statement misses them",
     source="CloudFormation User Guide, aws-properties-name.html (generated names); AWS::S3::Bucket BucketName",
     docs=("issue 28: unnamed bucket names",),

@@ -105,7 +105,8 @@ def cmd_prove(args) -> int:
                   flags=f"--yes --confirm-account {named}", what="account ID", nothing="nothing was started")
     with signals.sigterm_as_interrupt():
         result = runner.drive(
-            runner.run(aws, experiments, project=project, environment=environment, role_arn=role_arn),
+            runner.run(aws, experiments, project=project, environment=environment, role_arn=role_arn,
+                       root_length=max(len(prod.name_prefix), len(env.name_prefix) if env else 0)),
             lambda p: print(f"[{p.experiment}] {p.message}", file=err, flush=True))
     render = {"text": report.render_text, "json": report.render_json, "markdown": report.render_markdown}
     print(render[args.output](result))

@@ -90,6 +90,11 @@ class Experiment:
     # What to open when it fails: the title of the issue to file.
     issue: str = ""
     service_role: bool = False  # deployed with the environment's service role (needs --params)
+    # The root stack is named as long as the environment's root stack
+    # (wealist-prod: 12 characters), not <prefix>-proof-<id>-<run>: for
+    # behaviours that depend on the name's length (generated names are cut
+    # to the service's limit).
+    root_as_long_as_production: bool = False
     source: str = ""  # the documentation the expected behaviour comes from
     # What it replaces: a former hand-run check of docs/deploy.md ("former
     # check N"), an "unproven" note there, an item of issue 28. The test

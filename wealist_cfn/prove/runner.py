@@ -46,6 +46,15 @@ def stack_name(project: str, experiment_id: str, run_id: str) -> str:
     return f"{project}-proof-{experiment_id}-{run_id}"[:128]
 
 
+def short_stack_name(run_id: str, length: int) -> str:
+    """A root stack name of exactly ``length`` characters (at least 8), for
+    an experiment whose outcome depends on the name's length: a letter, the
+    run's random part first (so that a short name stays unique), then its
+    time, padded with zeros."""
+    length = max(length, 8)
+    return (f"p{run_id[-4:]}{run_id[:-4]}" + "0" * length)[:length]
+
+
 def new_run_id(now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)
     return f"{now:%m%d%H%M}{uuid.uuid4().hex[:4]}"
@@ -115,13 +124,17 @@ class Context:
 
     def __init__(self, aws: Aws, experiment: Experiment, *, project: str, environment: str, run_id: str,
                  role_arn: str | None, sleep: Callable[[float], None] = time.sleep, interval: float = 10.0,
-                 say: Callable[[str], None] = lambda _m: None):
+                 say: Callable[[str], None] = lambda _m: None, root_length: int | None = None):
         self.aws, self.experiment, self.project, self.environment, self.run_id = \
             aws, experiment, project, environment, run_id
         # <Project>-<Environment>: the names the environment's service role
         # may act on (stacks, buckets, templates) begin with it.
         self.prefix = f"{project}-{environment}"
         self.stack = stack_name(self.prefix, experiment.id, run_id)
+        if experiment.root_as_long_as_production:
+            # root_length: the environment's root stack name's (the CLI
+            # gives params/prod.json's, or --params' when longer).
+            self.stack = short_stack_name(run_id, root_length or len(self.prefix))
         self.role_arn = role_arn if experiment.service_role else None
         self.sleep, self.interval, self.say = sleep, interval, say
         self.stacks: dict[str, str] = {}  # stack name -> stack ID, every stack this experiment made
@@ -367,7 +380,7 @@ def _why(exc: BaseException) -> str:
 
 def run(aws: Aws, experiments: list[Experiment], *, project: str, environment: str, role_arn: str | None,
         run_id: str | None = None, sleep: Callable[[float], None] = time.sleep, interval: float = 10.0,
-        ) -> Iterator[Progress]:
+        root_length: int | None = None) -> Iterator[Progress]:
     """Run each experiment in turn; yield progress; return the Report."""
     run_id = run_id or new_run_id()
     account = aws.account or aws.check_credentials()
@@ -379,7 +392,7 @@ def run(aws: Aws, experiments: list[Experiment], *, project: str, environment: s
             exp = pending.pop(0)
             messages: list[str] = []
             ctx = Context(aws, exp, project=project, environment=environment, run_id=run_id, role_arn=role_arn,
-                          sleep=sleep, interval=interval, say=messages.append)
+                          sleep=sleep, interval=interval, say=messages.append, root_length=root_length)
             # In the report before its first line is shown: a Ctrl-C that
             # lands on that line leaves it there, not started.
             result = Result(exp.id, NOT_RUN, "not started: the run was interrupted")
