@@ -338,3 +338,41 @@ def test_the_bucket_name_experiment_names_its_root_as_long_as_productions(aws):
     assert root == runner.short_stack_name("r1", 12)
     assert runner.short_stack_name("12072231a1b2", 12) == "pa1b21207223"
     assert f"deleted stack {root}" in r.cleaned and _live_stacks(aws) == []
+
+
+def test_a_failed_alb_create_still_removes_its_retained_bucket(aws):
+    """The access-log bucket is Retain; a create that failed made it, and
+    its rollback keeps it unless RetainExceptOnCreate (ExecuteChangeSet, API
+    reference). Its name comes from the operation's events
+    (API_StackEvent.html PhysicalResourceId, as the watcher records them);
+    the bucket, with an object in it, and the stack's deletion are moto's.
+    After the clean-up the bucket is gone and nothing is reported left."""
+    from datetime import datetime, timezone
+
+    from wealist_cfn.deploy import events
+    from wealist_cfn.prove import services
+
+    bucket = "pa1b21207223-accesslogbucket-1a2b3c4d5e6f"
+    aws.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    aws.s3.put_object(Bucket=bucket, Key="alb/AWSLogs/123456789012/ELBAccessLogTestFile", Body=b"x")
+    ctx = runner.Context(aws, services.ALB_ACCESS_LOGS, project="wealist", environment="sbx", run_id="r1",
+                         role_arn=None, sleep=lambda _s: None, interval=0.01)
+    when = datetime(2026, 12, 7, tzinfo=timezone.utc)
+    ctx.steps.append(runner.Step(None, events=[
+        events.StackEvent("", "AccessLogBucket", "AWS::S3::Bucket", "CREATE_COMPLETE", "", when, "e1",
+                          physical_id=bucket),
+        events.StackEvent("", "LoadBalancer", "AWS::ElasticLoadBalancingV2::LoadBalancer", "CREATE_FAILED",
+                          "Access Denied for bucket", when, "e2")]))
+    ctx.stacks[ctx.stack] = ctx.stack
+    services._note_buckets(ctx)
+    done, left, _ = ctx.cleanup()
+    assert left == []
+    assert done == [f"deleted stack {ctx.stack}",
+                    f"removed access-log bucket {bucket} (Retain) and its objects, unless already gone"]
+    assert bucket not in [b["Name"] for b in aws.s3.list_buckets()["Buckets"]]
+    # Gone already (the rollback removed it): nothing to do, nothing left.
+    again = runner.Context(aws, services.ALB_ACCESS_LOGS, project="wealist", environment="sbx", run_id="r1",
+                           role_arn=None, sleep=lambda _s: None, interval=0.01)
+    again.steps = ctx.steps
+    services._note_buckets(again)
+    assert again.cleanup()[1] == []

@@ -15,6 +15,7 @@ import binascii
 import re
 from datetime import datetime, timedelta, timezone
 
+import botocore.exceptions
 from troposphere import GetAZs, Output, Parameter, Select, Sub, Template, ec2
 from troposphere import elasticloadbalancingv2 as elb
 
@@ -536,7 +537,14 @@ def _alb_template() -> str:
 
 def _empty_bucket(s3, bucket: str) -> None:
     """Every object version and delete marker, then the bucket (bounded:
-    the test object and a few log files)."""
+    the test object and a few log files). A bucket already gone (a rollback
+    deleted it) is nothing to do."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
+            return
+        raise
     for _ in range(20):
         page = s3.list_object_versions(Bucket=bucket)
         items = [{"Key": v["Key"], "VersionId": v["VersionId"]}
@@ -556,17 +564,29 @@ def _empty_bucket_command(bucket: str) -> str:
             f"aws s3api delete-bucket --bucket {bucket}")
 
 
+def _note_buckets(ctx) -> None:
+    """The access-log bucket is Retain (the project's own): neither the
+    stack's deletion nor, without RetainExceptOnCreate, a failed create's
+    rollback removes it. Its name, from the operation's events (a create
+    that failed made it too) or, when the watch ended early, from the
+    stack's resources, is removed after the stack is deleted."""
+    buckets = {e.physical_id for step in ctx.steps for e in step.events
+               if e.logical_id == "AccessLogBucket" and e.physical_id}
+    if not buckets and ctx.stack in ctx.stacks:
+        buckets.add(physical_id(resources(ctx.aws.cfn, ctx.stacks[ctx.stack]), "AccessLogBucket"))
+    for bucket in sorted(b for b in buckets if b):
+        ctx.after_delete(f"access-log bucket {bucket} (Retain) and its objects, unless already gone",
+                         lambda b=bucket: _empty_bucket(ctx.aws.s3, b), _empty_bucket_command(bucket))
+
+
 def _alb_act(ctx) -> None:
-    step = ctx.deploy(None, {"Project": ctx.project, "Environment": ctx.environment})
-    if step.final and step.final.ok:
-        bucket = ctx.output("BucketName")
-        # The project's bucket is Retain: the stack's deletion leaves it.
-        ctx.after_delete(f"access-log bucket {bucket} (Retain) and its objects",
-                          lambda: _empty_bucket(ctx.aws.s3, bucket),
-                          _empty_bucket_command(bucket))
-    else:
-        # A failed create rolls back; a Retain bucket of it may stay: named by the stack's events.
-        ctx.recorded["note"] = {"text": "the create failed; see the step's first cause"}
+    try:
+        # As the project's first deploy does (deploy/flow.py): a failed
+        # create then rolls back its Retain bucket too (ExecuteChangeSet
+        # RetainExceptOnCreate).
+        ctx.deploy(None, {"Project": ctx.project, "Environment": ctx.environment}, retain_except_on_create=True)
+    finally:
+        _note_buckets(ctx)
 
 
 def _alb_observe(ctx) -> dict:
