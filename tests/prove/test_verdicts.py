@@ -133,12 +133,27 @@ def _cases(aws: Aws) -> dict:
 
     def op_events(root_op, child_op):
         # DescribeStackEvents: API_DescribeStackEvents.html, newest first.
+        # Each stack also carries the change set's creation (REVIEW_IN_PROGRESS,
+        # an operation of its own: DescribeEvents OperationType CREATE_CHANGESET).
         return [("cloudformation", "list_stack_resources", listing),
                 ("cloudformation", "describe_stack_events", {"StackEvents": [
                     event(STACK, "CREATE_COMPLETE", stack=STACK, stack_id=STACK_ID, op=root_op,
+                          rtype="AWS::CloudFormation::Stack", physical=STACK_ID),
+                    event(STACK, "REVIEW_IN_PROGRESS", stack=STACK, stack_id=STACK_ID, op="op-cs-root",
                           rtype="AWS::CloudFormation::Stack", physical=STACK_ID)]}),
                 ("cloudformation", "describe_stack_events", {"StackEvents": [
-                    event("Repository", "CREATE_COMPLETE", op=child_op)]})]
+                    event("Repository", "CREATE_COMPLETE", op=child_op),
+                    event(CHILD, "REVIEW_IN_PROGRESS", op="op-cs-child", rtype="AWS::CloudFormation::Stack",
+                          physical=CHILD_ID)]})]
+
+    # What the act read before the execute: the change set's creation only.
+    op_before = {"before execute": {
+        "DescribeStackEvents root": shaped(aws, "cloudformation", "DescribeStackEvents", {"StackEvents": [
+            event(STACK, "REVIEW_IN_PROGRESS", stack=STACK, stack_id=STACK_ID, op="op-cs-root",
+                  rtype="AWS::CloudFormation::Stack", physical=STACK_ID)]}),
+        "DescribeStackEvents child": shaped(aws, "cloudformation", "DescribeStackEvents", {"StackEvents": [
+            event(CHILD, "REVIEW_IN_PROGRESS", op="op-cs-child", rtype="AWS::CloudFormation::Stack",
+                  physical=CHILD_ID)]})}}
 
     readback_rec = {"committed child": {"TemplateBody": child_body}, "change set": {"Id": CS_ID}}
 
@@ -233,9 +248,9 @@ def _cases(aws: Aws) -> dict:
             INCONCLUSIVE: (pinned_rec, [("cloudformation", "describe_change_set", change_set(Changes=[]))]),
         },
         "nested-operation-id": {
-            HOLDS: ({}, op_events("op-root", "op-root")),
-            FAILS: ({}, op_events("op-root", "op-child")),
-            INCONCLUSIVE: ({}, op_events("", "")),
+            HOLDS: (op_before, op_events("op-root", "op-root")),
+            FAILS: (op_before, op_events("op-root", "op-child")),
+            INCONCLUSIVE: (op_before, op_events("", "")),
         },
         "nested-change-set-delete-async": {
             HOLDS: ({"change set": {"Id": CS_ID}},
