@@ -103,6 +103,13 @@ def step(status, reason="", cause=None):
     return {"StackStatus": status, "StackStatusReason": reason, "FirstCause": cause}
 
 
+# The first failure of the one-step switch as CloudFormation reports it
+# (cloudformation-coverage-roadmap #383).
+REFUSAL = {"Where": "Group", "ResourceStatus": "UPDATE_FAILED", "ResourceStatusReason":
+           "Replication group must have at least one read replica to enable autofailover. (Service: "
+           "AmazonElastiCache; Status Code: 400; Error Code: InvalidReplicationGroupState)"}
+
+
 def err(code, message="error"):
     return ("error", code, message)
 
@@ -204,8 +211,9 @@ def _cases(aws: Aws) -> dict:
 
     fo_gid = "wp-12071200abcd-elasticache"
 
-    def failover(statuses):
-        rec = {f"step {i + 1}: {'CREATE' if i == 0 else 'UPDATE'} deploy-{i}": step(s) for i, s in enumerate(statuses)}
+    def failover(statuses, cause=REFUSAL):
+        rec = {f"step {i + 1}: {'CREATE' if i == 0 else 'UPDATE'} deploy-{i}":
+               step(s, cause=cause if i == 1 and "ROLLBACK" in s else None) for i, s in enumerate(statuses)}
         return rec, [("elasticache", "describe_replication_groups", {"ReplicationGroups": [
             {"ReplicationGroupId": fo_gid, "MemberClusters": [f"{fo_gid}-001", f"{fo_gid}-002"],
              "AutomaticFailover": "enabled", "MultiAZ": "enabled"}]})]
@@ -433,3 +441,23 @@ def test_verdict(aws, experiment, outcome):
     assert verdict.reason
     if outcome != INCONCLUSIVE:
         assert verdict.evidence, "a decided verdict names the responses that decided it"
+
+
+@pytest.mark.parametrize("statuses,cause,says", [
+    # Rolled back, but for a reason other than ElastiCache's refusal (a quota, a throttle): not a proof.
+    (["CREATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_COMPLETE", "UPDATE_COMPLETE"],
+     {"Where": "Group", "ResourceStatus": "UPDATE_FAILED", "ResourceStatusReason": "Rate exceeded"},
+     "not with ElastiCache's refusal"),
+    # The one-step switch's rollback itself failed: step 2 is named, not the two-step switch.
+    (["CREATE_COMPLETE", "UPDATE_ROLLBACK_FAILED"], REFUSAL, "step 2, the one-step switch"),
+])
+def test_failover_verdict_needs_the_documented_refusal(statuses, cause, says):
+    """The recorded steps, shaped as the runner records them (API_Stack.html
+    StackStatus, API_StackEvent.html ResourceStatusReason): only the refusal
+    ElastiCache gives (cloudformation-coverage-roadmap #383) proves the
+    one-step switch is refused; anything else is inconclusive and says
+    which step."""
+    exp = registry.ALL["elasticache-failover-two-step"]
+    rec = {f"step {i + 1}: x": step(st, cause=cause if i == 1 else None) for i, st in enumerate(statuses)}
+    verdict = exp.verdict({**rec, "DescribeReplicationGroups": {"ReplicationGroups": [{}]}})
+    assert verdict.outcome == INCONCLUSIVE and says in verdict.reason, verdict

@@ -448,14 +448,22 @@ REDIS_MEMBER_IDS = Experiment(
 )
 
 
+FAILOVER_STEPS = ("the create with one node", "the one-step switch (a replica and failover together)",
+                  "the replica alone", "failover alone")
+# ElastiCache's refusal of failover without a replica, as CloudFormation
+# reports it (cloudformation-coverage-roadmap #383; ModifyReplicationGroup:
+# AutomaticFailoverEnabled needs a read replica).
+FAILOVER_REFUSAL = re.compile(r"must have at least one read replica to enable auto(matic )?failover", re.I)
+
+
 def _failover_act(ctx) -> None:
     gid = _group_id(ctx)
-    ctx.deploy(None, {"GroupId": gid, "Nodes": "1", "Failover": "false"})
-    # One step: a replica and failover together, what updaterules refuses.
-    ctx.deploy(None, {"GroupId": gid, "Nodes": "2", "Failover": "true"})
-    # Two steps: the replica, then failover.
-    ctx.deploy(None, {"GroupId": gid, "Nodes": "2", "Failover": "false"})
-    ctx.deploy(None, {"GroupId": gid, "Nodes": "2", "Failover": "true"})
+    # Create; one step (a replica and failover together, what updaterules
+    # refuses); then two steps (the replica, then failover).
+    for nodes, failover in (("1", "false"), ("2", "true"), ("2", "false"), ("2", "true")):
+        step = ctx.deploy(None, {"GroupId": gid, "Nodes": nodes, "Failover": failover})
+        if step.final.status.endswith("ROLLBACK_FAILED") or step.final.status == "ROLLBACK_COMPLETE":
+            return  # nothing more can run on this stack; the verdict names the step
 
 
 def _failover_observe(ctx) -> dict:
@@ -465,22 +473,32 @@ def _failover_observe(ctx) -> dict:
 
 def _failover_verdict(r: dict) -> Verdict:
     steps = [v for k, v in sorted(r.items()) if k.startswith("step ")]
+    status = [s.get("StackStatus") or "" for s in steps]
+    for i, st in enumerate(status):
+        if st.endswith("ROLLBACK_FAILED"):
+            return inconclusive(f"step {i + 1}, {FAILOVER_STEPS[i]}, ended {st}: the stack is stuck and the rest "
+                                f"did not run", steps=steps)
+    if status and status[0] != "CREATE_COMPLETE":
+        return inconclusive(f"the group could not be created ({status[0]})", steps=steps)
     if len(steps) < 4:
         return inconclusive(f"only {len(steps)} of the 4 operations ran", steps=steps)
-    status = [s.get("StackStatus") for s in steps]
-    if status[0] != "CREATE_COMPLETE":
-        return inconclusive(f"the group could not be created ({status[0]})", steps=steps)
-    one_step_refused = status[1] == "UPDATE_ROLLBACK_COMPLETE"
-    two_steps_ok = status[2] == "UPDATE_COMPLETE" and status[3] == "UPDATE_COMPLETE"
     groups = r.get("DescribeReplicationGroups", {}).get("ReplicationGroups", [{}])
     final = {k: groups[0].get(k) for k in ("AutomaticFailover", "MultiAZ", "MemberClusters")} if groups else {}
-    if one_step_refused and two_steps_ok:
-        return holds("the one-step switch failed and rolled back; the two steps both completed",
-                     steps=steps, group=final)
     if status[1] == "UPDATE_COMPLETE":
         return fails("the one-step switch succeeded: the refusal in updaterules is needless", steps=steps,
                      group=final)
-    return fails("the two-step switch did not complete", steps=steps, group=final)
+    if status[1] != "UPDATE_ROLLBACK_COMPLETE":
+        return inconclusive(f"step 2, {FAILOVER_STEPS[1]}, ended {status[1]}", steps=steps)
+    cause = (steps[1].get("FirstCause") or {}).get("ResourceStatusReason") or ""
+    if not FAILOVER_REFUSAL.search(cause):
+        return inconclusive("the one-step switch rolled back, but not with ElastiCache's refusal of failover "
+                            f"without a replica: {cause or 'no cause recorded'}", steps=steps)
+    for i in (2, 3):
+        if status[i] != "UPDATE_COMPLETE":
+            return fails(f"step {i + 1}, {FAILOVER_STEPS[i]}, ended {status[i]}: the two-step switch did not "
+                         f"complete", steps=steps, group=final)
+    return holds("the one-step switch was refused for want of a replica and rolled back; the two steps both "
+                 "completed", steps=steps, group=final)
 
 
 ELASTICACHE_TWO_STEP = Experiment(
