@@ -376,3 +376,46 @@ def test_a_failed_alb_create_still_removes_its_retained_bucket(aws):
     again.steps = ctx.steps
     services._note_buckets(again)
     assert again.cleanup()[1] == []
+
+
+def test_the_change_set_deletion_experiment_records_its_nested_shell():
+    """Stubber (moto makes no nested change set with a stack of its own): a
+    CREATE change set with nested stacks makes a nested stack shell
+    (REVIEW_IN_PROGRESS; DescribeChangeSet of the nested change set names it
+    in StackId, API_DescribeChangeSet.html). Deleting the change set leaves
+    it, and AWS may even refuse to delete such a stack
+    (aws-cloudformation/rain #477): the act records it beside the root, so
+    the clean-up deletes it or lists it with the command."""
+    from datetime import datetime, timezone
+    from types import SimpleNamespace
+
+    from botocore.stub import Stubber
+
+    from wealist_cfn.prove import cfn_behaviour
+
+    aws = Aws(REGION, local_credentials=True)
+    acct = "123456789012"
+    root, child = "wealist-sbx-proof-d-r1", "wealist-sbx-proof-d-r1-Child-1ABC"
+    root_id = f"arn:aws:cloudformation:{REGION}:{acct}:stack/{root}/1"
+    child_id = f"arn:aws:cloudformation:{REGION}:{acct}:stack/{child}/2"
+    cs_id = f"arn:aws:cloudformation:{REGION}:{acct}:changeSet/deploy-1/1"
+    nested_cs = f"arn:aws:cloudformation:{REGION}:{acct}:changeSet/deploy-1-Child/2"
+    when = datetime(2026, 12, 7, tzinfo=timezone.utc)
+    stub = Stubber(aws.cfn)
+    stub.add_response("describe_change_set", {
+        "ChangeSetId": cs_id, "ChangeSetName": "deploy-1", "StackId": root_id, "StackName": root,
+        "CreationTime": when, "Status": "CREATE_COMPLETE", "Changes": [{"Type": "Resource", "ResourceChange": {
+            "Action": "Add", "LogicalResourceId": "Child", "ResourceType": "AWS::CloudFormation::Stack",
+            "ChangeSetId": nested_cs}}]}, {"ChangeSetName": cs_id})
+    stub.add_response("describe_change_set", {
+        "ChangeSetId": nested_cs, "ChangeSetName": "deploy-1-Child", "StackId": child_id, "StackName": child,
+        "CreationTime": when, "Status": "CREATE_COMPLETE", "ParentChangeSetId": cs_id},
+        {"ChangeSetName": nested_cs})
+    stub.add_response("delete_change_set", {}, {"ChangeSetName": cs_id})
+
+    ctx = SimpleNamespace(aws=aws, recorded={}, stacks={root: root_id}, stack=root)
+    ctx.change_set = lambda *_a, **_k: SimpleNamespace(id=cs_id)
+    with stub:
+        cfn_behaviour._delete_act(ctx)
+    stub.assert_no_pending_responses()
+    assert ctx.stacks == {root: root_id, child: child_id}
