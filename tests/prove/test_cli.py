@@ -140,3 +140,31 @@ def test_an_interrupted_run_exits_130_with_its_report(endpoint, capsys, monkeypa
     assert "(INTERRUPTED)" in out
     assert re.search(r"not run +rds-pg17-force-ssl: interrupted \(Ctrl-C or SIGTERM\) before a verdict", out)
     assert "nothing left in the account" in out
+
+
+@pytest.mark.parametrize("role", ["wealist-prod-cfn-role", "wealist-prod-github-deploy"])
+def test_an_account_holding_productions_roles_is_refused(endpoint, capsys, role):
+    """moto's IAM: an account where only github-oidc.yaml was deployed for
+    production (or whose root stack was deleted) still holds production's
+    roles, named <Project>-<Environment>-cfn-role / -github-deploy
+    (stacks/github_oidc.py). IAM is global, so GetRole answers in any region."""
+    import boto3
+    boto3.client("iam", region_name="us-east-1").create_role(RoleName=role, AssumeRolePolicyDocument="{}")
+    code = cli.main(["prove", "--account-id", ACCOUNT, "--yes", "--confirm-account", ACCOUNT, "--region",
+                     "ap-northeast-2", "--only", "rds-pg17-force-ssl"])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert f"holds production's role {role}" in err
+    assert _stacks() == []
+
+
+def test_an_account_holding_productions_trust_stack_is_refused(endpoint, capsys):
+    """moto's CloudFormation: the trust stack (<root>-github, the name
+    docs/operations.md gives github-oidc.yaml's stack) marks production too."""
+    import boto3
+    boto3.client("cloudformation", region_name="ap-northeast-2").create_stack(
+        StackName="wealist-prod-github", TemplateBody=PROD_TEMPLATE)
+    code = cli.main(["prove", "--account-id", ACCOUNT, "--yes", "--confirm-account", ACCOUNT, "--region",
+                     "ap-northeast-2", "--only", "rds-pg17-force-ssl"])
+    assert code == 3
+    assert "holds production's trust stack wealist-prod-github" in capsys.readouterr().err

@@ -4,14 +4,19 @@
 The parameter files name no account (they are CloudFormation's parameter
 list), so production is recognised by what it holds: an account in which
 the production root stack (``<Project>-<Environment>`` of params/prod.json)
-exists, in production's region or in the run's, is refused. A stack lookup
-that is denied cannot prove the account is not production: refused too.
+exists, in production's region or in the run's, is refused; so is one
+holding production's roles (IAM is global: ``<prefix>-cfn-role``,
+``<prefix>-github-deploy``, stacks/github_oidc.py's names), which an account
+has as soon as templates/github-oidc.yaml is deployed for production, and
+after its root stack was deleted; and one holding that trust stack
+(``<root>-github``). A lookup that is denied cannot prove the account is not
+production: refused too.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import botocore.exceptions
 
@@ -19,6 +24,7 @@ from .. import config
 from ..aws import Aws, error_code, error_message
 from ..errors import EXIT_REFUSED, EXIT_USAGE, CommandError
 from ..settings import PARAMS_DIR
+from ..stacks import github_oidc
 
 ACCOUNT_ID = re.compile(r"\d{12}")
 
@@ -30,6 +36,7 @@ class Account:
     aliases: list[str]
     production_stack: str
     looked_in: list[str]  # regions where the production stack was looked for
+    roles: list[str] = field(default_factory=list)  # production's role names looked for (absent)
 
 
 def check_account_id(value: str) -> str:
@@ -55,6 +62,31 @@ def _stack_exists(aws: Aws, region: str, name: str) -> bool:
     return st.get("StackStatus") != "DELETE_COMPLETE"
 
 
+def production_roles(prod: config.Config) -> list[str]:
+    """The role names github-oidc.yaml gives production's roles."""
+    names = []
+    for pattern in (github_oidc.SERVICE_ROLE, github_oidc.DEPLOY_ROLE):
+        names.append(pattern.replace("${Project}", prod.project).replace("${Environment}", prod.environment))
+    return names
+
+
+def trust_stack(prod: config.Config) -> str:
+    """The stack of github-oidc.yaml, by the name docs/operations.md gives it."""
+    return github_oidc.TRUST_STACK.replace("${StackName}", prod.name_prefix)
+
+
+def _role_exists(aws: Aws, name: str) -> bool:
+    try:
+        aws.client("iam").get_role(RoleName=name)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return False
+        raise CommandError(f"refused: cannot tell whether the role {name} exists ({error_code(exc)}: "
+                           f"{error_message(exc)}); an account that may hold production is not used",
+                           EXIT_REFUSED) from None
+    return True
+
+
 def check(aws: Aws, named: str) -> Account:
     """The caller's account must be ``named`` and must not hold the
     production root stack. Read-only calls only."""
@@ -70,11 +102,21 @@ def check(aws: Aws, named: str) -> Account:
         if _stack_exists(aws, region, prod.name_prefix):
             raise CommandError(f"refused: account {actual} holds the production root stack {prod.name_prefix} "
                                f"({region}; params/prod.json): proofs run in a sandbox account only", EXIT_REFUSED)
+    roles = production_roles(prod)
+    for role in roles:
+        if _role_exists(aws, role):
+            raise CommandError(f"refused: account {actual} holds production's role {role} (templates/github-oidc."
+                               f"yaml for params/prod.json): proofs run in a sandbox account only", EXIT_REFUSED)
+    trust = trust_stack(prod)
+    for region in regions:
+        if _stack_exists(aws, region, trust):
+            raise CommandError(f"refused: account {actual} holds production's trust stack {trust} ({region}; "
+                               f"templates/github-oidc.yaml): proofs run in a sandbox account only", EXIT_REFUSED)
     try:
         aliases = aws.client("iam").list_account_aliases().get("AccountAliases", [])
     except botocore.exceptions.ClientError:
         aliases = []
-    return Account(actual, ident.get("Arn", ""), aliases, prod.name_prefix, regions)
+    return Account(actual, ident.get("Arn", ""), aliases, prod.name_prefix, regions, roles)
 
 
 def service_role(aws: Aws, env: config.Config | None) -> tuple[str | None, str]:
