@@ -462,3 +462,35 @@ def test_failover_verdict_needs_the_documented_refusal(statuses, cause, says):
     rec = {f"step {i + 1}: x": step(st, cause=cause if i == 1 else None) for i, st in enumerate(statuses)}
     verdict = exp.verdict({**rec, "DescribeReplicationGroups": {"ReplicationGroups": [{}]}})
     assert verdict.outcome == INCONCLUSIVE and says in verdict.reason, verdict
+
+
+@pytest.mark.parametrize("docker", [
+    'case "$1" in pull|image) exit 1;; esac; exit 0',  # the image never arrived
+    'case "$1" in run) exit 125;; esac; exit 0',  # docker run itself failed
+    'case "$1" in run) exit 127;; esac; exit 0',  # no curl (or no sh) in the image
+])
+def test_imds_user_data_marks_a_container_that_could_not_run(tmp_path, docker):
+    """The instances' user data, run by bash here with stand-ins for dnf,
+    systemctl, sleep, curl (IMDS answers) and docker (failing as docker run
+    does: 125 when docker itself fails, 126/127 when the command cannot run,
+    docker-run reference, exit status). A container that could not ask
+    prints container=broken, never container=no, and the verdict is then
+    inconclusive, not FAILS."""
+    import subprocess
+
+    from wealist_cfn.prove import services
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in (("dnf", "exit 0"), ("systemctl", "exit 0"), ("sleep", "exit 0"), ("curl", "exit 0"),
+                       ("docker", docker)):
+        (bin_dir / name).write_text(f"#!/bin/bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    console = tmp_path / "console"
+    script = services._USER_DATA.replace("${Hop}", "1").replace("/dev/console", str(console))
+    subprocess.run(["bash", "-c", script], env={"PATH": f"{bin_dir}:/usr/bin:/bin"}, check=True, timeout=30)
+    line = console.read_text().strip()
+    assert line == "PROOF-IMDS hop=1 host=yes container=broken", line
+    out = {f"GetConsoleOutput hop {h}": {"Output": line.replace("hop=1", f"hop={h}")} for h in (1, 2)}
+    verdict = registry.ALL["imds-hop-limit"].verdict(out)
+    assert verdict.outcome == INCONCLUSIVE and "could not be run" in verdict.reason

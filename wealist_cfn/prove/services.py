@@ -647,7 +647,7 @@ ALB_ACCESS_LOGS = Experiment(
 
 # -- imds-hop-limit -----------------------------------------------------------------------------
 
-MARKER = re.compile(r"PROOF-IMDS hop=(\d) host=(yes|no) container=(yes|no)")
+MARKER = re.compile(r"PROOF-IMDS hop=(\d) host=(yes|no) container=(yes|no|broken)")
 _USER_DATA = r"""#!/bin/bash
 # Proof kit: can a bridge-network container get an IMDSv2 token at this hop limit?
 ask='curl -sf -m 5 -X PUT http://169.254.169.254/latest/api/token'
@@ -656,8 +656,17 @@ host=$(sh -c "$ask" >/dev/null && echo yes || echo no)
 dnf install -y docker >/dev/null 2>&1; systemctl start docker
 image=public.ecr.aws/amazonlinux/amazonlinux:2023
 for _ in 1 2 3; do docker pull -q $image >/dev/null 2>&1 && break; sleep 10; done
-container=$(docker run --rm --network bridge $image sh -c "$ask >/dev/null && echo yes || echo no")
-echo "PROOF-IMDS hop=${Hop} host=$host container=${container:-no}" > /dev/console
+# broken: the container could not ask at all (no image; docker run exits
+# 125-127: no daemon, no command; no curl in the image), so a "no" from it
+# would mean nothing.
+inner="command -v curl >/dev/null || exit 127; $ask >/dev/null && echo yes || echo no"
+if docker image inspect $image >/dev/null 2>&1; then
+  container=$(docker run --rm --network bridge $image sh -c "$inner")
+  case $? in 125|126|127) container=broken;; esac
+else
+  container=broken
+fi
+echo "PROOF-IMDS hop=${Hop} host=$host container=${container:-broken}" > /dev/console
 """
 
 
@@ -733,6 +742,10 @@ def _imds_verdict(r: dict) -> Verdict:
             seen[hop] = {"host": m.group(2), "container": m.group(3), "line": m.group(0)}
     if len(seen) < 2:
         return inconclusive(f"the marker line was read from {len(seen)} of 2 instances", seen=seen)
+    broken = [hop for hop in (1, 2) if seen[hop]["container"] == "broken"]
+    if broken:
+        return inconclusive(f"the container could not be run on hop limit {broken} (docker, the image or curl "
+                            f"missing): no answer about IMDS", seen=seen)
     if seen[1]["host"] != "yes" or seen[2]["host"] != "yes":
         return inconclusive("IMDS did not answer the host itself on both", seen=seen)
     if seen[1]["container"] == "no" and seen[2]["container"] == "yes":
