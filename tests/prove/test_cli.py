@@ -168,3 +168,36 @@ def test_an_account_holding_productions_trust_stack_is_refused(endpoint, capsys)
                      "ap-northeast-2", "--only", "rds-pg17-force-ssl"])
     assert code == 3
     assert "holds production's trust stack wealist-prod-github" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("scope,usable", [("wealist-sbx", True), ("wealist-other", False)])
+def test_the_service_role_is_used_only_when_its_scope_covers_the_proof_stacks(endpoint, tmp_path, scope, usable):
+    """moto's IAM and CloudFormation: the service role acts on
+    stack/${StackName}-*/* (stacks/github_oidc.py _stack_arns), StackName
+    being its trust stack's parameter; the proof stacks are
+    <prefix>-proof-<id>-<run>, so a trust stack whose StackName is another
+    leaves them outside: the experiments needing the role are not run."""
+    import boto3
+
+    from wealist_cfn import config
+    from wealist_cfn.aws import Aws
+    from wealist_cfn.prove import guard
+
+    params = json.loads(open("params/prod.json").read())
+    for p in params:
+        if p["ParameterKey"] == "Environment":
+            p["ParameterValue"] = "sbx"
+    (tmp_path / "sandbox.json").write_text(json.dumps(params))
+    env = config.load(tmp_path / "sandbox.json")
+    boto3.client("iam", region_name="us-east-1").create_role(RoleName="wealist-sbx-cfn-role",
+                                                            AssumeRolePolicyDocument="{}")
+    boto3.client("cloudformation", region_name=env.region).create_stack(
+        StackName="wealist-sbx-github", Parameters=[{"ParameterKey": "StackName", "ParameterValue": scope}],
+        TemplateBody=json.dumps({"Parameters": {"StackName": {"Type": "String"}},
+                                 "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}))
+    aws = Aws(env.region)
+    aws.account = ACCOUNT
+    arn, line = guard.service_role(aws, env)
+    assert (arn is not None) == usable, line
+    if not usable:
+        assert "acts on stacks wealist-other-* (StackName of wealist-sbx-github), not wealist-sbx-*" in line

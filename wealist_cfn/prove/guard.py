@@ -134,4 +134,25 @@ def service_role(aws: Aws, env: config.Config | None) -> tuple[str | None, str]:
         partition = aws.session.get_partition_for_region(aws.region)
         arn = f"arn:{partition}:iam::{aws.account}:role/{name}"
         return arn, f"service role {arn} (not readable here: {error_code(exc)}; CloudFormation will say)"
-    return arn, f"service role {arn}"
+    scope = _trust_scope(aws, env)
+    if scope is not None and scope != env.name_prefix:
+        return None, (f"service role {arn} acts on stacks {scope}-* (StackName of {trust_stack(env)}), not "
+                      f"{env.name_prefix}-*: the proof stacks {env.name_prefix}-proof-... are outside it; "
+                      f"experiments that need it are not run")
+    return arn, f"service role {arn}" + ("" if scope else f" (its scope not checked: {trust_stack(env)} not "
+                                                            f"readable in {aws.region})")
+
+
+def _trust_scope(aws: Aws, env: config.Config) -> str | None:
+    """The StackName parameter of the environment's trust stack: the role
+    may act on stack/${StackName}-*/* only (stacks/github_oidc.py
+    _stack_arns), so the proof stacks, <prefix>-proof-<id>-<run>, are in
+    its scope only when it is the --params prefix. None when unreadable."""
+    try:
+        st = aws.cfn.describe_stacks(StackName=trust_stack(env))["Stacks"][0]
+    except (botocore.exceptions.ClientError, KeyError, IndexError):
+        return None
+    for p in st.get("Parameters", []) or []:
+        if p.get("ParameterKey") == "StackName":
+            return p.get("ParameterValue")
+    return None
