@@ -201,3 +201,20 @@ def test_the_service_role_is_used_only_when_its_scope_covers_the_proof_stacks(en
     assert (arn is not None) == usable, line
     if not usable:
         assert "acts on stacks wealist-other-* (StackName of wealist-sbx-github), not wealist-sbx-*" in line
+
+
+def test_the_vpc_count_is_shown_before_asking(endpoint, capsys):
+    """moto's EC2 (its region holds a default VPC): the experiments that
+    make a VPC each need one under the region's quota (Amazon VPC quotas:
+    5 per region by default), so the count is printed before the consent."""
+    import boto3
+    ec2 = boto3.client("ec2", region_name="ap-northeast-2")
+    for i in range(5 - len(ec2.describe_vpcs()["Vpcs"])):
+        ec2.create_vpc(CidrBlock=f"10.{50 + i}.0.0/16")
+    code = cli.main(["prove", "--account-id", ACCOUNT, "--region", "ap-northeast-2", "--only",
+                     "alb-access-log-test-object", "imds-hop-limit"])
+    err = capsys.readouterr().err
+    assert code == 3
+    line = "5 VPC(s) in ap-northeast-2 (default quota 5); 2 experiment(s) make one each, one at a time: at the " \
+           "default quota, their creates fail unless the quota was raised"
+    assert line in err and err.index(line) < err.index("refused: no terminal to ask")

@@ -96,6 +96,9 @@ def cmd_prove(args) -> int:
           f", caller {account.arn}; no production stack {account.production_stack} in "
           f"{', '.join(account.looked_in)}", file=err)
     print(role_line, file=err)
+    vpcs = guard.vpc_line(aws, experiments)
+    if vpcs:
+        print(vpcs, file=err)
     for line in report.estimate_lines(est):
         print(line, file=err)
     print(f"{len(experiments)} experiment(s), stacks named {project}-{environment}-proof-<id>-<run>, in "

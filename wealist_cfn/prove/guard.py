@@ -156,3 +156,25 @@ def _trust_scope(aws: Aws, env: config.Config) -> str | None:
         if p.get("ParameterKey") == "StackName":
             return p.get("ParameterValue")
     return None
+
+
+# Amazon VPC quotas: 5 VPCs per region by default (adjustable).
+DEFAULT_VPC_QUOTA = 5
+
+
+def vpc_line(aws: Aws, experiments) -> str | None:
+    """How many VPCs the region holds, when an experiment makes one (each
+    makes its own, one at a time): a leftover VPC at the default quota makes
+    the next create fail. None when no experiment makes a VPC."""
+    making = [e.id for e in experiments if any("AWS::EC2::VPC" in t or "ec2.VPC" in t for t in e.templates.values())]
+    if not making:
+        return None
+    try:
+        count = len(aws.client("ec2").describe_vpcs().get("Vpcs", []))
+    except botocore.exceptions.ClientError as exc:
+        return f"VPCs in {aws.region}: not readable ({error_code(exc)}); {len(making)} experiment(s) make one each"
+    line = (f"{count} VPC(s) in {aws.region} (default quota {DEFAULT_VPC_QUOTA}); {len(making)} experiment(s) "
+            f"make one each, one at a time")
+    if count >= DEFAULT_VPC_QUOTA:
+        line += ": at the default quota, their creates fail unless the quota was raised"
+    return line
