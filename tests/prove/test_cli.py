@@ -218,3 +218,50 @@ def test_the_vpc_count_is_shown_before_asking(endpoint, capsys):
     line = "5 VPC(s) in ap-northeast-2 (default quota 5); 2 experiment(s) make one each, one at a time: at the " \
            "default quota, their creates fail unless the quota was raised"
     assert line in err and err.index(line) < err.index("refused: no terminal to ask")
+
+
+def _credentials(method, minutes):
+    from datetime import datetime, timedelta, timezone
+
+    from botocore.credentials import RefreshableCredentials
+    now = datetime(2026, 12, 7, 22, 0, tzinfo=timezone.utc)
+    return now, RefreshableCredentials("AKIDEXAMPLE", "secret", "token", now + timedelta(minutes=minutes),
+                                       lambda: {}, method)
+
+
+def test_credentials_that_expire_before_the_run_ends_are_refused():
+    """botocore's RefreshableCredentials as its providers build them (the
+    expiry of an SSO or environment session, AWS_CREDENTIAL_EXPIRATION): a
+    full run (~229 minutes plus a clean-up of up to 90) outlasts an hour of
+    credentials, and a clean-up with expired ones fails (ExpiredToken), so
+    the run is refused with batches that fit."""
+    from types import SimpleNamespace
+
+    from wealist_cfn.errors import CommandError
+    from wealist_cfn.prove import estimate, guard
+
+    est = estimate.total(list(registry.EXPERIMENTS), "ap-northeast-2")
+    now, creds = _credentials("env", 60)
+    aws = SimpleNamespace(session=SimpleNamespace(get_credentials=lambda: creds))
+    with pytest.raises(CommandError) as caught:
+        guard.credential_time(aws, est, now=now)
+    msg = str(caught.value)
+    assert caught.value.exit_code == 3 and "expire in 60 minutes, before the run's" in msg
+    batches = [b.split() for b in re.findall(r"--only ([a-z0-9 -]+?)(?:;|$)", msg)]
+    assert sorted(i for b in batches for i in b) == sorted(e.id for e in registry.EXPERIMENTS)
+    # Renewed by botocore (a profile's role_arn with source credentials): told, not refused.
+    now, creds = _credentials("assume-role", 60)
+    aws = SimpleNamespace(session=SimpleNamespace(get_credentials=lambda: creds))
+    assert "renewed by botocore" in guard.credential_time(aws, est, now=now)
+    # Long enough: told how long.
+    now, creds = _credentials("sso", 8 * 60)
+    aws = SimpleNamespace(session=SimpleNamespace(get_credentials=lambda: creds))
+    assert guard.credential_time(aws, est, now=now).startswith("credentials (sso) expire in 480 minutes")
+
+
+def test_the_estimate_shows_the_worst_case_beside_it():
+    from wealist_cfn.prove import estimate, report
+    est = estimate.total(registry.select(["elasticache-failover-two-step"]), "ap-northeast-2")
+    # Four change sets (10 min each), four executes (60 each), one deletion (45).
+    assert est.bound_minutes == 4 * 10 + 4 * 60 + 45
+    assert "about 90 minutes; worst case 325 minutes" in report.estimate_lines(est)[0]

@@ -12,7 +12,7 @@ makes read-only calls, its verdict reads those answers.
 from __future__ import annotations
 
 from ..deploy import policy
-from .model import Experiment, Reliance, Verdict, fails, holds, inconclusive
+from .model import Bounds, Experiment, Reliance, Verdict, fails, holds, inconclusive
 from .observe import call, error_code, physical_id, resources
 
 API = "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference"
@@ -214,6 +214,7 @@ def _policy_verdict(r: dict) -> Verdict:
 
 NESTED_STACK_POLICY = Experiment(
     id="nested-stack-policy",
+    bounds=Bounds(change_sets=2, executes=2, wait_minutes=0, stacks=1),
     assumption="A nested stack's own stack policy is enforced when the root's change set drives its update.",
     relies=(Reliance("wealist_cfn/deploy/policy.py", "protect"),
             Reliance("wealist_cfn/deploy/flow.py", "Deployment.execute")),
@@ -266,6 +267,7 @@ def _pinned_verdict(r: dict) -> Verdict:
 
 PINNED_TEMPLATE_VERSION = Experiment(
     id="pinned-template-version",
+    bounds=Bounds(change_sets=1, executes=0, wait_minutes=0, stacks=1),
     assumption="CloudFormation, acting as the service role, reads exactly the object version a nested "
                "TemplateURL pins with versionId, even after the key was overwritten.",
     relies=(Reliance("wealist_cfn/deploy/package.py", "package"),
@@ -330,6 +332,7 @@ def _operation_verdict(r: dict) -> Verdict:
 
 NESTED_OPERATION_ID = Experiment(
     id="nested-operation-id",
+    bounds=Bounds(change_sets=1, executes=1, wait_minutes=0, stacks=1),
     assumption="A nested stack's events carry the OperationId of the root's operation.",
     relies=(Reliance("wealist_cfn/deploy/events.py", "Watcher"),),
     templates=NESTED, act=_operation_act, observe=_operation_observe, verdict=_operation_verdict,
@@ -384,6 +387,7 @@ def _delete_verdict(r: dict) -> Verdict:
 
 NESTED_CHANGE_SET_DELETE = Experiment(
     id="nested-change-set-delete-async",
+    bounds=Bounds(change_sets=1, executes=0, wait_minutes=0, stacks=2),
     assumption="Deleting a change set that has nested change sets is asynchronous (DELETE_PENDING or "
                "DELETE_IN_PROGRESS when DeleteChangeSet returns).",
     relies=(Reliance("wealist_cfn/deploy/changeset.py", "delete_and_wait"),
@@ -434,6 +438,7 @@ def _outputs_verdict(r: dict) -> Verdict:
 
 OUTPUTS_ONLY = Experiment(
     id="outputs-only-change-set",
+    bounds=Bounds(change_sets=2, executes=2, wait_minutes=0, stacks=1),
     assumption="A change to a stack's Outputs only makes a CREATE_COMPLETE, AVAILABLE change set with zero "
                "Changes, and executing it applies the outputs.",
     relies=(Reliance("wealist_cfn/deploy/changeset.py", "is_no_changes"),
@@ -479,6 +484,7 @@ def _others_verdict(r: dict) -> Verdict:
 
 EXECUTE_DELETES_OTHERS = Experiment(
     id="execute-deletes-other-change-sets",
+    bounds=Bounds(change_sets=3, executes=2, wait_minutes=0, stacks=1),
     assumption="Creating a change set leaves the others on the stack; executing one deletes every other.",
     relies=(Reliance("wealist_cfn/deploy/changeset.py", "gone"),
             Reliance("wealist_cfn/deploy/changeset.py", "candidates")),
@@ -529,6 +535,7 @@ def _retain_verdict(r: dict) -> Verdict:
 
 RETAIN_EXCEPT_ON_CREATE = Experiment(
     id="retain-except-on-create",
+    bounds=Bounds(change_sets=1, executes=1, wait_minutes=0, stacks=1),
     assumption="A first create executed with RetainExceptOnCreate that fails rolls back to ROLLBACK_COMPLETE "
                "and deletes even its Retain resources.",
     relies=(Reliance("wealist_cfn/deploy/flow.py", "Deployment.execute"),
@@ -583,6 +590,7 @@ def _readback_verdict(r: dict) -> Verdict:
 
 CHANGE_SET_READBACK = Experiment(
     id="nested-change-set-readback",
+    bounds=Bounds(change_sets=1, executes=0, wait_minutes=0, stacks=1),
     assumption="A change set reads back what it was made from: GetTemplate on a nested change set returns the "
                "child byte for byte, and IncludeNestedStacks and Capabilities show on the root, the nested "
                "change set and the ListChangeSets summary.",
@@ -623,6 +631,7 @@ def _empty_verdict(r: dict) -> Verdict:
 
 EMPTY_PARAMETER = Experiment(
     id="empty-parameter-value",
+    bounds=Bounds(change_sets=1, executes=0, wait_minutes=0, stacks=1),
     assumption="A parameter given an empty value is listed by DescribeChangeSet, as \"\" or without "
                "ParameterValue, never left out.",
     relies=(Reliance("wealist_cfn/deploy/verify.py", "prove"),),
@@ -679,6 +688,7 @@ def _bucket_verdict(r: dict) -> Verdict:
 
 NESTED_BUCKET_NAME = Experiment(
     id="nested-bucket-name",
+    bounds=Bounds(change_sets=1, executes=1, wait_minutes=0, stacks=1),
     assumption="An unnamed bucket in a nested stack is named after the nested stack, lower-cased, so its name "
                "begins with the root stack's name, lower-cased, and a hyphen, also when the generated name is cut "
                "to S3's 63 characters (a root named as long as production's, production's logical IDs).",

@@ -96,6 +96,7 @@ def cmd_prove(args) -> int:
           f", caller {account.arn}; no production stack {account.production_stack} in "
           f"{', '.join(account.looked_in)}", file=err)
     print(role_line, file=err)
+    print(guard.credential_time(aws, est), file=err)
     vpcs = guard.vpc_line(aws, experiments)
     if vpcs:
         print(vpcs, file=err)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import botocore.exceptions
 
@@ -178,3 +179,54 @@ def vpc_line(aws: Aws, experiments) -> str | None:
     if count >= DEFAULT_VPC_QUOTA:
         line += ": at the default quota, their creates fail unless the quota was raised"
     return line
+
+
+# Credential providers botocore renews by itself before they expire (from
+# source credentials, instance or container metadata, a web identity token
+# file, a credential_process). Others (environment variables, SSO, whose
+# sign-in has an end this check cannot read, static keys) end when they end.
+RENEWING = frozenset({"assume-role", "iam-role", "container-role", "assume-role-with-web-identity",
+                      "custom-process"})
+
+
+def _batches(rows, minutes: float, cleanup: float) -> list[list[str]]:
+    """Experiments grouped, in order, so each group's estimate plus the
+    longest clean-up fits ``minutes``; one that alone does not fit is a
+    group of its own."""
+    groups: list[list[str]] = []
+    used = 0.0
+    for r in rows:
+        if groups and used + r.minutes + cleanup <= minutes:
+            groups[-1].append(r.experiment)
+            used += r.minutes
+        else:
+            groups.append([r.experiment])
+            used = r.minutes
+    return groups
+
+
+def credential_time(aws: Aws, est, now: datetime | None = None) -> str:
+    """A line about how long the credentials last; refused (exit 3) when
+    they expire, without being renewed, before the estimated run plus its
+    longest clean-up: a clean-up with expired credentials fails
+    (ExpiredToken) and leaves paid resources behind. The expiry is
+    botocore's (RefreshableCredentials, also for AWS_CREDENTIAL_EXPIRATION),
+    read where the provider gives one."""
+    creds = aws.session.get_credentials()
+    method = getattr(creds, "method", None) or "unknown"
+    expiry = getattr(creds, "_expiry_time", None)  # botocore has no public reader for it
+    needed = est.minutes + est.cleanup_bound_minutes
+    if expiry is None:
+        return f"credentials ({method}) carry no expiry this tool can read; the run needs about {needed:.0f} minutes"
+    left = (expiry - (now or datetime.now(timezone.utc))).total_seconds() / 60
+    if method in RENEWING:
+        return f"credentials ({method}) expire in {left:.0f} minutes and are renewed by botocore"
+    if left < needed:
+        batches = _batches(est.rows, left, est.cleanup_bound_minutes)
+        runs = "; ".join("--only " + " ".join(b) for b in batches)
+        raise CommandError(
+            f"refused: these credentials ({method}) expire in {left:.0f} minutes, before the run's {needed:.0f} "
+            f"(estimate {est.minutes:.0f} plus the longest clean-up {est.cleanup_bound_minutes:.0f}); a clean-up "
+            f"with expired credentials fails and leaves what it made. Run fewer at a time, each with fresh "
+            f"credentials: {runs}", EXIT_REFUSED)
+    return f"credentials ({method}) expire in {left:.0f} minutes; the run needs about {needed:.0f}"

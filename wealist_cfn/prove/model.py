@@ -45,6 +45,18 @@ class Unpriced:
 
 
 @dataclass(frozen=True)
+class Bounds:
+    """What bounds an experiment's wall time when every wait runs to its
+    limit (the runner's CHANGE_SET_TIMEOUT, OPERATION_TIMEOUT and
+    DELETE_TIMEOUT): change sets computed, change sets executed, the
+    observation's own waits, stacks deleted at clean-up."""
+    change_sets: int = 1
+    executes: int = 1
+    wait_minutes: float = 0.0
+    stacks: int = 1
+
+
+@dataclass(frozen=True)
 class Verdict:
     outcome: str  # HOLDS | FAILS | INCONCLUSIVE
     reason: str
@@ -87,6 +99,7 @@ class Experiment:
     unpriced: tuple[Unpriced, ...] = ()
     minutes: float = 5.0  # expected wall time, deploys and clean-up included
     minutes_basis: str = ""
+    bounds: Bounds = Bounds()
     # What to open when it fails: the title of the issue to file.
     issue: str = ""
     service_role: bool = False  # deployed with the environment's service role (needs --params)

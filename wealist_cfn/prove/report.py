@@ -24,9 +24,10 @@ def _money(est: Estimate) -> str:
 
 
 def estimate_lines(est: Estimate) -> list[str]:
-    lines = [f"estimate ({est.region}, prices read {', '.join(est.prices_read) or 'never'}): {_money(est)}"]
+    lines = [f"estimate ({est.region}, prices read {', '.join(est.prices_read) or 'never'}): {_money(est)}; "
+             f"worst case {est.bound_minutes:.0f} minutes (every bounded wait to its limit)"]
     for r in est.rows:
-        lines.append(f"  {r.experiment}: ${r.usd:.4f}, {r.minutes:g} min")
+        lines.append(f"  {r.experiment}: ${r.usd:.4f}, {r.minutes:g} min (worst case {r.bound_minutes:g})")
         lines += [f"    {x}" for x in r.lines]
         lines += [f"    {u}" for u in r.unpriced]
     return lines

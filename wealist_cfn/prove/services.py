@@ -21,7 +21,7 @@ from troposphere import elasticloadbalancingv2 as elb
 
 from ..stacks.alarms import KEY_PURPOSE_TAG
 from ..stacks.loadbalancer import ACCESS_LOG_PREFIX, _add_access_log_bucket
-from .model import Charge, Experiment, Reliance, Unpriced, Verdict, fails, holds, inconclusive
+from .model import Bounds, Charge, Experiment, Reliance, Unpriced, Verdict, fails, holds, inconclusive
 from .observe import call, physical_id, resources
 
 # -- rds-pg17-force-ssl -------------------------------------------------------------------------
@@ -68,6 +68,7 @@ def _ssl_verdict(r: dict) -> Verdict:
 
 RDS_FORCE_SSL = Experiment(
     id="rds-pg17-force-ssl",
+    bounds=Bounds(change_sets=0, executes=0, wait_minutes=0, stacks=0),
     assumption="RDS for PostgreSQL 17's default parameter group forces TLS (rds.force_ssl = 1).",
     relies=(Reliance("wealist_cfn/stacks/database.py", "build"),
             Reliance("instance-files/config/render.py", "service_envs")),
@@ -207,6 +208,7 @@ def _metric_verdict(r: dict) -> Verdict:
 
 MONITORING_METRIC = Experiment(
     id="monitoring-alarm-metric",
+    bounds=Bounds(change_sets=1, executes=1, wait_minutes=10, stacks=1),
     assumption="GroupInServiceInstances is published for a group collecting metrics at 1Minute, under the "
                "AutoScalingGroupName dimension the monitoring-instance alarm names.",
     relies=(Reliance("wealist_cfn/stacks/alarms.py", "_add_instance_alarms"),
@@ -307,6 +309,7 @@ def _key_verdict(r: dict) -> Verdict:
 
 KMS_KEY_TAGS = Experiment(
     id="kms-key-tags-service-role",
+    bounds=Bounds(change_sets=1, executes=1, wait_minutes=0, stacks=1),
     assumption="The service role can create a KMS key carrying the alarm key's purpose tag and the project's "
                "tags (CreateKey with tags, under its aws:RequestTag / aws:TagKeys conditions).",
     relies=(Reliance("wealist_cfn/stacks/github_oidc.py", "_service_role_statements"),),
@@ -348,6 +351,7 @@ def _extra_tag_verdict(r: dict) -> Verdict:
 
 EXTRA_TAG_REFUSED = Experiment(
     id="extra-stack-tag-refused",
+    bounds=Bounds(change_sets=1, executes=1, wait_minutes=0, stacks=1),
     assumption="A stack tag key outside the project's (Project, Environment, ManagedBy, Name, KeyPurpose) makes "
                "the service role's CreateKey of the alarm key fail on kms:TagResource.",
     relies=(Reliance("wealist_cfn/stacks/github_oidc.py", "_service_role_statements"),
@@ -431,6 +435,7 @@ def _members_verdict(r: dict) -> Verdict:
 
 REDIS_MEMBER_IDS = Experiment(
     id="redis-member-ids",
+    bounds=Bounds(change_sets=1, executes=1, wait_minutes=0, stacks=1),
     assumption="The members of a two-node Redis replication group are named <group>-001 and <group>-002.",
     relies=(Reliance("wealist_cfn/stacks/alarms.py", "_add_cache_alarms"),
             Reliance("wealist_cfn/stacks/alarms.py", "REDIS_MEMBERS")),
@@ -503,6 +508,7 @@ def _failover_verdict(r: dict) -> Verdict:
 
 ELASTICACHE_TWO_STEP = Experiment(
     id="elasticache-failover-two-step",
+    bounds=Bounds(change_sets=4, executes=4, wait_minutes=0, stacks=1),
     assumption="ElastiCache refuses adding a replica and turning on automatic failover in one update, and "
                "accepts the replica first and failover second.",
     relies=(Reliance("wealist_cfn/deploy/updaterules.py", "violations"),
@@ -629,6 +635,7 @@ def _alb_verdict(r: dict) -> Verdict:
 
 ALB_ACCESS_LOGS = Experiment(
     id="alb-access-log-test-object",
+    bounds=Bounds(change_sets=1, executes=1, wait_minutes=0, stacks=1),
     assumption="With the project's access-log bucket policy, enabling ALB access logs succeeds and ELB writes "
                "its ELBAccessLogTestFile under <prefix>/AWSLogs/<account>/.",
     relies=(Reliance("wealist_cfn/stacks/loadbalancer.py", "access_log_bucket_policy"),
@@ -755,6 +762,7 @@ def _imds_verdict(r: dict) -> Verdict:
 
 IMDS_HOP_LIMIT = Experiment(
     id="imds-hop-limit",
+    bounds=Bounds(change_sets=1, executes=1, wait_minutes=30, stacks=1),
     assumption="IMDS hop limit 1 keeps a bridge-network container from getting an IMDSv2 token (so the "
                "instance's credentials), and hop limit 2 lets it.",
     relies=(Reliance("wealist_cfn/stacks/compute.py", "_add_launch_template"),
