@@ -140,3 +140,128 @@ def test_an_interrupted_run_exits_130_with_its_report(endpoint, capsys, monkeypa
     assert "(INTERRUPTED)" in out
     assert re.search(r"not run +rds-pg17-force-ssl: interrupted \(Ctrl-C or SIGTERM\) before a verdict", out)
     assert "nothing left in the account" in out
+
+
+@pytest.mark.parametrize("role", ["wealist-prod-cfn-role", "wealist-prod-github-deploy"])
+def test_an_account_holding_productions_roles_is_refused(endpoint, capsys, role):
+    """moto's IAM: an account where only github-oidc.yaml was deployed for
+    production (or whose root stack was deleted) still holds production's
+    roles, named <Project>-<Environment>-cfn-role / -github-deploy
+    (stacks/github_oidc.py). IAM is global, so GetRole answers in any region."""
+    import boto3
+    boto3.client("iam", region_name="us-east-1").create_role(RoleName=role, AssumeRolePolicyDocument="{}")
+    code = cli.main(["prove", "--account-id", ACCOUNT, "--yes", "--confirm-account", ACCOUNT, "--region",
+                     "ap-northeast-2", "--only", "rds-pg17-force-ssl"])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert f"holds production's role {role}" in err
+    assert _stacks() == []
+
+
+def test_an_account_holding_productions_trust_stack_is_refused(endpoint, capsys):
+    """moto's CloudFormation: the trust stack (<root>-github, the name
+    docs/operations.md gives github-oidc.yaml's stack) marks production too."""
+    import boto3
+    boto3.client("cloudformation", region_name="ap-northeast-2").create_stack(
+        StackName="wealist-prod-github", TemplateBody=PROD_TEMPLATE)
+    code = cli.main(["prove", "--account-id", ACCOUNT, "--yes", "--confirm-account", ACCOUNT, "--region",
+                     "ap-northeast-2", "--only", "rds-pg17-force-ssl"])
+    assert code == 3
+    assert "holds production's trust stack wealist-prod-github" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("scope,usable", [("wealist-sbx", True), ("wealist-other", False)])
+def test_the_service_role_is_used_only_when_its_scope_covers_the_proof_stacks(endpoint, tmp_path, scope, usable):
+    """moto's IAM and CloudFormation: the service role acts on
+    stack/${StackName}-*/* (stacks/github_oidc.py _stack_arns), StackName
+    being its trust stack's parameter; the proof stacks are
+    <prefix>-proof-<id>-<run>, so a trust stack whose StackName is another
+    leaves them outside: the experiments needing the role are not run."""
+    import boto3
+
+    from wealist_cfn import config
+    from wealist_cfn.aws import Aws
+    from wealist_cfn.prove import guard
+
+    params = json.loads(open("params/prod.json").read())
+    for p in params:
+        if p["ParameterKey"] == "Environment":
+            p["ParameterValue"] = "sbx"
+    (tmp_path / "sandbox.json").write_text(json.dumps(params))
+    env = config.load(tmp_path / "sandbox.json")
+    boto3.client("iam", region_name="us-east-1").create_role(RoleName="wealist-sbx-cfn-role",
+                                                            AssumeRolePolicyDocument="{}")
+    boto3.client("cloudformation", region_name=env.region).create_stack(
+        StackName="wealist-sbx-github", Parameters=[{"ParameterKey": "StackName", "ParameterValue": scope}],
+        TemplateBody=json.dumps({"Parameters": {"StackName": {"Type": "String"}},
+                                 "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}))
+    aws = Aws(env.region)
+    aws.account = ACCOUNT
+    arn, line = guard.service_role(aws, env)
+    assert (arn is not None) == usable, line
+    if not usable:
+        assert "acts on stacks wealist-other-* (StackName of wealist-sbx-github), not wealist-sbx-*" in line
+
+
+def test_the_vpc_count_is_shown_before_asking(endpoint, capsys):
+    """moto's EC2 (its region holds a default VPC): the experiments that
+    make a VPC each need one under the region's quota (Amazon VPC quotas:
+    5 per region by default), so the count is printed before the consent."""
+    import boto3
+    ec2 = boto3.client("ec2", region_name="ap-northeast-2")
+    for i in range(5 - len(ec2.describe_vpcs()["Vpcs"])):
+        ec2.create_vpc(CidrBlock=f"10.{50 + i}.0.0/16")
+    code = cli.main(["prove", "--account-id", ACCOUNT, "--region", "ap-northeast-2", "--only",
+                     "alb-access-log-test-object", "imds-hop-limit"])
+    err = capsys.readouterr().err
+    assert code == 3
+    line = "5 VPC(s) in ap-northeast-2 (default quota 5); 2 experiment(s) make one each, one at a time: at the " \
+           "default quota, their creates fail unless the quota was raised"
+    assert line in err and err.index(line) < err.index("refused: no terminal to ask")
+
+
+def _credentials(method, minutes):
+    from datetime import datetime, timedelta, timezone
+
+    from botocore.credentials import RefreshableCredentials
+    now = datetime(2026, 12, 7, 22, 0, tzinfo=timezone.utc)
+    return now, RefreshableCredentials("AKIDEXAMPLE", "secret", "token", now + timedelta(minutes=minutes),
+                                       lambda: {}, method)
+
+
+def test_credentials_that_expire_before_the_run_ends_are_refused():
+    """botocore's RefreshableCredentials as its providers build them (the
+    expiry of an SSO or environment session, AWS_CREDENTIAL_EXPIRATION): a
+    full run (~229 minutes plus a clean-up of up to 90) outlasts an hour of
+    credentials, and a clean-up with expired ones fails (ExpiredToken), so
+    the run is refused with batches that fit."""
+    from types import SimpleNamespace
+
+    from wealist_cfn.errors import CommandError
+    from wealist_cfn.prove import estimate, guard
+
+    est = estimate.total(list(registry.EXPERIMENTS), "ap-northeast-2")
+    now, creds = _credentials("env", 60)
+    aws = SimpleNamespace(session=SimpleNamespace(get_credentials=lambda: creds))
+    with pytest.raises(CommandError) as caught:
+        guard.credential_time(aws, est, now=now)
+    msg = str(caught.value)
+    assert caught.value.exit_code == 3 and "expire in 60 minutes, before the run's" in msg
+    batches = [b.split() for b in re.findall(r"--only ([a-z0-9 -]+?)(?:;|$)", msg)]
+    assert sorted(i for b in batches for i in b) == sorted(e.id for e in registry.EXPERIMENTS)
+    # Renewed by botocore (a profile's role_arn with source credentials): told, not refused.
+    now, creds = _credentials("assume-role", 60)
+    aws = SimpleNamespace(session=SimpleNamespace(get_credentials=lambda: creds))
+    assert "renewed by botocore" in guard.credential_time(aws, est, now=now)
+    # Long enough: told how long.
+    now, creds = _credentials("sso", 8 * 60)
+    aws = SimpleNamespace(session=SimpleNamespace(get_credentials=lambda: creds))
+    assert guard.credential_time(aws, est, now=now).startswith("credentials (sso) expire in 480 minutes")
+
+
+def test_the_estimate_shows_the_worst_case_beside_it():
+    from wealist_cfn.prove import estimate, report
+    est = estimate.total(registry.select(["elasticache-failover-two-step"]), "ap-northeast-2")
+    # Four change sets (10 min each), four executes (60 each), one deletion (45).
+    assert est.bound_minutes == 4 * 10 + 4 * 60 + 45
+    assert "about 90 minutes; worst case 325 minutes" in report.estimate_lines(est)[0]

@@ -126,3 +126,24 @@ def test_a_failed_assumption_names_the_code_and_the_issue():
     assert '"repositoryName": "x-b"' in md
     text = report.render_text(rep)
     assert "relied on by: wealist_cfn/deploy/policy.py:protect" in text and exp.issue in text
+
+
+# Billing granularity of each priced key, from AWS's pricing pages:
+# ELB "each hour or partial hour" (aws.amazon.com/elasticloadbalancing/pricing);
+# node-based ElastiCache charged hourly per node, a partial node-hour as a
+# full one (aws.amazon.com/elasticache/pricing; the cost and usage report's
+# NodeUsage); KMS $1 a key-month prorated hourly (aws.amazon.com/kms/pricing).
+# EC2 Linux and EBS are per second (60 s minimum), so any fraction is right.
+WHOLE_HOURS = {"alb:hour": 1.0, "elasticache:cache.t3.micro": 1.0, "kms:key": 1 / 730}
+
+
+def test_charges_billed_by_the_hour_are_counted_in_whole_hours():
+    """A charge in a unit billed per started hour is a whole number of
+    hours: 15 minutes of a load balancer cost one load balancer-hour."""
+    for e in registry.EXPERIMENTS:
+        for c in e.charges:
+            unit = WHOLE_HOURS.get(c.key)
+            if unit is None:
+                continue
+            hours = c.quantity / unit
+            assert hours >= 1 and abs(hours - round(hours)) < 1e-9, (e.id, c.key, c.quantity)

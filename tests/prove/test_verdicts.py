@@ -29,6 +29,10 @@ STACK = "wealist-sbx-proof-x-12071200abcd"
 STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK}/11111111-2222-3333-4444-555555555555"
 CHILD = f"{STACK}-Child-ABCDEF123456"
 CHILD_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{CHILD}/66666666-7777-8888-9999-000000000000"
+SHORT = "pa1b21207223"  # runner.short_stack_name("12072231a1b2", 12): as long as wealist-prod
+SHORT_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{SHORT}/11111111-2222-3333-4444-666666666666"
+SHORT_CHILD = f"{SHORT}-LoadBalancerStack-1ABCDEF2GHIJK"
+SHORT_CHILD_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{SHORT_CHILD}/77777777-7777-8888-9999-0"
 CS_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/deploy-1/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 NESTED_CS_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/deploy-1-Child/ffffffff-bbbb-cccc-dddd-0"
 
@@ -99,6 +103,13 @@ def step(status, reason="", cause=None):
     return {"StackStatus": status, "StackStatusReason": reason, "FirstCause": cause}
 
 
+# The first failure of the one-step switch as CloudFormation reports it
+# (cloudformation-coverage-roadmap #383).
+REFUSAL = {"Where": "Group", "ResourceStatus": "UPDATE_FAILED", "ResourceStatusReason":
+           "Replication group must have at least one read replica to enable autofailover. (Service: "
+           "AmazonElastiCache; Status Code: 400; Error Code: InvalidReplicationGroupState)"}
+
+
 def err(code, message="error"):
     return ("error", code, message)
 
@@ -129,12 +140,27 @@ def _cases(aws: Aws) -> dict:
 
     def op_events(root_op, child_op):
         # DescribeStackEvents: API_DescribeStackEvents.html, newest first.
+        # Each stack also carries the change set's creation (REVIEW_IN_PROGRESS,
+        # an operation of its own: DescribeEvents OperationType CREATE_CHANGESET).
         return [("cloudformation", "list_stack_resources", listing),
                 ("cloudformation", "describe_stack_events", {"StackEvents": [
                     event(STACK, "CREATE_COMPLETE", stack=STACK, stack_id=STACK_ID, op=root_op,
+                          rtype="AWS::CloudFormation::Stack", physical=STACK_ID),
+                    event(STACK, "REVIEW_IN_PROGRESS", stack=STACK, stack_id=STACK_ID, op="op-cs-root",
                           rtype="AWS::CloudFormation::Stack", physical=STACK_ID)]}),
                 ("cloudformation", "describe_stack_events", {"StackEvents": [
-                    event("Repository", "CREATE_COMPLETE", op=child_op)]})]
+                    event("Repository", "CREATE_COMPLETE", op=child_op),
+                    event(CHILD, "REVIEW_IN_PROGRESS", op="op-cs-child", rtype="AWS::CloudFormation::Stack",
+                          physical=CHILD_ID)]})]
+
+    # What the act read before the execute: the change set's creation only.
+    op_before = {"before execute": {
+        "DescribeStackEvents root": shaped(aws, "cloudformation", "DescribeStackEvents", {"StackEvents": [
+            event(STACK, "REVIEW_IN_PROGRESS", stack=STACK, stack_id=STACK_ID, op="op-cs-root",
+                  rtype="AWS::CloudFormation::Stack", physical=STACK_ID)]}),
+        "DescribeStackEvents child": shaped(aws, "cloudformation", "DescribeStackEvents", {"StackEvents": [
+            event(CHILD, "REVIEW_IN_PROGRESS", op="op-cs-child", rtype="AWS::CloudFormation::Stack",
+                  physical=CHILD_ID)]})}}
 
     readback_rec = {"committed child": {"TemplateBody": child_body}, "change set": {"Id": CS_ID}}
 
@@ -185,8 +211,9 @@ def _cases(aws: Aws) -> dict:
 
     fo_gid = "wp-12071200abcd-elasticache"
 
-    def failover(statuses):
-        rec = {f"step {i + 1}: {'CREATE' if i == 0 else 'UPDATE'} deploy-{i}": step(s) for i, s in enumerate(statuses)}
+    def failover(statuses, cause=REFUSAL):
+        rec = {f"step {i + 1}: {'CREATE' if i == 0 else 'UPDATE'} deploy-{i}":
+               step(s, cause=cause if i == 1 and "ROLLBACK" in s else None) for i, s in enumerate(statuses)}
         return rec, [("elasticache", "describe_replication_groups", {"ReplicationGroups": [
             {"ReplicationGroupId": fo_gid, "MemberClusters": [f"{fo_gid}-001", f"{fo_gid}-002"],
              "AutomaticFailover": "enabled", "MultiAZ": "enabled"}]})]
@@ -229,18 +256,19 @@ def _cases(aws: Aws) -> dict:
             INCONCLUSIVE: (pinned_rec, [("cloudformation", "describe_change_set", change_set(Changes=[]))]),
         },
         "nested-operation-id": {
-            HOLDS: ({}, op_events("op-root", "op-root")),
-            FAILS: ({}, op_events("op-root", "op-child")),
-            INCONCLUSIVE: ({}, op_events("", "")),
+            HOLDS: (op_before, op_events("op-root", "op-root")),
+            FAILS: (op_before, op_events("op-root", "op-child")),
+            INCONCLUSIVE: (op_before, op_events("", "")),
         },
         "nested-change-set-delete-async": {
             HOLDS: ({"change set": {"Id": CS_ID}},
                     [("cloudformation", "describe_change_set", change_set(Status="DELETE_PENDING"))]),
             FAILS: ({"change set": {"Id": CS_ID}},
-                    [("cloudformation", "describe_change_set", err("ChangeSetNotFound", "ChangeSet [x] does not "
-                                                                                          "exist"))]),
+                    [("cloudformation", "describe_change_set", change_set(Status="DELETE_COMPLETE"))]),
+            # Already gone at the first read: an asynchronous deletion may have finished before it.
             INCONCLUSIVE: ({"change set": {"Id": CS_ID}},
-                           [("cloudformation", "describe_change_set", change_set(Status="CREATE_COMPLETE"))]),
+                           [("cloudformation", "describe_change_set", err("ChangeSetNotFound", "ChangeSet [x] does "
+                                                                                                "not exist"))]),
         },
         "outputs-only-change-set": {
             HOLDS: ({"DescribeChangeSet outputs only": shaped(aws, "cloudformation", "DescribeChangeSet",
@@ -291,17 +319,24 @@ def _cases(aws: Aws) -> dict:
                                                             err("ChangeSetNotFound"))]),
         },
         "nested-bucket-name": {
+            # A root as long as production's (12), production's logical IDs:
+            # the uncut name is 77 characters, so CloudFormation cuts it to
+            # 63, keeping the root's name whole (the cut here is shaped as
+            # generated names are seen cut: the nested stack part shortened).
             HOLDS: ({}, [("cloudformation", "list_stack_resources", {"StackResourceSummaries": [
-                summary("LogsStack", CHILD_ID)]}),
-                ("cloudformation", "describe_stacks", {"Stacks": [stack(CHILD, CHILD_ID, ParentId=STACK_ID,
-                                                                        RootId=STACK_ID)]}),
+                summary("LoadBalancerStack", SHORT_CHILD_ID)]}),
+                ("cloudformation", "describe_stacks", {"Stacks": [stack(SHORT_CHILD, SHORT_CHILD_ID,
+                                                                        ParentId=SHORT_ID, RootId=SHORT_ID)]}),
                 ("cloudformation", "list_stack_resources", {"StackResourceSummaries": [
-                    summary("Bucket", f"{CHILD.lower()}-bucket-1a2b3c4d5e6f", "AWS::S3::Bucket")]})]),
+                    summary("AccessLogBucket", "pa1b21207223-loadbalancerst-accesslogbucket-1a2b3c4d5e6f",
+                            "AWS::S3::Bucket")]})]),
             FAILS: ({}, [("cloudformation", "list_stack_resources", {"StackResourceSummaries": [
-                summary("LogsStack", CHILD_ID)]}),
-                ("cloudformation", "describe_stacks", {"Stacks": [stack(CHILD, CHILD_ID, ParentId=STACK_ID)]}),
+                summary("LoadBalancerStack", SHORT_CHILD_ID)]}),
+                ("cloudformation", "describe_stacks", {"Stacks": [stack(SHORT_CHILD, SHORT_CHILD_ID,
+                                                                        ParentId=SHORT_ID)]}),
                 ("cloudformation", "list_stack_resources", {"StackResourceSummaries": [
-                    summary("Bucket", "logsstack-bucket-1a2b3c4d5e6f", "AWS::S3::Bucket")]})]),
+                    summary("AccessLogBucket", "loadbalancerstack-accesslogbucket-1a2b3c4d5e6f",
+                            "AWS::S3::Bucket")]})]),
             INCONCLUSIVE: ({}, [("cloudformation", "list_stack_resources", {"StackResourceSummaries": []})]),
         },
         "rds-pg17-force-ssl": {HOLDS: ({}, engine("1")), FAILS: ({}, engine("0")), INCONCLUSIVE: ({}, engine(""))},
@@ -407,3 +442,55 @@ def test_verdict(aws, experiment, outcome):
     assert verdict.reason
     if outcome != INCONCLUSIVE:
         assert verdict.evidence, "a decided verdict names the responses that decided it"
+
+
+@pytest.mark.parametrize("statuses,cause,says", [
+    # Rolled back, but for a reason other than ElastiCache's refusal (a quota, a throttle): not a proof.
+    (["CREATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_COMPLETE", "UPDATE_COMPLETE"],
+     {"Where": "Group", "ResourceStatus": "UPDATE_FAILED", "ResourceStatusReason": "Rate exceeded"},
+     "not with ElastiCache's refusal"),
+    # The one-step switch's rollback itself failed: step 2 is named, not the two-step switch.
+    (["CREATE_COMPLETE", "UPDATE_ROLLBACK_FAILED"], REFUSAL, "step 2, the one-step switch"),
+])
+def test_failover_verdict_needs_the_documented_refusal(statuses, cause, says):
+    """The recorded steps, shaped as the runner records them (API_Stack.html
+    StackStatus, API_StackEvent.html ResourceStatusReason): only the refusal
+    ElastiCache gives (cloudformation-coverage-roadmap #383) proves the
+    one-step switch is refused; anything else is inconclusive and says
+    which step."""
+    exp = registry.ALL["elasticache-failover-two-step"]
+    rec = {f"step {i + 1}: x": step(st, cause=cause if i == 1 else None) for i, st in enumerate(statuses)}
+    verdict = exp.verdict({**rec, "DescribeReplicationGroups": {"ReplicationGroups": [{}]}})
+    assert verdict.outcome == INCONCLUSIVE and says in verdict.reason, verdict
+
+
+@pytest.mark.parametrize("docker", [
+    'case "$1" in pull|image) exit 1;; esac; exit 0',  # the image never arrived
+    'case "$1" in run) exit 125;; esac; exit 0',  # docker run itself failed
+    'case "$1" in run) exit 127;; esac; exit 0',  # no curl (or no sh) in the image
+])
+def test_imds_user_data_marks_a_container_that_could_not_run(tmp_path, docker):
+    """The instances' user data, run by bash here with stand-ins for dnf,
+    systemctl, sleep, curl (IMDS answers) and docker (failing as docker run
+    does: 125 when docker itself fails, 126/127 when the command cannot run,
+    docker-run reference, exit status). A container that could not ask
+    prints container=broken, never container=no, and the verdict is then
+    inconclusive, not FAILS."""
+    import subprocess
+
+    from wealist_cfn.prove import services
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in (("dnf", "exit 0"), ("systemctl", "exit 0"), ("sleep", "exit 0"), ("curl", "exit 0"),
+                       ("docker", docker)):
+        (bin_dir / name).write_text(f"#!/bin/bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    console = tmp_path / "console"
+    script = services._USER_DATA.replace("${Hop}", "1").replace("/dev/console", str(console))
+    subprocess.run(["bash", "-c", script], env={"PATH": f"{bin_dir}:/usr/bin:/bin"}, check=True, timeout=30)
+    line = console.read_text().strip()
+    assert line == "PROOF-IMDS hop=1 host=yes container=broken", line
+    out = {f"GetConsoleOutput hop {h}": {"Output": line.replace("hop=1", f"hop={h}")} for h in (1, 2)}
+    verdict = registry.ALL["imds-hop-limit"].verdict(out)
+    assert verdict.outcome == INCONCLUSIVE and "could not be run" in verdict.reason

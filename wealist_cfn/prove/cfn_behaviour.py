@@ -12,7 +12,7 @@ makes read-only calls, its verdict reads those answers.
 from __future__ import annotations
 
 from ..deploy import policy
-from .model import Experiment, Reliance, Verdict, fails, holds, inconclusive
+from .model import Bounds, Experiment, Reliance, Verdict, fails, holds, inconclusive
 from .observe import call, error_code, physical_id, resources
 
 API = "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference"
@@ -59,11 +59,14 @@ Outputs:
 
 NESTED = {"root.yaml": NESTED_ROOT, "child.yaml": NESTED_CHILD}
 
+# The logical IDs are production's (templates/root.yaml LoadBalancerStack,
+# templates/loadbalancer.yaml AccessLogBucket): with a root name as long as
+# production's, the generated name is cut exactly as production's would be.
 BUCKET_ROOT = """\
 AWSTemplateFormatVersion: "2010-09-09"
 Description: Proof kit - a root holding a nested stack with an unnamed bucket
 Resources:
-  LogsStack:
+  LoadBalancerStack:
     Type: AWS::CloudFormation::Stack
     Properties:
       TemplateURL: bucket.yaml
@@ -73,7 +76,7 @@ BUCKET_CHILD = """\
 AWSTemplateFormatVersion: "2010-09-09"
 Description: Proof kit - one unnamed, empty S3 bucket
 Resources:
-  Bucket:
+  AccessLogBucket:
     Type: AWS::S3::Bucket
     DeletionPolicy: Delete
     UpdateReplacePolicy: Delete
@@ -85,7 +88,7 @@ Resources:
         RestrictPublicBuckets: true
 Outputs:
   BucketName:
-    Value: !Ref Bucket
+    Value: !Ref AccessLogBucket
 """
 
 
@@ -211,6 +214,7 @@ def _policy_verdict(r: dict) -> Verdict:
 
 NESTED_STACK_POLICY = Experiment(
     id="nested-stack-policy",
+    bounds=Bounds(change_sets=2, executes=2, wait_minutes=0, stacks=1),
     assumption="A nested stack's own stack policy is enforced when the root's change set drives its update.",
     relies=(Reliance("wealist_cfn/deploy/policy.py", "protect"),
             Reliance("wealist_cfn/deploy/flow.py", "Deployment.execute")),
@@ -263,6 +267,7 @@ def _pinned_verdict(r: dict) -> Verdict:
 
 PINNED_TEMPLATE_VERSION = Experiment(
     id="pinned-template-version",
+    bounds=Bounds(change_sets=1, executes=0, wait_minutes=0, stacks=1),
     assumption="CloudFormation, acting as the service role, reads exactly the object version a nested "
                "TemplateURL pins with versionId, even after the key was overwritten.",
     relies=(Reliance("wealist_cfn/deploy/package.py", "package"),
@@ -280,7 +285,19 @@ PINNED_TEMPLATE_VERSION = Experiment(
 # -- nested-operation-id ------------------------------------------------------------------------
 
 def _operation_act(ctx) -> None:
-    ctx.deploy(NESTED, {"RepositoryName": _repo(ctx, "a")})
+    cfn = ctx.aws.cfn
+    cs = ctx.change_set(NESTED, {"RepositoryName": _repo(ctx, "a")})
+    # Creating the change set is an operation of its own on the root and on
+    # the nested stack it makes (DescribeEvents: OperationType includes
+    # CREATE_CHANGESET): the events already there before the execute are
+    # read, so that only the execute's operations are compared.
+    root = ctx.stacks[ctx.stack]
+    nested_cs = _nested_change_set(call(cfn.describe_change_set, ChangeSetName=cs.id))
+    nested = call(cfn.describe_change_set, ChangeSetName=nested_cs).get("StackId", "") if nested_cs else ""
+    ctx.recorded["before execute"] = {
+        "DescribeStackEvents root": _events(cfn, root),
+        "DescribeStackEvents child": _events(cfn, nested) if nested else {}}
+    ctx.execute(cs)
 
 
 def _operation_observe(ctx) -> dict:
@@ -292,22 +309,30 @@ def _operation_observe(ctx) -> dict:
             "DescribeStackEvents child": _events(cfn, child) if child else {}}
 
 
+def _operations(answer: dict) -> set[str]:
+    return {e["OperationId"] for e in answer.get("StackEvents", []) if e.get("OperationId")}
+
+
 def _operation_verdict(r: dict) -> Verdict:
-    root = {e["OperationId"] for e in r.get("DescribeStackEvents root", {}).get("StackEvents", [])
-            if e.get("OperationId")}
-    child_events = r.get("DescribeStackEvents child", {}).get("StackEvents", [])
-    child = {e["OperationId"] for e in child_events if e.get("OperationId")}
+    before = r.get("before execute", {})
+    earlier = _operations(before.get("DescribeStackEvents root", {})) | \
+        _operations(before.get("DescribeStackEvents child", {}))
+    root = _operations(r.get("DescribeStackEvents root", {})) - earlier
+    child = _operations(r.get("DescribeStackEvents child", {})) - earlier
+    seen = {"before execute": sorted(earlier), "root from the execute": sorted(root),
+            "nested from the execute": sorted(child)}
     if not root or not child:
-        return inconclusive("the events carry no OperationId (root: %d, nested: %d)" % (len(root), len(child)))
+        return inconclusive("the events from the execute on carry no OperationId (root: %d, nested: %d)"
+                            % (len(root), len(child)), **seen)
     if child <= root:
-        return holds("the nested stack's events carry the root operation's OperationId",
-                     root=sorted(root), nested=sorted(child))
-    return fails("the nested stack's events carry OperationIds of their own", root=sorted(root),
-                 nested=sorted(child - root))
+        return holds("the nested stack's events from the execute on carry the root's execute OperationId", **seen)
+    return fails("the nested stack's events from the execute on carry OperationIds of their own",
+                 own=sorted(child - root), **seen)
 
 
 NESTED_OPERATION_ID = Experiment(
     id="nested-operation-id",
+    bounds=Bounds(change_sets=1, executes=1, wait_minutes=0, stacks=1),
     assumption="A nested stack's events carry the OperationId of the root's operation.",
     relies=(Reliance("wealist_cfn/deploy/events.py", "Watcher"),),
     templates=NESTED, act=_operation_act, observe=_operation_observe, verdict=_operation_verdict,
@@ -322,9 +347,18 @@ NESTED_OPERATION_ID = Experiment(
 # -- nested-change-set-delete-async -------------------------------------------------------------
 
 def _delete_act(ctx) -> None:
+    cfn = ctx.aws.cfn
     cs = ctx.change_set(NESTED, {"RepositoryName": _repo(ctx, "a")})
     ctx.recorded["change set"] = {"Id": cs.id}
-    ctx.aws.cfn.delete_change_set(ChangeSetName=cs.id)
+    # The nested change set made a nested stack shell (REVIEW_IN_PROGRESS);
+    # deleting the change set leaves the shells, and such a stack may even
+    # refuse its deletion (aws-cloudformation/rain #477): each is recorded
+    # so the clean-up deletes it, or lists it with the command.
+    nested_cs = _nested_change_set(call(cfn.describe_change_set, ChangeSetName=cs.id))
+    nested = call(cfn.describe_change_set, ChangeSetName=nested_cs) if nested_cs else {}
+    if nested.get("StackId"):
+        ctx.stacks.setdefault(nested.get("StackName") or nested["StackId"], nested["StackId"])
+    cfn.delete_change_set(ChangeSetName=cs.id)
 
 
 def _delete_observe(ctx) -> dict:
@@ -339,21 +373,28 @@ def _delete_verdict(r: dict) -> Verdict:
     status = after.get("Status", "")
     if status in ("DELETE_PENDING", "DELETE_IN_PROGRESS"):
         return holds(f"DeleteChangeSet returned while the change set was {status}", change_set=after)
-    if error_code(after) in ("ChangeSetNotFound", "ChangeSetNotFoundException") or status == "DELETE_COMPLETE":
-        return fails("the change set was gone when DeleteChangeSet returned: deletion is synchronous",
-                     change_set=after)
+    if status == "DELETE_COMPLETE":
+        return fails("the change set read DELETE_COMPLETE as soon as DeleteChangeSet returned: deletion is "
+                     "synchronous", change_set=after)
+    if error_code(after) in ("ChangeSetNotFound", "ChangeSetNotFoundException"):
+        # Gone at the first read proves nothing: an asynchronous deletion
+        # may simply have finished before it.
+        return inconclusive("the change set was already gone at the first read: it may have been deleted "
+                            "asynchronously before it", change_set=after)
     return inconclusive(f"unexpected state after DeleteChangeSet: {status or error_code(after) or 'nothing'}",
                         change_set=after)
 
 
 NESTED_CHANGE_SET_DELETE = Experiment(
     id="nested-change-set-delete-async",
+    bounds=Bounds(change_sets=1, executes=0, wait_minutes=0, stacks=2),
     assumption="Deleting a change set that has nested change sets is asynchronous (DELETE_PENDING or "
                "DELETE_IN_PROGRESS when DeleteChangeSet returns).",
     relies=(Reliance("wealist_cfn/deploy/changeset.py", "delete_and_wait"),
             Reliance("wealist_cfn/deploy/flow.py", "Deployment.cleanup")),
     templates=NESTED, act=_delete_act, observe=_delete_observe, verdict=_delete_verdict,
-    minutes=2, minutes_basis="one change set computed and deleted; the shell deleted",
+    minutes=2, minutes_basis="one change set computed and deleted; the root and nested REVIEW_IN_PROGRESS shells "
+                             "deleted (listed as left if CloudFormation refuses, rain #477)",
     issue="Change sets: deleting a nested change set is synchronous (delete_and_wait waits for nothing)",
     # The DeleteChangeSet reference reads as if it were synchronous ("If the
     # call successfully completes, CloudFormation successfully deleted the
@@ -397,6 +438,7 @@ def _outputs_verdict(r: dict) -> Verdict:
 
 OUTPUTS_ONLY = Experiment(
     id="outputs-only-change-set",
+    bounds=Bounds(change_sets=2, executes=2, wait_minutes=0, stacks=1),
     assumption="A change to a stack's Outputs only makes a CREATE_COMPLETE, AVAILABLE change set with zero "
                "Changes, and executing it applies the outputs.",
     relies=(Reliance("wealist_cfn/deploy/changeset.py", "is_no_changes"),
@@ -442,6 +484,7 @@ def _others_verdict(r: dict) -> Verdict:
 
 EXECUTE_DELETES_OTHERS = Experiment(
     id="execute-deletes-other-change-sets",
+    bounds=Bounds(change_sets=3, executes=2, wait_minutes=0, stacks=1),
     assumption="Creating a change set leaves the others on the stack; executing one deletes every other.",
     relies=(Reliance("wealist_cfn/deploy/changeset.py", "gone"),
             Reliance("wealist_cfn/deploy/changeset.py", "candidates")),
@@ -458,7 +501,7 @@ EXECUTE_DELETES_OTHERS = Experiment(
 def _retain_act(ctx) -> None:
     name = _repo(ctx, "kept")
     ecr = ctx.aws.client("ecr")
-    ctx.before_delete(f"ECR repository {name} (Retain)",
+    ctx.after_delete(f"ECR repository {name} (Retain)",
                       lambda: _delete_repository(ecr, name),
                       f"aws ecr delete-repository --repository-name {name} --force --region {ctx.aws.region}")
     cs = ctx.change_set(FAILING_CREATE, {"RepositoryName": name})
@@ -492,6 +535,7 @@ def _retain_verdict(r: dict) -> Verdict:
 
 RETAIN_EXCEPT_ON_CREATE = Experiment(
     id="retain-except-on-create",
+    bounds=Bounds(change_sets=1, executes=1, wait_minutes=0, stacks=1),
     assumption="A first create executed with RetainExceptOnCreate that fails rolls back to ROLLBACK_COMPLETE "
                "and deletes even its Retain resources.",
     relies=(Reliance("wealist_cfn/deploy/flow.py", "Deployment.execute"),
@@ -546,6 +590,7 @@ def _readback_verdict(r: dict) -> Verdict:
 
 CHANGE_SET_READBACK = Experiment(
     id="nested-change-set-readback",
+    bounds=Bounds(change_sets=1, executes=0, wait_minutes=0, stacks=1),
     assumption="A change set reads back what it was made from: GetTemplate on a nested change set returns the "
                "child byte for byte, and IncludeNestedStacks and Capabilities show on the root, the nested "
                "change set and the ListChangeSets summary.",
@@ -586,6 +631,7 @@ def _empty_verdict(r: dict) -> Verdict:
 
 EMPTY_PARAMETER = Experiment(
     id="empty-parameter-value",
+    bounds=Bounds(change_sets=1, executes=0, wait_minutes=0, stacks=1),
     assumption="A parameter given an empty value is listed by DescribeChangeSet, as \"\" or without "
                "ParameterValue, never left out.",
     relies=(Reliance("wealist_cfn/deploy/verify.py", "prove"),),
@@ -606,7 +652,7 @@ def _bucket_act(ctx) -> None:
 def _bucket_observe(ctx) -> dict:
     cfn = ctx.aws.cfn
     listing = resources(cfn, ctx.stacks[ctx.stack])
-    child = physical_id(listing, "LogsStack")
+    child = physical_id(listing, "LoadBalancerStack")
     return {"ListStackResources root": listing,
             "DescribeStacks nested": call(cfn.describe_stacks, StackName=child) if child else {},
             "ListStackResources nested": resources(cfn, child) if child else {}}
@@ -614,18 +660,27 @@ def _bucket_observe(ctx) -> dict:
 
 def _bucket_verdict(r: dict) -> Verdict:
     stacks = r.get("DescribeStacks nested", {}).get("Stacks") or []
-    bucket = physical_id(r.get("ListStackResources nested", {}), "Bucket")
+    bucket = physical_id(r.get("ListStackResources nested", {}), "AccessLogBucket")
     if not stacks or not bucket:
         return inconclusive("the nested stack or its bucket could not be read")
     nested = stacks[0]["StackName"]
     root = stacks[0].get("ParentId", "").split("/")[1] if "/" in stacks[0].get("ParentId", "") else ""
-    seen = {"bucket": bucket, "nested stack": nested, "root stack": root}
+    # CloudFormation names an unnamed bucket <stack name>-<logical id>-
+    # <random>, lower-cased (aws-properties-name.html: "generates a unique
+    # physical ID", e.g. MyStack-MyBucket-abcdefghijk1); a name longer than
+    # S3's 63 characters is cut, from the stack and logical-ID parts, which
+    # the User Guide does not describe. The root here is as long as
+    # production's and the logical IDs are production's, so the cut is
+    # production's: the evidence says whether one happened.
+    whole = f"{nested}-AccessLogBucket-" + "x" * 12
+    seen = {"bucket": bucket, "nested stack": nested, "root stack": root,
+            "naming rule": {"uncut": whole.lower(), "uncut length": len(whole), "S3 limit": 63,
+                            "cut": len(whole) > 63, "bucket length": len(bucket),
+                            "root length": len(root)}}
     if not root:
         return inconclusive("the nested stack names no parent (ParentId)", **seen)
     # What the service role's StackBuckets statement (${StackName}-*) needs:
-    # the root's name, lower-cased, then a hyphen. The nested stack's own
-    # name begins with the root's; a generated name is cut to S3's 63
-    # characters, so how much of the nested name survives is evidence only.
+    # the root's name, lower-cased, then a hyphen.
     if bucket.startswith(root.lower() + "-"):
         return holds(f"bucket {bucket} begins with the root stack's name lower-cased ({root.lower()}-)", **seen)
     return fails(f"bucket {bucket} does not begin with {root.lower()}-", **seen)
@@ -633,12 +688,15 @@ def _bucket_verdict(r: dict) -> Verdict:
 
 NESTED_BUCKET_NAME = Experiment(
     id="nested-bucket-name",
+    bounds=Bounds(change_sets=1, executes=1, wait_minutes=0, stacks=1),
     assumption="An unnamed bucket in a nested stack is named after the nested stack, lower-cased, so its name "
-               "begins with the root stack's name, lower-cased, and a hyphen.",
+               "begins with the root stack's name, lower-cased, and a hyphen, also when the generated name is cut "
+               "to S3's 63 characters (a root named as long as production's, production's logical IDs).",
     relies=(Reliance("wealist_cfn/stacks/github_oidc.py", "_service_role_statements"),),
     templates={"root.yaml": BUCKET_ROOT, "bucket.yaml": BUCKET_CHILD},
     act=_bucket_act, observe=_bucket_observe, verdict=_bucket_verdict,
     minutes=4, minutes_basis="one create of a root, a nested stack and an empty bucket, and the deletion",
+    root_as_long_as_production=True,
     issue="Service role: unnamed buckets are not named <stack name>-...; the StackBuckets statement misses them",
     source="CloudFormation User Guide, aws-properties-name.html (generated names); AWS::S3::Bucket BucketName",
     docs=("issue 28: unnamed bucket names",),

@@ -96,6 +96,10 @@ def cmd_prove(args) -> int:
           f", caller {account.arn}; no production stack {account.production_stack} in "
           f"{', '.join(account.looked_in)}", file=err)
     print(role_line, file=err)
+    print(guard.credential_time(aws, est), file=err)
+    vpcs = guard.vpc_line(aws, experiments)
+    if vpcs:
+        print(vpcs, file=err)
     for line in report.estimate_lines(est):
         print(line, file=err)
     print(f"{len(experiments)} experiment(s), stacks named {project}-{environment}-proof-<id>-<run>, in "
@@ -105,7 +109,8 @@ def cmd_prove(args) -> int:
                   flags=f"--yes --confirm-account {named}", what="account ID", nothing="nothing was started")
     with signals.sigterm_as_interrupt():
         result = runner.drive(
-            runner.run(aws, experiments, project=project, environment=environment, role_arn=role_arn),
+            runner.run(aws, experiments, project=project, environment=environment, role_arn=role_arn,
+                       root_length=max(len(prod.name_prefix), len(env.name_prefix) if env else 0)),
             lambda p: print(f"[{p.experiment}] {p.message}", file=err, flush=True))
     render = {"text": report.render_text, "json": report.render_json, "markdown": report.render_markdown}
     print(render[args.output](result))

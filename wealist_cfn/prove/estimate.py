@@ -10,6 +10,13 @@ from dataclasses import dataclass, field
 from ..preflight.cost import PriceError, load_prices
 from .model import Experiment
 
+# The runner's bounds: a change set is computed in seconds to minutes; the
+# slowest experiment (ElastiCache, four operations) stays under an hour per
+# operation; a deletion under 45 minutes.
+CHANGE_SET_TIMEOUT = 600.0
+OPERATION_TIMEOUT = 60 * 60.0
+DELETE_TIMEOUT = 45 * 60.0
+
 
 @dataclass
 class Row:
@@ -18,6 +25,8 @@ class Row:
     minutes: float
     lines: list[str] = field(default_factory=list)  # one per charge: quantity, price, key
     unpriced: list[str] = field(default_factory=list)
+    bound_minutes: float = 0.0  # every wait to its limit, the clean-up included
+    cleanup_bound_minutes: float = 0.0  # the clean-up alone, at its limit
 
 
 @dataclass
@@ -35,12 +44,26 @@ class Estimate:
         return sum(r.minutes for r in self.rows)
 
     @property
+    def bound_minutes(self) -> float:
+        return sum(r.bound_minutes for r in self.rows)
+
+    @property
+    def cleanup_bound_minutes(self) -> float:
+        """The longest clean-up of one experiment: what an interrupted or
+        failed run may still need after the last step it took."""
+        return max((r.cleanup_bound_minutes for r in self.rows), default=0.0)
+
+    @property
     def unpriced(self) -> list[str]:
         return [f"{r.experiment}: {u}" for r in self.rows for u in r.unpriced]
 
 
 def row(exp: Experiment, table) -> Row:
+    b = exp.bounds if exp.templates else type(exp.bounds)(0, 0, exp.bounds.wait_minutes, 0)
     r = Row(exp.id, 0.0, exp.minutes)
+    r.cleanup_bound_minutes = b.stacks * DELETE_TIMEOUT / 60
+    r.bound_minutes = (b.change_sets * CHANGE_SET_TIMEOUT + b.executes * OPERATION_TIMEOUT) / 60 + \
+        b.wait_minutes + r.cleanup_bound_minutes
     for c in exp.charges:
         try:
             price = table.get(c.key)

@@ -45,6 +45,18 @@ class Unpriced:
 
 
 @dataclass(frozen=True)
+class Bounds:
+    """What bounds an experiment's wall time when every wait runs to its
+    limit (the runner's CHANGE_SET_TIMEOUT, OPERATION_TIMEOUT and
+    DELETE_TIMEOUT): change sets computed, change sets executed, the
+    observation's own waits, stacks deleted at clean-up."""
+    change_sets: int = 1
+    executes: int = 1
+    wait_minutes: float = 0.0
+    stacks: int = 1
+
+
+@dataclass(frozen=True)
 class Verdict:
     outcome: str  # HOLDS | FAILS | INCONCLUSIVE
     reason: str
@@ -87,9 +99,15 @@ class Experiment:
     unpriced: tuple[Unpriced, ...] = ()
     minutes: float = 5.0  # expected wall time, deploys and clean-up included
     minutes_basis: str = ""
+    bounds: Bounds = Bounds()
     # What to open when it fails: the title of the issue to file.
     issue: str = ""
     service_role: bool = False  # deployed with the environment's service role (needs --params)
+    # The root stack is named as long as the environment's root stack
+    # (wealist-prod: 12 characters), not <prefix>-proof-<id>-<run>: for
+    # behaviours that depend on the name's length (generated names are cut
+    # to the service's limit).
+    root_as_long_as_production: bool = False
     source: str = ""  # the documentation the expected behaviour comes from
     # What it replaces: a former hand-run check of docs/deploy.md ("former
     # check N"), an "unproven" note there, an item of issue 28. The test

@@ -24,9 +24,10 @@ def _money(est: Estimate) -> str:
 
 
 def estimate_lines(est: Estimate) -> list[str]:
-    lines = [f"estimate ({est.region}, prices read {', '.join(est.prices_read) or 'never'}): {_money(est)}"]
+    lines = [f"estimate ({est.region}, prices read {', '.join(est.prices_read) or 'never'}): {_money(est)}; "
+             f"worst case {est.bound_minutes:.0f} minutes (every bounded wait to its limit)"]
     for r in est.rows:
-        lines.append(f"  {r.experiment}: ${r.usd:.4f}, {r.minutes:g} min")
+        lines.append(f"  {r.experiment}: ${r.usd:.4f}, {r.minutes:g} min (worst case {r.bound_minutes:g})")
         lines += [f"    {x}" for x in r.lines]
         lines += [f"    {u}" for u in r.unpriced]
     return lines
@@ -48,7 +49,7 @@ def _doc(report: Report) -> dict:
                      "reliedOn": [str(x) for x in exps[r.experiment].relies],
                      "issueToOpen": exps[r.experiment].issue if r.outcome == FAILS else None,
                      "stacks": r.stacks, "cleaned": r.cleaned, "evidence": r.evidence} for r in report.results],
-        "left": [{"what": x.what, "command": x.command} for x in report.left],
+        "left": [{"what": x.what, "command": x.command, "scheduled": x.scheduled} for x in report.left],
     }
 
 
@@ -66,10 +67,14 @@ def render_text(report: Report) -> str:
             e = exps[r.experiment]
             lines.append(f"               relied on by: {', '.join(str(x) for x in e.relies)}")
             lines.append(f"               open an issue: {e.issue}")
-    if report.left:
-        lines.append(f"left in the account ({len(report.left)}); remove with:")
-        lines += [f"  {x.what}: {x.command}" for x in report.left]
-    else:
+    if report.unremoved:
+        lines.append(f"left in the account ({len(report.unremoved)}); remove with:")
+        lines += [f"  {x.what}: {x.command}" for x in report.unremoved]
+    scheduled = [x for x in report.left if x.scheduled]
+    if scheduled:
+        lines.append(f"still in the account until AWS deletes it ({len(scheduled)}); inspect with:")
+        lines += [f"  {x.what}: {x.command}" for x in scheduled]
+    if not report.left:
         lines.append("nothing left in the account")
     return "\n".join(lines)
 
@@ -98,8 +103,8 @@ def render_markdown(report: Report) -> str:
                 f"{r['assumption']}", "", "```json", json.dumps(r["evidence"], indent=2, default=str), "```", "",
                 "</details>", ""]
     out += ["## Left in the account", ""]
-    out += [f"- {x['what']}: `{x['command']}`" for x in doc["left"]] or ["Nothing: every stack and object the run "
-                                                                         "made was deleted."]
+    out += [f"- {x['what']}" + (" (AWS deletes it by itself)" if x["scheduled"] else "") + f": `{x['command']}`"
+            for x in doc["left"]] or ["Nothing: every stack and object the run made was deleted."]
     return "\n".join(out) + "\n"
 
 

@@ -33,17 +33,25 @@ from ..errors import CommandError
 from . import estimate
 from .model import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Experiment, Verdict, inconclusive
 
-# Bounds: a change set is computed in seconds to minutes; the slowest
-# experiment (ElastiCache, two updates) stays under an hour per operation.
-CHANGE_SET_TIMEOUT = 600.0
-OPERATION_TIMEOUT = 60 * 60.0
-DELETE_TIMEOUT = 45 * 60.0
+# Bounds (estimate.py, where the worst case is added up from them).
+CHANGE_SET_TIMEOUT = estimate.CHANGE_SET_TIMEOUT
+OPERATION_TIMEOUT = estimate.OPERATION_TIMEOUT
+DELETE_TIMEOUT = estimate.DELETE_TIMEOUT
 
 
 def stack_name(project: str, experiment_id: str, run_id: str) -> str:
     """``<project>-proof-<id>-<run>``: CreateStack's StackName allows
     letters, digits and hyphens, at most 128 characters."""
     return f"{project}-proof-{experiment_id}-{run_id}"[:128]
+
+
+def short_stack_name(run_id: str, length: int) -> str:
+    """A root stack name of exactly ``length`` characters (at least 8), for
+    an experiment whose outcome depends on the name's length: a letter, the
+    run's random part first (so that a short name stays unique), then its
+    time, padded with zeros."""
+    length = max(length, 8)
+    return (f"p{run_id[-4:]}{run_id[:-4]}" + "0" * length)[:length]
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -68,9 +76,12 @@ class Step:
 
 @dataclass
 class Leftover:
-    """Something the run made that is still in the account."""
+    """Something the run made that is still in the account. ``scheduled``:
+    AWS removes it by itself at a set time (a KMS key pending deletion);
+    listed with the command to inspect it, not counted as a failed clean-up."""
     what: str
     command: str
+    scheduled: bool = False
 
 
 @dataclass
@@ -97,7 +108,12 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return not self.interrupted and not self.left and all(r.outcome == HOLDS for r in self.results)
+        return not self.interrupted and not self.unremoved and all(r.outcome == HOLDS for r in self.results)
+
+    @property
+    def unremoved(self) -> list[Leftover]:
+        """What is left that nothing will remove unless someone does."""
+        return [x for x in self.left if not x.scheduled]
 
 
 class Context:
@@ -107,13 +123,17 @@ class Context:
 
     def __init__(self, aws: Aws, experiment: Experiment, *, project: str, environment: str, run_id: str,
                  role_arn: str | None, sleep: Callable[[float], None] = time.sleep, interval: float = 10.0,
-                 say: Callable[[str], None] = lambda _m: None):
+                 say: Callable[[str], None] = lambda _m: None, root_length: int | None = None):
         self.aws, self.experiment, self.project, self.environment, self.run_id = \
             aws, experiment, project, environment, run_id
         # <Project>-<Environment>: the names the environment's service role
         # may act on (stacks, buckets, templates) begin with it.
         self.prefix = f"{project}-{environment}"
         self.stack = stack_name(self.prefix, experiment.id, run_id)
+        if experiment.root_as_long_as_production:
+            # root_length: the environment's root stack name's (the CLI
+            # gives params/prod.json's, or --params' when longer).
+            self.stack = short_stack_name(run_id, root_length or len(self.prefix))
         self.role_arn = role_arn if experiment.service_role else None
         self.sleep, self.interval, self.say = sleep, interval, say
         self.stacks: dict[str, str] = {}  # stack name -> stack ID, every stack this experiment made
@@ -121,6 +141,9 @@ class Context:
         self.recorded: dict = {}  # responses the act phase read (they are evidence too)
         self.steps: list[Step] = []
         self.removals: list[tuple[str, Callable[[], None], str]] = []
+        # What the stacks' deletion leaves to AWS to finish later (KMS keys):
+        # (stack name, what, command); listed once that stack is deleted.
+        self.scheduled: list[tuple[str, str, str]] = []
 
     # -- deploying -------------------------------------------------------------------------
 
@@ -210,11 +233,18 @@ class Context:
         return [{"Key": "Project", "Value": self.project}, {"Key": "Environment", "Value": self.environment},
                 {"Key": "ManagedBy", "Value": "wealist-cfn"}] + extra
 
-    def before_delete(self, what: str, remove: Callable[[], None], command: str) -> None:
-        """Something the stack's deletion cannot remove by itself (a bucket
-        holding objects, a retained resource): removed first at clean-up, or
-        listed with ``command``."""
+    def after_delete(self, what: str, remove: Callable[[], None], command: str) -> None:
+        """Something the stack's deletion leaves (a Retain resource): removed
+        at clean-up once the stacks are deleted (their deletion may still
+        touch it, e.g. a bucket's policy), or listed with ``command``.
+        ``remove`` must accept that the thing is already gone."""
         self.removals.append((what, remove, command))
+
+    def deleted_later(self, what: str, command: str, stack: str | None = None) -> None:
+        """Something the deletion of ``stack`` only schedules for deletion
+        (a KMS key: its delete handler calls ScheduleKeyDeletion): listed as
+        left, with ``command``, once the stack is deleted."""
+        self.scheduled.append((stack or self.stack, what, command))
 
     # -- observing --------------------------------------------------------------------------
 
@@ -239,10 +269,12 @@ class Context:
 
     # -- cleaning up ------------------------------------------------------------------------
 
-    def cleanup(self) -> tuple[list[str], list[Leftover]]:
-        """Delete every stack and uploaded object this experiment made.
-        Never raises; a Ctrl-C here stops the clean-up, and what remains is
-        listed with the command that removes it."""
+    def cleanup(self) -> tuple[list[str], list[Leftover], bool]:
+        """Delete every stack and uploaded object this experiment made, then
+        remove what the stacks' deletion leaves (Retain resources). Never
+        raises; a Ctrl-C here stops the clean-up, what remains is listed
+        with the command that removes it, and the third value says the
+        clean-up was interrupted (the run then stops)."""
         done: list[str] = []
         left: list[Leftover] = []
         region = self.aws.region
@@ -250,6 +282,16 @@ class Context:
         objects = list(self.objects)
         removals = list(self.removals)
         try:
+            for name, sid in list(pending.items()):
+                outcome = _delete_stack(self.aws, sid, sleep=self.sleep, interval=self.interval)
+                if outcome:
+                    left.append(Leftover(f"stack {name} ({outcome})",
+                                         f"aws cloudformation delete-stack --stack-name {sid} --region {region}"))
+                else:
+                    done.append(f"deleted stack {name}")
+                    left += [Leftover(what, command, scheduled=True)
+                             for stack, what, command in self.scheduled if stack == name]
+                del pending[name]
             for what, remove, command in list(removals):
                 try:
                     remove()
@@ -259,14 +301,6 @@ class Context:
                 except Exception as exc:  # noqa: BLE001 - reported with the command that removes it
                     left.append(Leftover(f"{what} ({_why(exc)})", command))
                 removals.remove((what, remove, command))
-            for name, sid in list(pending.items()):
-                outcome = _delete_stack(self.aws, sid, sleep=self.sleep, interval=self.interval)
-                if outcome:
-                    left.append(Leftover(f"stack {name} ({outcome})",
-                                         f"aws cloudformation delete-stack --stack-name {sid} --region {region}"))
-                else:
-                    done.append(f"deleted stack {name}")
-                del pending[name]
             for bucket, key, version in list(objects):
                 try:
                     kw = {"Bucket": bucket, "Key": key}
@@ -279,15 +313,16 @@ class Context:
                                                                                                     version)))
                 objects.remove((bucket, key, version))
         except KeyboardInterrupt:
-            for what, _remove, command in removals:
-                left.append(Leftover(f"{what} (clean-up interrupted)", command))
             for name, sid in pending.items():
                 left.append(Leftover(f"stack {name} (clean-up interrupted)",
                                      f"aws cloudformation delete-stack --stack-name {sid} --region {region}"))
+            for what, _remove, command in removals:
+                left.append(Leftover(f"{what} (clean-up interrupted)", command))
             for bucket, key, version in objects:
                 left.append(Leftover(f"s3://{bucket}/{key} (clean-up interrupted)", _delete_object(bucket, key,
                                                                                                      version)))
-        return done, left
+            return done, left, True
+        return done, left, False
 
 
 def _delete_object(bucket: str, key: str, version: str) -> str:
@@ -344,7 +379,7 @@ def _why(exc: BaseException) -> str:
 
 def run(aws: Aws, experiments: list[Experiment], *, project: str, environment: str, role_arn: str | None,
         run_id: str | None = None, sleep: Callable[[float], None] = time.sleep, interval: float = 10.0,
-        ) -> Iterator[Progress]:
+        root_length: int | None = None) -> Iterator[Progress]:
     """Run each experiment in turn; yield progress; return the Report."""
     run_id = run_id or new_run_id()
     account = aws.account or aws.check_credentials()
@@ -356,11 +391,14 @@ def run(aws: Aws, experiments: list[Experiment], *, project: str, environment: s
             exp = pending.pop(0)
             messages: list[str] = []
             ctx = Context(aws, exp, project=project, environment=environment, run_id=run_id, role_arn=role_arn,
-                          sleep=sleep, interval=interval, say=messages.append)
-            yield Progress(exp.id, f"start: {ctx.stack}" if exp.templates else "start (no stack needed)")
-            result = Result(exp.id, NOT_RUN, "")
+                          sleep=sleep, interval=interval, say=messages.append, root_length=root_length)
+            # In the report before its first line is shown: a Ctrl-C that
+            # lands on that line leaves it there, not started.
+            result = Result(exp.id, NOT_RUN, "not started: the run was interrupted")
             report.results.append(result)
+            yield Progress(exp.id, f"start: {ctx.stack}" if exp.templates else "start (no stack needed)")
             began = time.monotonic()
+            stop = False
             try:
                 verdict = _attempt(ctx, exp)
                 result.outcome, result.reason, result.evidence = verdict.outcome, verdict.reason, verdict.evidence
@@ -371,10 +409,14 @@ def run(aws: Aws, experiments: list[Experiment], *, project: str, environment: s
             finally:
                 result.stacks = list(ctx.stacks)
                 if ctx.stacks or ctx.objects or ctx.removals:
-                    done, left = ctx.cleanup()
+                    done, left, stop = ctx.cleanup()
                     result.cleaned = done
                     report.left += left
                 result.seconds = round(time.monotonic() - began, 1)
+            if stop:
+                # Ctrl-C during the clean-up of an experiment that had ended:
+                # the run stops there, as for one inside an experiment.
+                raise KeyboardInterrupt
             for m in messages:
                 yield Progress(exp.id, m)
             yield Progress(exp.id, f"{result.outcome}: {result.reason}")

@@ -15,12 +15,13 @@ import binascii
 import re
 from datetime import datetime, timedelta, timezone
 
+import botocore.exceptions
 from troposphere import GetAZs, Output, Parameter, Select, Sub, Template, ec2
 from troposphere import elasticloadbalancingv2 as elb
 
 from ..stacks.alarms import KEY_PURPOSE_TAG
 from ..stacks.loadbalancer import ACCESS_LOG_PREFIX, _add_access_log_bucket
-from .model import Charge, Experiment, Reliance, Unpriced, Verdict, fails, holds, inconclusive
+from .model import Bounds, Charge, Experiment, Reliance, Unpriced, Verdict, fails, holds, inconclusive
 from .observe import call, physical_id, resources
 
 # -- rds-pg17-force-ssl -------------------------------------------------------------------------
@@ -67,6 +68,7 @@ def _ssl_verdict(r: dict) -> Verdict:
 
 RDS_FORCE_SSL = Experiment(
     id="rds-pg17-force-ssl",
+    bounds=Bounds(change_sets=0, executes=0, wait_minutes=0, stacks=0),
     assumption="RDS for PostgreSQL 17's default parameter group forces TLS (rds.force_ssl = 1).",
     relies=(Reliance("wealist_cfn/stacks/database.py", "build"),
             Reliance("instance-files/config/render.py", "service_envs")),
@@ -206,12 +208,16 @@ def _metric_verdict(r: dict) -> Verdict:
 
 MONITORING_METRIC = Experiment(
     id="monitoring-alarm-metric",
+    bounds=Bounds(change_sets=1, executes=1, wait_minutes=10, stacks=1),
     assumption="GroupInServiceInstances is published for a group collecting metrics at 1Minute, under the "
                "AutoScalingGroupName dimension the monitoring-instance alarm names.",
     relies=(Reliance("wealist_cfn/stacks/alarms.py", "_add_instance_alarms"),
             Reliance("wealist_cfn/stacks/alarms.py", "PUBLISHED_METRICS")),
     templates={"root.yaml": GROUP_TEMPLATE}, act=lambda ctx: ctx.deploy(), observe=_metric_observe,
     verdict=_metric_verdict,
+    # Linux instances and EBS volumes are billed per second, 60 seconds at
+    # least (EC2 per-second billing announcement, 2017-10-02; re:Post
+    # knowledge center ec2-instance-hour-billing): minutes as fractions.
     charges=(Charge("ec2:t3.micro", 0.4, "one t3.micro instance, about 25 minutes"),
              Charge("ebs:gp3", 8 * 0.4 / 730, "its 8 GB gp3 root volume for 25 minutes (GB-months)")),
     minutes=25, minutes_basis="create (an instance in service in about 3 minutes), up to 10 minutes for the "
@@ -259,8 +265,28 @@ Resources:
 """
 
 
+def _note_keys(ctx) -> None:
+    """Every key the stack made, from its events (a create that rolled back
+    made one too): the stack's deletion does not remove it, the
+    AWS::KMS::Key delete handler calls ScheduleKeyDeletion (resource schema
+    aws-kms-key.json, handlers.delete; PendingWindowInDays 7 here), so the
+    key stays PendingDeletion for 7 days after a clean-up that succeeded."""
+    region = ctx.aws.region
+    keys = {e.physical_id for step in ctx.steps for e in step.events
+            if e.logical_id == "Key" and e.resource_type == "AWS::KMS::Key" and e.physical_id}
+    for key in sorted(keys):
+        ctx.deleted_later(
+            f"KMS key {key}: PendingDeletion for 7 days once its stack is deleted (ScheduleKeyDeletion); "
+            f"AWS deletes it then",
+            f"aws kms describe-key --key-id {key} --region {region} --query KeyMetadata.[KeyState,DeletionDate]; "
+            f"to keep it instead: aws kms cancel-key-deletion --key-id {key} --region {region}")
+
+
 def _key_act(ctx) -> None:
-    ctx.deploy(None, {"Project": ctx.project, "Environment": ctx.environment})
+    try:
+        ctx.deploy(None, {"Project": ctx.project, "Environment": ctx.environment})
+    finally:
+        _note_keys(ctx)
 
 
 def _key_observe(ctx) -> dict:
@@ -283,12 +309,15 @@ def _key_verdict(r: dict) -> Verdict:
 
 KMS_KEY_TAGS = Experiment(
     id="kms-key-tags-service-role",
+    bounds=Bounds(change_sets=1, executes=1, wait_minutes=0, stacks=1),
     assumption="The service role can create a KMS key carrying the alarm key's purpose tag and the project's "
                "tags (CreateKey with tags, under its aws:RequestTag / aws:TagKeys conditions).",
     relies=(Reliance("wealist_cfn/stacks/github_oidc.py", "_service_role_statements"),),
     templates={"root.yaml": KEY_TEMPLATE}, act=_key_act, observe=_key_observe, verdict=_key_verdict,
-    charges=(Charge("kms:key", 0.1 / 730, "one key for about 6 minutes before its deletion is scheduled "
-                                          "(key-months, prorated hourly)"),),
+    # $1 a key-month "prorated hourly" (aws.amazon.com/kms/pricing): a key
+    # of a few minutes is counted as one hour of a 730-hour month.
+    charges=(Charge("kms:key", 1 / 730, "one key for about 6 minutes before its deletion is scheduled "
+                                        "(key-months, prorated hourly: one hour)"),),
     unpriced=(Unpriced("the key's 7-day deletion window", "AWS's KMS pricing page, as read here, does not say "
                                                           "whether a key pending deletion is billed"),),
     minutes=6, minutes_basis="one create and one deletion of a key",
@@ -301,7 +330,11 @@ KMS_KEY_TAGS = Experiment(
 def _extra_tag_act(ctx) -> None:
     # A stack tag key outside PROJECT_TAG_KEYS: CloudFormation passes stack
     # tags to the key's CreateKey, which the role's aws:TagKeys refuses.
-    ctx.deploy(None, {"Project": ctx.project, "Environment": ctx.environment}, extra_tags={"CostCenter": "proof"})
+    try:
+        ctx.deploy(None, {"Project": ctx.project, "Environment": ctx.environment},
+                   extra_tags={"CostCenter": "proof"})
+    finally:
+        _note_keys(ctx)
 
 
 def _extra_tag_verdict(r: dict) -> Verdict:
@@ -318,13 +351,14 @@ def _extra_tag_verdict(r: dict) -> Verdict:
 
 EXTRA_TAG_REFUSED = Experiment(
     id="extra-stack-tag-refused",
+    bounds=Bounds(change_sets=1, executes=1, wait_minutes=0, stacks=1),
     assumption="A stack tag key outside the project's (Project, Environment, ManagedBy, Name, KeyPurpose) makes "
                "the service role's CreateKey of the alarm key fail on kms:TagResource.",
     relies=(Reliance("wealist_cfn/stacks/github_oidc.py", "_service_role_statements"),
             Reliance("wealist_cfn/stacks/github_oidc.py", "PROJECT_TAG_KEYS")),
     templates={"root.yaml": KEY_TEMPLATE}, act=_extra_tag_act, observe=lambda ctx: {}, verdict=_extra_tag_verdict,
-    charges=(Charge("kms:key", 0.1 / 730, "a key for a few minutes, made only if the assumption fails "
-                                          "(key-months, prorated hourly)"),),
+    charges=(Charge("kms:key", 1 / 730, "a key for a few minutes, made only if the assumption fails "
+                                        "(key-months, prorated hourly: one hour)"),),
     minutes=4, minutes_basis="one create refused and rolled back, and the deletion",
     issue="Service role: a key with a foreign tag key is created (TagStackKeysOnCreate's aws:TagKeys is not "
           "enforced)",
@@ -401,12 +435,17 @@ def _members_verdict(r: dict) -> Verdict:
 
 REDIS_MEMBER_IDS = Experiment(
     id="redis-member-ids",
+    bounds=Bounds(change_sets=1, executes=1, wait_minutes=0, stacks=1),
     assumption="The members of a two-node Redis replication group are named <group>-001 and <group>-002.",
     relies=(Reliance("wealist_cfn/stacks/alarms.py", "_add_cache_alarms"),
             Reliance("wealist_cfn/stacks/alarms.py", "REDIS_MEMBERS")),
     templates={"root.yaml": CACHE_TEMPLATE}, act=_members_act, observe=_members_observe, verdict=_members_verdict,
-    charges=(Charge("elasticache:cache.t3.micro", 2 * 0.5, "two cache.t3.micro nodes for about 30 minutes "
-                                                           "(node-hours)"),),
+    # Node-based ElastiCache is "charged hourly per node"
+    # (aws.amazon.com/elasticache/pricing); the cost and usage report's
+    # NodeUsage bills each partial node-hour as a full hour: per node, the
+    # minutes rounded up to whole hours.
+    charges=(Charge("elasticache:cache.t3.micro", 2 * 1, "two cache.t3.micro nodes for about 30 minutes, each "
+                                                         "partial node-hour billed as a full hour (node-hours)"),),
     minutes=30, minutes_basis="a replication group is created in about 10-15 minutes and deleted in 5-10",
     issue="Alarms: Redis members are not named -001/-002; the Redis alarms watch no node",
     source="ElastiCache user guide, Replication.CreatingReplGroup (member clusters); CacheMetrics.html",
@@ -414,14 +453,22 @@ REDIS_MEMBER_IDS = Experiment(
 )
 
 
+FAILOVER_STEPS = ("the create with one node", "the one-step switch (a replica and failover together)",
+                  "the replica alone", "failover alone")
+# ElastiCache's refusal of failover without a replica, as CloudFormation
+# reports it (cloudformation-coverage-roadmap #383; ModifyReplicationGroup:
+# AutomaticFailoverEnabled needs a read replica).
+FAILOVER_REFUSAL = re.compile(r"must have at least one read replica to enable auto(matic )?failover", re.I)
+
+
 def _failover_act(ctx) -> None:
     gid = _group_id(ctx)
-    ctx.deploy(None, {"GroupId": gid, "Nodes": "1", "Failover": "false"})
-    # One step: a replica and failover together, what updaterules refuses.
-    ctx.deploy(None, {"GroupId": gid, "Nodes": "2", "Failover": "true"})
-    # Two steps: the replica, then failover.
-    ctx.deploy(None, {"GroupId": gid, "Nodes": "2", "Failover": "false"})
-    ctx.deploy(None, {"GroupId": gid, "Nodes": "2", "Failover": "true"})
+    # Create; one step (a replica and failover together, what updaterules
+    # refuses); then two steps (the replica, then failover).
+    for nodes, failover in (("1", "false"), ("2", "true"), ("2", "false"), ("2", "true")):
+        step = ctx.deploy(None, {"GroupId": gid, "Nodes": nodes, "Failover": failover})
+        if step.final.status.endswith("ROLLBACK_FAILED") or step.final.status == "ROLLBACK_COMPLETE":
+            return  # nothing more can run on this stack; the verdict names the step
 
 
 def _failover_observe(ctx) -> dict:
@@ -431,34 +478,49 @@ def _failover_observe(ctx) -> dict:
 
 def _failover_verdict(r: dict) -> Verdict:
     steps = [v for k, v in sorted(r.items()) if k.startswith("step ")]
+    status = [s.get("StackStatus") or "" for s in steps]
+    for i, st in enumerate(status):
+        if st.endswith("ROLLBACK_FAILED"):
+            return inconclusive(f"step {i + 1}, {FAILOVER_STEPS[i]}, ended {st}: the stack is stuck and the rest "
+                                f"did not run", steps=steps)
+    if status and status[0] != "CREATE_COMPLETE":
+        return inconclusive(f"the group could not be created ({status[0]})", steps=steps)
     if len(steps) < 4:
         return inconclusive(f"only {len(steps)} of the 4 operations ran", steps=steps)
-    status = [s.get("StackStatus") for s in steps]
-    if status[0] != "CREATE_COMPLETE":
-        return inconclusive(f"the group could not be created ({status[0]})", steps=steps)
-    one_step_refused = status[1] == "UPDATE_ROLLBACK_COMPLETE"
-    two_steps_ok = status[2] == "UPDATE_COMPLETE" and status[3] == "UPDATE_COMPLETE"
     groups = r.get("DescribeReplicationGroups", {}).get("ReplicationGroups", [{}])
     final = {k: groups[0].get(k) for k in ("AutomaticFailover", "MultiAZ", "MemberClusters")} if groups else {}
-    if one_step_refused and two_steps_ok:
-        return holds("the one-step switch failed and rolled back; the two steps both completed",
-                     steps=steps, group=final)
     if status[1] == "UPDATE_COMPLETE":
         return fails("the one-step switch succeeded: the refusal in updaterules is needless", steps=steps,
                      group=final)
-    return fails("the two-step switch did not complete", steps=steps, group=final)
+    if status[1] != "UPDATE_ROLLBACK_COMPLETE":
+        return inconclusive(f"step 2, {FAILOVER_STEPS[1]}, ended {status[1]}", steps=steps)
+    cause = (steps[1].get("FirstCause") or {}).get("ResourceStatusReason") or ""
+    if not FAILOVER_REFUSAL.search(cause):
+        return inconclusive("the one-step switch rolled back, but not with ElastiCache's refusal of failover "
+                            f"without a replica: {cause or 'no cause recorded'}", steps=steps)
+    for i in (2, 3):
+        if status[i] != "UPDATE_COMPLETE":
+            return fails(f"step {i + 1}, {FAILOVER_STEPS[i]}, ended {status[i]}: the two-step switch did not "
+                         f"complete", steps=steps, group=final)
+    return holds("the one-step switch was refused for want of a replica and rolled back; the two steps both "
+                 "completed", steps=steps, group=final)
 
 
 ELASTICACHE_TWO_STEP = Experiment(
     id="elasticache-failover-two-step",
+    bounds=Bounds(change_sets=4, executes=4, wait_minutes=0, stacks=1),
     assumption="ElastiCache refuses adding a replica and turning on automatic failover in one update, and "
                "accepts the replica first and failover second.",
     relies=(Reliance("wealist_cfn/deploy/updaterules.py", "violations"),
             Reliance("wealist_cfn/deploy/sequence.py", "refuse_one_step")),
     templates={"root.yaml": CACHE_TEMPLATE}, act=_failover_act, observe=_failover_observe,
     verdict=_failover_verdict,
-    charges=(Charge("elasticache:cache.t3.micro", 1 * 0.3 + 2 * 1.2, "one node for about 20 minutes, then two "
-                                                                        "for about 70 (node-hours)"),),
+    # The first node runs about 90 minutes, the replica about 70: two
+    # node-hours each, partial node-hours billed as full ones (see
+    # redis-member-ids).
+    charges=(Charge("elasticache:cache.t3.micro", 2 + 2, "one node for about 90 minutes and a replica for about "
+                                                         "70, each partial node-hour billed as a full hour "
+                                                         "(node-hours)"),),
     minutes=90, minutes_basis="a create (10-15 min), a failed update and its rollback (10-20 min), two updates "
                               "(10-20 min each), the deletion (5-10 min)",
     issue="Mode switch: ElastiCache's failover switch does not behave as updaterules/sequence assume",
@@ -499,7 +561,14 @@ def _alb_template() -> str:
 
 def _empty_bucket(s3, bucket: str) -> None:
     """Every object version and delete marker, then the bucket (bounded:
-    the test object and a few log files)."""
+    the test object and a few log files). A bucket already gone (a rollback
+    deleted it) is nothing to do."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
+            return
+        raise
     for _ in range(20):
         page = s3.list_object_versions(Bucket=bucket)
         items = [{"Key": v["Key"], "VersionId": v["VersionId"]}
@@ -519,17 +588,29 @@ def _empty_bucket_command(bucket: str) -> str:
             f"aws s3api delete-bucket --bucket {bucket}")
 
 
+def _note_buckets(ctx) -> None:
+    """The access-log bucket is Retain (the project's own): neither the
+    stack's deletion nor, without RetainExceptOnCreate, a failed create's
+    rollback removes it. Its name, from the operation's events (a create
+    that failed made it too) or, when the watch ended early, from the
+    stack's resources, is removed after the stack is deleted."""
+    buckets = {e.physical_id for step in ctx.steps for e in step.events
+               if e.logical_id == "AccessLogBucket" and e.physical_id}
+    if not buckets and ctx.stack in ctx.stacks:
+        buckets.add(physical_id(resources(ctx.aws.cfn, ctx.stacks[ctx.stack]), "AccessLogBucket"))
+    for bucket in sorted(b for b in buckets if b):
+        ctx.after_delete(f"access-log bucket {bucket} (Retain) and its objects, unless already gone",
+                         lambda b=bucket: _empty_bucket(ctx.aws.s3, b), _empty_bucket_command(bucket))
+
+
 def _alb_act(ctx) -> None:
-    step = ctx.deploy(None, {"Project": ctx.project, "Environment": ctx.environment})
-    if step.final and step.final.ok:
-        bucket = ctx.output("BucketName")
-        # The project's bucket is Retain: the stack's deletion leaves it.
-        ctx.before_delete(f"access-log bucket {bucket} (Retain) and its objects",
-                          lambda: _empty_bucket(ctx.aws.s3, bucket),
-                          _empty_bucket_command(bucket))
-    else:
-        # A failed create rolls back; a Retain bucket of it may stay: named by the stack's events.
-        ctx.recorded["note"] = {"text": "the create failed; see the step's first cause"}
+    try:
+        # As the project's first deploy does (deploy/flow.py): a failed
+        # create then rolls back its Retain bucket too (ExecuteChangeSet
+        # RetainExceptOnCreate).
+        ctx.deploy(None, {"Project": ctx.project, "Environment": ctx.environment}, retain_except_on_create=True)
+    finally:
+        _note_buckets(ctx)
 
 
 def _alb_observe(ctx) -> dict:
@@ -554,12 +635,17 @@ def _alb_verdict(r: dict) -> Verdict:
 
 ALB_ACCESS_LOGS = Experiment(
     id="alb-access-log-test-object",
+    bounds=Bounds(change_sets=1, executes=1, wait_minutes=0, stacks=1),
     assumption="With the project's access-log bucket policy, enabling ALB access logs succeeds and ELB writes "
                "its ELBAccessLogTestFile under <prefix>/AWSLogs/<account>/.",
     relies=(Reliance("wealist_cfn/stacks/loadbalancer.py", "access_log_bucket_policy"),
             Reliance("wealist_cfn/stacks/loadbalancer.py", "log_delivery_principal")),
     templates={"root.yaml": _alb_template()}, act=_alb_act, observe=_alb_observe, verdict=_alb_verdict,
-    charges=(Charge("alb:hour", 0.25, "one load balancer for about 15 minutes (load balancer-hours)"),),
+    # ELB bills "each hour or partial hour" a load balancer runs
+    # (aws.amazon.com/elasticloadbalancing/pricing): 15 minutes is one
+    # load balancer-hour, two if they straddle the turn of an hour.
+    charges=(Charge("alb:hour", 1.0, "one load balancer for about 15 minutes, billed as a full hour "
+                                     "(each hour or partial hour; load balancer-hours)"),),
     minutes=15, minutes_basis="an ALB is active in about 3-5 minutes; deletion a few minutes",
     issue="Load balancer: ELB cannot write access logs under the bucket policy",
     source="https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html",
@@ -568,7 +654,7 @@ ALB_ACCESS_LOGS = Experiment(
 
 # -- imds-hop-limit -----------------------------------------------------------------------------
 
-MARKER = re.compile(r"PROOF-IMDS hop=(\d) host=(yes|no) container=(yes|no)")
+MARKER = re.compile(r"PROOF-IMDS hop=(\d) host=(yes|no) container=(yes|no|broken)")
 _USER_DATA = r"""#!/bin/bash
 # Proof kit: can a bridge-network container get an IMDSv2 token at this hop limit?
 ask='curl -sf -m 5 -X PUT http://169.254.169.254/latest/api/token'
@@ -577,8 +663,17 @@ host=$(sh -c "$ask" >/dev/null && echo yes || echo no)
 dnf install -y docker >/dev/null 2>&1; systemctl start docker
 image=public.ecr.aws/amazonlinux/amazonlinux:2023
 for _ in 1 2 3; do docker pull -q $image >/dev/null 2>&1 && break; sleep 10; done
-container=$(docker run --rm --network bridge $image sh -c "$ask >/dev/null && echo yes || echo no")
-echo "PROOF-IMDS hop=${Hop} host=$host container=${container:-no}" > /dev/console
+# broken: the container could not ask at all (no image; docker run exits
+# 125-127: no daemon, no command; no curl in the image), so a "no" from it
+# would mean nothing.
+inner="command -v curl >/dev/null || exit 127; $ask >/dev/null && echo yes || echo no"
+if docker image inspect $image >/dev/null 2>&1; then
+  container=$(docker run --rm --network bridge $image sh -c "$inner")
+  case $? in 125|126|127) container=broken;; esac
+else
+  container=broken
+fi
+echo "PROOF-IMDS hop=${Hop} host=$host container=${container:-broken}" > /dev/console
 """
 
 
@@ -654,6 +749,10 @@ def _imds_verdict(r: dict) -> Verdict:
             seen[hop] = {"host": m.group(2), "container": m.group(3), "line": m.group(0)}
     if len(seen) < 2:
         return inconclusive(f"the marker line was read from {len(seen)} of 2 instances", seen=seen)
+    broken = [hop for hop in (1, 2) if seen[hop]["container"] == "broken"]
+    if broken:
+        return inconclusive(f"the container could not be run on hop limit {broken} (docker, the image or curl "
+                            f"missing): no answer about IMDS", seen=seen)
     if seen[1]["host"] != "yes" or seen[2]["host"] != "yes":
         return inconclusive("IMDS did not answer the host itself on both", seen=seen)
     if seen[1]["container"] == "no" and seen[2]["container"] == "yes":
@@ -663,6 +762,7 @@ def _imds_verdict(r: dict) -> Verdict:
 
 IMDS_HOP_LIMIT = Experiment(
     id="imds-hop-limit",
+    bounds=Bounds(change_sets=1, executes=1, wait_minutes=30, stacks=1),
     assumption="IMDS hop limit 1 keeps a bridge-network container from getting an IMDSv2 token (so the "
                "instance's credentials), and hop limit 2 lets it.",
     relies=(Reliance("wealist_cfn/stacks/compute.py", "_add_launch_template"),
