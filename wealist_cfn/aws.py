@@ -112,17 +112,20 @@ class Aws:
         with "refused"; botocore would retry that for seconds (standard
         retries treat it as transient, which it is for AWS, not for a server
         on this machine). One connect before the first client says so now."""
-        self._probed = True
         parts = urlsplit(self.endpoint_url)
         if not is_loopback(parts.hostname):
+            self._probed = True
             return
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
             socket.create_connection((parts.hostname, port), timeout=2).close()
         except ConnectionRefusedError:
+            # Not marked probed: the next client of this Aws (a caller that
+            # went on after this error) is refused as fast.
             raise botocore.exceptions.EndpointConnectionError(endpoint_url=self.endpoint_url) from None
         except OSError:
             pass  # anything else is botocore's to report, with its retries
+        self._probed = True
 
     def client(self, service: str):
         if self.endpoint_url and not self._probed:
@@ -237,6 +240,22 @@ def _profile(profile: str | None) -> tuple[str, str]:
     return "", "no profile (neither --profile nor AWS_PROFILE is set)"
 
 
+def _is_expired(exc: BaseException) -> bool:
+    return isinstance(exc, EXPIRED_EXCEPTIONS) or (isinstance(exc, botocore.exceptions.ClientError)
+                                                   and error_code(exc) in EXPIRED_CODES)
+
+
+def _expired_context(exc: BaseException) -> BaseException | None:
+    """The expired-token error an exception was raised while handling (its
+    ``__context__`` chain, kept even under ``raise ... from None``)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if _is_expired(exc):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
 def _status_command(params) -> str:
     return f"python build.py status --params {params}" if params else "python build.py status --env NAME"
 
@@ -253,13 +272,18 @@ def describe_error(exc: BaseException, *, profile: str | None = None, params=Non
         if cause is not None and params is not None:
             # check_credentials' refusal, told again with the command's parameter file.
             return describe_error(cause, profile=profile, params=params)
+        expired = _expired_context(exc)
+        if expired is not None:
+            # A token that ran out in the middle of a command, whose library
+            # code turned the error into its own line: the way out is the same.
+            f = describe_error(expired, profile=profile, params=params)
+            return Failure(f.message, f.exit_code, f.details + tuple(exc.details), exc.data)
         return Failure(str(exc), exc.exit_code, exc.details, exc.data)
     if isinstance(exc, ConfigError):
         return Failure(str(exc), EXIT_USAGE)
     name, in_use = _profile(profile)
     login = f"aws sso login --profile {name or 'NAME'}"
-    if isinstance(exc, EXPIRED_EXCEPTIONS) or (isinstance(exc, botocore.exceptions.ClientError)
-                                               and error_code(exc) in EXPIRED_CODES):
+    if _is_expired(exc):
         what = f"rejected ({error_code(exc)}): {error_message(exc)}" if isinstance(
             exc, botocore.exceptions.ClientError) else f"expired: {exc}"
         return Failure(f"AWS credentials {what}", EXIT_USAGE, (
