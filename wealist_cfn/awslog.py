@@ -142,7 +142,7 @@ def _finished(http_response=None, parsed=None, model=None, context=None, **_kw) 
     status = getattr(http_response, "status_code", None) or meta.get("HTTPStatusCode", "")
     error = (parsed or {}).get("Error", {}).get("Code") if isinstance(parsed, dict) else None
     retries = meta.get("RetryAttempts") or 0
-    outcome = f"{status} {error}" if error else f"{status}"
+    outcome = f"{status} {error}" if error and error != str(status) else f"{status}"
     more = f", {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
     _line(f"aws {model.service_model.service_name} {model.name}: {outcome} in {_elapsed(context):.3f}s{more}")
 
