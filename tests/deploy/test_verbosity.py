@@ -140,3 +140,26 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(tty, no_color_env, fl
     else:
         monkeypatch.setenv("NO_COLOR", no_color_env)
     assert cliopts.color_enabled(argparse.Namespace(no_color=flag), _Stream(tty)) is expected
+
+
+@pytest.mark.moto
+def test_quiet_deploy_prints_the_result_only():
+    """moto, one-shot in this process: a first create with -q --yes prints
+    the final state and the outputs on stdout and nothing else anywhere
+    (no endpoint line, no preflight, no review, no events, no health note)."""
+    code, out, err = run_cli("deploy", "--env", "dev", "--local-oneshot", "--yes", "-q")
+    assert code == 0, err
+    assert err == ""
+    lines = out.splitlines()
+    assert lines[0] == "final state: CREATE_COMPLETE"
+    assert len(lines) > 5 and all(line.startswith("output ") for line in lines[1:])
+
+
+@pytest.mark.moto
+def test_quiet_plan_prints_the_review_and_where_the_change_set_is():
+    code, out, err = run_cli("plan", "--env", "dev", "--local-oneshot", "-q")
+    assert code == 0, err
+    assert err == ""
+    assert out.startswith("Change set deploy-")  # the review is a plan's result
+    assert "change set deploy-" in out and "left for review (not executed)" in out
+    assert "local endpoint:" not in out and "preflight" not in out
