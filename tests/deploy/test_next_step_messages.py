@@ -4,15 +4,19 @@ a local endpoint that is not running. One error line, then the steps.
 What the real services and SDK do, which these stand-ins follow:
 - botocore raises NoCredentialsError ("Unable to locate credentials") when
   its credential chain finds nothing, before any request is sent.
-- An expired STS session token is HTTP 403 ``ExpiredToken`` ("The security
-  token included in the request is expired"), AWS STS API reference, Common
-  Errors; some services spell it ``ExpiredTokenException``.
-- An expired IAM Identity Center session is botocore's TokenRetrievalError /
-  UnauthorizedSSOTokenError from the SSO token provider; `aws sso login`
-  renews it (AWS CLI user guide, "Configuring IAM Identity Center").
-- Nothing listening on a local port: the connect is refused at once (TCP
-  RST); botocore's standard retry mode retries connection errors with
-  backoff, up to max_attempts (AWS SDKs reference, "Retry behavior").
+- An expired session token: HTTP 403 ``ExpiredToken`` ("The security token
+  included in the request is expired") from STS and most services; STS also
+  models ``ExpiredTokenException`` (botocore reference, STS client
+  exceptions, ExpiredTokenException: "The web identity token that was
+  passed is expired or is not valid").
+- An expired IAM Identity Center session: botocore's TokenRetrievalError,
+  "Error when retrieving token from sso: Token has expired and refresh
+  failed" (boto/boto3#4119, aws/aws-cli#7692); `aws sso login --profile X`
+  renews it.
+- Nothing listening on a local port: the connect is refused at once; boto3
+  retries EndpointConnectionError / ConnectionError in every retry mode
+  (boto3 guide, "Retries": "General socket/connection errors"), with
+  exponential backoff, up to max_attempts (8 here, aws.py).
 """
 
 from __future__ import annotations
