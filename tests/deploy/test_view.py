@@ -6,9 +6,12 @@ it cannot produce a long create with resources in progress. The responses
 are shaped like API_DescribeStacks (Stacks[].StackStatus) and
 API_DescribeStackEvents (StackEvents newest first: EventId, StackId,
 StackName, LogicalResourceId, PhysicalResourceId, ResourceType, Timestamp,
-ResourceStatus, ResourceStatusReason); a nested stack's own events in its
-parent carry the child's stack ARN as PhysicalResourceId, which is how the
-watcher finds it (CloudFormation user guide, "Monitor nested stacks").
+ResourceStatus, ResourceStatusReason), returned "in reverse chronological
+order" (API_DescribeStackEvents). The child's own events are not in its
+parent's list: the parent shows only the AWS::CloudFormation::Stack
+resource, whose PhysicalResourceId is the child's stack ARN (the sample
+output in gist efekarakus/5eec8215...; taimos/cfn-tail#6 asks for the
+recursive DescribeStackEvents the watcher does), so the watcher follows it.
 """
 
 from __future__ import annotations
