@@ -451,7 +451,7 @@ def _deploy(args, dep: flow.Deployment) -> int:
     doc["review"] = review.to_dict()
     if fmt == "markdown":
         print(review_mod.render_markdown(review))
-    elif fmt == "text" and not (args.quiet and args.yes):
+    elif fmt == "text" and not (getattr(args, "quiet", False) and args.yes):
         # The review is a plan's result, and what a person approves; -q --yes leaves it out.
         print(review_mod.render_text(review, color=cliopts.color_enabled(args, sys.stdout)))
     cs = plan.change_set
