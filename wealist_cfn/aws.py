@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
+import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -20,6 +22,7 @@ import botocore.exceptions
 import botocore.parsers
 from botocore.config import Config as BotoConfig
 
+from . import awslog
 from .errors import EXIT_FAILED, EXIT_USAGE, CommandError
 
 # Errors that mean "your credentials are missing, expired or wrong".
@@ -44,6 +47,15 @@ def keeping_last_call():
         yield
     finally:
         _last_call = kept
+
+# Credentials that were good and ran out: signing in again is the fix.
+EXPIRED_CODES = {"ExpiredToken", "ExpiredTokenException"}
+EXPIRED_EXCEPTIONS = tuple(
+    getattr(botocore.exceptions, name)
+    for name in ("TokenRetrievalError", "SSOTokenLoadError", "UnauthorizedSSOTokenError")
+    if hasattr(botocore.exceptions, name)
+)
+LOCAL_UP = "python build.py local up"
 
 CREDENTIAL_CODES = {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "SignatureDoesNotMatch",
                     "UnrecognizedClientException", "InvalidAccessKeyId", "AccessDenied", "RequestExpired"}
@@ -74,6 +86,7 @@ class Aws:
                 raise CommandError(f"AWS profile not found: {exc.kwargs.get('profile', self.profile)}",
                                    EXIT_USAGE) from None
         self.session.events.register("before-call", self._count)
+        awslog.attach(self.session)  # -v / --debug: each call and its timing
         # Standard retries (boto3 guide, "Retries"; AWS SDKs reference, "Retry
         # behavior"): throttling, transient and connection errors are retried
         # with jittered exponential backoff, up to 8 attempts a call, while
@@ -87,13 +100,36 @@ class Aws:
         self._config = BotoConfig(retries={"mode": "standard", "max_attempts": 8})
         self._clients: dict[str, object] = {}
         self.account: str | None = None
+        self._probed = False
 
     def _count(self, model, **_kw):
         global _last_call
         self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
         _last_call = model.name
 
+    def _probe_local(self) -> None:
+        """A local endpoint that is not running answers a connect at once
+        with "refused"; botocore would retry that for seconds (standard
+        retries treat it as transient, which it is for AWS, not for a server
+        on this machine). One connect before the first client says so now."""
+        parts = urlsplit(self.endpoint_url)
+        if not is_loopback(parts.hostname):
+            self._probed = True
+            return
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname, port), timeout=2).close()
+        except ConnectionRefusedError:
+            # Not marked probed: the next client of this Aws (a caller that
+            # went on after this error) is refused as fast.
+            raise botocore.exceptions.EndpointConnectionError(endpoint_url=self.endpoint_url) from None
+        except OSError:
+            pass  # anything else is botocore's to report, with its retries
+        self._probed = True
+
     def client(self, service: str):
+        if self.endpoint_url and not self._probed:
+            self._probe_local()
         if service not in self._clients:
             kw = {"region_name": self.region, "config": self._config}
             if self.endpoint_url:
@@ -115,17 +151,23 @@ class Aws:
         try:
             ident = self.client("sts").get_caller_identity()
         except CREDENTIAL_EXCEPTIONS as exc:
-            raise CommandError(f"AWS credentials: {exc}", EXIT_USAGE) from None
+            raise self._credentials_error(exc) from None
         except botocore.exceptions.ClientError as exc:
-            code = error_code(exc)
-            if code in CREDENTIAL_CODES:
-                raise CommandError(f"AWS credentials rejected ({code}): {exc.response['Error'].get('Message', '')}",
-                                   EXIT_USAGE) from None
+            if error_code(exc) in CREDENTIAL_CODES:
+                raise self._credentials_error(exc) from None
             raise
         except botocore.exceptions.EndpointConnectionError as exc:
+            if is_loopback(urlsplit(self.endpoint_url or "").hostname):
+                raise
             raise CommandError(f"cannot reach AWS: {exc}", EXIT_FAILED) from None
         self.account = ident["Account"]
         return self.account
+
+    def _credentials_error(self, exc: Exception) -> CommandError:
+        f = describe_error(exc, profile=self.profile)
+        err = CommandError(f.message, f.exit_code, f.details)
+        err.credentials_cause = exc  # the command line tells it again, naming its parameter file
+        return err
 
     def total_calls(self) -> int:
         return sum(self.calls.values())
@@ -183,17 +225,75 @@ class Failure:
     data: dict = field(default_factory=dict)
 
 
-def describe_error(exc: BaseException) -> Failure | None:
+def is_loopback(host: str | None) -> bool:
+    return bool(host) and (host == "localhost" or host.startswith("127.") or host == "::1")
+
+
+def _profile(profile: str | None) -> tuple[str, str]:
+    """The profile in use and where it came from, for the messages below:
+    (name or "", a phrase naming it)."""
+    if profile:
+        return profile, f"profile {profile} (--profile)"
+    for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        if os.environ.get(var):
+            return os.environ[var], f"profile {os.environ[var]} ({var})"
+    return "", "no profile (neither --profile nor AWS_PROFILE is set)"
+
+
+def _is_expired(exc: BaseException) -> bool:
+    return isinstance(exc, EXPIRED_EXCEPTIONS) or (isinstance(exc, botocore.exceptions.ClientError)
+                                                   and error_code(exc) in EXPIRED_CODES)
+
+
+def _expired_context(exc: BaseException) -> BaseException | None:
+    """The expired-token error an exception was raised while handling (its
+    ``__context__`` chain, kept even under ``raise ... from None``)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if _is_expired(exc):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+def _status_command(params) -> str:
+    return f"python build.py status --params {params}" if params else "python build.py status --env NAME"
+
+
+def describe_error(exc: BaseException, *, profile: str | None = None, params=None) -> Failure | None:
     """Map every error a command can meet to one line and a defined exit
-    code; None for what is not an expected error (a bug)."""
+    code, and where the user can act, the next step in the details; None for
+    what is not an expected error (a bug). ``profile`` and ``params`` are the
+    command's ``--profile`` and parameter file, named in those steps."""
     from .config import ConfigError  # config does not import aws; kept local to keep aws.py light
 
     if isinstance(exc, CommandError):
+        cause = getattr(exc, "credentials_cause", None)
+        if cause is not None and params is not None:
+            # check_credentials' refusal, told again with the command's parameter file.
+            return describe_error(cause, profile=profile, params=params)
+        expired = _expired_context(exc)
+        if expired is not None:
+            # A token that ran out in the middle of a command, whose library
+            # code turned the error into its own line: the way out is the same.
+            f = describe_error(expired, profile=profile, params=params)
+            return Failure(f.message, f.exit_code, f.details + tuple(exc.details), exc.data)
         return Failure(str(exc), exc.exit_code, exc.details, exc.data)
     if isinstance(exc, ConfigError):
         return Failure(str(exc), EXIT_USAGE)
+    name, in_use = _profile(profile)
+    login = f"aws sso login --profile {name or 'NAME'}"
+    if _is_expired(exc):
+        what = f"rejected ({error_code(exc)}): {error_message(exc)}" if isinstance(
+            exc, botocore.exceptions.ClientError) else f"expired: {exc}"
+        return Failure(f"AWS credentials {what}", EXIT_USAGE, (
+            f"sign in again: {login} (with {in_use}), or export fresh keys",
+            f"then look whether an operation of an earlier command still runs: {_status_command(params)}"))
     if isinstance(exc, CREDENTIAL_EXCEPTIONS):
-        return Failure(f"AWS credentials: {exc}", EXIT_USAGE)
+        return Failure(f"AWS credentials: {exc}; looked with {in_use}", EXIT_USAGE, (
+            f"IAM Identity Center (SSO): {login}" + ("" if name else ", then pass --profile NAME or set AWS_PROFILE"),
+            f"access keys: aws configure{' --profile ' + name if name else ''}",
+            f"no AWS at all: {LOCAL_UP}, then add --local to this command"))
     if isinstance(exc, botocore.exceptions.ProfileNotFound):
         return Failure(f"AWS profile not found: {exc.kwargs.get('profile', '')}", EXIT_USAGE)
     if isinstance(exc, botocore.exceptions.ClientError):
@@ -210,6 +310,10 @@ def describe_error(exc: BaseException) -> Failure | None:
         return Failure(f"{_last_call or 'AWS'}: the endpoint answered something that is not an AWS response "
                        f"(an endpoint that does not implement this call?)", EXIT_FAILED)
     if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionError)):
+        url = getattr(exc, "kwargs", {}).get("endpoint_url", "") or ""
+        if is_loopback(urlsplit(url).hostname):
+            return Failure(f"nothing answers at {url} (connection refused): the local endpoint is not running; "
+                           f"start it with `{LOCAL_UP}` and use --local", EXIT_FAILED)
         return Failure(f"cannot reach the endpoint: {exc}", EXIT_FAILED)
     if isinstance(exc, botocore.exceptions.NoRegionError):
         return Failure("no AWS region: give --region or use a params file with availability zones", EXIT_USAGE)

@@ -17,7 +17,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import __version__, buildjob
+from . import __version__, buildjob, cliopts
 from .config import Config
 from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK
 from .settings import ROOT_DIR
@@ -46,6 +46,8 @@ _EXAMPLES = {
     "outputs": ["python build.py outputs --params params/prod.json",
                 "python build.py outputs --params params/prod.json --output json"],
     "events": ["python build.py events --params params/prod.json --since 2h"],
+    "completion": ["python build.py completion bash > ~/.wealist-cfn.bash   # then: source ~/.wealist-cfn.bash",
+                   "source <(.venv/bin/python build.py completion zsh)   # zsh, this shell only"],
     "destroy": ["python build.py destroy --params params/dev.json",
                 "python build.py destroy --params params/dev.json --yes --confirm-stack wealist-dev"],
 }
@@ -80,15 +82,45 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+class _Commands(argparse._SubParsersAction):
+    """The ``commands`` of build.py: every parser made here (and inside it,
+    `local up`) gets the options of :func:`cliopts.common_parser`, once."""
+
+    def add_parser(self, name, **kwargs):
+        kwargs["parents"] = [*kwargs.get("parents", ()), cliopts.common_parser()]
+        parser = super().add_parser(name, **kwargs)
+        parser.register("action", "parsers", _Commands)
+        return parser
+
+
+def _params_optional(parser: argparse.ArgumentParser) -> None:
+    """``--params FILE`` as the command modules declare it, made optional
+    for argparse: ``--env``, WEALIST_ENV or the config file may name the file
+    instead (cliopts.resolve_environment), and a command that needs one and
+    gets none still says so, once the sources are all read."""
+    for action in parser._actions:
+        if action.dest == "params" and "--params" in action.option_strings:
+            parser.set_defaults(params_required=action.required, takes_params=True)
+            action.required = False
+            action.help = (action.help or "parameter file") + " (or --env NAME)"
+            action.default = None
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _params_optional(sub)
+
+
 def _parser(commands: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=_prog(),
         description="Build, lint, package and deploy the Wealist CloudFormation templates.",
         epilog="examples:\n  python build.py                 # build and lint every template\n"
                "  python build.py --check         # fail when templates/ is stale\n"
-               "  python build.py deploy --help\n\n" + EXIT_CODES_HELP,
+               "  python build.py deploy --env prod --parameter BackendMinSize=3\n"
+               "  python build.py deploy --help\n\n" + cliopts.PRECEDENCE_HELP + "\n\n" + EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[cliopts.common_parser()],
     )
+    parser.register("action", "parsers", _Commands)
     parser.add_argument("--version", action=_VersionAction)
     # Read by wealist_cfn/__main__.py before any path is fixed; here for --help.
     parser.add_argument("--project-dir", metavar="DIR",
@@ -109,6 +141,9 @@ def _parser(commands: bool = True) -> argparse.ArgumentParser:
                                "`build.py --help` (--check, --params, --no-lint, --no-cache).")
     for name in COMMAND_MODULES if commands else ():
         importlib.import_module(name).register(sub)
+    if commands:
+        from . import completion
+        completion.register(sub, parser)
     for name, p in sub.choices.items():
         # Every command's --help ends with its examples and the exit codes.
         if not p.epilog:
@@ -116,10 +151,14 @@ def _parser(commands: bool = True) -> argparse.ArgumentParser:
             p.epilog = ("examples:\n" + "\n".join(f"  {e}" for e in examples) + "\n\n" if examples else "") + \
                 EXIT_CODES_HELP
             p.formatter_class = argparse.RawDescriptionHelpFormatter
+        if any(a.dest == "params" for a in p._actions):
+            p.epilog = cliopts.PRECEDENCE_HELP + "\n\n" + p.epilog
+        _params_optional(p)
     return parser
 
 
-_BUILD_FLAGS = {"--check", "--no-lint", "--no-cache"}
+_BUILD_FLAGS = {"--check", "--no-lint", "--no-cache", "-q", "--quiet", "-v", "--verbose", "--debug", "--no-color"}
+_BUILD_VALUED = ("--params", "--env", "--parameter")
 
 
 def _plain_build(argv: list[str] | None) -> bool:
@@ -129,9 +168,9 @@ def _plain_build(argv: list[str] | None) -> bool:
     argv = sys.argv[1:] if argv is None else argv
     i = 0
     while i < len(argv):
-        if argv[i] == "--params":
+        if argv[i] in _BUILD_VALUED:
             i += 1
-        elif argv[i] not in _BUILD_FLAGS and not argv[i].startswith("--params="):
+        elif argv[i] not in _BUILD_FLAGS and not argv[i].startswith(tuple(f"{f}=" for f in _BUILD_VALUED)):
             return False
         i += 1
     return True
@@ -214,8 +253,21 @@ class _LintProgress:
             self.out.flush()
 
 
+class _Nowhere:
+    """-q: progress lines go nowhere."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
-    show = _LintProgress()
+    show = _LintProgress(_Nowhere() if getattr(args, "quiet", False) else None)
     try:
         report = buildjob.run(args.params, check=args.check, lint=not args.no_lint,
                               cache_off=buildjob.cache_disabled_reason(args.no_cache), on_event=show)
@@ -259,6 +311,22 @@ def watching_stopped(args) -> str | None:
             f"in AWS (closing the pipe does not cancel it); follow it with: {follow}")
 
 
+def _setup(args: argparse.Namespace) -> None:
+    """The shared options (cliopts): which parameter file, its overrides,
+    how much to say about AWS calls."""
+    from . import config
+
+    cliopts.fill_defaults(args)
+    build = args.func is _cmd_build
+    cliopts.resolve_environment(args, required=getattr(args, "params_required", False), build=build)
+    overrides = config.parse_overrides(args.parameter)
+    files = (args.params or config.param_files()) if build else [args.params] if args.params else []
+    config.use_overrides(files, overrides)
+    if args.verbose and not build:
+        from . import awslog  # loads nothing heavy, but only the commands call AWS
+        awslog.configure(verbose=args.verbose, debug=args.debug)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["build"]:
@@ -267,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = argv[1:]
     args = _parser(commands=not _plain_build(argv)).parse_args(argv)
     try:
+        _setup(args)
         return args.func(args)
     except KeyboardInterrupt:
         return 130
@@ -285,15 +354,26 @@ def main(argv: list[str] | None = None) -> int:
         # Imported here: it loads botocore, which a plain build never needs.
         from .aws import describe_error
 
-        failure = describe_error(exc)
+        failure = describe_error(exc, profile=getattr(args, "profile", None), params=getattr(args, "params", None))
         if failure is None:
             # A bug, not bad input: one line, and the traceback only on request.
-            print(f"error: unexpected {type(exc).__name__}: {exc} (set WEALIST_CFN_DEBUG=1 for the traceback)",
-                  file=sys.stderr)
-            if os.environ.get("WEALIST_CFN_DEBUG"):
+            print(f"error: unexpected {type(exc).__name__}: {exc} (run again with --debug, or set "
+                  f"WEALIST_CFN_DEBUG=1, for the traceback)", file=sys.stderr)
+            if getattr(args, "debug", False) or os.environ.get("WEALIST_CFN_DEBUG"):
                 traceback.print_exc()
             return EXIT_FAILED
         print(f"error: {failure.message}", file=sys.stderr)
         for line in failure.details:
             print(f"  {line}", file=sys.stderr)
         return failure.exit_code
+    finally:
+        _reset()
+
+
+def _reset() -> None:
+    """Nothing of one command's settings outlives it (tests run many in one process)."""
+    from . import config
+
+    config.use_overrides((), {})
+    if "wealist_cfn.awslog" in sys.modules:
+        sys.modules["wealist_cfn.awslog"].configure()

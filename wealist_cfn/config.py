@@ -8,6 +8,12 @@ which ``aws cloudformation create-change-set --parameters file://...`` and
 AWS CLI v2's ``deploy --parameter-overrides file://...`` accept as they are.
 Every problem is a :class:`ConfigError` whose text is one line naming the
 file, the key and what is wrong.
+
+``--parameter Key=Value`` on the command line overrides one value of the
+file; :func:`parse_overrides` reads the flags and :func:`use_overrides`
+hands them to every later :func:`load` of that file in this process (the
+commands each load their file themselves). An override is checked by the
+same rules as the file, and a problem names the flag instead of the file.
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ class ConfigError(ValueError):
 
     def __init__(self, path: Path | str, key: str | None, message: str):
         self.path, self.key, self.message = str(path), key, message
-        where = f"{self.path}: {key}" if key else self.path
+        # A --parameter flag reads as the command line wrote it: "--parameter Key: ...".
+        sep = " " if self.path == "--parameter" else ": "
+        where = f"{self.path}{sep}{key}" if key else self.path
         super().__init__(f"{where}: {message}")
 
 
@@ -39,6 +47,22 @@ class Config:
     path: Path
     values: dict[str, str]  # every root parameter, defaults filled in
     given: tuple[str, ...]  # the keys the file itself sets, in file order
+    overridden: tuple[str, ...] = ()  # the keys a --parameter set, in flag order
+
+    def source(self, key: str) -> str:
+        """Where ``key``'s value came from: ``--parameter``, ``file``, ``derived``
+        (deploy works it out; see parameters.ParamSpec.derived) or ``default``."""
+        spec = PARAMS_BY_NAME.get(key)
+        if spec is not None and spec.derived:
+            return "derived"
+        if key in self.overridden:
+            return OVERRIDE_FLAG
+        return "file" if key in self.given else "default"
+
+    def effective(self) -> list[dict[str, str]]:
+        """Every root parameter with its value and :meth:`source`, in template order."""
+        return [{"key": p.name, "value": self.values[p.name], "source": self.source(p.name)}
+                for p in ROOT_PARAMETERS]
 
     @property
     def project(self) -> str:
@@ -94,7 +118,7 @@ class Config:
         values = dict(self.values, **overrides)
         given = tuple(dict.fromkeys(self.given + tuple(overrides)))
         _validate_values(self.path, values)
-        return Config(path=self.path, values=values, given=given)
+        return Config(path=self.path, values=values, given=given, overridden=self.overridden)
 
 
 def _check_spec(path: Path, spec: ParamSpec, value: str) -> None:
@@ -174,9 +198,11 @@ def _validate_values(path: Path, values: dict[str, str]) -> None:
         raise ConfigError(path, "DeployBucketName", f"{bucket!r} is not a name S3 accepts")
 
 
-def parse(path: Path | str, text: str) -> Config:
-    """Validate the text of a parameter file; raise :class:`ConfigError`."""
+def parse(path: Path | str, text: str, overrides: dict[str, str] | None = None) -> Config:
+    """Validate the text of a parameter file, with ``overrides`` (from
+    :func:`parse_overrides`) replacing its values; raise :class:`ConfigError`."""
     path = Path(path)
+    overrides = dict(overrides or {})
 
     def no_duplicates(pairs):
         obj = {}
@@ -223,14 +249,67 @@ def parse(path: Path | str, text: str) -> Config:
 
     values = {}
     for spec in ROOT_PARAMETERS:
-        if spec.name in given:
+        if spec.name in overrides:
+            values[spec.name] = overrides[spec.name]
+        elif spec.name in given:
             values[spec.name] = given[spec.name]
         elif spec.default is not None:
             values[spec.name] = spec.default
         else:
             raise ConfigError(path, spec.name, "is required and missing")
-    _validate_values(path, values)
-    return Config(path=path, values=values, given=tuple(given))
+    # A value of its own is checked first and blamed on the flag; a rule
+    # between two values (BackendMinSize <= BackendMaxSize) is blamed on the
+    # flag when the key it names was overridden, else on the file.
+    for key, value in overrides.items():
+        _check_spec(Path(OVERRIDE_FLAG), PARAMS_BY_NAME[key], value)
+    try:
+        _validate_values(path, values)
+    except ConfigError as exc:
+        if exc.key in overrides:
+            raise ConfigError(OVERRIDE_FLAG, exc.key, exc.message) from None
+        if overrides:
+            raise ConfigError(f"{path} with {OVERRIDE_FLAG} {', '.join(overrides)}", exc.key, exc.message) from None
+        raise
+    given_keys = tuple(given) + tuple(k for k in overrides if k not in given)
+    return Config(path=path, values=values, given=given_keys, overridden=tuple(overrides))
+
+
+OVERRIDE_FLAG = "--parameter"
+# path (resolved) -> the overrides every load of that file applies
+_overrides: dict[Path, dict[str, str]] = {}
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, str]:
+    """``--parameter Key=Value`` flags as a dict; a flag without ``=``, an
+    unknown or derived key, or a key given twice is a :class:`ConfigError`
+    naming the flag. The values themselves are checked when applied
+    (:func:`parse`), by the same rules as the file's."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(OVERRIDE_FLAG, None, f"{item!r} is not Key=Value (e.g. --parameter BackendMinSize=3)")
+        if key not in PARAMS_BY_NAME:
+            close = [n for n in PARAMS_BY_NAME if n.lower() == key.lower()]
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigError(OVERRIDE_FLAG, key, f"unknown parameter{hint}")
+        if PARAMS_BY_NAME[key].derived:
+            raise ConfigError(OVERRIDE_FLAG, key, "is derived by deploy and plan (from the release tags in "
+                                                  "Parameter Store), not set by hand")
+        if key in out:
+            raise ConfigError(OVERRIDE_FLAG, key, "is given twice")
+        out[key] = value
+    return out
+
+
+def use_overrides(paths, overrides: dict[str, str]) -> None:
+    """Every later :func:`load` of one of ``paths`` applies ``overrides``
+    (the command line's ``--parameter``); an empty dict clears them."""
+    _overrides.clear()
+    if overrides:
+        for p in paths:
+            _overrides[Path(p).resolve()] = dict(overrides)
 
 
 def load(path: Path | str) -> Config:
@@ -242,7 +321,7 @@ def load(path: Path | str) -> Config:
         raise ConfigError(path, None, "no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(path, None, f"cannot be read: {exc}") from None
-    return parse(_display(path), text)
+    return parse(_display(path), text, _overrides.get(path.resolve()))
 
 
 def _display(path: Path) -> Path:

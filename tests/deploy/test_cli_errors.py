@@ -52,6 +52,15 @@ def _one_line(err: str) -> str:
     return lines[0]
 
 
+def _line_and_steps(err: str) -> tuple[str, list[str]]:
+    """One error line, then only indented lines: the next steps."""
+    lines = err.splitlines()
+    assert "Traceback" not in err
+    assert lines and lines[0].startswith("error: "), err
+    assert all(line.startswith("  ") for line in lines[1:]), err
+    return lines[0], [line.strip() for line in lines[1:]]
+
+
 # -- a bad parameter file -------------------------------------------------------------------------
 
 @pytest.mark.moto
@@ -163,8 +172,13 @@ def test_missing_credentials_are_one_line_without_traceback(command, moto_endpoi
     moto's server holds nothing afterwards (no request was signed and sent)."""
     r = _run_build_py(_argv(command, prod_params, "--endpoint-url", moto_endpoint), tmp_path)
     assert r.returncode == 2, r.stderr
-    line = _one_line(r.stderr)
-    assert line == "error: AWS credentials: Unable to locate credentials"
+    line, steps = _line_and_steps(r.stderr)
+    assert line == ("error: AWS credentials: Unable to locate credentials; looked with no profile (neither "
+                    "--profile nor AWS_PROFILE is set)")
+    assert steps == ["IAM Identity Center (SSO): aws sso login --profile NAME, then pass --profile NAME or set "
+                     "AWS_PROFILE",
+                     "access keys: aws configure",
+                     "no AWS at all: python build.py local up, then add --local to this command"]
     s3 = boto3.client("s3", region_name="ap-northeast-2", endpoint_url=moto_endpoint)
     cfn = boto3.client("cloudformation", region_name="ap-northeast-2", endpoint_url=moto_endpoint)
     assert s3.list_buckets()["Buckets"] == []
@@ -211,7 +225,16 @@ def test_expired_credentials_are_one_line(command, code_, message, monkeypatch, 
     monkeypatch.setattr(Aws, "client", client)
     code, _, err = run_cli(*_argv(command, settled_prod_params))
     assert code == 2
-    assert _one_line(err) == f"error: AWS credentials rejected ({code_}): {message}"
+    line, steps = _line_and_steps(err)
+    assert line == f"error: AWS credentials rejected ({code_}): {message}"
+    if code_ == "ExpiredToken":
+        # Expired: sign in again, then look for what the earlier command left running.
+        assert steps == ["sign in again: aws sso login --profile NAME (with no profile (neither --profile nor "
+                         "AWS_PROFILE is set)), or export fresh keys",
+                         f"then look whether an operation of an earlier command still runs: python build.py status "
+                         f"--params {settled_prod_params}"]
+    else:
+        assert steps == []
     assert len(stubs) == 1
     stubs[0].assert_no_pending_responses()
     assert other == []
@@ -296,7 +319,8 @@ def _botocore_error(kind: str) -> Exception:
 ERRORS = [("ClientError", 1, "Rate exceeded"),
           ("ParamValidationError", 2, "Invalid length for parameter StackName"),
           ("ResponseParserError", 1, "not an AWS response"),
-          ("EndpointConnectionError", 1, 'Could not connect to the endpoint URL: "http://localhost:5055/"'),
+          ("EndpointConnectionError", 1, "nothing answers at http://localhost:5055/ (connection refused): the local "
+                                         "endpoint is not running; start it with `python build.py local up`"),
           ("NoCredentialsError", 2, "Unable to locate credentials"),
           ("NotImplemented", 1, "not implemented")]
 
@@ -328,9 +352,11 @@ def test_botocore_errors_are_one_line_with_a_defined_exit_code(command, kind, ex
     if command == "rollout":
         argv.append("--no-wait")
     code, _, err = run_cli(*argv)
-    line = _one_line(err)
-    assert line.startswith("error: ") and text in line, err
+    line, steps = _line_and_steps(err)
+    assert text in line, err
     assert code == exit_code, err
+    if kind != "NoCredentialsError":
+        assert steps == []
 
 
 @pytest.mark.moto
@@ -379,10 +405,18 @@ def test_an_unexpected_error_is_one_line_too(monkeypatch, prod_params):
         raise RuntimeError("something broke")
 
     monkeypatch.setattr(flow.Deployment, "__init__", boom)
+    monkeypatch.delenv("WEALIST_CFN_DEBUG", raising=False)
     code, _, err = run_cli("package", "--params", prod_params)
     assert code == 1
     assert _one_line(err) == ("error: unexpected RuntimeError: something broke "
-                              "(set WEALIST_CFN_DEBUG=1 for the traceback)")
+                              "(run again with --debug, or set WEALIST_CFN_DEBUG=1, for the traceback)")
+    # --debug (and WEALIST_CFN_DEBUG, kept as its alias) adds the traceback.
+    for argv, env in ((["--debug"], None), ([], "1")):
+        if env:
+            monkeypatch.setenv("WEALIST_CFN_DEBUG", env)
+        code, _, err = run_cli("package", "--params", prod_params, *argv)
+        assert code == 1
+        assert "Traceback (most recent call last)" in err and "RuntimeError: something broke" in err
 
 
 # -- failure documents ----------------------------------------------------------------------------
@@ -428,6 +462,9 @@ def test_json_failure_document_carries_the_change_set_failure(monkeypatch, settl
     code, out, err = run_cli("plan", "--params", settled_prod_params, "--output", "json", "--skip-preflight")
     assert code == 1
     doc = json.loads(out)
+    # The parameter file and its values come first, before anything can fail (test_params_precedence.py).
+    assert doc.pop("paramsFile") == {"path": str(settled_prod_params), "from": "--params", "env": None}
+    assert {"key": "Project", "value": "wealist", "source": "file"} in doc.pop("parameters")
     assert doc == {"stack": "wealist-prod", "exitCode": 1, "preflight": {"skipped": True}, "error": {
         "message": "change set deploy-1 failed: DatabaseStack/Database: bad", "details": ["delete it: ..."],
         "changeSetFailure": failure}}
@@ -440,10 +477,12 @@ def test_json_failure_document_carries_the_change_set_failure(monkeypatch, settl
 def test_every_command_has_description_examples_and_exit_codes():
     """No AWS call: ``--help`` of every command shows a description, at least
     one example of that command and the exit codes 0-3."""
+    import argparse
+
     from wealist_cfn.cli import _parser
 
     parser = _parser()
-    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     assert set(ALL_COMMANDS) <= set(sub.choices)
     for name, p in sub.choices.items():
         text = p.format_help()

@@ -247,7 +247,10 @@ def test_rejected_credentials_are_one_line_and_exit_2_before_any_other_call(comm
 
     assert code == errors.EXIT_USAGE
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"error: AWS credentials rejected ({code_}): {message}"]
+    # One error line; an expired token adds the way out (sign in again, then status) on indented lines.
+    assert err[0] == f"error: AWS credentials rejected ({code_}): {message}"
+    assert all(line.startswith("  ") for line in err[1:])
+    assert len(err) == (3 if code_ == "ExpiredToken" else 1)
     sts_stub.assert_no_pending_responses()
 
 
@@ -273,7 +276,9 @@ def test_missing_credentials_or_profile_are_one_line_without_traceback(command, 
                         "--endpoint-url", moto_endpoint, *extra],
                        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert r.returncode == 2, r.stderr
-    assert r.stderr.strip().splitlines() == [expected]
+    lines = r.stderr.strip().splitlines()
+    # One error line, then (missing credentials) the ways in on indented lines.
+    assert lines[0].startswith(expected) and all(line.startswith("  ") for line in lines[1:]), r.stderr
     ssm = boto3.client("ssm", region_name="ap-northeast-2", endpoint_url=moto_endpoint)
     s3 = boto3.client("s3", region_name="ap-northeast-2", endpoint_url=moto_endpoint)
     assert ssm.describe_parameters()["Parameters"] == [] and s3.list_buckets()["Buckets"] == []

@@ -243,7 +243,8 @@ def cmd_destroy(args) -> int:
     print(f"deleting {n} (its nested stacks go with it)")
     try:
         for w in destroy_mod.delete(aws, p):
-            print(f"  {w.status}: {w.nested_done} of {w.nested_total} nested stacks deleted ({int(w.waited)}s)")
+            if not getattr(args, "quiet", False):  # -q: the outcome only
+                print(f"  {w.status}: {w.nested_done} of {w.nested_total} nested stacks deleted ({int(w.waited)}s)")
     except destroy_mod.DeleteFailed as exc:
         # The stack and what blocked it stay: so must the protections this run turned off.
         exc.details = tuple(exc.details) + tuple(destroy_mod.restore_protections(aws, p, p.protections))

@@ -16,11 +16,11 @@ import re
 import sys
 from pathlib import Path
 
-from .. import config, localenv
+from .. import cliopts, config, localenv
 from ..aws import Aws, check_endpoint_url, describe_error
 from ..errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
 from ..preflight import hook as preflight_hook
-from . import changeset, events, flow, health, local, operations, signals, stackstate
+from . import changeset, flow, health, local, operations, signals, view
 from . import review as review_mod
 
 # The name of the one reviewed change set whose Conditional-only guarded
@@ -187,13 +187,13 @@ def register(subparsers) -> None:
 
 # -- printing ---------------------------------------------------------------------------------
 
-def _print_until_interrupted(steps, dep, out) -> bool:
-    """Print each step of a deploy phase; on Ctrl-C (or SIGTERM, turned into
+def _print_until_interrupted(steps, dep, out, args) -> bool:
+    """Show each step of a deploy phase; on Ctrl-C (or SIGTERM, turned into
     the same by :func:`signals.sigterm_as_interrupt`) print the block of what
     the deploy left behind and return False."""
     try:
         for item in steps:
-            _print_event(item, out)
+            _print_event(item, out, args)
     except KeyboardInterrupt:
         print("\ninterrupted:", file=sys.stderr)
         for line in dep.left_behind:
@@ -202,25 +202,46 @@ def _print_until_interrupted(steps, dep, out) -> bool:
     return True
 
 
-def _print_event(item, out) -> None:
-    if isinstance(item, flow.Info):
-        print(item.message, file=out)
-    elif isinstance(item, stackstate.Waiting):
-        print(f"waiting: another operation is running ({item.status}, {int(item.waited)}s so far)", file=out)
-    elif isinstance(item, events.StackEvent):
-        reason = f"  {item.reason}" if item.reason else ""
-        print(f"{item.timestamp:%H:%M:%S}  {item.status:<28} {item.where}  ({item.resource_type}){reason}", file=out)
-    elif isinstance(item, events.Progress):
-        if item.total:
-            print(f"progress: {item.done} of {item.total} resources done", file=out)
-    elif isinstance(item, events.Final):
-        print(f"final state: {item.status}", file=out)
-        if item.first_cause:
-            c = item.first_cause
-            print(f"first cause: {c.where} ({c.resource_type}) {c.status}: {c.reason}", file=out)
-    elif isinstance(item, flow.Result):
-        for o in item.outputs:
-            print(f"output {o['OutputKey']} = {o.get('OutputValue', '')}", file=out)
+class _Nowhere:
+    """Where -q sends progress: nothing is written."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+NOWHERE = _Nowhere()
+
+
+def _progress_stream(args):
+    """Where progress lines go: stdout for text, stderr beside a document, nowhere with -q."""
+    if getattr(args, "quiet", False):
+        return NOWHERE
+    return sys.stdout if args.output == "text" else sys.stderr
+
+
+def _result_stream(args):
+    """Where the result goes (shown with -q too): stdout for text, else stderr beside the document."""
+    return sys.stdout if args.output == "text" else sys.stderr
+
+
+def _print_event(item, out, args) -> None:
+    """Hand one item of the engine to this command's view (view.py) and
+    to the timeline its JSON document carries."""
+    shown = getattr(args, "view", None)
+    if shown is None:
+        quiet = getattr(args, "quiet", False)
+        stream = _result_stream(args) if quiet else out
+        shown = args.view = view.for_stream(stream, quiet=quiet, color=cliopts.color_enabled(args, stream),
+                                            stack_name=getattr(args, "stack_name", "") or "")
+        args.timeline = view.Timeline()
+    shown(item)
+    args.timeline(item)
 
 
 def _print_shell(sh: flow.Shell, args, out) -> int:
@@ -243,6 +264,16 @@ def _print_shell(sh: flow.Shell, args, out) -> int:
                                "changeSets": [{"name": a, "status": b, "executionStatus": c}
                                               for a, b, c in sh.change_sets]})
     return EXIT_OK
+
+
+def _params_label(args) -> str:
+    """``params/prod.json (--env prod)``: the file and how it was chosen."""
+    choice = getattr(args, "params_choice", None)
+    if choice is None or choice.source == "--params":
+        return str(args.params)
+    how = f"{choice.source} {choice.env}" if choice.source == "--env" else f"{choice.source}={choice.env}" \
+        if choice.source == cliopts.ENV_VAR else f"env {choice.env} in {choice.source}"
+    return f"{args.params} ({how})"
 
 
 def _outcome(result: flow.Result) -> dict:
@@ -326,6 +357,10 @@ def _with_endpoint(args, run) -> int:
     doc = args.document = Document(args.output)
     try:
         cfg = config.load(args.params)
+        # Which file and every value with where it came from (cliopts, config.Config.source).
+        doc.data["paramsFile"] = getattr(args, "params_choice", None).to_dict() if getattr(
+            args, "params_choice", None) else {"path": str(args.params), "from": "--params", "env": None}
+        doc.data["parameters"] = cfg.effective()
         region = cfg.region_for(args.region)
         if hasattr(args, "stack_name"):
             args.stack_name = resolve_stack_name(args, cfg)
@@ -338,7 +373,7 @@ def _with_endpoint(args, run) -> int:
             raise CommandError("--local starts its own endpoint; leave out --endpoint-url", EXIT_USAGE)
         if args.profile:
             raise CommandError("--local uses fixed local credentials; leave out --profile", EXIT_USAGE)
-        progress = sys.stdout if args.output == "text" else sys.stderr
+        progress = _progress_stream(args)
         ep = localenv.use(args, region) if args.local else None
         with contextlib.nullcontext(ep.url) if ep else local.endpoint() as url:
             print(f"local endpoint: {url} (PID {ep.pid}; a rehearsal: nothing reaches AWS)" if ep else
@@ -360,7 +395,7 @@ def _with_endpoint(args, run) -> int:
                 return dep
             return run(factory)
     except Exception as exc:  # noqa: BLE001 - mapped to one line, or re-raised
-        failure = describe_error(exc)
+        failure = describe_error(exc, profile=args.profile, params=args.params)
         if failure is None:
             raise
         if _is_local(args):
@@ -379,7 +414,8 @@ def cmd_deploy(args) -> int:
 
 def _deploy(args, dep: flow.Deployment) -> int:
     fmt = args.output
-    out = sys.stdout if fmt == "text" else sys.stderr
+    out = _progress_stream(args)
+    result_out = _result_stream(args)
     if getattr(args, "document", None) is None:
         args.document = Document(fmt)
     doc: dict = args.document.data
@@ -391,14 +427,14 @@ def _deploy(args, dep: flow.Deployment) -> int:
     stop = preflight_hook.before_change_set(args, dep, out, doc)  # preflight, cost change; see preflight/hook.py
     if stop is not None:
         return finish(stop)
-    if not _print_until_interrupted(dep.prepare(), dep, out):
+    if not _print_until_interrupted(dep.prepare(), dep, out, args):
         return 130
     plan = dep.plan
     if _is_local(args):
         localenv.mark_local_details(plan.review)
     n = dep.opts.stack_name
     if plan.no_changes:
-        print(f"no changes: {n} already matches the templates and parameters (change set deleted)", file=out)
+        print(f"no changes: {n} already matches the templates and parameters (change set deleted)", file=result_out)
         doc["result"] = {"status": "NO_CHANGES"}
         if fmt == "markdown":
             print(f"### `{n}`: no changes")
@@ -411,11 +447,13 @@ def _deploy(args, dep: flow.Deployment) -> int:
         doc["result"] = {"status": "REFUSED"}
         return finish(EXIT_REFUSED)
     review = plan.review
+    review.params_file = _params_label(args)
     doc["review"] = review.to_dict()
     if fmt == "markdown":
         print(review_mod.render_markdown(review))
-    elif fmt == "text":
-        print(review_mod.render_text(review, color=sys.stdout.isatty()))
+    elif fmt == "text" and not (getattr(args, "quiet", False) and args.yes):
+        # The review is a plan's result, and what a person approves; -q --yes leaves it out.
+        print(review_mod.render_text(review, color=cliopts.color_enabled(args, sys.stdout)))
     cs = plan.change_set
     execute_hint = f"aws cloudformation execute-change-set --change-set-name {cs.id}"
     delete_hint = f"aws cloudformation delete-change-set --change-set-name {cs.id}"
@@ -449,13 +487,14 @@ def _deploy(args, dep: flow.Deployment) -> int:
             return finish(EXIT_REFUSED)
     if args.no_execute and args.discard:
         left = dep.discard()
-        print(f"change set {cs.name} reviewed and deleted (--discard)", file=out)
+        print(f"change set {cs.name} reviewed and deleted (--discard)", file=result_out)
         for line in left[1:]:
             print(line, file=out)
         doc["result"] = {"status": "PLANNED", "changeSetId": cs.id, "deleted": True}
         return finish(EXIT_OK)
     if args.no_execute:
         dep.keep()
+        out = result_out  # what follows is the plan's result: where the change set is and what to do with it
         print(f"change set {cs.name} left for review (not executed)", file=out)
         if _is_local(args):
             # moto reports no Capabilities and its GetTemplate ignores ChangeSetName: nothing can be proven there.
@@ -492,12 +531,13 @@ def _deploy(args, dep: flow.Deployment) -> int:
                 print(line, file=sys.stderr)
             doc["result"] = {"status": "NOT_APPROVED", "changeSetId": cs.id}
             return finish(EXIT_REFUSED)
-    if not _print_until_interrupted(dep.execute(), dep, out):
+    if not _print_until_interrupted(dep.execute(), dep, out, args):
         if _is_local(args) and dep.executing:
             print(localenv.stopped_watching(args), file=sys.stderr)
         return 130
     result = dep.result
     doc["result"] = _outcome(result)
+    doc["timeline"] = getattr(getattr(args, "timeline", None), "entries", [])
     if fmt == "markdown":
         cause = result.final.first_cause
         print(f"\n**{result.final.status}**" + (f": first cause `{cause.where}`: {cause.reason}" if cause else ""))
@@ -525,7 +565,7 @@ def _verify_health(args, dep: flow.Deployment, out, doc: dict) -> int:
         print(line, file=out)
     if outcome.ok:
         print(f"serving: every released service and the monitoring targets are healthy "
-              f"({int(outcome.waited)}s)", file=out)
+              f"({int(outcome.waited)}s)", file=_result_stream(args))
         return EXIT_OK
     print(f"error: target groups still unhealthy after {int(outcome.waited)}s (the stack itself is "
           f"{dep.result.final.status})", file=sys.stderr)
@@ -539,9 +579,9 @@ def _is_local(args) -> bool:
 def cmd_package(args) -> int:
     def run(factory):
         dep = factory(_options(args))
-        out = sys.stdout if args.output == "text" else sys.stderr
+        out = _progress_stream(args)
         for item in dep.package(upload_root=True):
-            _print_event(item, out)
+            _print_event(item, out, args)
         url = dep.packaged.root_url
         if args.output == "json":
             args.document.data.update({"rootTemplateUrl": url, "bucket": dep.bucket,
@@ -560,7 +600,7 @@ def cmd_status(args) -> int:
 def _status(args) -> int:
     def run(factory):
         dep = factory(_options(args))
-        out = sys.stdout if args.output == "text" else sys.stderr
+        out = _progress_stream(args)
         dep.aws.check_credentials()
         result = None
         began = False  # an error before the first event is the command's own, not the watch's
@@ -569,13 +609,13 @@ def _status(args) -> int:
                 began = True
                 if isinstance(item, flow.Shell):
                     return args.document.write(_print_shell(item, args, out))
-                _print_event(item, out)
+                _print_event(item, out, args)
                 if isinstance(item, flow.Result):
                     result = item
             if result.final.ok:
                 # What an interrupted first create can leave: deletion protection off.
                 for item in flow.repair_deletion_protection(dep.aws, dep.config, args.stack_name):
-                    _print_event(item, out)
+                    _print_event(item, out, args)
                     if isinstance(item, flow.Result):
                         result = item
         except KeyboardInterrupt:
@@ -593,6 +633,7 @@ def _status(args) -> int:
         code = EXIT_OK if result.final.ok else EXIT_FAILED
         if args.output == "json":
             args.document.data.update(_outcome(result))
+            args.document.data["timeline"] = getattr(getattr(args, "timeline", None), "entries", [])
         if result.final.ok and not _is_local(args):
             snapshot = health.check(dep.aws, dep.config, args.stack_name)
             print("target health:", file=out)
@@ -610,7 +651,7 @@ def _simple(args, body) -> int:
     def run(factory):
         dep = factory(_options(args))
         dep.aws.check_credentials()
-        out = sys.stdout if args.output == "text" else sys.stderr
+        out = _progress_stream(args)
         return args.document.write(body(dep, out))
     return _with_endpoint(args, run)
 

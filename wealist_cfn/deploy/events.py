@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterator
 
@@ -85,9 +85,34 @@ class StackEvent:
 
 
 @dataclass
-class Progress:
+class StackProgress:
+    """One stack of the operation (the root is path ""): its resources done
+    out of its total, and the resource in progress the longest, with the
+    server time it entered that status."""
+    path: str
     done: int
     total: int
+    slowest: str = ""  # logical ID
+    slowest_type: str = ""
+    slowest_status: str = ""
+    slowest_since: datetime | None = None
+
+    def to_dict(self) -> dict:
+        return {"stack": self.path, "done": self.done, "total": self.total,
+                "slowest": None if not self.slowest else {
+                    "logicalId": self.slowest, "type": self.slowest_type, "status": self.slowest_status,
+                    "since": self.slowest_since.isoformat() if self.slowest_since else None}}
+
+
+@dataclass
+class Progress:
+    """Resources done out of the total, overall and per stack; ``at`` is the
+    newest event's server time (what an age is measured against when the
+    local clock cannot be trusted)."""
+    done: int
+    total: int
+    stacks: list[StackProgress] = field(default_factory=list)
+    at: datetime | None = None
 
 
 @dataclass
@@ -124,7 +149,8 @@ class Watcher:
     one operation ID would hide it; the exclusion does not.
     """
 
-    def __init__(self, aws: Aws, stack_id: str, *, total: int = 0, token: str | None = None,
+    def __init__(self, aws: Aws, stack_id: str, *, total: int = 0, totals: dict[str, int] | None = None,
+                 token: str | None = None,
                  since: datetime | None = None, seen: set[str] | None = None,
                  old_operations: set[str] | None = None,
                  sleep: Callable[[float], None] = time.sleep, interval: float = 5.0,
@@ -138,6 +164,9 @@ class Watcher:
         self.stacks: dict[str, str] = {stack_id: ""}  # stack ID -> path
         self.events: list[StackEvent] = []
         self.last_status: dict[str, str] = {}  # resource path -> latest status
+        self.totals: dict[str, int] = dict(totals or {})  # stack path -> resources the change set touches there
+        self._resource: dict[str, StackEvent] = {}  # resource path -> its latest event
+        self._entered: dict[str, datetime] = {}  # resource path -> when its current status began
 
     @staticmethod
     def mark(aws: Aws, stack_id: str) -> tuple[set[str], datetime | None]:
@@ -212,7 +241,10 @@ class Watcher:
         fresh.sort(key=lambda e: e.timestamp)
         for ev in fresh:
             if not self._is_stack_self(ev):
+                if self.last_status.get(ev.where) != ev.status:
+                    self._entered[ev.where] = ev.timestamp
                 self.last_status[ev.where] = ev.status
+                self._resource[ev.where] = ev
         self.events += fresh
         return fresh
 
@@ -223,7 +255,25 @@ class Watcher:
     def progress(self) -> Progress:
         done = sum(1 for s in self.last_status.values() if not s.endswith("_IN_PROGRESS"))
         self.total = max(self.total, len(self.last_status))
-        return Progress(done, self.total)
+        return Progress(done, self.total, self.stack_progress(),
+                        max((e.timestamp for e in self._resource.values()), default=None))
+
+    def stack_progress(self) -> list[StackProgress]:
+        """Per stack, in the order the stacks were first seen (root first)."""
+        rows: dict[str, StackProgress] = {}
+        for path in self.stacks.values():
+            rows.setdefault(path, StackProgress(path, 0, 0))
+        for where, ev in self._resource.items():
+            row = rows.setdefault(ev.path, StackProgress(ev.path, 0, 0))
+            row.total += 1
+            if not ev.status.endswith("_IN_PROGRESS"):
+                row.done += 1
+            elif row.slowest_since is None or self._entered[where] < row.slowest_since:
+                row.slowest, row.slowest_type = ev.logical_id, ev.resource_type
+                row.slowest_status, row.slowest_since = ev.status, self._entered[where]
+        for row in rows.values():
+            row.total = max(row.total, self.totals.get(row.path, 0))
+        return [r for r in rows.values() if r.total]
 
     def root_status(self) -> tuple[str, str]:
         st = self.aws.cfn.describe_stacks(StackName=self.root_id)["Stacks"][0]
@@ -249,9 +299,11 @@ class Watcher:
                 yield ev
             p = self.progress()
             # No resource events at all (an endpoint that reports none): no
-            # made-up "0 of N" line.
-            if self.last_status and (p.done, p.total) != last:
-                last = (p.done, p.total)
+            # made-up "0 of N" line. Otherwise one each poll while anything
+            # runs (a live view's ages move on), and whenever a count changes.
+            key = (p.done, p.total, tuple((r.path, r.done, r.total, r.slowest) for r in p.stacks))
+            if self.last_status and (key != last or p.done < p.total):
+                last = key
                 yield p
             if is_final(status):
                 # One more look: a final event may land after the status read.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -92,6 +93,11 @@ class Plan:
     def total_resources(self) -> int:
         """Resources the operation touches: one row each in the review."""
         return len(self.review.rows)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Resources the operation touches in each stack (nested path; "" the root)."""
+        return dict(Counter(r.path for r in self.review.rows))
 
 
 @dataclass
@@ -505,6 +511,8 @@ class Deployment:
     def _review(self, state: stackstate.StackState, cs: changeset.ChangeSet) -> None:
         o, packaged, cs_type = self.opts, self.packaged, cs.change_set_type
         review = changeset.describe(self.aws, cs, o.stack_name, sleep=o.sleep, interval=o.change_set_interval)
+        review.values = review_mod.effective_values(self.config, _mask)
+        review.params_file = str(self.config.path)
         if cs_type == "UPDATE":
             review.parameters = review_mod.parameter_changes(state.parameters, self.config.values)
         if cs_type == "CREATE" and not any(r.nested_change_set for r in review.rows) and \
@@ -689,7 +697,8 @@ class Deployment:
                 # At once, not after the watch: a Ctrl-C or a CI timeout must not
                 # leave a new stack unprotected. It does not stop a rollback.
                 yield from _termination_protection(aws, stack_id)
-            watcher = events.Watcher(aws, stack_id, total=plan.total_resources, token=token, seen=seen,
+            watcher = events.Watcher(aws, stack_id, total=plan.total_resources, totals=plan.totals, token=token,
+                                     seen=seen,
                                      since=since, old_operations=old_ops, sleep=o.sleep, interval=o.poll_interval,
                                      timeout=o.watch_timeout)
             yield from self._follow(watcher, stack_id)

@@ -141,6 +141,16 @@ class ParameterChange:
 
 
 @dataclass
+class Value:
+    """One root parameter's value as this deploy sends it, and where it came
+    from: ``--parameter``, ``file`` (the parameter file), ``derived`` or
+    ``default`` (the parameter's own default)."""
+    key: str
+    value: str
+    source: str
+
+
+@dataclass
 class Review:
     stack_name: str
     change_set_type: str  # CREATE / UPDATE
@@ -151,6 +161,8 @@ class Review:
     parameters: list[ParameterChange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the endpoint did not report, compat fills
     callouts: list[Callout] = field(default_factory=list)
+    values: list[Value] = field(default_factory=list)  # effective parameter values, template order
+    params_file: str = ""  # the parameter file and how it was chosen, e.g. "params/prod.json (--env prod)"
 
     @property
     def counts(self) -> dict[str, int]:
@@ -180,10 +192,35 @@ class Review:
             "changeSetId": self.change_set_id, "description": self.description, "counts": self.counts,
             "changes": rows, "parameters": [asdict(p) for p in self.parameters],
             "callouts": [asdict(c) for c in self.callouts], "notes": self.notes,
+            "paramsFile": self.params_file, "values": [asdict(v) for v in self.values],
         }
 
 
 # --- parameters ------------------------------------------------------------------------------
+
+def effective_values(cfg, mask=lambda key, value: value) -> list[Value]:
+    """Every root parameter of a validated config with its source; ``mask``
+    hides a NoEcho value."""
+    return [Value(e["key"], mask(e["key"], e["value"]), e["source"]) for e in cfg.effective()]
+
+
+EMPTY = "''"
+
+
+def _values_lines(review: "Review") -> list[str]:
+    """The effective values: each one set by a flag or the file on a line of
+    its own with its source, the defaults together on one line."""
+    if not review.values:
+        return []
+    named = [v for v in review.values if v.source != "default"]
+    defaults = [v for v in review.values if v.source == "default"]
+    width = max((len(v.key) for v in named), default=0)
+    head = f"Values ({review.params_file}):" if review.params_file else "Values:"
+    out = [head]
+    out += [f"  {v.key.ljust(width)}  {v.value or EMPTY}  ({v.source})" for v in named]
+    if defaults:
+        out.append("  defaults: " + ", ".join(f"{v.key}={v.value or EMPTY}" for v in defaults))
+    return out
 
 def _is_list_type(key: str) -> bool:
     spec = PARAMS_BY_NAME.get(key)
@@ -526,6 +563,7 @@ def render_text(review: Review, *, color: bool = False) -> str:
     out = [f"Change set {review.change_set_name} ({review.change_set_type}) for stack {review.stack_name}"]
     if review.description:
         out.append(f"  {review.description}")
+    out += _values_lines(review)
     if review.parameters:
         out.append("Parameters:")
         for p in review.parameters:
@@ -570,6 +608,13 @@ def render_markdown(review: Review) -> str:
         out += ["| | Where | Type | Note |", "|---|---|---|---|"]
         out += [f"| {c.level} | `{c.where}` | {c.resource_type} | {_md(c.message)} |" for c in others]
         out.append("")
+    if review.values:
+        overridden = [v for v in review.values if v.source == "--parameter"]
+        out += [f"<details><summary>Values ({_md(review.params_file) or 'parameter file'}"
+                f"{'; ' + str(len(overridden)) + ' set by --parameter' if overridden else ''})</summary>", "",
+                "| Parameter | Value | From |", "|---|---|---|"]
+        out += [f"| {v.key} | {_md(v.value)} | {v.source} |" for v in review.values]
+        out += ["", "</details>", ""]
     if review.parameters:
         out += ["| Parameter | Old | New |", "|---|---|---|"]
         out += [f"| {p.key} | {_md(p.old or '(new)')} | {_md(p.new)} |" for p in review.parameters]

@@ -183,6 +183,8 @@ def _cmd_rollout(args) -> int:
         return EXIT_OK
 
     def progress(state: rollout.RefreshState) -> None:
+        if getattr(args, "quiet", False):  # -q: the outcome only
+            return
         left = "" if state.instances_to_update is None else f", {state.instances_to_update} instances to go"
         reason = f" - {state.reason}" if state.reason else ""
         print(f"  {state.status:<12} {state.percentage:>3}%{left}{reason}", flush=True)
