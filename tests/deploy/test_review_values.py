@@ -84,4 +84,5 @@ def test_a_deploy_sends_the_override_and_its_document_says_where_each_value_came
     # The timeline: the events the watch saw (moto reports the root's own) and the final state.
     kinds = [e["kind"] for e in doc["timeline"]]
     assert "event" in kinds and kinds[-1] == "final"
-    assert doc["timeline"][-1]["status"] == doc["result"]["status"] == "CREATE_COMPLETE"
+    # The in-process endpoint is shared by the module's tests: an earlier one may have made the stack.
+    assert doc["timeline"][-1]["status"] == doc["result"]["status"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
