@@ -20,6 +20,7 @@ import botocore.exceptions
 import botocore.parsers
 from botocore.config import Config as BotoConfig
 
+from . import calltrace
 from .errors import EXIT_FAILED, EXIT_USAGE, CommandError
 
 # Errors that mean "your credentials are missing, expired or wrong".
@@ -74,6 +75,7 @@ class Aws:
                 raise CommandError(f"AWS profile not found: {exc.kwargs.get('profile', self.profile)}",
                                    EXIT_USAGE) from None
         self.session.events.register("before-call", self._count)
+        calltrace.attach(self.session, self.region)
         # Standard retries (boto3 guide, "Retries"; AWS SDKs reference, "Retry
         # behavior"): throttling, transient and connection errors are retried
         # with jittered exponential backoff, up to 8 attempts a call, while
