@@ -54,7 +54,7 @@ KEPT = frozenset({
     # ECR / Logs / IAM / STS / pricing / CloudWatch
     "repositoryName", "repositoryNames", "registryId", "imageIds", "logGroupName", "logGroupNamePrefix",
     "logStreamName", "PolicyArn", "RoleName", "RoleArn", "ServiceCode", "AlarmNames", "AlarmNamePrefix",
-    "ResourceArn", "ResourceARN", "resourceArn",
+    "ResourceArn", "ResourceARN", "resourceArn", "QuotaCode", "ResourceId", "CertificateArn",
 })
 # Tags carry values IAM compares (aws:RequestTag/*); a tag value is never a secret here.
 TAG_PARAMS = frozenset({"Tags", "tags", "TagSpecifications"})

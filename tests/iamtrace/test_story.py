@@ -21,7 +21,7 @@ import json
 
 import pytest
 
-from .story import DEPLOY, OPERATOR, PARAMS, PLAN, STACK, Story
+from .jobs import DEPLOY, OPERATOR, PARAMS, PLAN, STACK, Story
 
 pytestmark = pytest.mark.moto
 
@@ -169,3 +169,83 @@ def test_10_destroy_and_what_remains(story):
     # What bootstrap made stays: the parameters and the deploy bucket.
     assert story.client("ssm").get_parameter(Name="/wealist/prod/db/postgres_db")["Parameter"]["Value"]
     story.client("s3").head_bucket(Bucket="wealist-deploy-scripts")
+
+
+# -- the check over the whole story ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def policies():
+    from . import check
+
+    return check.principals()
+
+
+@pytest.fixture(scope="module")
+def results(story, policies):
+    from . import check
+
+    calls = story.calls()
+    return {mode: check.check(calls, mode, policies) for mode in check.MODES}
+
+
+def test_11_every_recorded_call_has_a_mapping(story):
+    from wealist_cfn import iamcalls
+
+    calls = story.calls()
+    assert {c["job"] for c in calls} >= {"bootstrap", "pr-plan", "merge-prepare", "merge-deploy", "release-service",
+                                         "pr-plan-2", "merge-deploy-2", "mode-switch", "rotate", "rollout",
+                                         "destroy"}
+    assert [iamcalls.key(c) for c in calls if not iamcalls.mapped(c)] == []
+
+
+@pytest.mark.parametrize("mode", ["single-AZ", "multi-AZ"])
+def test_12_every_call_is_allowed_for_the_principal_that_makes_it(results, mode):
+    """One line per denial: job, principal, action, resource, and the
+    statement or missing context that denied it."""
+    from . import check
+
+    result = results[mode]
+    assert result.checked > 500
+    assert [f.line() for f in result.denials] == []
+    # What is denied on purpose stays denied, and each was met.
+    assert result.expected == dict.fromkeys(check.EXPECTED_DENIALS, False)
+
+
+# Statements the story needs, one each of the principals; dropping any one must show as a denial naming it.
+NEEDED = [("cfn-role", "NestedTemplates", "s3:GetObjectVersion"),
+          ("cfn-role", "TagStackKeysOnCreate", "kms:TagResource"),
+          ("cfn-role", "KeysThroughServices", "kms:Decrypt"),
+          ("github-plan", "ReadDeployedTemplates", "s3:GetObject"),
+          ("github-deploy", "ExecuteChangeSets", "cloudformation:ExecuteChangeSet"),
+          ("github-deploy", "InstanceRefresh", "autoscaling:StartInstanceRefresh"),
+          ("operator", "EncryptNewSecrets", "kms:Encrypt")]
+
+
+@pytest.mark.parametrize("principal,sid,action", NEEDED, ids=[f"{p}-{s}" for p, s, _ in NEEDED])
+def test_13_removing_a_statement_the_story_needs_is_a_denial(story, policies, principal, sid, action):
+    import copy
+
+    from . import check
+
+    pols = copy.deepcopy(policies)
+    before = len(pols[principal].statements)
+    pols[principal].statements = [s for s in pols[principal].statements if s.get("Sid") != sid]
+    assert len(pols[principal].statements) == before - 1, sid
+    result = check.check(story.calls(), "single-AZ", pols)
+    hits = [f.line() for f in result.denials if f.principal == principal and f.need.action == action]
+    assert hits, f"dropping {principal}'s {sid} went unnoticed"
+
+
+def test_14_the_report_is_current(story, results, policies):
+    """docs/iam-trace.md is what this story and these policies give
+    (`make iam-trace` rewrites it)."""
+    import os
+
+    from . import check
+
+    text = check.report(results, policies, story.calls())
+    path = check.ROOT / "docs" / "iam-trace.md"
+    if os.environ.get("WEALIST_CFN_WRITE_IAM_TRACE") == "1":
+        path.write_text(text, encoding="utf-8")
+    assert path.exists() and path.read_text(encoding="utf-8") == text, \
+        "docs/iam-trace.md is stale: run `make iam-trace`"
