@@ -451,8 +451,13 @@ def _preflight(repositories: list[Sub]) -> PolicyDocument:
         # switch to ELB, the backend's target health
         # (ops/releasestate.py derive); the ELB and Auto Scaling reads take
         # no resource-level scope (Service Authorization Reference).
-        Statement(Sid="ReleaseState", Effect=Allow, Action=[ssm.GetParameters],
-                  Resource=[_arn("ssm", "parameter/${Project}/${Environment}/deploy/*_image_tag")]),
+        # Preflight's images check reads each service's repository name
+        # with its tag, in one GetParameters call, which IAM authorises only
+        # when every name is allowed: without the repositories the plan
+        # role's call was denied and its preflight failed.
+        Statement(Sid="ReleaseState", Effect=Allow, Action=[ssm.GetParameters], Resource=[
+            _arn("ssm", "parameter/${Project}/${Environment}/deploy/*_image_tag"),
+            _arn("ssm", "parameter/${Project}/${Environment}/deploy/*_repository")]),
         Statement(Sid="ReleaseTargetHealth", Effect=Allow, Resource=["*"], Condition=_in_region(),
                   Action=[asg_actions.DescribeAutoScalingGroups, elb_actions.DescribeTargetHealth]),
         # Whether a log group the stack names exists outside it (RDS makes
@@ -520,10 +525,13 @@ def _cloudformation(*, can_execute: bool) -> PolicyDocument:
             # The first deploy creates the artifact bucket, hardened
             # (deploy/package.py ensure_bucket); only main's deploy may
             # create or configure it: a pull request that suspended
-            # versioning would unpin the deploy's TemplateURLs.
+            # versioning would unpin the deploy's TemplateURLs. Its
+            # lifecycle rules (ops/artifacts.py ensure_lifecycle) are read
+            # and put when it is made and by every bootstrap of the deploy
+            # job: without them the first deploy failed after CreateBucket.
             Statement(Sid="CreateArtifactBucket", Effect=Allow, Resource=[Sub(_bucket())], Action=[
                 s3.CreateBucket, s3.PutBucketPublicAccessBlock, s3.PutEncryptionConfiguration,
-                s3.PutBucketVersioning]),
+                s3.PutBucketVersioning, s3.GetLifecycleConfiguration, s3.PutLifecycleConfiguration]),
             # Every stack operation runs as the service role; hand it that
             # role and no other, and only to CloudFormation. (A plan needs
             # none: CloudFormation uses the role the stack already has, even
