@@ -140,6 +140,22 @@ def principals() -> dict[str, Principal]:
     return out
 
 
+def instance_principals(mode: str) -> dict[str, Principal]:
+    """The instance roles of the nested set in ``mode``, each with the
+    permissions boundary that github-oidc.yaml defines."""
+    from ops.test_iam_policies import _managed
+
+    stacks = root_set(mode)
+    oidc = _oidc_stack(OIDC_MODES["own provider, plan role"])
+    boundary = _managed(oidc)[f"arn:aws:iam::{ACCOUNT}:policy/{PREFIX}-role-boundary"]["document"]["Statement"]
+    out = {}
+    for rid, res in stacks["IamStack"].of_type("AWS::IAM::Role").items():
+        props = _concrete(res["Properties"], stacks)
+        statements = [s for p in props.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+        out[rid] = Principal(rid, statements, boundary, f"arn:aws:iam::{ACCOUNT}:role/{props['RoleName']}")
+    return out
+
+
 def key_policy() -> list[dict]:
     return _key_policy(_oidc_stack(OIDC_MODES["own provider, plan role"]))
 
