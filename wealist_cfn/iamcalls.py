@@ -143,9 +143,9 @@ def needs(call: dict, *, account: str, secure: dict | None = None, keys: dict | 
         base["template_object"], base["template_version"] = _template_object(params["TemplateURL"])
     out = []
     for entry in entries:
-        if "if" in entry and not base.get(entry["if"]):
+        if "if" in entry and not (base.get(entry["if"]) or params.get(entry["if"])):
             continue
-        if "unless" in entry and base.get(entry["unless"]):
+        if "unless" in entry and (base.get(entry["unless"]) or params.get(entry["unless"])):
             continue
         if any(params.get(k) != v for k, v in entry.get("equals", {}).items()):
             continue
@@ -170,7 +170,9 @@ def needs(call: dict, *, account: str, secure: dict | None = None, keys: dict | 
                 if filled is not None:
                     context[k] = filled
             if entry.get("tags") and params.get(entry["tags"]):
-                tags = {t["Key"]: t["Value"] for t in params[entry["tags"]]}
+                # Key/Value in most APIs; TagKey/TagValue in KMS's.
+                tags = {t.get("Key", t.get("TagKey")): t.get("Value", t.get("TagValue", ""))
+                        for t in params[entry["tags"]]}
                 context.update({f"aws:RequestTag/{k}": v for k, v in tags.items()})
                 context["aws:TagKeys"] = sorted(tags)
             out.append(Need(entry["action"], resource, context, entry.get("source", call["service"])))
