@@ -38,8 +38,6 @@ from urllib.parse import parse_qs, urlsplit
 DATA_FILE = Path(__file__).with_name("iamcalls.json")
 # A stack's or group's ID is part of its ARN; IAM patterns match any.
 SOME_ID = "0a1b2c3d-1111-2222-3333-444455556666"
-# Services whose calls carry no aws:RequestedRegion (global endpoints).
-GLOBAL = frozenset({"iam", "sts"})
 
 
 class Unmapped(LookupError):
@@ -164,7 +162,9 @@ def needs(call: dict, *, account: str, secure: dict | None = None, keys: dict | 
             if resource is None:
                 raise Unmapped(f"{key(call)}: {entry['action']} names its resource by "
                                f"{entry['resource']}, which this call does not give")
-            context = {} if call["service"] in GLOBAL else {"aws:RequestedRegion": region}
+            # IAM's one endpoint is in us-east-1, the region its requests name
+            # (IAM User Guide, "aws:RequestedRegion"); STS's answers in the call's region.
+            context = {"aws:RequestedRegion": "us-east-1" if call["service"] == "iam" else region}
             for k, v in entry.get("context", {}).items():
                 filled = _fill(v, fields)
                 if filled is not None:

@@ -314,11 +314,22 @@ def _resources_for(service: str, rtype: str, rid: str, props: dict) -> list[tupl
         name = props.get("LogGroupName") or f"{PREFIX}-{rid}-1A2B3C4D5E6F"
         return [(f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*", ctx)]
     if service == "iam":
+        # IAM's one endpoint is in us-east-1, which its requests name (IAM User Guide, aws:RequestedRegion).
+        glob = {"aws:RequestedRegion": "us-east-1"}
         if rtype == "AWS::IAM::InstanceProfile":
             role = str((props.get("Roles") or ["?"])[0]).split("/")[-1]
-            return [(f"arn:aws:iam::{ACCOUNT}:instance-profile/{props.get('InstanceProfileName', role)}", {})]
+            return [(f"arn:aws:iam::{ACCOUNT}:instance-profile/{props.get('InstanceProfileName', role)}", glob)]
         return [(f"arn:aws:iam::{ACCOUNT}:role/{props['RoleName']}",
-                 {"iam:PermissionsBoundary": props.get("PermissionsBoundary", "")})]
+                 {**glob, "iam:PermissionsBoundary": props.get("PermissionsBoundary", "")})]
+    if service == "cloudwatch" and rtype == "AWS::CloudWatch::Alarm":
+        return [(f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{props['AlarmName']}", ctx)]
+    if service == "cloudwatch" and rtype == "AWS::CloudWatch::Dashboard":
+        return [(f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{props['DashboardName']}", ctx)]
+    if service == "sns" and rtype == "AWS::SNS::Topic":
+        return [(f"arn:aws:sns:{REGION}:{ACCOUNT}:{props['TopicName']}", ctx)]
+    if service == "kms" and rtype == "AWS::KMS::Key":
+        tags = {f"aws:ResourceTag/{t['Key']}": t["Value"] for t in props.get("Tags", [])}
+        return [(f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1111aaaa-2222-4333-8444-555566667777", {**ctx, **tags})]
     if service == "ssm":
         return [(f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{props['Name']}", ctx)]
     if service == "cloudformation":
