@@ -23,6 +23,10 @@ documentation says:
   (ECR user guide, "Private repository policies", pulling an image);
 * Prometheus's EC2 service discovery: ec2:DescribeInstances (Prometheus
   docs, ec2_sd_config), the monitoring instance only;
+* the SSM agent, for Session Manager: ssm:UpdateInstanceInformation, the
+  ssmmessages channels and ec2messages (Systems Manager user guide, "Verify
+  or add instance permissions for Session Manager",
+  https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-getting-started-instance-profile.html);
 * get-parameters-by-path ``--with-decryption`` decrypts each SecureString
   under the path: kms:Decrypt with Parameter Store's encryption context
   through ssm.<region> (KMS developer guide, "How Parameter Store uses AWS KMS",
@@ -118,6 +122,13 @@ def _program_needs(role: str) -> list[iamcalls.Need]:
                             else ("prometheus", "grafana"))]
     needs = [iamcalls.Need(a, f"{group}:log-stream:{INSTANCE}/{s}", ctx)
              for s in streams for a in ("logs:CreateLogStream", "logs:PutLogEvents")]
+    # The SSM agent, for Session Manager (which replaces SSH): its registration and session channels.
+    needs.append(iamcalls.Need("ssm:UpdateInstanceInformation",
+                               f"arn:aws:ec2:{check.REGION}:{check.ACCOUNT}:instance/{INSTANCE}", ctx))
+    needs += [iamcalls.Need(f"ssmmessages:{a}", "*", ctx) for a in
+              ("CreateControlChannel", "CreateDataChannel", "OpenControlChannel", "OpenDataChannel")]
+    needs += [iamcalls.Need(f"ec2messages:{a}", "*", ctx) for a in
+              ("AcknowledgeMessage", "DeleteMessage", "FailMessage", "GetEndpoint", "GetMessages", "SendReply")]
     if role == "backend":
         for repo in ("user-service", "board-service"):
             arn = f"arn:aws:ecr:{check.REGION}:{check.ACCOUNT}:repository/{repo}"
@@ -184,3 +195,15 @@ def test_an_instance_role_reads_none_of_the_other_groups_secrets():
     for role, other in (("backend", "MonitoringRole"), ("monitoring", "Ec2Role")):
         refused = {n.action for n in boot_needs(role) if check.evaluate(pols[other], n, keypolicy) is not None}
         assert {"ssm:GetParametersByPath", "kms:Decrypt"} <= refused, (role, other)
+
+
+@pytest.mark.parametrize("role,sid,action", [("backend", "ReadGroupParameters", "ssm:GetParametersByPath"),
+                                             ("monitoring", "DecryptSecureStringsViaSsm", "kms:Decrypt"),
+                                             ("backend", "PullServiceImages", "ecr:BatchGetImage")])
+def test_removing_a_statement_the_boot_needs_is_a_denial(role, sid, action):
+    instance = check.instance_principals("single-AZ")[ROLES[role]]
+    kept = [s for s in instance.statements if s.get("Sid") != sid]
+    assert len(kept) == len(instance.statements) - 1, sid
+    instance.statements = kept
+    keypolicy = check.key_policy()
+    assert any(check.evaluate(instance, n, keypolicy) is not None for n in boot_needs(role) if n.action == action)

@@ -22,6 +22,7 @@ import json
 import pytest
 
 from .jobs import DEPLOY, OPERATOR, PARAMS, PLAN, STACK, Story
+from .test_drift_calls import drift_calls  # noqa: F401  (a fixture: the drift run, recorded)
 
 pytestmark = pytest.mark.moto
 
@@ -236,14 +237,28 @@ def test_13_removing_a_statement_the_story_needs_is_a_denial(story, policies, pr
     assert hits, f"dropping {principal}'s {sid} went unnoticed"
 
 
-def test_14_the_report_is_current(story, results, policies):
-    """docs/iam-trace.md is what this story and these policies give
-    (`make iam-trace` rewrites it)."""
+def test_14_the_report_is_current(story, results, policies, drift_calls):  # noqa: F811
+    """docs/iam-trace.md is what this story, the drift run, the instances'
+    boot and these policies give (`make iam-trace` rewrites it)."""
     import os
 
-    from . import check
+    from wealist_cfn import iamcalls
 
-    text = check.report(results, policies, story.calls())
+    from . import check, test_boot_calls, test_drift_calls
+
+    keypolicy = check.key_policy()
+    drift = [n for c in drift_calls for n in iamcalls.needs(c, account=check.ACCOUNT)]
+    drift += test_drift_calls.read_needs("single-AZ") + test_drift_calls.read_needs("multi-AZ")
+    extra = {check.PLAN: ("drift", check.uses(policies[check.PLAN], drift, keypolicy))}
+    pols = dict(policies)
+    for role, rid in test_boot_calls.ROLES.items():
+        used = set()
+        for mode in check.MODES:
+            instance = check.instance_principals(mode)[rid]
+            used |= check.uses(instance, test_boot_calls.boot_needs(role), keypolicy)
+        pols[rid] = instance
+        extra[rid] = (f"boot ({role})", used)
+    text = check.report(results, pols, story.calls(), extra)
     path = check.ROOT / "docs" / "iam-trace.md"
     if os.environ.get("WEALIST_CFN_WRITE_IAM_TRACE") == "1":
         path.write_text(text, encoding="utf-8")
