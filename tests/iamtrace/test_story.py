@@ -237,19 +237,22 @@ def test_13_removing_a_statement_the_story_needs_is_a_denial(story, policies, pr
     assert hits, f"dropping {principal}'s {sid} went unnoticed"
 
 
-def test_14_the_report_is_current(story, results, policies, drift_calls):  # noqa: F811
+def test_14_the_report_is_current(story, results, policies, drift_calls, tmp_path, monkeypatch):  # noqa: F811
     """docs/iam-trace.md is what this story, the drift run, the instances'
     boot and these policies give (`make iam-trace` rewrites it)."""
     import os
 
     from wealist_cfn import iamcalls
 
-    from . import check, test_boot_calls, test_drift_calls
+    from . import check, test_boot_calls, test_cost_refresh_calls, test_drift_calls
 
     keypolicy = check.key_policy()
     drift = [n for c in drift_calls for n in iamcalls.needs(c, account=check.ACCOUNT)]
     drift += test_drift_calls.read_needs("single-AZ") + test_drift_calls.read_needs("multi-AZ")
     extra = {check.PLAN: ("drift", check.uses(policies[check.PLAN], drift, keypolicy))}
+    refresh = [n for c in test_cost_refresh_calls.record_refresh(tmp_path, monkeypatch)
+               for n in iamcalls.needs(c, account=check.ACCOUNT)]
+    extra[check.OPERATOR] = ("cost --refresh", check.uses(policies[check.OPERATOR], refresh, keypolicy))
     pols = dict(policies)
     for role, rid in test_boot_calls.ROLES.items():
         used = set()
