@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: setup build check lint test tools bench constraints lock clean mutate
+.PHONY: setup build check lint test tools bench constraints lock clean mutate iam-trace
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
@@ -44,6 +44,11 @@ test: tools lint
 	$(PY) build.py --no-cache --params params/prod.json
 	CI=true $(PY) -m pytest
 
+# The production story on the local endpoint, every call checked under the
+# principal that runs it; rewrites docs/iam-trace.md (the test fails when it is stale).
+iam-trace: setup
+	WEALIST_CFN_WRITE_IAM_TRACE=1 $(PY) -m pytest -q tests/iamtrace/test_story.py
+
 # Mutation testing of the modules that hold safety properties (scripts/mutate.py;
 # figures and equivalent mutants in docs/mutation.md). Not run in CI: minutes per
 # module. One module: make mutate MODULES=health
@@ -59,6 +64,7 @@ $(CDK_BENCH)/node_modules/.installed: $(CDK_BENCH)/package.json $(CDK_BENCH)/pac
 bench: setup $(CDK_BENCH)/node_modules/.installed
 	$(PY) benchmarks/build_bench.py
 	$(PY) benchmarks/local_bench.py
+	$(PY) benchmarks/story_bench.py
 
 constraints: setup
 	{ sed -n '1,3p' constraints.txt; $(PY) -m pip freeze --exclude-editable; } > constraints.tmp && mv constraints.tmp constraints.txt

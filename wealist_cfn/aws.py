@@ -22,7 +22,7 @@ import botocore.exceptions
 import botocore.parsers
 from botocore.config import Config as BotoConfig
 
-from . import awslog
+from . import awslog, calltrace
 from .errors import EXIT_FAILED, EXIT_USAGE, CommandError
 
 # Errors that mean "your credentials are missing, expired or wrong".
@@ -87,6 +87,7 @@ class Aws:
                                    EXIT_USAGE) from None
         self.session.events.register("before-call", self._count)
         awslog.attach(self.session)  # -v / --debug: each call and its timing
+        calltrace.attach(self.session, self.region)  # WEALIST_CFN_TRACE: the IAM trace's record
         # Standard retries (boto3 guide, "Retries"; AWS SDKs reference, "Retry
         # behavior"): throttling, transient and connection errors are retried
         # with jittered exponential backoff, up to 8 attempts a call, while

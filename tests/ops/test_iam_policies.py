@@ -520,6 +520,10 @@ ACCEPTED_FINDINGS: dict[tuple[str, str], str] = {
     ("RESOURCE_POLICY_PRIVILEGE_ESCALATION", "DeployRole/bootstrap"):
         "bootstrap restores the deploy bucket's TLS-only policy when it drifted; the role is assumable only "
         "from main in the protected environment",
+    ("RESOURCE_POLICY_PRIVILEGE_ESCALATION", "DeployRole/cloudformation"):
+        "the first deploy and the deploy job's bootstrap put the artifact bucket's lifecycle rules "
+        "(ops/artifacts.py: current plan/ and deploy/ objects are kept, only non-current versions expire); "
+        "the role is assumable only from main in the protected environment",
 }
 
 

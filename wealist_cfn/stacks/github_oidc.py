@@ -451,8 +451,13 @@ def _preflight(repositories: list[Sub]) -> PolicyDocument:
         # switch to ELB, the backend's target health
         # (ops/releasestate.py derive); the ELB and Auto Scaling reads take
         # no resource-level scope (Service Authorization Reference).
-        Statement(Sid="ReleaseState", Effect=Allow, Action=[ssm.GetParameters],
-                  Resource=[_arn("ssm", "parameter/${Project}/${Environment}/deploy/*_image_tag")]),
+        # Preflight's images check reads each service's repository name
+        # with its tag, in one GetParameters call, which IAM authorises only
+        # when every name is allowed: without the repositories the plan
+        # role's call was denied and its preflight failed.
+        Statement(Sid="ReleaseState", Effect=Allow, Action=[ssm.GetParameters], Resource=[
+            _arn("ssm", "parameter/${Project}/${Environment}/deploy/*_image_tag"),
+            _arn("ssm", "parameter/${Project}/${Environment}/deploy/*_repository")]),
         Statement(Sid="ReleaseTargetHealth", Effect=Allow, Resource=["*"], Condition=_in_region(),
                   Action=[asg_actions.DescribeAutoScalingGroups, elb_actions.DescribeTargetHealth]),
         # Whether a log group the stack names exists outside it (RDS makes
@@ -520,10 +525,13 @@ def _cloudformation(*, can_execute: bool) -> PolicyDocument:
             # The first deploy creates the artifact bucket, hardened
             # (deploy/package.py ensure_bucket); only main's deploy may
             # create or configure it: a pull request that suspended
-            # versioning would unpin the deploy's TemplateURLs.
+            # versioning would unpin the deploy's TemplateURLs. Its
+            # lifecycle rules (ops/artifacts.py ensure_lifecycle) are read
+            # and put when it is made and by every bootstrap of the deploy
+            # job: without them the first deploy failed after CreateBucket.
             Statement(Sid="CreateArtifactBucket", Effect=Allow, Resource=[Sub(_bucket())], Action=[
                 s3.CreateBucket, s3.PutBucketPublicAccessBlock, s3.PutEncryptionConfiguration,
-                s3.PutBucketVersioning]),
+                s3.PutBucketVersioning, s3.GetLifecycleConfiguration, s3.PutLifecycleConfiguration]),
             # Every stack operation runs as the service role; hand it that
             # role and no other, and only to CloudFormation. (A plan needs
             # none: CloudFormation uses the role the stack already has, even
@@ -596,14 +604,42 @@ def _plan_reads(nested: NestedSet, key: kms_res.Key) -> PolicyDocument:
                   Action=[cfn_actions.DescribeStackDriftDetectionStatus]),
         # Drift detection reads each resource's live state with the
         # caller's rights: the read handlers' describe calls, in this region.
+        # The stack's log groups, alarm topic, alarms and dashboard are read
+        # too (their read handlers, checked by tests/iamtrace): without
+        # them the weekly drift could not read a third of the stack.
         Statement(Sid="ReadResourcesForDrift", Effect=Allow, Resource=["*"], Condition=_in_region(), Action=[
             Action("ec2", "Describe*"), Action("elasticloadbalancing", "Describe*"),
             Action("autoscaling", "Describe*"), Action("rds", "Describe*"), Action("rds", "ListTagsForResource"),
             Action("elasticache", "Describe*"), Action("elasticache", "ListTagsForResource"),
             ecr.DescribeRepositories, ecr.GetLifecyclePolicy, ecr.GetRepositoryPolicy, ecr.ListTagsForResource,
+            ssm.DescribeParameters, ssm.ListTagsForResource,
+            Action("logs", "Describe*"), logs.ListTagsForResource, logs.GetDataProtectionPolicy]),
+        Statement(Sid="ReadAlarmsForDrift", Effect=Allow, Action=[
+            Action("sns", "GetTopicAttributes"), Action("sns", "ListSubscriptionsByTopic"),
+            Action("sns", "ListTagsForResource"), Action("sns", "GetDataProtectionPolicy"),
+            cloudwatch.DescribeAlarms, cloudwatch.GetDashboard, cloudwatch.ListTagsForResource], Resource=[
+            _arn("sns", "${Project}-${Environment}-*"), _arn("cloudwatch", "alarm:${Project}-${Environment}-*"),
+            _arn("cloudwatch", "dashboard/${Project}-${Environment}", region=False)]),
+        # IAM answers in us-east-1 (the region its requests name), so its
+        # reads cannot share the region condition above: the stack's own
+        # roles and instance profiles only.
+        Statement(Sid="ReadRolesForDrift", Effect=Allow, Action=[
             iam_actions.GetRole, iam_actions.GetRolePolicy, iam_actions.ListRolePolicies,
-            iam_actions.ListAttachedRolePolicies, iam_actions.GetInstanceProfile, ssm.DescribeParameters,
-            ssm.ListTagsForResource]),
+            iam_actions.ListAttachedRolePolicies, iam_actions.GetInstanceProfile], Resource=[
+            *[_role_arn(n) for n in sorted(nested.role_names)],
+            *[Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:instance-profile/{n}")
+              for n in sorted(nested.profile_names)]]),
+        # The stack's buckets' settings (never an object), and the alarm
+        # key's (the one key carrying its purpose tag).
+        Statement(Sid="ReadBucketsForDrift", Effect=Allow,
+                  Resource=[Sub("arn:${AWS::Partition}:s3:::${StackName}-*")],
+                  Action=[Action("s3", "GetBucket*"), s3.GetAccelerateConfiguration, s3.GetAnalyticsConfiguration,
+                          s3.GetEncryptionConfiguration, s3.GetIntelligentTieringConfiguration,
+                          s3.GetInventoryConfiguration, s3.GetLifecycleConfiguration, s3.GetMetricsConfiguration,
+                          s3.GetReplicationConfiguration, s3.ListBucket, s3.ListTagsForResource]),
+        Statement(Sid="ReadAlarmKeyForDrift", Effect=Allow, Resource=["*"],
+                  Condition=Condition(StringEquals(f"aws:ResourceTag/{KEY_PURPOSE_TAG[0]}", KEY_PURPOSE_TAG[1])),
+                  Action=[kms.DescribeKey, kms.GetKeyPolicy, kms.GetKeyRotationStatus, kms.ListResourceTags]),
         # Belt and braces on top of the key policy: no secret, by name or
         # by key, whatever a later statement allows.
         Statement(Sid="NeverSecrets", Effect=Deny, Action=[

@@ -1,0 +1,209 @@
+"""Each instance's boot, every AWS call of it, under the instance's own role
+(its policies and the permissions boundary, and for decryption the secrets
+key's policy), from the committed templates resolved in both modes: every
+``aws`` command of wealist_cfn/boot/userdata.sh and startup.sh read from the
+scripts themselves (a command the reader does not know fails the test),
+plus what the programs the boot starts call with the role.
+
+This generalises tests/ops/test_instance_roles.py's reading of the
+``aws s3 cp`` calls to every call. Stand-in: none runs (moto makes no
+instance); the calls are mapped by wealist_cfn/iamcalls.py like the story's
+and evaluated by tests/iamtrace/check.py. What the programs call, as their
+documentation says:
+
+* the awslogs driver: logs:CreateLogStream and logs:PutLogEvents into an
+  existing group (awslogs-create-group false) (Docker docs, "Amazon
+  CloudWatch Logs logging driver", https://docs.docker.com/engine/logging/drivers/awslogs/);
+* the CloudWatch agent shipping the boot log: the same two calls on its
+  stream (CloudWatch agent user guide, "Create IAM roles and users for use
+  with the CloudWatch agent",
+  https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/create-iam-roles-for-cloudwatch-agent.html);
+* ``aws ecr get-login-password`` is ecr:GetAuthorizationToken, and an image
+  pull ecr:BatchGetImage and ecr:GetDownloadUrlForLayer on the repository
+  (ECR user guide, "Private repository policies", pulling an image);
+* Prometheus's EC2 service discovery: ec2:DescribeInstances (Prometheus
+  docs, ec2_sd_config), the monitoring instance only;
+* the SSM agent, for Session Manager: ssm:UpdateInstanceInformation, the
+  ssmmessages channels and ec2messages (Systems Manager user guide, "Verify
+  or add instance permissions for Session Manager",
+  https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-getting-started-instance-profile.html);
+* get-parameters-by-path ``--with-decryption`` decrypts each SecureString
+  under the path: kms:Decrypt with Parameter Store's encryption context
+  through ssm.<region> (KMS developer guide, "How Parameter Store uses AWS KMS",
+  https://docs.aws.amazon.com/kms/latest/developerguide/services-parameter-store.html).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+import pytest
+
+from wealist_cfn import config, iamcalls
+from wealist_cfn.paramstore import SECRET_NAMES
+
+from . import check
+from .jobs import ROOT
+
+BOOT = ROOT / "wealist_cfn" / "boot"
+CFG = config.load(ROOT / "params" / "prod.json")
+BUCKET = CFG.values["DeployBucketName"]
+PREFIX = "/wealist/prod"
+ROLES = {"backend": "Ec2Role", "monitoring": "MonitoringRole"}
+INSTANCE = "i-0123456789abcdef0"
+
+
+def _commands(text: str) -> list[str]:
+    """Every ``aws ...`` command line of a script, continuation lines joined."""
+    text = text.replace("\\\n", " ")
+    out = []
+    for line in text.splitlines():
+        line = line.split(" #")[0].strip()
+        if line.startswith("#"):
+            continue
+        m = re.search(r"(?:^|[\s(|&;])aws (\S+ \S+.*?)(?:\s*[|)>]|$)", line)
+        if m:
+            out.append(m[1].strip())
+    return out
+
+
+def _sections() -> dict[str, list[str]]:
+    """Each role's ``aws`` commands: userdata.sh's, the startup script's
+    common part, its branch for the role, and the functions that role runs."""
+    user = (BOOT / "userdata.sh").read_text()
+    text = (BOOT / "startup.sh").read_text()
+    branch = text[text.index('if [ "$WEALIST_ROLE" = backend ]'):text.index("\nfi\n")]
+    backend_branch, monitoring_branch = branch.split("\nelse\n")
+    backend = text[text.index("start_backend() {"):text.index("start_monitoring() {")]
+    monitoring = text[text.index("start_monitoring() {"):]
+    common = text[:text.index('if [ "$WEALIST_ROLE" = backend ]')]
+    read = text[text.index("read_parameters() {"):text.index("start_backend() {")]
+    paths = {"backend": ["db", "redis", *re.findall(r"read_parameters ([a-z ]+)\n", backend)[0].split()],
+             "monitoring": re.findall(r"read_parameters ([a-z ]+)\n", monitoring)[0].split()}
+    out = {}
+    for role, part in (("backend", backend_branch + "\n" + backend),
+                       ("monitoring", monitoring_branch + "\n" + monitoring)):
+        cmds = _commands(user) + _commands(common) + _commands(part)
+        for command in _commands(read):
+            cmds += [command.replace("$path", p) for p in paths[role]]
+        out[role] = cmds
+    return out
+
+
+def _calls(command: str) -> list[dict]:
+    """The API calls one ``aws`` command makes, as calltrace would record them."""
+    words = shlex.split(command.replace("$WEALIST_PREFIX", PREFIX).replace("${DeployBucketName}", BUCKET)
+                        .replace("$WEALIST_BUCKET", BUCKET).replace('"${AWS::Region}"', check.REGION))
+    service, op, args = words[0], words[1], words[2:]
+    if (service, op) == ("s3", "cp"):
+        source = next(a for a in args if a.startswith("s3://"))
+        bucket, _, key = source[5:].partition("/")
+        if "--recursive" in args:
+            return [{"service": "s3", "operation": "ListObjectsV2", "params": {"Bucket": bucket, "Prefix": key}},
+                    {"service": "s3", "operation": "GetObject", "params": {"Bucket": bucket, "Key": key + "file"}}]
+        return [{"service": "s3", "operation": "GetObject", "params": {"Bucket": bucket, "Key": key}}]
+    if (service, op) == ("ssm", "get-parameters-by-path"):
+        path = args[args.index("--path") + 1]
+        return [{"service": "ssm", "operation": "GetParametersByPath",
+                 "params": {"Path": path, "Recursive": True, "WithDecryption": "--with-decryption" in args}}]
+    if (service, op) == ("sts", "get-caller-identity"):
+        return [{"service": "sts", "operation": "GetCallerIdentity", "params": {}}]
+    if (service, op) == ("ecr", "get-login-password"):
+        return [{"service": "ecr", "operation": "GetAuthorizationToken", "params": {}}]
+    raise AssertionError(f"boot script: `aws {service} {op}` is not known to this test: map it to its API calls")
+
+
+def _program_needs(role: str) -> list[iamcalls.Need]:
+    """What the programs the boot starts call with the instance's role."""
+    ctx = {"aws:RequestedRegion": check.REGION}
+    group = f"arn:aws:logs:{check.REGION}:{check.ACCOUNT}:log-group:{PREFIX}/{role}"
+    streams = ["startup", *(("user-service", "board-service", "node-exporter") if role == "backend"
+                            else ("prometheus", "grafana"))]
+    needs = [iamcalls.Need(a, f"{group}:log-stream:{INSTANCE}/{s}", ctx)
+             for s in streams for a in ("logs:CreateLogStream", "logs:PutLogEvents")]
+    # The SSM agent, for Session Manager (which replaces SSH): its registration and session channels.
+    needs.append(iamcalls.Need("ssm:UpdateInstanceInformation",
+                               f"arn:aws:ec2:{check.REGION}:{check.ACCOUNT}:instance/{INSTANCE}", ctx))
+    needs += [iamcalls.Need(f"ssmmessages:{a}", "*", ctx) for a in
+              ("CreateControlChannel", "CreateDataChannel", "OpenControlChannel", "OpenDataChannel")]
+    needs += [iamcalls.Need(f"ec2messages:{a}", "*", ctx) for a in
+              ("AcknowledgeMessage", "DeleteMessage", "FailMessage", "GetEndpoint", "GetMessages", "SendReply")]
+    if role == "backend":
+        for repo in ("user-service", "board-service"):
+            arn = f"arn:aws:ecr:{check.REGION}:{check.ACCOUNT}:repository/{repo}"
+            needs += [iamcalls.Need(a, arn, ctx) for a in ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")]
+    else:
+        needs.append(iamcalls.Need("ec2:DescribeInstances", "*", ctx))
+    return needs
+
+
+def _decrypts(call: dict) -> list[iamcalls.Need]:
+    """kms:Decrypt of each SecureString under a path read with decryption."""
+    params = call["params"]
+    if call["operation"] != "GetParametersByPath" or not params.get("WithDecryption"):
+        return []
+    return [iamcalls.Need("kms:Decrypt", check.KEY_ARN, {
+        "aws:RequestedRegion": check.REGION, "kms:ViaService": f"ssm.{check.REGION}.amazonaws.com",
+        "kms:EncryptionContext:PARAMETER_ARN": f"arn:aws:ssm:{check.REGION}:{check.ACCOUNT}:parameter{PREFIX}/{n}"})
+        for n in SECRET_NAMES if f"{PREFIX}/{n}".startswith(params["Path"] + "/")]
+
+
+def boot_needs(role: str) -> list[iamcalls.Need]:
+    needs = []
+    for command in _sections()[role]:
+        for call in _calls(command):
+            call = {**call, "region": check.REGION}
+            needs += iamcalls.needs(call, account=check.ACCOUNT) + _decrypts(call)
+    return needs + _program_needs(role)
+
+
+def test_every_aws_command_of_the_boot_is_read():
+    sections = _sections()
+    joined = {role: " / ".join(cmds) for role, cmds in sections.items()}
+    for role in ROLES:
+        assert "s3 cp" in joined[role] and "ssm get-parameters-by-path" in joined[role], role
+    assert "ecr get-login-password" in joined["backend"]
+    assert "ecr get-login-password" not in joined["monitoring"]
+    # The reader misses no line that runs aws.
+    for script in ("userdata.sh", "startup.sh"):
+        text = (BOOT / script).read_text().replace("\\\n", " ")
+        lines = [ln for ln in text.splitlines() if re.search(r"(?:^|[\s(|&;])aws \S+ \S+", ln.split(" #")[0])
+                 and not ln.strip().startswith("#")]
+        assert len(lines) == len(_commands(text)), script
+
+
+@pytest.mark.parametrize("mode", sorted(check.MODES))
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_each_instance_role_may_make_every_call_of_its_boot(role, mode):
+    instance = check.instance_principals(mode)[ROLES[role]]
+    keypolicy = check.key_policy()
+    needs = boot_needs(role)
+    assert {n.action for n in needs} >= {"s3:GetObject", "ssm:GetParametersByPath", "kms:Decrypt",
+                                         "logs:PutLogEvents"}
+    denied = [f"boot ({role}): {instance.name} may not {n.action} on {n.resource}: {why}"
+              for n in needs if (why := check.evaluate(instance, n, keypolicy)) is not None]
+    assert denied == []
+
+
+def test_an_instance_role_reads_none_of_the_other_groups_secrets():
+    """The same machinery, the other way round: each group's boot calls,
+    made with the other group's role, are refused where they reach the
+    other group's secrets."""
+    pols = check.instance_principals("single-AZ")
+    keypolicy = check.key_policy()
+    for role, other in (("backend", "MonitoringRole"), ("monitoring", "Ec2Role")):
+        refused = {n.action for n in boot_needs(role) if check.evaluate(pols[other], n, keypolicy) is not None}
+        assert {"ssm:GetParametersByPath", "kms:Decrypt"} <= refused, (role, other)
+
+
+@pytest.mark.parametrize("role,sid,action", [("backend", "ReadGroupParameters", "ssm:GetParametersByPath"),
+                                             ("monitoring", "DecryptSecureStringsViaSsm", "kms:Decrypt"),
+                                             ("backend", "PullServiceImages", "ecr:BatchGetImage")])
+def test_removing_a_statement_the_boot_needs_is_a_denial(role, sid, action):
+    instance = check.instance_principals("single-AZ")[ROLES[role]]
+    kept = [s for s in instance.statements if s.get("Sid") != sid]
+    assert len(kept) == len(instance.statements) - 1, sid
+    instance.statements = kept
+    keypolicy = check.key_policy()
+    assert any(check.evaluate(instance, n, keypolicy) is not None for n in boot_needs(role) if n.action == action)
