@@ -31,8 +31,11 @@ its procedure follows.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shlex
+import signal
 import subprocess
 from pathlib import Path
 
@@ -247,8 +250,12 @@ def shell(tmp_path):
     folder of this test's own; an endpoint left running is stopped."""
     env = user_env(tmp_path / "state")
     yield env
-    if (tmp_path / "state" / "endpoint.json").exists():
+    state = tmp_path / "state" / "endpoint.json"
+    if state.exists():
+        pid = json.loads(state.read_text())["pid"]
         subprocess.run(["python", "build.py", "local", "down"], cwd=ROOT, env=env, timeout=60)
+        if pid_alive(pid):  # `local down` itself failed (a broken interpreter): stop the test's own server
+            os.kill(pid, signal.SIGTERM)
 
 
 # A full build and lint (CI=true lints every template), then an endpoint's first deploy.
