@@ -1,13 +1,13 @@
 """The templates and ``params/prod.json`` work with the plain AWS CLI, as
-README's "Package and deploy with the plain AWS CLI" says.
+docs/commands.md's "Package and deploy with the plain AWS CLI" says.
 
 Every test here relies on moto's server (except the one marked "No endpoint")
 and runs the real ``aws`` executable (the pinned ``awscli``, v1) as a
 subprocess with an isolated environment: fake credentials, no config files,
 ``--endpoint-url`` on every command and ``AWS_ENDPOINT_URL_S3`` for the
 uploads of ``package``, which ignore ``--endpoint-url`` in v1. The commands
-run are the ones in README's fenced block, with only the bucket and the
-output path substituted, so the README cannot drift from what is proved.
+run are the ones in that section's fenced block, with only the bucket and the
+output path substituted, so the page cannot drift from what is proved.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.moto
 REPO = Path(__file__).resolve().parents[2]
 AWS_CLI = Path(sys.executable).with_name("aws")
 SECTION = "## Package and deploy with the plain AWS CLI"
-# The placeholders in README's commands.
+# The placeholders in the documented commands.
 BUCKET_WORD, PACKAGED_PATH, ACCOUNT_WORD = "MY-ARTIFACT-BUCKET", "/tmp/root.packaged.yaml", "ACCOUNT-ID"
 BUCKET = "wealist-cli-artifacts"
 MOTO_ACCOUNT = "123456789012"  # moto's default account
@@ -50,16 +50,16 @@ def _commands(text: str) -> list[list[str]]:
     return cmds
 
 
-def _readme_commands() -> dict[str, list[str]]:
-    """README's plain-CLI commands by subcommand (``package``, ``create-change-set``, ...)."""
-    section = (REPO / "README.md").read_text().split(SECTION, 1)[1].split("\n## ", 1)[0]
+def _documented_commands() -> dict[str, list[str]]:
+    """The documented plain-CLI commands by subcommand (``package``, ``create-change-set``, ...)."""
+    section = (REPO / "docs" / "commands.md").read_text().split(SECTION, 1)[1].split("\n## ", 1)[0]
     cmds = _commands(section)
     assert all(c[:2] == ["aws", "cloudformation"] for c in cmds), cmds
     return {c[2]: c for c in cmds}
 
 
 def _aws(words: list[str], endpoint: str, tmp_path: Path, out: Path) -> subprocess.CompletedProcess:
-    """Run one README command with the real CLI against ``endpoint``."""
+    """Run one documented command with the real CLI against ``endpoint``."""
     argv = [str(AWS_CLI)] + [w.replace(BUCKET_WORD, BUCKET).replace(PACKAGED_PATH, str(out))
                              .replace(ACCOUNT_WORD, MOTO_ACCOUNT) for w in words[1:]]
     env = {
@@ -83,7 +83,7 @@ def _package(endpoint: str, tmp_path: Path) -> Path:
     client("s3", endpoint).create_bucket(Bucket=BUCKET,
                                          CreateBucketConfiguration={"LocationConstraint": REGION})
     out = tmp_path / "root.packaged.yaml"
-    r = _aws(_readme_commands()["package"], endpoint, tmp_path, out)
+    r = _aws(_documented_commands()["package"], endpoint, tmp_path, out)
     assert r.returncode == 0, r.stderr
     return out
 
@@ -94,11 +94,11 @@ def _needs_templates_and_cli():
     assert AWS_CLI.exists(), f"{AWS_CLI} missing: the pinned awscli is part of requirements-dev.txt"
 
 
-def test_readme_commands_are_the_ones_this_file_runs():
-    """No endpoint: README's block packages the committed root, and creates a
+def test_documented_commands_are_the_ones_this_file_runs():
+    """No endpoint: the documented block packages the committed root, and creates a
     CREATE change set from the packaged template with params/prod.json as it
     is; docs/deploy.md shows the same commands."""
-    cmds = _readme_commands()
+    cmds = _documented_commands()
     package, create = cmds["package"], cmds["create-change-set"]
     assert package[package.index("--template-file") + 1] == "templates/root.yaml"
     assert package[package.index("--s3-bucket") + 1] == BUCKET_WORD
@@ -154,7 +154,7 @@ def test_create_change_set_accepts_the_params_file_unchanged(moto_endpoint, tmp_
     executed: moto cannot run the nested stacks without the local compat
     patches, and this is about the CLI accepting the files)."""
     out = _package(moto_endpoint, tmp_path)
-    cmds = _readme_commands()
+    cmds = _documented_commands()
     r = _aws(cmds["create-change-set"], moto_endpoint, tmp_path, out)
     assert r.returncode == 0, r.stderr
     created = json.loads(r.stdout)
@@ -169,7 +169,7 @@ def test_create_change_set_accepts_the_params_file_unchanged(moto_endpoint, tmp_
     assert {c["ResourceChange"]["LogicalResourceId"] for c in cs["Changes"]} == set(
         tpl.nested_stacks(tpl.load((TEMPLATES_DIR / "root.yaml").read_text())))
 
-    # README's next command, describe-change-set, reads it back through the CLI too.
+    # The page's next command, describe-change-set, reads it back through the CLI too.
     r = _aws(cmds["describe-change-set"], moto_endpoint, tmp_path, out)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["ChangeSetId"] == created["Id"]

@@ -8,13 +8,13 @@ test_updates.py and tests/deploy/test_local_compat.py."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 from .conftest import ROOT, pid_alive, port_is_free
+from .docs_commands import user_env
 
 DOC = ROOT / "docs" / "deploy.md"
 
@@ -42,12 +42,7 @@ def test_script_has_the_rehearsal_steps_in_order():
 
 
 def test_rehearsal_script_runs_as_written(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
-    env["WEALIST_CFN_LOCAL_DIR"] = str(tmp_path / "state")
-    # `python` in the docs is the project's interpreter (the venv a user activates).
-    venv_bin = Path(sys.executable).parent
-    assert (venv_bin / "python").exists()
-    env["PATH"] = f"{venv_bin}{os.pathsep}{env.get('PATH', '')}"
+    env = user_env(tmp_path / "state")
     made = ROOT / "params-multiaz.local.json"
     existed = made.exists()
     outputs, pid, port = [], None, None

@@ -399,10 +399,10 @@ def test_documented_usage_defaults_match_the_code():
 
 
 def test_readme_estimate_is_what_the_command_prints():
-    """The README's estimate for params/prod.json is the command's current
-    output, dates included: a price change without a README update fails here."""
+    """docs/cost.md's estimate for params/prod.json is the command's current
+    output, dates included: a price change without a docs/cost.md update fails here."""
     from wealist_cfn.settings import ROOT_DIR
-    readme = (ROOT_DIR / "README.md").read_text()
+    readme = (ROOT_DIR / "docs" / "cost.md").read_text()
     block = readme.split("## What each mode costs", 1)[1].split("```\n", 2)[1]
     code, out, _ = _run("cost", "--params", PARAMS_DIR / "prod.json")
     assert code == 0 and block == out
