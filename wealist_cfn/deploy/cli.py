@@ -540,8 +540,8 @@ def cmd_package(args) -> int:
     def run(factory):
         dep = factory(_options(args))
         out = sys.stdout if args.output == "text" else sys.stderr
-        for item in dep.package(upload_root=True):
-            _print_event(item, out)
+        if not _print_until_interrupted(dep.package(upload_root=True), dep, out):
+            return 130
         url = dep.packaged.root_url
         if args.output == "json":
             args.document.data.update({"rootTemplateUrl": url, "bucket": dep.bucket,
