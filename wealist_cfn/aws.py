@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -86,6 +87,11 @@ class Aws:
         # operation.
         self._config = BotoConfig(retries={"mode": "standard", "max_attempts": 8})
         self._clients: dict[str, object] = {}
+        # Creating a client is not thread-safe (boto3 guide, "Multithreading
+        # or multiprocessing with clients"): threads that need one (preflight's
+        # checks) make it under this lock, on first use, so only the clients
+        # a run uses are made (each loads its service model).
+        self._client_lock = threading.Lock()
         self.account: str | None = None
 
     def _count(self, model, **_kw):
@@ -94,12 +100,16 @@ class Aws:
         _last_call = model.name
 
     def client(self, service: str):
-        if service not in self._clients:
-            kw = {"region_name": self.region, "config": self._config}
-            if self.endpoint_url:
-                kw["endpoint_url"] = self.endpoint_url
-            self._clients[service] = self.session.client(service, **kw)
-        return self._clients[service]
+        made = self._clients.get(service)
+        if made is not None:
+            return made
+        with self._client_lock:
+            if service not in self._clients:
+                kw = {"region_name": self.region, "config": self._config}
+                if self.endpoint_url:
+                    kw["endpoint_url"] = self.endpoint_url
+                self._clients[service] = self.session.client(service, **kw)
+            return self._clients[service]
 
     @property
     def cfn(self):
