@@ -347,6 +347,8 @@ def _with_endpoint(args, run) -> int:
 
             def factory(opts):
                 opts.endpoint_url = url
+                opts.change_set_interval = min(opts.change_set_interval, local.POLL_SECONDS)
+                opts.poll_interval = min(opts.poll_interval, local.POLL_SECONDS)
                 dep = flow.Deployment(opts, aws=Aws(region, endpoint_url=url, local_credentials=True))
                 if not ep:
                     # One-shot: the endpoint ends with this command, so no

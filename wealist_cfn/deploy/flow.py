@@ -258,7 +258,10 @@ class Deployment:
                 self.left_behind = left + self._stopped_before_execute()
             raise
         if self.plan.no_changes:
-            self.cleanup()
+            # Nothing waits on its deletion unless a shell must go after it:
+            # DeleteChangeSet is accepted at once and CloudFormation finishes
+            # it on its own (a no-op of an existing stack has no shell).
+            self.cleanup(wait=self._made_shell)
 
     def _prepare(self) -> Iterator[Info | stackstate.Waiting]:
         o = self.opts
@@ -616,15 +619,23 @@ class Deployment:
         return deployed == ours and {k: review_mod.list_value(v) for k, v in state.parameters.items()} == given
 
 
-    def cleanup(self) -> list[str]:
+    def cleanup(self, *, wait: bool = True) -> list[str]:
         """Delete the change set this run made and did not execute, and the
         REVIEW_IN_PROGRESS shell this run made when nothing else sits in it.
-        Returns one line per thing removed or left (with how to remove it)."""
+        Returns one line per thing removed or left (with how to remove it).
+        ``wait=False``: DeleteChangeSet only, not followed to its end."""
         cs, self._made = self._made, None
         if cs is None or not cs.id:
             return []
         n = self.opts.stack_name
         lines = []
+        if not wait and not self._made_shell:
+            try:
+                changeset.delete(self.aws, cs)
+            except Exception as exc:  # noqa: BLE001 - an error path: never hide the error that led here
+                return [f"left change set {cs.name} ({exc}); delete it: aws cloudformation delete-change-set "
+                        f"--stack-name {n} --change-set-name {cs.name}"]
+            return [f"deleting change set {cs.name} (not executed); CloudFormation finishes it"]
         try:
             # Bounded: a change set with nested ones is deleted asynchronously,
             # and the shell can go only once it is.

@@ -190,7 +190,10 @@ PLACEHOLDER = "localRehearsalPlaceholder1"
 OPT_IN: frozenset[str] = frozenset()
 # How long a deleted change set stays visible (DELETE_PENDING for the first
 # half, DELETE_IN_PROGRESS for the second): short, and bounded.
-CHANGE_SET_DELETE_SECONDS = 0.5
+CHANGE_SET_DELETE_SECONDS = 0.2
+# How often the engine polls the local endpoint (change set status, stack
+# events): it answers at once, so AWS's pace (2 and 5 seconds) only waits.
+POLL_SECONDS = CHANGE_SET_DELETE_SECONDS / 2
 # The clock piece 15 reads; tests replace it to step through the states.
 clock = time.monotonic
 
