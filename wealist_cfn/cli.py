@@ -27,6 +27,18 @@ EXIT_SIGPIPE = 141
 
 COMMAND_MODULES = ("wealist_cfn.deploy.cli", "wealist_cfn.ops.cli", "wealist_cfn.preflight.cli",
                    "wealist_cfn.daytwo.cli", "wealist_cfn.localenv.cli")
+# The module that registers each command. A command line naming one imports
+# that module alone (each loads boto3 and much else; a command does not
+# need the others'); --help and anything unknown import them all.
+# tests/test_build_cli.py checks this against what each module registers.
+COMMAND_OF = {
+    **dict.fromkeys(("deploy", "plan", "package", "cancel", "continue-rollback", "changesets", "status"),
+                    "wealist_cfn.deploy.cli"),
+    **dict.fromkeys(("bootstrap", "rollout"), "wealist_cfn.ops.cli"),
+    **dict.fromkeys(("preflight", "cost"), "wealist_cfn.preflight.cli"),
+    **dict.fromkeys(("diff", "drift", "outputs", "events", "destroy"), "wealist_cfn.daytwo.cli"),
+    "local": "wealist_cfn.localenv.cli",
+}
 
 # Examples for commands whose module gives none in its own --help epilog.
 _EXAMPLES = {
@@ -69,7 +81,9 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def _parser(commands: bool = True) -> argparse.ArgumentParser:
+def _parser(commands: bool = True, only: str | None = None) -> argparse.ArgumentParser:
+    """The command-line parser; ``only``: the one command module to import
+    (:func:`_command_module`), else every module when ``commands``."""
     parser = argparse.ArgumentParser(
         prog="build.py",
         description="Build, lint, package and deploy the Wealist CloudFormation templates.",
@@ -88,7 +102,7 @@ def _parser(commands: bool = True) -> argparse.ArgumentParser:
                         help="lint every template, ignoring the lint cache (also when CI=true)")
     parser.set_defaults(func=_cmd_build)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for name in COMMAND_MODULES if commands else ():
+    for name in ((only,) if only else COMMAND_MODULES) if commands else ():
         importlib.import_module(name).register(sub)
     for name, p in sub.choices.items():
         # Every command's --help ends with its examples and the exit codes.
@@ -240,8 +254,27 @@ def watching_stopped(args) -> str | None:
             f"in AWS (closing the pipe does not cancel it); follow it with: {follow}")
 
 
+def _command_module(argv: list[str] | None) -> str | None:
+    """The module of the command argv names, when it names one (its first
+    word that is not a build option or --params' value)."""
+    argv = sys.argv[1:] if argv is None else argv
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--params":
+            i += 2
+            continue
+        if word.startswith("-"):
+            if word in _BUILD_FLAGS or word.startswith("--params="):
+                i += 1
+                continue
+            return None  # --help, --version, or a mistake: the full parser says what it is
+        return COMMAND_OF.get(word)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser(commands=not _plain_build(argv)).parse_args(argv)
+    args = _parser(commands=not _plain_build(argv), only=_command_module(argv)).parse_args(argv)
     try:
         return args.func(args)
     except KeyboardInterrupt:
