@@ -79,3 +79,50 @@ def test_a_log_gets_plain_lines():
     plan = lines.index(next(line for line in lines if line.startswith("lint: 11 templates (0 cached, 11 to lint")))
     assert lines.index(linted[0]) > plan > max(i for i, line in enumerate(lines) if line.startswith("template "))
     assert SUMMARY.fullmatch(lines[-1])
+
+
+def test_each_command_is_registered_by_the_module_command_of_names():
+    """No AWS: COMMAND_OF, which picks the one module a command line
+    imports, names for every command the module that registers it, and
+    every module's commands are in it."""
+    import argparse
+    import importlib
+
+    from wealist_cfn import cli
+
+    registered = {}
+    for name in cli.COMMAND_MODULES:
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(name).register(sub)
+        registered.update(dict.fromkeys(sub.choices, name))
+    assert cli.COMMAND_OF == registered
+
+
+@pytest.mark.parametrize("argv, module", [
+    (["local", "up"], "wealist_cfn.localenv.cli"),
+    (["--params", "params/prod.json", "deploy", "--local"], "wealist_cfn.deploy.cli"),  # after a build option
+    (["destroy", "--params", "params/dev.json"], "wealist_cfn.daytwo.cli"),
+    (["--help"], None),
+    (["nonsense"], None),
+])
+def test_a_command_line_imports_its_module_alone(argv, module):
+    """No AWS: the module a command line needs; None (every module) for
+    --help and for words that are not commands, so the parser can list
+    them all."""
+    from wealist_cfn import cli
+
+    assert cli._command_module(argv) == module
+
+
+def test_local_status_does_not_import_the_deploy_engine():
+    """A fresh interpreter parsing `local status` imports neither the
+    deploy command module nor the day-two one."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from wealist_cfn import cli; cli._parser(only=cli._command_module(['local', 'status']))"
+            ".parse_args(['local', 'status']); print(sorted(m for m in ('wealist_cfn.deploy.cli', "
+            "'wealist_cfn.daytwo.cli', 'wealist_cfn.ops.cli') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=ROOT_DIR).stdout
+    assert out.strip() == "[]"

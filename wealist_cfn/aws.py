@@ -14,6 +14,7 @@ import collections
 import contextlib
 import os
 import socket
+import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -100,6 +101,11 @@ class Aws:
         # operation.
         self._config = BotoConfig(retries={"mode": "standard", "max_attempts": 8})
         self._clients: dict[str, object] = {}
+        # Creating a client is not thread-safe (boto3 guide, "Multithreading
+        # or multiprocessing with clients"): threads that need one (preflight's
+        # checks) make it under this lock, on first use, so only the clients
+        # a run uses are made (each loads its service model).
+        self._client_lock = threading.Lock()
         self.account: str | None = None
         self._probed = False
 
@@ -129,14 +135,18 @@ class Aws:
         self._probed = True
 
     def client(self, service: str):
-        if self.endpoint_url and not self._probed:
-            self._probe_local()
-        if service not in self._clients:
-            kw = {"region_name": self.region, "config": self._config}
-            if self.endpoint_url:
-                kw["endpoint_url"] = self.endpoint_url
-            self._clients[service] = self.session.client(service, **kw)
-        return self._clients[service]
+        made = self._clients.get(service)
+        if made is not None:
+            return made
+        with self._client_lock:
+            if self.endpoint_url and not self._probed:
+                self._probe_local()
+            if service not in self._clients:
+                kw = {"region_name": self.region, "config": self._config}
+                if self.endpoint_url:
+                    kw["endpoint_url"] = self.endpoint_url
+                self._clients[service] = self.session.client(service, **kw)
+            return self._clients[service]
 
     @property
     def cfn(self):

@@ -27,6 +27,19 @@ EXIT_SIGPIPE = 141
 
 COMMAND_MODULES = ("wealist_cfn.deploy.cli", "wealist_cfn.ops.cli", "wealist_cfn.preflight.cli",
                    "wealist_cfn.daytwo.cli", "wealist_cfn.localenv.cli", "wealist_cfn.prove.cli")
+# The module that registers each command. A command line naming one imports
+# that module alone (each loads boto3 and much else; a command does not
+# need the others'); --help and anything unknown import them all.
+# tests/test_build_cli.py checks this against what each module registers.
+COMMAND_OF = {
+    **dict.fromkeys(("deploy", "plan", "package", "cancel", "continue-rollback", "changesets", "status"),
+                    "wealist_cfn.deploy.cli"),
+    **dict.fromkeys(("bootstrap", "rollout"), "wealist_cfn.ops.cli"),
+    **dict.fromkeys(("preflight", "cost"), "wealist_cfn.preflight.cli"),
+    **dict.fromkeys(("diff", "drift", "outputs", "events", "destroy"), "wealist_cfn.daytwo.cli"),
+    "local": "wealist_cfn.localenv.cli",
+    "prove": "wealist_cfn.prove.cli",
+}
 
 # Examples for commands whose module gives none in its own --help epilog.
 _EXAMPLES = {
@@ -109,7 +122,9 @@ def _params_optional(parser: argparse.ArgumentParser) -> None:
                 _params_optional(sub)
 
 
-def _parser(commands: bool = True) -> argparse.ArgumentParser:
+def _parser(commands: bool = True, only: str | None = None) -> argparse.ArgumentParser:
+    """The command-line parser; ``only``: the one command module to import
+    (:func:`_command_module`), else every module when ``commands``."""
     parser = argparse.ArgumentParser(
         prog=_prog(),
         description="Build, lint, package and deploy the Wealist CloudFormation templates.",
@@ -139,7 +154,7 @@ def _parser(commands: bool = True) -> argparse.ArgumentParser:
     sub.add_parser("build", help="build and lint every template (the same as no command; its options above)",
                    description="Build every template and lint it: the same as no command, with the options of "
                                "`build.py --help` (--check, --params, --no-lint, --no-cache).")
-    for name in COMMAND_MODULES if commands else ():
+    for name in ((only,) if only else COMMAND_MODULES) if commands else ():
         importlib.import_module(name).register(sub)
     if commands:
         from . import completion
@@ -327,13 +342,32 @@ def _setup(args: argparse.Namespace) -> None:
         awslog.configure(verbose=args.verbose, debug=args.debug)
 
 
+def _command_module(argv: list[str] | None) -> str | None:
+    """The module of the command argv names, when it names one (its first
+    word that is not a build option or --params' value)."""
+    argv = sys.argv[1:] if argv is None else argv
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word in _BUILD_VALUED:
+            i += 2
+            continue
+        if word.startswith("-"):
+            if word in _BUILD_FLAGS or word.startswith(tuple(f"{f}=" for f in _BUILD_VALUED)):
+                i += 1
+                continue
+            return None  # --help, --version, or a mistake: the full parser says what it is
+        return COMMAND_OF.get(word)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["build"]:
         # `wealist-cfn build ...` reads as the other commands do; it is the
         # build itself, the same as no command.
         argv = argv[1:]
-    args = _parser(commands=not _plain_build(argv)).parse_args(argv)
+    args = _parser(commands=not _plain_build(argv), only=_command_module(argv)).parse_args(argv)
     try:
         _setup(args)
         return args.func(args)

@@ -181,14 +181,14 @@ def test_destroy_refuses_without_confirmation_then_deletes(deployed):
     (DeletionPolicy Retain) and the database's final snapshot are listed as
     what stays.
 
-    moto's CloudFormation does not pass DeletionProtection on to the RDS
-    instance it creates, so the test turns it on with ModifyDBInstance, as
-    the template does in AWS (AWS::RDS::DBInstance DeletionProtection)."""
+    The database is protected by the template's DeletionProtection (the
+    local endpoint records it: deploy/local.py piece 16). moto's load
+    balancer made by CloudFormation ignores LoadBalancerAttributes, so the
+    test turns its protection on as the template does in AWS."""
     ep, _, params, stack = deployed
     rds = boto3.client("rds", region_name=REGION, endpoint_url=ep)
     (db,) = rds.describe_db_instances()["DBInstances"]
-    rds.modify_db_instance(DBInstanceIdentifier=db["DBInstanceIdentifier"], DeletionProtection=True,
-                           ApplyImmediately=True)
+    assert db["DeletionProtection"] is True
     elb = boto3.client("elbv2", region_name=REGION, endpoint_url=ep)
     (lb,) = elb.describe_load_balancers()["LoadBalancers"]
     elb.modify_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"], Attributes=[
@@ -231,13 +231,14 @@ def test_destroy_of_the_production_name_needs_production():
 
 def test_destroy_at_a_terminal_needs_the_stack_name_typed(deployed, monkeypatch):
     """moto: at a terminal, a wrong name typed deletes nothing (exit 3); the
-    stack name typed deletes the stack. (The database is not protected here:
-    moto's CloudFormation leaves DeletionProtection off.)"""
+    stack name typed deletes the stack (its database's protection turned off
+    with --disable-protection, as it must be in AWS)."""
     from wealist_cfn.daytwo import cli as daytwo_cli
 
     ep, _, params, stack = deployed
     monkeypatch.setattr(daytwo_cli, "_interactive", lambda: True)
-    base = ("destroy", "--stack-name", stack, "--force-stack-name", "--params", params, "--endpoint-url", ep)
+    base = ("destroy", "--stack-name", stack, "--force-stack-name", "--params", params, "--endpoint-url", ep,
+            "--disable-protection")
     monkeypatch.setattr("builtins.input", lambda prompt: "wealist-rehearsa")
     code, out, err = run_cli(*base)
     assert code == 3 and "does not match; nothing was deleted" in err and _stack_exists(ep, stack)
@@ -246,3 +247,34 @@ def test_destroy_at_a_terminal_needs_the_stack_name_typed(deployed, monkeypatch)
     code, out, err = run_cli(*base)
     assert code == 0, err + out
     assert prompts == [f"Type the stack name ({stack}) to delete it: "] and not _stack_exists(ep, stack)
+
+
+def test_a_delete_stack_over_the_protected_database_fails_and_destroy_then_deletes_it(deployed):
+    """moto with the local compat layer: the real templates' database is
+    protected (DeletionProtection true in params/prod.json). A DeleteStack
+    made outside destroy (``aws cloudformation delete-stack``) ends
+    DELETE_FAILED as in AWS, the database's resource failing with RDS's
+    words, and nothing is deleted; destroy then refuses without
+    --disable-protection and deletes the stack with it."""
+    from wealist_cfn.deploy import local
+
+    ep, _, params, stack = deployed
+    cfn = boto3.client("cloudformation", region_name=REGION, endpoint_url=ep)
+    stack_id = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackId"]
+    cfn.delete_stack(StackName=stack_id)
+    (root,) = cfn.describe_stacks(StackName=stack_id)["Stacks"]
+    assert (root["StackStatus"], root["StackStatusReason"]) == (
+        "DELETE_FAILED", "The following resource(s) failed to delete: [DatabaseStack]. ")
+    code, out, err = run_cli("events", "--stack-name", stack, "--force-stack-name", "--params", params,
+                             "--endpoint-url", ep)
+    assert code == 0 and local.PROTECTED_DB in out, err + out
+    rds = boto3.client("rds", region_name=REGION, endpoint_url=ep)
+    assert len(rds.describe_db_instances()["DBInstances"]) == 1
+    base = ("destroy", "--stack-name", stack, "--force-stack-name", "--params", params, "--endpoint-url", ep,
+            "--yes", "--confirm-stack", stack)
+    code, out, err = run_cli(*base)
+    assert code == 3 and "database protection on DatabaseStack/Database" in err and _stack_exists(ep, stack)
+    code, out, err = run_cli(*base, "--disable-protection")
+    assert code == 0, err + out
+    assert f"{stack} deleted" in out and not _stack_exists(ep, stack)
+    assert rds.describe_db_instances()["DBInstances"] == []

@@ -38,8 +38,11 @@ PIECES = {
     # changes" and the database stayed single-AZ; the alarm stack's mode-conditioned alarms now make
     # moto's half-applied update answer HTTP 500 on ListStackResources, so the update fails.
     "parameters": "update exit 1",
-    # 4. moto deletes and recreates a nested stack on update: a new database.
-    "nested_update": "database replaced by the update",
+    # 4. moto deletes and recreates a nested stack on update: a new database, or, since the database is
+    # protected (params/prod.json, piece 16), RDS refuses the deletion inside moto's ExecuteChangeSet
+    # and moto answers HTTP 500.
+    "nested_update": "update exit 1: ['error: ExecuteChangeSet: the endpoint answered something that is not an "
+                     "AWS response",
     # 5. no Fn::Cidr in moto: the network child is never made, the root's GetAtt of it fails.
     "cidr": "create exit 1: ['error: executing the change set: ValidationError: Template error",
     # 6. unmodelled types have no object: a GetAtt in Outputs crashes the child (HTTP 500).
@@ -72,7 +75,7 @@ def _scenario(ep, params, templates, tmp_path) -> str:
     multi = with_multi_az(params, tmp_path)
     code, out, err = run_cli(*base, "--params", multi)
     if code != 0:
-        return f"update exit {code}"
+        return f"update exit {code}: {[ln for ln in err.strip().splitlines() if ln.startswith('error:')][:1]}"
     after = client("rds", ep).describe_db_instances()["DBInstances"]
     if len(after) != 1 or not after[0]["MultiAZ"]:
         return "database not Multi-AZ after the flip"
@@ -80,6 +83,10 @@ def _scenario(ep, params, templates, tmp_path) -> str:
         return "database replaced by the update"
     cfn = client("cloudformation", ep)
     stack_id = cfn.describe_stacks(StackName="wealist-prod")["Stacks"][0]["StackId"]
+    # params/prod.json protects the database; as in AWS, it is turned off
+    # before the delete (destroy --disable-protection does the same).
+    client("rds", ep).modify_db_instance(DBInstanceIdentifier=after[0]["DBInstanceIdentifier"],
+                                         DeletionProtection=False, ApplyImmediately=True)
     try:
         cfn.delete_stack(StackName=stack_id)
         (gone,) = cfn.describe_stacks(StackName=stack_id)["Stacks"]
@@ -391,3 +398,71 @@ def test_async_delete_piece_is_still_needed(moto_endpoint, monkeypatch):
     DeleteChangeSet answers."""
     with local.compat(skip=frozenset({"async_delete"})):
         assert _deletion(moto_endpoint, monkeypatch) == ["gone", "gone", "gone"]
+
+
+# A database in a nested stack, as the project's templates hold it.
+_PROTECTED_CHILD = {
+    "Parameters": {"Protect": {"Type": "String"}},
+    "Resources": {"Database": {"Type": "AWS::RDS::DBInstance", "Properties": {
+        "DBInstanceIdentifier": "rehearsal-db", "Engine": "postgres", "DBInstanceClass": "db.t3.micro",
+        "AllocatedStorage": "20", "MasterUsername": "wealist", "MasterUserPassword": "localRehearsal1",
+        "DeletionProtection": {"Ref": "Protect"}}}}}
+
+
+def _protection_scenario(ep) -> str:
+    """'ok', or what went wrong: a stack whose nested stack holds a database
+    with DeletionProtection true; DeleteStack; then the protection turned
+    off and DeleteStack again."""
+    import json
+
+    s3 = client("s3", ep)
+    s3.create_bucket(Bucket="rehearsal-templates", CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"})
+    s3.put_object(Bucket="rehearsal-templates", Key="database.json", Body=json.dumps(_PROTECTED_CHILD).encode())
+    root = {"Resources": {"DatabaseStack": {"Type": "AWS::CloudFormation::Stack", "Properties": {
+        "TemplateURL": f"{ep}/rehearsal-templates/database.json", "Parameters": {"Protect": "true"}}}}}
+    cfn, rds = client("cloudformation", ep), client("rds", ep)
+    stack_id = cfn.create_stack(StackName="wealist-dev", TemplateBody=json.dumps(root))["StackId"]
+    (db,) = rds.describe_db_instances()["DBInstances"]
+    if not db["DeletionProtection"]:
+        return "DeletionProtection not recorded"
+    try:
+        cfn.delete_stack(StackName=stack_id)
+        (root_st,) = cfn.describe_stacks(StackName=stack_id)["Stacks"]
+    except Exception as exc:  # moto's HTTP 500 reaches botocore as one of several error types
+        return f"DeleteStack failed: {type(exc).__name__}"
+    if root_st["StackStatus"] != "DELETE_FAILED":
+        return f"root {root_st['StackStatus']} after DeleteStack"
+    assert root_st["StackStatusReason"] == "The following resource(s) failed to delete: [DatabaseStack]. "
+    child_id = next(s["StackId"] for s in cfn.describe_stacks()["Stacks"] if s["StackName"] != "wealist-dev")
+    failed = [(e["LogicalResourceId"], e.get("ResourceStatusReason")) for stack in (child_id, stack_id)
+              for e in cfn.describe_stack_events(StackName=stack)["StackEvents"]
+              if e["ResourceStatus"] == "DELETE_FAILED"]
+    assert ("Database", local.PROTECTED_DB) in failed, failed
+    assert ("DatabaseStack", f"Embedded stack {child_id} was not successfully deleted: The following resource(s) "
+                             f"failed to delete: [Database]. ") in failed, failed
+    if not rds.describe_db_instances()["DBInstances"]:
+        return "the database was deleted"
+    rds.modify_db_instance(DBInstanceIdentifier=db["DBInstanceIdentifier"], DeletionProtection=False,
+                           ApplyImmediately=True)
+    cfn.delete_stack(StackName=stack_id)
+    if cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] != "DELETE_COMPLETE":
+        return "not deleted once the protection was off"
+    if rds.describe_db_instances()["DBInstances"]:
+        return "the database outlived its stack"
+    return "ok"
+
+
+def test_deletion_protection_fails_a_delete_stack_as_aws_does(moto_endpoint):
+    """moto with piece 16: the database records DeletionProtection; DeleteStack
+    is accepted and ends DELETE_FAILED, the instance's resource failing with
+    RDS's words and the nested-stack resource and root naming what failed;
+    with the protection off, DeleteStack deletes it all."""
+    with local.compat():
+        assert _protection_scenario(moto_endpoint) == "ok"
+
+
+def test_deletion_protection_piece_is_still_needed(moto_endpoint):
+    """moto without piece 16: the instance made by CloudFormation reads
+    DeletionProtection false, so nothing would stop its deletion."""
+    with local.compat(skip=frozenset({"deletion_protection"})):
+        assert _protection_scenario(moto_endpoint) == "DeletionProtection not recorded"

@@ -349,8 +349,7 @@ def test_an_incomplete_difference_says_what_moved_and_sums_only_the_priced(tmp_p
 # is not sourced fails the test below unless it is listed here, and a listed
 # key that gets a figure, or that the templates no longer need, fails it too.
 KNOWN_UNSOURCED = {
-    "ap-northeast-2": {"elasticache:cache.t3.micro", "rds:postgres:db.t3.micro:multi-az",
-                       "cloudwatch:detailed-monitoring"},
+    "ap-northeast-2": {"elasticache:cache.t3.micro"},
 }
 
 

@@ -207,10 +207,12 @@ def test_the_check_makes_exactly_its_declared_calls(ctx):
 
 
 def test_the_check_runs_with_the_others(ctx):
-    """moto: it is registered, in the runner's order, and its client is made
-    before the pool starts."""
+    """It is registered, in the runner's order, and declares the calls it
+    makes (its client is made on first use, under the Aws client lock)."""
+    from wealist_cfn.preflight import capability
+
     assert ("log-groups", checks.check_log_groups) in checks.CHECKS
-    assert "logs" in checks.SERVICES
+    assert set(capability.NEEDS["log-groups"]) == {"logs:DescribeLogGroups", "cloudformation:ListStackResources"}
 
 
 def test_motos_cloudformation_does_not_fail_the_way_aws_does(ctx):

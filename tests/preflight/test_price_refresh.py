@@ -125,7 +125,9 @@ def test_refresh_command_prints_progress_and_writes_the_table(client, tmp_path, 
     assert f"wrote {tmp_path / 'ap-northeast-2.json'} (3 prices)" in out
     written = json.loads((tmp_path / "ap-northeast-2.json").read_text())["prices"]
     assert set(written) == {"ec2:t3.small", "logs:ingest", "cloudwatch:detailed-monitoring"}
-    assert written["cloudwatch:detailed-monitoring"]["usd"] is None  # the committed entry, kept
+    from wealist_cfn.preflight import cost
+    committed = cost.load_prices("ap-northeast-2").entries["cloudwatch:detailed-monitoring"]
+    assert written["cloudwatch:detailed-monitoring"] == committed  # the committed entry, kept as it is
 
 
 @pytest.mark.parametrize("key, usagetype, unit", [

@@ -382,6 +382,8 @@ def _with_endpoint(args, run) -> int:
 
             def factory(opts):
                 opts.endpoint_url = url
+                opts.change_set_interval = min(opts.change_set_interval, local.POLL_SECONDS)
+                opts.poll_interval = min(opts.poll_interval, local.POLL_SECONDS)
                 dep = flow.Deployment(opts, aws=Aws(region, endpoint_url=url, local_credentials=True))
                 if not ep:
                     # One-shot: the endpoint ends with this command, so no
@@ -580,8 +582,8 @@ def cmd_package(args) -> int:
     def run(factory):
         dep = factory(_options(args))
         out = _progress_stream(args)
-        for item in dep.package(upload_root=True):
-            _print_event(item, out, args)
+        if not _print_until_interrupted(dep.package(upload_root=True), dep, out, args):
+            return 130
         url = dep.packaged.root_url
         if args.output == "json":
             args.document.data.update({"rootTemplateUrl": url, "bucket": dep.bucket,

@@ -148,6 +148,8 @@ class Deployment:
         default = package_mod.default_bucket(self.config.project, account, self.region)
         bucket = self.opts.bucket or default
         self._check_bucket_readable(bucket, default)
+        done: list[package_mod.Upload] = []  # objects in place, in the order they were checked or written
+        created = None  # whether this run made the bucket; None: stopped before that was known
         try:
             # Against AWS a plan never creates the bucket: its role may only
             # read the bucket's settings (a pull request must not choose
@@ -165,11 +167,15 @@ class Deployment:
             # A plan reads (never writes) what a deploy stored: unchanged
             # templates keep the URLs the deployed stack names.
             reuse = package_mod.key_prefix(self.config.name_prefix) if self.opts.artifact_area == "plan" else None
-            packaged = package_mod.package(self.aws, template_set, bucket, prefix=prefix, reuse_prefix=reuse)
+            packaged = package_mod.package(self.aws, template_set, bucket, prefix=prefix, reuse_prefix=reuse,
+                                           objects=done)
             if upload_root and packaged.root_url is None:
                 packaged.root_url = package_mod.upload_root(self.aws, packaged, prefix=prefix)
         except botocore.exceptions.ClientError as exc:
             raise client_error(exc, "packaging") from None
+        except KeyboardInterrupt:
+            self.left_behind = self._stopped_packaging(bucket, done, created, upload_root)
+            raise
         self.bucket = bucket
         for o in packaged.objects:
             if o.replaced:
@@ -183,6 +189,36 @@ class Deployment:
                    f"{skipped} already there; root "
                    f"{'inline' if packaged.root_body is not None and not upload_root else packaged.root_url}")
         self.packaged = packaged
+
+    def _stopped_packaging(self, bucket: str, done: list[package_mod.Upload], created: bool | None,
+                           upload_root: bool) -> list[str]:
+        """What a Ctrl-C during packaging leaves, one line each: the objects
+        written and those found in place, the templates not reached, and
+        that no change set exists and the stack is as it was. An object in
+        place is harmless: its key is its content's hash, nothing reads it
+        until a change set names it, and the next run reuses it."""
+        names = [n for n in self.template_set.texts if n != self.template_set.root_name or upload_root]
+        reached = {o.name for o in done}
+        written = [o for o in done if o.uploaded]
+        lines = []
+        if created:
+            lines.append(f"created S3 bucket {bucket} (it stays: the next run uses it)")
+        elif created is None:
+            lines.append(f"stopped while checking S3 bucket {bucket}; no template was uploaded")
+        if written:
+            lines.append(f"uploaded {len(written)} template(s) to s3://{bucket}: "
+                         + ", ".join(f"{o.name} ({o.key})" for o in written))
+        if len(done) > len(written):
+            lines.append(f"already there, not written: {', '.join(o.name for o in done if not o.uploaded)}")
+        rest = [n for n in names if n not in reached]
+        if rest:
+            lines.append(f"not uploaded ({len(rest)} of {len(names)}): {', '.join(rest)}")
+        if written:
+            lines.append("what was uploaded is stored under content-addressed keys: nothing reads it until a change "
+                         "set names it, and the next run reuses it")
+        what = "the package command makes no change set" if upload_root else "no change set was made"
+        lines.append(f"{what}; nothing in stack {self.opts.stack_name or self.config.name_prefix} changed")
+        return lines
 
     def _check_bucket_readable(self, bucket: str, default: str) -> None:
         """The service role (templates/github-oidc.yaml) reads nested
@@ -228,7 +264,10 @@ class Deployment:
                 self.left_behind = left + self._stopped_before_execute()
             raise
         if self.plan.no_changes:
-            self.cleanup()
+            # Nothing waits on its deletion unless a shell must go after it:
+            # DeleteChangeSet is accepted at once and CloudFormation finishes
+            # it on its own (a no-op of an existing stack has no shell).
+            self.cleanup(wait=self._made_shell)
 
     def _prepare(self) -> Iterator[Info | stackstate.Waiting]:
         o = self.opts
@@ -588,15 +627,23 @@ class Deployment:
         return deployed == ours and {k: review_mod.list_value(v) for k, v in state.parameters.items()} == given
 
 
-    def cleanup(self) -> list[str]:
+    def cleanup(self, *, wait: bool = True) -> list[str]:
         """Delete the change set this run made and did not execute, and the
         REVIEW_IN_PROGRESS shell this run made when nothing else sits in it.
-        Returns one line per thing removed or left (with how to remove it)."""
+        Returns one line per thing removed or left (with how to remove it).
+        ``wait=False``: DeleteChangeSet only, not followed to its end."""
         cs, self._made = self._made, None
         if cs is None or not cs.id:
             return []
         n = self.opts.stack_name
         lines = []
+        if not wait and not self._made_shell:
+            try:
+                changeset.delete(self.aws, cs)
+            except Exception as exc:  # noqa: BLE001 - an error path: never hide the error that led here
+                return [f"left change set {cs.name} ({exc}); delete it: aws cloudformation delete-change-set "
+                        f"--stack-name {n} --change-set-name {cs.name}"]
+            return [f"deleting change set {cs.name} (not executed); CloudFormation finishes it"]
         try:
             # Bounded: a change set with nested ones is deleted asynchronously,
             # and the shell can go only once it is.

@@ -116,6 +116,31 @@ differs from AWS:
    default until the engine waits out a deleting change set (a shell that
    still lists one is otherwise kept, as on AWS).
 
+16. RDS deletion protection: moto's DBInstance made by CloudFormation
+   ignores ``DeletionProtection`` (the instance reads false), and once the
+   instance is protected (ModifyDBInstance) moto's DeleteStack itself fails
+   with RDS's error, half-way through (moto's resource deletion raises and
+   DeleteStack passes it on), where AWS accepts the DeleteStack.
+   AWS::RDS::DBInstance documents ``DeletionProtection``: "The database
+   can't be deleted when deletion protection is enabled" (RDS API
+   reference, CreateDBInstance / ModifyDBInstance ``DeletionProtection``);
+   DeleteDBInstance then answers ``InvalidParameterCombination``: "Cannot
+   delete protected DB Instance, please disable deletion protection and try
+   again." (as AWS answers it in hashicorp/terraform-provider-aws#26233).
+   DeleteStack itself is accepted and the stack ends DELETE_FAILED: the
+   instance's resource DELETE_FAILED with that reason, each stack above it
+   DELETE_FAILED with "The following resource(s) failed to delete: [X]. ",
+   its nested-stack resource "Embedded stack ARN was not successfully
+   deleted: ..." (AWS's words in a DescribeStackEvents output published in
+   a public repository, and in willjasen/rainstash#8). The patch records the property at create and in-place
+   update, and answers a DeleteStack over a protected instance so (events
+   and StackStatusReason included). Unlike AWS, which deletes what does not
+   depend on the instance before it stops, the patch deletes nothing: the
+   stack is left whole, DELETE_FAILED, and a DeleteStack once the protection
+   is off deletes it. Load balancer deletion protection is not modelled
+   (moto's load balancer made by CloudFormation ignores
+   ``LoadBalancerAttributes``).
+
 On top of these, :func:`endpoint` installs :func:`wealist_cfn.strict.install`:
 Parameter Store's value and name rules, and bucket policies evaluated as
 IAM does over TLS.
@@ -165,7 +190,10 @@ PLACEHOLDER = "localRehearsalPlaceholder1"
 OPT_IN: frozenset[str] = frozenset()
 # How long a deleted change set stays visible (DELETE_PENDING for the first
 # half, DELETE_IN_PROGRESS for the second): short, and bounded.
-CHANGE_SET_DELETE_SECONDS = 0.5
+CHANGE_SET_DELETE_SECONDS = 0.2
+# How often the engine polls the local endpoint (change set status, stack
+# events): it answers at once, so AWS's pace (2 and 5 seconds) only waits.
+POLL_SECONDS = CHANGE_SET_DELETE_SECONDS / 2
 # The clock piece 15 reads; tests replace it to step through the states.
 clock = time.monotonic
 
@@ -242,6 +270,7 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
         "yaml_tag_constructor": models.yaml_tag_constructor,
         "responses_yaml_tag_constructor": responses.yaml_tag_constructor,
         "rds_update": rds_models.DBInstance.__dict__.get("update_from_cloudformation_json"),
+        "rds_create": rds_models.DBInstance.__dict__["create_from_cloudformation_json"],
         "ssm_create": ssm_models.Parameter.__dict__["create_from_cloudformation_json"],
         "kms_create": kms_models.Key.__dict__["create_from_cloudformation_json"],
         "tg_getatt": elbv2_models.FakeTargetGroup.__dict__.get("get_cfn_attribute"),
@@ -470,19 +499,82 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
                 "PreferredBackupWindow": "preferred_backup_window",
                 "PreferredMaintenanceWindow": "preferred_maintenance_window"}
 
+    if "deletion_protection" not in skip:
+        in_place["DeletionProtection"] = "deletion_protection"
+
     @classmethod
     def rds_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
         props = cloudformation_json.get("Properties", {})
         for prop, attr in in_place.items():
             if prop in props:
                 value = props[prop]
-                if prop == "MultiAZ" and isinstance(value, str):
-                    value = value.lower() == "true"
+                if prop in ("MultiAZ", "DeletionProtection"):
+                    value = _true(value)
                 setattr(original_resource, attr, value)
         return original_resource
 
+    # 16. RDS deletion protection recorded, and a DeleteStack over it failing as in AWS
+    @classmethod
+    def rds_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        db = saved["rds_create"].__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        db.deletion_protection = _true(cloudformation_json.get("Properties", {}).get("DeletionProtection"))
+        return db
+
+    def protected_dbs(stack, above=()):
+        """(the stacks above, as (stack, its nested-stack logical ID), the
+        stack holding it, logical ID, instance) of each protected instance."""
+        for lid, res in list(stack.resource_map._parsed_resources.items()):
+            if isinstance(res, rds_models.DBInstance) and res.deletion_protection:
+                yield above, stack, lid, res
+            elif isinstance(res, models.Stack) and res.status != "DELETE_COMPLETE":
+                yield from protected_dbs(res, above + ((stack, lid),))
+
+    def event(stack, lid, physical_id, rtype, status, reason=None):
+        stack.events.append(models.Event(stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=lid,
+                                         physical_resource_id=physical_id, resource_type=rtype,
+                                         resource_status=status, resource_status_reason=reason,
+                                         resource_properties=None))
+
+    def refuse_protected(delete):
+        # Wraps whichever DeleteStack is installed (piece 12's, or moto's).
+        def call(self, name_or_stack_id):
+            stack = self.stacks.get(name_or_stack_id) or next(
+                (st for st in self.stacks.values() if st.name == name_or_stack_id), None)
+            found = list(protected_dbs(stack)) if stack is not None else []
+            if not found:
+                return delete(self, name_or_stack_id)
+            failed: dict[str, list[str]] = {}  # stack ID -> logical IDs that failed to delete, in order
+            stacks = {stack.stack_id: stack}
+            stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
+            for above, owner, lid, db in found:
+                event(owner, lid, db.physical_resource_id, "AWS::RDS::DBInstance", "DELETE_FAILED", PROTECTED_DB)
+                stacks[owner.stack_id] = owner
+                failed.setdefault(owner.stack_id, []).append(lid)
+                for parent, child_lid in above:
+                    stacks[parent.stack_id] = parent
+                    if child_lid not in failed.setdefault(parent.stack_id, []):
+                        failed[parent.stack_id].append(child_lid)
+            # Innermost first: a parent's nested-stack resource fails once its child has.
+            for sid in reversed(list(stacks)):
+                st = stacks[sid]
+                why = f"The following resource(s) failed to delete: [{', '.join(failed[sid])}]. "
+                if st is not stack:
+                    st._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
+                st._add_stack_event("DELETE_FAILED", resource_status_reason=why)
+                st.status, st.stack_status_reason = "DELETE_FAILED", why
+                for parent_sid, lids in failed.items():
+                    parent = stacks[parent_sid]
+                    for plid in lids:
+                        if parent.resource_map._parsed_resources.get(plid) is st:
+                            event(parent, plid, st.stack_id, "AWS::CloudFormation::Stack", "DELETE_FAILED",
+                                  f"Embedded stack {st.stack_id} was not successfully deleted: {why}")
+            return None
+        return call
+
     if "rds_update" not in skip:
         rds_models.DBInstance.update_from_cloudformation_json = rds_update
+    if "deletion_protection" not in skip:
+        rds_models.DBInstance.create_from_cloudformation_json = rds_create
     if "ssm_tags" not in skip:
         ssm_models.Parameter.create_from_cloudformation_json = ssm_create
     if "unmodelled" not in skip:
@@ -501,6 +593,8 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
     if "delete" not in skip:
         models.CloudFormationBackend.delete_stack = delete_stack
         models.Stack.outputs = property(outputs_unless_deleted)
+    if "deletion_protection" not in skip:
+        models.CloudFormationBackend.delete_stack = refuse_protected(models.CloudFormationBackend.delete_stack)
     if "list_by_stack" not in skip:
         responses.CloudFormationResponse.list_change_sets = list_change_sets_response
     if "async_delete" not in skip:
@@ -538,6 +632,7 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
         else:
             rds_models.DBInstance.update_from_cloudformation_json = saved["rds_update"]
         parsing.resource_class_from_type = saved["resource_class_from_type"]
+        rds_models.DBInstance.create_from_cloudformation_json = saved["rds_create"]
         kms_models.Key.create_from_cloudformation_json = saved["kms_create"]
         for name in ("tg_getatt", "tg_has_attr"):
             attr = {"tg_getatt": "get_cfn_attribute", "tg_has_attr": "has_cfn_attr"}[name]
@@ -546,6 +641,16 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
                     delattr(elbv2_models.FakeTargetGroup, attr)
             else:
                 setattr(elbv2_models.FakeTargetGroup, attr, saved[name])
+
+
+# DeleteDBInstance's answer for a protected instance, as AWS words it
+# (InvalidParameterCombination; see piece 16).
+PROTECTED_DB = "Cannot delete protected DB Instance, please disable deletion protection and try again."
+
+
+def _true(value) -> bool:
+    """A CloudFormation boolean: true, or the string "true" a parameter passes."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
 def _stand_in(resource_type: str) -> type:

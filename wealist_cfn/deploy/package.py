@@ -195,15 +195,19 @@ def object_key(prefix: str, name: str, body: bytes) -> str:
 
 
 def package(aws: Aws, template_set: tpl.TemplateSet, bucket: str, prefix: str,
-            reuse_prefix: str | None = None) -> Packaged:
+            reuse_prefix: str | None = None, objects: list[Upload] | None = None) -> Packaged:
     """Upload what is missing, rewrite the URLs, return where the root is.
 
     ``reuse_prefix`` (a plan's): a template whose exact bytes are already
     stored there is referenced there, at the version whose bytes were
     checked, instead of being written under ``prefix``. Only new templates
     go to the plan's own area, so an unchanged nested stack keeps the URL the
-    deployed stack names, and the review shows no change for it."""
-    result = Packaged(bucket=bucket, root_body=None, root_url=None, root_name=template_set.root_name)
+    deployed stack names, and the review shows no change for it.
+
+    ``objects``: the list each object is appended to as soon as it is in
+    place, so a caller stopped half-way (Ctrl-C) can say which are."""
+    result = Packaged(bucket=bucket, root_body=None, root_url=None, root_name=template_set.root_name,
+                      objects=objects if objects is not None else [])
     urls: dict[str, str] = {}
 
     def put(name: str, body: bytes) -> str:

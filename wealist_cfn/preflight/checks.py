@@ -848,9 +848,6 @@ CHECKS: tuple[tuple[str, Callable[[Context], Result]], ...] = (
     ("role-boundary", check_role_boundary),
     ("registries", check_registries),
 )
-# Clients every check may use; made up front (creating clients is not thread-safe).
-SERVICES = ("ssm", "s3", "acm", "ec2", "rds", "elasticache", "service-quotas", "ecr", "cloudformation", "logs",
-            "iam")
 
 
 def _guard(name: str, fn: Callable[[Context], Result], ctx: Context) -> Result:
@@ -892,8 +889,6 @@ def run(ctx: Context, checks=CHECKS, *, workers: int | None = None) -> Report:
                            "(wealist_cfn/preflight/capability.py NEEDS)")
     if not ctx.aws.account:
         ctx.aws.check_credentials()
-    for service in SERVICES:
-        ctx.aws.client(service)
     if ctx.state is None:
         try:
             ctx.state = stackstate.describe(ctx.aws, ctx.stack_name)
