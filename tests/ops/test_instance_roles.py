@@ -22,7 +22,8 @@ from .tools import ROOT
 
 ACCOUNT, REGION = "123456789012", "ap-northeast-2"
 PARAM = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod"
-BUCKET = "arn:aws:s3:::wealist-deploy-scripts"
+# params/prod.json leaves DeployBucketName empty: the account-unique name.
+BUCKET = f"arn:aws:s3:::wealist-prod-deploy-{ACCOUNT}-{REGION}"
 LOGS = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/wealist/prod"
 
 
@@ -109,6 +110,8 @@ def test_backend_never_reads_grafanas_password_nor_the_whole_tree(roles):
     for action, resource, _ in _log_calls("monitoring", ("startup", "grafana")):
         assert not _allowed(policy, action, resource), (action, resource)
     assert not _allowed(policy, "logs:CreateLogGroup", f"{LOGS}/backend")
+    # The original's global bucket name is another account's: out of reach.
+    assert not _allowed(policy, "s3:GetObject", "arn:aws:s3:::wealist-deploy-scripts/boot/startup.sh")
     # Another environment's parameters are out of reach too.
     assert not _allowed(policy, "ssm:GetParametersByPath", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/dev/db")
 

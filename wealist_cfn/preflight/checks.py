@@ -43,6 +43,7 @@ from ..deploy import stackstate
 from ..deploy import templates as tpl
 from ..errors import CommandError
 from ..ops import bootstrap
+from ..parameters import deploy_bucket_name
 from ..settings import TEMPLATES_DIR
 from . import capability as capability_mod
 
@@ -266,7 +267,8 @@ def _holds(s3, bucket: str, key: str, body: bytes, owner: dict) -> str | None:
 
 
 def check_deploy_bucket(ctx: Context) -> Result:
-    s3, bucket, account = ctx.aws.client("s3"), ctx.config.deploy_bucket, ctx.aws.account
+    account = ctx.aws.account or ctx.aws.check_credentials()
+    s3, bucket = ctx.aws.client("s3"), ctx.config.deploy_bucket_name(account)
     owner = {"ExpectedBucketOwner": account}
     try:
         s3.head_bucket(Bucket=bucket, **owner)
@@ -745,14 +747,22 @@ def check_trust_stack(ctx: Context) -> Result:
                 tpl.load((TEMPLATES_DIR / TRUST_TEMPLATE).read_text(encoding="utf-8"))["Parameters"].items()}
     have = {**defaults, **{p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}}
     cfg = ctx.config
+    account = ctx.aws.account or ctx.aws.check_credentials()
+    # Both sides compare as the bucket each names: an empty value is the
+    # account-unique name, which the trust template computes from its own
+    # Project and Environment, checked equal to the file's before this key.
+    have["DeployBucketName"] = have.get("DeployBucketName") or deploy_bucket_name(
+        cfg.project, cfg.environment, account, cfg.region)
     want = {"Project": cfg.project, "Environment": cfg.environment, "StackName": ctx.stack_name,
-            "DeployBucketName": cfg.deploy_bucket, "EcrRepositoryPrefix": cfg.values.get("EcrRepositoryPrefix", "")}
+            "DeployBucketName": cfg.deploy_bucket_name(account),
+            "EcrRepositoryPrefix": cfg.values.get("EcrRepositoryPrefix", "")}
     for key, value in want.items():
         if have.get(key) != value:
             source = "--stack-name" if key == "StackName" else f"{ctx.params_arg or cfg.path} {key}"
+            given = cfg.values[key] if key == "DeployBucketName" else value
             return Result("trust-stack", FAIL, f"trust stack {name} has {key}={have.get(key)!r} but {source} is "
                           f"{value!r}: the boundary and the roles would name the wrong resources",
-                          fix=_trust_stack_command(ctx, f"{key}={value}"))
+                          fix=_trust_stack_command(ctx, f"{key}={given}" if given else f'{key}=""'))
     return Result("trust-stack", OK, f"{name}'s parameters match {ctx.params_arg or cfg.path}")
 
 
