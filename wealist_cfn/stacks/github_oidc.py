@@ -86,7 +86,7 @@ from .. import iamdata
 from ..parameters import deploy_bucket_sub
 from ..settings import BuildSettings
 from .alarms import KEY_PURPOSE_TAG
-from .common import new_template
+from .common import BACKEND_GROUP, MONITORING_GROUP, new_template
 from .iam import ROLE_BOUNDARY
 from .network import FLOW_LOGS_SERVICE
 
@@ -994,6 +994,11 @@ def _role_boundary(repositories: list[Sub]) -> PolicyDocument:
                   Action=[logs.CreateLogStream, logs.PutLogEvents, logs.DescribeLogStreams],
                   Resource=[_arn("logs", "log-group:/${Project}/${Environment}/*"),
                             _arn("logs", "log-group:${StackName}-*")]),
+        # A boot that gives up marks its instance Unhealthy in its own group
+        # (stacks/iam.py _boot_health_policy): the environment's two groups.
+        Statement(Sid="ReportBootFailure", Effect=Allow, Action=[asg_actions.SetInstanceHealth],
+                  Resource=[_arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{NAME_PREFIX}{g}")
+                            for g in (BACKEND_GROUP, MONITORING_GROUP)]),
         # Session Manager's agent, Prometheus's EC2 discovery, Grafana's
         # metric reads and tag lookups: none of these takes a resource ARN.
         Statement(Sid="AgentsAndReads", Effect=Allow, Resource=["*"], Action=[
