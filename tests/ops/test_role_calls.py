@@ -498,3 +498,16 @@ def test_plan_and_deploy_may_read_what_derives_the_health_check_type(roles):
     # Only the tags: no other value under the environment's prefix.
     assert not decide(roles["github-plan"], "ssm:GetParameters",
                       f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod/db/user_db_password", context)
+
+
+# -- preflight's redis-members check ------------------------------------------------------------------
+
+@pytest.mark.parametrize("role", ["github-plan", "github-deploy"])
+def test_preflight_reads_the_environments_replication_group_only(roles, role):
+    """preflight's redis-members check calls DescribeReplicationGroups with
+    the group's ID, authorised against the replicationgroup resource
+    (Service Authorization Reference, Amazon ElastiCache)."""
+    group = f"arn:aws:elasticache:{REGION}:{ACCOUNT}:replicationgroup:"
+    assert decide(roles[role], "elasticache:DescribeReplicationGroups", group + "wealist-prod-redis")
+    for other in ("wealist-dev-redis", "payments-redis"):
+        assert not decide(roles[role], "elasticache:DescribeReplicationGroups", group + other), other

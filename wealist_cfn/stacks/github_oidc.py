@@ -454,6 +454,12 @@ def _preflight(repositories: list[Sub]) -> PolicyDocument:
             ec2.DescribeNatGateways, ec2.DescribeSubnets, ec2.DescribeVpcs, ec2.DescribeSecurityGroups,
             rds.DescribeOrderableDBInstanceOptions, elasticache.DescribeCacheEngineVersions,
             elasticache.DescribeReservedCacheNodesOfferings, servicequotas.GetServiceQuota]),
+        # The replication group's members, against the IDs the Redis alarms
+        # read (preflight redis-members). DescribeReplicationGroups takes the
+        # replicationgroup resource type (Service Authorization Reference,
+        # Amazon ElastiCache), so the group's own ARN.
+        Statement(Sid="RedisMembers", Effect=Allow, Action=[elasticache.DescribeReplicationGroups],
+                  Resource=[_arn("elasticache", "replicationgroup:${Project}-${Environment}-redis")]),
         # The certificate the parameter file names (status, expiry, names).
         Statement(Sid="Certificates", Effect=Allow, Action=[acm.DescribeCertificate],
                   Resource=[_arn("acm", "certificate/*")]),
