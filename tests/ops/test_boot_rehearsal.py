@@ -345,6 +345,23 @@ def test_a_boot_that_gives_up_marks_its_own_instance_unhealthy(tmp_path, target,
     assert _started(state) == {}
 
 
+def test_a_userdata_failure_before_the_startup_script_marks_the_instance_unhealthy(tmp_path, target, account):
+    """moto's Auto Scaling and S3, real AWS CLI: the startup script is not in
+    the bucket, so UserData itself gives up (its download is retried, then
+    fails) and marks its instance Unhealthy; the startup script never ran."""
+    from .test_boot_scripts import BUCKET
+
+    asg, instance_id = _group_instance(target)
+    boto3.client("s3", region_name=target.region, endpoint_url=target.endpoint_url).delete_object(
+        Bucket=BUCKET, Key=bootstrap.STARTUP_SCRIPT_KEY)
+
+    rc, log, _, state = _boot(tmp_path, target, IMDS_INSTANCE_ID=instance_id)
+
+    assert rc != 0 and "wealist-startup" not in log
+    assert f"wealist boot: marking {instance_id} Unhealthy" in log, log
+    assert _health(asg, instance_id) == "Unhealthy"
+
+
 def test_a_boot_that_succeeds_leaves_its_instance_healthy(tmp_path, target, account):
     """moto, real AWS CLI: the same group and instance, a boot that ends
     well, and no health call: the instance stays Healthy."""
