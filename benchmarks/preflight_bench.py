@@ -48,10 +48,11 @@ def seed(aws: Aws, cfg: config.Config) -> int:
         secure = p.kind == bootstrap.SECRET
         ssm.put_parameter(Name=f"{prefix}/{p.name}", Type="SecureString" if secure else "String",
                           Value="bench-secret" if secure else p.value(cfg))
-    s3.create_bucket(Bucket=cfg.deploy_bucket, CreateBucketConfiguration={"LocationConstraint": cfg.region})
+    bucket = cfg.deploy_bucket_name(aws.account or aws.check_credentials())
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": cfg.region})
     files = bootstrap.local_files()
     for key, path in files.items():
-        s3.put_object(Bucket=cfg.deploy_bucket, Key=key, Body=path.read_bytes())
+        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
     return len(files)
 
 

@@ -42,7 +42,10 @@ def test_prod_values_match_the_spec():
     assert cfg.values["VpcCidr"] == "10.1.0.0/16"
     assert cfg.availability_zones == ["ap-northeast-2a", "ap-northeast-2c", "ap-northeast-2d"]
     assert cfg.multi_az is False
-    assert cfg.deploy_bucket == "wealist-deploy-scripts"
+    # Empty: the account-unique name (the original's wealist-deploy-scripts
+    # is a global S3 name, almost surely another account's).
+    assert cfg.values["DeployBucketName"] == ""
+    assert cfg.deploy_bucket_name("123456789012") == "wealist-prod-deploy-123456789012-ap-northeast-2"
 
 
 def test_file_is_in_cloudformation_native_format():
@@ -113,6 +116,10 @@ BAD_CASES = [
     ("name-double-hyphen", lambda e: _set(e, "Environment", "pr--od"), "Environment", "lower-case"),
     ("bucket-name", lambda e: _set(e, "DeployBucketName", "Wealist_Scripts"), "DeployBucketName", "S3 bucket"),
     ("bucket-ip", lambda e: _set(e, "DeployBucketName", "192.168.1.1"), "DeployBucketName", "not a name S3"),
+    ("bucket-placeholder", lambda e: _set(e, "DeployBucketName", "wealist-deploy-scripts-{account_id}"),
+     "DeployBucketName", "'{account_id}' is a placeholder nothing expands"),
+    ("bucket-cfn-placeholder", lambda e: _set(e, "DeployBucketName", "wealist-deploy-${AWS::AccountId}"),
+     "DeployBucketName", "'${AWS::AccountId}' is a placeholder nothing expands"),
     ("az-count", lambda e: _set(e, "AvailabilityZones", "ap-northeast-2a,ap-northeast-2c"),
      "AvailabilityZones", "exactly 3"),
     ("az-regions", lambda e: _set(e, "AvailabilityZones", "ap-northeast-2a,ap-northeast-2c,us-east-1a"),

@@ -83,16 +83,19 @@ def test_a_changed_launch_template_says_running_instances_need_a_rollout(rid, hi
 
 
 def test_a_taken_bucket_name_is_refused_with_an_account_unique_suggestion():
-    cfg = load(PARAMS_DIR / "prod.json")
+    """A params file that names the original's global bucket: CreateBucket's
+    BucketAlreadyExists is one line naming the file and the account-unique
+    name (the 403 HeadBucket answers first on AWS is in
+    tests/ops/test_bootstrap_bucket_name.py)."""
+    cfg = load(PARAMS_DIR / "prod.json").with_values(DeployBucketName="wealist-deploy-scripts")
     s3 = boto3.client("s3", region_name="ap-northeast-2", aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(s3) as stub:
-        stub.add_client_error("head_bucket", "404", http_status_code=404)
         stub.add_client_error("create_bucket", "BucketAlreadyExists", "The requested bucket name is not available.",
                               http_status_code=409)
         with pytest.raises(bootstrap.BootstrapError) as err:
-            bootstrap._bucket(cfg, s3, "123456789012", "ap-northeast-2", bootstrap.Report(dry_run=False))
-    assert "is taken by another AWS account" in str(err.value)
-    assert "wealist-deploy-123456789012-ap-northeast-2" in str(err.value)
+            bootstrap._bucket(cfg, s3, "123456789012", "ap-northeast-2", bootstrap.Report(dry_run=False), False)
+    assert "BucketAlreadyExists (another account owns it)" in str(err.value)
+    assert "wealist-prod-deploy-123456789012-ap-northeast-2" in str(err.value)
     assert str(cfg.path) in str(err.value)
 
 
@@ -151,7 +154,14 @@ def test_every_wait_of_the_boot_draws_on_one_budget_that_ends_inside_the_grace_p
     assert sum(n * each for n, each in waits.values()) > compute.BACKEND_GRACE_SECONDS, waits  # why the budget
     assert all(each <= budget for _, each in waits.values()), waits
     lines = startup.splitlines()
-    sleeps = [i for i, line in enumerate(lines) if re.match(r"\s+sleep ", line)]
+    # give_up's hold comes after the boot has failed, while the instance
+    # waits to ask for its own replacement: not a boot wait, and bounded by
+    # WEALIST_REPLACE_AFTER, whose default is the budget itself.
+    start = lines.index("give_up() {")
+    end = lines.index("}", start)
+    held = [i for i in range(start, end) if re.match(r"\s+sleep ", lines[i])]
+    assert len(held) == 1 and "REPLACE_AFTER=${WEALIST_REPLACE_AFTER:-$BOOT_BUDGET}" in startup
+    sleeps = [i for i, line in enumerate(lines) if re.match(r"\s+sleep ", line) and i not in held]
     assert len(sleeps) == 4
     for i in sleeps:
         before = [line for line in lines[max(0, i - 3):i] if "may_wait" in line]

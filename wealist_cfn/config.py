@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .parameters import PARAMS_BY_NAME, ROOT_PARAMETERS, ParamSpec
+from .parameters import PARAMS_BY_NAME, ROOT_PARAMETERS, ParamSpec, deploy_bucket_name
 from .settings import DEFAULT_SETTINGS, PARAMS_DIR
 from .stacks.loadbalancer import UnknownRegion, log_delivery_principal
 
@@ -104,9 +104,14 @@ class Config:
             raise ConfigError(self.path, "AvailabilityZones", str(exc)) from None
         return self.region
 
-    @property
-    def deploy_bucket(self) -> str:
-        return self.values["DeployBucketName"]
+    def deploy_bucket_name(self, account: str) -> str:
+        """The deploy bucket: the params file's DeployBucketName, or when it
+        is empty the account-unique name the templates compute the same way
+        (parameters.deploy_bucket_name; docs/deploy.md). A method, not a
+        property: a name without the account would be wrong for every
+        account but one."""
+        return self.values["DeployBucketName"] or deploy_bucket_name(
+            self.project, self.environment, account, self.region)
 
     def cfn_parameters(self, *, only_given: bool = False) -> list[dict[str, str]]:
         """The ``Parameters`` list for CreateChangeSet / CreateStack."""
@@ -150,7 +155,18 @@ def _check_cidr(path: Path, key: str, value: str) -> ipaddress.IPv4Network:
     return net
 
 
+# A placeholder in the name, in any of the spellings people reach for: no
+# expansion happens anywhere (CloudFormation would pass it on as it is).
+_PLACEHOLDER = re.compile(r"\$?\{[^}]*\}?|<[^>]*>?")
+
+
 def _validate_values(path: Path, values: dict[str, str]) -> None:
+    placeholder = _PLACEHOLDER.search(values["DeployBucketName"])
+    if placeholder:
+        raise ConfigError(path, "DeployBucketName", f"{placeholder.group(0)!r} is a placeholder nothing expands: "
+                          f"leave the value empty for the account-unique name "
+                          f"{deploy_bucket_name(values['Project'], values['Environment'], '<account ID>', '<region>')}"
+                          f", or write a whole bucket name (docs/deploy.md)")
     for spec in ROOT_PARAMETERS:
         _check_spec(path, spec, values[spec.name])
 
@@ -196,6 +212,13 @@ def _validate_values(path: Path, values: dict[str, str]) -> None:
     bucket = values["DeployBucketName"]
     if ".." in bucket or re.fullmatch(r"(\d{1,3}\.){3}\d{1,3}", bucket) or bucket.startswith("xn--"):
         raise ConfigError(path, "DeployBucketName", f"{bucket!r} is not a name S3 accepts")
+    if not bucket:
+        # S3 names are 3-63 characters (S3 User Guide, "Bucket naming rules");
+        # an account ID is 12 digits.
+        derived = deploy_bucket_name(values["Project"], values["Environment"], "0" * 12, azs[0][:-1])
+        if len(derived) > 63:
+            raise ConfigError(path, "DeployBucketName", f"empty, and the account-unique name {derived!r} would "
+                              f"be {len(derived)} characters, over S3's 63: set a shorter name")
 
 
 def parse(path: Path | str, text: str, overrides: dict[str, str] | None = None) -> Config:

@@ -24,6 +24,12 @@ CIDR_PATTERN = rf"^({_OCTET}\.){{3}}{_OCTET}/(3[0-2]|[12]?\d)$"
 CIDR_FORM = "(four numbers 0-255 without leading zeros, a prefix 0-32)"
 ACM_ARN_PATTERN = r"^$|^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"
 BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+# The deploy bucket's name when DeployBucketName is empty. S3 bucket names
+# are global across every AWS account ("Bucket naming rules", S3 User
+# Guide), so a fixed name such as the original's wealist-deploy-scripts is
+# almost surely somebody else's; the account ID and the region make it this
+# account's own, as the artifact bucket's name does (ops/artifacts.py).
+DEPLOY_BUCKET_FORM = "{project}-{environment}-deploy-{account}-{region}"
 AZ_LIST_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d[a-z](,[a-z]{2}(-[a-z]+)+-\d[a-z])*$"
 PATH_PATTERN_PATTERN = r"^/[A-Za-z0-9_\-.$/~\"'@:+*?&]*$"
 HEALTH_PATH_PATTERN = r"^/[A-Za-z0-9_\-./]*$"
@@ -86,8 +92,11 @@ ROOT_PARAMETERS: tuple[ParamSpec, ...] = (
        type="List<AWS::EC2::AvailabilityZone::Name>"),
     _p("CertificateArn", "ACM certificate for the HTTPS listener; empty: HTTP only.", default="",
        allowed_pattern=ACM_ARN_PATTERN, constraint="empty or an ACM certificate ARN"),
-    _p("DeployBucketName", "S3 bucket holding the files instances fetch at boot.",
-       allowed_pattern=BUCKET_PATTERN, constraint="a valid S3 bucket name"),
+    # Required, though it may be empty: each params file says which bucket
+    # its environment uses, the account-unique one ("") or a name of its own.
+    _p("DeployBucketName", "S3 bucket holding the files instances fetch at boot; empty: "
+       "<Project>-<Environment>-deploy-<account ID>-<region>, unique to the account.",
+       allowed_pattern=f"^$|{BUCKET_PATTERN}", constraint="empty or a valid S3 bucket name"),
     _p("EcrRepositoryPrefix", "Prefix of the ECR repository names ('' gives user-service, board-service; "
        "'dev/' gives dev/user-service).", default="",
        allowed_pattern=r"^$|^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*/$",
@@ -139,6 +148,19 @@ ROOT_PARAMETERS: tuple[ParamSpec, ...] = (
 )
 
 PARAMS_BY_NAME: dict[str, ParamSpec] = {p.name: p for p in ROOT_PARAMETERS}
+
+
+def deploy_bucket_name(project: str, environment: str, account: str, region: str) -> str:
+    """The account-unique deploy bucket name. The one place it is computed:
+    :meth:`wealist_cfn.config.Config.deploy_bucket_name` calls it with the
+    caller's account, and the templates' ``Fn::Sub`` is
+    :func:`deploy_bucket_sub`, this function given the pseudo parameters."""
+    return DEPLOY_BUCKET_FORM.format(project=project, environment=environment, account=account, region=region)
+
+
+def deploy_bucket_sub() -> str:
+    """The ``Fn::Sub`` string CloudFormation expands to the same name."""
+    return deploy_bucket_name("${Project}", "${Environment}", "${AWS::AccountId}", "${AWS::Region}")
 
 
 def to_parameter(spec: ParamSpec) -> Parameter:

@@ -8,9 +8,9 @@ then follows them and checks every child parameter and every
 
 from __future__ import annotations
 
-from troposphere import Export, GetAtt, Join, Output, Ref, Sub, Template, cloudformation
+from troposphere import Equals, Export, GetAtt, If, Join, Not, Output, Ref, Sub, Template, cloudformation
 
-from .parameters import PARAMS_BY_NAME, PLAIN_HTTP, PUBLIC_MONITORING, ROOT_PARAMETERS, to_parameter
+from .parameters import PARAMS_BY_NAME, PLAIN_HTTP, PUBLIC_MONITORING, ROOT_PARAMETERS, deploy_bucket_sub, to_parameter
 from .settings import BuildSettings
 from .stacks import alarms, cache, compute, database, iam, loadbalancer, network, registry, security
 from .stacks.common import new_template, tags
@@ -48,6 +48,15 @@ COMPOSITE_WIRES = {
     "MonitoringTargetGroupArns": ("GrafanaTargetGroupArn", "PrometheusTargetGroupArn"),
 }
 
+# Root parameters a child receives as a value the root computes. An empty
+# DeployBucketName is the account-unique name (parameters.deploy_bucket_name,
+# docs/deploy.md "The deploy bucket's name"), so every child that names the
+# bucket (the instance role's policy, the boot script) gets a whole name.
+DEPLOY_BUCKET_NAMED = "DeployBucketNamed"
+COMPUTED_WIRES = {
+    "DeployBucketName": If(DEPLOY_BUCKET_NAMED, Ref("DeployBucketName"), Sub(deploy_bucket_sub())),
+}
+
 # Child outputs the root passes on, under the same name and description.
 ROOT_OUTPUTS = (
     "VpcId", "PublicSubnetIds", "PrivateSubnetIds", "LoadBalancerDnsName", "ServiceUrl",
@@ -69,7 +78,9 @@ def _child_output(child: cloudformation.Stack, output: str) -> GetAtt:
 def _wire(child_id: str, child: Template, provided: dict[str, cloudformation.Stack]) -> dict:
     values = {}
     for pname, param in child.parameters.items():
-        if pname in PARAMS_BY_NAME:
+        if pname in COMPUTED_WIRES:
+            values[pname] = COMPUTED_WIRES[pname]
+        elif pname in PARAMS_BY_NAME:
             ref = Ref(pname)
             values[pname] = Join(",", ref) if PARAMS_BY_NAME[pname].type.startswith("List<") else ref
         elif pname in COMPOSITE_WIRES:
@@ -90,6 +101,7 @@ def build_all(settings: BuildSettings) -> dict[str, Template]:
         root.add_parameter(to_parameter(spec))
     _add_interface(root)
     _add_exposure_rules(root)
+    root.add_condition(DEPLOY_BUCKET_NAMED, Not(Equals(Ref("DeployBucketName"), "")))
 
     children: dict[str, Template] = {}
     provided: dict[str, cloudformation.Stack] = {}  # output name -> child that has it

@@ -176,6 +176,8 @@ esac
         "AWS_ENDPOINT_URL": target.endpoint_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "WEALIST_BASE": str(root / "opt/wealist"), "WEALIST_RETRY_DELAY": "0",
+        # A boot that gives up asks for its replacement at once, not 360 s in.
+        "WEALIST_REPLACE_AFTER": "0",
         # A missing endpoint fails at the first look unless a test waits.
         "WEALIST_PARAMETER_WAIT": "0", "WEALIST_POLL_SECONDS": "0",
         "COMPOSE_BIN": compose_binary(), "DOCKER_STATE": str(state), "IMDS_INSTANCE_ID": INSTANCE, **extra_env,
@@ -307,6 +309,69 @@ def test_a_missing_parameter_fails_the_boot_loudly_and_starts_nothing(tmp_path, 
     assert name.split("/")[-1] in log or name in log, log
     assert "FAILED" in log
     assert not any(" up -d" in c for c in calls) and _started(state) == {}
+
+
+def _group_instance(target) -> tuple[object, str]:
+    """moto: the backend group with one instance, as the compute stack
+    makes it by name; the instance's ID is the one IMDS gives the boot."""
+    asg = boto3.client("autoscaling", region_name=target.region, endpoint_url=target.endpoint_url)
+    ec2 = boto3.client("ec2", region_name=target.region, endpoint_url=target.endpoint_url)
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    asg.create_launch_configuration(LaunchConfigurationName="rehearsal", ImageId=image, InstanceType="t3.medium")
+    asg.create_auto_scaling_group(AutoScalingGroupName="wealist-prod-backend-asg", LaunchConfigurationName="rehearsal",
+                                  MinSize=1, MaxSize=1, DesiredCapacity=1, AvailabilityZones=["ap-northeast-2a"])
+    [instance] = asg.describe_auto_scaling_instances()["AutoScalingInstances"]
+    return asg, instance["InstanceId"]
+
+
+def _health(asg, instance_id: str) -> str:
+    return asg.describe_auto_scaling_instances(InstanceIds=[instance_id])["AutoScalingInstances"][0]["HealthStatus"]
+
+
+def test_a_boot_that_gives_up_marks_its_own_instance_unhealthy(tmp_path, target, account):
+    """moto's Auto Scaling, through the real AWS CLI (so the flags are the
+    CLI's own, --no-should-respect-grace-period included): the endpoint
+    never published, the boot gives up and its instance is Unhealthy in its
+    group; Auto Scaling then replaces it (SetInstanceHealth, API reference;
+    moto records the status and replaces nothing)."""
+    asg, instance_id = _group_instance(target)
+    _ssm(target).delete_parameter(Name=f"{PREFIX}/db/postgres_host")
+
+    rc, log, _, state = _boot(tmp_path, target, IMDS_INSTANCE_ID=instance_id)
+
+    assert rc != 0 and "still missing under /wealist/prod: db/postgres_host" in log
+    assert f"marking {instance_id} Unhealthy" in log and "could not mark" not in log, log
+    assert _health(asg, instance_id) == "Unhealthy"
+    assert _started(state) == {}
+
+
+def test_a_userdata_failure_before_the_startup_script_marks_the_instance_unhealthy(tmp_path, target, account):
+    """moto's Auto Scaling and S3, real AWS CLI: the startup script is not in
+    the bucket, so UserData itself gives up (its download is retried, then
+    fails) and marks its instance Unhealthy; the startup script never ran."""
+    from .test_boot_scripts import BUCKET
+
+    asg, instance_id = _group_instance(target)
+    boto3.client("s3", region_name=target.region, endpoint_url=target.endpoint_url).delete_object(
+        Bucket=BUCKET, Key=bootstrap.STARTUP_SCRIPT_KEY)
+
+    rc, log, _, state = _boot(tmp_path, target, IMDS_INSTANCE_ID=instance_id)
+
+    assert rc != 0 and "wealist-startup" not in log
+    assert f"wealist boot: marking {instance_id} Unhealthy" in log, log
+    assert _health(asg, instance_id) == "Unhealthy"
+
+
+def test_a_boot_that_succeeds_leaves_its_instance_healthy(tmp_path, target, account):
+    """moto, real AWS CLI: the same group and instance, a boot that ends
+    well, and no health call: the instance stays Healthy."""
+    asg, instance_id = _group_instance(target)
+
+    rc, log, _, _ = _boot(tmp_path, target, IMDS_INSTANCE_ID=instance_id)
+
+    assert rc == 0, log
+    assert "Unhealthy" not in log
+    assert _health(asg, instance_id) == "Healthy"
 
 
 def test_a_monitoring_instance_boots_with_grafana_password_from_parameter_store(tmp_path, target, account):

@@ -19,10 +19,14 @@ USERDATA = BOOT / "userdata.sh"
 STARTUP = BOOT / "startup.sh"
 
 # What the compute stack's Fn::Sub provides: pseudo parameters, the stack's
-# parameters and the Role variable (wealist_cfn/stacks/compute.py).
+# parameters and the Role variable (wealist_cfn/stacks/compute.py). The
+# bucket is the account-unique name the root stack computes for
+# params/prod.json's empty DeployBucketName in moto's account, the one
+# bootstrap creates there.
+BUCKET = "wealist-prod-deploy-123456789012-ap-northeast-2"
 SUB_VALUES = {
     "AWS::Region": "ap-northeast-2", "Project": "wealist", "Environment": "prod", "Role": "backend",
-    "DeployBucketName": "wealist-deploy-scripts", "UserServicePort": "8081", "BoardServicePort": "8000",
+    "DeployBucketName": BUCKET, "UserServicePort": "8081", "BoardServicePort": "8000",
 }
 
 
@@ -94,7 +98,7 @@ def test_userdata_fetches_the_startup_script_bootstrap_uploads():
     from wealist_cfn.ops import bootstrap
 
     rendered = render_sub(USERDATA.read_text(), SUB_VALUES)
-    assert f"s3://wealist-deploy-scripts/{bootstrap.STARTUP_SCRIPT_KEY}" in rendered
+    assert f"s3://{BUCKET}/{bootstrap.STARTUP_SCRIPT_KEY}" in rendered
     assert bootstrap.local_files()[bootstrap.STARTUP_SCRIPT_KEY] == STARTUP
     assert "ssm get-parameter " not in rendered
 
@@ -111,6 +115,8 @@ case "$1 $2" in
   "ssm get-parameters-by-path") cat "$PARAMS_JSON" ;;
   "sts get-caller-identity") echo 123456789012 ;;
   "ecr get-login-password") echo token ;;
+  "autoscaling set-instance-health")
+    if [ -n "${FAIL_HEALTH:-}" ]; then echo "An error occurred (AccessDenied)" >&2; exit 254; fi ;;
   *) echo "fake aws: unexpected: $*" >&2; exit 1 ;;
 esac
 """
@@ -147,10 +153,17 @@ def _parameters_json(prefix="/wealist/prod"):
     return {"Parameters": [{"Name": f"{prefix}/{k}", "Type": "String", "Value": v} for k, v in values.items()]}
 
 
+# Records each pause instead of taking it: the give-up's hold is asserted
+# from what it asked for, never timed.
+FAKE_SLEEP = r"""#!/bin/bash
+echo "sleep $*" >>"$CALLS"
+"""
+
+
 def _run_startup(tmp_path, role, **extra_env):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for name, body in (("aws", FAKE_AWS), ("docker", FAKE_DOCKER)):
+    for name, body in (("aws", FAKE_AWS), ("docker", FAKE_DOCKER), ("sleep", FAKE_SLEEP)):
         (bin_dir / name).write_text(body)
         (bin_dir / name).chmod(0o755)
     # The instance's python3 runs render.py; here, the test's interpreter.
@@ -165,7 +178,7 @@ def _run_startup(tmp_path, role, **extra_env):
     env = {
         "PATH": f"{bin_dir}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls.log"), "FILES": str(ROOT / "instance-files"),
         "PARAMS_JSON": str(params), "WEALIST_BASE": str(tmp_path / "opt"), "WEALIST_ROLE": role,
-        "WEALIST_BUCKET": "wealist-deploy-scripts", "WEALIST_PREFIX": "/wealist/prod", "AWS_REGION": "ap-northeast-2",
+        "WEALIST_BUCKET": BUCKET, "WEALIST_PREFIX": "/wealist/prod", "AWS_REGION": "ap-northeast-2",
         "USER_SERVICE_PORT": "8081", "BOARD_SERVICE_PORT": "8000", "IMDS_INSTANCE_ID": "i-0123456789abcdef0",
         **extra_env,
     }
@@ -183,7 +196,7 @@ def test_backend_startup_runs_every_step_in_order(tmp_path):
     steps = [c for c in calls if not c.startswith("docker info")]
     def index(prefix):
         return next(i for i, c in enumerate(steps) if c.startswith(prefix))
-    order = [index("aws s3 cp --recursive --only-show-errors s3://wealist-deploy-scripts/config/"),
+    order = [index(f"aws s3 cp --recursive --only-show-errors s3://{BUCKET}/config/"),
              index("aws ssm get-parameters-by-path --path /wealist/prod/db --recursive --with-decryption"),
              index("docker login --username AWS --password-stdin 123456789012.dkr.ecr.ap-northeast-2"),
              index("docker run --rm --network host --env-file " + str(tmp_path / "opt/db-init-user-service.env")),
@@ -231,6 +244,59 @@ def test_startup_fails_loudly_and_starts_nothing_after_a_failed_step(tmp_path, f
     assert result.returncode != 0
     assert re.search(r"FAILED.*: " + re.escape(step), result.stderr), result.stderr
     assert not any(" up -d" in c for c in calls)
+
+
+SET_UNHEALTHY = ("aws autoscaling set-instance-health --instance-id i-0123456789abcdef0 --health-status Unhealthy "
+                 "--no-should-respect-grace-period")
+
+
+@pytest.mark.parametrize("role", ["backend", "monitoring"])
+def test_a_boot_that_succeeds_never_touches_its_health(tmp_path, role):
+    result, calls = _run_startup(tmp_path, role)
+    assert result.returncode == 0, result.stderr
+    assert not any(c.startswith("aws autoscaling") for c in calls)
+
+
+@pytest.mark.parametrize("failure,step", [
+    ({"FAIL_S3": "1"}, "aws s3 cp"),
+    ({"FAIL_DB": "1"}, "database init of user-service"),
+    # The database's endpoint never published: the bounded wait gives up.
+    ({"NO_ENDPOINT": "1", "WEALIST_PARAMETER_WAIT": "0"}, "still missing under /wealist/prod: db/postgres_host"),
+])
+def test_a_boot_that_gives_up_marks_its_instance_unhealthy_once(tmp_path, failure, step):
+    """Fake aws/docker/sleep: whichever step gives up, the last call is
+    SetInstanceHealth Unhealthy for this instance (from IMDS), ignoring the
+    grace period, and the script still exits non-zero."""
+    if failure.pop("NO_ENDPOINT", None):
+        doc = _parameters_json()
+        doc["Parameters"] = [p for p in doc["Parameters"] if not p["Name"].endswith("/db/postgres_host")]
+        (tmp_path / "no-endpoint.json").write_text(json.dumps(doc))
+        failure["PARAMS_JSON"] = str(tmp_path / "no-endpoint.json")
+    result, calls = _run_startup(tmp_path, "backend", **failure, WEALIST_RETRY_DELAY="0",
+                                 WEALIST_REPLACE_AFTER="0")
+    assert result.returncode != 0
+    assert re.search(r"FAILED.*" + re.escape(step), result.stderr), result.stderr
+    assert calls[-1] == SET_UNHEALTHY
+    assert calls.count(SET_UNHEALTHY) == 1
+    assert "marking i-0123456789abcdef0 Unhealthy" in result.stderr
+
+
+def test_a_give_up_waits_out_the_shortest_lifetime_before_asking(tmp_path):
+    """Fake sleep: a boot that fails at once holds until WEALIST_REPLACE_AFTER
+    seconds after the boot's start (default: the boot budget, 360 s), so a
+    failing group replaces each instance at most that often."""
+    result, calls = _run_startup(tmp_path, "backend", FAIL_S3="1", WEALIST_RETRY_DELAY="0")
+    assert result.returncode != 0
+    holds = [int(c.split()[1]) for c in calls if c.startswith("sleep ") and c != "sleep 0"]
+    assert holds and 350 <= holds[-1] <= 360, calls
+    assert calls.index(f"sleep {holds[-1]}") == len(calls) - 2 and calls[-1] == SET_UNHEALTHY
+
+
+def test_a_refused_health_call_keeps_the_boots_own_exit_and_says_what_to_do(tmp_path):
+    result, calls = _run_startup(tmp_path, "backend", FAIL_S3="1", FAIL_HEALTH="1", WEALIST_RETRY_DELAY="0",
+                                 WEALIST_REPLACE_AFTER="0")
+    assert result.returncode == 1 and calls[-1] == SET_UNHEALTHY
+    assert "could not mark i-0123456789abcdef0 Unhealthy: terminate it by hand" in result.stderr
 
 
 def test_unknown_role_is_refused(tmp_path):

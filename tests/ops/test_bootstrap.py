@@ -19,6 +19,10 @@ from .tools import ROOT
 
 pytestmark = pytest.mark.moto
 
+# moto's default account; params/prod.json leaves DeployBucketName empty,
+# so the bucket is the account-unique name (docs/deploy.md).
+BUCKET = "wealist-prod-deploy-123456789012-ap-northeast-2"
+
 
 def _ssm(target):
     return boto3.client("ssm", region_name=target.region, endpoint_url=target.endpoint_url)
@@ -72,7 +76,7 @@ def test_first_run_creates_every_parameter_the_bucket_and_its_files(prod_cfg, ta
     assert "/wealist/prod/redis/host" not in params
 
     s3 = _s3(target)
-    bucket = "wealist-deploy-scripts"
+    bucket = BUCKET
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     enc = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     assert enc[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
@@ -98,14 +102,14 @@ def test_second_run_changes_nothing_and_keeps_every_secret(prod_cfg, target):
     values) and says so."""
     bootstrap.run(prod_cfg, target)
     params_before = _parameters(target)
-    versions_before = _versions(target, "wealist-deploy-scripts")
+    versions_before = _versions(target, BUCKET)
 
     report = bootstrap.run(prod_cfg, target)
 
     assert not report.changed
     assert {c.action for c in report.changes} == {"unchanged"}
     assert _parameters(target) == params_before
-    assert _versions(target, "wealist-deploy-scripts") == versions_before
+    assert _versions(target, BUCKET) == versions_before
 
 
 def test_rotate_changes_only_the_named_secret_and_says_what_to_restart(prod_cfg, target):
@@ -135,26 +139,26 @@ def test_only_a_changed_file_is_uploaded_and_stray_objects_are_left_alone(prod_c
     files = tmp_path / "instance-files"
     shutil.copytree(ROOT / "instance-files", files)
     bootstrap.run(prod_cfg, target, files_dir=files)
-    _s3(target).put_object(Bucket="wealist-deploy-scripts", Key="config/old.yml", Body=b"x: 1\n")
-    before = dict(_versions(target, "wealist-deploy-scripts"))
+    _s3(target).put_object(Bucket=BUCKET, Key="config/old.yml", Body=b"x: 1\n")
+    before = dict(_versions(target, BUCKET))
 
     prom = files / "monitoring" / "prometheus.yml"
     prom.write_text(prom.read_text() + "# changed\n")
     report = bootstrap.run(prod_cfg, target, files_dir=files)
 
-    after = _versions(target, "wealist-deploy-scripts")
+    after = _versions(target, BUCKET)
     new_versions = {k for k, v in after if (k, v) not in before.items()}
     assert new_versions == {"monitoring/prometheus.yml"}
     assert [c.name for c in report.changes if c.action == "updated"] == [
-        "s3://wealist-deploy-scripts/monitoring/prometheus.yml"]
-    assert [c.name for c in report.changes if c.action == "extra"] == ["s3://wealist-deploy-scripts/config/old.yml"]
+        f"s3://{BUCKET}/monitoring/prometheus.yml"]
+    assert [c.name for c in report.changes if c.action == "extra"] == [f"s3://{BUCKET}/config/old.yml"]
 
 
 def test_an_object_changed_behind_bootstraps_back_is_put_right(prod_cfg, target):
     """moto: a file replaced in the bucket by other means, even one that
     copies the sha256 metadata bootstrap records, is uploaded again."""
     bootstrap.run(prod_cfg, target)
-    s3, bucket, key = _s3(target), "wealist-deploy-scripts", "monitoring/prometheus.yml"
+    s3, bucket, key = _s3(target), BUCKET, "monitoring/prometheus.yml"
     meta = s3.head_object(Bucket=bucket, Key=key)["Metadata"]
     s3.put_object(Bucket=bucket, Key=key, Body=b"scrape_configs: []\n", Metadata=meta)
 
@@ -206,7 +210,7 @@ def test_dev_environment_gets_its_own_names(dev_cfg, moto_endpoint, local_s3_ove
 
     params = _parameters(target, "/wealist/dev")
     assert params["/wealist/dev/deploy/user_service_repository"][1] == "dev/user-service"
-    assert _s3(target).head_bucket(Bucket="wealist-dev-deploy-scripts")
+    assert _s3(target).head_bucket(Bucket="wealist-dev-deploy-123456789012-ap-northeast-2")
     assert _parameters(target, "/wealist/prod") == {}
 
 
@@ -298,5 +302,5 @@ def test_dry_run_counts_what_the_real_run_then_does(prod_cfg, target):
     real = bootstrap.run(prod_cfg, target)
     assert Counter(c.action.removeprefix("would be ") for c in dry.changes) == Counter(c.action for c in real.changes)
     # The deploy bucket; the artifact bucket's lifecycle line is another.
-    [made] = [c for c in real.changes if c.what == "bucket" and c.name == prod_cfg.deploy_bucket]
+    [made] = [c for c in real.changes if c.what == "bucket" and c.name == BUCKET]
     assert made.action == "created" and made.detail == ", ".join(bootstrap.BUCKET_SETTINGS)

@@ -200,7 +200,8 @@ def test_service_role_passes_the_flow_log_role_and_manages_only_the_stacks_bucke
                    "s3:PutLifecycleConfiguration", "s3:PutBucketPublicAccessBlock", "s3:PutBucketOwnershipControls",
                    "s3:PutBucketVersioning", "s3:DeleteBucket"):
         assert allowed(statements, action, bucket), action
-        for other in ("arn:aws:s3:::wealist-deploy-scripts", "arn:aws:s3:::wealist-dev-loadbalancerstack-1-x"):
+        for other in (f"arn:aws:s3:::wealist-prod-deploy-{ACCOUNT}-{REGION}",
+                      "arn:aws:s3:::wealist-dev-loadbalancerstack-1-x"):
             assert not allowed(statements, action, other), (action, other)
     # Access logs are written by the load balancer's log delivery, never by CloudFormation.
     assert not allowed(statements, "s3:PutObject", f"{bucket}/alb/AWSLogs/{ACCOUNT}/x.log.gz")

@@ -22,7 +22,8 @@ from .tools import ROOT
 
 ACCOUNT, REGION = "123456789012", "ap-northeast-2"
 PARAM = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod"
-BUCKET = "arn:aws:s3:::wealist-deploy-scripts"
+# params/prod.json leaves DeployBucketName empty: the account-unique name.
+BUCKET = f"arn:aws:s3:::wealist-prod-deploy-{ACCOUNT}-{REGION}"
 LOGS = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/wealist/prod"
 
 
@@ -70,6 +71,38 @@ BOOT_CALLS = {
 }
 
 
+def _group(name: str) -> str:
+    return (f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:0a1b2c3d-1111-2222-3333-444455556666:"
+            f"autoScalingGroupName/{name}")
+
+
+GROUPS = {"Ec2Role": "wealist-prod-backend-asg", "MonitoringRole": "wealist-prod-monitoring-asg"}
+
+
+@pytest.mark.parametrize("role", sorted(GROUPS))
+def test_a_boot_that_gives_up_may_mark_unhealthy_in_its_own_group_only(roles, role):
+    """The give-up path of both scripts (startup.sh give_up, UserData's
+    replace_me) calls SetInstanceHealth, which IAM authorises against the
+    Auto Scaling group (Service Authorization Reference, Amazon EC2 Auto
+    Scaling: resource type autoScalingGroup, no key naming the instance).
+    Allowed on the role's own group, denied on the other group, another
+    environment's and every other autoscaling write."""
+    import re
+
+    for script in ("startup.sh", "userdata.sh"):
+        text = (ROOT / "wealist_cfn" / "boot" / script).read_text()
+        calls = re.findall(r"aws autoscaling ([a-z-]+)", text)
+        assert calls == ["set-instance-health"], (script, calls)
+    policy = roles[role]
+    own = GROUPS[role]
+    assert _allowed(policy, "autoscaling:SetInstanceHealth", _group(own))
+    for other in set(GROUPS.values()) - {own} | {own.replace("-prod-", "-dev-"), "payments-asg"}:
+        assert not _allowed(policy, "autoscaling:SetInstanceHealth", _group(other)), other
+    for action in ("autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup",
+                   "autoscaling:SetDesiredCapacity"):
+        assert not _allowed(policy, action, _group(own)), action
+
+
 @pytest.mark.parametrize("role", sorted(BOOT_CALLS))
 def test_each_role_allows_what_its_boot_calls(roles, role):
     for action, resource, context in BOOT_CALLS[role]:
@@ -109,6 +142,8 @@ def test_backend_never_reads_grafanas_password_nor_the_whole_tree(roles):
     for action, resource, _ in _log_calls("monitoring", ("startup", "grafana")):
         assert not _allowed(policy, action, resource), (action, resource)
     assert not _allowed(policy, "logs:CreateLogGroup", f"{LOGS}/backend")
+    # The original's global bucket name is another account's: out of reach.
+    assert not _allowed(policy, "s3:GetObject", "arn:aws:s3:::wealist-deploy-scripts/boot/startup.sh")
     # Another environment's parameters are out of reach too.
     assert not _allowed(policy, "ssm:GetParametersByPath", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/dev/db")
 

@@ -48,6 +48,7 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-"
 BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/wealist-prod-role-boundary"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 ARTIFACTS = f"arn:aws:s3:::wealist-cfn-artifacts-{ACCOUNT}-{REGION}"
+DEPLOY_BUCKET = f"arn:aws:s3:::wealist-prod-deploy-{ACCOUNT}-{REGION}"  # DeployBucketName empty
 STACK = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/"
 ALARM_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1111aaaa-2222-4333-8444-555566667777"
 
@@ -138,7 +139,7 @@ def test_service_role_reads_no_other_object_of_the_artifact_or_deploy_bucket(rol
     replication group's never-used snapshot seeding said otherwise."""
     service = roles["cfn-role"]
     for key in (f"{ARTIFACTS}/ci/wealist-prod/cache.tar", f"{ARTIFACTS}/deploy/wealist-dev/network.yaml",
-                "arn:aws:s3:::wealist-deploy-scripts/boot/startup.sh"):
+                f"{DEPLOY_BUCKET}/boot/startup.sh"):
         assert not decide(service, "s3:GetObject", key), key
 
 
@@ -284,7 +285,7 @@ def test_no_administrator_can_be_created_or_attached(roles, boundary):
     for action, resource in (("iam:CreateRole", ROLE + "x"), ("iam:AttachRolePolicy", ROLE + "ec2-role"),
                              ("iam:PassRole", ROLE + "cfn-role"), ("sts:AssumeRole", ROLE + "github-deploy"),
                              ("ssm:PutParameter", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod/deploy/x"),
-                             ("s3:PutObject", "arn:aws:s3:::wealist-deploy-scripts/boot/startup.sh"),
+                             ("s3:PutObject", f"{DEPLOY_BUCKET}/boot/startup.sh"),
                              ("kms:CreateGrant", KEY_ARN), ("ec2:RunInstances", "*"),
                              ("cloudformation:ExecuteChangeSet", STACK + "wealist-prod/x"),
                              ("ssm:GetParametersByPath", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/dev")):
@@ -497,3 +498,16 @@ def test_plan_and_deploy_may_read_what_derives_the_health_check_type(roles):
     # Only the tags: no other value under the environment's prefix.
     assert not decide(roles["github-plan"], "ssm:GetParameters",
                       f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod/db/user_db_password", context)
+
+
+# -- preflight's redis-members check ------------------------------------------------------------------
+
+@pytest.mark.parametrize("role", ["github-plan", "github-deploy"])
+def test_preflight_reads_the_environments_replication_group_only(roles, role):
+    """preflight's redis-members check calls DescribeReplicationGroups with
+    the group's ID, authorised against the replicationgroup resource
+    (Service Authorization Reference, Amazon ElastiCache)."""
+    group = f"arn:aws:elasticache:{REGION}:{ACCOUNT}:replicationgroup:"
+    assert decide(roles[role], "elasticache:DescribeReplicationGroups", group + "wealist-prod-redis")
+    for other in ("wealist-dev-redis", "payments-redis"):
+        assert not decide(roles[role], "elasticache:DescribeReplicationGroups", group + other), other

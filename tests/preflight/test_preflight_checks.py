@@ -55,10 +55,10 @@ def _bucket(ctx, *, region="ap-northeast-2", files=True):
     # S3 refuses a create whose location differs from the endpoint's region.
     s3 = Aws(region, endpoint_url=ctx.aws.endpoint_url, local_credentials=True).client("s3")
     kw = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-    s3.create_bucket(Bucket=ctx.config.deploy_bucket, **kw)
+    s3.create_bucket(Bucket=ctx.config.deploy_bucket_name(ctx.aws.account), **kw)
     if files:
         for key, path in bootstrap.local_files(ctx.files_dir).items():
-            s3.put_object(Bucket=ctx.config.deploy_bucket, Key=key, Body=path.read_bytes())
+            s3.put_object(Bucket=ctx.config.deploy_bucket_name(ctx.aws.account), Key=key, Body=path.read_bytes())
 
 
 # -- Parameter Store ---------------------------------------------------------------------------
@@ -171,12 +171,13 @@ def test_deploy_bucket_names_stale_and_missing_files(ctx):
     _bucket(ctx)
     assert checks.check_deploy_bucket(ctx).status == checks.OK
     s3 = ctx.aws.client("s3")
-    s3.put_object(Bucket=ctx.config.deploy_bucket, Key="config/a.txt", Body=b"old alpha\n")
-    s3.delete_object(Bucket=ctx.config.deploy_bucket, Key="config/b.txt")
+    s3.put_object(Bucket=ctx.config.deploy_bucket_name(ctx.aws.account), Key="config/a.txt", Body=b"old alpha\n")
+    s3.delete_object(Bucket=ctx.config.deploy_bucket_name(ctx.aws.account), Key="config/b.txt")
     r = checks.check_deploy_bucket(ctx)
     assert r.status == checks.FAIL
-    assert any(d.startswith("s3://wealist-deploy-scripts/config/a.txt: stale") for d in r.details)
-    assert "s3://wealist-deploy-scripts/config/b.txt: missing" in r.details
+    bucket = "s3://wealist-prod-deploy-123456789012-ap-northeast-2"  # the account-unique name
+    assert any(d.startswith(f"{bucket}/config/a.txt: stale") for d in r.details)
+    assert f"{bucket}/config/b.txt: missing" in r.details
     assert "1 stale" in r.finding
 
 
@@ -515,7 +516,7 @@ def test_deploy_bucket_behind_a_tls_only_policy_on_http_says_why(ctx):
     TLS-only policy bootstrap sets denies the object reads over http://; the
     check says so instead of a bare 403."""
     _bucket(ctx)
-    bucket = ctx.config.deploy_bucket
+    bucket = ctx.config.deploy_bucket_name(ctx.aws.account)
     ctx.aws.client("s3").put_bucket_policy(Bucket=bucket, Policy=json.dumps({
         "Version": "2012-10-17", "Statement": [{
             "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",

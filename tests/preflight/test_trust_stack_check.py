@@ -56,25 +56,48 @@ def _run(ctx, response):
 
 
 @pytest.mark.stubbed
-def test_a_second_environment_that_overrode_only_its_names_is_refused(dev):
+def test_a_trust_stack_naming_the_old_global_bucket_is_refused(dev):
+    """A trust stack deployed with the fixed name the templates once
+    defaulted to (wealist-deploy-scripts, a global S3 name) while the
+    params file leaves DeployBucketName empty: the boundary names another
+    bucket than the instances fetch from. The finding names both; the fix
+    sets the parameter back to empty (the account-unique name)."""
+    r = _run(dev, _trust_stack("wealist-dev", {
+        "GitHubRepository": "octo/wealist-cfn", "Project": "wealist", "Environment": "dev",
+        "StackName": "wealist-dev", "DeployBucketName": "wealist-deploy-scripts", "EcrRepositoryPrefix": "dev/"}))
+    assert r.status == checks.FAIL
+    assert "DeployBucketName='wealist-deploy-scripts'" in r.finding
+    assert "'wealist-dev-deploy-123456789012-ap-northeast-2'" in r.finding
+    assert "\n" not in r.finding
+    assert "--stack-name wealist-dev-github" in r.fix and 'DeployBucketName=""' in r.fix
+
+
+@pytest.mark.stubbed
+def test_a_second_environment_that_overrode_only_its_names_gets_its_own_bucket(dev):
     """The override the docs once gave a second environment (Project,
-    Environment, StackName): DeployBucketName kept prod's default, so dev's
-    boundary named prod's bucket and its instances could not boot."""
+    Environment, StackName) used to leave prod's fixed bucket name in dev's
+    boundary. With the empty default both templates compute the bucket from
+    their own Project and Environment, so only EcrRepositoryPrefix differs."""
     r = _run(dev, _trust_stack("wealist-dev", {
         "GitHubRepository": "octo/wealist-cfn", "Project": "wealist", "Environment": "dev",
         "StackName": "wealist-dev"}))
-    assert r.status == checks.FAIL
-    assert "DeployBucketName='wealist-deploy-scripts'" in r.finding and "'wealist-dev-deploy-scripts'" in r.finding
-    assert "\n" not in r.finding
-    assert "--stack-name wealist-dev-github" in r.fix and "DeployBucketName=wealist-dev-deploy-scripts" in r.fix
+    assert r.status == checks.FAIL and "EcrRepositoryPrefix=''" in r.finding
+
+
+@pytest.mark.stubbed
+def test_an_explicit_name_equal_to_the_account_unique_one_passes(dev):
+    right = {"Project": "wealist", "Environment": "dev", "StackName": "wealist-dev", "EcrRepositoryPrefix": "dev/",
+             "DeployBucketName": "wealist-dev-deploy-123456789012-ap-northeast-2"}
+    assert _run(dev, _trust_stack("wealist-dev", right)).status == checks.OK
 
 
 @pytest.mark.stubbed
 def test_each_parameter_the_boundary_names_is_compared(dev):
     right = {"Project": "wealist", "Environment": "dev", "StackName": "wealist-dev",
-             "DeployBucketName": "wealist-dev-deploy-scripts", "EcrRepositoryPrefix": "dev/"}
+             "DeployBucketName": "", "EcrRepositoryPrefix": "dev/"}
     assert _run(dev, _trust_stack("wealist-dev", right)).status == checks.OK
-    for key, wrong in (("EcrRepositoryPrefix", ""), ("StackName", "wealist-prod"), ("Environment", "prod")):
+    for key, wrong in (("EcrRepositoryPrefix", ""), ("StackName", "wealist-prod"), ("Environment", "prod"),
+                       ("DeployBucketName", "wealist-dev-deploy-scripts")):
         r = _run(dev, _trust_stack("wealist-dev", {**right, key: wrong}))
         assert r.status == checks.FAIL and f"{key}={wrong!r}" in r.finding, key
 

@@ -63,10 +63,63 @@ retry() {
   done
 }
 
+# A boot that gives up asks its group for a replacement. Under EC2 health
+# checks (the backend until every service is released, the monitoring
+# group always) nothing else would ever find it broken: its EC2 status
+# checks pass, so it would stay InService, serving nothing, for good. The
+# call ignores the grace period on purpose: by default SetInstanceHealth
+# "respects the grace period" (Auto Scaling API reference,
+# SetInstanceHealth, ShouldRespectGracePeriod), and a give-up comes well
+# inside the 600 s one. So that a boot that fails at once (a setting that
+# is wrong everywhere) cannot churn instances in a tight loop, no
+# replacement is asked for before WEALIST_REPLACE_AFTER seconds (default:
+# the boot's wait budget) from the boot's start: each instance of a failing
+# group then lives at least that long. The role may call it on its own
+# group only (stacks/iam.py _boot_health_policy).
+REPLACE_AFTER=${WEALIST_REPLACE_AFTER:-$BOOT_BUDGET}
+give_up() {
+  local hold
+  hold=$((REPLACE_AFTER - ($(date +%s) - BOOT_STARTED)))
+  if [ -z "${INSTANCE_ID:-}" ]; then
+    log "gave up before this instance's ID was known: it cannot ask Auto Scaling to replace it"
+    return 0
+  fi
+  if [ "$hold" -gt 0 ]; then
+    log "gave up; asking Auto Scaling to replace $INSTANCE_ID in ${hold}s (at ${REPLACE_AFTER}s after the boot's start)"
+    sleep "$hold"
+  fi
+  log "marking $INSTANCE_ID Unhealthy: Auto Scaling terminates and replaces it"
+  aws autoscaling set-instance-health --instance-id "$INSTANCE_ID" --health-status Unhealthy \
+    --no-should-respect-grace-period ||
+    log "could not mark $INSTANCE_ID Unhealthy: terminate it by hand (docs/operations.md, 'A boot that gave up')"
+}
+on_exit() {
+  local rc=$?
+  trap - ERR
+  rm -rf "${work:-}"
+  if [ "$rc" -ne 0 ]; then give_up; fi
+  exit "$rc"
+}
+
 umask 077
 mkdir -p "$BASE"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap on_exit EXIT
+
+# This instance's ID, from IMDSv2 (the launch template requires a session
+# token). It starts the name of every container's log stream
+# (<instance-id>/<container>, render.py puts it in .env). Fatal: the same
+# endpoint gives the instance its credentials, so without it no later step
+# could work either. First, so that any later give-up can name the instance.
+IMDS=${WEALIST_IMDS:-http://169.254.169.254}
+imds() {
+  local token
+  token=$(curl -fsS -m 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" "$IMDS/latest/api/token") &&
+    curl -fsS -m 5 -H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/$1"
+}
+INSTANCE_ID=$(retry imds instance-id)
+export INSTANCE_ID
+log "instance $INSTANCE_ID: container logs go to CloudWatch Logs $WEALIST_PREFIX/$WEALIST_ROLE, streams $INSTANCE_ID/<container>"
 
 # The backend runs everything under config/; the monitoring instance only
 # render.py, the one object of config/ its role may read (iam.py): listing
@@ -172,21 +225,6 @@ db_init() {
     attempt=$((attempt + 1))
   done
 }
-
-# This instance's ID, from IMDSv2 (the launch template requires a session
-# token). It starts the name of every container's log stream
-# (<instance-id>/<container>, render.py puts it in .env). Fatal: the same
-# endpoint gives the instance its credentials, so without it no later step
-# could work either.
-IMDS=${WEALIST_IMDS:-http://169.254.169.254}
-imds() {
-  local token
-  token=$(curl -fsS -m 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" "$IMDS/latest/api/token") &&
-    curl -fsS -m 5 -H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/$1"
-}
-INSTANCE_ID=$(retry imds instance-id)
-export INSTANCE_ID
-log "instance $INSTANCE_ID: container logs go to CloudWatch Logs $WEALIST_PREFIX/$WEALIST_ROLE, streams $INSTANCE_ID/<container>"
 
 start_backend() {
   local account svc

@@ -14,6 +14,25 @@ set -Eeuo pipefail
 boot_started=$(date +%s)
 exec > >(tee -a /var/log/wealist-boot.log | logger -t wealist-boot) 2>&1
 trap 'echo "wealist boot: FAILED at line $LINENO (exit $?)" >&2' ERR
+# A failure here, before the startup script runs, gives up as the startup
+# script's own failures do (startup.sh, give_up): the instance marks itself
+# Unhealthy, ignoring the grace period, so Auto Scaling replaces it, and
+# never before WEALIST_REPLACE_AFTER (360) seconds from the boot's start.
+startup_ran=
+replace_me() {
+  local rc=$? hold token id imds=http://169.254.169.254/latest
+  if [ "$rc" -eq 0 ] || [ -n "$startup_ran" ]; then exit "$rc"; fi
+  hold=$((${!WEALIST_REPLACE_AFTER:-360} - $(date +%s) + boot_started))
+  if [ "$hold" -gt 0 ]; then echo "wealist boot: gave up; asking for a replacement in ${!hold}s"; sleep "$hold"; fi
+  { token=$(curl -fsS -m 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" "$imds/api/token") &&
+    id=$(curl -fsS -m 5 -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/instance-id") &&
+    echo "wealist boot: marking $id Unhealthy: Auto Scaling terminates and replaces it" &&
+    aws autoscaling set-instance-health --region "${AWS::Region}" --instance-id "$id" \
+      --health-status Unhealthy --no-should-respect-grace-period; } ||
+    echo "wealist boot: could not mark this instance Unhealthy: terminate it by hand" >&2
+  exit "$rc"
+}
+trap replace_me EXIT
 
 # Compose V2 is not packaged for Amazon Linux 2023: the release binary, at a
 # pinned version, checked against the release's published SHA-256.
@@ -74,6 +93,8 @@ retry aws s3 cp --region "${AWS::Region}" --only-show-errors \
   "s3://${DeployBucketName}/boot/startup.sh" /usr/local/sbin/wealist-startup
 chmod 700 /usr/local/sbin/wealist-startup
 
+# From here on a failure is the startup script's, which gives up by itself.
+startup_ran=1
 WEALIST_BOOT_STARTED="$boot_started" WEALIST_ROLE="${Role}" WEALIST_BUCKET="${DeployBucketName}" \
   WEALIST_PREFIX="/${Project}/${Environment}" AWS_REGION="${AWS::Region}" \
   USER_SERVICE_PORT="${UserServicePort}" BOARD_SERVICE_PORT="${BoardServicePort}" \

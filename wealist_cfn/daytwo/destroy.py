@@ -24,6 +24,7 @@ import botocore.exceptions
 from .. import config
 from ..aws import Aws, error_message, log_groups
 from ..errors import EXIT_FAILED, CommandError
+from ..parameters import deploy_bucket_name
 from ..settings import PARAMS_DIR
 from .diff import fetch_deployed
 from .tree import pmap
@@ -159,8 +160,11 @@ def plan(aws: Aws, stack_name: str) -> DestroyPlan:
         for g in _log_groups(aws, f"/{project}/{env}/"):
             if g not in owned:
                 p.kept.append(Kept("log-group", "log group (not owned by the stack)", g))
-    if params.get("DeployBucketName"):
-        p.kept.append(Kept("bucket", "deploy bucket (not owned by the stack)", params["DeployBucketName"]))
+    if project and env and "DeployBucketName" in params:
+        # Empty: the account-unique name the root template computes.
+        bucket = params["DeployBucketName"] or deploy_bucket_name(
+            project, env, aws.account or aws.check_credentials(), aws.region)
+        p.kept.append(Kept("bucket", "deploy bucket (not owned by the stack)", bucket))
     return p
 
 

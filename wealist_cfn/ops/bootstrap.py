@@ -175,8 +175,10 @@ def run(cfg: Config, aws: Aws, *, rotate: list[str] = (), dry_run: bool = False,
     account = aws.check_credentials()
     ssm, s3 = aws.client("ssm"), aws.client("s3")
     try:
-        _parameters(cfg, ssm, report, rotate)
-        bucket_exists = _bucket(cfg, s3, account, aws.region, report)
+        # A name another account holds stops the run before anything is written.
+        exists = _bucket_exists(cfg, s3, account)
+        _parameters(cfg, ssm, report, rotate, account)
+        bucket_exists = _bucket(cfg, s3, account, aws.region, report, exists)
         _artifact_bucket(cfg, s3, account, aws.region, report)
         _files(cfg, s3, account, report, files_dir, bucket_exists)
     except ClientError as exc:
@@ -203,7 +205,7 @@ def _existing_parameters(ssm, prefix: str) -> dict[str, dict]:
     return out
 
 
-def _parameters(cfg: Config, ssm, report: Report, rotate: list[str]) -> None:
+def _parameters(cfg: Config, ssm, report: Report, rotate: list[str], account: str) -> None:
     prefix = parameter_prefix(cfg)
     existing = _existing_parameters(ssm, prefix)
     tags = [{"Key": "Project", "Value": cfg.project}, {"Key": "Environment", "Value": cfg.environment},
@@ -260,7 +262,7 @@ def _parameters(cfg: Config, ssm, report: Report, rotate: list[str]) -> None:
 
     old = f"{prefix}/{OLD_STARTUP_PARAMETER}"
     if old in existing:
-        report.add("extra", "parameter", old, f"no longer read (instances fetch s3://{cfg.deploy_bucket}/"
+        report.add("extra", "parameter", old, f"no longer read (instances fetch s3://{cfg.deploy_bucket_name(account)}/"
                    f"{STARTUP_SCRIPT_KEY}); remove it with aws ssm delete-parameter --name {old}")
 
 
@@ -293,22 +295,54 @@ BUCKET_SETTINGS = ("ownership: bucket owner enforced", "public access blocked", 
                    "policy: TLS only", "lifecycle: old versions expire after 90 days")
 
 
-def _bucket(cfg: Config, s3, account: str, region: str, report: Report) -> bool:
-    """Create or repair the deploy bucket; whether it exists (``False`` only
-    in a dry run that would create it)."""
-    bucket = cfg.deploy_bucket
-    owner = {"ExpectedBucketOwner": account}
+def taken_message(cfg: Config, bucket: str, account: str, how: str) -> str:
+    """The one line for a deploy bucket name another account holds: what
+    happened, and the name to use instead."""
+    if cfg.values["DeployBucketName"]:
+        fix = (f"leave DeployBucketName empty in {cfg.path} for the account-unique name "
+               f"{cfg.with_values(DeployBucketName='').deploy_bucket_name(account)}, or set a name of your own")
+    else:
+        fix = (f"the account-unique name is held elsewhere (made by hand in another account?): set DeployBucketName "
+               f"in {cfg.path} to a name of your own")
+    return (f"deploy bucket {bucket}: {how}; S3 bucket names are global across all AWS accounts, so this "
+            f"account ({account}) cannot use it: {fix}")
+
+
+def _bucket_exists(cfg: Config, s3, account: str) -> bool:
+    """Whether this account's deploy bucket exists; :class:`BootstrapError`
+    when its name is another account's.
+
+    A name another account holds shows in two ways (S3 API reference,
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html and
+    API_CreateBucket.html): HeadBucket with ``ExpectedBucketOwner`` fails
+    with 403 Forbidden when "the account ID that you provide does not match
+    the actual owner of the bucket" (and 403 is also its answer to a caller
+    without s3:ListBucket), and CreateBucket fails with
+    ``BucketAlreadyExists``: "The requested bucket name is not available.
+    The bucket namespace is shared by all users of the system."
+    ``BucketAlreadyOwnedByYou`` is this account's own bucket (every region
+    but us-east-1, which answers 200). moto enforces the shared namespace
+    on CreateBucket across its accounts, but not ExpectedBucketOwner on
+    HeadBucket (it answers 200 for another account's bucket): the 403 path
+    is tested with Stubber (tests/ops/test_bootstrap_bucket_name.py)."""
+    bucket = cfg.deploy_bucket_name(account)
     try:
-        s3.head_bucket(Bucket=bucket, **owner)
-        exists = True
+        s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account)
+        return True
     except ClientError as exc:
         if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
-            exists = False
-        elif error_code(exc) in ("403", "AccessDenied"):
-            raise BootstrapError(f"bucket {bucket} exists but is not this account's ({account}) or is not "
-                                 "readable: choose another DeployBucketName in the params file") from None
-        else:
-            raise
+            return False
+        if error_code(exc) in ("403", "AccessDenied"):
+            raise BootstrapError(taken_message(cfg, bucket, account, "HeadBucket answered 403 (owned by another "
+                                               "account, or these credentials may not list it)")) from None
+        raise
+
+
+def _bucket(cfg: Config, s3, account: str, region: str, report: Report, exists: bool) -> bool:
+    """Create or repair the deploy bucket; whether it exists (``False`` only
+    in a dry run that would create it)."""
+    bucket = cfg.deploy_bucket_name(account)
+    owner = {"ExpectedBucketOwner": account}
     if not exists:
         if report.dry_run:
             # Counted as the real run counts a new bucket: one change, its
@@ -320,10 +354,8 @@ def _bucket(cfg: Config, s3, account: str, region: str, report: Report) -> bool:
             s3.create_bucket(Bucket=bucket, ObjectOwnership="BucketOwnerEnforced", **kw)
         except ClientError as exc:
             if error_code(exc) == "BucketAlreadyExists":
-                raise BootstrapError(f"bucket name {bucket} is taken by another AWS account (S3 names are "
-                                     f"global): set DeployBucketName in {cfg.path} to a name unique to this "
-                                     f"account, e.g. {cfg.project}-deploy-{account}-{region} (the account-ID "
-                                     f"suffix the artifact bucket uses)") from None
+                raise BootstrapError(taken_message(cfg, bucket, account, "CreateBucket answered "
+                                                   "BucketAlreadyExists (another account owns it)")) from None
             if error_code(exc) != "BucketAlreadyOwnedByYou":
                 raise
     # A bucket made just now is one change, whatever S3 already set on it
@@ -450,7 +482,7 @@ def _holds(s3, bucket: str, key: str, head: dict, body: bytes, owner: dict) -> b
 
 
 def _files(cfg: Config, s3, account: str, report: Report, files_dir: Path, bucket_exists: bool) -> None:
-    bucket = cfg.deploy_bucket
+    bucket = cfg.deploy_bucket_name(account)
     owner = {"ExpectedBucketOwner": account}
     files = local_files(files_dir)
     for key, path in files.items():

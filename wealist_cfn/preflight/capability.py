@@ -26,6 +26,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "instance-types": ("ec2:DescribeInstanceTypeOfferings",),
     "database": ("rds:DescribeOrderableDBInstanceOptions",),
     "cache": ("elasticache:DescribeCacheEngineVersions", "elasticache:DescribeReservedCacheNodesOfferings"),
+    "redis-members": ("elasticache:DescribeReplicationGroups",),
     "ami": ("ssm:GetParameter",),
     "quotas": ("service-quotas:GetServiceQuota", "ec2:DescribeAddresses", "ec2:DescribeVpcs",
                "ec2:DescribeSecurityGroups", "ec2:DescribeNatGateways", "ec2:DescribeSubnets"),

@@ -43,7 +43,9 @@ from ..deploy import stackstate
 from ..deploy import templates as tpl
 from ..errors import CommandError
 from ..ops import bootstrap
+from ..parameters import deploy_bucket_name
 from ..settings import TEMPLATES_DIR
+from ..stacks import alarms
 from . import capability as capability_mod
 
 OK, FAIL, WARN = "ok", "fail", "warn"
@@ -266,7 +268,8 @@ def _holds(s3, bucket: str, key: str, body: bytes, owner: dict) -> str | None:
 
 
 def check_deploy_bucket(ctx: Context) -> Result:
-    s3, bucket, account = ctx.aws.client("s3"), ctx.config.deploy_bucket, ctx.aws.account
+    account = ctx.aws.account or ctx.aws.check_credentials()
+    s3, bucket = ctx.aws.client("s3"), ctx.config.deploy_bucket_name(account)
     owner = {"ExpectedBucketOwner": account}
     try:
         s3.head_bucket(Bucket=bucket, **owner)
@@ -423,6 +426,56 @@ def check_cache(ctx: Context) -> Result:
                       fix=f"aws elasticache describe-reserved-cache-nodes-offerings --region {ctx.region} "
                           f"--query 'ReservedCacheNodesOfferings[].CacheNodeType'")
     return Result("cache", OK, f"{node} and {engine} {version} offered in {ctx.region}")
+
+
+def redis_alarm_members(group_id: str) -> list[str]:
+    """The member cluster IDs the Redis alarms take their MAX over
+    (stacks/alarms.py REDIS_MEMBERS): ``<group>-001`` .. ``<group>-00N``."""
+    return [f"{group_id}-{i:03d}" for i in range(1, alarms.REDIS_MEMBERS + 1)]
+
+
+def check_redis_members(ctx: Context) -> Result:
+    """Every member of the replication group is one the Redis alarms
+    watch. The alarms read each node by its CacheClusterId (node-level
+    metrics: ElastiCache user guide, "Metrics for Redis OSS", dimension
+    CacheClusterId) for the IDs ``-001`` .. ``-00N`` only, with missing data
+    not breaching, so a member with another ID (``-004`` after repeated
+    failovers and replica replacements, or a replica added by hand under a
+    name of its own) would run unwatched and no alarm would say so.
+    DescribeReplicationGroups lists the group's ``MemberClusters``
+    (ElastiCache API reference, ReplicationGroup: "The names of all the
+    cache clusters that are part of this replication group"); a group that
+    does not exist yet answers ReplicationGroupNotFoundFault."""
+    groups = ctx.resources("AWS::ElastiCache::ReplicationGroup")
+    if not groups:
+        return Result("redis-members", OK, "the templates make no replication group")
+    (where, rg), = groups.items()
+    group_id = str(rg["Properties"]["ReplicationGroupId"])
+    try:
+        found = ctx.aws.client("elasticache").describe_replication_groups(
+            ReplicationGroupId=group_id)["ReplicationGroups"]
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) != "ReplicationGroupNotFoundFault":
+            raise
+        return Result("redis-members", OK, f"{group_id} does not exist yet: its first members are "
+                      f"{', '.join(redis_alarm_members(group_id)[:2])}")
+    members = [m for g in found for m in g.get("MemberClusters", [])]
+    watched = redis_alarm_members(group_id)
+    unwatched = [m for m in members if m not in watched]
+    if not unwatched:
+        return Result("redis-members", OK, f"{group_id}: every member ({', '.join(members) or 'none'}) is one the "
+                      f"Redis alarms watch ({watched[0]} .. {watched[-1]})")
+    # The next ID beyond the alarms' range that covers every numbered member.
+    numbers = [int(m.rsplit("-", 1)[1]) for m in unwatched if re.fullmatch(re.escape(group_id) + r"-\d{3}", m)]
+    raise_to = f"raise REDIS_MEMBERS in wealist_cfn/stacks/alarms.py to {max(numbers)}, rebuild and deploy" \
+        if numbers and len(numbers) == len(unwatched) else \
+        (f"replace it with a replica ElastiCache names itself: aws elasticache decrease-replica-count "
+         f"--replication-group-id {group_id} --replicas-to-remove {unwatched[0]} --apply-immediately, then "
+         f"increase-replica-count --new-replica-count <as before> --apply-immediately, and run preflight again")
+    return Result("redis-members", WARN, f"{group_id} has {len(unwatched)} member(s) the Redis alarms do not watch "
+                  f"({', '.join(unwatched)}; the alarms read {watched[0]} .. {watched[-1]} only): its CPU, memory "
+                  "and evictions page nobody", fix=raise_to,
+                  details=[f"{m}: not among the alarms' CacheClusterId values" for m in unwatched])
 
 
 def check_ami(ctx: Context) -> Result:
@@ -745,14 +798,22 @@ def check_trust_stack(ctx: Context) -> Result:
                 tpl.load((TEMPLATES_DIR / TRUST_TEMPLATE).read_text(encoding="utf-8"))["Parameters"].items()}
     have = {**defaults, **{p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}}
     cfg = ctx.config
+    account = ctx.aws.account or ctx.aws.check_credentials()
+    # Both sides compare as the bucket each names: an empty value is the
+    # account-unique name, which the trust template computes from its own
+    # Project and Environment, checked equal to the file's before this key.
+    have["DeployBucketName"] = have.get("DeployBucketName") or deploy_bucket_name(
+        cfg.project, cfg.environment, account, cfg.region)
     want = {"Project": cfg.project, "Environment": cfg.environment, "StackName": ctx.stack_name,
-            "DeployBucketName": cfg.deploy_bucket, "EcrRepositoryPrefix": cfg.values.get("EcrRepositoryPrefix", "")}
+            "DeployBucketName": cfg.deploy_bucket_name(account),
+            "EcrRepositoryPrefix": cfg.values.get("EcrRepositoryPrefix", "")}
     for key, value in want.items():
         if have.get(key) != value:
             source = "--stack-name" if key == "StackName" else f"{ctx.params_arg or cfg.path} {key}"
+            given = cfg.values[key] if key == "DeployBucketName" else value
             return Result("trust-stack", FAIL, f"trust stack {name} has {key}={have.get(key)!r} but {source} is "
                           f"{value!r}: the boundary and the roles would name the wrong resources",
-                          fix=_trust_stack_command(ctx, f"{key}={value}"))
+                          fix=_trust_stack_command(ctx, f"{key}={given}" if given else f'{key}=""'))
     return Result("trust-stack", OK, f"{name}'s parameters match {ctx.params_arg or cfg.path}")
 
 
@@ -840,6 +901,7 @@ CHECKS: tuple[tuple[str, Callable[[Context], Result]], ...] = (
     ("instance-types", check_instance_types),
     ("database", check_database),
     ("cache", check_cache),
+    ("redis-members", check_redis_members),
     ("ami", check_ami),
     ("quotas", check_quotas),
     ("images", check_images),

@@ -17,6 +17,11 @@ def new_template(description: str) -> Template:
     return t
 
 
+# The Auto Scaling groups' name suffixes (compute.py names them; iam.py lets
+# each group's instances report their own health to their own group).
+BACKEND_GROUP, MONITORING_GROUP = "backend-asg", "monitoring-asg"
+
+
 def name(suffix: str) -> Sub:
     """``<project>-<environment>-<suffix>``, the one naming rule for resources
     that carry a name."""

@@ -14,7 +14,7 @@ from troposphere import Base64, Output, Parameter, Sub, Template, autoscaling, e
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
-from .common import LOG_GROUP_KMS_SKIP, add_inputs, asg_tags, name, new_template, tags
+from .common import BACKEND_GROUP, LOG_GROUP_KMS_SKIP, MONITORING_GROUP, add_inputs, asg_tags, name, new_template, tags
 
 USERDATA_FILE = Path(__file__).resolve().parent.parent / "boot" / "userdata.sh"
 BACKEND_GRACE_SECONDS = 600
@@ -53,7 +53,7 @@ def build(settings: BuildSettings) -> Template:
 
     backend = t.add_resource(autoscaling.AutoScalingGroup(
         "BackendAutoScalingGroup",
-        AutoScalingGroupName=name("backend-asg"),
+        AutoScalingGroupName=name(BACKEND_GROUP),
         LaunchTemplate=autoscaling.LaunchTemplateSpecification(
             LaunchTemplateId=backend_lt.ref(), Version=backend_lt.get_att("LatestVersionNumber")),
         MinSize=p["BackendMinSize"].ref(),
@@ -107,7 +107,7 @@ def build(settings: BuildSettings) -> Template:
     ))
     monitoring = t.add_resource(autoscaling.AutoScalingGroup(
         "MonitoringAutoScalingGroup",
-        AutoScalingGroupName=name("monitoring-asg"),
+        AutoScalingGroupName=name(MONITORING_GROUP),
         LaunchTemplate=autoscaling.LaunchTemplateSpecification(
             LaunchTemplateId=monitoring_lt.ref(), Version=monitoring_lt.get_att("LatestVersionNumber")),
         # Exactly one: a group of one is how EC2 replaces a failed instance

@@ -83,9 +83,10 @@ from troposphere import (
 from troposphere import kms as kms_res
 
 from .. import iamdata
+from ..parameters import deploy_bucket_sub
 from ..settings import BuildSettings
 from .alarms import KEY_PURPOSE_TAG
-from .common import new_template
+from .common import BACKEND_GROUP, MONITORING_GROUP, new_template
 from .iam import ROLE_BOUNDARY
 from .network import FLOW_LOGS_SERVICE
 
@@ -278,8 +279,10 @@ def build(settings: BuildSettings) -> Template:
     t.add_parameter(Parameter("Environment", Type="String", Default="prod", AllowedPattern=r"^[a-z][a-z0-9-]*$"))
     t.add_parameter(Parameter("StackName", Type="String", Default="wealist-prod",
                               AllowedPattern=r"^[A-Za-z][A-Za-z0-9-]*$", Description="The root stack's name."))
-    t.add_parameter(Parameter("DeployBucketName", Type="String", Default="wealist-deploy-scripts",
-                              Description="Bucket of the instance files (bootstrap)."))
+    t.add_parameter(Parameter("DeployBucketName", Type="String", Default="",
+                              Description="Bucket of the instance files (bootstrap), as in the params file; "
+                                          "empty: <Project>-<Environment>-deploy-<account ID>-<region>."))
+    t.add_condition(DEPLOY_BUCKET_NAMED, Not(Equals(Ref("DeployBucketName"), "")))
     t.add_parameter(Parameter("EcrRepositoryPrefix", Type="String", Default="",
                               Description="As in the params file ('' for prod, 'dev/' for dev)."))
     create_provider = t.add_parameter(Parameter(
@@ -414,6 +417,17 @@ def _stack_arns() -> list[Sub]:
     return [_arn("cloudformation", "stack/${StackName}/*"), _arn("cloudformation", "stack/${StackName}-*/*")]
 
 
+DEPLOY_BUCKET_NAMED = "DeployBucketNamed"
+
+
+def _deploy_bucket(suffix: str = "") -> Sub:
+    """The deploy bucket's ARN (plus ``suffix``): the name the params file
+    gives, or when empty the account-unique one the root stack computes the
+    same way (parameters.deploy_bucket_sub)."""
+    name = If(DEPLOY_BUCKET_NAMED, Ref("DeployBucketName"), Sub(deploy_bucket_sub()))
+    return Sub("arn:${AWS::Partition}:s3:::${DeployBucket}" + suffix, DeployBucket=name)
+
+
 def _bucket() -> str:
     # build.py's default template bucket: <project>-cfn-artifacts-<account>-<region>.
     return "arn:${AWS::Partition}:s3:::${Project}-cfn-artifacts-${AWS::AccountId}-${AWS::Region}"
@@ -430,9 +444,9 @@ def _preflight(repositories: list[Sub]) -> PolicyDocument:
         Statement(Sid="ParameterMetadata", Effect=Allow, Action=[ssm.DescribeParameters], Resource=["*"]),
         # The files instances fetch, compared byte for byte.
         Statement(Sid="DeployBucketFiles", Effect=Allow, Action=[s3.ListBucket, s3.GetBucketLocation],
-                  Resource=[Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}")]),
+                  Resource=[_deploy_bucket()]),
         Statement(Sid="DeployBucketObjects", Effect=Allow, Action=[s3.GetObject],
-                  Resource=[Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}/*")]),
+                  Resource=[_deploy_bucket("/*")]),
         # Offerings, quotas and usage in the region; none of these calls
         # takes a resource ARN.
         Statement(Sid="OfferingsAndQuotas", Effect=Allow, Resource=["*"], Condition=_in_region(), Action=[
@@ -440,6 +454,12 @@ def _preflight(repositories: list[Sub]) -> PolicyDocument:
             ec2.DescribeNatGateways, ec2.DescribeSubnets, ec2.DescribeVpcs, ec2.DescribeSecurityGroups,
             rds.DescribeOrderableDBInstanceOptions, elasticache.DescribeCacheEngineVersions,
             elasticache.DescribeReservedCacheNodesOfferings, servicequotas.GetServiceQuota]),
+        # The replication group's members, against the IDs the Redis alarms
+        # read (preflight redis-members). DescribeReplicationGroups takes the
+        # replicationgroup resource type (Service Authorization Reference,
+        # Amazon ElastiCache), so the group's own ARN.
+        Statement(Sid="RedisMembers", Effect=Allow, Action=[elasticache.DescribeReplicationGroups],
+                  Resource=[_arn("elasticache", "replicationgroup:${Project}-${Environment}-redis")]),
         # The certificate the parameter file names (status, expiry, names).
         Statement(Sid="Certificates", Effect=Allow, Action=[acm.DescribeCertificate],
                   Resource=[_arn("acm", "certificate/*")]),
@@ -940,6 +960,12 @@ def _service_role_statements(nested: NestedSet) -> list[Statement]:
         statements.insert(1, Statement(Sid="StackBuckets", Effect=Allow,
                                        Action=[Action(*a.split(":", 1)) for a in bucket_actions],
                                        Resource=[Sub("arn:${AWS::Partition}:s3:::${StackName}-*")]))
+        # The account-unique deploy bucket (<project>-<env>-deploy-...) falls
+        # inside that prefix, but it is bootstrap's, never a stack's: an
+        # explicit Deny wins over the Allow (IAM User Guide, "Policy
+        # evaluation logic"), so no template can reconfigure or delete it.
+        statements.insert(2, Statement(Sid="NotTheDeployBucket", Effect=Deny, Action=[Action("s3", "*")],
+                                       Resource=[_deploy_bucket(), _deploy_bucket("/*")]))
     return statements
 
 
@@ -997,9 +1023,9 @@ def _role_boundary(repositories: list[Sub]) -> PolicyDocument:
                   Condition=Condition(StringEquals("kms:ViaService", Sub("ssm.${AWS::Region}.amazonaws.com")))),
         # Boot and instance files.
         Statement(Sid="DeployBucketReads", Effect=Allow, Action=[s3.GetObject],
-                  Resource=[Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}/*")]),
+                  Resource=[_deploy_bucket("/*")]),
         Statement(Sid="DeployBucketListing", Effect=Allow, Action=[s3.ListBucket],
-                  Resource=[Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}")]),
+                  Resource=[_deploy_bucket()]),
         # docker login and pulls of the service images.
         Statement(Sid="EcrLogin", Effect=Allow, Action=[ecr.GetAuthorizationToken], Resource=["*"]),
         Statement(Sid="PullServiceImages", Effect=Allow, Resource=repositories, Action=[
@@ -1010,6 +1036,11 @@ def _role_boundary(repositories: list[Sub]) -> PolicyDocument:
                   Action=[logs.CreateLogStream, logs.PutLogEvents, logs.DescribeLogStreams],
                   Resource=[_arn("logs", "log-group:/${Project}/${Environment}/*"),
                             _arn("logs", "log-group:${StackName}-*")]),
+        # A boot that gives up marks its instance Unhealthy in its own group
+        # (stacks/iam.py _boot_health_policy): the environment's two groups.
+        Statement(Sid="ReportBootFailure", Effect=Allow, Action=[asg_actions.SetInstanceHealth],
+                  Resource=[_arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{NAME_PREFIX}{g}")
+                            for g in (BACKEND_GROUP, MONITORING_GROUP)]),
         # Session Manager's agent, Prometheus's EC2 discovery, Grafana's
         # metric reads and tag lookups: none of these takes a resource ARN.
         Statement(Sid="AgentsAndReads", Effect=Allow, Resource=["*"], Action=[
@@ -1058,7 +1089,7 @@ def _release(repositories: list[Sub]) -> PolicyDocument:
 
 
 def _bootstrap(key: kms_res.Key) -> PolicyDocument:
-    bucket = Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}")
+    bucket = _deploy_bucket()
     return _doc(
         # build.py bootstrap on main keeps the startup script and the
         # instance files in step with the repository; it lists the
@@ -1080,5 +1111,5 @@ def _bootstrap(key: kms_res.Key) -> PolicyDocument:
             s3.PutBucketOwnershipControls, s3.GetLifecycleConfiguration, s3.PutLifecycleConfiguration]),
         # Upload a changed instance file.
         Statement(Sid="DeployBucketFiles", Effect=Allow, Action=[s3.GetObject, s3.PutObject],
-                  Resource=[Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}/*")]),
+                  Resource=[_deploy_bucket("/*")]),
     )

@@ -27,6 +27,7 @@ IAM entities").
 
 from __future__ import annotations
 
+import awacs.autoscaling
 import awacs.cloudwatch
 import awacs.ec2
 import awacs.ec2messages
@@ -43,7 +44,7 @@ from troposphere import Output, Sub, Template, iam
 
 from ..parameters import add_parameters
 from ..settings import BuildSettings
-from .common import SSM_PREFIX, add_inputs, name, new_template, tags
+from .common import BACKEND_GROUP, MONITORING_GROUP, SSM_PREFIX, add_inputs, name, new_template, tags
 
 # The Parameter Store sub-paths and deploy-bucket prefixes each group reads
 # (wealist_cfn/boot/startup.sh reads exactly these).
@@ -79,6 +80,7 @@ def build(settings: BuildSettings) -> Template:
             iam.Policy(PolicyName="images", PolicyDocument=_images_policy(repos.ref())),
             iam.Policy(PolicyName="logs", PolicyDocument=_logs_policy(BACKEND_LOG_GROUP)),
             iam.Policy(PolicyName="session-manager", PolicyDocument=_session_manager_policy()),
+            iam.Policy(PolicyName="boot-health", PolicyDocument=_boot_health_policy(BACKEND_GROUP)),
         ])
     monitoring = _add_role(
         t, "Monitoring", "monitoring-role",
@@ -91,6 +93,7 @@ def build(settings: BuildSettings) -> Template:
             iam.Policy(PolicyName="logs", PolicyDocument=_logs_policy(MONITORING_LOG_GROUP)),
             iam.Policy(PolicyName="session-manager", PolicyDocument=_session_manager_policy()),
             iam.Policy(PolicyName="grafana-cloudwatch", PolicyDocument=_grafana_cloudwatch_policy()),
+            iam.Policy(PolicyName="boot-health", PolicyDocument=_boot_health_policy(MONITORING_GROUP)),
         ])
 
     for key, what, (role, profile) in (("Ec2", "backend", backend), ("Monitoring", "monitoring", monitoring)):
@@ -202,6 +205,29 @@ def _logs_policy(group: str) -> PolicyDocument:
         Resource=[Sub(f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:"
                       f"{log_group_name(group)}:log-stream:*")],
     ))
+
+
+def group_arn(group: str) -> Sub:
+    """An Auto Scaling group's ARN by name: the group's ID in the ARN is a
+    UUID no template knows, hence the wildcard before the name."""
+    return Sub("arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:"
+               f"autoScalingGroupName/${{Project}}-${{Environment}}-{group}")
+
+
+def _boot_health_policy(group: str) -> PolicyDocument:
+    # A boot that gives up (startup.sh `give_up`) marks its instance
+    # Unhealthy so that Auto Scaling replaces it; under EC2 health checks it
+    # would otherwise stay InService, serving nothing, for good.
+    # SetInstanceHealth supports the autoScalingGroup resource type with
+    # the condition keys autoscaling:ResourceTag/${TagKey} and
+    # aws:ResourceTag/${TagKey}, and no key naming the instance (Service
+    # Authorization Reference, "Actions, resources, and condition keys for
+    # Amazon EC2 Auto Scaling"; cfn-lint's Policies.json has the same row).
+    # The tightest scope AWS allows is therefore the group itself, by its
+    # fixed name: an instance can mark itself or a sibling of its own group,
+    # never an instance of another group or environment.
+    return _doc(Statement(Sid="ReportOwnBootFailure", Effect=Allow, Action=[awacs.autoscaling.SetInstanceHealth],
+                          Resource=[group_arn(group)]))
 
 
 def _discovery_policy() -> PolicyDocument:

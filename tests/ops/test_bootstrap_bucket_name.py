@@ -1,0 +1,126 @@
+"""bootstrap and a deploy bucket name that is, or is not, this account's.
+
+What S3 enforces (S3 API reference): bucket names are shared by every
+account; CreateBucket of a name another account holds fails with
+``BucketAlreadyExists`` ("The requested bucket name is not available. The
+bucket namespace is shared by all users of the system"), of a name this
+account holds with ``BucketAlreadyOwnedByYou`` (every region but us-east-1);
+HeadBucket with ``ExpectedBucketOwner`` fails with 403 when "the account ID
+that you provide does not match the actual owner of the bucket".
+
+moto 5.2 (checked here, tests below): one server keeps one namespace for all
+its accounts (an account is chosen per request by the ``x-moto-account-id``
+header) and answers CreateBucket with BucketAlreadyExists across accounts and
+BucketAlreadyOwnedByYou within one; it does not check ExpectedBucketOwner
+(HeadBucket of another account's bucket answers 200). The 403 that real S3
+gives first is therefore played with botocore's Stubber.
+"""
+
+from __future__ import annotations
+
+import boto3
+import botocore.exceptions
+import pytest
+from botocore.stub import Stubber
+
+from wealist_cfn.aws import Aws
+from wealist_cfn.ops import bootstrap
+
+OTHER = "111122223333"
+MOTO_DEFAULT = "123456789012"
+
+
+def _as_account(aws: Aws, account: str) -> Aws:
+    """Every request of this ``Aws`` made as ``account`` on moto's server."""
+    aws.session.events.register("before-sign", lambda request, **_: request.headers.__setitem__(
+        "x-moto-account-id", account))
+    return aws
+
+
+def _s3(target, account=None):
+    c = boto3.client("s3", region_name=target.region, endpoint_url=target.endpoint_url,
+                     aws_access_key_id="local", aws_secret_access_key="local")
+    if account:
+        c.meta.events.register("before-sign", lambda request, **_: request.headers.__setitem__(
+            "x-moto-account-id", account))
+    return c
+
+
+@pytest.mark.moto
+def test_moto_keeps_one_bucket_namespace_for_all_its_accounts(target):
+    """moto: what the tests below rely on, checked, not assumed."""
+    _s3(target, OTHER).create_bucket(Bucket="wealist-deploy-scripts",
+                                     CreateBucketConfiguration={"LocationConstraint": target.region})
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        _s3(target).create_bucket(Bucket="wealist-deploy-scripts",
+                                  CreateBucketConfiguration={"LocationConstraint": target.region})
+    assert err.value.response["Error"]["Code"] == "BucketAlreadyExists"
+
+
+@pytest.mark.moto
+def test_two_accounts_bootstrap_the_same_params_file_each_into_its_own_bucket(prod_cfg, moto_endpoint,
+                                                                              local_s3_over_http):
+    """moto, two accounts on one server (one namespace): with the fixed
+    name the original used, on AWS the second account could not have it; the
+    account-unique name gives each its own bucket with its own files."""
+    first = _as_account(Aws(region=prod_cfg.region, endpoint_url=moto_endpoint), OTHER)
+    second = Aws(region=prod_cfg.region, endpoint_url=moto_endpoint)
+    bootstrap.run(prod_cfg, first)
+    bootstrap.run(prod_cfg, second)
+    assert (first.account, second.account) == (OTHER, MOTO_DEFAULT)
+    for account in (OTHER, MOTO_DEFAULT):
+        bucket = f"wealist-prod-deploy-{account}-ap-northeast-2"
+        body = _s3(first, account).get_object(Bucket=bucket, Key=bootstrap.STARTUP_SCRIPT_KEY)["Body"].read()
+        assert body == bootstrap.STARTUP_SCRIPT.read_bytes(), account
+
+
+def _no_calls(client) -> Stubber:
+    """A Stubber with nothing queued: any call on the client fails the test."""
+    return Stubber(client)
+
+
+@pytest.mark.stubbed
+def test_a_name_another_account_holds_stops_bootstrap_before_anything_is_written(prod_cfg, target):
+    """Stubber for S3 (HeadBucket answers 403, as S3 does for a bucket of
+    another account with ExpectedBucketOwner); Parameter Store is stubbed
+    with nothing queued, so a single write would fail the test. The line
+    says the name is global, taken, and which name to use instead."""
+    cfg = prod_cfg.with_values(DeployBucketName="wealist-deploy-scripts")
+    target.account = MOTO_DEFAULT
+    target.check_credentials = lambda: MOTO_DEFAULT
+    s3, ssm = target.client("s3"), target.client("ssm")
+    with Stubber(s3) as stub, _no_calls(ssm):
+        stub.add_client_error("head_bucket", service_error_code="403", http_status_code=403,
+                              expected_params={"Bucket": "wealist-deploy-scripts",
+                                               "ExpectedBucketOwner": MOTO_DEFAULT})
+        with pytest.raises(bootstrap.BootstrapError) as err:
+            bootstrap.run(cfg, target)
+        stub.assert_no_pending_responses()
+    line = str(err.value)
+    assert "\n" not in line
+    assert line.startswith("deploy bucket wealist-deploy-scripts: HeadBucket answered 403")
+    assert "names are global" in line
+    assert f"leave DeployBucketName empty in {cfg.path}" in line
+    assert f"wealist-prod-deploy-{MOTO_DEFAULT}-ap-northeast-2" in line
+
+
+@pytest.mark.stubbed
+def test_a_name_taken_between_the_check_and_the_create_is_named(prod_cfg, target):
+    """Stubber for S3: HeadBucket 404, then CreateBucket answers
+    BucketAlreadyExists with the shape and message of the S3 API reference
+    (another account created the name in between). Parameter Store is moto's."""
+    target.check_credentials()
+    bucket = prod_cfg.deploy_bucket_name(target.account)
+    s3 = target.client("s3")
+    with Stubber(s3) as stub:
+        stub.add_client_error("head_bucket", service_error_code="404", http_status_code=404)
+        stub.add_client_error("create_bucket", service_error_code="BucketAlreadyExists", http_status_code=409,
+                              service_message="The requested bucket name is not available. The bucket namespace "
+                                              "is shared by all users of the system. Please select a different "
+                                              "name and try again.")
+        with pytest.raises(bootstrap.BootstrapError) as err:
+            bootstrap.run(prod_cfg, target)
+    line = str(err.value)
+    assert line.startswith(f"deploy bucket {bucket}: CreateBucket answered BucketAlreadyExists")
+    # The name was already the account-unique one: the way out is a name of one's own.
+    assert f"set DeployBucketName in {prod_cfg.path} to a name of your own" in line
