@@ -268,21 +268,8 @@ class _LintProgress:
             self.out.flush()
 
 
-class _Nowhere:
-    """-q: progress lines go nowhere."""
-
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
-
-
 def _cmd_build(args: argparse.Namespace) -> int:
-    show = _LintProgress(_Nowhere() if getattr(args, "quiet", False) else None)
+    show = _LintProgress(cliopts.NOWHERE if getattr(args, "quiet", False) else None)
     try:
         report = buildjob.run(args.params, check=args.check, lint=not args.no_lint,
                               cache_off=buildjob.cache_disabled_reason(args.no_cache), on_event=show)

@@ -195,3 +195,19 @@ def resolve_environment(args: argparse.Namespace, *, required: bool, build: bool
         raise CommandError("--parameter overrides a value of a parameter file: name one with --env NAME or "
                            "--params FILE", EXIT_USAGE)
     return choice
+
+
+class _Nowhere:
+    """Where -q sends progress: nothing is written."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+NOWHERE = _Nowhere()

@@ -221,6 +221,20 @@ def _validate_values(path: Path, values: dict[str, str]) -> None:
                               f"be {len(derived)} characters, over S3's 63: set a shorter name")
 
 
+
+def _check_key(where, key: str, seen, *, derived: str, twice: str) -> None:
+    """One parameter key, from a file or from --parameter: known, set by
+    hand, and given once."""
+    if key not in PARAMS_BY_NAME:
+        close = [n for n in PARAMS_BY_NAME if n.lower() == key.lower()]
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise ConfigError(where, key, f"unknown parameter{hint}")
+    if PARAMS_BY_NAME[key].derived:
+        raise ConfigError(where, key, f"is derived by deploy and plan (from the release tags in Parameter Store), "
+                                      f"{derived}")
+    if key in seen:
+        raise ConfigError(where, key, twice)
+
 def parse(path: Path | str, text: str, overrides: dict[str, str] | None = None) -> Config:
     """Validate the text of a parameter file, with ``overrides`` (from
     :func:`parse_overrides`) replacing its values; raise :class:`ConfigError`."""
@@ -253,15 +267,7 @@ def parse(path: Path | str, text: str, overrides: dict[str, str] | None = None) 
         if extra:
             raise ConfigError(path, key, f"unexpected field {sorted(extra)[0]!r} (only ParameterKey and "
                                          "ParameterValue are allowed)")
-        if key not in PARAMS_BY_NAME:
-            close = [n for n in PARAMS_BY_NAME if n.lower() == key.lower()]
-            hint = f"; did you mean {close[0]}?" if close else ""
-            raise ConfigError(path, key, f"unknown parameter{hint}")
-        if PARAMS_BY_NAME[key].derived:
-            raise ConfigError(path, key, "is derived by deploy and plan (from the release tags in Parameter "
-                                         "Store), not set in a params file: remove this entry")
-        if key in given:
-            raise ConfigError(path, key, "is set twice")
+        _check_key(path, key, given, derived="not set in a params file: remove this entry", twice="is set twice")
         if "ParameterValue" not in entry:
             raise ConfigError(path, key, "has no ParameterValue")
         value = entry["ParameterValue"]
@@ -313,15 +319,7 @@ def parse_overrides(items: list[str] | None) -> dict[str, str]:
         key = key.strip()
         if not sep or not key:
             raise ConfigError(OVERRIDE_FLAG, None, f"{item!r} is not Key=Value (e.g. --parameter BackendMinSize=3)")
-        if key not in PARAMS_BY_NAME:
-            close = [n for n in PARAMS_BY_NAME if n.lower() == key.lower()]
-            hint = f"; did you mean {close[0]}?" if close else ""
-            raise ConfigError(OVERRIDE_FLAG, key, f"unknown parameter{hint}")
-        if PARAMS_BY_NAME[key].derived:
-            raise ConfigError(OVERRIDE_FLAG, key, "is derived by deploy and plan (from the release tags in "
-                                                  "Parameter Store), not set by hand")
-        if key in out:
-            raise ConfigError(OVERRIDE_FLAG, key, "is given twice")
+        _check_key(OVERRIDE_FLAG, key, out, derived="not set by hand", twice="is given twice")
         out[key] = value
     return out
 

@@ -202,20 +202,7 @@ def _print_until_interrupted(steps, dep, out, args) -> bool:
     return True
 
 
-class _Nowhere:
-    """Where -q sends progress: nothing is written."""
-
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
-
-
-NOWHERE = _Nowhere()
+NOWHERE = cliopts.NOWHERE
 
 
 def _progress_stream(args):
