@@ -85,8 +85,12 @@ MODULES = [
            ("tests/deploy/test_policy_paths.py", "tests/deploy/test_engine_edges.py", "tests/deploy/test_guards.py")),
     Module("bootstrap", "wealist_cfn/ops/bootstrap.py",
            ("tests/ops/test_bootstrap.py", "tests/ops/test_bootstrap_values.py", "tests/ops/test_bootstrap_leaks.py")),
+    # The moto tests that run destroy end to end take a minute each; the
+    # fakes of test_destroy_properties.py reach every function in
+    # milliseconds.
     Module("destroy", "wealist_cfn/daytwo/destroy.py",
-           ("tests/daytwo/test_daytwo_destroy_cost.py", "tests/daytwo/test_daytwo_destroy_wait.py")),
+           ("tests/daytwo/test_daytwo_destroy_cost.py", "tests/daytwo/test_daytwo_destroy_wait.py",
+            "tests/daytwo/test_destroy_properties.py")),
     Module("stackstate", "wealist_cfn/deploy/stackstate.py",
            ("tests/deploy/test_change_set_type.py", "tests/deploy/test_stubbed.py", "tests/deploy/test_engine_edges.py",
             "tests/deploy/test_guards.py")),
