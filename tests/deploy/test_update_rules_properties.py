@@ -47,6 +47,7 @@ def test_the_replica_count_changed_with_failover_or_multi_az_is_a_violation(prop
     [v] = updaterules.violations([row(props=props)])
     assert (v.rule, v.where, v.resource_type, v.together, v.steps) == (RULE, "CacheStack/Redis", RG, together, None)
     assert updaterules.violations_in(RG, props) == [RULE]
+    assert f"refuses NumCacheClusters together with {', '.join(together)} in one update" in v.message()
 
 
 @pytest.mark.parametrize("r", [
@@ -64,6 +65,7 @@ def test_anything_else_is_no_violation(r):
 
 def test_every_row_is_looked_at_not_only_the_first():
     rows = [row(where="A/Queue", rtype="AWS::SQS::Queue", props=("NumCacheClusters", "MultiAZEnabled")),
+            row(where="Cache/New", action="Add", props=("NumCacheClusters", "MultiAZEnabled")),
             row(where="Cache/One", props=("NumCacheClusters", "MultiAZEnabled")),
             row(where="Cache/Two", props=("NumCacheClusters", "AutomaticFailoverEnabled"))]
     assert [v.where for v in updaterules.violations(rows)] == ["Cache/One", "Cache/Two"]
