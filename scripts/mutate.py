@@ -83,10 +83,26 @@ MODULES = [
                        "tests/ops/test_grafana.py::test_files_name_only_what_the_startup_script_exports_and_it_renders_them")),
     Module("policy", "wealist_cfn/deploy/policy.py",
            ("tests/deploy/test_policy_paths.py", "tests/deploy/test_engine_edges.py", "tests/deploy/test_guards.py")),
+    # test_bootstrap.py and test_bootstrap_leaks.py run bootstrap against
+    # moto's server, seconds a test; the fakes of test_bootstrap_properties.py
+    # reach the same paths and the failures moto cannot produce in
+    # milliseconds.
     Module("bootstrap", "wealist_cfn/ops/bootstrap.py",
-           ("tests/ops/test_bootstrap.py", "tests/ops/test_bootstrap_values.py", "tests/ops/test_bootstrap_leaks.py")),
+           ("tests/ops/test_bootstrap_values.py", "tests/ops/test_bootstrap_properties.py")),
+    # The moto tests that run destroy end to end take a minute each; the
+    # fakes of test_destroy_properties.py reach every function in
+    # milliseconds.
     Module("destroy", "wealist_cfn/daytwo/destroy.py",
-           ("tests/daytwo/test_daytwo_destroy_cost.py", "tests/daytwo/test_daytwo_destroy_wait.py")),
+           ("tests/daytwo/test_daytwo_destroy_cost.py", "tests/daytwo/test_daytwo_destroy_wait.py",
+            "tests/daytwo/test_destroy_properties.py")),
+    # The proof of a change set this run did not make: the Stubber tests of
+    # test_trust.py (not its command-line ones on moto's server) and the
+    # fakes of test_verify_properties.py.
+    Module("verify", "wealist_cfn/deploy/verify.py",
+           ("tests/deploy/test_trust.py", "tests/deploy/test_verify_properties.py"), extra_args=("-m", "not moto")),
+    # Plain functions over a review's rows: no AWS at all.
+    Module("updaterules", "wealist_cfn/deploy/updaterules.py", ("tests/deploy/test_update_rules_properties.py",)),
+    Module("sequence", "wealist_cfn/deploy/sequence.py", ("tests/deploy/test_update_rules_properties.py",)),
     Module("stackstate", "wealist_cfn/deploy/stackstate.py",
            ("tests/deploy/test_change_set_type.py", "tests/deploy/test_stubbed.py", "tests/deploy/test_engine_edges.py",
             "tests/deploy/test_guards.py")),
