@@ -197,6 +197,28 @@ def resolve_environment(args: argparse.Namespace, *, required: bool, build: bool
     return choice
 
 
+def params_document(args: argparse.Namespace, cfg) -> dict:
+    """The ``paramsFile`` and ``parameters`` keys every ``--output json``
+    document of a command with a parameter file carries: which file and how
+    it was chosen (:class:`Choice`), and every root parameter's effective
+    value with its source (``config.Config.effective``: file, --parameter,
+    derived, default). ``cfg`` None: the command ran without a file. A NoEcho
+    value is never shown."""
+    choice = getattr(args, "params_choice", None)
+    if choice is None:  # called without cli._setup (a test, a library caller)
+        path = getattr(args, "params", None)
+        choice = Choice(path, "--params") if path else Choice(None, "default")
+    if cfg is None:
+        return {"paramsFile": choice.to_dict(), "parameters": []}
+    from .parameters import PARAMS_BY_NAME  # troposphere: only once a file is read
+
+    def shown(entry: dict) -> dict:
+        spec = PARAMS_BY_NAME.get(entry["key"])
+        return dict(entry, value="****") if spec is not None and spec.no_echo else entry
+
+    return {"paramsFile": choice.to_dict(), "parameters": [shown(e) for e in cfg.effective()]}
+
+
 class _Nowhere:
     """Where -q sends progress: nothing is written."""
 

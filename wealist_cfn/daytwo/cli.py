@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from .. import config, localenv
+from .. import cliopts, config, localenv
 from ..aws import Aws
 from ..deploy.cli import resolve_stack_name
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
@@ -109,6 +109,27 @@ def _stack_name(args) -> None:
                            EXIT_USAGE)
 
 
+def _quiet(args) -> bool:
+    return bool(getattr(args, "quiet", False))
+
+
+def _params_document(args) -> dict:
+    """The parameter file and its values for a JSON document, as the deploy
+    family's carry them (cliopts.params_document); none when the command ran
+    without a file."""
+    return cliopts.params_document(args, config.load(args.params) if args.params else None)
+
+
+def _render(module, report, args) -> str:
+    """diff's and drift's output: the JSON document with the parameter file
+    and values, the text shortened by -q, or markdown."""
+    if args.output == "json":
+        return module.render_json(report, _params_document(args))
+    if args.output == "text":
+        return module.render_text(report, quiet=_quiet(args))
+    return module.render_markdown(report)
+
+
 def _guard(run):
     """The stack name is settled before any AWS call; a botocore error ends
     in the command line's one error mapper (``aws.describe_error``), as for
@@ -123,9 +144,7 @@ def _guard(run):
 def cmd_diff(args) -> int:
     config.load(args.params)  # a bad file is refused before any AWS call
     report = diff_mod.run(_aws(args), args.stack_name, args.params, args.templates)
-    render = {"text": diff_mod.render_text, "json": diff_mod.render_json,
-              "markdown": diff_mod.render_markdown}[args.output]
-    print(render(report))
+    print(_render(diff_mod, report, args))
     return EXIT_FAILED if report.has_differences else EXIT_OK
 
 
@@ -138,16 +157,15 @@ def cmd_drift(args) -> int:
         raise CommandError("drift is not offered on the local endpoint: it does not detect drift as "
                            "CloudFormation does; run `python build.py drift --params FILE` against AWS", EXIT_USAGE)
     aws = _aws(args)
-    progress = sys.stdout if args.output == "text" else sys.stderr
+    # -q: the report is the result; the waiting is progress.
+    progress = cliopts.NOWHERE if _quiet(args) else sys.stdout if args.output == "text" else sys.stderr
     report = None
     for item in drift_mod.detect(aws, args.stack_name, timeout=args.timeout):
         if isinstance(item, drift_mod.Progress):
             print(f"drift detection: {item.done} of {item.total} stacks done ({int(item.waited)}s)", file=progress)
         else:
             report = item
-    render = {"text": drift_mod.render_text, "json": drift_mod.render_json,
-              "markdown": drift_mod.render_markdown}[args.output]
-    print(render(report))
+    print(_render(drift_mod, report, args))
     return EXIT_FAILED if report.has_drift or report.failed else EXIT_OK
 
 
@@ -155,13 +173,17 @@ def cmd_drift(args) -> int:
 def cmd_outputs(args) -> int:
     outs = inspect_mod.outputs(_aws(args), args.stack_name)
     if args.output == "json":
+        # Only the outputs: a script reads `.DatabasePort`; a parameter file's
+        # keys beside them would read as outputs.
         print(json.dumps({o["key"]: o["value"] for o in outs}, indent=2))
         return EXIT_OK
     if not outs:
-        print(f"{args.stack_name} has no outputs")
+        if not _quiet(args):  # -q: an empty result is no line
+            print(f"{args.stack_name} has no outputs")
         return EXIT_OK
     width = max(len(o["key"]) for o in outs)
-    print(f"{'Output':<{width}}  Value")
+    if not _quiet(args):  # -q: the `Key  Value` lines alone
+        print(f"{'Output':<{width}}  Value")
     for o in outs:
         print(f"{o['key']:<{width}}  {o['value']}")
     return EXIT_OK
@@ -175,13 +197,20 @@ def cmd_events(args) -> int:
         def js(e):
             return {"time": e.timestamp.isoformat(), "where": e.where, "type": e.resource_type,
                     "status": e.status, "reason": e.reason}
-        print(json.dumps({"failures": [js(e) for e in failures], "events": [js(e) for e in merged]}, indent=2))
+        print(json.dumps({"failures": [js(e) for e in failures], "events": [js(e) for e in merged],
+                          **_params_document(args)}, indent=2))
         return EXIT_OK
 
     def line(e):
         reason = f"  {e.reason}" if e.reason else ""
         where = e.where or args.stack_name
         return f"{e.timestamp:%Y-%m-%d %H:%M:%S}  {e.status:<28} {where}  ({e.resource_type}){reason}"
+    if _quiet(args):
+        # -q: one line per event, oldest first, no headings; a failure is
+        # among them with its status and reason (not listed twice).
+        for e in merged:
+            print(line(e))
+        return EXIT_OK
     if failures:
         print(f"failures ({len(failures)}):")
         for e in failures:

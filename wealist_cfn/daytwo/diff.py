@@ -354,8 +354,9 @@ def _summary(r: DiffReport) -> str:
             f"{counts['Remove']} to remove, {len(r.guarded)} guarded ({r.stacks} templates compared)")
 
 
-def render_text(r: DiffReport) -> str:
-    lines = [f"diff of {r.stack_name} (deployed -> local)"]
+def render_text(r: DiffReport, *, quiet: bool = False) -> str:
+    """The differences and the summary; ``quiet`` (-q) leaves out the heading."""
+    lines = [] if quiet else [f"diff of {r.stack_name} (deployed -> local)"]
     if r.changed_parameters:
         lines.append("parameters:")
         lines += [f"  {p.key}: {_short(p.old)} -> {_short(p.new)}" + ("  (NoEcho)" if p.no_echo else "")
@@ -413,5 +414,12 @@ def render_markdown(r: DiffReport) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def render_json(r: DiffReport) -> str:
-    return json.dumps(r.to_dict(), indent=2, default=str)
+def render_json(r: DiffReport, extra: dict | None = None) -> str:
+    """``extra``: keys the command adds (the parameter file and values,
+    cliopts.params_document). Here ``parameters`` is the comparison,
+    deployed against local: the effective values go under ``values``, the
+    key the change-set review's document gives them (deploy/review.py)."""
+    extra = dict(extra or {})
+    if "parameters" in extra:
+        extra["values"] = extra.pop("parameters")
+    return json.dumps({**r.to_dict(), **extra}, indent=2, default=str)

@@ -210,7 +210,10 @@ def _summary(r: DriftReport) -> str:
             f"(drift detection does not support them), {len(r.stacks)} stacks")
 
 
-def render_text(r: DriftReport) -> str:
+def render_text(r: DriftReport, *, quiet: bool = False) -> str:
+    """Failed detections, drifted resources with each property, what was
+    not checked, the verdict; ``quiet`` (-q) leaves out the not-checked list
+    (the verdict counts it)."""
     lines = []
     for s in r.failed:
         lines.append(f"detection failed on {s.stack or 'root'}: {s.reason}")
@@ -218,7 +221,7 @@ def render_text(r: DriftReport) -> str:
         lines.append(f"{d.status:<9} {d.where} ({d.resource_type}) {d.physical_id}")
         for p in d.properties:
             lines.append(f"    {p.path} [{p.difference}]: expected {p.expected!s} actual {p.actual!s}")
-    if r.not_checked:
+    if r.not_checked and not quiet:
         lines.append("not checked (drift detection does not support these; their state is unknown):")
         lines += [f"    {d.where} ({d.resource_type})" for d in r.not_checked]
     lines.append(_summary(r))
@@ -247,5 +250,6 @@ def render_markdown(r: DriftReport) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def render_json(r: DriftReport) -> str:
-    return json.dumps(r.to_dict(), indent=2, default=str)
+def render_json(r: DriftReport, extra: dict | None = None) -> str:
+    """``extra``: keys the command adds (the parameter file and values, cliopts.params_document)."""
+    return json.dumps({**r.to_dict(), **(extra or {})}, indent=2, default=str)

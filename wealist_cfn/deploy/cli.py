@@ -345,9 +345,7 @@ def _with_endpoint(args, run) -> int:
     try:
         cfg = config.load(args.params)
         # Which file and every value with where it came from (cliopts, config.Config.source).
-        doc.data["paramsFile"] = getattr(args, "params_choice", None).to_dict() if getattr(
-            args, "params_choice", None) else {"path": str(args.params), "from": "--params", "env": None}
-        doc.data["parameters"] = cfg.effective()
+        doc.data.update(cliopts.params_document(args, cfg))
         region = cfg.region_for(args.region)
         if hasattr(args, "stack_name"):
             args.stack_name = resolve_stack_name(args, cfg)

@@ -97,7 +97,9 @@ def _cmd_bootstrap(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     width = max((len(c.action) for c in report.changes), default=0)
-    for c in report.changes:
+    # -q: the summary and what must follow (a rotated secret's restarts) are
+    # the result; the line per parameter, secret and file is the detail.
+    for c in report.changes if not getattr(args, "quiet", False) else ():
         detail = f" ({c.detail})" if c.detail else ""
         print(f"{c.action:<{width}}  {c.what:<9}  {c.name}{detail}")
     counts = ", ".join(f"{report.count(a)} {a}" for a in dict.fromkeys(c.action for c in report.changes))
@@ -270,6 +272,8 @@ def _release(args, cfg, aws, group: str, prefs) -> int:
     aws.check_credentials()
 
     def progress(what: str, state: rollout.RefreshState) -> None:
+        if getattr(args, "quiet", False):  # -q: the outcome only, as for a plain rollout
+            return
         left = "" if state.instances_to_update is None else f", {state.instances_to_update} instances to go"
         print(f"  {what:<8} {state.status:<12} {state.percentage:>3}%{left}", flush=True)
 

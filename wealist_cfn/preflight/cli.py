@@ -12,7 +12,7 @@ from pathlib import Path
 
 import botocore.exceptions
 
-from .. import config, localenv
+from .. import cliopts, config, localenv
 from ..aws import Aws
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
 from ..settings import TEMPLATES_DIR
@@ -74,6 +74,17 @@ def render_preflight(report: checks.Report, fmt: str) -> str:
             "markdown": render.preflight_markdown}[fmt](report)
 
 
+def _preflight_document(report: checks.Report, args, cfg: config.Config) -> str:
+    """The command's own output: -q shortens the text to the failures and
+    the verdict; the JSON carries the parameter file and values, as the
+    deploy family's does."""
+    if args.output == "json":
+        return render.preflight_json(report, cliopts.params_document(args, cfg))
+    if args.output == "text" and getattr(args, "quiet", False):
+        return render.preflight_text(report, quiet=True)
+    return render_preflight(report, args.output)
+
+
 def cmd_preflight(args) -> int:
     cfg = config.load(args.params)
     region = cfg.region_for(args.region)
@@ -89,7 +100,7 @@ def cmd_preflight(args) -> int:
     except KeyboardInterrupt:
         print("interrupted: preflight only reads; nothing was changed", file=sys.stderr)
         return 130
-    text = render_preflight(report, args.output)
+    text = _preflight_document(report, args, cfg)
     if is_local and args.output == "text":
         from .hook import local_text
         text = local_text(text)
@@ -120,7 +131,7 @@ def cmd_cost(args) -> int:
     modes = ("single", "multi") if args.mode == "both" else (args.mode,)
     estimates = cost.estimate_modes(cfg, modes, prices=prices, usage=usage, templates_dir=args.templates)
     if args.output == "json":
-        print(render.cost_json(estimates, prices, usage, usage_note))
+        print(render.cost_json(estimates, prices, usage, usage_note, cliopts.params_document(args, cfg)))
     elif args.output == "markdown":
         print(render.cost_markdown(estimates, prices, usage_note))
     else:
@@ -137,6 +148,8 @@ def _refresh(args) -> int:
     aws.check_credentials()
     client = aws.client("pricing")
     out = sys.stderr if args.output != "text" else sys.stdout
+    # -q: the file written is the result; each price read is progress.
+    progress = cliopts.NOWHERE if getattr(args, "quiet", False) else out
     old = cost.load_prices(region).entries if cost.price_path(region).exists() else {}
     entries = {}
     try:
@@ -144,10 +157,10 @@ def _refresh(args) -> int:
             if entry is None:
                 if key in old:
                     entries[key] = old[key]
-                print(f"[{done}/{total}] {key}: kept as it was ({pricing.NO_QUERY[key]})", file=out)
+                print(f"[{done}/{total}] {key}: kept as it was ({pricing.NO_QUERY[key]})", file=progress)
                 continue
             entries[key] = entry
-            print(f"[{done}/{total}] {key}: ${entry['usd']:g} {entry['unit']}", file=out)
+            print(f"[{done}/{total}] {key}: ${entry['usd']:g} {entry['unit']}", file=progress)
     except botocore.exceptions.ClientError as exc:
         raise CommandError(f"Price List API: {exc}", EXIT_FAILED) from None
     path = pricing.write(region, entries)

@@ -13,10 +13,14 @@ _MARK = {OK: "ok  ", FAIL: "FAIL", WARN: "warn", NOT_CHECKABLE: "n/a "}
 _MD_MARK = {OK: "✅ ok", FAIL: "❌ fail", WARN: "⚠️ warn", NOT_CHECKABLE: "➖ not checkable here"}
 
 
-def preflight_text(report: Report) -> str:
+def preflight_text(report: Report, *, quiet: bool = False) -> str:
+    """Every check and the verdict; ``quiet`` (-q): the checks that failed
+    or warn, with their fixes, and the verdict."""
     width = max(len(r.name) for r in report.results)
     lines = []
     for r in report.results:
+        if quiet and r.status not in (FAIL, WARN):
+            continue
         lines.append(f"{_MARK[r.status]}  {r.name:<{width}}  {r.finding}")
         for d in r.details:
             lines.append(f"{'':<{width + 8}}- {d}")
@@ -32,8 +36,9 @@ def preflight_text(report: Report) -> str:
     return "\n".join(lines)
 
 
-def preflight_json(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2, default=str)
+def preflight_json(report: Report, extra: dict | None = None) -> str:
+    """``extra``: keys the command adds (the parameter file and values, cliopts.params_document)."""
+    return json.dumps({**report.to_dict(), **(extra or {})}, indent=2, default=str)
 
 
 def _md(text: str) -> str:
@@ -126,7 +131,9 @@ def cost_markdown(estimates: dict[str, Estimate], prices: PriceTable, usage_note
     return "\n".join(out)
 
 
-def cost_json(estimates: dict[str, Estimate], prices: PriceTable, usage: dict, usage_source: str) -> str:
+def cost_json(estimates: dict[str, Estimate], prices: PriceTable, usage: dict, usage_source: str,
+              extra: dict | None = None) -> str:
+    """``extra``: keys the command adds (the parameter file and values, cliopts.params_document)."""
     doc = {"region": prices.region, "pricesFile": prices.path.name, "pricesRead": prices.dates,
            "hoursPerMonth": prices.hours_per_month, "usage": usage, "usageSource": usage_source,
            "modes": {m: e.to_dict() for m, e in estimates.items()}}
@@ -136,4 +143,5 @@ def cost_json(estimates: dict[str, Estimate], prices: PriceTable, usage: dict, u
         # would read as the difference (its sum is in the text output).
         doc["multiMinusSingle"] = {"usd": None if left_out else round(d, 2), "complete": not left_out,
                                    "leftOut": [asdict(x) for x in left_out]}
+    doc.update(extra or {})
     return json.dumps(doc, indent=2)
