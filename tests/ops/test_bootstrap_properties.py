@@ -233,6 +233,11 @@ class FakeAws:
                 if o.startswith(("put_", "create_", "delete_")) and (service is None or s == service)]
 
 
+
+def _bucket(cfg) -> str:
+    """The deploy bucket's name in the fake account."""
+    return cfg.deploy_bucket_name(ACCOUNT)
+
 @pytest.fixture
 def files(tmp_path):
     d = tmp_path / "instance-files"
@@ -348,7 +353,7 @@ def test_a_dry_run_writes_nothing_anywhere_and_lists_what_it_would_do(cfg, files
     report = bootstrap.run(cfg, aws, dry_run=True, files_dir=files)
     assert aws.writes() == []
     assert {c.action for c in report.changes} <= {"would be created", "unchanged"}
-    [bucket] = [c for c in report.changes if c.what == "bucket" and c.name == cfg.deploy_bucket_name(ACCOUNT)]
+    [bucket] = [c for c in report.changes if c.what == "bucket" and c.name == _bucket(cfg)]
     assert (bucket.action, bucket.detail) == ("would be created", ", ".join(bootstrap.BUCKET_SETTINGS))
     # the bucket does not exist: no object is looked up in it, and every file would be created
     assert not [o for _, o, _ in aws.calls if o in ("head_object", "get_object")]
@@ -460,7 +465,7 @@ def test_the_old_startup_script_parameter_is_reported_with_how_to_remove_it(cfg,
     aws.ssm.params[old] = {"Type": "String", "Value": "#!/bin/sh"}
     report = bootstrap.run(cfg, aws, files_dir=files)
     [c] = [c for c in report.changes if c.name == old]
-    assert (c.action, c.detail) == ("extra", f"no longer read (instances fetch s3://{cfg.deploy_bucket_name(ACCOUNT)}/"
+    assert (c.action, c.detail) == ("extra", f"no longer read (instances fetch s3://{_bucket(cfg)}/"
                                              f"boot/startup.sh); remove it with aws ssm delete-parameter --name {old}")
     assert aws.writes() == []
 
@@ -497,34 +502,34 @@ def test_a_new_bucket_is_made_with_ownership_enforced_in_its_region_and_counted_
     aws = FakeAws(region=region)
     report = bootstrap.run(cfg, aws, files_dir=files)
     [create] = [kw for _, o, kw in aws.calls if o == "create_bucket"]
-    assert create == {"Bucket": cfg.deploy_bucket_name(ACCOUNT), "ObjectOwnership": "BucketOwnerEnforced", **location}
-    [c] = [c for c in report.changes if c.what == "bucket" and c.name == cfg.deploy_bucket_name(ACCOUNT)]
+    assert create == {"Bucket": _bucket(cfg), "ObjectOwnership": "BucketOwnerEnforced", **location}
+    [c] = [c for c in report.changes if c.what == "bucket" and c.name == _bucket(cfg)]
     assert (c.action, c.detail) == ("created", ", ".join(bootstrap.BUCKET_SETTINGS))
-    b = aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]
+    b = aws.s3.buckets[_bucket(cfg)]
     assert {k: v for k, v in b.items() if k != "objects"} == {
-        k: v for k, v in good_bucket(cfg.deploy_bucket_name(ACCOUNT)).items() if k != "objects"}
+        k: v for k, v in good_bucket(_bucket(cfg)).items() if k != "objects"}
 
 
 def test_a_new_bucket_with_settings_already_right_is_one_change_and_only_the_missing_ones_are_written(cfg, files):
     aws = FakeAws(fail={"create_bucket": err("BucketAlreadyOwnedByYou")},
                   buckets={})
     # created by us a moment ago (an earlier, interrupted run): HEAD said 404, create says ours
-    good = good_bucket(cfg.deploy_bucket_name(ACCOUNT))
+    good = good_bucket(_bucket(cfg))
     for k in ("pab", "encryption"):
         del good[k]
     original_head = aws.s3.head_bucket
 
     def head(**kw):
-        if kw["Bucket"] == cfg.deploy_bucket_name(ACCOUNT):
-            aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)] = good
+        if kw["Bucket"] == _bucket(cfg):
+            aws.s3.buckets[_bucket(cfg)] = good
             aws.calls.append(("s3", "head_bucket", kw))
             raise err("404")
         return original_head(**kw)
     aws.s3.head_bucket = head
     report = bootstrap.run(cfg, aws, files_dir=files)
-    [c] = [c for c in report.changes if c.what == "bucket" and c.name == cfg.deploy_bucket_name(ACCOUNT)]
+    [c] = [c for c in report.changes if c.what == "bucket" and c.name == _bucket(cfg)]
     assert (c.action, c.detail) == ("created", ", ".join(bootstrap.BUCKET_SETTINGS))
-    assert [o for _, o, kw in aws.writes("s3") if kw.get("Bucket") == cfg.deploy_bucket_name(ACCOUNT) and o != "put_object"] == [
+    assert [o for _, o, kw in aws.writes("s3") if kw.get("Bucket") == _bucket(cfg) and o != "put_object"] == [
         "create_bucket", "put_public_access_block", "put_bucket_encryption"]
 
 
@@ -533,7 +538,7 @@ def test_a_bucket_name_taken_by_another_account_stops_with_a_name_to_use_instead
     with pytest.raises(bootstrap.BootstrapError) as e:
         bootstrap.run(cfg, aws, files_dir=files)
     message = str(e.value)
-    assert cfg.deploy_bucket_name(ACCOUNT) in message and "BucketAlreadyExists" in message, message
+    assert _bucket(cfg) in message and "BucketAlreadyExists" in message, message
     assert "DeployBucketName" in message and ACCOUNT in message, "the way out and the account are named"
     assert [o for _, o, _ in aws.writes("s3")] == ["create_bucket"]
 
@@ -548,19 +553,19 @@ def test_another_refusal_to_create_the_bucket_is_reported_as_it_is(cfg, files):
 
 @pytest.mark.parametrize("code", ["403", "AccessDenied"])
 def test_a_bucket_of_another_account_stops_bootstrap_before_it_writes_to_it(cfg, files, code):
-    aws = FakeAws(fail={"head_bucket": lambda kw: err(code) if kw["Bucket"] == cfg.deploy_bucket_name(ACCOUNT) else None})
+    aws = FakeAws(fail={"head_bucket": lambda kw: err(code) if kw["Bucket"] == _bucket(cfg) else None})
     with pytest.raises(bootstrap.BootstrapError) as e:
         bootstrap.run(cfg, aws, files_dir=files)
     message = str(e.value)
-    assert cfg.deploy_bucket_name(ACCOUNT) in message and "DeployBucketName" in message, message
+    assert _bucket(cfg) in message and "DeployBucketName" in message, message
     assert aws.writes("s3") == [] and aws.writes("ssm") == [], "nothing is written before the bucket is settled"
 
 
 @pytest.mark.parametrize("code", ["404", "NoSuchBucket", "NotFound"])
 def test_each_way_s3_says_no_such_bucket_creates_it(cfg, files, code):
-    aws = FakeAws(fail={"head_bucket": lambda kw: err(code) if kw["Bucket"] == cfg.deploy_bucket_name(ACCOUNT) else None})
+    aws = FakeAws(fail={"head_bucket": lambda kw: err(code) if kw["Bucket"] == _bucket(cfg) else None})
     bootstrap.run(cfg, aws, files_dir=files)
-    assert ("create_bucket", cfg.deploy_bucket_name(ACCOUNT)) in [(o, kw.get("Bucket")) for _, o, kw in aws.calls]
+    assert ("create_bucket", _bucket(cfg)) in [(o, kw.get("Bucket")) for _, o, kw in aws.calls]
 
 
 def test_a_head_bucket_that_fails_otherwise_stops_bootstrap(cfg, files):
@@ -585,20 +590,20 @@ SETTING_BREAKS = {
 @pytest.mark.parametrize("setting", list(SETTING_BREAKS))
 def test_one_setting_changed_behind_bootstraps_back_is_the_one_put_right(cfg, files, setting):
     aws = settled(cfg, files)
-    b = aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]
+    b = aws.s3.buckets[_bucket(cfg)]
     SETTING_BREAKS[setting](b)
     report = bootstrap.run(cfg, aws, files_dir=files)
-    bucket_lines = [(c.action, c.detail) for c in report.changes if c.name == cfg.deploy_bucket_name(ACCOUNT)]
+    bucket_lines = [(c.action, c.detail) for c in report.changes if c.name == _bucket(cfg)]
     assert bucket_lines == [("updated" if s == setting else "unchanged", s) for s in bootstrap.BUCKET_SETTINGS]
     assert len(aws.writes("s3")) == 1
     assert {k: v for k, v in b.items() if k != "objects"} == {
-        k: v for k, v in good_bucket(cfg.deploy_bucket_name(ACCOUNT)).items() if k != "objects"}
+        k: v for k, v in good_bucket(_bucket(cfg)).items() if k != "objects"}
 
 
 @pytest.mark.parametrize("setting", list(SETTING_BREAKS))
 def test_a_dry_run_names_the_setting_it_would_put_right_and_writes_nothing(cfg, files, setting):
     aws = settled(cfg, files)
-    SETTING_BREAKS[setting](aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)])
+    SETTING_BREAKS[setting](aws.s3.buckets[_bucket(cfg)])
     report = bootstrap.run(cfg, aws, dry_run=True, files_dir=files)
     assert [c.detail for c in report.changes if c.action == "would be updated"] == [setting]
     assert aws.writes() == []
@@ -608,16 +613,16 @@ def test_a_dry_run_names_the_setting_it_would_put_right_and_writes_nothing(cfg, 
                                           ("policy", "never set"), ("lifecycle", "never set")])
 def test_a_setting_never_made_on_an_existing_bucket_is_made(cfg, files, key, missing):
     aws = settled(cfg, files)
-    del aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)][key]
+    del aws.s3.buckets[_bucket(cfg)][key]
     report = bootstrap.run(cfg, aws, files_dir=files)
     assert report.count("updated") == 1
-    assert key in aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]
+    assert key in aws.s3.buckets[_bucket(cfg)]
 
 
 @pytest.mark.parametrize("algorithm", ["aws:kms", "aws:kms:dsse"])
 def test_a_kms_key_an_operator_chose_for_the_bucket_is_kept(cfg, files, algorithm):
     aws = settled(cfg, files)
-    aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]["encryption"] = [
+    aws.s3.buckets[_bucket(cfg)]["encryption"] = [
         {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": algorithm, "KMSMasterKeyID": "k"}}]
     report = bootstrap.run(cfg, aws, files_dir=files)
     assert aws.writes("s3") == [] and ("unchanged", "default encryption") in [
@@ -636,18 +641,18 @@ def test_a_setting_that_cannot_be_read_stops_bootstrap_rather_than_overwriting_i
 
 def test_the_tls_statement_is_added_to_the_bucket_policy_and_replaces_only_its_own_older_self(cfg, files):
     aws = settled(cfg, files)
-    b = aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]
+    b = aws.s3.buckets[_bucket(cfg)]
     theirs = {"Sid": "AuditRead", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-              "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{cfg.deploy_bucket_name(ACCOUNT)}/*"}
-    stale = dict(bootstrap._bucket_policy_statement(cfg.deploy_bucket_name(ACCOUNT)), Action="s3:GetObject")
+              "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{_bucket(cfg)}/*"}
+    stale = dict(bootstrap._bucket_policy_statement(_bucket(cfg)), Action="s3:GetObject")
     b["policy"] = {"Version": "2012-10-17", "Statement": [stale, theirs]}
     bootstrap.run(cfg, aws, files_dir=files)
     assert b["policy"] == {"Version": "2012-10-17",
-                           "Statement": [theirs, bootstrap._bucket_policy_statement(cfg.deploy_bucket_name(ACCOUNT))]}
+                           "Statement": [theirs, bootstrap._bucket_policy_statement(_bucket(cfg))]}
     # a policy whose Statement is one object, not a list
     b["policy"] = {"Version": "2012-10-17", "Statement": theirs}
     bootstrap.run(cfg, aws, files_dir=files)
-    assert b["policy"]["Statement"] == [theirs, bootstrap._bucket_policy_statement(cfg.deploy_bucket_name(ACCOUNT))]
+    assert b["policy"]["Statement"] == [theirs, bootstrap._bucket_policy_statement(_bucket(cfg))]
 
 
 def test_the_tls_statement_denies_every_call_over_plain_http_to_the_bucket_and_its_objects(cfg):
@@ -659,19 +664,19 @@ def test_the_tls_statement_denies_every_call_over_plain_http_to_the_bucket_and_i
 
 def test_the_lifecycle_rule_is_added_beside_other_rules_and_an_old_copy_of_it_replaced(cfg, files):
     aws = settled(cfg, files)
-    b = aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]
+    b = aws.s3.buckets[_bucket(cfg)]
     theirs = {"ID": "logs-expire", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 3}}
     old = {"ID": bootstrap.LIFECYCLE_ID, "Status": "Enabled", "Filter": {"Prefix": ""},
            "NoncurrentVersionExpiration": {"NoncurrentDays": 30}}
     b["lifecycle"] = [theirs, old]
     bootstrap.run(cfg, aws, files_dir=files)
-    assert b["lifecycle"] == [theirs, good_bucket(cfg.deploy_bucket_name(ACCOUNT))["lifecycle"][0]]
+    assert b["lifecycle"] == [theirs, good_bucket(_bucket(cfg))["lifecycle"][0]]
     b["lifecycle"] = [theirs]  # ours missing: put beside theirs
     bootstrap.run(cfg, aws, files_dir=files)
-    assert b["lifecycle"] == [theirs, good_bucket(cfg.deploy_bucket_name(ACCOUNT))["lifecycle"][0]]
+    assert b["lifecycle"] == [theirs, good_bucket(_bucket(cfg))["lifecycle"][0]]
     b["lifecycle"] = [theirs, {"ID": bootstrap.LIFECYCLE_ID, "Status": "Enabled"}]  # ours without the expiry
     bootstrap.run(cfg, aws, files_dir=files)
-    assert b["lifecycle"][-1] == good_bucket(cfg.deploy_bucket_name(ACCOUNT))["lifecycle"][0]
+    assert b["lifecycle"][-1] == good_bucket(_bucket(cfg))["lifecycle"][0]
 
 
 # -- the artifact bucket ----------------------------------------------------------------------------
@@ -741,18 +746,18 @@ def test_each_file_is_stored_with_the_content_type_its_name_says(key, ctype):
 def test_a_new_file_is_uploaded_with_its_type_and_digest_into_the_accounts_bucket(cfg, files):
     aws = FakeAws()
     report = bootstrap.run(cfg, aws, files_dir=files)
-    objects = aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]["objects"]
+    objects = aws.s3.buckets[_bucket(cfg)]["objects"]
     body = (files / "config" / "app.yaml").read_bytes()
     assert objects["config/app.yaml"] == {"Body": body, "ContentType": "application/yaml",
                                           "Metadata": {"sha256": hashlib.sha256(body).hexdigest()}}
     assert objects["boot/startup.sh"]["Body"] == bootstrap.STARTUP_SCRIPT.read_bytes()
-    [c] = [c for c in report.changes if c.name == f"s3://{cfg.deploy_bucket_name(ACCOUNT)}/config/app.yaml"]
+    [c] = [c for c in report.changes if c.name == f"s3://{_bucket(cfg)}/config/app.yaml"]
     assert (c.action, c.detail) == ("created", f"{len(body)} bytes")
 
 
 def test_a_file_whose_etag_matches_is_not_downloaded_and_one_that_differs_is_compared_by_content(cfg, files):
     aws = settled(cfg, files)
-    objects = aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]["objects"]
+    objects = aws.s3.buckets[_bucket(cfg)]["objects"]
     # an object under a KMS key or uploaded in parts: the ETag is not the MD5, the bytes are the same
     objects["top.txt"]["ETag"] = '"0123456789abcdef0123456789abcdef-2"'
     report = bootstrap.run(cfg, aws, files_dir=files)
@@ -762,12 +767,12 @@ def test_a_file_whose_etag_matches_is_not_downloaded_and_one_that_differs_is_com
 
 def test_a_file_changed_in_the_bucket_is_put_back_and_only_it(cfg, files):
     aws = settled(cfg, files)
-    objects = aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]["objects"]
+    objects = aws.s3.buckets[_bucket(cfg)]["objects"]
     objects["config/app.yaml"] = {"Body": b"changed by hand\n"}
     report = bootstrap.run(cfg, aws, files_dir=files)
     assert [kw["Key"] for _, o, kw in aws.writes("s3")] == ["config/app.yaml"]
     [c] = [c for c in report.changes if c.action == "updated"]
-    assert (c.name, c.detail) == (f"s3://{cfg.deploy_bucket_name(ACCOUNT)}/config/app.yaml", "5 bytes")
+    assert (c.name, c.detail) == (f"s3://{_bucket(cfg)}/config/app.yaml", "5 bytes")
     assert objects["config/app.yaml"]["Body"] == b"a: 1\n"
 
 
@@ -776,9 +781,9 @@ def test_a_file_changed_locally_is_uploaded_in_a_real_run_only(cfg, files):
     (files / "top.txt").write_text("new\n")
     report = bootstrap.run(cfg, aws, dry_run=True, files_dir=files)
     assert aws.writes() == [] and [c.name for c in report.changes if c.action == "would be updated"] == [
-        f"s3://{cfg.deploy_bucket_name(ACCOUNT)}/top.txt"]
+        f"s3://{_bucket(cfg)}/top.txt"]
     bootstrap.run(cfg, aws, files_dir=files)
-    assert aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]["objects"]["top.txt"]["Body"] == b"new\n"
+    assert aws.s3.buckets[_bucket(cfg)]["objects"]["top.txt"]["Body"] == b"new\n"
 
 
 def test_an_object_that_cannot_be_looked_up_stops_bootstrap_before_it_is_overwritten(cfg, files):
@@ -795,23 +800,23 @@ def test_each_way_s3_says_no_such_object_uploads_it(cfg, files, code):
     aws.s3.fail["head_object"] = lambda kw: err(code) if kw["Key"] == "top.txt" else None
     report = bootstrap.run(cfg, aws, files_dir=files)
     assert [(c.action, c.name) for c in report.changes if c.what == "object"] == [
-        ("unchanged", f"s3://{cfg.deploy_bucket_name(ACCOUNT)}/boot/startup.sh"),
-        ("unchanged", f"s3://{cfg.deploy_bucket_name(ACCOUNT)}/config/app.yaml"),
-        ("unchanged", f"s3://{cfg.deploy_bucket_name(ACCOUNT)}/config/grafana/board.json"),
-        ("created", f"s3://{cfg.deploy_bucket_name(ACCOUNT)}/top.txt")]
+        ("unchanged", f"s3://{_bucket(cfg)}/boot/startup.sh"),
+        ("unchanged", f"s3://{_bucket(cfg)}/config/app.yaml"),
+        ("unchanged", f"s3://{_bucket(cfg)}/config/grafana/board.json"),
+        ("created", f"s3://{_bucket(cfg)}/top.txt")]
 
 
 def test_objects_the_project_no_longer_has_are_reported_under_its_own_prefixes_only(cfg, files):
     aws = settled(cfg, files)
-    objects = aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]["objects"]
+    objects = aws.s3.buckets[_bucket(cfg)]["objects"]
     for key in ("config/old.yaml", "config/grafana/old.json", "boot/old.sh", "other/x", "loose.txt"):
         objects[key] = {"Body": b"x"}
     report = bootstrap.run(cfg, aws, files_dir=files)
     extras = [(c.action, c.name, c.detail) for c in report.changes if c.action == "extra"]
-    assert extras == [("extra", f"s3://{cfg.deploy_bucket_name(ACCOUNT)}/boot/old.sh", "not in instance-files/; left alone"),
-                      ("extra", f"s3://{cfg.deploy_bucket_name(ACCOUNT)}/config/grafana/old.json",
+    assert extras == [("extra", f"s3://{_bucket(cfg)}/boot/old.sh", "not in instance-files/; left alone"),
+                      ("extra", f"s3://{_bucket(cfg)}/config/grafana/old.json",
                        "not in instance-files/; left alone"),
-                      ("extra", f"s3://{cfg.deploy_bucket_name(ACCOUNT)}/config/old.yaml", "not in instance-files/; left alone")]
+                      ("extra", f"s3://{_bucket(cfg)}/config/old.yaml", "not in instance-files/; left alone")]
     assert aws.writes() == []
 
 
@@ -837,9 +842,9 @@ def test_every_line_of_the_report_names_what_kind_of_thing_it_is(cfg, files):
     del aws.ssm.params[f"{prefix}/monitoring/grafana_admin_password"]
     aws.ssm.fail["put_parameter"] = lambda kw: err("ParameterAlreadyExists") if kw["Name"].endswith(
         "grafana_admin_password") else None
-    SETTING_BREAKS["versioning"](aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)])
-    aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]["objects"]["config/old.yaml"] = {"Body": b"x"}
-    aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]["objects"]["top.txt"] = {"Body": b"x"}
+    SETTING_BREAKS["versioning"](aws.s3.buckets[_bucket(cfg)])
+    aws.s3.buckets[_bucket(cfg)]["objects"]["config/old.yaml"] = {"Body": b"x"}
+    aws.s3.buckets[_bucket(cfg)]["objects"]["top.txt"] = {"Body": b"x"}
     reports.append(bootstrap.run(cfg, aws, rotate=["db/postgres_superuser_password"], files_dir=files))
     aws = FakeAws()
     reports.append(bootstrap.run(cfg, aws, files_dir=files))  # artifact bucket not made yet
@@ -851,30 +856,30 @@ def test_every_line_of_the_report_names_what_kind_of_thing_it_is(cfg, files):
 
 def test_an_encryption_rule_without_a_default_is_no_default_encryption(cfg, files):
     aws = settled(cfg, files)
-    aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]["encryption"] = [{"BucketKeyEnabled": True}]
+    aws.s3.buckets[_bucket(cfg)]["encryption"] = [{"BucketKeyEnabled": True}]
     report = bootstrap.run(cfg, aws, files_dir=files)
     assert ("updated", "default encryption") in [(c.action, c.detail) for c in report.changes]
-    assert aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]["encryption"] == good_bucket(cfg.deploy_bucket_name(ACCOUNT))["encryption"]
+    assert aws.s3.buckets[_bucket(cfg)]["encryption"] == good_bucket(_bucket(cfg))["encryption"]
 
 
 def test_a_policy_without_statements_gets_the_tls_statement(cfg, files):
     aws = settled(cfg, files)
-    aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]["policy"] = {"Version": "2012-10-17"}
+    aws.s3.buckets[_bucket(cfg)]["policy"] = {"Version": "2012-10-17"}
     bootstrap.run(cfg, aws, files_dir=files)
-    assert aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]["policy"]["Statement"] == [
-        bootstrap._bucket_policy_statement(cfg.deploy_bucket_name(ACCOUNT))]
+    assert aws.s3.buckets[_bucket(cfg)]["policy"]["Statement"] == [
+        bootstrap._bucket_policy_statement(_bucket(cfg))]
 
 
 def test_a_lifecycle_answer_without_rules_gets_the_rule(cfg, files):
     aws = settled(cfg, files)
-    aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]["lifecycle"] = None
+    aws.s3.buckets[_bucket(cfg)]["lifecycle"] = None
     bootstrap.run(cfg, aws, files_dir=files)
-    assert aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]["lifecycle"] == good_bucket(cfg.deploy_bucket_name(ACCOUNT))["lifecycle"]
+    assert aws.s3.buckets[_bucket(cfg)]["lifecycle"] == good_bucket(_bucket(cfg))["lifecycle"]
 
 
 def test_an_object_head_without_an_etag_is_compared_by_content(cfg, files):
     aws = settled(cfg, files)
-    aws.s3.buckets[cfg.deploy_bucket_name(ACCOUNT)]["objects"]["top.txt"]["ETag"] = False
+    aws.s3.buckets[_bucket(cfg)]["objects"]["top.txt"]["ETag"] = False
     report = bootstrap.run(cfg, aws, files_dir=files)
     assert [kw["Key"] for _, o, kw in aws.calls if o == "get_object"] == ["top.txt"] and not report.changed
 
