@@ -88,6 +88,9 @@ class Plan:
     change_set: changeset.ChangeSet
     review: review_mod.Review
     no_changes: bool = False
+    # A no-op's change set is deleted at once: one line each for what was
+    # removed, is being removed, or was left (DeleteChangeSet can fail).
+    cleaned: list[str] = field(default_factory=list)
 
     @property
     def total_resources(self) -> int:
@@ -267,7 +270,7 @@ class Deployment:
             # Nothing waits on its deletion unless a shell must go after it:
             # DeleteChangeSet is accepted at once and CloudFormation finishes
             # it on its own (a no-op of an existing stack has no shell).
-            self.cleanup(wait=self._made_shell)
+            self.plan.cleaned = self.cleanup(wait=self._made_shell)
 
     def _prepare(self) -> Iterator[Info | stackstate.Waiting]:
         o = self.opts
