@@ -155,6 +155,13 @@ class Aws:
                 kw = {"region_name": self.region, "config": self._config}
                 if self.endpoint_url:
                     kw["endpoint_url"] = self.endpoint_url
+                    if is_loopback(urlsplit(self.endpoint_url).hostname):
+                        # HTTP(S)_PROXY would carry calls to this machine's
+                        # endpoint through the proxy: urllib's proxy_bypass
+                        # (botocore utils.should_bypass_proxies) skips only
+                        # hosts NO_PROXY names. The probe connects directly;
+                        # so do the calls (Config(proxies={}): no proxy).
+                        kw["config"] = self._config.merge(BotoConfig(proxies={}))
                 self._clients[service] = self.session.client(service, **kw)
             return self._clients[service]
 

@@ -87,3 +87,21 @@ def test_no_sso_token_at_all_says_sign_in_not_expired(monkeypatch):
     assert "Token for ops does not exist" in f.message
     assert f.details == ("sign in: aws sso login --profile ops",)
     assert f.exit_code == 2
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_local_client_uses_no_proxy_even_when_one_is_set(monkeypatch, host):
+    """No request: the client's HTTP session as botocore builds it. With
+    HTTPS_PROXY/HTTP_PROXY set and no NO_PROXY, botocore takes the proxies
+    from the environment for any host urllib's proxy_bypass does not skip
+    (botocore/utils.py get_environ_proxies), 127.0.0.1 included; the probe
+    of the local endpoint connects directly, so the calls must too."""
+    for var in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(var, "http://proxy.invalid:3128")
+    for var in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(aws_mod.Aws, "_probe_local", lambda self: None)
+    local = aws_mod.Aws("ap-northeast-2", endpoint_url=f"http://{host}:5000")
+    assert local.client("sts")._endpoint.http_session._proxy_config._proxies == {}
+    remote = aws_mod.Aws("ap-northeast-2", endpoint_url="https://sts.ap-northeast-2.amazonaws.com")
+    assert remote.client("sts")._endpoint.http_session._proxy_config._proxies  # a real endpoint keeps the proxy
