@@ -20,7 +20,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from wealist_cfn import root
+from wealist_cfn import bootbudget, root
 from wealist_cfn.config import load
 from wealist_cfn.deploy import review as review_mod
 from wealist_cfn.ops import bootstrap
@@ -105,7 +105,7 @@ BOOT = Path(root.__file__).resolve().parent / "boot"
 # service image pulls and compose up), and a command already running when
 # the budget ends (the AWS CLI's default connect/read timeout, 60 s: AWS CLI
 # User Guide, "--cli-read-timeout", "--cli-connect-timeout").
-BEFORE_USERDATA, AFTER_LAST_WAIT, IN_FLIGHT = 30, 40, 60
+BEFORE_USERDATA, AFTER_LAST_WAIT, IN_FLIGHT = bootbudget.BEFORE_USERDATA_SECONDS, 40, 60
 
 
 def _default(text: str, name: str) -> int:

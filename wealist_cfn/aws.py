@@ -50,12 +50,22 @@ def keeping_last_call():
         _last_call = kept
 
 # Credentials that were good and ran out: signing in again is the fix.
-EXPIRED_CODES = {"ExpiredToken", "ExpiredTokenException"}
+# RequestExpired is EC2's code (EC2 API reference, "Error codes": "The
+# request reached the service more than 15 minutes after the date stamp on
+# the request or more than 15 minutes after the request expiration date ...,
+# or the date stamp on the request is more than 15 minutes in the future"):
+# an expired session, or this machine's clock; the message says both.
+EXPIRED_CODES = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
+# SSOTokenLoadError is not among them: botocore raises it when no cached
+# token exists at all ("Token for X does not exist"): never signed in, or
+# signed out, which `aws sso login` fixes without anything having expired.
 EXPIRED_EXCEPTIONS = tuple(
     getattr(botocore.exceptions, name)
-    for name in ("TokenRetrievalError", "SSOTokenLoadError", "UnauthorizedSSOTokenError")
+    for name in ("TokenRetrievalError", "UnauthorizedSSOTokenError")
     if hasattr(botocore.exceptions, name)
 )
+NOT_SIGNED_IN = tuple(getattr(botocore.exceptions, name) for name in ("SSOTokenLoadError",)
+                      if hasattr(botocore.exceptions, name))
 LOCAL_UP = "python build.py local up"
 
 CREDENTIAL_CODES = {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "SignatureDoesNotMatch",
@@ -145,6 +155,13 @@ class Aws:
                 kw = {"region_name": self.region, "config": self._config}
                 if self.endpoint_url:
                     kw["endpoint_url"] = self.endpoint_url
+                    if is_loopback(urlsplit(self.endpoint_url).hostname):
+                        # HTTP(S)_PROXY would carry calls to this machine's
+                        # endpoint through the proxy: urllib's proxy_bypass
+                        # (botocore utils.should_bypass_proxies) skips only
+                        # hosts NO_PROXY names. The probe connects directly;
+                        # so do the calls (Config(proxies={}): no proxy).
+                        kw["config"] = self._config.merge(BotoConfig(proxies={}))
                 self._clients[service] = self.session.client(service, **kw)
             return self._clients[service]
 
@@ -267,6 +284,20 @@ def _expired_context(exc: BaseException) -> BaseException | None:
     return None
 
 
+def _refused(exc: BaseException) -> bool:
+    """Whether a connection error was a refused connect: botocore keeps the
+    socket error as ``error`` (urllib3's NewConnectionError, whose cause is
+    the ConnectionRefusedError); the fast-fail probe raises it bare."""
+    if type(exc) is botocore.exceptions.EndpointConnectionError and "error" not in getattr(exc, "kwargs", {}):
+        return True  # Aws._probe_local's: raised only for ConnectionRefusedError
+    seen, node = 0, getattr(exc, "kwargs", {}).get("error")
+    while node is not None and seen < 8:
+        if isinstance(node, ConnectionRefusedError):
+            return True
+        node, seen = node.__cause__ or node.__context__, seen + 1
+    return False
+
+
 def _status_command(params) -> str:
     return f"python build.py status --params {params}" if params else "python build.py status --env NAME"
 
@@ -297,9 +328,14 @@ def describe_error(exc: BaseException, *, profile: str | None = None, params=Non
     if _is_expired(exc):
         what = f"rejected ({error_code(exc)}): {error_message(exc)}" if isinstance(
             exc, botocore.exceptions.ClientError) else f"expired: {exc}"
+        clock = ("or this machine's clock is more than 15 minutes off: set it right (NTP) and run the command again",
+                 ) if isinstance(exc, botocore.exceptions.ClientError) and error_code(exc) == "RequestExpired" else ()
         return Failure(f"AWS credentials {what}", EXIT_USAGE, (
-            f"sign in again: {login} (with {in_use}), or export fresh keys",
+            f"sign in again: {login} (with {in_use}), or export fresh keys", *clock,
             f"then look whether an operation of an earlier command still runs: {_status_command(params)}"))
+    if isinstance(exc, NOT_SIGNED_IN):
+        return Failure(f"AWS credentials: not signed in to IAM Identity Center ({exc}); looked with {in_use}",
+                       EXIT_USAGE, (f"sign in: {login}",))
     if isinstance(exc, CREDENTIAL_EXCEPTIONS):
         return Failure(f"AWS credentials: {exc}; looked with {in_use}", EXIT_USAGE, (
             f"IAM Identity Center (SSO): {login}" + ("" if name else ", then pass --profile NAME or set AWS_PROFILE"),
@@ -320,11 +356,17 @@ def describe_error(exc: BaseException, *, profile: str | None = None, params=Non
     if isinstance(exc, botocore.parsers.ResponseParserError):
         return Failure(f"{_last_call or 'AWS'}: the endpoint answered something that is not an AWS response "
                        f"(an endpoint that does not implement this call?)", EXIT_FAILED)
-    if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionError)):
+    if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionError,
+                        botocore.exceptions.ReadTimeoutError)):
         url = getattr(exc, "kwargs", {}).get("endpoint_url", "") or ""
         if is_loopback(urlsplit(url).hostname):
-            return Failure(f"nothing answers at {url} (connection refused): the local endpoint is not running; "
-                           f"start it with `{LOCAL_UP}` and use --local", EXIT_FAILED)
+            if isinstance(exc, (botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError)):
+                return Failure(f"the local endpoint at {url} is not answering in time ({exc}): it is busy or stuck; "
+                               f"see `python build.py local status`, or restart it with `{LOCAL_UP}`", EXIT_FAILED)
+            if _refused(exc):
+                return Failure(f"nothing answers at {url} (connection refused): the local endpoint is not running; "
+                               f"start it with `{LOCAL_UP}` and use --local", EXIT_FAILED)
+            return Failure(f"cannot reach the local endpoint at {url}: {exc}", EXIT_FAILED)
         return Failure(f"cannot reach the endpoint: {exc}", EXIT_FAILED)
     if isinstance(exc, botocore.exceptions.NoRegionError):
         return Failure("no AWS region: give --region or use a params file with availability zones", EXIT_USAGE)

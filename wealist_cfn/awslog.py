@@ -18,6 +18,7 @@ calls :func:`attach` on each session it makes.
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import re
@@ -43,8 +44,14 @@ _PATTERNS = [
     # SigV4: the signature and the key ID in the Authorization header
     (re.compile(r"(Signature=)[0-9a-fA-F]+"), r"\1" + REDACTED),
     (re.compile(r"(Credential=)[^,\s'\"]+"), r"\1" + REDACTED),
-    (re.compile(r"(X-Amz-Security-Token'?\s*[:=]\s*b?')[^']*"), r"\1" + REDACTED),
+    # The session token: a header in a dict repr ('X-Amz-Security-Token': b'...'), a line of
+    # SigV4's canonical request (x-amz-security-token:...), a presigned URL's query (...=...).
+    (re.compile(r"(x-amz-security-token'?\s*[:=]\s*(?:b?')?)[^'\s,&]*", re.I), r"\1" + REDACTED),
+    # botocore.auth's "Signature:\n<hex>" line.
+    (re.compile(r"(Signature:\s*)[0-9a-fA-F]{16,}"), r"\1" + REDACTED),
 ]
+# A bytes literal in a repr (a request or response body): b'...' or b"...".
+_BYTES = re.compile(r"""\bb('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
 _SECRET_NAME = re.compile(r"^" + SECRET_KEY + r"$")
 
 
@@ -61,15 +68,32 @@ def redact(text: str) -> str:
     for secret in sorted(_State.secrets, key=len, reverse=True):
         for form in _forms(secret):
             text = text.replace(form, REDACTED)
+    # Inside a bytes repr JSON's backslashes are doubled (\\" for an escaped quote), which the
+    # JSON rule would read as an escaped backslash and a closing quote: redact the decoded body.
+    text = _BYTES.sub(_redact_bytes, text)
     for pattern, repl in _PATTERNS:
         text = pattern.sub(repl, text)
     return text
 
 
+def _redact_bytes(match: re.Match) -> str:
+    try:
+        body = ast.literal_eval("b" + match.group(1)).decode("utf-8")
+    except (ValueError, SyntaxError, UnicodeDecodeError):
+        return match.group(0)
+    for pattern, repl in _PATTERNS:
+        body = pattern.sub(repl, body)
+    return repr(body.encode("utf-8"))
+
+
 def _forms(secret: str) -> set[str]:
     """The ways a value shows up in a wire log: as is, JSON-escaped, URL-encoded, repr-escaped."""
-    return {f for f in (secret, json.dumps(secret)[1:-1], quote_plus(secret), quote(secret, safe=""),
-                        repr(secret)[1:-1]) if f}
+    as_json = json.dumps(secret)
+    # In a body's bytes repr: JSON-escaped, encoded, then repr-escaped (backslashes doubled);
+    # the JSON text always holds a '"', so the repr is single-quoted and escapes "'".
+    in_body = repr(as_json.encode("utf-8"))[3:-2]
+    return {f for f in (secret, as_json[1:-1], quote_plus(secret), quote(secret, safe=""),
+                        repr(secret)[1:-1], in_body) if f}
 
 
 class Redactor(logging.Filter):
@@ -102,9 +126,12 @@ def configure(*, verbose: bool = False, debug: bool = False, stream=None) -> Non
         # Every event dispatch and model load is a line of its own: noise, not wire.
         logging.getLogger("botocore.hooks").setLevel(logging.INFO)
         logging.getLogger("botocore.loaders").setLevel(logging.INFO)
+        # SigV4's canonical request, string to sign and signature, with the session token
+        # in clear: nothing to debug a deploy with, everything to replay a request with.
+        logging.getLogger("botocore.auth").setLevel(logging.INFO)
         _State.handler = handler
     else:
-        for name in ("botocore", "botocore.hooks", "botocore.loaders"):
+        for name in ("botocore", "botocore.hooks", "botocore.loaders", "botocore.auth"):
             logging.getLogger(name).setLevel(logging.NOTSET)
 
 

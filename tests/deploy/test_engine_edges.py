@@ -619,3 +619,47 @@ def test_a_failed_change_set_is_deleted_and_the_error_says_so(prod_params):
     assert exc.value.details[-1].startswith("deleted change set deploy-")
     assert not any(d.startswith("delete it:") for d in exc.value.details)  # this run deleted it
     cfn.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("code", ["AccessDenied", "InvalidChangeSetStatus"])
+def test_a_no_op_whose_change_set_cannot_be_deleted_says_so(prod_params, code):
+    """Stubbed: DeleteChangeSet can fail (API reference, DeleteChangeSet,
+    Errors: InvalidChangeSetStatus, "the change set's status ... prevents the
+    operation"; an IAM policy without cloudformation:DeleteChangeSet answers
+    AccessDenied). A no-op deploy then says the change set was left and how
+    to delete it; it never claims it was deleted."""
+    from test_stubbed import _run_deploy
+
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _prepare_stubs(cfn, prod_params)
+    no_updates = _cs("FAILED", "UNAVAILABLE", StatusReason="No updates are to be performed.")
+    cfn.add_response("describe_change_set", no_updates,
+                     {"ChangeSetName": ROOT_CS})
+    cfn.add_client_error("delete_change_set", code, "not now", 400, expected_params={"ChangeSetName": ROOT_CS})
+    dep = _prepared(aws, prod_params, ROOT_TEMPLATE)
+    rc, out, err = _run_deploy(dep)
+    assert rc == 0, err
+    assert "no changes: wealist-prod already matches" in out
+    assert "deleted" not in out
+    assert re.search(r"left change set \S+ \(.*" + code + r".*\); delete it: aws cloudformation delete-change-set", out)
+    cfn.assert_no_pending_responses()
+
+
+def test_a_no_op_change_set_not_waited_for_is_deleting_not_deleted(prod_params):
+    """Stubbed: DeleteChangeSet accepted, not followed to its end (an existing
+    stack, no shell to remove after it): "deleting", and where it went."""
+    from test_stubbed import _run_deploy
+
+    aws, stubs = stubbed_aws()
+    cfn = stubs["cloudformation"]
+    _prepare_stubs(cfn, prod_params)
+    no_updates = _cs("FAILED", "UNAVAILABLE", StatusReason="No updates are to be performed.")
+    cfn.add_response("describe_change_set", no_updates,
+                     {"ChangeSetName": ROOT_CS})
+    cfn.add_response("delete_change_set", {}, {"ChangeSetName": ROOT_CS})
+    dep = _prepared(aws, prod_params, ROOT_TEMPLATE)
+    rc, out, err = _run_deploy(dep)
+    assert rc == 0, err
+    assert "deleted" not in out
+    assert re.search(r"^  deleting change set \S+ \(not executed\)", out, re.M)

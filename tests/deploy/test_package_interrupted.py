@@ -9,6 +9,7 @@ afterwards is read back from the endpoint, not taken from the printout.
 
 from __future__ import annotations
 
+import argparse
 import io
 
 import boto3
@@ -56,7 +57,7 @@ def test_ctrl_c_at_the_third_upload_names_what_is_in_s3_and_that_nothing_changed
                           aws=Aws(REGION, endpoint_url=moto_endpoint))
     err = io.StringIO()
     monkeypatch.setattr("sys.stderr", err)
-    assert deploy_cli._print_until_interrupted(dep.prepare(), dep, io.StringIO()) is False
+    assert deploy_cli._print_until_interrupted(dep.prepare(), dep, io.StringIO(), argparse.Namespace()) is False
     lines = err.getvalue().splitlines()
     assert lines[:2] == ["", "interrupted:"]
     keys = _stored_keys(moto_endpoint)
@@ -87,3 +88,51 @@ def test_package_command_stopped_exits_130_and_says_what_it_uploaded(moto_endpoi
     assert lines[3].startswith("  not uploaded (10 of 10): ") and "root.yaml" in lines[3]
     assert lines[-1] == "  the package command makes no change set; nothing in stack wealist-prod changed"
     assert _stored_keys(moto_endpoint) == []
+
+
+def _interrupt_after_create_bucket(aws: Aws) -> None:
+    """Ctrl-C right after CreateBucket was answered, before its settings."""
+    def stop(**_kw):
+        raise KeyboardInterrupt
+    aws.s3.meta.events.register("after-call.s3.CreateBucket", stop)
+
+
+@pytest.mark.moto
+def test_ctrl_c_after_create_bucket_says_the_bucket_may_lack_its_settings(moto_endpoint, prod_params,
+                                                                        real_templates, monkeypatch):
+    """moto: CreateBucket really creates the bucket, then the interrupt
+    lands before PutPublicAccessBlock. The summary says CreateBucket was
+    sent and the settings may be missing (before, it said only that no
+    template was uploaded, as if nothing had been made); the next deploy
+    finds the bucket bare and sets them (read back from moto)."""
+    aws = Aws(REGION, endpoint_url=moto_endpoint)
+    _interrupt_after_create_bucket(aws)
+    dep = flow.Deployment(flow.Options(stack_name="wealist-prod", params=prod_params, endpoint_url=moto_endpoint,
+                                       templates_dir=real_templates), aws=aws)
+    err = io.StringIO()
+    monkeypatch.setattr("sys.stderr", err)
+    assert deploy_cli._print_until_interrupted(dep.prepare(), dep, io.StringIO(), argparse.Namespace()) is False
+    text = err.getvalue()
+    assert f"stopped while creating S3 bucket {BUCKET}: CreateBucket was sent" in text
+    assert "the next deploy checks them and sets what is missing" in text
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_endpoint)
+    assert s3.get_bucket_versioning(Bucket=BUCKET).get("Status") != "Enabled"  # left bare
+
+    assert package_mod.ensure_bucket(Aws(REGION, endpoint_url=moto_endpoint), BUCKET, create=True) is False
+    assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
+    assert all(s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"].values())
+
+
+@pytest.mark.moto
+def test_a_bucket_with_its_settings_is_only_read(moto_endpoint):
+    """moto: a bucket ensure_bucket made whole is checked with reads only on
+    the next run (the deploy role may put the settings, but a run that
+    rewrites them each time would hide who changed them)."""
+    package_mod.ensure_bucket(Aws(REGION, endpoint_url=moto_endpoint), BUCKET, create=True)
+    aws = Aws(REGION, endpoint_url=moto_endpoint)
+    calls: list[str] = []
+    aws.s3.meta.events.register("before-call.s3", lambda model, **_kw: calls.append(model.name))
+    repaired: list[str] = []
+    assert package_mod.ensure_bucket(aws, BUCKET, create=True, repaired=repaired) is False
+    assert repaired == []
+    assert calls and not [c for c in calls if not c.startswith(("Get", "Head"))], calls

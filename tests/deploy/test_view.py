@@ -178,14 +178,36 @@ def test_a_terminal_gets_one_line_per_stack_redrawn_in_place():
     assert during[0] == "progress: 4 of 6 resources done"
     assert len(during) == 4  # the summary and one line per stack
     db_line = next(line for line in during if line.lstrip().startswith("DatabaseStack"))
-    # In progress since 10:03; that poll's newest event is from 10:06, the terminal reads 10:20.
-    assert "  1/2  " in db_line and "Database (AWS::RDS::DBInstance) CREATE_IN_PROGRESS 17m00s" in db_line
+    # In progress since 10:03; that poll's newest event (the first at 10:06) is CloudFormation's
+    # time. The terminal's wall clock reads 10:20 and is not believed (before, it showed 17m00s).
+    assert "  1/2  " in db_line and "Database (AWS::RDS::DBInstance) CREATE_IN_PROGRESS 3m00s" in db_line
     net_line = next(line for line in during if line.lstrip().startswith("NetworkStack"))
     assert "  2/2  " in net_line
     assert next(line for line in during if line.lstrip().startswith("wealist-prod"))
     # Plain events are not printed on a terminal (the block carries them); the final state is.
     assert "10:03:00  CREATE_IN_PROGRESS" not in text
     assert text.rstrip().endswith("final state: CREATE_COMPLETE")
+
+
+def test_an_age_grows_with_the_time_elapsed_here_not_with_the_wall_clock():
+    """A quiet stretch (no new event: ``Progress.at`` stays) counts on with
+    the monotonic clock from when that ``at`` was first seen; the wall clock,
+    an hour off here, is never read while ``at`` is known."""
+    out, clock = _Terminal(), _Clock()
+    shown = view.LiveView(out, clock=clock, now=lambda: T0 + timedelta(hours=1), min_interval=0.5, width=200)
+    since = T0 - timedelta(minutes=2)
+
+    def progress(at):
+        return events.Progress(0, 1, [events.StackProgress("", 0, 1, "Db", "AWS::RDS::DBInstance",
+                                                           "CREATE_IN_PROGRESS", since)], at)
+    shown(progress(T0))
+    assert shown.rows()[1].endswith("CREATE_IN_PROGRESS 2m00s")
+    clock.t += 90
+    shown(progress(T0))
+    assert shown.rows()[1].endswith("CREATE_IN_PROGRESS 3m30s")
+    clock.t += 30
+    shown(progress(T0 + timedelta(minutes=5)))  # a new event: its time is the new base
+    assert shown.rows()[1].endswith("CREATE_IN_PROGRESS 7m00s")
 
 
 def test_the_redraw_rate_is_bounded():

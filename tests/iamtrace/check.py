@@ -77,6 +77,10 @@ EXPECTED_DENIALS = {
     (PLAN, "s3:PutBucketVersioning"): "the same bucket creation",
     (PLAN, "s3:GetLifecycleConfiguration"): "the same bucket creation",
     (PLAN, "s3:PutLifecycleConfiguration"): "the same bucket creation",
+    # Locally the plan may create the bucket, so it also checks an existing
+    # one's settings; against AWS a plan never does (create=False).
+    (PLAN, "s3:GetBucketPublicAccessBlock"): "the settings check of a bucket the run may create",
+    (PLAN, "s3:GetEncryptionConfiguration"): "the settings check of a bucket the run may create",
     # A plan looks the service role up and passes it where it may; refused,
     # it plans without it (deploy/flow.py service_role_arn, create).
     (PLAN, "iam:GetRole"): "a plan may not look the service role up (flow.service_role_arn tolerates it)",
@@ -85,7 +89,8 @@ EXPECTED_DENIALS = {
 
 
 BUCKET_CREATION = ("CreateBucket", "PutPublicAccessBlock", "PutBucketEncryption", "PutBucketVersioning",
-                   "GetBucketLifecycleConfiguration", "PutBucketLifecycleConfiguration")
+                   "GetBucketLifecycleConfiguration", "PutBucketLifecycleConfiguration",
+                   "GetPublicAccessBlock", "GetBucketEncryption")
 
 
 def _may_match(statement: dict, service: str) -> bool:

@@ -157,6 +157,8 @@ case " $* " in
 esac
 """)
     (bin_dir / "systemctl").write_text(record)
+    # A boot whose Unhealthy mark fails stops its instance: recorded, never run here.
+    (bin_dir / "shutdown").write_text(record)
     (bin_dir / "logger").write_text(record + "cat >/dev/null\n")
     (bin_dir / "curl").write_text(f'#!/bin/bash\nexec "{sys.executable}" "{STANDINS / "curl.py"}" "$@"\n')
     (bin_dir / "docker").write_text(f'#!/bin/bash\nexec "{sys.executable}" "{STANDINS / "docker.py"}" "$@"\n')

@@ -116,7 +116,12 @@ case "$1 $2" in
   "sts get-caller-identity") echo 123456789012 ;;
   "ecr get-login-password") echo token ;;
   "autoscaling set-instance-health")
-    if [ -n "${FAIL_HEALTH:-}" ]; then echo "An error occurred (AccessDenied)" >&2; exit 254; fi ;;
+    if [ -n "${FAIL_HEALTH:-}" ]; then echo "An error occurred (AccessDenied)" >&2; exit 254; fi
+    # The first FAIL_HEALTH_TIMES calls are refused as a busy group is (ResourceContention).
+    n=$(grep -c "set-instance-health" "$CALLS")
+    if [ "$n" -le "${FAIL_HEALTH_TIMES:-0}" ]; then
+      echo "An error occurred (ResourceContention) when calling the SetInstanceHealth operation" >&2; exit 254
+    fi ;;
   *) echo "fake aws: unexpected: $*" >&2; exit 1 ;;
 esac
 """
@@ -160,10 +165,16 @@ echo "sleep $*" >>"$CALLS"
 """
 
 
+FAKE_SHUTDOWN = r"""#!/bin/bash
+echo "shutdown $*" >>"$CALLS"
+"""
+
+
 def _run_startup(tmp_path, role, **extra_env):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for name, body in (("aws", FAKE_AWS), ("docker", FAKE_DOCKER), ("sleep", FAKE_SLEEP)):
+    for name, body in (("aws", FAKE_AWS), ("docker", FAKE_DOCKER), ("sleep", FAKE_SLEEP),
+                       ("shutdown", FAKE_SHUTDOWN)):
         (bin_dir / name).write_text(body)
         (bin_dir / name).chmod(0o755)
     # The instance's python3 runs render.py; here, the test's interpreter.
@@ -292,11 +303,34 @@ def test_a_give_up_waits_out_the_shortest_lifetime_before_asking(tmp_path):
     assert calls.index(f"sleep {holds[-1]}") == len(calls) - 2 and calls[-1] == SET_UNHEALTHY
 
 
-def test_a_refused_health_call_keeps_the_boots_own_exit_and_says_what_to_do(tmp_path):
+def test_a_refused_health_call_is_retried_then_the_instance_stops_itself(tmp_path):
+    """Fake aws, sleep and shutdown. Every SetInstanceHealth refused: five
+    attempts, then ``shutdown -h now``, since Auto Scaling's EC2 health
+    check counts an instance in any state other than running unhealthy and
+    replaces it (Auto Scaling user guide, "Health checks for instances in an
+    Auto Scaling group"); the boot keeps its own exit code. Before, one
+    refused call left the instance InService, serving nothing."""
     result, calls = _run_startup(tmp_path, "backend", FAIL_S3="1", FAIL_HEALTH="1", WEALIST_RETRY_DELAY="0",
                                  WEALIST_REPLACE_AFTER="0")
-    assert result.returncode == 1 and calls[-1] == SET_UNHEALTHY
-    assert "could not mark i-0123456789abcdef0 Unhealthy: terminate it by hand" in result.stderr
+    assert result.returncode == 1
+    assert calls.count(SET_UNHEALTHY) == 5
+    assert calls[-1] == "shutdown -h now"
+    assert "could not mark i-0123456789abcdef0 Unhealthy: stopping it" in result.stderr
+
+
+def test_a_busy_group_is_asked_again_and_the_instance_is_not_stopped(tmp_path):
+    """Fake aws: the first two SetInstanceHealth calls answer
+    ResourceContention (SetInstanceHealth API reference, Errors: "You
+    already have a pending update to an Amazon EC2 Auto Scaling resource"),
+    which the AWS CLI's standard retry mode does not retry; the third is
+    accepted. The pauses between are the retry helper's, within the mark's
+    own budget (the boot's is spent by then)."""
+    result, calls = _run_startup(tmp_path, "backend", FAIL_S3="1", FAIL_HEALTH_TIMES="2", WEALIST_RETRY_DELAY="1",
+                                 WEALIST_REPLACE_AFTER="0")
+    assert result.returncode == 1
+    assert calls.count(SET_UNHEALTHY) == 3 and calls[-1] == SET_UNHEALTHY
+    assert calls[-5:] == [SET_UNHEALTHY, "sleep 1", SET_UNHEALTHY, "sleep 2", SET_UNHEALTHY]
+    assert not any(c.startswith("shutdown") for c in calls)
 
 
 def test_unknown_role_is_refused(tmp_path):
@@ -360,3 +394,33 @@ def test_every_retry_honours_the_delay_setting(tmp_path, script, delay, slept):
                             timeout=30)
     assert result.returncode != 0
     assert (tmp_path / "slept").read_text().split() == slept
+
+
+def test_userdata_retries_its_mark_and_stops_the_instance_when_it_fails(tmp_path):
+    """UserData's own give-up (a failure before the startup script runs),
+    taken from the script as Fn::Sub renders it and run with a fake aws that
+    refuses SetInstanceHealth, fake curl for IMDS, and fake sleep and
+    shutdown: five attempts, then ``shutdown -h now``. Before, one refused
+    call ended the give-up."""
+    text = render_sub(USERDATA.read_text(), SUB_VALUES)
+    start = text.index("retry() {")
+    end = text.index("trap replace_me EXIT\n") + len("trap replace_me EXIT\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls.log"
+    import sys
+    curl = Path(__file__).parent / "standins" / "curl.py"
+    for name, body in (("aws", 'echo "aws $*" >>"$CALLS"; exit 254'), ("sleep", 'echo "sleep $*" >>"$CALLS"'),
+                       ("shutdown", 'echo "shutdown $*" >>"$CALLS"'),
+                       ("curl", f'exec "{sys.executable}" "{curl}" "$@"')):
+        (bin_dir / name).write_text(f"#!/bin/bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "CALLS": str(calls), "WEALIST_RETRY_DELAY": "0",
+           "WEALIST_REPLACE_AFTER": "0", "IMDS_INSTANCE_ID": "i-0123456789abcdef0"}
+    script = "set -Eeuo pipefail\nboot_started=$(date +%s)\n" + text[start:end] + "false\n"
+    result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=30)
+    recorded = calls.read_text().splitlines()
+    assert result.returncode != 0
+    assert len([c for c in recorded if "set-instance-health" in c]) == 5, recorded
+    assert recorded[-1] == "shutdown -h now"
+    assert "could not mark this instance Unhealthy: stopping it" in result.stderr

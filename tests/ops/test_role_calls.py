@@ -90,6 +90,11 @@ def test_plan_role_reads_the_bucket_configuration_and_never_changes_it(roles):
         if action in ("s3:PutBucketVersioning", "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock",
                       "s3:CreateBucket"):
             assert decide(deploy, action, ARTIFACTS), action
+    # A deploy stopped after CreateBucket left it bare: the next deploy reads
+    # each setting before putting it back (deploy/package.py _repair).
+    for action in ("s3:GetBucketPublicAccessBlock", "s3:GetEncryptionConfiguration", "s3:GetBucketVersioning",
+                   "s3:GetLifecycleConfiguration"):
+        assert decide(deploy, action, ARTIFACTS), action
 
 
 def test_plan_role_deletes_change_sets_of_the_projects_stacks_only(roles):

@@ -8,6 +8,7 @@ documents for those calls; the stub also checks the exact request."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import boto3
 import pytest
@@ -156,9 +157,9 @@ def test_cli_passes_the_chosen_preferences_and_can_return_at_once(asg, monkeypat
 
 def test_cli_on_ec2_checks_waits_a_measured_boot_per_instance(asg, monkeypatch, capsys):
     """Stubber: on EC2 checks a new instance counts as soon as it runs, so
-    without --warmup the refresh waits the measured boot plus a minute
-    (300 s) instead of the group's DefaultInstanceWarmup of 180 s, which
-    would move on before the services answer."""
+    without --warmup the refresh waits past a failed boot's Unhealthy mark
+    instead of the group's DefaultInstanceWarmup of 180 s, which would move
+    on before the services answer."""
     client, stub = asg
     _expect_group(stub, "EC2")
     _expect_start(stub, {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200, "SkipMatching": False,
@@ -167,8 +168,30 @@ def test_cli_on_ec2_checks_waits_a_measured_boot_per_instance(asg, monkeypatch, 
 
     code = cli.main(["rollout", "--params", PARAMS, "--no-wait"])
 
-    assert code == errors.EXIT_OK and rollout.EC2_CHECK_WARMUP == 300
-    assert "warm-up 300s" in capsys.readouterr().out
+    assert code == errors.EXIT_OK
+    assert f"warm-up {rollout.EC2_CHECK_WARMUP}s" in capsys.readouterr().out
+
+
+def test_the_ec2_check_warmup_outlasts_a_failed_boots_unhealthy_mark():
+    """No AWS call. A boot that gives up holds until WEALIST_REPLACE_AFTER
+    (default: the boot budget) after UserData began, which starts about
+    30 s after the instance is InService, then marks itself Unhealthy (with
+    retries). A refresh counts an instance healthy once InstanceWarmup has
+    passed after InService under EC2 checks (Auto Scaling user guide,
+    "Understand the default values for an instance refresh": warm-up is the
+    time "until a new instance is considered healthy"); the warm-up must end
+    after the mark, or the failed instance counts and the refresh moves on.
+    Before, it was 300 s against a mark at about 390 s."""
+    import re
+
+    from wealist_cfn import bootbudget
+
+    startup = (Path(rollout.__file__).resolve().parents[1] / "boot" / "startup.sh").read_text()
+    budget = int(re.search(r"\$\{WEALIST_BOOT_BUDGET:-(\d+)\}", startup).group(1))
+    assert budget == bootbudget.BOOT_BUDGET_SECONDS
+    assert "REPLACE_AFTER=${WEALIST_REPLACE_AFTER:-$BOOT_BUDGET}" in startup
+    hold = budget
+    assert rollout.EC2_CHECK_WARMUP > bootbudget.BEFORE_USERDATA_SECONDS + hold + bootbudget.MARK_SECONDS
 
 
 def test_preferences_that_can_replace_nothing_are_a_usage_error(capsys):

@@ -89,9 +89,19 @@ give_up() {
     sleep "$hold"
   fi
   log "marking $INSTANCE_ID Unhealthy: Auto Scaling terminates and replaces it"
-  aws autoscaling set-instance-health --instance-id "$INSTANCE_ID" --health-status Unhealthy \
-    --no-should-respect-grace-period ||
-    log "could not mark $INSTANCE_ID Unhealthy: terminate it by hand (docs/operations.md, 'A boot that gave up')"
+  # Retried (ResourceContention, throttling and AccessDenied while the role
+  # settles are not all retried by the AWS CLI), in a subshell with a budget
+  # of its own, WEALIST_MARK_BUDGET (default 60 s, bootbudget.MARK_SECONDS):
+  # the boot's budget is spent by now. If every attempt fails, the instance
+  # stops itself: Auto Scaling's EC2 health check counts an instance in any
+  # state other than running unhealthy and replaces it.
+  if ! (BOOT_STARTED=$(date +%s) BOOT_BUDGET=${WEALIST_MARK_BUDGET:-60}
+        retry aws autoscaling set-instance-health --instance-id "$INSTANCE_ID" --health-status Unhealthy \
+          --no-should-respect-grace-period); then
+    log "could not mark $INSTANCE_ID Unhealthy: stopping it so its EC2 health check fails (docs/operations.md, 'A boot that gave up')"
+    shutdown -h now ||
+      log "could not stop $INSTANCE_ID either: terminate it by hand (docs/operations.md, 'A boot that gave up')"
+  fi
 }
 on_exit() {
   local rc=$?

@@ -14,30 +14,6 @@ set -Eeuo pipefail
 boot_started=$(date +%s)
 exec > >(tee -a /var/log/wealist-boot.log | logger -t wealist-boot) 2>&1
 trap 'echo "wealist boot: FAILED at line $LINENO (exit $?)" >&2' ERR
-# A failure here, before the startup script runs, gives up as the startup
-# script's own failures do (startup.sh, give_up): the instance marks itself
-# Unhealthy, ignoring the grace period, so Auto Scaling replaces it, and
-# never before WEALIST_REPLACE_AFTER (360) seconds from the boot's start.
-startup_ran=
-replace_me() {
-  local rc=$? hold token id imds=http://169.254.169.254/latest
-  if [ "$rc" -eq 0 ] || [ -n "$startup_ran" ]; then exit "$rc"; fi
-  hold=$((${!WEALIST_REPLACE_AFTER:-360} - $(date +%s) + boot_started))
-  if [ "$hold" -gt 0 ]; then echo "wealist boot: gave up; asking for a replacement in ${!hold}s"; sleep "$hold"; fi
-  { token=$(curl -fsS -m 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" "$imds/api/token") &&
-    id=$(curl -fsS -m 5 -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/instance-id") &&
-    echo "wealist boot: marking $id Unhealthy: Auto Scaling terminates and replaces it" &&
-    aws autoscaling set-instance-health --region "${AWS::Region}" --instance-id "$id" \
-      --health-status Unhealthy --no-should-respect-grace-period; } ||
-    echo "wealist boot: could not mark this instance Unhealthy: terminate it by hand" >&2
-  exit "$rc"
-}
-trap replace_me EXIT
-
-# Compose V2 is not packaged for Amazon Linux 2023: the release binary, at a
-# pinned version, checked against the release's published SHA-256.
-COMPOSE_VERSION=v2.39.4
-
 # One retry rule for the whole boot, the startup script's included: at most
 # 5 attempts, attempt x WEALIST_RETRY_DELAY seconds apart (default 5, so at
 # most 50 s of waiting per step). The instance never sets the variable; the
@@ -50,6 +26,32 @@ retry() {
     attempt=$((attempt + 1))
   done
 }
+# A failure here, before the startup script runs, gives up as the startup
+# script's own failures do (startup.sh, give_up): the instance marks itself
+# Unhealthy, ignoring the grace period, so Auto Scaling replaces it (the
+# mark retried; if it still fails, the instance stops itself), and
+# never before WEALIST_REPLACE_AFTER (360) seconds from the boot's start.
+startup_ran=
+replace_me() {
+  local rc=$? hold token id imds=http://169.254.169.254/latest
+  if [ "$rc" -eq 0 ] || [ -n "$startup_ran" ]; then exit "$rc"; fi
+  hold=$((${!WEALIST_REPLACE_AFTER:-360} - $(date +%s) + boot_started))
+  if [ "$hold" -gt 0 ]; then echo "wealist boot: gave up; asking for a replacement in ${!hold}s"; sleep "$hold"; fi
+  { token=$(curl -fsS -m 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" "$imds/api/token") &&
+    id=$(curl -fsS -m 5 -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/instance-id") &&
+    echo "wealist boot: marking $id Unhealthy: Auto Scaling terminates and replaces it" &&
+    retry aws autoscaling set-instance-health --region "${AWS::Region}" --instance-id "$id" \
+      --health-status Unhealthy --no-should-respect-grace-period; } ||
+    # Stopped, it fails its EC2 health check and is replaced all the same.
+    { echo "wealist boot: could not mark this instance Unhealthy: stopping it" >&2; shutdown -h now; } ||
+    echo "wealist boot: could not stop this instance either: terminate it by hand" >&2
+  exit "$rc"
+}
+trap replace_me EXIT
+
+# Compose V2 is not packaged for Amazon Linux 2023: the release binary, at a
+# pinned version, checked against the release's published SHA-256.
+COMPOSE_VERSION=v2.39.4
 
 retry dnf install -y -q docker
 systemctl enable --now docker

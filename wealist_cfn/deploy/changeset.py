@@ -360,7 +360,7 @@ def delete(aws: Aws, cs: ChangeSet) -> None:
     try:
         aws.cfn.delete_change_set(ChangeSetName=cs.id)
     except botocore.exceptions.ClientError as exc:
-        raise CommandError(f"DeleteChangeSet {cs.name}: {error_message(exc)}") from None
+        raise CommandError(f"DeleteChangeSet {cs.name}: {error_code(exc)}: {error_message(exc)}") from None
 
 
 # ChangeSetStatus values of a change set being deleted (DescribeChangeSet /

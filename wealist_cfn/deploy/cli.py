@@ -421,7 +421,9 @@ def _deploy(args, dep: flow.Deployment) -> int:
         localenv.mark_local_details(plan.review)
     n = dep.opts.stack_name
     if plan.no_changes:
-        print(f"no changes: {n} already matches the templates and parameters (change set deleted)", file=result_out)
+        print(f"no changes: {n} already matches the templates and parameters", file=result_out)
+        for line in plan.cleaned:
+            print(f"  {line}", file=result_out)
         doc["result"] = {"status": "NO_CHANGES"}
         if fmt == "markdown":
             print(f"### `{n}`: no changes")

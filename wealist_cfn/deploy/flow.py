@@ -88,6 +88,9 @@ class Plan:
     change_set: changeset.ChangeSet
     review: review_mod.Review
     no_changes: bool = False
+    # A no-op's change set is deleted at once: one line each for what was
+    # removed, is being removed, or was left (DeleteChangeSet can fail).
+    cleaned: list[str] = field(default_factory=list)
 
     @property
     def total_resources(self) -> int:
@@ -150,6 +153,8 @@ class Deployment:
         self._check_bucket_readable(bucket, default)
         done: list[package_mod.Upload] = []  # objects in place, in the order they were checked or written
         created = None  # whether this run made the bucket; None: stopped before that was known
+        sent: list[str] = []  # "CreateBucket" once it is sent: a stop after it leaves a bucket
+        repaired: list[str] = []
         try:
             # Against AWS a plan never creates the bucket: its role may only
             # read the bucket's settings (a pull request must not choose
@@ -159,7 +164,11 @@ class Deployment:
             created = package_mod.ensure_bucket(
                 self.aws, bucket, create=self.opts.bucket is None and not planning,
                 missing=f"S3 bucket {bucket} does not exist yet: a plan never creates it; the first deploy from "
-                        f"main (or `python build.py package` by an administrator) does" if planning else None)
+                        f"main (or `python build.py package` by an administrator) does" if planning else None,
+                sent=sent, repaired=repaired)
+            if repaired:
+                yield Info(f"S3 bucket {bucket} lacked {', '.join(repaired)} (a run stopped while creating it?): "
+                           f"set now")
             if created:
                 yield Info(f"created S3 bucket {bucket} for templates (default encryption, versioning, "
                            f"all public access blocked)")
@@ -174,7 +183,7 @@ class Deployment:
         except botocore.exceptions.ClientError as exc:
             raise client_error(exc, "packaging") from None
         except KeyboardInterrupt:
-            self.left_behind = self._stopped_packaging(bucket, done, created, upload_root)
+            self.left_behind = self._stopped_packaging(bucket, done, created, upload_root, bool(sent))
             raise
         self.bucket = bucket
         for o in packaged.objects:
@@ -191,7 +200,7 @@ class Deployment:
         self.packaged = packaged
 
     def _stopped_packaging(self, bucket: str, done: list[package_mod.Upload], created: bool | None,
-                           upload_root: bool) -> list[str]:
+                           upload_root: bool, create_sent: bool = False) -> list[str]:
         """What a Ctrl-C during packaging leaves, one line each: the objects
         written and those found in place, the templates not reached, and
         that no change set exists and the stack is as it was. An object in
@@ -203,6 +212,11 @@ class Deployment:
         lines = []
         if created:
             lines.append(f"created S3 bucket {bucket} (it stays: the next run uses it)")
+        elif created is None and create_sent:
+            lines.append(f"stopped while creating S3 bucket {bucket}: CreateBucket was sent, so the bucket may "
+                         f"exist without all its settings (public access block, default encryption, versioning, "
+                         f"lifecycle rules); the next deploy checks them and sets what is missing; no template "
+                         f"was uploaded")
         elif created is None:
             lines.append(f"stopped while checking S3 bucket {bucket}; no template was uploaded")
         if written:
@@ -267,7 +281,7 @@ class Deployment:
             # Nothing waits on its deletion unless a shell must go after it:
             # DeleteChangeSet is accepted at once and CloudFormation finishes
             # it on its own (a no-op of an existing stack has no shell).
-            self.cleanup(wait=self._made_shell)
+            self.plan.cleaned = self.cleanup(wait=self._made_shell)
 
     def _prepare(self) -> Iterator[Info | stackstate.Waiting]:
         o = self.opts

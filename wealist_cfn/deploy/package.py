@@ -110,16 +110,29 @@ def _check_region(aws: Aws, bucket: str, region: str | None) -> None:
                            EXIT_USAGE)
 
 
-def ensure_bucket(aws: Aws, bucket: str, *, create: bool, missing: str | None = None) -> bool:
+PUBLIC_ACCESS_BLOCK = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+                       "RestrictPublicBuckets": True}
+ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]}
+
+
+def ensure_bucket(aws: Aws, bucket: str, *, create: bool, missing: str | None = None,
+                  sent: list[str] | None = None, repaired: list[str] | None = None) -> bool:
     """Make sure the bucket exists, belongs to the caller's account and is
     in the stack's region; create it (hardened) when ``create``. Returns True
     when it was created now. ``missing``: what to tell the user when the
-    bucket does not exist and may not be created here."""
+    bucket does not exist and may not be created here.
+
+    ``sent``: gets "CreateBucket" once that call is sent, so a Ctrl-C
+    between it and the settings is told apart from one before it. An
+    existing bucket this run may create (``create``) gets the settings a
+    stopped create left out, read first and put only where they differ;
+    ``repaired`` gets the name of each setting put."""
     try:
         resp = aws.s3.head_bucket(Bucket=bucket, **_owner(aws))
         _check_region(aws, bucket, _bucket_region(resp))
-        return False
+        exists = True
     except botocore.exceptions.ClientError as exc:
+        exists = False
         code = error_code(exc)
         headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         if code in ("301", "PermanentRedirect", "400") and headers.get("x-amz-bucket-region"):
@@ -129,6 +142,10 @@ def ensure_bucket(aws: Aws, bucket: str, *, create: bool, missing: str | None = 
                                f"credentials may not use it (403)", EXIT_USAGE) from None
         if code not in ("404", "NoSuchBucket", "NotFound"):
             raise CommandError(f"S3 bucket {bucket}: {error_code(exc)}: {error_message(exc)}") from None
+    if exists:
+        if create:
+            _repair(aws, bucket, repaired if repaired is not None else [])
+        return False
     if not create:
         raise CommandError(missing or f"S3 bucket {bucket} does not exist; create it, or leave out --bucket to use "
                            f"the default artifacts bucket", EXIT_USAGE)
@@ -138,13 +155,12 @@ def ensure_bucket(aws: Aws, bucket: str, *, create: bool, missing: str | None = 
     try:
         # CreateBucket takes no ExpectedBucketOwner; a name taken by another
         # account fails here with BucketAlreadyExists.
+        if sent is not None:
+            sent.append("CreateBucket")
         aws.s3.create_bucket(**kw)
-        aws.s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True}, **_owner(aws))
-        aws.s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
-                       "BucketKeyEnabled": True}]}, **_owner(aws))
+        aws.s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK,
+                                       **_owner(aws))
+        aws.s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=ENCRYPTION, **_owner(aws))
         aws.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}, **_owner(aws))
         # Housekeeping of plan/ and old deploy/ versions (ops/artifacts.py).
         artifacts.ensure_lifecycle(aws.s3, bucket, _owner(aws))
@@ -152,6 +168,43 @@ def ensure_bucket(aws: Aws, bucket: str, *, create: bool, missing: str | None = 
         raise CommandError(f"creating S3 bucket {bucket}: {error_code(exc)}: {error_message(exc)}",
                            EXIT_FAILED) from None
     return True
+
+
+def _repair(aws: Aws, bucket: str, repaired: list[str]) -> None:
+    """Put back what :func:`ensure_bucket` sets on a new bucket and this one
+    lacks: a run stopped right after CreateBucket left it bare, and HeadBucket
+    alone would pass it for ever. Reads first; a setting already as wanted
+    (or stricter: SSE-KMS for default encryption) is left alone."""
+    s3, owner = aws.s3, _owner(aws)
+
+    def absent(call, *codes):
+        try:
+            return call(Bucket=bucket, **owner)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) in codes:
+                return None
+            raise
+    try:
+        # GetPublicAccessBlock: NoSuchPublicAccessBlockConfiguration when none is set (S3 API reference).
+        block = absent(s3.get_public_access_block, "NoSuchPublicAccessBlockConfiguration")
+        if (block or {}).get("PublicAccessBlockConfiguration") != PUBLIC_ACCESS_BLOCK:
+            s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK, **owner)
+            repaired.append("public access block")
+        # GetBucketEncryption: ServerSideEncryptionConfigurationNotFoundError when none is set. Since
+        # January 2023 S3 applies SSE-S3 to every new bucket, so this is rare against AWS.
+        enc = absent(s3.get_bucket_encryption, "ServerSideEncryptionConfigurationNotFoundError")
+        rules = ((enc or {}).get("ServerSideEncryptionConfiguration") or {}).get("Rules") or []
+        if not any((r.get("ApplyServerSideEncryptionByDefault") or {}).get("SSEAlgorithm") for r in rules):
+            s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=ENCRYPTION, **owner)
+            repaired.append("default encryption")
+        if s3.get_bucket_versioning(Bucket=bucket, **owner).get("Status") != "Enabled":
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}, **owner)
+            repaired.append("versioning")
+        if artifacts.ensure_lifecycle(s3, bucket, owner):
+            repaired.append("lifecycle rules")
+    except botocore.exceptions.ClientError as exc:
+        raise CommandError(f"checking the settings of S3 bucket {bucket}: {error_code(exc)}: {error_message(exc)}",
+                           EXIT_FAILED) from None
 
 
 def _stored(aws: Aws, bucket: str, key: str) -> tuple[str, str] | None:

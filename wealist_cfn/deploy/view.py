@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from . import events, flow, stackstate
@@ -105,6 +105,11 @@ class LiveView:
         self._last_draw: float | None = None
         self._log = LogView(out)
         self.redraws = 0
+        # The newest event's server time, and the local monotonic clock when
+        # it was first seen: ages count from there, so a terminal whose
+        # wall clock is off by minutes still shows the right ones.
+        self._at: datetime | None = None
+        self._at_seen = 0.0
 
     def _clear(self) -> None:
         if self._drawn:
@@ -120,7 +125,7 @@ class LiveView:
     def rows(self) -> list[str]:
         if self.progress is None:
             return []
-        now = self.now()
+        now = self._server_now()
         names = [r.path or self.stack_name or "(root)" for r in self.progress.stacks]
         pad = max((len(n) for n in names), default=0)
         out = [f"progress: {self.progress.done} of {self.progress.total} resources done"]
@@ -133,6 +138,17 @@ class LiveView:
                 text += "  done"
             out.append(text[: self.width - 1])
         return out
+
+    def _server_now(self) -> datetime:
+        """CloudFormation's time now, as near as the events tell it: the
+        newest event's timestamp (``Progress.at``) plus the time elapsed here
+        since it was first seen. The local wall clock only without one."""
+        at = self.progress.at if self.progress is not None else None
+        if at is None:
+            return self.now()
+        if at != self._at:
+            self._at, self._at_seen = at, self.clock()
+        return at + timedelta(seconds=self.clock() - self._at_seen)
 
     def _draw(self) -> None:
         lines = self.rows()

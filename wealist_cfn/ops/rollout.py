@@ -24,20 +24,24 @@ from typing import Callable
 
 from botocore.exceptions import ClientError
 
+from .. import bootbudget
 from ..aws import error_code, error_message
 from ..config import Config
 from . import releasestate
 
 SUCCESS = "Successful"
-# The measured cold boot (docs/operations.md, "How long a boot takes") plus a
-# minute: the warm-up a refresh waits on a new instance before it counts it
-# healthy and moves on, while the group is on EC2 checks. EC2 checks pass as
-# soon as the instance runs, so with the group's DefaultInstanceWarmup (180 s)
-# a refresh could replace the next old instance before the new one's services
+# The warm-up a refresh waits on a new instance before it counts it healthy
+# and moves on, while the group is on EC2 checks. EC2 checks pass as soon as
+# the instance runs, so with the group's DefaultInstanceWarmup (180 s) a
+# refresh could replace the next old instance before the new one's services
 # answer ("Set the default instance warmup", Auto Scaling user guide: the
 # warm-up is the time until a new instance is considered to contribute).
+# The measured cold boot (docs/operations.md, "How long a boot takes") is
+# not enough: a boot that gives up marks itself Unhealthy only once its hold
+# ends (bootbudget.GIVE_UP_MARK_SECONDS after InService), and a warm-up that
+# ends before that counts the failed instance healthy.
 MEASURED_BOOT_SECONDS = 240
-EC2_CHECK_WARMUP = MEASURED_BOOT_SECONDS + 60
+EC2_CHECK_WARMUP = bootbudget.EC2_CHECK_WARMUP_SECONDS
 # A refresh in these states is over and did not do what was asked.
 FAILURE_STATES = ("Failed", "Cancelled", "RollbackSuccessful", "RollbackFailed")
 GROUPS = ("backend", "monitoring")

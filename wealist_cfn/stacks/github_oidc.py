@@ -549,9 +549,13 @@ def _cloudformation(*, can_execute: bool) -> PolicyDocument:
             # lifecycle rules (ops/artifacts.py ensure_lifecycle) are read
             # and put when it is made and by every bootstrap of the deploy
             # job: without them the first deploy failed after CreateBucket.
+            # A deploy stopped right after CreateBucket leaves the bucket
+            # bare; the next one reads each setting (public access block,
+            # default encryption) and puts back only what is missing.
             Statement(Sid="CreateArtifactBucket", Effect=Allow, Resource=[Sub(_bucket())], Action=[
                 s3.CreateBucket, s3.PutBucketPublicAccessBlock, s3.PutEncryptionConfiguration,
-                s3.PutBucketVersioning, s3.GetLifecycleConfiguration, s3.PutLifecycleConfiguration]),
+                s3.PutBucketVersioning, s3.GetLifecycleConfiguration, s3.PutLifecycleConfiguration,
+                s3.GetBucketPublicAccessBlock, s3.GetEncryptionConfiguration]),
             # Every stack operation runs as the service role; hand it that
             # role and no other, and only to CloudFormation. (A plan needs
             # none: CloudFormation uses the role the stack already has, even
