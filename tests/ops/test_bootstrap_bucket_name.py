@@ -124,3 +124,28 @@ def test_a_name_taken_between_the_check_and_the_create_is_named(prod_cfg, target
     assert line.startswith(f"deploy bucket {bucket}: CreateBucket answered BucketAlreadyExists")
     # The name was already the account-unique one: the way out is a name of one's own.
     assert f"set DeployBucketName in {prod_cfg.path} to a name of your own" in line
+
+
+@pytest.mark.stubbed
+def test_a_bucket_the_caller_may_not_create_stops_bootstrap_before_any_parameter_is_written(prod_cfg, target):
+    """Stubber for S3: HeadBucket 404, then CreateBucket answers AccessDenied
+    (403), as S3 does for a caller without s3:CreateBucket on the name or
+    under an SCP that denies it (S3 API reference, Error responses,
+    AccessDenied; IAM User Guide, policy evaluation logic). Parameter Store
+    is stubbed with nothing queued: the bucket comes before the parameters,
+    so not one secret is written (or even listed) by a run that cannot make
+    the bucket the instances read their files from."""
+    target.account = MOTO_DEFAULT
+    target.check_credentials = lambda: MOTO_DEFAULT
+    bucket = prod_cfg.deploy_bucket_name(MOTO_DEFAULT)
+    s3, ssm = target.client("s3"), target.client("ssm")
+    with Stubber(s3) as stub, _no_calls(ssm):
+        stub.add_client_error("head_bucket", service_error_code="404", http_status_code=404)
+        stub.add_client_error("create_bucket", service_error_code="AccessDenied", http_status_code=403,
+                              service_message="Access Denied", expected_params={
+                                  "Bucket": bucket, "ObjectOwnership": "BucketOwnerEnforced",
+                                  "CreateBucketConfiguration": {"LocationConstraint": prod_cfg.region}})
+        with pytest.raises(bootstrap.BootstrapError) as err:
+            bootstrap.run(prod_cfg, target)
+        stub.assert_no_pending_responses()
+    assert str(err.value).startswith("CreateBucket: AccessDenied")

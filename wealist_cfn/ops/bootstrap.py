@@ -175,10 +175,13 @@ def run(cfg: Config, aws: Aws, *, rotate: list[str] = (), dry_run: bool = False,
     account = aws.check_credentials()
     ssm, s3 = aws.client("ssm"), aws.client("s3")
     try:
-        # A name another account holds stops the run before anything is written.
+        # A name another account holds stops the run before anything is
+        # written; the bucket is made (or repaired) before any parameter is
+        # written, so that a caller who may not create or configure it (its
+        # policy, or an SCP) stops with no new secret in Parameter Store.
         exists = _bucket_exists(cfg, s3, account)
-        _parameters(cfg, ssm, report, rotate, account)
         bucket_exists = _bucket(cfg, s3, account, aws.region, report, exists)
+        _parameters(cfg, ssm, report, rotate, account)
         _artifact_bucket(cfg, s3, account, aws.region, report)
         _files(cfg, s3, account, report, files_dir, bucket_exists)
     except ClientError as exc:
