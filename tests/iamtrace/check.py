@@ -160,9 +160,11 @@ def key_policy() -> list[dict]:
     return _key_policy(_oidc_stack(OIDC_MODES["own provider, plan role"]))
 
 
-def root_set(mode: str) -> dict[str, cfnmodel.Stack]:
+def root_set(mode: str, **values: str) -> dict[str, cfnmodel.Stack]:
+    """The committed templates resolved for params/prod.json in ``mode``,
+    with ``values`` (root parameters) on top."""
     cfg = config.load(ROOT / "params" / "prod.json")
-    return cfnmodel.resolve_set(_committed(), {**cfg.values, **MODES[mode]}, region=cfg.region)
+    return cfnmodel.resolve_set(_committed(), {**cfg.values, **MODES[mode], **values}, region=cfg.region)
 
 
 def _explain(statements: list[dict], need: iamcalls.Need) -> str:
@@ -327,6 +329,11 @@ def _resources_for(service: str, rtype: str, rid: str, props: dict) -> list[tupl
         return [(f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{props['DashboardName']}", ctx)]
     if service == "sns" and rtype == "AWS::SNS::Topic":
         return [(f"arn:aws:sns:{REGION}:{ACCOUNT}:{props['TopicName']}", ctx)]
+    if service == "sns" and rtype == "AWS::SNS::Subscription":
+        # A subscription's ARN is its topic's plus an ID; IAM's resource type
+        # for its calls (GetSubscriptionAttributes, Unsubscribe) is the topic
+        # (Service Authorization Reference, Amazon SNS).
+        return [(str(props["TopicArn"]), ctx)]
     if service == "kms" and rtype == "AWS::KMS::Key":
         tags = {f"aws:ResourceTag/{t['Key']}": t["Value"] for t in props.get("Tags", [])}
         return [(f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1111aaaa-2222-4333-8444-555566667777", {**ctx, **tags})]

@@ -96,11 +96,11 @@ def test_the_plan_role_may_make_every_call_of_the_weekly_drift(drift_calls):
     assert denied == []
 
 
-def read_needs(mode: str) -> list[iamcalls.Need]:
+def read_needs(mode: str, **values: str) -> list[iamcalls.Need]:
     """Each resource's read handler permissions, on that resource's ARN."""
     from wealist_cfn import iamdata
 
-    stacks = check.root_set(mode)
+    stacks = check.root_set(mode, **values)
     out = []
     for stack in stacks.values():
         for rid, res in stack.resources.items():
@@ -112,12 +112,16 @@ def read_needs(mode: str) -> list[iamcalls.Need]:
     return out
 
 
+@pytest.mark.parametrize("email", ["", "ops@example.com"], ids=["no-alarm-email", "alarm-email"])
 @pytest.mark.parametrize("mode", sorted(check.MODES))
-def test_the_plan_role_may_read_every_resource_drift_detection_reads(mode):
-    """Each resource's read handler, with the plan role's rights, on its ARN."""
+def test_the_plan_role_may_read_every_resource_drift_detection_reads(mode, email):
+    """Each resource's read handler, with the plan role's rights, on its ARN;
+    with AlarmEmail set the stack also holds the topic's email subscription
+    (AWS::SNS::Subscription, read by sns:GetSubscriptionAttributes)."""
     plan = check.principals()[check.PLAN]
-    needs = read_needs(mode)
+    needs = read_needs(mode, AlarmEmail=email)
     assert len(needs) > 100
+    assert ("sns:GetSubscriptionAttributes" in {n.action for n in needs}) == bool(email)
     denied = {f"drift: {check.PLAN} may not {n.line()}: {why}" for n in needs
               if (why := check.evaluate(plan, n, [])) is not None}
     assert sorted(denied) == []

@@ -56,6 +56,12 @@ def _concrete(value, stacks: dict[str, cfnmodel.Stack] | None = None):
     if isinstance(value, str):
         if value == "Root/SecretsKey.Arn":
             return KEY_ARN
+        m = re.fullmatch(r"(\w+)/(\w+)", value)
+        if m and stacks and m[1] in stacks and m[2] in stacks[m[1]].resources:
+            res = stacks[m[1]].resources[m[2]]
+            if res["Type"] == "AWS::SNS::Topic":
+                # Ref of a topic is its ARN (CloudFormation, AWS::SNS::Topic return values).
+                return f"arn:aws:sns:{REGION}:{ACCOUNT}:{res['Properties']['TopicName']}"
         m = re.fullmatch(r"(\w+)/(\w+)\.Arn", value)
         if m and stacks and m[1] in stacks:
             res = stacks[m[1]].resources[m[2]]
@@ -510,12 +516,13 @@ ACCEPTED_FINDINGS: dict[tuple[str, str], str] = {
         "region), KMS through RDS/ElastiCache/ECR/SSM only (kms:ViaService), service-linked roles by "
         "service name (iam:AWSServiceName), role reads: these resources' ids do not exist before the stack "
         "creates them; parliament does not weigh conditions",
-    ("RESOURCE_STAR", "DeployRole/preflight"):
+    ("RESOURCE_STAR", "PreflightPolicy"):
         "preflight's offering, quota and usage reads and DescribeParameters take no resource ARN; describe "
         "and get calls only, in the stack's region",
-    ("RESOURCE_STAR", "PlanRole/preflight"):
-        "preflight's offering, quota and usage reads and DescribeParameters take no resource ARN; describe "
-        "and get calls only, in the stack's region",
+    ("RESOURCE_MISMATCH", "PlanRole/read-only"):
+        "sns:GetSubscriptionAttributes (drift's read of the alarm topic's email subscription) is scoped to "
+        "the topic pattern: IAM's action table the project reads (cfn-lint's Policies.json, "
+        "wealist_cfn/iamdata.json) lists the topic resource type for it; parliament's bundled table lists none",
     ("RESOURCE_STAR", "PlanRole/read-only"):
         "drift detection reads every resource's live state; describe calls only, in the stack's region",
     ("RESOURCE_POLICY_PRIVILEGE_ESCALATION", "DeployRole/bootstrap"):

@@ -369,7 +369,6 @@ def build(settings: BuildSettings) -> Template:
             iam.Policy(PolicyName="cloudformation", PolicyDocument=_cloudformation(can_execute=True)),
             iam.Policy(PolicyName="release", PolicyDocument=_release(repositories)),
             iam.Policy(PolicyName="bootstrap", PolicyDocument=_bootstrap(key)),
-            iam.Policy(PolicyName="preflight", PolicyDocument=_preflight(repositories)),
         ],
     ))
     plan = t.add_resource(iam.Role(
@@ -382,9 +381,16 @@ def build(settings: BuildSettings) -> Template:
             # Scheduled drift checks run on main without an environment.
             Sub(f"repo:${{GitHubRepository}}:ref:{MAIN_REF}:ref:{MAIN_REF}")]),
         Policies=[iam.Policy(PolicyName="review", PolicyDocument=_cloudformation(can_execute=False)),
-                  iam.Policy(PolicyName="read-only", PolicyDocument=_plan_reads(nested, key)),
-                  iam.Policy(PolicyName="preflight", PolicyDocument=_preflight(repositories))],
+                  iam.Policy(PolicyName="read-only", PolicyDocument=_plan_reads(nested, key))],
     ))
+    # Both GitHub roles run the same preflight checks. One managed policy
+    # for them keeps the plan role's inline policies under IAM's 10,240
+    # characters a role (IAM User Guide, "IAM and AWS STS quotas").
+    t.add_resource(iam.ManagedPolicy(
+        "PreflightPolicy", ManagedPolicyName=Sub(NAME_PREFIX + "github-preflight"),
+        Description=Sub("Preflight checks of ${StackName} run by the GitHub roles"),
+        Roles=[deploy.ref(), If("CreatePlan", plan.ref(), Ref("AWS::NoValue"))],
+        PolicyDocument=_preflight(repositories)))
     t.add_output(Output("DeployRoleArn", Value=GetAtt(deploy, "Arn"),
                         Description="Set as the repository variable AWS_DEPLOY_ROLE_ARN."))
     t.add_output(Output("PlanRoleArn", Condition="CreatePlan", Value=GetAtt(plan, "Arn"),
@@ -634,8 +640,13 @@ def _plan_reads(nested: NestedSet, key: kms_res.Key) -> PolicyDocument:
             ecr.DescribeRepositories, ecr.GetLifecyclePolicy, ecr.GetRepositoryPolicy, ecr.ListTagsForResource,
             ssm.DescribeParameters, ssm.ListTagsForResource,
             Action("logs", "Describe*"), logs.ListTagsForResource, logs.GetDataProtectionPolicy]),
+        # GetSubscriptionAttributes is the read handler of the alarm topic's
+        # email subscription (AWS::SNS::Subscription, present when AlarmEmail
+        # is set); IAM scopes it to the topic (Service Authorization
+        # Reference, Amazon SNS), so the same topic pattern covers it.
         Statement(Sid="ReadAlarmsForDrift", Effect=Allow, Action=[
             Action("sns", "GetTopicAttributes"), Action("sns", "ListSubscriptionsByTopic"),
+            Action("sns", "GetSubscriptionAttributes"),
             Action("sns", "ListTagsForResource"), Action("sns", "GetDataProtectionPolicy"),
             cloudwatch.DescribeAlarms, cloudwatch.GetDashboard, cloudwatch.ListTagsForResource], Resource=[
             _arn("sns", "${Project}-${Environment}-*"), _arn("cloudwatch", "alarm:${Project}-${Environment}-*"),
