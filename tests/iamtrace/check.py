@@ -36,6 +36,7 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cache
 
 from ops.iam_eval import decide, listify
 from ops.test_iam_policies import (
@@ -50,7 +51,7 @@ from ops.test_iam_policies import (
     _roles,
 )
 
-from wealist_cfn import cfnmodel, config, iamcalls
+from wealist_cfn import cfnmodel, config, iamcalls, policyeval
 from wealist_cfn.paramstore import SECRET_NAMES
 from wealist_cfn.stacks import github_oidc
 
@@ -196,10 +197,30 @@ def _allowing(statements: list[dict], need: iamcalls.Need) -> list[tuple[str, st
     return hits
 
 
+# The alarm topic's key as the handler needs see it.
+ALARM_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1111aaaa-2222-4333-8444-555566667777"
+
+
+@cache
+def _alarm_key_policy() -> tuple[dict, ...]:
+    stacks = root_set("single-AZ")
+    [key] = [res for st in stacks.values() for res in st.of_type("AWS::KMS::Key").values()]
+    return tuple(_concrete(key["Properties"]["KeyPolicy"], stacks)["Statement"])
+
+
 def evaluate(p: Principal, need: iamcalls.Need, keypolicy: list[dict]) -> str | None:
-    """None when allowed; else why not."""
+    """None when allowed; else why not. A call on the alarm key is decided
+    over the caller's policies and the key's own policy together, as KMS
+    does (a key policy that names the role grants by itself; IAM policies
+    count only where it delegates to the account: KMS developer guide, "Key
+    policies in AWS KMS"), by the product evaluator."""
     ctx = {**need.context, "aws:PrincipalArn": p.arn}
     need = iamcalls.Need(need.action, need.resource, ctx, need.source)
+    if need.action.startswith("kms:") and need.resource == ALARM_KEY_ARN:
+        decision = policyeval.evaluate(need.action, need.resource, ctx, principal=policyeval.Principal.aws(p.arn),
+                                       identity=p.statements, boundary=p.boundary,
+                                       resource_policy=list(_alarm_key_policy()), key_policy=True)
+        return None if decision.allowed else f"the alarm key's policy and the role's: {decision.reason}"
     if not _decide(p.statements, need.action, need.resource, ctx):
         return _explain(p.statements, need)
     if p.boundary is not None and not _decide(p.boundary, need.action, need.resource, ctx):
@@ -370,7 +391,7 @@ def _handler_needs(stacks: dict[str, cfnmodel.Stack]) -> list[tuple[str, iamcall
 
 def _special_handler_needs(stacks) -> list[tuple[str, iamcalls.Need]]:
     out = []
-    # The alarm key: CreateKey with the stack's and the key's tags, then its administration by tag.
+    # The alarm key: CreateKey with the stack's and the key's tags, then what the handler does to it.
     import types
 
     from wealist_cfn.deploy import flow
@@ -383,13 +404,15 @@ def _special_handler_needs(stacks) -> list[tuple[str, iamcalls.Need]]:
             create = {"aws:RequestedRegion": REGION, **{f"aws:RequestTag/{k}": v for k, v in tags.items()},
                       "aws:TagKeys": sorted(tags)}
             where = f"cloudformation ({path}/{rid} AWS::KMS::Key)"
-            key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1111aaaa-2222-4333-8444-555566667777"
             out += [(where, iamcalls.Need("kms:CreateKey", "*", create)),
                     (where, iamcalls.Need("kms:TagResource", "*", create))]
-            owned = {"aws:RequestedRegion": REGION, **{f"aws:ResourceTag/{k}": v for k, v in tags.items()}}
+            # Right after CreateKey the key's tags may not count for
+            # authorisation yet ("It might take up to five minutes", KMS
+            # developer guide, "ABAC for AWS KMS"): asked without them.
+            owned = {"aws:RequestedRegion": REGION}
             for action in ("kms:DescribeKey", "kms:PutKeyPolicy", "kms:EnableKeyRotation", "kms:GetKeyPolicy",
                            "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ScheduleKeyDeletion"):
-                out.append((where, iamcalls.Need(action, key, owned)))
+                out.append((where, iamcalls.Need(action, ALARM_KEY_ARN, owned)))
         # Instance profiles and launch templates pass the instance roles to EC2; the flow log its role.
         for rid, res in stack.of_type("AWS::IAM::Role").items():
             props = _concrete(res["Properties"], stacks)
