@@ -531,3 +531,24 @@ def test_preflight_reads_the_environments_replication_group_only(roles, role):
     assert decide(roles[role], "elasticache:DescribeReplicationGroups", group + "wealist-prod-redis")
     for other in ("wealist-dev-redis", "payments-redis"):
         assert not decide(roles[role], "elasticache:DescribeReplicationGroups", group + other), other
+
+
+def test_the_trust_model_names_the_instances_one_write_outside_logs(boundary):
+    """The boundary, and with it each instance role, allows one write beyond
+    the logs: SetInstanceHealth on the environment's own groups, which
+    replaces an instance (Auto Scaling API reference, SetInstanceHealth). IAM
+    scopes it to the group only (Service Authorization Reference, EC2 Auto
+    Scaling: no condition key names the instance), so any instance of a group
+    can have its siblings replaced; docs/operations.md's trust-model rows say
+    so for the boundary and both instance roles."""
+    group = f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:{'0' * 8}:autoScalingGroupName/wealist-prod-"
+    assert decide(boundary, "autoscaling:SetInstanceHealth", group + "backend-asg")
+    assert decide(boundary, "autoscaling:SetInstanceHealth", group + "monitoring-asg")
+    assert not decide(boundary, "autoscaling:SetInstanceHealth", group.replace("wealist-prod-", "wealist-dev-")
+                      + "backend-asg")
+    rows = {line.split("|")[1].strip(): line for line in (ROOT / "docs" / "operations.md").read_text().splitlines()
+            if line.startswith("| `<project>-<env>-")}
+    for name in ("`<project>-<env>-role-boundary` (managed policy)", "`<project>-<env>-ec2-role`",
+                 "`<project>-<env>-monitoring-role`"):
+        assert "SetInstanceHealth" in rows[name] and "Unhealthy" in rows[name], name
+    assert "no writes outside logs" not in github_oidc._role_boundary.__doc__

@@ -1016,9 +1016,12 @@ def _role_boundary(repositories: list[Sub]) -> PolicyDocument:
     """The most any role of the stacks may do: the union of what the backend
     and monitoring instances (stacks/iam.py) and the flow-log delivery role
     (stacks/network.py) are given, on the environment's resources. No IAM,
-    no STS, no writes outside logs: a policy the service role puts on such
-    a role can add nothing beyond this (tests/ops/test_role_boundary.py
-    checks both directions)."""
+    no STS; the only writes are to the logs and one to Auto Scaling:
+    SetInstanceHealth on the environment's two groups, with which an
+    instance marks itself (or any instance of its own group) Unhealthy, and
+    Auto Scaling replaces it (stacks/iam.py _boot_health_policy). A policy
+    the service role puts on such a role can add nothing beyond this
+    (tests/ops/test_role_boundary.py checks both directions)."""
     env_params = "parameter/${Project}/${Environment}"
     return _doc(
         # The instances' parameter sub-paths (GetParametersByPath), read only.
