@@ -51,7 +51,7 @@ from ops.test_iam_policies import (
     _roles,
 )
 
-from wealist_cfn import cfnmodel, config, iamcalls, policyeval
+from wealist_cfn import cfnmodel, config, iamcalls, iamdata, policyeval
 from wealist_cfn.paramstore import SECRET_NAMES
 from wealist_cfn.stacks import github_oidc
 
@@ -366,6 +366,21 @@ def _resources_for(service: str, rtype: str, rid: str, props: dict) -> list[tupl
     return [("*", ctx)]
 
 
+def resources_for(action: str, rtype: str, rid: str, props: dict) -> list[tuple[str, dict]]:
+    """The ARNs a handler's ``action`` is authorised on for this resource: an
+    action whose Service Authorization Reference row lists no resource type
+    is authorised on "*" whatever the call names ("If the column is empty,
+    the action does not support resource-level permissions and you must
+    specify all resources ("*")", Service Authorization Reference, "Actions
+    table"; the table is wealist_cfn/iamdata.json); else
+    :func:`_resources_for`."""
+    service = action.split(":")[0]
+    named = _resources_for(service, rtype, rid, props)
+    if named and not iamdata.resource_types(action):
+        return [("*", ctx) for ctx in {json.dumps(c, sort_keys=True): c for _, c in named}.values()]
+    return named
+
+
 def _handler_needs(stacks: dict[str, cfnmodel.Stack]) -> list[tuple[str, iamcalls.Need]]:
     """The resource handlers' permissions (create, read, update, delete) for
     every resource of the set, on its own ARN (the service role's statements
@@ -384,7 +399,7 @@ def _handler_needs(stacks: dict[str, cfnmodel.Stack]) -> list[tuple[str, iamcall
                 service = action.split(":")[0]
                 if service == "kms" or action in ("iam:PassRole", "iam:CreateServiceLinkedRole"):
                     continue  # asked below with their own context
-                for resource, ctx in _resources_for(service, rtype, rid, props):
+                for resource, ctx in resources_for(action, rtype, rid, props):
                     out.append((f"cloudformation ({path}/{rid} {rtype})", iamcalls.Need(action, resource, ctx)))
     return out + _special_handler_needs(stacks)
 

@@ -107,7 +107,7 @@ def read_needs(mode: str, **values: str) -> list[iamcalls.Need]:
             reads = iamdata.resource_schema(res["Type"]).get("handlers", {}).get("read", {}).get("permissions", [])
             props = check._concrete(res.get("Properties", {}), stacks)
             for action in reads:
-                for resource, ctx in check._resources_for(action.split(":")[0], res["Type"], rid, props):
+                for resource, ctx in check.resources_for(action, res["Type"], rid, props):
                     out.append(iamcalls.Need(action, resource, ctx))
     return out
 
@@ -125,3 +125,18 @@ def test_the_plan_role_may_read_every_resource_drift_detection_reads(mode, email
     denied = {f"drift: {check.PLAN} may not {n.line()}: {why}" for n in needs
               if (why := check.evaluate(plan, n, [])) is not None}
     assert sorted(denied) == []
+
+
+@pytest.mark.parametrize("mode", sorted(check.MODES))
+def test_an_action_without_a_resource_type_is_asked_on_every_resource(mode):
+    """The handlers' and drift's actions whose Service Authorization
+    Reference row lists no resource type (wealist_cfn/iamdata.json) are
+    authorised on "*" only, so they are checked on "*": a statement scoped
+    to a log group would pass a check on the group's ARN and be refused on
+    AWS (logs:DescribeLogGroups is the drift read of every log group)."""
+    from wealist_cfn import iamdata
+
+    needs = [n for _, n in check._handler_needs(check.root_set(mode))] + read_needs(mode)
+    unscoped = [n for n in needs if not iamdata.resource_types(n.action)]
+    assert any(n.action == "logs:DescribeLogGroups" for n in unscoped)
+    assert sorted({f"{n.action} on {n.resource}" for n in unscoped if n.resource != "*"}) == []
