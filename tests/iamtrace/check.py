@@ -369,10 +369,10 @@ def _resources_for(service: str, rtype: str, rid: str, props: dict) -> list[tupl
 def resources_for(action: str, rtype: str, rid: str, props: dict) -> list[tuple[str, dict]]:
     """The ARNs a handler's ``action`` is authorised on for this resource: an
     action whose Service Authorization Reference row lists no resource type
-    is authorised on "*" whatever the call names ("If the column is empty,
-    the action does not support resource-level permissions and you must
-    specify all resources ("*")", Service Authorization Reference, "Actions
-    table"; the table is wealist_cfn/iamdata.json); else
+    is authorised on "*" whatever the call names: with no value in the
+    Resource types column, a policy must name all resources ("*") for it
+    (Service Authorization Reference, any service's "Actions defined by"
+    table; the table here is wealist_cfn/iamdata.json); else
     :func:`_resources_for`."""
     service = action.split(":")[0]
     named = _resources_for(service, rtype, rid, props)
