@@ -332,8 +332,13 @@ def test_policies_fit_iams_size_quotas(mode):
     """IAM and KMS quotas (IAM User Guide, "IAM and AWS STS quotas": inline
     policies of a role 10,240 characters in all, a managed policy 6,144, at
     most 10 managed policies per role by default; KMS key policy 32 KB),
-    checked on the resolved policies with a long project name."""
-    values = {**OIDC_MODES[mode], "Project": "wealist-platform-long", "Environment": "production"}
+    checked on the resolved policies with the longest Project and
+    Environment the trust template accepts (their MaxLength)."""
+    from wealist_cfn.parameters import PARAMS_BY_NAME
+
+    values = {**OIDC_MODES[mode], "Project": "wealist-platform", "Environment": "production"}
+    assert [len(values[k]) for k in ("Project", "Environment")] == \
+        [PARAMS_BY_NAME[k].max_length for k in ("Project", "Environment")]
     stack = _oidc_stack(values)
     for rid, res in stack.of_type("AWS::IAM::Role").items():
         inline = sum(_chars(p["PolicyDocument"]) for p in _concrete(res["Properties"]).get("Policies", []))

@@ -84,7 +84,7 @@ from troposphere import (
 from troposphere import kms as kms_res
 
 from .. import iamdata
-from ..parameters import deploy_bucket_sub
+from ..parameters import PARAMS_BY_NAME, deploy_bucket_sub
 from ..settings import BuildSettings
 from .alarms import KEY_PURPOSE_TAG, PROJECT_TAG_KEYS
 from .common import BACKEND_GROUP, MONITORING_GROUP, SERVICE_ROLE_NAME, new_template
@@ -272,8 +272,12 @@ def build(settings: BuildSettings) -> Template:
     env = t.add_parameter(Parameter(
         "GitHubEnvironment", Type="String", Default="production", AllowedPattern=r"^[A-Za-z0-9_.-]+$",
         Description="GitHub environment of the deploy jobs (main branch only, through the subject claim)."))
-    t.add_parameter(Parameter("Project", Type="String", Default="wealist", AllowedPattern=r"^[a-z][a-z0-9-]*$"))
-    t.add_parameter(Parameter("Environment", Type="String", Default="prod", AllowedPattern=r"^[a-z][a-z0-9-]*$"))
+    # The root template's constraints (parameters.py): the roles' and the
+    # deploy bucket's names are built from the same two values.
+    for key, default in (("Project", "wealist"), ("Environment", "prod")):
+        spec = PARAMS_BY_NAME[key]
+        t.add_parameter(Parameter(key, Type="String", Default=default, AllowedPattern=spec.allowed_pattern,
+                                  MaxLength=spec.max_length, ConstraintDescription=spec.constraint))
     t.add_parameter(Parameter("StackName", Type="String", Default="wealist-prod",
                               AllowedPattern=r"^[A-Za-z][A-Za-z0-9-]*$", Description="The root stack's name."))
     t.add_parameter(Parameter("DeployBucketName", Type="String", Default="",
