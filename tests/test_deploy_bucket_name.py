@@ -119,3 +119,33 @@ def test_a_placeholder_stops_bootstrap_before_any_aws_call(tmp_path, capsys, mon
     assert len(err) == 1, err
     assert err[0].startswith(f"error: {path}: DeployBucketName: {placeholder!r} is a placeholder nothing expands")
     assert "wealist-prod-deploy-<account ID>-<region>" in err[0]
+
+
+@pytest.mark.parametrize("values,reserved", [
+    ({"Project": "sthree"}, "the prefix sthree- is reserved"),
+    ({"Project": "amzn-s3-demo"}, "the prefix amzn-s3-demo- is reserved"),
+])
+def test_a_derived_name_s3_reserves_is_refused_in_one_line(tmp_path, values, reserved):
+    """S3 User Guide, "General purpose bucket naming rules": a name must not
+    start with xn--, sthree- or amzn-s3-demo- (nor end with -s3alias,
+    --ol-s3, .mrap, --x-s3, --table-s3). The derived name starts with the
+    Project, which the root template's pattern lets be "sthree"; refused
+    before any AWS call, like a name over 63 characters."""
+    path = _params(tmp_path, **values)
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    line = str(err.value)
+    assert line.startswith(f"{path}: DeployBucketName: empty, and the account-unique name") and reserved in line
+    assert "\n" not in line
+
+
+@pytest.mark.parametrize("name,reserved", [
+    ("wealist-deploy-s3alias", "-s3alias"), ("wealist-deploy--ol-s3", "--ol-s3"), ("sthree-wealist", "sthree-"),
+    ("xn--wealist", "xn--"), ("wealist.mrap", ".mrap"),
+])
+def test_a_given_name_s3_reserves_is_refused(tmp_path, name, reserved):
+    path = _params(tmp_path, DeployBucketName=name)
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    assert f"{path}: DeployBucketName: {name!r} is not a name S3 accepts" in str(err.value)
+    assert reserved in str(err.value)

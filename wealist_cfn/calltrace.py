@@ -55,6 +55,8 @@ KEPT = frozenset({
     "repositoryName", "repositoryNames", "registryId", "imageIds", "logGroupName", "logGroupNamePrefix",
     "logStreamName", "PolicyArn", "RoleName", "RoleArn", "ServiceCode", "AlarmNames", "AlarmNamePrefix",
     "ResourceArn", "ResourceARN", "resourceArn", "QuotaCode", "ResourceId", "CertificateArn",
+    # ElastiCache / RDS
+    "ReplicationGroupId", "DBInstanceIdentifier", "DeletionProtection",
 })
 # Tags carry values IAM compares (aws:RequestTag/*); a tag value is never a secret here.
 TAG_PARAMS = frozenset({"Tags", "tags", "TagSpecifications"})

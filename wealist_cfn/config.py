@@ -210,8 +210,9 @@ def _validate_values(path: Path, values: dict[str, str]) -> None:
                           f"certificate is in {cert.split(':')[3]}, the stack in {azs[0][:-1]}; an ALB needs one "
                           f"from its own region")
     bucket = values["DeployBucketName"]
-    if ".." in bucket or re.fullmatch(r"(\d{1,3}\.){3}\d{1,3}", bucket) or bucket.startswith("xn--"):
-        raise ConfigError(path, "DeployBucketName", f"{bucket!r} is not a name S3 accepts")
+    if ".." in bucket or re.fullmatch(r"(\d{1,3}\.){3}\d{1,3}", bucket) or _reserved(bucket):
+        raise ConfigError(path, "DeployBucketName", f"{bucket!r} is not a name S3 accepts"
+                          + (f" ({_reserved(bucket)})" if _reserved(bucket) else ""))
     if not bucket:
         # S3 names are 3-63 characters (S3 User Guide, "Bucket naming rules");
         # an account ID is 12 digits.
@@ -219,6 +220,28 @@ def _validate_values(path: Path, values: dict[str, str]) -> None:
         if len(derived) > 63:
             raise ConfigError(path, "DeployBucketName", f"empty, and the account-unique name {derived!r} would "
                               f"be {len(derived)} characters, over S3's 63: set a shorter name")
+        if _reserved(derived):
+            raise ConfigError(path, "DeployBucketName", f"empty, and the account-unique name {derived!r} is not "
+                              f"a name S3 accepts ({_reserved(derived)}): set a name of your own or another "
+                              f"Project")
+
+
+# Prefixes and suffixes S3 reserves (S3 User Guide, "General purpose bucket
+# naming rules": names must not start with xn--, sthree- or amzn-s3-demo-,
+# nor end with -s3alias, --ol-s3, .mrap, --x-s3 or --table-s3).
+RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def _reserved(bucket: str) -> str:
+    """What S3 reserves in ``bucket``'s name, or ""."""
+    for prefix in RESERVED_BUCKET_PREFIXES:
+        if bucket.startswith(prefix):
+            return f"the prefix {prefix} is reserved"
+    for suffix in RESERVED_BUCKET_SUFFIXES:
+        if bucket.endswith(suffix):
+            return f"the suffix {suffix} is reserved"
+    return ""
 
 
 

@@ -36,6 +36,7 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cache
 
 from ops.iam_eval import decide, listify
 from ops.test_iam_policies import (
@@ -50,7 +51,7 @@ from ops.test_iam_policies import (
     _roles,
 )
 
-from wealist_cfn import cfnmodel, config, iamcalls
+from wealist_cfn import cfnmodel, config, iamcalls, iamdata, policyeval
 from wealist_cfn.paramstore import SECRET_NAMES
 from wealist_cfn.stacks import github_oidc
 
@@ -165,9 +166,11 @@ def key_policy() -> list[dict]:
     return _key_policy(_oidc_stack(OIDC_MODES["own provider, plan role"]))
 
 
-def root_set(mode: str) -> dict[str, cfnmodel.Stack]:
+def root_set(mode: str, **values: str) -> dict[str, cfnmodel.Stack]:
+    """The committed templates resolved for params/prod.json in ``mode``,
+    with ``values`` (root parameters) on top."""
     cfg = config.load(ROOT / "params" / "prod.json")
-    return cfnmodel.resolve_set(_committed(), {**cfg.values, **MODES[mode]}, region=cfg.region)
+    return cfnmodel.resolve_set(_committed(), {**cfg.values, **MODES[mode], **values}, region=cfg.region)
 
 
 def _explain(statements: list[dict], need: iamcalls.Need) -> str:
@@ -199,10 +202,30 @@ def _allowing(statements: list[dict], need: iamcalls.Need) -> list[tuple[str, st
     return hits
 
 
+# The alarm topic's key as the handler needs see it.
+ALARM_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1111aaaa-2222-4333-8444-555566667777"
+
+
+@cache
+def _alarm_key_policy() -> tuple[dict, ...]:
+    stacks = root_set("single-AZ")
+    [key] = [res for st in stacks.values() for res in st.of_type("AWS::KMS::Key").values()]
+    return tuple(_concrete(key["Properties"]["KeyPolicy"], stacks)["Statement"])
+
+
 def evaluate(p: Principal, need: iamcalls.Need, keypolicy: list[dict]) -> str | None:
-    """None when allowed; else why not."""
+    """None when allowed; else why not. A call on the alarm key is decided
+    over the caller's policies and the key's own policy together, as KMS
+    does (a key policy that names the role grants by itself; IAM policies
+    count only where it delegates to the account: KMS developer guide, "Key
+    policies in AWS KMS"), by the product evaluator."""
     ctx = {**need.context, "aws:PrincipalArn": p.arn}
     need = iamcalls.Need(need.action, need.resource, ctx, need.source)
+    if need.action.startswith("kms:") and need.resource == ALARM_KEY_ARN:
+        decision = policyeval.evaluate(need.action, need.resource, ctx, principal=policyeval.Principal.aws(p.arn),
+                                       identity=p.statements, boundary=p.boundary,
+                                       resource_policy=list(_alarm_key_policy()), key_policy=True)
+        return None if decision.allowed else f"the alarm key's policy and the role's: {decision.reason}"
     if not _decide(p.statements, need.action, need.resource, ctx):
         return _explain(p.statements, need)
     if p.boundary is not None and not _decide(p.boundary, need.action, need.resource, ctx):
@@ -332,6 +355,11 @@ def _resources_for(service: str, rtype: str, rid: str, props: dict) -> list[tupl
         return [(f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{props['DashboardName']}", ctx)]
     if service == "sns" and rtype == "AWS::SNS::Topic":
         return [(f"arn:aws:sns:{REGION}:{ACCOUNT}:{props['TopicName']}", ctx)]
+    if service == "sns" and rtype == "AWS::SNS::Subscription":
+        # A subscription's ARN is its topic's plus an ID; IAM's resource type
+        # for its calls (GetSubscriptionAttributes, Unsubscribe) is the topic
+        # (Service Authorization Reference, Amazon SNS).
+        return [(str(props["TopicArn"]), ctx)]
     if service == "kms" and rtype == "AWS::KMS::Key":
         tags = {f"aws:ResourceTag/{t['Key']}": t["Value"] for t in props.get("Tags", [])}
         return [(f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1111aaaa-2222-4333-8444-555566667777", {**ctx, **tags})]
@@ -341,6 +369,21 @@ def _resources_for(service: str, rtype: str, rid: str, props: dict) -> list[tupl
         return [(f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{PREFIX}-{rid}-1A2B3C4D5E6F/{iamcalls.SOME_ID}",
                  ctx)]
     return [("*", ctx)]
+
+
+def resources_for(action: str, rtype: str, rid: str, props: dict) -> list[tuple[str, dict]]:
+    """The ARNs a handler's ``action`` is authorised on for this resource: an
+    action whose Service Authorization Reference row lists no resource type
+    is authorised on "*" whatever the call names: with no value in the
+    Resource types column, a policy must name all resources ("*") for it
+    (Service Authorization Reference, any service's "Actions defined by"
+    table; the table here is wealist_cfn/iamdata.json); else
+    :func:`_resources_for`."""
+    service = action.split(":")[0]
+    named = _resources_for(service, rtype, rid, props)
+    if named and not iamdata.resource_types(action):
+        return [("*", ctx) for ctx in {json.dumps(c, sort_keys=True): c for _, c in named}.values()]
+    return named
 
 
 def _handler_needs(stacks: dict[str, cfnmodel.Stack]) -> list[tuple[str, iamcalls.Need]]:
@@ -361,14 +404,14 @@ def _handler_needs(stacks: dict[str, cfnmodel.Stack]) -> list[tuple[str, iamcall
                 service = action.split(":")[0]
                 if service == "kms" or action in ("iam:PassRole", "iam:CreateServiceLinkedRole"):
                     continue  # asked below with their own context
-                for resource, ctx in _resources_for(service, rtype, rid, props):
+                for resource, ctx in resources_for(action, rtype, rid, props):
                     out.append((f"cloudformation ({path}/{rid} {rtype})", iamcalls.Need(action, resource, ctx)))
     return out + _special_handler_needs(stacks)
 
 
 def _special_handler_needs(stacks) -> list[tuple[str, iamcalls.Need]]:
     out = []
-    # The alarm key: CreateKey with the stack's and the key's tags, then its administration by tag.
+    # The alarm key: CreateKey with the stack's and the key's tags, then what the handler does to it.
     import types
 
     from wealist_cfn.deploy import flow
@@ -381,13 +424,15 @@ def _special_handler_needs(stacks) -> list[tuple[str, iamcalls.Need]]:
             create = {"aws:RequestedRegion": REGION, **{f"aws:RequestTag/{k}": v for k, v in tags.items()},
                       "aws:TagKeys": sorted(tags)}
             where = f"cloudformation ({path}/{rid} AWS::KMS::Key)"
-            key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1111aaaa-2222-4333-8444-555566667777"
             out += [(where, iamcalls.Need("kms:CreateKey", "*", create)),
                     (where, iamcalls.Need("kms:TagResource", "*", create))]
-            owned = {"aws:RequestedRegion": REGION, **{f"aws:ResourceTag/{k}": v for k, v in tags.items()}}
+            # Right after CreateKey the key's tags may not count for
+            # authorisation yet ("It might take up to five minutes", KMS
+            # developer guide, "ABAC for AWS KMS"): asked without them.
+            owned = {"aws:RequestedRegion": REGION}
             for action in ("kms:DescribeKey", "kms:PutKeyPolicy", "kms:EnableKeyRotation", "kms:GetKeyPolicy",
                            "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ScheduleKeyDeletion"):
-                out.append((where, iamcalls.Need(action, key, owned)))
+                out.append((where, iamcalls.Need(action, ALARM_KEY_ARN, owned)))
         # Instance profiles and launch templates pass the instance roles to EC2; the flow log its role.
         for rid, res in stack.of_type("AWS::IAM::Role").items():
             props = _concrete(res["Properties"], stacks)

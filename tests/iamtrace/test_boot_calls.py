@@ -42,15 +42,19 @@ import pytest
 
 from wealist_cfn import config, iamcalls
 from wealist_cfn.paramstore import SECRET_NAMES
+from wealist_cfn.stacks.common import BACKEND_GROUP, MONITORING_GROUP
 
 from . import check
 from .jobs import ROOT
 
 BOOT = ROOT / "wealist_cfn" / "boot"
 CFG = config.load(ROOT / "params" / "prod.json")
-BUCKET = CFG.values["DeployBucketName"]
+# The account-unique name the templates compute when DeployBucketName is empty.
+BUCKET = CFG.deploy_bucket_name(check.ACCOUNT)
 PREFIX = "/wealist/prod"
 ROLES = {"backend": "Ec2Role", "monitoring": "MonitoringRole"}
+# The Auto Scaling group each role's instances run in (stacks/common.py).
+GROUPS = {"backend": f"wealist-prod-{BACKEND_GROUP}", "monitoring": f"wealist-prod-{MONITORING_GROUP}"}
 INSTANCE = "i-0123456789abcdef0"
 
 
@@ -91,8 +95,13 @@ def _sections() -> dict[str, list[str]]:
     return out
 
 
-def _calls(command: str) -> list[dict]:
-    """The API calls one ``aws`` command makes, as calltrace would record them."""
+def _calls(command: str, role: str) -> list[dict]:
+    """The API calls one ``aws`` command makes, as calltrace would record them.
+
+    SetInstanceHealth names only the instance; IAM authorises it on the
+    instance's Auto Scaling group (Service Authorization Reference, EC2 Auto
+    Scaling: SetInstanceHealth, resource type autoScalingGroup), so the call
+    carries the group of ``role``'s instances for the mapping."""
     words = shlex.split(command.replace("$WEALIST_PREFIX", PREFIX).replace("${DeployBucketName}", BUCKET)
                         .replace("$WEALIST_BUCKET", BUCKET).replace('"${AWS::Region}"', check.REGION))
     service, op, args = words[0], words[1], words[2:]
@@ -111,6 +120,11 @@ def _calls(command: str) -> list[dict]:
         return [{"service": "sts", "operation": "GetCallerIdentity", "params": {}}]
     if (service, op) == ("ecr", "get-login-password"):
         return [{"service": "ecr", "operation": "GetAuthorizationToken", "params": {}}]
+    if (service, op) == ("autoscaling", "set-instance-health"):
+        return [{"service": "autoscaling", "operation": "SetInstanceHealth",
+                 "params": {"InstanceId": INSTANCE, "HealthStatus": args[args.index("--health-status") + 1],
+                            "ShouldRespectGracePeriod": "--no-should-respect-grace-period" not in args,
+                            "AutoScalingGroupName": GROUPS[role]}}]
     raise AssertionError(f"boot script: `aws {service} {op}` is not known to this test: map it to its API calls")
 
 
@@ -152,7 +166,7 @@ def _decrypts(call: dict) -> list[iamcalls.Need]:
 def boot_needs(role: str) -> list[iamcalls.Need]:
     needs = []
     for command in _sections()[role]:
-        for call in _calls(command):
+        for call in _calls(command, role):
             call = {**call, "region": check.REGION}
             needs += iamcalls.needs(call, account=check.ACCOUNT) + _decrypts(call)
     return needs + _program_needs(role)
@@ -180,7 +194,7 @@ def test_each_instance_role_may_make_every_call_of_its_boot(role, mode):
     keypolicy = check.key_policy()
     needs = boot_needs(role)
     assert {n.action for n in needs} >= {"s3:GetObject", "ssm:GetParametersByPath", "kms:Decrypt",
-                                         "logs:PutLogEvents"}
+                                         "logs:PutLogEvents", "autoscaling:SetInstanceHealth"}
     denied = [f"boot ({role}): {instance.name} may not {n.action} on {n.resource}: {why}"
               for n in needs if (why := check.evaluate(instance, n, keypolicy)) is not None]
     assert denied == []

@@ -96,28 +96,47 @@ def test_the_plan_role_may_make_every_call_of_the_weekly_drift(drift_calls):
     assert denied == []
 
 
-def read_needs(mode: str) -> list[iamcalls.Need]:
+def read_needs(mode: str, **values: str) -> list[iamcalls.Need]:
     """Each resource's read handler permissions, on that resource's ARN."""
     from wealist_cfn import iamdata
 
-    stacks = check.root_set(mode)
+    stacks = check.root_set(mode, **values)
     out = []
     for stack in stacks.values():
         for rid, res in stack.resources.items():
             reads = iamdata.resource_schema(res["Type"]).get("handlers", {}).get("read", {}).get("permissions", [])
             props = check._concrete(res.get("Properties", {}), stacks)
             for action in reads:
-                for resource, ctx in check._resources_for(action.split(":")[0], res["Type"], rid, props):
+                for resource, ctx in check.resources_for(action, res["Type"], rid, props):
                     out.append(iamcalls.Need(action, resource, ctx))
     return out
 
 
+@pytest.mark.parametrize("email", ["", "ops@example.com"], ids=["no-alarm-email", "alarm-email"])
 @pytest.mark.parametrize("mode", sorted(check.MODES))
-def test_the_plan_role_may_read_every_resource_drift_detection_reads(mode):
-    """Each resource's read handler, with the plan role's rights, on its ARN."""
+def test_the_plan_role_may_read_every_resource_drift_detection_reads(mode, email):
+    """Each resource's read handler, with the plan role's rights, on its ARN;
+    with AlarmEmail set the stack also holds the topic's email subscription
+    (AWS::SNS::Subscription, read by sns:GetSubscriptionAttributes)."""
     plan = check.principals()[check.PLAN]
-    needs = read_needs(mode)
+    needs = read_needs(mode, AlarmEmail=email)
     assert len(needs) > 100
+    assert ("sns:GetSubscriptionAttributes" in {n.action for n in needs}) == bool(email)
     denied = {f"drift: {check.PLAN} may not {n.line()}: {why}" for n in needs
               if (why := check.evaluate(plan, n, [])) is not None}
     assert sorted(denied) == []
+
+
+@pytest.mark.parametrize("mode", sorted(check.MODES))
+def test_an_action_without_a_resource_type_is_asked_on_every_resource(mode):
+    """The handlers' and drift's actions whose Service Authorization
+    Reference row lists no resource type (wealist_cfn/iamdata.json) are
+    authorised on "*" only, so they are checked on "*": a statement scoped
+    to a log group would pass a check on the group's ARN and be refused on
+    AWS (logs:DescribeLogGroups is the drift read of every log group)."""
+    from wealist_cfn import iamdata
+
+    needs = [n for _, n in check._handler_needs(check.root_set(mode))] + read_needs(mode)
+    unscoped = [n for n in needs if not iamdata.resource_types(n.action)]
+    assert any(n.action == "logs:DescribeLogGroups" for n in unscoped)
+    assert sorted({f"{n.action} on {n.resource}" for n in unscoped if n.resource != "*"}) == []

@@ -21,7 +21,9 @@ import json
 
 import pytest
 
-from .jobs import DEPLOY, OPERATOR, PARAMS, PLAN, STACK, Story
+from wealist_cfn import config
+
+from .jobs import DEPLOY, OPERATOR, PARAMS, PLAN, ROOT, STACK, Story
 from .test_drift_calls import drift_calls  # noqa: F401  (a fixture: the drift run, recorded)
 
 pytestmark = pytest.mark.moto
@@ -169,7 +171,8 @@ def test_10_destroy_and_what_remains(story):
     assert all(s["StackStatus"] == "DELETE_COMPLETE" for s in stacks if s["StackName"] == STACK)
     # What bootstrap made stays: the parameters and the deploy bucket.
     assert story.client("ssm").get_parameter(Name="/wealist/prod/db/postgres_db")["Parameter"]["Value"]
-    story.client("s3").head_bucket(Bucket="wealist-deploy-scripts")
+    account = story.client("sts").get_caller_identity()["Account"]
+    story.client("s3").head_bucket(Bucket=config.load(ROOT / PARAMS).deploy_bucket_name(account))
 
 
 # -- the check over the whole story ----------------------------------------------------------------

@@ -82,7 +82,8 @@ def _no_calls(client) -> Stubber:
 @pytest.mark.stubbed
 def test_a_name_another_account_holds_stops_bootstrap_before_anything_is_written(prod_cfg, target):
     """Stubber for S3 (HeadBucket answers 403, as S3 does for a bucket of
-    another account with ExpectedBucketOwner); Parameter Store is stubbed
+    another account with ExpectedBucketOwner, and this account's ListBuckets
+    does not list it); Parameter Store is stubbed
     with nothing queued, so a single write would fail the test. The line
     says the name is global, taken, and which name to use instead."""
     cfg = prod_cfg.with_values(DeployBucketName="wealist-deploy-scripts")
@@ -93,6 +94,9 @@ def test_a_name_another_account_holds_stops_bootstrap_before_anything_is_written
         stub.add_client_error("head_bucket", service_error_code="403", http_status_code=403,
                               expected_params={"Bucket": "wealist-deploy-scripts",
                                                "ExpectedBucketOwner": MOTO_DEFAULT})
+        # This account's buckets: not that one.
+        stub.add_response("list_buckets", {"Buckets": [{"Name": "wealist-deploy-scripts-old"}],
+                                           "Owner": {"ID": "abc"}}, {"Prefix": "wealist-deploy-scripts"})
         with pytest.raises(bootstrap.BootstrapError) as err:
             bootstrap.run(cfg, target)
         stub.assert_no_pending_responses()
@@ -124,3 +128,75 @@ def test_a_name_taken_between_the_check_and_the_create_is_named(prod_cfg, target
     assert line.startswith(f"deploy bucket {bucket}: CreateBucket answered BucketAlreadyExists")
     # The name was already the account-unique one: the way out is a name of one's own.
     assert f"set DeployBucketName in {prod_cfg.path} to a name of your own" in line
+
+
+@pytest.mark.stubbed
+def test_a_bucket_the_caller_may_not_create_stops_bootstrap_before_any_parameter_is_written(prod_cfg, target):
+    """Stubber for S3: HeadBucket 404, then CreateBucket answers AccessDenied
+    (403), as S3 does for a caller without s3:CreateBucket on the name or
+    under an SCP that denies it (S3 API reference, Error responses,
+    AccessDenied; IAM User Guide, policy evaluation logic). Parameter Store
+    is stubbed with nothing queued: the bucket comes before the parameters,
+    so not one secret is written (or even listed) by a run that cannot make
+    the bucket the instances read their files from."""
+    target.account = MOTO_DEFAULT
+    target.check_credentials = lambda: MOTO_DEFAULT
+    bucket = prod_cfg.deploy_bucket_name(MOTO_DEFAULT)
+    s3, ssm = target.client("s3"), target.client("ssm")
+    with Stubber(s3) as stub, _no_calls(ssm):
+        stub.add_client_error("head_bucket", service_error_code="404", http_status_code=404)
+        stub.add_client_error("create_bucket", service_error_code="AccessDenied", http_status_code=403,
+                              service_message="Access Denied", expected_params={
+                                  "Bucket": bucket, "ObjectOwnership": "BucketOwnerEnforced",
+                                  "CreateBucketConfiguration": {"LocationConstraint": prod_cfg.region}})
+        with pytest.raises(bootstrap.BootstrapError) as err:
+            bootstrap.run(prod_cfg, target)
+        stub.assert_no_pending_responses()
+    assert str(err.value).startswith("CreateBucket: AccessDenied")
+
+
+def _forbidden_head(stub, bucket):
+    stub.add_client_error("head_bucket", service_error_code="403", http_status_code=403,
+                          expected_params={"Bucket": bucket, "ExpectedBucketOwner": MOTO_DEFAULT})
+
+
+@pytest.mark.stubbed
+def test_a_403_on_this_accounts_own_bucket_names_the_missing_permission(prod_cfg, target):
+    """Stubber for S3: HeadBucket answers 403, as S3 does for this account's
+    bucket when the caller lacks s3:ListBucket or an SCP denies it, and
+    ListBuckets (which lists only the caller's account's buckets: S3 API
+    reference, ListBuckets) lists the name. The line says the bucket is
+    ours and names the action; nothing is written (Parameter Store stubbed
+    with nothing queued)."""
+    target.account = MOTO_DEFAULT
+    target.check_credentials = lambda: MOTO_DEFAULT
+    bucket = prod_cfg.deploy_bucket_name(MOTO_DEFAULT)
+    s3, ssm = target.client("s3"), target.client("ssm")
+    with Stubber(s3) as stub, _no_calls(ssm):
+        _forbidden_head(stub, bucket)
+        stub.add_response("list_buckets", {"Buckets": [{"Name": bucket}], "Owner": {"ID": "abc"}},
+                          {"Prefix": bucket})
+        with pytest.raises(bootstrap.BootstrapError) as err:
+            bootstrap.run(prod_cfg, target)
+        stub.assert_no_pending_responses()
+    line = str(err.value)
+    assert line.startswith(f"deploy bucket {bucket}: the bucket is this account's ({MOTO_DEFAULT})")
+    assert f"s3:ListBucket on arn:aws:s3:::{bucket}" in line
+    assert "global" not in line and "another account" not in line
+
+
+@pytest.mark.stubbed
+def test_a_403_where_listing_is_refused_too_says_it_cannot_tell(prod_cfg, target):
+    """Stubber for S3: HeadBucket 403, then ListBuckets AccessDenied (no
+    s3:ListAllMyBuckets): the line names both actions instead of guessing."""
+    target.account = MOTO_DEFAULT
+    target.check_credentials = lambda: MOTO_DEFAULT
+    bucket = prod_cfg.deploy_bucket_name(MOTO_DEFAULT)
+    s3, ssm = target.client("s3"), target.client("ssm")
+    with Stubber(s3) as stub, _no_calls(ssm):
+        _forbidden_head(stub, bucket)
+        stub.add_client_error("list_buckets", service_error_code="AccessDenied", http_status_code=403)
+        with pytest.raises(bootstrap.BootstrapError) as err:
+            bootstrap.run(prod_cfg, target)
+    line = str(err.value)
+    assert "cannot be told" in line and "s3:ListBucket" in line and "s3:ListAllMyBuckets" in line

@@ -107,3 +107,17 @@ def test_images_may_be_pushed_only_to_the_services_repositories():
                             f"${{EcrRepositoryPrefix}}{name}"} for name in ("user-service", "board-service",
                                                                              "chat-service")]
     assert push["Resource"] == expected
+
+
+def test_project_and_environment_have_the_root_templates_constraints(template):
+    """The trust stack builds role, policy and bucket names from Project and
+    Environment as the root stack does: CloudFormation refuses there what it
+    refuses at the root (MaxLength, AllowedPattern), so the two cannot name
+    different things or a name too long for S3."""
+    from wealist_cfn import root
+
+    root_params = root.build_all(DEFAULT_SETTINGS)["root.yaml"].to_dict()["Parameters"]
+    oidc_params = template["Parameters"]
+    for key in ("Project", "Environment"):
+        for field in ("AllowedPattern", "MaxLength"):
+            assert oidc_params[key].get(field) == root_params[key][field], (key, field)

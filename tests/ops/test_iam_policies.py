@@ -56,6 +56,12 @@ def _concrete(value, stacks: dict[str, cfnmodel.Stack] | None = None):
     if isinstance(value, str):
         if value == "Root/SecretsKey.Arn":
             return KEY_ARN
+        m = re.fullmatch(r"(\w+)/(\w+)", value)
+        if m and stacks and m[1] in stacks and m[2] in stacks[m[1]].resources:
+            res = stacks[m[1]].resources[m[2]]
+            if res["Type"] == "AWS::SNS::Topic":
+                # Ref of a topic is its ARN (CloudFormation, AWS::SNS::Topic return values).
+                return f"arn:aws:sns:{REGION}:{ACCOUNT}:{res['Properties']['TopicName']}"
         m = re.fullmatch(r"(\w+)/(\w+)\.Arn", value)
         if m and stacks and m[1] in stacks:
             res = stacks[m[1]].resources[m[2]]
@@ -140,13 +146,27 @@ def _types_in(templates: dict[str, dict], files: list[str]) -> set[str]:
     return {res["Type"] for name in files for res in templates[name].get("Resources", {}).values()}
 
 
+def _alarm_key_grants() -> set[str]:
+    """What the committed alarm key's own policy grants the service role by
+    name (a key policy that names a role grants by itself: KMS developer
+    guide, "Key policies in AWS KMS")."""
+    stacks = _root_set("prod")
+    [key] = [res for st in stacks.values() for res in st.of_type("AWS::KMS::Key").values()]
+    role = f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-cfn-role"
+    return {a for st in _concrete(key["Properties"]["KeyPolicy"], stacks)["Statement"]
+            if st["Effect"] == "Allow" and st.get("Principal", {}).get("AWS") == role
+            for a in listify(st["Action"])}
+
+
 def _missing(types: set[str], statements: list[dict]) -> dict[str, list[str]]:
     """Handler permissions no Allow names, but for those the service role is
     denied on purpose (github_oidc.WITHHELD: removing a role's boundary,
-    attaching a managed policy no template attaches)."""
+    attaching a managed policy no template attaches). The KMS key handler's
+    calls on an existing key are granted by the alarm key's own policy."""
     need = github_oidc.required_permissions(types)
+    by_key = _alarm_key_grants()
     out = {t: sorted(a for a in actions if github_oidc.grantable(a) and not covers(statements, a)
-                     and a not in github_oidc.WITHHELD)
+                     and a not in github_oidc.WITHHELD and not (t == "AWS::KMS::Key" and a in by_key))
            for t, actions in need.items()}
     return {t: a for t, a in out.items() if a}
 
@@ -312,8 +332,13 @@ def test_policies_fit_iams_size_quotas(mode):
     """IAM and KMS quotas (IAM User Guide, "IAM and AWS STS quotas": inline
     policies of a role 10,240 characters in all, a managed policy 6,144, at
     most 10 managed policies per role by default; KMS key policy 32 KB),
-    checked on the resolved policies with a long project name."""
-    values = {**OIDC_MODES[mode], "Project": "wealist-platform-long", "Environment": "production"}
+    checked on the resolved policies with the longest Project and
+    Environment the trust template accepts (their MaxLength)."""
+    from wealist_cfn.parameters import PARAMS_BY_NAME
+
+    values = {**OIDC_MODES[mode], "Project": "wealist-platform", "Environment": "production"}
+    assert [len(values[k]) for k in ("Project", "Environment")] == \
+        [PARAMS_BY_NAME[k].max_length for k in ("Project", "Environment")]
     stack = _oidc_stack(values)
     for rid, res in stack.of_type("AWS::IAM::Role").items():
         inline = sum(_chars(p["PolicyDocument"]) for p in _concrete(res["Properties"]).get("Policies", []))
@@ -510,12 +535,13 @@ ACCEPTED_FINDINGS: dict[tuple[str, str], str] = {
         "region), KMS through RDS/ElastiCache/ECR/SSM only (kms:ViaService), service-linked roles by "
         "service name (iam:AWSServiceName), role reads: these resources' ids do not exist before the stack "
         "creates them; parliament does not weigh conditions",
-    ("RESOURCE_STAR", "DeployRole/preflight"):
+    ("RESOURCE_STAR", "PreflightPolicy"):
         "preflight's offering, quota and usage reads and DescribeParameters take no resource ARN; describe "
         "and get calls only, in the stack's region",
-    ("RESOURCE_STAR", "PlanRole/preflight"):
-        "preflight's offering, quota and usage reads and DescribeParameters take no resource ARN; describe "
-        "and get calls only, in the stack's region",
+    ("RESOURCE_MISMATCH", "PlanRole/read-only"):
+        "sns:GetSubscriptionAttributes (drift's read of the alarm topic's email subscription) is scoped to "
+        "the topic pattern: IAM's action table the project reads (cfn-lint's Policies.json, "
+        "wealist_cfn/iamdata.json) lists the topic resource type for it; parliament's bundled table lists none",
     ("RESOURCE_STAR", "PlanRole/read-only"):
         "drift detection reads every resource's live state; describe calls only, in the stack's region",
     ("RESOURCE_POLICY_PRIVILEGE_ESCALATION", "DeployRole/bootstrap"):

@@ -201,17 +201,37 @@ def test_service_role_creates_the_alarm_key_with_its_tags(roles, prod):
     assert not decide(service, "kms:TagResource", "*", foreign)
 
 
-def test_service_role_administers_and_retags_only_the_alarm_key(roles):
+def test_service_role_administers_and_retags_only_the_alarm_key(roles, prod, oidc):
+    """The alarm key's own policy names the service role; the secrets key's
+    refuses it. Decided over the role's policies and each key's policy (the
+    product evaluator's key-policy rule: KMS developer guide, "Key policies
+    in AWS KMS"), with no resource tag in the request: tags may take five
+    minutes to count for authorisation (KMS developer guide, "ABAC for AWS
+    KMS")."""
+    from wealist_cfn import policyeval
+
     service = roles["cfn-role"]
+    who = policyeval.Principal.aws(f"{ROLE}cfn-role")
+    [alarm_key] = [res for st in prod.values() for res in st.of_type("AWS::KMS::Key").values()]
+    alarm_policy = _concrete(alarm_key["Properties"]["KeyPolicy"], prod)["Statement"]
+    secrets_policy = _key_policy(oidc)
+
+    def may(action, key, policy, context=None):
+        return policyeval.evaluate(action, key, {"aws:RequestedRegion": REGION, **(context or {})}, principal=who,
+                                   identity=service, resource_policy=policy, key_policy=True).allowed
+
+    for action in ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:EnableKeyRotation", "kms:DescribeKey",
+                   "kms:TagResource", "kms:UntagResource"):
+        assert may(action, ALARM_KEY, alarm_policy), action
+        assert not may(action, KEY_ARN, secrets_policy), action
+    # Retagging the alarm key: the project's tag keys only.
+    assert may("kms:TagResource", ALARM_KEY, alarm_policy,
+               {"aws:RequestTag/Name": "wealist-prod-alarm-topic-key", "aws:TagKeys": ["Name"]})
+    assert not may("kms:TagResource", ALARM_KEY, alarm_policy, {"aws:RequestTag/Owner": "x", "aws:TagKeys": ["Owner"]})
+    assert not may("kms:UntagResource", ALARM_KEY, alarm_policy, {"aws:TagKeys": ["Owner"]})
+    # The secrets key carrying the purpose tag would change nothing.
     tagged = {f"aws:ResourceTag/{KEY_PURPOSE_TAG[0]}": KEY_PURPOSE_TAG[1]}
-    for action in ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:EnableKeyRotation", "kms:DescribeKey"):
-        assert decide(service, action, ALARM_KEY, tagged), action
-        assert not decide(service, action, KEY_ARN, {}), action  # the secrets key has no such tag
-    assert decide(service, "kms:TagResource", ALARM_KEY,
-                  {**tagged, "aws:RequestTag/Name": "wealist-prod-alarm-topic-key", "aws:TagKeys": ["Name"]})
-    assert not decide(service, "kms:TagResource", ALARM_KEY,
-                      {**tagged, "aws:RequestTag/Owner": "x", "aws:TagKeys": ["Owner"]})
-    assert not decide(service, "kms:UntagResource", ALARM_KEY, {**tagged, "aws:TagKeys": ["Owner"]})
+    assert not may("kms:PutKeyPolicy", KEY_ARN, secrets_policy, tagged)
 
 
 def test_the_secrets_key_refuses_the_service_role_everything_but_its_secrets(oidc):
@@ -516,3 +536,24 @@ def test_preflight_reads_the_environments_replication_group_only(roles, role):
     assert decide(roles[role], "elasticache:DescribeReplicationGroups", group + "wealist-prod-redis")
     for other in ("wealist-dev-redis", "payments-redis"):
         assert not decide(roles[role], "elasticache:DescribeReplicationGroups", group + other), other
+
+
+def test_the_trust_model_names_the_instances_one_write_outside_logs(boundary):
+    """The boundary, and with it each instance role, allows one write beyond
+    the logs: SetInstanceHealth on the environment's own groups, which
+    replaces an instance (Auto Scaling API reference, SetInstanceHealth). IAM
+    scopes it to the group only (Service Authorization Reference, EC2 Auto
+    Scaling: no condition key names the instance), so any instance of a group
+    can have its siblings replaced; docs/operations.md's trust-model rows say
+    so for the boundary and both instance roles."""
+    group = f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:{'0' * 8}:autoScalingGroupName/wealist-prod-"
+    assert decide(boundary, "autoscaling:SetInstanceHealth", group + "backend-asg")
+    assert decide(boundary, "autoscaling:SetInstanceHealth", group + "monitoring-asg")
+    assert not decide(boundary, "autoscaling:SetInstanceHealth", group.replace("wealist-prod-", "wealist-dev-")
+                      + "backend-asg")
+    rows = {line.split("|")[1].strip(): line for line in (ROOT / "docs" / "operations.md").read_text().splitlines()
+            if line.startswith("| `<project>-<env>-")}
+    for name in ("`<project>-<env>-role-boundary` (managed policy)", "`<project>-<env>-ec2-role`",
+                 "`<project>-<env>-monitoring-role`"):
+        assert "SetInstanceHealth" in rows[name] and "Unhealthy" in rows[name], name
+    assert "no writes outside logs" not in github_oidc._role_boundary.__doc__

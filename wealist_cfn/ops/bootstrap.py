@@ -175,10 +175,13 @@ def run(cfg: Config, aws: Aws, *, rotate: list[str] = (), dry_run: bool = False,
     account = aws.check_credentials()
     ssm, s3 = aws.client("ssm"), aws.client("s3")
     try:
-        # A name another account holds stops the run before anything is written.
+        # A name another account holds stops the run before anything is
+        # written; the bucket is made (or repaired) before any parameter is
+        # written, so that a caller who may not create or configure it (its
+        # policy, or an SCP) stops with no new secret in Parameter Store.
         exists = _bucket_exists(cfg, s3, account)
-        _parameters(cfg, ssm, report, rotate, account)
         bucket_exists = _bucket(cfg, s3, account, aws.region, report, exists)
+        _parameters(cfg, ssm, report, rotate, account)
         _artifact_bucket(cfg, s3, account, aws.region, report)
         _files(cfg, s3, account, report, files_dir, bucket_exists)
     except ClientError as exc:
@@ -333,9 +336,35 @@ def _bucket_exists(cfg: Config, s3, account: str) -> bool:
         if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
             return False
         if error_code(exc) in ("403", "AccessDenied"):
-            raise BootstrapError(taken_message(cfg, bucket, account, "HeadBucket answered 403 (owned by another "
-                                               "account, or these credentials may not list it)")) from None
+            raise BootstrapError(_forbidden_message(cfg, s3, bucket, account)) from None
         raise
+
+
+def _forbidden_message(cfg: Config, s3, bucket: str, account: str) -> str:
+    """The one line for HeadBucket's 403, which S3 gives both for another
+    account's bucket (ExpectedBucketOwner) and for this account's bucket
+    when the caller lacks s3:ListBucket on it or a policy (an SCP, the
+    bucket's) denies it (S3 API reference, HeadBucket: without permission
+    to access it, the request returns a generic 400, 403 or 404, and
+    s3:ListBucket is the permission it needs). ListBuckets lists only the
+    caller's account's buckets (S3 API reference, ListBuckets: "Returns a
+    list of all buckets owned by the authenticated sender of the request";
+    ``Prefix`` narrows it, s3:ListAllMyBuckets): the name in it is ours."""
+    try:
+        listed = s3.list_buckets(Prefix=bucket).get("Buckets", [])
+    except ClientError as exc:
+        if error_code(exc) not in ("403", "AccessDenied"):
+            raise
+        return (f"deploy bucket {bucket}: HeadBucket answered 403 and ListBuckets was refused too, so whether "
+                f"the bucket is another account's or this account's ({account}) cannot be told: allow "
+                f"s3:ListBucket on arn:aws:s3:::{bucket} and s3:ListAllMyBuckets to these credentials and run "
+                f"bootstrap again")
+    if any(b.get("Name") == bucket for b in listed):
+        return (f"deploy bucket {bucket}: the bucket is this account's ({account}), but HeadBucket answered 403: "
+                f"these credentials may not s3:ListBucket on arn:aws:s3:::{bucket} (their policy, the bucket's "
+                f"policy or an SCP denies it): allow it and run bootstrap again")
+    return taken_message(cfg, bucket, account, "HeadBucket answered 403 and this account's ListBuckets does not "
+                                               "list it (owned by another account)")
 
 
 def _bucket(cfg: Config, s3, account: str, region: str, report: Report, exists: bool) -> bool:

@@ -46,8 +46,9 @@ NOT_EXPERIMENTS: tuple[NotAnExperiment, ...] = (
         ("former check 10",)),
     NotAnExperiment(
         "tag-on-create-exposure",
-        "With the service role's credentials, tagging another key that delegates to IAM lets the role administer "
-        "it; the secrets key refuses both.",
+        "With the service role's credentials, the project's tags can still be put on another key that delegates to "
+        "IAM and carries none of them (IAM cannot tell it from a key being created); no tag lets the role "
+        "administer a key (the alarm key's own policy grants that), and the secrets key refuses both.",
         (Reliance("wealist_cfn/stacks/github_oidc.py", "_service_role_statements"),),
         "it needs the service role's own credentials, and the role trusts only cloudformation.amazonaws.com: a "
         "person cannot act as it without changing its trust policy, which the kit will not do",

@@ -16,15 +16,26 @@ import json
 
 from troposphere import Equals, If, Not, Output, Ref, Select, Sub, Template, cloudwatch, kms, sns
 
+from .. import iamdata
 from ..parameters import add_parameters
 from ..settings import AlarmRule, BuildSettings
-from .common import add_inputs, add_multi_az_condition, name, new_template, tags
+from .common import SERVICE_ROLE_NAME, add_inputs, add_multi_az_condition, name, new_template, tags
 
 HAS_ALARM_EMAIL = "HasAlarmEmail"
-# The tag that marks the topic's key. The CloudFormation service role may
-# manage only keys carrying it (github_oidc.py), so it can never rewrite
-# the policy of another key, such as the one guarding the secrets.
+# The tag that marks the topic's key: the key is created with it
+# (github_oidc.py lets the service role create keys only with it). It grants
+# nothing: the service role administers this key because the key's own
+# policy names it (_add_topic), never by tag.
 KEY_PURPOSE_TAG = ("KeyPurpose", "alarm-notifications")
+# The tag keys the project puts on what it makes: the stack's tags
+# (deploy/flow.py) and the resources' own (stacks/common.py tags(), and the
+# alarm key's purpose tag).
+PROJECT_TAG_KEYS = ("Project", "Environment", "ManagedBy", "Name", KEY_PURPOSE_TAG[0])
+_TAGGING = ("kms:TagResource", "kms:UntagResource")
+# What CloudFormation's key handler calls on an existing key (the resource
+# schema's handlers, less CreateKey and ListKeys, which act on no key).
+KEY_HANDLER_ACTIONS = sorted(a for a in iamdata.handler_permissions("AWS::KMS::Key")
+                             if a not in ("kms:CreateKey", "kms:ListKeys"))
 
 GREATER = "GreaterThanThreshold"
 LESS = "LessThanThreshold"
@@ -116,6 +127,19 @@ def _add_topic(t: Template, p) -> sns.Topic:
             {"Sid": "AccountAdministers", "Effect": "Allow",
              "Principal": {"AWS": Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
              "Action": "kms:*", "Resource": "*"},
+            # The service role (made in the trust stack, so it exists when
+            # KMS checks this principal) administers the key by name: a
+            # grant that applies from CreateKey on, where one by tag could
+            # take up to five minutes to count (KMS developer guide, "ABAC
+            # for AWS KMS") and would reach any key given the tag.
+            {"Sid": "ServiceRoleAdministers", "Effect": "Allow",
+             "Principal": {"AWS": Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{SERVICE_ROLE_NAME}")},
+             "Action": [a for a in KEY_HANDLER_ACTIONS if a not in _TAGGING], "Resource": "*"},
+            # Its retagging on an update: the project's tag keys only.
+            {"Sid": "ServiceRoleRetags", "Effect": "Allow",
+             "Principal": {"AWS": Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{SERVICE_ROLE_NAME}")},
+             "Action": [a for a in KEY_HANDLER_ACTIONS if a in _TAGGING], "Resource": "*",
+             "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": list(PROJECT_TAG_KEYS)}}},
             # CloudWatch encrypts the notifications it publishes to the
             # topic; the AWS managed SNS key does not allow this, hence a
             # key of our own. Only for alarms of this account (the

@@ -17,6 +17,10 @@ def new_template(description: str) -> Template:
     return t
 
 
+# The CloudFormation service role (github_oidc.py makes it in the trust
+# stack, before any stack of the set): the alarm key's policy names it.
+SERVICE_ROLE_NAME = "${Project}-${Environment}-cfn-role"
+
 # The Auto Scaling groups' name suffixes (compute.py names them; iam.py lets
 # each group's instances report their own health to their own group).
 BACKEND_GROUP, MONITORING_GROUP = "backend-asg", "monitoring-asg"

@@ -59,6 +59,7 @@ from awacs.aws import (
     Condition,
     Deny,
     ForAllValuesStringEquals,
+    Null,
     PolicyDocument,
     Principal,
     Statement,
@@ -83,10 +84,10 @@ from troposphere import (
 from troposphere import kms as kms_res
 
 from .. import iamdata
-from ..parameters import deploy_bucket_sub
+from ..parameters import PARAMS_BY_NAME, deploy_bucket_sub
 from ..settings import BuildSettings
-from .alarms import KEY_PURPOSE_TAG
-from .common import BACKEND_GROUP, MONITORING_GROUP, new_template
+from .alarms import KEY_PURPOSE_TAG, PROJECT_TAG_KEYS
+from .common import BACKEND_GROUP, MONITORING_GROUP, SERVICE_ROLE_NAME, new_template
 from .iam import ROLE_BOUNDARY
 from .network import FLOW_LOGS_SERVICE
 
@@ -96,7 +97,7 @@ OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_THUMBPRINT = "6938fd4d98bab03faadb97b34396831e3780aea1"
 
 NAME_PREFIX = "${Project}-${Environment}-"
-SERVICE_ROLE = NAME_PREFIX + "cfn-role"
+SERVICE_ROLE = SERVICE_ROLE_NAME
 DEPLOY_ROLE = NAME_PREFIX + "github-deploy"
 PLAN_ROLE = NAME_PREFIX + "github-plan"
 # Instance roles, by the fixed names the compute and IAM stacks give them.
@@ -140,10 +141,6 @@ WITHHELD = {
 # <root stack>-github. It matches stack/${StackName}-*/*, the nested
 # stacks' scope, so the GitHub roles are denied changing it by name.
 TRUST_STACK = "${StackName}-github"
-# The tag keys the project puts on what it makes: the stack's tags
-# (deploy/flow.py) and the resources' own (stacks/common.py tags(), and the
-# alarm key's purpose tag).
-PROJECT_TAG_KEYS = ("Project", "Environment", "ManagedBy", "Name", KEY_PURPOSE_TAG[0])
 
 # The schema and action facts come from wealist_cfn/iamdata.py: a committed
 # table derived from cfn-lint, read without importing cfn-lint.
@@ -275,8 +272,12 @@ def build(settings: BuildSettings) -> Template:
     env = t.add_parameter(Parameter(
         "GitHubEnvironment", Type="String", Default="production", AllowedPattern=r"^[A-Za-z0-9_.-]+$",
         Description="GitHub environment of the deploy jobs (main branch only, through the subject claim)."))
-    t.add_parameter(Parameter("Project", Type="String", Default="wealist", AllowedPattern=r"^[a-z][a-z0-9-]*$"))
-    t.add_parameter(Parameter("Environment", Type="String", Default="prod", AllowedPattern=r"^[a-z][a-z0-9-]*$"))
+    # The root template's constraints (parameters.py): the roles' and the
+    # deploy bucket's names are built from the same two values.
+    for key, default in (("Project", "wealist"), ("Environment", "prod")):
+        spec = PARAMS_BY_NAME[key]
+        t.add_parameter(Parameter(key, Type="String", Default=default, AllowedPattern=spec.allowed_pattern,
+                                  MaxLength=spec.max_length, ConstraintDescription=spec.constraint))
     t.add_parameter(Parameter("StackName", Type="String", Default="wealist-prod",
                               AllowedPattern=r"^[A-Za-z][A-Za-z0-9-]*$", Description="The root stack's name."))
     t.add_parameter(Parameter("DeployBucketName", Type="String", Default="",
@@ -369,7 +370,6 @@ def build(settings: BuildSettings) -> Template:
             iam.Policy(PolicyName="cloudformation", PolicyDocument=_cloudformation(can_execute=True)),
             iam.Policy(PolicyName="release", PolicyDocument=_release(repositories)),
             iam.Policy(PolicyName="bootstrap", PolicyDocument=_bootstrap(key)),
-            iam.Policy(PolicyName="preflight", PolicyDocument=_preflight(repositories)),
         ],
     ))
     plan = t.add_resource(iam.Role(
@@ -382,9 +382,16 @@ def build(settings: BuildSettings) -> Template:
             # Scheduled drift checks run on main without an environment.
             Sub(f"repo:${{GitHubRepository}}:ref:{MAIN_REF}:ref:{MAIN_REF}")]),
         Policies=[iam.Policy(PolicyName="review", PolicyDocument=_cloudformation(can_execute=False)),
-                  iam.Policy(PolicyName="read-only", PolicyDocument=_plan_reads(nested, key)),
-                  iam.Policy(PolicyName="preflight", PolicyDocument=_preflight(repositories))],
+                  iam.Policy(PolicyName="read-only", PolicyDocument=_plan_reads(nested, key))],
     ))
+    # Both GitHub roles run the same preflight checks. One managed policy
+    # for them keeps the plan role's inline policies under IAM's 10,240
+    # characters a role (IAM User Guide, "IAM and AWS STS quotas").
+    t.add_resource(iam.ManagedPolicy(
+        "PreflightPolicy", ManagedPolicyName=Sub(NAME_PREFIX + "github-preflight"),
+        Description=Sub("Preflight checks of ${StackName} run by the GitHub roles"),
+        Roles=[deploy.ref(), If("CreatePlan", plan.ref(), Ref("AWS::NoValue"))],
+        PolicyDocument=_preflight(repositories)))
     t.add_output(Output("DeployRoleArn", Value=GetAtt(deploy, "Arn"),
                         Description="Set as the repository variable AWS_DEPLOY_ROLE_ARN."))
     t.add_output(Output("PlanRoleArn", Condition="CreatePlan", Value=GetAtt(plan, "Arn"),
@@ -638,8 +645,13 @@ def _plan_reads(nested: NestedSet, key: kms_res.Key) -> PolicyDocument:
             ecr.DescribeRepositories, ecr.GetLifecyclePolicy, ecr.GetRepositoryPolicy, ecr.ListTagsForResource,
             ssm.DescribeParameters, ssm.ListTagsForResource,
             Action("logs", "Describe*"), logs.ListTagsForResource, logs.GetDataProtectionPolicy]),
+        # GetSubscriptionAttributes is the read handler of the alarm topic's
+        # email subscription (AWS::SNS::Subscription, present when AlarmEmail
+        # is set); IAM scopes it to the topic (Service Authorization
+        # Reference, Amazon SNS), so the same topic pattern covers it.
         Statement(Sid="ReadAlarmsForDrift", Effect=Allow, Action=[
             Action("sns", "GetTopicAttributes"), Action("sns", "ListSubscriptionsByTopic"),
+            Action("sns", "GetSubscriptionAttributes"),
             Action("sns", "ListTagsForResource"), Action("sns", "GetDataProtectionPolicy"),
             cloudwatch.DescribeAlarms, cloudwatch.GetDashboard, cloudwatch.ListTagsForResource], Resource=[
             _arn("sns", "${Project}-${Environment}-*"), _arn("cloudwatch", "alarm:${Project}-${Environment}-*"),
@@ -654,7 +666,11 @@ def _plan_reads(nested: NestedSet, key: kms_res.Key) -> PolicyDocument:
             *[Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:instance-profile/{n}")
               for n in sorted(nested.profile_names)]]),
         # The stack's buckets' settings (never an object), and the alarm
-        # key's (the one key carrying its purpose tag).
+        # key's metadata and policy (no use of the key). A tag is not unique
+        # to one key: every environment's alarm key carries the purpose tag,
+        # and anyone who may tag keys could put it on another, so the
+        # statement also asks for this environment's Project and Environment
+        # tags; what it reaches by a stray tag is still metadata only.
         Statement(Sid="ReadBucketsForDrift", Effect=Allow,
                   Resource=[Sub("arn:${AWS::Partition}:s3:::${StackName}-*")],
                   Action=[Action("s3", "GetBucket*"), s3.GetAccelerateConfiguration, s3.GetAnalyticsConfiguration,
@@ -662,7 +678,9 @@ def _plan_reads(nested: NestedSet, key: kms_res.Key) -> PolicyDocument:
                           s3.GetInventoryConfiguration, s3.GetLifecycleConfiguration, s3.GetMetricsConfiguration,
                           s3.GetReplicationConfiguration, s3.ListBucket, s3.ListTagsForResource]),
         Statement(Sid="ReadAlarmKeyForDrift", Effect=Allow, Resource=["*"],
-                  Condition=Condition(StringEquals(f"aws:ResourceTag/{KEY_PURPOSE_TAG[0]}", KEY_PURPOSE_TAG[1])),
+                  Condition=Condition(StringEquals({f"aws:ResourceTag/{KEY_PURPOSE_TAG[0]}": KEY_PURPOSE_TAG[1],
+                                                    "aws:ResourceTag/Project": Ref("Project"),
+                                                    "aws:ResourceTag/Environment": Ref("Environment")})),
                   Action=[kms.DescribeKey, kms.GetKeyPolicy, kms.GetKeyRotationStatus, kms.ListResourceTags]),
         # Belt and braces on top of the key policy: no secret, by name or
         # by key, whatever a later statement allows.
@@ -715,10 +733,11 @@ def _key_policy(nested: NestedSet) -> dict:
         # references (RDS master password, Redis AUTH) as the service role.
         readers("ServiceRoleDecryptsTemplateSecrets", SERVICE_ROLE, nested.secure_references),
         # The service role may tag keys on "*" while it creates the alarm
-        # key (tag-on-create has no key to scope to) and administers keys
-        # carrying the alarm key's tag: this key refuses it both, so no
-        # tag it could put here would make this key its own.
-        Statement(Sid="ServiceRoleNeverAdministers", Effect=Deny, Principal=Principal("AWS", account),
+        # key (tag-on-create has no key to scope to): this key refuses it
+        # that and every administrative call. Everyone, narrowed by
+        # aws:PrincipalArn, as the IAM User Guide recommends over
+        # NotPrincipal ("AWS JSON policy elements: NotPrincipal").
+        Statement(Sid="ServiceRoleNeverAdministers", Effect=Deny, Principal=Principal("*"),
                   Resource=["*"], Action=[
                       Action("kms", "TagResource"), Action("kms", "UntagResource"), Action("kms", "Put*"),
                       Action("kms", "CreateGrant"), Action("kms", "ScheduleKeyDeletion"), Action("kms", "Disable*"),
@@ -794,9 +813,9 @@ def _service_role_statements(nested: NestedSet) -> list[Statement]:
     iam_writes = [a for a in iam_writes if a not in bounded and a not in WITHHELD]
     ssm_all = by_service.pop("ssm", [])
     kms_all = by_service.pop("kms", [])
-    # The stack's own keys (the alarm topic's) are created and administered
-    # directly, not through a service: those actions get a statement of
-    # their own, limited by tag to keys the stack made.
+    # The stack's own keys (the alarm topic's) are created directly, not
+    # through a service: CreateKey and its tags get statements of their own;
+    # the key's administration is granted by its own key policy (alarms.py).
     key_admin = sorted(a for a in kms_all if "AWS::KMS::Key" in nested.types
                        and a in handler_permissions("AWS::KMS::Key"))
     # What the other types' handlers call stays allowed through their
@@ -903,8 +922,6 @@ def _service_role_statements(nested: NestedSet) -> list[Statement]:
     ]
     if key_admin:
         tag_key, tag_value = KEY_PURPOSE_TAG
-        unscoped = [a for a in key_admin if a in ("kms:CreateKey", "kms:ListKeys")]
-        tagging = [a for a in key_admin if a in ("kms:TagResource", "kms:UntagResource")]
         statements[-1:-1] = [
             # CreateKey only with the purpose tag on the new key; ListKeys
             # has no resource-level scope.
@@ -916,25 +933,20 @@ def _service_role_statements(nested: NestedSet) -> list[Statement]:
             # an IAM policy that isn't restricted to particular KMS keys",
             # and a key that does not exist yet has no aws:ResourceTag (KMS
             # developer guide, "Controlling access to tags"): so on "*",
-            # limited by what the request carries: the purpose tag, and the
-            # project's tag keys only.
+            # limited by what the request carries (the purpose tag, the
+            # project's tag keys only) and to keys that carry none of the
+            # project's tag keys yet, which a key being created never does:
+            # no key of this or another environment can be retagged here.
+            # Everything else the handler does to the key, retagging on an
+            # update included, the key's own policy grants this role by name
+            # (alarms.py); no statement grants key administration by tag.
             Statement(Sid="TagStackKeysOnCreate", Effect=Allow, Resource=["*"], Action=[kms.TagResource],
                       Condition=Condition([
                           StringEquals({f"aws:RequestTag/{tag_key}": tag_value,
                                         "aws:RequestedRegion": Ref("AWS::Region")}),
-                          ForAllValuesStringEquals("aws:TagKeys", list(PROJECT_TAG_KEYS))])),
+                          ForAllValuesStringEquals("aws:TagKeys", list(PROJECT_TAG_KEYS)),
+                          Null({f"aws:ResourceTag/{k}": "true" for k in PROJECT_TAG_KEYS})])),
             Statement(Sid="ListKeys", Effect=Allow, Resource=["*"], Action=[kms.ListKeys], Condition=_in_region()),
-            # Administer only keys carrying the tag: never the secrets key
-            # (whose key policy also refuses this role: _key_policy).
-            Statement(Sid="AdministerStackKeys", Effect=Allow, Resource=["*"],
-                      Action=[Action(*a.split(":", 1)) for a in key_admin if a not in unscoped + tagging],
-                      Condition=Condition(StringEquals(f"aws:ResourceTag/{tag_key}", tag_value))),
-            # Retag those keys with the project's tag keys only, so a tag
-            # change cannot make another statement apply.
-            Statement(Sid="RetagStackKeys", Effect=Allow, Resource=["*"],
-                      Action=[Action(*a.split(":", 1)) for a in tagging],
-                      Condition=Condition([StringEquals(f"aws:ResourceTag/{tag_key}", tag_value),
-                                           ForAllValuesStringEquals("aws:TagKeys", list(PROJECT_TAG_KEYS))])),
         ]
     if group_actions:
         statements.insert(1, Statement(Sid="StackLogGroups", Effect=Allow,
@@ -1012,9 +1024,12 @@ def _role_boundary(repositories: list[Sub]) -> PolicyDocument:
     """The most any role of the stacks may do: the union of what the backend
     and monitoring instances (stacks/iam.py) and the flow-log delivery role
     (stacks/network.py) are given, on the environment's resources. No IAM,
-    no STS, no writes outside logs: a policy the service role puts on such
-    a role can add nothing beyond this (tests/ops/test_role_boundary.py
-    checks both directions)."""
+    no STS; the only writes are to the logs and one to Auto Scaling:
+    SetInstanceHealth on the environment's two groups, with which an
+    instance marks itself (or any instance of its own group) Unhealthy, and
+    Auto Scaling replaces it (stacks/iam.py _boot_health_policy). A policy
+    the service role puts on such a role can add nothing beyond this
+    (tests/ops/test_role_boundary.py checks both directions)."""
     env_params = "parameter/${Project}/${Environment}"
     return _doc(
         # The instances' parameter sub-paths (GetParametersByPath), read only.
