@@ -132,6 +132,13 @@ class FakeS3(Recorder):
             raise err("403", "Forbidden")
         return {}
 
+    def list_buckets(self, **kw):
+        """This account's buckets (ListBuckets lists only the caller's own)."""
+        self._call("list_buckets", kw)
+        prefix = kw.get("Prefix", "")
+        return {"Buckets": [{"Name": n} for n, b in sorted(self.buckets.items())
+                            if b != "foreign" and n.startswith(prefix)]}
+
     def create_bucket(self, **kw):
         self._call("create_bucket", kw)
         self.buckets.setdefault(kw["Bucket"], {"objects": {}})
