@@ -42,7 +42,7 @@ NOT_EXPERIMENTS: tuple[NotAnExperiment, ...] = (
         (Reliance("wealist_cfn/stacks/alarms.py", "_add_topic"),),
         "the evidence is a notification arriving at a subscriber: an e-mail needs a person to confirm the "
         "subscription, and reading an SQS subscriber's messages (ReceiveMessage) consumes them, which is not a "
-        "read-only observation; not built in this round",
+        "read-only observation; not built yet",
         ("former check 10",)),
     NotAnExperiment(
         "tag-on-create-exposure",
@@ -59,14 +59,14 @@ NOT_EXPERIMENTS: tuple[NotAnExperiment, ...] = (
         (Reliance("wealist_cfn/deploy/flow.py", "_termination_protection"),),
         "it needs the real first create of the whole stack failing after the tool switched protection on; the "
         "first sandbox deploy with a broken parameter (e.g. an invalid DbInstanceClass) exercises it; not built "
-        "as a small template in this round",
+        "as a small template yet",
         ("unproven: termination protection mid-create",)),
     NotAnExperiment(
         "deletion-protection-no-interruption",
         "Switching RDS and ALB deletion protection on by an update is a no-interruption update.",
         (Reliance("wealist_cfn/deploy/flow.py", "Deployment._switch_on_protection"),),
         "documented by RDS and ELBv2 (no interruption) and exercised by every first deploy; an experiment needs "
-        "an RDS instance (about 20 minutes and a priced instance-hour): not built in this round",
+        "an RDS instance (about 20 minutes and a priced instance-hour): not built yet",
         ("unproven: deletion protection by an update",)),
     NotAnExperiment(
         "validation-event-shapes",
@@ -80,7 +80,7 @@ NOT_EXPERIMENTS: tuple[NotAnExperiment, ...] = (
         "resource-import-procedure",
         "Importing an existing log group by the manual import procedure works as the User Guide describes.",
         (Reliance("wealist_cfn/preflight/checks.py", "check_log_groups"),),
-        "an operator procedure for one account's history, run when needed; not built in this round",
+        "an operator procedure for one account's history, run when needed; not built yet",
         ("log groups: resource import",)),
 )
 

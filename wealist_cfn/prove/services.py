@@ -355,7 +355,7 @@ EXTRA_TAG_REFUSED = Experiment(
     assumption="A stack tag key outside the project's (Project, Environment, ManagedBy, Name, KeyPurpose) makes "
                "the service role's CreateKey of the alarm key fail on kms:TagResource.",
     relies=(Reliance("wealist_cfn/stacks/github_oidc.py", "_service_role_statements"),
-            Reliance("wealist_cfn/stacks/github_oidc.py", "PROJECT_TAG_KEYS")),
+            Reliance("wealist_cfn/stacks/alarms.py", "PROJECT_TAG_KEYS")),
     templates={"root.yaml": KEY_TEMPLATE}, act=_extra_tag_act, observe=lambda ctx: {}, verdict=_extra_tag_verdict,
     charges=(Charge("kms:key", 1 / 730, "a key for a few minutes, made only if the assumption fails "
                                         "(key-months, prorated hourly: one hour)"),),
