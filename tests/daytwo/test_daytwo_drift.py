@@ -184,6 +184,18 @@ def _in_sync_run(stub):
         stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": sid})
 
 
+def drifted_run(stub):
+    """The responses of one drift run with the database drifted."""
+    root_and_child(stub, [])
+    _start(stub)
+    _status(stub, "det-root", ROOT_ID, "DETECTION_COMPLETE", "IN_SYNC")
+    _status(stub, "det-db", CHILD_ID, "DETECTION_COMPLETE", "DRIFTED")
+    _drifts(stub, ROOT_ID, [])
+    stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": ROOT_ID})
+    _drifts(stub, CHILD_ID, [_db_drift()])
+    stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": CHILD_ID})
+
+
 @pytest.mark.parametrize("drifted", [False, True])
 def test_cli_exit_code_and_markdown_on_stdout_alone(monkeypatch, drifted):
     """Stubber behind the command line: exit 0 in sync, 1 drifted; with
@@ -195,14 +207,7 @@ def test_cli_exit_code_and_markdown_on_stdout_alone(monkeypatch, drifted):
 
     aws, stub = stubbed_cfn()
     if drifted:
-        root_and_child(stub, [])
-        _start(stub)
-        _status(stub, "det-root", ROOT_ID, "DETECTION_COMPLETE", "IN_SYNC")
-        _status(stub, "det-db", CHILD_ID, "DETECTION_COMPLETE", "DRIFTED")
-        _drifts(stub, ROOT_ID, [])
-        stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": ROOT_ID})
-        _drifts(stub, CHILD_ID, [_db_drift()])
-        stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": CHILD_ID})
+        drifted_run(stub)
     else:
         _in_sync_run(stub)
     monkeypatch.setattr(daytwo_cli, "_aws", lambda args: aws)

@@ -15,7 +15,8 @@ import json
 import re
 
 import pytest
-from daytwo_helpers import CHILD_ID, ROOT_ID, root_and_child, run_cli, stubbed_cfn
+from daytwo_helpers import run_cli, stubbed_cfn
+from test_daytwo_drift import drifted_run
 
 from wealist_cfn.daytwo import cli as daytwo_cli
 from wealist_cfn.daytwo import tree
@@ -100,21 +101,6 @@ def test_quiet_outputs_and_events_print_their_lines_alone(deployed):
         assert code == 2 and out == "" and "stack nope does not exist" in err, command
 
 
-def _drifted_run(stub):
-    """The responses of one drift run with the database drifted (as in
-    test_daytwo_drift.test_cli_exit_code_and_markdown_on_stdout_alone)."""
-    from test_daytwo_drift import _db_drift, _drifts, _start, _status
-
-    root_and_child(stub, [])
-    _start(stub)
-    _status(stub, "det-root", ROOT_ID, "DETECTION_COMPLETE", "IN_SYNC")
-    _status(stub, "det-db", CHILD_ID, "DETECTION_COMPLETE", "DRIFTED")
-    _drifts(stub, ROOT_ID, [])
-    stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": ROOT_ID})
-    _drifts(stub, CHILD_ID, [_db_drift()])
-    stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": CHILD_ID})
-
-
 @pytest.mark.stubbed
 def test_quiet_drift_prints_the_drift_and_the_verdict_not_the_waiting(monkeypatch):
     """Stubber: DetectStackDrift, DescribeStackDriftDetectionStatus,
@@ -124,7 +110,7 @@ def test_quiet_drift_prints_the_drift_and_the_verdict_not_the_waiting(monkeypatc
     results = {}
     for quiet in (False, True):
         aws, stub = stubbed_cfn()
-        _drifted_run(stub)
+        drifted_run(stub)
         monkeypatch.setattr(daytwo_cli, "_aws", lambda args, aws=aws: aws)
         results[quiet] = run_cli("drift", "--stack-name", "wealist-dev", "--region", "ap-northeast-2",
                                  *(["-q"] if quiet else []))
@@ -144,7 +130,7 @@ def test_drift_json_carries_the_parameter_file_and_each_value_with_its_source(mo
     """Stubber, as above; --env dev names the file and the stack."""
     monkeypatch.setattr(tree, "WORKERS", 1)
     aws, stub = stubbed_cfn()
-    _drifted_run(stub)
+    drifted_run(stub)
     monkeypatch.setattr(daytwo_cli, "_aws", lambda args: aws)
     code, out, err = run_cli("drift", "--env", "dev", "--output", "json", "-q")
     assert code == 1, err
