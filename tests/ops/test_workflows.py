@@ -477,8 +477,12 @@ def test_a_cancel_of_the_deploy_step_reaches_python(tmp_path):
     script.write_text(step["run"])
     env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SHIM_LOG": str(log), "CHANGE_SET": "deploy-1",
            "TYPE": "UPDATE"}
+    # The runner starts a step with SIGINT at its default action. A pytest
+    # started in the background (`pytest &` in a script) has SIGINT ignored,
+    # and an ignored signal stays ignored across exec and cannot be trapped
+    # (bash(1), SIGNALS): restore the runner's disposition in the child.
     proc = subprocess.Popen(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=tmp_path,
-                            env=env)
+                            env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 10
         while "started" not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline:
