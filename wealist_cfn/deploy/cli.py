@@ -20,15 +20,11 @@ from .. import cliopts, config, localenv
 from ..aws import Aws, check_endpoint_url, describe_error
 from ..errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
 from ..preflight import hook as preflight_hook
-from . import changeset, flow, health, local, operations, signals, view
+from . import changeset, flow, gate, health, local, operations, signals, view
 from . import review as review_mod
 
-# The name of the one reviewed change set whose Conditional-only guarded
-# changes may go ahead (as --accept-conditional does, stack policies kept):
-# how CI, which never passes the flag, ships one (deploy.yml's
-# workflow_dispatch input accept-conditional). A name, not a switch, so it
-# approves exactly what was reviewed and nothing a later commit brings.
-ACCEPT_CONDITIONAL_ENV = "WEALIST_ACCEPT_CONDITIONAL"
+# The change set name that accepts its Conditional-only guarded changes in CI (gate.py).
+ACCEPT_CONDITIONAL_ENV = gate.ACCEPT_CONDITIONAL_ENV
 
 # CreateStack / CreateChangeSet StackName (CloudFormation API reference):
 # alphanumerics and hyphens, starting with a letter, at most 128 characters.
@@ -428,9 +424,11 @@ def _deploy(args, dep: flow.Deployment) -> int:
         if fmt == "markdown":
             print(f"### `{n}`: no changes")
         return finish(EXIT_OK)
-    if dep.opts.no_rollback and plan.change_set.change_set_type != "CREATE":
-        print(f"refused: --no-rollback is for a first create; {n} exists ({plan.state.status}), and an update "
-              f"that fails without rollback leaves the stack half-changed (UPDATE_FAILED)", file=sys.stderr)
+    only_create = gate.first_create_only(no_rollback=dep.opts.no_rollback,
+                                         change_set_type=plan.change_set.change_set_type, stack_name=n,
+                                         status=plan.state.status)
+    if not only_create.go:
+        print(only_create.message, file=sys.stderr)
         for line in dep.cleanup():
             print(f"  {line}", file=sys.stderr)
         doc["result"] = {"status": "REFUSED"}
@@ -448,32 +446,22 @@ def _deploy(args, dep: flow.Deployment) -> int:
     delete_hint = f"aws cloudformation delete-change-set --change-set-name {cs.id}"
     if _is_local(args):
         execute_hint, delete_hint = localenv.change_set_hints(args)
-    if review.guarded and not dep.opts.allow_replace and not args.no_execute:
-        only_conditional = all(c.conditional for c in review.guarded)
-        by_name = os.environ.get(ACCEPT_CONDITIONAL_ENV, "").strip()
-        if only_conditional and (args.accept_conditional or (by_name and by_name == cs.name)):
-            how = "--accept-conditional" if args.accept_conditional else f"{ACCEPT_CONDITIONAL_ENV}={cs.name}"
-            print(f"{how}: {len(review.guarded)} change(s) may replace a stateful resource "
-                  f"(Replacement: Conditional); the stack policies stay in place and deny an actual replacement, "
-                  f"which would fail the update and roll it back", file=out)
-        else:
-            print(f"refused: {len(review.guarded)} guarded change(s) (removal or replacement of stateful "
-                  f"resources); deploy again with --allow-replace if that is intended", file=sys.stderr)
-            if only_conditional:
-                print("  every one is 'Replacement: Conditional' (CloudFormation will only know while it runs, "
-                      "e.g. from another nested stack's outputs): --accept-conditional goes ahead with the stack "
-                      "policies kept, so an actual replacement is still denied", file=sys.stderr)
-                if by_name and by_name != cs.name:
-                    print(f"  {ACCEPT_CONDITIONAL_ENV} names {by_name}, not this change set ({cs.name})",
-                          file=sys.stderr)
-                print(f"  in CI: run the Deploy workflow by hand with accept-conditional = {cs.name} (docs/deploy.md, "
-                      f"'A guarded change through CI')", file=sys.stderr)
-            left = dep.cleanup()
-            for line in left or [f"the change set is left for review; the stack policy denies it in AWS too. "
-                                 f"Delete it: {delete_hint}"]:
-                print(f"  {line}", file=sys.stderr)
-            doc["result"] = {"status": "REFUSED"}
-            return finish(EXIT_REFUSED)
+    guard = gate.replacement(review.guarded, change_set_name=cs.name, allow_replace=dep.opts.allow_replace,
+                             accept_conditional=args.accept_conditional,
+                             accepted_by_name=os.environ.get(ACCEPT_CONDITIONAL_ENV, ""),
+                             executes=not args.no_execute)
+    if guard.outcome == gate.ACCEPTED_CONDITIONAL:
+        print(guard.message, file=out)
+    elif not guard.go:
+        print(guard.message, file=sys.stderr)
+        for line in guard.details:
+            print(f"  {line}", file=sys.stderr)
+        left = dep.cleanup()
+        for line in left or [f"the change set is left for review; the stack policy denies it in AWS too. "
+                             f"Delete it: {delete_hint}"]:
+            print(f"  {line}", file=sys.stderr)
+        doc["result"] = {"status": "REFUSED"}
+        return finish(EXIT_REFUSED)
     if args.no_execute and args.discard:
         left = dep.discard()
         print(f"change set {cs.name} reviewed and deleted (--discard)", file=result_out)
@@ -503,23 +491,23 @@ def _deploy(args, dep: flow.Deployment) -> int:
             # CI hands the ID on (deploy.yml): it pins this change set, which its name alone does not.
             print(f"\nChange set ID: `{cs.id}`")
         return finish(EXIT_OK)
-    if not args.yes:
-        if sys.stdin.isatty() and sys.stdout.isatty():
-            try:
-                answer = input(f"Execute change set {cs.name} on {n}? [y/N] ").strip().lower()
-            except (KeyboardInterrupt, EOFError):  # Ctrl-C / Ctrl-D at the prompt: a "no"
-                print(file=sys.stderr)
-                answer = ""
-            approved = answer in ("y", "yes")
-        else:
-            approved = False
-            print("not approved: no terminal to ask and no --yes", file=sys.stderr)
-        if not approved:
-            for line in dep.cleanup() or [f"change set {cs.name} left; execute it with: {execute_hint}",
-                                          f"  or delete it: {delete_hint}"]:
-                print(line, file=sys.stderr)
-            doc["result"] = {"status": "NOT_APPROVED", "changeSetId": cs.id}
-            return finish(EXIT_REFUSED)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    answer = None
+    if not args.yes and interactive:
+        try:
+            answer = input(f"Execute change set {cs.name} on {n}? [y/N] ")
+        except (KeyboardInterrupt, EOFError):  # Ctrl-C / Ctrl-D at the prompt: a "no"
+            print(file=sys.stderr)
+            answer = ""
+    approved = gate.approval(yes=args.yes, interactive=interactive, answer=answer)
+    if not approved.go:
+        if approved.message:
+            print(approved.message, file=sys.stderr)
+        for line in dep.cleanup() or [f"change set {cs.name} left; execute it with: {execute_hint}",
+                                      f"  or delete it: {delete_hint}"]:
+            print(line, file=sys.stderr)
+        doc["result"] = {"status": "NOT_APPROVED", "changeSetId": cs.id}
+        return finish(EXIT_REFUSED)
     if not _print_until_interrupted(dep.execute(), dep, out, args):
         if _is_local(args) and dep.executing:
             print(localenv.stopped_watching(args), file=sys.stderr)
