@@ -17,13 +17,10 @@ import time
 import traceback
 from pathlib import Path
 
-from . import __version__, buildjob, cliopts
+from . import __version__, buildjob, cliopts, errors
 from .config import Config
-from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK
+from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_SIGPIPE  # noqa: F401 - EXIT_SIGPIPE: cli's API
 from .settings import ROOT_DIR
-
-# What a shell reports for a command ended by SIGPIPE (128 + 13).
-EXIT_SIGPIPE = 141
 
 COMMAND_MODULES = ("wealist_cfn.deploy.cli", "wealist_cfn.ops.cli", "wealist_cfn.preflight.cli",
                    "wealist_cfn.daytwo.cli", "wealist_cfn.localenv.cli", "wealist_cfn.prove.cli")
@@ -358,9 +355,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _setup(args)
         return args.func(args)
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
+    except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - no input may end in a traceback
+        return _failed(exc, args)
+    finally:
+        _reset()
+
+
+def _failed(exc: BaseException, args: argparse.Namespace) -> int:
+    """Show ``exc`` as the one mapper (:func:`errors.explain`) describes it
+    and return its exit code; a bug is one line, its traceback on request."""
+    failure = errors.explain(exc, profile=getattr(args, "profile", None), params=getattr(args, "params", None))
+    if isinstance(exc, BrokenPipeError):
         # The reader went away (`local status | head -1`): what it wanted was
         # written. Nothing more goes to the closed pipe, not even at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -370,25 +375,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(note, file=sys.stderr)
             except OSError:
                 pass  # stderr went to the same closed pipe
-        return EXIT_SIGPIPE
-    except Exception as exc:  # noqa: BLE001 - no input may end in a traceback
-        # Imported here: it loads botocore, which a plain build never needs.
-        from .aws import describe_error
-
-        failure = describe_error(exc, profile=getattr(args, "profile", None), params=getattr(args, "params", None))
-        if failure is None:
-            # A bug, not bad input: one line, and the traceback only on request.
-            print(f"error: unexpected {type(exc).__name__}: {exc} (run again with --debug, or set "
-                  f"WEALIST_CFN_DEBUG=1, for the traceback)", file=sys.stderr)
-            if getattr(args, "debug", False) or os.environ.get("WEALIST_CFN_DEBUG"):
-                traceback.print_exc()
-            return EXIT_FAILED
-        print(f"error: {failure.message}", file=sys.stderr)
-        for line in failure.details:
-            print(f"  {line}", file=sys.stderr)
         return failure.exit_code
-    finally:
-        _reset()
+    if failure is None:
+        # A bug, not bad input: one line, and the traceback only on request.
+        print(f"error: unexpected {type(exc).__name__}: {exc} (run again with --debug, or set "
+              f"WEALIST_CFN_DEBUG=1, for the traceback)", file=sys.stderr)
+        if getattr(args, "debug", False) or os.environ.get("WEALIST_CFN_DEBUG"):
+            traceback.print_exc()
+        return EXIT_FAILED
+    for line in failure.lines():
+        print(line, file=sys.stderr)
+    return failure.exit_code
 
 
 def _reset() -> None:

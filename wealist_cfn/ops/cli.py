@@ -12,13 +12,10 @@ from botocore.exceptions import ClientError
 
 from .. import config, localenv
 from ..aws import Aws
-from ..errors import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
+from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from ..settings import DEFAULT_SETTINGS
 from ..stacks.compute import BACKEND_GRACE_SECONDS
 from . import bootstrap, releasestate, rollout
-
-# Ctrl-C: the shell's code for SIGINT (128 + 2).
-EXIT_INTERRUPTED = 130
 
 
 def register(subparsers) -> None:
@@ -80,22 +77,15 @@ def _cmd_bootstrap(args) -> int:
     cfg = config.load(args.params)
     # Parameters and bucket serve the stack, in the params file's region.
     region = cfg.region_for(args.region)
-    try:
-        bootstrap.resolve_rotate(cfg, args.rotate)
-        bootstrap.check_values(cfg)
-    except bootstrap.BootstrapError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    # A bad --rotate or value is bad input (exit 2), found before any AWS call.
+    bootstrap.resolve_rotate(cfg, args.rotate)
+    bootstrap.check_values(cfg)
     refused = _confirm_rotation(args, cfg)
     if refused is not None:
         return refused
     localenv.use(args, region)
     aws = Aws(region, args.profile, args.endpoint_url)
-    try:
-        report = bootstrap.run(cfg, aws, rotate=args.rotate, dry_run=args.dry_run)
-    except bootstrap.BootstrapError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    report = bootstrap.run(cfg, aws, rotate=args.rotate, dry_run=args.dry_run)
     width = max((len(c.action) for c in report.changes), default=0)
     # -q: the summary and what must follow (a rotated secret's restarts) are
     # the result; the line per parameter, secret and file is the detail.
@@ -146,12 +136,9 @@ def _cmd_rollout(args) -> int:
     cfg = config.load(args.params)
     region = cfg.region_for(args.region)
     group = args.asg or rollout.group_name(cfg, args.group)
-    try:
-        prefs = rollout.Preferences(min_healthy=args.min_healthy, max_healthy=args.max_healthy,
-                                    warmup=args.warmup, skip_matching=args.skip_matching)
-    except rollout.RolloutError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    # Preferences the API would refuse are bad input (RolloutError, exit 2), before any AWS call.
+    prefs = rollout.Preferences(min_healthy=args.min_healthy, max_healthy=args.max_healthy,
+                                warmup=args.warmup, skip_matching=args.skip_matching)
     localenv.use(args, region)
     aws = Aws(region, args.profile, args.endpoint_url)
     if args.release:
@@ -174,10 +161,7 @@ def _cmd_rollout(args) -> int:
         refresh_id = rollout.start(client, group, prefs)
     except rollout.RefreshInProgress as exc:
         print(f"refused: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
-    except rollout.RolloutError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return exc.exit_code
     warmup = f", warm-up {prefs.warmup}s" if prefs.warmup is not None else ""
     print(f"started instance refresh {refresh_id} on {group} (min healthy {prefs.min_healthy}%, "
           f"max healthy {prefs.max_healthy}%{warmup})", flush=True)
@@ -198,10 +182,7 @@ def _cmd_rollout(args) -> int:
         print(f"\nstopped following; refresh {refresh_id} goes on in AWS (cancel it with: aws autoscaling "
               f"cancel-instance-refresh --auto-scaling-group-name {group})" if not args.local else
               f"\nstopped following refresh {refresh_id} on the local endpoint", file=sys.stderr)
-        raise
-    except rollout.RolloutError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_INTERRUPTED
     if final.succeeded:
         print(f"rollout of {group} succeeded")
         return EXIT_OK
@@ -291,10 +272,7 @@ def _release(args, cfg, aws, group: str, prefs) -> int:
                                poll_seconds=args.poll, timeout_seconds=args.timeout, on_progress=progress)
     except rollout.RefreshInProgress as exc:
         print(f"refused: {exc} (no tag was changed)", file=sys.stderr)
-        return EXIT_REFUSED
-    except rollout.RolloutError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return exc.exit_code
     for name, tag in done.tags.items():
         print(f"{name}: {done.previous[name]} -> {tag}")
     if done.succeeded:
