@@ -103,22 +103,6 @@ class _Commands(argparse._SubParsersAction):
         return parser
 
 
-def _params_optional(parser: argparse.ArgumentParser) -> None:
-    """``--params FILE`` as the command modules declare it, made optional
-    for argparse: ``--env``, WEALIST_ENV or the config file may name the file
-    instead (cliopts.resolve_environment), and a command that needs one and
-    gets none still says so, once the sources are all read."""
-    for action in parser._actions:
-        if action.dest == "params" and "--params" in action.option_strings:
-            parser.set_defaults(params_required=action.required, takes_params=True)
-            action.required = False
-            action.help = (action.help or "parameter file") + " (or --env NAME)"
-            action.default = None
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                _params_optional(sub)
-
-
 def _parser(commands: bool = True, only: str | None = None) -> argparse.ArgumentParser:
     """The command-line parser; ``only``: the one command module to import
     (:func:`_command_module`), else every module when ``commands``."""
@@ -165,7 +149,6 @@ def _parser(commands: bool = True, only: str | None = None) -> argparse.Argument
             p.formatter_class = argparse.RawDescriptionHelpFormatter
         if any(a.dest == "params" for a in p._actions):
             p.epilog = cliopts.PRECEDENCE_HELP + "\n\n" + p.epilog
-        _params_optional(p)
     return parser
 
 

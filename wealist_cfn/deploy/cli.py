@@ -38,27 +38,23 @@ def _help(description: str, examples: list[str]) -> dict:
 
 
 def register(subparsers) -> None:
-    def common(p: argparse.ArgumentParser, *, stack: bool = True) -> None:
+    def common(p: argparse.ArgumentParser, *, stack: bool = True, packages: bool = False) -> None:
+        """``stack``: the command acts on the root stack; ``packages``: it
+        uploads the templates (deploy, plan, package), so it reads --bucket
+        and --templates (and deploy and plan, --role-arn)."""
         if stack:
             p.add_argument("--stack-name", help="root stack name (default: <Project>-<Environment> from the "
                                                 "params file, e.g. wealist-prod)")
             p.add_argument("--force-stack-name", action="store_true",
                            help="use a --stack-name that differs from <Project>-<Environment>")
-        p.add_argument("--params", type=Path, required=True, metavar="FILE",
-                       help="parameter file, e.g. params/prod.json")
-        p.add_argument("--bucket", help="S3 bucket for packaged templates (default: "
-                                        "<project>-cfn-artifacts-<account>-<region>, created on first use)")
-        p.add_argument("--region", help="must match the params file's availability zones (default: theirs)")
-        p.add_argument("--profile", help="AWS profile")
-        p.add_argument("--endpoint-url", metavar="URL",
-                       help="a local AWS endpoint instead of AWS, with its scheme: http://localhost:5000")
-        p.add_argument("--templates", type=Path, default=None, metavar="DIR",
-                       help="templates directory (default: templates/)")
-        p.add_argument("--output", choices=("text", "json", "markdown"), default="text",
-                       help="review format (json/markdown: the document on stdout, progress on stderr; a "
-                            "failure is a document too, with the error and the exit code)")
+        p.set_defaults(params_required=True)
+        if packages:
+            p.add_argument("--bucket", help="S3 bucket for packaged templates (default: "
+                                            "<project>-cfn-artifacts-<account>-<region>, created on first use)")
+            p.add_argument("--templates", type=Path, default=None, metavar="DIR",
+                           help="templates directory (default: templates/)")
         localenv.add_option(p, oneshot=True)
-        if stack:
+        if stack and packages:
             p.add_argument("--role-arn", metavar="ARN", default=flow.SERVICE_ROLE_DEFAULT,
                            help="role CloudFormation acts with, as in `aws cloudformation deploy` (default: "
                                 "<project>-<env>-cfn-role of the account, from templates/github-oidc.yaml; none "
@@ -66,14 +62,19 @@ def register(subparsers) -> None:
                                 "first create, or when the stack lacks it, and where the caller may not pass it "
                                 "computes the review without it and says so)")
 
-    d = subparsers.add_parser("deploy", help="package, create a change set, review it, execute it", **_help(
+    def add(name: str, **kw) -> argparse.ArgumentParser:
+        # json/markdown: a failure is a document too, with the error and the exit code.
+        return subparsers.add_parser(name, parents=cliopts.shared("params", "region", "profile", "endpoint-url",
+                                                                  "local", "output"), **kw)
+
+    d = add("deploy", help="package, create a change set, review it, execute it", **_help(
         "Upload the templates, create a change set for the root stack and every nested stack, show the "
         "review (each change with its cause and whether it replaces), ask, execute it and follow the events "
         "to the end. Removing or replacing a stateful resource is refused unless --allow-replace.",
         ["python build.py deploy --params params/prod.json",
          "python build.py deploy --params params/prod.json --yes --output markdown >> $GITHUB_STEP_SUMMARY",
          "python build.py deploy --params params/prod.json --local      # a rehearsal on moto's server"]))
-    common(d)
+    common(d, packages=True)
     g = d.add_mutually_exclusive_group()
     g.add_argument("--yes", action="store_true", help="approve without asking")
     g.add_argument("--no-execute", action="store_true", help="stop after the review; leave the change set")
@@ -109,12 +110,12 @@ def register(subparsers) -> None:
     d.set_defaults(func=cmd_deploy, discard=False)
     preflight_hook.add_arguments(d)
 
-    p = subparsers.add_parser("plan", help="deploy --no-execute: the review only, change set left for review", **_help(
+    p = add("plan", help="deploy --no-execute: the review only, change set left for review", **_help(
         "Create the change set and show the review without executing anything. The templates are uploaded "
         "under the bucket's plan/ prefix, which a deploy never reads.",
         ["python build.py plan --params params/prod.json",
          "python build.py plan --params params/prod.json --discard --output markdown > review.md"]))
-    common(p)
+    common(p, packages=True)
     p.add_argument("--no-rollback-triggers", dest="rollback_triggers", action="store_false",
                    help="the change set names no rollback triggers (and removes the stack's), as deploy's option; a "
                         "reviewed change set keeps what it was made with")
@@ -128,15 +129,15 @@ def register(subparsers) -> None:
                    artifact_area="plan", change_set=None)
     preflight_hook.add_arguments(p)
 
-    k = subparsers.add_parser("package", help="upload the templates and print the packaged root's URL", **_help(
+    k = add("package", help="upload the templates and print the packaged root's URL", **_help(
         "Upload the nested templates (and the root) to the artifact bucket under content-addressed keys and "
         "print the root's URL, pinned to the object version; nothing in CloudFormation changes.",
         ["python build.py package --params params/prod.json",
          "python build.py package --params params/prod.json --bucket my-templates --output json"]))
-    common(k, stack=False)
+    common(k, stack=False, packages=True)
     k.set_defaults(func=cmd_package)
 
-    c = subparsers.add_parser("cancel", help="cancel the stack's running update (it rolls back)", **_help(
+    c = add("cancel", help="cancel the stack's running update (it rolls back)", **_help(
         "CancelUpdateStack on the root stack: the running update stops and rolls back to the last good state. "
         "Refused unless the stack is UPDATE_IN_PROGRESS (the only state CancelUpdateStack accepts; a create "
         "cannot be cancelled). Then follow the rollback with `status`.",
@@ -145,7 +146,7 @@ def register(subparsers) -> None:
     common(c)
     c.set_defaults(func=cmd_cancel)
 
-    r = subparsers.add_parser("continue-rollback", help="continue a rollback that failed (UPDATE_ROLLBACK_FAILED)",
+    r = add("continue-rollback", help="continue a rollback that failed (UPDATE_ROLLBACK_FAILED)",
                               **_help(
         "ContinueUpdateRollback on the root stack. Fix the cause first (a resource changed or deleted outside "
         "CloudFormation); or name with --skip the resources whose rollback failed, as `status` and `deploy` "
@@ -159,7 +160,7 @@ def register(subparsers) -> None:
                    help="a resource whose rollback failed, as `status` names it (Nested/LogicalId); repeatable")
     r.set_defaults(func=cmd_continue_rollback)
 
-    h = subparsers.add_parser("changesets", help="list or delete this project's change sets on the stack", **_help(
+    h = add("changesets", help="list or delete this project's change sets on the stack", **_help(
         "List the change sets on the root stack that this tool made (plan, deploy: named deploy-<time>-<commit>-"
         "<random>, Description 'wealist-cfn ...'), or delete them by name (all of them without names). A change "
         "set someone else made is listed with --everything and never deleted here.",
@@ -172,7 +173,7 @@ def register(subparsers) -> None:
     h.add_argument("--everything", action="store_true", help="list: also change sets this tool did not make")
     h.set_defaults(func=cmd_changesets)
 
-    s = subparsers.add_parser("status", help="watch the stack's current or last operation again", **_help(
+    s = add("status", help="watch the stack's current or last operation again", **_help(
         "Follow the stack's current (or last) operation to its end, print its events and the first cause of "
         "a failure, and put the protective stack policies back.",
         ["python build.py status --params params/prod.json",
@@ -268,7 +269,8 @@ def _outcome(result: flow.Result) -> dict:
 
 
 def _options(args) -> flow.Options:
-    kw = dict(stack_name=getattr(args, "stack_name", "") or "", params=args.params, bucket=args.bucket,
+    kw = dict(stack_name=getattr(args, "stack_name", "") or "", params=args.params,
+              bucket=getattr(args, "bucket", None),
               region=args.region, profile=args.profile, endpoint_url=args.endpoint_url,
               allow_replace=getattr(args, "allow_replace", False),
               replace_failed=getattr(args, "replace_failed", False),
@@ -278,7 +280,7 @@ def _options(args) -> flow.Options:
               change_set_id=getattr(args, "change_set_id", None),
               no_rollback=getattr(args, "no_rollback", False),
               rollback_triggers=getattr(args, "rollback_triggers", True))
-    if args.templates:
+    if getattr(args, "templates", None):
         kw["templates_dir"] = args.templates
     if kw["change_set_id"] is not None and (not kw["change_set_id"].strip() or kw["change_set"] in (
             None, changeset.REVIEWED, changeset.REVIEWED_OR_NEW)):

@@ -6,11 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from .. import config, localenv
+from .. import cliopts, config, localenv
 from ..aws import Aws
 from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from ..settings import DEFAULT_SETTINGS
@@ -20,12 +19,12 @@ from . import bootstrap, releasestate, rollout
 
 def register(subparsers) -> None:
     b = subparsers.add_parser(
-        "bootstrap", help="create the parameters, secrets and deploy bucket the stack needs (idempotent)",
+        "bootstrap", parents=_common(),
+        help="create the parameters, secrets and deploy bucket the stack needs (idempotent)",
         description="Create what must exist before the first deploy: Parameter Store values under "
                     "/<project>/<env>/ (secrets generated, as SecureString), the deploy bucket with its "
                     "security settings, and the instance files in it. Safe to run again: existing values "
                     "are kept, only changed files are uploaded.")
-    _common(b)
     b.add_argument("--rotate", action="append", default=[], metavar="NAME",
                    help="generate a new value for this secret (e.g. db/user_db_password); repeatable; "
                         "prints what must be restarted")
@@ -33,14 +32,13 @@ def register(subparsers) -> None:
     b.add_argument("--yes", action="store_true",
                    help="rotate without asking (--rotate against AWS asks on a terminal, and without one "
                         "refuses unless --yes is given)")
-    b.set_defaults(func=_cmd_bootstrap)
+    b.set_defaults(func=_cmd_bootstrap, params_required=True)
 
     r = subparsers.add_parser(
-        "rollout", help="replace the backend instances by an instance refresh and follow it",
+        "rollout", parents=_common(), help="replace the backend instances by an instance refresh and follow it",
         description="Start an instance refresh on an Auto Scaling group (new instances are launched and "
                     "warmed up before old ones go) and follow it until it ends. Exit 0 when it succeeds, "
                     "1 when it fails or is cancelled, 3 when another refresh is already running.")
-    _common(r)
     r.add_argument("--group", choices=rollout.GROUPS, default="backend",
                    help="which Auto Scaling group (default: backend)")
     r.add_argument("--asg", metavar="NAME", help="Auto Scaling group name (default: <project>-<env>-<group>-asg)")
@@ -60,15 +58,11 @@ def register(subparsers) -> None:
     r.add_argument("--poll", type=float, default=15.0, metavar="SECONDS", help=argparse.SUPPRESS)
     # How long a release on EC2 checks waits for healthy targets: the grace period; shorter in rehearsals.
     r.add_argument("--target-timeout", type=float, default=float(BACKEND_GRACE_SECONDS), help=argparse.SUPPRESS)
-    r.set_defaults(func=_cmd_rollout)
+    r.set_defaults(func=_cmd_rollout, params_required=True)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--params", type=Path, required=True, metavar="FILE", help="parameter file, e.g. params/prod.json")
-    p.add_argument("--region", help="AWS region (default: the params file's)")
-    p.add_argument("--profile", help="AWS profile")
-    p.add_argument("--endpoint-url", metavar="URL", help="AWS endpoint, e.g. a local moto server")
-    localenv.add_option(p)
+def _common() -> list[argparse.ArgumentParser]:
+    return cliopts.shared("params", "region", "profile", "endpoint-url", "local")
 
 
 
