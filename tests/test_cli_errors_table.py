@@ -79,3 +79,30 @@ def test_botocore_errors_go_through_the_same_mapper():
 
 def test_a_bug_is_not_mapped():
     assert errors.explain(ZeroDivisionError("x")) is None
+
+
+def _main(monkeypatch, capsys, raised: BaseException, argv=("outputs", "--stack-name", "wealist-prod")):
+    from wealist_cfn import cli
+    from wealist_cfn.daytwo import cli as daytwo_cli
+
+    def command(args):
+        raise raised
+
+    monkeypatch.setattr(daytwo_cli, "cmd_outputs", command)
+    code = cli.main(list(argv))
+    return code, capsys.readouterr().err
+
+
+def test_the_command_line_ends_an_interrupt_with_130_and_one_line(monkeypatch, capsys):
+    """Before, an interrupt no command caught ended with 130 and nothing said."""
+    code, err = _main(monkeypatch, capsys, KeyboardInterrupt())
+    assert code == EXIT_INTERRUPTED
+    assert err == "error: interrupted; an operation already started goes on in AWS\n"
+
+
+def test_the_command_line_shows_a_library_error_with_its_code(monkeypatch, capsys):
+    code, err = _main(monkeypatch, capsys, rollout.RefreshInProgress("wealist-prod-backend-asg", None))
+    assert code == EXIT_REFUSED
+    assert err.startswith("error: an instance refresh is already running on wealist-prod-backend-asg")
+    code, err = _main(monkeypatch, capsys, bootstrap.BootstrapError("CreateBucket: AccessDenied: no"))
+    assert (code, err) == (EXIT_FAILED, "error: CreateBucket: AccessDenied: no\n")
