@@ -2,7 +2,7 @@
 mapper from an exception to what the command line shows.
 
 :data:`EXIT_CODES` is the table: every command's ``--help`` prints it
-(:data:`EXIT_CODES_HELP`) and so does the README (tests/test_cli_face.py
+(:data:`EXIT_CODES_HELP`) and so does the README (tests/test_cli_errors_table.py
 compares them). A :class:`CommandError` is something the user can act on:
 one line of text and its exit status. Every error the command line shows
 derives from it (``config.ConfigError``, ``ops.bootstrap.BootstrapError``,
