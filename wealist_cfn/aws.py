@@ -23,8 +23,8 @@ import botocore.exceptions
 import botocore.parsers
 from botocore.config import Config as BotoConfig
 
-from . import awslog, calltrace
-from .errors import EXIT_FAILED, EXIT_USAGE, CommandError
+from . import awslog, calltrace, errors
+from .errors import EXIT_FAILED, EXIT_USAGE, CommandError, Failure
 
 # Errors that mean "your credentials are missing, expired or wrong".
 CREDENTIAL_EXCEPTIONS = tuple(
@@ -244,13 +244,6 @@ def check_endpoint_url(url: str) -> None:
         raise CommandError(f"--endpoint-url {url!r} is not an http(s) URL with a host{hint}", EXIT_USAGE)
 
 
-@dataclass
-class Failure:
-    """An exception as the one line, further lines and exit code the command line ends with."""
-    message: str
-    exit_code: int
-    details: tuple[str, ...] = ()
-    data: dict = field(default_factory=dict)
 
 
 def is_loopback(host: str | None) -> bool:
@@ -375,3 +368,7 @@ def describe_error(exc: BaseException, *, profile: str | None = None, params=Non
     if isinstance(exc, ValueError) and "Invalid endpoint" in str(exc):
         return Failure(f"--endpoint-url: {exc}", EXIT_USAGE)
     return None
+
+
+# The command line's one mapper (errors.explain) asks this module about botocore's errors.
+errors.register(describe_error)

@@ -17,13 +17,10 @@ import time
 import traceback
 from pathlib import Path
 
-from . import __version__, buildjob, cliopts
+from . import __version__, buildjob, cliopts, errors
 from .config import Config
-from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK
+from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_SIGPIPE  # noqa: F401 - EXIT_SIGPIPE: cli's API
 from .settings import ROOT_DIR
-
-# What a shell reports for a command ended by SIGPIPE (128 + 13).
-EXIT_SIGPIPE = 141
 
 COMMAND_MODULES = ("wealist_cfn.deploy.cli", "wealist_cfn.ops.cli", "wealist_cfn.preflight.cli",
                    "wealist_cfn.daytwo.cli", "wealist_cfn.localenv.cli", "wealist_cfn.prove.cli")
@@ -106,22 +103,6 @@ class _Commands(argparse._SubParsersAction):
         return parser
 
 
-def _params_optional(parser: argparse.ArgumentParser) -> None:
-    """``--params FILE`` as the command modules declare it, made optional
-    for argparse: ``--env``, WEALIST_ENV or the config file may name the file
-    instead (cliopts.resolve_environment), and a command that needs one and
-    gets none still says so, once the sources are all read."""
-    for action in parser._actions:
-        if action.dest == "params" and "--params" in action.option_strings:
-            parser.set_defaults(params_required=action.required, takes_params=True)
-            action.required = False
-            action.help = (action.help or "parameter file") + " (or --env NAME)"
-            action.default = None
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                _params_optional(sub)
-
-
 def _parser(commands: bool = True, only: str | None = None) -> argparse.ArgumentParser:
     """The command-line parser; ``only``: the one command module to import
     (:func:`_command_module`), else every module when ``commands``."""
@@ -168,7 +149,6 @@ def _parser(commands: bool = True, only: str | None = None) -> argparse.Argument
             p.formatter_class = argparse.RawDescriptionHelpFormatter
         if any(a.dest == "params" for a in p._actions):
             p.epilog = cliopts.PRECEDENCE_HELP + "\n\n" + p.epilog
-        _params_optional(p)
     return parser
 
 
@@ -358,9 +338,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _setup(args)
         return args.func(args)
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
+    except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - no input may end in a traceback
+        return _failed(exc, args)
+    finally:
+        _reset()
+
+
+def _failed(exc: BaseException, args: argparse.Namespace) -> int:
+    """Show ``exc`` as the one mapper (:func:`errors.explain`) describes it
+    and return its exit code; a bug is one line, its traceback on request."""
+    failure = errors.explain(exc, profile=getattr(args, "profile", None), params=getattr(args, "params", None))
+    if isinstance(exc, BrokenPipeError):
         # The reader went away (`local status | head -1`): what it wanted was
         # written. Nothing more goes to the closed pipe, not even at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -370,25 +358,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(note, file=sys.stderr)
             except OSError:
                 pass  # stderr went to the same closed pipe
-        return EXIT_SIGPIPE
-    except Exception as exc:  # noqa: BLE001 - no input may end in a traceback
-        # Imported here: it loads botocore, which a plain build never needs.
-        from .aws import describe_error
-
-        failure = describe_error(exc, profile=getattr(args, "profile", None), params=getattr(args, "params", None))
-        if failure is None:
-            # A bug, not bad input: one line, and the traceback only on request.
-            print(f"error: unexpected {type(exc).__name__}: {exc} (run again with --debug, or set "
-                  f"WEALIST_CFN_DEBUG=1, for the traceback)", file=sys.stderr)
-            if getattr(args, "debug", False) or os.environ.get("WEALIST_CFN_DEBUG"):
-                traceback.print_exc()
-            return EXIT_FAILED
-        print(f"error: {failure.message}", file=sys.stderr)
-        for line in failure.details:
-            print(f"  {line}", file=sys.stderr)
         return failure.exit_code
-    finally:
-        _reset()
+    if failure is None:
+        # A bug, not bad input: one line, and the traceback only on request.
+        print(f"error: unexpected {type(exc).__name__}: {exc} (run again with --debug, or set "
+              f"WEALIST_CFN_DEBUG=1, for the traceback)", file=sys.stderr)
+        if getattr(args, "debug", False) or os.environ.get("WEALIST_CFN_DEBUG"):
+            traceback.print_exc()
+        return EXIT_FAILED
+    for line in failure.lines():
+        print(line, file=sys.stderr)
+    return failure.exit_code
 
 
 def _reset() -> None:

@@ -22,6 +22,7 @@ parameter's default (:meth:`wealist_cfn.config.Config.source`).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import sys
@@ -72,6 +73,55 @@ def common_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-color", action="store_true", default=sup,
                    help="no colour (also when NO_COLOR is set; colour is only ever used on a terminal)")
     return p
+
+
+# Every report format a command may write: text for a person; json (the
+# document alone on stdout, progress on stderr) for a script; markdown for a
+# pull-request comment or $GITHUB_STEP_SUMMARY.
+OUTPUTS = ("text", "json", "markdown")
+
+# The options a command shares with others, each declared once, with one help
+# text, in its own parent parser (:func:`shared`). A command takes the ones it
+# reads and no other (tests/test_cli_face.py walks every parser).
+_SHARED = {
+    "params": lambda p: p.add_argument(
+        "--params", type=Path, metavar="FILE", default=None,
+        help="parameter file, e.g. params/prod.json (or --env NAME)"),
+    "region": lambda p: p.add_argument(
+        "--region", help="AWS region (default: the parameter file's, whose availability zones it must match; "
+                         "without a file, the profile's)"),
+    "profile": lambda p: p.add_argument("--profile", help="AWS profile (not with --local)"),
+    "endpoint-url": lambda p: p.add_argument(
+        "--endpoint-url", metavar="URL",
+        help="a local AWS endpoint instead of AWS, with its scheme: http://localhost:5000"),
+    "local": lambda p: p.add_argument(
+        "--local", action="store_true",
+        help="use the local endpoint of `python build.py local up` (region and dummy credentials set; nothing "
+             "reaches AWS)"),
+    "output": lambda p: p.add_argument(
+        "--output", choices=OUTPUTS, default="text",
+        help="text, or json / markdown: the document alone on stdout, progress on stderr"),
+}
+SHARED_FLAGS = tuple(f"--{name}" for name in _SHARED)
+
+
+@functools.cache
+def _shared_parser(name: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    _SHARED[name](p)
+    if name == "params":
+        # cli._setup resolves the file from --params, --env, WEALIST_ENV or the
+        # config file; a command that needs one sets params_required.
+        p.set_defaults(takes_params=True)
+    return p
+
+
+def shared(*names: str) -> list[argparse.ArgumentParser]:
+    """The parent parsers of the shared options ``names`` (``params``,
+    ``region``, ``profile``, ``endpoint-url``, ``local``, ``output``), for
+    ``add_parser(..., parents=shared(...))``. The same option objects each
+    time: an option has one declaration and one help text."""
+    return [_shared_parser(name) for name in names]
 
 
 def fill_defaults(args: argparse.Namespace) -> argparse.Namespace:

@@ -24,13 +24,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import EXIT_USAGE, CommandError
 from .parameters import PARAMS_BY_NAME, ROOT_PARAMETERS, ParamSpec, deploy_bucket_name
 from .settings import DEFAULT_SETTINGS, PARAMS_DIR
 from .stacks.loadbalancer import UnknownRegion, log_delivery_principal
 
 
-class ConfigError(ValueError):
-    """A parameter file is unusable. ``str()`` is the one line to print."""
+class ConfigError(CommandError, ValueError):
+    """A parameter file is unusable (bad input, exit 2). ``str()`` is the one line to print."""
+
+    exit_code = EXIT_USAGE
 
     def __init__(self, path: Path | str, key: str | None, message: str):
         self.path, self.key, self.message = str(path), key, message

@@ -15,7 +15,7 @@ from pathlib import Path
 from .. import cliopts, config, localenv
 from ..aws import Aws
 from ..deploy.cli import resolve_stack_name
-from ..errors import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
+from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
 from ..settings import TEMPLATES_DIR
 from . import destroy as destroy_mod
 from . import diff as diff_mod
@@ -24,53 +24,49 @@ from . import inspect as inspect_mod
 
 
 def register(subparsers) -> None:
+    def add(name: str, *, output: bool = True, **kw) -> argparse.ArgumentParser:
+        shared = ("params", "region", "profile", "endpoint-url", "local") + (("output",) if output else ())
+        return subparsers.add_parser(name, parents=cliopts.shared(*shared), **kw)
+
     def common(p: argparse.ArgumentParser, *, params_required: bool = False) -> None:
+        # Without a file (--stack-name): only the stack's name and --region come from the command line.
         p.add_argument("--stack-name", help="root stack name (default: <Project>-<Environment> from --params)")
         p.add_argument("--force-stack-name", action="store_true",
                        help="use a --stack-name that differs from the params file's <Project>-<Environment>")
-        p.add_argument("--params", type=Path, required=params_required, metavar="FILE",
-                       help="parameter file, e.g. params/prod.json" +
-                            ("" if params_required else " (only its region is used)"))
-        p.add_argument("--region", help="AWS region (default: the parameter file's, else the profile's)")
-        p.add_argument("--profile", help="AWS profile")
-        p.add_argument("--endpoint-url", metavar="URL", help="a local AWS endpoint instead of AWS")
-        localenv.add_option(p)
+        p.set_defaults(params_required=params_required)
 
-    d = subparsers.add_parser("diff", help="compare the local templates and parameters with the deployed stack "
-                                           "(no change set, no upload); exit 1 when they differ")
+    d = add("diff", help="compare the local templates and parameters with the deployed stack "
+                         "(no change set, no upload); exit 1 when they differ")
     d.description = ("Compare the deployed root and nested templates and parameter values with the local "
                      "templates and parameter file, property by property, conditions resolved for each side's "
                      "values. No change set, no upload. Exit 0: no differences, 1: differences.")
     common(d, params_required=True)
     d.add_argument("--templates", type=Path, default=TEMPLATES_DIR, metavar="DIR",
                    help="templates directory (default: templates/)")
-    d.add_argument("--output", choices=("text", "json", "markdown"), default="text")
     d.set_defaults(func=cmd_diff)
 
-    r = subparsers.add_parser("drift", help="detect drift on the root and every nested stack; exit 1 when drifted")
+    r = add("drift", help="detect drift on the root and every nested stack; exit 1 when drifted")
     r.description = ("Run drift detection on the root and every nested stack at once and report each drifted "
                      "property, expected against actual; resources drift detection cannot check are listed as "
                      "not checked. Exit 0: in sync, 1: drifted.")
     common(r)
-    r.add_argument("--output", choices=("text", "json", "markdown"), default="text")
     r.add_argument("--timeout", type=int, default=900, metavar="SECONDS", help="give up waiting after this long")
     r.set_defaults(func=cmd_drift)
 
-    o = subparsers.add_parser("outputs", help="the root stack's outputs")
-    o.description = "Print the root stack's outputs as a table or as JSON."
+    o = add("outputs", help="the root stack's outputs")
+    o.description = ("Print the root stack's outputs: a table (text or markdown), or a JSON object of "
+                     "key and value alone, for a script.")
     common(o)
-    o.add_argument("--output", choices=("table", "json"), default="table")
     o.set_defaults(func=cmd_outputs)
 
-    e = subparsers.add_parser("events", help="recent events of the root and nested stacks, failures first")
+    e = add("events", help="recent events of the root and nested stacks, failures first")
     e.description = ("Print the recent events of the root and nested stacks, merged in time order with their "
                      "nested path, failures first. `status` follows a running operation.")
     common(e)
     e.add_argument("--since", default="1h", help="how far back: 30m, 1h, 2d (default 1h)")
-    e.add_argument("--output", choices=("text", "json"), default="text")
     e.set_defaults(func=cmd_events)
 
-    x = subparsers.add_parser("destroy", help="delete the stack after showing what goes and what stays")
+    x = add("destroy", output=False, help="delete the stack after showing what goes and what stays")
     x.description = ("Show what will be deleted and what stays (retained resources, final snapshots, "
                      "repositories, log groups, the deploy bucket), ask for the stack name, delete the root stack "
                      "and wait. Refuses while protections are on unless --disable-protection.")
@@ -177,6 +173,9 @@ def cmd_outputs(args) -> int:
         # keys beside them would read as outputs.
         print(json.dumps({o["key"]: o["value"] for o in outs}, indent=2))
         return EXIT_OK
+    if args.output == "markdown":
+        print(_outputs_markdown(args.stack_name, outs))
+        return EXIT_OK
     if not outs:
         if not _quiet(args):  # -q: an empty result is no line
             print(f"{args.stack_name} has no outputs")
@@ -189,6 +188,30 @@ def cmd_outputs(args) -> int:
     return EXIT_OK
 
 
+def _md(text: str) -> str:
+    """A value inside a markdown table cell: a pipe or a line break would end the cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _outputs_markdown(stack: str, outs: list[dict]) -> str:
+    if not outs:
+        return f"### `{stack}`: no outputs"
+    rows = [f"| `{o['key']}` | {_md(o['value'])} |" for o in outs]
+    return "\n".join([f"### Outputs of `{stack}`", "", "| Output | Value |", "|--------|-------|", *rows])
+
+
+def _events_markdown(stack: str, since: str, failures, merged) -> str:
+    def table(events) -> list[str]:
+        return ["| Time (UTC) | Status | Resource | Type | Reason |", "|---|---|---|---|---|",
+                *(f"| {e.timestamp:%Y-%m-%d %H:%M:%S} | {e.status} | `{e.where or stack}` | {e.resource_type} | "
+                  f"{_md(e.reason)} |" for e in events)]
+    lines = [f"### Events of `{stack}` since {since}", ""]
+    if failures:
+        lines += [f"**Failures ({len(failures)})**", "", *table(failures), ""]
+    lines += [f"**Events ({len(merged)}, oldest first)**", ""] + (table(merged) if merged else ["none"])
+    return "\n".join(lines)
+
+
 @_guard
 def cmd_events(args) -> int:
     since = inspect_mod.parse_since(args.since)
@@ -199,6 +222,9 @@ def cmd_events(args) -> int:
                     "status": e.status, "reason": e.reason}
         print(json.dumps({"failures": [js(e) for e in failures], "events": [js(e) for e in merged],
                           **_params_document(args)}, indent=2))
+        return EXIT_OK
+    if args.output == "markdown":
+        print(_events_markdown(args.stack_name, args.since, failures, merged))
         return EXIT_OK
 
     def line(e):
@@ -284,7 +310,7 @@ def cmd_destroy(args) -> int:
             print(f"  {pr.kind} protection of {pr.where} is off; should the deletion fail, put it back: "
                   f"{destroy_mod.restore_command(pr, p.stack_id)}", file=sys.stderr)
         print(f"  follow it: python build.py events --stack-name {n} --since 1h", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     print(f"{n} deleted")
     left = destroy_mod.remaining(aws, p)
     print(f"remaining in the account ({len(left)}):")

@@ -20,15 +20,11 @@ from .. import cliopts, config, localenv
 from ..aws import Aws, check_endpoint_url, describe_error
 from ..errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
 from ..preflight import hook as preflight_hook
-from . import changeset, flow, health, local, operations, signals, view
+from . import changeset, flow, gate, health, local, operations, signals, view
 from . import review as review_mod
 
-# The name of the one reviewed change set whose Conditional-only guarded
-# changes may go ahead (as --accept-conditional does, stack policies kept):
-# how CI, which never passes the flag, ships one (deploy.yml's
-# workflow_dispatch input accept-conditional). A name, not a switch, so it
-# approves exactly what was reviewed and nothing a later commit brings.
-ACCEPT_CONDITIONAL_ENV = "WEALIST_ACCEPT_CONDITIONAL"
+# The change set name that accepts its Conditional-only guarded changes in CI (gate.py).
+ACCEPT_CONDITIONAL_ENV = gate.ACCEPT_CONDITIONAL_ENV
 
 # CreateStack / CreateChangeSet StackName (CloudFormation API reference):
 # alphanumerics and hyphens, starting with a letter, at most 128 characters.
@@ -42,27 +38,23 @@ def _help(description: str, examples: list[str]) -> dict:
 
 
 def register(subparsers) -> None:
-    def common(p: argparse.ArgumentParser, *, stack: bool = True) -> None:
+    def common(p: argparse.ArgumentParser, *, stack: bool = True, packages: bool = False) -> None:
+        """``stack``: the command acts on the root stack; ``packages``: it
+        uploads the templates (deploy, plan, package), so it reads --bucket
+        and --templates (and deploy and plan, --role-arn)."""
         if stack:
             p.add_argument("--stack-name", help="root stack name (default: <Project>-<Environment> from the "
                                                 "params file, e.g. wealist-prod)")
             p.add_argument("--force-stack-name", action="store_true",
                            help="use a --stack-name that differs from <Project>-<Environment>")
-        p.add_argument("--params", type=Path, required=True, metavar="FILE",
-                       help="parameter file, e.g. params/prod.json")
-        p.add_argument("--bucket", help="S3 bucket for packaged templates (default: "
-                                        "<project>-cfn-artifacts-<account>-<region>, created on first use)")
-        p.add_argument("--region", help="must match the params file's availability zones (default: theirs)")
-        p.add_argument("--profile", help="AWS profile")
-        p.add_argument("--endpoint-url", metavar="URL",
-                       help="a local AWS endpoint instead of AWS, with its scheme: http://localhost:5000")
-        p.add_argument("--templates", type=Path, default=None, metavar="DIR",
-                       help="templates directory (default: templates/)")
-        p.add_argument("--output", choices=("text", "json", "markdown"), default="text",
-                       help="review format (json/markdown: the document on stdout, progress on stderr; a "
-                            "failure is a document too, with the error and the exit code)")
+        p.set_defaults(params_required=True)
+        if packages:
+            p.add_argument("--bucket", help="S3 bucket for packaged templates (default: "
+                                            "<project>-cfn-artifacts-<account>-<region>, created on first use)")
+            p.add_argument("--templates", type=Path, default=None, metavar="DIR",
+                           help="templates directory (default: templates/)")
         localenv.add_option(p, oneshot=True)
-        if stack:
+        if stack and packages:
             p.add_argument("--role-arn", metavar="ARN", default=flow.SERVICE_ROLE_DEFAULT,
                            help="role CloudFormation acts with, as in `aws cloudformation deploy` (default: "
                                 "<project>-<env>-cfn-role of the account, from templates/github-oidc.yaml; none "
@@ -70,14 +62,19 @@ def register(subparsers) -> None:
                                 "first create, or when the stack lacks it, and where the caller may not pass it "
                                 "computes the review without it and says so)")
 
-    d = subparsers.add_parser("deploy", help="package, create a change set, review it, execute it", **_help(
+    def add(name: str, **kw) -> argparse.ArgumentParser:
+        # json/markdown: a failure is a document too, with the error and the exit code.
+        return subparsers.add_parser(name, parents=cliopts.shared("params", "region", "profile", "endpoint-url",
+                                                                  "local", "output"), **kw)
+
+    d = add("deploy", help="package, create a change set, review it, execute it", **_help(
         "Upload the templates, create a change set for the root stack and every nested stack, show the "
         "review (each change with its cause and whether it replaces), ask, execute it and follow the events "
         "to the end. Removing or replacing a stateful resource is refused unless --allow-replace.",
         ["python build.py deploy --params params/prod.json",
          "python build.py deploy --params params/prod.json --yes --output markdown >> $GITHUB_STEP_SUMMARY",
          "python build.py deploy --params params/prod.json --local      # a rehearsal on moto's server"]))
-    common(d)
+    common(d, packages=True)
     g = d.add_mutually_exclusive_group()
     g.add_argument("--yes", action="store_true", help="approve without asking")
     g.add_argument("--no-execute", action="store_true", help="stop after the review; leave the change set")
@@ -113,12 +110,12 @@ def register(subparsers) -> None:
     d.set_defaults(func=cmd_deploy, discard=False)
     preflight_hook.add_arguments(d)
 
-    p = subparsers.add_parser("plan", help="deploy --no-execute: the review only, change set left for review", **_help(
+    p = add("plan", help="deploy --no-execute: the review only, change set left for review", **_help(
         "Create the change set and show the review without executing anything. The templates are uploaded "
         "under the bucket's plan/ prefix, which a deploy never reads.",
         ["python build.py plan --params params/prod.json",
          "python build.py plan --params params/prod.json --discard --output markdown > review.md"]))
-    common(p)
+    common(p, packages=True)
     p.add_argument("--no-rollback-triggers", dest="rollback_triggers", action="store_false",
                    help="the change set names no rollback triggers (and removes the stack's), as deploy's option; a "
                         "reviewed change set keeps what it was made with")
@@ -132,15 +129,15 @@ def register(subparsers) -> None:
                    artifact_area="plan", change_set=None)
     preflight_hook.add_arguments(p)
 
-    k = subparsers.add_parser("package", help="upload the templates and print the packaged root's URL", **_help(
+    k = add("package", help="upload the templates and print the packaged root's URL", **_help(
         "Upload the nested templates (and the root) to the artifact bucket under content-addressed keys and "
         "print the root's URL, pinned to the object version; nothing in CloudFormation changes.",
         ["python build.py package --params params/prod.json",
          "python build.py package --params params/prod.json --bucket my-templates --output json"]))
-    common(k, stack=False)
+    common(k, stack=False, packages=True)
     k.set_defaults(func=cmd_package)
 
-    c = subparsers.add_parser("cancel", help="cancel the stack's running update (it rolls back)", **_help(
+    c = add("cancel", help="cancel the stack's running update (it rolls back)", **_help(
         "CancelUpdateStack on the root stack: the running update stops and rolls back to the last good state. "
         "Refused unless the stack is UPDATE_IN_PROGRESS (the only state CancelUpdateStack accepts; a create "
         "cannot be cancelled). Then follow the rollback with `status`.",
@@ -149,7 +146,7 @@ def register(subparsers) -> None:
     common(c)
     c.set_defaults(func=cmd_cancel)
 
-    r = subparsers.add_parser("continue-rollback", help="continue a rollback that failed (UPDATE_ROLLBACK_FAILED)",
+    r = add("continue-rollback", help="continue a rollback that failed (UPDATE_ROLLBACK_FAILED)",
                               **_help(
         "ContinueUpdateRollback on the root stack. Fix the cause first (a resource changed or deleted outside "
         "CloudFormation); or name with --skip the resources whose rollback failed, as `status` and `deploy` "
@@ -163,7 +160,7 @@ def register(subparsers) -> None:
                    help="a resource whose rollback failed, as `status` names it (Nested/LogicalId); repeatable")
     r.set_defaults(func=cmd_continue_rollback)
 
-    h = subparsers.add_parser("changesets", help="list or delete this project's change sets on the stack", **_help(
+    h = add("changesets", help="list or delete this project's change sets on the stack", **_help(
         "List the change sets on the root stack that this tool made (plan, deploy: named deploy-<time>-<commit>-"
         "<random>, Description 'wealist-cfn ...'), or delete them by name (all of them without names). A change "
         "set someone else made is listed with --everything and never deleted here.",
@@ -176,7 +173,7 @@ def register(subparsers) -> None:
     h.add_argument("--everything", action="store_true", help="list: also change sets this tool did not make")
     h.set_defaults(func=cmd_changesets)
 
-    s = subparsers.add_parser("status", help="watch the stack's current or last operation again", **_help(
+    s = add("status", help="watch the stack's current or last operation again", **_help(
         "Follow the stack's current (or last) operation to its end, print its events and the first cause of "
         "a failure, and put the protective stack policies back.",
         ["python build.py status --params params/prod.json",
@@ -272,7 +269,8 @@ def _outcome(result: flow.Result) -> dict:
 
 
 def _options(args) -> flow.Options:
-    kw = dict(stack_name=getattr(args, "stack_name", "") or "", params=args.params, bucket=args.bucket,
+    kw = dict(stack_name=getattr(args, "stack_name", "") or "", params=args.params,
+              bucket=getattr(args, "bucket", None),
               region=args.region, profile=args.profile, endpoint_url=args.endpoint_url,
               allow_replace=getattr(args, "allow_replace", False),
               replace_failed=getattr(args, "replace_failed", False),
@@ -282,7 +280,7 @@ def _options(args) -> flow.Options:
               change_set_id=getattr(args, "change_set_id", None),
               no_rollback=getattr(args, "no_rollback", False),
               rollback_triggers=getattr(args, "rollback_triggers", True))
-    if args.templates:
+    if getattr(args, "templates", None):
         kw["templates_dir"] = args.templates
     if kw["change_set_id"] is not None and (not kw["change_set_id"].strip() or kw["change_set"] in (
             None, changeset.REVIEWED, changeset.REVIEWED_OR_NEW)):
@@ -428,9 +426,11 @@ def _deploy(args, dep: flow.Deployment) -> int:
         if fmt == "markdown":
             print(f"### `{n}`: no changes")
         return finish(EXIT_OK)
-    if dep.opts.no_rollback and plan.change_set.change_set_type != "CREATE":
-        print(f"refused: --no-rollback is for a first create; {n} exists ({plan.state.status}), and an update "
-              f"that fails without rollback leaves the stack half-changed (UPDATE_FAILED)", file=sys.stderr)
+    only_create = gate.first_create_only(no_rollback=dep.opts.no_rollback,
+                                         change_set_type=plan.change_set.change_set_type, stack_name=n,
+                                         status=plan.state.status)
+    if not only_create.go:
+        print(only_create.message, file=sys.stderr)
         for line in dep.cleanup():
             print(f"  {line}", file=sys.stderr)
         doc["result"] = {"status": "REFUSED"}
@@ -448,32 +448,22 @@ def _deploy(args, dep: flow.Deployment) -> int:
     delete_hint = f"aws cloudformation delete-change-set --change-set-name {cs.id}"
     if _is_local(args):
         execute_hint, delete_hint = localenv.change_set_hints(args)
-    if review.guarded and not dep.opts.allow_replace and not args.no_execute:
-        only_conditional = all(c.conditional for c in review.guarded)
-        by_name = os.environ.get(ACCEPT_CONDITIONAL_ENV, "").strip()
-        if only_conditional and (args.accept_conditional or (by_name and by_name == cs.name)):
-            how = "--accept-conditional" if args.accept_conditional else f"{ACCEPT_CONDITIONAL_ENV}={cs.name}"
-            print(f"{how}: {len(review.guarded)} change(s) may replace a stateful resource "
-                  f"(Replacement: Conditional); the stack policies stay in place and deny an actual replacement, "
-                  f"which would fail the update and roll it back", file=out)
-        else:
-            print(f"refused: {len(review.guarded)} guarded change(s) (removal or replacement of stateful "
-                  f"resources); deploy again with --allow-replace if that is intended", file=sys.stderr)
-            if only_conditional:
-                print("  every one is 'Replacement: Conditional' (CloudFormation will only know while it runs, "
-                      "e.g. from another nested stack's outputs): --accept-conditional goes ahead with the stack "
-                      "policies kept, so an actual replacement is still denied", file=sys.stderr)
-                if by_name and by_name != cs.name:
-                    print(f"  {ACCEPT_CONDITIONAL_ENV} names {by_name}, not this change set ({cs.name})",
-                          file=sys.stderr)
-                print(f"  in CI: run the Deploy workflow by hand with accept-conditional = {cs.name} (docs/deploy.md, "
-                      f"'A guarded change through CI')", file=sys.stderr)
-            left = dep.cleanup()
-            for line in left or [f"the change set is left for review; the stack policy denies it in AWS too. "
-                                 f"Delete it: {delete_hint}"]:
-                print(f"  {line}", file=sys.stderr)
-            doc["result"] = {"status": "REFUSED"}
-            return finish(EXIT_REFUSED)
+    guard = gate.replacement(review.guarded, change_set_name=cs.name, allow_replace=dep.opts.allow_replace,
+                             accept_conditional=args.accept_conditional,
+                             accepted_by_name=os.environ.get(ACCEPT_CONDITIONAL_ENV, ""),
+                             executes=not args.no_execute)
+    if guard.outcome == gate.ACCEPTED_CONDITIONAL:
+        print(guard.message, file=out)
+    elif not guard.go:
+        print(guard.message, file=sys.stderr)
+        for line in guard.details:
+            print(f"  {line}", file=sys.stderr)
+        left = dep.cleanup()
+        for line in left or [f"the change set is left for review; the stack policy denies it in AWS too. "
+                             f"Delete it: {delete_hint}"]:
+            print(f"  {line}", file=sys.stderr)
+        doc["result"] = {"status": "REFUSED"}
+        return finish(EXIT_REFUSED)
     if args.no_execute and args.discard:
         left = dep.discard()
         print(f"change set {cs.name} reviewed and deleted (--discard)", file=result_out)
@@ -503,23 +493,23 @@ def _deploy(args, dep: flow.Deployment) -> int:
             # CI hands the ID on (deploy.yml): it pins this change set, which its name alone does not.
             print(f"\nChange set ID: `{cs.id}`")
         return finish(EXIT_OK)
-    if not args.yes:
-        if sys.stdin.isatty() and sys.stdout.isatty():
-            try:
-                answer = input(f"Execute change set {cs.name} on {n}? [y/N] ").strip().lower()
-            except (KeyboardInterrupt, EOFError):  # Ctrl-C / Ctrl-D at the prompt: a "no"
-                print(file=sys.stderr)
-                answer = ""
-            approved = answer in ("y", "yes")
-        else:
-            approved = False
-            print("not approved: no terminal to ask and no --yes", file=sys.stderr)
-        if not approved:
-            for line in dep.cleanup() or [f"change set {cs.name} left; execute it with: {execute_hint}",
-                                          f"  or delete it: {delete_hint}"]:
-                print(line, file=sys.stderr)
-            doc["result"] = {"status": "NOT_APPROVED", "changeSetId": cs.id}
-            return finish(EXIT_REFUSED)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    answer = None
+    if not args.yes and interactive:
+        try:
+            answer = input(f"Execute change set {cs.name} on {n}? [y/N] ")
+        except (KeyboardInterrupt, EOFError):  # Ctrl-C / Ctrl-D at the prompt: a "no"
+            print(file=sys.stderr)
+            answer = ""
+    approved = gate.approval(yes=args.yes, interactive=interactive, answer=answer)
+    if not approved.go:
+        if approved.message:
+            print(approved.message, file=sys.stderr)
+        for line in dep.cleanup() or [f"change set {cs.name} left; execute it with: {execute_hint}",
+                                      f"  or delete it: {delete_hint}"]:
+            print(line, file=sys.stderr)
+        doc["result"] = {"status": "NOT_APPROVED", "changeSetId": cs.id}
+        return finish(EXIT_REFUSED)
     if not _print_until_interrupted(dep.execute(), dep, out, args):
         if _is_local(args) and dep.executing:
             print(localenv.stopped_watching(args), file=sys.stderr)

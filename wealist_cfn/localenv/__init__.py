@@ -30,9 +30,9 @@ LOCAL_DETAILS_NOTE = ("change details are local: moto reports no nested change s
 
 
 def add_option(parser: argparse.ArgumentParser, *, oneshot: bool = False) -> None:
-    parser.add_argument("--local", action="store_true",
-                        help="use the local endpoint of `python build.py local up` (region and dummy credentials "
-                             "set; nothing reaches AWS)")
+    """The rehearsal's own option of a command: ``--local-oneshot`` when
+    ``oneshot``. ``--local`` is one of the options every command shares
+    (``cliopts.shared("local")``)."""
     if oneshot:
         parser.add_argument("--local-oneshot", action="store_true",
                             help="start a throwaway local endpoint in this process and stop it on exit (a first "

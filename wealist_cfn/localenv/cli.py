@@ -6,6 +6,7 @@ import argparse
 import ast
 import time
 
+from .. import cliopts
 from ..errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK
 from ..parameters import PARAMS_BY_NAME
 from . import NOT_RUNNING, control
@@ -29,8 +30,10 @@ def register(subparsers) -> None:
     u.add_argument("--restore", action="store_true",
                    help="replay the requests the previous endpoint recorded, to get back what it held")
     u.set_defaults(func=cmd_up)
-    s = sub.add_parser("status", help="port, PID, uptime, and the stacks and parameters it holds (exit 1 if none runs)")
-    s.add_argument("--region", default=control.REGION, help=f"region to list (default: {control.REGION})")
+    s = sub.add_parser("status", parents=cliopts.shared("region"),
+                       help=f"port, PID, uptime, and the stacks and parameters it holds in --region (default: "
+                            f"{control.REGION}); exit 1 if none runs")
+    s.set_defaults(region=control.REGION)
     s.set_defaults(func=cmd_status)
     d = sub.add_parser("down", help="stop the endpoint (its state goes with it)")
     d.set_defaults(func=cmd_down)

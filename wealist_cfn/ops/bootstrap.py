@@ -42,6 +42,7 @@ from botocore.exceptions import ClientError
 
 from ..aws import Aws, error_code, error_message
 from ..config import Config
+from ..errors import EXIT_USAGE, CommandError
 from ..paramstore import (  # noqa: F401 - re-exported: bootstrap's API
     DEFAULT,
     PARAMETERS,
@@ -72,8 +73,9 @@ STARTUP_SCRIPT_KEY = "boot/startup.sh"
 # Where earlier versions stored the startup script; reported, never read.
 OLD_STARTUP_PARAMETER = "startup-script"
 MANAGED_BY = "wealist-cfn bootstrap"
-class BootstrapError(RuntimeError):
-    """The account is not in a state bootstrap can fix by itself. ``str()`` is the line to print."""
+class BootstrapError(CommandError, RuntimeError):
+    """The account is not in a state bootstrap can fix by itself (exit 1).
+    ``str()`` is the line to print."""
 
 
 # ElastiCache AUTH: 16-128 printable characters without @ " / or spaces; RDS:
@@ -129,7 +131,8 @@ def resolve_rotate(cfg: Config, names: list[str]) -> list[str]:
     for raw in names:
         name = raw[len(prefix):] if raw.startswith(prefix) else raw.lstrip("/")
         if name not in SECRET_NAMES:
-            raise BootstrapError(f"--rotate {raw}: not a generated secret; one of: {', '.join(SECRET_NAMES)}")
+            raise BootstrapError(f"--rotate {raw}: not a generated secret; one of: {', '.join(SECRET_NAMES)}",
+                                 EXIT_USAGE)
         out.append(name)
     return out
 
@@ -137,6 +140,8 @@ def resolve_rotate(cfg: Config, names: list[str]) -> list[str]:
 class InvalidValue(BootstrapError):
     """A value bootstrap would write breaks a rule of Parameter Store: bad
     input (exit 2), found before anything is written."""
+
+    exit_code = EXIT_USAGE
 
 
 # Values another service reads (the templates resolve them into RDS and

@@ -6,29 +6,25 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from .. import config, localenv
+from .. import cliopts, config, localenv
 from ..aws import Aws
-from ..errors import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
+from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from ..settings import DEFAULT_SETTINGS
 from ..stacks.compute import BACKEND_GRACE_SECONDS
 from . import bootstrap, releasestate, rollout
 
-# Ctrl-C: the shell's code for SIGINT (128 + 2).
-EXIT_INTERRUPTED = 130
-
 
 def register(subparsers) -> None:
     b = subparsers.add_parser(
-        "bootstrap", help="create the parameters, secrets and deploy bucket the stack needs (idempotent)",
+        "bootstrap", parents=_common(),
+        help="create the parameters, secrets and deploy bucket the stack needs (idempotent)",
         description="Create what must exist before the first deploy: Parameter Store values under "
                     "/<project>/<env>/ (secrets generated, as SecureString), the deploy bucket with its "
                     "security settings, and the instance files in it. Safe to run again: existing values "
                     "are kept, only changed files are uploaded.")
-    _common(b)
     b.add_argument("--rotate", action="append", default=[], metavar="NAME",
                    help="generate a new value for this secret (e.g. db/user_db_password); repeatable; "
                         "prints what must be restarted")
@@ -36,14 +32,13 @@ def register(subparsers) -> None:
     b.add_argument("--yes", action="store_true",
                    help="rotate without asking (--rotate against AWS asks on a terminal, and without one "
                         "refuses unless --yes is given)")
-    b.set_defaults(func=_cmd_bootstrap)
+    b.set_defaults(func=_cmd_bootstrap, params_required=True)
 
     r = subparsers.add_parser(
-        "rollout", help="replace the backend instances by an instance refresh and follow it",
+        "rollout", parents=_common(), help="replace the backend instances by an instance refresh and follow it",
         description="Start an instance refresh on an Auto Scaling group (new instances are launched and "
                     "warmed up before old ones go) and follow it until it ends. Exit 0 when it succeeds, "
                     "1 when it fails or is cancelled, 3 when another refresh is already running.")
-    _common(r)
     r.add_argument("--group", choices=rollout.GROUPS, default="backend",
                    help="which Auto Scaling group (default: backend)")
     r.add_argument("--asg", metavar="NAME", help="Auto Scaling group name (default: <project>-<env>-<group>-asg)")
@@ -63,15 +58,11 @@ def register(subparsers) -> None:
     r.add_argument("--poll", type=float, default=15.0, metavar="SECONDS", help=argparse.SUPPRESS)
     # How long a release on EC2 checks waits for healthy targets: the grace period; shorter in rehearsals.
     r.add_argument("--target-timeout", type=float, default=float(BACKEND_GRACE_SECONDS), help=argparse.SUPPRESS)
-    r.set_defaults(func=_cmd_rollout)
+    r.set_defaults(func=_cmd_rollout, params_required=True)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--params", type=Path, required=True, metavar="FILE", help="parameter file, e.g. params/prod.json")
-    p.add_argument("--region", help="AWS region (default: the params file's)")
-    p.add_argument("--profile", help="AWS profile")
-    p.add_argument("--endpoint-url", metavar="URL", help="AWS endpoint, e.g. a local moto server")
-    localenv.add_option(p)
+def _common() -> list[argparse.ArgumentParser]:
+    return cliopts.shared("params", "region", "profile", "endpoint-url", "local")
 
 
 
@@ -80,22 +71,15 @@ def _cmd_bootstrap(args) -> int:
     cfg = config.load(args.params)
     # Parameters and bucket serve the stack, in the params file's region.
     region = cfg.region_for(args.region)
-    try:
-        bootstrap.resolve_rotate(cfg, args.rotate)
-        bootstrap.check_values(cfg)
-    except bootstrap.BootstrapError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    # A bad --rotate or value is bad input (exit 2), found before any AWS call.
+    bootstrap.resolve_rotate(cfg, args.rotate)
+    bootstrap.check_values(cfg)
     refused = _confirm_rotation(args, cfg)
     if refused is not None:
         return refused
     localenv.use(args, region)
     aws = Aws(region, args.profile, args.endpoint_url)
-    try:
-        report = bootstrap.run(cfg, aws, rotate=args.rotate, dry_run=args.dry_run)
-    except bootstrap.BootstrapError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    report = bootstrap.run(cfg, aws, rotate=args.rotate, dry_run=args.dry_run)
     width = max((len(c.action) for c in report.changes), default=0)
     # -q: the summary and what must follow (a rotated secret's restarts) are
     # the result; the line per parameter, secret and file is the detail.
@@ -146,12 +130,9 @@ def _cmd_rollout(args) -> int:
     cfg = config.load(args.params)
     region = cfg.region_for(args.region)
     group = args.asg or rollout.group_name(cfg, args.group)
-    try:
-        prefs = rollout.Preferences(min_healthy=args.min_healthy, max_healthy=args.max_healthy,
-                                    warmup=args.warmup, skip_matching=args.skip_matching)
-    except rollout.RolloutError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    # Preferences the API would refuse are bad input (RolloutError, exit 2), before any AWS call.
+    prefs = rollout.Preferences(min_healthy=args.min_healthy, max_healthy=args.max_healthy,
+                                warmup=args.warmup, skip_matching=args.skip_matching)
     localenv.use(args, region)
     aws = Aws(region, args.profile, args.endpoint_url)
     if args.release:
@@ -174,10 +155,7 @@ def _cmd_rollout(args) -> int:
         refresh_id = rollout.start(client, group, prefs)
     except rollout.RefreshInProgress as exc:
         print(f"refused: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
-    except rollout.RolloutError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return exc.exit_code
     warmup = f", warm-up {prefs.warmup}s" if prefs.warmup is not None else ""
     print(f"started instance refresh {refresh_id} on {group} (min healthy {prefs.min_healthy}%, "
           f"max healthy {prefs.max_healthy}%{warmup})", flush=True)
@@ -198,10 +176,7 @@ def _cmd_rollout(args) -> int:
         print(f"\nstopped following; refresh {refresh_id} goes on in AWS (cancel it with: aws autoscaling "
               f"cancel-instance-refresh --auto-scaling-group-name {group})" if not args.local else
               f"\nstopped following refresh {refresh_id} on the local endpoint", file=sys.stderr)
-        raise
-    except rollout.RolloutError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_INTERRUPTED
     if final.succeeded:
         print(f"rollout of {group} succeeded")
         return EXIT_OK
@@ -291,10 +266,7 @@ def _release(args, cfg, aws, group: str, prefs) -> int:
                                poll_seconds=args.poll, timeout_seconds=args.timeout, on_progress=progress)
     except rollout.RefreshInProgress as exc:
         print(f"refused: {exc} (no tag was changed)", file=sys.stderr)
-        return EXIT_REFUSED
-    except rollout.RolloutError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return exc.exit_code
     for name, tag in done.tags.items():
         print(f"{name}: {done.previous[name]} -> {tag}")
     if done.succeeded:

@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from .. import bootbudget
 from ..aws import error_code, error_message
 from ..config import Config
+from ..errors import EXIT_REFUSED, EXIT_USAGE, CommandError
 from . import releasestate
 
 SUCCESS = "Successful"
@@ -47,12 +48,15 @@ FAILURE_STATES = ("Failed", "Cancelled", "RollbackSuccessful", "RollbackFailed")
 GROUPS = ("backend", "monitoring")
 
 
-class RolloutError(RuntimeError):
-    """The refresh could not be started or followed. ``str()`` is the line to print."""
+class RolloutError(CommandError, RuntimeError):
+    """The refresh could not be started or followed (exit 1; bad preferences:
+    2). ``str()`` is the line to print."""
 
 
 class RefreshInProgress(RolloutError):
-    """Another instance refresh is running on the group; nothing was started."""
+    """Another instance refresh is running on the group; nothing was started (exit 3)."""
+
+    exit_code = EXIT_REFUSED
 
     def __init__(self, group: str, running: "RefreshState | None"):
         self.group, self.running = group, running
@@ -71,11 +75,13 @@ class Preferences:
     def __post_init__(self) -> None:
         # Checked once, when made: start() never sends what the API refuses or what replaces nothing.
         if not 0 <= self.min_healthy <= 100:
-            raise RolloutError("--min-healthy must be between 0 and 100")
+            raise RolloutError("--min-healthy must be between 0 and 100", EXIT_USAGE)
         if not 100 <= self.max_healthy <= 200 or self.max_healthy - self.min_healthy > 100:
-            raise RolloutError("--max-healthy must be between 100 and 200, and at most 100 above --min-healthy")
+            raise RolloutError("--max-healthy must be between 100 and 200, and at most 100 above --min-healthy",
+                               EXIT_USAGE)
         if self.min_healthy == 100 and self.max_healthy == 100:
-            raise RolloutError("--min-healthy 100 needs --max-healthy above 100, or no instance can be replaced")
+            raise RolloutError("--min-healthy 100 needs --max-healthy above 100, or no instance can be replaced",
+                               EXIT_USAGE)
 
     def to_api(self) -> dict:
         prefs = {"MinHealthyPercentage": self.min_healthy, "MaxHealthyPercentage": self.max_healthy,

@@ -14,7 +14,7 @@ import botocore.exceptions
 
 from .. import cliopts, config, localenv
 from ..aws import Aws
-from ..errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
+from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError
 from ..settings import TEMPLATES_DIR
 from . import capability as capability_mod
 from . import checks, cost, pricing, render
@@ -22,42 +22,34 @@ from . import checks, cost, pricing, render
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "preflight", help="read-only checks of what the stack assumes, before any change set",
+        "preflight", parents=cliopts.shared("params", "region", "profile", "endpoint-url", "local", "output"),
+        help="read-only checks of what the stack assumes, before any change set",
         description="Check, with read-only calls, what a deploy of this parameter file assumes: Parameter "
                     "Store values, the deploy bucket and its files, the certificate, zones and instance types, "
                     "database and cache offerings, the AMI parameter, quotas, images and the stack's state. "
                     "Exit 1 when a check fails.")
-    p.add_argument("--params", type=Path, required=True, metavar="FILE", help="parameter file, e.g. params/prod.json")
     p.add_argument("--stack-name", help="root stack name (default: <Project>-<Environment>)")
-    p.add_argument("--region", help="must match the params file's availability zones (default: theirs)")
-    p.add_argument("--profile", help="AWS profile")
-    p.add_argument("--endpoint-url", metavar="URL", help="a local AWS endpoint instead of AWS")
-    localenv.add_option(p)
     p.add_argument("--templates", type=Path, default=TEMPLATES_DIR, metavar="DIR",
                    help="templates directory (default: templates/)")
     p.add_argument("--replace-failed", action="store_true",
                    help="judge a ROLLBACK_COMPLETE stack as deploy --replace-failed would")
-    p.add_argument("--output", choices=("text", "json", "markdown"), default="text")
-    p.set_defaults(func=cmd_preflight)
+    p.set_defaults(func=cmd_preflight, params_required=True)
 
     c = subparsers.add_parser(
-        "cost", help="monthly on-demand cost estimate, by resource, of one or both modes",
+        "cost", parents=cliopts.shared("params", "region", "profile", "endpoint-url", "output"),
+        help="monthly on-demand cost estimate, by resource, of one or both modes",
         description="Estimate the stack's monthly on-demand cost for a parameter file from the resolved "
                     "templates and the price table of its region (wealist_cfn/preflight/prices/). "
-                    "Usage-dependent items come from params/usage/<env>.json or --usage and are shown apart.")
-    c.add_argument("--params", type=Path, metavar="FILE", help="parameter file, e.g. params/prod.json")
+                    "Usage-dependent items come from params/usage/<env>.json or --usage and are shown apart. "
+                    "--region, --profile and --endpoint-url apply to --refresh only (a Price List endpoint).")
     c.add_argument("--mode", choices=("single", "multi", "both"), default="both",
                    help="EnableMultiAZ false, true, or both side by side with the difference (default)")
     c.add_argument("--usage", type=Path, metavar="FILE",
                    help="usage figures (JSON object; default: params/usage/<env>.json when it exists)")
-    c.add_argument("--output", choices=("text", "json", "markdown"), default="text")
     c.add_argument("--templates", type=Path, default=TEMPLATES_DIR, metavar="DIR",
                    help="templates directory (default: templates/)")
     c.add_argument("--refresh", action="store_true",
                    help="rebuild the region's price table from the AWS Price List API (needs credentials)")
-    c.add_argument("--region", help="with --refresh: the region whose table to rebuild (default: the params')")
-    c.add_argument("--profile", help="with --refresh: AWS profile")
-    c.add_argument("--endpoint-url", metavar="URL", help="with --refresh: a Price List endpoint instead of AWS")
     c.set_defaults(func=cmd_cost)
 
 
@@ -99,7 +91,7 @@ def cmd_preflight(args) -> int:
         raise CommandError(f"preflight: {type(exc).__name__}: {exc}", EXIT_FAILED) from None
     except KeyboardInterrupt:
         print("interrupted: preflight only reads; nothing was changed", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     text = _preflight_document(report, args, cfg)
     if is_local and args.output == "text":
         from .hook import local_text

@@ -22,7 +22,7 @@ import sys
 import botocore.exceptions
 
 from ..config import ConfigError
-from ..errors import EXIT_FAILED, CommandError
+from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, CommandError
 from . import capability, checks, cost, exposure
 from . import cli as preflight_cli
 
@@ -61,8 +61,7 @@ _AWS_FIX = re.compile(r"^(\s*)fix: (?:.*\W)?aws [a-z0-9-]+ [a-z][a-z0-9-]*.*$", 
 _OUR_FIX = re.compile(r"^(\s*fix: python build\.py (?:(?!--local).)*)$", re.M)
 
 
-# Ctrl-C: the shell's code for SIGINT (128 + 2), and what was and was not done.
-EXIT_INTERRUPTED = 130
+# Ctrl-C (errors.EXIT_INTERRUPTED): what was and was not done.
 INTERRUPTED = ("interrupted during preflight: its checks only read, and nothing was packaged, uploaded or "
                "changed; no change set was made")
 

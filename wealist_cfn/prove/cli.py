@@ -10,11 +10,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import config
+from .. import cliopts, config
 from ..aws import Aws
 from ..daytwo.cli import ask_typed
 from ..deploy import signals
-from ..errors import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
+from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
 from . import estimate, guard, registry, report, runner
 
 EXAMPLES = [
@@ -27,24 +27,22 @@ EXAMPLES = [
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "prove", help="test the AWS behaviours the project relies on, in a sandbox account",
+        "prove", parents=cliopts.shared("params", "region", "profile", "output"),
+        help="test the AWS behaviours the project relies on, in a sandbox account",
         description="Run small experiments in a sandbox account, each in its own short-lived stack "
                     "<project>-<environment>-proof-<id>-<run>, deployed through this tool's change-set engine; "
                     "observe with read-only calls; report whether each assumption holds, fails or is "
                     "inconclusive, with the evidence; delete everything made, also on Ctrl-C. Refuses an account "
-                    "other than --account-id and any account holding the production root stack.")
+                    "other than --account-id and any account holding the production root stack. --params names the "
+                    "sandbox environment's parameter file: its <Project>-<Environment> prefixes the stacks, its "
+                    "service role (<prefix>-cfn-role) runs the experiments that need it, and its region is the "
+                    "default.")
     p.add_argument("--account-id", metavar="ID", help="the sandbox account; the credentials must be for it")
     p.add_argument("--only", nargs="+", metavar="ID", help="run only these experiments (see --list)")
     p.add_argument("--list", action="store_true", help="list the experiments, their cost and time (offline)")
-    p.add_argument("--output", choices=("text", "json", "markdown"), default="text")
     p.add_argument("--report", type=Path, metavar="FILE",
                    help="also write the report to FILE: JSON for *.json, else markdown "
                         "(docs/proofs/<date>-<region>.md is committed as evidence)")
-    p.add_argument("--params", type=Path, metavar="FILE",
-                   help="the sandbox environment's parameter file: its <Project>-<Environment> prefixes the "
-                        "stacks, and its service role (<prefix>-cfn-role) runs the experiments that need it")
-    p.add_argument("--region", help="AWS region (default: the --params file's, else the profile's)")
-    p.add_argument("--profile", help="AWS profile")
     p.add_argument("--yes", action="store_true", help="do not ask (needs --confirm-account)")
     p.add_argument("--confirm-account", metavar="ID", help="the account ID again, required with --yes")
     p.epilog = "examples:\n" + "\n".join(f"  {e}" for e in EXAMPLES) + "\n\n" + \
@@ -120,5 +118,5 @@ def cmd_prove(args) -> int:
         args.report.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
         print(f"report written to {args.report}", file=err)
     if result.interrupted:
-        return 130
+        return EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_FAILED
