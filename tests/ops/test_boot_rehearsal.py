@@ -53,7 +53,7 @@ from wealist_cfn.stacks import cache, compute, database
 from . import postgres as pg
 from .test_boot_scripts import SUB_VALUES, USERDATA, render_sub
 from .test_secrets_in_output import _leaks, _pieces
-from .tools import compose_binary, require
+from .tools import VENV_BIN, compose_binary, require
 
 pytestmark = [pytest.mark.moto, pytest.mark.slow]
 
@@ -162,7 +162,12 @@ esac
     (bin_dir / "logger").write_text(record + "cat >/dev/null\n")
     (bin_dir / "curl").write_text(f'#!/bin/bash\nexec "{sys.executable}" "{STANDINS / "curl.py"}" "$@"\n')
     (bin_dir / "docker").write_text(f'#!/bin/bash\nexec "{sys.executable}" "{STANDINS / "docker.py"}" "$@"\n')
-    (bin_dir / "aws").symlink_to(require("aws"))
+    # The AWS CLI pinned in requirements-dev.txt (installed beside this
+    # interpreter) before whatever `aws` PATH finds first: a version manager's
+    # shim adds a dozen processes to each of a boot's AWS CLI runs, and may
+    # lead to another version.
+    pinned = VENV_BIN / "aws"
+    (bin_dir / "aws").symlink_to(pinned if pinned.exists() else require("aws"))
     # render.py runs on the instance's system Python, standard library only.
     (bin_dir / "python3").symlink_to(shutil.which("python3", path="/usr/bin") or sys.executable)
     for f in bin_dir.iterdir():
