@@ -1,7 +1,8 @@
 """diff, outputs, events and destroy against moto's server (conftest:
-``deployed``). moto implements GetTemplate, ListStackResources,
-DescribeStacks, DescribeStackEvents and DeleteStack; where it is lenient
-the test says what AWS enforces instead."""
+``deployed``, or ``deployed_shared`` where a test only reads the stack).
+moto implements GetTemplate, ListStackResources, DescribeStacks,
+DescribeStackEvents and DeleteStack; where it is lenient the test says what
+AWS enforces instead."""
 
 from __future__ import annotations
 
@@ -31,16 +32,16 @@ def _diff(ep, stack, params, templates, *extra):
                    "--templates", templates, *extra)
 
 
-def test_diff_of_an_unchanged_deployment_is_exit_0(deployed):
+def test_diff_of_an_unchanged_deployment_is_exit_0(deployed_shared):
     """moto: GetTemplate of the root and every nested stack equals the local
     set resolved for the same values: no differences, exit 0."""
-    ep, templates, params, stack = deployed
+    ep, templates, params, stack = deployed_shared
     code, out, err = _diff(ep, stack, params, templates)
     assert code == 0, err + out
     assert f"no differences: {stack}" in out and "(10 templates)" in out
 
 
-def test_mode_switch_diff_matches_the_change_set_review(deployed, tmp_path):
+def test_mode_switch_diff_matches_the_change_set_review(deployed_shared, tmp_path):
     """moto: EnableMultiAZ false -> true. diff shows the parameter, the
     flipped IsMultiAZ conditions (and the cache's failover condition) and the
     resources they change. Compared
@@ -49,7 +50,7 @@ def test_mode_switch_diff_matches_the_change_set_review(deployed, tmp_path):
     the root's resources and the nested stacks that change. diff's changed
     resources, folded to the root resource or nested stack they sit in, are
     exactly that set. With AWS, nested change sets list the inner rows too."""
-    ep, templates, params, stack = deployed
+    ep, templates, params, stack = deployed_shared
     multi = _with(params, tmp_path, EnableMultiAZ="true")
     code, out, err = _diff(ep, stack, multi, templates, "--output", "json")
     assert code == 1, err
@@ -77,11 +78,11 @@ def test_mode_switch_diff_matches_the_change_set_review(deployed, tmp_path):
     assert diffed == reviewed == {"NetworkStack", "CacheStack", "DatabaseStack", "AlarmsStack"}
 
 
-def test_edited_nested_template_shows_the_property_with_its_nested_path(deployed):
+def test_edited_nested_template_shows_the_property_with_its_nested_path(deployed_shared):
     """moto: one property edited in a local child template shows as that
     property, old -> new, under the child's logical ID; text and markdown
     both carry it."""
-    ep, templates, params, stack = deployed
+    ep, templates, params, stack = deployed_shared
     cache = templates / "cache.yaml"
     data = tpl.load(cache.read_text())
     old = data["Resources"]["Redis"]["Properties"]["SnapshotWindow"]
@@ -96,11 +97,11 @@ def test_edited_nested_template_shows_the_property_with_its_nested_path(deployed
     assert code == 1 and "| Modify | `CacheStack/Redis` |" in md and "SnapshotWindow" in md
 
 
-def test_create_only_change_is_a_predicted_guarded_replacement(deployed):
+def test_create_only_change_is_a_predicted_guarded_replacement(deployed_shared):
     """moto: a change to a createOnlyProperty of the database (DBName, per the
     AWS::RDS::DBInstance schema cfn-lint ships) is marked as a predicted
     replacement, guarded, that a change set confirms."""
-    ep, templates, params, stack = deployed
+    ep, templates, params, stack = deployed_shared
     db = templates / "database.yaml"
     data = tpl.load(db.read_text())
     data["Resources"]["Database"]["Properties"]["DBName"] = "renamed"
@@ -122,17 +123,17 @@ def test_diff_bad_input_is_one_line_and_exit_2_before_any_aws_call(tmp_path):
     assert err.startswith(f"error: {bad}") and len(err.strip().splitlines()) == 1
 
 
-def test_diff_of_a_missing_stack_is_exit_2(deployed):
+def test_diff_of_a_missing_stack_is_exit_2(deployed_shared):
     """moto answers DescribeStacks of an unknown stack with ValidationError
     "does not exist", as AWS does (API_DescribeStacks)."""
-    ep, templates, params, _ = deployed
+    ep, templates, params, _ = deployed_shared
     code, out, err = _diff(ep, "nope", params, templates)
     assert code == 2 and "stack nope does not exist in ap-northeast-2" in err and "Traceback" not in err
 
 
-def test_outputs_table_and_json(deployed):
+def test_outputs_table_and_json(deployed_shared):
     """moto: the root's Outputs from DescribeStacks, as a table and as JSON."""
-    ep, _, params, stack = deployed
+    ep, _, params, stack = deployed_shared
     code, out, err = run_cli("outputs", "--stack-name", stack, "--force-stack-name",
                              "--params", params, "--endpoint-url", ep)
     assert code == 0, err
@@ -145,12 +146,12 @@ def test_outputs_table_and_json(deployed):
     assert json.loads(out)["DatabasePort"] == "5432"
 
 
-def test_events_since_are_merged_oldest_first(deployed):
+def test_events_since_are_merged_oldest_first(deployed_shared):
     """moto: DescribeStackEvents of the root and each nested stack (moto logs
     only a nested stack's own status there, under its generated name, which
     is shown by its path; resource events inside nested stacks and
     failures-first are tested with Stubber)."""
-    ep, _, params, stack = deployed
+    ep, _, params, stack = deployed_shared
     code, out, err = run_cli("events", "--stack-name", stack, "--force-stack-name",
                              "--params", params, "--endpoint-url", ep,
                              "--since", "1h", "--output", "json")

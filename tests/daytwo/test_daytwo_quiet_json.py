@@ -3,7 +3,7 @@ the parameter file and effective values in their ``--output json``, as the
 deploy family's documents carry them.
 
 Stand-ins: moto's server for diff, outputs and events (conftest
-``deployed``: GetTemplate, DescribeStacks, ListStackResources,
+``deployed_shared``: GetTemplate, DescribeStacks, ListStackResources,
 DescribeStackEvents, as in test_daytwo_moto.py; an unknown stack is a
 ValidationError "does not exist", as in AWS, API_DescribeStacks); botocore's
 Stubber for drift, which moto does not implement (responses shaped like the
@@ -34,11 +34,11 @@ def _sources(doc: dict, key: str = "parameters") -> dict[str, tuple[str, str]]:
 
 
 @pytest.mark.moto
-def test_quiet_diff_prints_the_differences_and_the_summary(deployed, tmp_path):
+def test_quiet_diff_prints_the_differences_and_the_summary(deployed_shared, tmp_path):
     """moto: unchanged, -q prints the summary line alone; with a changed
     value, the difference and the summary, no heading; a missing stack is
     still one error line."""
-    ep, templates, params, stack = deployed
+    ep, templates, params, stack = deployed_shared
     code, out, err = run_cli("diff", *_at(ep, stack, params, "--templates", templates, "-q"))
     assert code == 0, err
     lines = out.splitlines()
@@ -58,9 +58,9 @@ def test_quiet_diff_prints_the_differences_and_the_summary(deployed, tmp_path):
 
 
 @pytest.mark.moto
-def test_diff_and_events_json_carry_the_parameter_file_and_each_value_with_its_source(deployed):
+def test_diff_and_events_json_carry_the_parameter_file_and_each_value_with_its_source(deployed_shared):
     """moto: --parameter reaches the document as in deploy's."""
-    ep, templates, params, stack = deployed
+    ep, templates, params, stack = deployed_shared
     code, out, err = run_cli("diff", *_at(ep, stack, params, "--templates", templates, "--output", "json",
                                           "--parameter", "BackendMaxSize=5"))
     assert code == 1, err
@@ -80,10 +80,10 @@ def test_diff_and_events_json_carry_the_parameter_file_and_each_value_with_its_s
 
 
 @pytest.mark.moto
-def test_quiet_outputs_and_events_print_their_lines_alone(deployed):
+def test_quiet_outputs_and_events_print_their_lines_alone(deployed_shared):
     """moto: outputs -q is the `Key  Value` lines without the header;
     events -q one line per event without headings; errors still show."""
-    ep, _, params, stack = deployed
+    ep, _, params, stack = deployed_shared
     code, out, err = run_cli("outputs", *_at(ep, stack, params, "-q"))
     assert code == 0, err
     lines = out.splitlines()

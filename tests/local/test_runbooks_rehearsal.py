@@ -37,6 +37,7 @@ import re
 import shlex
 import signal
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -271,15 +272,46 @@ def test_first_day_runs_as_written_from_a_fresh_checkout(shell):
     assert not pid_alive(pid), "the page's local down left the endpoint running"
 
 
-# Each page starts an endpoint, bootstraps and deploys the stack, then runs up to a dozen
+@pytest.fixture(scope="module")
+def runbook_shell(tmp_path_factory):
+    """A user's shell with one local endpoint running for every runbook page
+    (``local up`` and ``local down`` themselves are run by the first-day page
+    and test_lifecycle.py); ``(environment, endpoint URL)``. Stopped at the end."""
+    state = tmp_path_factory.mktemp("runbooks") / "state"
+    env = user_env(state)
+    r = subprocess.run(["python", "build.py", "local", "up"], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=TIMEOUT)
+    assert r.returncode == 0, f"local up: {r.stdout}\n{r.stderr}"
+    ep = json.loads((state / "endpoint.json").read_text())
+    try:
+        yield env, ep["url"]
+    finally:
+        subprocess.run(["python", "build.py", "local", "down"], cwd=ROOT, env=env, timeout=60)
+        if pid_alive(ep["pid"]):  # `local down` itself failed: stop the module's own server
+            os.kill(ep["pid"], signal.SIGTERM)
+
+
+def _as_fresh(url: str) -> None:
+    """Empty the endpoint and seed moto's ID generator as a new ``local up``
+    does (moto's own /moto-api/reset and /moto-api/seed; the layers patch
+    classes and hold no state of their own)."""
+    from wealist_cfn.localenv.server import SEED
+
+    for path in ("/moto-api/reset", f"/moto-api/seed?a={SEED}"):
+        urllib.request.urlopen(urllib.request.Request(url + path, method="POST"), timeout=60).read()
+
+
+# Each page bootstraps and deploys the stack on the emptied endpoint, then runs up to a dozen
 # commands of a second or more each: above the suite's 150 s on the shared machine under load.
 @pytest.mark.timeout(400)
 @pytest.mark.parametrize("page", [p for p in RUNBOOKS if p.name != "README.md"], ids=lambda p: p.name)
-def test_runbook_commands_run_on_a_deployed_stack(page, shell):
+def test_runbook_commands_run_on_a_deployed_stack(page, runbook_shell):
     """Each runbook's tool commands, on a local endpoint holding wealist-prod
-    as the first deploy left it, exit as the page says and print what it
-    shows."""
-    for args in (["local", "up"], ["bootstrap", "--params", "params/prod.json", "--local"],
+    as the first deploy left it (one endpoint for all pages, emptied before
+    each), exit as the page says and print what it shows."""
+    shell, url = runbook_shell
+    _as_fresh(url)
+    for args in (["bootstrap", "--params", "params/prod.json", "--local"],
                  ["deploy", "--params", "params/prod.json", "--local", "--yes"]):
         r = subprocess.run(["python", "build.py", *args], cwd=ROOT, env=shell, capture_output=True, text=True,
                            timeout=TIMEOUT)
