@@ -24,8 +24,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .parameters import PARAMS_BY_NAME, ROOT_PARAMETERS, ParamSpec, deploy_bucket_name
-from .settings import DEFAULT_SETTINGS, PARAMS_DIR
+from wealist_cfn.core.parameters import PARAMS_BY_NAME, ROOT_PARAMETERS, ParamSpec, deploy_bucket_name
+from wealist_cfn.core.settings import DEFAULT_SETTINGS, PARAMS_DIR
+
 from .stacks.loadbalancer import UnknownRegion, log_delivery_principal
 
 

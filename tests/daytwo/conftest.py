@@ -11,8 +11,8 @@ import pytest
 
 from wealist_cfn import config
 from wealist_cfn.aws import Aws
-from wealist_cfn.deploy import local
-from wealist_cfn.settings import PARAMS_DIR, TEMPLATES_DIR
+from wealist_cfn.core.settings import PARAMS_DIR, TEMPLATES_DIR
+from wealist_cfn.rehearsal import compat as local
 
 REGION = "ap-northeast-2"
 
@@ -28,7 +28,7 @@ def templates_copy(tmp_path) -> Path:
 def deployed(moto_endpoint, templates_copy):
     """``(endpoint, templates dir, params file, stack name)`` of a prod-parameter
     deployment named wealist-rehearsal (not the production name)."""
-    from daytwo_helpers import run_cli
+    from helpers.daytwo import run_cli
 
     params = PARAMS_DIR / "prod.json"
     with local.compat():

@@ -20,8 +20,8 @@ in a fixed order; the concurrency itself is exercised on moto.
 from __future__ import annotations
 
 import pytest
-from daytwo_helpers import CHILD_ID, ROOT_ID, T0, root_and_child, stubbed_cfn, summary
 
+from helpers.daytwo import CHILD_ID, ROOT_ID, T0, root_and_child, stubbed_cfn, summary
 from wealist_cfn.daytwo import drift, tree
 from wealist_cfn.errors import CommandError
 
@@ -201,9 +201,8 @@ def test_cli_exit_code_and_markdown_on_stdout_alone(monkeypatch, drifted):
     """Stubber behind the command line: exit 0 in sync, 1 drifted; with
     --output markdown the document is all of stdout and progress goes to
     stderr (the workflow writes stdout into the issue)."""
-    from daytwo_helpers import run_cli
-
-    from wealist_cfn.daytwo import cli as daytwo_cli
+    from helpers.daytwo import run_cli
+    from wealist_cfn.cli import daytwo as daytwo_cli
 
     aws, stub = stubbed_cfn()
     if drifted:

@@ -15,12 +15,12 @@ import json
 import re
 
 import pytest
-from daytwo_helpers import run_cli, stubbed_cfn
 from test_daytwo_drift import drifted_run
 
-from wealist_cfn.daytwo import cli as daytwo_cli
+from helpers.daytwo import run_cli, stubbed_cfn
+from wealist_cfn.cli import daytwo as daytwo_cli
+from wealist_cfn.core.settings import PARAMS_DIR
 from wealist_cfn.daytwo import tree
-from wealist_cfn.settings import PARAMS_DIR
 
 STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  ")
 

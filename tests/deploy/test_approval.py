@@ -14,8 +14,8 @@ from contextlib import redirect_stderr, redirect_stdout
 import pytest
 from test_stubbed import _FakeDeployment, _nested_review
 
-from deploy_helpers import run_cli
-from wealist_cfn.deploy import cli
+from helpers.deploy import run_cli
+from wealist_cfn.cli import deploy as cli
 from wealist_cfn.errors import EXIT_REFUSED
 
 

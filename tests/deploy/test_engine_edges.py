@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 from botocore.stub import ANY
 
-from deploy_helpers import stubbed_aws
+from helpers.deploy import stubbed_aws
+from wealist_cfn.cfn import templates as tpl
 from wealist_cfn.deploy import changeset, events, flow, package, policy, review, stackstate
-from wealist_cfn.deploy import templates as tpl
 from wealist_cfn.errors import CommandError
 
 pytestmark = pytest.mark.stubbed

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from deploy_helpers import REGION, client, run_cli, stubbed_aws
+from helpers.deploy import REGION, client, run_cli, stubbed_aws
 from wealist_cfn.aws import Aws
 from wealist_cfn.deploy import changeset, flow, stackstate
 

@@ -2,7 +2,7 @@
 read at that moment, what still runs in AWS, what was put back or not, and
 the next command. A table of (moment, signal) -> expected block.
 
-Stand-in: a scripted CloudFormation (tests/scripted.py: botocore's
+Stand-in: a scripted CloudFormation (tests/helpers/scripted.py: botocore's
 ``before-call`` hook, the mechanism Stubber uses; every response is
 validated against the pinned botocore output shape, as Stubber does), kept
 as a small state machine so that the same script serves every row: what
@@ -31,8 +31,8 @@ import signal
 from datetime import datetime, timezone
 
 import pytest
-from scripted import Scripted, ScriptedError
 
+from helpers.scripted import Scripted, ScriptedError
 from wealist_cfn.aws import Aws
 from wealist_cfn.deploy import changeset, flow, policy, review, signals, stackstate
 from wealist_cfn.errors import CommandError

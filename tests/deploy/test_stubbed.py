@@ -16,10 +16,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from botocore.stub import ANY
-from scripted import change
 
-from deploy_helpers import stubbed_aws
-from wealist_cfn.deploy import changeset, cli, events, flow, review, stackstate
+from helpers.deploy import stubbed_aws
+from helpers.scripted import change
+from wealist_cfn.cli import deploy as cli
+from wealist_cfn.deploy import changeset, events, flow, review, stackstate
 from wealist_cfn.errors import CommandError
 
 pytestmark = pytest.mark.stubbed

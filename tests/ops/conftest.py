@@ -22,12 +22,12 @@ def dev_cfg():
 
 @pytest.fixture
 def local_s3_over_http():
-    """The strict layer over moto (wealist_cfn.strict): Parameter Store's
+    """The strict layer over moto (wealist_cfn.rehearsal.strict): Parameter Store's
     value and name rules, and bucket policies evaluated as IAM does, with
     aws:SecureTransport true because moto's plain-HTTP server stands in for
     AWS's HTTPS endpoint (moto alone evaluates it as false and denies every
     object call of a TLS-only bucket)."""
-    from wealist_cfn import strict
+    from wealist_cfn.rehearsal import strict
 
     with strict.install():
         yield

@@ -5,7 +5,7 @@ what `bootstrap` wrote and what the stacks publish to a healthy backend.
 Stand-ins, and what each enforces of the real thing:
 
 * AWS: the real AWS CLI (``aws``, as on Amazon Linux) against moto's server
-  with the strict layer (wealist_cfn.strict): Parameter Store refuses what
+  with the strict layer (wealist_cfn.rehearsal.strict): Parameter Store refuses what
   the PutParameter API reference refuses (``{{ }}``, sizes, names), and the
   deploy bucket's TLS-only policy is evaluated as IAM does over TLS.
 * RDS: a real PostgreSQL (17 when installed, tests/ops/postgres.py) with an
@@ -46,8 +46,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from wealist_cfn.core.settings import DEFAULT_SETTINGS
 from wealist_cfn.ops import bootstrap
-from wealist_cfn.settings import DEFAULT_SETTINGS
 from wealist_cfn.stacks import cache, compute, database
 
 from . import postgres as pg

@@ -75,7 +75,7 @@ def test_userdata_uses_only_variables_the_compute_stack_provides():
     """An unknown ${Name} would make the stack's Fn::Sub fail at deploy time.
     What each launch template's Fn::Sub can fill in: the compute stack's
     parameters, its Sub variables and the pseudo parameters."""
-    from wealist_cfn.settings import DEFAULT_SETTINGS
+    from wealist_cfn.core.settings import DEFAULT_SETTINGS
     from wealist_cfn.stacks import compute
 
     template = json.loads(compute.build(DEFAULT_SETTINGS).to_json())

@@ -176,7 +176,7 @@ def test_existing_values_are_kept_and_a_plain_string_secret_is_flagged(prod_cfg,
     the strict layer refuses it, so it is lifted while the operator writes.)"""
     import re
 
-    from wealist_cfn import strict
+    from wealist_cfn.rehearsal import strict
 
     ssm = _ssm(target)
     ssm.put_parameter(Name="/wealist/prod/db/user_db_user", Value="users_app", Type="String")

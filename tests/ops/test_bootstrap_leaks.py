@@ -63,7 +63,7 @@ def leaks(printed: str, values: dict[str, tuple[str, str]]) -> list[str]:
 
 
 def test_nothing_bootstrap_prints_holds_a_value_plain_or_secure(target, monkeypatch, capsys):
-    from wealist_cfn import strict
+    from wealist_cfn.rehearsal import strict
 
     ssm = boto3.client("ssm", region_name=target.region, endpoint_url=target.endpoint_url)
     plain_secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))

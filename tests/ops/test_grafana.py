@@ -8,7 +8,7 @@ docker-compose.prod.yml pins) and Prometheus's own per-target series; the
 CloudWatch queries against the Elastic Load Balancing user guide's table of
 Application Load Balancer metrics and dimensions; the dashboards' tag lookups
 against the tags the resolved templates give the load balancer and target
-groups (wealist_cfn.cfnmodel). No Grafana server runs here: what Grafana
+groups (wealist_cfn.cfn.model). No Grafana server runs here: what Grafana
 itself would refuse beyond this (panel plugin options) is not checked.
 """
 
@@ -111,7 +111,7 @@ def _promql(dash: dict) -> list[str]:
 
 
 def test_there_is_a_dashboard_per_service_and_one_for_the_nodes():
-    from wealist_cfn.settings import DEFAULT_SETTINGS
+    from wealist_cfn.core.settings import DEFAULT_SETTINGS
     uids = {_load(p)["uid"] for p in DASHBOARDS}
     assert {f"wealist-{s.name}" for s in DEFAULT_SETTINGS.services} | {"wealist-nodes"} <= uids
 
@@ -211,7 +211,7 @@ def test_every_cloudwatch_query_names_a_metric_the_load_balancer_publishes():
 
 def _resolved_prod():
     from wealist_cfn import config
-    from wealist_cfn.cfnmodel import resolve
+    from wealist_cfn.cfn.model import resolve
 
     cfg = config.load(ROOT / "params" / "prod.json")
     return resolve(cfg.values, region=cfg.region)

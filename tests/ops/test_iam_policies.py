@@ -1,12 +1,12 @@
 """Every IAM policy the project defines, read from the committed templates
-and resolved with the project's resolver (wealist_cfn/cfnmodel.py) the way
+and resolved with the project's resolver (wealist_cfn/cfn/model.py) the way
 CloudFormation would for real parameter values: the service role covers
 what CloudFormation's resource handlers call, no role can change itself or
 a role GitHub may assume, nothing trusted for pull requests can obtain a
 secret or write what a deploy reads, and an offline IAM checker
 (parliament) finds nothing unexplained.
 
-Stand-ins: none run; the policies are evaluated by tests/ops/iam_eval.py,
+Stand-ins: none run; the policies are evaluated by tests/helpers/iam_eval.py,
 which follows IAM's documented matching rules but ignores conditions on
 Allow (a conditional allow still counts as allowed). KMS key-policy rules
 (the principal must exist when the policy is set; PrincipalArn conditions
@@ -21,13 +21,13 @@ import re
 
 import pytest
 
-from wealist_cfn import cfnmodel, config, policyeval
-from wealist_cfn.deploy import templates as tpl
+from helpers.iam_eval import allowed, covers, listify
+from wealist_cfn import config, policyeval
+from wealist_cfn.cfn import model as cfnmodel
+from wealist_cfn.cfn import templates as tpl
+from wealist_cfn.core.settings import TEMPLATES_DIR
 from wealist_cfn.ops.bootstrap import SECRET_NAMES
-from wealist_cfn.settings import TEMPLATES_DIR
 from wealist_cfn.stacks import github_oidc
-
-from .iam_eval import allowed, covers, listify
 
 ACCOUNT = cfnmodel.ACCOUNT
 REGION = "ap-northeast-2"
@@ -334,7 +334,7 @@ def test_policies_fit_iams_size_quotas(mode):
     most 10 managed policies per role by default; KMS key policy 32 KB),
     checked on the resolved policies with the longest Project and
     Environment the trust template accepts (their MaxLength)."""
-    from wealist_cfn.parameters import PARAMS_BY_NAME
+    from wealist_cfn.core.parameters import PARAMS_BY_NAME
 
     values = {**OIDC_MODES[mode], "Project": "wealist-platform", "Environment": "production"}
     assert [len(values[k]) for k in ("Project", "Environment")] == \
@@ -541,7 +541,7 @@ ACCEPTED_FINDINGS: dict[tuple[str, str], str] = {
     ("RESOURCE_MISMATCH", "PlanRole/read-only"):
         "sns:GetSubscriptionAttributes (drift's read of the alarm topic's email subscription) is scoped to "
         "the topic pattern: IAM's action table the project reads (cfn-lint's Policies.json, "
-        "wealist_cfn/iamdata.json) lists the topic resource type for it; parliament's bundled table lists none",
+        "wealist_cfn/stacks/iamdata.json) lists the topic resource type for it; parliament's bundled table lists none",
     ("RESOURCE_STAR", "PlanRole/read-only"):
         "drift detection reads every resource's live state; describe calls only, in the stack's region",
     ("RESOURCE_POLICY_PRIVILEGE_ESCALATION", "DeployRole/bootstrap"):

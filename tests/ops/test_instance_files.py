@@ -79,7 +79,7 @@ def test_env_files_read_back_verbatim_by_docker_compose(tmp_path):
 
 def _stack_written_parameters() -> set[str]:
     """Names (relative to /<project>/<env>/) of the parameters the stacks write."""
-    from wealist_cfn.settings import DEFAULT_SETTINGS
+    from wealist_cfn.core.settings import DEFAULT_SETTINGS
     from wealist_cfn.stacks import cache, database
 
     out = set()
@@ -111,7 +111,7 @@ def test_the_backend_needs_only_what_bootstrap_and_the_stacks_write(tmp_path):
 def test_the_instances_run_the_services_the_settings_name():
     """render.py and the startup script run without the project, so they name
     the services themselves; they must be the settings' services."""
-    from wealist_cfn.settings import DEFAULT_SETTINGS
+    from wealist_cfn.core.settings import DEFAULT_SETTINGS
 
     names = tuple(s.name for s in DEFAULT_SETTINGS.services)
     assert render.SERVICES == names
@@ -179,8 +179,8 @@ def test_rendered_prometheus_config_passes_promtool(tmp_path, params):
     """promtool (Debian prometheus) accepts prometheus.yml as each environment renders it."""
     promtool = require("promtool")
     from wealist_cfn import config as cfgmod
+    from wealist_cfn.core.settings import DEFAULT_SETTINGS
     from wealist_cfn.ops.rollout import group_name
-    from wealist_cfn.settings import DEFAULT_SETTINGS
 
     cfg = cfgmod.load(ROOT / "params" / f"{params}.json")
     env = {"PROJECT": cfg.project, "ENVIRONMENT": cfg.environment, "AWS_REGION": cfg.region,

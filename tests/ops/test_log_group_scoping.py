@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from .iam_eval import allowed
+from helpers.iam_eval import allowed
+
 from .test_iam_policies import _service_role, oidc  # noqa: F401  (oidc: the fixture)
 
 ACCOUNT = "123456789012"

@@ -40,9 +40,11 @@ from __future__ import annotations
 
 import pytest
 
-from wealist_cfn import cfnmodel, config, iamdata
+from wealist_cfn import config
+from wealist_cfn.cfn import model as cfnmodel
 from wealist_cfn.ops.bootstrap import SECRET_NAMES
 from wealist_cfn.policyeval import ALLOW, Principal, could_allow, evaluate
+from wealist_cfn.stacks import iamdata
 
 from .test_iam_policies import (
     ACCOUNT,

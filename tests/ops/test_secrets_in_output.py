@@ -25,8 +25,8 @@ import boto3
 import pytest
 
 from wealist_cfn import cli
-from wealist_cfn.deploy import local
 from wealist_cfn.ops.bootstrap import SECRET_NAMES
+from wealist_cfn.rehearsal import compat as local
 
 from .tools import ROOT
 

@@ -19,9 +19,9 @@ import pytest
 from botocore.stub import Stubber
 
 from wealist_cfn.cli import main
-from wealist_cfn.preflight import cli as pcli
+from wealist_cfn.cli import preflight as pcli
+from wealist_cfn.core.settings import PARAMS_DIR
 from wealist_cfn.preflight import pricing
-from wealist_cfn.settings import PARAMS_DIR
 
 
 def _run(*argv) -> tuple[int, str, str]:

@@ -97,7 +97,7 @@ def test_refresh_command_prints_progress_and_writes_the_table(client, tmp_path, 
     """The command: credentials checked, one progress line per price, the
     table written (here into a temporary directory)."""
     from wealist_cfn.cli import main
-    from wealist_cfn.preflight import cli as pcli
+    from wealist_cfn.cli import preflight as pcli
 
     class FakeAws:
         def __init__(self, region, profile=None, endpoint_url=None):

@@ -5,7 +5,7 @@ A check whose calls the endpoint cannot answer is reported "not checkable
 here", by name, instead of running and failing on the endpoint's gap; it
 does not block. Every other failure blocks wherever the endpoint's answers
 are known (AWS, and the local endpoint, whose gaps are declared and tested
-in :mod:`wealist_cfn.deploy.local`): a rehearsal stops where a real deploy
+in :mod:`wealist_cfn.rehearsal.compat`): a rehearsal stops where a real deploy
 would. Only an arbitrary ``--endpoint-url``, whose answers nobody declared,
 shows the results without blocking.
 """
@@ -53,7 +53,7 @@ CUSTOM = Capability("a custom endpoint", {}, known=False)
 
 
 def local() -> Capability:
-    from ..deploy import local as local_endpoint  # the endpoint declares its own gaps
+    from wealist_cfn.rehearsal import compat as local_endpoint  # the endpoint declares its own gaps
 
     return Capability("the local endpoint", dict(local_endpoint.UNANSWERED), known=True)
 

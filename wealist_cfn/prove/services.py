@@ -511,7 +511,7 @@ ELASTICACHE_TWO_STEP = Experiment(
     bounds=Bounds(change_sets=4, executes=4, wait_minutes=0, stacks=1),
     assumption="ElastiCache refuses adding a replica and turning on automatic failover in one update, and "
                "accepts the replica first and failover second.",
-    relies=(Reliance("wealist_cfn/deploy/updaterules.py", "violations"),
+    relies=(Reliance("wealist_cfn/cfn/updaterules.py", "violations"),
             Reliance("wealist_cfn/deploy/sequence.py", "refuse_one_step")),
     templates={"root.yaml": CACHE_TEMPLATE}, act=_failover_act, observe=_failover_observe,
     verdict=_failover_verdict,

@@ -18,8 +18,9 @@ from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, S
 from troposphere import AWSHelperFn, Equals, FindInMap, If, Not, Output, Ref, Sub, Template, s3
 from troposphere import elasticloadbalancingv2 as elb
 
-from ..parameters import add_parameters
-from ..settings import BuildSettings
+from wealist_cfn.core.parameters import add_parameters
+from wealist_cfn.core.settings import BuildSettings
+
 from .common import add_inputs, new_template, tags
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
