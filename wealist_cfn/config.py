@@ -27,7 +27,7 @@ from pathlib import Path
 from wealist_cfn.core.parameters import PARAMS_BY_NAME, ROOT_PARAMETERS, ParamSpec, deploy_bucket_name
 from wealist_cfn.core.settings import DEFAULT_SETTINGS, PARAMS_DIR
 
-from .stacks.loadbalancer import UnknownRegion, log_delivery_principal
+from .core.regions import UnknownRegion, log_delivery_principal
 
 
 class ConfigError(ValueError):

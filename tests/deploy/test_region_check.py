@@ -67,7 +67,7 @@ def test_unmapped_region_is_refused_before_anything_is_uploaded(command, where, 
     assert code == EXIT_USAGE
     line = _one_line(err)
     assert line.startswith("error: ") and f"{bad}: AvailabilityZones: region {UNMAPPED} " in line
-    assert "wealist_cfn/stacks/loadbalancer.py" in line  # where to add it
+    assert "wealist_cfn/core/regions.py" in line  # where to add it
     assert out == ""
     assert no_aws_client == []
     monkeypatch.undo()  # clients may be made again: look at the endpoint

@@ -224,7 +224,7 @@ def evaluate_bucket_policy(policy: dict, action: str, resource: str, context: di
 def access_log_bucket_problem(bucket: str, bucket_region: str, policy: dict | None, sse_algorithms: list[str],
                               prefix: str, account: str, region: str) -> str | None:
     """Why ELB refuses to turn access logs on into ``bucket``, or None."""
-    from wealist_cfn.stacks.loadbalancer import UnknownRegion, log_delivery_principal, partition
+    from wealist_cfn.core.regions import UnknownRegion, log_delivery_principal, partition
 
     if bucket_region != region:
         return f"bucket {bucket} is in {bucket_region}, the load balancer in {region}: they must share a region"
