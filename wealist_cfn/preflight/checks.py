@@ -39,6 +39,7 @@ import botocore.parsers
 from wealist_cfn.cfn import model as cfnmodel
 from wealist_cfn.cfn import templates as tpl
 from wealist_cfn.core.parameters import deploy_bucket_name
+from wealist_cfn.core.rules import DYNAMIC_REFERENCE
 from wealist_cfn.core.settings import TEMPLATES_DIR
 
 from ..aws import Aws, error_code, error_message, log_groups
@@ -55,9 +56,8 @@ OK, FAIL, WARN = "ok", "fail", "warn"
 NOT_CHECKABLE = "not checkable here"
 
 # CloudFormation's dynamic reference syntax: {{resolve:ssm:name[:version]}},
-# {{resolve:ssm-secure:name[:version]}}.
-# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references-ssm.html
-_DYNAMIC = re.compile(r"\{\{resolve:(ssm|ssm-secure):([^}:]+)(?::(\d+))?\}\}")
+# {{resolve:ssm-secure:name[:version]}} (core/rules.py, with its source).
+_DYNAMIC = DYNAMIC_REFERENCE
 # "ssm" resolves String and StringList parameters; SecureString needs "ssm-secure"
 # (same page: "ssm-secure" is the only pattern for SecureString).
 _REFERENCE_TYPES = {"ssm": ("String", "StringList"), "ssm-secure": ("SecureString",)}

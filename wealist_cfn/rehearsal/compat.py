@@ -156,7 +156,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import itertools
-import re
 import socket
 import threading
 import time
@@ -164,6 +163,7 @@ from pathlib import Path
 from typing import Iterator
 
 from wealist_cfn.cfn import templates as templates_mod
+from wealist_cfn.core.rules import DYNAMIC_REFERENCE
 from wealist_cfn.rehearsal import strict
 
 # Read calls preflight needs that moto's server does not answer as AWS
@@ -708,9 +708,6 @@ def fn_cidr(block: str, count: int, bits: int) -> list[str]:
     return [str(n) for n in itertools.islice(net.subnets(new_prefix=prefix), count)]
 
 
-_DYNAMIC = re.compile(r"\{\{resolve:(ssm|ssm-secure):([^}:]+)(?::\d+)?\}\}")
-
-
 def dynamic_references(texts: list[str], values: dict[str, str]) -> list[tuple[str, str]]:
     """(kind, name) of every SSM dynamic reference in the templates, with
     ``${Project}``-style parameters substituted from ``values`` first (their
@@ -719,7 +716,7 @@ def dynamic_references(texts: list[str], values: dict[str, str]) -> list[tuple[s
     for text in texts:
         for k, v in values.items():
             text = text.replace("${%s}" % k, v)
-        for kind, name in _DYNAMIC.findall(text):
+        for kind, name, _version in DYNAMIC_REFERENCE.findall(text):
             if (kind, name) not in out:
                 out.append((kind, name))
     return out
