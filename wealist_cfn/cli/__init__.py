@@ -23,6 +23,19 @@ from wealist_cfn.config import Config
 from wealist_cfn.core.settings import ROOT_DIR
 from wealist_cfn.errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK
 from wealist_cfn.lint import buildjob
+from wealist_cfn.preflight import capability
+
+
+def _local_endpoint_gaps():
+    # The rehearsal is loaded only when a check against it asks (it is the
+    # optional [local] extra); preflight itself never imports it.
+    from wealist_cfn.rehearsal import compat
+
+    return compat.UNANSWERED
+
+
+capability.declare_local_gaps(_local_endpoint_gaps)
+
 
 # What a shell reports for a command ended by SIGPIPE (128 + 13).
 EXIT_SIGPIPE = 141

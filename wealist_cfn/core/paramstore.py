@@ -9,12 +9,18 @@ loads boto3. :mod:`wealist_cfn.ops.bootstrap` re-exports every name.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Protocol
 
 from wealist_cfn.core.settings import DEFAULT_SETTINGS
 
-if TYPE_CHECKING:
-    from wealist_cfn.config import Config
+
+class Config(Protocol):
+    """What a starting value reads of a parameter file
+    (:class:`wealist_cfn.config.Config`, which the leaf does not import)."""
+
+    project: str
+    values: dict[str, str]
+
 
 # Written by the release workflow when an image is pushed; until then the
 # startup script leaves that service out (see instance-files/config/render.py).
