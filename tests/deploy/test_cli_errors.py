@@ -20,7 +20,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from helpers.deploy import run_cli
+from helpers.deploy import _one_line, run_cli
 from wealist_cfn.aws import Aws
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,13 +43,6 @@ def _params_with(tmp_path: Path, prod_params: Path, **values: str) -> Path:
     path = tmp_path / "params.json"
     path.write_text(json.dumps(data))
     return path
-
-
-def _one_line(err: str) -> str:
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def _line_and_steps(err: str) -> tuple[str, list[str]]:

@@ -23,9 +23,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from test_cli_errors import _one_line
 
-from helpers.deploy import run_cli
+from helpers.deploy import _one_line, run_cli
 from wealist_cfn import config
 from wealist_cfn.errors import EXIT_USAGE
 from wealist_cfn.stacks.loadbalancer import ELB_LOG_DELIVERY_ACCOUNTS, ELB_LOG_DELIVERY_SERVICE_REGIONS

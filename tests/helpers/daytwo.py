@@ -55,3 +55,56 @@ def summary(lid: str, rtype: str, pid: str, drift: str | None = None) -> dict:
     if drift:
         out["DriftInformation"] = {"StackResourceDriftStatus": drift}
     return out
+
+
+# -- One drift run's responses (DetectStackDrift, DescribeStackDriftDetectionStatus,
+# DescribeStackResourceDrifts), shaped like the CloudFormation API reference's.
+DB = "wealist-dev-postgres"
+
+
+def _start(stub, root_det="det-root", child_det="det-db"):
+    stub.add_response("detect_stack_drift", {"StackDriftDetectionId": root_det}, {"StackName": ROOT_ID})
+    stub.add_response("detect_stack_drift", {"StackDriftDetectionId": child_det}, {"StackName": CHILD_ID})
+
+
+def _status(stub, det, sid, detection, drift_status=None, reason=None):
+    body = {"StackId": sid, "StackDriftDetectionId": det, "DetectionStatus": detection, "Timestamp": T0}
+    if drift_status:
+        body["StackDriftStatus"] = drift_status
+    if reason:
+        body["DetectionStatusReason"] = reason
+    stub.add_response("describe_stack_drift_detection_status", body, {"StackDriftDetectionId": det})
+
+
+def _drifts(stub, sid, drifts):
+    stub.add_response("describe_stack_resource_drifts", {"StackResourceDrifts": drifts}, {"StackName": sid})
+
+
+def _db_drift():
+    return {"StackId": CHILD_ID, "LogicalResourceId": "Database", "PhysicalResourceId": DB,
+            "ResourceType": "AWS::RDS::DBInstance", "StackResourceDriftStatus": "MODIFIED", "Timestamp": T0,
+            "ExpectedProperties": '{"BackupRetentionPeriod":7}', "ActualProperties": '{"BackupRetentionPeriod":1}',
+            "PropertyDifferences": [{"PropertyPath": "/BackupRetentionPeriod", "ExpectedValue": "7",
+                                     "ActualValue": "1", "DifferenceType": "NOT_EQUAL"}]}
+
+
+def _in_sync_run(stub):
+    root_and_child(stub, [])
+    _start(stub)
+    _status(stub, "det-root", ROOT_ID, "DETECTION_COMPLETE", "IN_SYNC")
+    _status(stub, "det-db", CHILD_ID, "DETECTION_COMPLETE", "IN_SYNC")
+    for sid in (ROOT_ID, CHILD_ID):
+        _drifts(stub, sid, [])
+        stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": sid})
+
+
+def drifted_run(stub):
+    """The responses of one drift run with the database drifted."""
+    root_and_child(stub, [])
+    _start(stub)
+    _status(stub, "det-root", ROOT_ID, "DETECTION_COMPLETE", "IN_SYNC")
+    _status(stub, "det-db", CHILD_ID, "DETECTION_COMPLETE", "DRIFTED")
+    _drifts(stub, ROOT_ID, [])
+    stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": ROOT_ID})
+    _drifts(stub, CHILD_ID, [_db_drift()])
+    stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": CHILD_ID})

@@ -78,3 +78,11 @@ def stubbed_aws(region: str = REGION):
     no_release_tags(ssm)
     aws._clients["ssm"] = ssm
     return aws, stubs
+
+
+def _one_line(err: str) -> str:
+    """The one line an error leaves on stderr: no traceback, nothing else."""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]

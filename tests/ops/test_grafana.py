@@ -17,17 +17,16 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 
 import pytest
 import yaml
+
+from helpers.instance_files import render  # instance-files/config/render.py, run at boot
 
 from .tools import ROOT, require
 
 GRAFANA = ROOT / "instance-files" / "monitoring" / "grafana"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
-sys.path.insert(0, str(ROOT / "instance-files" / "config"))
-import render  # noqa: E402  (instance-files/config/render.py, which the startup script runs on them)
 
 PROD = {"PROJECT": "wealist", "ENVIRONMENT": "prod", "AWS_REGION": "ap-northeast-2"}
 

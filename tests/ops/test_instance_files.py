@@ -10,17 +10,20 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from helpers.instance_files import (  # instance-files/config/render.py, run by the instances' python3
+    STANDINS,
+    load_script,
+    render,
+)
+
 from .tools import ROOT, compose_binary, require
 
 FILES = ROOT / "instance-files"
-sys.path.insert(0, str(FILES / "config"))
-import render  # noqa: E402  (instance-files/config/render.py, run by the instances' python3)
 
 HOSTILE = "it's \"q\" $HOME `x` \\n # #no-comment ${X} a=b"
 
@@ -223,8 +226,7 @@ def test_db_init_env_files_read_back_exactly_by_dockers_env_file_rules(tmp_path)
     pkg/kvfile), quotes included: the db-init files hold the exact master
     credentials and the SCRAM verifier (whose `$` made render.py quote it
     once). Read back with the docker stand-in's kvfile parser."""
-    sys.path.insert(0, str(Path(__file__).parent / "standins"))
-    from docker import parse_env_file
+    parse_env_file = load_script(STANDINS / "docker.py", "docker_standin").parse_env_file
 
     values = _backend_values(**{"db/postgres_superuser_password": "Pa$$ w0rd #1 'x'"})
     render.render_env(_doc(values), str(tmp_path), BACKEND_ENV)

@@ -26,11 +26,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sys
 
 import pytest
 
 from helpers.iam_eval import allowed, listify
+from helpers.instance_files import render  # instance-files/config/render.py
 from wealist_cfn import config
 from wealist_cfn.cfn import model as cfnmodel
 from wealist_cfn.cfn import templates as tpl
@@ -40,9 +40,6 @@ from wealist_cfn.core.settings import TEMPLATES_DIR
 from .test_boot_scripts import SUB_VALUES, USERDATA, render_sub
 from .test_instance_files import _backend_values, _compose_config, _doc
 from .tools import ROOT
-
-sys.path.insert(0, str(ROOT / "instance-files" / "config"))
-import render  # noqa: E402  (instance-files/config/render.py)
 
 FILES = ROOT / "instance-files"
 INSTANCE = "i-0123456789abcdef0"
