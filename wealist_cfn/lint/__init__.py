@@ -79,17 +79,16 @@ def _stack_urls(text: str) -> tuple[str, ...]:
         return ()
     import yaml
 
-    class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-        pass
+    from wealist_cfn.cfn import templates
 
-    # Short-form intrinsics (!Ref, !GetAtt, ...) become plain values: only
-    # literal TemplateURL strings name a file cfn-lint reads.
-    _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    # The project's one reader of short forms: an intrinsic (!Ref, !GetAtt, ...)
+    # becomes its long form, a mapping, so only a literal TemplateURL string
+    # names a file cfn-lint reads.
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
-    except yaml.YAMLError:
+        data = templates.load(text)
+    except (yaml.YAMLError, ValueError):
         return ()
-    resources = data.get("Resources") if isinstance(data, dict) else None
+    resources = data.get("Resources")
     urls = []
     for resource in (resources or {}).values():
         if isinstance(resource, dict) and resource.get("Type") == "AWS::CloudFormation::Stack":
