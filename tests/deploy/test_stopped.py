@@ -408,7 +408,7 @@ def test_ctrl_c_while_the_change_set_is_computed_deletes_it_and_says_nothing_run
     CREATE_IN_PROGRESS (the change set is being computed). The change set is
     deleted, and the block reads the stack (UPDATE_COMPLETE, untouched), says
     nothing of this deploy runs and gives `deploy` as the next command."""
-    from test_engine_edges import ROOT_TEMPLATE, _prepared
+    from helpers.prepared import ROOT_TEMPLATE, _prepared
 
     state = {"deleted": False}
 

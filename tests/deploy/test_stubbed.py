@@ -18,7 +18,16 @@ import pytest
 from botocore.stub import ANY
 
 from helpers.deploy import stubbed_aws
-from helpers.nested_review import DB_STACK, ROOT, ROOT_CS, T0, _cs_page, _FakeDeployment, _nested_review
+from helpers.nested_review import (
+    DB_STACK,
+    ROOT,
+    ROOT_CS,
+    T0,
+    _cs_page,
+    _FakeDeployment,
+    _nested_review,
+    _run_deploy,
+)
 from wealist_cfn.cli import deploy as cli
 from wealist_cfn.deploy import changeset, events, flow, review, stackstate
 from wealist_cfn.errors import CommandError
@@ -64,15 +73,6 @@ def test_callouts_guard_the_database_and_spot_a_broadened_ingress():
     assert "before" not in doc["changes"][0] and "after" not in doc["changes"][0]
 
 
-def _run_deploy(dep, **kw) -> tuple[int, str, str]:
-    """The CLI's decisions on a prepared deployment: exit code, stdout, stderr."""
-    args = dict(output="text", no_execute=False, yes=True, params="params/prod.json", accept_conditional=False,
-                discard=False, no_wait_healthy=True, local=False)
-    args.update(kw)
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = cli._deploy(argparse.Namespace(**args), dep)
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_guarded_replacement_is_refused_even_with_yes():

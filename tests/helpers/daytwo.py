@@ -1,4 +1,4 @@
-"""Helpers for the day-two tests (imported as ``daytwo_helpers``)."""
+"""Helpers for the day-two tests (``from helpers.daytwo import ...``)."""
 
 from __future__ import annotations
 

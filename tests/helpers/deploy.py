@@ -1,4 +1,4 @@
-"""Helpers shared by the deploy tests (imported as ``deploy_helpers``)."""
+"""Helpers shared by the deploy tests (``from helpers.deploy import ...``)."""
 
 from __future__ import annotations
 

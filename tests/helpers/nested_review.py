@@ -6,10 +6,14 @@ decisions are tested on (tests/deploy/test_stubbed.py, test_approval.py)."""
 
 from __future__ import annotations
 
+import argparse
+import io
+from contextlib import redirect_stderr, redirect_stdout
 from datetime import datetime, timezone
 
 from helpers.deploy import stubbed_aws
 from helpers.scripted import change
+from wealist_cfn.cli import deploy as cli
 from wealist_cfn.deploy import changeset, events, flow, review, stackstate
 
 ACCOUNT = "123456789012"
@@ -96,3 +100,14 @@ class _FakeDeployment:
         self.executed = True
         self.result = flow.Result(events.Final("UPDATE_COMPLETE", ""), stack_id=ROOT)
         return iter(())
+
+
+def _run_deploy(dep, **kw) -> tuple[int, str, str]:
+    """The CLI's decisions on a prepared deployment: exit code, stdout, stderr."""
+    args = dict(output="text", no_execute=False, yes=True, params="params/prod.json", accept_conditional=False,
+                discard=False, no_wait_healthy=True, local=False)
+    args.update(kw)
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli._deploy(argparse.Namespace(**args), dep)
+    return code, out.getvalue(), err.getvalue()

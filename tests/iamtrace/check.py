@@ -38,7 +38,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache
 
-from ops.test_iam_policies import (
+from helpers.iam_eval import decide, listify
+from helpers.iam_policies import (
     ACCOUNT,
     KEY_ARN,
     OIDC_MODES,
@@ -49,8 +50,6 @@ from ops.test_iam_policies import (
     _oidc_stack,
     _roles,
 )
-
-from helpers.iam_eval import decide, listify
 from wealist_cfn import config, policyeval
 from wealist_cfn.aws import iamcalls
 from wealist_cfn.cfn import model as cfnmodel
@@ -151,7 +150,7 @@ def principals() -> dict[str, Principal]:
 def instance_principals(mode: str) -> dict[str, Principal]:
     """The instance roles of the nested set in ``mode``, each with the
     permissions boundary that github-oidc.yaml defines."""
-    from ops.test_iam_policies import _managed
+    from helpers.iam_policies import _managed
 
     stacks = root_set(mode)
     oidc = _oidc_stack(OIDC_MODES["own provider, plan role"])

@@ -36,3 +36,12 @@ def local_s3_over_http():
 @pytest.fixture
 def target(moto_endpoint, local_s3_over_http, prod_cfg):
     return Aws(region=prod_cfg.region, endpoint_url=moto_endpoint)
+
+
+@pytest.fixture(scope="module")
+def oidc():
+    """github-oidc.yaml resolved for its default mode (own provider, plan
+    role), as the IAM tests read it (tests/helpers/iam_policies.py)."""
+    from helpers.iam_policies import OIDC_MODES, _oidc_stack
+
+    return _oidc_stack(OIDC_MODES["own provider, plan role"])

@@ -46,13 +46,13 @@ from pathlib import Path
 import boto3
 import pytest
 
+from helpers.boot_scripts import SUB_VALUES, USERDATA, render_sub
+from helpers.secrets import _leaks, _pieces
 from wealist_cfn.core.settings import DEFAULT_SETTINGS
 from wealist_cfn.ops import bootstrap
 from wealist_cfn.stacks import cache, compute, database
 
 from . import postgres as pg
-from .test_boot_scripts import SUB_VALUES, USERDATA, render_sub
-from .test_secrets_in_output import _leaks, _pieces
 from .tools import compose_binary, require
 
 pytestmark = [pytest.mark.moto, pytest.mark.slow]
@@ -351,7 +351,7 @@ def test_a_userdata_failure_before_the_startup_script_marks_the_instance_unhealt
     """moto's Auto Scaling and S3, real AWS CLI: the startup script is not in
     the bucket, so UserData itself gives up (its download is retried, then
     fails) and marks its instance Unhealthy; the startup script never ran."""
-    from .test_boot_scripts import BUCKET
+    from helpers.boot_scripts import BUCKET
 
     asg, instance_id = _group_instance(target)
     boto3.client("s3", region_name=target.region, endpoint_url=target.endpoint_url).delete_object(

@@ -284,7 +284,7 @@ def test_files_name_only_what_the_startup_script_exports_and_it_renders_them(tmp
     """The tokens in Grafana's files are ones the startup script exports
     before rendering; its monitoring boot leaves none unfilled (fake aws and
     docker, as in test_boot_scripts)."""
-    from .test_boot_scripts import _run_startup
+    from helpers.boot_scripts import _run_startup
 
     files = [*DASHBOARDS, *(GRAFANA / "provisioning").rglob("*.yml")]
     tokens = {t for f in files for t in re.findall(r"@@([A-Z_]+)@@", f.read_text())}

@@ -29,16 +29,20 @@ import shutil
 
 import pytest
 
+from helpers.boot_scripts import SUB_VALUES, USERDATA, render_sub
 from helpers.iam_eval import allowed, listify
-from helpers.instance_files import render  # instance-files/config/render.py
+from helpers.instance_files import (
+    _backend_values,
+    _compose_config,
+    _doc,
+    render,  # instance-files/config/render.py
+)
 from wealist_cfn import config
 from wealist_cfn.cfn import model as cfnmodel
 from wealist_cfn.cfn import templates as tpl
 from wealist_cfn.core.parameters import RETENTION_DAYS
 from wealist_cfn.core.settings import TEMPLATES_DIR
 
-from .test_boot_scripts import SUB_VALUES, USERDATA, render_sub
-from .test_instance_files import _backend_values, _compose_config, _doc
 from .tools import ROOT
 
 FILES = ROOT / "instance-files"

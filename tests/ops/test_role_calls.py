@@ -36,12 +36,12 @@ import types
 import pytest
 
 from helpers.iam_eval import decide, decide_bounded
+from helpers.iam_policies import ACCOUNT, KEY_ARN, REGION, _concrete, _key_policy, _managed, _roles, _root_set
 from wealist_cfn import config
 from wealist_cfn.deploy import flow
 from wealist_cfn.stacks import github_oidc
 from wealist_cfn.stacks.alarms import KEY_PURPOSE_TAG
 
-from .test_iam_policies import ACCOUNT, KEY_ARN, REGION, _concrete, _key_policy, _managed, _roles, _root_set
 from .tools import ROOT
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-"
@@ -60,7 +60,7 @@ def roles(oidc):
 
 @pytest.fixture(scope="module")
 def oidc():
-    from .test_iam_policies import OIDC_MODES, _oidc_stack
+    from helpers.iam_policies import OIDC_MODES, _oidc_stack
 
     return _oidc_stack(OIDC_MODES["own provider, plan role"])
 
@@ -353,7 +353,7 @@ def test_the_boundary_allows_everything_the_roles_own_policies_grant(env):
     and the flow log delivers; and the service role of that environment may
     create exactly those roles. A dev trust stack given only Project,
     Environment and StackName named prod's bucket and repositories."""
-    from .test_iam_policies import _oidc_stack
+    from helpers.iam_policies import _oidc_stack
 
     cfg = config.load(ROOT / "params" / f"{env}.json")
     oidc = _oidc_stack(documented_trust_stack_overrides(f"{cfg.name_prefix}-github"))

@@ -8,21 +8,15 @@ import re
 import subprocess
 
 import pytest
-import yaml
 
+from helpers.workflows import (
+    WORKFLOWS,
+    _load,
+)
 from wealist_cfn.core.settings import DEFAULT_SETTINGS
 from wealist_cfn.ops.bootstrap import PARAMS_BY_NAME
 
 from .tools import ROOT, require
-
-WORKFLOWS = ROOT / ".github" / "workflows"
-
-
-def _load(name):
-    doc = yaml.safe_load((WORKFLOWS / name).read_text())
-    # YAML 1.1 reads the key `on` as True.
-    doc["on"] = doc.pop(True, doc.get("on"))
-    return doc
 
 
 def _runs(job):
