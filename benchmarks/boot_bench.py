@@ -185,9 +185,10 @@ def main() -> int:
     from moto.server import ThreadedMotoServer
 
     from tests.ops import postgres as pg
-    from wealist_cfn import config, strict
+    from wealist_cfn import config
     from wealist_cfn.aws import Aws
-    from wealist_cfn.settings import PARAMS_DIR
+    from wealist_cfn.core.settings import PARAMS_DIR
+    from wealist_cfn.rehearsal import strict
     from wealist_cfn.stacks.compute import BACKEND_GRACE_SECONDS
 
     port = free_port()

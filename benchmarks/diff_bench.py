@@ -20,7 +20,8 @@ sys.path.insert(0, str(ROOT))
 from wealist_cfn import config  # noqa: E402
 from wealist_cfn.aws import Aws  # noqa: E402
 from wealist_cfn.daytwo import diff, tree  # noqa: E402
-from wealist_cfn.deploy import flow, local  # noqa: E402
+from wealist_cfn.deploy import flow  # noqa: E402
+from wealist_cfn.rehearsal import compat as local  # noqa: E402
 
 PARAMS = ROOT / "params" / "prod.json"
 TEMPLATES = ROOT / "templates"

@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from wealist_cfn import config  # noqa: E402
 from wealist_cfn.aws import Aws  # noqa: E402
+from wealist_cfn.cli import preflight as preflight_cli  # noqa: E402
 from wealist_cfn.ops import bootstrap  # noqa: E402
 from wealist_cfn.preflight import checks  # noqa: E402
-from wealist_cfn.preflight import cli as preflight_cli  # noqa: E402
 
 PARAMS = ROOT / "params" / "prod.json"
 RUNS = 5

@@ -69,7 +69,7 @@ MODULES = [
     # The key's properties (test_lint_key.py) and the cache's reads; the
     # build-level tests of test_lint_cache.py run cfn-lint over every
     # template and would take minutes per mutant.
-    Module("lintkey", "wealist_cfn/lint.py",
+    Module("lintkey", "wealist_cfn/lint/__init__.py",
            ("tests/test_lint_key.py", f"{LINT_CACHE}test_corrupt_or_foreign_entries_are_misses",
             f"{LINT_CACHE}test_cache_entries_are_written_atomically",
             f"{LINT_CACHE}test_a_cfn_lint_version_or_config_change_invalidates_everything"),
@@ -101,7 +101,7 @@ MODULES = [
     Module("verify", "wealist_cfn/deploy/verify.py",
            ("tests/deploy/test_trust.py", "tests/deploy/test_verify_properties.py"), extra_args=("-m", "not moto")),
     # Plain functions over a review's rows: no AWS at all.
-    Module("updaterules", "wealist_cfn/deploy/updaterules.py", ("tests/deploy/test_update_rules_properties.py",)),
+    Module("updaterules", "wealist_cfn/cfn/updaterules.py", ("tests/deploy/test_update_rules_properties.py",)),
     Module("sequence", "wealist_cfn/deploy/sequence.py", ("tests/deploy/test_update_rules_properties.py",)),
     Module("stackstate", "wealist_cfn/deploy/stackstate.py",
            ("tests/deploy/test_change_set_type.py", "tests/deploy/test_stubbed.py", "tests/deploy/test_engine_edges.py",
@@ -109,7 +109,7 @@ MODULES = [
     Module("changeset", "wealist_cfn/deploy/changeset.py",
            ("tests/deploy/test_stubbed.py", "tests/deploy/test_engine_edges.py", "tests/deploy/test_guards.py",
             "tests/deploy/test_failures.py")),
-    Module("templates", "wealist_cfn/deploy/templates.py",
+    Module("templates", "wealist_cfn/cfn/templates.py",
            ("tests/deploy/test_service_role.py", "tests/deploy/test_engine_edges.py")),
     Module("review", "wealist_cfn/deploy/review.py",
            ("tests/deploy/test_review.py", "tests/deploy/test_review_callouts.py")),

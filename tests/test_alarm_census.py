@@ -4,7 +4,7 @@ how that metric is published. The table, with the page that documents each
 row, is wealist_cfn.stacks.alarms.PUBLISHED_METRICS.
 
 No stand-in: the templates as built, resolved for both modes
-(wealist_cfn.cfnmodel). What real CloudWatch does and no local endpoint
+(wealist_cfn.cfn.model). What real CloudWatch does and no local endpoint
 shows: an alarm on a metric nobody publishes sits in INSUFFICIENT_DATA, or
 in ALARM forever when missing data is breaching."""
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from wealist_cfn import cfnmodel
+from wealist_cfn.cfn import model as cfnmodel
 from wealist_cfn.config import load
-from wealist_cfn.settings import PARAMS_DIR
+from wealist_cfn.core.settings import PARAMS_DIR
 from wealist_cfn.stacks import alarms as alarms_mod
 
 

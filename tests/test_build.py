@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from wealist_cfn import cli, lint, synth
-from wealist_cfn.deploy import templates
-from wealist_cfn.settings import ROOT_DIR, TEMPLATES_DIR
+from wealist_cfn import cli, lint
+from wealist_cfn.cfn import templates
+from wealist_cfn.core.settings import ROOT_DIR, TEMPLATES_DIR
+from wealist_cfn.stacks import synth
 
 
 def _load(path: Path) -> dict:
@@ -196,7 +197,7 @@ def test_checkov_has_no_failed_check():
 
 def test_docs_document_every_parameter():
     """docs/parameters.md (linked from the README) lists every root parameter with its default."""
-    from wealist_cfn.parameters import ROOT_PARAMETERS
+    from wealist_cfn.core.parameters import ROOT_PARAMETERS
 
     doc = (ROOT_DIR / "docs" / "parameters.md").read_text()
     rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]+) \|", doc, re.M))

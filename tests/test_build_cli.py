@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from wealist_cfn.settings import ROOT_DIR
+from wealist_cfn.core.settings import ROOT_DIR
 
 SUMMARY = re.compile(r"built 11 templates \(\d+ resources\) in [\d.]+s; lint [\d.]+s; 0 findings")
 
@@ -99,9 +99,9 @@ def test_each_command_is_registered_by_the_module_command_of_names():
 
 
 @pytest.mark.parametrize("argv, module", [
-    (["local", "up"], "wealist_cfn.localenv.cli"),
-    (["--params", "params/prod.json", "deploy", "--local"], "wealist_cfn.deploy.cli"),  # after a build option
-    (["destroy", "--params", "params/dev.json"], "wealist_cfn.daytwo.cli"),
+    (["local", "up"], "wealist_cfn.cli.local"),
+    (["--params", "params/prod.json", "deploy", "--local"], "wealist_cfn.cli.deploy"),  # after a build option
+    (["destroy", "--params", "params/dev.json"], "wealist_cfn.cli.daytwo"),
     (["--help"], None),
     (["nonsense"], None),
 ])
@@ -121,8 +121,8 @@ def test_local_status_does_not_import_the_deploy_engine():
     import sys
 
     code = ("import sys; from wealist_cfn import cli; cli._parser(only=cli._command_module(['local', 'status']))"
-            ".parse_args(['local', 'status']); print(sorted(m for m in ('wealist_cfn.deploy.cli', "
-            "'wealist_cfn.daytwo.cli', 'wealist_cfn.ops.cli') if m in sys.modules))")
+            ".parse_args(['local', 'status']); print(sorted(m for m in ('wealist_cfn.cli.deploy', "
+            "'wealist_cfn.cli.daytwo', 'wealist_cfn.cli.ops') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=ROOT_DIR).stdout
     assert out.strip() == "[]"

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from wealist_cfn.settings import ROOT_DIR
+from wealist_cfn.core.settings import ROOT_DIR
 
 COPIED = ("wealist_cfn", "templates", "params", "build.py", ".cfnlintrc.yaml")
 HEAVY = ("boto3", "botocore", "moto", "cfnlint")
@@ -26,7 +26,8 @@ import contextlib, io, json, sys
 sys.path.insert(0, ".")
 if sys.argv[1] == "prefill":
     from pathlib import Path
-    from wealist_cfn import buildjob, lint
+    from wealist_cfn.lint import buildjob
+    from wealist_cfn import lint
     cache = lint.LintCache()
     for path in sorted(Path("templates").glob("*.yaml")):
         cache.put(path, cache.key(path), [])

@@ -17,9 +17,9 @@ import pytest
 
 from wealist_cfn import errors
 from wealist_cfn.config import ConfigError
+from wealist_cfn.core.settings import ROOT_DIR
 from wealist_cfn.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_SIGPIPE, EXIT_USAGE, CommandError
 from wealist_cfn.ops import bootstrap, rollout
-from wealist_cfn.settings import ROOT_DIR
 
 
 def test_the_readme_prints_the_one_exit_code_table():
@@ -83,7 +83,7 @@ def test_a_bug_is_not_mapped():
 
 def _main(monkeypatch, capsys, raised: BaseException, argv=("outputs", "--stack-name", "wealist-prod")):
     from wealist_cfn import cli
-    from wealist_cfn.daytwo import cli as daytwo_cli
+    from wealist_cfn.cli import daytwo as daytwo_cli
 
     def command(args):
         raise raised

@@ -11,9 +11,9 @@ from contextlib import redirect_stderr, redirect_stdout
 import pytest
 
 from wealist_cfn import cli
-from wealist_cfn.daytwo import cli as daytwo_cli
-from wealist_cfn.deploy import cli as deploy_cli
-from wealist_cfn.settings import PARAMS_DIR
+from wealist_cfn.cli import daytwo as daytwo_cli
+from wealist_cfn.cli import deploy as deploy_cli
+from wealist_cfn.core.settings import PARAMS_DIR
 
 PROD = str(PARAMS_DIR / "prod.json")
 
@@ -55,6 +55,6 @@ def test_plan_and_other_commands_stay_quiet(monkeypatch):
     """plan starts no operation; `local status | head -1` stays quiet."""
     code, err = _closed_pipe(monkeypatch, deploy_cli, "cmd_deploy", "plan", "--params", PROD, "--local")
     assert code == cli.EXIT_SIGPIPE and err == ""
-    from wealist_cfn.localenv import cli as local_cli
+    from wealist_cfn.cli import local as local_cli
     code, err = _closed_pipe(monkeypatch, local_cli, "cmd_status", "local", "status")
     assert code == cli.EXIT_SIGPIPE and err == ""

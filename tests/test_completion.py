@@ -10,7 +10,7 @@ import sys
 import pytest
 from ops.tools import require
 
-from wealist_cfn.settings import ROOT_DIR
+from wealist_cfn.core.settings import ROOT_DIR
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from wealist_cfn import buildjob, cli, config
-from wealist_cfn.parameters import ROOT_PARAMETERS
+from wealist_cfn import cli, config
+from wealist_cfn.core.parameters import ROOT_PARAMETERS
+from wealist_cfn.lint import buildjob
 
 PROD = Path("params/prod.json")
 

@@ -1,5 +1,5 @@
 """Every value rule the parameter spec declares, for every field that
-declares it (wealist_cfn/parameters.py ROOT_PARAMETERS, checked by
+declares it (wealist_cfn/core/parameters.py ROOT_PARAMETERS, checked by
 wealist_cfn/config.py), and the cross-field rules for each field they name.
 The cases are derived from the spec, so a field added with a rule is
 covered without a new line here. No endpoint.
@@ -17,8 +17,8 @@ import re
 import pytest
 
 from wealist_cfn import config
-from wealist_cfn.parameters import ROOT_PARAMETERS
-from wealist_cfn.settings import DEFAULT_SETTINGS, PARAMS_DIR
+from wealist_cfn.core.parameters import ROOT_PARAMETERS
+from wealist_cfn.core.settings import DEFAULT_SETTINGS, PARAMS_DIR
 
 PROD = config.load(PARAMS_DIR / "prod.json")
 

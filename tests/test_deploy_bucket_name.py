@@ -2,7 +2,7 @@
 (parameters.deploy_bucket_name) and agreed on by the params file's reader,
 the root template (which hands it to every child), and the trust template.
 
-Stand-in: none. The templates are resolved by wealist_cfn.cfnmodel with its
+Stand-in: none. The templates are resolved by wealist_cfn.cfn.model with its
 fixed account ID, as CloudFormation resolves ``${AWS::AccountId}`` and
 ``${AWS::Region}`` ("Pseudo parameters reference", CloudFormation User
 Guide). What S3 enforces: a bucket name is 3 to 63 characters, unique across
@@ -17,16 +17,17 @@ import re
 
 import pytest
 
-from wealist_cfn import cfnmodel, cli, config
+from wealist_cfn import cli, config
 from wealist_cfn.aws import Aws
-from wealist_cfn.parameters import BUCKET_PATTERN, deploy_bucket_name, deploy_bucket_sub
-from wealist_cfn.settings import PARAMS_DIR, TEMPLATES_DIR
+from wealist_cfn.cfn import model as cfnmodel
+from wealist_cfn.core.parameters import BUCKET_PATTERN, deploy_bucket_name, deploy_bucket_sub
+from wealist_cfn.core.settings import PARAMS_DIR, TEMPLATES_DIR
 
 ACCOUNT = cfnmodel.ACCOUNT
 
 
 def _committed() -> dict[str, dict]:
-    from wealist_cfn.deploy import templates as tpl
+    from wealist_cfn.cfn import templates as tpl
 
     return {p.name: tpl.load(p.read_text(encoding="utf-8")) for p in TEMPLATES_DIR.glob("*.yaml")}
 

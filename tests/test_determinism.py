@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = (
     "import sys, json\n"
-    "from wealist_cfn import synth\n"
+    "from wealist_cfn.stacks import synth\n"
     "sys.stdout.write(json.dumps([(r.filename, r.text) for r in synth.synthesize()]))\n"
 )
 

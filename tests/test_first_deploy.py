@@ -20,12 +20,12 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from wealist_cfn import bootbudget, root
 from wealist_cfn.config import load
+from wealist_cfn.core import bootbudget
+from wealist_cfn.core.settings import DEFAULT_SETTINGS, PARAMS_DIR
 from wealist_cfn.deploy import review as review_mod
 from wealist_cfn.ops import bootstrap
-from wealist_cfn.settings import DEFAULT_SETTINGS, PARAMS_DIR
-from wealist_cfn.stacks import database
+from wealist_cfn.stacks import database, root
 
 
 def test_compute_waits_for_the_database_and_the_cache():
@@ -99,7 +99,7 @@ def test_a_taken_bucket_name_is_refused_with_an_account_unique_suggestion():
     assert str(cfg.path) in str(err.value)
 
 
-BOOT = Path(root.__file__).resolve().parent / "boot"
+BOOT = Path(root.__file__).resolve().parents[1] / "boot"
 # Figures the scripts cannot give, from docs/operations.md ("How long a boot
 # takes"): launch to UserData (cloud-init), the work after the last wait (the
 # service image pulls and compose up), and a command already running when
@@ -128,7 +128,7 @@ def _waits() -> dict[str, int]:
     pause = int(re.search(r"may_wait (\d+) \|\| out_of_budget \d+ \"the Docker daemon\"", startup).group(1))
     attempts = _default(startup, "WEALIST_DB_ATTEMPTS")
     cap = int(re.search(r"delay \* 2 > (\d+) \?", startup).group(1))
-    render = (Path(root.__file__).resolve().parents[1] / "instance-files" / "config" / "render.py").read_text()
+    render = (Path(root.__file__).resolve().parents[2] / "instance-files" / "config" / "render.py").read_text()
     connect = int(re.search(r'"PGCONNECT_TIMEOUT": "(\d+)"', render).group(1))
     d, db = delay, attempts * connect
     for _ in range(attempts - 1):
@@ -168,7 +168,7 @@ def test_every_wait_of_the_boot_draws_on_one_budget_that_ends_inside_the_grace_p
         assert before, f"startup.sh line {i + 1} sleeps without the budget check"
     assert "WEALIST_BOOT_STARTED=\"$boot_started\"" in (BOOT / "userdata.sh").read_text()
 
-    compose = (Path(root.__file__).resolve().parents[1] / "instance-files" / "config" /
+    compose = (Path(root.__file__).resolve().parents[2] / "instance-files" / "config" /
                "docker-compose.prod.yml").read_text()
     start_period = max(int(x) for x in re.findall(r"start_period: (\d+)s", compose))
     tg = next(r["Properties"] for r in json.loads(loadbalancer.build(DEFAULT_SETTINGS).to_json())["Resources"].values()

@@ -1,4 +1,4 @@
-"""The committed table of handler permissions (wealist_cfn/iamdata.json):
+"""The committed table of handler permissions (wealist_cfn/stacks/iamdata.json):
 it is what cfn-lint derives, a build uses it only for the cfn-lint that
 made it and the nested set's types, and ``--check`` catches any difference.
 cfn-lint's own data only; no endpoint."""
@@ -9,8 +9,9 @@ import json
 
 import pytest
 
-from wealist_cfn import buildjob, iamdata, root, synth
-from wealist_cfn.settings import DEFAULT_SETTINGS, TEMPLATES_DIR
+from wealist_cfn.core.settings import DEFAULT_SETTINGS, TEMPLATES_DIR
+from wealist_cfn.lint import buildjob
+from wealist_cfn.stacks import iamdata, root, synth
 
 
 def _nested_types() -> set[str]:

@@ -1,4 +1,4 @@
-"""The incremental lint cache (wealist_cfn/lint.py) and the build's output
+"""The incremental lint cache (wealist_cfn/lint/__init__.py) and the build's output
 around it. Real cfn-lint throughout, over copies of the committed templates in
 a temporary folder; no AWS endpoint involved."""
 
@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from wealist_cfn import buildjob, cli, lint, synth
+from wealist_cfn import cli, lint
+from wealist_cfn.core.settings import TEMPLATES_DIR
 from wealist_cfn.errors import EXIT_USAGE, CommandError
-from wealist_cfn.settings import TEMPLATES_DIR
+from wealist_cfn.lint import buildjob
+from wealist_cfn.stacks import synth
 
 CHILDREN = {"network.yaml", "security.yaml", "registry.yaml", "iam.yaml", "database.yaml", "cache.yaml",
             "loadbalancer.yaml", "compute.yaml"}

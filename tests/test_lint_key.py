@@ -1,4 +1,4 @@
-"""The lint cache's key (wealist_cfn/lint.py, lint_key and LintCache) over
+"""The lint cache's key (wealist_cfn/lint/__init__.py, lint_key and LintCache) over
 small template trees with children and grandchildren: the key must change
 whenever anything cfn-lint reads for a template changes, at any depth, and
 a cache entry must never be read under another key. No cfn-lint run, no
@@ -157,7 +157,7 @@ def test_an_unreadable_cfn_lint_config_is_one_line_naming_the_file(tmp_path):
 
 def test_the_committed_root_names_every_child_despite_its_short_form_intrinsics():
     """root.yaml is full of !Ref/!GetAtt/!Sub: they must not stop the parse."""
-    from wealist_cfn.settings import TEMPLATES_DIR
+    from wealist_cfn.core.settings import TEMPLATES_DIR
     text = (TEMPLATES_DIR / "root.yaml").read_text()
     assert "!GetAtt" in text or "!Ref" in text
     assert sorted(lint._stack_urls(text)) == sorted(

@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from wealist_cfn import lint
-from wealist_cfn.settings import TEMPLATES_DIR
+from wealist_cfn.core.settings import TEMPLATES_DIR
 
 
 @pytest.fixture

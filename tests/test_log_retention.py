@@ -1,6 +1,6 @@
 """No log group the stack produces is left without a retention.
 
-Pure template evaluation (wealist_cfn.cfnmodel), both modes resolved as
+Pure template evaluation (wealist_cfn.cfn.model), both modes resolved as
 tests/test_templates.py does; no AWS endpoint. Three rules, each a function
 returning the problems it finds, each proven able to fail below:
 
@@ -33,11 +33,11 @@ import copy
 
 import pytest
 
-from wealist_cfn import config, root
-from wealist_cfn.cfnmodel import NESTED, all_resources, resolve, resolve_set
-from wealist_cfn.parameters import PARAMS_BY_NAME, RETENTION_DAYS
-from wealist_cfn.settings import DEFAULT_SETTINGS
-from wealist_cfn.stacks import database
+from wealist_cfn import config
+from wealist_cfn.cfn.model import NESTED, all_resources, resolve, resolve_set
+from wealist_cfn.core.parameters import PARAMS_BY_NAME, RETENTION_DAYS
+from wealist_cfn.core.settings import DEFAULT_SETTINGS
+from wealist_cfn.stacks import database, root
 
 LOG_GROUP = "AWS::Logs::LogGroup"
 RETENTION_PARAMETERS = ("LogRetentionDays", "FlowLogRetentionDays")
@@ -91,7 +91,7 @@ def test_every_log_group_has_a_retention(stacks):
 def test_retention_parameters_allow_only_cloudwatch_values():
     """The parameters' AllowedValues are CloudWatch Logs' list (the
     AWS::Logs::LogGroup schema cfn-lint ships: 1 ... 3653, 22 values)."""
-    from wealist_cfn.iamdata import resource_schema
+    from wealist_cfn.stacks.iamdata import resource_schema
 
     schema = resource_schema(LOG_GROUP)
     allowed = [str(v) for v in schema["properties"]["RetentionInDays"]["enum"]]

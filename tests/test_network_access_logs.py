@@ -1,9 +1,9 @@
 """VPC flow logs and ALB access logs, as the resolved templates declare them:
 who may deliver them, where to, and for how long they are kept.
 
-Pure template evaluation (wealist_cfn/cfnmodel.py), with the policies
-evaluated by the project's evaluators (tests/ops/iam_eval.py for the role's
-identity policy, wealist_cfn/strict.py for the bucket policy) rather than by
+Pure template evaluation (wealist_cfn/cfn/model.py), with the policies
+evaluated by the project's evaluators (tests/helpers/iam_eval.py for the role's
+identity policy, wealist_cfn/rehearsal/strict.py for the bucket policy) rather than by
 matching strings. No AWS endpoint involved.
 
 What real AWS enforces that these checks stand in for:
@@ -24,10 +24,11 @@ import json
 
 import pytest
 
-from tests.ops.iam_eval import allowed
-from wealist_cfn import config, strict
-from wealist_cfn.cfnmodel import ACCOUNT, resolve
-from wealist_cfn.settings import DEFAULT_SETTINGS
+from helpers.iam_eval import allowed
+from wealist_cfn import config
+from wealist_cfn.cfn.model import ACCOUNT, resolve
+from wealist_cfn.core.settings import DEFAULT_SETTINGS
+from wealist_cfn.rehearsal import strict
 from wealist_cfn.stacks import loadbalancer, network
 from wealist_cfn.stacks.loadbalancer import ACCESS_LOG_PREFIX, ELB_LOG_DELIVERY_SERVICE, log_delivery_principal
 
@@ -83,7 +84,7 @@ def test_flow_log_retention_offers_exactly_what_cloudwatch_logs_accepts():
 
     import cfnlint
 
-    from wealist_cfn.parameters import PARAMS_BY_NAME
+    from wealist_cfn.core.parameters import PARAMS_BY_NAME
 
     schemas = pathlib.Path(cfnlint.__file__).parent / "data" / "schemas"
     index = json.loads((schemas / "providers" / "us-east-1.json").read_text())

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from wealist_cfn import buildjob, cli, config, offerings
-from wealist_cfn.settings import PARAMS_DIR
+from wealist_cfn import cli, config, offerings
+from wealist_cfn.core.settings import PARAMS_DIR
+from wealist_cfn.lint import buildjob
 
 PROD = PARAMS_DIR / "prod.json"
 
@@ -114,7 +115,7 @@ def test_a_type_that_exists_elsewhere_but_not_in_the_region_says_where(tmp_path)
 def test_a_pinned_engine_version_the_engine_lacks_names_the_setting():
     cfg = config.load(PROD)
     bad = dataclasses.replace(offerings.DEFAULT_SETTINGS, postgres_engine_version="17.99")
-    with pytest.raises(config.ConfigError, match=r"^wealist_cfn/settings.py: postgres_engine_version: '17.99' is "
+    with pytest.raises(config.ConfigError, match=r"^wealist_cfn/core/settings.py: postgres_engine_version: '17.99' is "
                                                  r"not a postgres version RDS offers$"):
         offerings.check(cfg, bad)
     bad = dataclasses.replace(offerings.DEFAULT_SETTINGS, redis_engine_version="9.9")

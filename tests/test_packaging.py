@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from wealist_cfn import __version__, settings
+from wealist_cfn import __version__
+from wealist_cfn.core import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 
-from wealist_cfn.deploy import templates as tpl
-from wealist_cfn.settings import TEMPLATES_DIR
+from wealist_cfn.cfn import templates as tpl
+from wealist_cfn.core.settings import TEMPLATES_DIR
 
 
 def _policies() -> dict[str, dict]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 
-from wealist_cfn import synth
-from wealist_cfn.settings import TEMPLATES_DIR
+from wealist_cfn.core.settings import TEMPLATES_DIR
+from wealist_cfn.stacks import synth
 
 
 def test_cached_build_is_byte_identical_to_an_uncached_one(tmp_path):

@@ -1,5 +1,5 @@
 """Every security group's egress, as data, in both modes: the committed
-templates resolved for prod.json (tests/on_disk.py). No endpoint.
+templates resolved for prod.json (tests/helpers/on_disk.py). No endpoint.
 
 What AWS does with egress (AWS::EC2::SecurityGroup, CloudFormation template
 reference): "When you create a security group, if you do not add egress
@@ -12,8 +12,9 @@ NO_EGRESS). checkov flags neither the absence nor a widened rule.
 
 from __future__ import annotations
 
-import on_disk
 import pytest
+
+from helpers import on_disk
 
 VPC_CIDR = "10.1.0.0/16"  # params/prod.json
 USER_PORT, BOARD_PORT = "8081", "8000"  # params/prod.json

@@ -1,4 +1,4 @@
-"""The strict layer over moto (wealist_cfn.strict): each rule real AWS
+"""The strict layer over moto (wealist_cfn.rehearsal.strict): each rule real AWS
 enforces and moto does not is enforced on moto's server, with the API
 reference it comes from. Stand-in: moto's server (tests/conftest.py) with the
 layer installed; the rule functions themselves need no stand-in."""
@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from wealist_cfn import strict
+from wealist_cfn.rehearsal import strict
 
 pytestmark = pytest.mark.moto
 

@@ -1,5 +1,5 @@
 """Data safety and network exposure of the committed templates, resolved
-(wealist_cfn.cfnmodel) for the committed parameter file in both modes.
+(wealist_cfn.cfn.model) for the committed parameter file in both modes.
 
 Pure template evaluation: no AWS endpoint. What CloudFormation does with
 each attribute is its documentation's:
@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import ipaddress
 
-import on_disk
 import pytest
+
+from helpers import on_disk
 
 MODES = list(on_disk.MODES)
 CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/12345678-1234-1234-1234-123456789012"

@@ -11,10 +11,10 @@ import re
 
 import pytest
 
-from wealist_cfn import config, root, synth
-from wealist_cfn.cfnmodel import all_resources, count_by_type, resolve
-from wealist_cfn.settings import DEFAULT_SETTINGS
-from wealist_cfn.stacks import compute
+from wealist_cfn import config
+from wealist_cfn.cfn.model import all_resources, count_by_type, resolve
+from wealist_cfn.core.settings import DEFAULT_SETTINGS
+from wealist_cfn.stacks import compute, root, synth
 
 CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/12345678-1234-1234-1234-123456789012"
 

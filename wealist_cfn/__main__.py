@@ -2,7 +2,7 @@
 
 ``--project-dir DIR`` is taken from the command line before anything else
 is imported: every path of the project (params/, templates/, the caches)
-is fixed when :mod:`wealist_cfn.settings` is first imported.
+is fixed when :mod:`wealist_cfn.core.settings` is first imported.
 """
 
 from __future__ import annotations

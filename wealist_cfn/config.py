@@ -24,10 +24,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import EXIT_USAGE, CommandError
-from .parameters import PARAMS_BY_NAME, ROOT_PARAMETERS, ParamSpec, deploy_bucket_name
-from .settings import DEFAULT_SETTINGS, PARAMS_DIR
-from .stacks.loadbalancer import UnknownRegion, log_delivery_principal
+from wealist_cfn.core.parameters import PARAMS_BY_NAME, ROOT_PARAMETERS, ParamSpec, deploy_bucket_name
+from wealist_cfn.core.regions import UnknownRegion, log_delivery_principal
+from wealist_cfn.core.settings import DEFAULT_SETTINGS, PARAMS_DIR
+from wealist_cfn.errors import EXIT_USAGE, CommandError
 
 
 class ConfigError(CommandError, ValueError):

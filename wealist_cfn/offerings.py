@@ -35,8 +35,9 @@ import os
 import re
 from pathlib import Path
 
+from wealist_cfn.core.settings import DEFAULT_SETTINGS, BuildSettings
+
 from .config import Config, ConfigError
-from .settings import DEFAULT_SETTINGS, BuildSettings
 
 # Values accepted though the pinned cfn-lint's table lacks them (see above).
 UNLISTED_ENV = "WEALIST_CFN_UNLISTED_TYPES"
@@ -158,10 +159,10 @@ def check(cfg: Config, settings: BuildSettings = DEFAULT_SETTINGS) -> None:
     for kind, engine, field, version in pins:
         known = engine_versions(kind, engine)
         if known and version not in known:
-            raise ConfigError("wealist_cfn/settings.py", field, f"{version!r} is not a {engine} version "
+            raise ConfigError("wealist_cfn/core/settings.py", field, f"{version!r} is not a {engine} version "
                                                                 f"{'RDS' if kind == 'rds' else 'ElastiCache'} offers")
     classes = db_classes_for_version(DB_ENGINE, settings.postgres_engine_version)
     if classes is not None and cfg.values["DbInstanceClass"] not in classes:
         raise ConfigError(cfg.path, "DbInstanceClass", f"{cfg.values['DbInstanceClass']!r} does not run {DB_ENGINE} "
                                                        f"{settings.postgres_engine_version} (the version "
-                                                       f"wealist_cfn/settings.py pins)")
+                                                       f"wealist_cfn/core/settings.py pins)")

@@ -13,8 +13,8 @@ import pytest
 
 from wealist_cfn import config
 from wealist_cfn.aws import Aws
-from wealist_cfn.deploy import local
-from wealist_cfn.settings import PARAMS_DIR, TEMPLATES_DIR
+from wealist_cfn.core.settings import PARAMS_DIR, TEMPLATES_DIR
+from wealist_cfn.rehearsal import compat as local
 
 REGION = "ap-northeast-2"
 
@@ -30,7 +30,7 @@ STACK = "wealist-rehearsal"
 
 
 def _deploy(endpoint: str, templates: Path) -> None:
-    from daytwo_helpers import run_cli
+    from helpers.daytwo import run_cli
 
     params = PARAMS_DIR / "prod.json"
     local.seed_ssm(Aws(REGION, endpoint_url=endpoint), templates, config.load(params).values)

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from daytwo_helpers import REGION, ROOT_ID, stubbed_cfn
 
+from helpers.daytwo import REGION, ROOT_ID, stubbed_cfn
 from wealist_cfn.aws import Aws
 from wealist_cfn.daytwo import destroy
 from wealist_cfn.errors import CommandError

@@ -6,8 +6,8 @@ StackStatusReason)."""
 from __future__ import annotations
 
 import pytest
-from daytwo_helpers import CHILD_ID, ROOT_ID, T0, stubbed_cfn
 
+from helpers.daytwo import CHILD_ID, ROOT_ID, T0, stubbed_cfn
 from wealist_cfn.daytwo import destroy, tree
 from wealist_cfn.errors import CommandError
 

@@ -50,9 +50,8 @@ def test_the_stack_name_follows_the_params_file_before_any_aws_call():
     """No AWS call: as for deploy, --stack-name defaults to the file's
     <Project>-<Environment> and may not contradict it without
     --force-stack-name; with neither a file nor a name, one line, exit 2."""
-    from daytwo_helpers import run_cli
-
-    from wealist_cfn.settings import PARAMS_DIR
+    from helpers.daytwo import run_cli
+    from wealist_cfn.core.settings import PARAMS_DIR
 
     code, _, err = run_cli("outputs", "--params", PARAMS_DIR / "prod.json", "--stack-name", "wealist-dev",
                            "--endpoint-url", "http://localhost:1")
@@ -69,7 +68,7 @@ def test_a_derived_parameter_is_not_a_difference_from_the_file():
     released); the file's default EC2 against a stack on ELB is no drift of
     the file. A parameter the file sets still is."""
     from wealist_cfn import config
-    from wealist_cfn.settings import PARAMS_DIR
+    from wealist_cfn.core.settings import PARAMS_DIR
 
     local = config.load(PARAMS_DIR / "prod.json").values
     deployed = dict(local, BackendHealthCheckType="ELB", BackendMinSize="3")

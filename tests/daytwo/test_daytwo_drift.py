@@ -20,45 +20,30 @@ in a fixed order; the concurrency itself is exercised on moto.
 from __future__ import annotations
 
 import pytest
-from daytwo_helpers import CHILD_ID, ROOT_ID, T0, root_and_child, stubbed_cfn, summary
 
+from helpers.daytwo import (
+    CHILD_ID,
+    DB,
+    ROOT_ID,
+    T0,
+    _db_drift,
+    _drifts,
+    _in_sync_run,
+    _start,
+    _status,
+    drifted_run,
+    root_and_child,
+    stubbed_cfn,
+    summary,
+)
 from wealist_cfn.daytwo import drift, tree
 from wealist_cfn.errors import CommandError
 
 pytestmark = pytest.mark.stubbed
 
-DB = "wealist-dev-postgres"
-
-
 @pytest.fixture(autouse=True)
 def one_worker(monkeypatch):
     monkeypatch.setattr(tree, "WORKERS", 1)
-
-
-def _start(stub, root_det="det-root", child_det="det-db"):
-    stub.add_response("detect_stack_drift", {"StackDriftDetectionId": root_det}, {"StackName": ROOT_ID})
-    stub.add_response("detect_stack_drift", {"StackDriftDetectionId": child_det}, {"StackName": CHILD_ID})
-
-
-def _status(stub, det, sid, detection, drift_status=None, reason=None):
-    body = {"StackId": sid, "StackDriftDetectionId": det, "DetectionStatus": detection, "Timestamp": T0}
-    if drift_status:
-        body["StackDriftStatus"] = drift_status
-    if reason:
-        body["DetectionStatusReason"] = reason
-    stub.add_response("describe_stack_drift_detection_status", body, {"StackDriftDetectionId": det})
-
-
-def _drifts(stub, sid, drifts):
-    stub.add_response("describe_stack_resource_drifts", {"StackResourceDrifts": drifts}, {"StackName": sid})
-
-
-def _db_drift():
-    return {"StackId": CHILD_ID, "LogicalResourceId": "Database", "PhysicalResourceId": DB,
-            "ResourceType": "AWS::RDS::DBInstance", "StackResourceDriftStatus": "MODIFIED", "Timestamp": T0,
-            "ExpectedProperties": '{"BackupRetentionPeriod":7}', "ActualProperties": '{"BackupRetentionPeriod":1}',
-            "PropertyDifferences": [{"PropertyPath": "/BackupRetentionPeriod", "ExpectedValue": "7",
-                                     "ActualValue": "1", "DifferenceType": "NOT_EQUAL"}]}
 
 
 def _run(aws, **kw):
@@ -174,36 +159,13 @@ def test_drift_calls_only_the_actions_it_declares():
                                                           for a in reads)
 
 
-def _in_sync_run(stub):
-    root_and_child(stub, [])
-    _start(stub)
-    _status(stub, "det-root", ROOT_ID, "DETECTION_COMPLETE", "IN_SYNC")
-    _status(stub, "det-db", CHILD_ID, "DETECTION_COMPLETE", "IN_SYNC")
-    for sid in (ROOT_ID, CHILD_ID):
-        _drifts(stub, sid, [])
-        stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": sid})
-
-
-def drifted_run(stub):
-    """The responses of one drift run with the database drifted."""
-    root_and_child(stub, [])
-    _start(stub)
-    _status(stub, "det-root", ROOT_ID, "DETECTION_COMPLETE", "IN_SYNC")
-    _status(stub, "det-db", CHILD_ID, "DETECTION_COMPLETE", "DRIFTED")
-    _drifts(stub, ROOT_ID, [])
-    stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": ROOT_ID})
-    _drifts(stub, CHILD_ID, [_db_drift()])
-    stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": CHILD_ID})
-
-
 @pytest.mark.parametrize("drifted", [False, True])
 def test_cli_exit_code_and_markdown_on_stdout_alone(monkeypatch, drifted):
     """Stubber behind the command line: exit 0 in sync, 1 drifted; with
     --output markdown the document is all of stdout and progress goes to
     stderr (the workflow writes stdout into the issue)."""
-    from daytwo_helpers import run_cli
-
-    from wealist_cfn.daytwo import cli as daytwo_cli
+    from helpers.daytwo import run_cli
+    from wealist_cfn.cli import daytwo as daytwo_cli
 
     aws, stub = stubbed_cfn()
     if drifted:

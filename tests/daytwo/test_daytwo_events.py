@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from daytwo_helpers import CHILD_ID, ROOT_ID, T0, root_and_child, stubbed_cfn
 
+from helpers.daytwo import CHILD_ID, ROOT_ID, T0, root_and_child, stubbed_cfn
 from wealist_cfn.daytwo import inspect, tree
 from wealist_cfn.errors import CommandError
 

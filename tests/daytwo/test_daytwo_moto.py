@@ -10,9 +10,9 @@ import json
 
 import boto3
 import pytest
-from daytwo_helpers import REGION, run_cli
 
-from wealist_cfn.deploy import templates as tpl
+from helpers.daytwo import REGION, run_cli
+from wealist_cfn.cfn import templates as tpl
 
 pytestmark = pytest.mark.moto
 
@@ -183,7 +183,7 @@ def test_destroy_refuses_without_confirmation_then_deletes(deployed):
     what stays.
 
     The database is protected by the template's DeletionProtection (the
-    local endpoint records it: deploy/local.py piece 16). moto's load
+    local endpoint records it: rehearsal/compat.py piece 16). moto's load
     balancer made by CloudFormation ignores LoadBalancerAttributes, so the
     test turns its protection on as the template does in AWS."""
     ep, _, params, stack = deployed
@@ -234,7 +234,7 @@ def test_destroy_at_a_terminal_needs_the_stack_name_typed(deployed, monkeypatch)
     """moto: at a terminal, a wrong name typed deletes nothing (exit 3); the
     stack name typed deletes the stack (its database's protection turned off
     with --disable-protection, as it must be in AWS)."""
-    from wealist_cfn.daytwo import cli as daytwo_cli
+    from wealist_cfn.cli import daytwo as daytwo_cli
 
     ep, _, params, stack = deployed
     monkeypatch.setattr(daytwo_cli, "_interactive", lambda: True)
@@ -257,7 +257,7 @@ def test_a_delete_stack_over_the_protected_database_fails_and_destroy_then_delet
     DELETE_FAILED as in AWS, the database's resource failing with RDS's
     words, and nothing is deleted; destroy then refuses without
     --disable-protection and deletes the stack with it."""
-    from wealist_cfn.deploy import local
+    from wealist_cfn.rehearsal import compat as local
 
     ep, _, params, stack = deployed
     cfn = boto3.client("cloudformation", region_name=REGION, endpoint_url=ep)

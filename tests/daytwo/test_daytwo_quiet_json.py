@@ -7,7 +7,7 @@ Stand-ins: moto's server for diff, outputs and events (conftest
 DescribeStackEvents, as in test_daytwo_moto.py; an unknown stack is a
 ValidationError "does not exist", as in AWS, API_DescribeStacks); botocore's
 Stubber for drift, which moto does not implement (responses shaped like the
-CloudFormation API reference, as in test_daytwo_drift.py)."""
+CloudFormation API reference, as in tests/helpers/daytwo.py)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,11 @@ import json
 import re
 
 import pytest
-from daytwo_helpers import run_cli, stubbed_cfn
-from test_daytwo_drift import drifted_run
 
-from wealist_cfn.daytwo import cli as daytwo_cli
+from helpers.daytwo import drifted_run, run_cli, stubbed_cfn
+from wealist_cfn.cli import daytwo as daytwo_cli
+from wealist_cfn.core.settings import PARAMS_DIR
 from wealist_cfn.daytwo import tree
-from wealist_cfn.settings import PARAMS_DIR
 
 STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  ")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from wealist_cfn.settings import ROOT_DIR
+from wealist_cfn.core.settings import ROOT_DIR
 
 WORKFLOW = ROOT_DIR / ".github" / "workflows" / "drift.yml"
 

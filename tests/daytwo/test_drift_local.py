@@ -7,10 +7,10 @@ from __future__ import annotations
 import io
 from contextlib import redirect_stderr, redirect_stdout
 
-from wealist_cfn import localenv
+from wealist_cfn import rehearsal as localenv
 from wealist_cfn.cli import main
+from wealist_cfn.core.settings import PARAMS_DIR
 from wealist_cfn.daytwo import drift
-from wealist_cfn.settings import PARAMS_DIR
 
 
 def test_drift_is_not_offered_on_the_local_endpoint(monkeypatch):

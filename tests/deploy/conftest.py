@@ -9,15 +9,15 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-from wealist_cfn.deploy import local
-from wealist_cfn.settings import PARAMS_DIR, TEMPLATES_DIR
+from wealist_cfn.core.settings import PARAMS_DIR, TEMPLATES_DIR
+from wealist_cfn.rehearsal import compat as local
 
 
 @pytest.fixture
 def compat_endpoint(moto_endpoint):
     """A fresh moto server with the compat patches and the strict layer
     (what ``deploy --local`` runs on)."""
-    from wealist_cfn import strict
+    from wealist_cfn.rehearsal import strict
 
     with local.compat(), strict.install():
         yield moto_endpoint

@@ -1,7 +1,7 @@
 """Approval at the deploy prompt, and destroy's confirmation, with the
 answer missing as well as wrong: only an explicit yes executes or deletes.
 No endpoint: the deploy side drives the CLI's decisions on a prepared
-deployment (test_stubbed.py's stand-in, no AWS call); the destroy side is
+deployment (tests/helpers/nested_review.py's stand-in, no AWS call); the destroy side is
 refused before any AWS call (the endpoint 127.0.0.1:9 answers nothing).
 """
 
@@ -12,10 +12,10 @@ import io
 from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
-from test_stubbed import _FakeDeployment, _nested_review
 
-from deploy_helpers import run_cli
-from wealist_cfn.deploy import cli
+from helpers.deploy import run_cli
+from helpers.nested_review import _FakeDeployment, _nested_review
+from wealist_cfn.cli import deploy as cli
 from wealist_cfn.errors import EXIT_REFUSED
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from deploy_helpers import REGION, client
-from wealist_cfn.deploy import templates as tpl
-from wealist_cfn.settings import TEMPLATES_DIR
+from helpers.deploy import REGION, client
+from wealist_cfn.cfn import templates as tpl
+from wealist_cfn.core.settings import TEMPLATES_DIR
 
 pytestmark = pytest.mark.moto
 

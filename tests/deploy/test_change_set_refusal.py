@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from deploy_helpers import client, run_cli, seed_ssm, with_multi_az
+from helpers.deploy import client, run_cli, seed_ssm, with_multi_az
 from wealist_cfn import config
 from wealist_cfn.errors import EXIT_REFUSED
 

@@ -20,7 +20,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from deploy_helpers import run_cli
+from helpers.deploy import _one_line, run_cli
 from wealist_cfn.aws import Aws
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,13 +43,6 @@ def _params_with(tmp_path: Path, prod_params: Path, **values: str) -> Path:
     path = tmp_path / "params.json"
     path.write_text(json.dumps(data))
     return path
-
-
-def _one_line(err: str) -> str:
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def _line_and_steps(err: str) -> tuple[str, list[str]]:
@@ -255,7 +248,7 @@ def test_stack_name_defaults_to_project_and_environment(command, prod_params):
     from the params file (wealist-prod for params/prod.json)."""
     from wealist_cfn import config
     from wealist_cfn.cli import _parser
-    from wealist_cfn.deploy import cli as deploy_cli
+    from wealist_cfn.cli import deploy as deploy_cli
 
     args = _parser().parse_args([command, "--params", str(prod_params)])
     assert deploy_cli.resolve_stack_name(args, config.load(prod_params)) == "wealist-prod"

@@ -1,7 +1,7 @@
 """The whole deploy flow with the real templates against moto's server.
 
 Every test here relies on moto's server (a real HTTP endpoint) with the
-local compat patches of :mod:`wealist_cfn.deploy.local` installed, exactly
+local compat patches of :mod:`wealist_cfn.rehearsal.compat` installed, exactly
 as ``deploy --local`` runs. What moto models is checked through the service
 APIs, not just the stack status.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy_helpers import client, run_cli, seed_ssm, with_multi_az
+from helpers.deploy import client, run_cli, seed_ssm, with_multi_az
 from wealist_cfn import config
 from wealist_cfn.deploy import changeset, flow
 

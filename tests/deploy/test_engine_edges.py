@@ -19,35 +19,35 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 from botocore.stub import ANY
 
-from deploy_helpers import stubbed_aws
-from wealist_cfn.deploy import changeset, events, flow, package, policy, review, stackstate
-from wealist_cfn.deploy import templates as tpl
+from helpers.deploy import stubbed_aws
+from helpers.prepared import (
+    ACCOUNT,
+    ROOT,
+    ROOT_CS,
+    ROOT_TEMPLATE,
+    T0,
+    _cs,
+    _prepare_stubs,
+    _prepared,
+    _set_sources,
+    _stack,
+)
+from wealist_cfn.deploy import changeset, events, flow, policy, review, stackstate
 from wealist_cfn.errors import CommandError
 
 pytestmark = pytest.mark.stubbed
 
-ACCOUNT = "123456789012"
-ROOT = f"arn:aws:cloudformation:ap-northeast-2:{ACCOUNT}:stack/wealist-prod/1111"
 DB_STACK = f"arn:aws:cloudformation:ap-northeast-2:{ACCOUNT}:stack/wealist-prod-DatabaseStack-X/2222"
-ROOT_CS = f"arn:aws:cloudformation:ap-northeast-2:{ACCOUNT}:changeSet/deploy-1/aaaa"
-T0 = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 NESTED = "AWS::CloudFormation::Stack"
 
 
-def _cs(status="CREATE_COMPLETE", execution="AVAILABLE", changes=(), **extra):
-    return {"ChangeSetId": ROOT_CS, "ChangeSetName": "deploy-1", "StackId": ROOT, "StackName": "wealist-prod",
-            "Status": status, "ExecutionStatus": execution, "Changes": list(changes), **extra}
 
 
-def _stack(status, stack_id=ROOT, name="wealist-prod", **extra):
-    return {"Stacks": [{"StackName": name, "StackId": stack_id, "CreationTime": T0, "StackStatus": status,
-                        **extra}]}
 
 
 def _event(eid, stack_id, lid, rtype, status, reason="", ts=0, phys="", **extra):
@@ -170,42 +170,14 @@ def test_ctrl_c_while_the_update_runs_gives_the_exact_restoring_command(prod_par
 
 # -- nothing to do is a status, not an empty list ----------------------------------------------
 
-def _packaged(root: dict) -> package.Packaged:
-    return package.Packaged(bucket="b", root_body=json.dumps(root), root_url=None,
-                            templates={"root.yaml": root})
 
 
-def _set_sources(dep, root: dict) -> None:
-    """What package() leaves: the committed templates and their packaged copies."""
-    dep.template_set = tpl.TemplateSet(Path("templates"), "root.yaml", {"root.yaml": json.dumps(root)})
-    dep.packaged = _packaged(root)
 
 
-ROOT_TEMPLATE = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
-                 "Outputs": {"TopicArn": {"Value": {"Ref": "Topic"}, "Export": {"Name": "wealist-topic"}}}}
 
 
-def _prepare_stubs(cfn, prod_params):
-    from wealist_cfn import config
-    params = {p["ParameterKey"]: p["ParameterValue"] for p in config.load(prod_params).cfn_parameters()}
-    cfn.add_response("describe_stacks", _stack("UPDATE_COMPLETE", Parameters=[
-        {"ParameterKey": k, "ParameterValue": v} for k, v in params.items()]), {"StackName": "wealist-prod"})
-    cfn.add_response("create_change_set", {"Id": ROOT_CS, "StackId": ROOT}, {
-        "StackName": "wealist-prod", "ChangeSetName": ANY, "ChangeSetType": "UPDATE", "Parameters": ANY,
-        "Capabilities": ANY, "Tags": ANY, "IncludeNestedStacks": True, "Description": ANY, "TemplateBody": ANY,
-        "ClientToken": ANY})
 
 
-def _prepared(aws, prod_params, root):
-    dep = flow.Deployment(flow.Options(stack_name="wealist-prod", params=prod_params, sleep=lambda s: None), aws=aws)
-    def fake_package(upload_root=False):
-        _set_sources(dep, root)
-        return iter(())
-
-    dep.package = fake_package
-    # Rollback triggers have their own tests (test_rollback_triggers.py).
-    dep.rollback_triggers = lambda cs_type: None
-    return dep
 
 
 def test_outputs_only_change_set_is_executed_not_dropped(prod_params):
@@ -628,7 +600,7 @@ def test_a_no_op_whose_change_set_cannot_be_deleted_says_so(prod_params, code):
     operation"; an IAM policy without cloudformation:DeleteChangeSet answers
     AccessDenied). A no-op deploy then says the change set was left and how
     to delete it; it never claims it was deleted."""
-    from test_stubbed import _run_deploy
+    from helpers.nested_review import _run_deploy
 
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
@@ -649,7 +621,7 @@ def test_a_no_op_whose_change_set_cannot_be_deleted_says_so(prod_params, code):
 def test_a_no_op_change_set_not_waited_for_is_deleting_not_deleted(prod_params):
     """Stubbed: DeleteChangeSet accepted, not followed to its end (an existing
     stack, no shell to remove after it): "deleting", and where it went."""
-    from test_stubbed import _run_deploy
+    from helpers.nested_review import _run_deploy
 
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]

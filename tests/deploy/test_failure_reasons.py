@@ -1,7 +1,7 @@
 """A change set that fails for a real reason ends the deploy with exit 1
 and that reason, never with "no changes".
 
-Stand-ins: CloudFormation is scripted (tests/scripted.py), S3 and STS are
+Stand-ins: CloudFormation is scripted (tests/helpers/scripted.py), S3 and STS are
 moto's server (moto never fails a change set for any of these reasons).
 
 What AWS does, per its documentation:
@@ -24,9 +24,19 @@ What AWS does, per its documentation:
 from __future__ import annotations
 
 import pytest
-from scripted import Cfn, Scripted, ScriptedError, change, change_set_arn, detail, run_cli, scripted_aws, tiny_templates
 
-from wealist_cfn.settings import PARAMS_DIR
+from helpers.scripted import (
+    Cfn,
+    Scripted,
+    ScriptedError,
+    change,
+    change_set_arn,
+    detail,
+    run_cli,
+    scripted_aws,
+    tiny_templates,
+)
+from wealist_cfn.core.settings import PARAMS_DIR
 
 pytestmark = [pytest.mark.stubbed, pytest.mark.moto]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from deploy_helpers import stubbed_aws
+from helpers.deploy import stubbed_aws
 from wealist_cfn.aws import Aws
 from wealist_cfn.deploy import changeset, failures
 from wealist_cfn.errors import CommandError

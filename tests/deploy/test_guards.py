@@ -2,7 +2,7 @@
 here as data (not read from the code's constants) and asserted against the
 command line and the policy the project sets.
 
-Stand-ins: the CloudFormation side is scripted (tests/scripted.py: answers
+Stand-ins: the CloudFormation side is scripted (tests/helpers/scripted.py: answers
 by operation name, responses validated against botocore's output shapes, as
 the DescribeChangeSet / ListStackResources / SetStackPolicy API references
 document them); S3 and STS are moto's server. moto cannot produce nested
@@ -25,11 +25,11 @@ from __future__ import annotations
 import fnmatch
 import json
 
-import on_disk
 import pytest
-from scripted import Cfn, Scripted, change, detail, run_cli, scripted_aws, tiny_templates
 
-from wealist_cfn.settings import PARAMS_DIR
+from helpers import on_disk
+from helpers.scripted import Cfn, Scripted, change, detail, run_cli, scripted_aws, tiny_templates
+from wealist_cfn.core.settings import PARAMS_DIR
 
 pytestmark = [pytest.mark.stubbed, pytest.mark.moto]
 

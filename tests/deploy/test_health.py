@@ -28,7 +28,8 @@ from botocore.stub import Stubber
 
 from wealist_cfn import config
 from wealist_cfn.aws import Aws
-from wealist_cfn.deploy import cli, health
+from wealist_cfn.cli import deploy as cli
+from wealist_cfn.deploy import health
 
 PARAMS = Path(__file__).resolve().parents[2] / "params" / "prod.json"
 pytestmark = pytest.mark.stubbed

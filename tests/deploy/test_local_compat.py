@@ -1,4 +1,4 @@
-"""Each compat piece of :mod:`wealist_cfn.deploy.local` is still needed.
+"""Each compat piece of :mod:`wealist_cfn.rehearsal.compat` is still needed.
 
 Every test here relies on moto's server, except those whose docstring
 begins "No endpoint". The scenario is the real one
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import pytest
 
-from deploy_helpers import client, run_cli, seed_ssm, with_multi_az
+from helpers.deploy import client, run_cli, seed_ssm, with_multi_az
 from wealist_cfn import config
-from wealist_cfn.deploy import local
-from wealist_cfn.deploy import templates as tpl
-from wealist_cfn.settings import PARAMS_DIR, TEMPLATES_DIR
+from wealist_cfn.cfn import templates as tpl
+from wealist_cfn.core.settings import PARAMS_DIR, TEMPLATES_DIR
+from wealist_cfn.rehearsal import compat as local
 
 pytestmark = pytest.mark.moto
 

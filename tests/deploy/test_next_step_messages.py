@@ -28,7 +28,7 @@ import botocore.exceptions
 import pytest
 from botocore.stub import Stubber
 
-from deploy_helpers import run_cli
+from helpers.deploy import run_cli
 from wealist_cfn.aws import Aws
 
 

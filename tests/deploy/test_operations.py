@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 import pytest
 from botocore.stub import ANY
 
-from deploy_helpers import REGION, client, run_cli, stubbed_aws
+from helpers.deploy import REGION, client, run_cli, stubbed_aws
 from wealist_cfn.deploy import changeset, flow, operations, review, stackstate
 from wealist_cfn.errors import CommandError
 

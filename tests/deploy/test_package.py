@@ -29,13 +29,13 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 
-from deploy_helpers import REGION, run_cli, stubbed_aws
+from helpers.deploy import REGION, run_cli, stubbed_aws
 from wealist_cfn import cli as main_cli
 from wealist_cfn.aws import Aws
-from wealist_cfn.deploy import cli as deploy_cli
+from wealist_cfn.cfn import templates as tpl
+from wealist_cfn.cli import deploy as deploy_cli
 from wealist_cfn.deploy import flow
 from wealist_cfn.deploy import package as package_mod
-from wealist_cfn.deploy import templates as tpl
 from wealist_cfn.errors import EXIT_USAGE, CommandError
 from wealist_cfn.ops import artifacts
 

@@ -15,9 +15,9 @@ import io
 import boto3
 import pytest
 
-from deploy_helpers import REGION, run_cli
+from helpers.deploy import REGION, run_cli
 from wealist_cfn.aws import Aws
-from wealist_cfn.deploy import cli as deploy_cli
+from wealist_cfn.cli import deploy as deploy_cli
 from wealist_cfn.deploy import flow
 from wealist_cfn.deploy import package as package_mod
 

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from deploy_helpers import run_cli
-from wealist_cfn import cliopts, config
-from wealist_cfn.settings import PARAMS_DIR, ROOT_DIR
+from helpers.deploy import run_cli
+from wealist_cfn import config
+from wealist_cfn.cli import options as cliopts
+from wealist_cfn.core.settings import PARAMS_DIR, ROOT_DIR
 
 
 @pytest.fixture

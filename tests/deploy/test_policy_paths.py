@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 import pytest
 from botocore.exceptions import ClientError
 
-from deploy_helpers import stubbed_aws
+from helpers.deploy import stubbed_aws
 from wealist_cfn.deploy import policy
 from wealist_cfn.errors import CommandError
 

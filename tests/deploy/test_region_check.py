@@ -23,9 +23,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from test_cli_errors import _one_line
 
-from deploy_helpers import run_cli
+from helpers.deploy import _one_line, run_cli
 from wealist_cfn import config
 from wealist_cfn.errors import EXIT_USAGE
 from wealist_cfn.stacks.loadbalancer import ELB_LOG_DELIVERY_ACCOUNTS, ELB_LOG_DELIVERY_SERVICE_REGIONS
@@ -67,7 +66,7 @@ def test_unmapped_region_is_refused_before_anything_is_uploaded(command, where, 
     assert code == EXIT_USAGE
     line = _one_line(err)
     assert line.startswith("error: ") and f"{bad}: AvailabilityZones: region {UNMAPPED} " in line
-    assert "wealist_cfn/stacks/loadbalancer.py" in line  # where to add it
+    assert "wealist_cfn/core/regions.py" in line  # where to add it
     assert out == ""
     assert no_aws_client == []
     monkeypatch.undo()  # clients may be made again: look at the endpoint

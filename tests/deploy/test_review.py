@@ -20,9 +20,8 @@ service does that the stubs encode:
 
 from __future__ import annotations
 
-from scripted import change
-
-from deploy_helpers import stubbed_aws
+from helpers.deploy import stubbed_aws
+from helpers.scripted import change
 from wealist_cfn.deploy import changeset, review
 
 ACCOUNT = "123456789012"

@@ -1,7 +1,7 @@
 """The review's security call-outs: a change that widens who may do what,
 or who may reach what, is called out as a broadening; a narrowing is not.
 
-Stand-ins: CloudFormation is scripted (tests/scripted.py), S3 and STS are
+Stand-ins: CloudFormation is scripted (tests/helpers/scripted.py), S3 and STS are
 moto's server. DescribeChangeSet with ``IncludePropertyValues`` reports the
 resource's properties before and after in ``BeforeContext`` /
 ``AfterContext`` (JSON strings), as the API reference documents
@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from scripted import Cfn, Scripted, change, detail, run_cli, scripted_aws, tiny_templates
 
-from wealist_cfn.settings import PARAMS_DIR
+from helpers.scripted import Cfn, Scripted, change, detail, run_cli, scripted_aws, tiny_templates
+from wealist_cfn.core.settings import PARAMS_DIR
 
 pytestmark = [pytest.mark.stubbed, pytest.mark.moto]
 

@@ -16,10 +16,10 @@ import json
 import botocore.client
 import pytest
 
-from deploy_helpers import run_cli
+from helpers.deploy import run_cli
 from wealist_cfn import config
+from wealist_cfn.core.settings import PARAMS_DIR
 from wealist_cfn.deploy import review
-from wealist_cfn.settings import PARAMS_DIR
 
 
 def _config_with_override():

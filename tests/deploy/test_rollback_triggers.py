@@ -19,7 +19,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from deploy_helpers import REGION, stubbed_aws
+from helpers.deploy import REGION, stubbed_aws
 from wealist_cfn.deploy import changeset, triggers
 
 pytestmark = pytest.mark.stubbed

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from deploy_helpers import REGION, client, run_cli, stubbed_aws
+from helpers.deploy import REGION, client, run_cli, stubbed_aws
 from wealist_cfn.aws import Aws
 from wealist_cfn.deploy import changeset, flow, stackstate
 
@@ -163,7 +163,7 @@ def test_a_failed_change_set_whose_reason_mentions_no_changes_exits_non_zero(pro
     """Stubbed CreateChangeSet/DescribeChangeSet: FAILED with a reason that
     contains "no changes" but is not one of the two documented texts. The
     deploy fails (CommandError) instead of ending in "no changes", exit 0."""
-    from test_engine_edges import ROOT_TEMPLATE, _cs, _prepare_stubs, _prepared
+    from helpers.prepared import ROOT_TEMPLATE, _cs, _prepare_stubs, _prepared
 
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]

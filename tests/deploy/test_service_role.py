@@ -15,8 +15,9 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from deploy_helpers import stubbed_aws
-from wealist_cfn.deploy import changeset, cli, flow
+from helpers.deploy import stubbed_aws
+from wealist_cfn.cli import deploy as cli
+from wealist_cfn.deploy import changeset, flow
 from wealist_cfn.errors import EXIT_USAGE, CommandError
 
 ROLE = "arn:aws:iam::123456789012:role/wealist-prod-cfn-role"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from deploy_helpers import client, run_cli, seed_ssm
+from helpers.deploy import client, run_cli, seed_ssm
 from wealist_cfn import config
 
 pytestmark = pytest.mark.moto

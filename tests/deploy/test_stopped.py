@@ -2,7 +2,7 @@
 read at that moment, what still runs in AWS, what was put back or not, and
 the next command. A table of (moment, signal) -> expected block.
 
-Stand-in: a scripted CloudFormation (tests/scripted.py: botocore's
+Stand-in: a scripted CloudFormation (tests/helpers/scripted.py: botocore's
 ``before-call`` hook, the mechanism Stubber uses; every response is
 validated against the pinned botocore output shape, as Stubber does), kept
 as a small state machine so that the same script serves every row: what
@@ -31,8 +31,8 @@ import signal
 from datetime import datetime, timezone
 
 import pytest
-from scripted import Scripted, ScriptedError
 
+from helpers.scripted import Scripted, ScriptedError
 from wealist_cfn.aws import Aws
 from wealist_cfn.deploy import changeset, flow, policy, review, signals, stackstate
 from wealist_cfn.errors import CommandError
@@ -408,7 +408,7 @@ def test_ctrl_c_while_the_change_set_is_computed_deletes_it_and_says_nothing_run
     CREATE_IN_PROGRESS (the change set is being computed). The change set is
     deleted, and the block reads the stack (UPDATE_COMPLETE, untouched), says
     nothing of this deploy runs and gives `deploy` as the next command."""
-    from test_engine_edges import ROOT_TEMPLATE, _prepared
+    from helpers.prepared import ROOT_TEMPLATE, _prepared
 
     state = {"deleted": False}
 

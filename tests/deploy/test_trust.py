@@ -20,7 +20,7 @@ Stand-ins, per test (each docstring names its own):
   change sets, and its GetTemplate reads only ``StackName`` (moto 5.2.5,
   ``cloudformation/responses.py``), returning the stack's template for any
   change set.
-* the scripted CloudFormation of tests/scripted.py (answers by operation
+* the scripted CloudFormation of tests/helpers/scripted.py (answers by operation
   name, responses validated against the same model) with moto's server for
   S3 and STS, for the command line end to end.
 
@@ -39,12 +39,12 @@ import json
 import pytest
 import yaml
 from botocore.stub import Stubber
-from scripted import Cfn, Scripted, ScriptedError, change, change_set_arn, run_cli, scripted_aws, stack_arn
 
-from deploy_helpers import stubbed_aws
+from helpers.deploy import stubbed_aws
+from helpers.scripted import Cfn, Scripted, ScriptedError, change, change_set_arn, run_cli, scripted_aws, stack_arn
+from wealist_cfn.cfn import templates as tpl
+from wealist_cfn.core.settings import PARAMS_DIR
 from wealist_cfn.deploy import changeset, triggers, verify
-from wealist_cfn.deploy import templates as tpl
-from wealist_cfn.settings import PARAMS_DIR
 
 NESTED = "AWS::CloudFormation::Stack"
 ROLE = "arn:aws:iam::123456789012:role/wealist-prod-cfn-role"
@@ -1092,7 +1092,7 @@ def test_ci_executes_a_plan_that_carries_the_rollback_triggers_by_name(alarm, mi
     exist). The stack's own alarm with the computed monitoring time: executed.
     A foreign alarm, or another monitoring time: exit 3, nothing executed.
     Before: every such plan exited 3."""
-    from scripted import ACCOUNT, REGION
+    from helpers.scripted import ACCOUNT, REGION
 
     ours = _templates(tmp_path)
     cfn = TrustCfn(waiting={"plan-1": ((ours / "root.yaml").read_text(), _file_params(), CAPS)})

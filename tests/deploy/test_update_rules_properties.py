@@ -17,7 +17,8 @@ from types import SimpleNamespace as NS
 
 import pytest
 
-from wealist_cfn.deploy import sequence, updaterules
+from wealist_cfn.cfn import updaterules
+from wealist_cfn.deploy import sequence
 from wealist_cfn.errors import EXIT_REFUSED, CommandError
 
 RG = "AWS::ElastiCache::ReplicationGroup"

@@ -1,6 +1,6 @@
 """-q, -v, --debug and colour.
 
-moto (the compat_endpoint fixture: with the strict layer, wealist_cfn/strict.py,
+moto (the compat_endpoint fixture: with the strict layer, wealist_cfn/rehearsal/strict.py,
 which evaluates bucket policies as IAM does over TLS, so the deploy bucket's
 TLS-only policy does not refuse the plain-http local calls):
 ``bootstrap`` against moto's server generates the stack's secrets and
@@ -21,8 +21,9 @@ import re
 import boto3
 import pytest
 
-from deploy_helpers import REGION, run_cli
-from wealist_cfn import awslog, cliopts
+from helpers.deploy import REGION, run_cli
+from wealist_cfn.aws import log as awslog
+from wealist_cfn.cli import options as cliopts
 
 
 def _secrets(endpoint: str) -> list[str]:

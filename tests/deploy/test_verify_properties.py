@@ -31,7 +31,7 @@ import botocore.exceptions
 import pytest
 
 from wealist_cfn.aws import Aws
-from wealist_cfn.deploy import templates as tpl
+from wealist_cfn.cfn import templates as tpl
 from wealist_cfn.deploy import verify
 from wealist_cfn.errors import EXIT_FAILED, CommandError
 

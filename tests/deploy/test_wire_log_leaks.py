@@ -19,7 +19,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from wealist_cfn import awslog
+from wealist_cfn.aws import log as awslog
 
 TOKEN = "FwoGZXIvYXdzSESSIONTOKENVALUE"
 

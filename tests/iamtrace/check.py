@@ -23,10 +23,10 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html); each
 with Parameter Store's encryption context through ssm.<region>, KMS
 developer guide, "How Parameter Store uses AWS KMS",
 https://docs.aws.amazon.com/kms/latest/developerguide/services-parameter-store.html);
-and the resource handlers' permissions (resource schemas, wealist_cfn/iamdata.py)
+and the resource handlers' permissions (resource schemas, wealist_cfn/stacks/iamdata.py)
 for every resource of the templates in that mode, on that resource's ARN.
 
-The only evaluator used is :func:`_decide` (tests/ops/iam_eval.py ``decide``),
+The only evaluator used is :func:`_decide` (tests/helpers/iam_eval.py ``decide``),
 so that the product evaluator can replace it in one place.
 """
 
@@ -38,8 +38,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache
 
-from ops.iam_eval import decide, listify
-from ops.test_iam_policies import (
+from helpers.iam_eval import decide, listify
+from helpers.iam_policies import (
     ACCOUNT,
     KEY_ARN,
     OIDC_MODES,
@@ -50,10 +50,11 @@ from ops.test_iam_policies import (
     _oidc_stack,
     _roles,
 )
-
-from wealist_cfn import cfnmodel, config, iamcalls, iamdata, policyeval
-from wealist_cfn.paramstore import SECRET_NAMES
-from wealist_cfn.stacks import github_oidc
+from wealist_cfn import config, policyeval
+from wealist_cfn.aws import iamcalls
+from wealist_cfn.cfn import model as cfnmodel
+from wealist_cfn.core.paramstore import SECRET_NAMES
+from wealist_cfn.stacks import github_oidc, iamdata
 
 from .jobs import DEPLOY, OPERATOR, PLAN, ROOT
 
@@ -149,7 +150,7 @@ def principals() -> dict[str, Principal]:
 def instance_principals(mode: str) -> dict[str, Principal]:
     """The instance roles of the nested set in ``mode``, each with the
     permissions boundary that github-oidc.yaml defines."""
-    from ops.test_iam_policies import _managed
+    from helpers.iam_policies import _managed
 
     stacks = root_set(mode)
     oidc = _oidc_stack(OIDC_MODES["own provider, plan role"])
@@ -305,7 +306,7 @@ STACK_HANDLERS = ("create", "read", "update", "delete")
 
 
 def _handler_permissions(rtype: str) -> set[str]:
-    from wealist_cfn import iamdata
+    from wealist_cfn.stacks import iamdata
 
     handlers = iamdata.resource_schema(rtype).get("handlers", {})
     return {a for h in STACK_HANDLERS for a in handlers.get(h, {}).get("permissions", [])}
@@ -377,7 +378,7 @@ def resources_for(action: str, rtype: str, rid: str, props: dict) -> list[tuple[
     is authorised on "*" whatever the call names: with no value in the
     Resource types column, a policy must name all resources ("*") for it
     (Service Authorization Reference, any service's "Actions defined by"
-    table; the table here is wealist_cfn/iamdata.json); else
+    table; the table here is wealist_cfn/stacks/iamdata.json); else
     :func:`_resources_for`."""
     service = action.split(":")[0]
     named = _resources_for(service, rtype, rid, props)
@@ -516,8 +517,8 @@ def report(results: dict[str, Result], pols: dict[str, Principal], calls: list[d
              "do not edit. The story: bootstrap; the pull-request plan; the merge deploy executing the reviewed",
              "change set; status; the first release of both services and another of one; a second pull request",
              "planned and deployed; the multi-AZ switch and back; a secret rotation and its rollout; drift",
-             "(refused on the local endpoint); destroy. Each recorded call (wealist_cfn/calltrace.py) is mapped",
-             "to what IAM authorises (wealist_cfn/iamcalls.json, from the Service Authorization Reference) and",
+             "(refused on the local endpoint); destroy. Each recorded call (wealist_cfn/aws/calltrace.py) is mapped",
+             "to what IAM authorises (wealist_cfn/aws/iamcalls.json, from the Service Authorization Reference) and",
              "evaluated under the principal's policies from the committed templates, in both modes",
              "(tests/iamtrace/check.py). Any denial fails the test. Checked beside the story, and counted",
              "here: the weekly drift under the plan role (tests/iamtrace/test_drift_calls.py, Stubber) and",

@@ -1,6 +1,6 @@
 """The production story on the local endpoint, job by job, each under the
 principal that really runs it, with every AWS call recorded
-(wealist_cfn/calltrace.py, ``WEALIST_CFN_TRACE``).
+(wealist_cfn/aws/calltrace.py, ``WEALIST_CFN_TRACE``).
 
 A job is the real CLI (``build.py ...`` as a subprocess) or a workflow
 step's own shell (its ``run`` block under bash) with ``python`` on PATH
@@ -103,6 +103,6 @@ class Story:
         return str(path)
 
     def calls(self) -> list[dict]:
-        from wealist_cfn import calltrace
+        from wealist_cfn.aws import calltrace
 
         return calltrace.read(self.trace) if self.trace.exists() else []

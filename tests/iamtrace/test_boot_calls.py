@@ -7,7 +7,7 @@ plus what the programs the boot starts call with the role.
 
 This generalises tests/ops/test_instance_roles.py's reading of the
 ``aws s3 cp`` calls to every call. Stand-in: none runs (moto makes no
-instance); the calls are mapped by wealist_cfn/iamcalls.py like the story's
+instance); the calls are mapped by wealist_cfn/aws/iamcalls.py like the story's
 and evaluated by tests/iamtrace/check.py. What the programs call, as their
 documentation says:
 
@@ -40,8 +40,9 @@ import shlex
 
 import pytest
 
-from wealist_cfn import config, iamcalls
-from wealist_cfn.paramstore import SECRET_NAMES
+from wealist_cfn import config
+from wealist_cfn.aws import iamcalls
+from wealist_cfn.core.paramstore import SECRET_NAMES
 from wealist_cfn.stacks.common import BACKEND_GROUP, MONITORING_GROUP
 
 from . import check

@@ -1,4 +1,4 @@
-"""The call recorder (wealist_cfn/calltrace.py): one line per call with
+"""The call recorder (wealist_cfn/aws/calltrace.py): one line per call with
 what IAM authorises on, never a secret.
 
 Stand-in: botocore's Stubber answers each call (responses shaped like the
@@ -12,8 +12,7 @@ import json
 
 from botocore.stub import Stubber
 
-from wealist_cfn import calltrace
-from wealist_cfn.aws import Aws
+from wealist_cfn.aws import Aws, calltrace
 
 SECRET = "s3cr3t-V4lue-that-must-never-be-written"
 

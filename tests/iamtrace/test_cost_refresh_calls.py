@@ -1,5 +1,5 @@
 """``cost --refresh``, run by an operator, its calls recorded by
-wealist_cfn/calltrace.py and checked under docs/operator-policy.json.
+wealist_cfn/aws/calltrace.py and checked under docs/operator-policy.json.
 
 Stand-in: botocore's Stubber behind the real command line (moto does not
 implement the Price List API); GetProducts and GetCallerIdentity answers
@@ -15,8 +15,7 @@ import json
 
 from botocore.stub import Stubber
 
-from wealist_cfn import calltrace, iamcalls
-from wealist_cfn.aws import Aws
+from wealist_cfn.aws import Aws, calltrace, iamcalls
 
 from . import check
 
@@ -27,7 +26,7 @@ def record_refresh(tmp_path, monkeypatch) -> list[dict]:
     import io
 
     from wealist_cfn.cli import main
-    from wealist_cfn.preflight import cli as pcli
+    from wealist_cfn.cli import preflight as pcli
     from wealist_cfn.preflight import pricing
 
     trace = tmp_path / "trace.jsonl"

@@ -1,6 +1,6 @@
 """The denials the trace check found (tests/iamtrace/test_story.py), each
 as the call that was refused, evaluated against the committed
-github-oidc.yaml (tests/ops/iam_eval.py ``decide`` through the check's
+github-oidc.yaml (tests/helpers/iam_eval.py ``decide`` through the check's
 adapter). No stand-in runs.
 
 Real rules relied on: GetParameters is authorised on every parameter it
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 
-from wealist_cfn import iamcalls
+from wealist_cfn.aws import iamcalls
 
 from . import check
 

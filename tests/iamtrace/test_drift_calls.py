@@ -1,6 +1,6 @@
 """The weekly drift job (drift.yml: ``build.py drift --stack-name wealist-prod
 --params params/prod.json --output markdown``) under the plan role, its calls
-recorded by wealist_cfn/calltrace.py like the story's.
+recorded by wealist_cfn/aws/calltrace.py like the story's.
 
 Stand-in: botocore's Stubber behind the real command line, because moto
 does not implement DetectStackDrift and ``drift --local`` is refused (the
@@ -23,8 +23,7 @@ from datetime import datetime, timezone
 import pytest
 from botocore.stub import Stubber
 
-from wealist_cfn import calltrace, iamcalls
-from wealist_cfn.aws import Aws
+from wealist_cfn.aws import Aws, calltrace, iamcalls
 
 from . import check
 
@@ -58,7 +57,7 @@ def _script(stub: Stubber) -> None:
 def drift_calls(tmp_path, monkeypatch):
     """The drift workflow's command, run as the plan role's job, recorded."""
     from wealist_cfn import cli
-    from wealist_cfn.daytwo import cli as daytwo_cli
+    from wealist_cfn.cli import daytwo as daytwo_cli
     from wealist_cfn.daytwo import tree
 
     trace = tmp_path / "trace.jsonl"
@@ -98,7 +97,7 @@ def test_the_plan_role_may_make_every_call_of_the_weekly_drift(drift_calls):
 
 def read_needs(mode: str, **values: str) -> list[iamcalls.Need]:
     """Each resource's read handler permissions, on that resource's ARN."""
-    from wealist_cfn import iamdata
+    from wealist_cfn.stacks import iamdata
 
     stacks = check.root_set(mode, **values)
     out = []
@@ -130,11 +129,11 @@ def test_the_plan_role_may_read_every_resource_drift_detection_reads(mode, email
 @pytest.mark.parametrize("mode", sorted(check.MODES))
 def test_an_action_without_a_resource_type_is_asked_on_every_resource(mode):
     """The handlers' and drift's actions whose Service Authorization
-    Reference row lists no resource type (wealist_cfn/iamdata.json) are
+    Reference row lists no resource type (wealist_cfn/stacks/iamdata.json) are
     authorised on "*" only, so they are checked on "*": a statement scoped
     to a log group would pass a check on the group's ARN and be refused on
     AWS (logs:DescribeLogGroups is the drift read of every log group)."""
-    from wealist_cfn import iamdata
+    from wealist_cfn.stacks import iamdata
 
     needs = [n for _, n in check._handler_needs(check.root_set(mode))] + read_needs(mode)
     unscoped = [n for n in needs if not iamdata.resource_types(n.action)]

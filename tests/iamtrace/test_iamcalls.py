@@ -1,13 +1,14 @@
-"""The call-to-authorisation table (wealist_cfn/iamcalls.json) against the
+"""The call-to-authorisation table (wealist_cfn/aws/iamcalls.json) against the
 Service Authorization Reference as cfn-lint ships it
-(``data/AdditionalSpecs/Policies.json``, read through wealist_cfn/iamdata.py),
+(``data/AdditionalSpecs/Policies.json``, read through wealist_cfn/stacks/iamdata.py),
 and the operations that need more than one action. No stand-in runs."""
 
 from __future__ import annotations
 
 import pytest
 
-from wealist_cfn import iamcalls, iamdata
+from wealist_cfn.aws import iamcalls
+from wealist_cfn.stacks import iamdata
 
 ACCOUNT, REGION = "123456789012", "ap-northeast-2"
 ENTRIES = [(k, n) for k, needs in iamcalls.table()["calls"].items() for n in needs]

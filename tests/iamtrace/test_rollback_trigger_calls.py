@@ -1,6 +1,6 @@
 """A deploy's rollback-trigger lookup (deploy/triggers.py for_change_set:
 DescribeAlarms of the stack's serving alarms by name) under the deploy
-role, recorded by wealist_cfn/calltrace.py like the story's calls.
+role, recorded by wealist_cfn/aws/calltrace.py like the story's calls.
 
 Stand-in: botocore's Stubber, shaped like the CloudWatch API reference
 (DescribeAlarms: MetricAlarms with AlarmName, AlarmArn, StateValue), since
@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from botocore.stub import Stubber
 
-from wealist_cfn import calltrace, iamcalls
-from wealist_cfn.aws import Aws
+from wealist_cfn.aws import Aws, calltrace, iamcalls
 from wealist_cfn.deploy import triggers
 
 from . import check

@@ -132,7 +132,7 @@ def _cache(story) -> dict:
 
 
 def test_07_the_multi_az_switch_and_back(story):
-    """Two deploys each way (deploy/updaterules.py): hold failover off, then
+    """Two deploys each way (cfn/updaterules.py): hold failover off, then
     change the mode, then back the same way."""
     for step, values in (("held", HELD), ("multi", MULTI), ("held back", HELD)):
         done = story.cli("mode-switch", DEPLOY, "deploy", "--params",
@@ -193,7 +193,7 @@ def results(story, policies):
 
 
 def test_11_every_recorded_call_has_a_mapping(story):
-    from wealist_cfn import iamcalls
+    from wealist_cfn.aws import iamcalls
 
     calls = story.calls()
     assert {c["job"] for c in calls} >= {"bootstrap", "pr-plan", "merge-prepare", "merge-deploy", "release-service",
@@ -245,7 +245,7 @@ def test_14_the_report_is_current(story, results, policies, drift_calls, tmp_pat
     boot and these policies give (`make iam-trace` rewrites it)."""
     import os
 
-    from wealist_cfn import iamcalls
+    from wealist_cfn.aws import iamcalls
 
     from . import check, test_boot_calls, test_cost_refresh_calls, test_drift_calls
 

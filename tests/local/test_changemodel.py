@@ -14,8 +14,8 @@ from __future__ import annotations
 import sys
 import types
 
-from wealist_cfn import cfnmodel
-from wealist_cfn.localenv import changemodel, server
+from wealist_cfn.cfn import model as cfnmodel
+from wealist_cfn.rehearsal import changemodel, server
 
 TEMPLATE = {
     "Parameters": {"Cidr": {"Type": "String"}, "Multi": {"Type": "String"}},
@@ -76,12 +76,12 @@ def test_create_only_comes_from_the_shipped_schemas():
 
 def test_strict_hook_installs_the_strict_layer_when_present(monkeypatch):
     calls = []
-    fake = types.ModuleType("wealist_cfn.strict")
+    fake = types.ModuleType("wealist_cfn.rehearsal.strict")
     fake.install = lambda: calls.append("installed")
-    monkeypatch.setitem(sys.modules, "wealist_cfn.strict", fake)
-    import wealist_cfn
+    monkeypatch.setitem(sys.modules, "wealist_cfn.rehearsal.strict", fake)
+    import wealist_cfn.rehearsal
 
-    monkeypatch.setattr(wealist_cfn, "strict", fake, raising=False)
+    monkeypatch.setattr(wealist_cfn.rehearsal, "strict", fake, raising=False)
     assert server.install_strict() == "strict"
     assert calls == ["installed"]
 
@@ -97,12 +97,12 @@ def test_strict_hook_holds_a_context_manager_layer(monkeypatch):
         yield
         events.append("exited")
 
-    fake = types.ModuleType("wealist_cfn.strict")
+    fake = types.ModuleType("wealist_cfn.rehearsal.strict")
     fake.install = install
-    monkeypatch.setitem(sys.modules, "wealist_cfn.strict", fake)
-    import wealist_cfn
+    monkeypatch.setitem(sys.modules, "wealist_cfn.rehearsal.strict", fake)
+    import wealist_cfn.rehearsal
 
-    monkeypatch.setattr(wealist_cfn, "strict", fake, raising=False)
+    monkeypatch.setattr(wealist_cfn.rehearsal, "strict", fake, raising=False)
     held = list(server._HELD)
     try:
         assert server.install_strict() == "strict"

@@ -1,7 +1,7 @@
 """``destroy --local`` honours the database's deletion protection as AWS does.
 
 Stand-in: moto's server started by ``local up`` with the project's compat
-layer (deploy/local.py piece 16 records the template's DeletionProtection on
+layer (rehearsal/compat.py piece 16 records the template's DeletionProtection on
 the RDS instance, as CloudFormation passes it to RDS). params/prod.json sets
 DeletionProtection true. In AWS a protected DB instance cannot be deleted
 ("Cannot delete protected DB Instance, please disable deletion protection and

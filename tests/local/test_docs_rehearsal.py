@@ -3,7 +3,7 @@ docs cannot drift from the code; afterwards no server is left and its port
 is free.
 
 Stand-in: moto's server (5.2.5) in its own process, with the layers of
-:mod:`wealist_cfn.localenv.server`; the rules each layer keeps are tested in
+:mod:`wealist_cfn.rehearsal.server`; the rules each layer keeps are tested in
 test_updates.py and tests/deploy/test_local_compat.py."""
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from wealist_cfn import localenv
+from wealist_cfn import rehearsal as localenv
 
 
 @pytest.mark.parametrize("line", [

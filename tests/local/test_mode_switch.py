@@ -2,13 +2,13 @@
 endpoint; the one-step switch refused by the review and by the deploy, and
 failed by the local update model as the service fails it.
 
-What the services enforce (deploy/updaterules.py keeps the rule with its
+What the services enforce (cfn/updaterules.py keeps the rule with its
 sources): ElastiCache refuses NumCacheClusters 1 -> 2 together with
 AutomaticFailoverEnabled/MultiAZEnabled in one CloudFormation update
 ("Replication group must have at least one read replica to enable
 autofailover": aws-cloudformation/cloudformation-coverage-roadmap#383), and
 the mirror on the way back. Stand-in: moto's server (5.2.5) with the local
-change-set model (localenv/changemodel.py), which computes the property
+change-set model (rehearsal/changemodel.py), which computes the property
 changes from the templates and fails the execution of such a change set
 with the service's message (moto itself accepts anything)."""
 
@@ -19,12 +19,12 @@ import json
 import boto3
 import pytest
 
-from wealist_cfn import cfnmodel
+from wealist_cfn.cfn import model as cfnmodel
+from wealist_cfn.cfn import updaterules
 from wealist_cfn.config import load
+from wealist_cfn.core.settings import PARAMS_DIR
 from wealist_cfn.deploy import review as review_mod
-from wealist_cfn.deploy import updaterules
-from wealist_cfn.localenv import changemodel
-from wealist_cfn.settings import PARAMS_DIR
+from wealist_cfn.rehearsal import changemodel
 
 from .conftest import params_with, run_cli
 

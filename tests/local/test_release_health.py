@@ -1,11 +1,11 @@
 """The first releases, one service at a time and in either order, without
-instance churn: the health model (wealist_cfn.localenv.health) on the
+instance churn: the health model (wealist_cfn.rehearsal.health) on the
 compute template as it was and as it is, then the release path on the local
 endpoint, a broken release included.
 
 Stand-ins: moto's server (5.2.5) runs no instances and no health checks;
 the local instance-refresh and DescribeTargetHealth answers
-(localenv/refresh.py) follow the health model, which applies the Auto
+(rehearsal/refresh.py) follow the health model, which applies the Auto
 Scaling user guide's rules ("Health checks for instances in an Auto Scaling
 group", "About the health checks for your Auto Scaling group": with ELB
 health checks, an instance that any attached target group reports unhealthy
@@ -21,10 +21,10 @@ import json
 import boto3
 import pytest
 
-from wealist_cfn import cfnmodel
-from wealist_cfn.localenv import health
+from wealist_cfn.cfn import model as cfnmodel
+from wealist_cfn.core.settings import DEFAULT_SETTINGS
 from wealist_cfn.ops import releasestate
-from wealist_cfn.settings import DEFAULT_SETTINGS
+from wealist_cfn.rehearsal import health
 from wealist_cfn.stacks import compute
 
 from .conftest import run_cli

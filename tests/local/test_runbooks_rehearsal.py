@@ -295,7 +295,7 @@ def _as_fresh(url: str) -> None:
     """Empty the endpoint and seed moto's ID generator as a new ``local up``
     does (moto's own /moto-api/reset and /moto-api/seed; the layers patch
     classes and hold no state of their own)."""
-    from wealist_cfn.localenv.server import SEED
+    from wealist_cfn.rehearsal.server import SEED
 
     for path in ("/moto-api/reset", f"/moto-api/seed?a={SEED}"):
         urllib.request.urlopen(urllib.request.Request(url + path, method="POST"), timeout=60).read()

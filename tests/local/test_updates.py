@@ -3,7 +3,7 @@ AWS: an identical deploy is a no-op, the multi-AZ switch is an in-place
 update with added NAT gateways, a VpcCidr change is refused by the guard.
 
 Stand-in: moto's server (5.2.5) with the compatibility layer and the local
-change-set model (:mod:`wealist_cfn.localenv.changemodel`). What AWS
+change-set model (:mod:`wealist_cfn.rehearsal.changemodel`). What AWS
 enforces and the model reproduces: a property listed in the type's
 ``createOnlyProperties`` (CloudFormation resource schemas, as shipped by
 cfn-lint) requires replacement, any other property updates in place ("Update
@@ -33,7 +33,7 @@ def test_identical_deploy_is_a_no_op(deployed):
 
 def test_multi_az_switch_is_reviewed_as_an_in_place_update(deployed):
     """The first of the switch's two deploys (the replica, failover held
-    off: deploy/updaterules.py): every change in place."""
+    off: cfn/updaterules.py): every change in place."""
     env, folder = deployed
     params = params_with(folder, EnableMultiAZ="true", CacheFailover="off")
     r = run_cli("plan", "--params", str(params), "--local", "--discard", "--output", "json", env=env)

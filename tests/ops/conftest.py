@@ -22,12 +22,12 @@ def dev_cfg():
 
 @pytest.fixture
 def local_s3_over_http():
-    """The strict layer over moto (wealist_cfn.strict): Parameter Store's
+    """The strict layer over moto (wealist_cfn.rehearsal.strict): Parameter Store's
     value and name rules, and bucket policies evaluated as IAM does, with
     aws:SecureTransport true because moto's plain-HTTP server stands in for
     AWS's HTTPS endpoint (moto alone evaluates it as false and denies every
     object call of a TLS-only bucket)."""
-    from wealist_cfn import strict
+    from wealist_cfn.rehearsal import strict
 
     with strict.install():
         yield
@@ -36,3 +36,12 @@ def local_s3_over_http():
 @pytest.fixture
 def target(moto_endpoint, local_s3_over_http, prod_cfg):
     return Aws(region=prod_cfg.region, endpoint_url=moto_endpoint)
+
+
+@pytest.fixture(scope="module")
+def oidc():
+    """github-oidc.yaml resolved for its default mode (own provider, plan
+    role), as the IAM tests read it (tests/helpers/iam_policies.py)."""
+    from helpers.iam_policies import OIDC_MODES, _oidc_stack
+
+    return _oidc_stack(OIDC_MODES["own provider, plan role"])

@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import pytest
 
+from helpers.iam_policies import ACCOUNT, OIDC_MODES, REGION, _concrete, _oidc_stack, _roles, _root_set
 from wealist_cfn import policyeval
 from wealist_cfn.stacks.alarms import KEY_PURPOSE_TAG
-
-from .test_iam_policies import ACCOUNT, OIDC_MODES, REGION, _concrete, _oidc_stack, _roles, _root_set
 
 SERVICE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-cfn-role"
 ALARM_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1111aaaa-2222-4333-8444-555566667777"
@@ -120,7 +119,7 @@ def test_the_secrets_key_names_everyone_and_narrows_by_principal_arn():
     Guide recommends instead of NotPrincipal: ``Principal: "*"`` with an
     ``aws:PrincipalArn`` condition ("AWS JSON policy elements: NotPrincipal";
     "aws:PrincipalArn"). It still refuses the service role and no one else."""
-    from .test_iam_policies import _key_policy
+    from helpers.iam_policies import _key_policy
 
     policy = _key_policy(_oidc_stack(OIDC_MODES["own provider, plan role"]))
     [deny] = [s for s in policy if s.get("Sid") == "ServiceRoleNeverAdministers"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from .test_instance_files import BACKEND_ENV, MONITORING_ENV, _backend_values, _doc, render
+from helpers.instance_files import BACKEND_ENV, MONITORING_ENV, _backend_values, _doc, render
 
 # Optional by design: the repository defaults to the service's name, a
 # missing image tag reads as "unreleased" (the service waits for its first

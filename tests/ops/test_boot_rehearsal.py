@@ -5,7 +5,7 @@ what `bootstrap` wrote and what the stacks publish to a healthy backend.
 Stand-ins, and what each enforces of the real thing:
 
 * AWS: the real AWS CLI (``aws``, as on Amazon Linux) against moto's server
-  with the strict layer (wealist_cfn.strict): Parameter Store refuses what
+  with the strict layer (wealist_cfn.rehearsal.strict): Parameter Store refuses what
   the PutParameter API reference refuses (``{{ }}``, sizes, names), and the
   deploy bucket's TLS-only policy is evaluated as IAM does over TLS.
 * RDS: a real PostgreSQL (17 when installed, tests/ops/postgres.py) with an
@@ -46,13 +46,13 @@ from pathlib import Path
 import boto3
 import pytest
 
+from helpers.boot_scripts import SUB_VALUES, USERDATA, render_sub
+from helpers.secrets import _leaks, _pieces
+from wealist_cfn.core.settings import DEFAULT_SETTINGS
 from wealist_cfn.ops import bootstrap
-from wealist_cfn.settings import DEFAULT_SETTINGS
 from wealist_cfn.stacks import cache, compute, database
 
 from . import postgres as pg
-from .test_boot_scripts import SUB_VALUES, USERDATA, render_sub
-from .test_secrets_in_output import _leaks, _pieces
 from .tools import VENV_BIN, compose_binary, require
 
 pytestmark = [pytest.mark.moto, pytest.mark.slow]
@@ -364,7 +364,7 @@ def test_a_userdata_failure_before_the_startup_script_marks_the_instance_unhealt
     """moto's Auto Scaling and S3, real AWS CLI: the startup script is not in
     the bucket, so UserData itself gives up (its download is retried, then
     fails) and marks its instance Unhealthy; the startup script never ran."""
-    from .test_boot_scripts import BUCKET
+    from helpers.boot_scripts import BUCKET
 
     asg, instance_id = _group_instance(target)
     boto3.client("s3", region_name=target.region, endpoint_url=target.endpoint_url).delete_object(

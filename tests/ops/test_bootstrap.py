@@ -176,12 +176,12 @@ def test_existing_values_are_kept_and_a_plain_string_secret_is_flagged(prod_cfg,
     the strict layer refuses it, so it is lifted while the operator writes.)"""
     import re
 
-    from wealist_cfn import strict
+    from wealist_cfn.core import rules
 
     ssm = _ssm(target)
     ssm.put_parameter(Name="/wealist/prod/db/user_db_user", Value="users_app", Type="String")
     with monkeypatch.context() as m:
-        m.setattr(strict, "SECRET_WORDS", re.compile("(?!)"))
+        m.setattr(rules, "SECRET_WORDS", re.compile("(?!)"))
         ssm.put_parameter(Name="/wealist/prod/redis/auth_token", Value="not-secret-enough-1234", Type="String")
 
     report = bootstrap.run(prod_cfg, target)

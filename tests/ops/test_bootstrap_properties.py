@@ -31,8 +31,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from wealist_cfn import config
+from wealist_cfn.core.settings import PARAMS_DIR
 from wealist_cfn.ops import artifacts, bootstrap
-from wealist_cfn.settings import PARAMS_DIR
 
 ACCOUNT = "123456789012"
 REGION = "ap-northeast-2"

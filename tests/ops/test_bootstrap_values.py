@@ -2,7 +2,7 @@
 Parameter Store rules for every parameter, and the rules of the service that
 reads each of the three values RDS and ElastiCache take from Parameter
 Store. No endpoint, no AWS call: the rules and their sources are in
-wealist_cfn/strict.py (CreateDBInstance MasterUsername / MasterUserPassword,
+wealist_cfn/rehearsal/strict.py (CreateDBInstance MasterUsername / MasterUserPassword,
 CreateReplicationGroup AuthToken, API references).
 """
 

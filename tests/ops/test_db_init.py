@@ -13,15 +13,13 @@ superuser (made so here); rds.force_ssl (not exercised here)."""
 from __future__ import annotations
 
 import re
-import sys
 
 import pytest
 
+from helpers.instance_files import render  # instance-files/config/render.py
+
 from . import postgres as pg
 from .tools import ROOT, missing
-
-sys.path.insert(0, str(ROOT / "instance-files" / "config"))
-import render  # noqa: E402
 
 SQL = ROOT / "instance-files" / "config" / "db-init.sql"
 

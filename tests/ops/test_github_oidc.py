@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from wealist_cfn.settings import DEFAULT_SETTINGS
+from wealist_cfn.core.settings import DEFAULT_SETTINGS
 from wealist_cfn.stacks import github_oidc
 
 
@@ -90,7 +90,7 @@ def test_an_existing_provider_can_be_reused(template):
 def test_images_may_be_pushed_only_to_the_services_repositories():
     """The repositories come from the settings' services: a service added
     there may be pushed to, and nothing else may."""
-    from wealist_cfn.settings import BuildSettings, Service
+    from wealist_cfn.core.settings import BuildSettings, Service
 
     settings = BuildSettings(services=(*DEFAULT_SETTINGS.services, Service(key="Chat", name="chat-service")))
     template = json.loads(github_oidc.build(settings).to_json())
@@ -106,7 +106,7 @@ def test_project_and_environment_have_the_root_templates_constraints(template):
     Environment as the root stack does: CloudFormation refuses there what it
     refuses at the root (MaxLength, AllowedPattern), so the two cannot name
     different things or a name too long for S3."""
-    from wealist_cfn import root
+    from wealist_cfn.stacks import root
 
     root_params = root.build_all(DEFAULT_SETTINGS)["root.yaml"].to_dict()["Parameters"]
     oidc_params = template["Parameters"]

@@ -8,7 +8,7 @@ docker-compose.prod.yml pins) and Prometheus's own per-target series; the
 CloudWatch queries against the Elastic Load Balancing user guide's table of
 Application Load Balancer metrics and dimensions; the dashboards' tag lookups
 against the tags the resolved templates give the load balancer and target
-groups (wealist_cfn.cfnmodel). No Grafana server runs here: what Grafana
+groups (wealist_cfn.cfn.model). No Grafana server runs here: what Grafana
 itself would refuse beyond this (panel plugin options) is not checked.
 """
 
@@ -17,17 +17,16 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 
 import pytest
 import yaml
+
+from helpers.instance_files import render  # instance-files/config/render.py, run at boot
 
 from .tools import ROOT, require
 
 GRAFANA = ROOT / "instance-files" / "monitoring" / "grafana"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
-sys.path.insert(0, str(ROOT / "instance-files" / "config"))
-import render  # noqa: E402  (instance-files/config/render.py, which the startup script runs on them)
 
 PROD = {"PROJECT": "wealist", "ENVIRONMENT": "prod", "AWS_REGION": "ap-northeast-2"}
 
@@ -111,7 +110,7 @@ def _promql(dash: dict) -> list[str]:
 
 
 def test_there_is_a_dashboard_per_service_and_one_for_the_nodes():
-    from wealist_cfn.settings import DEFAULT_SETTINGS
+    from wealist_cfn.core.settings import DEFAULT_SETTINGS
     uids = {_load(p)["uid"] for p in DASHBOARDS}
     assert {f"wealist-{s.name}" for s in DEFAULT_SETTINGS.services} | {"wealist-nodes"} <= uids
 
@@ -211,7 +210,7 @@ def test_every_cloudwatch_query_names_a_metric_the_load_balancer_publishes():
 
 def _resolved_prod():
     from wealist_cfn import config
-    from wealist_cfn.cfnmodel import resolve
+    from wealist_cfn.cfn.model import resolve
 
     cfg = config.load(ROOT / "params" / "prod.json")
     return resolve(cfg.values, region=cfg.region)
@@ -285,7 +284,7 @@ def test_files_name_only_what_the_startup_script_exports_and_it_renders_them(tmp
     """The tokens in Grafana's files are ones the startup script exports
     before rendering; its monitoring boot leaves none unfilled (fake aws and
     docker, as in test_boot_scripts)."""
-    from .test_boot_scripts import _run_startup
+    from helpers.boot_scripts import _run_startup
 
     files = [*DASHBOARDS, *(GRAFANA / "provisioning").rglob("*.yml")]
     tokens = {t for f in files for t in re.findall(r"@@([A-Z_]+)@@", f.read_text())}

@@ -1,4 +1,4 @@
-"""Table tests of tests/ops/iam_eval.py ``decide``: each row is a rule from
+"""Table tests of tests/helpers/iam_eval.py ``decide``: each row is a rule from
 the IAM User Guide's condition pages (cited in iam_eval.py), with the
 documented outcome. Stand-in: none; pure evaluation."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .iam_eval import UnmodelledCondition, conditions_hold, decide, decide_bounded
+from helpers.iam_eval import UnmodelledCondition, conditions_hold, decide, decide_bounded
 
 TAGS = ["Project", "Environment"]
 

@@ -1,12 +1,12 @@
 """Every IAM policy the project defines, read from the committed templates
-and resolved with the project's resolver (wealist_cfn/cfnmodel.py) the way
+and resolved with the project's resolver (wealist_cfn/cfn/model.py) the way
 CloudFormation would for real parameter values: the service role covers
 what CloudFormation's resource handlers call, no role can change itself or
 a role GitHub may assume, nothing trusted for pull requests can obtain a
 secret or write what a deploy reads, and an offline IAM checker
 (parliament) finds nothing unexplained.
 
-Stand-ins: none run; the policies are evaluated by tests/ops/iam_eval.py,
+Stand-ins: none run; the policies are evaluated by tests/helpers/iam_eval.py,
 which follows IAM's documented matching rules but ignores conditions on
 Allow (a conditional allow still counts as allowed). KMS key-policy rules
 (the principal must exist when the policy is set; PrincipalArn conditions
@@ -21,100 +21,45 @@ import re
 
 import pytest
 
-from wealist_cfn import cfnmodel, config, policyeval
-from wealist_cfn.deploy import templates as tpl
+from helpers.iam_eval import allowed, covers, listify
+from helpers.iam_policies import (
+    ACCOUNT,
+    KEY_ARN,
+    OIDC,
+    OIDC_MODES,
+    REGION,
+    _committed,
+    _concrete,
+    _key_policy,
+    _managed,
+    _oidc_stack,
+    _roles,
+    _root_set,
+    _service_role,
+)
+from wealist_cfn import policyeval
+from wealist_cfn.core.settings import TEMPLATES_DIR
 from wealist_cfn.ops.bootstrap import SECRET_NAMES
-from wealist_cfn.settings import TEMPLATES_DIR
 from wealist_cfn.stacks import github_oidc
 
-from .iam_eval import allowed, covers, listify
-
-ACCOUNT = cfnmodel.ACCOUNT
-REGION = "ap-northeast-2"
-OIDC = "github-oidc.yaml"
 # github-oidc.yaml is deployed by an administrator, never by the service
 # role: its types (the OIDC provider, the GitHub roles, the key) are
 # deliberately outside what the service role may manage.
 ROOT_SET_FILES = sorted(p.name for p in TEMPLATES_DIR.glob("*.yaml") if p.name != OIDC)
-OIDC_MODES = {
-    "own provider, plan role": {"GitHubRepository": "octo/wealist-cfn"},
-    "existing provider, no plan role": {
-        "GitHubRepository": "octo/wealist-cfn", "CreateOidcProvider": "false", "CreatePlanRole": "false",
-        "ExistingOidcProviderArn": f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"},
-}
-KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b5f1a2c-1111-4222-8333-944455556666"
 
 
-def _committed() -> dict[str, dict]:
-    return {p.name: tpl.load(p.read_text()) for p in TEMPLATES_DIR.glob("*.yaml")}
 
 
-def _concrete(value, stacks: dict[str, cfnmodel.Stack] | None = None):
-    """The resolver names a resource attribute symbolically
-    (``Stack/Resource.Arn``); give those symbols the ARN shapes AWS returns,
-    so checkers see real ARNs."""
-    if isinstance(value, str):
-        if value == "Root/SecretsKey.Arn":
-            return KEY_ARN
-        m = re.fullmatch(r"(\w+)/(\w+)", value)
-        if m and stacks and m[1] in stacks and m[2] in stacks[m[1]].resources:
-            res = stacks[m[1]].resources[m[2]]
-            if res["Type"] == "AWS::SNS::Topic":
-                # Ref of a topic is its ARN (CloudFormation, AWS::SNS::Topic return values).
-                return f"arn:aws:sns:{REGION}:{ACCOUNT}:{res['Properties']['TopicName']}"
-        m = re.fullmatch(r"(\w+)/(\w+)\.Arn", value)
-        if m and stacks and m[1] in stacks:
-            res = stacks[m[1]].resources[m[2]]
-            if res["Type"] == "AWS::ECR::Repository":
-                return f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{res['Properties']['RepositoryName']}"
-            if res["Type"] == "AWS::Logs::LogGroup":
-                # CloudFormation names a group without LogGroupName <stack>-<id>-<suffix>.
-                group = res["Properties"].get("LogGroupName") or f"wealist-prod-{m[1]}-{m[2]}-1A2B3C4D5E6F"
-                return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*"
-        return value
-    if isinstance(value, list):
-        return [_concrete(v, stacks) for v in value]
-    if isinstance(value, dict):
-        return {k: _concrete(v, stacks) for k, v in value.items()}
-    return value
 
 
-def _oidc_stack(values: dict) -> cfnmodel.Stack:
-    stacks = cfnmodel.resolve_set(_committed(), values, root_name=OIDC, region=REGION)
-    return stacks["Root"]
 
 
-def _root_set(params: str) -> dict[str, cfnmodel.Stack]:
-    cfg = config.load(f"params/{params}.json")
-    return cfnmodel.resolve_set(_committed(), cfg.values, region=cfg.region)
 
 
-@pytest.fixture(scope="module")
-def oidc() -> cfnmodel.Stack:
-    return _oidc_stack(OIDC_MODES["own provider, plan role"])
 
 
-def _managed(stack: cfnmodel.Stack) -> dict[str, dict]:
-    """Managed policy ARN -> {"roles": [logical ids], "document": ...}."""
-    return {f"arn:aws:iam::{ACCOUNT}:policy/{res['Properties']['ManagedPolicyName']}": {
-        "roles": [r.split("/", 1)[1] for r in res["Properties"].get("Roles", [])],
-        "document": _concrete(res["Properties"]["PolicyDocument"])}
-        for res in stack.of_type("AWS::IAM::ManagedPolicy").values()}
 
 
-def _roles(stack: cfnmodel.Stack, where: str = "") -> dict[str, dict]:
-    """Role ARN -> {"trust": [...], "statements": [...], "id": ...}: inline
-    policies and the managed policies attached to the role."""
-    out = {}
-    managed = _managed(stack)
-    for rid, res in stack.of_type("AWS::IAM::Role").items():
-        props = _concrete(res["Properties"])
-        statements = [s for p in props.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
-        statements += [s for m in managed.values() if rid in m["roles"] for s in m["document"]["Statement"]]
-        out[f"arn:aws:iam::{ACCOUNT}:role/{props['RoleName']}"] = {
-            "id": f"{where}{rid}", "trust": props["AssumeRolePolicyDocument"]["Statement"],
-            "statements": statements}
-    return out
 
 
 def _all_roles() -> dict[str, dict]:
@@ -171,9 +116,6 @@ def _missing(types: set[str], statements: list[dict]) -> dict[str, list[str]]:
     return {t: a for t, a in out.items() if a}
 
 
-def _service_role(oidc) -> dict:
-    [role] = [r for arn, r in _roles(oidc).items() if arn.endswith("-cfn-role")]
-    return role
 
 
 def test_service_role_is_named_for_the_environment(oidc):
@@ -334,7 +276,7 @@ def test_policies_fit_iams_size_quotas(mode):
     most 10 managed policies per role by default; KMS key policy 32 KB),
     checked on the resolved policies with the longest Project and
     Environment the trust template accepts (their MaxLength)."""
-    from wealist_cfn.parameters import PARAMS_BY_NAME
+    from wealist_cfn.core.parameters import PARAMS_BY_NAME
 
     values = {**OIDC_MODES[mode], "Project": "wealist-platform", "Environment": "production"}
     assert [len(values[k]) for k in ("Project", "Environment")] == \
@@ -425,9 +367,6 @@ def _secret_arn(name: str) -> str:
     return f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod/{name}"
 
 
-def _key_policy(oidc) -> list[dict]:
-    [key] = oidc.of_type("AWS::KMS::Key").values()
-    return _concrete(key["Properties"]["KeyPolicy"])["Statement"]
 
 
 def _may_decrypt(key_policy: list[dict], principal_arn: str, parameter: str) -> bool:
@@ -541,7 +480,7 @@ ACCEPTED_FINDINGS: dict[tuple[str, str], str] = {
     ("RESOURCE_MISMATCH", "PlanRole/read-only"):
         "sns:GetSubscriptionAttributes (drift's read of the alarm topic's email subscription) is scoped to "
         "the topic pattern: IAM's action table the project reads (cfn-lint's Policies.json, "
-        "wealist_cfn/iamdata.json) lists the topic resource type for it; parliament's bundled table lists none",
+        "wealist_cfn/stacks/iamdata.json) lists the topic resource type for it; parliament's bundled table lists none",
     ("RESOURCE_STAR", "PlanRole/read-only"):
         "drift detection reads every resource's live state; describe calls only, in the stack's region",
     ("RESOURCE_POLICY_PRIVILEGE_ESCALATION", "DeployRole/bootstrap"):

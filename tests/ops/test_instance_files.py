@@ -10,53 +10,35 @@ import os
 import re
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
+from helpers.instance_files import (  # instance-files/config/render.py, run by the instances' python3
+    BACKEND_ENV,
+    HOSTILE,
+    INSTANCE,
+    MONITORING_ENV,
+    STANDINS,
+    _backend_values,
+    _compose_config,
+    _doc,
+    load_script,
+    render,
+)
+
 from .tools import ROOT, compose_binary, require
 
 FILES = ROOT / "instance-files"
-sys.path.insert(0, str(FILES / "config"))
-import render  # noqa: E402  (instance-files/config/render.py, run by the instances' python3)
-
-HOSTILE = "it's \"q\" $HOME `x` \\n # #no-comment ${X} a=b"
 
 
-def _doc(values: dict[str, str], prefix="/wealist/prod") -> dict:
-    return {"Parameters": [{"Name": f"{prefix}/{k}", "Type": "SecureString", "Value": v} for k, v in values.items()]}
 
 
-def _backend_values(**overrides):
-    values = {
-        "db/postgres_host": "db.internal", "db/postgres_port": "5432", "db/postgres_superuser": "wealist_admin",
-        "db/postgres_superuser_password": "Master1pw", "db/postgres_db": "wealist",
-        "redis/host": "redis.internal", "redis/port": "6379", "redis/auth_token": "Tok3n/with+chars",
-        "deploy/user_service_image_tag": "abc", "deploy/board_service_image_tag": "def",
-        "db/user_db_name": "wealist_user_db", "db/user_db_user": "wealist_user_service", "db/user_db_password": HOSTILE,
-        "db/board_db_name": "wealist_board_db", "db/board_db_user": "wealist_board_service",
-        "db/board_db_password": "Board1pw", "app/common/log_level": "info", "app/user-service/feature-x": "on",
-    }
-    values.update(overrides)
-    return values
 
 
-INSTANCE = "i-0123456789abcdef0"
-BACKEND_ENV = {"WEALIST_PREFIX": "/wealist/prod", "WEALIST_ROLE": "backend", "USER_SERVICE_PORT": "8081",
-               "BOARD_SERVICE_PORT": "8000", "ECR_REGISTRY": "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com",
-               "AWS_REGION": "ap-northeast-2", "INSTANCE_ID": INSTANCE}
-MONITORING_ENV = {"WEALIST_PREFIX": "/wealist/prod", "WEALIST_ROLE": "monitoring", "AWS_REGION": "ap-northeast-2",
-                  "INSTANCE_ID": INSTANCE}
 
 
-def _compose_config(workdir: Path, compose_file: Path, env: dict | None = None) -> dict:
-    result = subprocess.run([compose_binary(), "-f", str(compose_file), "--project-directory", str(workdir),
-                             "config", "--format", "json"], capture_output=True, text=True, cwd=workdir,
-                            env={"PATH": os.environ["PATH"], **(env or {})})
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+
 
 
 def test_env_files_read_back_verbatim_by_docker_compose(tmp_path):
@@ -79,7 +61,7 @@ def test_env_files_read_back_verbatim_by_docker_compose(tmp_path):
 
 def _stack_written_parameters() -> set[str]:
     """Names (relative to /<project>/<env>/) of the parameters the stacks write."""
-    from wealist_cfn.settings import DEFAULT_SETTINGS
+    from wealist_cfn.core.settings import DEFAULT_SETTINGS
     from wealist_cfn.stacks import cache, database
 
     out = set()
@@ -111,7 +93,7 @@ def test_the_backend_needs_only_what_bootstrap_and_the_stacks_write(tmp_path):
 def test_the_instances_run_the_services_the_settings_name():
     """render.py and the startup script run without the project, so they name
     the services themselves; they must be the settings' services."""
-    from wealist_cfn.settings import DEFAULT_SETTINGS
+    from wealist_cfn.core.settings import DEFAULT_SETTINGS
 
     names = tuple(s.name for s in DEFAULT_SETTINGS.services)
     assert render.SERVICES == names
@@ -179,8 +161,8 @@ def test_rendered_prometheus_config_passes_promtool(tmp_path, params):
     """promtool (Debian prometheus) accepts prometheus.yml as each environment renders it."""
     promtool = require("promtool")
     from wealist_cfn import config as cfgmod
+    from wealist_cfn.core.settings import DEFAULT_SETTINGS
     from wealist_cfn.ops.rollout import group_name
-    from wealist_cfn.settings import DEFAULT_SETTINGS
 
     cfg = cfgmod.load(ROOT / "params" / f"{params}.json")
     env = {"PROJECT": cfg.project, "ENVIRONMENT": cfg.environment, "AWS_REGION": cfg.region,
@@ -223,8 +205,7 @@ def test_db_init_env_files_read_back_exactly_by_dockers_env_file_rules(tmp_path)
     pkg/kvfile), quotes included: the db-init files hold the exact master
     credentials and the SCRAM verifier (whose `$` made render.py quote it
     once). Read back with the docker stand-in's kvfile parser."""
-    sys.path.insert(0, str(Path(__file__).parent / "standins"))
-    from docker import parse_env_file
+    parse_env_file = load_script(STANDINS / "docker.py", "docker_standin").parse_env_file
 
     values = _backend_values(**{"db/postgres_superuser_password": "Pa$$ w0rd #1 'x'"})
     render.render_env(_doc(values), str(tmp_path), BACKEND_ENV)

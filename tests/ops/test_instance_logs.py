@@ -6,11 +6,11 @@ the compose files' ``awslogs-group`` as Compose V2's own ``config`` resolves
 it from the ``.env`` render.py writes, and the CloudWatch agent's
 ``log_group_name`` as UserData's ``sed`` fills it in (UserData rendered as
 Fn::Sub renders it). They are checked against the committed compute.yaml and
-iam.yaml, resolved with the project's resolver (wealist_cfn/cfnmodel.py) for
+iam.yaml, resolved with the project's resolver (wealist_cfn/cfn/model.py) for
 each parameter file, in both modes.
 
 Stand-ins: none run against AWS. The policies are evaluated by
-tests/ops/iam_eval.py (IAM's matching rules; conditions ignored on Allow, the
+tests/helpers/iam_eval.py (IAM's matching rules; conditions ignored on Allow, the
 stricter reading for "can never"). What AWS enforces and this does not
 model: the awslogs driver and the agent fail to write to a group that does
 not exist and may not create it (awslogs-create-group false, no
@@ -26,22 +26,24 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sys
 
 import pytest
 
-from wealist_cfn import cfnmodel, config
-from wealist_cfn.deploy import templates as tpl
-from wealist_cfn.parameters import RETENTION_DAYS
-from wealist_cfn.settings import TEMPLATES_DIR
+from helpers.boot_scripts import SUB_VALUES, USERDATA, render_sub
+from helpers.iam_eval import allowed, listify
+from helpers.instance_files import (
+    _backend_values,
+    _compose_config,
+    _doc,
+    render,  # instance-files/config/render.py
+)
+from wealist_cfn import config
+from wealist_cfn.cfn import model as cfnmodel
+from wealist_cfn.cfn import templates as tpl
+from wealist_cfn.core.parameters import RETENTION_DAYS
+from wealist_cfn.core.settings import TEMPLATES_DIR
 
-from .iam_eval import allowed, listify
-from .test_boot_scripts import SUB_VALUES, USERDATA, render_sub
-from .test_instance_files import _backend_values, _compose_config, _doc
 from .tools import ROOT
-
-sys.path.insert(0, str(ROOT / "instance-files" / "config"))
-import render  # noqa: E402  (instance-files/config/render.py)
 
 FILES = ROOT / "instance-files"
 INSTANCE = "i-0123456789abcdef0"

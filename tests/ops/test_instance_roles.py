@@ -1,9 +1,9 @@
 """Least privilege on the instances: each group's role, as the templates
-resolve for params/prod.json, evaluated (wealist_cfn.strict's IAM policy
+resolve for params/prod.json, evaluated (wealist_cfn.rehearsal.strict's IAM policy
 evaluation: explicit Deny wins, conditions must match) against the calls
 that group's boot makes, and against the secrets it must never read.
 
-Stand-in: the resolved templates (wealist_cfn.cfnmodel), no AWS. What AWS
+Stand-in: the resolved templates (wealist_cfn.cfn.model), no AWS. What AWS
 adds and this does not model: SCPs, permission boundaries, KMS key policies
 (the aws/ssm key allows any principal of the account through SSM).
 Parameter Store: GetParametersByPath on a path returns everything below it
@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import pytest
 
-from wealist_cfn import config, strict
-from wealist_cfn.cfnmodel import resolve
+from wealist_cfn import config
+from wealist_cfn.cfn.model import resolve
 from wealist_cfn.ops import bootstrap
+from wealist_cfn.rehearsal import strict
 
 from .tools import ROOT
 

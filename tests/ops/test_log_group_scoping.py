@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from .iam_eval import allowed
-from .test_iam_policies import _service_role, oidc  # noqa: F401  (oidc: the fixture)
+from helpers.iam_eval import allowed
+from helpers.iam_policies import _service_role
 
 ACCOUNT = "123456789012"
 GROUP = f"arn:aws:logs:ap-northeast-2:{ACCOUNT}:log-group:"
@@ -25,7 +25,7 @@ NEIGHBOURS = ["/wealist/prod/backend-other", "/wealist/prod/backend2", "/wealist
 
 @pytest.mark.parametrize("action", ["logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DeleteLogGroup",
                                     "logs:TagResource"])
-def test_the_service_role_reaches_our_groups_and_none_that_share_their_prefix(oidc, action):  # noqa: F811
+def test_the_service_role_reaches_our_groups_and_none_that_share_their_prefix(oidc, action):
     statements = _service_role(oidc)["statements"]
     for name in OURS:
         assert allowed(statements, action, f"{GROUP}{name}:*"), (action, name)

@@ -40,11 +40,7 @@ from __future__ import annotations
 
 import pytest
 
-from wealist_cfn import cfnmodel, config, iamdata
-from wealist_cfn.ops.bootstrap import SECRET_NAMES
-from wealist_cfn.policyeval import ALLOW, Principal, could_allow, evaluate
-
-from .test_iam_policies import (
+from helpers.iam_policies import (
     ACCOUNT,
     KEY_ARN,
     OIDC_MODES,
@@ -56,6 +52,12 @@ from .test_iam_policies import (
     _oidc_stack,
     _roles,
 )
+from wealist_cfn import config
+from wealist_cfn.cfn import model as cfnmodel
+from wealist_cfn.ops.bootstrap import SECRET_NAMES
+from wealist_cfn.policyeval import ALLOW, Principal, could_allow, evaluate
+from wealist_cfn.stacks import iamdata
+
 from .tools import ROOT
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-"

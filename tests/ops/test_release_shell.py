@@ -22,7 +22,8 @@ import textwrap
 
 import pytest
 
-from .test_workflows import _load
+from helpers.workflows import _load
+
 from .tools import require
 
 

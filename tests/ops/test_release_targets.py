@@ -26,10 +26,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from helpers.release import GROUP, PREFS, TAG, _follow, _get, _group, _put, _quiet, _refresh
 from wealist_cfn import config
 from wealist_cfn.ops import releasestate, rollout
 
-from .test_release import GROUP, PREFS, TAG, _follow, _get, _group, _put, _quiet, _refresh
 from .tools import ROOT
 
 pytestmark = pytest.mark.stubbed

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from .test_instance_files import BACKEND_ENV, _backend_values, _doc, render
+from helpers.instance_files import BACKEND_ENV, _backend_values, _doc, render
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from .test_instance_files import BACKEND_ENV, HOSTILE, MONITORING_ENV, _backend_values, _doc, render
+from helpers.instance_files import BACKEND_ENV, HOSTILE, MONITORING_ENV, _backend_values, _doc, render
 
 REGISTRY = BACKEND_ENV["ECR_REGISTRY"]
 

@@ -1,10 +1,10 @@
 """The calls each role really makes, with the request context IAM sees,
-evaluated (tests/ops/iam_eval.py ``decide``: conditions included, explicit
+evaluated (tests/helpers/iam_eval.py ``decide``: conditions included, explicit
 Deny wins) against the policies of the committed templates, resolved for
 params/prod.json and github-oidc.yaml's defaults. Each allowed call has its
 denied neighbour beside it.
 
-Stand-in: none runs; the templates are resolved by wealist_cfn.cfnmodel and
+Stand-in: none runs; the templates are resolved by wealist_cfn.cfn.model and
 the evaluator follows the IAM User Guide's evaluation and condition rules
 (cited in iam_eval.py). Real AWS rules these tests rely on, with where they
 are written:
@@ -35,13 +35,13 @@ import types
 
 import pytest
 
+from helpers.iam_eval import decide, decide_bounded
+from helpers.iam_policies import ACCOUNT, KEY_ARN, REGION, _concrete, _key_policy, _managed, _roles, _root_set
 from wealist_cfn import config
 from wealist_cfn.deploy import flow
 from wealist_cfn.stacks import github_oidc
 from wealist_cfn.stacks.alarms import KEY_PURPOSE_TAG
 
-from .iam_eval import decide, decide_bounded
-from .test_iam_policies import ACCOUNT, KEY_ARN, REGION, _concrete, _key_policy, _managed, _roles, _root_set
 from .tools import ROOT
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-"
@@ -60,7 +60,7 @@ def roles(oidc):
 
 @pytest.fixture(scope="module")
 def oidc():
-    from .test_iam_policies import OIDC_MODES, _oidc_stack
+    from helpers.iam_policies import OIDC_MODES, _oidc_stack
 
     return _oidc_stack(OIDC_MODES["own provider, plan role"])
 
@@ -268,7 +268,7 @@ def test_a_role_without_the_boundary_is_an_error_at_build_time(monkeypatch):
     so first."""
     from troposphere import NoValue
 
-    from wealist_cfn.settings import DEFAULT_SETTINGS
+    from wealist_cfn.core.settings import DEFAULT_SETTINGS
     from wealist_cfn.stacks import iam
 
     monkeypatch.setattr(iam, "boundary_arn", lambda: NoValue)
@@ -353,7 +353,7 @@ def test_the_boundary_allows_everything_the_roles_own_policies_grant(env):
     and the flow log delivers; and the service role of that environment may
     create exactly those roles. A dev trust stack given only Project,
     Environment and StackName named prod's bucket and repositories."""
-    from .test_iam_policies import _oidc_stack
+    from helpers.iam_policies import _oidc_stack
 
     cfg = config.load(ROOT / "params" / f"{env}.json")
     oidc = _oidc_stack(documented_trust_stack_overrides(f"{cfg.name_prefix}-github"))
@@ -424,7 +424,7 @@ def test_change_sets_are_read_and_executed_on_the_projects_stacks_only(roles):
 # on Stubbed clients, then evaluated against the committed template's
 # policies. The resource IAM checks is the call's ARN where the action has
 # a resource type, "*" where it has none (cfn-lint's copy of the Service
-# Authorization Reference, wealist_cfn/iamdata.json).
+# Authorization Reference, wealist_cfn/stacks/iamdata.json).
 
 GROUP_ARN = (f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:0a1b2c3d-1111-2222-3333-444455556666:"
              "autoScalingGroupName/")
@@ -444,7 +444,7 @@ def _recording(service: str, calls: list):
 
 
 def _resources(action: str, params: dict) -> list[str]:
-    from wealist_cfn import iamdata
+    from wealist_cfn.stacks import iamdata
 
     if not iamdata._derived_resource_types(action):
         return ["*"]

@@ -184,7 +184,7 @@ def test_the_ec2_check_warmup_outlasts_a_failed_boots_unhealthy_mark():
     Before, it was 300 s against a mark at about 390 s."""
     import re
 
-    from wealist_cfn import bootbudget
+    from wealist_cfn.core import bootbudget
 
     startup = (Path(rollout.__file__).resolve().parents[1] / "boot" / "startup.sh").read_text()
     budget = int(re.search(r"\$\{WEALIST_BOOT_BUDGET:-(\d+)\}", startup).group(1))
@@ -226,7 +226,7 @@ def test_group_names_are_the_ones_the_compute_stack_gives_its_groups(params):
     import json
 
     from wealist_cfn import config
-    from wealist_cfn.settings import DEFAULT_SETTINGS
+    from wealist_cfn.core.settings import DEFAULT_SETTINGS
     from wealist_cfn.stacks import compute
 
     cfg = config.load(ROOT / "params" / f"{params}.json")

@@ -1,7 +1,7 @@
 """Every way an instance refresh can end ends ``rollout``, with the exit
 code written down here for each state.
 
-Stand-in: Auto Scaling is scripted (tests/scripted.py, responses validated
+Stand-in: Auto Scaling is scripted (tests/helpers/scripted.py, responses validated
 against botocore's DescribeInstanceRefreshes output shape); STS is moto's
 server. moto implements neither StartInstanceRefresh nor
 DescribeInstanceRefreshes. The states and their meaning are the API
@@ -18,7 +18,8 @@ from datetime import datetime, timezone
 
 import botocore.session
 import pytest
-from scripted import Scripted, ScriptedError, run_cli, scripted_aws
+
+from helpers.scripted import Scripted, ScriptedError, run_cli, scripted_aws
 
 from .tools import ROOT
 

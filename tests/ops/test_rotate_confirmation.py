@@ -11,8 +11,8 @@ import botocore.session
 import pytest
 
 from wealist_cfn.cli import main
+from wealist_cfn.core.settings import PARAMS_DIR
 from wealist_cfn.errors import EXIT_REFUSED
-from wealist_cfn.settings import PARAMS_DIR
 
 PROD = str(PARAMS_DIR / "prod.json")
 

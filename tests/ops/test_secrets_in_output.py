@@ -24,16 +24,20 @@ from contextlib import redirect_stderr, redirect_stdout
 import boto3
 import pytest
 
+from helpers.secrets import (
+    PIECE,
+    _leaks,
+    _pieces,
+)
 from wealist_cfn import cli
-from wealist_cfn.deploy import local
 from wealist_cfn.ops.bootstrap import SECRET_NAMES
+from wealist_cfn.rehearsal import compat as local
 
 from .tools import ROOT
 
 pytestmark = pytest.mark.moto
 
 PARAMS = ROOT / "params" / "prod.json"
-PIECE = 6
 
 
 def _secrets(endpoint: str) -> list[str]:
@@ -47,12 +51,8 @@ def _secrets(endpoint: str) -> list[str]:
     return values
 
 
-def _pieces(secrets: list[str]) -> set[str]:
-    return {s[i:i + PIECE] for s in secrets for i in range(len(s) - PIECE + 1)}
 
 
-def _leaks(text: str, pieces: set[str]) -> set[str]:
-    return {text[i:i + PIECE] for i in range(len(text) - PIECE + 1)} & pieces
 
 
 def test_no_output_holds_a_piece_of_a_secret(moto_endpoint, local_s3_over_http, caplog):

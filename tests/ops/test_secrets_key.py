@@ -13,10 +13,10 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from wealist_cfn import cfnmodel
-from wealist_cfn.deploy import templates as tpl
+from wealist_cfn.cfn import model as cfnmodel
+from wealist_cfn.cfn import templates as tpl
+from wealist_cfn.core.settings import TEMPLATES_DIR
 from wealist_cfn.ops import bootstrap
-from wealist_cfn.settings import TEMPLATES_DIR
 
 
 def test_template_creates_the_alias_bootstrap_uses(prod_cfg, dev_cfg):

@@ -8,21 +8,15 @@ import re
 import subprocess
 
 import pytest
-import yaml
 
+from helpers.workflows import (
+    WORKFLOWS,
+    _load,
+)
+from wealist_cfn.core.settings import DEFAULT_SETTINGS
 from wealist_cfn.ops.bootstrap import PARAMS_BY_NAME
-from wealist_cfn.settings import DEFAULT_SETTINGS
 
 from .tools import ROOT, require
-
-WORKFLOWS = ROOT / ".github" / "workflows"
-
-
-def _load(name):
-    doc = yaml.safe_load((WORKFLOWS / name).read_text())
-    # YAML 1.1 reads the key `on` as True.
-    doc["on"] = doc.pop(True, doc.get("on"))
-    return doc
 
 
 def _runs(job):
@@ -140,7 +134,7 @@ ARN = f"arn:aws:cloudformation:ap-northeast-2:123456789012:changeSet/deploy-2026
 
 def _review_markdown(change_set_type: str) -> str:
     """What ``plan --output markdown`` prints for a change set: the review
-    (review.render_markdown) and the ID line deploy/cli.py writes after it."""
+    (review.render_markdown) and the ID line cli/deploy.py writes after it."""
     from wealist_cfn.deploy import review
 
     r = review.Review(stack_name="wealist-prod", change_set_type=change_set_type,

@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 
-from wealist_cfn.settings import ROOT_DIR
+from wealist_cfn.core.settings import ROOT_DIR
 
 SCRIPT = ("import json, sys; import wealist_cfn.policyeval; "
           "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "

@@ -9,8 +9,8 @@ import pytest
 
 from wealist_cfn import config
 from wealist_cfn.aws import Aws
+from wealist_cfn.core.settings import PARAMS_DIR
 from wealist_cfn.preflight import checks
-from wealist_cfn.settings import PARAMS_DIR
 
 REGION = "ap-northeast-2"
 ACCOUNT = "123456789012"  # moto's account

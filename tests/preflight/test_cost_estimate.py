@@ -10,11 +10,11 @@ import json
 
 import pytest
 
-from wealist_cfn import cfnmodel
+from wealist_cfn.cfn import model as cfnmodel
 from wealist_cfn.cli import main
+from wealist_cfn.core.settings import PARAMS_DIR
 from wealist_cfn.errors import CommandError
 from wealist_cfn.preflight import checks, cost
-from wealist_cfn.settings import PARAMS_DIR
 
 # Round figures, so the expected sums below can be worked out by hand.
 TOY = {
@@ -390,7 +390,7 @@ def test_documented_usage_defaults_match_the_code():
     """docs/deploy.md's table of usage defaults is the code's table."""
     import re
 
-    from wealist_cfn.settings import ROOT_DIR
+    from wealist_cfn.core.settings import ROOT_DIR
     text = (ROOT_DIR / "docs" / "deploy.md").read_text()
     rows = dict(re.findall(r"^\| (\w+) \| ([\d.]+) \| ", text, flags=re.M))
     assert {k: float(v) for k, v in rows.items() if k in cost.USAGE_DEFAULTS} == \
@@ -400,7 +400,7 @@ def test_documented_usage_defaults_match_the_code():
 def test_readme_estimate_is_what_the_command_prints():
     """docs/cost.md's estimate for params/prod.json is the command's current
     output, dates included: a price change without a docs/cost.md update fails here."""
-    from wealist_cfn.settings import ROOT_DIR
+    from wealist_cfn.core.settings import ROOT_DIR
     readme = (ROOT_DIR / "docs" / "cost.md").read_text()
     block = readme.split("## What each mode costs", 1)[1].split("```\n", 2)[1]
     code, out, _ = _run("cost", "--params", PARAMS_DIR / "prod.json")

@@ -33,11 +33,12 @@ from botocore.stub import Stubber
 from wealist_cfn import config
 from wealist_cfn.aws import Aws
 from wealist_cfn.cli import main
+from wealist_cfn.cli import preflight_hook as hook
 from wealist_cfn.config import ConfigError
+from wealist_cfn.core.parameters import CIDR_PATTERN
+from wealist_cfn.core.settings import PARAMS_DIR, TEMPLATES_DIR
 from wealist_cfn.errors import CommandError
-from wealist_cfn.parameters import CIDR_PATTERN
-from wealist_cfn.preflight import exposure, hook
-from wealist_cfn.settings import PARAMS_DIR, TEMPLATES_DIR
+from wealist_cfn.preflight import exposure
 
 CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/12345678-1234-1234-1234-123456789012"
 

@@ -13,10 +13,11 @@ from types import SimpleNamespace
 import pytest
 
 from wealist_cfn.cli import main
+from wealist_cfn.cli import preflight_hook as hook
+from wealist_cfn.core.settings import PARAMS_DIR, TEMPLATES_DIR
 from wealist_cfn.deploy import stackstate
 from wealist_cfn.errors import EXIT_FAILED
-from wealist_cfn.preflight import checks, hook
-from wealist_cfn.settings import PARAMS_DIR, TEMPLATES_DIR
+from wealist_cfn.preflight import checks
 
 
 def _dep(cfg, aws, endpoint_url=None):
@@ -87,8 +88,8 @@ def test_not_checkable_checks_never_block():
 def test_every_check_declares_the_calls_it_needs():
     """No stand-in: each check names its read calls, and the local
     endpoint's gaps are calls some check needs (a stale entry fails)."""
-    from wealist_cfn.deploy import local
     from wealist_cfn.preflight import capability
+    from wealist_cfn.rehearsal import compat as local
     assert {name for name, _ in checks.CHECKS} == set(capability.NEEDS)
     needed = {call for calls in capability.NEEDS.values() for call in calls}
     assert set(local.UNANSWERED) <= needed

@@ -19,9 +19,9 @@ import pytest
 from botocore.stub import Stubber
 
 from wealist_cfn.cli import main
-from wealist_cfn.preflight import cli as pcli
+from wealist_cfn.cli import preflight as pcli
+from wealist_cfn.core.settings import PARAMS_DIR
 from wealist_cfn.preflight import pricing
-from wealist_cfn.settings import PARAMS_DIR
 
 
 def _run(*argv) -> tuple[int, str, str]:
@@ -95,7 +95,7 @@ def test_quiet_cost_prints_the_table_and_errors():
 def test_quiet_cost_refresh_prints_the_file_written_not_each_price(tmp_path, monkeypatch):
     """Stubber: GetProducts (PriceList of JSON strings; API reference,
     pricing GetProducts). -q leaves out the line per price read."""
-    from test_price_refresh import _product
+    from helpers.prices import _product
 
     client = boto3.client("pricing", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
 

@@ -14,21 +14,15 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
+from helpers.prices import (
+    _product,
+)
 from wealist_cfn.errors import CommandError
 from wealist_cfn.preflight import cost, pricing
 
 pytestmark = pytest.mark.stubbed
 
 
-def _product(sku: str, usagetype: str, usd: str, unit: str = "Hrs", tiers: tuple = ()) -> str:
-    dims = {f"{sku}.T.R{i}": {"unit": unit, "beginRange": begin, "endRange": "Inf", "description": "",
-                              "rateCode": f"{sku}.T.R{i}", "appliesTo": [], "pricePerUnit": {"USD": price}}
-            for i, (begin, price) in enumerate(tiers or (("0", usd),))}
-    return json.dumps({"product": {"productFamily": "x", "sku": sku, "attributes": {"usagetype": usagetype}},
-                       "serviceCode": "AmazonEC2", "publicationDate": "2026-11-01T00:00:00Z", "version": "1",
-                       "terms": {"OnDemand": {f"{sku}.T": {"offerTermCode": "T", "sku": sku,
-                                                           "effectiveDate": "2026-11-01T00:00:00Z",
-                                                           "termAttributes": {}, "priceDimensions": dims}}}})
 
 
 @pytest.fixture
@@ -97,7 +91,7 @@ def test_refresh_command_prints_progress_and_writes_the_table(client, tmp_path, 
     """The command: credentials checked, one progress line per price, the
     table written (here into a temporary directory)."""
     from wealist_cfn.cli import main
-    from wealist_cfn.preflight import cli as pcli
+    from wealist_cfn.cli import preflight as pcli
 
     class FakeAws:
         def __init__(self, region, profile=None, endpoint_url=None):

@@ -25,9 +25,10 @@ import datetime as dt
 import pytest
 from botocore.stub import Stubber
 
+import wealist_cfn.cli  # noqa: F401 - declares the local endpoint's unanswered calls to preflight
 from wealist_cfn import config
+from wealist_cfn.core.settings import PARAMS_DIR
 from wealist_cfn.preflight import capability, checks
-from wealist_cfn.settings import PARAMS_DIR
 
 TRUST = "arn:aws:cloudformation:ap-northeast-2:123456789012:stack/{}-github/1"
 

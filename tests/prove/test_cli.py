@@ -16,7 +16,7 @@ import re
 import pytest
 
 from wealist_cfn import cli
-from wealist_cfn.daytwo import cli as daytwo_cli
+from wealist_cfn.cli import daytwo as daytwo_cli
 from wealist_cfn.prove import registry
 
 ACCOUNT = "123456789012"  # moto's

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
+from wealist_cfn.core.settings import ROOT_DIR
 from wealist_cfn.prove import estimate, registry
-from wealist_cfn.settings import ROOT_DIR
 
 DEPLOY = ROOT_DIR / "docs" / "deploy.md"
 OPERATIONS = ROOT_DIR / "docs" / "operations.md"

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from wealist_cfn import lint
-from wealist_cfn.deploy.templates import load
+from wealist_cfn.cfn.templates import load
+from wealist_cfn.core.settings import DEFAULT_SETTINGS, ROOT_DIR
 from wealist_cfn.errors import CommandError
 from wealist_cfn.prove import estimate, registry, report, runner
 from wealist_cfn.prove.model import FAILS
-from wealist_cfn.settings import DEFAULT_SETTINGS, ROOT_DIR
 from wealist_cfn.stacks.github_oidc import NestedSet
 
 

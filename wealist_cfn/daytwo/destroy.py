@@ -21,11 +21,12 @@ from typing import Callable, Iterator
 
 import botocore.exceptions
 
+from wealist_cfn.core.parameters import deploy_bucket_name
+from wealist_cfn.core.settings import PARAMS_DIR
+
 from .. import config
 from ..aws import Aws, error_message, log_groups
 from ..errors import EXIT_FAILED, CommandError
-from ..parameters import deploy_bucket_name
-from ..settings import PARAMS_DIR
 from .diff import fetch_deployed
 from .tree import pmap
 from .tree import resources as list_resources

@@ -3,7 +3,7 @@ what the stack runs, without a change set and without an upload.
 
 The deployed root and every nested template come from GetTemplate (fetched
 concurrently), matched to the local files by the nested stack's logical ID.
-Both sides are resolved with :mod:`wealist_cfn.cfnmodel` for their own
+Both sides are resolved with :mod:`wealist_cfn.cfn.model` for their own
 parameter values (deployed: what DescribeStacks reports; local: the
 parameter file), so a mode switch reads as the resources and properties it
 changes, not as every ``Fn::If`` that mentions the condition.
@@ -26,13 +26,15 @@ from pathlib import Path
 import botocore.exceptions
 import yaml
 
-from .. import cfnmodel, config
+from wealist_cfn import config
+from wealist_cfn.cfn import model as cfnmodel
+from wealist_cfn.cfn import templates as tpl
+from wealist_cfn.cfn.model import NESTED
+from wealist_cfn.core.parameters import ROOT_PARAMETERS
+
 from ..aws import Aws
-from ..cfnmodel import NESTED
-from ..deploy import templates as tpl
 from ..deploy.review import GUARDED_TYPES, list_value
 from ..errors import EXIT_USAGE, CommandError
-from ..parameters import ROOT_PARAMETERS
 from .tree import client_error, describe_root, pmap, stack_tree
 
 MASK = "****"

@@ -22,8 +22,9 @@ from typing import Callable, Iterator
 
 import botocore.exceptions
 
+from wealist_cfn.cfn.model import NESTED
+
 from ..aws import Aws
-from ..cfnmodel import NESTED
 from ..errors import EXIT_FAILED, CommandError
 from .tree import client_error, describe_root, pmap, stack_tree
 from .tree import resources as list_resources

@@ -13,8 +13,9 @@ from datetime import datetime, timedelta, timezone
 
 import botocore.exceptions
 
+from wealist_cfn.cfn.model import NESTED
+
 from ..aws import Aws
-from ..cfnmodel import NESTED
 from ..deploy.events import StackEvent, is_failure
 from ..errors import EXIT_USAGE, CommandError
 from .tree import client_error, describe_root, pmap, stack_tree

@@ -13,8 +13,9 @@ from typing import Callable, TypeVar
 
 import botocore.exceptions
 
+from wealist_cfn.cfn.model import NESTED
+
 from ..aws import Aws, error_message
-from ..cfnmodel import NESTED
 from ..errors import EXIT_FAILED, EXIT_USAGE, CommandError
 
 T = TypeVar("T")

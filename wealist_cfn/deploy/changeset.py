@@ -35,8 +35,9 @@ from typing import Callable
 
 import botocore.exceptions
 
+from wealist_cfn.cfn.model import NESTED
+
 from ..aws import Aws, error_code, error_message
-from ..cfnmodel import NESTED
 from ..errors import EXIT_FAILED, CommandError
 from . import failures
 from . import review as review_mod

@@ -17,8 +17,9 @@ from typing import Callable, Iterator
 
 import botocore.exceptions
 
+from wealist_cfn.cfn.model import NESTED
+
 from ..aws import Aws, error_message
-from ..cfnmodel import NESTED
 
 # Failures that only follow from another one: never the first cause.
 CONSEQUENCE = re.compile(

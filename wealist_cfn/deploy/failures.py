@@ -31,8 +31,9 @@ from dataclasses import asdict, dataclass, field
 import botocore.exceptions
 import botocore.parsers
 
+from wealist_cfn.cfn.model import NESTED
+
 from ..aws import Aws, error_code, error_message
-from ..cfnmodel import NESTED
 from ..errors import EXIT_FAILED, CommandError
 
 # The root's reason when the failure is really a nested change set's, or the

@@ -23,16 +23,17 @@ from typing import Callable, Iterator
 
 import botocore.exceptions
 
-from .. import cfnmodel
+from wealist_cfn.cfn import model as cfnmodel
+from wealist_cfn.cfn import templates as tpl
+from wealist_cfn.core.parameters import PARAMS_BY_NAME
+from wealist_cfn.core.settings import TEMPLATES_DIR
+
 from .. import config as config_mod
 from ..aws import Aws, error_code, error_message, keeping_last_call
 from ..errors import EXIT_FAILED, EXIT_REFUSED, EXIT_USAGE, CommandError
-from ..parameters import PARAMS_BY_NAME
-from ..settings import TEMPLATES_DIR
 from . import changeset, events, policy, sequence, stackstate, triggers, verify
 from . import package as package_mod
 from . import review as review_mod
-from . import templates as tpl
 
 DELETION_PROTECTION = "DeletionProtection"
 HEALTH_CHECK_TYPE = "BackendHealthCheckType"  # derived, never the params file's (ops/releasestate.py)

@@ -25,11 +25,12 @@ from typing import Callable, Iterator
 
 from botocore.exceptions import ClientError
 
+from wealist_cfn.core.settings import DEFAULT_SETTINGS
+
 from ..aws import Aws, error_code
 from ..config import Config
 from ..ops.bootstrap import UNRELEASED, parameter_prefix
 from ..ops.rollout import group_name
-from ..settings import DEFAULT_SETTINGS
 
 DEFAULT_TIMEOUT = 900.0  # seconds: UserData, image pulls, the services' start and 2 checks of 15 s
 DEFAULT_INTERVAL = 15.0  # the target groups' HealthCheckIntervalSeconds

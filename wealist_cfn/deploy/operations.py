@@ -5,7 +5,7 @@ failed, and list or delete this project's change sets.
 Each checks the stack's state first and refuses, with the reason, what the
 CloudFormation API would refuse (the allowed states are cited beside each
 check), so the answer is one line naming the state instead of AWS's
-ValidationError. The library returns data; ``deploy/cli.py`` prints it.
+ValidationError. The library returns data; ``cli/deploy.py`` prints it.
 """
 
 from __future__ import annotations

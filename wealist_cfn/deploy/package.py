@@ -42,10 +42,11 @@ from dataclasses import dataclass, field
 
 import botocore.exceptions
 
+from wealist_cfn.cfn import templates as tpl
+
 from ..aws import Aws, error_code, error_message
 from ..errors import EXIT_FAILED, EXIT_USAGE, CommandError
 from ..ops import artifacts
-from . import templates as tpl
 
 INLINE_BODY_LIMIT = 51_200  # bytes; CreateChangeSet's TemplateBody maximum
 AREAS = ("deploy", "plan")  # top-level key prefixes: what the deploy reads / what a plan writes

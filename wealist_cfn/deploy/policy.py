@@ -19,8 +19,9 @@ import json
 
 import botocore.exceptions
 
+from wealist_cfn.cfn.model import NESTED
+
 from ..aws import Aws, error_message
-from ..cfnmodel import NESTED
 from ..errors import CommandError
 from .review import GUARDED_TYPES
 

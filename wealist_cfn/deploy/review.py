@@ -33,9 +33,10 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-from ..cfnmodel import NESTED
-from ..parameters import PARAMS_BY_NAME
-from . import sequence, updaterules
+from wealist_cfn.cfn import updaterules
+from wealist_cfn.cfn.model import NESTED
+from wealist_cfn.core.parameters import PARAMS_BY_NAME
+from wealist_cfn.deploy import sequence
 
 STATEFUL_TYPES = frozenset({
     "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::ElastiCache::ReplicationGroup",

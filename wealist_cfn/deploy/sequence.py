@@ -6,8 +6,9 @@ through a rollout."""
 
 from __future__ import annotations
 
+from wealist_cfn.cfn import updaterules
+
 from ..errors import EXIT_REFUSED, CommandError
-from . import updaterules
 
 
 def refuse_one_step(review) -> None:

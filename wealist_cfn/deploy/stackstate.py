@@ -21,8 +21,9 @@ from typing import Callable, Iterator
 
 import botocore.exceptions
 
+from wealist_cfn.cfn.model import NESTED
+
 from ..aws import Aws, error_message
-from ..cfnmodel import NESTED
 from ..errors import EXIT_FAILED, CommandError
 from .events import is_final
 

@@ -44,8 +44,9 @@ from dataclasses import dataclass, field
 
 import botocore.exceptions
 
+from wealist_cfn.core.settings import DEFAULT_SETTINGS, AlarmSettings
+
 from ..aws import Aws, error_code, error_message
-from ..settings import DEFAULT_SETTINGS, AlarmSettings
 
 # Alarm name suffix -> what it watches (alarms.py names them <prefix>-alarm-<suffix>).
 CRITICAL = {

@@ -91,11 +91,12 @@ from urllib.parse import parse_qs, urlsplit
 import botocore.exceptions
 import yaml
 
+from wealist_cfn.cfn import templates as tpl
+from wealist_cfn.cfn.model import NESTED
+
 from ..aws import Aws, error_code, error_message
-from ..cfnmodel import NESTED
 from ..errors import EXIT_FAILED, CommandError
 from . import review as review_mod
-from . import templates as tpl
 
 MASKED = "****"  # a NoEcho value as DescribeChangeSet returns it
 _URL = "<TemplateURL: checked on its own>"

@@ -7,7 +7,7 @@ deployed, created from the project alone and safe to run again.
   :mod:`secrets` and stored as SecureString; an existing value is never
   overwritten, except a secret named in ``rotate`` or a value the project
   itself owns (the repository names). Every value is checked against
-  Parameter Store's rules (:mod:`wealist_cfn.strict`) before anything is
+  Parameter Store's rules (:mod:`wealist_cfn.core.rules`) before anything is
   written.
 * The deploy bucket: created with default encryption, versioning, public
   access blocked, bucket-owner-enforced ownership, a TLS-only policy and
@@ -40,10 +40,7 @@ from typing import Callable
 
 from botocore.exceptions import ClientError
 
-from ..aws import Aws, error_code, error_message
-from ..config import Config
-from ..errors import EXIT_USAGE, CommandError
-from ..paramstore import (  # noqa: F401 - re-exported: bootstrap's API
+from wealist_cfn.core.paramstore import (  # noqa: F401 - re-exported: bootstrap's API
     DEFAULT,
     PARAMETERS,
     PARAMS_BY_NAME,
@@ -55,13 +52,17 @@ from ..paramstore import (  # noqa: F401 - re-exported: bootstrap's API
     ParamDef,
     _sql_name,
 )
-from ..settings import PACKAGE_DIR, ROOT_DIR
-from ..strict import (
+from wealist_cfn.core.rules import (
     elasticache_auth_token_problem,
     parameter_problem,
     rds_master_password_problem,
     rds_master_username_problem,
 )
+from wealist_cfn.core.settings import PACKAGE_DIR, ROOT_DIR
+
+from ..aws import Aws, error_code, error_message
+from ..config import Config
+from ..errors import EXIT_USAGE, CommandError
 from . import artifacts
 
 # The table of parameters (PARAMETERS, SECRET_NAMES, ...) lives in a leaf
@@ -156,7 +157,7 @@ SERVICE_RULES = {
 def check_values(cfg: Config) -> None:
     """Raise :class:`InvalidValue` for the first parameter whose name or
     value Parameter Store would refuse (the rules and their sources are in
-    :mod:`wealist_cfn.strict`). Secrets are checked with a value of the
+    :mod:`wealist_cfn.core.rules`). Secrets are checked with a value of the
     shape :func:`generate_secret` makes; no AWS call is made."""
     prefix = parameter_prefix(cfg)
     for p in PARAMETERS:

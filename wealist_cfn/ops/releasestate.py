@@ -45,7 +45,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..settings import DEFAULT_SETTINGS
+from wealist_cfn.core.settings import DEFAULT_SETTINGS
+
 from .bootstrap import UNRELEASED
 
 ELB, EC2 = "ELB", "EC2"

@@ -24,7 +24,8 @@ from typing import Callable
 
 from botocore.exceptions import ClientError
 
-from .. import bootbudget
+from wealist_cfn.core import bootbudget
+
 from ..aws import error_code, error_message
 from ..config import Config
 from ..errors import EXIT_REFUSED, EXIT_USAGE, CommandError

@@ -6,8 +6,8 @@ the way the IAM User Guide's "Policy evaluation logic" documents it, and
 answers with a :class:`Decision` that names the statement that allowed or
 denied it, or the context key whose absence failed a condition.
 
-Used by the strict layer over the local endpoint (``wealist_cfn.strict``)
-and by the tests (``tests/ops/iam_eval.py`` wraps it with the older names).
+Used by the strict layer over the local endpoint (``wealist_cfn.rehearsal.strict``)
+and by the tests (``tests/helpers/iam_eval.py`` wraps it with the older names).
 Standard library only; it imports no other part of wealist_cfn.
 
 Entry points:

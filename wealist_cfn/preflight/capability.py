@@ -5,13 +5,14 @@ A check whose calls the endpoint cannot answer is reported "not checkable
 here", by name, instead of running and failing on the endpoint's gap; it
 does not block. Every other failure blocks wherever the endpoint's answers
 are known (AWS, and the local endpoint, whose gaps are declared and tested
-in :mod:`wealist_cfn.deploy.local`): a rehearsal stops where a real deploy
+in :mod:`wealist_cfn.rehearsal.compat`): a rehearsal stops where a real deploy
 would. Only an arbitrary ``--endpoint-url``, whose answers nobody declared,
 shows the results without blocking.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 # The read calls each check makes ("service:Operation", as in IAM and the
@@ -52,10 +53,24 @@ AWS = Capability("AWS", {}, known=True)
 CUSTOM = Capability("a custom endpoint", {}, known=False)
 
 
-def local() -> Capability:
-    from ..deploy import local as local_endpoint  # the endpoint declares its own gaps
+# The local endpoint declares its own gaps (UNANSWERED in
+# wealist_cfn/rehearsal/compat.py). Preflight stands below the rehearsal and
+# does not import it: the command line, the one layer that sees both, hands
+# the table in (wealist_cfn/cli/__init__.py) before any command runs.
+_local_gaps: Callable[[], Mapping[str, str]] | None = None
 
-    return Capability("the local endpoint", dict(local_endpoint.UNANSWERED), known=True)
+
+def declare_local_gaps(gaps: Callable[[], Mapping[str, str]]) -> None:
+    """Where :func:`local` reads the calls the local endpoint does not answer."""
+    global _local_gaps
+    _local_gaps = gaps
+
+
+def local() -> Capability:
+    if _local_gaps is None:
+        raise RuntimeError("the local endpoint's unanswered calls were not declared "
+                           "(wealist_cfn.cli declares them; call capability.declare_local_gaps first)")
+    return Capability("the local endpoint", dict(_local_gaps()), known=True)
 
 
 def for_endpoint(endpoint_url: str | None, *, is_local: bool) -> Capability:

@@ -10,7 +10,7 @@ Where a check's inputs come from:
 
 * SSM dynamic references, resource properties, nested-stack parameters:
   the committed templates, resolved for the parameter file by the
-  project's own resolver (:mod:`wealist_cfn.cfnmodel`), so a reference
+  project's own resolver (:mod:`wealist_cfn.cfn.model`), so a reference
   inside a false Condition is not demanded.
 * Values instances read at boot and the images they pull:
   :data:`wealist_cfn.ops.bootstrap.PARAMETERS`, the one table bootstrap
@@ -36,15 +36,17 @@ from typing import Callable
 import botocore.exceptions
 import botocore.parsers
 
-from .. import cfnmodel
+from wealist_cfn.cfn import model as cfnmodel
+from wealist_cfn.cfn import templates as tpl
+from wealist_cfn.core.parameters import deploy_bucket_name
+from wealist_cfn.core.rules import DYNAMIC_REFERENCE
+from wealist_cfn.core.settings import TEMPLATES_DIR
+
 from ..aws import Aws, error_code, error_message, log_groups
 from ..config import Config, ConfigError
 from ..deploy import stackstate
-from ..deploy import templates as tpl
 from ..errors import CommandError
 from ..ops import bootstrap
-from ..parameters import deploy_bucket_name
-from ..settings import TEMPLATES_DIR
 from ..stacks import alarms
 from . import capability as capability_mod
 
@@ -54,9 +56,8 @@ OK, FAIL, WARN = "ok", "fail", "warn"
 NOT_CHECKABLE = "not checkable here"
 
 # CloudFormation's dynamic reference syntax: {{resolve:ssm:name[:version]}},
-# {{resolve:ssm-secure:name[:version]}}.
-# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references-ssm.html
-_DYNAMIC = re.compile(r"\{\{resolve:(ssm|ssm-secure):([^}:]+)(?::(\d+))?\}\}")
+# {{resolve:ssm-secure:name[:version]}} (core/rules.py, with its source).
+_DYNAMIC = DYNAMIC_REFERENCE
 # "ssm" resolves String and StringList parameters; SecureString needs "ssm-secure"
 # (same page: "ssm-secure" is the only pattern for SecureString).
 _REFERENCE_TYPES = {"ssm": ("String", "StringList"), "ssm-secure": ("SecureString",)}

@@ -2,7 +2,7 @@
 file, in one or both modes.
 
 What costs money is read from the committed templates resolved for the
-parameters (:mod:`wealist_cfn.cfnmodel`): every resource type there is
+parameters (:mod:`wealist_cfn.cfn.model`): every resource type there is
 either priced by a rule in :data:`RULES` or named free in
 :data:`FREE_TYPES`; a type in neither is an error, never a silent zero.
 Prices come from ``prices/<region>.json`` (see :func:`load_prices`); each
@@ -24,10 +24,11 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .. import cfnmodel
+from wealist_cfn.cfn import model as cfnmodel
+from wealist_cfn.core.settings import TEMPLATES_DIR
+
 from ..config import Config
 from ..errors import EXIT_FAILED, EXIT_USAGE, CommandError
-from ..settings import TEMPLATES_DIR
 from . import checks
 
 PRICES_DIR = Path(__file__).resolve().parent / "prices"

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import ipaddress
 
+from wealist_cfn.core.parameters import PLAIN_HTTP, PUBLIC_MONITORING
+
 from ..config import Config
 from ..errors import EXIT_USAGE, CommandError
-from ..parameters import PLAIN_HTTP, PUBLIC_MONITORING
 
 PUBLIC = "0.0.0.0/0"
 

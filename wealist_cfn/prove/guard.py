@@ -21,10 +21,11 @@ from datetime import datetime, timezone
 
 import botocore.exceptions
 
+from wealist_cfn.core.settings import PARAMS_DIR
+
 from .. import config
 from ..aws import Aws, error_code, error_message
 from ..errors import EXIT_REFUSED, EXIT_USAGE, CommandError
-from ..settings import PARAMS_DIR
 from ..stacks import github_oidc
 
 ACCOUNT_ID = re.compile(r"\d{12}")

@@ -25,10 +25,11 @@ from typing import Callable, Iterator
 
 import botocore.exceptions
 
+from wealist_cfn.cfn import templates as tpl
+
 from ..aws import Aws, error_code, error_message, keeping_last_call
 from ..deploy import changeset, events
 from ..deploy import package as package_mod
-from ..deploy import templates as tpl
 from ..errors import CommandError
 from . import estimate
 from .model import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Experiment, Verdict, inconclusive

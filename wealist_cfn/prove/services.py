@@ -511,7 +511,7 @@ ELASTICACHE_TWO_STEP = Experiment(
     bounds=Bounds(change_sets=4, executes=4, wait_minutes=0, stacks=1),
     assumption="ElastiCache refuses adding a replica and turning on automatic failover in one update, and "
                "accepts the replica first and failover second.",
-    relies=(Reliance("wealist_cfn/deploy/updaterules.py", "violations"),
+    relies=(Reliance("wealist_cfn/cfn/updaterules.py", "violations"),
             Reliance("wealist_cfn/deploy/sequence.py", "refuse_one_step")),
     templates={"root.yaml": CACHE_TEMPLATE}, act=_failover_act, observe=_failover_observe,
     verdict=_failover_verdict,
@@ -639,7 +639,7 @@ ALB_ACCESS_LOGS = Experiment(
     assumption="With the project's access-log bucket policy, enabling ALB access logs succeeds and ELB writes "
                "its ELBAccessLogTestFile under <prefix>/AWSLogs/<account>/.",
     relies=(Reliance("wealist_cfn/stacks/loadbalancer.py", "access_log_bucket_policy"),
-            Reliance("wealist_cfn/stacks/loadbalancer.py", "log_delivery_principal")),
+            Reliance("wealist_cfn/core/regions.py", "log_delivery_principal")),
     templates={"root.yaml": _alb_template()}, act=_alb_act, observe=_alb_observe, verdict=_alb_verdict,
     # ELB bills "each hour or partial hour" a load balancer runs
     # (aws.amazon.com/elasticloadbalancing/pricing): 15 minutes is one

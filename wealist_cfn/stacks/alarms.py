@@ -6,7 +6,7 @@ and a CloudWatch dashboard ``<project>-<environment>`` with one graph per
 alarm, built from the same alarm list, so the two cannot drift apart.
 
 Thresholds and evaluation periods are build-time settings
-(:class:`~wealist_cfn.settings.AlarmSettings`); each alarm says in its
+(:class:`~wealist_cfn.core.settings.AlarmSettings`); each alarm says in its
 description what to check first (docs/operations.md says more).
 """
 
@@ -16,9 +16,10 @@ import json
 
 from troposphere import Equals, If, Not, Output, Ref, Select, Sub, Template, cloudwatch, kms, sns
 
-from .. import iamdata
-from ..parameters import add_parameters
-from ..settings import AlarmRule, BuildSettings
+from wealist_cfn.core.parameters import add_parameters
+from wealist_cfn.core.settings import AlarmRule, BuildSettings
+from wealist_cfn.stacks import iamdata
+
 from .common import SERVICE_ROLE_NAME, add_inputs, add_multi_az_condition, name, new_template, tags
 
 HAS_ALARM_EMAIL = "HasAlarmEmail"

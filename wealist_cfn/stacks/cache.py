@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from troposphere import And, Equals, If, Output, Ref, Sub, Template, elasticache
 
-from ..parameters import add_parameters
-from ..settings import BuildSettings
+from wealist_cfn.core.parameters import add_parameters
+from wealist_cfn.core.settings import BuildSettings
+
 from .common import add_inputs, add_multi_az_condition, name, new_template, publish_endpoint, ssm_path, tags
 
 
@@ -25,7 +26,7 @@ def build(settings: BuildSettings) -> Template:
     # have at least one read replica to enable autofailover",
     # aws-cloudformation/cloudformation-coverage-roadmap#383), and the
     # mirror on the way back. CacheFailover=off holds them off for the
-    # intermediate deploy (deploy/updaterules.py refuses the one-step switch
+    # intermediate deploy (cfn/updaterules.py refuses the one-step switch
     # and names both steps).
     failover = t.add_condition("CacheFailoverOn", And(Equals(Ref("EnableMultiAZ"), "true"),
                                                       Equals(p["CacheFailover"].ref(), "auto")))

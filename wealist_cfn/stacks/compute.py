@@ -12,8 +12,9 @@ from pathlib import Path
 
 from troposphere import Base64, Output, Parameter, Sub, Template, autoscaling, ec2, logs
 
-from ..parameters import add_parameters
-from ..settings import BuildSettings
+from wealist_cfn.core.parameters import add_parameters
+from wealist_cfn.core.settings import BuildSettings
+
 from .common import BACKEND_GROUP, LOG_GROUP_KMS_SKIP, MONITORING_GROUP, add_inputs, asg_tags, name, new_template, tags
 
 USERDATA_FILE = Path(__file__).resolve().parent.parent / "boot" / "userdata.sh"

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from troposphere import If, Output, Sub, Template, logs, rds
 
-from ..parameters import add_parameters
-from ..settings import BuildSettings
+from wealist_cfn.core.parameters import add_parameters
+from wealist_cfn.core.settings import BuildSettings
+
 from .common import (
     LOG_GROUP_KMS_SKIP,
     add_inputs,

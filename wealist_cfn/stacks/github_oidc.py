@@ -83,9 +83,10 @@ from troposphere import (
 )
 from troposphere import kms as kms_res
 
-from .. import iamdata
-from ..parameters import PARAMS_BY_NAME, deploy_bucket_sub
-from ..settings import BuildSettings
+from wealist_cfn.core.parameters import PARAMS_BY_NAME, deploy_bucket_sub
+from wealist_cfn.core.settings import BuildSettings
+from wealist_cfn.stacks import iamdata
+
 from .alarms import KEY_PURPOSE_TAG, PROJECT_TAG_KEYS
 from .common import BACKEND_GROUP, MONITORING_GROUP, SERVICE_ROLE_NAME, new_template
 from .iam import ROLE_BOUNDARY
@@ -142,7 +143,7 @@ WITHHELD = {
 # stacks' scope, so the GitHub roles are denied changing it by name.
 TRUST_STACK = "${StackName}-github"
 
-# The schema and action facts come from wealist_cfn/iamdata.py: a committed
+# The schema and action facts come from wealist_cfn/stacks/iamdata.py: a committed
 # table derived from cfn-lint, read without importing cfn-lint.
 SchemaError = iamdata.SchemaError
 
@@ -205,7 +206,7 @@ class NestedSet:
     types, named IAM roles and profiles, and the parameters it references."""
 
     def __init__(self, settings: BuildSettings):
-        from .. import root
+        from wealist_cfn.stacks import root
 
         built = {name: t.to_dict() for name, t in root.build_all(settings).items()}
         self.types: set[str] = set()
@@ -257,7 +258,7 @@ def _secret_readers() -> dict[str, list[str]]:
     """Instance role -> the secrets (relative names) it needs at boot:
     Grafana's password is the monitoring instance's, every other secret the
     backend's (its database init and its services)."""
-    from ..paramstore import SECRET_NAMES
+    from wealist_cfn.core.paramstore import SECRET_NAMES
 
     monitoring = [n for n in SECRET_NAMES if n.startswith("monitoring/")]
     return {BACKEND_ROLE: [n for n in SECRET_NAMES if n not in monitoring], MONITORING_ROLE: monitoring}

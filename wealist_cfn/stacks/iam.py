@@ -42,8 +42,9 @@ import awacs.tag
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals, StringLike
 from troposphere import Output, Sub, Template, iam
 
-from ..parameters import add_parameters
-from ..settings import BuildSettings
+from wealist_cfn.core.parameters import add_parameters
+from wealist_cfn.core.settings import BuildSettings
+
 from .common import BACKEND_GROUP, MONITORING_GROUP, SSM_PREFIX, add_inputs, name, new_template, tags
 
 # The Parameter Store sub-paths and deploy-bucket prefixes each group reads

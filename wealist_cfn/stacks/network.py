@@ -15,8 +15,9 @@ import awacs.sts
 from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement, StringEquals
 from troposphere import Cidr, If, Join, Output, Select, Sub, Template, ec2, iam, logs
 
-from ..parameters import add_parameters
-from ..settings import BuildSettings
+from wealist_cfn.core.parameters import add_parameters
+from wealist_cfn.core.settings import BuildSettings
+
 from .common import LOG_GROUP_KMS_SKIP, add_multi_az_condition, name, new_template, tags
 from .iam import boundary_arn
 

@@ -7,8 +7,9 @@ import json
 
 from troposphere import Output, Sub, Template, ecr
 
-from ..parameters import add_parameters
-from ..settings import BuildSettings
+from wealist_cfn.core.parameters import add_parameters
+from wealist_cfn.core.settings import BuildSettings
+
 from .common import new_template, tags
 
 # Images are tagged with the commit they were built from (immutable tags).

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from troposphere import Output, Template, ec2
 
-from ..parameters import add_parameters
-from ..settings import BuildSettings
+from wealist_cfn.core.parameters import add_parameters
+from wealist_cfn.core.settings import BuildSettings
+
 from .common import add_inputs, new_template, tags
 
 # Security groups without an egress rule get AWS's allow-all; RDS and Redis

@@ -1,0 +1,1 @@
+"""Reading a set of CloudFormation templates: the YAML loader and the model of the set."""

@@ -1,0 +1,1 @@
+"""The leaf every other layer stands on: standard library only."""
