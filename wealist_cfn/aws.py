@@ -101,15 +101,20 @@ class Aws:
         calltrace.attach(self.session, self.region)  # WEALIST_CFN_TRACE: the IAM trace's record
         # Standard retries (boto3 guide, "Retries"; AWS SDKs reference, "Retry
         # behavior"): throttling, transient and connection errors are retried
-        # with jittered exponential backoff, up to 8 attempts a call, while
-        # the client's retry quota lasts. Not "adaptive": the SDKs call it
-        # experimental, and its client-side rate limiter would only slow a
+        # with jittered exponential backoff, up to 8 attempts a call (the
+        # first included), while the client's retry quota lasts. The count is
+        # ``total_max_attempts``: botocore's Config reads ``max_attempts`` as
+        # retries *after* the first request ("setting this value to 2 will
+        # result in the request being retried at most two times after the
+        # initial request", botocore/config.py; args.py adds one to it), so
+        # ``max_attempts: 8`` made 9 attempts. Not "adaptive": the SDKs call
+        # it experimental, and its client-side rate limiter would only slow a
         # poll loop that already sleeps between calls. An error that outlives
         # the retries (Throttling after the quota is spent, ExpiredToken) ends
         # a watch with what still runs in AWS and the `status` command that
         # follows it (deploy.flow.Deployment.stopped), never as a failed
         # operation.
-        self._config = BotoConfig(retries={"mode": "standard", "max_attempts": 8})
+        self._config = BotoConfig(retries={"mode": "standard", "total_max_attempts": 8})
         self._clients: dict[str, object] = {}
         # Creating a client is not thread-safe (boto3 guide, "Multithreading
         # or multiprocessing with clients"): threads that need one (preflight's
