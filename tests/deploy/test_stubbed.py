@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import types
 from contextlib import redirect_stderr, redirect_stdout
 from datetime import datetime, timedelta, timezone
 
@@ -19,6 +20,7 @@ from botocore.stub import ANY
 from scripted import change
 
 from deploy_helpers import stubbed_aws
+from wealist_cfn import target
 from wealist_cfn.deploy import changeset, cli, events, flow, review, stackstate
 from wealist_cfn.errors import CommandError
 
@@ -127,6 +129,8 @@ class _FakeDeployment:
 
     def __init__(self, rev, allow_replace=False):
         self.opts = flow.Options(stack_name="wealist-prod", params="params/prod.json", allow_replace=allow_replace)
+        # Against AWS: what the CLI reads of the Aws is its Target.
+        self.aws = types.SimpleNamespace(target=target.aws_target())
         cs = changeset.ChangeSet("deploy-1", ROOT_CS, ROOT, "UPDATE")
         self.plan = flow.Plan(stackstate.StackState("wealist-prod", "UPDATE_COMPLETE", ROOT), cs, rev)
         self.executed = False

@@ -516,7 +516,7 @@ class _Proof:
             query = parse_qs(parts.query)
             versions = query.get("versionId", [])
             key = parts.path.lstrip("/")
-            if self.aws.endpoint_url and key.startswith(f"{bucket}/"):
+            if self.aws.path_style and key.startswith(f"{bucket}/"):
                 key = key[len(bucket) + 1:]
             # "null" is the version written while versioning was off or
             # suspended; a PUT while suspended overwrites it (S3 User Guide,
