@@ -84,7 +84,7 @@ def register(subparsers) -> None:
     x.set_defaults(func=cmd_destroy)
 
 
-def _aws(args, *, credentials: bool = True) -> Aws:
+def _aws(args) -> Aws:
     region = args.region
     if args.params:
         region = config.load(args.params).region_for(args.region)
@@ -94,8 +94,7 @@ def _aws(args, *, credentials: bool = True) -> Aws:
         aws.region = aws.session.region_name or ""
     if not aws.region:
         raise CommandError("no region: pass --params FILE or --region", EXIT_USAGE)
-    if credentials:
-        aws.check_credentials()
+    aws.check_credentials()
     return aws
 
 
@@ -151,14 +150,13 @@ def cmd_diff(args) -> int:
 
 @_guard
 def cmd_drift(args) -> int:
-    aws = _aws(args, credentials=False)  # no endpoint running (--local): that is said first
+    aws = _aws(args)  # no endpoint running (--local): that is said first
     if aws.target.answers_drift is False:
         # The rehearsal declares it (moto's DetectStackDrift does not answer
         # as CloudFormation does: the command ended in "not an AWS
         # response"): not offered there. Not known: tried, and its answer shown.
         raise CommandError(f"drift is not offered on {aws.target.name}: it does not detect drift as "
                            "CloudFormation does; run `python build.py drift --params FILE` against AWS", EXIT_USAGE)
-    aws.check_credentials()
     # -q: the report is the result; the waiting is progress.
     progress = cliopts.NOWHERE if _quiet(args) else sys.stdout if args.output == "text" else sys.stderr
     report = None
