@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 
 import botocore.exceptions
 
-from .. import cfnmodel
+from .. import cfnmodel, pages
 from .. import config as config_mod
 from ..aws import Aws, error_code, error_message, keeping_last_call
 from ..errors import EXIT_FAILED, EXIT_REFUSED, EXIT_USAGE, CommandError
@@ -1222,19 +1222,12 @@ def operation_start(aws: Aws, stack_id: str, stack_name: str) -> dict | None:
     newest root ``CREATE|UPDATE|DELETE|IMPORT_IN_PROGRESS`` of the stack
     itself, read through as many pages as it takes (a long rollback pushes
     it off the first page)."""
-    token = None
-    while True:
-        kw = {"StackName": stack_id}
-        if token:
-            kw["NextToken"] = token
-        page = aws.cfn.describe_stack_events(**kw)
+    for page in pages.pages(aws.cfn, "describe_stack_events", StackName=stack_id):
         for e in page.get("StackEvents", []):  # newest first
             if e.get("ResourceType") == cfnmodel.NESTED and e.get("PhysicalResourceId") == stack_id and \
                     e.get("LogicalResourceId") == stack_name and e.get("ResourceStatus") in _STARTS:
                 return e
-        token = page.get("NextToken")
-        if not token:
-            return None
+    return None
 
 
 @dataclass
