@@ -3,8 +3,8 @@
 document, wealist_cfn.target): one line saying where drift runs, exit 2,
 and no drift call made. An endpoint that declares nothing is not taken for
 the rehearsal: drift is tried there. Stand-in: moto's server, with the
-rehearsal's capability answer installed (deploy/local.py answering_target)
-or without it (a plain moto server)."""
+rehearsal's capability answer (tests/conftest.py moto_server) or without
+it (undeclared_endpoint: a plain moto server)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import pytest
 from wealist_cfn import localenv
 from wealist_cfn.cli import main
 from wealist_cfn.daytwo import drift
-from wealist_cfn.deploy import local
 from wealist_cfn.settings import PARAMS_DIR
 
 
@@ -41,16 +40,15 @@ def _drift(monkeypatch, url: str) -> tuple[int, str, list]:
 
 @pytest.mark.moto
 def test_drift_is_not_offered_on_the_local_endpoint(monkeypatch, moto_endpoint):
-    with local.answering_target():
-        code, err, started = _drift(monkeypatch, moto_endpoint)
+    code, err, started = _drift(monkeypatch, moto_endpoint)
     assert code == 2 and not started
     assert err.strip() == ("error: drift is not offered on the local endpoint: it does not detect drift "
                            "as CloudFormation does; run `python build.py drift --params FILE` against AWS")
 
 
 @pytest.mark.moto
-def test_an_endpoint_that_declares_nothing_is_asked_for_drift(monkeypatch, moto_endpoint):
+def test_an_endpoint_that_declares_nothing_is_asked_for_drift(monkeypatch, undeclared_endpoint):
     """A plain moto server answers no capability document: an unknown
     endpoint, where drift detection starts (and shows what it answers)."""
-    code, err, started = _drift(monkeypatch, moto_endpoint)
+    code, err, started = _drift(monkeypatch, undeclared_endpoint)
     assert started and "not offered" not in err

@@ -216,15 +216,13 @@ def test_dev_environment_gets_its_own_names(dev_cfg, moto_endpoint, local_s3_ove
 
 def test_cli_prints_a_summary_and_never_a_secret(target, capsys):
     """moto: `build.py bootstrap` twice and with --rotate; no secret value
-    appears in anything it prints. A plain moto server declares nothing of
-    itself (wealist_cfn.target), so the rotation is confirmed as on AWS
-    (--yes)."""
+    appears in anything it prints."""
     argv = ["bootstrap", "--params", str(ROOT / "params/prod.json"), "--endpoint-url", target.endpoint_url]
     assert cli.main(argv) == 0
     first = capsys.readouterr()
     assert cli.main(argv) == 0
     second = capsys.readouterr()
-    assert cli.main(argv + ["--rotate", "redis/auth_token", "--yes"]) == 0
+    assert cli.main(argv + ["--rotate", "redis/auth_token"]) == 0
     third = capsys.readouterr()
     assert cli.main(argv + ["--rotate", "db/user_db_name"]) == errors.EXIT_USAGE
     capsys.readouterr()

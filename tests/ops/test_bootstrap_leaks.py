@@ -77,8 +77,7 @@ def test_nothing_bootstrap_prints_holds_a_value_plain_or_secure(target, monkeypa
     argv = ["bootstrap", "--params", str(ROOT / "params/prod.json"), "--endpoint-url", target.endpoint_url]
 
     printed = []
-    # A plain moto server declares nothing (wealist_cfn.target): a rotation is confirmed as on AWS.
-    for extra in ([], ["--dry-run"], ["--rotate", "db/postgres_superuser_password", "--yes"]):
+    for extra in ([], ["--dry-run"], ["--rotate", "db/postgres_superuser_password"]):
         assert cli.main(argv + extra) == 0
         o = capsys.readouterr()
         printed.append(o.out + o.err)

@@ -25,8 +25,7 @@ def test_quiet_bootstrap_prints_the_summary_and_next_steps_only(target, capsys):
         and lines[0].endswith("(changed)"), quiet.out
     assert quiet.err == ""
 
-    # A plain moto server declares nothing (wealist_cfn.target): a rotation is confirmed as on AWS.
-    assert cli.main(argv + ["-q", "--rotate", "redis/auth_token", "--yes"]) == 0
+    assert cli.main(argv + ["-q", "--rotate", "redis/auth_token"]) == 0
     rotated = capsys.readouterr().out.splitlines()
     assert rotated[0].startswith("bootstrap wealist-prod") and rotated[0].endswith("(changed)")
     assert rotated[1:] and all(line.startswith("next: ") for line in rotated[1:])

@@ -177,17 +177,20 @@ def test_a_rehearsal_endpoint_is_not_refused(tmp_path):
     assert hook.before_change_set(args, dep, io.StringIO(), {}) is None
 
 
-def test_an_unknown_endpoint_is_refused_as_aws_is(tmp_path):
+def test_an_unknown_endpoint_shows_what_aws_would_refuse(tmp_path):
     """No stand-in: an --endpoint-url that does not declare itself the
-    rehearsal may expose what AWS would; the refusal applies (it was
-    skipped for any endpoint URL before)."""
+    rehearsal is not refused (its answers are not known, as for preflight)
+    but is told what AWS would refuse (it said nothing before)."""
     from wealist_cfn import target
 
     dep = _with_target(_file(tmp_path), target.unknown("http://localhost:5000"))
     args = SimpleNamespace(skip_preflight=True, params=dep.config.path, output="text")
-    with pytest.raises(CommandError) as e:
-        hook.before_change_set(args, dep, io.StringIO(), {})
-    assert str(e.value) == exposure.unaccepted(dep.config)[0]
+    out = io.StringIO()
+    assert hook.before_change_set(args, dep, out, {}) is None
+    lines = exposure.unaccepted(dep.config)
+    assert out.getvalue().splitlines()[:len(lines)] == [
+        "exposure: not refused on the endpoint at http://localhost:5000, whose answers are not known; against "
+        f"AWS this stops the deploy: {lines[0]}", *(f"  {line}" for line in lines[1:])]
 
 
 @pytest.mark.parametrize("command", ["plan", "deploy"])

@@ -51,7 +51,7 @@ def test_failed_preflight_stops_a_deploy_against_aws_before_anything(prod_cfg, a
 
 
 @pytest.mark.moto
-def test_failed_preflight_does_not_block_an_undeclared_custom_endpoint(prod_cfg, aws, moto_endpoint):
+def test_failed_preflight_does_not_block_an_undeclared_custom_endpoint(prod_cfg, aws, undeclared_endpoint):
     """moto, as a bare --endpoint-url that does not answer the capability
     request (wealist_cfn.target): an unknown endpoint, whose answers nobody
     declared. Results are shown, the plan goes on; the exposure refusal
@@ -60,7 +60,7 @@ def test_failed_preflight_does_not_block_an_undeclared_custom_endpoint(prod_cfg,
     settled = prod_cfg.with_values(AcceptedRisks="public-monitoring,plain-http")
     code, out, _, _ = _call(args, _dep(settled, aws))
     assert aws.target.kind == "unknown"
-    assert code is None and f"not blocking on the endpoint at {moto_endpoint}, whose answers are not known" in out
+    assert code is None and f"not blocking on the endpoint at {undeclared_endpoint}, whose answers are not known" in out
     assert "FAIL  ssm-references" in out
 
 
@@ -68,13 +68,12 @@ def test_failed_preflight_does_not_block_an_undeclared_custom_endpoint(prod_cfg,
 def test_a_rehearsal_without_bootstrap_stops_with_the_one_command_that_fixes_it(prod_cfg, aws, moto_endpoint):
     """moto as the local endpoint: it answers the rehearsal's capability
     document (deploy/local.py answering_target, as `local up` and the
-    one-shot endpoint do). Nothing bootstrapped, so the rehearsal stops as a
+    one-shot endpoint do; tests/conftest.py moto_server). Nothing bootstrapped, so the rehearsal stops as a
     real deploy would (it went on before), naming the one command; the
     checks moto cannot answer are "not checkable here", not FAIL, and carry
     no AWS CLI fix."""
     args = SimpleNamespace(skip_preflight=False, params=PARAMS_DIR / "prod.json", output="text")
-    with local.answering_target():
-        code, out, err, doc = _call(args, _dep(prod_cfg, aws))
+    code, out, err, doc = _call(args, _dep(prod_cfg, aws))
     assert aws.target.kind == "rehearsal"
     assert code == EXIT_FAILED
     assert err.strip() == ("stopped by preflight before any upload or change set: ssm-references, boot-parameters, "
@@ -101,7 +100,6 @@ def test_not_checkable_checks_never_block():
 def test_every_check_declares_the_calls_it_needs():
     """No stand-in: each check names its read calls, and the local
     endpoint's gaps are calls some check needs (a stale entry fails)."""
-    from wealist_cfn.deploy import local
     from wealist_cfn.preflight import capability
     assert {name for name, _ in checks.CHECKS} == set(capability.NEEDS)
     needed = {call for calls in capability.NEEDS.values() for call in calls}

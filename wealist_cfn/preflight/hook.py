@@ -88,12 +88,17 @@ def before_change_set(args, dep, out, doc: dict) -> int | None:
     if not hasattr(args, "skip_preflight"):
         return None
     target = dep.aws.target
-    if target.serves_the_internet is not False:
-        # Wherever what the stack exposes may be reachable: AWS, and an
-        # endpoint that does not say otherwise. Not on the rehearsal, which
-        # runs with any file. Not skipped by --skip-preflight: the way out
-        # is written in the parameter file, where it is reviewed.
+    if target.serves_the_internet:
+        # Against AWS, before any call. Not on the rehearsal, which runs with
+        # any file. Not skipped by --skip-preflight: the way out is written
+        # in the parameter file, where it is reviewed.
         exposure.refuse_unaccepted(dep.config)
+    elif target.serves_the_internet is None:
+        # An endpoint that declares nothing: shown, not blocking, as its
+        # preflight failures are (it was silent before).
+        for n, line in enumerate(exposure.unaccepted(dep.config)):
+            print(f"exposure: not refused on {target.name}, whose answers are not known; against AWS this "
+                  f"stops the deploy: {line}" if n == 0 else f"  {line}", file=out)
     if args.skip_preflight:
         print("preflight: skipped (--skip-preflight)", file=out)
         doc["preflight"] = {"skipped": True}
