@@ -370,7 +370,7 @@ def _with_endpoint(args, run) -> int:
         ep = localenv.use(args, region) if args.local else None
         with contextlib.nullcontext(ep.url) if ep else local.endpoint() as url:
             print(f"local endpoint: {url} (PID {ep.pid}; a rehearsal: nothing reaches AWS)" if ep else
-                  f"local endpoint: moto's server at {url} in this process, one-shot: it and everything it holds "
+                  f"local endpoint at {url} in this process, one-shot: it and everything it holds "
                   f"stop when this command ends (a rehearsal: nothing reaches AWS)", file=progress)
 
             def factory(opts):

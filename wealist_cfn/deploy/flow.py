@@ -1148,7 +1148,7 @@ def repair_deletion_protection(aws: Aws, config, stack_name: str, *, sleep=time.
         return
     what = "deletion protection is off on the stack (database, load balancer) and the params file says true"
     if aws.target.switches_protection_by_update is False:
-        yield Info(f"{what}; not switched on against {aws.target.name} (moto's DescribeStacks fails after that "
+        yield Info(f"{what}; not switched on against {aws.target.name} (its DescribeStacks fails after that "
                    f"update)")
         return
     if st.status not in UPDATABLE:
