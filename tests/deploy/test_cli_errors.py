@@ -59,13 +59,13 @@ def _line_and_steps(err: str) -> tuple[str, list[str]]:
 @pytest.mark.moto
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("where", ["endpoint", "local"])
-def test_bad_params_file_is_refused_before_any_aws_call(command, where, moto_endpoint, prod_params, tmp_path,
+def test_bad_params_file_is_refused_before_any_aws_call(command, where, undeclared_endpoint, prod_params, tmp_path,
                                                          no_aws_client):
     """moto: with --endpoint-url (or --local), a host-bits VpcCidr is one line
     naming the file and the key, exit 2, no AWS client created and no local
     endpoint started."""
     bad = _params_with(tmp_path, prod_params, VpcCidr="10.1.2.0/16")
-    extra = ("--endpoint-url", moto_endpoint) if where == "endpoint" else ("--local",)
+    extra = ("--endpoint-url", undeclared_endpoint) if where == "endpoint" else ("--local",)
     code, out, err = run_cli(*_argv(command, bad, *extra))
     assert code == 2
     line = _one_line(err)
@@ -82,7 +82,7 @@ def test_bad_params_file_is_refused_before_any_aws_call(command, where, moto_end
     ({"AvailabilityZones": "ap-northeast-2a,ap-northeast-2c"}, "AvailabilityZones"),
     (None, None),
 ], ids=["unknown-key", "bad-value", "two-zones", "not-json"])
-def test_other_bad_params_files_are_one_line(command, change, key, moto_endpoint, prod_params, tmp_path,
+def test_other_bad_params_files_are_one_line(command, change, key, undeclared_endpoint, prod_params, tmp_path,
                                              no_aws_client):
     """moto: an unknown key, a bad value, too few zones and broken JSON are
     each one line naming the file (and the key where there is one), exit 2,
@@ -92,7 +92,7 @@ def test_other_bad_params_files_are_one_line(command, change, key, moto_endpoint
         bad.write_text(prod_params.read_text().rstrip().rstrip("]"))
     else:
         bad = _params_with(tmp_path, prod_params, **change)
-    code, out, err = run_cli(*_argv(command, bad, "--endpoint-url", moto_endpoint))
+    code, out, err = run_cli(*_argv(command, bad, "--endpoint-url", undeclared_endpoint))
     assert code == 2
     line = _one_line(err)
     assert str(bad) in line
@@ -105,10 +105,10 @@ def test_other_bad_params_files_are_one_line(command, change, key, moto_endpoint
 
 @pytest.mark.moto
 @pytest.mark.parametrize("command", COMMANDS)
-def test_missing_params_file_is_one_line(command, moto_endpoint, tmp_path, no_aws_client):
+def test_missing_params_file_is_one_line(command, undeclared_endpoint, tmp_path, no_aws_client):
     """moto: a params path that does not exist is one line naming it, exit 2, no AWS client."""
     missing = tmp_path / "nope.json"
-    code, _, err = run_cli(*_argv(command, missing, "--endpoint-url", moto_endpoint))
+    code, _, err = run_cli(*_argv(command, missing, "--endpoint-url", undeclared_endpoint))
     assert code == 2
     assert str(missing) in _one_line(err)
     assert no_aws_client == []
@@ -119,10 +119,10 @@ def test_missing_params_file_is_one_line(command, moto_endpoint, tmp_path, no_aw
 @pytest.mark.moto
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("where", ["endpoint", "local"])
-def test_region_contradicting_the_params_is_refused(command, where, moto_endpoint, prod_params, no_aws_client):
+def test_region_contradicting_the_params_is_refused(command, where, undeclared_endpoint, prod_params, no_aws_client):
     """moto: --region us-east-1 against ap-northeast-2 zones is one line
     naming both, exit 2, before any AWS client or local endpoint."""
-    extra = ("--endpoint-url", moto_endpoint) if where == "endpoint" else ("--local",)
+    extra = ("--endpoint-url", undeclared_endpoint) if where == "endpoint" else ("--local",)
     code, out, err = run_cli(*_argv(command, prod_params, "--region", "us-east-1", *extra))
     assert code == 2
     line = _one_line(err)
@@ -132,11 +132,11 @@ def test_region_contradicting_the_params_is_refused(command, where, moto_endpoin
 
 
 @pytest.mark.moto
-def test_region_that_agrees_is_accepted(moto_endpoint, prod_params):
+def test_region_that_agrees_is_accepted(undeclared_endpoint, prod_params):
     """moto: the same region as the zones passes the check (the command goes
     on to the endpoint; there is no such stack, so status says so)."""
     code, _, err = run_cli(*_argv("status", prod_params, "--region", "ap-northeast-2",
-                                  "--endpoint-url", moto_endpoint))
+                                  "--endpoint-url", undeclared_endpoint))
     assert "contradicts" not in err
     assert code == 2 and "does not exist" in _one_line(err)
 
@@ -159,11 +159,11 @@ def _run_build_py(argv: list[str], tmp_path: Path) -> subprocess.CompletedProces
 
 @pytest.mark.moto
 @pytest.mark.parametrize("command", COMMANDS)
-def test_missing_credentials_are_one_line_without_traceback(command, moto_endpoint, prod_params, tmp_path):
+def test_missing_credentials_are_one_line_without_traceback(command, undeclared_endpoint, prod_params, tmp_path):
     """moto: with no credentials in the environment and no config files,
     ``python build.py COMMAND`` ends with exit 2 and one line on stderr, and
     moto's server holds nothing afterwards (no request was signed and sent)."""
-    r = _run_build_py(_argv(command, prod_params, "--endpoint-url", moto_endpoint), tmp_path)
+    r = _run_build_py(_argv(command, prod_params, "--endpoint-url", undeclared_endpoint), tmp_path)
     assert r.returncode == 2, r.stderr
     line, steps = _line_and_steps(r.stderr)
     assert line == ("error: AWS credentials: Unable to locate credentials; looked with no profile (neither "
@@ -172,17 +172,17 @@ def test_missing_credentials_are_one_line_without_traceback(command, moto_endpoi
                      "AWS_PROFILE",
                      "access keys: aws configure",
                      "no AWS at all: python build.py local up, then add --local to this command"]
-    s3 = boto3.client("s3", region_name="ap-northeast-2", endpoint_url=moto_endpoint)
-    cfn = boto3.client("cloudformation", region_name="ap-northeast-2", endpoint_url=moto_endpoint)
+    s3 = boto3.client("s3", region_name="ap-northeast-2", endpoint_url=undeclared_endpoint)
+    cfn = boto3.client("cloudformation", region_name="ap-northeast-2", endpoint_url=undeclared_endpoint)
     assert s3.list_buckets()["Buckets"] == []
     assert cfn.list_stacks()["StackSummaries"] == []
 
 
 @pytest.mark.moto
 @pytest.mark.parametrize("command", ["deploy", "package"])
-def test_unknown_profile_is_one_line(command, moto_endpoint, prod_params, tmp_path):
+def test_unknown_profile_is_one_line(command, undeclared_endpoint, prod_params, tmp_path):
     """moto: --profile naming a profile that no config file has is one line, exit 2."""
-    r = _run_build_py(_argv(command, prod_params, "--profile", "wealist-nope", "--endpoint-url", moto_endpoint),
+    r = _run_build_py(_argv(command, prod_params, "--profile", "wealist-nope", "--endpoint-url", undeclared_endpoint),
                       tmp_path)
     assert r.returncode == 2, r.stderr
     assert _one_line(r.stderr) == "error: AWS profile not found: wealist-nope"
@@ -267,11 +267,11 @@ def test_stack_name_contradicting_the_params_is_refused(command, prod_params, no
 
 
 @pytest.mark.moto
-def test_force_stack_name_lets_a_different_name_through(moto_endpoint, prod_params):
+def test_force_stack_name_lets_a_different_name_through(undeclared_endpoint, prod_params):
     """moto: with --force-stack-name the other name is used (status then
     finds no such stack on the endpoint)."""
     code, _, err = run_cli("status", "--stack-name", "wealist-prod-blue", "--force-stack-name",
-                           "--params", prod_params, "--endpoint-url", moto_endpoint)
+                           "--params", prod_params, "--endpoint-url", undeclared_endpoint)
     assert code == 2 and _one_line(err) == "error: stack wealist-prod-blue does not exist"
 
 
@@ -324,7 +324,7 @@ ALL_COMMANDS = ["deploy", "plan", "package", "status", "bootstrap", "rollout", "
 @pytest.mark.parametrize("command", ALL_COMMANDS)
 @pytest.mark.parametrize("kind, exit_code, text", ERRORS, ids=[e[0] for e in ERRORS])
 def test_botocore_errors_are_one_line_with_a_defined_exit_code(command, kind, exit_code, text, monkeypatch,
-                                                                moto_endpoint, prod_params):
+                                                                undeclared_endpoint, prod_params):
     """moto's server behind, and every botocore error type raised by the
     first AWS call after the credentials check (botocore raises these from
     the client call: a throttled or refused call, a request botocore's model
@@ -341,7 +341,7 @@ def test_botocore_errors_are_one_line_with_a_defined_exit_code(command, kind, ex
         return original(self, operation_name, api_params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", failing)
-    argv = [command, "--params", str(prod_params), "--endpoint-url", moto_endpoint]
+    argv = [command, "--params", str(prod_params), "--endpoint-url", undeclared_endpoint]
     if command == "rollout":
         argv.append("--no-wait")
     code, _, err = run_cli(*argv)
@@ -353,11 +353,11 @@ def test_botocore_errors_are_one_line_with_a_defined_exit_code(command, kind, ex
 
 
 @pytest.mark.moto
-def test_rollout_against_an_endpoint_without_the_call(moto_endpoint, prod_params):
+def test_rollout_against_an_endpoint_without_the_call(undeclared_endpoint, prod_params):
     """moto: its server has no StartInstanceRefresh and answers HTTP 500 with
     an HTML page (botocore: ResponseParserError). ``rollout`` ends with one
     line naming the call, exit 1."""
-    code, _, err = run_cli("rollout", "--params", prod_params, "--endpoint-url", moto_endpoint, "--no-wait")
+    code, _, err = run_cli("rollout", "--params", prod_params, "--endpoint-url", undeclared_endpoint, "--no-wait")
     assert code == 1
     assert _one_line(err) == ("error: StartInstanceRefresh: the endpoint answered something that is not an AWS "
                               "response (an endpoint that does not implement this call?)")
@@ -427,10 +427,10 @@ def test_json_output_writes_a_document_on_failure(command, prod_params, no_aws_c
 
 
 @pytest.mark.moto
-def test_markdown_output_writes_a_document_on_failure(moto_endpoint, prod_params):
+def test_markdown_output_writes_a_document_on_failure(undeclared_endpoint, prod_params):
     """moto: --output markdown for a stack that does not exist: stdout is a
     markdown section naming the stack, the exit code and the error."""
-    code, out, _ = run_cli("status", "--params", prod_params, "--endpoint-url", moto_endpoint,
+    code, out, _ = run_cli("status", "--params", prod_params, "--endpoint-url", undeclared_endpoint,
                            "--output", "markdown")
     assert code == 2
     assert out.splitlines()[0] == "### `wealist-prod`: failed (exit 2)"

@@ -16,7 +16,7 @@ What the real services and SDK do, which these stand-ins follow:
 - Nothing listening on a local port: the connect is refused at once; boto3
   retries EndpointConnectionError / ConnectionError in every retry mode
   (boto3 guide, "Retries": "General socket/connection errors"), with
-  exponential backoff, up to max_attempts (8 here, aws.py).
+  exponential backoff, up to 8 attempts in all (total_max_attempts, aws.py).
 """
 
 from __future__ import annotations

@@ -16,21 +16,25 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from helpers.deploy import stubbed_aws
+from wealist_cfn.aws import target
 from wealist_cfn.cli import deploy as cli
 from wealist_cfn.deploy import changeset, flow
 from wealist_cfn.errors import EXIT_USAGE, CommandError
+from wealist_cfn.rehearsal import compat as local
 
 ROLE = "arn:aws:iam::123456789012:role/wealist-prod-cfn-role"
 
 
-def _deployment(role_arn, endpoint_url=None):
+def _deployment(role_arn, tgt=None):
+    """``tgt``: the Target the endpoint declared (AWS's without one)."""
     aws, stubs = stubbed_aws()
+    if tgt is not None:
+        aws._target = tgt
     iam = boto3.client("iam", region_name="us-east-1")
     aws._clients["iam"] = iam
     stubs["iam"] = Stubber(iam)
     stubs["iam"].activate()
-    opts = flow.Options(stack_name="wealist-prod", params="params/prod.json", role_arn=role_arn,
-                        endpoint_url=endpoint_url)
+    opts = flow.Options(stack_name="wealist-prod", params="params/prod.json", role_arn=role_arn)
     return flow.Deployment(opts, aws=aws), stubs
 
 
@@ -60,10 +64,26 @@ def test_an_explicit_role_is_used_without_looking_it_up():
     stubs["iam"].assert_no_pending_responses()  # and no unexpected call: the stub would have raised
 
 
-@pytest.mark.parametrize("role_arn,endpoint", [("", None), (flow.SERVICE_ROLE_DEFAULT, "http://127.0.0.1:5000")])
-def test_no_role_for_empty_flag_or_local_endpoint(role_arn, endpoint):
-    dep, _ = _deployment(role_arn, endpoint)
+REHEARSAL = target.from_document(local.target_document(), "http://127.0.0.1:5000")
+
+
+@pytest.mark.parametrize("role_arn,tgt", [("", None), (flow.SERVICE_ROLE_DEFAULT, REHEARSAL)])
+def test_no_role_for_empty_flag_or_local_endpoint(role_arn, tgt):
+    """The rehearsal declares it runs no IAM roles (runs_under_roles false)."""
+    dep, _ = _deployment(role_arn, tgt)
     assert dep.service_role_arn() is None
+
+
+def test_an_endpoint_that_declares_nothing_is_held_to_the_role():
+    """An --endpoint-url that is not the rehearsal (it may be AWS behind a
+    proxy or a VPC endpoint) is held to the service role as AWS is; any
+    endpoint URL let it off before."""
+    dep, stubs = _deployment(flow.SERVICE_ROLE_DEFAULT, target.unknown("http://127.0.0.1:5000"))
+    stubs["iam"].add_client_error("get_role", "NoSuchEntity", "The role with name wealist-prod-cfn-role cannot "
+                                  "be found.", 404, expected_params={"RoleName": "wealist-prod-cfn-role"})
+    with pytest.raises(CommandError) as err:
+        dep.service_role_arn()
+    assert str(err.value).startswith(f"service role {ROLE} does not exist")
 
 
 def test_create_change_set_passes_the_role():
@@ -95,15 +115,17 @@ def test_the_flag_reaches_the_options():
         assert cli._options(args).role_arn == default
 
 
-def _packaging(bucket, role_arn, endpoint_url=None):
+def _packaging(bucket, role_arn, tgt=None):
     aws, stubs = stubbed_aws()
-    opts = flow.Options(stack_name="wealist-prod", params="params/prod.json", role_arn=role_arn,
-                        endpoint_url=endpoint_url, bucket=bucket)
+    if tgt is not None:
+        aws._target = tgt
+    opts = flow.Options(stack_name="wealist-prod", params="params/prod.json", role_arn=role_arn, bucket=bucket)
     return flow.Deployment(opts, aws=aws), stubs
 
 
+@pytest.mark.parametrize("tgt", [None, target.unknown("http://localhost:5000")], ids=["aws", "unknown-endpoint"])
 @pytest.mark.parametrize("role_arn", [flow.SERVICE_ROLE_DEFAULT, ""])
-def test_a_bucket_the_service_role_cannot_read_is_refused_before_any_upload(role_arn):
+def test_a_bucket_the_service_role_cannot_read_is_refused_before_any_upload(role_arn, tgt):
     """Stubber (no S3 response queued: any S3 call would fail the test). The
     service role reads nested templates from the artifact bucket only
     (templates/github-oidc.yaml, NestedTemplates), and CloudFormation
@@ -111,8 +133,10 @@ def test_a_bucket_the_service_role_cannot_read_is_refused_before_any_upload(role
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html):
     with another --bucket the change set would fail with AccessDenied on a
     TemplateURL, after the uploads. Deploy (the default role) and plan (the
-    stack's own role, '') refuse it first, in one line."""
-    dep, stubs = _packaging("team-templates", role_arn)
+    stack's own role, '') refuse it first, in one line; so does an endpoint
+    that does not declare itself the rehearsal (any endpoint URL let it off
+    before)."""
+    dep, stubs = _packaging("team-templates", role_arn, tgt)
     with pytest.raises(CommandError) as err:
         list(dep.package())
     assert err.value.exit_code == EXIT_USAGE
@@ -128,7 +152,7 @@ def test_the_artifact_bucket_named_explicitly_or_another_role_or_the_local_endpo
     the stub answers with an error, ending the run there)."""
     cases = [("wealist-cfn-artifacts-123456789012-ap-northeast-2", flow.SERVICE_ROLE_DEFAULT, None),
              ("team-templates", "arn:aws:iam::123456789012:role/other", None),
-             ("team-templates", flow.SERVICE_ROLE_DEFAULT, "http://localhost:5000")]
+             ("team-templates", flow.SERVICE_ROLE_DEFAULT, REHEARSAL)]
     for bucket, role_arn, endpoint in cases:
         dep, stubs = _packaging(bucket, role_arn, endpoint)
         stubs["s3"].add_client_error("head_bucket", "500", "stop here", 500)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import io
+import types
 from contextlib import redirect_stderr, redirect_stdout
 from datetime import datetime, timezone
 
 from helpers.deploy import stubbed_aws
 from helpers.scripted import change
+from wealist_cfn.aws import target
 from wealist_cfn.cli import deploy as cli
 from wealist_cfn.deploy import changeset, events, flow, review, stackstate
 
@@ -80,6 +82,8 @@ class _FakeDeployment:
 
     def __init__(self, rev, allow_replace=False):
         self.opts = flow.Options(stack_name="wealist-prod", params="params/prod.json", allow_replace=allow_replace)
+        # Against AWS: what the CLI reads of the Aws is its Target.
+        self.aws = types.SimpleNamespace(target=target.aws_target())
         cs = changeset.ChangeSet("deploy-1", ROOT_CS, ROOT, "UPDATE")
         self.plan = flow.Plan(stackstate.StackState("wealist-prod", "UPDATE_COMPLETE", ROOT), cs, rev)
         self.executed = False

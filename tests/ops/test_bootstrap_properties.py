@@ -229,6 +229,10 @@ class FakeAws:
         self.ssm = FakeSsm(self.calls, fail, params if params is not None else {})
         self.s3 = FakeS3(self.calls, fail, buckets if buckets is not None else {})
 
+    @property
+    def plain_http(self):  # transport, as aws.Aws.plain_http
+        return (self.endpoint_url or "").startswith("http://")
+
     def check_credentials(self):
         return ACCOUNT
 

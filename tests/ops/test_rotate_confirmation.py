@@ -104,3 +104,31 @@ def test_end_of_input_at_the_prompt_is_a_no(no_client):
     assert code == EXIT_REFUSED and "unexpected" not in err
     assert err.strip() == ("no answer (end of input): not rotated, db/user_db_password keep their values; nothing "
                            "was read or changed in AWS")
+
+
+@pytest.mark.moto
+def test_an_endpoint_that_declares_nothing_is_asked_as_aws_is(no_client, undeclared_endpoint):
+    """A plain moto server (no capability answer: an unknown endpoint,
+    wealist_cfn/aws/target.py) may be AWS behind a proxy: the rotation is
+    refused without a terminal, before any client. Any --endpoint-url let
+    it through before."""
+    code, _, err = _run("bootstrap", "--params", PROD, "--rotate", "db/user_db_password",
+                        "--endpoint-url", undeclared_endpoint)
+    assert code == EXIT_REFUSED and "refusing to rotate db/user_db_password" in err
+
+
+@pytest.mark.moto
+def test_the_rehearsal_rotates_without_asking(moto_endpoint, monkeypatch):
+    """moto answering the rehearsal's capability document (holds_real_secrets
+    false, tests/conftest.py moto_server): nothing real is rotated, so
+    nothing is asked; the run goes on to its AWS calls (stopped at the
+    first client here)."""
+    made = []
+
+    def record(self, service_name, *a, **kw):
+        made.append(service_name)
+        raise RuntimeError("stop")
+    monkeypatch.setattr(botocore.session.Session, "create_client", record)
+    code, _, err = _run("bootstrap", "--params", PROD, "--rotate", "db/user_db_password",
+                        "--endpoint-url", moto_endpoint)
+    assert made and code != EXIT_REFUSED and "refusing" not in err

@@ -150,7 +150,7 @@ def test_plan_and_deploy_against_aws_refuse_before_any_call(tmp_path, stubbed_aw
     """Against AWS (no endpoint) the refusal comes first, and --skip-preflight does not skip it."""
     aws, stubbers = stubbed_aws
     cfg = _file(tmp_path)
-    dep = SimpleNamespace(config=cfg, aws=aws, opts=SimpleNamespace(endpoint_url=None, stack_name="wealist-prod"))
+    dep = SimpleNamespace(config=cfg, aws=aws, opts=SimpleNamespace(stack_name="wealist-prod"))
     args = SimpleNamespace(skip_preflight=skip, params=cfg.path, output="text")
     with pytest.raises(CommandError) as e:
         hook.before_change_set(args, dep, io.StringIO(), {})
@@ -161,13 +161,37 @@ def test_plan_and_deploy_against_aws_refuse_before_any_call(tmp_path, stubbed_aw
         stub.assert_no_pending_responses()
 
 
+def _with_target(cfg, tgt):
+    # What the hook reads of the Aws is its Target; any call would fail.
+    return SimpleNamespace(config=cfg, aws=SimpleNamespace(target=tgt), opts=SimpleNamespace(stack_name="wealist-prod"))
+
+
 def test_a_rehearsal_endpoint_is_not_refused(tmp_path):
-    """No stand-in: with an endpoint (--local, --endpoint-url) the file is
-    not held to it, and --skip-preflight makes no call (aws=None)."""
-    dep = SimpleNamespace(config=_file(tmp_path), aws=None,
-                          opts=SimpleNamespace(endpoint_url="http://localhost:5000", stack_name="wealist-prod"))
+    """No stand-in (the Target the rehearsal's own document declares): on
+    the local endpoint the file is not held to it (nothing it makes is
+    reachable), and --skip-preflight makes no call."""
+    from wealist_cfn.aws import target
+    from wealist_cfn.rehearsal import compat as local
+
+    dep = _with_target(_file(tmp_path), target.from_document(local.target_document(), "http://localhost:5000"))
     args = SimpleNamespace(skip_preflight=True, params=dep.config.path, output="text")
     assert hook.before_change_set(args, dep, io.StringIO(), {}) is None
+
+
+def test_an_unknown_endpoint_shows_what_aws_would_refuse(tmp_path):
+    """No stand-in: an --endpoint-url that does not declare itself the
+    rehearsal is not refused (its answers are not known, as for preflight)
+    but is told what AWS would refuse (it said nothing before)."""
+    from wealist_cfn.aws import target
+
+    dep = _with_target(_file(tmp_path), target.unknown("http://localhost:5000"))
+    args = SimpleNamespace(skip_preflight=True, params=dep.config.path, output="text")
+    out = io.StringIO()
+    assert hook.before_change_set(args, dep, out, {}) is None
+    lines = exposure.unaccepted(dep.config)
+    assert out.getvalue().splitlines()[:len(lines)] == [
+        "exposure: not refused on the endpoint at http://localhost:5000, whose answers are not known; against "
+        f"AWS this stops the deploy: {lines[0]}", *(f"  {line}" for line in lines[1:])]
 
 
 @pytest.mark.parametrize("command", ["plan", "deploy"])

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from wealist_cfn.aws import target
 from wealist_cfn.cli import main
 from wealist_cfn.cli import preflight_hook as hook
 from wealist_cfn.core.settings import PARAMS_DIR, TEMPLATES_DIR
@@ -19,11 +20,13 @@ from wealist_cfn.deploy import stackstate
 from wealist_cfn.errors import EXIT_FAILED
 from wealist_cfn.preflight import checks
 
+# An Aws that makes no call (any would fail): what the hook reads of it is its Target, AWS's.
+NO_CALLS = SimpleNamespace(target=target.aws_target())
 
-def _dep(cfg, aws, endpoint_url=None):
-    opts = SimpleNamespace(stack_name="wealist-prod", templates_dir=TEMPLATES_DIR, replace_failed=False,
-                           endpoint_url=endpoint_url)
-    return SimpleNamespace(config=cfg, aws=aws, opts=opts)
+
+def _dep(cfg, aws):
+    opts = SimpleNamespace(stack_name="wealist-prod", templates_dir=TEMPLATES_DIR, replace_failed=False)
+    return SimpleNamespace(config=cfg, aws=NO_CALLS if aws is None else aws, opts=opts)
 
 
 def _call(args, dep):
@@ -35,8 +38,10 @@ def _call(args, dep):
 
 @pytest.mark.moto
 def test_failed_preflight_stops_a_deploy_against_aws_before_anything(prod_cfg, aws):
-    """moto (standing in for AWS: the options carry no endpoint): nothing is
-    bootstrapped, so the deploy stops with exit 1 and says how to go on."""
+    """moto standing in for AWS (its Target set to AWS's, as an Aws without
+    an endpoint has): nothing is bootstrapped, so the deploy stops with exit
+    1 and says how to go on."""
+    aws._target = target.aws_target()
     args = SimpleNamespace(skip_preflight=False, params=PARAMS_DIR / "prod.json", output="text")
     settled = prod_cfg.with_values(AcceptedRisks="public-monitoring,plain-http")  # see test_exposure.py
     code, out, err, doc = _call(args, _dep(settled, aws))
@@ -47,22 +52,30 @@ def test_failed_preflight_stops_a_deploy_against_aws_before_anything(prod_cfg, a
 
 
 @pytest.mark.moto
-def test_failed_preflight_does_not_block_an_undeclared_custom_endpoint(prod_cfg, aws, moto_endpoint):
-    """moto, as a bare --endpoint-url whose answers nobody declared: results
-    are shown, the plan goes on."""
+def test_failed_preflight_does_not_block_an_undeclared_custom_endpoint(prod_cfg, aws, undeclared_endpoint):
+    """moto, as a bare --endpoint-url that does not answer the capability
+    request (wealist_cfn.aws.target): an unknown endpoint, whose answers nobody
+    declared. Results are shown, the plan goes on; the exposure refusal
+    still applies there (test_exposure.py), so the file accepts it."""
     args = SimpleNamespace(skip_preflight=False, params=PARAMS_DIR / "prod.json", output="text")
-    code, out, _, _ = _call(args, _dep(prod_cfg, aws, endpoint_url=moto_endpoint))
-    assert code is None and "not blocking on a custom endpoint" in out
+    settled = prod_cfg.with_values(AcceptedRisks="public-monitoring,plain-http")
+    code, out, _, _ = _call(args, _dep(settled, aws))
+    assert aws.target.kind == "unknown"
+    assert code is None and f"not blocking on the endpoint at {undeclared_endpoint}, whose answers are not known" in out
+    assert "FAIL  ssm-references" in out
 
 
 @pytest.mark.moto
 def test_a_rehearsal_without_bootstrap_stops_with_the_one_command_that_fixes_it(prod_cfg, aws, moto_endpoint):
-    """moto as the local endpoint (``--local``): nothing bootstrapped, so the
-    rehearsal stops as a real deploy would (it went on before), naming the
-    one command; the checks moto cannot answer are "not checkable here", not
-    FAIL, and carry no AWS CLI fix."""
-    args = SimpleNamespace(skip_preflight=False, params=PARAMS_DIR / "prod.json", output="text", local=True)
-    code, out, err, doc = _call(args, _dep(prod_cfg, aws, endpoint_url=moto_endpoint))
+    """moto as the local endpoint: it answers the rehearsal's capability
+    document (rehearsal/compat.py answering_target, as `local up` and the
+    one-shot endpoint do; tests/conftest.py moto_server). Nothing bootstrapped, so the rehearsal stops as a
+    real deploy would (it went on before), naming the one command; the
+    checks moto cannot answer are "not checkable here", not FAIL, and carry
+    no AWS CLI fix."""
+    args = SimpleNamespace(skip_preflight=False, params=PARAMS_DIR / "prod.json", output="text")
+    code, out, err, doc = _call(args, _dep(prod_cfg, aws))
+    assert aws.target.kind == "rehearsal"
     assert code == EXIT_FAILED
     assert err.strip() == ("stopped by preflight before any upload or change set: ssm-references, boot-parameters, "
                            "deploy-bucket need what bootstrap makes; run: python build.py bootstrap --params "
@@ -93,10 +106,10 @@ def test_every_check_declares_the_calls_it_needs():
     assert {name for name, _ in checks.CHECKS} == set(capability.NEEDS)
     needed = {call for calls in capability.NEEDS.values() for call in calls}
     assert set(local.UNANSWERED) <= needed
-    assert capability.for_endpoint(None, is_local=False).known
-    assert not capability.for_endpoint("http://localhost:1", is_local=False).known
-    assert capability.for_endpoint("http://localhost:1", is_local=True).missing("database") == [
-        "rds:DescribeOrderableDBInstanceOptions"]
+    assert capability.for_target(target.aws_target()).known
+    assert not capability.for_target(target.unknown("http://localhost:1")).known
+    rehearsal = target.from_document(local.target_document(), "http://localhost:1")
+    assert capability.for_target(rehearsal).missing("database") == ["rds:DescribeOrderableDBInstanceOptions"]
 
 
 def test_skip_preflight_says_it_was_skipped(prod_cfg):

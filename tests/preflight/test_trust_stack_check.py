@@ -131,13 +131,20 @@ def test_the_boundary_must_exist_before_the_deploy(ctx):
 
 
 @pytest.mark.moto
-def test_other_endpoints_use_no_trust_stack(ctx):
-    """The local endpoint and a custom one get no service role
-    (deploy/flow.py service_role_arn), so neither check demands anything."""
-    for cap in (capability.local(), capability.CUSTOM):
-        other = dataclasses.replace(ctx, capability=cap)
-        for check in (checks.check_trust_stack, checks.check_role_boundary):
-            assert check(other).status == checks.OK, (cap.name, check.__name__)
+def test_an_endpoint_without_roles_uses_no_trust_stack_and_an_unknown_one_is_held_to_it(ctx):
+    """moto's server. The rehearsal declares it runs no IAM roles, so its
+    deploy gets no service role (deploy/flow.py service_role_arn) and
+    neither check demands anything; an endpoint that declares nothing is
+    held to the role as AWS is (it was let off before), and nothing is
+    bootstrapped here, so both checks fail (not blocking there)."""
+    from wealist_cfn.aws import target
+    from wealist_cfn.rehearsal import compat as local
+
+    rehearsal = capability.for_target(target.from_document(local.target_document(), "http://localhost:1"))
+    unknown = capability.for_target(target.unknown("http://localhost:1"))
+    for check in (checks.check_trust_stack, checks.check_role_boundary):
+        assert check(dataclasses.replace(ctx, capability=rehearsal)).status == checks.OK, check.__name__
+        assert check(dataclasses.replace(ctx, capability=unknown)).status == checks.FAIL, check.__name__
 
 
 def test_the_trust_stack_name_is_the_one_the_roles_are_scoped_to():

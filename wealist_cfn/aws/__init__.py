@@ -26,6 +26,7 @@ from botocore.config import Config as BotoConfig
 from wealist_cfn import errors
 from wealist_cfn.aws import calltrace
 from wealist_cfn.aws import log as awslog
+from wealist_cfn.aws import target as target_mod
 from wealist_cfn.errors import EXIT_FAILED, EXIT_USAGE, CommandError, Failure
 
 # Errors that mean "your credentials are missing, expired or wrong".
@@ -103,15 +104,20 @@ class Aws:
         calltrace.attach(self.session, self.region)  # WEALIST_CFN_TRACE: the IAM trace's record
         # Standard retries (boto3 guide, "Retries"; AWS SDKs reference, "Retry
         # behavior"): throttling, transient and connection errors are retried
-        # with jittered exponential backoff, up to 8 attempts a call, while
-        # the client's retry quota lasts. Not "adaptive": the SDKs call it
-        # experimental, and its client-side rate limiter would only slow a
+        # with jittered exponential backoff, up to 8 attempts a call (the
+        # first included), while the client's retry quota lasts. The count is
+        # ``total_max_attempts``: botocore's Config reads ``max_attempts`` as
+        # retries *after* the first request ("setting this value to 2 will
+        # result in the request being retried at most two times after the
+        # initial request", botocore/config.py; args.py adds one to it), so
+        # ``max_attempts: 8`` made 9 attempts. Not "adaptive": the SDKs call
+        # it experimental, and its client-side rate limiter would only slow a
         # poll loop that already sleeps between calls. An error that outlives
         # the retries (Throttling after the quota is spent, ExpiredToken) ends
         # a watch with what still runs in AWS and the `status` command that
         # follows it (deploy.flow.Deployment.stopped), never as a failed
         # operation.
-        self._config = BotoConfig(retries={"mode": "standard", "max_attempts": 8})
+        self._config = BotoConfig(retries={"mode": "standard", "total_max_attempts": 8})
         self._clients: dict[str, object] = {}
         # Creating a client is not thread-safe (boto3 guide, "Multithreading
         # or multiprocessing with clients"): threads that need one (preflight's
@@ -120,6 +126,7 @@ class Aws:
         self._client_lock = threading.Lock()
         self.account: str | None = None
         self._probed = False
+        self._target: target_mod.Target | None = None
 
     def _count(self, model, **_kw):
         global _last_call
@@ -145,6 +152,45 @@ class Aws:
         except OSError:
             pass  # anything else is botocore's to report, with its retries
         self._probed = True
+
+    @property
+    def target(self) -> target_mod.Target:
+        """What this endpoint can and cannot answer (:mod:`wealist_cfn.aws.target`):
+        AWS without an endpoint URL; otherwise what the endpoint says of
+        itself when asked once (the local rehearsal answers its capability
+        document), else an unknown custom endpoint."""
+        if self._target is None:
+            with self._client_lock:
+                if self._target is None and not self.endpoint_url:
+                    self._target = target_mod.aws_target()
+                elif self._target is None:
+                    # A loopback endpoint that is not running is said so now,
+                    # as by the first client (not taken for an unknown one).
+                    if not self._probed:
+                        self._probe_local()
+                    self._target = target_mod.probe(self.endpoint_url,
+                                                    direct=is_loopback(urlsplit(self.endpoint_url).hostname))
+        return self._target
+
+    # The two uses of the endpoint URL below are transport, not behaviour:
+    # which scheme the calls travel over, and how an S3 object's URL is
+    # written for that endpoint. What the endpoint answers is the Target's.
+
+    @property
+    def plain_http(self) -> bool:
+        """Whether calls travel over plain http:// (where a bucket policy's
+        TLS-only Deny, ``aws:SecureTransport`` false, refuses them)."""
+        return (self.endpoint_url or "").startswith("http://")
+
+    @property
+    def address(self) -> str:
+        """The region, and the endpoint URL when one is given (for messages)."""
+        return f"{self.region} at {self.endpoint_url}" if self.endpoint_url else self.region
+
+    @property
+    def path_style(self) -> bool:
+        """Whether :meth:`s3_url` writes path-style URLs (``host/bucket/key``)."""
+        return bool(self.endpoint_url)
 
     def client(self, service: str):
         made = self._clients.get(service)
@@ -206,8 +252,8 @@ class Aws:
         """The URL CloudFormation reads a packaged template from; with a
         version ID it names that object version (``?versionId=``)."""
         query = urlencode({"versionId": version_id}) if version_id else ""
-        if self.endpoint_url:
-            # Path style for a local endpoint; moto reads a 127.0.0.1 host as a
+        if self.path_style:
+            # Path style for a custom endpoint; moto reads a 127.0.0.1 host as a
             # bucket name, so name the loopback host "localhost" instead.
             parts = urlsplit(self.endpoint_url)
             host = parts.netloc.replace("127.0.0.1", "localhost")
@@ -232,9 +278,12 @@ def error_message(exc: botocore.exceptions.ClientError) -> str:
     return exc.response.get("Error", {}).get("Message", "") or str(exc)
 
 
-def check_endpoint_url(url: str) -> None:
+def check_endpoint_url(url: str | None) -> None:
     """An ``--endpoint-url`` botocore can use: http(s), a host, nothing else.
-    ``localhost:5055`` (no scheme) would otherwise be botocore's ValueError."""
+    ``localhost:5055`` (no scheme) would otherwise be botocore's ValueError.
+    None or empty (no ``--endpoint-url``) passes."""
+    if not url:
+        return
     try:
         parts = urlsplit(url)
         port_ok = parts.port is None or 0 < parts.port < 65536

@@ -23,18 +23,6 @@ from wealist_cfn.config import Config
 from wealist_cfn.core.settings import ROOT_DIR
 from wealist_cfn.errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_SIGPIPE  # noqa: F401 - EXIT_SIGPIPE: cli's API
 from wealist_cfn.lint import buildjob
-from wealist_cfn.preflight import capability
-
-
-def _local_endpoint_gaps():
-    # The rehearsal is loaded only when a check against it asks (it is the
-    # optional [local] extra); preflight itself never imports it.
-    from wealist_cfn.rehearsal import compat
-
-    return compat.UNANSWERED
-
-
-capability.declare_local_gaps(_local_endpoint_gaps)
 
 COMMAND_MODULES = ("wealist_cfn.cli.deploy", "wealist_cfn.cli.ops", "wealist_cfn.cli.preflight",
                    "wealist_cfn.cli.daytwo", "wealist_cfn.cli.local", "wealist_cfn.cli.prove")

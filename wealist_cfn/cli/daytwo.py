@@ -148,13 +148,13 @@ def cmd_diff(args) -> int:
 
 @_guard
 def cmd_drift(args) -> int:
-    if getattr(args, "local", False):
-        localenv.use(args)  # no endpoint running: that is said first, as by every --local command
-        # moto's DetectStackDrift does not answer as CloudFormation does (the
-        # command ended in "not an AWS response"): not offered there.
-        raise CommandError("drift is not offered on the local endpoint: it does not detect drift as "
+    aws = _aws(args)  # no endpoint running (--local): that is said first
+    if aws.target.answers_drift is False:
+        # The rehearsal declares it (moto's DetectStackDrift does not answer
+        # as CloudFormation does: the command ended in "not an AWS
+        # response"): not offered there. Not known: tried, and its answer shown.
+        raise CommandError(f"drift is not offered on {aws.target.name}: it does not detect drift as "
                            "CloudFormation does; run `python build.py drift --params FILE` against AWS", EXIT_USAGE)
-    aws = _aws(args)
     # -q: the report is the result; the waiting is progress.
     progress = cliopts.NOWHERE if _quiet(args) else sys.stdout if args.output == "text" else sys.stderr
     report = None

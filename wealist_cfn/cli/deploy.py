@@ -19,6 +19,7 @@ from pathlib import Path
 from wealist_cfn import config
 from wealist_cfn import rehearsal as localenv
 from wealist_cfn.aws import Aws, check_endpoint_url, describe_error
+from wealist_cfn.aws import target as target_mod
 from wealist_cfn.cli import options as cliopts
 from wealist_cfn.cli import preflight_hook
 from wealist_cfn.deploy import changeset, flow, gate, health, operations, signals, view
@@ -343,6 +344,14 @@ def _with_endpoint(args, run) -> int:
     (no AWS client, no local endpoint). Every error ends here as one line and
     a defined exit code (and the failure document with ``--output``)."""
     doc = args.document = Document(args.output)
+    # The Target of the Deployment made, asked when it is made (one plain
+    # GET to a custom endpoint, none for AWS), for the error lines below.
+    targets: list[target_mod.Target] = []
+
+    def _made(dep: flow.Deployment) -> flow.Deployment:
+        targets.append(dep.aws.target)
+        return dep
+
     try:
         cfg = config.load(args.params)
         # Which file and every value with where it came from (cliopts, config.Config.source).
@@ -351,10 +360,9 @@ def _with_endpoint(args, run) -> int:
         if hasattr(args, "stack_name"):
             args.stack_name = resolve_stack_name(args, cfg)
             doc.data["stack"] = args.stack_name
-        if args.endpoint_url:
-            check_endpoint_url(args.endpoint_url)
+        check_endpoint_url(args.endpoint_url)
         if not args.local and not args.local_oneshot:
-            return run(lambda opts: flow.Deployment(opts))
+            return run(lambda opts: _made(flow.Deployment(opts)))
         if args.endpoint_url:
             raise CommandError("--local starts its own endpoint; leave out --endpoint-url", EXIT_USAGE)
         if args.profile:
@@ -363,7 +371,7 @@ def _with_endpoint(args, run) -> int:
         ep = localenv.use(args, region) if args.local else None
         with contextlib.nullcontext(ep.url) if ep else local.endpoint() as url:
             print(f"local endpoint: {url} (PID {ep.pid}; a rehearsal: nothing reaches AWS)" if ep else
-                  f"local endpoint: moto's server at {url} in this process, one-shot: it and everything it holds "
+                  f"local endpoint at {url} in this process, one-shot: it and everything it holds "
                   f"stop when this command ends (a rehearsal: nothing reaches AWS)", file=progress)
 
             def factory(opts):
@@ -380,15 +388,17 @@ def _with_endpoint(args, run) -> int:
                     made = bootstrap.run(dep.config, dep.aws)
                     print(f"local endpoint (one-shot): bootstrap ran first: {made.count('created')} created "
                           f"(parameters, secrets, the deploy bucket and its files)", file=progress)
-                return dep
+                return _made(dep)
             return run(factory)
     except Exception as exc:  # noqa: BLE001 - mapped to one line, or re-raised
         failure = describe_error(exc, profile=args.profile, params=args.params)
         if failure is None:
             raise
-        if _is_local(args):
-            failure.message = localenv.local_message(failure.message)
-            failure.details = tuple(localenv.local_message(d) for d in failure.details)
+        # Worded for the endpoint the command talked to, as far as it got
+        # (asked while the endpoint ran: a one-shot one is gone by now).
+        target = targets[-1] if targets else target_mod.aws_target()
+        failure.message = target.message(failure.message)
+        failure.details = tuple(target.message(d) for d in failure.details)
         print(f"error: {failure.message}", file=sys.stderr)
         for line in failure.details:
             print(f"  {line}", file=sys.stderr)
@@ -418,8 +428,8 @@ def _deploy(args, dep: flow.Deployment) -> int:
     if not _print_until_interrupted(dep.prepare(), dep, out, args):
         return 130
     plan = dep.plan
-    if _is_local(args):
-        localenv.mark_local_details(plan.review)
+    target = dep.aws.target
+    target.mark_computed_details(plan.review)
     n = dep.opts.stack_name
     if plan.no_changes:
         print(f"no changes: {n} already matches the templates and parameters", file=result_out)
@@ -447,10 +457,7 @@ def _deploy(args, dep: flow.Deployment) -> int:
         # The review is a plan's result, and what a person approves; -q --yes leaves it out.
         print(review_mod.render_text(review, color=cliopts.color_enabled(args, sys.stdout)))
     cs = plan.change_set
-    execute_hint = f"aws cloudformation execute-change-set --change-set-name {cs.id}"
-    delete_hint = f"aws cloudformation delete-change-set --change-set-name {cs.id}"
-    if _is_local(args):
-        execute_hint, delete_hint = localenv.change_set_hints(args)
+    execute_hint, delete_hint = target.change_set_hints(cs.id, args.params, oneshot=_oneshot(args))
     guard = gate.replacement(review.guarded, change_set_name=cs.name, allow_replace=dep.opts.allow_replace,
                              accept_conditional=args.accept_conditional,
                              accepted_by_name=os.environ.get(ACCEPT_CONDITIONAL_ENV, ""),
@@ -478,9 +485,9 @@ def _deploy(args, dep: flow.Deployment) -> int:
         dep.keep()
         out = result_out  # what follows is the plan's result: where the change set is and what to do with it
         print(f"change set {cs.name} left for review (not executed)", file=out)
-        if _is_local(args):
+        if target.proves_change_sets is False:
             # moto reports no Capabilities and its GetTemplate ignores ChangeSetName: nothing can be proven there.
-            print("  a local endpoint cannot prove a change set's content, so `deploy --change-set` refuses it "
+            print(f"  {target.name} cannot prove a change set's content, so `deploy --change-set` refuses it "
                   "there; `deploy --local` makes its own", file=out)
         else:
             print(f"  execute exactly this one: python build.py deploy --stack-name {n} --params {args.params} "
@@ -514,8 +521,9 @@ def _deploy(args, dep: flow.Deployment) -> int:
         doc["result"] = {"status": "NOT_APPROVED", "changeSetId": cs.id}
         return finish(EXIT_REFUSED)
     if not _print_until_interrupted(dep.execute(), dep, out, args):
-        if _is_local(args) and dep.executing:
-            print(localenv.stopped_watching(args), file=sys.stderr)
+        said = target.stopped_watching(args.params, oneshot=_oneshot(args))
+        if said and dep.executing:
+            print(said, file=sys.stderr)
         return 130
     result = dep.result
     doc["result"] = _outcome(result)
@@ -530,8 +538,9 @@ def _deploy(args, dep: flow.Deployment) -> int:
 
 def _verify_health(args, dep: flow.Deployment, out, doc: dict) -> int:
     """After a successful create or update: wait until the stack serves."""
-    if args.no_wait_healthy or _is_local(args):
-        why = "--no-wait-healthy" if args.no_wait_healthy else "--local: no instance runs the services"
+    target = dep.aws.target
+    if args.no_wait_healthy or target.reports_instance_health is False:
+        why = "--no-wait-healthy" if args.no_wait_healthy else f"{target.name}: no instance runs the services"
         print(f"target health not checked ({why})", file=out)
         return EXIT_OK
     print("waiting for the target groups to become healthy", file=out)
@@ -554,8 +563,10 @@ def _verify_health(args, dep: flow.Deployment, out, doc: dict) -> int:
     return EXIT_FAILED
 
 
-def _is_local(args) -> bool:
-    return bool(getattr(args, "local", False) or getattr(args, "local_oneshot", False))
+def _oneshot(args) -> bool:
+    """Whether this command started its own one-shot endpoint (which the
+    wording of what is left behind depends on)."""
+    return bool(getattr(args, "local_oneshot", False))
 
 
 def cmd_package(args) -> int:
@@ -601,7 +612,7 @@ def _status(args) -> int:
                     if isinstance(item, flow.Result):
                         result = item
         except KeyboardInterrupt:
-            where = "on the local endpoint" if _is_local(args) else "in AWS"
+            where = dep.aws.target.where
             print(f"\nstopped watching; the operation goes on {where}. Follow it again: python build.py status "
                   f"--stack-name {args.stack_name} --params {args.params}", file=sys.stderr)
             return 130
@@ -616,7 +627,7 @@ def _status(args) -> int:
         if args.output == "json":
             args.document.data.update(_outcome(result))
             args.document.data["timeline"] = getattr(getattr(args, "timeline", None), "entries", [])
-        if result.final.ok and not _is_local(args):
+        if result.final.ok and dep.aws.target.reports_instance_health is not False:
             snapshot = health.check(dep.aws, dep.config, args.stack_name)
             print("target health:", file=out)
             for line in health.lines(snapshot):

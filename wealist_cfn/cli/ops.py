@@ -76,11 +76,11 @@ def _cmd_bootstrap(args) -> int:
     # A bad --rotate or value is bad input (exit 2), found before any AWS call.
     bootstrap.resolve_rotate(cfg, args.rotate)
     bootstrap.check_values(cfg)
-    refused = _confirm_rotation(args, cfg)
-    if refused is not None:
-        return refused
     localenv.use(args, region)
     aws = Aws(region, args.profile, args.endpoint_url)
+    refused = _confirm_rotation(args, cfg, aws.target)
+    if refused is not None:
+        return refused
     report = bootstrap.run(cfg, aws, rotate=args.rotate, dry_run=args.dry_run)
     width = max((len(c.action) for c in report.changes), default=0)
     # -q: the summary and what must follow (a rotated secret's restarts) are
@@ -89,21 +89,24 @@ def _cmd_bootstrap(args) -> int:
         detail = f" ({c.detail})" if c.detail else ""
         print(f"{c.action:<{width}}  {c.what:<9}  {c.name}{detail}")
     counts = ", ".join(f"{report.count(a)} {a}" for a in dict.fromkeys(c.action for c in report.changes))
-    where = f"{cfg.name_prefix} in {aws.region}" + (f" at {aws.endpoint_url}" if aws.endpoint_url else "")
+    where = f"{cfg.name_prefix} in {aws.address}"
     verdict = ("dry run, nothing changed" if args.dry_run
                else "changed" if report.changed else "nothing to change")
     print(f"bootstrap {where}: {counts} ({verdict})")
     for line in report.follow_up:
-        print(f"next: {localenv.local_follow_up(line) if args.local else line}")
+        print(f"next: {aws.target.follow_up(line)}")
     return EXIT_OK
 
 
-def _confirm_rotation(args, cfg) -> int | None:
+def _confirm_rotation(args, cfg, target) -> int | None:
     """A rotation against AWS replaces a secret the running services use
     (they fail until restarted): it is asked for on a terminal, and without
-    one needs --yes. A dry run and a rehearsal (--local, --endpoint-url)
-    rotate nothing real. An exit code to stop with, or None to go on."""
-    if not args.rotate or args.dry_run or args.yes or args.local or args.endpoint_url:
+    one needs --yes. A dry run, and an endpoint that holds no real secret
+    (the rehearsal), rotate nothing real; an endpoint not known to be such
+    is asked for as AWS is. Asked before any AWS client exists (the Target
+    of AWS makes no call; another endpoint's is one plain GET). An exit
+    code to stop with, or None to go on."""
+    if not args.rotate or args.dry_run or args.yes or target.holds_real_secrets is False:
         return None
     names = ", ".join(bootstrap.resolve_rotate(cfg, args.rotate))
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -176,8 +179,9 @@ def _cmd_rollout(args) -> int:
                                on_progress=progress)
     except KeyboardInterrupt:
         print(f"\nstopped following; refresh {refresh_id} goes on in AWS (cancel it with: aws autoscaling "
-              f"cancel-instance-refresh --auto-scaling-group-name {group})" if not args.local else
-              f"\nstopped following refresh {refresh_id} on the local endpoint", file=sys.stderr)
+              f"cancel-instance-refresh --auto-scaling-group-name {group})"
+              if aws.target.runs_aws_cli_steps is not False else
+              f"\nstopped following refresh {refresh_id} {aws.target.where}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if final.succeeded:
         print(f"rollout of {group} succeeded")

@@ -84,8 +84,7 @@ def cmd_preflight(args) -> int:
     region = cfg.region_for(args.region)
     localenv.use(args, region)
     aws = Aws(region, args.profile, args.endpoint_url)
-    is_local = bool(getattr(args, "local", False))
-    endpoint = capability_mod.for_endpoint(args.endpoint_url, is_local=is_local)
+    endpoint = capability_mod.for_target(aws.target)
     try:
         report = run_preflight(cfg, aws, stack_name=args.stack_name, templates=args.templates,
                                replace_failed=args.replace_failed, params_arg=str(args.params), capability=endpoint)
@@ -95,9 +94,8 @@ def cmd_preflight(args) -> int:
         print("interrupted: preflight only reads; nothing was changed", file=sys.stderr)
         return EXIT_INTERRUPTED
     text = _preflight_document(report, args, cfg)
-    if is_local and args.output == "text":
-        from wealist_cfn.cli.preflight_hook import local_text
-        text = local_text(text)
+    if args.output == "text":
+        text = aws.target.preflight_text(text)
     print(text)
     return EXIT_OK if report.ok else EXIT_FAILED
 

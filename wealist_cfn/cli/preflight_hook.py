@@ -9,18 +9,18 @@ exposure.py). Then a failed check stops the command (exit 1) before any
 upload or change set wherever the endpoint's answers are known: against AWS,
 and on the local endpoint (``--local``), so a rehearsal stops where a real
 deploy would. A check whose calls the endpoint does not answer is "not
-checkable here" and does not stop it (:mod:`.capability`). Only an arbitrary
-``--endpoint-url``, whose answers nobody declared, shows the results without
-stopping.
+checkable here" and does not stop it (:mod:`.capability`). Only an endpoint
+that declares nothing of itself (an arbitrary ``--endpoint-url``:
+:mod:`wealist_cfn.aws.target`) shows the results without stopping.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 
 import botocore.exceptions
 
+from wealist_cfn.aws import target as target_mod
 from wealist_cfn.cli import preflight as preflight_cli
 from wealist_cfn.config import ConfigError
 from wealist_cfn.errors import EXIT_FAILED, EXIT_INTERRUPTED, CommandError
@@ -56,27 +56,20 @@ def cost_change(dep, state) -> cost.Change | cost.Unknown | None:
         return cost.Unknown(str(exc).split("; ")[0])
 
 
-# A fix that runs an AWS CLI command, at its start or within the sentence.
-_AWS_FIX = re.compile(r"^(\s*)fix: (?:.*\W)?aws [a-z0-9-]+ [a-z][a-z0-9-]*.*$", re.M)
-_OUR_FIX = re.compile(r"^(\s*fix: python build\.py (?:(?!--local).)*)$", re.M)
-
-
 # Ctrl-C (errors.EXIT_INTERRUPTED): what was and was not done.
 INTERRUPTED = ("interrupted during preflight: its checks only read, and nothing was packaged, uploaded or "
                "changed; no change set was made")
 
 
-def local_text(text: str) -> str:
-    """Preflight's text for the local endpoint: a fix that is an AWS CLI
-    command would reach AWS, not the endpoint; ours gain ``--local``."""
-    text = _AWS_FIX.sub(r"\1fix: none on the local endpoint (an AWS CLI command: run preflight against AWS)", text)
-    return _OUR_FIX.sub(r"\1 --local", text)
+# Preflight's text for the local endpoint (its wording lives with the Target).
+local_text = target_mod.local_preflight_text
 
 
-def stop_message(report: checks.Report, params: str, is_local: bool) -> str:
+def stop_message(report: checks.Report, params: str, target: target_mod.Target) -> str:
     """Why the deploy stops, and when one command fixes every failure
-    (nothing bootstrapped yet), that command alone."""
-    bootstrap = f"python build.py bootstrap --params {params}" + (" --local" if is_local else "")
+    (nothing bootstrapped yet), that command alone, as it runs against
+    ``target``."""
+    bootstrap = target.follow_up(f"`python build.py bootstrap --params {params}`").strip("`")
     fixes = {r.fix.split(" --")[0] for r in report.failed}
     if fixes == {"python build.py bootstrap"}:
         return (f"stopped by preflight before any upload or change set: {', '.join(r.name for r in report.failed)} "
@@ -93,17 +86,23 @@ def before_change_set(args, dep, out, doc: dict) -> int | None:
     step itself, as the stubbed deploy tests do): nothing runs."""
     if not hasattr(args, "skip_preflight"):
         return None
-    if not dep.opts.endpoint_url:
-        # Against AWS only: the build and a rehearsal (--local, --endpoint-url)
-        # run with any file. Not skipped by --skip-preflight: the way out is
-        # written in the parameter file, where it is reviewed.
+    target = dep.aws.target
+    if target.serves_the_internet:
+        # Against AWS, before any call. Not on the rehearsal, which runs with
+        # any file. Not skipped by --skip-preflight: the way out is written
+        # in the parameter file, where it is reviewed.
         exposure.refuse_unaccepted(dep.config)
+    elif target.serves_the_internet is None:
+        # An endpoint that declares nothing: shown, not blocking, as its
+        # preflight failures are (it was silent before).
+        for n, line in enumerate(exposure.unaccepted(dep.config)):
+            print(f"exposure: not refused on {target.name}, whose answers are not known; against AWS this "
+                  f"stops the deploy: {line}" if n == 0 else f"  {line}", file=out)
     if args.skip_preflight:
         print("preflight: skipped (--skip-preflight)", file=out)
         doc["preflight"] = {"skipped": True}
         return None
-    is_local = getattr(args, "local", False) or getattr(args, "local_oneshot", False)
-    endpoint = capability.for_endpoint(dep.opts.endpoint_url, is_local=is_local)
+    endpoint = capability.for_target(target)
     try:
         report = preflight_cli.run_preflight(dep.config, dep.aws, stack_name=dep.opts.stack_name,
                                              templates=dep.opts.templates_dir,
@@ -115,14 +114,11 @@ def before_change_set(args, dep, out, doc: dict) -> int | None:
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
         return EXIT_INTERRUPTED
-    text = preflight_cli.render_preflight(report, "text")
-    if is_local:
-        text = local_text(text)
-    print(text, file=out)
+    print(target.preflight_text(preflight_cli.render_preflight(report, "text")), file=out)
     doc["preflight"] = report.to_dict()
     if not report.ok:
         if endpoint.known:
-            print(stop_message(report, str(args.params), is_local), file=sys.stderr)
+            print(stop_message(report, str(args.params), target), file=sys.stderr)
             return EXIT_FAILED
         print(f"preflight: failures not blocking on {endpoint.name}, whose answers are not known; against AWS "
               "and on the local endpoint they stop the deploy here", file=out)

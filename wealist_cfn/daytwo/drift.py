@@ -22,6 +22,7 @@ from typing import Callable, Iterator
 
 import botocore.exceptions
 
+from wealist_cfn.aws import pages
 from wealist_cfn.cfn.model import NESTED
 
 from ..aws import Aws
@@ -138,7 +139,10 @@ def _status(aws: Aws, det: StackDetection) -> StackDetection:
 
 def _resources(aws: Aws, det: StackDetection) -> list[ResourceDrift]:
     out, token = [], None
-    while True:
+    # botocore has no paginator for DescribeStackResourceDrifts (none in its
+    # paginators-1.json): the token is sent back by hand, for a bounded
+    # number of pages (wealist_cfn.aws.pages.MAX_PAGES).
+    for _ in range(pages.MAX_PAGES):
         # No status filter: every resource, so one that was not checked is never missed.
         kw = {"StackName": det.stack_id}
         if token:
@@ -156,6 +160,9 @@ def _resources(aws: Aws, det: StackDetection) -> list[ResourceDrift]:
         token = page.get("NextToken")
         if not token:
             break
+    else:
+        raise CommandError(f"DescribeStackResourceDrifts {det.stack or 'root'}: still more pages after "
+                           f"{pages.MAX_PAGES}; stopped reading there", EXIT_FAILED)
     # DescribeStackResourceDrifts leaves out what it could not check ("Resources
     # that don't currently support drift detection aren't checked, and so not
     # included", API_DescribeStackResourceDrifts): every other resource the

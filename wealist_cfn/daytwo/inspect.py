@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import botocore.exceptions
 
+from wealist_cfn.aws import pages
 from wealist_cfn.cfn.model import NESTED
 
 from ..aws import Aws
@@ -39,13 +40,15 @@ def parse_since(text: str) -> timedelta:
 
 
 def _stack_events(aws: Aws, path: str, sid: str, since: datetime) -> list[StackEvent]:
-    out, token = [], None
+    out: list[StackEvent] = []
+    read = pages.pages(aws.cfn, "describe_stack_events", StackName=sid)
     while True:
-        kw = {"StackName": sid, **({"NextToken": token} if token else {})}
         try:
-            page = aws.cfn.describe_stack_events(**kw)
+            page = next(read, None)
         except botocore.exceptions.ClientError as exc:
             raise client_error(exc, f"DescribeStackEvents {path or 'root'}") from None
+        if page is None:
+            return out
         for e in page.get("StackEvents", []):  # newest first
             if e["Timestamp"] < since:
                 return out
@@ -57,9 +60,6 @@ def _stack_events(aws: Aws, path: str, sid: str, since: datetime) -> list[StackE
                                   resource_type=e.get("ResourceType", ""), status=e.get("ResourceStatus", ""),
                                   reason=e.get("ResourceStatusReason", "") or "", timestamp=e["Timestamp"],
                                   event_id=e["EventId"], physical_id=e.get("PhysicalResourceId", "") or ""))
-        token = page.get("NextToken")
-        if not token:
-            return out
 
 
 def recent_events(aws: Aws, stack_name: str, since: timedelta, *, now: datetime | None = None

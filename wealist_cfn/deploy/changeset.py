@@ -35,6 +35,7 @@ from typing import Callable
 
 import botocore.exceptions
 
+from wealist_cfn.aws import pages
 from wealist_cfn.cfn.model import NESTED
 
 from ..aws import Aws, error_code, error_message
@@ -191,17 +192,8 @@ def wait(aws: Aws, change_set_id: str, *, sleep=time.sleep, interval=2.0, timeou
 
 
 def _pages(aws: Aws, change_set_id: str) -> tuple[dict, list[dict]]:
-    first, changes, token = None, [], None
-    while True:
-        kw = {"ChangeSetName": change_set_id, "IncludePropertyValues": True}
-        if token:
-            kw["NextToken"] = token
-        page = aws.cfn.describe_change_set(**kw)
-        first = first or page
-        changes += page.get("Changes", [])
-        token = page.get("NextToken")
-        if not token:
-            return first, changes
+    return pages.first_and_all(aws.cfn, "describe_change_set", "Changes", ChangeSetName=change_set_id,
+                               IncludePropertyValues=True)
 
 
 def describe(aws: Aws, cs: ChangeSet, stack_name: str, *, sleep=time.sleep, interval=2.0) -> review_mod.Review:

@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 
 import botocore.exceptions
 
+from wealist_cfn.aws import pages
 from wealist_cfn.cfn.model import NESTED
 
 from ..aws import Aws, error_message
@@ -189,17 +190,16 @@ class Watcher:
 
     def _fetch(self, stack_id: str, path: str) -> list[StackEvent]:
         new: list[StackEvent] = []
-        token = None
+        read = pages.pages(self.aws.cfn, "describe_stack_events", StackName=stack_id)
         while True:
-            kw = {"StackName": stack_id}
-            if token:
-                kw["NextToken"] = token
             try:
-                page = self.aws.cfn.describe_stack_events(**kw)
+                page = next(read, None)
             except botocore.exceptions.ClientError as exc:
                 if "does not exist" in error_message(exc):
                     return new
                 raise
+            if page is None:
+                break
             stop = False
             for e in page.get("StackEvents", []):  # newest first
                 if e["EventId"] in self.seen:
@@ -220,8 +220,7 @@ class Watcher:
                                       reason=e.get("ResourceStatusReason", "") or "",
                                       timestamp=e["Timestamp"], event_id=e["EventId"],
                                       physical_id=e.get("PhysicalResourceId", "") or ""))
-            token = page.get("NextToken")
-            if stop or not token:
+            if stop:
                 break
         return new
 

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 import botocore.exceptions
 import botocore.parsers
 
+from wealist_cfn.aws import pages
 from wealist_cfn.cfn.model import NESTED
 
 from ..aws import Aws, error_code, error_message
@@ -175,33 +176,15 @@ class _Unsupported(Exception):
 
 
 def _describe(aws: Aws, cs_id: str) -> tuple[dict, list[dict]]:
-    first, changes, token = None, [], None
-    while True:
-        kw = {"ChangeSetName": cs_id}
-        if token:
-            kw["NextToken"] = token
-        page = aws.cfn.describe_change_set(**kw)
-        first = first or page
-        changes += page.get("Changes", []) or []
-        token = page.get("NextToken")
-        if not token:
-            return first, changes
+    return pages.first_and_all(aws.cfn, "describe_change_set", "Changes", ChangeSetName=cs_id)
 
 
 def _failed_events(aws: Aws, cs_id: str) -> list[dict]:
     if not hasattr(aws.cfn, "describe_events"):
         raise _Unsupported("this botocore has no DescribeEvents")
-    out, token = [], None
     try:
-        while True:
-            kw = {"ChangeSetName": cs_id, "Filters": {"FailedEvents": True}}
-            if token:
-                kw["NextToken"] = token
-            page = aws.cfn.describe_events(**kw)
-            out += page.get("OperationEvents", []) or []
-            token = page.get("NextToken")
-            if not token:
-                return out
+        return pages.first_and_all(aws.cfn, "describe_events", "OperationEvents", ChangeSetName=cs_id,
+                                   Filters={"FailedEvents": True})[1]
     except botocore.exceptions.ClientError as exc:
         # Not implemented (moto: 404/500, InvalidAction) or AccessDenied: say
         # so in one note and keep the causes the change sets gave.

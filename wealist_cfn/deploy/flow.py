@@ -23,6 +23,7 @@ from typing import Callable, Iterator
 
 import botocore.exceptions
 
+from wealist_cfn.aws import pages
 from wealist_cfn.cfn import model as cfnmodel
 from wealist_cfn.cfn import templates as tpl
 from wealist_cfn.core.parameters import PARAMS_BY_NAME
@@ -159,9 +160,10 @@ class Deployment:
         try:
             # Against AWS a plan never creates the bucket: its role may only
             # read the bucket's settings (a pull request must not choose
-            # versioning or encryption), so main's first deploy makes it. A
-            # local endpoint has no roles: there the plan still creates it.
-            planning = self.opts.artifact_area == "plan" and not self.opts.endpoint_url
+            # versioning or encryption), so main's first deploy makes it. An
+            # endpoint without roles (the rehearsal): the plan still creates
+            # it. Not known: as on AWS.
+            planning = self.opts.artifact_area == "plan" and self.aws.target.runs_under_roles is not False
             created = package_mod.ensure_bucket(
                 self.aws, bucket, create=self.opts.bucket is None and not planning,
                 missing=f"S3 bucket {bucket} does not exist yet: a plan never creates it; the first deploy from "
@@ -241,9 +243,11 @@ class Deployment:
         computed with the stack's role, the same one: any other ``--bucket``
         would fail deep in CloudFormation with AccessDenied on a
         TemplateURL. Refused here, before anything is uploaded, unless the
-        caller names another role (or the local endpoint, which has none)."""
+        caller names another role (or the endpoint has no roles, as the
+        rehearsal; not known: as on AWS)."""
         o = self.opts
-        if bucket == default or o.endpoint_url or o.role_arn not in (SERVICE_ROLE_DEFAULT, ""):
+        if bucket == default or self.aws.target.runs_under_roles is False or \
+                o.role_arn not in (SERVICE_ROLE_DEFAULT, ""):
             return
         raise CommandError(
             f"--bucket {bucket}: the service role {self.config.name_prefix}-cfn-role reads nested templates only "
@@ -549,11 +553,13 @@ class Deployment:
         cannot be deleted, and the stack would end ROLLBACK_FAILED). The same
         deploy switches it on by an update once the create succeeded.
 
-        Not on a local endpoint: moto never rolls a create back (a failure is
-        an API error and the stack stays IN_PROGRESS), and its DescribeStacks
-        answers HTTP 500 after that update."""
+        Not where a create never rolls back or that update cannot be made
+        (the rehearsal: moto's failure is an API error and the stack stays
+        IN_PROGRESS, and its DescribeStacks answers HTTP 500 after that
+        update). Not known: as on AWS, where the deferral is the safe way."""
+        target = self.aws.target
         return cs_type == "CREATE" and self.config.values.get(DELETION_PROTECTION) == "true" and \
-            not self.aws.endpoint_url
+            target.rolls_back_failed_create is not False and target.switches_protection_by_update is not False
 
     def _create_parameters(self, cs_type: str) -> list[dict]:
         params = self.config.cfn_parameters()
@@ -606,11 +612,13 @@ class Deployment:
     def service_role_arn(self) -> str | None:
         """The RoleARN to hand CloudFormation: the one given, or by default
         the environment's service role (templates/github-oidc.yaml), which
-        must exist. A local endpoint gets none unless one is given."""
+        must exist. An endpoint without roles (the rehearsal) gets none
+        unless one is given; one whose roles are not known is held to the
+        role as AWS is (``--role-arn ''`` sends none)."""
         o = self.opts
         if o.role_arn != SERVICE_ROLE_DEFAULT:
             return o.role_arn or None
-        if o.endpoint_url:
+        if self.aws.target.runs_under_roles is False:
             return None
         name = f"{self.config.name_prefix}-cfn-role"
         account = self.aws.account or self.aws.check_credentials()
@@ -1073,10 +1081,11 @@ def _termination_protection(aws: Aws, stack_id: str) -> Iterator[Info]:
         aws.cfn.update_termination_protection(StackName=stack_id, EnableTerminationProtection=True)
         yield Info("termination protection enabled on the new stack")
     except Exception as exc:  # noqa: BLE001 - moto's 500 is not a ClientError
-        if not aws.endpoint_url:
+        if aws.target.supports_termination_protection:
             raise
-        # moto answers HTTP 500 (not implemented); AWS has it.
-        yield Info(f"termination protection: not supported by the endpoint ({type(exc).__name__})")
+        # The rehearsal declares it unanswered (moto answers HTTP 500); an
+        # endpoint not known to answer it says so instead of failing.
+        yield Info(f"termination protection: not supported by {aws.target.name} ({type(exc).__name__})")
 
 
 def finish(aws: Aws, stack_id: str, final: events.Final, *, new: bool) -> Iterator[Info | Result]:
@@ -1140,8 +1149,8 @@ def repair_deletion_protection(aws: Aws, config, stack_name: str, *, sleep=time.
     if st.status is None or st.parameters.get(DELETION_PROTECTION) != "false":
         return
     what = "deletion protection is off on the stack (database, load balancer) and the params file says true"
-    if aws.endpoint_url:
-        yield Info(f"{what}; not switched on against a local endpoint (moto's DescribeStacks fails after that "
+    if aws.target.switches_protection_by_update is False:
+        yield Info(f"{what}; not switched on against {aws.target.name} (its DescribeStacks fails after that "
                    f"update)")
         return
     if st.status not in UPDATABLE:
@@ -1215,19 +1224,12 @@ def operation_start(aws: Aws, stack_id: str, stack_name: str) -> dict | None:
     newest root ``CREATE|UPDATE|DELETE|IMPORT_IN_PROGRESS`` of the stack
     itself, read through as many pages as it takes (a long rollback pushes
     it off the first page)."""
-    token = None
-    while True:
-        kw = {"StackName": stack_id}
-        if token:
-            kw["NextToken"] = token
-        page = aws.cfn.describe_stack_events(**kw)
+    for page in pages.pages(aws.cfn, "describe_stack_events", StackName=stack_id):
         for e in page.get("StackEvents", []):  # newest first
             if e.get("ResourceType") == cfnmodel.NESTED and e.get("PhysicalResourceId") == stack_id and \
                     e.get("LogicalResourceId") == stack_name and e.get("ResourceStatus") in _STARTS:
                 return e
-        token = page.get("NextToken")
-        if not token:
-            return None
+    return None
 
 
 @dataclass

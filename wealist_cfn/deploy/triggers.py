@@ -85,8 +85,8 @@ def for_change_set(aws: Aws, name_prefix: str, change_set_type: str, *, enabled:
                         ["rollback triggers: off (--no-rollback-triggers); any the stack had are removed"])
     if change_set_type == "CREATE":
         return Triggers(None, ["rollback triggers: none for a first create (the alarms are made by it)"])
-    if aws.endpoint_url:
-        return Triggers(None, ["rollback triggers: none on a local endpoint (it evaluates no alarm)"])
+    if aws.target.evaluates_alarms is False:
+        return Triggers(None, [f"rollback triggers: none on {aws.target.name} (it evaluates no alarm)"])
     names = {f"{name_prefix}-alarm-{suffix}": what for suffix, what in CRITICAL.items()}
     try:
         found = aws.client("cloudwatch").describe_alarms(AlarmNames=sorted(names), AlarmTypes=["MetricAlarm"])

@@ -91,6 +91,7 @@ from urllib.parse import parse_qs, urlsplit
 import botocore.exceptions
 import yaml
 
+from wealist_cfn.aws import pages
 from wealist_cfn.cfn import templates as tpl
 from wealist_cfn.cfn.model import NESTED
 
@@ -292,15 +293,25 @@ class _Proof:
         self.notes: list[str] = []
         self.stack_arn = ""  # the root stack's ID (an ARN: its partition, region and account)
 
-    def call(self, method: str, *, service: str = "cloudformation", absent: tuple[str, ...] = (), **kw) -> dict:
+    def call(self, method: str, *, service: str = "cloudformation", absent: tuple[str, ...] = (),
+             paged: str = "", **kw) -> Any:
         """One API call. An error whose code is in ``absent`` means the thing
         is not there (a content answer, :class:`_Differs`); any other is an
-        API error: exit 1, never a refusal."""
-        self.calls += 1
+        API error: exit 1, never a refusal. ``paged``: read every page
+        (botocore's paginator, bounded: wealist_cfn.aws.pages) and return the
+        first page with the ``paged`` lists of all pages joined."""
         args = ", ".join(f"{k}={v}" for k, v in kw.items() if k != "ExpectedBucketOwner")
         client = self.aws.client(service)
         try:
-            return getattr(client, method)(**kw)
+            if not paged:
+                self.calls += 1
+                return getattr(client, method)(**kw)
+            first, items = None, []
+            for page in pages.pages(client, method, **kw):
+                self.calls += 1
+                first = first or page
+                items += page.get(paged, []) or []
+            return first, items
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) in absent:
                 raise _Differs(f"{method} ({args}): {error_code(exc)}: {error_message(exc)}") from None
@@ -311,17 +322,7 @@ class _Proof:
                                EXIT_FAILED) from None
 
     def head_and_changes(self, change_set_id: str, path: str) -> tuple[dict, list[dict]]:
-        head, changes, token = None, [], None
-        while True:
-            kw = {"ChangeSetName": change_set_id}
-            if token:
-                kw["NextToken"] = token
-            page = self.call("describe_change_set", **kw)
-            head = head or page
-            changes += page.get("Changes", []) or []
-            token = page.get("NextToken")
-            if not token:
-                break
+        head, changes = self.call("describe_change_set", ChangeSetName=change_set_id, paged="Changes")
         for p in head.get("Parameters") or []:
             if p.get("ResolvedValue") is not None:
                 self.resolved[f"{path}/{p.get('ParameterKey')}" if path else p.get("ParameterKey")] = \
@@ -517,7 +518,7 @@ class _Proof:
             query = parse_qs(parts.query)
             versions = query.get("versionId", [])
             key = parts.path.lstrip("/")
-            if self.aws.endpoint_url and key.startswith(f"{bucket}/"):
+            if self.aws.path_style and key.startswith(f"{bucket}/"):
                 key = key[len(bucket) + 1:]
             # "null" is the version written while versioning was off or
             # suspended; a PUT while suspended overwrites it (S3 User Guide,

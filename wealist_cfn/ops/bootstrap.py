@@ -192,7 +192,7 @@ def run(cfg: Config, aws: Aws, *, rotate: list[str] = (), dry_run: bool = False,
         _files(cfg, s3, account, report, files_dir, bucket_exists)
     except ClientError as exc:
         hint = ""
-        if error_code(exc) in ("403", "AccessDenied") and (aws.endpoint_url or "").startswith("http://"):
+        if error_code(exc) in ("403", "AccessDenied") and aws.plain_http:
             hint = " (the bucket's TLS-only policy denies every call made over plain http://)"
         raise BootstrapError(f"{exc.operation_name}: {error_code(exc)}: {error_message(exc)}{hint}") from None
     return report

@@ -295,7 +295,7 @@ def check_deploy_bucket(ctx: Context) -> Result:
             verdicts = dict(zip(files, pool.map(lambda k: _holds(s3, bucket, k, files[k].read_bytes(), owner),
                                                 files)))
     except botocore.exceptions.ClientError as exc:
-        if error_code(exc) not in ("403", "AccessDenied") or not (ctx.aws.endpoint_url or "").startswith("http://"):
+        if error_code(exc) not in ("403", "AccessDenied") or not ctx.aws.plain_http:
             raise
         return Result("deploy-bucket", FAIL, f"could not read the instance files: {exc.operation_name}: 403 "
                       "(the bucket's TLS-only policy denies every call made over plain http://)")
@@ -768,9 +768,9 @@ def _trust_stack_command(ctx: Context, overrides: str = "GitHubRepository=OWNER/
 
 
 def _without_service_role(ctx: Context) -> Result | None:
-    # Another endpoint gets no service role (deploy/flow.py
+    # An endpoint without IAM roles gets no service role (deploy/flow.py
     # service_role_arn): nothing there uses the trust stack.
-    if ctx.capability == capability_mod.AWS:
+    if ctx.capability.runs_under_roles:
         return None
     return Result("", OK, f"not used: against {ctx.capability.name} the deploy runs without the service role")
 

@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Callable, Iterator
 
+from wealist_cfn.aws import pages
+
 from ..errors import EXIT_FAILED, CommandError
 from . import cost
 
@@ -104,12 +106,9 @@ def _first_price(product: dict) -> tuple[float, str] | None:
 
 def fetch(client, key: str, region: str) -> dict:
     service, filters, suffix = query_for(key, region)
-    token, matches = None, []
-    while True:
-        kw = {"ServiceCode": service, "Filters": filters, "FormatVersion": "aws_v1", "MaxResults": 100}
-        if token:
-            kw["NextToken"] = token
-        resp = client.get_products(**kw)
+    matches = []
+    for resp in pages.pages(client, "get_products", ServiceCode=service, Filters=filters, FormatVersion="aws_v1",
+                            MaxResults=100):
         for text in resp.get("PriceList", []):
             product = json.loads(text) if isinstance(text, str) else text
             usage = product.get("product", {}).get("attributes", {}).get("usagetype", "")
@@ -118,9 +117,6 @@ def fetch(client, key: str, region: str) -> dict:
             price = _first_price(product)
             if price is not None:
                 matches.append((product, price))
-        token = resp.get("NextToken")
-        if not token:
-            break
     if not matches:
         raise CommandError(f"Price List: no on-demand product for {key} in {region} ({service}, "
                            f"{', '.join(f['Field'] + '=' + f['Value'] for f in filters)})", EXIT_FAILED)

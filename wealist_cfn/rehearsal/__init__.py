@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 
+from wealist_cfn.aws import target
 from wealist_cfn.errors import EXIT_USAGE, CommandError
 from wealist_cfn.rehearsal import control
 from wealist_cfn.rehearsal.changemodel import LOCAL_MARK
+from wealist_cfn.rehearsal.compat import CHANGE_DETAILS_NOTE as LOCAL_DETAILS_NOTE
 
 NOT_RUNNING = "no local endpoint is running: start one with `python build.py local up`"
 # Fixed dummy credentials: a rehearsal never needs, and never picks up, real ones.
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
-LOCAL_DETAILS_NOTE = ("change details are local: moto reports no nested change sets, replacement or property "
-                      "details, so they were computed from the templates and the resource schemas' "
-                      "createOnlyProperties (AWS's own review may differ where replacement depends on a value)")
 
 
 def add_option(parser: argparse.ArgumentParser, *, oneshot: bool = False) -> None:
@@ -73,8 +71,7 @@ def environment(url: str, region: str | None = None) -> None:
 
 def command(name: str, args: argparse.Namespace, *extra: str) -> str:
     """The ``python build.py`` line that repeats ``name`` on the local endpoint."""
-    params = f" --params {args.params}" if getattr(args, "params", None) else ""
-    return f"python build.py {name}{params}{''.join(' ' + e for e in extra)} --local"
+    return target.local_command(name, getattr(args, "params", None), *extra)
 
 
 def mark_local_details(review) -> None:
@@ -83,44 +80,22 @@ def mark_local_details(review) -> None:
         review.notes.append(LOCAL_DETAILS_NOTE)
 
 
+# The wording for local mode lives with the Target (wealist_cfn.aws.target),
+# which the engine and the command line ask; these names stay for callers
+# that hold an argparse namespace.
+
 def change_set_hints(args: argparse.Namespace) -> tuple[str, str]:
     """(execute, delete) hints for a change set left on a local endpoint:
     only ``python build.py`` commands that work there."""
-    if getattr(args, "local_oneshot", False):
-        gone = ("nothing: the one-shot endpoint stopped with this command; to rehearse an update run "
-                "`python build.py local up`, then " + command("deploy", args, "--yes"))
-        return gone, "nothing to delete: the one-shot endpoint and everything it held are gone"
-    return (command("deploy", args, "--yes") + " (a new change set with the same content)",
-            "`python build.py local down` (drops it with everything the local endpoint holds)")
+    return target.local_change_set_hints(getattr(args, "params", None),
+                                         oneshot=bool(getattr(args, "local_oneshot", False)))
 
 
 def stopped_watching(args: argparse.Namespace) -> str:
-    if getattr(args, "local_oneshot", False):
-        return "\nstopped; the one-shot local endpoint stopped with this command and everything it held is gone"
-    return ("\nstopped watching; the local endpoint finishes the operation. See the stack with:\n  "
-            + command("status", args))
+    return target.local_stopped_watching(getattr(args, "params", None),
+                                         oneshot=bool(getattr(args, "local_oneshot", False)))
 
 
-_BUILD_PY = re.compile(r"`(python build\.py [^`]*)`")
-_AWS_CLI = re.compile(r":? aws [a-z0-9-]+ [a-z0-9-]+ .*$", re.S)
-
-
-def local_follow_up(line: str) -> str:
-    """A follow-up hint as it applies on the local endpoint: each
-    ``python build.py`` command gets ``--local``; an AWS CLI step (which
-    would reach AWS) is replaced by what it means locally."""
-    line = _BUILD_PY.sub(lambda m: f"`{m.group(1)} --local`" if "--local" not in m.group(1) else m.group(0), line)
-    if _AWS_CLI.search(line):
-        line = _AWS_CLI.sub("; on AWS an AWS CLI step applies it, and the local endpoint runs no database or cache "
-                            "that could take it: nothing to do locally", line)
-    return line
-
-
-_AWS_CLI_ANYWHERE = re.compile(r"(?:\(or: )?aws [a-z0-9-]+ [a-z0-9-]+(?: [^;\n]*?)?(?=\)|;|$)\)?", re.M)
-LOCAL_START_OVER = "`python build.py local down` and `local up` (start over: the local endpoint holds nothing on disk)"
-
-
-def local_message(text: str) -> str:
-    """An error line as it applies on the local endpoint: an AWS CLI command
-    (which would reach AWS, not the endpoint) becomes the local way out."""
-    return _AWS_CLI_ANYWHERE.sub(LOCAL_START_OVER, text)
+local_follow_up = target.local_follow_up
+local_message = target.local_message
+LOCAL_START_OVER = target.LOCAL_START_OVER

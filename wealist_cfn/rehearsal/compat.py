@@ -141,6 +141,13 @@ differs from AWS:
    (moto's load balancer made by CloudFormation ignores
    ``LoadBalancerAttributes``).
 
+17. The capability answer: moto answers nothing that says "this is the
+   rehearsal", and the product must not infer it from an endpoint URL
+   being set (any --endpoint-url would then be taken for it). The piece
+   answers ``GET`` :data:`wealist_cfn.aws.target.PATH` with
+   :func:`target_document` (:data:`TARGET_CAPABILITIES` and
+   :data:`UNANSWERED`) before moto's dispatcher sees the request.
+
 On top of these, :func:`endpoint` installs :func:`wealist_cfn.rehearsal.strict.install`:
 Parameter Store's value and name rules, and bucket policies evaluated as
 IAM does over TLS.
@@ -162,6 +169,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from wealist_cfn.aws import target as target_mod
 from wealist_cfn.cfn import templates as templates_mod
 from wealist_cfn.core.rules import DYNAMIC_REFERENCE
 from wealist_cfn.rehearsal import strict
@@ -177,6 +185,85 @@ UNANSWERED = {
     "elasticache:DescribeCacheEngineVersions": "not implemented (HTTP 500)",
     "elasticache:DescribeReservedCacheNodesOfferings": "not implemented (HTTP 500)",
 }
+
+# What the rehearsal says of itself when the product asks (GET
+# wealist_cfn.aws.target.PATH, answered by compat's "target_answer"): the product
+# learns it talks to the rehearsal from this answer, never from an endpoint
+# URL being set. A plain moto server does not answer it and is treated as an
+# unknown custom endpoint. Each False is a gap of moto's that the engine
+# works around; tests/deploy/test_target.py checks the document.
+TARGET_CAPABILITIES = {
+    # No IAM roles: any caller may do anything, so a plan may create the
+    # bucket, any --bucket is readable and no service role is handed over.
+    "runs_under_roles": False,
+    # A failed create is an API error and the stack stays IN_PROGRESS.
+    "rolls_back_failed_create": False,
+    # moto's DescribeStacks answers HTTP 500 after that update.
+    "switches_protection_by_update": False,
+    # UpdateTerminationProtection: HTTP 500 (not implemented).
+    "supports_termination_protection": False,
+    # Alarms are stored, never evaluated: a rollback trigger could not fire.
+    "evaluates_alarms": False,
+    # No instance runs the services; target groups have no healthy member.
+    "reports_instance_health": False,
+    # DescribeChangeSet reports no Capabilities and GetTemplate ignores
+    # ChangeSetName: a change set's content cannot be proven there.
+    "proves_change_sets": False,
+    # DetectStackDrift does not answer as CloudFormation does.
+    "answers_drift": False,
+    # RDS DeletionProtection is honoured by DeleteStack (piece 16).
+    "models_deletion_protection": True,
+    # Parameter policies (Policies on PutParameter) are stored, not applied.
+    "enforces_ssm_parameter_policies": False,
+    # moto has no Price List API.
+    "publishes_prices": False,
+    # Local dummy secrets only, and nothing the stack makes is reachable.
+    "holds_real_secrets": False,
+    "serves_the_internet": False,
+    # An `aws ...` line printed as a next step would reach AWS, not here.
+    "runs_aws_cli_steps": False,
+}
+# The review note for change details this endpoint computes itself
+# (rehearsal/changemodel.py marks their nested change set names: LOCAL_MARK).
+CHANGE_DETAILS_NOTE = ("change details are local: moto reports no nested change sets, replacement or property "
+                       "details, so they were computed from the templates and the resource schemas' "
+                       "createOnlyProperties (AWS's own review may differ where replacement depends on a value)")
+
+
+def target_document() -> dict:
+    """The capability document the rehearsal answers (wealist_cfn.aws.target)."""
+    from wealist_cfn.rehearsal.changemodel import LOCAL_MARK
+
+    return {"kind": target_mod.DOCUMENT_KIND, "version": target_mod.DOCUMENT_VERSION,
+            "capabilities": dict(TARGET_CAPABILITIES), "unanswered": dict(UNANSWERED),
+            "changeDetails": {"mark": LOCAL_MARK, "note": CHANGE_DETAILS_NOTE}}
+
+
+@contextlib.contextmanager
+def answering_target() -> Iterator[None]:
+    """Answer GET wealist_cfn.aws.target.PATH with :func:`target_document` on
+    every moto server of this process (the one-shot endpoint, ``local up``'s
+    server, the tests' server), before moto's dispatcher sees the request;
+    every other request goes on to moto unchanged."""
+    import json
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.__call__
+    body = json.dumps(target_document()).encode()
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == target_mod.PATH and environ.get("REQUEST_METHOD") == "GET":
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        return original(self, environ, start_response)
+
+    DomainDispatcherApplication.__call__ = __call__
+    try:
+        yield
+    finally:
+        DomainDispatcherApplication.__call__ = original
+
 
 # Letters and digits only: a value every reader accepts (an RDS master user
 # name and password, an ElastiCache AUTH token; see wealist_cfn/rehearsal/strict.py).
@@ -603,9 +690,13 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
             models.CloudFormationBackend.execute_change_set)
         models.CloudFormationBackend.describe_change_set = settled("describe_change_set")
         models.CloudFormationBackend.list_change_sets = settled("list_change_sets")
+    answer = contextlib.ExitStack()
+    if "target_answer" not in skip:
+        answer.enter_context(answering_target())
     try:
         yield
     finally:
+        answer.close()
         if saved["get_cfn_attribute"] is None:
             if "get_cfn_attribute" in models.Stack.__dict__:
                 delattr(models.Stack, "get_cfn_attribute")
