@@ -30,6 +30,7 @@ import boto3
 import botocore.exceptions
 import pytest
 
+from helpers.fake_pages import paginator_of
 from wealist_cfn.aws import Aws
 from wealist_cfn.cfn import templates as tpl
 from wealist_cfn.deploy import verify
@@ -76,6 +77,8 @@ class Fake:
     def __getattr__(self, op):
         if op.startswith("_") or op == "meta":
             raise AttributeError(op)
+        if op == "get_paginator":
+            return paginator_of(self)
 
         def call(**kw):
             self.calls.append((op, kw))

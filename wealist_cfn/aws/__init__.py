@@ -169,7 +169,7 @@ class Aws:
                     if not self._probed:
                         self._probe_local()
                     self._target = target_mod.probe(self.endpoint_url,
-                                                    direct=is_loopback(urlsplit(self.endpoint_url).hostname))
+                                                    loopback=is_loopback(urlsplit(self.endpoint_url).hostname))
         return self._target
 
     # The two uses of the endpoint URL below are transport, not behaviour:

@@ -24,8 +24,11 @@ too, so the engine and the command line never test for local mode.
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
+import socket
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -35,8 +38,11 @@ from urllib.parse import urlsplit
 PATH = "/_wealist-cfn/target"
 DOCUMENT_KIND = "wealist-cfn local rehearsal"
 DOCUMENT_VERSION = 1
-# Bounded: a custom endpoint that does not answer in time is "unknown".
+# Bounded: a loopback endpoint that does not answer in 2 s is asked again,
+# then after 4 s: 6 s (and half a second of slack per attempt) at most, then
+# "unknown".
 PROBE_SECONDS = 2.0
+PROBE_ATTEMPTS = 2
 
 # Every capability, and what it means when it holds (as on AWS).
 CAPABILITIES: dict[str, str] = {
@@ -163,28 +169,77 @@ def from_document(doc: object, url: str) -> Target:
                   **values)
 
 
-def probe(url: str, *, direct: bool, timeout: float = PROBE_SECONDS) -> Target:
-    """Ask the endpoint at ``url`` for its capability document, once.
+def probe(url: str, *, loopback: bool, timeout: float = PROBE_SECONDS, attempts: int = PROBE_ATTEMPTS) -> Target:
+    """Ask the endpoint at ``url`` for its capability document.
 
-    ``direct``: connect without any HTTP(S)_PROXY (a loopback endpoint, as
-    the AWS clients do; aws.Aws). An endpoint that refuses, times out,
-    answers an error status or anything but the document is "unknown"."""
+    Only a ``loopback`` endpoint is asked: the rehearsal binds 127.0.0.1
+    alone (rehearsal/server.py), so a document from any other host is not
+    the rehearsal's, and an endpoint elsewhere (AWS behind a VPC endpoint
+    or a proxy) gets no request it did not ask for. The request goes direct
+    (no HTTP(S)_PROXY, as the AWS clients do for loopback; aws.Aws) and
+    follows no redirect. An endpoint that answers anything but the document
+    (an error status, another server's JSON, bytes that are not HTTP) is
+    "unknown" at once; one that does not answer in time is asked again,
+    ``attempts`` times in all, each wait twice the last (a busy ``local up``
+    server answers late, and taking it for an unknown endpoint would switch
+    off what the rehearsal stands in for). Every attempt is bounded as a
+    whole, not per socket read: a server that trickles bytes cannot hold it."""
+    if not loopback:
+        return unknown(url)
     parts = urlsplit(url)
     probe_url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}{PATH}"
-    handlers = [urllib.request.ProxyHandler({})] if direct else []
-    opener = urllib.request.build_opener(*handlers)
-    try:
-        with opener.open(urllib.request.Request(probe_url, headers={"Accept": "application/json"}),
-                         timeout=timeout) as resp:
-            if resp.status != 200:
-                return unknown(url)
-            body = resp.read(256 * 1024)
-    except (urllib.error.URLError, OSError, ValueError):
+    wait = timeout
+    for _ in range(max(1, attempts)):
+        answer = _ask_once(probe_url, wait)
+        if answer is not _NO_ANSWER:
+            break
+        wait *= 2
+    else:
+        return unknown(url)
+    if answer is None:
         return unknown(url)
     try:
-        return from_document(json.loads(body), url)
+        return from_document(json.loads(answer), url)
     except ValueError:
         return unknown(url)
+
+
+# A slow answer: ask again (probe); None: answered, but not with the document.
+_NO_ANSWER = object()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # the 3xx itself is the answer: not the document
+
+
+def _ask_once(probe_url: str, seconds: float):
+    """The body of one GET (at most 256 KiB), None for an answer that is not
+    a 200, or ``_NO_ANSWER`` when the whole exchange took longer than
+    ``seconds`` (a worker thread does it; the caller waits that long and no
+    longer)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+    result: list = [_NO_ANSWER]
+
+    def ask() -> None:
+        try:
+            with opener.open(urllib.request.Request(probe_url, headers={"Accept": "application/json"}),
+                             timeout=seconds) as resp:
+                result[0] = resp.read(256 * 1024) if resp.status == 200 else None
+        except (TimeoutError, socket.timeout):
+            pass  # stays _NO_ANSWER: asked again
+        except urllib.error.URLError as exc:
+            result[0] = _NO_ANSWER if isinstance(exc.reason, (TimeoutError, socket.timeout)) else None
+        except (OSError, ValueError, http.client.HTTPException):
+            # Refused or reset, a malformed URL, or bytes that are not HTTP
+            # (BadStatusLine, LineTooLong, InvalidURL: http.client raises
+            # these through urllib unwrapped).
+            result[0] = None
+
+    worker = threading.Thread(target=ask, name="target-probe", daemon=True)
+    worker.start()
+    worker.join(seconds + 0.5)
+    return _NO_ANSWER if worker.is_alive() else result[0]
 
 
 # -- the rehearsal's wording ------------------------------------------------------------------------
