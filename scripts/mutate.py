@@ -103,12 +103,17 @@ MODULES = [
     # Plain functions over a review's rows: no AWS at all.
     Module("updaterules", "wealist_cfn/deploy/updaterules.py", ("tests/deploy/test_update_rules_properties.py",)),
     Module("sequence", "wealist_cfn/deploy/sequence.py", ("tests/deploy/test_update_rules_properties.py",)),
+    # What a deploy reads of the stack and does about its state: fakes of
+    # CloudFormation answering by arguments (test_stackstate_properties.py,
+    # a fifth of a second) instead of the engine tests that reach it through
+    # a whole deploy.
     Module("stackstate", "wealist_cfn/deploy/stackstate.py",
-           ("tests/deploy/test_change_set_type.py", "tests/deploy/test_stubbed.py", "tests/deploy/test_engine_edges.py",
-            "tests/deploy/test_guards.py")),
-    Module("changeset", "wealist_cfn/deploy/changeset.py",
-           ("tests/deploy/test_stubbed.py", "tests/deploy/test_engine_edges.py", "tests/deploy/test_guards.py",
-            "tests/deploy/test_failures.py")),
+           ("tests/deploy/test_change_set_type.py", "tests/deploy/test_stackstate_properties.py")),
+    # Fakes of CloudFormation answering by arguments
+    # (test_changeset_properties.py, under a second): the engine tests reach
+    # changeset.py through whole deploys, seconds a mutant, and left most of
+    # it (candidates, lookup, delete_and_wait ...) to the moto tests.
+    Module("changeset", "wealist_cfn/deploy/changeset.py", ("tests/deploy/test_changeset_properties.py",)),
     Module("templates", "wealist_cfn/deploy/templates.py",
            ("tests/deploy/test_service_role.py", "tests/deploy/test_engine_edges.py")),
     Module("review", "wealist_cfn/deploy/review.py",
@@ -116,12 +121,23 @@ MODULES = [
     Module("flow", "wealist_cfn/deploy/flow.py",
            ("tests/deploy/test_stubbed.py", "tests/deploy/test_engine_edges.py", "tests/deploy/test_guards.py",
             "tests/deploy/test_failures.py", "tests/deploy/test_approval.py")),
-    # The template builders: a mutant that changes any template is caught by
-    # the build's comparison with the committed templates and by the safety
-    # tests over them; one that changes none is equivalent by construction.
-    Module("security", "wealist_cfn/stacks/security.py",
-           ("tests/test_build.py", "tests/test_template_safety.py", "tests/test_security_group_egress.py")),
-    Module("iam", "wealist_cfn/stacks/iam.py", ("tests/test_build.py", "tests/ops/test_iam_policies.py")),
+    # The policy builders, called directly (no build of the whole set, which
+    # took seconds a mutant): each group's ingress and egress, each role's
+    # grants and trust, the secrets key's policy, asserted as data; and the
+    # builder's template compared with the committed one, which catches a
+    # change to what reviewers read (descriptions, statement IDs) that no
+    # property names.
+    Module("security", "wealist_cfn/stacks/security.py", ("tests/test_security_group_rules.py",)),
+    Module("iam", "wealist_cfn/stacks/iam.py", ("tests/test_instance_role_policies.py",)),
+    # github_oidc.py's policy functions (the roles GitHub assumes, the
+    # service role's trust and handler statements, the boundary, the
+    # secrets key's policy); not its schema reading or the nested set's scan.
+    Module("githubpolicy", "wealist_cfn/stacks/github_oidc.py", ("tests/test_github_access_policies.py",),
+           functions=("x__trust*", "x__stack_arns*", "x__deploy_bucket*", "x__bucket*", "x__preflight*",
+                      "x__cloudformation*", "x__plan_reads*", "x__all_secrets*", "x__secret_readers*",
+                      "x__key_policy*", "x__role_boundary*", "x__release*", "x__bootstrap*", "x__arn*",
+                      "x__param_arn*", "x__role_arn*", "x__in_region*", "x__doc*", "x__service_role_statements*",
+                      "x__attach_policies_statement*", "x__pack*", "x__size*")),
 ]
 BY_NAME = {m.name: m for m in MODULES}
 
