@@ -114,10 +114,19 @@ MODULES = [
     # changeset.py through whole deploys, seconds a mutant, and left most of
     # it (candidates, lookup, delete_and_wait ...) to the moto tests.
     Module("changeset", "wealist_cfn/deploy/changeset.py", ("tests/deploy/test_changeset_properties.py",)),
-    Module("templates", "wealist_cfn/deploy/templates.py",
-           ("tests/deploy/test_service_role.py", "tests/deploy/test_engine_edges.py")),
-    Module("review", "wealist_cfn/deploy/review.py",
-           ("tests/deploy/test_review.py", "tests/deploy/test_review_callouts.py")),
+    # Short forms, the parse cache's copies, the template set read from a
+    # temporary directory (test_templates_properties.py, half a second).
+    Module("templates", "wealist_cfn/deploy/templates.py", ("tests/deploy/test_templates_properties.py",)),
+    # The review's judgements (call-outs, grants, counts, parameter values
+    # shown) over rows built by hand (test_review_properties.py, half a
+    # second); test_review*.py run whole plans on moto's server, seconds
+    # each. Not yet here: the rendering (render_text, render_markdown,
+    # render_json, _cells, _summary), row_from_change and to_dict.
+    Module("review", "wealist_cfn/deploy/review.py", ("tests/deploy/test_review_properties.py",),
+           functions=("x_is_placeholder*", "xǁRowǁ*", "xǁReviewǁcounts*", "xǁReviewǁconditional_replacements*",
+                      "xǁReviewǁguarded*", "x__is_list_type*", "x__as_items*", "x_list_value*",
+                      "x_parameter_changes*", "x_analyse*", "x__security_message*", "x__value*", "x__as_list*",
+                      "x__network*", "x__covers*", "x__peer_covers*", "x__grants*")),
     Module("flow", "wealist_cfn/deploy/flow.py",
            ("tests/deploy/test_stubbed.py", "tests/deploy/test_engine_edges.py", "tests/deploy/test_guards.py",
             "tests/deploy/test_failures.py", "tests/deploy/test_approval.py")),
@@ -138,6 +147,10 @@ MODULES = [
                       "x__key_policy*", "x__role_boundary*", "x__release*", "x__bootstrap*", "x__arn*",
                       "x__param_arn*", "x__role_arn*", "x__in_region*", "x__doc*", "x__service_role_statements*",
                       "x__attach_policies_statement*", "x__pack*", "x__size*")),
+    # The alarm topic's key policy (alarms.py _add_topic); the alarms
+    # themselves are not mutated here.
+    Module("alarmkey", "wealist_cfn/stacks/alarms.py", ("tests/test_alarm_key_policy.py",),
+           functions=("x__add_topic*",)),
 ]
 BY_NAME = {m.name: m for m in MODULES}
 
