@@ -125,7 +125,7 @@ MODULES = [
     Module("review", "wealist_cfn/deploy/review.py", ("tests/deploy/test_review_properties.py",),
            functions=("x_is_placeholder*", "xǁRowǁ*", "xǁReviewǁcounts*", "xǁReviewǁconditional_replacements*",
                       "xǁReviewǁguarded*", "x__is_list_type*", "x__as_items*", "x_list_value*",
-                      "x_parameter_changes*", "x_analyse*", "x__security_message*", "x__value*", "x__as_list*",
+                      "x_parameter_changes*", "x_analyse*", "x__security_message*", "x__value__*", "x__as_list*",
                       "x__network*", "x__covers*", "x__peer_covers*", "x__grants*")),
     Module("flow", "wealist_cfn/deploy/flow.py",
            ("tests/deploy/test_stubbed.py", "tests/deploy/test_engine_edges.py", "tests/deploy/test_guards.py",
@@ -138,15 +138,16 @@ MODULES = [
     # property names.
     Module("security", "wealist_cfn/stacks/security.py", ("tests/test_security_group_rules.py",)),
     Module("iam", "wealist_cfn/stacks/iam.py", ("tests/test_instance_role_policies.py",)),
-    # github_oidc.py's policy functions (the roles GitHub assumes, the
-    # service role's trust and handler statements, the boundary, the
-    # secrets key's policy); not its schema reading or the nested set's scan.
+    # github_oidc.py's policy functions: so far the secrets key's policy,
+    # the GitHub roles' trust and the ARN helpers they share (some 560
+    # mutants). The roles' own policies (_cloudformation, _plan_reads,
+    # _preflight, _release, _bootstrap, _role_boundary) and the service
+    # role's handler statements add some 2,000 more; their tests are in the
+    # same file, their run is still to do: add their globs.
     Module("githubpolicy", "wealist_cfn/stacks/github_oidc.py", ("tests/test_github_access_policies.py",),
-           functions=("x__trust*", "x__stack_arns*", "x__deploy_bucket*", "x__bucket*", "x__preflight*",
-                      "x__cloudformation*", "x__plan_reads*", "x__all_secrets*", "x__secret_readers*",
-                      "x__key_policy*", "x__role_boundary*", "x__release*", "x__bootstrap*", "x__arn*",
-                      "x__param_arn*", "x__role_arn*", "x__in_region*", "x__doc*", "x__service_role_statements*",
-                      "x__attach_policies_statement*", "x__pack*", "x__size*")),
+           functions=("x__trust*", "x__key_policy*", "x__secret_readers*", "x__all_secrets*", "x__stack_arns*",
+                      "x__deploy_bucket*", "x__bucket*", "x__arn*", "x__param_arn*", "x__role_arn*",
+                      "x__in_region*", "x__doc*")),
     # The alarm topic's key policy (alarms.py _add_topic); the alarms
     # themselves are not mutated here.
     Module("alarmkey", "wealist_cfn/stacks/alarms.py", ("tests/test_alarm_key_policy.py",),

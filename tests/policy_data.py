@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import re
 
+from troposphere import encode_to_dict
+
 VALUES = {"AWS::Partition": "aws", "AWS::Region": "ap-northeast-2", "AWS::AccountId": "123456789012",
           "Project": "wealist", "Environment": "prod", "DeployBucketName": "wealist-deploy"}
 ACCOUNT, REGION = VALUES["AWS::AccountId"], VALUES["AWS::Region"]
@@ -16,8 +18,9 @@ CONDITIONS = {"DeployBucketNamed": lambda values: values.get("DeployBucketName",
 
 
 def plain(template) -> dict:
-    """A troposphere Template (or a part of one) as plain JSON data."""
-    return json.loads(json.dumps(template.to_dict() if hasattr(template, "to_dict") else template))
+    """A troposphere Template (or a part of one, troposphere objects inside
+    plain data included) as plain JSON data."""
+    return json.loads(json.dumps(encode_to_dict(template.to_dict() if hasattr(template, "to_dict") else template)))
 
 
 def resolve(v, values=VALUES):
