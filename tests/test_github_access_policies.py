@@ -256,5 +256,9 @@ def test_a_trust_keeps_its_operator_whatever_the_number_of_subjects():
     aud = {f"{OIDC}:aud": "sts.amazonaws.com"}
     assert condition(StringLike, ["repo:o/r:pull_request*"]) == {
         "StringEquals": aud, "StringLike": {f"{OIDC}:sub": [{"Fn::Sub": "repo:o/r:pull_request*"}]}}
+    # several exact subjects: the audience is still required (a second
+    # StringEquals block would replace the first and drop it)
+    assert condition(StringEquals, ["repo:o/r:a", "repo:o/r:b"]) == {
+        "StringEquals": {**aud, f"{OIDC}:sub": [{"Fn::Sub": "repo:o/r:a"}, {"Fn::Sub": "repo:o/r:b"}]}}
     assert condition(StringEquals, ["repo:o/r:a"]) == {
         "StringEquals": {**aud, f"{OIDC}:sub": {"Fn::Sub": "repo:o/r:a"}}}
