@@ -412,10 +412,12 @@ def _trust(provider_arn: AWSHelperFn, match, subjects: list[Sub]) -> PolicyDocum
     return _doc(Statement(
         Effect=Allow, Principal=Principal("Federated", provider_arn), Action=[sts.AssumeRoleWithWebIdentity],
         # One operator per key in a Condition block: a second StringEquals
-        # would replace the first, so aud and an exact sub share one.
+        # would replace the first, so aud and exact subs (one or several)
+        # share one.
         Condition=Condition(
-            StringEquals({f"{OIDC_HOST}:aud": "sts.amazonaws.com", f"{OIDC_HOST}:sub": subjects[0]})
-            if match is StringEquals and len(subjects) == 1 else
+            StringEquals({f"{OIDC_HOST}:aud": "sts.amazonaws.com",
+                          f"{OIDC_HOST}:sub": subjects[0] if len(subjects) == 1 else subjects})
+            if match is StringEquals else
             [StringEquals(f"{OIDC_HOST}:aud", "sts.amazonaws.com"), match(f"{OIDC_HOST}:sub", subjects)]),
     ))
 
