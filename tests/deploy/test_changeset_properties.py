@@ -115,7 +115,7 @@ class FakeCfn:
         fake = self
 
         class P:
-            def paginate(self, StackName):
+            def paginate(self, StackName):  # noqa: N803 - the API parameter's name
                 fake.calls.append(("list_change_sets", StackName))
                 if isinstance(fake.summaries, BaseException):
                     raise fake.summaries

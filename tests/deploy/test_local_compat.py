@@ -93,7 +93,7 @@ def _scenario(ep, params, templates, tmp_path) -> str:
     try:
         cfn.delete_stack(StackName=stack_id)
         (gone,) = cfn.describe_stacks(StackName=stack_id)["Stacks"]
-    except Exception as exc:  # moto's HTTP 500 reaches botocore as one of several error types
+    except Exception as exc:  # noqa: BLE001 - moto's HTTP 500 reaches botocore as one of several error types
         return f"delete failed: {type(exc).__name__}"
     if gone["StackStatus"] != "DELETE_COMPLETE" or gone.get("Outputs"):
         return f"deleted stack reads {gone['StackStatus']} with outputs {gone.get('Outputs')}"
@@ -431,7 +431,7 @@ def _protection_scenario(ep) -> str:
     try:
         cfn.delete_stack(StackName=stack_id)
         (root_st,) = cfn.describe_stacks(StackName=stack_id)["Stacks"]
-    except Exception as exc:  # moto's HTTP 500 reaches botocore as one of several error types
+    except Exception as exc:  # noqa: BLE001 - moto's HTTP 500 reaches botocore as one of several error types
         return f"DeleteStack failed: {type(exc).__name__}"
     if root_st["StackStatus"] != "DELETE_FAILED":
         return f"root {root_st['StackStatus']} after DeleteStack"

@@ -63,7 +63,7 @@ class Pager:
     def __init__(self, cfn, op):
         self.cfn, self.op = cfn, op
 
-    def paginate(self, StackName):
+    def paginate(self, StackName):  # noqa: N803 - the API parameter's name
         self.cfn.calls.append((self.op, StackName))
         pages = (self.cfn.resources if self.op == "list_stack_resources" else self.cfn.change_sets).get(StackName, [])
         if isinstance(pages, BaseException):
@@ -81,7 +81,7 @@ class FakeCfn:
         self.fail = fail or {}
         self.calls: list = []
 
-    def describe_stacks(self, StackName):
+    def describe_stacks(self, StackName):  # noqa: N803 - the API parameter's name
         self.calls.append(("describe_stacks", StackName))
         a = self.stacks.get(StackName)
         if isinstance(a, list):

@@ -27,11 +27,11 @@ from types import SimpleNamespace
 import boto3
 import botocore.session
 import pytest
-import yaml
 from botocore.stub import Stubber
 
 from wealist_cfn import config
 from wealist_cfn.aws import Aws
+from wealist_cfn.cfn import templates
 from wealist_cfn.cli import main
 from wealist_cfn.cli import preflight_hook as hook
 from wealist_cfn.config import ConfigError
@@ -227,26 +227,11 @@ def _evaluate(node, values):
     return node
 
 
-def _loader():
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def tag(name):
-        key = "Ref" if name == "Ref" else f"Fn::{name}"
-        return lambda loader, n: {key: loader.construct_scalar(n) if isinstance(n, yaml.ScalarNode)
-                                  else loader.construct_sequence(n, deep=True)}
-
-    for name in ("Ref", "Or", "Not", "Equals", "Contains", "GetAtt", "Sub", "Join", "If", "Select", "FindInMap",
-                 "Split", "Cidr", "GetAZs", "ImportValue", "Base64", "And", "Condition"):
-        Loader.add_constructor(f"!{name}", tag(name))
-    return Loader
-
-
 @pytest.mark.parametrize("env,cidr,cert,risks", list(itertools.product(
     ["prod", "dev"], ["0.0.0.0/0", "203.0.113.0/24"], ["", CERT],
     ["", "public-monitoring", "plain-http", "public-monitoring,plain-http"])))
 def test_the_root_templates_rules_agree_with_the_refusal(tmp_path, env, cidr, cert, risks):
-    root = yaml.load((TEMPLATES_DIR / "root.yaml").read_text(), Loader=_loader())
+    root = templates.load((TEMPLATES_DIR / "root.yaml").read_text())
     cfg = _file(tmp_path, Environment=env, MonitoringAccessCidr=cidr, CertificateArn=cert, AcceptedRisks=risks)
     failed = [name for name, rule in root["Rules"].items() if _evaluate(rule["RuleCondition"], cfg.values)
               and not all(_evaluate(a["Assert"], cfg.values) for a in rule["Assertions"])]
@@ -288,7 +273,7 @@ def test_another_spelling_of_a_range_is_a_one_line_file_error(tmp_path, cidr):
     with pytest.raises(ConfigError) as e:
         _file(tmp_path, MonitoringAccessCidr=cidr)
     assert str(e.value).startswith(f"{tmp_path / 'prod.json'}: MonitoringAccessCidr: {cidr!r}")
-    root = yaml.load((TEMPLATES_DIR / "root.yaml").read_text(), Loader=_loader())
+    root = templates.load((TEMPLATES_DIR / "root.yaml").read_text())
     pattern = root["Parameters"]["MonitoringAccessCidr"]["AllowedPattern"]
     assert pattern == CIDR_PATTERN and re.fullmatch(pattern, cidr) is None
 
@@ -296,7 +281,7 @@ def test_another_spelling_of_a_range_is_a_one_line_file_error(tmp_path, cidr):
 def test_the_root_rule_holds_the_literal_and_preflight_the_rest(tmp_path):
     """The Rule cannot compare ranges: it refuses 0.0.0.0/0 and lets 0.0.0.0/1 through, which only
     preflight refuses (the limit the template's comment states)."""
-    root = yaml.load((TEMPLATES_DIR / "root.yaml").read_text(), Loader=_loader())
+    root = templates.load((TEMPLATES_DIR / "root.yaml").read_text())
     rule = root["Rules"]["ProdMonitoringNotPublic"]
     verdicts = {}
     for cidr in ("0.0.0.0/0", "0.0.0.0/1"):

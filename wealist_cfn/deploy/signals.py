@@ -36,11 +36,11 @@ class _Handler:
     def __init__(self):
         self.interrupted = False
 
-    def sigint(self, signum, frame):  # noqa: ARG002 - a signal handler's signature
+    def sigint(self, signum, frame):  # a signal handler's signature
         self.interrupted = True
         raise KeyboardInterrupt
 
-    def sigterm(self, signum, frame):  # noqa: ARG002
+    def sigterm(self, signum, frame):
         if self.interrupted:
             return  # already stopping: let the block finish
         self.interrupted = True
