@@ -113,6 +113,8 @@ MAIN_REF = "refs/heads/main"
 HANDLERS = iamdata.HANDLERS
 # IAM actions that change a role, its policies or its trust.
 _ROLE_READS = ("Get", "List")
+# Not core.rules.DYNAMIC_REFERENCE: these read the names before Fn::Sub
+# resolves them, and "${Project}" holds the "}" that pattern stops at.
 _SECURE_REF = re.compile(r"\{\{resolve:ssm-secure:(/\$\{Project\}/\$\{Environment\}/[^}:]+)\}\}")
 _PLAIN_REF = re.compile(r"\{\{resolve:ssm:(/\$\{Project\}/\$\{Environment\}/[^}:]+)\}\}")
 
