@@ -35,7 +35,8 @@ tools: setup $(CHECKOV_VENV)/.installed
 	scripts/install-test-tools.sh $(PY)
 
 lint: setup
-	$(VENV)/bin/ruff check wealist_cfn tests benchmarks build.py
+	$(VENV)/bin/ruff check wealist_cfn tests benchmarks build.py scripts
+	$(VENV)/bin/ruff format --check wealist_cfn tests benchmarks build.py scripts
 
 # --no-cache: the test run lints every template from scratch, whatever
 # .lint-cache/ holds (CI=true does the same).

@@ -57,24 +57,39 @@ UNPACK = 2.5
 
 # (step, megabytes over the network, megabytes written unpacked, fixed seconds, basis)
 ASSUMPTIONS = (
-    ("launch to UserData start (cloud-init)", 0, 0, 30.0,
-     "assumption: Amazon Linux 2023 on a t3.medium"),
-    ("dnf install docker (docker, containerd, runc; repo metadata)", 75 + 30, 0, 15.0,
-     "assumption: 75 MB of packages, 30 MB of metadata, 15 s rpm transaction"),
-    ("dnf install amazon-cloudwatch-agent", 100, 0, 5.0,
-     "assumption: 100 MB package (metadata cached), 5 s rpm transaction"),
-    ("Compose plugin download (GitHub release)", 70, 0, 1.0,
-     "assumption: 70 MB binary, checksum 1 s"),
-    ("pull postgres:17-alpine (db-init's psql)", 110, 110 * UNPACK, 0.0,
-     "assumption: 110 MB compressed (ECR Public)"),
-    ("pull user-service and board-service", 2 * 250, 2 * 250 * UNPACK, 0.0,
-     "assumption: 250 MB compressed each (ECR in the region)"),
-    ("pull node-exporter", 12, 12 * UNPACK, 0.0,
-     "assumption: 12 MB compressed"),
-    ("services start and answer", 0, 0, 60.0,
-     "upper bound: the compose health checks' start_period (docker-compose.prod.yml)"),
-    ("two passing target health checks", 0, 0, 30.0,
-     "15 s interval x healthy threshold 2 (stacks/loadbalancer.py)"),
+    ("launch to UserData start (cloud-init)", 0, 0, 30.0, "assumption: Amazon Linux 2023 on a t3.medium"),
+    (
+        "dnf install docker (docker, containerd, runc; repo metadata)",
+        75 + 30,
+        0,
+        15.0,
+        "assumption: 75 MB of packages, 30 MB of metadata, 15 s rpm transaction",
+    ),
+    (
+        "dnf install amazon-cloudwatch-agent",
+        100,
+        0,
+        5.0,
+        "assumption: 100 MB package (metadata cached), 5 s rpm transaction",
+    ),
+    ("Compose plugin download (GitHub release)", 70, 0, 1.0, "assumption: 70 MB binary, checksum 1 s"),
+    ("pull postgres:17-alpine (db-init's psql)", 110, 110 * UNPACK, 0.0, "assumption: 110 MB compressed (ECR Public)"),
+    (
+        "pull user-service and board-service",
+        2 * 250,
+        2 * 250 * UNPACK,
+        0.0,
+        "assumption: 250 MB compressed each (ECR in the region)",
+    ),
+    ("pull node-exporter", 12, 12 * UNPACK, 0.0, "assumption: 12 MB compressed"),
+    (
+        "services start and answer",
+        0,
+        0,
+        60.0,
+        "upper bound: the compose health checks' start_period (docker-compose.prod.yml)",
+    ),
+    ("two passing target health checks", 0, 0, 30.0, "15 s interval x healthy threshold 2 (stacks/loadbalancer.py)"),
 )
 
 
@@ -104,7 +119,7 @@ WRAPPED = ("aws", "docker", "dnf", "systemctl", "curl", "python3")
 def step_of(command: str) -> str:
     words = command.split()
     for name, prefix in STEPS:
-        if tuple(words[:len(prefix)]) == prefix:
+        if tuple(words[: len(prefix)]) == prefix:
             return name
     return "other"
 
@@ -140,13 +155,18 @@ def seed(prod_cfg, target, postgres) -> None:
 
     bootstrap.run(prod_cfg, target)
     ssm = boto3.client("ssm", region_name=target.region, endpoint_url=target.endpoint_url)
-    published = {"db/postgres_host": postgres.socket_dir, "db/postgres_port": str(postgres.port),
-                 "redis/host": "redis.wealist.internal", "redis/port": "6379"}
+    published = {
+        "db/postgres_host": postgres.socket_dir,
+        "db/postgres_port": str(postgres.port),
+        "redis/host": "redis.wealist.internal",
+        "redis/port": "6379",
+    }
     for name, value in published.items():
         ssm.put_parameter(Name=f"{rehearsal.PREFIX}/{name}", Value=value, Type="String", Overwrite=True)
     for svc in ("user_service", "board_service"):
-        ssm.put_parameter(Name=f"{rehearsal.PREFIX}/deploy/{svc}_image_tag", Value=f"{svc[:4]}1234",
-                          Type="String", Overwrite=True)
+        ssm.put_parameter(
+            Name=f"{rehearsal.PREFIX}/deploy/{svc}_image_tag", Value=f"{svc[:4]}1234", Type="String", Overwrite=True
+        )
     logs = boto3.client("logs", region_name=target.region, endpoint_url=target.endpoint_url)
     for name in rehearsal._log_groups().values():
         logs.create_log_group(logGroupName=name)
@@ -212,18 +232,24 @@ def main() -> int:
         stop_pg()
         server.stop()
 
-    print(f"boot rehearsal, backend, {args.runs} runs on this machine (load average "
-          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}); median seconds per step:")
+    print(
+        f"boot rehearsal, backend, {args.runs} runs on this machine (load average "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}); median seconds per step:"
+    )
     names = sorted({n for r in runs for n in r}, key=lambda n: -statistics.median(r.get(n, 0.0) for r in runs))
     measured = 0.0
     for name in names:
         value = statistics.median(r.get(name, 0.0) for r in runs)
         measured += value
         print(f"  {value:7.1f}  {name}")
-    print(f"  {statistics.median(totals):7.1f}  measured: the whole rehearsal boot (median of "
-          f"{', '.join(f'{t:.1f}' for t in totals)})")
-    print(f"\nnot measurable here (network {NETWORK_MB_S:.0f} MB/s, t3.medium baseline; disk {DISK_MB_S:.0f} MB/s, "
-          f"gp3 baseline; layers x{UNPACK} unpacked):")
+    print(
+        f"  {statistics.median(totals):7.1f}  measured: the whole rehearsal boot (median of "
+        f"{', '.join(f'{t:.1f}' for t in totals)})"
+    )
+    print(
+        f"\nnot measurable here (network {NETWORK_MB_S:.0f} MB/s, t3.medium baseline; disk {DISK_MB_S:.0f} MB/s, "
+        f"gp3 baseline; layers x{UNPACK} unpacked):"
+    )
     assumed = 0.0
     for step, net, disk, fixed, basis in ASSUMPTIONS:
         seconds = assumed_seconds(net, disk, fixed)
@@ -231,10 +257,20 @@ def main() -> int:
         print(f"  {seconds:7.1f}  {step} ({basis})")
     cold = statistics.median(totals) + assumed
     grace = BACKEND_GRACE_SECONDS
-    print(f"\ncold boot: {statistics.median(totals):.1f} s measured + {assumed:.1f} s assumed = {cold:.0f} s; "
-          f"grace period {grace} s: headroom {grace - cold:.0f} s ({(grace - cold) / cold:.0%} of the boot)")
-    print(json.dumps({"measured_s": round(statistics.median(totals), 1), "assumed_s": round(assumed, 1),
-                      "cold_boot_s": round(cold), "grace_s": grace}))
+    print(
+        f"\ncold boot: {statistics.median(totals):.1f} s measured + {assumed:.1f} s assumed = {cold:.0f} s; "
+        f"grace period {grace} s: headroom {grace - cold:.0f} s ({(grace - cold) / cold:.0%} of the boot)"
+    )
+    print(
+        json.dumps(
+            {
+                "measured_s": round(statistics.median(totals), 1),
+                "assumed_s": round(assumed, 1),
+                "cold_boot_s": round(cold),
+                "grace_s": grace,
+            }
+        )
+    )
     return 0
 
 

@@ -116,8 +116,9 @@ def _check(run: Run, what: str, codes=(0,)) -> Run:
 def _machine() -> str:
     model = ""
     try:
-        model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                      if line.startswith("model name")), "")
+        model = next(
+            (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), ""
+        )
     except OSError:
         pass
     mem = ""
@@ -127,9 +128,11 @@ def _machine() -> str:
     except (OSError, AttributeError):
         pass
     load = os.getloadavg()[0]
-    return (f"{os.cpu_count()} cores ({model or platform.processor() or 'unknown CPU'}){mem}, "
-            f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
-            f"load average {load:.1f} at start")
+    return (
+        f"{os.cpu_count()} cores ({model or platform.processor() or 'unknown CPU'}){mem}, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+        f"load average {load:.1f} at start"
+    )
 
 
 def _cdk_ready() -> str | None:
@@ -166,8 +169,20 @@ def main() -> None:
     # The builds measure the caches, so CI's switch must not turn them off here.
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     cdk_env = {**env, "CDK_DISABLE_CLI_TELEMETRY": "true", "CDK_DISABLE_VERSION_CHECK": "true"}
-    times: dict[str, list[float]] = {k: [] for k in (
-        "cfn-lint", "cold", "unchanged", "child", "no-lint", "no-lint cold", "first-line", "cdk synth", "cdk lint")}
+    times: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "cfn-lint",
+            "cold",
+            "unchanged",
+            "child",
+            "no-lint",
+            "no-lint cold",
+            "first-line",
+            "cdk synth",
+            "cdk lint",
+        )
+    }
     peaks: list[tuple[int, int]] = []
     loads: list[float] = []
     relinted = set()
@@ -212,8 +227,9 @@ def main() -> None:
             if not re.search(rf"^lint: {count} templates \({count} cached, 0 to lint", unchanged.output, re.M):
                 sys.exit(f"nothing changed, yet not everything came from the cache:\n{unchanged.output}")
             times["no-lint"].append(_check(Run([*build, "--no-lint"], work, env), "build.py --no-lint").seconds)
-            times["no-lint cold"].append(_check(Run([*build, "--no-lint", "--no-cache"], work, env),
-                                                "build.py --no-lint --no-cache").seconds)
+            times["no-lint cold"].append(
+                _check(Run([*build, "--no-lint", "--no-cache"], work, env), "build.py --no-lint --no-cache").seconds
+            )
 
             module.write_text(source.replace(CHANGED_TEXT, f"{CHANGED_TEXT} Benchmark round {i + 1}."))
             child = _check(Run(build, work, env), "python build.py, one child changed")
@@ -222,16 +238,44 @@ def main() -> None:
 
             if not cdk_missing:
                 shutil.rmtree(cdk_out, ignore_errors=True)
-                synth = _check(Run([str(CDK_DIR / "node_modules" / ".bin" / "cdk"), "synth", "--quiet",
-                                    "--no-notices", "--no-version-reporting", "--output", str(cdk_out),
-                                    "-c", f"templates={work / 'templates'}"], CDK_DIR, cdk_env), "cdk synth")
+                synth = _check(
+                    Run(
+                        [
+                            str(CDK_DIR / "node_modules" / ".bin" / "cdk"),
+                            "synth",
+                            "--quiet",
+                            "--no-notices",
+                            "--no-version-reporting",
+                            "--output",
+                            str(cdk_out),
+                            "-c",
+                            f"templates={work / 'templates'}",
+                        ],
+                        CDK_DIR,
+                        cdk_env,
+                    ),
+                    "cdk synth",
+                )
                 times["cdk synth"].append(synth.seconds)
                 # cfn-lint exits non-zero on findings; what it finds in CDK's
                 # output is not the comparison, its running time is.
                 cdk_templates = sorted(p.name for p in cdk_out.glob("*.template.json"))
-                times["cdk lint"].append(_check(Run([str(VENV_BIN / "cfn-lint"), "--config-file",
-                                                     str(work / ".cfnlintrc.yaml"), *cdk_templates],
-                                                    cdk_out, env), "cfn-lint on cdk.out", codes=range(0, 32)).seconds)
+                times["cdk lint"].append(
+                    _check(
+                        Run(
+                            [
+                                str(VENV_BIN / "cfn-lint"),
+                                "--config-file",
+                                str(work / ".cfnlintrc.yaml"),
+                                *cdk_templates,
+                            ],
+                            cdk_out,
+                            env,
+                        ),
+                        "cfn-lint on cdk.out",
+                        codes=range(0, 32),
+                    ).seconds
+                )
         module.write_text(source)
         loads.append(os.getloadavg()[0])
 
@@ -253,23 +297,45 @@ def main() -> None:
 
     print(f"machine: {machine}")
     print(f"templates: {count} (from the build's output); runs: {args.runs}, every contender once per round")
-    print(f"load average (1 min) at each round's start and at the end: "
-          f"{', '.join(f'{x:.1f}' for x in loads)} (median {statistics.median(loads):.1f})")
+    print(
+        f"load average (1 min) at each round's start and at the end: "
+        f"{', '.join(f'{x:.1f}' for x in loads)} (median {statistics.median(loads):.1f})"
+    )
     pair(1, "python build.py --no-lint, nothing changed", "no-lint", "cdk synth", times["cdk synth"], "synth")
-    pair(2, "python build.py, nothing changed", "unchanged", f"plain cfn-lint over the {count} templates",
-         times["cfn-lint"], "unchanged")
-    pair(3, "python build.py --no-cache (emits and lints everything)", "cold", "cdk synth && cfn-lint on cdk.out",
-         cdk_total, "cold")
-    pair(4, "python build.py, one child changed", "child", f"plain cfn-lint over the {count} templates",
-         times["cfn-lint"], "child")
+    pair(
+        2,
+        "python build.py, nothing changed",
+        "unchanged",
+        f"plain cfn-lint over the {count} templates",
+        times["cfn-lint"],
+        "unchanged",
+    )
+    pair(
+        3,
+        "python build.py --no-cache (emits and lints everything)",
+        "cold",
+        "cdk synth && cfn-lint on cdk.out",
+        cdk_total,
+        "cold",
+    )
+    pair(
+        4,
+        "python build.py, one child changed",
+        "child",
+        f"plain cfn-lint over the {count} templates",
+        times["cfn-lint"],
+        "child",
+    )
     print(f"   one child changed relinted: {'; '.join(sorted(relinted))}")
     print(f"python build.py --no-lint --no-cache (nothing cached): {_spread(times['no-lint cold'])}")
     if not cdk_missing:
         print(f"  = {med['no-lint cold'] / med['cdk synth']:.2f}x cdk synth")
     print(f"first line of output, nothing changed: {1000 * med['first-line']:.0f} ms")
-    print(f"peak memory of the cold build (main + workers, highest of {len(peaks)} runs): {peak_pss:.0f} MiB PSS, "
-          f"{peak_rss:.0f} MiB RSS summed (goal <= {PSS_GOAL_MIB} MiB PSS: "
-          f"{'met' if peak_pss <= PSS_GOAL_MIB else 'NOT met'})")
+    print(
+        f"peak memory of the cold build (main + workers, highest of {len(peaks)} runs): {peak_pss:.0f} MiB PSS, "
+        f"{peak_rss:.0f} MiB RSS summed (goal <= {PSS_GOAL_MIB} MiB PSS: "
+        f"{'met' if peak_pss <= PSS_GOAL_MIB else 'NOT met'})"
+    )
     print("figures move with the load; compare the ratios")
 
 

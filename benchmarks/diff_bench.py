@@ -43,8 +43,12 @@ def main() -> None:
         cfg = config.load(PARAMS)
         aws = Aws("ap-northeast-2", endpoint_url=ep, local_credentials=True)
         local.seed_ssm(aws, TEMPLATES, cfg.values)
-        dep = flow.Deployment(flow.Options(stack_name=STACK, params=PARAMS, endpoint_url=ep,
-                                           templates_dir=TEMPLATES, sleep=lambda s: None), aws=aws)
+        dep = flow.Deployment(
+            flow.Options(
+                stack_name=STACK, params=PARAMS, endpoint_url=ep, templates_dir=TEMPLATES, sleep=lambda s: None
+            ),
+            aws=aws,
+        )
         list(dep.prepare())
         list(dep.execute())
         one(ep)  # warm-up: imports and cfn-lint's schema cache, paid once per process
@@ -57,9 +61,11 @@ def main() -> None:
     for label, runs in results.items():
         times = [t for t, _, _ in runs]
         calls, report = runs[0][1], runs[0][2]
-        print(f"diff, unchanged, {label:14} median {statistics.median(times):.3f}s of {RUNS} "
-              f"(min {min(times):.3f}, max {max(times):.3f}); {calls} API calls; "
-              f"{report.stacks} templates; differences: {report.has_differences}")
+        print(
+            f"diff, unchanged, {label:14} median {statistics.median(times):.3f}s of {RUNS} "
+            f"(min {min(times):.3f}, max {max(times):.3f}); {calls} API calls; "
+            f"{report.stacks} templates; differences: {report.has_differences}"
+        )
     median = statistics.median(t for t, _, _ in results["concurrent"])
     print(f"target: median <= {TARGET}s -> {'met' if median <= TARGET else 'NOT met'}")
 

@@ -81,18 +81,32 @@ def main() -> int:
             run(env, "local", "up")
             run(env, "bootstrap", "--params", "params/prod.json", "--local")
             run(env, "deploy", "--params", "params/prod.json", "--local", "--yes")
-            rows.append(("no-op deploy --local", 1.0,
-                         *median(env, ["deploy", "--params", "params/prod.json", "--local", "--yes"])))
-            rows.append(("plan --local of the multi-AZ switch", 1.5,
-                         *median(env, ["plan", "--params", str(multiaz), "--local", "--discard"])))
+            rows.append(
+                (
+                    "no-op deploy --local",
+                    1.0,
+                    *median(env, ["deploy", "--params", "params/prod.json", "--local", "--yes"]),
+                )
+            )
+            rows.append(
+                (
+                    "plan --local of the multi-AZ switch",
+                    1.5,
+                    *median(env, ["plan", "--params", str(multiaz), "--local", "--discard"]),
+                )
+            )
         finally:
             subprocess.run([sys.executable, "build.py", "local", "down"], cwd=ROOT, env=env, capture_output=True)
-    print(f"local endpoint benchmark, median of {RUNS} (load average {load_before:.1f} before, "
-          f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores)")
+    print(
+        f"local endpoint benchmark, median of {RUNS} (load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores)"
+    )
     for name, goal, med, cpu, times in rows:
         verdict = "ok" if med <= goal else "OVER"
-        print(f"  {name:<38} {med:5.2f}s  (goal {goal:g}s: {verdict}; CPU {cpu:.2f}s; runs "
-              f"{', '.join(f'{t:.2f}' for t in times)})")
+        print(
+            f"  {name:<38} {med:5.2f}s  (goal {goal:g}s: {verdict}; CPU {cpu:.2f}s; runs "
+            f"{', '.join(f'{t:.2f}' for t in times)})"
+        )
     return 0
 
 

@@ -46,8 +46,11 @@ def seed(aws: Aws, cfg: config.Config) -> int:
     prefix = bootstrap.parameter_prefix(cfg)
     for p in bootstrap.PARAMETERS:
         secure = p.kind == bootstrap.SECRET
-        ssm.put_parameter(Name=f"{prefix}/{p.name}", Type="SecureString" if secure else "String",
-                          Value="bench-secret" if secure else p.value(cfg))
+        ssm.put_parameter(
+            Name=f"{prefix}/{p.name}",
+            Type="SecureString" if secure else "String",
+            Value="bench-secret" if secure else p.value(cfg),
+        )
     bucket = cfg.deploy_bucket_name(aws.account or aws.check_credentials())
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": cfg.region})
     files = bootstrap.local_files()
@@ -77,10 +80,14 @@ def main() -> None:
             times.append(time.perf_counter() - start)
             calls.append(aws.total_calls())
             serial.append(sum(r.seconds for r in report.results))
-            print(f"run {i + 1}: {times[-1]:.3f}s wall, {calls[-1]} API calls, checks' own times summed "
-                  f"{serial[-1]:.3f}s, {len(report.failed)} failed")
-        print(f"median of {RUNS}: {statistics.median(times):.3f}s (target <= 3 s); "
-              f"median sum of check times {statistics.median(serial):.3f}s")
+            print(
+                f"run {i + 1}: {times[-1]:.3f}s wall, {calls[-1]} API calls, checks' own times summed "
+                f"{serial[-1]:.3f}s, {len(report.failed)} failed"
+            )
+        print(
+            f"median of {RUNS}: {statistics.median(times):.3f}s (target <= 3 s); "
+            f"median sum of check times {statistics.median(serial):.3f}s"
+        )
         # The checks alone (templates resolved, clients made beforehand), at
         # once and one after another. moto answers in about a millisecond
         # from this process; against AWS each call waits on the network,

@@ -29,9 +29,24 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "junit.xml"
         start = time.perf_counter()
-        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}",
-                            "-k", "not test_13 and not test_14", "tests/iamtrace/test_story.py"],
-                           cwd=ROOT, capture_output=True, text=True, timeout=900)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                f"--junitxml={report}",
+                "-k",
+                "not test_13 and not test_14",
+                "tests/iamtrace/test_story.py",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         wall = time.perf_counter() - start
         if r.returncode != 0:
             print(r.stdout[-2000:] + r.stderr[-2000:], file=sys.stderr)

@@ -35,9 +35,24 @@ SCRATCH = ROOT / ".mutate"
 NOTE = ROOT / "docs" / "mutation.md"
 # What tests read besides the package and tests/ (templates, parameter files,
 # the instance's files, docs they check, the build script, the workflows).
-ALSO_COPY = ["templates", "params", "instance-files", "docs", "build.py", "scripts", ".github", ".cfnlintrc.yaml",
-             "README.md", "benchmarks", "ruff.toml", "requirements.txt", "requirements-dev.txt", "constraints.txt",
-             "Makefile", ".ci"]
+ALSO_COPY = [
+    "templates",
+    "params",
+    "instance-files",
+    "docs",
+    "build.py",
+    "scripts",
+    ".github",
+    ".cfnlintrc.yaml",
+    "README.md",
+    "benchmarks",
+    "ruff.toml",
+    "requirements.txt",
+    "requirements-dev.txt",
+    "constraints.txt",
+    "Makefile",
+    ".ci",
+]
 
 
 @dataclass(frozen=True)
@@ -64,42 +79,76 @@ class Module:
 
 LINT_CACHE = "tests/test_lint_cache.py::"
 MODULES = [
-    Module("health", "wealist_cfn/deploy/health.py",
-           ("tests/deploy/test_health.py", "tests/deploy/test_status_health.py")),
+    Module(
+        "health", "wealist_cfn/deploy/health.py", ("tests/deploy/test_health.py", "tests/deploy/test_status_health.py")
+    ),
     # The key's properties (test_lint_key.py) and the cache's reads; the
     # build-level tests of test_lint_cache.py run cfn-lint over every
     # template and would take minutes per mutant.
-    Module("lintkey", "wealist_cfn/lint/__init__.py",
-           ("tests/test_lint_key.py", f"{LINT_CACHE}test_corrupt_or_foreign_entries_are_misses",
+    Module(
+        "lintkey",
+        "wealist_cfn/lint/__init__.py",
+        (
+            "tests/test_lint_key.py",
+            f"{LINT_CACHE}test_corrupt_or_foreign_entries_are_misses",
             f"{LINT_CACHE}test_cache_entries_are_written_atomically",
-            f"{LINT_CACHE}test_a_cfn_lint_version_or_config_change_invalidates_everything"),
-           functions=("x_lint_key*", "x__stack_urls*", "x__digest*", "xǁLintCache*")),
+            f"{LINT_CACHE}test_a_cfn_lint_version_or_config_change_invalidates_everything",
+        ),
+        functions=("x_lint_key*", "x__stack_urls*", "x__digest*", "xǁLintCache*"),
+    ),
     # One test runs render.py under the system's python3 (as the instance
     # does), which cannot import mutmut's trampolines: it is left out here.
-    Module("render", "instance-files/config/render.py",
-           ("tests/ops/test_instance_files.py", "tests/ops/test_boot_parameters.py", "tests/ops/test_render_cli.py",
-            "tests/ops/test_render_values.py", "tests/ops/test_grafana.py", "tests/ops/test_db_init.py"),
-           extra_args=("--deselect",
-                       "tests/ops/test_grafana.py::test_files_name_only_what_the_startup_script_exports_and_it_renders_them")),
-    Module("policy", "wealist_cfn/deploy/policy.py",
-           ("tests/deploy/test_policy_paths.py", "tests/deploy/test_engine_edges.py", "tests/deploy/test_guards.py")),
+    Module(
+        "render",
+        "instance-files/config/render.py",
+        (
+            "tests/ops/test_instance_files.py",
+            "tests/ops/test_boot_parameters.py",
+            "tests/ops/test_render_cli.py",
+            "tests/ops/test_render_values.py",
+            "tests/ops/test_grafana.py",
+            "tests/ops/test_db_init.py",
+        ),
+        extra_args=(
+            "--deselect",
+            "tests/ops/test_grafana.py::test_files_name_only_what_the_startup_script_exports_and_it_renders_them",
+        ),
+    ),
+    Module(
+        "policy",
+        "wealist_cfn/deploy/policy.py",
+        ("tests/deploy/test_policy_paths.py", "tests/deploy/test_engine_edges.py", "tests/deploy/test_guards.py"),
+    ),
     # test_bootstrap.py and test_bootstrap_leaks.py run bootstrap against
     # moto's server, seconds a test; the fakes of test_bootstrap_properties.py
     # reach the same paths and the failures moto cannot produce in
     # milliseconds.
-    Module("bootstrap", "wealist_cfn/ops/bootstrap.py",
-           ("tests/ops/test_bootstrap_values.py", "tests/ops/test_bootstrap_properties.py")),
+    Module(
+        "bootstrap",
+        "wealist_cfn/ops/bootstrap.py",
+        ("tests/ops/test_bootstrap_values.py", "tests/ops/test_bootstrap_properties.py"),
+    ),
     # The moto tests that run destroy end to end take a minute each; the
     # fakes of test_destroy_properties.py reach every function in
     # milliseconds.
-    Module("destroy", "wealist_cfn/daytwo/destroy.py",
-           ("tests/daytwo/test_daytwo_destroy_cost.py", "tests/daytwo/test_daytwo_destroy_wait.py",
-            "tests/daytwo/test_destroy_properties.py")),
+    Module(
+        "destroy",
+        "wealist_cfn/daytwo/destroy.py",
+        (
+            "tests/daytwo/test_daytwo_destroy_cost.py",
+            "tests/daytwo/test_daytwo_destroy_wait.py",
+            "tests/daytwo/test_destroy_properties.py",
+        ),
+    ),
     # The proof of a change set this run did not make: the Stubber tests of
     # test_trust.py (not its command-line ones on moto's server) and the
     # fakes of test_verify_properties.py.
-    Module("verify", "wealist_cfn/deploy/verify.py",
-           ("tests/deploy/test_trust.py", "tests/deploy/test_verify_properties.py"), extra_args=("-m", "not moto")),
+    Module(
+        "verify",
+        "wealist_cfn/deploy/verify.py",
+        ("tests/deploy/test_trust.py", "tests/deploy/test_verify_properties.py"),
+        extra_args=("-m", "not moto"),
+    ),
     # Plain functions over a review's rows: no AWS at all.
     Module("updaterules", "wealist_cfn/cfn/updaterules.py", ("tests/deploy/test_update_rules_properties.py",)),
     Module("sequence", "wealist_cfn/deploy/sequence.py", ("tests/deploy/test_update_rules_properties.py",)),
@@ -107,8 +156,11 @@ MODULES = [
     # CloudFormation answering by arguments (test_stackstate_properties.py,
     # a fifth of a second) instead of the engine tests that reach it through
     # a whole deploy.
-    Module("stackstate", "wealist_cfn/deploy/stackstate.py",
-           ("tests/deploy/test_change_set_type.py", "tests/deploy/test_stackstate_properties.py")),
+    Module(
+        "stackstate",
+        "wealist_cfn/deploy/stackstate.py",
+        ("tests/deploy/test_change_set_type.py", "tests/deploy/test_stackstate_properties.py"),
+    ),
     # Fakes of CloudFormation answering by arguments
     # (test_changeset_properties.py, under a second): the engine tests reach
     # changeset.py through whole deploys, seconds a mutant, and left most of
@@ -122,14 +174,41 @@ MODULES = [
     # second); test_review*.py run whole plans on moto's server, seconds
     # each. Not yet here: the rendering (render_text, render_markdown,
     # render_json, _cells, _summary), row_from_change and to_dict.
-    Module("review", "wealist_cfn/deploy/review.py", ("tests/deploy/test_review_properties.py",),
-           functions=("x_is_placeholder*", "xǁRowǁ*", "xǁReviewǁcounts*", "xǁReviewǁconditional_replacements*",
-                      "xǁReviewǁguarded*", "x__is_list_type*", "x__as_items*", "x_list_value*",
-                      "x_parameter_changes*", "x_analyse*", "x__security_message*", "x__value__*", "x__as_list*",
-                      "x__network*", "x__covers*", "x__peer_covers*", "x__grants*")),
-    Module("flow", "wealist_cfn/deploy/flow.py",
-           ("tests/deploy/test_stubbed.py", "tests/deploy/test_engine_edges.py", "tests/deploy/test_guards.py",
-            "tests/deploy/test_failures.py", "tests/deploy/test_approval.py")),
+    Module(
+        "review",
+        "wealist_cfn/deploy/review.py",
+        ("tests/deploy/test_review_properties.py",),
+        functions=(
+            "x_is_placeholder*",
+            "xǁRowǁ*",
+            "xǁReviewǁcounts*",
+            "xǁReviewǁconditional_replacements*",
+            "xǁReviewǁguarded*",
+            "x__is_list_type*",
+            "x__as_items*",
+            "x_list_value*",
+            "x_parameter_changes*",
+            "x_analyse*",
+            "x__security_message*",
+            "x__value__*",
+            "x__as_list*",
+            "x__network*",
+            "x__covers*",
+            "x__peer_covers*",
+            "x__grants*",
+        ),
+    ),
+    Module(
+        "flow",
+        "wealist_cfn/deploy/flow.py",
+        (
+            "tests/deploy/test_stubbed.py",
+            "tests/deploy/test_engine_edges.py",
+            "tests/deploy/test_guards.py",
+            "tests/deploy/test_failures.py",
+            "tests/deploy/test_approval.py",
+        ),
+    ),
     # The policy builders, called directly (no build of the whole set, which
     # took seconds a mutant): each group's ingress and egress, each role's
     # grants and trust, the secrets key's policy, asserted as data; and the
@@ -144,14 +223,30 @@ MODULES = [
     # _preflight, _release, _bootstrap, _role_boundary) and the service
     # role's handler statements add some 2,000 more; their tests are in the
     # same file, their run is still to do: add their globs.
-    Module("githubpolicy", "wealist_cfn/stacks/github_oidc.py", ("tests/test_github_access_policies.py",),
-           functions=("x__trust*", "x__key_policy*", "x__secret_readers*", "x__all_secrets*", "x__stack_arns*",
-                      "x__deploy_bucket*", "x__bucket*", "x__arn*", "x__param_arn*", "x__role_arn*",
-                      "x__in_region*", "x__doc*")),
+    Module(
+        "githubpolicy",
+        "wealist_cfn/stacks/github_oidc.py",
+        ("tests/test_github_access_policies.py",),
+        functions=(
+            "x__trust*",
+            "x__key_policy*",
+            "x__secret_readers*",
+            "x__all_secrets*",
+            "x__stack_arns*",
+            "x__deploy_bucket*",
+            "x__bucket*",
+            "x__arn*",
+            "x__param_arn*",
+            "x__role_arn*",
+            "x__in_region*",
+            "x__doc*",
+        ),
+    ),
     # The alarm topic's key policy (alarms.py _add_topic); the alarms
     # themselves are not mutated here.
-    Module("alarmkey", "wealist_cfn/stacks/alarms.py", ("tests/test_alarm_key_policy.py",),
-           functions=("x__add_topic*",)),
+    Module(
+        "alarmkey", "wealist_cfn/stacks/alarms.py", ("tests/test_alarm_key_policy.py",), functions=("x__add_topic*",)
+    ),
 ]
 BY_NAME = {m.name: m for m in MODULES}
 
@@ -195,8 +290,11 @@ def _scratch(m: Module) -> Path:
             src.symlink_to(ROOT / m.path)
         files = d / "instance-files"
         if not files.exists():
-            shutil.copytree(ROOT / "instance-files", files, ignore=lambda p, names: [
-                n for n in names if Path(p, n) == ROOT / m.path])
+            shutil.copytree(
+                ROOT / "instance-files",
+                files,
+                ignore=lambda p, names: [n for n in names if Path(p, n) == ROOT / m.path],
+            )
         link = d / "mutants" / "instance-files" / "config" / "render.py"
         link.parent.mkdir(parents=True, exist_ok=True)
         if not link.is_symlink():
@@ -231,8 +329,9 @@ def run(m: Module, children: int, survivors_only: bool = False) -> float:
             return 0.0
     start = time.monotonic()
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *names],
-                   cwd=d, env=env, check=False)
+    subprocess.run(
+        [sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *names], cwd=d, env=env, check=False
+    )
     took = time.monotonic() - start
     took_file = d / "took.json"
     if survivors_only and took_file.exists():
@@ -249,8 +348,17 @@ def counts(m: Module, equivalent: dict[str, str]) -> dict | None:
         return None
     codes = json.loads(meta.read_text())["exit_code_by_key"]
     mine = {k: v for k, v in codes.items() if any(fnmatch.fnmatchcase(k, g) for g in m.globs)}
-    c = {"total": len(mine), "killed": 0, "survived": 0, "equivalent": 0, "timeout": 0, "no tests": 0,
-         "not checked": 0, "other": 0, "survivors": []}
+    c = {
+        "total": len(mine),
+        "killed": 0,
+        "survived": 0,
+        "equivalent": 0,
+        "timeout": 0,
+        "no tests": 0,
+        "not checked": 0,
+        "other": 0,
+        "survivors": [],
+    }
     for k, v in sorted(mine.items()):
         if v in KILLED:
             c["killed"] += 1
@@ -275,8 +383,10 @@ def counts(m: Module, equivalent: dict[str, str]) -> dict | None:
 
 def report(names: list[str], show: bool) -> int:
     equivalent = equivalents()
-    print(f"{'module':<11} {'mutants':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'no tests':>8} "
-          f"{'equiv':>5} {'unrun':>5} {'score':>6} {'time':>6}")
+    print(
+        f"{'module':<11} {'mutants':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'no tests':>8} "
+        f"{'equiv':>5} {'unrun':>5} {'score':>6} {'time':>6}"
+    )
     for name in names:
         m = BY_NAME[name]
         c = counts(m, equivalent)
@@ -286,8 +396,10 @@ def report(names: list[str], show: bool) -> int:
         decided = c["total"] - c["equivalent"] - c["not checked"]
         score = f"{100 * (c['killed'] + c['timeout']) / decided:5.1f}%" if decided else "  -"
         took = f"{c['seconds']}s" if c["seconds"] is not None else "-"
-        print(f"{name:<11} {c['total']:>7} {c['killed']:>6} {c['timeout']:>7} {c['survived']:>8} {c['no tests']:>8} "
-              f"{c['equivalent']:>5} {c['not checked']:>5} {score:>6} {took:>6}")
+        print(
+            f"{name:<11} {c['total']:>7} {c['killed']:>6} {c['timeout']:>7} {c['survived']:>8} {c['no tests']:>8} "
+            f"{c['equivalent']:>5} {c['not checked']:>5} {score:>6} {took:>6}"
+        )
         if show:
             for s in c["survivors"]:
                 print(f"    survived: {s}")
@@ -300,8 +412,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("names", nargs="*", metavar="NAME", help="modules: " + ", ".join(BY_NAME))
     p.add_argument("--children", type=int, default=2, help="mutants run at once (default 2)")
     p.add_argument("--survivors", action="store_true", help="list the surviving mutants")
-    p.add_argument("--rerun-survivors", action="store_true",
-                   help="run only the last run's survivors again (after adding tests to kill them)")
+    p.add_argument(
+        "--rerun-survivors",
+        action="store_true",
+        help="run only the last run's survivors again (after adding tests to kill them)",
+    )
     a = p.parse_args(argv)
     names = a.names or list(BY_NAME)
     unknown = [n for n in names if n not in BY_NAME]

@@ -59,11 +59,17 @@ def test_missing_data_breaches_only_where_the_metric_comes_every_period(alarms):
 def test_every_row_of_the_table_cites_its_source_and_is_used():
     """A row without a documentation page, or one no alarm reads, is not kept."""
     for row, (how, source) in alarms_mod.PUBLISHED_METRICS.items():
-        assert how in (alarms_mod.EVERY_PERIOD, alarms_mod.WHEN_NONZERO, alarms_mod.WITH_TRAFFIC,
-                       alarms_mod.PER_NODE), row
+        assert how in (
+            alarms_mod.EVERY_PERIOD,
+            alarms_mod.WHEN_NONZERO,
+            alarms_mod.WITH_TRAFFIC,
+            alarms_mod.PER_NODE,
+        ), row
         assert source.startswith("https://docs.aws.amazon.com/"), row
     values = dict(load(PARAMS_DIR / "prod.json").values, EnableMultiAZ="true")
-    read = {m for a in cfnmodel.resolve(values)["AlarmsStack"].of_type("AWS::CloudWatch::Alarm").values()
-            for m in _metrics(a["Properties"])}
+    read = {
+        m
+        for a in cfnmodel.resolve(values)["AlarmsStack"].of_type("AWS::CloudWatch::Alarm").values()
+        for m in _metrics(a["Properties"])
+    }
     assert {(ns, m, tuple(sorted(d))) for ns, m, d in alarms_mod.PUBLISHED_METRICS} == read
-

@@ -52,8 +52,9 @@ def test_the_account_administers_the_key_and_the_service_role_its_handler_action
     assert set(role) == set(alarms.KEY_HANDLER_ACTIONS)
     # tagging only with the project's tag keys; every other handler action unconditioned
     tags = json.dumps({"ForAllValues:StringEquals": {"aws:TagKeys": list(alarms.PROJECT_TAG_KEYS)}})
-    assert {a: c for a, c in role.items() if c} == {a: tags for a in ("kms:TagResource", "kms:UntagResource")
-                                                     if a in role}
+    assert {a: c for a, c in role.items() if c} == {
+        a: tags for a in ("kms:TagResource", "kms:UntagResource") if a in role
+    }
     assert "kms:TagResource" in role and "kms:Decrypt" not in role and "kms:GenerateDataKey*" not in role
 
 
@@ -66,8 +67,11 @@ def test_the_topic_is_encrypted_with_that_key_which_rotates_and_is_tagged_for_it
     assert resolve(d["AlarmTopic"]["Properties"]["TopicName"]) == "wealist-prod-alarms"
     sub = d["AlarmEmailSubscription"]
     assert sub["Condition"] == alarms.HAS_ALARM_EMAIL
-    assert sub["Properties"] == {"TopicArn": {"Ref": "AlarmTopic"}, "Protocol": "email",
-                                 "Endpoint": {"Ref": "AlarmEmail"}}
+    assert sub["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
+    }
 
 
 def test_the_committed_template_is_what_the_builder_makes():

@@ -16,8 +16,10 @@ from botocore.awsrequest import AWSResponse
 
 from wealist_cfn.aws import Aws
 
-THROTTLED = (b'<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>'
-             b'<Message>Rate exceeded</Message></Error><RequestId>x</RequestId></ErrorResponse>')
+THROTTLED = (
+    b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+    b"<Message>Rate exceeded</Message></Error><RequestId>x</RequestId></ErrorResponse>"
+)
 
 
 class _Raw:
@@ -41,6 +43,7 @@ def test_a_throttled_call_is_tried_eight_times_in_all(monkeypatch):
     def answer(request, **_kw):
         sent.append(request.url)
         return AWSResponse(request.url, 400, {"Content-Type": "text/xml"}, _Raw(THROTTLED))
+
     cfn.meta.events.register("before-send.cloudformation.DescribeStacks", answer)
     with pytest.raises(cfn.exceptions.ClientError) as err:
         cfn.describe_stacks(StackName="wealist-prod")

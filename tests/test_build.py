@@ -48,8 +48,11 @@ def test_check_fails_on_a_stale_template(rendered, tmp_path, capsys):
     cache.write_text(cache.read_text().replace("AtRestEncryptionEnabled: true", "AtRestEncryptionEnabled: false"))
     (tmp_path / "network.yaml").unlink()
     (tmp_path / "old.yaml").write_text("{}")
-    assert sorted(synth.stale(rendered, tmp_path)) == ["cache.yaml (differs)", "network.yaml (missing)",
-                                                       "old.yaml (no longer built)"]
+    assert sorted(synth.stale(rendered, tmp_path)) == [
+        "cache.yaml (differs)",
+        "network.yaml (missing)",
+        "old.yaml (no longer built)",
+    ]
 
 
 def test_check_command_exit_status(rendered, monkeypatch, tmp_path, capsys):
@@ -139,13 +142,20 @@ def test_no_secret_in_any_template():
 
 # --- IAM ------------------------------------------------------------------------------------
 
+
 def test_iam_has_no_wildcard_action_and_scoped_resources():
     resources = _load(TEMPLATES_DIR / "iam.yaml")["Resources"]
     # Calls with no resource-level scope: ECR login, Prometheus's EC2
     # discovery, and Grafana's CloudWatch reads (metrics, and the Resource
     # Groups Tagging lookup its dashboards use).
-    allowed_star = {"ecr:GetAuthorizationToken", "ec2:DescribeInstances", "ec2:DescribeAvailabilityZones",
-                    "cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "tag:GetResources"}
+    allowed_star = {
+        "ecr:GetAuthorizationToken",
+        "ec2:DescribeInstances",
+        "ec2:DescribeAvailabilityZones",
+        "cloudwatch:GetMetricData",
+        "cloudwatch:ListMetrics",
+        "tag:GetResources",
+    }
     for key in ("Ec2Role", "MonitoringRole"):
         role = resources[key]["Properties"]
         for policy in role["Policies"]:
@@ -161,8 +171,9 @@ def test_iam_has_no_wildcard_action_and_scoped_resources():
         kms = by_sid["DecryptSecureStringsViaSsm"]
         assert kms["Condition"]["StringEquals"]["kms:ViaService"]
         assert "${DeployBucketName}" in json.dumps(by_sid["ReadDeployFiles"]["Resource"])
-    backend = {st["Sid"]: st for p in resources["Ec2Role"]["Properties"]["Policies"]
-               for st in p["PolicyDocument"]["Statement"]}
+    backend = {
+        st["Sid"]: st for p in resources["Ec2Role"]["Properties"]["Policies"] for st in p["PolicyDocument"]["Statement"]
+    }
     assert backend["PullServiceImages"]["Resource"] == {"Ref": "RepositoryArns"}
 
 
@@ -179,9 +190,20 @@ def test_checkov_has_no_failed_check():
 
         missing(f"checkov ({CHECKOV}, make test installs it)")
     proc = subprocess.run(
-        [str(CHECKOV), "-d", str(TEMPLATES_DIR), "--framework", "cloudformation", "--skip-download",
-         "--output", "json"],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
+        [
+            str(CHECKOV),
+            "-d",
+            str(TEMPLATES_DIR),
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
     )
     report = json.loads(proc.stdout)
     reports = report if isinstance(report, list) else [report]

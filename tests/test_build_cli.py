@@ -18,15 +18,19 @@ from wealist_cfn.core.settings import ROOT_DIR
 SUMMARY = re.compile(r"built 11 templates \(\d+ resources\) in [\d.]+s; lint [\d.]+s; 0 findings")
 
 
-@pytest.mark.parametrize("args, shown", [
-    ([], "`.venv/bin/python build.py`"),
-    (["deploy", "--stack-name", "wealist prod"], "`.venv/bin/python build.py deploy --stack-name 'wealist prod'`"),
-])
+@pytest.mark.parametrize(
+    "args, shown",
+    [
+        ([], "`.venv/bin/python build.py`"),
+        (["deploy", "--stack-name", "wealist prod"], "`.venv/bin/python build.py deploy --stack-name 'wealist prod'`"),
+    ],
+)
 def test_build_py_without_dependencies_says_what_to_run(args, shown):
     """-I -S: no site-packages, no user site, no PYTHON* variables; the
     interpreter a newcomer has before `make build`."""
-    proc = subprocess.run([sys.executable, "-I", "-S", "build.py", *args], cwd=ROOT_DIR,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "build.py", *args], cwd=ROOT_DIR, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr == f"dependencies missing: run `make build`, then {shown}\n"
@@ -34,8 +38,9 @@ def test_build_py_without_dependencies_says_what_to_run(args, shown):
 
 def _run_in_terminal(args: list[str], timeout: float = 300) -> str:
     main, child = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "build.py", *args], cwd=ROOT_DIR, stdin=child, stdout=child,
-                            stderr=child, close_fds=True)
+    proc = subprocess.Popen(
+        [sys.executable, "build.py", *args], cwd=ROOT_DIR, stdin=child, stdout=child, stderr=child, close_fds=True
+    )
     os.close(child)
     chunks = []
     deadline = time.monotonic() + timeout
@@ -69,8 +74,13 @@ def test_a_terminal_gets_a_live_lint_line_and_the_same_summary():
 
 @pytest.mark.slow
 def test_a_log_gets_plain_lines():
-    proc = subprocess.run([sys.executable, "build.py", "--no-cache", "--params", "params/prod.json"], cwd=ROOT_DIR,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "build.py", "--no-cache", "--params", "params/prod.json"],
+        cwd=ROOT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "\x1b" not in proc.stdout and "\r" not in proc.stdout
     lines = proc.stdout.splitlines()
@@ -98,13 +108,16 @@ def test_each_command_is_registered_by_the_module_command_of_names():
     assert cli.COMMAND_OF == registered
 
 
-@pytest.mark.parametrize("argv, module", [
-    (["local", "up"], "wealist_cfn.cli.local"),
-    (["--params", "params/prod.json", "deploy", "--local"], "wealist_cfn.cli.deploy"),  # after a build option
-    (["destroy", "--params", "params/dev.json"], "wealist_cfn.cli.daytwo"),
-    (["--help"], None),
-    (["nonsense"], None),
-])
+@pytest.mark.parametrize(
+    "argv, module",
+    [
+        (["local", "up"], "wealist_cfn.cli.local"),
+        (["--params", "params/prod.json", "deploy", "--local"], "wealist_cfn.cli.deploy"),  # after a build option
+        (["destroy", "--params", "params/dev.json"], "wealist_cfn.cli.daytwo"),
+        (["--help"], None),
+        (["nonsense"], None),
+    ],
+)
 def test_a_command_line_imports_its_module_alone(argv, module):
     """No AWS: the module a command line needs; None (every module) for
     --help and for words that are not commands, so the parser can list
@@ -120,9 +133,10 @@ def test_local_status_does_not_import_the_deploy_engine():
     import subprocess
     import sys
 
-    code = ("import sys; from wealist_cfn import cli; cli._parser(only=cli._command_module(['local', 'status']))"
-            ".parse_args(['local', 'status']); print(sorted(m for m in ('wealist_cfn.cli.deploy', "
-            "'wealist_cfn.cli.daytwo', 'wealist_cfn.cli.ops') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=ROOT_DIR).stdout
+    code = (
+        "import sys; from wealist_cfn import cli; cli._parser(only=cli._command_module(['local', 'status']))"
+        ".parse_args(['local', 'status']); print(sorted(m for m in ('wealist_cfn.cli.deploy', "
+        "'wealist_cfn.cli.daytwo', 'wealist_cfn.cli.ops') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT_DIR).stdout
     assert out.strip() == "[]"

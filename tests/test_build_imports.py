@@ -59,8 +59,14 @@ def _count(project) -> int:
 
 def _build(project, *args: str, prefill: bool = False) -> dict:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(project)}
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, "prefill" if prefill else "-", *args], cwd=project,
-                          env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, "prefill" if prefill else "-", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.splitlines()[-1])
     assert result["code"] == 0, result["output"]

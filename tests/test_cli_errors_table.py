@@ -36,17 +36,21 @@ def test_the_help_section_is_the_table():
 
 def _client_error(code: str, status: int = 400) -> botocore.exceptions.ClientError:
     return botocore.exceptions.ClientError(
-        {"Error": {"Code": code, "Message": "no"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "DescribeStacks")
+        {"Error": {"Code": code, "Message": "no"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "DescribeStacks"
+    )
 
 
-@pytest.mark.parametrize(("exc", "code"), [
-    (ConfigError("params/prod.json", "BackendMinSize", "'x' is not a whole number"), EXIT_USAGE),
-    (bootstrap.BootstrapError("CreateBucket: AccessDenied: no"), EXIT_FAILED),
-    (bootstrap.InvalidValue("parameter /wealist/prod/db/x: too long"), EXIT_USAGE),
-    (rollout.RolloutError("instance refresh r-1 of g not found"), EXIT_FAILED),
-    (rollout.RefreshInProgress("wealist-prod-backend-asg", None), EXIT_REFUSED),
-    (CommandError("refused: not this account", EXIT_REFUSED), EXIT_REFUSED),
-])
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (ConfigError("params/prod.json", "BackendMinSize", "'x' is not a whole number"), EXIT_USAGE),
+        (bootstrap.BootstrapError("CreateBucket: AccessDenied: no"), EXIT_FAILED),
+        (bootstrap.InvalidValue("parameter /wealist/prod/db/x: too long"), EXIT_USAGE),
+        (rollout.RolloutError("instance refresh r-1 of g not found"), EXIT_FAILED),
+        (rollout.RefreshInProgress("wealist-prod-backend-asg", None), EXIT_REFUSED),
+        (CommandError("refused: not this account", EXIT_REFUSED), EXIT_REFUSED),
+    ],
+)
 def test_every_error_the_command_line_shows_is_a_command_error_with_its_code(exc, code):
     assert isinstance(exc, CommandError)
     failure = errors.explain(exc)

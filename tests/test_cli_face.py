@@ -74,8 +74,22 @@ def test_no_module_declares_a_shared_option_itself():
     assert found == ["cli/__init__.py: --params"]
 
 
-REPORTS = {"deploy", "plan", "package", "cancel", "continue-rollback", "changesets", "status", "diff", "drift",
-           "outputs", "events", "preflight", "cost", "prove"}
+REPORTS = {
+    "deploy",
+    "plan",
+    "package",
+    "cancel",
+    "continue-rollback",
+    "changesets",
+    "status",
+    "diff",
+    "drift",
+    "outputs",
+    "events",
+    "preflight",
+    "cost",
+    "prove",
+}
 NO_REPORT = {"build", "bootstrap", "rollout", "destroy", "local", "completion"}
 
 
@@ -91,16 +105,19 @@ def test_output_is_text_json_markdown_wherever_a_command_writes_a_report(tree):
             assert action is None, f"{' '.join(path)} offers --output"
 
 
-@pytest.mark.parametrize(("command", "flags"), [
-    ("status", ("--bucket", "--templates", "--role-arn")),
-    ("cancel", ("--bucket", "--templates", "--role-arn")),
-    ("continue-rollback", ("--bucket", "--templates", "--role-arn")),
-    ("changesets", ("--bucket", "--templates", "--role-arn")),
-    ("package", ("--role-arn", "--stack-name")),
-    ("prove", ("--endpoint-url", "--local")),
-    ("cost", ("--local",)),
-    ("destroy", ("--output",)),
-])
+@pytest.mark.parametrize(
+    ("command", "flags"),
+    [
+        ("status", ("--bucket", "--templates", "--role-arn")),
+        ("cancel", ("--bucket", "--templates", "--role-arn")),
+        ("continue-rollback", ("--bucket", "--templates", "--role-arn")),
+        ("changesets", ("--bucket", "--templates", "--role-arn")),
+        ("package", ("--role-arn", "--stack-name")),
+        ("prove", ("--endpoint-url", "--local")),
+        ("cost", ("--local",)),
+        ("destroy", ("--output",)),
+    ],
+)
 def test_an_option_the_command_never_reads_is_not_offered(tree, command, flags):
     for flag in flags:
         assert _option(tree[(command,)], flag) is None, f"{command} offers {flag}"
@@ -135,8 +152,13 @@ def test_outputs_and_events_render_markdown_tables():
 
     md = daytwo_cli._outputs_markdown("wealist-prod", [{"key": "Url", "value": "https://a|b"}])
     assert md.splitlines()[2:] == ["| Output | Value |", "|--------|-------|", "| `Url` | https://a\\|b |"]
-    event = SimpleNamespace(timestamp=datetime(2026, 12, 7, 10, 0, tzinfo=timezone.utc), status="CREATE_FAILED",
-                            where="DataStack/Database", resource_type="AWS::RDS::DBInstance", reason="quota\nhit")
+    event = SimpleNamespace(
+        timestamp=datetime(2026, 12, 7, 10, 0, tzinfo=timezone.utc),
+        status="CREATE_FAILED",
+        where="DataStack/Database",
+        resource_type="AWS::RDS::DBInstance",
+        reason="quota\nhit",
+    )
     md = daytwo_cli._events_markdown("wealist-prod", "1h", [event], [event])
     assert "| 2026-12-07 10:00:00 | CREATE_FAILED | `DataStack/Database` | AWS::RDS::DBInstance | quota hit |" in md
     assert "**Failures (1)**" in md

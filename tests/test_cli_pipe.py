@@ -26,6 +26,7 @@ class _Out(io.StringIO):
 def _closed_pipe(monkeypatch, module, name, *argv):
     def meets_closed_pipe(args):
         raise BrokenPipeError
+
     meets_closed_pipe.__name__, meets_closed_pipe.__module__ = name, module.__name__
     monkeypatch.setattr(module, name, meets_closed_pipe)
     # The handler points stdout at /dev/null; here there is no real pipe to replace.
@@ -36,19 +37,24 @@ def _closed_pipe(monkeypatch, module, name, *argv):
     return code, err.getvalue()
 
 
-@pytest.mark.parametrize("module,name,argv,command", [
-    (deploy_cli, "cmd_deploy", ("deploy", "--params", PROD, "--local"), "deploy"),
-    (deploy_cli, "cmd_status", ("status", "--params", PROD, "--local"), "status"),
-    (daytwo_cli, "cmd_destroy", ("destroy", "--params", PROD, "--local"), "destroy"),
-])
+@pytest.mark.parametrize(
+    "module,name,argv,command",
+    [
+        (deploy_cli, "cmd_deploy", ("deploy", "--params", PROD, "--local"), "deploy"),
+        (deploy_cli, "cmd_status", ("status", "--params", PROD, "--local"), "status"),
+        (daytwo_cli, "cmd_destroy", ("destroy", "--params", PROD, "--local"), "destroy"),
+    ],
+)
 def test_watching_stops_and_the_operation_goes_on(monkeypatch, module, name, argv, command):
     """It ended with exit 141 and nothing on stderr before: a user could
     take the stack operation for cancelled."""
     code, err = _closed_pipe(monkeypatch, module, name, *argv)
     assert code == cli.EXIT_SIGPIPE
-    assert err.strip() == (f"{command}: output stopped (the reader closed the pipe); a stack operation already "
-                           "started goes on in AWS (closing the pipe does not cancel it); follow it with: "
-                           f"python build.py status --params {PROD} --local")
+    assert err.strip() == (
+        f"{command}: output stopped (the reader closed the pipe); a stack operation already "
+        "started goes on in AWS (closing the pipe does not cancel it); follow it with: "
+        f"python build.py status --params {PROD} --local"
+    )
 
 
 def test_plan_and_other_commands_stay_quiet(monkeypatch):
@@ -56,5 +62,6 @@ def test_plan_and_other_commands_stay_quiet(monkeypatch):
     code, err = _closed_pipe(monkeypatch, deploy_cli, "cmd_deploy", "plan", "--params", PROD, "--local")
     assert code == cli.EXIT_SIGPIPE and err == ""
     from wealist_cfn.cli import local as local_cli
+
     code, err = _closed_pipe(monkeypatch, local_cli, "cmd_status", "local", "status")
     assert code == cli.EXIT_SIGPIPE and err == ""

@@ -61,8 +61,7 @@ def test_file_is_in_cloudformation_native_format():
 def test_cfn_parameters_cover_every_root_parameter():
     cfg = config.load(PROD)
     assert [p["ParameterKey"] for p in cfg.cfn_parameters()] == [p.name for p in ROOT_PARAMETERS]
-    assert [p["ParameterKey"] for p in cfg.cfn_parameters(only_given=True)] == [e["ParameterKey"]
-                                                                              for e in _entries()]
+    assert [p["ParameterKey"] for p in cfg.cfn_parameters(only_given=True)] == [e["ParameterKey"] for e in _entries()]
 
 
 BAD_CASES = [
@@ -71,16 +70,36 @@ BAD_CASES = [
     ("object-not-list", lambda e: {"Parameters": {}}, None, "must be a JSON list"),
     ("entry-not-object", lambda e: e + ["VpcCidr=10.1.0.0/16"], "[15]", "must be an object"),
     ("unknown-key", lambda e: _set(e, "VpcCIDR", "10.1.0.0/16"), "VpcCIDR", "did you mean VpcCidr"),
-    ("duplicate-key", lambda e: e + [{"ParameterKey": "VpcCidr", "ParameterValue": "10.2.0.0/16"}],
-     "VpcCidr", "set twice"),
-    ("duplicate-field", lambda e: '[{"ParameterKey": "Project", "ParameterKey": "Environment", '
-                                  '"ParameterValue": "x"}]', "ParameterKey", "twice"),
-    ("extra-field", lambda e: e + [{"ParameterKey": "Project", "ParameterValue": "x", "UsePreviousValue": True}],
-     "Project", "unexpected field"),
-    ("missing-required", lambda e: [x for x in e if x["ParameterKey"] != "Environment"],
-     "Environment", "required and missing"),
-    ("missing-value", lambda e: [x for x in e if x["ParameterKey"] != "Project"] + [{"ParameterKey": "Project"}],
-     "Project", "no ParameterValue"),
+    (
+        "duplicate-key",
+        lambda e: e + [{"ParameterKey": "VpcCidr", "ParameterValue": "10.2.0.0/16"}],
+        "VpcCidr",
+        "set twice",
+    ),
+    (
+        "duplicate-field",
+        lambda e: '[{"ParameterKey": "Project", "ParameterKey": "Environment", "ParameterValue": "x"}]',
+        "ParameterKey",
+        "twice",
+    ),
+    (
+        "extra-field",
+        lambda e: e + [{"ParameterKey": "Project", "ParameterValue": "x", "UsePreviousValue": True}],
+        "Project",
+        "unexpected field",
+    ),
+    (
+        "missing-required",
+        lambda e: [x for x in e if x["ParameterKey"] != "Environment"],
+        "Environment",
+        "required and missing",
+    ),
+    (
+        "missing-value",
+        lambda e: [x for x in e if x["ParameterKey"] != "Project"] + [{"ParameterKey": "Project"}],
+        "Project",
+        "no ParameterValue",
+    ),
     ("non-string-value", lambda e: _set(e, "BackendMinSize", 2), "BackendMinSize", "must be a string"),
     ("boolean-value", lambda e: _set(e, "EnableMultiAZ", True), "EnableMultiAZ", 'write "true"'),
     ("allowed-values", lambda e: _set(e, "EnableMultiAZ", "yes"), "EnableMultiAZ", "not one of"),
@@ -92,41 +111,98 @@ BAD_CASES = [
     ("cidr-octet", lambda e: _set(e, "VpcCidr", "10.300.0.0/16"), "VpcCidr", "must be an IPv4 CIDR block"),
     ("cidr-host-bits", lambda e: _set(e, "VpcCidr", "10.1.2.0/16"), "VpcCidr", "host bits set"),
     ("cidr-too-large", lambda e: _set(e, "VpcCidr", "10.0.0.0/8"), "VpcCidr", "/16 to /28"),
-    ("cidr-too-small", lambda e: _set(e, "VpcCidr", "10.1.0.0/22"), "VpcCidr",
-     "holds only 4 subnets of /24, 6 are needed"),
-    ("subnet-bigger-than-vpc", lambda e: _set(_set(e, "VpcCidr", "10.1.0.0/24"), "SubnetBits", "12"),
-     "VpcCidr", "holds only 0 subnets of /20"),
+    (
+        "cidr-too-small",
+        lambda e: _set(e, "VpcCidr", "10.1.0.0/22"),
+        "VpcCidr",
+        "holds only 4 subnets of /24, 6 are needed",
+    ),
+    (
+        "subnet-bigger-than-vpc",
+        lambda e: _set(_set(e, "VpcCidr", "10.1.0.0/24"), "SubnetBits", "12"),
+        "VpcCidr",
+        "holds only 0 subnets of /20",
+    ),
     ("cidr-not-cidr", lambda e: _set(e, "VpcCidr", "vpc"), "VpcCidr", "IPv4 CIDR block"),
-    ("monitoring-cidr-malformed", lambda e: _set(e, "MonitoringAccessCidr", "203.0.113.0/33"),
-     "MonitoringAccessCidr", "must be an IPv4 CIDR block"),
-    ("monitoring-cidr-octet", lambda e: _set(e, "MonitoringAccessCidr", "203.0.300.0/24"),
-     "MonitoringAccessCidr", "must be an IPv4 CIDR block"),
-    ("monitoring-cidr-host-bits", lambda e: _set(e, "MonitoringAccessCidr", "203.0.113.7/24"),
-     "MonitoringAccessCidr", "host bits set"),
-    ("monitoring-cidr-not-cidr", lambda e: _set(e, "MonitoringAccessCidr", "office"),
-     "MonitoringAccessCidr", "IPv4 CIDR block"),
-    ("monitoring-cidr-ipv6", lambda e: _set(e, "MonitoringAccessCidr", "2001:db8::/32"),
-     "MonitoringAccessCidr", "IPv4 CIDR block"),
-    ("certificate-not-acm", lambda e: _set(e, "CertificateArn", "arn:aws:iam::123456789012:server-certificate/x"),
-     "CertificateArn", "ACM certificate ARN"),
-    ("certificate-other-region", lambda e: _set(
-        e, "CertificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"),
-     "CertificateArn", "from its own region"),
+    (
+        "monitoring-cidr-malformed",
+        lambda e: _set(e, "MonitoringAccessCidr", "203.0.113.0/33"),
+        "MonitoringAccessCidr",
+        "must be an IPv4 CIDR block",
+    ),
+    (
+        "monitoring-cidr-octet",
+        lambda e: _set(e, "MonitoringAccessCidr", "203.0.300.0/24"),
+        "MonitoringAccessCidr",
+        "must be an IPv4 CIDR block",
+    ),
+    (
+        "monitoring-cidr-host-bits",
+        lambda e: _set(e, "MonitoringAccessCidr", "203.0.113.7/24"),
+        "MonitoringAccessCidr",
+        "host bits set",
+    ),
+    (
+        "monitoring-cidr-not-cidr",
+        lambda e: _set(e, "MonitoringAccessCidr", "office"),
+        "MonitoringAccessCidr",
+        "IPv4 CIDR block",
+    ),
+    (
+        "monitoring-cidr-ipv6",
+        lambda e: _set(e, "MonitoringAccessCidr", "2001:db8::/32"),
+        "MonitoringAccessCidr",
+        "IPv4 CIDR block",
+    ),
+    (
+        "certificate-not-acm",
+        lambda e: _set(e, "CertificateArn", "arn:aws:iam::123456789012:server-certificate/x"),
+        "CertificateArn",
+        "ACM certificate ARN",
+    ),
+    (
+        "certificate-other-region",
+        lambda e: _set(
+            e, "CertificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+        ),
+        "CertificateArn",
+        "from its own region",
+    ),
     ("name-uppercase", lambda e: _set(e, "Project", "Wealist"), "Project", "lower-case"),
     ("name-too-long", lambda e: _set(e, "Environment", "production-eu"), "Environment", "longer than 10"),
     ("name-double-hyphen", lambda e: _set(e, "Environment", "pr--od"), "Environment", "lower-case"),
     ("bucket-name", lambda e: _set(e, "DeployBucketName", "Wealist_Scripts"), "DeployBucketName", "S3 bucket"),
     ("bucket-ip", lambda e: _set(e, "DeployBucketName", "192.168.1.1"), "DeployBucketName", "not a name S3"),
-    ("bucket-placeholder", lambda e: _set(e, "DeployBucketName", "wealist-deploy-scripts-{account_id}"),
-     "DeployBucketName", "'{account_id}' is a placeholder nothing expands"),
-    ("bucket-cfn-placeholder", lambda e: _set(e, "DeployBucketName", "wealist-deploy-${AWS::AccountId}"),
-     "DeployBucketName", "'${AWS::AccountId}' is a placeholder nothing expands"),
-    ("az-count", lambda e: _set(e, "AvailabilityZones", "ap-northeast-2a,ap-northeast-2c"),
-     "AvailabilityZones", "exactly 3"),
-    ("az-regions", lambda e: _set(e, "AvailabilityZones", "ap-northeast-2a,ap-northeast-2c,us-east-1a"),
-     "AvailabilityZones", "several regions"),
-    ("az-duplicate", lambda e: _set(e, "AvailabilityZones", "ap-northeast-2a,ap-northeast-2a,ap-northeast-2c"),
-     "AvailabilityZones", "twice"),
+    (
+        "bucket-placeholder",
+        lambda e: _set(e, "DeployBucketName", "wealist-deploy-scripts-{account_id}"),
+        "DeployBucketName",
+        "'{account_id}' is a placeholder nothing expands",
+    ),
+    (
+        "bucket-cfn-placeholder",
+        lambda e: _set(e, "DeployBucketName", "wealist-deploy-${AWS::AccountId}"),
+        "DeployBucketName",
+        "'${AWS::AccountId}' is a placeholder nothing expands",
+    ),
+    (
+        "az-count",
+        lambda e: _set(e, "AvailabilityZones", "ap-northeast-2a,ap-northeast-2c"),
+        "AvailabilityZones",
+        "exactly 3",
+    ),
+    (
+        "az-regions",
+        lambda e: _set(e, "AvailabilityZones", "ap-northeast-2a,ap-northeast-2c,us-east-1a"),
+        "AvailabilityZones",
+        "several regions",
+    ),
+    (
+        "az-duplicate",
+        lambda e: _set(e, "AvailabilityZones", "ap-northeast-2a,ap-northeast-2a,ap-northeast-2c"),
+        "AvailabilityZones",
+        "twice",
+    ),
     ("port-clash", lambda e: _set(e, "UserServicePort", "9090"), "UserServicePort", "monitoring"),
 ]
 
@@ -166,8 +242,11 @@ def test_cli_exit_2_and_nothing_written(tmp_path, capsys):
 
 
 def test_second_environment_file_validates_without_code_change(tmp_path):
-    entries = _set(_set(_set(_entries(), "Environment", "stage"), "VpcCidr", "10.20.0.0/20"),
-                   "DeployBucketName", "wealist-stage-deploy-scripts")
+    entries = _set(
+        _set(_set(_entries(), "Environment", "stage"), "VpcCidr", "10.20.0.0/20"),
+        "DeployBucketName",
+        "wealist-stage-deploy-scripts",
+    )
     cfg = config.load(_write(tmp_path, entries, "stage.json"))
     assert cfg.name_prefix == "wealist-stage"
     assert cfg.values["VpcCidr"] == "10.20.0.0/20"

@@ -66,8 +66,7 @@ def test_each_declared_rule_refuses_for_its_own_field(key, value, words):
     assert words in _refused(key, value)
 
 
-@pytest.mark.parametrize("spec", [s for s in ROOT_PARAMETERS if s.min_value is not None],
-                         ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", [s for s in ROOT_PARAMETERS if s.min_value is not None], ids=lambda s: s.name)
 def test_the_bounds_themselves_are_accepted(spec):
     values = {spec.name: str(spec.min_value)}
     if spec.name == "BackendMaxSize":
@@ -78,14 +77,23 @@ def test_the_bounds_themselves_are_accepted(spec):
 
 
 @pytest.mark.parametrize("key", ["UserServicePort", "BoardServicePort"])
-@pytest.mark.parametrize("port", sorted({DEFAULT_SETTINGS.grafana_port, DEFAULT_SETTINGS.prometheus_port,
-                                         DEFAULT_SETTINGS.node_exporter_port}))
+@pytest.mark.parametrize(
+    "port",
+    sorted({DEFAULT_SETTINGS.grafana_port, DEFAULT_SETTINGS.prometheus_port, DEFAULT_SETTINGS.node_exporter_port}),
+)
 def test_each_service_port_is_refused_each_monitoring_port(key, port):
     assert "taken by the monitoring stack" in _refused(key, str(port))
 
 
-@pytest.mark.parametrize("key,value", [("VpcCidr", "10.1.0.0/33"), ("MonitoringAccessCidr", "203.0.113.0/33"),
-                                       ("VpcCidr", "10.1.2.0/16"), ("MonitoringAccessCidr", "203.0.113.7/24")])
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("VpcCidr", "10.1.0.0/33"),
+        ("MonitoringAccessCidr", "203.0.113.0/33"),
+        ("VpcCidr", "10.1.2.0/16"),
+        ("MonitoringAccessCidr", "203.0.113.7/24"),
+    ],
+)
 def test_each_cidr_field_gets_each_cidr_rule(key, value):
     assert re.search("must be an IPv4 CIDR block|host bits set", _refused(key, value))
 
@@ -95,11 +103,14 @@ def test_each_bucket_name_rule(bucket):
     assert "not a name S3 accepts" in _refused("DeployBucketName", bucket)
 
 
-@pytest.mark.parametrize("azs,words", [
-    ("ap-northeast-2a,ap-northeast-2c", "exactly 3"),
-    ("ap-northeast-2a,ap-northeast-2c,ap-northeast-2d,ap-northeast-2b", "exactly 3"),
-    ("ap-northeast-2a,ap-northeast-2a,ap-northeast-2c", "twice"),
-    ("ap-northeast-2a,ap-northeast-2c,ap-northeast-1a", "several regions"),
-])
+@pytest.mark.parametrize(
+    "azs,words",
+    [
+        ("ap-northeast-2a,ap-northeast-2c", "exactly 3"),
+        ("ap-northeast-2a,ap-northeast-2c,ap-northeast-2d,ap-northeast-2b", "exactly 3"),
+        ("ap-northeast-2a,ap-northeast-2a,ap-northeast-2c", "twice"),
+        ("ap-northeast-2a,ap-northeast-2c,ap-northeast-1a", "several regions"),
+    ],
+)
 def test_each_zone_rule(azs, words):
     assert words in _refused("AvailabilityZones", azs)

@@ -57,8 +57,9 @@ def test_a_name_given_in_the_file_is_used_as_it_is():
 def test_the_trust_templates_default_names_the_same_bucket():
     """github-oidc.yaml with its defaults (prod) grants the deploy role the
     bucket the root stack's instances read."""
-    stacks = cfnmodel.resolve_set(_committed(), {"GitHubRepository": "octo/wealist-cfn"},
-                                  root_name="github-oidc.yaml", region="ap-northeast-2")
+    stacks = cfnmodel.resolve_set(
+        _committed(), {"GitHubRepository": "octo/wealist-cfn"}, root_name="github-oidc.yaml", region="ap-northeast-2"
+    )
     text = json.dumps(stacks["Root"].resources)
     want = config.load(PARAMS_DIR / "prod.json").deploy_bucket_name(ACCOUNT)
     assert f"arn:aws:s3:::{want}/*" in text
@@ -92,23 +93,31 @@ def _params(tmp_path, **values) -> str:
 
 
 def test_a_derived_name_over_63_characters_is_refused_in_one_line(tmp_path):
-    path = _params(tmp_path, Project="p" * 16, Environment="e" * 10,
-                   AvailabilityZones="xx-verylongregion-1a,xx-verylongregion-1b,xx-verylongregion-1c")
+    path = _params(
+        tmp_path,
+        Project="p" * 16,
+        Environment="e" * 10,
+        AvailabilityZones="xx-verylongregion-1a,xx-verylongregion-1b,xx-verylongregion-1c",
+    )
     with pytest.raises(config.ConfigError) as err:
         config.load(path)
     line = str(err.value)
     assert line.startswith(f"{path}: DeployBucketName: empty, and the account-unique name") and "63" in line
 
 
-@pytest.mark.parametrize("value,placeholder", [
-    ("wealist-deploy-scripts-{account_id}", "{account_id}"),
-    ("wealist-deploy-${AWS::AccountId}", "${AWS::AccountId}"),
-    ("wealist-deploy-<account>", "<account>"),
-])
+@pytest.mark.parametrize(
+    "value,placeholder",
+    [
+        ("wealist-deploy-scripts-{account_id}", "{account_id}"),
+        ("wealist-deploy-${AWS::AccountId}", "${AWS::AccountId}"),
+        ("wealist-deploy-<account>", "<account>"),
+    ],
+)
 def test_a_placeholder_stops_bootstrap_before_any_aws_call(tmp_path, capsys, monkeypatch, value, placeholder):
     """Nothing expands a placeholder (CloudFormation would receive it as
     it is, and S3 refuses braces): one line naming the file, the key and
     the placeholder, exit 2, and no client is ever made."""
+
     def no_client(self, service):
         raise AssertionError(f"an AWS client was made: {service}")
 
@@ -122,10 +131,13 @@ def test_a_placeholder_stops_bootstrap_before_any_aws_call(tmp_path, capsys, mon
     assert "wealist-prod-deploy-<account ID>-<region>" in err[0]
 
 
-@pytest.mark.parametrize("values,reserved", [
-    ({"Project": "sthree"}, "the prefix sthree- is reserved"),
-    ({"Project": "amzn-s3-demo"}, "the prefix amzn-s3-demo- is reserved"),
-])
+@pytest.mark.parametrize(
+    "values,reserved",
+    [
+        ({"Project": "sthree"}, "the prefix sthree- is reserved"),
+        ({"Project": "amzn-s3-demo"}, "the prefix amzn-s3-demo- is reserved"),
+    ],
+)
 def test_a_derived_name_s3_reserves_is_refused_in_one_line(tmp_path, values, reserved):
     """S3 User Guide, "General purpose bucket naming rules": a name must not
     start with xn--, sthree- or amzn-s3-demo- (nor end with -s3alias,
@@ -140,10 +152,16 @@ def test_a_derived_name_s3_reserves_is_refused_in_one_line(tmp_path, values, res
     assert "\n" not in line
 
 
-@pytest.mark.parametrize("name,reserved", [
-    ("wealist-deploy-s3alias", "-s3alias"), ("wealist-deploy--ol-s3", "--ol-s3"), ("sthree-wealist", "sthree-"),
-    ("xn--wealist", "xn--"), ("wealist.mrap", ".mrap"),
-])
+@pytest.mark.parametrize(
+    "name,reserved",
+    [
+        ("wealist-deploy-s3alias", "-s3alias"),
+        ("wealist-deploy--ol-s3", "--ol-s3"),
+        ("sthree-wealist", "sthree-"),
+        ("xn--wealist", "xn--"),
+        ("wealist.mrap", ".mrap"),
+    ],
+)
 def test_a_given_name_s3_reserves_is_refused(tmp_path, name, reserved):
     path = _params(tmp_path, DeployBucketName=name)
     with pytest.raises(config.ConfigError) as err:

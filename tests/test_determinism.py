@@ -21,8 +21,9 @@ SCRIPT = (
 
 def _build(seed: str) -> bytes:
     env = {**os.environ, "PYTHONHASHSEED": seed}
-    return subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, check=True,
-                          timeout=120).stdout
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, check=True, timeout=120
+    ).stdout
 
 
 def test_two_processes_with_different_hash_seeds_build_the_same_bytes():

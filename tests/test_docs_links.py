@@ -27,8 +27,10 @@ def _anchors(page: Path) -> set[str]:
 
 def test_anchor_follows_githubs_rule():
     assert _anchor("When a deploy is interrupted or fails") == "when-a-deploy-is-interrupted-or-fails"
-    assert _anchor("Before the first deploy: TLS and who reaches monitoring") == \
-        "before-the-first-deploy-tls-and-who-reaches-monitoring"
+    assert (
+        _anchor("Before the first deploy: TLS and who reaches monitoring")
+        == "before-the-first-deploy-tls-and-who-reaches-monitoring"
+    )
     assert _anchor("`diff`: my checkout against what runs") == "diff-my-checkout-against-what-runs"
 
 

@@ -48,18 +48,31 @@ def _review(*changes) -> review_mod.Review:
 
 
 def _replace(rid, rtype, prop):
-    return {"Action": "Modify", "LogicalResourceId": rid, "ResourceType": rtype, "Replacement": "True",
-            "PolicyAction": "ReplaceAndSnapshot", "Scope": ["Properties"],
-            "Details": [{"Target": {"Attribute": "Properties", "Name": prop, "RequiresRecreation": "Always"},
-                         "Evaluation": "Static", "ChangeSource": "DirectModification"}]}
+    return {
+        "Action": "Modify",
+        "LogicalResourceId": rid,
+        "ResourceType": rtype,
+        "Replacement": "True",
+        "PolicyAction": "ReplaceAndSnapshot",
+        "Scope": ["Properties"],
+        "Details": [
+            {
+                "Target": {"Attribute": "Properties", "Name": prop, "RequiresRecreation": "Always"},
+                "Evaluation": "Static",
+                "ChangeSource": "DirectModification",
+            }
+        ],
+    }
 
 
 def test_a_create_only_change_to_a_named_database_is_a_failure_to_come_not_a_replacement():
     """The database and the Redis group have fixed names: CloudFormation
     cannot replace them, the update fails. An unnamed stateful resource (a
     subnet) is still reviewed as replaced."""
-    r = _review(("DatabaseStack", _replace("Database", "AWS::RDS::DBInstance", "DBName")),
-                ("NetworkStack", _replace("PrivateSubnet1", "AWS::EC2::Subnet", "CidrBlock")))
+    r = _review(
+        ("DatabaseStack", _replace("Database", "AWS::RDS::DBInstance", "DBName")),
+        ("NetworkStack", _replace("PrivateSubnet1", "AWS::EC2::Subnet", "CidrBlock")),
+    )
     by_where = {c.where: c for c in r.guarded}
     db = by_where["DatabaseStack/Database"]
     assert "cannot replace it: this update would fail and roll back" in db.message
@@ -68,15 +81,29 @@ def test_a_create_only_change_to_a_named_database_is_a_failure_to_come_not_a_rep
     assert "cannot replace" not in by_where["NetworkStack/PrivateSubnet1"].message
 
 
-@pytest.mark.parametrize("rid,hint", [("BackendLaunchTemplate", "rollout --params PARAMS\n"),
-                                       ("MonitoringLaunchTemplate", "rollout --params PARAMS --group monitoring\n")])
+@pytest.mark.parametrize(
+    "rid,hint",
+    [
+        ("BackendLaunchTemplate", "rollout --params PARAMS\n"),
+        ("MonitoringLaunchTemplate", "rollout --params PARAMS --group monitoring\n"),
+    ],
+)
 def test_a_changed_launch_template_says_running_instances_need_a_rollout(rid, hint):
-    change = {"Action": "Modify", "LogicalResourceId": rid, "ResourceType": "AWS::EC2::LaunchTemplate",
-              "Replacement": "False", "Scope": ["Properties"],
-              "Details": [{"Target": {"Attribute": "Properties", "Name": "LaunchTemplateData",
-                                      "RequiresRecreation": "Never"},
-                           "Evaluation": "Static", "ChangeSource": "ParameterReference",
-                           "CausingEntity": "BackendInstanceType"}]}
+    change = {
+        "Action": "Modify",
+        "LogicalResourceId": rid,
+        "ResourceType": "AWS::EC2::LaunchTemplate",
+        "Replacement": "False",
+        "Scope": ["Properties"],
+        "Details": [
+            {
+                "Target": {"Attribute": "Properties", "Name": "LaunchTemplateData", "RequiresRecreation": "Never"},
+                "Evaluation": "Static",
+                "ChangeSource": "ParameterReference",
+                "CausingEntity": "BackendInstanceType",
+            }
+        ],
+    }
     [note] = [c for c in _review(("ComputeStack", change)).callouts if c.level == "warning"]
     assert "keep the old launch template version" in note.message
     assert (note.message + "\n").endswith(hint)
@@ -90,8 +117,9 @@ def test_a_taken_bucket_name_is_refused_with_an_account_unique_suggestion():
     cfg = load(PARAMS_DIR / "prod.json").with_values(DeployBucketName="wealist-deploy-scripts")
     s3 = boto3.client("s3", region_name="ap-northeast-2", aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(s3) as stub:
-        stub.add_client_error("create_bucket", "BucketAlreadyExists", "The requested bucket name is not available.",
-                              http_status_code=409)
+        stub.add_client_error(
+            "create_bucket", "BucketAlreadyExists", "The requested bucket name is not available.", http_status_code=409
+        )
         with pytest.raises(bootstrap.BootstrapError) as err:
             bootstrap._bucket(cfg, s3, "123456789012", "ap-northeast-2", bootstrap.Report(dry_run=False), False)
     assert "BucketAlreadyExists (another account owns it)" in str(err.value)
@@ -121,9 +149,10 @@ def _waits() -> dict[str, int]:
     startup, userdata = (BOOT / "startup.sh").read_text(), (BOOT / "userdata.sh").read_text()
     delay = _default(startup, "WEALIST_RETRY_DELAY")
     per_retry = sum(a * delay for a in range(1, 5))
-    backend = startup[:startup.index("start_monitoring() {")]
-    retried = len(re.findall(r"^\s*(?:\S+=\$\()?retry ", backend, re.M)) + \
-        len(re.findall(r"retry (?:aws|docker|curl|dnf|imds)", userdata))
+    backend = startup[: startup.index("start_monitoring() {")]
+    retried = len(re.findall(r"^\s*(?:\S+=\$\()?retry ", backend, re.M)) + len(
+        re.findall(r"retry (?:aws|docker|curl|dnf|imds)", userdata)
+    )
     tries = int(re.search(r'docker_wait" -ge (\d+)', startup).group(1))
     pause = int(re.search(r"may_wait (\d+) \|\| out_of_budget \d+ \"the Docker daemon\"", startup).group(1))
     attempts = _default(startup, "WEALIST_DB_ATTEMPTS")
@@ -135,9 +164,12 @@ def _waits() -> dict[str, int]:
         db, d = db + d, min(d * 2, cap)
     services = len(re.search(r"for svc in ([a-z -]+); do\n\s+# Every service's database", startup).group(1).split())
     # name -> (how many times a boot may meet it, its worst length each time)
-    return {"retries": (retried, per_retry), "docker": (1, tries * pause),
-            "parameters": (1, _default(startup, "WEALIST_PARAMETER_WAIT") + _default(startup, "WEALIST_POLL_SECONDS")),
-            "database init": (services, db)}
+    return {
+        "retries": (retried, per_retry),
+        "docker": (1, tries * pause),
+        "parameters": (1, _default(startup, "WEALIST_PARAMETER_WAIT") + _default(startup, "WEALIST_POLL_SECONDS")),
+        "database init": (services, db),
+    }
 
 
 def test_every_wait_of_the_boot_draws_on_one_budget_that_ends_inside_the_grace_period():
@@ -164,15 +196,19 @@ def test_every_wait_of_the_boot_draws_on_one_budget_that_ends_inside_the_grace_p
     sleeps = [i for i, line in enumerate(lines) if re.match(r"\s+sleep ", line) and i not in held]
     assert len(sleeps) == 4
     for i in sleeps:
-        before = [line for line in lines[max(0, i - 3):i] if "may_wait" in line]
+        before = [line for line in lines[max(0, i - 3) : i] if "may_wait" in line]
         assert before, f"startup.sh line {i + 1} sleeps without the budget check"
-    assert "WEALIST_BOOT_STARTED=\"$boot_started\"" in (BOOT / "userdata.sh").read_text()
+    assert 'WEALIST_BOOT_STARTED="$boot_started"' in (BOOT / "userdata.sh").read_text()
 
-    compose = (Path(root.__file__).resolve().parents[2] / "instance-files" / "config" /
-               "docker-compose.prod.yml").read_text()
+    compose = (
+        Path(root.__file__).resolve().parents[2] / "instance-files" / "config" / "docker-compose.prod.yml"
+    ).read_text()
     start_period = max(int(x) for x in re.findall(r"start_period: (\d+)s", compose))
-    tg = next(r["Properties"] for r in json.loads(loadbalancer.build(DEFAULT_SETTINGS).to_json())["Resources"].values()
-              if r["Type"] == "AWS::ElasticLoadBalancingV2::TargetGroup")
+    tg = next(
+        r["Properties"]
+        for r in json.loads(loadbalancer.build(DEFAULT_SETTINGS).to_json())["Resources"].values()
+        if r["Type"] == "AWS::ElasticLoadBalancingV2::TargetGroup"
+    )
     checks = tg["HealthyThresholdCount"] * tg["HealthCheckIntervalSeconds"]
     bound = BEFORE_USERDATA + budget + IN_FLIGHT + AFTER_LAST_WAIT + start_period + checks
     assert bound <= compute.BACKEND_GRACE_SECONDS, bound
@@ -180,16 +216,42 @@ def test_every_wait_of_the_boot_draws_on_one_budget_that_ends_inside_the_grace_p
     assert built["Properties"]["HealthCheckGracePeriod"] == compute.BACKEND_GRACE_SECONDS
 
 
-@pytest.mark.parametrize("old,new,words", [
-    ("false", "true", ["standby from a snapshot", "adds a replica", "cuts connections", "nothing is replaced",
-                       "raises write latency", "off-peak", "check the members' AZs"]),
-    ("true", "false", ["drops its standby", "removes the replica", "deleted", "nothing is replaced",
-                       "which member goes is not documented", "-001 the primary"]),
-])
+@pytest.mark.parametrize(
+    "old,new,words",
+    [
+        (
+            "false",
+            "true",
+            [
+                "standby from a snapshot",
+                "adds a replica",
+                "cuts connections",
+                "nothing is replaced",
+                "raises write latency",
+                "off-peak",
+                "check the members' AZs",
+            ],
+        ),
+        (
+            "true",
+            "false",
+            [
+                "drops its standby",
+                "removes the replica",
+                "deleted",
+                "nothing is replaced",
+                "which member goes is not documented",
+                "-001 the primary",
+            ],
+        ),
+    ],
+)
 def test_the_review_of_a_mode_switch_says_what_each_part_does(old, new, words):
     r = review_mod.Review("wealist-prod", "UPDATE")
-    r.parameters = [review_mod.ParameterChange("EnableMultiAZ", old, new),
-                    review_mod.ParameterChange("CacheFailover", "auto", "off")]
+    r.parameters = [
+        review_mod.ParameterChange("EnableMultiAZ", old, new),
+        review_mod.ParameterChange("CacheFailover", "auto", "off"),
+    ]
     review_mod.analyse(review_mod.analyse(r) or r)  # twice, as the protection switch does: no duplicates
     [switch] = [n for n in r.notes if n.startswith("mode switch")]
     assert all(w in switch for w in words), switch

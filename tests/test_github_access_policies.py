@@ -44,8 +44,10 @@ OIDC = "token.actions.githubusercontent.com"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-"
 PARAM = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod/"
 VIA_SSM = f"ssm.{REGION}.amazonaws.com"
-STACKS = [f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod/*",
-          f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod-*/*"]
+STACKS = [
+    f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod/*",
+    f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod-*/*",
+]
 VALUES = {"StackName": "wealist-prod", "GitHubRepository": "octo/wealist", "GitHubEnvironment": "production"}
 ARTIFACTS = f"arn:aws:s3:::wealist-cfn-artifacts-{ACCOUNT}-{REGION}"
 
@@ -67,6 +69,7 @@ def res(built, name) -> dict:
 
 def role_grants(built, role) -> set[tuple]:
     from helpers.policy_data import VALUES as BASE
+
     return {g for p in res(built, role)["Policies"] for g in grants(p["PolicyDocument"], {**BASE, **VALUES})}
 
 
@@ -94,8 +97,11 @@ def decrypters() -> dict[str, tuple]:
         if s["Effect"] != "Allow" or not {"kms:Decrypt", "kms:*", "*"} & set(_list(s["Action"])):
             continue
         c = s.get("Condition", {})
-        who = c.get("ArnEquals", {}).get("aws:PrincipalArn") or c.get("ArnLike", {}).get("aws:PrincipalArn") \
+        who = (
+            c.get("ArnEquals", {}).get("aws:PrincipalArn")
+            or c.get("ArnLike", {}).get("aws:PrincipalArn")
             or json.dumps(s["Principal"])
+        )
         eq = c.get("StringEquals", {})
         names = eq.get("kms:EncryptionContext:PARAMETER_ARN")
         out[who] = (sorted(_list(names)) if names is not None else None, eq.get("kms:ViaService"))
@@ -126,7 +132,8 @@ def test_every_allow_of_the_key_names_the_account_and_none_hands_out_decryption(
         if s["Effect"] == "Allow":
             assert s["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, s["Sid"]
             assert not {"kms:CreateGrant", "kms:*", "*", "kms:ReEncrypt*", "kms:ReEncryptFrom"} & set(
-                _list(s["Action"])), s["Sid"]
+                _list(s["Action"])
+            ), s["Sid"]
     admin = next(s for s in key_statements() if s["Sid"] == "KeyAdministration")
     assert "kms:Decrypt" not in admin["Action"] and "kms:ScheduleKeyDeletion" in admin["Action"]
     encrypt = next(s for s in key_statements() if s["Sid"] == "EncryptThroughSsm")
@@ -139,13 +146,24 @@ def test_the_service_role_may_never_administer_the_key_or_grant_it():
     assert len(deny) == 1
     (d,) = deny
     assert d["Principal"] == "*" and d["Condition"] == {"ArnEquals": {"aws:PrincipalArn": ROLE + "cfn-role"}}
-    assert {"kms:CreateGrant", "kms:Put*", "kms:ScheduleKeyDeletion", "kms:Disable*", "kms:Update*",
-            "kms:TagResource", "kms:UntagResource", "kms:CreateAlias", "kms:DeleteAlias"} <= set(d["Action"])
+    assert {
+        "kms:CreateGrant",
+        "kms:Put*",
+        "kms:ScheduleKeyDeletion",
+        "kms:Disable*",
+        "kms:Update*",
+        "kms:TagResource",
+        "kms:UntagResource",
+        "kms:CreateAlias",
+        "kms:DeleteAlias",
+    } <= set(d["Action"])
     built = build()
     key = built["Resources"]["SecretsKey"]["Properties"]
     assert key["EnableKeyRotation"] is True
-    assert resolve(res(built, "SecretsKeyAlias")) == {"AliasName": "alias/wealist-prod-secrets",
-                                                      "TargetKeyId": "ref:SecretsKey"}
+    assert resolve(res(built, "SecretsKeyAlias")) == {
+        "AliasName": "alias/wealist-prod-secrets",
+        "TargetKeyId": "ref:SecretsKey",
+    }
 
 
 def trust(built, role) -> dict:
@@ -157,12 +175,16 @@ def test_the_deploy_role_is_assumed_only_by_mains_jobs_in_the_environment():
     built = build()
     s = trust(built, "DeployRole")
     assert s["Effect"] == "Allow" and s["Action"] == ["sts:AssumeRoleWithWebIdentity"]
-    assert s["Principal"] == {"Federated": {"Fn::If": ["CreateProvider", "ref:GitHubOidcProvider",
-                                                       "ref:ExistingOidcProviderArn"]}}
+    assert s["Principal"] == {
+        "Federated": {"Fn::If": ["CreateProvider", "ref:GitHubOidcProvider", "ref:ExistingOidcProviderArn"]}
+    }
     # exact match (no wildcard), audience and subject in one operator
-    assert s["Condition"] == {"StringEquals": {
-        f"{OIDC}:aud": "sts.amazonaws.com",
-        f"{OIDC}:sub": "repo:octo/wealist:environment:production:ref:refs/heads/main"}}
+    assert s["Condition"] == {
+        "StringEquals": {
+            f"{OIDC}:aud": "sts.amazonaws.com",
+            f"{OIDC}:sub": "repo:octo/wealist:environment:production:ref:refs/heads/main",
+        }
+    }
 
 
 def test_the_plan_role_is_assumed_only_by_pull_requests_and_mains_scheduled_checks():
@@ -171,16 +193,25 @@ def test_the_plan_role_is_assumed_only_by_pull_requests_and_mains_scheduled_chec
     assert s["Action"] == ["sts:AssumeRoleWithWebIdentity"] and s["Effect"] == "Allow"
     assert s["Condition"] == {
         "StringEquals": {f"{OIDC}:aud": "sts.amazonaws.com"},
-        "StringLike": {f"{OIDC}:sub": ["repo:octo/wealist:pull_request:ref:refs/pull/*/merge",
-                                       "repo:octo/wealist:ref:refs/heads/main:ref:refs/heads/main"]}}
+        "StringLike": {
+            f"{OIDC}:sub": [
+                "repo:octo/wealist:pull_request:ref:refs/pull/*/merge",
+                "repo:octo/wealist:ref:refs/heads/main:ref:refs/heads/main",
+            ]
+        },
+    }
     assert built["Resources"]["PlanRole"]["Condition"] == "CreatePlan"
 
 
 def test_only_cloudformation_of_this_account_assumes_the_service_role():
     built = build()
     s = trust(built, "CloudFormationServiceRole")
-    assert s == {"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"},
-                 "Action": ["sts:AssumeRole"], "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}
+    assert s == {
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudformation.amazonaws.com"},
+        "Action": ["sts:AssumeRole"],
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+    }
 
 
 def allowed(gs, action) -> set[str]:
@@ -194,15 +225,24 @@ def denied(gs, action) -> set[str]:
 def test_the_deploy_role_executes_on_the_projects_stacks_but_never_deletes_the_root():
     built = build()
     gs = role_grants(built, "DeployRole")
-    for action in ("cloudformation:ExecuteChangeSet", "cloudformation:CreateChangeSet",
-                   "cloudformation:DeleteChangeSet", "cloudformation:SetStackPolicy",
-                   "cloudformation:UpdateTerminationProtection"):
+    for action in (
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:CreateChangeSet",
+        "cloudformation:DeleteChangeSet",
+        "cloudformation:SetStackPolicy",
+        "cloudformation:UpdateTerminationProtection",
+    ):
         assert allowed(gs, action) == set(STACKS), action
     trust_stack = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod-github/*"
     assert denied(gs, "cloudformation:DeleteStack") == {STACKS[0], trust_stack}
     assert not allowed(gs, "cloudformation:DeleteStack")
-    for action in ("cloudformation:ExecuteChangeSet", "cloudformation:CreateChangeSet", "cloudformation:DeleteStack",
-                   "cloudformation:UpdateStack", "cloudformation:RollbackStack"):
+    for action in (
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:CreateChangeSet",
+        "cloudformation:DeleteStack",
+        "cloudformation:UpdateStack",
+        "cloudformation:RollbackStack",
+    ):
         assert trust_stack in denied(gs, action), action
 
 
@@ -210,17 +250,30 @@ def test_the_deploy_role_passes_only_the_service_role_and_only_to_cloudformation
     built = build()
     gs = role_grants(built, "DeployRole")
     passes = [g for g in gs if g[2] == "iam:PassRole"]
-    assert passes == [("Allow", "", "iam:PassRole", ROLE + "cfn-role",
-                       json.dumps({"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}))]
+    assert passes == [
+        (
+            "Allow",
+            "",
+            "iam:PassRole",
+            ROLE + "cfn-role",
+            json.dumps({"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}),
+        )
+    ]
 
 
 def test_a_pull_request_may_review_but_never_change_a_stack_or_read_a_secret():
     built = build()
     gs = role_grants(built, "PlanRole")
-    for action in ("cloudformation:ExecuteChangeSet", "cloudformation:UpdateStack", "cloudformation:CreateStack",
-                   "cloudformation:DeleteStack", "cloudformation:SetStackPolicy",
-                   "cloudformation:UpdateTerminationProtection", "cloudformation:ContinueUpdateRollback",
-                   "cloudformation:CancelUpdateStack"):
+    for action in (
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:UpdateStack",
+        "cloudformation:CreateStack",
+        "cloudformation:DeleteStack",
+        "cloudformation:SetStackPolicy",
+        "cloudformation:UpdateTerminationProtection",
+        "cloudformation:ContinueUpdateRollback",
+        "cloudformation:CancelUpdateStack",
+    ):
         assert not allowed(gs, action) and "*" in denied(gs, action), action
     assert allowed(gs, "cloudformation:CreateChangeSet") == set(STACKS)
     assert not [g for g in gs if g[2] == "iam:PassRole"]
@@ -253,12 +306,17 @@ def test_a_trust_keeps_its_operator_whatever_the_number_of_subjects():
     def condition(match, subjects):
         (s,) = plain(github_oidc._trust(Ref("Provider"), match, [Sub(x) for x in subjects]))["Statement"]
         return s["Condition"]
+
     aud = {f"{OIDC}:aud": "sts.amazonaws.com"}
     assert condition(StringLike, ["repo:o/r:pull_request*"]) == {
-        "StringEquals": aud, "StringLike": {f"{OIDC}:sub": [{"Fn::Sub": "repo:o/r:pull_request*"}]}}
+        "StringEquals": aud,
+        "StringLike": {f"{OIDC}:sub": [{"Fn::Sub": "repo:o/r:pull_request*"}]},
+    }
     # several exact subjects: the audience is still required (a second
     # StringEquals block would replace the first and drop it)
     assert condition(StringEquals, ["repo:o/r:a", "repo:o/r:b"]) == {
-        "StringEquals": {**aud, f"{OIDC}:sub": [{"Fn::Sub": "repo:o/r:a"}, {"Fn::Sub": "repo:o/r:b"}]}}
+        "StringEquals": {**aud, f"{OIDC}:sub": [{"Fn::Sub": "repo:o/r:a"}, {"Fn::Sub": "repo:o/r:b"}]}
+    }
     assert condition(StringEquals, ["repo:o/r:a"]) == {
-        "StringEquals": {**aud, f"{OIDC}:sub": {"Fn::Sub": "repo:o/r:a"}}}
+        "StringEquals": {**aud, f"{OIDC}:sub": {"Fn::Sub": "repo:o/r:a"}}
+    }

@@ -29,10 +29,19 @@ A = "Allow"
 PARAM = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod/"
 BUCKET = "arn:aws:s3:::wealist-deploy"
 VIA_SSM = cond(StringEquals={"kms:ViaService": f"ssm.{REGION}.amazonaws.com"})
-SESSION_MANAGER = ("ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel",
-                   "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
-                   "ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage", "ec2messages:FailMessage",
-                   "ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply")
+SESSION_MANAGER = (
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+)
 
 
 def built() -> dict:
@@ -54,33 +63,46 @@ def common(group: str, log_group: str, asg: str) -> set[tuple]:
     """What both groups' instances do: decrypt their SecureStrings through
     Parameter Store, log in to ECR only for the backend (below), write their
     own log group, run the Session Manager agent, mark themselves unhealthy."""
-    return (allow("kms:Decrypt", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*", VIA_SSM)
-            | allow(["logs:CreateLogStream", "logs:PutLogEvents"],
-                    f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/wealist/prod/{log_group}:log-stream:*")
-            | allow(SESSION_MANAGER, "*")
-            | allow("autoscaling:SetInstanceHealth",
-                    f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/wealist-prod-{asg}"))
+    return (
+        allow("kms:Decrypt", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*", VIA_SSM)
+        | allow(
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/wealist/prod/{log_group}:log-stream:*",
+        )
+        | allow(SESSION_MANAGER, "*")
+        | allow(
+            "autoscaling:SetInstanceHealth",
+            f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/wealist-prod-{asg}",
+        )
+    )
 
 
 def test_the_backend_may_do_exactly_what_its_startup_and_containers_do():
-    want = (allow("ssm:GetParametersByPath", [PARAM + p for p in ("db", "db/*", "redis", "redis/*", "deploy",
-                                                                  "deploy/*", "app", "app/*")])
-            | allow("s3:GetObject", [f"{BUCKET}/boot/*", f"{BUCKET}/config/*"])
-            | allow("s3:ListBucket", BUCKET, cond(StringLike={"s3:prefix": ["boot/*", "config/*"]}))
-            | allow("ecr:GetAuthorizationToken", "*")
-            | allow(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                    "ref:RepositoryArns")
-            | common("backend", "backend", "backend-asg"))
+    want = (
+        allow(
+            "ssm:GetParametersByPath",
+            [PARAM + p for p in ("db", "db/*", "redis", "redis/*", "deploy", "deploy/*", "app", "app/*")],
+        )
+        | allow("s3:GetObject", [f"{BUCKET}/boot/*", f"{BUCKET}/config/*"])
+        | allow("s3:ListBucket", BUCKET, cond(StringLike={"s3:prefix": ["boot/*", "config/*"]}))
+        | allow("ecr:GetAuthorizationToken", "*")
+        | allow(
+            ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], "ref:RepositoryArns"
+        )
+        | common("backend", "backend", "backend-asg")
+    )
     assert role_grants("Ec2Role") == want
 
 
 def test_the_monitoring_instance_may_do_exactly_what_grafana_and_prometheus_do():
-    want = (allow("ssm:GetParametersByPath", [PARAM + "monitoring", PARAM + "monitoring/*"])
-            | allow("s3:GetObject", [f"{BUCKET}/boot/*", f"{BUCKET}/monitoring/*", f"{BUCKET}/config/render.py"])
-            | allow("s3:ListBucket", BUCKET, cond(StringLike={"s3:prefix": ["boot/*", "monitoring/*"]}))
-            | allow(["ec2:DescribeInstances", "ec2:DescribeAvailabilityZones"], "*")
-            | allow(["cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "tag:GetResources"], "*")
-            | common("monitoring", "monitoring", "monitoring-asg"))
+    want = (
+        allow("ssm:GetParametersByPath", [PARAM + "monitoring", PARAM + "monitoring/*"])
+        | allow("s3:GetObject", [f"{BUCKET}/boot/*", f"{BUCKET}/monitoring/*", f"{BUCKET}/config/render.py"])
+        | allow("s3:ListBucket", BUCKET, cond(StringLike={"s3:prefix": ["boot/*", "monitoring/*"]}))
+        | allow(["ec2:DescribeInstances", "ec2:DescribeAvailabilityZones"], "*")
+        | allow(["cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "tag:GetResources"], "*")
+        | common("monitoring", "monitoring", "monitoring-asg")
+    )
     assert role_grants("MonitoringRole") == want
 
 
@@ -97,31 +119,41 @@ def test_only_ec2_may_assume_each_role_and_each_carries_the_boundary():
     for role, suffix in (("Ec2Role", "ec2-role"), ("MonitoringRole", "monitoring-role")):
         p = d[role]["Properties"]
         assert grants(p["AssumeRolePolicyDocument"]) == {
-            (A, json.dumps({"Service": "ec2.amazonaws.com"}), "sts:AssumeRole", "", "")}
+            (A, json.dumps({"Service": "ec2.amazonaws.com"}), "sts:AssumeRole", "", "")
+        }
         assert plain(p["PermissionsBoundary"]) == {
-            "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/${Project}-${Environment}-role-boundary"}
+            "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/${Project}-${Environment}-role-boundary"
+        }
         assert p["RoleName"] == {"Fn::Sub": f"${{Project}}-${{Environment}}-{suffix}"}
         profile = d[role.replace("Role", "InstanceProfile")]["Properties"]
-        assert profile == {"InstanceProfileName": {"Fn::Sub": f"${{Project}}-${{Environment}}-{suffix}"},
-                           "Roles": [{"Ref": role}]}
+        assert profile == {
+            "InstanceProfileName": {"Fn::Sub": f"${{Project}}-${{Environment}}-{suffix}"},
+            "Roles": [{"Ref": role}],
+        }
     assert {k for k, r in d.items() if r["Type"] == "AWS::IAM::Role"} == {"Ec2Role", "MonitoringRole"}
 
 
 def test_the_roles_and_profiles_are_outputs_for_the_stacks_that_use_them():
     assert {k: v["Value"] for k, v in built()["Outputs"].items()} == {
-        "Ec2RoleName": {"Ref": "Ec2Role"}, "Ec2RoleArn": {"Fn::GetAtt": ["Ec2Role", "Arn"]},
+        "Ec2RoleName": {"Ref": "Ec2Role"},
+        "Ec2RoleArn": {"Fn::GetAtt": ["Ec2Role", "Arn"]},
         "Ec2InstanceProfileArn": {"Fn::GetAtt": ["Ec2InstanceProfile", "Arn"]},
-        "MonitoringRoleName": {"Ref": "MonitoringRole"}, "MonitoringRoleArn": {"Fn::GetAtt": ["MonitoringRole", "Arn"]},
-        "MonitoringInstanceProfileArn": {"Fn::GetAtt": ["MonitoringInstanceProfile", "Arn"]}}
+        "MonitoringRoleName": {"Ref": "MonitoringRole"},
+        "MonitoringRoleArn": {"Fn::GetAtt": ["MonitoringRole", "Arn"]},
+        "MonitoringInstanceProfileArn": {"Fn::GetAtt": ["MonitoringInstanceProfile", "Arn"]},
+    }
 
 
 def test_the_helpers_other_stacks_use_name_the_same_resources():
     assert iam.log_group_name("backend") == "/${Project}/${Environment}/backend"
-    assert plain(iam.group_arn("backend-asg")) == {"Fn::Sub": "arn:${AWS::Partition}:autoscaling:${AWS::Region}:"
-                                                   "${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/"
-                                                   "${Project}-${Environment}-backend-asg"}
+    assert plain(iam.group_arn("backend-asg")) == {
+        "Fn::Sub": "arn:${AWS::Partition}:autoscaling:${AWS::Region}:"
+        "${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/"
+        "${Project}-${Environment}-backend-asg"
+    }
     assert plain(iam.boundary_arn()) == {
-        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/${Project}-${Environment}-role-boundary"}
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/${Project}-${Environment}-role-boundary"
+    }
 
 
 def test_the_committed_template_is_what_the_builder_makes():

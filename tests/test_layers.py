@@ -34,9 +34,18 @@ PACKAGE = Path(__file__).resolve().parent.parent / "wealist_cfn"
 
 TIERS = {
     "core": 0,
-    "config": 1, "stacks": 1, "cfn": 1, "policyeval": 1,
+    "config": 1,
+    "stacks": 1,
+    "cfn": 1,
+    "policyeval": 1,
     "aws": 2,
-    "lint": 3, "deploy": 3, "preflight": 3, "ops": 3, "daytwo": 3, "prove": 3, "rehearsal": 3,
+    "lint": 3,
+    "deploy": 3,
+    "preflight": 3,
+    "ops": 3,
+    "daytwo": 3,
+    "prove": 3,
+    "rehearsal": 3,
     "cli": 4,
 }
 # Modules at the package's top level and the room they belong to.
@@ -124,9 +133,11 @@ def against_the_rule(src: str, dst: str) -> str | None:
 
 
 def back_arrows(package: Path) -> list[str]:
-    return [f"{module}:{line} imports {target}: {src} -> {dst}, {why}"
-            for module, line, target, src, dst in arrows(package)
-            if (why := against_the_rule(src, dst))]
+    return [
+        f"{module}:{line} imports {target}: {src} -> {dst}, {why}"
+        for module, line, target, src, dst in arrows(package)
+        if (why := against_the_rule(src, dst))
+    ]
 
 
 def room_cycles(package: Path) -> list[str]:
@@ -183,8 +194,10 @@ def tiny(tmp_path):
 def test_a_template_importing_the_engine_is_named(tiny):
     (tiny / "deploy" / "flow.py").write_text("from ..core import names\n")
     (tiny / "stacks" / "iam.py").write_text("import os\n\ndef f():\n    from ..deploy import flow\n")
-    assert back_arrows(tiny) == ["wealist_cfn.stacks.iam:4 imports wealist_cfn.deploy.flow: stacks -> deploy, "
-                                 "deploy (tier 3) is above stacks (tier 1)"]
+    assert back_arrows(tiny) == [
+        "wealist_cfn.stacks.iam:4 imports wealist_cfn.deploy.flow: stacks -> deploy, "
+        "deploy (tier 3) is above stacks (tier 1)"
+    ]
 
 
 def test_the_engine_reaching_the_rehearsal_is_named(tiny):
@@ -197,9 +210,12 @@ def test_the_engine_reaching_the_rehearsal_is_named(tiny):
 
 def test_two_rooms_of_one_tier_importing_each_other_are_a_cycle(tiny):
     (tiny / "deploy" / "flow.py").write_text("from wealist_cfn.preflight import checks\n")
-    (tiny / "preflight" / "checks.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                                                "    from ..deploy import flow\n")
+    (tiny / "preflight" / "checks.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..deploy import flow\n"
+    )
     assert back_arrows(tiny) == []
-    assert room_cycles(tiny) == ["deploy -> preflight -> deploy (wealist_cfn.deploy.flow:1 imports "
-                                 "wealist_cfn.preflight.checks; wealist_cfn.preflight.checks:3 imports "
-                                 "wealist_cfn.deploy.flow)"]
+    assert room_cycles(tiny) == [
+        "deploy -> preflight -> deploy (wealist_cfn.deploy.flow:1 imports "
+        "wealist_cfn.preflight.checks; wealist_cfn.preflight.checks:3 imports "
+        "wealist_cfn.deploy.flow)"
+    ]

@@ -18,8 +18,16 @@ from wealist_cfn.errors import EXIT_USAGE, CommandError
 from wealist_cfn.lint import buildjob
 from wealist_cfn.stacks import synth
 
-CHILDREN = {"network.yaml", "security.yaml", "registry.yaml", "iam.yaml", "database.yaml", "cache.yaml",
-            "loadbalancer.yaml", "compute.yaml"}
+CHILDREN = {
+    "network.yaml",
+    "security.yaml",
+    "registry.yaml",
+    "iam.yaml",
+    "database.yaml",
+    "cache.yaml",
+    "loadbalancer.yaml",
+    "compute.yaml",
+}
 
 
 def _break_root(text: str) -> str:
@@ -67,8 +75,7 @@ def test_build_prints_the_same_lines_from_the_cache(tmp_path, monkeypatch, capsy
     then a run served from it: the same finding lines and summary (timings
     aside), exit 1 both times."""
     rendered = synth.synthesize()
-    broken = synth.Synthesis(replace(r, text=_break_root(r.text)) if r.filename == "root.yaml" else r
-                             for r in rendered)
+    broken = synth.Synthesis(replace(r, text=_break_root(r.text)) if r.filename == "root.yaml" else r for r in rendered)
     broken.iamdata = rendered.iamdata
     monkeypatch.setattr(synth, "synthesize", lambda **kw: broken)
     monkeypatch.setattr(buildjob, "TEMPLATES_DIR", tmp_path / "templates")
@@ -131,8 +138,9 @@ def test_a_cfn_lint_version_or_config_change_invalidates_everything(seeded, tmp_
 def test_corrupt_or_foreign_entries_are_misses(seeded, tmp_path):
     work, paths, cache = seeded
     assert lint.plan(paths, cache).to_lint == []
-    root, network, iam, registry, security = (work / n for n in (
-        "root.yaml", "network.yaml", "iam.yaml", "registry.yaml", "security.yaml"))
+    root, network, iam, registry, security = (
+        work / n for n in ("root.yaml", "network.yaml", "iam.yaml", "registry.yaml", "security.yaml")
+    )
     entry = cache._entry
     entry(root).write_text("{not json")
     # An entry written for another template: its key does not match.
@@ -146,8 +154,7 @@ def test_corrupt_or_foreign_entries_are_misses(seeded, tmp_path):
     entry(security).write_text(json.dumps({**data, "findings": [bad_level]}))
     (tmp_path / "cache" / "stray.json").write_text("[]")
     plan = lint.plan(paths, cache)
-    assert {p.name for p in plan.to_lint} == {"root.yaml", "network.yaml", "iam.yaml", "registry.yaml",
-                                              "security.yaml"}
+    assert {p.name for p in plan.to_lint} == {"root.yaml", "network.yaml", "iam.yaml", "registry.yaml", "security.yaml"}
 
 
 def test_cache_entries_are_written_atomically(seeded, tmp_path, monkeypatch):
@@ -179,8 +186,11 @@ def test_ci_build_neither_reads_nor_writes_the_cache(tmp_path, monkeypatch, caps
     monkeypatch.setattr(buildjob, "TEMPLATES_DIR", tmp_path / "templates")
     monkeypatch.setenv("CI", "true")
     seen = []
-    monkeypatch.setattr(lint, "run", lambda plan, cache=None, workers=None, on_result=None:
-                        seen.append((len(plan.to_lint), cache)) or [])
+    monkeypatch.setattr(
+        lint,
+        "run",
+        lambda plan, cache=None, workers=None, on_result=None: seen.append((len(plan.to_lint), cache)) or [],
+    )
     assert cli.main(["--params", "params/prod.json"]) == 0
     out = capsys.readouterr().out
     assert "lint: 11 templates (0 cached, 11 to lint, " in out and "cache off: CI is set" in out
@@ -200,8 +210,11 @@ def test_events_arrive_in_order_params_templates_plan(tmp_path, monkeypatch):
         return []
 
     monkeypatch.setattr(lint, "run", fake_run)
-    buildjob.run([Path("params/prod.json"), Path("params/dev.json")], directory=tmp_path / "templates",
-                 on_event=lambda e: kinds.append(type(e).__name__))
+    buildjob.run(
+        [Path("params/prod.json"), Path("params/dev.json")],
+        directory=tmp_path / "templates",
+        on_event=lambda e: kinds.append(type(e).__name__),
+    )
     assert kinds == ["Config", "Config"] + ["TemplateWritten"] * 11 + ["LintPlanned", "lint started"]
 
 

@@ -22,8 +22,12 @@ NESTED = "  {name}:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n    
 
 def template(*children: str, body: str = "") -> str:
     resources = "".join(NESTED.format(name=f"C{i}", url=url) for i, url in enumerate(children))
-    return ("AWSTemplateFormatVersion: '2010-09-09'\nResources:\n" + resources
-            + "  Topic:\n    Type: AWS::SNS::Topic\n" + (f"# {body}\n" if body else ""))
+    return (
+        "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n"
+        + resources
+        + "  Topic:\n    Type: AWS::SNS::Topic\n"
+        + (f"# {body}\n" if body else "")
+    )
 
 
 @pytest.fixture
@@ -49,13 +53,16 @@ def test_the_key_is_stable_for_the_same_bytes(tree):
     assert keys(tree) == keys(tree)
 
 
-@pytest.mark.parametrize("edited,changed", [
-    ("grand.yaml", {"grand.yaml", "a.yaml", "root.yaml"}),
-    ("a.yaml", {"a.yaml", "root.yaml"}),
-    ("b.yaml", {"b.yaml", "root.yaml"}),
-    ("root.yaml", {"root.yaml"}),
-    ("other.yaml", {"other.yaml"}),
-])
+@pytest.mark.parametrize(
+    "edited,changed",
+    [
+        ("grand.yaml", {"grand.yaml", "a.yaml", "root.yaml"}),
+        ("a.yaml", {"a.yaml", "root.yaml"}),
+        ("b.yaml", {"b.yaml", "root.yaml"}),
+        ("root.yaml", {"root.yaml"}),
+        ("other.yaml", {"other.yaml"}),
+    ],
+)
 def test_an_edit_at_any_depth_changes_exactly_the_keys_above_it(tree, edited, changed):
     before = keys(tree)
     (tree / edited).write_text((tree / edited).read_text() + "# edited\n")
@@ -80,7 +87,8 @@ def test_a_cycle_of_templates_ends(tree):
 def test_only_literal_local_urls_are_followed(tree):
     """An S3 URL or an intrinsic (!Sub) names no local file cfn-lint reads."""
     text = template("https://s3.amazonaws.com/bucket/grand.yaml") + (
-        "  D:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: !Sub '${AWS::Region}.yaml'\n")
+        "  D:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: !Sub '${AWS::Region}.yaml'\n"
+    )
     assert lint._stack_urls(text) == ()
     assert lint._stack_urls(template("a.yaml", "b.yaml")) == ("a.yaml", "b.yaml")
     assert lint._stack_urls("Resources: [") == ()
@@ -158,18 +166,23 @@ def test_an_unreadable_cfn_lint_config_is_one_line_naming_the_file(tmp_path):
 def test_the_committed_root_names_every_child_despite_its_short_form_intrinsics():
     """root.yaml is full of !Ref/!GetAtt/!Sub: they must not stop the parse."""
     from wealist_cfn.core.settings import TEMPLATES_DIR
+
     text = (TEMPLATES_DIR / "root.yaml").read_text()
     assert "!GetAtt" in text or "!Ref" in text
     assert sorted(lint._stack_urls(text)) == sorted(
-        p.name for p in TEMPLATES_DIR.glob("*.yaml") if p.name not in ("root.yaml", "github-oidc.yaml"))
+        p.name for p in TEMPLATES_DIR.glob("*.yaml") if p.name not in ("root.yaml", "github-oidc.yaml")
+    )
 
 
-@pytest.mark.parametrize("text", [
-    "- AWS::CloudFormation::Stack\n",  # a list, not a template
-    "Resources:\n  A: 5\n  B:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: b.yaml\n",
-    "Resources:\n  X:\n    Type: Custom::AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: x.yaml\n"
-    "  B:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: b.yaml\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- AWS::CloudFormation::Stack\n",  # a list, not a template
+        "Resources:\n  A: 5\n  B:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: b.yaml\n",
+        "Resources:\n  X:\n    Type: Custom::AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: x.yaml\n"
+        "  B:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: b.yaml\n",
+    ],
+)
 def test_only_nested_stacks_are_followed_and_odd_shapes_do_not_break_the_key(text):
     assert lint._stack_urls(text) == (() if text.startswith("-") else ("b.yaml",))
 

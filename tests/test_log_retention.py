@@ -64,6 +64,7 @@ def _built() -> dict[str, dict]:
 
 # -- (a) retention -----------------------------------------------------------------------------
 
+
 def retention_problems(stacks) -> list[str]:
     problems = []
     for path, stack in stacks.items():
@@ -74,8 +75,10 @@ def retention_problems(stacks) -> list[str]:
                 problems.append(f"{path}/{lid}: no RetentionInDays (its events would never expire)")
             elif isinstance(declared, dict):
                 if declared != {"Ref": declared.get("Ref")} or declared["Ref"] not in RETENTION_PARAMETERS:
-                    problems.append(f"{path}/{lid}: RetentionInDays is {declared}, not a Ref to one of "
-                                    f"{', '.join(RETENTION_PARAMETERS)}")
+                    problems.append(
+                        f"{path}/{lid}: RetentionInDays is {declared}, not a Ref to one of "
+                        f"{', '.join(RETENTION_PARAMETERS)}"
+                    )
                 elif str(resolved) not in RETENTION_DAYS:
                     problems.append(f"{path}/{lid}: RetentionInDays resolves to {resolved}")
             elif str(declared) not in RETENTION_DAYS:
@@ -107,8 +110,15 @@ def test_a_log_group_without_retention_is_caught(prod, monkeypatch):
     from troposphere import Sub, logs
 
     def without_retention(t, retention):
-        return [t.add_resource(logs.LogGroup(database.log_group_id(e), LogGroupName=Sub(database.log_group_name(e)),
-                                             DeletionPolicy="Delete")) for e in database.LOG_EXPORTS]
+        return [
+            t.add_resource(
+                logs.LogGroup(
+                    database.log_group_id(e), LogGroupName=Sub(database.log_group_name(e)), DeletionPolicy="Delete"
+                )
+            )
+            for e in database.LOG_EXPORTS
+        ]
+
     monkeypatch.setattr(database, "_add_log_groups", without_retention)
     problems = retention_problems(_resolve_built(prod, _built()))
     assert "DatabaseStack/DatabasePostgresqlLogGroup: no RetentionInDays (its events would never expire)" in problems
@@ -120,12 +130,12 @@ def test_a_retention_from_another_parameter_or_an_odd_literal_is_caught(prod):
     groups["DatabasePostgresqlLogGroup"]["Properties"]["RetentionInDays"] = {"Ref": "DbBackupRetentionDays"}
     groups["DatabaseUpgradeLogGroup"]["Properties"]["RetentionInDays"] = 10
     problems = retention_problems(_resolve_built(prod, built))
-    assert any("DatabasePostgresqlLogGroup: RetentionInDays is {'Ref': 'DbBackupRetentionDays'}" in p
-               for p in problems)
+    assert any("DatabasePostgresqlLogGroup: RetentionInDays is {'Ref': 'DbBackupRetentionDays'}" in p for p in problems)
     assert any("DatabaseUpgradeLogGroup: RetentionInDays 10 is not a value" in p for p in problems)
 
 
 # -- (b) every log group a resource causes is in the set ---------------------------------------
+
 
 def _groups(stacks) -> dict[str, tuple[str, str]]:
     """What identifies each log group of the set (its LogGroupName, and the
@@ -153,8 +163,10 @@ def _rds(kind: str):
 
     def caused(props):
         # The service makes a missing group itself: it must exist first.
-        return [(f"/aws/rds/{kind}/{props.get(ident_key)}/{e}", True)
-                for e in props.get("EnableCloudwatchLogsExports", [])]
+        return [
+            (f"/aws/rds/{kind}/{props.get(ident_key)}/{e}", True) for e in props.get("EnableCloudwatchLogsExports", [])
+        ]
+
     return caused
 
 
@@ -173,8 +185,9 @@ def _state_machine(props):
     conf = props.get("LoggingConfiguration", {})
     if conf.get("Level", "OFF") == "OFF":
         return []
-    return [(_arn_name(d.get("CloudWatchLogsLogGroup", {}).get("LogGroupArn")), False)
-            for d in conf.get("Destinations", [])]
+    return [
+        (_arn_name(d.get("CloudWatchLogsLogGroup", {}).get("LogGroupArn")), False) for d in conf.get("Destinations", [])
+    ]
 
 
 def _codebuild(props):
@@ -185,8 +198,12 @@ def _codebuild(props):
 
 
 def _eks(props):
-    enabled = [t for s in props.get("Logging", {}).get("ClusterLogging", {}).get("EnabledTypes", [])
-               for t in [s.get("Type")] if t]
+    enabled = [
+        t
+        for s in props.get("Logging", {}).get("ClusterLogging", {}).get("EnabledTypes", [])
+        for t in [s.get("Type")]
+        if t
+    ]
     return [(f"/aws/eks/{props.get('Name')}/cluster", True)] if enabled else []
 
 
@@ -203,42 +220,66 @@ CAUSES_LOG_GROUPS = {
     "AWS::EKS::Cluster": _eks,
     # Each makes groups of its own when its logging is on; no template has
     # one, and a rule is to be written with the first.
-    "AWS::ApiGateway::Stage": None,         # API-Gateway-Execution-Logs_<api id>/<stage>
-    "AWS::AppSync::GraphQLApi": None,       # /aws/appsync/apis/<api id>
-    "AWS::ECS::TaskDefinition": None,       # awslogs driver with awslogs-create-group
-    "AWS::ECS::Cluster": None,              # /aws/ecs/containerinsights/<cluster>/performance
-    "AWS::Glue::Job": None,                 # /aws-glue/jobs/...
+    "AWS::ApiGateway::Stage": None,  # API-Gateway-Execution-Logs_<api id>/<stage>
+    "AWS::AppSync::GraphQLApi": None,  # /aws/appsync/apis/<api id>
+    "AWS::ECS::TaskDefinition": None,  # awslogs driver with awslogs-create-group
+    "AWS::ECS::Cluster": None,  # /aws/ecs/containerinsights/<cluster>/performance
+    "AWS::Glue::Job": None,  # /aws-glue/jobs/...
     "AWS::DMS::ReplicationInstance": None,  # dms-tasks-<instance>
-    "AWS::MWAA::Environment": None,         # airflow-<environment>-*
-    "AWS::Serverless::Function": None,      # SAM: a Lambda function
+    "AWS::MWAA::Environment": None,  # airflow-<environment>-*
+    "AWS::Serverless::Function": None,  # SAM: a Lambda function
 }
 # Types judged not to cause a log group (a log group itself included: it is
 # the thing the rules look for). A type in neither table fails: someone must
 # decide which it is.
-NO_LOG_GROUP = frozenset({
-    NESTED, LOG_GROUP,
-    "AWS::AutoScaling::AutoScalingGroup", "AWS::AutoScaling::ScalingPolicy",
-    "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard",
-    "AWS::EC2::EIP", "AWS::EC2::InternetGateway", "AWS::EC2::LaunchTemplate", "AWS::EC2::NatGateway",
-    "AWS::EC2::Route", "AWS::EC2::RouteTable", "AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupEgress",
-    "AWS::EC2::SecurityGroupIngress", "AWS::EC2::Subnet", "AWS::EC2::SubnetRouteTableAssociation",
-    "AWS::EC2::VPC", "AWS::EC2::VPCGatewayAttachment",
-    "AWS::ECR::Repository",
-    # Redis logs only to a destination its LogDeliveryConfigurations name
-    # (none here), and it does not make the group.
-    "AWS::ElastiCache::ReplicationGroup", "AWS::ElastiCache::SubnetGroup",
-    "AWS::ElasticLoadBalancingV2::Listener", "AWS::ElasticLoadBalancingV2::ListenerRule",
-    # ALB access logs go to S3, not CloudWatch Logs.
-    "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::ElasticLoadBalancingV2::TargetGroup",
-    # Roles and policies allow writing; the instance roles' grants are
-    # limited to the stack's groups (tests/ops/test_instance_roles.py).
-    "AWS::IAM::InstanceProfile", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role", "AWS::IAM::Policy",
-    "AWS::KMS::Alias", "AWS::KMS::Key",
-    "AWS::RDS::DBSubnetGroup",
-    "AWS::S3::Bucket", "AWS::S3::BucketPolicy",
-    "AWS::SNS::Subscription", "AWS::SNS::Topic", "AWS::SNS::TopicPolicy",
-    "AWS::SSM::Parameter",
-})
+NO_LOG_GROUP = frozenset(
+    {
+        NESTED,
+        LOG_GROUP,
+        "AWS::AutoScaling::AutoScalingGroup",
+        "AWS::AutoScaling::ScalingPolicy",
+        "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
+        "AWS::EC2::EIP",
+        "AWS::EC2::InternetGateway",
+        "AWS::EC2::LaunchTemplate",
+        "AWS::EC2::NatGateway",
+        "AWS::EC2::Route",
+        "AWS::EC2::RouteTable",
+        "AWS::EC2::SecurityGroup",
+        "AWS::EC2::SecurityGroupEgress",
+        "AWS::EC2::SecurityGroupIngress",
+        "AWS::EC2::Subnet",
+        "AWS::EC2::SubnetRouteTableAssociation",
+        "AWS::EC2::VPC",
+        "AWS::EC2::VPCGatewayAttachment",
+        "AWS::ECR::Repository",
+        # Redis logs only to a destination its LogDeliveryConfigurations name
+        # (none here), and it does not make the group.
+        "AWS::ElastiCache::ReplicationGroup",
+        "AWS::ElastiCache::SubnetGroup",
+        "AWS::ElasticLoadBalancingV2::Listener",
+        "AWS::ElasticLoadBalancingV2::ListenerRule",
+        # ALB access logs go to S3, not CloudWatch Logs.
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+        # Roles and policies allow writing; the instance roles' grants are
+        # limited to the stack's groups (tests/ops/test_instance_roles.py).
+        "AWS::IAM::InstanceProfile",
+        "AWS::IAM::ManagedPolicy",
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
+        "AWS::KMS::Alias",
+        "AWS::KMS::Key",
+        "AWS::RDS::DBSubnetGroup",
+        "AWS::S3::Bucket",
+        "AWS::S3::BucketPolicy",
+        "AWS::SNS::Subscription",
+        "AWS::SNS::Topic",
+        "AWS::SNS::TopicPolicy",
+        "AWS::SSM::Parameter",
+    }
+)
 
 
 def missing_log_groups(stacks) -> list[str]:
@@ -252,11 +293,14 @@ def missing_log_groups(stacks) -> list[str]:
             for name, service_makes_it in rule(res["Properties"]):
                 found = groups.get(name)
                 if found is None:
-                    problems.append(f"{path}/{lid} ({res['Type']}) writes to {name}, which is no "
-                                    f"{LOG_GROUP} of the set")
+                    problems.append(
+                        f"{path}/{lid} ({res['Type']}) writes to {name}, which is no {LOG_GROUP} of the set"
+                    )
                 elif service_makes_it and (found[0] != path or found[1] not in _depends_on(res)):
-                    problems.append(f"{path}/{lid} does not DependsOn {found[1]}: the service may make "
-                                    f"{name} first, without a retention")
+                    problems.append(
+                        f"{path}/{lid} does not DependsOn {found[1]}: the service may make "
+                        f"{name} first, without a retention"
+                    )
     return problems
 
 
@@ -311,11 +355,14 @@ def test_an_export_without_its_group_is_caught(prod):
     """(b) can fail: an export added to the instance by hand, with no group."""
     built = _built()
     built["database.yaml"]["Resources"]["Database"]["Properties"]["EnableCloudwatchLogsExports"].append(
-        "iam-db-auth-error")
+        "iam-db-auth-error"
+    )
     problems = missing_log_groups(_resolve_built(prod, built))
-    assert problems == ["DatabaseStack/Database (AWS::RDS::DBInstance) writes to "
-                        "/aws/rds/instance/wealist-prod-postgres/iam-db-auth-error, which is no "
-                        "AWS::Logs::LogGroup of the set"]
+    assert problems == [
+        "DatabaseStack/Database (AWS::RDS::DBInstance) writes to "
+        "/aws/rds/instance/wealist-prod-postgres/iam-db-auth-error, which is no "
+        "AWS::Logs::LogGroup of the set"
+    ]
 
 
 def test_a_group_rds_could_make_first_is_caught(prod):
@@ -332,19 +379,35 @@ def test_a_flow_log_to_a_group_outside_the_set_is_caught(prod):
     group of the set by ARN (LogDestination), which passes."""
     built = _built()
     res = built["network.yaml"]["Resources"]
-    res["TestFlowLog"] = {"Type": "AWS::EC2::FlowLog", "Properties": {
-        "ResourceId": {"Ref": "Vpc"} if "Vpc" in res else "vpc-1", "ResourceType": "VPC", "TrafficType": "ALL",
-        "LogGroupName": "/made/by/hand"}}
+    res["TestFlowLog"] = {
+        "Type": "AWS::EC2::FlowLog",
+        "Properties": {
+            "ResourceId": {"Ref": "Vpc"} if "Vpc" in res else "vpc-1",
+            "ResourceType": "VPC",
+            "TrafficType": "ALL",
+            "LogGroupName": "/made/by/hand",
+        },
+    }
     res["TestGroup"] = {"Type": LOG_GROUP, "Properties": {"RetentionInDays": 30}}
-    res["TestFlowLog2"] = {"Type": "AWS::EC2::FlowLog", "Properties": {
-        "ResourceId": "vpc-1", "ResourceType": "VPC", "TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs",
-        "LogDestination": {"Fn::GetAtt": ["TestGroup", "Arn"]}}}
+    res["TestFlowLog2"] = {
+        "Type": "AWS::EC2::FlowLog",
+        "Properties": {
+            "ResourceId": "vpc-1",
+            "ResourceType": "VPC",
+            "TrafficType": "ALL",
+            "LogDestinationType": "cloud-watch-logs",
+            "LogDestination": {"Fn::GetAtt": ["TestGroup", "Arn"]},
+        },
+    }
     problems = missing_log_groups(_resolve_built(prod, built))
-    assert problems == ["NetworkStack/TestFlowLog (AWS::EC2::FlowLog) writes to /made/by/hand, which is no "
-                        "AWS::Logs::LogGroup of the set"]
+    assert problems == [
+        "NetworkStack/TestFlowLog (AWS::EC2::FlowLog) writes to /made/by/hand, which is no "
+        "AWS::Logs::LogGroup of the set"
+    ]
 
 
 # -- (c) no type that makes its own log group goes unaccounted for -----------------------------
+
 
 def unaccounted_types(stacks) -> list[str]:
     problems = []
@@ -354,8 +417,10 @@ def unaccounted_types(stacks) -> list[str]:
             if t in CAUSES_LOG_GROUPS and CAUSES_LOG_GROUPS[t] is None:
                 problems.append(f"{path}/{lid}: {t} makes log groups of its own and has no rule here yet")
             elif t not in CAUSES_LOG_GROUPS and t not in NO_LOG_GROUP:
-                problems.append(f"{path}/{lid}: {t} is in neither CAUSES_LOG_GROUPS nor NO_LOG_GROUP: decide "
-                                "whether it makes a log group")
+                problems.append(
+                    f"{path}/{lid}: {t} is in neither CAUSES_LOG_GROUPS nor NO_LOG_GROUP: decide "
+                    "whether it makes a log group"
+                )
     return problems
 
 
@@ -372,15 +437,25 @@ def test_a_lambda_without_a_rule_or_a_new_type_is_caught(prod):
     (b) says so), a SAM function (no rule yet) and a type nobody judged."""
     built = _built()
     res = built["database.yaml"]["Resources"]
-    res["Fn"] = {"Type": "AWS::Lambda::Function", "Properties": {"FunctionName": "wealist-rotate", "Role": "r",
-                                                                  "Code": {"ZipFile": "x"}, "Runtime": "python3.12",
-                                                                  "Handler": "index.h"}}
+    res["Fn"] = {
+        "Type": "AWS::Lambda::Function",
+        "Properties": {
+            "FunctionName": "wealist-rotate",
+            "Role": "r",
+            "Code": {"ZipFile": "x"},
+            "Runtime": "python3.12",
+            "Handler": "index.h",
+        },
+    }
     res["Sam"] = {"Type": "AWS::Serverless::Function", "Properties": {}}
     res["Pipe"] = {"Type": "AWS::Pipes::Pipe", "Properties": {}}
     stacks = _resolve_built(prod, built)
     assert unaccounted_types(stacks) == [
         "DatabaseStack/Sam: AWS::Serverless::Function makes log groups of its own and has no rule here yet",
         "DatabaseStack/Pipe: AWS::Pipes::Pipe is in neither CAUSES_LOG_GROUPS nor NO_LOG_GROUP: decide whether "
-        "it makes a log group"]
-    assert "DatabaseStack/Fn (AWS::Lambda::Function) writes to /aws/lambda/wealist-rotate, which is no " \
-           "AWS::Logs::LogGroup of the set" in missing_log_groups(stacks)
+        "it makes a log group",
+    ]
+    assert (
+        "DatabaseStack/Fn (AWS::Lambda::Function) writes to /aws/lambda/wealist-rotate, which is no "
+        "AWS::Logs::LogGroup of the set" in missing_log_groups(stacks)
+    )

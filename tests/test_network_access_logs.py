@@ -34,8 +34,10 @@ from wealist_cfn.stacks.loadbalancer import ACCESS_LOG_PREFIX, ELB_LOG_DELIVERY_
 
 GROUP_ARN = f"arn:aws:logs:ap-northeast-2:{ACCOUNT}:log-group:wealist-prod-NetworkStack-1AB-FlowLogGroup-XYZ:*"
 BUCKET = "wealist-prod-loadbalancerstack-1ab-accesslogbucket-xyz"
-LOG_KEY = (f"{ACCESS_LOG_PREFIX}/AWSLogs/{ACCOUNT}/elasticloadbalancing/ap-northeast-2/2026/11/29/"
-           f"{ACCOUNT}_elasticloadbalancing_ap-northeast-2_app.wealist-prod-alb.0123_20261129T0000Z_10.1.0.5_x.log.gz")
+LOG_KEY = (
+    f"{ACCESS_LOG_PREFIX}/AWSLogs/{ACCOUNT}/elasticloadbalancing/ap-northeast-2/2026/11/29/"
+    f"{ACCOUNT}_elasticloadbalancing_ap-northeast-2_app.wealist-prod-alb.0123_20261129T0000Z_10.1.0.5_x.log.gz"
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +59,7 @@ def _concrete(node, **symbols):
 
 
 # -- flow logs -------------------------------------------------------------------------------------
+
 
 def test_flow_log_records_all_traffic_of_the_vpc_into_its_group(prod):
     net = _stacks(prod)["NetworkStack"]
@@ -95,8 +98,11 @@ def test_flow_log_retention_offers_exactly_what_cloudwatch_logs_accepts():
 
 def test_flow_log_role_writes_to_its_group_only(prod):
     role = _stacks(prod)["NetworkStack"].resources["FlowLogRole"]["Properties"]
-    statements = [s for p in role["Policies"] for s in
-                  _concrete(p["PolicyDocument"], **{"NetworkStack/FlowLogGroup.Arn": GROUP_ARN})["Statement"]]
+    statements = [
+        s
+        for p in role["Policies"]
+        for s in _concrete(p["PolicyDocument"], **{"NetworkStack/FlowLogGroup.Arn": GROUP_ARN})["Statement"]
+    ]
     stream = GROUP_ARN[:-1] + "log-stream:eni-0123456789abcdef0-all"
     for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
         assert allowed(statements, action, stream), action
@@ -105,8 +111,7 @@ def test_flow_log_role_writes_to_its_group_only(prod):
     for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
         assert not allowed(statements, action, other), action
     # The group exists (the stack makes it): neither making nor listing groups.
-    for action in ("logs:CreateLogGroup", "logs:DescribeLogGroups", "logs:DeleteLogGroup",
-                   "logs:PutRetentionPolicy"):
+    for action in ("logs:CreateLogGroup", "logs:DescribeLogGroups", "logs:DeleteLogGroup", "logs:PutRetentionPolicy"):
         assert not allowed(statements, action, "*") and not allowed(statements, action, GROUP_ARN), action
     assert not any(a in ("*", "logs:*") for s in statements for a in s["Action"])
 
@@ -114,7 +119,8 @@ def test_flow_log_role_writes_to_its_group_only(prod):
 @pytest.mark.parametrize("region", ["ap-northeast-2", "us-east-1"])
 def test_flow_log_role_is_trusted_only_by_the_flow_logs_service_of_this_account(prod, region):
     trust = _stacks(prod, region=region)["NetworkStack"].resources["FlowLogRole"]["Properties"][
-        "AssumeRolePolicyDocument"]
+        "AssumeRolePolicyDocument"
+    ]
     (st,) = trust["Statement"]
     assert st["Effect"] == "Allow" and st["Principal"] == {"Service": network.FLOW_LOGS_SERVICE}
     assert st["Action"] == ["sts:AssumeRole"]
@@ -125,6 +131,7 @@ def test_flow_log_role_is_trusted_only_by_the_flow_logs_service_of_this_account(
 
 
 # -- the access-log bucket -------------------------------------------------------------------------
+
 
 def _bucket(prod, **values):
     return _stacks(prod, **values)["LoadBalancerStack"].resources["AccessLogBucket"]
@@ -137,7 +144,11 @@ def test_bucket_is_sse_s3_private_owner_enforced_and_retained(prod):
     # SSE-S3 only: ELB's log delivery refuses SSE-KMS buckets.
     assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
     assert props["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
     assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
     assert "BucketName" not in props
     assert bucket["DeletionPolicy"] == bucket["UpdateReplacePolicy"] == "Retain"
@@ -145,8 +156,9 @@ def test_bucket_is_sse_s3_private_owner_enforced_and_retained(prod):
 
 @pytest.mark.parametrize("days", ["1", "90", "3650"])
 def test_access_logs_expire_after_the_parameter(prod, days):
-    rules = {r["Id"]: r for r in _bucket(prod, AccessLogExpirationDays=days)["Properties"][
-        "LifecycleConfiguration"]["Rules"]}
+    rules = {
+        r["Id"]: r for r in _bucket(prod, AccessLogExpirationDays=days)["Properties"]["LifecycleConfiguration"]["Rules"]
+    }
     expire = rules["expire-access-logs"]
     assert expire["Status"] == "Enabled" and "Prefix" not in expire and "TagFilters" not in expire
     assert expire["ExpirationInDays"] == days
@@ -159,21 +171,31 @@ def test_access_logs_expire_after_the_parameter(prod, days):
 
 
 def _verdict(policy, principal, action, key, tls=True):
-    return strict.evaluate_bucket_policy(policy, action, f"arn:aws:s3:::{BUCKET}/{key}",
-                                         {"aws:SecureTransport": "true" if tls else "false"}, principal=principal)
+    return strict.evaluate_bucket_policy(
+        policy,
+        action,
+        f"arn:aws:s3:::{BUCKET}/{key}",
+        {"aws:SecureTransport": "true" if tls else "false"},
+        principal=principal,
+    )
 
 
 def _template_policy(prod, region="ap-northeast-2"):
     lb = _stacks(prod, region=region)["LoadBalancerStack"]
-    return _concrete(lb.resources["AccessLogBucketPolicy"]["Properties"]["PolicyDocument"],
-                     **{"LoadBalancerStack/AccessLogBucket.Arn": f"arn:aws:s3:::{BUCKET}"})
+    return _concrete(
+        lb.resources["AccessLogBucketPolicy"]["Properties"]["PolicyDocument"],
+        **{"LoadBalancerStack/AccessLogBucket.Arn": f"arn:aws:s3:::{BUCKET}"},
+    )
 
 
-@pytest.mark.parametrize("region, kind, principal", [
-    ("ap-northeast-2", "AWS", "arn:aws:iam::600734575887:root"),
-    ("us-east-1", "AWS", "arn:aws:iam::127311923021:root"),
-    ("eu-central-2", "Service", ELB_LOG_DELIVERY_SERVICE),
-])
+@pytest.mark.parametrize(
+    "region, kind, principal",
+    [
+        ("ap-northeast-2", "AWS", "arn:aws:iam::600734575887:root"),
+        ("us-east-1", "AWS", "arn:aws:iam::127311923021:root"),
+        ("eu-central-2", "Service", ELB_LOG_DELIVERY_SERVICE),
+    ],
+)
 def test_bucket_policy_admits_the_regions_log_delivery_under_the_prefix_only(prod, region, kind, principal):
     policy = _template_policy(prod, region)
     elb = {kind: principal}
@@ -188,8 +210,7 @@ def test_bucket_policy_admits_the_regions_log_delivery_under_the_prefix_only(pro
         assert _verdict(policy, elb, action, key) == strict.NEUTRAL, action
     # Nobody else is granted anything: the other kind, another account, everyone.
     other_kind = {"Service": ELB_LOG_DELIVERY_SERVICE} if kind == "AWS" else {"AWS": "arn:aws:iam::600734575887:root"}
-    for stranger in ({"AWS": "arn:aws:iam::111122223333:root"}, {"Service": "delivery.logs.amazonaws.com"},
-                     other_kind):
+    for stranger in ({"AWS": "arn:aws:iam::111122223333:root"}, {"Service": "delivery.logs.amazonaws.com"}, other_kind):
         assert _verdict(policy, stranger, "s3:PutObject", key) == strict.NEUTRAL, stranger
 
 
@@ -199,8 +220,10 @@ def test_bucket_policy_denies_every_request_without_tls(prod, action):
     elb = {"AWS": "arn:aws:iam::600734575887:root"}
     # Even the log delivery, even on its own prefix.
     assert _verdict(policy, elb, action, LOG_KEY, tls=False) == strict.DENY
-    assert strict.evaluate_bucket_policy(policy, action, f"arn:aws:s3:::{BUCKET}",
-                                         {"aws:SecureTransport": "false"}) == strict.DENY
+    assert (
+        strict.evaluate_bucket_policy(policy, action, f"arn:aws:s3:::{BUCKET}", {"aws:SecureTransport": "false"})
+        == strict.DENY
+    )
 
 
 @pytest.mark.parametrize("region", ["ap-northeast-2", "us-east-1", "eu-central-2"])
@@ -209,30 +232,44 @@ def test_elb_would_turn_access_logs_on_into_the_template_bucket(prod, region):
     bucket and policy the templates make, in regions of both principal kinds."""
     lb = _stacks(prod, region=region)["LoadBalancerStack"]
     props = lb.resources["AccessLogBucket"]["Properties"]
-    sse = [r["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
-           for r in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]]
-    assert strict.access_log_bucket_problem(BUCKET, region, _template_policy(prod, region), sse, ACCESS_LOG_PREFIX,
-                                            ACCOUNT, region) is None
+    sse = [
+        r["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+        for r in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    ]
+    assert (
+        strict.access_log_bucket_problem(
+            BUCKET, region, _template_policy(prod, region), sse, ACCESS_LOG_PREFIX, ACCOUNT, region
+        )
+        is None
+    )
 
 
 def test_the_access_log_rule_refuses_what_elb_refuses(prod):
     """No stand-in: the rule itself, against the ELB guide's requirements."""
     policy = _template_policy(prod)
-    args = dict(bucket=BUCKET, bucket_region="ap-northeast-2", prefix=ACCESS_LOG_PREFIX, account=ACCOUNT,
-                region="ap-northeast-2")
+    args = dict(
+        bucket=BUCKET,
+        bucket_region="ap-northeast-2",
+        prefix=ACCESS_LOG_PREFIX,
+        account=ACCOUNT,
+        region="ap-northeast-2",
+    )
     assert strict.access_log_bucket_problem(policy=policy, sse_algorithms=["AES256"], **args) is None
     denied = "Access Denied for bucket: " + BUCKET
     assert strict.access_log_bucket_problem(policy=None, sse_algorithms=[], **args).startswith(denied)
     only_tls = {"Statement": policy["Statement"][:1]}
     assert strict.access_log_bucket_problem(policy=only_tls, sse_algorithms=[], **args).startswith(denied)
     # The other region's ELB account is not this region's.
-    assert strict.access_log_bucket_problem(policy=_template_policy(prod, "us-east-1"), sse_algorithms=[],
-                                            **args).startswith(denied)
+    assert strict.access_log_bucket_problem(
+        policy=_template_policy(prod, "us-east-1"), sse_algorithms=[], **args
+    ).startswith(denied)
     assert "SSE-S3" in strict.access_log_bucket_problem(policy=policy, sse_algorithms=["aws:kms"], **args)
     assert "share a region" in strict.access_log_bucket_problem(
-        policy=policy, sse_algorithms=[], **{**args, "bucket_region": "us-east-1"})
-    assert "AWSLogs" in strict.access_log_bucket_problem(policy=policy, sse_algorithms=[],
-                                                         **{**args, "prefix": "x/AWSLogs"})
+        policy=policy, sse_algorithms=[], **{**args, "bucket_region": "us-east-1"}
+    )
+    assert "AWSLogs" in strict.access_log_bucket_problem(
+        policy=policy, sse_algorithms=[], **{**args, "prefix": "x/AWSLogs"}
+    )
 
 
 @pytest.mark.moto
@@ -249,8 +286,12 @@ def test_strict_layer_refuses_access_logs_moto_would_accept(prod):
     with mock_aws():
         ec2 = boto3.client("ec2", region_name=region)
         vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
-        subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.1.{i}.0/24", AvailabilityZone=f"{region}{z}")[
-            "Subnet"]["SubnetId"] for i, z in enumerate("ac")]
+        subnets = [
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.1.{i}.0/24", AvailabilityZone=f"{region}{z}")["Subnet"][
+                "SubnetId"
+            ]
+            for i, z in enumerate("ac")
+        ]
         elbv2 = boto3.client("elbv2", region_name=region)
         arn = elbv2.create_load_balancer(Name="alb", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
         s3 = boto3.client("s3", region_name=region)
@@ -259,9 +300,14 @@ def test_strict_layer_refuses_access_logs_moto_would_accept(prod):
         s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(_template_policy(prod)))
 
         def turn_on(bucket):
-            return elbv2.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=[
-                {"Key": "access_logs.s3.enabled", "Value": "true"}, {"Key": "access_logs.s3.bucket", "Value": bucket},
-                {"Key": "access_logs.s3.prefix", "Value": ACCESS_LOG_PREFIX}])
+            return elbv2.modify_load_balancer_attributes(
+                LoadBalancerArn=arn,
+                Attributes=[
+                    {"Key": "access_logs.s3.enabled", "Value": "true"},
+                    {"Key": "access_logs.s3.bucket", "Value": bucket},
+                    {"Key": "access_logs.s3.prefix", "Value": ACCESS_LOG_PREFIX},
+                ],
+            )
 
         turn_on("no-policy-bucket")  # moto alone: accepted
         with strict.install():
@@ -289,16 +335,20 @@ def test_load_balancer_writes_its_access_logs_to_the_bucket_once_the_policy_exis
 
 # -- the region map --------------------------------------------------------------------------------
 
+
 def test_map_gives_each_region_its_principal_kind():
     """The ELB user guide's values: Seoul and N. Virginia opened before
     August 2022 (their ELB accounts), Zurich after (the service)."""
     assert log_delivery_principal("ap-northeast-2") == loadbalancer.LogDeliveryPrincipal(
-        "AWS", "arn:aws:iam::600734575887:root")
+        "AWS", "arn:aws:iam::600734575887:root"
+    )
     assert log_delivery_principal("us-east-1") == loadbalancer.LogDeliveryPrincipal(
-        "AWS", "arn:aws:iam::127311923021:root")
+        "AWS", "arn:aws:iam::127311923021:root"
+    )
     assert log_delivery_principal("us-gov-west-1").value == "arn:aws-us-gov:iam::048591011584:root"
     assert log_delivery_principal("eu-central-2") == loadbalancer.LogDeliveryPrincipal(
-        "Service", ELB_LOG_DELIVERY_SERVICE)
+        "Service", ELB_LOG_DELIVERY_SERVICE
+    )
     with pytest.raises(loadbalancer.UnknownRegion) as err:
         log_delivery_principal("ap-southeast-7")
     assert "ap-southeast-7" in str(err.value) and "\n" not in str(err.value)

@@ -28,8 +28,11 @@ def test_a_missing_checker_fails_only_in_ci(monkeypatch, value, fails):
 
 
 def test_ci_is_read_in_one_place_only():
-    readers = [str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("*.py")
-               if re.search(r"""(environ|getenv)(\.get)?\W+["']CI["']""", p.read_text())]
+    readers = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "tests").rglob("*.py")
+        if re.search(r"""(environ|getenv)(\.get)?\W+["']CI["']""", p.read_text())
+    ]
     assert readers == ["tests/ops/tools.py"]
 
 
@@ -59,13 +62,16 @@ def test_no_test_skips_except_through_tools_missing():
     assert skips_outside_tools(ROOT / "tests") == []
 
 
-@pytest.mark.parametrize("line", [
-    'parliament = pytest.importorskip("parliament")',
-    '    pytest.skip(f"PostgreSQL {major}: too old")',
-    '@pytest.mark.skipif(sys.version_info < (3, 12), reason="old")',
-    "@pytest.mark.skip",
-    "pytest.xfail('flaky')",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        'parliament = pytest.importorskip("parliament")',
+        '    pytest.skip(f"PostgreSQL {major}: too old")',
+        '@pytest.mark.skipif(sys.version_info < (3, 12), reason="old")',
+        "@pytest.mark.skip",
+        "pytest.xfail('flaky')",
+    ],
+)
 def test_every_kind_of_skip_is_noticed(tmp_path, line):
     (tmp_path / "test_x.py").write_text(f"import pytest\n{line}\n")
     assert skips_outside_tools(tmp_path) == [f"test_x.py:2: {line.strip()}"]

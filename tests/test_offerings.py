@@ -48,19 +48,30 @@ def test_an_instance_type_typo_fails_the_build_in_one_line_naming_file_key_and_v
     code = cli.main(["--no-lint", "--params", str(bad)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
-    assert err[0] == (f"error: {bad}: BackendInstanceType: 't3.lrge' is not in cfn-lint "
-                      f"{offerings.cfn_lint_version()}'s table of ap-northeast-2 EC2 instance types; did you mean "
-                      "t3.large? (preflight asks the account; a type newer than this table passes the build with "
-                      "WEALIST_CFN_UNLISTED_TYPES=t3.lrge)")
+    assert err[0] == (
+        f"error: {bad}: BackendInstanceType: 't3.lrge' is not in cfn-lint "
+        f"{offerings.cfn_lint_version()}'s table of ap-northeast-2 EC2 instance types; did you mean "
+        "t3.large? (preflight asks the account; a type newer than this table passes the build with "
+        "WEALIST_CFN_UNLISTED_TYPES=t3.lrge)"
+    )
 
 
-@pytest.mark.parametrize("key,value,words", [
-    ("MonitoringInstanceType", "t3.smal", "table of ap-northeast-2 EC2 instance types; did you mean t3.small?"),
-    ("CacheNodeType", "cache.t3.mcro", "table of ap-northeast-2 ElastiCache node types; did you mean "
-                                       "cache.t3.micro?"),
-    ("DbInstanceClass", "db.t3.mirco", "table of ap-northeast-2 RDS instance classes for postgres; did you "
-                                       "mean db.t3.micro?"),
-])
+@pytest.mark.parametrize(
+    "key,value,words",
+    [
+        ("MonitoringInstanceType", "t3.smal", "table of ap-northeast-2 EC2 instance types; did you mean t3.small?"),
+        (
+            "CacheNodeType",
+            "cache.t3.mcro",
+            "table of ap-northeast-2 ElastiCache node types; did you mean cache.t3.micro?",
+        ),
+        (
+            "DbInstanceClass",
+            "db.t3.mirco",
+            "table of ap-northeast-2 RDS instance classes for postgres; did you mean db.t3.micro?",
+        ),
+    ],
+)
 def test_each_sized_parameter_is_checked(tmp_path, key, value, words):
     """The words say the pinned cfn-lint's table refused it, not AWS (it
     read "is not an EC2 instance type", which is false for a type newer
@@ -68,8 +79,10 @@ def test_each_sized_parameter_is_checked(tmp_path, key, value, words):
     cfg = config.load(_params(tmp_path, **{key: value}))
     with pytest.raises(config.ConfigError) as info:
         offerings.check(cfg)
-    assert str(info.value).startswith(f"{cfg.path}: {key}: {value!r} is not in cfn-lint "
-                                      f"{offerings.cfn_lint_version()}'s {words} (preflight asks the account")
+    assert str(info.value).startswith(
+        f"{cfg.path}: {key}: {value!r} is not in cfn-lint "
+        f"{offerings.cfn_lint_version()}'s {words} (preflight asks the account"
+    )
 
 
 def test_a_type_newer_than_the_table_passes_when_named_in_the_environment(tmp_path, monkeypatch):
@@ -107,16 +120,22 @@ def test_a_type_that_exists_elsewhere_but_not_in_the_region_says_where(tmp_path)
     missing = sorted(offerings.ec2_instance_types("us-east-1") - offerings.ec2_instance_types("ap-northeast-2"))
     assert missing, "the tables no longer differ; pick another pair of regions"
     cfg = config.load(_params(tmp_path, BackendInstanceType=missing[0]))
-    with pytest.raises(config.ConfigError, match=r"table of ap-northeast-2 EC2 instance types.*\(the tables of .*"
-                                                 r"us-east-1.* have it\)"):
+    with pytest.raises(
+        config.ConfigError,
+        match=r"table of ap-northeast-2 EC2 instance types.*\(the tables of .*"
+        r"us-east-1.* have it\)",
+    ):
         offerings.check(cfg)
 
 
 def test_a_pinned_engine_version_the_engine_lacks_names_the_setting():
     cfg = config.load(PROD)
     bad = dataclasses.replace(offerings.DEFAULT_SETTINGS, postgres_engine_version="17.99")
-    with pytest.raises(config.ConfigError, match=r"^wealist_cfn/core/settings.py: postgres_engine_version: '17.99' is "
-                                                 r"not a postgres version RDS offers$"):
+    with pytest.raises(
+        config.ConfigError,
+        match=r"^wealist_cfn/core/settings.py: postgres_engine_version: '17.99' is "
+        r"not a postgres version RDS offers$",
+    ):
         offerings.check(cfg, bad)
     bad = dataclasses.replace(offerings.DEFAULT_SETTINGS, redis_engine_version="9.9")
     with pytest.raises(config.ConfigError, match=r"redis_engine_version: '9.9' is not a redis version"):

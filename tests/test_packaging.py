@@ -58,8 +58,9 @@ def test_the_project_folder_is_found_from_the_working_directory(tmp_path):
     (project / "templates").mkdir()
     (project / "docs" / "deep").mkdir(parents=True)
     assert settings.find_project_dir(project / "docs" / "deep", environ={}) == project
-    assert settings.find_project_dir(tmp_path, environ={}) == settings.PACKAGE_DIR.parent, \
+    assert settings.find_project_dir(tmp_path, environ={}) == settings.PACKAGE_DIR.parent, (
         "outside any project, the checkout the package runs from"
+    )
     explicit = tmp_path / "elsewhere"
     explicit.mkdir()
     assert settings.find_project_dir(project, environ={settings.PROJECT_DIR_ENV: str(explicit)}) == explicit
@@ -71,15 +72,25 @@ def test_pip_install_gives_a_working_wealist_cfn_command(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     where = "import sysconfig; print(sysconfig.get_path('purelib'))"
-    purelib = subprocess.run([str(venv / "bin" / "python"), "-c", where],
-                             capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    purelib = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", where], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
     # The runtime dependencies come from the project's own virtualenv.
     Path(purelib, "project-deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
     source = tmp_path / "source"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", ".lint-cache", ".local", "node_modules", "__pycache__", "*.egg-info", "build"))
-    install = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "--no-deps",
-                              str(source)], capture_output=True, text=True, timeout=240)
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv*", ".lint-cache", ".local", "node_modules", "__pycache__", "*.egg-info", "build"
+        ),
+    )
+    install = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "--no-deps", str(source)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert install.returncode == 0, install.stderr[-2000:]
 
     # A project folder without the source: params, templates, instance files.
@@ -94,18 +105,27 @@ def test_pip_install_gives_a_working_wealist_cfn_command(tmp_path):
     assert version.returncode == 0, version.stderr
     assert version.stdout.startswith(f"wealist-cfn {__version__}, commit ")
 
-    check = subprocess.run([command, "build", "--check"], cwd=project / "params", capture_output=True, text=True,
-                           env=env, timeout=120)
+    check = subprocess.run(
+        [command, "build", "--check"], cwd=project / "params", capture_output=True, text=True, env=env, timeout=120
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     (project / "templates" / "network.yaml").write_text("stale\n")
     stale = subprocess.run([command, "--check"], cwd=project, capture_output=True, text=True, env=env, timeout=120)
-    assert stale.returncode != 0 and "network.yaml" in stale.stdout + stale.stderr, \
+    assert stale.returncode != 0 and "network.yaml" in stale.stdout + stale.stderr, (
         "the installed command must read the templates of the folder it runs in"
-    built = subprocess.run([command, "--project-dir", str(project), "build", "--no-lint"], cwd=tmp_path,
-                           capture_output=True, text=True, env=env, timeout=120)
+    )
+    built = subprocess.run(
+        [command, "--project-dir", str(project), "build", "--no-lint"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert built.returncode == 0, built.stdout + built.stderr
-    assert (project / "templates" / "network.yaml").read_text().startswith("AWSTemplateFormatVersion"), \
+    assert (project / "templates" / "network.yaml").read_text().startswith("AWSTemplateFormatVersion"), (
         "--project-dir must point the build at that folder"
+    )
 
 
 def test_project_dir_is_taken_before_anything_is_imported(tmp_path, monkeypatch):
@@ -121,8 +141,9 @@ def test_project_dir_is_taken_before_anything_is_imported(tmp_path, monkeypatch)
 
 @pytest.mark.parametrize("argv", [["--project-dir"], ["--project-dir", "/nonexistent/folder"]])
 def test_a_project_dir_that_is_not_a_folder_is_one_line_and_exit_2(argv):
-    result = subprocess.run([sys.executable, "-m", "wealist_cfn", *argv, "--no-lint"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "wealist_cfn", *argv, "--no-lint"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "--project-dir" in result.stderr and "not a folder" in result.stderr
     assert result.stdout == "", "nothing is built"

@@ -19,8 +19,11 @@ from wealist_cfn.core.settings import TEMPLATES_DIR
 
 def _policies() -> dict[str, dict]:
     t = tpl.load((TEMPLATES_DIR / "registry.yaml").read_text())
-    return {rid: json.loads(r["Properties"]["LifecyclePolicy"]["LifecyclePolicyText"])
-            for rid, r in t["Resources"].items() if r["Type"] == "AWS::ECR::Repository"}
+    return {
+        rid: json.loads(r["Properties"]["LifecyclePolicy"]["LifecyclePolicyText"])
+        for rid, r in t["Resources"].items()
+        if r["Type"] == "AWS::ECR::Repository"
+    }
 
 
 def test_every_repository_has_a_policy_that_never_selects_a_tagged_image():
@@ -36,6 +39,10 @@ def test_every_repository_has_a_policy_that_never_selects_a_tagged_image():
 def test_untagged_images_do_expire():
     for policy in _policies().values():
         [rule] = policy["rules"]
-        assert rule["selection"] == {"tagStatus": "untagged", "countType": "sinceImagePushed",
-                                     "countUnit": "days", "countNumber": 1}
+        assert rule["selection"] == {
+            "tagStatus": "untagged",
+            "countType": "sinceImagePushed",
+            "countUnit": "days",
+            "countNumber": 1,
+        }
         assert rule["rulePriority"] == 1

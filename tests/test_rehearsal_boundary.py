@@ -95,20 +95,25 @@ def test_no_product_module_imports_moto():
 
 def test_no_product_module_tests_the_endpoint_url():
     found = {rel: lines for rel, tree in _modules(REHEARSAL + TRANSPORT) if (lines := endpoint_url_tests(tree))}
-    assert found == {}, (f"behaviour chosen by whether an endpoint URL is set (ask aws.target, "
-                         f"wealist_cfn/aws/target.py, for a named capability instead): {found}")
+    assert found == {}, (
+        f"behaviour chosen by whether an endpoint URL is set (ask aws.target, "
+        f"wealist_cfn/aws/target.py, for a named capability instead): {found}"
+    )
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("if opts.endpoint_url:\n    x = 1\n", [1]),
-    ("ok = not aws.endpoint_url\n", [1]),
-    ("y = 1 if endpoint_url else 2\n", [1]),
-    ("z = (aws.endpoint_url or '').startswith('http://')\n", [1]),
-    ("w = getattr(args, 'endpoint_url', None) is None\n", [1]),
-    ("if args.endpoint_url:\n    raise CommandError('leave out --endpoint-url')\n", []),
-    ("aws = Aws(region, endpoint_url=args.endpoint_url)\n", []),
-    ("aws = given or Aws(region, opts.profile, opts.endpoint_url)\n", []),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("if opts.endpoint_url:\n    x = 1\n", [1]),
+        ("ok = not aws.endpoint_url\n", [1]),
+        ("y = 1 if endpoint_url else 2\n", [1]),
+        ("z = (aws.endpoint_url or '').startswith('http://')\n", [1]),
+        ("w = getattr(args, 'endpoint_url', None) is None\n", [1]),
+        ("if args.endpoint_url:\n    raise CommandError('leave out --endpoint-url')\n", []),
+        ("aws = Aws(region, endpoint_url=args.endpoint_url)\n", []),
+        ("aws = given or Aws(region, opts.profile, opts.endpoint_url)\n", []),
+    ],
+)
 def test_the_check_sees_each_form_of_test(source, expected):
     """The detector itself: each way of testing the URL is found; passing it
     on (to a client) and refusing conflicting options are not tests."""

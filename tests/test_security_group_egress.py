@@ -48,8 +48,13 @@ def egress(mode: str) -> dict[str, set[tuple]]:
     no rule at all maps to ``{"all traffic"}`` (AWS's default)."""
     res = on_disk.resources(mode)
     groups = {k.rsplit("/", 1)[-1]: r for k, r in res.items() if r["Type"] == "AWS::EC2::SecurityGroup"}
-    out = {g: {(x["IpProtocol"], x.get("FromPort"), x.get("ToPort"), _to(x))
-               for x in r["Properties"].get("SecurityGroupEgress", [])} for g, r in groups.items()}
+    out = {
+        g: {
+            (x["IpProtocol"], x.get("FromPort"), x.get("ToPort"), _to(x))
+            for x in r["Properties"].get("SecurityGroupEgress", [])
+        }
+        for g, r in groups.items()
+    }
     for r in res.values():
         if r["Type"] == "AWS::EC2::SecurityGroupEgress":
             p = r["Properties"]

@@ -52,19 +52,26 @@ def rules(settings=DEFAULT_SETTINGS) -> dict[str, dict[str, set[tuple]]]:
     a group without any egress rule is ``{"all traffic"}`` (AWS's default)."""
     res = json.loads(json.dumps(security.build(settings).to_dict()))["Resources"]
     out = {g: {"in": set(), "out": set()} for g, r in res.items() if r["Type"] == "AWS::EC2::SecurityGroup"}
-    src, dst = ("CidrIp", "CidrIpv6", "SourceSecurityGroupId", "SourcePrefixListId"), \
-        ("CidrIp", "CidrIpv6", "DestinationSecurityGroupId", "DestinationPrefixListId")
+    src, dst = (
+        ("CidrIp", "CidrIpv6", "SourceSecurityGroupId", "SourcePrefixListId"),
+        ("CidrIp", "CidrIpv6", "DestinationSecurityGroupId", "DestinationPrefixListId"),
+    )
     for g, r in res.items():
         p = r["Properties"]
         if r["Type"] == "AWS::EC2::SecurityGroup":
-            out[g]["in"] |= {(x["IpProtocol"], _value(x.get("FromPort")), _value(x.get("ToPort")), _peer(x, *src))
-                             for x in p.get("SecurityGroupIngress", [])}
-            out[g]["out"] |= {(x["IpProtocol"], _value(x.get("FromPort")), _value(x.get("ToPort")), _peer(x, *dst))
-                              for x in p.get("SecurityGroupEgress", [])}
+            out[g]["in"] |= {
+                (x["IpProtocol"], _value(x.get("FromPort")), _value(x.get("ToPort")), _peer(x, *src))
+                for x in p.get("SecurityGroupIngress", [])
+            }
+            out[g]["out"] |= {
+                (x["IpProtocol"], _value(x.get("FromPort")), _value(x.get("ToPort")), _peer(x, *dst))
+                for x in p.get("SecurityGroupEgress", [])
+            }
         elif r["Type"] in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
             way, peers = ("in", src) if r["Type"].endswith("Ingress") else ("out", dst)
-            out[p["GroupId"]["Ref"]][way].add((p["IpProtocol"], _value(p.get("FromPort")), _value(p.get("ToPort")),
-                                               _peer(p, *peers)))
+            out[p["GroupId"]["Ref"]][way].add(
+                (p["IpProtocol"], _value(p.get("FromPort")), _value(p.get("ToPort")), _peer(p, *peers))
+            )
     for g in out:
         out[g]["out"] = out[g]["out"] or {"all traffic"}
     return out
@@ -83,14 +90,23 @@ def expected(grafana=3000, prometheus=9090, node=9100, postgres=5432, redis=6379
         # monitoring instance). Out: HTTPS anywhere, the database and the
         # cache by group, the scrape ports to their own group. No SSH.
         "Ec2SecurityGroup": {
-            "in": {("tcp", USER, USER, "sg:AlbSecurityGroup"), ("tcp", BOARD, BOARD, "sg:AlbSecurityGroup"),
-                   ("tcp", grafana, grafana, "sg:AlbSecurityGroup"),
-                   ("tcp", prometheus, prometheus, "sg:AlbSecurityGroup"),
-                   ("tcp", USER, USER, "sg:Ec2SecurityGroup"), ("tcp", BOARD, BOARD, "sg:Ec2SecurityGroup"),
-                   ("tcp", node, node, "sg:Ec2SecurityGroup")},
-            "out": {("tcp", 443, 443, ANYWHERE), ("tcp", postgres, postgres, "sg:RdsSecurityGroup"),
-                    ("tcp", redis, redis, "sg:RedisSecurityGroup"), ("tcp", USER, USER, "sg:Ec2SecurityGroup"),
-                    ("tcp", BOARD, BOARD, "sg:Ec2SecurityGroup"), ("tcp", node, node, "sg:Ec2SecurityGroup")},
+            "in": {
+                ("tcp", USER, USER, "sg:AlbSecurityGroup"),
+                ("tcp", BOARD, BOARD, "sg:AlbSecurityGroup"),
+                ("tcp", grafana, grafana, "sg:AlbSecurityGroup"),
+                ("tcp", prometheus, prometheus, "sg:AlbSecurityGroup"),
+                ("tcp", USER, USER, "sg:Ec2SecurityGroup"),
+                ("tcp", BOARD, BOARD, "sg:Ec2SecurityGroup"),
+                ("tcp", node, node, "sg:Ec2SecurityGroup"),
+            },
+            "out": {
+                ("tcp", 443, 443, ANYWHERE),
+                ("tcp", postgres, postgres, "sg:RdsSecurityGroup"),
+                ("tcp", redis, redis, "sg:RedisSecurityGroup"),
+                ("tcp", USER, USER, "sg:Ec2SecurityGroup"),
+                ("tcp", BOARD, BOARD, "sg:Ec2SecurityGroup"),
+                ("tcp", node, node, "sg:Ec2SecurityGroup"),
+            },
         },
         # The stateful groups: their port from the instances only, and one
         # egress rule that matches nothing (never AWS's allow-all).
@@ -104,15 +120,23 @@ def test_every_groups_ingress_and_egress_is_exactly_what_its_tier_needs():
 
 
 def test_the_ports_follow_the_settings_for_every_rule_that_names_them():
-    other = dataclasses.replace(DEFAULT_SETTINGS, grafana_port=3300, prometheus_port=9091, node_exporter_port=9101,
-                                postgres_port=5433, redis_port=6380)
+    other = dataclasses.replace(
+        DEFAULT_SETTINGS,
+        grafana_port=3300,
+        prometheus_port=9091,
+        node_exporter_port=9101,
+        postgres_port=5433,
+        redis_port=6380,
+    )
     assert rules(other) == expected(3300, 9091, 9101, 5433, 6380)
 
 
 def test_nothing_is_open_to_the_internet_but_the_load_balancers_two_ports():
     public = {(g, r) for g, ways in rules().items() for r in ways["in"] if r[3] in (ANYWHERE, "::/0")}
-    assert public == {("AlbSecurityGroup", ("tcp", 80, 80, ANYWHERE)),
-                      ("AlbSecurityGroup", ("tcp", 443, 443, ANYWHERE))}
+    assert public == {
+        ("AlbSecurityGroup", ("tcp", 80, 80, ANYWHERE)),
+        ("AlbSecurityGroup", ("tcp", 443, 443, ANYWHERE)),
+    }
 
 
 def test_the_stateful_groups_rule_matches_no_traffic():
@@ -129,10 +153,12 @@ def test_every_group_is_in_the_vpc_and_is_an_output_by_its_own_id():
     assert {g for g, r in d["Resources"].items() if r["Type"] == "AWS::EC2::SecurityGroup"} == set(GROUPS)
     assert all(d["Resources"][g]["Properties"]["VpcId"] == {"Ref": "VpcId"} for g in GROUPS)
     assert {k: v["Value"] for k, v in d["Outputs"].items()} == {
-        "AlbSecurityGroupId": {"Ref": "AlbSecurityGroup"}, "Ec2SecurityGroupId": {"Ref": "Ec2SecurityGroup"},
-        "RdsSecurityGroupId": {"Ref": "RdsSecurityGroup"}, "RedisSecurityGroupId": {"Ref": "RedisSecurityGroup"}}
-    assert set(d["Parameters"]) == {"Project", "Environment", "VpcCidr", "UserServicePort", "BoardServicePort",
-                                    "VpcId"}
+        "AlbSecurityGroupId": {"Ref": "AlbSecurityGroup"},
+        "Ec2SecurityGroupId": {"Ref": "Ec2SecurityGroup"},
+        "RdsSecurityGroupId": {"Ref": "RdsSecurityGroup"},
+        "RedisSecurityGroupId": {"Ref": "RedisSecurityGroup"},
+    }
+    assert set(d["Parameters"]) == {"Project", "Environment", "VpcCidr", "UserServicePort", "BoardServicePort", "VpcId"}
 
 
 def test_the_committed_template_is_what_the_builder_makes():

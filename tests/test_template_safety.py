@@ -49,8 +49,9 @@ def test_every_data_holding_resource_keeps_its_data(mode):
             assert res.get("UpdateReplacePolicy") in replace, (where, res.get("UpdateReplacePolicy"))
             found[where] = res["Type"]
     # The set holds a database, a cache and two registries: the check above ran on each.
-    assert sorted(found.values()) == sorted(["AWS::RDS::DBInstance", "AWS::ElastiCache::ReplicationGroup",
-                                             "AWS::ECR::Repository", "AWS::ECR::Repository"])
+    assert sorted(found.values()) == sorted(
+        ["AWS::RDS::DBInstance", "AWS::ElastiCache::ReplicationGroup", "AWS::ECR::Repository", "AWS::ECR::Repository"]
+    )
 
 
 def _ingress(mode: str, **values) -> list[tuple[str, str, dict]]:

@@ -46,6 +46,7 @@ def _one(stacks, type_):
 
 # --- the SPEC table, row by row, in cost mode -------------------------------------------------
 
+
 def test_network_rows(single, prod):
     counts = count_by_type(single)
     assert counts["AWS::EC2::VPC"] == 1
@@ -63,7 +64,7 @@ def test_network_rows(single, prod):
     blocks = [ipaddress.IPv4Network(s["CidrBlock"]) for s in public + private]
     vpc = ipaddress.IPv4Network("10.1.0.0/16")
     assert all(b.subnet_of(vpc) for b in blocks)
-    assert all(not a.overlaps(b) for i, a in enumerate(blocks) for b in blocks[i + 1:])
+    assert all(not a.overlaps(b) for i, a in enumerate(blocks) for b in blocks[i + 1 :])
     # The one NAT gateway sits in the first AZ's public subnet and every
     # private subnet routes through it.
     assert net.resources["NatGateway1"]["Properties"]["SubnetId"] == "NetworkStack/PublicSubnet1"
@@ -105,8 +106,10 @@ def test_instances_are_private_hardened_and_self_healing(single):
     raw = json.loads(compute.build(DEFAULT_SETTINGS).to_json())["Resources"]["BackendAutoScalingGroup"]
     assert raw["Properties"]["HealthCheckType"] == {"Ref": "BackendHealthCheckType"}
     assert comp.resources["MonitoringAutoScalingGroup"]["Properties"]["HealthCheckType"] == "EC2"
-    profiles = {"BackendLaunchTemplate": "IamStack/Ec2InstanceProfile.Arn",
-                "MonitoringLaunchTemplate": "IamStack/MonitoringInstanceProfile.Arn"}
+    profiles = {
+        "BackendLaunchTemplate": "IamStack/Ec2InstanceProfile.Arn",
+        "MonitoringLaunchTemplate": "IamStack/MonitoringInstanceProfile.Arn",
+    }
     # Hop limit 1: no backend container reaches the instance's credentials;
     # Prometheus's EC2 discovery needs them from its container (2).
     hops = {"BackendLaunchTemplate": 1, "MonitoringLaunchTemplate": 2}
@@ -149,7 +152,8 @@ def test_database_row(single):
     groups = single["DatabaseStack"].of_type("AWS::Logs::LogGroup")
     assert {g["Properties"]["LogGroupName"]: g["Properties"]["RetentionInDays"] for g in groups.values()} == {
         "/aws/rds/instance/wealist-prod-postgres/postgresql": "90",
-        "/aws/rds/instance/wealist-prod-postgres/upgrade": "90"}
+        "/aws/rds/instance/wealist-prod-postgres/upgrade": "90",
+    }
     assert sorted(raw["DependsOn"]) == sorted(groups) == ["DatabasePostgresqlLogGroup", "DatabaseUpgradeLogGroup"]
     assert {g["DeletionPolicy"] for g in groups.values()} == {"Delete"}
 
@@ -178,8 +182,12 @@ def test_load_balancer_rows(single, prod):
 
     lb = single["LoadBalancerStack"]
     ports = {k: v["Properties"]["Port"] for k, v in lb.of_type("AWS::ElasticLoadBalancingV2::TargetGroup").items()}
-    assert ports == {"UserServiceTargetGroup": "8081", "BoardServiceTargetGroup": "8000",
-                     "GrafanaTargetGroup": 3000, "PrometheusTargetGroup": 9090}  # the SPEC's ports
+    assert ports == {
+        "UserServiceTargetGroup": "8081",
+        "BoardServiceTargetGroup": "8000",
+        "GrafanaTargetGroup": 3000,
+        "PrometheusTargetGroup": 9090,
+    }  # the SPEC's ports
 
     # Without a certificate: HTTP only, serving the rules.
     listeners = lb.of_type("AWS::ElasticLoadBalancingV2::Listener")
@@ -193,8 +201,9 @@ def test_load_balancer_rows(single, prod):
 def test_https_listener_when_certificate_is_set(prod):
     stacks = _stacks(prod, CertificateArn=CERT)
     lb = stacks["LoadBalancerStack"]
-    listeners = {v["Properties"]["Port"]: v["Properties"] for v in
-                 lb.of_type("AWS::ElasticLoadBalancingV2::Listener").values()}
+    listeners = {
+        v["Properties"]["Port"]: v["Properties"] for v in lb.of_type("AWS::ElasticLoadBalancingV2::Listener").values()
+    }
     assert set(listeners) == {80, 443}  # the SPEC's two listeners
     assert listeners[80]["DefaultActions"][0]["Type"] == "redirect"
     assert listeners[80]["DefaultActions"][0]["RedirectConfig"]["Protocol"] == "HTTPS"
@@ -234,8 +243,11 @@ def test_no_ssh_anywhere(single):
 
 
 def test_registry_rows(single):
-    repos = {v["Properties"]["RepositoryName"]: v for v in
-             all_resources(single).values() if v["Type"] == "AWS::ECR::Repository"}
+    repos = {
+        v["Properties"]["RepositoryName"]: v
+        for v in all_resources(single).values()
+        if v["Type"] == "AWS::ECR::Repository"
+    }
     assert set(repos) == {"board-service", "user-service"}
     for repo in repos.values():
         assert repo["Properties"]["ImageScanningConfiguration"]["ScanOnPush"] is True
@@ -244,6 +256,7 @@ def test_registry_rows(single):
 
 
 # --- the switch -------------------------------------------------------------------------------
+
 
 def _flatten(value, prefix=""):
     if isinstance(value, dict):
@@ -258,10 +271,13 @@ def test_switch_flips_exactly_what_it_should(single, multi):
     a, b = all_resources(single), all_resources(multi)
     # The extra NAT gateways and the alarms that watch them (the Redis
     # alarms watch every member in both modes).
-    assert set(b) - set(a) == {"NetworkStack/NatGateway2", "NetworkStack/NatGateway3",
-                               "NetworkStack/NatGateway2Eip", "NetworkStack/NatGateway3Eip",
-                               *(f"AlarmsStack/NatGateway{i}{kind}Alarm" for i in (2, 3)
-                                 for kind in ("PortAllocation", "PacketsDropped"))}
+    assert set(b) - set(a) == {
+        "NetworkStack/NatGateway2",
+        "NetworkStack/NatGateway3",
+        "NetworkStack/NatGateway2Eip",
+        "NetworkStack/NatGateway3Eip",
+        *(f"AlarmsStack/NatGateway{i}{kind}Alarm" for i in (2, 3) for kind in ("PortAllocation", "PacketsDropped")),
+    }
     assert set(a) - set(b) == set()
     changed = set()
     for key in a:
@@ -296,8 +312,10 @@ def test_multi_az_mode(multi):
         assert route["NatGatewayId"] == f"NetworkStack/NatGateway{i}"
         assoc = net.resources[f"PrivateSubnet{i}RouteTableAssociation"]["Properties"]
         assert assoc["RouteTableId"] == route["RouteTableId"] == f"NetworkStack/PrivateRouteTable{i}"
-        assert (net.resources[f"PublicSubnet{i}"]["Properties"]["AvailabilityZone"]
-                == net.resources[f"PrivateSubnet{i}"]["Properties"]["AvailabilityZone"])
+        assert (
+            net.resources[f"PublicSubnet{i}"]["Properties"]["AvailabilityZone"]
+            == net.resources[f"PrivateSubnet{i}"]["Properties"]["AvailabilityZone"]
+        )
 
 
 def test_switch_is_one_root_parameter_passed_to_children():
@@ -312,6 +330,7 @@ def test_switch_is_one_root_parameter_passed_to_children():
 
 # --- a second environment, names, tags, outputs -----------------------------------------------
 
+
 def test_dev_environment_needs_no_code_change():
     dev = config.load("params/dev.json")
     stacks = resolve(dev.values, region=dev.region)
@@ -323,19 +342,28 @@ def test_dev_environment_needs_no_code_change():
     assert stacks["IamStack"].resources["MonitoringRole"]["Properties"]["RoleName"] == "wealist-dev-monitoring-role"
     asg = stacks["ComputeStack"].resources["BackendAutoScalingGroup"]["Properties"]
     assert asg["AutoScalingGroupName"] == "wealist-dev-backend-asg"
-    repos = {v["Properties"]["RepositoryName"] for v in all_resources(stacks).values()
-             if v["Type"] == "AWS::ECR::Repository"}
+    repos = {
+        v["Properties"]["RepositoryName"] for v in all_resources(stacks).values() if v["Type"] == "AWS::ECR::Repository"
+    }
     assert repos == {"dev/user-service", "dev/board-service"}
     db = _one(stacks, "AWS::RDS::DBInstance")
     assert db["MasterUserPassword"] == "{{resolve:ssm-secure:/wealist/dev/db/postgres_superuser_password}}"
 
 
 def test_everything_taggable_carries_project_and_environment(single):
-    untaggable = {"AWS::EC2::VPCGatewayAttachment", "AWS::EC2::Route", "AWS::EC2::SubnetRouteTableAssociation",
-                  "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress", "AWS::IAM::InstanceProfile",
-                  "AWS::AutoScaling::ScalingPolicy",
-                  "AWS::ElasticLoadBalancingV2::Listener", "AWS::ElasticLoadBalancingV2::ListenerRule",
-                  "AWS::SNS::Subscription", "AWS::S3::BucketPolicy"}
+    untaggable = {
+        "AWS::EC2::VPCGatewayAttachment",
+        "AWS::EC2::Route",
+        "AWS::EC2::SubnetRouteTableAssociation",
+        "AWS::EC2::SecurityGroupIngress",
+        "AWS::EC2::SecurityGroupEgress",
+        "AWS::IAM::InstanceProfile",
+        "AWS::AutoScaling::ScalingPolicy",
+        "AWS::ElasticLoadBalancingV2::Listener",
+        "AWS::ElasticLoadBalancingV2::ListenerRule",
+        "AWS::SNS::Subscription",
+        "AWS::S3::BucketPolicy",
+    }
     for key, res in all_resources(single).items():
         if res["Type"] in untaggable:
             continue
@@ -358,9 +386,18 @@ def test_logical_ids_are_stable_pascal_case_nouns():
 
 def test_root_outputs_are_described_and_exported(single):
     root_t = root.build(DEFAULT_SETTINGS).to_dict()
-    wanted = {"LoadBalancerDnsName", "UserServiceRepositoryUri", "BoardServiceRepositoryUri", "DatabaseEndpoint",
-              "RedisEndpoint", "BackendAsgName", "MonitoringAsgName", "VpcId", "PublicSubnetIds",
-              "PrivateSubnetIds"}
+    wanted = {
+        "LoadBalancerDnsName",
+        "UserServiceRepositoryUri",
+        "BoardServiceRepositoryUri",
+        "DatabaseEndpoint",
+        "RedisEndpoint",
+        "BackendAsgName",
+        "MonitoringAsgName",
+        "VpcId",
+        "PublicSubnetIds",
+        "PrivateSubnetIds",
+    }
     assert wanted <= set(root_t["Outputs"])
     for name, out in root_t["Outputs"].items():
         assert out["Description"]
@@ -399,13 +436,15 @@ def test_missing_wire_fails_the_build(monkeypatch):
 
 # --- alarms -----------------------------------------------------------------------------------
 
+
 def _alarms(stacks) -> dict[str, dict]:
     return {k: v["Properties"] for k, v in stacks["AlarmsStack"].of_type("AWS::CloudWatch::Alarm").items()}
 
 
 def _dim(alarm: dict, name: str):
-    metrics = alarm.get("Dimensions") or [q["MetricStat"]["Metric"]["Dimensions"][0]
-                                          for q in alarm["Metrics"] if "MetricStat" in q]
+    metrics = alarm.get("Dimensions") or [
+        q["MetricStat"]["Metric"]["Dimensions"][0] for q in alarm["Metrics"] if "MetricStat" in q
+    ]
     [value] = {d["Value"] for d in metrics if d["Name"] == name} or {None}
     return value
 
@@ -448,8 +487,10 @@ def test_redis_alarms_watch_every_member_the_group_can_have(mode, request):
             if metric.get("Namespace") == "AWS/ElastiCache":
                 [dim] = metric["Dimensions"]
                 watched.setdefault(metric["MetricName"], set()).add(dim["Value"])
-        if any("AWS/ElastiCache" == q.get("MetricStat", {}).get("Metric", {}).get("Namespace")
-               for q in alarm.get("Metrics", [])):
+        if any(
+            "AWS/ElastiCache" == q.get("MetricStat", {}).get("Metric", {}).get("Namespace")
+            for q in alarm.get("Metrics", [])
+        ):
             [expr] = [q["Expression"] for q in alarm["Metrics"] if "Expression" in q]
             assert expr == "MAX([node1, node2, node3])"
             assert alarm["TreatMissingData"] == "notBreaching"
@@ -472,17 +513,20 @@ def test_alarms_watch_the_resources_the_stack_made(single):
     alarms = _alarms(single)
     lb = "LoadBalancerStack/LoadBalancer.LoadBalancerFullName"
     groups = {_dim(a, "TargetGroup") for a in alarms.values() if a.get("MetricName") == "UnHealthyHostCount"}
-    assert groups == {f"LoadBalancerStack/{k}TargetGroup.TargetGroupFullName"
-                      for k in ("UserService", "BoardService", "Grafana", "Prometheus")}
+    assert groups == {
+        f"LoadBalancerStack/{k}TargetGroup.TargetGroupFullName"
+        for k in ("UserService", "BoardService", "Grafana", "Prometheus")
+    }
     for key in ("LoadBalancerErrorRateAlarm", "TargetErrorRateAlarm", "TargetResponseTimeAlarm"):
         assert _dim(alarms[key], "LoadBalancer") == lb
     assert alarms["TargetResponseTimeAlarm"]["ExtendedStatistic"] == "p99"
     # A 5xx rate, not a count: errors over requests, absent errors as 0.
     [expr] = [q["Expression"] for q in alarms["TargetErrorRateAlarm"]["Metrics"] if "Expression" in q]
     assert expr == "100 * FILL(errors, 0) / requests"
-    assert {_dim(alarms[k], "DBInstanceIdentifier") for k in
-            ("DatabaseCpuAlarm", "DatabaseFreeStorageAlarm", "DatabaseMemoryAlarm", "DatabaseConnectionsAlarm")} \
-        == {"DatabaseStack/Database"}
+    assert {
+        _dim(alarms[k], "DBInstanceIdentifier")
+        for k in ("DatabaseCpuAlarm", "DatabaseFreeStorageAlarm", "DatabaseMemoryAlarm", "DatabaseConnectionsAlarm")
+    } == {"DatabaseStack/Database"}
     # FreeStorageSpace is in bytes; the alarm compares it with 20 % of the
     # allocated GiB of this parameter file (20).
     storage = alarms["DatabaseFreeStorageAlarm"]
@@ -499,8 +543,9 @@ def test_alarms_watch_the_resources_the_stack_made(single):
     assert _dim(monitoring, "AutoScalingGroupName") == "ComputeStack/MonitoringAutoScalingGroup"
     assert (monitoring["ComparisonOperator"], monitoring["Threshold"]) == ("LessThanThreshold", 1)
     group = single["ComputeStack"].resources["MonitoringAutoScalingGroup"]["Properties"]
-    assert "GroupInServiceInstances" in group["MetricsCollection"][0]["Metrics"], \
+    assert "GroupInServiceInstances" in group["MetricsCollection"][0]["Metrics"], (
         "GroupInServiceInstances is only published with group metrics enabled"
+    )
     assert monitoring["TreatMissingData"] == "breaching", "group metrics come every minute: a gap must page"
 
 
@@ -548,6 +593,7 @@ def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(prod):
 
 # --- egress -----------------------------------------------------------------------------------
 
+
 def test_instances_egress_is_explicit_and_narrow(single):
     """With any egress rule, a security group loses AWS's allow-all
     (https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html):
@@ -555,16 +601,23 @@ def test_instances_egress_is_explicit_and_narrow(single):
     sec = single["SecurityStack"]
     ec2_sg = "SecurityStack/Ec2SecurityGroup"
     rules = list(sec.resources["Ec2SecurityGroup"]["Properties"]["SecurityGroupEgress"])
-    rules += [r["Properties"] for r in sec.of_type("AWS::EC2::SecurityGroupEgress").values()
-              if r["Properties"]["GroupId"] == ec2_sg]
-    allowed = {(r["IpProtocol"], int(r["FromPort"]), int(r["ToPort"]),
-                r.get("CidrIp") or r["DestinationSecurityGroupId"]) for r in rules}
+    rules += [
+        r["Properties"]
+        for r in sec.of_type("AWS::EC2::SecurityGroupEgress").values()
+        if r["Properties"]["GroupId"] == ec2_sg
+    ]
+    allowed = {
+        (r["IpProtocol"], int(r["FromPort"]), int(r["ToPort"]), r.get("CidrIp") or r["DestinationSecurityGroupId"])
+        for r in rules
+    }
     assert allowed == {
         ("tcp", 443, 443, "0.0.0.0/0"),  # the only rule to the internet
         ("tcp", 5432, 5432, "SecurityStack/RdsSecurityGroup"),
         ("tcp", 6379, 6379, "SecurityStack/RedisSecurityGroup"),
         # Prometheus's scrapes stay inside the instances' own group.
-        ("tcp", 8081, 8081, ec2_sg), ("tcp", 8000, 8000, ec2_sg), ("tcp", 9100, 9100, ec2_sg),
+        ("tcp", 8081, 8081, ec2_sg),
+        ("tcp", 8000, 8000, ec2_sg),
+        ("tcp", 9100, 9100, ec2_sg),
     }
     assert all(len(r["Description"]) > 20 for r in rules), "each rule says why it exists"
 
@@ -586,8 +639,10 @@ def test_network_and_access_log_rows(mode, request):
     assert lifecycle["ExpirationInDays"] == "365"  # AccessLogExpirationDays default
     counts = count_by_type(stacks)
     assert counts["AWS::EC2::FlowLog"] == 1 and counts["AWS::S3::Bucket"] == 1
-    attrs = {a["Key"]: a["Value"] for a in _one(stacks, "AWS::ElasticLoadBalancingV2::LoadBalancer")[
-        "LoadBalancerAttributes"]}
+    attrs = {
+        a["Key"]: a["Value"]
+        for a in _one(stacks, "AWS::ElasticLoadBalancingV2::LoadBalancer")["LoadBalancerAttributes"]
+    }
     assert attrs["access_logs.s3.bucket"] == "LoadBalancerStack/AccessLogBucket"
     root = stacks["Root"].outputs
     assert root["FlowLogGroupName"] == "NetworkStack/FlowLogGroup"

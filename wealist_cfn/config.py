@@ -64,8 +64,7 @@ class Config:
 
     def effective(self) -> list[dict[str, str]]:
         """Every root parameter with its value and :meth:`source`, in template order."""
-        return [{"key": p.name, "value": self.values[p.name], "source": self.source(p.name)}
-                for p in ROOT_PARAMETERS]
+        return [{"key": p.name, "value": self.values[p.name], "source": self.source(p.name)} for p in ROOT_PARAMETERS]
 
     @property
     def project(self) -> str:
@@ -99,8 +98,11 @@ class Config:
         load balancer access-log delivery the templates cannot grant (their
         mapping would fail the stack half way through a deploy)."""
         if region and region != self.region:
-            raise ConfigError(self.path, "AvailabilityZones", f"{self.values['AvailabilityZones']} are in "
-                              f"{self.region}; --region {region} contradicts them")
+            raise ConfigError(
+                self.path,
+                "AvailabilityZones",
+                f"{self.values['AvailabilityZones']} are in {self.region}; --region {region} contradicts them",
+            )
         try:
             log_delivery_principal(self.region)
         except UnknownRegion as exc:
@@ -114,7 +116,8 @@ class Config:
         property: a name without the account would be wrong for every
         account but one."""
         return self.values["DeployBucketName"] or deploy_bucket_name(
-            self.project, self.environment, account, self.region)
+            self.project, self.environment, account, self.region
+        )
 
     def cfn_parameters(self, *, only_given: bool = False) -> list[dict[str, str]]:
         """The ``Parameters`` list for CreateChangeSet / CreateStack."""
@@ -166,10 +169,14 @@ _PLACEHOLDER = re.compile(r"\$?\{[^}]*\}?|<[^>]*>?")
 def _validate_values(path: Path, values: dict[str, str]) -> None:
     placeholder = _PLACEHOLDER.search(values["DeployBucketName"])
     if placeholder:
-        raise ConfigError(path, "DeployBucketName", f"{placeholder.group(0)!r} is a placeholder nothing expands: "
-                          f"leave the value empty for the account-unique name "
-                          f"{deploy_bucket_name(values['Project'], values['Environment'], '<account ID>', '<region>')}"
-                          f", or write a whole bucket name (docs/deploy.md)")
+        raise ConfigError(
+            path,
+            "DeployBucketName",
+            f"{placeholder.group(0)!r} is a placeholder nothing expands: "
+            f"leave the value empty for the account-unique name "
+            f"{deploy_bucket_name(values['Project'], values['Environment'], '<account ID>', '<region>')}"
+            f", or write a whole bucket name (docs/deploy.md)",
+        )
     for spec in ROOT_PARAMETERS:
         _check_spec(path, spec, values[spec.name])
 
@@ -181,52 +188,77 @@ def _validate_values(path: Path, values: dict[str, str]) -> None:
     subnets = 2 * DEFAULT_SETTINGS.az_count
     room = 2 ** (32 - bits - vpc.prefixlen) if 32 - bits >= vpc.prefixlen else 0
     if room < subnets:
-        raise ConfigError(path, "VpcCidr", f"{vpc} holds only {room} subnets of /{32 - bits}, {subnets} are needed; "
-                          f"use a larger block or a smaller SubnetBits")
+        raise ConfigError(
+            path,
+            "VpcCidr",
+            f"{vpc} holds only {room} subnets of /{32 - bits}, {subnets} are needed; "
+            f"use a larger block or a smaller SubnetBits",
+        )
     _check_cidr(path, "MonitoringAccessCidr", values["MonitoringAccessCidr"])
 
     azs = values["AvailabilityZones"].split(",")
     if len(azs) != DEFAULT_SETTINGS.az_count:
-        raise ConfigError(path, "AvailabilityZones",
-                          f"lists {len(azs)} zones, exactly {DEFAULT_SETTINGS.az_count} are needed")
+        raise ConfigError(
+            path, "AvailabilityZones", f"lists {len(azs)} zones, exactly {DEFAULT_SETTINGS.az_count} are needed"
+        )
     if len(set(azs)) != len(azs):
         raise ConfigError(path, "AvailabilityZones", f"{values['AvailabilityZones']!r} names a zone twice")
     regions = {az[:-1] for az in azs}
     if len(regions) != 1:
-        raise ConfigError(path, "AvailabilityZones",
-                          f"zones span several regions ({', '.join(sorted(regions))}); they must share one")
+        raise ConfigError(
+            path, "AvailabilityZones", f"zones span several regions ({', '.join(sorted(regions))}); they must share one"
+        )
 
     if int(values["BackendMinSize"]) > int(values["BackendMaxSize"]):
-        raise ConfigError(path, "BackendMinSize",
-                          f"{values['BackendMinSize']} is larger than BackendMaxSize {values['BackendMaxSize']}")
+        raise ConfigError(
+            path,
+            "BackendMinSize",
+            f"{values['BackendMinSize']} is larger than BackendMaxSize {values['BackendMaxSize']}",
+        )
     if values["UserServicePort"] == values["BoardServicePort"]:
         raise ConfigError(path, "BoardServicePort", "must differ from UserServicePort")
     reserved = {DEFAULT_SETTINGS.grafana_port, DEFAULT_SETTINGS.prometheus_port, DEFAULT_SETTINGS.node_exporter_port}
     for key in ("UserServicePort", "BoardServicePort"):
         if int(values[key]) in reserved:
-            raise ConfigError(path, key, f"{values[key]} is taken by the monitoring stack "
-                              f"({', '.join(str(p) for p in sorted(reserved))})")
+            raise ConfigError(
+                path,
+                key,
+                f"{values[key]} is taken by the monitoring stack ({', '.join(str(p) for p in sorted(reserved))})",
+            )
 
     cert = values["CertificateArn"]
     if cert and cert.split(":")[3] != azs[0][:-1]:
-        raise ConfigError(path, "CertificateArn",
-                          f"certificate is in {cert.split(':')[3]}, the stack in {azs[0][:-1]}; an ALB needs one "
-                          f"from its own region")
+        raise ConfigError(
+            path,
+            "CertificateArn",
+            f"certificate is in {cert.split(':')[3]}, the stack in {azs[0][:-1]}; an ALB needs one from its own region",
+        )
     bucket = values["DeployBucketName"]
     if ".." in bucket or re.fullmatch(r"(\d{1,3}\.){3}\d{1,3}", bucket) or _reserved(bucket):
-        raise ConfigError(path, "DeployBucketName", f"{bucket!r} is not a name S3 accepts"
-                          + (f" ({_reserved(bucket)})" if _reserved(bucket) else ""))
+        raise ConfigError(
+            path,
+            "DeployBucketName",
+            f"{bucket!r} is not a name S3 accepts" + (f" ({_reserved(bucket)})" if _reserved(bucket) else ""),
+        )
     if not bucket:
         # S3 names are 3-63 characters (S3 User Guide, "Bucket naming rules");
         # an account ID is 12 digits.
         derived = deploy_bucket_name(values["Project"], values["Environment"], "0" * 12, azs[0][:-1])
         if len(derived) > 63:
-            raise ConfigError(path, "DeployBucketName", f"empty, and the account-unique name {derived!r} would "
-                              f"be {len(derived)} characters, over S3's 63: set a shorter name")
+            raise ConfigError(
+                path,
+                "DeployBucketName",
+                f"empty, and the account-unique name {derived!r} would "
+                f"be {len(derived)} characters, over S3's 63: set a shorter name",
+            )
         if _reserved(derived):
-            raise ConfigError(path, "DeployBucketName", f"empty, and the account-unique name {derived!r} is not "
-                              f"a name S3 accepts ({_reserved(derived)}): set a name of your own or another "
-                              f"Project")
+            raise ConfigError(
+                path,
+                "DeployBucketName",
+                f"empty, and the account-unique name {derived!r} is not "
+                f"a name S3 accepts ({_reserved(derived)}): set a name of your own or another "
+                f"Project",
+            )
 
 
 # Prefixes and suffixes S3 reserves (S3 User Guide, "General purpose bucket
@@ -247,7 +279,6 @@ def _reserved(bucket: str) -> str:
     return ""
 
 
-
 def _check_key(where, key: str, seen, *, derived: str, twice: str) -> None:
     """One parameter key, from a file or from --parameter: known, set by
     hand, and given once."""
@@ -256,10 +287,12 @@ def _check_key(where, key: str, seen, *, derived: str, twice: str) -> None:
         hint = f"; did you mean {close[0]}?" if close else ""
         raise ConfigError(where, key, f"unknown parameter{hint}")
     if PARAMS_BY_NAME[key].derived:
-        raise ConfigError(where, key, f"is derived by deploy and plan (from the release tags in Parameter Store), "
-                                      f"{derived}")
+        raise ConfigError(
+            where, key, f"is derived by deploy and plan (from the release tags in Parameter Store), {derived}"
+        )
     if key in seen:
         raise ConfigError(where, key, twice)
+
 
 def parse(path: Path | str, text: str, overrides: dict[str, str] | None = None) -> Config:
     """Validate the text of a parameter file, with ``overrides`` (from
@@ -280,8 +313,12 @@ def parse(path: Path | str, text: str, overrides: dict[str, str] | None = None) 
     except json.JSONDecodeError as exc:
         raise ConfigError(path, None, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     if not isinstance(data, list):
-        raise ConfigError(path, None, 'must be a JSON list of {"ParameterKey": ..., "ParameterValue": ...} '
-                                      f"objects, found a JSON {type(data).__name__}")
+        raise ConfigError(
+            path,
+            None,
+            'must be a JSON list of {"ParameterKey": ..., "ParameterValue": ...} '
+            f"objects, found a JSON {type(data).__name__}",
+        )
     given: dict[str, str] = {}
     for i, entry in enumerate(data):
         if not isinstance(entry, dict) or "ParameterKey" not in entry:
@@ -291,15 +328,20 @@ def parse(path: Path | str, text: str, overrides: dict[str, str] | None = None) 
         if not isinstance(key, str):
             raise ConfigError(path, f"[{i}]", "ParameterKey must be a string")
         if extra:
-            raise ConfigError(path, key, f"unexpected field {sorted(extra)[0]!r} (only ParameterKey and "
-                                         "ParameterValue are allowed)")
+            raise ConfigError(
+                path, key, f"unexpected field {sorted(extra)[0]!r} (only ParameterKey and ParameterValue are allowed)"
+            )
         _check_key(path, key, given, derived="not set in a params file: remove this entry", twice="is set twice")
         if "ParameterValue" not in entry:
             raise ConfigError(path, key, "has no ParameterValue")
         value = entry["ParameterValue"]
         if not isinstance(value, str):
-            raise ConfigError(path, key, f"value must be a string, found {json.dumps(value)} "
-                                         f"(write \"{value if not isinstance(value, bool) else str(value).lower()}\")")
+            raise ConfigError(
+                path,
+                key,
+                f"value must be a string, found {json.dumps(value)} "
+                f'(write "{value if not isinstance(value, bool) else str(value).lower()}")',
+            )
         given[key] = value
 
     values = {}

@@ -44,8 +44,9 @@ class CommandError(Exception):
 
     exit_code: int = EXIT_FAILED
 
-    def __init__(self, message: str = "", exit_code: int | None = None, details: tuple[str, ...] = (),
-                 data: dict | None = None):
+    def __init__(
+        self, message: str = "", exit_code: int | None = None, details: tuple[str, ...] = (), data: dict | None = None
+    ):
         super().__init__(message)
         if exit_code is not None:
             self.exit_code = exit_code
@@ -56,6 +57,7 @@ class CommandError(Exception):
 @dataclass
 class Failure:
     """An exception as the one line, further lines and exit code the command line ends with."""
+
     message: str
     exit_code: int
     details: tuple[str, ...] = ()

@@ -49,8 +49,11 @@ CACHE_ENGINE = "redis"  # the cache stack's Engine
 def _extensions_dir() -> Path:
     spec = importlib.util.find_spec("cfnlint")
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("cfn-lint", None, "not installed; `make install` brings it (it carries the offline "
-                                            "tables of instance types per region)")
+        raise ConfigError(
+            "cfn-lint",
+            None,
+            "not installed; `make install` brings it (it carries the offline tables of instance types per region)",
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "data" / "schemas" / "extensions"
 
 
@@ -83,8 +86,10 @@ def db_instance_classes(region: str, engine: str = DB_ENGINE) -> frozenset[str] 
 
 def engine_versions(kind: str, engine: str) -> frozenset[str]:
     """Versions of ``engine`` the schema allows; kind "rds" or "elasticache"."""
-    path = {"rds": "aws_rds_dbinstance/engine_version.json",
-            "elasticache": "aws_elasticache_cachecluster/engine_version.json"}[kind]
+    path = {
+        "rds": "aws_rds_dbinstance/engine_version.json",
+        "elasticache": "aws_elasticache_cachecluster/engine_version.json",
+    }[kind]
     for rule in _load(path).get("allOf", []):
         props = rule.get("if", {}).get("properties", {})
         if props.get("Engine", {}).get("const") == engine and "EngineVersion" in props:
@@ -105,12 +110,16 @@ def db_classes_for_version(engine: str, version: str) -> frozenset[str] | None:
 
 
 def _elsewhere(value: str, table) -> list[str]:
-    return sorted(r for r in ("us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1", "ap-northeast-2")
-                  if value in (table(r) or ()))
+    return sorted(
+        r
+        for r in ("us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1", "ap-northeast-2")
+        if value in (table(r) or ())
+    )
 
 
 def cfn_lint_version() -> str:
     from cfnlint.version import __version__
+
     return __version__
 
 
@@ -123,21 +132,28 @@ def _unknown(cfg: Config, key: str, what: str, region: str, table) -> ConfigErro
     offered = table(region) or frozenset()
     close = difflib.get_close_matches(value, sorted(offered), n=1)
     other = _elsewhere(value, table)
-    hint = (f"; did you mean {close[0]}?" if close else "") + \
-        (f" (the tables of {', '.join(other)} have it)" if other else "")
-    return ConfigError(cfg.path, key, f"{value!r} is not in cfn-lint {cfn_lint_version()}'s table of {region} "
-                                      f"{what}{hint} (preflight asks the account; a type newer than this "
-                                      f"table passes the build with {UNLISTED_ENV}={value})")
+    hint = (f"; did you mean {close[0]}?" if close else "") + (
+        f" (the tables of {', '.join(other)} have it)" if other else ""
+    )
+    return ConfigError(
+        cfg.path,
+        key,
+        f"{value!r} is not in cfn-lint {cfn_lint_version()}'s table of {region} "
+        f"{what}{hint} (preflight asks the account; a type newer than this "
+        f"table passes the build with {UNLISTED_ENV}={value})",
+    )
 
 
 def check(cfg: Config, settings: BuildSettings = DEFAULT_SETTINGS) -> None:
     """Raise :class:`ConfigError` (file, key, value) for the first value the
     region does not offer, or a pinned engine version the engine lacks."""
     region = cfg.region
-    tables = (("BackendInstanceType", "EC2 instance types", ec2_instance_types),
-              ("MonitoringInstanceType", "EC2 instance types", ec2_instance_types),
-              ("CacheNodeType", "ElastiCache node types", cache_node_types),
-              ("DbInstanceClass", f"RDS instance classes for {DB_ENGINE}", db_instance_classes))
+    tables = (
+        ("BackendInstanceType", "EC2 instance types", ec2_instance_types),
+        ("MonitoringInstanceType", "EC2 instance types", ec2_instance_types),
+        ("CacheNodeType", "ElastiCache node types", cache_node_types),
+        ("DbInstanceClass", f"RDS instance classes for {DB_ENGINE}", db_instance_classes),
+    )
     accepted = unlisted()
     for key, what, table in tables:
         if cfg.values[key] in accepted:
@@ -146,23 +162,36 @@ def check(cfg: Config, settings: BuildSettings = DEFAULT_SETTINGS) -> None:
         if offered is None:
             # The region is the zones' (Config.region): AvailabilityZones is
             # the key that chose it.
-            raise ConfigError(cfg.path, "AvailabilityZones", f"{cfg.values['AvailabilityZones']} are in {region}, "
-                                                             f"for which cfn-lint {cfn_lint_version()} has no table of "
-                                                             f"{what} to check {key} {cfg.values[key]!r}; a newer "
-                                                             f"cfn-lint may know the region, or pass the value with "
-                                                             f"{UNLISTED_ENV}={cfg.values[key]}")
+            raise ConfigError(
+                cfg.path,
+                "AvailabilityZones",
+                f"{cfg.values['AvailabilityZones']} are in {region}, "
+                f"for which cfn-lint {cfn_lint_version()} has no table of "
+                f"{what} to check {key} {cfg.values[key]!r}; a newer "
+                f"cfn-lint may know the region, or pass the value with "
+                f"{UNLISTED_ENV}={cfg.values[key]}",
+            )
         if cfg.values[key] not in offered:
             raise _unknown(cfg, key, what, region, table)
     # The engine versions are settings, not parameters: named by their field.
-    pins = (("rds", DB_ENGINE, "postgres_engine_version", settings.postgres_engine_version),
-            ("elasticache", CACHE_ENGINE, "redis_engine_version", settings.redis_engine_version))
+    pins = (
+        ("rds", DB_ENGINE, "postgres_engine_version", settings.postgres_engine_version),
+        ("elasticache", CACHE_ENGINE, "redis_engine_version", settings.redis_engine_version),
+    )
     for kind, engine, field, version in pins:
         known = engine_versions(kind, engine)
         if known and version not in known:
-            raise ConfigError("wealist_cfn/core/settings.py", field, f"{version!r} is not a {engine} version "
-                                                                f"{'RDS' if kind == 'rds' else 'ElastiCache'} offers")
+            raise ConfigError(
+                "wealist_cfn/core/settings.py",
+                field,
+                f"{version!r} is not a {engine} version {'RDS' if kind == 'rds' else 'ElastiCache'} offers",
+            )
     classes = db_classes_for_version(DB_ENGINE, settings.postgres_engine_version)
     if classes is not None and cfg.values["DbInstanceClass"] not in classes:
-        raise ConfigError(cfg.path, "DbInstanceClass", f"{cfg.values['DbInstanceClass']!r} does not run {DB_ENGINE} "
-                                                       f"{settings.postgres_engine_version} (the version "
-                                                       f"wealist_cfn/core/settings.py pins)")
+        raise ConfigError(
+            cfg.path,
+            "DbInstanceClass",
+            f"{cfg.values['DbInstanceClass']!r} does not run {DB_ENGINE} "
+            f"{settings.postgres_engine_version} (the version "
+            f"wealist_cfn/core/settings.py pins)",
+        )

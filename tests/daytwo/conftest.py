@@ -36,8 +36,20 @@ def _deploy(endpoint: str, templates: Path) -> None:
     local.seed_ssm(Aws(REGION, endpoint_url=endpoint), templates, config.load(params).values)
     # The endpoint answers as the rehearsal (tests/conftest.py), where preflight blocks
     # as on AWS; nothing is bootstrapped here (seed_ssm makes only what the templates resolve).
-    code, out, err = run_cli("deploy", "--skip-preflight", "--stack-name", STACK, "--force-stack-name",
-                             "--params", params, "--endpoint-url", endpoint, "--templates", templates, "--yes")
+    code, out, err = run_cli(
+        "deploy",
+        "--skip-preflight",
+        "--stack-name",
+        STACK,
+        "--force-stack-name",
+        "--params",
+        params,
+        "--endpoint-url",
+        endpoint,
+        "--templates",
+        templates,
+        "--yes",
+    )
     assert code == 0, err + out
 
 
@@ -68,8 +80,7 @@ def _untouched(endpoint: str, stack_id: str | None) -> bool:
         stack = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
     except ClientError:
         return False
-    return (stack["StackId"] == stack_id and stack["StackStatus"] == "CREATE_COMPLETE"
-            and "LastUpdatedTime" not in stack)
+    return stack["StackId"] == stack_id and stack["StackStatus"] == "CREATE_COMPLETE" and "LastUpdatedTime" not in stack
 
 
 @pytest.fixture
@@ -85,6 +96,7 @@ def deployed_shared(moto_server, templates_copy):
             urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).read()
             _deploy(moto_server, templates_copy)
             import boto3
+
             cfn = boto3.client("cloudformation", region_name=REGION, endpoint_url=moto_server)
             _shared["id"] = cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackId"]
         yield moto_server, templates_copy, PARAMS_DIR / "prod.json", STACK

@@ -15,7 +15,7 @@ import pytest
 from wealist_cfn.daytwo import destroy
 from wealist_cfn.preflight.cost import PRICES_DIR
 
-GIB = 1024 ** 3
+GIB = 1024**3
 
 
 class _Pages:
@@ -35,8 +35,9 @@ class _Rds:
 class _Ecr:
     def get_paginator(self, name):
         assert name == "describe_images"
-        return _Pages([{"imageDetails": [{"imageSizeInBytes": 3 * GIB // 2}]},
-                       {"imageDetails": [{"imageSizeInBytes": GIB // 2}]}])
+        return _Pages(
+            [{"imageDetails": [{"imageSizeInBytes": 3 * GIB // 2}]}, {"imageDetails": [{"imageSizeInBytes": GIB // 2}]}]
+        )
 
 
 class _S3:
@@ -48,8 +49,16 @@ class _S3:
 class _Logs:
     def get_paginator(self, name):
         assert name == "describe_log_groups"
-        return _Pages([{"logGroups": [{"logGroupName": "/wealist/prod/boot", "storedBytes": 3 * GIB},
-                                      {"logGroupName": "/wealist/prod/boot-old", "storedBytes": 5 * GIB}]}])
+        return _Pages(
+            [
+                {
+                    "logGroups": [
+                        {"logGroupName": "/wealist/prod/boot", "storedBytes": 3 * GIB},
+                        {"logGroupName": "/wealist/prod/boot-old", "storedBytes": 5 * GIB},
+                    ]
+                }
+            ]
+        )
 
 
 class _Aws:
@@ -61,11 +70,13 @@ class _Aws:
 
 def test_what_remains_is_priced_by_its_stored_size_and_the_rest_is_named_not_zero():
     prices = json.loads((PRICES_DIR / "ap-northeast-2.json").read_text())["prices"]
-    left = [destroy.Kept("snapshot", "final snapshot of the database DatabaseStack/Database", "wealist-prod-db"),
-            destroy.Kept("snapshot", "final snapshot of the cache CacheStack/Redis", "wealist-prod-redis"),
-            destroy.Kept("ecr", "RegistryStack/UserServiceRepository (AWS::ECR::Repository)", "user-service"),
-            destroy.Kept("bucket", "deploy bucket (not owned by the stack)", "wealist-deploy-scripts"),
-            destroy.Kept("log-group", "log group", "/wealist/prod/boot")]
+    left = [
+        destroy.Kept("snapshot", "final snapshot of the database DatabaseStack/Database", "wealist-prod-db"),
+        destroy.Kept("snapshot", "final snapshot of the cache CacheStack/Redis", "wealist-prod-redis"),
+        destroy.Kept("ecr", "RegistryStack/UserServiceRepository (AWS::ECR::Repository)", "user-service"),
+        destroy.Kept("bucket", "deploy bucket (not owned by the stack)", "wealist-deploy-scripts"),
+        destroy.Kept("log-group", "log group", "/wealist/prod/boot"),
+    ]
     costs = {c.kept.physical_id: c for c in destroy.monthly_cost(_Aws(), left, "ap-northeast-2")}
     assert costs["wealist-prod-db"].usd == pytest.approx(20 * prices["rds:backup"]["usd"])
     assert costs["user-service"].usd == pytest.approx(2.0 * prices["ecr:storage"]["usd"])

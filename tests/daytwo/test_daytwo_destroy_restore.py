@@ -28,13 +28,21 @@ from wealist_cfn.errors import CommandError
 
 def _moto_db_and_lb(endpoint: str) -> tuple[str, str]:
     rds = boto3.client("rds", region_name=REGION, endpoint_url=endpoint)
-    rds.create_db_instance(DBInstanceIdentifier="wealist-dev-postgres", Engine="postgres",
-                           DBInstanceClass="db.t3.micro", AllocatedStorage=20, MasterUsername="u",
-                           MasterUserPassword="password123", DeletionProtection=False)
+    rds.create_db_instance(
+        DBInstanceIdentifier="wealist-dev-postgres",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        MasterUsername="u",
+        MasterUserPassword="password123",
+        DeletionProtection=False,
+    )
     ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=endpoint)
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=f"{REGION}{z}")
-               ["Subnet"]["SubnetId"] for i, z in ((1, "a"), (2, "c"))]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=f"{REGION}{z}")["Subnet"]["SubnetId"]
+        for i, z in ((1, "a"), (2, "c"))
+    ]
     elbv2 = boto3.client("elbv2", region_name=REGION, endpoint_url=endpoint)
     arn = elbv2.create_load_balancer(Name="alb", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
     return "wealist-dev-postgres", arn
@@ -46,18 +54,27 @@ def test_protections_turned_off_are_switched_back_on_after_a_failed_delete(moto_
     be so (not an error)."""
     db, lb = _moto_db_and_lb(moto_endpoint)
     aws = Aws(REGION, endpoint_url=moto_endpoint)
-    p = destroy.DestroyPlan("wealist-dev", ROOT_ID, "DELETE_FAILED", protections=[
-        destroy.Protection("database", "DatabaseStack/Database", db),
-        destroy.Protection("load-balancer", "LoadBalancerStack/LoadBalancer", lb),
-        destroy.Protection("database", "DatabaseStack/Old", "wealist-dev-gone")])
+    p = destroy.DestroyPlan(
+        "wealist-dev",
+        ROOT_ID,
+        "DELETE_FAILED",
+        protections=[
+            destroy.Protection("database", "DatabaseStack/Database", db),
+            destroy.Protection("load-balancer", "LoadBalancerStack/LoadBalancer", lb),
+            destroy.Protection("database", "DatabaseStack/Old", "wealist-dev-gone"),
+        ],
+    )
     lines = destroy.restore_protections(aws, p, p.protections[1:] + p.protections[:1])
-    assert lines == ["load-balancer protection of LoadBalancerStack/LoadBalancer switched back on",
-                     "database protection of DatabaseStack/Old: the resource is already deleted",
-                     "database protection of DatabaseStack/Database switched back on"]
+    assert lines == [
+        "load-balancer protection of LoadBalancerStack/LoadBalancer switched back on",
+        "database protection of DatabaseStack/Old: the resource is already deleted",
+        "database protection of DatabaseStack/Database switched back on",
+    ]
     rds = boto3.client("rds", region_name=REGION, endpoint_url=moto_endpoint)
     assert rds.describe_db_instances(DBInstanceIdentifier=db)["DBInstances"][0]["DeletionProtection"] is True
     attrs = boto3.client("elbv2", region_name=REGION, endpoint_url=moto_endpoint).describe_load_balancer_attributes(
-        LoadBalancerArn=lb)["Attributes"]
+        LoadBalancerArn=lb
+    )["Attributes"]
     assert {"Key": "deletion_protection.enabled", "Value": "true"} in attrs
 
 
@@ -67,12 +84,18 @@ def test_a_protection_that_cannot_be_put_back_is_named_with_its_command():
     says it is still OFF and gives the exact command."""
     aws, stub = stubbed_cfn()
     stub.add_client_error("update_termination_protection", "AccessDenied", "not allowed")
-    p = destroy.DestroyPlan("wealist-dev", ROOT_ID, "DELETE_FAILED",
-                            protections=[destroy.Protection("termination", "root stack", "wealist-dev")])
+    p = destroy.DestroyPlan(
+        "wealist-dev",
+        ROOT_ID,
+        "DELETE_FAILED",
+        protections=[destroy.Protection("termination", "root stack", "wealist-dev")],
+    )
     [line] = destroy.restore_protections(aws, p, p.protections)
-    assert line == (f"termination protection of root stack is still OFF (not allowed); put it back: aws "
-                    f"cloudformation update-termination-protection --stack-name {ROOT_ID} "
-                    f"--enable-termination-protection")
+    assert line == (
+        f"termination protection of root stack is still OFF (not allowed); put it back: aws "
+        f"cloudformation update-termination-protection --stack-name {ROOT_ID} "
+        f"--enable-termination-protection"
+    )
 
 
 @pytest.mark.stubbed
@@ -85,16 +108,29 @@ def test_a_turn_off_that_fails_half_way_puts_back_the_ones_already_off():
     rds = aws.session.client("rds", region_name=REGION)
     aws._clients["rds"] = rds
     from botocore.stub import Stubber
+
     rstub = Stubber(rds)
     rstub.activate()
-    stub.add_response("update_termination_protection", {"StackId": ROOT_ID},
-                      {"StackName": ROOT_ID, "EnableTerminationProtection": False})
+    stub.add_response(
+        "update_termination_protection",
+        {"StackId": ROOT_ID},
+        {"StackName": ROOT_ID, "EnableTerminationProtection": False},
+    )
     rstub.add_client_error("modify_db_instance", "InvalidDBInstanceState", "is not available")
-    stub.add_response("update_termination_protection", {"StackId": ROOT_ID},
-                      {"StackName": ROOT_ID, "EnableTerminationProtection": True})
-    p = destroy.DestroyPlan("wealist-dev", ROOT_ID, "UPDATE_COMPLETE", protections=[
-        destroy.Protection("termination", "root stack", "wealist-dev"),
-        destroy.Protection("database", "DatabaseStack/Database", "wealist-dev-postgres")])
+    stub.add_response(
+        "update_termination_protection",
+        {"StackId": ROOT_ID},
+        {"StackName": ROOT_ID, "EnableTerminationProtection": True},
+    )
+    p = destroy.DestroyPlan(
+        "wealist-dev",
+        ROOT_ID,
+        "UPDATE_COMPLETE",
+        protections=[
+            destroy.Protection("termination", "root stack", "wealist-dev"),
+            destroy.Protection("database", "DatabaseStack/Database", "wealist-dev-postgres"),
+        ],
+    )
     with pytest.raises(CommandError) as err:
         destroy.disable_protections(aws, p)
     assert "turning off database protection" in str(err.value)

@@ -42,8 +42,11 @@ def test_wait_reports_nested_stacks_deleted_until_the_root_is_gone(monkeypatch):
 def test_delete_failed_is_one_line_with_the_reason():
     aws, stub = stubbed_cfn()
     stub.add_response("delete_stack", {}, {"StackName": ROOT_ID})
-    stub.add_response("describe_stacks", _stack(ROOT_ID, "DELETE_FAILED", "The following resource(s) failed to "
-                                                "delete: [DatabaseStack]."), {"StackName": ROOT_ID})
+    stub.add_response(
+        "describe_stacks",
+        _stack(ROOT_ID, "DELETE_FAILED", "The following resource(s) failed to delete: [DatabaseStack]."),
+        {"StackName": ROOT_ID},
+    )
     with pytest.raises(CommandError) as err:
         list(destroy.delete(aws, _plan(), sleep=lambda s: None))
     assert err.value.exit_code == 1 and "failed to delete: [DatabaseStack]" in str(err.value)
@@ -59,12 +62,16 @@ def test_termination_protection_is_named_and_turned_off_only_when_asked():
     described["Stacks"][0]["EnableTerminationProtection"] = True
     stub.add_response("describe_stacks", described, {"StackName": "wealist-dev"})
     stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": ROOT_ID})
-    stub.add_response("get_template", {"TemplateBody": "Resources: {}\n"},
-                      {"StackName": ROOT_ID, "TemplateStage": "Original"})
+    stub.add_response(
+        "get_template", {"TemplateBody": "Resources: {}\n"}, {"StackName": ROOT_ID, "TemplateStage": "Original"}
+    )
     stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": ROOT_ID})
     p = destroy.plan(aws, "wealist-dev")
     assert [(x.kind, x.where) for x in p.protections] == [("termination", "root stack")]
-    stub.add_response("update_termination_protection", {"StackId": ROOT_ID},
-                      {"StackName": ROOT_ID, "EnableTerminationProtection": False})
+    stub.add_response(
+        "update_termination_protection",
+        {"StackId": ROOT_ID},
+        {"StackName": ROOT_ID, "EnableTerminationProtection": False},
+    )
     assert destroy.disable_protections(aws, p) == ["termination protection of root stack turned off"]
     stub.assert_no_pending_responses()

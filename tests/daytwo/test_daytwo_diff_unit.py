@@ -13,7 +13,8 @@ def test_no_echo_value_reported_by_aws_as_stars_is_not_compared_and_never_shown(
     so the deployed value is unknown: listed as not compared, resolved with
     the local value, never printed."""
     diffs, resolve_with, unreadable = diff._parameter_diffs(
-        ROOT, {"DbPassword": "****", "Size": "small"}, {"DbPassword": "s3cret-local", "Size": "large"}, ROOT)
+        ROOT, {"DbPassword": "****", "Size": "small"}, {"DbPassword": "s3cret-local", "Size": "large"}, ROOT
+    )
     assert [(d.key, d.old, d.new) for d in diffs] == [("Size", "small", "large")]
     assert unreadable == ["DbPassword"] and resolve_with["DbPassword"] == "s3cret-local"
 
@@ -36,9 +37,13 @@ def test_scalars_compare_as_cloudformation_passes_them():
 def test_create_only_property_predicts_replacement_and_others_do_not():
     """AWS::EC2::Subnet's schema lists CidrBlock as createOnly (replacement);
     Tags are not."""
+
     def subnet(cidr_block, tag):
-        return {"Type": "AWS::EC2::Subnet",
-                "Properties": {"CidrBlock": cidr_block, "Tags": [{"Key": "a", "Value": tag}]}}
+        return {
+            "Type": "AWS::EC2::Subnet",
+            "Properties": {"CidrBlock": cidr_block, "Tags": [{"Key": "a", "Value": tag}]},
+        }
+
     base, tags, cidr = subnet("10.0.0.0/24", "1"), subnet("10.0.0.0/24", "2"), subnet("10.0.9.0/24", "1")
     t = diff.compare_resource("NetworkStack", "PublicSubnet1", base, tags, "ap-northeast-2")
     assert [p.path for p in t.properties] == ["Properties.Tags[0].Value"] and not t.replacement and not t.guarded
@@ -53,12 +58,21 @@ def test_the_stack_name_follows_the_params_file_before_any_aws_call():
     from helpers.daytwo import run_cli
     from wealist_cfn.core.settings import PARAMS_DIR
 
-    code, _, err = run_cli("outputs", "--params", PARAMS_DIR / "prod.json", "--stack-name", "wealist-dev",
-                           "--endpoint-url", "http://localhost:1")
+    code, _, err = run_cli(
+        "outputs",
+        "--params",
+        PARAMS_DIR / "prod.json",
+        "--stack-name",
+        "wealist-dev",
+        "--endpoint-url",
+        "http://localhost:1",
+    )
     [line] = err.strip().splitlines()
     assert code == 2 and line.startswith("error: --stack-name wealist-dev contradicts ")
-    assert line.endswith("prod.json: Project-Environment is wealist-prod; leave out --stack-name, or add "
-                         "--force-stack-name if wealist-dev is meant")
+    assert line.endswith(
+        "prod.json: Project-Environment is wealist-prod; leave out --stack-name, or add "
+        "--force-stack-name if wealist-dev is meant"
+    )
     code, _, err = run_cli("events", "--region", "ap-northeast-2", "--endpoint-url", "http://localhost:1")
     assert code == 2 and "name the stack: --params FILE" in err
 

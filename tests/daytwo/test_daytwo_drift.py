@@ -41,6 +41,7 @@ from wealist_cfn.errors import CommandError
 
 pytestmark = pytest.mark.stubbed
 
+
 @pytest.fixture(autouse=True)
 def one_worker(monkeypatch):
     monkeypatch.setattr(tree, "WORKERS", 1)
@@ -64,9 +65,21 @@ def test_drifted_property_is_reported_with_expected_actual_and_nested_path():
     _status(stub, "det-root", ROOT_ID, "DETECTION_COMPLETE", "IN_SYNC")
     _drifts(stub, ROOT_ID, [])
     stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": ROOT_ID})
-    _drifts(stub, CHILD_ID, [_db_drift(), {
-        "StackId": CHILD_ID, "LogicalResourceId": "Params", "PhysicalResourceId": "pg",
-        "ResourceType": "AWS::RDS::DBParameterGroup", "StackResourceDriftStatus": "IN_SYNC", "Timestamp": T0}])
+    _drifts(
+        stub,
+        CHILD_ID,
+        [
+            _db_drift(),
+            {
+                "StackId": CHILD_ID,
+                "LogicalResourceId": "Params",
+                "PhysicalResourceId": "pg",
+                "ResourceType": "AWS::RDS::DBParameterGroup",
+                "StackResourceDriftStatus": "IN_SYNC",
+                "Timestamp": T0,
+            },
+        ],
+    )
     stub.add_response("list_stack_resources", {"StackResourceSummaries": [db, tg]}, {"StackName": CHILD_ID})
     progress, report = _run(aws)
     stub.assert_no_pending_responses()
@@ -75,7 +88,8 @@ def test_drifted_property_is_reported_with_expected_actual_and_nested_path():
     (d,) = report.drifted
     assert d.where == "DatabaseStack/Database" and d.status == "MODIFIED"
     assert [(p.path, p.expected, p.actual, p.difference) for p in d.properties] == [
-        ("/BackupRetentionPeriod", "7", "1", "NOT_EQUAL")]
+        ("/BackupRetentionPeriod", "7", "1", "NOT_EQUAL")
+    ]
     text = drift.render_text(report)
     assert "DatabaseStack/Database" in text and "expected 7 actual 1" in text and "NOT_EQUAL" in text
     md = drift.render_markdown(report)
@@ -148,15 +162,18 @@ def test_drift_calls_only_the_actions_it_declares():
     from the schemas' read handlers."""
     aws, stub = stubbed_cfn()
     called = set()
-    aws.cfn.meta.events.register("before-parameter-build.cloudformation",
-                                 lambda model, **_: called.add(f"cloudformation:{model.name}"))
+    aws.cfn.meta.events.register(
+        "before-parameter-build.cloudformation", lambda model, **_: called.add(f"cloudformation:{model.name}")
+    )
     _in_sync_run(stub)
     _run(aws)
     assert called == set(drift.CALLS)
-    reads = drift.detection_read_actions({"t": {"Resources": {"D": {"Type": "AWS::RDS::DBInstance"}}}},
-                                         "ap-northeast-2")
-    assert "rds:DescribeDBInstances" in reads and not any(a.split(":")[1].startswith(("Create", "Delete", "Modify"))
-                                                          for a in reads)
+    reads = drift.detection_read_actions(
+        {"t": {"Resources": {"D": {"Type": "AWS::RDS::DBInstance"}}}}, "ap-northeast-2"
+    )
+    assert "rds:DescribeDBInstances" in reads and not any(
+        a.split(":")[1].startswith(("Create", "Delete", "Modify")) for a in reads
+    )
 
 
 @pytest.mark.parametrize("drifted", [False, True])
@@ -173,8 +190,9 @@ def test_cli_exit_code_and_markdown_on_stdout_alone(monkeypatch, drifted):
     else:
         _in_sync_run(stub)
     monkeypatch.setattr(daytwo_cli, "_aws", lambda args: aws)
-    code, out, err = run_cli("drift", "--stack-name", "wealist-dev", "--region", "ap-northeast-2",
-                             "--output", "markdown")
+    code, out, err = run_cli(
+        "drift", "--stack-name", "wealist-dev", "--region", "ap-northeast-2", "--output", "markdown"
+    )
     assert code == (1 if drifted else 0), err
     assert out.startswith("### Drift of `wealist-dev`") and "drift detection: 2 of 2 stacks done" in err
     assert ("DRIFTED" in out) == drifted

@@ -28,8 +28,19 @@ def _with(params, tmp_path, **values):
 
 
 def _diff(ep, stack, params, templates, *extra):
-    return run_cli("diff", "--stack-name", stack, "--force-stack-name", "--params", params, "--endpoint-url", ep,
-                   "--templates", templates, *extra)
+    return run_cli(
+        "diff",
+        "--stack-name",
+        stack,
+        "--force-stack-name",
+        "--params",
+        params,
+        "--endpoint-url",
+        ep,
+        "--templates",
+        templates,
+        *extra,
+    )
 
 
 def test_diff_of_an_unchanged_deployment_is_exit_0(deployed_shared):
@@ -57,22 +68,39 @@ def test_mode_switch_diff_matches_the_change_set_review(deployed_shared, tmp_pat
     report = json.loads(out)
     assert [(p["key"], p["old"], p["new"]) for p in report["parameters"]] == [("EnableMultiAZ", "false", "true")]
     assert {(c["stack"], c["name"], c["new"]) for c in report["conditions"]} == {
-        ("NetworkStack", "IsMultiAZ", True), ("CacheStack", "IsMultiAZ", True), ("DatabaseStack", "IsMultiAZ", True),
+        ("NetworkStack", "IsMultiAZ", True),
+        ("CacheStack", "IsMultiAZ", True),
+        ("DatabaseStack", "IsMultiAZ", True),
         ("AlarmsStack", "IsMultiAZ", True),
         # Redis failover follows the mode unless CacheFailover holds it off (cache.py).
-        ("CacheStack", "CacheFailoverOn", True)}
+        ("CacheStack", "CacheFailoverOn", True),
+    }
     db = next(r for r in report["resources"] if r["logical_id"] == "Database")
     assert db["stack"] == "DatabaseStack" and db["action"] == "Modify"
-    assert [(p["path"], p["old"], p["new"]) for p in db["properties"]] == [("Properties.MultiAZ", False, True)] or \
-        [(p["path"], str(p["old"]).lower(), str(p["new"]).lower()) for p in db["properties"]] == [
-            ("Properties.MultiAZ", "false", "true")]
+    assert [(p["path"], p["old"], p["new"]) for p in db["properties"]] == [("Properties.MultiAZ", False, True)] or [
+        (p["path"], str(p["old"]).lower(), str(p["new"]).lower()) for p in db["properties"]
+    ] == [("Properties.MultiAZ", "false", "true")]
     assert db["replacement"] == "" and not db["guarded"]  # MultiAZ is not createOnly for AWS::RDS::DBInstance
     assert "NetworkStack/NatGateway2" in {f"{r['stack']}/{r['logical_id']}" for r in report["resources"]}
     diffed = {r["stack"].split("/")[0] or r["logical_id"] for r in report["resources"]}
 
     # The rehearsal (tests/conftest.py) blocks on preflight as AWS does; nothing is bootstrapped here.
-    code, out, err = run_cli("plan", "--skip-preflight", "--stack-name", stack, "--force-stack-name", "--params",
-                             multi, "--endpoint-url", ep, "--templates", templates, "--discard", "--output", "json")
+    code, out, err = run_cli(
+        "plan",
+        "--skip-preflight",
+        "--stack-name",
+        stack,
+        "--force-stack-name",
+        "--params",
+        multi,
+        "--endpoint-url",
+        ep,
+        "--templates",
+        templates,
+        "--discard",
+        "--output",
+        "json",
+    )
     assert code == 0, err + out
     review = json.loads(out)["review"]
     reviewed = {r["path"].split("/")[0] or r["logical_id"] for r in review["changes"]}
@@ -109,8 +137,9 @@ def test_create_only_change_is_a_predicted_guarded_replacement(deployed_shared):
     db.write_text(tpl.dump(data))
     code, out, err = _diff(ep, stack, params, templates)
     assert code == 1, err
-    assert "~ DatabaseStack/Database (AWS::RDS::DBInstance)  replacement predicted (a change set confirms)  GUARDED" \
-        in out
+    assert (
+        "~ DatabaseStack/Database (AWS::RDS::DBInstance)  replacement predicted (a change set confirms)  GUARDED" in out
+    )
     assert "[createOnly]" in out and "1 guarded" in out
 
 
@@ -135,15 +164,25 @@ def test_diff_of_a_missing_stack_is_exit_2(deployed_shared):
 def test_outputs_table_and_json(deployed_shared):
     """moto: the root's Outputs from DescribeStacks, as a table and as JSON."""
     ep, _, params, stack = deployed_shared
-    code, out, err = run_cli("outputs", "--stack-name", stack, "--force-stack-name",
-                             "--params", params, "--endpoint-url", ep)
+    code, out, err = run_cli(
+        "outputs", "--stack-name", stack, "--force-stack-name", "--params", params, "--endpoint-url", ep
+    )
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].split() == ["Output", "Value"]
     assert any(line.split()[0] == "DatabasePort" and line.split()[1] == "5432" for line in lines[1:])
-    code, out, _ = run_cli("outputs", "--stack-name", stack, "--force-stack-name",
-                           "--params", params, "--endpoint-url", ep,
-                           "--output", "json")
+    code, out, _ = run_cli(
+        "outputs",
+        "--stack-name",
+        stack,
+        "--force-stack-name",
+        "--params",
+        params,
+        "--endpoint-url",
+        ep,
+        "--output",
+        "json",
+    )
     assert json.loads(out)["DatabasePort"] == "5432"
 
 
@@ -153,25 +192,46 @@ def test_events_since_are_merged_oldest_first(deployed_shared):
     is shown by its path; resource events inside nested stacks and
     failures-first are tested with Stubber)."""
     ep, _, params, stack = deployed_shared
-    code, out, err = run_cli("events", "--stack-name", stack, "--force-stack-name",
-                             "--params", params, "--endpoint-url", ep,
-                             "--since", "1h", "--output", "json")
+    code, out, err = run_cli(
+        "events",
+        "--stack-name",
+        stack,
+        "--force-stack-name",
+        "--params",
+        params,
+        "--endpoint-url",
+        ep,
+        "--since",
+        "1h",
+        "--output",
+        "json",
+    )
     assert code == 0, err
     events = json.loads(out)["events"]
     assert events and [e["time"] for e in events] == sorted(e["time"] for e in events)
     assert events[-1]["status"] == "CREATE_COMPLETE" and events[-1]["where"] == stack
     nested = {e["where"] for e in events if e["where"] != stack}
     assert "DatabaseStack" in nested and all("/" not in w for w in nested)
-    code, _, err = run_cli("events", "--stack-name", stack, "--force-stack-name",
-                           "--params", params, "--endpoint-url", ep,
-                           "--since", "yesterday")
+    code, _, err = run_cli(
+        "events",
+        "--stack-name",
+        stack,
+        "--force-stack-name",
+        "--params",
+        params,
+        "--endpoint-url",
+        ep,
+        "--since",
+        "yesterday",
+    )
     assert code == 2 and "--since 'yesterday'" in err
 
 
 def _stack_exists(ep, stack) -> bool:
     cfn = boto3.client("cloudformation", region_name=REGION, endpoint_url=ep)
-    return any(s["StackName"] == stack and s["StackStatus"] != "DELETE_COMPLETE"
-               for s in cfn.list_stacks()["StackSummaries"])
+    return any(
+        s["StackName"] == stack and s["StackStatus"] != "DELETE_COMPLETE" for s in cfn.list_stacks()["StackSummaries"]
+    )
 
 
 def test_destroy_refuses_without_confirmation_then_deletes(deployed):
@@ -193,8 +253,9 @@ def test_destroy_refuses_without_confirmation_then_deletes(deployed):
     assert db["DeletionProtection"] is True
     elb = boto3.client("elbv2", region_name=REGION, endpoint_url=ep)
     (lb,) = elb.describe_load_balancers()["LoadBalancers"]
-    elb.modify_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"], Attributes=[
-        {"Key": "deletion_protection.enabled", "Value": "true"}])
+    elb.modify_load_balancer_attributes(
+        LoadBalancerArn=lb["LoadBalancerArn"], Attributes=[{"Key": "deletion_protection.enabled", "Value": "true"}]
+    )
     base = ("destroy", "--stack-name", stack, "--force-stack-name", "--params", params, "--endpoint-url", ep)
     code, out, err = run_cli(*base)
     assert code == 3 and _stack_exists(ep, stack), err
@@ -226,8 +287,18 @@ def test_destroy_of_the_production_name_needs_production():
     """The stack named like params/prod.json (wealist-prod) is refused
     without --production before any AWS call (no endpoint runs at
     127.0.0.1:9)."""
-    code, out, err = run_cli("destroy", "--stack-name", "wealist-prod", "--region", REGION,
-                             "--endpoint-url", "http://127.0.0.1:9", "--yes", "--confirm-stack", "wealist-prod")
+    code, out, err = run_cli(
+        "destroy",
+        "--stack-name",
+        "wealist-prod",
+        "--region",
+        REGION,
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+        "--yes",
+        "--confirm-stack",
+        "wealist-prod",
+    )
     assert code == 3 and "--production" in err and out == ""
 
 
@@ -239,8 +310,17 @@ def test_destroy_at_a_terminal_needs_the_stack_name_typed(deployed, monkeypatch)
 
     ep, _, params, stack = deployed
     monkeypatch.setattr(daytwo_cli, "_interactive", lambda: True)
-    base = ("destroy", "--stack-name", stack, "--force-stack-name", "--params", params, "--endpoint-url", ep,
-            "--disable-protection")
+    base = (
+        "destroy",
+        "--stack-name",
+        stack,
+        "--force-stack-name",
+        "--params",
+        params,
+        "--endpoint-url",
+        ep,
+        "--disable-protection",
+    )
     monkeypatch.setattr("builtins.input", lambda prompt: "wealist-rehearsa")
     code, out, err = run_cli(*base)
     assert code == 3 and "does not match; nothing was deleted" in err and _stack_exists(ep, stack)
@@ -266,14 +346,28 @@ def test_a_delete_stack_over_the_protected_database_fails_and_destroy_then_delet
     cfn.delete_stack(StackName=stack_id)
     (root,) = cfn.describe_stacks(StackName=stack_id)["Stacks"]
     assert (root["StackStatus"], root["StackStatusReason"]) == (
-        "DELETE_FAILED", "The following resource(s) failed to delete: [DatabaseStack]. ")
-    code, out, err = run_cli("events", "--stack-name", stack, "--force-stack-name", "--params", params,
-                             "--endpoint-url", ep)
+        "DELETE_FAILED",
+        "The following resource(s) failed to delete: [DatabaseStack]. ",
+    )
+    code, out, err = run_cli(
+        "events", "--stack-name", stack, "--force-stack-name", "--params", params, "--endpoint-url", ep
+    )
     assert code == 0 and local.PROTECTED_DB in out, err + out
     rds = boto3.client("rds", region_name=REGION, endpoint_url=ep)
     assert len(rds.describe_db_instances()["DBInstances"]) == 1
-    base = ("destroy", "--stack-name", stack, "--force-stack-name", "--params", params, "--endpoint-url", ep,
-            "--yes", "--confirm-stack", stack)
+    base = (
+        "destroy",
+        "--stack-name",
+        stack,
+        "--force-stack-name",
+        "--params",
+        params,
+        "--endpoint-url",
+        ep,
+        "--yes",
+        "--confirm-stack",
+        stack,
+    )
     code, out, err = run_cli(*base)
     assert code == 3 and "database protection on DatabaseStack/Database" in err and _stack_exists(ep, stack)
     code, out, err = run_cli(*base, "--disable-protection")

@@ -43,13 +43,15 @@ def test_quiet_diff_prints_the_differences_and_the_summary(deployed_shared, tmp_
     lines = out.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"no differences: {stack}"), out
 
-    code, out, err = run_cli("diff", *_at(ep, stack, params, "--templates", templates, "-q",
-                                          "--parameter", "BackendMaxSize=5"))
+    code, out, err = run_cli(
+        "diff", *_at(ep, stack, params, "--templates", templates, "-q", "--parameter", "BackendMaxSize=5")
+    )
     assert code == 1, err
     lines = out.splitlines()
     assert not any(line.startswith("diff of ") for line in lines)
-    assert "parameters:" in lines and any(line.strip().startswith("BackendMaxSize: ") and line.endswith("-> 5")
-                                          for line in lines)
+    assert "parameters:" in lines and any(
+        line.strip().startswith("BackendMaxSize: ") and line.endswith("-> 5") for line in lines
+    )
     assert lines[-1].startswith("1 parameter(s), ")
 
     code, out, err = run_cli("diff", *_at(ep, "nope", params, "--templates", templates, "-q"))
@@ -60,8 +62,9 @@ def test_quiet_diff_prints_the_differences_and_the_summary(deployed_shared, tmp_
 def test_diff_and_events_json_carry_the_parameter_file_and_each_value_with_its_source(deployed_shared):
     """moto: --parameter reaches the document as in deploy's."""
     ep, templates, params, stack = deployed_shared
-    code, out, err = run_cli("diff", *_at(ep, stack, params, "--templates", templates, "--output", "json",
-                                          "--parameter", "BackendMaxSize=5"))
+    code, out, err = run_cli(
+        "diff", *_at(ep, stack, params, "--templates", templates, "--output", "json", "--parameter", "BackendMaxSize=5")
+    )
     assert code == 1, err
     doc = json.loads(out)
     assert doc["paramsFile"] == {"path": str(params), "from": "--params", "env": None}
@@ -111,8 +114,9 @@ def test_quiet_drift_prints_the_drift_and_the_verdict_not_the_waiting(monkeypatc
         aws, stub = stubbed_cfn()
         drifted_run(stub)
         monkeypatch.setattr(daytwo_cli, "_aws", lambda args, aws=aws: aws)
-        results[quiet] = run_cli("drift", "--stack-name", "wealist-dev", "--region", "ap-northeast-2",
-                                 *(["-q"] if quiet else []))
+        results[quiet] = run_cli(
+            "drift", "--stack-name", "wealist-dev", "--region", "ap-northeast-2", *(["-q"] if quiet else [])
+        )
     code, loud, _ = results[False]
     assert code == 1 and "drift detection: 2 of 2 stacks done" in loud
     code, out, err = results[True]

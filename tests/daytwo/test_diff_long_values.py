@@ -10,8 +10,10 @@ from wealist_cfn.daytwo import diff
 
 
 def _body(title: str) -> str:
-    widgets = [{"type": "metric", "x": 0, "y": 6 * i, "properties": {"title": f"w{i}", "region": "ap-northeast-2"}}
-               for i in range(6)]
+    widgets = [
+        {"type": "metric", "x": 0, "y": 6 * i, "properties": {"title": f"w{i}", "region": "ap-northeast-2"}}
+        for i in range(6)
+    ]
     widgets[4]["properties"]["title"] = title
     return json.dumps({"widgets": widgets})
 

@@ -22,12 +22,14 @@ from wealist_cfn.daytwo import drift
 def _drift(monkeypatch, url: str) -> tuple[int, str, list]:
     def use(args, region=None):  # `local up`'s endpoint is the test's server
         args.endpoint_url = url
+
     monkeypatch.setattr(localenv, "use", use)
     started = []
 
     def no_drift(*a, **kw):
         started.append(a)
         raise KeyboardInterrupt  # the refusal is what is looked at; stop here
+
     monkeypatch.setattr(drift, "detect", no_drift)
     err = io.StringIO()
     with redirect_stdout(io.StringIO()), redirect_stderr(err):
@@ -42,8 +44,10 @@ def _drift(monkeypatch, url: str) -> tuple[int, str, list]:
 def test_drift_is_not_offered_on_the_local_endpoint(monkeypatch, moto_endpoint):
     code, err, started = _drift(monkeypatch, moto_endpoint)
     assert code == 2 and not started
-    assert err.strip() == ("error: drift is not offered on the local endpoint: it does not detect drift "
-                           "as CloudFormation does; run `python build.py drift --params FILE` against AWS")
+    assert err.strip() == (
+        "error: drift is not offered on the local endpoint: it does not detect drift "
+        "as CloudFormation does; run `python build.py drift --params FILE` against AWS"
+    )
 
 
 @pytest.mark.moto

@@ -37,8 +37,16 @@ def _at_a_terminal(monkeypatch, answer):
     monkeypatch.setattr("builtins.input", reply)
     monkeypatch.setattr(cli.sys.stdin, "isatty", lambda: True, raising=False)
     out, err = Tty(), io.StringIO()
-    args = argparse.Namespace(output="text", no_execute=False, yes=False, params="params/prod.json",
-                              accept_conditional=False, discard=False, no_wait_healthy=True, local=False)
+    args = argparse.Namespace(
+        output="text",
+        no_execute=False,
+        yes=False,
+        params="params/prod.json",
+        accept_conditional=False,
+        discard=False,
+        no_wait_healthy=True,
+        local=False,
+    )
     with redirect_stdout(out), redirect_stderr(err):
         code = cli._deploy(args, dep)
     return code, dep, err.getvalue()
@@ -57,13 +65,26 @@ def test_yes_at_the_prompt_executes(monkeypatch, answer):
     assert dep.executed and code == 0, err
 
 
-BASE = ("destroy", "--stack-name", "wealist-rehearsal", "--region", "ap-northeast-2",
-        "--endpoint-url", "http://127.0.0.1:9")
+BASE = (
+    "destroy",
+    "--stack-name",
+    "wealist-rehearsal",
+    "--region",
+    "ap-northeast-2",
+    "--endpoint-url",
+    "http://127.0.0.1:9",
+)
 
 
-@pytest.mark.parametrize("extra", [("--yes",), ("--yes", "--confirm-stack", ""),
-                                   ("--yes", "--confirm-stack", "wealist-rehearsa"),
-                                   ("--yes", "--confirm-stack", "wealist-prod")])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ("--yes",),
+        ("--yes", "--confirm-stack", ""),
+        ("--yes", "--confirm-stack", "wealist-rehearsa"),
+        ("--yes", "--confirm-stack", "wealist-prod"),
+    ],
+)
 def test_destroy_with_yes_needs_the_stack_name_confirmed_exactly(extra):
     """--yes with the confirmation missing, empty or wrong: refused (exit 3)
     before any AWS call, naming what is needed."""

@@ -60,8 +60,10 @@ def _documented_commands() -> dict[str, list[str]]:
 
 def _aws(words: list[str], endpoint: str, tmp_path: Path, out: Path) -> subprocess.CompletedProcess:
     """Run one documented command with the real CLI against ``endpoint``."""
-    argv = [str(AWS_CLI)] + [w.replace(BUCKET_WORD, BUCKET).replace(PACKAGED_PATH, str(out))
-                             .replace(ACCOUNT_WORD, MOTO_ACCOUNT) for w in words[1:]]
+    argv = [str(AWS_CLI)] + [
+        w.replace(BUCKET_WORD, BUCKET).replace(PACKAGED_PATH, str(out)).replace(ACCOUNT_WORD, MOTO_ACCOUNT)
+        for w in words[1:]
+    ]
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
@@ -75,13 +77,13 @@ def _aws(words: list[str], endpoint: str, tmp_path: Path, out: Path) -> subproce
         # --endpoint-url; "localhost" makes it write path-style URLs.
         "AWS_ENDPOINT_URL_S3": endpoint,
     }
-    return subprocess.run(argv + ["--endpoint-url", endpoint], cwd=REPO, env=env, capture_output=True, text=True,
-                          check=False)
+    return subprocess.run(
+        argv + ["--endpoint-url", endpoint], cwd=REPO, env=env, capture_output=True, text=True, check=False
+    )
 
 
 def _package(endpoint: str, tmp_path: Path) -> Path:
-    client("s3", endpoint).create_bucket(Bucket=BUCKET,
-                                         CreateBucketConfiguration={"LocationConstraint": REGION})
+    client("s3", endpoint).create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     out = tmp_path / "root.packaged.yaml"
     r = _aws(_documented_commands()["package"], endpoint, tmp_path, out)
     assert r.returncode == 0, r.stderr
@@ -113,7 +115,7 @@ def test_documented_commands_are_the_ones_this_file_runs():
     assert create[create.index("--parameters") + 1] == "file://params/prod.json"
     assert create[create.index("--change-set-type") + 1] == "CREATE"
     i = create.index("--capabilities")
-    assert create[i + 1:i + 3] == ["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+    assert create[i + 1 : i + 3] == ["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
     assert list(cmds) == ["package", "create-change-set", "describe-change-set", "execute-change-set"]
 
     doc = (REPO / "docs" / "deploy.md").read_text().split("## The plain AWS CLI path", 1)[1]
@@ -134,7 +136,7 @@ def test_package_rewrites_every_nested_template_url(moto_endpoint, tmp_path):
         url = packaged["Resources"][lid]["Properties"]["TemplateURL"]
         prefix = f"{moto_endpoint}/{BUCKET}/"
         assert url.startswith(prefix), f"{lid}: {url}"
-        body = s3.get_object(Bucket=BUCKET, Key=url[len(prefix):])["Body"].read().decode()
+        body = s3.get_object(Bucket=BUCKET, Key=url[len(prefix) :])["Body"].read().decode()
         # The CLI uploads its own long-form re-serialisation of each child
         # (keys sorted, short-form tags expanded), not the committed bytes:
         # the same template, compared as data.
@@ -160,14 +162,14 @@ def test_create_change_set_accepts_the_params_file_unchanged(moto_endpoint, tmp_
     created = json.loads(r.stdout)
     assert ":changeSet/review-1/" in created["Id"]
 
-    cs = client("cloudformation", moto_endpoint).describe_change_set(StackName="wealist-prod",
-                                                                      ChangeSetName="review-1")
+    cs = client("cloudformation", moto_endpoint).describe_change_set(StackName="wealist-prod", ChangeSetName="review-1")
     expected = {p["ParameterKey"]: p["ParameterValue"] for p in json.loads((REPO / "params" / "prod.json").read_text())}
     got = {p["ParameterKey"]: p.get("ParameterValue") for p in cs["Parameters"]}
     assert {k: got.get(k) for k in expected} == expected
     assert cs["Status"] == "CREATE_COMPLETE" and cs["ExecutionStatus"] == "AVAILABLE"
     assert {c["ResourceChange"]["LogicalResourceId"] for c in cs["Changes"]} == set(
-        tpl.nested_stacks(tpl.load((TEMPLATES_DIR / "root.yaml").read_text())))
+        tpl.nested_stacks(tpl.load((TEMPLATES_DIR / "root.yaml").read_text()))
+    )
 
     # The page's next command, describe-change-set, reads it back through the CLI too.
     r = _aws(cmds["describe-change-set"], moto_endpoint, tmp_path, out)

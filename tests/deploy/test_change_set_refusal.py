@@ -29,8 +29,19 @@ REFUSED = (EXIT_REFUSED,)
 def _cli(command, endpoint, params, templates, *extra):
     # The endpoint answers as the rehearsal (tests/conftest.py), where preflight blocks as on AWS;
     # nothing is bootstrapped here (seed_ssm makes only what the templates resolve).
-    return run_cli(command, "--skip-preflight", "--stack-name", STACK, "--params", params, "--endpoint-url", endpoint,
-                   "--templates", templates, *extra)
+    return run_cli(
+        command,
+        "--skip-preflight",
+        "--stack-name",
+        STACK,
+        "--params",
+        params,
+        "--endpoint-url",
+        endpoint,
+        "--templates",
+        templates,
+        *extra,
+    )
 
 
 def _left_for_review(out: str) -> str:
@@ -56,8 +67,9 @@ def _refused(endpoint, params, templates, name) -> None:
     _nothing_executed(client("cloudformation", endpoint), name, "CREATE_COMPLETE")
 
 
-def test_a_change_set_not_made_from_these_templates_and_parameters_is_refused(compat_endpoint, real_templates,
-                                                                              prod_params, tmp_path):
+def test_a_change_set_not_made_from_these_templates_and_parameters_is_refused(
+    compat_endpoint, real_templates, prod_params, tmp_path
+):
     """On a stack deployed from the committed templates and prod.json, each
     of three change sets is named in a deploy of exactly those, and each is
     refused with nothing executed: one planned from templates that differ
@@ -88,11 +100,19 @@ def test_a_change_set_not_made_from_these_templates_and_parameters_is_refused(co
     _refused(ep, prod_params, real_templates, _left_for_review(out))
 
     current = cfn.describe_stacks(StackName=STACK)["Stacks"][0]["Parameters"]
-    params = [{"ParameterKey": p["ParameterKey"], "UsePreviousValue": True} for p in current
-              if p["ParameterKey"] != "EnableMultiAZ"] + [{"ParameterKey": "EnableMultiAZ", "ParameterValue": "true"}]
-    cfn.create_change_set(StackName=STACK, ChangeSetName="by-hand", ChangeSetType="UPDATE",
-                          UsePreviousTemplate=True, Parameters=params,
-                          Capabilities=["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"])
+    params = [
+        {"ParameterKey": p["ParameterKey"], "UsePreviousValue": True}
+        for p in current
+        if p["ParameterKey"] != "EnableMultiAZ"
+    ] + [{"ParameterKey": "EnableMultiAZ", "ParameterValue": "true"}]
+    cfn.create_change_set(
+        StackName=STACK,
+        ChangeSetName="by-hand",
+        ChangeSetType="UPDATE",
+        UsePreviousTemplate=True,
+        Parameters=params,
+        Capabilities=["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
     assert not cfn.describe_change_set(StackName=STACK, ChangeSetName="by-hand").get("Description")
     _refused(ep, prod_params, real_templates, "by-hand")
 

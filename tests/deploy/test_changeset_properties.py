@@ -55,8 +55,7 @@ NET_CS = f"arn:aws:cloudformation:{REGION}:123456789012:changeSet/deploy-1-Net/b
 DB_CS = f"arn:aws:cloudformation:{REGION}:123456789012:changeSet/deploy-1-Db/cccc-3333"
 NESTED = "AWS::CloudFormation::Stack"
 NO_UPDATES = "No updates are to be performed."
-DIDNT = ("The submitted information didn't contain changes. Submit different information to create a change "
-         "set.")
+DIDNT = "The submitted information didn't contain changes. Submit different information to create a change set."
 
 
 def client_error(code, message="m"):
@@ -120,6 +119,7 @@ class FakeCfn:
                 if isinstance(fake.summaries, BaseException):
                     raise fake.summaries
                 return iter(fake.summaries)
+
         return P()
 
     def delete_change_set(self, **kw):
@@ -137,8 +137,15 @@ def aws(cfn):
 
 
 def head(status="CREATE_COMPLETE", execution="AVAILABLE", **extra):
-    return {"ChangeSetId": CS, "ChangeSetName": "deploy-1", "StackId": STACK_ID, "Status": status,
-            "ExecutionStatus": execution, "Changes": [], **extra}
+    return {
+        "ChangeSetId": CS,
+        "ChangeSetName": "deploy-1",
+        "StackId": STACK_ID,
+        "Status": status,
+        "ExecutionStatus": execution,
+        "Changes": [],
+        **extra,
+    }
 
 
 # -------------------------------------------------------- hash and names
@@ -155,10 +162,18 @@ def test_the_content_hash_changes_with_every_template_and_every_parameter_and_no
     assert cs_mod.content_hash({**T, "network.yaml": "Resources: {}"}, P) != h
     assert cs_mod.content_hash({"root.yaml": T["root.yaml"], "net.yaml": T["network.yaml"]}, P) != h
     assert cs_mod.content_hash(T, [P[0], {"ParameterKey": "Size", "ParameterValue": "large"}]) != h
-    assert cs_mod.content_hash(T, [{"ParameterKey": "Env", "ParameterValue": "prod"},
-                                   {"ParameterKey": "Size", "UsePreviousValue": True}]) != h
-    assert cs_mod.content_hash(T, [{"ParameterKey": "Size", "ParameterValue": "prod"},
-                                   {"ParameterKey": "Env", "ParameterValue": "small"}]) != h
+    assert (
+        cs_mod.content_hash(
+            T, [{"ParameterKey": "Env", "ParameterValue": "prod"}, {"ParameterKey": "Size", "UsePreviousValue": True}]
+        )
+        != h
+    )
+    assert (
+        cs_mod.content_hash(
+            T, [{"ParameterKey": "Size", "ParameterValue": "prod"}, {"ParameterKey": "Env", "ParameterValue": "small"}]
+        )
+        != h
+    )
     # a boundary moved between a file's name and its body is another content
     assert cs_mod.content_hash({"a": "bc"}, []) != cs_mod.content_hash({"ab": "c"}, [])
 
@@ -166,8 +181,9 @@ def test_the_content_hash_changes_with_every_template_and_every_parameter_and_no
 def test_the_description_names_the_commit_and_the_hash_within_1024_characters():
     assert cs_mod.description("abc1234", None) == "wealist-cfn deploy from commit abc1234"
     assert cs_mod.description("abc1234", "") == "wealist-cfn deploy from commit abc1234"
-    assert cs_mod.description("abc1234", "f" * 64) == \
-        f"wealist-cfn deploy from commit abc1234; content sha256:{'f' * 64}"
+    assert (
+        cs_mod.description("abc1234", "f" * 64) == f"wealist-cfn deploy from commit abc1234; content sha256:{'f' * 64}"
+    )
     long = cs_mod.description("c" * 2000, "f" * 64)
     assert len(long) == 1024 and long.startswith("wealist-cfn deploy from commit ccc")
 
@@ -178,15 +194,24 @@ def test_a_failed_change_set_for_want_of_changes_is_nothing_to_do(reason):
     assert not cs_mod.is_no_changes("CREATE_COMPLETE", reason)
 
 
-@pytest.mark.parametrize("reason", ["", None, "Template error: No updates are to be performed.",
-                                    "no updates are to be performed.", "The submitted information was invalid"])
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "",
+        None,
+        "Template error: No updates are to be performed.",
+        "no updates are to be performed.",
+        "The submitted information was invalid",
+    ],
+)
 def test_a_failure_that_merely_mentions_no_changes_is_a_failure(reason):
     assert not cs_mod.is_no_changes("FAILED", reason)
 
 
 def git(cwd, *args):
-    subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=cwd, check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=cwd, check=True, capture_output=True
+    )
 
 
 def test_the_commit_is_the_short_head_and_dirty_only_for_uncommitted_templates(tmp_path):
@@ -234,16 +259,25 @@ def test_a_change_set_name_tells_the_time_in_utc_wherever_it_is_made(zone, monke
     finally:
         monkeypatch.undo()
         time.tzset()
-    stamp = datetime.strptime(name[len("deploy-"):len("deploy-20261128-181900")], "%Y%m%d-%H%M%S")
+    stamp = datetime.strptime(name[len("deploy-") : len("deploy-20261128-181900")], "%Y%m%d-%H%M%S")
     assert before.replace(microsecond=0, tzinfo=None) <= stamp <= after.replace(tzinfo=None)
 
 
 # ------------------------------------------------------------------ create
 
+
 def make(cfn, **over):
-    kw = dict(stack_name="wealist-prod", change_set_type="UPDATE", parameters=P, tags=[{"Key": "a", "Value": "b"}],
-              template_body=None, template_url="https://b.s3.amazonaws.com/root.yaml", commit="abc1234",
-              digest="f" * 64, sleep=lambda s: None)
+    kw = dict(
+        stack_name="wealist-prod",
+        change_set_type="UPDATE",
+        parameters=P,
+        tags=[{"Key": "a", "Value": "b"}],
+        template_body=None,
+        template_url="https://b.s3.amazonaws.com/root.yaml",
+        commit="abc1234",
+        digest="f" * 64,
+        sleep=lambda s: None,
+    )
     kw.update(over)
     return cs_mod.create(aws(cfn), **kw)
 
@@ -256,13 +290,27 @@ def test_create_sends_everything_a_reviewed_deploy_relies_on():
     cfn = FakeCfn({CS: head(Description="d")})
     cs = make(cfn)
     kw = sent(cfn)
-    assert kw == {"StackName": "wealist-prod", "ChangeSetName": cs.name, "ChangeSetType": "UPDATE", "Parameters": P,
-                  "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-                  "Tags": [{"Key": "a", "Value": "b"}], "IncludeNestedStacks": True, "ClientToken": cs.name,
-                  "Description": f"wealist-cfn deploy from commit abc1234; content sha256:{'f' * 64}",
-                  "TemplateURL": "https://b.s3.amazonaws.com/root.yaml"}
-    assert (cs.id, cs.stack_id, cs.change_set_type, cs.status, cs.execution_status, cs.description, cs.no_changes) \
-        == (CS, STACK_ID, "UPDATE", "CREATE_COMPLETE", "AVAILABLE", "d", False)
+    assert kw == {
+        "StackName": "wealist-prod",
+        "ChangeSetName": cs.name,
+        "ChangeSetType": "UPDATE",
+        "Parameters": P,
+        "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        "Tags": [{"Key": "a", "Value": "b"}],
+        "IncludeNestedStacks": True,
+        "ClientToken": cs.name,
+        "Description": f"wealist-cfn deploy from commit abc1234; content sha256:{'f' * 64}",
+        "TemplateURL": "https://b.s3.amazonaws.com/root.yaml",
+    }
+    assert (cs.id, cs.stack_id, cs.change_set_type, cs.status, cs.execution_status, cs.description, cs.no_changes) == (
+        CS,
+        STACK_ID,
+        "UPDATE",
+        "CREATE_COMPLETE",
+        "AVAILABLE",
+        "d",
+        False,
+    )
     assert cs.name.startswith("deploy-") and "-abc1234-" in cs.name
 
 
@@ -283,8 +331,14 @@ def test_create_polls_every_two_seconds_for_at_most_fifteen_minutes_by_default()
 
 def test_create_sends_the_body_the_role_and_the_triggers_only_when_given():
     cfn = FakeCfn({CS: head()})
-    make(cfn, template_url=None, template_body="Resources: {}", change_set_type="CREATE",
-         role_arn="arn:aws:iam::123456789012:role/cfn", rollback_configuration={})
+    make(
+        cfn,
+        template_url=None,
+        template_body="Resources: {}",
+        change_set_type="CREATE",
+        role_arn="arn:aws:iam::123456789012:role/cfn",
+        rollback_configuration={},
+    )
     kw = sent(cfn)
     assert kw["TemplateBody"] == "Resources: {}" and "TemplateURL" not in kw and kw["ChangeSetType"] == "CREATE"
     assert kw["RoleARN"] == "arn:aws:iam::123456789012:role/cfn" and kw["RollbackConfiguration"] == {}
@@ -295,8 +349,16 @@ def test_create_sends_the_body_the_role_and_the_triggers_only_when_given():
 
 def test_the_created_change_set_is_heard_of_before_it_is_waited_for_and_then_waited_for():
     order = []
-    cfn = FakeCfn({CS: [head("CREATE_PENDING", "UNAVAILABLE"), head("CREATE_IN_PROGRESS", "UNAVAILABLE"),
-                        head(StatusReason=None)]}, created={"Id": CS})
+    cfn = FakeCfn(
+        {
+            CS: [
+                head("CREATE_PENDING", "UNAVAILABLE"),
+                head("CREATE_IN_PROGRESS", "UNAVAILABLE"),
+                head(StatusReason=None),
+            ]
+        },
+        created={"Id": CS},
+    )
     slept = []
     cs = make(cfn, on_created=lambda c: order.append((c.id, len(cfn.calls))), sleep=slept.append, interval=3.0)
     assert order == [(CS, 1)] and slept == [3.0, 3.0]
@@ -308,8 +370,14 @@ def test_nothing_to_change_when_created_is_no_change_set_and_no_wait(reason):
     called = []
     cfn = FakeCfn(created=client_error("ValidationError", reason))
     cs = make(cfn, on_created=called.append)
-    assert (cs.no_changes, cs.status, cs.reason, cs.id, cs.stack_id, cs.change_set_type) == \
-        (True, "FAILED", reason, "", "", "UPDATE")
+    assert (cs.no_changes, cs.status, cs.reason, cs.id, cs.stack_id, cs.change_set_type) == (
+        True,
+        "FAILED",
+        reason,
+        "",
+        "",
+        "UPDATE",
+    )
     assert cs.name.startswith("deploy-") and cs.name == sent(cfn)["ChangeSetName"]
     assert cfn.ops() == ["create_change_set"] and called == []
 
@@ -343,8 +411,10 @@ def test_a_name_already_taken_is_refused_and_nothing_else_is_done():
         make(cfn)
     assert "already exists on wealist-prod and this run did not make it" in str(e.value)
     assert e.value.exit_code == EXIT_FAILED
-    assert e.value.details == ("nothing was created or executed, and that change set was left as it is; run again "
-                               "(a new name), and find out who made it",)
+    assert e.value.details == (
+        "nothing was created or executed, and that change set was left as it is; run again "
+        "(a new name), and find out who made it",
+    )
     assert cfn.ops() == ["create_change_set"]
 
 
@@ -357,6 +427,7 @@ def test_any_other_create_error_names_its_code_and_message():
 
 
 # -------------------------------------------------------------------- wait
+
 
 def test_wait_reads_the_change_set_by_its_arn_until_it_is_computed():
     slept = []
@@ -384,53 +455,112 @@ def test_wait_gives_up_after_its_timeout_naming_the_status():
 
 # ---------------------------------------------------------------- describe
 
+
 def rc(logical, action="Modify", type_="AWS::EC2::Instance", **extra):
-    return {"Type": "Resource", "ResourceChange": {"LogicalResourceId": logical, "Action": action,
-                                                   "ResourceType": type_, **extra}}
+    return {
+        "Type": "Resource",
+        "ResourceChange": {"LogicalResourceId": logical, "Action": action, "ResourceType": type_, **extra},
+    }
 
 
 def test_the_review_walks_every_page_and_every_nested_change_set_in_stack_order():
-    cfn = FakeCfn({
-        (CS, None): head(Description="wealist-cfn deploy from commit abc", NextToken="t1",
-                         Changes=[rc("Web"), rc("NetworkStack", type_=NESTED, ChangeSetId=NET_CS)]),
-        (CS, "t1"): head(NextToken="t2", Changes=[rc("Topic", "Add"), {"Type": "Other", "X": 1}, {"ResourceChange": {
-            "LogicalResourceId": "Untyped", "Action": "Remove", "ResourceType": "AWS::SNS::Topic"}}]),
-        (CS, "t2"): {k: v for k, v in head().items() if k != "Changes"},  # a last page without Changes
-        NET_CS: [head("CREATE_PENDING"), head("CREATE_IN_PROGRESS"),
-                 head(Changes=[rc("Vpc"), rc("Db", type_=NESTED, ChangeSetId=DB_CS), rc("Plain", type_=NESTED)])],
-        DB_CS: head(Changes=[rc("Instance", "Add")], Description="not the root's"),
-    })
+    cfn = FakeCfn(
+        {
+            (CS, None): head(
+                Description="wealist-cfn deploy from commit abc",
+                NextToken="t1",
+                Changes=[rc("Web"), rc("NetworkStack", type_=NESTED, ChangeSetId=NET_CS)],
+            ),
+            (CS, "t1"): head(
+                NextToken="t2",
+                Changes=[
+                    rc("Topic", "Add"),
+                    {"Type": "Other", "X": 1},
+                    {
+                        "ResourceChange": {
+                            "LogicalResourceId": "Untyped",
+                            "Action": "Remove",
+                            "ResourceType": "AWS::SNS::Topic",
+                        }
+                    },
+                ],
+            ),
+            (CS, "t2"): {k: v for k, v in head().items() if k != "Changes"},  # a last page without Changes
+            NET_CS: [
+                head("CREATE_PENDING"),
+                head("CREATE_IN_PROGRESS"),
+                head(Changes=[rc("Vpc"), rc("Db", type_=NESTED, ChangeSetId=DB_CS), rc("Plain", type_=NESTED)]),
+            ],
+            DB_CS: head(Changes=[rc("Instance", "Add")], Description="not the root's"),
+        }
+    )
     slept = []
-    review = cs_mod.describe(aws(cfn), cs_mod.ChangeSet("deploy-1", CS, STACK_ID, "UPDATE"), "wealist-prod",
-                             sleep=slept.append, interval=4.0)
-    assert [r.where for r in review.rows] == ["Web", "NetworkStack", "NetworkStack/Vpc", "NetworkStack/Db",
-                                              "NetworkStack/Db/Instance", "NetworkStack/Plain", "Topic", "Untyped"]
-    assert (review.stack_name, review.change_set_type, review.change_set_name, review.change_set_id) == \
-        ("wealist-prod", "UPDATE", "deploy-1", CS)
+    review = cs_mod.describe(
+        aws(cfn), cs_mod.ChangeSet("deploy-1", CS, STACK_ID, "UPDATE"), "wealist-prod", sleep=slept.append, interval=4.0
+    )
+    assert [r.where for r in review.rows] == [
+        "Web",
+        "NetworkStack",
+        "NetworkStack/Vpc",
+        "NetworkStack/Db",
+        "NetworkStack/Db/Instance",
+        "NetworkStack/Plain",
+        "Topic",
+        "Untyped",
+    ]
+    assert (review.stack_name, review.change_set_type, review.change_set_name, review.change_set_id) == (
+        "wealist-prod",
+        "UPDATE",
+        "deploy-1",
+        CS,
+    )
     assert review.description == "wealist-cfn deploy from commit abc" and review.notes == []
     assert slept == [4.0]
     # the review's reads ask for property values; the wait's read only the status
     reads = [(kw["ChangeSetName"], kw.get("NextToken"), kw.get("IncludePropertyValues")) for op, kw in cfn.calls]
     assert [r.path for r in review.rows if "/" not in r.where] == [""] * 4
-    assert reads == [(CS, None, True), (CS, "t1", True), (CS, "t2", True), (NET_CS, None, True), (NET_CS, None, None),
-                     (NET_CS, None, None), (NET_CS, None, True), (DB_CS, None, True)]
+    assert reads == [
+        (CS, None, True),
+        (CS, "t1", True),
+        (CS, "t2", True),
+        (NET_CS, None, True),
+        (NET_CS, None, None),
+        (NET_CS, None, None),
+        (NET_CS, None, True),
+        (DB_CS, None, True),
+    ]
 
 
 def test_the_review_says_which_rollback_triggers_the_change_set_carries():
     alarm = "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:"
-    cfn = FakeCfn({CS: head(RollbackConfiguration={"RollbackTriggers": [
-        {"Arn": alarm + "wealist-5xx", "Type": "AWS::CloudWatch::Alarm"},
-        {"Arn": alarm + "wealist-cpu", "Type": "AWS::CloudWatch::Alarm"}], "MonitoringTimeInMinutes": 10})})
+    cfn = FakeCfn(
+        {
+            CS: head(
+                RollbackConfiguration={
+                    "RollbackTriggers": [
+                        {"Arn": alarm + "wealist-5xx", "Type": "AWS::CloudWatch::Alarm"},
+                        {"Arn": alarm + "wealist-cpu", "Type": "AWS::CloudWatch::Alarm"},
+                    ],
+                    "MonitoringTimeInMinutes": 10,
+                }
+            )
+        }
+    )
     review = cs_mod.describe(aws(cfn), cs_mod.ChangeSet("deploy-1", CS, STACK_ID, "UPDATE"), "wealist-prod")
     assert review.notes == ["this change set carries rollback triggers: wealist-5xx, wealist-cpu (monitoring 10 min)"]
     cfn = FakeCfn({CS: head(RollbackConfiguration={"RollbackTriggers": [{"Arn": alarm + "a"}]})})
     review = cs_mod.describe(aws(cfn), cs_mod.ChangeSet("deploy-1", CS, STACK_ID, "UPDATE"), "wealist-prod")
     assert review.notes == ["this change set carries rollback triggers: a (monitoring 0 min)"]
     slept = []
-    cfn = FakeCfn({CS: head(Changes=[rc("Net", type_=NESTED, ChangeSetId=NET_CS)]),
-                   NET_CS: [head("CREATE_PENDING"), head("CREATE_PENDING"), head()]})
-    review = cs_mod.describe(aws(cfn), cs_mod.ChangeSet("deploy-1", CS, STACK_ID, "UPDATE"), "wealist-prod",
-                             sleep=slept.append)
+    cfn = FakeCfn(
+        {
+            CS: head(Changes=[rc("Net", type_=NESTED, ChangeSetId=NET_CS)]),
+            NET_CS: [head("CREATE_PENDING"), head("CREATE_PENDING"), head()],
+        }
+    )
+    review = cs_mod.describe(
+        aws(cfn), cs_mod.ChangeSet("deploy-1", CS, STACK_ID, "UPDATE"), "wealist-prod", sleep=slept.append
+    )
     assert slept == [2.0] and review.description == ""  # the default poll; no Description is none
     for conf in ({}, {"RollbackTriggers": []}, {"RollbackTriggers": None}, None):
         cfn = FakeCfn({CS: head(RollbackConfiguration=conf, Description=None)})
@@ -440,9 +570,16 @@ def test_the_review_says_which_rollback_triggers_the_change_set_carries():
 
 # -------------------------------------------------------------- candidates
 
+
 def summary(name, created, status="CREATE_COMPLETE", execution="AVAILABLE", nested=True, parent=None):
-    s = {"ChangeSetName": name, "ChangeSetId": f"id-{name}", "Status": status, "ExecutionStatus": execution,
-         "IncludeNestedStacks": nested, "CreationTime": created}
+    s = {
+        "ChangeSetName": name,
+        "ChangeSetId": f"id-{name}",
+        "Status": status,
+        "ExecutionStatus": execution,
+        "IncludeNestedStacks": nested,
+        "CreationTime": created,
+    }
     if parent:
         s["ParentChangeSetId"] = parent
     return s
@@ -450,14 +587,27 @@ def summary(name, created, status="CREATE_COMPLETE", execution="AVAILABLE", nest
 
 def test_candidates_are_the_executable_nested_root_change_sets_newest_first():
     t = datetime(2026, 12, 1, tzinfo=timezone.utc)
-    cfn = FakeCfn(summaries=[
-        {"Summaries": [summary("old", t.replace(hour=1)), summary("obsolete", t.replace(hour=9), execution="OBSOLETE"),
-                       summary("failed", t.replace(hour=9), status="FAILED", execution="UNAVAILABLE")]},
-        {},
-        {"Summaries": [summary("flat", t.replace(hour=9), nested=False), summary("child", t.replace(hour=9),
-                                                                                  parent="id-x"),
-                       summary("new-a", t.replace(hour=5)), summary("new-b", t.replace(hour=5)),
-                       summary("pending", t.replace(hour=9), status="CREATE_PENDING")]}])
+    cfn = FakeCfn(
+        summaries=[
+            {
+                "Summaries": [
+                    summary("old", t.replace(hour=1)),
+                    summary("obsolete", t.replace(hour=9), execution="OBSOLETE"),
+                    summary("failed", t.replace(hour=9), status="FAILED", execution="UNAVAILABLE"),
+                ]
+            },
+            {},
+            {
+                "Summaries": [
+                    summary("flat", t.replace(hour=9), nested=False),
+                    summary("child", t.replace(hour=9), parent="id-x"),
+                    summary("new-a", t.replace(hour=5)),
+                    summary("new-b", t.replace(hour=5)),
+                    summary("pending", t.replace(hour=9), status="CREATE_PENDING"),
+                ]
+            },
+        ]
+    )
     found, left = cs_mod.candidates(aws(cfn), "wealist-prod")
     assert [c["ChangeSetName"] for c in found] == ["new-b", "new-a", "old"] and left == 5
     undated = {k: v for k, v in summary("undated", t).items() if k != "CreationTime"}
@@ -475,16 +625,21 @@ def test_a_change_set_list_that_cannot_be_read_stops_naming_the_stack():
 
 # -------------------------------------------------------- gone and lookup
 
+
 def test_gone_says_it_was_executed_when_it_is_the_last_one_the_stack_executed():
     cfn = FakeCfn(stacks={"wealist-prod": {"ChangeSetId": CS}})
-    assert cs_mod.gone(aws(cfn), "wealist-prod", "deploy-1") == \
-        "it was executed: it is the change set wealist-prod last executed (DescribeStacks ChangeSetId)"
+    assert (
+        cs_mod.gone(aws(cfn), "wealist-prod", "deploy-1")
+        == "it was executed: it is the change set wealist-prod last executed (DescribeStacks ChangeSetId)"
+    )
 
 
 def test_gone_names_the_last_executed_one_otherwise_and_where_it_looked():
     cfn = FakeCfn(stacks={"wealist-prod": {"ChangeSetId": CS}})
-    assert cs_mod.gone(aws(cfn), "wealist-prod", "deploy-2") == \
-        f"{cs_mod.GONE}; looked on wealist-prod in {REGION}; the stack last executed change set deploy-1 ({CS})"
+    assert (
+        cs_mod.gone(aws(cfn), "wealist-prod", "deploy-2")
+        == f"{cs_mod.GONE}; looked on wealist-prod in {REGION}; the stack last executed change set deploy-1 ({CS})"
+    )
     for answer in ({}, {"ChangeSetId": None}, client_error("ValidationError", "Stack with id x does not exist")):
         cfn = FakeCfn(stacks={"wealist-prod": answer})
         assert cs_mod.gone(aws(cfn), "wealist-prod", "deploy-1") == f"{cs_mod.GONE}; looked on wealist-prod in {REGION}"
@@ -500,12 +655,15 @@ def test_looking_up_a_change_set_that_is_gone_says_why_and_that_nothing_ran(code
 
 
 def test_looking_up_the_change_set_the_stack_last_executed_says_it_was_executed():
-    cfn = FakeCfn({"deploy-1": client_error("ChangeSetNotFound", "not found")},
-                  stacks={"wealist-prod": {"ChangeSetId": CS}})
+    cfn = FakeCfn(
+        {"deploy-1": client_error("ChangeSetNotFound", "not found")}, stacks={"wealist-prod": {"ChangeSetId": CS}}
+    )
     with pytest.raises(CommandError) as e:
         cs_mod.lookup(aws(cfn), "wealist-prod", "deploy-1")
-    assert str(e.value) == ("change set deploy-1 on wealist-prod: it was executed: it is the change set "
-                            "wealist-prod last executed (DescribeStacks ChangeSetId)")
+    assert str(e.value) == (
+        "change set deploy-1 on wealist-prod: it was executed: it is the change set "
+        "wealist-prod last executed (DescribeStacks ChangeSetId)"
+    )
 
 
 def test_looking_up_a_change_set_that_cannot_be_read_names_the_error():
@@ -517,11 +675,21 @@ def test_looking_up_a_change_set_that_cannot_be_read_names_the_error():
 
 @pytest.mark.parametrize("stack_status, kind", [("REVIEW_IN_PROGRESS", "CREATE"), ("UPDATE_COMPLETE", "UPDATE")])
 def test_a_change_set_looked_up_is_a_create_only_on_a_review_shell(stack_status, kind):
-    cfn = FakeCfn({"deploy-1": head("CREATE_COMPLETE", "AVAILABLE", StatusReason=None, Description="d")},
-                  stacks={STACK_ID: {"StackStatus": stack_status}})
+    cfn = FakeCfn(
+        {"deploy-1": head("CREATE_COMPLETE", "AVAILABLE", StatusReason=None, Description="d")},
+        stacks={STACK_ID: {"StackStatus": stack_status}},
+    )
     cs = cs_mod.lookup(aws(cfn), "wealist-prod", "deploy-1")
-    assert (cs.name, cs.id, cs.stack_id, cs.change_set_type, cs.status, cs.reason, cs.execution_status,
-            cs.description) == ("deploy-1", CS, STACK_ID, kind, "CREATE_COMPLETE", "", "AVAILABLE", "d")
+    assert (
+        cs.name,
+        cs.id,
+        cs.stack_id,
+        cs.change_set_type,
+        cs.status,
+        cs.reason,
+        cs.execution_status,
+        cs.description,
+    ) == ("deploy-1", CS, STACK_ID, kind, "CREATE_COMPLETE", "", "AVAILABLE", "d")
     assert ("describe_change_set", {"ChangeSetName": "deploy-1", "StackName": "wealist-prod"}) in cfn.calls
     assert ("describe_stacks", {"StackName": STACK_ID}) in cfn.calls
     # looked up by ARN, it is named by its name
@@ -532,8 +700,14 @@ def test_a_change_set_looked_up_is_a_create_only_on_a_review_shell(stack_status,
     cfn = FakeCfn({"deploy-1": {"ChangeSetId": CS}})
     cs = cs_mod.lookup(aws(cfn), "wealist-prod", "deploy-1", stack_status=stack_status)
     assert cs.change_set_type == kind and "describe_stacks" not in cfn.ops()
-    assert (cs.name, cs.stack_id, cs.status, cs.reason, cs.execution_status, cs.description) == \
-        ("deploy-1", "", "", "", "", "")
+    assert (cs.name, cs.stack_id, cs.status, cs.reason, cs.execution_status, cs.description) == (
+        "deploy-1",
+        "",
+        "",
+        "",
+        "",
+        "",
+    )
 
 
 def test_a_stack_whose_status_cannot_be_read_stops_the_lookup():
@@ -555,9 +729,9 @@ def test_a_pinned_change_set_is_its_whole_arn_or_the_uuid_that_ends_it():
 
 # -------------------------------------------------------- check_executable
 
+
 def cs(**over):
-    return cs_mod.ChangeSet(**{"name": "deploy-1", "id": CS, "stack_id": STACK_ID, "change_set_type": "UPDATE",
-                               **over})
+    return cs_mod.ChangeSet(**{"name": "deploy-1", "id": CS, "stack_id": STACK_ID, "change_set_type": "UPDATE", **over})
 
 
 def test_an_available_change_set_passes_and_its_statuses_are_read():
@@ -568,21 +742,29 @@ def test_an_available_change_set_passes_and_its_statuses_are_read():
     assert cfn.calls == [("describe_change_set", {"ChangeSetName": CS})]
 
 
-@pytest.mark.parametrize("execution, status, reason, said", [
-    ("OBSOLETE", "CREATE_COMPLETE", "x", "ExecutionStatus OBSOLETE (Status CREATE_COMPLETE): the stack changed after "
-                                         "it was made"),
-    ("EXECUTE_COMPLETE", "CREATE_COMPLETE", None, "ExecutionStatus EXECUTE_COMPLETE (Status CREATE_COMPLETE)"),
-    ("UNAVAILABLE", "FAILED", "Template error", "ExecutionStatus UNAVAILABLE (Status FAILED): Template error"),
-    (None, None, None, "ExecutionStatus ? (Status ?)"),
-])
+@pytest.mark.parametrize(
+    "execution, status, reason, said",
+    [
+        (
+            "OBSOLETE",
+            "CREATE_COMPLETE",
+            "x",
+            "ExecutionStatus OBSOLETE (Status CREATE_COMPLETE): the stack changed after it was made",
+        ),
+        ("EXECUTE_COMPLETE", "CREATE_COMPLETE", None, "ExecutionStatus EXECUTE_COMPLETE (Status CREATE_COMPLETE)"),
+        ("UNAVAILABLE", "FAILED", "Template error", "ExecutionStatus UNAVAILABLE (Status FAILED): Template error"),
+        (None, None, None, "ExecutionStatus ? (Status ?)"),
+    ],
+)
 def test_a_change_set_that_cannot_run_is_refused_saying_why_before_anything_changes(execution, status, reason, said):
     d = {k: v for k, v in {"ExecutionStatus": execution, "Status": status, "StatusReason": reason}.items() if v}
     cfn = FakeCfn({CS: d})
     with pytest.raises(CommandError) as e:
         cs_mod.check_executable(aws(cfn), cs())
     assert str(e.value) == f"change set deploy-1 cannot be executed: {said}" and e.value.exit_code == EXIT_FAILED
-    assert e.value.details == ("nothing was executed and no stack policy was changed; make a new change set "
-                               "(plan or deploy)",)
+    assert e.value.details == (
+        "nothing was executed and no stack policy was changed; make a new change set (plan or deploy)",
+    )
 
 
 @pytest.mark.parametrize("code", ["ChangeSetNotFound", "ChangeSetNotFoundException"])
@@ -600,6 +782,7 @@ def test_a_change_set_gone_before_it_runs_is_refused_saying_why(code):
 
 # ----------------------------------------------------------------- delete
 
+
 def test_nothing_is_deleted_for_a_change_set_that_was_never_made():
     cfn = FakeCfn()
     assert cs_mod.delete_and_wait(aws(cfn), cs(id="")) == "" and cfn.calls == []
@@ -612,9 +795,15 @@ def test_a_delete_that_is_refused_names_the_change_set_and_the_error():
     assert str(e.value) == "DeleteChangeSet deploy-1: InvalidChangeSetStatus: cannot delete"
 
 
-@pytest.mark.parametrize("last", [client_error("ChangeSetNotFound", "x"),
-                                  client_error("ValidationError", "ChangeSet [x] does not exist"),
-                                  head("DELETE_COMPLETE"), head("CREATE_COMPLETE")])
+@pytest.mark.parametrize(
+    "last",
+    [
+        client_error("ChangeSetNotFound", "x"),
+        client_error("ValidationError", "ChangeSet [x] does not exist"),
+        head("DELETE_COMPLETE"),
+        head("CREATE_COMPLETE"),
+    ],
+)
 def test_a_deleted_change_set_is_waited_for_until_it_is_gone(last):
     slept = []
     cfn = FakeCfn({CS: [head("DELETE_PENDING"), head("DELETE_IN_PROGRESS"), last]})
@@ -631,8 +820,10 @@ def test_a_delete_that_fails_or_cannot_be_read_or_outlasts_its_wait_says_what_it
     assert cs_mod.delete_and_wait(aws(cfn), cs()) == "could not read it after the delete (AccessDenied)"
     slept = []
     cfn = FakeCfn({CS: head("DELETE_IN_PROGRESS")})
-    assert cs_mod.delete_and_wait(aws(cfn), cs(), sleep=slept.append, interval=5.0, timeout=10.0) == \
-        "still DELETE_IN_PROGRESS after 10s"
+    assert (
+        cs_mod.delete_and_wait(aws(cfn), cs(), sleep=slept.append, interval=5.0, timeout=10.0)
+        == "still DELETE_IN_PROGRESS after 10s"
+    )
     assert slept == [5.0, 5.0]
     slept.clear()
     assert cs_mod.delete_and_wait(aws(cfn), cs(), sleep=slept.append) == "still DELETE_IN_PROGRESS after 120s"

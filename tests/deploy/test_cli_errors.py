@@ -56,11 +56,13 @@ def _line_and_steps(err: str) -> tuple[str, list[str]]:
 
 # -- a bad parameter file -------------------------------------------------------------------------
 
+
 @pytest.mark.moto
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("where", ["endpoint", "local"])
-def test_bad_params_file_is_refused_before_any_aws_call(command, where, undeclared_endpoint, prod_params, tmp_path,
-                                                         no_aws_client):
+def test_bad_params_file_is_refused_before_any_aws_call(
+    command, where, undeclared_endpoint, prod_params, tmp_path, no_aws_client
+):
     """moto: with --endpoint-url (or --local), a host-bits VpcCidr is one line
     naming the file and the key, exit 2, no AWS client created and no local
     endpoint started."""
@@ -76,14 +78,19 @@ def test_bad_params_file_is_refused_before_any_aws_call(command, where, undeclar
 
 @pytest.mark.moto
 @pytest.mark.parametrize("command", COMMANDS)
-@pytest.mark.parametrize("change, key", [
-    ({"VpcCidrr": "10.1.0.0/16"}, "VpcCidrr"),
-    ({"EnableMultiAZ": "yes"}, "EnableMultiAZ"),
-    ({"AvailabilityZones": "ap-northeast-2a,ap-northeast-2c"}, "AvailabilityZones"),
-    (None, None),
-], ids=["unknown-key", "bad-value", "two-zones", "not-json"])
-def test_other_bad_params_files_are_one_line(command, change, key, undeclared_endpoint, prod_params, tmp_path,
-                                             no_aws_client):
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        ({"VpcCidrr": "10.1.0.0/16"}, "VpcCidrr"),
+        ({"EnableMultiAZ": "yes"}, "EnableMultiAZ"),
+        ({"AvailabilityZones": "ap-northeast-2a,ap-northeast-2c"}, "AvailabilityZones"),
+        (None, None),
+    ],
+    ids=["unknown-key", "bad-value", "two-zones", "not-json"],
+)
+def test_other_bad_params_files_are_one_line(
+    command, change, key, undeclared_endpoint, prod_params, tmp_path, no_aws_client
+):
     """moto: an unknown key, a bad value, too few zones and broken JSON are
     each one line naming the file (and the key where there is one), exit 2,
     no AWS client."""
@@ -116,6 +123,7 @@ def test_missing_params_file_is_one_line(command, undeclared_endpoint, tmp_path,
 
 # -- --region against the parameter file ----------------------------------------------------------
 
+
 @pytest.mark.moto
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("where", ["endpoint", "local"])
@@ -135,13 +143,15 @@ def test_region_contradicting_the_params_is_refused(command, where, undeclared_e
 def test_region_that_agrees_is_accepted(undeclared_endpoint, prod_params):
     """moto: the same region as the zones passes the check (the command goes
     on to the endpoint; there is no such stack, so status says so)."""
-    code, _, err = run_cli(*_argv("status", prod_params, "--region", "ap-northeast-2",
-                                  "--endpoint-url", undeclared_endpoint))
+    code, _, err = run_cli(
+        *_argv("status", prod_params, "--region", "ap-northeast-2", "--endpoint-url", undeclared_endpoint)
+    )
     assert "contradicts" not in err
     assert code == 2 and "does not exist" in _one_line(err)
 
 
 # -- credentials ---------------------------------------------------------------------------------
+
 
 def _run_build_py(argv: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     """``python build.py ...`` in a new process with no credentials anywhere."""
@@ -153,8 +163,9 @@ def _run_build_py(argv: list[str], tmp_path: Path) -> subprocess.CompletedProces
         # No instance metadata to fall back on (as on a laptop).
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-    return subprocess.run([sys.executable, "build.py", *argv], cwd=REPO, env=env, capture_output=True, text=True,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "build.py", *argv], cwd=REPO, env=env, capture_output=True, text=True, check=False
+    )
 
 
 @pytest.mark.moto
@@ -166,12 +177,15 @@ def test_missing_credentials_are_one_line_without_traceback(command, undeclared_
     r = _run_build_py(_argv(command, prod_params, "--endpoint-url", undeclared_endpoint), tmp_path)
     assert r.returncode == 2, r.stderr
     line, steps = _line_and_steps(r.stderr)
-    assert line == ("error: AWS credentials: Unable to locate credentials; looked with no profile (neither "
-                    "--profile nor AWS_PROFILE is set)")
-    assert steps == ["IAM Identity Center (SSO): aws sso login --profile NAME, then pass --profile NAME or set "
-                     "AWS_PROFILE",
-                     "access keys: aws configure",
-                     "no AWS at all: python build.py local up, then add --local to this command"]
+    assert line == (
+        "error: AWS credentials: Unable to locate credentials; looked with no profile (neither "
+        "--profile nor AWS_PROFILE is set)"
+    )
+    assert steps == [
+        "IAM Identity Center (SSO): aws sso login --profile NAME, then pass --profile NAME or set AWS_PROFILE",
+        "access keys: aws configure",
+        "no AWS at all: python build.py local up, then add --local to this command",
+    ]
     s3 = boto3.client("s3", region_name="ap-northeast-2", endpoint_url=undeclared_endpoint)
     cfn = boto3.client("cloudformation", region_name="ap-northeast-2", endpoint_url=undeclared_endpoint)
     assert s3.list_buckets()["Buckets"] == []
@@ -182,18 +196,22 @@ def test_missing_credentials_are_one_line_without_traceback(command, undeclared_
 @pytest.mark.parametrize("command", ["deploy", "package"])
 def test_unknown_profile_is_one_line(command, undeclared_endpoint, prod_params, tmp_path):
     """moto: --profile naming a profile that no config file has is one line, exit 2."""
-    r = _run_build_py(_argv(command, prod_params, "--profile", "wealist-nope", "--endpoint-url", undeclared_endpoint),
-                      tmp_path)
+    r = _run_build_py(
+        _argv(command, prod_params, "--profile", "wealist-nope", "--endpoint-url", undeclared_endpoint), tmp_path
+    )
     assert r.returncode == 2, r.stderr
     assert _one_line(r.stderr) == "error: AWS profile not found: wealist-nope"
 
 
 @pytest.mark.stubbed
 @pytest.mark.parametrize("command", COMMANDS)
-@pytest.mark.parametrize("code_, message", [
-    ("ExpiredToken", "The security token included in the request is expired"),
-    ("InvalidClientTokenId", "The security token included in the request is invalid."),
-])
+@pytest.mark.parametrize(
+    "code_, message",
+    [
+        ("ExpiredToken", "The security token included in the request is expired"),
+        ("InvalidClientTokenId", "The security token included in the request is invalid."),
+    ],
+)
 def test_expired_credentials_are_one_line(command, code_, message, monkeypatch, settled_prod_params):
     """stubbed: STS GetCallerIdentity answering ExpiredToken (403) or
     InvalidClientTokenId is one line naming the code, exit 2, and no other
@@ -209,8 +227,9 @@ def test_expired_credentials_are_one_line(command, code_, message, monkeypatch, 
         if "sts" not in self._clients:
             c = original(self, "sts")
             stub = Stubber(c)
-            stub.add_client_error("get_caller_identity", service_error_code=code_, service_message=message,
-                                  http_status_code=403)
+            stub.add_client_error(
+                "get_caller_identity", service_error_code=code_, service_message=message, http_status_code=403
+            )
             stub.activate()
             stubs.append(stub)
         return self._clients["sts"]
@@ -222,10 +241,12 @@ def test_expired_credentials_are_one_line(command, code_, message, monkeypatch, 
     assert line == f"error: AWS credentials rejected ({code_}): {message}"
     if code_ == "ExpiredToken":
         # Expired: sign in again, then look for what the earlier command left running.
-        assert steps == ["sign in again: aws sso login --profile NAME (with no profile (neither --profile nor "
-                         "AWS_PROFILE is set)), or export fresh keys",
-                         f"then look whether an operation of an earlier command still runs: python build.py status "
-                         f"--params {settled_prod_params}"]
+        assert steps == [
+            "sign in again: aws sso login --profile NAME (with no profile (neither --profile nor "
+            "AWS_PROFILE is set)), or export fresh keys",
+            f"then look whether an operation of an earlier command still runs: python build.py status "
+            f"--params {settled_prod_params}",
+        ]
     else:
         assert steps == []
     assert len(stubs) == 1
@@ -241,6 +262,7 @@ def test_allow_replace_and_accept_conditional_exclude_each_other(prod_params, no
 
 
 # -- the stack name -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("command", ["deploy", "plan", "status"])
 def test_stack_name_defaults_to_project_and_environment(command, prod_params):
@@ -270,15 +292,22 @@ def test_stack_name_contradicting_the_params_is_refused(command, prod_params, no
 def test_force_stack_name_lets_a_different_name_through(undeclared_endpoint, prod_params):
     """moto: with --force-stack-name the other name is used (status then
     finds no such stack on the endpoint)."""
-    code, _, err = run_cli("status", "--stack-name", "wealist-prod-blue", "--force-stack-name",
-                           "--params", prod_params, "--endpoint-url", undeclared_endpoint)
+    code, _, err = run_cli(
+        "status",
+        "--stack-name",
+        "wealist-prod-blue",
+        "--force-stack-name",
+        "--params",
+        prod_params,
+        "--endpoint-url",
+        undeclared_endpoint,
+    )
     assert code == 2 and _one_line(err) == "error: stack wealist-prod-blue does not exist"
 
 
 @pytest.mark.parametrize("name", ["9wealist", "wealist_prod", "wealist prod", "w" * 129, ""])
 @pytest.mark.parametrize("command", ["deploy", "plan"])
-def test_stack_name_cloudformation_rejects_is_refused_before_packaging(command, name, prod_params,
-                                                                      no_aws_client):
+def test_stack_name_cloudformation_rejects_is_refused_before_packaging(command, name, prod_params, no_aws_client):
     """No AWS call: a name CloudFormation's StackName rule refuses (letters,
     digits, hyphens, a letter first, at most 128 characters: CreateStack API
     reference) is one line, exit 2, even with --force-stack-name, before any
@@ -291,31 +320,45 @@ def test_stack_name_cloudformation_rejects_is_refused_before_packaging(command, 
 
 # -- no input reaches a traceback -----------------------------------------------------------------
 
+
 def _botocore_error(kind: str) -> Exception:
     import botocore.exceptions as be
     import botocore.parsers
 
     return {
-        "ClientError": be.ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"},
-                                       "ResponseMetadata": {"HTTPStatusCode": 400}}, "DescribeStacks"),
+        "ClientError": be.ClientError(
+            {"Error": {"Code": "Throttling", "Message": "Rate exceeded"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+            "DescribeStacks",
+        ),
         "ParamValidationError": be.ParamValidationError(report="Invalid length for parameter StackName, value: 0"),
         "ResponseParserError": botocore.parsers.ResponseParserError("Unable to parse response (syntax error)"),
         "EndpointConnectionError": be.EndpointConnectionError(endpoint_url="http://localhost:5055/"),
         "NoCredentialsError": be.NoCredentialsError(),
-        "NotImplemented": be.ClientError({"Error": {"Code": "InvalidAction", "Message": "not implemented"},
-                                          "ResponseMetadata": {"HTTPStatusCode": 400}}, "StartInstanceRefresh"),
+        "NotImplemented": be.ClientError(
+            {
+                "Error": {"Code": "InvalidAction", "Message": "not implemented"},
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            },
+            "StartInstanceRefresh",
+        ),
     }[kind]
 
 
 # (error, exit code, what the one line must say). The library may name the call
 # it was making ("DescribeStacks wealist-prod: Rate exceeded"); the line keeps AWS's words.
-ERRORS = [("ClientError", 1, "Rate exceeded"),
-          ("ParamValidationError", 2, "Invalid length for parameter StackName"),
-          ("ResponseParserError", 1, "not an AWS response"),
-          ("EndpointConnectionError", 1, "nothing answers at http://localhost:5055/ (connection refused): the local "
-                                         "endpoint is not running; start it with `python build.py local up`"),
-          ("NoCredentialsError", 2, "Unable to locate credentials"),
-          ("NotImplemented", 1, "not implemented")]
+ERRORS = [
+    ("ClientError", 1, "Rate exceeded"),
+    ("ParamValidationError", 2, "Invalid length for parameter StackName"),
+    ("ResponseParserError", 1, "not an AWS response"),
+    (
+        "EndpointConnectionError",
+        1,
+        "nothing answers at http://localhost:5055/ (connection refused): the local "
+        "endpoint is not running; start it with `python build.py local up`",
+    ),
+    ("NoCredentialsError", 2, "Unable to locate credentials"),
+    ("NotImplemented", 1, "not implemented"),
+]
 
 ALL_COMMANDS = ["deploy", "plan", "package", "status", "bootstrap", "rollout", "diff", "drift", "outputs", "events"]
 
@@ -323,8 +366,9 @@ ALL_COMMANDS = ["deploy", "plan", "package", "status", "bootstrap", "rollout", "
 @pytest.mark.moto
 @pytest.mark.parametrize("command", ALL_COMMANDS)
 @pytest.mark.parametrize("kind, exit_code, text", ERRORS, ids=[e[0] for e in ERRORS])
-def test_botocore_errors_are_one_line_with_a_defined_exit_code(command, kind, exit_code, text, monkeypatch,
-                                                                undeclared_endpoint, prod_params):
+def test_botocore_errors_are_one_line_with_a_defined_exit_code(
+    command, kind, exit_code, text, monkeypatch, undeclared_endpoint, prod_params
+):
     """moto's server behind, and every botocore error type raised by the
     first AWS call after the credentials check (botocore raises these from
     the client call: a throttled or refused call, a request botocore's model
@@ -359,8 +403,10 @@ def test_rollout_against_an_endpoint_without_the_call(undeclared_endpoint, prod_
     line naming the call, exit 1."""
     code, _, err = run_cli("rollout", "--params", prod_params, "--endpoint-url", undeclared_endpoint, "--no-wait")
     assert code == 1
-    assert _one_line(err) == ("error: StartInstanceRefresh: the endpoint answered something that is not an AWS "
-                              "response (an endpoint that does not implement this call?)")
+    assert _one_line(err) == (
+        "error: StartInstanceRefresh: the endpoint answered something that is not an AWS "
+        "response (an endpoint that does not implement this call?)"
+    )
 
 
 BAD_URLS = ["localhost:5055", "http://", "ftp://localhost:5055", "http://localhost:99999", "localhost"]
@@ -401,8 +447,10 @@ def test_an_unexpected_error_is_one_line_too(monkeypatch, prod_params):
     monkeypatch.delenv("WEALIST_CFN_DEBUG", raising=False)
     code, _, err = run_cli("package", "--params", prod_params)
     assert code == 1
-    assert _one_line(err) == ("error: unexpected RuntimeError: something broke "
-                              "(run again with --debug, or set WEALIST_CFN_DEBUG=1, for the traceback)")
+    assert _one_line(err) == (
+        "error: unexpected RuntimeError: something broke "
+        "(run again with --debug, or set WEALIST_CFN_DEBUG=1, for the traceback)"
+    )
     # --debug (and WEALIST_CFN_DEBUG, kept as its alias) adds the traceback.
     for argv, env in ((["--debug"], None), ([], "1")):
         if env:
@@ -413,6 +461,7 @@ def test_an_unexpected_error_is_one_line_too(monkeypatch, prod_params):
 
 
 # -- failure documents ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("command", ["deploy", "plan", "status"])
 def test_json_output_writes_a_document_on_failure(command, prod_params, no_aws_client):
@@ -430,8 +479,9 @@ def test_json_output_writes_a_document_on_failure(command, prod_params, no_aws_c
 def test_markdown_output_writes_a_document_on_failure(undeclared_endpoint, prod_params):
     """moto: --output markdown for a stack that does not exist: stdout is a
     markdown section naming the stack, the exit code and the error."""
-    code, out, _ = run_cli("status", "--params", prod_params, "--endpoint-url", undeclared_endpoint,
-                           "--output", "markdown")
+    code, out, _ = run_cli(
+        "status", "--params", prod_params, "--endpoint-url", undeclared_endpoint, "--output", "markdown"
+    )
     assert code == 2
     assert out.splitlines()[0] == "### `wealist-prod`: failed (exit 2)"
     assert "> stack wealist-prod does not exist" in out
@@ -447,8 +497,12 @@ def test_json_failure_document_carries_the_change_set_failure(monkeypatch, settl
     failure = {"cause": "DatabaseStack/Database: bad", "validations": [{"path": "/Resources/Database"}]}
 
     def prepare(self):
-        raise CommandError("change set deploy-1 failed: DatabaseStack/Database: bad", 1,
-                           details=("delete it: ...",), data={"changeSetFailure": failure})
+        raise CommandError(
+            "change set deploy-1 failed: DatabaseStack/Database: bad",
+            1,
+            details=("delete it: ...",),
+            data={"changeSetFailure": failure},
+        )
         yield
 
     monkeypatch.setattr(flow.Deployment, "prepare", prepare)
@@ -458,14 +512,24 @@ def test_json_failure_document_carries_the_change_set_failure(monkeypatch, settl
     # The parameter file and its values come first, before anything can fail (test_params_precedence.py).
     assert doc.pop("paramsFile") == {"path": str(settled_prod_params), "from": "--params", "env": None}
     assert {"key": "Project", "value": "wealist", "source": "file"} in doc.pop("parameters")
-    assert doc == {"stack": "wealist-prod", "exitCode": 1, "preflight": {"skipped": True}, "error": {
-        "message": "change set deploy-1 failed: DatabaseStack/Database: bad", "details": ["delete it: ..."],
-        "changeSetFailure": failure}}
-    assert err.splitlines()[:2] == ["preflight: skipped (--skip-preflight)",
-                                   "error: change set deploy-1 failed: DatabaseStack/Database: bad"]
+    assert doc == {
+        "stack": "wealist-prod",
+        "exitCode": 1,
+        "preflight": {"skipped": True},
+        "error": {
+            "message": "change set deploy-1 failed: DatabaseStack/Database: bad",
+            "details": ["delete it: ..."],
+            "changeSetFailure": failure,
+        },
+    }
+    assert err.splitlines()[:2] == [
+        "preflight: skipped (--skip-preflight)",
+        "error: change set deploy-1 failed: DatabaseStack/Database: bad",
+    ]
 
 
 # -- help and version -----------------------------------------------------------------------------
+
 
 def test_every_command_has_description_examples_and_exit_codes():
     """No AWS call: ``--help`` of every command shows a description, at least

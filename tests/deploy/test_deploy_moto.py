@@ -25,8 +25,19 @@ STACK = "wealist-prod"
 def _deploy(endpoint, params, templates, *extra):
     # The endpoint answers as the rehearsal (tests/conftest.py), where preflight blocks as on AWS;
     # nothing is bootstrapped here (seed_ssm makes only what the templates resolve).
-    return run_cli("deploy", "--skip-preflight", "--stack-name", STACK, "--params", params, "--endpoint-url", endpoint,
-                   "--templates", templates, *extra)
+    return run_cli(
+        "deploy",
+        "--skip-preflight",
+        "--stack-name",
+        STACK,
+        "--params",
+        params,
+        "--endpoint-url",
+        endpoint,
+        "--templates",
+        templates,
+        *extra,
+    )
 
 
 def _db(endpoint):
@@ -60,8 +71,11 @@ def test_create_then_multi_az_update_then_nothing_to_do(compat_endpoint, real_te
     subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
     assert len(subnets) == 6
     assert {s["AvailabilityZone"] for s in subnets} == {"ap-northeast-2a", "ap-northeast-2c", "ap-northeast-2d"}
-    groups = [g for g in ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
-              ["SecurityGroups"] if g["GroupName"] != "default"]
+    groups = [
+        g
+        for g in ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["SecurityGroups"]
+        if g["GroupName"] != "default"
+    ]
     assert len(groups) == 4
     # The database port is open to the instances' group only, never to a CIDR.
     db_rules = [p for g in groups for p in g["IpPermissions"] if p.get("FromPort") == 5432]
@@ -75,8 +89,10 @@ def test_create_then_multi_az_update_then_nothing_to_do(compat_endpoint, real_te
     ports = {lst["Port"] for lst in elb.describe_listeners(LoadBalancerArn=lbs[0]["LoadBalancerArn"])["Listeners"]}
     assert 80 in ports
     assert len(elb.describe_target_groups()["TargetGroups"]) == 4
-    asgs = {g["AutoScalingGroupName"]: g for g in client("autoscaling", ep).describe_auto_scaling_groups()
-            ["AutoScalingGroups"]}
+    asgs = {
+        g["AutoScalingGroupName"]: g
+        for g in client("autoscaling", ep).describe_auto_scaling_groups()["AutoScalingGroups"]
+    }
     assert (asgs["wealist-prod-backend-asg"]["MinSize"], asgs["wealist-prod-backend-asg"]["MaxSize"]) == (2, 6)
     mon = asgs["wealist-prod-monitoring-asg"]
     assert (mon["MinSize"], mon["MaxSize"]) == (1, 1)
@@ -109,13 +125,27 @@ def test_create_then_multi_az_update_then_nothing_to_do(compat_endpoint, real_te
     cache = real_templates / "cache.yaml"
     committed = cache.read_text()
     cache.write_text(committed + "# edited in a pull request\n")
-    code, out, err = run_cli("plan", "--skip-preflight", "--stack-name", STACK, "--params", multi, "--endpoint-url", ep,
-                             "--templates", real_templates, "--discard", "--output", "markdown")
+    code, out, err = run_cli(
+        "plan",
+        "--skip-preflight",
+        "--stack-name",
+        STACK,
+        "--params",
+        multi,
+        "--endpoint-url",
+        ep,
+        "--templates",
+        real_templates,
+        "--discard",
+        "--output",
+        "markdown",
+    )
     cache.write_text(committed)
     assert code == 0, err + out
     assert "CacheStack" in out and "reviewed and deleted" in err
-    assert [c for c in cfn.list_change_sets(StackName=STACK)["Summaries"]
-            if c.get("ExecutionStatus") != "EXECUTE_COMPLETE"] == []
+    assert [
+        c for c in cfn.list_change_sets(StackName=STACK)["Summaries"] if c.get("ExecutionStatus") != "EXECUTE_COMPLETE"
+    ] == []
 
     # Nothing to do: no upload, no execution, no change set left behind.
     events_before = len(cfn.describe_stack_events(StackName=STACK)["StackEvents"])
@@ -126,16 +156,20 @@ def test_create_then_multi_az_update_then_nothing_to_do(compat_endpoint, real_te
     # (moto keeps executed change sets listed; AWS drops them. None other may
     # remain, but the no-op's own may still be on its way out: the deploy does
     # not wait out a deletion no shell waits on, as AWS deletes it by itself.)
-    left = [c for c in cfn.list_change_sets(StackName=STACK)["Summaries"]
-            if c.get("ExecutionStatus") != "EXECUTE_COMPLETE" and c.get("Status") not in changeset.DELETING]
+    left = [
+        c
+        for c in cfn.list_change_sets(StackName=STACK)["Summaries"]
+        if c.get("ExecutionStatus") != "EXECUTE_COMPLETE" and c.get("Status") not in changeset.DELETING
+    ]
     assert left == []
 
 
 def test_one_changed_child_uploads_one_object(compat_endpoint, real_templates, prod_params):
     """moto: packaging is content-addressed; editing one child uploads that
     child only, and the root points at the new key."""
-    opts = flow.Options(stack_name=STACK, params=prod_params, endpoint_url=compat_endpoint,
-                        templates_dir=real_templates)
+    opts = flow.Options(
+        stack_name=STACK, params=prod_params, endpoint_url=compat_endpoint, templates_dir=real_templates
+    )
     first = flow.Deployment(opts)
     list(first.package())
     assert first.packaged.uploads == 9
@@ -161,8 +195,9 @@ def test_a_key_holding_other_bytes_is_not_trusted(compat_endpoint, real_template
     those bytes. Anyone allowed to write to the bucket (a pull-request plan
     job) could otherwise plant a different template under the name a later
     deploy from main would compute."""
-    opts = flow.Options(stack_name=STACK, params=prod_params, endpoint_url=compat_endpoint,
-                        templates_dir=real_templates)
+    opts = flow.Options(
+        stack_name=STACK, params=prod_params, endpoint_url=compat_endpoint, templates_dir=real_templates
+    )
     first = flow.Deployment(opts)
     list(first.package())
     planted = next(o for o in first.packaged.objects if o.name == "iam.yaml")
@@ -181,8 +216,19 @@ def test_a_key_holding_other_bytes_is_not_trusted(compat_endpoint, real_template
 def _plan(endpoint, params, templates, *extra):
     # The endpoint answers as the rehearsal (tests/conftest.py), where preflight blocks as on AWS;
     # nothing is bootstrapped here (seed_ssm makes only what the templates resolve).
-    return run_cli("plan", "--skip-preflight", "--stack-name", STACK, "--params", params, "--endpoint-url", endpoint,
-                   "--templates", templates, *extra)
+    return run_cli(
+        "plan",
+        "--skip-preflight",
+        "--stack-name",
+        STACK,
+        "--params",
+        params,
+        "--endpoint-url",
+        endpoint,
+        "--templates",
+        templates,
+        *extra,
+    )
 
 
 def _change_set_name(out: str) -> str:
@@ -217,12 +263,16 @@ def test_plan_plan_then_a_first_create_is_never_adopted(compat_endpoint, real_te
     assert code == 3 and "REVIEW_IN_PROGRESS (not created yet): a first create is never adopted" in err, err + out
     assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
 
-    code, out, err = _deploy(ep, prod_params, real_templates, "--change-set", "reviewed-or-new", "--yes",
-                             "--no-wait-healthy")
+    code, out, err = _deploy(
+        ep, prod_params, real_templates, "--change-set", "reviewed-or-new", "--yes", "--no-wait-healthy"
+    )
     assert code == 0, err + out
     assert "final state: CREATE_COMPLETE" in out
-    executed = [c["ChangeSetName"] for c in cfn.list_change_sets(StackName=STACK)["Summaries"]
-                if c.get("ExecutionStatus") == "EXECUTE_COMPLETE"]
+    executed = [
+        c["ChangeSetName"]
+        for c in cfn.list_change_sets(StackName=STACK)["Summaries"]
+        if c.get("ExecutionStatus") == "EXECUTE_COMPLETE"
+    ]
     assert len(executed) == 1 and executed[0] not in (first, second)
 
 
@@ -244,16 +294,20 @@ def test_a_plans_change_set_cannot_be_proven_on_moto(compat_endpoint, real_templ
     assert code == 0, err + out
     planned = _change_set_name(out)
 
-    code, out, err = _deploy(ep, multi, real_templates, "--force-stack-name", "--change-set", "reviewed", "--yes",
-                             "--no-wait-healthy")
+    code, out, err = _deploy(
+        ep, multi, real_templates, "--force-stack-name", "--change-set", "reviewed", "--yes", "--no-wait-healthy"
+    )
     assert code == 3, err + out
     # The plan's, and the first deploy's own (moto keeps an executed change set listed).
-    assert ("none is waiting on wealist-prod (executing any change set deletes all others); 2 other(s) are not "
-            "executable or were made without IncludeNestedStacks") in err
+    assert (
+        "none is waiting on wealist-prod (executing any change set deletes all others); 2 other(s) are not "
+        "executable or were made without IncludeNestedStacks"
+    ) in err
     assert _db(ep)["MultiAZ"] is False
 
-    code, out, err = _deploy(ep, multi, real_templates, "--force-stack-name", "--change-set", "reviewed-or-new",
-                             "--yes", "--no-wait-healthy")
+    code, out, err = _deploy(
+        ep, multi, real_templates, "--force-stack-name", "--change-set", "reviewed-or-new", "--yes", "--no-wait-healthy"
+    )
     assert code == 0, err + out
     assert "NOT the change set a pull request's plan showed" in out
     assert f"executing change set {planned}" not in out
@@ -268,8 +322,11 @@ def test_discarded_plan_of_a_new_stack_leaves_nothing(compat_endpoint, real_temp
     code, out, err = _plan(ep, prod_params, real_templates, "--discard")
     assert code == 0, err + out
     assert "deleted the empty stack shell wealist-prod" in out
-    stacks = [s for s in client("cloudformation", ep).list_stacks()["StackSummaries"]
-              if s["StackName"] == STACK and s["StackStatus"] != "DELETE_COMPLETE"]
+    stacks = [
+        s
+        for s in client("cloudformation", ep).list_stacks()["StackSummaries"]
+        if s["StackName"] == STACK and s["StackStatus"] != "DELETE_COMPLETE"
+    ]
     assert stacks == []
 
 
@@ -285,26 +342,53 @@ def test_the_plans_markdown_hands_ci_the_change_set_id(compat_endpoint, real_tem
 
     ep = compat_endpoint
     seed_ssm(ep, real_templates, config.load(prod_params).values)
-    code, out, err = run_cli("plan", "--skip-preflight", "--stack-name", STACK, "--params", prod_params,
-                             "--endpoint-url", ep, "--templates", real_templates, "--output", "markdown")
+    code, out, err = run_cli(
+        "plan",
+        "--skip-preflight",
+        "--stack-name",
+        STACK,
+        "--params",
+        prod_params,
+        "--endpoint-url",
+        ep,
+        "--templates",
+        real_templates,
+        "--output",
+        "markdown",
+    )
     assert code == 0, err + out
     [made] = client("cloudformation", ep).list_change_sets(StackName=STACK)["Summaries"]
     assert f"Change set ID: `{made['ChangeSetId']}`" in out.splitlines()
 
     root = Path(__file__).resolve().parents[2]
-    step = next(s for s in yaml.safe_load((root / ".github/workflows/deploy.yml").read_text())["jobs"]["prepare"]
-                ["steps"] if s.get("id") == "plan")
+    step = next(
+        s
+        for s in yaml.safe_load((root / ".github/workflows/deploy.yml").read_text())["jobs"]["prepare"]["steps"]
+        if s.get("id") == "plan"
+    )
     (tmp_path / "plan.md").write_text(out)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "python").write_text(f"#!/bin/bash\ncat {tmp_path / 'plan.md'}\n")
     (bin_dir / "python").chmod(0o755)
     (tmp_path / "output").write_text("")
-    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "GITHUB_OUTPUT": str(tmp_path / "output"),
-           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}
-    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+    }
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     outputs = dict(line.split("=", 1) for line in (tmp_path / "output").read_text().splitlines())
-    assert outputs == {"change-set": made["ChangeSetName"], "change-set-id": made["ChangeSetId"].rsplit("/", 1)[-1],
-                       "type": "CREATE"}
+    assert outputs == {
+        "change-set": made["ChangeSetName"],
+        "change-set-id": made["ChangeSetId"].rsplit("/", 1)[-1],
+        "type": "CREATE",
+    }

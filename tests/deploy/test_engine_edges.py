@@ -46,13 +46,18 @@ DB_STACK = f"arn:aws:cloudformation:ap-northeast-2:{ACCOUNT}:stack/wealist-prod-
 NESTED = "AWS::CloudFormation::Stack"
 
 
-
-
-
-
 def _event(eid, stack_id, lid, rtype, status, reason="", ts=0, phys="", **extra):
-    e = {"StackId": stack_id, "EventId": eid, "StackName": "x", "LogicalResourceId": lid, "ResourceType": rtype,
-         "Timestamp": T0 + timedelta(seconds=ts), "ResourceStatus": status, "PhysicalResourceId": phys, **extra}
+    e = {
+        "StackId": stack_id,
+        "EventId": eid,
+        "StackName": "x",
+        "LogicalResourceId": lid,
+        "ResourceType": rtype,
+        "Timestamp": T0 + timedelta(seconds=ts),
+        "ResourceStatus": status,
+        "PhysicalResourceId": phys,
+        **extra,
+    }
     if reason:
         e["ResourceStatusReason"] = reason
     return e
@@ -60,9 +65,21 @@ def _event(eid, stack_id, lid, rtype, status, reason="", ts=0, phys="", **extra)
 
 def _tree(cfn):
     """ListStackResources of the root (one nested stack) and of that child."""
-    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
-        {"LogicalResourceId": "DatabaseStack", "PhysicalResourceId": DB_STACK, "ResourceType": NESTED,
-         "LastUpdatedTimestamp": T0, "ResourceStatus": "UPDATE_COMPLETE"}]}, {"StackName": ROOT})
+    cfn.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                {
+                    "LogicalResourceId": "DatabaseStack",
+                    "PhysicalResourceId": DB_STACK,
+                    "ResourceType": NESTED,
+                    "LastUpdatedTimestamp": T0,
+                    "ResourceStatus": "UPDATE_COMPLETE",
+                }
+            ]
+        },
+        {"StackName": ROOT},
+    )
     cfn.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": DB_STACK})
 
 
@@ -74,27 +91,49 @@ def _policies(cfn, db_body):
 
 def _guarded_review():
     rev = review.Review("wealist-prod", "UPDATE", "deploy-1", ROOT_CS)
-    rev.rows = [review.row_from_change("DatabaseStack", {"Type": "Resource", "ResourceChange": {
-        "Action": "Modify", "LogicalResourceId": "Database", "ResourceType": "AWS::RDS::DBInstance",
-        "Replacement": "True", "Scope": ["Properties"], "Details": [
-            {"Target": {"Attribute": "Properties", "Name": "DBName", "RequiresRecreation": "Always"},
-             "Evaluation": "Static", "ChangeSource": "DirectModification"}]}})]
+    rev.rows = [
+        review.row_from_change(
+            "DatabaseStack",
+            {
+                "Type": "Resource",
+                "ResourceChange": {
+                    "Action": "Modify",
+                    "LogicalResourceId": "Database",
+                    "ResourceType": "AWS::RDS::DBInstance",
+                    "Replacement": "True",
+                    "Scope": ["Properties"],
+                    "Details": [
+                        {
+                            "Target": {"Attribute": "Properties", "Name": "DBName", "RequiresRecreation": "Always"},
+                            "Evaluation": "Static",
+                            "ChangeSource": "DirectModification",
+                        }
+                    ],
+                },
+            },
+        )
+    ]
     review.analyse(rev)
     assert rev.guarded
     return rev
 
 
 def _deployment(aws, prod_params, *, allow_replace=True, cs_type="UPDATE", sleep=lambda s: None):
-    dep = flow.Deployment(flow.Options(stack_name="wealist-prod", params=prod_params, allow_replace=allow_replace,
-                                       sleep=sleep), aws=aws)
+    dep = flow.Deployment(
+        flow.Options(stack_name="wealist-prod", params=prod_params, allow_replace=allow_replace, sleep=sleep), aws=aws
+    )
     cs = changeset.ChangeSet("deploy-1", ROOT_CS, ROOT, cs_type)
     rev = _guarded_review() if cs_type == "UPDATE" else review.Review("wealist-prod", "CREATE")
-    dep.plan = flow.Plan(stackstate.StackState("wealist-prod", "UPDATE_COMPLETE" if cs_type == "UPDATE" else
-                                               "REVIEW_IN_PROGRESS", ROOT), cs, rev)
+    dep.plan = flow.Plan(
+        stackstate.StackState("wealist-prod", "UPDATE_COMPLETE" if cs_type == "UPDATE" else "REVIEW_IN_PROGRESS", ROOT),
+        cs,
+        rev,
+    )
     return dep
 
 
 # -- policies and ExecutionStatus --------------------------------------------------------------
+
 
 def test_obsolete_change_set_is_refused_before_any_policy_is_relaxed(prod_params):
     """Stubbed DescribeChangeSet: ExecutionStatus OBSOLETE (the stack was
@@ -124,8 +163,11 @@ def test_refused_execute_after_relax_puts_the_protective_policy_back(prod_params
     cfn.add_response("set_stack_policy", {}, {"StackName": DB_STACK, "StackPolicyBody": json.dumps(policy.ALLOW_ALL)})
     cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
     cfn.add_response("describe_stacks", _stack("UPDATE_COMPLETE"), {"StackName": ROOT})
-    cfn.add_client_error("execute_change_set", "InvalidChangeSetStatus",
-                         "ChangeSet [deploy-1] cannot be executed in its current status of [OBSOLETE]")
+    cfn.add_client_error(
+        "execute_change_set",
+        "InvalidChangeSetStatus",
+        "ChangeSet [deploy-1] cannot be executed in its current status of [OBSOLETE]",
+    )
     _policies(cfn, policy.ALLOW_ALL)  # the restore reads the tree again
     cfn.add_response("set_stack_policy", {}, {"StackName": DB_STACK, "StackPolicyBody": json.dumps(policy.PROTECT)})
     dep = _deployment(aws, prod_params)
@@ -171,15 +213,6 @@ def test_ctrl_c_while_the_update_runs_gives_the_exact_restoring_command(prod_par
 # -- nothing to do is a status, not an empty list ----------------------------------------------
 
 
-
-
-
-
-
-
-
-
-
 def test_outputs_only_change_set_is_executed_not_dropped(prod_params):
     """Stubbed: the shape aws-cdk PR #2029 quotes for an Outputs/Exports-only
     change: CREATE_COMPLETE, AVAILABLE, ``Changes: []``. The deployed root
@@ -192,8 +225,9 @@ def test_outputs_only_change_set_is_executed_not_dropped(prod_params):
     cfn.add_response("describe_change_set", _cs(), {"ChangeSetName": ROOT_CS})
     cfn.add_response("describe_change_set", _cs(), {"ChangeSetName": ROOT_CS, "IncludePropertyValues": True})
     deployed = {"Resources": ROOT_TEMPLATE["Resources"], "Outputs": {}}
-    cfn.add_response("get_template", {"TemplateBody": json.dumps(deployed)},
-                     {"StackName": ROOT, "TemplateStage": "Original"})
+    cfn.add_response(
+        "get_template", {"TemplateBody": json.dumps(deployed)}, {"StackName": ROOT, "TemplateStage": "Original"}
+    )
     dep = _prepared(aws, prod_params, ROOT_TEMPLATE)
     list(dep.prepare())
     assert not dep.plan.no_changes
@@ -201,9 +235,13 @@ def test_outputs_only_change_set_is_executed_not_dropped(prod_params):
     cfn.assert_no_pending_responses()
 
 
-@pytest.mark.parametrize("reason", [
-    "The submitted information didn't contain changes. Submit different information to create a change set.",
-    "No updates are to be performed."])
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "The submitted information didn't contain changes. Submit different information to create a change set.",
+        "No updates are to be performed.",
+    ],
+)
 def test_failed_change_set_shapes_are_no_changes_and_deleted(prod_params, reason):
     """Stubbed: the two FAILED shapes of "nothing to do" (Status FAILED,
     ExecutionStatus UNAVAILABLE, StatusReason as CloudFormation words it):
@@ -211,8 +249,9 @@ def test_failed_change_set_shapes_are_no_changes_and_deleted(prod_params, reason
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
     _prepare_stubs(cfn, prod_params)
-    cfn.add_response("describe_change_set", _cs("FAILED", "UNAVAILABLE", StatusReason=reason),
-                     {"ChangeSetName": ROOT_CS})
+    cfn.add_response(
+        "describe_change_set", _cs("FAILED", "UNAVAILABLE", StatusReason=reason), {"ChangeSetName": ROOT_CS}
+    )
     cfn.add_response("delete_change_set", {}, {"ChangeSetName": ROOT_CS})
     dep = _prepared(aws, prod_params, ROOT_TEMPLATE)
     list(dep.prepare())
@@ -221,6 +260,7 @@ def test_failed_change_set_shapes_are_no_changes_and_deleted(prod_params, reason
 
 
 # -- ClientToken -------------------------------------------------------------------------------
+
 
 def test_a_change_set_already_under_this_runs_name_is_refused_not_adopted():
     """Stubbed: CreateChangeSet carries ClientToken, so CloudFormation answers
@@ -232,19 +272,43 @@ def test_a_change_set_already_under_this_runs_name_is_refused_not_adopted():
     it as ours (before, it was adopted as this run's own)."""
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
-    cfn.add_client_error("create_change_set", "AlreadyExistsException",
-                         "ChangeSet deploy-x already exists", expected_params={
-                             "StackName": "wealist-prod", "ChangeSetName": ANY, "ChangeSetType": "UPDATE",
-                             "Parameters": [], "Capabilities": ANY, "Tags": [], "IncludeNestedStacks": True,
-                             "Description": ANY, "TemplateBody": "{}", "ClientToken": ANY})
+    cfn.add_client_error(
+        "create_change_set",
+        "AlreadyExistsException",
+        "ChangeSet deploy-x already exists",
+        expected_params={
+            "StackName": "wealist-prod",
+            "ChangeSetName": ANY,
+            "ChangeSetType": "UPDATE",
+            "Parameters": [],
+            "Capabilities": ANY,
+            "Tags": [],
+            "IncludeNestedStacks": True,
+            "Description": ANY,
+            "TemplateBody": "{}",
+            "ClientToken": ANY,
+        },
+    )
     made = []
     with pytest.raises(CommandError) as err:
-        changeset.create(aws, stack_name="wealist-prod", change_set_type="UPDATE", parameters=[], tags=[],
-                         template_body="{}", template_url=None, commit="abc", sleep=lambda s: None,
-                         on_created=made.append)
+        changeset.create(
+            aws,
+            stack_name="wealist-prod",
+            change_set_type="UPDATE",
+            parameters=[],
+            tags=[],
+            template_body="{}",
+            template_url=None,
+            commit="abc",
+            sleep=lambda s: None,
+            on_created=made.append,
+        )
     assert err.value.exit_code == 1 and made == []
-    assert re.fullmatch(r"CreateChangeSet: a change set named deploy-\d{8}-\d{6}-abc-[0-9a-f]{16} already exists "
-                        r"on wealist-prod and this run did not make it .*", str(err.value))
+    assert re.fullmatch(
+        r"CreateChangeSet: a change set named deploy-\d{8}-\d{6}-abc-[0-9a-f]{16} already exists "
+        r"on wealist-prod and this run did not make it .*",
+        str(err.value),
+    )
     cfn.assert_no_pending_responses()
 
 
@@ -262,15 +326,18 @@ def test_change_set_names_carry_sixty_four_random_bits_and_stay_this_projects():
 
 # -- termination protection --------------------------------------------------------------------
 
+
 def _stub_create_executed(cfn) -> None:
     """A CREATE change set executed: read, the events before, ExecuteChangeSet
     with RetainExceptOnCreate, then termination protection switched on."""
     cfn.add_response("describe_change_set", _cs(), {"ChangeSetName": ROOT_CS})
     cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
-    cfn.add_response("execute_change_set", {}, {"ChangeSetName": ROOT_CS, "ClientRequestToken": ANY,
-                                                "RetainExceptOnCreate": True})
-    cfn.add_response("update_termination_protection", {"StackId": ROOT},
-                     {"StackName": ROOT, "EnableTerminationProtection": True})
+    cfn.add_response(
+        "execute_change_set", {}, {"ChangeSetName": ROOT_CS, "ClientRequestToken": ANY, "RetainExceptOnCreate": True}
+    )
+    cfn.add_response(
+        "update_termination_protection", {"StackId": ROOT}, {"StackName": ROOT, "EnableTerminationProtection": True}
+    )
 
 
 def test_new_stack_is_protected_before_the_watch_even_if_interrupted(prod_params):
@@ -306,17 +373,19 @@ def test_status_enables_termination_protection_on_a_created_stack_without_it():
     cfn.add_response("describe_stack_events", {"StackEvents": [done, start]}, {"StackName": ROOT})
     cfn.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": ROOT})
     cfn.add_response("get_stack_policy", {"StackPolicyBody": json.dumps(policy.PROTECT)}, {"StackName": ROOT})
-    cfn.add_response("describe_stacks", _stack("CREATE_COMPLETE", EnableTerminationProtection=False),
-                     {"StackName": ROOT})
-    cfn.add_response("update_termination_protection", {"StackId": ROOT},
-                     {"StackName": ROOT, "EnableTerminationProtection": True})
+    cfn.add_response(
+        "describe_stacks", _stack("CREATE_COMPLETE", EnableTerminationProtection=False), {"StackName": ROOT}
+    )
+    cfn.add_response(
+        "update_termination_protection", {"StackId": ROOT}, {"StackName": ROOT, "EnableTerminationProtection": True}
+    )
     items = list(flow.watch(aws, "wealist-prod", sleep=lambda s: None))
-    assert "termination protection enabled on the new stack" in [i.message for i in items
-                                                                 if isinstance(i, flow.Info)]
+    assert "termination protection enabled on the new stack" in [i.message for i in items if isinstance(i, flow.Info)]
     cfn.assert_no_pending_responses()
 
 
 # -- events of this operation only -------------------------------------------------------------
+
 
 def test_nested_events_older_than_the_operation_are_not_this_deploys(prod_params):
     """Stubbed DescribeStackEvents: the child's old failure (an earlier
@@ -330,21 +399,43 @@ def test_nested_events_older_than_the_operation_are_not_this_deploys(prod_params
     _policies(cfn, policy.PROTECT)
     before = _event("r0", ROOT, "wealist-prod", NESTED, "UPDATE_COMPLETE", ts=10, phys=ROOT, OperationId="op-old")
     cfn.add_response("describe_stack_events", {"StackEvents": [before]}, {"StackName": ROOT})
-    cfn.add_response("describe_stacks", _stack("UPDATE_COMPLETE", LastOperations=[
-        {"OperationType": "UPDATE_STACK", "OperationId": "op-old"}]), {"StackName": ROOT})
+    cfn.add_response(
+        "describe_stacks",
+        _stack("UPDATE_COMPLETE", LastOperations=[{"OperationType": "UPDATE_STACK", "OperationId": "op-old"}]),
+        {"StackName": ROOT},
+    )
     cfn.add_response("execute_change_set", {}, {"ChangeSetName": ROOT_CS, "ClientRequestToken": ANY})
     cfn.add_response("describe_stacks", _stack("UPDATE_ROLLBACK_COMPLETE"), {"StackName": ROOT})
     root_events = [
         _event("r3", ROOT, "wealist-prod", NESTED, "UPDATE_ROLLBACK_COMPLETE", ts=40, phys=ROOT),
-        _event("r2", ROOT, "DatabaseStack", NESTED, "UPDATE_FAILED", "Embedded stack was not successfully updated",
-               ts=30, phys=DB_STACK),
+        _event(
+            "r2",
+            ROOT,
+            "DatabaseStack",
+            NESTED,
+            "UPDATE_FAILED",
+            "Embedded stack was not successfully updated",
+            ts=30,
+            phys=DB_STACK,
+        ),
         _event("r1", ROOT, "DatabaseStack", NESTED, "UPDATE_IN_PROGRESS", ts=12, phys=DB_STACK),
-        _event("old", ROOT, "wealist-prod", NESTED, "UPDATE_FAILED", "an older failure", ts=11, phys=ROOT,
-               OperationId="op-old"),
-        before]
+        _event(
+            "old",
+            ROOT,
+            "wealist-prod",
+            NESTED,
+            "UPDATE_FAILED",
+            "an older failure",
+            ts=11,
+            phys=ROOT,
+            OperationId="op-old",
+        ),
+        before,
+    ]
     db_events = [
         _event("d2", DB_STACK, "Database", "AWS::RDS::DBInstance", "UPDATE_FAILED", "storage-full", ts=20),
-        _event("d1", DB_STACK, "Database", "AWS::RDS::DBInstance", "UPDATE_FAILED", "an old failure", ts=5)]
+        _event("d1", DB_STACK, "Database", "AWS::RDS::DBInstance", "UPDATE_FAILED", "an old failure", ts=5),
+    ]
     cfn.add_response("describe_stack_events", {"StackEvents": root_events}, {"StackName": ROOT})
     cfn.add_response("describe_stack_events", {"StackEvents": db_events}, {"StackName": DB_STACK})
     cfn.add_response("describe_stack_events", {"StackEvents": root_events}, {"StackName": ROOT})
@@ -367,16 +458,36 @@ def test_status_starts_at_the_operations_first_event_across_pages():
     cfn = stubs["cloudformation"]
     page1 = [
         _event("r5", ROOT, "wealist-prod", NESTED, "UPDATE_ROLLBACK_COMPLETE", ts=90, phys=ROOT),
-        _event("r4", ROOT, "wealist-prod", NESTED, "UPDATE_ROLLBACK_IN_PROGRESS",
-               "The following resource(s) failed to update: [DatabaseStack].", ts=50, phys=ROOT),
-        _event("r3", ROOT, "DatabaseStack", NESTED, "UPDATE_FAILED", "Embedded stack was not successfully updated",
-               ts=45, phys=DB_STACK)]
+        _event(
+            "r4",
+            ROOT,
+            "wealist-prod",
+            NESTED,
+            "UPDATE_ROLLBACK_IN_PROGRESS",
+            "The following resource(s) failed to update: [DatabaseStack].",
+            ts=50,
+            phys=ROOT,
+        ),
+        _event(
+            "r3",
+            ROOT,
+            "DatabaseStack",
+            NESTED,
+            "UPDATE_FAILED",
+            "Embedded stack was not successfully updated",
+            ts=45,
+            phys=DB_STACK,
+        ),
+    ]
     page2 = [
         _event("r2", ROOT, "DatabaseStack", NESTED, "UPDATE_IN_PROGRESS", ts=2, phys=DB_STACK),
         _event("r1", ROOT, "wealist-prod", NESTED, "UPDATE_IN_PROGRESS", "User Initiated", ts=0, phys=ROOT),
-        _event("r0", ROOT, "wealist-prod", NESTED, "CREATE_COMPLETE", ts=-100, phys=ROOT)]
-    db_events = [_event("d1", DB_STACK, "Database", "AWS::RDS::DBInstance", "UPDATE_FAILED", "storage-full", ts=30),
-                 _event("d0", DB_STACK, "Database", "AWS::RDS::DBInstance", "UPDATE_FAILED", "older", ts=-50)]
+        _event("r0", ROOT, "wealist-prod", NESTED, "CREATE_COMPLETE", ts=-100, phys=ROOT),
+    ]
+    db_events = [
+        _event("d1", DB_STACK, "Database", "AWS::RDS::DBInstance", "UPDATE_FAILED", "storage-full", ts=30),
+        _event("d0", DB_STACK, "Database", "AWS::RDS::DBInstance", "UPDATE_FAILED", "older", ts=-50),
+    ]
 
     def pages():
         cfn.add_response("describe_stack_events", {"StackEvents": page1, "NextToken": "p2"}, {"StackName": ROOT})
@@ -401,14 +512,39 @@ def test_status_starts_at_the_operations_first_event_across_pages():
 
 # -- failed first creates ----------------------------------------------------------------------
 
+
 def _failed_db(cfn, reason):
-    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
-        {"LogicalResourceId": "DatabaseStack", "PhysicalResourceId": DB_STACK, "ResourceType": NESTED,
-         "LastUpdatedTimestamp": T0, "ResourceStatus": "DELETE_FAILED"}]}, {"StackName": ROOT})
-    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
-        {"LogicalResourceId": "Database", "PhysicalResourceId": "wealist-prod-postgres",
-         "ResourceType": "AWS::RDS::DBInstance", "LastUpdatedTimestamp": T0, "ResourceStatus": "DELETE_FAILED",
-         "ResourceStatusReason": reason}]}, {"StackName": DB_STACK})
+    cfn.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                {
+                    "LogicalResourceId": "DatabaseStack",
+                    "PhysicalResourceId": DB_STACK,
+                    "ResourceType": NESTED,
+                    "LastUpdatedTimestamp": T0,
+                    "ResourceStatus": "DELETE_FAILED",
+                }
+            ]
+        },
+        {"StackName": ROOT},
+    )
+    cfn.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                {
+                    "LogicalResourceId": "Database",
+                    "PhysicalResourceId": "wealist-prod-postgres",
+                    "ResourceType": "AWS::RDS::DBInstance",
+                    "LastUpdatedTimestamp": T0,
+                    "ResourceStatus": "DELETE_FAILED",
+                    "ResourceStatusReason": reason,
+                }
+            ]
+        },
+        {"StackName": DB_STACK},
+    )
 
 
 def test_rollback_failed_names_blocking_resources_and_replace_failed_covers_it():
@@ -419,8 +555,9 @@ def test_rollback_failed_names_blocking_resources_and_replace_failed_covers_it()
     cfn = stubs["cloudformation"]
     why = "Cannot delete protected DB Instance, please disable deletion protection and try again."
     _failed_db(cfn, why)
-    state = stackstate.StackState("wealist-prod", "ROLLBACK_FAILED", ROOT, "The following resource(s) failed "
-                                  "to delete: [DatabaseStack].")
+    state = stackstate.StackState(
+        "wealist-prod", "ROLLBACK_FAILED", ROOT, "The following resource(s) failed to delete: [DatabaseStack]."
+    )
     with pytest.raises(CommandError) as exc:
         stackstate.check_deployable(aws, state, replace_failed=False)
     text = "\n".join(exc.value.details)
@@ -449,6 +586,7 @@ def test_first_create_makes_deletion_protection_off_and_says_so(prod_params):
     DeletionProtection=false when the file says true, and an UPDATE with the
     file's value; the review note says the same deploy switches it on."""
     from wealist_cfn import config
+
     assert config.load(prod_params).values["DeletionProtection"] == "true"
     aws, _ = stubbed_aws()
     dep = flow.Deployment(flow.Options(stack_name="wealist-prod", params=prod_params), aws=aws)
@@ -459,12 +597,12 @@ def test_first_create_makes_deletion_protection_off_and_says_so(prod_params):
 
 # -- REVIEW_IN_PROGRESS and leftovers ----------------------------------------------------------
 
+
 def test_review_in_progress_is_not_waited_for():
     """Stubbed DescribeStacks: a REVIEW_IN_PROGRESS shell (an unexecuted
     CREATE change set) settles at once as a stack to create."""
     aws, stubs = stubbed_aws()
-    stubs["cloudformation"].add_response("describe_stacks", _stack("REVIEW_IN_PROGRESS"),
-                                         {"StackName": "wealist-prod"})
+    stubs["cloudformation"].add_response("describe_stacks", _stack("REVIEW_IN_PROGRESS"), {"StackName": "wealist-prod"})
     items = list(stackstate.settle(aws, "wealist-prod", sleep=lambda s: pytest.fail("waited")))
     assert [type(i).__name__ for i in items] == ["StackState"]
     assert items[0].change_set_type == "CREATE"
@@ -482,8 +620,10 @@ def test_an_unexecuted_create_removes_its_change_set_and_the_shell(prod_params):
     cfn.add_response("delete_stack", {}, {"StackName": ROOT})
     dep = flow.Deployment(flow.Options(stack_name="wealist-prod", params=prod_params), aws=aws)
     dep._made, dep._made_shell = changeset.ChangeSet("deploy-1", ROOT_CS, ROOT, "CREATE"), True
-    assert dep.cleanup() == ["deleted change set deploy-1 (not executed)",
-                             "deleted the empty stack shell wealist-prod (REVIEW_IN_PROGRESS, made by this run)"]
+    assert dep.cleanup() == [
+        "deleted change set deploy-1 (not executed)",
+        "deleted the empty stack shell wealist-prod (REVIEW_IN_PROGRESS, made by this run)",
+    ]
     assert dep.cleanup() == []  # once
     cfn.assert_no_pending_responses()
 
@@ -494,8 +634,9 @@ def test_a_shell_holding_another_plan_is_left_with_the_command():
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
     cfn.add_response("describe_stacks", _stack("REVIEW_IN_PROGRESS"), {"StackName": ROOT})
-    cfn.add_response("list_change_sets", {"Summaries": [{"ChangeSetName": "deploy-2", "StackId": ROOT}]},
-                     {"StackName": ROOT})
+    cfn.add_response(
+        "list_change_sets", {"Summaries": [{"ChangeSetName": "deploy-2", "StackId": ROOT}]}, {"StackName": ROOT}
+    )
     line = stackstate.delete_review_shell(aws, ROOT, "wealist-prod")
     assert "holds 1 other change set(s) (deploy-2)" in line
     assert line.endswith("aws cloudformation delete-stack --stack-name wealist-prod")
@@ -512,6 +653,7 @@ def test_first_create_switches_deletion_protection_on_after_it_succeeded(prod_pa
     change set with the file's DeletionProtection=true is made, reviewed (no
     guarded change) and executed in the same deploy."""
     from wealist_cfn import config
+
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
     cs2 = f"arn:aws:cloudformation:ap-northeast-2:{ACCOUNT}:changeSet/deploy-2/bbbb"
@@ -526,13 +668,40 @@ def test_first_create_switches_deletion_protection_on_after_it_succeeded(prod_pa
     # The second change set: the file's parameters, DeletionProtection=true.
     params = config.load(prod_params).cfn_parameters()
     assert {"ParameterKey": "DeletionProtection", "ParameterValue": "true"} in params
-    cfn.add_response("create_change_set", {"Id": cs2, "StackId": ROOT}, {
-        "StackName": "wealist-prod", "ChangeSetName": ANY, "ChangeSetType": "UPDATE", "Parameters": params,
-        "Capabilities": ANY, "Tags": ANY, "IncludeNestedStacks": True, "Description": ANY, "TemplateBody": ANY,
-        "ClientToken": ANY})
-    page = dict(_cs(), ChangeSetId=cs2, ChangeSetName="deploy-2", Changes=[{"Type": "Resource", "ResourceChange": {
-        "Action": "Modify", "LogicalResourceId": "LoadBalancerStack", "ResourceType": NESTED,
-        "Replacement": "False", "Scope": ["Properties"], "Details": []}}])
+    cfn.add_response(
+        "create_change_set",
+        {"Id": cs2, "StackId": ROOT},
+        {
+            "StackName": "wealist-prod",
+            "ChangeSetName": ANY,
+            "ChangeSetType": "UPDATE",
+            "Parameters": params,
+            "Capabilities": ANY,
+            "Tags": ANY,
+            "IncludeNestedStacks": True,
+            "Description": ANY,
+            "TemplateBody": ANY,
+            "ClientToken": ANY,
+        },
+    )
+    page = dict(
+        _cs(),
+        ChangeSetId=cs2,
+        ChangeSetName="deploy-2",
+        Changes=[
+            {
+                "Type": "Resource",
+                "ResourceChange": {
+                    "Action": "Modify",
+                    "LogicalResourceId": "LoadBalancerStack",
+                    "ResourceType": NESTED,
+                    "Replacement": "False",
+                    "Scope": ["Properties"],
+                    "Details": [],
+                },
+            }
+        ],
+    )
     cfn.add_response("describe_change_set", page, {"ChangeSetName": cs2})
     cfn.add_response("describe_change_set", page, {"ChangeSetName": cs2, "IncludePropertyValues": True})
     cfn.add_response("describe_change_set", page, {"ChangeSetName": cs2})
@@ -579,9 +748,18 @@ def test_a_failed_change_set_is_deleted_and_the_error_says_so(prod_params):
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
     _prepare_stubs(cfn, prod_params)
-    cfn.add_response("describe_change_set", _cs("FAILED", "UNAVAILABLE", StatusReason=(
-        "Nested change set arn:aws:cloudformation:...:changeSet/x/y was not successfully created: Currently "
-        "in FAILED.")), {"ChangeSetName": ROOT_CS})
+    cfn.add_response(
+        "describe_change_set",
+        _cs(
+            "FAILED",
+            "UNAVAILABLE",
+            StatusReason=(
+                "Nested change set arn:aws:cloudformation:...:changeSet/x/y was not successfully created: Currently "
+                "in FAILED."
+            ),
+        ),
+        {"ChangeSetName": ROOT_CS},
+    )
     cfn.add_response("delete_change_set", {}, {"ChangeSetName": ROOT_CS})
     cfn.add_client_error("describe_change_set", "ChangeSetNotFound", f"ChangeSet [{ROOT_CS}] does not exist")
     dep = _prepared(aws, prod_params, ROOT_TEMPLATE)
@@ -606,8 +784,7 @@ def test_a_no_op_whose_change_set_cannot_be_deleted_says_so(prod_params, code):
     cfn = stubs["cloudformation"]
     _prepare_stubs(cfn, prod_params)
     no_updates = _cs("FAILED", "UNAVAILABLE", StatusReason="No updates are to be performed.")
-    cfn.add_response("describe_change_set", no_updates,
-                     {"ChangeSetName": ROOT_CS})
+    cfn.add_response("describe_change_set", no_updates, {"ChangeSetName": ROOT_CS})
     cfn.add_client_error("delete_change_set", code, "not now", 400, expected_params={"ChangeSetName": ROOT_CS})
     dep = _prepared(aws, prod_params, ROOT_TEMPLATE)
     rc, out, err = _run_deploy(dep)
@@ -627,8 +804,7 @@ def test_a_no_op_change_set_not_waited_for_is_deleting_not_deleted(prod_params):
     cfn = stubs["cloudformation"]
     _prepare_stubs(cfn, prod_params)
     no_updates = _cs("FAILED", "UNAVAILABLE", StatusReason="No updates are to be performed.")
-    cfn.add_response("describe_change_set", no_updates,
-                     {"ChangeSetName": ROOT_CS})
+    cfn.add_response("describe_change_set", no_updates, {"ChangeSetName": ROOT_CS})
     cfn.add_response("delete_change_set", {}, {"ChangeSetName": ROOT_CS})
     dep = _prepared(aws, prod_params, ROOT_TEMPLATE)
     rc, out, err = _run_deploy(dep)

@@ -29,10 +29,14 @@ from wealist_cfn import aws as aws_mod
 
 
 def _client(port: int, read_timeout: float = 5):
-    return boto3.client("sts", region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{port}",
-                        aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="secret",
-                        config=Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=2,
-                                      read_timeout=read_timeout))
+    return boto3.client(
+        "sts",
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        aws_access_key_id="AKIAEXAMPLE",
+        aws_secret_access_key="secret",
+        config=Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=2, read_timeout=read_timeout),
+    )
 
 
 def test_a_refused_local_connect_says_the_endpoint_is_not_running():
@@ -69,8 +73,7 @@ def test_request_expired_is_an_expired_session_or_a_clock_that_is_off(monkeypatc
     ec2 = boto3.client("ec2", region_name="ap-northeast-2", aws_access_key_id="a", aws_secret_access_key="b")
     monkeypatch.setenv("AWS_PROFILE", "ops")  # named in the way out; no such profile is read
     with Stubber(ec2) as stub:
-        stub.add_client_error("describe_instances", "RequestExpired",
-                              "Request has expired.", 400)
+        stub.add_client_error("describe_instances", "RequestExpired", "Request has expired.", 400)
         with pytest.raises(botocore.exceptions.ClientError) as caught:
             ec2.describe_instances()
     f = aws_mod.describe_error(caught.value)

@@ -40,18 +40,23 @@ from wealist_cfn.core.settings import PARAMS_DIR
 
 pytestmark = [pytest.mark.stubbed, pytest.mark.moto]
 
-TEMPLATE_ERROR = "Template format error: Unresolved resource dependencies [DatabaseSubnetGroup] in the Resources " \
-                 "block of the template"
+TEMPLATE_ERROR = (
+    "Template format error: Unresolved resource dependencies [DatabaseSubnetGroup] in the Resources "
+    "block of the template"
+)
 CAPABILITY = "Requires capabilities : [CAPABILITY_NAMED_IAM]"
-VALIDATION = "The following hook(s)/validations failed: [AWS::EarlyValidation::ResourceExistenceCheck]. To " \
-             "troubleshoot Early Validation errors, use the DescribeEvents API for detailed failure information."
+VALIDATION = (
+    "The following hook(s)/validations failed: [AWS::EarlyValidation::ResourceExistenceCheck]. To "
+    "troubleshoot Early Validation errors, use the DescribeEvents API for detailed failure information."
+)
 
 CASES = {
     "template format error (change set FAILED)": dict(failure=TEMPLATE_ERROR),
     "template format error (CreateChangeSet refused)": dict(create_error=("ValidationError", TEMPLATE_ERROR)),
     "missing capability (change set FAILED)": dict(failure=CAPABILITY),
     "missing capability (CreateChangeSet refused)": dict(
-        create_error=("InsufficientCapabilitiesException", CAPABILITY)),
+        create_error=("InsufficientCapabilitiesException", CAPABILITY)
+    ),
     "pre-deployment validation failed": dict(failure=VALIDATION),
 }
 
@@ -59,9 +64,20 @@ CASES = {
 def _deploy(monkeypatch, endpoint, cfn: Cfn) -> tuple[int, str, Scripted]:
     script = Scripted(("cloudformation",), cfn.handlers())
     with scripted_aws(monkeypatch, script):
-        code, out, err = run_cli("deploy", "--skip-preflight", "--no-wait-healthy", "--stack-name", cfn.name,
-                                 "--params", PARAMS_DIR / "prod.json",
-                                 "--endpoint-url", endpoint, "--templates", tiny_templates(), "--yes")
+        code, out, err = run_cli(
+            "deploy",
+            "--skip-preflight",
+            "--no-wait-healthy",
+            "--stack-name",
+            cfn.name,
+            "--params",
+            PARAMS_DIR / "prod.json",
+            "--endpoint-url",
+            endpoint,
+            "--templates",
+            tiny_templates(),
+            "--yes",
+        )
     return code, out + err, script
 
 
@@ -82,10 +98,21 @@ def test_failed_nested_change_set_reports_the_nested_cause(monkeypatch, moto_end
     """Scripted CloudFormation: the root change set FAILED because its nested
     one did; the output carries the nested change set's own reason."""
     nested = change_set_arn("DatabaseStack")
-    cfn = Cfn(failure=f"Nested change set {nested} was not successfully created: Currently in FAILED.",
-              change_sets={"root": [change("Modify", "DatabaseStack", "AWS::CloudFormation::Stack",
-                                           replacement="False", nested="DatabaseStack",
-                                           details=[detail("Parameters", "Never")])]})
+    cfn = Cfn(
+        failure=f"Nested change set {nested} was not successfully created: Currently in FAILED.",
+        change_sets={
+            "root": [
+                change(
+                    "Modify",
+                    "DatabaseStack",
+                    "AWS::CloudFormation::Stack",
+                    replacement="False",
+                    nested="DatabaseStack",
+                    details=[detail("Parameters", "Never")],
+                )
+            ]
+        },
+    )
     original = cfn.describe_change_set
 
     def describe(params):
@@ -104,8 +131,9 @@ def test_failed_nested_change_set_reports_the_nested_cause(monkeypatch, moto_end
 def test_a_real_no_change_is_still_no_changes(monkeypatch, moto_endpoint):
     """Scripted CloudFormation (FAILED with the documented "didn't contain
     changes" reason): exit 0 and "no changes" (the contrast to the above)."""
-    cfn = Cfn(failure="The submitted information didn't contain changes. Submit different information to "
-                      "create a change set.")
+    cfn = Cfn(
+        failure="The submitted information didn't contain changes. Submit different information to create a change set."
+    )
     code, output, script = _deploy(monkeypatch, moto_endpoint, cfn)
     assert code == 0 and "no changes" in output, output
     assert not script.ops("cloudformation", "ExecuteChangeSet")
@@ -128,9 +156,20 @@ def test_a_stack_left_in_review_is_planned_again_without_waiting(monkeypatch, mo
     cfn.describe_stacks = describe
     script = Scripted(("cloudformation",), cfn.handlers())
     with scripted_aws(monkeypatch, script):
-        code, out, err = run_cli("plan", "--skip-preflight", "--stack-name", cfn.name,
-                                 "--params", PARAMS_DIR / "prod.json",
-                                 "--endpoint-url", moto_endpoint, "--templates", tiny_templates(), "--output",
-                                 "json", "--discard")
+        code, out, err = run_cli(
+            "plan",
+            "--skip-preflight",
+            "--stack-name",
+            cfn.name,
+            "--params",
+            PARAMS_DIR / "prod.json",
+            "--endpoint-url",
+            moto_endpoint,
+            "--templates",
+            tiny_templates(),
+            "--output",
+            "json",
+            "--discard",
+        )
     assert code == 0, err
     assert script.ops("cloudformation", "CreateChangeSet")[0]["ChangeSetType"] == "CREATE"

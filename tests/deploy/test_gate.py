@@ -54,10 +54,17 @@ def expected(changes, allow, accept, by_name, executes) -> str:
 
 
 @pytest.mark.parametrize(("changes", "allow", "accept", "by_name", "executes"), CASES)
-def test_the_replacement_gate_follows_the_documented_rule_for_every_combination(changes, allow, accept, by_name,
-                                                                                 executes):
-    d = gate.replacement(GUARDED_SETS[changes], change_set_name=CS, allow_replace=allow, accept_conditional=accept,
-                         accepted_by_name=BY_NAME[by_name], executes=executes)
+def test_the_replacement_gate_follows_the_documented_rule_for_every_combination(
+    changes, allow, accept, by_name, executes
+):
+    d = gate.replacement(
+        GUARDED_SETS[changes],
+        change_set_name=CS,
+        allow_replace=allow,
+        accept_conditional=accept,
+        accepted_by_name=BY_NAME[by_name],
+        executes=executes,
+    )
     assert d.outcome == expected(GUARDED_SETS[changes], allow, accept, BY_NAME[by_name], executes)
     assert d.go == (d.outcome != gate.REFUSED)
     if d.outcome == gate.REFUSED:
@@ -82,8 +89,9 @@ def test_a_database_replacement_is_refused_by_accept_conditional_and_its_ci_form
 
 
 def test_refused_without_allow_replace_names_the_count_and_for_conditional_ones_the_ways_out():
-    d = gate.replacement([CONDITIONAL_SUBNET, CONDITIONAL_CACHE], change_set_name=CS,
-                         accepted_by_name="deploy-older-one")
+    d = gate.replacement(
+        [CONDITIONAL_SUBNET, CONDITIONAL_CACHE], change_set_name=CS, accepted_by_name="deploy-older-one"
+    )
     assert d.outcome == gate.REFUSED
     assert "2 guarded change(s)" in d.message
     assert any("--accept-conditional" in line for line in d.details)
@@ -103,28 +111,34 @@ def test_a_plan_refuses_nothing():
     assert d.outcome == gate.GO and d.go
 
 
-@pytest.mark.parametrize(("no_rollback", "kind", "go"), [(False, "UPDATE", True), (False, "CREATE", True),
-                                                         (True, "CREATE", True), (True, "UPDATE", False)])
+@pytest.mark.parametrize(
+    ("no_rollback", "kind", "go"),
+    [(False, "UPDATE", True), (False, "CREATE", True), (True, "CREATE", True), (True, "UPDATE", False)],
+)
 def test_no_rollback_is_for_a_first_create_only(no_rollback, kind, go):
-    d = gate.first_create_only(no_rollback=no_rollback, change_set_type=kind, stack_name="wealist-prod",
-                               status="UPDATE_COMPLETE")
+    d = gate.first_create_only(
+        no_rollback=no_rollback, change_set_type=kind, stack_name="wealist-prod", status="UPDATE_COMPLETE"
+    )
     assert d.go is go
     if not go:
         assert "wealist-prod exists (UPDATE_COMPLETE)" in d.message
 
 
-@pytest.mark.parametrize(("yes", "interactive", "answer", "go"), [
-    (True, False, None, True),
-    (True, True, None, True),
-    (False, True, "y", True),
-    (False, True, " YES\n", True),
-    (False, True, "", False),
-    (False, True, "n", False),
-    (False, True, "yep", False),
-    (False, True, None, False),
-    (False, False, None, False),
-    (False, False, "yes", False),  # no terminal: an answer from nowhere approves nothing
-])
+@pytest.mark.parametrize(
+    ("yes", "interactive", "answer", "go"),
+    [
+        (True, False, None, True),
+        (True, True, None, True),
+        (False, True, "y", True),
+        (False, True, " YES\n", True),
+        (False, True, "", False),
+        (False, True, "n", False),
+        (False, True, "yep", False),
+        (False, True, None, False),
+        (False, False, None, False),
+        (False, False, "yes", False),  # no terminal: an answer from nowhere approves nothing
+    ],
+)
 def test_only_yes_or_a_typed_yes_at_a_terminal_approves(yes, interactive, answer, go):
     d = gate.approval(yes=yes, interactive=interactive, answer=answer)
     assert d.go is go

@@ -36,12 +36,17 @@ pytestmark = [pytest.mark.stubbed, pytest.mark.moto]
 NESTED = "AWS::CloudFormation::Stack"
 
 # The resources whose loss loses data or strands what depends on them.
-STATEFUL = frozenset({
-    "AWS::RDS::DBInstance", "AWS::RDS::DBCluster",
-    "AWS::ElastiCache::ReplicationGroup", "AWS::ElastiCache::CacheCluster",
-    "AWS::ECR::Repository",
-    "AWS::EC2::VPC", "AWS::EC2::Subnet",
-})
+STATEFUL = frozenset(
+    {
+        "AWS::RDS::DBInstance",
+        "AWS::RDS::DBCluster",
+        "AWS::ElastiCache::ReplicationGroup",
+        "AWS::ElastiCache::CacheCluster",
+        "AWS::ECR::Repository",
+        "AWS::EC2::VPC",
+        "AWS::EC2::Subnet",
+    }
+)
 # Removing or replacing a nested stack deletes everything in it.
 GUARDED = STATEFUL | {NESTED}
 # Not guarded: AWS::Logs::LogGroup. The database's and instances' log groups
@@ -57,8 +62,13 @@ UNGUARDED_LOGS = "AWS::Logs::LogGroup"
 # a guarded resource may be neither replaced nor deleted.
 PROTECTIVE_STATEMENTS = [
     {"Effect": "Allow", "Principal": "*", "Action": ["Update:*"], "Resource": ["*"]},
-    {"Effect": "Deny", "Principal": "*", "Action": ["Update:Delete", "Update:Replace"], "Resource": ["*"],
-     "Condition": {"StringEquals": {"ResourceType": sorted(GUARDED)}}},
+    {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": ["Update:Delete", "Update:Replace"],
+        "Resource": ["*"],
+        "Condition": {"StringEquals": {"ResourceType": sorted(GUARDED)}},
+    },
 ]
 
 
@@ -67,8 +77,9 @@ def _listify(v):
 
 
 def _normal(statement: dict) -> dict:
-    out = {k: _listify(v) if k in ("Action", "NotAction", "Resource", "NotResource") else v
-           for k, v in statement.items()}
+    out = {
+        k: _listify(v) if k in ("Action", "NotAction", "Resource", "NotResource") else v for k, v in statement.items()
+    }
     if "Condition" in out:
         out["Condition"] = {op: {k: _listify(v) for k, v in kv.items()} for op, kv in out["Condition"].items()}
     return out
@@ -77,6 +88,7 @@ def _normal(statement: dict) -> dict:
 def _allowed(policy: dict, action: str, logical_id: str, resource_type: str) -> bool:
     """Stack policy evaluation as AWS documents it: default deny once a policy
     is set, an explicit Deny overrides any Allow."""
+
     def matches(st):
         acts = st.get("Action", st.get("NotAction"))
         hit = any(fnmatch.fnmatchcase(action, a) for a in _listify(acts))
@@ -96,6 +108,7 @@ def _allowed(policy: dict, action: str, logical_id: str, resource_type: str) -> 
             if op in ("StringNotEquals", "StringNotLike") and ok:
                 return False
         return True
+
     effects = [st["Effect"] for st in policy["Statement"] if matches(st)]
     return "Deny" not in effects and "Allow" in effects
 
@@ -103,8 +116,10 @@ def _allowed(policy: dict, action: str, logical_id: str, resource_type: str) -> 
 def _tree(mode: str = "single-az") -> dict[str, list[tuple[str, str]]]:
     """Stack path -> its resources, from the committed templates."""
     stacks = on_disk.resolved(mode)
-    return {("" if path == "Root" else path): [(lid, r["Type"]) for lid, r in s.resources.items()]
-            for path, s in stacks.items()}
+    return {
+        ("" if path == "Root" else path): [(lid, r["Type"]) for lid, r in s.resources.items()]
+        for path, s in stacks.items()
+    }
 
 
 def test_protective_policy_is_set_on_root_and_every_nested_stack(monkeypatch):
@@ -124,8 +139,9 @@ def test_protective_policy_is_set_on_root_and_every_nested_stack(monkeypatch):
     assert len(cfn.policies) == len(tree) == 10
     for path, members in tree.items():
         body = json.loads(cfn.policies[cfn._stack_id(path)])
-        assert sorted(map(json.dumps, map(_normal, body["Statement"]))) == \
-            sorted(map(json.dumps, map(_normal, PROTECTIVE_STATEMENTS))), path
+        assert sorted(map(json.dumps, map(_normal, body["Statement"]))) == sorted(
+            map(json.dumps, map(_normal, PROTECTIVE_STATEMENTS))
+        ), path
         for lid, rtype in members:
             guarded = rtype in GUARDED
             assert _allowed(body, "Update:Modify", lid, rtype), (path, lid)
@@ -143,28 +159,54 @@ def test_policy_evaluator_denies_and_allows_as_documented():
 
 # --- the review's refusals, through the command line -------------------------------------------
 
+
 def _deploy(monkeypatch, moto_endpoint, cfn: Cfn, *extra: str) -> tuple[int, dict, str, Scripted]:
     """`deploy --output json` against the scripted change set. The review
     comes from the change set alone, so a one-resource template set stands
     in for the committed one (parsing that takes a second per run)."""
     script = Scripted(("cloudformation",), cfn.handlers())
     with scripted_aws(monkeypatch, script):
-        code, out, err = run_cli("deploy", "--skip-preflight", "--no-wait-healthy", "--stack-name", cfn.name,
-                                 "--params", PARAMS_DIR / "prod.json",
-                                 "--endpoint-url", moto_endpoint, "--output", "json",
-                                 "--templates", tiny_templates(), *extra)
+        code, out, err = run_cli(
+            "deploy",
+            "--skip-preflight",
+            "--no-wait-healthy",
+            "--stack-name",
+            cfn.name,
+            "--params",
+            PARAMS_DIR / "prod.json",
+            "--endpoint-url",
+            moto_endpoint,
+            "--output",
+            "json",
+            "--templates",
+            tiny_templates(),
+            *extra,
+        )
     return code, json.loads(out), err, script
 
 
 def _guarded_change_set(rtype: str, how: str, nested: bool) -> dict[str, list[dict]]:
-    kw = {"Remove": {}, "Replace": {"replacement": "True", "details": [detail("Name", "Always")]},
-          "Conditional": {"replacement": "Conditional", "details": [detail("SubnetIds", "Conditionally")]}}[how]
+    kw = {
+        "Remove": {},
+        "Replace": {"replacement": "True", "details": [detail("Name", "Always")]},
+        "Conditional": {"replacement": "Conditional", "details": [detail("SubnetIds", "Conditionally")]},
+    }[how]
     row = change("Remove" if how == "Remove" else "Modify", "Guarded", rtype, **kw)
     if not nested:
         return {"root": [row]}
-    return {"root": [change("Modify", "DataStack", NESTED, replacement="False", nested="DataStack",
-                            details=[detail("Parameters", "Never")])],
-            "DataStack": [row]}
+    return {
+        "root": [
+            change(
+                "Modify",
+                "DataStack",
+                NESTED,
+                replacement="False",
+                nested="DataStack",
+                details=[detail("Parameters", "Never")],
+            )
+        ],
+        "DataStack": [row],
+    }
 
 
 @pytest.mark.parametrize("how", ["Remove", "Replace", "Conditional"])
@@ -178,8 +220,9 @@ def test_every_guarded_change_in_a_nested_stack_is_refused_even_with_yes(rtype, 
     code, doc, err, script = _deploy(monkeypatch, moto_endpoint, cfn, "--yes")
     assert code == 3, err
     assert doc["result"]["status"] == "REFUSED"
-    assert [(c["where"], c["resource_type"]) for c in doc["review"]["callouts"] if c["level"] == "guarded"] == \
-        [("DataStack/Guarded", rtype)]
+    assert [(c["where"], c["resource_type"]) for c in doc["review"]["callouts"] if c["level"] == "guarded"] == [
+        ("DataStack/Guarded", rtype)
+    ]
     assert not script.ops("cloudformation", "ExecuteChangeSet")
     assert not script.ops("cloudformation", "SetStackPolicy")
     assert "--allow-replace" in err
@@ -187,7 +230,8 @@ def test_every_guarded_change_in_a_nested_stack_is_refused_even_with_yes(rtype, 
 
 @pytest.mark.parametrize("how", ["Remove", "Replace", "Conditional"])
 def test_guarded_change_in_the_root_is_refused_and_accept_conditional_covers_only_conditional(
-        how, monkeypatch, moto_endpoint):
+    how, monkeypatch, moto_endpoint
+):
     """Scripted CloudFormation: the same refusal for a root-level row; with
     --accept-conditional a certain removal or replacement is still refused,
     a Conditional one executes with the protective policies kept."""
@@ -200,8 +244,11 @@ def test_guarded_change_in_the_root_is_refused_and_accept_conditional_covers_onl
     if how == "Conditional":
         assert code == 0, err
         assert script.ops("cloudformation", "ExecuteChangeSet")
-        relaxed = [p for p in script.ops("cloudformation", "SetStackPolicy")
-                   if _allowed(json.loads(p["StackPolicyBody"]), "Update:Replace", "Guarded", "AWS::ECR::Repository")]
+        relaxed = [
+            p
+            for p in script.ops("cloudformation", "SetStackPolicy")
+            if _allowed(json.loads(p["StackPolicyBody"]), "Update:Replace", "Guarded", "AWS::ECR::Repository")
+        ]
         assert relaxed == []
     else:
         assert code == 3 and not script.ops("cloudformation", "ExecuteChangeSet"), err
@@ -221,13 +268,22 @@ def test_every_guarded_row_gets_its_call_out(monkeypatch, moto_endpoint):
                 rows.append(_guarded_change_set(rtype, how, nested=False)["root"][0])
                 rows[-1]["ResourceChange"]["LogicalResourceId"] = lid
                 expected[f"{prefix}{lid}"] = (rtype, how == "Conditional")
-    root.append(change("Modify", "DataStack", NESTED, replacement="False", nested="DataStack",
-                       details=[detail("Parameters", "Never")]))
+    root.append(
+        change(
+            "Modify",
+            "DataStack",
+            NESTED,
+            replacement="False",
+            nested="DataStack",
+            details=[detail("Parameters", "Never")],
+        )
+    )
     cfn = Cfn(change_sets={"root": root, "DataStack": inner})
     code, doc, err, _ = _deploy(monkeypatch, moto_endpoint, cfn, "--no-execute")
     assert code == 0, err
-    got = {c["where"]: (c["resource_type"], c["conditional"]) for c in doc["review"]["callouts"]
-           if c["level"] == "guarded"}
+    got = {
+        c["where"]: (c["resource_type"], c["conditional"]) for c in doc["review"]["callouts"] if c["level"] == "guarded"
+    }
     assert got == expected
     assert len([c for c in doc["review"]["callouts"] if c["level"] == "guarded"]) == len(expected) == 48
 
@@ -238,8 +294,10 @@ def test_exactly_the_stateful_types_are_guarded(monkeypatch, moto_endpoint):
     stateful types they do not use yet; the review guards exactly the
     stateful types and nested stacks, nothing else."""
     types = {r["Type"] for m in on_disk.MODES for r in on_disk.resources(m).values()} | GUARDED
-    rows = [change("Modify", f"R{i}", t, replacement="True", details=[detail("Name", "Always")])
-            for i, t in enumerate(sorted(types))]
+    rows = [
+        change("Modify", f"R{i}", t, replacement="True", details=[detail("Name", "Always")])
+        for i, t in enumerate(sorted(types))
+    ]
     code, doc, err, _ = _deploy(monkeypatch, moto_endpoint, Cfn(change_sets={"root": rows}), "--no-execute")
     assert code == 0, err
     guarded = {c["resource_type"] for c in doc["review"]["callouts"] if c["level"] == "guarded"}
@@ -263,8 +321,10 @@ def test_nested_stacks_holding_stateful_resources_are_among_the_guarded():
 # the old group or bucket, with every record in it, beside the new one, and a
 # replacement cannot fail on a name collision. Guarding them would refuse
 # such changes without protecting a single record.
-RETAINED_RECORDS = {"NetworkStack/FlowLogGroup": "AWS::Logs::LogGroup",
-                    "LoadBalancerStack/AccessLogBucket": "AWS::S3::Bucket"}
+RETAINED_RECORDS = {
+    "NetworkStack/FlowLogGroup": "AWS::Logs::LogGroup",
+    "LoadBalancerStack/AccessLogBucket": "AWS::S3::Bucket",
+}
 
 
 @pytest.mark.parametrize("mode", sorted(on_disk.MODES))
@@ -283,8 +343,19 @@ def test_log_records_are_retained_rather_than_guarded(mode):
 def test_a_non_guarded_replacement_goes_ahead_with_yes(monkeypatch, moto_endpoint):
     """Scripted CloudFormation: replacing a launch template is not refused;
     `deploy --yes` executes it (the guard is not a blanket refusal)."""
-    cfn = Cfn(change_sets={"root": [change("Modify", "BackendLaunchTemplate", "AWS::EC2::LaunchTemplate",
-                                           replacement="True", details=[detail("LaunchTemplateName", "Always")])]})
+    cfn = Cfn(
+        change_sets={
+            "root": [
+                change(
+                    "Modify",
+                    "BackendLaunchTemplate",
+                    "AWS::EC2::LaunchTemplate",
+                    replacement="True",
+                    details=[detail("LaunchTemplateName", "Always")],
+                )
+            ]
+        }
+    )
     code, doc, err, script = _deploy(monkeypatch, moto_endpoint, cfn, "--yes")
     assert code == 0, err
     assert script.ops("cloudformation", "ExecuteChangeSet")

@@ -26,8 +26,9 @@ pytestmark = pytest.mark.moto
 # regression in deploy itself (which would fail differently) is not taken
 # for "the piece is still needed".
 # moto's HTTP 500 on ExecuteChangeSet, as the deploy reports it: one line naming the call.
-HTTP_500_ON_EXECUTE = ("create exit 1: ['error: ExecuteChangeSet: the endpoint answered something that is not an "
-                       "AWS response")
+HTTP_500_ON_EXECUTE = (
+    "create exit 1: ['error: ExecuteChangeSet: the endpoint answered something that is not an AWS response"
+)
 
 PIECES = {
     # 1. GetAtt Child.Outputs.X into another child: moto answers HTTP 500 on execute; the create fails.
@@ -42,7 +43,7 @@ PIECES = {
     # protected (params/prod.json, piece 16), RDS refuses the deletion inside moto's ExecuteChangeSet
     # and moto answers HTTP 500.
     "nested_update": "update exit 1: ['error: ExecuteChangeSet: the endpoint answered something that is not an "
-                     "AWS response",
+    "AWS response",
     # 5. no Fn::Cidr in moto: the network child is never made, the root's GetAtt of it fails.
     "cidr": "create exit 1: ['error: executing the change set: ValidationError: Template error",
     # 6. unmodelled types have no object: a GetAtt in Outputs crashes the child (HTTP 500).
@@ -67,8 +68,17 @@ def _scenario(ep, params, templates, tmp_path) -> str:
     seed_ssm(ep, templates, config.load(params).values)
     # The endpoint answers as the rehearsal (tests/conftest.py), where preflight blocks as on AWS;
     # nothing is bootstrapped here (seed_ssm makes only what the templates resolve).
-    base = ("deploy", "--skip-preflight", "--stack-name", "wealist-prod", "--endpoint-url", ep, "--templates",
-            templates, "--yes")
+    base = (
+        "deploy",
+        "--skip-preflight",
+        "--stack-name",
+        "wealist-prod",
+        "--endpoint-url",
+        ep,
+        "--templates",
+        templates,
+        "--yes",
+    )
     code, out, err = run_cli(*base, "--params", params)
     if code != 0:
         return f"create exit {code}: {[ln for ln in err.strip().splitlines() if ln.startswith('error:')][:1]}"
@@ -88,8 +98,9 @@ def _scenario(ep, params, templates, tmp_path) -> str:
     stack_id = cfn.describe_stacks(StackName="wealist-prod")["Stacks"][0]["StackId"]
     # params/prod.json protects the database; as in AWS, it is turned off
     # before the delete (destroy --disable-protection does the same).
-    client("rds", ep).modify_db_instance(DBInstanceIdentifier=after[0]["DBInstanceIdentifier"],
-                                         DeletionProtection=False, ApplyImmediately=True)
+    client("rds", ep).modify_db_instance(
+        DBInstanceIdentifier=after[0]["DBInstanceIdentifier"], DeletionProtection=False, ApplyImmediately=True
+    )
     try:
         cfn.delete_stack(StackName=stack_id)
         (gone,) = cfn.describe_stacks(StackName=stack_id)["Stacks"]
@@ -119,8 +130,13 @@ def test_piece_is_still_needed(piece, moto_endpoint, real_templates, prod_params
 def test_fn_cidr_matches_aws_documented_example():
     """No endpoint: Fn::Cidr ["192.168.0.0/24", 6, 5] as in AWS's documentation."""
     assert local.fn_cidr("192.168.0.0/24", 6, 5) == [
-        "192.168.0.0/27", "192.168.0.32/27", "192.168.0.64/27", "192.168.0.96/27", "192.168.0.128/27",
-        "192.168.0.160/27"]
+        "192.168.0.0/27",
+        "192.168.0.32/27",
+        "192.168.0.64/27",
+        "192.168.0.96/27",
+        "192.168.0.128/27",
+        "192.168.0.160/27",
+    ]
 
 
 def test_dynamic_references_of_the_committed_templates_are_found():
@@ -181,8 +197,14 @@ def test_window_gap_is_measured_right():
 
 # 13. stack identity: its own scenario, since the one above never leaves a
 # change set unexecuted. A small template is enough: the rule is about names.
-_SMALL = {"Resources": {"Flag": {"Type": "AWS::SSM::Parameter",
-                                 "Properties": {"Type": "String", "Value": "on", "Name": "/rehearsal/flag"}}}}
+_SMALL = {
+    "Resources": {
+        "Flag": {
+            "Type": "AWS::SSM::Parameter",
+            "Properties": {"Type": "String", "Value": "on", "Name": "/rehearsal/flag"},
+        }
+    }
+}
 
 
 def _identity_scenario(ep) -> str:
@@ -194,12 +216,17 @@ def _identity_scenario(ep) -> str:
 
     cfn = client("cloudformation", ep)
     body = json.dumps(_SMALL)
-    first = cfn.create_change_set(StackName="wealist-prod", ChangeSetName="plan-1", TemplateBody=body,
-                                  ChangeSetType="CREATE")
-    second = cfn.create_change_set(StackName="wealist-prod", ChangeSetName="deploy-1", TemplateBody=body,
-                                   ChangeSetType="CREATE")
-    live = [s for s in cfn.list_stacks()["StackSummaries"]
-            if s["StackName"] == "wealist-prod" and s["StackStatus"] != "DELETE_COMPLETE"]
+    first = cfn.create_change_set(
+        StackName="wealist-prod", ChangeSetName="plan-1", TemplateBody=body, ChangeSetType="CREATE"
+    )
+    second = cfn.create_change_set(
+        StackName="wealist-prod", ChangeSetName="deploy-1", TemplateBody=body, ChangeSetType="CREATE"
+    )
+    live = [
+        s
+        for s in cfn.list_stacks()["StackSummaries"]
+        if s["StackName"] == "wealist-prod" and s["StackStatus"] != "DELETE_COMPLETE"
+    ]
     if len(live) != 1:
         return f"{len(live)} stacks named wealist-prod"
     if first["StackId"] != second["StackId"]:
@@ -212,8 +239,9 @@ def _identity_scenario(ep) -> str:
     if stack["StackStatus"] != "CREATE_COMPLETE":
         return f"stack is {stack['StackStatus']} after executing"
     try:
-        cfn.create_change_set(StackName="wealist-prod", ChangeSetName="again", TemplateBody=body,
-                              ChangeSetType="CREATE")
+        cfn.create_change_set(
+            StackName="wealist-prod", ChangeSetName="again", TemplateBody=body, ChangeSetType="CREATE"
+        )
     except botocore.exceptions.ClientError as exc:
         if exc.response["Error"]["Code"] == "ValidationError":
             return "ok"
@@ -246,9 +274,12 @@ def test_the_local_endpoints_declared_gaps_are_still_gaps(moto_endpoint):
     rds, ec = client("rds", moto_endpoint), client("elasticache", moto_endpoint)
     options = rds.describe_orderable_db_instance_options(Engine="postgres", DBInstanceClass="db.t3.micro")
     assert options["OrderableDBInstanceOptions"] == []
-    calls = {"elasticache:DescribeCacheEngineVersions": lambda: ec.describe_cache_engine_versions(Engine="redis"),
-             "elasticache:DescribeReservedCacheNodesOfferings":
-                 lambda: ec.describe_reserved_cache_nodes_offerings(CacheNodeType="cache.t3.micro")}
+    calls = {
+        "elasticache:DescribeCacheEngineVersions": lambda: ec.describe_cache_engine_versions(Engine="redis"),
+        "elasticache:DescribeReservedCacheNodesOfferings": lambda: ec.describe_reserved_cache_nodes_offerings(
+            CacheNodeType="cache.t3.micro"
+        ),
+    }
     for call, fn in calls.items():
         with pytest.raises(botocore.parsers.ResponseParserError):
             fn()
@@ -272,8 +303,9 @@ def _refused_create(ep, status: str) -> str:
         backend = cloudformation_backends["123456789012"]["ap-northeast-2"]
         next(st for st in backend.stacks.values() if st.name == "wealist-prod").status = status
     try:
-        cfn.create_change_set(StackName="wealist-prod", ChangeSetName="deploy-2", TemplateBody=body,
-                              ChangeSetType="CREATE")
+        cfn.create_change_set(
+            StackName="wealist-prod", ChangeSetName="deploy-2", TemplateBody=body, ChangeSetType="CREATE"
+        )
     except botocore.exceptions.ClientError as exc:
         return f"{exc.response['Error']['Code']}: {exc.response['Error']['Message']}"
     return "accepted"
@@ -289,7 +321,8 @@ def test_create_on_a_live_stack_is_refused_with_aws_words(moto_endpoint, status)
     with local.compat():
         assert _refused_create(moto_endpoint, status) == (
             "ValidationError: Stack [wealist-prod] already exists and cannot be created again with the "
-            "changeSet [deploy-2].")
+            "changeSet [deploy-2]."
+        )
 
 
 def _two_stacks(ep) -> tuple[set[str], set[str]]:
@@ -300,13 +333,15 @@ def _two_stacks(ep) -> tuple[set[str], set[str]]:
 
     cfn = client("cloudformation", ep)
     body = json.dumps(_SMALL)
-    dev = cfn.create_change_set(StackName="wealist-dev", ChangeSetName="dev-1", TemplateBody=body,
-                                ChangeSetType="CREATE")
+    dev = cfn.create_change_set(
+        StackName="wealist-dev", ChangeSetName="dev-1", TemplateBody=body, ChangeSetType="CREATE"
+    )
     cfn.execute_change_set(ChangeSetName=dev["Id"])
-    cfn.create_change_set(StackName="wealist-prod", ChangeSetName="plan-1", TemplateBody=body,
-                          ChangeSetType="CREATE")
-    return tuple({c["ChangeSetName"] for c in cfn.list_change_sets(StackName=name)["Summaries"]}
-                 for name in ("wealist-dev", "wealist-prod"))
+    cfn.create_change_set(StackName="wealist-prod", ChangeSetName="plan-1", TemplateBody=body, ChangeSetType="CREATE")
+    return tuple(
+        {c["ChangeSetName"] for c in cfn.list_change_sets(StackName=name)["Summaries"]}
+        for name in ("wealist-dev", "wealist-prod")
+    )
 
 
 def test_list_change_sets_answers_the_named_stacks_only(moto_endpoint):
@@ -337,14 +372,17 @@ def test_a_prod_shell_beside_a_deployed_dev_stack_is_deleted(moto_endpoint):
     with local.compat():
         cfn = client("cloudformation", moto_endpoint)
         body = json.dumps(_SMALL)
-        dev = cfn.create_change_set(StackName="wealist-dev", ChangeSetName="dev-1", TemplateBody=body,
-                                    ChangeSetType="CREATE")
+        dev = cfn.create_change_set(
+            StackName="wealist-dev", ChangeSetName="dev-1", TemplateBody=body, ChangeSetType="CREATE"
+        )
         cfn.execute_change_set(ChangeSetName=dev["Id"])
-        prod = cfn.create_change_set(StackName="wealist-prod", ChangeSetName="plan-1", TemplateBody=body,
-                                     ChangeSetType="CREATE")
+        prod = cfn.create_change_set(
+            StackName="wealist-prod", ChangeSetName="plan-1", TemplateBody=body, ChangeSetType="CREATE"
+        )
         cfn.delete_change_set(ChangeSetName=prod["Id"])
-        line = stackstate.delete_review_shell(Aws("ap-northeast-2", endpoint_url=moto_endpoint), prod["StackId"],
-                                              "wealist-prod")
+        line = stackstate.delete_review_shell(
+            Aws("ap-northeast-2", endpoint_url=moto_endpoint), prod["StackId"], "wealist-prod"
+        )
     assert line == "deleted the empty stack shell wealist-prod (REVIEW_IN_PROGRESS, made by this run)"
 
 
@@ -360,8 +398,9 @@ def _deletion(ep, monkeypatch) -> list[str]:
     now = [1000.0]
     monkeypatch.setattr(local, "clock", lambda: now[0])
     cfn = client("cloudformation", ep)
-    made = cfn.create_change_set(StackName="wealist-prod", ChangeSetName="plan-1", TemplateBody=json.dumps(_SMALL),
-                                 ChangeSetType="CREATE")
+    made = cfn.create_change_set(
+        StackName="wealist-prod", ChangeSetName="plan-1", TemplateBody=json.dumps(_SMALL), ChangeSetType="CREATE"
+    )
     cfn.delete_change_set(ChangeSetName=made["Id"])
     seen = []
     for step in (0.0, local.CHANGE_SET_DELETE_SECONDS / 2, local.CHANGE_SET_DELETE_SECONDS / 2):
@@ -387,10 +426,13 @@ def test_a_deleted_change_set_goes_through_aws_delete_states(moto_endpoint, monk
     with local.compat(enable=frozenset({"async_delete"})):
         assert _deletion(moto_endpoint, monkeypatch) == [
             "DELETE_PENDING/UNAVAILABLE listed ['DELETE_PENDING']",
-            "DELETE_IN_PROGRESS/UNAVAILABLE listed ['DELETE_IN_PROGRESS']", "gone"]
+            "DELETE_IN_PROGRESS/UNAVAILABLE listed ['DELETE_IN_PROGRESS']",
+            "gone",
+        ]
         cfn = client("cloudformation", moto_endpoint)
-        made = cfn.create_change_set(StackName="wealist-dev", ChangeSetName="plan-2", TemplateBody=json.dumps(_SMALL),
-                                     ChangeSetType="CREATE")
+        made = cfn.create_change_set(
+            StackName="wealist-dev", ChangeSetName="plan-2", TemplateBody=json.dumps(_SMALL), ChangeSetType="CREATE"
+        )
         cfn.delete_change_set(ChangeSetName=made["Id"])
         with pytest.raises(botocore.exceptions.ClientError, match="InvalidChangeSetStatus"):
             cfn.execute_change_set(ChangeSetName=made["Id"])
@@ -406,10 +448,21 @@ def test_async_delete_piece_is_still_needed(moto_endpoint, monkeypatch):
 # A database in a nested stack, as the project's templates hold it.
 _PROTECTED_CHILD = {
     "Parameters": {"Protect": {"Type": "String"}},
-    "Resources": {"Database": {"Type": "AWS::RDS::DBInstance", "Properties": {
-        "DBInstanceIdentifier": "rehearsal-db", "Engine": "postgres", "DBInstanceClass": "db.t3.micro",
-        "AllocatedStorage": "20", "MasterUsername": "wealist", "MasterUserPassword": "localRehearsal1",
-        "DeletionProtection": {"Ref": "Protect"}}}}}
+    "Resources": {
+        "Database": {
+            "Type": "AWS::RDS::DBInstance",
+            "Properties": {
+                "DBInstanceIdentifier": "rehearsal-db",
+                "Engine": "postgres",
+                "DBInstanceClass": "db.t3.micro",
+                "AllocatedStorage": "20",
+                "MasterUsername": "wealist",
+                "MasterUserPassword": "localRehearsal1",
+                "DeletionProtection": {"Ref": "Protect"},
+            },
+        }
+    },
+}
 
 
 def _protection_scenario(ep) -> str:
@@ -421,8 +474,17 @@ def _protection_scenario(ep) -> str:
     s3 = client("s3", ep)
     s3.create_bucket(Bucket="rehearsal-templates", CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"})
     s3.put_object(Bucket="rehearsal-templates", Key="database.json", Body=json.dumps(_PROTECTED_CHILD).encode())
-    root = {"Resources": {"DatabaseStack": {"Type": "AWS::CloudFormation::Stack", "Properties": {
-        "TemplateURL": f"{ep}/rehearsal-templates/database.json", "Parameters": {"Protect": "true"}}}}}
+    root = {
+        "Resources": {
+            "DatabaseStack": {
+                "Type": "AWS::CloudFormation::Stack",
+                "Properties": {
+                    "TemplateURL": f"{ep}/rehearsal-templates/database.json",
+                    "Parameters": {"Protect": "true"},
+                },
+            }
+        }
+    }
     cfn, rds = client("cloudformation", ep), client("rds", ep)
     stack_id = cfn.create_stack(StackName="wealist-dev", TemplateBody=json.dumps(root))["StackId"]
     (db,) = rds.describe_db_instances()["DBInstances"]
@@ -437,16 +499,23 @@ def _protection_scenario(ep) -> str:
         return f"root {root_st['StackStatus']} after DeleteStack"
     assert root_st["StackStatusReason"] == "The following resource(s) failed to delete: [DatabaseStack]. "
     child_id = next(s["StackId"] for s in cfn.describe_stacks()["Stacks"] if s["StackName"] != "wealist-dev")
-    failed = [(e["LogicalResourceId"], e.get("ResourceStatusReason")) for stack in (child_id, stack_id)
-              for e in cfn.describe_stack_events(StackName=stack)["StackEvents"]
-              if e["ResourceStatus"] == "DELETE_FAILED"]
+    failed = [
+        (e["LogicalResourceId"], e.get("ResourceStatusReason"))
+        for stack in (child_id, stack_id)
+        for e in cfn.describe_stack_events(StackName=stack)["StackEvents"]
+        if e["ResourceStatus"] == "DELETE_FAILED"
+    ]
     assert ("Database", local.PROTECTED_DB) in failed, failed
-    assert ("DatabaseStack", f"Embedded stack {child_id} was not successfully deleted: The following resource(s) "
-                             f"failed to delete: [Database]. ") in failed, failed
+    assert (
+        "DatabaseStack",
+        f"Embedded stack {child_id} was not successfully deleted: The following resource(s) "
+        f"failed to delete: [Database]. ",
+    ) in failed, failed
     if not rds.describe_db_instances()["DBInstances"]:
         return "the database was deleted"
-    rds.modify_db_instance(DBInstanceIdentifier=db["DBInstanceIdentifier"], DeletionProtection=False,
-                           ApplyImmediately=True)
+    rds.modify_db_instance(
+        DBInstanceIdentifier=db["DBInstanceIdentifier"], DeletionProtection=False, ApplyImmediately=True
+    )
     cfn.delete_stack(StackName=stack_id)
     if cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] != "DELETE_COMPLETE":
         return "not deleted once the protection was off"

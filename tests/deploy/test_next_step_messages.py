@@ -58,8 +58,10 @@ def test_a_refused_local_endpoint_fails_at_once_and_names_local_up(host, command
         argv.append("--skip-preflight")
     code, _, err = run_cli(*argv)
     assert code == 1
-    assert err.splitlines()[-1] == (f"error: nothing answers at {url} (connection refused): the local endpoint is "
-                                    f"not running; start it with `python build.py local up` and use --local")
+    assert err.splitlines()[-1] == (
+        f"error: nothing answers at {url} (connection refused): the local endpoint is "
+        f"not running; start it with `python build.py local up` and use --local"
+    )
     assert sent == []
 
 
@@ -75,8 +77,13 @@ def test_a_refused_remote_endpoint_keeps_its_own_message():
 @pytest.fixture
 def no_credentials(monkeypatch, tmp_path):
     """No keys in the environment, and a config file with one profile that has none."""
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                "AWS_DEFAULT_PROFILE"):
+    for var in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+    ):
         monkeypatch.delenv(var, raising=False)
     cfg = tmp_path / "config"
     cfg.write_text("[profile ops]\nregion = ap-northeast-2\n")
@@ -85,12 +92,16 @@ def no_credentials(monkeypatch, tmp_path):
     return cfg
 
 
-@pytest.mark.parametrize("how, argv, env, named", [
-    ("flag", ["--profile", "ops"], None, "profile ops (--profile)"),
-    ("environment", [], "ops", "profile ops (AWS_PROFILE)"),
-])
-def test_missing_credentials_name_the_profile_and_the_ways_in(how, argv, env, named, no_credentials, monkeypatch,
-                                                              settled_prod_params):
+@pytest.mark.parametrize(
+    "how, argv, env, named",
+    [
+        ("flag", ["--profile", "ops"], None, "profile ops (--profile)"),
+        ("environment", [], "ops", "profile ops (AWS_PROFILE)"),
+    ],
+)
+def test_missing_credentials_name_the_profile_and_the_ways_in(
+    how, argv, env, named, no_credentials, monkeypatch, settled_prod_params
+):
     """botocore's own credential chain, no request sent: the profile exists
     and holds no credentials."""
     if env:
@@ -101,7 +112,8 @@ def test_missing_credentials_name_the_profile_and_the_ways_in(how, argv, env, na
         f"error: AWS credentials: Unable to locate credentials; looked with {named}",
         "  IAM Identity Center (SSO): aws sso login --profile ops",
         "  access keys: aws configure --profile ops",
-        "  no AWS at all: python build.py local up, then add --local to this command"]
+        "  no AWS at all: python build.py local up, then add --local to this command",
+    ]
 
 
 @pytest.mark.stubbed
@@ -109,6 +121,7 @@ def test_an_expired_sso_session_says_sign_in_then_status(monkeypatch, no_credent
     """Stand-in: GetCallerIdentity raises TokenRetrievalError, as botocore's
     SSO token provider does when the cached token expired and cannot be
     refreshed."""
+
     def client(self, service):
         raise botocore.exceptions.TokenRetrievalError(provider="sso", error_msg="Token has expired and refresh failed")
 
@@ -120,7 +133,8 @@ def test_an_expired_sso_session_says_sign_in_then_status(monkeypatch, no_credent
         "error: AWS credentials expired: Error when retrieving token from sso: Token has expired and refresh failed",
         "  sign in again: aws sso login --profile ops (with profile ops (AWS_PROFILE)), or export fresh keys",
         f"  then look whether an operation of an earlier command still runs: python build.py status --params "
-        f"{settled_prod_params}"]
+        f"{settled_prod_params}",
+    ]
 
 
 @pytest.mark.stubbed
@@ -137,12 +151,17 @@ def test_a_token_that_expires_mid_command_says_sign_in_then_status(code_, monkey
             c = original(self, service)
             stub = Stubber(c)
             if service == "sts":
-                stub.add_response("get_caller_identity", {"UserId": "AIDA", "Account": "123456789012",
-                                                          "Arn": "arn:aws:iam::123456789012:user/ops"})
+                stub.add_response(
+                    "get_caller_identity",
+                    {"UserId": "AIDA", "Account": "123456789012", "Arn": "arn:aws:iam::123456789012:user/ops"},
+                )
             else:
-                stub.add_client_error("describe_stacks", service_error_code=code_,
-                                      service_message="The security token included in the request is expired",
-                                      http_status_code=400)
+                stub.add_client_error(
+                    "describe_stacks",
+                    service_error_code=code_,
+                    service_message="The security token included in the request is expired",
+                    http_status_code=400,
+                )
             stub.activate()
         return self._clients[service]
 
@@ -150,7 +169,10 @@ def test_a_token_that_expires_mid_command_says_sign_in_then_status(code_, monkey
     code, _, err = run_cli("outputs", "--params", settled_prod_params)
     lines = err.splitlines()
     assert code == 2, err
-    assert lines[0] == (f"error: AWS credentials rejected ({code_}): The security token included in the request "
-                        f"is expired")
-    assert lines[-1] == (f"  then look whether an operation of an earlier command still runs: python build.py status "
-                         f"--params {settled_prod_params}")
+    assert lines[0] == (
+        f"error: AWS credentials rejected ({code_}): The security token included in the request is expired"
+    )
+    assert lines[-1] == (
+        f"  then look whether an operation of an earlier command still runs: python build.py status "
+        f"--params {settled_prod_params}"
+    )

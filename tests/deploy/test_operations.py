@@ -40,8 +40,11 @@ def _stack(status):
 
 # -- cancel --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("status", ["CREATE_IN_PROGRESS", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_IN_PROGRESS",
-                                    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"])
+
+@pytest.mark.parametrize(
+    "status",
+    ["CREATE_IN_PROGRESS", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"],
+)
 def test_cancel_is_refused_unless_an_update_runs(status):
     """Stubbed DescribeStacks; no CancelUpdateStack call (the stub has none)."""
     aws, stubs = stubbed_aws()
@@ -67,8 +70,18 @@ def test_cancel_of_a_nested_stack_is_refused_with_its_roots_name():
     refused, naming the root; no CancelUpdateStack (the stub has none)."""
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
-    nested = {"Stacks": [{"StackName": "wealist-prod-DatabaseStack-X", "StackId": DB, "CreationTime": T0,
-                          "StackStatus": "UPDATE_IN_PROGRESS", "ParentId": ROOT, "RootId": ROOT}]}
+    nested = {
+        "Stacks": [
+            {
+                "StackName": "wealist-prod-DatabaseStack-X",
+                "StackId": DB,
+                "CreationTime": T0,
+                "StackStatus": "UPDATE_IN_PROGRESS",
+                "ParentId": ROOT,
+                "RootId": ROOT,
+            }
+        ]
+    }
     cfn.add_response("describe_stacks", nested, {"StackName": "wealist-prod-DatabaseStack-X"})
     with pytest.raises(CommandError) as exc:
         operations.cancel(aws, "wealist-prod-DatabaseStack-X")
@@ -78,14 +91,39 @@ def test_cancel_of_a_nested_stack_is_refused_with_its_roots_name():
 
 # -- continue-rollback ---------------------------------------------------------------------------
 
+
 def _failed_tree(cfn):
-    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
-        {"LogicalResourceId": "DatabaseStack", "PhysicalResourceId": DB, "ResourceType": NESTED,
-         "LastUpdatedTimestamp": T0, "ResourceStatus": "UPDATE_FAILED"}]}, {"StackName": ROOT})
-    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
-        {"LogicalResourceId": "Database", "PhysicalResourceId": "wealist-prod-postgres", "LastUpdatedTimestamp": T0,
-         "ResourceType": "AWS::RDS::DBInstance", "ResourceStatus": "UPDATE_FAILED",
-         "ResourceStatusReason": "DB instance is in state storage-full"}]}, {"StackName": DB})
+    cfn.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                {
+                    "LogicalResourceId": "DatabaseStack",
+                    "PhysicalResourceId": DB,
+                    "ResourceType": NESTED,
+                    "LastUpdatedTimestamp": T0,
+                    "ResourceStatus": "UPDATE_FAILED",
+                }
+            ]
+        },
+        {"StackName": ROOT},
+    )
+    cfn.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                {
+                    "LogicalResourceId": "Database",
+                    "PhysicalResourceId": "wealist-prod-postgres",
+                    "LastUpdatedTimestamp": T0,
+                    "ResourceType": "AWS::RDS::DBInstance",
+                    "ResourceStatus": "UPDATE_FAILED",
+                    "ResourceStatusReason": "DB instance is in state storage-full",
+                }
+            ]
+        },
+        {"StackName": DB},
+    )
 
 
 def test_continue_rollback_skips_a_nested_resource_in_the_api_s_dotted_form():
@@ -95,8 +133,11 @@ def test_continue_rollback_skips_a_nested_resource_in_the_api_s_dotted_form():
     cfn = stubs["cloudformation"]
     cfn.add_response("describe_stacks", _stack("UPDATE_ROLLBACK_FAILED"), {"StackName": "wealist-prod"})
     _failed_tree(cfn)
-    cfn.add_response("continue_update_rollback", {}, {"StackName": ROOT, "ClientRequestToken": ANY,
-                                                      "ResourcesToSkip": ["DatabaseStack.Database"]})
+    cfn.add_response(
+        "continue_update_rollback",
+        {},
+        {"StackName": ROOT, "ClientRequestToken": ANY, "ResourcesToSkip": ["DatabaseStack.Database"]},
+    )
     _, skipped = operations.continue_rollback(aws, "wealist-prod", ["DatabaseStack/Database"])
     assert skipped == ["DatabaseStack.Database"]
     cfn.assert_no_pending_responses()
@@ -121,11 +162,28 @@ def test_continue_rollback_refuses_a_skip_of_a_resource_that_is_not_update_faile
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
     cfn.add_response("describe_stacks", _stack("UPDATE_ROLLBACK_FAILED"), {"StackName": "wealist-prod"})
-    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
-        {"LogicalResourceId": "OldBucket", "PhysicalResourceId": "b", "ResourceType": "AWS::S3::Bucket",
-         "LastUpdatedTimestamp": T0, "ResourceStatus": "DELETE_FAILED"},
-        {"LogicalResourceId": "Topic", "PhysicalResourceId": "t", "ResourceType": "AWS::SNS::Topic",
-         "LastUpdatedTimestamp": T0, "ResourceStatus": "UPDATE_FAILED"}]}, {"StackName": ROOT})
+    cfn.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                {
+                    "LogicalResourceId": "OldBucket",
+                    "PhysicalResourceId": "b",
+                    "ResourceType": "AWS::S3::Bucket",
+                    "LastUpdatedTimestamp": T0,
+                    "ResourceStatus": "DELETE_FAILED",
+                },
+                {
+                    "LogicalResourceId": "Topic",
+                    "PhysicalResourceId": "t",
+                    "ResourceType": "AWS::SNS::Topic",
+                    "LastUpdatedTimestamp": T0,
+                    "ResourceStatus": "UPDATE_FAILED",
+                },
+            ]
+        },
+        {"StackName": ROOT},
+    )
     with pytest.raises(CommandError) as exc:
         operations.continue_rollback(aws, "wealist-prod", ["OldBucket"])
     assert exc.value.exit_code == 3 and exc.value.details == ("skippable: Topic (--skip Topic)",)
@@ -134,8 +192,9 @@ def test_continue_rollback_refuses_a_skip_of_a_resource_that_is_not_update_faile
 
 def test_continue_rollback_is_refused_unless_the_rollback_failed():
     aws, stubs = stubbed_aws()
-    stubs["cloudformation"].add_response("describe_stacks", _stack("UPDATE_ROLLBACK_COMPLETE"),
-                                         {"StackName": "wealist-prod"})
+    stubs["cloudformation"].add_response(
+        "describe_stacks", _stack("UPDATE_ROLLBACK_COMPLETE"), {"StackName": "wealist-prod"}
+    )
     with pytest.raises(CommandError) as exc:
         operations.continue_rollback(aws, "wealist-prod", [])
     assert exc.value.exit_code == 3 and "UPDATE_ROLLBACK_FAILED" in str(exc.value)
@@ -151,10 +210,15 @@ def _change_sets(endpoint):
     body = '{"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}'
     cfn.create_stack(StackName="wealist-prod", TemplateBody=body)
     body2 = '{"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}, "T2": {"Type": "AWS::SNS::Topic"}}}'
-    cfn.create_change_set(StackName="wealist-prod", ChangeSetName=OURS, TemplateBody=body2,
-                          Description=changeset.description("abc1234", "0" * 64))
-    cfn.create_change_set(StackName="wealist-prod", ChangeSetName="someone-elses", TemplateBody=body2,
-                          Description="made by hand")
+    cfn.create_change_set(
+        StackName="wealist-prod",
+        ChangeSetName=OURS,
+        TemplateBody=body2,
+        Description=changeset.description("abc1234", "0" * 64),
+    )
+    cfn.create_change_set(
+        StackName="wealist-prod", ChangeSetName="someone-elses", TemplateBody=body2, Description="made by hand"
+    )
     return cfn
 
 
@@ -165,8 +229,9 @@ def test_changesets_list_shows_only_this_tools(moto_endpoint, prod_params):
     code, out, err = run_cli("changesets", "list", "--params", prod_params, "--endpoint-url", moto_endpoint)
     assert code == 0, err
     assert OURS in out and "someone-elses" not in out
-    code, out, _ = run_cli("changesets", "list", "--everything", "--params", prod_params, "--endpoint-url",
-                           moto_endpoint)
+    code, out, _ = run_cli(
+        "changesets", "list", "--everything", "--params", prod_params, "--endpoint-url", moto_endpoint
+    )
     assert "someone-elses" in out and "(not made by this tool)" in out
 
 
@@ -174,8 +239,9 @@ def test_changesets_delete_refuses_another_s_and_deletes_ours(moto_endpoint, pro
     """moto: deleting a change set this tool did not make is refused (exit
     3, it stays); deleting without names removes only this tool's."""
     cfn = _change_sets(moto_endpoint)
-    code, _, err = run_cli("changesets", "delete", "someone-elses", "--params", prod_params, "--endpoint-url",
-                           moto_endpoint)
+    code, _, err = run_cli(
+        "changesets", "delete", "someone-elses", "--params", prod_params, "--endpoint-url", moto_endpoint
+    )
     assert code == 3 and "was not made by this tool" in err
     code, out, err = run_cli("changesets", "delete", "--params", prod_params, "--endpoint-url", moto_endpoint)
     assert code == 0, err
@@ -191,21 +257,35 @@ def test_changesets_on_a_missing_stack_is_one_line_exit_2(moto_endpoint, prod_pa
 
 # -- deploy --no-rollback ------------------------------------------------------------------------
 
+
 def test_no_rollback_executes_a_first_create_with_disable_rollback(prod_params):
     """Stubbed ExecuteChangeSet: DisableRollback=True instead of
     RetainExceptOnCreate; a Ctrl-C in the watch ends the test."""
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
-    cfn.add_response("describe_change_set", {"ChangeSetId": CS, "ChangeSetName": "deploy-1", "StackId": ROOT,
-                                             "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE"},
-                     {"ChangeSetName": CS})
+    cfn.add_response(
+        "describe_change_set",
+        {
+            "ChangeSetId": CS,
+            "ChangeSetName": "deploy-1",
+            "StackId": ROOT,
+            "Status": "CREATE_COMPLETE",
+            "ExecutionStatus": "AVAILABLE",
+        },
+        {"ChangeSetName": CS},
+    )
     cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
-    cfn.add_response("execute_change_set", {}, {"ChangeSetName": CS, "ClientRequestToken": ANY,
-                                                "DisableRollback": True})
-    dep = flow.Deployment(flow.Options(stack_name="wealist-prod", params=prod_params, no_rollback=True,
-                                       sleep=lambda s: None), aws=aws)
-    dep.plan = flow.Plan(stackstate.StackState("wealist-prod", "REVIEW_IN_PROGRESS", ROOT),
-                         changeset.ChangeSet("deploy-1", CS, ROOT, "CREATE"), review.Review("wealist-prod", "CREATE"))
+    cfn.add_response(
+        "execute_change_set", {}, {"ChangeSetName": CS, "ClientRequestToken": ANY, "DisableRollback": True}
+    )
+    dep = flow.Deployment(
+        flow.Options(stack_name="wealist-prod", params=prod_params, no_rollback=True, sleep=lambda s: None), aws=aws
+    )
+    dep.plan = flow.Plan(
+        stackstate.StackState("wealist-prod", "REVIEW_IN_PROGRESS", ROOT),
+        changeset.ChangeSet("deploy-1", CS, ROOT, "CREATE"),
+        review.Review("wealist-prod", "CREATE"),
+    )
     steps = dep.execute()
     assert next(steps).message == "executing change set deploy-1"
     cfn.assert_no_pending_responses()
@@ -217,9 +297,21 @@ def test_a_create_failed_stack_is_explained_and_replaced_only_when_asked():
     stack is to be deleted and created again."""
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
-    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
-        {"LogicalResourceId": "Topic", "ResourceType": "AWS::SNS::Topic", "LastUpdatedTimestamp": T0,
-         "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": "boom"}]}, {"StackName": ROOT})
+    cfn.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                {
+                    "LogicalResourceId": "Topic",
+                    "ResourceType": "AWS::SNS::Topic",
+                    "LastUpdatedTimestamp": T0,
+                    "ResourceStatus": "CREATE_FAILED",
+                    "ResourceStatusReason": "boom",
+                }
+            ]
+        },
+        {"StackName": ROOT},
+    )
     state = stackstate.StackState("wealist-prod", "CREATE_FAILED", ROOT)
     with pytest.raises(CommandError) as exc:
         stackstate.check_deployable(aws, state, replace_failed=False)
@@ -230,6 +322,7 @@ def test_a_create_failed_stack_is_explained_and_replaced_only_when_asked():
 
 
 # -- --replace-failed of a CREATE_FAILED stack ----------------------------------------------------
+
 
 def test_replace_failed_rolls_a_create_failed_stack_back_with_retain_except_on_create_before_deleting():
     """Stubbed (RollbackStack, DescribeStacks, UpdateTerminationProtection,
@@ -242,8 +335,9 @@ def test_replace_failed_rolls_a_create_failed_stack_back_with_retain_except_on_c
     cfn.add_response("rollback_stack", {"StackId": ROOT}, {"StackName": ROOT, "RetainExceptOnCreate": True})
     cfn.add_response("describe_stacks", _stack("ROLLBACK_IN_PROGRESS"), {"StackName": ROOT})
     cfn.add_response("describe_stacks", _stack("ROLLBACK_COMPLETE"), {"StackName": ROOT})
-    cfn.add_response("update_termination_protection", {"StackId": ROOT},
-                     {"StackName": ROOT, "EnableTerminationProtection": False})
+    cfn.add_response(
+        "update_termination_protection", {"StackId": ROOT}, {"StackName": ROOT, "EnableTerminationProtection": False}
+    )
     cfn.add_response("delete_stack", {}, {"StackName": ROOT})
     cfn.add_response("describe_stacks", _stack("DELETE_COMPLETE"), {"StackName": ROOT})
     state = stackstate.StackState("wealist-prod", "CREATE_FAILED", ROOT, termination_protection=True)
@@ -300,16 +394,17 @@ def test_the_create_failed_hint_rolls_back_and_switches_termination_protection_o
     delete-stack (UpdateTerminationProtection: a protected stack refuses
     DeleteStack)."""
     aws, stubs = stubbed_aws()
-    stubs["cloudformation"].add_response("list_stack_resources", {"StackResourceSummaries": []},
-                                         {"StackName": ROOT})
+    stubs["cloudformation"].add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": ROOT})
     with pytest.raises(CommandError) as exc:
-        stackstate.check_deployable(aws, stackstate.StackState("wealist-prod", "CREATE_FAILED", ROOT),
-                                    replace_failed=False)
+        stackstate.check_deployable(
+            aws, stackstate.StackState("wealist-prod", "CREATE_FAILED", ROOT), replace_failed=False
+        )
     text = "\n".join(exc.value.details)
     assert "rollback-stack --stack-name wealist-prod --retain-except-on-create" in text
     assert text.index("--no-enable-termination-protection") < text.index("delete-stack --stack-name")
     with pytest.raises(CommandError) as exc:
-        stackstate.check_deployable(aws, stackstate.StackState("wealist-prod", "ROLLBACK_COMPLETE", ROOT),
-                                    replace_failed=False)
+        stackstate.check_deployable(
+            aws, stackstate.StackState("wealist-prod", "ROLLBACK_COMPLETE", ROOT), replace_failed=False
+        )
     text = "\n".join(exc.value.details)
     assert text.index("--no-enable-termination-protection") < text.index("delete-stack --stack-name")

@@ -44,6 +44,7 @@ ACCOUNT = "123456789012"
 
 # -- region ------------------------------------------------------------------------------------
 
+
 @pytest.mark.stubbed
 def test_bucket_in_another_region_is_refused_before_any_upload():
     """Stubbed: HeadBucket answers 200 with BucketRegion us-west-2 (what
@@ -51,14 +52,16 @@ def test_bucket_in_another_region_is_refused_before_any_upload():
     one line, exit 2; no object is read or written (the Stubber has nothing
     else queued, so any further call would fail differently)."""
     aws, stubs = stubbed_aws()
-    stubs["s3"].add_response("head_bucket", {"BucketRegion": "us-west-2"},
-                             {"Bucket": "team-templates", "ExpectedBucketOwner": ACCOUNT})
+    stubs["s3"].add_response(
+        "head_bucket", {"BucketRegion": "us-west-2"}, {"Bucket": "team-templates", "ExpectedBucketOwner": ACCOUNT}
+    )
     with pytest.raises(CommandError) as exc_info:
         package_mod.ensure_bucket(aws, "team-templates", create=False)
     assert exc_info.value.exit_code == EXIT_USAGE
     assert str(exc_info.value) == (
         "S3 bucket team-templates is in us-west-2, the stack in ap-northeast-2: CloudFormation would be given "
-        "URLs for the wrong region; use a bucket in ap-northeast-2 or leave out --bucket")
+        "URLs for the wrong region; use a bucket in ap-northeast-2 or leave out --bucket"
+    )
     stubs["s3"].assert_no_pending_responses()
 
 
@@ -67,8 +70,13 @@ def test_bucket_redirect_is_refused_with_its_region():
     """Stubbed: HeadBucket answered 301 with ``x-amz-bucket-region`` (the
     redirect itself, when it is not followed): the same one-line refusal."""
     aws, stubs = stubbed_aws()
-    stubs["s3"].add_client_error("head_bucket", "301", "Moved Permanently", 301,
-                                 response_meta={"HTTPHeaders": {"x-amz-bucket-region": "eu-central-1"}})
+    stubs["s3"].add_client_error(
+        "head_bucket",
+        "301",
+        "Moved Permanently",
+        301,
+        response_meta={"HTTPHeaders": {"x-amz-bucket-region": "eu-central-1"}},
+    )
     with pytest.raises(CommandError, match="is in eu-central-1, the stack in ap-northeast-2"):
         package_mod.ensure_bucket(aws, "team-templates", create=False)
 
@@ -83,15 +91,20 @@ def test_bucket_in_the_stack_region_is_used():
 
 # -- owner ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.stubbed
 def test_bucket_of_another_account_is_refused():
     """Stubbed: HeadBucket with ExpectedBucketOwner answered 403 (the
     predictable default name taken in another account): refused, exit 2,
     nothing created or uploaded."""
     aws, stubs = stubbed_aws()
-    stubs["s3"].add_client_error("head_bucket", "403", "Forbidden", 403,
-                                 expected_params={"Bucket": "wealist-cfn-artifacts-123456789012-ap-northeast-2",
-                                                  "ExpectedBucketOwner": ACCOUNT})
+    stubs["s3"].add_client_error(
+        "head_bucket",
+        "403",
+        "Forbidden",
+        403,
+        expected_params={"Bucket": "wealist-cfn-artifacts-123456789012-ap-northeast-2", "ExpectedBucketOwner": ACCOUNT},
+    )
     with pytest.raises(CommandError) as exc_info:
         package_mod.ensure_bucket(aws, "wealist-cfn-artifacts-123456789012-ap-northeast-2", create=True)
     assert exc_info.value.exit_code == EXIT_USAGE
@@ -108,19 +121,47 @@ def test_every_call_to_the_bucket_names_its_owner(real_templates):
     s3, b, own = stubs["s3"], "bkt", {"ExpectedBucketOwner": ACCOUNT}
     s3.add_client_error("head_bucket", "404", "Not Found", 404, expected_params={"Bucket": b, **own})
     s3.add_response("create_bucket", {}, {"Bucket": b, "CreateBucketConfiguration": {"LocationConstraint": REGION}})
-    s3.add_response("put_public_access_block", {}, {"Bucket": b, "PublicAccessBlockConfiguration": pytest.approx(
-        {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-         "RestrictPublicBuckets": True}), **own})
-    s3.add_response("put_bucket_encryption", {}, {"Bucket": b, "ServerSideEncryptionConfiguration": {
-        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]},
-        **own})
-    s3.add_response("put_bucket_versioning", {}, {"Bucket": b, "VersioningConfiguration": {"Status": "Enabled"},
-                                                  **own})
+    s3.add_response(
+        "put_public_access_block",
+        {},
+        {
+            "Bucket": b,
+            "PublicAccessBlockConfiguration": pytest.approx(
+                {
+                    "BlockPublicAcls": True,
+                    "IgnorePublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "RestrictPublicBuckets": True,
+                }
+            ),
+            **own,
+        },
+    )
+    s3.add_response(
+        "put_bucket_encryption",
+        {},
+        {
+            "Bucket": b,
+            "ServerSideEncryptionConfiguration": {
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]
+            },
+            **own,
+        },
+    )
+    s3.add_response("put_bucket_versioning", {}, {"Bucket": b, "VersioningConfiguration": {"Status": "Enabled"}, **own})
     # The housekeeping rules (ops/artifacts.py), read first and then put.
-    s3.add_client_error("get_bucket_lifecycle_configuration", "NoSuchLifecycleConfiguration", "none", 404,
-                        expected_params={"Bucket": b, **own})
-    s3.add_response("put_bucket_lifecycle_configuration", {}, {
-        "Bucket": b, "LifecycleConfiguration": {"Rules": artifacts.lifecycle_rules()}, **own})
+    s3.add_client_error(
+        "get_bucket_lifecycle_configuration",
+        "NoSuchLifecycleConfiguration",
+        "none",
+        404,
+        expected_params={"Bucket": b, **own},
+    )
+    s3.add_response(
+        "put_bucket_lifecycle_configuration",
+        {},
+        {"Bucket": b, "LifecycleConfiguration": {"Rules": artifacts.lifecycle_rules()}, **own},
+    )
     assert package_mod.ensure_bucket(aws, b, create=True) is True
     template_set = tpl.read(real_templates)
     children = [n for n in template_set.texts if n != template_set.root_name]
@@ -128,8 +169,9 @@ def test_every_call_to_the_bucket_names_its_owner(real_templates):
         s3.add_client_error("get_object", "NoSuchKey", "The specified key does not exist.", 404)
         s3.add_response("put_object", {"ETag": '"e"', "VersionId": "v1"})
     calls: list[dict] = []
-    aws.s3.meta.events.register("provide-client-params.s3.*", lambda params, model, **_: calls.append(
-        (model.name, dict(params))))
+    aws.s3.meta.events.register(
+        "provide-client-params.s3.*", lambda params, model, **_: calls.append((model.name, dict(params)))
+    )
     package_mod.package(aws, template_set, b, prefix="deploy/wealist-prod")
     s3.assert_no_pending_responses()
     assert calls and all(p.get("ExpectedBucketOwner") == ACCOUNT for _, p in calls), calls
@@ -137,9 +179,11 @@ def test_every_call_to_the_bucket_names_its_owner(real_templates):
 
 # -- version pinning and the plan prefix (moto) ----------------------------------------------------
 
+
 def _deployment(endpoint, params, templates, area="deploy"):
-    opts = flow.Options(stack_name="wealist-prod", params=params, endpoint_url=endpoint, templates_dir=templates,
-                        artifact_area=area)
+    opts = flow.Options(
+        stack_name="wealist-prod", params=params, endpoint_url=endpoint, templates_dir=templates, artifact_area=area
+    )
     return flow.Deployment(opts, aws=Aws(REGION, endpoint_url=endpoint))
 
 
@@ -158,8 +202,9 @@ def test_template_urls_are_pinned_to_the_checked_version(moto_endpoint, prod_par
     recorded here)."""
     dep = _deployment(moto_endpoint, prod_params, real_templates)
     calls: list[tuple[str, dict]] = []
-    dep.aws.s3.meta.events.register("provide-client-params.s3.*", lambda params, model, **_: calls.append(
-        (model.name, dict(params))))
+    dep.aws.s3.meta.events.register(
+        "provide-client-params.s3.*", lambda params, model, **_: calls.append((model.name, dict(params)))
+    )
     list(dep.package())
     urls = _nested_urls(dep.packaged)
     assert urls
@@ -206,8 +251,9 @@ def test_plan_writes_only_under_its_own_prefix(moto_endpoint, prod_params, real_
 
 
 @pytest.mark.moto
-def test_plan_refers_to_what_the_deploy_stored_and_writes_only_changed_templates(moto_endpoint, prod_params,
-                                                                                 real_templates):
+def test_plan_refers_to_what_the_deploy_stored_and_writes_only_changed_templates(
+    moto_endpoint, prod_params, real_templates
+):
     """moto: after a deploy's packaging, a plan of the same templates names
     the deploy's objects at the same versions (so no nested stack shows a
     change for its URL alone) and writes nothing; with one child edited it
@@ -234,8 +280,10 @@ def test_plan_command_uses_the_plan_area(prod_params):
     """No AWS call: ``plan`` packages into the plan area, ``deploy`` and
     ``package`` into the deploy area."""
     parser = main_cli._parser()
-    area = {cmd: deploy_cli._options(parser.parse_args([cmd, "--params", str(prod_params)])).artifact_area
-            for cmd in ("plan", "deploy", "package")}
+    area = {
+        cmd: deploy_cli._options(parser.parse_args([cmd, "--params", str(prod_params)])).artifact_area
+        for cmd in ("plan", "deploy", "package")
+    }
     assert area == {"plan": "plan", "deploy": "deploy", "package": "deploy"}
 
 
@@ -254,12 +302,15 @@ def test_cli_refuses_a_bucket_in_another_region(moto_endpoint, prod_params):
     ap-northeast-2 stack is one line, exit 2, and nothing is uploaded."""
     s3 = boto3.client("s3", region_name="us-west-2", endpoint_url=moto_endpoint)
     s3.create_bucket(Bucket="team-templates", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-    code, out, err = run_cli("package", "--params", prod_params, "--bucket", "team-templates",
-                             "--endpoint-url", moto_endpoint)
+    code, out, err = run_cli(
+        "package", "--params", prod_params, "--bucket", "team-templates", "--endpoint-url", moto_endpoint
+    )
     assert code == 2
-    assert err.strip() == ("error: S3 bucket team-templates is in us-west-2, the stack in ap-northeast-2: "
-                           "CloudFormation would be given URLs for the wrong region; use a bucket in "
-                           "ap-northeast-2 or leave out --bucket")
+    assert err.strip() == (
+        "error: S3 bucket team-templates is in us-west-2, the stack in ap-northeast-2: "
+        "CloudFormation would be given URLs for the wrong region; use a bucket in "
+        "ap-northeast-2 or leave out --bucket"
+    )
     assert s3.list_objects_v2(Bucket="team-templates").get("KeyCount", 0) == 0
 
 
@@ -270,8 +321,9 @@ def test_unversioned_bucket_is_named_as_unpinned(moto_endpoint, prod_params):
     and the package says they are not pinned, instead of pretending."""
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_endpoint)
     s3.create_bucket(Bucket="plain-templates", CreateBucketConfiguration={"LocationConstraint": REGION})
-    code, out, err = run_cli("package", "--params", prod_params, "--bucket", "plain-templates",
-                             "--endpoint-url", moto_endpoint)
+    code, out, err = run_cli(
+        "package", "--params", prod_params, "--bucket", "plain-templates", "--endpoint-url", moto_endpoint
+    )
     assert code == 0, err
     assert "reported no object versions (versioning off?): the TemplateURLs are not pinned" in out
     assert "versionId" not in out.strip().splitlines()[-1]

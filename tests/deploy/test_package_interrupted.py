@@ -45,16 +45,20 @@ def _stored_keys(endpoint: str) -> list[str]:
 
 
 @pytest.mark.moto
-def test_ctrl_c_at_the_third_upload_names_what_is_in_s3_and_that_nothing_changed(moto_endpoint, prod_params,
-                                                                                   real_templates, monkeypatch):
+def test_ctrl_c_at_the_third_upload_names_what_is_in_s3_and_that_nothing_changed(
+    moto_endpoint, prod_params, real_templates, monkeypatch
+):
     """A deploy stopped at the third upload: "interrupted:" and then the two
     templates uploaded (with their keys, which are exactly what the bucket
     holds), the seven not uploaded, and that no change set was made and
     nothing in the stack changed (the endpoint holds no stack)."""
     reached = _interrupt_at(monkeypatch, 3)
-    dep = flow.Deployment(flow.Options(stack_name="wealist-prod", params=prod_params, endpoint_url=moto_endpoint,
-                                       templates_dir=real_templates),
-                          aws=Aws(REGION, endpoint_url=moto_endpoint))
+    dep = flow.Deployment(
+        flow.Options(
+            stack_name="wealist-prod", params=prod_params, endpoint_url=moto_endpoint, templates_dir=real_templates
+        ),
+        aws=Aws(REGION, endpoint_url=moto_endpoint),
+    )
     err = io.StringIO()
     monkeypatch.setattr("sys.stderr", err)
     assert deploy_cli._print_until_interrupted(dep.prepare(), dep, io.StringIO(), argparse.Namespace()) is False
@@ -92,14 +96,17 @@ def test_package_command_stopped_exits_130_and_says_what_it_uploaded(moto_endpoi
 
 def _interrupt_after_create_bucket(aws: Aws) -> None:
     """Ctrl-C right after CreateBucket was answered, before its settings."""
+
     def stop(**_kw):
         raise KeyboardInterrupt
+
     aws.s3.meta.events.register("after-call.s3.CreateBucket", stop)
 
 
 @pytest.mark.moto
-def test_ctrl_c_after_create_bucket_says_the_bucket_may_lack_its_settings(moto_endpoint, prod_params,
-                                                                        real_templates, monkeypatch):
+def test_ctrl_c_after_create_bucket_says_the_bucket_may_lack_its_settings(
+    moto_endpoint, prod_params, real_templates, monkeypatch
+):
     """moto: CreateBucket really creates the bucket, then the interrupt
     lands before PutPublicAccessBlock. The summary says CreateBucket was
     sent and the settings may be missing (before, it said only that no
@@ -107,8 +114,12 @@ def test_ctrl_c_after_create_bucket_says_the_bucket_may_lack_its_settings(moto_e
     finds the bucket bare and sets them (read back from moto)."""
     aws = Aws(REGION, endpoint_url=moto_endpoint)
     _interrupt_after_create_bucket(aws)
-    dep = flow.Deployment(flow.Options(stack_name="wealist-prod", params=prod_params, endpoint_url=moto_endpoint,
-                                       templates_dir=real_templates), aws=aws)
+    dep = flow.Deployment(
+        flow.Options(
+            stack_name="wealist-prod", params=prod_params, endpoint_url=moto_endpoint, templates_dir=real_templates
+        ),
+        aws=aws,
+    )
     err = io.StringIO()
     monkeypatch.setattr("sys.stderr", err)
     assert deploy_cli._print_until_interrupted(dep.prepare(), dep, io.StringIO(), argparse.Namespace()) is False

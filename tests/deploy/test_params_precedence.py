@@ -40,11 +40,15 @@ def _chosen(*argv: str) -> dict:
 
 
 def _path(name: str) -> str:
-    return str((PARAMS_DIR / f"{name}.json").relative_to(ROOT_DIR)) if Path.cwd() == ROOT_DIR else \
-        str(PARAMS_DIR / f"{name}.json")
+    return (
+        str((PARAMS_DIR / f"{name}.json").relative_to(ROOT_DIR))
+        if Path.cwd() == ROOT_DIR
+        else str(PARAMS_DIR / f"{name}.json")
+    )
 
 
 # -- one test per row ---------------------------------------------------------------------------
+
 
 def test_row1_the_flag_wins_over_environment_and_config(project_config, monkeypatch, no_aws_client):
     project_config.write_text('env = "prod"\n')
@@ -70,8 +74,10 @@ def test_row3_the_config_file_wins_over_the_default(project_config, no_aws_clien
 def test_row4_the_default_is_none_and_a_command_says_so(project_config, no_aws_client):
     code, out, err = run_cli("plan")
     assert code == 2
-    assert err == ("error: no parameter file: give --env NAME (params/NAME.json) or --params FILE, or set "
-                   "WEALIST_ENV=NAME or env = \"NAME\" in wealist-cfn.toml\n")
+    assert err == (
+        "error: no parameter file: give --env NAME (params/NAME.json) or --params FILE, or set "
+        'WEALIST_ENV=NAME or env = "NAME" in wealist-cfn.toml\n'
+    )
 
 
 def test_row4_the_plain_build_checks_every_file_whatever_the_environment(project_config, monkeypatch):
@@ -90,18 +96,30 @@ def test_row4_the_plain_build_checks_every_file_whatever_the_environment(project
 
 # -- one clear line for each conflict or mistake ------------------------------------------------
 
-@pytest.mark.parametrize("argv, env, toml, line", [
-    (["--env", "dev", "--params", "params/prod.json"], None, None,
-     "error: --params and --env both name a parameter file: give one (--env dev is params/dev.json)"),
-    (["--env", "staging"], None, None, "error: --env staging: no params/staging.json (environments: dev, prod)"),
-    (["--env", "../prod"], None, None,
-     "error: --env ../prod: '../prod' is not an environment name (letters, digits, - and _)"),
-    ([], "staging", None, "error: WEALIST_ENV=staging: no params/staging.json (environments: dev, prod)"),
-    ([], None, 'env = "qa"\n', "error: {toml}: env: no params/qa.json (environments: dev, prod)"),
-    ([], None, 'environment = "dev"\n', "error: {toml}: environment: unknown setting (known: env)"),
-    ([], None, "env = 3\n", 'error: {toml}: env: must be a string, e.g. env = "dev"'),
-    ([], None, "env = \n", "error: {toml}: not valid TOML: "),
-])
+
+@pytest.mark.parametrize(
+    "argv, env, toml, line",
+    [
+        (
+            ["--env", "dev", "--params", "params/prod.json"],
+            None,
+            None,
+            "error: --params and --env both name a parameter file: give one (--env dev is params/dev.json)",
+        ),
+        (["--env", "staging"], None, None, "error: --env staging: no params/staging.json (environments: dev, prod)"),
+        (
+            ["--env", "../prod"],
+            None,
+            None,
+            "error: --env ../prod: '../prod' is not an environment name (letters, digits, - and _)",
+        ),
+        ([], "staging", None, "error: WEALIST_ENV=staging: no params/staging.json (environments: dev, prod)"),
+        ([], None, 'env = "qa"\n', "error: {toml}: env: no params/qa.json (environments: dev, prod)"),
+        ([], None, 'environment = "dev"\n', "error: {toml}: environment: unknown setting (known: env)"),
+        ([], None, "env = 3\n", 'error: {toml}: env: must be a string, e.g. env = "dev"'),
+        ([], None, "env = \n", "error: {toml}: not valid TOML: "),
+    ],
+)
 def test_a_bad_choice_is_one_line_and_exit_2(argv, env, toml, line, project_config, monkeypatch, no_aws_client):
     if env:
         monkeypatch.setenv(cliopts.ENV_VAR, env)
@@ -121,6 +139,7 @@ def test_env_and_parameter_are_refused_by_commands_without_a_parameter_file(no_a
 
 # -- --parameter Key=Value ----------------------------------------------------------------------
 
+
 def test_an_override_wins_over_the_file_and_the_default(project_config, no_aws_client):
     doc = _chosen("--env", "prod", "--parameter", "BackendMinSize=3", "--parameter", "LogRetentionDays=90")
     values = {p["key"]: (p["value"], p["source"]) for p in doc["parameters"]}
@@ -131,21 +150,36 @@ def test_an_override_wins_over_the_file_and_the_default(project_config, no_aws_c
     assert values["BackendHealthCheckType"][1] == "derived"
 
 
-COMMANDS = [["plan"], ["deploy"], ["package"], ["status"], ["bootstrap"], ["rollout"], ["diff"], ["preflight"],
-            ["cost"]]
+COMMANDS = [
+    ["plan"],
+    ["deploy"],
+    ["package"],
+    ["status"],
+    ["bootstrap"],
+    ["rollout"],
+    ["diff"],
+    ["preflight"],
+    ["cost"],
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
-@pytest.mark.parametrize("flag, line", [
-    ("BackendMinSize=lots", "error: --parameter BackendMinSize: 'lots' is not a whole number"),
-    ("BackendMinSise=3", "error: --parameter BackendMinSise: unknown parameter"),
-    ("backendminsize=3", "error: --parameter backendminsize: unknown parameter; did you mean BackendMinSize?"),
-    ("BackendMinSize", "error: --parameter: 'BackendMinSize' is not Key=Value (e.g. --parameter BackendMinSize=3)"),
-    ("BackendHealthCheckType=ELB", "error: --parameter BackendHealthCheckType: is derived by deploy and plan"),
-    ("BackendMinSize=9", "error: --parameter BackendMinSize: 9 is larger than BackendMaxSize 6"),
-    ("BackendMaxSize=1", "error: params/prod.json with --parameter BackendMaxSize: BackendMinSize: 2 is larger "
-                         "than BackendMaxSize 1"),
-])
+@pytest.mark.parametrize(
+    "flag, line",
+    [
+        ("BackendMinSize=lots", "error: --parameter BackendMinSize: 'lots' is not a whole number"),
+        ("BackendMinSise=3", "error: --parameter BackendMinSise: unknown parameter"),
+        ("backendminsize=3", "error: --parameter backendminsize: unknown parameter; did you mean BackendMinSize?"),
+        ("BackendMinSize", "error: --parameter: 'BackendMinSize' is not Key=Value (e.g. --parameter BackendMinSize=3)"),
+        ("BackendHealthCheckType=ELB", "error: --parameter BackendHealthCheckType: is derived by deploy and plan"),
+        ("BackendMinSize=9", "error: --parameter BackendMinSize: 9 is larger than BackendMaxSize 6"),
+        (
+            "BackendMaxSize=1",
+            "error: params/prod.json with --parameter BackendMaxSize: BackendMinSize: 2 is larger "
+            "than BackendMaxSize 1",
+        ),
+    ],
+)
 def test_a_bad_override_is_one_line_exit_2_and_no_aws_call(command, flag, line, no_aws_client, monkeypatch):
     monkeypatch.chdir(ROOT_DIR)
     code, out, err = run_cli(*command, "--params", "params/prod.json", "--parameter", flag)
@@ -154,12 +188,20 @@ def test_a_bad_override_is_one_line_exit_2_and_no_aws_call(command, flag, line, 
     assert no_aws_client == []
 
 
-@pytest.mark.parametrize("key, bad", [
-    ("EnableMultiAZ", "yes"), ("VpcCidr", "10.1.0.1/16"), ("VpcCidr", "10.0.0.0/8"), ("BackendMinSize", "0"),
-    ("AvailabilityZones", "ap-northeast-2a,ap-northeast-2a,ap-northeast-2c"), ("BoardServicePort", "8081"),
-    ("CertificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/abc"), ("DeployBucketName", "a..b"),
-    ("UserServicePort", "3000"),
-])
+@pytest.mark.parametrize(
+    "key, bad",
+    [
+        ("EnableMultiAZ", "yes"),
+        ("VpcCidr", "10.1.0.1/16"),
+        ("VpcCidr", "10.0.0.0/8"),
+        ("BackendMinSize", "0"),
+        ("AvailabilityZones", "ap-northeast-2a,ap-northeast-2a,ap-northeast-2c"),
+        ("BoardServicePort", "8081"),
+        ("CertificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/abc"),
+        ("DeployBucketName", "a..b"),
+        ("UserServicePort", "3000"),
+    ],
+)
 def test_an_override_is_checked_by_the_same_rules_as_the_file(key, bad, tmp_path):
     """The same value, in the file or on the command line, gets the same
     verdict in the same words; only the place named differs."""
@@ -202,6 +244,6 @@ def test_the_precedence_is_in_help(capsys):
         assert "which parameter file (first match wins):" in text
         assert "1. flag         --params FILE, or --env NAME" in text
         assert "2. environment  WEALIST_ENV=NAME" in text
-        assert "3. config file  env = \"NAME\" in wealist-cfn.toml" in text
+        assert '3. config file  env = "NAME" in wealist-cfn.toml' in text
         assert "4. default      none" in text
         assert "--parameter Key=Value > the file > the parameter's default" in text

@@ -35,17 +35,30 @@ NESTED = "AWS::CloudFormation::Stack"
 
 
 def _res(lid, phys, rtype=NESTED, status="CREATE_COMPLETE"):
-    return {"LogicalResourceId": lid, "PhysicalResourceId": phys, "ResourceType": rtype, "ResourceStatus": status,
-            "LastUpdatedTimestamp": T0}
+    return {
+        "LogicalResourceId": lid,
+        "PhysicalResourceId": phys,
+        "ResourceType": rtype,
+        "ResourceStatus": status,
+        "LastUpdatedTimestamp": T0,
+    }
 
 
 def _tree(cfn):
     """root -> NetworkStack, DatabaseStack (-> Inner); a deleted nested stack
     and a plain resource are not walked."""
-    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
-        _res("NetworkStack", NET), _res("DatabaseStack", DB), _res("OldStack", GONE, status="DELETE_COMPLETE"),
-        _res("Topic", "arn:aws:sns:ap-northeast-2:123456789012:t", rtype="AWS::SNS::Topic")]},
-        {"StackName": ROOT})
+    cfn.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                _res("NetworkStack", NET),
+                _res("DatabaseStack", DB),
+                _res("OldStack", GONE, status="DELETE_COMPLETE"),
+                _res("Topic", "arn:aws:sns:ap-northeast-2:123456789012:t", rtype="AWS::SNS::Topic"),
+            ]
+        },
+        {"StackName": ROOT},
+    )
     cfn.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": NET})
     cfn.add_response("list_stack_resources", {"StackResourceSummaries": [_res("Inner", GRAND)]}, {"StackName": DB})
     cfn.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": GRAND})
@@ -57,8 +70,12 @@ PROTECT = json.dumps(policy.PROTECT)
 def test_the_walk_reaches_the_grandchild_and_skips_what_is_not_a_live_nested_stack():
     aws, stubs = stubbed_aws()
     _tree(stubs["cloudformation"])
-    assert policy.stack_ids(aws, ROOT) == {"": ROOT, "NetworkStack": NET, "DatabaseStack": DB,
-                                           "DatabaseStack/Inner": GRAND}
+    assert policy.stack_ids(aws, ROOT) == {
+        "": ROOT,
+        "NetworkStack": NET,
+        "DatabaseStack": DB,
+        "DatabaseStack/Inner": GRAND,
+    }
 
 
 def test_protect_sets_the_policy_only_where_it_is_missing_or_different():
@@ -96,9 +113,13 @@ def test_a_policy_that_cannot_be_set_stops_with_the_stack_named():
     _tree(cfn)
     cfn.add_response("get_stack_policy", {"StackPolicyBody": PROTECT}, {"StackName": ROOT})
     cfn.add_response("get_stack_policy", {}, {"StackName": NET})
-    cfn.add_client_error("set_stack_policy", "AccessDenied", "User is not authorized to perform "
-                         "cloudformation:SetStackPolicy", 403,
-                         expected_params={"StackName": NET, "StackPolicyBody": PROTECT})
+    cfn.add_client_error(
+        "set_stack_policy",
+        "AccessDenied",
+        "User is not authorized to perform cloudformation:SetStackPolicy",
+        403,
+        expected_params={"StackName": NET, "StackPolicyBody": PROTECT},
+    )
     with pytest.raises(CommandError) as exc:
         policy.protect(aws, ROOT)
     assert str(exc.value).startswith(f"SetStackPolicy on {NET}: ") and "not authorized" in str(exc.value)
@@ -113,7 +134,9 @@ def test_relax_allows_exactly_the_paths_asked_for_that_exist():
     cfn.add_response("set_stack_policy", {}, {"StackName": DB, "StackPolicyBody": allow})
     cfn.add_response("set_stack_policy", {}, {"StackName": GRAND, "StackPolicyBody": allow})
     assert policy.relax(aws, ROOT, {"DatabaseStack/Inner", "DatabaseStack", "NoSuchStack"}) == [
-        "DatabaseStack", "DatabaseStack/Inner"]
+        "DatabaseStack",
+        "DatabaseStack/Inner",
+    ]
     cfn.assert_no_pending_responses()
 
 
@@ -143,8 +166,11 @@ def test_a_nested_stack_not_created_yet_and_an_empty_page_are_not_walked():
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
     pending = {k: v for k, v in _res("CacheStack", "").items() if k != "PhysicalResourceId"}
-    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
-        _res("NetworkStack", NET), {**pending, "ResourceStatus": "CREATE_IN_PROGRESS"}]}, {"StackName": ROOT})
+    cfn.add_response(
+        "list_stack_resources",
+        {"StackResourceSummaries": [_res("NetworkStack", NET), {**pending, "ResourceStatus": "CREATE_IN_PROGRESS"}]},
+        {"StackName": ROOT},
+    )
     cfn.add_response("list_stack_resources", {}, {"StackName": NET})
     assert policy.stack_ids(aws, ROOT) == {"": ROOT, "NetworkStack": NET}
     cfn.assert_no_pending_responses()

@@ -55,8 +55,9 @@ def _argv(command: str, params: Path, *extra: str) -> list[str]:
 @pytest.mark.moto
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("where", ["endpoint", "local"])
-def test_unmapped_region_is_refused_before_anything_is_uploaded(command, where, moto_endpoint, prod_params,
-                                                                 tmp_path, no_aws_client, monkeypatch):
+def test_unmapped_region_is_refused_before_anything_is_uploaded(
+    command, where, moto_endpoint, prod_params, tmp_path, no_aws_client, monkeypatch
+):
     """moto: zones in a region without a known ELB log delivery principal are
     one line naming the file, the key and the region, exit 2, no AWS client,
     no local endpoint, and no bucket or object on the endpoint."""

@@ -40,14 +40,14 @@ def _review() -> review.Review:
 def test_text_review_lists_values_with_their_source():
     lines = review.render_text(_review()).splitlines()
     start = lines.index("Values (params/prod.json (--env prod)):")
-    block = lines[start + 1:]
+    block = lines[start + 1 :]
     assert any(line.split() == ["BackendMinSize", "3", "(--parameter)"] for line in block)
     assert any(line.split() == ["VpcCidr", "10.1.0.0/16", "(file)"] for line in block)
     assert any(line.split() == ["BackendHealthCheckType", "EC2", "(derived)"] for line in block)
     defaults = next(line for line in block if line.startswith("  defaults: "))
     assert "LogRetentionDays=90" in defaults and "BackendMinSize" not in defaults
     # Every root parameter is shown once, on its own line or among the defaults.
-    named = [line for line in block[:block.index(defaults)]]
+    named = [line for line in block[: block.index(defaults)]]
     assert len(named) + defaults.count("=") == len(config.ROOT_PARAMETERS)
 
 
@@ -72,8 +72,9 @@ def test_a_deploy_sends_the_override_and_its_document_says_where_each_value_came
         return original(self, operation_name, api_params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
-    code, out, err = run_cli("deploy", "--env", "dev", "--parameter", "BackendMaxSize=3", "--local-oneshot",
-                             "--yes", "--output", "json")
+    code, out, err = run_cli(
+        "deploy", "--env", "dev", "--parameter", "BackendMaxSize=3", "--local-oneshot", "--yes", "--output", "json"
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert sent and sent[0]["BackendMaxSize"] == "3"  # dev.json says 2

@@ -30,8 +30,7 @@ NAMES = sorted(f"{PREFIX}-alarm-{s}" for s in triggers.CRITICAL)
 
 
 def _alarm(name, state="OK"):
-    return {"AlarmName": name, "AlarmArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}",
-            "StateValue": state}
+    return {"AlarmName": name, "AlarmArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}", "StateValue": state}
 
 
 def _cloudwatch(aws):
@@ -49,13 +48,15 @@ def test_an_update_names_the_existing_serving_alarms_and_leaves_out_one_in_alarm
     aws, _ = stubbed_aws()
     cw = _cloudwatch(aws)
     present = [_alarm(NAMES[0]), _alarm(NAMES[1], "ALARM"), _alarm(NAMES[3], "INSUFFICIENT_DATA")]
-    cw.add_response("describe_alarms", {"MetricAlarms": present},
-                    {"AlarmNames": NAMES, "AlarmTypes": ["MetricAlarm"]})
+    cw.add_response("describe_alarms", {"MetricAlarms": present}, {"AlarmNames": NAMES, "AlarmTypes": ["MetricAlarm"]})
     t = triggers.for_change_set(aws, PREFIX, "UPDATE")
     assert t.configuration == {
-        "RollbackTriggers": [{"Arn": present[0]["AlarmArn"], "Type": "AWS::CloudWatch::Alarm"},
-                             {"Arn": present[2]["AlarmArn"], "Type": "AWS::CloudWatch::Alarm"}],
-        "MonitoringTimeInMinutes": 10}
+        "RollbackTriggers": [
+            {"Arn": present[0]["AlarmArn"], "Type": "AWS::CloudWatch::Alarm"},
+            {"Arn": present[2]["AlarmArn"], "Type": "AWS::CloudWatch::Alarm"},
+        ],
+        "MonitoringTimeInMinutes": 10,
+    }
     assert t.notes[0].startswith("rollback triggers: 2 alarm(s) (")
     assert f"rollback trigger left out: {NAMES[1]} is in ALARM now (this deploy may be the fix)" in t.notes
     assert f"rollback trigger left out: {NAMES[2]} does not exist" in t.notes
@@ -91,18 +92,45 @@ def test_create_change_set_carries_the_rollback_configuration():
     parameter (botocore validates its shape against the model)."""
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
-    conf = {"RollbackTriggers": [{"Arn": _alarm(NAMES[0])["AlarmArn"], "Type": "AWS::CloudWatch::Alarm"}],
-            "MonitoringTimeInMinutes": 10}
+    conf = {
+        "RollbackTriggers": [{"Arn": _alarm(NAMES[0])["AlarmArn"], "Type": "AWS::CloudWatch::Alarm"}],
+        "MonitoringTimeInMinutes": 10,
+    }
     cs = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/x/1"
-    cfn.add_response("create_change_set", {"Id": cs, "StackId": "arn:s"}, {
-        "StackName": "wealist-prod", "ChangeSetName": ANY, "ChangeSetType": "UPDATE", "Parameters": [],
-        "Capabilities": ANY, "Tags": [], "IncludeNestedStacks": True, "ClientToken": ANY, "Description": ANY,
-        "TemplateBody": "{}", "RollbackConfiguration": conf})
-    cfn.add_response("describe_change_set", {"ChangeSetId": cs, "Status": "CREATE_COMPLETE",
-                                             "ExecutionStatus": "AVAILABLE"}, {"ChangeSetName": cs})
-    changeset.create(aws, stack_name="wealist-prod", change_set_type="UPDATE", parameters=[], tags=[],
-                     template_body="{}", template_url=None, commit="abc", rollback_configuration=conf,
-                     sleep=lambda s: None)
+    cfn.add_response(
+        "create_change_set",
+        {"Id": cs, "StackId": "arn:s"},
+        {
+            "StackName": "wealist-prod",
+            "ChangeSetName": ANY,
+            "ChangeSetType": "UPDATE",
+            "Parameters": [],
+            "Capabilities": ANY,
+            "Tags": [],
+            "IncludeNestedStacks": True,
+            "ClientToken": ANY,
+            "Description": ANY,
+            "TemplateBody": "{}",
+            "RollbackConfiguration": conf,
+        },
+    )
+    cfn.add_response(
+        "describe_change_set",
+        {"ChangeSetId": cs, "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE"},
+        {"ChangeSetName": cs},
+    )
+    changeset.create(
+        aws,
+        stack_name="wealist-prod",
+        change_set_type="UPDATE",
+        parameters=[],
+        tags=[],
+        template_body="{}",
+        template_url=None,
+        commit="abc",
+        rollback_configuration=conf,
+        sleep=lambda s: None,
+    )
     cfn.assert_no_pending_responses()
 
 
@@ -113,10 +141,19 @@ def test_the_review_lists_the_triggers_the_change_set_itself_carries():
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
     cs = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/x/1"
-    cfn.add_response("describe_change_set", {
-        "ChangeSetId": cs, "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE", "Changes": [],
-        "RollbackConfiguration": {"MonitoringTimeInMinutes": 10, "RollbackTriggers": [
-            {"Arn": _alarm(NAMES[0])["AlarmArn"], "Type": "AWS::CloudWatch::Alarm"}]}},
-        {"ChangeSetName": cs, "IncludePropertyValues": True})
+    cfn.add_response(
+        "describe_change_set",
+        {
+            "ChangeSetId": cs,
+            "Status": "CREATE_COMPLETE",
+            "ExecutionStatus": "AVAILABLE",
+            "Changes": [],
+            "RollbackConfiguration": {
+                "MonitoringTimeInMinutes": 10,
+                "RollbackTriggers": [{"Arn": _alarm(NAMES[0])["AlarmArn"], "Type": "AWS::CloudWatch::Alarm"}],
+            },
+        },
+        {"ChangeSetName": cs, "IncludePropertyValues": True},
+    )
     rev = changeset.describe(aws, changeset.ChangeSet("x", cs, "arn:s", "UPDATE"), "wealist-prod")
     assert rev.notes == [f"this change set carries rollback triggers: {NAMES[0]} (monitoring 10 min)"]

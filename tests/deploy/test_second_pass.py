@@ -34,8 +34,9 @@ SHELL_TEMPLATE = '{"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}'
 
 
 def _stack(status, **extra):
-    return {"Stacks": [{"StackName": "wealist-prod", "StackId": ROOT, "CreationTime": T0, "StackStatus": status,
-                        **extra}]}
+    return {
+        "Stacks": [{"StackName": "wealist-prod", "StackId": ROOT, "CreationTime": T0, "StackStatus": status, **extra}]
+    }
 
 
 def _never(_seconds):
@@ -44,14 +45,16 @@ def _never(_seconds):
 
 # -- 1. status on a REVIEW_IN_PROGRESS shell ends ------------------------------------------------
 
+
 def test_status_reports_a_review_shell_and_ends(moto_endpoint):
     """moto: a CREATE change set that is not executed leaves the stack
     REVIEW_IN_PROGRESS. ``status`` reads it once, reports the shell with its
     change set, and never sleeps (before the fix it polled forever:
     ``is_final`` is false for REVIEW_IN_PROGRESS)."""
     cfn = client("cloudformation", moto_endpoint)
-    cfn.create_change_set(StackName="wealist-prod", ChangeSetName="deploy-1", ChangeSetType="CREATE",
-                          TemplateBody=SHELL_TEMPLATE)
+    cfn.create_change_set(
+        StackName="wealist-prod", ChangeSetName="deploy-1", ChangeSetType="CREATE", TemplateBody=SHELL_TEMPLATE
+    )
     assert cfn.describe_stacks(StackName="wealist-prod")["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
     aws = Aws(REGION, endpoint_url=moto_endpoint)
     items = list(flow.watch(aws, "wealist-prod", sleep=_never))
@@ -64,8 +67,9 @@ def test_status_command_on_a_shell_says_nothing_runs_and_exits_0(moto_endpoint, 
     """moto, through the command line: one block naming the shell, the change
     set and the commands that create or remove it; exit 0."""
     cfn = client("cloudformation", moto_endpoint)
-    cfn.create_change_set(StackName="wealist-prod", ChangeSetName="deploy-1", ChangeSetType="CREATE",
-                          TemplateBody=SHELL_TEMPLATE)
+    cfn.create_change_set(
+        StackName="wealist-prod", ChangeSetName="deploy-1", ChangeSetType="CREATE", TemplateBody=SHELL_TEMPLATE
+    )
     code, out, err = run_cli("status", "--params", prod_params, "--endpoint-url", moto_endpoint)
     assert code == 0, err
     assert "is REVIEW_IN_PROGRESS" in out and "no operation runs" in out
@@ -139,21 +143,28 @@ def test_the_watch_bound_counts_the_time_the_calls_take():
 
 # -- 7. the no-changes texts, and nothing else ----------------------------------------------------
 
-@pytest.mark.parametrize("reason", [
-    "The submitted information didn't contain changes. Submit different information to create a change set.",
-    "No updates are to be performed.",
-])
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "The submitted information didn't contain changes. Submit different information to create a change set.",
+        "No updates are to be performed.",
+    ],
+)
 def test_the_two_documented_no_changes_reasons_are_no_changes(reason):
     """No stand-in: the two StatusReason texts CloudFormation gives a change
     set that changes nothing (those aws-cdk and the AWS CLI match)."""
     assert changeset.is_no_changes("FAILED", reason)
 
 
-@pytest.mark.parametrize("reason", [
-    "Resource handler returned message: \"no changes were applied to the parameter group\" (Service: Rds)",
-    "Template format error: Unresolved resource dependencies [NoChanges] in the Resources block",
-    "NO CHANGES allowed on a protected resource",
-])
+@pytest.mark.parametrize(
+    "reason",
+    [
+        'Resource handler returned message: "no changes were applied to the parameter group" (Service: Rds)',
+        "Template format error: Unresolved resource dependencies [NoChanges] in the Resources block",
+        "NO CHANGES allowed on a protected resource",
+    ],
+)
 def test_a_failure_mentioning_no_changes_is_a_failure(reason):
     """No stand-in: a real failure whose text merely contains the phrase."""
     assert not changeset.is_no_changes("FAILED", reason)
@@ -168,9 +179,15 @@ def test_a_failed_change_set_whose_reason_mentions_no_changes_exits_non_zero(pro
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
     _prepare_stubs(cfn, prod_params)
-    cfn.add_response("describe_change_set", _cs("FAILED", "UNAVAILABLE", StatusReason=(
-        "Nested change set arn:x failed: Resource handler returned message: \"no changes allowed\"")),
-        {"ChangeSetName": ROOT_CS})
+    cfn.add_response(
+        "describe_change_set",
+        _cs(
+            "FAILED",
+            "UNAVAILABLE",
+            StatusReason=('Nested change set arn:x failed: Resource handler returned message: "no changes allowed"'),
+        ),
+        {"ChangeSetName": ROOT_CS},
+    )
     cfn.add_response("delete_change_set", {}, {"ChangeSetName": ROOT_CS})
     cfn.add_client_error("describe_change_set", "ChangeSetNotFound", "ChangeSet does not exist")
     dep = _prepared(aws, prod_params, ROOT_TEMPLATE)
@@ -181,6 +198,7 @@ def test_a_failed_change_set_whose_reason_mentions_no_changes_exits_non_zero(pro
 
 
 # -- 5. asynchronous change-set deletion ----------------------------------------------------------
+
 
 def test_cleanup_waits_for_its_own_deleting_change_set_and_removes_the_shell(prod_params):
     """Stubbed, shaped like DescribeChangeSet / ListChangeSets: after
@@ -193,19 +211,29 @@ def test_cleanup_waits_for_its_own_deleting_change_set_and_removes_the_shell(pro
     cfn = stubs["cloudformation"]
     cfn.add_response("delete_change_set", {}, {"ChangeSetName": ROOT_CS})
     for status in ("DELETE_PENDING", "DELETE_IN_PROGRESS"):
-        cfn.add_response("describe_change_set", {"ChangeSetId": ROOT_CS, "ChangeSetName": "deploy-1",
-                                                 "StackId": ROOT, "Status": status}, {"ChangeSetName": ROOT_CS})
+        cfn.add_response(
+            "describe_change_set",
+            {"ChangeSetId": ROOT_CS, "ChangeSetName": "deploy-1", "StackId": ROOT, "Status": status},
+            {"ChangeSetName": ROOT_CS},
+        )
     cfn.add_client_error("describe_change_set", "ChangeSetNotFound", f"ChangeSet [{ROOT_CS}] does not exist")
     cfn.add_response("describe_stacks", _stack("REVIEW_IN_PROGRESS"), {"StackName": ROOT})
-    cfn.add_response("list_change_sets", {"Summaries": [
-        {"ChangeSetName": "deploy-1", "ChangeSetId": ROOT_CS, "StackId": ROOT, "Status": "DELETE_IN_PROGRESS"}]},
-        {"StackName": ROOT})
+    cfn.add_response(
+        "list_change_sets",
+        {
+            "Summaries": [
+                {"ChangeSetName": "deploy-1", "ChangeSetId": ROOT_CS, "StackId": ROOT, "Status": "DELETE_IN_PROGRESS"}
+            ]
+        },
+        {"StackName": ROOT},
+    )
     cfn.add_response("delete_stack", {}, {"StackName": ROOT})
-    dep = flow.Deployment(flow.Options(stack_name="wealist-prod", params=prod_params, sleep=lambda s: None),
-                          aws=aws)
+    dep = flow.Deployment(flow.Options(stack_name="wealist-prod", params=prod_params, sleep=lambda s: None), aws=aws)
     dep._made, dep._made_shell = changeset.ChangeSet("deploy-1", ROOT_CS, ROOT, "CREATE"), True
-    assert dep.cleanup() == ["deleted change set deploy-1 (not executed)",
-                             "deleted the empty stack shell wealist-prod (REVIEW_IN_PROGRESS, made by this run)"]
+    assert dep.cleanup() == [
+        "deleted change set deploy-1 (not executed)",
+        "deleted the empty stack shell wealist-prod (REVIEW_IN_PROGRESS, made by this run)",
+    ]
     cfn.assert_no_pending_responses()
 
 
@@ -222,12 +250,13 @@ def test_a_change_set_still_deleting_after_the_bound_is_reported_as_such(prod_pa
     cfn.add_response("describe_stacks", _stack("REVIEW_IN_PROGRESS"), {"StackName": ROOT})
     cfn.add_response("list_change_sets", {"Summaries": [dict(waiting)]}, {"StackName": ROOT})
     cfn.add_response("delete_stack", {}, {"StackName": ROOT})
-    dep = flow.Deployment(flow.Options(stack_name="wealist-prod", params=prod_params, sleep=lambda s: None),
-                          aws=aws)
+    dep = flow.Deployment(flow.Options(stack_name="wealist-prod", params=prod_params, sleep=lambda s: None), aws=aws)
     dep._made, dep._made_shell = changeset.ChangeSet("deploy-1", ROOT_CS, ROOT, "CREATE"), True
     first, second = dep.cleanup()
-    assert first == "deleting change set deploy-1 (not executed): still DELETE_IN_PROGRESS after 120s; " \
-                    "CloudFormation finishes it"
+    assert (
+        first == "deleting change set deploy-1 (not executed): still DELETE_IN_PROGRESS after 120s; "
+        "CloudFormation finishes it"
+    )
     assert second.startswith("deleted the empty stack shell")
     cfn.assert_no_pending_responses()
 
@@ -239,15 +268,22 @@ def test_another_plans_change_set_still_keeps_the_shell():
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
     cfn.add_response("describe_stacks", _stack("REVIEW_IN_PROGRESS"), {"StackName": ROOT})
-    cfn.add_response("list_change_sets", {"Summaries": [
-        {"ChangeSetName": "deploy-1", "ChangeSetId": ROOT_CS, "Status": "DELETE_PENDING"},
-        {"ChangeSetName": "deploy-2", "ChangeSetId": ROOT_CS + "2", "Status": "CREATE_COMPLETE"}]},
-        {"StackName": ROOT})
+    cfn.add_response(
+        "list_change_sets",
+        {
+            "Summaries": [
+                {"ChangeSetName": "deploy-1", "ChangeSetId": ROOT_CS, "Status": "DELETE_PENDING"},
+                {"ChangeSetName": "deploy-2", "ChangeSetId": ROOT_CS + "2", "Status": "CREATE_COMPLETE"},
+            ]
+        },
+        {"StackName": ROOT},
+    )
     line = stackstate.delete_review_shell(aws, ROOT, "wealist-prod", ours=ROOT_CS)
     assert "holds 1 other change set(s) (deploy-2)" in line
 
 
 # -- 6. what a failed first create leaves ---------------------------------------------------------
+
 
 def test_a_failed_create_names_what_its_rollback_left_and_how_to_remove_it():
     """Stubbed ListStackResources (StackResourceSummary shape; a nested stack
@@ -260,17 +296,50 @@ def test_a_failed_create_names_what_its_rollback_left_and_how_to_remove_it():
     lb = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod-LoadBalancerStack-Y/3333"
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
-    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
-        {"LogicalResourceId": "LoadBalancerStack", "PhysicalResourceId": lb, "ResourceType": NESTED,
-         "LastUpdatedTimestamp": T0, "ResourceStatus": "DELETE_FAILED"},
-        {"LogicalResourceId": "FlowLogGroup", "PhysicalResourceId": "wealist-prod-flow", "LastUpdatedTimestamp": T0,
-         "ResourceType": "AWS::Logs::LogGroup", "ResourceStatus": "DELETE_SKIPPED"}]}, {"StackName": ROOT})
-    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
-        {"LogicalResourceId": "AccessLogBucket", "PhysicalResourceId": "wealist-prod-alb-logs-1",
-         "ResourceType": "AWS::S3::Bucket", "LastUpdatedTimestamp": T0, "ResourceStatus": "DELETE_FAILED"},
-        {"LogicalResourceId": "LoadBalancer", "PhysicalResourceId": "arn:lb", "LastUpdatedTimestamp": T0,
-         "ResourceType": "AWS::ElasticLoadBalancingV2::LoadBalancer", "ResourceStatus": "DELETE_COMPLETE"}]},
-        {"StackName": lb})
+    cfn.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                {
+                    "LogicalResourceId": "LoadBalancerStack",
+                    "PhysicalResourceId": lb,
+                    "ResourceType": NESTED,
+                    "LastUpdatedTimestamp": T0,
+                    "ResourceStatus": "DELETE_FAILED",
+                },
+                {
+                    "LogicalResourceId": "FlowLogGroup",
+                    "PhysicalResourceId": "wealist-prod-flow",
+                    "LastUpdatedTimestamp": T0,
+                    "ResourceType": "AWS::Logs::LogGroup",
+                    "ResourceStatus": "DELETE_SKIPPED",
+                },
+            ]
+        },
+        {"StackName": ROOT},
+    )
+    cfn.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                {
+                    "LogicalResourceId": "AccessLogBucket",
+                    "PhysicalResourceId": "wealist-prod-alb-logs-1",
+                    "ResourceType": "AWS::S3::Bucket",
+                    "LastUpdatedTimestamp": T0,
+                    "ResourceStatus": "DELETE_FAILED",
+                },
+                {
+                    "LogicalResourceId": "LoadBalancer",
+                    "PhysicalResourceId": "arn:lb",
+                    "LastUpdatedTimestamp": T0,
+                    "ResourceType": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                    "ResourceStatus": "DELETE_COMPLETE",
+                },
+            ]
+        },
+        {"StackName": lb},
+    )
     cfn.add_response("describe_stacks", _stack("ROLLBACK_FAILED"), {"StackName": ROOT})
     items = list(flow.finish(aws, ROOT, events.Final("ROLLBACK_FAILED", ""), new=True))
     lines = [i.message for i in items if isinstance(i, flow.Info)]
@@ -278,5 +347,6 @@ def test_a_failed_create_names_what_its_rollback_left_and_how_to_remove_it():
         "left behind: LoadBalancerStack/AccessLogBucket (AWS::S3::Bucket) wealist-prod-alb-logs-1: DELETE_FAILED; "
         "empty every object version, then: aws s3api delete-bucket --bucket wealist-prod-alb-logs-1",
         "left behind: FlowLogGroup (AWS::Logs::LogGroup) wealist-prod-flow: DELETE_SKIPPED; "
-        "aws logs delete-log-group --log-group-name wealist-prod-flow"]
+        "aws logs delete-log-group --log-group-name wealist-prod-flow",
+    ]
     cfn.assert_no_pending_responses()

@@ -40,17 +40,32 @@ def _deployment(role_arn, tgt=None):
 
 def test_default_is_the_environments_service_role_when_it_exists():
     dep, stubs = _deployment(flow.SERVICE_ROLE_DEFAULT)
-    stubs["iam"].add_response("get_role", {"Role": {
-        "Path": "/", "RoleName": "wealist-prod-cfn-role", "RoleId": "AROAEXAMPLEEXAMPLE123", "Arn": ROLE,
-        "CreateDate": "2026-01-01T00:00:00Z"}}, {"RoleName": "wealist-prod-cfn-role"})
+    stubs["iam"].add_response(
+        "get_role",
+        {
+            "Role": {
+                "Path": "/",
+                "RoleName": "wealist-prod-cfn-role",
+                "RoleId": "AROAEXAMPLEEXAMPLE123",
+                "Arn": ROLE,
+                "CreateDate": "2026-01-01T00:00:00Z",
+            }
+        },
+        {"RoleName": "wealist-prod-cfn-role"},
+    )
     assert dep.service_role_arn() == ROLE
     stubs["iam"].assert_no_pending_responses()
 
 
 def test_a_missing_default_role_is_one_clear_line():
     dep, stubs = _deployment(flow.SERVICE_ROLE_DEFAULT)
-    stubs["iam"].add_client_error("get_role", "NoSuchEntity", "The role with name wealist-prod-cfn-role cannot "
-                                  "be found.", 404, expected_params={"RoleName": "wealist-prod-cfn-role"})
+    stubs["iam"].add_client_error(
+        "get_role",
+        "NoSuchEntity",
+        "The role with name wealist-prod-cfn-role cannot be found.",
+        404,
+        expected_params={"RoleName": "wealist-prod-cfn-role"},
+    )
     with pytest.raises(CommandError) as err:
         dep.service_role_arn()
     assert err.value.exit_code == EXIT_USAGE
@@ -79,8 +94,13 @@ def test_an_endpoint_that_declares_nothing_is_held_to_the_role():
     proxy or a VPC endpoint) is held to the service role as AWS is; any
     endpoint URL let it off before."""
     dep, stubs = _deployment(flow.SERVICE_ROLE_DEFAULT, target.unknown("http://127.0.0.1:5000"))
-    stubs["iam"].add_client_error("get_role", "NoSuchEntity", "The role with name wealist-prod-cfn-role cannot "
-                                  "be found.", 404, expected_params={"RoleName": "wealist-prod-cfn-role"})
+    stubs["iam"].add_client_error(
+        "get_role",
+        "NoSuchEntity",
+        "The role with name wealist-prod-cfn-role cannot be found.",
+        404,
+        expected_params={"RoleName": "wealist-prod-cfn-role"},
+    )
     with pytest.raises(CommandError) as err:
         dep.service_role_arn()
     assert str(err.value).startswith(f"service role {ROLE} does not exist")
@@ -89,15 +109,40 @@ def test_an_endpoint_that_declares_nothing_is_held_to_the_role():
 def test_create_change_set_passes_the_role():
     aws, stubs = stubbed_aws()
     stubs["cloudformation"].add_response(
-        "create_change_set", {"Id": "arn:aws:cloudformation:ap-northeast-2:123456789012:changeSet/x/1",
-                              "StackId": "arn:aws:cloudformation:ap-northeast-2:123456789012:stack/s/1"},
-        {"StackName": "wealist-prod", "ChangeSetName": ANY, "ChangeSetType": "UPDATE", "Parameters": [],
-         "Capabilities": ANY, "Tags": [], "IncludeNestedStacks": True, "Description": ANY,
-         "TemplateBody": "{}", "RoleARN": ROLE, "ClientToken": ANY})
+        "create_change_set",
+        {
+            "Id": "arn:aws:cloudformation:ap-northeast-2:123456789012:changeSet/x/1",
+            "StackId": "arn:aws:cloudformation:ap-northeast-2:123456789012:stack/s/1",
+        },
+        {
+            "StackName": "wealist-prod",
+            "ChangeSetName": ANY,
+            "ChangeSetType": "UPDATE",
+            "Parameters": [],
+            "Capabilities": ANY,
+            "Tags": [],
+            "IncludeNestedStacks": True,
+            "Description": ANY,
+            "TemplateBody": "{}",
+            "RoleARN": ROLE,
+            "ClientToken": ANY,
+        },
+    )
     stubs["cloudformation"].add_response(
-        "describe_change_set", {"Status": "CREATE_COMPLETE", "ChangeSetName": "x", "Changes": []}, None)
-    changeset.create(aws, stack_name="wealist-prod", change_set_type="UPDATE", parameters=[], tags=[],
-                     template_body="{}", template_url=None, commit="abc", role_arn=ROLE, sleep=lambda s: None)
+        "describe_change_set", {"Status": "CREATE_COMPLETE", "ChangeSetName": "x", "Changes": []}, None
+    )
+    changeset.create(
+        aws,
+        stack_name="wealist-prod",
+        change_set_type="UPDATE",
+        parameters=[],
+        tags=[],
+        template_body="{}",
+        template_url=None,
+        commit="abc",
+        role_arn=ROLE,
+        sleep=lambda s: None,
+    )
     stubs["cloudformation"].assert_no_pending_responses()
 
 
@@ -108,8 +153,9 @@ def test_the_flag_reaches_the_options():
     cli.register(parser.add_subparsers())
     # plan too: it passes the role where the stack lacks it (tests/deploy/test_trust.py).
     for command, default in (("deploy", flow.SERVICE_ROLE_DEFAULT), ("plan", flow.SERVICE_ROLE_DEFAULT)):
-        args = parser.parse_args([command, "--stack-name", "wealist-prod", "--params", "params/prod.json",
-                                  "--role-arn", ROLE])
+        args = parser.parse_args(
+            [command, "--stack-name", "wealist-prod", "--params", "params/prod.json", "--role-arn", ROLE]
+        )
         assert cli._options(args).role_arn == ROLE
         args = parser.parse_args([command, "--stack-name", "wealist-prod", "--params", "params/prod.json"])
         assert cli._options(args).role_arn == default
@@ -143,16 +189,19 @@ def test_a_bucket_the_service_role_cannot_read_is_refused_before_any_upload(role
     assert str(err.value) == (
         "--bucket team-templates: the service role wealist-prod-cfn-role reads nested templates only from the "
         "artifact bucket wealist-cfn-artifacts-123456789012-ap-northeast-2; leave out --bucket, or name a role "
-        "that may read team-templates with --role-arn")
+        "that may read team-templates with --role-arn"
+    )
     stubs["s3"].assert_no_pending_responses()
 
 
 def test_the_artifact_bucket_named_explicitly_or_another_role_or_the_local_endpoint_are_accepted():
     """Stubber: the check passes and packaging goes on to HeadBucket (which
     the stub answers with an error, ending the run there)."""
-    cases = [("wealist-cfn-artifacts-123456789012-ap-northeast-2", flow.SERVICE_ROLE_DEFAULT, None),
-             ("team-templates", "arn:aws:iam::123456789012:role/other", None),
-             ("team-templates", flow.SERVICE_ROLE_DEFAULT, REHEARSAL)]
+    cases = [
+        ("wealist-cfn-artifacts-123456789012-ap-northeast-2", flow.SERVICE_ROLE_DEFAULT, None),
+        ("team-templates", "arn:aws:iam::123456789012:role/other", None),
+        ("team-templates", flow.SERVICE_ROLE_DEFAULT, REHEARSAL),
+    ]
     for bucket, role_arn, endpoint in cases:
         dep, stubs = _packaging(bucket, role_arn, endpoint)
         stubs["s3"].add_client_error("head_bucket", "500", "stop here", 500)
@@ -175,9 +224,11 @@ def test_a_plan_never_creates_the_artifact_bucket():
     with pytest.raises(CommandError) as err:
         list(dep.package())
     assert err.value.exit_code == EXIT_USAGE
-    assert str(err.value) == ("S3 bucket wealist-cfn-artifacts-123456789012-ap-northeast-2 does not exist yet: a "
-                              "plan never creates it; the first deploy from main (or `python build.py package` by "
-                              "an administrator) does")
+    assert str(err.value) == (
+        "S3 bucket wealist-cfn-artifacts-123456789012-ap-northeast-2 does not exist yet: a "
+        "plan never creates it; the first deploy from main (or `python build.py package` by "
+        "an administrator) does"
+    )
     stubs["s3"].assert_no_pending_responses()
 
 
@@ -191,11 +242,24 @@ def test_review_flags_a_trust_change_as_one_the_service_role_cannot_make():
     from wealist_cfn.deploy import review
 
     def change(name):
-        return {"Type": "Resource", "ResourceChange": {
-            "Action": "Modify", "LogicalResourceId": "Ec2Role", "PhysicalResourceId": "wealist-prod-ec2-role",
-            "ResourceType": "AWS::IAM::Role", "Replacement": "False", "Scope": ["Properties"],
-            "Details": [{"Target": {"Attribute": "Properties", "Name": name, "RequiresRecreation": "Never"},
-                         "Evaluation": "Static", "ChangeSource": "DirectModification"}]}}
+        return {
+            "Type": "Resource",
+            "ResourceChange": {
+                "Action": "Modify",
+                "LogicalResourceId": "Ec2Role",
+                "PhysicalResourceId": "wealist-prod-ec2-role",
+                "ResourceType": "AWS::IAM::Role",
+                "Replacement": "False",
+                "Scope": ["Properties"],
+                "Details": [
+                    {
+                        "Target": {"Attribute": "Properties", "Name": name, "RequiresRecreation": "Never"},
+                        "Evaluation": "Static",
+                        "ChangeSource": "DirectModification",
+                    }
+                ],
+            },
+        }
 
     def callouts(name):
         rv = review.Review("wealist-prod", "UPDATE", rows=[review.row_from_change("IamStack", change(name))])
@@ -206,7 +270,12 @@ def test_review_flags_a_trust_change_as_one_the_service_role_cannot_make():
     assert warning.where == "IamStack/Ec2Role"
     assert "iam:UpdateAssumeRolePolicy" in warning.message and "will fail" in warning.message
     assert "iam:UpdateAssumeRolePolicy" in review.render_text(
-        review.Review("wealist-prod", "UPDATE", rows=[review.row_from_change("IamStack", change(
-            "AssumeRolePolicyDocument"))], callouts=[warning]))
+        review.Review(
+            "wealist-prod",
+            "UPDATE",
+            rows=[review.row_from_change("IamStack", change("AssumeRolePolicyDocument"))],
+            callouts=[warning],
+        )
+    )
     # A policy change is the service role's to make: no such warning.
     assert callouts("Policies") == []

@@ -139,6 +139,7 @@ def pages(*rows):
 
 # ---------------------------------------------------------------- describe
 
+
 def test_a_stack_that_is_not_there_is_read_as_none_and_due_a_create():
     state = ss.describe(aws(FakeCfn()), "wealist-prod")
     assert state.status is None and state.name == "wealist-prod" and state.change_set_type == "CREATE"
@@ -154,13 +155,23 @@ def test_any_other_describe_error_stops_with_the_call_and_its_message():
 
 
 def test_every_member_of_the_stack_is_read():
-    st = stack("UPDATE_COMPLETE", StackStatusReason="r", EnableTerminationProtection=True,
-               Parameters=[{"ParameterKey": "Env", "ParameterValue": "prod"}, {"ParameterKey": "Blank"}],
-               Outputs=[{"OutputKey": "Url", "OutputValue": "https://x"}],
-               RoleARN="arn:aws:iam::123456789012:role/cfn", RootId=ID)
+    st = stack(
+        "UPDATE_COMPLETE",
+        StackStatusReason="r",
+        EnableTerminationProtection=True,
+        Parameters=[{"ParameterKey": "Env", "ParameterValue": "prod"}, {"ParameterKey": "Blank"}],
+        Outputs=[{"OutputKey": "Url", "OutputValue": "https://x"}],
+        RoleARN="arn:aws:iam::123456789012:role/cfn",
+        RootId=ID,
+    )
     state = ss.describe(aws(FakeCfn({"wealist-prod": st})), "wealist-prod")
-    assert (state.name, state.status, state.stack_id, state.reason, state.termination_protection) == \
-        ("wealist-prod", "UPDATE_COMPLETE", ID, "r", True)
+    assert (state.name, state.status, state.stack_id, state.reason, state.termination_protection) == (
+        "wealist-prod",
+        "UPDATE_COMPLETE",
+        ID,
+        "r",
+        True,
+    )
     assert state.parameters == {"Env": "prod", "Blank": ""}
     assert state.outputs == [{"OutputKey": "Url", "OutputValue": "https://x"}]
     assert state.role_arn == "arn:aws:iam::123456789012:role/cfn" and state.root_id == ID
@@ -169,11 +180,31 @@ def test_every_member_of_the_stack_is_read():
 
 def test_the_optional_members_absent_read_as_empty():
     state = ss.describe(aws(FakeCfn({"wealist-prod": stack("CREATE_COMPLETE")})), "wealist-prod")
-    assert (state.reason, state.termination_protection, state.parameters, state.outputs, state.role_arn,
-            state.root_id) == ("", False, {}, [], "", "")
-    off = ss.describe(aws(FakeCfn({"wealist-prod": stack("CREATE_COMPLETE", EnableTerminationProtection=False,
-                                                         StackStatusReason=None, RoleARN=None, RootId=None,
-                                                         Outputs=None)})), "wealist-prod")
+    assert (
+        state.reason,
+        state.termination_protection,
+        state.parameters,
+        state.outputs,
+        state.role_arn,
+        state.root_id,
+    ) == ("", False, {}, [], "", "")
+    off = ss.describe(
+        aws(
+            FakeCfn(
+                {
+                    "wealist-prod": stack(
+                        "CREATE_COMPLETE",
+                        EnableTerminationProtection=False,
+                        StackStatusReason=None,
+                        RoleARN=None,
+                        RootId=None,
+                        Outputs=None,
+                    )
+                }
+            )
+        ),
+        "wealist-prod",
+    )
     assert (off.termination_protection, off.reason, off.role_arn, off.root_id, off.outputs) == (False, "", "", "", [])
 
 
@@ -185,17 +216,33 @@ def test_a_first_create_that_never_completed_is_never_created(status):
 
 # ------------------------------------------------------- failed resources
 
+
 def test_failed_resources_every_page_nested_included_with_their_path():
-    cfn = FakeCfn(resources={
-        ID: [{"StackResourceSummaries": [res("Web", "UPDATE_FAILED", reason="web broke"),
-                                         res("Ok", "UPDATE_COMPLETE")]},
-             {},  # a page without summaries
-             {"StackResourceSummaries": [res("NetworkStack", "UPDATE_FAILED", STACK, NET, "nested failed"),
-                                         res("Bare", "DELETE_FAILED", phys=None)]}],
-        NET: pages(res("Nat", "CREATE_FAILED", reason="nat"), res("Vpc", "CREATE_COMPLETE"),
-                   res("Db", "UPDATE_FAILED", STACK, DB, "db stack")),
-        DB: pages(res("Instance", "UPDATE_FAILED", "AWS::RDS::DBInstance", reason="db")),
-    })
+    cfn = FakeCfn(
+        resources={
+            ID: [
+                {
+                    "StackResourceSummaries": [
+                        res("Web", "UPDATE_FAILED", reason="web broke"),
+                        res("Ok", "UPDATE_COMPLETE"),
+                    ]
+                },
+                {},  # a page without summaries
+                {
+                    "StackResourceSummaries": [
+                        res("NetworkStack", "UPDATE_FAILED", STACK, NET, "nested failed"),
+                        res("Bare", "DELETE_FAILED", phys=None),
+                    ]
+                },
+            ],
+            NET: pages(
+                res("Nat", "CREATE_FAILED", reason="nat"),
+                res("Vpc", "CREATE_COMPLETE"),
+                res("Db", "UPDATE_FAILED", STACK, DB, "db stack"),
+            ),
+            DB: pages(res("Instance", "UPDATE_FAILED", "AWS::RDS::DBInstance", reason="db")),
+        }
+    )
     assert ss.failed_resources(aws(cfn), ID) == [
         ("Web", "AWS::EC2::Instance", "web broke"),
         ("NetworkStack/Nat", "AWS::EC2::Instance", "nat"),
@@ -205,12 +252,21 @@ def test_failed_resources_every_page_nested_included_with_their_path():
 
 
 def test_a_failed_nested_stack_with_no_failed_resource_inside_is_named_itself():
-    cfn = FakeCfn(resources={ID: pages(res("IamStack", "UPDATE_FAILED", STACK, IAM, "iam failed"),
-                                       res("Shell", "CREATE_FAILED", STACK, "", "no arn")),
-                             IAM: pages(res("Role", "UPDATE_COMPLETE"))})
+    cfn = FakeCfn(
+        resources={
+            ID: pages(
+                res("IamStack", "UPDATE_FAILED", STACK, IAM, "iam failed"),
+                res("Shell", "CREATE_FAILED", STACK, "", "no arn"),
+            ),
+            IAM: pages(res("Role", "UPDATE_COMPLETE")),
+        }
+    )
     cfn.resources[ID][0]["StackResourceSummaries"].append(res("Unmade", "CREATE_FAILED", STACK, None, "no id yet"))
-    assert ss.failed_resources(aws(cfn), ID) == [("IamStack", STACK, "iam failed"), ("Shell", STACK, "no arn"),
-                                                 ("Unmade", STACK, "no id yet")]
+    assert ss.failed_resources(aws(cfn), ID) == [
+        ("IamStack", STACK, "iam failed"),
+        ("Shell", STACK, "no arn"),
+        ("Unmade", STACK, "no id yet"),
+    ]
     # a nested stack without an ARN is not read as a stack
     assert ("list_stack_resources", "") not in cfn.calls
 
@@ -221,16 +277,22 @@ def test_a_stack_that_cannot_be_listed_reports_nothing():
 
 
 def test_resources_in_the_statuses_asked_nested_by_stack_id_never_the_nested_stack_itself():
-    cfn = FakeCfn(resources={
-        ID: pages(res("Bucket", "DELETE_SKIPPED", "AWS::S3::Bucket", "logs"),
-                  res("NetworkStack", "DELETE_SKIPPED", STACK, NET),
-                  res("Topic", "DELETE_COMPLETE", "AWS::SNS::Topic", "t"),
-                  res("NoPhys", "DELETE_SKIPPED", "AWS::Logs::LogGroup", None),
-                  # a resource whose physical ID is an ARN is no stack to read
-                  res("Alerts", "DELETE_SKIPPED", "AWS::SNS::Topic", "arn:aws:sns:ap-northeast-2:123456789012:a")),
-        NET: pages(res("Flow", "DELETE_SKIPPED", "AWS::Logs::LogGroup", "flow"),
-                   res("Db", "DELETE_COMPLETE", STACK, DB)),
-        DB: pages(res("Snap", "DELETE_SKIPPED", "AWS::RDS::DBInstance", "db-1"))})
+    cfn = FakeCfn(
+        resources={
+            ID: pages(
+                res("Bucket", "DELETE_SKIPPED", "AWS::S3::Bucket", "logs"),
+                res("NetworkStack", "DELETE_SKIPPED", STACK, NET),
+                res("Topic", "DELETE_COMPLETE", "AWS::SNS::Topic", "t"),
+                res("NoPhys", "DELETE_SKIPPED", "AWS::Logs::LogGroup", None),
+                # a resource whose physical ID is an ARN is no stack to read
+                res("Alerts", "DELETE_SKIPPED", "AWS::SNS::Topic", "arn:aws:sns:ap-northeast-2:123456789012:a"),
+            ),
+            NET: pages(
+                res("Flow", "DELETE_SKIPPED", "AWS::Logs::LogGroup", "flow"), res("Db", "DELETE_COMPLETE", STACK, DB)
+            ),
+            DB: pages(res("Snap", "DELETE_SKIPPED", "AWS::RDS::DBInstance", "db-1")),
+        }
+    )
     assert ss.resources_in(aws(cfn), ID, {"DELETE_SKIPPED"}) == [
         ("Bucket", "AWS::S3::Bucket", "logs", "DELETE_SKIPPED"),
         ("NetworkStack/Flow", "AWS::Logs::LogGroup", "flow", "DELETE_SKIPPED"),
@@ -262,8 +324,10 @@ def test_an_empty_shell_is_deleted_by_its_id_and_said_so():
 
 def test_a_stack_that_is_no_shell_is_left_as_it_is():
     cfn = shell_cfn("CREATE_COMPLETE")
-    assert ss.delete_review_shell(aws(cfn), ID, "wealist-prod") == \
-        "stack wealist-prod is CREATE_COMPLETE, not an empty shell: left as it is"
+    assert (
+        ss.delete_review_shell(aws(cfn), ID, "wealist-prod")
+        == "stack wealist-prod is CREATE_COMPLETE, not an empty shell: left as it is"
+    )
     assert "delete_stack" not in cfn.ops()
 
 
@@ -272,14 +336,18 @@ def test_a_shell_holding_another_plan_is_left_naming_the_plans():
     going = [{"ChangeSetName": f"old-{s}", "ChangeSetId": f"x-{s}", "Status": s} for s in ss._GOING]
     cfn = shell_cfn(summaries=[*going, *others])
     line = ss.delete_review_shell(aws(cfn), ID, "wealist-prod", ours="cs-0")
-    assert line == ("left the stack shell wealist-prod (REVIEW_IN_PROGRESS): it holds 5 other change set(s) "
-                    f"(plan-1, plan-2, plan-3); {KEEP}")
+    assert line == (
+        "left the stack shell wealist-prod (REVIEW_IN_PROGRESS): it holds 5 other change set(s) "
+        f"(plan-1, plan-2, plan-3); {KEEP}"
+    )
     assert "delete_stack" not in cfn.ops()
 
 
 def test_ours_and_those_being_deleted_do_not_count_as_another_plan():
-    summaries = [{"ChangeSetName": "mine", "ChangeSetId": "cs-mine", "Status": "CREATE_COMPLETE"},
-                 *({"ChangeSetName": s, "ChangeSetId": s, "Status": s} for s in ss._GOING)]
+    summaries = [
+        {"ChangeSetName": "mine", "ChangeSetId": "cs-mine", "Status": "CREATE_COMPLETE"},
+        *({"ChangeSetName": s, "ChangeSetId": s, "Status": s} for s in ss._GOING),
+    ]
     cfn = shell_cfn(summaries=summaries)
     assert ss.delete_review_shell(aws(cfn), ID, "wealist-prod", ours="cs-mine").startswith("deleted")
     # without ours, the same plan is another one (a change set with no ID included)
@@ -309,10 +377,18 @@ def test_the_error_named_is_short():
 
 # ------------------------------------------------------------------ settle
 
+
 def test_settle_waits_for_a_running_operation_then_yields_the_settled_state():
     slept = []
-    cfn = FakeCfn({"wealist-prod": [stack("UPDATE_IN_PROGRESS"), stack("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"),
-                                    stack("UPDATE_COMPLETE")]})
+    cfn = FakeCfn(
+        {
+            "wealist-prod": [
+                stack("UPDATE_IN_PROGRESS"),
+                stack("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"),
+                stack("UPDATE_COMPLETE"),
+            ]
+        }
+    )
     out = list(ss.settle(aws(cfn), "wealist-prod", sleep=slept.append, interval=7.0))
     assert out[:2] == [ss.Waiting("UPDATE_IN_PROGRESS", 0.0), ss.Waiting("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", 7.0)]
     assert out[2].status == "UPDATE_COMPLETE" and len(out) == 3 and slept == [7.0, 7.0]
@@ -346,6 +422,7 @@ def test_settle_waits_ten_seconds_by_default_and_gives_up_after_three_hours():
 
 # -------------------------------------------------------- check_deployable
 
+
 def state(status, reason="", stack_id=ID, **kw):
     return ss.StackState("wealist-prod", status, stack_id, reason, **kw)
 
@@ -364,12 +441,16 @@ def test_a_failed_first_create_is_replaced_only_when_asked(status):
     e = refusal(cfn, state(status))
     assert str(e).startswith(f"stack wealist-prod is {status}: {ss.REPLACE_WHY[status]}")
     assert any("--replace-failed" in d for d in e.details)
-    assert any(ss.UNPROTECT_CMD.format(n="wealist-prod") in d and "delete-stack --stack-name wealist-prod" in d
-               for d in e.details)
+    assert any(
+        ss.UNPROTECT_CMD.format(n="wealist-prod") in d and "delete-stack --stack-name wealist-prod" in d
+        for d in e.details
+    )
 
 
-@pytest.mark.parametrize("status", [None, "CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE",
-                                    "IMPORT_COMPLETE", "REVIEW_IN_PROGRESS"])
+@pytest.mark.parametrize(
+    "status",
+    [None, "CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE", "REVIEW_IN_PROGRESS"],
+)
 def test_a_deployable_stack_passes_without_reading_anything(status):
     cfn = FakeCfn()
     assert ss.check_deployable(aws(cfn), state(status), replace_failed=False) is None
@@ -380,18 +461,27 @@ def test_a_deployable_stack_passes_without_reading_anything(status):
 def test_rollback_complete_says_it_cannot_be_updated_without_reading_resources():
     cfn = FakeCfn()
     e = refusal(cfn, state("ROLLBACK_COMPLETE"))
-    assert str(e) == ("stack wealist-prod is ROLLBACK_COMPLETE: its first create failed and rolled back, and such "
-                      "a stack cannot be updated")
+    assert str(e) == (
+        "stack wealist-prod is ROLLBACK_COMPLETE: its first create failed and rolled back, and such "
+        "a stack cannot be updated"
+    )
     assert cfn.calls == []
 
 
 def test_create_failed_names_every_blocking_resource_and_the_rollback_by_hand():
-    cfn = FakeCfn(resources={ID: pages(res("Web", "CREATE_FAILED", reason="web"),
-                                       res("NetworkStack", "CREATE_FAILED", STACK, NET, "nested")),
-                             NET: pages(res("Nat", "CREATE_FAILED", "AWS::EC2::NatGateway", reason="nat"))})
+    cfn = FakeCfn(
+        resources={
+            ID: pages(
+                res("Web", "CREATE_FAILED", reason="web"), res("NetworkStack", "CREATE_FAILED", STACK, NET, "nested")
+            ),
+            NET: pages(res("Nat", "CREATE_FAILED", "AWS::EC2::NatGateway", reason="nat")),
+        }
+    )
     e = refusal(cfn, state("CREATE_FAILED"))
-    assert e.details[:2] == ("  blocking: Web (AWS::EC2::Instance): web",
-                             "  blocking: NetworkStack/Nat (AWS::EC2::NatGateway): nat")
+    assert e.details[:2] == (
+        "  blocking: Web (AWS::EC2::Instance): web",
+        "  blocking: NetworkStack/Nat (AWS::EC2::NatGateway): nat",
+    )
     assert any(ss.ROLLBACK_CMD.format(n="wealist-prod") in d for d in e.details)
     assert ("list_stack_resources", ID) in cfn.calls
 
@@ -420,75 +510,112 @@ def hint(e):
 
 
 def test_update_rollback_failed_names_each_resource_to_skip_in_both_spellings():
-    e = update_rollback_failed(res("Web", "UPDATE_FAILED", reason="changed by hand"),
-                               res("NetworkStack", "UPDATE_FAILED", STACK, NET),
-                               **{NET: [res("Db", "UPDATE_FAILED", STACK, DB)], DB: [res("Inst", "UPDATE_FAILED")]})
-    assert str(e) == ("stack wealist-prod is UPDATE_ROLLBACK_FAILED: a rollback could not finish, so no update can "
-                      "start")
+    e = update_rollback_failed(
+        res("Web", "UPDATE_FAILED", reason="changed by hand"),
+        res("NetworkStack", "UPDATE_FAILED", STACK, NET),
+        **{NET: [res("Db", "UPDATE_FAILED", STACK, DB)], DB: [res("Inst", "UPDATE_FAILED")]},
+    )
+    assert str(e) == (
+        "stack wealist-prod is UPDATE_ROLLBACK_FAILED: a rollback could not finish, so no update can start"
+    )
     assert "fix the cause (e.g. a resource changed or deleted outside CloudFormation) and run:" in e.details
-    assert hint(e) == ("  python build.py continue-rollback --stack-name wealist-prod --params FILE "
-                       "[--skip Web --skip NetworkStack/Db/Inst]  (or: aws cloudformation continue-update-rollback "
-                       "--stack-name wealist-prod [--resources-to-skip Web NetworkStack.Db.Inst])")
+    assert hint(e) == (
+        "  python build.py continue-rollback --stack-name wealist-prod --params FILE "
+        "[--skip Web --skip NetworkStack/Db/Inst]  (or: aws cloudformation continue-update-rollback "
+        "--stack-name wealist-prod [--resources-to-skip Web NetworkStack.Db.Inst])"
+    )
 
 
 def test_update_rollback_failed_without_a_blocking_resource_gives_the_commands_without_skips():
     e = update_rollback_failed()
-    assert hint(e) == ("  python build.py continue-rollback --stack-name wealist-prod --params FILE  (or: aws "
-                       "cloudformation continue-update-rollback --stack-name wealist-prod)")
+    assert hint(e) == (
+        "  python build.py continue-rollback --stack-name wealist-prod --params FILE  (or: aws "
+        "cloudformation continue-update-rollback --stack-name wealist-prod)"
+    )
 
 
 BOUNDARY = "API: iam:DeleteRolePermissionsBoundary User is not authorized"
 
 
 def test_roles_whose_boundary_the_rollback_would_take_off_are_skipped_with_nothing_to_fix():
-    e = update_rollback_failed(res("IamStack", "UPDATE_FAILED", STACK, IAM), res("NetworkStack", "UPDATE_FAILED",
-                                                                                  STACK, NET),
-                               **{IAM: [res("Ec2Role", "UPDATE_FAILED", "AWS::IAM::Role", reason=BOUNDARY)],
-                                  NET: [res("FlowLogRole", "UPDATE_FAILED", "AWS::IAM::Role", reason=BOUNDARY)]})
+    e = update_rollback_failed(
+        res("IamStack", "UPDATE_FAILED", STACK, IAM),
+        res("NetworkStack", "UPDATE_FAILED", STACK, NET),
+        **{
+            IAM: [res("Ec2Role", "UPDATE_FAILED", "AWS::IAM::Role", reason=BOUNDARY)],
+            NET: [res("FlowLogRole", "UPDATE_FAILED", "AWS::IAM::Role", reason=BOUNDARY)],
+        },
+    )
     cause = next(d for d in e.details if "permissions boundary" in d)
-    assert cause.startswith("the rollback would take the permissions boundary off IamStack/Ec2Role, "
-                            "NetworkStack/FlowLogRole, which the service role may never do; nothing to fix")
-    assert hint(e) == ("  python build.py continue-rollback --stack-name wealist-prod --params FILE --skip "
-                       "IamStack/Ec2Role --skip NetworkStack/FlowLogRole  (or: aws cloudformation "
-                       "continue-update-rollback --stack-name wealist-prod --resources-to-skip IamStack.Ec2Role "
-                       "NetworkStack.FlowLogRole)")
+    assert cause.startswith(
+        "the rollback would take the permissions boundary off IamStack/Ec2Role, "
+        "NetworkStack/FlowLogRole, which the service role may never do; nothing to fix"
+    )
+    assert hint(e) == (
+        "  python build.py continue-rollback --stack-name wealist-prod --params FILE --skip "
+        "IamStack/Ec2Role --skip NetworkStack/FlowLogRole  (or: aws cloudformation "
+        "continue-update-rollback --stack-name wealist-prod --resources-to-skip IamStack.Ec2Role "
+        "NetworkStack.FlowLogRole)"
+    )
 
 
 def test_the_boundary_roles_without_the_reason_are_skipped_if_that_is_their_reason():
-    e = update_rollback_failed(res("IamStack", "UPDATE_FAILED", STACK, IAM),
-                               **{IAM: [res("Ec2Role", "UPDATE_FAILED", "AWS::IAM::Role", reason="Internal Failure"),
-                                        res("MonitoringRole", "UPDATE_FAILED", "AWS::IAM::Role", reason=BOUNDARY)]})
+    e = update_rollback_failed(
+        res("IamStack", "UPDATE_FAILED", STACK, IAM),
+        **{
+            IAM: [
+                res("Ec2Role", "UPDATE_FAILED", "AWS::IAM::Role", reason="Internal Failure"),
+                res("MonitoringRole", "UPDATE_FAILED", "AWS::IAM::Role", reason=BOUNDARY),
+            ]
+        },
+    )
     cause = next(d for d in e.details if "permissions boundary" in d)
-    assert cause.startswith("if their reason is iam:DeleteRolePermissionsBoundary: the rollback would take the "
-                            "permissions boundary off IamStack/Ec2Role, IamStack/MonitoringRole")
+    assert cause.startswith(
+        "if their reason is iam:DeleteRolePermissionsBoundary: the rollback would take the "
+        "permissions boundary off IamStack/Ec2Role, IamStack/MonitoringRole"
+    )
 
 
 def test_a_boundary_role_beside_another_failure_means_fix_the_cause():
-    e = update_rollback_failed(res("Web", "UPDATE_FAILED", reason="changed by hand"),
-                               res("IamStack", "UPDATE_FAILED", STACK, IAM),
-                               **{IAM: [res("Ec2Role", "UPDATE_FAILED", "AWS::IAM::Role", reason=BOUNDARY)]})
+    e = update_rollback_failed(
+        res("Web", "UPDATE_FAILED", reason="changed by hand"),
+        res("IamStack", "UPDATE_FAILED", STACK, IAM),
+        **{IAM: [res("Ec2Role", "UPDATE_FAILED", "AWS::IAM::Role", reason=BOUNDARY)]},
+    )
     assert not any("permissions boundary" in d for d in e.details)
     assert "[--skip Web --skip IamStack/Ec2Role]" in hint(e)
     # a role that is not one of the bounded ones, failing for another reason, is no boundary case
-    e = update_rollback_failed(res("IamStack", "UPDATE_FAILED", STACK, IAM),
-                               **{IAM: [res("OtherRole", "UPDATE_FAILED", "AWS::IAM::Role", reason="Internal")]})
+    e = update_rollback_failed(
+        res("IamStack", "UPDATE_FAILED", STACK, IAM),
+        **{IAM: [res("OtherRole", "UPDATE_FAILED", "AWS::IAM::Role", reason="Internal")]},
+    )
     assert not any("permissions boundary" in d for d in e.details)
     # nor is a boundary role's name on another type
-    e = update_rollback_failed(res("IamStack", "UPDATE_FAILED", STACK, IAM),
-                               **{IAM: [res("Ec2Role", "UPDATE_FAILED", "AWS::IAM::Policy", reason="Internal")]})
+    e = update_rollback_failed(
+        res("IamStack", "UPDATE_FAILED", STACK, IAM),
+        **{IAM: [res("Ec2Role", "UPDATE_FAILED", "AWS::IAM::Policy", reason="Internal")]},
+    )
     assert not any("permissions boundary" in d for d in e.details)
 
 
 def test_delete_failed_offers_to_keep_each_blocking_top_level_resource_once():
-    cfn = FakeCfn(resources={ID: pages(res("Logs", "DELETE_FAILED", "AWS::S3::Bucket", reason="not empty"),
-                                       res("NetworkStack", "DELETE_FAILED", STACK, NET)),
-                             NET: pages(res("Vpc", "DELETE_FAILED", reason="dependency"),
-                                        res("Subnet", "DELETE_FAILED", reason="dependency"))})
+    cfn = FakeCfn(
+        resources={
+            ID: pages(
+                res("Logs", "DELETE_FAILED", "AWS::S3::Bucket", reason="not empty"),
+                res("NetworkStack", "DELETE_FAILED", STACK, NET),
+            ),
+            NET: pages(
+                res("Vpc", "DELETE_FAILED", reason="dependency"), res("Subnet", "DELETE_FAILED", reason="dependency")
+            ),
+        }
+    )
     e = refusal(cfn, state("DELETE_FAILED", "The following resource(s) failed to delete: [Logs]"))
     assert str(e) == "stack wealist-prod is DELETE_FAILED: The following resource(s) failed to delete: [Logs]"
     assert "  aws cloudformation delete-stack --stack-name wealist-prod" in e.details
-    assert "  aws cloudformation delete-stack --stack-name wealist-prod --retain-resources Logs NetworkStack" \
-        in e.details
+    assert (
+        "  aws cloudformation delete-stack --stack-name wealist-prod --retain-resources Logs NetworkStack" in e.details
+    )
 
 
 def test_delete_failed_without_a_blocking_resource_or_reason():
@@ -502,12 +629,15 @@ def test_import_rollback_failed_must_be_fixed_or_deleted(reason, said):
     cfn = FakeCfn(resources={ID: pages(res("Web", "IMPORT_FAILED", reason="web"))})
     e = refusal(cfn, state("IMPORT_ROLLBACK_FAILED", reason))
     assert str(e) == f"stack wealist-prod is IMPORT_ROLLBACK_FAILED: {said}"
-    assert e.details == ("  blocking: Web (AWS::EC2::Instance): web",
-                         f"it must be fixed or deleted before a deploy: {ss.UNPROTECT_CMD.format(n='wealist-prod')}; "
-                         "aws cloudformation delete-stack --stack-name wealist-prod")
+    assert e.details == (
+        "  blocking: Web (AWS::EC2::Instance): web",
+        f"it must be fixed or deleted before a deploy: {ss.UNPROTECT_CMD.format(n='wealist-prod')}; "
+        "aws cloudformation delete-stack --stack-name wealist-prod",
+    )
 
 
 # ----------------------------------------------------------- delete_failed
+
 
 class Clock:
     def __init__(self):
@@ -533,8 +663,11 @@ def test_a_rolled_back_first_create_is_unprotected_deleted_by_id_and_waited_for(
     cfn = FakeCfn({ID: [stack("DELETE_IN_PROGRESS"), stack("DELETE_IN_PROGRESS"), stack("DELETE_COMPLETE")]})
     waits, clock = run_delete(cfn, state("ROLLBACK_COMPLETE", termination_protection=protected))
     acts = [c for c in cfn.calls if c[0] != "describe_stacks"]
-    assert acts == ([("update_termination_protection", {"StackName": ID, "EnableTerminationProtection": False})]
-                    if protected else []) + [("delete_stack", {"StackName": ID})]
+    assert acts == (
+        [("update_termination_protection", {"StackName": ID, "EnableTerminationProtection": False})]
+        if protected
+        else []
+    ) + [("delete_stack", {"StackName": ID})]
     assert waits == [ss.Waiting("DELETE_IN_PROGRESS", 0.0), ss.Waiting("DELETE_IN_PROGRESS", 10.0)]
     assert clock.slept == [10.0, 10.0]
 
@@ -546,13 +679,23 @@ def test_a_stack_gone_from_describe_is_deleted():
 
 
 def test_create_failed_is_rolled_back_keeping_nothing_before_the_delete():
-    cfn = FakeCfn({ID: [stack("ROLLBACK_IN_PROGRESS"), stack("ROLLBACK_COMPLETE"), stack("DELETE_IN_PROGRESS"),
-                        stack("DELETE_COMPLETE")]})
+    cfn = FakeCfn(
+        {
+            ID: [
+                stack("ROLLBACK_IN_PROGRESS"),
+                stack("ROLLBACK_COMPLETE"),
+                stack("DELETE_IN_PROGRESS"),
+                stack("DELETE_COMPLETE"),
+            ]
+        }
+    )
     waits, _ = run_delete(cfn, state("CREATE_FAILED", termination_protection=True))
     acts = [c for c in cfn.calls if c[0] != "describe_stacks"]
-    assert acts == [("rollback_stack", {"StackName": ID, "RetainExceptOnCreate": True}),
-                    ("update_termination_protection", {"StackName": ID, "EnableTerminationProtection": False}),
-                    ("delete_stack", {"StackName": ID})]
+    assert acts == [
+        ("rollback_stack", {"StackName": ID, "RetainExceptOnCreate": True}),
+        ("update_termination_protection", {"StackName": ID, "EnableTerminationProtection": False}),
+        ("delete_stack", {"StackName": ID}),
+    ]
     assert waits == [ss.Waiting("ROLLBACK_IN_PROGRESS", 0.0), ss.Waiting("DELETE_IN_PROGRESS", 0.0)]
 
 
@@ -565,8 +708,10 @@ def test_a_rollback_that_deletes_the_stack_ends_it_without_a_delete(after):
 
 
 def test_a_rollback_that_fails_is_refused_naming_its_reason_and_blocking_resources():
-    cfn = FakeCfn({ID: [stack("ROLLBACK_IN_PROGRESS"), stack("ROLLBACK_FAILED", StackStatusReason="Bucket busy")]},
-                  resources={ID: pages(res("Logs", "DELETE_FAILED", "AWS::S3::Bucket", reason="not empty"))})
+    cfn = FakeCfn(
+        {ID: [stack("ROLLBACK_IN_PROGRESS"), stack("ROLLBACK_FAILED", StackStatusReason="Bucket busy")]},
+        resources={ID: pages(res("Logs", "DELETE_FAILED", "AWS::S3::Bucket", reason="not empty"))},
+    )
     with pytest.raises(CommandError) as e:
         run_delete(cfn, state("CREATE_FAILED"))
     assert str(e.value) == f"stack wealist-prod is ROLLBACK_FAILED: {ss.REPLACE_WHY['ROLLBACK_FAILED']}: Bucket busy"
@@ -578,8 +723,10 @@ def test_a_rollback_that_fails_is_refused_naming_its_reason_and_blocking_resourc
 
 
 def test_a_delete_that_fails_is_refused_naming_its_reason():
-    cfn = FakeCfn({ID: [stack("DELETE_IN_PROGRESS"), stack("DELETE_FAILED", StackStatusReason="Vpc in use")]},
-                  resources={ID: pages(res("Vpc", "DELETE_FAILED", reason="dependency"))})
+    cfn = FakeCfn(
+        {ID: [stack("DELETE_IN_PROGRESS"), stack("DELETE_FAILED", StackStatusReason="Vpc in use")]},
+        resources={ID: pages(res("Vpc", "DELETE_FAILED", reason="dependency"))},
+    )
     with pytest.raises(CommandError) as e:
         run_delete(cfn, state("ROLLBACK_COMPLETE"))
     assert str(e.value) == "stack wealist-prod is DELETE_FAILED: Vpc in use"
@@ -593,25 +740,36 @@ def test_the_rollback_wait_ends_at_its_timeout_naming_the_status():
     cfn = FakeCfn({ID: stack("ROLLBACK_IN_PROGRESS")})
     with pytest.raises(CommandError) as e:
         run_delete(cfn, state("CREATE_FAILED"), timeout=30.0)
-    assert str(e.value) == ("stack wealist-prod still ROLLBACK_IN_PROGRESS 30s after RollbackStack "
-                            "(--replace-failed); nothing was created: deploy --replace-failed again once it is "
-                            "ROLLBACK_COMPLETE")
+    assert str(e.value) == (
+        "stack wealist-prod still ROLLBACK_IN_PROGRESS 30s after RollbackStack "
+        "(--replace-failed); nothing was created: deploy --replace-failed again once it is "
+        "ROLLBACK_COMPLETE"
+    )
     assert "delete_stack" not in cfn.ops()
 
 
 def test_the_delete_wait_ends_at_its_own_timeout_naming_the_status():
     # the rollback took 20 s of a 30 s budget: the delete still gets its own 30 s
-    cfn = FakeCfn({ID: [stack("ROLLBACK_IN_PROGRESS"), stack("ROLLBACK_IN_PROGRESS"), stack("ROLLBACK_COMPLETE"),
-                        stack("DELETE_IN_PROGRESS")]})
+    cfn = FakeCfn(
+        {
+            ID: [
+                stack("ROLLBACK_IN_PROGRESS"),
+                stack("ROLLBACK_IN_PROGRESS"),
+                stack("ROLLBACK_COMPLETE"),
+                stack("DELETE_IN_PROGRESS"),
+            ]
+        }
+    )
     clock = Clock()
-    it = ss.delete_failed(aws(cfn), state("CREATE_FAILED"), sleep=clock.sleep, interval=10.0, timeout=30.0,
-                          clock=clock)
+    it = ss.delete_failed(aws(cfn), state("CREATE_FAILED"), sleep=clock.sleep, interval=10.0, timeout=30.0, clock=clock)
     waits = []
     with pytest.raises(CommandError) as e:
         for w in it:
             waits.append(w)
-    assert str(e.value) == ("stack wealist-prod still DELETE_IN_PROGRESS 30s after DeleteStack (--replace-failed); "
-                            "nothing was created: deploy --replace-failed again once it is gone")
+    assert str(e.value) == (
+        "stack wealist-prod still DELETE_IN_PROGRESS 30s after DeleteStack (--replace-failed); "
+        "nothing was created: deploy --replace-failed again once it is gone"
+    )
     assert [w.waited for w in waits if w.status == "DELETE_IN_PROGRESS"] == [0.0, 10.0, 20.0]
 
 
@@ -633,15 +791,17 @@ def test_a_read_that_fails_otherwise_stops_the_wait_naming_the_call():
 # The whole advice of each refusal: what the user reads and follows when a
 # deploy stops on a stuck stack (the commands, what they keep, what is safe).
 
-UNPROTECT = ("aws cloudformation update-termination-protection --no-enable-termination-protection "
-             "--stack-name wealist-prod")
+UNPROTECT = (
+    "aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name wealist-prod"
+)
 
 
 def test_the_advice_for_a_rolled_back_first_create():
     assert refusal(FakeCfn(), state("ROLLBACK_COMPLETE")).details == (
         "its resources were deleted by the rollback (the ECR repositories are RetainExceptOnCreate); delete it and "
         "create it again with --replace-failed",
-        f"(or: {UNPROTECT}; aws cloudformation delete-stack --stack-name wealist-prod)")
+        f"(or: {UNPROTECT}; aws cloudformation delete-stack --stack-name wealist-prod)",
+    )
 
 
 def test_the_advice_for_a_first_create_that_failed_with_rollback_off():
@@ -652,7 +812,8 @@ def test_the_advice_for_a_first_create_that_failed_with_rollback_off():
         "(by hand: aws cloudformation rollback-stack --stack-name wealist-prod --retain-except-on-create; wait for "
         f"ROLLBACK_COMPLETE; then {UNPROTECT}; aws cloudformation delete-stack --stack-name wealist-prod. A "
         "delete-stack of the CREATE_FAILED stack itself keeps the ECR repositories, the access-log bucket and the "
-        "flow-log group, and the next create fails on their names)")
+        "flow-log group, and the next create fails on their names)",
+    )
 
 
 def test_the_advice_for_a_rollback_of_a_first_create_that_failed():
@@ -662,7 +823,8 @@ def test_the_advice_for_a_rollback_of_a_first_create_that_failed():
         "stack), then delete the stack and create it again:",
         "  python build.py deploy --replace-failed ... (deletes it first)",
         f"  or: {UNPROTECT}; aws cloudformation delete-stack --stack-name wealist-prod",
-        "the stack never finished its create, so nothing in it served traffic or holds data")
+        "the stack never finished its create, so nothing in it served traffic or holds data",
+    )
 
 
 def test_the_advice_for_a_failed_update_rollback():
@@ -672,21 +834,27 @@ def test_the_advice_for_a_failed_update_rollback():
         "fix the cause (e.g. a resource changed or deleted outside CloudFormation) and run:",
         "  python build.py continue-rollback --stack-name wealist-prod --params FILE [--skip Web]  (or: aws "
         "cloudformation continue-update-rollback --stack-name wealist-prod [--resources-to-skip Web])",
-        "skipping a resource marks it rolled back without touching it; then deploy again")
+        "skipping a resource marks it rolled back without touching it; then deploy again",
+    )
 
 
 def test_the_advice_for_a_boundary_the_rollback_would_take_off_names_any_role_with_that_reason():
-    e = update_rollback_failed(res("IamStack", "UPDATE_FAILED", STACK, IAM),
-                               **{IAM: [res("DeployRole", "UPDATE_FAILED", "AWS::IAM::Role", reason=BOUNDARY)]})
+    e = update_rollback_failed(
+        res("IamStack", "UPDATE_FAILED", STACK, IAM),
+        **{IAM: [res("DeployRole", "UPDATE_FAILED", "AWS::IAM::Role", reason=BOUNDARY)]},
+    )
     assert e.details[1] == (
         "the rollback would take the permissions boundary off IamStack/DeployRole, which the service role may never "
         "do; nothing to fix: skip them (they keep their boundary, which the templates name again) and run "
-        "(docs/operations.md, 'The boundary ships alone'):")
+        "(docs/operations.md, 'The boundary ships alone'):"
+    )
 
 
 def test_the_advice_for_a_failed_delete():
-    e = refusal(FakeCfn(resources={ID: pages(res("Logs", "DELETE_FAILED", "AWS::S3::Bucket", reason="not empty"))}),
-                state("DELETE_FAILED", "r"))
+    e = refusal(
+        FakeCfn(resources={ID: pages(res("Logs", "DELETE_FAILED", "AWS::S3::Bucket", reason="not empty"))}),
+        state("DELETE_FAILED", "r"),
+    )
     assert e.details == (
         "  blocking: Logs (AWS::S3::Bucket): not empty",
         "someone started deleting this stack; a deploy does not resume or undo that. Fix the cause (e.g. empty the "
@@ -694,4 +862,5 @@ def test_the_advice_for_a_failed_delete():
         "  aws cloudformation delete-stack --stack-name wealist-prod",
         "or keep the blocking resources (they stay in the account, outside any stack):",
         "  aws cloudformation delete-stack --stack-name wealist-prod --retain-resources Logs",
-        "then deploy to create it again (names the kept resources hold are then taken)")
+        "then deploy to create it again (names the kept resources hold are then taken)",
+    )

@@ -69,16 +69,30 @@ class Account:
         self._guard()
         if self.stack_deleted:
             raise ScriptedError("ValidationError", f"Stack with id {p['StackName']} does not exist")
-        return {"Stacks": [{"StackName": "wealist-prod", "StackId": ROOT, "CreationTime": T0,
-                            "StackStatus": self.status, "Parameters": [
-                                {"ParameterKey": "DeletionProtection", "ParameterValue": "false"}]}]}
+        return {
+            "Stacks": [
+                {
+                    "StackName": "wealist-prod",
+                    "StackId": ROOT,
+                    "CreationTime": T0,
+                    "StackStatus": self.status,
+                    "Parameters": [{"ParameterKey": "DeletionProtection", "ParameterValue": "false"}],
+                }
+            ]
+        }
 
     def describe_change_set(self, p):
         self._guard()
         if self.cs_deleted:
             raise ScriptedError("ChangeSetNotFound", f"ChangeSet [{p['ChangeSetName']}] does not exist")
-        return {"ChangeSetId": CS, "ChangeSetName": "deploy-1", "StackId": ROOT, "Status": "CREATE_COMPLETE",
-                "ExecutionStatus": self.execution, "Changes": []}
+        return {
+            "ChangeSetId": CS,
+            "ChangeSetName": "deploy-1",
+            "StackId": ROOT,
+            "Status": "CREATE_COMPLETE",
+            "ExecutionStatus": self.execution,
+            "Changes": [],
+        }
 
     def execute_change_set(self, p):
         return self.on_execute(self)
@@ -94,9 +108,17 @@ class Account:
     def list_stack_resources(self, p):
         self._guard()
         if p["StackName"] == ROOT:
-            return {"StackResourceSummaries": [
-                {"LogicalResourceId": "DatabaseStack", "PhysicalResourceId": DB, "ResourceType": NESTED,
-                 "LastUpdatedTimestamp": T0, "ResourceStatus": "UPDATE_COMPLETE"}]}
+            return {
+                "StackResourceSummaries": [
+                    {
+                        "LogicalResourceId": "DatabaseStack",
+                        "PhysicalResourceId": DB,
+                        "ResourceType": NESTED,
+                        "LastUpdatedTimestamp": T0,
+                        "ResourceStatus": "UPDATE_COMPLETE",
+                    }
+                ]
+            }
         return {"StackResourceSummaries": []}
 
     def get_stack_policy(self, p):
@@ -128,13 +150,19 @@ class Account:
         return {}
 
     def script(self) -> Scripted:
-        ops = {"DescribeStacks": self.describe_stacks, "DescribeChangeSet": self.describe_change_set,
-               "ExecuteChangeSet": self.execute_change_set, "DescribeStackEvents": self.describe_stack_events,
-               "ListStackResources": self.list_stack_resources, "GetStackPolicy": self.get_stack_policy,
-               "SetStackPolicy": self.set_stack_policy,
-               "UpdateTerminationProtection": self.update_termination_protection,
-               "DeleteChangeSet": self.delete_change_set, "ListChangeSets": self.list_change_sets,
-               "DeleteStack": self.delete_stack}
+        ops = {
+            "DescribeStacks": self.describe_stacks,
+            "DescribeChangeSet": self.describe_change_set,
+            "ExecuteChangeSet": self.execute_change_set,
+            "DescribeStackEvents": self.describe_stack_events,
+            "ListStackResources": self.list_stack_resources,
+            "GetStackPolicy": self.get_stack_policy,
+            "SetStackPolicy": self.set_stack_policy,
+            "UpdateTerminationProtection": self.update_termination_protection,
+            "DeleteChangeSet": self.delete_change_set,
+            "ListChangeSets": self.list_change_sets,
+            "DeleteStack": self.delete_stack,
+        }
         # No release tag exists: the deploy derives BackendHealthCheckType EC2
         # and asks nothing more (GetParameters, SSM API reference).
         tags = {("ssm", "GetParameters"): lambda p: {"Parameters": [], "InvalidParameters": p["Names"]}}
@@ -142,6 +170,7 @@ class Account:
 
 
 # -- the moments, each a way ExecuteChangeSet or the watch behaves ---------------------------------
+
 
 def _running(cs_type):
     return "CREATE_IN_PROGRESS" if cs_type == "CREATE" else "UPDATE_IN_PROGRESS"
@@ -151,6 +180,7 @@ def interrupt_before_aws_took_it(stop):
     def on_execute(acct):
         stop()  # the call never reached AWS: nothing changed there
         return {}
+
     return on_execute, None
 
 
@@ -159,6 +189,7 @@ def interrupt_after_aws_took_it(stop, cs_type):
         acct.execution, acct.status = "EXECUTE_IN_PROGRESS", _running(cs_type)
         stop()  # AWS accepted it; the answer never arrived
         return {}
+
     return on_execute, None
 
 
@@ -166,6 +197,7 @@ def interrupt_while_watching(stop, cs_type):
     def on_execute(acct):
         acct.execution, acct.status = "EXECUTE_IN_PROGRESS", _running(cs_type)
         return {}
+
     return on_execute, lambda acct: stop()
 
 
@@ -189,16 +221,37 @@ def expired(acct):
 def _deployment(acct: Account, cs_type: str, prod_params) -> flow.Deployment:
     aws = Aws(REGION)
     acct.script().attach(aws.session._session)
-    dep = flow.Deployment(flow.Options(stack_name="wealist-prod", params=prod_params, allow_replace=True,
-                                       sleep=lambda s: None, poll_interval=5), aws=aws)
+    dep = flow.Deployment(
+        flow.Options(
+            stack_name="wealist-prod", params=prod_params, allow_replace=True, sleep=lambda s: None, poll_interval=5
+        ),
+        aws=aws,
+    )
     cs = changeset.ChangeSet("deploy-1", CS, ROOT, cs_type)
     if cs_type == "UPDATE":
         rev = review.Review("wealist-prod", "UPDATE", "deploy-1", CS)
-        rev.rows = [review.row_from_change("DatabaseStack", {"Type": "Resource", "ResourceChange": {
-            "Action": "Modify", "LogicalResourceId": "Database", "ResourceType": "AWS::RDS::DBInstance",
-            "Replacement": "True", "Scope": ["Properties"], "Details": [
-                {"Target": {"Attribute": "Properties", "Name": "DBName", "RequiresRecreation": "Always"},
-                 "Evaluation": "Static", "ChangeSource": "DirectModification"}]}})]
+        rev.rows = [
+            review.row_from_change(
+                "DatabaseStack",
+                {
+                    "Type": "Resource",
+                    "ResourceChange": {
+                        "Action": "Modify",
+                        "LogicalResourceId": "Database",
+                        "ResourceType": "AWS::RDS::DBInstance",
+                        "Replacement": "True",
+                        "Scope": ["Properties"],
+                        "Details": [
+                            {
+                                "Target": {"Attribute": "Properties", "Name": "DBName", "RequiresRecreation": "Always"},
+                                "Evaluation": "Static",
+                                "ChangeSource": "DirectModification",
+                            }
+                        ],
+                    },
+                },
+            )
+        ]
         review.analyse(rev)
         state = stackstate.StackState("wealist-prod", "UPDATE_COMPLETE", ROOT)
     else:
@@ -228,33 +281,99 @@ ALLOW = json.dumps(policy.ALLOW_ALL)
 
 # (moment, signal, change set type) -> (stack state line, AWS line, policy on the DB stack after, extra lines)
 TABLE = [
-    ("before", "ctrl-c", "UPDATE", "UPDATE_COMPLETE", "was not executed; nothing of this deploy runs", PROTECT,
-     ["stack policy put back on DatabaseStack", "deleted change set deploy-1"]),
-    ("before", "sigterm", "UPDATE", "UPDATE_COMPLETE", "was not executed; nothing of this deploy runs", PROTECT,
-     ["stack policy put back on DatabaseStack"]),
-    ("after", "ctrl-c", "UPDATE", "UPDATE_IN_PROGRESS", "the operation goes on", ALLOW,
-     ["still relaxed on DatabaseStack (the update still runs)", "next: python build.py status"]),
-    ("after", "sigterm", "UPDATE", "UPDATE_IN_PROGRESS", "the operation goes on", ALLOW,
-     ["still relaxed on DatabaseStack (the update still runs)"]),
-    ("watching", "ctrl-c", "UPDATE", "UPDATE_IN_PROGRESS", "the operation goes on", ALLOW,
-     ["still relaxed on DatabaseStack", "next: python build.py status"]),
+    (
+        "before",
+        "ctrl-c",
+        "UPDATE",
+        "UPDATE_COMPLETE",
+        "was not executed; nothing of this deploy runs",
+        PROTECT,
+        ["stack policy put back on DatabaseStack", "deleted change set deploy-1"],
+    ),
+    (
+        "before",
+        "sigterm",
+        "UPDATE",
+        "UPDATE_COMPLETE",
+        "was not executed; nothing of this deploy runs",
+        PROTECT,
+        ["stack policy put back on DatabaseStack"],
+    ),
+    (
+        "after",
+        "ctrl-c",
+        "UPDATE",
+        "UPDATE_IN_PROGRESS",
+        "the operation goes on",
+        ALLOW,
+        ["still relaxed on DatabaseStack (the update still runs)", "next: python build.py status"],
+    ),
+    (
+        "after",
+        "sigterm",
+        "UPDATE",
+        "UPDATE_IN_PROGRESS",
+        "the operation goes on",
+        ALLOW,
+        ["still relaxed on DatabaseStack (the update still runs)"],
+    ),
+    (
+        "watching",
+        "ctrl-c",
+        "UPDATE",
+        "UPDATE_IN_PROGRESS",
+        "the operation goes on",
+        ALLOW,
+        ["still relaxed on DatabaseStack", "next: python build.py status"],
+    ),
     ("watching", "sigterm", "UPDATE", "UPDATE_IN_PROGRESS", "the operation goes on", ALLOW, []),
-    ("watching", "throttled", "UPDATE", "UPDATE_IN_PROGRESS", "the operation goes on", ALLOW,
-     ["next: python build.py status"]),
-    ("before", "ctrl-c", "CREATE", "does not exist", "was not executed; nothing of this deploy runs", PROTECT,
-     ["deleted change set deploy-1", "deleted the empty stack shell",
-      "next: python build.py deploy --stack-name wealist-prod"]),
-    ("after", "ctrl-c", "CREATE", "CREATE_IN_PROGRESS", "the create goes on", PROTECT,
-     ["deletion protection is off", "`status` does that"]),
-    ("after", "sigterm", "CREATE", "CREATE_IN_PROGRESS", "the create goes on", PROTECT,
-     ["deletion protection is off"]),
-    ("watching", "throttled", "CREATE", "CREATE_IN_PROGRESS", "the create goes on", PROTECT,
-     ["deletion protection is off", "next: python build.py status"]),
+    (
+        "watching",
+        "throttled",
+        "UPDATE",
+        "UPDATE_IN_PROGRESS",
+        "the operation goes on",
+        ALLOW,
+        ["next: python build.py status"],
+    ),
+    (
+        "before",
+        "ctrl-c",
+        "CREATE",
+        "does not exist",
+        "was not executed; nothing of this deploy runs",
+        PROTECT,
+        [
+            "deleted change set deploy-1",
+            "deleted the empty stack shell",
+            "next: python build.py deploy --stack-name wealist-prod",
+        ],
+    ),
+    (
+        "after",
+        "ctrl-c",
+        "CREATE",
+        "CREATE_IN_PROGRESS",
+        "the create goes on",
+        PROTECT,
+        ["deletion protection is off", "`status` does that"],
+    ),
+    ("after", "sigterm", "CREATE", "CREATE_IN_PROGRESS", "the create goes on", PROTECT, ["deletion protection is off"]),
+    (
+        "watching",
+        "throttled",
+        "CREATE",
+        "CREATE_IN_PROGRESS",
+        "the create goes on",
+        PROTECT,
+        ["deletion protection is off", "next: python build.py status"],
+    ),
 ]
 
 
-@pytest.mark.parametrize("moment, sig, cs_type, state, in_aws, db_policy, extra", TABLE,
-                         ids=[f"{m}-{s}-{t}" for m, s, t, *_ in TABLE])
+@pytest.mark.parametrize(
+    "moment, sig, cs_type, state, in_aws, db_policy, extra", TABLE, ids=[f"{m}-{s}-{t}" for m, s, t, *_ in TABLE]
+)
 def test_every_stop_ends_with_the_truth(moment, sig, cs_type, state, in_aws, db_policy, extra, prod_params):
     stop = {"ctrl-c": ctrl_c, "sigterm": sigterm, "throttled": throttled}[sig]
     if moment == "before":
@@ -267,8 +386,9 @@ def test_every_stop_ends_with_the_truth(moment, sig, cs_type, state, in_aws, db_
     dep = _deployment(acct, cs_type, prod_params)
     exc, block = _run(dep, f"{moment}/{sig}")
     if sig == "throttled":
-        assert "lost track of the operation while watching it (Throttling: Rate exceeded); it goes on in AWS" \
-            in str(exc)
+        assert "lost track of the operation while watching it (Throttling: Rate exceeded); it goes on in AWS" in str(
+            exc
+        )
     else:
         assert isinstance(exc, KeyboardInterrupt)
     text = "\n".join(block)
@@ -291,9 +411,11 @@ def test_expired_credentials_while_watching_say_the_state_could_not_be_read(prod
     block says the state could not be read now, that the operation was
     started, and the command to follow it with fresh credentials; exit 1, not
     "executing the change set" failed."""
+
     def on_execute(acct):
         acct.execution, acct.status = "EXECUTE_IN_PROGRESS", "UPDATE_IN_PROGRESS"
         return {}
+
     acct = Account("UPDATE_COMPLETE", on_execute, expired)
     dep = _deployment(acct, "UPDATE", prod_params)
     exc, block = _run(dep, "expired")
@@ -322,6 +444,7 @@ def test_sigterm_handler_turns_sigterm_into_keyboard_interrupt_once():
 
 # -- status repairs deletion protection ---------------------------------------------------------
 
+
 def test_status_switches_deletion_protection_on_with_that_parameter_only(prod_params):
     """Scripted CloudFormation (shapes validated as above): a CREATE_COMPLETE
     stack whose DeletionProtection is still "false" (the first create was
@@ -336,39 +459,69 @@ def test_status_switches_deletion_protection_on_with_that_parameter_only(prod_pa
     made = {}
 
     def describe_stacks(p):
-        return {"Stacks": [{"StackName": "wealist-prod", "StackId": ROOT, "CreationTime": T0,
-                            "StackStatus": state["status"], "Parameters": [
-                                {"ParameterKey": "DeletionProtection", "ParameterValue": state["dp"]},
-                                {"ParameterKey": "DbPassword", "ParameterValue": "****"}]}]}
+        return {
+            "Stacks": [
+                {
+                    "StackName": "wealist-prod",
+                    "StackId": ROOT,
+                    "CreationTime": T0,
+                    "StackStatus": state["status"],
+                    "Parameters": [
+                        {"ParameterKey": "DeletionProtection", "ParameterValue": state["dp"]},
+                        {"ParameterKey": "DbPassword", "ParameterValue": "****"},
+                    ],
+                }
+            ]
+        }
 
     def create_change_set(p):
         made.update(p)
         return {"Id": CS, "StackId": ROOT}
 
     def describe_change_set(p):
-        return {"ChangeSetId": CS, "ChangeSetName": made["ChangeSetName"], "StackId": ROOT,
-                "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE", "Changes": [
-                    {"Type": "Resource", "ResourceChange": {
-                        "Action": "Modify", "LogicalResourceId": "DatabaseStack", "ResourceType": NESTED,
-                        "Replacement": "False", "Scope": ["Properties"], "Details": []}}]}
+        return {
+            "ChangeSetId": CS,
+            "ChangeSetName": made["ChangeSetName"],
+            "StackId": ROOT,
+            "Status": "CREATE_COMPLETE",
+            "ExecutionStatus": "AVAILABLE",
+            "Changes": [
+                {
+                    "Type": "Resource",
+                    "ResourceChange": {
+                        "Action": "Modify",
+                        "LogicalResourceId": "DatabaseStack",
+                        "ResourceType": NESTED,
+                        "Replacement": "False",
+                        "Scope": ["Properties"],
+                        "Details": [],
+                    },
+                }
+            ],
+        }
 
     def execute_change_set(p):
         state.update(status="UPDATE_COMPLETE", dp="true", executed=True)
         return {}
 
-    handlers = {"DescribeStacks": describe_stacks, "CreateChangeSet": create_change_set,
-                "DescribeChangeSet": describe_change_set, "ExecuteChangeSet": execute_change_set,
-                "DescribeStackEvents": lambda p: {"StackEvents": []},
-                "ListStackResources": lambda p: {"StackResourceSummaries": []},
-                "GetStackPolicy": lambda p: {"StackPolicyBody": json.dumps(policy.PROTECT)}}
+    handlers = {
+        "DescribeStacks": describe_stacks,
+        "CreateChangeSet": create_change_set,
+        "DescribeChangeSet": describe_change_set,
+        "ExecuteChangeSet": execute_change_set,
+        "DescribeStackEvents": lambda p: {"StackEvents": []},
+        "ListStackResources": lambda p: {"StackResourceSummaries": []},
+        "GetStackPolicy": lambda p: {"StackPolicyBody": json.dumps(policy.PROTECT)},
+    }
     aws = Aws(REGION)
-    Scripted(("cloudformation",), {("cloudformation", k): v for k, v in handlers.items()}).attach(
-        aws.session._session)
+    Scripted(("cloudformation",), {("cloudformation", k): v for k, v in handlers.items()}).attach(aws.session._session)
     cfg = config.load(prod_params)
     items = list(flow.repair_deletion_protection(aws, cfg, "wealist-prod", sleep=lambda s: None))
     assert made["UsePreviousTemplate"] is True and "TemplateBody" not in made and "TemplateURL" not in made
-    assert made["Parameters"] == [{"ParameterKey": "DeletionProtection", "ParameterValue": "true"},
-                                  {"ParameterKey": "DbPassword", "UsePreviousValue": True}]
+    assert made["Parameters"] == [
+        {"ParameterKey": "DeletionProtection", "ParameterValue": "true"},
+        {"ParameterKey": "DbPassword", "UsePreviousValue": True},
+    ]
     assert state["executed"]
     messages = [i.message for i in items if isinstance(i, flow.Info)]
     assert messages[-1] == "deletion protection switched on (database, load balancer)"
@@ -384,24 +537,38 @@ def test_a_repair_whose_template_artifacts_are_gone_points_to_a_deploy(prod_para
     from wealist_cfn import config
 
     def describe_stacks(p):
-        return {"Stacks": [{"StackName": "wealist-prod", "StackId": ROOT, "CreationTime": T0,
-                            "StackStatus": "UPDATE_COMPLETE", "Parameters": [
-                                {"ParameterKey": "DeletionProtection", "ParameterValue": "false"}]}]}
+        return {
+            "Stacks": [
+                {
+                    "StackName": "wealist-prod",
+                    "StackId": ROOT,
+                    "CreationTime": T0,
+                    "StackStatus": "UPDATE_COMPLETE",
+                    "Parameters": [{"ParameterKey": "DeletionProtection", "ParameterValue": "false"}],
+                }
+            ]
+        }
 
     def create_change_set(p):
         raise ScriptedError("ValidationError", "S3 error: The specified key does not exist.")
 
     aws = Aws(REGION)
-    Scripted(("cloudformation",), {("cloudformation", "DescribeStacks"): describe_stacks,
-                                   ("cloudformation", "CreateChangeSet"): create_change_set}).attach(
-        aws.session._session)
+    Scripted(
+        ("cloudformation",),
+        {
+            ("cloudformation", "DescribeStacks"): describe_stacks,
+            ("cloudformation", "CreateChangeSet"): create_change_set,
+        },
+    ).attach(aws.session._session)
     with pytest.raises(CommandError) as exc:
         list(flow.repair_deletion_protection(aws, config.load(prod_params), "wealist-prod", sleep=lambda s: None))
-    assert any("python build.py deploy --stack-name wealist-prod --params" in d for d in exc.value.details), \
+    assert any("python build.py deploy --stack-name wealist-prod --params" in d for d in exc.value.details), (
         exc.value.details
+    )
 
 
 # -- a stop while preparing ---------------------------------------------------------------------
+
 
 def test_ctrl_c_while_the_change_set_is_computed_deletes_it_and_says_nothing_runs(prod_params):
     """Scripted: Ctrl-C while DescribeChangeSet still answers
@@ -413,8 +580,17 @@ def test_ctrl_c_while_the_change_set_is_computed_deletes_it_and_says_nothing_run
     state = {"deleted": False}
 
     def describe_stacks(p):
-        return {"Stacks": [{"StackName": "wealist-prod", "StackId": ROOT, "CreationTime": T0,
-                            "StackStatus": "UPDATE_COMPLETE", "Parameters": []}]}
+        return {
+            "Stacks": [
+                {
+                    "StackName": "wealist-prod",
+                    "StackId": ROOT,
+                    "CreationTime": T0,
+                    "StackStatus": "UPDATE_COMPLETE",
+                    "Parameters": [],
+                }
+            ]
+        }
 
     def describe_change_set(p):
         if state["deleted"]:
@@ -425,12 +601,17 @@ def test_ctrl_c_while_the_change_set_is_computed_deletes_it_and_says_nothing_run
         state["deleted"] = True
         return {}
 
-    handlers = {"DescribeStacks": describe_stacks, "DescribeChangeSet": describe_change_set,
-                "CreateChangeSet": lambda p: {"Id": CS, "StackId": ROOT}, "DeleteChangeSet": delete_change_set}
+    handlers = {
+        "DescribeStacks": describe_stacks,
+        "DescribeChangeSet": describe_change_set,
+        "CreateChangeSet": lambda p: {"Id": CS, "StackId": ROOT},
+        "DeleteChangeSet": delete_change_set,
+    }
     aws = Aws(REGION)
     tags = {("ssm", "GetParameters"): lambda p: {"Parameters": [], "InvalidParameters": p["Names"]}}
     Scripted(("cloudformation", "ssm"), {**{("cloudformation", k): v for k, v in handlers.items()}, **tags}).attach(
-        aws.session._session)
+        aws.session._session
+    )
     dep = _prepared(aws, prod_params, ROOT_TEMPLATE)
 
     def interrupt(_):
@@ -448,15 +629,18 @@ def test_ctrl_c_while_the_change_set_is_computed_deletes_it_and_says_nothing_run
 
 # -- after the interrupt, AVAILABLE is no proof: the delete decides ------------------------------
 
+
 def test_an_execute_processed_after_the_read_is_said_to_go_on_not_to_have_been_skipped(prod_params):
     """Scripted: the interrupt lands while ExecuteChangeSet is in flight;
     DescribeChangeSet still says AVAILABLE, then AWS processes the request.
     DeleteChangeSet answers InvalidChangeSetStatus (aws/aws-cdk#26182), so the
     block says the operation goes on and the relaxed policy stays. Before:
     "was not executed" and the policy put back under the running update."""
+
     def on_execute(acct):
         acct.late = True
         raise KeyboardInterrupt
+
     acct = Account("UPDATE_COMPLETE", on_execute)
     dep = _deployment(acct, "UPDATE", prod_params)
     _, block = _run(dep, "late")
@@ -470,9 +654,11 @@ def test_an_obsolete_change_set_is_deleted_and_said_not_executed(prod_params):
     """Scripted: DescribeChangeSet answers OBSOLETE (the stack changed); that
     is not "began": DeleteChangeSet is accepted, the change set is gone, so
     nothing of this deploy runs. Before: taken as began."""
+
     def on_execute(acct):
         acct.execution = "OBSOLETE"
         raise KeyboardInterrupt
+
     acct = Account("UPDATE_COMPLETE", on_execute)
     dep = _deployment(acct, "UPDATE", prod_params)
     _, block = _run(dep, "obsolete")
@@ -485,18 +671,30 @@ def test_an_event_with_this_runs_token_says_it_began(prod_params):
     """Scripted: DescribeChangeSet says AVAILABLE, but the stack's events
     already carry this run's ClientRequestToken (ExecuteChangeSet: every
     event of the operation carries it): began; nothing is deleted."""
+
     def on_execute(acct):
-        acct.events = [{"StackId": ROOT, "EventId": "e1", "StackName": "wealist-prod", "Timestamp": T0,
-                        "LogicalResourceId": "wealist-prod", "ResourceType": NESTED,
-                        "ResourceStatus": "UPDATE_IN_PROGRESS", "ClientRequestToken": acct.token}]
+        acct.events = [
+            {
+                "StackId": ROOT,
+                "EventId": "e1",
+                "StackName": "wealist-prod",
+                "Timestamp": T0,
+                "LogicalResourceId": "wealist-prod",
+                "ResourceType": NESTED,
+                "ResourceStatus": "UPDATE_IN_PROGRESS",
+                "ClientRequestToken": acct.token,
+            }
+        ]
         acct.status = "UPDATE_IN_PROGRESS"
         raise KeyboardInterrupt
+
     acct = Account("UPDATE_COMPLETE", on_execute)
     real = acct.execute_change_set
 
     def remember(p):
         acct.token = p["ClientRequestToken"]
         return real(p)
+
     acct.execute_change_set = remember
     dep = _deployment(acct, "UPDATE", prod_params)
     _, block = _run(dep, "token")

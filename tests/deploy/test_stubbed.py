@@ -34,13 +34,17 @@ from wealist_cfn.errors import CommandError
 
 pytestmark = pytest.mark.stubbed
 
+
 def test_nested_change_sets_are_walked_into_one_review():
     """Stubbed (AWS-shaped DescribeChangeSet): the nested change set's rows
     follow the nested stack's row, with replacement and property details."""
     rev = _nested_review()
     assert [(r.path, r.logical_id) for r in rev.rows] == [
-        ("", "DatabaseStack"), ("DatabaseStack", "Database"), ("DatabaseStack", "DatabaseSecurityGroup"),
-        ("DatabaseStack", "DbSubnetGroup")]
+        ("", "DatabaseStack"),
+        ("DatabaseStack", "Database"),
+        ("DatabaseStack", "DatabaseSecurityGroup"),
+        ("DatabaseStack", "DbSubnetGroup"),
+    ]
     db = rev.rows[1]
     assert db.replacement == "True"
     assert db.properties == ["DBName (replaces)", "MultiAZ"]
@@ -71,8 +75,6 @@ def test_callouts_guard_the_database_and_spot_a_broadened_ingress():
     doc = json.loads(review.render_json(rev))
     assert doc["callouts"][0]["level"] == "guarded"
     assert "before" not in doc["changes"][0] and "after" not in doc["changes"][0]
-
-
 
 
 def test_guarded_replacement_is_refused_even_with_yes():
@@ -141,8 +143,9 @@ def test_ctrl_c_at_the_prompt_deletes_the_change_set(monkeypatch):
             return True
 
     out, err = Tty(), io.StringIO()
-    args = argparse.Namespace(output="text", no_execute=False, yes=False, params="params/prod.json",
-                              accept_conditional=False, discard=False)
+    args = argparse.Namespace(
+        output="text", no_execute=False, yes=False, params="params/prod.json", accept_conditional=False, discard=False
+    )
     with redirect_stdout(out), redirect_stderr(err):
         try:
             code = cli._deploy(args, dep)
@@ -164,8 +167,16 @@ def test_without_terminal_or_yes_the_change_set_is_deleted():
 
 
 def _event(eid, stack_id, lid, rtype, status, reason="", ts=0, phys=""):
-    e = {"StackId": stack_id, "EventId": eid, "StackName": "x", "LogicalResourceId": lid, "ResourceType": rtype,
-         "Timestamp": T0 + timedelta(seconds=ts), "ResourceStatus": status, "PhysicalResourceId": phys}
+    e = {
+        "StackId": stack_id,
+        "EventId": eid,
+        "StackName": "x",
+        "LogicalResourceId": lid,
+        "ResourceType": rtype,
+        "Timestamp": T0 + timedelta(seconds=ts),
+        "ResourceStatus": status,
+        "PhysicalResourceId": phys,
+    }
     if reason:
         e["ResourceStatusReason"] = reason
     return e
@@ -178,24 +189,68 @@ def test_failed_nested_create_reports_the_first_cause():
     cfn = stubs["cloudformation"]
     root_events = [
         _event("r5", ROOT, "wealist-prod", "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE", ts=50, phys=ROOT),
-        _event("r4", ROOT, "DatabaseStack", "AWS::CloudFormation::Stack", "CREATE_FAILED",
-               f"Embedded stack {DB_STACK} was not successfully created: The following resource(s) failed to "
-               f"create: [Database].", ts=30, phys=DB_STACK),
-        _event("r3", ROOT, "NetworkStack", "AWS::CloudFormation::Stack", "CREATE_FAILED",
-               "Resource creation cancelled", ts=31, phys="arn:net"),
+        _event(
+            "r4",
+            ROOT,
+            "DatabaseStack",
+            "AWS::CloudFormation::Stack",
+            "CREATE_FAILED",
+            f"Embedded stack {DB_STACK} was not successfully created: The following resource(s) failed to "
+            f"create: [Database].",
+            ts=30,
+            phys=DB_STACK,
+        ),
+        _event(
+            "r3",
+            ROOT,
+            "NetworkStack",
+            "AWS::CloudFormation::Stack",
+            "CREATE_FAILED",
+            "Resource creation cancelled",
+            ts=31,
+            phys="arn:net",
+        ),
         _event("r2", ROOT, "DatabaseStack", "AWS::CloudFormation::Stack", "CREATE_IN_PROGRESS", ts=2, phys=DB_STACK),
-        _event("r1", ROOT, "wealist-prod", "AWS::CloudFormation::Stack", "CREATE_IN_PROGRESS", "User Initiated",
-               ts=0, phys=ROOT),
+        _event(
+            "r1",
+            ROOT,
+            "wealist-prod",
+            "AWS::CloudFormation::Stack",
+            "CREATE_IN_PROGRESS",
+            "User Initiated",
+            ts=0,
+            phys=ROOT,
+        ),
     ]
     db_events = [
-        _event("d3", DB_STACK, "DbSubnetGroup", "AWS::RDS::DBSubnetGroup", "CREATE_FAILED",
-               "Resource creation cancelled", ts=21),
-        _event("d2", DB_STACK, "Database", "AWS::RDS::DBInstance", "CREATE_FAILED",
-               "Cannot find version 16.4 for postgres (Service: Rds, Status Code: 400)", ts=20),
+        _event(
+            "d3",
+            DB_STACK,
+            "DbSubnetGroup",
+            "AWS::RDS::DBSubnetGroup",
+            "CREATE_FAILED",
+            "Resource creation cancelled",
+            ts=21,
+        ),
+        _event(
+            "d2",
+            DB_STACK,
+            "Database",
+            "AWS::RDS::DBInstance",
+            "CREATE_FAILED",
+            "Cannot find version 16.4 for postgres (Service: Rds, Status Code: 400)",
+            ts=20,
+        ),
         _event("d1", DB_STACK, "Database", "AWS::RDS::DBInstance", "CREATE_IN_PROGRESS", ts=5),
     ]
-    cfn.add_response("describe_stacks", {"Stacks": [{"StackName": "wealist-prod", "StackId": ROOT,
-                                                      "CreationTime": T0, "StackStatus": "ROLLBACK_COMPLETE"}]})
+    cfn.add_response(
+        "describe_stacks",
+        {
+            "Stacks": [
+                {"StackName": "wealist-prod", "StackId": ROOT, "CreationTime": T0, "StackStatus": "ROLLBACK_COMPLETE"}
+            ]
+        },
+    )
     cfn.add_response("describe_stack_events", {"StackEvents": root_events}, {"StackName": ROOT})
     cfn.add_response("describe_stack_events", {"StackEvents": db_events}, {"StackName": DB_STACK})
     cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": "arn:net"})
@@ -208,14 +263,17 @@ def test_failed_nested_create_reports_the_first_cause():
     assert final.first_cause.where == "DatabaseStack/Database"
     assert "16.4" in final.first_cause.reason
     shown = [i for i in items if isinstance(i, events.StackEvent)]
-    assert [e.event_id for e in shown] == sorted([e.event_id for e in shown], key=lambda x: {
-        "r1": 0, "r2": 2, "d1": 5, "d2": 20, "d3": 21, "r4": 30, "r3": 31, "r5": 50}[x])
+    assert [e.event_id for e in shown] == sorted(
+        [e.event_id for e in shown],
+        key=lambda x: {"r1": 0, "r2": 2, "d1": 5, "d2": 20, "d3": 21, "r4": 30, "r3": 31, "r5": 50}[x],
+    )
     cfn.assert_no_pending_responses()
 
 
 def _stack(status, **extra):
-    return {"Stacks": [{"StackName": "wealist-prod", "StackId": ROOT, "CreationTime": T0, "StackStatus": status,
-                        **extra}]}
+    return {
+        "Stacks": [{"StackName": "wealist-prod", "StackId": ROOT, "CreationTime": T0, "StackStatus": status, **extra}]
+    }
 
 
 def test_rollback_complete_is_explained_and_replaced_only_when_asked():
@@ -241,14 +299,37 @@ def test_update_rollback_failed_names_the_blocking_resources():
     resource and the continue-update-rollback command that skips it."""
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
-    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
-        {"LogicalResourceId": "DatabaseStack", "PhysicalResourceId": DB_STACK,
-         "ResourceType": "AWS::CloudFormation::Stack", "LastUpdatedTimestamp": T0,
-         "ResourceStatus": "UPDATE_FAILED"}]}, {"StackName": ROOT})
-    cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
-        {"LogicalResourceId": "Database", "PhysicalResourceId": "wealist-prod-postgres",
-         "ResourceType": "AWS::RDS::DBInstance", "LastUpdatedTimestamp": T0, "ResourceStatus": "UPDATE_FAILED",
-         "ResourceStatusReason": "DB instance is in state storage-full"}]}, {"StackName": DB_STACK})
+    cfn.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                {
+                    "LogicalResourceId": "DatabaseStack",
+                    "PhysicalResourceId": DB_STACK,
+                    "ResourceType": "AWS::CloudFormation::Stack",
+                    "LastUpdatedTimestamp": T0,
+                    "ResourceStatus": "UPDATE_FAILED",
+                }
+            ]
+        },
+        {"StackName": ROOT},
+    )
+    cfn.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                {
+                    "LogicalResourceId": "Database",
+                    "PhysicalResourceId": "wealist-prod-postgres",
+                    "ResourceType": "AWS::RDS::DBInstance",
+                    "LastUpdatedTimestamp": T0,
+                    "ResourceStatus": "UPDATE_FAILED",
+                    "ResourceStatusReason": "DB instance is in state storage-full",
+                }
+            ]
+        },
+        {"StackName": DB_STACK},
+    )
     state = stackstate.StackState("wealist-prod", "UPDATE_ROLLBACK_FAILED", ROOT)
     with pytest.raises(CommandError) as exc:
         stackstate.check_deployable(aws, state, replace_failed=False)
@@ -274,8 +355,17 @@ def test_no_changes_answered_as_an_error_ends_in_no_changes():
     """Stubbed (CreateChangeSet ValidationError 'No updates are to be performed.'): no change set, no error."""
     aws, stubs = stubbed_aws()
     stubs["cloudformation"].add_client_error("create_change_set", "ValidationError", "No updates are to be performed.")
-    cs = changeset.create(aws, stack_name="wealist-prod", change_set_type="UPDATE", parameters=[], tags=[],
-                          template_body="{}", template_url=None, commit="abc", sleep=lambda s: None)
+    cs = changeset.create(
+        aws,
+        stack_name="wealist-prod",
+        change_set_type="UPDATE",
+        parameters=[],
+        tags=[],
+        template_body="{}",
+        template_url=None,
+        commit="abc",
+        sleep=lambda s: None,
+    )
     assert cs.no_changes and cs.id == ""
 
 
@@ -283,14 +373,45 @@ def test_failed_change_set_without_changes_is_no_changes():
     """Stubbed (a FAILED change set with "didn't contain changes"): no changes, not a failure."""
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
-    cfn.add_response("create_change_set", {"Id": ROOT_CS, "StackId": ROOT}, {
-        "StackName": "wealist-prod", "ChangeSetName": ANY, "ChangeSetType": "UPDATE", "Parameters": [],
-        "Capabilities": ANY, "Tags": [], "IncludeNestedStacks": True, "Description": ANY, "TemplateBody": "{}",
-        "ClientToken": ANY})
-    cfn.add_response("describe_change_set", _cs_page(ROOT_CS, ROOT, [], Status="FAILED", StatusReason=(
-        "The submitted information didn't contain changes. Submit different information to create a change set.")))
-    cs = changeset.create(aws, stack_name="wealist-prod", change_set_type="UPDATE", parameters=[], tags=[],
-                          template_body="{}", template_url=None, commit="abc", sleep=lambda s: None)
+    cfn.add_response(
+        "create_change_set",
+        {"Id": ROOT_CS, "StackId": ROOT},
+        {
+            "StackName": "wealist-prod",
+            "ChangeSetName": ANY,
+            "ChangeSetType": "UPDATE",
+            "Parameters": [],
+            "Capabilities": ANY,
+            "Tags": [],
+            "IncludeNestedStacks": True,
+            "Description": ANY,
+            "TemplateBody": "{}",
+            "ClientToken": ANY,
+        },
+    )
+    cfn.add_response(
+        "describe_change_set",
+        _cs_page(
+            ROOT_CS,
+            ROOT,
+            [],
+            Status="FAILED",
+            StatusReason=(
+                "The submitted information didn't contain changes. Submit different information to create a change set."
+            ),
+        ),
+    )
+    cs = changeset.create(
+        aws,
+        stack_name="wealist-prod",
+        change_set_type="UPDATE",
+        parameters=[],
+        tags=[],
+        template_body="{}",
+        template_url=None,
+        commit="abc",
+        sleep=lambda s: None,
+    )
     assert cs.no_changes and cs.id == ROOT_CS
 
 
@@ -308,10 +429,21 @@ def test_execute_relaxes_policies_only_with_allow_replace(allow_replace, prod_pa
     protect, allow_all = json.dumps(policy.PROTECT), json.dumps(policy.ALLOW_ALL)
 
     def tree():
-        cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
-            {"LogicalResourceId": "DatabaseStack", "PhysicalResourceId": DB_STACK,
-             "ResourceType": "AWS::CloudFormation::Stack", "LastUpdatedTimestamp": T0,
-             "ResourceStatus": "UPDATE_COMPLETE"}]}, {"StackName": ROOT})
+        cfn.add_response(
+            "list_stack_resources",
+            {
+                "StackResourceSummaries": [
+                    {
+                        "LogicalResourceId": "DatabaseStack",
+                        "PhysicalResourceId": DB_STACK,
+                        "ResourceType": "AWS::CloudFormation::Stack",
+                        "LastUpdatedTimestamp": T0,
+                        "ResourceStatus": "UPDATE_COMPLETE",
+                    }
+                ]
+            },
+            {"StackName": ROOT},
+        )
         cfn.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": DB_STACK})
 
     def protected(db_body):
@@ -335,19 +467,23 @@ def test_execute_relaxes_policies_only_with_allow_replace(allow_replace, prod_pa
         cfn.add_response("set_stack_policy", {}, {"StackName": DB_STACK, "StackPolicyBody": protect})
     cfn.add_response("describe_stacks", _stack("UPDATE_COMPLETE"), {"StackName": ROOT})
 
-    dep = flow.Deployment(flow.Options(stack_name="wealist-prod", params=prod_params, allow_replace=allow_replace,
-                                       sleep=lambda s: None), aws=aws)
+    dep = flow.Deployment(
+        flow.Options(stack_name="wealist-prod", params=prod_params, allow_replace=allow_replace, sleep=lambda s: None),
+        aws=aws,
+    )
     cs = changeset.ChangeSet("deploy-1", ROOT_CS, ROOT, "UPDATE")
     dep.plan = flow.Plan(stackstate.StackState("wealist-prod", "UPDATE_COMPLETE", ROOT), cs, _nested_review())
     messages = [i.message for i in dep.execute() if isinstance(i, flow.Info)]
     cfn.assert_no_pending_responses()
     assert dep.result.final.ok
     relaxed = [m for m in messages if m.startswith("--allow-replace")]
-    assert relaxed == (["--allow-replace: stack policy relaxed on DatabaseStack for this update only"]
-                       if allow_replace else [])
+    assert relaxed == (
+        ["--allow-replace: stack policy relaxed on DatabaseStack for this update only"] if allow_replace else []
+    )
 
 
 # -- a guarded change through CI (issue 23, item 9) -------------------------------------------
+
 
 def test_ci_accepts_a_conditional_change_set_only_by_its_reviewed_name(monkeypatch):
     """Stubbed review. CI never passes --accept-conditional (deploy.yml);

@@ -49,8 +49,10 @@ Resources:
       Keys: !If [Multi, !Ref Y, !Ref "AWS::NoValue"]
 """
     d = tpl.load(text)
-    assert d["Conditions"] == {"Multi": {"Fn::Equals": [{"Ref": "EnableMultiAZ"}, "true"]},
-                               "Both": {"Fn::And": [{"Condition": "Multi"}, {"Fn::Not": [{"Condition": "Single"}]}]}}
+    assert d["Conditions"] == {
+        "Multi": {"Fn::Equals": [{"Ref": "EnableMultiAZ"}, "true"]},
+        "Both": {"Fn::And": [{"Condition": "Multi"}, {"Fn::Not": [{"Condition": "Single"}]}]},
+    }
     p = d["Resources"]["A"]["Properties"]
     assert p["Name"] == {"Fn::Sub": "${AWS::StackName}-x"}
     assert p["Vpc"] == {"Fn::GetAtt": ["NetworkStack", "Outputs.VpcId"]}
@@ -64,8 +66,9 @@ def test_the_multi_constructor_takes_a_tag_with_or_without_its_bang():
     loader = tpl._CfnLoader("x: 1")
     node = tpl.yaml.ScalarNode("!Ref", "Vpc")
     assert tpl.construct_short_form(loader, "!Ref", node) == {"Ref": "Vpc"}
-    assert tpl.construct_short_form(loader, "GetAtt", tpl.yaml.ScalarNode("!GetAtt", "A.B.C")) == \
-        {"Fn::GetAtt": ["A", "B.C"]}
+    assert tpl.construct_short_form(loader, "GetAtt", tpl.yaml.ScalarNode("!GetAtt", "A.B.C")) == {
+        "Fn::GetAtt": ["A", "B.C"]
+    }
 
 
 def test_json_reads_too_and_anything_but_a_mapping_is_refused():
@@ -83,16 +86,21 @@ def test_each_caller_gets_its_own_copy_of_a_parsed_template():
     first["Resources"]["A"]["Properties"]["Tags"].append("changed")
     first["Resources"]["B"] = {}
     second = tpl.load(text)
-    assert second == {"Resources": {"A": {"Type": "AWS::SNS::Topic", "Properties": {"Tags": [{"Key": "k",
-                                                                                                "Value": "v"}]}}}}
+    assert second == {
+        "Resources": {"A": {"Type": "AWS::SNS::Topic", "Properties": {"Tags": [{"Key": "k", "Value": "v"}]}}}
+    }
     second["Resources"]["A"]["Type"] = "x"
     assert tpl.load(text)["Resources"]["A"]["Type"] == "AWS::SNS::Topic"
 
 
 def test_dump_keeps_key_order_and_long_form_and_reads_back_the_same():
-    data = {"Resources": {"Zed": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": {"Fn::Sub": "x-" * 70}}},
-                          "Alpha": {"Type": "AWS::SQS::Queue", "Properties": {"Tags": [{"Key": "a", "Value": "b"}]}}},
-            "Outputs": {}}
+    data = {
+        "Resources": {
+            "Zed": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": {"Fn::Sub": "x-" * 70}}},
+            "Alpha": {"Type": "AWS::SQS::Queue", "Properties": {"Tags": [{"Key": "a", "Value": "b"}]}},
+        },
+        "Outputs": {},
+    }
     text = tpl.dump(data)
     assert text.index("Zed") < text.index("Alpha") and "!" not in text and "{" not in text.replace("{}", "")
     assert tpl.load(text) == data
@@ -107,8 +115,13 @@ def test_dump_folds_lines_near_120_characters_not_80():
 
 
 def test_nested_stacks_are_the_stack_resources_and_their_properties():
-    t = {"Resources": {"Net": {"Type": NESTED, "Properties": {"TemplateURL": "network.yaml"}},
-                       "Bare": {"Type": NESTED}, "Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}}}
+    t = {
+        "Resources": {
+            "Net": {"Type": NESTED, "Properties": {"TemplateURL": "network.yaml"}},
+            "Bare": {"Type": NESTED},
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {}},
+        }
+    }
     assert tpl.nested_stacks(t) == {"Net": {"TemplateURL": "network.yaml"}, "Bare": {}}
     assert tpl.nested_stacks({}) == {} and tpl.nested_stacks({"Resources": None}) == {}
 
@@ -150,8 +163,9 @@ def test_read_starts_from_the_root_it_is_given(tmp_path):
 def test_a_missing_root_says_how_to_make_the_templates(tmp_path):
     with pytest.raises(CommandError) as e:
         tpl.read(tmp_path)
-    assert str(e.value) == \
-        f"{tmp_path / 'root.yaml'}: no such template; run `python build.py` to generate the templates"
+    assert (
+        str(e.value) == f"{tmp_path / 'root.yaml'}: no such template; run `python build.py` to generate the templates"
+    )
     assert e.value.exit_code == EXIT_USAGE
 
 
@@ -174,5 +188,5 @@ def test_an_unreadable_template_is_one_line_naming_the_file(tmp_path, text, why)
 
 
 def test_a_template_is_read_as_utf8(tmp_path):
-    (tmp_path / "root.yaml").write_bytes("Description: \"Wealist \u2014 prod\"\n".encode())
+    (tmp_path / "root.yaml").write_bytes('Description: "Wealist \u2014 prod"\n'.encode())
     assert tpl.read(tmp_path).parsed("root.yaml") == {"Description": "Wealist \u2014 prod"}

@@ -56,23 +56,40 @@ ROOT_CS = change_set_arn("plan-1")
 DB_CS = change_set_arn("plan-1-DatabaseStack")
 CAPS = list(changeset.CAPABILITIES)
 
-DB = {"Parameters": {"IsMultiAZ": {"Type": "String"}},
-      "Resources": {"Database": {"Type": "AWS::RDS::DBInstance",
-                                 "Properties": {"MultiAZ": {"Ref": "IsMultiAZ"}, "DBInstanceClass": "db.t3.micro"}}}}
+DB = {
+    "Parameters": {"IsMultiAZ": {"Type": "String"}},
+    "Resources": {
+        "Database": {
+            "Type": "AWS::RDS::DBInstance",
+            "Properties": {"MultiAZ": {"Ref": "IsMultiAZ"}, "DBInstanceClass": "db.t3.micro"},
+        }
+    },
+}
 NET = {"Resources": {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.1.0.0/16"}}}}
 
 
 def _root(area: str, version: str) -> dict:
     """The packaged root: nested TemplateURLs under ``area`` (plan/ or deploy/)."""
     url = "https://b.s3.ap-northeast-2.amazonaws.com/{area}/wealist-prod/{name}.abc.yaml?versionId={v}"
-    return {"Parameters": {"EnableMultiAZ": {"Type": "String", "Default": "false"},
-                           "AvailabilityZones": {"Type": "CommaDelimitedList"}},
-            "Resources": {
-                "DatabaseStack": {"Type": NESTED, "Properties": {
+    return {
+        "Parameters": {
+            "EnableMultiAZ": {"Type": "String", "Default": "false"},
+            "AvailabilityZones": {"Type": "CommaDelimitedList"},
+        },
+        "Resources": {
+            "DatabaseStack": {
+                "Type": NESTED,
+                "Properties": {
                     "TemplateURL": url.format(area=area, name="database", v=version),
-                    "Parameters": {"IsMultiAZ": {"Ref": "EnableMultiAZ"}}}},
-                "NetworkStack": {"Type": NESTED, "Properties": {
-                    "TemplateURL": url.format(area=area, name="network", v=version)}}}}
+                    "Parameters": {"IsMultiAZ": {"Ref": "EnableMultiAZ"}},
+                },
+            },
+            "NetworkStack": {
+                "Type": NESTED,
+                "Properties": {"TemplateURL": url.format(area=area, name="network", v=version)},
+            },
+        },
+    }
 
 
 def _text(data: dict) -> str:
@@ -80,18 +97,27 @@ def _text(data: dict) -> str:
 
 
 EXPECTED = verify.Expected(
-    root_name="root.yaml", templates={"root.yaml": _root("deploy", "v1"), "database.yaml": DB, "network.yaml": NET},
+    root_name="root.yaml",
+    templates={"root.yaml": _root("deploy", "v1"), "database.yaml": DB, "network.yaml": NET},
     child_files={"DatabaseStack": "database.yaml", "NetworkStack": "network.yaml"},
     parameters={"EnableMultiAZ": "false", "AvailabilityZones": "ap-northeast-2a,ap-northeast-2c"},
-    capabilities=frozenset(CAPS), role_arn=ROLE,
+    capabilities=frozenset(CAPS),
+    role_arn=ROLE,
     # The children are leaves: package.py uploads them as committed, these bytes.
-    texts={"database.yaml": _text(DB), "network.yaml": _text(NET)}, bucket="b",
-    list_parameters=frozenset({"AvailabilityZones"}))
-PARAMS = [{"ParameterKey": "EnableMultiAZ", "ParameterValue": "false"},
-          {"ParameterKey": "AvailabilityZones", "ParameterValue": "ap-northeast-2a,ap-northeast-2c"}]
+    texts={"database.yaml": _text(DB), "network.yaml": _text(NET)},
+    bucket="b",
+    list_parameters=frozenset({"AvailabilityZones"}),
+)
+PARAMS = [
+    {"ParameterKey": "EnableMultiAZ", "ParameterValue": "false"},
+    {"ParameterKey": "AvailabilityZones", "ParameterValue": "ap-northeast-2a,ap-northeast-2c"},
+]
 # The tags every change set of this tool carries (flow.Deployment._tags).
-TAGS = [{"Key": "Project", "Value": "wealist"}, {"Key": "Environment", "Value": "prod"},
-        {"Key": "ManagedBy", "Value": "wealist-cfn"}]
+TAGS = [
+    {"Key": "Project", "Value": "wealist"},
+    {"Key": "Environment", "Value": "prod"},
+    {"Key": "ManagedBy", "Value": "wealist-cfn"},
+]
 # A URL outside the artifact bucket, with no version: accepted only as the
 # very text the deployed root names.
 OLD_NET_URL = "https://old-artifacts.s3.ap-northeast-2.amazonaws.com/deploy/wealist-prod/network.yaml"
@@ -101,35 +127,72 @@ HINT = "wealist-cfn deploy from commit abc1234; content sha256:" + "0" * 64
 
 def _head(cfn: Stubber, cs_id: str = ROOT_CS, *, params=PARAMS, caps=CAPS, rows=None, **extra) -> None:
     rows = rows if rows is not None else [change("Modify", "DatabaseStack", NESTED, nested="plan-1-DatabaseStack")]
-    cfn.add_response("describe_change_set", {
-        "ChangeSetId": cs_id, "ChangeSetName": cs_id.split("/")[1], "StackId": ROOT, "StackName": "wealist-prod",
-        "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE", "Description": HINT,
-        "Parameters": params, "Capabilities": caps, "IncludeNestedStacks": True, "Changes": rows, **extra},
-        {"ChangeSetName": cs_id})
+    cfn.add_response(
+        "describe_change_set",
+        {
+            "ChangeSetId": cs_id,
+            "ChangeSetName": cs_id.split("/")[1],
+            "StackId": ROOT,
+            "StackName": "wealist-prod",
+            "Status": "CREATE_COMPLETE",
+            "ExecutionStatus": "AVAILABLE",
+            "Description": HINT,
+            "Parameters": params,
+            "Capabilities": caps,
+            "IncludeNestedStacks": True,
+            "Changes": rows,
+            **extra,
+        },
+        {"ChangeSetName": cs_id},
+    )
 
 
 def _template(cfn: Stubber, body, **by) -> None:
-    cfn.add_response("get_template", {"TemplateBody": body, "StagesAvailable": ["Original", "Processed"]},
-                     dict(by, TemplateStage="Original"))
+    cfn.add_response(
+        "get_template",
+        {"TemplateBody": body, "StagesAvailable": ["Original", "Processed"]},
+        dict(by, TemplateStage="Original"),
+    )
 
 
 def _nested(cfn: Stubber, db_body, *, include_nested: bool = True, parameters: list | None = None) -> None:
     """The nested change set of DatabaseStack: its template, then its head."""
     _template(cfn, db_body, ChangeSetName=DB_CS)
-    cfn.add_response("describe_change_set", {
-        "ChangeSetId": DB_CS, "ChangeSetName": "plan-1-DatabaseStack", "StackId": DB_STACK, "Status": "CREATE_COMPLETE",
-        "ExecutionStatus": "AVAILABLE", "ParentChangeSetId": ROOT_CS, "RootChangeSetId": ROOT_CS,
-        "IncludeNestedStacks": include_nested, "Parameters": parameters or [],
-        "Changes": [change("Modify", "Database", "AWS::RDS::DBInstance", replacement="False")]},
-        {"ChangeSetName": DB_CS})
+    cfn.add_response(
+        "describe_change_set",
+        {
+            "ChangeSetId": DB_CS,
+            "ChangeSetName": "plan-1-DatabaseStack",
+            "StackId": DB_STACK,
+            "Status": "CREATE_COMPLETE",
+            "ExecutionStatus": "AVAILABLE",
+            "ParentChangeSetId": ROOT_CS,
+            "RootChangeSetId": ROOT_CS,
+            "IncludeNestedStacks": include_nested,
+            "Parameters": parameters or [],
+            "Changes": [change("Modify", "Database", "AWS::RDS::DBInstance", replacement="False")],
+        },
+        {"ChangeSetName": DB_CS},
+    )
 
 
 def _unchanged_network(cfn: Stubber, body) -> None:
     """NetworkStack has no row: the change set leaves it as deployed."""
-    cfn.add_response("describe_stack_resource", {"StackResourceDetail": {
-        "StackName": "wealist-prod", "StackId": ROOT, "LogicalResourceId": "NetworkStack",
-        "PhysicalResourceId": NET_STACK, "ResourceType": NESTED, "LastUpdatedTimestamp": "2026-11-01T00:00:00Z",
-        "ResourceStatus": "UPDATE_COMPLETE"}}, {"StackName": ROOT, "LogicalResourceId": "NetworkStack"})
+    cfn.add_response(
+        "describe_stack_resource",
+        {
+            "StackResourceDetail": {
+                "StackName": "wealist-prod",
+                "StackId": ROOT,
+                "LogicalResourceId": "NetworkStack",
+                "PhysicalResourceId": NET_STACK,
+                "ResourceType": NESTED,
+                "LastUpdatedTimestamp": "2026-11-01T00:00:00Z",
+                "ResourceStatus": "UPDATE_COMPLETE",
+            }
+        },
+        {"StackName": ROOT, "LogicalResourceId": "NetworkStack"},
+    )
     _template(cfn, body, StackName=NET_STACK)
 
 
@@ -140,9 +203,16 @@ def _object(s3: Stubber, name: str, body: str, area: str = "plan", version: str 
     from botocore.response import StreamingBody
 
     data = body.encode()
-    s3.add_response("get_object", {"Body": StreamingBody(io.BytesIO(data), len(data)), "VersionId": version},
-                    {"Bucket": "b", "Key": f"{area}/wealist-prod/{name}.abc.yaml", "VersionId": version,
-                     "ExpectedBucketOwner": "123456789012"})
+    s3.add_response(
+        "get_object",
+        {"Body": StreamingBody(io.BytesIO(data), len(data)), "VersionId": version},
+        {
+            "Bucket": "b",
+            "Key": f"{area}/wealist-prod/{name}.abc.yaml",
+            "VersionId": version,
+            "ExpectedBucketOwner": "123456789012",
+        },
+    )
 
 
 def _objects(s3: Stubber, db: str | None = None, net: str | None = None) -> None:
@@ -156,6 +226,7 @@ def _prove(aws, stack_role=ROLE, expected=EXPECTED):
 
 
 # -- the proof, call by call (Stubber) ----------------------------------------------------------
+
 
 def test_a_genuine_change_set_is_proven_by_content_not_by_url():
     """Stubber: the plan's change set names plan/ URLs at other versions; its
@@ -186,8 +257,10 @@ def test_the_right_description_and_another_root_template_is_refused():
     _head(cfn)
     _template(cfn, _text(forged), ChangeSetName=ROOT_CS)
     verdict = _prove(aws)
-    assert verdict.difference == "root template differs from what this checkout builds (Resources.Backdoor " \
-                                 "(only in the change set))"
+    assert (
+        verdict.difference == "root template differs from what this checkout builds (Resources.Backdoor "
+        "(only in the change set))"
+    )
     cfn.assert_no_pending_responses()
 
 
@@ -204,8 +277,10 @@ def test_the_right_root_and_another_nested_template_is_refused():
     _objects(stubs["s3"])
     _nested(cfn, _text(forged_db))
     verdict = _prove(aws)
-    assert verdict.line() == ("change set plan-1: nested template DatabaseStack differs from what this checkout "
-                              "builds (Resources.Database.Properties.MultiAZ)")
+    assert verdict.line() == (
+        "change set plan-1: nested template DatabaseStack differs from what this checkout "
+        "builds (Resources.Database.Properties.MultiAZ)"
+    )
 
 
 def test_a_nested_stack_left_as_deployed_is_compared_with_the_deployed_template():
@@ -225,8 +300,9 @@ def test_a_nested_stack_left_as_deployed_is_compared_with_the_deployed_template(
     _template(cfn, _text(root), StackName=ROOT)  # the deployed root names that URL
     _unchanged_network(cfn, _text(old_net))
     verdict = _prove(aws)
-    assert verdict.difference == ("nested template NetworkStack differs from what this checkout builds "
-                                  "(Resources.Vpc.Properties.CidrBlock)")
+    assert verdict.difference == (
+        "nested template NetworkStack differs from what this checkout builds (Resources.Vpc.Properties.CidrBlock)"
+    )
 
 
 def test_a_changed_nested_stack_without_its_nested_change_set_is_not_proven():
@@ -273,8 +349,9 @@ def test_a_masked_noecho_parameter_cannot_be_proven():
     than assumed."""
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
-    expected = verify.Expected(**dict(EXPECTED.__dict__, parameters=dict(EXPECTED.parameters, Token="x"),
-                                      no_echo=frozenset({"Token"})))
+    expected = verify.Expected(
+        **dict(EXPECTED.__dict__, parameters=dict(EXPECTED.parameters, Token="x"), no_echo=frozenset({"Token"}))
+    )
     _head(cfn, params=PARAMS + [{"ParameterKey": "Token", "ParameterValue": "****"}])
     verdict = _prove(aws, expected=expected)
     assert verdict.difference == "parameter Token is NoEcho and comes back masked (****): its value cannot be proven"
@@ -295,18 +372,31 @@ OPTIONS = {
     # API_DeploymentConfig: EXPRESS ends before resources serve; DisableRollback
     # leaves a failed update in place. Accepted before (review, bypass 1).
     "DeploymentConfig EXPRESS": ({"DeploymentConfig": {"Mode": "EXPRESS"}}, "DeploymentConfig Mode EXPRESS"),
-    "DeploymentConfig no rollback": ({"DeploymentConfig": {"Mode": "STANDARD", "DisableRollback": True}},
-                                     "DeploymentConfig DisableRollback True"),
+    "DeploymentConfig no rollback": (
+        {"DeploymentConfig": {"Mode": "STANDARD", "DisableRollback": True}},
+        "DeploymentConfig DisableRollback True",
+    ),
     # CreateChangeSet OnStackFailure: DO_NOTHING keeps a failed stack, DELETE deletes it.
     "OnStackFailure DO_NOTHING": ({"OnStackFailure": "DO_NOTHING"}, "OnStackFailure DO_NOTHING"),
     "OnStackFailure DELETE": ({"OnStackFailure": "DELETE"}, "OnStackFailure DELETE"),
-    "IncludeNestedStacks false": ({"IncludeNestedStacks": False, "rows": []},
-                                  "it was made without IncludeNestedStacks"),
-    "NotificationARNs": ({"NotificationARNs": ["arn:aws:sns:ap-northeast-2:999999999999:listener"]},
-                         "notification topics"),
-    "RollbackConfiguration": ({"RollbackConfiguration": {"RollbackTriggers": [
-        {"Arn": "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:x", "Type": "AWS::CloudWatch::Alarm"}]}},
-        "rollback triggers"),
+    "IncludeNestedStacks false": (
+        {"IncludeNestedStacks": False, "rows": []},
+        "it was made without IncludeNestedStacks",
+    ),
+    "NotificationARNs": (
+        {"NotificationARNs": ["arn:aws:sns:ap-northeast-2:999999999999:listener"]},
+        "notification topics",
+    ),
+    "RollbackConfiguration": (
+        {
+            "RollbackConfiguration": {
+                "RollbackTriggers": [
+                    {"Arn": "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:x", "Type": "AWS::CloudWatch::Alarm"}
+                ]
+            }
+        },
+        "rollback triggers",
+    ),
     "Tags": ({"Tags": [{"Key": "Project", "Value": "wealist"}]}, "its tags differ from this deploy's (Environment)"),
     "Import row": ({"rows": [change("Import", "Bucket", "AWS::S3::Bucket")]}, "it imports Bucket (Action Import)"),
 }
@@ -321,10 +411,10 @@ def test_what_else_executing_would_apply_is_refused(option):
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
     extra, words = OPTIONS[option]
-    _head(cfn, **{"Tags": [{"Key": "Project", "Value": "wealist"}, {"Key": "Environment", "Value": "prod"}],
-                  **extra})
-    expected = verify.Expected(**dict(EXPECTED.__dict__, tags=frozenset({("Project", "wealist"),
-                                                                          ("Environment", "prod")})))
+    _head(cfn, **{"Tags": [{"Key": "Project", "Value": "wealist"}, {"Key": "Environment", "Value": "prod"}], **extra})
+    expected = verify.Expected(
+        **dict(EXPECTED.__dict__, tags=frozenset({("Project", "wealist"), ("Environment", "prod")}))
+    )
     verdict = _prove(aws, expected=expected)
     assert verdict.difference and words in verdict.difference, verdict.line()
     cfn.assert_no_pending_responses()
@@ -345,6 +435,7 @@ def test_a_stack_whose_role_is_not_the_service_role_is_refused(stack_role):
 
 
 # -- what a second review found open (each was proven before: /tmp scratch, issue 20) -----------
+
 
 def test_the_default_deployment_options_are_proven():
     """Stubber: DeploymentConfig as the API reference gives its defaults
@@ -369,8 +460,9 @@ def test_a_botocore_whose_model_lacks_a_member_proves_nothing(monkeypatch):
     assert verify.missing_members(aws.cfn) == []
     monkeypatch.setattr(verify, "READ_MEMBERS", verify.READ_MEMBERS + ("DeploymentConfigV2",))
     verdict = _prove(aws)
-    assert verdict.difference.startswith("the installed botocore's DescribeChangeSet model lacks "
-                                         "DeploymentConfigV2, which its parser would drop")
+    assert verdict.difference.startswith(
+        "the installed botocore's DescribeChangeSet model lacks DeploymentConfigV2, which its parser would drop"
+    )
     assert verdict.calls == 0
 
 
@@ -385,8 +477,10 @@ def test_a_nested_change_set_made_without_include_nested_stacks_is_refused():
     _objects(stubs["s3"])
     _nested(cfn, _text(DB), include_nested=False)
     verdict = _prove(aws)
-    assert verdict.difference == ("its nested change set for DatabaseStack was made without IncludeNestedStacks, so "
-                                  "what its nested stacks would run cannot be read (executing still updates them)")
+    assert verdict.difference == (
+        "its nested change set for DatabaseStack was made without IncludeNestedStacks, so "
+        "what its nested stacks would run cannot be read (executing still updates them)"
+    )
 
 
 UNPINNED = "https://attacker-public.s3.amazonaws.com/db.yaml"
@@ -410,9 +504,11 @@ def test_a_nested_url_whose_bytes_can_still_change_is_refused(url):
     _template(cfn, _text(root), ChangeSetName=ROOT_CS)
     _template(cfn, _text(_root("deploy", "v1")), StackName=ROOT)
     verdict = _prove(aws)
-    assert verdict.difference == ("nested stack DatabaseStack's TemplateURL is neither the deployed one nor an "
-                                  "object version (?versionId=) in the artifact bucket b: what it points at could "
-                                  "change after this proof")
+    assert verdict.difference == (
+        "nested stack DatabaseStack's TemplateURL is neither the deployed one nor an "
+        "object version (?versionId=) in the artifact bucket b: what it points at could "
+        "change after this proof"
+    )
     cfn.assert_no_pending_responses()
 
 
@@ -426,8 +522,10 @@ def test_a_pinned_nested_url_to_other_bytes_is_refused():
     _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
     _object(stubs["s3"], "database", forged)
     verdict = _prove(aws)
-    assert verdict.difference == ("nested stack DatabaseStack's TemplateURL names an object version whose bytes "
-                                  "are not the database.yaml this checkout packages")
+    assert verdict.difference == (
+        "nested stack DatabaseStack's TemplateURL names an object version whose bytes "
+        "are not the database.yaml this checkout packages"
+    )
 
 
 def test_a_nested_url_pinned_to_the_null_version_is_refused():
@@ -449,14 +547,18 @@ def test_a_nested_url_pinned_to_the_null_version_is_refused():
     _template(cfn, _text(_root("deploy", "v1")), StackName=ROOT)
     _object(stubs["s3"], "database", _text(DB), version="null")
     verdict = _prove(aws)
-    assert verdict.difference == ("nested stack DatabaseStack's TemplateURL names the null version (versionId=null) "
-                                  "of the artifact bucket b, which a later upload replaces: what it points at could "
-                                  "change after this proof")
+    assert verdict.difference == (
+        "nested stack DatabaseStack's TemplateURL names the null version (versionId=null) "
+        "of the artifact bucket b, which a later upload replaces: what it points at could "
+        "change after this proof"
+    )
     cfn.assert_no_pending_responses()
 
 
-MERGED_DB = ("Parameters:\n  IsMultiAZ:\n    Type: String\nResources:\n  Database:\n    Type: AWS::RDS::DBInstance\n"
-             "    Properties:\n      <<: {MultiAZ: !Ref IsMultiAZ, DBInstanceClass: db.t3.micro}\n")
+MERGED_DB = (
+    "Parameters:\n  IsMultiAZ:\n    Type: String\nResources:\n  Database:\n    Type: AWS::RDS::DBInstance\n"
+    "    Properties:\n      <<: {MultiAZ: !Ref IsMultiAZ, DBInstanceClass: db.t3.micro}\n"
+)
 
 
 def test_a_yaml_merge_key_in_a_leaf_is_refused():
@@ -473,8 +575,10 @@ def test_a_yaml_merge_key_in_a_leaf_is_refused():
     _objects(stubs["s3"])
     _nested(cfn, MERGED_DB)
     verdict = _prove(aws)
-    assert verdict.difference == ("nested template DatabaseStack holds a merge key << (line 8), which "
-                                  "CloudFormation does not read as this comparison would")
+    assert verdict.difference == (
+        "nested template DatabaseStack holds a merge key << (line 8), which "
+        "CloudFormation does not read as this comparison would"
+    )
 
 
 def test_a_duplicate_key_in_the_root_is_refused():
@@ -482,8 +586,10 @@ def test_a_duplicate_key_in_the_root_is_refused():
     last one (equal to ours); CloudFormation does not read it so. The root is
     parsed strictly: refused, naming the key."""
     text = _text(_root("plan", "v9"))
-    doubled = text + "Parameters:\n  EnableMultiAZ: {Type: String, Default: 'false'}\n" \
-                     "  AvailabilityZones: {Type: CommaDelimitedList}\n"
+    doubled = (
+        text + "Parameters:\n  EnableMultiAZ: {Type: String, Default: 'false'}\n"
+        "  AvailabilityZones: {Type: CommaDelimitedList}\n"
+    )
     assert tpl.load(doubled) == tpl.load(text)
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
@@ -493,14 +599,17 @@ def test_a_duplicate_key_in_the_root_is_refused():
     assert verdict.difference.startswith("root template holds the duplicate key Parameters (line ")
 
 
-@pytest.mark.parametrize("text,what", [
-    ("a: &x {b: 1}\nc: 2\n", "an anchor &x"),
-    ("a: 1\nb: *x\n", "an alias *x"),
-    ("a: !!binary aGk=\n", "the tag tag:yaml.org,2002:binary"),
-    ("a: !Foo x\n", "the tag !Foo"),
-    ("a: {<<: {b: 1}}\n", "a merge key <<"),
-    ("a: 1\na: 2\n", "the duplicate key a"),
-])
+@pytest.mark.parametrize(
+    "text,what",
+    [
+        ("a: &x {b: 1}\nc: 2\n", "an anchor &x"),
+        ("a: 1\nb: *x\n", "an alias *x"),
+        ("a: !!binary aGk=\n", "the tag tag:yaml.org,2002:binary"),
+        ("a: !Foo x\n", "the tag !Foo"),
+        ("a: {<<: {b: 1}}\n", "a merge key <<"),
+        ("a: 1\na: 2\n", "the duplicate key a"),
+    ],
+)
 def test_the_strict_loader_refuses_what_cloudformation_reads_otherwise(text, what):
     """No stand-in: each YAML feature PyYAML reads one way and CloudFormation
     another (or refuses: "YAML aliases are not allowed in CloudFormation
@@ -512,8 +621,11 @@ def test_the_strict_loader_refuses_what_cloudformation_reads_otherwise(text, wha
 def test_the_strict_loader_reads_the_short_forms():
     """No stand-in: CloudFormation's short forms become their long forms, as
     the packaged templates are read."""
-    assert verify.strict_load("a: !Ref X\nb: !GetAtt R.Arn\nc: !If [C, 1, 2]\n") == \
-        {"a": {"Ref": "X"}, "b": {"Fn::GetAtt": ["R", "Arn"]}, "c": {"Fn::If": ["C", 1, 2]}}
+    assert verify.strict_load("a: !Ref X\nb: !GetAtt R.Arn\nc: !If [C, 1, 2]\n") == {
+        "a": {"Ref": "X"},
+        "b": {"Fn::GetAtt": ["R", "Arn"]},
+        "c": {"Fn::If": ["C", 1, 2]},
+    }
 
 
 def test_spaces_in_a_value_that_is_not_a_list_are_a_difference():
@@ -551,13 +663,14 @@ def test_an_api_error_is_exit_1_not_a_difference():
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
     _head(cfn)
-    cfn.add_client_error("get_template", "AccessDenied", "not authorized to perform: cloudformation:GetTemplate",
-                         403)
+    cfn.add_client_error("get_template", "AccessDenied", "not authorized to perform: cloudformation:GetTemplate", 403)
     with pytest.raises(CommandError) as raised:
         _prove(aws)
     assert raised.value.exit_code == EXIT_FAILED
-    assert str(raised.value).startswith(f"proving the change set: get_template (ChangeSetName={ROOT_CS}, "
-                                        f"TemplateStage=Original) failed: AccessDenied: not authorized")
+    assert str(raised.value).startswith(
+        f"proving the change set: get_template (ChangeSetName={ROOT_CS}, "
+        f"TemplateStage=Original) failed: AccessDenied: not authorized"
+    )
 
 
 def test_ssm_parameter_values_resolved_at_creation_are_reported():
@@ -570,8 +683,13 @@ def test_ssm_parameter_values_resolved_at_creation_are_reported():
     _head(cfn)
     _template(cfn, _text(_root("plan", "v9")), ChangeSetName=ROOT_CS)
     _objects(stubs["s3"])
-    _nested(cfn, _text(DB), parameters=[{"ParameterKey": "ImageId", "ParameterValue": "/aws/service/ami",
-                                         "ResolvedValue": "ami-0123456789abcdef0"}])
+    _nested(
+        cfn,
+        _text(DB),
+        parameters=[
+            {"ParameterKey": "ImageId", "ParameterValue": "/aws/service/ami", "ResolvedValue": "ami-0123456789abcdef0"}
+        ],
+    )
     _unchanged_network(cfn, _text(NET))
     verdict = _prove(aws)
     assert verdict.ok and verdict.resolved == {"DatabaseStack/ImageId": "ami-0123456789abcdef0"}
@@ -579,16 +697,22 @@ def test_ssm_parameter_values_resolved_at_creation_are_reported():
 
 # -- the command line (scripted CloudFormation, moto's S3 and STS) ------------------------------
 
+
 class TrustCfn(Cfn):
     """The scripted account, plus what the proof reads: change sets with
     their own templates, parameters and capabilities (``waiting``: name ->
     (root template text, parameters, capabilities)), ListChangeSets and the
     stack's RoleARN."""
 
-    def __init__(self, waiting: dict[str, tuple[str, list[dict], list[str]]] | None = None,
-                 role: str | None = ROLE, last_change_set: str | None = None,
-                 summaries: dict[str, dict] | None = None, template_error: tuple[str, str, int] | None = None,
-                 **kw):
+    def __init__(
+        self,
+        waiting: dict[str, tuple[str, list[dict], list[str]]] | None = None,
+        role: str | None = ROLE,
+        last_change_set: str | None = None,
+        summaries: dict[str, dict] | None = None,
+        template_error: tuple[str, str, int] | None = None,
+        **kw,
+    ):
         super().__init__(**kw)
         self.summaries = dict(summaries or {})  # name -> ListChangeSets summary fields that differ
         self.template_error = template_error  # GetTemplate answers this error
@@ -618,8 +742,14 @@ class TrustCfn(Cfn):
         page = super().describe_change_set(params)
         if name in self.waiting:
             _, parameters, caps = self.waiting[name]
-            page.update(Parameters=parameters, Capabilities=caps, Description=HINT, Tags=TAGS,
-                        IncludeNestedStacks=True, **self.head.get(name, {}))
+            page.update(
+                Parameters=parameters,
+                Capabilities=caps,
+                Description=HINT,
+                Tags=TAGS,
+                IncludeNestedStacks=True,
+                **self.head.get(name, {}),
+            )
         elif name == "root":  # this run's own
             page.update(Parameters=self.created[-1]["Parameters"], Capabilities=self.created[-1]["Capabilities"])
         else:
@@ -627,11 +757,23 @@ class TrustCfn(Cfn):
         return page
 
     def list_change_sets(self, params):
-        return {"Summaries": [{"StackId": self.root_id, "StackName": self.name, "ChangeSetId": change_set_arn(n),
-                               "ChangeSetName": n, "ExecutionStatus": "AVAILABLE", "Status": "CREATE_COMPLETE",
-                               "Description": HINT, "IncludeNestedStacks": True,
-                               "CreationTime": f"2026-12-01T00:00:{i:02d}Z", **self.summaries.get(n, {})}
-                              for i, n in enumerate(self.waiting)]}
+        return {
+            "Summaries": [
+                {
+                    "StackId": self.root_id,
+                    "StackName": self.name,
+                    "ChangeSetId": change_set_arn(n),
+                    "ChangeSetName": n,
+                    "ExecutionStatus": "AVAILABLE",
+                    "Status": "CREATE_COMPLETE",
+                    "Description": HINT,
+                    "IncludeNestedStacks": True,
+                    "CreationTime": f"2026-12-01T00:00:{i:02d}Z",
+                    **self.summaries.get(n, {}),
+                }
+                for i, n in enumerate(self.waiting)
+            ]
+        }
 
     def get_template(self, params):
         name = self._name(params.get("ChangeSetName", ""))
@@ -656,19 +798,34 @@ def _templates(tmp_path, value: str = "x"):
         "Resources:\n"
         "  Marker:\n"
         "    Type: AWS::SSM::Parameter\n"
-        f"    Properties: {{Type: String, Value: {value}}}\n")
+        f"    Properties: {{Type: String, Value: {value}}}\n"
+    )
     return d
 
 
 def _file_params() -> list[dict]:
     from wealist_cfn import config
+
     return config.load(PARAMS_DIR / "prod.json").cfn_parameters()
 
 
 def _cli(monkeypatch, endpoint, cfn: TrustCfn, templates, *extra, command="deploy"):
     script = Scripted(("cloudformation",), cfn.handlers())
-    args = [command, "--skip-preflight", "--stack-name", cfn.name, "--params", PARAMS_DIR / "prod.json",
-            "--endpoint-url", endpoint, "--templates", templates, "--role-arn", ROLE, *extra]
+    args = [
+        command,
+        "--skip-preflight",
+        "--stack-name",
+        cfn.name,
+        "--params",
+        PARAMS_DIR / "prod.json",
+        "--endpoint-url",
+        endpoint,
+        "--templates",
+        templates,
+        "--role-arn",
+        ROLE,
+        *extra,
+    ]
     if command == "deploy":
         args += ["--no-wait-healthy", "--yes"]
     with scripted_aws(monkeypatch, script):
@@ -689,8 +846,9 @@ def test_reviewed_executes_the_proven_change_set_and_never_the_forged_one(monkey
     ours = _templates(tmp_path)
     genuine = (ours / "root.yaml").read_text()
     forged = genuine.replace("Value: x", "Value: forged")
-    cfn = TrustCfn(waiting={"plan-genuine": (genuine, _file_params(), CAPS),
-                            "plan-forged": (forged, _file_params(), CAPS)})
+    cfn = TrustCfn(
+        waiting={"plan-genuine": (genuine, _file_params(), CAPS), "plan-forged": (forged, _file_params(), CAPS)}
+    )
     code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "reviewed")
     assert code == 0, err + out
     assert _executed(script) == [change_set_arn("plan-genuine")]
@@ -700,19 +858,24 @@ def test_reviewed_executes_the_proven_change_set_and_never_the_forged_one(monkey
 
 @pytest.mark.moto
 @pytest.mark.parametrize("waiting", ["none", "forged"])
-def test_reviewed_without_a_proven_change_set_is_refused_with_the_reason(waiting, monkeypatch, moto_endpoint,
-                                                                           tmp_path):
+def test_reviewed_without_a_proven_change_set_is_refused_with_the_reason(waiting, monkeypatch, moto_endpoint, tmp_path):
     """Scripted CloudFormation, moto's S3/STS: with nothing waiting, or only
     change sets that carry main's Description and other content (another
     template; another parameter), ``--change-set reviewed`` ends with exit 3
     and the reason, executes nothing and makes no change set."""
     ours = _templates(tmp_path)
     text = (ours / "root.yaml").read_text()
-    other_param = [dict(p, ParameterValue="true") if p["ParameterKey"] == "EnableMultiAZ" else p
-                   for p in _file_params()]
-    cfn = TrustCfn(waiting={} if waiting == "none" else {
-        "plan-template": (text.replace("Value: x", "Value: y"), _file_params(), CAPS),
-        "plan-parameter": (text, other_param, CAPS)})
+    other_param = [
+        dict(p, ParameterValue="true") if p["ParameterKey"] == "EnableMultiAZ" else p for p in _file_params()
+    ]
+    cfn = TrustCfn(
+        waiting={}
+        if waiting == "none"
+        else {
+            "plan-template": (text.replace("Value: x", "Value: y"), _file_params(), CAPS),
+            "plan-parameter": (text, other_param, CAPS),
+        }
+    )
     code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "reviewed")
     assert code == 3, err + out
     assert not script.ops("cloudformation", "ExecuteChangeSet")
@@ -722,8 +885,10 @@ def test_reviewed_without_a_proven_change_set_is_refused_with_the_reason(waiting
         assert "none is waiting on wealist-prod" in err
     else:
         assert "2 change set(s) waiting, none proven" in err
-        assert "change set plan-template: root template differs from what this checkout builds " \
-               "(Resources.Marker.Properties.Value)" in err
+        assert (
+            "change set plan-template: root template differs from what this checkout builds "
+            "(Resources.Marker.Properties.Value)" in err
+        )
         assert "change set plan-parameter: parameter EnableMultiAZ differs from the parameter file" in err
 
 
@@ -736,8 +901,9 @@ def test_reviewed_or_new_makes_its_own_and_the_review_says_so(monkeypatch, moto_
     ours = _templates(tmp_path)
     forged = (ours / "root.yaml").read_text().replace("Value: x", "Value: forged")
     cfn = TrustCfn(waiting={"plan-forged": (forged, _file_params(), CAPS)})
-    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "reviewed-or-new",
-                                  "--output", "json")
+    code, out, err, script = _cli(
+        monkeypatch, moto_endpoint, cfn, ours, "--change-set", "reviewed-or-new", "--output", "json"
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert doc["review"]["description"].startswith("NOT the change set a pull request's plan showed")
@@ -754,8 +920,10 @@ def test_an_api_error_while_proving_never_falls_back(monkeypatch, moto_endpoint,
     executes nothing (before, the error counted as "not proven" and the
     deploy fell back to its own change set)."""
     ours = _templates(tmp_path)
-    cfn = TrustCfn(waiting={"plan-1": ((ours / "root.yaml").read_text(), _file_params(), CAPS)},
-                   template_error=("AccessDenied", "not authorized to perform: cloudformation:GetTemplate", 403))
+    cfn = TrustCfn(
+        waiting={"plan-1": ((ours / "root.yaml").read_text(), _file_params(), CAPS)},
+        template_error=("AccessDenied", "not authorized to perform: cloudformation:GetTemplate", 403),
+    )
     code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "reviewed-or-new")
     assert code == 1, err + out
     assert "error: proving the change set: get_template (ChangeSetName=" in err
@@ -776,8 +944,13 @@ def test_change_sets_that_cannot_run_take_no_place_and_a_full_window_is_said(mon
     forged = (ours / "root.yaml").read_text().replace("Value: x", "Value: forged")
     waiting = {f"flood-{i:02d}": (forged, _file_params(), CAPS) for i in range(21)}
     waiting.update({"plan-failed": (forged, _file_params(), CAPS), "plan-flat": (forged, _file_params(), CAPS)})
-    cfn = TrustCfn(waiting=waiting, summaries={"plan-failed": {"Status": "FAILED", "ExecutionStatus": "UNAVAILABLE"},
-                                               "plan-flat": {"IncludeNestedStacks": False}})
+    cfn = TrustCfn(
+        waiting=waiting,
+        summaries={
+            "plan-failed": {"Status": "FAILED", "ExecutionStatus": "UNAVAILABLE"},
+            "plan-flat": {"IncludeNestedStacks": False},
+        },
+    )
     code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "reviewed")
     assert code == 3, err + out
     read = {p["ChangeSetName"] for p in script.ops("cloudformation", "GetTemplate")}
@@ -789,8 +962,7 @@ def test_change_sets_that_cannot_run_take_no_place_and_a_full_window_is_said(mon
 
 @pytest.mark.moto
 @pytest.mark.parametrize("status", [None, "REVIEW_IN_PROGRESS"])
-def test_reviewed_before_a_first_create_points_to_the_modes_that_make_it(status, monkeypatch, moto_endpoint,
-                                                                          tmp_path):
+def test_reviewed_before_a_first_create_points_to_the_modes_that_make_it(status, monkeypatch, moto_endpoint, tmp_path):
     """Scripted CloudFormation, moto's S3/STS: ``reviewed`` on a stack that
     does not exist or is REVIEW_IN_PROGRESS refuses (exit 3) and says what
     works for a first create (``reviewed-or-new``, or no ``--change-set``);
@@ -800,8 +972,10 @@ def test_reviewed_before_a_first_create_points_to_the_modes_that_make_it(status,
     code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, _templates(tmp_path), "--change-set", "reviewed")
     assert code == 3, err + out
     assert "a first create is never adopted" in err.splitlines()[0]
-    assert ("a first create is made by the deploy itself, with the service role: deploy with --change-set "
-            "reviewed-or-new, or without --change-set") in err
+    assert (
+        "a first create is made by the deploy itself, with the service role: deploy with --change-set "
+        "reviewed-or-new, or without --change-set"
+    ) in err
     assert "plan again" not in err and "this deploy makes it itself" not in err
     assert not script.ops("cloudformation", "CreateChangeSet")
 
@@ -815,8 +989,11 @@ def test_a_stack_in_review_is_never_adopted(mode, monkeypatch, moto_endpoint, tm
     change set and makes a fresh CREATE that carries the service role; a
     change set named on the command line is refused (exit 3)."""
     ours = _templates(tmp_path)
-    cfn = TrustCfn(status="REVIEW_IN_PROGRESS", role=None,
-                   waiting={"plan-create": ((ours / "root.yaml").read_text(), _file_params(), CAPS)})
+    cfn = TrustCfn(
+        status="REVIEW_IN_PROGRESS",
+        role=None,
+        waiting={"plan-create": ((ours / "root.yaml").read_text(), _file_params(), CAPS)},
+    )
     if mode == "plan-name":
         code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "plan-create")
         assert code == 3, err
@@ -847,13 +1024,17 @@ def test_a_named_change_set_that_is_gone_says_why(last, monkeypatch, moto_endpoi
     first = err.splitlines()[0]
     assert not script.ops("cloudformation", "ExecuteChangeSet")
     if last == "plan-old":
-        assert first == ("error: change set plan-old on wealist-prod: it was executed: it is the change set "
-                         "wealist-prod last executed (DescribeStacks ChangeSetId)")
+        assert first == (
+            "error: change set plan-old on wealist-prod: it was executed: it is the change set "
+            "wealist-prod last executed (DescribeStacks ChangeSetId)"
+        )
         return
-    assert first.startswith("error: change set plan-old on wealist-prod: not found (ChangeSetNotFound): a change "
-                            "set on this stack was executed since (that deletes every other, ExecuteChangeSet "
-                            "reference), it was deleted (DeleteChangeSet), or the name, stack or region is wrong; "
-                            "looked on wealist-prod in ap-northeast-2")
+    assert first.startswith(
+        "error: change set plan-old on wealist-prod: not found (ChangeSetNotFound): a change "
+        "set on this stack was executed since (that deletes every other, ExecuteChangeSet "
+        "reference), it was deleted (DeleteChangeSet), or the name, stack or region is wrong; "
+        "looked on wealist-prod in ap-northeast-2"
+    )
     if last:
         assert first.endswith(f"; the stack last executed change set {last} ({change_set_arn(last)})")
     else:
@@ -873,8 +1054,10 @@ def test_an_adopted_change_set_says_which_ssm_values_it_was_computed_with(monkey
     code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "plan-1", "--output", "json")
     assert code == 0, err
     notes = json.loads(out)["review"]["notes"]
-    assert (f"{params[0]['ParameterKey']} was resolved to ami-0123456789abcdef0 when the change set was made; "
-            f"executing it deploys that value even if the SSM parameter has changed since") in notes
+    assert (
+        f"{params[0]['ParameterKey']} was resolved to ami-0123456789abcdef0 when the change set was made; "
+        f"executing it deploys that value even if the SSM parameter has changed since"
+    ) in notes
 
 
 @pytest.mark.moto
@@ -887,24 +1070,27 @@ def test_a_named_forged_change_set_is_refused(monkeypatch, moto_endpoint, tmp_pa
     cfn = TrustCfn(waiting={"plan-forged": (forged, _file_params(), CAPS)})
     code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "plan-forged")
     assert code == 3, err
-    assert err.splitlines()[0] == ("error: refused: change set plan-forged: root template differs from what this "
-                                   "checkout builds (Resources.Marker.Properties.Value)")
+    assert err.splitlines()[0] == (
+        "error: refused: change set plan-forged: root template differs from what this "
+        "checkout builds (Resources.Marker.Properties.Value)"
+    )
     assert not script.ops("cloudformation", "ExecuteChangeSet")
     assert not script.ops("cloudformation", "SetStackPolicy")
 
 
 @pytest.mark.moto
-@pytest.mark.parametrize("status,role,passed", [(None, None, ROLE), ("UPDATE_COMPLETE", ROLE, None),
-                                                ("UPDATE_COMPLETE", None, ROLE)])
-def test_plan_passes_the_service_role_where_the_stack_lacks_it(status, role, passed, monkeypatch, moto_endpoint,
-                                                                tmp_path):
+@pytest.mark.parametrize(
+    "status,role,passed", [(None, None, ROLE), ("UPDATE_COMPLETE", ROLE, None), ("UPDATE_COMPLETE", None, ROLE)]
+)
+def test_plan_passes_the_service_role_where_the_stack_lacks_it(
+    status, role, passed, monkeypatch, moto_endpoint, tmp_path
+):
     """Scripted CloudFormation, moto's S3/STS: a plan's first create carries
     the service role (so it would never run with its executor's
     credentials); an update of a stack that already has it passes none,
     needing no iam:PassRole (CloudFormation uses the stack's role)."""
     cfn = TrustCfn(status=status, role=role)
-    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, _templates(tmp_path), "--discard",
-                                  command="plan")
+    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, _templates(tmp_path), "--discard", command="plan")
     assert code == 0, err + out
     assert [c.get("RoleARN") for c in script.ops("cloudformation", "CreateChangeSet")] == [passed]
 
@@ -919,13 +1105,18 @@ def test_plan_that_may_not_pass_the_role_reviews_without_it_and_says_so(monkeypa
 
     def create(params):
         if params.get("RoleARN"):
-            raise ScriptedError("AccessDenied", f"User: arn:aws:sts::123456789012:assumed-role/plan/x is not "
-                                                f"authorized to perform: iam:PassRole on resource: {ROLE}", 403)
+            raise ScriptedError(
+                "AccessDenied",
+                f"User: arn:aws:sts::123456789012:assumed-role/plan/x is not "
+                f"authorized to perform: iam:PassRole on resource: {ROLE}",
+                403,
+            )
         return original(params)
 
     cfn.create_change_set = create
-    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, _templates(tmp_path), "--discard",
-                                  "--output", "json", command="plan")
+    code, out, err, script = _cli(
+        monkeypatch, moto_endpoint, cfn, _templates(tmp_path), "--discard", "--output", "json", command="plan"
+    )
     assert code == 0, err
     assert [c.get("RoleARN") for c in script.ops("cloudformation", "CreateChangeSet")] == [ROLE, None]
     assert json.loads(out)["review"]["description"].startswith(f"computed without the service role {ROLE}")
@@ -962,8 +1153,7 @@ def test_a_plans_change_set_of_the_real_templates_is_proven_in_twenty_nine_calls
     db = real_templates / "database.yaml"
     db.write_text(db.read_text() + "# edited in the pull request\n")
     after = tpl.read(real_templates)
-    plan = package_mod.package(aws, after, "artifacts", prefix="plan/wealist-prod",
-                               reuse_prefix="deploy/wealist-prod")
+    plan = package_mod.package(aws, after, "artifacts", prefix="plan/wealist-prod", reuse_prefix="deploy/wealist-prod")
     ours = package_mod.package(aws, after, "artifacts", prefix="deploy/wealist-prod")
     assert plan.root_body != ours.root_body  # the URLs differ: plan/ against deploy/
 
@@ -979,17 +1169,33 @@ def test_a_plans_change_set_of_the_real_templates_is_proven_in_twenty_nine_calls
             _nested(cfn, text)
             continue
         child = stack_arn(f"wealist-prod-{lid}")
-        cfn.add_response("describe_stack_resource", {"StackResourceDetail": {
-            "LogicalResourceId": lid, "PhysicalResourceId": child, "ResourceType": NESTED,
-            "LastUpdatedTimestamp": "2026-11-01T00:00:00Z", "ResourceStatus": "UPDATE_COMPLETE"}},
-            {"StackName": ROOT, "LogicalResourceId": lid})
+        cfn.add_response(
+            "describe_stack_resource",
+            {
+                "StackResourceDetail": {
+                    "LogicalResourceId": lid,
+                    "PhysicalResourceId": child,
+                    "ResourceType": NESTED,
+                    "LastUpdatedTimestamp": "2026-11-01T00:00:00Z",
+                    "ResourceStatus": "UPDATE_COMPLETE",
+                }
+            },
+            {"StackName": ROOT, "LogicalResourceId": lid},
+        )
         _template(cfn, text, StackName=child)
     texts = {name: after.texts[name] for name in ours.templates if name != "root.yaml"}
     assert not any(tpl.nested_stacks(ours.templates[name]) for name in texts)  # leaves: uploaded as committed
-    expected = verify.Expected(root_name="root.yaml", templates=ours.templates, child_files=ours.child_files,
-                               parameters={p["ParameterKey"]: p["ParameterValue"] for p in PARAMS},
-                               capabilities=frozenset(CAPS), role_arn=ROLE, texts=texts, bucket="artifacts",
-                               list_parameters=frozenset({"AvailabilityZones"}))
+    expected = verify.Expected(
+        root_name="root.yaml",
+        templates=ours.templates,
+        child_files=ours.child_files,
+        parameters={p["ParameterKey"]: p["ParameterValue"] for p in PARAMS},
+        capabilities=frozenset(CAPS),
+        role_arn=ROLE,
+        texts=texts,
+        bucket="artifacts",
+        list_parameters=frozenset({"AvailabilityZones"}),
+    )
     verdict = verify.prove(aws, ROOT_CS, expected, stack_id=ROOT, stack_role=ROLE)
     assert verdict.ok, verdict.line()
     # + one GetObject (moto) per child: each pinned URL's version holds this checkout's bytes.
@@ -1000,14 +1206,22 @@ def test_a_plans_change_set_of_the_real_templates_is_proven_in_twenty_nine_calls
 # -- rollback triggers: what every plan of an update carries (triggers.py) ---------------------
 
 ALARM = "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:"
-WITH_TRIGGERS = verify.Expected(**dict(EXPECTED.__dict__, rollback_alarms=triggers.alarm_names("wealist-prod"),
-                                       monitoring_minutes=triggers.monitoring_minutes()))
+WITH_TRIGGERS = verify.Expected(
+    **dict(
+        EXPECTED.__dict__,
+        rollback_alarms=triggers.alarm_names("wealist-prod"),
+        monitoring_minutes=triggers.monitoring_minutes(),
+    )
+)
 
 
 def _config(*names: str, minutes: int | None = None, arn: str = ALARM) -> dict:
-    return {"RollbackConfiguration": {
-        "RollbackTriggers": [{"Arn": arn + n, "Type": "AWS::CloudWatch::Alarm"} for n in names],
-        "MonitoringTimeInMinutes": triggers.monitoring_minutes() if minutes is None else minutes}}
+    return {
+        "RollbackConfiguration": {
+            "RollbackTriggers": [{"Arn": arn + n, "Type": "AWS::CloudWatch::Alarm"} for n in names],
+            "MonitoringTimeInMinutes": triggers.monitoring_minutes() if minutes is None else minutes,
+        }
+    }
 
 
 def _genuine_rest(cfn: Stubber, s3: Stubber) -> None:
@@ -1050,16 +1264,30 @@ FOREIGN = {
     # An alarm of this account whose name this project does not derive.
     "other alarm": (_config("wealist-prod-alarm-target-5xx", "someones-alarm"), "someones-alarm"),
     # The project's alarm name, in another account or region.
-    "other account": (_config("wealist-prod-alarm-target-5xx",
-                              arn="arn:aws:cloudwatch:ap-northeast-2:999999999999:alarm:"), "999999999999"),
-    "other region": (_config("wealist-prod-alarm-target-5xx",
-                             arn="arn:aws:cloudwatch:us-east-1:123456789012:alarm:"), "us-east-1"),
-    "composite": ({"RollbackConfiguration": {"RollbackTriggers": [
-        {"Arn": ALARM + "wealist-prod-alarm-target-5xx", "Type": "AWS::CloudWatch::CompositeAlarm"}],
-        "MonitoringTimeInMinutes": triggers.monitoring_minutes()}}, "CompositeAlarm"),
+    "other account": (
+        _config("wealist-prod-alarm-target-5xx", arn="arn:aws:cloudwatch:ap-northeast-2:999999999999:alarm:"),
+        "999999999999",
+    ),
+    "other region": (
+        _config("wealist-prod-alarm-target-5xx", arn="arn:aws:cloudwatch:us-east-1:123456789012:alarm:"),
+        "us-east-1",
+    ),
+    "composite": (
+        {
+            "RollbackConfiguration": {
+                "RollbackTriggers": [
+                    {"Arn": ALARM + "wealist-prod-alarm-target-5xx", "Type": "AWS::CloudWatch::CompositeAlarm"}
+                ],
+                "MonitoringTimeInMinutes": triggers.monitoring_minutes(),
+            }
+        },
+        "CompositeAlarm",
+    ),
     "monitoring time": (_config("wealist-prod-alarm-target-5xx", minutes=180), "watched 180 min"),
-    "a wait without triggers": ({"RollbackConfiguration": {"RollbackTriggers": [], "MonitoringTimeInMinutes": 30}},
-                                "30 min"),
+    "a wait without triggers": (
+        {"RollbackConfiguration": {"RollbackTriggers": [], "MonitoringTimeInMinutes": 30}},
+        "30 min",
+    ),
 }
 
 
@@ -1077,15 +1305,18 @@ def test_a_foreign_trigger_or_another_monitoring_time_is_refused(case):
     cfn.assert_no_pending_responses()
 
 
-
 @pytest.mark.moto
-@pytest.mark.parametrize("alarm, minutes, proven", [
-    ("wealist-prod-alarm-target-5xx", None, True),
-    ("someone-elses-alarm", None, False),
-    ("wealist-prod-alarm-target-5xx", 3, False),
-])
-def test_ci_executes_a_plan_that_carries_the_rollback_triggers_by_name(alarm, minutes, proven, monkeypatch,
-                                                                      moto_endpoint, tmp_path):
+@pytest.mark.parametrize(
+    "alarm, minutes, proven",
+    [
+        ("wealist-prod-alarm-target-5xx", None, True),
+        ("someone-elses-alarm", None, False),
+        ("wealist-prod-alarm-target-5xx", 3, False),
+    ],
+)
+def test_ci_executes_a_plan_that_carries_the_rollback_triggers_by_name(
+    alarm, minutes, proven, monkeypatch, moto_endpoint, tmp_path
+):
     """Scripted CloudFormation, moto's S3/STS: what deploy.yml runs for an
     update, ``deploy --change-set NAME``, on the plan's change set, which
     carries RollbackConfiguration (every update plan does once the alarms
@@ -1096,10 +1327,14 @@ def test_ci_executes_a_plan_that_carries_the_rollback_triggers_by_name(alarm, mi
 
     ours = _templates(tmp_path)
     cfn = TrustCfn(waiting={"plan-1": ((ours / "root.yaml").read_text(), _file_params(), CAPS)})
-    cfn.head["plan-1"] = {"RollbackConfiguration": {
-        "RollbackTriggers": [{"Arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm}",
-                              "Type": "AWS::CloudWatch::Alarm"}],
-        "MonitoringTimeInMinutes": triggers.monitoring_minutes() if minutes is None else minutes}}
+    cfn.head["plan-1"] = {
+        "RollbackConfiguration": {
+            "RollbackTriggers": [
+                {"Arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm}", "Type": "AWS::CloudWatch::Alarm"}
+            ],
+            "MonitoringTimeInMinutes": triggers.monitoring_minutes() if minutes is None else minutes,
+        }
+    }
     code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "plan-1")
     if proven:
         assert code == 0, err + out
@@ -1114,9 +1349,22 @@ def test_ci_executes_a_plan_that_carries_the_rollback_triggers_by_name(alarm, mi
 def _no_execute(monkeypatch, endpoint, cfn: TrustCfn, templates, *extra):
     script = Scripted(("cloudformation",), cfn.handlers())
     with scripted_aws(monkeypatch, script):
-        code, out, err = run_cli("deploy", "--skip-preflight", "--stack-name", cfn.name, "--params",
-                                 PARAMS_DIR / "prod.json", "--endpoint-url", endpoint, "--templates", templates,
-                                 "--role-arn", ROLE, "--no-execute", *extra)
+        code, out, err = run_cli(
+            "deploy",
+            "--skip-preflight",
+            "--stack-name",
+            cfn.name,
+            "--params",
+            PARAMS_DIR / "prod.json",
+            "--endpoint-url",
+            endpoint,
+            "--templates",
+            templates,
+            "--role-arn",
+            ROLE,
+            "--no-execute",
+            *extra,
+        )
     return code, out, err, script
 
 
@@ -1129,8 +1377,16 @@ def test_a_pinned_change_set_id_executes_the_approved_change_set(pin, monkeypatc
     ours = _templates(tmp_path)
     cfn = TrustCfn(waiting={"plan-1": ((ours / "root.yaml").read_text(), _file_params(), CAPS)})
     arn = change_set_arn("plan-1")
-    code, out, err, script = _cli(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "plan-1",
-                                  "--change-set-id", arn if pin == "arn" else arn.rsplit("/", 1)[-1])
+    code, out, err, script = _cli(
+        monkeypatch,
+        moto_endpoint,
+        cfn,
+        ours,
+        "--change-set",
+        "plan-1",
+        "--change-set-id",
+        arn if pin == "arn" else arn.rsplit("/", 1)[-1],
+    )
     assert code == 0, err + out
     assert _executed(script) == [arn]
 
@@ -1159,7 +1415,8 @@ def test_a_change_set_made_again_under_the_approved_name_is_refused(execute, mon
     assert code == 3, err + out
     assert err.splitlines()[0].startswith(
         f"error: refused: change set plan-1 on wealist-prod is {approved.rsplit('/', 1)[0]}/0f0f0f0f-made-again, "
-        f"not the approved {approved.rsplit('/', 1)[-1]}")
+        f"not the approved {approved.rsplit('/', 1)[-1]}"
+    )
     assert not script.ops("cloudformation", "ExecuteChangeSet")
     assert not script.ops("cloudformation", "SetStackPolicy")
     assert not script.ops("cloudformation", "CreateChangeSet")
@@ -1173,20 +1430,28 @@ def test_no_execute_proves_a_named_change_set_and_runs_nothing(monkeypatch, moto
     policy touched."""
     ours = _templates(tmp_path)
     cfn = TrustCfn(waiting={"plan-1": ((ours / "root.yaml").read_text(), _file_params(), CAPS)})
-    code, out, err, script = _no_execute(monkeypatch, moto_endpoint, cfn, ours, "--change-set", "plan-1",
-                                         "--change-set-id", change_set_arn("plan-1"))
+    code, out, err, script = _no_execute(
+        monkeypatch, moto_endpoint, cfn, ours, "--change-set", "plan-1", "--change-set-id", change_set_arn("plan-1")
+    )
     assert code == 0, err + out
     assert "proven" in out
     for op in ("ExecuteChangeSet", "CreateChangeSet", "DeleteChangeSet", "SetStackPolicy"):
         assert not script.ops("cloudformation", op), op
 
 
-@pytest.mark.parametrize("extra", [("--change-set", "reviewed", "--change-set-id", "abc"),
-                                   ("--change-set-id", "abc"), ("--change-set", "plan-1", "--change-set-id", " ")])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ("--change-set", "reviewed", "--change-set-id", "abc"),
+        ("--change-set-id", "abc"),
+        ("--change-set", "plan-1", "--change-set-id", " "),
+    ],
+)
 def test_a_change_set_id_without_a_named_change_set_is_a_usage_error(extra):
     """No AWS call: ``--change-set-id`` pins the change set ``--change-set
     NAME`` names; with ``reviewed``, with no name, or empty it is exit 2."""
-    code, out, err = run_cli("deploy", "--stack-name", "wealist-prod", "--params", PARAMS_DIR / "prod.json",
-                             "--yes", *extra)
+    code, out, err = run_cli(
+        "deploy", "--stack-name", "wealist-prod", "--params", PARAMS_DIR / "prod.json", "--yes", *extra
+    )
     assert code == 2, err + out
     assert "--change-set-id needs a non-empty ID and --change-set NAME" in err

@@ -72,15 +72,15 @@ def test_the_redactor_blanks_every_form_a_wire_log_prints():
     try:
         awslog._remember(params={"Name": "/wealist/prod/db/pw", "Value": secret, "Overwrite": True})
         lines = [
-            f"Making request with params: {{'body': b'{{\"Name\": \"/x\", \"Value\": \"{secret}\"}}'}}",
-            "Response body: b'{\"Parameter\": {\"Name\": \"/x\", \"Type\": \"SecureString\", \"Value\": \"other-1\"}}'",
+            f'Making request with params: {{\'body\': b\'{{"Name": "/x", "Value": "{secret}"}}\'}}',
+            'Response body: b\'{"Parameter": {"Name": "/x", "Type": "SecureString", "Value": "other-1"}}\'',
             "Request body: Action=ModifyDBInstance&MasterUserPassword=abc123%21&DBInstanceIdentifier=db",
             "Response body: <AuthToken>tok-value</AuthToken><Other>kept</Other>",
             "{'MasterUserPassword': 'hunter22', 'SecretString': b'zzz', 'DBInstanceIdentifier': 'db'}",
             # IAM Identity Center, as botocore logs a token refresh and a role's credentials (aws/aws-cli#5971).
-            "'body': b'{\"grantType\": \"refresh_token\", \"clientSecret\": \"eyJraWQi\", \"refreshToken\": \"rt-1\"}'",
-            "Response body: b'{\"roleCredentials\":{\"accessKeyId\":\"ASIA1\",\"secretAccessKey\":\"sak-2\","
-            "\"sessionToken\":\"st-3\",\"expiration\":1}}'",
+            '\'body\': b\'{"grantType": "refresh_token", "clientSecret": "eyJraWQi", "refreshToken": "rt-1"}\'',
+            'Response body: b\'{"roleCredentials":{"accessKeyId":"ASIA1","secretAccessKey":"sak-2",'
+            '"sessionToken":"st-3","expiration":1}}\'',
             "headers={'Authorization': b'AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20261207/ap-northeast-2/ssm/"
             "aws4_request, SignedHeaders=host, Signature=0123abcdef', 'X-Amz-Security-Token': b'FwoGZX...'}",
         ]
@@ -89,12 +89,32 @@ def test_the_redactor_blanks_every_form_a_wire_log_prints():
         text = record.getMessage()
     finally:
         awslog.configure()
-    for leaked in (secret, "other-1", "abc123", "tok-value", "hunter22", "zzz", "AKIAEXAMPLE", "0123abcdef",
-                   "FwoGZX", "eyJraWQi", "rt-1", "sak-2", "st-3"):
+    for leaked in (
+        secret,
+        "other-1",
+        "abc123",
+        "tok-value",
+        "hunter22",
+        "zzz",
+        "AKIAEXAMPLE",
+        "0123abcdef",
+        "FwoGZX",
+        "eyJraWQi",
+        "rt-1",
+        "sak-2",
+        "st-3",
+    ):
         assert leaked not in text, leaked
     # What is no secret stays readable: names, identifiers, types.
-    for kept in ('"Name": "/x"', "DBInstanceIdentifier=db", "<Other>kept</Other>", "'DBInstanceIdentifier': 'db'",
-                 '"Type": "SecureString"', '"grantType": "refresh_token"', '"accessKeyId":"ASIA1"'):
+    for kept in (
+        '"Name": "/x"',
+        "DBInstanceIdentifier=db",
+        "<Other>kept</Other>",
+        "'DBInstanceIdentifier': 'db'",
+        '"Type": "SecureString"',
+        '"grantType": "refresh_token"',
+        '"accessKeyId":"ASIA1"',
+    ):
         assert kept in text, kept
 
 
@@ -116,8 +136,11 @@ def test_the_shared_options_work_before_and_after_the_command(no_aws_client):
     parser = _parser()
     before = cliopts.fill_defaults(parser.parse_args(["-v", "--no-color", "plan", "--env", "dev"]))
     after = cliopts.fill_defaults(parser.parse_args(["plan", "--env", "dev", "-v", "--no-color"]))
-    assert (before.verbose, before.no_color, before.env) == (after.verbose, after.no_color, after.env) == \
-        (True, True, "dev")
+    assert (
+        (before.verbose, before.no_color, before.env)
+        == (after.verbose, after.no_color, after.env)
+        == (True, True, "dev")
+    )
     plain = cliopts.fill_defaults(parser.parse_args(["plan", "--env", "dev"]))
     assert (plain.verbose, plain.quiet, plain.debug, plain.no_color) == (False, False, False, False)
 
@@ -131,13 +154,16 @@ class _Stream(io.StringIO):
         return self.tty
 
 
-@pytest.mark.parametrize("tty, no_color_env, flag, expected", [
-    (True, None, False, True),
-    (False, None, False, False),  # a log or a pipe: never
-    (True, "1", False, False),  # NO_COLOR set to anything non-empty (no-color.org)
-    (True, "", False, True),  # NO_COLOR empty does not count
-    (True, None, True, False),  # --no-color
-])
+@pytest.mark.parametrize(
+    "tty, no_color_env, flag, expected",
+    [
+        (True, None, False, True),
+        (False, None, False, False),  # a log or a pipe: never
+        (True, "1", False, False),  # NO_COLOR set to anything non-empty (no-color.org)
+        (True, "", False, True),  # NO_COLOR empty does not count
+        (True, None, True, False),  # --no-color
+    ],
+)
 def test_colour_only_on_a_terminal_and_never_with_no_color(tty, no_color_env, flag, expected, monkeypatch):
     import argparse
 

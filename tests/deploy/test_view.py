@@ -36,8 +36,15 @@ ESC = "\033["
 
 
 def _ev(n, sid, lid, rtype, status, minute, physical="", reason=""):
-    e = {"EventId": f"e{n}", "StackId": sid, "StackName": sid.split("/")[1], "LogicalResourceId": lid,
-         "ResourceType": rtype, "Timestamp": T0 + timedelta(minutes=minute), "ResourceStatus": status}
+    e = {
+        "EventId": f"e{n}",
+        "StackId": sid,
+        "StackName": sid.split("/")[1],
+        "LogicalResourceId": lid,
+        "ResourceType": rtype,
+        "Timestamp": T0 + timedelta(minutes=minute),
+        "ResourceStatus": status,
+    }
     if physical:
         e["PhysicalResourceId"] = physical
     if reason:
@@ -74,9 +81,20 @@ def _stub_watch(stub: Stubber, recorded: list[dict], rounds: list[int], final: s
     known = [ROOT]
     for i, cutoff in enumerate(rounds):
         last = i == len(rounds) - 1
-        stub.add_response("describe_stacks", {"Stacks": [{
-            "StackName": "wealist-prod", "StackId": ROOT, "CreationTime": T0,
-            "StackStatus": final if last else "CREATE_IN_PROGRESS"}]}, {"StackName": ROOT})
+        stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": "wealist-prod",
+                        "StackId": ROOT,
+                        "CreationTime": T0,
+                        "StackStatus": final if last else "CREATE_IN_PROGRESS",
+                    }
+                ]
+            },
+            {"StackName": ROOT},
+        )
         for _ in range(2 if last else 1):
             j = 0
             while j < len(known):
@@ -101,8 +119,14 @@ def _watch(recorded=RECORDED, rounds=ROUNDS, final="CREATE_COMPLETE") -> list:
     _stub_watch(stub, recorded, rounds, final)
     with stub:
         # Totals as the review counts them: 1 in the root's own rows per child, 2 in each child.
-        watcher = events.Watcher(_Aws(cfn), ROOT, total=6, totals={"": 2, "NetworkStack": 2, "DatabaseStack": 2},
-                                 sleep=lambda _s: None, interval=0.0)
+        watcher = events.Watcher(
+            _Aws(cfn),
+            ROOT,
+            total=6,
+            totals={"": 2, "NetworkStack": 2, "DatabaseStack": 2},
+            sleep=lambda _s: None,
+            interval=0.0,
+        )
         items = list(watcher.watch())
         stub.assert_no_pending_responses()
     return items
@@ -130,7 +154,12 @@ def test_the_engine_yields_per_stack_progress_with_the_slowest_resource():
     assert (rows["NetworkStack"].done, rows["NetworkStack"].total, rows["NetworkStack"].slowest) == (2, 2, "")
     db = rows["DatabaseStack"]
     assert (db.done, db.total, db.slowest, db.slowest_type, db.slowest_status) == (
-        1, 2, "Database", "AWS::RDS::DBInstance", "CREATE_IN_PROGRESS")
+        1,
+        2,
+        "Database",
+        "AWS::RDS::DBInstance",
+        "CREATE_IN_PROGRESS",
+    )
     assert db.slowest_since == T0 + timedelta(minutes=3)
     assert (rows[""].done, rows[""].total, rows[""].slowest) == (1, 2, "DatabaseStack")
     assert isinstance(items[-1], events.Final) and items[-1].status == "CREATE_COMPLETE"
@@ -159,8 +188,9 @@ def test_a_log_gets_plain_event_lines_and_a_progress_line_per_change():
 def test_a_terminal_gets_one_line_per_stack_redrawn_in_place():
     out, clock = _Terminal(), _Clock()
     now = {"t": T0}
-    shown = view.LiveView(out, stack_name="wealist-prod", clock=clock, now=lambda: now["t"], min_interval=0.5,
-                          width=200)
+    shown = view.LiveView(
+        out, stack_name="wealist-prod", clock=clock, now=lambda: now["t"], min_interval=0.5, width=200
+    )
     snapshots = []
     for item in _watch():
         if isinstance(item, events.Progress) and item.at:
@@ -173,8 +203,12 @@ def test_a_terminal_gets_one_line_per_stack_redrawn_in_place():
     # Redrawn in place: cursor up over the block and clear, never a growing scroll of progress.
     assert f"{ESC}4F{ESC}J" in text
     # The poll after minute 6: the network is done, the database instance still being created.
-    during = next(s for s in snapshots if any("Database (AWS::RDS::DBInstance)" in line for line in s)
-                  and any(line.lstrip().startswith("NetworkStack") and line.endswith("done") for line in s))
+    during = next(
+        s
+        for s in snapshots
+        if any("Database (AWS::RDS::DBInstance)" in line for line in s)
+        and any(line.lstrip().startswith("NetworkStack") and line.endswith("done") for line in s)
+    )
     assert during[0] == "progress: 4 of 6 resources done"
     assert len(during) == 4  # the summary and one line per stack
     db_line = next(line for line in during if line.lstrip().startswith("DatabaseStack"))
@@ -198,8 +232,10 @@ def test_an_age_grows_with_the_time_elapsed_here_not_with_the_wall_clock():
     since = T0 - timedelta(minutes=2)
 
     def progress(at):
-        return events.Progress(0, 1, [events.StackProgress("", 0, 1, "Db", "AWS::RDS::DBInstance",
-                                                           "CREATE_IN_PROGRESS", since)], at)
+        return events.Progress(
+            0, 1, [events.StackProgress("", 0, 1, "Db", "AWS::RDS::DBInstance", "CREATE_IN_PROGRESS", since)], at
+        )
+
     shown(progress(T0))
     assert shown.rows()[1].endswith("CREATE_IN_PROGRESS 2m00s")
     clock.t += 90
@@ -237,17 +273,26 @@ def test_a_failure_stays_on_screen_above_the_block():
     for item in _watch(failed, final="ROLLBACK_COMPLETE"):
         shown(item)
     text = out.getvalue()
-    assert "10:09:00  CREATE_FAILED                DatabaseStack/Database  (AWS::RDS::DBInstance)  DBInstanceClass " \
-           "not available\n" in text
-    assert "first cause: DatabaseStack/Database (AWS::RDS::DBInstance) CREATE_FAILED: DBInstanceClass not " \
-           "available" in text
+    assert (
+        "10:09:00  CREATE_FAILED                DatabaseStack/Database  (AWS::RDS::DBInstance)  DBInstanceClass "
+        "not available\n" in text
+    )
+    assert (
+        "first cause: DatabaseStack/Database (AWS::RDS::DBInstance) CREATE_FAILED: DBInstanceClass not "
+        "available" in text
+    )
 
 
 def test_quiet_shows_only_the_result():
     out = io.StringIO()
     shown = view.QuietView(out)
-    for item in [flow.Info("uploading templates"), *_watch(), flow.Result(events.Final("CREATE_COMPLETE", ""), [
-            {"OutputKey": "LoadBalancerDns", "OutputValue": "alb.example"}])]:
+    for item in [
+        flow.Info("uploading templates"),
+        *_watch(),
+        flow.Result(
+            events.Final("CREATE_COMPLETE", ""), [{"OutputKey": "LoadBalancerDns", "OutputValue": "alb.example"}]
+        ),
+    ]:
         shown(item)
     assert out.getvalue() == "final state: CREATE_COMPLETE\noutput LoadBalancerDns = alb.example\n"
 
@@ -259,15 +304,30 @@ def test_the_timeline_holds_the_same_events_and_counts():
     kinds = [e["kind"] for e in timeline.entries]
     assert kinds.count("event") == 14 and kinds[-1] == "final"
     db = next(e for e in timeline.entries if e["kind"] == "event" and e["logicalId"] == "Database")
-    assert db == {"time": "2026-12-07T10:03:00+00:00", "kind": "event", "stack": "DatabaseStack",
-                  "logicalId": "Database", "type": "AWS::RDS::DBInstance", "status": "CREATE_IN_PROGRESS",
-                  "reason": ""}
+    assert db == {
+        "time": "2026-12-07T10:03:00+00:00",
+        "kind": "event",
+        "stack": "DatabaseStack",
+        "logicalId": "Database",
+        "type": "AWS::RDS::DBInstance",
+        "status": "CREATE_IN_PROGRESS",
+        "reason": "",
+    }
     progress = [e for e in timeline.entries if e["kind"] == "progress"]
-    slow = next(p for p in progress if any(s["slowest"] and s["slowest"]["logicalId"] == "Database"
-                                           for s in p["stacks"]))
-    assert {"stack": "DatabaseStack", "done": 1, "total": 2, "slowest": {
-        "logicalId": "Database", "type": "AWS::RDS::DBInstance", "status": "CREATE_IN_PROGRESS",
-        "since": "2026-12-07T10:03:00+00:00"}} in slow["stacks"]
+    slow = next(
+        p for p in progress if any(s["slowest"] and s["slowest"]["logicalId"] == "Database" for s in p["stacks"])
+    )
+    assert {
+        "stack": "DatabaseStack",
+        "done": 1,
+        "total": 2,
+        "slowest": {
+            "logicalId": "Database",
+            "type": "AWS::RDS::DBInstance",
+            "status": "CREATE_IN_PROGRESS",
+            "since": "2026-12-07T10:03:00+00:00",
+        },
+    } in slow["stacks"]
     # Only changes: no two progress entries alike.
     assert len({str(p) for p in progress}) == len(progress)
 

@@ -34,9 +34,12 @@ def _refused_port() -> int:
 def wire_log():
     buf = io.StringIO()
     awslog.configure(verbose=True, debug=True, stream=buf)
-    session = boto3.session.Session(aws_access_key_id="AKIAEXAMPLEKEYID1234",
-                                    aws_secret_access_key="secretkeyexample",
-                                    aws_session_token=TOKEN, region_name="us-east-1")
+    session = boto3.session.Session(
+        aws_access_key_id="AKIAEXAMPLEKEYID1234",
+        aws_secret_access_key="secretkeyexample",
+        aws_session_token=TOKEN,
+        region_name="us-east-1",
+    )
     awslog.attach(session)
     endpoint = f"http://127.0.0.1:{_refused_port()}"
     config = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=1)
@@ -46,6 +49,7 @@ def wire_log():
         with pytest.raises(Exception):  # the port refuses (whichever error botocore raises); the log matters
             getattr(client, operation)(**params)
         return buf.getvalue()
+
     try:
         yield call
     finally:
@@ -60,7 +64,7 @@ def test_debug_never_prints_the_session_token_or_the_signature(wire_log):
     assert "Signature:\n" not in out or "Signature:\n[redacted]" in out
 
 
-@pytest.mark.parametrize("value", ['head"TAILSECRET', 'head\\TAILSECRET', "h\u00e9ad'\"TAILSECRET", "a\\\"TAILSECRET"])
+@pytest.mark.parametrize("value", ['head"TAILSECRET', "head\\TAILSECRET", "h\u00e9ad'\"TAILSECRET", 'a\\"TAILSECRET'])
 def test_a_secret_with_quotes_or_backslashes_never_shows_its_tail(wire_log, value):
     out = wire_log("ssm", "put_parameter", Name="/x/db/pw", Value=value, Type="SecureString", Overwrite=True)
     assert "'body': b'{" in out
@@ -79,7 +83,11 @@ def test_a_response_body_value_with_an_escaped_quote_is_blanked_whole():
 def test_the_canonical_request_lines_are_blanked_even_if_logged():
     """No AWS call: the lines botocore.auth logs at DEBUG (kept at INFO by
     ``--debug``, in case another logger config lowers it again)."""
-    text = awslog.redact("CanonicalRequest:\nGET\n/\n\nhost:127.0.0.1\nx-amz-security-token:" + TOKEN
-                         + "\n\nStringToSign:\nAWS4-HMAC-SHA256\nSignature:\n" + "ab12" * 16)
+    text = awslog.redact(
+        "CanonicalRequest:\nGET\n/\n\nhost:127.0.0.1\nx-amz-security-token:"
+        + TOKEN
+        + "\n\nStringToSign:\nAWS4-HMAC-SHA256\nSignature:\n"
+        + "ab12" * 16
+    )
     assert TOKEN not in text and "ab12ab12" not in text
     assert "host:127.0.0.1" in text

@@ -1,7 +1,6 @@
 """The boot scripts (wealist_cfn/boot/) rendered as the compute stack renders
 them, and run with stand-ins for aws, docker, sleep and shutdown."""
 
-
 from __future__ import annotations
 
 import json
@@ -28,14 +27,20 @@ BUCKET = "wealist-prod-deploy-123456789012-ap-northeast-2"
 
 
 SUB_VALUES = {
-    "AWS::Region": "ap-northeast-2", "Project": "wealist", "Environment": "prod", "Role": "backend",
-    "DeployBucketName": BUCKET, "UserServicePort": "8081", "BoardServicePort": "8000",
+    "AWS::Region": "ap-northeast-2",
+    "Project": "wealist",
+    "Environment": "prod",
+    "Role": "backend",
+    "DeployBucketName": BUCKET,
+    "UserServicePort": "8081",
+    "BoardServicePort": "8000",
 }
 
 
 def render_sub(text: str, values: dict[str, str]) -> str:
     """Fn::Sub: ${Name} is replaced, ${!Name} becomes a literal ${Name}; a
     name with no value is an error, as it is for CloudFormation."""
+
     def replace(m):
         inner = m.group(1)
         if inner.startswith("!"):
@@ -43,6 +48,7 @@ def render_sub(text: str, values: dict[str, str]) -> str:
         if inner not in values:
             raise KeyError(f"Fn::Sub has no value for ${{{inner}}}")
         return values[inner]
+
     return re.sub(r"\$\{([^}]*)\}", replace, text)
 
 
@@ -87,16 +93,28 @@ esac
 
 def _parameters_json(prefix="/wealist/prod"):
     values = {
-        "db/postgres_host": "db.example.internal", "db/postgres_port": "5432",
-        "db/postgres_superuser": "wealist_admin", "db/postgres_superuser_password": "MasterPw1",
-        "db/postgres_db": "wealist", "redis/host": "redis.example.internal", "redis/port": "6379",
-        "redis/auth_token": "RedisToken1234567", "monitoring/grafana_admin_password": "GrafanaPw1",
-        "deploy/user_service_repository": "user-service", "deploy/board_service_repository": "board-service",
-        "deploy/user_service_image_tag": "abc123", "deploy/board_service_image_tag": "def456",
+        "db/postgres_host": "db.example.internal",
+        "db/postgres_port": "5432",
+        "db/postgres_superuser": "wealist_admin",
+        "db/postgres_superuser_password": "MasterPw1",
+        "db/postgres_db": "wealist",
+        "redis/host": "redis.example.internal",
+        "redis/port": "6379",
+        "redis/auth_token": "RedisToken1234567",
+        "monitoring/grafana_admin_password": "GrafanaPw1",
+        "deploy/user_service_repository": "user-service",
+        "deploy/board_service_repository": "board-service",
+        "deploy/user_service_image_tag": "abc123",
+        "deploy/board_service_image_tag": "def456",
     }
     for k in ("user", "board"):
-        values.update({f"db/{k}_db_name": f"wealist_{k}_db", f"db/{k}_db_user": f"wealist_{k}_service",
-                       f"db/{k}_db_password": f"{k.title()}Pw123"})
+        values.update(
+            {
+                f"db/{k}_db_name": f"wealist_{k}_db",
+                f"db/{k}_db_user": f"wealist_{k}_service",
+                f"db/{k}_db_password": f"{k.title()}Pw123",
+            }
+        )
     return {"Parameters": [{"Name": f"{prefix}/{k}", "Type": "String", "Value": v} for k, v in values.items()]}
 
 
@@ -115,12 +133,12 @@ echo "shutdown $*" >>"$CALLS"
 def _run_startup(tmp_path, role, **extra_env):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for name, body in (("aws", FAKE_AWS), ("docker", FAKE_DOCKER), ("sleep", FAKE_SLEEP),
-                       ("shutdown", FAKE_SHUTDOWN)):
+    for name, body in (("aws", FAKE_AWS), ("docker", FAKE_DOCKER), ("sleep", FAKE_SLEEP), ("shutdown", FAKE_SHUTDOWN)):
         (bin_dir / name).write_text(body)
         (bin_dir / name).chmod(0o755)
     # The instance's python3 runs render.py; here, the test's interpreter.
     import sys
+
     (bin_dir / "python3").symlink_to(sys.executable)
     # IMDSv2 (token required) gives the instance ID: tests/ops/standins/curl.py.
     curl = ROOT / "tests" / "ops" / "standins" / "curl.py"
@@ -129,10 +147,18 @@ def _run_startup(tmp_path, role, **extra_env):
     params = tmp_path / "parameters.json"
     params.write_text(json.dumps(_parameters_json()))
     env = {
-        "PATH": f"{bin_dir}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls.log"), "FILES": str(ROOT / "instance-files"),
-        "PARAMS_JSON": str(params), "WEALIST_BASE": str(tmp_path / "opt"), "WEALIST_ROLE": role,
-        "WEALIST_BUCKET": BUCKET, "WEALIST_PREFIX": "/wealist/prod", "AWS_REGION": "ap-northeast-2",
-        "USER_SERVICE_PORT": "8081", "BOARD_SERVICE_PORT": "8000", "IMDS_INSTANCE_ID": "i-0123456789abcdef0",
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "CALLS": str(tmp_path / "calls.log"),
+        "FILES": str(ROOT / "instance-files"),
+        "PARAMS_JSON": str(params),
+        "WEALIST_BASE": str(tmp_path / "opt"),
+        "WEALIST_ROLE": role,
+        "WEALIST_BUCKET": BUCKET,
+        "WEALIST_PREFIX": "/wealist/prod",
+        "AWS_REGION": "ap-northeast-2",
+        "USER_SERVICE_PORT": "8081",
+        "BOARD_SERVICE_PORT": "8000",
+        "IMDS_INSTANCE_ID": "i-0123456789abcdef0",
         **extra_env,
     }
     result = subprocess.run(["bash", str(STARTUP)], env=env, capture_output=True, text=True, timeout=60)

@@ -13,8 +13,10 @@ from wealist_cfn.aws import Aws
 
 REGION = "ap-northeast-2"
 ROOT_ID = "arn:aws:cloudformation:ap-northeast-2:123456789012:stack/wealist-dev/11111111-aaaa-bbbb-cccc-000000000000"
-CHILD_ID = ("arn:aws:cloudformation:ap-northeast-2:123456789012:stack/"
-            "wealist-dev-DatabaseStack-1ABC/22222222-aaaa-bbbb-cccc-000000000000")
+CHILD_ID = (
+    "arn:aws:cloudformation:ap-northeast-2:123456789012:stack/"
+    "wealist-dev-DatabaseStack-1ABC/22222222-aaaa-bbbb-cccc-000000000000"
+)
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=timezone.utc)
 
 
@@ -39,19 +41,41 @@ def root_and_child(stub: Stubber, child_resources: list[dict]) -> None:
     """DescribeStacks of the root, then ListStackResources of the root (one
     nested stack) and of the child: the shapes of API_DescribeStacks and
     API_ListStackResources (StackResourceSummary)."""
-    stub.add_response("describe_stacks", {"Stacks": [{
-        "StackName": "wealist-dev", "StackId": ROOT_ID, "CreationTime": T0, "StackStatus": "UPDATE_COMPLETE"}]},
-        {"StackName": "wealist-dev"})
-    stub.add_response("list_stack_resources", {"StackResourceSummaries": [{
-        "LogicalResourceId": "DatabaseStack", "PhysicalResourceId": CHILD_ID,
-        "ResourceType": "AWS::CloudFormation::Stack", "LastUpdatedTimestamp": T0,
-        "ResourceStatus": "UPDATE_COMPLETE"}]}, {"StackName": ROOT_ID})
+    stub.add_response(
+        "describe_stacks",
+        {
+            "Stacks": [
+                {"StackName": "wealist-dev", "StackId": ROOT_ID, "CreationTime": T0, "StackStatus": "UPDATE_COMPLETE"}
+            ]
+        },
+        {"StackName": "wealist-dev"},
+    )
+    stub.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                {
+                    "LogicalResourceId": "DatabaseStack",
+                    "PhysicalResourceId": CHILD_ID,
+                    "ResourceType": "AWS::CloudFormation::Stack",
+                    "LastUpdatedTimestamp": T0,
+                    "ResourceStatus": "UPDATE_COMPLETE",
+                }
+            ]
+        },
+        {"StackName": ROOT_ID},
+    )
     stub.add_response("list_stack_resources", {"StackResourceSummaries": child_resources}, {"StackName": CHILD_ID})
 
 
 def summary(lid: str, rtype: str, pid: str, drift: str | None = None) -> dict:
-    out = {"LogicalResourceId": lid, "PhysicalResourceId": pid, "ResourceType": rtype,
-           "LastUpdatedTimestamp": T0, "ResourceStatus": "CREATE_COMPLETE"}
+    out = {
+        "LogicalResourceId": lid,
+        "PhysicalResourceId": pid,
+        "ResourceType": rtype,
+        "LastUpdatedTimestamp": T0,
+        "ResourceStatus": "CREATE_COMPLETE",
+    }
     if drift:
         out["DriftInformation"] = {"StackResourceDriftStatus": drift}
     return out
@@ -81,11 +105,24 @@ def _drifts(stub, sid, drifts):
 
 
 def _db_drift():
-    return {"StackId": CHILD_ID, "LogicalResourceId": "Database", "PhysicalResourceId": DB,
-            "ResourceType": "AWS::RDS::DBInstance", "StackResourceDriftStatus": "MODIFIED", "Timestamp": T0,
-            "ExpectedProperties": '{"BackupRetentionPeriod":7}', "ActualProperties": '{"BackupRetentionPeriod":1}',
-            "PropertyDifferences": [{"PropertyPath": "/BackupRetentionPeriod", "ExpectedValue": "7",
-                                     "ActualValue": "1", "DifferenceType": "NOT_EQUAL"}]}
+    return {
+        "StackId": CHILD_ID,
+        "LogicalResourceId": "Database",
+        "PhysicalResourceId": DB,
+        "ResourceType": "AWS::RDS::DBInstance",
+        "StackResourceDriftStatus": "MODIFIED",
+        "Timestamp": T0,
+        "ExpectedProperties": '{"BackupRetentionPeriod":7}',
+        "ActualProperties": '{"BackupRetentionPeriod":1}',
+        "PropertyDifferences": [
+            {
+                "PropertyPath": "/BackupRetentionPeriod",
+                "ExpectedValue": "7",
+                "ActualValue": "1",
+                "DifferenceType": "NOT_EQUAL",
+            }
+        ],
+    }
 
 
 def _in_sync_run(stub):

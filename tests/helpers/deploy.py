@@ -55,10 +55,13 @@ def no_release_tags(client) -> None:
     from botocore.awsrequest import AWSResponse
 
     asked: list[list[str]] = []
-    client.meta.events.register("before-parameter-build.ssm.GetParameters",
-                                lambda params, **kw: asked.append(list(params["Names"])))
-    client.meta.events.register("before-call.ssm.GetParameters", lambda **kw: (
-        AWSResponse(None, 200, {}, None), {"Parameters": [], "InvalidParameters": asked[-1]}))
+    client.meta.events.register(
+        "before-parameter-build.ssm.GetParameters", lambda params, **kw: asked.append(list(params["Names"]))
+    )
+    client.meta.events.register(
+        "before-call.ssm.GetParameters",
+        lambda **kw: (AWSResponse(None, 200, {}, None), {"Parameters": [], "InvalidParameters": asked[-1]}),
+    )
 
 
 def stubbed_aws(region: str = REGION):

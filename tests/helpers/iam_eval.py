@@ -21,8 +21,18 @@ from __future__ import annotations
 from wealist_cfn import policyeval
 from wealist_cfn.policyeval import UnmodelledCondition, action_matches, listify, resource_matches
 
-__all__ = ["UnmodelledCondition", "action_matches", "allowed", "conditions_hold", "covers", "decide",
-           "decide_bounded", "explain", "listify", "resource_matches"]
+__all__ = [
+    "UnmodelledCondition",
+    "action_matches",
+    "allowed",
+    "conditions_hold",
+    "covers",
+    "decide",
+    "decide_bounded",
+    "explain",
+    "listify",
+    "resource_matches",
+]
 
 
 def allowed(statements: list[dict], action: str, resource: str) -> bool:
@@ -48,6 +58,7 @@ def decide(statements: list[dict], action: str, resource: str, context: dict | N
     return policyeval.evaluate_statements(statements, action, resource, context).allowed
 
 
-def decide_bounded(statements: list[dict], boundary: list[dict], action: str, resource: str,
-                   context: dict | None = None) -> bool:
+def decide_bounded(
+    statements: list[dict], boundary: list[dict], action: str, resource: str, context: dict | None = None
+) -> bool:
     return decide(statements, action, resource, context) and decide(boundary, action, resource, context)

@@ -2,7 +2,6 @@
 real parameter values (wealist_cfn/cfn/model.py): the stacks, roles, managed
 and key policies the IAM tests evaluate with helpers/iam_eval.py."""
 
-
 from __future__ import annotations
 
 import re
@@ -24,8 +23,11 @@ OIDC = "github-oidc.yaml"
 OIDC_MODES = {
     "own provider, plan role": {"GitHubRepository": "octo/wealist-cfn"},
     "existing provider, no plan role": {
-        "GitHubRepository": "octo/wealist-cfn", "CreateOidcProvider": "false", "CreatePlanRole": "false",
-        "ExistingOidcProviderArn": f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"},
+        "GitHubRepository": "octo/wealist-cfn",
+        "CreateOidcProvider": "false",
+        "CreatePlanRole": "false",
+        "ExistingOidcProviderArn": f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com",
+    },
 }
 
 
@@ -78,10 +80,13 @@ def _root_set(params: str) -> dict[str, cfnmodel.Stack]:
 
 def _managed(stack: cfnmodel.Stack) -> dict[str, dict]:
     """Managed policy ARN -> {"roles": [logical ids], "document": ...}."""
-    return {f"arn:aws:iam::{ACCOUNT}:policy/{res['Properties']['ManagedPolicyName']}": {
-        "roles": [r.split("/", 1)[1] for r in res["Properties"].get("Roles", [])],
-        "document": _concrete(res["Properties"]["PolicyDocument"])}
-        for res in stack.of_type("AWS::IAM::ManagedPolicy").values()}
+    return {
+        f"arn:aws:iam::{ACCOUNT}:policy/{res['Properties']['ManagedPolicyName']}": {
+            "roles": [r.split("/", 1)[1] for r in res["Properties"].get("Roles", [])],
+            "document": _concrete(res["Properties"]["PolicyDocument"]),
+        }
+        for res in stack.of_type("AWS::IAM::ManagedPolicy").values()
+    }
 
 
 def _roles(stack: cfnmodel.Stack, where: str = "") -> dict[str, dict]:
@@ -94,8 +99,10 @@ def _roles(stack: cfnmodel.Stack, where: str = "") -> dict[str, dict]:
         statements = [s for p in props.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
         statements += [s for m in managed.values() if rid in m["roles"] for s in m["document"]["Statement"]]
         out[f"arn:aws:iam::{ACCOUNT}:role/{props['RoleName']}"] = {
-            "id": f"{where}{rid}", "trust": props["AssumeRolePolicyDocument"]["Statement"],
-            "statements": statements}
+            "id": f"{where}{rid}",
+            "trust": props["AssumeRolePolicyDocument"]["Statement"],
+            "statements": statements,
+        }
     return out
 
 

@@ -46,7 +46,7 @@ def load_script(path: Path, name: str | None = None) -> ModuleType:
 render = load_script(RENDER_PATH)
 
 
-HOSTILE = "it's \"q\" $HOME `x` \\n # #no-comment ${X} a=b"
+HOSTILE = 'it\'s "q" $HOME `x` \\n # #no-comment ${X} a=b'
 
 
 def _doc(values: dict[str, str], prefix="/wealist/prod") -> dict:
@@ -55,13 +55,24 @@ def _doc(values: dict[str, str], prefix="/wealist/prod") -> dict:
 
 def _backend_values(**overrides):
     values = {
-        "db/postgres_host": "db.internal", "db/postgres_port": "5432", "db/postgres_superuser": "wealist_admin",
-        "db/postgres_superuser_password": "Master1pw", "db/postgres_db": "wealist",
-        "redis/host": "redis.internal", "redis/port": "6379", "redis/auth_token": "Tok3n/with+chars",
-        "deploy/user_service_image_tag": "abc", "deploy/board_service_image_tag": "def",
-        "db/user_db_name": "wealist_user_db", "db/user_db_user": "wealist_user_service", "db/user_db_password": HOSTILE,
-        "db/board_db_name": "wealist_board_db", "db/board_db_user": "wealist_board_service",
-        "db/board_db_password": "Board1pw", "app/common/log_level": "info", "app/user-service/feature-x": "on",
+        "db/postgres_host": "db.internal",
+        "db/postgres_port": "5432",
+        "db/postgres_superuser": "wealist_admin",
+        "db/postgres_superuser_password": "Master1pw",
+        "db/postgres_db": "wealist",
+        "redis/host": "redis.internal",
+        "redis/port": "6379",
+        "redis/auth_token": "Tok3n/with+chars",
+        "deploy/user_service_image_tag": "abc",
+        "deploy/board_service_image_tag": "def",
+        "db/user_db_name": "wealist_user_db",
+        "db/user_db_user": "wealist_user_service",
+        "db/user_db_password": HOSTILE,
+        "db/board_db_name": "wealist_board_db",
+        "db/board_db_user": "wealist_board_service",
+        "db/board_db_password": "Board1pw",
+        "app/common/log_level": "info",
+        "app/user-service/feature-x": "on",
     }
     values.update(overrides)
     return values
@@ -70,18 +81,32 @@ def _backend_values(**overrides):
 INSTANCE = "i-0123456789abcdef0"
 
 
-BACKEND_ENV = {"WEALIST_PREFIX": "/wealist/prod", "WEALIST_ROLE": "backend", "USER_SERVICE_PORT": "8081",
-               "BOARD_SERVICE_PORT": "8000", "ECR_REGISTRY": "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com",
-               "AWS_REGION": "ap-northeast-2", "INSTANCE_ID": INSTANCE}
+BACKEND_ENV = {
+    "WEALIST_PREFIX": "/wealist/prod",
+    "WEALIST_ROLE": "backend",
+    "USER_SERVICE_PORT": "8081",
+    "BOARD_SERVICE_PORT": "8000",
+    "ECR_REGISTRY": "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com",
+    "AWS_REGION": "ap-northeast-2",
+    "INSTANCE_ID": INSTANCE,
+}
 
 
-MONITORING_ENV = {"WEALIST_PREFIX": "/wealist/prod", "WEALIST_ROLE": "monitoring", "AWS_REGION": "ap-northeast-2",
-                  "INSTANCE_ID": INSTANCE}
+MONITORING_ENV = {
+    "WEALIST_PREFIX": "/wealist/prod",
+    "WEALIST_ROLE": "monitoring",
+    "AWS_REGION": "ap-northeast-2",
+    "INSTANCE_ID": INSTANCE,
+}
 
 
 def _compose_config(workdir: Path, compose_file: Path, env: dict | None = None) -> dict:
-    result = subprocess.run([compose_binary(), "-f", str(compose_file), "--project-directory", str(workdir),
-                             "config", "--format", "json"], capture_output=True, text=True, cwd=workdir,
-                            env={"PATH": os.environ["PATH"], **(env or {})})
+    result = subprocess.run(
+        [compose_binary(), "-f", str(compose_file), "--project-directory", str(workdir), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        env={"PATH": os.environ["PATH"], **(env or {})},
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)

@@ -27,22 +27,41 @@ T0 = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 
 
 def _cs_page(cs_id, stack_id, changes, **extra):
-    return {"ChangeSetId": cs_id, "ChangeSetName": cs_id.split("/")[1], "StackId": stack_id, "StackName": "x",
-            "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE", "Changes": changes, **extra}
+    return {
+        "ChangeSetId": cs_id,
+        "ChangeSetName": cs_id.split("/")[1],
+        "StackId": stack_id,
+        "StackName": "x",
+        "Status": "CREATE_COMPLETE",
+        "ExecutionStatus": "AVAILABLE",
+        "Changes": changes,
+        **extra,
+    }
 
 
 def _change(action, lid, rtype, replacement=None, details=(), cs_id=None, before=None, after=None, policy=None):
     """scripted.change, with the nested change set given by its full ID."""
-    row = change(action, lid, rtype, replacement=replacement, details=list(details), before=before, after=after,
-                 policy_action=policy)
+    row = change(
+        action,
+        lid,
+        rtype,
+        replacement=replacement,
+        details=list(details),
+        before=before,
+        after=after,
+        policy_action=policy,
+    )
     if cs_id:
         row["ResourceChange"]["ChangeSetId"] = cs_id
     return row
 
 
 def _detail(name, recreation, source="DirectModification", causing=None):
-    d = {"Target": {"Attribute": "Properties", "Name": name, "RequiresRecreation": recreation},
-         "Evaluation": "Static", "ChangeSource": source}
+    d = {
+        "Target": {"Attribute": "Properties", "Name": name, "RequiresRecreation": recreation},
+        "Evaluation": "Static",
+        "ChangeSource": source,
+    }
     if causing:
         d["CausingEntity"] = causing
     return d
@@ -51,25 +70,68 @@ def _detail(name, recreation, source="DirectModification", causing=None):
 def _nested_review():
     aws, stubs = stubbed_aws()
     cfn = stubs["cloudformation"]
-    cfn.add_response("describe_change_set", _cs_page(ROOT_CS, ROOT, [
-        _change("Modify", "DatabaseStack", "AWS::CloudFormation::Stack", "False",
-                [_detail("Parameters", "Never", "ParameterReference", "EnableMultiAZ")], cs_id=DB_CS),
-    ], Description="wealist-cfn deploy from commit abc"), {"ChangeSetName": ROOT_CS, "IncludePropertyValues": True})
-    cfn.add_response("describe_change_set", _cs_page(DB_CS, DB_STACK, [
-        _change("Modify", "Database", "AWS::RDS::DBInstance", "True",
-                [_detail("DBName", "Always"), _detail("MultiAZ", "Never", "ParameterReference", "IsMultiAZ")],
-                policy="ReplaceAndSnapshot"),
-        _change("Modify", "DatabaseSecurityGroup", "AWS::EC2::SecurityGroup", "False",
-                [_detail("SecurityGroupIngress", "Never")],
-                before={"SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
-                                                  "SourceSecurityGroupId": "sg-ec2"}]},
-                after={"SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
-                                                 "SourceSecurityGroupId": "sg-ec2"},
-                                                {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
-                                                 "CidrIp": "0.0.0.0/0"}]}),
-        _change("Modify", "DbSubnetGroup", "AWS::RDS::DBSubnetGroup", "Conditional",
-                [_detail("SubnetIds", "Conditionally")]),
-    ]), {"ChangeSetName": DB_CS, "IncludePropertyValues": True})
+    cfn.add_response(
+        "describe_change_set",
+        _cs_page(
+            ROOT_CS,
+            ROOT,
+            [
+                _change(
+                    "Modify",
+                    "DatabaseStack",
+                    "AWS::CloudFormation::Stack",
+                    "False",
+                    [_detail("Parameters", "Never", "ParameterReference", "EnableMultiAZ")],
+                    cs_id=DB_CS,
+                ),
+            ],
+            Description="wealist-cfn deploy from commit abc",
+        ),
+        {"ChangeSetName": ROOT_CS, "IncludePropertyValues": True},
+    )
+    cfn.add_response(
+        "describe_change_set",
+        _cs_page(
+            DB_CS,
+            DB_STACK,
+            [
+                _change(
+                    "Modify",
+                    "Database",
+                    "AWS::RDS::DBInstance",
+                    "True",
+                    [_detail("DBName", "Always"), _detail("MultiAZ", "Never", "ParameterReference", "IsMultiAZ")],
+                    policy="ReplaceAndSnapshot",
+                ),
+                _change(
+                    "Modify",
+                    "DatabaseSecurityGroup",
+                    "AWS::EC2::SecurityGroup",
+                    "False",
+                    [_detail("SecurityGroupIngress", "Never")],
+                    before={
+                        "SecurityGroupIngress": [
+                            {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "SourceSecurityGroupId": "sg-ec2"}
+                        ]
+                    },
+                    after={
+                        "SecurityGroupIngress": [
+                            {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "SourceSecurityGroupId": "sg-ec2"},
+                            {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "CidrIp": "0.0.0.0/0"},
+                        ]
+                    },
+                ),
+                _change(
+                    "Modify",
+                    "DbSubnetGroup",
+                    "AWS::RDS::DBSubnetGroup",
+                    "Conditional",
+                    [_detail("SubnetIds", "Conditionally")],
+                ),
+            ],
+        ),
+        {"ChangeSetName": DB_CS, "IncludePropertyValues": True},
+    )
     cs = changeset.ChangeSet("deploy-1", ROOT_CS, ROOT, "UPDATE")
     rev = changeset.describe(aws, cs, "wealist-prod", sleep=lambda s: None)
     review.analyse(rev)
@@ -108,8 +170,16 @@ class _FakeDeployment:
 
 def _run_deploy(dep, **kw) -> tuple[int, str, str]:
     """The CLI's decisions on a prepared deployment: exit code, stdout, stderr."""
-    args = dict(output="text", no_execute=False, yes=True, params="params/prod.json", accept_conditional=False,
-                discard=False, no_wait_healthy=True, local=False)
+    args = dict(
+        output="text",
+        no_execute=False,
+        yes=True,
+        params="params/prod.json",
+        accept_conditional=False,
+        discard=False,
+        no_wait_healthy=True,
+        local=False,
+    )
     args.update(kw)
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):

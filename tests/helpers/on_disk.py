@@ -31,5 +31,6 @@ def resolved(mode: str, **values: str) -> dict[str, cfnmodel.Stack]:
 
 def resources(mode: str, **values: str) -> dict[str, dict]:
     """Every resource of the set, root included: ``Path/LogicalId`` -> resource."""
-    return {f"{path}/{lid}": res for path, stack in resolved(mode, **values).items()
-            for lid, res in stack.resources.items()}
+    return {
+        f"{path}/{lid}": res for path, stack in resolved(mode, **values).items() for lid, res in stack.resources.items()
+    }

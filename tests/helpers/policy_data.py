@@ -10,8 +10,14 @@ import re
 
 from troposphere import encode_to_dict
 
-VALUES = {"AWS::Partition": "aws", "AWS::Region": "ap-northeast-2", "AWS::AccountId": "123456789012",
-          "Project": "wealist", "Environment": "prod", "DeployBucketName": "wealist-deploy"}
+VALUES = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "ap-northeast-2",
+    "AWS::AccountId": "123456789012",
+    "Project": "wealist",
+    "Environment": "prod",
+    "DeployBucketName": "wealist-deploy",
+}
 ACCOUNT, REGION = VALUES["AWS::AccountId"], VALUES["AWS::Region"]
 # The templates' conditions that :func:`resolve` decides from the values.
 CONDITIONS = {"DeployBucketNamed": lambda values: values.get("DeployBucketName", "") != ""}

@@ -69,12 +69,15 @@ class Scripted:
             parsed = handler(params)
         except ScriptedError as exc:
             return AWSResponse(None, exc.status, {}, None), {
-                "Error": {"Code": exc.code, "Message": exc.message}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+                "Error": {"Code": exc.code, "Message": exc.message},
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            }
         if model.output_shape is not None:
             report = self._validator.validate(parsed, model.output_shape)
             if report.has_errors():
-                raise AssertionError(f"scripted {service}:{model.name} response is not API-shaped:\n"
-                                     f"{report.generate_report()}")
+                raise AssertionError(
+                    f"scripted {service}:{model.name} response is not API-shaped:\n{report.generate_report()}"
+                )
         return AWSResponse(None, 200, {}, None), {**parsed, "ResponseMetadata": {"HTTPStatusCode": 200}}
 
     def attach(self, session) -> None:
@@ -108,7 +111,6 @@ def run_cli(*argv) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-
 # --- CloudFormation -----------------------------------------------------------------------------
 
 ACCOUNT = "123456789012"
@@ -123,17 +125,31 @@ def change_set_arn(name: str) -> str:
     return f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/{name}/{zlib.crc32(name.encode()):08x}"
 
 
-def change(action: str, logical_id: str, resource_type: str, *, replacement: str | None = None,
-           details: list[dict] | None = None, nested: str | None = None, before: dict | None = None,
-           after: dict | None = None, policy_action: str | None = None) -> dict:
+def change(
+    action: str,
+    logical_id: str,
+    resource_type: str,
+    *,
+    replacement: str | None = None,
+    details: list[dict] | None = None,
+    nested: str | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    policy_action: str | None = None,
+) -> dict:
     """One entry of DescribeChangeSet's ``Changes``, shaped as the API
     reference documents ResourceChange (Replacement only on Modify,
     ChangeSetId on a nested stack's row, Before/AfterContext as JSON strings
     of the resource's properties when IncludePropertyValues is set)."""
     import json
 
-    rc: dict = {"Action": action, "LogicalResourceId": logical_id, "ResourceType": resource_type,
-                "Scope": ["Properties"] if action == "Modify" else [], "Details": list(details or [])}
+    rc: dict = {
+        "Action": action,
+        "LogicalResourceId": logical_id,
+        "ResourceType": resource_type,
+        "Scope": ["Properties"] if action == "Modify" else [],
+        "Details": list(details or []),
+    }
     if action != "Add":
         rc["PhysicalResourceId"] = f"{logical_id.lower()}-1"
     if replacement:
@@ -150,8 +166,11 @@ def change(action: str, logical_id: str, resource_type: str, *, replacement: str
 
 
 def detail(name: str, recreation: str) -> dict:
-    return {"Target": {"Attribute": "Properties", "Name": name, "RequiresRecreation": recreation},
-            "Evaluation": "Static", "ChangeSource": "DirectModification"}
+    return {
+        "Target": {"Attribute": "Properties", "Name": name, "RequiresRecreation": recreation},
+        "Evaluation": "Static",
+        "ChangeSource": "DirectModification",
+    }
 
 
 class Cfn:
@@ -165,9 +184,16 @@ class Cfn:
     * ``tree``: stack path -> [(logical ID, type)] for ListStackResources.
     """
 
-    def __init__(self, *, status: str | None = "UPDATE_COMPLETE", change_sets: dict[str, list[dict]] | None = None,
-                 failure: str | None = None, create_error: tuple[str, str] | None = None,
-                 tree: dict[str, list[tuple[str, str]]] | None = None, name: str = "wealist-prod"):
+    def __init__(
+        self,
+        *,
+        status: str | None = "UPDATE_COMPLETE",
+        change_sets: dict[str, list[dict]] | None = None,
+        failure: str | None = None,
+        create_error: tuple[str, str] | None = None,
+        tree: dict[str, list[tuple[str, str]]] | None = None,
+        name: str = "wealist-prod",
+    ):
         self.name, self.status = name, status
         self.root_id = stack_arn(name)
         self.change_sets = change_sets or {"root": []}
@@ -186,8 +212,18 @@ class Cfn:
         if self.status is None:
             raise ScriptedError("ValidationError", f"Stack with id {params['StackName']} does not exist")
         from datetime import datetime, timezone
-        return {"Stacks": [{"StackName": self.name, "StackId": self.root_id, "StackStatus": self.status,
-                            "CreationTime": datetime(2026, 11, 1, tzinfo=timezone.utc), "Parameters": []}]}
+
+        return {
+            "Stacks": [
+                {
+                    "StackName": self.name,
+                    "StackId": self.root_id,
+                    "StackStatus": self.status,
+                    "CreationTime": datetime(2026, 11, 1, tzinfo=timezone.utc),
+                    "Parameters": [],
+                }
+            ]
+        }
 
     def create_change_set(self, params):
         if self.create_error:
@@ -196,11 +232,21 @@ class Cfn:
         return {"Id": change_set_arn("root"), "StackId": self.root_id}
 
     def describe_change_set(self, params):
-        name = params["ChangeSetName"].split("/")[1] if params["ChangeSetName"].startswith("arn:") \
+        name = (
+            params["ChangeSetName"].split("/")[1]
+            if params["ChangeSetName"].startswith("arn:")
             else params["ChangeSetName"]
-        page = {"ChangeSetId": change_set_arn(name), "ChangeSetName": name, "StackId": self.root_id,
-                "StackName": self.name, "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE",
-                "Changes": self.change_sets.get(name, []), "Description": "wealist-cfn deploy"}
+        )
+        page = {
+            "ChangeSetId": change_set_arn(name),
+            "ChangeSetName": name,
+            "StackId": self.root_id,
+            "StackName": self.name,
+            "Status": "CREATE_COMPLETE",
+            "ExecutionStatus": "AVAILABLE",
+            "Changes": self.change_sets.get(name, []),
+            "Description": "wealist-cfn deploy",
+        }
         if name == "root" and self.failure:
             page.update(Status="FAILED", ExecutionStatus="UNAVAILABLE", StatusReason=self.failure, Changes=[])
         return page
@@ -212,9 +258,16 @@ class Cfn:
             child = f"{path}/{lid}" if path else lid
             phys = self._stack_id(child) if rtype == "AWS::CloudFormation::Stack" else f"{lid.lower()}-1"
             from datetime import datetime, timezone
-            out.append({"LogicalResourceId": lid, "PhysicalResourceId": phys, "ResourceType": rtype,
-                        "LastUpdatedTimestamp": datetime(2026, 11, 1, tzinfo=timezone.utc),
-                        "ResourceStatus": "UPDATE_COMPLETE"})
+
+            out.append(
+                {
+                    "LogicalResourceId": lid,
+                    "PhysicalResourceId": phys,
+                    "ResourceType": rtype,
+                    "LastUpdatedTimestamp": datetime(2026, 11, 1, tzinfo=timezone.utc),
+                    "ResourceStatus": "UPDATE_COMPLETE",
+                }
+            )
         return {"StackResourceSummaries": out}
 
     def get_stack_policy(self, params):
@@ -231,13 +284,19 @@ class Cfn:
         return {}
 
     def handlers(self) -> dict[tuple[str, str], Handler]:
-        ops = {"DescribeStacks": self.describe_stacks, "CreateChangeSet": self.create_change_set,
-               "DescribeChangeSet": self.describe_change_set, "DeleteChangeSet": lambda p: {},
-               "ListStackResources": self.list_stack_resources, "GetStackPolicy": self.get_stack_policy,
-               "SetStackPolicy": self.set_stack_policy, "ExecuteChangeSet": self.execute_change_set,
-               "DescribeStackEvents": lambda p: {"StackEvents": []},
-               "DescribeEvents": lambda p: {"OperationEvents": []},
-               "UpdateTerminationProtection": lambda p: {"StackId": self.root_id}}
+        ops = {
+            "DescribeStacks": self.describe_stacks,
+            "CreateChangeSet": self.create_change_set,
+            "DescribeChangeSet": self.describe_change_set,
+            "DeleteChangeSet": lambda p: {},
+            "ListStackResources": self.list_stack_resources,
+            "GetStackPolicy": self.get_stack_policy,
+            "SetStackPolicy": self.set_stack_policy,
+            "ExecuteChangeSet": self.execute_change_set,
+            "DescribeStackEvents": lambda p: {"StackEvents": []},
+            "DescribeEvents": lambda p: {"OperationEvents": []},
+            "UpdateTerminationProtection": lambda p: {"StackId": self.root_id},
+        }
         return {("cloudformation", k): v for k, v in ops.items()}
 
 
@@ -253,5 +312,6 @@ def tiny_templates():
         "Resources:\n"
         "  Marker:\n"
         "    Type: AWS::SSM::Parameter\n"
-        "    Properties: {Type: String, Value: x}\n")
+        "    Properties: {Type: String, Value: x}\n"
+    )
     return d

@@ -1,6 +1,5 @@
 """The GitHub workflows, read as YAML."""
 
-
 from __future__ import annotations
 
 import yaml

@@ -90,9 +90,16 @@ EXPECTED_DENIALS = {
 }
 
 
-BUCKET_CREATION = ("CreateBucket", "PutPublicAccessBlock", "PutBucketEncryption", "PutBucketVersioning",
-                   "GetBucketLifecycleConfiguration", "PutBucketLifecycleConfiguration",
-                   "GetPublicAccessBlock", "GetBucketEncryption")
+BUCKET_CREATION = (
+    "CreateBucket",
+    "PutPublicAccessBlock",
+    "PutBucketEncryption",
+    "PutBucketVersioning",
+    "GetBucketLifecycleConfiguration",
+    "PutBucketLifecycleConfiguration",
+    "GetPublicAccessBlock",
+    "GetBucketEncryption",
+)
 
 
 def _may_match(statement: dict, service: str) -> bool:
@@ -139,8 +146,10 @@ class Result:
 
 def principals() -> dict[str, Principal]:
     oidc = _oidc_stack(OIDC_MODES["own provider, plan role"])
-    out = {arn.removeprefix(ROLE): Principal(arn.removeprefix(ROLE), r["statements"], arn=arn)
-           for arn, r in _roles(oidc).items()}
+    out = {
+        arn.removeprefix(ROLE): Principal(arn.removeprefix(ROLE), r["statements"], arn=arn)
+        for arn, r in _roles(oidc).items()
+    }
     doc = json.loads(OPERATOR_POLICY.read_text(encoding="utf-8"))
     text = json.dumps(doc["Statement"]).replace("${AWS::AccountId}", ACCOUNT).replace("${AWS::Region}", REGION)
     out[OPERATOR] = Principal(OPERATOR, json.loads(text), arn=f"arn:aws:iam::{ACCOUNT}:role/admin")
@@ -180,10 +189,15 @@ def _explain(statements: list[dict], need: iamcalls.Need) -> str:
         if s["Effect"] == "Deny" and _decide([{**s, "Effect": "Allow"}], need.action, need.resource, need.context):
             return f"denied by statement {s.get('Sid', '?')}"
     for s in statements:
-        if s["Effect"] == "Allow" and "Condition" in s and \
-                _decide([{k: v for k, v in s.items() if k != "Condition"}], need.action, need.resource, {}):
-            return (f"statement {s.get('Sid', '?')} needs {json.dumps(s['Condition'], sort_keys=True)}; "
-                    f"the request carries {json.dumps(need.context, sort_keys=True)}")
+        if (
+            s["Effect"] == "Allow"
+            and "Condition" in s
+            and _decide([{k: v for k, v in s.items() if k != "Condition"}], need.action, need.resource, {})
+        ):
+            return (
+                f"statement {s.get('Sid', '?')} needs {json.dumps(s['Condition'], sort_keys=True)}; "
+                f"the request carries {json.dumps(need.context, sort_keys=True)}"
+            )
     return "no statement allows it"
 
 
@@ -192,8 +206,12 @@ def _allowing(statements: list[dict], need: iamcalls.Need) -> list[tuple[str, st
     hits = []
     service = need.action.split(":", 1)[0].lower()
     for s in statements:
-        if s["Effect"] != "Allow" or "Action" not in s or not _may_match(s, service) or \
-                not _decide([s], need.action, need.resource, need.context):
+        if (
+            s["Effect"] != "Allow"
+            or "Action" not in s
+            or not _may_match(s, service)
+            or not _decide([s], need.action, need.resource, need.context)
+        ):
             continue
         for pattern in listify(s["Action"]):
             if pattern != "*" and pattern.split(":", 1)[0].lower() != service:
@@ -223,16 +241,26 @@ def evaluate(p: Principal, need: iamcalls.Need, keypolicy: list[dict]) -> str | 
     ctx = {**need.context, "aws:PrincipalArn": p.arn}
     need = iamcalls.Need(need.action, need.resource, ctx, need.source)
     if need.action.startswith("kms:") and need.resource == ALARM_KEY_ARN:
-        decision = policyeval.evaluate(need.action, need.resource, ctx, principal=policyeval.Principal.aws(p.arn),
-                                       identity=p.statements, boundary=p.boundary,
-                                       resource_policy=list(_alarm_key_policy()), key_policy=True)
+        decision = policyeval.evaluate(
+            need.action,
+            need.resource,
+            ctx,
+            principal=policyeval.Principal.aws(p.arn),
+            identity=p.statements,
+            boundary=p.boundary,
+            resource_policy=list(_alarm_key_policy()),
+            key_policy=True,
+        )
         return None if decision.allowed else f"the alarm key's policy and the role's: {decision.reason}"
     if not _decide(p.statements, need.action, need.resource, ctx):
         return _explain(p.statements, need)
     if p.boundary is not None and not _decide(p.boundary, need.action, need.resource, ctx):
         return "the permissions boundary: " + _explain(p.boundary, need)
-    if need.action.startswith("kms:") and need.resource == KEY_ARN and \
-            not _decide(keypolicy, need.action, need.resource, ctx):
+    if (
+        need.action.startswith("kms:")
+        and need.resource == KEY_ARN
+        and not _decide(keypolicy, need.action, need.resource, ctx)
+    ):
         return "the secrets key's policy: " + _explain(keypolicy, need)
     return None
 
@@ -241,8 +269,11 @@ def _stacks_of_change_sets(calls: list[dict]) -> dict[str, str]:
     """Change-set name -> its stack: the ones a job made, and the nested
     change sets of a root change set (the local endpoint names them
     local-model-<NestedStack>-...; AWS makes them in the nested stack)."""
-    out = {c["params"]["ChangeSetName"]: c["params"]["StackName"] for c in calls
-           if c["operation"] == "CreateChangeSet" and "StackName" in c["params"]}
+    out = {
+        c["params"]["ChangeSetName"]: c["params"]["StackName"]
+        for c in calls
+        if c["operation"] == "CreateChangeSet" and "StackName" in c["params"]
+    }
     for c in calls:
         m = re.search(r":changeSet/(local-model-(\w+)-[0-9a-f]+)/", str(c["params"].get("ChangeSetName", "")))
         if m:
@@ -258,15 +289,24 @@ def _on_aws(calls: list[dict]) -> list[dict]:
     out = []
     service_role = ROLE + SERVICE
     for c in calls:
-        if c["principal"] == PLAN and c["service"] == "s3" and c["params"].get("Bucket") == ARTIFACTS and \
-                c["operation"] in BUCKET_CREATION:
+        if (
+            c["principal"] == PLAN
+            and c["service"] == "s3"
+            and c["params"].get("Bucket") == ARTIFACTS
+            and c["operation"] in BUCKET_CREATION
+        ):
             # Against AWS the first merge deploy makes the bucket (ensure_bucket), not a plan.
             out.append({**c, "job": "merge-deploy (creates the artifact bucket)", "principal": DEPLOY})
-        if c["service"] == "cloudformation" and c["operation"] == "CreateChangeSet" and \
-                c["principal"] in (PLAN, DEPLOY) and "RoleARN" not in c["params"]:
+        if (
+            c["service"] == "cloudformation"
+            and c["operation"] == "CreateChangeSet"
+            and c["principal"] in (PLAN, DEPLOY)
+            and "RoleARN" not in c["params"]
+        ):
             if c["principal"] == DEPLOY or c["params"].get("ChangeSetType") == "CREATE":
-                out.append({**c, "service": "iam", "operation": "GetRole",
-                            "params": {"RoleName": f"{PREFIX}-{SERVICE}"}})
+                out.append(
+                    {**c, "service": "iam", "operation": "GetRole", "params": {"RoleName": f"{PREFIX}-{SERVICE}"}}
+                )
                 c = {**c, "params": {**c["params"], "RoleARN": service_role}}
         out.append(c)
     return out
@@ -275,12 +315,22 @@ def _on_aws(calls: list[dict]) -> list[dict]:
 def _nested_fetches(calls: list[dict]) -> list[tuple[str, iamcalls.Need]]:
     """CloudFormation fetches each nested template a job packaged, as the
     service role, by its pinned URL (?versionId=): s3:GetObjectVersion."""
-    keys = {c["params"]["Key"] for c in calls if c["service"] == "s3" and c["principal"] in (PLAN, DEPLOY)
-            and c["params"].get("Bucket") == ARTIFACTS and re.match(r"(deploy|plan)/", c["params"].get("Key", ""))
-            and c["params"]["Key"].endswith(".yaml")}
-    return [("cloudformation (nested template)", iamcalls.Need("s3:GetObjectVersion", f"arn:aws:s3:::{ARTIFACTS}/{k}",
-                                                                {"aws:RequestedRegion": REGION}))
-            for k in sorted(keys)]
+    keys = {
+        c["params"]["Key"]
+        for c in calls
+        if c["service"] == "s3"
+        and c["principal"] in (PLAN, DEPLOY)
+        and c["params"].get("Bucket") == ARTIFACTS
+        and re.match(r"(deploy|plan)/", c["params"].get("Key", ""))
+        and c["params"]["Key"].endswith(".yaml")
+    }
+    return [
+        (
+            "cloudformation (nested template)",
+            iamcalls.Need("s3:GetObjectVersion", f"arn:aws:s3:::{ARTIFACTS}/{k}", {"aws:RequestedRegion": REGION}),
+        )
+        for k in sorted(keys)
+    ]
 
 
 def _dynamic_references(stacks: dict[str, cfnmodel.Stack]) -> list[tuple[str, iamcalls.Need]]:
@@ -289,18 +339,36 @@ def _dynamic_references(stacks: dict[str, cfnmodel.Stack]) -> list[tuple[str, ia
     text = json.dumps([s.resources for s in stacks.values()], default=str)
     out = []
     for kind, name in sorted(set(re.findall(r"\{\{resolve:(ssm-secure|ssm):([^}:]+)\}\}", text))):
-        call = {"service": "ssm", "operation": "GetParameters", "region": REGION,
-                "params": {"Names": [name], "WithDecryption": kind == "ssm-secure"}}
-        out += [(f"cloudformation (resolve:{kind})", n) for n in iamcalls.needs(
-            call, account=ACCOUNT, secure={name: KEY_ARN} if kind == "ssm-secure" else {})]
+        call = {
+            "service": "ssm",
+            "operation": "GetParameters",
+            "region": REGION,
+            "params": {"Names": [name], "WithDecryption": kind == "ssm-secure"},
+        }
+        out += [
+            (f"cloudformation (resolve:{kind})", n)
+            for n in iamcalls.needs(call, account=ACCOUNT, secure={name: KEY_ARN} if kind == "ssm-secure" else {})
+        ]
     return out
 
 
 # The service a resource type belongs to: a handler's call of that service acts on the resource itself.
-OWN_SERVICE = {"EC2": "ec2", "ElasticLoadBalancingV2": "elasticloadbalancing", "AutoScaling": "autoscaling",
-               "Logs": "logs", "IAM": "iam", "SSM": "ssm", "KMS": "kms", "ECR": "ecr", "RDS": "rds",
-               "ElastiCache": "elasticache", "SNS": "sns", "CloudWatch": "cloudwatch", "S3": "s3",
-               "CloudFormation": "cloudformation"}
+OWN_SERVICE = {
+    "EC2": "ec2",
+    "ElasticLoadBalancingV2": "elasticloadbalancing",
+    "AutoScaling": "autoscaling",
+    "Logs": "logs",
+    "IAM": "iam",
+    "SSM": "ssm",
+    "KMS": "kms",
+    "ECR": "ecr",
+    "RDS": "rds",
+    "ElastiCache": "elasticache",
+    "SNS": "sns",
+    "CloudWatch": "cloudwatch",
+    "S3": "s3",
+    "CloudFormation": "cloudformation",
+}
 # Handlers CloudFormation runs for a stack operation (the ``list`` handler is Cloud Control's).
 STACK_HANDLERS = ("create", "read", "update", "delete")
 
@@ -348,8 +416,12 @@ def _resources_for(service: str, rtype: str, rid: str, props: dict) -> list[tupl
         if rtype == "AWS::IAM::InstanceProfile":
             role = str((props.get("Roles") or ["?"])[0]).split("/")[-1]
             return [(f"arn:aws:iam::{ACCOUNT}:instance-profile/{props.get('InstanceProfileName', role)}", glob)]
-        return [(f"arn:aws:iam::{ACCOUNT}:role/{props['RoleName']}",
-                 {**glob, "iam:PermissionsBoundary": props.get("PermissionsBoundary", "")})]
+        return [
+            (
+                f"arn:aws:iam::{ACCOUNT}:role/{props['RoleName']}",
+                {**glob, "iam:PermissionsBoundary": props.get("PermissionsBoundary", "")},
+            )
+        ]
     if service == "cloudwatch" and rtype == "AWS::CloudWatch::Alarm":
         return [(f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{props['AlarmName']}", ctx)]
     if service == "cloudwatch" and rtype == "AWS::CloudWatch::Dashboard":
@@ -367,8 +439,9 @@ def _resources_for(service: str, rtype: str, rid: str, props: dict) -> list[tupl
     if service == "ssm":
         return [(f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{props['Name']}", ctx)]
     if service == "cloudformation":
-        return [(f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{PREFIX}-{rid}-1A2B3C4D5E6F/{iamcalls.SOME_ID}",
-                 ctx)]
+        return [
+            (f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{PREFIX}-{rid}-1A2B3C4D5E6F/{iamcalls.SOME_ID}", ctx)
+        ]
     return [("*", ctx)]
 
 
@@ -422,25 +495,45 @@ def _special_handler_needs(stacks) -> list[tuple[str, iamcalls.Need]]:
     for path, stack in stacks.items():
         for rid, res in stack.of_type("AWS::KMS::Key").items():
             tags = {t["Key"]: t["Value"] for t in stack_tags + _concrete(res["Properties"].get("Tags", []), stacks)}
-            create = {"aws:RequestedRegion": REGION, **{f"aws:RequestTag/{k}": v for k, v in tags.items()},
-                      "aws:TagKeys": sorted(tags)}
+            create = {
+                "aws:RequestedRegion": REGION,
+                **{f"aws:RequestTag/{k}": v for k, v in tags.items()},
+                "aws:TagKeys": sorted(tags),
+            }
             where = f"cloudformation ({path}/{rid} AWS::KMS::Key)"
-            out += [(where, iamcalls.Need("kms:CreateKey", "*", create)),
-                    (where, iamcalls.Need("kms:TagResource", "*", create))]
+            out += [
+                (where, iamcalls.Need("kms:CreateKey", "*", create)),
+                (where, iamcalls.Need("kms:TagResource", "*", create)),
+            ]
             # Right after CreateKey the key's tags may not count for
             # authorisation yet ("It might take up to five minutes", KMS
             # developer guide, "ABAC for AWS KMS"): asked without them.
             owned = {"aws:RequestedRegion": REGION}
-            for action in ("kms:DescribeKey", "kms:PutKeyPolicy", "kms:EnableKeyRotation", "kms:GetKeyPolicy",
-                           "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ScheduleKeyDeletion"):
+            for action in (
+                "kms:DescribeKey",
+                "kms:PutKeyPolicy",
+                "kms:EnableKeyRotation",
+                "kms:GetKeyPolicy",
+                "kms:GetKeyRotationStatus",
+                "kms:ListResourceTags",
+                "kms:ScheduleKeyDeletion",
+            ):
                 out.append((where, iamcalls.Need(action, ALARM_KEY_ARN, owned)))
         # Instance profiles and launch templates pass the instance roles to EC2; the flow log its role.
         for rid, res in stack.of_type("AWS::IAM::Role").items():
             props = _concrete(res["Properties"], stacks)
             trusted = json.dumps(props["AssumeRolePolicyDocument"])
             service = "ec2.amazonaws.com" if "ec2.amazonaws.com" in trusted else "vpc-flow-logs.amazonaws.com"
-            out.append((f"cloudformation ({path}/{rid} pass)", iamcalls.Need(
-                "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/{props['RoleName']}", {"iam:PassedToService": service})))
+            out.append(
+                (
+                    f"cloudformation ({path}/{rid} pass)",
+                    iamcalls.Need(
+                        "iam:PassRole",
+                        f"arn:aws:iam::{ACCOUNT}:role/{props['RoleName']}",
+                        {"iam:PassedToService": service},
+                    ),
+                )
+            )
     return out
 
 
@@ -469,8 +562,9 @@ def check(calls: list[dict], mode: str, pols: dict[str, Principal] | None = None
         result.checked += 1
         why = evaluate(p, need, keypolicy)
         if (principal, need.action) in EXPECTED_DENIALS:
-            result.expected[(principal, need.action)] = why is None or result.expected.get((principal, need.action),
-                                                                                           False)
+            result.expected[(principal, need.action)] = why is None or result.expected.get(
+                (principal, need.action), False
+            )
             continue
         if why is not None:
             result.denials.append(Finding(job, principal, need, why))
@@ -484,8 +578,13 @@ def unused_allows(result: Result, pols: dict[str, Principal]) -> dict[str, list[
     out = {}
     for name, p in sorted(pols.items()):
         used = result.used.get(name, set())
-        lines = [f"{s.get('Sid', '?')}: {pattern}" for s in p.statements if s["Effect"] == "Allow" and "Action" in s
-                 for pattern in listify(s["Action"]) if (s.get("Sid", "?"), pattern) not in used]
+        lines = [
+            f"{s.get('Sid', '?')}: {pattern}"
+            for s in p.statements
+            if s["Effect"] == "Allow" and "Action" in s
+            for pattern in listify(s["Action"])
+            if (s.get("Sid", "?"), pattern) not in used
+        ]
         out[name] = lines
     return out
 
@@ -495,13 +594,20 @@ def uses(p: Principal, needs: list[iamcalls.Need], keypolicy: list[dict]) -> set
     out = set()
     for need in needs:
         if evaluate(p, need, keypolicy) is None:
-            out |= set(_allowing(p.statements, iamcalls.Need(need.action, need.resource,
-                                                             {**need.context, "aws:PrincipalArn": p.arn})))
+            out |= set(
+                _allowing(
+                    p.statements, iamcalls.Need(need.action, need.resource, {**need.context, "aws:PrincipalArn": p.arn})
+                )
+            )
     return out
 
 
-def report(results: dict[str, Result], pols: dict[str, Principal], calls: list[dict],
-           extra: dict[str, tuple[str, set]] | None = None) -> str:
+def report(
+    results: dict[str, Result],
+    pols: dict[str, Principal],
+    calls: list[dict],
+    extra: dict[str, tuple[str, set]] | None = None,
+) -> str:
     """docs/iam-trace.md: what each principal's jobs used, and each allow no
     job uses. ``extra``: principal -> (job, allows used) of checks outside
     the story (the drift run, the instances' boot)."""
@@ -512,24 +618,34 @@ def report(results: dict[str, Result], pols: dict[str, Principal], calls: list[d
     jobs[SERVICE].add("CloudFormation, for every resource of both modes")
     for name, (job, _) in (extra or {}).items():
         jobs[name].add(job)
-    lines = ["# IAM trace: every call of the production story, under the principal that runs it", "",
-             "Generated by `make iam-trace` (tests/iamtrace/test_story.py, which fails when this file is stale);",
-             "do not edit. The story: bootstrap; the pull-request plan; the merge deploy executing the reviewed",
-             "change set; status; the first release of both services and another of one; a second pull request",
-             "planned and deployed; the multi-AZ switch and back; a secret rotation and its rollout; drift",
-             "(refused on the local endpoint); destroy. Each recorded call (wealist_cfn/aws/calltrace.py) is mapped",
-             "to what IAM authorises (wealist_cfn/aws/iamcalls.json, from the Service Authorization Reference) and",
-             "evaluated under the principal's policies from the committed templates, in both modes",
-             "(tests/iamtrace/check.py). Any denial fails the test. Checked beside the story, and counted",
-             "here: the weekly drift under the plan role (tests/iamtrace/test_drift_calls.py, Stubber) and",
-             "each instance's boot under its role (tests/iamtrace/test_boot_calls.py).", "",
-             "## Denied on purpose (and checked to stay denied)", ""]
+    lines = [
+        "# IAM trace: every call of the production story, under the principal that runs it",
+        "",
+        "Generated by `make iam-trace` (tests/iamtrace/test_story.py, which fails when this file is stale);",
+        "do not edit. The story: bootstrap; the pull-request plan; the merge deploy executing the reviewed",
+        "change set; status; the first release of both services and another of one; a second pull request",
+        "planned and deployed; the multi-AZ switch and back; a secret rotation and its rollout; drift",
+        "(refused on the local endpoint); destroy. Each recorded call (wealist_cfn/aws/calltrace.py) is mapped",
+        "to what IAM authorises (wealist_cfn/aws/iamcalls.json, from the Service Authorization Reference) and",
+        "evaluated under the principal's policies from the committed templates, in both modes",
+        "(tests/iamtrace/check.py). Any denial fails the test. Checked beside the story, and counted",
+        "here: the weekly drift under the plan role (tests/iamtrace/test_drift_calls.py, Stubber) and",
+        "each instance's boot under its role (tests/iamtrace/test_boot_calls.py).",
+        "",
+        "## Denied on purpose (and checked to stay denied)",
+        "",
+    ]
     for (principal, action), reason in sorted(EXPECTED_DENIALS.items()):
         lines.append(f"- `{principal}` `{action}`: {reason}")
-    lines += ["", "## Allows no job uses (least privilege: candidates to remove, not failures)", "",
-              "An allow counts as used when some call of the story needs it. The service role's handler",
-              "permissions are asked for every resource of both modes, so an unused one there is granted for",
-              "a handler call the story's resources never make.", ""]
+    lines += [
+        "",
+        "## Allows no job uses (least privilege: candidates to remove, not failures)",
+        "",
+        "An allow counts as used when some call of the story needs it. The service role's handler",
+        "permissions are asked for every resource of both modes, so an unused one there is granted for",
+        "a handler call the story's resources never make.",
+        "",
+    ]
     used = defaultdict(set)
     for r in results.values():
         for name, hits in r.used.items():

@@ -39,16 +39,16 @@ class Story:
     def __init__(self, folder: Path):
         self.folder = folder
         self.trace = folder / "trace.jsonl"
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("AWS_ENDPOINT_URL", "WEALIST_CFN_TRACE"))}
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "WEALIST_CFN_TRACE"))}
         self.env["WEALIST_CFN_LOCAL_DIR"] = str(folder / "state")
         self.env["WEALIST_CFN_TRACE"] = str(self.trace)
         bin_dir = folder / "bin"
         bin_dir.mkdir()
         # `python build.py CMD ...` in a workflow step: the same command against the local endpoint.
         # `cost` without --refresh calls nothing and takes no --local.
-        (bin_dir / "python").write_text(f'#!/usr/bin/env bash\n[ "$2" = cost ] && exec {sys.executable} "$@"\n'
-                                         f'exec {sys.executable} "$@" --local\n')
+        (bin_dir / "python").write_text(
+            f'#!/usr/bin/env bash\n[ "$2" = cost ] && exec {sys.executable} "$@"\nexec {sys.executable} "$@" --local\n'
+        )
         (bin_dir / "gh").write_text("#!/usr/bin/env bash\nexit 0\n")
         for f in bin_dir.iterdir():
             f.chmod(0o755)
@@ -58,22 +58,39 @@ class Story:
         return {**self.env, "WEALIST_CFN_TRACE_JOB": job, "WEALIST_CFN_TRACE_PRINCIPAL": principal}
 
     def cli(self, job: str, principal: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "build.py", *args], cwd=ROOT, env=self._env(job, principal),
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "build.py", *args],
+            cwd=ROOT,
+            env=self._env(job, principal),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
-    def step(self, job: str, principal: str, workflow: str, name: str, env: dict | None = None,
-             cwd: Path | None = None) -> subprocess.CompletedProcess:
+    def step(
+        self, job: str, principal: str, workflow: str, name: str, env: dict | None = None, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess:
         """A workflow step's shell, as the runner runs it (bash -e -o pipefail)."""
         work = cwd or self.folder / "work"
         work.mkdir(exist_ok=True)
         for link in ("build.py", "wealist_cfn", "params", "templates", "instance-files"):
             if not (work / link).exists():
                 (work / link).symlink_to(ROOT / link)
-        full = {**self._env(job, principal), "PATH": f"{self.bin}:{os.environ['PATH']}",
-                "GITHUB_STEP_SUMMARY": str(self.folder / "summary.md"),
-                "GITHUB_OUTPUT": str(self.folder / "github_output"), **(env or {})}
-        return subprocess.run(["bash", "-e", "-o", "pipefail", "-c", workflow_step(workflow, name)], cwd=work,
-                              env=full, capture_output=True, text=True, timeout=140)
+        full = {
+            **self._env(job, principal),
+            "PATH": f"{self.bin}:{os.environ['PATH']}",
+            "GITHUB_STEP_SUMMARY": str(self.folder / "summary.md"),
+            "GITHUB_OUTPUT": str(self.folder / "github_output"),
+            **(env or {}),
+        }
+        return subprocess.run(
+            ["bash", "-e", "-o", "pipefail", "-c", workflow_step(workflow, name)],
+            cwd=work,
+            env=full,
+            capture_output=True,
+            text=True,
+            timeout=140,
+        )
 
     def endpoint(self) -> str:
         return json.loads((self.folder / "state" / "endpoint.json").read_text())["url"]
@@ -83,13 +100,25 @@ class Story:
         reading what is there; its calls are not part of the trace."""
         import boto3
 
-        return boto3.client(service, region_name="ap-northeast-2", endpoint_url=self.endpoint(),
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        return boto3.client(
+            service,
+            region_name="ap-northeast-2",
+            endpoint_url=self.endpoint(),
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
 
     def push(self, repository: str, tag: str) -> None:
-        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-                    "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
-                               "digest": "sha256:" + "0" * 64}, "layers": []}
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1,
+                "digest": "sha256:" + "0" * 64,
+            },
+            "layers": [],
+        }
         self.client("ecr").put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
 
     def params_with(self, **values: str) -> str:

@@ -78,17 +78,21 @@ def _sections() -> dict[str, list[str]]:
     common part, its branch for the role, and the functions that role runs."""
     user = (BOOT / "userdata.sh").read_text()
     text = (BOOT / "startup.sh").read_text()
-    branch = text[text.index('if [ "$WEALIST_ROLE" = backend ]'):text.index("\nfi\n")]
+    branch = text[text.index('if [ "$WEALIST_ROLE" = backend ]') : text.index("\nfi\n")]
     backend_branch, monitoring_branch = branch.split("\nelse\n")
-    backend = text[text.index("start_backend() {"):text.index("start_monitoring() {")]
-    monitoring = text[text.index("start_monitoring() {"):]
-    common = text[:text.index('if [ "$WEALIST_ROLE" = backend ]')]
-    read = text[text.index("read_parameters() {"):text.index("start_backend() {")]
-    paths = {"backend": ["db", "redis", *re.findall(r"read_parameters ([a-z ]+)\n", backend)[0].split()],
-             "monitoring": re.findall(r"read_parameters ([a-z ]+)\n", monitoring)[0].split()}
+    backend = text[text.index("start_backend() {") : text.index("start_monitoring() {")]
+    monitoring = text[text.index("start_monitoring() {") :]
+    common = text[: text.index('if [ "$WEALIST_ROLE" = backend ]')]
+    read = text[text.index("read_parameters() {") : text.index("start_backend() {")]
+    paths = {
+        "backend": ["db", "redis", *re.findall(r"read_parameters ([a-z ]+)\n", backend)[0].split()],
+        "monitoring": re.findall(r"read_parameters ([a-z ]+)\n", monitoring)[0].split(),
+    }
     out = {}
-    for role, part in (("backend", backend_branch + "\n" + backend),
-                       ("monitoring", monitoring_branch + "\n" + monitoring)):
+    for role, part in (
+        ("backend", backend_branch + "\n" + backend),
+        ("monitoring", monitoring_branch + "\n" + monitoring),
+    ):
         cmds = _commands(user) + _commands(common) + _commands(part)
         for command in _commands(read):
             cmds += [command.replace("$path", p) for p in paths[role]]
@@ -103,29 +107,48 @@ def _calls(command: str, role: str) -> list[dict]:
     instance's Auto Scaling group (Service Authorization Reference, EC2 Auto
     Scaling: SetInstanceHealth, resource type autoScalingGroup), so the call
     carries the group of ``role``'s instances for the mapping."""
-    words = shlex.split(command.replace("$WEALIST_PREFIX", PREFIX).replace("${DeployBucketName}", BUCKET)
-                        .replace("$WEALIST_BUCKET", BUCKET).replace('"${AWS::Region}"', check.REGION))
+    words = shlex.split(
+        command.replace("$WEALIST_PREFIX", PREFIX)
+        .replace("${DeployBucketName}", BUCKET)
+        .replace("$WEALIST_BUCKET", BUCKET)
+        .replace('"${AWS::Region}"', check.REGION)
+    )
     service, op, args = words[0], words[1], words[2:]
     if (service, op) == ("s3", "cp"):
         source = next(a for a in args if a.startswith("s3://"))
         bucket, _, key = source[5:].partition("/")
         if "--recursive" in args:
-            return [{"service": "s3", "operation": "ListObjectsV2", "params": {"Bucket": bucket, "Prefix": key}},
-                    {"service": "s3", "operation": "GetObject", "params": {"Bucket": bucket, "Key": key + "file"}}]
+            return [
+                {"service": "s3", "operation": "ListObjectsV2", "params": {"Bucket": bucket, "Prefix": key}},
+                {"service": "s3", "operation": "GetObject", "params": {"Bucket": bucket, "Key": key + "file"}},
+            ]
         return [{"service": "s3", "operation": "GetObject", "params": {"Bucket": bucket, "Key": key}}]
     if (service, op) == ("ssm", "get-parameters-by-path"):
         path = args[args.index("--path") + 1]
-        return [{"service": "ssm", "operation": "GetParametersByPath",
-                 "params": {"Path": path, "Recursive": True, "WithDecryption": "--with-decryption" in args}}]
+        return [
+            {
+                "service": "ssm",
+                "operation": "GetParametersByPath",
+                "params": {"Path": path, "Recursive": True, "WithDecryption": "--with-decryption" in args},
+            }
+        ]
     if (service, op) == ("sts", "get-caller-identity"):
         return [{"service": "sts", "operation": "GetCallerIdentity", "params": {}}]
     if (service, op) == ("ecr", "get-login-password"):
         return [{"service": "ecr", "operation": "GetAuthorizationToken", "params": {}}]
     if (service, op) == ("autoscaling", "set-instance-health"):
-        return [{"service": "autoscaling", "operation": "SetInstanceHealth",
-                 "params": {"InstanceId": INSTANCE, "HealthStatus": args[args.index("--health-status") + 1],
-                            "ShouldRespectGracePeriod": "--no-should-respect-grace-period" not in args,
-                            "AutoScalingGroupName": GROUPS[role]}}]
+        return [
+            {
+                "service": "autoscaling",
+                "operation": "SetInstanceHealth",
+                "params": {
+                    "InstanceId": INSTANCE,
+                    "HealthStatus": args[args.index("--health-status") + 1],
+                    "ShouldRespectGracePeriod": "--no-should-respect-grace-period" not in args,
+                    "AutoScalingGroupName": GROUPS[role],
+                },
+            }
+        ]
     raise AssertionError(f"boot script: `aws {service} {op}` is not known to this test: map it to its API calls")
 
 
@@ -133,17 +156,29 @@ def _program_needs(role: str) -> list[iamcalls.Need]:
     """What the programs the boot starts call with the instance's role."""
     ctx = {"aws:RequestedRegion": check.REGION}
     group = f"arn:aws:logs:{check.REGION}:{check.ACCOUNT}:log-group:{PREFIX}/{role}"
-    streams = ["startup", *(("user-service", "board-service", "node-exporter") if role == "backend"
-                            else ("prometheus", "grafana"))]
-    needs = [iamcalls.Need(a, f"{group}:log-stream:{INSTANCE}/{s}", ctx)
-             for s in streams for a in ("logs:CreateLogStream", "logs:PutLogEvents")]
+    streams = [
+        "startup",
+        *(("user-service", "board-service", "node-exporter") if role == "backend" else ("prometheus", "grafana")),
+    ]
+    needs = [
+        iamcalls.Need(a, f"{group}:log-stream:{INSTANCE}/{s}", ctx)
+        for s in streams
+        for a in ("logs:CreateLogStream", "logs:PutLogEvents")
+    ]
     # The SSM agent, for Session Manager (which replaces SSH): its registration and session channels.
-    needs.append(iamcalls.Need("ssm:UpdateInstanceInformation",
-                               f"arn:aws:ec2:{check.REGION}:{check.ACCOUNT}:instance/{INSTANCE}", ctx))
-    needs += [iamcalls.Need(f"ssmmessages:{a}", "*", ctx) for a in
-              ("CreateControlChannel", "CreateDataChannel", "OpenControlChannel", "OpenDataChannel")]
-    needs += [iamcalls.Need(f"ec2messages:{a}", "*", ctx) for a in
-              ("AcknowledgeMessage", "DeleteMessage", "FailMessage", "GetEndpoint", "GetMessages", "SendReply")]
+    needs.append(
+        iamcalls.Need(
+            "ssm:UpdateInstanceInformation", f"arn:aws:ec2:{check.REGION}:{check.ACCOUNT}:instance/{INSTANCE}", ctx
+        )
+    )
+    needs += [
+        iamcalls.Need(f"ssmmessages:{a}", "*", ctx)
+        for a in ("CreateControlChannel", "CreateDataChannel", "OpenControlChannel", "OpenDataChannel")
+    ]
+    needs += [
+        iamcalls.Need(f"ec2messages:{a}", "*", ctx)
+        for a in ("AcknowledgeMessage", "DeleteMessage", "FailMessage", "GetEndpoint", "GetMessages", "SendReply")
+    ]
     if role == "backend":
         for repo in ("user-service", "board-service"):
             arn = f"arn:aws:ecr:{check.REGION}:{check.ACCOUNT}:repository/{repo}"
@@ -158,10 +193,21 @@ def _decrypts(call: dict) -> list[iamcalls.Need]:
     params = call["params"]
     if call["operation"] != "GetParametersByPath" or not params.get("WithDecryption"):
         return []
-    return [iamcalls.Need("kms:Decrypt", check.KEY_ARN, {
-        "aws:RequestedRegion": check.REGION, "kms:ViaService": f"ssm.{check.REGION}.amazonaws.com",
-        "kms:EncryptionContext:PARAMETER_ARN": f"arn:aws:ssm:{check.REGION}:{check.ACCOUNT}:parameter{PREFIX}/{n}"})
-        for n in SECRET_NAMES if f"{PREFIX}/{n}".startswith(params["Path"] + "/")]
+    return [
+        iamcalls.Need(
+            "kms:Decrypt",
+            check.KEY_ARN,
+            {
+                "aws:RequestedRegion": check.REGION,
+                "kms:ViaService": f"ssm.{check.REGION}.amazonaws.com",
+                "kms:EncryptionContext:PARAMETER_ARN": (
+                    f"arn:aws:ssm:{check.REGION}:{check.ACCOUNT}:parameter{PREFIX}/{n}"
+                ),
+            },
+        )
+        for n in SECRET_NAMES
+        if f"{PREFIX}/{n}".startswith(params["Path"] + "/")
+    ]
 
 
 def boot_needs(role: str) -> list[iamcalls.Need]:
@@ -183,8 +229,11 @@ def test_every_aws_command_of_the_boot_is_read():
     # The reader misses no line that runs aws.
     for script in ("userdata.sh", "startup.sh"):
         text = (BOOT / script).read_text().replace("\\\n", " ")
-        lines = [ln for ln in text.splitlines() if re.search(r"(?:^|[\s(|&;])aws \S+ \S+", ln.split(" #")[0])
-                 and not ln.strip().startswith("#")]
+        lines = [
+            ln
+            for ln in text.splitlines()
+            if re.search(r"(?:^|[\s(|&;])aws \S+ \S+", ln.split(" #")[0]) and not ln.strip().startswith("#")
+        ]
         assert len(lines) == len(_commands(text)), script
 
 
@@ -194,10 +243,18 @@ def test_each_instance_role_may_make_every_call_of_its_boot(role, mode):
     instance = check.instance_principals(mode)[ROLES[role]]
     keypolicy = check.key_policy()
     needs = boot_needs(role)
-    assert {n.action for n in needs} >= {"s3:GetObject", "ssm:GetParametersByPath", "kms:Decrypt",
-                                         "logs:PutLogEvents", "autoscaling:SetInstanceHealth"}
-    denied = [f"boot ({role}): {instance.name} may not {n.action} on {n.resource}: {why}"
-              for n in needs if (why := check.evaluate(instance, n, keypolicy)) is not None]
+    assert {n.action for n in needs} >= {
+        "s3:GetObject",
+        "ssm:GetParametersByPath",
+        "kms:Decrypt",
+        "logs:PutLogEvents",
+        "autoscaling:SetInstanceHealth",
+    }
+    denied = [
+        f"boot ({role}): {instance.name} may not {n.action} on {n.resource}: {why}"
+        for n in needs
+        if (why := check.evaluate(instance, n, keypolicy)) is not None
+    ]
     assert denied == []
 
 
@@ -212,9 +269,14 @@ def test_an_instance_role_reads_none_of_the_other_groups_secrets():
         assert {"ssm:GetParametersByPath", "kms:Decrypt"} <= refused, (role, other)
 
 
-@pytest.mark.parametrize("role,sid,action", [("backend", "ReadGroupParameters", "ssm:GetParametersByPath"),
-                                             ("monitoring", "DecryptSecureStringsViaSsm", "kms:Decrypt"),
-                                             ("backend", "PullServiceImages", "ecr:BatchGetImage")])
+@pytest.mark.parametrize(
+    "role,sid,action",
+    [
+        ("backend", "ReadGroupParameters", "ssm:GetParametersByPath"),
+        ("monitoring", "DecryptSecureStringsViaSsm", "kms:Decrypt"),
+        ("backend", "PullServiceImages", "ecr:BatchGetImage"),
+    ],
+)
 def test_removing_a_statement_the_boot_needs_is_a_denial(role, sid, action):
     instance = check.instance_principals("single-AZ")[ROLES[role]]
     kept = [s for s in instance.statements if s.get("Sid") != sid]

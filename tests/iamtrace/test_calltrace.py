@@ -27,23 +27,46 @@ def test_every_call_is_one_line_and_no_secret_reaches_the_file(tmp_path, monkeyp
     ssm, s3, cfn = aws.client("ssm"), aws.client("s3"), aws.client("cloudformation")
     with Stubber(ssm) as a, Stubber(s3) as b, Stubber(cfn) as c:
         a.add_response("put_parameter", {"Version": 2, "Tier": "Standard"})
-        ssm.put_parameter(Name="/wealist/prod/db/user_db_password", Value=SECRET, Type="SecureString",
-                          KeyId="alias/wealist-prod-secrets", Overwrite=True)
+        ssm.put_parameter(
+            Name="/wealist/prod/db/user_db_password",
+            Value=SECRET,
+            Type="SecureString",
+            KeyId="alias/wealist-prod-secrets",
+            Overwrite=True,
+        )
         b.add_response("put_object", {})
         s3.put_object(Bucket="wealist-deploy-scripts", Key="config/.env", Body=SECRET.encode())
-        c.add_response("create_change_set", {"Id": "arn:aws:cloudformation:ap-northeast-2:123456789012:changeSet/x/1",
-                                             "StackId": "arn:aws:cloudformation:ap-northeast-2:123456789012:stack/s/1"})
-        cfn.create_change_set(StackName="wealist-prod", ChangeSetName="deploy-1", TemplateBody="{}",
-                              RoleARN="arn:aws:iam::123456789012:role/wealist-prod-cfn-role",
-                              Parameters=[{"ParameterKey": "DbPassword", "ParameterValue": SECRET}],
-                              Tags=[{"Key": "Project", "Value": "wealist"}])
+        c.add_response(
+            "create_change_set",
+            {
+                "Id": "arn:aws:cloudformation:ap-northeast-2:123456789012:changeSet/x/1",
+                "StackId": "arn:aws:cloudformation:ap-northeast-2:123456789012:stack/s/1",
+            },
+        )
+        cfn.create_change_set(
+            StackName="wealist-prod",
+            ChangeSetName="deploy-1",
+            TemplateBody="{}",
+            RoleARN="arn:aws:iam::123456789012:role/wealist-prod-cfn-role",
+            Parameters=[{"ParameterKey": "DbPassword", "ParameterValue": SECRET}],
+            Tags=[{"Key": "Project", "Value": "wealist"}],
+        )
     text = trace.read_text()
     assert SECRET not in text
     put, obj, change = calltrace.read(trace)
-    assert (put["service"], put["operation"], put["principal"], put["job"], put["command"]) == \
-        ("ssm", "PutParameter", "operator", "rotate", "bootstrap")
-    assert put["params"] == {"Name": "/wealist/prod/db/user_db_password", "Type": "SecureString",
-                             "KeyId": "alias/wealist-prod-secrets", "Overwrite": True}
+    assert (put["service"], put["operation"], put["principal"], put["job"], put["command"]) == (
+        "ssm",
+        "PutParameter",
+        "operator",
+        "rotate",
+        "bootstrap",
+    )
+    assert put["params"] == {
+        "Name": "/wealist/prod/db/user_db_password",
+        "Type": "SecureString",
+        "KeyId": "alias/wealist-prod-secrets",
+        "Overwrite": True,
+    }
     assert "Value" in put["given"]
     assert obj["params"] == {"Bucket": "wealist-deploy-scripts", "Key": "config/.env"} and "Body" in obj["given"]
     assert change["params"]["RoleARN"].endswith("role/wealist-prod-cfn-role")

@@ -36,16 +36,36 @@ def record_refresh(tmp_path, monkeypatch) -> list[dict]:
     monkeypatch.setattr("sys.argv", ["build.py", "cost"])
     aws = Aws("us-east-1")
     sts, prices = aws.client("sts"), aws.client("pricing")
-    product = json.dumps({"product": {"productFamily": "x", "sku": "S", "attributes": {
-        "usagetype": "APN2-BoxUsage:t3.small"}}, "serviceCode": "AmazonEC2", "terms": {"OnDemand": {"S.T": {
-            "offerTermCode": "T", "sku": "S", "priceDimensions": {"S.T.R": {
-                "unit": "Hrs", "beginRange": "0", "endRange": "Inf", "pricePerUnit": {"USD": "0.5"}}}}}}})
+    product = json.dumps(
+        {
+            "product": {"productFamily": "x", "sku": "S", "attributes": {"usagetype": "APN2-BoxUsage:t3.small"}},
+            "serviceCode": "AmazonEC2",
+            "terms": {
+                "OnDemand": {
+                    "S.T": {
+                        "offerTermCode": "T",
+                        "sku": "S",
+                        "priceDimensions": {
+                            "S.T.R": {
+                                "unit": "Hrs",
+                                "beginRange": "0",
+                                "endRange": "Inf",
+                                "pricePerUnit": {"USD": "0.5"},
+                            }
+                        },
+                    }
+                }
+            },
+        }
+    )
     monkeypatch.setattr(pcli, "Aws", lambda region, profile=None, endpoint_url=None: aws)
     monkeypatch.setattr(pricing, "keys_to_refresh", lambda region: ["ec2:t3.small"])
     monkeypatch.setattr(pricing, "write", lambda region, entries: tmp_path / "prices.json")
     with Stubber(sts) as s, Stubber(prices) as p:
-        s.add_response("get_caller_identity", {"UserId": "AIDA", "Account": check.ACCOUNT,
-                                               "Arn": f"arn:aws:iam::{check.ACCOUNT}:user/operator"})
+        s.add_response(
+            "get_caller_identity",
+            {"UserId": "AIDA", "Account": check.ACCOUNT, "Arn": f"arn:aws:iam::{check.ACCOUNT}:user/operator"},
+        )
         p.add_response("get_products", {"FormatVersion": "aws_v1", "PriceList": [product]}, None)
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
@@ -57,7 +77,9 @@ def record_refresh(tmp_path, monkeypatch) -> list[dict]:
 def test_the_operator_policy_allows_every_call_of_a_price_refresh(tmp_path, monkeypatch):
     calls = record_refresh(tmp_path, monkeypatch)
     assert [(c["service"], c["operation"], c["job"]) for c in calls] == [
-        ("sts", "GetCallerIdentity", "cost --refresh"), ("pricing", "GetProducts", "cost --refresh")]
+        ("sts", "GetCallerIdentity", "cost --refresh"),
+        ("pricing", "GetProducts", "cost --refresh"),
+    ]
     operator = check.principals()[check.OPERATOR]
     needs = [n for c in calls for n in iamcalls.needs(c, account=check.ACCOUNT)]
     assert [n.action for n in needs] == ["pricing:GetProducts"]

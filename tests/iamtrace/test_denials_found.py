@@ -30,8 +30,11 @@ def pols():
 
 def _denials(pols, principal, call):
     call = {"region": check.REGION, "job": "t", "principal": principal, "command": "t", **call}
-    return [why for need in iamcalls.needs(call, account=check.ACCOUNT)
-            if (why := check.evaluate(pols[principal], need, [])) is not None]
+    return [
+        why
+        for need in iamcalls.needs(call, account=check.ACCOUNT)
+        if (why := check.evaluate(pols[principal], need, [])) is not None
+    ]
 
 
 @pytest.mark.parametrize("principal", [check.PLAN, check.DEPLOY])
@@ -39,13 +42,27 @@ def test_preflights_images_check_may_read_the_repository_and_tag_together(pols, 
     """preflight (plan and deploy) reads each service's repository and
     tag in one GetParameters: the plan role was refused it, so every
     pull request's preflight failed."""
-    names = [f"/wealist/prod/deploy/{s}_{k}" for s in ("user_service", "board_service")
-             for k in ("repository", "image_tag")]
-    assert _denials(pols, principal, {"service": "ssm", "operation": "GetParameters",
-                                      "params": {"Names": names, "WithDecryption": False}}) == []
+    names = [
+        f"/wealist/prod/deploy/{s}_{k}" for s in ("user_service", "board_service") for k in ("repository", "image_tag")
+    ]
+    assert (
+        _denials(
+            pols,
+            principal,
+            {"service": "ssm", "operation": "GetParameters", "params": {"Names": names, "WithDecryption": False}},
+        )
+        == []
+    )
     # Not a secret beside them.
-    assert _denials(pols, principal, {"service": "ssm", "operation": "GetParameters",
-                                      "params": {"Names": [*names, "/wealist/prod/db/user_db_password"]}})
+    assert _denials(
+        pols,
+        principal,
+        {
+            "service": "ssm",
+            "operation": "GetParameters",
+            "params": {"Names": [*names, "/wealist/prod/db/user_db_password"]},
+        },
+    )
 
 
 def test_the_first_deploy_may_put_the_artifact_buckets_lifecycle(pols):
@@ -54,8 +71,12 @@ def test_the_first_deploy_may_put_the_artifact_buckets_lifecycle(pols):
     role could create the bucket but not set its rules, so the first
     deploy stopped at "creating S3 bucket ...: AccessDenied"."""
     for op in ("CreateBucket", "GetBucketLifecycleConfiguration", "PutBucketLifecycleConfiguration"):
-        assert _denials(pols, check.DEPLOY, {"service": "s3", "operation": op,
-                                             "params": {"Bucket": ARTIFACTS}}) == [], op
+        assert (
+            _denials(pols, check.DEPLOY, {"service": "s3", "operation": op, "params": {"Bucket": ARTIFACTS}}) == []
+        ), op
     # A pull request still never sets them.
-    assert _denials(pols, check.PLAN, {"service": "s3", "operation": "PutBucketLifecycleConfiguration",
-                                       "params": {"Bucket": ARTIFACTS}})
+    assert _denials(
+        pols,
+        check.PLAN,
+        {"service": "s3", "operation": "PutBucketLifecycleConfiguration", "params": {"Bucket": ARTIFACTS}},
+    )

@@ -29,25 +29,52 @@ from . import check
 
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=timezone.utc)
 ROOT_ID = f"arn:aws:cloudformation:{check.REGION}:{check.ACCOUNT}:stack/wealist-prod/{iamcalls.SOME_ID}"
-CHILD_ID = (f"arn:aws:cloudformation:{check.REGION}:{check.ACCOUNT}:stack/wealist-prod-DatabaseStack-1ABC/"
-            "22222222-aaaa-bbbb-cccc-000000000000")
+CHILD_ID = (
+    f"arn:aws:cloudformation:{check.REGION}:{check.ACCOUNT}:stack/wealist-prod-DatabaseStack-1ABC/"
+    "22222222-aaaa-bbbb-cccc-000000000000"
+)
 
 
 def _script(stub: Stubber) -> None:
-    stub.add_response("describe_stacks", {"Stacks": [{
-        "StackName": "wealist-prod", "StackId": ROOT_ID, "CreationTime": T0, "StackStatus": "UPDATE_COMPLETE"}]},
-        {"StackName": "wealist-prod"})
-    stub.add_response("list_stack_resources", {"StackResourceSummaries": [{
-        "LogicalResourceId": "DatabaseStack", "PhysicalResourceId": CHILD_ID,
-        "ResourceType": "AWS::CloudFormation::Stack", "LastUpdatedTimestamp": T0,
-        "ResourceStatus": "UPDATE_COMPLETE"}]}, {"StackName": ROOT_ID})
+    stub.add_response(
+        "describe_stacks",
+        {
+            "Stacks": [
+                {"StackName": "wealist-prod", "StackId": ROOT_ID, "CreationTime": T0, "StackStatus": "UPDATE_COMPLETE"}
+            ]
+        },
+        {"StackName": "wealist-prod"},
+    )
+    stub.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                {
+                    "LogicalResourceId": "DatabaseStack",
+                    "PhysicalResourceId": CHILD_ID,
+                    "ResourceType": "AWS::CloudFormation::Stack",
+                    "LastUpdatedTimestamp": T0,
+                    "ResourceStatus": "UPDATE_COMPLETE",
+                }
+            ]
+        },
+        {"StackName": ROOT_ID},
+    )
     stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": CHILD_ID})
     for det, sid in (("det-root", ROOT_ID), ("det-db", CHILD_ID)):
         stub.add_response("detect_stack_drift", {"StackDriftDetectionId": det}, {"StackName": sid})
     for det, sid in (("det-root", ROOT_ID), ("det-db", CHILD_ID)):
-        stub.add_response("describe_stack_drift_detection_status", {
-            "StackId": sid, "StackDriftDetectionId": det, "DetectionStatus": "DETECTION_COMPLETE",
-            "StackDriftStatus": "IN_SYNC", "Timestamp": T0}, {"StackDriftDetectionId": det})
+        stub.add_response(
+            "describe_stack_drift_detection_status",
+            {
+                "StackId": sid,
+                "StackDriftDetectionId": det,
+                "DetectionStatus": "DETECTION_COMPLETE",
+                "StackDriftStatus": "IN_SYNC",
+                "Timestamp": T0,
+            },
+            {"StackDriftDetectionId": det},
+        )
     for sid in (ROOT_ID, CHILD_ID):
         stub.add_response("describe_stack_resource_drifts", {"StackResourceDrifts": []}, {"StackName": sid})
         stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": sid})
@@ -76,8 +103,9 @@ def drift_calls(tmp_path, monkeypatch):
     monkeypatch.setattr(daytwo_cli, "_aws", lambda args: aws)
     out = io.StringIO()
     with redirect_stdout(out), redirect_stderr(io.StringIO()):
-        code = cli.main(["drift", "--stack-name", "wealist-prod", "--params", "params/prod.json",
-                         "--output", "markdown"])
+        code = cli.main(
+            ["drift", "--stack-name", "wealist-prod", "--params", "params/prod.json", "--output", "markdown"]
+        )
     assert code == 0 and out.getvalue().startswith("### Drift of `wealist-prod`")
     stub.assert_no_pending_responses()
     return calltrace.read(trace)
@@ -86,12 +114,19 @@ def drift_calls(tmp_path, monkeypatch):
 def test_the_plan_role_may_make_every_call_of_the_weekly_drift(drift_calls):
     plan = check.principals()[check.PLAN]
     assert {c["operation"] for c in drift_calls} == {
-        "DescribeStacks", "ListStackResources", "DetectStackDrift", "DescribeStackDriftDetectionStatus",
-        "DescribeStackResourceDrifts"}
+        "DescribeStacks",
+        "ListStackResources",
+        "DetectStackDrift",
+        "DescribeStackDriftDetectionStatus",
+        "DescribeStackResourceDrifts",
+    }
     assert {c["job"] for c in drift_calls} == {"drift"}
-    denied = [f"drift: {check.PLAN} may not {n.line()}: {why}" for c in drift_calls
-              for n in iamcalls.needs(c, account=check.ACCOUNT)
-              if (why := check.evaluate(plan, n, [])) is not None]
+    denied = [
+        f"drift: {check.PLAN} may not {n.line()}: {why}"
+        for c in drift_calls
+        for n in iamcalls.needs(c, account=check.ACCOUNT)
+        if (why := check.evaluate(plan, n, [])) is not None
+    ]
     assert denied == []
 
 
@@ -121,8 +156,11 @@ def test_the_plan_role_may_read_every_resource_drift_detection_reads(mode, email
     needs = read_needs(mode, AlarmEmail=email)
     assert len(needs) > 100
     assert ("sns:GetSubscriptionAttributes" in {n.action for n in needs}) == bool(email)
-    denied = {f"drift: {check.PLAN} may not {n.line()}: {why}" for n in needs
-              if (why := check.evaluate(plan, n, [])) is not None}
+    denied = {
+        f"drift: {check.PLAN} may not {n.line()}: {why}"
+        for n in needs
+        if (why := check.evaluate(plan, n, [])) is not None
+    }
     assert sorted(denied) == []
 
 

@@ -15,9 +15,12 @@ ENTRIES = [(k, n) for k, needs in iamcalls.table()["calls"].items() for n in nee
 
 
 def _needs(service, operation, **params):
-    return iamcalls.needs({"service": service, "operation": operation, "region": REGION, "params": params},
-                          account=ACCOUNT, secure={"/wealist/prod/db/user_db_password": "KEY"},
-                          keys={"alias/wealist-prod-secrets": "KEY"})
+    return iamcalls.needs(
+        {"service": service, "operation": operation, "region": REGION, "params": params},
+        account=ACCOUNT,
+        secure={"/wealist/prod/db/user_db_password": "KEY"},
+        keys={"alias/wealist-prod-secrets": "KEY"},
+    )
 
 
 @pytest.mark.parametrize("call,need", ENTRIES, ids=[f"{k}->{n['action']}" for k, n in ENTRIES])
@@ -55,13 +58,23 @@ def test_a_versioned_get_is_get_object_version():
 
 def test_a_change_set_with_a_role_passes_it_and_reads_its_template_as_the_caller():
     role = f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-cfn-role"
-    needs = _needs("cloudformation", "CreateChangeSet", StackName="wealist-prod", ChangeSetName="c",
-                   RoleARN=role, TemplateURL="https://bkt.s3.ap-northeast-2.amazonaws.com/deploy/r.yaml?versionId=7",
-                   Tags=[{"Key": "Project", "Value": "wealist"}])
+    needs = _needs(
+        "cloudformation",
+        "CreateChangeSet",
+        StackName="wealist-prod",
+        ChangeSetName="c",
+        RoleARN=role,
+        TemplateURL="https://bkt.s3.ap-northeast-2.amazonaws.com/deploy/r.yaml?versionId=7",
+        Tags=[{"Key": "Project", "Value": "wealist"}],
+    )
     assert [(n.action, n.resource) for n in needs] == [
-        ("cloudformation:CreateChangeSet", f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod/"
-                                           f"{iamcalls.SOME_ID}"),
-        ("iam:PassRole", role), ("s3:GetObjectVersion", "arn:aws:s3:::bkt/deploy/r.yaml")]
+        (
+            "cloudformation:CreateChangeSet",
+            f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod/{iamcalls.SOME_ID}",
+        ),
+        ("iam:PassRole", role),
+        ("s3:GetObjectVersion", "arn:aws:s3:::bkt/deploy/r.yaml"),
+    ]
     assert needs[0].context["aws:RequestTag/Project"] == "wealist"
     assert needs[1].context["iam:PassedToService"] == "cloudformation.amazonaws.com"
 
@@ -84,6 +97,7 @@ def test_secure_parameters_go_through_kms_with_parameter_stores_context():
     read = _needs("ssm", "GetParameter", Name=name, WithDecryption=True)
     assert [n.action for n in read] == ["ssm:GetParameter", "kms:Decrypt"]
     # A String parameter, or no decryption asked: no KMS call.
-    assert [n.action for n in _needs("ssm", "GetParameter", Name="/wealist/prod/db/postgres_db",
-                                     WithDecryption=True)] == ["ssm:GetParameter"]
+    assert [
+        n.action for n in _needs("ssm", "GetParameter", Name="/wealist/prod/db/postgres_db", WithDecryption=True)
+    ] == ["ssm:GetParameter"]
     assert [n.action for n in _needs("ssm", "PutParameter", Name=name, Type="String")] == ["ssm:PutParameter"]

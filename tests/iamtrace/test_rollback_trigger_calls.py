@@ -35,11 +35,14 @@ def _recorded(tmp_path, monkeypatch) -> tuple[list[dict], triggers.Triggers]:
     cw = aws.session.client("cloudwatch", region_name=check.REGION)
     aws._clients["cloudwatch"] = cw
     names = sorted(triggers.alarm_names(PREFIX))
-    alarms = [{"AlarmName": n, "AlarmArn": f"arn:aws:cloudwatch:{check.REGION}:{check.ACCOUNT}:alarm:{n}",
-               "StateValue": "OK"} for n in names]
+    alarms = [
+        {"AlarmName": n, "AlarmArn": f"arn:aws:cloudwatch:{check.REGION}:{check.ACCOUNT}:alarm:{n}", "StateValue": "OK"}
+        for n in names
+    ]
     with Stubber(cw) as stub:
-        stub.add_response("describe_alarms", {"MetricAlarms": alarms},
-                          {"AlarmNames": names, "AlarmTypes": ["MetricAlarm"]})
+        stub.add_response(
+            "describe_alarms", {"MetricAlarms": alarms}, {"AlarmNames": names, "AlarmTypes": ["MetricAlarm"]}
+        )
         result = triggers.for_change_set(aws, PREFIX, "UPDATE")
         stub.assert_no_pending_responses()
     return calltrace.read(trace), result
@@ -51,7 +54,8 @@ def test_the_deploy_role_may_read_the_alarms_it_names_as_rollback_triggers(tmp_p
     [call] = calls
     needs = iamcalls.needs(call, account=check.ACCOUNT)
     assert sorted(n.resource for n in needs) == sorted(
-        f"arn:aws:cloudwatch:{check.REGION}:{check.ACCOUNT}:alarm:{n}" for n in triggers.alarm_names(PREFIX))
+        f"arn:aws:cloudwatch:{check.REGION}:{check.ACCOUNT}:alarm:{n}" for n in triggers.alarm_names(PREFIX)
+    )
     deploy = check.principals()[check.DEPLOY]
     denied = [f"{n.line()}: {why}" for n in needs if (why := check.evaluate(deploy, n, [])) is not None]
     assert denied == []

@@ -61,8 +61,13 @@ def test_01_empty_account_then_bootstrap(story):
 
 
 def test_02_pull_request_plan(story):
-    r = story.step("pr-plan", PLAN, "plan.yml", "Change-set review into the job summary and the pull request",
-                   env={"GH_TOKEN": "x", "PR": "7"})
+    r = story.step(
+        "pr-plan",
+        PLAN,
+        "plan.yml",
+        "Change-set review into the job summary and the pull request",
+        env={"GH_TOKEN": "x", "PR": "7"},
+    )
     _ok(r)
     review = (story.folder / "work" / "review.md").read_text()
     assert "### CloudFormation change set" in review and "(CREATE)" in review
@@ -77,8 +82,11 @@ def test_03_merge_deploy_executes_the_reviewed_change_set(story):
     out = dict(line.split("=", 1) for line in (story.folder / "github_output").read_text().split("\n") if "=" in line)
     assert out.get("type") == "CREATE" and out.get("change-set", "").startswith("deploy-")
     handed = {"CHANGE_SET": out["change-set"], "CHANGE_SET_ID": out["change-set-id"], "TYPE": out["type"]}
-    for name in ("Approved change set is still the one reviewed", "Bootstrap (startup script and instance files "
-                 "in step with main)", "Deploy"):
+    for name in (
+        "Approved change set is still the one reviewed",
+        "Bootstrap (startup script and instance files in step with main)",
+        "Deploy",
+    ):
         _ok(story.step("merge-deploy", DEPLOY, "deploy.yml", name, env=handed))
     result = json.loads((story.folder / "work" / "deploy.json").read_text())
     assert result["result"]["status"] == "CREATE_COMPLETE", result["result"]
@@ -93,8 +101,18 @@ def test_04_status(story):
 
 def _release(story, service, tag):
     story.push(service, tag)
-    return story.cli("release-service", DEPLOY, "rollout", "--params", PARAMS, "--local", "--poll", "0",
-                     "--release", f"{service}={tag}")
+    return story.cli(
+        "release-service",
+        DEPLOY,
+        "rollout",
+        "--params",
+        PARAMS,
+        "--local",
+        "--poll",
+        "0",
+        "--release",
+        f"{service}={tag}",
+    )
 
 
 def _tag(story, service) -> str:
@@ -114,12 +132,14 @@ def test_06_second_pull_request_plan_and_deploy(story):
     bigger = story.params_with(BackendInstanceType="t3.large")
     plan = _ok(story.cli("pr-plan-2", PLAN, "plan", "--params", bigger, "--local", "--discard"))
     assert "BackendInstanceType t3.medium→t3.large" in plan
-    done = _ok(story.cli("merge-deploy-2", DEPLOY, "deploy", "--params", bigger, "--local", "--yes",
-                         "--no-wait-healthy"))
+    done = _ok(
+        story.cli("merge-deploy-2", DEPLOY, "deploy", "--params", bigger, "--local", "--yes", "--no-wait-healthy")
+    )
     assert "final state: UPDATE_COMPLETE" in done
     # The deploy after both releases switches the group to ELB checks.
     [group] = story.client("autoscaling").describe_auto_scaling_groups(
-        AutoScalingGroupNames=["wealist-prod-backend-asg"])["AutoScalingGroups"]
+        AutoScalingGroupNames=["wealist-prod-backend-asg"]
+    )["AutoScalingGroups"]
     assert group["HealthCheckType"] == "ELB"
 
 
@@ -127,17 +147,28 @@ def _cache(story) -> dict:
     cfn = story.client("cloudformation")
     cache = cfn.describe_stack_resource(StackName=STACK, LogicalResourceId="CacheStack")
     stack = cfn.describe_stacks(StackName=cache["StackResourceDetail"]["PhysicalResourceId"])["Stacks"][0]
-    return {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]
-            if p["ParameterKey"] in ("EnableMultiAZ", "CacheFailover")}
+    return {
+        p["ParameterKey"]: p["ParameterValue"]
+        for p in stack["Parameters"]
+        if p["ParameterKey"] in ("EnableMultiAZ", "CacheFailover")
+    }
 
 
 def test_07_the_multi_az_switch_and_back(story):
     """Two deploys each way (cfn/updaterules.py): hold failover off, then
     change the mode, then back the same way."""
     for step, values in (("held", HELD), ("multi", MULTI), ("held back", HELD)):
-        done = story.cli("mode-switch", DEPLOY, "deploy", "--params",
-                         story.params_with(BackendInstanceType="t3.large", **values), "--local", "--yes",
-                         "--no-wait-healthy", timeout=140)
+        done = story.cli(
+            "mode-switch",
+            DEPLOY,
+            "deploy",
+            "--params",
+            story.params_with(BackendInstanceType="t3.large", **values),
+            "--local",
+            "--yes",
+            "--no-wait-healthy",
+            timeout=140,
+        )
         assert "final state: UPDATE_COMPLETE" in _ok(done), step
         assert _cache(story) == values, step
 
@@ -145,8 +176,11 @@ def test_07_the_multi_az_switch_and_back(story):
 def test_08_a_secret_rotation_and_the_rollout_that_follows(story):
     name = "/wealist/prod/db/user_db_password"
     before = story.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Version"]
-    rotated = _ok(story.cli("rotate", OPERATOR, "bootstrap", "--params", PARAMS, "--local", "--rotate",
-                            "db/user_db_password", "--yes"))
+    rotated = _ok(
+        story.cli(
+            "rotate", OPERATOR, "bootstrap", "--params", PARAMS, "--local", "--rotate", "db/user_db_password", "--yes"
+        )
+    )
     assert "1 rotated" in rotated and "next:" in rotated
     after = story.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Version"]
     assert after == before + 1
@@ -159,12 +193,25 @@ def test_09_drift_is_refused_on_the_local_endpoint_in_one_line(story):
     assert r.returncode != 0
     assert r.stderr.strip().splitlines() == [
         "error: drift is not offered on the local endpoint: it does not detect drift as CloudFormation does; "
-        "run `python build.py drift --params FILE` against AWS"]
+        "run `python build.py drift --params FILE` against AWS"
+    ]
 
 
 def test_10_destroy_and_what_remains(story):
-    r = story.cli("destroy", OPERATOR, "destroy", "--params", PARAMS, "--local", "--yes", "--production",
-                  "--confirm-stack", STACK, "--disable-protection", timeout=140)
+    r = story.cli(
+        "destroy",
+        OPERATOR,
+        "destroy",
+        "--params",
+        PARAMS,
+        "--local",
+        "--yes",
+        "--production",
+        "--confirm-stack",
+        STACK,
+        "--disable-protection",
+        timeout=140,
+    )
     out = _ok(r)
     assert "remain" in out or "stays" in out
     stacks = story.client("cloudformation").list_stacks()["StackSummaries"]
@@ -176,6 +223,7 @@ def test_10_destroy_and_what_remains(story):
 
 
 # -- the check over the whole story ----------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def policies():
@@ -196,9 +244,19 @@ def test_11_every_recorded_call_has_a_mapping(story):
     from wealist_cfn.aws import iamcalls
 
     calls = story.calls()
-    assert {c["job"] for c in calls} >= {"bootstrap", "pr-plan", "merge-prepare", "merge-deploy", "release-service",
-                                         "pr-plan-2", "merge-deploy-2", "mode-switch", "rotate", "rollout",
-                                         "destroy"}
+    assert {c["job"] for c in calls} >= {
+        "bootstrap",
+        "pr-plan",
+        "merge-prepare",
+        "merge-deploy",
+        "release-service",
+        "pr-plan-2",
+        "merge-deploy-2",
+        "mode-switch",
+        "rotate",
+        "rollout",
+        "destroy",
+    }
     assert [iamcalls.key(c) for c in calls if not iamcalls.mapped(c)] == []
 
 
@@ -216,13 +274,15 @@ def test_12_every_call_is_allowed_for_the_principal_that_makes_it(results, mode)
 
 
 # Statements the story needs, one each of the principals; dropping any one must show as a denial naming it.
-NEEDED = [("cfn-role", "NestedTemplates", "s3:GetObjectVersion"),
-          ("cfn-role", "TagStackKeysOnCreate", "kms:TagResource"),
-          ("cfn-role", "KeysThroughServices", "kms:Decrypt"),
-          ("github-plan", "ReadDeployedTemplates", "s3:GetObject"),
-          ("github-deploy", "ExecuteChangeSets", "cloudformation:ExecuteChangeSet"),
-          ("github-deploy", "InstanceRefresh", "autoscaling:StartInstanceRefresh"),
-          ("operator", "EncryptNewSecrets", "kms:Encrypt")]
+NEEDED = [
+    ("cfn-role", "NestedTemplates", "s3:GetObjectVersion"),
+    ("cfn-role", "TagStackKeysOnCreate", "kms:TagResource"),
+    ("cfn-role", "KeysThroughServices", "kms:Decrypt"),
+    ("github-plan", "ReadDeployedTemplates", "s3:GetObject"),
+    ("github-deploy", "ExecuteChangeSets", "cloudformation:ExecuteChangeSet"),
+    ("github-deploy", "InstanceRefresh", "autoscaling:StartInstanceRefresh"),
+    ("operator", "EncryptNewSecrets", "kms:Encrypt"),
+]
 
 
 @pytest.mark.parametrize("principal,sid,action", NEEDED, ids=[f"{p}-{s}" for p, s, _ in NEEDED])
@@ -253,8 +313,11 @@ def test_14_the_report_is_current(story, results, policies, drift_calls, tmp_pat
     drift = [n for c in drift_calls for n in iamcalls.needs(c, account=check.ACCOUNT)]
     drift += test_drift_calls.read_needs("single-AZ") + test_drift_calls.read_needs("multi-AZ")
     extra = {check.PLAN: ("drift", check.uses(policies[check.PLAN], drift, keypolicy))}
-    refresh = [n for c in test_cost_refresh_calls.record_refresh(tmp_path, monkeypatch)
-               for n in iamcalls.needs(c, account=check.ACCOUNT)]
+    refresh = [
+        n
+        for c in test_cost_refresh_calls.record_refresh(tmp_path, monkeypatch)
+        for n in iamcalls.needs(c, account=check.ACCOUNT)
+    ]
     extra[check.OPERATOR] = ("cost --refresh", check.uses(policies[check.OPERATOR], refresh, keypolicy))
     pols = dict(policies)
     for role, rid in test_boot_calls.ROLES.items():
@@ -268,5 +331,6 @@ def test_14_the_report_is_current(story, results, policies, drift_calls, tmp_pat
     path = check.ROOT / "docs" / "iam-trace.md"
     if os.environ.get("WEALIST_CFN_WRITE_IAM_TRACE") == "1":
         path.write_text(text, encoding="utf-8")
-    assert path.exists() and path.read_text(encoding="utf-8") == text, \
+    assert path.exists() and path.read_text(encoding="utf-8") == text, (
         "docs/iam-trace.md is stale: run `make iam-trace`"
+    )

@@ -47,7 +47,7 @@ def fenced_blocks(page: Path) -> list[Block]:
         body = []
         i += 1
         while i < len(lines) and lines[i].strip() != "```":
-            body.append(lines[i][len(indent):] if lines[i].startswith(indent) else lines[i])
+            body.append(lines[i][len(indent) :] if lines[i].startswith(indent) else lines[i])
             i += 1
         assert i < len(lines), f"{page.name}:{start + 1}: fence never closed"
         before = next((ln for ln in reversed(lines[:start]) if ln.strip()), "")

@@ -22,10 +22,13 @@ TEMPLATE = {
     "Conditions": {"IsMulti": {"Fn::Equals": [{"Ref": "Multi"}, "true"]}},
     "Resources": {
         "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": {"Ref": "Cidr"}}},
-        "Subnet": {"Type": "AWS::EC2::Subnet",
-                   "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": {"Ref": "Cidr"}}},
-        "Db": {"Type": "AWS::RDS::DBInstance", "DeletionPolicy": "Snapshot", "UpdateReplacePolicy": "Snapshot",
-               "Properties": {"MultiAZ": {"Fn::If": ["IsMulti", True, False]}, "DBInstanceClass": "db.t4g.micro"}},
+        "Subnet": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": {"Ref": "Cidr"}}},
+        "Db": {
+            "Type": "AWS::RDS::DBInstance",
+            "DeletionPolicy": "Snapshot",
+            "UpdateReplacePolicy": "Snapshot",
+            "Properties": {"MultiAZ": {"Fn::If": ["IsMulti", True, False]}, "DBInstanceClass": "db.t4g.micro"},
+        },
         "Second": {"Type": "AWS::EC2::EIP", "Condition": "IsMulti", "Properties": {"Domain": "vpc"}},
     },
 }
@@ -41,8 +44,10 @@ def test_create_only_property_replaces_and_the_replacement_cascades():
     rows = _rows({"Cidr": "10.0.0.0/16", "Multi": "false"}, {"Cidr": "10.9.0.0/16", "Multi": "false"})
     vpc = rows["Vpc"]
     assert vpc["Replacement"] == "True" and vpc["PolicyAction"] == "ReplaceAndDelete"
-    assert [(d["Target"]["Name"], d["Target"]["RequiresRecreation"], d["ChangeSource"], d.get("CausingEntity"))
-            for d in vpc["Details"]] == [("CidrBlock", "Always", "ParameterReference", "Cidr")]
+    assert [
+        (d["Target"]["Name"], d["Target"]["RequiresRecreation"], d["ChangeSource"], d.get("CausingEntity"))
+        for d in vpc["Details"]
+    ] == [("CidrBlock", "Always", "ParameterReference", "Cidr")]
     subnet = rows["Subnet"]
     # VpcId names the replaced VPC: known only at execution, and create-only on a subnet.
     vpc_id = [d for d in subnet["Details"] if d["Target"]["Name"] == "VpcId"]
@@ -59,7 +64,8 @@ def test_in_place_property_and_condition_add():
     db = rows["Db"]
     assert db["Replacement"] == "False" and "PolicyAction" not in db
     assert [(d["Target"]["Name"], d["Target"]["RequiresRecreation"], d["CausingEntity"]) for d in db["Details"]] == [
-        ("MultiAZ", "Never", "Multi")]
+        ("MultiAZ", "Never", "Multi")
+    ]
 
 
 def test_condition_off_removes_with_the_deletion_policy():

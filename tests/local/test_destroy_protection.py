@@ -20,8 +20,16 @@ def test_destroy_local_refuses_a_protected_database_then_deletes_with_disable_pr
     assert run_cli("bootstrap", "--params", "params/prod.json", "--local", env=local_env).returncode == 0
     made = run_cli("deploy", "--params", "params/prod.json", "--local", "--yes", env=local_env)
     assert made.returncode == 0, made.stdout + made.stderr
-    base = ("destroy", "--params", "params/prod.json", "--local", "--production", "--yes",
-            "--confirm-stack", "wealist-prod")
+    base = (
+        "destroy",
+        "--params",
+        "params/prod.json",
+        "--local",
+        "--production",
+        "--yes",
+        "--confirm-stack",
+        "wealist-prod",
+    )
     refused = run_cli(*base, env=local_env)
     assert refused.returncode == 3, refused.stdout + refused.stderr
     assert "refused: protection is on: database protection on DatabaseStack/Database" in refused.stderr

@@ -21,7 +21,7 @@ DOC = ROOT / "docs" / "deploy.md"
 
 def script_lines() -> list[str]:
     text = DOC.read_text()
-    section = text[text.index("### Rehearsal script"):]
+    section = text[text.index("### Rehearsal script") :]
     block = re.search(r"```sh\n(.*?)```", section, re.S)
     assert block, "docs/deploy.md: no ```sh block under '### Rehearsal script'"
     return [line for line in block.group(1).splitlines() if line.strip()]
@@ -29,16 +29,23 @@ def script_lines() -> list[str]:
 
 def documented_review() -> list[str]:
     text = DOC.read_text()
-    section = text[text.index("### Rehearsal script"):]
+    section = text[text.index("### Rehearsal script") :]
     block = re.findall(r"```text\n(.*?)```", section, re.S)[0]
     return block.splitlines()
 
 
 def test_script_has_the_rehearsal_steps_in_order():
     steps = [line.split(" --")[0] for line in script_lines() if line.startswith("python build.py")]
-    assert steps == ["python build.py local up", "python build.py bootstrap", "python build.py deploy",
-                     "python build.py plan", "python build.py deploy", "python build.py deploy",
-                     "python build.py rollout", "python build.py local down"]
+    assert steps == [
+        "python build.py local up",
+        "python build.py bootstrap",
+        "python build.py deploy",
+        "python build.py plan",
+        "python build.py deploy",
+        "python build.py deploy",
+        "python build.py rollout",
+        "python build.py local down",
+    ]
 
 
 def test_rehearsal_script_runs_as_written(tmp_path):
@@ -70,17 +77,26 @@ def test_rehearsal_script_runs_as_written(tmp_path):
     assert "rollout of wealist-prod-backend-asg succeeded" in rollout
     assert not pid_alive(pid), "local down left the server running"
     assert port_is_free(port), "the endpoint's port is still taken after local down"
+
     # The review shown in the docs is the one the tool prints (change-set name and commit aside).
     def normal(lines):
-        return [re.sub(r"deploy-\d{8}-\d{6}-\w+-\w+|commit [^\s;]+(; content sha256:[0-9a-f]+)?", "X", ln).rstrip()
-                for ln in lines]
+        return [
+            re.sub(r"deploy-\d{8}-\d{6}-\w+-\w+|commit [^\s;]+(; content sha256:[0-9a-f]+)?", "X", ln).rstrip()
+            for ln in lines
+        ]
+
     printed = normal(plan.splitlines())
     shown = normal(documented_review())
     missing = [line for line in shown if line not in printed]
-    assert shown and not missing, ("docs/deploy.md shows another review than the tool prints; not printed:\n"
-                                   + "\n".join(missing) + "\nprinted:\n" + "\n".join(printed))
-    assert [ln for ln in printed if ln.startswith(("Summary", "wealist-prod"))] == \
-        [ln for ln in shown if ln.startswith(("Summary", "wealist-prod"))]
+    assert shown and not missing, (
+        "docs/deploy.md shows another review than the tool prints; not printed:\n"
+        + "\n".join(missing)
+        + "\nprinted:\n"
+        + "\n".join(printed)
+    )
+    assert [ln for ln in printed if ln.startswith(("Summary", "wealist-prod"))] == [
+        ln for ln in shown if ln.startswith(("Summary", "wealist-prod"))
+    ]
 
 
 def test_script_needs_no_file_outside_the_repo():

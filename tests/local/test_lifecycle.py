@@ -62,7 +62,7 @@ def _listeners(port: int) -> list[str]:
             addr, hex_port = local.split(":")
             if state == "0A" and int(hex_port, 16) == port:
                 raw = bytes.fromhex(addr)
-                raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+                raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
                 found.append(str(ipaddress.ip_address(raw)))
     return found
 
@@ -80,8 +80,9 @@ def test_down_never_signals_a_process_it_did_not_start(local_env, tmp_path):
     try:
         folder = Path(local_env["WEALIST_CFN_LOCAL_DIR"])
         folder.mkdir(parents=True)
-        (folder / "endpoint.json").write_text(json.dumps(
-            {"pid": other.pid, "port": 1, "url": "http://localhost:1", "started": 0}))
+        (folder / "endpoint.json").write_text(
+            json.dumps({"pid": other.pid, "port": 1, "url": "http://localhost:1", "started": 0})
+        )
         down = run_cli("local", "down", env=local_env)
         assert down.returncode == 0
         assert down.stdout.strip() == "no local endpoint was running"
@@ -92,22 +93,25 @@ def test_down_never_signals_a_process_it_did_not_start(local_env, tmp_path):
 
 
 def test_every_command_says_when_no_endpoint_runs(local_env):
-    for args in (["deploy", "--params", "params/prod.json", "--local", "--yes"],
-                 ["plan", "--params", "params/prod.json", "--local"],
-                 ["package", "--params", "params/prod.json", "--local"],
-                 ["status", "--params", "params/prod.json", "--local"],
-                 ["bootstrap", "--params", "params/prod.json", "--local"],
-                 ["rollout", "--params", "params/prod.json", "--local"],
-                 ["preflight", "--params", "params/prod.json", "--local"],
-                 ["diff", "--params", "params/prod.json", "--local"],
-                 ["drift", "--params", "params/prod.json", "--local"],
-                 ["outputs", "--params", "params/prod.json", "--local"],
-                 ["events", "--params", "params/prod.json", "--local"],
-                 ["destroy", "--params", "params/dev.json", "--local"]):
+    for args in (
+        ["deploy", "--params", "params/prod.json", "--local", "--yes"],
+        ["plan", "--params", "params/prod.json", "--local"],
+        ["package", "--params", "params/prod.json", "--local"],
+        ["status", "--params", "params/prod.json", "--local"],
+        ["bootstrap", "--params", "params/prod.json", "--local"],
+        ["rollout", "--params", "params/prod.json", "--local"],
+        ["preflight", "--params", "params/prod.json", "--local"],
+        ["diff", "--params", "params/prod.json", "--local"],
+        ["drift", "--params", "params/prod.json", "--local"],
+        ["outputs", "--params", "params/prod.json", "--local"],
+        ["events", "--params", "params/prod.json", "--local"],
+        ["destroy", "--params", "params/dev.json", "--local"],
+    ):
         r = run_cli(*args, env=local_env)
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert r.stderr.strip().splitlines() == [
-            "error: no local endpoint is running: start one with `python build.py local up`"], (args, r.stderr)
+            "error: no local endpoint is running: start one with `python build.py local up`"
+        ], (args, r.stderr)
         assert "Traceback" not in r.stderr
 
 

@@ -9,11 +9,14 @@ import pytest
 from wealist_cfn import rehearsal as localenv
 
 
-@pytest.mark.parametrize("line", [
-    "delete it: aws cloudformation delete-change-set --stack-name wealist-prod --change-set-name deploy-1",
-    "(or: aws cloudformation delete-stack --stack-name wealist-prod)",
-    "aws cloudformation continue-update-rollback --stack-name wealist-prod [--resources-to-skip Db]",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "delete it: aws cloudformation delete-change-set --stack-name wealist-prod --change-set-name deploy-1",
+        "(or: aws cloudformation delete-stack --stack-name wealist-prod)",
+        "aws cloudformation continue-update-rollback --stack-name wealist-prod [--resources-to-skip Db]",
+    ],
+)
 def test_aws_cli_commands_become_the_local_way_out(line):
     out = localenv.local_message(line)
     assert "aws " not in out
@@ -28,7 +31,8 @@ def test_other_lines_are_kept():
 def test_follow_up_adds_local_to_build_py_commands_once():
     line = "run `python build.py rollout --params params/prod.json`, then `python build.py status --local`"
     assert localenv.local_follow_up(line) == (
-        "run `python build.py rollout --params params/prod.json --local`, then `python build.py status --local`")
+        "run `python build.py rollout --params params/prod.json --local`, then `python build.py status --local`"
+    )
 
 
 def test_change_set_hints_for_both_local_modes():

@@ -29,6 +29,7 @@ PARAMS = "params/prod.json"
 
 def _prices() -> dict:
     from wealist_cfn.preflight import cost
+
     return cost.load_prices("ap-northeast-2").entries
 
 
@@ -43,8 +44,11 @@ def test_plan_discard_deploy_outputs_and_an_upsized_instance(local_env, tmp_path
     # 2. Deploy before bootstrap: stopped where AWS would stop it, with the one command.
     early = run_cli("deploy", "--params", PARAMS, "--local", "--yes", env=env)
     assert early.returncode == 1
-    assert early.stderr.strip().splitlines()[-1].endswith(
-        f"need what bootstrap makes; run: python build.py bootstrap --params {PARAMS} --local")
+    assert (
+        early.stderr.strip()
+        .splitlines()[-1]
+        .endswith(f"need what bootstrap makes; run: python build.py bootstrap --params {PARAMS} --local")
+    )
     assert "n/a   database" in early.stdout and "FAIL  database" not in early.stdout
     assert "placeholder" not in early.stdout + early.stderr
 
@@ -67,8 +71,15 @@ def test_plan_discard_deploy_outputs_and_an_upsized_instance(local_env, tmp_path
     # /aws/service/ parameters too (AWS's DescribeParameters does not).
     assert "/wealist/prod/db/postgres_superuser_password" in status.stdout and "/aws/service/" not in status.stdout
     # A reader that stops early (`| head -1`) ends the command quietly.
-    piped = subprocess.run(f"{shlex.quote(sys.executable)} build.py local status | head -1", shell=True, cwd=ROOT,
-                           env=env, capture_output=True, text=True, timeout=120)
+    piped = subprocess.run(
+        f"{shlex.quote(sys.executable)} build.py local status | head -1",
+        shell=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert piped.stdout.startswith("local endpoint: ") and piped.stderr == ""
     outputs = run_cli("outputs", "--params", PARAMS, "--local", "--output", "json", env=env)
     assert outputs.returncode == 0, outputs.stderr

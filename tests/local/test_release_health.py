@@ -81,8 +81,11 @@ def test_the_template_now_never_churns_and_each_release_finishes(order):
     """EC2 checks until every service is released, then ELB: no churn at
     any step, every refresh succeeds, and the group ends on ELB checks."""
     steps = _walk(order, _type_after_fix)
-    assert steps == [("first deploy", False, ""), (f"release {order[0]}", False, "Successful"),
-                     (f"release {order[1]}", False, "Successful")]
+    assert steps == [
+        ("first deploy", False, ""),
+        (f"release {order[0]}", False, "Successful"),
+        (f"release {order[1]}", False, "Successful"),
+    ]
     assert _type_after_fix(set(SERVICES)) == "ELB"
     assert {_type_after_fix(set()), _type_after_fix({order[0]})} == {"EC2"}
 
@@ -111,22 +114,24 @@ def test_a_broken_release_on_ec2_checks_passes_its_refresh_and_fails_its_target_
 
 # -- on the local endpoint ------------------------------------------------------------------------
 
+
 def _clients(folder):
     url = json.loads((folder / "state" / "endpoint.json").read_text())["url"]
-    kw = dict(region_name="ap-northeast-2", endpoint_url=url, aws_access_key_id="testing",
-              aws_secret_access_key="testing")
+    kw = dict(
+        region_name="ap-northeast-2", endpoint_url=url, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
     return boto3.client("autoscaling", **kw), boto3.client("ssm", **kw)
 
 
 def _health_type(asg) -> str:
-    [group] = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["wealist-prod-backend-asg"])[
-        "AutoScalingGroups"]
+    [group] = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["wealist-prod-backend-asg"])["AutoScalingGroups"]
     return group["HealthCheckType"]
 
 
 def _release(env, service, tag):
-    return run_cli("rollout", "--params", "params/prod.json", "--local", "--poll", "0",
-                   "--release", f"{service}={tag}", env=env)
+    return run_cli(
+        "rollout", "--params", "params/prod.json", "--local", "--poll", "0", "--release", f"{service}={tag}", env=env
+    )
 
 
 def _deploy(env):
@@ -139,17 +144,30 @@ def _push(folder, repository, tag):
     """An image in moto's ECR under ``tag`` (preflight checks that the
     released tags exist before a deploy)."""
     url = json.loads((folder / "state" / "endpoint.json").read_text())["url"]
-    ecr = boto3.client("ecr", region_name="ap-northeast-2", endpoint_url=url, aws_access_key_id="testing",
-                       aws_secret_access_key="testing")
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
-                           "digest": "sha256:" + "0" * 64}, "layers": []}
+    ecr = boto3.client(
+        "ecr",
+        region_name="ap-northeast-2",
+        endpoint_url=url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 1,
+            "digest": "sha256:" + "0" * 64,
+        },
+        "layers": [],
+    }
     ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
 
 
 def _tag(ssm, service_index):
-    return ssm.get_parameter(Name=f"/wealist/prod/{DEFAULT_SETTINGS.services[service_index].tag_path}")[
-        "Parameter"]["Value"]
+    return ssm.get_parameter(Name=f"/wealist/prod/{DEFAULT_SETTINGS.services[service_index].tag_path}")["Parameter"][
+        "Value"
+    ]
 
 
 def test_releases_one_at_a_time_finish_and_the_deploy_switches_to_elb_after_the_last(deployed):
@@ -171,8 +189,19 @@ def test_releases_one_at_a_time_finish_and_the_deploy_switches_to_elb_after_the_
     assert f"health checks stay EC2 until {SERVICES[0]} is released" in first.stdout
     assert _health_type(asg) == "EC2"
 
-    broken = run_cli("rollout", "--params", "params/prod.json", "--local", "--poll", "0", "--target-timeout", "0",
-                     "--release", f"{SERVICES[0]}=broken-u0", env=env)
+    broken = run_cli(
+        "rollout",
+        "--params",
+        "params/prod.json",
+        "--local",
+        "--poll",
+        "0",
+        "--target-timeout",
+        "0",
+        "--release",
+        f"{SERVICES[0]}=broken-u0",
+        env=env,
+    )
     assert broken.returncode == 1, broken.stdout + broken.stderr
     assert "the refresh succeeded, but after 0s target group" in broken.stderr
     assert "Target.FailedHealthChecks" in broken.stderr
@@ -181,8 +210,10 @@ def test_releases_one_at_a_time_finish_and_the_deploy_switches_to_elb_after_the_
 
     last = _release(env, SERVICES[0], "u1")
     assert last.returncode == 0, last.stdout + last.stderr
-    assert "every service is released and every target is healthy: switch to ELB health checks with " \
-           "python build.py deploy --params params/prod.json" in last.stdout
+    assert (
+        "every service is released and every target is healthy: switch to ELB health checks with "
+        "python build.py deploy --params params/prod.json" in last.stdout
+    )
     assert _health_type(asg) == "EC2"
 
     _push(folder, SERVICES[0], "u1")

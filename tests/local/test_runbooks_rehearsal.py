@@ -52,8 +52,23 @@ RUNBOOKS = sorted((ROOT / "docs" / "runbooks").glob("*.md"))
 PAGES = [FIRST_DAY, *RUNBOOKS]
 KNOWN_INFO = {"sh", "text", "json", "yaml"}
 # Subcommands that talk to an endpoint and take --local (build.py COMMAND --help).
-LOCAL_COMMANDS = {"deploy", "plan", "package", "cancel", "continue-rollback", "changesets", "status", "bootstrap",
-                  "rollout", "preflight", "diff", "drift", "outputs", "events", "destroy"}
+LOCAL_COMMANDS = {
+    "deploy",
+    "plan",
+    "package",
+    "cancel",
+    "continue-rollback",
+    "changesets",
+    "status",
+    "bootstrap",
+    "rollout",
+    "preflight",
+    "diff",
+    "drift",
+    "outputs",
+    "events",
+    "destroy",
+}
 TIMEOUT = 300
 
 
@@ -96,6 +111,7 @@ def _line_pattern(line: str) -> re.Pattern:
 
 # --- what the pages may hold -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_every_block_is_marked_for_what_it_needs(page):
     """Nothing escapes: a block of commands is either this tool's (and run),
@@ -106,8 +122,11 @@ def test_every_block_is_marked_for_what_it_needs(page):
     for b in blocks:
         assert b.info in KNOWN_INFO, f"{b.where}: fence without a known info string ({b.info!r})"
         if b.marker is not None:
-            assert (b.marker in ("aws-only", "output") or re.fullmatch(r"local: exit \d+", b.marker)
-                    or re.fullmatch(r"not-run: \S.*", b.marker)), f"{b.where}: unknown marker {b.marker!r}"
+            assert (
+                b.marker in ("aws-only", "output")
+                or re.fullmatch(r"local: exit \d+", b.marker)
+                or re.fullmatch(r"not-run: \S.*", b.marker)
+            ), f"{b.where}: unknown marker {b.marker!r}"
         if b.info != "sh":
             assert b.marker in (None, "output"), f"{b.where}: {b.marker!r} on a {b.info} block"
             continue
@@ -127,8 +146,14 @@ def test_first_day_has_the_newcomers_commands_in_order():
     deploy, status, in that order, all on the local endpoint."""
     run = [c for b in fenced_blocks(FIRST_DAY) if _marker_exit(b) == 0 for c in commands(b)]
     steps = [" ".join(w for w in c.split()[:4] if not w.startswith("-")) for c in run]
-    wanted = ["python build.py", "python build.py local up", "python build.py bootstrap", "python build.py plan",
-              "python build.py deploy", "python build.py status"]
+    wanted = [
+        "python build.py",
+        "python build.py local up",
+        "python build.py bootstrap",
+        "python build.py plan",
+        "python build.py deploy",
+        "python build.py status",
+    ]
     positions = [steps.index(w) for w in wanted]
     assert positions == sorted(positions), steps
     assert all("--local" in c for c in run if c.split()[2:3] and c.split()[2] in LOCAL_COMMANDS), run
@@ -146,8 +171,10 @@ def test_runbooks_are_linked_from_the_index_the_first_day_page_and_the_readme():
 
 def test_troubleshooting_covers_every_alarm_the_stack_creates():
     """Each alarm of templates/alarms.yaml (both modes) has its section."""
-    names = re.findall(r"AlarmName: !Sub '\$\{Project\}-\$\{Environment\}-(alarm-[a-z0-9-]+)'",
-                       (ROOT / "templates" / "alarms.yaml").read_text())
+    names = re.findall(
+        r"AlarmName: !Sub '\$\{Project\}-\$\{Environment\}-(alarm-[a-z0-9-]+)'",
+        (ROOT / "templates" / "alarms.yaml").read_text(),
+    )
     assert len(names) == 22, names
     page = (ROOT / "docs" / "runbooks" / "troubleshooting.md").read_text()
     sections = set(re.findall(r"^### (alarm-[a-z0-9-]+)$", page, re.M))
@@ -155,6 +182,7 @@ def test_troubleshooting_covers_every_alarm_the_stack_creates():
 
 
 # --- the AWS CLI commands ----------------------------------------------------------------------
+
 
 def _aws_commands(block: Block) -> list[str]:
     """Every ``aws ...`` command of a block, those inside ``$(...)`` included."""
@@ -171,6 +199,7 @@ def aws_cli():
     """The pinned AWS CLI's command table (awscli v1, its own driver): the
     services, operations, waiters and options `aws` accepts."""
     from awscli.clidriver import create_clidriver
+
     driver = create_clidriver()
     return driver._get_command_table(), set(driver._get_argument_table())
 
@@ -228,8 +257,9 @@ def _run_page(page: Path, env: dict) -> dict[int, str]:
         for c in commands(b):
             words = as_run_locally(c)
             r = _run(words, env)
-            assert r.returncode == want, (f"{b.where}: {shlex.join(words)} exited {r.returncode}, "
-                                          f"the page says {want}\n{r.stdout}\n{r.stderr}")
+            assert r.returncode == want, (
+                f"{b.where}: {shlex.join(words)} exited {r.returncode}, the page says {want}\n{r.stdout}\n{r.stderr}"
+            )
             texts.append(r.stdout + r.stderr)
         out[b.line] = "\n".join(texts)
     return out
@@ -242,7 +272,8 @@ def _check_outputs(page: Path, ran: dict[int, str]) -> None:
             pattern = _line_pattern(line)
             assert any(pattern.fullmatch(p.rstrip()) for p in printed), (
                 f"{shown.where}: the page shows a line the commands at {before.where} did not print:\n{line}\n"
-                "printed:\n" + "\n".join(printed))
+                "printed:\n" + "\n".join(printed)
+            )
 
 
 @pytest.fixture
@@ -279,8 +310,9 @@ def runbook_shell(tmp_path_factory):
     and test_lifecycle.py); ``(environment, endpoint URL)``. Stopped at the end."""
     state = tmp_path_factory.mktemp("runbooks") / "state"
     env = user_env(state)
-    r = subprocess.run(["python", "build.py", "local", "up"], cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=TIMEOUT)
+    r = subprocess.run(
+        ["python", "build.py", "local", "up"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT
+    )
     assert r.returncode == 0, f"local up: {r.stdout}\n{r.stderr}"
     ep = json.loads((state / "endpoint.json").read_text())
     try:
@@ -311,9 +343,12 @@ def test_runbook_commands_run_on_a_deployed_stack(page, runbook_shell):
     each), exit as the page says and print what it shows."""
     shell, url = runbook_shell
     _as_fresh(url)
-    for args in (["bootstrap", "--params", "params/prod.json", "--local"],
-                 ["deploy", "--params", "params/prod.json", "--local", "--yes"]):
-        r = subprocess.run(["python", "build.py", *args], cwd=ROOT, env=shell, capture_output=True, text=True,
-                           timeout=TIMEOUT)
+    for args in (
+        ["bootstrap", "--params", "params/prod.json", "--local"],
+        ["deploy", "--params", "params/prod.json", "--local", "--yes"],
+    ):
+        r = subprocess.run(
+            ["python", "build.py", *args], cwd=ROOT, env=shell, capture_output=True, text=True, timeout=TIMEOUT
+        )
         assert r.returncode == 0, f"{args}: {r.stdout}\n{r.stderr}"
     _check_outputs(page, _run_page(page, shell))

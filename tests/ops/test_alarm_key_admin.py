@@ -33,8 +33,15 @@ ALARM_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1111aaaa-2222-4333-8444-5555666
 OTHER_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/9999bbbb-2222-4333-8444-555566667777"
 # The default key policy: the account administers the key through IAM
 # (KMS developer guide, "Default key policy").
-DEFAULT_KEY_POLICY = [{"Sid": "Enable IAM User Permissions", "Effect": "Allow",
-                       "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"}]
+DEFAULT_KEY_POLICY = [
+    {
+        "Sid": "Enable IAM User Permissions",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+]
 PURPOSE = dict([KEY_PURPOSE_TAG])
 STACK_TAGS = {"Project": "wealist", "Environment": "prod", "ManagedBy": "wealist-cfn"}
 
@@ -52,9 +59,15 @@ def alarm_key_policy():
 
 
 def _decide(statements, action, resource, context, key_policy):
-    return policyeval.evaluate(action, resource, {"aws:RequestedRegion": REGION, **context},
-                               principal=policyeval.Principal.aws(SERVICE_ROLE), identity=statements,
-                               resource_policy=key_policy, key_policy=True)
+    return policyeval.evaluate(
+        action,
+        resource,
+        {"aws:RequestedRegion": REGION, **context},
+        principal=policyeval.Principal.aws(SERVICE_ROLE),
+        identity=statements,
+        resource_policy=key_policy,
+        key_policy=True,
+    )
 
 
 def _create_context(tags: dict) -> dict:
@@ -69,26 +82,39 @@ def test_the_service_role_creates_the_tagged_alarm_key(service_role):
     """CreateKey and its tags: IAM only, on "*" (the key does not exist)."""
     create = _create_context({**STACK_TAGS, "Name": "wealist-prod-alarm-topic-key", **PURPOSE})
     for action in ("kms:CreateKey", "kms:TagResource"):
-        assert policyeval.evaluate_statements(service_role, action, "*", {"aws:RequestedRegion": REGION,
-                                                                         **create}).allowed, action
+        assert policyeval.evaluate_statements(
+            service_role, action, "*", {"aws:RequestedRegion": REGION, **create}
+        ).allowed, action
 
 
 def test_the_service_role_administers_the_alarm_key_before_its_tags_count(service_role, alarm_key_policy):
     """EnableKeyRotation and the rest of the handler's calls right after
     CreateKey, with no tag yet in effect for authorisation: the alarm key's
     own policy names the service role."""
-    for action in ("kms:EnableKeyRotation", "kms:DescribeKey", "kms:PutKeyPolicy", "kms:GetKeyPolicy",
-                   "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ScheduleKeyDeletion",
-                   "kms:TagResource", "kms:UntagResource"):
+    for action in (
+        "kms:EnableKeyRotation",
+        "kms:DescribeKey",
+        "kms:PutKeyPolicy",
+        "kms:GetKeyPolicy",
+        "kms:GetKeyRotationStatus",
+        "kms:ListResourceTags",
+        "kms:ScheduleKeyDeletion",
+        "kms:TagResource",
+        "kms:UntagResource",
+    ):
         decision = _decide(service_role, action, ALARM_KEY, {}, alarm_key_policy)
         assert decision.allowed, (action, decision.reason)
 
 
-@pytest.mark.parametrize("tags", [
-    {**STACK_TAGS, "Environment": "dev"},
-    {**STACK_TAGS, "Environment": "dev", **PURPOSE},
-    {"Project": "payments", "Name": "payments-key"},
-], ids=["another-environments-key", "another-environments-alarm-key", "another-projects-key"])
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {**STACK_TAGS, "Environment": "dev"},
+        {**STACK_TAGS, "Environment": "dev", **PURPOSE},
+        {"Project": "payments", "Name": "payments-key"},
+    ],
+    ids=["another-environments-key", "another-environments-alarm-key", "another-projects-key"],
+)
 def test_the_service_role_cannot_tag_an_existing_key_of_the_account(service_role, tags):
     """An existing key with the default key policy (which lets IAM policies
     decide): the service role may not put the alarm key's purpose tag (or any
@@ -104,8 +130,17 @@ def test_the_service_role_cannot_tag_an_existing_key_of_the_account(service_role
     assert not decision.allowed, decision.reason
 
 
-@pytest.mark.parametrize("action", ["kms:PutKeyPolicy", "kms:EnableKeyRotation", "kms:ScheduleKeyDeletion",
-                                    "kms:DisableKey", "kms:UntagResource", "kms:UpdateKeyDescription"])
+@pytest.mark.parametrize(
+    "action",
+    [
+        "kms:PutKeyPolicy",
+        "kms:EnableKeyRotation",
+        "kms:ScheduleKeyDeletion",
+        "kms:DisableKey",
+        "kms:UntagResource",
+        "kms:UpdateKeyDescription",
+    ],
+)
 def test_a_key_carrying_the_purpose_tag_gives_the_service_role_nothing(service_role, action):
     """Administration is no longer granted by tag: another key of the account
     that carries the alarm key's purpose tag (however it got it) is not the
@@ -127,8 +162,13 @@ def test_the_secrets_key_names_everyone_and_narrows_by_principal_arn():
     assert deny["Condition"] == {"ArnEquals": {"aws:PrincipalArn": SERVICE_ROLE}}
     admin = policyeval.Principal.aws(f"arn:aws:iam::{ACCOUNT}:role/admin")
     for who, allowed in ((policyeval.Principal.aws(SERVICE_ROLE), False), (admin, True)):
-        decision = policyeval.evaluate("kms:PutKeyPolicy", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/secrets",
-                                       {"aws:RequestedRegion": REGION}, principal=who,
-                                       identity=[{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}],
-                                       resource_policy=policy, key_policy=True)
+        decision = policyeval.evaluate(
+            "kms:PutKeyPolicy",
+            f"arn:aws:kms:{REGION}:{ACCOUNT}:key/secrets",
+            {"aws:RequestedRegion": REGION},
+            principal=who,
+            identity=[{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}],
+            resource_policy=policy,
+            key_policy=True,
+        )
         assert decision.allowed is allowed, (who.arn, decision.reason)

@@ -50,14 +50,23 @@ def test_bootstrap_puts_the_rules_on_an_existing_bucket_keeping_others_once(prod
     bucket = artifacts.bucket_name(prod_cfg.project, account, target.region)
     s3 = boto3.client("s3", region_name=target.region, endpoint_url=target.endpoint_url)
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": target.region})
-    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
-        {"ID": "owners-rule", "Status": "Enabled", "Filter": {"Prefix": "other/"}, "Expiration": {"Days": 3}}]})
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {"ID": "owners-rule", "Status": "Enabled", "Filter": {"Prefix": "other/"}, "Expiration": {"Days": 3}}
+            ]
+        },
+    )
     first = bootstrap.run(prod_cfg, target)
     [change] = [c for c in first.changes if c.name == bucket]
     assert change.action == "updated" and "current plan/ and deploy/ objects kept" in change.detail
-    assert set(_rules(target, bucket)) == {"owners-rule", "wealist-artifacts-plan-noncurrent",
-                                           "wealist-artifacts-plan-delete-markers",
-                                           "wealist-artifacts-deploy-noncurrent"}
+    assert set(_rules(target, bucket)) == {
+        "owners-rule",
+        "wealist-artifacts-plan-noncurrent",
+        "wealist-artifacts-plan-delete-markers",
+        "wealist-artifacts-deploy-noncurrent",
+    }
     again = bootstrap.run(prod_cfg, target)
     [change] = [c for c in again.changes if c.name == bucket]
     assert change.action == "unchanged"
@@ -75,8 +84,12 @@ def test_a_bucket_with_the_old_plan_expiry_loses_it():
     expires a current object anywhere."""
     from wealist_cfn.ops import artifacts as a
 
-    old = {"ID": "wealist-artifacts-plan-expire", "Status": "Enabled", "Filter": {"Prefix": "plan/"},
-           "Expiration": {"Days": 14}}
+    old = {
+        "ID": "wealist-artifacts-plan-expire",
+        "Status": "Enabled",
+        "Filter": {"Prefix": "plan/"},
+        "Expiration": {"Days": 14},
+    }
 
     class S3:
         put = None

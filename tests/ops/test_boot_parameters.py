@@ -15,14 +15,23 @@ from helpers.instance_files import BACKEND_ENV, MONITORING_ENV, _backend_values,
 # Optional by design: the repository defaults to the service's name, a
 # missing image tag reads as "unreleased" (the service waits for its first
 # release), and app/* are extra settings.
-OPTIONAL = {"deploy/user_service_image_tag", "deploy/board_service_image_tag", "app/common/log_level",
-            "app/user-service/feature-x"}
+OPTIONAL = {
+    "deploy/user_service_image_tag",
+    "deploy/board_service_image_tag",
+    "app/common/log_level",
+    "app/user-service/feature-x",
+}
 REQUIRED = sorted(set(_backend_values()) - OPTIONAL)
 
 
 def test_the_required_ones_are_the_databases_the_caches_and_each_services_credentials():
-    master = ["db/postgres_host", "db/postgres_port", "db/postgres_superuser", "db/postgres_superuser_password",
-              "db/postgres_db"]
+    master = [
+        "db/postgres_host",
+        "db/postgres_port",
+        "db/postgres_superuser",
+        "db/postgres_superuser_password",
+        "db/postgres_db",
+    ]
     redis = ["redis/host", "redis/port", "redis/auth_token"]
     own = [f"db/{k}_db_{x}" for k in ("user", "board") for x in ("name", "user", "password")]
     assert REQUIRED == sorted(master + redis + own)
@@ -38,8 +47,7 @@ def test_a_missing_backend_parameter_is_named_and_nothing_is_written(tmp_path, n
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("a,b", [("db/user_db_password", "redis/auth_token"),
-                                 ("db/postgres_host", "db/board_db_user")])
+@pytest.mark.parametrize("a,b", [("db/user_db_password", "redis/auth_token"), ("db/postgres_host", "db/board_db_user")])
 def test_several_missing_parameters_are_all_named(tmp_path, a, b):
     values = _backend_values()
     del values[a], values[b]

@@ -88,8 +88,9 @@ def _ssm(target):
 
 def _values(target) -> dict[str, str]:
     out = {}
-    for page in _ssm(target).get_paginator("get_parameters_by_path").paginate(
-            Path=PREFIX, Recursive=True, WithDecryption=True):
+    for page in (
+        _ssm(target).get_paginator("get_parameters_by_path").paginate(Path=PREFIX, Recursive=True, WithDecryption=True)
+    ):
         out.update({p["Name"].removeprefix(PREFIX + "/"): p["Value"] for p in page["Parameters"]})
     return out
 
@@ -119,14 +120,19 @@ def account(prod_cfg, target, postgres):
     set to bootstrap's password; released images for both services."""
     bootstrap.run(prod_cfg, target)
     ssm = _ssm(target)
-    published = {"db/postgres_host": postgres.socket_dir, "db/postgres_port": str(postgres.port),
-                 "redis/host": "redis.wealist.internal", "redis/port": "6379"}
+    published = {
+        "db/postgres_host": postgres.socket_dir,
+        "db/postgres_port": str(postgres.port),
+        "redis/host": "redis.wealist.internal",
+        "redis/port": "6379",
+    }
     assert set(published) == set(_stack_parameters())
     for name, value in published.items():
         ssm.put_parameter(Name=f"{PREFIX}/{name}", Value=value, Type="String")
     for svc in ("user_service", "board_service"):
-        ssm.put_parameter(Name=f"{PREFIX}/deploy/{svc}_image_tag", Value=f"{svc[:4]}1234", Type="String",
-                          Overwrite=True)
+        ssm.put_parameter(
+            Name=f"{PREFIX}/deploy/{svc}_image_tag", Value=f"{svc[:4]}1234", Type="String", Overwrite=True
+        )
     # The log groups, as the compute stack creates them (with retention).
     for name in _log_groups().values():
         _logs(target).create_log_group(logGroupName=name)
@@ -147,15 +153,18 @@ def _boot(tmp_path, target, role="backend", **extra_env):
     calls = tmp_path / "calls.log"
     record = '#!/bin/bash\necho "$(basename "$0") $*" >>"$CALLS"\n'
     ctl = root / "opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
-    (bin_dir / "dnf").write_text(record + f"""
+    (bin_dir / "dnf").write_text(
+        record
+        + f"""
 case " $* " in
   *" amazon-cloudwatch-agent "*)
     if [ -n "${{FAIL_CWAGENT_INSTALL:-}}" ]; then echo "Error: Unable to find a match" >&2; exit 1; fi
-    mkdir -p "{ctl.parent}" "{ctl.parent.parent / 'etc'}"
-    printf '#!/bin/bash\\nexec "%s" "%s" "$@"\\n' "{sys.executable}" "{STANDINS / 'cwagent.py'}" >"{ctl}"
+    mkdir -p "{ctl.parent}" "{ctl.parent.parent / "etc"}"
+    printf '#!/bin/bash\\nexec "%s" "%s" "$@"\\n' "{sys.executable}" "{STANDINS / "cwagent.py"}" >"{ctl}"
     chmod 755 "{ctl}" ;;
 esac
-""")
+"""
+    )
     (bin_dir / "systemctl").write_text(record)
     # A boot whose Unhealthy mark fails stops its instance: recorded, never run here.
     (bin_dir / "shutdown").write_text(record)
@@ -179,17 +188,28 @@ esac
     script = tmp_path / "userdata.sh"
     script.write_text(text)
     env = {
-        "PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "CALLS": str(calls),
-        "AWS_ENDPOINT_URL": target.endpoint_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "WEALIST_BASE": str(root / "opt/wealist"), "WEALIST_RETRY_DELAY": "0",
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "CALLS": str(calls),
+        "AWS_ENDPOINT_URL": target.endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "WEALIST_BASE": str(root / "opt/wealist"),
+        "WEALIST_RETRY_DELAY": "0",
         # A boot that gives up asks for its replacement at once, not 360 s in.
         "WEALIST_REPLACE_AFTER": "0",
         # A missing endpoint fails at the first look unless a test waits.
-        "WEALIST_PARAMETER_WAIT": "0", "WEALIST_POLL_SECONDS": "0",
-        "COMPOSE_BIN": compose_binary(), "DOCKER_STATE": str(state), "IMDS_INSTANCE_ID": INSTANCE, **extra_env,
+        "WEALIST_PARAMETER_WAIT": "0",
+        "WEALIST_POLL_SECONDS": "0",
+        "COMPOSE_BIN": compose_binary(),
+        "DOCKER_STATE": str(state),
+        "IMDS_INSTANCE_ID": INSTANCE,
+        **extra_env,
     }
     import subprocess
+
     result = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=300)
     log = (root / "var/log/wealist-boot.log").read_text() if (root / "var/log/wealist-boot.log").exists() else ""
     recorded = calls.read_text().splitlines() if calls.exists() else []
@@ -240,8 +260,9 @@ def test_a_backend_boots_from_what_bootstrap_and_the_stacks_wrote(tmp_path, targ
         assert "PGPASSWORD" not in env and account["db/postgres_superuser_password"] not in json.dumps(env)
         tag = account[f"deploy/{svc.replace('-', '_')}_image_tag"]
         assert started["config"][svc]["image"].endswith(f"/{svc}:{tag}")
-    _assert_logs_shipped(target, log, calls, state, "backend", ["node-exporter", "user-service", "board-service"],
-                         instance_id)
+    _assert_logs_shipped(
+        target, log, calls, state, "backend", ["node-exporter", "user-service", "board-service"], instance_id
+    )
     # No secret in the boot log, not even a 6-character piece of one.
     assert not _leaks(log, _pieces([account[name] for name in bootstrap.SECRET_NAMES]))
 
@@ -302,8 +323,9 @@ def test_an_unreleased_service_is_left_out_and_the_released_one_starts(tmp_path,
     """The first release of one service: the other's tag is still
     `unreleased`; the boot succeeds, starts the released one and says which
     one it left out."""
-    _ssm(target).put_parameter(Name=f"{PREFIX}/deploy/board_service_image_tag", Value="unreleased",
-                               Type="String", Overwrite=True)
+    _ssm(target).put_parameter(
+        Name=f"{PREFIX}/deploy/board_service_image_tag", Value="unreleased", Type="String", Overwrite=True
+    )
 
     rc, log, _, state = _boot(tmp_path, target)
 
@@ -333,8 +355,14 @@ def _group_instance(target) -> tuple[object, str]:
     ec2 = boto3.client("ec2", region_name=target.region, endpoint_url=target.endpoint_url)
     image = ec2.describe_images()["Images"][0]["ImageId"]
     asg.create_launch_configuration(LaunchConfigurationName="rehearsal", ImageId=image, InstanceType="t3.medium")
-    asg.create_auto_scaling_group(AutoScalingGroupName="wealist-prod-backend-asg", LaunchConfigurationName="rehearsal",
-                                  MinSize=1, MaxSize=1, DesiredCapacity=1, AvailabilityZones=["ap-northeast-2a"])
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="wealist-prod-backend-asg",
+        LaunchConfigurationName="rehearsal",
+        MinSize=1,
+        MaxSize=1,
+        DesiredCapacity=1,
+        AvailabilityZones=["ap-northeast-2a"],
+    )
     [instance] = asg.describe_auto_scaling_instances()["AutoScalingInstances"]
     return asg, instance["InstanceId"]
 
@@ -368,7 +396,8 @@ def test_a_userdata_failure_before_the_startup_script_marks_the_instance_unhealt
 
     asg, instance_id = _group_instance(target)
     boto3.client("s3", region_name=target.region, endpoint_url=target.endpoint_url).delete_object(
-        Bucket=BUCKET, Key=bootstrap.STARTUP_SCRIPT_KEY)
+        Bucket=BUCKET, Key=bootstrap.STARTUP_SCRIPT_KEY
+    )
 
     rc, log, _, state = _boot(tmp_path, target, IMDS_INSTANCE_ID=instance_id)
 
@@ -419,17 +448,37 @@ def test_the_boot_succeeds_when_its_logs_cannot_be_shipped(tmp_path, target, acc
 
     # The stand-in does refuse a blocking container whose group is missing.
     import subprocess
+
     blocking = tmp_path / "blocking"
     blocking.mkdir()
     (blocking / "docker-compose.yml").write_text(
         "services:\n  app:\n    image: x\n    logging:\n      driver: awslogs\n      options:\n"
-        "        awslogs-group: /wealist/prod/backend\n        awslogs-region: ap-northeast-2\n")
-    env = dict(os.environ, CALLS=str(tmp_path / "b.log"), DOCKER_STATE=str(blocking),
-               COMPOSE_BIN=compose_binary(), AWS_ENDPOINT_URL=target.endpoint_url,
-               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-    refused = subprocess.run([sys.executable, str(STANDINS / "docker.py"), "compose", "-f",
-                              str(blocking / "docker-compose.yml"), "up", "-d"], env=env, capture_output=True,
-                             text=True, cwd=blocking)
+        "        awslogs-group: /wealist/prod/backend\n        awslogs-region: ap-northeast-2\n"
+    )
+    env = dict(
+        os.environ,
+        CALLS=str(tmp_path / "b.log"),
+        DOCKER_STATE=str(blocking),
+        COMPOSE_BIN=compose_binary(),
+        AWS_ENDPOINT_URL=target.endpoint_url,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+    )
+    refused = subprocess.run(
+        [
+            sys.executable,
+            str(STANDINS / "docker.py"),
+            "compose",
+            "-f",
+            str(blocking / "docker-compose.yml"),
+            "up",
+            "-d",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=blocking,
+    )
     assert refused.returncode != 0 and "failed to create Cloudwatch log stream" in refused.stderr
 
 
@@ -454,6 +503,7 @@ def _when(path: Path, ready, then, *, limit=120.0):
                 then()
                 return
             time.sleep(0.01)
+
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
     return thread
@@ -472,8 +522,9 @@ def test_a_database_that_answers_late_is_waited_for(tmp_path, target, account, p
     _ssm(target).put_parameter(Name=f"{PREFIX}/db/postgres_host", Value=str(late), Type="String", Overwrite=True)
     socket = Path(postgres.socket_dir) / f".s.PGSQL.{postgres.port}"
     calls = tmp_path / "calls.log"
-    watcher = _when(calls, lambda text: text.count("docker-run-image") >= 3,
-                    lambda: (late / socket.name).symlink_to(socket))
+    watcher = _when(
+        calls, lambda text: text.count("docker-run-image") >= 3, lambda: (late / socket.name).symlink_to(socket)
+    )
 
     rc, log, _, state = _boot(tmp_path, target)
     watcher.join(1)
@@ -481,8 +532,10 @@ def test_a_database_that_answers_late_is_waited_for(tmp_path, target, account, p
     assert rc == 0, log
     retries = re.findall(r"database not reachable for user-service \(attempt (\d) of 8, psql exit 2\)", log)
     assert len(retries) >= 2 and retries[:2] == ["1", "2"], log
-    assert postgres.query("select count(*) from pg_database where datname in "
-                          "('wealist_user_db', 'wealist_board_db')") == "2"
+    assert (
+        postgres.query("select count(*) from pg_database where datname in ('wealist_user_db', 'wealist_board_db')")
+        == "2"
+    )
     assert _started(state)["services"] == ["node-exporter", "user-service", "board-service"]
 
 
@@ -509,8 +562,11 @@ def test_an_endpoint_published_late_is_waited_for_with_progress(tmp_path, target
     host = account["redis/host"]
     ssm.delete_parameter(Name=f"{PREFIX}/redis/host")
     boot_log = tmp_path / "root/var/log/wealist-boot.log"
-    watcher = _when(boot_log, lambda text: "missing redis/host" in text,
-                    lambda: ssm.put_parameter(Name=f"{PREFIX}/redis/host", Value=host, Type="String"))
+    watcher = _when(
+        boot_log,
+        lambda text: "missing redis/host" in text,
+        lambda: ssm.put_parameter(Name=f"{PREFIX}/redis/host", Value=host, Type="String"),
+    )
 
     rc, log, _, state = _boot(tmp_path, target, WEALIST_PARAMETER_WAIT="20")
     watcher.join(1)

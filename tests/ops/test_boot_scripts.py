@@ -64,13 +64,19 @@ def test_userdata_uses_only_variables_the_compute_stack_provides():
     template = json.loads(compute.build(DEFAULT_SETTINGS).to_json())
     used = set(re.findall(r"\$\{([^!}][^}]*)\}", USERDATA.read_text()))
     assert used <= set(SUB_VALUES), used - set(SUB_VALUES)
-    subs = [r["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"]
-            for r in template["Resources"].values() if r["Type"] == "AWS::EC2::LaunchTemplate"]
+    subs = [
+        r["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::EC2::LaunchTemplate"
+    ]
     assert len(subs) == 2
     for text, variables in subs:
         assert text == USERDATA.read_text()
-        provided = set(template["Parameters"]) | set(variables) | {"AWS::Region", "AWS::StackName",
-                                                                   "AWS::AccountId", "AWS::Partition"}
+        provided = (
+            set(template["Parameters"])
+            | set(variables)
+            | {"AWS::Region", "AWS::StackName", "AWS::AccountId", "AWS::Partition"}
+        )
         assert set(SUB_VALUES) <= provided, set(SUB_VALUES) - provided
 
 
@@ -89,16 +95,6 @@ def test_userdata_fetches_the_startup_script_bootstrap_uploads():
 # -- The startup script, run against fake aws and docker --------------------
 
 
-
-
-
-
-
-
-
-
-
-
 def test_backend_startup_runs_every_step_in_order(tmp_path):
     """Fake aws/docker: config, parameters, ECR login, database init per
     service, then compose pull and up; env files are mode 600."""
@@ -106,15 +102,19 @@ def test_backend_startup_runs_every_step_in_order(tmp_path):
 
     assert result.returncode == 0, result.stderr
     steps = [c for c in calls if not c.startswith("docker info")]
+
     def index(prefix):
         return next(i for i, c in enumerate(steps) if c.startswith(prefix))
-    order = [index(f"aws s3 cp --recursive --only-show-errors s3://{BUCKET}/config/"),
-             index("aws ssm get-parameters-by-path --path /wealist/prod/db --recursive --with-decryption"),
-             index("docker login --username AWS --password-stdin 123456789012.dkr.ecr.ap-northeast-2"),
-             index("docker run --rm --network host --env-file " + str(tmp_path / "opt/db-init-user-service.env")),
-             index("docker run --rm --network host --env-file " + str(tmp_path / "opt/db-init-board-service.env")),
-             index("docker compose -f docker-compose.prod.yml pull"),
-             index("docker compose -f docker-compose.prod.yml up -d")]
+
+    order = [
+        index(f"aws s3 cp --recursive --only-show-errors s3://{BUCKET}/config/"),
+        index("aws ssm get-parameters-by-path --path /wealist/prod/db --recursive --with-decryption"),
+        index("docker login --username AWS --password-stdin 123456789012.dkr.ecr.ap-northeast-2"),
+        index("docker run --rm --network host --env-file " + str(tmp_path / "opt/db-init-user-service.env")),
+        index("docker run --rm --network host --env-file " + str(tmp_path / "opt/db-init-board-service.env")),
+        index("docker compose -f docker-compose.prod.yml pull"),
+        index("docker compose -f docker-compose.prod.yml up -d"),
+    ]
     assert order == sorted(order)
     opt = tmp_path / "opt"
     for name in (".env", "user-service.env", "board-service.env", "db-init-user-service.env"):
@@ -145,8 +145,9 @@ def test_monitoring_startup_renders_prometheus_config_and_starts_the_stack(tmp_p
     assert not any("db-init" in c for c in calls)
 
 
-@pytest.mark.parametrize("failure,step", [({"FAIL_S3": "1"}, "aws s3 cp"),
-                                          ({"FAIL_DB": "1"}, "database init of user-service")])
+@pytest.mark.parametrize(
+    "failure,step", [({"FAIL_S3": "1"}, "aws s3 cp"), ({"FAIL_DB": "1"}, "database init of user-service")]
+)
 def test_startup_fails_loudly_and_starts_nothing_after_a_failed_step(tmp_path, failure, step, monkeypatch):
     """Fake aws/docker: a failing step gives a non-zero exit and a FAILED line
     naming it; compose up never runs."""
@@ -158,8 +159,10 @@ def test_startup_fails_loudly_and_starts_nothing_after_a_failed_step(tmp_path, f
     assert not any(" up -d" in c for c in calls)
 
 
-SET_UNHEALTHY = ("aws autoscaling set-instance-health --instance-id i-0123456789abcdef0 --health-status Unhealthy "
-                 "--no-should-respect-grace-period")
+SET_UNHEALTHY = (
+    "aws autoscaling set-instance-health --instance-id i-0123456789abcdef0 --health-status Unhealthy "
+    "--no-should-respect-grace-period"
+)
 
 
 @pytest.mark.parametrize("role", ["backend", "monitoring"])
@@ -169,12 +172,15 @@ def test_a_boot_that_succeeds_never_touches_its_health(tmp_path, role):
     assert not any(c.startswith("aws autoscaling") for c in calls)
 
 
-@pytest.mark.parametrize("failure,step", [
-    ({"FAIL_S3": "1"}, "aws s3 cp"),
-    ({"FAIL_DB": "1"}, "database init of user-service"),
-    # The database's endpoint never published: the bounded wait gives up.
-    ({"NO_ENDPOINT": "1", "WEALIST_PARAMETER_WAIT": "0"}, "still missing under /wealist/prod: db/postgres_host"),
-])
+@pytest.mark.parametrize(
+    "failure,step",
+    [
+        ({"FAIL_S3": "1"}, "aws s3 cp"),
+        ({"FAIL_DB": "1"}, "database init of user-service"),
+        # The database's endpoint never published: the bounded wait gives up.
+        ({"NO_ENDPOINT": "1", "WEALIST_PARAMETER_WAIT": "0"}, "still missing under /wealist/prod: db/postgres_host"),
+    ],
+)
 def test_a_boot_that_gives_up_marks_its_instance_unhealthy_once(tmp_path, failure, step):
     """Fake aws/docker/sleep: whichever step gives up, the last call is
     SetInstanceHealth Unhealthy for this instance (from IMDS), ignoring the
@@ -184,8 +190,7 @@ def test_a_boot_that_gives_up_marks_its_instance_unhealthy_once(tmp_path, failur
         doc["Parameters"] = [p for p in doc["Parameters"] if not p["Name"].endswith("/db/postgres_host")]
         (tmp_path / "no-endpoint.json").write_text(json.dumps(doc))
         failure["PARAMS_JSON"] = str(tmp_path / "no-endpoint.json")
-    result, calls = _run_startup(tmp_path, "backend", **failure, WEALIST_RETRY_DELAY="0",
-                                 WEALIST_REPLACE_AFTER="0")
+    result, calls = _run_startup(tmp_path, "backend", **failure, WEALIST_RETRY_DELAY="0", WEALIST_REPLACE_AFTER="0")
     assert result.returncode != 0
     assert re.search(r"FAILED.*" + re.escape(step), result.stderr), result.stderr
     assert calls[-1] == SET_UNHEALTHY
@@ -211,8 +216,9 @@ def test_a_refused_health_call_is_retried_then_the_instance_stops_itself(tmp_pat
     replaces it (Auto Scaling user guide, "Health checks for instances in an
     Auto Scaling group"); the boot keeps its own exit code. Before, one
     refused call left the instance InService, serving nothing."""
-    result, calls = _run_startup(tmp_path, "backend", FAIL_S3="1", FAIL_HEALTH="1", WEALIST_RETRY_DELAY="0",
-                                 WEALIST_REPLACE_AFTER="0")
+    result, calls = _run_startup(
+        tmp_path, "backend", FAIL_S3="1", FAIL_HEALTH="1", WEALIST_RETRY_DELAY="0", WEALIST_REPLACE_AFTER="0"
+    )
     assert result.returncode == 1
     assert calls.count(SET_UNHEALTHY) == 5
     assert calls[-1] == "shutdown -h now"
@@ -226,8 +232,9 @@ def test_a_busy_group_is_asked_again_and_the_instance_is_not_stopped(tmp_path):
     which the AWS CLI's standard retry mode does not retry; the third is
     accepted. The pauses between are the retry helper's, within the mark's
     own budget (the boot's is spent by then)."""
-    result, calls = _run_startup(tmp_path, "backend", FAIL_S3="1", FAIL_HEALTH_TIMES="2", WEALIST_RETRY_DELAY="1",
-                                 WEALIST_REPLACE_AFTER="0")
+    result, calls = _run_startup(
+        tmp_path, "backend", FAIL_S3="1", FAIL_HEALTH_TIMES="2", WEALIST_RETRY_DELAY="1", WEALIST_REPLACE_AFTER="0"
+    )
     assert result.returncode == 1
     assert calls.count(SET_UNHEALTHY) == 3 and calls[-1] == SET_UNHEALTHY
     assert calls[-5:] == [SET_UNHEALTHY, "sleep 1", SET_UNHEALTHY, "sleep 2", SET_UNHEALTHY]
@@ -251,8 +258,13 @@ def test_each_group_reads_only_the_parameter_paths_its_role_may_read():
         return re.search(rf"^{function}\(\) {{\n(.*?)^}}", text, re.MULTILINE | re.DOTALL).group(1)
 
     def paths(*functions):
-        return tuple(p for f in functions for line in re.findall(r"^\s*read_parameters (.+)$", body(f), re.M)
-                     for p in line.split())
+        return tuple(
+            p
+            for f in functions
+            for line in re.findall(r"^\s*read_parameters (.+)$", body(f), re.M)
+            for p in line.split()
+        )
+
     # The backend reads db/ and redis/ while it waits for the stacks' endpoints.
     assert "wait_for_parameters" in body("start_backend") and "wait_for_parameters" not in body("start_monitoring")
     assert sorted(paths("wait_for_parameters", "start_backend")) == sorted(iam.BACKEND_PARAMETER_PATHS)
@@ -265,8 +277,9 @@ def test_without_an_instance_id_from_imds_the_boot_fails_before_anything_starts(
     token and instance-id): the startup script fails naming the step, and
     nothing starts. Fatal on purpose: the instance's credentials come from
     the same endpoint, so no later step could work."""
-    result, calls = _run_startup(tmp_path, "backend", WEALIST_RETRY_DELAY="0",
-                                 WEALIST_IMDS="http://169.254.169.254/broken")
+    result, calls = _run_startup(
+        tmp_path, "backend", WEALIST_RETRY_DELAY="0", WEALIST_IMDS="http://169.254.169.254/broken"
+    )
 
     assert result.returncode != 0
     assert "FAILED after 5 attempts: imds instance-id" in result.stderr
@@ -274,8 +287,9 @@ def test_without_an_instance_id_from_imds_the_boot_fails_before_anything_starts(
 
 
 @pytest.mark.parametrize("script", ["userdata", "startup"])
-@pytest.mark.parametrize("delay,slept", [(None, ["5", "10", "15", "20"]), ("0", ["0", "0", "0", "0"]),
-                                         ("2", ["2", "4", "6", "8"])])
+@pytest.mark.parametrize(
+    "delay,slept", [(None, ["5", "10", "15", "20"]), ("0", ["0", "0", "0", "0"]), ("2", ["2", "4", "6", "8"])]
+)
 def test_every_retry_honours_the_delay_setting(tmp_path, script, delay, slept):
     """Both scripts' retry: 5 attempts, attempt x WEALIST_RETRY_DELAY seconds
     apart (5 when unset). The function is taken from the script as it runs
@@ -291,8 +305,9 @@ def test_every_retry_honours_the_delay_setting(tmp_path, script, delay, slept):
     if delay is not None:
         env["WEALIST_RETRY_DELAY"] = delay
     prelude = 'log() { echo "$*" >&2; }\n'
-    result = subprocess.run(["bash", "-c", prelude + body + "retry false"], env=env, capture_output=True, text=True,
-                            timeout=30)
+    result = subprocess.run(
+        ["bash", "-c", prelude + body + "retry false"], env=env, capture_output=True, text=True, timeout=30
+    )
     assert result.returncode != 0
     assert (tmp_path / "slept").read_text().split() == slept
 
@@ -310,14 +325,23 @@ def test_userdata_retries_its_mark_and_stops_the_instance_when_it_fails(tmp_path
     bin_dir.mkdir()
     calls = tmp_path / "calls.log"
     import sys
+
     curl = Path(__file__).parent / "standins" / "curl.py"
-    for name, body in (("aws", 'echo "aws $*" >>"$CALLS"; exit 254'), ("sleep", 'echo "sleep $*" >>"$CALLS"'),
-                       ("shutdown", 'echo "shutdown $*" >>"$CALLS"'),
-                       ("curl", f'exec "{sys.executable}" "{curl}" "$@"')):
+    for name, body in (
+        ("aws", 'echo "aws $*" >>"$CALLS"; exit 254'),
+        ("sleep", 'echo "sleep $*" >>"$CALLS"'),
+        ("shutdown", 'echo "shutdown $*" >>"$CALLS"'),
+        ("curl", f'exec "{sys.executable}" "{curl}" "$@"'),
+    ):
         (bin_dir / name).write_text(f"#!/bin/bash\n{body}\n")
         (bin_dir / name).chmod(0o755)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "CALLS": str(calls), "WEALIST_RETRY_DELAY": "0",
-           "WEALIST_REPLACE_AFTER": "0", "IMDS_INSTANCE_ID": "i-0123456789abcdef0"}
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "CALLS": str(calls),
+        "WEALIST_RETRY_DELAY": "0",
+        "WEALIST_REPLACE_AFTER": "0",
+        "IMDS_INSTANCE_ID": "i-0123456789abcdef0",
+    }
     script = "set -Eeuo pipefail\nboot_started=$(date +%s)\n" + text[start:end] + "false\n"
     result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=30)
     recorded = calls.read_text().splitlines()

@@ -35,8 +35,9 @@ def _s3(target):
 def _parameters(target, prefix="/wealist/prod"):
     """Name -> (Type, decrypted Value) of every parameter under the prefix."""
     out = {}
-    for page in _ssm(target).get_paginator("get_parameters_by_path").paginate(
-            Path=prefix, Recursive=True, WithDecryption=True):
+    for page in (
+        _ssm(target).get_paginator("get_parameters_by_path").paginate(Path=prefix, Recursive=True, WithDecryption=True)
+    ):
         for p in page["Parameters"]:
             out[p["Name"]] = (p["Type"], p["Value"])
     return out
@@ -81,16 +82,19 @@ def test_first_run_creates_every_parameter_the_bucket_and_its_files(prod_cfg, ta
     enc = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     assert enc[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    assert all(block[k] for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
-                                  "RestrictPublicBuckets"))
+    assert all(block[k] for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"))
     policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
     [tls] = [s for s in policy["Statement"] if s["Sid"] == "DenyInsecureTransport"]
     assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert f"arn:aws:s3:::{bucket}/*" in tls["Resource"]
 
     files = bootstrap.local_files()
-    for key in ("boot/startup.sh", "config/docker-compose.prod.yml", "monitoring/docker-compose.yml",
-                "monitoring/prometheus.yml"):
+    for key in (
+        "boot/startup.sh",
+        "config/docker-compose.prod.yml",
+        "monitoring/docker-compose.yml",
+        "monitoring/prometheus.yml",
+    ):
         assert key in files
     for key, path in files.items():
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == path.read_bytes(), key
@@ -149,8 +153,7 @@ def test_only_a_changed_file_is_uploaded_and_stray_objects_are_left_alone(prod_c
     after = _versions(target, BUCKET)
     new_versions = {k for k, v in after if (k, v) not in before.items()}
     assert new_versions == {"monitoring/prometheus.yml"}
-    assert [c.name for c in report.changes if c.action == "updated"] == [
-        f"s3://{BUCKET}/monitoring/prometheus.yml"]
+    assert [c.name for c in report.changes if c.action == "updated"] == [f"s3://{BUCKET}/monitoring/prometheus.yml"]
     assert [c.name for c in report.changes if c.action == "extra"] == [f"s3://{BUCKET}/config/old.yml"]
 
 
@@ -249,8 +252,9 @@ def test_a_value_parameter_store_refuses_stops_bootstrap_before_any_write(target
     """moto + strict layer: a value with `{{ }}` (the rule the startup script
     once broke) is found before any call: one line naming the parameter and
     the rule, exit 2, no parameter, no bucket."""
-    bad = bootstrap.ParamDef("deploy/banner", bootstrap.DEFAULT, "A value with braces.",
-                             value=lambda c: "started: {{.Names}}")
+    bad = bootstrap.ParamDef(
+        "deploy/banner", bootstrap.DEFAULT, "A value with braces.", value=lambda c: "started: {{.Names}}"
+    )
     monkeypatch.setattr(bootstrap, "PARAMETERS", (*PARAMETERS, bad))
     argv = ["bootstrap", "--params", str(ROOT / "params/prod.json"), "--endpoint-url", target.endpoint_url]
 
@@ -285,8 +289,12 @@ def test_a_value_rds_would_refuse_stops_bootstrap(prod_cfg, monkeypatch):
     """No AWS call: the master user name goes to RDS through the template's
     dynamic reference, so RDS's own rule (CreateDBInstance MasterUsername)
     is checked before anything is written."""
-    params = tuple(bootstrap.ParamDef(p.name, p.kind, p.description, value=lambda c: "1-admin")
-                   if p.name == "db/postgres_superuser" else p for p in PARAMETERS)
+    params = tuple(
+        bootstrap.ParamDef(p.name, p.kind, p.description, value=lambda c: "1-admin")
+        if p.name == "db/postgres_superuser"
+        else p
+        for p in PARAMETERS
+    )
     monkeypatch.setattr(bootstrap, "PARAMETERS", params)
     with pytest.raises(bootstrap.InvalidValue, match=r"/wealist/prod/db/postgres_superuser: .*MasterUsername"):
         bootstrap.check_values(prod_cfg)
@@ -298,6 +306,7 @@ def test_dry_run_counts_what_the_real_run_then_does(prod_cfg, target):
     had just made, which the dry run cannot read). A new bucket is one
     change whose detail lists its settings, in both runs."""
     from collections import Counter
+
     dry = bootstrap.run(prod_cfg, target, dry_run=True)
     real = bootstrap.run(prod_cfg, target)
     assert Counter(c.action.removeprefix("would be ") for c in dry.changes) == Counter(c.action for c in real.changes)

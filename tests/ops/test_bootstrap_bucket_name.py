@@ -32,34 +32,44 @@ MOTO_DEFAULT = "123456789012"
 
 def _as_account(aws: Aws, account: str) -> Aws:
     """Every request of this ``Aws`` made as ``account`` on moto's server."""
-    aws.session.events.register("before-sign", lambda request, **_: request.headers.__setitem__(
-        "x-moto-account-id", account))
+    aws.session.events.register(
+        "before-sign", lambda request, **_: request.headers.__setitem__("x-moto-account-id", account)
+    )
     return aws
 
 
 def _s3(target, account=None):
-    c = boto3.client("s3", region_name=target.region, endpoint_url=target.endpoint_url,
-                     aws_access_key_id="local", aws_secret_access_key="local")
+    c = boto3.client(
+        "s3",
+        region_name=target.region,
+        endpoint_url=target.endpoint_url,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
     if account:
-        c.meta.events.register("before-sign", lambda request, **_: request.headers.__setitem__(
-            "x-moto-account-id", account))
+        c.meta.events.register(
+            "before-sign", lambda request, **_: request.headers.__setitem__("x-moto-account-id", account)
+        )
     return c
 
 
 @pytest.mark.moto
 def test_moto_keeps_one_bucket_namespace_for_all_its_accounts(target):
     """moto: what the tests below rely on, checked, not assumed."""
-    _s3(target, OTHER).create_bucket(Bucket="wealist-deploy-scripts",
-                                     CreateBucketConfiguration={"LocationConstraint": target.region})
+    _s3(target, OTHER).create_bucket(
+        Bucket="wealist-deploy-scripts", CreateBucketConfiguration={"LocationConstraint": target.region}
+    )
     with pytest.raises(botocore.exceptions.ClientError) as err:
-        _s3(target).create_bucket(Bucket="wealist-deploy-scripts",
-                                  CreateBucketConfiguration={"LocationConstraint": target.region})
+        _s3(target).create_bucket(
+            Bucket="wealist-deploy-scripts", CreateBucketConfiguration={"LocationConstraint": target.region}
+        )
     assert err.value.response["Error"]["Code"] == "BucketAlreadyExists"
 
 
 @pytest.mark.moto
-def test_two_accounts_bootstrap_the_same_params_file_each_into_its_own_bucket(prod_cfg, moto_endpoint,
-                                                                              local_s3_over_http):
+def test_two_accounts_bootstrap_the_same_params_file_each_into_its_own_bucket(
+    prod_cfg, moto_endpoint, local_s3_over_http
+):
     """moto, two accounts on one server (one namespace): with the fixed
     name the original used, on AWS the second account could not have it; the
     account-unique name gives each its own bucket with its own files."""
@@ -91,12 +101,18 @@ def test_a_name_another_account_holds_stops_bootstrap_before_anything_is_written
     target.check_credentials = lambda: MOTO_DEFAULT
     s3, ssm = target.client("s3"), target.client("ssm")
     with Stubber(s3) as stub, _no_calls(ssm):
-        stub.add_client_error("head_bucket", service_error_code="403", http_status_code=403,
-                              expected_params={"Bucket": "wealist-deploy-scripts",
-                                               "ExpectedBucketOwner": MOTO_DEFAULT})
+        stub.add_client_error(
+            "head_bucket",
+            service_error_code="403",
+            http_status_code=403,
+            expected_params={"Bucket": "wealist-deploy-scripts", "ExpectedBucketOwner": MOTO_DEFAULT},
+        )
         # This account's buckets: not that one.
-        stub.add_response("list_buckets", {"Buckets": [{"Name": "wealist-deploy-scripts-old"}],
-                                           "Owner": {"ID": "abc"}}, {"Prefix": "wealist-deploy-scripts"})
+        stub.add_response(
+            "list_buckets",
+            {"Buckets": [{"Name": "wealist-deploy-scripts-old"}], "Owner": {"ID": "abc"}},
+            {"Prefix": "wealist-deploy-scripts"},
+        )
         with pytest.raises(bootstrap.BootstrapError) as err:
             bootstrap.run(cfg, target)
         stub.assert_no_pending_responses()
@@ -118,10 +134,14 @@ def test_a_name_taken_between_the_check_and_the_create_is_named(prod_cfg, target
     s3 = target.client("s3")
     with Stubber(s3) as stub:
         stub.add_client_error("head_bucket", service_error_code="404", http_status_code=404)
-        stub.add_client_error("create_bucket", service_error_code="BucketAlreadyExists", http_status_code=409,
-                              service_message="The requested bucket name is not available. The bucket namespace "
-                                              "is shared by all users of the system. Please select a different "
-                                              "name and try again.")
+        stub.add_client_error(
+            "create_bucket",
+            service_error_code="BucketAlreadyExists",
+            http_status_code=409,
+            service_message="The requested bucket name is not available. The bucket namespace "
+            "is shared by all users of the system. Please select a different "
+            "name and try again.",
+        )
         with pytest.raises(bootstrap.BootstrapError) as err:
             bootstrap.run(prod_cfg, target)
     line = str(err.value)
@@ -145,10 +165,17 @@ def test_a_bucket_the_caller_may_not_create_stops_bootstrap_before_any_parameter
     s3, ssm = target.client("s3"), target.client("ssm")
     with Stubber(s3) as stub, _no_calls(ssm):
         stub.add_client_error("head_bucket", service_error_code="404", http_status_code=404)
-        stub.add_client_error("create_bucket", service_error_code="AccessDenied", http_status_code=403,
-                              service_message="Access Denied", expected_params={
-                                  "Bucket": bucket, "ObjectOwnership": "BucketOwnerEnforced",
-                                  "CreateBucketConfiguration": {"LocationConstraint": prod_cfg.region}})
+        stub.add_client_error(
+            "create_bucket",
+            service_error_code="AccessDenied",
+            http_status_code=403,
+            service_message="Access Denied",
+            expected_params={
+                "Bucket": bucket,
+                "ObjectOwnership": "BucketOwnerEnforced",
+                "CreateBucketConfiguration": {"LocationConstraint": prod_cfg.region},
+            },
+        )
         with pytest.raises(bootstrap.BootstrapError) as err:
             bootstrap.run(prod_cfg, target)
         stub.assert_no_pending_responses()
@@ -156,8 +183,12 @@ def test_a_bucket_the_caller_may_not_create_stops_bootstrap_before_any_parameter
 
 
 def _forbidden_head(stub, bucket):
-    stub.add_client_error("head_bucket", service_error_code="403", http_status_code=403,
-                          expected_params={"Bucket": bucket, "ExpectedBucketOwner": MOTO_DEFAULT})
+    stub.add_client_error(
+        "head_bucket",
+        service_error_code="403",
+        http_status_code=403,
+        expected_params={"Bucket": bucket, "ExpectedBucketOwner": MOTO_DEFAULT},
+    )
 
 
 @pytest.mark.stubbed
@@ -174,8 +205,7 @@ def test_a_403_on_this_accounts_own_bucket_names_the_missing_permission(prod_cfg
     s3, ssm = target.client("s3"), target.client("ssm")
     with Stubber(s3) as stub, _no_calls(ssm):
         _forbidden_head(stub, bucket)
-        stub.add_response("list_buckets", {"Buckets": [{"Name": bucket}], "Owner": {"ID": "abc"}},
-                          {"Prefix": bucket})
+        stub.add_response("list_buckets", {"Buckets": [{"Name": bucket}], "Owner": {"ID": "abc"}}, {"Prefix": bucket})
         with pytest.raises(bootstrap.BootstrapError) as err:
             bootstrap.run(prod_cfg, target)
         stub.assert_no_pending_responses()

@@ -35,8 +35,9 @@ OPERATOR_VALUE = "db/user_db_user"  # an operator's own value: bootstrap keeps i
 def _values(target) -> dict[str, tuple[str, str]]:
     ssm = boto3.client("ssm", region_name=target.region, endpoint_url=target.endpoint_url)
     out = {}
-    for page in ssm.get_paginator("get_parameters_by_path").paginate(Path="/wealist/prod", Recursive=True,
-                                                                     WithDecryption=True):
+    for page in ssm.get_paginator("get_parameters_by_path").paginate(
+        Path="/wealist/prod", Recursive=True, WithDecryption=True
+    ):
         out.update({p["Name"]: (p["Type"], p["Value"]) for p in page["Parameters"]})
     return out
 
@@ -54,7 +55,7 @@ def leaks(printed: str, values: dict[str, tuple[str, str]]) -> list[str]:
         if name in public:
             continue
         if name in secret_names:
-            pieces = {value[i:i + PIECE] for i in range(len(value) - PIECE + 1)}
+            pieces = {value[i : i + PIECE] for i in range(len(value) - PIECE + 1)}
             if any(p in printed for p in pieces):
                 found.append(name)
         elif value in printed and value not in names and value != "unreleased":
@@ -92,9 +93,11 @@ def test_nothing_bootstrap_prints_holds_a_value_plain_or_secure(target, monkeypa
 
 
 def test_the_leak_check_finds_a_plain_value_and_a_piece_of_a_secret():
-    values = {"/wealist/prod/redis/auth_token": ("String", "Zq8Lm2Xv9Rt4Wp7Ks3Nd"),
-              "/wealist/prod/db/user_db_user": ("String", "opsowner_1a2b3c4d"),
-              "/wealist/prod/db/user_db_name": ("String", "wealist_user_db")}
+    values = {
+        "/wealist/prod/redis/auth_token": ("String", "Zq8Lm2Xv9Rt4Wp7Ks3Nd"),
+        "/wealist/prod/db/user_db_user": ("String", "opsowner_1a2b3c4d"),
+        "/wealist/prod/db/user_db_name": ("String", "wealist_user_db"),
+    }
     assert leaks("warning: is a String (value Rt4Wp7K...)", values) == ["/wealist/prod/redis/auth_token"]
     assert leaks("kept opsowner_1a2b3c4d", values) == ["/wealist/prod/db/user_db_user"]
     assert leaks("created /wealist/prod/db/user_db_name String", values) == []

@@ -80,6 +80,7 @@ class FakeSsm(Recorder):
             assert Recursive is True and WithDecryption is False
             items = [{"Name": k, **v} for k, v in self.params.items() if k.startswith(Path + "/")]
             return [{"Parameters": items[:2]}, {"Parameters": items[2:]}]
+
         return Pages(pages)
 
     def put_parameter(self, **kw):
@@ -92,16 +93,23 @@ class FakeSsm(Recorder):
 
 def good_bucket(name: str) -> dict:
     """A bucket as bootstrap leaves it."""
-    return {"ownership": [{"ObjectOwnership": "BucketOwnerEnforced"}],
-            "pab": {k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
-                                      "RestrictPublicBuckets")},
-            "encryption": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}],
-            "versioning": "Enabled",
-            "policy": {"Version": "2012-10-17", "Statement": [bootstrap._bucket_policy_statement(name)]},
-            "lifecycle": [{"ID": bootstrap.LIFECYCLE_ID, "Status": "Enabled", "Filter": {"Prefix": ""},
-                           "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
-                           "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}],
-            "objects": {}}
+    return {
+        "ownership": [{"ObjectOwnership": "BucketOwnerEnforced"}],
+        "pab": {k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")},
+        "encryption": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}],
+        "versioning": "Enabled",
+        "policy": {"Version": "2012-10-17", "Statement": [bootstrap._bucket_policy_statement(name)]},
+        "lifecycle": [
+            {
+                "ID": bootstrap.LIFECYCLE_ID,
+                "Status": "Enabled",
+                "Filter": {"Prefix": ""},
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+            }
+        ],
+        "objects": {},
+    }
 
 
 class FakeS3(Recorder):
@@ -136,8 +144,9 @@ class FakeS3(Recorder):
         """This account's buckets (ListBuckets lists only the caller's own)."""
         self._call("list_buckets", kw)
         prefix = kw.get("Prefix", "")
-        return {"Buckets": [{"Name": n} for n, b in sorted(self.buckets.items())
-                            if b != "foreign" and n.startswith(prefix)]}
+        return {
+            "Buckets": [{"Name": n} for n, b in sorted(self.buckets.items()) if b != "foreign" and n.startswith(prefix)]
+        }
 
     def create_bucket(self, **kw):
         self._call("create_bucket", kw)
@@ -151,22 +160,33 @@ class FakeS3(Recorder):
         return b[key]
 
     def get_bucket_ownership_controls(self, **kw):
-        return {"OwnershipControls": {"Rules": self._get("get_bucket_ownership_controls", kw, "ownership",
-                                                         "OwnershipControlsNotFoundError")}}
+        return {
+            "OwnershipControls": {
+                "Rules": self._get("get_bucket_ownership_controls", kw, "ownership", "OwnershipControlsNotFoundError")
+            }
+        }
 
     def put_bucket_ownership_controls(self, **kw):
         self._b("put_bucket_ownership_controls", kw)["ownership"] = kw["OwnershipControls"]["Rules"]
 
     def get_public_access_block(self, **kw):
-        return {"PublicAccessBlockConfiguration": self._get("get_public_access_block", kw, "pab",
-                                                            "NoSuchPublicAccessBlockConfiguration")}
+        return {
+            "PublicAccessBlockConfiguration": self._get(
+                "get_public_access_block", kw, "pab", "NoSuchPublicAccessBlockConfiguration"
+            )
+        }
 
     def put_public_access_block(self, **kw):
         self._b("put_public_access_block", kw)["pab"] = kw["PublicAccessBlockConfiguration"]
 
     def get_bucket_encryption(self, **kw):
-        return {"ServerSideEncryptionConfiguration": {"Rules": self._get(
-            "get_bucket_encryption", kw, "encryption", "ServerSideEncryptionConfigurationNotFoundError")}}
+        return {
+            "ServerSideEncryptionConfiguration": {
+                "Rules": self._get(
+                    "get_bucket_encryption", kw, "encryption", "ServerSideEncryptionConfigurationNotFoundError"
+                )
+            }
+        }
 
     def put_bucket_encryption(self, **kw):
         self._b("put_bucket_encryption", kw)["encryption"] = kw["ServerSideEncryptionConfiguration"]["Rules"]
@@ -205,11 +225,15 @@ class FakeS3(Recorder):
         class Stream:
             def read(self):
                 return body
+
         return {"Body": Stream()}
 
     def put_object(self, **kw):
-        self._b("put_object", kw)["objects"][kw["Key"]] = {"Body": kw["Body"], "ContentType": kw["ContentType"],
-                                                           "Metadata": kw["Metadata"]}
+        self._b("put_object", kw)["objects"][kw["Key"]] = {
+            "Body": kw["Body"],
+            "ContentType": kw["ContentType"],
+            "Metadata": kw["Metadata"],
+        }
 
     def get_paginator(self, name):
         assert name == "list_objects_v2"
@@ -218,6 +242,7 @@ class FakeS3(Recorder):
             assert ExpectedBucketOwner == ACCOUNT
             keys = sorted(k for k in self.buckets[Bucket]["objects"] if k.startswith(Prefix))
             return [{"Contents": [{"Key": k} for k in keys]}, {}]
+
         return Pages(pages)
 
 
@@ -240,14 +265,17 @@ class FakeAws:
         return {"ssm": self.ssm, "s3": self.s3}[name]
 
     def writes(self, service=None):
-        return [(s, o, kw) for s, o, kw in self.calls
-                if o.startswith(("put_", "create_", "delete_")) and (service is None or s == service)]
-
+        return [
+            (s, o, kw)
+            for s, o, kw in self.calls
+            if o.startswith(("put_", "create_", "delete_")) and (service is None or s == service)
+        ]
 
 
 def _bucket(cfg) -> str:
     """The deploy bucket's name in the fake account."""
     return cfg.deploy_bucket_name(ACCOUNT)
+
 
 @pytest.fixture
 def files(tmp_path):
@@ -288,6 +316,7 @@ def test_a_secret_missing_a_letter_case_or_a_digit_is_drawn_again(monkeypatch):
         @staticmethod
         def choice(_alphabet):
             return next(drawn)
+
     monkeypatch.setattr(bootstrap, "secrets", Draw)
     # lower only, upper only, digits only are refused; the first with all three is taken
     assert bootstrap.generate_secret(4) == "aB1c"
@@ -305,9 +334,9 @@ def test_generated_secrets_are_of_the_asked_length_from_letters_and_digits():
 def test_rotate_takes_relative_names_full_paths_and_a_leading_slash(cfg):
     prefix = bootstrap.parameter_prefix(cfg)
     assert prefix == f"/{cfg.project}/{cfg.environment}"
-    assert bootstrap.resolve_rotate(cfg, ["redis/auth_token", f"{prefix}/redis/auth_token",
-                                          "/db/postgres_superuser_password"]) == [
-        "redis/auth_token", "redis/auth_token", "db/postgres_superuser_password"]
+    assert bootstrap.resolve_rotate(
+        cfg, ["redis/auth_token", f"{prefix}/redis/auth_token", "/db/postgres_superuser_password"]
+    ) == ["redis/auth_token", "redis/auth_token", "db/postgres_superuser_password"]
     assert bootstrap.resolve_rotate(cfg, []) == []
 
 
@@ -322,8 +351,15 @@ def test_the_report_says_would_be_in_a_dry_run_and_counts_only_real_changes():
     r = bootstrap.Report(dry_run=True)
     for action in ("created", "updated", "rotated", "unchanged", "kept", "extra", "warning"):
         r.add(action, "parameter", "/p", "d")
-    assert [c.action for c in r.changes] == ["would be created", "would be updated", "would be rotated",
-                                             "unchanged", "kept", "extra", "warning"]
+    assert [c.action for c in r.changes] == [
+        "would be created",
+        "would be updated",
+        "would be rotated",
+        "unchanged",
+        "kept",
+        "extra",
+        "warning",
+    ]
     assert r.count("would be created") == 1 and r.count("created") == 0 and r.changed
     quiet = bootstrap.Report(dry_run=False)
     for action in ("unchanged", "kept", "extra", "warning"):
@@ -342,8 +378,11 @@ def test_a_first_run_creates_each_parameter_once_secrets_under_the_environments_
     puts = [kw for s, o, kw in aws.calls if o == "put_parameter"]
     prefix = bootstrap.parameter_prefix(cfg)
     assert [kw["Name"] for kw in puts] == [f"{prefix}/{p.name}" for p in bootstrap.PARAMETERS]
-    tags = [{"Key": "Project", "Value": cfg.project}, {"Key": "Environment", "Value": cfg.environment},
-            {"Key": "ManagedBy", "Value": "wealist-cfn bootstrap"}]
+    tags = [
+        {"Key": "Project", "Value": cfg.project},
+        {"Key": "Environment", "Value": cfg.environment},
+        {"Key": "ManagedBy", "Value": "wealist-cfn bootstrap"},
+    ]
     for p, kw in zip(bootstrap.PARAMETERS, puts):
         assert kw["Overwrite"] is False and kw["Tags"] == tags and kw["Tier"] == "Standard"
         assert kw["Description"] == p.description
@@ -354,7 +393,8 @@ def test_a_first_run_creates_each_parameter_once_secrets_under_the_environments_
             assert kw["Type"] == "String" and "KeyId" not in kw and kw["Value"] == p.value(cfg)
     created = {c.name: c.detail for c in report.changes if c.what == "parameter"}
     assert {created[f"{prefix}/{p.name}"] for p in bootstrap.PARAMETERS if p.kind == bootstrap.SECRET} == {
-        "SecureString, generated"}
+        "SecureString, generated"
+    }
     assert {created[f"{prefix}/{p.name}"] for p in bootstrap.PARAMETERS if p.kind != bootstrap.SECRET} == {"String"}
     assert all(c.action == "created" for c in report.changes if c.what == "parameter")
 
@@ -382,32 +422,45 @@ def test_a_second_run_writes_nothing(cfg, files):
 def test_a_parameter_created_at_the_same_moment_by_another_run_is_theirs(cfg, files):
     prefix = bootstrap.parameter_prefix(cfg)
     target = f"{prefix}/redis/auth_token"
-    aws = FakeAws(fail={"put_parameter": lambda kw: err("ParameterAlreadyExists") if kw["Name"] == target
-                        else None})
+    aws = FakeAws(fail={"put_parameter": lambda kw: err("ParameterAlreadyExists") if kw["Name"] == target else None})
     report = bootstrap.run(cfg, aws, files_dir=files)
     [c] = [c for c in report.changes if c.name == target]
     assert (c.action, c.detail) == ("unchanged", "created concurrently by another run")
     # the parameters after it are still created
-    assert report.count("created") > 1 and any(c.name == f"{prefix}/monitoring/grafana_admin_password"
-                                               and c.action == "created" for c in report.changes)
+    assert report.count("created") > 1 and any(
+        c.name == f"{prefix}/monitoring/grafana_admin_password" and c.action == "created" for c in report.changes
+    )
 
 
 def test_any_other_refusal_of_a_write_stops_bootstrap_with_the_call_code_and_message(cfg, files):
-    aws = FakeAws(fail={"put_parameter": ClientError(
-        {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "PutParameter")})
+    aws = FakeAws(
+        fail={
+            "put_parameter": ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "PutParameter"
+            )
+        }
+    )
     with pytest.raises(bootstrap.BootstrapError) as e:
         bootstrap.run(cfg, aws, files_dir=files)
     assert str(e.value) == "PutParameter: AccessDeniedException: not allowed"
     assert len([o for _, o, _ in aws.calls if o == "put_parameter"]) == 1
 
 
-@pytest.mark.parametrize("endpoint, code, hinted", [
-    ("http://127.0.0.1:5000", "AccessDenied", True), ("http://127.0.0.1:5000", "403", True),
-    ("https://s3.example", "AccessDenied", False), (None, "AccessDenied", False),
-    ("http://127.0.0.1:5000", "AccessDeniedException", False)])
+@pytest.mark.parametrize(
+    "endpoint, code, hinted",
+    [
+        ("http://127.0.0.1:5000", "AccessDenied", True),
+        ("http://127.0.0.1:5000", "403", True),
+        ("https://s3.example", "AccessDenied", False),
+        (None, "AccessDenied", False),
+        ("http://127.0.0.1:5000", "AccessDeniedException", False),
+    ],
+)
 def test_a_denial_over_plain_http_names_the_tls_only_policy(cfg, files, endpoint, code, hinted):
-    aws = FakeAws(endpoint_url=endpoint, fail={"put_parameter": ClientError(
-        {"Error": {"Code": code, "Message": "Access Denied"}}, "PutParameter")})
+    aws = FakeAws(
+        endpoint_url=endpoint,
+        fail={"put_parameter": ClientError({"Error": {"Code": code, "Message": "Access Denied"}}, "PutParameter")},
+    )
     with pytest.raises(bootstrap.BootstrapError) as e:
         bootstrap.run(cfg, aws, files_dir=files)
     hint = " (the bucket's TLS-only policy denies every call made over plain http://)"
@@ -426,25 +479,35 @@ def test_values_that_exist_are_kept_synced_ones_follow_the_project_and_rotate_wr
     report = bootstrap.run(cfg, aws, rotate=["redis/auth_token"], files_dir=files)
     by = {c.name: c for c in report.changes}
     assert (by[f"{prefix}/{synced.name}"].action, by[f"{prefix}/{synced.name}"].detail) == (
-        "updated", "the project's content changed")
+        "updated",
+        "the project's content changed",
+    )
     assert aws.ssm.params[f"{prefix}/{synced.name}"]["Value"] == synced.value(cfg)
     for p in (default, release):
         assert (by[f"{prefix}/{p.name}"].action, by[f"{prefix}/{p.name}"].detail) == (
-            "kept", "exists with a value of its own; left as it is")
+            "kept",
+            "exists with a value of its own; left as it is",
+        )
         assert aws.ssm.params[f"{prefix}/{p.name}"]["Value"] == "set-by-hand"
     rotated = by[f"{prefix}/redis/auth_token"]
-    assert (rotated.action, rotated.detail) == ("rotated", "SecureString, new value generated; previous version kept "
-                                                           "in the parameter's history")
+    assert (rotated.action, rotated.detail) == (
+        "rotated",
+        "SecureString, new value generated; previous version kept in the parameter's history",
+    )
     after = aws.ssm.params[f"{prefix}/redis/auth_token"]
     assert after["Value"] != before["Value"] and len(after["Value"]) == 64 and after["Type"] == "SecureString"
     [put] = [kw for _, o, kw in aws.calls if o == "put_parameter" and kw["Name"].endswith("auth_token")]
     assert put["Overwrite"] is True and put["KeyId"] == f"alias/{cfg.name_prefix}-secrets"
     redis = bootstrap.PARAMS_BY_NAME["redis/auth_token"]
-    assert report.follow_up == [f"{prefix}/redis/auth_token: " + redis.after_rotate.format(
-        prefix=cfg.name_prefix, path=f"{prefix}/redis/auth_token", params=cfg.path)]
+    assert report.follow_up == [
+        f"{prefix}/redis/auth_token: "
+        + redis.after_rotate.format(prefix=cfg.name_prefix, path=f"{prefix}/redis/auth_token", params=cfg.path)
+    ]
     # the other secrets are not written
     assert {kw["Name"] for _, o, kw in aws.calls if o == "put_parameter"} == {
-        f"{prefix}/redis/auth_token", f"{prefix}/{synced.name}"}
+        f"{prefix}/redis/auth_token",
+        f"{prefix}/{synced.name}",
+    }
     assert by[f"{prefix}/monitoring/grafana_admin_password"].detail == "SecureString, exists"
 
 
@@ -456,7 +519,9 @@ def test_a_dry_run_rotates_and_syncs_nothing(cfg, files):
     report = bootstrap.run(cfg, aws, rotate=["redis/auth_token"], dry_run=True, files_dir=files)
     assert aws.writes() == []
     assert {c.action for c in report.changes if c.what == "parameter" and c.action != "unchanged"} == {
-        "would be rotated", "would be updated"}
+        "would be rotated",
+        "would be updated",
+    }
 
 
 def test_a_secret_stored_as_plain_string_is_flagged_with_how_to_replace_it(cfg, files):
@@ -465,8 +530,11 @@ def test_a_secret_stored_as_plain_string_is_flagged_with_how_to_replace_it(cfg, 
     aws.ssm.params[f"{prefix}/redis/auth_token"]["Type"] = "String"
     report = bootstrap.run(cfg, aws, files_dir=files)
     [c] = [c for c in report.changes if c.name == f"{prefix}/redis/auth_token"]
-    assert (c.action, c.detail) == ("warning", "is a String, not a SecureString: anyone who may read parameters "
-                                               "sees it; replace it with --rotate redis/auth_token")
+    assert (c.action, c.detail) == (
+        "warning",
+        "is a String, not a SecureString: anyone who may read parameters "
+        "sees it; replace it with --rotate redis/auth_token",
+    )
     assert aws.writes() == []
 
 
@@ -476,8 +544,11 @@ def test_the_old_startup_script_parameter_is_reported_with_how_to_remove_it(cfg,
     aws.ssm.params[old] = {"Type": "String", "Value": "#!/bin/sh"}
     report = bootstrap.run(cfg, aws, files_dir=files)
     [c] = [c for c in report.changes if c.name == old]
-    assert (c.action, c.detail) == ("extra", f"no longer read (instances fetch s3://{_bucket(cfg)}/"
-                                             f"boot/startup.sh); remove it with aws ssm delete-parameter --name {old}")
+    assert (c.action, c.detail) == (
+        "extra",
+        f"no longer read (instances fetch s3://{_bucket(cfg)}/"
+        f"boot/startup.sh); remove it with aws ssm delete-parameter --name {old}",
+    )
     assert aws.writes() == []
 
 
@@ -507,8 +578,9 @@ def test_a_value_refused_before_any_call_leaves_the_account_untouched(cfg, files
 # -- the deploy bucket ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("region, location", [(REGION, {"CreateBucketConfiguration": {"LocationConstraint": REGION}}),
-                                              ("us-east-1", {})])
+@pytest.mark.parametrize(
+    "region, location", [(REGION, {"CreateBucketConfiguration": {"LocationConstraint": REGION}}), ("us-east-1", {})]
+)
 def test_a_new_bucket_is_made_with_ownership_enforced_in_its_region_and_counted_once(cfg, files, region, location):
     aws = FakeAws(region=region)
     report = bootstrap.run(cfg, aws, files_dir=files)
@@ -518,12 +590,12 @@ def test_a_new_bucket_is_made_with_ownership_enforced_in_its_region_and_counted_
     assert (c.action, c.detail) == ("created", ", ".join(bootstrap.BUCKET_SETTINGS))
     b = aws.s3.buckets[_bucket(cfg)]
     assert {k: v for k, v in b.items() if k != "objects"} == {
-        k: v for k, v in good_bucket(_bucket(cfg)).items() if k != "objects"}
+        k: v for k, v in good_bucket(_bucket(cfg)).items() if k != "objects"
+    }
 
 
 def test_a_new_bucket_with_settings_already_right_is_one_change_and_only_the_missing_ones_are_written(cfg, files):
-    aws = FakeAws(fail={"create_bucket": err("BucketAlreadyOwnedByYou")},
-                  buckets={})
+    aws = FakeAws(fail={"create_bucket": err("BucketAlreadyOwnedByYou")}, buckets={})
     # created by us a moment ago (an earlier, interrupted run): HEAD said 404, create says ours
     good = good_bucket(_bucket(cfg))
     for k in ("pab", "encryption"):
@@ -536,12 +608,16 @@ def test_a_new_bucket_with_settings_already_right_is_one_change_and_only_the_mis
             aws.calls.append(("s3", "head_bucket", kw))
             raise err("404")
         return original_head(**kw)
+
     aws.s3.head_bucket = head
     report = bootstrap.run(cfg, aws, files_dir=files)
     [c] = [c for c in report.changes if c.what == "bucket" and c.name == _bucket(cfg)]
     assert (c.action, c.detail) == ("created", ", ".join(bootstrap.BUCKET_SETTINGS))
     assert [o for _, o, kw in aws.writes("s3") if kw.get("Bucket") == _bucket(cfg) and o != "put_object"] == [
-        "create_bucket", "put_public_access_block", "put_bucket_encryption"]
+        "create_bucket",
+        "put_public_access_block",
+        "put_bucket_encryption",
+    ]
 
 
 def test_a_bucket_name_taken_by_another_account_stops_with_a_name_to_use_instead(cfg, files):
@@ -555,8 +631,9 @@ def test_a_bucket_name_taken_by_another_account_stops_with_a_name_to_use_instead
 
 
 def test_another_refusal_to_create_the_bucket_is_reported_as_it_is(cfg, files):
-    aws = FakeAws(fail={"create_bucket": ClientError({"Error": {"Code": "TooManyBuckets", "Message": "limit"}},
-                                                     "CreateBucket")})
+    aws = FakeAws(
+        fail={"create_bucket": ClientError({"Error": {"Code": "TooManyBuckets", "Message": "limit"}}, "CreateBucket")}
+    )
     with pytest.raises(bootstrap.BootstrapError) as e:
         bootstrap.run(cfg, aws, files_dir=files)
     assert str(e.value) == "CreateBucket: TooManyBuckets: limit"
@@ -592,9 +669,11 @@ SETTING_BREAKS = {
     "default encryption": lambda b: b.pop("encryption"),
     "versioning": lambda b: b.__setitem__("versioning", "Suspended"),
     "policy: TLS only": lambda b: b["policy"]["Statement"][0]["Condition"]["Bool"].__setitem__(
-        "aws:SecureTransport", "true"),
+        "aws:SecureTransport", "true"
+    ),
     "lifecycle: old versions expire after 90 days": lambda b: b["lifecycle"][0][
-        "NoncurrentVersionExpiration"].__setitem__("NoncurrentDays", 30),
+        "NoncurrentVersionExpiration"
+    ].__setitem__("NoncurrentDays", 30),
 }
 
 
@@ -608,7 +687,8 @@ def test_one_setting_changed_behind_bootstraps_back_is_the_one_put_right(cfg, fi
     assert bucket_lines == [("updated" if s == setting else "unchanged", s) for s in bootstrap.BUCKET_SETTINGS]
     assert len(aws.writes("s3")) == 1
     assert {k: v for k, v in b.items() if k != "objects"} == {
-        k: v for k, v in good_bucket(_bucket(cfg)).items() if k != "objects"}
+        k: v for k, v in good_bucket(_bucket(cfg)).items() if k != "objects"
+    }
 
 
 @pytest.mark.parametrize("setting", list(SETTING_BREAKS))
@@ -620,8 +700,10 @@ def test_a_dry_run_names_the_setting_it_would_put_right_and_writes_nothing(cfg, 
     assert aws.writes() == []
 
 
-@pytest.mark.parametrize("key, missing", [("ownership", "never set"), ("pab", "never set"),
-                                          ("policy", "never set"), ("lifecycle", "never set")])
+@pytest.mark.parametrize(
+    "key, missing",
+    [("ownership", "never set"), ("pab", "never set"), ("policy", "never set"), ("lifecycle", "never set")],
+)
 def test_a_setting_never_made_on_an_existing_bucket_is_made(cfg, files, key, missing):
     aws = settled(cfg, files)
     del aws.s3.buckets[_bucket(cfg)][key]
@@ -634,16 +716,19 @@ def test_a_setting_never_made_on_an_existing_bucket_is_made(cfg, files, key, mis
 def test_a_kms_key_an_operator_chose_for_the_bucket_is_kept(cfg, files, algorithm):
     aws = settled(cfg, files)
     aws.s3.buckets[_bucket(cfg)]["encryption"] = [
-        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": algorithm, "KMSMasterKeyID": "k"}}]
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": algorithm, "KMSMasterKeyID": "k"}}
+    ]
     report = bootstrap.run(cfg, aws, files_dir=files)
     assert aws.writes("s3") == [] and ("unchanged", "default encryption") in [
-        (c.action, c.detail) for c in report.changes]
+        (c.action, c.detail) for c in report.changes
+    ]
 
 
 def test_a_setting_that_cannot_be_read_stops_bootstrap_rather_than_overwriting_it(cfg, files):
     aws = settled(cfg, files)
-    aws.s3.fail["get_bucket_policy"] = ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}},
-                                                   "GetBucketPolicy")
+    aws.s3.fail["get_bucket_policy"] = ClientError(
+        {"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetBucketPolicy"
+    )
     with pytest.raises(bootstrap.BootstrapError) as e:
         bootstrap.run(cfg, aws, files_dir=files)
     assert str(e.value) == "GetBucketPolicy: AccessDenied: no"
@@ -653,13 +738,20 @@ def test_a_setting_that_cannot_be_read_stops_bootstrap_rather_than_overwriting_i
 def test_the_tls_statement_is_added_to_the_bucket_policy_and_replaces_only_its_own_older_self(cfg, files):
     aws = settled(cfg, files)
     b = aws.s3.buckets[_bucket(cfg)]
-    theirs = {"Sid": "AuditRead", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-              "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{_bucket(cfg)}/*"}
+    theirs = {
+        "Sid": "AuditRead",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{_bucket(cfg)}/*",
+    }
     stale = dict(bootstrap._bucket_policy_statement(_bucket(cfg)), Action="s3:GetObject")
     b["policy"] = {"Version": "2012-10-17", "Statement": [stale, theirs]}
     bootstrap.run(cfg, aws, files_dir=files)
-    assert b["policy"] == {"Version": "2012-10-17",
-                           "Statement": [theirs, bootstrap._bucket_policy_statement(_bucket(cfg))]}
+    assert b["policy"] == {
+        "Version": "2012-10-17",
+        "Statement": [theirs, bootstrap._bucket_policy_statement(_bucket(cfg))],
+    }
     # a policy whose Statement is one object, not a list
     b["policy"] = {"Version": "2012-10-17", "Statement": theirs}
     bootstrap.run(cfg, aws, files_dir=files)
@@ -668,17 +760,26 @@ def test_the_tls_statement_is_added_to_the_bucket_policy_and_replaces_only_its_o
 
 def test_the_tls_statement_denies_every_call_over_plain_http_to_the_bucket_and_its_objects(cfg):
     s = bootstrap._bucket_policy_statement("b")
-    assert s == {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                 "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
-                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    assert s == {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
 
 
 def test_the_lifecycle_rule_is_added_beside_other_rules_and_an_old_copy_of_it_replaced(cfg, files):
     aws = settled(cfg, files)
     b = aws.s3.buckets[_bucket(cfg)]
     theirs = {"ID": "logs-expire", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 3}}
-    old = {"ID": bootstrap.LIFECYCLE_ID, "Status": "Enabled", "Filter": {"Prefix": ""},
-           "NoncurrentVersionExpiration": {"NoncurrentDays": 30}}
+    old = {
+        "ID": bootstrap.LIFECYCLE_ID,
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+    }
     b["lifecycle"] = [theirs, old]
     bootstrap.run(cfg, aws, files_dir=files)
     assert b["lifecycle"] == [theirs, good_bucket(_bucket(cfg))["lifecycle"][0]]
@@ -698,8 +799,10 @@ def test_the_artifact_bucket_not_made_yet_is_left_to_the_first_deploy(cfg, files
     aws = FakeAws(fail={"head_bucket": lambda kw: err(code) if kw["Bucket"] == artifact_bucket(cfg) else None})
     report = bootstrap.run(cfg, aws, files_dir=files)
     [c] = [c for c in report.changes if c.name == artifact_bucket(cfg)]
-    assert (c.action, c.detail) == ("unchanged", "artifact bucket not made yet: the first deploy makes it with its "
-                                                 "lifecycle rules")
+    assert (c.action, c.detail) == (
+        "unchanged",
+        "artifact bucket not made yet: the first deploy makes it with its lifecycle rules",
+    )
 
 
 @pytest.mark.parametrize("code", ["403", "AccessDenied"])
@@ -707,15 +810,23 @@ def test_an_artifact_bucket_that_cannot_be_read_is_a_warning_not_a_failure(cfg, 
     aws = FakeAws(fail={"head_bucket": lambda kw: err(code) if kw["Bucket"] == artifact_bucket(cfg) else None})
     report = bootstrap.run(cfg, aws, files_dir=files)
     [c] = [c for c in report.changes if c.name == artifact_bucket(cfg)]
-    assert (c.action, c.detail) == ("warning", "artifact bucket not readable with these credentials (or another "
-                                               "account's): lifecycle rules not checked")
+    assert (c.action, c.detail) == (
+        "warning",
+        "artifact bucket not readable with these credentials (or another account's): lifecycle rules not checked",
+    )
     assert not [kw for _, _, kw in aws.writes("s3") if kw.get("Bucket") == artifact_bucket(cfg)]
 
 
 def test_an_artifact_bucket_head_that_fails_otherwise_stops_bootstrap(cfg, files):
-    aws = FakeAws(fail={"head_bucket": lambda kw: ClientError({"Error": {"Code": "500", "Message": "x"}},
-                                                              "HeadBucket") if kw["Bucket"] == artifact_bucket(cfg)
-                        else None})
+    aws = FakeAws(
+        fail={
+            "head_bucket": lambda kw: (
+                ClientError({"Error": {"Code": "500", "Message": "x"}}, "HeadBucket")
+                if kw["Bucket"] == artifact_bucket(cfg)
+                else None
+            )
+        }
+    )
     with pytest.raises(bootstrap.BootstrapError):
         bootstrap.run(cfg, aws, files_dir=files)
 
@@ -724,8 +835,10 @@ def test_the_artifact_buckets_rules_are_put_once_and_then_found_in_place(cfg, fi
     aws = FakeAws(buckets={artifact_bucket(cfg): {"objects": {}}})
     report = bootstrap.run(cfg, aws, files_dir=files)
     [c] = [c for c in report.changes if c.name == artifact_bucket(cfg)]
-    detail = (f"lifecycle: current plan/ and deploy/ objects kept (a stack may name them), non-current versions "
-              f"expire after {artifacts.DEPLOY_NONCURRENT_DAYS} days")
+    detail = (
+        f"lifecycle: current plan/ and deploy/ objects kept (a stack may name them), non-current versions "
+        f"expire after {artifacts.DEPLOY_NONCURRENT_DAYS} days"
+    )
     assert (c.action, c.detail) == ("updated", detail)
     assert aws.s3.buckets[artifact_bucket(cfg)]["lifecycle"] == artifacts.lifecycle_rules()
     report = bootstrap.run(cfg, aws, files_dir=files)
@@ -741,15 +854,26 @@ def test_the_artifact_buckets_rules_are_put_once_and_then_found_in_place(cfg, fi
 
 def test_the_files_are_the_startup_script_and_the_instance_files_without_bytecode(files):
     got = bootstrap.local_files(files)
-    assert got == {"boot/startup.sh": bootstrap.STARTUP_SCRIPT, "config/app.yaml": files / "config" / "app.yaml",
-                   "config/grafana/board.json": files / "config" / "grafana" / "board.json",
-                   "top.txt": files / "top.txt"}
+    assert got == {
+        "boot/startup.sh": bootstrap.STARTUP_SCRIPT,
+        "config/app.yaml": files / "config" / "app.yaml",
+        "config/grafana/board.json": files / "config" / "grafana" / "board.json",
+        "top.txt": files / "top.txt",
+    }
     assert bootstrap.local_files()[bootstrap.STARTUP_SCRIPT_KEY] == bootstrap.STARTUP_SCRIPT
 
 
-@pytest.mark.parametrize("key, ctype", [("a.yml", "application/yaml"), ("a/b.yaml", "application/yaml"),
-                                        ("a.json", "application/json"), ("a.txt", "text/plain"),
-                                        ("a.unknownext", "text/plain"), ("README", "text/plain")])
+@pytest.mark.parametrize(
+    "key, ctype",
+    [
+        ("a.yml", "application/yaml"),
+        ("a/b.yaml", "application/yaml"),
+        ("a.json", "application/json"),
+        ("a.txt", "text/plain"),
+        ("a.unknownext", "text/plain"),
+        ("README", "text/plain"),
+    ],
+)
 def test_each_file_is_stored_with_the_content_type_its_name_says(key, ctype):
     assert bootstrap._content_type(key) == ctype
 
@@ -759,8 +883,11 @@ def test_a_new_file_is_uploaded_with_its_type_and_digest_into_the_accounts_bucke
     report = bootstrap.run(cfg, aws, files_dir=files)
     objects = aws.s3.buckets[_bucket(cfg)]["objects"]
     body = (files / "config" / "app.yaml").read_bytes()
-    assert objects["config/app.yaml"] == {"Body": body, "ContentType": "application/yaml",
-                                          "Metadata": {"sha256": hashlib.sha256(body).hexdigest()}}
+    assert objects["config/app.yaml"] == {
+        "Body": body,
+        "ContentType": "application/yaml",
+        "Metadata": {"sha256": hashlib.sha256(body).hexdigest()},
+    }
     assert objects["boot/startup.sh"]["Body"] == bootstrap.STARTUP_SCRIPT.read_bytes()
     [c] = [c for c in report.changes if c.name == f"s3://{_bucket(cfg)}/config/app.yaml"]
     assert (c.action, c.detail) == ("created", f"{len(body)} bytes")
@@ -792,7 +919,8 @@ def test_a_file_changed_locally_is_uploaded_in_a_real_run_only(cfg, files):
     (files / "top.txt").write_text("new\n")
     report = bootstrap.run(cfg, aws, dry_run=True, files_dir=files)
     assert aws.writes() == [] and [c.name for c in report.changes if c.action == "would be updated"] == [
-        f"s3://{_bucket(cfg)}/top.txt"]
+        f"s3://{_bucket(cfg)}/top.txt"
+    ]
     bootstrap.run(cfg, aws, files_dir=files)
     assert aws.s3.buckets[_bucket(cfg)]["objects"]["top.txt"]["Body"] == b"new\n"
 
@@ -814,7 +942,8 @@ def test_each_way_s3_says_no_such_object_uploads_it(cfg, files, code):
         ("unchanged", f"s3://{_bucket(cfg)}/boot/startup.sh"),
         ("unchanged", f"s3://{_bucket(cfg)}/config/app.yaml"),
         ("unchanged", f"s3://{_bucket(cfg)}/config/grafana/board.json"),
-        ("created", f"s3://{_bucket(cfg)}/top.txt")]
+        ("created", f"s3://{_bucket(cfg)}/top.txt"),
+    ]
 
 
 def test_objects_the_project_no_longer_has_are_reported_under_its_own_prefixes_only(cfg, files):
@@ -824,10 +953,11 @@ def test_objects_the_project_no_longer_has_are_reported_under_its_own_prefixes_o
         objects[key] = {"Body": b"x"}
     report = bootstrap.run(cfg, aws, files_dir=files)
     extras = [(c.action, c.name, c.detail) for c in report.changes if c.action == "extra"]
-    assert extras == [("extra", f"s3://{_bucket(cfg)}/boot/old.sh", "not in instance-files/; left alone"),
-                      ("extra", f"s3://{_bucket(cfg)}/config/grafana/old.json",
-                       "not in instance-files/; left alone"),
-                      ("extra", f"s3://{_bucket(cfg)}/config/old.yaml", "not in instance-files/; left alone")]
+    assert extras == [
+        ("extra", f"s3://{_bucket(cfg)}/boot/old.sh", "not in instance-files/; left alone"),
+        ("extra", f"s3://{_bucket(cfg)}/config/grafana/old.json", "not in instance-files/; left alone"),
+        ("extra", f"s3://{_bucket(cfg)}/config/old.yaml", "not in instance-files/; left alone"),
+    ]
     assert aws.writes() == []
 
 
@@ -851,8 +981,9 @@ def test_every_line_of_the_report_names_what_kind_of_thing_it_is(cfg, files):
     aws.ssm.params[f"{prefix}/redis/auth_token"]["Type"] = "String"
     aws.ssm.params[f"{prefix}/startup-script"] = {"Type": "String", "Value": "x"}
     del aws.ssm.params[f"{prefix}/monitoring/grafana_admin_password"]
-    aws.ssm.fail["put_parameter"] = lambda kw: err("ParameterAlreadyExists") if kw["Name"].endswith(
-        "grafana_admin_password") else None
+    aws.ssm.fail["put_parameter"] = lambda kw: (
+        err("ParameterAlreadyExists") if kw["Name"].endswith("grafana_admin_password") else None
+    )
     SETTING_BREAKS["versioning"](aws.s3.buckets[_bucket(cfg)])
     aws.s3.buckets[_bucket(cfg)]["objects"]["config/old.yaml"] = {"Body": b"x"}
     aws.s3.buckets[_bucket(cfg)]["objects"]["top.txt"] = {"Body": b"x"}
@@ -877,8 +1008,7 @@ def test_a_policy_without_statements_gets_the_tls_statement(cfg, files):
     aws = settled(cfg, files)
     aws.s3.buckets[_bucket(cfg)]["policy"] = {"Version": "2012-10-17"}
     bootstrap.run(cfg, aws, files_dir=files)
-    assert aws.s3.buckets[_bucket(cfg)]["policy"]["Statement"] == [
-        bootstrap._bucket_policy_statement(_bucket(cfg))]
+    assert aws.s3.buckets[_bucket(cfg)]["policy"]["Statement"] == [bootstrap._bucket_policy_statement(_bucket(cfg))]
 
 
 def test_a_lifecycle_answer_without_rules_gets_the_rule(cfg, files):
@@ -901,20 +1031,24 @@ def _with_parameter(monkeypatch, extra):
 
 def test_check_values_refuses_a_description_parameter_store_refuses(cfg, monkeypatch):
     """PutParameter Description: at most 1024 characters."""
-    _with_parameter(monkeypatch, bootstrap.ParamDef("db/extra_name", bootstrap.DEFAULT, "d" * 1025,
-                                                    value=lambda c: "x"))
+    _with_parameter(
+        monkeypatch, bootstrap.ParamDef("db/extra_name", bootstrap.DEFAULT, "d" * 1025, value=lambda c: "x")
+    )
     with pytest.raises(bootstrap.InvalidValue) as e:
         bootstrap.check_values(cfg)
-    assert str(e.value) == (f"parameter {bootstrap.parameter_prefix(cfg)}/db/extra_name: a description is at most "
-                            f"1024 characters (PutParameter Description)")
+    assert str(e.value) == (
+        f"parameter {bootstrap.parameter_prefix(cfg)}/db/extra_name: a description is at most "
+        f"1024 characters (PutParameter Description)"
+    )
 
 
 def test_check_values_checks_a_plain_value_as_the_plain_string_it_is_written_as(cfg, monkeypatch):
     """A parameter named like a secret but written as String is refused
     (project rule): checked as SecureString it would pass."""
-    _with_parameter(monkeypatch, bootstrap.ParamDef("db/extra_password", bootstrap.DEFAULT, "d",
-                                                    value=lambda c: "x"))
+    _with_parameter(monkeypatch, bootstrap.ParamDef("db/extra_password", bootstrap.DEFAULT, "d", value=lambda c: "x"))
     with pytest.raises(bootstrap.InvalidValue) as e:
         bootstrap.check_values(cfg)
-    assert str(e.value) == (f"parameter {bootstrap.parameter_prefix(cfg)}/db/extra_password: a secret is stored as "
-                            f"SecureString, never in plain text (project rule)")
+    assert str(e.value) == (
+        f"parameter {bootstrap.parameter_prefix(cfg)}/db/extra_password: a secret is stored as "
+        f"SecureString, never in plain text (project rule)"
+    )

@@ -17,8 +17,9 @@ from wealist_cfn.ops.bootstrap import PARAMETERS, PARAMS_BY_NAME, SECRET, SERVIC
 
 
 def _with(monkeypatch, name, **changes):
-    monkeypatch.setattr(bootstrap, "PARAMETERS", tuple(replace(p, **changes) if p.name == name else p
-                                                       for p in PARAMETERS))
+    monkeypatch.setattr(
+        bootstrap, "PARAMETERS", tuple(replace(p, **changes) if p.name == name else p for p in PARAMETERS)
+    )
 
 
 def test_every_service_rule_names_a_parameter_bootstrap_writes():
@@ -32,20 +33,30 @@ def test_the_committed_values_pass(prod_cfg, dev_cfg):
     bootstrap.check_values(dev_cfg)
 
 
-@pytest.mark.parametrize("value,words", [("1-admin", "MasterUsername"), ("postgres", "reserved"),
-                                         ("a" * 64, "MasterUsername"), ("", "at least 1 character")])
+@pytest.mark.parametrize(
+    "value,words",
+    [
+        ("1-admin", "MasterUsername"),
+        ("postgres", "reserved"),
+        ("a" * 64, "MasterUsername"),
+        ("", "at least 1 character"),
+    ],
+)
 def test_the_master_user_name_gets_rds_rules(prod_cfg, monkeypatch, value, words):
     _with(monkeypatch, "db/postgres_superuser", value=lambda c: value)
     with pytest.raises(bootstrap.InvalidValue, match=rf"/wealist/prod/db/postgres_superuser: .*{words}"):
         bootstrap.check_values(prod_cfg)
 
 
-@pytest.mark.parametrize("name,length,words", [
-    ("db/postgres_superuser_password", 7, "8 to 128"),
-    ("db/postgres_superuser_password", 129, "8 to 128"),
-    ("redis/auth_token", 15, "16 to 128"),
-    ("redis/auth_token", 129, "16 to 128"),
-])
+@pytest.mark.parametrize(
+    "name,length,words",
+    [
+        ("db/postgres_superuser_password", 7, "8 to 128"),
+        ("db/postgres_superuser_password", 129, "8 to 128"),
+        ("redis/auth_token", 15, "16 to 128"),
+        ("redis/auth_token", 129, "16 to 128"),
+    ],
+)
 def test_each_generated_secret_gets_its_services_length_rule(prod_cfg, monkeypatch, name, length, words):
     assert PARAMS_BY_NAME[name].kind == SECRET
     _with(monkeypatch, name, length=length)

@@ -40,9 +40,18 @@ def _psql(server, user, password, db, *args, env_extra=None):
 
 
 def _init(server, name, user, password):
-    return server.psql(pg.MASTER, pg.MASTER_PW, "wealist", "-f", str(SQL), env_extra={
-        "WEALIST_DB_NAME": name, "WEALIST_DB_USER": user,
-        "WEALIST_DB_PASSWORD_VERIFIER": render.scram_verifier(password)})
+    return server.psql(
+        pg.MASTER,
+        pg.MASTER_PW,
+        "wealist",
+        "-f",
+        str(SQL),
+        env_extra={
+            "WEALIST_DB_NAME": name,
+            "WEALIST_DB_USER": user,
+            "WEALIST_DB_PASSWORD_VERIFIER": render.scram_verifier(password),
+        },
+    )
 
 
 def _query(server, sql):
@@ -51,8 +60,13 @@ def _query(server, sql):
 
 def test_the_master_is_rds_like_not_a_superuser(postgres):
     """The stand-in itself: the init runs as a master that is no superuser."""
-    assert _query(postgres, f"select rolsuper, rolcreaterole, rolcreatedb, rolcanlogin from pg_roles "
-                            f"where rolname = '{pg.MASTER}'") == "f|t|t|t"
+    assert (
+        _query(
+            postgres,
+            f"select rolsuper, rolcreaterole, rolcreatedb, rolcanlogin from pg_roles where rolname = '{pg.MASTER}'",
+        )
+        == "f|t|t|t"
+    )
     assert _query(postgres, f"select pg_has_role('{pg.MASTER}', 'rds_superuser', 'MEMBER')") == "t"
 
 
@@ -89,16 +103,34 @@ def test_creates_role_and_database_once_and_is_safe_to_repeat(postgres):
     for _ in range(2):
         r = _init(postgres, "wealist_user_db", HOSTILE_USER, HOSTILE_PW)
         assert r.returncode == 0, r.stderr
-    assert _query(postgres, "select datname || ':' || pg_get_userbyid(datdba) from pg_database "
-                            "where datname = 'wealist_user_db'") == f"wealist_user_db:{HOSTILE_USER}"
+    assert (
+        _query(
+            postgres,
+            "select datname || ':' || pg_get_userbyid(datdba) from pg_database where datname = 'wealist_user_db'",
+        )
+        == f"wealist_user_db:{HOSTILE_USER}"
+    )
     assert _query(postgres, f"select count(*) from pg_roles where rolname = '{pg.MASTER}'") == "1"
-    login = _psql(postgres, HOSTILE_USER, HOSTILE_PW, "wealist_user_db", "-At", "-c",
-                  "create table t (id int); select current_user")
+    login = _psql(
+        postgres,
+        HOSTILE_USER,
+        HOSTILE_PW,
+        "wealist_user_db",
+        "-At",
+        "-c",
+        "create table t (id int); select current_user",
+    )
     assert login.returncode == 0, login.stderr
     assert login.stdout.strip() == HOSTILE_USER
     # The password reached the server only as a SCRAM verifier.
-    assert _query(postgres, f"select rolpassword like 'SCRAM-SHA-256$%' from pg_authid "
-                            f"where rolname = '{HOSTILE_USER.replace(chr(39), chr(39) * 2)}'") == "t"
+    assert (
+        _query(
+            postgres,
+            f"select rolpassword like 'SCRAM-SHA-256$%' from pg_authid "
+            f"where rolname = '{HOSTILE_USER.replace(chr(39), chr(39) * 2)}'",
+        )
+        == "t"
+    )
 
 
 def test_a_rotated_password_replaces_the_old_one(postgres):
@@ -117,7 +149,14 @@ def test_one_service_cannot_connect_to_the_others_database(postgres):
 
 
 def test_missing_inputs_stop_before_any_change(postgres):
-    r = _psql(postgres, pg.MASTER, pg.MASTER_PW, "wealist", "-f", str(SQL),
-              env_extra={"WEALIST_DB_NAME": "x_db", "WEALIST_DB_USER": "x", "WEALIST_DB_PASSWORD_VERIFIER": "plain"})
+    r = _psql(
+        postgres,
+        pg.MASTER,
+        pg.MASTER_PW,
+        "wealist",
+        "-f",
+        str(SQL),
+        env_extra={"WEALIST_DB_NAME": "x_db", "WEALIST_DB_USER": "x", "WEALIST_DB_PASSWORD_VERIFIER": "plain"},
+    )
     assert r.returncode != 0
     assert _query(postgres, "select count(*) from pg_roles where rolname = 'x'") == "0"

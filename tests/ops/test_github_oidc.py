@@ -33,10 +33,14 @@ def test_deploy_role_trusts_only_main_of_the_repository_environment(template):
     the same environment, gets a subject this role refuses."""
     [trust] = template["Resources"]["DeployRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Action"] == ["sts:AssumeRoleWithWebIdentity"]
-    assert trust["Condition"] == {"StringEquals": {
-        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-        "token.actions.githubusercontent.com:sub": {
-            "Fn::Sub": "repo:${GitHubRepository}:environment:${GitHubEnvironment}:ref:refs/heads/main"}}}
+    assert trust["Condition"] == {
+        "StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": {
+                "Fn::Sub": "repo:${GitHubRepository}:environment:${GitHubEnvironment}:ref:refs/heads/main"
+            },
+        }
+    }
 
 
 def test_plan_role_reviews_and_can_never_execute(template):
@@ -46,7 +50,8 @@ def test_plan_role_reviews_and_can_never_execute(template):
     # Only the PR number is a wildcard; the drift check runs on main.
     assert trust["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"] == [
         {"Fn::Sub": "repo:${GitHubRepository}:pull_request:ref:refs/pull/*/merge"},
-        {"Fn::Sub": "repo:${GitHubRepository}:ref:refs/heads/main:ref:refs/heads/main"}]
+        {"Fn::Sub": "repo:${GitHubRepository}:ref:refs/heads/main:ref:refs/heads/main"},
+    ]
     statements = _statements(template, "PlanRole")
     allowed = {a for s in statements if s["Effect"] == "Allow" for a in s["Action"]}
     assert "cloudformation:CreateChangeSet" in allowed
@@ -62,15 +67,15 @@ def test_every_statement_is_named_and_no_write_is_unbounded(template):
             actions = s["Action"]
             assert "*" not in actions
             if s["Effect"] == "Allow" and s["Resource"] == ["*"]:
-                read_only = all(a.split(":")[1].startswith(("Describe", "Get", "List", "Validate"))
-                                for a in actions)
+                read_only = all(a.split(":")[1].startswith(("Describe", "Get", "List", "Validate")) for a in actions)
                 assert read_only or "Condition" in s or actions == ["ecr:GetAuthorizationToken"], s["Sid"]
 
 
 def test_pass_role_only_the_service_role_to_cloudformation(template):
     [passrole] = [s for s in _statements(template, "DeployRole") if "iam:PassRole" in s["Action"]]
     assert passrole["Resource"] == [
-        {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Project}-${Environment}-cfn-role"}]
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Project}-${Environment}-cfn-role"}
+    ]
     assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
     # A plan uses the stack's own role; a pull request passes none.
     assert not any("iam:PassRole" in s["Action"] for s in _statements(template, "PlanRole") if s["Effect"] == "Allow")
@@ -78,8 +83,12 @@ def test_pass_role_only_the_service_role_to_cloudformation(template):
 
 def test_release_may_set_only_the_deploy_parameters(template):
     [stmt] = [s for s in _statements(template, "DeployRole", "release") if "ssm:PutParameter" in s["Action"]]
-    assert stmt["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:"
-                                            "parameter/${Project}/${Environment}/deploy/*"}]
+    assert stmt["Resource"] == [
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:"
+            "parameter/${Project}/${Environment}/deploy/*"
+        }
+    ]
 
 
 def test_an_existing_provider_can_be_reused(template):
@@ -95,9 +104,13 @@ def test_images_may_be_pushed_only_to_the_services_repositories():
     settings = BuildSettings(services=(*DEFAULT_SETTINGS.services, Service(key="Chat", name="chat-service")))
     template = json.loads(github_oidc.build(settings).to_json())
     [push] = [s for s in _statements(template, "DeployRole", "release") if s["Sid"] == "PushServiceImages"]
-    expected = [{"Fn::Sub": "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/"
-                            f"${{EcrRepositoryPrefix}}{name}"} for name in ("user-service", "board-service",
-                                                                             "chat-service")]
+    expected = [
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/"
+            f"${{EcrRepositoryPrefix}}{name}"
+        }
+        for name in ("user-service", "board-service", "chat-service")
+    ]
     assert push["Resource"] == expected
 
 

@@ -51,10 +51,34 @@ NODE_EXPORTER_METRICS = {
 }
 # Series Prometheus writes for every scrape target, whatever it exposes
 # (Prometheus docs, "Jobs and instances", automatically generated series).
-SCRAPE_SERIES = {"up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling",
-                 "scrape_series_added"}
-PROMQL_WORDS = {"sum", "avg", "min", "max", "count", "by", "without", "on", "ignoring", "group_left", "group_right",
-                "rate", "irate", "increase", "scalar", "vector", "or", "and", "unless"}
+SCRAPE_SERIES = {
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+}
+PROMQL_WORDS = {
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "count",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "rate",
+    "irate",
+    "increase",
+    "scalar",
+    "vector",
+    "or",
+    "and",
+    "unless",
+}
 
 # Elastic Load Balancing user guide, "CloudWatch metrics for your Application
 # Load Balancer" (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html):
@@ -63,10 +87,11 @@ PROMQL_WORDS = {"sum", "avg", "min", "max", "count", "by", "without", "on", "ign
 PERCENTILE = re.compile(r"p\d{1,2}(\.\d+)?$")
 ALB_METRICS = {
     "RequestCount": ({"Sum"}, {frozenset({"LoadBalancer"}), frozenset({"LoadBalancer", "TargetGroup"})}),
-    "HTTPCode_Target_5XX_Count": ({"Sum"}, {frozenset({"LoadBalancer"}),
-                                            frozenset({"LoadBalancer", "TargetGroup"})}),
-    "TargetResponseTime": ({"Average", PERCENTILE}, {frozenset({"LoadBalancer"}),
-                                                     frozenset({"LoadBalancer", "TargetGroup"})}),
+    "HTTPCode_Target_5XX_Count": ({"Sum"}, {frozenset({"LoadBalancer"}), frozenset({"LoadBalancer", "TargetGroup"})}),
+    "TargetResponseTime": (
+        {"Average", PERCENTILE},
+        {frozenset({"LoadBalancer"}), frozenset({"LoadBalancer", "TargetGroup"})},
+    ),
     "HealthyHostCount": ({"Average", "Minimum", "Maximum"}, {frozenset({"LoadBalancer", "TargetGroup"})}),
     "UnHealthyHostCount": ({"Average", "Minimum", "Maximum"}, {frozenset({"LoadBalancer", "TargetGroup"})}),
 }
@@ -111,6 +136,7 @@ def _promql(dash: dict) -> list[str]:
 
 def test_there_is_a_dashboard_per_service_and_one_for_the_nodes():
     from wealist_cfn.core.settings import DEFAULT_SETTINGS
+
     uids = {_load(p)["uid"] for p in DASHBOARDS}
     assert {f"wealist-{s.name}" for s in DEFAULT_SETTINGS.services} | {"wealist-nodes"} <= uids
 
@@ -164,8 +190,11 @@ def _metric_names(expr: str) -> set[str]:
     bare = re.sub(r'"[^"]*"', '""', expr)
     bare = re.sub(r"\{[^}]*\}", "{}", bare)
     bare = re.sub(r"\[[^\]]*\]", "[]", bare)
-    bare = re.sub(r"\((\s*\w+\s*(,\s*\w+\s*)*)\)", lambda m: "()" if re.search(r"\b(by|on|without|ignoring)\s*$",
-                                                                            bare[:m.start()]) else m.group(0), bare)
+    bare = re.sub(
+        r"\((\s*\w+\s*(,\s*\w+\s*)*)\)",
+        lambda m: "()" if re.search(r"\b(by|on|without|ignoring)\s*$", bare[: m.start()]) else m.group(0),
+        bare,
+    )
     return set(re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", bare)) - PROMQL_WORDS
 
 
@@ -200,8 +229,10 @@ def test_every_cloudwatch_query_names_a_metric_the_load_balancer_publishes():
                     continue
                 assert t["namespace"] == "AWS/ApplicationELB", panel["title"]
                 stats, dimension_sets = ALB_METRICS[t["metricName"]]
-                assert any(t["statistic"] == s if isinstance(s, str) else s.fullmatch(t["statistic"])
-                           for s in stats), (t["metricName"], t["statistic"])
+                assert any(t["statistic"] == s if isinstance(s, str) else s.fullmatch(t["statistic"]) for s in stats), (
+                    t["metricName"],
+                    t["statistic"],
+                )
                 assert frozenset(t["dimensions"]) in dimension_sets, (t["metricName"], t["dimensions"])
                 if t.get("id"):
                     assert t["hide"], f"{panel['title']}: a query read by an expression is hidden"
@@ -226,16 +257,23 @@ def test_dashboards_find_their_load_balancer_and_target_group_by_the_stacks_name
     part (CloudFormation's LoadBalancerFullName "app/<name>/<id>",
     TargetGroupFullName "targetgroup/<name>/<id>")."""
     lb = _resolved_prod()["LoadBalancerStack"].resources
-    name_tag = {rid: {t["Key"]: t["Value"] for t in r["Properties"].get("Tags", [])}.get("Name")
-                for rid, r in lb.items()}
-    expected = {"wealist-user-service": {"load_balancer": "LoadBalancer", "target_group": "UserServiceTargetGroup"},
-                "wealist-board-service": {"load_balancer": "LoadBalancer", "target_group": "BoardServiceTargetGroup"}}
-    sample_arn = {"elasticloadbalancing:loadbalancer": (
-        "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:loadbalancer/app/x-alb/50dc6c495c0c9188",
-        "app/x-alb/50dc6c495c0c9188"),
+    name_tag = {
+        rid: {t["Key"]: t["Value"] for t in r["Properties"].get("Tags", [])}.get("Name") for rid, r in lb.items()
+    }
+    expected = {
+        "wealist-user-service": {"load_balancer": "LoadBalancer", "target_group": "UserServiceTargetGroup"},
+        "wealist-board-service": {"load_balancer": "LoadBalancer", "target_group": "BoardServiceTargetGroup"},
+    }
+    sample_arn = {
+        "elasticloadbalancing:loadbalancer": (
+            "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:loadbalancer/app/x-alb/50dc6c495c0c9188",
+            "app/x-alb/50dc6c495c0c9188",
+        ),
         "elasticloadbalancing:targetgroup": (
-        "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:targetgroup/x-Targe-1AB/cbf133c568e0d028",
-        "targetgroup/x-Targe-1AB/cbf133c568e0d028")}
+            "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:targetgroup/x-Targe-1AB/cbf133c568e0d028",
+            "targetgroup/x-Targe-1AB/cbf133c568e0d028",
+        ),
+    }
     found = {}
     for path in DASHBOARDS:
         dash = _load(path)
@@ -246,21 +284,27 @@ def test_dashboards_find_their_load_balancer_and_target_group_by_the_stacks_name
             assert q["queryType"] == "resourceARNs", var["name"]
             [tag] = q["tags"]["Name"]
             found.setdefault(dash["uid"], {})[var["name"]] = next(
-                (rid for rid, n in name_tag.items() if n == tag), f"no resource tagged Name={tag}")
+                (rid for rid, n in name_tag.items() if n == tag), f"no resource tagged Name={tag}"
+            )
             arn, dimension = sample_arn[q["resourceType"]]
             pattern = re.fullmatch(r"/(.*)/", var["regex"]).group(1)
             assert re.search(pattern, arn).group(1) == dimension, var["name"]
-            assert lb[found[dash["uid"]][var["name"]]]["Type"] == {
-                "elasticloadbalancing:loadbalancer": "AWS::ElasticLoadBalancingV2::LoadBalancer",
-                "elasticloadbalancing:targetgroup": "AWS::ElasticLoadBalancingV2::TargetGroup"}[q["resourceType"]]
+            assert (
+                lb[found[dash["uid"]][var["name"]]]["Type"]
+                == {
+                    "elasticloadbalancing:loadbalancer": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                    "elasticloadbalancing:targetgroup": "AWS::ElasticLoadBalancingV2::TargetGroup",
+                }[q["resourceType"]]
+            )
     assert found == expected
 
 
 def test_the_two_service_dashboards_differ_only_in_the_service():
     user = (GRAFANA / "dashboards" / "wealist-user-service.json").read_text()
     board = (GRAFANA / "dashboards" / "wealist-board-service.json").read_text()
-    assert user.replace("user-service", "SVC").replace("-user-tg", "-TG") == \
-        board.replace("board-service", "SVC").replace("-board-tg", "-TG")
+    assert user.replace("user-service", "SVC").replace("-user-tg", "-TG") == board.replace(
+        "board-service", "SVC"
+    ).replace("-board-tg", "-TG")
 
 
 def test_the_cloudwatch_datasource_uses_the_instance_role_and_the_environments_region():
@@ -297,8 +341,10 @@ def test_files_name_only_what_the_startup_script_exports_and_it_renders_them(tmp
         text = (rendered / f.relative_to(GRAFANA)).read_text()
         assert "@@" not in text, f.name
     dash = json.loads((rendered / "dashboards" / "wealist-user-service.json").read_text())
-    assert {v["query"]["tags"]["Name"][0] for v in dash["templating"]["list"]} == {"wealist-prod-alb",
-                                                                                   "wealist-prod-user-tg"}
+    assert {v["query"]["tags"]["Name"][0] for v in dash["templating"]["list"]} == {
+        "wealist-prod-alb",
+        "wealist-prod-user-tg",
+    }
 
 
 def test_the_provider_loads_the_dashboards_folder():
@@ -308,8 +354,9 @@ def test_the_provider_loads_the_dashboards_folder():
     assert f"./grafana/dashboards:{p['options']['path']}:ro" in compose["services"]["grafana"]["volumes"]
     assert "./grafana/provisioning:/etc/grafana/provisioning:ro" in compose["services"]["grafana"]["volumes"]
     assert p["type"] == "file" and p["folder"] == "Wealist"
-    assert {f.name for f in (GRAFANA / "dashboards").iterdir()} == {p.name for p in DASHBOARDS}, \
+    assert {f.name for f in (GRAFANA / "dashboards").iterdir()} == {p.name for p in DASHBOARDS}, (
         "only dashboards in the folder Grafana loads"
+    )
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)

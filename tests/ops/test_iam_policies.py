@@ -48,20 +48,6 @@ from wealist_cfn.stacks import github_oidc
 ROOT_SET_FILES = sorted(p.name for p in TEMPLATES_DIR.glob("*.yaml") if p.name != OIDC)
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def _all_roles() -> dict[str, dict]:
     roles = {}
     for mode, values in OIDC_MODES.items():
@@ -77,8 +63,14 @@ def _trusts_github(role: dict) -> bool:
 
 
 def _subjects(role: dict) -> list[str]:
-    return [v for s in role["trust"] for op in s.get("Condition", {}).values()
-            for k, vals in op.items() if k.endswith(":sub") for v in listify(vals)]
+    return [
+        v
+        for s in role["trust"]
+        for op in s.get("Condition", {}).values()
+        for k, vals in op.items()
+        if k.endswith(":sub")
+        for v in listify(vals)
+    ]
 
 
 def _trusted_for_pull_requests(role: dict) -> bool:
@@ -86,6 +78,7 @@ def _trusted_for_pull_requests(role: dict) -> bool:
 
 
 # -- the service role's permissions come from the resource schemas ---------------------------------
+
 
 def _types_in(templates: dict[str, dict], files: list[str]) -> set[str]:
     return {res["Type"] for name in files for res in templates[name].get("Resources", {}).values()}
@@ -98,9 +91,12 @@ def _alarm_key_grants() -> set[str]:
     stacks = _root_set("prod")
     [key] = [res for st in stacks.values() for res in st.of_type("AWS::KMS::Key").values()]
     role = f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-cfn-role"
-    return {a for st in _concrete(key["Properties"]["KeyPolicy"], stacks)["Statement"]
-            if st["Effect"] == "Allow" and st.get("Principal", {}).get("AWS") == role
-            for a in listify(st["Action"])}
+    return {
+        a
+        for st in _concrete(key["Properties"]["KeyPolicy"], stacks)["Statement"]
+        if st["Effect"] == "Allow" and st.get("Principal", {}).get("AWS") == role
+        for a in listify(st["Action"])
+    }
 
 
 def _missing(types: set[str], statements: list[dict]) -> dict[str, list[str]]:
@@ -110,12 +106,18 @@ def _missing(types: set[str], statements: list[dict]) -> dict[str, list[str]]:
     calls on an existing key are granted by the alarm key's own policy."""
     need = github_oidc.required_permissions(types)
     by_key = _alarm_key_grants()
-    out = {t: sorted(a for a in actions if github_oidc.grantable(a) and not covers(statements, a)
-                     and a not in github_oidc.WITHHELD and not (t == "AWS::KMS::Key" and a in by_key))
-           for t, actions in need.items()}
+    out = {
+        t: sorted(
+            a
+            for a in actions
+            if github_oidc.grantable(a)
+            and not covers(statements, a)
+            and a not in github_oidc.WITHHELD
+            and not (t == "AWS::KMS::Key" and a in by_key)
+        )
+        for t, actions in need.items()
+    }
     return {t: a for t, a in out.items() if a}
-
-
 
 
 def test_service_role_is_named_for_the_environment(oidc):
@@ -129,14 +131,25 @@ def test_service_role_is_named_for_the_environment(oidc):
 def test_service_role_covers_every_handler_permission_of_the_committed_types(oidc):
     templates = _committed()
     types = _types_in(templates, ROOT_SET_FILES)
-    assert {"AWS::RDS::DBInstance", "AWS::ECR::Repository", "AWS::CloudFormation::Stack",
-            "AWS::IAM::Role", "AWS::Logs::LogGroup"} <= types
+    assert {
+        "AWS::RDS::DBInstance",
+        "AWS::ECR::Repository",
+        "AWS::CloudFormation::Stack",
+        "AWS::IAM::Role",
+        "AWS::Logs::LogGroup",
+    } <= types
     statements = _service_role(oidc)["statements"]
     assert _missing(types, statements) == {}
     # The calls a real deploy failed on without them (CloudFormation's
     # ECR, nested-stack and IAM role handlers).
-    for action in ("ecr:GetRepositoryPolicy", "kms:RetireGrant", "cloudformation:CreateStack",
-                   "cloudformation:UpdateStack", "cloudformation:DeleteStack", "iam:ListAttachedRolePolicies"):
+    for action in (
+        "ecr:GetRepositoryPolicy",
+        "kms:RetireGrant",
+        "cloudformation:CreateStack",
+        "cloudformation:UpdateStack",
+        "cloudformation:DeleteStack",
+        "iam:ListAttachedRolePolicies",
+    ):
         assert covers(statements, action), action
     # The log group handler's create, retention and delete (its schema).
     for action in ("logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DeleteLogGroup"):
@@ -158,12 +171,21 @@ def test_service_role_passes_the_flow_log_role_and_manages_only_the_stacks_bucke
     for action in ("ec2:CreateFlowLogs", "ec2:DeleteFlowLogs", "logs:CreateLogGroup", "logs:PutRetentionPolicy"):
         assert covers(statements, action), action
     bucket = "arn:aws:s3:::wealist-prod-loadbalancerstack-1a2b3c-accesslogbucket-4d5e6f"
-    for action in ("s3:CreateBucket", "s3:PutBucketPolicy", "s3:PutEncryptionConfiguration",
-                   "s3:PutLifecycleConfiguration", "s3:PutBucketPublicAccessBlock", "s3:PutBucketOwnershipControls",
-                   "s3:PutBucketVersioning", "s3:DeleteBucket"):
+    for action in (
+        "s3:CreateBucket",
+        "s3:PutBucketPolicy",
+        "s3:PutEncryptionConfiguration",
+        "s3:PutLifecycleConfiguration",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:PutBucketOwnershipControls",
+        "s3:PutBucketVersioning",
+        "s3:DeleteBucket",
+    ):
         assert allowed(statements, action, bucket), action
-        for other in (f"arn:aws:s3:::wealist-prod-deploy-{ACCOUNT}-{REGION}",
-                      "arn:aws:s3:::wealist-dev-loadbalancerstack-1-x"):
+        for other in (
+            f"arn:aws:s3:::wealist-prod-deploy-{ACCOUNT}-{REGION}",
+            "arn:aws:s3:::wealist-dev-loadbalancerstack-1-x",
+        ):
             assert not allowed(statements, action, other), (action, other)
     # Access logs are written by the load balancer's log delivery, never by CloudFormation.
     assert not allowed(statements, "s3:PutObject", f"{bucket}/alb/AWSLogs/{ACCOUNT}/x.log.gz")
@@ -177,11 +199,18 @@ def test_service_role_manages_only_the_stacks_log_groups(oidc):
     database's."""
     statements = _service_role(oidc)["statements"]
     group = f"arn:aws:logs:ap-northeast-2:{ACCOUNT}:log-group:"
-    ours = [f"{group}/wealist/prod/backend", f"{group}/wealist/prod/monitoring:*",
-            f"{group}/aws/rds/instance/wealist-prod-postgres/postgresql:*",
-            f"{group}wealist-prod-NetworkStack-1A2B3C-FlowLogGroup-4D5E6F:*"]
-    others = [f"{group}/wealist/dev/backend:*", f"{group}/aws/lambda/payments:*",
-              f"{group}/aws/rds/instance/billing-postgres/postgresql:*", f"{group}wealist-dev-NetworkStack-x:*"]
+    ours = [
+        f"{group}/wealist/prod/backend",
+        f"{group}/wealist/prod/monitoring:*",
+        f"{group}/aws/rds/instance/wealist-prod-postgres/postgresql:*",
+        f"{group}wealist-prod-NetworkStack-1A2B3C-FlowLogGroup-4D5E6F:*",
+    ]
+    others = [
+        f"{group}/wealist/dev/backend:*",
+        f"{group}/aws/lambda/payments:*",
+        f"{group}/aws/rds/instance/billing-postgres/postgresql:*",
+        f"{group}wealist-dev-NetworkStack-x:*",
+    ]
     for action in ("logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DeleteLogGroup", "logs:TagResource"):
         for arn in ours:
             assert allowed(statements, action, arn), (action, arn)
@@ -219,8 +248,9 @@ def test_only_actions_iam_cannot_grant_are_left_out(oidc):
     whose IAM action the role holds instead (where the handler needs it for
     a bucket the stack makes)."""
     types = _types_in(_committed(), ROOT_SET_FILES)
-    left_out = sorted({a for acts in github_oidc.required_permissions(types).values() for a in acts
-                       if not github_oidc.grantable(a)})
+    left_out = sorted(
+        {a for acts in github_oidc.required_permissions(types).values() for a in acts if not github_oidc.grantable(a)}
+    )
     assert all(a.startswith("managed-fleets:") or a in S3_API_NAMES for a in left_out), left_out
     statements = _service_role(oidc)["statements"]
     for api_name in set(left_out) & set(S3_API_NAMES):
@@ -236,13 +266,28 @@ def test_a_type_without_a_schema_is_an_error():
 
 # -- nobody changes a role that trusts GitHub, or itself ------------------------------------------
 
-ROLE_CHANGES = ("iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteRole",
-                "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary",
-                "iam:DeleteRolePermissionsBoundary", "iam:UpdateRole", "iam:TagRole", "iam:CreateRole")
+ROLE_CHANGES = (
+    "iam:PutRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:DeleteRole",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:UpdateRole",
+    "iam:TagRole",
+    "iam:CreateRole",
+)
 
 
-POLICY_CHANGES = ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicyVersion",
-                  "iam:DeletePolicy", "iam:TagPolicy")
+POLICY_CHANGES = (
+    "iam:CreatePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:DeletePolicyVersion",
+    "iam:DeletePolicy",
+    "iam:TagPolicy",
+)
 
 
 def test_no_role_can_change_itself_or_a_role_github_assumes():
@@ -279,8 +324,9 @@ def test_policies_fit_iams_size_quotas(mode):
     from wealist_cfn.core.parameters import PARAMS_BY_NAME
 
     values = {**OIDC_MODES[mode], "Project": "wealist-platform", "Environment": "production"}
-    assert [len(values[k]) for k in ("Project", "Environment")] == \
-        [PARAMS_BY_NAME[k].max_length for k in ("Project", "Environment")]
+    assert [len(values[k]) for k in ("Project", "Environment")] == [
+        PARAMS_BY_NAME[k].max_length for k in ("Project", "Environment")
+    ]
     stack = _oidc_stack(values)
     for rid, res in stack.of_type("AWS::IAM::Role").items():
         inline = sum(_chars(p["PolicyDocument"]) for p in _concrete(res["Properties"]).get("Policies", []))
@@ -300,8 +346,13 @@ def test_policies_fit_iams_size_quotas(mode):
 def test_the_check_catches_a_role_that_could_change_itself():
     """The guard above can fail: the old deploy role's role/<prefix>-*
     statement matched its own name."""
-    statements = [{"Effect": "Allow", "Action": ["iam:PutRolePolicy"],
-                   "Resource": [f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-*"]}]
+    statements = [
+        {
+            "Effect": "Allow",
+            "Action": ["iam:PutRolePolicy"],
+            "Resource": [f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-*"],
+        }
+    ]
     assert allowed(statements, "iam:PutRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-github-deploy")
 
 
@@ -323,13 +374,17 @@ def test_github_roles_keep_only_what_they_do_themselves(oidc):
     # GetPolicy: preflight's check that the boundary exists, on it alone.
     assert iam_actions == {"iam:PassRole", "iam:GetRole", "iam:GetPolicy"}
     assert [s["Resource"] for s in deploy if "iam:GetPolicy" in listify(s["Action"])] == [
-        [f"arn:aws:iam::{ACCOUNT}:policy/wealist-prod-role-boundary"]]
+        [f"arn:aws:iam::{ACCOUNT}:policy/wealist-prod-role-boundary"]
+    ]
     for s in deploy:
         if s["Effect"] == "Allow" and "iam:PassRole" in listify(s["Action"]):
             assert s["Resource"] == [f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-cfn-role"]
             assert s["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
-    assert allowed(deploy, "cloudformation:UpdateTerminationProtection",
-                   f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod/abc")
+    assert allowed(
+        deploy,
+        "cloudformation:UpdateTerminationProtection",
+        f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod/abc",
+    )
     # Resources are made by the service role, never with the job's own rights.
     for action in ("ec2:RunInstances", "rds:CreateDBInstance", "iam:CreateRole", "ecr:CreateRepository"):
         assert not allowed(deploy, action, "*"), action
@@ -343,8 +398,10 @@ def test_preflight_roles_hold_what_the_log_group_check_calls(oidc):
     from wealist_cfn.preflight.checks import LOG_GROUP_ACTIONS
 
     roles = _roles(oidc)
-    resources = {"logs": "*",
-                 "cloudformation": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod-DatabaseStack-1A/x"}
+    resources = {
+        "logs": "*",
+        "cloudformation": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod-DatabaseStack-1A/x",
+    }
     for name in ("github-deploy", "github-plan"):
         statements = roles[f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-{name}"]["statements"]
         for action in LOG_GROUP_ACTIONS:
@@ -356,17 +413,21 @@ def test_preflight_roles_hold_what_the_log_group_check_calls(oidc):
 def test_deploy_role_trusts_only_main_in_the_environment(oidc):
     deploy = _roles(oidc)[f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-github-deploy"]
     [trust] = deploy["trust"]
-    assert trust["Condition"] == {"StringEquals": {
-        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-        "token.actions.githubusercontent.com:sub": "repo:octo/wealist-cfn:environment:production:ref:refs/heads/main"}}
+    assert trust["Condition"] == {
+        "StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": (
+                "repo:octo/wealist-cfn:environment:production:ref:refs/heads/main"
+            ),
+        }
+    }
 
 
 # -- pull requests: no secret, no artifact the deploy reads ---------------------------------------
 
+
 def _secret_arn(name: str) -> str:
     return f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod/{name}"
-
-
 
 
 def _may_decrypt(key_policy: list[dict], principal_arn: str, parameter: str) -> bool:
@@ -376,9 +437,14 @@ def _may_decrypt(key_policy: list[dict], principal_arn: str, parameter: str) -> 
     as the product's evaluator reads it (a statement naming the account
     delegates to that principal's IAM policies)."""
     context = {"kms:ViaService": f"ssm.{REGION}.amazonaws.com", "kms:EncryptionContext:PARAMETER_ARN": parameter}
-    return policyeval.evaluate_statements(key_policy, "kms:Decrypt", KEY_ARN, context,
-                                          principal=policyeval.Principal.aws(principal_arn),
-                                          policy="key policy").allowed
+    return policyeval.evaluate_statements(
+        key_policy,
+        "kms:Decrypt",
+        KEY_ARN,
+        context,
+        principal=policyeval.Principal.aws(principal_arn),
+        policy="key policy",
+    ).allowed
 
 
 def test_no_role_trusted_for_pull_requests_can_obtain_a_secret(oidc):
@@ -388,35 +454,57 @@ def test_no_role_trusted_for_pull_requests_can_obtain_a_secret(oidc):
     key_policy = _key_policy(oidc)
     for arn, role in pr_roles.items():
         for name in SECRET_NAMES:
-            for action in ("ssm:GetParameter", "ssm:GetParameters", "ssm:GetParameterHistory",
-                           "ssm:GetParametersByPath"):
+            for action in (
+                "ssm:GetParameter",
+                "ssm:GetParameters",
+                "ssm:GetParameterHistory",
+                "ssm:GetParametersByPath",
+            ):
                 assert not allowed(role["statements"], action, _secret_arn(name)), (arn, action, name)
             assert not _may_decrypt(key_policy, arn, _secret_arn(name)), (arn, name)
         assert not allowed(role["statements"], "kms:Decrypt", KEY_ARN)
         # GetParametersByPath names the path, not the parameter: no path
         # above a secret either.
-        for path in ("/wealist", "/wealist/prod", "/wealist/prod/db", "/wealist/prod/redis",
-                     "/wealist/prod/monitoring"):
-            assert not allowed(role["statements"], "ssm:GetParametersByPath",
-                               f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{path}"), (arn, path)
+        for path in (
+            "/wealist",
+            "/wealist/prod",
+            "/wealist/prod/db",
+            "/wealist/prod/redis",
+            "/wealist/prod/monitoring",
+        ):
+            assert not allowed(
+                role["statements"], "ssm:GetParametersByPath", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{path}"
+            ), (arn, path)
 
 
 def test_plan_role_reads_the_parameters_planning_needs(oidc):
     plan = _roles(oidc)[f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-github-plan"]["statements"]
     for name in ("db/postgres_db", "db/postgres_superuser"):
         assert allowed(plan, "ssm:GetParameters", _secret_arn(name)), name
-    assert allowed(plan, "ssm:GetParameters", f"arn:aws:ssm:{REGION}::parameter/aws/service/"
-                                              "ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64")
-    for action in ("cloudformation:DetectStackDrift", "cloudformation:DescribeStackResourceDrifts",
-                   "cloudformation:DescribeStackDriftDetectionStatus"):
+    assert allowed(
+        plan,
+        "ssm:GetParameters",
+        f"arn:aws:ssm:{REGION}::parameter/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+    )
+    for action in (
+        "cloudformation:DetectStackDrift",
+        "cloudformation:DescribeStackResourceDrifts",
+        "cloudformation:DescribeStackDriftDetectionStatus",
+    ):
         assert allowed(plan, action, f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod/abc"), action
 
 
 def test_each_secret_is_decrypted_only_by_the_roles_that_use_it(oidc):
     key_policy = _key_policy(oidc)
     arn = f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-".__add__
-    readers = {n: {who for who in ("cfn-role", "ec2-role", "monitoring-role", "github-deploy", "github-plan")
-                   if _may_decrypt(key_policy, arn(who), _secret_arn(n))} for n in SECRET_NAMES}
+    readers = {
+        n: {
+            who
+            for who in ("cfn-role", "ec2-role", "monitoring-role", "github-deploy", "github-plan")
+            if _may_decrypt(key_policy, arn(who), _secret_arn(n))
+        }
+        for n in SECRET_NAMES
+    }
     assert readers == {
         "db/postgres_superuser_password": {"cfn-role", "ec2-role"},
         "db/user_db_password": {"ec2-role"},
@@ -441,8 +529,9 @@ def test_people_named_at_deploy_time_may_decrypt_and_nobody_else():
         assert not _may_decrypt(key_policy, f"arn:aws:iam::{ACCOUNT}:role/other-admin", _secret_arn(name))
         assert not _may_decrypt(key_policy, f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-github-plan", _secret_arn(name))
     # By default nobody is named.
-    assert not any(s["Sid"] == "NamedPeopleDecryptSecrets" for s in _key_policy(_oidc_stack(
-        OIDC_MODES["own provider, plan role"])))
+    assert not any(
+        s["Sid"] == "NamedPeopleDecryptSecrets" for s in _key_policy(_oidc_stack(OIDC_MODES["own provider, plan role"]))
+    )
 
 
 def test_plan_role_writes_only_under_its_own_prefix(oidc):
@@ -452,8 +541,11 @@ def test_plan_role_writes_only_under_its_own_prefix(oidc):
     for key in ("root-0123abcd.yaml", "network-0123abcd.yaml", "planx/a.yaml"):
         for action in ("s3:PutObject", "s3:DeleteObject", "s3:PutObjectAcl"):
             assert not allowed(plan, action, f"{bucket}/{key}"), (action, key)
-    for action in ("cloudformation:ExecuteChangeSet", "cloudformation:UpdateStack",
-                   "cloudformation:UpdateTerminationProtection"):
+    for action in (
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:UpdateStack",
+        "cloudformation:UpdateTerminationProtection",
+    ):
         assert not allowed(plan, action, f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/wealist-prod/abc")
 
 
@@ -461,35 +553,51 @@ def test_plan_role_writes_only_under_its_own_prefix(oidc):
 
 # Each finding parliament may report, with the reason it stays, keyed by
 # (issue, role/policy). Nothing else may appear.
-_PUBLIC_AMI = ("AWS's public parameters have no account in their ARN (arn:aws:ssm:<region>::parameter/aws/"
-               "service/...), which parliament's pattern (account '*') does not accept")
+_PUBLIC_AMI = (
+    "AWS's public parameters have no account in their ARN (arn:aws:ssm:<region>::parameter/aws/"
+    "service/...), which parliament's pattern (account '*') does not accept"
+)
 ACCEPTED_FINDINGS: dict[tuple[str, str], str] = {
     ("RESOURCE_MISMATCH", "DeployRole/cloudformation"): _PUBLIC_AMI,
     ("RESOURCE_MISMATCH", "PlanRole/review"): _PUBLIC_AMI,
-    ("RESOURCE_MISMATCH", "CloudFormationServicePolicy*"):
-        "ssm:Get* is the Auto Scaling group schema's own wildcard; on parameter ARNs it grants only the "
-        "parameter reads, which is the point of scoping it",
-    ("RESOURCE_STAR", "CloudFormationServicePolicy*"):
-        "the handlers' EC2, load balancer, Auto Scaling, RDS and ElastiCache calls (limited to the stack's "
-        "region), KMS through RDS/ElastiCache/ECR/SSM only (kms:ViaService), service-linked roles by "
-        "service name (iam:AWSServiceName), role reads: these resources' ids do not exist before the stack "
-        "creates them; parliament does not weigh conditions",
-    ("RESOURCE_STAR", "PreflightPolicy"):
-        "preflight's offering, quota and usage reads and DescribeParameters take no resource ARN; describe "
-        "and get calls only, in the stack's region",
-    ("RESOURCE_MISMATCH", "PlanRole/read-only"):
-        "sns:GetSubscriptionAttributes (drift's read of the alarm topic's email subscription) is scoped to "
-        "the topic pattern: IAM's action table the project reads (cfn-lint's Policies.json, "
-        "wealist_cfn/stacks/iamdata.json) lists the topic resource type for it; parliament's bundled table lists none",
-    ("RESOURCE_STAR", "PlanRole/read-only"):
-        "drift detection reads every resource's live state; describe calls only, in the stack's region",
-    ("RESOURCE_POLICY_PRIVILEGE_ESCALATION", "DeployRole/bootstrap"):
-        "bootstrap restores the deploy bucket's TLS-only policy when it drifted; the role is assumable only "
-        "from main in the protected environment",
-    ("RESOURCE_POLICY_PRIVILEGE_ESCALATION", "DeployRole/cloudformation"):
-        "the first deploy and the deploy job's bootstrap put the artifact bucket's lifecycle rules "
-        "(ops/artifacts.py: current plan/ and deploy/ objects are kept, only non-current versions expire); "
-        "the role is assumable only from main in the protected environment",
+    (
+        "RESOURCE_MISMATCH",
+        "CloudFormationServicePolicy*",
+    ): "ssm:Get* is the Auto Scaling group schema's own wildcard; on parameter ARNs it grants only the "
+    "parameter reads, which is the point of scoping it",
+    (
+        "RESOURCE_STAR",
+        "CloudFormationServicePolicy*",
+    ): "the handlers' EC2, load balancer, Auto Scaling, RDS and ElastiCache calls (limited to the stack's "
+    "region), KMS through RDS/ElastiCache/ECR/SSM only (kms:ViaService), service-linked roles by "
+    "service name (iam:AWSServiceName), role reads: these resources' ids do not exist before the stack "
+    "creates them; parliament does not weigh conditions",
+    (
+        "RESOURCE_STAR",
+        "PreflightPolicy",
+    ): "preflight's offering, quota and usage reads and DescribeParameters take no resource ARN; describe "
+    "and get calls only, in the stack's region",
+    (
+        "RESOURCE_MISMATCH",
+        "PlanRole/read-only",
+    ): "sns:GetSubscriptionAttributes (drift's read of the alarm topic's email subscription) is scoped to "
+    "the topic pattern: IAM's action table the project reads (cfn-lint's Policies.json, "
+    "wealist_cfn/stacks/iamdata.json) lists the topic resource type for it; parliament's bundled table lists none",
+    (
+        "RESOURCE_STAR",
+        "PlanRole/read-only",
+    ): "drift detection reads every resource's live state; describe calls only, in the stack's region",
+    (
+        "RESOURCE_POLICY_PRIVILEGE_ESCALATION",
+        "DeployRole/bootstrap",
+    ): "bootstrap restores the deploy bucket's TLS-only policy when it drifted; the role is assumable only "
+    "from main in the protected environment",
+    (
+        "RESOURCE_POLICY_PRIVILEGE_ESCALATION",
+        "DeployRole/cloudformation",
+    ): "the first deploy and the deploy job's bootstrap put the artifact bucket's lifecycle rules "
+    "(ops/artifacts.py: current plan/ and deploy/ objects are kept, only non-current versions expire); "
+    "the role is assumable only from main in the protected environment",
 }
 
 
@@ -526,6 +634,7 @@ def _policies() -> list[tuple[str, dict]]:
 @pytest.mark.slow
 def test_parliament_finds_nothing_unexplained():
     import parliament  # pinned in requirements-dev.txt: missing is an error, never a skip
+
     policies = _policies()
     assert len(policies) >= 10
     unexplained = []
@@ -534,9 +643,14 @@ def test_parliament_finds_nothing_unexplained():
         for f in result.findings:
             # The service role's statements fill as many managed policies
             # as they need: one key for all of them.
-            key = (f.issue, re.sub(r"^CloudFormationServicePolicy\d+$", "CloudFormationServicePolicy*",
-                                   where.rsplit(" ", 1)[-1].split("/", 1)[-1] if "Stack/" in where
-                                   else where.rsplit(" ", 1)[-1]))
+            key = (
+                f.issue,
+                re.sub(
+                    r"^CloudFormationServicePolicy\d+$",
+                    "CloudFormationServicePolicy*",
+                    where.rsplit(" ", 1)[-1].split("/", 1)[-1] if "Stack/" in where else where.rsplit(" ", 1)[-1],
+                ),
+            )
             if f.issue == "UNKNOWN_ACTION" and _known_to_newer_iam_data(f.location):
                 continue
             if key not in ACCEPTED_FINDINGS:
@@ -557,8 +671,7 @@ def test_preflight_roles_may_look_for_kept_repositories(oidc):
     roles = _roles(oidc)
     for name in ("github-deploy", "github-plan"):
         statements = roles[f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-{name}"]["statements"]
-        repositories = {r for st in statements if "ecr:DescribeImages" in st.get("Action", [])
-                        for r in st["Resource"]}
+        repositories = {r for st in statements if "ecr:DescribeImages" in st.get("Action", []) for r in st["Resource"]}
         assert len(repositories) == 2, name
         for arn in repositories:
             assert allowed(statements, "ecr:DescribeRepositories", arn), (name, arn)
@@ -573,5 +686,6 @@ def test_preflight_roles_may_read_the_rollback_trigger_alarms(oidc):
         statements = roles[f"arn:aws:iam::{ACCOUNT}:role/wealist-prod-{name}"]["statements"]
         ours = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:wealist-prod-alarm-target-5xx"
         assert allowed(statements, "cloudwatch:DescribeAlarms", ours), name
-        assert not allowed(statements, "cloudwatch:DescribeAlarms",
-                           f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:someone-else"), name
+        assert not allowed(
+            statements, "cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:someone-else"
+        ), name

@@ -51,8 +51,13 @@ def _run(tmp_path: Path, apt_exit: int, pre_existing: bool) -> tuple[subprocess.
         policy.write_text("#!/bin/sh\n# the machine's own\nexit 0\n")
         policy.chmod(0o755)
     env = {"PATH": str(bin_dir), "HOME": str(tmp_path), "WEALIST_POLICY_RC_D": str(policy)}
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "install-test-tools.sh"), "/nonexistent/python"],
-                            env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "install-test-tools.sh"), "/nonexistent/python"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return result, policy, seen
 
 

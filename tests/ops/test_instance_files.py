@@ -32,15 +32,6 @@ from .tools import ROOT, compose_binary, require
 FILES = ROOT / "instance-files"
 
 
-
-
-
-
-
-
-
-
-
 def test_env_files_read_back_verbatim_by_docker_compose(tmp_path):
     """Compose V2 reads every rendered value back exactly, quotes, $ and # included."""
     render.render_env(_doc(_backend_values()), str(tmp_path), BACKEND_ENV)
@@ -55,7 +46,8 @@ def test_env_files_read_back_verbatim_by_docker_compose(tmp_path):
     assert user["LOG_LEVEL"] == "info" and user["FEATURE_X"] == "on" and user["PORT"] == "8081"
     assert "Board1pw" not in json.dumps(config["services"]["user-service"])
     assert config["services"]["user-service"]["image"] == (
-        "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/user-service:abc")
+        "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/user-service:abc"
+    )
     assert config["services"]["board-service"]["ports"][0]["published"] == "8000"
 
 
@@ -85,8 +77,12 @@ def test_the_backend_needs_only_what_bootstrap_and_the_stacks_write(tmp_path):
 
     files = render.render_env(_doc(values), str(tmp_path), BACKEND_ENV)
 
-    assert set(files) == {".env", "released-services", *(f"{svc}.env" for svc in render.SERVICES),
-                          *(f"db-init-{svc}.env" for svc in render.SERVICES)}
+    assert set(files) == {
+        ".env",
+        "released-services",
+        *(f"{svc}.env" for svc in render.SERVICES),
+        *(f"db-init-{svc}.env" for svc in render.SERVICES),
+    }
     assert (tmp_path / "released-services").read_text().split() == list(render.SERVICES)
 
 
@@ -111,11 +107,14 @@ def test_an_unreleased_service_is_left_out_with_a_note_and_the_others_start(tmp_
     notes = []
     out = tmp_path / "out"
     out.mkdir()
-    render.render_env(_doc(_backend_values(**{"deploy/user_service_image_tag": "unreleased"})), str(out),
-                      BACKEND_ENV, notes)
+    render.render_env(
+        _doc(_backend_values(**{"deploy/user_service_image_tag": "unreleased"})), str(out), BACKEND_ENV, notes
+    )
     assert (out / "released-services").read_text() == "board-service\n"
-    assert notes == ["user-service: no image released yet (/wealist/prod/deploy/user_service_image_tag is "
-                     "'unreleased'); left out until its release"]
+    assert notes == [
+        "user-service: no image released yet (/wealist/prod/deploy/user_service_image_tag is "
+        "'unreleased'); left out until its release"
+    ]
     assert (out / "db-init-user-service.env").exists()
 
 
@@ -132,8 +131,13 @@ def test_compose_files_fail_loudly_without_the_rendered_environment(tmp_path):
     shutil.copy(FILES / "config" / "docker-compose.prod.yml", tmp_path)
     for name in ("user-service.env", "board-service.env"):
         (tmp_path / name).write_text("")
-    result = subprocess.run([compose_binary(), "-f", "docker-compose.prod.yml", "config", "--quiet"],
-                            capture_output=True, text=True, cwd=tmp_path, env={"PATH": os.environ["PATH"]})
+    result = subprocess.run(
+        [compose_binary(), "-f", "docker-compose.prod.yml", "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"]},
+    )
     # Compose names the first missing variable it meets; which one varies.
     assert result.returncode != 0 and "is missing a value: set by the startup script" in result.stderr
 
@@ -165,8 +169,13 @@ def test_rendered_prometheus_config_passes_promtool(tmp_path, params):
     from wealist_cfn.ops.rollout import group_name
 
     cfg = cfgmod.load(ROOT / "params" / f"{params}.json")
-    env = {"PROJECT": cfg.project, "ENVIRONMENT": cfg.environment, "AWS_REGION": cfg.region,
-           "USER_SERVICE_PORT": cfg.values["UserServicePort"], "BOARD_SERVICE_PORT": cfg.values["BoardServicePort"]}
+    env = {
+        "PROJECT": cfg.project,
+        "ENVIRONMENT": cfg.environment,
+        "AWS_REGION": cfg.region,
+        "USER_SERVICE_PORT": cfg.values["UserServicePort"],
+        "BOARD_SERVICE_PORT": cfg.values["BoardServicePort"],
+    }
     text = render.render_template((FILES / "monitoring" / "prometheus.yml").read_text(), env)
     out = tmp_path / "prometheus.yml"
     out.write_text(text)
@@ -214,8 +223,9 @@ def test_db_init_env_files_read_back_exactly_by_dockers_env_file_rules(tmp_path)
         env = parse_env_file(str(tmp_path / f"db-init-{svc}.env"))
         assert env["PGPASSWORD"] == "Pa$$ w0rd #1 'x'"
         assert env["PGUSER"] == "wealist_admin" and env["PGHOST"] == "db.internal"
-        assert re.fullmatch(r"SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+",
-                            env["WEALIST_DB_PASSWORD_VERIFIER"])
+        assert re.fullmatch(
+            r"SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+", env["WEALIST_DB_PASSWORD_VERIFIER"]
+        )
 
 
 @pytest.mark.parametrize("value", ["'wrapped'", '"wrapped"', "two\nlines"])
@@ -223,8 +233,9 @@ def test_a_value_docker_would_misread_is_refused(tmp_path, value):
     """A value Docker's env-file cannot carry, or reads differently across
     versions (quotes around the whole value), stops the render: nothing written."""
     with pytest.raises(render.RenderError, match="PGPASSWORD"):
-        render.render_env(_doc(_backend_values(**{"db/postgres_superuser_password": value})), str(tmp_path),
-                          BACKEND_ENV)
+        render.render_env(
+            _doc(_backend_values(**{"db/postgres_superuser_password": value})), str(tmp_path), BACKEND_ENV
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -275,8 +286,9 @@ def test_the_backend_env_carries_the_logging_values_and_the_instance_id_is_check
     refused before any file is written."""
     render.render_env(_doc(_backend_values()), str(tmp_path), BACKEND_ENV)
     env = (tmp_path / ".env").read_text().splitlines()
-    assert {"AWSLOGS_REGION=ap-northeast-2", "AWSLOGS_GROUP=/wealist/prod/backend",
-            f"INSTANCE_ID={INSTANCE}"} <= set(env)
+    assert {"AWSLOGS_REGION=ap-northeast-2", "AWSLOGS_GROUP=/wealist/prod/backend", f"INSTANCE_ID={INSTANCE}"} <= set(
+        env
+    )
 
     for key, value in (("INSTANCE_ID", "<html>"), ("INSTANCE_ID", ""), ("AWS_REGION", "Seoul")):
         out = tmp_path / key / (value or "empty")
@@ -311,8 +323,11 @@ DIGEST = re.compile(r"^[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}$")
 
 def unpinned_images(compose: dict) -> list[str]:
     """The services' images that are neither `name:tag@sha256:<64 hex>` nor a known exception."""
-    return [s["image"] for s in compose.get("services", {}).values()
-            if not DIGEST.match(s["image"]) and s["image"] not in UNPINNED_IMAGES]
+    return [
+        s["image"]
+        for s in compose.get("services", {}).values()
+        if not DIGEST.match(s["image"]) and s["image"] not in UNPINNED_IMAGES
+    ]
 
 
 @pytest.mark.parametrize("path", ["config/docker-compose.prod.yml", "monitoring/docker-compose.yml"])
@@ -343,16 +358,25 @@ def test_each_digest_names_the_repository_it_was_confirmed_for():
         assert DIGEST.match(image) and image.split("@")[0].rsplit(":", 1)[0] == repository, image
 
 
-@pytest.mark.parametrize("image", ["quay.io/prometheus/node-exporter:v1.8.2", "grafana/grafana-oss:latest",
-                                   "quay.io/prometheus/node-exporter:v1.8.2@sha256:4032c6d5"])
+@pytest.mark.parametrize(
+    "image",
+    [
+        "quay.io/prometheus/node-exporter:v1.8.2",
+        "grafana/grafana-oss:latest",
+        "quay.io/prometheus/node-exporter:v1.8.2@sha256:4032c6d5",
+    ],
+)
 def test_the_image_check_refuses_a_tag_and_a_short_digest(image):
     assert unpinned_images({"services": {"x": {"image": image}}}) == [image]
 
 
 def test_the_exceptions_are_still_there_and_nothing_else_in_boot_is_unpinned():
     """An exception that no file uses any more goes from the list."""
-    used = {s["image"] for path in ("config/docker-compose.prod.yml", "monitoring/docker-compose.yml")
-            for s in yaml.safe_load((FILES / path).read_text())["services"].values()}
+    used = {
+        s["image"]
+        for path in ("config/docker-compose.prod.yml", "monitoring/docker-compose.yml")
+        for s in yaml.safe_load((FILES / path).read_text())["services"].values()
+    }
     assert set(UNPINNED_IMAGES) <= used
     startup = (ROOT / "wealist_cfn" / "boot" / "startup.sh").read_text()
     images = set(re.findall(r"\b((?:[\w.-]+\.[a-z]{2,}/)[\w./-]+:[\w.-]+(?:@sha256:[0-9a-f]{64})?)", startup))

@@ -48,8 +48,10 @@ from .tools import ROOT
 FILES = ROOT / "instance-files"
 INSTANCE = "i-0123456789abcdef0"
 ROLES = {"backend": "Ec2Role", "monitoring": "MonitoringRole"}
-COMPOSE = {"backend": FILES / "config" / "docker-compose.prod.yml",
-           "monitoring": FILES / "monitoring" / "docker-compose.yml"}
+COMPOSE = {
+    "backend": FILES / "config" / "docker-compose.prod.yml",
+    "monitoring": FILES / "monitoring" / "docker-compose.yml",
+}
 CASES = [(params, multi_az) for params in ("prod", "dev") for multi_az in ("false", "true")]
 
 
@@ -91,8 +93,10 @@ def _stream_arn(region: str, group: str, stream: str) -> str:
 @pytest.mark.parametrize("params,multi_az", CASES)
 def test_every_log_group_the_instances_write_to_exists_with_retention(tmp_path, params, multi_az):
     cfg, stacks = _stacks(params, multi_az)
-    created = {r["Properties"]["LogGroupName"]: r["Properties"]
-               for r in stacks["ComputeStack"].of_type("AWS::Logs::LogGroup").values()}
+    created = {
+        r["Properties"]["LogGroupName"]: r["Properties"]
+        for r in stacks["ComputeStack"].of_type("AWS::Logs::LogGroup").values()
+    }
     retention = str(cfg.values.get("LogRetentionDays", "90"))
 
     named = {}
@@ -114,8 +118,9 @@ def test_each_role_writes_to_exactly_its_own_log_group(tmp_path, params, multi_a
     cfg, stacks = _stacks(params, multi_az)
     iam = stacks["IamStack"]
     for role, role_id in ROLES.items():
-        statements = [s for p in iam.resources[role_id]["Properties"]["Policies"]
-                      for s in p["PolicyDocument"]["Statement"]]
+        statements = [
+            s for p in iam.resources[role_id]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]
+        ]
         own = _agent_groups(cfg, role).pop()
         other = _agent_groups(cfg, next(r for r in ROLES if r != role)).pop()
         for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
@@ -132,7 +137,12 @@ def test_each_role_writes_to_exactly_its_own_log_group(tmp_path, params, multi_a
 def test_the_check_would_catch_a_role_writing_to_the_other_group():
     """The evaluator does tell the groups apart: a statement on the other
     group's streams is found."""
-    wrong = [{"Effect": "Allow", "Action": ["logs:PutLogEvents"],
-              "Resource": ["arn:aws:logs:ap-northeast-2:123456789012:log-group:/wealist/prod/monitoring:log-stream:*"]}]
+    wrong = [
+        {
+            "Effect": "Allow",
+            "Action": ["logs:PutLogEvents"],
+            "Resource": ["arn:aws:logs:ap-northeast-2:123456789012:log-group:/wealist/prod/monitoring:log-stream:*"],
+        }
+    ]
     assert not allowed(wrong, "logs:PutLogEvents", _stream_arn("ap-northeast-2", "/wealist/prod/backend", "i-1/x"))
     assert allowed(wrong, "logs:PutLogEvents", _stream_arn("ap-northeast-2", "/wealist/prod/monitoring", "i-1/x"))

@@ -31,17 +31,25 @@ LOGS = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/wealist/prod"
 def _log_calls(group: str, streams: tuple[str, ...]) -> list:
     # The awslogs driver and the CloudWatch agent: a stream per instance and
     # source in an existing group, then its events.
-    return [(action, f"{LOGS}/{group}:log-stream:i-0123456789abcdef0/{s}", {})
-            for s in streams for action in ("logs:CreateLogStream", "logs:PutLogEvents")]
+    return [
+        (action, f"{LOGS}/{group}:log-stream:i-0123456789abcdef0/{s}", {})
+        for s in streams
+        for action in ("logs:CreateLogStream", "logs:PutLogEvents")
+    ]
 
 
 @pytest.fixture(scope="module")
 def roles():
     cfg = config.load(ROOT / "params" / "prod.json")
     iam = resolve(cfg.values, region=cfg.region)["IamStack"]
-    return {key: {"Statement": [st for p in iam.resources[key]["Properties"]["Policies"]
-                                for st in p["PolicyDocument"]["Statement"]]}
-            for key in ("Ec2Role", "MonitoringRole")}
+    return {
+        key: {
+            "Statement": [
+                st for p in iam.resources[key]["Properties"]["Policies"] for st in p["PolicyDocument"]["Statement"]
+            ]
+        }
+        for key in ("Ec2Role", "MonitoringRole")
+    }
 
 
 def _allowed(policy, action, resource, **context) -> bool:
@@ -73,8 +81,10 @@ BOOT_CALLS = {
 
 
 def _group(name: str) -> str:
-    return (f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:0a1b2c3d-1111-2222-3333-444455556666:"
-            f"autoScalingGroupName/{name}")
+    return (
+        f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:0a1b2c3d-1111-2222-3333-444455556666:"
+        f"autoScalingGroupName/{name}"
+    )
 
 
 GROUPS = {"Ec2Role": "wealist-prod-backend-asg", "MonitoringRole": "wealist-prod-monitoring-asg"}
@@ -99,8 +109,11 @@ def test_a_boot_that_gives_up_may_mark_unhealthy_in_its_own_group_only(roles, ro
     assert _allowed(policy, "autoscaling:SetInstanceHealth", _group(own))
     for other in set(GROUPS.values()) - {own} | {own.replace("-prod-", "-dev-"), "payments-asg"}:
         assert not _allowed(policy, "autoscaling:SetInstanceHealth", _group(other)), other
-    for action in ("autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup",
-                   "autoscaling:SetDesiredCapacity"):
+    for action in (
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
+        "autoscaling:UpdateAutoScalingGroup",
+        "autoscaling:SetDesiredCapacity",
+    ):
         assert not _allowed(policy, action, _group(own)), action
 
 
@@ -158,9 +171,9 @@ def test_each_roles_s3_downloads_in_the_startup_script_are_allowed(roles):
     import re
 
     text = (ROOT / "wealist_cfn" / "boot" / "startup.sh").read_text()
-    backend_part = text[text.index('if [ "$WEALIST_ROLE" = backend ]'):text.index("\nfi\n")]
+    backend_part = text[text.index('if [ "$WEALIST_ROLE" = backend ]') : text.index("\nfi\n")]
     backend, other = backend_part.split("\nelse\n")
-    monitoring = other + text[text.index("start_monitoring() {"):]
+    monitoring = other + text[text.index("start_monitoring() {") :]
     for role, part in (("Ec2Role", backend), ("MonitoringRole", monitoring)):
         copies = re.findall(r'aws s3 cp (--recursive )?--only-show-errors "s3://\$WEALIST_BUCKET/([^"]*)"', part)
         assert copies, role
@@ -182,6 +195,13 @@ def test_grafana_reads_cloudwatch_metrics_with_the_monitoring_role_only(roles):
     for action, resource in reads:
         assert _allowed(roles["MonitoringRole"], action, resource), action
         assert not _allowed(roles["Ec2Role"], action, resource), action
-    for action in ("cloudwatch:PutMetricData", "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms",
-                   "cloudwatch:PutDashboard", "logs:GetLogEvents", "logs:StartQuery", "tag:TagResources"):
+    for action in (
+        "cloudwatch:PutMetricData",
+        "cloudwatch:PutMetricAlarm",
+        "cloudwatch:DeleteAlarms",
+        "cloudwatch:PutDashboard",
+        "logs:GetLogEvents",
+        "logs:StartQuery",
+        "tag:TagResources",
+    ):
         assert not _allowed(roles["MonitoringRole"], action, "*"), action

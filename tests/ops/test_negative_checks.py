@@ -68,8 +68,15 @@ PARAM = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod/"
 VIA_SSM = {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"}
 EVERYTHING = [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
 # KMS's default key policy: the account, and so its IAM policies, decide.
-DEFAULT_KEY_POLICY = [{"Sid": "Enable IAM User Permissions", "Effect": "Allow",
-                       "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"}]
+DEFAULT_KEY_POLICY = [
+    {
+        "Sid": "Enable IAM User Permissions",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+]
 
 
 def _secret_context(name: str) -> dict:
@@ -80,8 +87,12 @@ def _secret_context(name: str) -> dict:
 def trust(request):
     """The trust stack (github-oidc.yaml) in one of its documented modes."""
     stack = _oidc_stack(OIDC_MODES[request.param])
-    return {"roles": {arn.removeprefix(ROLE): r["statements"] for arn, r in _roles(stack).items()},
-            "boundary": _managed(stack)[BOUNDARY]["document"], "key": _key_policy(stack), "mode": request.param}
+    return {
+        "roles": {arn.removeprefix(ROLE): r["statements"] for arn, r in _roles(stack).items()},
+        "boundary": _managed(stack)[BOUNDARY]["document"],
+        "key": _key_policy(stack),
+        "mode": request.param,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +106,7 @@ PLAN = Principal.role(ROLE + "github-plan", session="GitHubActions")
 
 # -- the pull-request plan role ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", sorted(SECRET_NAMES))
 def test_plan_role_reads_no_secret_parameter_nor_its_value(plan, name):
     for action in ("ssm:GetParameter", "ssm:GetParameters", "ssm:GetParameterHistory"):
@@ -104,45 +116,94 @@ def test_plan_role_reads_no_secret_parameter_nor_its_value(plan, name):
     parts = name.split("/")
     for depth in range(len(parts)):
         path = "/".join(parts[:depth])
-        d = evaluate("ssm:GetParametersByPath", (PARAM + path).rstrip("/"), principal=PLAN,
-                     identity=plan["statements"])
+        d = evaluate("ssm:GetParametersByPath", (PARAM + path).rstrip("/"), principal=PLAN, identity=plan["statements"])
         assert not d, (path, d.reason)
     # The value, decrypted through SSM with the parameter's context: each of
     # the two policies refuses on its own.
     ctx = _secret_context(name)
-    assert not evaluate("kms:Decrypt", KEY_ARN, ctx, principal=PLAN, identity=plan["statements"],
-                        resource_policy=plan["key"], key_policy=True)
-    d = evaluate("kms:Decrypt", KEY_ARN, ctx, principal=PLAN, identity=plan["statements"],
-                 resource_policy=DEFAULT_KEY_POLICY, key_policy=True)
+    assert not evaluate(
+        "kms:Decrypt",
+        KEY_ARN,
+        ctx,
+        principal=PLAN,
+        identity=plan["statements"],
+        resource_policy=plan["key"],
+        key_policy=True,
+    )
+    d = evaluate(
+        "kms:Decrypt",
+        KEY_ARN,
+        ctx,
+        principal=PLAN,
+        identity=plan["statements"],
+        resource_policy=DEFAULT_KEY_POLICY,
+        key_policy=True,
+    )
     assert not d, f"the plan role's own policies let it decrypt {name}: {d.reason}"
-    d = evaluate("kms:Decrypt", KEY_ARN, ctx, principal=PLAN, identity=EVERYTHING, resource_policy=plan["key"],
-                 key_policy=True)
+    d = evaluate(
+        "kms:Decrypt", KEY_ARN, ctx, principal=PLAN, identity=EVERYTHING, resource_policy=plan["key"], key_policy=True
+    )
     assert not d, f"the secrets key lets the plan role decrypt {name}: {d.reason}"
 
 
-WRITES = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectAcl", "s3:PutObjectTagging",
-          "s3:RestoreObject", "s3:AbortMultipartUpload", "s3:ReplicateObject", "s3:PutObjectRetention")
+WRITES = (
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:PutObjectAcl",
+    "s3:PutObjectTagging",
+    "s3:RestoreObject",
+    "s3:AbortMultipartUpload",
+    "s3:ReplicateObject",
+    "s3:PutObjectRetention",
+)
 
 
-@pytest.mark.parametrize("key", ["deploy/wealist-prod/network.yaml", "root.yaml", "planx/a.yaml", "Plan/a.yaml",
-                                 "ci/wealist-prod/cache.tar", "deploy/wealist-dev/x.yaml"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "deploy/wealist-prod/network.yaml",
+        "root.yaml",
+        "planx/a.yaml",
+        "Plan/a.yaml",
+        "ci/wealist-prod/cache.tar",
+        "deploy/wealist-dev/x.yaml",
+    ],
+)
 def test_plan_role_writes_nothing_outside_plan(plan, key):
     for action in WRITES:
         d = could_allow(plan["statements"], action, f"{ARTIFACTS}/{key}")
         assert not d, (action, key, d.reason)
     # The neighbour that must stay possible, or the check proves nothing.
-    assert evaluate("s3:PutObject", f"{ARTIFACTS}/plan/wealist-prod/x.yaml", principal=PLAN,
-                    identity=plan["statements"]).effect == ALLOW
+    assert (
+        evaluate(
+            "s3:PutObject", f"{ARTIFACTS}/plan/wealist-prod/x.yaml", principal=PLAN, identity=plan["statements"]
+        ).effect
+        == ALLOW
+    )
 
 
-@pytest.mark.parametrize("stack", ["wealist-prod/0a1b2c3d-1111-2222-3333-444455556666",
-                                   "wealist-prod-NetworkStack-1ABCDEF/0a1b2c3d-1111-2222-3333-444455556666",
-                                   "wealist-prod-github/0a1b2c3d-1111-2222-3333-444455556666"])
+@pytest.mark.parametrize(
+    "stack",
+    [
+        "wealist-prod/0a1b2c3d-1111-2222-3333-444455556666",
+        "wealist-prod-NetworkStack-1ABCDEF/0a1b2c3d-1111-2222-3333-444455556666",
+        "wealist-prod-github/0a1b2c3d-1111-2222-3333-444455556666",
+    ],
+)
 def test_plan_role_executes_and_changes_no_stack(plan, stack):
-    for action in ("cloudformation:ExecuteChangeSet", "cloudformation:UpdateStack", "cloudformation:CreateStack",
-                   "cloudformation:DeleteStack", "cloudformation:RollbackStack", "cloudformation:SetStackPolicy",
-                   "cloudformation:ContinueUpdateRollback", "cloudformation:CancelUpdateStack",
-                   "cloudformation:UpdateTerminationProtection", "cloudformation:ImportStacksToStackSet"):
+    for action in (
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:UpdateStack",
+        "cloudformation:CreateStack",
+        "cloudformation:DeleteStack",
+        "cloudformation:RollbackStack",
+        "cloudformation:SetStackPolicy",
+        "cloudformation:ContinueUpdateRollback",
+        "cloudformation:CancelUpdateStack",
+        "cloudformation:UpdateTerminationProtection",
+        "cloudformation:ImportStacksToStackSet",
+    ):
         d = could_allow(plan["statements"], action, STACK + stack)
         assert not d, (action, d.reason)
     # Executing by the change set's own ARN, the other form IAM may check.
@@ -158,10 +219,22 @@ def _iam_changes() -> list[str]:
 
 def test_plan_role_changes_nothing_in_iam(plan):
     changes = _iam_changes()
-    assert {"iam:createrole", "iam:passrole", "iam:putrolepolicy", "iam:createpolicyversion",
-            "iam:createaccesskey", "iam:updateassumerolepolicy"} <= set(changes)
-    for resource in ("*", ROLE + "ec2-role", ROLE + "github-plan", BOUNDARY, f"arn:aws:iam::{ACCOUNT}:user/x",
-                     f"arn:aws:iam::{ACCOUNT}:policy/any"):
+    assert {
+        "iam:createrole",
+        "iam:passrole",
+        "iam:putrolepolicy",
+        "iam:createpolicyversion",
+        "iam:createaccesskey",
+        "iam:updateassumerolepolicy",
+    } <= set(changes)
+    for resource in (
+        "*",
+        ROLE + "ec2-role",
+        ROLE + "github-plan",
+        BOUNDARY,
+        f"arn:aws:iam::{ACCOUNT}:user/x",
+        f"arn:aws:iam::{ACCOUNT}:policy/any",
+    ):
         for action in changes:
             d = could_allow(plan["statements"], action, resource)
             assert not d, (action, resource, d.reason)
@@ -204,19 +277,28 @@ def test_an_instance_role_reads_no_secret_of_the_other_group(instance_roles, tru
         for path in ("", group, name):
             d = evaluate("ssm:GetParametersByPath", (PARAM + path).rstrip("/"), **decide)
             assert not d, (rid, path, d.reason)
-        d = evaluate("kms:Decrypt", KEY_ARN, _secret_context(name), **decide, resource_policy=trust["key"],
-                     key_policy=True)
+        d = evaluate(
+            "kms:Decrypt", KEY_ARN, _secret_context(name), **decide, resource_policy=trust["key"], key_policy=True
+        )
         assert not d, (rid, name, d.reason)
         # The key policy alone refuses it, whatever the role's own policies say.
-        d = evaluate("kms:Decrypt", KEY_ARN, _secret_context(name), principal=who, identity=EVERYTHING,
-                     resource_policy=trust["key"], key_policy=True)
+        d = evaluate(
+            "kms:Decrypt",
+            KEY_ARN,
+            _secret_context(name),
+            principal=who,
+            identity=EVERYTHING,
+            resource_policy=trust["key"],
+            key_policy=True,
+        )
         assert not d, f"the secrets key lets {GROUPS[rid]} decrypt {name}: {d.reason}"
     # Its own secrets stay readable through the same machinery.
     for name in mine:
         path = name.rsplit("/", 1)[0]
         assert evaluate("ssm:GetParametersByPath", PARAM + path, **decide), (rid, path)
-        d = evaluate("kms:Decrypt", KEY_ARN, _secret_context(name), **decide, resource_policy=trust["key"],
-                     key_policy=True)
+        d = evaluate(
+            "kms:Decrypt", KEY_ARN, _secret_context(name), **decide, resource_policy=trust["key"], key_policy=True
+        )
         assert d, (rid, name, d.reason)
 
 
@@ -230,20 +312,28 @@ FOREIGN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/OrganizationAccountAccessRole"
 def test_the_service_role_creates_no_role_without_the_boundary(trust):
     service = trust["roles"]["cfn-role"]
     for role in ("ec2-role", "monitoring-role", "flow-logs-role"):
-        for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary",
-                       "iam:AttachRolePolicy"):
+        for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary", "iam:AttachRolePolicy"):
             for ctx in ({}, {"iam:PermissionsBoundary": ADMIN}, {"iam:PermissionsBoundary": f"{BOUNDARY}-2"}):
-                d = evaluate(action, ROLE + role, {**ctx, "iam:PolicyARN": ADMIN}, principal=SERVICE,
-                             identity=service)
+                d = evaluate(action, ROLE + role, {**ctx, "iam:PolicyARN": ADMIN}, principal=SERVICE, identity=service)
                 assert not d, (trust["mode"], action, role, ctx, d.reason)
         # With the boundary in place, still no managed policy: AdministratorAccess
         # above all.
-        d = evaluate("iam:AttachRolePolicy", ROLE + role, {"iam:PermissionsBoundary": BOUNDARY, "iam:PolicyARN": ADMIN},
-                     principal=SERVICE, identity=service)
+        d = evaluate(
+            "iam:AttachRolePolicy",
+            ROLE + role,
+            {"iam:PermissionsBoundary": BOUNDARY, "iam:PolicyARN": ADMIN},
+            principal=SERVICE,
+            identity=service,
+        )
         assert not d, (trust["mode"], role, d.reason)
     # Nor an inline policy, a boundary or a trust on a role outside the stacks'.
-    for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary",
-                   "iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy"):
+    for action in (
+        "iam:CreateRole",
+        "iam:PutRolePolicy",
+        "iam:PutRolePermissionsBoundary",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:AttachRolePolicy",
+    ):
         for role in (FOREIGN_ROLE, ROLE + "admin"):
             d = evaluate(action, role, {"iam:PermissionsBoundary": BOUNDARY}, principal=SERVICE, identity=service)
             assert not d, (trust["mode"], action, role, d.reason)
@@ -253,17 +343,33 @@ def test_the_service_role_has_no_other_way_to_an_administrator(trust):
     """Users, groups, managed policies, and passing an existing role: each
     would give an administrator without touching a bounded role."""
     service = trust["roles"]["cfn-role"]
-    paths = [(a, f"arn:aws:iam::{ACCOUNT}:user/x") for a in (
-        "iam:CreateUser", "iam:PutUserPolicy", "iam:AttachUserPolicy", "iam:CreateAccessKey",
-        "iam:CreateLoginProfile", "iam:AddUserToGroup", "iam:PutUserPermissionsBoundary")]
-    paths += [(a, f"arn:aws:iam::{ACCOUNT}:group/admins") for a in (
-        "iam:CreateGroup", "iam:PutGroupPolicy", "iam:AttachGroupPolicy")]
-    paths += [(a, f"arn:aws:iam::{ACCOUNT}:policy/{p}")
-              for p in ("wealist-prod-cfn-role-1", "any", "wealist-prod-role-boundary")
-              for a in ("iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion")]
-    paths += [("iam:PassRole", FOREIGN_ROLE), ("iam:PassRole", ROLE + "github-deploy"),
-              ("iam:AddRoleToInstanceProfile", f"arn:aws:iam::{ACCOUNT}:instance-profile/admin"),
-              ("sts:AssumeRole", FOREIGN_ROLE)]
+    paths = [
+        (a, f"arn:aws:iam::{ACCOUNT}:user/x")
+        for a in (
+            "iam:CreateUser",
+            "iam:PutUserPolicy",
+            "iam:AttachUserPolicy",
+            "iam:CreateAccessKey",
+            "iam:CreateLoginProfile",
+            "iam:AddUserToGroup",
+            "iam:PutUserPermissionsBoundary",
+        )
+    ]
+    paths += [
+        (a, f"arn:aws:iam::{ACCOUNT}:group/admins")
+        for a in ("iam:CreateGroup", "iam:PutGroupPolicy", "iam:AttachGroupPolicy")
+    ]
+    paths += [
+        (a, f"arn:aws:iam::{ACCOUNT}:policy/{p}")
+        for p in ("wealist-prod-cfn-role-1", "any", "wealist-prod-role-boundary")
+        for a in ("iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion")
+    ]
+    paths += [
+        ("iam:PassRole", FOREIGN_ROLE),
+        ("iam:PassRole", ROLE + "github-deploy"),
+        ("iam:AddRoleToInstanceProfile", f"arn:aws:iam::{ACCOUNT}:instance-profile/admin"),
+        ("sts:AssumeRole", FOREIGN_ROLE),
+    ]
     for action, resource in paths:
         d = could_allow(service, action, resource)
         assert not d, (trust["mode"], action, resource, d.reason)
@@ -275,14 +381,28 @@ def test_a_role_the_service_role_makes_stays_inside_the_boundary(trust):
     caps it, and the secrets key still names each role's own secrets."""
     boundary = trust["boundary"]
     made = Principal.role(ROLE + "ec2-role", session="i-0123456789abcdef0")
-    for action, resource in (("iam:CreateRole", ROLE + "x"), ("iam:PutRolePolicy", ROLE + "ec2-role"),
-                             ("iam:AttachRolePolicy", ROLE + "ec2-role"), ("iam:CreateUser", "*"),
-                             ("iam:PassRole", ROLE + "cfn-role"), ("sts:AssumeRole", ROLE + "github-deploy"),
-                             ("kms:CreateGrant", KEY_ARN), ("kms:PutKeyPolicy", KEY_ARN),
-                             ("cloudformation:ExecuteChangeSet", STACK + "wealist-prod/x"),
-                             ("s3:PutObject", "arn:aws:s3:::wealist-deploy-scripts/boot/startup.sh")):
+    for action, resource in (
+        ("iam:CreateRole", ROLE + "x"),
+        ("iam:PutRolePolicy", ROLE + "ec2-role"),
+        ("iam:AttachRolePolicy", ROLE + "ec2-role"),
+        ("iam:CreateUser", "*"),
+        ("iam:PassRole", ROLE + "cfn-role"),
+        ("sts:AssumeRole", ROLE + "github-deploy"),
+        ("kms:CreateGrant", KEY_ARN),
+        ("kms:PutKeyPolicy", KEY_ARN),
+        ("cloudformation:ExecuteChangeSet", STACK + "wealist-prod/x"),
+        ("s3:PutObject", "arn:aws:s3:::wealist-deploy-scripts/boot/startup.sh"),
+    ):
         d = evaluate(action, resource, principal=made, identity=EVERYTHING, boundary=boundary)
         assert not d, (trust["mode"], action, resource, d.reason)
-    d = evaluate("kms:Decrypt", KEY_ARN, _secret_context("monitoring/grafana_admin_password"), principal=made,
-                 identity=EVERYTHING, boundary=boundary, resource_policy=trust["key"], key_policy=True)
+    d = evaluate(
+        "kms:Decrypt",
+        KEY_ARN,
+        _secret_context("monitoring/grafana_admin_password"),
+        principal=made,
+        identity=EVERYTHING,
+        boundary=boundary,
+        resource_policy=trust["key"],
+        key_policy=True,
+    )
     assert not d, d.reason

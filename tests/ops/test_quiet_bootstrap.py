@@ -21,8 +21,11 @@ def test_quiet_bootstrap_prints_the_summary_and_next_steps_only(target, capsys):
     assert cli.main(argv + ["-q"]) == 0
     quiet = capsys.readouterr()
     lines = quiet.out.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("bootstrap wealist-prod in ap-northeast-2") \
-        and lines[0].endswith("(changed)"), quiet.out
+    assert (
+        len(lines) == 1
+        and lines[0].startswith("bootstrap wealist-prod in ap-northeast-2")
+        and lines[0].endswith("(changed)")
+    ), quiet.out
     assert quiet.err == ""
 
     assert cli.main(argv + ["-q", "--rotate", "redis/auth_token"]) == 0
@@ -39,8 +42,16 @@ def test_quiet_bootstrap_prints_the_summary_and_next_steps_only(target, capsys):
 
 def test_quiet_bootstrap_still_shows_errors(target, capsys):
     """No AWS call: a rotation of what is not a generated secret is refused on stderr with -q too."""
-    argv = ["bootstrap", "--params", str(ROOT / "params/prod.json"), "--endpoint-url", target.endpoint_url,
-            "-q", "--rotate", "db/user_db_name"]
+    argv = [
+        "bootstrap",
+        "--params",
+        str(ROOT / "params/prod.json"),
+        "--endpoint-url",
+        target.endpoint_url,
+        "-q",
+        "--rotate",
+        "db/user_db_name",
+    ]
     assert cli.main(argv) == errors.EXIT_USAGE
     out = capsys.readouterr()
     assert out.out == "" and "db/user_db_name" in out.err

@@ -36,9 +36,6 @@ from wealist_cfn.ops import rollout
 pytestmark = pytest.mark.stubbed
 
 
-
-
-
 @pytest.fixture
 def clients():
     ssm = boto3.client("ssm", region_name="ap-northeast-2")
@@ -49,27 +46,28 @@ def clients():
         asg_stub.assert_no_pending_responses()
 
 
-
-
-
-
-
-
 def _start(stub, rid):
-    stub.add_response("start_instance_refresh", {"InstanceRefreshId": rid},
-                      {"AutoScalingGroupName": GROUP, "Strategy": "Rolling", "Preferences": PREFS})
-
-
-
-
+    stub.add_response(
+        "start_instance_refresh",
+        {"InstanceRefreshId": rid},
+        {"AutoScalingGroupName": GROUP, "Strategy": "Rolling", "Preferences": PREFS},
+    )
 
 
 def _run(ssm, asg, tags, timeout=3600.0):
     ticks = itertools.count(0, 60)  # a minute per poll
     seen = []
-    result = rollout.release(ssm, asg, GROUP, tags, poll_seconds=60, timeout_seconds=timeout,
-                             on_progress=lambda what, s: seen.append((what, s.status)), sleep=lambda s: None,
-                             clock=lambda: next(ticks))
+    result = rollout.release(
+        ssm,
+        asg,
+        GROUP,
+        tags,
+        poll_seconds=60,
+        timeout_seconds=timeout,
+        on_progress=lambda what, s: seen.append((what, s.status)),
+        sleep=lambda s: None,
+        clock=lambda: next(ticks),
+    )
     return result, seen
 
 
@@ -193,11 +191,11 @@ def test_cli_release_failure_reports_restore_and_exits_1(clients, capsys, monkey
 
     ssm, ssm_stub, asg, asg_stub = clients
     monkeypatch.setattr(Aws, "check_credentials", lambda self: "123456789012")
-    monkeypatch.setattr(Aws, "client", lambda self, service: {"ssm": ssm, "autoscaling": asg,
-                                                              "elbv2": None}[service])
+    monkeypatch.setattr(Aws, "client", lambda self, service: {"ssm": ssm, "autoscaling": asg, "elbv2": None}[service])
     # A group on ELB checks: Auto Scaling judges the new instances itself.
-    asg_stub.add_response("describe_auto_scaling_groups", {"AutoScalingGroups": [_group("ELB")]},
-                          {"AutoScalingGroupNames": [GROUP]})
+    asg_stub.add_response(
+        "describe_auto_scaling_groups", {"AutoScalingGroups": [_group("ELB")]}, {"AutoScalingGroupNames": [GROUP]}
+    )
     _get(ssm_stub, "feedbeef")
     _quiet(asg_stub)
     _put(ssm_stub, "0123abcd")
@@ -208,8 +206,9 @@ def test_cli_release_failure_reports_restore_and_exits_1(clients, capsys, monkey
     _quiet(asg_stub, failed)
     _start(asg_stub, "r2")
     _follow(asg_stub, "r2", _refresh("r2", "Successful", 100, 0))
-    code = cli.main(["rollout", "--params", str(ROOT / "params" / "prod.json"), "--poll", "0",
-                     "--release", "user-service=0123abcd"])
+    code = cli.main(
+        ["rollout", "--params", str(ROOT / "params" / "prod.json"), "--poll", "0", "--release", "user-service=0123abcd"]
+    )
     out, err = capsys.readouterr()
     assert code == 1
     assert f"{TAG}: feedbeef -> 0123abcd" in out

@@ -35,12 +35,20 @@ def _step(name: str) -> dict:
 
 def _stand_in(bin_dir, name: str, body: str) -> None:
     path = bin_dir / name
-    path.write_text("#!/usr/bin/env bash\n" f'echo "{name} $*" >>"$CALLS"\n' + textwrap.dedent(body))
+    path.write_text(f'#!/usr/bin/env bash\necho "{name} $*" >>"$CALLS"\n' + textwrap.dedent(body))
     path.chmod(0o755)
 
 
-def _run(tmp_path, step: dict, env: dict, aws: str, python: str = "exit 0\n", gh: str = "exit 0\n", cwd=None,
-         docker: str = "exit 0\n"):
+def _run(
+    tmp_path,
+    step: dict,
+    env: dict,
+    aws: str,
+    python: str = "exit 0\n",
+    gh: str = "exit 0\n",
+    cwd=None,
+    docker: str = "exit 0\n",
+):
     require("bash")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
@@ -50,29 +58,46 @@ def _run(tmp_path, step: dict, env: dict, aws: str, python: str = "exit 0\n", gh
     _stand_in(bin_dir, "python", python)
     _stand_in(bin_dir, "sleep", "exit 0\n")
     calls, out = tmp_path / "calls", tmp_path / "github_output"
-    full_env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(calls), "GITHUB_OUTPUT": str(out),
-                "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"), **env}
-    proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step["run"]], cwd=cwd or tmp_path, env=full_env,
-                          capture_output=True, text=True, timeout=60)
+    full_env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "CALLS": str(calls),
+        "GITHUB_OUTPUT": str(out),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+        **env,
+    }
+    proc = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", step["run"]],
+        cwd=cwd or tmp_path,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     recorded = calls.read_text().splitlines() if calls.exists() else []
     return proc, recorded, out.read_text() if out.exists() else ""
 
 
-PUSH_ENV = {"REGISTRY": "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com", "REPOSITORY": "user-service",
-            "TAG": "0123abcd"}
+PUSH_ENV = {
+    "REGISTRY": "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com",
+    "REPOSITORY": "user-service",
+    "TAG": "0123abcd",
+}
 
 
 def _describe_fails(code: str) -> str:
-    return (f'if [ "$2" = describe-images ]; then echo "An error occurred ({code}) when calling the '
-            f'DescribeImages operation: ..." >&2; exit 254; fi\nexit 0\n')
+    return (
+        f'if [ "$2" = describe-images ]; then echo "An error occurred ({code}) when calling the '
+        f'DescribeImages operation: ..." >&2; exit 254; fi\nexit 0\n'
+    )
 
 
 def test_a_missing_image_is_tagged_and_pushed(tmp_path):
     proc, calls, out = _run(tmp_path, _step("Push"), PUSH_ENV, _describe_fails("ImageNotFoundException"))
     assert proc.returncode == 0, proc.stderr
     assert [c.split()[:2] for c in calls] == [["aws", "ecr"], ["docker", "tag"], ["docker", "push"]]
-    assert calls[1] == ("docker tag release:0123abcd "
-                        "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/user-service:0123abcd")
+    assert calls[1] == (
+        "docker tag release:0123abcd 123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/user-service:0123abcd"
+    )
     assert "image=123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/user-service:0123abcd" in out
 
 
@@ -98,16 +123,14 @@ def test_the_release_step_sets_restores_and_rolls_back_through_one_tested_comman
     env = {"PARAMS": "params/prod.json", "SERVICE": "user-service", "TAG": "0123abcd"}
     proc, calls, _ = _run(tmp_path, step, env, "exit 0\n")
     assert proc.returncode == 0, proc.stderr
-    assert calls == ["python build.py rollout --params params/prod.json --release user-service=0123abcd "
-                     "--timeout 2700"]
+    assert calls == ["python build.py rollout --params params/prod.json --release user-service=0123abcd --timeout 2700"]
     job = _load("release-service.yml")["jobs"]["release"]
     assert "put-parameter" not in "\n".join(s.get("run", "") for s in job["steps"])
 
 
 # The run's own token when the inputs step says the source is this repository; otherwise
 # SERVICE_SOURCE_TOKEN, or the run's own when that secret is unset (public service repositories).
-TOKEN = ("${{ steps.inputs.outputs.token == 'github' && github.token || secrets.SERVICE_SOURCE_TOKEN "
-         "|| github.token }}")
+TOKEN = "${{ steps.inputs.outputs.token == 'github' && github.token || secrets.SERVICE_SOURCE_TOKEN || github.token }}"
 
 
 def test_source_checkout_takes_the_checked_repository_and_commit_and_keeps_no_credentials():
@@ -118,8 +141,12 @@ def test_source_checkout_takes_the_checked_repository_and_commit_and_keeps_no_cr
     assert src["with"]["token"] == TOKEN
     assert src["with"]["persist-credentials"] is False and src["with"]["fetch-depth"] == 0
     names = [s.get("name") or s.get("uses") for s in job["steps"]]
-    assert names.index("Check the release inputs") < names.index(src["uses"]) < names.index(
-        "Check the source commit is on the protected branch") < names.index("Build the image")
+    assert (
+        names.index("Check the release inputs")
+        < names.index(src["uses"])
+        < names.index("Check the source commit is on the protected branch")
+        < names.index("Build the image")
+    )
 
 
 # -- release-service.yml: which sources a release accepts ----------------------------------------
@@ -129,9 +156,17 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 def _inputs(tmp_path, **env):
-    base = {"SERVICE": "user-service", "SOURCE_REPOSITORY": "wealist/user-service", "SOURCE_REF": SHA,
-            "CONTEXT": ".", "DOCKERFILE": "Dockerfile", "ALLOWED": "wealist/user-service, wealist/board-service",
-            "SOURCE_BRANCH": "", "THIS_REPOSITORY": THIS, "THIS_SHA": "f" * 40}
+    base = {
+        "SERVICE": "user-service",
+        "SOURCE_REPOSITORY": "wealist/user-service",
+        "SOURCE_REF": SHA,
+        "CONTEXT": ".",
+        "DOCKERFILE": "Dockerfile",
+        "ALLOWED": "wealist/user-service, wealist/board-service",
+        "SOURCE_BRANCH": "",
+        "THIS_REPOSITORY": THIS,
+        "THIS_SHA": "f" * 40,
+    }
     proc, calls, out = _run(tmp_path, _step("Check the release inputs"), {**base, **env}, "exit 0\n")
     return proc, dict(line.split("=", 1) for line in out.splitlines())
 
@@ -166,47 +201,58 @@ def test_this_repository_is_read_with_the_runs_own_token(tmp_path, given):
 PER_SERVICE = "user-service=wealist/user-service board-service=Wealist/Board-Service,wealist/shared-images"
 
 
-@pytest.mark.parametrize("service,repository", [("user-service", "wealist/user-service"),
-                                                ("board-service", "wealist/board-service"),
-                                                ("user-service", "wealist/shared-images"),
-                                                ("board-service", "WEALIST/SHARED-IMAGES")])
+@pytest.mark.parametrize(
+    "service,repository",
+    [
+        ("user-service", "wealist/user-service"),
+        ("board-service", "wealist/board-service"),
+        ("user-service", "wealist/shared-images"),
+        ("board-service", "WEALIST/SHARED-IMAGES"),
+    ],
+)
 def test_a_repository_listed_for_the_service_or_for_any_is_accepted(tmp_path, service, repository):
     proc, out = _inputs(tmp_path, SERVICE=service, SOURCE_REPOSITORY=repository, ALLOWED=PER_SERVICE)
     assert proc.returncode == 0, proc.stdout
     assert out["repository"] == repository
 
 
-@pytest.mark.parametrize("service,repository", [("board-service", "wealist/user-service"),
-                                                ("user-service", "wealist/board-service")])
+@pytest.mark.parametrize(
+    "service,repository", [("board-service", "wealist/user-service"), ("user-service", "wealist/board-service")]
+)
 def test_a_repository_listed_for_the_other_service_is_refused(tmp_path, service, repository):
     """A service=owner/repo entry ties the repository to that service: the user-service source
     can never be released as board-service."""
     proc, out = _inputs(tmp_path, SERVICE=service, SOURCE_REPOSITORY=repository, ALLOWED=PER_SERVICE)
     assert proc.returncode == 1 and out == {}
     other = "user-service" if service == "board-service" else "board-service"
-    assert proc.stdout == (f"::error::source-repository {repository} is listed in the repository variable "
-                           f"RELEASE_SOURCE_REPOSITORIES for {other} only, not for {service}\n")
+    assert proc.stdout == (
+        f"::error::source-repository {repository} is listed in the repository variable "
+        f"RELEASE_SOURCE_REPOSITORIES for {other} only, not for {service}\n"
+    )
 
 
-@pytest.mark.parametrize("env,message", [
-    ({"ALLOWED": ""}, "RELEASE_SOURCE_REPOSITORIES is empty or unset"),
-    ({"ALLOWED": "user-service=wealist/other"}, "is not in the repository variable"),
-    ({"ALLOWED": "wealist/user-service=x"}, "is not in the repository variable"),
-    ({"ALLOWED": " , "}, "RELEASE_SOURCE_REPOSITORIES is empty or unset"),
-    ({"SOURCE_REPOSITORY": "attacker/user-service"}, "is not in the repository variable"),
-    ({"SOURCE_REPOSITORY": "wealist/user"}, "is not in the repository variable"),  # no prefix match
-    ({"SOURCE_REF": ""}, "source-ref is empty"),
-    ({"SOURCE_REF": "main"}, "is not a full 40-character"),
-    ({"SOURCE_REF": SHA[:12]}, "is not a full 40-character"),
-    ({"SOURCE_REF": SHA.upper()}, "is not a full 40-character"),
-    ({"SOURCE_REF": SHA + "0"}, "is not a full 40-character"),
-    ({"SOURCE_REF": "refs/heads/main"}, "is not a full 40-character"),
-    ({"SERVICE": "admin-service"}, "unknown service"),
-    ({"SERVICE": ""}, "unknown service"),
-    ({"CONTEXT": "../.."}, "leaves the source tree"),
-    ({"DOCKERFILE": "/etc/Dockerfile"}, "leaves the source tree"),
-    ({"CONTEXT": "svc/../../x"}, "leaves the source tree"),
-])
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        ({"ALLOWED": ""}, "RELEASE_SOURCE_REPOSITORIES is empty or unset"),
+        ({"ALLOWED": "user-service=wealist/other"}, "is not in the repository variable"),
+        ({"ALLOWED": "wealist/user-service=x"}, "is not in the repository variable"),
+        ({"ALLOWED": " , "}, "RELEASE_SOURCE_REPOSITORIES is empty or unset"),
+        ({"SOURCE_REPOSITORY": "attacker/user-service"}, "is not in the repository variable"),
+        ({"SOURCE_REPOSITORY": "wealist/user"}, "is not in the repository variable"),  # no prefix match
+        ({"SOURCE_REF": ""}, "source-ref is empty"),
+        ({"SOURCE_REF": "main"}, "is not a full 40-character"),
+        ({"SOURCE_REF": SHA[:12]}, "is not a full 40-character"),
+        ({"SOURCE_REF": SHA.upper()}, "is not a full 40-character"),
+        ({"SOURCE_REF": SHA + "0"}, "is not a full 40-character"),
+        ({"SOURCE_REF": "refs/heads/main"}, "is not a full 40-character"),
+        ({"SERVICE": "admin-service"}, "unknown service"),
+        ({"SERVICE": ""}, "unknown service"),
+        ({"CONTEXT": "../.."}, "leaves the source tree"),
+        ({"DOCKERFILE": "/etc/Dockerfile"}, "leaves the source tree"),
+        ({"CONTEXT": "svc/../../x"}, "leaves the source tree"),
+    ],
+)
 def test_a_source_missing_or_wrong_is_refused_before_any_checkout(tmp_path, env, message):
     proc, out = _inputs(tmp_path, **env)
     assert proc.returncode == 1 and message in proc.stdout, proc.stdout
@@ -215,8 +261,9 @@ def test_a_source_missing_or_wrong_is_refused_before_any_checkout(tmp_path, env,
 
 
 def _git(cwd, *args):
-    return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True,
-                          timeout=30).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True, timeout=30
+    ).stdout.strip()
 
 
 @pytest.fixture
@@ -250,8 +297,7 @@ def _on_branch(tmp_path, work, ref, checkout=None, protected="true", branch="mai
     _git(work / ".source", "checkout", "-q", "--detach", checkout or ref)
     env = {"REPOSITORY": "wealist/user-service", "REF": ref, "BRANCH": branch, "GH_TOKEN": "x"}
     gh = f'[ "$1 $2" = "api repos/wealist/user-service/branches/{branch}" ] && echo {protected}\n'
-    return _run(tmp_path, _step("Check the source commit is on the protected branch"), env, "exit 0\n",
-                gh=gh, cwd=work)
+    return _run(tmp_path, _step("Check the source commit is on the protected branch"), env, "exit 0\n", gh=gh, cwd=work)
 
 
 @pytest.mark.parametrize("name", ["head", "first"])
@@ -291,6 +337,7 @@ def test_a_checkout_of_another_commit_is_refused(tmp_path, source):
 
 # -- deploy.yml: which groups a deploy rolls --------------------------------------------------------
 
+
 def _deploy_step(name: str) -> dict:
     [step] = [s for s in _load("deploy.yml")["jobs"]["execute"]["steps"] if s.get("name") == name]
     return step
@@ -302,9 +349,15 @@ def _row(logical_id, rtype, path="ComputeStack", action="Modify"):
 
 def _which(tmp_path, status, rows=(), bootstrap="", force="false"):
     require("jq")
-    (tmp_path / "deploy.json").write_text(json.dumps(
-        {"stack": "wealist-prod", "result": {"status": status}, **({"review": {"changes": list(rows)}}
-                                                                   if status != "NO_CHANGES" else {})}))
+    (tmp_path / "deploy.json").write_text(
+        json.dumps(
+            {
+                "stack": "wealist-prod",
+                "result": {"status": status},
+                **({"review": {"changes": list(rows)}} if status != "NO_CHANGES" else {}),
+            }
+        )
+    )
     (tmp_path / "bootstrap.log").write_text(bootstrap)
     proc, _, out = _run(tmp_path, _deploy_step("What to roll out"), {"FORCE": force}, "exit 0\n")
     assert proc.returncode == 0, proc.stderr
@@ -320,33 +373,37 @@ UNCHANGED_BOOTSTRAP = textwrap.dedent("""\
 
 
 def test_a_readme_only_commit_rolls_nothing(tmp_path):
-    assert _which(tmp_path, "NO_CHANGES", bootstrap=UNCHANGED_BOOTSTRAP) == {"backend": "false",
-                                                                             "monitoring": "false"}
+    assert _which(tmp_path, "NO_CHANGES", bootstrap=UNCHANGED_BOOTSTRAP) == {"backend": "false", "monitoring": "false"}
 
 
 def test_a_first_create_rolls_nothing_its_instances_are_new(tmp_path):
     rows = [_row("BackendLaunchTemplate", "AWS::EC2::LaunchTemplate", action="Add")]
-    assert _which(tmp_path, "CREATE_COMPLETE", rows, UNCHANGED_BOOTSTRAP) == {"backend": "false",
-                                                                             "monitoring": "false"}
+    assert _which(tmp_path, "CREATE_COMPLETE", rows, UNCHANGED_BOOTSTRAP) == {"backend": "false", "monitoring": "false"}
 
 
-@pytest.mark.parametrize("rows,expected", [
-    ([_row("BackendLaunchTemplate", "AWS::EC2::LaunchTemplate")], ("true", "false")),
-    ([_row("MonitoringLaunchTemplate", "AWS::EC2::LaunchTemplate")], ("false", "true")),
-    ([_row("DatabaseHostParameter", "AWS::SSM::Parameter", path="DatabaseStack")], ("true", "false")),
-    ([_row("AlbSecurityGroup", "AWS::EC2::SecurityGroup", path="SecurityStack")], ("false", "false")),
-])
+@pytest.mark.parametrize(
+    "rows,expected",
+    [
+        ([_row("BackendLaunchTemplate", "AWS::EC2::LaunchTemplate")], ("true", "false")),
+        ([_row("MonitoringLaunchTemplate", "AWS::EC2::LaunchTemplate")], ("false", "true")),
+        ([_row("DatabaseHostParameter", "AWS::SSM::Parameter", path="DatabaseStack")], ("true", "false")),
+        ([_row("AlbSecurityGroup", "AWS::EC2::SecurityGroup", path="SecurityStack")], ("false", "false")),
+    ],
+)
 def test_an_update_rolls_the_groups_whose_inputs_changed(tmp_path, rows, expected):
     got = _which(tmp_path, "UPDATE_COMPLETE", rows, UNCHANGED_BOOTSTRAP)
     assert (got["backend"], got["monitoring"]) == expected
 
 
-@pytest.mark.parametrize("line,expected", [
-    ("updated    object     s3://wealist-deploy-scripts/config/render.py (content changed)", ("true", "false")),
-    ("created    object     s3://wealist-deploy-scripts/monitoring/prometheus.yml", ("false", "true")),
-    ("updated    object     s3://wealist-deploy-scripts/boot/startup.sh (content changed)", ("true", "true")),
-    ("updated    parameter  /wealist/prod/deploy/user_service_repository", ("false", "false")),
-])
+@pytest.mark.parametrize(
+    "line,expected",
+    [
+        ("updated    object     s3://wealist-deploy-scripts/config/render.py (content changed)", ("true", "false")),
+        ("created    object     s3://wealist-deploy-scripts/monitoring/prometheus.yml", ("false", "true")),
+        ("updated    object     s3://wealist-deploy-scripts/boot/startup.sh (content changed)", ("true", "true")),
+        ("updated    parameter  /wealist/prod/deploy/user_service_repository", ("false", "false")),
+    ],
+)
 def test_a_changed_bootstrap_file_rolls_the_groups_that_read_it(tmp_path, line, expected):
     got = _which(tmp_path, "NO_CHANGES", bootstrap=UNCHANGED_BOOTSTRAP + line + "\n")
     assert (got["backend"], got["monitoring"]) == expected
@@ -357,17 +414,21 @@ def test_a_manual_run_can_force_the_backend(tmp_path):
     rollouts = [s for s in _load("deploy.yml")["jobs"]["execute"]["steps"] if "build.py rollout" in s.get("run", "")]
     assert [(s["if"], s["run"]) for s in rollouts] == [
         ("steps.roll.outputs.backend == 'true'", "exec python build.py rollout --params params/prod.json"),
-        ("steps.roll.outputs.monitoring == 'true'", "exec python build.py rollout --params params/prod.json "
-                                                    "--group monitoring")]
+        (
+            "steps.roll.outputs.monitoring == 'true'",
+            "exec python build.py rollout --params params/prod.json --group monitoring",
+        ),
+    ]
 
 
 # -- release-service.yml: a release waits for deploys ----------------------------------------------
+
 
 def _wait(tmp_path, answers: list[str], wait_seconds="90"):
     """gh answers the number of unfinished deploy runs, one answer per call
     (the stand-in counts its calls); sleep is a stand-in that returns at once."""
     (tmp_path / "answers").write_text("\n".join(answers) + "\n")
-    gh = ('n=$(grep -c "^gh " "$CALLS"); sed -n "${n}p" "$ANSWERS"\n')
+    gh = 'n=$(grep -c "^gh " "$CALLS"); sed -n "${n}p" "$ANSWERS"\n'
     env = {"GH_TOKEN": "x", "GH_REPO": THIS, "WAIT_SECONDS": wait_seconds, "ANSWERS": str(tmp_path / "answers")}
     return _run(tmp_path, _step("Wait for running deploys"), env, "exit 0\n", gh=gh)
 
@@ -382,32 +443,52 @@ def test_a_release_waits_until_no_deploy_is_queued_or_running(tmp_path):
 def test_a_release_stops_after_the_bounded_wait(tmp_path):
     proc, calls, _ = _wait(tmp_path, ["1"] * 10, wait_seconds="60")
     assert proc.returncode == 1, proc.stdout
-    assert proc.stdout.splitlines()[-1].startswith("::error::this release waited 60s and 1 deploy run(s) are still "
-                                                   "queued")
+    assert proc.stdout.splitlines()[-1].startswith(
+        "::error::this release waited 60s and 1 deploy run(s) are still queued"
+    )
     assert "nothing was pushed or changed" in proc.stdout
     assert [c.split()[0] for c in calls] == ["gh", "sleep", "gh", "sleep", "gh"]
 
 
 # -- deploy.yml: a deploy waits for a release that is past its own wait ------------------------------
 
+
 def _job(name, status, steps=()):
     """A job as GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs lists it: a job not started
     yet (queued, or waiting for the environment's reviewers) has no steps."""
-    return {"name": name, "status": status, "conclusion": None if status != "completed" else "success",
-            "steps": [{"name": n, "status": st, "conclusion": None if st != "completed" else "success",
-                       "number": i} for i, (n, st) in enumerate(steps, 1)]}
+    return {
+        "name": name,
+        "status": status,
+        "conclusion": None if status != "completed" else "success",
+        "steps": [
+            {"name": n, "status": st, "conclusion": None if st != "completed" else "success", "number": i}
+            for i, (n, st) in enumerate(steps, 1)
+        ],
+    }
 
 
-BUILDING = [_job("release / build", "in_progress", [("Set up job", "completed"), ("Build the image", "in_progress")]),
-            _job("release / release", "waiting")]
-WAITING_FOR_DEPLOYS = [_job("release / build", "completed", [("Build the image", "completed")]),
-                       _job("release / release", "in_progress", [("Set up job", "completed"),
-                                                                 ("Wait for running deploys", "in_progress")])]
-ROLLING_OUT = [_job("release / build", "completed", [("Build the image", "completed")]),
-               _job("release / release", "in_progress", [("Wait for running deploys", "completed"),
-                                                         ("Push", "completed"),
-                                                         ("Release and roll out (or restore and roll back)",
-                                                          "in_progress")])]
+BUILDING = [
+    _job("release / build", "in_progress", [("Set up job", "completed"), ("Build the image", "in_progress")]),
+    _job("release / release", "waiting"),
+]
+WAITING_FOR_DEPLOYS = [
+    _job("release / build", "completed", [("Build the image", "completed")]),
+    _job(
+        "release / release", "in_progress", [("Set up job", "completed"), ("Wait for running deploys", "in_progress")]
+    ),
+]
+ROLLING_OUT = [
+    _job("release / build", "completed", [("Build the image", "completed")]),
+    _job(
+        "release / release",
+        "in_progress",
+        [
+            ("Wait for running deploys", "completed"),
+            ("Push", "completed"),
+            ("Release and roll out (or restore and roll back)", "in_progress"),
+        ],
+    ),
+]
 
 
 def _deploy_wait(tmp_path, polls: list[dict], wait_seconds="90"):
@@ -433,12 +514,19 @@ def _deploy_wait(tmp_path, polls: list[dict], wait_seconds="90"):
 
 
 def test_a_deploy_waits_for_a_release_past_its_wait_then_goes_ahead(tmp_path):
-    proc, calls, _ = _deploy_wait(tmp_path, [{"7": ("in_progress", ROLLING_OUT)},
-                                             {"7": ("in_progress", ROLLING_OUT)},
-                                             {"7": ("completed", [])}])
+    proc, calls, _ = _deploy_wait(
+        tmp_path, [{"7": ("in_progress", ROLLING_OUT)}, {"7": ("in_progress", ROLLING_OUT)}, {"7": ("completed", [])}]
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert [c.split()[:2] for c in calls] == [["gh", "run"], ["gh", "api"], ["sleep", "30"],
-                                              ["gh", "run"], ["gh", "api"], ["sleep", "30"], ["gh", "run"]]
+    assert [c.split()[:2] for c in calls] == [
+        ["gh", "run"],
+        ["gh", "api"],
+        ["sleep", "30"],
+        ["gh", "run"],
+        ["gh", "api"],
+        ["sleep", "30"],
+        ["gh", "run"],
+    ]
     assert calls[0].startswith("gh run list --workflow release.yml")
     assert calls[1].startswith(f"gh api repos/{THIS}/actions/runs/7/jobs")
 
@@ -453,16 +541,19 @@ def test_a_deploy_does_not_wait_for_a_release_that_has_not_passed_its_wait(tmp_p
 
 
 def test_a_deploy_stops_after_its_bounded_wait_having_changed_nothing(tmp_path):
-    proc, calls, _ = _deploy_wait(tmp_path, [{"7": ("in_progress", ROLLING_OUT),
-                                              "8": ("queued", BUILDING)}] * 3, wait_seconds="60")
+    proc, calls, _ = _deploy_wait(
+        tmp_path, [{"7": ("in_progress", ROLLING_OUT), "8": ("queued", BUILDING)}] * 3, wait_seconds="60"
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert proc.stdout.splitlines()[-1] == (
         "::error::this deploy waited 60s and 1 release job(s) are still pushing or rolling out; nothing was "
-        "deployed or changed: run the deploy again when they are done")
+        "deployed or changed: run the deploy again when they are done"
+    )
     assert {c.split()[0] for c in calls} == {"gh", "sleep"}
 
 
 # -- release-service.yml: the image the release pushes is the one the build made ---------------------
+
 
 def _load_image(tmp_path, archive: bytes, reported_sha: str, loaded_id: str):
     (tmp_path / "image.tar.gz").write_bytes(archive)

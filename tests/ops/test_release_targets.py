@@ -51,8 +51,11 @@ def clients():
 
 
 def _describe_group(stub, health_type="EC2", instances=INSTANCES, tgs=(USER_TG, BOARD_TG)):
-    stub.add_response("describe_auto_scaling_groups", {"AutoScalingGroups": [_group(health_type, instances, tgs)]},
-                      {"AutoScalingGroupNames": [GROUP]})
+    stub.add_response(
+        "describe_auto_scaling_groups",
+        {"AutoScalingGroups": [_group(health_type, instances, tgs)]},
+        {"AutoScalingGroupNames": [GROUP]},
+    )
 
 
 def _health(stub, tg, states, reason="Target.FailedHealthChecks"):
@@ -66,15 +69,25 @@ def _health(stub, tg, states, reason="Target.FailedHealthChecks"):
 
 
 def _start(stub, rid, prefs=PREFS):
-    stub.add_response("start_instance_refresh", {"InstanceRefreshId": rid},
-                      {"AutoScalingGroupName": GROUP, "Strategy": "Rolling", "Preferences": prefs})
+    stub.add_response(
+        "start_instance_refresh",
+        {"InstanceRefreshId": rid},
+        {"AutoScalingGroupName": GROUP, "Strategy": "Rolling", "Preferences": prefs},
+    )
 
 
 def _release(ssm, asg, elb, timeout=600.0):
     ticks = itertools.count(0, 60)
-    return rollout.release(ssm, asg, GROUP, {TAG: "0123abcd"}, poll_seconds=60, sleep=lambda s: None,
-                           clock=lambda: next(ticks),
-                           targets=rollout.TargetCheck(elb, (USER_TG,), timeout))
+    return rollout.release(
+        ssm,
+        asg,
+        GROUP,
+        {TAG: "0123abcd"},
+        poll_seconds=60,
+        sleep=lambda s: None,
+        clock=lambda: next(ticks),
+        targets=rollout.TargetCheck(elb, (USER_TG,), timeout),
+    )
 
 
 def test_on_ec2_checks_a_release_whose_targets_stay_unhealthy_is_rolled_back(clients):
@@ -98,8 +111,10 @@ def test_on_ec2_checks_a_release_whose_targets_stay_unhealthy_is_rolled_back(cli
     _follow(a, "r2", _refresh("r2", "Successful", 100, 0))
     result = _release(ssm, asg, elb, timeout=120)
     assert not result.succeeded and result.restored and result.rollback.succeeded
-    assert "the refresh succeeded, but after 120s target group wealist-prod-user-tg reports " \
-           f"{INSTANCES[0]} unhealthy (Target.FailedHealthChecks)" in result.error
+    assert (
+        "the refresh succeeded, but after 120s target group wealist-prod-user-tg reports "
+        f"{INSTANCES[0]} unhealthy (Target.FailedHealthChecks)" in result.error
+    )
 
 
 def test_on_ec2_checks_a_release_succeeds_once_every_instance_is_healthy(clients):
@@ -123,17 +138,25 @@ def test_an_instance_missing_from_the_target_group_counts_as_not_healthy(clients
     _describe_group(a)
     _health(e, USER_TG, {INSTANCES[0]: "healthy"})
     assert releasestate.target_problems(asg, elb, GROUP, (USER_TG,)) == [
-        f"target group wealist-prod-user-tg reports {INSTANCES[1]} not registered"]
+        f"target group wealist-prod-user-tg reports {INSTANCES[1]} not registered"
+    ]
 
 
 # -- what deploy passes for BackendHealthCheckType -----------------------------------------------------
 
+
 def _tags(stub, user, board):
-    params = [{"Name": n, "Type": "String", "Value": v, "Version": 1, "DataType": "text"}
-              for n, v in ((TAG, user), (BOARD, board)) if v is not None]
+    params = [
+        {"Name": n, "Type": "String", "Value": v, "Version": 1, "DataType": "text"}
+        for n, v in ((TAG, user), (BOARD, board))
+        if v is not None
+    ]
     invalid = [n for n, v in ((TAG, user), (BOARD, board)) if v is None]
-    stub.add_response("get_parameters", {"Parameters": params, **({"InvalidParameters": invalid} if invalid else {})},
-                      {"Names": [TAG, BOARD], "WithDecryption": False})
+    stub.add_response(
+        "get_parameters",
+        {"Parameters": params, **({"InvalidParameters": invalid} if invalid else {})},
+        {"Names": [TAG, BOARD], "WithDecryption": False},
+    )
 
 
 @pytest.mark.parametrize("user,board", [("unreleased", "b1"), (None, "b1"), ("u1", "unreleased")])
@@ -166,8 +189,9 @@ def test_released_but_unhealthy_keeps_ec2_and_says_why(clients):
     _health(e, BOARD_TG, {INSTANCES[0]: "healthy", INSTANCES[1]: "unhealthy"})
     got = releasestate.derive(ssm, asg, elb, "/wealist/prod", GROUP, "EC2")
     assert got.value == "EC2"
-    assert got.held == [f"target group wealist-prod-board-tg reports {INSTANCES[1]} unhealthy "
-                        "(Target.FailedHealthChecks)"]
+    assert got.held == [
+        f"target group wealist-prod-board-tg reports {INSTANCES[1]} unhealthy (Target.FailedHealthChecks)"
+    ]
     assert "kept EC2, every service is released but target group wealist-prod-board-tg" in got.source()
 
 
@@ -196,8 +220,8 @@ def test_a_params_file_that_sets_the_derived_parameter_is_refused(tmp_path):
 
 # -- the CLI on an EC2-checked group ---------------------------------------------------------------------
 
-def test_cli_release_on_ec2_checks_waits_a_boot_and_checks_the_released_service_only(clients, capsys,
-                                                                                       monkeypatch):
+
+def test_cli_release_on_ec2_checks_waits_a_boot_and_checks_the_released_service_only(clients, capsys, monkeypatch):
     """StartInstanceRefresh carries InstanceWarmup = measured boot + 60 s
     (the group's 180 s default would let the refresh move on before the
     services answer); the target check covers user-service's group, found
@@ -212,9 +236,11 @@ def test_cli_release_on_ec2_checks_waits_a_boot_and_checks_the_released_service_
     _describe_group(a)  # the health-check type
     _describe_group(a)  # the attached target groups
     tg = {"TargetGroupName": "x", "Protocol": "HTTP", "VpcId": "vpc-1", "TargetType": "instance"}
-    e.add_response("describe_target_groups", {"TargetGroups": [
-        dict(tg, TargetGroupArn=USER_TG, Port=8081), dict(tg, TargetGroupArn=BOARD_TG, Port=8000)]},
-        {"TargetGroupArns": [USER_TG, BOARD_TG]})
+    e.add_response(
+        "describe_target_groups",
+        {"TargetGroups": [dict(tg, TargetGroupArn=USER_TG, Port=8081), dict(tg, TargetGroupArn=BOARD_TG, Port=8000)]},
+        {"TargetGroupArns": [USER_TG, BOARD_TG]},
+    )
     _get(s, "unreleased")
     _quiet(a)
     _put(s, "0123abcd")
@@ -224,8 +250,9 @@ def test_cli_release_on_ec2_checks_waits_a_boot_and_checks_the_released_service_
     _health(e, USER_TG, dict.fromkeys(INSTANCES, "healthy"))
     _tags(s, "0123abcd", "unreleased")
     _describe_group(a)
-    code = cli.main(["rollout", "--params", str(ROOT / "params" / "prod.json"), "--poll", "0",
-                     "--release", "user-service=0123abcd"])
+    code = cli.main(
+        ["rollout", "--params", str(ROOT / "params" / "prod.json"), "--poll", "0", "--release", "user-service=0123abcd"]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     assert rollout.EC2_CHECK_WARMUP > rollout.MEASURED_BOOT_SECONDS + 60 > 180

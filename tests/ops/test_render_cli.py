@@ -38,10 +38,14 @@ def test_env_reads_every_file_it_is_given_and_says_where_it_wrote(tmp_path, back
     o = capsys.readouterr()
     # The folder written to (the last argument), not one of the parameter
     # files: with several files, argv[3] is the second of them.
-    assert o.out == (f"rendered .env, released-services, user-service.env, db-init-user-service.env, "
-                     f"board-service.env, db-init-board-service.env in {out} (mode 600)\n")
-    assert o.err == ("render.py: board-service: no image released yet (/wealist/prod/deploy/board_service_image_tag "
-                     "is 'unreleased'); left out until its release\n")
+    assert o.out == (
+        f"rendered .env, released-services, user-service.env, db-init-user-service.env, "
+        f"board-service.env, db-init-board-service.env in {out} (mode 600)\n"
+    )
+    assert o.err == (
+        "render.py: board-service: no image released yet (/wealist/prod/deploy/board_service_image_tag "
+        "is 'unreleased'); left out until its release\n"
+    )
     # A value from each file arrived.
     user = (out / "user-service.env").read_text()
     assert "REDIS_HOST=redis.internal" in user and "DB_HOST=db.internal" in user and "LOG_LEVEL=info" in user
@@ -76,8 +80,9 @@ def test_template_fills_every_token_and_refuses_a_missing_one(tmp_path, monkeypa
     assert o.out == "" and o.err == "render.py: error: template variables not set: NAME_PREFIX\n"
 
 
-@pytest.mark.parametrize("argv", [[], ["env"], ["env", "p.json"], ["template"], ["template", "a", "b"],
-                                  ["render", "x"]])
+@pytest.mark.parametrize(
+    "argv", [[], ["env"], ["env", "p.json"], ["template"], ["template", "a", "b"], ["render", "x"]]
+)
 def test_anything_else_is_a_usage_error(argv, capsys):
     assert render.main(["render.py", *argv]) == 2
     assert capsys.readouterr().err == ("usage: render.py env PARAMS_JSON... OUT_DIR | render.py template FILE\n")

@@ -24,23 +24,59 @@ def _env_file(path) -> dict[str, str]:
 
 
 def test_each_service_gets_exactly_its_own_variables():
-    envs = render.service_envs(render.parameters(_doc(_backend_values()), "/wealist/prod"),
-                               render.SERVICES, {"user-service": "8081", "board-service": "8000"})
-    common = {"DB_HOST": "db.internal", "DB_PORT": "5432", "DB_SSLMODE": "require", "REDIS_HOST": "redis.internal",
-              "REDIS_PORT": "6379", "REDIS_PASSWORD": "Tok3n/with+chars", "REDIS_TLS": "true", "LOG_LEVEL": "info"}
-    user = {**common, "PORT": "8081", "SERVER_PORT": "8081", "DB_NAME": "wealist_user_db",
-            "DB_USER": "wealist_user_service", "DB_PASSWORD": HOSTILE, "FEATURE_X": "on"}
-    board = {**common, "PORT": "8000", "SERVER_PORT": "8000", "DB_NAME": "wealist_board_db",
-             "DB_USER": "wealist_board_service", "DB_PASSWORD": "Board1pw"}
+    envs = render.service_envs(
+        render.parameters(_doc(_backend_values()), "/wealist/prod"),
+        render.SERVICES,
+        {"user-service": "8081", "board-service": "8000"},
+    )
+    common = {
+        "DB_HOST": "db.internal",
+        "DB_PORT": "5432",
+        "DB_SSLMODE": "require",
+        "REDIS_HOST": "redis.internal",
+        "REDIS_PORT": "6379",
+        "REDIS_PASSWORD": "Tok3n/with+chars",
+        "REDIS_TLS": "true",
+        "LOG_LEVEL": "info",
+    }
+    user = {
+        **common,
+        "PORT": "8081",
+        "SERVER_PORT": "8081",
+        "DB_NAME": "wealist_user_db",
+        "DB_USER": "wealist_user_service",
+        "DB_PASSWORD": HOSTILE,
+        "FEATURE_X": "on",
+    }
+    board = {
+        **common,
+        "PORT": "8000",
+        "SERVER_PORT": "8000",
+        "DB_NAME": "wealist_board_db",
+        "DB_USER": "wealist_board_service",
+        "DB_PASSWORD": "Board1pw",
+    }
     for svc, want in (("user-service", user), ("board-service", board)):
         got = dict(envs[svc])
         db, redis = urlsplit(got.pop("DATABASE_URL")), urlsplit(got.pop("REDIS_URL"))
         assert got == want, svc
         assert (db.scheme, unquote(db.username), unquote(db.password), db.hostname, db.port, db.path) == (
-            "postgresql", want["DB_USER"], want["DB_PASSWORD"], "db.internal", 5432, "/" + want["DB_NAME"])
+            "postgresql",
+            want["DB_USER"],
+            want["DB_PASSWORD"],
+            "db.internal",
+            5432,
+            "/" + want["DB_NAME"],
+        )
         assert parse_qs(db.query) == {"sslmode": ["require"]}
         assert (redis.scheme, redis.username, unquote(redis.password), redis.hostname, redis.port, redis.path) == (
-            "rediss", "", "Tok3n/with+chars", "redis.internal", 6379, "/0")
+            "rediss",
+            "",
+            "Tok3n/with+chars",
+            "redis.internal",
+            6379,
+            "/0",
+        )
 
 
 def test_each_service_runs_its_own_repository_and_a_missing_tag_is_not_released(tmp_path):
@@ -135,19 +171,30 @@ def test_the_exact_refusals_of_the_boot_values(tmp_path):
 
 def test_each_database_init_gets_the_master_connection_and_its_own_role(tmp_path):
     render.render_env(_doc(_backend_values()), str(tmp_path), BACKEND_ENV)
-    for svc, name, user in (("user-service", "wealist_user_db", "wealist_user_service"),
-                            ("board-service", "wealist_board_db", "wealist_board_service")):
+    for svc, name, user in (
+        ("user-service", "wealist_user_db", "wealist_user_service"),
+        ("board-service", "wealist_board_db", "wealist_board_service"),
+    ):
         env = _env_file(tmp_path / f"db-init-{svc}.env")
         verifier = env.pop("WEALIST_DB_PASSWORD_VERIFIER")
-        assert env == {"PGHOST": "db.internal", "PGPORT": "5432", "PGUSER": "wealist_admin",
-                       "PGPASSWORD": "Master1pw", "PGDATABASE": "wealist", "PGSSLMODE": "require",
-                       "PGCONNECT_TIMEOUT": "10", "WEALIST_DB_NAME": name, "WEALIST_DB_USER": user}
+        assert env == {
+            "PGHOST": "db.internal",
+            "PGPORT": "5432",
+            "PGUSER": "wealist_admin",
+            "PGPASSWORD": "Master1pw",
+            "PGDATABASE": "wealist",
+            "PGSSLMODE": "require",
+            "PGCONNECT_TIMEOUT": "10",
+            "WEALIST_DB_NAME": name,
+            "WEALIST_DB_USER": user,
+        }
         assert verifier.startswith("SCRAM-SHA-256$4096:")
 
 
 def test_the_verifier_uses_the_salt_it_is_given_or_16_random_bytes():
     """PostgreSQL's own verifiers carry a 16-byte salt (SCRAM_DEFAULT_SALT_LEN)."""
     import base64
+
     given = render.scram_verifier("pw", salt=b"\x01" * 16)
     assert given.split("$")[1] == "4096:" + base64.b64encode(b"\x01" * 16).decode()
     assert given == render.scram_verifier("pw", salt=b"\x01" * 16)
@@ -156,9 +203,14 @@ def test_the_verifier_uses_the_salt_it_is_given_or_16_random_bytes():
 
 
 def test_url_parts_with_a_slash_read_back_whole():
-    params = render.parameters(_doc(_backend_values(**{
-        "db/user_db_user": "app/user", "db/user_db_password": "pa/ss", "db/user_db_name": "db/name"})),
-        "/wealist/prod")
+    params = render.parameters(
+        _doc(
+            _backend_values(
+                **{"db/user_db_user": "app/user", "db/user_db_password": "pa/ss", "db/user_db_name": "db/name"}
+            )
+        ),
+        "/wealist/prod",
+    )
     env = render.service_envs(params, ("user-service",), {"user-service": "8081"})["user-service"]
     db = urlsplit(env["DATABASE_URL"])
     assert (unquote(db.username), unquote(db.password), unquote(db.path[1:])) == ("app/user", "pa/ss", "db/name")

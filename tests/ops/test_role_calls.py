@@ -77,35 +77,54 @@ def boundary(oidc):
 
 # -- the plan role (issue 20 item 2, issue 21's first denial) --------------------------------------
 
+
 def test_plan_role_reads_the_bucket_configuration_and_never_changes_it(roles):
     plan, deploy = roles["github-plan"], roles["github-deploy"]
     for action in ("s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketVersioning"):
         assert decide(plan, action, ARTIFACTS), action
     # Suspended versioning would unpin the deploy's TemplateURLs; a foreign
     # default key would deny service.
-    for action in ("s3:PutBucketVersioning", "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock",
-                   "s3:CreateBucket", "s3:PutBucketPolicy", "s3:DeleteBucket"):
+    for action in (
+        "s3:PutBucketVersioning",
+        "s3:PutEncryptionConfiguration",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:CreateBucket",
+        "s3:PutBucketPolicy",
+        "s3:DeleteBucket",
+    ):
         assert not decide(plan, action, ARTIFACTS), action
         # ensure_bucket's first create runs on main, under the deploy role.
-        if action in ("s3:PutBucketVersioning", "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock",
-                      "s3:CreateBucket"):
+        if action in (
+            "s3:PutBucketVersioning",
+            "s3:PutEncryptionConfiguration",
+            "s3:PutBucketPublicAccessBlock",
+            "s3:CreateBucket",
+        ):
             assert decide(deploy, action, ARTIFACTS), action
     # A deploy stopped after CreateBucket left it bare: the next deploy reads
     # each setting before putting it back (deploy/package.py _repair).
-    for action in ("s3:GetBucketPublicAccessBlock", "s3:GetEncryptionConfiguration", "s3:GetBucketVersioning",
-                   "s3:GetLifecycleConfiguration"):
+    for action in (
+        "s3:GetBucketPublicAccessBlock",
+        "s3:GetEncryptionConfiguration",
+        "s3:GetBucketVersioning",
+        "s3:GetLifecycleConfiguration",
+    ):
         assert decide(deploy, action, ARTIFACTS), action
 
 
 def test_plan_role_deletes_change_sets_of_the_projects_stacks_only(roles):
     plan = roles["github-plan"]
-    for stack in ("wealist-prod/0a1b2c3d-1111-2222-3333-444455556666",
-                  "wealist-prod-NetworkStack-1ABCDEF/0a1b2c3d-1111-2222-3333-444455556666"):
+    for stack in (
+        "wealist-prod/0a1b2c3d-1111-2222-3333-444455556666",
+        "wealist-prod-NetworkStack-1ABCDEF/0a1b2c3d-1111-2222-3333-444455556666",
+    ):
         assert decide(plan, "cloudformation:DeleteChangeSet", STACK + stack), stack
         assert decide(plan, "cloudformation:CreateChangeSet", STACK + stack), stack
-    for other in (STACK + "payments/0a1b2c3d-1111-2222-3333-444455556666",
-                  STACK + "wealist-dev/0a1b2c3d-1111-2222-3333-444455556666",
-                  f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/release-7/0a1b2c3d-1111-2222-3333-44445555"):
+    for other in (
+        STACK + "payments/0a1b2c3d-1111-2222-3333-444455556666",
+        STACK + "wealist-dev/0a1b2c3d-1111-2222-3333-444455556666",
+        f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/release-7/0a1b2c3d-1111-2222-3333-44445555",
+    ):
         assert not decide(plan, "cloudformation:DeleteChangeSet", other), other
 
 
@@ -125,6 +144,7 @@ def test_plan_role_reuses_the_deployed_templates_and_writes_only_under_plan(role
 
 # -- the service role fetches pinned nested templates ------------------------------------------------
 
+
 def test_service_role_fetches_pinned_nested_templates_from_the_artifact_bucket(roles):
     """CloudFormation GETs each nested TemplateURL, ``?versionId=`` included,
     as the stack's role: s3:GetObjectVersion on deploy/ and plan/ (a plan's
@@ -143,8 +163,11 @@ def test_service_role_reads_no_other_object_of_the_artifact_or_deploy_bucket(rol
     a grant on the whole artifact bucket (and the deploy bucket) for the
     replication group's never-used snapshot seeding said otherwise."""
     service = roles["cfn-role"]
-    for key in (f"{ARTIFACTS}/ci/wealist-prod/cache.tar", f"{ARTIFACTS}/deploy/wealist-dev/network.yaml",
-                f"{DEPLOY_BUCKET}/boot/startup.sh"):
+    for key in (
+        f"{ARTIFACTS}/ci/wealist-prod/cache.tar",
+        f"{ARTIFACTS}/deploy/wealist-dev/network.yaml",
+        f"{DEPLOY_BUCKET}/boot/startup.sh",
+    ):
         assert not decide(service, "s3:GetObject", key), key
 
 
@@ -159,9 +182,14 @@ def test_no_workflow_role_changes_the_trust_stack(roles, role):
     the nested stacks' scope stack/<root>-*/*: without the explicit Deny a
     pull request could make a change set of github-oidc.yaml itself."""
     policy = roles[role]
-    for action in ("cloudformation:CreateChangeSet", "cloudformation:DeleteChangeSet",
-                   "cloudformation:ExecuteChangeSet", "cloudformation:ContinueUpdateRollback",
-                   "cloudformation:SetStackPolicy", "cloudformation:UpdateTerminationProtection"):
+    for action in (
+        "cloudformation:CreateChangeSet",
+        "cloudformation:DeleteChangeSet",
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:ContinueUpdateRollback",
+        "cloudformation:SetStackPolicy",
+        "cloudformation:UpdateTerminationProtection",
+    ):
         assert not decide(policy, action, TRUST_STACK), action
     # A nested stack of the root, which shares the prefix, stays reviewable.
     nested = STACK + "wealist-prod-NetworkStack-1ABCDEF/0a1b2c3d-1111-2222-3333-444455556666"
@@ -174,6 +202,7 @@ def test_no_workflow_role_changes_the_trust_stack(roles, role):
 
 # -- the alarm key, created under the service role ---------------------------------------------------
 
+
 def _create_key_context(prod) -> dict:
     """What IAM sees on the KMS key handler's CreateKey: the stack's tags
     (deploy/flow.py) and the key's own, as aws:RequestTag/* and aws:TagKeys."""
@@ -181,8 +210,11 @@ def _create_key_context(prod) -> dict:
     stack_tags = flow.Deployment._tags(types.SimpleNamespace(config=cfg))
     key_tags = _concrete(prod["AlarmsStack"].resources["AlarmTopicKey"]["Properties"]["Tags"], prod)
     tags = {t["Key"]: t["Value"] for t in stack_tags + key_tags}
-    return {**{f"aws:RequestTag/{k}": v for k, v in tags.items()}, "aws:TagKeys": sorted(tags),
-            "aws:RequestedRegion": REGION}
+    return {
+        **{f"aws:RequestTag/{k}": v for k, v in tags.items()},
+        "aws:TagKeys": sorted(tags),
+        "aws:RequestedRegion": REGION,
+    }
 
 
 def test_service_role_creates_the_alarm_key_with_its_tags(roles, prod):
@@ -217,16 +249,33 @@ def test_service_role_administers_and_retags_only_the_alarm_key(roles, prod, oid
     secrets_policy = _key_policy(oidc)
 
     def may(action, key, policy, context=None):
-        return policyeval.evaluate(action, key, {"aws:RequestedRegion": REGION, **(context or {})}, principal=who,
-                                   identity=service, resource_policy=policy, key_policy=True).allowed
+        return policyeval.evaluate(
+            action,
+            key,
+            {"aws:RequestedRegion": REGION, **(context or {})},
+            principal=who,
+            identity=service,
+            resource_policy=policy,
+            key_policy=True,
+        ).allowed
 
-    for action in ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:EnableKeyRotation", "kms:DescribeKey",
-                   "kms:TagResource", "kms:UntagResource"):
+    for action in (
+        "kms:PutKeyPolicy",
+        "kms:ScheduleKeyDeletion",
+        "kms:EnableKeyRotation",
+        "kms:DescribeKey",
+        "kms:TagResource",
+        "kms:UntagResource",
+    ):
         assert may(action, ALARM_KEY, alarm_policy), action
         assert not may(action, KEY_ARN, secrets_policy), action
     # Retagging the alarm key: the project's tag keys only.
-    assert may("kms:TagResource", ALARM_KEY, alarm_policy,
-               {"aws:RequestTag/Name": "wealist-prod-alarm-topic-key", "aws:TagKeys": ["Name"]})
+    assert may(
+        "kms:TagResource",
+        ALARM_KEY,
+        alarm_policy,
+        {"aws:RequestTag/Name": "wealist-prod-alarm-topic-key", "aws:TagKeys": ["Name"]},
+    )
     assert not may("kms:TagResource", ALARM_KEY, alarm_policy, {"aws:RequestTag/Owner": "x", "aws:TagKeys": ["Owner"]})
     assert not may("kms:UntagResource", ALARM_KEY, alarm_policy, {"aws:TagKeys": ["Owner"]})
     # The secrets key carrying the purpose tag would change nothing.
@@ -241,23 +290,38 @@ def test_the_secrets_key_refuses_the_service_role_everything_but_its_secrets(oid
     secrets through SSM stays."""
     policy = _key_policy(oidc)
     service = {"aws:PrincipalArn": f"{ROLE}cfn-role"}
-    for action in ("kms:TagResource", "kms:UntagResource", "kms:PutKeyPolicy", "kms:CreateGrant",
-                   "kms:ScheduleKeyDeletion", "kms:DisableKey"):
+    for action in (
+        "kms:TagResource",
+        "kms:UntagResource",
+        "kms:PutKeyPolicy",
+        "kms:CreateGrant",
+        "kms:ScheduleKeyDeletion",
+        "kms:DisableKey",
+    ):
         assert not decide(policy, action, KEY_ARN, service), action
         # An administrator still may (KeyAdministration).
-        assert decide(policy, action, KEY_ARN, {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/admin"}) \
-            == (action != "kms:CreateGrant"), action
-    assert decide(policy, "kms:Decrypt", KEY_ARN, {
-        **service, "kms:ViaService": f"ssm.{REGION}.amazonaws.com",
-        "kms:EncryptionContext:PARAMETER_ARN":
-            f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod/db/postgres_superuser_password"})
+        assert decide(policy, action, KEY_ARN, {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/admin"}) == (
+            action != "kms:CreateGrant"
+        ), action
+    assert decide(
+        policy,
+        "kms:Decrypt",
+        KEY_ARN,
+        {
+            **service,
+            "kms:ViaService": f"ssm.{REGION}.amazonaws.com",
+            "kms:EncryptionContext:PARAMETER_ARN": (
+                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod/db/postgres_superuser_password"
+            ),
+        },
+    )
 
 
 # -- the service role cannot mint an administrator -------------------------------------------------
 
+
 def test_every_role_the_stacks_make_carries_the_boundary(prod):
-    made = {rid: res["Properties"] for stack in prod.values()
-            for rid, res in stack.of_type("AWS::IAM::Role").items()}
+    made = {rid: res["Properties"] for stack in prod.values() for rid, res in stack.of_type("AWS::IAM::Role").items()}
     assert set(made) == {"Ec2Role", "MonitoringRole", "FlowLogRole"}
     assert {rid: p.get("PermissionsBoundary") for rid, p in made.items()} == dict.fromkeys(made, BOUNDARY)
 
@@ -301,19 +365,28 @@ def test_no_administrator_can_be_created_or_attached(roles, boundary):
     nor an inline ``*:*`` policy, which the boundary caps."""
     service = roles["cfn-role"]
     for policy in (ADMIN, f"arn:aws:iam::{ACCOUNT}:policy/wealist-prod-cfn-role-1", BOUNDARY):
-        assert not decide(service, "iam:AttachRolePolicy", ROLE + "ec2-role",
-                          {"iam:PermissionsBoundary": BOUNDARY, "iam:PolicyARN": policy}), policy
+        assert not decide(
+            service,
+            "iam:AttachRolePolicy",
+            ROLE + "ec2-role",
+            {"iam:PermissionsBoundary": BOUNDARY, "iam:PolicyARN": policy},
+        ), policy
     # The boundary policy itself is beyond the service role.
     for action in ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy"):
         assert not decide(service, action, BOUNDARY), action
     everything = [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
-    for action, resource in (("iam:CreateRole", ROLE + "x"), ("iam:AttachRolePolicy", ROLE + "ec2-role"),
-                             ("iam:PassRole", ROLE + "cfn-role"), ("sts:AssumeRole", ROLE + "github-deploy"),
-                             ("ssm:PutParameter", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod/deploy/x"),
-                             ("s3:PutObject", f"{DEPLOY_BUCKET}/boot/startup.sh"),
-                             ("kms:CreateGrant", KEY_ARN), ("ec2:RunInstances", "*"),
-                             ("cloudformation:ExecuteChangeSet", STACK + "wealist-prod/x"),
-                             ("ssm:GetParametersByPath", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/dev")):
+    for action, resource in (
+        ("iam:CreateRole", ROLE + "x"),
+        ("iam:AttachRolePolicy", ROLE + "ec2-role"),
+        ("iam:PassRole", ROLE + "cfn-role"),
+        ("sts:AssumeRole", ROLE + "github-deploy"),
+        ("ssm:PutParameter", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod/deploy/x"),
+        ("s3:PutObject", f"{DEPLOY_BUCKET}/boot/startup.sh"),
+        ("kms:CreateGrant", KEY_ARN),
+        ("ec2:RunInstances", "*"),
+        ("cloudformation:ExecuteChangeSet", STACK + "wealist-prod/x"),
+        ("ssm:GetParametersByPath", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/dev"),
+    ):
         assert not decide_bounded(everything, boundary, action, resource), action
 
 
@@ -334,11 +407,14 @@ def documented_trust_stack_overrides(stack_name: str) -> dict[str, str]:
     found = []
     for line in text.splitlines():
         words = line.split()
-        if "templates/github-oidc.yaml" not in words or "--parameter-overrides" not in words or \
-                words[words.index("--stack-name") + 1] != stack_name:
+        if (
+            "templates/github-oidc.yaml" not in words
+            or "--parameter-overrides" not in words
+            or words[words.index("--stack-name") + 1] != stack_name
+        ):
             continue
-        rest = words[words.index("--parameter-overrides") + 1:]
-        pairs = rest[:next((i for i, w in enumerate(rest) if w.startswith("--")), len(rest))]
+        rest = words[words.index("--parameter-overrides") + 1 :]
+        pairs = rest[: next((i for i, w in enumerate(rest) if w.startswith("--")), len(rest))]
         found.append(dict(w.split("=", 1) for w in pairs))
     assert found, f"docs/operations.md gives no command deploying {stack_name}"
     return found[0]
@@ -367,8 +443,7 @@ def test_the_boundary_allows_everything_the_roles_own_policies_grant(env):
             props = _concrete(res["Properties"], stacks)
             # _concrete names an unnamed log group after the prod stack;
             # CloudFormation names it after the environment's.
-            props = json.loads(json.dumps(props).replace("log-group:wealist-prod-",
-                                                         f"log-group:{cfg.name_prefix}-"))
+            props = json.loads(json.dumps(props).replace("log-group:wealist-prod-", f"log-group:{cfg.name_prefix}-"))
             assert props["PermissionsBoundary"] == arn, rid
             role_arn = f"arn:aws:iam::{ACCOUNT}:role/{props['RoleName']}"
             assert decide(service, "iam:CreateRole", role_arn, {"iam:PermissionsBoundary": arn}), rid
@@ -386,14 +461,17 @@ def test_the_flow_log_role_is_passed_by_its_arn_only(roles):
     service that CreateFlowLogs checks PassRole for (see github_oidc.py); the
     ARN scope stands, and the role's boundary caps what it can do."""
     service = roles["cfn-role"]
-    assert decide(service, "iam:PassRole", ROLE + "flow-logs-role",
-                  {"iam:PassedToService": "vpc-flow-logs.amazonaws.com"})
-    assert not decide(service, "iam:PassRole", ROLE + "github-deploy",
-                      {"iam:PassedToService": "vpc-flow-logs.amazonaws.com"})
+    assert decide(
+        service, "iam:PassRole", ROLE + "flow-logs-role", {"iam:PassedToService": "vpc-flow-logs.amazonaws.com"}
+    )
+    assert not decide(
+        service, "iam:PassRole", ROLE + "github-deploy", {"iam:PassedToService": "vpc-flow-logs.amazonaws.com"}
+    )
     assert not decide(service, "iam:PassRole", ROLE + "ec2-role", {"iam:PassedToService": "lambda.amazonaws.com"})
 
 
 # -- the alarm key's service statement ---------------------------------------------------------------
+
 
 def test_cloudwatch_uses_the_alarm_key_only_for_this_accounts_alarms(prod):
     policy = _concrete(prod["AlarmsStack"].resources["AlarmTopicKey"]["Properties"]["KeyPolicy"], prod)
@@ -410,8 +488,11 @@ def test_change_sets_are_read_and_executed_on_the_projects_stacks_only(roles):
     deploy = roles["github-deploy"]
     ours = STACK + "wealist-prod/0a1b2c3d-1111-2222-3333-444455556666"
     foreign = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/release-7/0a1b2c3d-1111-2222-3333-44445555"
-    for action in ("cloudformation:ExecuteChangeSet", "cloudformation:DescribeChangeSet",
-                   "cloudformation:DeleteChangeSet"):
+    for action in (
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:DescribeChangeSet",
+        "cloudformation:DeleteChangeSet",
+    ):
         assert decide(deploy, action, ours), action
         assert not decide(deploy, action, foreign), action
         assert not decide(deploy, action, STACK + "payments/0a1b2c3d-1111-2222-3333-444455556666"), action
@@ -426,8 +507,10 @@ def test_change_sets_are_read_and_executed_on_the_projects_stacks_only(roles):
 # a resource type, "*" where it has none (cfn-lint's copy of the Service
 # Authorization Reference, wealist_cfn/stacks/iamdata.json).
 
-GROUP_ARN = (f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:0a1b2c3d-1111-2222-3333-444455556666:"
-             "autoScalingGroupName/")
+GROUP_ARN = (
+    f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:0a1b2c3d-1111-2222-3333-444455556666:"
+    "autoScalingGroupName/"
+)
 
 
 def _recording(service: str, calls: list):
@@ -467,8 +550,10 @@ def _release_calls(capsys, monkeypatch) -> list[tuple[str, dict]]:
 
     calls: list = []
     targets = test_release_targets
-    for scenario in (targets.test_cli_release_on_ec2_checks_waits_a_boot_and_checks_the_released_service_only,
-                     targets.test_on_ec2_checks_a_release_whose_targets_stay_unhealthy_is_rolled_back):
+    for scenario in (
+        targets.test_cli_release_on_ec2_checks_waits_a_boot_and_checks_the_released_service_only,
+        targets.test_on_ec2_checks_a_release_whose_targets_stay_unhealthy_is_rolled_back,
+    ):
         ssm, asg, elb = _recording("ssm", calls), _recording("autoscaling", calls), _recording("elbv2", calls)
         with Stubber(ssm) as s, Stubber(asg) as a, Stubber(elb) as e:
             args = (ssm, s, asg, a, elb, e)
@@ -490,9 +575,14 @@ def test_the_deploy_role_may_make_every_call_of_a_release(roles, capsys, monkeyp
     deploy = roles["github-deploy"]
     calls = _release_calls(capsys, monkeypatch)
     made = {action for action, _ in calls}
-    assert {"autoscaling:StartInstanceRefresh", "autoscaling:CancelInstanceRefresh", "ssm:PutParameter",
-            "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeTargetGroups",
-            "ssm:GetParameters"} <= made
+    assert {
+        "autoscaling:StartInstanceRefresh",
+        "autoscaling:CancelInstanceRefresh",
+        "ssm:PutParameter",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "ssm:GetParameters",
+    } <= made
     assert "autoscaling:UpdateAutoScalingGroup" not in made
     context = {"aws:RequestedRegion": REGION}
     for action, params in calls:
@@ -513,19 +603,27 @@ def test_plan_and_deploy_may_read_what_derives_the_health_check_type(roles):
     ssm, asg, elb = _recording("ssm", calls), _recording("autoscaling", calls), _recording("elbv2", calls)
     with Stubber(ssm) as s, Stubber(asg) as a, Stubber(elb) as e:
         test_release_targets.test_released_but_unhealthy_keeps_ec2_and_says_why((ssm, s, asg, a, elb, e))
-    assert {a for a, _ in calls} == {"ssm:GetParameters", "autoscaling:DescribeAutoScalingGroups",
-                                     "elasticloadbalancing:DescribeTargetHealth"}
+    assert {a for a, _ in calls} == {
+        "ssm:GetParameters",
+        "autoscaling:DescribeAutoScalingGroups",
+        "elasticloadbalancing:DescribeTargetHealth",
+    }
     context = {"aws:RequestedRegion": REGION}
     for role in ("github-plan", "github-deploy"):
         for action, params in calls:
             for resource in _resources(action, params):
                 assert decide(roles[role], action, resource, context), (role, action, resource)
     # Only the tags: no other value under the environment's prefix.
-    assert not decide(roles["github-plan"], "ssm:GetParameters",
-                      f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod/db/user_db_password", context)
+    assert not decide(
+        roles["github-plan"],
+        "ssm:GetParameters",
+        f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/wealist/prod/db/user_db_password",
+        context,
+    )
 
 
 # -- preflight's redis-members check ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("role", ["github-plan", "github-deploy"])
 def test_preflight_reads_the_environments_replication_group_only(roles, role):
@@ -549,11 +647,18 @@ def test_the_trust_model_names_the_instances_one_write_outside_logs(boundary):
     group = f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:{'0' * 8}:autoScalingGroupName/wealist-prod-"
     assert decide(boundary, "autoscaling:SetInstanceHealth", group + "backend-asg")
     assert decide(boundary, "autoscaling:SetInstanceHealth", group + "monitoring-asg")
-    assert not decide(boundary, "autoscaling:SetInstanceHealth", group.replace("wealist-prod-", "wealist-dev-")
-                      + "backend-asg")
-    rows = {line.split("|")[1].strip(): line for line in (ROOT / "docs" / "operations.md").read_text().splitlines()
-            if line.startswith("| `<project>-<env>-")}
-    for name in ("`<project>-<env>-role-boundary` (managed policy)", "`<project>-<env>-ec2-role`",
-                 "`<project>-<env>-monitoring-role`"):
+    assert not decide(
+        boundary, "autoscaling:SetInstanceHealth", group.replace("wealist-prod-", "wealist-dev-") + "backend-asg"
+    )
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in (ROOT / "docs" / "operations.md").read_text().splitlines()
+        if line.startswith("| `<project>-<env>-")
+    }
+    for name in (
+        "`<project>-<env>-role-boundary` (managed policy)",
+        "`<project>-<env>-ec2-role`",
+        "`<project>-<env>-monitoring-role`",
+    ):
         assert "SetInstanceHealth" in rows[name] and "Unhealthy" in rows[name], name
     assert "no writes outside logs" not in github_oidc._role_boundary.__doc__

@@ -28,9 +28,14 @@ PARAMS = str(ROOT / "params" / "prod.json")
 
 
 def _refresh(status, pct, to_update=None, reason=None, refresh_id=REFRESH_ID):
-    r = {"InstanceRefreshId": refresh_id, "AutoScalingGroupName": GROUP, "Status": status,
-         "PercentageComplete": pct, "StartTime": datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc),
-         "Preferences": {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200, "SkipMatching": False}}
+    r = {
+        "InstanceRefreshId": refresh_id,
+        "AutoScalingGroupName": GROUP,
+        "Status": status,
+        "PercentageComplete": pct,
+        "StartTime": datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc),
+        "Preferences": {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200, "SkipMatching": False},
+    }
     if to_update is not None:
         r["InstancesToUpdate"] = to_update
     if reason:
@@ -43,11 +48,14 @@ def _sts(answer=None):
     sts = boto3.client("sts", region_name="ap-northeast-2")
     stub = Stubber(sts)
     if answer:
-        stub.add_client_error("get_caller_identity", service_error_code=answer[0], service_message=answer[1],
-                              http_status_code=403)
+        stub.add_client_error(
+            "get_caller_identity", service_error_code=answer[0], service_message=answer[1], http_status_code=403
+        )
     else:
-        stub.add_response("get_caller_identity", {"UserId": "AIDAEXAMPLE", "Account": "123456789012",
-                                                  "Arn": "arn:aws:iam::123456789012:user/ops"})
+        stub.add_response(
+            "get_caller_identity",
+            {"UserId": "AIDAEXAMPLE", "Account": "123456789012", "Arn": "arn:aws:iam::123456789012:user/ops"},
+        )
     stub.activate()
     return sts, stub
 
@@ -68,24 +76,46 @@ def asg():
 
 
 def _expect_start(stub, prefs=None):
-    stub.add_response("start_instance_refresh", {"InstanceRefreshId": REFRESH_ID}, {
-        "AutoScalingGroupName": GROUP, "Strategy": "Rolling",
-        "Preferences": prefs or {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200, "SkipMatching": False},
-    })
+    stub.add_response(
+        "start_instance_refresh",
+        {"InstanceRefreshId": REFRESH_ID},
+        {
+            "AutoScalingGroupName": GROUP,
+            "Strategy": "Rolling",
+            "Preferences": prefs or {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200, "SkipMatching": False},
+        },
+    )
 
 
 def _expect_group(stub, health_type):
     """DescribeAutoScalingGroups: the backend's health-check type (Auto Scaling API reference)."""
-    stub.add_response("describe_auto_scaling_groups", {"AutoScalingGroups": [{
-        "AutoScalingGroupName": GROUP, "MinSize": 2, "MaxSize": 6, "DesiredCapacity": 2, "DefaultCooldown": 300,
-        "AvailabilityZones": ["ap-northeast-2a"], "HealthCheckType": health_type,
-        "CreatedTime": datetime(2026, 11, 1, tzinfo=timezone.utc)}]}, {"AutoScalingGroupNames": [GROUP]})
+    stub.add_response(
+        "describe_auto_scaling_groups",
+        {
+            "AutoScalingGroups": [
+                {
+                    "AutoScalingGroupName": GROUP,
+                    "MinSize": 2,
+                    "MaxSize": 6,
+                    "DesiredCapacity": 2,
+                    "DefaultCooldown": 300,
+                    "AvailabilityZones": ["ap-northeast-2a"],
+                    "HealthCheckType": health_type,
+                    "CreatedTime": datetime(2026, 11, 1, tzinfo=timezone.utc),
+                }
+            ]
+        },
+        {"AutoScalingGroupNames": [GROUP]},
+    )
 
 
 def _expect_describe(stub, *refreshes):
     for r in refreshes:
-        stub.add_response("describe_instance_refreshes", {"InstanceRefreshes": [r]},
-                          {"AutoScalingGroupName": GROUP, "InstanceRefreshIds": [REFRESH_ID]})
+        stub.add_response(
+            "describe_instance_refreshes",
+            {"InstanceRefreshes": [r]},
+            {"AutoScalingGroupName": GROUP, "InstanceRefreshIds": [REFRESH_ID]},
+        )
 
 
 def test_start_keeps_full_capacity_and_follow_reports_each_step(asg):
@@ -93,8 +123,13 @@ def test_start_keeps_full_capacity_and_follow_reports_each_step(asg):
     from Pending to Successful with each change reported once."""
     client, stub = asg
     _expect_start(stub)
-    _expect_describe(stub, _refresh("Pending", 0), _refresh("InProgress", 50, 1), _refresh("InProgress", 50, 1),
-                     _refresh("Successful", 100, 0))
+    _expect_describe(
+        stub,
+        _refresh("Pending", 0),
+        _refresh("InProgress", 50, 1),
+        _refresh("InProgress", 50, 1),
+        _refresh("Successful", 100, 0),
+    )
     seen, sleeps = [], []
 
     refresh_id = rollout.start(client, GROUP)
@@ -125,13 +160,22 @@ def test_cli_refuses_cleanly_when_a_refresh_is_already_running(asg, monkeypatch,
     """Stubber: InstanceRefreshInProgress -> exit 3 naming the running refresh; nothing else is called."""
     client, stub = asg
     _expect_group(stub, "ELB")
-    stub.add_client_error("start_instance_refresh", service_error_code="InstanceRefreshInProgress",
-                          service_message="An Instance Refresh is already in progress and blocks the execution "
-                                          "of this Instance Refresh.", http_status_code=400)
-    stub.add_response("describe_instance_refreshes",
-                      {"InstanceRefreshes": [_refresh("InProgress", 30, 2, refresh_id="running-1"),
-                                             _refresh("Successful", 100, 0, refresh_id="old-1")]},
-                      {"AutoScalingGroupName": GROUP, "MaxRecords": 5})
+    stub.add_client_error(
+        "start_instance_refresh",
+        service_error_code="InstanceRefreshInProgress",
+        service_message="An Instance Refresh is already in progress and blocks the execution of this Instance Refresh.",
+        http_status_code=400,
+    )
+    stub.add_response(
+        "describe_instance_refreshes",
+        {
+            "InstanceRefreshes": [
+                _refresh("InProgress", 30, 2, refresh_id="running-1"),
+                _refresh("Successful", 100, 0, refresh_id="old-1"),
+            ]
+        },
+        {"AutoScalingGroupName": GROUP, "MaxRecords": 5},
+    )
     _route(monkeypatch, client)
 
     code = cli.main(["rollout", "--params", PARAMS])
@@ -144,12 +188,14 @@ def test_cli_refuses_cleanly_when_a_refresh_is_already_running(asg, monkeypatch,
 def test_cli_passes_the_chosen_preferences_and_can_return_at_once(asg, monkeypatch, capsys):
     """Stubber: --min-healthy/--max-healthy/--warmup reach the API; --no-wait does not poll."""
     client, stub = asg
-    _expect_start(stub, {"MinHealthyPercentage": 90, "MaxHealthyPercentage": 150, "SkipMatching": False,
-                         "InstanceWarmup": 120})
+    _expect_start(
+        stub, {"MinHealthyPercentage": 90, "MaxHealthyPercentage": 150, "SkipMatching": False, "InstanceWarmup": 120}
+    )
     _route(monkeypatch, client)
 
-    code = cli.main(["rollout", "--params", PARAMS, "--min-healthy", "90", "--max-healthy", "150",
-                     "--warmup", "120", "--no-wait"])
+    code = cli.main(
+        ["rollout", "--params", PARAMS, "--min-healthy", "90", "--max-healthy", "150", "--warmup", "120", "--no-wait"]
+    )
 
     assert code == errors.EXIT_OK
     assert REFRESH_ID in capsys.readouterr().out
@@ -162,8 +208,15 @@ def test_cli_on_ec2_checks_waits_a_measured_boot_per_instance(asg, monkeypatch, 
     on before the services answer."""
     client, stub = asg
     _expect_group(stub, "EC2")
-    _expect_start(stub, {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200, "SkipMatching": False,
-                         "InstanceWarmup": rollout.EC2_CHECK_WARMUP})
+    _expect_start(
+        stub,
+        {
+            "MinHealthyPercentage": 100,
+            "MaxHealthyPercentage": 200,
+            "SkipMatching": False,
+            "InstanceWarmup": rollout.EC2_CHECK_WARMUP,
+        },
+    )
     _route(monkeypatch, client)
 
     code = cli.main(["rollout", "--params", PARAMS, "--no-wait"])
@@ -215,8 +268,9 @@ def test_follow_gives_up_after_the_timeout_and_says_the_refresh_goes_on(asg):
     now = iter([0.0, 50.0, 100.0])
 
     with pytest.raises(rollout.RolloutError, match="goes on in AWS"):
-        rollout.follow(client, GROUP, REFRESH_ID, poll_seconds=1, timeout_seconds=60,
-                       sleep=lambda s: None, clock=lambda: next(now))
+        rollout.follow(
+            client, GROUP, REFRESH_ID, poll_seconds=1, timeout_seconds=60, sleep=lambda s: None, clock=lambda: next(now)
+        )
 
 
 @pytest.mark.parametrize("params", ["prod", "dev"])
@@ -235,8 +289,11 @@ def test_group_names_are_the_ones_the_compute_stack_gives_its_groups(params):
     for r in resources:
         if r["Type"] == "AWS::AutoScaling::AutoScalingGroup":
             [role] = [t["Value"] for t in r["Properties"]["Tags"] if t["Key"] == "Role"]
-            stack_names[role] = r["Properties"]["AutoScalingGroupName"]["Fn::Sub"].replace(
-                "${Project}", cfg.project).replace("${Environment}", cfg.environment)
+            stack_names[role] = (
+                r["Properties"]["AutoScalingGroupName"]["Fn::Sub"]
+                .replace("${Project}", cfg.project)
+                .replace("${Environment}", cfg.environment)
+            )
     assert set(stack_names) == set(rollout.GROUPS)
     for group in rollout.GROUPS:
         assert rollout.group_name(cfg, group) == stack_names[group]
@@ -253,13 +310,17 @@ def test_a_region_other_than_the_params_files_is_a_usage_error(command, capsys):
     assert len(err) == 1 and "--region us-east-1 contradicts" in err[0] and "ap-northeast-2" in err[0]
 
 
-@pytest.mark.parametrize("code_, message", [
-    ("ExpiredToken", "The security token included in the request is expired"),
-    ("InvalidClientTokenId", "The security token included in the request is invalid."),
-])
+@pytest.mark.parametrize(
+    "code_, message",
+    [
+        ("ExpiredToken", "The security token included in the request is expired"),
+        ("InvalidClientTokenId", "The security token included in the request is invalid."),
+    ],
+)
 @pytest.mark.parametrize("command", ["rollout", "bootstrap"])
-def test_rejected_credentials_are_one_line_and_exit_2_before_any_other_call(command, code_, message, asg,
-                                                                            monkeypatch, capsys):
+def test_rejected_credentials_are_one_line_and_exit_2_before_any_other_call(
+    command, code_, message, asg, monkeypatch, capsys
+):
     """Stubber: STS GetCallerIdentity answering ExpiredToken / InvalidClientTokenId
     ends the command with exit 2 and one line, before any other AWS call
     (the Auto Scaling stub has no response queued: a call would fail the test)."""
@@ -278,13 +339,17 @@ def test_rejected_credentials_are_one_line_and_exit_2_before_any_other_call(comm
 
 
 @pytest.mark.moto
-@pytest.mark.parametrize("extra, expected", [
-    ((), "error: AWS credentials: Unable to locate credentials"),
-    (("--profile", "wealist-nope"), "error: AWS profile not found: wealist-nope"),
-])
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        ((), "error: AWS credentials: Unable to locate credentials"),
+        (("--profile", "wealist-nope"), "error: AWS profile not found: wealist-nope"),
+    ],
+)
 @pytest.mark.parametrize("command", ["rollout", "bootstrap"])
-def test_missing_credentials_or_profile_are_one_line_without_traceback(command, extra, expected, moto_endpoint,
-                                                                       tmp_path):
+def test_missing_credentials_or_profile_are_one_line_without_traceback(
+    command, extra, expected, moto_endpoint, tmp_path
+):
     """moto's server as the endpoint (so nothing could reach AWS): with no
     credentials anywhere, or a profile no config file has, `python build.py
     COMMAND` ends with exit 2 and one line, and the server holds nothing."""
@@ -293,11 +358,20 @@ def test_missing_credentials_or_profile_are_one_line_without_traceback(command, 
     import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true",
-               HOME=str(tmp_path))
-    r = subprocess.run([sys.executable, str(ROOT / "build.py"), command, "--params", PARAMS,
-                        "--endpoint-url", moto_endpoint, *extra],
-                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    env.update(
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        HOME=str(tmp_path),
+    )
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "build.py"), command, "--params", PARAMS, "--endpoint-url", moto_endpoint, *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     # One error line, then (missing credentials) the ways in on indented lines.

@@ -49,21 +49,42 @@ def _script(states: list[str]) -> Scripted:
         if not seq:
             raise ScriptedError("Throttling", "still polling after the refresh ended")
         status = seq.pop(0)
-        return {"InstanceRefreshes": [{
-            "InstanceRefreshId": REFRESH_ID, "AutoScalingGroupName": params["AutoScalingGroupName"],
-            "Status": status, "StatusReason": f"reason for {status}", "PercentageComplete": 50,
-            "StartTime": datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)}]}
+        return {
+            "InstanceRefreshes": [
+                {
+                    "InstanceRefreshId": REFRESH_ID,
+                    "AutoScalingGroupName": params["AutoScalingGroupName"],
+                    "Status": status,
+                    "StatusReason": f"reason for {status}",
+                    "PercentageComplete": 50,
+                    "StartTime": datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc),
+                }
+            ]
+        }
 
     # The backend group on ELB checks: rollout asks first, for the warm-up.
-    group = {"AutoScalingGroups": [{
-        "AutoScalingGroupName": "wealist-prod-backend-asg", "MinSize": 2, "MaxSize": 6, "DesiredCapacity": 2,
-        "DefaultCooldown": 300, "AvailabilityZones": ["ap-northeast-2a"], "HealthCheckType": "ELB",
-        "CreatedTime": datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)}]}
-    return Scripted(("autoscaling",), {
-        ("autoscaling", "DescribeAutoScalingGroups"): lambda p: group,
-        ("autoscaling", "StartInstanceRefresh"): lambda p: {"InstanceRefreshId": REFRESH_ID},
-        ("autoscaling", "DescribeInstanceRefreshes"): describe,
-    })
+    group = {
+        "AutoScalingGroups": [
+            {
+                "AutoScalingGroupName": "wealist-prod-backend-asg",
+                "MinSize": 2,
+                "MaxSize": 6,
+                "DesiredCapacity": 2,
+                "DefaultCooldown": 300,
+                "AvailabilityZones": ["ap-northeast-2a"],
+                "HealthCheckType": "ELB",
+                "CreatedTime": datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc),
+            }
+        ]
+    }
+    return Scripted(
+        ("autoscaling",),
+        {
+            ("autoscaling", "DescribeAutoScalingGroups"): lambda p: group,
+            ("autoscaling", "StartInstanceRefresh"): lambda p: {"InstanceRefreshId": REFRESH_ID},
+            ("autoscaling", "DescribeInstanceRefreshes"): describe,
+        },
+    )
 
 
 @pytest.mark.parametrize("final", list(FINAL))
@@ -73,8 +94,17 @@ def test_rollout_ends_at_each_final_state_with_its_exit_code(final, monkeypatch,
     state, no more), names the state and its reason, and exits as the table says."""
     script = _script([*GOING_ON, final])
     with scripted_aws(monkeypatch, script):
-        code, out, err = run_cli("rollout", "--params", ROOT / "params" / "prod.json", "--endpoint-url",
-                                 moto_endpoint, "--poll", "0", "--timeout", "60")
+        code, out, err = run_cli(
+            "rollout",
+            "--params",
+            ROOT / "params" / "prod.json",
+            "--endpoint-url",
+            moto_endpoint,
+            "--poll",
+            "0",
+            "--timeout",
+            "60",
+        )
     assert code == FINAL[final], out + err
     assert len(script.ops("autoscaling", "DescribeInstanceRefreshes")) == len(GOING_ON) + 1
     if final == "Successful":

@@ -21,11 +21,13 @@ PROD = str(PARAMS_DIR / "prod.json")
 def no_client(monkeypatch):
     def refuse(self, service_name, *a, **kw):
         raise AssertionError(f"an AWS client ({service_name}) was made before the rotation was confirmed")
+
     monkeypatch.setattr(botocore.session.Session, "create_client", refuse)
 
 
 def _run(*argv, stdin_tty=False, answer=""):
     import sys
+
     out, err = io.StringIO(), io.StringIO()
     stdin = io.StringIO(answer + "\n")
     stdin.isatty = lambda: stdin_tty
@@ -43,13 +45,14 @@ def _run(*argv, stdin_tty=False, answer=""):
 def test_rotation_without_a_terminal_is_refused_and_names_yes(no_client):
     code, _, err = _run("bootstrap", "--params", PROD, "--rotate", "db/user_db_password")
     assert code == EXIT_REFUSED
-    assert err.strip() == ("error: refusing to rotate db/user_db_password of wealist-prod without a terminal to "
-                           "ask on: add --yes once you have read what must restart after it")
+    assert err.strip() == (
+        "error: refusing to rotate db/user_db_password of wealist-prod without a terminal to "
+        "ask on: add --yes once you have read what must restart after it"
+    )
 
 
 def test_a_no_at_the_prompt_rotates_nothing(no_client):
-    code, out, err = _run("bootstrap", "--params", PROD, "--rotate", "db/user_db_password", stdin_tty=True,
-                          answer="n")
+    code, out, err = _run("bootstrap", "--params", PROD, "--rotate", "db/user_db_password", stdin_tty=True, answer="n")
     assert code == EXIT_REFUSED and "Rotate db/user_db_password of wealist-prod?" in out
     assert "not rotated: db/user_db_password keep their values" in err
 
@@ -62,6 +65,7 @@ def test_dry_run_needs_no_confirmation(monkeypatch):
     def record(self, service_name, *a, **kw):
         made.append(service_name)
         raise RuntimeError("stop")
+
     monkeypatch.setattr(botocore.session.Session, "create_client", record)
     code, _, err = _run("bootstrap", "--params", PROD, "--rotate", "db/user_db_password", "--dry-run")
     assert made and code != EXIT_REFUSED and "refusing" not in err
@@ -72,6 +76,7 @@ def _run_raising(exc, *argv):
     input(), a closed stdin EOFError)."""
     import builtins
     import sys
+
     out, err = io.StringIO(), io.StringIO()
     real_input, real_stdin = builtins.input, sys.stdin
 
@@ -94,16 +99,20 @@ def test_ctrl_c_at_the_prompt_says_nothing_was_rotated(no_client):
     """It exited 130 silently before."""
     code, err = _run_raising(KeyboardInterrupt, "bootstrap", "--params", PROD, "--rotate", "db/user_db_password")
     assert code == 130
-    assert err.strip() == ("interrupted at the prompt: not rotated, db/user_db_password keep their values; nothing "
-                           "was read or changed in AWS")
+    assert err.strip() == (
+        "interrupted at the prompt: not rotated, db/user_db_password keep their values; nothing "
+        "was read or changed in AWS"
+    )
 
 
 def test_end_of_input_at_the_prompt_is_a_no(no_client):
     """It reached the generic handler before ('unexpected EOFError')."""
     code, err = _run_raising(EOFError, "bootstrap", "--params", PROD, "--rotate", "db/user_db_password")
     assert code == EXIT_REFUSED and "unexpected" not in err
-    assert err.strip() == ("no answer (end of input): not rotated, db/user_db_password keep their values; nothing "
-                           "was read or changed in AWS")
+    assert err.strip() == (
+        "no answer (end of input): not rotated, db/user_db_password keep their values; nothing "
+        "was read or changed in AWS"
+    )
 
 
 @pytest.mark.moto
@@ -112,8 +121,9 @@ def test_an_endpoint_that_declares_nothing_is_asked_as_aws_is(no_client, undecla
     wealist_cfn/aws/target.py) may be AWS behind a proxy: the rotation is
     refused without a terminal, before any client. Any --endpoint-url let
     it through before."""
-    code, _, err = _run("bootstrap", "--params", PROD, "--rotate", "db/user_db_password",
-                        "--endpoint-url", undeclared_endpoint)
+    code, _, err = _run(
+        "bootstrap", "--params", PROD, "--rotate", "db/user_db_password", "--endpoint-url", undeclared_endpoint
+    )
     assert code == EXIT_REFUSED and "refusing to rotate db/user_db_password" in err
 
 
@@ -128,7 +138,9 @@ def test_the_rehearsal_rotates_without_asking(moto_endpoint, monkeypatch):
     def record(self, service_name, *a, **kw):
         made.append(service_name)
         raise RuntimeError("stop")
+
     monkeypatch.setattr(botocore.session.Session, "create_client", record)
-    code, _, err = _run("bootstrap", "--params", PROD, "--rotate", "db/user_db_password",
-                        "--endpoint-url", moto_endpoint)
+    code, _, err = _run(
+        "bootstrap", "--params", PROD, "--rotate", "db/user_db_password", "--endpoint-url", moto_endpoint
+    )
     assert made and code != EXIT_REFUSED and "refusing" not in err

@@ -43,16 +43,13 @@ PARAMS = ROOT / "params" / "prod.json"
 def _secrets(endpoint: str) -> list[str]:
     ssm = boto3.client("ssm", region_name="ap-northeast-2", endpoint_url=endpoint)
     values = []
-    for page in ssm.get_paginator("get_parameters_by_path").paginate(Path="/wealist/prod/", Recursive=True,
-                                                                     WithDecryption=True):
+    for page in ssm.get_paginator("get_parameters_by_path").paginate(
+        Path="/wealist/prod/", Recursive=True, WithDecryption=True
+    ):
         # By what bootstrap made them, not by their type: a secret stored as
         # a plain String is still a secret.
         values += [p["Value"] for p in page["Parameters"] if p["Name"].removeprefix("/wealist/prod/") in SECRET_NAMES]
     return values
-
-
-
-
 
 
 def test_no_output_holds_a_piece_of_a_secret(moto_endpoint, local_s3_over_http, caplog):
@@ -88,4 +85,4 @@ def test_no_output_holds_a_piece_of_a_secret(moto_endpoint, local_s3_over_http, 
         assert text.strip() or what == "log", what
         assert not _leaks(text, pieces), f"{what} printed part of a secret"
     # The check can fail: a secret's piece in the output is found.
-    assert _leaks(f"x{every[0][3:3 + PIECE]}y", pieces)
+    assert _leaks(f"x{every[0][3 : 3 + PIECE]}y", pieces)

@@ -42,8 +42,9 @@ def restore_problems(steps: list[tuple[str, dict]]) -> list[str]:
         label = f"{job}: {step.get('name') or run.splitlines()[0] if run else step.get('uses')}"
         if RESTORES.search(run):
             if cond.replace("${{", "").replace("}}", "").strip() != "always()":
-                problems.append(f"{label}: restores state but runs only if every step before it succeeded "
-                                f"(if: {cond or 'none'})")
+                problems.append(
+                    f"{label}: restores state but runs only if every step before it succeeded (if: {cond or 'none'})"
+                )
             if job not in changed_in:
                 problems.append(f"{label}: restores state before any step that changes it")
         elif CHANGES.search(run):
@@ -64,21 +65,36 @@ def test_no_workflow_restores_too_late_or_changes_after_a_failure(name):
     assert restore_problems(_steps(name)) == []
 
 
-@pytest.mark.parametrize("cond,found", [
-    (None, "runs only if every step before it succeeded"),
-    ("success()", "runs only if every step before it succeeded"),
-    ("steps.deploy.outcome == 'failure'", "runs only if every step before it succeeded"),
-])
+@pytest.mark.parametrize(
+    "cond,found",
+    [
+        (None, "runs only if every step before it succeeded"),
+        ("success()", "runs only if every step before it succeeded"),
+        ("steps.deploy.outcome == 'failure'", "runs only if every step before it succeeded"),
+    ],
+)
 def test_a_restore_step_without_always_is_found(cond, found):
-    steps = [("deploy", {"name": "Deploy", "run": "python build.py deploy --yes"}),
-             ("deploy", {"name": "Stack state", "run": "python build.py status", **({"if": cond} if cond else {})})]
+    steps = [
+        ("deploy", {"name": "Deploy", "run": "python build.py deploy --yes"}),
+        ("deploy", {"name": "Stack state", "run": "python build.py status", **({"if": cond} if cond else {})}),
+    ]
     [problem] = restore_problems(steps)
     assert found in problem
 
 
 def test_a_rollout_after_a_failure_is_found():
-    steps = [("deploy", {"name": "Deploy", "run": "python build.py deploy --yes"}),
-             ("deploy", {"name": "Roll out", "if": "always() && steps.roll.outputs.backend == 'true'",
-                         "run": "python build.py rollout --params params/prod.json"})]
-    assert restore_problems(steps) == ["deploy: Roll out: changes the environment after a failure "
-                                       "(if: always() && steps.roll.outputs.backend == 'true')"]
+    steps = [
+        ("deploy", {"name": "Deploy", "run": "python build.py deploy --yes"}),
+        (
+            "deploy",
+            {
+                "name": "Roll out",
+                "if": "always() && steps.roll.outputs.backend == 'true'",
+                "run": "python build.py rollout --params params/prod.json",
+            },
+        ),
+    ]
+    assert restore_problems(steps) == [
+        "deploy: Roll out: changes the environment after a failure "
+        "(if: always() && steps.roll.outputs.backend == 'true')"
+    ]

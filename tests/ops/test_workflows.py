@@ -75,22 +75,32 @@ def test_main_deploys_what_a_person_approved_then_rolls_out():
     assert creds["with"]["role-to-assume"] == "${{ vars.AWS_PLAN_ROLE_ARN }}"
     assert "build.py plan --stack-name wealist-prod --params params/prod.json --output markdown" in _runs(prepare)
     assert "$GITHUB_STEP_SUMMARY" in _runs(prepare) and "build.py deploy" not in _runs(prepare)
-    assert prepare["outputs"] == {"change-set": "${{ steps.plan.outputs.change-set }}",
-                                  "change-set-id": "${{ steps.plan.outputs.change-set-id }}",
-                                  "type": "${{ steps.plan.outputs.type }}"}
+    assert prepare["outputs"] == {
+        "change-set": "${{ steps.plan.outputs.change-set }}",
+        "change-set-id": "${{ steps.plan.outputs.change-set-id }}",
+        "type": "${{ steps.plan.outputs.type }}",
+    }
 
     assert job["needs"] == "prepare" and job["environment"] == "production"
     creds = next(s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", ""))
     assert creds["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
     runs = [s.get("run", "") for s in job["steps"]]
-    order = [next(i for i, r in enumerate(runs) if cmd in r) for cmd in (
-        "build.py --check", "--no-execute", "build.py bootstrap --params params/prod.json",
-        "build.py deploy --stack-name wealist-prod --params params/prod.json --yes",
-        "build.py rollout --params params/prod.json")]
+    order = [
+        next(i for i, r in enumerate(runs) if cmd in r)
+        for cmd in (
+            "build.py --check",
+            "--no-execute",
+            "build.py bootstrap --params params/prod.json",
+            "build.py deploy --stack-name wealist-prod --params params/prod.json --yes",
+            "build.py rollout --params params/prod.json",
+        )
+    ]
     assert order == sorted(order)
-    handed = {"CHANGE_SET": "${{ needs.prepare.outputs.change-set }}",
-              "CHANGE_SET_ID": "${{ needs.prepare.outputs.change-set-id }}",
-              "TYPE": "${{ needs.prepare.outputs.type }}"}
+    handed = {
+        "CHANGE_SET": "${{ needs.prepare.outputs.change-set }}",
+        "CHANGE_SET_ID": "${{ needs.prepare.outputs.change-set-id }}",
+        "TYPE": "${{ needs.prepare.outputs.type }}",
+    }
     assert job["steps"][order[1]]["env"] == handed
     step = job["steps"][order[3]]
     assert step["env"] == handed
@@ -115,15 +125,25 @@ def _run_step(tmp_path, script: str, env: dict, python: str) -> tuple[int, dict,
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     shim = bin_dir / "python"
-    shim.write_text("#!/bin/bash\necho \"$*\" >>\"$SHIM_LOG\"\n" + python)
+    shim.write_text('#!/bin/bash\necho "$*" >>"$SHIM_LOG"\n' + python)
     shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
     files = {k: tmp_path / k for k in ("output", "summary", "log")}
     for f in files.values():
         f.write_text("")
-    full = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "GITHUB_OUTPUT": str(files["output"]),
-            "GITHUB_STEP_SUMMARY": str(files["summary"]), "SHIM_LOG": str(files["log"]), **env}
-    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=tmp_path,
-                          env=full, capture_output=True, text=True)
+    full = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "GITHUB_OUTPUT": str(files["output"]),
+        "GITHUB_STEP_SUMMARY": str(files["summary"]),
+        "SHIM_LOG": str(files["log"]),
+        **env,
+    }
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env=full,
+        capture_output=True,
+        text=True,
+    )
     outputs = dict(line.split("=", 1) for line in files["output"].read_text().splitlines() if "=" in line)
     return done.returncode, outputs, files["summary"].read_text(), files["log"].read_text()
 
@@ -137,8 +157,12 @@ def _review_markdown(change_set_type: str) -> str:
     (review.render_markdown) and the ID line cli/deploy.py writes after it."""
     from wealist_cfn.deploy import review
 
-    r = review.Review(stack_name="wealist-prod", change_set_type=change_set_type,
-                      change_set_name="deploy-20261207-194500-abc1234-9f3e", change_set_id=ARN)
+    r = review.Review(
+        stack_name="wealist-prod",
+        change_set_type=change_set_type,
+        change_set_name="deploy-20261207-194500-abc1234-9f3e",
+        change_set_id=ARN,
+    )
     return review.render_markdown(r) + f"\n\nChange set ID: `{ARN}`"
 
 
@@ -169,10 +193,16 @@ def test_prepare_hands_the_reviewed_change_set_to_execute(kind, tmp_path):
     assert rc == 0
     name = "" if kind == "no changes" else "deploy-20261207-194500-abc1234-9f3e"
     # The UUID alone: no account ID, so a masked account ID cannot drop the output.
-    assert outputs == {"change-set": name, "change-set-id": "" if kind == "no changes" else UUID,
-                       "type": "" if kind == "no changes" else kind}
-    said = {"UPDATE": f"Approving executes exactly `{name}`", "CREATE": "Approving creates the stack",
-            "no changes": "Nothing to execute"}[kind]
+    assert outputs == {
+        "change-set": name,
+        "change-set-id": "" if kind == "no changes" else UUID,
+        "type": "" if kind == "no changes" else kind,
+    }
+    said = {
+        "UPDATE": f"Approving executes exactly `{name}`",
+        "CREATE": "Approving creates the stack",
+        "no changes": "Nothing to execute",
+    }[kind]
     assert said in summary
 
 
@@ -183,8 +213,12 @@ def test_execute_runs_the_approved_change_set_by_name(change_set, kind, tmp_path
     create is made by the deploy itself (never executed by name); nothing to
     do deploys nothing and leaves the document the rollout step reads."""
     step = next(s for s in _load("deploy.yml")["jobs"]["execute"]["steps"] if s.get("name") == "Deploy")
-    rc, _, _, log = _run_step(tmp_path, step["run"], {"CHANGE_SET": change_set, "CHANGE_SET_ID": UUID, "TYPE": kind},
-                              "echo '{\"result\": {\"status\": \"UPDATE_COMPLETE\"}}'\n")
+    rc, _, _, log = _run_step(
+        tmp_path,
+        step["run"],
+        {"CHANGE_SET": change_set, "CHANGE_SET_ID": UUID, "TYPE": kind},
+        'echo \'{"result": {"status": "UPDATE_COMPLETE"}}\'\n',
+    )
     assert rc == 0
     if not change_set:
         assert log == "" and '"NO_CHANGES"' in (tmp_path / "deploy.json").read_text()
@@ -194,8 +228,10 @@ def test_execute_runs_the_approved_change_set_by_name(change_set, kind, tmp_path
         assert f"--yes --change-set deploy-1 --change-set-id {UUID} --output json" in log
 
 
-@pytest.mark.parametrize("change_set,kind,code", [("deploy-1", "UPDATE", 0), ("deploy-1", "UPDATE", 3),
-                                                  ("deploy-1", "CREATE", 0), ("", "", 0)])
+@pytest.mark.parametrize(
+    "change_set,kind,code",
+    [("deploy-1", "UPDATE", 0), ("deploy-1", "UPDATE", 3), ("deploy-1", "CREATE", 0), ("", "", 0)],
+)
 def test_the_approved_change_set_is_proven_before_bootstrap_writes_anything(change_set, kind, code, tmp_path):
     """The execute job's check before Bootstrap, ``python`` a stand-in: an
     approved update is proven by name and ID without executing it
@@ -206,12 +242,15 @@ def test_the_approved_change_set_is_proven_before_bootstrap_writes_anything(chan
     names = [s.get("name", "") for s in steps]
     at = names.index("Approved change set is still the one reviewed")
     assert at < names.index("Bootstrap (startup script and instance files in step with main)")
-    rc, _, _, log = _run_step(tmp_path, steps[at]["run"], {"CHANGE_SET": change_set, "CHANGE_SET_ID": UUID,
-                                                           "TYPE": kind}, f"exit {code}\n")
+    rc, _, _, log = _run_step(
+        tmp_path, steps[at]["run"], {"CHANGE_SET": change_set, "CHANGE_SET_ID": UUID, "TYPE": kind}, f"exit {code}\n"
+    )
     assert rc == code
     if kind == "UPDATE":
-        assert log.strip() == ("build.py deploy --stack-name wealist-prod --params params/prod.json --no-execute "
-                               f"--change-set deploy-1 --change-set-id {UUID}")
+        assert log.strip() == (
+            "build.py deploy --stack-name wealist-prod --params params/prod.json --no-execute "
+            f"--change-set deploy-1 --change-set-id {UUID}"
+        )
     else:
         assert log == ""
 
@@ -236,8 +275,9 @@ def test_releases_offer_and_accept_exactly_the_settings_services():
     name the services the stacks build repositories for."""
     names = [s.name for s in DEFAULT_SETTINGS.services]
     assert _load("release.yml")["on"]["workflow_dispatch"]["inputs"]["service"]["options"] == names
-    check = next(s for s in _load("release-service.yml")["jobs"]["build"]["steps"]
-                 if s.get("name") == "Check the release inputs")
+    check = next(
+        s for s in _load("release-service.yml")["jobs"]["build"]["steps"] if s.get("name") == "Check the release inputs"
+    )
     [accepted] = re.findall(r"^\s*([\w|-]+)\) ;;$", check["run"], re.MULTILINE)
     assert accepted.split("|") == names
 
@@ -260,8 +300,7 @@ def _uses_lines():
 def unpinned_actions(lines) -> list[str]:
     """The ``uses:`` values that are not a full commit SHA with the version
     in a comment; local reusable workflows (``./``) are this repository's."""
-    return [f"{where}: {value}" for where, value in lines
-            if not value.startswith("./") and not SHA_PIN.match(value)]
+    return [f"{where}: {value}" for where, value in lines if not value.startswith("./") and not SHA_PIN.match(value)]
 
 
 def test_every_third_party_action_is_pinned_by_commit_with_its_version():
@@ -270,13 +309,16 @@ def test_every_third_party_action_is_pinned_by_commit_with_its_version():
     assert unpinned_actions(lines) == []
 
 
-@pytest.mark.parametrize("value", [
-    "actions/checkout@v5",
-    "actions/checkout@v5.1.0",
-    "actions/checkout@fbc6f39",  # abbreviated: another object may match later
-    "actions/checkout@fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09",  # no version to read
-    "actions/checkout@main # v5.1.0",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "actions/checkout@v5",
+        "actions/checkout@v5.1.0",
+        "actions/checkout@fbc6f39",  # abbreviated: another object may match later
+        "actions/checkout@fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09",  # no version to read
+        "actions/checkout@main # v5.1.0",
+    ],
+)
 def test_the_pin_check_refuses_a_tag_a_branch_a_short_sha_and_a_bare_sha(value):
     assert unpinned_actions([("x.yml:1", value)]) == [f"x.yml:1: {value}"]
 
@@ -298,8 +340,13 @@ def _privileged_jobs():
 
 def test_jobs_with_aws_credentials_use_no_cache_keep_no_git_credentials_and_install_by_hash():
     jobs = list(_privileged_jobs())
-    assert {(w, j) for w, j, _ in jobs} == {("deploy.yml", "prepare"), ("deploy.yml", "execute"), ("plan.yml", "plan"),
-                                          ("drift.yml", "drift"), ("release-service.yml", "release")}
+    assert {(w, j) for w, j, _ in jobs} == {
+        ("deploy.yml", "prepare"),
+        ("deploy.yml", "execute"),
+        ("plan.yml", "plan"),
+        ("drift.yml", "drift"),
+        ("release-service.yml", "release"),
+    }
     for workflow, job_id, job in jobs:
         where = f"{workflow} {job_id}"
         for step in job["steps"]:
@@ -388,8 +435,9 @@ def test_no_pending_deploy_can_be_displaced_by_a_release():
     assert _load("deploy.yml")["on"]["push"]["branches"] == ["main"]  # each newer deploy contains the older
     wait = next(s for s in release_job["steps"] if s.get("name") == "Wait for running deploys")
     names = [s.get("name") or s.get("uses", "") for s in release_job["steps"]]
-    assert names.index("Wait for running deploys") < next(i for i, n in enumerate(names)
-                                                           if "configure-aws-credentials" in n)
+    assert names.index("Wait for running deploys") < next(
+        i for i, n in enumerate(names) if "configure-aws-credentials" in n
+    )
     assert "gh run list --workflow deploy.yml" in wait["run"] and int(wait["env"]["WAIT_SECONDS"]) > 0
     assert release_job["permissions"]["actions"] == "read"
 
@@ -414,8 +462,9 @@ def test_the_image_outlives_a_late_approval_of_the_release_job():
     """Both release jobs wait for the production reviewers; the artifact must still be there when
     `release` is approved after `build` (a day is too short over a weekend), and operators are
     told how long they have."""
-    [upload] = [s for s in _load("release-service.yml")["jobs"]["build"]["steps"]
-                if "upload-artifact" in s.get("uses", "")]
+    [upload] = [
+        s for s in _load("release-service.yml")["jobs"]["build"]["steps"] if "upload-artifact" in s.get("uses", "")
+    ]
     assert upload["with"]["retention-days"] >= 7
     operations = (ROOT / "docs" / "operations.md").read_text()
     assert f"kept {upload['with']['retention-days']} days" in operations
@@ -439,9 +488,10 @@ def test_long_running_python_steps_exec_it_so_a_cancel_reaches_python():
     Every line that runs a deploy or a rollout execs python."""
     steps = list(_long_steps())
     assert {(w, s.get("name", "")) for w, _, s in steps} >= {
-        ("deploy.yml", "Deploy"), ("deploy.yml", "Roll out the backend"),
-        ("release-service.yml", "Release and roll out (or restore and roll back)")}, \
-        [(w, s.get("name")) for w, _, s in steps]
+        ("deploy.yml", "Deploy"),
+        ("deploy.yml", "Roll out the backend"),
+        ("release-service.yml", "Release and roll out (or restore and roll back)"),
+    }, [(w, s.get("name")) for w, _, s in steps]
     for workflow, job_id, step in steps:
         for line in step["run"].splitlines():
             if LONG.search(line):
@@ -463,20 +513,25 @@ def test_a_cancel_of_the_deploy_step_reaches_python(tmp_path):
     log = tmp_path / "log"
     shim = bin_dir / "python"
     # The stand-in ends by itself after 5 s, so a lost signal fails the test, never hangs it.
-    shim.write_text("#!/bin/bash\ntrap 'echo INT >>\"$SHIM_LOG\"; exit 130' INT\n"
-                    "trap 'echo TERM >>\"$SHIM_LOG\"; exit 143' TERM\n"
-                    "echo started >>\"$SHIM_LOG\"\nsleep 5 & wait $!\necho ended >>\"$SHIM_LOG\"\n")
+    shim.write_text(
+        "#!/bin/bash\ntrap 'echo INT >>\"$SHIM_LOG\"; exit 130' INT\n"
+        "trap 'echo TERM >>\"$SHIM_LOG\"; exit 143' TERM\n"
+        'echo started >>"$SHIM_LOG"\nsleep 5 & wait $!\necho ended >>"$SHIM_LOG"\n'
+    )
     shim.chmod(0o755)
     script = tmp_path / "step.sh"
     script.write_text(step["run"])
-    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SHIM_LOG": str(log), "CHANGE_SET": "deploy-1",
-           "TYPE": "UPDATE"}
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SHIM_LOG": str(log), "CHANGE_SET": "deploy-1", "TYPE": "UPDATE"}
     # The runner starts a step with SIGINT at its default action. A pytest
     # started in the background (`pytest &` in a script) has SIGINT ignored,
     # and an ignored signal stays ignored across exec and cannot be trapped
     # (bash(1), SIGNALS): restore the runner's disposition in the child.
-    proc = subprocess.Popen(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=tmp_path,
-                            env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+        cwd=tmp_path,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + 10
         while "started" not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline:

@@ -41,5 +41,11 @@ def ctx(prod_cfg, _resolved, aws, tmp_path) -> checks.Context:
     (files / "config").mkdir(parents=True)
     (files / "config" / "a.txt").write_text("alpha\n")
     (files / "config" / "b.txt").write_text("beta\n")
-    return checks.Context(config=prod_cfg, aws=aws, stack_name="wealist-prod", resolved=copy.deepcopy(_resolved),
-                          files_dir=files, params_arg="params/prod.json")
+    return checks.Context(
+        config=prod_cfg,
+        aws=aws,
+        stack_name="wealist-prod",
+        resolved=copy.deepcopy(_resolved),
+        files_dir=files,
+        params_arg="params/prod.json",
+    )

@@ -18,16 +18,41 @@ from wealist_cfn.preflight import checks, cost
 
 # Round figures, so the expected sums below can be worked out by hand.
 TOY = {
-    "ec2:t3.medium": 0.1, "ec2:t3.small": 0.05, "ebs:gp3": 0.1,
-    "nat:hour": 0.05, "nat:gb": 0.05, "eip:hour": 0.01, "alb:hour": 0.02, "alb:lcu": 0.01,
-    "rds:postgres:db.t3.micro:single-az": 0.2, "rds:postgres:db.t3.micro:multi-az": 0.4,
-    "rds:storage:gp3:single-az": 0.5, "rds:storage:gp3:multi-az": 1.0, "rds:backup": 0.25,
-    "elasticache:cache.t3.micro": 0.3, "s3:standard": 0.1, "logs:ingest": 1.0, "ecr:storage": 0.2,
-    "cloudwatch:detailed-monitoring": 0.5, "cloudwatch:alarm": 0.1, "kms:key": 1.0,
-    "cloudwatch:dashboard:basic": 3.0, "logs:storage": 0.5, "logs:vended-ingest": 0.25, "s3:put": 0.001,
+    "ec2:t3.medium": 0.1,
+    "ec2:t3.small": 0.05,
+    "ebs:gp3": 0.1,
+    "nat:hour": 0.05,
+    "nat:gb": 0.05,
+    "eip:hour": 0.01,
+    "alb:hour": 0.02,
+    "alb:lcu": 0.01,
+    "rds:postgres:db.t3.micro:single-az": 0.2,
+    "rds:postgres:db.t3.micro:multi-az": 0.4,
+    "rds:storage:gp3:single-az": 0.5,
+    "rds:storage:gp3:multi-az": 1.0,
+    "rds:backup": 0.25,
+    "elasticache:cache.t3.micro": 0.3,
+    "s3:standard": 0.1,
+    "logs:ingest": 1.0,
+    "ecr:storage": 0.2,
+    "cloudwatch:detailed-monitoring": 0.5,
+    "cloudwatch:alarm": 0.1,
+    "kms:key": 1.0,
+    "cloudwatch:dashboard:basic": 3.0,
+    "logs:storage": 0.5,
+    "logs:vended-ingest": 0.25,
+    "s3:put": 0.001,
 }
-USAGE = {"nat_data_gb": 10, "alb_lcu": 2, "log_ingest_gb": 4, "ecr_storage_gb": 3, "s3_storage_gb": 5,
-         "rds_backup_gb": 8, "flow_log_ingest_gb": 6, "access_log_gb": 2}
+USAGE = {
+    "nat_data_gb": 10,
+    "alb_lcu": 2,
+    "log_ingest_gb": 4,
+    "ecr_storage_gb": 3,
+    "s3_storage_gb": 5,
+    "rds_backup_gb": 8,
+    "flow_log_ingest_gb": 6,
+    "access_log_gb": 2,
+}
 
 
 def _table(tmp_path, prices=TOY, hours=100, region="ap-northeast-2"):
@@ -71,18 +96,31 @@ def test_single_and_multi_az_recomputed_by_hand(tmp_path, prod_cfg):
     assert est["multi"].usage == pytest.approx(est["single"].usage)
     assert est["multi"].total - est["single"].total == pytest.approx(72.4)
     nats = [i for i in est["multi"].items if i.price_key == "nat:hour"]
-    assert sorted(i.resource for i in nats) == ["NetworkStack/NatGateway1", "NetworkStack/NatGateway2",
-                                                "NetworkStack/NatGateway3"]
+    assert sorted(i.resource for i in nats) == [
+        "NetworkStack/NatGateway1",
+        "NetworkStack/NatGateway2",
+        "NetworkStack/NatGateway3",
+    ]
 
 
 def test_every_resource_type_in_the_templates_has_a_rule_or_is_free(prod_cfg):
     """The resolved templates, both modes: each type is priced by a rule or
     listed as free. Adding a type with a price to the templates fails here
     until cost.py prices it (see the next test for the error it gives)."""
-    priced = {"AWS::AutoScaling::AutoScalingGroup", "AWS::EC2::NatGateway", "AWS::EC2::EIP",
-              "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::RDS::DBInstance",
-              "AWS::ElastiCache::ReplicationGroup", "AWS::ECR::Repository", "AWS::CloudWatch::Alarm",
-              "AWS::KMS::Key", "AWS::CloudWatch::Dashboard", "AWS::Logs::LogGroup", "AWS::S3::Bucket"}
+    priced = {
+        "AWS::AutoScaling::AutoScalingGroup",
+        "AWS::EC2::NatGateway",
+        "AWS::EC2::EIP",
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "AWS::RDS::DBInstance",
+        "AWS::ElastiCache::ReplicationGroup",
+        "AWS::ECR::Repository",
+        "AWS::CloudWatch::Alarm",
+        "AWS::KMS::Key",
+        "AWS::CloudWatch::Dashboard",
+        "AWS::Logs::LogGroup",
+        "AWS::S3::Bucket",
+    }
     for mode in ("true", "false"):
         resolved = checks.resolve_templates(prod_cfg.with_values(EnableMultiAZ=mode))
         types = {r["Type"] for r in cfnmodel.all_resources(resolved).values()}
@@ -94,8 +132,11 @@ def test_a_new_priced_type_without_a_rule_is_an_error_naming_it(tmp_path, prod_c
     """A resource the rules do not know stops the estimate (never a silent zero)."""
     resolved = copy.deepcopy(checks.resolve_templates(prod_cfg))
     resolved["NetworkStack"].resources["TransitGateway"] = {"Type": "AWS::EC2::TransitGateway", "Properties": {}}
-    with pytest.raises(cost.PriceError, match=r"NetworkStack/TransitGateway: resource type AWS::EC2::TransitGateway "
-                                              r"has no pricing rule"):
+    with pytest.raises(
+        cost.PriceError,
+        match=r"NetworkStack/TransitGateway: resource type AWS::EC2::TransitGateway "
+        r"has no pricing rule",
+    ):
         cost.estimate(prod_cfg, prices=_table(tmp_path), usage=cost.load_usage(None)[0], resolved=resolved)
 
 
@@ -124,6 +165,7 @@ def test_committed_price_tables_cover_every_key_the_params_need(region):
     unit, date and source."""
     t = cost.load_prices(region)
     from wealist_cfn import config
+
     for params in sorted(PARAMS_DIR.glob("*.json")):
         cfg = config.load(params)
         for mode in ("single", "multi"):
@@ -140,8 +182,9 @@ def test_a_price_without_its_source_is_refused(tmp_path):
     """The loader refuses a figure that does not say where it came from."""
     d = tmp_path / "p"
     d.mkdir()
-    (d / "ap-northeast-2.json").write_text(json.dumps({"prices": {"nat:hour": {"usd": 0.1, "unit": "h",
-                                                                              "read": "2026-01-01"}}}))
+    (d / "ap-northeast-2.json").write_text(
+        json.dumps({"prices": {"nat:hour": {"usd": 0.1, "unit": "h", "read": "2026-01-01"}}})
+    )
     with pytest.raises(CommandError, match=r"prices.nat:hour: source is missing"):
         cost.load_prices("ap-northeast-2", d)
 
@@ -151,12 +194,15 @@ def test_no_table_for_the_region_is_a_clear_error(tmp_path):
         cost.load_prices("eu-west-3", tmp_path)
 
 
-@pytest.mark.parametrize("body,words", [
-    ({"nat_gb": 1}, "nat_gb: unknown usage figure"),
-    ({"nat_data_gb": -1}, "nat_data_gb: must be a number of at least 0"),
-    ({"alb_lcu": "2"}, "alb_lcu: must be a number"),
-    ([1], "must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "body,words",
+    [
+        ({"nat_gb": 1}, "nat_gb: unknown usage figure"),
+        ({"nat_data_gb": -1}, "nat_data_gb: must be a number of at least 0"),
+        ({"alb_lcu": "2"}, "alb_lcu: must be a number"),
+        ([1], "must be a JSON object"),
+    ],
+)
 def test_bad_usage_files_name_file_and_key(tmp_path, body, words):
     p = tmp_path / "u.json"
     p.write_text(json.dumps(body))
@@ -172,8 +218,12 @@ def test_change_names_the_parameter_the_difference_and_what_is_added(tmp_path, p
     t = _table(tmp_path)
     usage = {k: float(v) for k, v in USAGE.items()}
     multi = prod_cfg.with_values(EnableMultiAZ="true")
-    c = cost.change(cost.estimate(prod_cfg, prices=t, usage=usage), cost.estimate(multi, prices=t, usage=usage),
-                    prod_cfg.values, multi.values)
+    c = cost.change(
+        cost.estimate(prod_cfg, prices=t, usage=usage),
+        cost.estimate(multi, prices=t, usage=usage),
+        prod_cfg.values,
+        multi.values,
+    )
     line = c.line()
     assert line.startswith("EnableMultiAZ false→true: +$72.40/month ($172.12 → $244.52)")
     assert "NAT gateways 1 → 3" in line and "public IPv4 addresses 4 → 6" in line
@@ -186,6 +236,7 @@ def test_change_names_the_parameter_the_difference_and_what_is_added(tmp_path, p
 def _run(*argv):
     import io
     from contextlib import redirect_stderr, redirect_stdout
+
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         code = main([str(a) for a in argv])
@@ -208,9 +259,14 @@ def test_cost_command_outputs(tmp_path):
     # (an item unsourced alike on both sides counts 0 on both; a changed one
     # is dropped on both sides and named)
     dropped = {(x["resource"], cost.slot(k)) for x in diff["leftOut"] for k in x["before"] + x["after"]}
-    comparable = {m: sum(i["monthly"] or 0 for i in doc["modes"][m]["items"]
-                         if (i["resource"], cost.slot(i["price_key"])) not in dropped)
-                  for m in ("single", "multi")}
+    comparable = {
+        m: sum(
+            i["monthly"] or 0
+            for i in doc["modes"][m]["items"]
+            if (i["resource"], cost.slot(i["price_key"])) not in dropped
+        )
+        for m in ("single", "multi")
+    }
     assert diff["complete"] == (not diff["leftOut"])
     if diff["complete"]:
         assert diff["usd"] == pytest.approx(comparable["multi"] - comparable["single"], abs=0.011)
@@ -227,8 +283,9 @@ def test_cost_command_reads_a_usage_file(tmp_path):
     u = tmp_path / "u.json"
     u.write_text(json.dumps({"nat_data_gb": 1000}))
     _, base, _ = _run("cost", "--params", PARAMS_DIR / "prod.json", "--output", "json", "--mode", "single")
-    _, more, _ = _run("cost", "--params", PARAMS_DIR / "prod.json", "--output", "json", "--mode", "single",
-                      "--usage", u)
+    _, more, _ = _run(
+        "cost", "--params", PARAMS_DIR / "prod.json", "--output", "json", "--mode", "single", "--usage", u
+    )
     b, m = json.loads(base)["modes"]["single"], json.loads(more)["modes"]["single"]
     assert m["fixed"] == b["fixed"] and m["usage"] > b["usage"]
     assert json.loads(more)["usageSource"].startswith(str(u))
@@ -254,13 +311,21 @@ def test_the_difference_leaves_out_a_resource_unsourced_on_one_side(tmp_path, pr
     before, after = cost.estimate(prod_cfg, prices=t, usage=usage), cost.estimate(multi, prices=t, usage=usage)
     delta, left = cost.comparable_delta(before, after)
     assert delta == pytest.approx(52.4)
-    assert left == [cost.LeftOut("DatabaseStack/Database", ("rds:postgres:db.t3.micro:single-az",),
-                                 ("rds:postgres:db.t3.micro:multi-az",), ("rds:postgres:db.t3.micro:multi-az",),
-                                 "Database instance db.t3.micro Single-AZ → db.t3.micro Multi-AZ (primary + standby)")]
+    assert left == [
+        cost.LeftOut(
+            "DatabaseStack/Database",
+            ("rds:postgres:db.t3.micro:single-az",),
+            ("rds:postgres:db.t3.micro:multi-az",),
+            ("rds:postgres:db.t3.micro:multi-az",),
+            "Database instance db.t3.micro Single-AZ → db.t3.micro Multi-AZ (primary + standby)",
+        )
+    ]
     line = cost.change(before, after, prod_cfg.values, multi.values).line()
-    assert line.startswith("EnableMultiAZ false→true: difference incomplete: no sourced price for "
-                           "Database instance db.t3.micro Single-AZ → db.t3.micro Multi-AZ (primary + standby) "
-                           "(rds:postgres:db.t3.micro:multi-az unsourced)")
+    assert line.startswith(
+        "EnableMultiAZ false→true: difference incomplete: no sourced price for "
+        "Database instance db.t3.micro Single-AZ → db.t3.micro Multi-AZ (primary + standby) "
+        "(rds:postgres:db.t3.micro:multi-az unsourced)"
+    )
     assert "the priced rest moves +$52.40/month" in line and " → $" not in line
 
 
@@ -279,13 +344,19 @@ def test_an_upsized_instance_without_a_price_is_incomplete_never_a_saving(tmp_pa
     t.entries["ec2:t3.large"] = {"usd": None, "unit": "USD per instance-hour", "note": "not found"}
     usage = {k: float(v) for k, v in USAGE.items()}
     key, big = _upsized(prod_cfg, "t3.large")
-    c = cost.change(cost.estimate(prod_cfg, prices=t, usage=usage), cost.estimate(big, prices=t, usage=usage),
-                    prod_cfg.values, big.values)
+    c = cost.change(
+        cost.estimate(prod_cfg, prices=t, usage=usage),
+        cost.estimate(big, prices=t, usage=usage),
+        prod_cfg.values,
+        big.values,
+    )
     assert c is not None and c.incomplete
     line = c.line()
-    assert line == (f"{key} t3.medium→t3.large: difference incomplete: no sourced price for "
-                    "BackendAutoScalingGroup instances 2 x t3.medium → 2 x t3.large (ec2:t3.large unsourced); "
-                    "the priced rest moves +$0.00/month")
+    assert line == (
+        f"{key} t3.medium→t3.large: difference incomplete: no sourced price for "
+        "BackendAutoScalingGroup instances 2 x t3.medium → 2 x t3.large (ec2:t3.large unsourced); "
+        "the priced rest moves +$0.00/month"
+    )
 
 
 def test_an_upsized_instance_with_both_prices_is_their_difference(tmp_path, prod_cfg):
@@ -294,19 +365,26 @@ def test_an_upsized_instance_with_both_prices_is_their_difference(tmp_path, prod
     t = _table(tmp_path, {**TOY, "ec2:t3.large": 0.25})
     usage = {k: float(v) for k, v in USAGE.items()}
     key, big = _upsized(prod_cfg, "t3.large")
-    c = cost.change(cost.estimate(prod_cfg, prices=t, usage=usage), cost.estimate(big, prices=t, usage=usage),
-                    prod_cfg.values, big.values)
+    c = cost.change(
+        cost.estimate(prod_cfg, prices=t, usage=usage),
+        cost.estimate(big, prices=t, usage=usage),
+        prod_cfg.values,
+        big.values,
+    )
     assert not c.incomplete and c.delta == pytest.approx(30.0)
-    assert c.line() == (f"{key} t3.medium→t3.large: +$30.00/month ($172.12 → $202.12) "
-                        "(BackendAutoScalingGroup instances 2 x t3.medium → 2 x t3.large)")
+    assert c.line() == (
+        f"{key} t3.medium→t3.large: +$30.00/month ($172.12 → $202.12) "
+        "(BackendAutoScalingGroup instances 2 x t3.medium → 2 x t3.large)"
+    )
 
 
 def _line(tmp_path, cfg, **values):
     t = _table(tmp_path)
     usage = {k: float(v) for k, v in USAGE.items()}
     new = cfg.with_values(**values)
-    return cost.change(cost.estimate(cfg, prices=t, usage=usage), cost.estimate(new, prices=t, usage=usage),
-                       cfg.values, new.values).line()
+    return cost.change(
+        cost.estimate(cfg, prices=t, usage=usage), cost.estimate(new, prices=t, usage=usage), cfg.values, new.values
+    ).line()
 
 
 def test_one_more_instance_is_described_with_both_counts(tmp_path, prod_cfg):
@@ -315,16 +393,19 @@ def test_one_more_instance_is_described_with_both_counts(tmp_path, prod_cfg):
     "+3 x t3.medium" before (the item's text, which holds the count, was
     compared as a whole)."""
     line = _line(tmp_path, prod_cfg, BackendMinSize="3")
-    assert line == ("BackendMinSize 2→3: +$13.50/month ($172.12 → $185.62) (BackendAutoScalingGroup instances "
-                    "2 → 3 x t3.medium; BackendAutoScalingGroup root volumes 2 → 3 x 30 GB gp3; "
-                    "BackendAutoScalingGroup detailed monitoring 2 → 3 instances)")
+    assert line == (
+        "BackendMinSize 2→3: +$13.50/month ($172.12 → $185.62) (BackendAutoScalingGroup instances "
+        "2 → 3 x t3.medium; BackendAutoScalingGroup root volumes 2 → 3 x 30 GB gp3; "
+        "BackendAutoScalingGroup detailed monitoring 2 → 3 instances)"
+    )
 
 
 def test_more_database_storage_is_described_from_and_to(tmp_path, prod_cfg):
     """DbAllocatedStorage 20 -> 50: 30 GB x 0.5 = +15.00; it read "+50 GB"."""
     line = _line(tmp_path, prod_cfg, DbAllocatedStorage="50")
-    assert line == ("DbAllocatedStorage 20→50: +$15.00/month ($172.12 → $187.12) "
-                    "(Database storage 20 → 50 GB gp3, Single-AZ)")
+    assert line == (
+        "DbAllocatedStorage 20→50: +$15.00/month ($172.12 → $187.12) (Database storage 20 → 50 GB gp3, Single-AZ)"
+    )
 
 
 def test_an_incomplete_difference_says_what_moved_and_sums_only_the_priced(tmp_path, prod_cfg):
@@ -336,11 +417,17 @@ def test_an_incomplete_difference_says_what_moved_and_sums_only_the_priced(tmp_p
     t.entries["elasticache:cache.t3.micro"] = {"usd": None, "unit": "USD per node-hour", "note": "not found"}
     usage = {k: float(v) for k, v in USAGE.items()}
     multi = prod_cfg.with_values(EnableMultiAZ="true")
-    c = cost.change(cost.estimate(prod_cfg, prices=t, usage=usage), cost.estimate(multi, prices=t, usage=usage),
-                    prod_cfg.values, multi.values)
+    c = cost.change(
+        cost.estimate(prod_cfg, prices=t, usage=usage),
+        cost.estimate(multi, prices=t, usage=usage),
+        prod_cfg.values,
+        multi.values,
+    )
     head, rest = c.line().split("; the priced rest moves ")
-    assert head == ("EnableMultiAZ false→true: difference incomplete: no sourced price for Redis cache nodes "
-                    "1 → 2 x cache.t3.micro (elasticache:cache.t3.micro unsourced)")
+    assert head == (
+        "EnableMultiAZ false→true: difference incomplete: no sourced price for Redis cache nodes "
+        "1 → 2 x cache.t3.micro (elasticache:cache.t3.micro unsourced)"
+    )
     assert rest.startswith("+$42.40/month (") and "cache.t3.micro" not in rest and "NAT gateways 1 → 3" in rest
 
 
@@ -361,6 +448,7 @@ def test_every_billable_item_of_the_templates_has_a_sourced_price(region):
     (PriceError, tested above); one with a rule but no sourced price stops
     here."""
     from wealist_cfn import config
+
     t = cost.load_prices(region)
     unsourced = set()
     for params in sorted(PARAMS_DIR.glob("*.json")):
@@ -391,16 +479,19 @@ def test_documented_usage_defaults_match_the_code():
     import re
 
     from wealist_cfn.core.settings import ROOT_DIR
+
     text = (ROOT_DIR / "docs" / "deploy.md").read_text()
     rows = dict(re.findall(r"^\| (\w+) \| ([\d.]+) \| ", text, flags=re.M))
-    assert {k: float(v) for k, v in rows.items() if k in cost.USAGE_DEFAULTS} == \
-        {k: v for k, (v, _) in cost.USAGE_DEFAULTS.items()}
+    assert {k: float(v) for k, v in rows.items() if k in cost.USAGE_DEFAULTS} == {
+        k: v for k, (v, _) in cost.USAGE_DEFAULTS.items()
+    }
 
 
 def test_readme_estimate_is_what_the_command_prints():
     """docs/cost.md's estimate for params/prod.json is the command's current
     output, dates included: a price change without a docs/cost.md update fails here."""
     from wealist_cfn.core.settings import ROOT_DIR
+
     readme = (ROOT_DIR / "docs" / "cost.md").read_text()
     block = readme.split("## What each mode costs", 1)[1].split("```\n", 2)[1]
     code, out, _ = _run("cost", "--params", PARAMS_DIR / "prod.json")
@@ -413,8 +504,12 @@ def test_change_back_to_single_az_names_what_goes(tmp_path, prod_cfg):
     t = _table(tmp_path)
     usage = {k: float(v) for k, v in USAGE.items()}
     multi = prod_cfg.with_values(EnableMultiAZ="true")
-    line = cost.change(cost.estimate(multi, prices=t, usage=usage), cost.estimate(prod_cfg, prices=t, usage=usage),
-                       multi.values, prod_cfg.values).line()
+    line = cost.change(
+        cost.estimate(multi, prices=t, usage=usage),
+        cost.estimate(prod_cfg, prices=t, usage=usage),
+        multi.values,
+        prod_cfg.values,
+    ).line()
     assert line.startswith("EnableMultiAZ true→false: -$72.40/month ($244.52 → $172.12)")
     assert "NAT gateways 3 → 1" in line and "Redis cache nodes 2 → 1 x cache.t3.micro" in line
 
@@ -426,33 +521,90 @@ def test_change_back_to_single_az_names_what_goes(tmp_path, prod_cfg):
 # AWS::Logs::LogGroup with RetentionInDays, AWS::S3::Bucket with a lifecycle
 # expiry named by the ALB's access_logs.s3.bucket attribute).
 
+
 def _synthetic(*, flow_destination: str = "cloud-watch-logs", extra: dict | None = None) -> dict:
-    child = {"Parameters": {"Retention": {"Type": "Number", "Default": "90"}}, "Resources": {
-        "FlowLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 365}},
-        "FlowLog": {"Type": "AWS::EC2::FlowLog", "Properties": {
-            "ResourceId": "vpc-1", "ResourceType": "VPC", "TrafficType": "ALL",
-            "LogDestinationType": flow_destination, "LogGroupName": {"Ref": "FlowLogGroup"}}},
-        "BackendLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
-            "LogGroupName": "/wealist/prod/backend", "RetentionInDays": {"Ref": "Retention"}}},
-        "MonitoringLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
-            "LogGroupName": "/wealist/prod/monitoring", "RetentionInDays": {"Ref": "Retention"}}},
-        "UpgradeLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
-            "LogGroupName": "/aws/rds/instance/db/upgrade"}},  # no retention: never expires
-        "AccessLogBucket": {"Type": "AWS::S3::Bucket", "Properties": {"LifecycleConfiguration": {"Rules": [
-            {"Status": "Enabled", "ExpirationInDays": 730}, {"Status": "Disabled", "ExpirationInDays": 1}]}}},
-        "AccessLogBucketPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
-            "Bucket": {"Ref": "AccessLogBucket"}, "PolicyDocument": {}}},
-        "LoadBalancer": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {
-            "Subnets": ["subnet-1", "subnet-2"], "LoadBalancerAttributes": [
-                {"Key": "access_logs.s3.enabled", "Value": "true"},
-                {"Key": "access_logs.s3.bucket", "Value": {"Ref": "AccessLogBucket"}}]}},
-        "ErrorAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"Metrics": [
-            {"Id": "a", "MetricStat": {}}, {"Id": "b", "MetricStat": {}}, {"Id": "c", "Expression": "a/b"}]}},
-        "Dashboard": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {"DashboardBody": {"Fn::Sub": json.dumps(
-            {"widgets": [{"type": "metric", "properties": {"annotations": {"alarms": ["${ErrorAlarm.Arn}"]}}},
-                         {"type": "metric", "properties": {"metrics": [["AWS/EC2", "CPUUtilization"]]}}]})}}},
-        **(extra or {}),
-    }}
+    child = {
+        "Parameters": {"Retention": {"Type": "Number", "Default": "90"}},
+        "Resources": {
+            "FlowLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 365}},
+            "FlowLog": {
+                "Type": "AWS::EC2::FlowLog",
+                "Properties": {
+                    "ResourceId": "vpc-1",
+                    "ResourceType": "VPC",
+                    "TrafficType": "ALL",
+                    "LogDestinationType": flow_destination,
+                    "LogGroupName": {"Ref": "FlowLogGroup"},
+                },
+            },
+            "BackendLogGroup": {
+                "Type": "AWS::Logs::LogGroup",
+                "Properties": {"LogGroupName": "/wealist/prod/backend", "RetentionInDays": {"Ref": "Retention"}},
+            },
+            "MonitoringLogGroup": {
+                "Type": "AWS::Logs::LogGroup",
+                "Properties": {"LogGroupName": "/wealist/prod/monitoring", "RetentionInDays": {"Ref": "Retention"}},
+            },
+            "UpgradeLogGroup": {
+                "Type": "AWS::Logs::LogGroup",
+                "Properties": {"LogGroupName": "/aws/rds/instance/db/upgrade"},
+            },  # no retention: never expires
+            "AccessLogBucket": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {
+                    "LifecycleConfiguration": {
+                        "Rules": [
+                            {"Status": "Enabled", "ExpirationInDays": 730},
+                            {"Status": "Disabled", "ExpirationInDays": 1},
+                        ]
+                    }
+                },
+            },
+            "AccessLogBucketPolicy": {
+                "Type": "AWS::S3::BucketPolicy",
+                "Properties": {"Bucket": {"Ref": "AccessLogBucket"}, "PolicyDocument": {}},
+            },
+            "LoadBalancer": {
+                "Type": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                "Properties": {
+                    "Subnets": ["subnet-1", "subnet-2"],
+                    "LoadBalancerAttributes": [
+                        {"Key": "access_logs.s3.enabled", "Value": "true"},
+                        {"Key": "access_logs.s3.bucket", "Value": {"Ref": "AccessLogBucket"}},
+                    ],
+                },
+            },
+            "ErrorAlarm": {
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {
+                    "Metrics": [
+                        {"Id": "a", "MetricStat": {}},
+                        {"Id": "b", "MetricStat": {}},
+                        {"Id": "c", "Expression": "a/b"},
+                    ]
+                },
+            },
+            "Dashboard": {
+                "Type": "AWS::CloudWatch::Dashboard",
+                "Properties": {
+                    "DashboardBody": {
+                        "Fn::Sub": json.dumps(
+                            {
+                                "widgets": [
+                                    {
+                                        "type": "metric",
+                                        "properties": {"annotations": {"alarms": ["${ErrorAlarm.Arn}"]}},
+                                    },
+                                    {"type": "metric", "properties": {"metrics": [["AWS/EC2", "CPUUtilization"]]}},
+                                ]
+                            }
+                        )
+                    }
+                },
+            },
+            **(extra or {}),
+        },
+    }
     root = {"Resources": {"LogsStack": {"Type": cfnmodel.NESTED, "Properties": {"TemplateURL": "logs.yaml"}}}}
     return cfnmodel.resolve_set({"root.yaml": root, "logs.yaml": child}, {})
 
@@ -474,8 +626,10 @@ def test_log_groups_bucket_and_dashboard_recomputed_by_hand(tmp_path, prod_cfg):
     est = cost.estimate(prod_cfg, prices=t, usage=usage, resolved=_synthetic())
     items = {(i.resource, i.price_key): i for i in est.items}
 
-    flow_in, flow_kept = items["LogsStack/FlowLogGroup", "logs:vended-ingest"], items["LogsStack/FlowLogGroup",
-                                                                                      "logs:storage"]
+    flow_in, flow_kept = (
+        items["LogsStack/FlowLogGroup", "logs:vended-ingest"],
+        items["LogsStack/FlowLogGroup", "logs:storage"],
+    )
     assert (flow_in.quantity, flow_in.monthly) == (6.0, pytest.approx(1.5))
     assert flow_kept.quantity == pytest.approx(72.0) and "365 days" in flow_kept.what
     assert ("LogsStack/FlowLogGroup", "logs:ingest") not in items, "flow logs are vended logs, not standard ingest"
@@ -491,8 +645,9 @@ def test_log_groups_bucket_and_dashboard_recomputed_by_hand(tmp_path, prod_cfg):
     dash = items["LogsStack/Dashboard", "cloudwatch:dashboard:basic"]
     assert (dash.usage, dash.monthly) == (False, 3.0)
     assert all(i.usage for i in est.items if i.price_key.startswith(("logs:", "s3:")))
-    assert not any(i.resource == "(usage)" and i.price_key == "logs:ingest" for i in est.items), \
+    assert not any(i.resource == "(usage)" and i.price_key == "logs:ingest" for i in est.items), (
         "with log groups in the templates, ingest is priced per group, not once more"
+    )
     assert est.fixed == pytest.approx(3 + 0.2 + 2 + 2)
     assert est.usage == pytest.approx(1.5 + 36 + 4 + 2 * (4 / 3 * 90 * 12 / 365 * 0.5) + 8 + 4.8 + 2.4 + 2 + 0.5)
 
@@ -501,29 +656,49 @@ def test_a_dashboard_over_fifty_metrics_takes_the_other_rate(tmp_path, prod_cfg)
     """CloudWatch prices a dashboard of more than 50 metrics as
     DashboardsUsageHour, not -Basic: the toy table lacks that key, and the
     error names it."""
-    big = {"Big": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {"DashboardBody": json.dumps(
-        {"widgets": [{"type": "metric", "properties": {"metrics": [["AWS/EC2", "CPUUtilization"]] * 51}}]})}}}
+    big = {
+        "Big": {
+            "Type": "AWS::CloudWatch::Dashboard",
+            "Properties": {
+                "DashboardBody": json.dumps(
+                    {"widgets": [{"type": "metric", "properties": {"metrics": [["AWS/EC2", "CPUUtilization"]] * 51}}]}
+                )
+            },
+        }
+    }
     with pytest.raises(cost.PriceError, match=r"no price for cloudwatch:dashboard;"):
         cost.estimate(prod_cfg, prices=_table(tmp_path), usage=cost.load_usage(None)[0], resolved=_synthetic(extra=big))
 
 
-@pytest.mark.parametrize("extra, words", [
-    ({"Other": {"Type": "AWS::S3::Bucket", "Properties": {}}},
-     r"LogsStack/Other: an S3 bucket that holds no load balancer access logs has no usage figure"),
-    ({"Bad": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {"DashboardBody": "{not json"}}},
-     r"LogsStack/Bad: DashboardBody is not a dashboard's JSON"),
-])
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (
+            {"Other": {"Type": "AWS::S3::Bucket", "Properties": {}}},
+            r"LogsStack/Other: an S3 bucket that holds no load balancer access logs has no usage figure",
+        ),
+        (
+            {"Bad": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {"DashboardBody": "{not json"}}},
+            r"LogsStack/Bad: DashboardBody is not a dashboard's JSON",
+        ),
+    ],
+)
 def test_what_the_rules_cannot_price_stops_the_estimate_naming_it(tmp_path, prod_cfg, extra, words):
     with pytest.raises(cost.PriceError, match=words):
-        cost.estimate(prod_cfg, prices=_table(tmp_path), usage=cost.load_usage(None)[0],
-                      resolved=_synthetic(extra=extra))
+        cost.estimate(
+            prod_cfg, prices=_table(tmp_path), usage=cost.load_usage(None)[0], resolved=_synthetic(extra=extra)
+        )
 
 
 def test_flow_logs_to_s3_have_no_rule_yet(tmp_path, prod_cfg):
     """Flow logs delivered to S3 are vended logs at another rate: an error, not the CloudWatch one."""
     with pytest.raises(cost.PriceError, match=r"LogsStack/FlowLog: flow logs delivered to s3 have no pricing rule"):
-        cost.estimate(prod_cfg, prices=_table(tmp_path), usage=cost.load_usage(None)[0],
-                      resolved=_synthetic(flow_destination="s3"))
+        cost.estimate(
+            prod_cfg,
+            prices=_table(tmp_path),
+            usage=cost.load_usage(None)[0],
+            resolved=_synthetic(flow_destination="s3"),
+        )
 
 
 def test_unsourced_log_prices_are_named_and_left_out(tmp_path, prod_cfg):

@@ -57,8 +57,7 @@ def _file(tmp_path, drop=(), **values) -> config.Config:
     return config.load(path)
 
 
-MONITORING_CASES = {"missing": ({"drop": ("MonitoringAccessCidr",)}),
-                    "wrong": ({"MonitoringAccessCidr": "0.0.0.0/0"})}
+MONITORING_CASES = {"missing": ({"drop": ("MonitoringAccessCidr",)}), "wrong": ({"MonitoringAccessCidr": "0.0.0.0/0"})}
 CERT_CASES = {"missing": ({"drop": ("CertificateArn",)}), "wrong": ({"CertificateArn": ""})}
 
 
@@ -86,26 +85,34 @@ def test_the_shipped_prod_file_is_refused_until_settled():
     """params/prod.json ships with neither value settled: an operator fills
     them in (docs/deploy.md) before the first plan against AWS."""
     lines = exposure.unaccepted(config.load(PARAMS_DIR / "prod.json"))
-    assert [line.split(": ")[1] for line in lines] == ["MonitoringAccessCidr is 0.0.0.0/0 (the default when the "
-                                                       "file leaves it out)", "CertificateArn is empty"]
+    assert [line.split(": ")[1] for line in lines] == [
+        "MonitoringAccessCidr is 0.0.0.0/0 (the default when the file leaves it out)",
+        "CertificateArn is empty",
+    ]
 
 
-@pytest.mark.parametrize("settle,left", [
-    ({"MonitoringAccessCidr": "203.0.113.0/24"}, "CertificateArn"),
-    ({"AcceptedRisks": "public-monitoring"}, "CertificateArn"),
-    ({"CertificateArn": CERT}, "MonitoringAccessCidr"),
-    ({"AcceptedRisks": "plain-http"}, "MonitoringAccessCidr"),
-])
+@pytest.mark.parametrize(
+    "settle,left",
+    [
+        ({"MonitoringAccessCidr": "203.0.113.0/24"}, "CertificateArn"),
+        ({"AcceptedRisks": "public-monitoring"}, "CertificateArn"),
+        ({"CertificateArn": CERT}, "MonitoringAccessCidr"),
+        ({"AcceptedRisks": "plain-http"}, "MonitoringAccessCidr"),
+    ],
+)
 def test_each_value_is_settled_by_fixing_it_or_accepting_it_alone(tmp_path, settle, left):
     [line] = exposure.unaccepted(_file(tmp_path, **settle))
     assert line.split(": ")[1].startswith(left)
 
 
-@pytest.mark.parametrize("values", [
-    {"MonitoringAccessCidr": "203.0.113.0/24", "CertificateArn": CERT},
-    {"AcceptedRisks": "public-monitoring,plain-http"},
-    {"MonitoringAccessCidr": "203.0.113.0/24", "AcceptedRisks": "plain-http"},
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"MonitoringAccessCidr": "203.0.113.0/24", "CertificateArn": CERT},
+        {"AcceptedRisks": "public-monitoring,plain-http"},
+        {"MonitoringAccessCidr": "203.0.113.0/24", "AcceptedRisks": "plain-http"},
+    ],
+)
 def test_a_settled_prod_file_passes(tmp_path, values):
     assert exposure.unaccepted(_file(tmp_path, **values)) == []
 
@@ -124,6 +131,7 @@ def test_an_acceptance_the_template_would_not_take_is_a_one_line_file_error(tmp_
 
 # -- where plan and deploy refuse ------------------------------------------------------------------
 
+
 @pytest.fixture
 def stubbed_aws(monkeypatch):
     """An Aws whose every client is stubbed with no response queued: any
@@ -133,8 +141,9 @@ def stubbed_aws(monkeypatch):
 
     def client(self, service):
         if service not in self._clients:
-            c = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x",
-                              region_name="ap-northeast-2").client(service)
+            c = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="ap-northeast-2").client(
+                service
+            )
             stub = Stubber(c)
             stub.activate()
             stubbers.append(stub)
@@ -189,9 +198,11 @@ def test_an_unknown_endpoint_shows_what_aws_would_refuse(tmp_path):
     out = io.StringIO()
     assert hook.before_change_set(args, dep, out, {}) is None
     lines = exposure.unaccepted(dep.config)
-    assert out.getvalue().splitlines()[:len(lines)] == [
+    assert out.getvalue().splitlines()[: len(lines)] == [
         "exposure: not refused on the endpoint at http://localhost:5000, whose answers are not known; against "
-        f"AWS this stops the deploy: {lines[0]}", *(f"  {line}" for line in lines[1:])]
+        f"AWS this stops the deploy: {lines[0]}",
+        *(f"  {line}" for line in lines[1:]),
+    ]
 
 
 @pytest.mark.parametrize("command", ["plan", "deploy"])
@@ -214,27 +225,43 @@ def test_the_command_line_refusal_is_one_line_per_value_and_creates_no_client(tm
 
 # -- the root template holds the same line -------------------------------------------------------
 
+
 def _evaluate(node, values):
     """The few rule functions the root's Rules use, over parameter values."""
     if isinstance(node, dict):
         [(fn, arg)] = node.items()
         if fn == "Ref":
             return values[arg]
-        args = [_evaluate(a, values) for a in arg] if fn != "Fn::Contains" else \
-            [arg[0], _evaluate(arg[1], values)]
-        return {"Fn::Equals": lambda a, b: a == b, "Fn::Not": lambda a: not a,
-                "Fn::Or": lambda *a: any(a), "Fn::Contains": lambda lst, s: s in lst}[fn](*args)
+        args = [_evaluate(a, values) for a in arg] if fn != "Fn::Contains" else [arg[0], _evaluate(arg[1], values)]
+        return {
+            "Fn::Equals": lambda a, b: a == b,
+            "Fn::Not": lambda a: not a,
+            "Fn::Or": lambda *a: any(a),
+            "Fn::Contains": lambda lst, s: s in lst,
+        }[fn](*args)
     return node
 
 
-@pytest.mark.parametrize("env,cidr,cert,risks", list(itertools.product(
-    ["prod", "dev"], ["0.0.0.0/0", "203.0.113.0/24"], ["", CERT],
-    ["", "public-monitoring", "plain-http", "public-monitoring,plain-http"])))
+@pytest.mark.parametrize(
+    "env,cidr,cert,risks",
+    list(
+        itertools.product(
+            ["prod", "dev"],
+            ["0.0.0.0/0", "203.0.113.0/24"],
+            ["", CERT],
+            ["", "public-monitoring", "plain-http", "public-monitoring,plain-http"],
+        )
+    ),
+)
 def test_the_root_templates_rules_agree_with_the_refusal(tmp_path, env, cidr, cert, risks):
     root = templates.load((TEMPLATES_DIR / "root.yaml").read_text())
     cfg = _file(tmp_path, Environment=env, MonitoringAccessCidr=cidr, CertificateArn=cert, AcceptedRisks=risks)
-    failed = [name for name, rule in root["Rules"].items() if _evaluate(rule["RuleCondition"], cfg.values)
-              and not all(_evaluate(a["Assert"], cfg.values) for a in rule["Assertions"])]
+    failed = [
+        name
+        for name, rule in root["Rules"].items()
+        if _evaluate(rule["RuleCondition"], cfg.values)
+        and not all(_evaluate(a["Assert"], cfg.values) for a in rule["Assertions"])
+    ]
     refused = [line.split(": ")[1].split(" ")[0] for line in exposure.unaccepted(cfg)]
     rule_of = {"MonitoringAccessCidr": "ProdMonitoringNotPublic", "CertificateArn": "ProdServedOverTls"}
     assert failed == [rule_of[key] for key in refused]
@@ -242,30 +269,71 @@ def test_the_root_templates_rules_agree_with_the_refusal(tmp_path, env, cidr, ce
 
 # -- a public range other than the literal 0.0.0.0/0 ----------------------------------------------
 
-@pytest.mark.parametrize("cidr,size", [("0.0.0.0/1", 2**31), ("128.0.0.0/1", 2**31), ("3.0.0.0/8", 2**24),
-                                       ("52.0.0.0/15", 2**17), ("0.0.0.0/8", 2**24), ("0.0.0.0/4", 2**28),
-                                       ("10.0.0.0/7", 2**25), ("172.0.0.0/11", 2**21)])
+
+@pytest.mark.parametrize(
+    "cidr,size",
+    [
+        ("0.0.0.0/1", 2**31),
+        ("128.0.0.0/1", 2**31),
+        ("3.0.0.0/8", 2**24),
+        ("52.0.0.0/15", 2**17),
+        ("0.0.0.0/8", 2**24),
+        ("0.0.0.0/4", 2**28),
+        ("10.0.0.0/7", 2**25),
+        ("172.0.0.0/11", 2**21),
+    ],
+)
 def test_a_wide_public_range_is_refused_like_the_whole_internet(tmp_path, cidr, size):
     """0.0.0.0/1 is half the internet, yet it is not the string 0.0.0.0/0; nor is a range that
     reaches past a private block (10.0.0.0/7 holds 11.0.0.0/8)."""
     cfg = _file(tmp_path, MonitoringAccessCidr=cidr, CertificateArn=CERT)
     [line] = exposure.unaccepted(cfg)
-    assert line == (f"{cfg.path}: MonitoringAccessCidr is {cidr}, a public range of {size} addresses (wider than "
-                    f"a /16): Prometheus and Grafana's login are open to that much of the internet; set it to "
-                    f"your office or VPN range (e.g. 203.0.113.0/24), or accept it with AcceptedRisks "
-                    f'"public-monitoring"')
-    assert exposure.unaccepted(_file(tmp_path, MonitoringAccessCidr=cidr, CertificateArn=CERT,
-                                     AcceptedRisks="public-monitoring")) == []
+    assert line == (
+        f"{cfg.path}: MonitoringAccessCidr is {cidr}, a public range of {size} addresses (wider than "
+        f"a /16): Prometheus and Grafana's login are open to that much of the internet; set it to "
+        f"your office or VPN range (e.g. 203.0.113.0/24), or accept it with AcceptedRisks "
+        f'"public-monitoring"'
+    )
+    assert (
+        exposure.unaccepted(
+            _file(tmp_path, MonitoringAccessCidr=cidr, CertificateArn=CERT, AcceptedRisks="public-monitoring")
+        )
+        == []
+    )
 
 
-@pytest.mark.parametrize("cidr", ["203.0.113.0/24", "198.51.0.0/16", "203.0.113.7/32", "10.0.0.0/8",
-                                  "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "10.20.0.0/14"])
+@pytest.mark.parametrize(
+    "cidr",
+    [
+        "203.0.113.0/24",
+        "198.51.0.0/16",
+        "203.0.113.7/32",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "10.20.0.0/14",
+    ],
+)
 def test_a_narrow_or_unrouted_range_passes(tmp_path, cidr):
     assert exposure.unaccepted(_file(tmp_path, MonitoringAccessCidr=cidr, CertificateArn=CERT)) == []
 
 
-@pytest.mark.parametrize("cidr", ["0.0.0.0/00", "000.0.0.0/0", "0.0.0.00/0", "00.0.0.0/0", "0.0.0.0/033",
-                                  "256.0.0.0/8", "10.0.0.0/33", "01.2.3.4/32", " 0.0.0.0/0", "0.0.0.0/0 "])
+@pytest.mark.parametrize(
+    "cidr",
+    [
+        "0.0.0.0/00",
+        "000.0.0.0/0",
+        "0.0.0.00/0",
+        "00.0.0.0/0",
+        "0.0.0.0/033",
+        "256.0.0.0/8",
+        "10.0.0.0/33",
+        "01.2.3.4/32",
+        " 0.0.0.0/0",
+        "0.0.0.0/0 ",
+    ],
+)
 def test_another_spelling_of_a_range_is_a_one_line_file_error(tmp_path, cidr):
     """The Rule compares strings: only canonical spellings reach it, so 0.0.0.0/00 cannot pass
     where 0.0.0.0/0 is refused. The same pattern is the template's AllowedPattern, which
@@ -286,6 +354,8 @@ def test_the_root_rule_holds_the_literal_and_preflight_the_rest(tmp_path):
     verdicts = {}
     for cidr in ("0.0.0.0/0", "0.0.0.0/1"):
         cfg = _file(tmp_path, MonitoringAccessCidr=cidr, CertificateArn=CERT)
-        verdicts[cidr] = (all(_evaluate(a["Assert"], cfg.values) for a in rule["Assertions"]),
-                          bool(exposure.unaccepted(cfg)))
+        verdicts[cidr] = (
+            all(_evaluate(a["Assert"], cfg.values) for a in rule["Assertions"]),
+            bool(exposure.unaccepted(cfg)),
+        )
     assert verdicts == {"0.0.0.0/0": (False, True), "0.0.0.0/1": (True, True)}

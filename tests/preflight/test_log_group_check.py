@@ -58,15 +58,27 @@ def _updating(ctx):
 
 
 def _summary(lid, type_, physical):
-    return {"LogicalResourceId": lid, "PhysicalResourceId": physical, "ResourceType": type_,
-            "ResourceStatus": "UPDATE_COMPLETE", "LastUpdatedTimestamp": T0}
+    return {
+        "LogicalResourceId": lid,
+        "PhysicalResourceId": physical,
+        "ResourceType": type_,
+        "ResourceStatus": "UPDATE_COMPLETE",
+        "LastUpdatedTimestamp": T0,
+    }
 
 
 def _stub_stack(stub, database_resources):
     """The root lists its nested stacks; DatabaseStack lists what it manages."""
-    stub.add_response("list_stack_resources", {"StackResourceSummaries": [
-        _summary("NetworkStack", "AWS::CloudFormation::Stack", ROOT_ID.replace("wealist-prod/1", "n/3")),
-        _summary("DatabaseStack", "AWS::CloudFormation::Stack", DB_ID)]}, {"StackName": ROOT_ID})
+    stub.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                _summary("NetworkStack", "AWS::CloudFormation::Stack", ROOT_ID.replace("wealist-prod/1", "n/3")),
+                _summary("DatabaseStack", "AWS::CloudFormation::Stack", DB_ID),
+            ]
+        },
+        {"StackName": ROOT_ID},
+    )
     stub.add_response("list_stack_resources", {"StackResourceSummaries": database_resources}, {"StackName": DB_ID})
 
 
@@ -76,8 +88,11 @@ def _as_rds_makes_it(ctx, name=PG):
     logs = ctx.aws.client("logs")
     logs.create_log_group(logGroupName=name)
     logs.create_log_stream(logGroupName=name, logStreamName="wealist-prod-postgres")
-    logs.put_log_events(logGroupName=name, logStreamName="wealist-prod-postgres", logEvents=[
-        {"timestamp": 1767225600000, "message": "LOG:  database system is ready to accept connections"}])
+    logs.put_log_events(
+        logGroupName=name,
+        logStreamName="wealist-prod-postgres",
+        logEvents=[{"timestamp": 1767225600000, "message": "LOG:  database system is ready to accept connections"}],
+    )
 
 
 def test_the_templates_name_the_groups_rds_writes_to(ctx):
@@ -128,7 +143,8 @@ def test_old_events_beyond_the_retention_are_named_not_lost_silently(ctx):
     _as_rds_makes_it(ctx)
     _updating(ctx)
     created = dt.datetime.fromtimestamp(
-        ctx.aws.client("logs").describe_log_groups(logGroupNamePrefix=PG)["logGroups"][0]["creationTime"] / 1000, UTC)
+        ctx.aws.client("logs").describe_log_groups(logGroupNamePrefix=PG)["logGroups"][0]["creationTime"] / 1000, UTC
+    )
     with Stubber(ctx.aws.client("cloudformation")) as stub:
         _stub_stack(stub, [])
         r = checks.check_log_groups(ctx, now=lambda: created + dt.timedelta(days=400))
@@ -143,8 +159,13 @@ def test_groups_the_stack_manages_pass(ctx):
     _as_rds_makes_it(ctx, UPGRADE)
     _updating(ctx)
     with Stubber(ctx.aws.client("cloudformation")) as stub:
-        _stub_stack(stub, [_summary("DatabasePostgresqlLogGroup", "AWS::Logs::LogGroup", PG),
-                           _summary("DatabaseUpgradeLogGroup", "AWS::Logs::LogGroup", UPGRADE)])
+        _stub_stack(
+            stub,
+            [
+                _summary("DatabasePostgresqlLogGroup", "AWS::Logs::LogGroup", PG),
+                _summary("DatabaseUpgradeLogGroup", "AWS::Logs::LogGroup", UPGRADE),
+            ],
+        )
         r = checks.check_log_groups(ctx)
     assert r.status == checks.OK and "all managed by wealist-prod" in r.finding
 
@@ -194,12 +215,24 @@ def test_the_check_makes_exactly_its_declared_calls(ctx):
         # before-parameter-build: the Stubber answers on before-call, which
         # ends that event's chain before a recorder there would run.
         client.meta.events.register(
-            "before-parameter-build", lambda model, prefix=prefix, **_: calls.add(f"{prefix}:{model.name}"))
+            "before-parameter-build", lambda model, prefix=prefix, **_: calls.add(f"{prefix}:{model.name}")
+        )
     ctx.state = None
     with Stubber(ctx.aws.client("cloudformation")) as stub:
-        stub.add_response("describe_stacks", {"Stacks": [{
-            "StackName": "wealist-prod", "StackId": ROOT_ID, "StackStatus": "UPDATE_COMPLETE", "CreationTime": T0}]},
-            {"StackName": "wealist-prod"})
+        stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": "wealist-prod",
+                        "StackId": ROOT_ID,
+                        "StackStatus": "UPDATE_COMPLETE",
+                        "CreationTime": T0,
+                    }
+                ]
+            },
+            {"StackName": "wealist-prod"},
+        )
         _stub_stack(stub, [])
         r = checks.check_log_groups(ctx)
     assert r.status == checks.FAIL
@@ -222,8 +255,9 @@ def test_motos_cloudformation_does_not_fail_the_way_aws_does(ctx):
     docstring). If moto starts to answer AWS's way, this fails and the
     docstring above must change."""
     _as_rds_makes_it(ctx)
-    body = json.dumps({"Resources": {"G": {"Type": "AWS::Logs::LogGroup", "Properties": {
-        "LogGroupName": PG, "RetentionInDays": 90}}}})
+    body = json.dumps(
+        {"Resources": {"G": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": PG, "RetentionInDays": 90}}}}
+    )
     with pytest.raises((botocore.parsers.ResponseParserError, botocore.exceptions.ClientError)) as err:
         ctx.aws.client("cloudformation").create_stack(StackName="collide", TemplateBody=body)
     assert "already exists" in str(err.value)
@@ -242,17 +276,31 @@ def test_without_the_check_the_failure_is_named_as_aws_reports_it(ctx):
     that exists (module docstring): after a deploy run with
     --skip-preflight, the deploy's own failure listing names the nested log
     group and the AlreadyExists reason."""
-    reason = ('Resource handler returned message: "Resource of type \'AWS::Logs::LogGroup\' with identifier '
-              f'\'{{"/properties/LogGroupName":"{PG}"}}\' already exists." (RequestToken: 1, '
-              'HandlerErrorCode: AlreadyExists)')
-    failed = dict(_summary("DatabasePostgresqlLogGroup", "AWS::Logs::LogGroup", ""),
-                  ResourceStatus="CREATE_FAILED", ResourceStatusReason=reason)
+    reason = (
+        "Resource handler returned message: \"Resource of type 'AWS::Logs::LogGroup' with identifier "
+        f'\'{{"/properties/LogGroupName":"{PG}"}}\' already exists." (RequestToken: 1, '
+        "HandlerErrorCode: AlreadyExists)"
+    )
+    failed = dict(
+        _summary("DatabasePostgresqlLogGroup", "AWS::Logs::LogGroup", ""),
+        ResourceStatus="CREATE_FAILED",
+        ResourceStatusReason=reason,
+    )
     del failed["PhysicalResourceId"]
     with Stubber(ctx.aws.client("cloudformation")) as stub:
-        stub.add_response("list_stack_resources", {"StackResourceSummaries": [
-            dict(_summary("DatabaseStack", "AWS::CloudFormation::Stack", DB_ID), ResourceStatus="UPDATE_FAILED")]},
-            {"StackName": ROOT_ID})
-        stub.add_response("list_stack_resources", {"StackResourceSummaries": [
-            failed, _summary("Database", "AWS::RDS::DBInstance", "wealist-prod-postgres")]}, {"StackName": DB_ID})
+        stub.add_response(
+            "list_stack_resources",
+            {
+                "StackResourceSummaries": [
+                    dict(_summary("DatabaseStack", "AWS::CloudFormation::Stack", DB_ID), ResourceStatus="UPDATE_FAILED")
+                ]
+            },
+            {"StackName": ROOT_ID},
+        )
+        stub.add_response(
+            "list_stack_resources",
+            {"StackResourceSummaries": [failed, _summary("Database", "AWS::RDS::DBInstance", "wealist-prod-postgres")]},
+            {"StackName": DB_ID},
+        )
         rows = stackstate.failed_resources(ctx.aws, ROOT_ID)
     assert rows == [("DatabaseStack/DatabasePostgresqlLogGroup", "AWS::Logs::LogGroup", reason)]

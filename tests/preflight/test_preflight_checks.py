@@ -63,6 +63,7 @@ def _bucket(ctx, *, region="ap-northeast-2", files=True):
 
 # -- Parameter Store ---------------------------------------------------------------------------
 
+
 @pytest.mark.moto
 def test_ssm_references_found_in_the_resolved_templates(ctx):
     """moto: the references are read from the templates (four today: the
@@ -96,8 +97,9 @@ def test_boot_parameters_missing_or_wrong_type_fail(ctx):
     _seed_parameters(ctx)
     assert checks.check_boot_parameters(ctx).status == checks.OK
     ctx.aws.client("ssm").delete_parameter(Name="/wealist/prod/db/user_db_name")
-    ctx.aws.client("ssm").put_parameter(Name="/wealist/prod/monitoring/grafana_admin_password", Value="x",
-                                        Type="String", Overwrite=True)
+    ctx.aws.client("ssm").put_parameter(
+        Name="/wealist/prod/monitoring/grafana_admin_password", Value="x", Type="String", Overwrite=True
+    )
     r = checks.check_boot_parameters(ctx)
     assert r.status == checks.FAIL
     assert "/wealist/prod/db/user_db_name: missing" in r.details
@@ -110,6 +112,7 @@ def test_parameters_are_looked_up_in_batches_of_fifty_without_reading_a_value():
     ParameterStringFilter Values: maximum 50 items); the check never calls an
     operation that returns a value (GetParameter*), so a role denied the
     secrets can run it."""
+
     class StrictPaginator:
         calls = 0
 
@@ -136,6 +139,7 @@ def test_plain_values_are_read_in_batches_of_ten():
     """Strict fake: GetParameters refuses more than 10 names, as AWS does
     (API reference, GetParameters, Names: maximum 10 items); only the image
     check reads values, and only plain ones."""
+
     class StrictSsm:
         calls = 0
 
@@ -149,6 +153,7 @@ def test_plain_values_are_read_in_batches_of_ten():
 
 
 # -- Deploy bucket -----------------------------------------------------------------------------
+
 
 @pytest.mark.moto
 def test_deploy_bucket_missing_fails(ctx):
@@ -197,18 +202,29 @@ def test_deploy_bucket_of_another_account_fails(ctx):
 
 # -- Certificate -------------------------------------------------------------------------------
 
+
 def _cert(status="ISSUED", days=200, type_="AMAZON_ISSUED"):
-    return {"Certificate": {"CertificateArn": CERT, "DomainName": "wealist.example", "Type": type_,
-                            "SubjectAlternativeNames": ["wealist.example", "api.wealist.example"],
-                            "Status": status, "NotAfter": dt.datetime.now(UTC) + dt.timedelta(days=days)}}
+    return {
+        "Certificate": {
+            "CertificateArn": CERT,
+            "DomainName": "wealist.example",
+            "Type": type_,
+            "SubjectAlternativeNames": ["wealist.example", "api.wealist.example"],
+            "Status": status,
+            "NotAfter": dt.datetime.now(UTC) + dt.timedelta(days=days),
+        }
+    }
 
 
 @pytest.mark.stubbed
-@pytest.mark.parametrize("status,days,ok,words", [
-    ("ISSUED", 200, True, "api.wealist.example"),
-    ("PENDING_VALIDATION", 200, False, "PENDING_VALIDATION, not ISSUED"),
-    ("ISSUED", 10, False, "expires in 10 days"),
-])
+@pytest.mark.parametrize(
+    "status,days,ok,words",
+    [
+        ("ISSUED", 200, True, "api.wealist.example"),
+        ("PENDING_VALIDATION", 200, False, "PENDING_VALIDATION, not ISSUED"),
+        ("ISSUED", 10, False, "expires in 10 days"),
+    ],
+)
 def test_certificate_status_and_expiry(ctx, status, days, ok, words):
     """Stubber, DescribeCertificate shaped like the ACM API reference
     (Certificate.Status, NotAfter, DomainName, SubjectAlternativeNames)."""
@@ -240,6 +256,7 @@ def test_no_certificate_is_fine(ctx):
 
 # -- Zones, instance types, database, cache, AMI -----------------------------------------------
 
+
 @pytest.mark.moto
 def test_zones_and_instance_types_pass_on_moto(ctx):
     """moto: ap-northeast-2a/c/d exist and offer t3.medium and t3.small."""
@@ -266,11 +283,21 @@ def test_instance_type_not_offered_fails(ctx):
     assert "zz9.huge is not offered in ap-northeast-2a" in r.details and len(r.details) == 3
 
 
-def _orderable(zones=("ap-northeast-2a", "ap-northeast-2c", "ap-northeast-2d"), multi=True, storage="gp3",
-               version="17.6"):
-    return {"OrderableDBInstanceOptions": [{
-        "Engine": "postgres", "EngineVersion": version, "DBInstanceClass": "db.t3.micro", "StorageType": storage,
-        "AvailabilityZones": [{"Name": z} for z in zones], "MultiAZCapable": multi}]}
+def _orderable(
+    zones=("ap-northeast-2a", "ap-northeast-2c", "ap-northeast-2d"), multi=True, storage="gp3", version="17.6"
+):
+    return {
+        "OrderableDBInstanceOptions": [
+            {
+                "Engine": "postgres",
+                "EngineVersion": version,
+                "DBInstanceClass": "db.t3.micro",
+                "StorageType": storage,
+                "AvailabilityZones": [{"Name": z} for z in zones],
+                "MultiAZCapable": multi,
+            }
+        ]
+    }
 
 
 # The templates name the major version only (settings.py): no EngineVersion
@@ -280,15 +307,18 @@ _ORDER_PARAMS = {"Engine": "postgres", "DBInstanceClass": "db.t3.micro", "Vpc": 
 
 
 @pytest.mark.stubbed
-@pytest.mark.parametrize("response,multi_az,ok,words", [
-    (_orderable(), False, True, "orderable in"),
-    ({"OrderableDBInstanceOptions": []}, False, False, "cannot be ordered in ap-northeast-2"),
-    (_orderable(zones=("ap-northeast-2a",)), False, False, "cannot be ordered in ap-northeast-2c, ap-northeast-2d"),
-    (_orderable(storage="gp2"), False, False, "cannot be ordered"),
-    (_orderable(multi=False), True, False, "cannot run Multi-AZ"),
-    # Only another major's offerings: nothing of 17 can be ordered.
-    (_orderable(version="16.4"), False, False, "cannot be ordered in ap-northeast-2"),
-])
+@pytest.mark.parametrize(
+    "response,multi_az,ok,words",
+    [
+        (_orderable(), False, True, "orderable in"),
+        ({"OrderableDBInstanceOptions": []}, False, False, "cannot be ordered in ap-northeast-2"),
+        (_orderable(zones=("ap-northeast-2a",)), False, False, "cannot be ordered in ap-northeast-2c, ap-northeast-2d"),
+        (_orderable(storage="gp2"), False, False, "cannot be ordered"),
+        (_orderable(multi=False), True, False, "cannot run Multi-AZ"),
+        # Only another major's offerings: nothing of 17 can be ordered.
+        (_orderable(version="16.4"), False, False, "cannot be ordered in ap-northeast-2"),
+    ],
+)
 def test_database_orderable(ctx, response, multi_az, ok, words):
     """Stubber, DescribeOrderableDBInstanceOptions shaped like the RDS API
     reference (OrderableDBInstanceOption: StorageType, AvailabilityZones,
@@ -304,25 +334,49 @@ def test_database_orderable(ctx, response, multi_az, ok, words):
 
 
 @pytest.mark.stubbed
-@pytest.mark.parametrize("versions,offers,ok,words", [
-    (True, True, True, "offered in ap-northeast-2"),
-    (False, True, False, "redis 7.1 is not offered"),
-    (True, False, False, "cache.t3.micro is not offered"),
-])
+@pytest.mark.parametrize(
+    "versions,offers,ok,words",
+    [
+        (True, True, True, "offered in ap-northeast-2"),
+        (False, True, False, "redis 7.1 is not offered"),
+        (True, False, False, "cache.t3.micro is not offered"),
+    ],
+)
 def test_cache_offered(ctx, versions, offers, ok, words):
     """Stubber, DescribeCacheEngineVersions and
     DescribeReservedCacheNodesOfferings shaped like the ElastiCache API
     reference; moto implements neither."""
     ec = ctx.aws.client("elasticache")
     with Stubber(ec) as stub:
-        stub.add_response("describe_cache_engine_versions", {"CacheEngineVersions": [
-            {"Engine": "redis", "EngineVersion": "7.1", "CacheParameterGroupFamily": "redis7"}] if versions else []},
-            {"Engine": "redis", "EngineVersion": "7.1"})
+        stub.add_response(
+            "describe_cache_engine_versions",
+            {
+                "CacheEngineVersions": [
+                    {"Engine": "redis", "EngineVersion": "7.1", "CacheParameterGroupFamily": "redis7"}
+                ]
+                if versions
+                else []
+            },
+            {"Engine": "redis", "EngineVersion": "7.1"},
+        )
         if versions:
-            stub.add_response("describe_reserved_cache_nodes_offerings", {"ReservedCacheNodesOfferings": [
-                {"ReservedCacheNodesOfferingId": "o-1", "CacheNodeType": "cache.t3.micro", "Duration": 31536000,
-                 "ProductDescription": "redis", "OfferingType": "No Upfront"}] if offers else []},
-                {"CacheNodeType": "cache.t3.micro", "MaxRecords": 20})
+            stub.add_response(
+                "describe_reserved_cache_nodes_offerings",
+                {
+                    "ReservedCacheNodesOfferings": [
+                        {
+                            "ReservedCacheNodesOfferingId": "o-1",
+                            "CacheNodeType": "cache.t3.micro",
+                            "Duration": 31536000,
+                            "ProductDescription": "redis",
+                            "OfferingType": "No Upfront",
+                        }
+                    ]
+                    if offers
+                    else []
+                },
+                {"CacheNodeType": "cache.t3.micro", "MaxRecords": 20},
+            )
         r = checks.check_cache(ctx)
     assert (r.status == checks.OK) is ok, r
     assert words in r.finding
@@ -344,6 +398,7 @@ def test_ami_parameter_resolves_and_a_wrong_path_fails(ctx):
 
 
 # -- Quotas ------------------------------------------------------------------------------------
+
 
 @pytest.mark.moto
 def test_quotas_with_room_pass_and_name_their_source(ctx):
@@ -374,12 +429,22 @@ def test_quotas_full_fail_with_the_increase_command(ctx):
 
 # -- Images ------------------------------------------------------------------------------------
 
+
 def _release(ctx, tag, push=True):
     _seed_parameters(ctx)
     ssm, ecr = ctx.aws.client("ssm"), ctx.aws.client("ecr")
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-                           "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
-                                      "digest": "sha256:" + "0" * 64}, "layers": []})
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1,
+                "digest": "sha256:" + "0" * 64,
+            },
+            "layers": [],
+        }
+    )
     for svc in ("user-service", "board-service"):
         var = svc.replace("-", "_")
         ssm.put_parameter(Name=f"/wealist/prod/deploy/{var}_image_tag", Value=tag, Type="String", Overwrite=True)
@@ -418,10 +483,19 @@ def test_unreleased_services_warn(ctx):
 
 # -- Stack state -------------------------------------------------------------------------------
 
+
 def _stack(status, reason=""):
-    return {"Stacks": [{"StackName": "wealist-prod", "StackStatus": status, "StackStatusReason": reason,
-                        "StackId": "arn:aws:cloudformation:ap-northeast-2:123456789012:stack/wealist-prod/1",
-                        "CreationTime": dt.datetime(2026, 1, 1, tzinfo=UTC)}]}
+    return {
+        "Stacks": [
+            {
+                "StackName": "wealist-prod",
+                "StackStatus": status,
+                "StackStatusReason": reason,
+                "StackId": "arn:aws:cloudformation:ap-northeast-2:123456789012:stack/wealist-prod/1",
+                "CreationTime": dt.datetime(2026, 1, 1, tzinfo=UTC),
+            }
+        ]
+    }
 
 
 @pytest.mark.stubbed
@@ -432,10 +506,21 @@ def test_update_rollback_failed_fails_with_continue_update_rollback(ctx):
     cfn = ctx.aws.client("cloudformation")
     with Stubber(cfn) as stub:
         stub.add_response("describe_stacks", _stack("UPDATE_ROLLBACK_FAILED"), {"StackName": "wealist-prod"})
-        stub.add_response("list_stack_resources", {"StackResourceSummaries": [{
-            "LogicalResourceId": "Database", "ResourceType": "AWS::RDS::DBInstance", "ResourceStatus": "UPDATE_FAILED",
-            "ResourceStatusReason": "modified outside CloudFormation",
-            "LastUpdatedTimestamp": dt.datetime(2026, 1, 1, tzinfo=UTC)}]}, None)
+        stub.add_response(
+            "list_stack_resources",
+            {
+                "StackResourceSummaries": [
+                    {
+                        "LogicalResourceId": "Database",
+                        "ResourceType": "AWS::RDS::DBInstance",
+                        "ResourceStatus": "UPDATE_FAILED",
+                        "ResourceStatusReason": "modified outside CloudFormation",
+                        "LastUpdatedTimestamp": dt.datetime(2026, 1, 1, tzinfo=UTC),
+                    }
+                ]
+            },
+            None,
+        )
         r = checks.check_stack_state(ctx)
     assert r.status == checks.FAIL and "UPDATE_ROLLBACK_FAILED" in r.finding
     assert "continue-update-rollback --stack-name wealist-prod" in r.fix
@@ -457,34 +542,65 @@ def test_a_rollback_refused_the_boundary_removal_says_to_skip_the_roles(ctx):
     when = dt.datetime(2026, 1, 1, tzinfo=UTC)
     nested = {"IamStack": ["Ec2Role", "MonitoringRole"], "NetworkStack": ["FlowLogRole"]}
     arn = "arn:aws:cloudformation:ap-northeast-2:123456789012:stack/wealist-prod-{}-1AB/1"
-    denied = ("User: arn:aws:sts::123456789012:assumed-role/wealist-prod-cfn-role/x is not authorized to perform: "
-              "iam:DeleteRolePermissionsBoundary on resource: role {} with an explicit deny")
+    denied = (
+        "User: arn:aws:sts::123456789012:assumed-role/wealist-prod-cfn-role/x is not authorized to perform: "
+        "iam:DeleteRolePermissionsBoundary on resource: role {} with an explicit deny"
+    )
     with Stubber(cfn) as stub:
         stub.add_response("describe_stacks", _stack("UPDATE_ROLLBACK_FAILED"), {"StackName": "wealist-prod"})
-        stub.add_response("list_stack_resources", {"StackResourceSummaries": [
-            {"LogicalResourceId": child, "ResourceType": "AWS::CloudFormation::Stack",
-             "PhysicalResourceId": arn.format(child), "ResourceStatus": "UPDATE_COMPLETE",
-             "LastUpdatedTimestamp": when} for child in nested]}, None)
+        stub.add_response(
+            "list_stack_resources",
+            {
+                "StackResourceSummaries": [
+                    {
+                        "LogicalResourceId": child,
+                        "ResourceType": "AWS::CloudFormation::Stack",
+                        "PhysicalResourceId": arn.format(child),
+                        "ResourceStatus": "UPDATE_COMPLETE",
+                        "LastUpdatedTimestamp": when,
+                    }
+                    for child in nested
+                ]
+            },
+            None,
+        )
         for child, roles in nested.items():
-            stub.add_response("list_stack_resources", {"StackResourceSummaries": [
-                {"LogicalResourceId": role, "ResourceType": "AWS::IAM::Role", "ResourceStatus": "UPDATE_FAILED",
-                 "ResourceStatusReason": denied.format(role), "LastUpdatedTimestamp": when} for role in roles]},
-                {"StackName": arn.format(child)})
+            stub.add_response(
+                "list_stack_resources",
+                {
+                    "StackResourceSummaries": [
+                        {
+                            "LogicalResourceId": role,
+                            "ResourceType": "AWS::IAM::Role",
+                            "ResourceStatus": "UPDATE_FAILED",
+                            "ResourceStatusReason": denied.format(role),
+                            "LastUpdatedTimestamp": when,
+                        }
+                        for role in roles
+                    ]
+                },
+                {"StackName": arn.format(child)},
+            )
         r = checks.check_stack_state(ctx)
     assert r.status == checks.FAIL
-    assert ("continue-update-rollback --stack-name wealist-prod --resources-to-skip "
-            "IamStack.Ec2Role IamStack.MonitoringRole NetworkStack.FlowLogRole") in r.fix
+    assert (
+        "continue-update-rollback --stack-name wealist-prod --resources-to-skip "
+        "IamStack.Ec2Role IamStack.MonitoringRole NetworkStack.FlowLogRole"
+    ) in r.fix
     said = " ".join(r.details)
     assert "keep their boundary" in said and "fix the cause" not in said
 
 
 @pytest.mark.stubbed
-@pytest.mark.parametrize("status,replace,expected,words", [
-    ("ROLLBACK_COMPLETE", False, checks.FAIL, "cannot be updated"),
-    ("ROLLBACK_COMPLETE", True, checks.WARN, "--replace-failed"),
-    ("UPDATE_IN_PROGRESS", False, checks.WARN, "waits for it to settle"),
-    ("UPDATE_COMPLETE", False, checks.OK, "an update can start"),
-])
+@pytest.mark.parametrize(
+    "status,replace,expected,words",
+    [
+        ("ROLLBACK_COMPLETE", False, checks.FAIL, "cannot be updated"),
+        ("ROLLBACK_COMPLETE", True, checks.WARN, "--replace-failed"),
+        ("UPDATE_IN_PROGRESS", False, checks.WARN, "waits for it to settle"),
+        ("UPDATE_COMPLETE", False, checks.OK, "an update can start"),
+    ],
+)
 def test_stack_states(ctx, status, replace, expected, words):
     """Stubber, DescribeStacks shaped like the CloudFormation API reference."""
     ctx.replace_failed = replace
@@ -495,6 +611,7 @@ def test_stack_states(ctx, status, replace, expected, words):
 
 
 # -- The runner --------------------------------------------------------------------------------
+
 
 @pytest.mark.moto
 def test_run_reports_every_check_in_order_and_turns_errors_into_failures(ctx):
@@ -517,10 +634,24 @@ def test_deploy_bucket_behind_a_tls_only_policy_on_http_says_why(ctx):
     check says so instead of a bare 403."""
     _bucket(ctx)
     bucket = ctx.config.deploy_bucket_name(ctx.aws.account)
-    ctx.aws.client("s3").put_bucket_policy(Bucket=bucket, Policy=json.dumps({
-        "Version": "2012-10-17", "Statement": [{
-            "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-            "Resource": [f"arn:aws:s3:::{bucket}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}))
+    ctx.aws.client("s3").put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [f"arn:aws:s3:::{bucket}/*"],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ],
+            }
+        ),
+    )
     r = checks.check_deploy_bucket(ctx)
     assert r.status == checks.FAIL and "TLS-only policy" in r.finding
 
@@ -532,8 +663,11 @@ def test_quotas_on_an_update_count_only_what_the_change_adds(ctx):
     (its current values as moto reports them, the zone list included)."""
     multi = ctx.config.with_values(EnableMultiAZ="true")
     ctx.config, ctx.resolved = multi, checks.resolve_templates(multi)
-    current = dict(multi.values, EnableMultiAZ="false",
-                   AvailabilityZones="['ap-northeast-2a', 'ap-northeast-2c', 'ap-northeast-2d']")
+    current = dict(
+        multi.values,
+        EnableMultiAZ="false",
+        AvailabilityZones="['ap-northeast-2a', 'ap-northeast-2c', 'ap-northeast-2d']",
+    )
     ctx.state = stackstate.StackState("wealist-prod", "UPDATE_COMPLETE", "arn:stack", parameters=current)
     r = checks.check_quotas(ctx)
     assert r.status == checks.OK

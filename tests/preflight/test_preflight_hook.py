@@ -77,9 +77,11 @@ def test_a_rehearsal_without_bootstrap_stops_with_the_one_command_that_fixes_it(
     code, out, err, doc = _call(args, _dep(prod_cfg, aws))
     assert aws.target.kind == "rehearsal"
     assert code == EXIT_FAILED
-    assert err.strip() == ("stopped by preflight before any upload or change set: ssm-references, boot-parameters, "
-                           "deploy-bucket need what bootstrap makes; run: python build.py bootstrap --params "
-                           f"{PARAMS_DIR / 'prod.json'} --local")
+    assert err.strip() == (
+        "stopped by preflight before any upload or change set: ssm-references, boot-parameters, "
+        "deploy-bucket need what bootstrap makes; run: python build.py bootstrap --params "
+        f"{PARAMS_DIR / 'prod.json'} --local"
+    )
     assert "n/a   database         the local endpoint does not answer rds:DescribeOrderableDBInstanceOptions" in out
     assert "n/a   cache" in out and "FAIL  database" not in out and "FAIL  cache" not in out
     assert "fix: aws " not in out and "(2 not checkable here: database, cache)" in out
@@ -91,8 +93,11 @@ def test_not_checkable_checks_never_block():
     """No stand-in: a report whose only non-ok results are "not checkable
     here" passes, and says which checks it could not run."""
     from wealist_cfn.preflight import render
-    results = [checks.Result("zones", checks.OK, "fine"),
-               checks.Result("database", checks.NOT_CHECKABLE, "the local endpoint does not answer X")]
+
+    results = [
+        checks.Result("zones", checks.OK, "fine"),
+        checks.Result("database", checks.NOT_CHECKABLE, "the local endpoint does not answer X"),
+    ]
     report = checks.Report("ap-northeast-2", "wealist-prod", results)
     assert report.ok
     assert "preflight passed: 1 checks (1 not checkable here: database)" in render.preflight_text(report)
@@ -103,6 +108,7 @@ def test_every_check_declares_the_calls_it_needs():
     endpoint's gaps are calls some check needs (a stale entry fails)."""
     from wealist_cfn.preflight import capability
     from wealist_cfn.rehearsal import compat as local
+
     assert {name for name, _ in checks.CHECKS} == set(capability.NEEDS)
     needed = {call for calls in capability.NEEDS.values() for call in calls}
     assert set(local.UNANSWERED) <= needed
@@ -153,8 +159,17 @@ def test_preflight_command_exit_codes_and_json(moto_endpoint):
     """moto: nothing bootstrapped -> exit 1, JSON names every registered check."""
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
-        code = main(["preflight", "--params", str(PARAMS_DIR / "prod.json"), "--endpoint-url", moto_endpoint,
-                     "--output", "json"])
+        code = main(
+            [
+                "preflight",
+                "--params",
+                str(PARAMS_DIR / "prod.json"),
+                "--endpoint-url",
+                moto_endpoint,
+                "--output",
+                "json",
+            ]
+        )
     doc = json.loads(out.getvalue())
     assert code == 1 and doc["ok"] is False and len(doc["checks"]) == len(checks.CHECKS)
     assert {c["name"] for c in doc["checks"] if c["status"] == "fail"} >= {"boot-parameters", "deploy-bucket"}
@@ -184,15 +199,19 @@ def test_ctrl_c_during_preflight_says_what_was_and_was_not_done(prod_cfg, monkey
     """No stand-in: the checks are interrupted (as Ctrl-C does) before any
     answer; the deploy stops with 130 and says nothing was uploaded or made
     (it ended silently with 130 before)."""
+
     def interrupted(*a, **kw):
         raise KeyboardInterrupt
+
     monkeypatch.setattr(hook.preflight_cli, "run_preflight", interrupted)
     settled = prod_cfg.with_values(AcceptedRisks="public-monitoring,plain-http")  # see test_exposure.py
     args = SimpleNamespace(skip_preflight=False, params=PARAMS_DIR / "prod.json", output="text")
     code, _, err, _ = _call(args, _dep(settled, None))
     assert code == 130
-    assert err.strip() == ("interrupted during preflight: its checks only read, and nothing was packaged, "
-                           "uploaded or changed; no change set was made")
+    assert err.strip() == (
+        "interrupted during preflight: its checks only read, and nothing was packaged, "
+        "uploaded or changed; no change set was made"
+    )
 
 
 def test_a_price_key_the_table_lacks_makes_the_cost_unknown_not_silent(prod_cfg, monkeypatch):
@@ -205,8 +224,10 @@ def test_a_price_key_the_table_lacks_makes_the_cost_unknown_not_silent(prod_cfg,
     change = hook.cost_change(_dep(bigger, None), state)
     assert change is not None and change.line() == "unknown — no price for ec2:t3.xlarge in ap-northeast-2.json"
     small_db = prod_cfg.with_values(DbInstanceClass="db.t3.small")
-    assert hook.cost_change(_dep(small_db, None), state).line() == \
-        "unknown — no price for rds:postgres:db.t3.small:single-az in ap-northeast-2.json"
+    assert (
+        hook.cost_change(_dep(small_db, None), state).line()
+        == "unknown — no price for rds:postgres:db.t3.small:single-az in ap-northeast-2.json"
+    )
 
     report = SimpleNamespace(ok=True, state=state, to_dict=lambda: {"ok": True})
     monkeypatch.setattr(hook.preflight_cli, "run_preflight", lambda *a, **kw: report)
@@ -223,11 +244,17 @@ def test_local_text_names_no_aws_cli_command():
     """No stand-in: a fix that runs an AWS CLI command, at its start or in
     the middle of the sentence (the log-groups check's), becomes the local
     note; this project's own commands gain --local."""
-    text = "\n".join([
-        "FAIL  database  x", "      fix: aws rds describe-orderable-db-instance-options --region r",
-        "FAIL  log-groups  y", "      fix: the new stack cannot adopt it: export what you need, then aws logs "
-                               "delete-log-group --log-group-name /g: docs",
-        "FAIL  boot-parameters  z", "      fix: python build.py bootstrap --params params/prod.json"])
+    text = "\n".join(
+        [
+            "FAIL  database  x",
+            "      fix: aws rds describe-orderable-db-instance-options --region r",
+            "FAIL  log-groups  y",
+            "      fix: the new stack cannot adopt it: export what you need, then aws logs "
+            "delete-log-group --log-group-name /g: docs",
+            "FAIL  boot-parameters  z",
+            "      fix: python build.py bootstrap --params params/prod.json",
+        ]
+    )
     out = hook.local_text(text)
     assert "aws rds" not in out and "aws logs" not in out
     assert out.count("fix: none on the local endpoint (an AWS CLI command: run preflight against AWS)") == 2

@@ -57,8 +57,17 @@ def test_quiet_preflight_prints_the_failures_and_the_verdict(moto_endpoint):
 @pytest.mark.moto
 def test_preflight_json_carries_the_parameter_file_and_each_value_with_its_source(moto_endpoint):
     """moto: --env and --parameter reach the document as deploy's do."""
-    code, out, err = _run("preflight", "--env", "prod", "--parameter", "DbAllocatedStorage=40",
-                          "--endpoint-url", moto_endpoint, "--output", "json")
+    code, out, err = _run(
+        "preflight",
+        "--env",
+        "prod",
+        "--parameter",
+        "DbAllocatedStorage=40",
+        "--endpoint-url",
+        moto_endpoint,
+        "--output",
+        "json",
+    )
     assert code == 1, err
     doc = json.loads(out)
     assert doc["checks"] and doc["paramsFile"]["from"] == "--env" and doc["paramsFile"]["env"] == "prod"
@@ -71,8 +80,17 @@ def test_preflight_json_carries_the_parameter_file_and_each_value_with_its_sourc
 
 def test_cost_json_carries_the_parameter_file_and_each_value_with_its_source():
     """No stand-in: the estimate makes no call."""
-    code, out, err = _run("cost", "--params", PARAMS_DIR / "prod.json", "--parameter", "DbAllocatedStorage=40",
-                          "--output", "json", "--mode", "single")
+    code, out, err = _run(
+        "cost",
+        "--params",
+        PARAMS_DIR / "prod.json",
+        "--parameter",
+        "DbAllocatedStorage=40",
+        "--output",
+        "json",
+        "--mode",
+        "single",
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert doc["modes"]["single"] and doc["paramsFile"]["from"] == "--params"

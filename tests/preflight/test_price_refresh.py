@@ -23,8 +23,6 @@ from wealist_cfn.preflight import cost, pricing
 pytestmark = pytest.mark.stubbed
 
 
-
-
 @pytest.fixture
 def client():
     c = boto3.client("pricing", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
@@ -36,9 +34,11 @@ def client():
 def test_instance_price_is_read_with_its_product(client):
     """The on-demand price, its unit and the SKU it came from."""
     service, filters, _ = pricing.query_for("ec2:t3.medium", "ap-northeast-2")
-    client.stub.add_response("get_products", {"FormatVersion": "aws_v1", "PriceList": [
-        _product("SKU1", "APN2-BoxUsage:t3.medium", "1.2345000000")]},
-        {"ServiceCode": service, "Filters": filters, "FormatVersion": "aws_v1", "MaxResults": 100})
+    client.stub.add_response(
+        "get_products",
+        {"FormatVersion": "aws_v1", "PriceList": [_product("SKU1", "APN2-BoxUsage:t3.medium", "1.2345000000")]},
+        {"ServiceCode": service, "Filters": filters, "FormatVersion": "aws_v1", "MaxResults": 100},
+    )
     entry = pricing.fetch(client, "ec2:t3.medium", "ap-northeast-2")
     assert entry["usd"] == 1.2345 and entry["unit"] == "USD per Hrs"
     assert "sku SKU1" in entry["source"] and entry["product"] == "AmazonEC2 APN2-BoxUsage:t3.medium"
@@ -49,12 +49,14 @@ def test_instance_price_is_read_with_its_product(client):
 def test_pages_are_followed_and_the_usage_type_picks_the_product(client):
     """NAT hours and NAT bytes share a product family: the usage type tells
     them apart, across pages; a tiered price takes its first tier."""
-    client.stub.add_response("get_products", {"PriceList": [_product("B", "APN2-NatGateway-Bytes", "9.0")],
-                                              "NextToken": "t1"}, None)
-    client.stub.add_response("get_products", {"PriceList": [_product(
-        "H", "APN2-NatGateway-Hours", "", tiers=(("10", "0.5"), ("0", "0.75")))]},
-        {"ServiceCode": "AmazonEC2", "Filters": ANY, "FormatVersion": "aws_v1", "MaxResults": 100,
-         "NextToken": "t1"})
+    client.stub.add_response(
+        "get_products", {"PriceList": [_product("B", "APN2-NatGateway-Bytes", "9.0")], "NextToken": "t1"}, None
+    )
+    client.stub.add_response(
+        "get_products",
+        {"PriceList": [_product("H", "APN2-NatGateway-Hours", "", tiers=(("10", "0.5"), ("0", "0.75")))]},
+        {"ServiceCode": "AmazonEC2", "Filters": ANY, "FormatVersion": "aws_v1", "MaxResults": 100, "NextToken": "t1"},
+    )
     entry = pricing.fetch(client, "nat:hour", "ap-northeast-2")
     assert entry["usd"] == 0.75 and "sku H" in entry["source"]
 
@@ -105,13 +107,15 @@ def test_refresh_command_prints_progress_and_writes_the_table(client, tmp_path, 
             return client
 
     monkeypatch.setattr(pcli, "Aws", FakeAws)
-    monkeypatch.setattr(pricing, "keys_to_refresh",
-                        lambda region: ["ec2:t3.small", "logs:ingest", "cloudwatch:detailed-monitoring"])
+    monkeypatch.setattr(
+        pricing, "keys_to_refresh", lambda region: ["ec2:t3.small", "logs:ingest", "cloudwatch:detailed-monitoring"]
+    )
     real_write = pricing.write
     monkeypatch.setattr(pricing, "write", lambda region, entries: real_write(region, entries, tmp_path))
     client.stub.add_response("get_products", {"PriceList": [_product("S", "APN2-BoxUsage:t3.small", "0.5")]}, None)
-    client.stub.add_response("get_products", {"PriceList": [_product("G", "APN2-DataProcessing-Bytes", "0.25",
-                                                                     "GB")]}, None)
+    client.stub.add_response(
+        "get_products", {"PriceList": [_product("G", "APN2-DataProcessing-Bytes", "0.25", "GB")]}, None
+    )
     assert main(["cost", "--refresh", "--region", "ap-northeast-2"]) == 0
     out = capsys.readouterr().out
     assert "[1/3] ec2:t3.small: $0.5 USD per Hrs" in out and "[2/3] logs:ingest: $0.25 USD per GB" in out
@@ -120,29 +124,39 @@ def test_refresh_command_prints_progress_and_writes_the_table(client, tmp_path, 
     written = json.loads((tmp_path / "ap-northeast-2.json").read_text())["prices"]
     assert set(written) == {"ec2:t3.small", "logs:ingest", "cloudwatch:detailed-monitoring"}
     from wealist_cfn.preflight import cost
+
     committed = cost.load_prices("ap-northeast-2").entries["cloudwatch:detailed-monitoring"]
     assert written["cloudwatch:detailed-monitoring"] == committed  # the committed entry, kept as it is
 
 
-@pytest.mark.parametrize("key, usagetype, unit", [
-    ("cloudwatch:alarm", "APN2-CW:AlarmMonitorUsage", "Alarms"),
-    ("logs:storage", "APN2-TimedStorage-ByteHrs", "GB-Mo"),
-    ("logs:vended-ingest", "APN2-VendedLog-Bytes", "GB"),
-    ("s3:put", "APN2-Requests-Tier1", "Requests"),
-])
+@pytest.mark.parametrize(
+    "key, usagetype, unit",
+    [
+        ("cloudwatch:alarm", "APN2-CW:AlarmMonitorUsage", "Alarms"),
+        ("logs:storage", "APN2-TimedStorage-ByteHrs", "GB-Mo"),
+        ("logs:vended-ingest", "APN2-VendedLog-Bytes", "GB"),
+        ("s3:put", "APN2-Requests-Tier1", "Requests"),
+    ],
+)
 def test_observability_prices_pick_their_usage_type(client, key, usagetype, unit):
     """The usage types of the CloudWatch user guide's cost page ("Analyzing,
     optimizing, and reducing CloudWatch costs"): among the products of one
     regional query, the one whose usage type ends so is the price; its
     neighbours (infrequent-access storage, other vended logs, Tier2
     requests) are not."""
-    neighbours = {"logs:storage": "APN2-TimedStorage-IA-ByteHrs", "logs:vended-ingest": "APN2-VendedLog-Bytes-WAFLogs",
-                  "s3:put": "APN2-Requests-Tier2", "cloudwatch:alarm": "APN2-CW:HighResAlarmMonitorUsage"}
+    neighbours = {
+        "logs:storage": "APN2-TimedStorage-IA-ByteHrs",
+        "logs:vended-ingest": "APN2-VendedLog-Bytes-WAFLogs",
+        "s3:put": "APN2-Requests-Tier2",
+        "cloudwatch:alarm": "APN2-CW:HighResAlarmMonitorUsage",
+    }
     service, filters, _ = pricing.query_for(key, "ap-northeast-2")
     assert {"Type": "TERM_MATCH", "Field": "regionCode", "Value": "ap-northeast-2"} in filters
-    client.stub.add_response("get_products", {"PriceList": [_product("N", neighbours[key], "9.0", unit),
-                                                            _product("Y", usagetype, "0.5", unit)]},
-                             {"ServiceCode": service, "Filters": filters, "FormatVersion": "aws_v1", "MaxResults": 100})
+    client.stub.add_response(
+        "get_products",
+        {"PriceList": [_product("N", neighbours[key], "9.0", unit), _product("Y", usagetype, "0.5", unit)]},
+        {"ServiceCode": service, "Filters": filters, "FormatVersion": "aws_v1", "MaxResults": 100},
+    )
     entry = pricing.fetch(client, key, "ap-northeast-2")
     assert entry["usd"] == 0.5 and "sku Y" in entry["source"] and entry["unit"] == f"USD per {unit}"
 
@@ -150,9 +164,14 @@ def test_observability_prices_pick_their_usage_type(client, key, usagetype, unit
 def test_the_dashboard_price_is_global_and_chosen_by_its_metric_tier():
     """Dashboard products carry no regionCode (one price for every region):
     the query names the usage type itself, the -Basic one for up to 50 metrics."""
-    for key, usagetype in (("cloudwatch:dashboard:basic", "DashboardsUsageHour-Basic"),
-                           ("cloudwatch:dashboard", "DashboardsUsageHour")):
+    for key, usagetype in (
+        ("cloudwatch:dashboard:basic", "DashboardsUsageHour-Basic"),
+        ("cloudwatch:dashboard", "DashboardsUsageHour"),
+    ):
         service, filters, suffix = pricing.query_for(key, "ap-northeast-2")
         assert (service, filters, suffix) == (
-            "AmazonCloudWatch", [{"Type": "TERM_MATCH", "Field": "usagetype", "Value": usagetype}], "")
+            "AmazonCloudWatch",
+            [{"Type": "TERM_MATCH", "Field": "usagetype", "Value": usagetype}],
+            "",
+        )
     assert "cloudwatch:alarm" not in pricing.NO_QUERY

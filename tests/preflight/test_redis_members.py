@@ -26,27 +26,51 @@ GROUP = "wealist-prod-redis"
 
 
 def _group(members: list[str], primary: str) -> dict:
-    return {"ReplicationGroups": [{
-        "ReplicationGroupId": GROUP, "Description": "Wealist prod Redis", "Status": "available",
-        "MemberClusters": members,
-        "NodeGroups": [{"NodeGroupId": "0001", "Status": "available",
-                        "PrimaryEndpoint": {"Address": f"master.{GROUP}.abc123.apn2.cache.amazonaws.com",
-                                            "Port": 6379},
-                        "NodeGroupMembers": [{"CacheClusterId": m, "CacheNodeId": "0001",
-                                              "PreferredAvailabilityZone": "ap-northeast-2a",
-                                              "CurrentRole": "primary" if m == primary else "replica"}
-                                             for m in members]}],
-        "AutomaticFailover": "enabled", "MultiAZ": "enabled", "ClusterEnabled": False,
-        "CacheNodeType": "cache.t3.micro", "TransitEncryptionEnabled": True, "AtRestEncryptionEnabled": True,
-    }]}
+    return {
+        "ReplicationGroups": [
+            {
+                "ReplicationGroupId": GROUP,
+                "Description": "Wealist prod Redis",
+                "Status": "available",
+                "MemberClusters": members,
+                "NodeGroups": [
+                    {
+                        "NodeGroupId": "0001",
+                        "Status": "available",
+                        "PrimaryEndpoint": {"Address": f"master.{GROUP}.abc123.apn2.cache.amazonaws.com", "Port": 6379},
+                        "NodeGroupMembers": [
+                            {
+                                "CacheClusterId": m,
+                                "CacheNodeId": "0001",
+                                "PreferredAvailabilityZone": "ap-northeast-2a",
+                                "CurrentRole": "primary" if m == primary else "replica",
+                            }
+                            for m in members
+                        ],
+                    }
+                ],
+                "AutomaticFailover": "enabled",
+                "MultiAZ": "enabled",
+                "ClusterEnabled": False,
+                "CacheNodeType": "cache.t3.micro",
+                "TransitEncryptionEnabled": True,
+                "AtRestEncryptionEnabled": True,
+            }
+        ]
+    }
 
 
 def _run(ctx, response=None, error=None):
     ec = ctx.aws.client("elasticache")
     with Stubber(ec) as stub:
         if error:
-            stub.add_client_error("describe_replication_groups", error, "ReplicationGroup not found", 404,
-                                  expected_params={"ReplicationGroupId": GROUP})
+            stub.add_client_error(
+                "describe_replication_groups",
+                error,
+                "ReplicationGroup not found",
+                404,
+                expected_params={"ReplicationGroupId": GROUP},
+            )
         else:
             stub.add_response("describe_replication_groups", response, {"ReplicationGroupId": GROUP})
         result = checks.check_redis_members(ctx)
@@ -98,10 +122,16 @@ def test_moto_without_the_group_and_with_three_nodes(ctx):
     member counts above are the Stubber's), and it is watched."""
     assert checks.check_redis_members(ctx).status == checks.OK
     ec = ctx.aws.client("elasticache")
-    ec.create_replication_group(ReplicationGroupId=GROUP, ReplicationGroupDescription="x", Engine="redis",
-                                CacheNodeType="cache.t3.micro", NumCacheClusters=3)
+    ec.create_replication_group(
+        ReplicationGroupId=GROUP,
+        ReplicationGroupDescription="x",
+        Engine="redis",
+        CacheNodeType="cache.t3.micro",
+        NumCacheClusters=3,
+    )
     r = checks.check_redis_members(ctx)
     assert r.status == checks.OK, r.finding
     assert ec.describe_replication_groups(ReplicationGroupId=GROUP)["ReplicationGroups"][0]["MemberClusters"] == [
-        f"{GROUP}-001"]
+        f"{GROUP}-001"
+    ]
     assert f"every member ({GROUP}-001)" in r.finding

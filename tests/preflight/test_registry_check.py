@@ -39,8 +39,9 @@ def test_a_repository_a_destroy_kept_fails_the_create_with_the_way_out(ctx):
     ctx.state = stackstate.StackState("wealist-prod", None)
     r = checks.check_registries(ctx)
     assert r.status == checks.FAIL
-    assert r.finding == (f"ECR repository {names[1]} exists outside wealist-prod: the create would fail with "
-                         f"AlreadyExists")
+    assert r.finding == (
+        f"ECR repository {names[1]} exists outside wealist-prod: the create would fail with AlreadyExists"
+    )
     assert f"aws ecr delete-repository --repository-name {names[1]} --force" in r.fix
     assert checks.REGISTRIES_DOC in r.fix
     [detail] = r.details
@@ -62,7 +63,8 @@ def test_a_stack_that_never_completed_a_create_is_checked_as_a_create(ctx, statu
     as for an update."""
     name = _names(ctx)[0]
     ctx.aws.client("ecr").create_repository(repositoryName=name)
-    ctx.state = stackstate.StackState("wealist-prod", status, "arn:aws:cloudformation:us-east-1:123456789012:"
-                                                               "stack/wealist-prod/none")
+    ctx.state = stackstate.StackState(
+        "wealist-prod", status, "arn:aws:cloudformation:us-east-1:123456789012:stack/wealist-prod/none"
+    )
     r = checks.check_registries(ctx)
     assert r.status == checks.FAIL and name in r.finding

@@ -34,9 +34,17 @@ TRUST = "arn:aws:cloudformation:ap-northeast-2:123456789012:stack/{}-github/1"
 
 
 def _trust_stack(name: str, parameters: dict[str, str]) -> dict:
-    return {"Stacks": [{"StackName": f"{name}-github", "StackId": TRUST.format(name),
-                        "StackStatus": "UPDATE_COMPLETE", "CreationTime": dt.datetime(2026, 1, 1),
-                        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]}]}
+    return {
+        "Stacks": [
+            {
+                "StackName": f"{name}-github",
+                "StackId": TRUST.format(name),
+                "StackStatus": "UPDATE_COMPLETE",
+                "CreationTime": dt.datetime(2026, 1, 1),
+                "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            }
+        ]
+    }
 
 
 @pytest.fixture
@@ -51,8 +59,13 @@ def _run(ctx, response):
         if isinstance(response, dict):
             stub.add_response("describe_stacks", response, {"StackName": f"{ctx.stack_name}-github"})
         else:
-            stub.add_client_error("describe_stacks", "ValidationError", response, 400,
-                                  expected_params={"StackName": f"{ctx.stack_name}-github"})
+            stub.add_client_error(
+                "describe_stacks",
+                "ValidationError",
+                response,
+                400,
+                expected_params={"StackName": f"{ctx.stack_name}-github"},
+            )
         return checks.check_trust_stack(ctx)
 
 
@@ -63,9 +76,20 @@ def test_a_trust_stack_naming_the_old_global_bucket_is_refused(dev):
     params file leaves DeployBucketName empty: the boundary names another
     bucket than the instances fetch from. The finding names both; the fix
     sets the parameter back to empty (the account-unique name)."""
-    r = _run(dev, _trust_stack("wealist-dev", {
-        "GitHubRepository": "octo/wealist-cfn", "Project": "wealist", "Environment": "dev",
-        "StackName": "wealist-dev", "DeployBucketName": "wealist-deploy-scripts", "EcrRepositoryPrefix": "dev/"}))
+    r = _run(
+        dev,
+        _trust_stack(
+            "wealist-dev",
+            {
+                "GitHubRepository": "octo/wealist-cfn",
+                "Project": "wealist",
+                "Environment": "dev",
+                "StackName": "wealist-dev",
+                "DeployBucketName": "wealist-deploy-scripts",
+                "EcrRepositoryPrefix": "dev/",
+            },
+        ),
+    )
     assert r.status == checks.FAIL
     assert "DeployBucketName='wealist-deploy-scripts'" in r.finding
     assert "'wealist-dev-deploy-123456789012-ap-northeast-2'" in r.finding
@@ -79,26 +103,49 @@ def test_a_second_environment_that_overrode_only_its_names_gets_its_own_bucket(d
     Environment, StackName) used to leave prod's fixed bucket name in dev's
     boundary. With the empty default both templates compute the bucket from
     their own Project and Environment, so only EcrRepositoryPrefix differs."""
-    r = _run(dev, _trust_stack("wealist-dev", {
-        "GitHubRepository": "octo/wealist-cfn", "Project": "wealist", "Environment": "dev",
-        "StackName": "wealist-dev"}))
+    r = _run(
+        dev,
+        _trust_stack(
+            "wealist-dev",
+            {
+                "GitHubRepository": "octo/wealist-cfn",
+                "Project": "wealist",
+                "Environment": "dev",
+                "StackName": "wealist-dev",
+            },
+        ),
+    )
     assert r.status == checks.FAIL and "EcrRepositoryPrefix=''" in r.finding
 
 
 @pytest.mark.stubbed
 def test_an_explicit_name_equal_to_the_account_unique_one_passes(dev):
-    right = {"Project": "wealist", "Environment": "dev", "StackName": "wealist-dev", "EcrRepositoryPrefix": "dev/",
-             "DeployBucketName": "wealist-dev-deploy-123456789012-ap-northeast-2"}
+    right = {
+        "Project": "wealist",
+        "Environment": "dev",
+        "StackName": "wealist-dev",
+        "EcrRepositoryPrefix": "dev/",
+        "DeployBucketName": "wealist-dev-deploy-123456789012-ap-northeast-2",
+    }
     assert _run(dev, _trust_stack("wealist-dev", right)).status == checks.OK
 
 
 @pytest.mark.stubbed
 def test_each_parameter_the_boundary_names_is_compared(dev):
-    right = {"Project": "wealist", "Environment": "dev", "StackName": "wealist-dev",
-             "DeployBucketName": "", "EcrRepositoryPrefix": "dev/"}
+    right = {
+        "Project": "wealist",
+        "Environment": "dev",
+        "StackName": "wealist-dev",
+        "DeployBucketName": "",
+        "EcrRepositoryPrefix": "dev/",
+    }
     assert _run(dev, _trust_stack("wealist-dev", right)).status == checks.OK
-    for key, wrong in (("EcrRepositoryPrefix", ""), ("StackName", "wealist-prod"), ("Environment", "prod"),
-                       ("DeployBucketName", "wealist-dev-deploy-scripts")):
+    for key, wrong in (
+        ("EcrRepositoryPrefix", ""),
+        ("StackName", "wealist-prod"),
+        ("Environment", "prod"),
+        ("DeployBucketName", "wealist-dev-deploy-scripts"),
+    ):
         r = _run(dev, _trust_stack("wealist-dev", {**right, key: wrong}))
         assert r.status == checks.FAIL and f"{key}={wrong!r}" in r.finding, key
 
@@ -114,8 +161,9 @@ def test_prod_with_the_templates_defaults_passes(ctx):
 def test_a_missing_trust_stack_fails_with_the_command_that_deploys_it(ctx):
     r = _run(ctx, "Stack with id wealist-prod-github does not exist")
     assert r.status == checks.FAIL and "wealist-prod-github does not exist" in r.finding
-    assert r.fix.startswith("aws cloudformation deploy --template-file templates/github-oidc.yaml "
-                            "--stack-name wealist-prod-github")
+    assert r.fix.startswith(
+        "aws cloudformation deploy --template-file templates/github-oidc.yaml --stack-name wealist-prod-github"
+    )
 
 
 @pytest.mark.moto
@@ -125,8 +173,12 @@ def test_the_boundary_must_exist_before_the_deploy(ctx):
     r = checks.check_role_boundary(ctx)
     assert r.status == checks.FAIL and "policy/wealist-prod-role-boundary does not exist" in r.finding
     assert "\n" not in r.finding and "--stack-name wealist-prod-github" in r.fix
-    ctx.aws.client("iam").create_policy(PolicyName="wealist-prod-role-boundary", PolicyDocument=(
-        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ssm:GetParameter","Resource":"*"}]}'))
+    ctx.aws.client("iam").create_policy(
+        PolicyName="wealist-prod-role-boundary",
+        PolicyDocument=(
+            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ssm:GetParameter","Resource":"*"}]}'
+        ),
+    )
     assert checks.check_role_boundary(ctx).status == checks.OK
 
 

@@ -31,13 +31,24 @@ def endpoint(moto_endpoint, monkeypatch):
 
 def _stacks(region="ap-northeast-2"):
     import boto3
+
     cfn = boto3.client("cloudformation", region_name=region)
     return [s["StackName"] for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
 
 
 def test_an_account_not_named_is_refused(endpoint, capsys):
-    code = cli.main(["prove", "--account-id", "111111111111", "--yes", "--confirm-account", "111111111111",
-                     "--region", "ap-northeast-2"])
+    code = cli.main(
+        [
+            "prove",
+            "--account-id",
+            "111111111111",
+            "--yes",
+            "--confirm-account",
+            "111111111111",
+            "--region",
+            "ap-northeast-2",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 3
     assert "these credentials are for account 123456789012, not the --account-id 111111111111" in err
@@ -50,10 +61,24 @@ def test_the_account_holding_the_production_stack_is_refused(endpoint, capsys, r
     params/prod.json's root stack (wealist-prod), looked for in production's
     region and in the run's."""
     import boto3
+
     boto3.client("cloudformation", region_name="ap-northeast-2").create_stack(
-        StackName="wealist-prod", TemplateBody=PROD_TEMPLATE)
-    code = cli.main(["prove", "--account-id", ACCOUNT, "--yes", "--confirm-account", ACCOUNT, "--region", region,
-                     "--only", "rds-pg17-force-ssl"])
+        StackName="wealist-prod", TemplateBody=PROD_TEMPLATE
+    )
+    code = cli.main(
+        [
+            "prove",
+            "--account-id",
+            ACCOUNT,
+            "--yes",
+            "--confirm-account",
+            ACCOUNT,
+            "--region",
+            region,
+            "--only",
+            "rds-pg17-force-ssl",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 3
     assert "holds the production root stack wealist-prod (ap-northeast-2; params/prod.json)" in err
@@ -69,19 +94,20 @@ def test_yes_without_the_account_again_is_refused_before_any_call(monkeypatch, c
 
 def test_the_production_parameter_file_is_refused_before_any_call(monkeypatch, capsys):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    code = cli.main(["prove", "--account-id", ACCOUNT, "--params", "params/prod.json", "--yes",
-                     "--confirm-account", ACCOUNT])
+    code = cli.main(
+        ["prove", "--account-id", ACCOUNT, "--params", "params/prod.json", "--yes", "--confirm-account", ACCOUNT]
+    )
     assert code == 3
     assert "refused: params/prod.json is production's parameter file (wealist-prod)" in capsys.readouterr().err
 
 
 def test_no_terminal_and_no_yes_is_refused_after_the_estimate(endpoint, capsys):
-    code = cli.main(["prove", "--account-id", ACCOUNT, "--region", "ap-northeast-2", "--only",
-                     "nested-stack-policy"])
+    code = cli.main(["prove", "--account-id", ACCOUNT, "--region", "ap-northeast-2", "--only", "nested-stack-policy"])
     err = capsys.readouterr().err
     assert code == 3
     assert err.index("estimate (ap-northeast-2") < err.index(
-        f"refused: no terminal to ask; pass --yes --confirm-account {ACCOUNT}")
+        f"refused: no terminal to ask; pass --yes --confirm-account {ACCOUNT}"
+    )
     assert _stacks() == []
 
 
@@ -90,8 +116,7 @@ def test_a_wrong_typed_account_is_refused(endpoint, capsys, monkeypatch, typed):
     monkeypatch.setattr(daytwo_cli, "_interactive", lambda: True)
     prompts = []
     monkeypatch.setattr("builtins.input", lambda prompt: prompts.append(prompt) or typed)
-    code = cli.main(["prove", "--account-id", ACCOUNT, "--region", "ap-northeast-2", "--only",
-                     "nested-stack-policy"])
+    code = cli.main(["prove", "--account-id", ACCOUNT, "--region", "ap-northeast-2", "--only", "nested-stack-policy"])
     assert code == 3
     assert prompts == [f"Type the account ID ({ACCOUNT}) to run them there: "]
     assert "the account ID typed does not match; nothing was started" in capsys.readouterr().err
@@ -114,8 +139,21 @@ def test_a_confirmed_run_reports_and_writes_the_markdown_evidence(endpoint, caps
     monkeypatch.setattr(daytwo_cli, "_interactive", lambda: True)
     monkeypatch.setattr("builtins.input", lambda prompt: ACCOUNT)
     out = tmp_path / "proofs" / "2026-12-07-ap-northeast-2.md"
-    code = cli.main(["prove", "--account-id", ACCOUNT, "--region", "ap-northeast-2", "--only",
-                     "rds-pg17-force-ssl", "--output", "json", "--report", str(out)])
+    code = cli.main(
+        [
+            "prove",
+            "--account-id",
+            ACCOUNT,
+            "--region",
+            "ap-northeast-2",
+            "--only",
+            "rds-pg17-force-ssl",
+            "--output",
+            "json",
+            "--report",
+            str(out),
+        ]
+    )
     captured = capsys.readouterr()
     doc = json.loads(captured.out)
     assert code == 1
@@ -133,8 +171,9 @@ def test_an_interrupted_run_exits_130_with_its_report(endpoint, capsys, monkeypa
 
     probe = replace(registry.ALL["rds-pg17-force-ssl"], act=lambda ctx: (_ for _ in ()).throw(KeyboardInterrupt))
     monkeypatch.setattr(registry, "select", lambda only: [probe])
-    code = cli.main(["prove", "--account-id", ACCOUNT, "--yes", "--confirm-account", ACCOUNT, "--region",
-                     "ap-northeast-2"])
+    code = cli.main(
+        ["prove", "--account-id", ACCOUNT, "--yes", "--confirm-account", ACCOUNT, "--region", "ap-northeast-2"]
+    )
     out = capsys.readouterr().out
     assert code == 130
     assert "(INTERRUPTED)" in out
@@ -149,9 +188,22 @@ def test_an_account_holding_productions_roles_is_refused(endpoint, capsys, role)
     roles, named <Project>-<Environment>-cfn-role / -github-deploy
     (stacks/github_oidc.py). IAM is global, so GetRole answers in any region."""
     import boto3
+
     boto3.client("iam", region_name="us-east-1").create_role(RoleName=role, AssumeRolePolicyDocument="{}")
-    code = cli.main(["prove", "--account-id", ACCOUNT, "--yes", "--confirm-account", ACCOUNT, "--region",
-                     "ap-northeast-2", "--only", "rds-pg17-force-ssl"])
+    code = cli.main(
+        [
+            "prove",
+            "--account-id",
+            ACCOUNT,
+            "--yes",
+            "--confirm-account",
+            ACCOUNT,
+            "--region",
+            "ap-northeast-2",
+            "--only",
+            "rds-pg17-force-ssl",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 3
     assert f"holds production's role {role}" in err
@@ -162,10 +214,24 @@ def test_an_account_holding_productions_trust_stack_is_refused(endpoint, capsys)
     """moto's CloudFormation: the trust stack (<root>-github, the name
     docs/operations.md gives github-oidc.yaml's stack) marks production too."""
     import boto3
+
     boto3.client("cloudformation", region_name="ap-northeast-2").create_stack(
-        StackName="wealist-prod-github", TemplateBody=PROD_TEMPLATE)
-    code = cli.main(["prove", "--account-id", ACCOUNT, "--yes", "--confirm-account", ACCOUNT, "--region",
-                     "ap-northeast-2", "--only", "rds-pg17-force-ssl"])
+        StackName="wealist-prod-github", TemplateBody=PROD_TEMPLATE
+    )
+    code = cli.main(
+        [
+            "prove",
+            "--account-id",
+            ACCOUNT,
+            "--yes",
+            "--confirm-account",
+            ACCOUNT,
+            "--region",
+            "ap-northeast-2",
+            "--only",
+            "rds-pg17-force-ssl",
+        ]
+    )
     assert code == 3
     assert "holds production's trust stack wealist-prod-github" in capsys.readouterr().err
 
@@ -189,12 +255,16 @@ def test_the_service_role_is_used_only_when_its_scope_covers_the_proof_stacks(en
             p["ParameterValue"] = "sbx"
     (tmp_path / "sandbox.json").write_text(json.dumps(params))
     env = config.load(tmp_path / "sandbox.json")
-    boto3.client("iam", region_name="us-east-1").create_role(RoleName="wealist-sbx-cfn-role",
-                                                            AssumeRolePolicyDocument="{}")
+    boto3.client("iam", region_name="us-east-1").create_role(
+        RoleName="wealist-sbx-cfn-role", AssumeRolePolicyDocument="{}"
+    )
     boto3.client("cloudformation", region_name=env.region).create_stack(
-        StackName="wealist-sbx-github", Parameters=[{"ParameterKey": "StackName", "ParameterValue": scope}],
-        TemplateBody=json.dumps({"Parameters": {"StackName": {"Type": "String"}},
-                                 "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}))
+        StackName="wealist-sbx-github",
+        Parameters=[{"ParameterKey": "StackName", "ParameterValue": scope}],
+        TemplateBody=json.dumps(
+            {"Parameters": {"StackName": {"Type": "String"}}, "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
+        ),
+    )
     aws = Aws(env.region)
     aws.account = ACCOUNT
     arn, line = guard.service_role(aws, env)
@@ -208,15 +278,28 @@ def test_the_vpc_count_is_shown_before_asking(endpoint, capsys):
     make a VPC each need one under the region's quota (Amazon VPC quotas:
     5 per region by default), so the count is printed before the consent."""
     import boto3
+
     ec2 = boto3.client("ec2", region_name="ap-northeast-2")
     for i in range(5 - len(ec2.describe_vpcs()["Vpcs"])):
         ec2.create_vpc(CidrBlock=f"10.{50 + i}.0.0/16")
-    code = cli.main(["prove", "--account-id", ACCOUNT, "--region", "ap-northeast-2", "--only",
-                     "alb-access-log-test-object", "imds-hop-limit"])
+    code = cli.main(
+        [
+            "prove",
+            "--account-id",
+            ACCOUNT,
+            "--region",
+            "ap-northeast-2",
+            "--only",
+            "alb-access-log-test-object",
+            "imds-hop-limit",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 3
-    line = "5 VPC(s) in ap-northeast-2 (default quota 5); 2 experiment(s) make one each, one at a time: at the " \
-           "default quota, their creates fail unless the quota was raised"
+    line = (
+        "5 VPC(s) in ap-northeast-2 (default quota 5); 2 experiment(s) make one each, one at a time: at the "
+        "default quota, their creates fail unless the quota was raised"
+    )
     assert line in err and err.index(line) < err.index("refused: no terminal to ask")
 
 
@@ -224,9 +307,11 @@ def _credentials(method, minutes):
     from datetime import datetime, timedelta, timezone
 
     from botocore.credentials import RefreshableCredentials
+
     now = datetime(2026, 12, 7, 22, 0, tzinfo=timezone.utc)
-    return now, RefreshableCredentials("AKIDEXAMPLE", "secret", "token", now + timedelta(minutes=minutes),
-                                       lambda: {}, method)
+    return now, RefreshableCredentials(
+        "AKIDEXAMPLE", "secret", "token", now + timedelta(minutes=minutes), lambda: {}, method
+    )
 
 
 def test_credentials_that_expire_before_the_run_ends_are_refused():
@@ -261,6 +346,7 @@ def test_credentials_that_expire_before_the_run_ends_are_refused():
 
 def test_the_estimate_shows_the_worst_case_beside_it():
     from wealist_cfn.prove import estimate, report
+
     est = estimate.total(registry.select(["elasticache-failover-two-step"]), "ap-northeast-2")
     # Four change sets (10 min each), four executes (60 each), one deletion (45).
     assert est.bound_minutes == 4 * 10 + 4 * 60 + 45

@@ -22,8 +22,10 @@ def _tags() -> set[str]:
 def test_the_docs_table_is_the_registrys():
     table = registry.docs_table(estimate.total(list(registry.EXPERIMENTS), "ap-northeast-2"))
     text = DEPLOY.read_text(encoding="utf-8")
-    assert table in text, "docs/deploy.md: regenerate the table with " \
+    assert table in text, (
+        "docs/deploy.md: regenerate the table with "
         "`python build.py prove --list --output markdown` (region ap-northeast-2)"
+    )
 
 
 def test_no_hand_run_sandbox_check_is_left():
@@ -46,8 +48,10 @@ def test_every_id_the_docs_name_exists():
 
 def test_every_former_check_and_issue_item_is_covered():
     tags = _tags()
-    former = {f"former check {n}" for n in range(1, 13) if n != 7} | {"former check 7 (empty values)",
-                                                                     "former check 7 (boundary)"}
+    former = {f"former check {n}" for n in range(1, 13) if n != 7} | {
+        "former check 7 (empty values)",
+        "former check 7 (boundary)",
+    }
     assert former <= tags, former - tags
     # Issue 28 lists twelve behaviours; docs/deploy.md's "Unproven" list five.
     assert len({t for t in tags if t.startswith("issue 28:")}) == 12

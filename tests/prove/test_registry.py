@@ -42,8 +42,11 @@ def test_every_template_lints_clean(tmp_path):
 
 def test_the_lint_check_can_fail(tmp_path):
     bad = tmp_path / "root.yaml"
-    bad.write_text(registry.ALL["empty-parameter-value"].templates["root.yaml"].replace("Type: String\n      Value",
-                                                                                         "Typ: String\n      Value"))
+    bad.write_text(
+        registry.ALL["empty-parameter-value"]
+        .templates["root.yaml"]
+        .replace("Type: String\n      Value", "Typ: String\n      Value")
+    )
     assert lint.lint([bad], workers=1)
 
 
@@ -110,16 +113,24 @@ def test_select_refuses_unknown_ids_and_entries_that_are_not_experiments():
         registry.select(["nope"])
     with pytest.raises(CommandError, match="not an experiment: it needs the service role's own credentials"):
         registry.select(["tag-on-create-exposure"])
-    assert [e.id for e in registry.select(["imds-hop-limit", "nested-stack-policy"])] == \
-        ["nested-stack-policy", "imds-hop-limit"]
+    assert [e.id for e in registry.select(["imds-hop-limit", "nested-stack-policy"])] == [
+        "nested-stack-policy",
+        "imds-hop-limit",
+    ]
 
 
 def test_a_failed_assumption_names_the_code_and_the_issue():
     exp = registry.ALL["nested-stack-policy"]
-    rep = runner.Report("123456789012", "ap-northeast-2", "r1", "2026-12-07T12:00:00+00:00",
-                        estimate.total([exp], "ap-northeast-2"),
-                        results=[runner.Result(exp.id, FAILS, "replaced despite the policy",
-                                               {"repositories": [{"repositoryName": "x-b"}]})])
+    rep = runner.Report(
+        "123456789012",
+        "ap-northeast-2",
+        "r1",
+        "2026-12-07T12:00:00+00:00",
+        estimate.total([exp], "ap-northeast-2"),
+        results=[
+            runner.Result(exp.id, FAILS, "replaced despite the policy", {"repositories": [{"repositoryName": "x-b"}]})
+        ],
+    )
     md = report.render_markdown(rep)
     assert "## Failed assumptions" in md
     assert "`wealist_cfn/deploy/policy.py:protect`" in md and f"Issue to open: **{exp.issue}**" in md

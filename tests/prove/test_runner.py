@@ -32,8 +32,20 @@ def aws(moto_endpoint) -> Aws:
 
 def _run(aws, experiments, **kw):
     lines = []
-    report = runner.drive(runner.run(aws, experiments, project="wealist", environment="sbx", role_arn=None,
-                                     run_id="r1", sleep=lambda _s: None, interval=0.01, **kw), lines.append)
+    report = runner.drive(
+        runner.run(
+            aws,
+            experiments,
+            project="wealist",
+            environment="sbx",
+            role_arn=None,
+            run_id="r1",
+            sleep=lambda _s: None,
+            interval=0.01,
+            **kw,
+        ),
+        lines.append,
+    )
     return report, lines
 
 
@@ -50,10 +62,15 @@ def _objects(aws) -> list[str]:
 
 
 def _experiment(act, **kw) -> Experiment:
-    base = dict(id="probe", assumption="a probe of the runner", relies=(Reliance("wealist_cfn/prove/runner.py",
-                                                                                 "run"),),
-                templates=cfn_behaviour.NESTED, act=act, observe=lambda ctx: {},
-                verdict=lambda r: holds("probe", seen=r))
+    base = dict(
+        id="probe",
+        assumption="a probe of the runner",
+        relies=(Reliance("wealist_cfn/prove/runner.py", "run"),),
+        templates=cfn_behaviour.NESTED,
+        act=act,
+        observe=lambda ctx: {},
+        verdict=lambda r: holds("probe", seen=r),
+    )
     base.update(kw)
     return Experiment(**base)
 
@@ -69,15 +86,18 @@ def test_experiments_run_on_the_local_endpoint_and_leave_nothing(aws):
     chosen = registry.select(["nested-bucket-name", "empty-parameter-value"])
     report, lines = _run(aws, chosen)
     assert [r.experiment for r in report.results] == ["empty-parameter-value", "nested-bucket-name"]
-    names = {"empty-parameter-value": "wealist-sbx-proof-empty-parameter-value-r1",
-             "nested-bucket-name": runner.short_stack_name("r1", len("wealist-sbx"))}
+    names = {
+        "empty-parameter-value": "wealist-sbx-proof-empty-parameter-value-r1",
+        "nested-bucket-name": runner.short_stack_name("r1", len("wealist-sbx")),
+    }
     for r in report.results:
         assert r.stacks == [names[r.experiment]]
         assert f"deleted stack {names[r.experiment]}" in r.cleaned
         assert r.outcome in (HOLDS, "fails", INCONCLUSIVE) and r.evidence
     nested = report.results[1]
-    assert any(c.startswith("deleted s3://wealist-cfn-artifacts-") and "/plan/wealist-sbx/proof/" in c
-               for c in nested.cleaned)
+    assert any(
+        c.startswith("deleted s3://wealist-cfn-artifacts-") and "/plan/wealist-sbx/proof/" in c for c in nested.cleaned
+    )
     assert report.left == [] and not report.interrupted
     assert _live_stacks(aws) == [] and _objects(aws) == []
     assert any("executing" in p.message for p in lines)
@@ -87,6 +107,7 @@ def test_ctrl_c_mid_run_deletes_what_was_made_and_runs_nothing_more(aws):
     """KeyboardInterrupt after the deploy, before a verdict: the stack and
     its packaged templates are deleted, the report says interrupted, the
     experiment is 'not run' and the next one 'not started'."""
+
     def act(ctx):
         _deploy_nested(ctx)
         assert _live_stacks(aws)  # the stack is there when the interrupt comes
@@ -106,6 +127,7 @@ def test_ctrl_c_mid_run_deletes_what_was_made_and_runs_nothing_more(aws):
 def test_sigterm_takes_the_ctrl_c_path(aws):
     """SIGTERM under signals.sigterm_as_interrupt (as cmd_prove runs the
     runner): the same clean-up as Ctrl-C."""
+
     def act(ctx):
         _deploy_nested(ctx)
         os.kill(os.getpid(), signal.SIGTERM)
@@ -129,11 +151,12 @@ def test_a_second_ctrl_c_during_the_clean_up_lists_what_is_left_with_the_command
     report, _ = _run(aws, [_experiment(act)])
     stack_id = aws.cfn.describe_stacks(StackName="wealist-sbx-proof-probe-r1")["Stacks"][0]["StackId"]
     what = {x.what: x.command for x in report.left}
-    assert what["stack wealist-sbx-proof-probe-r1 (clean-up interrupted)"] == \
-        f"aws cloudformation delete-stack --stack-name {stack_id} --region {REGION}"
+    assert (
+        what["stack wealist-sbx-proof-probe-r1 (clean-up interrupted)"]
+        == f"aws cloudformation delete-stack --stack-name {stack_id} --region {REGION}"
+    )
     templates = [c for w, c in what.items() if w.startswith("s3://")]
-    assert templates and all(c.startswith("aws s3api delete-object --bucket wealist-cfn-artifacts-")
-                             for c in templates)
+    assert templates and all(c.startswith("aws s3api delete-object --bucket wealist-cfn-artifacts-") for c in templates)
     assert report.interrupted and not report.ok
 
 
@@ -145,10 +168,18 @@ def test_ctrl_c_while_a_line_is_printed_ends_the_run_with_its_report(aws):
         if p.message.startswith("holds"):
             raise KeyboardInterrupt
 
-    report = runner.drive(runner.run(aws, [_experiment(lambda c: None, templates={}),
-                                           _experiment(lambda c: None, id="next", templates={})],
-                                     project="wealist", environment="sbx", role_arn=None, run_id="r1",
-                                     sleep=lambda _s: None), show)
+    report = runner.drive(
+        runner.run(
+            aws,
+            [_experiment(lambda c: None, templates={}), _experiment(lambda c: None, id="next", templates={})],
+            project="wealist",
+            environment="sbx",
+            role_arn=None,
+            run_id="r1",
+            sleep=lambda _s: None,
+        ),
+        show,
+    )
     assert report.interrupted
     assert [(r.experiment, r.outcome) for r in report.results] == [("probe", HOLDS), ("next", NOT_RUN)]
 
@@ -174,8 +205,16 @@ def test_a_service_role_experiment_without_the_role_is_not_attempted(aws):
 def test_waits_are_bounded(aws):
     """Context.wait_for gives up after its timeout in slept time."""
     slept, reads = [], []
-    ctx = runner.Context(aws, _experiment(lambda c: None), project="wealist", environment="sbx", run_id="r1",
-                         role_arn=None, sleep=slept.append, interval=30)
+    ctx = runner.Context(
+        aws,
+        _experiment(lambda c: None),
+        project="wealist",
+        environment="sbx",
+        run_id="r1",
+        role_arn=None,
+        sleep=slept.append,
+        interval=30,
+    )
     answer = ctx.wait_for(lambda: reads.append(1) or {"n": len(reads)}, lambda a: False, timeout=120)
     assert answer == {"n": 5} and sum(slept) == 120
 
@@ -184,6 +223,7 @@ def test_stack_names_fit_cloudformation():
     """CreateStack StackName: letters, digits, hyphens, a letter first, at
     most 128 characters (CloudFormation API reference, CreateStack)."""
     import re
+
     for e in registry.EXPERIMENTS:
         name = runner.stack_name("wealist-prod", e.id, runner.new_run_id())
         assert re.fullmatch(r"[A-Za-z][-A-Za-z0-9]{0,127}", name), name
@@ -210,6 +250,7 @@ def test_ctrl_c_during_the_clean_up_of_a_finished_experiment_starts_nothing_more
     """moto: the experiment ends with a verdict; a Ctrl-C lands while its
     stack is being deleted. The run records the interrupt and stops: the
     next experiment (it could be a 90-minute ElastiCache one) never starts."""
+
     def interrupted_delete(*_a, **_k):
         raise KeyboardInterrupt
 
@@ -234,10 +275,21 @@ def test_ctrl_c_on_the_start_line_keeps_the_experiment_in_the_report(aws):
         if p.message.startswith("start"):
             raise KeyboardInterrupt
 
-    report = runner.drive(runner.run(aws, [_experiment(lambda c: ran.append(1), templates={}),
-                                           _experiment(lambda c: ran.append(2), id="next", templates={})],
-                                     project="wealist", environment="sbx", role_arn=None, run_id="r1",
-                                     sleep=lambda _s: None), show)
+    report = runner.drive(
+        runner.run(
+            aws,
+            [
+                _experiment(lambda c: ran.append(1), templates={}),
+                _experiment(lambda c: ran.append(2), id="next", templates={}),
+            ],
+            project="wealist",
+            environment="sbx",
+            role_arn=None,
+            run_id="r1",
+            sleep=lambda _s: None,
+        ),
+        show,
+    )
     assert ran == [] and report.interrupted
     assert [(r.experiment, r.outcome) for r in report.results] == [("probe", NOT_RUN), ("next", NOT_RUN)]
 
@@ -255,8 +307,16 @@ def test_an_update_still_running_is_cancelled_then_deleted():
     sid = f"arn:aws:cloudformation:{REGION}:123456789012:stack/wealist-sbx-proof-x-r1/1"
 
     def st(status):
-        return {"Stacks": [{"StackName": "wealist-sbx-proof-x-r1", "StackId": sid, "StackStatus": status,
-                            "CreationTime": datetime(2026, 12, 7, tzinfo=timezone.utc)}]}
+        return {
+            "Stacks": [
+                {
+                    "StackName": "wealist-sbx-proof-x-r1",
+                    "StackId": sid,
+                    "StackStatus": status,
+                    "CreationTime": datetime(2026, 12, 7, tzinfo=timezone.utc),
+                }
+            ]
+        }
 
     stub = Stubber(aws.cfn)
     stub.add_response("describe_stacks", st("UPDATE_IN_PROGRESS"), {"StackName": sid})
@@ -279,13 +339,23 @@ def test_a_deletion_that_does_not_end_is_reported_not_waited_for_forever():
     aws = Aws(REGION, local_credentials=True)
     sid = "wealist-sbx-proof-x-r1"
     stub = Stubber(aws.cfn)
-    running = {"Stacks": [{"StackName": sid, "StackId": sid, "StackStatus": "DELETE_IN_PROGRESS",
-                           "CreationTime": datetime(2026, 12, 7, tzinfo=timezone.utc)}]}
+    running = {
+        "Stacks": [
+            {
+                "StackName": sid,
+                "StackId": sid,
+                "StackStatus": "DELETE_IN_PROGRESS",
+                "CreationTime": datetime(2026, 12, 7, tzinfo=timezone.utc),
+            }
+        ]
+    }
     for _ in range(4):
         stub.add_response("describe_stacks", running)
     with stub:
-        assert runner._delete_stack(aws, sid, sleep=lambda _s: None, interval=10, timeout=30) == \
-            "still DELETE_IN_PROGRESS after 30s"
+        assert (
+            runner._delete_stack(aws, sid, sleep=lambda _s: None, interval=10, timeout=30)
+            == "still DELETE_IN_PROGRESS after 30s"
+        )
 
 
 def test_a_key_the_stack_made_is_listed_as_pending_deletion(aws):
@@ -304,13 +374,26 @@ def test_a_key_the_stack_made_is_listed_as_pending_deletion(aws):
     from wealist_cfn.prove import services
 
     key = "1234abcd-12ab-34cd-56ef-1234567890ab"
-    ctx = runner.Context(aws, services.KMS_KEY_TAGS, project="wealist", environment="sbx", run_id="r1",
-                         role_arn="arn:aws:iam::123456789012:role/wealist-sbx-cfn-role", sleep=lambda _s: None,
-                         interval=0.01)
+    ctx = runner.Context(
+        aws,
+        services.KMS_KEY_TAGS,
+        project="wealist",
+        environment="sbx",
+        run_id="r1",
+        role_arn="arn:aws:iam::123456789012:role/wealist-sbx-cfn-role",
+        sleep=lambda _s: None,
+        interval=0.01,
+    )
     when = datetime(2026, 12, 7, tzinfo=timezone.utc)
-    ctx.steps.append(runner.Step(None, events=[
-        events.StackEvent("", "Key", "AWS::KMS::Key", "CREATE_IN_PROGRESS", "", when, "e1"),
-        events.StackEvent("", "Key", "AWS::KMS::Key", "CREATE_COMPLETE", "", when, "e2", physical_id=key)]))
+    ctx.steps.append(
+        runner.Step(
+            None,
+            events=[
+                events.StackEvent("", "Key", "AWS::KMS::Key", "CREATE_IN_PROGRESS", "", when, "e1"),
+                events.StackEvent("", "Key", "AWS::KMS::Key", "CREATE_COMPLETE", "", when, "e2", physical_id=key),
+            ],
+        )
+    )
     ctx.stacks[ctx.stack] = ctx.stack  # not (or no longer) on the endpoint: deleted
     services._note_keys(ctx)
     done, left, interrupted = ctx.cleanup()
@@ -355,24 +438,56 @@ def test_a_failed_alb_create_still_removes_its_retained_bucket(aws):
     bucket = "pa1b21207223-accesslogbucket-1a2b3c4d5e6f"
     aws.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     aws.s3.put_object(Bucket=bucket, Key="alb/AWSLogs/123456789012/ELBAccessLogTestFile", Body=b"x")
-    ctx = runner.Context(aws, services.ALB_ACCESS_LOGS, project="wealist", environment="sbx", run_id="r1",
-                         role_arn=None, sleep=lambda _s: None, interval=0.01)
+    ctx = runner.Context(
+        aws,
+        services.ALB_ACCESS_LOGS,
+        project="wealist",
+        environment="sbx",
+        run_id="r1",
+        role_arn=None,
+        sleep=lambda _s: None,
+        interval=0.01,
+    )
     when = datetime(2026, 12, 7, tzinfo=timezone.utc)
-    ctx.steps.append(runner.Step(None, events=[
-        events.StackEvent("", "AccessLogBucket", "AWS::S3::Bucket", "CREATE_COMPLETE", "", when, "e1",
-                          physical_id=bucket),
-        events.StackEvent("", "LoadBalancer", "AWS::ElasticLoadBalancingV2::LoadBalancer", "CREATE_FAILED",
-                          "Access Denied for bucket", when, "e2")]))
+    ctx.steps.append(
+        runner.Step(
+            None,
+            events=[
+                events.StackEvent(
+                    "", "AccessLogBucket", "AWS::S3::Bucket", "CREATE_COMPLETE", "", when, "e1", physical_id=bucket
+                ),
+                events.StackEvent(
+                    "",
+                    "LoadBalancer",
+                    "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                    "CREATE_FAILED",
+                    "Access Denied for bucket",
+                    when,
+                    "e2",
+                ),
+            ],
+        )
+    )
     ctx.stacks[ctx.stack] = ctx.stack
     services._note_buckets(ctx)
     done, left, _ = ctx.cleanup()
     assert left == []
-    assert done == [f"deleted stack {ctx.stack}",
-                    f"removed access-log bucket {bucket} (Retain) and its objects, unless already gone"]
+    assert done == [
+        f"deleted stack {ctx.stack}",
+        f"removed access-log bucket {bucket} (Retain) and its objects, unless already gone",
+    ]
     assert bucket not in [b["Name"] for b in aws.s3.list_buckets()["Buckets"]]
     # Gone already (the rollback removed it): nothing to do, nothing left.
-    again = runner.Context(aws, services.ALB_ACCESS_LOGS, project="wealist", environment="sbx", run_id="r1",
-                           role_arn=None, sleep=lambda _s: None, interval=0.01)
+    again = runner.Context(
+        aws,
+        services.ALB_ACCESS_LOGS,
+        project="wealist",
+        environment="sbx",
+        run_id="r1",
+        role_arn=None,
+        sleep=lambda _s: None,
+        interval=0.01,
+    )
     again.steps = ctx.steps
     services._note_buckets(again)
     assert again.cleanup()[1] == []
@@ -402,15 +517,42 @@ def test_the_change_set_deletion_experiment_records_its_nested_shell():
     nested_cs = f"arn:aws:cloudformation:{REGION}:{acct}:changeSet/deploy-1-Child/2"
     when = datetime(2026, 12, 7, tzinfo=timezone.utc)
     stub = Stubber(aws.cfn)
-    stub.add_response("describe_change_set", {
-        "ChangeSetId": cs_id, "ChangeSetName": "deploy-1", "StackId": root_id, "StackName": root,
-        "CreationTime": when, "Status": "CREATE_COMPLETE", "Changes": [{"Type": "Resource", "ResourceChange": {
-            "Action": "Add", "LogicalResourceId": "Child", "ResourceType": "AWS::CloudFormation::Stack",
-            "ChangeSetId": nested_cs}}]}, {"ChangeSetName": cs_id})
-    stub.add_response("describe_change_set", {
-        "ChangeSetId": nested_cs, "ChangeSetName": "deploy-1-Child", "StackId": child_id, "StackName": child,
-        "CreationTime": when, "Status": "CREATE_COMPLETE", "ParentChangeSetId": cs_id},
-        {"ChangeSetName": nested_cs})
+    stub.add_response(
+        "describe_change_set",
+        {
+            "ChangeSetId": cs_id,
+            "ChangeSetName": "deploy-1",
+            "StackId": root_id,
+            "StackName": root,
+            "CreationTime": when,
+            "Status": "CREATE_COMPLETE",
+            "Changes": [
+                {
+                    "Type": "Resource",
+                    "ResourceChange": {
+                        "Action": "Add",
+                        "LogicalResourceId": "Child",
+                        "ResourceType": "AWS::CloudFormation::Stack",
+                        "ChangeSetId": nested_cs,
+                    },
+                }
+            ],
+        },
+        {"ChangeSetName": cs_id},
+    )
+    stub.add_response(
+        "describe_change_set",
+        {
+            "ChangeSetId": nested_cs,
+            "ChangeSetName": "deploy-1-Child",
+            "StackId": child_id,
+            "StackName": child,
+            "CreationTime": when,
+            "Status": "CREATE_COMPLETE",
+            "ParentChangeSetId": cs_id,
+        },
+        {"ChangeSetName": nested_cs},
+    )
     stub.add_response("delete_change_set", {}, {"ChangeSetName": cs_id})
 
     ctx = SimpleNamespace(aws=aws, recorded={}, stacks={root: root_id}, stack=root)

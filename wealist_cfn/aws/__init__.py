@@ -32,9 +32,16 @@ from wealist_cfn.errors import EXIT_FAILED, EXIT_USAGE, CommandError, Failure
 # Errors that mean "your credentials are missing, expired or wrong".
 CREDENTIAL_EXCEPTIONS = tuple(
     getattr(botocore.exceptions, name)
-    for name in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError",
-                 "TokenRetrievalError", "SSOTokenLoadError", "UnauthorizedSSOTokenError", "SSOError",
-                 "NoAuthTokenError")
+    for name in (
+        "NoCredentialsError",
+        "PartialCredentialsError",
+        "CredentialRetrievalError",
+        "TokenRetrievalError",
+        "SSOTokenLoadError",
+        "UnauthorizedSSOTokenError",
+        "SSOError",
+        "NoAuthTokenError",
+    )
     if hasattr(botocore.exceptions, name)
 )
 # The operation last sent, for an error that does not name it (ResponseParserError).
@@ -52,6 +59,7 @@ def keeping_last_call():
     finally:
         _last_call = kept
 
+
 # Credentials that were good and ran out: signing in again is the fix.
 # RequestExpired is EC2's code (EC2 API reference, "Error codes": "The
 # request reached the service more than 15 minutes after the date stamp on
@@ -67,12 +75,21 @@ EXPIRED_EXCEPTIONS = tuple(
     for name in ("TokenRetrievalError", "UnauthorizedSSOTokenError")
     if hasattr(botocore.exceptions, name)
 )
-NOT_SIGNED_IN = tuple(getattr(botocore.exceptions, name) for name in ("SSOTokenLoadError",)
-                      if hasattr(botocore.exceptions, name))
+NOT_SIGNED_IN = tuple(
+    getattr(botocore.exceptions, name) for name in ("SSOTokenLoadError",) if hasattr(botocore.exceptions, name)
+)
 LOCAL_UP = "python build.py local up"
 
-CREDENTIAL_CODES = {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "SignatureDoesNotMatch",
-                    "UnrecognizedClientException", "InvalidAccessKeyId", "AccessDenied", "RequestExpired"}
+CREDENTIAL_CODES = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "UnrecognizedClientException",
+    "InvalidAccessKeyId",
+    "AccessDenied",
+    "RequestExpired",
+}
 
 
 @dataclass
@@ -91,14 +108,16 @@ class Aws:
         if self.endpoint_url:
             check_endpoint_url(self.endpoint_url)
         if self.local_credentials:
-            self.session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local",
-                                         region_name=self.region)
+            self.session = boto3.Session(
+                aws_access_key_id="local", aws_secret_access_key="local", region_name=self.region
+            )
         else:
             try:
                 self.session = boto3.Session(profile_name=self.profile, region_name=self.region)
             except botocore.exceptions.ProfileNotFound as exc:
-                raise CommandError(f"AWS profile not found: {exc.kwargs.get('profile', self.profile)}",
-                                   EXIT_USAGE) from None
+                raise CommandError(
+                    f"AWS profile not found: {exc.kwargs.get('profile', self.profile)}", EXIT_USAGE
+                ) from None
         self.session.events.register("before-call", self._count)
         awslog.attach(self.session)  # -v / --debug: each call and its timing
         calltrace.attach(self.session, self.region)  # WEALIST_CFN_TRACE: the IAM trace's record
@@ -168,8 +187,9 @@ class Aws:
                     # as by the first client (not taken for an unknown one).
                     if not self._probed:
                         self._probe_local()
-                    self._target = target_mod.probe(self.endpoint_url,
-                                                    loopback=is_loopback(urlsplit(self.endpoint_url).hostname))
+                    self._target = target_mod.probe(
+                        self.endpoint_url, loopback=is_loopback(urlsplit(self.endpoint_url).hostname)
+                    )
         return self._target
 
     # The two uses of the endpoint URL below are transport, not behaviour:
@@ -266,8 +286,12 @@ def log_groups(logs, prefix: str, *, exact: bool = False) -> list[dict]:
     """Every DescribeLogGroups entry whose name starts with ``prefix``, all
     pages. The API filters by prefix only, so a longer name matches too;
     ``exact`` keeps just the group named ``prefix``."""
-    return [g for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix)
-            for g in page.get("logGroups", []) if not exact or g["logGroupName"] == prefix]
+    return [
+        g
+        for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix)
+        for g in page.get("logGroups", [])
+        if not exact or g["logGroupName"] == prefix
+    ]
 
 
 def error_code(exc: botocore.exceptions.ClientError) -> str:
@@ -289,12 +313,16 @@ def check_endpoint_url(url: str | None) -> None:
         port_ok = parts.port is None or 0 < parts.port < 65536
     except ValueError:
         parts, port_ok = None, False
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok \
-            or parts.query or parts.fragment:
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not port_ok
+        or parts.query
+        or parts.fragment
+    ):
         hint = f"; did you mean http://{url}?" if parts is not None and "://" not in url else ""
         raise CommandError(f"--endpoint-url {url!r} is not an http(s) URL with a host{hint}", EXIT_USAGE)
-
-
 
 
 def is_loopback(host: str | None) -> bool:
@@ -313,8 +341,9 @@ def _profile(profile: str | None) -> tuple[str, str]:
 
 
 def _is_expired(exc: BaseException) -> bool:
-    return isinstance(exc, EXPIRED_EXCEPTIONS) or (isinstance(exc, botocore.exceptions.ClientError)
-                                                   and error_code(exc) in EXPIRED_CODES)
+    return isinstance(exc, EXPIRED_EXCEPTIONS) or (
+        isinstance(exc, botocore.exceptions.ClientError) and error_code(exc) in EXPIRED_CODES
+    )
 
 
 def _expired_context(exc: BaseException) -> BaseException | None:
@@ -370,21 +399,42 @@ def describe_error(exc: BaseException, *, profile: str | None = None, params=Non
     name, in_use = _profile(profile)
     login = f"aws sso login --profile {name or 'NAME'}"
     if _is_expired(exc):
-        what = f"rejected ({error_code(exc)}): {error_message(exc)}" if isinstance(
-            exc, botocore.exceptions.ClientError) else f"expired: {exc}"
-        clock = ("or this machine's clock is more than 15 minutes off: set it right (NTP) and run the command again",
-                 ) if isinstance(exc, botocore.exceptions.ClientError) and error_code(exc) == "RequestExpired" else ()
-        return Failure(f"AWS credentials {what}", EXIT_USAGE, (
-            f"sign in again: {login} (with {in_use}), or export fresh keys", *clock,
-            f"then look whether an operation of an earlier command still runs: {_status_command(params)}"))
+        what = (
+            f"rejected ({error_code(exc)}): {error_message(exc)}"
+            if isinstance(exc, botocore.exceptions.ClientError)
+            else f"expired: {exc}"
+        )
+        clock = (
+            ("or this machine's clock is more than 15 minutes off: set it right (NTP) and run the command again",)
+            if isinstance(exc, botocore.exceptions.ClientError) and error_code(exc) == "RequestExpired"
+            else ()
+        )
+        return Failure(
+            f"AWS credentials {what}",
+            EXIT_USAGE,
+            (
+                f"sign in again: {login} (with {in_use}), or export fresh keys",
+                *clock,
+                f"then look whether an operation of an earlier command still runs: {_status_command(params)}",
+            ),
+        )
     if isinstance(exc, NOT_SIGNED_IN):
-        return Failure(f"AWS credentials: not signed in to IAM Identity Center ({exc}); looked with {in_use}",
-                       EXIT_USAGE, (f"sign in: {login}",))
+        return Failure(
+            f"AWS credentials: not signed in to IAM Identity Center ({exc}); looked with {in_use}",
+            EXIT_USAGE,
+            (f"sign in: {login}",),
+        )
     if isinstance(exc, CREDENTIAL_EXCEPTIONS):
-        return Failure(f"AWS credentials: {exc}; looked with {in_use}", EXIT_USAGE, (
-            f"IAM Identity Center (SSO): {login}" + ("" if name else ", then pass --profile NAME or set AWS_PROFILE"),
-            f"access keys: aws configure{' --profile ' + name if name else ''}",
-            f"no AWS at all: {LOCAL_UP}, then add --local to this command"))
+        return Failure(
+            f"AWS credentials: {exc}; looked with {in_use}",
+            EXIT_USAGE,
+            (
+                f"IAM Identity Center (SSO): {login}"
+                + ("" if name else ", then pass --profile NAME or set AWS_PROFILE"),
+                f"access keys: aws configure{' --profile ' + name if name else ''}",
+                f"no AWS at all: {LOCAL_UP}, then add --local to this command",
+            ),
+        )
     if isinstance(exc, botocore.exceptions.ProfileNotFound):
         return Failure(f"AWS profile not found: {exc.kwargs.get('profile', '')}", EXIT_USAGE)
     if isinstance(exc, botocore.exceptions.ClientError):
@@ -398,18 +448,33 @@ def describe_error(exc: BaseException, *, profile: str | None = None, params=Non
     if isinstance(exc, botocore.exceptions.ParamValidationError):
         return Failure(f"invalid request: {' '.join(str(exc).split())}", EXIT_USAGE)
     if isinstance(exc, botocore.parsers.ResponseParserError):
-        return Failure(f"{_last_call or 'AWS'}: the endpoint answered something that is not an AWS response "
-                       f"(an endpoint that does not implement this call?)", EXIT_FAILED)
-    if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionError,
-                        botocore.exceptions.ReadTimeoutError)):
+        return Failure(
+            f"{_last_call or 'AWS'}: the endpoint answered something that is not an AWS response "
+            f"(an endpoint that does not implement this call?)",
+            EXIT_FAILED,
+        )
+    if isinstance(
+        exc,
+        (
+            botocore.exceptions.EndpointConnectionError,
+            botocore.exceptions.ConnectionError,
+            botocore.exceptions.ReadTimeoutError,
+        ),
+    ):
         url = getattr(exc, "kwargs", {}).get("endpoint_url", "") or ""
         if is_loopback(urlsplit(url).hostname):
             if isinstance(exc, (botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError)):
-                return Failure(f"the local endpoint at {url} is not answering in time ({exc}): it is busy or stuck; "
-                               f"see `python build.py local status`, or restart it with `{LOCAL_UP}`", EXIT_FAILED)
+                return Failure(
+                    f"the local endpoint at {url} is not answering in time ({exc}): it is busy or stuck; "
+                    f"see `python build.py local status`, or restart it with `{LOCAL_UP}`",
+                    EXIT_FAILED,
+                )
             if _refused(exc):
-                return Failure(f"nothing answers at {url} (connection refused): the local endpoint is not running; "
-                               f"start it with `{LOCAL_UP}` and use --local", EXIT_FAILED)
+                return Failure(
+                    f"nothing answers at {url} (connection refused): the local endpoint is not running; "
+                    f"start it with `{LOCAL_UP}` and use --local",
+                    EXIT_FAILED,
+                )
             return Failure(f"cannot reach the local endpoint at {url}: {exc}", EXIT_FAILED)
         return Failure(f"cannot reach the endpoint: {exc}", EXIT_FAILED)
     if isinstance(exc, botocore.exceptions.NoRegionError):

@@ -35,34 +35,101 @@ JOB_ENV = "WEALIST_CFN_TRACE_JOB"
 # Parameters IAM authorises on: each names a resource, a tag, a version, an
 # encryption context, a role passed to a service, a prefix or a type that
 # selects another action. Nothing here can hold a secret.
-KEPT = frozenset({
-    # S3
-    "Bucket", "Key", "VersionId", "Prefix", "Delimiter", "CopySource", "ServerSideEncryption", "SSEKMSKeyId",
-    "Tagging",
-    # CloudFormation
-    "StackName", "ChangeSetName", "ChangeSetType", "RoleARN", "TemplateURL", "Capabilities",
-    "LogicalResourceId", "StackSetName", "NextToken",
-    # Systems Manager Parameter Store
-    "Name", "Names", "Path", "Recursive", "Type", "KeyId", "WithDecryption", "Overwrite", "Tier",
-    "ParameterFilters",
-    # KMS
-    "EncryptionContext", "GrantTokens",
-    # EC2 / Auto Scaling / ELB
-    "IamInstanceProfile", "AutoScalingGroupName", "AutoScalingGroupNames", "InstanceRefreshIds", "TargetGroupArn",
-    "TargetGroupArns", "LoadBalancerArn", "LoadBalancerArns", "InstanceIds", "Filters", "VpcIds",
-    "GroupIds", "SubnetIds",
-    # ECR / Logs / IAM / STS / pricing / CloudWatch
-    "repositoryName", "repositoryNames", "registryId", "imageIds", "logGroupName", "logGroupNamePrefix",
-    "logStreamName", "PolicyArn", "RoleName", "RoleArn", "ServiceCode", "AlarmNames", "AlarmNamePrefix",
-    "ResourceArn", "ResourceARN", "resourceArn", "QuotaCode", "ResourceId", "CertificateArn",
-    # ElastiCache / RDS
-    "ReplicationGroupId", "DBInstanceIdentifier", "DeletionProtection",
-})
+KEPT = frozenset(
+    {
+        # S3
+        "Bucket",
+        "Key",
+        "VersionId",
+        "Prefix",
+        "Delimiter",
+        "CopySource",
+        "ServerSideEncryption",
+        "SSEKMSKeyId",
+        "Tagging",
+        # CloudFormation
+        "StackName",
+        "ChangeSetName",
+        "ChangeSetType",
+        "RoleARN",
+        "TemplateURL",
+        "Capabilities",
+        "LogicalResourceId",
+        "StackSetName",
+        "NextToken",
+        # Systems Manager Parameter Store
+        "Name",
+        "Names",
+        "Path",
+        "Recursive",
+        "Type",
+        "KeyId",
+        "WithDecryption",
+        "Overwrite",
+        "Tier",
+        "ParameterFilters",
+        # KMS
+        "EncryptionContext",
+        "GrantTokens",
+        # EC2 / Auto Scaling / ELB
+        "IamInstanceProfile",
+        "AutoScalingGroupName",
+        "AutoScalingGroupNames",
+        "InstanceRefreshIds",
+        "TargetGroupArn",
+        "TargetGroupArns",
+        "LoadBalancerArn",
+        "LoadBalancerArns",
+        "InstanceIds",
+        "Filters",
+        "VpcIds",
+        "GroupIds",
+        "SubnetIds",
+        # ECR / Logs / IAM / STS / pricing / CloudWatch
+        "repositoryName",
+        "repositoryNames",
+        "registryId",
+        "imageIds",
+        "logGroupName",
+        "logGroupNamePrefix",
+        "logStreamName",
+        "PolicyArn",
+        "RoleName",
+        "RoleArn",
+        "ServiceCode",
+        "AlarmNames",
+        "AlarmNamePrefix",
+        "ResourceArn",
+        "ResourceARN",
+        "resourceArn",
+        "QuotaCode",
+        "ResourceId",
+        "CertificateArn",
+        # ElastiCache / RDS
+        "ReplicationGroupId",
+        "DBInstanceIdentifier",
+        "DeletionProtection",
+    }
+)
 # Tags carry values IAM compares (aws:RequestTag/*); a tag value is never a secret here.
 TAG_PARAMS = frozenset({"Tags", "tags", "TagSpecifications"})
 # Recorded by name only, whatever else changes: the values are secrets or may hold one.
-NEVER = frozenset({"Value", "SecretString", "SecretBinary", "Password", "MasterUserPassword", "AuthToken",
-                   "TemplateBody", "Parameters", "Body", "Plaintext", "CiphertextBlob", "UserData"})
+NEVER = frozenset(
+    {
+        "Value",
+        "SecretString",
+        "SecretBinary",
+        "Password",
+        "MasterUserPassword",
+        "AuthToken",
+        "TemplateBody",
+        "Parameters",
+        "Body",
+        "Plaintext",
+        "CiphertextBlob",
+        "UserData",
+    }
+)
 
 
 def summary(service: str, operation: str, params: dict) -> dict:
@@ -74,8 +141,12 @@ def summary(service: str, operation: str, params: dict) -> dict:
     if "Parameters" in params and isinstance(params["Parameters"], list):
         # A stack's parameters: their keys only (a NoEcho value is a secret).
         kept["ParameterKeys"] = [p.get("ParameterKey") for p in params["Parameters"] if isinstance(p, dict)]
-    return {"service": service, "operation": operation, "params": json.loads(json.dumps(kept, default=str)),
-            "given": sorted(params)}
+    return {
+        "service": service,
+        "operation": operation,
+        "params": json.loads(json.dumps(kept, default=str)),
+        "given": sorted(params),
+    }
 
 
 def command_of(argv: list[str]) -> str:
@@ -105,8 +176,13 @@ class Recorder:
 
     def __call__(self, params, model, **_kw):
         line = summary(model.service_model.service_name, model.name, params)
-        line.update(signing=model.service_model.signing_name, region=self.region, command=self.command,
-                    principal=self.principal, job=self.job)
+        line.update(
+            signing=model.service_model.signing_name,
+            region=self.region,
+            command=self.command,
+            principal=self.principal,
+            job=self.job,
+        )
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(line, sort_keys=True) + "\n")
 

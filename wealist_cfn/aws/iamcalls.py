@@ -115,8 +115,9 @@ def _fill(text: str, fields: dict) -> str | None:
     return None if missing else out
 
 
-def needs(call: dict, *, account: str, secure: dict | None = None, keys: dict | None = None,
-          stacks: dict | None = None) -> list[Need]:
+def needs(
+    call: dict, *, account: str, secure: dict | None = None, keys: dict | None = None, stacks: dict | None = None
+) -> list[Need]:
     """The authorisations one recorded call needs.
 
     ``secure``: SecureString parameter name -> the ARN of the key it is
@@ -126,13 +127,19 @@ def needs(call: dict, *, account: str, secure: dict | None = None, keys: dict | 
     try:
         entries = table()["calls"][key(call)]
     except KeyError:
-        raise Unmapped(f"{key(call)}: no entry in {DATA_FILE.name}: add what IAM authorises for it "
-                       f"(Service Authorization Reference)") from None
+        raise Unmapped(
+            f"{key(call)}: no entry in {DATA_FILE.name}: add what IAM authorises for it "
+            f"(Service Authorization Reference)"
+        ) from None
     secure, keys, stacks = secure or {}, keys or {}, stacks or {}
     params, region = call.get("params", {}), call.get("region", "")
-    base = {**{k: v for k, v in params.items() if isinstance(v, (str, int, bool))},
-            "region": region, "account": account, "uuid": SOME_ID,
-            "stack": _stack_arn(params, region, account, stacks)}
+    base = {
+        **{k: v for k, v in params.items() if isinstance(v, (str, int, bool))},
+        "region": region,
+        "account": account,
+        "uuid": SOME_ID,
+        "stack": _stack_arn(params, region, account, stacks),
+    }
     if "KeyId" in params:
         base["KeyId"] = keys.get(params["KeyId"], params["KeyId"])
     if "Path" in params:
@@ -160,8 +167,10 @@ def needs(call: dict, *, account: str, secure: dict | None = None, keys: dict | 
                 continue
             resource = _fill(entry.get("resource", "*"), fields)
             if resource is None:
-                raise Unmapped(f"{key(call)}: {entry['action']} names its resource by "
-                               f"{entry['resource']}, which this call does not give")
+                raise Unmapped(
+                    f"{key(call)}: {entry['action']} names its resource by "
+                    f"{entry['resource']}, which this call does not give"
+                )
             # IAM's one endpoint is in us-east-1, the region its requests name
             # (IAM User Guide, "aws:RequestedRegion"); STS's answers in the call's region.
             context = {"aws:RequestedRegion": "us-east-1" if call["service"] == "iam" else region}
@@ -171,8 +180,9 @@ def needs(call: dict, *, account: str, secure: dict | None = None, keys: dict | 
                     context[k] = filled
             if entry.get("tags") and params.get(entry["tags"]):
                 # Key/Value in most APIs; TagKey/TagValue in KMS's.
-                tags = {t.get("Key", t.get("TagKey")): t.get("Value", t.get("TagValue", ""))
-                        for t in params[entry["tags"]]}
+                tags = {
+                    t.get("Key", t.get("TagKey")): t.get("Value", t.get("TagValue", "")) for t in params[entry["tags"]]
+                }
                 context.update({f"aws:RequestTag/{k}": v for k, v in tags.items()})
                 context["aws:TagKeys"] = sorted(tags)
             out.append(Need(entry["action"], resource, context, entry.get("source", call["service"])))

@@ -35,8 +35,10 @@ _PATTERNS = [
     # JSON: "Value": "..."  (also inside a b'...' repr of a body)
     (re.compile(r'("' + SECRET_KEY + r'"\s*:\s*)"(?:[^"\\]|\\.)*"'), r'\1"' + REDACTED + '"'),
     # Python repr of a dict: 'Value': 'x' or b'x'
-    (re.compile(r"('" + SECRET_KEY + r"'\s*:\s*)b?(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"),
-     r"\1'" + REDACTED + "'"),
+    (
+        re.compile(r"('" + SECRET_KEY + r"'\s*:\s*)b?(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"),
+        r"\1'" + REDACTED + "'",
+    ),
     # XML: <Value>...</Value>
     (re.compile(r"<(" + SECRET_KEY + r")>[^<]*</\1>"), r"<\1>" + REDACTED + r"</\1>"),
     # query strings and form bodies: Value=...&
@@ -92,8 +94,9 @@ def _forms(secret: str) -> set[str]:
     # In a body's bytes repr: JSON-escaped, encoded, then repr-escaped (backslashes doubled);
     # the JSON text always holds a '"', so the repr is single-quoted and escapes "'".
     in_body = repr(as_json.encode("utf-8"))[3:-2]
-    return {f for f in (secret, as_json[1:-1], quote_plus(secret), quote(secret, safe=""),
-                        repr(secret)[1:-1], in_body) if f}
+    return {
+        f for f in (secret, as_json[1:-1], quote_plus(secret), quote(secret, safe=""), repr(secret)[1:-1], in_body) if f
+    }
 
 
 class Redactor(logging.Filter):
@@ -138,6 +141,7 @@ def configure(*, verbose: bool = False, debug: bool = False, stream=None) -> Non
 def _remember(params=None, **_kw) -> None:
     """Learn the values the command sends in secret-shaped fields, so the
     wire log blanks them wherever they appear (a body, a header, a repr)."""
+
     def walk(node, key=""):
         if isinstance(node, dict):
             for k, v in node.items():
@@ -147,6 +151,7 @@ def _remember(params=None, **_kw) -> None:
                 walk(v, key)
         elif isinstance(node, str) and _SECRET_NAME.match(key or "") and len(node) >= 4:
             _State.secrets.add(node)
+
     walk(params)
 
 

@@ -49,7 +49,7 @@ CAPABILITIES: dict[str, str] = {
     "runs_under_roles": "the deploy runs under the environment's IAM roles (the service role, the plan role)",
     "rolls_back_failed_create": "a create that fails rolls back (ROLLBACK_*), so deletion protection is deferred",
     "switches_protection_by_update": "a parameter-only update that switches DeletionProtection on leaves the "
-                                     "stack readable",
+    "stack readable",
     "supports_termination_protection": "UpdateTerminationProtection is answered",
     "evaluates_alarms": "CloudWatch alarms are evaluated, so rollback triggers can act on them",
     "reports_instance_health": "instances run the services and target groups report their health",
@@ -124,8 +124,10 @@ class Target:
     def change_set_hints(self, change_set_id: str, params, *, oneshot: bool = False) -> tuple[str, str]:
         """(execute, delete) hints for a change set left on this endpoint."""
         if self.runs_aws_cli_steps is not False:
-            return (f"aws cloudformation execute-change-set --change-set-name {change_set_id}",
-                    f"aws cloudformation delete-change-set --change-set-name {change_set_id}")
+            return (
+                f"aws cloudformation execute-change-set --change-set-name {change_set_id}",
+                f"aws cloudformation delete-change-set --change-set-name {change_set_id}",
+            )
         return local_change_set_hints(params, oneshot=oneshot)
 
     def stopped_watching(self, params, *, oneshot: bool = False) -> str | None:
@@ -139,8 +141,7 @@ class Target:
         """Add the note that says a review's details were computed by the
         endpoint, not reported by CloudFormation."""
         mark, note = self.change_details_mark, self.change_details_note
-        if mark and note and any(mark in (r.nested_change_set or "") for r in review.rows) \
-                and note not in review.notes:
+        if mark and note and any(mark in (r.nested_change_set or "") for r in review.rows) and note not in review.notes:
             review.notes.append(note)
 
 
@@ -164,9 +165,14 @@ def from_document(doc: object, url: str) -> Target:
     # A capability the document does not state (an older rehearsal) stays not known.
     values = {name: caps[name] for name in CAPABILITIES if isinstance(caps.get(name), bool)}
     details = doc.get("changeDetails") or {}
-    return Target("rehearsal", "the local endpoint", unanswered={str(k): str(v) for k, v in unanswered.items()},
-                  change_details_mark=str(details.get("mark", "")), change_details_note=str(details.get("note", "")),
-                  **values)
+    return Target(
+        "rehearsal",
+        "the local endpoint",
+        unanswered={str(k): str(v) for k, v in unanswered.items()},
+        change_details_mark=str(details.get("mark", "")),
+        change_details_note=str(details.get("note", "")),
+        **values,
+    )
 
 
 def probe(url: str, *, loopback: bool, timeout: float = PROBE_SECONDS, attempts: int = PROBE_ATTEMPTS) -> Target:
@@ -223,8 +229,9 @@ def _ask_once(probe_url: str, seconds: float):
 
     def ask() -> None:
         try:
-            with opener.open(urllib.request.Request(probe_url, headers={"Accept": "application/json"}),
-                             timeout=seconds) as resp:
+            with opener.open(
+                urllib.request.Request(probe_url, headers={"Accept": "application/json"}), timeout=seconds
+            ) as resp:
                 result[0] = resp.read(256 * 1024) if resp.status == 200 else None
         except (TimeoutError, socket.timeout):
             pass  # stays _NO_ANSWER: asked again
@@ -263,8 +270,11 @@ def local_follow_up(line: str) -> str:
     would reach AWS) is replaced by what it means locally."""
     line = _BUILD_PY.sub(lambda m: f"`{m.group(1)} --local`" if "--local" not in m.group(1) else m.group(0), line)
     if _AWS_CLI.search(line):
-        line = _AWS_CLI.sub("; on AWS an AWS CLI step applies it, and the local endpoint runs no database or cache "
-                            "that could take it: nothing to do locally", line)
+        line = _AWS_CLI.sub(
+            "; on AWS an AWS CLI step applies it, and the local endpoint runs no database or cache "
+            "that could take it: nothing to do locally",
+            line,
+        )
     return line
 
 
@@ -283,15 +293,20 @@ def local_command(name: str, params, *extra: str) -> str:
 
 def local_change_set_hints(params, *, oneshot: bool) -> tuple[str, str]:
     if oneshot:
-        gone = ("nothing: the one-shot endpoint stopped with this command; to rehearse an update run "
-                "`python build.py local up`, then " + local_command("deploy", params, "--yes"))
+        gone = (
+            "nothing: the one-shot endpoint stopped with this command; to rehearse an update run "
+            "`python build.py local up`, then " + local_command("deploy", params, "--yes")
+        )
         return gone, "nothing to delete: the one-shot endpoint and everything it held are gone"
-    return (local_command("deploy", params, "--yes") + " (a new change set with the same content)",
-            "`python build.py local down` (drops it with everything the local endpoint holds)")
+    return (
+        local_command("deploy", params, "--yes") + " (a new change set with the same content)",
+        "`python build.py local down` (drops it with everything the local endpoint holds)",
+    )
 
 
 def local_stopped_watching(params, *, oneshot: bool) -> str:
     if oneshot:
         return "\nstopped; the one-shot local endpoint stopped with this command and everything it held is gone"
-    return ("\nstopped watching; the local endpoint finishes the operation. See the stack with:\n  "
-            + local_command("status", params))
+    return "\nstopped watching; the local endpoint finishes the operation. See the stack with:\n  " + local_command(
+        "status", params
+    )

@@ -49,9 +49,14 @@ class Resolver:
         self.t = stack.template
 
     def pseudo(self, name):
-        return {"AWS::Region": self.region, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
-                "AWS::StackName": f"stack-{self.stack.path}", "AWS::URLSuffix": "amazonaws.com",
-                "AWS::NoValue": REMOVE}[name]
+        return {
+            "AWS::Region": self.region,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::StackName": f"stack-{self.stack.path}",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": REMOVE,
+        }[name]
 
     def ref(self, name):
         if name.startswith("AWS::"):
@@ -82,6 +87,7 @@ class Resolver:
                 res, attr = name.split(".", 1)
                 return str(self.getatt(res, attr))
             return str(self.ref(name))
+
         return re.sub(r"\$\{([^}]+)\}", repl, text)
 
     def condition(self, node):
@@ -93,7 +99,7 @@ class Resolver:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, arg), = node.items()
+            ((key, arg),) = node.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":
@@ -132,8 +138,9 @@ class Resolver:
                 try:
                     return self.t["Mappings"][mapping][top][second]
                 except KeyError:
-                    raise KeyError(f"{self.stack.path}: Fn::FindInMap {mapping}/{top}/{second} is not in the "
-                                   f"mapping") from None
+                    raise KeyError(
+                        f"{self.stack.path}: Fn::FindInMap {mapping}/{top}/{second} is not in the mapping"
+                    ) from None
             if key == "Fn::Equals":
                 a, b = (self.eval(x) for x in arg)
                 return str(a) == str(b)
@@ -168,8 +175,7 @@ def _param_values(template: dict, given: dict) -> dict:
     return values
 
 
-def _resolve(path: str, template: dict, given: dict, region: str, children: dict[str, Stack],
-             load_child=None) -> Stack:
+def _resolve(path: str, template: dict, given: dict, region: str, children: dict[str, Stack], load_child=None) -> Stack:
     """Resolve one template. Nested stacks among its resources are resolved
     too when ``load_child(logical_id, properties) -> template`` is given, in
     dependency order, since one child may take another child's outputs."""
@@ -177,8 +183,11 @@ def _resolve(path: str, template: dict, given: dict, region: str, children: dict
     r = Resolver(stack, region, children)
     for name, expr in template.get("Conditions", {}).items():
         stack.conditions[name] = r.condition(expr)
-    pending = {rid: res for rid, res in template.get("Resources", {}).items()
-               if "Condition" not in res or stack.conditions[res["Condition"]]}
+    pending = {
+        rid: res
+        for rid, res in template.get("Resources", {}).items()
+        if "Condition" not in res or stack.conditions[res["Condition"]]
+    }
     while pending:
         progressed = False
         for rid, res in list(pending.items()):
@@ -199,8 +208,14 @@ def _resolve(path: str, template: dict, given: dict, region: str, children: dict
     return stack
 
 
-def resolve_set(templates: dict[str, dict], values: dict[str, str], *, root_name: str = "root.yaml",
-                region: str = "ap-northeast-2", child_files: dict[str, str] | None = None) -> dict[str, Stack]:
+def resolve_set(
+    templates: dict[str, dict],
+    values: dict[str, str],
+    *,
+    root_name: str = "root.yaml",
+    region: str = "ap-northeast-2",
+    child_files: dict[str, str] | None = None,
+) -> dict[str, Stack]:
     """Every stack of a one-level nested set as it would exist for these root
     parameter values: ``{"Root": ..., "NetworkStack": ..., ...}``.
     ``templates`` maps file names to parsed templates; a child is found by
@@ -226,8 +241,7 @@ def resolve(values: dict[str, str], region: str = "ap-northeast-2") -> dict[str,
 
 def all_resources(stacks: dict[str, Stack]) -> dict[str, dict]:
     """Every resource of every child, keyed ``Child/LogicalId``."""
-    return {f"{path}/{rid}": res for path, s in stacks.items() if path != "Root"
-            for rid, res in s.resources.items()}
+    return {f"{path}/{rid}": res for path, s in stacks.items() if path != "Root" for rid, res in s.resources.items()}
 
 
 def count_by_type(stacks: dict[str, Stack]) -> dict[str, int]:

@@ -65,8 +65,11 @@ def dump(data: dict) -> str:
 
 def nested_stacks(template: dict) -> dict[str, dict]:
     """Logical ID -> properties of each nested stack resource."""
-    return {lid: res.get("Properties", {}) for lid, res in (template.get("Resources") or {}).items()
-            if res.get("Type") == NESTED}
+    return {
+        lid: res.get("Properties", {})
+        for lid, res in (template.get("Resources") or {}).items()
+        if res.get("Type") == NESTED
+    }
 
 
 def is_local_url(url) -> bool:

@@ -40,7 +40,7 @@ RULES: tuple[Rule, ...] = (
         alone="NumCacheClusters",
         not_with=("AutomaticFailoverEnabled", "MultiAZEnabled"),
         service_error="Replication group must have at least one read replica to enable autofailover (on the "
-                      "way back: Must have at least 1 replica for Multi-AZ enabled)",
+        "way back: Must have at least 1 replica for Multi-AZ enabled)",
         sources=(
             # NumCacheClusters 1 -> 2 with AutomaticFailoverEnabled true in one
             # stack update, cache.t3.micro: the update fails with that message.
@@ -54,11 +54,15 @@ RULES: tuple[Rule, ...] = (
         ),
         steps={
             # Replica first (failover held off), then failover and Multi-AZ.
-            ("EnableMultiAZ", "false", "true"): ({"EnableMultiAZ": "true", "CacheFailover": "off"},
-                                                 {"EnableMultiAZ": "true", "CacheFailover": "auto"}),
+            ("EnableMultiAZ", "false", "true"): (
+                {"EnableMultiAZ": "true", "CacheFailover": "off"},
+                {"EnableMultiAZ": "true", "CacheFailover": "auto"},
+            ),
             # The mirror: failover and Multi-AZ off first, then the replica goes.
-            ("EnableMultiAZ", "true", "false"): ({"EnableMultiAZ": "true", "CacheFailover": "off"},
-                                                 {"EnableMultiAZ": "false", "CacheFailover": "auto"}),
+            ("EnableMultiAZ", "true", "false"): (
+                {"EnableMultiAZ": "true", "CacheFailover": "off"},
+                {"EnableMultiAZ": "false", "CacheFailover": "auto"},
+            ),
         },
     ),
 )
@@ -74,9 +78,11 @@ class Violation:
 
     def message(self) -> str:
         r = self.rule
-        text = (f"the service refuses {r.alone} together with {', '.join(self.together)} in one update "
-                f"(\"{r.service_error}\"; {r.sources[0]}): CloudFormation would fail and roll back the whole "
-                f"update, every stack's part of it included. --allow-replace does not change that.")
+        text = (
+            f"the service refuses {r.alone} together with {', '.join(self.together)} in one update "
+            f'("{r.service_error}"; {r.sources[0]}): CloudFormation would fail and roll back the whole '
+            f"update, every stack's part of it included. --allow-replace does not change that."
+        )
         if self.steps:
             first, second = (" ".join(f"{k}={v}" for k, v in s.items()) for s in self.steps)
             text += f" Deploy twice: first with {first}, then with {second}."
@@ -107,5 +113,8 @@ def violations_in(resource_type: str, changed_properties) -> list[Rule]:
     """Rules broken by one resource's changed property names (the local
     update model's view)."""
     names = set(changed_properties)
-    return [r for r in RULES if r.resource_type == resource_type and r.alone in names
-            and any(n in names for n in r.not_with)]
+    return [
+        r
+        for r in RULES
+        if r.resource_type == resource_type and r.alone in names and any(n in names for n in r.not_with)
+    ]

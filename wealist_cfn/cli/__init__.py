@@ -24,15 +24,22 @@ from wealist_cfn.core.settings import ROOT_DIR
 from wealist_cfn.errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_SIGPIPE  # noqa: F401 - EXIT_SIGPIPE: cli's API
 from wealist_cfn.lint import buildjob
 
-COMMAND_MODULES = ("wealist_cfn.cli.deploy", "wealist_cfn.cli.ops", "wealist_cfn.cli.preflight",
-                   "wealist_cfn.cli.daytwo", "wealist_cfn.cli.local", "wealist_cfn.cli.prove")
+COMMAND_MODULES = (
+    "wealist_cfn.cli.deploy",
+    "wealist_cfn.cli.ops",
+    "wealist_cfn.cli.preflight",
+    "wealist_cfn.cli.daytwo",
+    "wealist_cfn.cli.local",
+    "wealist_cfn.cli.prove",
+)
 # The module that registers each command. A command line naming one imports
 # that module alone (each loads boto3 and much else; a command does not
 # need the others'); --help and anything unknown import them all.
 # tests/test_build_cli.py checks this against what each module registers.
 COMMAND_OF = {
-    **dict.fromkeys(("deploy", "plan", "package", "cancel", "continue-rollback", "changesets", "status"),
-                    "wealist_cfn.cli.deploy"),
+    **dict.fromkeys(
+        ("deploy", "plan", "package", "cancel", "continue-rollback", "changesets", "status"), "wealist_cfn.cli.deploy"
+    ),
     **dict.fromkeys(("bootstrap", "rollout"), "wealist_cfn.cli.ops"),
     **dict.fromkeys(("preflight", "cost"), "wealist_cfn.cli.preflight"),
     **dict.fromkeys(("diff", "drift", "outputs", "events", "destroy"), "wealist_cfn.cli.daytwo"),
@@ -43,25 +50,43 @@ COMMAND_OF = {
 # Examples for commands whose module gives none in its own --help epilog.
 _EXAMPLES = {
     "build": ["python build.py build --no-lint", "wealist-cfn build --check"],
-    "bootstrap": ["python build.py bootstrap --params params/prod.json --dry-run",
-                  "python build.py bootstrap --params params/prod.json --rotate db/user_db_password"],
-    "rollout": ["python build.py rollout --params params/prod.json",
-                "python build.py rollout --params params/prod.json --group monitoring --no-wait"],
-    "preflight": ["python build.py preflight --params params/prod.json",
-                  "python build.py preflight --params params/prod.json --output markdown >> $GITHUB_STEP_SUMMARY"],
-    "cost": ["python build.py cost --params params/prod.json",
-             "python build.py cost --params params/prod.json --mode multi --output markdown"],
-    "diff": ["python build.py diff --params params/prod.json",
-             "python build.py diff --params params/prod.json --output markdown >> $GITHUB_STEP_SUMMARY"],
-    "drift": ["python build.py drift --params params/prod.json",
-              "python build.py drift --params params/prod.json --output json"],
-    "outputs": ["python build.py outputs --params params/prod.json",
-                "python build.py outputs --params params/prod.json --output json"],
+    "bootstrap": [
+        "python build.py bootstrap --params params/prod.json --dry-run",
+        "python build.py bootstrap --params params/prod.json --rotate db/user_db_password",
+    ],
+    "rollout": [
+        "python build.py rollout --params params/prod.json",
+        "python build.py rollout --params params/prod.json --group monitoring --no-wait",
+    ],
+    "preflight": [
+        "python build.py preflight --params params/prod.json",
+        "python build.py preflight --params params/prod.json --output markdown >> $GITHUB_STEP_SUMMARY",
+    ],
+    "cost": [
+        "python build.py cost --params params/prod.json",
+        "python build.py cost --params params/prod.json --mode multi --output markdown",
+    ],
+    "diff": [
+        "python build.py diff --params params/prod.json",
+        "python build.py diff --params params/prod.json --output markdown >> $GITHUB_STEP_SUMMARY",
+    ],
+    "drift": [
+        "python build.py drift --params params/prod.json",
+        "python build.py drift --params params/prod.json --output json",
+    ],
+    "outputs": [
+        "python build.py outputs --params params/prod.json",
+        "python build.py outputs --params params/prod.json --output json",
+    ],
     "events": ["python build.py events --params params/prod.json --since 2h"],
-    "completion": ["python build.py completion bash > ~/.wealist-cfn.bash   # then: source ~/.wealist-cfn.bash",
-                   "source <(.venv/bin/python build.py completion zsh)   # zsh, this shell only"],
-    "destroy": ["python build.py destroy --params params/dev.json",
-                "python build.py destroy --params params/dev.json --yes --confirm-stack wealist-dev"],
+    "completion": [
+        "python build.py completion bash > ~/.wealist-cfn.bash   # then: source ~/.wealist-cfn.bash",
+        "source <(.venv/bin/python build.py completion zsh)   # zsh, this shell only",
+    ],
+    "destroy": [
+        "python build.py destroy --params params/dev.json",
+        "python build.py destroy --params params/dev.json --yes --confirm-stack wealist-dev",
+    ],
 }
 
 
@@ -86,8 +111,13 @@ class _VersionAction(argparse.Action):
     the deploy package (and boto3), which a plain build never needs."""
 
     def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
-        super().__init__(option_strings, dest=dest, default=default, nargs=0,
-                         help=help or "show the version and the git commit, and exit")
+        super().__init__(
+            option_strings,
+            dest=dest,
+            default=default,
+            nargs=0,
+            help=help or "show the version and the git commit, and exit",
+        )
 
     def __call__(self, parser, namespace, values, option_string=None):
         sys.stdout.write(_version() + "\n")
@@ -112,42 +142,57 @@ def _parser(commands: bool = True, only: str | None = None) -> argparse.Argument
         prog=_prog(),
         description="Build, lint, package and deploy the Wealist CloudFormation templates.",
         epilog="examples:\n  python build.py                 # build and lint every template\n"
-               "  python build.py --check         # fail when templates/ is stale\n"
-               "  python build.py deploy --env prod --parameter BackendMinSize=3\n"
-               "  python build.py deploy --help\n\n" + cliopts.PRECEDENCE_HELP + "\n\n" + EXIT_CODES_HELP,
+        "  python build.py --check         # fail when templates/ is stale\n"
+        "  python build.py deploy --env prod --parameter BackendMinSize=3\n"
+        "  python build.py deploy --help\n\n" + cliopts.PRECEDENCE_HELP + "\n\n" + EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[cliopts.common_parser()],
     )
     parser.register("action", "parsers", _Commands)
     parser.add_argument("--version", action=_VersionAction)
     # Read by wealist_cfn/__main__.py before any path is fixed; here for --help.
-    parser.add_argument("--project-dir", metavar="DIR",
-                        help="the project's folder (params/, templates/); default: the working directory "
-                             "or its nearest parent holding both, else this checkout")
-    parser.add_argument("--check", action="store_true",
-                        help="fail when the committed templates differ from what the code builds")
-    parser.add_argument("--params", type=Path, action="append", metavar="FILE",
-                        help="validate this parameter file (repeatable; default: every params/*.json)")
+    parser.add_argument(
+        "--project-dir",
+        metavar="DIR",
+        help="the project's folder (params/, templates/); default: the working directory "
+        "or its nearest parent holding both, else this checkout",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="fail when the committed templates differ from what the code builds"
+    )
+    parser.add_argument(
+        "--params",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="validate this parameter file (repeatable; default: every params/*.json)",
+    )
     parser.add_argument("--no-lint", action="store_true", help="build without running cfn-lint")
-    parser.add_argument("--no-cache", action="store_true",
-                        help="lint every template, ignoring the lint cache (also when CI=true)")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="lint every template, ignoring the lint cache (also when CI=true)"
+    )
     parser.set_defaults(func=_cmd_build)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     # Taken off the command line by main(); listed so that --help shows it.
-    sub.add_parser("build", help="build and lint every template (the same as no command; its options above)",
-                   description="Build every template and lint it: the same as no command, with the options of "
-                               "`build.py --help` (--check, --params, --no-lint, --no-cache).")
+    sub.add_parser(
+        "build",
+        help="build and lint every template (the same as no command; its options above)",
+        description="Build every template and lint it: the same as no command, with the options of "
+        "`build.py --help` (--check, --params, --no-lint, --no-cache).",
+    )
     for name in ((only,) if only else COMMAND_MODULES) if commands else ():
         importlib.import_module(name).register(sub)
     if commands:
         from wealist_cfn.cli import completion
+
         completion.register(sub, parser)
     for name, p in sub.choices.items():
         # Every command's --help ends with its examples and the exit codes.
         if not p.epilog:
             examples = _EXAMPLES.get(name, [])
-            p.epilog = ("examples:\n" + "\n".join(f"  {e}" for e in examples) + "\n\n" if examples else "") + \
-                EXIT_CODES_HELP
+            p.epilog = (
+                "examples:\n" + "\n".join(f"  {e}" for e in examples) + "\n\n" if examples else ""
+            ) + EXIT_CODES_HELP
             p.formatter_class = argparse.RawDescriptionHelpFormatter
         if any(a.dest == "params" for a in p._actions):
             p.epilog = cliopts.PRECEDENCE_HELP + "\n\n" + p.epilog
@@ -204,9 +249,11 @@ class _LintProgress:
         width = 24
         filled = width * self.done // max(total, 1)
         tick = self.SPIN[int((time.perf_counter() - self.started) * 10) % len(self.SPIN)]
-        self.out.write(f"\r\033[Klint     [{'#' * filled}{'.' * (width - filled)}] {self.done}/{total} "
-                       f"({self.cached} cached, {self.findings} findings) "
-                       f"{time.perf_counter() - self.started:.1f}s {tick}")
+        self.out.write(
+            f"\r\033[Klint     [{'#' * filled}{'.' * (width - filled)}] {self.done}/{total} "
+            f"({self.cached} cached, {self.findings} findings) "
+            f"{time.perf_counter() - self.started:.1f}s {tick}"
+        )
         self.out.flush()
 
     def _tick(self) -> None:
@@ -216,15 +263,19 @@ class _LintProgress:
 
     def __call__(self, event) -> None:
         if isinstance(event, Config):
-            self.line(f"params   {event.path}: ok ({event.name_prefix}, {event.region}, "
-                      f"multi-AZ {'on' if event.multi_az else 'off'})")
+            self.line(
+                f"params   {event.path}: ok ({event.name_prefix}, {event.region}, "
+                f"multi-AZ {'on' if event.multi_az else 'off'})"
+            )
         elif isinstance(event, buildjob.TemplateWritten):
             self.line(f"template templates/{event.filename}: {event.resources} resources")
         elif isinstance(event, buildjob.LintPlanned):
             self.plan = event
             cache = "" if event.cache == "on" else f"; cache off: {event.cache}"
-            self.line(f"lint: {event.total} templates ({event.cached} cached, {event.to_lint} to lint, "
-                      f"{event.workers} workers{cache})")
+            self.line(
+                f"lint: {event.total} templates ({event.cached} cached, {event.to_lint} to lint, "
+                f"{event.workers} workers{cache})"
+            )
             self.started = time.perf_counter()
             if self.live and event.to_lint:
                 self._thread = threading.Thread(target=self._tick, daemon=True)
@@ -238,8 +289,11 @@ class _LintProgress:
                     self._draw()
             elif not self.live:
                 how = "cached" if event.cached else f"{event.seconds:.2f}s"
-                print(f"lint     {os.path.relpath(event.path, ROOT_DIR)}: {len(event.findings)} findings ({how})",
-                      file=self.out, flush=True)
+                print(
+                    f"lint     {os.path.relpath(event.path, ROOT_DIR)}: {len(event.findings)} findings ({how})",
+                    file=self.out,
+                    flush=True,
+                )
 
     def stop(self) -> None:
         if self._thread:
@@ -253,8 +307,13 @@ class _LintProgress:
 def _cmd_build(args: argparse.Namespace) -> int:
     show = _LintProgress(cliopts.NOWHERE if getattr(args, "quiet", False) else None)
     try:
-        report = buildjob.run(args.params, check=args.check, lint=not args.no_lint,
-                              cache_off=buildjob.cache_disabled_reason(args.no_cache), on_event=show)
+        report = buildjob.run(
+            args.params,
+            check=args.check,
+            lint=not args.no_lint,
+            cache_off=buildjob.cache_disabled_reason(args.no_cache),
+            on_event=show,
+        )
     finally:
         show.stop()
     if args.check:
@@ -271,15 +330,20 @@ def _cmd_build(args: argparse.Namespace) -> int:
     for finding in report.findings:
         print(f"lint     {finding}")
     lint_part = "lint skipped" if args.no_lint else f"lint {report.lint_seconds:.2f}s"
-    print(f"built {len(report.templates)} templates ({total} resources) in {report.build_seconds:.2f}s; "
-          f"{lint_part}; {len(report.findings)} findings")
+    print(
+        f"built {len(report.templates)} templates ({total} resources) in {report.build_seconds:.2f}s; "
+        f"{lint_part}; {len(report.findings)} findings"
+    )
     return EXIT_FAILED if report.findings else EXIT_OK
 
 
 # Commands that watch a stack operation CloudFormation runs on its own: a
 # closed output pipe stops the watching, never the operation.
-_WATCHERS = {("wealist_cfn.cli.deploy", "cmd_deploy"): "deploy", ("wealist_cfn.cli.deploy", "cmd_status"): "status",
-             ("wealist_cfn.cli.daytwo", "cmd_destroy"): "destroy"}
+_WATCHERS = {
+    ("wealist_cfn.cli.deploy", "cmd_deploy"): "deploy",
+    ("wealist_cfn.cli.deploy", "cmd_status"): "status",
+    ("wealist_cfn.cli.daytwo", "cmd_destroy"): "destroy",
+}
 
 
 def watching_stopped(args) -> str | None:
@@ -291,8 +355,10 @@ def watching_stopped(args) -> str | None:
     if command is None or getattr(args, "no_execute", False):
         return None
     follow = f"python build.py status --params {args.params}" + (" --local" if getattr(args, "local", False) else "")
-    return (f"{command}: output stopped (the reader closed the pipe); a stack operation already started goes on "
-            f"in AWS (closing the pipe does not cancel it); follow it with: {follow}")
+    return (
+        f"{command}: output stopped (the reader closed the pipe); a stack operation already started goes on "
+        f"in AWS (closing the pipe does not cancel it); follow it with: {follow}"
+    )
 
 
 def _setup(args: argparse.Namespace) -> None:
@@ -308,6 +374,7 @@ def _setup(args: argparse.Namespace) -> None:
     config.use_overrides(files, overrides)
     if args.verbose and not build:
         from wealist_cfn.aws import log as awslog  # loads nothing heavy, but only the commands call AWS
+
         awslog.configure(verbose=args.verbose, debug=args.debug)
 
 
@@ -363,8 +430,11 @@ def _failed(exc: BaseException, args: argparse.Namespace) -> int:
         return failure.exit_code
     if failure is None:
         # A bug, not bad input: one line, and the traceback only on request.
-        print(f"error: unexpected {type(exc).__name__}: {exc} (run again with --debug, or set "
-              f"WEALIST_CFN_DEBUG=1, for the traceback)", file=sys.stderr)
+        print(
+            f"error: unexpected {type(exc).__name__}: {exc} (run again with --debug, or set "
+            f"WEALIST_CFN_DEBUG=1, for the traceback)",
+            file=sys.stderr,
+        )
         if getattr(args, "debug", False) or os.environ.get("WEALIST_CFN_DEBUG"):
             traceback.print_exc()
         return EXIT_FAILED

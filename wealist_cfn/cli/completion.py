@@ -28,11 +28,13 @@ INTERPRETERS = ("python", "python3", ".venv/bin/python", ".venv/bin/python3")
 
 def register(subparsers, top: argparse.ArgumentParser) -> None:
     c = subparsers.add_parser(
-        "completion", help="print a bash or zsh completion script for build.py",
+        "completion",
+        help="print a bash or zsh completion script for build.py",
         description="Print a shell completion script for build.py, generated from its argument parser. "
-                    "Load it in the current shell with: source <(.venv/bin/python build.py completion bash) "
-                    "(or zsh); add that line to ~/.bashrc or ~/.zshrc to keep it.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "Load it in the current shell with: source <(.venv/bin/python build.py completion bash) "
+        "(or zsh); add that line to ~/.bashrc or ~/.zshrc to keep it.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     c.add_argument("shell", choices=("bash", "zsh"))
     c.set_defaults(func=lambda args: _print(args, top))
 
@@ -80,14 +82,14 @@ def script(top: argparse.ArgumentParser, shell: str) -> str:
         cases.append(f"        {shlex.quote(key)}) words={shlex.quote(' '.join(words + flags))};;")
         for flag in valued:
             if flag in choices:
-                action = f"COMPREPLY=( $(compgen -W {shlex.quote(' '.join(choices[flag]))} -- \"$cur\") )"
+                action = f'COMPREPLY=( $(compgen -W {shlex.quote(" ".join(choices[flag]))} -- "$cur") )'
             elif flag == "--parameter":
                 keys = " ".join(f"{p.name}=" for p in ROOT_PARAMETERS if not p.derived)
-                action = f"COMPREPLY=( $(compgen -W {shlex.quote(keys)} -- \"$cur\") )"
+                action = f'COMPREPLY=( $(compgen -W {shlex.quote(keys)} -- "$cur") )'
             elif flag == "--env":
-                action = "COMPREPLY=( $(compgen -W \"$(_wealist_envs)\" -- \"$cur\") )"
+                action = 'COMPREPLY=( $(compgen -W "$(_wealist_envs)" -- "$cur") )'
             elif flag in PATH_FLAGS:
-                action = "COMPREPLY=( $(compgen -f -- \"$cur\") )"
+                action = 'COMPREPLY=( $(compgen -f -- "$cur") )'
             else:
                 action = "COMPREPLY=()"
             value_cases.append(f"        {shlex.quote(key + '|' + flag)}) {action}; return 0;;")
@@ -132,7 +134,7 @@ _wealist_is_path() {{
     return 1
 }}
 
-complete -F {FUNCTION} build.py ./build.py {' '.join(INTERPRETERS)}
+complete -F {FUNCTION} build.py ./build.py {" ".join(INTERPRETERS)}
 """
     if shell == "zsh":
         body = ("autoload -U +X compinit && compinit\nautoload -U +X bashcompinit && bashcompinit\n") + body

@@ -33,52 +33,73 @@ def register(subparsers) -> None:
     def common(p: argparse.ArgumentParser, *, params_required: bool = False) -> None:
         # Without a file (--stack-name): only the stack's name and --region come from the command line.
         p.add_argument("--stack-name", help="root stack name (default: <Project>-<Environment> from --params)")
-        p.add_argument("--force-stack-name", action="store_true",
-                       help="use a --stack-name that differs from the params file's <Project>-<Environment>")
+        p.add_argument(
+            "--force-stack-name",
+            action="store_true",
+            help="use a --stack-name that differs from the params file's <Project>-<Environment>",
+        )
         p.set_defaults(params_required=params_required)
 
-    d = add("diff", help="compare the local templates and parameters with the deployed stack "
-                         "(no change set, no upload); exit 1 when they differ")
-    d.description = ("Compare the deployed root and nested templates and parameter values with the local "
-                     "templates and parameter file, property by property, conditions resolved for each side's "
-                     "values. No change set, no upload. Exit 0: no differences, 1: differences.")
+    d = add(
+        "diff",
+        help="compare the local templates and parameters with the deployed stack "
+        "(no change set, no upload); exit 1 when they differ",
+    )
+    d.description = (
+        "Compare the deployed root and nested templates and parameter values with the local "
+        "templates and parameter file, property by property, conditions resolved for each side's "
+        "values. No change set, no upload. Exit 0: no differences, 1: differences."
+    )
     common(d, params_required=True)
-    d.add_argument("--templates", type=Path, default=TEMPLATES_DIR, metavar="DIR",
-                   help="templates directory (default: templates/)")
+    d.add_argument(
+        "--templates", type=Path, default=TEMPLATES_DIR, metavar="DIR", help="templates directory (default: templates/)"
+    )
     d.set_defaults(func=cmd_diff)
 
     r = add("drift", help="detect drift on the root and every nested stack; exit 1 when drifted")
-    r.description = ("Run drift detection on the root and every nested stack at once and report each drifted "
-                     "property, expected against actual; resources drift detection cannot check are listed as "
-                     "not checked. Exit 0: in sync, 1: drifted.")
+    r.description = (
+        "Run drift detection on the root and every nested stack at once and report each drifted "
+        "property, expected against actual; resources drift detection cannot check are listed as "
+        "not checked. Exit 0: in sync, 1: drifted."
+    )
     common(r)
     r.add_argument("--timeout", type=int, default=900, metavar="SECONDS", help="give up waiting after this long")
     r.set_defaults(func=cmd_drift)
 
     o = add("outputs", help="the root stack's outputs")
-    o.description = ("Print the root stack's outputs: a table (text or markdown), or a JSON object of "
-                     "key and value alone, for a script.")
+    o.description = (
+        "Print the root stack's outputs: a table (text or markdown), or a JSON object of "
+        "key and value alone, for a script."
+    )
     common(o)
     o.set_defaults(func=cmd_outputs)
 
     e = add("events", help="recent events of the root and nested stacks, failures first")
-    e.description = ("Print the recent events of the root and nested stacks, merged in time order with their "
-                     "nested path, failures first. `status` follows a running operation.")
+    e.description = (
+        "Print the recent events of the root and nested stacks, merged in time order with their "
+        "nested path, failures first. `status` follows a running operation."
+    )
     common(e)
     e.add_argument("--since", default="1h", help="how far back: 30m, 1h, 2d (default 1h)")
     e.set_defaults(func=cmd_events)
 
     x = add("destroy", output=False, help="delete the stack after showing what goes and what stays")
-    x.description = ("Show what will be deleted and what stays (retained resources, final snapshots, "
-                     "repositories, log groups, the deploy bucket), ask for the stack name, delete the root stack "
-                     "and wait. Refuses while protections are on unless --disable-protection.")
+    x.description = (
+        "Show what will be deleted and what stays (retained resources, final snapshots, "
+        "repositories, log groups, the deploy bucket), ask for the stack name, delete the root stack "
+        "and wait. Refuses while protections are on unless --disable-protection."
+    )
     common(x)
     x.add_argument("--yes", action="store_true", help="do not ask (needs --confirm-stack)")
     x.add_argument("--confirm-stack", metavar="NAME", help="the stack name again, required with --yes")
-    x.add_argument("--disable-protection", action="store_true",
-                   help="turn off termination and deletion protection before deleting")
-    x.add_argument("--production", action="store_true",
-                   help="required to destroy a stack named like params/prod.json (<project>-<environment>)")
+    x.add_argument(
+        "--disable-protection", action="store_true", help="turn off termination and deletion protection before deleting"
+    )
+    x.add_argument(
+        "--production",
+        action="store_true",
+        help="required to destroy a stack named like params/prod.json (<project>-<environment>)",
+    )
     x.set_defaults(func=cmd_destroy)
 
 
@@ -103,8 +124,9 @@ def _stack_name(args) -> None:
     if args.params is not None:
         args.stack_name = resolve_stack_name(args, config.load(args.params))
     elif args.stack_name is None:
-        raise CommandError("name the stack: --params FILE (its <Project>-<Environment>) or --stack-name NAME",
-                           EXIT_USAGE)
+        raise CommandError(
+            "name the stack: --params FILE (its <Project>-<Environment>) or --stack-name NAME", EXIT_USAGE
+        )
 
 
 def _quiet(args) -> bool:
@@ -132,9 +154,11 @@ def _guard(run):
     """The stack name is settled before any AWS call; a botocore error ends
     in the command line's one error mapper (``aws.describe_error``), as for
     every other command: one line, a defined exit code."""
+
     def wrapped(args) -> int:
         _stack_name(args)
         return run(args)
+
     return wrapped
 
 
@@ -153,8 +177,11 @@ def cmd_drift(args) -> int:
         # The rehearsal declares it (moto's DetectStackDrift does not answer
         # as CloudFormation does: the command ended in "not an AWS
         # response"): not offered there. Not known: tried, and its answer shown.
-        raise CommandError(f"drift is not offered on {aws.target.name}: it does not detect drift as "
-                           "CloudFormation does; run `python build.py drift --params FILE` against AWS", EXIT_USAGE)
+        raise CommandError(
+            f"drift is not offered on {aws.target.name}: it does not detect drift as "
+            "CloudFormation does; run `python build.py drift --params FILE` against AWS",
+            EXIT_USAGE,
+        )
     # -q: the report is the result; the waiting is progress.
     progress = cliopts.NOWHERE if _quiet(args) else sys.stdout if args.output == "text" else sys.stderr
     report = None
@@ -204,9 +231,16 @@ def _outputs_markdown(stack: str, outs: list[dict]) -> str:
 
 def _events_markdown(stack: str, since: str, failures, merged) -> str:
     def table(events) -> list[str]:
-        return ["| Time (UTC) | Status | Resource | Type | Reason |", "|---|---|---|---|---|",
-                *(f"| {e.timestamp:%Y-%m-%d %H:%M:%S} | {e.status} | `{e.where or stack}` | {e.resource_type} | "
-                  f"{_md(e.reason)} |" for e in events)]
+        return [
+            "| Time (UTC) | Status | Resource | Type | Reason |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {e.timestamp:%Y-%m-%d %H:%M:%S} | {e.status} | `{e.where or stack}` | {e.resource_type} | "
+                f"{_md(e.reason)} |"
+                for e in events
+            ),
+        ]
+
     lines = [f"### Events of `{stack}` since {since}", ""]
     if failures:
         lines += [f"**Failures ({len(failures)})**", "", *table(failures), ""]
@@ -219,11 +253,22 @@ def cmd_events(args) -> int:
     since = inspect_mod.parse_since(args.since)
     failures, merged = inspect_mod.recent_events(_aws(args), args.stack_name, since)
     if args.output == "json":
+
         def js(e):
-            return {"time": e.timestamp.isoformat(), "where": e.where, "type": e.resource_type,
-                    "status": e.status, "reason": e.reason}
-        print(json.dumps({"failures": [js(e) for e in failures], "events": [js(e) for e in merged],
-                          **_params_document(args)}, indent=2))
+            return {
+                "time": e.timestamp.isoformat(),
+                "where": e.where,
+                "type": e.resource_type,
+                "status": e.status,
+                "reason": e.reason,
+            }
+
+        print(
+            json.dumps(
+                {"failures": [js(e) for e in failures], "events": [js(e) for e in merged], **_params_document(args)},
+                indent=2,
+            )
+        )
         return EXIT_OK
     if args.output == "markdown":
         print(_events_markdown(args.stack_name, args.since, failures, merged))
@@ -233,6 +278,7 @@ def cmd_events(args) -> int:
         reason = f"  {e.reason}" if e.reason else ""
         where = e.where or args.stack_name
         return f"{e.timestamp:%Y-%m-%d %H:%M:%S}  {e.status:<28} {where}  ({e.resource_type}){reason}"
+
     if _quiet(args):
         # -q: one line per event, oldest first, no headings; a failure is
         # among them with its status and reason (not listed twice).
@@ -273,8 +319,11 @@ def ask_typed(expected: str, *, prompt: str, flags: str, what: str, nothing: str
 def cmd_destroy(args) -> int:
     n = args.stack_name
     if destroy_mod.is_production(n) and not args.production:
-        raise CommandError(f"refused: {n} is named like the production parameter file (params/prod.json); "
-                           f"pass --production to destroy it", EXIT_REFUSED)
+        raise CommandError(
+            f"refused: {n} is named like the production parameter file (params/prod.json); "
+            f"pass --production to destroy it",
+            EXIT_REFUSED,
+        )
     if args.yes and args.confirm_stack != n:
         raise CommandError(f"refused: --yes needs --confirm-stack {n}", EXIT_REFUSED)
     aws = _aws(args)
@@ -289,11 +338,19 @@ def cmd_destroy(args) -> int:
         print(f"  + {k.kind}: {k.what} {k.physical_id}{note}")
     if p.protections and not args.disable_protection:
         names = "; ".join(f"{pr.kind} protection on {pr.where} ({pr.physical_id})" for pr in p.protections)
-        raise CommandError(f"refused: protection is on: {names}", EXIT_REFUSED,
-                           details=("pass --disable-protection to turn these off and delete",))
+        raise CommandError(
+            f"refused: protection is on: {names}",
+            EXIT_REFUSED,
+            details=("pass --disable-protection to turn these off and delete",),
+        )
     if not args.yes:
-        ask_typed(n, prompt=f"Type the stack name ({n}) to delete it: ", flags=f"--yes --confirm-stack {n}",
-                  what="name", nothing="nothing was deleted")
+        ask_typed(
+            n,
+            prompt=f"Type the stack name ({n}) to delete it: ",
+            flags=f"--yes --confirm-stack {n}",
+            what="name",
+            nothing="nothing was deleted",
+        )
     if p.protections:
         for line in destroy_mod.disable_protections(aws, p):
             print(line)
@@ -309,8 +366,11 @@ def cmd_destroy(args) -> int:
     except KeyboardInterrupt:
         print("\nstopped watching; the deletion goes on in AWS", file=sys.stderr)
         for pr in p.protections:
-            print(f"  {pr.kind} protection of {pr.where} is off; should the deletion fail, put it back: "
-                  f"{destroy_mod.restore_command(pr, p.stack_id)}", file=sys.stderr)
+            print(
+                f"  {pr.kind} protection of {pr.where} is off; should the deletion fail, put it back: "
+                f"{destroy_mod.restore_command(pr, p.stack_id)}",
+                file=sys.stderr,
+            )
         print(f"  follow it: python build.py events --stack-name {n} --since 1h", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(f"{n} deleted")
@@ -321,9 +381,14 @@ def cmd_destroy(args) -> int:
         print(f"  {k.kind}: {k.what} {k.physical_id}{note}")
     costs = destroy_mod.monthly_cost(aws, left, aws.region)
     for c in costs:
-        print(f"  ${c.usd:.2f}/month  {c.kept.physical_id}: {c.basis}" if c.usd is not None else
-              f"  not priced   {c.kept.physical_id}: {c.basis}")
+        print(
+            f"  ${c.usd:.2f}/month  {c.kept.physical_id}: {c.basis}"
+            if c.usd is not None
+            else f"  not priced   {c.kept.physical_id}: {c.basis}"
+        )
     unpriced = sum(1 for c in costs if c.usd is None)
-    print(f"what remains costs about ${sum(c.usd or 0 for c in costs):.2f}/month"
-          + (f", plus {unpriced} item(s) not priced (above)" if unpriced else ""))
+    print(
+        f"what remains costs about ${sum(c.usd or 0 for c in costs):.2f}/month"
+        + (f", plus {unpriced} item(s) not priced (above)" if unpriced else "")
+    )
     return EXIT_OK

@@ -11,28 +11,38 @@ from wealist_cfn.core.parameters import PARAMS_BY_NAME
 from wealist_cfn.errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK
 from wealist_cfn.rehearsal import NOT_RUNNING, control
 
-GONE = ("the stacks, parameters and objects it held are gone from memory; `python build.py local up --restore` "
-        "replays the requests it recorded to bring them back (a plain `local up` starts empty)")
+GONE = (
+    "the stacks, parameters and objects it held are gone from memory; `python build.py local up --restore` "
+    "replays the requests it recorded to bring them back (a plain `local up` starts empty)"
+)
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "local", help="start, inspect or stop the local endpoint that --local uses",
+        "local",
+        help="start, inspect or stop the local endpoint that --local uses",
         description="A local AWS endpoint in the background (moto's server with this project's compatibility "
-                    "layer), on 127.0.0.1 only, with its PID file and log in .local/. Every command's --local "
-                    "uses it. What it holds lasts as long as the process.",
+        "layer), on 127.0.0.1 only, with its PID file and log in .local/. Every command's --local "
+        "uses it. What it holds lasts as long as the process.",
         epilog="examples:\n  python build.py local up\n  python build.py local status\n"
-               "  python build.py local down\n\n" + EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "  python build.py local down\n\n" + EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(title="actions", metavar="ACTION", required=True)
     u = sub.add_parser("up", help="start the endpoint (does nothing if it already runs); empty unless --restore")
     u.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
-    u.add_argument("--restore", action="store_true",
-                   help="replay the requests the previous endpoint recorded, to get back what it held")
+    u.add_argument(
+        "--restore",
+        action="store_true",
+        help="replay the requests the previous endpoint recorded, to get back what it held",
+    )
     u.set_defaults(func=cmd_up)
-    s = sub.add_parser("status", parents=cliopts.shared("region"),
-                       help=f"port, PID, uptime, and the stacks and parameters it holds in --region (default: "
-                            f"{control.REGION}); exit 1 if none runs")
+    s = sub.add_parser(
+        "status",
+        parents=cliopts.shared("region"),
+        help=f"port, PID, uptime, and the stacks and parameters it holds in --region (default: "
+        f"{control.REGION}); exit 1 if none runs",
+    )
     s.set_defaults(region=control.REGION)
     s.set_defaults(func=cmd_status)
     d = sub.add_parser("down", help="stop the endpoint (its state goes with it)")
@@ -58,13 +68,18 @@ def cmd_up(args) -> int:
     t0 = time.monotonic()
     ep, started = control.up(args.port, restore=args.restore)
     if not started:
-        print(f"local endpoint already running: {ep.url} (PID {ep.pid}, up {_ago(ep.uptime)})"
-              + ("; --restore does nothing to a running endpoint" if args.restore else ""))
+        print(
+            f"local endpoint already running: {ep.url} (PID {ep.pid}, up {_ago(ep.uptime)})"
+            + ("; --restore does nothing to a running endpoint" if args.restore else "")
+        )
         return EXIT_OK
     print(f"local endpoint running: {ep.url} (127.0.0.1 only, PID {ep.pid}), ready in {time.monotonic() - t0:.1f}s")
     if args.restore:
-        print(f"  restored: {ep.replayed} recorded requests replayed" if ep.replayed else
-              "  nothing to restore: no recording from a previous endpoint; started empty")
+        print(
+            f"  restored: {ep.replayed} recorded requests replayed"
+            if ep.replayed
+            else "  nothing to restore: no recording from a previous endpoint; started empty"
+        )
     print(f"  log: {control.state_dir() / control.LOG_FILE}")
     print("  use it with --local, e.g.: python build.py bootstrap --params params/prod.json --local")
     print("  what it holds lasts until `python build.py local down`; `local up --restore` brings it back")

@@ -21,40 +21,73 @@ from wealist_cfn.stacks.compute import BACKEND_GRACE_SECONDS
 
 def register(subparsers) -> None:
     b = subparsers.add_parser(
-        "bootstrap", parents=_common(),
+        "bootstrap",
+        parents=_common(),
         help="create the parameters, secrets and deploy bucket the stack needs (idempotent)",
         description="Create what must exist before the first deploy: Parameter Store values under "
-                    "/<project>/<env>/ (secrets generated, as SecureString), the deploy bucket with its "
-                    "security settings, and the instance files in it. Safe to run again: existing values "
-                    "are kept, only changed files are uploaded.")
-    b.add_argument("--rotate", action="append", default=[], metavar="NAME",
-                   help="generate a new value for this secret (e.g. db/user_db_password); repeatable; "
-                        "prints what must be restarted")
+        "/<project>/<env>/ (secrets generated, as SecureString), the deploy bucket with its "
+        "security settings, and the instance files in it. Safe to run again: existing values "
+        "are kept, only changed files are uploaded.",
+    )
+    b.add_argument(
+        "--rotate",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="generate a new value for this secret (e.g. db/user_db_password); repeatable; "
+        "prints what must be restarted",
+    )
     b.add_argument("--dry-run", action="store_true", help="compare and report, change nothing")
-    b.add_argument("--yes", action="store_true",
-                   help="rotate without asking (--rotate against AWS asks on a terminal, and without one "
-                        "refuses unless --yes is given)")
+    b.add_argument(
+        "--yes",
+        action="store_true",
+        help="rotate without asking (--rotate against AWS asks on a terminal, and without one "
+        "refuses unless --yes is given)",
+    )
     b.set_defaults(func=_cmd_bootstrap, params_required=True)
 
     r = subparsers.add_parser(
-        "rollout", parents=_common(), help="replace the backend instances by an instance refresh and follow it",
+        "rollout",
+        parents=_common(),
+        help="replace the backend instances by an instance refresh and follow it",
         description="Start an instance refresh on an Auto Scaling group (new instances are launched and "
-                    "warmed up before old ones go) and follow it until it ends. Exit 0 when it succeeds, "
-                    "1 when it fails or is cancelled, 3 when another refresh is already running.")
-    r.add_argument("--group", choices=rollout.GROUPS, default="backend",
-                   help="which Auto Scaling group (default: backend)")
+        "warmed up before old ones go) and follow it until it ends. Exit 0 when it succeeds, "
+        "1 when it fails or is cancelled, 3 when another refresh is already running.",
+    )
+    r.add_argument(
+        "--group", choices=rollout.GROUPS, default="backend", help="which Auto Scaling group (default: backend)"
+    )
     r.add_argument("--asg", metavar="NAME", help="Auto Scaling group name (default: <project>-<env>-<group>-asg)")
-    r.add_argument("--min-healthy", type=int, default=100, metavar="PCT",
-                   help="capacity kept in service during the refresh (default: 100)")
-    r.add_argument("--max-healthy", type=int, default=200, metavar="PCT",
-                   help="capacity allowed while replacements start (default: 200: launch before terminate)")
-    r.add_argument("--warmup", type=int, metavar="SECONDS",
-                   help="instance warm-up (default: the group's DefaultInstanceWarmup)")
-    r.add_argument("--skip-matching", action="store_true",
-                   help="leave instances that already run the current launch template (not for image releases)")
-    r.add_argument("--release", action="append", default=[], metavar="SERVICE=TAG",
-                   help="set the service's released image tag, then roll out; when the rollout fails or times "
-                        "out, put the previous tag back and roll out again (repeatable)")
+    r.add_argument(
+        "--min-healthy",
+        type=int,
+        default=100,
+        metavar="PCT",
+        help="capacity kept in service during the refresh (default: 100)",
+    )
+    r.add_argument(
+        "--max-healthy",
+        type=int,
+        default=200,
+        metavar="PCT",
+        help="capacity allowed while replacements start (default: 200: launch before terminate)",
+    )
+    r.add_argument(
+        "--warmup", type=int, metavar="SECONDS", help="instance warm-up (default: the group's DefaultInstanceWarmup)"
+    )
+    r.add_argument(
+        "--skip-matching",
+        action="store_true",
+        help="leave instances that already run the current launch template (not for image releases)",
+    )
+    r.add_argument(
+        "--release",
+        action="append",
+        default=[],
+        metavar="SERVICE=TAG",
+        help="set the service's released image tag, then roll out; when the rollout fails or times "
+        "out, put the previous tag back and roll out again (repeatable)",
+    )
     r.add_argument("--no-wait", action="store_true", help="start the refresh and return")
     r.add_argument("--timeout", type=int, default=3600, metavar="SECONDS", help="give up following after this")
     r.add_argument("--poll", type=float, default=15.0, metavar="SECONDS", help=argparse.SUPPRESS)
@@ -65,8 +98,6 @@ def register(subparsers) -> None:
 
 def _common() -> list[argparse.ArgumentParser]:
     return cliopts.shared("params", "region", "profile", "endpoint-url", "local")
-
-
 
 
 def _cmd_bootstrap(args) -> int:
@@ -90,8 +121,7 @@ def _cmd_bootstrap(args) -> int:
         print(f"{c.action:<{width}}  {c.what:<9}  {c.name}{detail}")
     counts = ", ".join(f"{report.count(a)} {a}" for a in dict.fromkeys(c.action for c in report.changes))
     where = f"{cfg.name_prefix} in {aws.address}"
-    verdict = ("dry run, nothing changed" if args.dry_run
-               else "changed" if report.changed else "nothing to change")
+    verdict = "dry run, nothing changed" if args.dry_run else "changed" if report.changed else "nothing to change"
     print(f"bootstrap {where}: {counts} ({verdict})")
     for line in report.follow_up:
         print(f"next: {aws.target.follow_up(line)}")
@@ -110,20 +140,30 @@ def _confirm_rotation(args, cfg, target) -> int | None:
         return None
     names = ", ".join(bootstrap.resolve_rotate(cfg, args.rotate))
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        print(f"error: refusing to rotate {names} of {cfg.name_prefix} without a terminal to ask on: "
-              "add --yes once you have read what must restart after it", file=sys.stderr)
+        print(
+            f"error: refusing to rotate {names} of {cfg.name_prefix} without a terminal to ask on: "
+            "add --yes once you have read what must restart after it",
+            file=sys.stderr,
+        )
         return EXIT_REFUSED
     try:
-        answer = input(f"Rotate {names} of {cfg.name_prefix}? The services that read it fail until restarted "
-                       "[y/N] ").strip().lower()
+        answer = (
+            input(f"Rotate {names} of {cfg.name_prefix}? The services that read it fail until restarted [y/N] ")
+            .strip()
+            .lower()
+        )
     except KeyboardInterrupt:
         # Ctrl-C at the prompt: asked before any AWS client exists.
-        print(f"\ninterrupted at the prompt: not rotated, {names} keep their values; nothing was read or changed "
-              "in AWS", file=sys.stderr)
+        print(
+            f"\ninterrupted at the prompt: not rotated, {names} keep their values; nothing was read or changed in AWS",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     except EOFError:
-        print(f"\nno answer (end of input): not rotated, {names} keep their values; nothing was read or changed "
-              "in AWS", file=sys.stderr)
+        print(
+            f"\nno answer (end of input): not rotated, {names} keep their values; nothing was read or changed in AWS",
+            file=sys.stderr,
+        )
         return EXIT_REFUSED
     if answer not in ("y", "yes"):
         print(f"not rotated: {names} keep their values", file=sys.stderr)
@@ -136,8 +176,9 @@ def _cmd_rollout(args) -> int:
     region = cfg.region_for(args.region)
     group = args.asg or rollout.group_name(cfg, args.group)
     # Preferences the API would refuse are bad input (RolloutError, exit 2), before any AWS call.
-    prefs = rollout.Preferences(min_healthy=args.min_healthy, max_healthy=args.max_healthy,
-                                warmup=args.warmup, skip_matching=args.skip_matching)
+    prefs = rollout.Preferences(
+        min_healthy=args.min_healthy, max_healthy=args.max_healthy, warmup=args.warmup, skip_matching=args.skip_matching
+    )
     localenv.use(args, region)
     aws = Aws(region, args.profile, args.endpoint_url)
     if args.release:
@@ -162,8 +203,11 @@ def _cmd_rollout(args) -> int:
         print(f"refused: {exc}", file=sys.stderr)
         return exc.exit_code
     warmup = f", warm-up {prefs.warmup}s" if prefs.warmup is not None else ""
-    print(f"started instance refresh {refresh_id} on {group} (min healthy {prefs.min_healthy}%, "
-          f"max healthy {prefs.max_healthy}%{warmup})", flush=True)
+    print(
+        f"started instance refresh {refresh_id} on {group} (min healthy {prefs.min_healthy}%, "
+        f"max healthy {prefs.max_healthy}%{warmup})",
+        flush=True,
+    )
     if args.no_wait:
         return EXIT_OK
 
@@ -175,13 +219,17 @@ def _cmd_rollout(args) -> int:
         print(f"  {state.status:<12} {state.percentage:>3}%{left}{reason}", flush=True)
 
     try:
-        final = rollout.follow(client, group, refresh_id, poll_seconds=args.poll, timeout_seconds=args.timeout,
-                               on_progress=progress)
+        final = rollout.follow(
+            client, group, refresh_id, poll_seconds=args.poll, timeout_seconds=args.timeout, on_progress=progress
+        )
     except KeyboardInterrupt:
-        print(f"\nstopped following; refresh {refresh_id} goes on in AWS (cancel it with: aws autoscaling "
-              f"cancel-instance-refresh --auto-scaling-group-name {group})"
-              if aws.target.runs_aws_cli_steps is not False else
-              f"\nstopped following refresh {refresh_id} {aws.target.where}", file=sys.stderr)
+        print(
+            f"\nstopped following; refresh {refresh_id} goes on in AWS (cancel it with: aws autoscaling "
+            f"cancel-instance-refresh --auto-scaling-group-name {group})"
+            if aws.target.runs_aws_cli_steps is not False
+            else f"\nstopped following refresh {refresh_id} {aws.target.where}",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     if final.succeeded:
         print(f"rollout of {group} succeeded")
@@ -199,8 +247,11 @@ def _ec2_checked(args, cfg, autoscaling, elbv2, group, tags, prefs):
         return prefs, None
     if args.warmup is None:
         prefs = replace(prefs, warmup=rollout.EC2_CHECK_WARMUP)
-    services = {svc.name: int(cfg.values[f"{svc.key}ServicePort"]) for svc in DEFAULT_SETTINGS.services
-                if f"{bootstrap.parameter_prefix(cfg)}/{svc.tag_path}" in tags}
+    services = {
+        svc.name: int(cfg.values[f"{svc.key}ServicePort"])
+        for svc in DEFAULT_SETTINGS.services
+        if f"{bootstrap.parameter_prefix(cfg)}/{svc.tag_path}" in tags
+    }
     by_service = releasestate.service_target_groups(autoscaling, elbv2, group, services)
     missing = sorted(set(services) - set(by_service))
     if missing:
@@ -224,16 +275,23 @@ def _next_health_check_type(args, cfg, aws, group: str) -> None:
             return
         problems = releasestate.elb_problems(aws.client("autoscaling"), aws.client("elbv2"), group)
     except (ClientError, LookupError) as exc:
-        print(f"warning: the release is out; whether {group} may switch to ELB health checks was not read "
-              f"({exc}): deploy derives it again (python build.py deploy --params {args.params})", file=sys.stderr)
+        print(
+            f"warning: the release is out; whether {group} may switch to ELB health checks was not read "
+            f"({exc}): deploy derives it again (python build.py deploy --params {args.params})",
+            file=sys.stderr,
+        )
         return
     if problems:
-        print(f"{group}: every service is released, but health checks stay EC2: {'; '.join(problems)}. "
-              f"Switching now would have Auto Scaling replace those instances; once they are healthy, run "
-              f"python build.py deploy --params {args.params}")
+        print(
+            f"{group}: every service is released, but health checks stay EC2: {'; '.join(problems)}. "
+            f"Switching now would have Auto Scaling replace those instances; once they are healthy, run "
+            f"python build.py deploy --params {args.params}"
+        )
         return
-    print(f"{group}: every service is released and every target is healthy: switch to ELB health checks with "
-          f"python build.py deploy --params {args.params} (its review shows BackendHealthCheckType EC2 -> ELB)")
+    print(
+        f"{group}: every service is released and every target is healthy: switch to ELB health checks with "
+        f"python build.py deploy --params {args.params} (its review shows BackendHealthCheckType EC2 -> ELB)"
+    )
 
 
 def _release(args, cfg, aws, group: str, prefs) -> int:
@@ -242,13 +300,18 @@ def _release(args, cfg, aws, group: str, prefs) -> int:
         service, sep, tag = item.partition("=")
         name = f"deploy/{service.replace('-', '_')}_image_tag"
         if not sep or not tag or name not in bootstrap.PARAMS_BY_NAME:
-            print(f"error: --release {item}: expected SERVICE=TAG with SERVICE one of "
-                  f"{', '.join(s.name for s in DEFAULT_SETTINGS.services)}", file=sys.stderr)
+            print(
+                f"error: --release {item}: expected SERVICE=TAG with SERVICE one of "
+                f"{', '.join(s.name for s in DEFAULT_SETTINGS.services)}",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
         tags[f"{bootstrap.parameter_prefix(cfg)}/{name}"] = tag
     if args.no_wait:
-        print("error: --release follows the rollout to restore the previous tag on failure; leave out --no-wait",
-              file=sys.stderr)
+        print(
+            "error: --release follows the rollout to restore the previous tag on failure; leave out --no-wait",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     aws.check_credentials()
 
@@ -264,20 +327,32 @@ def _release(args, cfg, aws, group: str, prefs) -> int:
         try:
             prefs, targets = _ec2_checked(args, cfg, autoscaling, elbv2, group, tags, prefs)
         except (ClientError, LookupError) as exc:
-            print(f"error: reading {group}'s health checks and target groups: {exc} (no tag was changed)",
-                  file=sys.stderr)
+            print(
+                f"error: reading {group}'s health checks and target groups: {exc} (no tag was changed)", file=sys.stderr
+            )
             return EXIT_FAILED
     try:
-        done = rollout.release(aws.client("ssm"), autoscaling, group, tags, prefs=prefs, targets=targets,
-                               poll_seconds=args.poll, timeout_seconds=args.timeout, on_progress=progress)
+        done = rollout.release(
+            aws.client("ssm"),
+            autoscaling,
+            group,
+            tags,
+            prefs=prefs,
+            targets=targets,
+            poll_seconds=args.poll,
+            timeout_seconds=args.timeout,
+            on_progress=progress,
+        )
     except rollout.RefreshInProgress as exc:
         print(f"refused: {exc} (no tag was changed)", file=sys.stderr)
         return exc.exit_code
     for name, tag in done.tags.items():
         print(f"{name}: {done.previous[name]} -> {tag}")
     if done.succeeded:
-        print(f"release rolled out on {group}" + (" and every released service's targets are healthy"
-                                                  if targets is not None else ""))
+        print(
+            f"release rolled out on {group}"
+            + (" and every released service's targets are healthy" if targets is not None else "")
+        )
         if args.group == "backend":
             _next_health_check_type(args, cfg, aws, group)
         return EXIT_OK
@@ -288,7 +363,10 @@ def _release(args, cfg, aws, group: str, prefs) -> int:
         print(f"rolled back: {group} runs the previous tags again", file=sys.stderr)
     else:
         why = done.rollback_error or (f"it ended {done.rollback.status}" if done.rollback else "not started")
-        print(f"error: the rollback refresh of {group} did not succeed ({why}); new launches boot the previous "
-              f"tags, but running instances may still have the failed one: run build.py rollout --params "
-              f"{args.params} once the group is quiet", file=sys.stderr)
+        print(
+            f"error: the rollback refresh of {group} did not succeed ({why}); new launches boot the previous "
+            f"tags, but running instances may still have the failed one: run build.py rollout --params "
+            f"{args.params} once the group is quiet",
+            file=sys.stderr,
+        )
     return EXIT_FAILED

@@ -57,21 +57,41 @@ def common_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("common options")
     sup = argparse.SUPPRESS
-    g.add_argument("--env", metavar="NAME", default=sup,
-                   help=f"use params/NAME.json (default: ${ENV_VAR}, else env in wealist-cfn.toml); "
-                        "not with --params")
-    g.add_argument("--parameter", action="append", metavar="KEY=VALUE", default=sup,
-                   help="override one value of the parameter file, checked like the file (repeatable)")
+    g.add_argument(
+        "--env",
+        metavar="NAME",
+        default=sup,
+        help=f"use params/NAME.json (default: ${ENV_VAR}, else env in wealist-cfn.toml); not with --params",
+    )
+    g.add_argument(
+        "--parameter",
+        action="append",
+        metavar="KEY=VALUE",
+        default=sup,
+        help="override one value of the parameter file, checked like the file (repeatable)",
+    )
     talk = g.add_mutually_exclusive_group()
-    talk.add_argument("-q", "--quiet", action="store_true", default=sup,
-                      help="print only the result and errors")
-    talk.add_argument("-v", "--verbose", action="store_true", default=sup,
-                      help="also show each AWS call with its timing (never its parameters)")
-    talk.add_argument("--debug", action="store_true", default=sup,
-                      help="-v, plus botocore's wire log with secrets redacted, and a traceback for a bug "
-                           "(WEALIST_CFN_DEBUG=1 does the same)")
-    g.add_argument("--no-color", action="store_true", default=sup,
-                   help="no colour (also when NO_COLOR is set; colour is only ever used on a terminal)")
+    talk.add_argument("-q", "--quiet", action="store_true", default=sup, help="print only the result and errors")
+    talk.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=sup,
+        help="also show each AWS call with its timing (never its parameters)",
+    )
+    talk.add_argument(
+        "--debug",
+        action="store_true",
+        default=sup,
+        help="-v, plus botocore's wire log with secrets redacted, and a traceback for a bug "
+        "(WEALIST_CFN_DEBUG=1 does the same)",
+    )
+    g.add_argument(
+        "--no-color",
+        action="store_true",
+        default=sup,
+        help="no colour (also when NO_COLOR is set; colour is only ever used on a terminal)",
+    )
     return p
 
 
@@ -85,22 +105,35 @@ OUTPUTS = ("text", "json", "markdown")
 # reads and no other (tests/test_cli_face.py walks every parser).
 _SHARED = {
     "params": lambda p: p.add_argument(
-        "--params", type=Path, metavar="FILE", default=None,
-        help="parameter file, e.g. params/prod.json (or --env NAME)"),
+        "--params",
+        type=Path,
+        metavar="FILE",
+        default=None,
+        help="parameter file, e.g. params/prod.json (or --env NAME)",
+    ),
     "region": lambda p: p.add_argument(
-        "--region", help="AWS region (default: the parameter file's, whose availability zones it must match; "
-                         "without a file, the profile's)"),
+        "--region",
+        help="AWS region (default: the parameter file's, whose availability zones it must match; "
+        "without a file, the profile's)",
+    ),
     "profile": lambda p: p.add_argument("--profile", help="AWS profile (not with --local)"),
     "endpoint-url": lambda p: p.add_argument(
-        "--endpoint-url", metavar="URL",
-        help="a local AWS endpoint instead of AWS, with its scheme: http://localhost:5000"),
+        "--endpoint-url",
+        metavar="URL",
+        help="a local AWS endpoint instead of AWS, with its scheme: http://localhost:5000",
+    ),
     "local": lambda p: p.add_argument(
-        "--local", action="store_true",
+        "--local",
+        action="store_true",
         help="use the local endpoint of `python build.py local up` (region and dummy credentials set; nothing "
-             "reaches AWS)"),
+        "reaches AWS)",
+    ),
     "output": lambda p: p.add_argument(
-        "--output", choices=OUTPUTS, default="text",
-        help="text, or json / markdown: the document alone on stdout, progress on stderr"),
+        "--output",
+        choices=OUTPUTS,
+        default="text",
+        help="text, or json / markdown: the document alone on stdout, progress on stderr",
+    ),
 }
 SHARED_FLAGS = tuple(f"--{name}" for name in _SHARED)
 
@@ -150,6 +183,7 @@ def color_enabled(args: argparse.Namespace | None, stream=None) -> bool:
 @dataclass
 class Choice:
     """The parameter file a command uses and why."""
+
     path: Path | None
     source: str  # --params | --env | WEALIST_ENV | wealist-cfn.toml | default
     env: str | None = None
@@ -172,10 +206,9 @@ def read_project_config(path: Path | None = None) -> dict:
         raise CommandError(f"{_show(path)}: not valid TOML: {exc}", EXIT_USAGE) from None
     for key, value in data.items():
         if key not in CONFIG_KEYS:
-            raise CommandError(f"{_show(path)}: {key}: unknown setting (known: {', '.join(CONFIG_KEYS)})",
-                               EXIT_USAGE)
+            raise CommandError(f"{_show(path)}: {key}: unknown setting (known: {', '.join(CONFIG_KEYS)})", EXIT_USAGE)
         if not isinstance(value, str):
-            raise CommandError(f"{_show(path)}: {key}: must be a string, e.g. {key} = \"dev\"", EXIT_USAGE)
+            raise CommandError(f'{_show(path)}: {key}: must be a string, e.g. {key} = "dev"', EXIT_USAGE)
     return data
 
 
@@ -201,8 +234,10 @@ def choose(params_flag, env_flag: str | None, environ=None, config_path: Path | 
     ``WEALIST_ENV``, then the config file, then none)."""
     environ = os.environ if environ is None else environ
     if params_flag and env_flag:
-        raise CommandError(f"--params and --env both name a parameter file: give one (--env {env_flag} is "
-                           f"params/{env_flag}.json)", EXIT_USAGE)
+        raise CommandError(
+            f"--params and --env both name a parameter file: give one (--env {env_flag} is params/{env_flag}.json)",
+            EXIT_USAGE,
+        )
     if params_flag:
         return Choice(params_flag, "--params")
     if env_flag:
@@ -232,18 +267,25 @@ def resolve_environment(args: argparse.Namespace, *, required: bool, build: bool
             choose(args.params, args.env)  # the one-line refusal
         if args.env:
             args.params = [_env_file(args.env, f"--env {args.env}")]
-        choice = Choice(None, "default") if not args.params else Choice(args.params[0], "--params" if not args.env
-                                                                       else "--env", args.env)
+        choice = (
+            Choice(None, "default")
+            if not args.params
+            else Choice(args.params[0], "--params" if not args.env else "--env", args.env)
+        )
     else:
         choice = choose(args.params, args.env)
         args.params = choice.path
         if choice.path is None and required:
-            raise CommandError(f"no parameter file: give --env NAME (params/NAME.json) or --params FILE, or set "
-                               f"{ENV_VAR}=NAME or env = \"NAME\" in wealist-cfn.toml", EXIT_USAGE)
+            raise CommandError(
+                f"no parameter file: give --env NAME (params/NAME.json) or --params FILE, or set "
+                f'{ENV_VAR}=NAME or env = "NAME" in wealist-cfn.toml',
+                EXIT_USAGE,
+            )
     args.params_choice = choice
     if args.parameter and not args.params:
-        raise CommandError("--parameter overrides a value of a parameter file: name one with --env NAME or "
-                           "--params FILE", EXIT_USAGE)
+        raise CommandError(
+            "--parameter overrides a value of a parameter file: name one with --env NAME or --params FILE", EXIT_USAGE
+        )
     return choice
 
 

@@ -24,48 +24,81 @@ from wealist_cfn.preflight import checks, cost, pricing, render
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "preflight", parents=cliopts.shared("params", "region", "profile", "endpoint-url", "local", "output"),
+        "preflight",
+        parents=cliopts.shared("params", "region", "profile", "endpoint-url", "local", "output"),
         help="read-only checks of what the stack assumes, before any change set",
         description="Check, with read-only calls, what a deploy of this parameter file assumes: Parameter "
-                    "Store values, the deploy bucket and its files, the certificate, zones and instance types, "
-                    "database and cache offerings, the AMI parameter, quotas, images and the stack's state. "
-                    "Exit 1 when a check fails.")
+        "Store values, the deploy bucket and its files, the certificate, zones and instance types, "
+        "database and cache offerings, the AMI parameter, quotas, images and the stack's state. "
+        "Exit 1 when a check fails.",
+    )
     p.add_argument("--stack-name", help="root stack name (default: <Project>-<Environment>)")
-    p.add_argument("--templates", type=Path, default=TEMPLATES_DIR, metavar="DIR",
-                   help="templates directory (default: templates/)")
-    p.add_argument("--replace-failed", action="store_true",
-                   help="judge a ROLLBACK_COMPLETE stack as deploy --replace-failed would")
+    p.add_argument(
+        "--templates", type=Path, default=TEMPLATES_DIR, metavar="DIR", help="templates directory (default: templates/)"
+    )
+    p.add_argument(
+        "--replace-failed", action="store_true", help="judge a ROLLBACK_COMPLETE stack as deploy --replace-failed would"
+    )
     p.set_defaults(func=cmd_preflight, params_required=True)
 
     c = subparsers.add_parser(
-        "cost", parents=cliopts.shared("params", "region", "profile", "endpoint-url", "output"),
+        "cost",
+        parents=cliopts.shared("params", "region", "profile", "endpoint-url", "output"),
         help="monthly on-demand cost estimate, by resource, of one or both modes",
         description="Estimate the stack's monthly on-demand cost for a parameter file from the resolved "
-                    "templates and the price table of its region (wealist_cfn/preflight/prices/). "
-                    "Usage-dependent items come from params/usage/<env>.json or --usage and are shown apart. "
-                    "--region, --profile and --endpoint-url apply to --refresh only (a Price List endpoint).")
-    c.add_argument("--mode", choices=("single", "multi", "both"), default="both",
-                   help="EnableMultiAZ false, true, or both side by side with the difference (default)")
-    c.add_argument("--usage", type=Path, metavar="FILE",
-                   help="usage figures (JSON object; default: params/usage/<env>.json when it exists)")
-    c.add_argument("--templates", type=Path, default=TEMPLATES_DIR, metavar="DIR",
-                   help="templates directory (default: templates/)")
-    c.add_argument("--refresh", action="store_true",
-                   help="rebuild the region's price table from the AWS Price List API (needs credentials)")
+        "templates and the price table of its region (wealist_cfn/preflight/prices/). "
+        "Usage-dependent items come from params/usage/<env>.json or --usage and are shown apart. "
+        "--region, --profile and --endpoint-url apply to --refresh only (a Price List endpoint).",
+    )
+    c.add_argument(
+        "--mode",
+        choices=("single", "multi", "both"),
+        default="both",
+        help="EnableMultiAZ false, true, or both side by side with the difference (default)",
+    )
+    c.add_argument(
+        "--usage",
+        type=Path,
+        metavar="FILE",
+        help="usage figures (JSON object; default: params/usage/<env>.json when it exists)",
+    )
+    c.add_argument(
+        "--templates", type=Path, default=TEMPLATES_DIR, metavar="DIR", help="templates directory (default: templates/)"
+    )
+    c.add_argument(
+        "--refresh",
+        action="store_true",
+        help="rebuild the region's price table from the AWS Price List API (needs credentials)",
+    )
     c.set_defaults(func=cmd_cost)
 
 
-def run_preflight(cfg: config.Config, aws: Aws, *, stack_name: str | None, templates: Path = TEMPLATES_DIR,
-                  replace_failed: bool = False, params_arg: str = "",
-                  capability: capability_mod.Capability = capability_mod.AWS) -> checks.Report:
-    ctx = checks.make_context(cfg, aws, stack_name=stack_name, templates_dir=templates,
-                              replace_failed=replace_failed, params_arg=params_arg, capability=capability)
+def run_preflight(
+    cfg: config.Config,
+    aws: Aws,
+    *,
+    stack_name: str | None,
+    templates: Path = TEMPLATES_DIR,
+    replace_failed: bool = False,
+    params_arg: str = "",
+    capability: capability_mod.Capability = capability_mod.AWS,
+) -> checks.Report:
+    ctx = checks.make_context(
+        cfg,
+        aws,
+        stack_name=stack_name,
+        templates_dir=templates,
+        replace_failed=replace_failed,
+        params_arg=params_arg,
+        capability=capability,
+    )
     return checks.run(ctx)
 
 
 def render_preflight(report: checks.Report, fmt: str) -> str:
-    return {"text": render.preflight_text, "json": render.preflight_json,
-            "markdown": render.preflight_markdown}[fmt](report)
+    return {"text": render.preflight_text, "json": render.preflight_json, "markdown": render.preflight_markdown}[fmt](
+        report
+    )
 
 
 def _preflight_document(report: checks.Report, args, cfg: config.Config) -> str:
@@ -86,8 +119,15 @@ def cmd_preflight(args) -> int:
     aws = Aws(region, args.profile, args.endpoint_url)
     endpoint = capability_mod.for_target(aws.target)
     try:
-        report = run_preflight(cfg, aws, stack_name=args.stack_name, templates=args.templates,
-                               replace_failed=args.replace_failed, params_arg=str(args.params), capability=endpoint)
+        report = run_preflight(
+            cfg,
+            aws,
+            stack_name=args.stack_name,
+            templates=args.templates,
+            replace_failed=args.replace_failed,
+            params_arg=str(args.params),
+            capability=endpoint,
+        )
     except botocore.exceptions.BotoCoreError as exc:
         raise CommandError(f"preflight: {type(exc).__name__}: {exc}", EXIT_FAILED) from None
     except KeyboardInterrupt:

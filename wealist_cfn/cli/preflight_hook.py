@@ -28,8 +28,11 @@ from wealist_cfn.preflight import capability, checks, cost, exposure
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--skip-preflight", action="store_true",
-                        help="do not run the preflight checks first (the output says they were skipped)")
+    parser.add_argument(
+        "--skip-preflight",
+        action="store_true",
+        help="do not run the preflight checks first (the output says they were skipped)",
+    )
 
 
 def cost_change(dep, state) -> cost.Change | cost.Unknown | None:
@@ -44,8 +47,9 @@ def cost_change(dep, state) -> cost.Change | cost.Unknown | None:
         usage, _ = cost.load_usage(None)
         old_cfg = checks.current_config(dep.config, state.parameters)
         kw = dict(prices=prices, usage=usage, templates_dir=dep.opts.templates_dir)
-        return cost.change(cost.estimate(old_cfg, **kw), cost.estimate(dep.config, **kw),
-                           old_cfg.values, dep.config.values)
+        return cost.change(
+            cost.estimate(old_cfg, **kw), cost.estimate(dep.config, **kw), old_cfg.values, dep.config.values
+        )
     except cost.PriceError as exc:
         # The deploy goes on; `python build.py cost` says how to add the price.
         if exc.key:
@@ -57,8 +61,10 @@ def cost_change(dep, state) -> cost.Change | cost.Unknown | None:
 
 
 # Ctrl-C (errors.EXIT_INTERRUPTED): what was and was not done.
-INTERRUPTED = ("interrupted during preflight: its checks only read, and nothing was packaged, uploaded or "
-               "changed; no change set was made")
+INTERRUPTED = (
+    "interrupted during preflight: its checks only read, and nothing was packaged, uploaded or "
+    "changed; no change set was made"
+)
 
 
 # Preflight's text for the local endpoint (its wording lives with the Target).
@@ -72,10 +78,14 @@ def stop_message(report: checks.Report, params: str, target: target_mod.Target) 
     bootstrap = target.follow_up(f"`python build.py bootstrap --params {params}`").strip("`")
     fixes = {r.fix.split(" --")[0] for r in report.failed}
     if fixes == {"python build.py bootstrap"}:
-        return (f"stopped by preflight before any upload or change set: {', '.join(r.name for r in report.failed)} "
-                f"need what bootstrap makes; run: {bootstrap}")
-    return ("stopped by preflight before any upload or change set: fix the failed checks above, or run again "
-            "with --skip-preflight if you are sure")
+        return (
+            f"stopped by preflight before any upload or change set: {', '.join(r.name for r in report.failed)} "
+            f"need what bootstrap makes; run: {bootstrap}"
+        )
+    return (
+        "stopped by preflight before any upload or change set: fix the failed checks above, or run again "
+        "with --skip-preflight if you are sure"
+    )
 
 
 def before_change_set(args, dep, out, doc: dict) -> int | None:
@@ -96,18 +106,28 @@ def before_change_set(args, dep, out, doc: dict) -> int | None:
         # An endpoint that declares nothing: shown, not blocking, as its
         # preflight failures are (it was silent before).
         for n, line in enumerate(exposure.unaccepted(dep.config)):
-            print(f"exposure: not refused on {target.name}, whose answers are not known; against AWS this "
-                  f"stops the deploy: {line}" if n == 0 else f"  {line}", file=out)
+            print(
+                f"exposure: not refused on {target.name}, whose answers are not known; against AWS this "
+                f"stops the deploy: {line}"
+                if n == 0
+                else f"  {line}",
+                file=out,
+            )
     if args.skip_preflight:
         print("preflight: skipped (--skip-preflight)", file=out)
         doc["preflight"] = {"skipped": True}
         return None
     endpoint = capability.for_target(target)
     try:
-        report = preflight_cli.run_preflight(dep.config, dep.aws, stack_name=dep.opts.stack_name,
-                                             templates=dep.opts.templates_dir,
-                                             replace_failed=dep.opts.replace_failed, params_arg=str(args.params),
-                                             capability=endpoint)
+        report = preflight_cli.run_preflight(
+            dep.config,
+            dep.aws,
+            stack_name=dep.opts.stack_name,
+            templates=dep.opts.templates_dir,
+            replace_failed=dep.opts.replace_failed,
+            params_arg=str(args.params),
+            capability=endpoint,
+        )
     except botocore.exceptions.BotoCoreError as exc:
         print(f"preflight: could not run: {type(exc).__name__}: {exc}", file=out)
         return EXIT_FAILED if endpoint.known else None
@@ -120,8 +140,11 @@ def before_change_set(args, dep, out, doc: dict) -> int | None:
         if endpoint.known:
             print(stop_message(report, str(args.params), target), file=sys.stderr)
             return EXIT_FAILED
-        print(f"preflight: failures not blocking on {endpoint.name}, whose answers are not known; against AWS "
-              "and on the local endpoint they stop the deploy here", file=out)
+        print(
+            f"preflight: failures not blocking on {endpoint.name}, whose answers are not known; against AWS "
+            "and on the local endpoint they stop the deploy here",
+            file=out,
+        )
     change = cost_change(dep, report.state)
     if change is not None:
         doc["costChange"] = change.line()

@@ -50,7 +50,9 @@ ELB_LOG_DELIVERY_SERVICE_REGIONS = (
     "eu-central-2",  # Europe (Zurich)
     "me-central-1",  # Middle East (UAE)
 )
-ELB_GUIDE = "ELB user guide, \"Enable access logs for your Application Load Balancer\""
+ELB_GUIDE = 'ELB user guide, "Enable access logs for your Application Load Balancer"'
+
+
 class UnknownRegion(ValueError):
     """A region whose ELB log delivery principal the map does not hold."""
 
@@ -80,7 +82,8 @@ def log_delivery_principal(region: str) -> LogDeliveryPrincipal:
     raise UnknownRegion(
         f"region {region} is not in the map of who delivers ALB access logs (the region's ELB account or the log "
         f"delivery service, {ELB_GUIDE}); add it to ELB_LOG_DELIVERY_* in wealist_cfn/core/regions.py "
-        f"from that guide")
+        f"from that guide"
+    )
 
 
 def known_regions() -> tuple[str, ...]:
@@ -89,5 +92,8 @@ def known_regions() -> tuple[str, ...]:
 
 def log_delivery_mapping() -> dict[str, dict[str, str]]:
     """The template's mapping: region -> Kind ("AWS" or "Service") and Principal."""
-    return {region: {"Kind": p.kind, "Principal": p.value}
-            for region in sorted(known_regions()) for p in (log_delivery_principal(region),)}
+    return {
+        region: {"Kind": p.kind, "Principal": p.value}
+        for region in sorted(known_regions())
+        for p in (log_delivery_principal(region),)
+    }

@@ -61,8 +61,7 @@ def parameter_value_problem(name: str, value: str, type_: str = "String", tier: 
         return "a value is at least 1 character (PutParameter Value)"
     found = NESTED.search(value)
     if found:
-        return (f"a value may not contain {{{{ }}}} (PutParameter Value), found "
-                f"{found.group(0)[:40]!r}")
+        return f"a value may not contain {{{{ }}}} (PutParameter Value), found {found.group(0)[:40]!r}"
     tier = tier or "Standard"
     limit = TIER_LIMITS.get(tier)
     if limit is None:
@@ -77,8 +76,9 @@ def parameter_value_problem(name: str, value: str, type_: str = "String", tier: 
     return None
 
 
-def parameter_problem(name: str, value: str, type_: str = "String", tier: str | None = None,
-                      description: str | None = None) -> str | None:
+def parameter_problem(
+    name: str, value: str, type_: str = "String", tier: str | None = None, description: str | None = None
+) -> str | None:
     """The first rule a PutParameter of these arguments breaks, or None."""
     if description is not None and len(description) > DESCRIPTION_MAX:
         return f"a description is at most {DESCRIPTION_MAX} characters (PutParameter Description)"
@@ -103,8 +103,7 @@ def rds_master_password_problem(value: str) -> str | None:
     if not 8 <= len(value) <= 128:
         return "an RDS master password is 8 to 128 characters (CreateDBInstance MasterUserPassword)"
     if any(not (33 <= ord(c) <= 126) or c in '/"@' for c in value):
-        return ("an RDS master password is printable ASCII without / \" @ or spaces "
-                "(CreateDBInstance MasterUserPassword)")
+        return 'an RDS master password is printable ASCII without / " @ or spaces (CreateDBInstance MasterUserPassword)'
     return None
 
 
@@ -113,8 +112,10 @@ def rds_master_password_problem(value: str) -> str | None:
 # chosen database engine."
 def rds_master_username_problem(value: str) -> str | None:
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,62}", value or ""):
-        return ("an RDS master user name is 1 to 63 letters, digits or _, starting with a letter "
-                "(CreateDBInstance MasterUsername)")
+        return (
+            "an RDS master user name is 1 to 63 letters, digits or _, starting with a letter "
+            "(CreateDBInstance MasterUsername)"
+        )
     if value.lower() in ("postgres", "rdsadmin", "rds_superuser", "public", "user", "all"):
         return f"{value!r} is reserved for RDS for PostgreSQL (CreateDBInstance MasterUsername)"
     return None
@@ -128,6 +129,8 @@ def elasticache_auth_token_problem(value: str) -> str | None:
     if not 16 <= len(value) <= 128:
         return "an ElastiCache AUTH token is 16 to 128 characters (CreateReplicationGroup AuthToken)"
     if not re.fullmatch(r"[A-Za-z0-9!&#$^<>-]+", value):
-        return ("an ElastiCache AUTH token holds letters, digits and ! & # $ ^ < > - only "
-                "(CreateReplicationGroup AuthToken)")
+        return (
+            "an ElastiCache AUTH token holds letters, digits and ! & # $ ^ < > - only "
+            "(CreateReplicationGroup AuthToken)"
+        )
     return None

@@ -35,8 +35,11 @@ RETAIN = ("Retain", "RetainExceptOnCreate")
 # How a retained resource is measured and priced (see monthly_cost): the
 # access-log bucket like any bucket, the flow-log group as a log group.
 RETAINED_KINDS = {"AWS::ECR::Repository": "ecr", "AWS::S3::Bucket": "bucket", "AWS::Logs::LogGroup": "log-group"}
-SNAPSHOT_TYPES = {"AWS::RDS::DBInstance": "database", "AWS::ElastiCache::ReplicationGroup": "cache",
-                  "AWS::ElastiCache::CacheCluster": "cache"}
+SNAPSHOT_TYPES = {
+    "AWS::RDS::DBInstance": "database",
+    "AWS::ElastiCache::ReplicationGroup": "cache",
+    "AWS::ElastiCache::CacheCluster": "cache",
+}
 
 
 @dataclass
@@ -88,8 +91,10 @@ def is_production(stack_name: str) -> bool:
 
 def _ecr_images(aws: Aws, repo: str) -> int | None:
     try:
-        return sum(len(p.get("imageIds", [])) for p in
-                   aws.client("ecr").get_paginator("list_images").paginate(repositoryName=repo))
+        return sum(
+            len(p.get("imageIds", []))
+            for p in aws.client("ecr").get_paginator("list_images").paginate(repositoryName=repo)
+        )
     except botocore.exceptions.ClientError:
         return None
 
@@ -120,8 +125,9 @@ def _log_groups(aws: Aws, prefix: str) -> list[str]:
 def plan(aws: Aws, stack_name: str) -> DestroyPlan:
     """What a DeleteStack of the root deletes and keeps; nothing is changed."""
     root, tree, templates = fetch_deployed(aws, stack_name)
-    p = DestroyPlan(stack_name, root["StackId"], root["StackStatus"],
-                    nested={path: sid for path, sid in tree.items() if path})
+    p = DestroyPlan(
+        stack_name, root["StackId"], root["StackStatus"], nested={path: sid for path, sid in tree.items() if path}
+    )
     if root.get("EnableTerminationProtection"):
         p.protections.append(Protection("termination", "root stack", stack_name))
     listed = dict(zip(tree, pmap(lambda sid: list_resources(aws, sid), tree.values())))
@@ -144,9 +150,15 @@ def plan(aws: Aws, stack_name: str) -> DestroyPlan:
                 continue
             p.deleted.append((where, rtype, pid))
             if policy == "Snapshot" and rtype in SNAPSHOT_TYPES:
-                p.kept.append(Kept("snapshot", f"final snapshot of the {SNAPSHOT_TYPES[rtype]} {where}", pid,
-                                   "CloudFormation names it when it deletes the resource; "
-                                   "the name is listed when the deletion ends"))
+                p.kept.append(
+                    Kept(
+                        "snapshot",
+                        f"final snapshot of the {SNAPSHOT_TYPES[rtype]} {where}",
+                        pid,
+                        "CloudFormation names it when it deletes the resource; "
+                        "the name is listed when the deletion ends",
+                    )
+                )
             if rtype == "AWS::RDS::DBInstance" and _db_protected(aws, pid):
                 p.protections.append(Protection("database", where, pid))
             if rtype == "AWS::ElasticLoadBalancingV2::LoadBalancer" and _lb_protected(aws, pid):
@@ -164,7 +176,8 @@ def plan(aws: Aws, stack_name: str) -> DestroyPlan:
     if project and env and "DeployBucketName" in params:
         # Empty: the account-unique name the root template computes.
         bucket = params["DeployBucketName"] or deploy_bucket_name(
-            project, env, aws.account or aws.check_credentials(), aws.region)
+            project, env, aws.account or aws.check_credentials(), aws.region
+        )
         p.kept.append(Kept("bucket", "deploy bucket (not owned by the stack)", bucket))
     return p
 
@@ -175,18 +188,24 @@ class DeleteFailed(CommandError):
 
 def restore_command(pr: Protection, stack_id: str) -> str:
     """The AWS CLI command that switches one protection back on."""
-    return {"termination": f"aws cloudformation update-termination-protection --stack-name {stack_id} "
-                           f"--enable-termination-protection",
-            "database": f"aws rds modify-db-instance --db-instance-identifier {pr.physical_id} "
-                        f"--deletion-protection --apply-immediately",
-            "load-balancer": f"aws elbv2 modify-load-balancer-attributes --load-balancer-arn {pr.physical_id} "
-                             f"--attributes Key=deletion_protection.enabled,Value=true"}[pr.kind]
+    return {
+        "termination": f"aws cloudformation update-termination-protection --stack-name {stack_id} "
+        f"--enable-termination-protection",
+        "database": f"aws rds modify-db-instance --db-instance-identifier {pr.physical_id} "
+        f"--deletion-protection --apply-immediately",
+        "load-balancer": f"aws elbv2 modify-load-balancer-attributes --load-balancer-arn {pr.physical_id} "
+        f"--attributes Key=deletion_protection.enabled,Value=true",
+    }[pr.kind]
 
 
 def _gone_resource(exc: botocore.exceptions.ClientError) -> bool:
     from ..aws import error_code
-    return error_code(exc) in ("DBInstanceNotFound", "DBInstanceNotFoundFault", "LoadBalancerNotFound") or \
-        "does not exist" in error_message(exc)
+
+    return error_code(exc) in (
+        "DBInstanceNotFound",
+        "DBInstanceNotFoundFault",
+        "LoadBalancerNotFound",
+    ) or "does not exist" in error_message(exc)
 
 
 def _set_protection(aws: Aws, p: DestroyPlan, pr: Protection, on: bool) -> None:
@@ -195,12 +214,14 @@ def _set_protection(aws: Aws, p: DestroyPlan, pr: Protection, on: bool) -> None:
     if pr.kind == "termination":
         aws.cfn.update_termination_protection(StackName=p.stack_id, EnableTerminationProtection=on)
     elif pr.kind == "database":
-        aws.client("rds").modify_db_instance(DBInstanceIdentifier=pr.physical_id, DeletionProtection=on,
-                                             ApplyImmediately=True)
+        aws.client("rds").modify_db_instance(
+            DBInstanceIdentifier=pr.physical_id, DeletionProtection=on, ApplyImmediately=True
+        )
     elif pr.kind == "load-balancer":
         aws.client("elbv2").modify_load_balancer_attributes(
             LoadBalancerArn=pr.physical_id,
-            Attributes=[{"Key": "deletion_protection.enabled", "Value": "true" if on else "false"}])
+            Attributes=[{"Key": "deletion_protection.enabled", "Value": "true" if on else "false"}],
+        )
 
 
 def restore_protections(aws: Aws, p: DestroyPlan, turned_off: list[Protection]) -> list[str]:
@@ -216,12 +237,16 @@ def restore_protections(aws: Aws, p: DestroyPlan, turned_off: list[Protection]) 
             if _gone_resource(exc):
                 lines.append(f"{pr.kind} protection of {pr.where}: the resource is already deleted")
                 continue
-            lines.append(f"{pr.kind} protection of {pr.where} is still OFF ({error_message(exc)}); put it back: "
-                         f"{restore_command(pr, p.stack_id)}")
+            lines.append(
+                f"{pr.kind} protection of {pr.where} is still OFF ({error_message(exc)}); put it back: "
+                f"{restore_command(pr, p.stack_id)}"
+            )
             continue
         except Exception as exc:  # noqa: BLE001 - an error path: report, never hide the first error
-            lines.append(f"{pr.kind} protection of {pr.where} is still OFF ({type(exc).__name__}); put it back: "
-                         f"{restore_command(pr, p.stack_id)}")
+            lines.append(
+                f"{pr.kind} protection of {pr.where} is still OFF ({type(exc).__name__}); put it back: "
+                f"{restore_command(pr, p.stack_id)}"
+            )
             continue
         lines.append(f"{pr.kind} protection of {pr.where} switched back on")
     return lines
@@ -237,15 +262,23 @@ def disable_protections(aws: Aws, p: DestroyPlan) -> list[str]:
         try:
             _set_protection(aws, p, pr, False)
         except botocore.exceptions.ClientError as exc:
-            raise CommandError(f"turning off {pr.kind} protection of {pr.where}: {error_message(exc)}",
-                               details=("nothing was deleted",) + tuple(restore_protections(aws, p, off))) from None
+            raise CommandError(
+                f"turning off {pr.kind} protection of {pr.where}: {error_message(exc)}",
+                details=("nothing was deleted",) + tuple(restore_protections(aws, p, off)),
+            ) from None
         off.append(pr)
         done.append(f"{pr.kind} protection of {pr.where} turned off")
     return done
 
 
-def delete(aws: Aws, p: DestroyPlan, *, sleep: Callable[[float], None] = time.sleep, interval: float = 10.0,
-           timeout: float = 3 * 3600) -> Iterator[Waiting]:
+def delete(
+    aws: Aws,
+    p: DestroyPlan,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    interval: float = 10.0,
+    timeout: float = 3 * 3600,
+) -> Iterator[Waiting]:
     """DeleteStack on the root (its nested stacks go with it); yield progress until it is gone."""
     try:
         aws.cfn.delete_stack(StackName=p.stack_id)
@@ -263,9 +296,13 @@ def delete(aws: Aws, p: DestroyPlan, *, sleep: Callable[[float], None] = time.sl
         if status == "DELETE_COMPLETE":
             return
         if status == "DELETE_FAILED":
-            raise DeleteFailed(f"deleting {p.stack_name} failed: {st.get('StackStatusReason', '')}", EXIT_FAILED,
-                               details=("see `python build.py events --stack-name "
-                                        f"{p.stack_name} --since 1h` for the resource that failed",))
+            raise DeleteFailed(
+                f"deleting {p.stack_name} failed: {st.get('StackStatusReason', '')}",
+                EXIT_FAILED,
+                details=(
+                    f"see `python build.py events --stack-name {p.stack_name} --since 1h` for the resource that failed",
+                ),
+            )
         if waited >= timeout:
             raise CommandError(f"{p.stack_name} still {status} after {int(waited)}s; the deletion goes on in AWS")
         yield Waiting(status, waited, sum(pmap(lambda sid: _gone(aws, sid), p.nested.values())), len(p.nested))
@@ -291,19 +328,33 @@ def remaining(aws: Aws, p: DestroyPlan) -> list[Kept]:
         names = []
         try:
             if "database" in k.what:
-                names = [s["DBSnapshotIdentifier"] for s in aws.client("rds").describe_db_snapshots(
-                    DBInstanceIdentifier=k.physical_id, SnapshotType="manual").get("DBSnapshots", [])]
+                names = [
+                    s["DBSnapshotIdentifier"]
+                    for s in aws.client("rds")
+                    .describe_db_snapshots(DBInstanceIdentifier=k.physical_id, SnapshotType="manual")
+                    .get("DBSnapshots", [])
+                ]
             else:
-                names = [s["SnapshotName"] for s in aws.client("elasticache").describe_snapshots(
-                    ReplicationGroupId=k.physical_id).get("Snapshots", [])]
+                names = [
+                    s["SnapshotName"]
+                    for s in aws.client("elasticache")
+                    .describe_snapshots(ReplicationGroupId=k.physical_id)
+                    .get("Snapshots", [])
+                ]
         except botocore.exceptions.ClientError:
             pass
-        out.append(Kept("snapshot", k.what, k.physical_id,
-                        ("snapshot " + ", ".join(names)) if names else "no final snapshot found"))
+        out.append(
+            Kept(
+                "snapshot",
+                k.what,
+                k.physical_id,
+                ("snapshot " + ", ".join(names)) if names else "no final snapshot found",
+            )
+        )
     return out
 
 
-GIB = 1024 ** 3
+GIB = 1024**3
 
 
 @dataclass
@@ -338,10 +389,12 @@ def _log_group_gb(aws: Aws, group: str) -> float:
 # at most its allocated storage; ECR: the images' stored (compressed) size; S3:
 # every object version, since the deploy and access-log buckets are versioned;
 # a log group: the bytes DescribeLogGroups reports it stores (storedBytes).
-_STORED = {"snapshot": ("rds:backup", _db_snapshot_gb, "at most {gb:.1f} GB of snapshot storage"),
-           "ecr": ("ecr:storage", _image_gb, "{gb:.2f} GB of images"),
-           "bucket": ("s3:standard", _bucket_gb, "{gb:.3f} GB of object versions"),
-           "log-group": ("logs:storage", _log_group_gb, "{gb:.3f} GB of log events stored")}
+_STORED = {
+    "snapshot": ("rds:backup", _db_snapshot_gb, "at most {gb:.1f} GB of snapshot storage"),
+    "ecr": ("ecr:storage", _image_gb, "{gb:.2f} GB of images"),
+    "bucket": ("s3:standard", _bucket_gb, "{gb:.3f} GB of object versions"),
+    "log-group": ("logs:storage", _log_group_gb, "{gb:.3f} GB of log events stored"),
+}
 
 
 def monthly_cost(aws: Aws, left: list[Kept], region: str) -> list[KeptCost]:
@@ -355,7 +408,8 @@ def monthly_cost(aws: Aws, left: list[Kept], region: str) -> list[KeptCost]:
         how = _STORED.get(k.kind)
         if how is None or (k.kind == "snapshot" and "database" not in k.what):
             why = {"snapshot": "ElastiCache snapshot storage is not in the price table"}.get(
-                k.kind, "a retained resource: priced by what it is, which the table does not cover")
+                k.kind, "a retained resource: priced by what it is, which the table does not cover"
+            )
             out.append(KeptCost(k, None, why))
             continue
         key, measure, basis = how
@@ -368,6 +422,7 @@ def monthly_cost(aws: Aws, left: list[Kept], region: str) -> list[KeptCost]:
         if price.usd is None:
             out.append(KeptCost(k, None, f"{basis.format(gb=gb)}; {key} has no sourced price"))
             continue
-        out.append(KeptCost(k, gb * price.usd, f"{basis.format(gb=gb)} at ${price.usd}/GB-month ({key}, "
-                                               f"read {price.read})"))
+        out.append(
+            KeptCost(k, gb * price.usd, f"{basis.format(gb=gb)} at ${price.usd}/GB-month ({key}, read {price.read})")
+        )
     return out

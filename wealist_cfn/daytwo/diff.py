@@ -121,6 +121,7 @@ class DiffReport:
 
 # -- reading -------------------------------------------------------------------------------------
 
+
 def _parse(body) -> dict:
     """GetTemplate's TemplateBody: botocore hands JSON over already decoded, YAML as text."""
     if isinstance(body, dict):
@@ -145,11 +146,13 @@ def fetch_deployed(aws: Aws, stack_name: str) -> tuple[dict, dict[str, str], dic
             return _parse(body)
         except (yaml.YAMLError, ValueError) as exc:
             raise CommandError(f"GetTemplate {path or stack_name}: unreadable template: {exc}") from None
+
     paths = list(tree.items())
     return root, tree, dict(zip((p for p, _ in paths), pmap(get, paths)))
 
 
 # -- comparing -----------------------------------------------------------------------------------
+
 
 @lru_cache(maxsize=None)
 def create_only(region: str, resource_type: str) -> tuple[str, ...]:
@@ -157,11 +160,13 @@ def create_only(region: str, resource_type: str) -> tuple[str, ...]:
     from the resource schema cfn-lint ships for the region."""
     try:
         from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
         schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, resource_type).schema
     except Exception:  # noqa: BLE001 - an unknown type or region: no prediction, never a crash
         return ()
-    return tuple("Properties." + p.removeprefix("/properties/").replace("/", ".")
-                 for p in schema.get("createOnlyProperties", []))
+    return tuple(
+        "Properties." + p.removeprefix("/properties/").replace("/", ".") for p in schema.get("createOnlyProperties", [])
+    )
 
 
 def _scalar(v):
@@ -224,10 +229,17 @@ def _path(model_path: str) -> str:
     return "" if model_path == "Root" else model_path
 
 
-def compare(stack_name: str, deployed: dict[str, cfnmodel.Stack], local: dict[str, cfnmodel.Stack],
-            params: list[ParameterDiff], region: str, unreadable: list[str] = ()) -> DiffReport:
-    report = DiffReport(stack_name, stacks=len(set(deployed) | set(local)), parameters=params,
-                        unreadable=list(unreadable))
+def compare(
+    stack_name: str,
+    deployed: dict[str, cfnmodel.Stack],
+    local: dict[str, cfnmodel.Stack],
+    params: list[ParameterDiff],
+    region: str,
+    unreadable: list[str] = (),
+) -> DiffReport:
+    report = DiffReport(
+        stack_name, stacks=len(set(deployed) | set(local)), parameters=params, unreadable=list(unreadable)
+    )
     for mpath in list(deployed) + [p for p in local if p not in deployed]:
         old, new = deployed.get(mpath), local.get(mpath)
         path = _path(mpath)
@@ -247,8 +259,9 @@ def compare(stack_name: str, deployed: dict[str, cfnmodel.Stack], local: dict[st
     return report
 
 
-def _parameter_diffs(root_template: dict, deployed: dict[str, str], local: dict[str, str],
-                     old_template: dict) -> tuple[list[ParameterDiff], dict[str, str], list[str]]:
+def _parameter_diffs(
+    root_template: dict, deployed: dict[str, str], local: dict[str, str], old_template: dict
+) -> tuple[list[ParameterDiff], dict[str, str], list[str]]:
     """Parameter differences, the deployed values to resolve with, and the
     NoEcho keys that cannot be compared. DescribeStacks returns ``****`` for
     a NoEcho parameter (API_Parameter: "ParameterValue ... NoEcho"), so its
@@ -265,8 +278,9 @@ def _parameter_diffs(root_template: dict, deployed: dict[str, str], local: dict[
                 unreadable.append(key)
                 continue
             if old != new:
-                diffs.append(ParameterDiff(key, None if old is None else MASK, None if new is None else MASK,
-                                           no_echo=True))
+                diffs.append(
+                    ParameterDiff(key, None if old is None else MASK, None if new is None else MASK, no_echo=True)
+                )
             continue
         if old != new:
             diffs.append(ParameterDiff(key, old, new))
@@ -293,11 +307,11 @@ def run(aws: Aws, stack_name: str, params_file: Path, templates_dir: Path) -> Di
     local_values = {k: v for k, v in cfg.values.items() if k in (root_local.get("Parameters") or {})}
 
     root, tree, deployed_templates = fetch_deployed(aws, stack_name)
-    deployed_values = {p["ParameterKey"]: list_value(p.get("ParameterValue", ""))
-                       for p in root.get("Parameters", [])}
+    deployed_values = {p["ParameterKey"]: list_value(p.get("ParameterValue", "")) for p in root.get("Parameters", [])}
     local_values = with_derived(local_values, deployed_values)
-    params, resolve_with, unreadable = _parameter_diffs(root_local, deployed_values, local_values,
-                                                        deployed_templates[""])
+    params, resolve_with, unreadable = _parameter_diffs(
+        root_local, deployed_values, local_values, deployed_templates[""]
+    )
     named = {("root.yaml" if p == "" else p): t for p, t in deployed_templates.items() if "/" not in p}
     child_files = {p: p for p in named if p != "root.yaml"}
     region = aws.region
@@ -308,12 +322,14 @@ def run(aws: Aws, stack_name: str, params_file: Path, templates_dir: Path) -> Di
     try:
         local = cfnmodel.resolve_set(local_templates, local_values, root_name=local_set.root_name, region=region)
     except (KeyError, ValueError, IndexError, TypeError) as exc:
-        raise CommandError(f"{templates_dir}: cannot resolve the templates for {params_file}: {exc}",
-                           EXIT_USAGE) from None
+        raise CommandError(
+            f"{templates_dir}: cannot resolve the templates for {params_file}: {exc}", EXIT_USAGE
+        ) from None
     return compare(stack_name, deployed, local, params, region, unreadable)
 
 
 # -- rendering (the CLI prints these) ------------------------------------------------------------
+
 
 def _short(v, limit: int = 80) -> str:
     if v is None:
@@ -344,16 +360,19 @@ def _property_lines(p: PropertyChange, indent: str, limit: int = 80) -> list[str
     if not long or p.old is None or p.new is None:
         return [f"{indent}{p.path}: {_short(p.old)} -> {_short(p.new)}{mark}"]
     diff = list(difflib.unified_diff(_lines(p.old), _lines(p.new), lineterm="", n=1))[2:]
-    return [f"{indent}{p.path}: changed, line by line (- deployed, + local){mark}"] + \
-        [f"{indent}  {line}" for line in diff]
+    return [f"{indent}{p.path}: changed, line by line (- deployed, + local){mark}"] + [
+        f"{indent}  {line}" for line in diff
+    ]
 
 
 def _summary(r: DiffReport) -> str:
     if not r.has_differences:
         return f"no differences: {r.stack_name} runs what the templates and parameter file say ({r.stacks} templates)"
     counts = {a: sum(1 for x in r.resources if x.action == a) for a in ("Add", "Modify", "Remove")}
-    return (f"{len(r.changed_parameters)} parameter(s), {counts['Add']} to add, {counts['Modify']} to modify, "
-            f"{counts['Remove']} to remove, {len(r.guarded)} guarded ({r.stacks} templates compared)")
+    return (
+        f"{len(r.changed_parameters)} parameter(s), {counts['Add']} to add, {counts['Modify']} to modify, "
+        f"{counts['Remove']} to remove, {len(r.guarded)} guarded ({r.stacks} templates compared)"
+    )
 
 
 def render_text(r: DiffReport, *, quiet: bool = False) -> str:
@@ -361,8 +380,10 @@ def render_text(r: DiffReport, *, quiet: bool = False) -> str:
     lines = [] if quiet else [f"diff of {r.stack_name} (deployed -> local)"]
     if r.changed_parameters:
         lines.append("parameters:")
-        lines += [f"  {p.key}: {_short(p.old)} -> {_short(p.new)}" + ("  (NoEcho)" if p.no_echo else "")
-                  for p in r.changed_parameters]
+        lines += [
+            f"  {p.key}: {_short(p.old)} -> {_short(p.new)}" + ("  (NoEcho)" if p.no_echo else "")
+            for p in r.changed_parameters
+        ]
     if r.conditions:
         lines.append("conditions:")
         lines += [f"  {c.stack or 'root'} {c.name}: {c.old} -> {c.new}" for c in r.conditions]
@@ -377,8 +398,7 @@ def render_text(r: DiffReport, *, quiet: bool = False) -> str:
             lines += _property_lines(p, "      ")
     if r.outputs:
         lines.append("outputs:")
-        lines += [f"  {o.stack + '/' if o.stack else ''}{o.key}: {_short(o.old)} -> {_short(o.new)}"
-                  for o in r.outputs]
+        lines += [f"  {o.stack + '/' if o.stack else ''}{o.key}: {_short(o.old)} -> {_short(o.new)}" for o in r.outputs]
     if r.unreadable:
         lines.append(f"not compared (NoEcho, the deployed value is not readable): {', '.join(r.unreadable)}")
     lines.append(_summary(r))
@@ -400,16 +420,20 @@ def render_markdown(r: DiffReport) -> str:
         lines += [f"| {c.stack or 'root'} | {c.name} | {c.old} | {c.new} |" for c in r.conditions]
         lines.append("")
     if r.resources:
-        lines += ["| Action | Resource | Type | Replacement | Property | Deployed | Local |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "| Action | Resource | Type | Replacement | Property | Deployed | Local |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for c in r.resources:
             repl = ("**guarded** " if c.guarded else "") + c.replacement
             rows = c.properties or [PropertyChange("")]
             for i, p in enumerate(rows):
-                head = (f"| {c.action} | `{c.where}` | {c.resource_type} | {repl} |" if i == 0
-                        else "| | | | |")
-                lines.append(f"{head} {p.path} | `{_md(_short(p.old))}` | `{_md(_short(p.new))}` |"
-                             if p.path else f"{head} | | |")
+                head = f"| {c.action} | `{c.where}` | {c.resource_type} | {repl} |" if i == 0 else "| | | | |"
+                lines.append(
+                    f"{head} {p.path} | `{_md(_short(p.old))}` | `{_md(_short(p.new))}` |"
+                    if p.path
+                    else f"{head} | | |"
+                )
         lines.append("")
     if r.unreadable:
         lines.append(f"Not compared (NoEcho): {', '.join(r.unreadable)}")

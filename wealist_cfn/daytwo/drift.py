@@ -35,8 +35,13 @@ from .tree import resources as list_resources
 DRIFTED = ("MODIFIED", "DELETED")
 
 # The API actions `drift` itself calls (STS GetCallerIdentity needs no permission).
-CALLS = ("cloudformation:DescribeStacks", "cloudformation:ListStackResources", "cloudformation:DetectStackDrift",
-         "cloudformation:DescribeStackDriftDetectionStatus", "cloudformation:DescribeStackResourceDrifts")
+CALLS = (
+    "cloudformation:DescribeStacks",
+    "cloudformation:ListStackResources",
+    "cloudformation:DetectStackDrift",
+    "cloudformation:DescribeStackDriftDetectionStatus",
+    "cloudformation:DescribeStackResourceDrifts",
+)
 
 
 def detection_read_actions(templates: dict[str, dict], region: str) -> list[str]:
@@ -152,17 +157,30 @@ def _resources(aws: Aws, det: StackDetection) -> list[ResourceDrift]:
         except botocore.exceptions.ClientError as exc:
             raise client_error(exc, f"DescribeStackResourceDrifts {det.stack or 'root'}") from None
         for d in page.get("StackResourceDrifts", []):
-            out.append(ResourceDrift(
-                det.stack, d["LogicalResourceId"], d["ResourceType"], d.get("PhysicalResourceId", "") or "",
-                d["StackResourceDriftStatus"],
-                [PropertyDrift(p["PropertyPath"], p.get("ExpectedValue", ""), p.get("ActualValue", ""),
-                               p["DifferenceType"]) for p in d.get("PropertyDifferences", []) or []]))
+            out.append(
+                ResourceDrift(
+                    det.stack,
+                    d["LogicalResourceId"],
+                    d["ResourceType"],
+                    d.get("PhysicalResourceId", "") or "",
+                    d["StackResourceDriftStatus"],
+                    [
+                        PropertyDrift(
+                            p["PropertyPath"], p.get("ExpectedValue", ""), p.get("ActualValue", ""), p["DifferenceType"]
+                        )
+                        for p in d.get("PropertyDifferences", []) or []
+                    ],
+                )
+            )
         token = page.get("NextToken")
         if not token:
             break
     else:
-        raise CommandError(f"DescribeStackResourceDrifts {det.stack or 'root'}: still more pages after "
-                           f"{pages.MAX_PAGES}; stopped reading there", EXIT_FAILED)
+        raise CommandError(
+            f"DescribeStackResourceDrifts {det.stack or 'root'}: still more pages after "
+            f"{pages.MAX_PAGES}; stopped reading there",
+            EXIT_FAILED,
+        )
     # DescribeStackResourceDrifts leaves out what it could not check ("Resources
     # that don't currently support drift detection aren't checked, and so not
     # included", API_DescribeStackResourceDrifts): every other resource the
@@ -171,14 +189,26 @@ def _resources(aws: Aws, det: StackDetection) -> list[ResourceDrift]:
     for r in list_resources(aws, det.stack_id):
         if r["LogicalResourceId"] not in seen and r["ResourceType"] != NESTED:
             status = (r.get("DriftInformation") or {}).get("StackResourceDriftStatus", "NOT_CHECKED")
-            out.append(ResourceDrift(det.stack, r["LogicalResourceId"], r["ResourceType"],
-                                     r.get("PhysicalResourceId", "") or "",
-                                     "NOT_CHECKED" if status == "IN_SYNC" else status))
+            out.append(
+                ResourceDrift(
+                    det.stack,
+                    r["LogicalResourceId"],
+                    r["ResourceType"],
+                    r.get("PhysicalResourceId", "") or "",
+                    "NOT_CHECKED" if status == "IN_SYNC" else status,
+                )
+            )
     return out
 
 
-def detect(aws: Aws, stack_name: str, *, sleep: Callable[[float], None] = time.sleep, interval: float = 5.0,
-           timeout: float = 900.0) -> Iterator[Progress | DriftReport]:
+def detect(
+    aws: Aws,
+    stack_name: str,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    interval: float = 5.0,
+    timeout: float = 900.0,
+) -> Iterator[Progress | DriftReport]:
     """Yield :class:`Progress` while the detections run, then the :class:`DriftReport`."""
     root = describe_root(aws, stack_name)
     tree = stack_tree(aws, root["StackId"])
@@ -193,8 +223,11 @@ def detect(aws: Aws, stack_name: str, *, sleep: Callable[[float], None] = time.s
             break
         if waited >= timeout:
             late = ", ".join(d.stack or "root" for d in dets if d.detection_status == "DETECTION_IN_PROGRESS")
-            raise CommandError(f"drift detection of {stack_name} still running after {int(waited)}s: {late}",
-                               EXIT_FAILED, details=("it goes on in AWS; run drift again later",))
+            raise CommandError(
+                f"drift detection of {stack_name} still running after {int(waited)}s: {late}",
+                EXIT_FAILED,
+                details=("it goes on in AWS; run drift again later",),
+            )
         sleep(interval)
         waited += interval
     drifted, not_checked, in_sync = [], [], 0
@@ -211,11 +244,17 @@ def detect(aws: Aws, stack_name: str, *, sleep: Callable[[float], None] = time.s
 
 # -- rendering -----------------------------------------------------------------------------------
 
+
 def _summary(r: DriftReport) -> str:
-    head = (f"DRIFTED: {len(r.drifted)} resource(s) changed outside CloudFormation" if r.has_drift
-            else "in sync: no checked resource has drifted")
-    return (f"{head}; {r.in_sync} in sync, {len(r.not_checked)} not checked "
-            f"(drift detection does not support them), {len(r.stacks)} stacks")
+    head = (
+        f"DRIFTED: {len(r.drifted)} resource(s) changed outside CloudFormation"
+        if r.has_drift
+        else "in sync: no checked resource has drifted"
+    )
+    return (
+        f"{head}; {r.in_sync} in sync, {len(r.not_checked)} not checked "
+        f"(drift detection does not support them), {len(r.stacks)} stacks"
+    )
 
 
 def render_text(r: DriftReport, *, quiet: bool = False) -> str:
@@ -245,16 +284,20 @@ def render_markdown(r: DriftReport) -> str:
     for s in r.failed:
         lines.append(f"- detection failed on `{s.stack or 'root'}`: {_md(s.reason)}")
     if r.drifted:
-        lines += ["| Resource | Type | Status | Property | Difference | Expected | Actual |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "| Resource | Type | Status | Property | Difference | Expected | Actual |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for d in r.drifted:
             for i, p in enumerate(d.properties or [PropertyDrift("", "", "", "")]):
                 head = f"| `{d.where}` | {d.resource_type} | {d.status} |" if i == 0 else "| | | |"
                 lines.append(f"{head} {p.path} | {p.difference} | `{_md(p.expected)}` | `{_md(p.actual)}` |")
         lines.append("")
     if r.not_checked:
-        lines.append("Not checked (unsupported by drift detection): "
-                     + ", ".join(f"`{d.where}` ({d.resource_type})" for d in r.not_checked))
+        lines.append(
+            "Not checked (unsupported by drift detection): "
+            + ", ".join(f"`{d.where}` ({d.resource_type})" for d in r.not_checked)
+        )
     return "\n".join(lines).rstrip() + "\n"
 
 

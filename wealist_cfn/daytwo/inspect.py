@@ -28,8 +28,15 @@ _UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 def outputs(aws: Aws, stack_name: str) -> list[dict]:
     """``[{"key", "value", "description", "export"}]`` of the root."""
     st = describe_root(aws, stack_name)
-    return [{"key": o["OutputKey"], "value": o.get("OutputValue", ""), "description": o.get("Description", ""),
-             "export": o.get("ExportName", "")} for o in st.get("Outputs", []) or []]
+    return [
+        {
+            "key": o["OutputKey"],
+            "value": o.get("OutputValue", ""),
+            "description": o.get("Description", ""),
+            "export": o.get("ExportName", ""),
+        }
+        for o in st.get("Outputs", []) or []
+    ]
 
 
 def parse_since(text: str) -> timedelta:
@@ -56,19 +63,33 @@ def _stack_events(aws: Aws, path: str, sid: str, since: datetime) -> list[StackE
             if path and e.get("ResourceType") == NESTED and lid == e.get("StackName"):
                 # A nested stack's own status, logged under its generated name: show it by its path.
                 where, _, lid = path.rpartition("/")
-            out.append(StackEvent(path=where, logical_id=lid,
-                                  resource_type=e.get("ResourceType", ""), status=e.get("ResourceStatus", ""),
-                                  reason=e.get("ResourceStatusReason", "") or "", timestamp=e["Timestamp"],
-                                  event_id=e["EventId"], physical_id=e.get("PhysicalResourceId", "") or ""))
+            out.append(
+                StackEvent(
+                    path=where,
+                    logical_id=lid,
+                    resource_type=e.get("ResourceType", ""),
+                    status=e.get("ResourceStatus", ""),
+                    reason=e.get("ResourceStatusReason", "") or "",
+                    timestamp=e["Timestamp"],
+                    event_id=e["EventId"],
+                    physical_id=e.get("PhysicalResourceId", "") or "",
+                )
+            )
 
 
-def recent_events(aws: Aws, stack_name: str, since: timedelta, *, now: datetime | None = None
-                  ) -> tuple[list[StackEvent], list[StackEvent]]:
+def recent_events(
+    aws: Aws, stack_name: str, since: timedelta, *, now: datetime | None = None
+) -> tuple[list[StackEvent], list[StackEvent]]:
     """(failures, all events), each oldest first, of the root and every nested stack."""
     start = (now or datetime.now(timezone.utc)) - since
     root = describe_root(aws, stack_name)
     tree = stack_tree(aws, root["StackId"])
-    merged = sorted((e for evs in pmap(lambda i: _stack_events(aws, i[0], i[1], start), tree.items())
-                     for e in evs), key=lambda e: e.timestamp)
-    return [e for e in merged if e.status.endswith("_FAILED") or
-            (is_failure(e.status) and e.resource_type == "AWS::CloudFormation::Stack")], merged
+    merged = sorted(
+        (e for evs in pmap(lambda i: _stack_events(aws, i[0], i[1], start), tree.items()) for e in evs),
+        key=lambda e: e.timestamp,
+    )
+    return [
+        e
+        for e in merged
+        if e.status.endswith("_FAILED") or (is_failure(e.status) and e.resource_type == "AWS::CloudFormation::Stack")
+    ], merged

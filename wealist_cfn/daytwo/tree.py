@@ -40,8 +40,11 @@ def describe_root(aws: Aws, name: str) -> dict:
 
 def resources(aws: Aws, stack_id: str) -> list[dict]:
     try:
-        return [r for page in aws.cfn.get_paginator("list_stack_resources").paginate(StackName=stack_id)
-                for r in page.get("StackResourceSummaries", [])]
+        return [
+            r
+            for page in aws.cfn.get_paginator("list_stack_resources").paginate(StackName=stack_id)
+            for r in page.get("StackResourceSummaries", [])
+        ]
     except botocore.exceptions.ClientError as exc:
         raise client_error(exc, f"ListStackResources {stack_id}") from None
 

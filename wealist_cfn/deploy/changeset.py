@@ -85,8 +85,12 @@ def content_hash(templates: dict[str, str], parameters: list[dict]) -> str:
     h = hashlib.sha256()
     for name in sorted(templates):
         h.update(name.encode() + b"\0" + templates[name].encode() + b"\0")
-    h.update(json.dumps(sorted((p["ParameterKey"], p.get("ParameterValue", p.get("UsePreviousValue")))
-                               for p in parameters), default=str).encode())
+    h.update(
+        json.dumps(
+            sorted((p["ParameterKey"], p.get("ParameterValue", p.get("UsePreviousValue"))) for p in parameters),
+            default=str,
+        ).encode()
+    )
     return h.hexdigest()
 
 
@@ -105,10 +109,12 @@ def is_no_changes(status: str, reason: str) -> bool:
 def git_commit(cwd: Path | None = None) -> str:
     """``abc1234`` / ``abc1234+dirty`` / ``unknown``: names the change set's source."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "templates"], cwd=cwd, capture_output=True,
-                               text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "templates"], cwd=cwd, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
         return f"{sha}+dirty" if dirty else sha
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -123,11 +129,24 @@ def new_name(commit: str, now: datetime | None = None) -> str:
     return f"deploy-{now:%Y%m%d-%H%M%S}-{sha}-{secrets.token_hex(8)}"
 
 
-def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[dict], tags: list[dict],
-           template_body: str | None, template_url: str | None, commit: str, digest: str | None = None,
-           role_arn: str | None = None, rollback_configuration: dict | None = None,
-           sleep: Callable[[float], None] = time.sleep, interval: float = 2.0,
-           timeout: float = 900.0, on_created: Callable[[ChangeSet], None] | None = None) -> ChangeSet:
+def create(
+    aws: Aws,
+    *,
+    stack_name: str,
+    change_set_type: str,
+    parameters: list[dict],
+    tags: list[dict],
+    template_body: str | None,
+    template_url: str | None,
+    commit: str,
+    digest: str | None = None,
+    role_arn: str | None = None,
+    rollback_configuration: dict | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    interval: float = 2.0,
+    timeout: float = 900.0,
+    on_created: Callable[[ChangeSet], None] | None = None,
+) -> ChangeSet:
     """Create the change set and wait until CloudFormation has computed it.
 
     ``ClientToken`` makes a retried CreateChangeSet (botocore's own retries
@@ -138,9 +157,17 @@ def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[
     refused, never used nor deleted. ``on_created`` hears of the change set
     as soon as it exists, so a caller can delete it on any later exit path."""
     name = new_name(commit)
-    kw = dict(StackName=stack_name, ChangeSetName=name, ChangeSetType=change_set_type, Parameters=parameters,
-              Capabilities=CAPABILITIES, Tags=tags, IncludeNestedStacks=True, ClientToken=name,
-              Description=description(commit, digest))
+    kw = dict(
+        StackName=stack_name,
+        ChangeSetName=name,
+        ChangeSetType=change_set_type,
+        Parameters=parameters,
+        Capabilities=CAPABILITIES,
+        Tags=tags,
+        IncludeNestedStacks=True,
+        ClientToken=name,
+        Description=description(commit, digest),
+    )
     if role_arn:
         kw["RoleARN"] = role_arn
     if rollback_configuration is not None:
@@ -158,9 +185,13 @@ def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[
         if error_code(exc) == "AlreadyExistsException":
             raise CommandError(
                 f"CreateChangeSet: a change set named {name} already exists on {stack_name} and this run did not "
-                f"make it (a retry of ours is answered with our own change set, by ClientToken)", EXIT_FAILED,
-                details=("nothing was created or executed, and that change set was left as it is; run again "
-                         "(a new name), and find out who made it",)) from None
+                f"make it (a retry of ours is answered with our own change set, by ClientToken)",
+                EXIT_FAILED,
+                details=(
+                    "nothing was created or executed, and that change set was left as it is; run again "
+                    "(a new name), and find out who made it",
+                ),
+            ) from None
         raise CommandError(f"CreateChangeSet: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED) from None
     if on_created:
         on_created(cs)
@@ -172,8 +203,7 @@ def create(aws: Aws, *, stack_name: str, change_set_type: str, parameters: list[
             cs.no_changes = True
         else:
             # A caller that heard of the change set (on_created) deletes it itself.
-            raise failures.change_set_error(aws, cs.id, name, stack_name, cs.reason,
-                                            delete_hint=on_created is None)
+            raise failures.change_set_error(aws, cs.id, name, stack_name, cs.reason, delete_hint=on_created is None)
     return cs
 
 
@@ -192,15 +222,17 @@ def wait(aws: Aws, change_set_id: str, *, sleep=time.sleep, interval=2.0, timeou
 
 
 def _pages(aws: Aws, change_set_id: str) -> tuple[dict, list[dict]]:
-    return pages.first_and_all(aws.cfn, "describe_change_set", "Changes", ChangeSetName=change_set_id,
-                               IncludePropertyValues=True)
+    return pages.first_and_all(
+        aws.cfn, "describe_change_set", "Changes", ChangeSetName=change_set_id, IncludePropertyValues=True
+    )
 
 
 def describe(aws: Aws, cs: ChangeSet, stack_name: str, *, sleep=time.sleep, interval=2.0) -> review_mod.Review:
     """Walk the root change set and every nested one into a review (rows in
     stack order: a nested stack's row is followed by the rows inside it)."""
-    review = review_mod.Review(stack_name=stack_name, change_set_type=cs.change_set_type,
-                               change_set_name=cs.name, change_set_id=cs.id)
+    review = review_mod.Review(
+        stack_name=stack_name, change_set_type=cs.change_set_type, change_set_name=cs.name, change_set_id=cs.id
+    )
 
     def walk(change_set_id: str, path: str):
         head, changes = _pages(aws, change_set_id)
@@ -213,8 +245,10 @@ def describe(aws: Aws, cs: ChangeSet, stack_name: str, *, sleep=time.sleep, inte
             conf = head.get("RollbackConfiguration") or {}
             arns = [t.get("Arn", "").rsplit(":", 1)[-1] for t in conf.get("RollbackTriggers", []) or []]
             if arns:
-                review.notes.append(f"this change set carries rollback triggers: {', '.join(arns)} (monitoring "
-                                    f"{conf.get('MonitoringTimeInMinutes', 0)} min)")
+                review.notes.append(
+                    f"this change set carries rollback triggers: {', '.join(arns)} (monitoring "
+                    f"{conf.get('MonitoringTimeInMinutes', 0)} min)"
+                )
         for change in changes:
             if change.get("Type", "Resource") != "Resource":
                 continue
@@ -248,13 +282,23 @@ def candidates(aws: Aws, stack_name: str) -> tuple[list[dict], int]:
     this checkout builds is for :func:`.verify.prove` to say; a summary's
     Description is not looked at. An API error is exit 1."""
     try:
-        summaries = [c for page in aws.cfn.get_paginator("list_change_sets").paginate(StackName=stack_name)
-                     for c in page.get("Summaries", [])]
+        summaries = [
+            c
+            for page in aws.cfn.get_paginator("list_change_sets").paginate(StackName=stack_name)
+            for c in page.get("Summaries", [])
+        ]
     except botocore.exceptions.ClientError as exc:
-        raise CommandError(f"ListChangeSets on {stack_name}: {error_code(exc)}: {error_message(exc)}",
-                           EXIT_FAILED) from None
-    found = [c for c in summaries if c.get("ExecutionStatus") == EXECUTABLE and c.get("Status") == "CREATE_COMPLETE"
-             and c.get("IncludeNestedStacks") is True and not c.get("ParentChangeSetId")]
+        raise CommandError(
+            f"ListChangeSets on {stack_name}: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED
+        ) from None
+    found = [
+        c
+        for c in summaries
+        if c.get("ExecutionStatus") == EXECUTABLE
+        and c.get("Status") == "CREATE_COMPLETE"
+        and c.get("IncludeNestedStacks") is True
+        and not c.get("ParentChangeSetId")
+    ]
     found.sort(key=lambda c: (str(c.get("CreationTime", "")), c.get("ChangeSetName", "")), reverse=True)
     return found, len(summaries) - len(found)
 
@@ -263,8 +307,10 @@ def candidates(aws: Aws, stack_name: str) -> tuple[list[dict], int]:
 # message names them all rather than guess. Executing any change set deletes
 # every other on the stack (ExecuteChangeSet API reference), so a named one
 # left for review is then gone, not OBSOLETE.
-GONE = ("not found (ChangeSetNotFound): a change set on this stack was executed since (that deletes every other, "
-        "ExecuteChangeSet reference), it was deleted (DeleteChangeSet), or the name, stack or region is wrong")
+GONE = (
+    "not found (ChangeSetNotFound): a change set on this stack was executed since (that deletes every other, "
+    "ExecuteChangeSet reference), it was deleted (DeleteChangeSet), or the name, stack or region is wrong"
+)
 
 
 def gone(aws: Aws, stack_name: str, name: str) -> str:
@@ -290,17 +336,27 @@ def lookup(aws: Aws, stack_name: str, name: str, *, stack_status: str | None = N
         d = aws.cfn.describe_change_set(ChangeSetName=name, StackName=stack_name)
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) in ("ChangeSetNotFound", "ChangeSetNotFoundException"):
-            raise CommandError(f"change set {name} on {stack_name}: {gone(aws, stack_name, name)}", EXIT_FAILED,
-                               details=("nothing was executed; plan again",)) from None
-        raise CommandError(f"change set {name} on {stack_name}: {error_code(exc)}: {error_message(exc)}",
-                           EXIT_FAILED) from None
+            raise CommandError(
+                f"change set {name} on {stack_name}: {gone(aws, stack_name, name)}",
+                EXIT_FAILED,
+                details=("nothing was executed; plan again",),
+            ) from None
+        raise CommandError(
+            f"change set {name} on {stack_name}: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED
+        ) from None
     stack = d.get("StackId", "")
     if stack_status is None:
         stack_status = _stack_status(aws, stack)
-    return ChangeSet(d.get("ChangeSetName", name), d["ChangeSetId"], stack,
-                     "CREATE" if stack_status == "REVIEW_IN_PROGRESS" else "UPDATE",
-                     d.get("Status", ""), d.get("StatusReason", "") or "",
-                     execution_status=d.get("ExecutionStatus", ""), description=d.get("Description", "") or "")
+    return ChangeSet(
+        d.get("ChangeSetName", name),
+        d["ChangeSetId"],
+        stack,
+        "CREATE" if stack_status == "REVIEW_IN_PROGRESS" else "UPDATE",
+        d.get("Status", ""),
+        d.get("StatusReason", "") or "",
+        execution_status=d.get("ExecutionStatus", ""),
+        description=d.get("Description", "") or "",
+    )
 
 
 def same_id(change_set_id: str, pinned: str) -> bool:
@@ -308,8 +364,11 @@ def same_id(change_set_id: str, pinned: str) -> bool:
     (``arn:aws:cloudformation:REGION:ACCOUNT:changeSet/NAME/UUID``) or the
     UUID that ends it. CloudFormation makes the UUID; nobody chooses it."""
     pinned = pinned.strip()
-    return bool(pinned) and bool(change_set_id) and (
-        change_set_id == pinned or ("/" not in pinned and change_set_id.rsplit("/", 1)[-1] == pinned))
+    return (
+        bool(pinned)
+        and bool(change_set_id)
+        and (change_set_id == pinned or ("/" not in pinned and change_set_id.rsplit("/", 1)[-1] == pinned))
+    )
 
 
 def _stack_status(aws: Aws, stack_id: str) -> str:
@@ -318,8 +377,7 @@ def _stack_status(aws: Aws, stack_id: str) -> str:
     try:
         return aws.cfn.describe_stacks(StackName=stack_id)["Stacks"][0].get("StackStatus", "")
     except botocore.exceptions.ClientError as exc:
-        raise CommandError(f"DescribeStacks {stack_id}: {error_code(exc)}: {error_message(exc)}",
-                           EXIT_FAILED) from None
+        raise CommandError(f"DescribeStacks {stack_id}: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED) from None
 
 
 def check_executable(aws: Aws, cs: ChangeSet) -> None:
@@ -331,20 +389,23 @@ def check_executable(aws: Aws, cs: ChangeSet) -> None:
         d = aws.cfn.describe_change_set(ChangeSetName=cs.id)
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) in ("ChangeSetNotFound", "ChangeSetNotFoundException"):
-            raise CommandError(f"change set {cs.name}: {GONE}", EXIT_FAILED,
-                               details=("nothing was executed and no stack policy was changed",)) from None
+            raise CommandError(
+                f"change set {cs.name}: {GONE}",
+                EXIT_FAILED,
+                details=("nothing was executed and no stack policy was changed",),
+            ) from None
         raise CommandError(f"change set {cs.name}: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED) from None
     cs.status, cs.execution_status = d.get("Status", ""), d.get("ExecutionStatus", "")
     if cs.execution_status != EXECUTABLE:
         # Another change set's execute deletes this one (ChangeSetNotFound,
         # above); OBSOLETE is left for an update made some other way.
-        why = {"OBSOLETE": "the stack changed after it was made"}.get(cs.execution_status,
-                                                                      d.get("StatusReason") or "")
+        why = {"OBSOLETE": "the stack changed after it was made"}.get(cs.execution_status, d.get("StatusReason") or "")
         raise CommandError(
             f"change set {cs.name} cannot be executed: ExecutionStatus {cs.execution_status or '?'} "
-            f"(Status {cs.status or '?'})" + (f": {why}" if why else ""), EXIT_FAILED,
-            details=("nothing was executed and no stack policy was changed; make a new change set "
-                     "(plan or deploy)",))
+            f"(Status {cs.status or '?'})" + (f": {why}" if why else ""),
+            EXIT_FAILED,
+            details=("nothing was executed and no stack policy was changed; make a new change set (plan or deploy)",),
+        )
 
 
 def delete(aws: Aws, cs: ChangeSet) -> None:
@@ -364,8 +425,14 @@ def delete(aws: Aws, cs: ChangeSet) -> None:
 DELETING = {"DELETE_PENDING", "DELETE_IN_PROGRESS", "DELETE_COMPLETE"}
 
 
-def delete_and_wait(aws: Aws, cs: ChangeSet, *, sleep: Callable[[float], None] = time.sleep,
-                    interval: float = 2.0, timeout: float = 120.0) -> str:
+def delete_and_wait(
+    aws: Aws,
+    cs: ChangeSet,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    interval: float = 2.0,
+    timeout: float = 120.0,
+) -> str:
     """DeleteChangeSet, then DescribeChangeSet until it is gone (bounded).
 
     Returns "" once it is gone (ChangeSetNotFound or DELETE_COMPLETE), else

@@ -26,7 +26,9 @@ from ..aws import Aws, error_message
 CONSEQUENCE = re.compile(
     r"Resource (creation|update|deletion) cancelled|Embedded stack .* was not successfully|"
     r"The following resource\(s\) failed to|Stack operation cancelled|cancelled due to|"
-    r"Rollback requested by user", re.I)
+    r"Rollback requested by user",
+    re.I,
+)
 
 
 # A stack shell an unexecuted CREATE change set made: nothing runs in it and
@@ -91,6 +93,7 @@ class StackProgress:
     """One stack of the operation (the root is path ""): its resources done
     out of its total, and the resource in progress the longest, with the
     server time it entered that status."""
+
     path: str
     done: int
     total: int
@@ -100,10 +103,19 @@ class StackProgress:
     slowest_since: datetime | None = None
 
     def to_dict(self) -> dict:
-        return {"stack": self.path, "done": self.done, "total": self.total,
-                "slowest": None if not self.slowest else {
-                    "logicalId": self.slowest, "type": self.slowest_type, "status": self.slowest_status,
-                    "since": self.slowest_since.isoformat() if self.slowest_since else None}}
+        return {
+            "stack": self.path,
+            "done": self.done,
+            "total": self.total,
+            "slowest": None
+            if not self.slowest
+            else {
+                "logicalId": self.slowest,
+                "type": self.slowest_type,
+                "status": self.slowest_status,
+                "since": self.slowest_since.isoformat() if self.slowest_since else None,
+            },
+        }
 
 
 @dataclass
@@ -111,6 +123,7 @@ class Progress:
     """Resources done out of the total, overall and per stack; ``at`` is the
     newest event's server time (what an age is measured against when the
     local clock cannot be trusted)."""
+
     done: int
     total: int
     stacks: list[StackProgress] = field(default_factory=list)
@@ -151,12 +164,22 @@ class Watcher:
     one operation ID would hide it; the exclusion does not.
     """
 
-    def __init__(self, aws: Aws, stack_id: str, *, total: int = 0, totals: dict[str, int] | None = None,
-                 token: str | None = None,
-                 since: datetime | None = None, seen: set[str] | None = None,
-                 old_operations: set[str] | None = None,
-                 sleep: Callable[[float], None] = time.sleep, interval: float = 5.0,
-                 timeout: float = WATCH_TIMEOUT, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        aws: Aws,
+        stack_id: str,
+        *,
+        total: int = 0,
+        totals: dict[str, int] | None = None,
+        token: str | None = None,
+        since: datetime | None = None,
+        seen: set[str] | None = None,
+        old_operations: set[str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        interval: float = 5.0,
+        timeout: float = WATCH_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.aws, self.root_id, self.total, self.token = aws, stack_id, total, token
         self.timeout, self.clock = timeout, clock
         self.since = since
@@ -214,12 +237,18 @@ class Watcher:
                 if self.since and e["Timestamp"] < self.since:
                     stop = True
                     break
-                new.append(StackEvent(path=path, logical_id=e.get("LogicalResourceId", ""),
-                                      resource_type=e.get("ResourceType", ""),
-                                      status=e.get("ResourceStatus", ""),
-                                      reason=e.get("ResourceStatusReason", "") or "",
-                                      timestamp=e["Timestamp"], event_id=e["EventId"],
-                                      physical_id=e.get("PhysicalResourceId", "") or ""))
+                new.append(
+                    StackEvent(
+                        path=path,
+                        logical_id=e.get("LogicalResourceId", ""),
+                        resource_type=e.get("ResourceType", ""),
+                        status=e.get("ResourceStatus", ""),
+                        reason=e.get("ResourceStatusReason", "") or "",
+                        timestamp=e["Timestamp"],
+                        event_id=e["EventId"],
+                        physical_id=e.get("PhysicalResourceId", "") or "",
+                    )
+                )
             if stop:
                 break
         return new
@@ -233,8 +262,12 @@ class Watcher:
             for ev in self._fetch(sid, path):
                 self.seen.add(ev.event_id)
                 fresh.append(ev)
-                if ev.resource_type == NESTED and ev.physical_id.startswith("arn:") and \
-                        ev.physical_id != sid and ev.physical_id not in self.stacks:
+                if (
+                    ev.resource_type == NESTED
+                    and ev.physical_id.startswith("arn:")
+                    and ev.physical_id != sid
+                    and ev.physical_id not in self.stacks
+                ):
                     child_path = ev.where
                     self.stacks[ev.physical_id] = child_path
                     queue.append((ev.physical_id, child_path))
@@ -255,8 +288,9 @@ class Watcher:
     def progress(self) -> Progress:
         done = sum(1 for s in self.last_status.values() if not s.endswith("_IN_PROGRESS"))
         self.total = max(self.total, len(self.last_status))
-        return Progress(done, self.total, self.stack_progress(),
-                        max((e.timestamp for e in self._resource.values()), default=None))
+        return Progress(
+            done, self.total, self.stack_progress(), max((e.timestamp for e in self._resource.values()), default=None)
+        )
 
     def stack_progress(self) -> list[StackProgress]:
         """Per stack, in the order the stacks were first seen (root first)."""

@@ -39,8 +39,11 @@ from ..errors import EXIT_FAILED, CommandError
 
 # The root's reason when the failure is really a nested change set's, or the
 # early-validation results'; then the real cause goes on the first line.
-_POINTER = re.compile(r"Nested change set .* was not successfully created|"
-                      r"validation|describe-events|DescribeEvents", re.I)
+_POINTER = re.compile(
+    r"Nested change set .* was not successfully created|"
+    r"validation|describe-events|DescribeEvents",
+    re.I,
+)
 
 
 _NESTED_ARN = re.compile(r"Nested change set (arn:\S+) was not successfully created")
@@ -155,21 +158,29 @@ def explain(aws: Aws, change_set_id: str, change_set_name: str = "", reason: str
     return failure
 
 
-def change_set_error(aws: Aws, change_set_id: str, change_set_name: str, stack_name: str,
-                     reason: str, *, delete_hint: bool = True) -> CommandError:
+def change_set_error(
+    aws: Aws, change_set_id: str, change_set_name: str, stack_name: str, reason: str, *, delete_hint: bool = True
+) -> CommandError:
     """The error a deploy raises for a FAILED change set: the real cause on
     the first line, the other causes and (unless the caller deletes the
     change set itself) the command that deletes it after."""
     failure = explain(aws, change_set_id, change_set_name, reason)
     details = list(failure.lines())
     if delete_hint:
-        details.append(f"delete it: aws cloudformation delete-change-set --stack-name {stack_name} "
-                       f"--change-set-name {change_set_name}")
-    return CommandError(f"change set {change_set_name} failed: {failure.cause}", EXIT_FAILED,
-                        details=tuple(details), data={"changeSetFailure": failure.to_dict()})
+        details.append(
+            f"delete it: aws cloudformation delete-change-set --stack-name {stack_name} "
+            f"--change-set-name {change_set_name}"
+        )
+    return CommandError(
+        f"change set {change_set_name} failed: {failure.cause}",
+        EXIT_FAILED,
+        details=tuple(details),
+        data={"changeSetFailure": failure.to_dict()},
+    )
 
 
 # -- reading ---------------------------------------------------------------------------------------
+
 
 class _Unsupported(Exception):
     pass
@@ -183,8 +194,9 @@ def _failed_events(aws: Aws, cs_id: str) -> list[dict]:
     if not hasattr(aws.cfn, "describe_events"):
         raise _Unsupported("this botocore has no DescribeEvents")
     try:
-        return pages.first_and_all(aws.cfn, "describe_events", "OperationEvents", ChangeSetName=cs_id,
-                                   Filters={"FailedEvents": True})[1]
+        return pages.first_and_all(
+            aws.cfn, "describe_events", "OperationEvents", ChangeSetName=cs_id, Filters={"FailedEvents": True}
+        )[1]
     except botocore.exceptions.ClientError as exc:
         # Not implemented (moto: 404/500, InvalidAction) or AccessDenied: say
         # so in one note and keep the causes the change sets gave.
@@ -202,12 +214,16 @@ def _validation(ev: dict, stack_paths: dict[str, str]) -> Validation:
     is_stack_row = ev.get("ResourceType") == NESTED and ev.get("PhysicalResourceId") == ev.get("StackId")
     where = path if is_stack_row else "/".join(x for x in (path, lid) if x)
     return Validation(
-        where=where or lid or "root", resource_type=ev.get("ResourceType", "") or "",
+        where=where or lid or "root",
+        resource_type=ev.get("ResourceType", "") or "",
         name=ev.get("ValidationName", "") or ev.get("EventType", "") or "",
         path=ev.get("ValidationPath", "") or "",
-        reason=ev.get("ValidationStatusReason") or ev.get("ResourceStatusReason") or ev.get("HookStatusReason")
+        reason=ev.get("ValidationStatusReason")
+        or ev.get("ResourceStatusReason")
+        or ev.get("HookStatusReason")
         or "no reason given",
-        mode=ev.get("ValidationFailureMode", "") or ev.get("HookFailureMode", "") or "")
+        mode=ev.get("ValidationFailureMode", "") or ev.get("HookFailureMode", "") or "",
+    )
 
 
 def _why(exc: Exception) -> str:

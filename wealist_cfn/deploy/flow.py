@@ -81,6 +81,7 @@ SERVICE_ROLE_DEFAULT = "default"
 @dataclass
 class Info:
     """A line worth telling the user."""
+
     message: str
 
 
@@ -165,22 +166,32 @@ class Deployment:
             # it. Not known: as on AWS.
             planning = self.opts.artifact_area == "plan" and self.aws.target.runs_under_roles is not False
             created = package_mod.ensure_bucket(
-                self.aws, bucket, create=self.opts.bucket is None and not planning,
+                self.aws,
+                bucket,
+                create=self.opts.bucket is None and not planning,
                 missing=f"S3 bucket {bucket} does not exist yet: a plan never creates it; the first deploy from "
-                        f"main (or `python build.py package` by an administrator) does" if planning else None,
-                sent=sent, repaired=repaired)
+                f"main (or `python build.py package` by an administrator) does"
+                if planning
+                else None,
+                sent=sent,
+                repaired=repaired,
+            )
             if repaired:
-                yield Info(f"S3 bucket {bucket} lacked {', '.join(repaired)} (a run stopped while creating it?): "
-                           f"set now")
+                yield Info(
+                    f"S3 bucket {bucket} lacked {', '.join(repaired)} (a run stopped while creating it?): set now"
+                )
             if created:
-                yield Info(f"created S3 bucket {bucket} for templates (default encryption, versioning, "
-                           f"all public access blocked)")
+                yield Info(
+                    f"created S3 bucket {bucket} for templates (default encryption, versioning, "
+                    f"all public access blocked)"
+                )
             prefix = package_mod.key_prefix(self.config.name_prefix, self.opts.artifact_area)
             # A plan reads (never writes) what a deploy stored: unchanged
             # templates keep the URLs the deployed stack names.
             reuse = package_mod.key_prefix(self.config.name_prefix) if self.opts.artifact_area == "plan" else None
-            packaged = package_mod.package(self.aws, template_set, bucket, prefix=prefix, reuse_prefix=reuse,
-                                           objects=done)
+            packaged = package_mod.package(
+                self.aws, template_set, bucket, prefix=prefix, reuse_prefix=reuse, objects=done
+            )
             if upload_root and packaged.root_url is None:
                 packaged.root_url = package_mod.upload_root(self.aws, packaged, prefix=prefix)
         except botocore.exceptions.ClientError as exc:
@@ -191,19 +202,31 @@ class Deployment:
         self.bucket = bucket
         for o in packaged.objects:
             if o.replaced:
-                yield Info(f"warning: s3://{bucket}/{o.key} held other bytes than {o.name} (someone else wrote "
-                           f"to the bucket); uploaded {o.name} again")
+                yield Info(
+                    f"warning: s3://{bucket}/{o.key} held other bytes than {o.name} (someone else wrote "
+                    f"to the bucket); uploaded {o.name} again"
+                )
         if packaged.unpinned:
-            yield Info(f"warning: s3://{bucket} reported no object versions (versioning off?): the TemplateURLs "
-                       f"are not pinned to the bytes checked here")
+            yield Info(
+                f"warning: s3://{bucket} reported no object versions (versioning off?): the TemplateURLs "
+                f"are not pinned to the bytes checked here"
+            )
         skipped = len(packaged.objects) - packaged.uploads
-        yield Info(f"packaged {len(packaged.objects)} templates to s3://{bucket}: {packaged.uploads} uploaded, "
-                   f"{skipped} already there; root "
-                   f"{'inline' if packaged.root_body is not None and not upload_root else packaged.root_url}")
+        yield Info(
+            f"packaged {len(packaged.objects)} templates to s3://{bucket}: {packaged.uploads} uploaded, "
+            f"{skipped} already there; root "
+            f"{'inline' if packaged.root_body is not None and not upload_root else packaged.root_url}"
+        )
         self.packaged = packaged
 
-    def _stopped_packaging(self, bucket: str, done: list[package_mod.Upload], created: bool | None,
-                           upload_root: bool, create_sent: bool = False) -> list[str]:
+    def _stopped_packaging(
+        self,
+        bucket: str,
+        done: list[package_mod.Upload],
+        created: bool | None,
+        upload_root: bool,
+        create_sent: bool = False,
+    ) -> list[str]:
         """What a Ctrl-C during packaging leaves, one line each: the objects
         written and those found in place, the templates not reached, and
         that no change set exists and the stack is as it was. An object in
@@ -216,23 +239,29 @@ class Deployment:
         if created:
             lines.append(f"created S3 bucket {bucket} (it stays: the next run uses it)")
         elif created is None and create_sent:
-            lines.append(f"stopped while creating S3 bucket {bucket}: CreateBucket was sent, so the bucket may "
-                         f"exist without all its settings (public access block, default encryption, versioning, "
-                         f"lifecycle rules); the next deploy checks them and sets what is missing; no template "
-                         f"was uploaded")
+            lines.append(
+                f"stopped while creating S3 bucket {bucket}: CreateBucket was sent, so the bucket may "
+                f"exist without all its settings (public access block, default encryption, versioning, "
+                f"lifecycle rules); the next deploy checks them and sets what is missing; no template "
+                f"was uploaded"
+            )
         elif created is None:
             lines.append(f"stopped while checking S3 bucket {bucket}; no template was uploaded")
         if written:
-            lines.append(f"uploaded {len(written)} template(s) to s3://{bucket}: "
-                         + ", ".join(f"{o.name} ({o.key})" for o in written))
+            lines.append(
+                f"uploaded {len(written)} template(s) to s3://{bucket}: "
+                + ", ".join(f"{o.name} ({o.key})" for o in written)
+            )
         if len(done) > len(written):
             lines.append(f"already there, not written: {', '.join(o.name for o in done if not o.uploaded)}")
         rest = [n for n in names if n not in reached]
         if rest:
             lines.append(f"not uploaded ({len(rest)} of {len(names)}): {', '.join(rest)}")
         if written:
-            lines.append("what was uploaded is stored under content-addressed keys: nothing reads it until a change "
-                         "set names it, and the next run reuses it")
+            lines.append(
+                "what was uploaded is stored under content-addressed keys: nothing reads it until a change "
+                "set names it, and the next run reuses it"
+            )
         what = "the package command makes no change set" if upload_root else "no change set was made"
         lines.append(f"{what}; nothing in stack {self.opts.stack_name or self.config.name_prefix} changed")
         return lines
@@ -246,13 +275,18 @@ class Deployment:
         caller names another role (or the endpoint has no roles, as the
         rehearsal; not known: as on AWS)."""
         o = self.opts
-        if bucket == default or self.aws.target.runs_under_roles is False or \
-                o.role_arn not in (SERVICE_ROLE_DEFAULT, ""):
+        if (
+            bucket == default
+            or self.aws.target.runs_under_roles is False
+            or o.role_arn not in (SERVICE_ROLE_DEFAULT, "")
+        ):
             return
         raise CommandError(
             f"--bucket {bucket}: the service role {self.config.name_prefix}-cfn-role reads nested templates only "
             f"from the artifact bucket {default}; leave out --bucket, or name a role that may read {bucket} "
-            f"with --role-arn", EXIT_USAGE)
+            f"with --role-arn",
+            EXIT_USAGE,
+        )
 
     # -- phase 1 -----------------------------------------------------------------------------
 
@@ -305,29 +339,42 @@ class Deployment:
                 return
             if o.change_set == changeset.REVIEWED:
                 first_create = state.status in (None, "REVIEW_IN_PROGRESS")
-                way_out = ("nothing was executed; a first create is made by the deploy itself, with the service "
-                           "role: deploy with --change-set reviewed-or-new, or without --change-set"
-                           if first_create else
-                           "nothing was executed; plan again from this commit, or deploy with --change-set "
-                           "reviewed-or-new to make and execute a change set of this deploy's own")
+                way_out = (
+                    "nothing was executed; a first create is made by the deploy itself, with the service "
+                    "role: deploy with --change-set reviewed-or-new, or without --change-set"
+                    if first_create
+                    else "nothing was executed; plan again from this commit, or deploy with --change-set "
+                    "reviewed-or-new to make and execute a change set of this deploy's own"
+                )
                 raise CommandError(
-                    f"refused: no change set on {o.stack_name} is proven to hold what this checkout builds: "
-                    f"{why[0]}", EXIT_REFUSED, details=tuple(why[1:]) + (way_out,))
-            unreviewed = (f"NOT the change set a pull request's plan showed: made by this deploy from this "
-                          f"checkout ({why[0]})")
+                    f"refused: no change set on {o.stack_name} is proven to hold what this checkout builds: {why[0]}",
+                    EXIT_REFUSED,
+                    details=tuple(why[1:]) + (way_out,),
+                )
+            unreviewed = (
+                f"NOT the change set a pull request's plan showed: made by this deploy from this checkout ({why[0]})"
+            )
             for line in why:
                 yield Info(line)
-            yield Info("--change-set reviewed-or-new: this deploy makes and executes a change set of its own; "
-                       "the review below is not the one a pull request's plan showed")
+            yield Info(
+                "--change-set reviewed-or-new: this deploy makes and executes a change set of its own; "
+                "the review below is not the one a pull request's plan showed"
+            )
             o.change_set = None
         elif o.change_set:
             self._adopt(state)
             return
         verdict = stackstate.check_deployable(self.aws, state, replace_failed=o.replace_failed)
         if verdict == "replace":
-            yield Info(f"deleting {o.stack_name} ({state.status}: {stackstate.REPLACE_WHY[state.status]}) to "
-                       f"create it again" + (" (rolled back first, RetainExceptOnCreate: what it made goes too)"
-                                             if state.status == "CREATE_FAILED" else ""))
+            yield Info(
+                f"deleting {o.stack_name} ({state.status}: {stackstate.REPLACE_WHY[state.status]}) to "
+                f"create it again"
+                + (
+                    " (rolled back first, RetainExceptOnCreate: what it made goes too)"
+                    if state.status == "CREATE_FAILED"
+                    else ""
+                )
+            )
             yield from stackstate.delete_failed(self.aws, state, sleep=o.sleep, interval=o.poll_interval)
             state = stackstate.StackState(o.stack_name, None)
         cs_type = state.change_set_type
@@ -342,11 +389,21 @@ class Deployment:
 
         def create(role: str | None) -> changeset.ChangeSet:
             return changeset.create(
-                self.aws, stack_name=o.stack_name, change_set_type=cs_type, role_arn=role,
-                parameters=self._create_parameters(cs_type), tags=tags, template_body=packaged.root_body,
-                template_url=packaged.root_url, commit=changeset.git_commit(), digest=self.digest(), sleep=o.sleep,
-                interval=o.change_set_interval, on_created=made,
-                rollback_configuration=self.rollback_triggers(cs_type))
+                self.aws,
+                stack_name=o.stack_name,
+                change_set_type=cs_type,
+                role_arn=role,
+                parameters=self._create_parameters(cs_type),
+                tags=tags,
+                template_body=packaged.root_body,
+                template_url=packaged.root_url,
+                commit=changeset.git_commit(),
+                digest=self.digest(),
+                sleep=o.sleep,
+                interval=o.change_set_interval,
+                on_created=made,
+                rollback_configuration=self.rollback_triggers(cs_type),
+            )
 
         role_note = None
         try:
@@ -356,22 +413,27 @@ class Deployment:
             # iam:PassRole on it gets the review computed without it, and says so.
             if not (role_arn and o.artifact_area == "plan" and "iam:PassRole" in str(exc)):
                 raise
-            role_note = (f"computed without the service role {role_arn}: the caller may not pass it "
-                         f"(iam:PassRole); executed by hand, this change set would not run as the service role")
+            role_note = (
+                f"computed without the service role {role_arn}: the caller may not pass it "
+                f"(iam:PassRole); executed by hand, this change set would not run as the service role"
+            )
             yield Info(f"plan: {role_note}")
             cs = create(None)
         if cs.no_changes:
             self.plan = Plan(state, cs, review_mod.Review(o.stack_name, cs_type), no_changes=True)
             return
         if cs.execution_status and cs.execution_status != changeset.EXECUTABLE:
-            raise CommandError(f"change set {cs.name} is {cs.status} but not executable "
-                               f"(ExecutionStatus {cs.execution_status}): {cs.reason or 'no reason given'}",
-                               EXIT_FAILED)
+            raise CommandError(
+                f"change set {cs.name} is {cs.status} but not executable "
+                f"(ExecutionStatus {cs.execution_status}): {cs.reason or 'no reason given'}",
+                EXIT_FAILED,
+            )
         self._review(state, cs)
         for note in (unreviewed, role_note):
             if note:
-                self.plan.review.description = note + (f"; {self.plan.review.description}"
-                                                       if self.plan.review.description else "")
+                self.plan.review.description = note + (
+                    f"; {self.plan.review.description}" if self.plan.review.description else ""
+                )
 
     def _derive_health_check_type(self, state: stackstate.StackState) -> Iterator[Info]:
         """``BackendHealthCheckType`` is not the params file's: it follows
@@ -384,14 +446,23 @@ class Deployment:
         deployed = None if state.change_set_type == "CREATE" else releasestate.deployed_value(state.parameters)
         try:
             derived = releasestate.derive(
-                self.aws.client("ssm"), self.aws.client("autoscaling"), self.aws.client("elbv2"),
-                bootstrap.parameter_prefix(self.config), f"{self.config.name_prefix}-backend-asg", deployed)
+                self.aws.client("ssm"),
+                self.aws.client("autoscaling"),
+                self.aws.client("elbv2"),
+                bootstrap.parameter_prefix(self.config),
+                f"{self.config.name_prefix}-backend-asg",
+                deployed,
+            )
         except botocore.exceptions.ClientError as exc:
-            raise client_error(exc, f"reading the release tags and target health for {releasestate.PARAMETER}") \
-                from None
+            raise client_error(
+                exc, f"reading the release tags and target health for {releasestate.PARAMETER}"
+            ) from None
         except LookupError as exc:
-            raise CommandError(f"{releasestate.PARAMETER}: {exc}; the stack exists but its backend group does "
-                               f"not: check the compute stack", EXIT_FAILED) from None
+            raise CommandError(
+                f"{releasestate.PARAMETER}: {exc}; the stack exists but its backend group does "
+                f"not: check the compute stack",
+                EXIT_FAILED,
+            ) from None
         self.config = self.config.with_values(**{releasestate.PARAMETER: derived.value})
         self.derived_health = derived
         yield Info(derived.source())
@@ -405,29 +476,44 @@ class Deployment:
         artifact bucket."""
         packaged = self.packaged
         root = packaged.templates[packaged.root_name]
-        params = {k: str(v["Default"]) for k, v in (root.get("Parameters") or {}).items()
-                  if isinstance(v, dict) and "Default" in v}
+        params = {
+            k: str(v["Default"])
+            for k, v in (root.get("Parameters") or {}).items()
+            if isinstance(v, dict) and "Default" in v
+        }
         params.update({p["ParameterKey"]: p["ParameterValue"] for p in self.config.cfn_parameters()})
-        no_echo = {k for k, v in (root.get("Parameters") or {}).items()
-                   if isinstance(v, dict) and str(v.get("NoEcho", "")).lower() == "true"}
+        no_echo = {
+            k
+            for k, v in (root.get("Parameters") or {}).items()
+            if isinstance(v, dict) and str(v.get("NoEcho", "")).lower() == "true"
+        }
         # The bytes package.py uploads: a template as committed, unless it
         # names a local child, whose URL packaging rewrote (then its dump).
         texts = {}
         for name, data in packaged.templates.items():
             if name != packaged.root_name:
                 committed = self.template_set.texts[name]
-                local = any(tpl.is_local_url(p.get("TemplateURL"))
-                            for p in tpl.nested_stacks(tpl.load(committed)).values())
+                local = any(
+                    tpl.is_local_url(p.get("TemplateURL")) for p in tpl.nested_stacks(tpl.load(committed)).values()
+                )
                 texts[name] = tpl.dump(data) if local else committed
-        return verify.Expected(root_name=packaged.root_name, templates=packaged.templates,
-                               child_files=packaged.child_files, parameters=params,
-                               capabilities=frozenset(changeset.CAPABILITIES), role_arn=self.service_role_arn(),
-                               no_echo=frozenset(no_echo),
-                               tags=frozenset((t["Key"], t["Value"]) for t in self._tags()),
-                               texts=texts, bucket=packaged.bucket, list_parameters=verify.list_parameters(root),
-                               rollback_alarms=(triggers.alarm_names(self.config.name_prefix)
-                                                if self.opts.rollback_triggers else frozenset()),
-                               monitoring_minutes=triggers.monitoring_minutes())
+        return verify.Expected(
+            root_name=packaged.root_name,
+            templates=packaged.templates,
+            child_files=packaged.child_files,
+            parameters=params,
+            capabilities=frozenset(changeset.CAPABILITIES),
+            role_arn=self.service_role_arn(),
+            no_echo=frozenset(no_echo),
+            tags=frozenset((t["Key"], t["Value"]) for t in self._tags()),
+            texts=texts,
+            bucket=packaged.bucket,
+            list_parameters=verify.list_parameters(root),
+            rollback_alarms=(
+                triggers.alarm_names(self.config.name_prefix) if self.opts.rollback_triggers else frozenset()
+            ),
+            monitoring_minutes=triggers.monitoring_minutes(),
+        )
 
     def _reviewed(self, state: stackstate.StackState):
         """``--change-set reviewed`` / ``reviewed-or-new``: adopt the newest
@@ -440,43 +526,70 @@ class Deployment:
         if state.status in (None, "REVIEW_IN_PROGRESS"):
             # Nothing proves the role a first create would run with: a change
             # set's RoleARN is not readable, and the stack has none yet.
-            where = (f"stack {o.stack_name} does not exist yet" if state.status is None else
-                     f"stack {o.stack_name} is REVIEW_IN_PROGRESS (not created yet)")
-            return False, [f"{where}: a first create is never adopted" +
-                           ("; this deploy makes it itself, with the service role" if own else "")]
+            where = (
+                f"stack {o.stack_name} does not exist yet"
+                if state.status is None
+                else f"stack {o.stack_name} is REVIEW_IN_PROGRESS (not created yet)"
+            )
+            return False, [
+                f"{where}: a first create is never adopted"
+                + ("; this deploy makes it itself, with the service role" if own else "")
+            ]
         found, skipped = changeset.candidates(self.aws, o.stack_name)
         if not found:
-            return False, [f"none is waiting on {o.stack_name} (executing any change set deletes all others)" +
-                           (f"; {skipped} other(s) are not executable or were made without IncludeNestedStacks"
-                            if skipped else "")]
+            return False, [
+                f"none is waiting on {o.stack_name} (executing any change set deletes all others)"
+                + (
+                    f"; {skipped} other(s) are not executable or were made without IncludeNestedStacks"
+                    if skipped
+                    else ""
+                )
+            ]
         expected = self._expected()
-        examined = found[:changeset.MAX_CANDIDATES]
+        examined = found[: changeset.MAX_CANDIDATES]
         more = len(found) - len(examined)
         if more:
             # Anyone who may create change sets can push a real one out of the
             # window; say so rather than let it happen silently.
-            yield Info(f"{len(found)} change sets wait on {o.stack_name}: only the newest {len(examined)} are "
-                       f"examined, {more} older one(s) are not (delete the change sets that are not meant to run)")
+            yield Info(
+                f"{len(found)} change sets wait on {o.stack_name}: only the newest {len(examined)} are "
+                f"examined, {more} older one(s) are not (delete the change sets that are not meant to run)"
+            )
         refused = []
         for c in examined:
-            verdict = verify.prove(self.aws, c["ChangeSetId"], expected, name=c.get("ChangeSetName", ""),
-                                   stack_id=state.stack_id, stack_role=state.role_arn or None)
+            verdict = verify.prove(
+                self.aws,
+                c["ChangeSetId"],
+                expected,
+                name=c.get("ChangeSetName", ""),
+                stack_id=state.stack_id,
+                stack_role=state.role_arn or None,
+            )
             if verdict.ok:
-                cs = changeset.ChangeSet(verdict.name, c["ChangeSetId"], state.stack_id, "UPDATE",
-                                         c.get("Status", ""), execution_status=c.get("ExecutionStatus", ""),
-                                         description=c.get("Description", "") or "")
-                yield Info(f"change set {cs.name}, found waiting on the stack, is proven to hold what this checkout "
-                           f"builds (templates of {len(verdict.read)} stack(s), parameters, capabilities, options, "
-                           f"tags, role): it is the one reviewed below")
+                cs = changeset.ChangeSet(
+                    verdict.name,
+                    c["ChangeSetId"],
+                    state.stack_id,
+                    "UPDATE",
+                    c.get("Status", ""),
+                    execution_status=c.get("ExecutionStatus", ""),
+                    description=c.get("Description", "") or "",
+                )
+                yield Info(
+                    f"change set {cs.name}, found waiting on the stack, is proven to hold what this checkout "
+                    f"builds (templates of {len(verdict.read)} stack(s), parameters, capabilities, options, "
+                    f"tags, role): it is the one reviewed below"
+                )
                 changeset.check_executable(self.aws, cs)
                 o.change_set = cs.name
                 self._review(state, cs)
-                self._describe_adopted(verdict, "a change set found waiting on the stack, proven equal to this "
-                                                "checkout (not by its description)")
+                self._describe_adopted(
+                    verdict,
+                    "a change set found waiting on the stack, proven equal to this checkout (not by its description)",
+                )
                 return True, []
             refused.append(f"  {verdict.line()}")
-        head = f"{len(examined)} change set(s) waiting, none proven" + \
-            (f" ({more} older not examined)" if more else "")
+        head = f"{len(examined)} change set(s) waiting, none proven" + (f" ({more} older not examined)" if more else "")
         return False, [head] + refused
 
     def _describe_adopted(self, verdict: verify.Verdict, what: str) -> None:
@@ -487,38 +600,55 @@ class Deployment:
         review.description = f"{what}; {review.description}" if review.description else what
         review.notes.extend(verdict.notes)
         for key, value in sorted(verdict.resolved.items()):
-            review.notes.append(f"{key} was resolved to {value} when the change set was made; executing it "
-                                f"deploys that value even if the SSM parameter has changed since")
+            review.notes.append(
+                f"{key} was resolved to {value} when the change set was made; executing it "
+                f"deploys that value even if the SSM parameter has changed since"
+            )
 
     def _adopt(self, state: stackstate.StackState) -> None:
         """``deploy --change-set NAME``: that change set, if it is still
         executable and proven to hold what this checkout builds."""
         o = self.opts
         if state.status is None:
-            raise CommandError(f"stack {o.stack_name} does not exist, so it has no change set {o.change_set}",
-                               EXIT_USAGE)
+            raise CommandError(
+                f"stack {o.stack_name} does not exist, so it has no change set {o.change_set}", EXIT_USAGE
+            )
         cs = changeset.lookup(self.aws, o.stack_name, o.change_set, stack_status=state.status)
         if o.change_set_id and not changeset.same_id(cs.id, o.change_set_id):
             raise CommandError(
                 f"refused: change set {cs.name} on {o.stack_name} is {cs.id}, not the approved {o.change_set_id}: "
-                f"the approved one was deleted and another made under its name", EXIT_REFUSED,
-                details=("nothing was executed and no stack policy was changed; plan again",))
+                f"the approved one was deleted and another made under its name",
+                EXIT_REFUSED,
+                details=("nothing was executed and no stack policy was changed; plan again",),
+            )
         if cs.change_set_type == "CREATE":
             raise CommandError(
                 f"refused: change set {cs.name} is a first create (stack {o.stack_name} is REVIEW_IN_PROGRESS), "
-                f"which is never executed by name: nothing proves the role it would run with", EXIT_REFUSED,
-                details=("nothing was executed; deploy without --change-set makes a fresh one that carries the "
-                         "service role",))
+                f"which is never executed by name: nothing proves the role it would run with",
+                EXIT_REFUSED,
+                details=(
+                    "nothing was executed; deploy without --change-set makes a fresh one that carries the service role",
+                ),
+            )
         changeset.check_executable(self.aws, cs)
-        verdict = verify.prove(self.aws, cs.id, self._expected(), name=cs.name, stack_id=state.stack_id,
-                               stack_role=state.role_arn or None)
+        verdict = verify.prove(
+            self.aws, cs.id, self._expected(), name=cs.name, stack_id=state.stack_id, stack_role=state.role_arn or None
+        )
         if not verdict.ok:
-            raise CommandError(f"refused: {verdict.line()}", EXIT_REFUSED,
-                               details=("nothing was executed and no stack policy was changed; check out the "
-                                        "commit that made it and its parameter file, or plan again",))
+            raise CommandError(
+                f"refused: {verdict.line()}",
+                EXIT_REFUSED,
+                details=(
+                    "nothing was executed and no stack policy was changed; check out the "
+                    "commit that made it and its parameter file, or plan again",
+                ),
+            )
         self._review(state, cs)
-        self._describe_adopted(verdict, "proven equal to this checkout (templates, parameters, capabilities, "
-                                        "options, role; not by its description)")
+        self._describe_adopted(
+            verdict,
+            "proven equal to this checkout (templates, parameters, capabilities, "
+            "options, role; not by its description)",
+        )
 
     def _role_to_pass(self, state: stackstate.StackState, cs_type: str) -> str | None:
         """The RoleARN of a change set this run makes. A plan passes the
@@ -542,9 +672,11 @@ class Deployment:
         return t.configuration
 
     def _tags(self) -> list[dict]:
-        return [{"Key": "Project", "Value": self.config.project},
-                {"Key": "Environment", "Value": self.config.environment},
-                {"Key": "ManagedBy", "Value": "wealist-cfn"}]
+        return [
+            {"Key": "Project", "Value": self.config.project},
+            {"Key": "Environment", "Value": self.config.environment},
+            {"Key": "ManagedBy", "Value": "wealist-cfn"},
+        ]
 
     def _defer_protection(self, cs_type: str) -> bool:
         """A first create with deletion protection on makes the database and
@@ -558,14 +690,19 @@ class Deployment:
         IN_PROGRESS, and its DescribeStacks answers HTTP 500 after that
         update). Not known: as on AWS, where the deferral is the safe way."""
         target = self.aws.target
-        return cs_type == "CREATE" and self.config.values.get(DELETION_PROTECTION) == "true" and \
-            target.rolls_back_failed_create is not False and target.switches_protection_by_update is not False
+        return (
+            cs_type == "CREATE"
+            and self.config.values.get(DELETION_PROTECTION) == "true"
+            and target.rolls_back_failed_create is not False
+            and target.switches_protection_by_update is not False
+        )
 
     def _create_parameters(self, cs_type: str) -> list[dict]:
         params = self.config.cfn_parameters()
         if self._defer_protection(cs_type):
-            params = [dict(p, ParameterValue="false") if p["ParameterKey"] == DELETION_PROTECTION else p
-                      for p in params]
+            params = [
+                dict(p, ParameterValue="false") if p["ParameterKey"] == DELETION_PROTECTION else p for p in params
+            ]
         return params
 
     def _review(self, state: stackstate.StackState, cs: changeset.ChangeSet) -> None:
@@ -575,17 +712,27 @@ class Deployment:
         review.params_file = str(self.config.path)
         if cs_type == "UPDATE":
             review.parameters = review_mod.parameter_changes(state.parameters, self.config.values)
-        if cs_type == "CREATE" and not any(r.nested_change_set for r in review.rows) and \
-                (not review.rows or packaged.child_files):
+        if (
+            cs_type == "CREATE"
+            and not any(r.nested_change_set for r in review.rows)
+            and (not review.rows or packaged.child_files)
+        ):
             # An endpoint that lists no nested change sets for a create (moto)
             # still creates everything: show what the templates declare.
             review.rows = _rows_from_templates(packaged, self.config)
-            review.notes.append("the endpoint reported no nested change sets for this create; the rows inside "
-                                "nested stacks are read from the templates")
-        elif cs_type == "UPDATE" and review.rows and not any(r.nested_change_set for r in review.rows) and \
-                any(r.resource_type == cfnmodel.NESTED and r.action == "Modify" for r in review.rows):
-            review.notes.append("the endpoint reported no nested change sets: changes inside nested stacks "
-                                "are not listed")
+            review.notes.append(
+                "the endpoint reported no nested change sets for this create; the rows inside "
+                "nested stacks are read from the templates"
+            )
+        elif (
+            cs_type == "UPDATE"
+            and review.rows
+            and not any(r.nested_change_set for r in review.rows)
+            and any(r.resource_type == cfnmodel.NESTED and r.action == "Modify" for r in review.rows)
+        ):
+            review.notes.append(
+                "the endpoint reported no nested change sets: changes inside nested stacks are not listed"
+            )
         if cs_type == "UPDATE" and not review.rows:
             if not o.change_set and self._deployed_matches(state):
                 # AWS fails a change set that changes nothing; an endpoint that
@@ -595,12 +742,16 @@ class Deployment:
                 return
             # CREATE_COMPLETE and AVAILABLE with no resource change: Outputs or
             # Exports only (the root template differs). Executed like any other.
-            review.notes.append("no resource changes: the change set changes the stack's Outputs or Exports "
-                                "only, and executing it applies them")
+            review.notes.append(
+                "no resource changes: the change set changes the stack's Outputs or Exports "
+                "only, and executing it applies them"
+            )
         if self._defer_protection(cs_type):
-            review.notes.append("deletion protection (database, load balancer) is created off and switched on by "
-                                "a second change set in this same deploy once the create succeeded, so a failed "
-                                "first create can roll back completely")
+            review.notes.append(
+                "deletion protection (database, load balancer) is created off and switched on by "
+                "a second change set in this same deploy once the create succeeded, so a failed "
+                "first create can roll back completely"
+            )
         derived = self.derived_health
         if derived is not None and (derived.held or state.parameters.get(HEALTH_CHECK_TYPE, "EC2") != derived.value):
             # The flip (or why it is held back) and where the value came from.
@@ -630,7 +781,8 @@ class Deployment:
             if error_code(exc) == "NoSuchEntity":
                 raise CommandError(
                     f"service role {arn} does not exist: deploy templates/github-oidc.yaml for this environment "
-                    f"first (docs/deploy.md, 'The service role'), or name another with --role-arn", EXIT_USAGE,
+                    f"first (docs/deploy.md, 'The service role'), or name another with --role-arn",
+                    EXIT_USAGE,
                 ) from None
             # Not allowed to look: CloudFormation will say whether it can use it.
         return arn
@@ -640,15 +792,15 @@ class Deployment:
         this change set was made from (a child's change shows in the root as
         a new content-addressed TemplateURL)."""
         try:
-            body = self.aws.cfn.get_template(StackName=state.stack_id or state.name,
-                                             TemplateStage="Original").get("TemplateBody")
+            body = self.aws.cfn.get_template(StackName=state.stack_id or state.name, TemplateStage="Original").get(
+                "TemplateBody"
+            )
         except botocore.exceptions.ClientError:
             return False
         deployed = tpl.load(body) if isinstance(body, str) else body
         ours = self.packaged.templates.get(self.packaged.root_name)
         given = {p["ParameterKey"]: p.get("ParameterValue", "") for p in self.config.cfn_parameters()}
         return deployed == ours and {k: review_mod.list_value(v) for k, v in state.parameters.items()} == given
-
 
     def cleanup(self, *, wait: bool = True) -> list[str]:
         """Delete the change set this run made and did not execute, and the
@@ -664,20 +816,27 @@ class Deployment:
             try:
                 changeset.delete(self.aws, cs)
             except Exception as exc:  # noqa: BLE001 - an error path: never hide the error that led here
-                return [f"left change set {cs.name} ({exc}); delete it: aws cloudformation delete-change-set "
-                        f"--stack-name {n} --change-set-name {cs.name}"]
+                return [
+                    f"left change set {cs.name} ({exc}); delete it: aws cloudformation delete-change-set "
+                    f"--stack-name {n} --change-set-name {cs.name}"
+                ]
             return [f"deleting change set {cs.name} (not executed); CloudFormation finishes it"]
         try:
             # Bounded: a change set with nested ones is deleted asynchronously,
             # and the shell can go only once it is.
-            pending = changeset.delete_and_wait(self.aws, cs, sleep=self.opts.sleep,
-                                                interval=self.opts.change_set_interval)
+            pending = changeset.delete_and_wait(
+                self.aws, cs, sleep=self.opts.sleep, interval=self.opts.change_set_interval
+            )
         except Exception as exc:  # noqa: BLE001 - an error path: never hide the error that led here
-            return [f"left change set {cs.name} ({exc}); delete it: aws cloudformation delete-change-set "
-                    f"--stack-name {n} --change-set-name {cs.name}"]
+            return [
+                f"left change set {cs.name} ({exc}); delete it: aws cloudformation delete-change-set "
+                f"--stack-name {n} --change-set-name {cs.name}"
+            ]
         if pending.startswith("DELETE_FAILED"):
-            return [f"change set {cs.name} (not executed) could not be deleted ({pending}); delete it: aws "
-                    f"cloudformation delete-change-set --stack-name {n} --change-set-name {cs.name}"]
+            return [
+                f"change set {cs.name} (not executed) could not be deleted ({pending}); delete it: aws "
+                f"cloudformation delete-change-set --stack-name {n} --change-set-name {cs.name}"
+            ]
         if pending:
             lines.append(f"deleting change set {cs.name} (not executed): {pending}; CloudFormation finishes it")
         else:
@@ -734,14 +893,18 @@ class Deployment:
             if cs.change_set_type == "UPDATE":
                 fixed = policy.protect(aws, stack_id)
                 if fixed:
-                    yield Info(f"stack policy set on {', '.join(p or 'root' for p in fixed)} (denies replacing "
-                               f"or deleting stateful resources)")
+                    yield Info(
+                        f"stack policy set on {', '.join(p or 'root' for p in fixed)} (denies replacing "
+                        f"or deleting stateful resources)"
+                    )
                 if o.allow_replace and plan.review.guarded:
                     paths = {_stack_path(c.where) for c in plan.review.guarded}
                     relaxed = sorted(paths)  # an error half-way through still restores them all
                     relaxed = policy.relax(aws, stack_id, paths)
-                    yield Info(f"--allow-replace: stack policy relaxed on {', '.join(p or 'root' for p in relaxed)} "
-                               f"for this update only")
+                    yield Info(
+                        f"--allow-replace: stack policy relaxed on {', '.join(p or 'root' for p in relaxed)} "
+                        f"for this update only"
+                    )
             seen, since = events.Watcher.mark(aws, stack_id)
             old_ops = events.Watcher.operations(aws, stack_id) if not new else set()
             token = f"wealist-{uuid.uuid4()}"
@@ -767,10 +930,19 @@ class Deployment:
                 # At once, not after the watch: a Ctrl-C or a CI timeout must not
                 # leave a new stack unprotected. It does not stop a rollback.
                 yield from _termination_protection(aws, stack_id)
-            watcher = events.Watcher(aws, stack_id, total=plan.total_resources, totals=plan.totals, token=token,
-                                     seen=seen,
-                                     since=since, old_operations=old_ops, sleep=o.sleep, interval=o.poll_interval,
-                                     timeout=o.watch_timeout)
+            watcher = events.Watcher(
+                aws,
+                stack_id,
+                total=plan.total_resources,
+                totals=plan.totals,
+                token=token,
+                seen=seen,
+                since=since,
+                old_operations=old_ops,
+                sleep=o.sleep,
+                interval=o.poll_interval,
+                timeout=o.watch_timeout,
+            )
             yield from self._follow(watcher, stack_id)
             final = self.final
             relaxed = []
@@ -780,8 +952,17 @@ class Deployment:
                 protection_off = False
         except BaseException as exc:
             with keeping_last_call():
-                lines = self.stopped(exc, cs, stack_id, made=made, sent=sent, started=started, relaxed=relaxed,
-                                     protection_off=protection_off, token=token)
+                lines = self.stopped(
+                    exc,
+                    cs,
+                    stack_id,
+                    made=made,
+                    sent=sent,
+                    started=started,
+                    relaxed=relaxed,
+                    protection_off=protection_off,
+                    token=token,
+                )
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 self.left_behind = lines
                 raise
@@ -789,8 +970,11 @@ class Deployment:
                 exc.details = tuple(exc.details) + tuple(lines)
                 raise
             if started and self.final is None and isinstance(exc, WATCH_ERRORS):
-                raise CommandError(f"lost track of the operation while watching it ({_why(exc)}); it goes on in "
-                                   f"AWS", EXIT_FAILED, details=tuple(lines)) from None
+                raise CommandError(
+                    f"lost track of the operation while watching it ({_why(exc)}); it goes on in AWS",
+                    EXIT_FAILED,
+                    details=tuple(lines),
+                ) from None
             if isinstance(exc, botocore.exceptions.ClientError):
                 doing = "switching deletion protection on" if protection_off else "executing the change set"
                 err = client_error(exc, doing)
@@ -808,16 +992,29 @@ class Deployment:
         n, o = self.opts.stack_name, self.opts
         state, read_error = _read_state(self.aws, n)
         now = time.strftime("%H:%M:%S UTC", time.gmtime())
-        lines = [f"stack {n}: its state could not be read now ({read_error})" if state is None else
-                 f"stack {n}: {state.status or 'does not exist'} (read at {now})"]
-        other = f"; the {state.status} it was waiting for goes on" if state and events.is_running(state.status) \
-            else ""
+        lines = [
+            f"stack {n}: its state could not be read now ({read_error})"
+            if state is None
+            else f"stack {n}: {state.status or 'does not exist'} (read at {now})"
+        ]
+        other = f"; the {state.status} it was waiting for goes on" if state and events.is_running(state.status) else ""
         lines.append(f"in AWS: no change set of this run was executed; nothing of this deploy runs{other}")
         lines.append(f"next: python build.py deploy --stack-name {n} --params {o.params}")
         return lines
 
-    def stopped(self, exc: BaseException, cs: changeset.ChangeSet, stack_id: str, *, made, sent: bool,
-                started: bool, relaxed: list[str], protection_off: bool, token: str = "") -> list[str]:
+    def stopped(
+        self,
+        exc: BaseException,
+        cs: changeset.ChangeSet,
+        stack_id: str,
+        *,
+        made,
+        sent: bool,
+        started: bool,
+        relaxed: list[str],
+        protection_off: bool,
+        token: str = "",
+    ) -> list[str]:
         """The block every unclean end of :meth:`execute` prints: the stack's
         state read now, what still runs in AWS, what was put back or not, and
         the next command. Never raises."""
@@ -848,8 +1045,10 @@ class Deployment:
             # Deleted, so not executed; yet the stack runs an operation: another's, or
             # one this tool cannot tell apart. Said, never taken as "nothing runs".
             began = None
-            lines.append(f"the stack is {status} although change set {cs.name} was deleted unexecuted: an "
-                         f"operation runs that may not be this deploy's")
+            lines.append(
+                f"the stack is {status} although change set {cs.name} was deleted unexecuted: an "
+                f"operation runs that may not be this deploy's"
+            )
         now = time.strftime("%H:%M:%S UTC", time.gmtime())
         if state is None:
             lines.append(f"stack {n}: its state could not be read now ({read_error})")
@@ -859,33 +1058,42 @@ class Deployment:
         if began is False:
             lines.append(f"in AWS: change set {cs.name} was not executed; nothing of this deploy runs")
         elif running:
-            lines.append("in AWS: the operation goes on; stopping this command does not stop it (`cancel` "
-                         "stops an update)" if cs.change_set_type == "UPDATE" else
-                         "in AWS: the create goes on; stopping this command does not stop it")
+            lines.append(
+                "in AWS: the operation goes on; stopping this command does not stop it (`cancel` stops an update)"
+                if cs.change_set_type == "UPDATE"
+                else "in AWS: the create goes on; stopping this command does not stop it"
+            )
         elif began is None and state is None:
             lines.append(f"in AWS: whether change set {cs.name} started could not be read")
         else:
             lines.append("in AWS: nothing runs")
         if relaxed:
             lines.append(_restore(aws, stack_id, relaxed, running=bool(running or began is None)))
-        if self._defer_protection(cs.change_set_type) and began is not False and \
-                (protection_off or self.final is None or not self.final.ok):
-            lines.append("deletion protection is off (database, load balancer): a first create makes them without "
-                         "it and switches it on once the create is complete; `status` does that")
-        if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED") and cs.change_set_type == "CREATE" and \
-                self.final is None:
+        if (
+            self._defer_protection(cs.change_set_type)
+            and began is not False
+            and (protection_off or self.final is None or not self.final.ok)
+        ):
+            lines.append(
+                "deletion protection is off (database, load balancer): a first create makes them without "
+                "it and switches it on once the create is complete; `status` does that"
+            )
+        if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED") and cs.change_set_type == "CREATE" and self.final is None:
             lines += leftovers(aws, stack_id or n, n)
         if began is False and status in (None, events.REVIEW):
             lines.append(f"next: python build.py deploy --stack-name {n} --params {o.params}")
         elif status == "ROLLBACK_COMPLETE" or status == "ROLLBACK_FAILED":
             lines.append(f"next: python build.py deploy --stack-name {n} --params {o.params} --replace-failed")
         else:
-            lines.append(f"next: {status_cmd}  (follows the operation to its end and repairs what this run left: "
-                         f"stack policies, termination and deletion protection)")
+            lines.append(
+                f"next: {status_cmd}  (follows the operation to its end and repairs what this run left: "
+                f"stack policies, termination and deletion protection)"
+            )
         return lines
 
-    def _follow(self, watcher: events.Watcher, stack_id: str) -> Iterator[events.StackEvent | events.Progress
-                                                                         | events.Final | Result]:
+    def _follow(
+        self, watcher: events.Watcher, stack_id: str
+    ) -> Iterator[events.StackEvent | events.Progress | events.Final | Result]:
         """Watch an operation to its final state (``self.final`` as soon as
         it is seen: an error after it means nothing runs any more), then read
         the stack's outputs into ``self.result``."""
@@ -899,17 +1107,27 @@ class Deployment:
                 self.result = item
             yield item
 
-    def _switch_on_protection(self, stack_id: str) -> Iterator[Info | events.StackEvent | events.Progress
-                                                                 | events.Final | Result]:
+    def _switch_on_protection(
+        self, stack_id: str
+    ) -> Iterator[Info | events.StackEvent | events.Progress | events.Final | Result]:
         """The second half of a first create: an update that only turns
         deletion protection on (the review said so). It is executed only when
         it holds no guarded change; otherwise it is left with the command."""
         o, aws = self.opts, self.aws
         yield Info("switching deletion protection on (second change set of this first create)")
         cs = changeset.create(
-            aws, stack_name=o.stack_name, change_set_type="UPDATE", parameters=self.config.cfn_parameters(),
-            tags=self._tags(), template_body=self.packaged.root_body, template_url=self.packaged.root_url,
-            commit=changeset.git_commit(), digest=self.digest(), sleep=o.sleep, interval=o.change_set_interval)
+            aws,
+            stack_name=o.stack_name,
+            change_set_type="UPDATE",
+            parameters=self.config.cfn_parameters(),
+            tags=self._tags(),
+            template_body=self.packaged.root_body,
+            template_url=self.packaged.root_url,
+            commit=changeset.git_commit(),
+            digest=self.digest(),
+            sleep=o.sleep,
+            interval=o.change_set_interval,
+        )
         if cs.no_changes:
             yield Info("deletion protection: nothing to change (the endpoint reports no changes)")
             return
@@ -919,19 +1137,23 @@ class Deployment:
         if review.guarded:
             self._made = None
             raise CommandError(
-                f"the change set that switches deletion protection on ({cs.name}) holds guarded changes; "
-                f"not executed", EXIT_FAILED,
-                details=(f"review it: aws cloudformation describe-change-set --stack-name {o.stack_name} "
-                         f"--change-set-name {cs.name}",
-                         f"until it runs, deletion protection is off: python build.py deploy --stack-name "
-                         f"{o.stack_name} --params {o.params} --change-set {cs.name}"))
+                f"the change set that switches deletion protection on ({cs.name}) holds guarded changes; not executed",
+                EXIT_FAILED,
+                details=(
+                    f"review it: aws cloudformation describe-change-set --stack-name {o.stack_name} "
+                    f"--change-set-name {cs.name}",
+                    f"until it runs, deletion protection is off: python build.py deploy --stack-name "
+                    f"{o.stack_name} --params {o.params} --change-set {cs.name}",
+                ),
+            )
         changeset.check_executable(aws, cs)
         token = f"wealist-{uuid.uuid4()}"
         seen, since = events.Watcher.mark(aws, stack_id)
         aws.cfn.execute_change_set(ChangeSetName=cs.id, ClientRequestToken=token)
         self._made = None
-        watcher = events.Watcher(aws, stack_id, token=token, seen=seen, since=since, sleep=o.sleep,
-                                 interval=o.poll_interval)
+        watcher = events.Watcher(
+            aws, stack_id, token=token, seen=seen, since=since, sleep=o.sleep, interval=o.poll_interval
+        )
         yield from self._follow(watcher, stack_id)
         if self.final.ok:
             yield Info("deletion protection switched on (database, load balancer)")
@@ -998,25 +1220,26 @@ def _execution_began(aws: Aws, cs: changeset.ChangeSet, token: str, stack: str) 
     if execution in _EXECUTED or _token_seen(aws, stack, token):
         return True, []
     if code == "ChangeSetNotFound":
-        return None, [f"change set {cs.name} is gone and no event of this run's request was read: whether it was "
-                      f"executed is not known"]
+        return None, [
+            f"change set {cs.name} is gone and no event of this run's request was read: whether it was "
+            f"executed is not known"
+        ]
     try:
         aws.cfn.delete_change_set(ChangeSetName=cs.id)
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) == "InvalidChangeSetStatus":
-            return True, [f"change set {cs.name} could not be deleted ({error_message(exc)}): it is being "
-                          f"executed"]
-        return None, [f"change set {cs.name} could not be deleted ({error_code(exc)}: {error_message(exc)}): "
-                      f"whether it was executed is not known"]
+            return True, [f"change set {cs.name} could not be deleted ({error_message(exc)}): it is being executed"]
+        return None, [
+            f"change set {cs.name} could not be deleted ({error_code(exc)}: {error_message(exc)}): "
+            f"whether it was executed is not known"
+        ]
     except Exception as exc:  # noqa: BLE001 - an error path: report "cannot tell"
-        return None, [f"change set {cs.name} could not be deleted ({_why(exc)}): whether it was executed is not "
-                      f"known"]
+        return None, [f"change set {cs.name} could not be deleted ({_why(exc)}): whether it was executed is not known"]
     try:
         after = aws.cfn.describe_change_set(ChangeSetName=cs.id)
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) == "ChangeSetNotFound":
-            return False, [f"deleted change set {cs.name} (not executed: DeleteChangeSet is refused while one "
-                           f"runs)"]
+            return False, [f"deleted change set {cs.name} (not executed: DeleteChangeSet is refused while one runs)"]
         return None, [f"deleted change set {cs.name}; reading it back failed ({error_code(exc)})"]
     except Exception as exc:  # noqa: BLE001
         return None, [f"deleted change set {cs.name}; reading it back failed ({_why(exc)})"]
@@ -1024,10 +1247,13 @@ def _execution_began(aws: Aws, cs: changeset.ChangeSet, token: str, stack: str) 
         return True, []
     if str(after.get("Status", "")).startswith("DELETE"):
         # A change set with nested ones is deleted asynchronously.
-        return False, [f"deleting change set {cs.name} (not executed: DeleteChangeSet accepted it); "
-                       f"CloudFormation finishes it"]
-    return None, [f"change set {cs.name} is still there ({after.get('Status')}, {after.get('ExecutionStatus')}) "
-                  f"after its delete was accepted: whether it was executed is not known"]
+        return False, [
+            f"deleting change set {cs.name} (not executed: DeleteChangeSet accepted it); CloudFormation finishes it"
+        ]
+    return None, [
+        f"change set {cs.name} is still there ({after.get('Status')}, {after.get('ExecutionStatus')}) "
+        f"after its delete was accepted: whether it was executed is not known"
+    ]
 
 
 def leftovers(aws: Aws, stack: str, name: str) -> list[str]:
@@ -1042,21 +1268,23 @@ def leftovers(aws: Aws, stack: str, name: str) -> list[str]:
     names each, with the way to remove it."""
     out = []
     for where, rtype, physical, status in stackstate.resources_in(aws, stack, {"DELETE_FAILED", "DELETE_SKIPPED"}):
-        how = {"AWS::S3::Bucket": f"empty every object version, then: aws s3api delete-bucket --bucket {physical}",
-               "AWS::Logs::LogGroup": f"aws logs delete-log-group --log-group-name {physical}"}.get(
-            rtype, "delete it in its console, or keep it")
+        how = {
+            "AWS::S3::Bucket": f"empty every object version, then: aws s3api delete-bucket --bucket {physical}",
+            "AWS::Logs::LogGroup": f"aws logs delete-log-group --log-group-name {physical}",
+        }.get(rtype, "delete it in its console, or keep it")
         out.append(f"left behind: {where} ({rtype}) {physical or '(no physical ID)'}: {status}; {how}")
     if not out:
-        out.append(f"left behind: nothing the rollback reports (no DELETE_FAILED or DELETE_SKIPPED resource in "
-                   f"{name})")
+        out.append(f"left behind: nothing the rollback reports (no DELETE_FAILED or DELETE_SKIPPED resource in {name})")
     return out
 
 
 def _restore(aws: Aws, stack_id: str, relaxed: list[str], *, running: bool) -> str:
     """Put the protective policy back after an interrupted execute; one line
     says so, or gives the exact command when it cannot be done now."""
-    cmd = (f"aws cloudformation set-stack-policy --stack-name {{STACK}} --stack-policy-body "
-           f"'{json.dumps(policy.PROTECT, separators=(',', ':'))}'")
+    cmd = (
+        f"aws cloudformation set-stack-policy --stack-name {{STACK}} --stack-policy-body "
+        f"'{json.dumps(policy.PROTECT, separators=(',', ':'))}'"
+    )
     where = ", ".join(p or "root" for p in relaxed)
     if not running:
         try:
@@ -1069,11 +1297,14 @@ def _restore(aws: Aws, stack_id: str, relaxed: list[str], *, running: bool) -> s
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
         ids = {"": stack_id}
     # A nested stack's ID that cannot be read now is named, not guessed.
-    targets = " ; ".join(cmd.replace("{STACK}", ids.get(p) or (stack_id if not p else f"<stack ID of {p}>"))
-                         for p in relaxed)
+    targets = " ; ".join(
+        cmd.replace("{STACK}", ids.get(p) or (stack_id if not p else f"<stack ID of {p}>")) for p in relaxed
+    )
     why = "the update still runs" if running else "putting it back failed"
-    return (f"stack policy still relaxed on {where} ({why}); once the stack is final run `python build.py "
-            f"status` or: {targets}")
+    return (
+        f"stack policy still relaxed on {where} ({why}); once the stack is final run `python build.py "
+        f"status` or: {targets}"
+    )
 
 
 def _termination_protection(aws: Aws, stack_id: str) -> Iterator[Info]:
@@ -1093,18 +1324,25 @@ def finish(aws: Aws, stack_id: str, final: events.Final, *, new: bool) -> Iterat
     rollback: a relaxed policy must not outlive the operation), termination
     protection on a new stack, then the :class:`Result` with the outputs."""
     # A failed first create (ROLLBACK_*) takes no update, only a delete: no policy to put back.
-    if not final.status.startswith("DELETE") and \
-            final.status not in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED"):
+    if not final.status.startswith("DELETE") and final.status not in (
+        "ROLLBACK_COMPLETE",
+        "ROLLBACK_FAILED",
+        "CREATE_FAILED",
+    ):
         fixed = policy.protect(aws, stack_id)
         if fixed:
-            yield Info(f"stack policy set on {', '.join(p or 'root' for p in fixed)} (denies replacing or "
-                       f"deleting stateful resources)")
+            yield Info(
+                f"stack policy set on {', '.join(p or 'root' for p in fixed)} (denies replacing or "
+                f"deleting stateful resources)"
+            )
     if final.status == "CREATE_FAILED":
-        yield Info("rollback is off (--no-rollback): what the create made is kept, as it failed, to debug it; "
-                   "when done: python build.py deploy --replace-failed (rolls it back with RetainExceptOnCreate, "
-                   "which deletes what the create made, Retain resources included; then deletes the stack and "
-                   "creates it again). A plain delete-stack would keep the ECR repositories, the access-log "
-                   "bucket and the flow-log group, and the next create would fail on their names")
+        yield Info(
+            "rollback is off (--no-rollback): what the create made is kept, as it failed, to debug it; "
+            "when done: python build.py deploy --replace-failed (rolls it back with RetainExceptOnCreate, "
+            "which deletes what the create made, Retain resources included; then deletes the stack and "
+            "creates it again). A plain delete-stack would keep the ECR repositories, the access-log "
+            "bucket and the flow-log group, and the next create would fail on their names"
+        )
     if final.status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):
         # A failed first create: RetainExceptOnCreate deleted what it could;
         # name what is still in the account rather than promise nothing is.
@@ -1119,21 +1357,28 @@ def finish(aws: Aws, stack_id: str, final: events.Final, *, new: bool) -> Iterat
 
 # A stack that can take an update (UpdateStack / a change set's execute:
 # not *_IN_PROGRESS, not a failed create, not *_FAILED).
-UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
-             "IMPORT_ROLLBACK_COMPLETE"}
+UPDATABLE = {
+    "CREATE_COMPLETE",
+    "UPDATE_COMPLETE",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "IMPORT_COMPLETE",
+    "IMPORT_ROLLBACK_COMPLETE",
+}
 
 
 # The repair reuses the deployed template (UsePreviousTemplate), so CloudFormation
 # reads the nested TemplateURLs the stack names again; an object gone from the
 # artifact bucket (ops/artifacts.py) fails it, and a deploy packages them anew.
-_REDEPLOY = ("if the reason names a template URL or S3 (an artifact the stack's template names is gone): run a "
-             "deploy, which packages the templates again and switches deletion protection on: python build.py "
-             "deploy --stack-name {n} --params {p}")
+_REDEPLOY = (
+    "if the reason names a template URL or S3 (an artifact the stack's template names is gone): run a "
+    "deploy, which packages the templates again and switches deletion protection on: python build.py "
+    "deploy --stack-name {n} --params {p}"
+)
 
 
-def repair_deletion_protection(aws: Aws, config, stack_name: str, *, sleep=time.sleep, interval: float = 5.0,
-                               change_set_interval: float = 2.0
-                               ) -> Iterator[Info | events.StackEvent | events.Progress | events.Final | Result]:
+def repair_deletion_protection(
+    aws: Aws, config, stack_name: str, *, sleep=time.sleep, interval: float = 5.0, change_set_interval: float = 2.0
+) -> Iterator[Info | events.StackEvent | events.Progress | events.Final | Result]:
     """``status``: switch deletion protection on when the params file says
     ``DeletionProtection=true`` and the stack still has ``false`` (a first
     create interrupted, or failed, before its second change set ran).
@@ -1150,22 +1395,31 @@ def repair_deletion_protection(aws: Aws, config, stack_name: str, *, sleep=time.
         return
     what = "deletion protection is off on the stack (database, load balancer) and the params file says true"
     if aws.target.switches_protection_by_update is False:
-        yield Info(f"{what}; not switched on against {aws.target.name} (its DescribeStacks fails after that "
-                   f"update)")
+        yield Info(f"{what}; not switched on against {aws.target.name} (its DescribeStacks fails after that update)")
         return
     if st.status not in UPDATABLE:
-        yield Info(f"{what}; the stack is {st.status}, which takes no update: run status again once it is "
-                   f"complete")
+        yield Info(f"{what}; the stack is {st.status}, which takes no update: run status again once it is complete")
         return
     yield Info(f"{what}: switching it on (a change set of that parameter only)")
-    params = [{"ParameterKey": k, "ParameterValue": "true"} if k == DELETION_PROTECTION else
-              {"ParameterKey": k, "UsePreviousValue": True} for k in st.parameters]
+    params = [
+        {"ParameterKey": k, "ParameterValue": "true"}
+        if k == DELETION_PROTECTION
+        else {"ParameterKey": k, "UsePreviousValue": True}
+        for k in st.parameters
+    ]
     name = changeset.new_name(changeset.git_commit()).replace("deploy-", "protect-", 1)
     try:
         resp = aws.cfn.create_change_set(
-            StackName=st.stack_id, ChangeSetName=name, ChangeSetType="UPDATE", UsePreviousTemplate=True,
-            Parameters=params, Capabilities=changeset.CAPABILITIES, IncludeNestedStacks=True, ClientToken=name,
-            Description=f"wealist-cfn status: switch {DELETION_PROTECTION} on")
+            StackName=st.stack_id,
+            ChangeSetName=name,
+            ChangeSetType="UPDATE",
+            UsePreviousTemplate=True,
+            Parameters=params,
+            Capabilities=changeset.CAPABILITIES,
+            IncludeNestedStacks=True,
+            ClientToken=name,
+            Description=f"wealist-cfn status: switch {DELETION_PROTECTION} on",
+        )
     except botocore.exceptions.ClientError as exc:
         err = client_error(exc, "CreateChangeSet switching deletion protection on")
         err.details = (_REDEPLOY.format(n=stack_name, p=getattr(config, "path", "FILE")),)
@@ -1174,16 +1428,22 @@ def repair_deletion_protection(aws: Aws, config, stack_name: str, *, sleep=time.
     desc = changeset.wait(aws, cs.id, sleep=sleep, interval=change_set_interval)
     cs.status, cs.reason = desc.get("Status", ""), desc.get("StatusReason", "") or ""
     if cs.status == "FAILED":
-        raise CommandError(f"the change set switching deletion protection on ({name}) FAILED: "
-                           f"{cs.reason or 'no reason given'}", EXIT_FAILED,
-                           details=(f"delete it: aws cloudformation delete-change-set --change-set-name {cs.id}",
-                                    _REDEPLOY.format(n=stack_name, p=getattr(config, "path", "FILE"))))
+        raise CommandError(
+            f"the change set switching deletion protection on ({name}) FAILED: {cs.reason or 'no reason given'}",
+            EXIT_FAILED,
+            details=(
+                f"delete it: aws cloudformation delete-change-set --change-set-name {cs.id}",
+                _REDEPLOY.format(n=stack_name, p=getattr(config, "path", "FILE")),
+            ),
+        )
     review = changeset.describe(aws, cs, stack_name, sleep=sleep, interval=change_set_interval)
     review_mod.analyse(review)
     if review.guarded:
-        raise CommandError(f"the change set switching deletion protection on ({name}) holds guarded changes; "
-                           f"not executed", EXIT_FAILED,
-                           details=(f"review it: aws cloudformation describe-change-set --change-set-name {cs.id}",))
+        raise CommandError(
+            f"the change set switching deletion protection on ({name}) holds guarded changes; not executed",
+            EXIT_FAILED,
+            details=(f"review it: aws cloudformation describe-change-set --change-set-name {cs.id}",),
+        )
     changeset.check_executable(aws, cs)
     seen, since = events.Watcher.mark(aws, st.stack_id)
     token = f"wealist-{uuid.uuid4()}"
@@ -1207,11 +1467,20 @@ def _stack_path(where: str) -> str:
 def _rows_from_templates(packaged: package_mod.Packaged, config) -> list[review_mod.Row]:
     """What the templates create for these parameters: Conditions evaluated,
     so a cost-mode review does not list the multi-AZ NAT gateways."""
-    resolved = cfnmodel.resolve_set(packaged.templates, config.values, root_name=packaged.root_name,
-                                    region=config.region, child_files=packaged.child_files)
-    return [review_mod.Row(path="" if path == "Root" else path, action="Add", logical_id=lid,
-                           resource_type=res.get("Type", "?"))
-            for path, stack in resolved.items() for lid, res in stack.resources.items()]
+    resolved = cfnmodel.resolve_set(
+        packaged.templates,
+        config.values,
+        root_name=packaged.root_name,
+        region=config.region,
+        child_files=packaged.child_files,
+    )
+    return [
+        review_mod.Row(
+            path="" if path == "Root" else path, action="Add", logical_id=lid, resource_type=res.get("Type", "?")
+        )
+        for path, stack in resolved.items()
+        for lid, res in stack.resources.items()
+    ]
 
 
 # The root's own event that opens an operation a user or tool started;
@@ -1226,8 +1495,12 @@ def operation_start(aws: Aws, stack_id: str, stack_name: str) -> dict | None:
     it off the first page)."""
     for page in pages.pages(aws.cfn, "describe_stack_events", StackName=stack_id):
         for e in page.get("StackEvents", []):  # newest first
-            if e.get("ResourceType") == cfnmodel.NESTED and e.get("PhysicalResourceId") == stack_id and \
-                    e.get("LogicalResourceId") == stack_name and e.get("ResourceStatus") in _STARTS:
+            if (
+                e.get("ResourceType") == cfnmodel.NESTED
+                and e.get("PhysicalResourceId") == stack_id
+                and e.get("LogicalResourceId") == stack_name
+                and e.get("ResourceStatus") in _STARTS
+            ):
                 return e
     return None
 
@@ -1236,6 +1509,7 @@ def operation_start(aws: Aws, stack_id: str, stack_name: str) -> dict | None:
 class Shell:
     """``status`` on a REVIEW_IN_PROGRESS stack: the change sets in it
     (name, Status, ExecutionStatus); no operation runs."""
+
     stack_name: str
     stack_id: str
     change_sets: list[tuple[str, str, str]] = field(default_factory=list)
@@ -1246,15 +1520,18 @@ def shell(aws: Aws, state: stackstate.StackState) -> Shell:
     out = Shell(state.name, state.stack_id)
     try:
         for page in aws.cfn.get_paginator("list_change_sets").paginate(StackName=state.stack_id):
-            out.change_sets += [(c.get("ChangeSetName", "?"), c.get("Status", "?"), c.get("ExecutionStatus", "?"))
-                                for c in page.get("Summaries", [])]
+            out.change_sets += [
+                (c.get("ChangeSetName", "?"), c.get("Status", "?"), c.get("ExecutionStatus", "?"))
+                for c in page.get("Summaries", [])
+            ]
     except botocore.exceptions.ClientError as exc:
         out.error = f"{error_code(exc)}: {error_message(exc)}"
     return out
 
 
-def watch(aws: Aws, stack_name: str, *, sleep=time.sleep, interval: float = 5.0
-          ) -> Iterator[Info | events.StackEvent | events.Progress | events.Final | Result]:
+def watch(
+    aws: Aws, stack_name: str, *, sleep=time.sleep, interval: float = 5.0
+) -> Iterator[Info | events.StackEvent | events.Progress | events.Final | Result]:
     """``status``: follow the stack's current (or last) operation from its
     first event to its end, nested stacks included, then put the protective
     stack policies back and switch on termination protection of a created
@@ -1267,8 +1544,7 @@ def watch(aws: Aws, stack_name: str, *, sleep=time.sleep, interval: float = 5.0
         yield shell(aws, state)
         return
     start = operation_start(aws, state.stack_id, stack_name)
-    w = events.Watcher(aws, state.stack_id, since=start["Timestamp"] if start else None, sleep=sleep,
-                       interval=interval)
+    w = events.Watcher(aws, state.stack_id, since=start["Timestamp"] if start else None, sleep=sleep, interval=interval)
     final = None
     for item in w.watch():
         if isinstance(item, events.Final):

@@ -44,8 +44,15 @@ class Decision:
         return self.outcome in (GO, ALLOWED, ACCEPTED_CONDITIONAL, APPROVED)
 
 
-def replacement(guarded: Sequence, *, change_set_name: str, allow_replace: bool = False,
-                accept_conditional: bool = False, accepted_by_name: str = "", executes: bool = True) -> Decision:
+def replacement(
+    guarded: Sequence,
+    *,
+    change_set_name: str,
+    allow_replace: bool = False,
+    accept_conditional: bool = False,
+    accepted_by_name: str = "",
+    executes: bool = True,
+) -> Decision:
     """May a change set with these guarded changes (``review.Callout`` of
     level guarded: removal or replacement of a stateful resource, or of a
     nested stack holding one) run?
@@ -62,21 +69,31 @@ def replacement(guarded: Sequence, *, change_set_name: str, allow_replace: bool 
     by_name = accepted_by_name.strip()
     if only_conditional and (accept_conditional or (by_name and by_name == change_set_name)):
         how = "--accept-conditional" if accept_conditional else f"{ACCEPT_CONDITIONAL_ENV}={change_set_name}"
-        return Decision(ACCEPTED_CONDITIONAL,
-                        f"{how}: {len(guarded)} change(s) may replace a stateful resource (Replacement: "
-                        f"Conditional); the stack policies stay in place and deny an actual replacement, which "
-                        f"would fail the update and roll it back")
+        return Decision(
+            ACCEPTED_CONDITIONAL,
+            f"{how}: {len(guarded)} change(s) may replace a stateful resource (Replacement: "
+            f"Conditional); the stack policies stay in place and deny an actual replacement, which "
+            f"would fail the update and roll it back",
+        )
     details = []
     if only_conditional:
-        details.append("every one is 'Replacement: Conditional' (CloudFormation will only know while it runs, e.g. "
-                       "from another nested stack's outputs): --accept-conditional goes ahead with the stack "
-                       "policies kept, so an actual replacement is still denied")
+        details.append(
+            "every one is 'Replacement: Conditional' (CloudFormation will only know while it runs, e.g. "
+            "from another nested stack's outputs): --accept-conditional goes ahead with the stack "
+            "policies kept, so an actual replacement is still denied"
+        )
         if by_name and by_name != change_set_name:
             details.append(f"{ACCEPT_CONDITIONAL_ENV} names {by_name}, not this change set ({change_set_name})")
-        details.append(f"in CI: run the Deploy workflow by hand with accept-conditional = {change_set_name} "
-                       f"(docs/deploy.md, 'A guarded change through CI')")
-    return Decision(REFUSED, f"refused: {len(guarded)} guarded change(s) (removal or replacement of stateful "
-                             f"resources); deploy again with --allow-replace if that is intended", tuple(details))
+        details.append(
+            f"in CI: run the Deploy workflow by hand with accept-conditional = {change_set_name} "
+            f"(docs/deploy.md, 'A guarded change through CI')"
+        )
+    return Decision(
+        REFUSED,
+        f"refused: {len(guarded)} guarded change(s) (removal or replacement of stateful "
+        f"resources); deploy again with --allow-replace if that is intended",
+        tuple(details),
+    )
 
 
 def first_create_only(*, no_rollback: bool, change_set_type: str, stack_name: str, status: str | None) -> Decision:
@@ -85,8 +102,11 @@ def first_create_only(*, no_rollback: bool, change_set_type: str, stack_name: st
     half-changed."""
     if not no_rollback or change_set_type == "CREATE":
         return Decision(GO)
-    return Decision(REFUSED, f"refused: --no-rollback is for a first create; {stack_name} exists ({status}), and an "
-                             f"update that fails without rollback leaves the stack half-changed (UPDATE_FAILED)")
+    return Decision(
+        REFUSED,
+        f"refused: --no-rollback is for a first create; {stack_name} exists ({status}), and an "
+        f"update that fails without rollback leaves the stack half-changed (UPDATE_FAILED)",
+    )
 
 
 def approval(*, yes: bool, interactive: bool, answer: str | None = None) -> Decision:

@@ -100,18 +100,37 @@ class Outcome:
         return all(g.ok for g in self.groups)
 
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "waitedSeconds": round(self.waited), "timedOut": self.timed_out,
-                "groups": [{"targetGroup": g.group.key, "serves": g.group.serves, "arn": g.arn, "status": g.status,
-                            "autoScalingGroup": g.group.asg, "targets": [asdict(t) for t in g.targets]}
-                           for g in self.groups],
-                "activities": {asg: [asdict(a) for a in acts] for asg, acts in self.activities.items()}}
+        return {
+            "ok": self.ok,
+            "waitedSeconds": round(self.waited),
+            "timedOut": self.timed_out,
+            "groups": [
+                {
+                    "targetGroup": g.group.key,
+                    "serves": g.group.serves,
+                    "arn": g.arn,
+                    "status": g.status,
+                    "autoScalingGroup": g.group.asg,
+                    "targets": [asdict(t) for t in g.targets],
+                }
+                for g in self.groups
+            ],
+            "activities": {asg: [asdict(a) for a in acts] for asg, acts in self.activities.items()},
+        }
 
 
 def groups(cfg: Config) -> list[Group]:
     """The load balancer's target groups (loadbalancer.py's output keys)."""
     prefix = parameter_prefix(cfg)
-    out = [Group(f"{svc.key}Service", svc.name, group_name(cfg, "backend"),
-                 f"{prefix}/deploy/{svc.name.replace('-', '_')}_image_tag") for svc in DEFAULT_SETTINGS.services]
+    out = [
+        Group(
+            f"{svc.key}Service",
+            svc.name,
+            group_name(cfg, "backend"),
+            f"{prefix}/deploy/{svc.name.replace('-', '_')}_image_tag",
+        )
+        for svc in DEFAULT_SETTINGS.services
+    ]
     out += [Group(key, key.lower(), group_name(cfg, "monitoring")) for key in ("Grafana", "Prometheus")]
     return out
 
@@ -122,8 +141,11 @@ def target_group_arns(aws: Aws, stack_name: str) -> dict[str, str]:
     child = cfn.describe_stack_resource(StackName=stack_name, LogicalResourceId="LoadBalancerStack")
     stack_id = child["StackResourceDetail"]["PhysicalResourceId"]
     [stack] = cfn.describe_stacks(StackName=stack_id)["Stacks"]
-    return {o["OutputKey"].removesuffix("TargetGroupArn"): o["OutputValue"] for o in stack.get("Outputs", [])
-            if o["OutputKey"].endswith("TargetGroupArn")}
+    return {
+        o["OutputKey"].removesuffix("TargetGroupArn"): o["OutputValue"]
+        for o in stack.get("Outputs", [])
+        if o["OutputKey"].endswith("TargetGroupArn")
+    }
 
 
 def _released(ssm, name: str) -> bool:
@@ -147,9 +169,16 @@ def check(aws: Aws, cfg: Config, stack_name: str, arns: dict[str, str] | None = 
             out.append(GroupHealth(g, "", NO_TARGETS))
             continue
         resp = elbv2.describe_target_health(TargetGroupArn=arn)
-        targets = tuple(Target(d["Target"]["Id"], d["Target"].get("Port"), d["TargetHealth"]["State"],
-                               d["TargetHealth"].get("Reason", ""), d["TargetHealth"].get("Description", ""))
-                        for d in resp.get("TargetHealthDescriptions", []))
+        targets = tuple(
+            Target(
+                d["Target"]["Id"],
+                d["Target"].get("Port"),
+                d["TargetHealth"]["State"],
+                d["TargetHealth"].get("Reason", ""),
+                d["TargetHealth"].get("Description", ""),
+            )
+            for d in resp.get("TargetHealthDescriptions", [])
+        )
         live = [t for t in targets if t.state != "draining"]
         if g.tag_parameter and not _released(ssm, g.tag_parameter):
             status = NOT_RELEASED
@@ -165,13 +194,28 @@ def check(aws: Aws, cfg: Config, stack_name: str, arns: dict[str, str] | None = 
 
 def activities(aws: Aws, asg: str, limit: int = ACTIVITIES) -> list[Activity]:
     resp = aws.client("autoscaling").describe_scaling_activities(AutoScalingGroupName=asg, MaxRecords=limit)
-    return [Activity(str(a.get("StartTime", "")), a.get("StatusCode", ""), a.get("Description", ""),
-                     a.get("Cause", ""), a.get("StatusMessage", "")) for a in resp.get("Activities", [])]
+    return [
+        Activity(
+            str(a.get("StartTime", "")),
+            a.get("StatusCode", ""),
+            a.get("Description", ""),
+            a.get("Cause", ""),
+            a.get("StatusMessage", ""),
+        )
+        for a in resp.get("Activities", [])
+    ]
 
 
-def wait(aws: Aws, cfg: Config, stack_name: str, *, timeout: float = DEFAULT_TIMEOUT,
-         interval: float = DEFAULT_INTERVAL, sleep: Callable[[float], None] = time.sleep,
-         clock: Callable[[], float] = time.monotonic) -> Iterator[Progress | Outcome]:
+def wait(
+    aws: Aws,
+    cfg: Config,
+    stack_name: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    interval: float = DEFAULT_INTERVAL,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[Progress | Outcome]:
     """Poll until every target group is healthy (or not released yet), at
     most ``timeout`` seconds; a :class:`Progress` per poll, then the
     :class:`Outcome` (with the groups' recent scaling activities when not ok)."""
@@ -187,8 +231,9 @@ def wait(aws: Aws, cfg: Config, stack_name: str, *, timeout: float = DEFAULT_TIM
             failing = sorted({g.group.asg for g in snapshot if not g.ok})
             yield Outcome(snapshot, waited, timed_out=True, activities={asg: activities(aws, asg) for asg in failing})
             return
-        yield Progress(waited, sum(1 for g in snapshot if g.ok), len(snapshot),
-                       tuple(g.group.serves for g in snapshot if not g.ok))
+        yield Progress(
+            waited, sum(1 for g in snapshot if g.ok), len(snapshot), tuple(g.group.serves for g in snapshot if not g.ok)
+        )
         sleep(min(interval, max(timeout - waited, 0.0)))
 
 
@@ -199,8 +244,10 @@ def lines(outcome: Outcome | list[GroupHealth]) -> list[str]:
     out = []
     for g in snapshot:
         if g.status == NOT_RELEASED:
-            out.append(f"  {g.group.serves:<14} not released yet ({g.group.tag_parameter} is missing or "
-                       f"'{UNRELEASED}'; its first release starts it)")
+            out.append(
+                f"  {g.group.serves:<14} not released yet ({g.group.tag_parameter} is missing or "
+                f"'{UNRELEASED}'; its first release starts it)"
+            )
             continue
         healthy = sum(1 for t in g.targets if t.state == "healthy")
         out.append(f"  {g.group.serves:<14} {g.status} ({healthy}/{len(g.targets)} targets healthy)")
@@ -211,10 +258,13 @@ def lines(outcome: Outcome | list[GroupHealth]) -> list[str]:
     if isinstance(outcome, Outcome):
         for asg, acts in outcome.activities.items():
             out.append(f"  recent activities of {asg}:")
-            out += [f"      {a.start} {a.status}: {a.description}" + (f" ({a.message})" if a.message else "")
-                    for a in acts] or ["      none"]
+            out += [
+                f"      {a.start} {a.status}: {a.description}" + (f" ({a.message})" if a.message else "") for a in acts
+            ] or ["      none"]
         if not outcome.ok:
-            out.append("  an instance's boot log: /var/log/wealist-boot.log (Session Manager), or "
-                       "aws ec2 get-console-output --instance-id ID; docs/operations.md, 'When a target stays "
-                       "unhealthy'")
+            out.append(
+                "  an instance's boot log: /var/log/wealist-boot.log (Session Manager), or "
+                "aws ec2 get-console-output --instance-id ID; docs/operations.md, 'When a target stays "
+                "unhealthy'"
+            )
     return out

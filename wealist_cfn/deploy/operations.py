@@ -46,6 +46,7 @@ def _call(doing: str, fn, **kw):
 
 # -- cancel ------------------------------------------------------------------------------------
 
+
 def cancel(aws: Aws, name: str) -> stackstate.StackState:
     """CancelUpdateStack on the root. The API reference: "You can cancel
     only stacks that are in the UPDATE_IN_PROGRESS state", and a nested
@@ -56,23 +57,34 @@ def cancel(aws: Aws, name: str) -> stackstate.StackState:
         # A nested stack (DescribeStacks: ParentId and RootId set) is updated,
         # and cancelled, only through its root.
         root = state.root_id.split("/")[1] if state.root_id.count("/") >= 2 else state.root_id
-        raise CommandError(f"refused: {name} is a nested stack; an update is cancelled on its root stack: "
-                           f"python build.py cancel --stack-name {root}", EXIT_REFUSED)
+        raise CommandError(
+            f"refused: {name} is a nested stack; an update is cancelled on its root stack: "
+            f"python build.py cancel --stack-name {root}",
+            EXIT_REFUSED,
+        )
     if state.status != "UPDATE_IN_PROGRESS":
-        why = {"CREATE_IN_PROGRESS": "a create cannot be cancelled; it rolls back by itself when it fails, or "
-                                     "delete the stack once it is final",
-               "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS": "the update already succeeded; CloudFormation is removing "
-                                                      "replaced resources",
-               "UPDATE_ROLLBACK_IN_PROGRESS": "it is already rolling back"}.get(
-            state.status, "only an update that is running can be cancelled")
-        raise CommandError(f"refused: {name} is {state.status}: {why} (CancelUpdateStack accepts only "
-                           f"UPDATE_IN_PROGRESS)", EXIT_REFUSED)
-    _call(f"CancelUpdateStack {name}", aws.cfn.cancel_update_stack, StackName=state.stack_id,
-          ClientRequestToken=f"wealist-cancel-{uuid.uuid4()}")
+        why = {
+            "CREATE_IN_PROGRESS": "a create cannot be cancelled; it rolls back by itself when it fails, or "
+            "delete the stack once it is final",
+            "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS": "the update already succeeded; CloudFormation is removing "
+            "replaced resources",
+            "UPDATE_ROLLBACK_IN_PROGRESS": "it is already rolling back",
+        }.get(state.status, "only an update that is running can be cancelled")
+        raise CommandError(
+            f"refused: {name} is {state.status}: {why} (CancelUpdateStack accepts only UPDATE_IN_PROGRESS)",
+            EXIT_REFUSED,
+        )
+    _call(
+        f"CancelUpdateStack {name}",
+        aws.cfn.cancel_update_stack,
+        StackName=state.stack_id,
+        ClientRequestToken=f"wealist-cancel-{uuid.uuid4()}",
+    )
     return state
 
 
 # -- continue-rollback -------------------------------------------------------------------------
+
 
 def skip_name(where: str) -> str:
     """``status``'s path of a resource (``DatabaseStack/Database``) as
@@ -95,8 +107,11 @@ def continue_rollback(aws: Aws, name: str, skip: list[str]) -> tuple[stackstate.
     DELETE_COMPLETE or DELETE_FAILED, which CloudFormation checks."""
     state = _state(aws, name)
     if state.status != "UPDATE_ROLLBACK_FAILED":
-        raise CommandError(f"refused: {name} is {state.status}: ContinueUpdateRollback continues only a rollback "
-                           f"that failed (UPDATE_ROLLBACK_FAILED)", EXIT_REFUSED)
+        raise CommandError(
+            f"refused: {name} is {state.status}: ContinueUpdateRollback continues only a rollback "
+            f"that failed (UPDATE_ROLLBACK_FAILED)",
+            EXIT_REFUSED,
+        )
     # Only UPDATE_FAILED: ContinueUpdateRollback refuses a resource in any
     # other state (a CREATE_FAILED or DELETE_FAILED one included).
     failed = stackstate.resources_in(aws, state.stack_id, {"UPDATE_FAILED"})
@@ -106,9 +121,11 @@ def continue_rollback(aws: Aws, name: str, skip: list[str]) -> tuple[stackstate.
         dotted = skip_name(s)
         if dotted not in skippable:
             raise CommandError(
-                f"refused: --skip {s}: not a resource whose rollback failed in {name}", EXIT_REFUSED,
-                details=tuple(f"skippable: {w} (--skip {w})" for w in sorted(skippable.values())) or
-                ("no resource of the stack is UPDATE_FAILED",))
+                f"refused: --skip {s}: not a resource whose rollback failed in {name}",
+                EXIT_REFUSED,
+                details=tuple(f"skippable: {w} (--skip {w})" for w in sorted(skippable.values()))
+                or ("no resource of the stack is UPDATE_FAILED",),
+            )
         wanted.append(dotted)
     kw = {"StackName": state.stack_id, "ClientRequestToken": f"wealist-continue-{uuid.uuid4()}"}
     if wanted:
@@ -118,6 +135,7 @@ def continue_rollback(aws: Aws, name: str, skip: list[str]) -> tuple[stackstate.
 
 
 # -- change sets -------------------------------------------------------------------------------
+
 
 @dataclass
 class ChangeSetRow:
@@ -141,17 +159,25 @@ def list_change_sets(aws: Aws, name: str, *, everything: bool = False) -> list[C
     try:
         for page in aws.cfn.get_paginator("list_change_sets").paginate(StackName=state.stack_id):
             for c in page.get("Summaries", []):
-                rows.append(ChangeSetRow(c.get("ChangeSetName", ""), c.get("ChangeSetId", ""), c.get("Status", ""),
-                                         c.get("ExecutionStatus", ""), str(c.get("CreationTime", "")),
-                                         c.get("Description", "") or ""))
+                rows.append(
+                    ChangeSetRow(
+                        c.get("ChangeSetName", ""),
+                        c.get("ChangeSetId", ""),
+                        c.get("Status", ""),
+                        c.get("ExecutionStatus", ""),
+                        str(c.get("CreationTime", "")),
+                        c.get("Description", "") or "",
+                    )
+                )
     except botocore.exceptions.ClientError as exc:
         raise CommandError(f"ListChangeSets {name}: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED) from None
     rows.sort(key=lambda r: (r.created, r.name))
     return rows if everything else [r for r in rows if r.ours]
 
 
-def delete_change_sets(aws: Aws, name: str, names: list[str], *, sleep: Callable[[float], None] = time.sleep
-                       ) -> list[str]:
+def delete_change_sets(
+    aws: Aws, name: str, names: list[str], *, sleep: Callable[[float], None] = time.sleep
+) -> list[str]:
     """Delete change sets of this project by name (all of them when
     ``names`` is empty); one line each. A change set this tool did not make
     is refused. One that is running (ExecutionStatus EXECUTE_IN_PROGRESS) is
@@ -162,12 +188,18 @@ def delete_change_sets(aws: Aws, name: str, names: list[str], *, sleep: Callable
     for n in names:
         r = rows.get(n)
         if r is None:
-            raise CommandError(f"refused: {name} has no change set {n}", EXIT_USAGE,
-                               details=tuple(f"ours: {x.name}" for x in rows.values() if x.ours))
+            raise CommandError(
+                f"refused: {name} has no change set {n}",
+                EXIT_USAGE,
+                details=tuple(f"ours: {x.name}" for x in rows.values() if x.ours),
+            )
         if not r.ours:
-            raise CommandError(f"refused: change set {n} was not made by this tool (its name or Description "
-                               f"says otherwise); delete it yourself if it is no longer wanted: aws "
-                               f"cloudformation delete-change-set --change-set-name {r.id}", EXIT_REFUSED)
+            raise CommandError(
+                f"refused: change set {n} was not made by this tool (its name or Description "
+                f"says otherwise); delete it yourself if it is no longer wanted: aws "
+                f"cloudformation delete-change-set --change-set-name {r.id}",
+                EXIT_REFUSED,
+            )
         targets.append(r)
     lines = []
     for r in targets:

@@ -99,25 +99,39 @@ def _owner(aws: Aws) -> dict:
 
 
 def _bucket_region(resp: dict) -> str | None:
-    region = resp.get("BucketRegion") or \
-        resp.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region")
+    region = resp.get("BucketRegion") or resp.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get(
+        "x-amz-bucket-region"
+    )
     return region or None
 
 
 def _check_region(aws: Aws, bucket: str, region: str | None) -> None:
     if region and region != aws.region:
-        raise CommandError(f"S3 bucket {bucket} is in {region}, the stack in {aws.region}: CloudFormation would "
-                           f"be given URLs for the wrong region; use a bucket in {aws.region} or leave out --bucket",
-                           EXIT_USAGE)
+        raise CommandError(
+            f"S3 bucket {bucket} is in {region}, the stack in {aws.region}: CloudFormation would "
+            f"be given URLs for the wrong region; use a bucket in {aws.region} or leave out --bucket",
+            EXIT_USAGE,
+        )
 
 
-PUBLIC_ACCESS_BLOCK = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-                       "RestrictPublicBuckets": True}
+PUBLIC_ACCESS_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
 ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]}
 
 
-def ensure_bucket(aws: Aws, bucket: str, *, create: bool, missing: str | None = None,
-                  sent: list[str] | None = None, repaired: list[str] | None = None) -> bool:
+def ensure_bucket(
+    aws: Aws,
+    bucket: str,
+    *,
+    create: bool,
+    missing: str | None = None,
+    sent: list[str] | None = None,
+    repaired: list[str] | None = None,
+) -> bool:
     """Make sure the bucket exists, belongs to the caller's account and is
     in the stack's region; create it (hardened) when ``create``. Returns True
     when it was created now. ``missing``: what to tell the user when the
@@ -139,8 +153,11 @@ def ensure_bucket(aws: Aws, bucket: str, *, create: bool, missing: str | None = 
         if code in ("301", "PermanentRedirect", "400") and headers.get("x-amz-bucket-region"):
             _check_region(aws, bucket, headers["x-amz-bucket-region"])
         if code in ("403", "AccessDenied", "Forbidden"):
-            raise CommandError(f"S3 bucket {bucket} exists but is not account {aws.account}'s, or these "
-                               f"credentials may not use it (403)", EXIT_USAGE) from None
+            raise CommandError(
+                f"S3 bucket {bucket} exists but is not account {aws.account}'s, or these "
+                f"credentials may not use it (403)",
+                EXIT_USAGE,
+            ) from None
         if code not in ("404", "NoSuchBucket", "NotFound"):
             raise CommandError(f"S3 bucket {bucket}: {error_code(exc)}: {error_message(exc)}") from None
     if exists:
@@ -148,8 +165,12 @@ def ensure_bucket(aws: Aws, bucket: str, *, create: bool, missing: str | None = 
             _repair(aws, bucket, repaired if repaired is not None else [])
         return False
     if not create:
-        raise CommandError(missing or f"S3 bucket {bucket} does not exist; create it, or leave out --bucket to use "
-                           f"the default artifacts bucket", EXIT_USAGE)
+        raise CommandError(
+            missing
+            or f"S3 bucket {bucket} does not exist; create it, or leave out --bucket to use "
+            f"the default artifacts bucket",
+            EXIT_USAGE,
+        )
     kw = {"Bucket": bucket}
     if aws.region != "us-east-1":
         kw["CreateBucketConfiguration"] = {"LocationConstraint": aws.region}
@@ -159,15 +180,15 @@ def ensure_bucket(aws: Aws, bucket: str, *, create: bool, missing: str | None = 
         if sent is not None:
             sent.append("CreateBucket")
         aws.s3.create_bucket(**kw)
-        aws.s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK,
-                                       **_owner(aws))
+        aws.s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK, **_owner(aws))
         aws.s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=ENCRYPTION, **_owner(aws))
         aws.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}, **_owner(aws))
         # Housekeeping of plan/ and old deploy/ versions (ops/artifacts.py).
         artifacts.ensure_lifecycle(aws.s3, bucket, _owner(aws))
     except botocore.exceptions.ClientError as exc:
-        raise CommandError(f"creating S3 bucket {bucket}: {error_code(exc)}: {error_message(exc)}",
-                           EXIT_FAILED) from None
+        raise CommandError(
+            f"creating S3 bucket {bucket}: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED
+        ) from None
     return True
 
 
@@ -185,6 +206,7 @@ def _repair(aws: Aws, bucket: str, repaired: list[str]) -> None:
             if error_code(exc) in codes:
                 return None
             raise
+
     try:
         # GetPublicAccessBlock: NoSuchPublicAccessBlockConfiguration when none is set (S3 API reference).
         block = absent(s3.get_public_access_block, "NoSuchPublicAccessBlockConfiguration")
@@ -204,8 +226,9 @@ def _repair(aws: Aws, bucket: str, repaired: list[str]) -> None:
         if artifacts.ensure_lifecycle(s3, bucket, owner):
             repaired.append("lifecycle rules")
     except botocore.exceptions.ClientError as exc:
-        raise CommandError(f"checking the settings of S3 bucket {bucket}: {error_code(exc)}: {error_message(exc)}",
-                           EXIT_FAILED) from None
+        raise CommandError(
+            f"checking the settings of S3 bucket {bucket}: {error_code(exc)}: {error_message(exc)}", EXIT_FAILED
+        ) from None
 
 
 def _stored(aws: Aws, bucket: str, key: str) -> tuple[str, str] | None:
@@ -231,16 +254,20 @@ def _ensure_object(aws: Aws, bucket: str, key: str, name: str, body: bytes) -> U
     """Upload ``body`` under ``key`` unless the key already holds exactly it."""
     stored = _stored(aws, bucket, key)
     if stored is not None and stored[0] == hashlib.sha256(body).hexdigest():
-        return Upload(name=name, key=key, url=aws.s3_url(bucket, key, stored[1]), uploaded=False,
-                      version_id=stored[1])
+        return Upload(name=name, key=key, url=aws.s3_url(bucket, key, stored[1]), uploaded=False, version_id=stored[1])
     try:
-        resp = aws.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-yaml",
-                                 **_owner(aws))
+        resp = aws.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-yaml", **_owner(aws))
     except botocore.exceptions.ClientError as exc:
         raise CommandError(f"uploading {name} to s3://{bucket}/{key}: {error_message(exc)}") from None
     version = _version(resp)
-    return Upload(name=name, key=key, url=aws.s3_url(bucket, key, version), uploaded=True,
-                  replaced=stored is not None, version_id=version)
+    return Upload(
+        name=name,
+        key=key,
+        url=aws.s3_url(bucket, key, version),
+        uploaded=True,
+        replaced=stored is not None,
+        version_id=version,
+    )
 
 
 def object_key(prefix: str, name: str, body: bytes) -> str:
@@ -248,8 +275,14 @@ def object_key(prefix: str, name: str, body: bytes) -> str:
     return f"{prefix}/{stem}.{hashlib.sha256(body).hexdigest()}.yaml"
 
 
-def package(aws: Aws, template_set: tpl.TemplateSet, bucket: str, prefix: str,
-            reuse_prefix: str | None = None, objects: list[Upload] | None = None) -> Packaged:
+def package(
+    aws: Aws,
+    template_set: tpl.TemplateSet,
+    bucket: str,
+    prefix: str,
+    reuse_prefix: str | None = None,
+    objects: list[Upload] | None = None,
+) -> Packaged:
     """Upload what is missing, rewrite the URLs, return where the root is.
 
     ``reuse_prefix`` (a plan's): a template whose exact bytes are already
@@ -260,8 +293,13 @@ def package(aws: Aws, template_set: tpl.TemplateSet, bucket: str, prefix: str,
 
     ``objects``: the list each object is appended to as soon as it is in
     place, so a caller stopped half-way (Ctrl-C) can say which are."""
-    result = Packaged(bucket=bucket, root_body=None, root_url=None, root_name=template_set.root_name,
-                      objects=objects if objects is not None else [])
+    result = Packaged(
+        bucket=bucket,
+        root_body=None,
+        root_url=None,
+        root_name=template_set.root_name,
+        objects=objects if objects is not None else [],
+    )
     urls: dict[str, str] = {}
 
     def put(name: str, body: bytes) -> str:
@@ -269,8 +307,9 @@ def package(aws: Aws, template_set: tpl.TemplateSet, bucket: str, prefix: str,
             key = object_key(reuse_prefix, name, body)
             stored = _stored(aws, bucket, key)
             if stored is not None and stored[0] == hashlib.sha256(body).hexdigest() and stored[1]:
-                upload = Upload(name=name, key=key, url=aws.s3_url(bucket, key, stored[1]), uploaded=False,
-                                version_id=stored[1])
+                upload = Upload(
+                    name=name, key=key, url=aws.s3_url(bucket, key, stored[1]), uploaded=False, version_id=stored[1]
+                )
                 result.objects.append(upload)
                 return upload.url
         upload = _ensure_object(aws, bucket, object_key(prefix, name, body), name, body)

@@ -28,8 +28,13 @@ from .review import GUARDED_TYPES
 PROTECT = {
     "Statement": [
         {"Effect": "Allow", "Principal": "*", "Action": "Update:*", "Resource": "*"},
-        {"Effect": "Deny", "Principal": "*", "Action": ["Update:Replace", "Update:Delete"], "Resource": "*",
-         "Condition": {"StringEquals": {"ResourceType": sorted(GUARDED_TYPES)}}},
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["Update:Replace", "Update:Delete"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"ResourceType": sorted(GUARDED_TYPES)}},
+        },
     ]
 }
 ALLOW_ALL = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "Update:*", "Resource": "*"}]}
@@ -44,8 +49,11 @@ def stack_ids(aws: Aws, root: str) -> dict[str, str]:
         for page in aws.cfn.get_paginator("list_stack_resources").paginate(StackName=sid):
             for r in page.get("StackResourceSummaries", []):
                 phys = r.get("PhysicalResourceId") or ""
-                if r.get("ResourceType") == NESTED and phys and \
-                        not r.get("ResourceStatus", "").startswith("DELETE_COMPLETE"):
+                if (
+                    r.get("ResourceType") == NESTED
+                    and phys
+                    and not r.get("ResourceStatus", "").startswith("DELETE_COMPLETE")
+                ):
                     child = f"{path}/{r['LogicalResourceId']}" if path else r["LogicalResourceId"]
                     out[child] = phys
                     queue.append((child, phys))

@@ -38,10 +38,17 @@ from wealist_cfn.cfn.model import NESTED
 from wealist_cfn.core.parameters import PARAMS_BY_NAME
 from wealist_cfn.deploy import sequence
 
-STATEFUL_TYPES = frozenset({
-    "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::ElastiCache::ReplicationGroup",
-    "AWS::ElastiCache::CacheCluster", "AWS::ECR::Repository", "AWS::EC2::VPC", "AWS::EC2::Subnet",
-})
+STATEFUL_TYPES = frozenset(
+    {
+        "AWS::RDS::DBInstance",
+        "AWS::RDS::DBCluster",
+        "AWS::ElastiCache::ReplicationGroup",
+        "AWS::ElastiCache::CacheCluster",
+        "AWS::ECR::Repository",
+        "AWS::EC2::VPC",
+        "AWS::EC2::Subnet",
+    }
+)
 GUARDED_TYPES = STATEFUL_TYPES | {NESTED}
 # Stateful types this project always names (database.py, cache.py).
 # CloudFormation cannot replace a custom-named resource: the update fails
@@ -58,9 +65,11 @@ ACTIONS = ("Add", "Modify", "Remove", "Import", "Dynamic")
 # (stacks/github_oidc.py WITHHELD): a role's trust decides who holds it, and
 # the secrets key trusts the role by ARN. A trust change in the templates
 # therefore fails at execution, and the update rolls back.
-TRUST_CHANGE = ("trust policy (AssumeRolePolicyDocument) changes: the service role may not call "
-                "iam:UpdateAssumeRolePolicy, so this update will fail and roll back under it; an administrator "
-                "changes the trust by hand first (docs/operations.md, the trust model)")
+TRUST_CHANGE = (
+    "trust policy (AssumeRolePolicyDocument) changes: the service role may not call "
+    "iam:UpdateAssumeRolePolicy, so this update will fail and roll back under it; an administrator "
+    "changes the trust by hand first (docs/operations.md, the trust model)"
+)
 
 
 # CloudFormation writes this in a change set's property values (BeforeContext /
@@ -72,8 +81,14 @@ _PLACEHOLDER = re.compile(r"\{\{changeSet:[A-Za-z_]+\}\}")
 KNOWN_AT_EXECUTION = "(known only at execution)"
 
 # ResourceChangeDetail.ChangeSource values (API reference, ResourceChangeDetail).
-CAUSES = ("DirectModification", "ParameterReference", "ResourceReference", "ResourceAttribute",
-          "Automatic", "NoModification")
+CAUSES = (
+    "DirectModification",
+    "ParameterReference",
+    "ResourceReference",
+    "ResourceAttribute",
+    "Automatic",
+    "NoModification",
+)
 
 
 def is_placeholder(value) -> bool:
@@ -121,8 +136,11 @@ class Row:
 
     @property
     def replaces(self) -> bool:
-        return self.action == "Remove" or self.replacement in ("True", "Conditional") or \
-            self.policy_action.startswith("Replace")
+        return (
+            self.action == "Remove"
+            or self.replacement in ("True", "Conditional")
+            or self.policy_action.startswith("Replace")
+        )
 
 
 @dataclass
@@ -146,6 +164,7 @@ class Value:
     """One root parameter's value as this deploy sends it, and where it came
     from: ``--parameter``, ``file`` (the parameter file), ``derived`` or
     ``default`` (the parameter's own default)."""
+
     key: str
     value: str
     source: str
@@ -170,8 +189,10 @@ class Review:
         """Every row counted once, nested stacks and the rows inside them
         included: a Modify that replaces (Replacement True or Conditional)
         counts as Replace, not Modify."""
-        c = Counter("Replace" if r.action == "Modify" and r.replacement in ("True", "Conditional") else r.action
-                    for r in self.rows)
+        c = Counter(
+            "Replace" if r.action == "Modify" and r.replacement in ("True", "Conditional") else r.action
+            for r in self.rows
+        )
         return {k: c[k] for k in ("Add", "Modify", "Replace", "Remove", "Import", "Dynamic") if c[k]}
 
     @property
@@ -189,15 +210,23 @@ class Review:
             d.pop("before"), d.pop("after")
             rows.append(d)
         return {
-            "stack": self.stack_name, "changeSetType": self.change_set_type, "changeSetName": self.change_set_name,
-            "changeSetId": self.change_set_id, "description": self.description, "counts": self.counts,
-            "changes": rows, "parameters": [asdict(p) for p in self.parameters],
-            "callouts": [asdict(c) for c in self.callouts], "notes": self.notes,
-            "paramsFile": self.params_file, "values": [asdict(v) for v in self.values],
+            "stack": self.stack_name,
+            "changeSetType": self.change_set_type,
+            "changeSetName": self.change_set_name,
+            "changeSetId": self.change_set_id,
+            "description": self.description,
+            "counts": self.counts,
+            "changes": rows,
+            "parameters": [asdict(p) for p in self.parameters],
+            "callouts": [asdict(c) for c in self.callouts],
+            "notes": self.notes,
+            "paramsFile": self.params_file,
+            "values": [asdict(v) for v in self.values],
         }
 
 
 # --- parameters ------------------------------------------------------------------------------
+
 
 def effective_values(cfg, mask=lambda key, value: value) -> list[Value]:
     """Every root parameter of a validated config with its source; ``mask``
@@ -222,6 +251,7 @@ def _values_lines(review: "Review") -> list[str]:
     if defaults:
         out.append("  defaults: " + ", ".join(f"{v.key}={v.value or EMPTY}" for v in defaults))
     return out
+
 
 def _is_list_type(key: str) -> bool:
     spec = PARAMS_BY_NAME.get(key)
@@ -307,12 +337,20 @@ def row_from_change(path: str, change: dict) -> Row:
         if d.get("Evaluation") == "Dynamic" or is_placeholder(target.get("AfterValue")):
             det.known_at_execution = True
     return Row(
-        path=path, action=rc.get("Action", "?"), logical_id=rc.get("LogicalResourceId", "?"),
-        resource_type=rc.get("ResourceType", "?"), replacement=rc.get("Replacement", "") or "",
-        policy_action=rc.get("PolicyAction", "") or "", scopes=list(rc.get("Scope", [])), properties=props,
-        causes=causes, details=list(details.values()), physical_id=rc.get("PhysicalResourceId", "") or "",
+        path=path,
+        action=rc.get("Action", "?"),
+        logical_id=rc.get("LogicalResourceId", "?"),
+        resource_type=rc.get("ResourceType", "?"),
+        replacement=rc.get("Replacement", "") or "",
+        policy_action=rc.get("PolicyAction", "") or "",
+        scopes=list(rc.get("Scope", [])),
+        properties=props,
+        causes=causes,
+        details=list(details.values()),
+        physical_id=rc.get("PhysicalResourceId", "") or "",
         nested_change_set=rc.get("ChangeSetId", "") or "",
-        before=_context(rc.get("BeforeContext")), after=_context(rc.get("AfterContext")),
+        before=_context(rc.get("BeforeContext")),
+        after=_context(rc.get("AfterContext")),
     )
 
 
@@ -330,50 +368,78 @@ def _context(value) -> dict | None:
 
 # --- call-outs ----------------------------------------------------------------------------------
 
+
 def analyse(review: Review) -> None:
     """Fill ``review.callouts`` from the rows."""
     out: list[Callout] = []
     for r in review.rows:
         if r.resource_type in GUARDED_TYPES and r.replaces and review.change_set_type == "UPDATE":
-            what = "removed" if r.action == "Remove" else (
-                "replaced" if r.replacement == "True" or r.policy_action.startswith("Replace")
-                else "possibly replaced (Replacement: Conditional)")
+            what = (
+                "removed"
+                if r.action == "Remove"
+                else (
+                    "replaced"
+                    if r.replacement == "True" or r.policy_action.startswith("Replace")
+                    else "possibly replaced (Replacement: Conditional)"
+                )
+            )
             if r.resource_type == NESTED:
                 msg = f"nested stack {what}: every resource in it goes with it"
             elif r.resource_type in NAMED_TYPES and r.action == "Modify":
-                msg = (f"custom-named, so CloudFormation cannot replace it: this update would fail and roll back "
-                       f"(if it is {what.split(' (')[0]}); to replace it, it needs a new name")
+                msg = (
+                    f"custom-named, so CloudFormation cannot replace it: this update would fail and roll back "
+                    f"(if it is {what.split(' (')[0]}); to replace it, it needs a new name"
+                )
             else:
                 keep = f"; policy action {r.policy_action}" if r.policy_action else ""
                 msg = f"stateful resource {what}: its data is lost unless restored from a snapshot{keep}"
             trigger = [p for p in r.properties if "replace" in p]
             if trigger:
                 msg += f" (because of {', '.join(p.split(' (')[0] for p in trigger)})"
-            conditional = r.action != "Remove" and r.replacement == "Conditional" and \
-                not r.policy_action.startswith("Replace")
+            conditional = (
+                r.action != "Remove" and r.replacement == "Conditional" and not r.policy_action.startswith("Replace")
+            )
             out.append(Callout("guarded", r.where, r.resource_type, msg, conditional=conditional))
         elif r.resource_type in WARN_TYPES and r.replaces and review.change_set_type == "UPDATE":
-            out.append(Callout("warning", r.where, r.resource_type,
-                               f"{'removed' if r.action == 'Remove' else 'replaced'}: the database or cache "
-                               f"that uses it moves to the new one"))
-        if review.change_set_type == "UPDATE" and r.resource_type == "AWS::IAM::Role" and r.action == "Modify" \
-                and any(p.split(" (")[0] == "AssumeRolePolicyDocument" for p in r.properties):
+            out.append(
+                Callout(
+                    "warning",
+                    r.where,
+                    r.resource_type,
+                    f"{'removed' if r.action == 'Remove' else 'replaced'}: the database or cache "
+                    f"that uses it moves to the new one",
+                )
+            )
+        if (
+            review.change_set_type == "UPDATE"
+            and r.resource_type == "AWS::IAM::Role"
+            and r.action == "Modify"
+            and any(p.split(" (")[0] == "AssumeRolePolicyDocument" for p in r.properties)
+        ):
             out.append(Callout("warning", r.where, r.resource_type, TRUST_CHANGE))
-        if review.change_set_type == "UPDATE" and (r.resource_type.startswith("AWS::IAM::")
-                                                   or r.resource_type in SG_TYPES or r.resource_type == RULE_TYPE):
+        if review.change_set_type == "UPDATE" and (
+            r.resource_type.startswith("AWS::IAM::") or r.resource_type in SG_TYPES or r.resource_type == RULE_TYPE
+        ):
             out.append(Callout("security", r.where, r.resource_type, _security_message(r)))
     if review.change_set_type == "UPDATE":
         # Combinations a service refuses in one update (updaterules.py).
-        out += [Callout("guarded", v.where, v.resource_type, v.message())
-                for v in updaterules.violations(review.rows, review.parameters)]
+        out += [
+            Callout("guarded", v.where, v.resource_type, v.message())
+            for v in updaterules.violations(review.rows, review.parameters)
+        ]
         out += [Callout("warning", *note) for note in sequence.rollout_notes(review.rows)]
         review.notes += [n for n in sequence.mode_notes(review.parameters) if n not in review.notes]
     review.callouts = out
 
 
 def _security_message(r: Row) -> str:
-    kind = "IAM" if r.resource_type.startswith("AWS::IAM::") else \
-        "listener rule" if r.resource_type == RULE_TYPE else "security group"
+    kind = (
+        "IAM"
+        if r.resource_type.startswith("AWS::IAM::")
+        else "listener rule"
+        if r.resource_type == RULE_TYPE
+        else "security group"
+    )
     if r.action == "Remove":
         return f"{kind} resource removed (narrows access)"
     if r.after is None and r.action != "Add":
@@ -397,9 +463,11 @@ def _security_message(r: Row) -> str:
     # action and principal, the resource only known at execution) is not a
     # narrowing either.
     shapes = [re.compile(".+?".join(re.escape(part) for part in g.split(KNOWN_AT_EXECUTION))) for g in pending]
-    gone = sorted(g for g in before.keys() - grants.keys()
-                  if not any(_covers(n, before[g]) for n in grants.values())
-                  and not any(shape.fullmatch(g) for shape in shapes))
+    gone = sorted(
+        g
+        for g in before.keys() - grants.keys()
+        if not any(_covers(n, before[g]) for n in grants.values()) and not any(shape.fullmatch(g) for shape in shapes)
+    )
     parts = []
     if new:
         parts.append(f"broadens {kind}: " + "; ".join(new[:8]) + (f"; and {len(new) - 8} more" if len(new) > 8 else ""))
@@ -464,9 +532,21 @@ def _grants(resource_type: str, props: dict) -> dict[str, tuple]:
         else:
             rules.append(("ingress" if resource_type.endswith("Ingress") else "egress", props))
         for direction, rule in rules:
-            peer = next((_value(rule[k]) for k in ("CidrIp", "CidrIpv6", "SourceSecurityGroupId",
-                                                 "SourcePrefixListId", "DestinationSecurityGroupId",
-                                                 "DestinationPrefixListId") if rule.get(k)), "?")
+            peer = next(
+                (
+                    _value(rule[k])
+                    for k in (
+                        "CidrIp",
+                        "CidrIpv6",
+                        "SourceSecurityGroupId",
+                        "SourcePrefixListId",
+                        "DestinationSecurityGroupId",
+                        "DestinationPrefixListId",
+                    )
+                    if rule.get(k)
+                ),
+                "?",
+            )
             ports = str(rule.get("FromPort", "all"))
             if str(rule.get("ToPort", ports)) != ports:
                 ports += f"-{rule.get('ToPort')}"
@@ -480,8 +560,12 @@ def _grants(resource_type: str, props: dict) -> dict[str, tuple]:
         return out
     if resource_type == RULE_TYPE:
         conditions = [c for c in _as_list(props.get("Conditions")) if isinstance(c, dict)]
-        sources = [str(v) for c in conditions if c.get("Field") == "source-ip"
-                   for v in _as_list((c.get("SourceIpConfig") or {}).get("Values"))]
+        sources = [
+            str(v)
+            for c in conditions
+            if c.get("Field") == "source-ip"
+            for v in _as_list((c.get("SourceIpConfig") or {}).get("Values"))
+        ]
         match = json.dumps([c for c in conditions if c.get("Field") != "source-ip"], sort_keys=True, default=str)
         what = json.dumps(props.get("Actions"), sort_keys=True, default=str) + match
         for src in sources or ["0.0.0.0/0"]:
@@ -505,8 +589,11 @@ def _grants(resource_type: str, props: dict) -> dict[str, tuple]:
             if not isinstance(st, dict) or st.get("Effect") != "Allow":
                 continue
             principal = st.get("Principal")
-            principals = [f"{k}:{_value(v)}" for k, vs in principal.items() for v in _as_list(vs)] \
-                if isinstance(principal, dict) else [_value(p) for p in _as_list(principal)] or [""]
+            principals = (
+                [f"{k}:{_value(v)}" for k, vs in principal.items() for v in _as_list(vs)]
+                if isinstance(principal, dict)
+                else [_value(p) for p in _as_list(principal)] or [""]
+            )
             for pr in principals:
                 for action in _as_list(st.get("Action")) or ["(NotAction)"]:
                     for res in _as_list(st.get("Resource")) or [""]:
@@ -595,8 +682,11 @@ def _md(text: str) -> str:
 
 
 def render_markdown(review: Review) -> str:
-    out = [f"### CloudFormation change set `{review.change_set_name}` ({review.change_set_type}) "
-           f"for `{review.stack_name}`", ""]
+    out = [
+        f"### CloudFormation change set `{review.change_set_name}` ({review.change_set_type}) "
+        f"for `{review.stack_name}`",
+        "",
+    ]
     if review.description:
         out += [review.description, ""]
     out += [f"**{_summary(review)}**", ""]
@@ -611,9 +701,13 @@ def render_markdown(review: Review) -> str:
         out.append("")
     if review.values:
         overridden = [v for v in review.values if v.source == "--parameter"]
-        out += [f"<details><summary>Values ({_md(review.params_file) or 'parameter file'}"
-                f"{'; ' + str(len(overridden)) + ' set by --parameter' if overridden else ''})</summary>", "",
-                "| Parameter | Value | From |", "|---|---|---|"]
+        out += [
+            f"<details><summary>Values ({_md(review.params_file) or 'parameter file'}"
+            f"{'; ' + str(len(overridden)) + ' set by --parameter' if overridden else ''})</summary>",
+            "",
+            "| Parameter | Value | From |",
+            "|---|---|---|",
+        ]
         out += [f"| {v.key} | {_md(v.value)} | {v.source} |" for v in review.values]
         out += ["", "</details>", ""]
     if review.parameters:

@@ -19,8 +19,11 @@ def refuse_one_step(review) -> None:
     found = updaterules.violations(review.rows, review.parameters)
     if found:
         first = found[0]
-        raise CommandError(f"refused: {first.where}: {first.message()}", EXIT_REFUSED,
-                           details=tuple(f"{v.where}: {v.message()}" for v in found[1:]))
+        raise CommandError(
+            f"refused: {first.where}: {first.message()}",
+            EXIT_REFUSED,
+            details=tuple(f"{v.where}: {v.message()}" for v in found[1:]),
+        )
 
 
 def rollout_notes(rows) -> list[tuple[str, str, str]]:
@@ -36,10 +39,15 @@ def rollout_notes(rows) -> list[tuple[str, str, str]]:
         if r.resource_type == "AWS::EC2::LaunchTemplate" and r.action == "Modify":
             group = "monitoring" if r.logical_id.lower().startswith("monitoring") else "backend"
             flag = " --group monitoring" if group == "monitoring" else ""
-            out.append((r.where, r.resource_type,
-                        f"running {group} instances keep the old launch template version; only instances launched "
-                        f"after this update get it. Replace them when it is done: python build.py rollout "
-                        f"--params PARAMS{flag}"))
+            out.append(
+                (
+                    r.where,
+                    r.resource_type,
+                    f"running {group} instances keep the old launch template version; only instances launched "
+                    f"after this update get it. Replace them when it is done: python build.py rollout "
+                    f"--params PARAMS{flag}",
+                )
+            )
     return out
 
 
@@ -65,19 +73,23 @@ MODE_NOTES = {
         "keeps serving; check the members' AZs after this step); NAT gateways 2 and 3 are created and the "
         "private routes of zones 2 and 3 move to them, which cuts connections open through NAT gateway 1 from "
         "those subnets; the load balancer and the subnets do not change; nothing is replaced "
-        "(docs/operations.md, 'Switching modes')"),
+        "(docs/operations.md, 'Switching modes')"
+    ),
     ("EnableMultiAZ", "true", "false"): (
         "mode switch to cost mode: the private routes of zones 2 and 3 move back to NAT gateway 1 (connections "
         "open through gateways 2 and 3 are cut) and gateways 2 and 3 are deleted; RDS drops its standby (no "
         "downtime); ElastiCache removes the replica, and which member goes is not documented: before this "
         "step make <group>-001 the primary if a failover made -002 primary (docs/operations.md, 'Switching "
-        "modes'); the load balancer and the subnets do not change; nothing is replaced"),
+        "modes'); the load balancer and the subnets do not change; nothing is replaced"
+    ),
     ("CacheFailover", "auto", "off"): (
         "CacheFailover off: ElastiCache turns automatic failover and Multi-AZ off; no failover happens, and "
-        "until it is back on a failed primary is not replaced by the replica"),
+        "until it is back on a failed primary is not replaced by the replica"
+    ),
     ("CacheFailover", "off", "auto"): (
         "CacheFailover auto: ElastiCache turns automatic failover and Multi-AZ on (with EnableMultiAZ true); "
-        "no failover happens"),
+        "no failover happens"
+    ),
 }
 
 

@@ -53,8 +53,17 @@ class StackState:
 
 # Statuses of a stack whose first create never completed (StackStatus,
 # CloudFormation API reference: a stack leaves them only by DeleteStack).
-NEVER_CREATED = frozenset({None, "REVIEW_IN_PROGRESS", "CREATE_IN_PROGRESS", "CREATE_FAILED",
-                           "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED"})
+NEVER_CREATED = frozenset(
+    {
+        None,
+        "REVIEW_IN_PROGRESS",
+        "CREATE_IN_PROGRESS",
+        "CREATE_FAILED",
+        "ROLLBACK_IN_PROGRESS",
+        "ROLLBACK_COMPLETE",
+        "ROLLBACK_FAILED",
+    }
+)
 # How long --replace-failed waits for the rollback and then the delete of a
 # failed first create, each: a nested stack's deletes (NAT gateways, the
 # database) take minutes; past this the run stops and says what runs.
@@ -64,6 +73,7 @@ REPLACE_TIMEOUT = 60 * 60.0
 @dataclass
 class Waiting:
     """Yielded while another operation on the stack settles."""
+
     status: str
     waited: float
 
@@ -75,19 +85,28 @@ def describe(aws: Aws, name: str) -> StackState:
         if "does not exist" in error_message(exc):
             return StackState(name, None)
         raise CommandError(f"DescribeStacks {name}: {error_message(exc)}") from None
-    return StackState(name, st["StackStatus"], st["StackId"], st.get("StackStatusReason", "") or "",
-                      bool(st.get("EnableTerminationProtection")),
-                      {p["ParameterKey"]: p.get("ParameterValue", "") for p in st.get("Parameters", [])},
-                      st.get("Outputs", []) or [], role_arn=st.get("RoleARN", "") or "",
-                      root_id=st.get("RootId", "") or "")
+    return StackState(
+        name,
+        st["StackStatus"],
+        st["StackId"],
+        st.get("StackStatusReason", "") or "",
+        bool(st.get("EnableTerminationProtection")),
+        {p["ParameterKey"]: p.get("ParameterValue", "") for p in st.get("Parameters", [])},
+        st.get("Outputs", []) or [],
+        role_arn=st.get("RoleARN", "") or "",
+        root_id=st.get("RootId", "") or "",
+    )
 
 
 def _listed(aws: Aws, stack: str) -> list[dict]:
     """ListStackResources of one stack, every page; [] when it cannot be
     read (a stack gone meanwhile answers as having nothing to report)."""
     try:
-        return [r for page in aws.cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
-                for r in page.get("StackResourceSummaries", [])]
+        return [
+            r
+            for page in aws.cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
+            for r in page.get("StackResourceSummaries", [])
+        ]
     except botocore.exceptions.ClientError:
         return []
 
@@ -142,20 +161,31 @@ def delete_review_shell(aws: Aws, stack: str, name: str, *, ours: str = "") -> s
         st = aws.cfn.describe_stacks(StackName=stack)["Stacks"][0]
         if st["StackStatus"] != "REVIEW_IN_PROGRESS":
             return f"stack {name} is {st['StackStatus']}, not an empty shell: left as it is"
-        others = [c.get("ChangeSetName") for page in aws.cfn.get_paginator("list_change_sets").paginate(
-            StackName=stack) for c in page.get("Summaries", [])
-            if c.get("Status") not in _GOING and not (ours and c.get("ChangeSetId") == ours)]
+        others = [
+            c.get("ChangeSetName")
+            for page in aws.cfn.get_paginator("list_change_sets").paginate(StackName=stack)
+            for c in page.get("Summaries", [])
+            if c.get("Status") not in _GOING and not (ours and c.get("ChangeSetId") == ours)
+        ]
         if others:
-            return (f"left the stack shell {name} (REVIEW_IN_PROGRESS): it holds {len(others)} other change "
-                    f"set(s) ({', '.join(others[:3])}); {keep}")
+            return (
+                f"left the stack shell {name} (REVIEW_IN_PROGRESS): it holds {len(others)} other change "
+                f"set(s) ({', '.join(others[:3])}); {keep}"
+            )
         aws.cfn.delete_stack(StackName=stack)
     except Exception as exc:  # noqa: BLE001 - runs on error paths: it must never hide the first error
         return f"left the stack shell {name} (REVIEW_IN_PROGRESS; deleting it failed: {_short(exc)}); {keep}"
     return f"deleted the empty stack shell {name} (REVIEW_IN_PROGRESS, made by this run)"
 
 
-def settle(aws: Aws, name: str, *, sleep: Callable[[float], None] = time.sleep, interval: float = 10.0,
-           timeout: float = 3 * 3600) -> Iterator[Waiting | StackState]:
+def settle(
+    aws: Aws,
+    name: str,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    interval: float = 10.0,
+    timeout: float = 3 * 3600,
+) -> Iterator[Waiting | StackState]:
     """Yield :class:`Waiting` while an operation runs, then the settled state."""
     waited = 0.0
     while True:
@@ -208,50 +238,66 @@ def check_deployable(aws: Aws, state: StackState, *, replace_failed: bool) -> st
             return "replace"
         if state.status == "ROLLBACK_COMPLETE":
             raise CommandError(
-                f"stack {n} is ROLLBACK_COMPLETE: {REPLACE_WHY[state.status]}, and such a stack cannot be "
-                f"updated", EXIT_FAILED,
-                details=("its resources were deleted by the rollback (the ECR repositories are "
-                         "RetainExceptOnCreate); delete it and create it again with --replace-failed",
-                         f"(or: {UNPROTECT_CMD.format(n=n)}; aws cloudformation delete-stack --stack-name {n})"))
+                f"stack {n} is ROLLBACK_COMPLETE: {REPLACE_WHY[state.status]}, and such a stack cannot be updated",
+                EXIT_FAILED,
+                details=(
+                    "its resources were deleted by the rollback (the ECR repositories are "
+                    "RetainExceptOnCreate); delete it and create it again with --replace-failed",
+                    f"(or: {UNPROTECT_CMD.format(n=n)}; aws cloudformation delete-stack --stack-name {n})",
+                ),
+            )
         if state.status == "CREATE_FAILED":
             raise CommandError(
-                f"stack {n} is CREATE_FAILED: {REPLACE_WHY[state.status]}", EXIT_FAILED,
-                details=_blocking_lines(_blocking(aws, state)) + (
+                f"stack {n} is CREATE_FAILED: {REPLACE_WHY[state.status]}",
+                EXIT_FAILED,
+                details=_blocking_lines(_blocking(aws, state))
+                + (
                     "when done debugging: python build.py deploy --replace-failed ... rolls it back with "
                     "RetainExceptOnCreate (deleting what the create made, Retain resources included), deletes "
                     "it and creates it again",
                     f"(by hand: {ROLLBACK_CMD.format(n=n)}; wait for ROLLBACK_COMPLETE; then "
                     f"{UNPROTECT_CMD.format(n=n)}; aws cloudformation delete-stack --stack-name {n}. A delete-stack "
                     f"of the CREATE_FAILED stack itself keeps the ECR repositories, the access-log bucket and "
-                    f"the flow-log group, and the next create fails on their names)"))
+                    f"the flow-log group, and the next create fails on their names)",
+                ),
+            )
         blocking = _blocking(aws, state)
         raise CommandError(
             f"stack {n} is ROLLBACK_FAILED: {REPLACE_WHY[state.status]}: {state.reason or 'no reason given'}",
             EXIT_FAILED,
-            details=_blocking_lines(blocking) + (
+            details=_blocking_lines(blocking)
+            + (
                 "fix the cause (e.g. deletion protection switched on by hand, or a resource held by something "
                 "outside the stack), then delete the stack and create it again:",
                 "  python build.py deploy --replace-failed ... (deletes it first)",
                 f"  or: {UNPROTECT_CMD.format(n=n)}; aws cloudformation delete-stack --stack-name {n}",
-                "the stack never finished its create, so nothing in it served traffic or holds data"))
+                "the stack never finished its create, so nothing in it served traffic or holds data",
+            ),
+        )
     if state.status == "UPDATE_ROLLBACK_FAILED":
         blocking = _blocking(aws, state)
-        skip = [w for w, _, _ in blocking if "/" not in w] + \
-            [f"{w.rsplit('/', 1)[0].replace('/', '.')}.{w.rsplit('/', 1)[1]}" for w, _, _ in blocking if "/" in w]
+        skip = [w for w, _, _ in blocking if "/" not in w] + [
+            f"{w.rsplit('/', 1)[0].replace('/', '.')}.{w.rsplit('/', 1)[1]}" for w, _, _ in blocking if "/" in w
+        ]
         cli_hint = f"aws cloudformation continue-update-rollback --stack-name {n}"
         hint = f"python build.py continue-rollback --stack-name {n} --params FILE"
         # A rollback to templates whose roles carried no permissions
         # boundary calls iam:DeleteRolePermissionsBoundary, which the service
         # role is denied on purpose (github_oidc.py NeverRemoveTheBoundary):
         # nothing to fix, the roles are skipped and keep their boundary.
-        unbound = [w for w, t, r in blocking if t == "AWS::IAM::Role"
-                   and ("DeleteRolePermissionsBoundary" in r or w in BOUNDARY_ROLES)]
+        unbound = [
+            w
+            for w, t, r in blocking
+            if t == "AWS::IAM::Role" and ("DeleteRolePermissionsBoundary" in r or w in BOUNDARY_ROLES)
+        ]
         if unbound and len(unbound) == len(blocking):
             named = all("DeleteRolePermissionsBoundary" in r for _, _, r in blocking)
-            cause = (("" if named else "if their reason is iam:DeleteRolePermissionsBoundary: ")
-                     + f"the rollback would take the permissions boundary off {', '.join(unbound)}, which the "
-                     "service role may never do; nothing to fix: skip them (they keep their boundary, which the "
-                     "templates name again) and run (docs/operations.md, 'The boundary ships alone'):")
+            cause = (
+                ("" if named else "if their reason is iam:DeleteRolePermissionsBoundary: ")
+                + f"the rollback would take the permissions boundary off {', '.join(unbound)}, which the "
+                "service role may never do; nothing to fix: skip them (they keep their boundary, which the "
+                "templates name again) and run (docs/operations.md, 'The boundary ships alone'):"
+            )
             hint += " " + " ".join(f"--skip {w}" for w, _, _ in blocking)
             hint += f"  (or: {cli_hint} --resources-to-skip " + " ".join(skip) + ")"
         else:
@@ -262,28 +308,36 @@ def check_deployable(aws: Aws, state: StackState, *, replace_failed: bool) -> st
         raise CommandError(
             f"stack {n} is UPDATE_ROLLBACK_FAILED: a rollback could not finish, so no update can start",
             EXIT_FAILED,
-            details=_blocking_lines(blocking) + (
-                cause,
-                f"  {hint}",
-                "skipping a resource marks it rolled back without touching it; then deploy again"))
+            details=_blocking_lines(blocking)
+            + (cause, f"  {hint}", "skipping a resource marks it rolled back without touching it; then deploy again"),
+        )
     if state.status == "DELETE_FAILED":
         blocking = _blocking(aws, state)
         top = sorted({w.split("/")[0] for w, _, _ in blocking})
         retain = f" --retain-resources {' '.join(top)}" if top else ""
         raise CommandError(
-            f"stack {n} is DELETE_FAILED: {state.reason or 'no reason given'}", EXIT_FAILED,
-            details=_blocking_lines(blocking) + (
+            f"stack {n} is DELETE_FAILED: {state.reason or 'no reason given'}",
+            EXIT_FAILED,
+            details=_blocking_lines(blocking)
+            + (
                 "someone started deleting this stack; a deploy does not resume or undo that. Fix the cause "
                 "(e.g. empty the bucket, turn off deletion protection) and delete it again:",
                 f"  aws cloudformation delete-stack --stack-name {n}",
                 "or keep the blocking resources (they stay in the account, outside any stack):",
                 f"  aws cloudformation delete-stack --stack-name {n}{retain}",
-                "then deploy to create it again (names the kept resources hold are then taken)"))
+                "then deploy to create it again (names the kept resources hold are then taken)",
+            ),
+        )
     if state.status == "IMPORT_ROLLBACK_FAILED":
-        raise CommandError(f"stack {n} is {state.status}: {state.reason or 'no reason given'}", EXIT_FAILED,
-                           details=_blocking_lines(_blocking(aws, state)) + (
-                               f"it must be fixed or deleted before a deploy: {UNPROTECT_CMD.format(n=n)}; "
-                               f"aws cloudformation delete-stack --stack-name {n}",))
+        raise CommandError(
+            f"stack {n} is {state.status}: {state.reason or 'no reason given'}",
+            EXIT_FAILED,
+            details=_blocking_lines(_blocking(aws, state))
+            + (
+                f"it must be fixed or deleted before a deploy: {UNPROTECT_CMD.format(n=n)}; "
+                f"aws cloudformation delete-stack --stack-name {n}",
+            ),
+        )
     return None
 
 
@@ -296,8 +350,9 @@ def _read(aws: Aws, stack_id: str) -> dict | None:
         raise CommandError(f"DescribeStacks {stack_id}: {error_message(exc)}") from None
 
 
-def delete_failed(aws: Aws, state: StackState, *, sleep=time.sleep, interval=10.0, timeout=REPLACE_TIMEOUT,
-                  clock=time.monotonic) -> Iterator[Waiting]:
+def delete_failed(
+    aws: Aws, state: StackState, *, sleep=time.sleep, interval=10.0, timeout=REPLACE_TIMEOUT, clock=time.monotonic
+) -> Iterator[Waiting]:
     """Delete a failed first create (ROLLBACK_COMPLETE, ROLLBACK_FAILED,
     CREATE_FAILED) and wait until it is gone; each wait ends after
     ``timeout`` seconds (by ``clock``) with a CommandError naming the status.
@@ -326,12 +381,17 @@ def delete_failed(aws: Aws, state: StackState, *, sleep=time.sleep, interval=10.
                 break
             if status == "ROLLBACK_FAILED":
                 # ROLLBACK_FAILED: the delete of a resource failed (check_deployable names it).
-                check_deployable(aws, StackState(state.name, "ROLLBACK_FAILED", state.stack_id,
-                                                 st.get("StackStatusReason", "") or ""), replace_failed=False)
+                check_deployable(
+                    aws,
+                    StackState(state.name, "ROLLBACK_FAILED", state.stack_id, st.get("StackStatusReason", "") or ""),
+                    replace_failed=False,
+                )
             if clock() - started >= timeout:
-                raise CommandError(f"stack {state.name} still {status} {int(clock() - started)}s after RollbackStack "
-                                   f"(--replace-failed); nothing was created: deploy --replace-failed again once "
-                                   f"it is ROLLBACK_COMPLETE")
+                raise CommandError(
+                    f"stack {state.name} still {status} {int(clock() - started)}s after RollbackStack "
+                    f"(--replace-failed); nothing was created: deploy --replace-failed again once "
+                    f"it is ROLLBACK_COMPLETE"
+                )
             yield Waiting(status, clock() - started)
             sleep(interval)
         if status == "DELETE_COMPLETE":
@@ -345,11 +405,16 @@ def delete_failed(aws: Aws, state: StackState, *, sleep=time.sleep, interval=10.
         if st is None or st["StackStatus"] == "DELETE_COMPLETE":
             return
         if st["StackStatus"] == "DELETE_FAILED":
-            check_deployable(aws, StackState(state.name, "DELETE_FAILED", state.stack_id,
-                                             st.get("StackStatusReason", "") or ""), replace_failed=False)
+            check_deployable(
+                aws,
+                StackState(state.name, "DELETE_FAILED", state.stack_id, st.get("StackStatusReason", "") or ""),
+                replace_failed=False,
+            )
         if clock() - started >= timeout:
-            raise CommandError(f"stack {state.name} still {st['StackStatus']} {int(clock() - started)}s after "
-                               f"DeleteStack (--replace-failed); nothing was created: deploy --replace-failed "
-                               f"again once it is gone")
+            raise CommandError(
+                f"stack {state.name} still {st['StackStatus']} {int(clock() - started)}s after "
+                f"DeleteStack (--replace-failed); nothing was created: deploy --replace-failed "
+                f"again once it is gone"
+            )
         yield Waiting(st["StackStatus"], clock() - started)
         sleep(interval)

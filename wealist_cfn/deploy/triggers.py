@@ -65,9 +65,11 @@ def alarm_names(name_prefix: str) -> frozenset[str]:
 
 
 def monitoring_minutes(rules: AlarmSettings = DEFAULT_SETTINGS.alarms) -> int:
-    windows = [rules.target_5xx_percent.periods * rules.target_5xx_percent.period,
-               rules.unhealthy_hosts.periods * rules.unhealthy_hosts.period,
-               rules.backend_in_service_periods * 60]
+    windows = [
+        rules.target_5xx_percent.periods * rules.target_5xx_percent.period,
+        rules.unhealthy_hosts.periods * rules.unhealthy_hosts.period,
+        rules.backend_in_service_periods * 60,
+    ]
     return min(180, math.ceil(max(windows) / 60) + DELIVERY_MARGIN_MINUTES)
 
 
@@ -81,8 +83,9 @@ def for_change_set(aws: Aws, name_prefix: str, change_set_type: str, *, enabled:
     """The RollbackConfiguration for a change set of this stack, and the
     review notes that say what it holds or why it holds nothing."""
     if not enabled:
-        return Triggers({"RollbackTriggers": []},
-                        ["rollback triggers: off (--no-rollback-triggers); any the stack had are removed"])
+        return Triggers(
+            {"RollbackTriggers": []}, ["rollback triggers: off (--no-rollback-triggers); any the stack had are removed"]
+        )
     if change_set_type == "CREATE":
         return Triggers(None, ["rollback triggers: none for a first create (the alarms are made by it)"])
     if aws.target.evaluates_alarms is False:
@@ -94,10 +97,14 @@ def for_change_set(aws: Aws, name_prefix: str, change_set_type: str, *, enabled:
         # Not allowed to look (or throttled, or unreachable): no new triggers
         # rather than no deploy, and none sent, so CloudFormation keeps the
         # stack's last configuration. The review says so.
-        why = f"{error_code(exc)}: {error_message(exc)}" if isinstance(exc, botocore.exceptions.ClientError) \
+        why = (
+            f"{error_code(exc)}: {error_message(exc)}"
+            if isinstance(exc, botocore.exceptions.ClientError)
             else type(exc).__name__
-        return Triggers(None, [f"rollback triggers: not read (DescribeAlarms: {why}); the stack's previous "
-                               f"ones, if any, apply"])
+        )
+        return Triggers(
+            None, [f"rollback triggers: not read (DescribeAlarms: {why}); the stack's previous ones, if any, apply"]
+        )
     alarms = {a["AlarmName"]: a for a in found.get("MetricAlarms", [])}
     triggers, notes = [], []
     for n in sorted(names):
@@ -111,7 +118,10 @@ def for_change_set(aws: Aws, name_prefix: str, change_set_type: str, *, enabled:
     minutes = monitoring_minutes()
     if triggers:
         watched = ", ".join(names[t["Arn"].rsplit(":", 1)[1]] for t in triggers)
-        notes.insert(0, f"rollback triggers: {len(triggers)} alarm(s) ({watched}); CloudFormation rolls the "
-                        f"update back if one goes to ALARM during it or {minutes} min after")
+        notes.insert(
+            0,
+            f"rollback triggers: {len(triggers)} alarm(s) ({watched}); CloudFormation rolls the "
+            f"update back if one goes to ALARM during it or {minutes} min after",
+        )
         return Triggers({"RollbackTriggers": triggers, "MonitoringTimeInMinutes": minutes}, notes)
     return Triggers({"RollbackTriggers": []}, notes or ["rollback triggers: none"])

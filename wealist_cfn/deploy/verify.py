@@ -103,21 +103,56 @@ MASKED = "****"  # a NoEcho value as DescribeChangeSet returns it
 _URL = "<TemplateURL: checked on its own>"
 # DescribeChangeSetOutput members the proof reads; botocore drops what its
 # model lacks, so each must be in the installed model or nothing is proven.
-READ_MEMBERS = ("Capabilities", "Parameters", "Tags", "NotificationARNs", "RollbackConfiguration",
-                "ImportExistingResources", "DeploymentMode", "DeploymentConfig", "OnStackFailure",
-                "IncludeNestedStacks", "Changes", "StackId")
+READ_MEMBERS = (
+    "Capabilities",
+    "Parameters",
+    "Tags",
+    "NotificationARNs",
+    "RollbackConfiguration",
+    "ImportExistingResources",
+    "DeploymentMode",
+    "DeploymentConfig",
+    "OnStackFailure",
+    "IncludeNestedStacks",
+    "Changes",
+    "StackId",
+)
 # API_DeploymentConfig: the defaults, which is what this deploy (sending none) gets.
 DEPLOYMENT_DEFAULTS = {"Mode": "STANDARD", "DisableRollback": False}
 # CloudFormation's short-form intrinsic function tags (User Guide, "Intrinsic
 # function reference"): the only explicit tags a template may carry.
-SHORT_FORMS = frozenset("!" + n for n in (
-    "Ref", "Condition", "Base64", "Cidr", "FindInMap", "GetAtt", "GetAZs", "ImportValue", "Join", "Select",
-    "Split", "Sub", "Transform", "And", "Equals", "If", "Not", "Or", "Length", "ToJsonString", "ForEach"))
+SHORT_FORMS = frozenset(
+    "!" + n
+    for n in (
+        "Ref",
+        "Condition",
+        "Base64",
+        "Cidr",
+        "FindInMap",
+        "GetAtt",
+        "GetAZs",
+        "ImportValue",
+        "Join",
+        "Select",
+        "Split",
+        "Sub",
+        "Transform",
+        "And",
+        "Equals",
+        "If",
+        "Not",
+        "Or",
+        "Length",
+        "ToJsonString",
+        "ForEach",
+    )
+)
 
 
 @dataclass(frozen=True)
 class Expected:
     """What this checkout would send in a change set of its own."""
+
     root_name: str
     templates: Mapping[str, dict]  # file name -> packaged template (TemplateURLs rewritten)
     child_files: Mapping[str, str]  # nested path ("DatabaseStack", "A/B") -> file name
@@ -139,6 +174,7 @@ class Expected:
 @dataclass
 class Verdict:
     """The answer for one change set: ``difference`` is None when proven."""
+
     name: str
     change_set_id: str
     difference: str | None = None
@@ -194,6 +230,7 @@ def first_difference(theirs: Any, ours: Any, path: str = "") -> str | None:
 
 
 # -- reading a template the way CloudFormation does ----------------------------------------------
+
 
 class StrictYamlError(ValueError):
     """A YAML feature CloudFormation does not read as PyYAML would."""
@@ -252,8 +289,13 @@ def _normalised(template: Any, packaged: set[str]) -> Any:
     if isinstance(resources, Mapping):
         out["Resources"] = {}
         for lid, res in resources.items():
-            if lid in packaged and isinstance(res, Mapping) and res.get("Type") == NESTED and \
-                    isinstance(res.get("Properties"), Mapping) and "TemplateURL" in res["Properties"]:
+            if (
+                lid in packaged
+                and isinstance(res, Mapping)
+                and res.get("Type") == NESTED
+                and isinstance(res.get("Properties"), Mapping)
+                and "TemplateURL" in res["Properties"]
+            ):
                 res = dict(res, Properties=dict(res["Properties"], TemplateURL=_URL))
             out["Resources"][lid] = res
     return out
@@ -293,8 +335,9 @@ class _Proof:
         self.notes: list[str] = []
         self.stack_arn = ""  # the root stack's ID (an ARN: its partition, region and account)
 
-    def call(self, method: str, *, service: str = "cloudformation", absent: tuple[str, ...] = (),
-             paged: str = "", **kw) -> Any:
+    def call(
+        self, method: str, *, service: str = "cloudformation", absent: tuple[str, ...] = (), paged: str = "", **kw
+    ) -> Any:
         """One API call. An error whose code is in ``absent`` means the thing
         is not there (a content answer, :class:`_Differs`); any other is an
         API error: exit 1, never a refusal. ``paged``: read every page
@@ -315,26 +358,31 @@ class _Proof:
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) in absent:
                 raise _Differs(f"{method} ({args}): {error_code(exc)}: {error_message(exc)}") from None
-            raise CommandError(f"proving the change set: {method} ({args}) failed: {error_code(exc)}: "
-                               f"{error_message(exc)}; nothing was executed", EXIT_FAILED) from None
+            raise CommandError(
+                f"proving the change set: {method} ({args}) failed: {error_code(exc)}: "
+                f"{error_message(exc)}; nothing was executed",
+                EXIT_FAILED,
+            ) from None
         except botocore.exceptions.BotoCoreError as exc:
-            raise CommandError(f"proving the change set: {method} ({args}) failed: {exc}; nothing was executed",
-                               EXIT_FAILED) from None
+            raise CommandError(
+                f"proving the change set: {method} ({args}) failed: {exc}; nothing was executed", EXIT_FAILED
+            ) from None
 
     def head_and_changes(self, change_set_id: str, path: str) -> tuple[dict, list[dict]]:
         head, changes = self.call("describe_change_set", ChangeSetName=change_set_id, paged="Changes")
         for p in head.get("Parameters") or []:
             if p.get("ResolvedValue") is not None:
-                self.resolved[f"{path}/{p.get('ParameterKey')}" if path else p.get("ParameterKey")] = \
-                    p["ResolvedValue"]
+                self.resolved[f"{path}/{p.get('ParameterKey')}" if path else p.get("ParameterKey")] = p["ResolvedValue"]
         return head, changes
 
     @staticmethod
     def include_nested(head: dict, path: str) -> None:
         if head.get("IncludeNestedStacks") is not True:
             where = f"its nested change set for {path}" if path else "it"
-            raise _Differs(f"{where} was made without IncludeNestedStacks, so what its nested stacks would run "
-                           f"cannot be read (executing still updates them)")
+            raise _Differs(
+                f"{where} was made without IncludeNestedStacks, so what its nested stacks would run "
+                f"cannot be read (executing still updates them)"
+            )
 
     # -- what the root change set declares ----------------------------------------------------
 
@@ -343,8 +391,9 @@ class _Proof:
         if theirs != self.expected.capabilities:
             missing = sorted(self.expected.capabilities - theirs)
             extra = sorted(theirs - self.expected.capabilities)
-            parts = ([f"lacks {', '.join(missing)}"] if missing else []) + \
-                    ([f"adds {', '.join(extra)}"] if extra else [])
+            parts = ([f"lacks {', '.join(missing)}"] if missing else []) + (
+                [f"adds {', '.join(extra)}"] if extra else []
+            )
             raise _Differs(f"capabilities differ from what this deploy passes ({'; '.join(parts)})")
 
     def options(self, head: dict) -> None:
@@ -359,11 +408,14 @@ class _Proof:
             other = {k: v for k, v in config.items() if k not in DEPLOYMENT_DEFAULTS or v != DEPLOYMENT_DEFAULTS[k]}
             if other:
                 said = ", ".join(f"{k} {v}" for k, v in sorted(other.items()))
-                raise _Differs(f"it was made with DeploymentConfig {said}; this deploy uses the defaults (Mode "
-                               f"STANDARD, DisableRollback false)")
+                raise _Differs(
+                    f"it was made with DeploymentConfig {said}; this deploy uses the defaults (Mode "
+                    f"STANDARD, DisableRollback false)"
+                )
         if head.get("OnStackFailure") not in (None, "ROLLBACK"):
-            raise _Differs(f"it was made with OnStackFailure {head['OnStackFailure']}; this deploy rolls a failure "
-                           f"back (ROLLBACK)")
+            raise _Differs(
+                f"it was made with OnStackFailure {head['OnStackFailure']}; this deploy rolls a failure back (ROLLBACK)"
+            )
         if head.get("NotificationARNs"):
             raise _Differs("it sets notification topics (NotificationARNs), which this deploy does not")
         self.rollback(head)
@@ -396,41 +448,60 @@ class _Proof:
         minutes = config.get("MonitoringTimeInMinutes") or 0
         allowed = self.expected.rollback_alarms
         if triggers and not allowed:
-            raise _Differs("it sets rollback triggers (RollbackConfiguration), which this deploy does not "
-                           "(--no-rollback-triggers)")
+            raise _Differs(
+                "it sets rollback triggers (RollbackConfiguration), which this deploy does not (--no-rollback-triggers)"
+            )
         arn = self.stack_arn.split(":")
         partition, region, account = (arn[1], arn[3], arn[4]) if len(arn) > 5 else ("", "", "")
         named = []
         for t in triggers:
             parts = str(t.get("Arn", "")).split(":")
             name = parts[6] if len(parts) == 7 else ""
-            if t.get("Type") != "AWS::CloudWatch::Alarm" or parts[:6] != \
-                    ["arn", partition, "cloudwatch", region, account, "alarm"] or name not in allowed:
-                raise _Differs(f"its rollback trigger {t.get('Arn')} ({t.get('Type')}) is not one of this stack's "
-                               f"critical alarms in {account or 'its account'} {region}; this deploy names only "
-                               f"those")
+            if (
+                t.get("Type") != "AWS::CloudWatch::Alarm"
+                or parts[:6] != ["arn", partition, "cloudwatch", region, account, "alarm"]
+                or name not in allowed
+            ):
+                raise _Differs(
+                    f"its rollback trigger {t.get('Arn')} ({t.get('Type')}) is not one of this stack's "
+                    f"critical alarms in {account or 'its account'} {region}; this deploy names only "
+                    f"those"
+                )
             if name in named:
                 raise _Differs(f"it names rollback trigger {name} twice")
             named.append(name)
         if triggers and minutes != self.expected.monitoring_minutes:
-            raise _Differs(f"its rollback triggers are watched {minutes} min after the update; this deploy computes "
-                           f"{self.expected.monitoring_minutes} (triggers.monitoring_minutes)")
+            raise _Differs(
+                f"its rollback triggers are watched {minutes} min after the update; this deploy computes "
+                f"{self.expected.monitoring_minutes} (triggers.monitoring_minutes)"
+            )
         if not triggers and minutes:
-            raise _Differs(f"it holds the update {minutes} min before cleaning up (MonitoringTimeInMinutes) with "
-                           f"no rollback trigger, which this deploy never does")
+            raise _Differs(
+                f"it holds the update {minutes} min before cleaning up (MonitoringTimeInMinutes) with "
+                f"no rollback trigger, which this deploy never does"
+            )
         if not allowed:
             return
         if not triggers:
-            self.notes.append("rollback triggers: none in this change set" + (
-                " (an empty list: executing removes any the stack has)" if "RollbackTriggers" in config else
-                " (none sent: executing keeps the stack's previous ones, if any)") +
-                "; a plan has none when its alarms did not exist or were all in ALARM when it was made")
+            self.notes.append(
+                "rollback triggers: none in this change set"
+                + (
+                    " (an empty list: executing removes any the stack has)"
+                    if "RollbackTriggers" in config
+                    else " (none sent: executing keeps the stack's previous ones, if any)"
+                )
+                + "; a plan has none when its alarms did not exist or were all in ALARM when it was made"
+            )
             return
-        self.notes.append(f"rollback triggers: {len(named)} of this stack's {len(allowed)} critical alarms, "
-                          f"watched {minutes} min after the update")
+        self.notes.append(
+            f"rollback triggers: {len(named)} of this stack's {len(allowed)} critical alarms, "
+            f"watched {minutes} min after the update"
+        )
         for name in sorted(allowed - set(named)):
-            self.notes.append(f"rollback trigger left out of this change set: {name} (it did not exist or was "
-                              f"in ALARM when the change set was made)")
+            self.notes.append(
+                f"rollback trigger left out of this change set: {name} (it did not exist or was "
+                f"in ALARM when the change set was made)"
+            )
 
     def no_imports(self, changes: list[dict], path: str) -> None:
         for c in changes:
@@ -443,8 +514,10 @@ class _Proof:
         want = self.expected.role_arn
         if want and stack_role != want:
             have = f"the stack's role is {stack_role}" if stack_role else "the stack has no role associated"
-            raise _Differs(f"{have}, not the service role {want} this deploy passes; a change set runs with "
-                           f"the stack's role when it was made without one")
+            raise _Differs(
+                f"{have}, not the service role {want} this deploy passes; a change set runs with "
+                f"the stack's role when it was made without one"
+            )
 
     def parameters(self, head: dict) -> None:
         # An empty value may come back as "" or with no ParameterValue at all.
@@ -457,8 +530,9 @@ class _Proof:
                 raise _Differs(f"parameter {key} is missing from the change set")
             have, want = theirs[key], ours[key]
             if have == MASKED and key in self.expected.no_echo:
-                raise _Differs(f"parameter {key} is NoEcho and comes back masked ({MASKED}): its value cannot "
-                               f"be proven")
+                raise _Differs(
+                    f"parameter {key} is NoEcho and comes back masked ({MASKED}): its value cannot be proven"
+                )
             same = _items(have) == _items(want) if key in self.expected.list_parameters else have == want
             if not same:
                 # Values are never printed: one may be a secret in another project's file.
@@ -485,23 +559,28 @@ class _Proof:
             try:
                 data = strict_load(body)
             except StrictYamlError as exc:
-                raise _Differs(f"{label} holds {exc}, which CloudFormation does not read as this comparison "
-                               f"would") from None
+                raise _Differs(
+                    f"{label} holds {exc}, which CloudFormation does not read as this comparison would"
+                ) from None
             except (yaml.YAMLError, ValueError) as exc:
                 raise _Differs(f"{label} is not readable ({type(exc).__name__})") from None
         if leaf:
             where = first_difference(data, ours)
-            raise _Differs(f"{label} differs from what this checkout builds ({where})" if where else
-                           f"{label} is not byte for byte the {file_name} this checkout uploads (equal as data: "
-                           f"formatting or comments differ)")
+            raise _Differs(
+                f"{label} differs from what this checkout builds ({where})"
+                if where
+                else f"{label} is not byte for byte the {file_name} this checkout uploads (equal as data: "
+                f"formatting or comments differ)"
+            )
         return data
 
     def deployed(self, stack_id: str) -> Any:
         """The template the stack runs now (None: none can be read)."""
         if stack_id not in self._deployed:
             try:
-                body = self.call("get_template", absent=("ValidationError",), StackName=stack_id,
-                                 TemplateStage="Original").get("TemplateBody")
+                body = self.call(
+                    "get_template", absent=("ValidationError",), StackName=stack_id, TemplateStage="Original"
+                ).get("TemplateBody")
                 self._deployed[stack_id] = body if isinstance(body, Mapping) else tpl.load(body)
             except (_Differs, yaml.YAMLError, ValueError, AttributeError):
                 self._deployed[stack_id] = None
@@ -519,32 +598,52 @@ class _Proof:
             versions = query.get("versionId", [])
             key = parts.path.lstrip("/")
             if self.aws.path_style and key.startswith(f"{bucket}/"):
-                key = key[len(bucket) + 1:]
+                key = key[len(bucket) + 1 :]
             # "null" is the version written while versioning was off or
             # suspended; a PUT while suspended overwrites it (S3 User Guide,
             # "Adding objects to versioning-suspended buckets"): no pin.
             null = versions == ["null"] and self.aws.s3_url(bucket, key, "null") == url
-            if len(versions) == 1 and not null and set(query) == {"versionId"} and \
-                    self.aws.s3_url(bucket, key, versions[0]) == url:
+            if (
+                len(versions) == 1
+                and not null
+                and set(query) == {"versionId"}
+                and self.aws.s3_url(bucket, key, versions[0]) == url
+            ):
                 owner = {"ExpectedBucketOwner": self.aws.account} if self.aws.account else {}
-                obj = self.call("get_object", service="s3", absent=("NoSuchKey", "NoSuchVersion", "404"),
-                                Bucket=bucket, Key=key, VersionId=versions[0], **owner)
+                obj = self.call(
+                    "get_object",
+                    service="s3",
+                    absent=("NoSuchKey", "NoSuchVersion", "404"),
+                    Bucket=bucket,
+                    Key=key,
+                    VersionId=versions[0],
+                    **owner,
+                )
                 digest = hashlib.sha256(obj["Body"].read()).hexdigest()
-                want = hashlib.sha256(self.expected.texts[file_name].encode("utf-8")).hexdigest() \
-                    if file_name in self.expected.texts else None
+                want = (
+                    hashlib.sha256(self.expected.texts[file_name].encode("utf-8")).hexdigest()
+                    if file_name in self.expected.texts
+                    else None
+                )
                 if digest != want:
-                    raise _Differs(f"nested stack {child_path}'s TemplateURL names an object version whose bytes "
-                                   f"are not the {file_name} this checkout packages")
+                    raise _Differs(
+                        f"nested stack {child_path}'s TemplateURL names an object version whose bytes "
+                        f"are not the {file_name} this checkout packages"
+                    )
                 return
         if stack_id and isinstance(url, str) and _child_url(self.deployed(stack_id), lid) == url:
             return
         if null:
-            raise _Differs(f"nested stack {child_path}'s TemplateURL names the null version (versionId=null) of the "
-                           f"artifact bucket {bucket}, which a later upload replaces: what it points at could change "
-                           f"after this proof")
-        raise _Differs(f"nested stack {child_path}'s TemplateURL is neither the deployed one nor an object version "
-                       f"(?versionId=) in the artifact bucket {bucket or '(none)'}: what it points at could change "
-                       f"after this proof")
+            raise _Differs(
+                f"nested stack {child_path}'s TemplateURL names the null version (versionId=null) of the "
+                f"artifact bucket {bucket}, which a later upload replaces: what it points at could change "
+                f"after this proof"
+            )
+        raise _Differs(
+            f"nested stack {child_path}'s TemplateURL is neither the deployed one nor an object version "
+            f"(?versionId=) in the artifact bucket {bucket or '(none)'}: what it points at could change "
+            f"after this proof"
+        )
 
     def template(self, theirs: Any, path: str, file_name: str, rows: dict[str, dict], stack_id: str) -> None:
         ours = self.expected.templates[file_name]
@@ -562,24 +661,31 @@ class _Proof:
             row = rows.get(lid)
             if row is not None and row.get("ChangeSetId"):
                 nested_id = row["ChangeSetId"]
-                body = self.body(self.call("get_template", ChangeSetName=nested_id, TemplateStage="Original"),
-                                 child_file, child_label)
+                body = self.body(
+                    self.call("get_template", ChangeSetName=nested_id, TemplateStage="Original"),
+                    child_file,
+                    child_label,
+                )
                 head, changes = self.head_and_changes(nested_id, child_path)
                 self.include_nested(head, child_path)
                 self.no_imports(changes, child_path)
                 self.template(body, child_path, child_file, _nested_rows(changes), head.get("StackId", ""))
             elif row is not None:
-                raise _Differs(f"nested stack {child_path} is changed ({row.get('Action', '?')}) but names no "
-                               f"nested change set, so the template it would run cannot be read")
+                raise _Differs(
+                    f"nested stack {child_path} is changed ({row.get('Action', '?')}) but names no "
+                    f"nested change set, so the template it would run cannot be read"
+                )
             else:
                 # Unchanged by the change set: it keeps the template it runs now.
-                res = self.call("describe_stack_resource", absent=("ValidationError",), StackName=stack_id,
-                                LogicalResourceId=lid)
+                res = self.call(
+                    "describe_stack_resource", absent=("ValidationError",), StackName=stack_id, LogicalResourceId=lid
+                )
                 child_id = res.get("StackResourceDetail", {}).get("PhysicalResourceId", "")
                 if not child_id:
                     raise _Differs(f"nested stack {child_path} has no stack yet and no nested change set")
-                body = self.body(self.call("get_template", StackName=child_id, TemplateStage="Original"),
-                                 child_file, child_label)
+                body = self.body(
+                    self.call("get_template", StackName=child_id, TemplateStage="Original"), child_file, child_label
+                )
                 self.template(body, child_path, child_file, {}, child_id)
 
 
@@ -593,8 +699,9 @@ def _nested_rows(changes: list[dict]) -> dict[str, dict]:
     return out
 
 
-def prove(aws: Aws, change_set_id: str, expected: Expected, *, name: str = "", stack_id: str,
-          stack_role: str | None) -> Verdict:
+def prove(
+    aws: Aws, change_set_id: str, expected: Expected, *, name: str = "", stack_id: str, stack_role: str | None
+) -> Verdict:
     """Compare the change set with what this checkout builds; the verdict
     names the first difference (or none). ``stack_id``: the stack it is on;
     ``stack_role``: that stack's RoleARN (DescribeStacks). An API error
@@ -604,8 +711,10 @@ def prove(aws: Aws, change_set_id: str, expected: Expected, *, name: str = "", s
     try:
         unread = missing_members(aws.cfn)
         if unread:
-            raise _Differs(f"the installed botocore's DescribeChangeSet model lacks {', '.join(unread)}, which "
-                           f"its parser would drop: they cannot be read, so nothing is proven (upgrade botocore)")
+            raise _Differs(
+                f"the installed botocore's DescribeChangeSet model lacks {', '.join(unread)}, which "
+                f"its parser would drop: they cannot be read, so nothing is proven (upgrade botocore)"
+            )
         head, changes = proof.head_and_changes(change_set_id, "")
         verdict.name = name or head.get("ChangeSetName") or change_set_id
         proof.include_nested(head, "")
@@ -617,8 +726,12 @@ def prove(aws: Aws, change_set_id: str, expected: Expected, *, name: str = "", s
         proof.no_imports(changes, "")
         proof.role(stack_role)
         proof.parameters(head)
-        body = proof.body(proof.call("get_template", ChangeSetName=change_set_id, TemplateStage="Original"),
-                          expected.root_name, "root template", root=True)
+        body = proof.body(
+            proof.call("get_template", ChangeSetName=change_set_id, TemplateStage="Original"),
+            expected.root_name,
+            "root template",
+            root=True,
+        )
         proof.template(body, "", expected.root_name, _nested_rows(changes), stack_id)
     except _Differs as exc:
         verdict.difference = str(exc)

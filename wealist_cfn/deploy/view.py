@@ -94,9 +94,17 @@ class QuietView(LogView):
 class LiveView:
     """One line per stack, redrawn in place on a terminal."""
 
-    def __init__(self, out, *, stack_name: str = "", color: bool = False, min_interval: float = 0.5,
-                 clock: Callable[[], float] = time.monotonic,
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc), width: int | None = None):
+    def __init__(
+        self,
+        out,
+        *,
+        stack_name: str = "",
+        color: bool = False,
+        min_interval: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        width: int | None = None,
+    ):
         self.out, self.stack_name, self.color = out, stack_name, color
         self.min_interval, self.clock, self.now = min_interval, clock, now
         self.width = width or shutil.get_terminal_size((120, 24)).columns
@@ -209,15 +217,29 @@ class Timeline:
 
     def __call__(self, item) -> None:
         if isinstance(item, events.StackEvent):
-            self.entries.append({"time": item.timestamp.isoformat(), "kind": "event", "stack": item.path,
-                                 "logicalId": item.logical_id, "type": item.resource_type, "status": item.status,
-                                 "reason": item.reason})
+            self.entries.append(
+                {
+                    "time": item.timestamp.isoformat(),
+                    "kind": "event",
+                    "stack": item.path,
+                    "logicalId": item.logical_id,
+                    "type": item.resource_type,
+                    "status": item.status,
+                    "reason": item.reason,
+                }
+            )
         elif isinstance(item, events.Progress):
             key = (item.done, item.total, tuple((r.path, r.done, r.total, r.slowest) for r in item.stacks))
             if key != self._last:
                 self._last = key
-                self.entries.append({"time": item.at.isoformat() if item.at else None, "kind": "progress",
-                                     "done": item.done, "total": item.total,
-                                     "stacks": [r.to_dict() for r in item.stacks]})
+                self.entries.append(
+                    {
+                        "time": item.at.isoformat() if item.at else None,
+                        "kind": "progress",
+                        "done": item.done,
+                        "total": item.total,
+                        "stacks": [r.to_dict() for r in item.stacks],
+                    }
+                )
         elif isinstance(item, events.Final):
             self.entries.append({"kind": "final", "status": item.status, "reason": item.reason})

@@ -65,6 +65,7 @@ def _sorted(findings: Iterable[Finding]) -> list[Finding]:
 
 # --- what cfn-lint's answer depends on -------------------------------------------------------
 
+
 def cfn_lint_version() -> str:
     return metadata.version("cfn-lint")
 
@@ -137,13 +138,13 @@ def lint_key(path: Path, version: str, config: bytes) -> str:
 
 # --- the cache --------------------------------------------------------------------------------
 
+
 class LintCache:
     """One JSON file per template under ``directory`` (git-ignored), holding
     the key it was linted under and its findings. Anything unreadable,
     foreign or of another format reads as a miss, never as a pass."""
 
-    def __init__(self, directory: Path | None = None, config_file: Path | None = None,
-                 version: str | None = None):
+    def __init__(self, directory: Path | None = None, config_file: Path | None = None, version: str | None = None):
         self.directory = directory or CACHE_DIR
         self.version = version or cfn_lint_version()
         config_file = config_file or CONFIG_FILE
@@ -167,16 +168,25 @@ class LintCache:
         except (OSError, ValueError, KeyError, TypeError):
             return None
         for f in findings:
-            if not (isinstance(f.filename, str) and isinstance(f.line, int) and isinstance(f.rule, str)
-                    and f.level in LEVELS and isinstance(f.message, str)):
+            if not (
+                isinstance(f.filename, str)
+                and isinstance(f.line, int)
+                and isinstance(f.rule, str)
+                and f.level in LEVELS
+                and isinstance(f.message, str)
+            ):
                 return None
         return findings
 
     def put(self, path: Path, key: str, findings: list[Finding]) -> None:
         """Write atomically: a reader sees the old entry or the new one,
         never half of one. A cache that cannot be written is skipped."""
-        entry = {"format": CACHE_FORMAT, "key": key, "template": str(path.resolve()),
-                 "findings": [asdict(f) for f in findings]}
+        entry = {
+            "format": CACHE_FORMAT,
+            "key": key,
+            "template": str(path.resolve()),
+            "findings": [asdict(f) for f in findings],
+        }
         cachefile.write_json(self.directory, self._entry(path), entry)
 
 
@@ -219,13 +229,16 @@ def _lint_file(path: str) -> tuple[str, list[Finding], float]:
     os.chdir(directory)
     try:
         config = ConfigMixIn(["--config-file", str(CONFIG_FILE), name])
-        findings = [Finding(
-            filename=os.path.relpath(os.path.join(directory, m.filename), ROOT_DIR),
-            line=m.linenumber,
-            rule=m.rule.id,
-            level=m.rule.severity,
-            message=m.message,
-        ) for m in run_template_by_file_paths(config, _RULES)]
+        findings = [
+            Finding(
+                filename=os.path.relpath(os.path.join(directory, m.filename), ROOT_DIR),
+                line=m.linenumber,
+                rule=m.rule.id,
+                level=m.rule.severity,
+                message=m.message,
+            )
+            for m in run_template_by_file_paths(config, _RULES)
+        ]
     finally:
         os.chdir(previous)
     return path, _sorted(findings), time.perf_counter() - start
@@ -354,6 +367,7 @@ def start_workers(count: int) -> Workers:
 @dataclass(frozen=True)
 class Plan:
     """Which templates come from the cache and which must be linted."""
+
     paths: list[Path]
     keys: dict[Path, str]
     cached: dict[Path, list[Finding]]
@@ -378,14 +392,20 @@ def plan(paths: list[Path], cache: LintCache | None) -> Plan:
 @dataclass(frozen=True)
 class Linted:
     """One template's result, as it arrives."""
+
     path: Path
     findings: list[Finding]
     cached: bool
     seconds: float
 
 
-def run(lint_plan: Plan, *, cache: LintCache | None = None, workers: Workers | int | None = None,
-        on_result: Callable[[Linted], None] | None = None) -> list[Finding]:
+def run(
+    lint_plan: Plan,
+    *,
+    cache: LintCache | None = None,
+    workers: Workers | int | None = None,
+    on_result: Callable[[Linted], None] | None = None,
+) -> list[Finding]:
     """Lint what the plan says is not cached (``workers``: a started pool, a
     process count, or None for one per core; 1 lints in this process), store
     the results, and return every finding sorted by file and line."""

@@ -49,8 +49,9 @@ class BuildReport:
     lint_plan: LintPlanned | None = None
 
 
-def validate_params(paths: list[Path] | None = None,
-                    on_event: Callable[[object], None] | None = None) -> list[config_mod.Config]:
+def validate_params(
+    paths: list[Path] | None = None, on_event: Callable[[object], None] | None = None
+) -> list[config_mod.Config]:
     """Validate the given parameter files (default: every ``params/*.json``),
     their instance types and classes against what the region offers.
     Raises :class:`~wealist_cfn.config.ConfigError` on the first bad one."""
@@ -115,9 +116,15 @@ def _expect_lint(cache, directory: Path) -> int:
     return 0 if stamp == _sources_stamp() else 2
 
 
-def run(params: list[Path] | None = None, *, check: bool = False, lint: bool = True,
-        directory: Path | None = None, cache_off: str | None = None,
-        on_event: Callable[[object], None] | None = None) -> BuildReport:
+def run(
+    params: list[Path] | None = None,
+    *,
+    check: bool = False,
+    lint: bool = True,
+    directory: Path | None = None,
+    cache_off: str | None = None,
+    on_event: Callable[[object], None] | None = None,
+) -> BuildReport:
     """Validate parameters first (nothing is written when one is bad), then
     build; with ``check`` compare instead of writing. ``cache_off`` says why
     the lint cache is not used (None: it is). ``on_event`` receives
@@ -170,9 +177,12 @@ def run(params: list[Path] | None = None, *, check: bool = False, lint: bool = T
                 workers.close()
             workers = lint_mod.start_workers(to_lint)
         report.lint_plan = LintPlanned(
-            total=len(paths), cached=len(lint_plan.cached), to_lint=to_lint,
+            total=len(paths),
+            cached=len(lint_plan.cached),
+            to_lint=to_lint,
             workers=min(workers.count, to_lint) if workers else 0,
-            cache="on" if cache else str(cache_off))
+            cache="on" if cache else str(cache_off),
+        )
         emit(report.lint_plan)
         report.findings = lint_mod.run(lint_plan, cache=cache, workers=workers, on_result=emit)
         report.lint_seconds = time.perf_counter() - start

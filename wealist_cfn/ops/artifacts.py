@@ -65,14 +65,26 @@ def lifecycle_rules() -> list[dict]:
     ``wealist-artifacts-*``; other rules on the bucket are kept)."""
     return [
         # No Expiration of current plan/ objects: a stack may name them (above).
-        {"ID": f"{LIFECYCLE_PREFIX}plan-noncurrent", "Status": "Enabled", "Filter": {"Prefix": "plan/"},
-         "NoncurrentVersionExpiration": {"NoncurrentDays": DEPLOY_NONCURRENT_DAYS},
-         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
-        {"ID": f"{LIFECYCLE_PREFIX}plan-delete-markers", "Status": "Enabled", "Filter": {"Prefix": "plan/"},
-         "Expiration": {"ExpiredObjectDeleteMarker": True}},
-        {"ID": f"{LIFECYCLE_PREFIX}deploy-noncurrent", "Status": "Enabled", "Filter": {"Prefix": "deploy/"},
-         "NoncurrentVersionExpiration": {"NoncurrentDays": DEPLOY_NONCURRENT_DAYS},
-         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
+        {
+            "ID": f"{LIFECYCLE_PREFIX}plan-noncurrent",
+            "Status": "Enabled",
+            "Filter": {"Prefix": "plan/"},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": DEPLOY_NONCURRENT_DAYS},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        },
+        {
+            "ID": f"{LIFECYCLE_PREFIX}plan-delete-markers",
+            "Status": "Enabled",
+            "Filter": {"Prefix": "plan/"},
+            "Expiration": {"ExpiredObjectDeleteMarker": True},
+        },
+        {
+            "ID": f"{LIFECYCLE_PREFIX}deploy-noncurrent",
+            "Status": "Enabled",
+            "Filter": {"Prefix": "deploy/"},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": DEPLOY_NONCURRENT_DAYS},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        },
     ]
 
 
@@ -92,8 +104,7 @@ def ensure_lifecycle(s3, bucket: str, owner: dict, *, dry_run: bool = False) -> 
         return False
     if not dry_run:
         others = [r for r in current if not str(r.get("ID", "")).startswith(LIFECYCLE_PREFIX)]
-        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": others + wanted},
-                                              **owner)
+        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": others + wanted}, **owner)
     return True
 
 

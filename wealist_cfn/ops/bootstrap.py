@@ -74,6 +74,8 @@ STARTUP_SCRIPT_KEY = "boot/startup.sh"
 # Where earlier versions stored the startup script; reported, never read.
 OLD_STARTUP_PARAMETER = "startup-script"
 MANAGED_BY = "wealist-cfn bootstrap"
+
+
 class BootstrapError(CommandError, RuntimeError):
     """The account is not in a state bootstrap can fix by itself (exit 1).
     ``str()`` is the line to print."""
@@ -89,8 +91,7 @@ def generate_secret(length: int = 32) -> str:
     """A random password with at least one lower-case letter, upper-case letter and digit."""
     while True:
         value = "".join(secrets.choice(_ALPHABET) for _ in range(length))
-        if (any(c.islower() for c in value) and any(c.isupper() for c in value)
-                and any(c.isdigit() for c in value)):
+        if any(c.islower() for c in value) and any(c.isupper() for c in value) and any(c.isdigit() for c in value):
             return value
 
 
@@ -130,10 +131,11 @@ def resolve_rotate(cfg: Config, names: list[str]) -> list[str]:
     prefix = parameter_prefix(cfg) + "/"
     out = []
     for raw in names:
-        name = raw[len(prefix):] if raw.startswith(prefix) else raw.lstrip("/")
+        name = raw[len(prefix) :] if raw.startswith(prefix) else raw.lstrip("/")
         if name not in SECRET_NAMES:
-            raise BootstrapError(f"--rotate {raw}: not a generated secret; one of: {', '.join(SECRET_NAMES)}",
-                                 EXIT_USAGE)
+            raise BootstrapError(
+                f"--rotate {raw}: not a generated secret; one of: {', '.join(SECRET_NAMES)}", EXIT_USAGE
+            )
         out.append(name)
     return out
 
@@ -162,16 +164,18 @@ def check_values(cfg: Config) -> None:
     prefix = parameter_prefix(cfg)
     for p in PARAMETERS:
         value = generate_secret(p.length) if p.kind == SECRET else p.value(cfg)
-        problem = parameter_problem(f"{prefix}/{p.name}", value, "SecureString" if p.kind == SECRET else "String",
-                                    "Standard", p.description)
+        problem = parameter_problem(
+            f"{prefix}/{p.name}", value, "SecureString" if p.kind == SECRET else "String", "Standard", p.description
+        )
         if not problem and p.name in SERVICE_RULES:
             problem = SERVICE_RULES[p.name](value)
         if problem:
             raise InvalidValue(f"parameter {prefix}/{p.name}: {problem}")
 
 
-def run(cfg: Config, aws: Aws, *, rotate: list[str] = (), dry_run: bool = False,
-        files_dir: Path = INSTANCE_FILES_DIR) -> Report:
+def run(
+    cfg: Config, aws: Aws, *, rotate: list[str] = (), dry_run: bool = False, files_dir: Path = INSTANCE_FILES_DIR
+) -> Report:
     """Raises :class:`~wealist_cfn.errors.CommandError` (exit 2) for
     missing or rejected credentials, and :class:`InvalidValue` for a value
     Parameter Store would refuse, before anything is read or written."""
@@ -200,6 +204,7 @@ def run(cfg: Config, aws: Aws, *, rotate: list[str] = (), dry_run: bool = False,
 
 # -- Parameter Store ----------------------------------------------------------
 
+
 def secrets_key_alias(cfg: Config) -> str:
     return f"alias/{cfg.name_prefix}-secrets"
 
@@ -207,8 +212,7 @@ def secrets_key_alias(cfg: Config) -> str:
 def _existing_parameters(ssm, prefix: str) -> dict[str, dict]:
     """Name -> {Type, Value}; SecureString values are not decrypted (only existence matters)."""
     out = {}
-    for page in ssm.get_paginator("get_parameters_by_path").paginate(
-            Path=prefix, Recursive=True, WithDecryption=False):
+    for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=prefix, Recursive=True, WithDecryption=False):
         for p in page["Parameters"]:
             out[p["Name"]] = p
     return out
@@ -217,14 +221,21 @@ def _existing_parameters(ssm, prefix: str) -> dict[str, dict]:
 def _parameters(cfg: Config, ssm, report: Report, rotate: list[str], account: str) -> None:
     prefix = parameter_prefix(cfg)
     existing = _existing_parameters(ssm, prefix)
-    tags = [{"Key": "Project", "Value": cfg.project}, {"Key": "Environment", "Value": cfg.environment},
-            {"Key": "ManagedBy", "Value": MANAGED_BY}]
+    tags = [
+        {"Key": "Project", "Value": cfg.project},
+        {"Key": "Environment", "Value": cfg.environment},
+        {"Key": "ManagedBy", "Value": MANAGED_BY},
+    ]
     for p in PARAMETERS:
         path = f"{prefix}/{p.name}"
         have = existing.get(path)
         secure = p.kind == SECRET
-        kw = {"Name": path, "Description": p.description, "Type": "SecureString" if secure else "String",
-              "Tier": "Standard"}
+        kw = {
+            "Name": path,
+            "Description": p.description,
+            "Type": "SecureString" if secure else "String",
+            "Tier": "Standard",
+        }
         if secure:
             # The environment's key (templates/github-oidc.yaml): only the
             # roles that use a secret may decrypt it, unlike aws/ssm.
@@ -248,13 +259,23 @@ def _parameters(cfg: Config, ssm, report: Report, rotate: list[str], account: st
             if p.name in rotate:
                 if not report.dry_run:
                     ssm.put_parameter(**kw, Value=generate_secret(p.length), Overwrite=True)
-                report.add("rotated", "parameter", path, "SecureString, new value generated; previous version "
-                           "kept in the parameter's history")
-                report.follow_up.append(f"{path}: " + p.after_rotate.format(
-                    prefix=cfg.name_prefix, path=path, params=cfg.path))
+                report.add(
+                    "rotated",
+                    "parameter",
+                    path,
+                    "SecureString, new value generated; previous version kept in the parameter's history",
+                )
+                report.follow_up.append(
+                    f"{path}: " + p.after_rotate.format(prefix=cfg.name_prefix, path=path, params=cfg.path)
+                )
             elif have["Type"] != "SecureString":
-                report.add("warning", "parameter", path, f"is a {have['Type']}, not a SecureString: anyone who "
-                           f"may read parameters sees it; replace it with --rotate {p.name}")
+                report.add(
+                    "warning",
+                    "parameter",
+                    path,
+                    f"is a {have['Type']}, not a SecureString: anyone who "
+                    f"may read parameters sees it; replace it with --rotate {p.name}",
+                )
             else:
                 report.add("unchanged", "parameter", path, "SecureString, exists")
             continue
@@ -271,8 +292,13 @@ def _parameters(cfg: Config, ssm, report: Report, rotate: list[str], account: st
 
     old = f"{prefix}/{OLD_STARTUP_PARAMETER}"
     if old in existing:
-        report.add("extra", "parameter", old, f"no longer read (instances fetch s3://{cfg.deploy_bucket_name(account)}/"
-                   f"{STARTUP_SCRIPT_KEY}); remove it with aws ssm delete-parameter --name {old}")
+        report.add(
+            "extra",
+            "parameter",
+            old,
+            f"no longer read (instances fetch s3://{cfg.deploy_bucket_name(account)}/"
+            f"{STARTUP_SCRIPT_KEY}); remove it with aws ssm delete-parameter --name {old}",
+        )
 
 
 # -- Deploy bucket ------------------------------------------------------------
@@ -293,28 +319,43 @@ def _read(call: Callable[[], dict], missing: str, default):
 
 def _bucket_policy_statement(bucket: str) -> dict:
     return {
-        "Sid": TLS_SID, "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Sid": TLS_SID,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
         "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
 
 
 # What bootstrap sets on the deploy bucket, in the order it sets them.
-BUCKET_SETTINGS = ("ownership: bucket owner enforced", "public access blocked", "default encryption", "versioning",
-                   "policy: TLS only", "lifecycle: old versions expire after 90 days")
+BUCKET_SETTINGS = (
+    "ownership: bucket owner enforced",
+    "public access blocked",
+    "default encryption",
+    "versioning",
+    "policy: TLS only",
+    "lifecycle: old versions expire after 90 days",
+)
 
 
 def taken_message(cfg: Config, bucket: str, account: str, how: str) -> str:
     """The one line for a deploy bucket name another account holds: what
     happened, and the name to use instead."""
     if cfg.values["DeployBucketName"]:
-        fix = (f"leave DeployBucketName empty in {cfg.path} for the account-unique name "
-               f"{cfg.with_values(DeployBucketName='').deploy_bucket_name(account)}, or set a name of your own")
+        fix = (
+            f"leave DeployBucketName empty in {cfg.path} for the account-unique name "
+            f"{cfg.with_values(DeployBucketName='').deploy_bucket_name(account)}, or set a name of your own"
+        )
     else:
-        fix = (f"the account-unique name is held elsewhere (made by hand in another account?): set DeployBucketName "
-               f"in {cfg.path} to a name of your own")
-    return (f"deploy bucket {bucket}: {how}; S3 bucket names are global across all AWS accounts, so this "
-            f"account ({account}) cannot use it: {fix}")
+        fix = (
+            f"the account-unique name is held elsewhere (made by hand in another account?): set DeployBucketName "
+            f"in {cfg.path} to a name of your own"
+        )
+    return (
+        f"deploy bucket {bucket}: {how}; S3 bucket names are global across all AWS accounts, so this "
+        f"account ({account}) cannot use it: {fix}"
+    )
 
 
 def _bucket_exists(cfg: Config, s3, account: str) -> bool:
@@ -361,16 +402,24 @@ def _forbidden_message(cfg: Config, s3, bucket: str, account: str) -> str:
     except ClientError as exc:
         if error_code(exc) not in ("403", "AccessDenied"):
             raise
-        return (f"deploy bucket {bucket}: HeadBucket answered 403 and ListBuckets was refused too, so whether "
-                f"the bucket is another account's or this account's ({account}) cannot be told: allow "
-                f"s3:ListBucket on arn:aws:s3:::{bucket} and s3:ListAllMyBuckets to these credentials and run "
-                f"bootstrap again")
+        return (
+            f"deploy bucket {bucket}: HeadBucket answered 403 and ListBuckets was refused too, so whether "
+            f"the bucket is another account's or this account's ({account}) cannot be told: allow "
+            f"s3:ListBucket on arn:aws:s3:::{bucket} and s3:ListAllMyBuckets to these credentials and run "
+            f"bootstrap again"
+        )
     if any(b.get("Name") == bucket for b in listed):
-        return (f"deploy bucket {bucket}: the bucket is this account's ({account}), but HeadBucket answered 403: "
-                f"these credentials may not s3:ListBucket on arn:aws:s3:::{bucket} (their policy, the bucket's "
-                f"policy or an SCP denies it): allow it and run bootstrap again")
-    return taken_message(cfg, bucket, account, "HeadBucket answered 403 and this account's ListBuckets does not "
-                                               "list it (owned by another account)")
+        return (
+            f"deploy bucket {bucket}: the bucket is this account's ({account}), but HeadBucket answered 403: "
+            f"these credentials may not s3:ListBucket on arn:aws:s3:::{bucket} (their policy, the bucket's "
+            f"policy or an SCP denies it): allow it and run bootstrap again"
+        )
+    return taken_message(
+        cfg,
+        bucket,
+        account,
+        "HeadBucket answered 403 and this account's ListBuckets does not list it (owned by another account)",
+    )
 
 
 def _bucket(cfg: Config, s3, account: str, region: str, report: Report, exists: bool) -> bool:
@@ -389,8 +438,11 @@ def _bucket(cfg: Config, s3, account: str, region: str, report: Report, exists: 
             s3.create_bucket(Bucket=bucket, ObjectOwnership="BucketOwnerEnforced", **kw)
         except ClientError as exc:
             if error_code(exc) == "BucketAlreadyExists":
-                raise BootstrapError(taken_message(cfg, bucket, account, "CreateBucket answered "
-                                                   "BucketAlreadyExists (another account owns it)")) from None
+                raise BootstrapError(
+                    taken_message(
+                        cfg, bucket, account, "CreateBucket answered BucketAlreadyExists (another account owns it)"
+                    )
+                ) from None
             if error_code(exc) != "BucketAlreadyOwnedByYou":
                 raise
     # A bucket made just now is one change, whatever S3 already set on it
@@ -413,52 +465,98 @@ def _bucket(cfg: Config, s3, account: str, region: str, report: Report, exists: 
         report.add("updated", "bucket", bucket, name)
 
     # Ownership: ACLs disabled, every object belongs to the bucket owner.
-    rules = _read(lambda: s3.get_bucket_ownership_controls(Bucket=bucket, **owner)["OwnershipControls"]["Rules"],
-                  "OwnershipControlsNotFoundError", [])
-    setting("ownership: bucket owner enforced", rules == [{"ObjectOwnership": "BucketOwnerEnforced"}],
-            lambda: s3.put_bucket_ownership_controls(
-                Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}, **owner))
+    rules = _read(
+        lambda: s3.get_bucket_ownership_controls(Bucket=bucket, **owner)["OwnershipControls"]["Rules"],
+        "OwnershipControlsNotFoundError",
+        [],
+    )
+    setting(
+        "ownership: bucket owner enforced",
+        rules == [{"ObjectOwnership": "BucketOwnerEnforced"}],
+        lambda: s3.put_bucket_ownership_controls(
+            Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}, **owner
+        ),
+    )
 
     block = {k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")}
-    current = _read(lambda: s3.get_public_access_block(Bucket=bucket, **owner)["PublicAccessBlockConfiguration"],
-                    "NoSuchPublicAccessBlockConfiguration", {})
-    setting("public access blocked", all(current.get(k) for k in block),
-            lambda: s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block, **owner))
+    current = _read(
+        lambda: s3.get_public_access_block(Bucket=bucket, **owner)["PublicAccessBlockConfiguration"],
+        "NoSuchPublicAccessBlockConfiguration",
+        {},
+    )
+    setting(
+        "public access blocked",
+        all(current.get(k) for k in block),
+        lambda: s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block, **owner),
+    )
 
-    rules = _read(lambda: s3.get_bucket_encryption(Bucket=bucket, **owner)
-                  ["ServerSideEncryptionConfiguration"]["Rules"], "ServerSideEncryptionConfigurationNotFoundError", [])
+    rules = _read(
+        lambda: s3.get_bucket_encryption(Bucket=bucket, **owner)["ServerSideEncryptionConfiguration"]["Rules"],
+        "ServerSideEncryptionConfigurationNotFoundError",
+        [],
+    )
     algorithms = {r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for r in rules}
     # SSE-S3 is what bootstrap sets; a KMS key an operator chose is kept.
-    setting("default encryption", bool(algorithms & {"AES256", "aws:kms", "aws:kms:dsse"}),
-            lambda: s3.put_bucket_encryption(Bucket=bucket, **owner, ServerSideEncryptionConfiguration={
-                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}))
+    setting(
+        "default encryption",
+        bool(algorithms & {"AES256", "aws:kms", "aws:kms:dsse"}),
+        lambda: s3.put_bucket_encryption(
+            Bucket=bucket,
+            **owner,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+        ),
+    )
 
     status = s3.get_bucket_versioning(Bucket=bucket, **owner).get("Status")
-    setting("versioning", status == "Enabled", lambda: s3.put_bucket_versioning(
-        Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}, **owner))
+    setting(
+        "versioning",
+        status == "Enabled",
+        lambda: s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}, **owner),
+    )
 
     # TLS only: added to whatever policy the bucket has, never replacing it.
-    policy = _read(lambda: json.loads(s3.get_bucket_policy(Bucket=bucket, **owner)["Policy"]),
-                   "NoSuchBucketPolicy", {"Version": "2012-10-17", "Statement": []})
+    policy = _read(
+        lambda: json.loads(s3.get_bucket_policy(Bucket=bucket, **owner)["Policy"]),
+        "NoSuchBucketPolicy",
+        {"Version": "2012-10-17", "Statement": []},
+    )
     statements = policy.get("Statement", [])
     statements = statements if isinstance(statements, list) else [statements]
     wanted = _bucket_policy_statement(bucket)
     others = [s for s in statements if s.get("Sid") != TLS_SID]
     policy["Statement"] = others + [wanted]
-    setting("policy: TLS only", wanted in statements, lambda: s3.put_bucket_policy(
-        Bucket=bucket, Policy=json.dumps(policy), **owner))
+    setting(
+        "policy: TLS only",
+        wanted in statements,
+        lambda: s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy), **owner),
+    )
 
     # Old versions are kept for rollback for 90 days, then expire.
-    lifecycle = _read(lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket, **owner).get("Rules", []),
-                      "NoSuchLifecycleConfiguration", [])
-    rule = {"ID": LIFECYCLE_ID, "Status": "Enabled", "Filter": {"Prefix": ""},
-            "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
-            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}
+    lifecycle = _read(
+        lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket, **owner).get("Rules", []),
+        "NoSuchLifecycleConfiguration",
+        [],
+    )
+    rule = {
+        "ID": LIFECYCLE_ID,
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+    }
     mine = [r for r in lifecycle if r.get("ID") == LIFECYCLE_ID]
     ok = bool(mine) and mine[0].get("NoncurrentVersionExpiration", {}).get("NoncurrentDays") == 90
-    setting("lifecycle: old versions expire after 90 days", ok, lambda: s3.put_bucket_lifecycle_configuration(
-        Bucket=bucket, **owner,
-        LifecycleConfiguration={"Rules": [r for r in lifecycle if r.get("ID") != LIFECYCLE_ID] + [rule]}))
+    setting(
+        "lifecycle: old versions expire after 90 days",
+        ok,
+        lambda: s3.put_bucket_lifecycle_configuration(
+            Bucket=bucket,
+            **owner,
+            LifecycleConfiguration={"Rules": [r for r in lifecycle if r.get("ID") != LIFECYCLE_ID] + [rule]},
+        ),
+    )
     if applied is not None:
         report.add("created", "bucket", bucket, ", ".join(applied))
     return True
@@ -473,21 +571,33 @@ def _artifact_bucket(cfg: Config, s3, account: str, region: str, report: Report)
         s3.head_bucket(Bucket=bucket, **owner)
     except ClientError as exc:
         if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
-            report.add("unchanged", "bucket", bucket, "artifact bucket not made yet: the first deploy makes it "
-                                                      "with its lifecycle rules")
+            report.add(
+                "unchanged",
+                "bucket",
+                bucket,
+                "artifact bucket not made yet: the first deploy makes it with its lifecycle rules",
+            )
             return
         if error_code(exc) in ("403", "AccessDenied"):
-            report.add("warning", "bucket", bucket, "artifact bucket not readable with these credentials (or "
-                                                    "another account's): lifecycle rules not checked")
+            report.add(
+                "warning",
+                "bucket",
+                bucket,
+                "artifact bucket not readable with these credentials (or "
+                "another account's): lifecycle rules not checked",
+            )
             return
         raise
-    detail = (f"lifecycle: current plan/ and deploy/ objects kept (a stack may name them), non-current versions "
-              f"expire after {artifacts.DEPLOY_NONCURRENT_DAYS} days")
+    detail = (
+        f"lifecycle: current plan/ and deploy/ objects kept (a stack may name them), non-current versions "
+        f"expire after {artifacts.DEPLOY_NONCURRENT_DAYS} days"
+    )
     changed = artifacts.ensure_lifecycle(s3, bucket, owner, dry_run=report.dry_run)
     report.add("updated" if changed else "unchanged", "bucket", bucket, detail)
 
 
 # -- Instance files -----------------------------------------------------------
+
 
 def local_files(files_dir: Path = INSTANCE_FILES_DIR) -> dict[str, Path]:
     """Bucket key -> local file, for every file an instance fetches: the
@@ -533,10 +643,15 @@ def _files(cfg: Config, s3, account: str, report: Report, files_dir: Path, bucke
             report.add("unchanged", "object", f"s3://{bucket}/{key}")
             continue
         if not report.dry_run:
-            s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=_content_type(key),
-                          Metadata={"sha256": hashlib.sha256(body).hexdigest()}, **owner)
-        report.add("updated" if head is not None else "created", "object", f"s3://{bucket}/{key}",
-                   f"{len(body)} bytes")
+            s3.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=body,
+                ContentType=_content_type(key),
+                Metadata={"sha256": hashlib.sha256(body).hexdigest()},
+                **owner,
+            )
+        report.add("updated" if head is not None else "created", "object", f"s3://{bucket}/{key}", f"{len(body)} bytes")
 
     if not bucket_exists:
         return

@@ -71,8 +71,9 @@ class Derived:
             why = f"{', '.join(self.unreleased)} not released yet"
         else:
             why = "every service is released"
-        return f"{PARAMETER} {self.value}: derived from Parameter Store ({tags}): {why}; the params file does " \
-               f"not set it"
+        return (
+            f"{PARAMETER} {self.value}: derived from Parameter Store ({tags}): {why}; the params file does not set it"
+        )
 
 
 def tag_values(ssm, prefix: str, services=DEFAULT_SETTINGS.services) -> dict[str, str]:
@@ -100,12 +101,20 @@ def derive(ssm, autoscaling, elbv2, prefix: str, group: str, deployed: str | Non
     healthy; once on ELB it stays (an unhealthy instance then is what ELB
     checks are for)."""
     tags = tag_values(ssm, prefix)
-    missing = tuple(svc.name for svc in DEFAULT_SETTINGS.services
-                    if tags[f"{prefix}/{svc.tag_path}"] in ("", UNRELEASED))
+    missing = tuple(
+        svc.name for svc in DEFAULT_SETTINGS.services if tags[f"{prefix}/{svc.tag_path}"] in ("", UNRELEASED)
+    )
     want = wanted_type(missing)
     if want == ELB and deployed is None:
-        return Derived(EC2, tags, missing, ["the stack does not exist yet: its first instances must pass their "
-                                            "target groups before ELB checks; a later deploy switches"])
+        return Derived(
+            EC2,
+            tags,
+            missing,
+            [
+                "the stack does not exist yet: its first instances must pass their "
+                "target groups before ELB checks; a later deploy switches"
+            ],
+        )
     if want == ELB and deployed != ELB:
         held = elb_problems(autoscaling, elbv2, group)
         if held:
@@ -114,6 +123,7 @@ def derive(ssm, autoscaling, elbv2, prefix: str, group: str, deployed: str | Non
 
 
 # -- target health ---------------------------------------------------------------------------------
+
 
 def group_facts(autoscaling, group: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """(HealthCheckType, attached target group ARNs, InService instance ids)."""
@@ -174,8 +184,10 @@ def service_target_groups(autoscaling, elbv2, group: str, ports: dict[str, int])
     _, attached, _ = group_facts(autoscaling, group)
     if not attached:
         return {}
-    by_port = {tg["Port"]: tg["TargetGroupArn"]
-               for tg in elbv2.describe_target_groups(TargetGroupArns=list(attached))["TargetGroups"]}
+    by_port = {
+        tg["Port"]: tg["TargetGroupArn"]
+        for tg in elbv2.describe_target_groups(TargetGroupArns=list(attached))["TargetGroups"]
+    }
     return {svc: by_port[port] for svc, port in ports.items() if port in by_port}
 
 

@@ -62,8 +62,10 @@ class RefreshInProgress(RolloutError):
     def __init__(self, group: str, running: "RefreshState | None"):
         self.group, self.running = group, running
         what = f" ({running.refresh_id}, {running.status}, {running.percentage}% done)" if running else ""
-        super().__init__(f"an instance refresh is already running on {group}{what}; wait for it, or cancel it "
-                         f"with: aws autoscaling cancel-instance-refresh --auto-scaling-group-name {group}")
+        super().__init__(
+            f"an instance refresh is already running on {group}{what}; wait for it, or cancel it "
+            f"with: aws autoscaling cancel-instance-refresh --auto-scaling-group-name {group}"
+        )
 
 
 @dataclass(frozen=True)
@@ -78,15 +80,20 @@ class Preferences:
         if not 0 <= self.min_healthy <= 100:
             raise RolloutError("--min-healthy must be between 0 and 100", EXIT_USAGE)
         if not 100 <= self.max_healthy <= 200 or self.max_healthy - self.min_healthy > 100:
-            raise RolloutError("--max-healthy must be between 100 and 200, and at most 100 above --min-healthy",
-                               EXIT_USAGE)
+            raise RolloutError(
+                "--max-healthy must be between 100 and 200, and at most 100 above --min-healthy", EXIT_USAGE
+            )
         if self.min_healthy == 100 and self.max_healthy == 100:
-            raise RolloutError("--min-healthy 100 needs --max-healthy above 100, or no instance can be replaced",
-                               EXIT_USAGE)
+            raise RolloutError(
+                "--min-healthy 100 needs --max-healthy above 100, or no instance can be replaced", EXIT_USAGE
+            )
 
     def to_api(self) -> dict:
-        prefs = {"MinHealthyPercentage": self.min_healthy, "MaxHealthyPercentage": self.max_healthy,
-                 "SkipMatching": self.skip_matching}
+        prefs = {
+            "MinHealthyPercentage": self.min_healthy,
+            "MaxHealthyPercentage": self.max_healthy,
+            "SkipMatching": self.skip_matching,
+        }
         if self.warmup is not None:
             prefs["InstanceWarmup"] = self.warmup
         return prefs
@@ -110,9 +117,13 @@ class RefreshState:
 
     @classmethod
     def from_api(cls, r: dict) -> "RefreshState":
-        return cls(refresh_id=r["InstanceRefreshId"], status=r["Status"],
-                   percentage=int(r.get("PercentageComplete") or 0),
-                   instances_to_update=r.get("InstancesToUpdate"), reason=r.get("StatusReason", ""))
+        return cls(
+            refresh_id=r["InstanceRefreshId"],
+            status=r["Status"],
+            percentage=int(r.get("PercentageComplete") or 0),
+            instances_to_update=r.get("InstancesToUpdate"),
+            reason=r.get("StatusReason", ""),
+        )
 
 
 def group_name(cfg: Config, group: str = "backend") -> str:
@@ -137,7 +148,8 @@ def start(autoscaling, group: str, prefs: Preferences = Preferences()) -> str:
     """Start a rolling instance refresh; return its id."""
     try:
         resp = autoscaling.start_instance_refresh(
-            AutoScalingGroupName=group, Strategy="Rolling", Preferences=prefs.to_api())
+            AutoScalingGroupName=group, Strategy="Rolling", Preferences=prefs.to_api()
+        )
     except ClientError as exc:
         if error_code(exc) == "InstanceRefreshInProgress":
             try:
@@ -149,16 +161,23 @@ def start(autoscaling, group: str, prefs: Preferences = Preferences()) -> str:
     return resp["InstanceRefreshId"]
 
 
-def follow(autoscaling, group: str, refresh_id: str, *, poll_seconds: float = 15.0,
-           timeout_seconds: float = 3600.0, on_progress: Callable[[RefreshState], None] = lambda s: None,
-           sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> RefreshState:
+def follow(
+    autoscaling,
+    group: str,
+    refresh_id: str,
+    *,
+    poll_seconds: float = 15.0,
+    timeout_seconds: float = 3600.0,
+    on_progress: Callable[[RefreshState], None] = lambda s: None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> RefreshState:
     """Poll until the refresh ends; ``on_progress`` sees every change of status or percentage."""
     deadline = clock() + timeout_seconds
     last = None
     while True:
         try:
-            resp = autoscaling.describe_instance_refreshes(
-                AutoScalingGroupName=group, InstanceRefreshIds=[refresh_id])
+            resp = autoscaling.describe_instance_refreshes(AutoScalingGroupName=group, InstanceRefreshIds=[refresh_id])
         except ClientError as exc:
             raise _error(exc) from None
         found = resp.get("InstanceRefreshes", [])
@@ -188,12 +207,19 @@ class RefreshTimedOut(RolloutError):
             f"until it ends. Follow it: aws autoscaling describe-instance-refreshes --auto-scaling-group-name "
             f"{group} --instance-refresh-ids {state.refresh_id}. Stop it (instances already replaced stay): "
             f"aws autoscaling cancel-instance-refresh --auto-scaling-group-name {group}. Then run the rollout "
-            f"again to finish the replacement.")
+            f"again to finish the replacement."
+        )
 
 
-def cancel_and_wait(autoscaling, group: str, *, poll_seconds: float = 15.0, timeout_seconds: float = 1800.0,
-                    sleep: Callable[[float], None] = time.sleep,
-                    clock: Callable[[], float] = time.monotonic) -> RefreshState | None:
+def cancel_and_wait(
+    autoscaling,
+    group: str,
+    *,
+    poll_seconds: float = 15.0,
+    timeout_seconds: float = 1800.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> RefreshState | None:
     """Cancel the group's running refresh, if any, and wait until it has
     stopped (Cancelling -> Cancelled); the state it ended in, or None."""
     running = running_refresh(autoscaling, group)
@@ -205,11 +231,19 @@ def cancel_and_wait(autoscaling, group: str, *, poll_seconds: float = 15.0, time
         # It ended between the two calls.
         if error_code(exc) != "ActiveInstanceRefreshNotFound":
             raise _error(exc) from None
-    return follow(autoscaling, group, running.refresh_id, poll_seconds=poll_seconds,
-                  timeout_seconds=timeout_seconds, sleep=sleep, clock=clock)
+    return follow(
+        autoscaling,
+        group,
+        running.refresh_id,
+        poll_seconds=poll_seconds,
+        timeout_seconds=timeout_seconds,
+        sleep=sleep,
+        clock=clock,
+    )
 
 
 # -- releasing an image tag ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TargetCheck:
@@ -223,8 +257,15 @@ class TargetCheck:
     timeout_seconds: float
 
 
-def wait_healthy(autoscaling, group: str, check: TargetCheck, *, poll_seconds: float,
-                 sleep: Callable[[float], None], clock: Callable[[], float]) -> list[str]:
+def wait_healthy(
+    autoscaling,
+    group: str,
+    check: TargetCheck,
+    *,
+    poll_seconds: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> list[str]:
     """Poll DescribeTargetHealth until every InService instance is healthy
     in every checked target group; what is still not, at the deadline."""
     deadline = clock() + check.timeout_seconds
@@ -260,10 +301,20 @@ class Release:
         return self.refresh is not None and self.refresh.succeeded and not self.unhealthy and not self.error
 
 
-def release(ssm, autoscaling, group: str, tags: dict[str, str], *, prefs: Preferences = Preferences(),
-            targets: TargetCheck | None = None, poll_seconds: float = 15.0, timeout_seconds: float = 3600.0,
-            on_progress: Callable[[str, RefreshState], None] = lambda what, s: None,
-            sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> Release:
+def release(
+    ssm,
+    autoscaling,
+    group: str,
+    tags: dict[str, str],
+    *,
+    prefs: Preferences = Preferences(),
+    targets: TargetCheck | None = None,
+    poll_seconds: float = 15.0,
+    timeout_seconds: float = 3600.0,
+    on_progress: Callable[[str, RefreshState], None] = lambda what, s: None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Release:
     """Set the released image tags, replace the group's instances, and when
     that does not succeed put the previous tags back and replace them again,
     so no later launch boots a failed image.
@@ -304,20 +355,23 @@ def release(ssm, autoscaling, group: str, tags: dict[str, str], *, prefs: Prefer
     follow_kw = dict(poll_seconds=poll_seconds, timeout_seconds=timeout_seconds, sleep=sleep, clock=clock)
     try:
         refresh_id = start(autoscaling, group, prefs)
-        result.refresh = follow(autoscaling, group, refresh_id,
-                                on_progress=lambda st: on_progress("release", st), **follow_kw)
+        result.refresh = follow(
+            autoscaling, group, refresh_id, on_progress=lambda st: on_progress("release", st), **follow_kw
+        )
         if result.refresh.succeeded and targets is not None:
-            result.unhealthy = wait_healthy(autoscaling, group, targets, poll_seconds=poll_seconds,
-                                            sleep=sleep, clock=clock)
+            result.unhealthy = wait_healthy(
+                autoscaling, group, targets, poll_seconds=poll_seconds, sleep=sleep, clock=clock
+            )
             if result.unhealthy:
-                result.error = (f"the refresh succeeded, but after {targets.timeout_seconds:.0f}s "
-                                f"{'; '.join(result.unhealthy)} (the group is on EC2 checks, which do not "
-                                f"look at the services)")
+                result.error = (
+                    f"the refresh succeeded, but after {targets.timeout_seconds:.0f}s "
+                    f"{'; '.join(result.unhealthy)} (the group is on EC2 checks, which do not "
+                    f"look at the services)"
+                )
         if result.succeeded:
             return result
         if not result.error:
-            result.error = (f"the refresh ended {result.refresh.status}: "
-                            f"{result.refresh.reason or 'no reason given'}")
+            result.error = f"the refresh ended {result.refresh.status}: {result.refresh.reason or 'no reason given'}"
     except RefreshTimedOut as exc:
         result.refresh, result.error = exc.state, str(exc)
     except RolloutError as exc:
@@ -332,13 +386,15 @@ def release(ssm, autoscaling, group: str, tags: dict[str, str], *, prefs: Prefer
             raise RolloutError(
                 f"{result.error}; restoring {name} failed too ({error_code(exc)}: {error_message(exc)}): new "
                 f"launches boot the failed tag until you run: aws ssm put-parameter --name {name} --value {tag} "
-                f"--type String --overwrite") from None
+                f"--type String --overwrite"
+            ) from None
     result.restored = True
     try:
         cancel_and_wait(autoscaling, group, **follow_kw)
         rollback_id = start(autoscaling, group, prefs)
-        result.rollback = follow(autoscaling, group, rollback_id,
-                                 on_progress=lambda st: on_progress("rollback", st), **follow_kw)
+        result.rollback = follow(
+            autoscaling, group, rollback_id, on_progress=lambda st: on_progress("rollback", st), **follow_kw
+        )
     except RolloutError as exc:
         result.rollback_error = str(exc)
     except ClientError as exc:

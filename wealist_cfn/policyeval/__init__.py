@@ -80,7 +80,22 @@ from .engine import (
 )
 
 __all__ = [
-    "ALLOW", "EXPLICIT_DENY", "IMPLICIT_DENY", "KNOWN_KEYS", "Decision", "Outcome", "Principal", "StatementRef",
-    "UnmodelledCondition", "UnmodelledPolicy", "action_matches", "conditions", "could_allow", "evaluate",
-    "evaluate_statements", "listify", "resource_matches", "statements_of",
+    "ALLOW",
+    "EXPLICIT_DENY",
+    "IMPLICIT_DENY",
+    "KNOWN_KEYS",
+    "Decision",
+    "Outcome",
+    "Principal",
+    "StatementRef",
+    "UnmodelledCondition",
+    "UnmodelledPolicy",
+    "action_matches",
+    "conditions",
+    "could_allow",
+    "evaluate",
+    "evaluate_statements",
+    "listify",
+    "resource_matches",
+    "statements_of",
 ]

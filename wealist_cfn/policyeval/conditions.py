@@ -35,19 +35,48 @@ class UnmodelledCondition(UnmodelledPolicy):
 # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awskeymanagementservice.html,
 # .../list_awsidentityandaccessmanagementiam.html, .../list_amazons3.html); the GitHub OIDC keys are
 # IAM's web-identity keys (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#condition-keys-wif).
-KNOWN_KEYS = frozenset(k.lower() for k in (
-    "aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalServiceName", "aws:SourceAccount", "aws:SourceArn",
-    "aws:SecureTransport", "aws:RequestedRegion", "aws:TagKeys", "aws:username", "aws:userid",
-    "aws:MultiFactorAuthPresent", "aws:TokenIssueTime",
-    "kms:ViaService", "kms:CallerAccount", "kms:EncryptionContextKeys", "kms:GrantIsForAWSResource",
-    "iam:PassedToService", "iam:PermissionsBoundary", "iam:PolicyARN", "iam:AWSServiceName",
-    "s3:prefix", "s3:delimiter", "s3:VersionId", "s3:x-amz-server-side-encryption",
-    "token.actions.githubusercontent.com:aud", "token.actions.githubusercontent.com:sub",
-))
-KNOWN_PREFIXES = tuple(p.lower() for p in (
-    "aws:RequestTag/", "aws:ResourceTag/", "aws:PrincipalTag/", "kms:EncryptionContext:", "s3:ExistingObjectTag/",
-    "s3:RequestObjectTag/",
-))
+KNOWN_KEYS = frozenset(
+    k.lower()
+    for k in (
+        "aws:PrincipalArn",
+        "aws:PrincipalAccount",
+        "aws:PrincipalServiceName",
+        "aws:SourceAccount",
+        "aws:SourceArn",
+        "aws:SecureTransport",
+        "aws:RequestedRegion",
+        "aws:TagKeys",
+        "aws:username",
+        "aws:userid",
+        "aws:MultiFactorAuthPresent",
+        "aws:TokenIssueTime",
+        "kms:ViaService",
+        "kms:CallerAccount",
+        "kms:EncryptionContextKeys",
+        "kms:GrantIsForAWSResource",
+        "iam:PassedToService",
+        "iam:PermissionsBoundary",
+        "iam:PolicyARN",
+        "iam:AWSServiceName",
+        "s3:prefix",
+        "s3:delimiter",
+        "s3:VersionId",
+        "s3:x-amz-server-side-encryption",
+        "token.actions.githubusercontent.com:aud",
+        "token.actions.githubusercontent.com:sub",
+    )
+)
+KNOWN_PREFIXES = tuple(
+    p.lower()
+    for p in (
+        "aws:RequestTag/",
+        "aws:ResourceTag/",
+        "aws:PrincipalTag/",
+        "kms:EncryptionContext:",
+        "s3:ExistingObjectTag/",
+        "s3:RequestObjectTag/",
+    )
+)
 # Keys that may hold several values in one request ("Single-valued vs.
 # multivalued context keys": ArrayOf types in the Service Authorization
 # Reference), https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html
@@ -97,8 +126,13 @@ _BASE = {
 # includes multiple values for a context key, those values are evaluated
 # using a logical NOR" (Conditions with multiple context keys or values,
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-logic-multiple-context-keys-or-values.html).
-_NEGATED = {"StringNotEquals": "StringEquals", "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
-            "StringNotLike": "StringLike", "ArnNotEquals": "ArnEquals", "ArnNotLike": "ArnLike"}
+_NEGATED = {
+    "StringNotEquals": "StringEquals",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+    "StringNotLike": "StringLike",
+    "ArnNotEquals": "ArnEquals",
+    "ArnNotLike": "ArnLike",
+}
 # Operators whose values may hold policy variables (the operators page, each
 # family's "Policy variables" line; https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html).
 _VARIABLES = {"StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnEquals", "ArnLike", "Bool"}
@@ -108,6 +142,7 @@ _VARIABLES = {"StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnEquals
 class Outcome:
     """Whether a Condition block holds, and the context keys whose absence
     made it fail (empty when it holds or failed on a present value)."""
+
     holds: bool
     missing: tuple[str, ...] = ()
 
@@ -124,9 +159,11 @@ def _parse(operator: str) -> tuple[str, str, bool, bool]:
         if set_op or if_exists:
             raise UnmodelledCondition(f"condition operator {operator} is not modelled")
     elif base not in _BASE:
-        raise UnmodelledCondition(f"condition operator {operator} is not modelled (modelled: "
-                                  f"{', '.join(sorted([*_BASE, *_NEGATED, 'Null']))}, with IfExists and "
-                                  "ForAllValues:/ForAnyValue:)")
+        raise UnmodelledCondition(
+            f"condition operator {operator} is not modelled (modelled: "
+            f"{', '.join(sorted([*_BASE, *_NEGATED, 'Null']))}, with IfExists and "
+            "ForAllValues:/ForAnyValue:)"
+        )
     return set_op, base, negated, if_exists
 
 

@@ -36,6 +36,7 @@ def statements_of(policy) -> list[dict]:
 
 # -- principals ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Principal:
     """Who makes the request. ``kind``: "AWS" (an IAM role, role session,
@@ -45,6 +46,7 @@ class Principal:
     A role's requests are made by a session of it; :meth:`role` gives the
     role's ARN and, optionally, the session's
     (``arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION``)."""
+
     kind: str
     arn: str = ""
     session_arn: str = ""
@@ -100,7 +102,12 @@ class Principal:
 # permissions to the account"; the identity-based policies of that account
 # must then allow).
 NAMES_ACCOUNT, NAMES_ENTITY, NAMES_SESSION, NAMES_EVERYONE, NAMES_SERVICE = (
-    "account", "entity", "session", "everyone", "service")
+    "account",
+    "entity",
+    "session",
+    "everyone",
+    "service",
+)
 
 
 def _names(element, who: Principal) -> str | None:
@@ -108,7 +115,7 @@ def _names(element, who: Principal) -> str | None:
     if element == "*":
         return NAMES_EVERYONE
     if not isinstance(element, Mapping):
-        raise UnmodelledPolicy(f"Principal {element!r} is neither \"*\" nor a map")
+        raise UnmodelledPolicy(f'Principal {element!r} is neither "*" nor a map')
     for kind, values in element.items():
         if kind not in ("AWS", "Service", "Federated"):
             raise UnmodelledPolicy(f"Principal kind {kind} is not modelled")
@@ -133,9 +140,11 @@ def _names(element, who: Principal) -> str | None:
 
 # -- statements ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class StatementRef:
     """Where a statement is: the policy's name and its index there."""
+
     policy: str
     index: int
     sid: str = ""
@@ -185,13 +194,22 @@ def _effect(statement: Mapping) -> str:
 @dataclass
 class _Scan:
     """What one policy says of a request."""
+
     allows: list[tuple[StatementRef, str]] = field(default_factory=list)
     denies: list[StatementRef] = field(default_factory=list)
     missing: list[tuple[StatementRef, tuple[str, ...]]] = field(default_factory=list)
 
 
-def _scan(statements: Iterable[Mapping], name: str, action: str, resource: str, context: Mapping[str, Any],
-          principal: Principal | None, *, optimistic: bool = False) -> _Scan:
+def _scan(
+    statements: Iterable[Mapping],
+    name: str,
+    action: str,
+    resource: str,
+    context: Mapping[str, Any],
+    principal: Principal | None,
+    *,
+    optimistic: bool = False,
+) -> _Scan:
     out = _Scan()
     for index, st in enumerate(statements):
         effect = _effect(st)
@@ -229,11 +247,13 @@ def _scan(statements: Iterable[Mapping], name: str, action: str, resource: str, 
 
 # -- decisions -------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Decision:
     """The answer, and why: the statement that denied or allowed it, or that
     no statement allows it (with the context keys whose absence failed a
     condition of a statement that would otherwise have allowed it)."""
+
     allowed: bool
     effect: str
     reason: str
@@ -255,14 +275,25 @@ def _not_allowed(what: str, scans: Sequence[_Scan]) -> Decision:
     near = [(ref, keys) for scan in scans for ref, keys in scan.missing]
     if near:
         ref, keys = near[0]
-        return Decision(False, IMPLICIT_DENY,
-                        f"{what}: {ref} would allow it but its condition key {', '.join(keys)} is missing from "
-                        "the request", ref, tuple(k for _, ks in near for k in ks))
+        return Decision(
+            False,
+            IMPLICIT_DENY,
+            f"{what}: {ref} would allow it but its condition key {', '.join(keys)} is missing from the request",
+            ref,
+            tuple(k for _, ks in near for k in ks),
+        )
     return Decision(False, IMPLICIT_DENY, what)
 
 
-def evaluate_statements(statements, action: str, resource: str, context: Mapping[str, Any] | None = None, *,
-                        principal: Principal | None = None, policy: str = "policy") -> Decision:
+def evaluate_statements(
+    statements,
+    action: str,
+    resource: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    principal: Principal | None = None,
+    policy: str = "policy",
+) -> Decision:
     """One policy's verdict: an applicable Deny wins, else an applicable
     Allow allows, else nothing does (an implicit deny)
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html).
@@ -294,9 +325,18 @@ def could_allow(statements, action: str, resource: str, *, policy: str = "policy
     return Decision(False, IMPLICIT_DENY, f"no statement of the {policy} allows {action} on {resource}")
 
 
-def evaluate(action: str, resource: str, context: Mapping[str, Any] | None = None, *, principal: Principal,
-             identity=(), boundary=None, resource_policy=None, resource_account: str | None = None,
-             key_policy: bool = False) -> Decision:
+def evaluate(
+    action: str,
+    resource: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    principal: Principal,
+    identity=(),
+    boundary=None,
+    resource_policy=None,
+    resource_account: str | None = None,
+    key_policy: bool = False,
+) -> Decision:
     """IAM's decision on one request, over the policies that apply to it
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html):
 
@@ -315,13 +355,20 @@ def evaluate(action: str, resource: str, context: Mapping[str, Any] | None = Non
     same_account = principal.kind == "AWS" and resource_account == own_account
     has_identity = principal.kind == "AWS"
 
-    idn = _scan(statements_of(identity), "identity policy", action, resource, context, None) \
-        if has_identity else _Scan()
-    bnd = _scan(statements_of(boundary), "permissions boundary", action, resource, context, None) \
-        if has_identity and boundary is not None else None
+    idn = (
+        _scan(statements_of(identity), "identity policy", action, resource, context, None) if has_identity else _Scan()
+    )
+    bnd = (
+        _scan(statements_of(boundary), "permissions boundary", action, resource, context, None)
+        if has_identity and boundary is not None
+        else None
+    )
     res_name = "key policy" if key_policy else "resource policy"
-    res = _scan(statements_of(resource_policy), res_name, action, resource, context, principal) \
-        if resource_policy is not None else None
+    res = (
+        _scan(statements_of(resource_policy), res_name, action, resource, context, principal)
+        if resource_policy is not None
+        else None
+    )
 
     # 1. "An explicit deny in any of these policies overrides the allow"
     # (the same page, "Deny evaluation": every policy type, the boundary and
@@ -349,8 +396,11 @@ def evaluate(action: str, resource: str, context: Mapping[str, Any] | None = Non
     # IAM role session ARN ... not limited by an implicit deny in an
     # identity-based policy, a permissions boundary, or session policy",
     # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html).
-    direct = [ref for ref, how in res_allows if how != NAMES_ACCOUNT and (
-        how in (NAMES_SESSION, NAMES_SERVICE) or not principal.is_role or boundary_allows)]
+    direct = [
+        ref
+        for ref, how in res_allows
+        if how != NAMES_ACCOUNT and (how in (NAMES_SESSION, NAMES_SERVICE) or not principal.is_role or boundary_allows)
+    ]
 
     def granted(ref: StatementRef, how: str) -> Decision:
         return Decision(True, ALLOW, f"allowed by {ref}{how}", ref)
@@ -373,11 +423,15 @@ def evaluate(action: str, resource: str, context: Mapping[str, Any] | None = Non
         if delegated and identity_grant:
             return granted(idn.allows[0][0], f" (the {delegated[0]} lets IAM policies allow it)")
         if not direct and not delegated:
-            return _not_allowed(f"the key policy allows no {action} for {principal.arn or principal.kind} "
-                                "(IAM policies count only where it delegates to the account)", [res])
+            return _not_allowed(
+                f"the key policy allows no {action} for {principal.arn or principal.kind} "
+                "(IAM policies count only where it delegates to the account)",
+                [res],
+            )
         if not identity_allows:
-            return _not_allowed(f"the key policy delegates {action} to the account but no identity policy allows "
-                                "it", [idn])
+            return _not_allowed(
+                f"the key policy delegates {action} to the account but no identity policy allows it", [idn]
+            )
         return _not_allowed(f"the permissions boundary allows no {action} on {resource}", [bnd])
 
     if not same_account:
@@ -389,15 +443,21 @@ def evaluate(action: str, resource: str, context: Mapping[str, Any] | None = Non
         if not has_identity:
             if direct:
                 return granted(direct[0], "")
-            return _not_allowed(f"no statement of the {res_name} allows {action} for "
-                                f"{principal.arn or principal.kind}", [res] if res else [])
+            return _not_allowed(
+                f"no statement of the {res_name} allows {action} for {principal.arn or principal.kind}",
+                [res] if res else [],
+            )
         if (direct or delegated) and identity_grant:
             return granted(idn.allows[0][0], f" and {(direct or delegated)[0]} (cross-account)")
         if not (direct or delegated):
-            return _not_allowed(f"cross-account {action} needs the {res_name} of account {resource_account} to "
-                                "allow it, and none does", [res] if res else [])
-        return _not_allowed(f"cross-account {action}: the {res_name} allows it but the caller's identity-based "
-                            "permissions do not", [idn] + ([bnd] if bnd else []))
+            return _not_allowed(
+                f"cross-account {action} needs the {res_name} of account {resource_account} to allow it, and none does",
+                [res] if res else [],
+            )
+        return _not_allowed(
+            f"cross-account {action}: the {res_name} allows it but the caller's identity-based permissions do not",
+            [idn] + ([bnd] if bnd else []),
+        )
 
     # Within one account: identity-based permissions and resource-based
     # grants add up ("If either the identity-based policy or the
@@ -409,9 +469,14 @@ def evaluate(action: str, resource: str, context: Mapping[str, Any] | None = Non
     if direct:
         return granted(direct[0], "")
     if identity_allows and not boundary_allows:
-        return _not_allowed(f"the permissions boundary allows no {action} on {resource} (an identity policy "
-                            f"does, {idn.allows[0][0]})", [bnd])
+        return _not_allowed(
+            f"the permissions boundary allows no {action} on {resource} (an identity policy does, {idn.allows[0][0]})",
+            [bnd],
+        )
     if res_allows and principal.is_role and not boundary_allows:
-        return _not_allowed(f"{res_allows[0][0]} grants the role, but a grant to a role ARN is limited by its "
-                            "permissions boundary, which allows no such call", [bnd])
+        return _not_allowed(
+            f"{res_allows[0][0]} grants the role, but a grant to a role ARN is limited by its "
+            "permissions boundary, which allows no such call",
+            [bnd],
+        )
     return _not_allowed(f"no statement allows {action} on {resource} for {principal.arn or principal.kind}", scans)

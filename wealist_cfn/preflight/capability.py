@@ -28,8 +28,14 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "cache": ("elasticache:DescribeCacheEngineVersions", "elasticache:DescribeReservedCacheNodesOfferings"),
     "redis-members": ("elasticache:DescribeReplicationGroups",),
     "ami": ("ssm:GetParameter",),
-    "quotas": ("service-quotas:GetServiceQuota", "ec2:DescribeAddresses", "ec2:DescribeVpcs",
-               "ec2:DescribeSecurityGroups", "ec2:DescribeNatGateways", "ec2:DescribeSubnets"),
+    "quotas": (
+        "service-quotas:GetServiceQuota",
+        "ec2:DescribeAddresses",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeNatGateways",
+        "ec2:DescribeSubnets",
+    ),
     "images": ("ssm:GetParameters", "ecr:DescribeImages"),
     "log-groups": ("logs:DescribeLogGroups", "cloudformation:ListStackResources"),
     "trust-stack": ("cloudformation:DescribeStacks",),
@@ -59,5 +65,9 @@ def for_target(target) -> Capability:
     the calls it declares unanswered, and whether its answers are known
     (AWS, the rehearsal) so that a failed check blocks, or not (an unknown
     custom endpoint: results shown, nothing blocked)."""
-    return Capability(target.name, dict(target.unanswered), known=target.answers_known,
-                      runs_under_roles=target.runs_under_roles is not False)
+    return Capability(
+        target.name,
+        dict(target.unanswered),
+        known=target.answers_known,
+        runs_under_roles=target.runs_under_roles is not False,
+    )

@@ -100,8 +100,13 @@ class Report:
         return [r for r in self.results if r.status == NOT_CHECKABLE]
 
     def to_dict(self) -> dict:
-        return {"region": self.region, "stack": self.stack_name, "ok": self.ok, "seconds": round(self.seconds, 3),
-                "checks": [asdict(r) for r in self.results]}
+        return {
+            "region": self.region,
+            "stack": self.stack_name,
+            "ok": self.ok,
+            "seconds": round(self.seconds, 3),
+            "checks": [asdict(r) for r in self.results],
+        }
 
 
 @dataclass
@@ -153,15 +158,31 @@ def current_config(cfg: Config, current: dict[str, str]) -> Config:
             del values[exc.key]
 
 
-def make_context(config: Config, aws: Aws, *, stack_name: str | None = None, templates_dir: Path = TEMPLATES_DIR,
-                 files_dir: Path = bootstrap.INSTANCE_FILES_DIR, replace_failed: bool = False,
-                 params_arg: str = "", capability: capability_mod.Capability = capability_mod.AWS) -> Context:
-    return Context(config=config, aws=aws, stack_name=stack_name or config.name_prefix,
-                   resolved=resolve_templates(config, templates_dir), files_dir=files_dir,
-                   replace_failed=replace_failed, params_arg=params_arg, capability=capability)
+def make_context(
+    config: Config,
+    aws: Aws,
+    *,
+    stack_name: str | None = None,
+    templates_dir: Path = TEMPLATES_DIR,
+    files_dir: Path = bootstrap.INSTANCE_FILES_DIR,
+    replace_failed: bool = False,
+    params_arg: str = "",
+    capability: capability_mod.Capability = capability_mod.AWS,
+) -> Context:
+    return Context(
+        config=config,
+        aws=aws,
+        stack_name=stack_name or config.name_prefix,
+        resolved=resolve_templates(config, templates_dir),
+        files_dir=files_dir,
+        replace_failed=replace_failed,
+        params_arg=params_arg,
+        capability=capability,
+    )
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
 
 def _strings(node):
     if isinstance(node, str):
@@ -195,7 +216,7 @@ def _get_parameters(ssm, names: list[str]) -> tuple[dict[str, dict], list[str]]:
     found: dict[str, dict] = {}
     pages = ssm.get_paginator("describe_parameters")
     for i in range(0, len(names), 50):
-        chunk = names[i:i + 50]
+        chunk = names[i : i + 50]
         for page in pages.paginate(ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": chunk}]):
             found.update({p["Name"]: p for p in page.get("Parameters", []) if p.get("Name") in chunk})
     return found, [n for n in names if n not in found]
@@ -207,12 +228,13 @@ def _get_values(ssm, names: list[str]) -> dict[str, dict]:
     GetParameters: "Names ... Maximum number of 10 items")."""
     found = {}
     for i in range(0, len(names), 10):
-        resp = ssm.get_parameters(Names=names[i:i + 10], WithDecryption=False)
+        resp = ssm.get_parameters(Names=names[i : i + 10], WithDecryption=False)
         found.update({p["Name"]: p for p in resp.get("Parameters", [])})
     return found
 
 
 # -- checks -----------------------------------------------------------------------------------
+
 
 def check_ssm_references(ctx: Context) -> Result:
     refs = dynamic_references(ctx.resolved)
@@ -225,18 +247,26 @@ def check_ssm_references(ctx: Context) -> Result:
         if p is None:
             problems.append(f"{name}: missing (used by {where} as {{{{resolve:{kind}:...}}}})")
         elif p["Type"] not in _REFERENCE_TYPES[kind]:
-            problems.append(f"{name}: is a {p['Type']}, {{{{resolve:{kind}:...}}}} in {where} needs "
-                            f"{' or '.join(_REFERENCE_TYPES[kind])}")
+            problems.append(
+                f"{name}: is a {p['Type']}, {{{{resolve:{kind}:...}}}} in {where} needs "
+                f"{' or '.join(_REFERENCE_TYPES[kind])}"
+            )
     if problems:
-        return Result("ssm-references", FAIL, f"{len(problems)} of {len(refs)} dynamic references cannot resolve "
-                      f"in {ctx.region}", fix=ctx.bootstrap_fix, details=problems)
+        return Result(
+            "ssm-references",
+            FAIL,
+            f"{len(problems)} of {len(refs)} dynamic references cannot resolve in {ctx.region}",
+            fix=ctx.bootstrap_fix,
+            details=problems,
+        )
     return Result("ssm-references", OK, f"{len(refs)} dynamic references exist with the right type in {ctx.region}")
 
 
 def check_boot_parameters(ctx: Context) -> Result:
     prefix = bootstrap.parameter_prefix(ctx.config)
-    want = {f"{prefix}/{p.name}": ("SecureString" if p.kind == bootstrap.SECRET else "String")
-            for p in bootstrap.PARAMETERS}
+    want = {
+        f"{prefix}/{p.name}": ("SecureString" if p.kind == bootstrap.SECRET else "String") for p in bootstrap.PARAMETERS
+    }
     found, _ = _get_parameters(ctx.aws.client("ssm"), list(want))
     problems = []
     for name, type_ in want.items():
@@ -246,8 +276,13 @@ def check_boot_parameters(ctx: Context) -> Result:
         elif p["Type"] != type_:
             problems.append(f"{name}: is a {p['Type']}, instances expect a {type_}")
     if problems:
-        return Result("boot-parameters", FAIL, f"{len(problems)} of {len(want)} values instances read at boot are "
-                      f"missing or of the wrong type", fix=ctx.bootstrap_fix, details=problems)
+        return Result(
+            "boot-parameters",
+            FAIL,
+            f"{len(problems)} of {len(want)} values instances read at boot are missing or of the wrong type",
+            fix=ctx.bootstrap_fix,
+            details=problems,
+        )
     return Result("boot-parameters", OK, f"{len(want)} values instances read at boot exist under {prefix}/")
 
 
@@ -278,107 +313,164 @@ def check_deploy_bucket(ctx: Context) -> Result:
         if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
             return Result("deploy-bucket", FAIL, f"s3://{bucket} does not exist", fix=ctx.bootstrap_fix)
         if error_code(exc) in ("403", "AccessDenied"):
-            return Result("deploy-bucket", FAIL, f"s3://{bucket} exists but is not owned by this account "
-                          f"({account}) or is not readable",
-                          fix="choose another DeployBucketName in the parameter file, then " + ctx.bootstrap_fix)
+            return Result(
+                "deploy-bucket",
+                FAIL,
+                f"s3://{bucket} exists but is not owned by this account ({account}) or is not readable",
+                fix="choose another DeployBucketName in the parameter file, then " + ctx.bootstrap_fix,
+            )
         raise
     location = s3.get_bucket_location(Bucket=bucket, **owner).get("LocationConstraint") or "us-east-1"
     if location == "EU":  # the legacy name S3 still answers for eu-west-1
         location = "eu-west-1"
     if location != ctx.region:
-        return Result("deploy-bucket", FAIL, f"s3://{bucket} is in {location}, the stack in {ctx.region}",
-                      fix="instances fetch their files from a bucket in their own region: choose another "
-                          "DeployBucketName and run " + ctx.bootstrap_fix)
+        return Result(
+            "deploy-bucket",
+            FAIL,
+            f"s3://{bucket} is in {location}, the stack in {ctx.region}",
+            fix="instances fetch their files from a bucket in their own region: choose another "
+            "DeployBucketName and run " + ctx.bootstrap_fix,
+        )
     files = bootstrap.local_files(ctx.files_dir)
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
-            verdicts = dict(zip(files, pool.map(lambda k: _holds(s3, bucket, k, files[k].read_bytes(), owner),
-                                                files)))
+            verdicts = dict(zip(files, pool.map(lambda k: _holds(s3, bucket, k, files[k].read_bytes(), owner), files)))
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) not in ("403", "AccessDenied") or not ctx.aws.plain_http:
             raise
-        return Result("deploy-bucket", FAIL, f"could not read the instance files: {exc.operation_name}: 403 "
-                      "(the bucket's TLS-only policy denies every call made over plain http://)")
+        return Result(
+            "deploy-bucket",
+            FAIL,
+            f"could not read the instance files: {exc.operation_name}: 403 "
+            "(the bucket's TLS-only policy denies every call made over plain http://)",
+        )
     bad = [f"s3://{bucket}/{k}: {why}" for k, why in verdicts.items() if why]
     if bad:
         stale = sum(1 for k, why in verdicts.items() if why and why.startswith("stale"))
-        return Result("deploy-bucket", FAIL, f"{len(bad)} of {len(files)} instance files are missing or stale "
-                      f"({stale} stale)", fix=ctx.bootstrap_fix, details=bad)
-    return Result("deploy-bucket", OK, f"s3://{bucket} in {ctx.region}, owned by {account}, holds all {len(files)} "
-                  f"instance files byte for byte")
+        return Result(
+            "deploy-bucket",
+            FAIL,
+            f"{len(bad)} of {len(files)} instance files are missing or stale ({stale} stale)",
+            fix=ctx.bootstrap_fix,
+            details=bad,
+        )
+    return Result(
+        "deploy-bucket",
+        OK,
+        f"s3://{bucket} in {ctx.region}, owned by {account}, holds all {len(files)} instance files byte for byte",
+    )
 
 
-def check_certificate(ctx: Context, now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
-                      ) -> Result:
+def check_certificate(
+    ctx: Context, now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
+) -> Result:
     arn = ctx.config.values["CertificateArn"]
     if not arn:
         return Result("certificate", OK, "no CertificateArn: the load balancer listens on HTTP only")
     cert_region = arn.split(":")[3]
     if cert_region != ctx.region:
-        return Result("certificate", FAIL, f"{arn} is in {cert_region}, the load balancer in {ctx.region}",
-                      fix=f"request or import a certificate in {ctx.region}: aws acm request-certificate "
-                          f"--region {ctx.region} --domain-name <name> --validation-method DNS")
+        return Result(
+            "certificate",
+            FAIL,
+            f"{arn} is in {cert_region}, the load balancer in {ctx.region}",
+            fix=f"request or import a certificate in {ctx.region}: aws acm request-certificate "
+            f"--region {ctx.region} --domain-name <name> --validation-method DNS",
+        )
     try:
         cert = ctx.aws.client("acm").describe_certificate(CertificateArn=arn)["Certificate"]
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) == "ResourceNotFoundException":
-            return Result("certificate", FAIL, f"{arn} does not exist in this account",
-                          fix=f"aws acm list-certificates --region {ctx.region}")
+            return Result(
+                "certificate",
+                FAIL,
+                f"{arn} does not exist in this account",
+                fix=f"aws acm list-certificates --region {ctx.region}",
+            )
         raise
-    names = [cert.get("DomainName", "")] + [n for n in cert.get("SubjectAlternativeNames", [])
-                                            if n != cert.get("DomainName")]
+    names = [cert.get("DomainName", "")] + [
+        n for n in cert.get("SubjectAlternativeNames", []) if n != cert.get("DomainName")
+    ]
     shown = ", ".join(n for n in names if n)
     if cert.get("Status") != "ISSUED":
-        fix = (f"complete its DNS validation: aws acm describe-certificate --certificate-arn {arn} --query "
-               f"Certificate.DomainValidationOptions" if cert.get("Status") == "PENDING_VALIDATION"
-               else "request a new certificate and set CertificateArn to it")
+        fix = (
+            f"complete its DNS validation: aws acm describe-certificate --certificate-arn {arn} --query "
+            f"Certificate.DomainValidationOptions"
+            if cert.get("Status") == "PENDING_VALIDATION"
+            else "request a new certificate and set CertificateArn to it"
+        )
         return Result("certificate", FAIL, f"certificate for {shown} is {cert.get('Status')}, not ISSUED", fix=fix)
     not_after = cert.get("NotAfter")
     if not_after is None:
         return Result("certificate", FAIL, f"certificate for {shown} reports no expiry date")
     days = (not_after - now()).total_seconds() / 86400
     if days <= CERT_MIN_DAYS:
-        renew = ("ACM renews it automatically only while its DNS validation records exist: aws acm "
-                 f"describe-certificate --certificate-arn {arn} --query Certificate.RenewalSummary"
-                 if cert.get("Type") == "AMAZON_ISSUED" else "import a renewed certificate: aws acm import-certificate "
-                 f"--certificate-arn {arn} ...")
-        return Result("certificate", FAIL, f"certificate for {shown} expires in {days:.0f} days "
-                      f"({not_after:%Y-%m-%d}); at least {CERT_MIN_DAYS} are required", fix=renew)
-    return Result("certificate", OK, f"ISSUED in {ctx.region} for {shown}, expires {not_after:%Y-%m-%d} "
-                  f"({days:.0f} days)")
+        renew = (
+            "ACM renews it automatically only while its DNS validation records exist: aws acm "
+            f"describe-certificate --certificate-arn {arn} --query Certificate.RenewalSummary"
+            if cert.get("Type") == "AMAZON_ISSUED"
+            else f"import a renewed certificate: aws acm import-certificate --certificate-arn {arn} ..."
+        )
+        return Result(
+            "certificate",
+            FAIL,
+            f"certificate for {shown} expires in {days:.0f} days "
+            f"({not_after:%Y-%m-%d}); at least {CERT_MIN_DAYS} are required",
+            fix=renew,
+        )
+    return Result(
+        "certificate", OK, f"ISSUED in {ctx.region} for {shown}, expires {not_after:%Y-%m-%d} ({days:.0f} days)"
+    )
 
 
 def check_zones(ctx: Context) -> Result:
     resp = ctx.aws.client("ec2").describe_availability_zones(
-        Filters=[{"Name": "zone-name", "Values": ctx.zones}], AllAvailabilityZones=True)
+        Filters=[{"Name": "zone-name", "Values": ctx.zones}], AllAvailabilityZones=True
+    )
     states = {z["ZoneName"]: z.get("State", "") for z in resp.get("AvailabilityZones", [])}
     problems = [f"{z}: not a zone of {ctx.region}" for z in ctx.zones if z not in states]
     problems += [f"{z}: {states[z]}" for z in ctx.zones if z in states and states[z] != "available"]
     if problems:
-        return Result("zones", FAIL, f"{len(problems)} of the zones cannot be used", details=problems,
-                      fix=f"choose zones from: aws ec2 describe-availability-zones --region {ctx.region} "
-                          f"--query 'AvailabilityZones[?State==`available`].ZoneName'")
+        return Result(
+            "zones",
+            FAIL,
+            f"{len(problems)} of the zones cannot be used",
+            details=problems,
+            fix=f"choose zones from: aws ec2 describe-availability-zones --region {ctx.region} "
+            f"--query 'AvailabilityZones[?State==`available`].ZoneName'",
+        )
     return Result("zones", OK, f"{', '.join(ctx.zones)} are available")
 
 
 def check_instance_types(ctx: Context) -> Result:
-    types = sorted({v["Properties"].get("LaunchTemplateData", {}).get("InstanceType")
-                    for v in ctx.resources("AWS::EC2::LaunchTemplate").values()} - {None})
+    types = sorted(
+        {
+            v["Properties"].get("LaunchTemplateData", {}).get("InstanceType")
+            for v in ctx.resources("AWS::EC2::LaunchTemplate").values()
+        }
+        - {None}
+    )
     offered: set[tuple[str, str]] = set()
     paginator = ctx.aws.client("ec2").get_paginator("describe_instance_type_offerings")
-    for page in paginator.paginate(LocationType="availability-zone", Filters=[
-            {"Name": "instance-type", "Values": types}, {"Name": "location", "Values": ctx.zones}]):
+    for page in paginator.paginate(
+        LocationType="availability-zone",
+        Filters=[{"Name": "instance-type", "Values": types}, {"Name": "location", "Values": ctx.zones}],
+    ):
         offered |= {(o["InstanceType"], o["Location"]) for o in page.get("InstanceTypeOfferings", [])}
     missing = [f"{t} is not offered in {z}" for t in types for z in ctx.zones if (t, z) not in offered]
     if missing:
-        return Result("instance-types", FAIL, f"{len(missing)} instance type / zone pairs are not offered",
-                      details=missing, fix=f"aws ec2 describe-instance-type-offerings --region {ctx.region} "
-                      f"--location-type availability-zone --filters Name=instance-type,Values={','.join(types)}")
+        return Result(
+            "instance-types",
+            FAIL,
+            f"{len(missing)} instance type / zone pairs are not offered",
+            details=missing,
+            fix=f"aws ec2 describe-instance-type-offerings --region {ctx.region} "
+            f"--location-type availability-zone --filters Name=instance-type,Values={','.join(types)}",
+        )
     return Result("instance-types", OK, f"{', '.join(types)} offered in all {len(ctx.zones)} zones")
 
 
 def check_database(ctx: Context) -> Result:
-    (where, db), = ctx.resources("AWS::RDS::DBInstance").items()
+    ((where, db),) = ctx.resources("AWS::RDS::DBInstance").items()
     p = db["Properties"]
     engine, version, cls = p["Engine"], str(p["EngineVersion"]), p["DBInstanceClass"]
     multi = str(p.get("MultiAZ", False)).lower() == "true"
@@ -386,15 +478,20 @@ def check_database(ctx: Context) -> Result:
     # offering's EngineVersion exactly, so it filters by prefix here.
     major_only = "." not in version
     query = dict(Engine=engine, DBInstanceClass=cls, Vpc=True, **({} if major_only else {"EngineVersion": version}))
-    options = [o for page in ctx.aws.client("rds").get_paginator("describe_orderable_db_instance_options").paginate(
-        **query) for o in page.get("OrderableDBInstanceOptions", [])]
+    options = [
+        o
+        for page in ctx.aws.client("rds").get_paginator("describe_orderable_db_instance_options").paginate(**query)
+        for o in page.get("OrderableDBInstanceOptions", [])
+    ]
     if major_only:
         options = [o for o in options if str(o.get("EngineVersion", "")).split(".")[0] == version]
     storage = p.get("StorageType")
     if storage:
         options = [o for o in options if o.get("StorageType") == storage]
-    fix = (f"aws rds describe-orderable-db-instance-options --region {ctx.region} --engine {engine} "
-           f"--engine-version {version} --query 'OrderableDBInstanceOptions[].DBInstanceClass'")
+    fix = (
+        f"aws rds describe-orderable-db-instance-options --region {ctx.region} --engine {engine} "
+        f"--engine-version {version} --query 'OrderableDBInstanceOptions[].DBInstanceClass'"
+    )
     what = f"{cls} {engine} {version}" + (f" ({storage})" if storage else "")
     if not options:
         return Result("database", FAIL, f"{what} cannot be ordered in {ctx.region}", fix=fix)
@@ -408,24 +505,35 @@ def check_database(ctx: Context) -> Result:
 
 
 def check_cache(ctx: Context) -> Result:
-    (where, rg), = ctx.resources("AWS::ElastiCache::ReplicationGroup").items()
+    ((where, rg),) = ctx.resources("AWS::ElastiCache::ReplicationGroup").items()
     p = rg["Properties"]
     engine, version, node = p["Engine"], str(p["EngineVersion"]), p["CacheNodeType"]
     ec = ctx.aws.client("elasticache")
-    versions = [v for page in ec.get_paginator("describe_cache_engine_versions").paginate(
-        Engine=engine, EngineVersion=version) for v in page.get("CacheEngineVersions", [])]
+    versions = [
+        v
+        for page in ec.get_paginator("describe_cache_engine_versions").paginate(Engine=engine, EngineVersion=version)
+        for v in page.get("CacheEngineVersions", [])
+    ]
     if not versions:
-        return Result("cache", FAIL, f"{engine} {version} is not offered in {ctx.region}",
-                      fix=f"aws elasticache describe-cache-engine-versions --region {ctx.region} --engine {engine} "
-                          f"--query 'CacheEngineVersions[].EngineVersion'")
+        return Result(
+            "cache",
+            FAIL,
+            f"{engine} {version} is not offered in {ctx.region}",
+            fix=f"aws elasticache describe-cache-engine-versions --region {ctx.region} --engine {engine} "
+            f"--query 'CacheEngineVersions[].EngineVersion'",
+        )
     # ElastiCache has no "orderable node types" call; the reserved-node
     # offerings are the per-region list of node types it sells (API
     # reference, DescribeReservedCacheNodesOfferings, CacheNodeType filter).
     offers = ec.describe_reserved_cache_nodes_offerings(CacheNodeType=node, MaxRecords=20)
     if not offers.get("ReservedCacheNodesOfferings"):
-        return Result("cache", FAIL, f"{node} is not offered in {ctx.region}",
-                      fix=f"aws elasticache describe-reserved-cache-nodes-offerings --region {ctx.region} "
-                          f"--query 'ReservedCacheNodesOfferings[].CacheNodeType'")
+        return Result(
+            "cache",
+            FAIL,
+            f"{node} is not offered in {ctx.region}",
+            fix=f"aws elasticache describe-reserved-cache-nodes-offerings --region {ctx.region} "
+            f"--query 'ReservedCacheNodesOfferings[].CacheNodeType'",
+        )
     return Result("cache", OK, f"{node} and {engine} {version} offered in {ctx.region}")
 
 
@@ -450,39 +558,61 @@ def check_redis_members(ctx: Context) -> Result:
     groups = ctx.resources("AWS::ElastiCache::ReplicationGroup")
     if not groups:
         return Result("redis-members", OK, "the templates make no replication group")
-    (where, rg), = groups.items()
+    ((where, rg),) = groups.items()
     group_id = str(rg["Properties"]["ReplicationGroupId"])
     try:
-        found = ctx.aws.client("elasticache").describe_replication_groups(
-            ReplicationGroupId=group_id)["ReplicationGroups"]
+        found = ctx.aws.client("elasticache").describe_replication_groups(ReplicationGroupId=group_id)[
+            "ReplicationGroups"
+        ]
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) != "ReplicationGroupNotFoundFault":
             raise
-        return Result("redis-members", OK, f"{group_id} does not exist yet: its first members are "
-                      f"{', '.join(redis_alarm_members(group_id)[:2])}")
+        return Result(
+            "redis-members",
+            OK,
+            f"{group_id} does not exist yet: its first members are {', '.join(redis_alarm_members(group_id)[:2])}",
+        )
     members = [m for g in found for m in g.get("MemberClusters", [])]
     watched = redis_alarm_members(group_id)
     unwatched = [m for m in members if m not in watched]
     if not unwatched:
-        return Result("redis-members", OK, f"{group_id}: every member ({', '.join(members) or 'none'}) is one the "
-                      f"Redis alarms watch ({watched[0]} .. {watched[-1]})")
+        return Result(
+            "redis-members",
+            OK,
+            f"{group_id}: every member ({', '.join(members) or 'none'}) is one the "
+            f"Redis alarms watch ({watched[0]} .. {watched[-1]})",
+        )
     # The next ID beyond the alarms' range that covers every numbered member.
     numbers = [int(m.rsplit("-", 1)[1]) for m in unwatched if re.fullmatch(re.escape(group_id) + r"-\d{3}", m)]
-    raise_to = f"raise REDIS_MEMBERS in wealist_cfn/stacks/alarms.py to {max(numbers)}, rebuild and deploy" \
-        if numbers and len(numbers) == len(unwatched) else \
-        (f"replace it with a replica ElastiCache names itself: aws elasticache decrease-replica-count "
-         f"--replication-group-id {group_id} --replicas-to-remove {unwatched[0]} --apply-immediately, then "
-         f"increase-replica-count --new-replica-count <as before> --apply-immediately, and run preflight again")
-    return Result("redis-members", WARN, f"{group_id} has {len(unwatched)} member(s) the Redis alarms do not watch "
-                  f"({', '.join(unwatched)}; the alarms read {watched[0]} .. {watched[-1]} only): its CPU, memory "
-                  "and evictions page nobody", fix=raise_to,
-                  details=[f"{m}: not among the alarms' CacheClusterId values" for m in unwatched])
+    raise_to = (
+        f"raise REDIS_MEMBERS in wealist_cfn/stacks/alarms.py to {max(numbers)}, rebuild and deploy"
+        if numbers and len(numbers) == len(unwatched)
+        else (
+            f"replace it with a replica ElastiCache names itself: aws elasticache decrease-replica-count "
+            f"--replication-group-id {group_id} --replicas-to-remove {unwatched[0]} --apply-immediately, then "
+            f"increase-replica-count --new-replica-count <as before> --apply-immediately, and run preflight again"
+        )
+    )
+    return Result(
+        "redis-members",
+        WARN,
+        f"{group_id} has {len(unwatched)} member(s) the Redis alarms do not watch "
+        f"({', '.join(unwatched)}; the alarms read {watched[0]} .. {watched[-1]} only): its CPU, memory "
+        "and evictions page nobody",
+        fix=raise_to,
+        details=[f"{m}: not among the alarms' CacheClusterId values" for m in unwatched],
+    )
 
 
 def check_ami(ctx: Context) -> Result:
-    paths = sorted({str(s.params[name]) for s in ctx.resolved.values()
-                    for name, decl in s.template.get("Parameters", {}).items()
-                    if decl.get("Type", "").startswith("AWS::SSM::Parameter::Value<") and name in s.params})
+    paths = sorted(
+        {
+            str(s.params[name])
+            for s in ctx.resolved.values()
+            for name, decl in s.template.get("Parameters", {}).items()
+            if decl.get("Type", "").startswith("AWS::SSM::Parameter::Value<") and name in s.params
+        }
+    )
     ssm, problems, shown = ctx.aws.client("ssm"), [], []
     for path in paths:
         try:
@@ -498,11 +628,21 @@ def check_ami(ctx: Context) -> Result:
         # would be one of bootstrap's (the release tags no longer are: deploy
         # reads them itself, ops/releasestate.py).
         if any(not p.startswith("/aws/") for p in problems):
-            return Result("ami", FAIL, "SSM-typed template parameter does not resolve", details=problems,
-                          fix=f"python build.py bootstrap --params {ctx.params_arg} (it writes the release tags)")
-        return Result("ami", FAIL, "public parameter path does not resolve", details=problems,
-                      fix=f"aws ssm get-parameters-by-path --region {ctx.region} "
-                          f"--path /aws/service/ami-amazon-linux-latest --query 'Parameters[].Name'")
+            return Result(
+                "ami",
+                FAIL,
+                "SSM-typed template parameter does not resolve",
+                details=problems,
+                fix=f"python build.py bootstrap --params {ctx.params_arg} (it writes the release tags)",
+            )
+        return Result(
+            "ami",
+            FAIL,
+            "public parameter path does not resolve",
+            details=problems,
+            fix=f"aws ssm get-parameters-by-path --region {ctx.region} "
+            f"--path /aws/service/ami-amazon-linux-latest --query 'Parameters[].Name'",
+        )
     return Result("ami", OK, "; ".join(shown) or "no SSM-typed template parameters")
 
 
@@ -535,6 +675,7 @@ def _needed(ctx: Context) -> dict:
     """What the template set adds for these parameters: EIPs, NAT gateways
     per zone, VPCs, security groups. On an update, what the stack already
     has (the same set resolved for its current parameters) is subtracted."""
+
     def count(resolved):
         res = cfnmodel.all_resources(resolved)
         nat_zone: dict[str, int] = {}
@@ -544,20 +685,31 @@ def _needed(ctx: Context) -> dict:
                 zone = subnet.get("Properties", {}).get("AvailabilityZone", "?")
                 nat_zone[zone] = nat_zone.get(zone, 0) + 1
         types = [v["Type"] for v in res.values()]
-        return {"eips": types.count("AWS::EC2::EIP"), "vpcs": types.count("AWS::EC2::VPC"),
-                "sgs": types.count("AWS::EC2::SecurityGroup"), "nat": nat_zone}
+        return {
+            "eips": types.count("AWS::EC2::EIP"),
+            "vpcs": types.count("AWS::EC2::VPC"),
+            "sgs": types.count("AWS::EC2::SecurityGroup"),
+            "nat": nat_zone,
+        }
+
     new = count(ctx.resolved)
     state = ctx.state
     if state and state.status and state.change_set_type == "UPDATE" and state.parameters:
         try:
-            old = count(cfnmodel.resolve_set(
-                {n: s.template for n, s in _templates_by_file(ctx).items()},
-                current_config(ctx.config, state.parameters).values, region=ctx.region))
+            old = count(
+                cfnmodel.resolve_set(
+                    {n: s.template for n, s in _templates_by_file(ctx).items()},
+                    current_config(ctx.config, state.parameters).values,
+                    region=ctx.region,
+                )
+            )
         except (KeyError, ValueError):  # ConfigError is a ValueError
             old = None
         if old:
-            return {**{k: new[k] - old[k] for k in ("eips", "vpcs", "sgs")},
-                    "nat": {z: n - old["nat"].get(z, 0) for z, n in new["nat"].items()}}
+            return {
+                **{k: new[k] - old[k] for k in ("eips", "vpcs", "sgs")},
+                "nat": {z: n - old["nat"].get(z, 0) for z, n in new["nat"].items()},
+            }
     return new
 
 
@@ -575,20 +727,30 @@ def check_quotas(ctx: Context) -> Result:
     need = _needed(ctx)
     with ThreadPoolExecutor(max_workers=4) as pool:
         quotas = dict(zip(QUOTAS, pool.map(lambda k: _quota(ctx, k), QUOTAS)))
-        eips_f = pool.submit(lambda: len(ec2.describe_addresses(
-            Filters=[{"Name": "domain", "Values": ["vpc"]}]).get("Addresses", [])))
+        eips_f = pool.submit(
+            lambda: len(ec2.describe_addresses(Filters=[{"Name": "domain", "Values": ["vpc"]}]).get("Addresses", []))
+        )
         vpcs_f = pool.submit(lambda: sum(len(p["Vpcs"]) for p in ec2.get_paginator("describe_vpcs").paginate()))
-        sgs_f = pool.submit(lambda: sum(len(p["SecurityGroups"])
-                                        for p in ec2.get_paginator("describe_security_groups").paginate()))
-        nats_f = pool.submit(lambda: [n for p in ec2.get_paginator("describe_nat_gateways").paginate(
-            Filter=[{"Name": "state", "Values": ["pending", "available"]}]) for n in p.get("NatGateways", [])])
+        sgs_f = pool.submit(
+            lambda: sum(len(p["SecurityGroups"]) for p in ec2.get_paginator("describe_security_groups").paginate())
+        )
+        nats_f = pool.submit(
+            lambda: [
+                n
+                for p in ec2.get_paginator("describe_nat_gateways").paginate(
+                    Filter=[{"Name": "state", "Values": ["pending", "available"]}]
+                )
+                for n in p.get("NatGateways", [])
+            ]
+        )
         used = {"eips": eips_f.result(), "vpcs": vpcs_f.result(), "sgs": sgs_f.result()}
         nats = nats_f.result()
     subnet_ids = sorted({n["SubnetId"] for n in nats if n.get("SubnetId")})
     zone_of = {}
     if subnet_ids:
-        zone_of = {s["SubnetId"]: s["AvailabilityZone"]
-                   for s in ec2.describe_subnets(SubnetIds=subnet_ids).get("Subnets", [])}
+        zone_of = {
+            s["SubnetId"]: s["AvailabilityZone"] for s in ec2.describe_subnets(SubnetIds=subnet_ids).get("Subnets", [])
+        }
     nat_used: dict[str, int] = {}
     for n in nats:
         z = zone_of.get(n.get("SubnetId"), "?")
@@ -611,18 +773,29 @@ def check_quotas(ctx: Context) -> Result:
     mode = "multi-AZ" if ctx.config.multi_az else "single-AZ"
     if over:
         keys = sorted({k for k, _ in over})
-        fixes = [f"aws service-quotas request-service-quota-increase --region {ctx.region} --service-code "
-                 f"{QUOTAS[k][0]} --quota-code {QUOTAS[k][1]} --desired-value <n>" for k in keys]
-        return Result("quotas", FAIL, f"{len(over)} quota(s) too small for the {mode} stack",
-                      details=[line for _, line in over], fix="; ".join(fixes))
+        fixes = [
+            f"aws service-quotas request-service-quota-increase --region {ctx.region} --service-code "
+            f"{QUOTAS[k][0]} --quota-code {QUOTAS[k][1]} --desired-value <n>"
+            for k in keys
+        ]
+        return Result(
+            "quotas",
+            FAIL,
+            f"{len(over)} quota(s) too small for the {mode} stack",
+            details=[line for _, line in over],
+            fix="; ".join(fixes),
+        )
     return Result("quotas", OK, f"room for the {mode} stack", details=lines)
 
 
 def check_images(ctx: Context) -> Result:
     prefix = bootstrap.parameter_prefix(ctx.config)
     names = {p.name for p in bootstrap.PARAMETERS}
-    pairs = [(p.name.replace("_image_tag", "_repository"), p.name) for p in bootstrap.PARAMETERS
-             if p.kind == bootstrap.RELEASE and p.name.replace("_image_tag", "_repository") in names]
+    pairs = [
+        (p.name.replace("_image_tag", "_repository"), p.name)
+        for p in bootstrap.PARAMETERS
+        if p.kind == bootstrap.RELEASE and p.name.replace("_image_tag", "_repository") in names
+    ]
     found = _get_values(ctx.aws.client("ssm"), [f"{prefix}/{n}" for pair in pairs for n in pair])
     ecr = ctx.aws.client("ecr")
     first = ctx.state is None or ctx.state.change_set_type == "CREATE"
@@ -641,14 +814,25 @@ def check_images(ctx: Context) -> Result:
                 raise
             missing.append(f"{repo}:{tag}: {error_message(exc)}")
     if missing and not first:
-        return Result("images", FAIL, f"{len(missing)} image(s) the instances will pull are not in ECR",
-                      details=missing + unreleased,
-                      fix="run the release workflow for the service, or set the tag parameter back to a pushed tag")
+        return Result(
+            "images",
+            FAIL,
+            f"{len(missing)} image(s) the instances will pull are not in ECR",
+            details=missing + unreleased,
+            fix="run the release workflow for the service, or set the tag parameter back to a pushed tag",
+        )
     if missing or unreleased:
-        why = "first deploy: the services start after their first release" if first else \
-            "instances leave an unreleased service out until the release workflow sets its tag"
-        return Result("images", WARN, f"{len(missing) + len(unreleased)} of {len(pairs)} services have no image "
-                      f"to pull yet ({why})", details=missing + unreleased)
+        why = (
+            "first deploy: the services start after their first release"
+            if first
+            else "instances leave an unreleased service out until the release workflow sets its tag"
+        )
+        return Result(
+            "images",
+            WARN,
+            f"{len(missing) + len(unreleased)} of {len(pairs)} services have no image to pull yet ({why})",
+            details=missing + unreleased,
+        )
     return Result("images", OK, f"{', '.join(present)} exist in ECR")
 
 
@@ -658,13 +842,22 @@ def check_stack_state(ctx: Context) -> Result:
     if state.status is None:
         return Result("stack-state", OK, f"{n} does not exist yet: the deploy creates it")
     if state.status.endswith("_IN_PROGRESS") and state.status != "REVIEW_IN_PROGRESS":
-        return Result("stack-state", WARN, f"{n} is {state.status}: the deploy waits for it to settle",
-                      fix=f"python build.py status --stack-name {n} --params {ctx.params_arg or ctx.config.path}")
+        return Result(
+            "stack-state",
+            WARN,
+            f"{n} is {state.status}: the deploy waits for it to settle",
+            fix=f"python build.py status --stack-name {n} --params {ctx.params_arg or ctx.config.path}",
+        )
     try:
         verdict = stackstate.check_deployable(ctx.aws, state, replace_failed=ctx.replace_failed)
     except CommandError as exc:
-        return Result("stack-state", FAIL, str(exc), fix=" ".join(d.strip() for d in exc.details[-2:]),
-                      details=[d.strip() for d in exc.details])
+        return Result(
+            "stack-state",
+            FAIL,
+            str(exc),
+            fix=" ".join(d.strip() for d in exc.details[-2:]),
+            details=[d.strip() for d in exc.details],
+        )
     if verdict == "replace":
         return Result("stack-state", WARN, f"{n} is ROLLBACK_COMPLETE: --replace-failed deletes and creates it again")
     return Result("stack-state", OK, f"{n} is {state.status}: an update can start")
@@ -680,9 +873,11 @@ LOG_GROUP_ACTIONS = ("logs:DescribeLogGroups", "cloudformation:DescribeStacks", 
 def _named_log_groups(ctx: Context) -> dict[str, str]:
     """Log group name -> ``Child/LogicalId`` of every log group the resolved
     templates give a fixed name (an unnamed one cannot collide)."""
-    return {str(res["Properties"]["LogGroupName"]): where
-            for where, res in ctx.resources("AWS::Logs::LogGroup").items()
-            if isinstance(res["Properties"].get("LogGroupName"), str)}
+    return {
+        str(res["Properties"]["LogGroupName"]): where
+        for where, res in ctx.resources("AWS::Logs::LogGroup").items()
+        if isinstance(res["Properties"].get("LogGroupName"), str)
+    }
 
 
 def _existing_log_groups(logs, names: list[str]) -> dict[str, dict]:
@@ -696,16 +891,27 @@ def _stack_log_groups(ctx: Context, state: stackstate.StackState, children: set[
     cfn = ctx.aws.client("cloudformation")
 
     def resources(stack: str) -> list[dict]:
-        return [r for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
-                for r in page.get("StackResourceSummaries", [])]
-    nested = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
-              for r in resources(state.stack_id or ctx.stack_name) if r["ResourceType"] == cfnmodel.NESTED}
-    return {r.get("PhysicalResourceId", "") for child in sorted(children) if nested.get(child)
-            for r in resources(nested[child]) if r["ResourceType"] == "AWS::Logs::LogGroup"}
+        return [
+            r
+            for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
+            for r in page.get("StackResourceSummaries", [])
+        ]
+
+    nested = {
+        r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+        for r in resources(state.stack_id or ctx.stack_name)
+        if r["ResourceType"] == cfnmodel.NESTED
+    }
+    return {
+        r.get("PhysicalResourceId", "")
+        for child in sorted(children)
+        if nested.get(child)
+        for r in resources(nested[child])
+        if r["ResourceType"] == "AWS::Logs::LogGroup"
+    }
 
 
-def check_log_groups(ctx: Context, now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
-                     ) -> Result:
+def check_log_groups(ctx: Context, now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)) -> Result:
     """A named log group the stack would create must not exist outside it:
     CloudFormation's create of AWS::Logs::LogGroup fails with AlreadyExists
     (CreateLogGroup: ResourceAlreadyExistsException, CloudWatch Logs API
@@ -717,15 +923,17 @@ def check_log_groups(ctx: Context, now: Callable[[], dt.datetime] = lambda: dt.d
         return Result("log-groups", OK, "the templates name no log group")
     existing = _existing_log_groups(ctx.aws.client("logs"), sorted(wanted))
     if not existing:
-        return Result("log-groups", OK, f"none of the {len(wanted)} named log groups exists yet: the deploy "
-                      "creates them")
+        return Result(
+            "log-groups", OK, f"none of the {len(wanted)} named log groups exists yet: the deploy creates them"
+        )
     state = ctx.state or stackstate.describe(ctx.aws, ctx.stack_name)
     update = state.change_set_type == "UPDATE"
     managed = _stack_log_groups(ctx, state, {wanted[n].split("/")[0] for n in existing}) if update else set()
     strays = sorted(n for n in existing if n not in managed)
     if not strays:
-        return Result("log-groups", OK, f"{len(wanted)} named log groups: {len(existing)} exist, all managed by "
-                      f"{ctx.stack_name}")
+        return Result(
+            "log-groups", OK, f"{len(wanted)} named log groups: {len(existing)} exist, all managed by {ctx.stack_name}"
+        )
     retention = ctx.config.values.get("LogRetentionDays", "")
     details = []
     for n in strays:
@@ -733,20 +941,35 @@ def check_log_groups(ctx: Context, now: Callable[[], dt.datetime] = lambda: dt.d
         created = dt.datetime.fromtimestamp(g.get("creationTime", 0) / 1000, dt.timezone.utc)
         age = (now() - created).days
         kept = f"retention {g['retentionInDays']} days" if g.get("retentionInDays") else "never expires"
-        details.append(f"{n}: for {wanted[n]}, created {created:%Y-%m-%d} ({age} days ago), "
-                       f"{g.get('storedBytes', 0)} bytes stored, {kept}"
-                       + (f"; events older than LogRetentionDays ({retention}) go once the stack sets it"
-                          if retention and age > int(retention) else ""))
+        details.append(
+            f"{n}: for {wanted[n]}, created {created:%Y-%m-%d} ({age} days ago), "
+            f"{g.get('storedBytes', 0)} bytes stored, {kept}"
+            + (
+                f"; events older than LogRetentionDays ({retention}) go once the stack sets it"
+                if retention and age > int(retention)
+                else ""
+            )
+        )
     first = strays[0]
     if update:
-        fix = (f"import {first}{' and the others' if len(strays) > 1 else ''} into the {wanted[first].split('/')[0]} "
-               f"nested stack (an IMPORT change set), then deploy: {LOG_GROUPS_DOC}")
+        fix = (
+            f"import {first}{' and the others' if len(strays) > 1 else ''} into the {wanted[first].split('/')[0]} "
+            f"nested stack (an IMPORT change set), then deploy: {LOG_GROUPS_DOC}"
+        )
     else:
-        fix = (f"the new stack cannot adopt it: export what you need, then aws logs delete-log-group "
-               f"--log-group-name {first}: {LOG_GROUPS_DOC}")
-    return Result("log-groups", FAIL, f"{first} exists outside {ctx.stack_name}"
-                  + (f" (and {len(strays) - 1} more)" if len(strays) > 1 else "")
-                  + ": creating it would fail with AlreadyExists", fix=fix, details=details)
+        fix = (
+            f"the new stack cannot adopt it: export what you need, then aws logs delete-log-group "
+            f"--log-group-name {first}: {LOG_GROUPS_DOC}"
+        )
+    return Result(
+        "log-groups",
+        FAIL,
+        f"{first} exists outside {ctx.stack_name}"
+        + (f" (and {len(strays) - 1} more)" if len(strays) > 1 else "")
+        + ": creating it would fail with AlreadyExists",
+        fix=fix,
+        details=details,
+    )
 
 
 # The trust stack (templates/github-oidc.yaml): one per account and
@@ -762,9 +985,11 @@ def _trust_stack_command(ctx: Context, overrides: str = "GitHubRepository=OWNER/
     # parameter it is not given (UsePreviousValue: awscli
     # customizations/cloudformation/deployer.py, aws-cli PR 2659), so the
     # one override is the whole fix.
-    return (f"aws cloudformation deploy --template-file templates/{TRUST_TEMPLATE} --stack-name "
-            f"{ctx.stack_name}{TRUST_STACK_SUFFIX} --capabilities CAPABILITY_NAMED_IAM --parameter-overrides "
-            f"{overrides} (docs/operations.md, section 2)")
+    return (
+        f"aws cloudformation deploy --template-file templates/{TRUST_TEMPLATE} --stack-name "
+        f"{ctx.stack_name}{TRUST_STACK_SUFFIX} --capabilities CAPABILITY_NAMED_IAM --parameter-overrides "
+        f"{overrides} (docs/operations.md, section 2)"
+    )
 
 
 def _without_service_role(ctx: Context) -> Result | None:
@@ -793,10 +1018,16 @@ def check_trust_stack(ctx: Context) -> Result:
     except botocore.exceptions.ClientError as exc:
         if "does not exist" not in error_message(exc):
             raise
-        return Result("trust-stack", FAIL, f"trust stack {name} does not exist: the service role and the roles' "
-                      "boundary come from it", fix=_trust_stack_command(ctx))
-    defaults = {k: str(v.get("Default", "")) for k, v in
-                tpl.load((TEMPLATES_DIR / TRUST_TEMPLATE).read_text(encoding="utf-8"))["Parameters"].items()}
+        return Result(
+            "trust-stack",
+            FAIL,
+            f"trust stack {name} does not exist: the service role and the roles' boundary come from it",
+            fix=_trust_stack_command(ctx),
+        )
+    defaults = {
+        k: str(v.get("Default", ""))
+        for k, v in tpl.load((TEMPLATES_DIR / TRUST_TEMPLATE).read_text(encoding="utf-8"))["Parameters"].items()
+    }
     have = {**defaults, **{p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}}
     cfg = ctx.config
     account = ctx.aws.account or ctx.aws.check_credentials()
@@ -804,17 +1035,26 @@ def check_trust_stack(ctx: Context) -> Result:
     # account-unique name, which the trust template computes from its own
     # Project and Environment, checked equal to the file's before this key.
     have["DeployBucketName"] = have.get("DeployBucketName") or deploy_bucket_name(
-        cfg.project, cfg.environment, account, cfg.region)
-    want = {"Project": cfg.project, "Environment": cfg.environment, "StackName": ctx.stack_name,
-            "DeployBucketName": cfg.deploy_bucket_name(account),
-            "EcrRepositoryPrefix": cfg.values.get("EcrRepositoryPrefix", "")}
+        cfg.project, cfg.environment, account, cfg.region
+    )
+    want = {
+        "Project": cfg.project,
+        "Environment": cfg.environment,
+        "StackName": ctx.stack_name,
+        "DeployBucketName": cfg.deploy_bucket_name(account),
+        "EcrRepositoryPrefix": cfg.values.get("EcrRepositoryPrefix", ""),
+    }
     for key, value in want.items():
         if have.get(key) != value:
             source = "--stack-name" if key == "StackName" else f"{ctx.params_arg or cfg.path} {key}"
             given = cfg.values[key] if key == "DeployBucketName" else value
-            return Result("trust-stack", FAIL, f"trust stack {name} has {key}={have.get(key)!r} but {source} is "
-                          f"{value!r}: the boundary and the roles would name the wrong resources",
-                          fix=_trust_stack_command(ctx, f"{key}={given}" if given else f'{key}=""'))
+            return Result(
+                "trust-stack",
+                FAIL,
+                f"trust stack {name} has {key}={have.get(key)!r} but {source} is "
+                f"{value!r}: the boundary and the roles would name the wrong resources",
+                fix=_trust_stack_command(ctx, f"{key}={given}" if given else f'{key}=""'),
+            )
     return Result("trust-stack", OK, f"{name}'s parameters match {ctx.params_arg or cfg.path}")
 
 
@@ -837,9 +1077,13 @@ def check_role_boundary(ctx: Context) -> Result:
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) != "NoSuchEntity":
             raise
-        return Result("role-boundary", FAIL, f"{arn} does not exist: the stacks' roles name it and the deploy "
-                      "would fail on PutRolePermissionsBoundary; deploy the trust stack first",
-                      fix=_trust_stack_command(ctx))
+        return Result(
+            "role-boundary",
+            FAIL,
+            f"{arn} does not exist: the stacks' roles name it and the deploy "
+            "would fail on PutRolePermissionsBoundary; deploy the trust stack first",
+            fix=_trust_stack_command(ctx),
+        )
     return Result("role-boundary", OK, f"{cfg.name_prefix}-role-boundary exists")
 
 
@@ -862,9 +1106,11 @@ def check_registries(ctx: Context) -> Result:
     own = set()
     if state is not None and state.status == "CREATE_FAILED" and state.stack_id:
         own = {phys for _, _, phys, _ in stackstate.resources_in(ctx.aws, state.stack_id, {"CREATE_COMPLETE"})}
-    wanted = {str(res["Properties"]["RepositoryName"]): where
-              for where, res in ctx.resources("AWS::ECR::Repository").items()
-              if isinstance(res["Properties"].get("RepositoryName"), str)}
+    wanted = {
+        str(res["Properties"]["RepositoryName"]): where
+        for where, res in ctx.resources("AWS::ECR::Repository").items()
+        if isinstance(res["Properties"].get("RepositoryName"), str)
+    }
     if not wanted:
         return Result("registries", OK, "the templates name no ECR repository")
     ecr = ctx.aws.client("ecr")
@@ -879,13 +1125,17 @@ def check_registries(ctx: Context) -> Result:
     if not existing:
         return Result("registries", OK, f"none of the {len(wanted)} named ECR repositories exists yet")
     first = existing[0]
-    return Result("registries", FAIL, f"ECR repository {first} exists outside {ctx.stack_name}"
-                  + (f" (and {len(existing) - 1} more)" if len(existing) > 1 else "")
-                  + ": the create would fail with AlreadyExists",
-                  fix=f"delete them with their images: aws ecr delete-repository --repository-name {first} "
-                      f"--force; or keep them and give the stack other names (EcrRepositoryPrefix): "
-                      f"{REGISTRIES_DOC}",
-                  details=[f"{n}: for {wanted[n]}" for n in existing])
+    return Result(
+        "registries",
+        FAIL,
+        f"ECR repository {first} exists outside {ctx.stack_name}"
+        + (f" (and {len(existing) - 1} more)" if len(existing) > 1 else "")
+        + ": the create would fail with AlreadyExists",
+        fix=f"delete them with their images: aws ecr delete-repository --repository-name {first} "
+        f"--force; or keep them and give the stack other names (EcrRepositoryPrefix): "
+        f"{REGISTRIES_DOC}",
+        details=[f"{n}: for {wanted[n]}" for n in existing],
+    )
 
 
 # Where the way out of a kept repository is written down.
@@ -919,20 +1169,30 @@ def _guard(name: str, fn: Callable[[Context], Result], ctx: Context) -> Result:
     if missing:
         # Not run: the endpoint's answer would be its gap, not the account's.
         why = "; ".join(f"{call}: {ctx.capability.unanswered[call]}" for call in missing)
-        return Result(name, NOT_CHECKABLE, f"{ctx.capability.name} does not answer {why}; preflight against AWS "
-                                           "checks it")
+        return Result(
+            name, NOT_CHECKABLE, f"{ctx.capability.name} does not answer {why}; preflight against AWS checks it"
+        )
     try:
         result = fn(ctx)
     except botocore.exceptions.ClientError as exc:
         op = getattr(exc, "operation_name", "") or "call"
-        result = Result(name, FAIL, f"could not check: {op}: {error_code(exc)}: {error_message(exc)}",
-                        fix="grant the caller read access for this call" if error_code(exc) in
-                        ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation") else "")
+        result = Result(
+            name,
+            FAIL,
+            f"could not check: {op}: {error_code(exc)}: {error_message(exc)}",
+            fix="grant the caller read access for this call"
+            if error_code(exc) in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
+            else "",
+        )
     except botocore.parsers.ResponseParserError as exc:
         # An endpoint that does not implement the call answers an HTML 500
         # (moto for DescribeCacheEngineVersions, for one).
-        result = Result(name, FAIL, "could not check: the endpoint answered without an AWS response "
-                        f"({str(exc).splitlines()[0].split(', invalid')[0][:80]}); it may not implement the call")
+        result = Result(
+            name,
+            FAIL,
+            "could not check: the endpoint answered without an AWS response "
+            f"({str(exc).splitlines()[0].split(', invalid')[0][:80]}); it may not implement the call",
+        )
     except (botocore.exceptions.BotoCoreError, ValueError, KeyError, TypeError) as exc:
         result = Result(name, FAIL, f"could not check: {type(exc).__name__}: {exc}")
     result.name = name
@@ -948,8 +1208,10 @@ def run(ctx: Context, checks=CHECKS, *, workers: int | None = None) -> Report:
     start = time.perf_counter()
     undeclared = [name for name, _ in checks if name not in capability_mod.NEEDS]
     if undeclared:
-        raise CommandError(f"preflight: check {undeclared[0]} does not declare the calls it needs "
-                           "(wealist_cfn/preflight/capability.py NEEDS)")
+        raise CommandError(
+            f"preflight: check {undeclared[0]} does not declare the calls it needs "
+            "(wealist_cfn/preflight/capability.py NEEDS)"
+        )
     if not ctx.aws.account:
         ctx.aws.check_credentials()
     if ctx.state is None:

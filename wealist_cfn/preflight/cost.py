@@ -39,8 +39,10 @@ PRICES_DIR = Path(__file__).resolve().parent / "prices"
 USAGE_DEFAULTS: dict[str, tuple[float, str]] = {
     "nat_data_gb": (50.0, "GB processed by the NAT gateways (image pulls, package updates, outbound API calls)"),
     "alb_lcu": (1.0, "average load balancer capacity units per hour"),
-    "log_ingest_gb": (5.0, "GB of CloudWatch Logs ingested from the instances, containers and database, "
-                           "all their log groups together"),
+    "log_ingest_gb": (
+        5.0,
+        "GB of CloudWatch Logs ingested from the instances, containers and database, all their log groups together",
+    ),
     "flow_log_ingest_gb": (5.0, "GB of VPC flow logs delivered to CloudWatch Logs (vended logs)"),
     "access_log_gb": (1.0, "GB of load balancer access logs written to their S3 bucket"),
     "ecr_storage_gb": (2.0, "GB of images kept in ECR, all repositories together"),
@@ -51,25 +53,41 @@ USAGE_DEFAULTS: dict[str, tuple[float, str]] = {
 # Resource types that cost nothing by themselves (their traffic or what
 # they attach to is priced elsewhere). A type found in the templates that is
 # neither here nor in RULES stops the estimate.
-FREE_TYPES = frozenset({
-    cfnmodel.NESTED,
-    "AWS::AutoScaling::ScalingPolicy",
-    "AWS::EC2::InternetGateway", "AWS::EC2::VPCGatewayAttachment", "AWS::EC2::VPC", "AWS::EC2::Subnet",
-    "AWS::EC2::RouteTable", "AWS::EC2::Route", "AWS::EC2::SubnetRouteTableAssociation",
-    "AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress",
-    "AWS::EC2::LaunchTemplate",  # priced through the Auto Scaling group that launches it
-    "AWS::ElastiCache::SubnetGroup", "AWS::RDS::DBSubnetGroup",
-    "AWS::ElasticLoadBalancingV2::Listener", "AWS::ElasticLoadBalancingV2::ListenerRule",
-    "AWS::ElasticLoadBalancingV2::TargetGroup",
-    "AWS::IAM::Role", "AWS::IAM::InstanceProfile", "AWS::IAM::OIDCProvider", "AWS::IAM::ManagedPolicy",
-    "AWS::SSM::Parameter",  # standard tier: no charge (another tier stops the estimate)
-    # A topic costs nothing; its deliveries (a few alarm mails) are within
-    # SNS's free e-mail notifications in any ordinary month.
-    "AWS::SNS::Topic", "AWS::SNS::Subscription",
-    # A bucket policy costs nothing; a flow log is charged as the vended
-    # logs its log group ingests (priced with that group).
-    "AWS::S3::BucketPolicy", "AWS::EC2::FlowLog",
-})
+FREE_TYPES = frozenset(
+    {
+        cfnmodel.NESTED,
+        "AWS::AutoScaling::ScalingPolicy",
+        "AWS::EC2::InternetGateway",
+        "AWS::EC2::VPCGatewayAttachment",
+        "AWS::EC2::VPC",
+        "AWS::EC2::Subnet",
+        "AWS::EC2::RouteTable",
+        "AWS::EC2::Route",
+        "AWS::EC2::SubnetRouteTableAssociation",
+        "AWS::EC2::SecurityGroup",
+        "AWS::EC2::SecurityGroupIngress",
+        "AWS::EC2::SecurityGroupEgress",
+        "AWS::EC2::LaunchTemplate",  # priced through the Auto Scaling group that launches it
+        "AWS::ElastiCache::SubnetGroup",
+        "AWS::RDS::DBSubnetGroup",
+        "AWS::ElasticLoadBalancingV2::Listener",
+        "AWS::ElasticLoadBalancingV2::ListenerRule",
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+        "AWS::IAM::Role",
+        "AWS::IAM::InstanceProfile",
+        "AWS::IAM::OIDCProvider",
+        "AWS::IAM::ManagedPolicy",
+        "AWS::SSM::Parameter",  # standard tier: no charge (another tier stops the estimate)
+        # A topic costs nothing; its deliveries (a few alarm mails) are within
+        # SNS's free e-mail notifications in any ordinary month.
+        "AWS::SNS::Topic",
+        "AWS::SNS::Subscription",
+        # A bucket policy costs nothing; a flow log is charged as the vended
+        # logs its log group ingests (priced with that group).
+        "AWS::S3::BucketPolicy",
+        "AWS::EC2::FlowLog",
+    }
+)
 
 # Average days in a month, to turn a retention in days into months held.
 DAYS_PER_MONTH = 365 / 12
@@ -113,8 +131,12 @@ class PriceTable:
     def get(self, key: str) -> Price:
         e = self.entries.get(key)
         if e is None:
-            raise PriceError(f"{self.path.name}: no price for {key}; add it (with unit, date and source) or run "
-                             f"`python build.py cost --refresh --region {self.region}`", key=key, table=self.path.name)
+            raise PriceError(
+                f"{self.path.name}: no price for {key}; add it (with unit, date and source) or run "
+                f"`python build.py cost --refresh --region {self.region}`",
+                key=key,
+                table=self.path.name,
+            )
         if e.get("usd") is None:
             # Known to cost money, but no figure could be sourced: carried as
             # "unsourced" and left out of the totals, which say so.
@@ -136,8 +158,11 @@ def load_prices(region: str, directory: Path = PRICES_DIR) -> PriceTable:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         have = ", ".join(sorted(p.stem for p in directory.glob("*.json"))) or "none"
-        raise CommandError(f"{path}: no price table for {region} (have: {have}); build one with "
-                           f"`python build.py cost --refresh --region {region}`", EXIT_USAGE) from None
+        raise CommandError(
+            f"{path}: no price table for {region} (have: {have}); build one with "
+            f"`python build.py cost --refresh --region {region}`",
+            EXIT_USAGE,
+        ) from None
     except (OSError, json.JSONDecodeError) as exc:
         raise CommandError(f"{path}: not a readable price table: {exc}", EXIT_USAGE) from None
     entries = data.get("prices")
@@ -147,12 +172,16 @@ def load_prices(region: str, directory: Path = PRICES_DIR) -> PriceTable:
         need = ("unit", "read", "source") if e.get("usd") is not None else ("unit",)
         for f in need:
             if not e.get(f):
-                raise CommandError(f"{path}: prices.{key}: {f} is missing (every price names its unit, the date "
-                                   f"it was read and its source)", EXIT_USAGE)
+                raise CommandError(
+                    f"{path}: prices.{key}: {f} is missing (every price names its unit, the date "
+                    f"it was read and its source)",
+                    EXIT_USAGE,
+                )
     return PriceTable(region, path, float(data.get("hoursPerMonth", 730)), entries)
 
 
 # -- usage --------------------------------------------------------------------------------------
+
 
 def usage_path_for(params: Path) -> Path:
     """``params/prod.json`` -> ``params/usage/prod.json``: the parameter file
@@ -184,6 +213,7 @@ def load_usage(path: Path | None) -> tuple[dict[str, float], set[str]]:
 
 
 # -- estimate -----------------------------------------------------------------------------------
+
 
 @dataclass
 class Item:
@@ -233,10 +263,15 @@ class Estimate:
         return {(i.resource, i.price_key): i for i in self.items}
 
     def to_dict(self) -> dict:
-        return {"mode": self.mode, "region": self.region, "fixed": round(self.fixed, 2),
-                "usage": round(self.usage, 2), "total": round(self.total, 2),
-                "unsourced": sorted({i.price_key for i in self.unsourced}),
-                "items": [{**asdict(i), "monthly": round(i.monthly, 2) if i.priced else None} for i in self.items]}
+        return {
+            "mode": self.mode,
+            "region": self.region,
+            "fixed": round(self.fixed, 2),
+            "usage": round(self.usage, 2),
+            "total": round(self.total, 2),
+            "unsourced": sorted({i.price_key for i in self.unsourced}),
+            "items": [{**asdict(i), "monthly": round(i.monthly, 2) if i.priced else None} for i in self.items],
+        }
 
 
 def _bool(v) -> bool:
@@ -247,8 +282,9 @@ def _asg(res_id: str, props: dict, everything: dict, t: PriceTable, hours: float
     lt_id = str((props.get("LaunchTemplate") or {}).get("LaunchTemplateId", ""))
     lt = everything.get(lt_id)
     if lt is None:
-        raise PriceError(f"{res_id}: its launch template {lt_id or '(none)'} is not in the templates; the instances "
-                         "cannot be priced")
+        raise PriceError(
+            f"{res_id}: its launch template {lt_id or '(none)'} is not in the templates; the instances cannot be priced"
+        )
     data = lt["Properties"].get("LaunchTemplateData", {})
     count = int(props.get("DesiredCapacity", props["MinSize"]))
     itype = data["InstanceType"]
@@ -260,14 +296,20 @@ def _asg(res_id: str, props: dict, everything: dict, t: PriceTable, hours: float
         raise PriceError(f"{lt_id}: no EBS volume size in BlockDeviceMappings; the root volume cannot be priced")
     for v in volumes:
         vp = t.get(f"ebs:{v.get('VolumeType', 'gp2')}")
-        items.append(Item(res_id, f"{count} x {v['VolumeSize']} GB {v.get('VolumeType', 'gp2')} root volume",
-                          vp.key, count * float(v["VolumeSize"]), vp.usd,
-                          amount=(count, f"x {v['VolumeSize']} GB {v.get('VolumeType', 'gp2')}")))
+        items.append(
+            Item(
+                res_id,
+                f"{count} x {v['VolumeSize']} GB {v.get('VolumeType', 'gp2')} root volume",
+                vp.key,
+                count * float(v["VolumeSize"]),
+                vp.usd,
+                amount=(count, f"x {v['VolumeSize']} GB {v.get('VolumeType', 'gp2')}"),
+            )
+        )
     if _bool((data.get("Monitoring") or {}).get("Enabled")):
         # Detailed (1-minute) monitoring is charged per metric beyond the free tier.
         mp = t.get("cloudwatch:detailed-monitoring")
-        items.append(Item(res_id, f"{count} x detailed monitoring", mp.key, count, mp.usd,
-                          amount=(count, "instances")))
+        items.append(Item(res_id, f"{count} x detailed monitoring", mp.key, count, mp.usd, amount=(count, "instances")))
     return items
 
 
@@ -279,12 +321,26 @@ def _rds(res_id: str, props: dict, t: PriceTable, hours: float, usage: dict) -> 
     sp = t.get(f"rds:storage:{storage}:{az}")
     bp = t.get("rds:backup")
     label = "Multi-AZ (primary + standby)" if az == "multi-az" else "Single-AZ"
-    return [Item(res_id, f"{cls} {engine} {label}", p.key, hours, p.usd, amount=(1, f"{cls} {label}")),
-            Item(res_id, f"{props['AllocatedStorage']} GB {storage} storage, {label}", sp.key,
-                 float(props["AllocatedStorage"]), sp.usd,
-                 amount=(float(props["AllocatedStorage"]), f"GB {storage}, {label}")),
-            Item(res_id, "backup storage beyond the free amount", bp.key, usage["rds_backup_gb"], bp.usd, usage=True,
-                 amount=(usage["rds_backup_gb"], "GB"))]
+    return [
+        Item(res_id, f"{cls} {engine} {label}", p.key, hours, p.usd, amount=(1, f"{cls} {label}")),
+        Item(
+            res_id,
+            f"{props['AllocatedStorage']} GB {storage} storage, {label}",
+            sp.key,
+            float(props["AllocatedStorage"]),
+            sp.usd,
+            amount=(float(props["AllocatedStorage"]), f"GB {storage}, {label}"),
+        ),
+        Item(
+            res_id,
+            "backup storage beyond the free amount",
+            bp.key,
+            usage["rds_backup_gb"],
+            bp.usd,
+            usage=True,
+            amount=(usage["rds_backup_gb"], "GB"),
+        ),
+    ]
 
 
 def _cache(res_id: str, props: dict, t: PriceTable, hours: float) -> list[Item]:
@@ -318,8 +374,10 @@ def _dashboard(res_id: str, props: dict, everything: dict, t: PriceTable) -> Ite
     p = t.get(key)
     # Named by its rate, not its metric count, which differs by mode: a
     # change of mode does not add or remove the dashboard.
-    what = f"CloudWatch dashboard ({'up to' if metrics <= DASHBOARD_BASIC_METRICS else 'over'} "\
-           f"{DASHBOARD_BASIC_METRICS} metrics)"
+    what = (
+        f"CloudWatch dashboard ({'up to' if metrics <= DASHBOARD_BASIC_METRICS else 'over'} "
+        f"{DASHBOARD_BASIC_METRICS} metrics)"
+    )
     return Item(res_id, what, p.key, 1, p.usd)
 
 
@@ -344,8 +402,10 @@ def _log_groups(ids: list[str], everything: dict, t: PriceTable, usage: dict) ->
     other = [i for i in ids if i not in flow]
     items: list[Item] = []
     storage = t.get("logs:storage")
-    for group, usage_key, price_key, what in ((flow, "flow_log_ingest_gb", "logs:vended-ingest", "VPC flow logs"),
-                                              (other, "log_ingest_gb", "logs:ingest", "logs")):
+    for group, usage_key, price_key, what in (
+        (flow, "flow_log_ingest_gb", "logs:vended-ingest", "VPC flow logs"),
+        (other, "log_ingest_gb", "logs:ingest", "logs"),
+    ):
         for res_id in group:
             gb = usage[usage_key] / len(group)
             share = f"{gb:g} GB" + (f" (1/{len(group)} of {usage_key})" if len(group) > 1 else "")
@@ -354,8 +414,16 @@ def _log_groups(ids: list[str], everything: dict, t: PriceTable, usage: dict) ->
             days = everything[res_id].get("Properties", {}).get("RetentionInDays")
             held = f"{days} days" if days is not None else "a year, never expiring"
             months = float(days) / DAYS_PER_MONTH if days is not None else 12.0
-            items.append(Item(res_id, f"{gb * months:g} GB of {what} stored ({held} kept)", storage.key,
-                              gb * months, storage.usd, usage=True))
+            items.append(
+                Item(
+                    res_id,
+                    f"{gb * months:g} GB of {what} stored ({held} kept)",
+                    storage.key,
+                    gb * months,
+                    storage.usd,
+                    usage=True,
+                )
+            )
     return items
 
 
@@ -387,8 +455,10 @@ def _bucket(res_id: str, props: dict, everything: dict, t: PriceTable, hours: fl
         if enabled and attrs.get("access_logs.s3.bucket") in names:
             nodes += _zones(res["Properties"])
     if not nodes:
-        raise PriceError(f"{res_id}: an S3 bucket that holds no load balancer access logs has no usage figure; add "
-                         "one to wealist_cfn/preflight/cost.py")
+        raise PriceError(
+            f"{res_id}: an S3 bucket that holds no load balancer access logs has no usage figure; add "
+            "one to wealist_cfn/preflight/cost.py"
+        )
     rules = (props.get("LifecycleConfiguration") or {}).get("Rules", [])
     days = [int(r["ExpirationInDays"]) for r in rules if r.get("Status") == "Enabled" and "ExpirationInDays" in r]
     gb = usage["access_log_gb"]
@@ -396,14 +466,34 @@ def _bucket(res_id: str, props: dict, everything: dict, t: PriceTable, hours: fl
     held = f"{min(days)} days" if days else "a year, never expiring"
     storage, put = t.get("s3:standard"), t.get("s3:put")
     puts = math.ceil(nodes * ACCESS_LOG_FILES_PER_NODE_HOUR * hours)
-    return [Item(res_id, f"{gb * months:g} GB of access logs stored ({held} kept)", storage.key, gb * months,
-                 storage.usd, usage=True),
-            Item(res_id, f"{puts:,} PUTs of access-log files (one per load balancer node every 5 minutes, "
-                         f"at least {nodes} nodes)", put.key, puts, put.usd, usage=True)]
+    return [
+        Item(
+            res_id,
+            f"{gb * months:g} GB of access logs stored ({held} kept)",
+            storage.key,
+            gb * months,
+            storage.usd,
+            usage=True,
+        ),
+        Item(
+            res_id,
+            f"{puts:,} PUTs of access-log files (one per load balancer node every 5 minutes, at least {nodes} nodes)",
+            put.key,
+            puts,
+            put.usd,
+            usage=True,
+        ),
+    ]
 
 
-def estimate(config: Config, *, prices: PriceTable, usage: dict[str, float],
-             resolved: dict[str, cfnmodel.Stack] | None = None, templates_dir: Path = TEMPLATES_DIR) -> Estimate:
+def estimate(
+    config: Config,
+    *,
+    prices: PriceTable,
+    usage: dict[str, float],
+    resolved: dict[str, cfnmodel.Stack] | None = None,
+    templates_dir: Path = TEMPLATES_DIR,
+) -> Estimate:
     """One mode's monthly estimate for ``config`` as it stands."""
     resolved = resolved or checks.resolve_templates(config, templates_dir)
     everything = cfnmodel.all_resources(resolved)
@@ -431,11 +521,22 @@ def estimate(config: Config, *, prices: PriceTable, usage: dict[str, float],
                 # charged like any other in use (at least one per zone).
                 n = _zones(props)
                 ip = prices.get("eip:hour")
-                est.items.append(Item(res_id, f"{n} public IPv4 addresses (one per zone of the load balancer)",
-                                      ip.key, n * hours, ip.usd, amount=(n, "")))
+                est.items.append(
+                    Item(
+                        res_id,
+                        f"{n} public IPv4 addresses (one per zone of the load balancer)",
+                        ip.key,
+                        n * hours,
+                        ip.usd,
+                        amount=(n, ""),
+                    )
+                )
             lp = prices.get("alb:lcu")
-            est.items.append(Item(res_id, f"{usage['alb_lcu']:g} LCU on average", lp.key, usage["alb_lcu"] * hours,
-                                  lp.usd, usage=True))
+            est.items.append(
+                Item(
+                    res_id, f"{usage['alb_lcu']:g} LCU on average", lp.key, usage["alb_lcu"] * hours, lp.usd, usage=True
+                )
+            )
         elif type_ == "AWS::RDS::DBInstance":
             est.items += _rds(res_id, props, prices, hours, usage)
         elif type_ == "AWS::ElastiCache::ReplicationGroup":
@@ -445,51 +546,96 @@ def estimate(config: Config, *, prices: PriceTable, usage: dict[str, float],
         elif type_ == "AWS::CloudWatch::Alarm":
             n = _alarm_metrics(props)
             p = prices.get("cloudwatch:alarm")
-            est.items.append(Item(res_id, f"CloudWatch alarm on {n} metric{'s' if n > 1 else ''}", p.key, n, p.usd,
-                                  amount=(n, "")))
+            est.items.append(
+                Item(res_id, f"CloudWatch alarm on {n} metric{'s' if n > 1 else ''}", p.key, n, p.usd, amount=(n, ""))
+            )
         elif type_ == "AWS::KMS::Key":
             p = prices.get("kms:key")
             est.items.append(Item(res_id, "KMS customer managed key", p.key, 1, p.usd))
         elif type_ == "AWS::CloudWatch::Dashboard":
             est.items.append(_dashboard(res_id, props, everything, prices))
         elif type_ == "AWS::EC2::FlowLog" and props.get("LogDestinationType", "cloud-watch-logs") != "cloud-watch-logs":
-            raise PriceError(f"{res_id}: flow logs delivered to {props['LogDestinationType']} have no pricing rule; "
-                             "add one to wealist_cfn/preflight/cost.py")
+            raise PriceError(
+                f"{res_id}: flow logs delivered to {props['LogDestinationType']} have no pricing rule; "
+                "add one to wealist_cfn/preflight/cost.py"
+            )
         elif type_ == "AWS::Logs::LogGroup":
             log_groups.append(res_id)
         elif type_ == "AWS::S3::Bucket":
             est.items += _bucket(res_id, props, everything, prices, hours, usage)
         elif type_ == "AWS::SSM::Parameter" and props.get("Tier", "Standard") != "Standard":
-            raise PriceError(f"{res_id}: an SSM parameter of tier {props['Tier']} is charged and has no pricing "
-                             "rule; add one to wealist_cfn/preflight/cost.py")
+            raise PriceError(
+                f"{res_id}: an SSM parameter of tier {props['Tier']} is charged and has no pricing "
+                "rule; add one to wealist_cfn/preflight/cost.py"
+            )
         elif type_ not in FREE_TYPES:
-            raise PriceError(f"{res_id}: resource type {type_} has no pricing rule; add one to "
-                             f"wealist_cfn/preflight/cost.py (or list it in FREE_TYPES if it costs nothing)")
+            raise PriceError(
+                f"{res_id}: resource type {type_} has no pricing rule; add one to "
+                f"wealist_cfn/preflight/cost.py (or list it in FREE_TYPES if it costs nothing)"
+            )
     nats = sum(1 for r in everything.values() if r["Type"] == "AWS::EC2::NatGateway")
     if nats:
         p = prices.get("nat:gb")
-        est.items.append(Item("(usage)", f"{usage['nat_data_gb']:g} GB through the NAT gateways", p.key,
-                              usage["nat_data_gb"], p.usd, usage=True))
+        est.items.append(
+            Item(
+                "(usage)",
+                f"{usage['nat_data_gb']:g} GB through the NAT gateways",
+                p.key,
+                usage["nat_data_gb"],
+                p.usd,
+                usage=True,
+            )
+        )
     if repos:
         p = prices.get("ecr:storage")
-        est.items.append(Item("(usage)", f"{usage['ecr_storage_gb']:g} GB of images in {repos} ECR repositories",
-                              p.key, usage["ecr_storage_gb"], p.usd, usage=True))
+        est.items.append(
+            Item(
+                "(usage)",
+                f"{usage['ecr_storage_gb']:g} GB of images in {repos} ECR repositories",
+                p.key,
+                usage["ecr_storage_gb"],
+                p.usd,
+                usage=True,
+            )
+        )
     if log_groups:
         est.items += _log_groups(log_groups, everything, prices, usage)
     else:
         # No log group in the templates: what the instances may still send
         # is priced as ingest alone.
         p = prices.get("logs:ingest")
-        est.items.append(Item("(usage)", f"{usage['log_ingest_gb']:g} GB of CloudWatch Logs ingested", p.key,
-                              usage["log_ingest_gb"], p.usd, usage=True))
+        est.items.append(
+            Item(
+                "(usage)",
+                f"{usage['log_ingest_gb']:g} GB of CloudWatch Logs ingested",
+                p.key,
+                usage["log_ingest_gb"],
+                p.usd,
+                usage=True,
+            )
+        )
     p = prices.get("s3:standard")
-    est.items.append(Item("(usage)", f"{usage['s3_storage_gb']:g} GB in S3 Standard (deploy and artifact buckets)",
-                          p.key, usage["s3_storage_gb"], p.usd, usage=True))
+    est.items.append(
+        Item(
+            "(usage)",
+            f"{usage['s3_storage_gb']:g} GB in S3 Standard (deploy and artifact buckets)",
+            p.key,
+            usage["s3_storage_gb"],
+            p.usd,
+            usage=True,
+        )
+    )
     return est
 
 
-def estimate_modes(config: Config, modes: tuple[str, ...], *, prices: PriceTable, usage: dict[str, float],
-                   templates_dir: Path = TEMPLATES_DIR) -> dict[str, Estimate]:
+def estimate_modes(
+    config: Config,
+    modes: tuple[str, ...],
+    *,
+    prices: PriceTable,
+    usage: dict[str, float],
+    templates_dir: Path = TEMPLATES_DIR,
+) -> dict[str, Estimate]:
     out = {}
     for mode in modes:
         cfg = config.with_values(EnableMultiAZ="true" if mode == "multi" else "false")
@@ -498,6 +644,7 @@ def estimate_modes(config: Config, modes: tuple[str, ...], *, prices: PriceTable
 
 
 # -- change ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class Change:
@@ -520,8 +667,10 @@ class Change:
             # No single figure: one that dropped the unpriced side (a priced
             # t3.medium minus an unpriced t3.large) would read as a saving.
             # The priced rest lists only what it sums.
-            return (f"{params}: difference incomplete: no sourced price for {'; '.join(map(str, self.unsourced))}; "
-                    f"the priced rest moves {sign}${abs(self.delta):,.2f}/month{what}")
+            return (
+                f"{params}: difference incomplete: no sourced price for {'; '.join(map(str, self.unsourced))}; "
+                f"the priced rest moves {sign}${abs(self.delta):,.2f}/month{what}"
+            )
         return f"{params}: {sign}${abs(self.delta):,.2f}/month (${self.before:,.2f} → ${self.after:,.2f}){what}"
 
 
@@ -529,6 +678,7 @@ class Change:
 class Unknown:
     """No difference can be worked out: a price key or table is missing, or
     a side cannot be estimated. Said instead of printing nothing."""
+
     reason: str
 
     incomplete = True
@@ -557,10 +707,18 @@ def slot(key: str) -> str:
 # instances 2 → 3 x t3.medium"), or alone when it is counted over every
 # resource holding it ("NAT gateways 1 → 3").
 SLOT_WORDS = {
-    "ec2": "instances", "ebs": "root volumes", "elasticache": "cache nodes",
-    "cloudwatch:detailed-monitoring": "detailed monitoring", "rds:instance": "instance", "rds:storage": "storage",
-    "rds:backup": "backup storage", "nat:hour": "NAT gateways", "eip:hour": "public IPv4 addresses",
-    "alb:hour": "load balancers", "cloudwatch:alarm": "alarm metrics", "kms:key": "KMS keys",
+    "ec2": "instances",
+    "ebs": "root volumes",
+    "elasticache": "cache nodes",
+    "cloudwatch:detailed-monitoring": "detailed monitoring",
+    "rds:instance": "instance",
+    "rds:storage": "storage",
+    "rds:backup": "backup storage",
+    "nat:hour": "NAT gateways",
+    "eip:hour": "public IPv4 addresses",
+    "alb:hour": "load balancers",
+    "cloudwatch:alarm": "alarm metrics",
+    "kms:key": "KMS keys",
     "cloudwatch:dashboard": "dashboards",
 }
 
@@ -568,6 +726,7 @@ SLOT_WORDS = {
 @dataclass(frozen=True)
 class LeftOut:
     """One resource's item that changed with a price missing on one side or both."""
+
     resource: str
     before: tuple[str, ...]  # its price keys before ("" when it did not exist)
     after: tuple[str, ...]
@@ -577,6 +736,7 @@ class LeftOut:
     def __str__(self) -> str:
         def keys(k: tuple[str, ...]) -> str:
             return " + ".join(k) or "nothing"
+
         if self.moved:
             return f"{self.moved} ({', '.join(self.unsourced)} unsourced)"
         return f"{self.resource} {keys(self.before)} → {keys(self.after)} ({', '.join(self.unsourced)} unsourced)"
@@ -611,6 +771,7 @@ def differences(before: Estimate, after: Estimate) -> tuple[float, list[str], li
     A slot whose every change adds or removes a whole resource (a NAT
     gateway, an alarm) is counted over all the resources holding it, "NAT
     gateways 1 → 3"; any other change is described per resource."""
+
     def groups(est: Estimate) -> dict[tuple[str, str], list[Item]]:
         out: dict[tuple[str, str], list[Item]] = {}
         for i in est.items:
@@ -635,8 +796,7 @@ def differences(before: Estimate, after: Estimate) -> tuple[float, list[str], li
         nouns = {i.amount[1] for g in (b, a) for items in g.values() for i in items if slot(i.price_key) == s}
         whole = all(not ib or not ia for _, ib, ia in entries) and len(nouns) == 1
         if whole:
-            counts = [sum(i.amount[0] for items in g.values() for i in items if slot(i.price_key) == s)
-                      for g in (b, a)]
+            counts = [sum(i.amount[0] for items in g.values() for i in items if slot(i.price_key) == s) for g in (b, a)]
             noun = nouns.pop()
             text = [f"{SLOT_WORDS.get(s, s)} {counts[0]:g} → {counts[1]:g}" + (f" {noun}" if noun else "")]
             parts = [(entries, text[0])]
@@ -646,10 +806,15 @@ def differences(before: Estimate, after: Estimate) -> tuple[float, list[str], li
             items = [i for _, ib, ia in group for i in ib + ia]
             missing = sorted({i.price_key for i in items if not i.priced})
             if missing:
-                left_out.append(LeftOut(", ".join(k[0] for k, _, _ in group),
-                                        tuple(sorted({i.price_key for _, ib, _ in group for i in ib})),
-                                        tuple(sorted({i.price_key for _, _, ia in group for i in ia})),
-                                        tuple(missing), text))
+                left_out.append(
+                    LeftOut(
+                        ", ".join(k[0] for k, _, _ in group),
+                        tuple(sorted({i.price_key for _, ib, _ in group for i in ib})),
+                        tuple(sorted({i.price_key for _, _, ia in group for i in ia})),
+                        tuple(missing),
+                        text,
+                    )
+                )
                 continue
             delta += sum(i.monthly for _, _, ia in group for i in ia) - sum(i.monthly for _, ib, _ in group for i in ib)
             moves.append(text)

@@ -34,8 +34,7 @@ PUBLIC = "0.0.0.0/0"
 # stranger's request reaches the load balancer: RFC 1918's private blocks
 # and RFC 6598's shared address space (carrier-grade NAT, often a VPN's).
 WIDEST_PUBLIC_PREFIX = 16
-UNROUTED = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-                                                     "100.64.0.0/10"))
+UNROUTED = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
 
 
 def too_wide(cidr: str) -> bool:
@@ -62,19 +61,25 @@ def unaccepted(cfg: Config) -> list[str]:
     cidr = cfg.values["MonitoringAccessCidr"]
     if cidr == PUBLIC and PUBLIC_MONITORING not in ok:
         default = "" if "MonitoringAccessCidr" in cfg.given else " (the default when the file leaves it out)"
-        lines.append(f"{cfg.path}: MonitoringAccessCidr is {PUBLIC}{default}: "
-                     f"Prometheus and Grafana's login are open to the internet; set it to your office or VPN "
-                     f"range (e.g. 203.0.113.0/24), or accept it with AcceptedRisks \"{PUBLIC_MONITORING}\"")
+        lines.append(
+            f"{cfg.path}: MonitoringAccessCidr is {PUBLIC}{default}: "
+            f"Prometheus and Grafana's login are open to the internet; set it to your office or VPN "
+            f'range (e.g. 203.0.113.0/24), or accept it with AcceptedRisks "{PUBLIC_MONITORING}"'
+        )
     elif cidr != PUBLIC and too_wide(cidr) and PUBLIC_MONITORING not in ok:
         size = ipaddress.IPv4Network(cidr).num_addresses
-        lines.append(f"{cfg.path}: MonitoringAccessCidr is {cidr}, a public range of {size} addresses (wider "
-                     f"than a /{WIDEST_PUBLIC_PREFIX}): Prometheus and Grafana's login are open to that much of "
-                     f"the internet; set it to your office or VPN range (e.g. 203.0.113.0/24), or accept it "
-                     f"with AcceptedRisks \"{PUBLIC_MONITORING}\"")
+        lines.append(
+            f"{cfg.path}: MonitoringAccessCidr is {cidr}, a public range of {size} addresses (wider "
+            f"than a /{WIDEST_PUBLIC_PREFIX}): Prometheus and Grafana's login are open to that much of "
+            f"the internet; set it to your office or VPN range (e.g. 203.0.113.0/24), or accept it "
+            f'with AcceptedRisks "{PUBLIC_MONITORING}"'
+        )
     if not cfg.values["CertificateArn"] and PLAIN_HTTP not in ok:
-        lines.append(f"{cfg.path}: CertificateArn is empty: the site and Grafana's login are served over plain "
-                     f"HTTP; set it to an ACM certificate ARN in {cfg.region}, or accept it with AcceptedRisks "
-                     f"\"{PLAIN_HTTP}\"")
+        lines.append(
+            f"{cfg.path}: CertificateArn is empty: the site and Grafana's login are served over plain "
+            f"HTTP; set it to an ACM certificate ARN in {cfg.region}, or accept it with AcceptedRisks "
+            f'"{PLAIN_HTTP}"'
+        )
     return lines
 
 

@@ -40,30 +40,62 @@ def query_for(key: str, region: str) -> tuple[str, list[dict], str]:
     """(service code, filters, usage-type suffix the product must end with or "")."""
     kind, _, rest = key.partition(":")
     if kind == "ec2":
-        return "AmazonEC2", _filters(regionCode=region, instanceType=rest, operatingSystem="Linux", tenancy="Shared",
-                                     preInstalledSw="NA", capacitystatus="Used", licenseModel="No License required"), ""
+        return (
+            "AmazonEC2",
+            _filters(
+                regionCode=region,
+                instanceType=rest,
+                operatingSystem="Linux",
+                tenancy="Shared",
+                preInstalledSw="NA",
+                capacitystatus="Used",
+                licenseModel="No License required",
+            ),
+            "",
+        )
     if kind == "ebs":
         return "AmazonEC2", _filters(regionCode=region, productFamily="Storage", volumeApiName=rest), ""
     if kind == "nat":
-        return "AmazonEC2", _filters(regionCode=region, productFamily="NAT Gateway"), \
-            "NatGateway-Hours" if rest == "hour" else "NatGateway-Bytes"
+        return (
+            "AmazonEC2",
+            _filters(regionCode=region, productFamily="NAT Gateway"),
+            "NatGateway-Hours" if rest == "hour" else "NatGateway-Bytes",
+        )
     if kind == "eip":
         return "AmazonVPC", _filters(regionCode=region), "PublicIPv4:InUseAddress"
     if kind == "alb":
-        return "AWSELB", _filters(regionCode=region, productFamily="Load Balancer-Application"), \
-            "LoadBalancerUsage" if rest == "hour" else "LCUUsage"
+        return (
+            "AWSELB",
+            _filters(regionCode=region, productFamily="Load Balancer-Application"),
+            "LoadBalancerUsage" if rest == "hour" else "LCUUsage",
+        )
     if kind == "rds" and rest.startswith("storage:"):
         _, vol, az = rest.split(":")
-        return "AmazonRDS", _filters(regionCode=region, productFamily="Database Storage",
-                                     volumeType=f"General Purpose-{vol.upper()}", databaseEngine="PostgreSQL",
-                                     deploymentOption="Multi-AZ" if az == "multi-az" else "Single-AZ"), ""
+        return (
+            "AmazonRDS",
+            _filters(
+                regionCode=region,
+                productFamily="Database Storage",
+                volumeType=f"General Purpose-{vol.upper()}",
+                databaseEngine="PostgreSQL",
+                deploymentOption="Multi-AZ" if az == "multi-az" else "Single-AZ",
+            ),
+            "",
+        )
     if kind == "rds" and rest == "backup":
         return "AmazonRDS", _filters(regionCode=region), "RDS:ChargedBackupUsage"
     if kind == "rds":
         engine, cls, az = rest.split(":")
-        return "AmazonRDS", _filters(regionCode=region, instanceType=cls,
-                                     databaseEngine={"postgres": "PostgreSQL"}.get(engine, engine),
-                                     deploymentOption="Multi-AZ" if az == "multi-az" else "Single-AZ"), ""
+        return (
+            "AmazonRDS",
+            _filters(
+                regionCode=region,
+                instanceType=cls,
+                databaseEngine={"postgres": "PostgreSQL"}.get(engine, engine),
+                deploymentOption="Multi-AZ" if az == "multi-az" else "Single-AZ",
+            ),
+            "",
+        )
     if kind == "elasticache":
         return "AmazonElastiCache", _filters(regionCode=region, instanceType=rest, cacheEngine="Redis"), ""
     if kind == "s3" and rest == "put":
@@ -75,11 +107,15 @@ def query_for(key: str, region: str) -> tuple[str, list[dict], str]:
     # "Analyzing, optimizing, and reducing CloudWatch costs"
     # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_billing.html).
     if kind == "logs":
-        return "AmazonCloudWatch", _filters(regionCode=region), {
-            "ingest": "DataProcessing-Bytes",  # standard log class ingest
-            "vended-ingest": "VendedLog-Bytes",  # vended logs (VPC flow logs), first tier
-            "storage": "TimedStorage-ByteHrs",  # standard storage (not -IA-)
-        }[rest]
+        return (
+            "AmazonCloudWatch",
+            _filters(regionCode=region),
+            {
+                "ingest": "DataProcessing-Bytes",  # standard log class ingest
+                "vended-ingest": "VendedLog-Bytes",  # vended logs (VPC flow logs), first tier
+                "storage": "TimedStorage-ByteHrs",  # standard storage (not -IA-)
+            }[rest],
+        )
     if kind == "cloudwatch" and rest == "alarm":
         return "AmazonCloudWatch", _filters(regionCode=region), "CW:AlarmMonitorUsage"
     if kind == "cloudwatch" and rest.startswith("dashboard"):
@@ -107,8 +143,9 @@ def _first_price(product: dict) -> tuple[float, str] | None:
 def fetch(client, key: str, region: str) -> dict:
     service, filters, suffix = query_for(key, region)
     matches = []
-    for resp in pages.pages(client, "get_products", ServiceCode=service, Filters=filters, FormatVersion="aws_v1",
-                            MaxResults=100):
+    for resp in pages.pages(
+        client, "get_products", ServiceCode=service, Filters=filters, FormatVersion="aws_v1", MaxResults=100
+    ):
         for text in resp.get("PriceList", []):
             product = json.loads(text) if isinstance(text, str) else text
             usage = product.get("product", {}).get("attributes", {}).get("usagetype", "")
@@ -118,14 +155,21 @@ def fetch(client, key: str, region: str) -> dict:
             if price is not None:
                 matches.append((product, price))
     if not matches:
-        raise CommandError(f"Price List: no on-demand product for {key} in {region} ({service}, "
-                           f"{', '.join(f['Field'] + '=' + f['Value'] for f in filters)})", EXIT_FAILED)
+        raise CommandError(
+            f"Price List: no on-demand product for {key} in {region} ({service}, "
+            f"{', '.join(f['Field'] + '=' + f['Value'] for f in filters)})",
+            EXIT_FAILED,
+        )
     product, (usd, unit) = matches[0]
     attrs = product.get("product", {}).get("attributes", {})
-    return {"usd": usd, "unit": f"USD per {unit}", "read": dt.date.today().isoformat(),
-            "source": f"AWS Price List API GetProducts {service}, sku {product.get('product', {}).get('sku', '?')}, "
-                      f"publicationDate {product.get('publicationDate', '?')}",
-            "product": f"{service} {attrs.get('usagetype', '')}".strip()}
+    return {
+        "usd": usd,
+        "unit": f"USD per {unit}",
+        "read": dt.date.today().isoformat(),
+        "source": f"AWS Price List API GetProducts {service}, sku {product.get('product', {}).get('sku', '?')}, "
+        f"publicationDate {product.get('publicationDate', '?')}",
+        "product": f"{service} {attrs.get('usagetype', '')}".strip(),
+    }
 
 
 def refresh(client, region: str, keys: list[str]) -> Iterator[tuple[int, int, str, dict | None]]:
@@ -135,22 +179,26 @@ def refresh(client, region: str, keys: list[str]) -> Iterator[tuple[int, int, st
         yield i, len(keys), key, None if key in NO_QUERY else fetch(client, key, region)
 
 
-def write(region: str, entries: dict[str, dict], directory: Path = cost.PRICES_DIR,
-          location: str = "") -> Path:
+def write(region: str, entries: dict[str, dict], directory: Path = cost.PRICES_DIR, location: str = "") -> Path:
     path = cost.price_path(region, directory)
     old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    data = {"region": region, "location": location or old.get("location", ""), "currency": "USD",
-            "hoursPerMonth": old.get("hoursPerMonth", 730),
-            "hoursPerMonthSource": old.get("hoursPerMonthSource", "AWS Pricing Calculator: 730 hours in a month"),
-            "note": f"Rebuilt from the AWS Price List API on {dt.date.today().isoformat()}.",
-            "prices": entries}
+    data = {
+        "region": region,
+        "location": location or old.get("location", ""),
+        "currency": "USD",
+        "hoursPerMonth": old.get("hoursPerMonth", 730),
+        "hoursPerMonthSource": old.get("hoursPerMonthSource", "AWS Pricing Calculator: 730 hours in a month"),
+        "note": f"Rebuilt from the AWS Price List API on {dt.date.today().isoformat()}.",
+        "prices": entries,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return path
 
 
-def keys_to_refresh(region: str, directory: Path = cost.PRICES_DIR,
-                    fallback: Callable[[], list[str]] | None = None) -> list[str]:
+def keys_to_refresh(
+    region: str, directory: Path = cost.PRICES_DIR, fallback: Callable[[], list[str]] | None = None
+) -> list[str]:
     """The keys of the region's table if it exists, else those of any table."""
     path = cost.price_path(region, directory)
     if path.exists():

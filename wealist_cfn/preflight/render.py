@@ -29,7 +29,7 @@ def preflight_text(report: Report, *, quiet: bool = False) -> str:
     failed, warned = len(report.failed), sum(1 for r in report.results if r.status == WARN)
     skipped = [r.name for r in report.not_checkable]
     run = len(report.results) - len(skipped)
-    verdict = (f"preflight failed: {failed} of {run} checks" if failed else f"preflight passed: {run} checks")
+    verdict = f"preflight failed: {failed} of {run} checks" if failed else f"preflight passed: {run} checks"
     if skipped:
         verdict += f" ({len(skipped)} not checkable here: {', '.join(skipped)})"
     lines.append(f"{verdict}, {warned} warning(s), {report.seconds:.2f}s ({report.region}, stack {report.stack_name})")
@@ -47,8 +47,12 @@ def _md(text: str) -> str:
 
 def preflight_markdown(report: Report) -> str:
     head = "passed" if report.ok else f"failed ({len(report.failed)} of {len(report.results)})"
-    lines = [f"### Preflight {head}: `{report.stack_name}` in {report.region}", "",
-             "| check | result | finding | fix |", "|---|---|---|---|"]
+    lines = [
+        f"### Preflight {head}: `{report.stack_name}` in {report.region}",
+        "",
+        "| check | result | finding | fix |",
+        "|---|---|---|---|",
+    ]
     for r in report.results:
         finding = _md(r.finding + ("".join(f"<br>• {d}" for d in r.details) if r.details else ""))
         fix = f"`{_md(r.fix)}`" if r.fix and r.status != OK else ""
@@ -79,8 +83,10 @@ def _difference(estimates: dict[str, Estimate], bold: str = "") -> str:
     figure = f"{bold}{'+' if d >= 0 else '-'}{_usd(abs(d))}/month{bold}"
     if left_out:
         named = "; ".join(map(str, left_out))
-        return (f"multi-AZ over single-AZ: difference incomplete: no sourced price for {named}; "
-                f"the priced rest moves {figure}")
+        return (
+            f"multi-AZ over single-AZ: difference incomplete: no sourced price for {named}; "
+            f"the priced rest moves {figure}"
+        )
     return f"multi-AZ: {figure} over single-AZ"
 
 
@@ -89,15 +95,19 @@ def cost_text(estimates: dict[str, Estimate], prices: PriceTable, usage_note: st
     names = {"single": "single-AZ", "multi": "multi-AZ"}
     wide = max(len(f"{r} {w}") for (r, w, _) in _rows(estimates)) + 2
     head = f"{'resource':<{wide}}" + "".join(f"{names[m]:>14}" for m in modes)
-    out = [f"monthly on-demand estimate, {prices.region}, prices read {', '.join(prices.dates)} "
-           f"({prices.path.name}; {prices.hours_per_month:g} h a month)", head]
+    out = [
+        f"monthly on-demand estimate, {prices.region}, prices read {', '.join(prices.dates)} "
+        f"({prices.path.name}; {prices.hours_per_month:g} h a month)",
+        head,
+    ]
     for section, usage in (("fixed", False), ("usage-dependent (" + usage_note + ")", True)):
         out.append(f"-- {section}")
         for (res, what, _key), row in _rows(estimates).items():
             if row["usage"] != usage:
                 continue
-            cells = "".join(f"{(_usd(row[m]) if isinstance(row.get(m), float) else str(row.get(m, '-'))):>14}"
-                            for m in modes)
+            cells = "".join(
+                f"{(_usd(row[m]) if isinstance(row.get(m), float) else str(row.get(m, '-'))):>14}" for m in modes
+            )
             out.append(f"{(res + ' ' + what):<{wide}}{cells}")
     out.append(f"{'fixed total':<{wide}}" + "".join(f"{_usd(estimates[m].fixed):>14}" for m in modes))
     out.append(f"{'usage total':<{wide}}" + "".join(f"{_usd(estimates[m].usage):>14}" for m in modes))
@@ -113,9 +123,12 @@ def cost_text(estimates: dict[str, Estimate], prices: PriceTable, usage_note: st
 def cost_markdown(estimates: dict[str, Estimate], prices: PriceTable, usage_note: str) -> str:
     modes = list(estimates)
     names = {"single": "single-AZ", "multi": "multi-AZ"}
-    out = [f"### Monthly on-demand estimate ({prices.region}, prices read {', '.join(prices.dates)})", "",
-           "| resource | kind | " + " | ".join(names[m] for m in modes) + " |",
-           "|---|---|" + "---:|" * len(modes)]
+    out = [
+        f"### Monthly on-demand estimate ({prices.region}, prices read {', '.join(prices.dates)})",
+        "",
+        "| resource | kind | " + " | ".join(names[m] for m in modes) + " |",
+        "|---|---|" + "---:|" * len(modes),
+    ]
     for (res, what, _key), row in _rows(estimates).items():
         cells = " | ".join(_usd(row[m]) if isinstance(row.get(m), float) else str(row.get(m, "-")) for m in modes)
         out.append(f"| `{res}` {_md(what)} | {'usage' if row['usage'] else 'fixed'} | {cells} |")
@@ -131,17 +144,27 @@ def cost_markdown(estimates: dict[str, Estimate], prices: PriceTable, usage_note
     return "\n".join(out)
 
 
-def cost_json(estimates: dict[str, Estimate], prices: PriceTable, usage: dict, usage_source: str,
-              extra: dict | None = None) -> str:
+def cost_json(
+    estimates: dict[str, Estimate], prices: PriceTable, usage: dict, usage_source: str, extra: dict | None = None
+) -> str:
     """``extra``: keys the command adds (the parameter file and values, cliopts.params_document)."""
-    doc = {"region": prices.region, "pricesFile": prices.path.name, "pricesRead": prices.dates,
-           "hoursPerMonth": prices.hours_per_month, "usage": usage, "usageSource": usage_source,
-           "modes": {m: e.to_dict() for m, e in estimates.items()}}
+    doc = {
+        "region": prices.region,
+        "pricesFile": prices.path.name,
+        "pricesRead": prices.dates,
+        "hoursPerMonth": prices.hours_per_month,
+        "usage": usage,
+        "usageSource": usage_source,
+        "modes": {m: e.to_dict() for m, e in estimates.items()},
+    }
     if len(estimates) == 2:
         d, left_out = comparable_delta(estimates["single"], estimates["multi"])
         # No figure when a changed item is unpriced: the priced rest alone
         # would read as the difference (its sum is in the text output).
-        doc["multiMinusSingle"] = {"usd": None if left_out else round(d, 2), "complete": not left_out,
-                                   "leftOut": [asdict(x) for x in left_out]}
+        doc["multiMinusSingle"] = {
+            "usd": None if left_out else round(d, 2),
+            "complete": not left_out,
+            "leftOut": [asdict(x) for x in left_out],
+        }
     doc.update(extra or {})
     return json.dumps(doc, indent=2)

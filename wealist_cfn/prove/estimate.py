@@ -62,8 +62,11 @@ def row(exp: Experiment, table) -> Row:
     b = exp.bounds if exp.templates else type(exp.bounds)(0, 0, exp.bounds.wait_minutes, 0)
     r = Row(exp.id, 0.0, exp.minutes)
     r.cleanup_bound_minutes = b.stacks * DELETE_TIMEOUT / 60
-    r.bound_minutes = (b.change_sets * CHANGE_SET_TIMEOUT + b.executes * OPERATION_TIMEOUT) / 60 + \
-        b.wait_minutes + r.cleanup_bound_minutes
+    r.bound_minutes = (
+        (b.change_sets * CHANGE_SET_TIMEOUT + b.executes * OPERATION_TIMEOUT) / 60
+        + b.wait_minutes
+        + r.cleanup_bound_minutes
+    )
     for c in exp.charges:
         try:
             price = table.get(c.key)
@@ -75,8 +78,9 @@ def row(exp: Experiment, table) -> Row:
             continue
         usd = c.quantity * price.usd
         r.usd += usd
-        r.lines.append(f"{c.what}: {c.quantity:g} x ${price.usd:g} ({price.unit}, {c.key}, read {price.read}) "
-                       f"= ${usd:.4f}")
+        r.lines.append(
+            f"{c.what}: {c.quantity:g} x ${price.usd:g} ({price.unit}, {c.key}, read {price.read}) = ${usd:.4f}"
+        )
     r.unpriced += [f"{u.what}: not priced ({u.why})" for u in exp.unpriced]
     return r
 

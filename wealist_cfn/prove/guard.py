@@ -58,9 +58,11 @@ def _stack_exists(aws: Aws, region: str, name: str) -> bool:
     except botocore.exceptions.ClientError as exc:
         if "does not exist" in error_message(exc):
             return False
-        raise CommandError(f"refused: cannot tell whether {name} exists in {region} ({error_code(exc)}: "
-                           f"{error_message(exc)}); an account that may hold production is not used",
-                           EXIT_REFUSED) from None
+        raise CommandError(
+            f"refused: cannot tell whether {name} exists in {region} ({error_code(exc)}: "
+            f"{error_message(exc)}); an account that may hold production is not used",
+            EXIT_REFUSED,
+        ) from None
     return st.get("StackStatus") != "DELETE_COMPLETE"
 
 
@@ -83,9 +85,11 @@ def _role_exists(aws: Aws, name: str) -> bool:
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) == "NoSuchEntity":
             return False
-        raise CommandError(f"refused: cannot tell whether the role {name} exists ({error_code(exc)}: "
-                           f"{error_message(exc)}); an account that may hold production is not used",
-                           EXIT_REFUSED) from None
+        raise CommandError(
+            f"refused: cannot tell whether the role {name} exists ({error_code(exc)}: "
+            f"{error_message(exc)}); an account that may hold production is not used",
+            EXIT_REFUSED,
+        ) from None
     return True
 
 
@@ -96,24 +100,35 @@ def check(aws: Aws, named: str) -> Account:
     actual = ident["Account"]
     aws.account = actual
     if actual != named:
-        raise CommandError(f"refused: these credentials are for account {actual}, not the --account-id {named}; "
-                           f"nothing was done", EXIT_REFUSED)
+        raise CommandError(
+            f"refused: these credentials are for account {actual}, not the --account-id {named}; nothing was done",
+            EXIT_REFUSED,
+        )
     prod = production()
     regions = sorted({prod.region, aws.region})
     for region in regions:
         if _stack_exists(aws, region, prod.name_prefix):
-            raise CommandError(f"refused: account {actual} holds the production root stack {prod.name_prefix} "
-                               f"({region}; params/prod.json): proofs run in a sandbox account only", EXIT_REFUSED)
+            raise CommandError(
+                f"refused: account {actual} holds the production root stack {prod.name_prefix} "
+                f"({region}; params/prod.json): proofs run in a sandbox account only",
+                EXIT_REFUSED,
+            )
     roles = production_roles(prod)
     for role in roles:
         if _role_exists(aws, role):
-            raise CommandError(f"refused: account {actual} holds production's role {role} (templates/github-oidc."
-                               f"yaml for params/prod.json): proofs run in a sandbox account only", EXIT_REFUSED)
+            raise CommandError(
+                f"refused: account {actual} holds production's role {role} (templates/github-oidc."
+                f"yaml for params/prod.json): proofs run in a sandbox account only",
+                EXIT_REFUSED,
+            )
     trust = trust_stack(prod)
     for region in regions:
         if _stack_exists(aws, region, trust):
-            raise CommandError(f"refused: account {actual} holds production's trust stack {trust} ({region}; "
-                               f"templates/github-oidc.yaml): proofs run in a sandbox account only", EXIT_REFUSED)
+            raise CommandError(
+                f"refused: account {actual} holds production's trust stack {trust} ({region}; "
+                f"templates/github-oidc.yaml): proofs run in a sandbox account only",
+                EXIT_REFUSED,
+            )
     try:
         aliases = aws.client("iam").list_account_aliases().get("AccountAliases", [])
     except botocore.exceptions.ClientError:
@@ -131,18 +146,23 @@ def service_role(aws: Aws, env: config.Config | None) -> tuple[str | None, str]:
         arn = aws.client("iam").get_role(RoleName=name)["Role"]["Arn"]
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) == "NoSuchEntity":
-            return None, (f"service role {name} does not exist in this account (deploy templates/github-oidc.yaml "
-                          f"for {env.path} first): experiments that need it are not run")
+            return None, (
+                f"service role {name} does not exist in this account (deploy templates/github-oidc.yaml "
+                f"for {env.path} first): experiments that need it are not run"
+            )
         partition = aws.session.get_partition_for_region(aws.region)
         arn = f"arn:{partition}:iam::{aws.account}:role/{name}"
         return arn, f"service role {arn} (not readable here: {error_code(exc)}; CloudFormation will say)"
     scope = _trust_scope(aws, env)
     if scope is not None and scope != env.name_prefix:
-        return None, (f"service role {arn} acts on stacks {scope}-* (StackName of {trust_stack(env)}), not "
-                      f"{env.name_prefix}-*: the proof stacks {env.name_prefix}-proof-... are outside it; "
-                      f"experiments that need it are not run")
-    return arn, f"service role {arn}" + ("" if scope else f" (its scope not checked: {trust_stack(env)} not "
-                                                            f"readable in {aws.region})")
+        return None, (
+            f"service role {arn} acts on stacks {scope}-* (StackName of {trust_stack(env)}), not "
+            f"{env.name_prefix}-*: the proof stacks {env.name_prefix}-proof-... are outside it; "
+            f"experiments that need it are not run"
+        )
+    return arn, f"service role {arn}" + (
+        "" if scope else f" (its scope not checked: {trust_stack(env)} not readable in {aws.region})"
+    )
 
 
 def _trust_scope(aws: Aws, env: config.Config) -> str | None:
@@ -175,8 +195,10 @@ def vpc_line(aws: Aws, experiments) -> str | None:
         count = len(aws.client("ec2").describe_vpcs().get("Vpcs", []))
     except botocore.exceptions.ClientError as exc:
         return f"VPCs in {aws.region}: not readable ({error_code(exc)}); {len(making)} experiment(s) make one each"
-    line = (f"{count} VPC(s) in {aws.region} (default quota {DEFAULT_VPC_QUOTA}); {len(making)} experiment(s) "
-            f"make one each, one at a time")
+    line = (
+        f"{count} VPC(s) in {aws.region} (default quota {DEFAULT_VPC_QUOTA}); {len(making)} experiment(s) "
+        f"make one each, one at a time"
+    )
     if count >= DEFAULT_VPC_QUOTA:
         line += ": at the default quota, their creates fail unless the quota was raised"
     return line
@@ -186,8 +208,7 @@ def vpc_line(aws: Aws, experiments) -> str | None:
 # source credentials, instance or container metadata, a web identity token
 # file, a credential_process). Others (environment variables, SSO, whose
 # sign-in has an end this check cannot read, static keys) end when they end.
-RENEWING = frozenset({"assume-role", "iam-role", "container-role", "assume-role-with-web-identity",
-                      "custom-process"})
+RENEWING = frozenset({"assume-role", "iam-role", "container-role", "assume-role-with-web-identity", "custom-process"})
 
 
 def _batches(rows, minutes: float, cleanup: float) -> list[list[str]]:
@@ -229,5 +250,7 @@ def credential_time(aws: Aws, est, now: datetime | None = None) -> str:
             f"refused: these credentials ({method}) expire in {left:.0f} minutes, before the run's {needed:.0f} "
             f"(estimate {est.minutes:.0f} plus the longest clean-up {est.cleanup_bound_minutes:.0f}); a clean-up "
             f"with expired credentials fails and leaves what it made. Run fewer at a time, each with fresh "
-            f"credentials: {runs}", EXIT_REFUSED)
+            f"credentials: {runs}",
+            EXIT_REFUSED,
+        )
     return f"credentials ({method}) expire in {left:.0f} minutes; the run needs about {needed:.0f}"

@@ -20,6 +20,7 @@ HOLDS, FAILS, INCONCLUSIVE, NOT_RUN = "holds", "fails", "inconclusive", "not run
 class Reliance:
     """Code that is wrong when the assumption fails: a file of the
     repository and a function (or class, or module-level name) in it."""
+
     file: str
     name: str
 
@@ -32,6 +33,7 @@ class Charge:
     """One billed quantity, in the unit of the price table entry ``key``
     (``wealist_cfn/preflight/prices/<region>.json``): instance-hours,
     load balancer-hours, key-months, requests."""
+
     key: str
     quantity: float
     what: str
@@ -40,6 +42,7 @@ class Charge:
 @dataclass(frozen=True)
 class Unpriced:
     """Something billed that the price table cannot price: named, never $0."""
+
     what: str
     why: str
 
@@ -50,6 +53,7 @@ class Bounds:
     limit (the runner's CHANGE_SET_TIMEOUT, OPERATION_TIMEOUT and
     DELETE_TIMEOUT): change sets computed, change sets executed, the
     observation's own waits, stacks deleted at clean-up."""
+
     change_sets: int = 1
     executes: int = 1
     wait_minutes: float = 0.0
@@ -118,6 +122,7 @@ class Experiment:
 @dataclass(frozen=True)
 class NotAnExperiment:
     """An assumption the docs list that this kit does not test, and why."""
+
     id: str
     assumption: str
     relies: tuple[Reliance, ...]

@@ -11,9 +11,11 @@ from .model import Experiment, NotAnExperiment, Reliance
 
 EXPERIMENTS: tuple[Experiment, ...] = cfn_behaviour.EXPERIMENTS + services.EXPERIMENTS
 
-_IAM_ROLES = ("the service role may create roles only under the environment's names, with its permissions "
-              "boundary, for the stack it serves (templates/github-oidc.yaml): the behaviour shows only on the "
-              "real IamStack, so the first deploy of the whole stack to a sandbox environment is the test")
+_IAM_ROLES = (
+    "the service role may create roles only under the environment's names, with its permissions "
+    "boundary, for the stack it serves (templates/github-oidc.yaml): the behaviour shows only on the "
+    "real IamStack, so the first deploy of the whole stack to a sandbox environment is the test"
+)
 
 NOT_EXPERIMENTS: tuple[NotAnExperiment, ...] = (
     NotAnExperiment(
@@ -24,18 +26,23 @@ NOT_EXPERIMENTS: tuple[NotAnExperiment, ...] = (
         "a one-time transition of already deployed roles (created before the boundary existed) under the "
         "service role: it needs a stack with the previous release's roles, not a small template; run it by "
         "hand once, as docs/operations.md 'The boundary ships alone' describes",
-        ("former check 7 (boundary)",)),
+        ("former check 7 (boundary)",),
+    ),
     NotAnExperiment(
         "put-role-policy-after-create",
         "On a first create the role handler's PutRolePolicy, right after CreateRole with the boundary, is "
         "allowed by the iam:PermissionsBoundary condition.",
         (Reliance("wealist_cfn/stacks/github_oidc.py", "_service_role_statements"),),
-        _IAM_ROLES, ("former check 8",)),
+        _IAM_ROLES,
+        ("former check 8",),
+    ),
     NotAnExperiment(
         "update-assume-role-policy",
         "The role handler calls UpdateAssumeRolePolicy only when AssumeRolePolicyDocument changed.",
         (Reliance("wealist_cfn/stacks/github_oidc.py", "_service_role_statements"),),
-        _IAM_ROLES, ("former check 9",)),
+        _IAM_ROLES,
+        ("former check 9",),
+    ),
     NotAnExperiment(
         "cloudwatch-kms-source-account",
         "CloudWatch's KMS calls for an encrypted alarm topic carry aws:SourceAccount.",
@@ -43,7 +50,8 @@ NOT_EXPERIMENTS: tuple[NotAnExperiment, ...] = (
         "the evidence is a notification arriving at a subscriber: an e-mail needs a person to confirm the "
         "subscription, and reading an SQS subscriber's messages (ReceiveMessage) consumes them, which is not a "
         "read-only observation; not built yet",
-        ("former check 10",)),
+        ("former check 10",),
+    ),
     NotAnExperiment(
         "tag-on-create-exposure",
         "With the service role's credentials, the project's tags can still be put on another key that delegates to "
@@ -52,7 +60,8 @@ NOT_EXPERIMENTS: tuple[NotAnExperiment, ...] = (
         (Reliance("wealist_cfn/stacks/github_oidc.py", "_service_role_statements"),),
         "it needs the service role's own credentials, and the role trusts only cloudformation.amazonaws.com: a "
         "person cannot act as it without changing its trust policy, which the kit will not do",
-        ("former check 12",)),
+        ("former check 12",),
+    ),
     NotAnExperiment(
         "termination-protection-mid-create",
         "A create with termination protection switched on mid-create still rolls back normally.",
@@ -60,14 +69,16 @@ NOT_EXPERIMENTS: tuple[NotAnExperiment, ...] = (
         "it needs the real first create of the whole stack failing after the tool switched protection on; the "
         "first sandbox deploy with a broken parameter (e.g. an invalid DbInstanceClass) exercises it; not built "
         "as a small template yet",
-        ("unproven: termination protection mid-create",)),
+        ("unproven: termination protection mid-create",),
+    ),
     NotAnExperiment(
         "deletion-protection-no-interruption",
         "Switching RDS and ALB deletion protection on by an update is a no-interruption update.",
         (Reliance("wealist_cfn/deploy/flow.py", "Deployment._switch_on_protection"),),
         "documented by RDS and ELBv2 (no interruption) and exercised by every first deploy; an experiment needs "
         "an RDS instance (about 20 minutes and a priced instance-hour): not built yet",
-        ("unproven: deletion protection by an update",)),
+        ("unproven: deletion protection by an update",),
+    ),
     NotAnExperiment(
         "validation-event-shapes",
         "Pre-deployment validation events for this project's templates carry ValidationName and ValidationPath "
@@ -75,13 +86,15 @@ NOT_EXPERIMENTS: tuple[NotAnExperiment, ...] = (
         (Reliance("wealist_cfn/deploy/failures.py", "change_set_error"),),
         "depends on which validations AWS runs on a given failure; no fixed small template is known to trigger "
         "one; read them from the first real failure",
-        ("failures: validation names and paths",)),
+        ("failures: validation names and paths",),
+    ),
     NotAnExperiment(
         "resource-import-procedure",
         "Importing an existing log group by the manual import procedure works as the User Guide describes.",
         (Reliance("wealist_cfn/preflight/checks.py", "check_log_groups"),),
         "an operator procedure for one account's history, run when needed; not built yet",
-        ("log groups: resource import",)),
+        ("log groups: resource import",),
+    ),
 )
 
 ALL = {e.id: e for e in EXPERIMENTS + NOT_EXPERIMENTS}
@@ -110,15 +123,18 @@ def docs_table(estimate) -> str:
     cost and time in ``estimate``'s region, then what is not an experiment
     and why."""
     rows = {r.experiment: r for r in estimate.rows}
-    lines = [TABLE_BEGIN, "", f"| experiment | assumption | relied on by | cost ({estimate.region}) | minutes | "
-             f"replaces |", "|---|---|---|---|---|---|"]
+    lines = [
+        TABLE_BEGIN,
+        "",
+        f"| experiment | assumption | relied on by | cost ({estimate.region}) | minutes | replaces |",
+        "|---|---|---|---|---|---|",
+    ]
     for e in EXPERIMENTS:
         r = rows[e.id]
         cost = f"${r.usd:.2f}" + (" + not priced: " + "; ".join(r.unpriced) if r.unpriced else "")
         relies = ", ".join(f"`{x}`" for x in e.relies)
         role = " (service role)" if e.service_role else ""
-        lines.append(f"| `{e.id}`{role} | {e.assumption} | {relies} | {cost} | {e.minutes:g} | "
-                     f"{'; '.join(e.docs)} |")
+        lines.append(f"| `{e.id}`{role} | {e.assumption} | {relies} | {cost} | {e.minutes:g} | {'; '.join(e.docs)} |")
     lines += ["", "Not experiments, and why:", "", "| id | assumption | why not | replaces |", "|---|---|---|---|"]
     for n in NOT_EXPERIMENTS:
         lines.append(f"| `{n.id}` | {n.assumption} | {n.why} | {'; '.join(n.docs)} |")

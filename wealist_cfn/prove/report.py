@@ -24,8 +24,10 @@ def _money(est: Estimate) -> str:
 
 
 def estimate_lines(est: Estimate) -> list[str]:
-    lines = [f"estimate ({est.region}, prices read {', '.join(est.prices_read) or 'never'}): {_money(est)}; "
-             f"worst case {est.bound_minutes:.0f} minutes (every bounded wait to its limit)"]
+    lines = [
+        f"estimate ({est.region}, prices read {', '.join(est.prices_read) or 'never'}): {_money(est)}; "
+        f"worst case {est.bound_minutes:.0f} minutes (every bounded wait to its limit)"
+    ]
     for r in est.rows:
         lines.append(f"  {r.experiment}: ${r.usd:.4f}, {r.minutes:g} min (worst case {r.bound_minutes:g})")
         lines += [f"    {x}" for x in r.lines]
@@ -40,15 +42,32 @@ def _by_id() -> dict[str, Experiment]:
 def _doc(report: Report) -> dict:
     exps = _by_id()
     return {
-        "account": report.account, "region": report.region, "run": report.run_id, "started": report.started,
-        "commit": git_commit(), "interrupted": report.interrupted,
-        "estimate": {"usd": round(report.estimate.usd, 4), "minutes": report.estimate.minutes,
-                     "unpriced": report.estimate.unpriced},
-        "results": [{"id": r.experiment, "outcome": r.outcome, "reason": r.reason, "seconds": r.seconds,
-                     "assumption": exps[r.experiment].assumption,
-                     "reliedOn": [str(x) for x in exps[r.experiment].relies],
-                     "issueToOpen": exps[r.experiment].issue if r.outcome == FAILS else None,
-                     "stacks": r.stacks, "cleaned": r.cleaned, "evidence": r.evidence} for r in report.results],
+        "account": report.account,
+        "region": report.region,
+        "run": report.run_id,
+        "started": report.started,
+        "commit": git_commit(),
+        "interrupted": report.interrupted,
+        "estimate": {
+            "usd": round(report.estimate.usd, 4),
+            "minutes": report.estimate.minutes,
+            "unpriced": report.estimate.unpriced,
+        },
+        "results": [
+            {
+                "id": r.experiment,
+                "outcome": r.outcome,
+                "reason": r.reason,
+                "seconds": r.seconds,
+                "assumption": exps[r.experiment].assumption,
+                "reliedOn": [str(x) for x in exps[r.experiment].relies],
+                "issueToOpen": exps[r.experiment].issue if r.outcome == FAILS else None,
+                "stacks": r.stacks,
+                "cleaned": r.cleaned,
+                "evidence": r.evidence,
+            }
+            for r in report.results
+        ],
         "left": [{"what": x.what, "command": x.command, "scheduled": x.scheduled} for x in report.left],
     }
 
@@ -59,8 +78,10 @@ def render_json(report: Report) -> str:
 
 def render_text(report: Report) -> str:
     exps = _by_id()
-    lines = [f"proof run {report.run_id} in account {report.account}, {report.region}"
-             + (" (INTERRUPTED)" if report.interrupted else "")]
+    lines = [
+        f"proof run {report.run_id} in account {report.account}, {report.region}"
+        + (" (INTERRUPTED)" if report.interrupted else "")
+    ]
     for r in report.results:
         lines.append(f"  {MARK[r.outcome]:<12} {r.experiment}: {r.reason} ({r.seconds:g}s)")
         if r.outcome == FAILS:
@@ -82,29 +103,53 @@ def render_text(report: Report) -> str:
 def render_markdown(report: Report) -> str:
     doc = _doc(report)
     date = report.started[:10]
-    out = [f"# Proof run {date}, {report.region}", "",
-           f"Account `{report.account}`, run `{report.run_id}`, commit `{doc['commit']}`, started "
-           f"{report.started}. Made by `python build.py prove` (docs/deploy.md, \"Proving the assumptions\")."
-           + (" **The run was interrupted.**" if report.interrupted else ""), "",
-           f"Estimated beforehand: {_money(report.estimate)}.", "",
-           "| experiment | verdict | reason | seconds |", "|---|---|---|---|"]
+    out = [
+        f"# Proof run {date}, {report.region}",
+        "",
+        f"Account `{report.account}`, run `{report.run_id}`, commit `{doc['commit']}`, started "
+        f'{report.started}. Made by `python build.py prove` (docs/deploy.md, "Proving the assumptions").'
+        + (" **The run was interrupted.**" if report.interrupted else ""),
+        "",
+        f"Estimated beforehand: {_money(report.estimate)}.",
+        "",
+        "| experiment | verdict | reason | seconds |",
+        "|---|---|---|---|",
+    ]
     for r in doc["results"]:
         out.append(f"| `{r['id']}` | {MARK[r['outcome']]} | {r['reason']} | {r['seconds']:g} |")
     failed = [r for r in doc["results"] if r["outcome"] == FAILS]
     if failed:
         out += ["", "## Failed assumptions", ""]
         for r in failed:
-            out += [f"### `{r['id']}`", "", r["assumption"], "",
-                    "Relied on by: " + ", ".join(f"`{x}`" for x in r["reliedOn"]), "",
-                    f"Issue to open: **{r['issueToOpen']}**", ""]
+            out += [
+                f"### `{r['id']}`",
+                "",
+                r["assumption"],
+                "",
+                "Relied on by: " + ", ".join(f"`{x}`" for x in r["reliedOn"]),
+                "",
+                f"Issue to open: **{r['issueToOpen']}**",
+                "",
+            ]
     out += ["", "## Evidence", ""]
     for r in doc["results"]:
-        out += [f"<details><summary><code>{r['id']}</code>: {MARK[r['outcome']]}</summary>", "",
-                f"{r['assumption']}", "", "```json", json.dumps(r["evidence"], indent=2, default=str), "```", "",
-                "</details>", ""]
+        out += [
+            f"<details><summary><code>{r['id']}</code>: {MARK[r['outcome']]}</summary>",
+            "",
+            f"{r['assumption']}",
+            "",
+            "```json",
+            json.dumps(r["evidence"], indent=2, default=str),
+            "```",
+            "",
+            "</details>",
+            "",
+        ]
     out += ["## Left in the account", ""]
-    out += [f"- {x['what']}" + (" (AWS deletes it by itself)" if x["scheduled"] else "") + f": `{x['command']}`"
-            for x in doc["left"]] or ["Nothing: every stack and object the run made was deleted."]
+    out += [
+        f"- {x['what']}" + (" (AWS deletes it by itself)" if x["scheduled"] else "") + f": `{x['command']}`"
+        for x in doc["left"]
+    ] or ["Nothing: every stack and object the run made was deleted."]
     return "\n".join(out) + "\n"
 
 
@@ -115,14 +160,27 @@ def render_list(fmt: str, est: Estimate | None) -> str:
         return registry.docs_table(est)
     rows = {r.experiment: r for r in est.rows} if est else {}
     if fmt == "json":
-        return json.dumps({
-            "experiments": [{"id": e.id, "assumption": e.assumption, "reliedOn": [str(x) for x in e.relies],
-                             "serviceRole": e.service_role, "minutes": e.minutes,
-                             "usd": round(rows[e.id].usd, 4) if e.id in rows else None,
-                             "unpriced": rows[e.id].unpriced if e.id in rows else [], "source": e.source}
-                            for e in registry.EXPERIMENTS],
-            "notExperiments": [{"id": n.id, "assumption": n.assumption, "why": n.why}
-                               for n in registry.NOT_EXPERIMENTS]}, indent=2)
+        return json.dumps(
+            {
+                "experiments": [
+                    {
+                        "id": e.id,
+                        "assumption": e.assumption,
+                        "reliedOn": [str(x) for x in e.relies],
+                        "serviceRole": e.service_role,
+                        "minutes": e.minutes,
+                        "usd": round(rows[e.id].usd, 4) if e.id in rows else None,
+                        "unpriced": rows[e.id].unpriced if e.id in rows else [],
+                        "source": e.source,
+                    }
+                    for e in registry.EXPERIMENTS
+                ],
+                "notExperiments": [
+                    {"id": n.id, "assumption": n.assumption, "why": n.why} for n in registry.NOT_EXPERIMENTS
+                ],
+            },
+            indent=2,
+        )
     lines = []
     for e in registry.EXPERIMENTS:
         r = rows.get(e.id)

@@ -63,6 +63,7 @@ def new_run_id(now: datetime | None = None) -> str:
 @dataclass
 class Progress:
     """A line worth telling the user while the run goes on."""
+
     experiment: str
     message: str
 
@@ -70,6 +71,7 @@ class Progress:
 @dataclass
 class Step:
     """One change set the experiment made, and how its execute ended."""
+
     change_set: changeset.ChangeSet
     final: events.Final | None = None
     events: list[events.StackEvent] = field(default_factory=list)
@@ -80,6 +82,7 @@ class Leftover:
     """Something the run made that is still in the account. ``scheduled``:
     AWS removes it by itself at a set time (a KMS key pending deletion);
     listed with the command to inspect it, not counted as a failed clean-up."""
+
     what: str
     command: str
     scheduled: bool = False
@@ -122,11 +125,27 @@ class Context:
     clients, the experiment's stack name, and deploy helpers that record
     everything they make so that :meth:`cleanup` can remove it."""
 
-    def __init__(self, aws: Aws, experiment: Experiment, *, project: str, environment: str, run_id: str,
-                 role_arn: str | None, sleep: Callable[[float], None] = time.sleep, interval: float = 10.0,
-                 say: Callable[[str], None] = lambda _m: None, root_length: int | None = None):
-        self.aws, self.experiment, self.project, self.environment, self.run_id = \
-            aws, experiment, project, environment, run_id
+    def __init__(
+        self,
+        aws: Aws,
+        experiment: Experiment,
+        *,
+        project: str,
+        environment: str,
+        run_id: str,
+        role_arn: str | None,
+        sleep: Callable[[float], None] = time.sleep,
+        interval: float = 10.0,
+        say: Callable[[str], None] = lambda _m: None,
+        root_length: int | None = None,
+    ):
+        self.aws, self.experiment, self.project, self.environment, self.run_id = (
+            aws,
+            experiment,
+            project,
+            environment,
+            run_id,
+        )
         # <Project>-<Environment>: the names the environment's service role
         # may act on (stacks, buckets, templates) begin with it.
         self.prefix = f"{project}-{environment}"
@@ -153,8 +172,9 @@ class Context:
             (folder / name).write_text(text, encoding="utf-8")
         return tpl.read(folder, next(iter(templates)))
 
-    def package(self, templates: dict[str, str] | None = None, *, stack: str | None = None
-                ) -> tuple[str | None, str | None]:
+    def package(
+        self, templates: dict[str, str] | None = None, *, stack: str | None = None
+    ) -> tuple[str | None, str | None]:
         """(inline root body, root URL): the root inline; nested children
         uploaded to the project's artifact bucket under
         ``plan/<prefix>/proof/<stack>/`` (the area the environment's service
@@ -168,14 +188,21 @@ class Context:
             account = self.aws.account or self.aws.check_credentials()
             bucket = package_mod.default_bucket(self.project, account, self.aws.region)
             package_mod.ensure_bucket(self.aws, bucket, create=True)
-            packaged = package_mod.package(self.aws, tset, bucket,
-                                           prefix=f"{package_mod.key_prefix(self.prefix, 'plan')}/proof/{stack}")
+            packaged = package_mod.package(
+                self.aws, tset, bucket, prefix=f"{package_mod.key_prefix(self.prefix, 'plan')}/proof/{stack}"
+            )
         self.objects += [(bucket, o.key, o.version_id) for o in packaged.objects if o.uploaded]
         return packaged.root_body, packaged.root_url
 
-    def change_set(self, templates: dict[str, str] | None = None, parameters: dict[str, str] | None = None, *,
-                   stack: str | None = None, packaged: tuple[str | None, str | None] | None = None,
-                   extra_tags: dict[str, str] | None = None) -> changeset.ChangeSet:
+    def change_set(
+        self,
+        templates: dict[str, str] | None = None,
+        parameters: dict[str, str] | None = None,
+        *,
+        stack: str | None = None,
+        packaged: tuple[str | None, str | None] | None = None,
+        extra_tags: dict[str, str] | None = None,
+    ) -> changeset.ChangeSet:
         """A change set of ``templates`` (default: the experiment's; or what
         :meth:`package` returned) on the stack, computed and not executed.
         Its stack is recorded at once, for the clean-up."""
@@ -188,16 +215,26 @@ class Context:
             self.stacks.setdefault(stack, cs.stack_id or stack)
 
         cs = changeset.create(
-            self.aws, stack_name=stack, change_set_type=cs_type,
+            self.aws,
+            stack_name=stack,
+            change_set_type=cs_type,
             parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
-            tags=self.tags(extra_tags), template_body=body, template_url=url, commit=changeset.git_commit(),
-            role_arn=self.role_arn, sleep=self.sleep, interval=min(self.interval, 5.0), timeout=CHANGE_SET_TIMEOUT,
-            on_created=made)
+            tags=self.tags(extra_tags),
+            template_body=body,
+            template_url=url,
+            commit=changeset.git_commit(),
+            role_arn=self.role_arn,
+            sleep=self.sleep,
+            interval=min(self.interval, 5.0),
+            timeout=CHANGE_SET_TIMEOUT,
+            on_created=made,
+        )
         self.say(f"change set {cs.name} on {stack}: {cs.status} {cs.execution_status}".rstrip())
         return cs
 
-    def execute(self, cs: changeset.ChangeSet, *, retain_except_on_create: bool = False,
-                timeout: float = OPERATION_TIMEOUT) -> Step:
+    def execute(
+        self, cs: changeset.ChangeSet, *, retain_except_on_create: bool = False, timeout: float = OPERATION_TIMEOUT
+    ) -> Step:
         """Execute the change set and watch it to its end (bounded)."""
         stack_id = cs.stack_id or self.stacks.get(self.stack, self.stack)
         seen, since = events.Watcher.mark(self.aws, stack_id)
@@ -207,8 +244,16 @@ class Context:
             kw["RetainExceptOnCreate"] = True
         self.aws.cfn.execute_change_set(**kw)
         self.say(f"executing {cs.name}")
-        watcher = events.Watcher(self.aws, stack_id, token=token, seen=seen, since=since, sleep=self.sleep,
-                                 interval=self.interval, timeout=timeout)
+        watcher = events.Watcher(
+            self.aws,
+            stack_id,
+            token=token,
+            seen=seen,
+            since=since,
+            sleep=self.sleep,
+            interval=self.interval,
+            timeout=timeout,
+        )
         step = Step(cs)
         for item in watcher.watch():
             if isinstance(item, events.Final):
@@ -217,22 +262,36 @@ class Context:
         self.steps.append(step)
         cause = step.final.first_cause
         self.recorded[f"step {len(self.steps)}: {cs.change_set_type} {cs.name}"] = {
-            "StackStatus": step.final.status, "StackStatusReason": step.final.reason,
-            "FirstCause": None if cause is None else {"Where": cause.where, "ResourceStatus": cause.status,
-                                                      "ResourceStatusReason": cause.reason}}
+            "StackStatus": step.final.status,
+            "StackStatusReason": step.final.reason,
+            "FirstCause": None
+            if cause is None
+            else {"Where": cause.where, "ResourceStatus": cause.status, "ResourceStatusReason": cause.reason},
+        }
         self.say(f"{cs.name}: {step.final.status}")
         return step
 
-    def deploy(self, templates: dict[str, str] | None = None, parameters: dict[str, str] | None = None, *,
-               retain_except_on_create: bool = False, extra_tags: dict[str, str] | None = None) -> Step:
+    def deploy(
+        self,
+        templates: dict[str, str] | None = None,
+        parameters: dict[str, str] | None = None,
+        *,
+        retain_except_on_create: bool = False,
+        extra_tags: dict[str, str] | None = None,
+    ) -> Step:
         """Change set and execute: a create, or an update of the stack."""
-        return self.execute(self.change_set(templates, parameters, extra_tags=extra_tags),
-                            retain_except_on_create=retain_except_on_create)
+        return self.execute(
+            self.change_set(templates, parameters, extra_tags=extra_tags),
+            retain_except_on_create=retain_except_on_create,
+        )
 
     def tags(self, extra: dict[str, str] | None = None) -> list[dict]:
         extra = [{"Key": k, "Value": v} for k, v in (extra or {}).items()]
-        return [{"Key": "Project", "Value": self.project}, {"Key": "Environment", "Value": self.environment},
-                {"Key": "ManagedBy", "Value": "wealist-cfn"}] + extra
+        return [
+            {"Key": "Project", "Value": self.project},
+            {"Key": "Environment", "Value": self.environment},
+            {"Key": "ManagedBy", "Value": "wealist-cfn"},
+        ] + extra
 
     def after_delete(self, what: str, remove: Callable[[], None], command: str) -> None:
         """Something the stack's deletion leaves (a Retain resource): removed
@@ -249,8 +308,9 @@ class Context:
 
     # -- observing --------------------------------------------------------------------------
 
-    def wait_for(self, read: Callable[[], dict], done: Callable[[dict], bool], *, timeout: float,
-                 interval: float | None = None) -> dict:
+    def wait_for(
+        self, read: Callable[[], dict], done: Callable[[dict], bool], *, timeout: float, interval: float | None = None
+    ) -> dict:
         """Call ``read`` until ``done`` says its answer is the one awaited, at
         most ``timeout`` seconds (slept time); returns the last answer."""
         waited, interval = 0.0, interval or self.interval
@@ -286,12 +346,19 @@ class Context:
             for name, sid in list(pending.items()):
                 outcome = _delete_stack(self.aws, sid, sleep=self.sleep, interval=self.interval)
                 if outcome:
-                    left.append(Leftover(f"stack {name} ({outcome})",
-                                         f"aws cloudformation delete-stack --stack-name {sid} --region {region}"))
+                    left.append(
+                        Leftover(
+                            f"stack {name} ({outcome})",
+                            f"aws cloudformation delete-stack --stack-name {sid} --region {region}",
+                        )
+                    )
                 else:
                     done.append(f"deleted stack {name}")
-                    left += [Leftover(what, command, scheduled=True)
-                             for stack, what, command in self.scheduled if stack == name]
+                    left += [
+                        Leftover(what, command, scheduled=True)
+                        for stack, what, command in self.scheduled
+                        if stack == name
+                    ]
                 del pending[name]
             for what, remove, command in list(removals):
                 try:
@@ -310,18 +377,24 @@ class Context:
                     self.aws.s3.delete_object(**kw)
                     done.append(f"deleted s3://{bucket}/{key}")
                 except botocore.exceptions.ClientError as exc:
-                    left.append(Leftover(f"s3://{bucket}/{key} ({error_code(exc)})", _delete_object(bucket, key,
-                                                                                                    version)))
+                    left.append(
+                        Leftover(f"s3://{bucket}/{key} ({error_code(exc)})", _delete_object(bucket, key, version))
+                    )
                 objects.remove((bucket, key, version))
         except KeyboardInterrupt:
             for name, sid in pending.items():
-                left.append(Leftover(f"stack {name} (clean-up interrupted)",
-                                     f"aws cloudformation delete-stack --stack-name {sid} --region {region}"))
+                left.append(
+                    Leftover(
+                        f"stack {name} (clean-up interrupted)",
+                        f"aws cloudformation delete-stack --stack-name {sid} --region {region}",
+                    )
+                )
             for what, _remove, command in removals:
                 left.append(Leftover(f"{what} (clean-up interrupted)", command))
             for bucket, key, version in objects:
-                left.append(Leftover(f"s3://{bucket}/{key} (clean-up interrupted)", _delete_object(bucket, key,
-                                                                                                     version)))
+                left.append(
+                    Leftover(f"s3://{bucket}/{key} (clean-up interrupted)", _delete_object(bucket, key, version))
+                )
             return done, left, True
         return done, left, False
 
@@ -378,21 +451,45 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
 
 
-def run(aws: Aws, experiments: list[Experiment], *, project: str, environment: str, role_arn: str | None,
-        run_id: str | None = None, sleep: Callable[[float], None] = time.sleep, interval: float = 10.0,
-        root_length: int | None = None) -> Iterator[Progress]:
+def run(
+    aws: Aws,
+    experiments: list[Experiment],
+    *,
+    project: str,
+    environment: str,
+    role_arn: str | None,
+    run_id: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    interval: float = 10.0,
+    root_length: int | None = None,
+) -> Iterator[Progress]:
     """Run each experiment in turn; yield progress; return the Report."""
     run_id = run_id or new_run_id()
     account = aws.account or aws.check_credentials()
-    report = Report(account, aws.region, run_id, datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    estimate.total(experiments, aws.region))
+    report = Report(
+        account,
+        aws.region,
+        run_id,
+        datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        estimate.total(experiments, aws.region),
+    )
     pending = list(experiments)
     try:
         while pending:
             exp = pending.pop(0)
             messages: list[str] = []
-            ctx = Context(aws, exp, project=project, environment=environment, run_id=run_id, role_arn=role_arn,
-                          sleep=sleep, interval=interval, say=messages.append, root_length=root_length)
+            ctx = Context(
+                aws,
+                exp,
+                project=project,
+                environment=environment,
+                run_id=run_id,
+                role_arn=role_arn,
+                sleep=sleep,
+                interval=interval,
+                say=messages.append,
+                root_length=root_length,
+            )
             # In the report before its first line is shown: a Ctrl-C that
             # lands on that line leaves it there, not started.
             result = Result(exp.id, NOT_RUN, "not started: the run was interrupted")
@@ -432,15 +529,20 @@ def _attempt(ctx: Context, exp: Experiment) -> Verdict:
     """act, observe, decide. An error is an inconclusive verdict naming it:
     the assumption was not tested, which is not the same as failing."""
     if exp.service_role and not ctx.role_arn:
-        return inconclusive("not run: it needs the environment's service role (pass --params FILE of the sandbox "
-                             "environment whose templates/github-oidc.yaml is deployed)")
+        return inconclusive(
+            "not run: it needs the environment's service role (pass --params FILE of the sandbox "
+            "environment whose templates/github-oidc.yaml is deployed)"
+        )
     try:
         exp.act(ctx)
         responses = dict(ctx.recorded)
         responses.update(exp.observe(ctx))
     except Exception as exc:  # noqa: BLE001 - any error leaves the assumption untested, never the run half-done
-        return inconclusive(f"the experiment could not complete: {_why(exc)}", error=_why(exc),
-                            **({k: v for k, v in ctx.recorded.items()}))
+        return inconclusive(
+            f"the experiment could not complete: {_why(exc)}",
+            error=_why(exc),
+            **({k: v for k, v in ctx.recorded.items()}),
+        )
     verdict = exp.verdict(responses)
     if verdict.outcome not in (HOLDS, FAILS, INCONCLUSIVE):
         raise ValueError(f"{exp.id}: verdict outcome {verdict.outcome!r}")

@@ -32,9 +32,12 @@ def add_option(parser: argparse.ArgumentParser, *, oneshot: bool = False) -> Non
     ``oneshot``. ``--local`` is one of the options every command shares
     (``cliopts.shared("local")``)."""
     if oneshot:
-        parser.add_argument("--local-oneshot", action="store_true",
-                            help="start a throwaway local endpoint in this process and stop it on exit (a first "
-                                 "create only: nothing is kept)")
+        parser.add_argument(
+            "--local-oneshot",
+            action="store_true",
+            help="start a throwaway local endpoint in this process and stop it on exit (a first "
+            "create only: nothing is kept)",
+        )
 
 
 def use(args: argparse.Namespace, region: str | None = None) -> control.Endpoint | None:
@@ -84,16 +87,19 @@ def mark_local_details(review) -> None:
 # which the engine and the command line ask; these names stay for callers
 # that hold an argparse namespace.
 
+
 def change_set_hints(args: argparse.Namespace) -> tuple[str, str]:
     """(execute, delete) hints for a change set left on a local endpoint:
     only ``python build.py`` commands that work there."""
-    return target.local_change_set_hints(getattr(args, "params", None),
-                                         oneshot=bool(getattr(args, "local_oneshot", False)))
+    return target.local_change_set_hints(
+        getattr(args, "params", None), oneshot=bool(getattr(args, "local_oneshot", False))
+    )
 
 
 def stopped_watching(args: argparse.Namespace) -> str:
-    return target.local_stopped_watching(getattr(args, "params", None),
-                                         oneshot=bool(getattr(args, "local_oneshot", False)))
+    return target.local_stopped_watching(
+        getattr(args, "params", None), oneshot=bool(getattr(args, "local_oneshot", False))
+    )
 
 
 local_follow_up = target.local_follow_up

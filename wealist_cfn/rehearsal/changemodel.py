@@ -115,8 +115,7 @@ def _sub_names(text) -> list[str]:
 
 def _mentions(value, symbols: set[str]) -> bool:
     if isinstance(value, str):
-        return any(value == s or value.startswith(s + ".") or s + "." in value or s in value.split()
-                   for s in symbols)
+        return any(value == s or value.startswith(s + ".") or s + "." in value or s in value.split() for s in symbols)
     if isinstance(value, dict):
         return any(_mentions(v, symbols) for v in value.values())
     if isinstance(value, list):
@@ -127,16 +126,23 @@ def _mentions(value, symbols: set[str]) -> bool:
 def _policy(res: dict, replace: bool) -> str:
     if replace:
         return {"Retain": "ReplaceAndRetain", "Snapshot": "ReplaceAndSnapshot"}.get(
-            res.get("UpdateReplacePolicy", ""), "ReplaceAndDelete")
+            res.get("UpdateReplacePolicy", ""), "ReplaceAndDelete"
+        )
     return {"Retain": "Retain", "RetainExceptOnCreate": "Retain", "Snapshot": "Snapshot"}.get(
-        res.get("DeletionPolicy", ""), "Delete")
+        res.get("DeletionPolicy", ""), "Delete"
+    )
 
 
 def model(old: dict[str, cfnmodel.Stack], new: dict[str, cfnmodel.Stack], region: str) -> dict[str, list[dict]]:
     """ResourceChange dicts per stack path ("Root", "NetworkStack", ...)."""
-    changed_params = {path: {p for p in set(s.params) | set(old[path].params if path in old else {})
-                             if path not in old or old[path].params.get(p) != s.params.get(p)}
-                      for path, s in new.items()}
+    changed_params = {
+        path: {
+            p
+            for p in set(s.params) | set(old[path].params if path in old else {})
+            if path not in old or old[path].params.get(p) != s.params.get(p)
+        }
+        for path, s in new.items()
+    }
     # Symbols (cfnmodel's "Path/LogicalId") of resources added or replaced; grows to a fixed point.
     moving: set[str] = set()
     for path, s in new.items():
@@ -158,10 +164,18 @@ def model(old: dict[str, cfnmodel.Stack], new: dict[str, cfnmodel.Stack], region
                     rows.append(row)
                     if row["Replacement"] in ("True", "Conditional"):
                         replaced.add(f"{path}/{rid}")
-            for rid, res in (before.resources.items() if before else ()):
+            for rid, res in before.resources.items() if before else ():
                 if rid not in s.resources:
-                    rows.append({"Action": "Remove", "LogicalResourceId": rid, "ResourceType": res["Type"],
-                                 "PolicyAction": _policy(res, False), "Scope": [], "Details": []})
+                    rows.append(
+                        {
+                            "Action": "Remove",
+                            "LogicalResourceId": rid,
+                            "ResourceType": res["Type"],
+                            "PolicyAction": _policy(res, False),
+                            "Scope": [],
+                            "Details": [],
+                        }
+                    )
             out[path] = rows
         if replaced <= moving:
             break
@@ -187,13 +201,24 @@ def _modify(path, rid, prior, res, template, changed, moving, region) -> dict | 
             causes.append(("ResourceAttribute", ""))
         if not causes:
             causes = [("DirectModification", "")]
-        recreation = ("Conditionally" if dynamic and old_p.get(name) == new_p.get(name) else "Always") \
-            if name in once else "Never"
+        recreation = (
+            ("Conditionally" if dynamic and old_p.get(name) == new_p.get(name) else "Always")
+            if name in once
+            else "Never"
+        )
         kind = "Add" if name not in old_p else "Remove" if name not in new_p else "Modify"
         for source, entity in causes:
-            d = {"Target": {"Attribute": "Properties", "Name": name, "RequiresRecreation": recreation,
-                            "Path": f"/Properties/{name}", "AttributeChangeType": kind},
-                 "Evaluation": "Dynamic" if dynamic else "Static", "ChangeSource": source}
+            d = {
+                "Target": {
+                    "Attribute": "Properties",
+                    "Name": name,
+                    "RequiresRecreation": recreation,
+                    "Path": f"/Properties/{name}",
+                    "AttributeChangeType": kind,
+                },
+                "Evaluation": "Dynamic" if dynamic else "Static",
+                "ChangeSource": source,
+            }
             if entity:
                 d["CausingEntity"] = entity
             details.append(d)
@@ -201,15 +226,26 @@ def _modify(path, rid, prior, res, template, changed, moving, region) -> dict | 
             scope.append("Properties")
     for attr in ("Metadata", "DeletionPolicy", "UpdateReplacePolicy"):
         if prior.get(attr) != res.get(attr):
-            details.append({"Target": {"Attribute": attr, "RequiresRecreation": "Never"},
-                            "Evaluation": "Static", "ChangeSource": "DirectModification"})
+            details.append(
+                {
+                    "Target": {"Attribute": attr, "RequiresRecreation": "Never"},
+                    "Evaluation": "Static",
+                    "ChangeSource": "DirectModification",
+                }
+            )
             scope.append(attr)
     if not details:
         return None
     recreations = {d["Target"]["RequiresRecreation"] for d in details}
     replacement = "True" if "Always" in recreations else "Conditional" if "Conditionally" in recreations else "False"
-    row = {"Action": "Modify", "LogicalResourceId": rid, "ResourceType": res["Type"], "Replacement": replacement,
-           "Scope": scope, "Details": details}
+    row = {
+        "Action": "Modify",
+        "LogicalResourceId": rid,
+        "ResourceType": res["Type"],
+        "Replacement": replacement,
+        "Scope": scope,
+        "Details": details,
+    }
     if replacement != "False":
         row["PolicyAction"] = _policy(res, True)
     return row
@@ -226,8 +262,9 @@ class _Templates(dict):
         from moto.cloudformation.utils import get_stack_from_s3_url
         from moto.utilities.utils import get_partition
 
-        body = templates_mod.load(get_stack_from_s3_url(url, account_id=self.account,
-                                                        partition=get_partition(self.region)))
+        body = templates_mod.load(
+            get_stack_from_s3_url(url, account_id=self.account, partition=get_partition(self.region))
+        )
         self[url] = body
         return body
 
@@ -263,7 +300,8 @@ def install() -> str:
 
     def execute_change_set(self, change_set_name, stack_name=None):
         cs = self.change_sets.get(change_set_name) or next(
-            (c for c in self.change_sets.values() if c.change_set_name == change_set_name), None)
+            (c for c in self.change_sets.values() if c.change_set_name == change_set_name), None
+        )
         refused = getattr(cs, "refused_by", None) if cs is not None else None
         if not refused:
             return execute(self, change_set_name, stack_name)
@@ -274,9 +312,10 @@ def install() -> str:
         stack = self.stacks[cs.stack_id]
         where, rule = refused[0]
         stack._add_stack_event("UPDATE_IN_PROGRESS", resource_status_reason="User Initiated")
-        stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS",
-                               resource_status_reason=f"{where}: {rule.service_error} (local model of "
-                                                      f"{rule.sources[0]})")
+        stack._add_stack_event(
+            "UPDATE_ROLLBACK_IN_PROGRESS",
+            resource_status_reason=f"{where}: {rule.service_error} (local model of {rule.sources[0]})",
+        )
         stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
         stack.status = "UPDATE_ROLLBACK_COMPLETE"
         cs.execution_status = "EXECUTE_FAILED"
@@ -320,10 +359,15 @@ def _detailed(cs, models) -> list:
     rows = model(old, new, region)
     # Combinations the service refuses in one update (cfn/updaterules.py):
     # executing this change set fails as it would on AWS.
-    cs.refused_by = [(f"{path}/{row['LogicalResourceId']}", rule)
-                     for path, path_rows in rows.items() for row in path_rows if row["Action"] == "Modify"
-                     for rule in updaterules.violations_in(
-                         row["ResourceType"], {d["Target"].get("Name") for d in row.get("Details", [])})]
+    cs.refused_by = [
+        (f"{path}/{row['LogicalResourceId']}", rule)
+        for path, path_rows in rows.items()
+        for row in path_rows
+        if row["Action"] == "Modify"
+        for rule in updaterules.violations_in(
+            row["ResourceType"], {d["Target"].get("Name") for d in row.get("Details", [])}
+        )
+    ]
     backend = models.cloudformation_backends[account][region]
     parsed = getattr(stack.resource_map, "_parsed_resources", {})
     changes = []
@@ -338,16 +382,23 @@ def _detailed(cs, models) -> list:
     listed = {r["LogicalResourceId"] for r in rows["Root"]}
     for rid, inside in rows.items():
         if rid != "Root" and inside and rid not in listed and rid in parsed:
-            row = {"Action": "Modify", "LogicalResourceId": rid, "ResourceType": cfnmodel.NESTED,
-                   "Replacement": "False", "Scope": [], "Details": []}
+            row = {
+                "Action": "Modify",
+                "LogicalResourceId": rid,
+                "ResourceType": cfnmodel.NESTED,
+                "Replacement": "False",
+                "Scope": [],
+                "Details": [],
+            }
             row["ChangeSetId"] = _nested(cs, parsed[rid], rid, inside, backend, models, parsed_of=parsed[rid])
             changes.append(_change(models, row, parsed))
     return changes
 
 
 def _change(models, row: dict, parsed: dict):
-    c = models.Change(action=row["Action"], logical_resource_id=row["LogicalResourceId"],
-                      resource_type=row["ResourceType"])
+    c = models.Change(
+        action=row["Action"], logical_resource_id=row["LogicalResourceId"], resource_type=row["ResourceType"]
+    )
     c.replacement = row.get("Replacement")
     c.policy_action = row.get("PolicyAction")
     c.scope = row.get("Scope")
@@ -366,11 +417,19 @@ def _nested(cs, child_stack, rid: str, rows: list[dict], backend, models, parsed
     nested = object.__new__(models.ChangeSet)
     nested.__dict__.update({k: v for k, v in cs.__dict__.items() if k != "changes"})
     inner_parsed = getattr(getattr(parsed_of, "resource_map", None), "_parsed_resources", {})
-    nested.__dict__.update(change_set_id=arn, change_set_name=name, stack=child_stack,
-                           stack_id=child_stack.stack_id, stack_name=child_stack.name, parameters={},
-                           description=f"{cs.change_set_name} ({rid}, detailed by the local model)",
-                           changes=[_change(models, r, inner_parsed) for r in rows],
-                           status="CREATE_COMPLETE", execution_status="AVAILABLE", status_reason=None)
+    nested.__dict__.update(
+        change_set_id=arn,
+        change_set_name=name,
+        stack=child_stack,
+        stack_id=child_stack.stack_id,
+        stack_name=child_stack.name,
+        parameters={},
+        description=f"{cs.change_set_name} ({rid}, detailed by the local model)",
+        changes=[_change(models, r, inner_parsed) for r in rows],
+        status="CREATE_COMPLETE",
+        execution_status="AVAILABLE",
+        status_reason=None,
+    )
     nested.parent_change_set_id = cs.change_set_id
     nested.root_change_set_id = cs.change_set_id
     backend.change_sets[arn] = nested

@@ -225,18 +225,24 @@ TARGET_CAPABILITIES = {
 }
 # The review note for change details this endpoint computes itself
 # (rehearsal/changemodel.py marks their nested change set names: LOCAL_MARK).
-CHANGE_DETAILS_NOTE = ("change details are local: moto reports no nested change sets, replacement or property "
-                       "details, so they were computed from the templates and the resource schemas' "
-                       "createOnlyProperties (AWS's own review may differ where replacement depends on a value)")
+CHANGE_DETAILS_NOTE = (
+    "change details are local: moto reports no nested change sets, replacement or property "
+    "details, so they were computed from the templates and the resource schemas' "
+    "createOnlyProperties (AWS's own review may differ where replacement depends on a value)"
+)
 
 
 def target_document() -> dict:
     """The capability document the rehearsal answers (wealist_cfn.aws.target)."""
     from wealist_cfn.rehearsal.changemodel import LOCAL_MARK
 
-    return {"kind": target_mod.DOCUMENT_KIND, "version": target_mod.DOCUMENT_VERSION,
-            "capabilities": dict(TARGET_CAPABILITIES), "unanswered": dict(UNANSWERED),
-            "changeDetails": {"mark": LOCAL_MARK, "note": CHANGE_DETAILS_NOTE}}
+    return {
+        "kind": target_mod.DOCUMENT_KIND,
+        "version": target_mod.DOCUMENT_VERSION,
+        "capabilities": dict(TARGET_CAPABILITIES),
+        "unanswered": dict(UNANSWERED),
+        "changeDetails": {"mark": LOCAL_MARK, "note": CHANGE_DETAILS_NOTE},
+    }
 
 
 @contextlib.contextmanager
@@ -367,17 +373,38 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
         "create_change_set": models.CloudFormationBackend.create_change_set,
         "generate_stack_id": models.generate_stack_id,
         "list_change_sets_response": responses.CloudFormationResponse.list_change_sets,
-        **{f"backend_{m}": getattr(models.CloudFormationBackend, m)
-           for m in ("delete_change_set", "describe_change_set", "list_change_sets")},
+        **{
+            f"backend_{m}": getattr(models.CloudFormationBackend, m)
+            for m in ("delete_change_set", "describe_change_set", "list_change_sets")
+        },
     }
 
     # 13. one stack per name: a CREATE change set reuses the REVIEW_IN_PROGRESS shell
     identity_lock = threading.Lock()
 
-    def create_change_set(self, stack_name, change_set_name, template, parameters, description,
-                          change_set_type, notification_arns=None, tags=None, role_arn=None):
-        args = (stack_name, change_set_name, template, parameters, description, change_set_type,
-                notification_arns, tags, role_arn)
+    def create_change_set(
+        self,
+        stack_name,
+        change_set_name,
+        template,
+        parameters,
+        description,
+        change_set_type,
+        notification_arns=None,
+        tags=None,
+        role_arn=None,
+    ):
+        args = (
+            stack_name,
+            change_set_name,
+            template,
+            parameters,
+            description,
+            change_set_type,
+            notification_arns,
+            tags,
+            role_arn,
+        )
         if change_set_type != "CREATE":
             return saved["create_change_set"](self, *args)
         live = [st for st in self.stacks.values() if st.name == stack_name and st.status != "DELETE_COMPLETE"]
@@ -385,8 +412,10 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
             return saved["create_change_set"](self, *args)
         shell = live[0]
         if shell.status != "REVIEW_IN_PROGRESS":
-            raise models.ValidationError(message=f"Stack [{stack_name}] already exists and cannot be created "
-                                                 f"again with the changeSet [{change_set_name}].")
+            raise models.ValidationError(
+                message=f"Stack [{stack_name}] already exists and cannot be created "
+                f"again with the changeSet [{change_set_name}]."
+            )
         # moto makes a new Stack for every CREATE; give it the shell's ID so
         # it takes the shell's place (self.stacks is keyed by stack ID).
         with identity_lock:
@@ -406,9 +435,11 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
     # 14. ListChangeSets answers the named stack's change sets only
     def list_change_sets_response(self):
         wanted = self._get_param("StackName")
-        found = [cs for cs in self.cloudformation_backend.list_change_sets()
-                 if wanted == cs.stack.stack_id
-                 or (wanted == cs.stack.name and cs.stack.status != "DELETE_COMPLETE")]
+        found = [
+            cs
+            for cs in self.cloudformation_backend.list_change_sets()
+            if wanted == cs.stack.stack_id or (wanted == cs.stack.name and cs.stack.status != "DELETE_COMPLETE")
+        ]
         return responses.ActionResult({"Summaries": found})
 
     # 15. a deleted change set is DELETE_PENDING, then DELETE_IN_PROGRESS, then gone
@@ -433,6 +464,7 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
         def call(self, *args, **kwargs):
             settle_deletions(self)
             return saved[f"backend_{name}"](self, *args, **kwargs)
+
         return call
 
     def delete_change_set_async(self, change_set_name):
@@ -451,15 +483,17 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
                 # InvalidChangeSetStatus (ExecuteChangeSet API reference,
                 # Errors); the wording is LocalStack provider's, AWS's own
                 # message for a deleting change set is not documented.
-                raise InvalidChangeSetStatus(f"ChangeSet [{cs.change_set_id}] cannot be executed in its current "
-                                             f"status of [{cs.status}]")
+                raise InvalidChangeSetStatus(
+                    f"ChangeSet [{cs.change_set_id}] cannot be executed in its current status of [{cs.status}]"
+                )
             return execute(self, change_set_name, stack_name)
+
         return call
 
     # 12. DeleteStack of a change-set-made stack, and describing it after.
     def delete_stack(self, name_or_stack_id):
         stack = self.stacks.get(name_or_stack_id)
-        for export in (stack.exports if stack else []):
+        for export in stack.exports if stack else []:
             self.exports.setdefault(export.name, export)
         return saved["delete_stack"](self, name_or_stack_id)
 
@@ -480,8 +514,9 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
     def execute_change_set(self, change_set_name, stack_name=None):
         saved["execute_change_set"](self, change_set_name, stack_name)
         for stack in list(self.stacks.values()):
-            if stack.template and (not stack.template_dict or stack.output_map is None
-                                   or not list(stack.output_map.keys())):
+            if stack.template and (
+                not stack.template_dict or stack.output_map is None or not list(stack.output_map.keys())
+            ):
                 stack._parse_template()
                 stack.description = stack.template_dict.get("Description")
                 stack.output_map = stack._create_output_map()
@@ -507,17 +542,18 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
         for action, names in actions.items():
             for name in names:
                 source = self.template_dict["Resources"] if action != "Remove" else old
-                changes.append(models.Change(action=action, logical_resource_id=name,
-                                             resource_type=source[name]["Type"]))
+                changes.append(
+                    models.Change(action=action, logical_resource_id=name, resource_type=source[name]["Type"])
+                )
         return changes
 
     # 4. nested stack updated in place
     @classmethod
-    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
-                                        account_id, region_name):
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
         props = cloudformation_json["Properties"]
-        body = get_stack_from_s3_url(props["TemplateURL"], account_id=account_id,
-                                     partition=get_partition(region_name))
+        body = get_stack_from_s3_url(props["TemplateURL"], account_id=account_id, partition=get_partition(region_name))
         original_resource.update(body, parameters=props.get("Parameters", {}))
         return original_resource
 
@@ -526,8 +562,11 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
         if isinstance(resource_json, dict) and "Fn::Cidr" in resource_json and len(resource_json) == 1:
             block, count, bits = (saved["clean_json"](v, resources_map) for v in resource_json["Fn::Cidr"])
             return fn_cidr(str(block), int(count), int(bits))
-        if isinstance(resource_json, dict) and isinstance(resource_json.get("Fn::GetAtt"), list) and \
-                len(resource_json["Fn::GetAtt"]) > 2:
+        if (
+            isinstance(resource_json, dict)
+            and isinstance(resource_json.get("Fn::GetAtt"), list)
+            and len(resource_json["Fn::GetAtt"]) > 2
+        ):
             parts = resource_json["Fn::GetAtt"]
             resource_json = dict(resource_json, **{"Fn::GetAtt": [parts[0], ".".join(parts[1:])]})
         return saved["clean_json"](resource_json, resources_map)
@@ -548,10 +587,11 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
     def ssm_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         props = cloudformation_json.get("Properties", {})
         if isinstance(props.get("Tags"), dict):
-            cloudformation_json = dict(cloudformation_json, Properties=dict(
-                props, Tags=[{"Key": k, "Value": v} for k, v in props["Tags"].items()]))
-        return saved["ssm_create"].__func__(cls, resource_name, cloudformation_json, account_id, region_name,
-                                            **kwargs)
+            cloudformation_json = dict(
+                cloudformation_json,
+                Properties=dict(props, Tags=[{"Key": k, "Value": v} for k, v in props["Tags"].items()]),
+            )
+        return saved["ssm_create"].__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
 
     # 10. the target group's full name
     def tg_getatt(self, attribute_name):
@@ -564,10 +604,11 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
     def kms_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         props = cloudformation_json.get("Properties", {})
         if props.get("Tags"):
-            cloudformation_json = dict(cloudformation_json, Properties=dict(
-                props, Tags=[{"TagKey": t["Key"], "TagValue": t["Value"]} for t in props["Tags"]]))
-        return saved["kms_create"].__func__(cls, resource_name, cloudformation_json, account_id, region_name,
-                                            **kwargs)
+            cloudformation_json = dict(
+                cloudformation_json,
+                Properties=dict(props, Tags=[{"TagKey": t["Key"], "TagValue": t["Value"]} for t in props["Tags"]]),
+            )
+        return saved["kms_create"].__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
 
     if "kms_tags" not in skip:
         kms_models.Key.create_from_cloudformation_json = kms_create
@@ -581,10 +622,14 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
         responses.yaml_tag_constructor = templates_mod.construct_short_form
 
     # 9. RDS instance modified in place
-    in_place = {"MultiAZ": "multi_az", "DBInstanceClass": "db_instance_class",
-                "AllocatedStorage": "allocated_storage", "BackupRetentionPeriod": "backup_retention_period",
-                "PreferredBackupWindow": "preferred_backup_window",
-                "PreferredMaintenanceWindow": "preferred_maintenance_window"}
+    in_place = {
+        "MultiAZ": "multi_az",
+        "DBInstanceClass": "db_instance_class",
+        "AllocatedStorage": "allocated_storage",
+        "BackupRetentionPeriod": "backup_retention_period",
+        "PreferredBackupWindow": "preferred_backup_window",
+        "PreferredMaintenanceWindow": "preferred_maintenance_window",
+    }
 
     if "deletion_protection" not in skip:
         in_place["DeletionProtection"] = "deletion_protection"
@@ -617,16 +662,25 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
                 yield from protected_dbs(res, above + ((stack, lid),))
 
     def event(stack, lid, physical_id, rtype, status, reason=None):
-        stack.events.append(models.Event(stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=lid,
-                                         physical_resource_id=physical_id, resource_type=rtype,
-                                         resource_status=status, resource_status_reason=reason,
-                                         resource_properties=None))
+        stack.events.append(
+            models.Event(
+                stack_id=stack.stack_id,
+                stack_name=stack.name,
+                logical_resource_id=lid,
+                physical_resource_id=physical_id,
+                resource_type=rtype,
+                resource_status=status,
+                resource_status_reason=reason,
+                resource_properties=None,
+            )
+        )
 
     def refuse_protected(delete):
         # Wraps whichever DeleteStack is installed (piece 12's, or moto's).
         def call(self, name_or_stack_id):
             stack = self.stacks.get(name_or_stack_id) or next(
-                (st for st in self.stacks.values() if st.name == name_or_stack_id), None)
+                (st for st in self.stacks.values() if st.name == name_or_stack_id), None
+            )
             found = list(protected_dbs(stack)) if stack is not None else []
             if not found:
                 return delete(self, name_or_stack_id)
@@ -653,9 +707,16 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
                     parent = stacks[parent_sid]
                     for plid in lids:
                         if parent.resource_map._parsed_resources.get(plid) is st:
-                            event(parent, plid, st.stack_id, "AWS::CloudFormation::Stack", "DELETE_FAILED",
-                                  f"Embedded stack {st.stack_id} was not successfully deleted: {why}")
+                            event(
+                                parent,
+                                plid,
+                                st.stack_id,
+                                "AWS::CloudFormation::Stack",
+                                "DELETE_FAILED",
+                                f"Embedded stack {st.stack_id} was not successfully deleted: {why}",
+                            )
             return None
+
         return call
 
     if "rds_update" not in skip:
@@ -687,7 +748,8 @@ def compat(skip: frozenset[str] = frozenset(), enable: frozenset[str] = frozense
     if "async_delete" not in skip:
         models.CloudFormationBackend.delete_change_set = delete_change_set_async
         models.CloudFormationBackend.execute_change_set = unless_deleting(
-            models.CloudFormationBackend.execute_change_set)
+            models.CloudFormationBackend.execute_change_set
+        )
         models.CloudFormationBackend.describe_change_set = settled("describe_change_set")
         models.CloudFormationBackend.list_change_sets = settled("list_change_sets")
     answer = contextlib.ExitStack()
@@ -765,13 +827,13 @@ def _stand_in(resource_type: str) -> type:
             return True
 
         @classmethod
-        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
-                                            **kwargs):
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
             return cls(resource_name)
 
         @classmethod
-        def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
-                                            account_id, region_name):
+        def update_from_cloudformation_json(
+            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        ):
             return original_resource
 
         @classmethod

@@ -67,8 +67,14 @@ def running(folder: Path | None = None) -> Endpoint | None:
     folder = folder or state_dir()
     try:
         data = json.loads((folder / STATE_FILE).read_text())
-        ep = Endpoint(int(data["pid"]), int(data["port"]), str(data["url"]), float(data["started"]),
-                      list(data.get("layers", [])), int(data.get("replayed", 0)))
+        ep = Endpoint(
+            int(data["pid"]),
+            int(data["port"]),
+            str(data["url"]),
+            float(data["started"]),
+            list(data.get("layers", [])),
+            int(data.get("replayed", 0)),
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return ep if _is_ours(ep.pid, folder) else None
@@ -87,19 +93,35 @@ def up(port: int = 0, *, restore: bool = False, timeout: float = 120.0) -> tuple
     log_path = folder / LOG_FILE
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", MODULE, "--state-dir", str(folder), "--port", str(port),
-             *(["--restore"] if restore else [])],
-            cwd=ROOT_DIR, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-            env=dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(PACKAGE_DIR.parent),
-                                                                             os.environ.get("PYTHONPATH")]))))
+            [
+                sys.executable,
+                "-m",
+                MODULE,
+                "--state-dir",
+                str(folder),
+                "--port",
+                str(port),
+                *(["--restore"] if restore else []),
+            ],
+            cwd=ROOT_DIR,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            env=dict(
+                os.environ,
+                PYTHONPATH=os.pathsep.join(filter(None, [str(PACKAGE_DIR.parent), os.environ.get("PYTHONPATH")])),
+            ),
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ep = running(folder)
         if ep and ep.pid == proc.pid:
             return ep, True
         if proc.poll() is not None:
-            raise CommandError(f"the local endpoint exited at start (code {proc.returncode}); see {log_path}",
-                               EXIT_FAILED)
+            raise CommandError(
+                f"the local endpoint exited at start (code {proc.returncode}); see {log_path}", EXIT_FAILED
+            )
         time.sleep(0.05)
     _stop(proc.pid, folder)
     raise CommandError(f"the local endpoint was not ready after {timeout:.0f}s; see {log_path}", EXIT_FAILED)
@@ -121,8 +143,11 @@ def _recorded_port(folder: Path) -> int:
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
-            raise CommandError(f"port {port}, which the recorded requests name, is in use: free it and run "
-                               f"`python build.py local up --restore` again", EXIT_FAILED) from None
+            raise CommandError(
+                f"port {port}, which the recorded requests name, is in use: free it and run "
+                f"`python build.py local up --restore` again",
+                EXIT_FAILED,
+            ) from None
     return port
 
 
@@ -189,14 +214,22 @@ def holdings(ep: Endpoint, region: str = REGION) -> Holdings:
     found = [s for page in aws.cfn.get_paginator("describe_stacks").paginate() for s in page["Stacks"]]
     # moto sets no ParentId: a nested stack is named <root>-<LogicalId>-<suffix>.
     names = {s["StackName"] for s in found}
-    stacks = [{"name": s["StackName"], "status": s["StackStatus"],
-               "parameters": {p["ParameterKey"]: p.get("ParameterValue", "") for p in s.get("Parameters", [])}}
-              for s in found if not s.get("ParentId") and
-              not any(s["StackName"].startswith(n + "-") for n in names if n != s["StackName"])]
+    stacks = [
+        {
+            "name": s["StackName"],
+            "status": s["StackStatus"],
+            "parameters": {p["ParameterKey"]: p.get("ParameterValue", "") for p in s.get("Parameters", [])},
+        }
+        for s in found
+        if not s.get("ParentId") and not any(s["StackName"].startswith(n + "-") for n in names if n != s["StackName"])
+    ]
     ssm = []
     for page in aws.client("ssm").get_paginator("describe_parameters").paginate():
         # moto lists AWS's public parameters (/aws/service/ami-...) as the
         # account's own; DescribeParameters on AWS lists only the account's.
-        ssm += [{"name": p["Name"], "type": p["Type"]} for p in page["Parameters"]
-                if not p["Name"].startswith(PUBLIC_PARAMETER_PREFIX)]
+        ssm += [
+            {"name": p["Name"], "type": p["Type"]}
+            for p in page["Parameters"]
+            if not p["Name"].startswith(PUBLIC_PARAMETER_PREFIX)
+        ]
     return Holdings(stacks, sorted(ssm, key=lambda p: p["name"]))

@@ -80,17 +80,23 @@ class Backend:
         """(Status, StatusReason) an instance refresh ends in."""
         failing = self.replaced_after_grace()
         if failing:
-            return "Failed", (f"new instances never pass the health checks of the target groups of "
-                              f"{', '.join(failing)} (not released: nothing listens on their ports), so "
-                              f"each replacement is replaced again after its grace period")
+            return "Failed", (
+                f"new instances never pass the health checks of the target groups of "
+                f"{', '.join(failing)} (not released: nothing listens on their ports), so "
+                f"each replacement is replaced again after its grace period"
+            )
         return "Successful", ""
 
 
 def release(state: Backend, service: str, *, broken: bool = False) -> Backend:
     """The same group after ``service``'s tag is set (before any switch);
     ``broken``: its image never answers."""
-    return Backend(state.health_check_type, state.attached, state.released | {service},
-                   state.broken | {service} if broken else state.broken - {service})
+    return Backend(
+        state.health_check_type,
+        state.attached,
+        state.released | {service},
+        state.broken | {service} if broken else state.broken - {service},
+    )
 
 
 # -- reading moto --------------------------------------------------------------------------------
@@ -137,8 +143,11 @@ def from_moto(account: str, region: str, group_name: str) -> Backend | None:
     if not ports or not prefix:
         return None
     tgs = elbv2_backends[account][region].target_groups
-    attached = tuple(ports[int(tgs[arn].port)] for arn in group.target_group_arns
-                     if arn in tgs and tgs[arn].port is not None and int(tgs[arn].port) in ports)
+    attached = tuple(
+        ports[int(tgs[arn].port)]
+        for arn in group.target_group_arns
+        if arn in tgs and tgs[arn].port is not None and int(tgs[arn].port) in ports
+    )
     ssm = ssm_backends[account][region]
     released, broken = set(), set()
     for service in ports.values():

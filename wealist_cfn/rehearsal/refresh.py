@@ -57,17 +57,25 @@ def install() -> str:
         key, name = _group(self)
         held = refreshes.setdefault(key, [])
         if any(r["Status"] in _UNFINISHED for r in held):
-            raise AutoscalingClientError("InstanceRefreshInProgress",
-                                         f"An Instance Refresh is already in progress for {name}")
+            raise AutoscalingClientError(
+                "InstanceRefreshInProgress", f"An Instance Refresh is already in progress for {name}"
+            )
         now = datetime.now(timezone.utc)
         prefs = self._get_param("Preferences") or {}
         model = health.from_moto(self.current_account, self.region, name)
         status, why = model.refresh() if model is not None else ("Successful", "")
-        refresh = {"InstanceRefreshId": str(uuid.uuid4()), "AutoScalingGroupName": name, "Status": status,
-                   "StatusReason": f"{LOCAL_REASON}: {why}" if why else LOCAL_REASON, "StartTime": now,
-                   "EndTime": now, "PercentageComplete": 100 if status == "Successful" else 0,
-                   "InstancesToUpdate": 0, "Preferences": prefs,
-                   "Strategy": self._get_param("Strategy") or "Rolling"}
+        refresh = {
+            "InstanceRefreshId": str(uuid.uuid4()),
+            "AutoScalingGroupName": name,
+            "Status": status,
+            "StatusReason": f"{LOCAL_REASON}: {why}" if why else LOCAL_REASON,
+            "StartTime": now,
+            "EndTime": now,
+            "PercentageComplete": 100 if status == "Successful" else 0,
+            "InstancesToUpdate": 0,
+            "Preferences": prefs,
+            "Strategy": self._get_param("Strategy") or "Rolling",
+        }
         held.insert(0, refresh)
         return ActionResult({"InstanceRefreshId": refresh["InstanceRefreshId"]})
 
@@ -84,9 +92,10 @@ def install() -> str:
             if r["Status"] in _UNFINISHED:
                 r["Status"] = "Cancelled"
                 return ActionResult({"InstanceRefreshId": r["InstanceRefreshId"]})
-        raise AutoscalingClientError("ActiveInstanceRefreshNotFound",
-                                     f"No in progress or pending Instance Refresh found for Auto Scaling group "
-                                     f"{name}")
+        raise AutoscalingClientError(
+            "ActiveInstanceRefreshNotFound",
+            f"No in progress or pending Instance Refresh found for Auto Scaling group {name}",
+        )
 
     # DescribeTargetHealth: moto reports every registered target healthy.
     # Here a backend target group's answer follows the health model: an

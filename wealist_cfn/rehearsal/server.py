@@ -68,8 +68,12 @@ def install_layers() -> list[str]:
 
 def _insecure_deny(statement: dict) -> bool:
     cond = statement.get("Condition") or {}
-    values = {str(v).lower() for op in ("Bool", "BoolIfExists") for k, v in (cond.get(op) or {}).items()
-              if k.lower() == "aws:securetransport"}
+    values = {
+        str(v).lower()
+        for op in ("Bool", "BoolIfExists")
+        for k, v in (cond.get(op) or {}).items()
+        if k.lower() == "aws:securetransport"
+    }
     return statement.get("Effect") == "Deny" and values == {"false"}
 
 
@@ -199,11 +203,22 @@ def main(argv: list[str] | None = None) -> int:
     serving.start()
     url = f"http://localhost:{port}"
     replayed = restore(recording, url) if args.restore else record_fresh(recording)
-    state = {"pid": os.getpid(), "port": port, "url": url, "started": time.time(), "layers": layers,
-             "replayed": replayed}
+    state = {
+        "pid": os.getpid(),
+        "port": port,
+        "url": url,
+        "started": time.time(),
+        "layers": layers,
+        "replayed": replayed,
+    }
     _write_state(args.state_dir, state)
-    logging.info("local endpoint on 127.0.0.1:%s (PID %s), layers: %s; %s requests replayed", port, os.getpid(),
-                 ", ".join(layers), replayed)
+    logging.info(
+        "local endpoint on 127.0.0.1:%s (PID %s), layers: %s; %s requests replayed",
+        port,
+        os.getpid(),
+        ", ".join(layers),
+        replayed,
+    )
     try:
         while serving.is_alive():
             serving.join(0.5)

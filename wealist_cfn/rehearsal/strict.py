@@ -85,16 +85,19 @@ def _caller(principal: dict[str, str] | None) -> policyeval.Principal:
     raise UnsupportedPolicy(f"caller kind {kind} is not modelled")
 
 
-def bucket_policy_decision(policy: dict, action: str, resource: str, context: dict[str, str],
-                           principal: dict[str, str] | None = None) -> policyeval.Decision:
+def bucket_policy_decision(
+    policy: dict, action: str, resource: str, context: dict[str, str], principal: dict[str, str] | None = None
+) -> policyeval.Decision:
     """The bucket policy's verdict with its reason (see
     :func:`evaluate_bucket_policy`)."""
-    return policyeval.evaluate_statements(policy, action, resource, context, principal=_caller(principal),
-                                          policy="bucket policy")
+    return policyeval.evaluate_statements(
+        policy, action, resource, context, principal=_caller(principal), policy="bucket policy"
+    )
 
 
-def evaluate_bucket_policy(policy: dict, action: str, resource: str, context: dict[str, str],
-                           principal: dict[str, str] | None = None) -> str:
+def evaluate_bucket_policy(
+    policy: dict, action: str, resource: str, context: dict[str, str], principal: dict[str, str] | None = None
+) -> str:
     """ALLOW, DENY or NEUTRAL for a caller: by default an anonymous caller
     (statements naming ``*`` apply, and statements without a Principal, so
     an identity policy can be asked too); with ``principal``
@@ -117,8 +120,15 @@ def evaluate_bucket_policy(policy: dict, action: str, resource: str, context: di
 # Please check S3bucket permission".
 
 
-def access_log_bucket_problem(bucket: str, bucket_region: str, policy: dict | None, sse_algorithms: list[str],
-                              prefix: str, account: str, region: str) -> str | None:
+def access_log_bucket_problem(
+    bucket: str,
+    bucket_region: str,
+    policy: dict | None,
+    sse_algorithms: list[str],
+    prefix: str,
+    account: str,
+    region: str,
+) -> str | None:
     """Why ELB refuses to turn access logs on into ``bucket``, or None."""
     from wealist_cfn.core.regions import UnknownRegion, log_delivery_principal, partition
 
@@ -128,15 +138,19 @@ def access_log_bucket_problem(bucket: str, bucket_region: str, policy: dict | No
         return f"the prefix {prefix!r} may not contain AWSLogs (ELB adds that part itself)"
     other = sorted({a for a in sse_algorithms if a != "AES256"})
     if other:
-        return (f"bucket {bucket} encrypts with {', '.join(other)}: access-log delivery supports SSE-S3 (AES256) "
-                "only")
+        return f"bucket {bucket} encrypts with {', '.join(other)}: access-log delivery supports SSE-S3 (AES256) only"
     try:
         who = log_delivery_principal(region)
     except UnknownRegion as exc:
         return str(exc)
     key = f"{prefix}/AWSLogs/{account}/ELBAccessLogTestFile" if prefix else f"AWSLogs/{account}/ELBAccessLogTestFile"
-    verdict = evaluate_bucket_policy(policy or {}, "s3:PutObject", f"arn:{partition(region)}:s3:::{bucket}/{key}",
-                                     {"aws:SecureTransport": "true"}, principal={who.kind: who.value})
+    verdict = evaluate_bucket_policy(
+        policy or {},
+        "s3:PutObject",
+        f"arn:{partition(region)}:s3:::{bucket}/{key}",
+        {"aws:SecureTransport": "true"},
+        principal={who.kind: who.value},
+    )
     if verdict != ALLOW:
         return f"Access Denied for bucket: {bucket}. Please check S3bucket permission"
     return None
@@ -201,24 +215,48 @@ def install(secure_transport: bool = True) -> Iterator[None]:
             raise InvalidParameterValue(problem)
         saved_username.fset(self, value)
 
-    def put_parameter(self, name, description, value, parameter_type, allowed_pattern, keyid, overwrite, tags,
-                      data_type, tier, policies):
+    def put_parameter(
+        self,
+        name,
+        description,
+        value,
+        parameter_type,
+        allowed_pattern,
+        keyid,
+        overwrite,
+        tags,
+        data_type,
+        tier,
+        policies,
+    ):
         existing = self._parameters.get(name) if name in self._parameters else None
         type_ = parameter_type or (existing[-1].parameter_type if existing else "String")
         problem = parameter_problem(name, value, type_, tier, description)
         if problem:
             raise ValidationException(f"{name}: {problem}")
-        return saved_put(self, name, description, value, parameter_type, allowed_pattern, keyid, overwrite, tags,
-                         data_type, tier, policies)
+        return saved_put(
+            self,
+            name,
+            description,
+            value,
+            parameter_type,
+            allowed_pattern,
+            keyid,
+            overwrite,
+            tags,
+            data_type,
+            tier,
+            policies,
+        )
 
     def get_permission(self, action, resource):
         if self.policy is None:
             return PermissionResult.NEUTRAL
         policy = json.loads(self.policy.decode() if isinstance(self.policy, bytes) else self.policy)
-        verdict = evaluate_bucket_policy(policy, action, resource,
-                                         {"aws:SecureTransport": "true" if secure_transport else "false"})
-        return {ALLOW: PermissionResult.PERMITTED, DENY: PermissionResult.DENIED}.get(verdict,
-                                                                                     PermissionResult.NEUTRAL)
+        verdict = evaluate_bucket_policy(
+            policy, action, resource, {"aws:SecureTransport": "true" if secure_transport else "false"}
+        )
+        return {ALLOW: PermissionResult.PERMITTED, DENY: PermissionResult.DENIED}.get(verdict, PermissionResult.NEUTRAL)
 
     def modify_load_balancer_attributes(self, arn, attrs):
         if str(attrs.get("access_logs.s3.enabled", "")).lower() == "true":
@@ -231,11 +269,20 @@ def install(secure_transport: bool = True) -> Iterator[None]:
                 bucket = s3_backends[self.account_id][get_partition(self.region_name)].get_bucket(name)
             except MissingBucket:
                 raise ELBClientError("InvalidConfigurationRequest", f"The bucket {name!r} does not exist") from None
-            policy = json.loads(bucket.policy.decode() if isinstance(bucket.policy, bytes) else bucket.policy) \
-                if bucket.policy else None
-            problem = access_log_bucket_problem(name, bucket.region_name, policy, _sse_algorithms(bucket.encryption),
-                                                attrs.get("access_logs.s3.prefix", ""), self.account_id,
-                                                self.region_name)
+            policy = (
+                json.loads(bucket.policy.decode() if isinstance(bucket.policy, bytes) else bucket.policy)
+                if bucket.policy
+                else None
+            )
+            problem = access_log_bucket_problem(
+                name,
+                bucket.region_name,
+                policy,
+                _sse_algorithms(bucket.encryption),
+                attrs.get("access_logs.s3.prefix", ""),
+                self.account_id,
+                self.region_name,
+            )
             if problem:
                 raise ELBClientError("InvalidConfigurationRequest", problem)
         return saved_lb_attributes(self, arn, attrs)

@@ -7,9 +7,12 @@ from troposphere import Equals, Output, Parameter, Ref, Sub, Tags, Template, aut
 IS_MULTI_AZ = "IsMultiAZ"
 
 # The checkov exception every log group carries, with its reason.
-LOG_GROUP_KMS_SKIP = {"id": "CKV_AWS_158", "comment":
-                      "CloudWatch Logs encrypts at rest with a service key; a customer key adds a key policy "
-                      "dependency for every log-producing stack."}
+LOG_GROUP_KMS_SKIP = {
+    "id": "CKV_AWS_158",
+    "comment": "CloudWatch Logs encrypts at rest with a service key; a customer key adds a key policy "
+    "dependency for every log-producing stack.",
+}
+
 
 def new_template(description: str) -> Template:
     t = Template(Description=description)
@@ -90,23 +93,37 @@ WIRED_INPUTS = {
 
 def add_inputs(template: Template, *names: str) -> dict[str, Parameter]:
     """Declare parameters wired from other children's outputs; return them by name."""
-    return {n: template.add_parameter(Parameter(n, Type=WIRED_INPUTS[n][0], Description=WIRED_INPUTS[n][1]))
-            for n in names}
+    return {
+        n: template.add_parameter(Parameter(n, Type=WIRED_INPUTS[n][0], Description=WIRED_INPUTS[n][1])) for n in names
+    }
 
 
 def publish_endpoint(t: Template, key: str, what: str, host_path: str, port_path: str, address, port) -> None:
     """Write an endpoint to Parameter Store, where the instances' startup
     script finds it with the rest of the environment, and output it."""
     param_tags = {"Project": Ref("Project"), "Environment": Ref("Environment")}
-    host = t.add_resource(ssm.Parameter(
-        f"{key}HostParameter", Name=Sub(ssm_path(host_path)), Type="String", Value=address,
-        Description=f"{what} endpoint, written by its stack", Tags=param_tags,
-    ))
-    t.add_resource(ssm.Parameter(
-        f"{key}PortParameter", Name=Sub(ssm_path(port_path)), Type="String", Value=port,
-        Description=f"{what} port, written by its stack", Tags=param_tags,
-    ))
+    host = t.add_resource(
+        ssm.Parameter(
+            f"{key}HostParameter",
+            Name=Sub(ssm_path(host_path)),
+            Type="String",
+            Value=address,
+            Description=f"{what} endpoint, written by its stack",
+            Tags=param_tags,
+        )
+    )
+    t.add_resource(
+        ssm.Parameter(
+            f"{key}PortParameter",
+            Name=Sub(ssm_path(port_path)),
+            Type="String",
+            Value=port,
+            Description=f"{what} port, written by its stack",
+            Tags=param_tags,
+        )
+    )
     t.add_output(Output(f"{key}Endpoint", Description=f"{what} endpoint address.", Value=address))
     t.add_output(Output(f"{key}Port", Description=f"{what} port.", Value=port))
-    t.add_output(Output(f"{key}HostParameterName", Description="Parameter Store name holding the endpoint.",
-                        Value=host.ref()))
+    t.add_output(
+        Output(f"{key}HostParameterName", Description="Parameter Store name holding the endpoint.", Value=host.ref())
+    )

@@ -50,75 +50,108 @@ def log_group_id(export: str) -> str:
 
 def build(settings: BuildSettings) -> Template:
     t = new_template("Wealist database: RDS PostgreSQL.")
-    p = add_parameters(t, "Project", "Environment", "EnableMultiAZ", "DbInstanceClass", "DbAllocatedStorage",
-                       "DbBackupRetentionDays", "DeletionProtection", "LogRetentionDays")
+    p = add_parameters(
+        t,
+        "Project",
+        "Environment",
+        "EnableMultiAZ",
+        "DbInstanceClass",
+        "DbAllocatedStorage",
+        "DbBackupRetentionDays",
+        "DeletionProtection",
+        "LogRetentionDays",
+    )
     inputs = add_inputs(t, "PrivateSubnetIds", "RdsSecurityGroupId")
     subnets, sg = inputs["PrivateSubnetIds"], inputs["RdsSecurityGroupId"]
     is_multi_az = add_multi_az_condition(t)
 
-    subnet_group = t.add_resource(rds.DBSubnetGroup(
-        "DbSubnetGroup", DBSubnetGroupDescription=Sub("Wealist ${Environment} database: private subnets"),
-        SubnetIds=subnets.ref(), Tags=tags("db-subnets"),
-    ))
+    subnet_group = t.add_resource(
+        rds.DBSubnetGroup(
+            "DbSubnetGroup",
+            DBSubnetGroupDescription=Sub("Wealist ${Environment} database: private subnets"),
+            SubnetIds=subnets.ref(),
+            Tags=tags("db-subnets"),
+        )
+    )
     log_groups = _add_log_groups(t, p["LogRetentionDays"])
-    db = t.add_resource(rds.DBInstance(
+    db = t.add_resource(
+        rds.DBInstance(
+            "Database",
+            # RDS creates a missing export log group itself, without a retention
+            # (its logs then never expire); the instance waits for ours.
+            DependsOn=[g.title for g in log_groups],
+            DBInstanceIdentifier=name(DB_NAME_SUFFIX),
+            Engine="postgres",
+            EngineVersion=settings.postgres_engine_version,
+            DBInstanceClass=p["DbInstanceClass"].ref(),
+            AllocatedStorage=p["DbAllocatedStorage"].ref(),
+            StorageType="gp3",
+            StorageEncrypted=True,
+            PubliclyAccessible=False,
+            MultiAZ=If(is_multi_az, True, False),
+            DBSubnetGroupName=subnet_group.ref(),
+            VPCSecurityGroups=[sg.ref()],
+            Port=str(settings.postgres_port),
+            # Dynamic references: CloudFormation reads the values from Parameter
+            # Store at deploy time, so neither the template nor the stack's
+            # parameters ever hold them. Changing the user name or database name
+            # in Parameter Store afterwards would replace the instance; the
+            # bootstrap never overwrites them and the deploy review refuses a
+            # replacement.
+            MasterUsername=Sub("{{resolve:ssm:%s}}" % ssm_path("db/postgres_superuser")),
+            MasterUserPassword=Sub("{{resolve:ssm-secure:%s}}" % ssm_path("db/postgres_superuser_password")),
+            DBName=Sub("{{resolve:ssm:%s}}" % ssm_path("db/postgres_db")),
+            BackupRetentionPeriod=p["DbBackupRetentionDays"].ref(),
+            # UTC. Backup 03:00-03:30 in Seoul, after the Redis snapshot window;
+            # maintenance Monday 04:00-05:00 in Seoul. Half an hour apart, so a
+            # backup that runs a little long does not meet the maintenance window.
+            PreferredBackupWindow="18:00-18:30",
+            PreferredMaintenanceWindow="sun:19:00-sun:20:00",
+            CopyTagsToSnapshot=True,
+            DeletionProtection=p["DeletionProtection"].ref(),
+            AutoMinorVersionUpgrade=True,
+            EnableIAMDatabaseAuthentication=True,
+            EnableCloudwatchLogsExports=list(LOG_EXPORTS),
+            Tags=tags("postgres"),
+            DeletionPolicy="Snapshot",
+            UpdateReplacePolicy="Snapshot",
+            Metadata={
+                "checkov": {
+                    "skip": [
+                        {
+                            "id": "CKV_AWS_157",
+                            "comment": "Multi-AZ is the EnableMultiAZ switch: off in cost mode by design.",
+                        },
+                        {
+                            "id": "CKV_AWS_118",
+                            "comment": "Enhanced monitoring is a paid extra the SPEC does not include; "
+                            "CloudWatch basic metrics and exported logs cover db.t3.micro.",
+                        },
+                        {"id": "CKV_AWS_353", "comment": "Performance Insights is not offered on db.t3.micro."},
+                        {"id": "CKV_AWS_354", "comment": "Performance Insights is not offered on db.t3.micro."},
+                    ]
+                },
+                # W3691 lists the bare majors ("17") as deprecated: a false
+                # positive of the kind cfn-lint fixed for E3691 (issue #3849, PR
+                # #3850). RDS user guide, PostgreSQL versions: "If a major version
+                # is specified but a minor version is not, Amazon RDS defaults to
+                # a recent release of the major version you have specified."
+                "cfn-lint": {"config": {"ignore_checks": ["W3691"]}},
+            },
+        )
+    )
+    publish_endpoint(
+        t,
         "Database",
-        # RDS creates a missing export log group itself, without a retention
-        # (its logs then never expire); the instance waits for ours.
-        DependsOn=[g.title for g in log_groups],
-        DBInstanceIdentifier=name(DB_NAME_SUFFIX),
-        Engine="postgres",
-        EngineVersion=settings.postgres_engine_version,
-        DBInstanceClass=p["DbInstanceClass"].ref(),
-        AllocatedStorage=p["DbAllocatedStorage"].ref(),
-        StorageType="gp3",
-        StorageEncrypted=True,
-        PubliclyAccessible=False,
-        MultiAZ=If(is_multi_az, True, False),
-        DBSubnetGroupName=subnet_group.ref(),
-        VPCSecurityGroups=[sg.ref()],
-        Port=str(settings.postgres_port),
-        # Dynamic references: CloudFormation reads the values from Parameter
-        # Store at deploy time, so neither the template nor the stack's
-        # parameters ever hold them. Changing the user name or database name
-        # in Parameter Store afterwards would replace the instance; the
-        # bootstrap never overwrites them and the deploy review refuses a
-        # replacement.
-        MasterUsername=Sub("{{resolve:ssm:%s}}" % ssm_path("db/postgres_superuser")),
-        MasterUserPassword=Sub("{{resolve:ssm-secure:%s}}" % ssm_path("db/postgres_superuser_password")),
-        DBName=Sub("{{resolve:ssm:%s}}" % ssm_path("db/postgres_db")),
-        BackupRetentionPeriod=p["DbBackupRetentionDays"].ref(),
-        # UTC. Backup 03:00-03:30 in Seoul, after the Redis snapshot window;
-        # maintenance Monday 04:00-05:00 in Seoul. Half an hour apart, so a
-        # backup that runs a little long does not meet the maintenance window.
-        PreferredBackupWindow="18:00-18:30",
-        PreferredMaintenanceWindow="sun:19:00-sun:20:00",
-        CopyTagsToSnapshot=True,
-        DeletionProtection=p["DeletionProtection"].ref(),
-        AutoMinorVersionUpgrade=True,
-        EnableIAMDatabaseAuthentication=True,
-        EnableCloudwatchLogsExports=list(LOG_EXPORTS),
-        Tags=tags("postgres"),
-        DeletionPolicy="Snapshot",
-        UpdateReplacePolicy="Snapshot",
-        Metadata={"checkov": {"skip": [
-            {"id": "CKV_AWS_157", "comment": "Multi-AZ is the EnableMultiAZ switch: off in cost mode by design."},
-            {"id": "CKV_AWS_118", "comment": "Enhanced monitoring is a paid extra the SPEC does not include; "
-                                             "CloudWatch basic metrics and exported logs cover db.t3.micro."},
-            {"id": "CKV_AWS_353", "comment": "Performance Insights is not offered on db.t3.micro."},
-            {"id": "CKV_AWS_354", "comment": "Performance Insights is not offered on db.t3.micro."},
-        ]},
-            # W3691 lists the bare majors ("17") as deprecated: a false
-            # positive of the kind cfn-lint fixed for E3691 (issue #3849, PR
-            # #3850). RDS user guide, PostgreSQL versions: "If a major version
-            # is specified but a minor version is not, Amazon RDS defaults to
-            # a recent release of the major version you have specified."
-            "cfn-lint": {"config": {"ignore_checks": ["W3691"]}}},
-    ))
-    publish_endpoint(t, "Database", "PostgreSQL", "db/postgres_host", "db/postgres_port",
-                     db.get_att("Endpoint.Address"), db.get_att("Endpoint.Port"))
-    t.add_output(Output("DatabaseInstanceId", Description="RDS instance identifier, for CloudWatch metrics.",
-                        Value=db.ref()))
+        "PostgreSQL",
+        "db/postgres_host",
+        "db/postgres_port",
+        db.get_att("Endpoint.Address"),
+        db.get_att("Endpoint.Port"),
+    )
+    t.add_output(
+        Output("DatabaseInstanceId", Description="RDS instance identifier, for CloudWatch metrics.", Value=db.ref())
+    )
     return t
 
 
@@ -127,12 +160,17 @@ def _add_log_groups(t: Template, retention) -> list[logs.LogGroup]:
     # LogRetentionDays while the stack lives; nothing the service reads.
     # A named group outliving its stack would make a re-created stack fail
     # with "already exists".
-    return [t.add_resource(logs.LogGroup(
-        log_group_id(export),
-        LogGroupName=Sub(log_group_name(export)),
-        RetentionInDays=retention.ref(),
-        Tags=tags(),
-        DeletionPolicy="Delete",
-        UpdateReplacePolicy="Delete",
-        Metadata={"checkov": {"skip": [LOG_GROUP_KMS_SKIP]}},
-    )) for export in LOG_EXPORTS]
+    return [
+        t.add_resource(
+            logs.LogGroup(
+                log_group_id(export),
+                LogGroupName=Sub(log_group_name(export)),
+                RetentionInDays=retention.ref(),
+                Tags=tags(),
+                DeletionPolicy="Delete",
+                UpdateReplacePolicy="Delete",
+                Metadata={"checkov": {"skip": [LOG_GROUP_KMS_SKIP]}},
+            )
+        )
+        for export in LOG_EXPORTS
+    ]

@@ -62,9 +62,18 @@ MONITORING_LOG_GROUP = "monitoring"
 # The boundary's name, for use inside Sub (github_oidc.py creates it; roles
 # name it by ARN, which needs no parameter or output between the stacks).
 ROLE_BOUNDARY = "${Project}-${Environment}-role-boundary"
-SESSION_MANAGER_SKIP = {"checkov": {"skip": [{"id": "CKV_AWS_111", "comment":
-                        "The Session Manager agent's calls (ssmmessages, ec2messages, ssm:UpdateInstanceInformation) "
-                        "support no resource-level scope; every other write is scoped."}]}}
+SESSION_MANAGER_SKIP = {
+    "checkov": {
+        "skip": [
+            {
+                "id": "CKV_AWS_111",
+                "comment": "The Session Manager agent's calls (ssmmessages, ec2messages, "
+                "ssm:UpdateInstanceInformation) "
+                "support no resource-level scope; every other write is scoped.",
+            }
+        ]
+    }
+}
 
 
 def build(settings: BuildSettings) -> Template:
@@ -73,7 +82,9 @@ def build(settings: BuildSettings) -> Template:
     repos = add_inputs(t, "RepositoryArns")["RepositoryArns"]
 
     backend = _add_role(
-        t, "Ec2", "ec2-role",
+        t,
+        "Ec2",
+        "ec2-role",
         Sub("Wealist ${Environment} backend instances: their parameters, files and images only"),
         [
             iam.Policy(PolicyName="parameters", PolicyDocument=_parameters_policy(BACKEND_PARAMETER_PATHS)),
@@ -82,28 +93,39 @@ def build(settings: BuildSettings) -> Template:
             iam.Policy(PolicyName="logs", PolicyDocument=_logs_policy(BACKEND_LOG_GROUP)),
             iam.Policy(PolicyName="session-manager", PolicyDocument=_session_manager_policy()),
             iam.Policy(PolicyName="boot-health", PolicyDocument=_boot_health_policy(BACKEND_GROUP)),
-        ])
+        ],
+    )
     monitoring = _add_role(
-        t, "Monitoring", "monitoring-role",
+        t,
+        "Monitoring",
+        "monitoring-role",
         Sub("Wealist ${Environment} monitoring instance: Grafana's password, its files, EC2 discovery"),
         [
             iam.Policy(PolicyName="parameters", PolicyDocument=_parameters_policy(MONITORING_PARAMETER_PATHS)),
-            iam.Policy(PolicyName="deploy-bucket",
-                       PolicyDocument=_bucket_policy(MONITORING_BUCKET_PREFIXES, MONITORING_BUCKET_OBJECTS)),
+            iam.Policy(
+                PolicyName="deploy-bucket",
+                PolicyDocument=_bucket_policy(MONITORING_BUCKET_PREFIXES, MONITORING_BUCKET_OBJECTS),
+            ),
             iam.Policy(PolicyName="service-discovery", PolicyDocument=_discovery_policy()),
             iam.Policy(PolicyName="logs", PolicyDocument=_logs_policy(MONITORING_LOG_GROUP)),
             iam.Policy(PolicyName="session-manager", PolicyDocument=_session_manager_policy()),
             iam.Policy(PolicyName="grafana-cloudwatch", PolicyDocument=_grafana_cloudwatch_policy()),
             iam.Policy(PolicyName="boot-health", PolicyDocument=_boot_health_policy(MONITORING_GROUP)),
-        ])
+        ],
+    )
 
     for key, what, (role, profile) in (("Ec2", "backend", backend), ("Monitoring", "monitoring", monitoring)):
-        t.add_output(Output(f"{key}RoleName", Description=f"Name of the {what} instances' IAM role.",
-                            Value=role.ref()))
-        t.add_output(Output(f"{key}RoleArn", Description=f"ARN of the {what} instances' IAM role.",
-                            Value=role.get_att("Arn")))
-        t.add_output(Output(f"{key}InstanceProfileArn", Description=f"ARN of the {what} instance profile.",
-                            Value=profile.get_att("Arn")))
+        t.add_output(Output(f"{key}RoleName", Description=f"Name of the {what} instances' IAM role.", Value=role.ref()))
+        t.add_output(
+            Output(f"{key}RoleArn", Description=f"ARN of the {what} instances' IAM role.", Value=role.get_att("Arn"))
+        )
+        t.add_output(
+            Output(
+                f"{key}InstanceProfileArn",
+                Description=f"ARN of the {what} instance profile.",
+                Value=profile.get_att("Arn"),
+            )
+        )
     return t
 
 
@@ -113,22 +135,35 @@ def boundary_arn() -> Sub:
 
 
 def _add_role(t: Template, key: str, suffix: str, description, policies: list) -> tuple:
-    role = t.add_resource(iam.Role(
-        f"{key}Role",
-        RoleName=name(suffix),
-        Description=description,
-        PermissionsBoundary=boundary_arn(),
-        AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
-            Effect=Allow, Principal=Principal("Service", "ec2.amazonaws.com"), Action=[awacs.sts.AssumeRole],
-        )]),
-        Policies=policies,
-        Tags=tags(suffix),
-        Metadata=SESSION_MANAGER_SKIP,
-    ))
+    role = t.add_resource(
+        iam.Role(
+            f"{key}Role",
+            RoleName=name(suffix),
+            Description=description,
+            PermissionsBoundary=boundary_arn(),
+            AssumeRolePolicyDocument=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    Statement(
+                        Effect=Allow,
+                        Principal=Principal("Service", "ec2.amazonaws.com"),
+                        Action=[awacs.sts.AssumeRole],
+                    )
+                ],
+            ),
+            Policies=policies,
+            Tags=tags(suffix),
+            Metadata=SESSION_MANAGER_SKIP,
+        )
+    )
     # Named as the role, so an instance's profile says which group it serves.
-    profile = t.add_resource(iam.InstanceProfile(
-        f"{key}InstanceProfile", InstanceProfileName=name(suffix), Roles=[role.ref()],
-    ))
+    profile = t.add_resource(
+        iam.InstanceProfile(
+            f"{key}InstanceProfile",
+            InstanceProfileName=name(suffix),
+            Roles=[role.ref()],
+        )
+    )
     return role, profile
 
 
@@ -145,13 +180,17 @@ def _parameters_policy(paths: tuple[str, ...]) -> PolicyDocument:
         # The startup script reads each of its group's sub-paths with
         # get-parameters-by-path (the path itself and what is below it).
         Statement(
-            Sid="ReadGroupParameters", Effect=Allow, Action=[awacs.ssm.GetParametersByPath],
+            Sid="ReadGroupParameters",
+            Effect=Allow,
+            Action=[awacs.ssm.GetParametersByPath],
             Resource=[arn for path in paths for arn in (_parameter_arn(path), _parameter_arn(f"{path}/*"))],
         ),
         # SecureString values are encrypted with a KMS key; decrypting is
         # allowed only when the request comes through Parameter Store.
         Statement(
-            Sid="DecryptSecureStringsViaSsm", Effect=Allow, Action=[awacs.kms.Decrypt],
+            Sid="DecryptSecureStringsViaSsm",
+            Effect=Allow,
+            Action=[awacs.kms.Decrypt],
             Resource=[Sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*")],
             Condition=Condition(StringEquals("kms:ViaService", Sub("ssm.${AWS::Region}.amazonaws.com"))),
         ),
@@ -162,13 +201,21 @@ def _bucket_policy(prefixes: tuple[str, ...], objects: tuple[str, ...] = ()) -> 
     return _doc(
         # UserData downloads boot/startup.sh; the startup script its group's
         # files (and single objects by name, which needs no listing).
-        Statement(Sid="ReadDeployFiles", Effect=Allow, Action=[awacs.s3.GetObject],
-                  Resource=[Sub(f"arn:${{AWS::Partition}}:s3:::${{DeployBucketName}}/{p}/*") for p in prefixes]
-                  + [Sub(f"arn:${{AWS::Partition}}:s3:::${{DeployBucketName}}/{o}") for o in objects]),
+        Statement(
+            Sid="ReadDeployFiles",
+            Effect=Allow,
+            Action=[awacs.s3.GetObject],
+            Resource=[Sub(f"arn:${{AWS::Partition}}:s3:::${{DeployBucketName}}/{p}/*") for p in prefixes]
+            + [Sub(f"arn:${{AWS::Partition}}:s3:::${{DeployBucketName}}/{o}") for o in objects],
+        ),
         # `aws s3 cp --recursive` lists the prefix it downloads.
-        Statement(Sid="ListDeployFiles", Effect=Allow, Action=[awacs.s3.ListBucket],
-                  Resource=[Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}")],
-                  Condition=Condition(StringLike("s3:prefix", [f"{p}/*" for p in prefixes]))),
+        Statement(
+            Sid="ListDeployFiles",
+            Effect=Allow,
+            Action=[awacs.s3.ListBucket],
+            Resource=[Sub("arn:${AWS::Partition}:s3:::${DeployBucketName}")],
+            Condition=Condition(StringLike("s3:prefix", [f"{p}/*" for p in prefixes])),
+        ),
     )
 
 
@@ -177,10 +224,12 @@ def _images_policy(repository_arns) -> PolicyDocument:
         # `docker login` to ECR; the token call has no resource-level scope.
         Statement(Sid="EcrLogin", Effect=Allow, Action=[awacs.ecr.GetAuthorizationToken], Resource=["*"]),
         # `docker compose pull` of the two service images, nothing else.
-        Statement(Sid="PullServiceImages", Effect=Allow,
-                  Action=[awacs.ecr.BatchCheckLayerAvailability, awacs.ecr.BatchGetImage,
-                          awacs.ecr.GetDownloadUrlForLayer],
-                  Resource=repository_arns),
+        Statement(
+            Sid="PullServiceImages",
+            Effect=Allow,
+            Action=[awacs.ecr.BatchCheckLayerAvailability, awacs.ecr.BatchGetImage, awacs.ecr.GetDownloadUrlForLayer],
+            Resource=repository_arns,
+        ),
     )
 
 
@@ -201,18 +250,28 @@ def _logs_policy(group: str) -> PolicyDocument:
     # retention, and a group the instance made would keep logs forever. Both
     # actions act on log streams, whose ARN is the group's followed by
     # ":log-stream:<name>" (Service Authorization Reference, CloudWatch Logs).
-    return _doc(Statement(
-        Sid="WriteOwnLogGroup", Effect=Allow, Action=[awacs.logs.CreateLogStream, awacs.logs.PutLogEvents],
-        Resource=[Sub(f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:"
-                      f"{log_group_name(group)}:log-stream:*")],
-    ))
+    return _doc(
+        Statement(
+            Sid="WriteOwnLogGroup",
+            Effect=Allow,
+            Action=[awacs.logs.CreateLogStream, awacs.logs.PutLogEvents],
+            Resource=[
+                Sub(
+                    f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:"
+                    f"{log_group_name(group)}:log-stream:*"
+                )
+            ],
+        )
+    )
 
 
 def group_arn(group: str) -> Sub:
     """An Auto Scaling group's ARN by name: the group's ID in the ARN is a
     UUID no template knows, hence the wildcard before the name."""
-    return Sub("arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:"
-               f"autoScalingGroupName/${{Project}}-${{Environment}}-{group}")
+    return Sub(
+        "arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:"
+        f"autoScalingGroupName/${{Project}}-${{Environment}}-{group}"
+    )
 
 
 def _boot_health_policy(group: str) -> PolicyDocument:
@@ -227,16 +286,27 @@ def _boot_health_policy(group: str) -> PolicyDocument:
     # The tightest scope AWS allows is therefore the group itself, by its
     # fixed name: an instance can mark itself or a sibling of its own group,
     # never an instance of another group or environment.
-    return _doc(Statement(Sid="ReportOwnBootFailure", Effect=Allow, Action=[awacs.autoscaling.SetInstanceHealth],
-                          Resource=[group_arn(group)]))
+    return _doc(
+        Statement(
+            Sid="ReportOwnBootFailure",
+            Effect=Allow,
+            Action=[awacs.autoscaling.SetInstanceHealth],
+            Resource=[group_arn(group)],
+        )
+    )
 
 
 def _discovery_policy() -> PolicyDocument:
     # Prometheus finds the backend instances with ec2_sd_configs; Describe
     # calls have no resource-level scope.
-    return _doc(Statement(Sid="PrometheusEc2Discovery", Effect=Allow,
-                          Action=[awacs.ec2.DescribeInstances, awacs.ec2.DescribeAvailabilityZones],
-                          Resource=["*"]))
+    return _doc(
+        Statement(
+            Sid="PrometheusEc2Discovery",
+            Effect=Allow,
+            Action=[awacs.ec2.DescribeInstances, awacs.ec2.DescribeAvailabilityZones],
+            Resource=["*"],
+        )
+    )
 
 
 def _grafana_cloudwatch_policy() -> PolicyDocument:
@@ -252,15 +322,19 @@ def _grafana_cloudwatch_policy() -> PolicyDocument:
     # DescribeInstances is granted for discovery above), and every logs read
     # (no log panels).
     return _doc(
-        Statement(Sid="GrafanaReadsMetrics", Effect=Allow, Action=[
-            awacs.cloudwatch.GetMetricData,  # every panel's query and its metric math
-            awacs.cloudwatch.ListMetrics,  # the query editor's namespace, metric and dimension lists
-        ], Resource=["*"]),  # metric reads have no resource-level scope
+        Statement(
+            Sid="GrafanaReadsMetrics",
+            Effect=Allow,
+            Action=[
+                awacs.cloudwatch.GetMetricData,  # every panel's query and its metric math
+                awacs.cloudwatch.ListMetrics,  # the query editor's namespace, metric and dimension lists
+            ],
+            Resource=["*"],
+        ),  # metric reads have no resource-level scope
         # The dashboards find the load balancer and target groups by their
         # Name tag ("Resource ARNs" variables, the Resource Groups Tagging
         # API); GetResources has no resource-level scope.
-        Statement(Sid="GrafanaFindsResourcesByTag", Effect=Allow, Action=[awacs.tag.GetResources],
-                  Resource=["*"]),
+        Statement(Sid="GrafanaFindsResourcesByTag", Effect=Allow, Action=[awacs.tag.GetResources], Resource=["*"]),
     )
 
 
@@ -269,15 +343,23 @@ def _session_manager_policy() -> PolicyDocument:
     # sessions, taken from AmazonSSMManagedInstanceCore; the managed policy
     # itself is not attached because it also grants ssm:GetParameter(s) on
     # "*", which would let an instance read every environment's secrets.
-    return _doc(Statement(
-        Sid="SessionManagerAgent", Effect=Allow,
-        Action=[
-            awacs.ssm.UpdateInstanceInformation,
-            awacs.ssmmessages.CreateControlChannel, awacs.ssmmessages.CreateDataChannel,
-            awacs.ssmmessages.OpenControlChannel, awacs.ssmmessages.OpenDataChannel,
-            awacs.ec2messages.AcknowledgeMessage, awacs.ec2messages.DeleteMessage,
-            awacs.ec2messages.FailMessage, awacs.ec2messages.GetEndpoint, awacs.ec2messages.GetMessages,
-            awacs.ec2messages.SendReply,
-        ],
-        Resource=["*"],
-    ))
+    return _doc(
+        Statement(
+            Sid="SessionManagerAgent",
+            Effect=Allow,
+            Action=[
+                awacs.ssm.UpdateInstanceInformation,
+                awacs.ssmmessages.CreateControlChannel,
+                awacs.ssmmessages.CreateDataChannel,
+                awacs.ssmmessages.OpenControlChannel,
+                awacs.ssmmessages.OpenDataChannel,
+                awacs.ec2messages.AcknowledgeMessage,
+                awacs.ec2messages.DeleteMessage,
+                awacs.ec2messages.FailMessage,
+                awacs.ec2messages.GetEndpoint,
+                awacs.ec2messages.GetMessages,
+                awacs.ec2messages.SendReply,
+            ],
+            Resource=["*"],
+        )
+    )

@@ -53,6 +53,7 @@ def cfn_lint_version() -> str:
 
 # --- straight from cfn-lint: imported and parsed at most once per process ---------------------
 
+
 @cache
 def _policies() -> dict:
     """IAM's action table as cfn-lint ships it: service -> {"Actions": {lower-case name: {...}}}."""
@@ -103,6 +104,7 @@ def _derived_resource_types(action: str) -> tuple[str, ...]:
 
 # --- the committed table ----------------------------------------------------------------------
 
+
 def derive(resource_types: Iterable[str]) -> dict:
     """The table for ``resource_types``, from cfn-lint: every handler
     permission of each type, and for every action among them whether IAM
@@ -115,21 +117,39 @@ def derive(resource_types: Iterable[str]) -> dict:
         "generated": "by build.py from cfn-lint's resource schemas and IAM action table; do not edit",
         "cfn-lint": cfn_lint_version(),
         "types": permissions,
-        "actions": {a: {"grantable": _derived_grantable(a), "resources": list(_derived_resource_types(a))}
-                    for a in actions},
+        "actions": {
+            a: {"grantable": _derived_grantable(a), "resources": list(_derived_resource_types(a))} for a in actions
+        },
     }
 
 
 def render(table: dict) -> str:
     """JSON, one action per line, so that a review reads the change."""
+
     def block(items: dict) -> list[str]:
         return [f"  {json.dumps(k)}: {json.dumps(v, sort_keys=True)}" for k, v in sorted(items.items())]
 
     head = [f" {json.dumps(k)}: {json.dumps(table[k])}," for k in sorted(table) if k not in ("types", "actions")]
-    types = [f"  {json.dumps(t)}: [\n" + ",\n".join(f"   {json.dumps(a)}" for a in perms) + "\n  ]"
-             for t, perms in sorted(table["types"].items())]
-    return "\n".join(["{", *head, ' "types": {', ",\n".join(types), " },",
-                      ' "actions": {', ",\n".join(block(table["actions"])), " }", "}"]) + "\n"
+    types = [
+        f"  {json.dumps(t)}: [\n" + ",\n".join(f"   {json.dumps(a)}" for a in perms) + "\n  ]"
+        for t, perms in sorted(table["types"].items())
+    ]
+    return (
+        "\n".join(
+            [
+                "{",
+                *head,
+                ' "types": {',
+                ",\n".join(types),
+                " },",
+                ' "actions": {',
+                ",\n".join(block(table["actions"])),
+                " }",
+                "}",
+            ]
+        )
+        + "\n"
+    )
 
 
 @cache
@@ -192,6 +212,7 @@ def stale(text: str, path: Path | None = None) -> bool:
 
 
 # --- the questions the service role's policy asks ---------------------------------------------
+
 
 def handler_permissions(resource_type: str) -> frozenset[str]:
     """Every action CloudFormation's handlers for this type may call, from

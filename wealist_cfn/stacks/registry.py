@@ -25,8 +25,12 @@ LIFECYCLE_POLICY = {
         {
             "rulePriority": 1,
             "description": "Expire untagged images a day after their push; tagged images are never expired",
-            "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed",
-                          "countUnit": "days", "countNumber": 1},
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": 1,
+            },
             "action": {"type": "expire"},
         },
     ]
@@ -37,24 +41,37 @@ def build(settings: BuildSettings) -> Template:
     t = new_template("Wealist registry: ECR repositories for the service images.")
     add_parameters(t, "Project", "Environment", "EcrRepositoryPrefix")
     for service in settings.services:
-        repo = t.add_resource(ecr.Repository(
-            f"{service.key}ServiceRepository",
-            RepositoryName=Sub(f"${{EcrRepositoryPrefix}}{service.name}"),
-            ImageScanningConfiguration=ecr.ImageScanningConfiguration(ScanOnPush=True),
-            ImageTagMutability="IMMUTABLE",
-            EncryptionConfiguration=ecr.EncryptionConfiguration(EncryptionType="KMS"),
-            LifecyclePolicy=ecr.LifecyclePolicy(
-                LifecyclePolicyText=json.dumps(LIFECYCLE_POLICY, sort_keys=True, separators=(",", ":"))),
-            Tags=tags(service.name),
-            # Images outlive the stack: deleting it must not delete what
-            # production runs. RetainExceptOnCreate: a first create that
-            # rolls back deletes the (still empty) repository, so the retry
-            # does not fail on its fixed name.
-            DeletionPolicy="RetainExceptOnCreate",
-            UpdateReplacePolicy="Retain",
-        ))
-        t.add_output(Output(f"{service.key}ServiceRepositoryUri", Description=f"URI of the {service.name} repository.",
-                            Value=repo.get_att("RepositoryUri")))
-        t.add_output(Output(f"{service.key}ServiceRepositoryArn", Description=f"ARN of the {service.name} repository.",
-                            Value=repo.get_att("Arn")))
+        repo = t.add_resource(
+            ecr.Repository(
+                f"{service.key}ServiceRepository",
+                RepositoryName=Sub(f"${{EcrRepositoryPrefix}}{service.name}"),
+                ImageScanningConfiguration=ecr.ImageScanningConfiguration(ScanOnPush=True),
+                ImageTagMutability="IMMUTABLE",
+                EncryptionConfiguration=ecr.EncryptionConfiguration(EncryptionType="KMS"),
+                LifecyclePolicy=ecr.LifecyclePolicy(
+                    LifecyclePolicyText=json.dumps(LIFECYCLE_POLICY, sort_keys=True, separators=(",", ":"))
+                ),
+                Tags=tags(service.name),
+                # Images outlive the stack: deleting it must not delete what
+                # production runs. RetainExceptOnCreate: a first create that
+                # rolls back deletes the (still empty) repository, so the retry
+                # does not fail on its fixed name.
+                DeletionPolicy="RetainExceptOnCreate",
+                UpdateReplacePolicy="Retain",
+            )
+        )
+        t.add_output(
+            Output(
+                f"{service.key}ServiceRepositoryUri",
+                Description=f"URI of the {service.name} repository.",
+                Value=repo.get_att("RepositoryUri"),
+            )
+        )
+        t.add_output(
+            Output(
+                f"{service.key}ServiceRepositoryArn",
+                Description=f"ARN of the {service.name} repository.",
+                Value=repo.get_att("Arn"),
+            )
+        )
     return t

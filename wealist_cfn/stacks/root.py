@@ -66,11 +66,24 @@ COMPUTED_WIRES = {
 
 # Child outputs the root passes on, under the same name and description.
 ROOT_OUTPUTS = (
-    "VpcId", "PublicSubnetIds", "PrivateSubnetIds", "LoadBalancerDnsName", "ServiceUrl",
-    "UserServiceRepositoryUri", "BoardServiceRepositoryUri", "DatabaseEndpoint", "DatabasePort",
-    "RedisEndpoint", "RedisPort", "BackendAsgName", "MonitoringAsgName", "Ec2RoleName", "MonitoringRoleName",
+    "VpcId",
+    "PublicSubnetIds",
+    "PrivateSubnetIds",
+    "LoadBalancerDnsName",
+    "ServiceUrl",
+    "UserServiceRepositoryUri",
+    "BoardServiceRepositoryUri",
+    "DatabaseEndpoint",
+    "DatabasePort",
+    "RedisEndpoint",
+    "RedisPort",
+    "BackendAsgName",
+    "MonitoringAsgName",
+    "Ec2RoleName",
+    "MonitoringRoleName",
     "AlarmTopicArn",
-    "FlowLogGroupName", "AccessLogBucketName",
+    "FlowLogGroupName",
+    "AccessLogBucketName",
 )
 
 
@@ -116,20 +129,28 @@ def build_all(settings: BuildSettings) -> dict[str, Template]:
     for child_id, filename, module in CHILDREN:
         child = module.build(settings)
         children[filename] = child
-        stack = root.add_resource(cloudformation.Stack(
-            child_id,
-            TemplateURL=filename,
-            Parameters=_wire(child_id, child, provided),
-            Tags=tags(),
-            **({"DependsOn": list(DEPENDS_ON[child_id])} if child_id in DEPENDS_ON else {}),
-        ))
+        stack = root.add_resource(
+            cloudformation.Stack(
+                child_id,
+                TemplateURL=filename,
+                Parameters=_wire(child_id, child, provided),
+                Tags=tags(),
+                **({"DependsOn": list(DEPENDS_ON[child_id])} if child_id in DEPENDS_ON else {}),
+            )
+        )
         for oname in child.outputs:
             provided.setdefault(oname, stack)
             descriptions.setdefault(oname, child.outputs[oname].Description)
 
     for oname in ROOT_OUTPUTS:
-        root.add_output(Output(oname, Description=descriptions[oname], Value=_child_output(provided[oname], oname),
-                               Export=Export(Sub(f"${{AWS::StackName}}-{oname}"))))
+        root.add_output(
+            Output(
+                oname,
+                Description=descriptions[oname],
+                Value=_child_output(provided[oname], oname),
+                Export=Export(Sub(f"${{AWS::StackName}}-{oname}")),
+            )
+        )
     return {"root.yaml": root, **children}
 
 
@@ -142,14 +163,44 @@ def _add_interface(root: Template) -> None:
     groups = (
         ("Environment", ("Project", "Environment", "EnableMultiAZ", "CacheFailover")),
         ("Network", ("VpcCidr", "SubnetBits", "AvailabilityZones")),
-        ("Compute", ("BackendHealthCheckType", "BackendInstanceType", "BackendMinSize", "BackendMaxSize",
-                     "BackendTargetCpu", "MonitoringInstanceType", "DeployBucketName", "EcrRepositoryPrefix")),
-        ("Data", ("DbInstanceClass", "DbAllocatedStorage", "DbBackupRetentionDays", "DeletionProtection",
-                  "CacheNodeType", "CacheSnapshotRetentionDays")),
-        ("Load balancer", ("CertificateArn", "MonitoringAccessCidr", "AcceptedRisks", "UserServicePort",
-                           "BoardServicePort",
-                           "UserServicePathPattern", "BoardServicePathPattern", "UserServiceHealthCheckPath",
-                           "BoardServiceHealthCheckPath")),
+        (
+            "Compute",
+            (
+                "BackendHealthCheckType",
+                "BackendInstanceType",
+                "BackendMinSize",
+                "BackendMaxSize",
+                "BackendTargetCpu",
+                "MonitoringInstanceType",
+                "DeployBucketName",
+                "EcrRepositoryPrefix",
+            ),
+        ),
+        (
+            "Data",
+            (
+                "DbInstanceClass",
+                "DbAllocatedStorage",
+                "DbBackupRetentionDays",
+                "DeletionProtection",
+                "CacheNodeType",
+                "CacheSnapshotRetentionDays",
+            ),
+        ),
+        (
+            "Load balancer",
+            (
+                "CertificateArn",
+                "MonitoringAccessCidr",
+                "AcceptedRisks",
+                "UserServicePort",
+                "BoardServicePort",
+                "UserServicePathPattern",
+                "BoardServicePathPattern",
+                "UserServiceHealthCheckPath",
+                "BoardServiceHealthCheckPath",
+            ),
+        ),
         ("Alarms", ("AlarmEmail",)),
         ("Logs", ("LogRetentionDays", "FlowLogRetentionDays", "AccessLogExpirationDays")),
     )
@@ -157,9 +208,15 @@ def _add_interface(root: Template) -> None:
     missing = [p.name for p in ROOT_PARAMETERS if p.name not in grouped]
     if missing:
         raise WiringError(f"root parameters missing from the console groups: {', '.join(missing)}")
-    root.set_metadata({"AWS::CloudFormation::Interface": {
-        "ParameterGroups": [{"Label": {"default": label}, "Parameters": list(names)} for label, names in groups],
-    }})
+    root.set_metadata(
+        {
+            "AWS::CloudFormation::Interface": {
+                "ParameterGroups": [
+                    {"Label": {"default": label}, "Parameters": list(names)} for label, names in groups
+                ],
+            }
+        }
+    )
 
 
 def _add_exposure_rules(root: Template) -> None:
@@ -175,28 +232,48 @@ def _add_exposure_rules(root: Template) -> None:
     prod = {"Fn::Equals": [{"Ref": "Environment"}, "prod"]}
 
     def accepted(risk: str) -> dict:
-        return {"Fn::Contains": [[v for v in PARAMS_BY_NAME["AcceptedRisks"].allowed_values if risk in v.split(",")],
-                                 {"Ref": "AcceptedRisks"}]}
+        return {
+            "Fn::Contains": [
+                [v for v in PARAMS_BY_NAME["AcceptedRisks"].allowed_values if risk in v.split(",")],
+                {"Ref": "AcceptedRisks"},
+            ]
+        }
 
     # A Rule compares strings, not ranges: it holds the literal 0.0.0.0/0
     # (the only spelling the parameter's pattern lets through); a wider
     # public range such as 0.0.0.0/1 is refused by preflight alone
     # (wealist_cfn/preflight/exposure.py, too_wide).
-    root.add_rule("ProdMonitoringNotPublic", {
-        "RuleCondition": prod,
-        "Assertions": [{
-            "Assert": {"Fn::Or": [{"Fn::Not": [{"Fn::Equals": [{"Ref": "MonitoringAccessCidr"}, "0.0.0.0/0"]}]},
-                                  accepted(PUBLIC_MONITORING)]},
-            "AssertDescription": f"Environment prod: set MonitoringAccessCidr to your own range, or accept "
-                                 f"0.0.0.0/0 with AcceptedRisks {PUBLIC_MONITORING}",
-        }],
-    })
-    root.add_rule("ProdServedOverTls", {
-        "RuleCondition": prod,
-        "Assertions": [{
-            "Assert": {"Fn::Or": [{"Fn::Not": [{"Fn::Equals": [{"Ref": "CertificateArn"}, ""]}]},
-                                  accepted(PLAIN_HTTP)]},
-            "AssertDescription": f"Environment prod: set CertificateArn, or accept plain HTTP with AcceptedRisks "
-                                 f"{PLAIN_HTTP}",
-        }],
-    })
+    root.add_rule(
+        "ProdMonitoringNotPublic",
+        {
+            "RuleCondition": prod,
+            "Assertions": [
+                {
+                    "Assert": {
+                        "Fn::Or": [
+                            {"Fn::Not": [{"Fn::Equals": [{"Ref": "MonitoringAccessCidr"}, "0.0.0.0/0"]}]},
+                            accepted(PUBLIC_MONITORING),
+                        ]
+                    },
+                    "AssertDescription": f"Environment prod: set MonitoringAccessCidr to your own range, or accept "
+                    f"0.0.0.0/0 with AcceptedRisks {PUBLIC_MONITORING}",
+                }
+            ],
+        },
+    )
+    root.add_rule(
+        "ProdServedOverTls",
+        {
+            "RuleCondition": prod,
+            "Assertions": [
+                {
+                    "Assert": {
+                        "Fn::Or": [{"Fn::Not": [{"Fn::Equals": [{"Ref": "CertificateArn"}, ""]}]}, accepted(PLAIN_HTTP)]
+                    },
+                    "AssertDescription": "Environment prod: set CertificateArn, or accept plain HTTP with "
+                    "AcceptedRisks "
+                    f"{PLAIN_HTTP}",
+                }
+            ],
+        },
+    )

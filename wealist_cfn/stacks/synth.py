@@ -18,9 +18,7 @@ from wealist_cfn.stacks import github_oidc, iamdata, root
 
 # Templates deployed on their own, once per account, not nested under the
 # root: (file name, module with build(settings)).
-STANDALONE = (
-    ("github-oidc.yaml", github_oidc),
-)
+STANDALONE = (("github-oidc.yaml", github_oidc),)
 
 
 @dataclass(frozen=True)
@@ -64,9 +62,14 @@ class RenderCache:
 
         self.directory = directory
         self.used: set[str] = set()
-        self._recipe = json.dumps({
-            "format": self.FORMAT, "width": config.max_col_width,
-            **{dist: metadata.version(dist) for dist in ("troposphere", "cfn-flip", "PyYAML")}}, sort_keys=True)
+        self._recipe = json.dumps(
+            {
+                "format": self.FORMAT,
+                "width": config.max_col_width,
+                **{dist: metadata.version(dist) for dist in ("troposphere", "cfn-flip", "PyYAML")},
+            },
+            sort_keys=True,
+        )
 
     def key(self, json_text: str) -> str:
         return hashlib.sha256(f"{self._recipe}\0{json_text}".encode()).hexdigest()
@@ -109,8 +112,9 @@ class Synthesis(list):
     iamdata: str = ""
 
 
-def synthesize(settings: BuildSettings = DEFAULT_SETTINGS, *, derive: bool = False,
-               cache: RenderCache | None = None) -> Synthesis:
+def synthesize(
+    settings: BuildSettings = DEFAULT_SETTINGS, *, derive: bool = False, cache: RenderCache | None = None
+) -> Synthesis:
     """Build the root and every child (root first, children in wiring
     order), then the standalone templates. ``derive``: take the service
     role's facts from cfn-lint itself, not from the committed table;

@@ -72,8 +72,9 @@ def main(argv: list[str]) -> int:
         subprocess.run(["systemctl", "restart", "amazon-cloudwatch-agent"], check=True)
     import boto3
 
-    logs = boto3.client("logs", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-                        region_name=os.environ.get("AWS_REGION", "ap-northeast-2"))
+    logs = boto3.client(
+        "logs", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ.get("AWS_REGION", "ap-northeast-2")
+    )
     for group, stream in targets:
         try:
             logs.create_log_stream(logGroupName=group, logStreamName=stream)

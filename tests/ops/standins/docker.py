@@ -88,7 +88,7 @@ def run(args: list[str]) -> int:
             i += 2
         else:
             _fail(f"run: flag {flag} is not modelled")
-    image, command = args[i], args[i + 1:]
+    image, command = args[i], args[i + 1 :]
     env = {"PATH": os.environ["PATH"]}
     for f in env_files:
         if os.stat(f).st_mode & 0o077:
@@ -114,8 +114,9 @@ def compose(args: list[str]) -> int:
         if started.exists():
             print("\n".join(json.loads(started.read_text())["services"]))
         return 0
-    resolved = subprocess.run([os.environ["COMPOSE_BIN"], "-f", file, "config", "--format", "json"],
-                              capture_output=True, text=True)
+    resolved = subprocess.run(
+        [os.environ["COMPOSE_BIN"], "-f", file, "config", "--format", "json"], capture_output=True, text=True
+    )
     if resolved.returncode != 0:
         sys.stderr.write(resolved.stderr)
         return resolved.returncode
@@ -131,8 +132,9 @@ def compose(args: list[str]) -> int:
             stream = _awslogs(n, config["services"][n].get("logging", {}), state)
             if stream:
                 streams.append(stream)
-        started.write_text(json.dumps({"services": chosen, "streams": streams,
-                                       "config": {n: config["services"][n] for n in chosen}}))
+        started.write_text(
+            json.dumps({"services": chosen, "streams": streams, "config": {n: config["services"][n] for n in chosen}})
+        )
     elif verb != "pull":
         _fail(f"compose {verb} is not modelled")
     return 0
@@ -155,8 +157,11 @@ def _awslogs(service: str, logging: dict, state: Path) -> str | None:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    logs = boto3.client("logs", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-                        region_name=opts.get("awslogs-region") or os.environ.get("AWS_REGION"))
+    logs = boto3.client(
+        "logs",
+        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+        region_name=opts.get("awslogs-region") or os.environ.get("AWS_REGION"),
+    )
     try:
         try:
             logs.create_log_stream(logGroupName=group, logStreamName=stream)
