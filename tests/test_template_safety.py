@@ -135,12 +135,12 @@ def test_every_cidr_parameter_has_bad_cases_in_the_config_tests():
     """Each CIDR parameter of the root template is refused in the config
     tests with a malformed block, an impossible octet, host bits set and a
     value that is no CIDR at all."""
-    import test_config
+    from helpers.config_cases import BAD_CASES
 
     cidr_params = {n for n, spec in _root_parameters().items() if _is_cidr(n, spec)}
     assert {"VpcCidr", "MonitoringAccessCidr"} <= cidr_params
     for name in cidr_params:
-        cases = {c[0].rsplit("cidr-", 1)[-1]: c[3] for c in test_config.BAD_CASES if c[2] == name}
+        cases = {c[0].rsplit("cidr-", 1)[-1]: c[3] for c in BAD_CASES if c[2] == name}
         # The parameter's AllowedPattern refuses a malformed block, an impossible octet and a
         # value that is no CIDR at all; the host-bits check comes after it.
         for kind in ("malformed", "octet", "not-cidr"):
