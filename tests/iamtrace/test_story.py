@@ -10,9 +10,9 @@ is a PutImage on moto's ECR, outside the trace. What moto does not do and
 AWS does: it evaluates no IAM policy at all (every call here would pass on
 moto under any role), which is why the trace is checked separately; it makes
 no instance, so no boot runs (the instance roles' calls are checked from the
-scripts, tests/trace/test_boot_calls.py); it has no drift detection, so
+scripts, tests/iamtrace/boot_calls.py); it has no drift detection, so
 ``drift --local`` is refused and drift's calls are recorded from a Stubber
-run (tests/trace/test_drift_calls.py).
+run (tests/iamtrace/drift_run.py).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import pytest
 from wealist_cfn import config
 
 from .jobs import DEPLOY, OPERATOR, PARAMS, PLAN, ROOT, STACK, Story
-from .test_drift_calls import drift_calls  # noqa: F401  (a fixture: the drift run, recorded)
 
 pytestmark = pytest.mark.moto
 
@@ -300,31 +299,29 @@ def test_13_removing_a_statement_the_story_needs_is_a_denial(story, policies, pr
     assert hits, f"dropping {principal}'s {sid} went unnoticed"
 
 
-def test_14_the_report_is_current(story, results, policies, drift_calls, tmp_path, monkeypatch):  # noqa: F811
+def test_14_the_report_is_current(story, results, policies, drift_calls, tmp_path, monkeypatch):
     """docs/iam-trace.md is what this story, the drift run, the instances'
     boot and these policies give (`make iam-trace` rewrites it)."""
     import os
 
     from wealist_cfn.aws import iamcalls
 
-    from . import check, test_boot_calls, test_cost_refresh_calls, test_drift_calls
+    from . import boot_calls, check, cost_refresh, drift_run
 
     keypolicy = check.key_policy()
     drift = [n for c in drift_calls for n in iamcalls.needs(c, account=check.ACCOUNT)]
-    drift += test_drift_calls.read_needs("single-AZ") + test_drift_calls.read_needs("multi-AZ")
+    drift += drift_run.read_needs("single-AZ") + drift_run.read_needs("multi-AZ")
     extra = {check.PLAN: ("drift", check.uses(policies[check.PLAN], drift, keypolicy))}
     refresh = [
-        n
-        for c in test_cost_refresh_calls.record_refresh(tmp_path, monkeypatch)
-        for n in iamcalls.needs(c, account=check.ACCOUNT)
+        n for c in cost_refresh.record_refresh(tmp_path, monkeypatch) for n in iamcalls.needs(c, account=check.ACCOUNT)
     ]
     extra[check.OPERATOR] = ("cost --refresh", check.uses(policies[check.OPERATOR], refresh, keypolicy))
     pols = dict(policies)
-    for role, rid in test_boot_calls.ROLES.items():
+    for role, rid in boot_calls.ROLES.items():
         used = set()
         for mode in check.MODES:
             instance = check.instance_principals(mode)[rid]
-            used |= check.uses(instance, test_boot_calls.boot_needs(role), keypolicy)
+            used |= check.uses(instance, boot_calls.boot_needs(role), keypolicy)
         pols[rid] = instance
         extra[rid] = (f"boot ({role})", used)
     text = check.report(results, pols, story.calls(), extra)
