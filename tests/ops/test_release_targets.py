@@ -20,24 +20,30 @@ period is replaced (same page), which is why the switch waits for health.
 
 from __future__ import annotations
 
-import itertools
-
 import boto3
 import pytest
 from botocore.stub import Stubber
 
-from helpers.release import GROUP, PREFS, TAG, _follow, _get, _group, _put, _quiet, _refresh
+from helpers.release import GROUP, TAG, _follow, _get, _put, _quiet, _refresh
 from wealist_cfn import config
-from wealist_cfn.ops import releasestate, rollout
+from wealist_cfn.ops import releasestate
 
+from .release_target_scenarios import (
+    BOARD_TG,
+    INSTANCES,
+    USER_TG,
+    _describe_group,
+    _health,
+    _release,
+    _start,
+    _tags,
+    cli_release_on_ec2_checks_waits_a_boot_and_checks_the_released_service_only,
+    on_ec2_checks_a_release_whose_targets_stay_unhealthy_is_rolled_back,
+    released_but_unhealthy_keeps_ec2_and_says_why,
+)
 from .tools import ROOT
 
 pytestmark = pytest.mark.stubbed
-
-BOARD = "/wealist/prod/deploy/board_service_image_tag"
-TG_ARN = "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:targetgroup/{}/0123456789abcdef"
-USER_TG, BOARD_TG = TG_ARN.format("wealist-prod-user-tg"), TG_ARN.format("wealist-prod-board-tg")
-INSTANCES = ("i-0aaaaaaaaaaaaaaa1", "i-0bbbbbbbbbbbbbbb2")
 
 
 @pytest.fixture
@@ -50,71 +56,12 @@ def clients():
             stub.assert_no_pending_responses()
 
 
-def _describe_group(stub, health_type="EC2", instances=INSTANCES, tgs=(USER_TG, BOARD_TG)):
-    stub.add_response(
-        "describe_auto_scaling_groups",
-        {"AutoScalingGroups": [_group(health_type, instances, tgs)]},
-        {"AutoScalingGroupNames": [GROUP]},
-    )
-
-
-def _health(stub, tg, states, reason="Target.FailedHealthChecks"):
-    descs = []
-    for iid, state in states.items():
-        th = {"State": state}
-        if state != "healthy":
-            th.update(Reason=reason, Description="Health checks failed")
-        descs.append({"Target": {"Id": iid, "Port": 8081}, "HealthCheckPort": "traffic-port", "TargetHealth": th})
-    stub.add_response("describe_target_health", {"TargetHealthDescriptions": descs}, {"TargetGroupArn": tg})
-
-
-def _start(stub, rid, prefs=PREFS):
-    stub.add_response(
-        "start_instance_refresh",
-        {"InstanceRefreshId": rid},
-        {"AutoScalingGroupName": GROUP, "Strategy": "Rolling", "Preferences": prefs},
-    )
-
-
-def _release(ssm, asg, elb, timeout=600.0):
-    ticks = itertools.count(0, 60)
-    return rollout.release(
-        ssm,
-        asg,
-        GROUP,
-        {TAG: "0123abcd"},
-        poll_seconds=60,
-        sleep=lambda s: None,
-        clock=lambda: next(ticks),
-        targets=rollout.TargetCheck(elb, (USER_TG,), timeout),
-    )
-
-
 def test_on_ec2_checks_a_release_whose_targets_stay_unhealthy_is_rolled_back(clients):
     """The refresh succeeds (EC2 checks see running instances), the user
     service's target group keeps reporting both instances unhealthy past
     the grace period: the release failed, the previous tag is restored and
     rolled out again. Before the target check, this release succeeded."""
-    ssm, s, asg, a, elb, e = clients
-    _get(s, "feedbeef")
-    _quiet(a)
-    _put(s, "0123abcd")
-    _start(a, "r1")
-    done = _refresh("r1", "Successful", 100, 0)
-    _follow(a, "r1", done)
-    for _ in range(2):  # a minute per clock reading: the second poll is at the 120 s deadline
-        _describe_group(a)
-        _health(e, USER_TG, {INSTANCES[0]: "unhealthy", INSTANCES[1]: "unhealthy"})
-    _put(s, "feedbeef")
-    _quiet(a, done)
-    _start(a, "r2")
-    _follow(a, "r2", _refresh("r2", "Successful", 100, 0))
-    result = _release(ssm, asg, elb, timeout=120)
-    assert not result.succeeded and result.restored and result.rollback.succeeded
-    assert (
-        "the refresh succeeded, but after 120s target group wealist-prod-user-tg reports "
-        f"{INSTANCES[0]} unhealthy (Target.FailedHealthChecks)" in result.error
-    )
+    on_ec2_checks_a_release_whose_targets_stay_unhealthy_is_rolled_back(clients)
 
 
 def test_on_ec2_checks_a_release_succeeds_once_every_instance_is_healthy(clients):
@@ -145,20 +92,6 @@ def test_an_instance_missing_from_the_target_group_counts_as_not_healthy(clients
 # -- what deploy passes for BackendHealthCheckType -----------------------------------------------------
 
 
-def _tags(stub, user, board):
-    params = [
-        {"Name": n, "Type": "String", "Value": v, "Version": 1, "DataType": "text"}
-        for n, v in ((TAG, user), (BOARD, board))
-        if v is not None
-    ]
-    invalid = [n for n, v in ((TAG, user), (BOARD, board)) if v is None]
-    stub.add_response(
-        "get_parameters",
-        {"Parameters": params, **({"InvalidParameters": invalid} if invalid else {})},
-        {"Names": [TAG, BOARD], "WithDecryption": False},
-    )
-
-
 @pytest.mark.parametrize("user,board", [("unreleased", "b1"), (None, "b1"), ("u1", "unreleased")])
 def test_ec2_while_any_service_is_unreleased_without_asking_the_group(clients, user, board):
     ssm, s, asg, _, elb, _ = clients
@@ -182,17 +115,7 @@ def test_elb_once_every_service_is_released_and_every_target_is_healthy(clients)
 def test_released_but_unhealthy_keeps_ec2_and_says_why(clients):
     """Switching now would have Auto Scaling replace the board instances
     after their grace period; the deploy keeps EC2 and names them."""
-    ssm, s, asg, a, elb, e = clients
-    _tags(s, "u1", "b1")
-    _describe_group(a)
-    _health(e, USER_TG, dict.fromkeys(INSTANCES, "healthy"))
-    _health(e, BOARD_TG, {INSTANCES[0]: "healthy", INSTANCES[1]: "unhealthy"})
-    got = releasestate.derive(ssm, asg, elb, "/wealist/prod", GROUP, "EC2")
-    assert got.value == "EC2"
-    assert got.held == [
-        f"target group wealist-prod-board-tg reports {INSTANCES[1]} unhealthy (Target.FailedHealthChecks)"
-    ]
-    assert "kept EC2, every service is released but target group wealist-prod-board-tg" in got.source()
+    released_but_unhealthy_keeps_ec2_and_says_why(clients)
 
 
 def test_a_stack_on_elb_stays_elb_and_a_new_stack_starts_on_ec2(clients):
@@ -227,34 +150,4 @@ def test_cli_release_on_ec2_checks_waits_a_boot_and_checks_the_released_service_
     services answer); the target check covers user-service's group, found
     by its port; after the release the CLI says health checks stay EC2 and
     changes no group setting (no UpdateAutoScalingGroup is stubbed)."""
-    from wealist_cfn import cli
-    from wealist_cfn.aws import Aws
-
-    ssm, s, asg, a, elb, e = clients
-    monkeypatch.setattr(Aws, "check_credentials", lambda self: "123456789012")
-    monkeypatch.setattr(Aws, "client", lambda self, service: {"ssm": ssm, "autoscaling": asg, "elbv2": elb}[service])
-    _describe_group(a)  # the health-check type
-    _describe_group(a)  # the attached target groups
-    tg = {"TargetGroupName": "x", "Protocol": "HTTP", "VpcId": "vpc-1", "TargetType": "instance"}
-    e.add_response(
-        "describe_target_groups",
-        {"TargetGroups": [dict(tg, TargetGroupArn=USER_TG, Port=8081), dict(tg, TargetGroupArn=BOARD_TG, Port=8000)]},
-        {"TargetGroupArns": [USER_TG, BOARD_TG]},
-    )
-    _get(s, "unreleased")
-    _quiet(a)
-    _put(s, "0123abcd")
-    _start(a, "r1", dict(PREFS, InstanceWarmup=rollout.EC2_CHECK_WARMUP))
-    _follow(a, "r1", _refresh("r1", "Successful", 100, 0))
-    _describe_group(a)
-    _health(e, USER_TG, dict.fromkeys(INSTANCES, "healthy"))
-    _tags(s, "0123abcd", "unreleased")
-    _describe_group(a)
-    code = cli.main(
-        ["rollout", "--params", str(ROOT / "params" / "prod.json"), "--poll", "0", "--release", "user-service=0123abcd"]
-    )
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    assert rollout.EC2_CHECK_WARMUP > rollout.MEASURED_BOOT_SECONDS + 60 > 180
-    assert "release rolled out on wealist-prod-backend-asg and every released service's targets are healthy" in out
-    assert "health checks stay EC2 until board-service is released" in out
+    cli_release_on_ec2_checks_waits_a_boot_and_checks_the_released_service_only(clients, capsys, monkeypatch)

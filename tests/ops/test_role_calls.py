@@ -501,7 +501,7 @@ def test_change_sets_are_read_and_executed_on_the_projects_stacks_only(roles):
 # -- the release path: every call ops/ makes, under the role that runs it (issue 22) -----------------
 # The release job and deploy run as github-deploy; plan as github-plan. Each
 # call is recorded as botocore makes it (event before-parameter-build) while
-# the release scenarios of test_release.py and test_release_targets.py run
+# the release scenarios of release_scenarios.py and release_target_scenarios.py run
 # on Stubbed clients, then evaluated against the committed template's
 # policies. The resource IAM checks is the call's ARN where the action has
 # a resource type, "*" where it has none (cfn-lint's copy of the Service
@@ -546,13 +546,13 @@ def _release_calls(capsys, monkeypatch) -> list[tuple[str, dict]]:
     cancelled."""
     from botocore.stub import Stubber
 
-    from . import test_release, test_release_targets
+    from . import release_scenarios, release_target_scenarios
 
     calls: list = []
-    targets = test_release_targets
+    targets = release_target_scenarios
     for scenario in (
-        targets.test_cli_release_on_ec2_checks_waits_a_boot_and_checks_the_released_service_only,
-        targets.test_on_ec2_checks_a_release_whose_targets_stay_unhealthy_is_rolled_back,
+        targets.cli_release_on_ec2_checks_waits_a_boot_and_checks_the_released_service_only,
+        targets.on_ec2_checks_a_release_whose_targets_stay_unhealthy_is_rolled_back,
     ):
         ssm, asg, elb = _recording("ssm", calls), _recording("autoscaling", calls), _recording("elbv2", calls)
         with Stubber(ssm) as s, Stubber(asg) as a, Stubber(elb) as e:
@@ -563,7 +563,7 @@ def _release_calls(capsys, monkeypatch) -> list[tuple[str, dict]]:
                 scenario(args)
     ssm, asg = _recording("ssm", calls), _recording("autoscaling", calls)
     with Stubber(ssm) as s, Stubber(asg) as a:
-        test_release.test_a_timeout_cancels_the_refresh_restores_and_rolls_back((ssm, s, asg, a))
+        release_scenarios.a_timeout_cancels_the_refresh_restores_and_rolls_back((ssm, s, asg, a))
     return calls
 
 
@@ -597,12 +597,12 @@ def test_plan_and_deploy_may_read_what_derives_the_health_check_type(roles):
     derive): the release tags, the group, its target groups' health."""
     from botocore.stub import Stubber
 
-    from . import test_release_targets
+    from .release_target_scenarios import released_but_unhealthy_keeps_ec2_and_says_why
 
     calls: list = []
     ssm, asg, elb = _recording("ssm", calls), _recording("autoscaling", calls), _recording("elbv2", calls)
     with Stubber(ssm) as s, Stubber(asg) as a, Stubber(elb) as e:
-        test_release_targets.test_released_but_unhealthy_keeps_ec2_and_says_why((ssm, s, asg, a, elb, e))
+        released_but_unhealthy_keeps_ec2_and_says_why((ssm, s, asg, a, elb, e))
     assert {a for a, _ in calls} == {
         "ssm:GetParameters",
         "autoscaling:DescribeAutoScalingGroups",
