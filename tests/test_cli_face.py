@@ -40,6 +40,25 @@ def _option(parser: argparse.ArgumentParser, flag: str):
     return next((a for a in parser._actions if flag in a.option_strings), None)
 
 
+def test_no_command_changes_a_shared_options_default(tree):
+    """A shared option is one Action object in every command's parser
+    (cli/options.py), so a command's ``set_defaults`` on it changes it for
+    all: once ``local status`` set --region's default to ap-northeast-2,
+    every deploy in the same process had --region ap-northeast-2 and refused
+    parameter files of any other region. After the whole tree is built,
+    each shared option still has its declared default."""
+    declared = {flag: _option(cliopts.shared(name)[0], flag) for flag, name in SHARED.items()}
+    for flag, action in declared.items():
+        fresh = argparse.ArgumentParser(add_help=False)
+        cliopts._SHARED[SHARED[flag]](fresh)
+        assert action.default == _option(fresh, flag).default, flag
+    for path, parser in tree.items():
+        for flag in SHARED:
+            action = _option(parser, flag)
+            if action is not None:
+                assert action.default == declared[flag].default, (path, flag)
+
+
 def test_every_shared_option_is_the_one_declaration(tree):
     seen = set()
     for path, parser in tree.items():

@@ -43,7 +43,9 @@ def register(subparsers) -> None:
         help=f"port, PID, uptime, and the stacks and parameters it holds in --region (default: "
         f"{control.REGION}); exit 1 if none runs",
     )
-    s.set_defaults(region=control.REGION)
+    # Not set_defaults(region=...): the shared --region is one Action object
+    # for every command (cli/options.py), and set_defaults would change its
+    # default for all of them.
     s.set_defaults(func=cmd_status)
     d = sub.add_parser("down", help="stop the endpoint (its state goes with it)")
     d.set_defaults(func=cmd_down)
@@ -93,14 +95,15 @@ def cmd_status(args) -> int:
         return EXIT_FAILED
     print(f"local endpoint: {ep.url}")
     print(f"  port {ep.port}, PID {ep.pid}, up {_ago(ep.uptime)}, layers: {', '.join(ep.layers) or '-'}")
-    held = control.holdings(ep, args.region)
-    print(f"  stacks in {args.region}: {len(held.stacks) or 'none'}")
+    region = args.region or control.REGION
+    held = control.holdings(ep, region)
+    print(f"  stacks in {region}: {len(held.stacks) or 'none'}")
     for s in held.stacks:
         print(f"    {s['name']}  {s['status']}")
         for k, v in sorted(s["parameters"].items()):
             spec = PARAMS_BY_NAME.get(k)
             print(f"      {k} = {'****' if spec is not None and spec.no_echo else _value(v)}")
-    print(f"  Parameter Store in {args.region}: {len(held.ssm) or 'none'}")
+    print(f"  Parameter Store in {region}: {len(held.ssm) or 'none'}")
     for p in held.ssm:
         print(f"    {p['name']}  ({p['type']})")
     return EXIT_OK
