@@ -1,12 +1,13 @@
 """Local-mode messages name only what works on the local endpoint: the
 error lines the engine writes for AWS (AWS CLI commands) and the follow-up
-hints are rewritten when ``--local`` is given. No stand-in: text only."""
+hints are rewritten for the rehearsal (wealist_cfn/aws/target.py, whose
+wording the engine and the command line use). No stand-in: text only."""
 
 from __future__ import annotations
 
 import pytest
 
-from wealist_cfn import rehearsal as localenv
+from wealist_cfn.aws import target
 
 
 @pytest.mark.parametrize(
@@ -18,31 +19,27 @@ from wealist_cfn import rehearsal as localenv
     ],
 )
 def test_aws_cli_commands_become_the_local_way_out(line):
-    out = localenv.local_message(line)
+    out = target.local_message(line)
     assert "aws " not in out
     assert "`python build.py local down`" in out
 
 
 def test_other_lines_are_kept():
     line = "change set deploy-1 failed: Template error: unresolved resource dependencies"
-    assert localenv.local_message(line) == line
+    assert target.local_message(line) == line
 
 
 def test_follow_up_adds_local_to_build_py_commands_once():
     line = "run `python build.py rollout --params params/prod.json`, then `python build.py status --local`"
-    assert localenv.local_follow_up(line) == (
+    assert target.local_follow_up(line) == (
         "run `python build.py rollout --params params/prod.json --local`, then `python build.py status --local`"
     )
 
 
 def test_change_set_hints_for_both_local_modes():
-    import argparse
-
-    persistent = argparse.Namespace(params="params/prod.json", local=True, local_oneshot=False)
-    execute, delete = localenv.change_set_hints(persistent)
+    execute, delete = target.local_change_set_hints("params/prod.json", oneshot=False)
     assert execute.startswith("python build.py deploy --params params/prod.json --yes --local")
     assert "local down" in delete
-    oneshot = argparse.Namespace(params="params/prod.json", local=False, local_oneshot=True)
-    execute, delete = localenv.change_set_hints(oneshot)
+    execute, delete = target.local_change_set_hints("params/prod.json", oneshot=True)
     assert "one-shot endpoint" in execute and "python build.py local up" in execute
     assert "aws " not in execute + delete

@@ -16,11 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from wealist_cfn.aws import target
 from wealist_cfn.errors import EXIT_USAGE, CommandError
 from wealist_cfn.rehearsal import control
-from wealist_cfn.rehearsal.changemodel import LOCAL_MARK
-from wealist_cfn.rehearsal.compat import CHANGE_DETAILS_NOTE as LOCAL_DETAILS_NOTE
 
 NOT_RUNNING = "no local endpoint is running: start one with `python build.py local up`"
 # Fixed dummy credentials: a rehearsal never needs, and never picks up, real ones.
@@ -70,38 +67,3 @@ def environment(url: str, region: str | None = None) -> None:
     os.environ["AWS_ENDPOINT_URL"] = url
     if region:
         os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = region
-
-
-def command(name: str, args: argparse.Namespace, *extra: str) -> str:
-    """The ``python build.py`` line that repeats ``name`` on the local endpoint."""
-    return target.local_command(name, getattr(args, "params", None), *extra)
-
-
-def mark_local_details(review) -> None:
-    """Add the note that says a review's details come from the local model."""
-    if any(LOCAL_MARK in (r.nested_change_set or "") for r in review.rows) and LOCAL_DETAILS_NOTE not in review.notes:
-        review.notes.append(LOCAL_DETAILS_NOTE)
-
-
-# The wording for local mode lives with the Target (wealist_cfn.aws.target),
-# which the engine and the command line ask; these names stay for callers
-# that hold an argparse namespace.
-
-
-def change_set_hints(args: argparse.Namespace) -> tuple[str, str]:
-    """(execute, delete) hints for a change set left on a local endpoint:
-    only ``python build.py`` commands that work there."""
-    return target.local_change_set_hints(
-        getattr(args, "params", None), oneshot=bool(getattr(args, "local_oneshot", False))
-    )
-
-
-def stopped_watching(args: argparse.Namespace) -> str:
-    return target.local_stopped_watching(
-        getattr(args, "params", None), oneshot=bool(getattr(args, "local_oneshot", False))
-    )
-
-
-local_follow_up = target.local_follow_up
-local_message = target.local_message
-LOCAL_START_OVER = target.LOCAL_START_OVER
