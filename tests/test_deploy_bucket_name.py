@@ -74,7 +74,7 @@ def test_the_template_form_is_the_python_form():
 def test_the_longest_names_the_params_allow_fit_s3s_limit():
     """Project at most 16 characters, Environment 10, an account ID 12
     digits, and the longest region of the load balancer mapping."""
-    from wealist_cfn.stacks.loadbalancer import ELB_LOG_DELIVERY_ACCOUNTS, ELB_LOG_DELIVERY_SERVICE_REGIONS
+    from wealist_cfn.core.regions import ELB_LOG_DELIVERY_ACCOUNTS, ELB_LOG_DELIVERY_SERVICE_REGIONS
 
     region = max((*ELB_LOG_DELIVERY_ACCOUNTS, *ELB_LOG_DELIVERY_SERVICE_REGIONS), key=len)
     name = deploy_bucket_name("p" * 16, "e" * 10, "1" * 12, region)

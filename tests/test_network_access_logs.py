@@ -27,10 +27,12 @@ import pytest
 from helpers.iam_eval import allowed
 from wealist_cfn import config
 from wealist_cfn.cfn.model import ACCOUNT, resolve
+from wealist_cfn.core import regions
+from wealist_cfn.core.regions import ELB_LOG_DELIVERY_SERVICE, log_delivery_principal
 from wealist_cfn.core.settings import DEFAULT_SETTINGS
 from wealist_cfn.rehearsal import strict
 from wealist_cfn.stacks import loadbalancer, network
-from wealist_cfn.stacks.loadbalancer import ACCESS_LOG_PREFIX, ELB_LOG_DELIVERY_SERVICE, log_delivery_principal
+from wealist_cfn.stacks.loadbalancer import ACCESS_LOG_PREFIX
 
 GROUP_ARN = f"arn:aws:logs:ap-northeast-2:{ACCOUNT}:log-group:wealist-prod-NetworkStack-1AB-FlowLogGroup-XYZ:*"
 BUCKET = "wealist-prod-loadbalancerstack-1ab-accesslogbucket-xyz"
@@ -339,17 +341,13 @@ def test_load_balancer_writes_its_access_logs_to_the_bucket_once_the_policy_exis
 def test_map_gives_each_region_its_principal_kind():
     """The ELB user guide's values: Seoul and N. Virginia opened before
     August 2022 (their ELB accounts), Zurich after (the service)."""
-    assert log_delivery_principal("ap-northeast-2") == loadbalancer.LogDeliveryPrincipal(
+    assert log_delivery_principal("ap-northeast-2") == regions.LogDeliveryPrincipal(
         "AWS", "arn:aws:iam::600734575887:root"
     )
-    assert log_delivery_principal("us-east-1") == loadbalancer.LogDeliveryPrincipal(
-        "AWS", "arn:aws:iam::127311923021:root"
-    )
+    assert log_delivery_principal("us-east-1") == regions.LogDeliveryPrincipal("AWS", "arn:aws:iam::127311923021:root")
     assert log_delivery_principal("us-gov-west-1").value == "arn:aws-us-gov:iam::048591011584:root"
-    assert log_delivery_principal("eu-central-2") == loadbalancer.LogDeliveryPrincipal(
-        "Service", ELB_LOG_DELIVERY_SERVICE
-    )
-    with pytest.raises(loadbalancer.UnknownRegion) as err:
+    assert log_delivery_principal("eu-central-2") == regions.LogDeliveryPrincipal("Service", ELB_LOG_DELIVERY_SERVICE)
+    with pytest.raises(regions.UnknownRegion) as err:
         log_delivery_principal("ap-southeast-7")
     assert "ap-southeast-7" in str(err.value) and "\n" not in str(err.value)
 
@@ -358,9 +356,9 @@ def test_template_mapping_is_the_library_map():
     """The mapping the template carries and the map the commands check are
     one and the same, region by region."""
     mapping = loadbalancer.build(DEFAULT_SETTINGS).to_dict()["Mappings"][loadbalancer.ELB_LOG_DELIVERY_MAP]
-    assert set(mapping) == set(loadbalancer.known_regions())
+    assert set(mapping) == set(regions.known_regions())
     for region, row in mapping.items():
         p = log_delivery_principal(region)
         assert row == {"Kind": p.kind, "Principal": p.value}, region
-    assert not set(loadbalancer.ELB_LOG_DELIVERY_ACCOUNTS) & set(loadbalancer.ELB_LOG_DELIVERY_SERVICE_REGIONS)
-    assert all(len(a) == 12 and a.isdigit() for a in loadbalancer.ELB_LOG_DELIVERY_ACCOUNTS.values())
+    assert not set(regions.ELB_LOG_DELIVERY_ACCOUNTS) & set(regions.ELB_LOG_DELIVERY_SERVICE_REGIONS)
+    assert all(len(a) == 12 and a.isdigit() for a in regions.ELB_LOG_DELIVERY_ACCOUNTS.values())

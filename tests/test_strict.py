@@ -11,6 +11,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from wealist_cfn.core import rules
 from wealist_cfn.rehearsal import strict
 
 pytestmark = pytest.mark.moto
@@ -148,16 +149,16 @@ def test_policy_evaluation_rules():
 @pytest.mark.parametrize(
     "check,value,ok",
     [
-        (strict.rds_master_password_problem, "Abcdefgh12", True),
-        (strict.rds_master_password_problem, "short1", False),
-        (strict.rds_master_password_problem, "has@sign1234", False),
-        (strict.rds_master_password_problem, "has space 1234", False),
-        (strict.rds_master_username_problem, "wealist_admin", True),
-        (strict.rds_master_username_problem, "1admin", False),
-        (strict.rds_master_username_problem, "postgres", False),
-        (strict.elasticache_auth_token_problem, "A" * 15, False),
-        (strict.elasticache_auth_token_problem, "Abc123!&#$^<>-xyz", True),
-        (strict.elasticache_auth_token_problem, "has/slash-1234567", False),
+        (rules.rds_master_password_problem, "Abcdefgh12", True),
+        (rules.rds_master_password_problem, "short1", False),
+        (rules.rds_master_password_problem, "has@sign1234", False),
+        (rules.rds_master_password_problem, "has space 1234", False),
+        (rules.rds_master_username_problem, "wealist_admin", True),
+        (rules.rds_master_username_problem, "1admin", False),
+        (rules.rds_master_username_problem, "postgres", False),
+        (rules.elasticache_auth_token_problem, "A" * 15, False),
+        (rules.elasticache_auth_token_problem, "Abc123!&#$^<>-xyz", True),
+        (rules.elasticache_auth_token_problem, "has/slash-1234567", False),
     ],
 )
 def test_rules_of_the_services_that_read_parameters(check, value, ok):

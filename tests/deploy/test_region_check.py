@@ -26,8 +26,8 @@ import pytest
 
 from helpers.deploy import _one_line, run_cli
 from wealist_cfn import config
+from wealist_cfn.core.regions import ELB_LOG_DELIVERY_ACCOUNTS, ELB_LOG_DELIVERY_SERVICE_REGIONS
 from wealist_cfn.errors import EXIT_USAGE
-from wealist_cfn.stacks.loadbalancer import ELB_LOG_DELIVERY_ACCOUNTS, ELB_LOG_DELIVERY_SERVICE_REGIONS
 
 # Opened after the guide's lists were written (Asia Pacific (Thailand)): no
 # principal is known for it here.

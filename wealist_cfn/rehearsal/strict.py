@@ -39,19 +39,9 @@ import json
 from typing import Iterator
 
 from wealist_cfn import policyeval
-from wealist_cfn.core.rules import (  # noqa: F401 - the rules, also read from here
-    DESCRIPTION_MAX,
+from wealist_cfn.core.rules import (
     DYNAMIC_REFERENCE,
-    MAX_DEPTH,
-    NAME_CHARS,
-    NAME_MAX,
-    NESTED,
-    SECRET_WORDS,
-    TIER_LIMITS,
-    elasticache_auth_token_problem,
-    parameter_name_problem,
     parameter_problem,
-    parameter_value_problem,
     rds_master_password_problem,
     rds_master_username_problem,
 )

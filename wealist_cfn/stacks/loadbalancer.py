@@ -18,17 +18,8 @@ from troposphere import AWSHelperFn, Equals, FindInMap, If, Not, Output, Ref, Su
 from troposphere import elasticloadbalancingv2 as elb
 
 from wealist_cfn.core.parameters import add_parameters
-from wealist_cfn.core.regions import (  # noqa: F401 - the map's names, as the templates' readers know them
-    ELB_GUIDE,
-    ELB_LOG_DELIVERY_ACCOUNTS,
-    ELB_LOG_DELIVERY_SERVICE,
-    ELB_LOG_DELIVERY_SERVICE_REGIONS,
-    LogDeliveryPrincipal,
-    UnknownRegion,
-    known_regions,
+from wealist_cfn.core.regions import (
     log_delivery_mapping,
-    log_delivery_principal,
-    partition,
 )
 from wealist_cfn.core.settings import BuildSettings
 
