@@ -27,7 +27,6 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import socket
 import threading
 import urllib.error
 import urllib.request
@@ -233,10 +232,10 @@ def _ask_once(probe_url: str, seconds: float):
                 urllib.request.Request(probe_url, headers={"Accept": "application/json"}), timeout=seconds
             ) as resp:
                 result[0] = resp.read(256 * 1024) if resp.status == 200 else None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:  # socket.timeout is TimeoutError since Python 3.10
             pass  # stays _NO_ANSWER: asked again
         except urllib.error.URLError as exc:
-            result[0] = _NO_ANSWER if isinstance(exc.reason, (TimeoutError, socket.timeout)) else None
+            result[0] = _NO_ANSWER if isinstance(exc.reason, TimeoutError) else None
         except (OSError, ValueError, http.client.HTTPException):
             # Refused or reset, a malformed URL, or bytes that are not HTTP
             # (BadStatusLine, LineTooLong, InvalidURL: http.client raises
